@@ -1,0 +1,20 @@
+"""Errors raised by stanmix.
+
+Every error about what the user passed is a :class:`StanmixInputError`, a
+``ValueError`` subclass, raised before any Stan call; its message names the
+offending column, row or option and says what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class StanmixInputError(ValueError):
+    """Bad input: wrong shape, non-finite values, inconsistent censoring, ..."""
+
+
+class EngineUnavailableError(StanmixInputError):
+    """The requested engine is not installed or cannot run the request."""
+
+
+class NotFittedError(AttributeError, RuntimeError):
+    """A method that needs a fitted model was called before ``fit``."""
