@@ -1,15 +1,24 @@
 """stanmix: Bayesian clustering with finite mixture models on Stan."""
 
+from stanmix import censoring, datasets
 from stanmix._version import __version__
+from stanmix.engines import cmdstan_available, get_engine
 from stanmix.exceptions import (
     EngineUnavailableError,
     NotFittedError,
     StanmixInputError,
 )
+from stanmix.mixture import DiagonalMixture, NormalMixture
 
 __all__ = [
+    "censoring",
+    "DiagonalMixture",
     "EngineUnavailableError",
+    "NormalMixture",
     "NotFittedError",
     "StanmixInputError",
     "__version__",
+    "cmdstan_available",
+    "datasets",
+    "get_engine",
 ]

@@ -9,8 +9,8 @@ everywhere.
 Kinds
 -----
 OBSERVED  value known exactly                     term: log N(y | mu, sigma)
-LEFT      true value <= upper (detection limit)   term: log Phi((upper - mu) / sigma)
-RIGHT     true value >= lower                     term: log (1 - Phi((lower - mu) / sigma))
+LEFT      true value <= upper (detection limit)   term: log Phi((upper-mu)/sigma)
+RIGHT     true value >= lower                     term: log (1-Phi((lower-mu)/sigma))
 INTERVAL  lower <= true value <= upper            term: log (Phi(u) - Phi(l))
 MISSING   nothing known                           term: 0 (exact for diagonal covariance)
 """
@@ -55,9 +55,7 @@ class CellTable:
             if getattr(self, name).shape != shape:
                 raise ValueError(f"CellTable.{name} must have shape {shape}")
         if not self.columns:
-            object.__setattr__(
-                self, "columns", tuple(f"x{d}" for d in range(shape[1]))
-            )
+            object.__setattr__(self, "columns", tuple(f"x{d}" for d in range(shape[1])))
 
     @classmethod
     def from_values(cls, values, columns=None) -> CellTable:
@@ -126,9 +124,7 @@ class CellTable:
         out = self.values.copy()
         out = np.where(self.kind == LEFT, self.upper, out)
         out = np.where(self.kind == RIGHT, self.lower, out)
-        out = np.where(
-            self.kind == INTERVAL, 0.5 * (self.lower + self.upper), out
-        )
+        out = np.where(self.kind == INTERVAL, 0.5 * (self.lower + self.upper), out)
         col_mean = np.nanmean(np.where(self.kind == MISSING, np.nan, out), axis=0)
         col_mean = np.where(np.isfinite(col_mean), col_mean, 0.0)
         return np.where(self.kind == MISSING, col_mean, out)

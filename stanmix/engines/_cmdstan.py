@@ -1,0 +1,226 @@
+"""The reference engine: CmdStan through cmdstanpy."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from stanmix.engines._base import Engine, EngineResult
+from stanmix.engines._columns import unflatten
+from stanmix.exceptions import EngineUnavailableError
+
+_STAT_NAMES = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+
+
+def cache_dir() -> Path:
+    """Where compiled CmdStan executables are kept between processes.
+
+    ``$STANMIX_CACHE`` if set, else ``$XDG_CACHE_HOME/stanmix`` or
+    ``~/.cache/stanmix``.
+    """
+    root = os.environ.get("STANMIX_CACHE")
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "stanmix"
+
+
+class CmdStanEngine(Engine):
+    """Runs the programs with CmdStan: L-BFGS, ADVI, Pathfinder, NUTS."""
+
+    name = "cmdstan"
+
+    def __init__(self) -> None:
+        import cmdstanpy
+
+        self._cmdstanpy = cmdstanpy
+        self._models: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        found = self._cmdstanpy.cmdstan_version()
+        cmdstan = ".".join(map(str, found)) if found else "unknown"
+        return f"CmdStan {cmdstan} (cmdstanpy {self._cmdstanpy.__version__})"
+
+    def _model(self, stan_file: Path):
+        """A compiled CmdStanModel, built once per source and CmdStan version.
+
+        The program and its include files are copied into a cache folder
+        named by their content hash, and compiled there; cmdstanpy reuses the
+        executable on later runs because it is newer than the source.
+        """
+        stan_file = Path(stan_file)
+        sources = [stan_file, *sorted(stan_file.parent.glob("*.stanfunctions"))]
+        digest = hashlib.sha256()
+        for src in sources:
+            digest.update(src.name.encode())
+            digest.update(src.read_bytes())
+        version = "-".join(map(str, self._cmdstanpy.cmdstan_version() or ("x",)))
+        target = (
+            cache_dir()
+            / f"cmdstan-{version}"
+            / (f"{stan_file.stem}-{digest.hexdigest()[:16]}")
+        )
+        key = str(target)
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+            if not (target / stan_file.name).is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(dir=target.parent))
+                for src in sources:
+                    shutil.copy2(src, staging / src.name)
+                try:
+                    staging.rename(target)
+                except OSError:  # another process won the race
+                    shutil.rmtree(staging, ignore_errors=True)
+            model = self._cmdstanpy.CmdStanModel(
+                stan_file=target / stan_file.name,
+                stanc_options={"include-paths": [str(target)]},
+            )
+            self._models[key] = model
+            return model
+
+    def compile(self, stan_file: Path) -> None:
+        self._model(stan_file)
+
+    def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
+        fit = self._model(stan_file).optimize(
+            data=dict(data),
+            seed=int(seed),
+            inits=None if init is None else dict(init),
+            algorithm="lbfgs",
+            jacobian=bool(jacobian),
+            iter=int(iter),
+        )
+        names = list(fit.column_names)
+        values = np.asarray(fit.optimized_params_np, dtype=float)
+        variables = unflatten(names, values[None, None, :])
+        lp = float(variables.pop("lp__").ravel()[0])
+        return EngineResult(
+            variables=variables,
+            sample_stats={"lp": np.array([[lp]])},
+            method="optimize",
+            engine=self.name,
+            engine_version=self.version,
+            lp=lp,
+            info={"jacobian": bool(jacobian)},
+        )
+
+    def variational(
+        self,
+        stan_file,
+        data,
+        *,
+        init,
+        seed,
+        algorithm="meanfield",
+        draws=1000,
+        **options,
+    ):
+        options.pop("callback", None)
+        fit = self._model(stan_file).variational(
+            data=dict(data),
+            seed=int(seed),
+            inits=None if init is None else dict(init),
+            algorithm=algorithm,
+            draws=int(draws),
+            require_converged=False,
+            **options,
+        )
+        names = list(fit.column_names)
+        sample = np.asarray(fit.variational_sample, dtype=float)
+        variables = unflatten(names, sample[None])
+        stats = {"lp": variables.pop("lp__")}
+        for extra in ("log_p__", "log_g__"):
+            if extra in variables:
+                stats[extra.rstrip("_")] = variables.pop(extra)
+        return EngineResult(
+            variables=variables,
+            sample_stats=stats,
+            method="variational",
+            engine=self.name,
+            engine_version=self.version,
+            info={"algorithm": algorithm, "implementation": "CmdStan", "eta": fit.eta},
+        )
+
+    def sample(
+        self,
+        stan_file,
+        data,
+        *,
+        chains,
+        warmup,
+        draws,
+        seed,
+        adapt_delta=0.95,
+        inits=None,
+        pathfinder_init=False,
+        show_progress=False,
+        **options,
+    ):
+        model = self._model(stan_file)
+        if pathfinder_init:
+            pathfinder = model.pathfinder(data=dict(data), seed=int(seed))
+            inits = pathfinder.create_inits(seed=int(seed), chains=int(chains))
+        elif isinstance(inits, Mapping):
+            inits = dict(inits)
+        elif inits is not None:
+            inits = [dict(i) for i in inits]
+        fit = model.sample(
+            data=dict(data),
+            chains=int(chains),
+            parallel_chains=min(int(chains), os.cpu_count() or 1),
+            seed=int(seed),
+            iter_warmup=int(warmup),
+            iter_sampling=int(draws),
+            adapt_delta=float(adapt_delta),
+            inits=inits,
+            show_progress=bool(show_progress),
+            **options,
+        )
+        names = list(fit.column_names)
+        values = np.transpose(np.asarray(fit.draws(), dtype=float), (1, 0, 2))
+        variables = unflatten(names, values)
+        stats = {}
+        for col, name in _STAT_NAMES.items():
+            if col in variables:
+                stats[name] = variables.pop(col)
+        stats["diverging"] = stats["diverging"].astype(bool)
+        stats["tree_depth"] = stats["tree_depth"].astype(int)
+        stats["n_steps"] = stats["n_steps"].astype(int)
+        return EngineResult(
+            variables=variables,
+            sample_stats=stats,
+            method="sample",
+            engine=self.name,
+            engine_version=self.version,
+            info={
+                "pathfinder_init": bool(pathfinder_init),
+                "step_size": fit.step_size,
+                "inv_metric": fit.metric,
+                "warmup": int(warmup),
+            },
+        )
+
+    def log_density(self, stan_file, data):
+        raise EngineUnavailableError(
+            "engine 'cmdstan' gives no in-process log density gradient; "
+            "use engine='stanli' for algorithms built on it"
+        )

@@ -1,0 +1,59 @@
+"""Turning flat Stan output columns into named, shaped arrays."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+_COLUMN = re.compile(r"^([A-Za-z][A-Za-z0-9_]*)(?:[\[.](.*?)\]?)?$")
+
+
+def _split(name: str) -> tuple[str, tuple[int, ...]]:
+    match = _COLUMN.match(name)
+    if match is None:
+        raise ValueError(f"unrecognised Stan column name {name!r}")
+    base, index = match.groups()
+    if not index:
+        return base, ()
+    parts = re.split(r"[,.]", index)
+    return base, tuple(int(p) for p in parts)
+
+
+def unflatten(names: Sequence[str], values: np.ndarray) -> dict[str, np.ndarray]:
+    """Group Stan columns into variables with their declared shapes.
+
+    ``values`` has the columns on its last axis; Stan writes containers in
+    column-major order (first index fastest), as CmdStan's CSV does. Both
+    ``mu[2,1]`` and ``mu.2.1`` spellings are accepted. Sampler columns
+    (ending in ``__``) are returned under their own names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> names = ["a[1,1]", "a[2,1]", "a[1,2]", "a[2,2]", "b"]
+    >>> out = unflatten(names, np.array([11.0, 21.0, 12.0, 22.0, 5.0]))
+    >>> out["a"].tolist(), float(out["b"])
+    ([[11.0, 12.0], [21.0, 22.0]], 5.0)
+    """
+    values = np.asarray(values)
+    groups: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+    for col, name in enumerate(names):
+        base, index = _split(name)
+        groups.setdefault(base, []).append((col, index))
+    lead = values.shape[:-1]
+    out: dict[str, np.ndarray] = {}
+    for base, entries in groups.items():
+        if entries[0][1] == ():
+            out[base] = values[..., entries[0][0]]
+            continue
+        shape = tuple(
+            max(ix[i] for _, ix in entries) for i in range(len(entries[0][1]))
+        )
+        arr = np.empty((*lead, *shape), dtype=values.dtype)
+        cols = np.array([c for c, _ in entries])
+        idx = np.array([ix for _, ix in entries]) - 1
+        arr[(Ellipsis, *idx.T)] = values[..., cols]
+        out[base] = arr
+    return out

@@ -1,0 +1,261 @@
+"""The embedded engine: stanli (stanc3 + Stan math + Stan's NUTS in-process)."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from stanmix.engines._base import Engine, EngineResult
+from stanmix.engines._columns import unflatten
+from stanmix.exceptions import EngineUnavailableError
+
+# stanli's sampler columns, renamed to ArviZ's sample_stats names.
+_STAT_NAMES = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+
+
+class StanliEngine(Engine):
+    """Runs the programs with stanli; ADVI is provided by :mod:`stanmix.advi`."""
+
+    name = "stanli"
+
+    def __init__(self) -> None:
+        import stanli
+
+        self._stanli = stanli
+        self._mir: dict[tuple[str, float], str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        return self._stanli.__version__
+
+    # -- building ---------------------------------------------------------
+    def _program(self, stan_file: Path) -> str:
+        stan_file = Path(stan_file)
+        key = (str(stan_file.resolve()), stan_file.stat().st_mtime)
+        with self._lock:
+            if key not in self._mir:
+                self._mir[key] = self._stanli.stan_to_mir(
+                    stan_file.read_text(), include_paths=[str(stan_file.parent)]
+                )
+            return self._mir[key]
+
+    def compile(self, stan_file: Path) -> None:
+        self._program(stan_file)
+
+    def _model(self, stan_file: Path, data: Mapping, seed: int = 1):
+        return self._stanli.Model(
+            mir=self._program(stan_file), data=_jsonable(data), seed=int(seed)
+        )
+
+    # -- algorithms -------------------------------------------------------
+    def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
+        if not jacobian:
+            raise EngineUnavailableError(
+                "engine 'stanli' computes only the posterior mode "
+                "(jacobian=True); the penalized maximum likelihood "
+                "(jacobian=False) needs engine='cmdstan'"
+            )
+        model = self._model(stan_file, data, seed)
+        start = None if init is None else model.unconstrain(_jsonable(init))
+        result = model.optimize(seed=int(seed), iter=int(iter), init=start)
+        names = list(result.keys())
+        values = np.array([result[n] for n in names])[None, None, :]
+        return EngineResult(
+            variables=unflatten(names, values),
+            sample_stats={"lp": np.array([[result.lp]])},
+            method="optimize",
+            engine=self.name,
+            engine_version=self.version,
+            lp=float(result.lp),
+            info={"jacobian": True},
+        )
+
+    def variational(
+        self,
+        stan_file,
+        data,
+        *,
+        init,
+        seed,
+        algorithm="meanfield",
+        draws=1000,
+        **options,
+    ):
+        from stanmix.advi import advi
+
+        program = self._program(stan_file)
+        payload = _jsonable(data)
+        model = self._stanli.Model(mir=program, data=payload, seed=int(seed))
+        bridge = self._stanli.bridgestan_model(
+            mir=program, data=payload, name=Path(stan_file).stem
+        )
+        if init is None:
+            rng = np.random.default_rng(seed)
+            start = rng.uniform(-2, 2, model.n_unconstrained)
+        else:
+            start = model.unconstrain(_jsonable(init))
+        fit = advi(
+            model.log_prob_grad,
+            start,
+            algorithm=algorithm,
+            seed=int(seed),
+            output_draws=int(draws),
+            **options,
+        )
+        names = [_bracket(n) for n in bridge.param_names(include_tp=True)]
+        constrained = np.array(
+            [bridge.param_constrain(q, include_tp=True) for q in fit.draws]
+        )
+        lp = np.array([model.log_prob_grad(q)[0] for q in fit.draws])
+        return EngineResult(
+            variables=unflatten(names, constrained[None]),
+            sample_stats={"lp": lp[None]},
+            method="variational",
+            engine=self.name,
+            engine_version=self.version,
+            info={
+                "algorithm": algorithm,
+                "implementation": "stanmix.advi",
+                "eta": fit.eta,
+                "converged": fit.converged,
+                "iterations": fit.iterations,
+                "elbo": fit.elbo,
+            },
+        )
+
+    def sample(
+        self,
+        stan_file,
+        data,
+        *,
+        chains,
+        warmup,
+        draws,
+        seed,
+        adapt_delta=0.95,
+        inits=None,
+        pathfinder_init=False,
+        show_progress=False,
+        **options,
+    ):
+        model = self._model(stan_file, data, seed)
+        kwargs = dict(
+            chains=int(chains),
+            seed=int(seed),
+            delta=float(adapt_delta),
+            warmup=int(warmup),
+            samples=int(draws),
+            **options,
+        )
+        if pathfinder_init:
+            kwargs["pathfinder_init"] = {}
+        elif inits is not None:
+            kwargs["inits"] = np.array(
+                [model.unconstrain(_jsonable(i)) for i in _per_chain(inits, chains)]
+            )
+        with _progress(self._stanli, chains, warmup + draws, show_progress) as refresh:
+            fit = model.sample(refresh=refresh, **kwargs)
+        columns = list(fit.names)
+        variables = unflatten(columns, fit.draws())
+        stats = {}
+        for i, col in enumerate(self._stanli.SAMPLER_COLUMNS):
+            name = _STAT_NAMES.get(col, col.rstrip("_"))
+            stats[name] = fit.sampler_stats[:, :, i]
+        stats["diverging"] = stats["diverging"].astype(bool)
+        stats["tree_depth"] = stats["tree_depth"].astype(int)
+        stats["n_steps"] = stats["n_steps"].astype(int)
+        return EngineResult(
+            variables=variables,
+            sample_stats=stats,
+            method="sample",
+            engine=self.name,
+            engine_version=self.version,
+            info={
+                "pathfinder_init": bool(pathfinder_init),
+                "step_size": np.asarray(fit.step_size),
+                "inv_metric": fit.inv_metric,
+                "warmup": int(warmup),
+            },
+        )
+
+    def log_density(self, stan_file, data) -> Callable:
+        return self._model(stan_file, data).log_prob_grad
+
+
+def _per_chain(inits, chains: int) -> Sequence[Mapping]:
+    if isinstance(inits, Mapping):
+        return [inits] * chains
+    inits = list(inits)
+    if len(inits) != chains:
+        raise ValueError(f"got {len(inits)} inits for {chains} chains")
+    return inits
+
+
+def _bracket(name: str) -> str:
+    base, *index = name.split(".")
+    return f"{base}[{','.join(index)}]" if index else base
+
+
+def _jsonable(data: Mapping) -> dict:
+    """Arrays as nested lists so stanli's JSON encoder accepts every entry."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, np.ndarray):
+            out[key] = value.tolist()
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+        else:
+            out[key] = value
+    return out
+
+
+@contextlib.contextmanager
+def _progress(stanli, chains: int, iterations: int, show: bool) -> Iterator[int]:
+    """A tqdm bar fed by stanli's per-chain progress reports.
+
+    stanli reports progress through a module-level printer; while the bar is
+    shown that printer is replaced by one that advances the bar, and the
+    end-of-run report is sent to the log instead of stdout.
+    """
+    printer = getattr(stanli, "_print_sample_progress", None)
+    reporter = getattr(stanli, "_print_sample_reports", None)
+    if not show or printer is None or reporter is None:
+        yield 0
+        return
+    from tqdm.auto import tqdm
+
+    refresh = max(1, iterations // 50)
+    bar = tqdm(total=chains * iterations, desc="NUTS", unit="it")
+    seen: dict[int, int] = {}
+    lock = threading.Lock()
+
+    def advance(chain_id, iteration, total, warmup):
+        with lock:
+            step = iteration - seen.get(chain_id, 0)
+            seen[chain_id] = iteration
+            bar.update(step)
+
+    def quiet_report(reports, first_chain, samples, max_depth):
+        return None
+
+    stanli._print_sample_progress = advance
+    stanli._print_sample_reports = quiet_report
+    try:
+        yield refresh
+    finally:
+        stanli._print_sample_progress = printer
+        stanli._print_sample_reports = reporter
+        bar.close()

@@ -1,0 +1,113 @@
+"""Building ArviZ InferenceData objects: the one module that knows ArviZ.
+
+Dims used throughout: ``chain``, ``draw``, ``component``, ``obs`` and, for
+multivariate models, ``dim`` (the data's column names).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", FutureWarning)
+    import arviz as az
+
+from stanmix.cells import KIND_NAMES, CellTable
+
+__all__ = ["az", "build_inference_data", "dataset"]
+
+
+def dataset(
+    variables: Mapping[str, np.ndarray],
+    dims: Mapping[str, list[str]],
+    coords: Mapping[str, object],
+    attrs: Mapping | None = None,
+) -> xr.Dataset:
+    """An xarray Dataset of (chain, draw, ...) arrays with named dims."""
+    data_vars = {}
+    for name, arr in variables.items():
+        arr = np.asarray(arr)
+        var_dims = ["chain", "draw", *dims.get(name, [])]
+        if len(var_dims) != arr.ndim:
+            raise ValueError(f"{name}: dims {var_dims} do not match shape {arr.shape}")
+        data_vars[name] = (var_dims, arr)
+    first = next(iter(variables.values()))
+    all_coords = {
+        "chain": np.arange(first.shape[0]),
+        "draw": np.arange(first.shape[1]),
+        **coords,
+    }
+    used = {d for v in data_vars.values() for d in v[0]}
+    return xr.Dataset(
+        data_vars,
+        coords={k: v for k, v in all_coords.items() if k in used},
+        attrs=dict(attrs or {}),
+    )
+
+
+def _observed(cells: CellTable, index: pd.Index, univariate: bool) -> xr.Dataset:
+    coords = {"obs": np.asarray(index), "dim": list(cells.columns)}
+    if univariate:
+        return xr.Dataset(
+            {"y": (["obs"], cells.values[:, 0])}, coords={"obs": coords["obs"]}
+        )
+    kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind]
+    return xr.Dataset(
+        {
+            "y": (["obs", "dim"], cells.values),
+            "cell_kind": (["obs", "dim"], kinds.astype(str)),
+            "lower": (["obs", "dim"], cells.lower),
+            "upper": (["obs", "dim"], cells.upper),
+        },
+        coords=coords,
+    )
+
+
+def build_inference_data(
+    *,
+    posterior: Mapping[str, np.ndarray],
+    dims: Mapping[str, list[str]],
+    coords: Mapping[str, object],
+    sample_stats: Mapping[str, np.ndarray] | None,
+    cells: CellTable,
+    index: pd.Index,
+    univariate: bool,
+    log_likelihood: np.ndarray | None = None,
+    attrs: Mapping | None = None,
+) -> az.InferenceData:
+    """Assemble the InferenceData of a fit.
+
+    Parameters
+    ----------
+    posterior
+        Component parameters in the data's original units, (chain, draw, ...).
+    dims, coords
+        Named dims per variable (beyond chain and draw) and their coordinates.
+    sample_stats
+        Per-draw statistics, (chain, draw).
+    cells, index
+        The training data and its row labels (the ``obs`` coordinate).
+    univariate
+        Whether the observed data is one column (``y`` has dims ``obs`` only).
+    log_likelihood
+        Pointwise log-likelihood (chain, draw, obs), for LOO; optional.
+    attrs
+        Recorded on every group: engine, engine version, method, ...
+    """
+    attrs = dict(attrs or {})
+    groups = {
+        "posterior": dataset(posterior, dims, coords, attrs),
+        "observed_data": _observed(cells, index, univariate),
+    }
+    if sample_stats:
+        groups["sample_stats"] = dataset(sample_stats, {}, {}, attrs)
+    if log_likelihood is not None:
+        groups["log_likelihood"] = dataset(
+            {"y": log_likelihood}, {"y": ["obs"]}, {"obs": np.asarray(index)}, attrs
+        )
+    return az.InferenceData(**groups)

@@ -1,0 +1,130 @@
+"""The engine seam: selection, caching, column handling, both engines."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+import stanmix as sm
+from stanmix.engines import cmdstan_available, get_engine
+from stanmix.engines._columns import unflatten
+from stanmix.programs import example_data_path, program_path
+
+needs_cmdstan = pytest.mark.skipif(
+    not cmdstan_available(), reason="no CmdStan installation found"
+)
+
+
+def test_unflatten_reads_stan_column_major_order():
+    names = ["m[1,1]", "m[2,1]", "m[1,2]", "m[2,2]", "m[1,3]", "m[2,3]", "s"]
+    values = np.array([[11, 21, 12, 22, 13, 23, 7.0], [1, 2, 3, 4, 5, 6, 8.0]])
+    out = unflatten(names, values)
+    assert out["m"].shape == (2, 2, 3)
+    np.testing.assert_array_equal(out["m"][0], [[11, 12, 13], [21, 22, 23]])
+    np.testing.assert_array_equal(out["s"], [7.0, 8.0])
+    dotted = unflatten(["v.1", "v.2"], np.array([3.0, 4.0]))
+    np.testing.assert_array_equal(dotted["v"], [3.0, 4.0])
+
+
+def test_unknown_engine_is_rejected():
+    with pytest.raises(sm.StanmixInputError, match="unknown engine 'stan'"):
+        get_engine("stan")
+
+
+def test_auto_picks_cmdstan_only_when_installed():
+    expected = "cmdstan" if cmdstan_available() else "stanli"
+    assert get_engine("auto").name == expected
+
+
+@pytest.mark.skipif(cmdstan_available(), reason="CmdStan is installed here")
+def test_cmdstan_missing_says_how_to_install():
+    with pytest.raises(sm.EngineUnavailableError, match="install_cmdstan"):
+        get_engine("cmdstan")
+    with pytest.raises(sm.EngineUnavailableError, match="engine='stanli'"):
+        sm.NormalMixture(2, engine="cmdstan").fit(np.arange(10.0), method="optimize")
+
+
+def test_stanli_builds_each_program_once_per_process():
+    engine = get_engine("stanli")
+    engine.compile(program_path("normal_mixture"))
+    start = time.perf_counter()
+    for _ in range(20):
+        engine.compile(program_path("normal_mixture"))
+    assert time.perf_counter() - start < 0.05
+    assert len([k for k in engine._mir if "normal_mixture" in k[0]]) == 1
+
+
+def test_stanli_refuses_penalized_mle():
+    data = json.loads(example_data_path("normal_mixture").read_text())
+    with pytest.raises(sm.EngineUnavailableError, match="engine='cmdstan'"):
+        get_engine("stanli").optimize(
+            program_path("normal_mixture"), data, init=None, seed=1, jacobian=False
+        )
+    y = np.array(data["y"])
+    with pytest.raises(sm.StanmixInputError, match="jacobian=False"):
+        sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", jacobian=False)
+
+
+@pytest.mark.parametrize("program", ["normal_mixture", "diag_mixture"])
+def test_example_data_runs_on_stanli(program):
+    """Every example data file beside a program runs, with both GQ flags on."""
+    data = json.loads(example_data_path(program).read_text())
+    result = get_engine("stanli").sample(
+        program_path(program), data, chains=2, warmup=150, draws=50, seed=3
+    )
+    n, k = data["N"], data["K"]
+    assert result.variables["log_lik"].shape == (2, 50, n)
+    members = np.exp(result.variables["membership_log_prob"])
+    assert members.shape == (2, 50, n, k)
+    np.testing.assert_allclose(members.sum(axis=-1), 1.0, atol=1e-10)
+    mu = result.variables["mu"]
+    anchor = mu if mu.ndim == 3 else mu[..., data.get("anchor", 1) - 1]
+    assert np.all(np.diff(anchor, axis=-1) > 0)
+
+
+def test_results_record_engine_and_version():
+    y = sm.datasets.two_components(60, seed=4).X
+    model = sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=2)
+    import stanli
+
+    assert model.engine_ == "stanli"
+    assert model.engine_version_ == stanli.__version__
+    assert model.idata_.posterior.attrs["engine"] == "stanli"
+    assert model.idata_.posterior.attrs["engine_version"] == stanli.__version__
+    assert "posterior mode" in model.idata_.posterior.attrs["point_estimate"]
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_engine_matches_stanli_mode():
+    data = json.loads(example_data_path("normal_mixture").read_text())
+    init = {
+        "mu_ordered": [-1.0, 1.0],
+        "mu_free": [],
+        "sigma_free": [1.0, 1.0],
+        "w": [0.5, 0.5],
+    }
+    a = get_engine("cmdstan").optimize(
+        program_path("normal_mixture"), data, init=init, seed=1
+    )
+    b = get_engine("stanli").optimize(
+        program_path("normal_mixture"), data, init=init, seed=1
+    )
+    np.testing.assert_allclose(a.variables["mu"], b.variables["mu"], atol=1e-3)
+    assert a.engine == "cmdstan" and "CmdStan" in a.engine_version
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_penalized_mle_and_all_methods_run():
+    y = sm.datasets.two_components(100, seed=1).X
+    for method in ("optimize", "variational", "sample"):
+        m = sm.NormalMixture(2, engine="cmdstan").fit(
+            y, method=method, seed=1, draws=200, warmup=200
+        )
+        assert m.engine_ == "cmdstan"
+    m = sm.NormalMixture(2, engine="cmdstan").fit(
+        y, method="optimize", seed=1, jacobian=False
+    )
+    assert "penalized" in m.idata_.posterior.attrs["point_estimate"]

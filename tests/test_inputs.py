@@ -1,0 +1,168 @@
+"""Bad input is rejected with a clear StanmixInputError before any Stan call."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix.engines._stanli import StanliEngine
+
+
+@pytest.fixture(autouse=True)
+def no_stan_calls(monkeypatch):
+    """Any engine call during these tests is a failure: errors must come first."""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a Stan call was made before the input was validated")
+
+    for name in ("optimize", "variational", "sample"):
+        monkeypatch.setattr(StanliEngine, name, forbidden)
+
+
+Y = np.array([0.1, 0.5, 2.0, 2.2, 3.1, -1.0])
+FRAME = pd.DataFrame({"x": [0.1, 0.5, 2.0, 2.2], "y": [1.0, 2.0, 3.0, 4.0]})
+
+
+def fit_normal(y, **kwargs):
+    params = {
+        k: kwargs.pop(k)
+        for k in (
+            "n_components",
+            "sigma",
+            "hdi_prob",
+            "relabel",
+            "engine",
+            "prior_mean_scale",
+        )
+        if k in kwargs
+    }
+    params.setdefault("engine", "stanli")
+    return sm.NormalMixture(**params).fit(y, **kwargs)
+
+
+def fit_diag(X, **kwargs):
+    params = {k: kwargs.pop(k) for k in ("n_components", "anchor_dim") if k in kwargs}
+    return sm.DiagonalMixture(engine="stanli", **params).fit(X, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (
+            lambda: fit_normal(np.array([1.0, np.nan, 2.0])),
+            "missing (NaN) values at row 1",
+        ),
+        (lambda: fit_normal(np.array([1.0, np.inf, 2.0])), "infinite values at row 1"),
+        (lambda: fit_normal(np.array([])), "is empty"),
+        (
+            lambda: fit_normal(Y, n_components=0),
+            "n_components must be a positive integer",
+        ),
+        (
+            lambda: fit_normal(Y, n_components=2.5),
+            "n_components must be a positive integer",
+        ),
+        (
+            lambda: fit_normal(Y, n_components=7),
+            "larger than the number of observations (6)",
+        ),
+        (lambda: fit_normal(np.array(["a", "b"])), "must be numeric"),
+        (
+            lambda: fit_normal(pd.DataFrame({"y": ["a", "b"]})),
+            "non-numeric column(s) 'y'",
+        ),
+        (lambda: fit_normal(np.ones((3, 2))), "use DiagonalMixture"),
+        (lambda: fit_normal(np.ones((2, 2, 2))), "shape (2, 2, 2)"),
+        (lambda: fit_normal(Y, method="mcmc"), "unknown method 'mcmc'"),
+        (lambda: fit_normal(Y, engine="pystan"), "unknown engine 'pystan'"),
+        (lambda: fit_normal(Y, init="random"), "unknown init 'random'"),
+        (lambda: fit_normal(Y, relabel="magic"), "unknown relabel 'magic'"),
+        (lambda: fit_normal(Y, chains=0), "chains must be at least 1"),
+        (
+            lambda: fit_normal(Y, algorithm="lowrank", method="variational"),
+            "unknown algorithm",
+        ),
+        (lambda: fit_normal(Y, adapt_delta=1.5), "adapt_delta must be"),
+        (lambda: fit_normal(Y, hdi_prob=1.2), "hdi_prob must be between 0 and 1"),
+        (lambda: fit_normal(Y, sigma=-1.0), "sigma must be positive"),
+        (
+            lambda: fit_normal(Y, sigma=[1.0, 2.0, 3.0]),
+            "sigma must be a number or 2 numbers",
+        ),
+        (
+            lambda: fit_normal(Y, prior_mean_scale=0),
+            "prior_mean_scale must be a positive",
+        ),
+        (lambda: fit_normal(Y, lower_limit=0.0), "NormalMixture takes no censoring"),
+        (
+            lambda: fit_diag(pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})),
+            "non-numeric column(s) 's'",
+        ),
+        (lambda: fit_diag(FRAME, lower_limit={"z": 0.1}), "names column 'z'"),
+        (
+            lambda: fit_diag(FRAME, lower_limit={"x": 0.3}),
+            "value below its lower_limit at row 0",
+        ),
+        (
+            lambda: fit_diag(FRAME, upper_limit={"y": 3.5}),
+            "value above its upper_limit at row 3",
+        ),
+        (lambda: fit_diag(FRAME, lower_limit=np.zeros((3, 2))), "has shape (3, 2)"),
+        (
+            lambda: fit_diag(
+                FRAME, interval=(np.full((4, 2), 2.0), np.full((4, 2), 1.0))
+            ),
+            "interval low is not below high at row 0",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME, interval=(np.full((4, 2), 1.0), np.full((4, 2), np.nan))
+            ),
+            "only one bound",
+        ),
+        (
+            lambda: fit_diag(
+                pd.DataFrame({"x": [1.0, np.nan, 3.0], "y": [1.0, np.nan, 2.0]})
+            ),
+            "row(s) 1 have every cell missing",
+        ),
+        (
+            lambda: fit_diag(FRAME, censored=np.ones((4, 2), bool)),
+            "is marked censored but has no lower_limit or upper_limit",
+        ),
+        (
+            lambda: fit_diag(FRAME, censored=np.zeros((4, 2)), lower_limit=0.0),
+            "censored must be a boolean mask",
+        ),
+        (lambda: fit_diag(FRAME, anchor_dim="z"), "anchor_dim 'z' is not a column"),
+        (
+            lambda: fit_diag(FRAME, anchor_dim=5),
+            "anchor_dim must be a column name or an index",
+        ),
+        (
+            lambda: fit_diag(FRAME, lower_limit=1.0, upper_limit=0.5),
+            "lower_limit is not below upper_limit",
+        ),
+    ],
+)
+def test_bad_input_raises_clear_error(call, fragment):
+    with pytest.raises(sm.StanmixInputError) as info:
+        call()
+    assert isinstance(info.value, ValueError)
+    assert fragment in str(info.value)
+
+
+def test_input_is_never_modified():
+    frame = FRAME.copy()
+    frame.loc[1, "y"] = np.nan
+    before = frame.copy()
+    limits = {"x": 0.1}
+    from stanmix.censoring import cell_table
+
+    table, _ = cell_table(frame, lower_limit=limits)
+    table.values[:] = 0.0
+    pd.testing.assert_frame_equal(frame, before)
+    assert limits == {"x": 0.1}
+    array = np.array([1.0, 2.0, 3.0])
+    sm.censoring.as_matrix(array)[0][:] = 9.0
+    np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])

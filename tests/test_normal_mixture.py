@@ -1,0 +1,158 @@
+"""NormalMixture on the classic case: 100 points from 0.5 N(-1,1) + 0.5 N(1,1)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix.membership import membership_draws
+
+TRUE_MEANS = np.array([-1.0, 1.0])
+
+
+@pytest.fixture(scope="module")
+def data():
+    return sm.datasets.two_components(100, seed=1).X
+
+
+def _fit(data, **kwargs):
+    params = {k: kwargs.pop(k) for k in ("sigma", "ordered", "relabel") if k in kwargs}
+    model = sm.NormalMixture(2, engine="stanli", **params)
+    return model.fit(data, show_progress=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fixed_scale(data):
+    return _fit(data, sigma=1.0, seed=11)
+
+
+@pytest.fixture(scope="module")
+def free_scale(data):
+    return _fit(data, seed=11)
+
+
+@pytest.mark.parametrize("which", ["fixed_scale", "free_scale"])
+def test_ordered_fit_converges_and_recovers_truth(which, request):
+    model = request.getfixturevalue(which)
+    summary = model.summary()
+    means = summary.loc[["mu[0]", "mu[1]"]]
+    assert (means["r_hat"] <= 1.01).all(), means
+    assert (means["ess_bulk"] >= 400).all(), means
+    z = np.abs(means["mean"].to_numpy() - TRUE_MEANS) / means["sd"].to_numpy()
+    assert (z < 3).all(), z
+    assert model.idata_.posterior.sizes == {"chain": 4, "draw": 1000, "component": 2}
+    assert not model.label_switching_.chains_in_different_modes
+
+
+def test_idata_has_named_groups_and_dims(free_scale):
+    idata = free_scale.idata_
+    for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
+        assert group in idata.groups()
+    assert idata.posterior["mu"].dims == ("chain", "draw", "component")
+    assert idata.log_likelihood["y"].dims == ("chain", "draw", "obs")
+    assert idata.observed_data["y"].dims == ("obs",)
+    loo = sm.inference_data.az.loo(idata)
+    assert np.isfinite(loo.elpd_loo)
+
+
+def test_unordered_chains_in_different_modes_are_detected(data):
+    model = _fit(
+        data,
+        sigma=1.0,
+        ordered=False,
+        relabel=None,
+        seed=3,
+        init="pathfinder",
+        draws=500,
+        warmup=500,
+    )
+    assert model.label_switching_.chains_in_different_modes, model.label_switching_
+
+
+def test_same_seed_gives_identical_results(data):
+    for method, extra in (
+        ("optimize", {}),
+        ("variational", {"algorithm": "meanfield"}),
+        ("variational", {"algorithm": "fullrank"}),
+        ("sample", {"draws": 200, "warmup": 200}),
+    ):
+        a = _fit(data, method=method, seed=5, **extra)
+        b = _fit(data, method=method, seed=5, **extra)
+        assert a.method_ == method
+        np.testing.assert_array_equal(
+            a.idata_.posterior["mu"].to_numpy(), b.idata_.posterior["mu"].to_numpy()
+        )
+        c = _fit(data, method=method, seed=6, **extra)
+        assert (
+            not np.array_equal(
+                a.idata_.posterior["mu"].to_numpy(), c.idata_.posterior["mu"].to_numpy()
+            )
+            or method == "optimize"
+        )
+
+
+def test_variational_runs_both_families_and_records_them(data):
+    for algorithm in ("meanfield", "fullrank"):
+        model = _fit(
+            data,
+            sigma=1.0,
+            method="variational",
+            algorithm=algorithm,
+            seed=2,
+            draws=500,
+        )
+        attrs = model.idata_.posterior.attrs
+        assert attrs["algorithm"] == algorithm
+        assert attrs["implementation"] == "stanmix.advi"
+        assert model.idata_.posterior.sizes["draw"] == 500
+        assert np.all(np.diff(model.means_) > 0)
+
+
+def test_membership_table(fixed_scale, data):
+    table = fixed_scale.membership()
+    assert list(table.columns) == [
+        "observation",
+        "component",
+        "mean",
+        "hdi_lower",
+        "hdi_upper",
+    ]
+    assert len(table) == 2 * len(data)
+    assert (
+        (table["hdi_lower"] <= table["mean"]) & (table["mean"] <= table["hdi_upper"])
+    ).all()
+    sums = table.groupby("observation")["mean"].sum()
+    np.testing.assert_allclose(sums, 1.0, atol=1e-9)
+
+    w, m, s = fixed_scale._flat_params()
+    per_draw = membership_draws(fixed_scale.cells_, w, m, s)
+    np.testing.assert_allclose(per_draw.sum(axis=-1), 1.0, atol=1e-12)
+
+    proba = fixed_scale.predict_proba(np.array([-4.0, 4.0]))
+    assert proba[0, 0] > 0.99 and proba[1, 1] > 0.99
+    np.testing.assert_array_equal(fixed_scale.predict(np.array([-4.0, 4.0])), [0, 1])
+
+
+def test_optimize_warns_when_starts_disagree():
+    rng = np.random.default_rng(0)
+    y = np.r_[rng.normal(-6, 1, 50), rng.normal(0, 1, 50), rng.normal(6, 1, 50)]
+    model = sm.NormalMixture(3, engine="stanli")
+    with pytest.warns(RuntimeWarning, match="different mode"):
+        model.fit(y, method="optimize", seed=1, n_starts=12)
+    assert model.optimize_lps_.size == 12
+    assert model.idata_.sample_stats["lp"].item() == pytest.approx(
+        model.optimize_lps_.max()
+    )
+
+
+def test_sklearn_conventions():
+    model = sm.NormalMixture(3, sigma=1.0)
+    assert model.get_params()["n_components"] == 3
+    assert "sigma=1.0" in repr(model)
+    with pytest.raises(sm.NotFittedError, match="not fitted"):
+        model.membership()
+    y = pd.Series(np.r_[np.zeros(5), np.ones(5)] + np.linspace(0, 0.1, 10), name="y")
+    copy = y.copy()
+    fitted = sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=1)
+    assert fitted.n_features_in_ == 1
+    pd.testing.assert_series_equal(y, copy)
