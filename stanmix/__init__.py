@@ -11,13 +11,13 @@ from stanmix.exceptions import (
 from stanmix.mixture import DiagonalMixture, NormalMixture
 
 __all__ = [
-    "censoring",
     "DiagonalMixture",
     "EngineUnavailableError",
     "NormalMixture",
     "NotFittedError",
     "StanmixInputError",
     "__version__",
+    "censoring",
     "cmdstan_available",
     "datasets",
     "get_engine",

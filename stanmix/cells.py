@@ -12,7 +12,7 @@ OBSERVED  value known exactly                     term: log N(y | mu, sigma)
 LEFT      true value <= upper (detection limit)   term: log Phi((upper-mu)/sigma)
 RIGHT     true value >= lower                     term: log (1-Phi((lower-mu)/sigma))
 INTERVAL  lower <= true value <= upper            term: log (Phi(u) - Phi(l))
-MISSING   nothing known                           term: 0 (exact for diagonal covariance)
+MISSING   nothing known                           term: 0 (exact, diagonal covariance)
 """
 
 from __future__ import annotations
