@@ -1,0 +1,151 @@
+"""DiagonalMixture: joint components, censoring, missing cells (issue: multivariate)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+import stanmix as sm
+from stanmix import datasets
+
+
+def _model(k=5, **kwargs):
+    return sm.DiagonalMixture(k, engine="stanli", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return datasets.blobs(1000, seed=1)
+
+
+def test_map_recovers_five_blobs(blobs):
+    model = _model().fit(blobs.X, method="optimize", seed=1)
+    assert adjusted_rand_score(blobs.labels, model.predict(blobs.X)) >= 0.95
+    assert model.idata_.posterior["mu"].dims == ("chain", "draw", "component", "dim")
+    assert list(model.idata_.posterior["dim"].values) == ["x", "y"]
+    # Reported in the data's units, not the standardized ones.
+    assert np.abs(model.means_).max() > 4
+
+
+@pytest.mark.slow
+def test_nuts_five_blobs_converges_without_mode_switching(blobs):
+    model = _model().fit(blobs.X, seed=2)
+    summary = model.summary()
+    assert summary["r_hat"].max() <= 1.01, summary.sort_values("r_hat").tail()
+    assert not model.label_switching_.chains_in_different_modes
+    assert adjusted_rand_score(blobs.labels, model.predict(blobs.X)) >= 0.95
+    table = model.membership()
+    assert len(table) == 5 * len(blobs.X)
+    assert np.allclose(table.groupby("observation")["mean"].sum(), 1.0)
+
+
+@pytest.mark.slow
+def test_per_dimension_model_switches_labels_where_joint_model_does_not(blobs):
+    """The users' counterexample: independent univariate mixtures per column.
+
+    With the means ordered along x only, the per-dimension model leaves y's
+    components free to permute independently of x's: its chains disagree on
+    the y labelling. The joint model, fitted the same way, does not.
+    """
+    kwargs = dict(seed=4, draws=500, warmup=500, init="pathfinder", relabel=None)
+    wrong = _model(anchor_dim="x", joint=False, relabel=None)
+    wrong.fit(blobs.X, **{k: v for k, v in kwargs.items() if k != "relabel"})
+    right = _model(anchor_dim="x", relabel=None)
+    right.fit(blobs.X, **{k: v for k, v in kwargs.items() if k != "relabel"})
+    rhat = lambda m: sm.inference_data.az.rhat(m.idata_)["mu"]  # noqa: E731
+    assert float(rhat(wrong).sel(dim="y").max()) > 1.1
+    assert float(rhat(right).max()) <= 1.01
+    assert wrong.label_switching_.chains_in_different_modes
+    assert not right.label_switching_.chains_in_different_modes
+
+
+@pytest.fixture(scope="module")
+def censored_data():
+    data = datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 600, seed=7, columns=["x", "y"]
+    )
+    X, limits = datasets.left_censor(data.X, 0.3)
+    return data, X, limits
+
+
+@pytest.mark.slow
+def test_left_censoring_recovers_means_while_naive_fit_is_biased(censored_data):
+    data, X, limits = censored_data
+    assert 0.25 < (X.to_numpy() == np.array(list(limits.values()))).mean() <= 0.31
+    fit = dict(seed=3, draws=500, warmup=500)
+    censored = _model(2, anchor_dim="x").fit(X, lower_limit=limits, **fit)
+    naive = _model(2, anchor_dim="x").fit(X, **fit)
+    for model, should_cover in ((censored, True), (naive, False)):
+        post = model.idata_.posterior["mu"]
+        z = np.abs(post.mean(("chain", "draw")) - data.means) / post.std(
+            ("chain", "draw")
+        )
+        if should_cover:
+            assert float(z.max()) < 3, z.values
+        else:
+            assert float(z.max()) > 3, z.values
+
+
+@pytest.mark.slow
+def test_missing_cells_at_random_still_recover_centres():
+    data = datasets.mixture_sample(
+        [0.4, 0.6], [[-2.0, 1.0], [2.0, -1.0]], 0.8, 400, seed=11, columns=["a", "b"]
+    )
+    X = data.X.copy()
+    rng = np.random.default_rng(0)
+    holes = rng.random(X.shape) < 0.1
+    holes[holes.all(axis=1), 0] = False
+    X = X.mask(holes)
+    assert 0.08 < X.isna().to_numpy().mean() < 0.12
+    model = _model(2).fit(X, seed=5, draws=500, warmup=500)
+    post = model.idata_.posterior["mu"]
+    z = np.abs(post.mean(("chain", "draw")) - data.means) / post.std(("chain", "draw"))
+    assert float(z.max()) < 3, z.values
+    assert model.cells_.kind.tolist().count([4, 4]) == 0
+
+
+def test_interval_censoring_and_per_column_vs_per_cell_limits_agree(censored_data):
+    _, X, limits = censored_data
+    sub = X.iloc[:200]
+    per_column = _model(2).fit(sub, lower_limit=limits, method="optimize", seed=1)
+    cells = np.tile([limits["x"], limits["y"]], (len(sub), 1))
+    per_cell = _model(2).fit(sub, lower_limit=cells, method="optimize", seed=1)
+    np.testing.assert_array_equal(per_column.means_, per_cell.means_)
+
+    # The same left-censored cells as intervals with a far lower bound: the
+    # likelihoods differ only by the normal tail mass below -40, so the modes
+    # agree to optimizer precision. Unstandardized, so that both fits use the
+    # same priors (an interval's midpoint would shift the standardization).
+    low = np.where(
+        sub.to_numpy() == np.array([limits["x"], limits["y"]]), -40.0, np.nan
+    )
+    high = np.where(np.isnan(low), np.nan, sub.to_numpy())
+    raw = dict(standardize=False, anchor_dim="x")
+    one_sided = _model(2, **raw).fit(sub, lower_limit=limits, method="optimize", seed=1)
+    as_interval = _model(2, **raw).fit(
+        sub, interval=(low, high), method="optimize", seed=1
+    )
+    assert (as_interval.cells_.kind == 3).sum() == (one_sided.cells_.kind == 1).sum()
+    np.testing.assert_allclose(as_interval.means_, one_sided.means_, atol=1e-3)
+
+
+def test_predict_proba_on_new_censored_data(censored_data):
+    _, X, limits = censored_data
+    model = _model(2, anchor_dim="x").fit(
+        X, lower_limit=limits, method="optimize", seed=1
+    )
+    new = pd.DataFrame({"x": [limits["x"], 4.0], "y": [limits["y"], 3.0]})
+    proba = model.predict_proba(new, lower_limit=limits)
+    assert proba.shape == (2, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
+    with pytest.raises(sm.StanmixInputError, match="columns"):
+        model.predict_proba(new[["y", "x"]])
+
+
+def test_anchor_is_chosen_and_reported(blobs):
+    stretched = blobs.X.assign(x=blobs.X["x"] * 0.05)
+    model = _model().fit(stretched, method="optimize", seed=1)
+    assert model.anchor_ == 1
+    chosen = _model(anchor_dim="x").fit(stretched, method="optimize", seed=1)
+    assert chosen.anchor_ == 0
