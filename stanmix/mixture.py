@@ -29,7 +29,7 @@ from stanmix.programs import program_path
 logger = logging.getLogger("stanmix")
 
 METHODS = ("optimize", "variational", "sample")
-INITS = ("map", "kmeans", "pathfinder")
+INITS = ("map", "kmeans", "pathfinder", "random")
 RELABEL = ("auto", "stephens", "reference", "ecr", "order", "none")
 _STEPHENS_BUDGET = 50_000_000  # membership entries (chain x draw x obs x K)
 
@@ -70,7 +70,7 @@ class _Mixture:
     def _param_names(cls) -> list[str]:
         names = []
         for klass in cls.__mro__:
-            if "__init__" in vars(klass):
+            if klass is not object and "__init__" in vars(klass):
                 sig = inspect.signature(klass.__init__)
                 names += [p for p in sig.parameters if p != "self" and p not in names]
         return names
@@ -95,7 +95,7 @@ class _Mixture:
         defaults = {
             name: p.default
             for klass in type(self).__mro__
-            if "__init__" in vars(klass)
+            if klass is not object and "__init__" in vars(klass)
             for name, p in inspect.signature(klass.__init__).parameters.items()
         }
         shown = [
@@ -218,10 +218,12 @@ class _Mixture:
             variational, ``draws`` is the number of approximate draws).
         n_starts : int
             Optimizer starts, each from its own k-means clustering.
-        init : {"map", "kmeans", "pathfinder"}
+        init : {"map", "kmeans", "pathfinder", "random"}
             Where chains (or ADVI) start: the best posterior mode (default),
-            the k-means clusterings directly, or Pathfinder draws from the
-            engine.
+            the k-means clusterings directly, Pathfinder draws from the
+            engine, or Stan's own random inits (uniform(-2, 2) on the
+            unconstrained scale), which is how label-switched runs usually
+            begin.
         algorithm : {"meanfield", "fullrank"}
             ADVI family for ``method="variational"``.
         adapt_delta : float

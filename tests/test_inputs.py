@@ -75,7 +75,7 @@ def fit_diag(X, **kwargs):
         (lambda: fit_normal(np.ones((2, 2, 2))), "shape (2, 2, 2)"),
         (lambda: fit_normal(Y, method="mcmc"), "unknown method 'mcmc'"),
         (lambda: fit_normal(Y, engine="pystan"), "unknown engine 'pystan'"),
-        (lambda: fit_normal(Y, init="random"), "unknown init 'random'"),
+        (lambda: fit_normal(Y, init="jitter"), "unknown init 'jitter'"),
         (lambda: fit_normal(Y, relabel="magic"), "unknown relabel 'magic'"),
         (lambda: fit_normal(Y, chains=0), "chains must be at least 1"),
         (

@@ -56,17 +56,19 @@ def test_idata_has_named_groups_and_dims(free_scale):
 
 
 def test_unordered_chains_in_different_modes_are_detected(data):
+    """Stan's random inits put the unordered model's chains in different modes."""
     model = _fit(
         data,
         sigma=1.0,
         ordered=False,
         relabel=None,
         seed=3,
-        init="pathfinder",
+        init="random",
         draws=500,
         warmup=500,
     )
     assert model.label_switching_.chains_in_different_modes, model.label_switching_
+    assert float(sm.inference_data.az.rhat(model.idata_)["mu"].max()) > 1.1
 
 
 def test_same_seed_gives_identical_results(data):
@@ -134,15 +136,15 @@ def test_membership_table(fixed_scale, data):
 
 
 def test_optimize_warns_when_starts_disagree():
-    rng = np.random.default_rng(0)
-    y = np.r_[rng.normal(-6, 1, 50), rng.normal(0, 1, 50), rng.normal(6, 1, 50)]
-    model = sm.NormalMixture(3, engine="stanli")
+    """Seven components for five blobs: the extra components split different
+    blobs depending on the start, so the starts reach different modes."""
+    X = sm.datasets.blobs(300, seed=3).X
+    model = sm.DiagonalMixture(7, engine="stanli")
     with pytest.warns(RuntimeWarning, match="different mode"):
-        model.fit(y, method="optimize", seed=1, n_starts=12)
-    assert model.optimize_lps_.size == 12
-    assert model.idata_.sample_stats["lp"].item() == pytest.approx(
-        model.optimize_lps_.max()
-    )
+        model.fit(X, method="optimize", seed=1, n_starts=8)
+    assert model.optimize_lps_.size == 8
+    best = model.optimize_lps_.max()
+    assert model.idata_.sample_stats["lp"].item() == pytest.approx(best)
 
 
 def test_sklearn_conventions():

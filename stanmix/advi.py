@@ -1,0 +1,705 @@
+"""Automatic Differentiation Variational Inference over a log-density gradient.
+
+The embedded engine has no variational algorithm, so this module provides
+Stan's ADVI (Kucukelbir, Tran, Ranganath, Gelman and Blei, 2017, "Automatic
+Differentiation Variational Inference", JMLR 18(14)) on top of any callable
+that returns the log density and its gradient on the unconstrained scale.
+
+The algorithm follows Stan's reference manual:
+
+* a Gaussian approximation on the unconstrained space, either ``"meanfield"``
+  (mean ``mu`` and log standard deviations ``omega``) or ``"fullrank"`` (mean
+  ``mu`` and a lower-triangular factor ``L`` whose diagonal is left
+  unconstrained, so the covariance is ``L @ L.T``);
+* the ELBO gradient estimated by the reparameterisation trick with
+  ``grad_samples`` draws, plus the exact gradient of the Gaussian entropy;
+* the adaptive step-size sequence
+  ``rho_k = eta * k**(-1/2 + 1e-16) / (1 + sqrt(s_k))`` with
+  ``s_k = 0.1 * g_k**2 + 0.9 * s_{k-1}`` and ``s_1 = g_1**2``;
+* an optional search over ``eta`` in 100, 10, 1, 0.1, 0.01 (``adapt_iter``
+  iterations each, from the initial approximation);
+* convergence when the mean or the median of a circular buffer of relative
+  ELBO changes (one per ``eval_elbo`` iterations, buffer length
+  ``max(0.1 * iter / eval_elbo, 2)``) falls below ``tol_rel_obj``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import warnings
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from stanmix.exceptions import StanmixInputError
+
+__all__ = ["ETA_SEQUENCE", "ADVIResult", "advi"]
+
+logger = logging.getLogger("stanmix.advi")
+
+#: Step-size scales tried, in order, by the eta search.
+ETA_SEQUENCE: tuple[float, ...] = (100.0, 10.0, 1.0, 0.1, 0.01)
+
+_TAU = 1.0
+_ALPHA = 0.1
+_EPSILON = 1e-16
+#: Failed draws tolerated per requested draw in one gradient estimate.
+_GRAD_RETRIES_PER_DRAW = 10
+#: Standard errors by which a final ELBO below the initial one triggers a warning.
+_WORSE_THAN_INIT_SE = 4.0
+_ALGORITHMS = ("meanfield", "fullrank")
+_LOG_2PI = math.log(2.0 * math.pi)
+
+LogProbGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class ADVIResult:
+    """The fitted Gaussian approximation and draws from it.
+
+    Attributes
+    ----------
+    algorithm : str
+        ``"meanfield"`` or ``"fullrank"``.
+    mean : ndarray, shape (dim,)
+        Mean of the approximation on the unconstrained scale.
+    scale_tril : ndarray, shape (dim, dim)
+        Lower-triangular Cholesky factor (positive diagonal) of the
+        approximation's covariance; diagonal for ``"meanfield"``.
+    draws : ndarray, shape (output_draws, dim)
+        Independent draws from the approximation, unconstrained scale.
+    elbo : ndarray, shape (n_evals,)
+        Monte Carlo ELBO estimate at each evaluation.
+    elbo_iterations : ndarray of int, shape (n_evals,)
+        Iteration at which each ELBO estimate was taken.
+    eta : float
+        Step-size scale used by the optimisation.
+    converged : bool
+        Whether the relative ELBO change fell below ``tol_rel_obj``.
+    iterations : int
+        Number of stochastic-gradient iterations run (eta search excluded).
+    """
+
+    algorithm: str
+    mean: np.ndarray
+    scale_tril: np.ndarray
+    draws: np.ndarray
+    elbo: np.ndarray
+    elbo_iterations: np.ndarray
+    eta: float
+    converged: bool
+    iterations: int
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """Covariance matrix of the approximation, ``scale_tril @ scale_tril.T``."""
+        return self.scale_tril @ self.scale_tril.T
+
+
+class _DrawFailure(RuntimeError):
+    """Too many Monte Carlo draws landed where the log density is undefined."""
+
+
+class _MeanField:
+    """Parameters ``theta = [mu, omega]``; draws ``mu + exp(omega) * z``."""
+
+    name = "meanfield"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.n_params = 2 * dim
+
+    def initial(self, init: np.ndarray) -> np.ndarray:
+        return np.concatenate([init, np.zeros(self.dim)])
+
+    def transform(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
+        d = self.dim
+        return theta[:d] + np.exp(theta[d:]) * z
+
+    def gradient(self, theta: np.ndarray, z: np.ndarray, g: np.ndarray) -> np.ndarray:
+        d = self.dim
+        out = np.empty(self.n_params)
+        out[:d] = g.mean(axis=0)
+        out[d:] = (g * z).mean(axis=0) * np.exp(theta[d:]) + 1.0
+        return out
+
+    def entropy(self, theta: np.ndarray) -> float:
+        return 0.5 * self.dim * (1.0 + _LOG_2PI) + float(np.sum(theta[self.dim :]))
+
+    def scale_tril(self, theta: np.ndarray) -> np.ndarray:
+        return np.diag(np.exp(theta[self.dim :]))
+
+
+class _FullRank:
+    """Parameters ``theta = [mu, vech(L)]``; draws ``mu + L @ z``."""
+
+    name = "fullrank"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+        self.rows, self.cols = np.tril_indices(dim)
+        self.diag = dim + np.flatnonzero(self.rows == self.cols)
+        self.n_params = dim + self.rows.size
+
+    def initial(self, init: np.ndarray) -> np.ndarray:
+        return np.concatenate([init, np.eye(self.dim)[self.rows, self.cols]])
+
+    def _factor(self, theta: np.ndarray) -> np.ndarray:
+        factor = np.zeros((self.dim, self.dim))
+        factor[self.rows, self.cols] = theta[self.dim :]
+        return factor
+
+    def transform(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
+        return theta[: self.dim] + z @ self._factor(theta).T
+
+    def gradient(self, theta: np.ndarray, z: np.ndarray, g: np.ndarray) -> np.ndarray:
+        d = self.dim
+        out = np.empty(self.n_params)
+        out[:d] = g.mean(axis=0)
+        out[d:] = (g.T @ z)[self.rows, self.cols] / g.shape[0]
+        out[self.diag] += 1.0 / theta[self.diag]
+        return out
+
+    def entropy(self, theta: np.ndarray) -> float:
+        log_det = float(np.sum(np.log(np.abs(theta[self.diag]))))
+        return 0.5 * self.dim * (1.0 + _LOG_2PI) + log_det
+
+    def scale_tril(self, theta: np.ndarray) -> np.ndarray:
+        factor = self._factor(theta)
+        # Flipping the sign of a column leaves L @ L.T unchanged.
+        return factor * np.where(np.diag(factor) < 0.0, -1.0, 1.0)
+
+
+class _Objective:
+    """Monte Carlo ELBO and ELBO-gradient estimates for one family."""
+
+    def __init__(
+        self,
+        log_prob_grad: LogProbGrad,
+        family: _MeanField | _FullRank,
+        rng: np.random.Generator,
+        grad_samples: int,
+        elbo_samples: int,
+    ) -> None:
+        self.log_prob_grad = log_prob_grad
+        self.family = family
+        self.rng = rng
+        self.grad_samples = grad_samples
+        self.elbo_samples = elbo_samples
+
+    def _evaluate(self, q: np.ndarray) -> tuple[float, np.ndarray] | None:
+        """Log density and gradient at ``q``, or None where undefined."""
+        try:
+            lp, grad = self.log_prob_grad(q)
+        except (RuntimeError, ArithmeticError):
+            return None
+        lp = float(lp)
+        grad = np.asarray(grad, dtype=float)
+        if not (math.isfinite(lp) and np.isfinite(grad).all()):
+            return None
+        return lp, grad
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        """Reparameterisation estimate of the ELBO gradient at ``theta``.
+
+        A draw at which the log density fails is replaced by a fresh one; more
+        than ``_GRAD_RETRIES_PER_DRAW * grad_samples`` replacements raise.
+        """
+        family = self.family
+        n, d = self.grad_samples, family.dim
+        z = self.rng.standard_normal((n, d))
+        q = family.transform(theta, z)
+        g = np.empty((n, d))
+        budget = _GRAD_RETRIES_PER_DRAW * n
+        dropped = 0
+        for i in range(n):
+            result = self._evaluate(q[i])
+            while result is None:
+                dropped += 1
+                if dropped > budget:
+                    raise _DrawFailure(
+                        f"the log density or its gradient failed at {dropped} "
+                        f"draws from the approximation while estimating the "
+                        f"ELBO gradient from {n} draw(s)"
+                    )
+                z[i] = self.rng.standard_normal(d)
+                q[i] = family.transform(theta, z[i])
+                result = self._evaluate(q[i])
+            g[i] = result[1]
+        return family.gradient(theta, z, g)
+
+    def elbo(self, theta: np.ndarray) -> float:
+        """Monte Carlo ELBO estimate at ``theta`` from ``elbo_samples`` draws."""
+        return self.elbo_with_se(theta)[0]
+
+    def elbo_with_se(self, theta: np.ndarray) -> tuple[float, float]:
+        """ELBO estimate at ``theta`` and its Monte Carlo standard error.
+
+        Failed draws are replaced; as many failures as requested draws raise.
+        """
+        family = self.family
+        n = self.elbo_samples
+        lps = np.empty(n)
+        accepted = 0
+        dropped = 0
+        while accepted < n:
+            q = family.transform(
+                theta, self.rng.standard_normal((n - accepted, family.dim))
+            )
+            for point in q:
+                result = self._evaluate(point)
+                if result is None:
+                    dropped += 1
+                    if dropped >= n:
+                        raise _DrawFailure(
+                            f"the log density failed at {dropped} of the draws "
+                            f"used to estimate the ELBO (elbo_samples={n})"
+                        )
+                    continue
+                lps[accepted] = result[0]
+                accepted += 1
+        value = float(np.mean(lps)) + family.entropy(theta)
+        if not math.isfinite(value):
+            raise _DrawFailure("the ELBO estimate is not finite")
+        se = float(np.std(lps, ddof=1)) / math.sqrt(n) if n > 1 else 0.0
+        return value, se
+
+
+def _step(
+    theta: np.ndarray, grad: np.ndarray, history: np.ndarray, k: int, eta: float
+) -> None:
+    """One adaptive stochastic-gradient step, updating ``theta`` and ``history``."""
+    if k == 1:
+        np.square(grad, out=history)
+    else:
+        history *= 1.0 - _ALPHA
+        history += _ALPHA * grad * grad
+    theta += (eta * k ** (-0.5 + _EPSILON)) * grad / (_TAU + np.sqrt(history))
+
+
+def _search_eta(
+    objective: _Objective, theta0: np.ndarray, adapt_iter: int, elbo_init: float
+) -> float:
+    """Pick eta from ``ETA_SEQUENCE`` the way Stan's adaptation does.
+
+    Each candidate runs ``adapt_iter`` iterations from ``theta0`` and its ELBO
+    is estimated; the search stops at the first candidate whose ELBO is worse
+    than the previous candidate's once that one beat the initial ELBO
+    ``elbo_init``, and returns the previous candidate.
+    """
+    elbo_best = -math.inf
+    eta_best = math.nan
+    last = len(ETA_SEQUENCE) - 1
+    for index, eta in enumerate(ETA_SEQUENCE):
+        theta = theta0.copy()
+        history = np.zeros_like(theta)
+        elbo = -math.inf
+        for k in range(1, adapt_iter + 1):
+            try:
+                grad = objective.gradient(theta)
+            except _DrawFailure:
+                grad = np.zeros_like(theta)
+            _step(theta, grad, history, k, eta)
+            if not np.isfinite(theta).all():
+                break
+        else:
+            try:
+                elbo = objective.elbo(theta)
+            except _DrawFailure:
+                elbo = -math.inf
+        logger.info("eta search: eta = %g, ELBO %.6g", eta, elbo)
+        if elbo < elbo_best and elbo_best > elbo_init:
+            logger.info("eta search: using eta = %g", eta_best)
+            return eta_best
+        if index < last:
+            elbo_best = elbo
+            eta_best = eta
+        elif elbo > elbo_init:
+            logger.info("eta search: using eta = %g", eta)
+            return eta
+    raise RuntimeError(
+        "ADVI eta search failed: no step-size scale in "
+        f"{', '.join(f'{e:g}' for e in ETA_SEQUENCE)} improved on the initial "
+        f"ELBO ({elbo_init:.6g}) after adapt_iter={adapt_iter} iterations. The "
+        "model may be severely ill-conditioned or misspecified; try another "
+        "init, a larger adapt_iter, or pass eta explicitly."
+    )
+
+
+def _positive_int(name: str, value: object, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise StanmixInputError(
+            f"{name} must be a positive integer, got {value!r}; {hint}"
+        )
+    if value < 1:
+        raise StanmixInputError(
+            f"{name} must be a positive integer, got {value!r}; {hint}"
+        )
+    return int(value)
+
+
+def _positive_float(name: str, value: object, hint: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise StanmixInputError(
+            f"{name} must be a positive number, got {value!r}; {hint}"
+        )
+    if not (math.isfinite(value) and value > 0):
+        raise StanmixInputError(
+            f"{name} must be a positive finite number, got {value!r}; {hint}"
+        )
+    return float(value)
+
+
+def _check_init(init: object) -> np.ndarray:
+    try:
+        array = np.array(init, dtype=float, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise StanmixInputError(
+            "init must be a 1-D array of floats (one per unconstrained "
+            f"parameter); could not convert it: {exc}"
+        ) from exc
+    if array.ndim != 1:
+        raise StanmixInputError(
+            f"init must be a 1-D array (one entry per unconstrained parameter), "
+            f"got ndim={array.ndim} with shape {array.shape}; flatten it first"
+        )
+    if array.size == 0:
+        raise StanmixInputError(
+            "init is empty; pass one value per unconstrained parameter"
+        )
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise StanmixInputError(
+            f"init has non-finite values (NaN or inf) at positions "
+            f"{bad.tolist()}; pass finite starting values"
+        )
+    return array
+
+
+def advi(
+    log_prob_grad: LogProbGrad,
+    init: np.ndarray,
+    *,
+    algorithm: str = "meanfield",
+    seed: int = 0,
+    iter: int = 10_000,
+    grad_samples: int = 1,
+    elbo_samples: int = 100,
+    eta: float | None = None,
+    adapt_iter: int = 50,
+    tol_rel_obj: float = 0.01,
+    eval_elbo: int = 100,
+    output_draws: int = 1000,
+    callback: Callable[[int, float | None], object] | None = None,
+) -> ADVIResult:
+    """Fit a Gaussian approximation to a posterior with Stan's ADVI.
+
+    Parameters
+    ----------
+    log_prob_grad : callable
+        ``log_prob_grad(q) -> (lp, grad)``: log density (Jacobian included)
+        and its gradient at an unconstrained point ``q`` of shape (dim,).
+        It may raise ``RuntimeError`` (or an ``ArithmeticError``) where the
+        density is undefined; such draws, and draws returning a non-finite
+        value or gradient, are discarded and replaced (see Notes).
+    init : array_like, shape (dim,)
+        Initial mean of the approximation, unconstrained scale. The initial
+        scale is the identity.
+    algorithm : {"meanfield", "fullrank"}
+        Diagonal or full-covariance Gaussian family.
+    seed : int
+        Seed of the ``numpy.random.Generator`` behind every draw; the same
+        seed gives bitwise-identical results.
+    iter : int
+        Maximum number of stochastic-gradient iterations.
+    grad_samples : int
+        Monte Carlo draws per ELBO-gradient estimate.
+    elbo_samples : int
+        Monte Carlo draws per ELBO estimate.
+    eta : float, optional
+        Step-size scale. When None (default) it is chosen by a search over
+        100, 10, 1, 0.1 and 0.01, each run for ``adapt_iter`` iterations.
+    adapt_iter : int
+        Iterations per candidate in the eta search.
+    tol_rel_obj : float
+        Convergence tolerance on the relative ELBO change.
+    eval_elbo : int
+        Estimate the ELBO (and test convergence) every ``eval_elbo``
+        iterations.
+    output_draws : int
+        Number of draws returned from the approximation.
+    callback : callable, optional
+        Called as ``callback(iteration, elbo)`` after every iteration of the
+        main optimisation, with the ELBO estimate on evaluation iterations and
+        None otherwise.
+
+    Returns
+    -------
+    ADVIResult
+        Mean, Cholesky factor, draws, ELBO trace, eta and convergence flag.
+
+    Raises
+    ------
+    StanmixInputError
+        An argument is invalid, or the log density fails (or returns a
+        gradient of the wrong shape) at ``init``.
+    RuntimeError
+        The eta search finds no workable step size, the optimisation
+        diverges, or too many draws land where the log density is undefined.
+
+    Warns
+    -----
+    RuntimeWarning
+        The relative ELBO change did not fall below ``tol_rel_obj`` within
+        ``iter`` iterations; or the last ELBO estimate is more than four
+        Monte Carlo standard errors below that of the initial approximation,
+        the signature of a step size so large that the scale collapsed (the
+        stopping rule can still fire then, since a collapsed ELBO stops
+        changing).
+
+    Notes
+    -----
+    A failed draw is replaced by a fresh one. An ELBO estimate fails once as
+    many draws have failed as ``elbo_samples``; a gradient estimate fails once
+    more than ``10 * grad_samples`` draws have failed. During the eta search
+    a failed gradient counts as zero and a failed ELBO as minus infinity, so
+    the search moves on to a smaller eta; in the main optimisation either
+    failure raises ``RuntimeError``.
+
+    The eta search compares single Monte Carlo ELBO estimates, so, as in
+    Stan, it occasionally keeps a too large eta; the warning above flags the
+    resulting collapse. Passing ``eta`` explicitly avoids the search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stanmix.advi import advi
+    >>> center = np.array([1.0, -2.0])
+    >>> def log_prob_grad(q):
+    ...     diff = q - center
+    ...     return -0.5 * float(diff @ diff) - 10.0, -diff
+    >>> fit = advi(log_prob_grad, np.zeros(2), seed=1, output_draws=500)
+    >>> fit.algorithm, fit.draws.shape, fit.converged
+    ('meanfield', (500, 2), True)
+    >>> bool(np.all(np.abs(fit.mean - center) < 0.5))
+    True
+    """
+    if not callable(log_prob_grad):
+        raise StanmixInputError(
+            "log_prob_grad must be callable as log_prob_grad(q) -> (lp, grad), "
+            f"got {type(log_prob_grad).__name__}"
+        )
+    if algorithm not in _ALGORITHMS:
+        raise StanmixInputError(
+            f"algorithm must be 'meanfield' or 'fullrank', got {algorithm!r}"
+        )
+    init = _check_init(init)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise StanmixInputError(f"seed must be a non-negative integer, got {seed!r}")
+    iter = _positive_int("iter", iter, "pass the maximum number of iterations")
+    grad_samples = _positive_int(
+        "grad_samples", grad_samples, "pass at least 1 draw per gradient"
+    )
+    elbo_samples = _positive_int(
+        "elbo_samples", elbo_samples, "pass at least 1 draw per ELBO estimate"
+    )
+    adapt_iter = _positive_int(
+        "adapt_iter", adapt_iter, "pass at least 1 iteration per eta candidate"
+    )
+    eval_elbo = _positive_int(
+        "eval_elbo", eval_elbo, "pass how many iterations between ELBO estimates"
+    )
+    output_draws = _positive_int(
+        "output_draws", output_draws, "pass how many draws to return"
+    )
+    tol_rel_obj = _positive_float(
+        "tol_rel_obj", tol_rel_obj, "pass a relative tolerance such as 0.01"
+    )
+    if eta is not None:
+        eta = _positive_float(
+            "eta", eta, "pass a positive step-size scale, or None to search"
+        )
+    if callback is not None and not callable(callback):
+        raise StanmixInputError(
+            "callback must be callable as callback(iteration, elbo) or None, "
+            f"got {type(callback).__name__}"
+        )
+
+    dim = init.size
+    family = _MeanField(dim) if algorithm == "meanfield" else _FullRank(dim)
+    rng = np.random.default_rng(int(seed))
+    objective = _Objective(log_prob_grad, family, rng, grad_samples, elbo_samples)
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _check_at_init(log_prob_grad, init)
+        theta0 = family.initial(init)
+        try:
+            elbo_init, se_init = objective.elbo_with_se(theta0)
+        except _DrawFailure as exc:
+            if eta is None:
+                raise RuntimeError(
+                    "ADVI cannot compute the ELBO of the initial approximation "
+                    f"(mean = init, unit scale): {exc}. The model may be "
+                    "severely ill-conditioned or misspecified; try another init."
+                ) from exc
+            elbo_init = se_init = None
+        else:
+            logger.info("initial ELBO %.6g", elbo_init)
+        if eta is None:
+            eta = _search_eta(objective, theta0, adapt_iter, elbo_init)
+        else:
+            logger.info("using eta = %g (no search)", eta)
+        theta, elbos, elbo_iters, converged, iterations, se_last = _optimise(
+            objective, theta0, eta, iter, eval_elbo, tol_rel_obj, callback
+        )
+        mean = theta[:dim].copy()
+        scale_tril = family.scale_tril(theta)
+        draws = mean + rng.standard_normal((output_draws, dim)) @ scale_tril.T
+
+    if (
+        elbo_init is not None
+        and elbos
+        and elbos[-1] + _WORSE_THAN_INIT_SE * math.hypot(se_init, se_last) < elbo_init
+    ):
+        message = (
+            f"ADVI ended with an ELBO ({elbos[-1]:.6g}) below that of its "
+            f"initial approximation ({elbo_init:.6g}): the optimisation with "
+            f"eta={eta:g} most likely collapsed or diverged. Do not use this "
+            "approximation; pass a smaller eta or another seed or init."
+        )
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    if not converged:
+        warnings.warn(
+            f"ADVI did not converge within iter={iter} iterations: the "
+            f"relative ELBO change stayed above tol_rel_obj={tol_rel_obj:g}. "
+            "Increase iter (or eval_elbo / elbo_samples for a less noisy "
+            "ELBO), and check the approximation before relying on it.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return ADVIResult(
+        algorithm=algorithm,
+        mean=mean,
+        scale_tril=scale_tril,
+        draws=draws,
+        elbo=np.asarray(elbos, dtype=float),
+        elbo_iterations=np.asarray(elbo_iters, dtype=int),
+        eta=float(eta),
+        converged=converged,
+        iterations=iterations,
+    )
+
+
+def _check_at_init(log_prob_grad: LogProbGrad, init: np.ndarray) -> None:
+    """Raise StanmixInputError unless the log density works at ``init``."""
+    try:
+        lp, grad = log_prob_grad(init.copy())
+    except (RuntimeError, ArithmeticError) as exc:
+        raise StanmixInputError(
+            f"init: the log density cannot be evaluated at init ({exc}); "
+            "choose an init inside the support of the model"
+        ) from exc
+    except ValueError as exc:
+        raise StanmixInputError(
+            f"init: log_prob_grad rejected init of length {init.size} ({exc}); "
+            "pass one init value per unconstrained parameter"
+        ) from exc
+    grad = np.asarray(grad, dtype=float)
+    if grad.shape != init.shape:
+        raise StanmixInputError(
+            f"init has {init.size} entries but log_prob_grad returned a "
+            f"gradient of shape {grad.shape}; pass one init value per "
+            "unconstrained parameter"
+        )
+    if not (math.isfinite(float(lp)) and np.isfinite(grad).all()):
+        raise StanmixInputError(
+            "init: the log density or its gradient is not finite at init; "
+            "choose an init inside the support of the model"
+        )
+
+
+def _optimise(
+    objective: _Objective,
+    theta0: np.ndarray,
+    eta: float,
+    max_iter: int,
+    eval_elbo: int,
+    tol_rel_obj: float,
+    callback: Callable[[int, float | None], object] | None,
+) -> tuple[np.ndarray, list[float], list[int], bool, int, float]:
+    """Stochastic gradient ascent on the ELBO with Stan's stopping rule.
+
+    Returns the final parameters, the ELBO trace and its iterations, whether
+    the stopping rule fired, the number of iterations, and the Monte Carlo
+    standard error of the last ELBO estimate.
+    """
+    theta = theta0.copy()
+    history = np.zeros_like(theta)
+    window = deque(maxlen=int(max(0.1 * max_iter / eval_elbo, 2.0)))
+    elbos: list[float] = []
+    elbo_iters: list[int] = []
+    elbo = 0.0
+    se_last = 0.0
+    converged = False
+    diverging = False
+    k = 0
+    for k in range(1, max_iter + 1):
+        try:
+            grad = objective.gradient(theta)
+        except _DrawFailure as exc:
+            raise RuntimeError(
+                f"ADVI failed at iteration {k}: {exc}. The approximation has "
+                "moved where the model cannot be evaluated; try a smaller eta "
+                "or another init."
+            ) from exc
+        _step(theta, grad, history, k, eta)
+        if not np.isfinite(theta).all():
+            raise RuntimeError(
+                f"ADVI diverged at iteration {k} (non-finite variational "
+                f"parameters with eta={eta:g}); try a smaller eta."
+            )
+        current = None
+        if k % eval_elbo == 0:
+            previous = elbo
+            try:
+                elbo, se_last = objective.elbo_with_se(theta)
+            except _DrawFailure as exc:
+                raise RuntimeError(
+                    f"ADVI failed at iteration {k}: {exc}. Try a smaller eta "
+                    "or another init."
+                ) from exc
+            current = elbo
+            elbos.append(elbo)
+            elbo_iters.append(k)
+            window.append(abs((previous - elbo) / elbo) if elbo != 0 else math.inf)
+            rel_mean = sum(window) / len(window)
+            rel_median = sorted(window)[len(window) // 2]
+            converged = rel_mean < tol_rel_obj or rel_median < tol_rel_obj
+            logger.info(
+                "iteration %d: ELBO %.6g, relative change mean %.4g median %.4g%s",
+                k,
+                elbo,
+                rel_mean,
+                rel_median,
+                " (converged)" if converged else "",
+            )
+            if (
+                not diverging
+                and k > 10 * eval_elbo
+                and (rel_mean > 0.5 or rel_median > 0.5)
+            ):
+                diverging = True
+                logger.warning(
+                    "iteration %d: relative ELBO change above 0.5; ADVI may be "
+                    "diverging, inspect the ELBO trace",
+                    k,
+                )
+        if callback is not None:
+            callback(k, current)
+        if converged:
+            break
+    return theta, elbos, elbo_iters, converged, k, se_last

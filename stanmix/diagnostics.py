@@ -1,0 +1,393 @@
+"""Label-switching diagnostics for mixture-model draws.
+
+:func:`detect_label_switching` says whether MCMC chains sit in different
+labellings of the components (one of the K! symmetric posterior modes each)
+and whether a chain switches labelling part of the way through. Both make
+averages over draws mix components; :mod:`stanmix.relabel` undoes them.
+
+Scaled distances
+----------------
+Each element of each component parameter is divided by its *within-chain*
+spread (a median absolute deviation, pooled over chains and components by a
+median), so a distance of 1 is one typical within-chain standard deviation.
+Swapping two components a and b whose parameters differ by Delta (in those
+units) changes the squared distance to a reference by about 2 |Delta|**2, and
+noise alone rarely produces a gain above a few units; the thresholds below are
+in these squared units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stanmix.exceptions import StanmixInputError
+from stanmix.relabel import (
+    _component_vars,
+    _draws_first,
+    _flatten_params,
+    _is_membership_like,
+    _min_cost_permutations,
+    _sq_cost,
+)
+
+__all__ = ["LabelSwitchingReport", "detect_label_switching"]
+
+_MAD_TO_SD = 1.4826
+
+
+@dataclass
+class LabelSwitchingReport:
+    """What :func:`detect_label_switching` found.
+
+    Attributes
+    ----------
+    chains_in_different_modes : bool
+        Some chain sits, as a whole, in another labelling than chain 0.
+    chain_differs : ndarray of bool, shape (C,)
+        Per chain, whether it sits in another labelling than chain 0.
+    chain_labelings : ndarray of int, shape (C, K)
+        Per chain, the permutation mapping it onto chain 0's labelling (the
+        identity for chains in the same labelling): chain c's component
+        ``chain_labelings[c, j]`` is chain 0's component j.
+    within_chain_switches : dict of int to int
+        Per chain, the number of episodes (at least `min_run` consecutive
+        draws) spent in another labelling than the rest of the chain.
+    switch_runs : dict of int to list of (int, int)
+        Per chain, the episodes as half-open draw-index ranges (start, stop).
+    switch_draws : dict of int to ndarray of int
+        Per chain, the draw indices at which the labelling changes (the start
+        of each episode and its end when the chain goes back).
+    fraction_switched : ndarray of float, shape (C,)
+        Per chain, the fraction of draws inside those episodes.
+    var_names : tuple of str
+        The component parameters examined.
+    message : str
+        A few sentences saying what was found and what to do.
+    """
+
+    chains_in_different_modes: bool
+    chain_differs: np.ndarray
+    chain_labelings: np.ndarray
+    within_chain_switches: dict[int, int]
+    switch_runs: dict[int, list[tuple[int, int]]]
+    switch_draws: dict[int, np.ndarray]
+    fraction_switched: np.ndarray
+    var_names: tuple[str, ...] = field(default=())
+    message: str = ""
+
+    @property
+    def label_switching(self) -> bool:
+        """True if chains differ in labelling or any chain switches inside."""
+        return self.chains_in_different_modes or any(
+            n > 0 for n in self.within_chain_switches.values()
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _collect(
+    draws: Mapping[str, Any] | Any,
+    component_dim: str,
+    var_names: Sequence[str] | None,
+) -> dict[str, np.ndarray]:
+    """Component parameters as validated (C, S, K, E) arrays."""
+    if hasattr(draws, "groups") and hasattr(draws, "posterior"):
+        if "posterior" not in draws.groups():
+            raise StanmixInputError("the InferenceData has no posterior group.")
+        draws = draws.posterior
+    if hasattr(draws, "data_vars"):
+        post = draws
+        comp = _component_vars(post, component_dim)
+        if not comp:
+            raise StanmixInputError(
+                f"no posterior variable has the dim {component_dim!r}; pass "
+                "component_dim= naming the component dim."
+            )
+        if var_names is None:
+            names = [v for v in comp if not _is_membership_like(post[v], component_dim)]
+        else:
+            names = list(var_names)
+            unknown = [v for v in names if v not in comp]
+            if unknown:
+                raise StanmixInputError(
+                    f"var_names {unknown} are not variables with the "
+                    f"{component_dim!r} dim; component variables: {comp}."
+                )
+        if not names:
+            raise StanmixInputError(
+                "no component parameters to examine; pass var_names=."
+            )
+        arrays = {v: _draws_first(post[v], component_dim).values for v in names}
+    elif isinstance(draws, Mapping):
+        names = list(draws) if var_names is None else list(var_names)
+        unknown = [v for v in names if v not in draws]
+        if unknown:
+            raise StanmixInputError(f"var_names {unknown} are not in draws.")
+        arrays = {}
+        for v in names:
+            value = draws[v]
+            if hasattr(value, "dims") and component_dim in value.dims:
+                value = _draws_first(value, component_dim).values
+            arrays[v] = value
+    else:
+        raise StanmixInputError(
+            "draws must be a mapping of name to (chain, draw, component, ...) "
+            "arrays or an arviz.InferenceData."
+        )
+    return _flatten_params(arrays, "draws")[0]
+
+
+def _within_chain_scale(x: np.ndarray) -> np.ndarray:
+    """Per-feature within-chain spread (E,) of x (C, S, K, E); 0 if constant."""
+    med = np.median(x, axis=1, keepdims=True)
+    mad = np.median(np.abs(x - med), axis=1) * _MAD_TO_SD  # (C, K, E)
+    scale = np.median(mad, axis=(0, 1))
+    sd = np.median(x.std(axis=1), axis=(0, 1))
+    return np.where(scale > 0, scale, sd)
+
+
+def _aligned_reference(z: np.ndarray, n_rounds: int = 5) -> np.ndarray:
+    """A chain's central labelling (K, E): median of its draws aligned to it."""
+    ref = np.median(z, axis=0)
+    for _ in range(n_rounds):
+        perm, _ = _min_cost_permutations(_sq_cost(z, ref))
+        new = np.median(np.take_along_axis(z, perm[:, :, None], axis=1), axis=0)
+        if np.allclose(new, ref):
+            break
+        ref = new
+    return ref
+
+
+def _runs(flag: np.ndarray, min_run: int) -> list[tuple[int, int]]:
+    """Half-open ranges of consecutive True values at least min_run long."""
+    padded = np.concatenate([[False], flag, [False]]).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    starts, stops = edges[0::2], edges[1::2]
+    return [
+        (int(a), int(b)) for a, b in zip(starts, stops, strict=True) if b - a >= min_run
+    ]
+
+
+def _describe_perm(perm: np.ndarray) -> str:
+    """Cycles of a permutation, e.g. 'components 0<->1 swapped'."""
+    seen = np.zeros(len(perm), dtype=bool)
+    parts = []
+    for start in range(len(perm)):
+        if seen[start] or perm[start] == start:
+            seen[start] = True
+            continue
+        cycle = [start]
+        seen[start] = True
+        j = int(perm[start])
+        while j != start:
+            cycle.append(j)
+            seen[j] = True
+            j = int(perm[j])
+        if len(cycle) == 2:
+            parts.append(f"{cycle[0]}<->{cycle[1]} swapped")
+        else:
+            parts.append("->".join(str(i) for i in [*cycle, cycle[0]]) + " cycled")
+    return "components " + ", ".join(parts)
+
+
+def _join(items: Sequence[Any]) -> str:
+    items = [str(i) for i in items]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def detect_label_switching(
+    draws: Mapping[str, Any] | Any,
+    *,
+    component_dim: str = "component",
+    var_names: Sequence[str] | None = None,
+    min_run: int = 10,
+    draw_threshold: float = 9.0,
+    chain_threshold: float = 4.0,
+) -> LabelSwitchingReport:
+    """Find chains in different labellings and label switches inside chains.
+
+    Parameters
+    ----------
+    draws : mapping of str to array_like (C, S, K, ...) or arviz.InferenceData
+        Component parameters with leading (chain, draw, component) axes, e.g.
+        ``{"mu": mu, "w": w}``, or an InferenceData whose posterior variables
+        with the `component_dim` dim are used (membership-probability
+        variables are skipped).
+    component_dim : str, default "component"
+        Name of the component dim for InferenceData input.
+    var_names : sequence of str, optional
+        Restrict the parameters examined.
+    min_run : int, default 10
+        A within-chain switch counts only if the chain stays in the other
+        labelling for at least this many consecutive draws; shorter
+        excursions of strongly autocorrelated draws of overlapping
+        components are not counted.
+    draw_threshold : float, default 9.0
+        A draw is in another labelling than its chain when relabelling it
+        lowers its scaled squared distance to the chain's reference by more
+        than this and by more than half of what a draw sitting exactly in
+        that other labelling would gain (so it is past the midpoint between
+        the two labellings). For two components with independent noise,
+        noise alone meets the first condition only when the difference of
+        their draws deviates from the reference difference by more than
+        3 of its sds, whatever their separation.
+    chain_threshold : float, default 4.0
+        A chain is in another labelling than chain 0 when relabelling its
+        median lowers the scaled squared distance to chain 0's median by more
+        than this and to less than half the unrelabelled distance.
+
+    Returns
+    -------
+    LabelSwitchingReport
+        ``str(report)`` is a readable summary.
+
+    Notes
+    -----
+    Each chain's reference is the median of its draws after aligning every
+    draw to it (a few rounds starting from the raw median), so a minority of
+    switched draws does not pull it. Chains are compared through these
+    references (exhaustive matching for K <= 6, Hungarian beyond); draws are
+    compared with their own chain's reference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> mu = np.array([-3.0, 0.0, 3.0]) + 0.2 * rng.standard_normal((2, 200, 3))
+    >>> detect_label_switching({"mu": mu}).label_switching
+    False
+    >>> mu[1] = mu[1][:, [1, 0, 2]]                 # chain 1 in another labelling
+    >>> report = detect_label_switching({"mu": mu})
+    >>> report.chains_in_different_modes, report.chain_labelings[1].tolist()
+    (True, [1, 0, 2])
+    """
+    if not isinstance(min_run, (int, np.integer)) or min_run < 1:
+        raise StanmixInputError(f"min_run must be a positive integer; got {min_run!r}.")
+    for name, value in (
+        ("draw_threshold", draw_threshold),
+        ("chain_threshold", chain_threshold),
+    ):
+        if not np.isfinite(value) or value <= 0:
+            raise StanmixInputError(f"{name} must be positive; got {value!r}.")
+    flat = _collect(draws, component_dim, var_names)
+    x = np.concatenate(list(flat.values()), axis=3)
+    c, s, k, _ = x.shape
+    scale = _within_chain_scale(x)
+    keep = scale > 0
+    if not keep.any():
+        raise StanmixInputError(
+            "no component parameter varies within chains; nothing to compare."
+        )
+    z = x[..., keep] / scale[keep]
+    identity = np.arange(k)
+
+    refs = np.stack([_aligned_reference(z[i]) for i in range(c)])
+
+    # Within-chain switches.
+    within: dict[int, int] = {}
+    runs_by_chain: dict[int, list[tuple[int, int]]] = {}
+    switch_draws: dict[int, np.ndarray] = {}
+    fraction = np.zeros(c)
+    for i in range(c):
+        d_id = np.sum((z[i] - refs[i]) ** 2, axis=(1, 2))
+        perm, d_best = _min_cost_permutations(_sq_cost(z[i], refs[i]))
+        # Distance between the reference and its own relabelling by perm: the
+        # gain of a draw that sits fully in that other labelling.
+        full = np.sum((refs[i][perm] - refs[i]) ** 2, axis=(1, 2))
+        gain = d_id - d_best
+        flag = (gain > draw_threshold) & (gain > 0.5 * full)
+        runs = _runs(flag, int(min_run))
+        runs_by_chain[i] = runs
+        within[i] = len(runs)
+        points = [a for a, _ in runs] + [b for _, b in runs if b < s]
+        switch_draws[i] = np.array(sorted(points), dtype=int)
+        fraction[i] = sum(b - a for a, b in runs) / s
+
+    # Chains against chain 0.
+    labelings = np.tile(identity, (c, 1))
+    differs = np.zeros(c, dtype=bool)
+    for i in range(1, c):
+        d_id = float(np.sum((refs[i] - refs[0]) ** 2))
+        perm, best = _min_cost_permutations(_sq_cost(refs[i][None], refs[0]))
+        gain = d_id - float(best[0])
+        if (
+            not np.array_equal(perm[0], identity)
+            and gain > chain_threshold
+            and best[0] < 0.5 * d_id
+        ):
+            differs[i] = True
+            labelings[i] = perm[0]
+
+    message = _message(
+        c, s, tuple(flat), differs, labelings, within, runs_by_chain, int(min_run)
+    )
+    return LabelSwitchingReport(
+        chains_in_different_modes=bool(differs.any()),
+        chain_differs=differs,
+        chain_labelings=labelings,
+        within_chain_switches=within,
+        switch_runs=runs_by_chain,
+        switch_draws=switch_draws,
+        fraction_switched=fraction,
+        var_names=tuple(flat),
+        message=message,
+    )
+
+
+def _message(
+    c: int,
+    s: int,
+    names: tuple[str, ...],
+    differs: np.ndarray,
+    labelings: np.ndarray,
+    within: dict[int, int],
+    runs: dict[int, list[tuple[int, int]]],
+    min_run: int,
+) -> str:
+    checked = f"Checked {', '.join(names)} over {c} chain(s) x {s} draws."
+    sentences = []
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i in np.flatnonzero(differs):
+        groups.setdefault(tuple(int(v) for v in labelings[i]), []).append(int(i))
+    for perm, chains in groups.items():
+        noun = "Chain" if len(chains) == 1 else "Chains"
+        verb = "sits" if len(chains) == 1 else "sit"
+        sentences.append(
+            f"{noun} {_join(chains)} {verb} in a different labelling than chain 0 "
+            f"({_describe_perm(np.array(perm))})."
+        )
+    for i, n in within.items():
+        if n == 0:
+            continue
+        shown = ", ".join(f"draws {a}-{b - 1}" for a, b in runs[i][:3])
+        more = f" and {n - 3} more" if n > 3 else ""
+        episodes = "episode" if n == 1 else "episodes"
+        sentences.append(
+            f"Chain {i} switches labels inside the chain: {n} {episodes} of at "
+            f"least {min_run} draws in another labelling ({shown}{more})."
+        )
+    if not sentences:
+        if c == 1:
+            return (
+                "No label switching found inside the single chain. With one "
+                "chain, a chain stuck in one of the K! labellings cannot be told "
+                f"apart from a converged run; run several chains. {checked}"
+            )
+        return (
+            "No label switching found: every chain sits in chain 0's labelling "
+            f"and no chain switches labels inside. {checked}"
+        )
+    sentences.append(
+        "Averages over these draws mix components and R-hat is inflated. "
+        "Relabel the draws with stanmix.relabel.relabel_idata (Stephens or "
+        "reference matching), or fit the ordered program (ordered means)."
+    )
+    sentences.append(checked)
+    return " ".join(sentences)

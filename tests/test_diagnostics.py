@@ -1,0 +1,170 @@
+"""Label-switching detector."""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pytest
+
+from stanmix.diagnostics import LabelSwitchingReport, detect_label_switching
+from stanmix.exceptions import StanmixInputError
+
+C, S, K = 4, 400, 3
+
+
+def ar1(rng, shape, rho):
+    """Unit-variance AR(1) noise along axis 1, like autocorrelated MCMC draws."""
+    e = rng.standard_normal(shape)
+    out = np.empty(shape)
+    out[:, 0] = e[:, 0]
+    for t in range(1, shape[1]):
+        out[:, t] = rho * out[:, t - 1] + np.sqrt(1 - rho**2) * e[:, t]
+    return out
+
+
+def consistent_draws(seed=0, rho=0.5, centres=(-5.0, 0.0, 5.0), noise=0.3):
+    rng = np.random.default_rng(seed)
+    mu = np.asarray(centres) + noise * ar1(rng, (C, S, K), rho)
+    w = np.array([0.3, 0.3, 0.4]) + 0.03 * ar1(rng, (C, S, K), rho)
+    sigma = np.array([1.0, 0.8, 1.2]) * np.exp(0.05 * ar1(rng, (C, S, K), rho))
+    return {"mu": mu, "w": w, "sigma": sigma}
+
+
+def permute(draws, perm, chains=slice(None), draw_slice=slice(None)):
+    out = {k: v.copy() for k, v in draws.items()}
+    for arr in out.values():
+        arr[chains, draw_slice] = arr[chains, draw_slice][..., perm]
+    return out
+
+
+def test_consistent_draws_not_flagged():
+    report = detect_label_switching(consistent_draws())
+    assert isinstance(report, LabelSwitchingReport)
+    assert not report.chains_in_different_modes
+    assert not report.label_switching
+    assert report.within_chain_switches == {0: 0, 1: 0, 2: 0, 3: 0}
+    assert (report.chain_labelings == np.arange(K)).all()
+    assert str(report).startswith("No label switching found")
+
+
+def test_chains_in_different_modes_flagged():
+    draws = consistent_draws()
+    draws = permute(draws, [1, 0, 2], chains=1)
+    draws = permute(draws, [1, 0, 2], chains=3)
+    report = detect_label_switching(draws)
+    assert report.chains_in_different_modes
+    assert report.chain_differs.tolist() == [False, True, False, True]
+    assert report.chain_labelings.tolist() == [
+        [0, 1, 2],
+        [1, 0, 2],
+        [0, 1, 2],
+        [1, 0, 2],
+    ]
+    assert sum(report.within_chain_switches.values()) == 0
+    msg = str(report)
+    assert "Chains 1 and 3 sit in a different labelling than chain 0" in msg
+    assert "components 0<->1 swapped" in msg
+    assert "relabel_idata" in msg and "ordered" in msg
+
+
+def test_cycled_chain_labelling_described():
+    draws = permute(consistent_draws(), [2, 0, 1], chains=2)
+    report = detect_label_switching(draws)
+    assert report.chain_differs.tolist() == [False, False, True, False]
+    perm = report.chain_labelings[2]
+    # Relabelling chain 2 by its labelling recovers chain 0's labelling.
+    assert np.allclose(
+        np.median(draws["mu"][2][..., perm], axis=0),
+        np.median(draws["mu"][0], axis=0),
+        atol=0.2,
+    )
+    assert "Chain 2 sits in a different labelling" in str(report)
+    assert "cycled" in str(report)
+
+
+def test_within_chain_switch_block_flagged():
+    draws = permute(consistent_draws(), [0, 2, 1], chains=2, draw_slice=slice(100, 160))
+    report = detect_label_switching(draws)
+    assert not report.chains_in_different_modes
+    assert report.within_chain_switches == {0: 0, 1: 0, 2: 1, 3: 0}
+    assert report.switch_runs[2] == [(100, 160)]
+    assert report.switch_draws[2].tolist() == [100, 160]
+    assert report.fraction_switched[2] == pytest.approx(60 / S)
+    assert "Chain 2 switches labels inside the chain" in str(report)
+    assert "draws 100-159" in str(report)
+
+
+def test_short_excursion_not_counted():
+    draws = permute(consistent_draws(), [1, 0, 2], chains=0, draw_slice=slice(50, 53))
+    report = detect_label_switching(draws)
+    assert report.within_chain_switches[0] == 0
+    report = detect_label_switching(draws, min_run=3)
+    assert report.switch_runs[0] == [(50, 53)]
+
+
+def test_well_separated_ordered_draws_not_flagged():
+    # Ordered means of strongly autocorrelated, moderately separated draws.
+    for seed in range(3):
+        draws = consistent_draws(seed, rho=0.9, centres=(-1.0, 0.0, 1.0), noise=0.25)
+        draws["mu"] = np.sort(draws["mu"], axis=2)
+        report = detect_label_switching(draws)
+        assert not report.label_switching, str(report)
+
+
+def test_inference_data_input_skips_membership():
+    draws = permute(consistent_draws(), [1, 0, 2], chains=1)
+    memb = np.full((C, S, 5, K), 1.0 / K)
+    idata = az.from_dict(
+        posterior={**draws, "membership": memb},
+        dims={
+            "mu": ["component"],
+            "w": ["component"],
+            "sigma": ["component"],
+            "membership": ["obs", "component"],
+        },
+    )
+    report = detect_label_switching(idata)
+    assert report.var_names == ("mu", "w", "sigma")
+    assert report.chain_differs.tolist() == [False, True, False, False]
+    report = detect_label_switching(idata, var_names=["w"])
+    assert report.var_names == ("w",)
+
+
+def test_bad_input():
+    draws = consistent_draws()
+    with pytest.raises(StanmixInputError, match="must have shape"):
+        detect_label_switching({"mu": draws["mu"][0]})
+    with pytest.raises(StanmixInputError, match="at least 2 components"):
+        detect_label_switching({"mu": draws["mu"][..., :1]})
+    mu = draws["mu"].copy()
+    mu[0, 3, 1] = np.nan
+    with pytest.raises(StanmixInputError, match="non-finite"):
+        detect_label_switching({"mu": mu})
+    with pytest.raises(StanmixInputError, match="same draws"):
+        detect_label_switching({"mu": draws["mu"], "w": draws["w"][:2]})
+    with pytest.raises(StanmixInputError, match="not in draws"):
+        detect_label_switching(draws, var_names=["tau"])
+    with pytest.raises(StanmixInputError, match="no component parameter varies"):
+        detect_label_switching({"mu": np.ones((2, 10, 2))})
+
+
+def test_single_chain_message():
+    draws = {k: v[:1] for k, v in consistent_draws().items()}
+    report = detect_label_switching(draws)
+    assert not report.label_switching
+    assert "one chain" in str(report)
+
+
+def test_real_unordered_run_flagged(two_normal_fit):
+    fit = two_normal_fit(False)
+    report = detect_label_switching({"mu": fit["mu"], "w": fit["w"]})
+    assert report.chains_in_different_modes
+    # Chains 0, 1 share one labelling and chains 2, 3 the other.
+    assert report.chain_differs.tolist() == [False, False, True, True]
+    assert "components 0<->1 swapped" in str(report)
+
+
+def test_real_ordered_run_not_flagged(two_normal_fit):
+    fit = two_normal_fit(True)
+    report = detect_label_switching({"mu": fit["mu"], "w": fit["w"]})
+    assert not report.label_switching, str(report)
