@@ -40,6 +40,7 @@ def test_nuts_five_blobs_converges_without_mode_switching(blobs):
 
 
 @pytest.mark.slow
+@pytest.mark.unverified
 def test_per_dimension_model_switches_labels_where_joint_model_does_not(blobs):
     """The users' counterexample: independent univariate mixtures per column.
 
@@ -69,6 +70,7 @@ def censored_data():
 
 
 @pytest.mark.slow
+@pytest.mark.unverified
 def test_left_censoring_recovers_means_while_naive_fit_is_biased(censored_data):
     data, X, limits = censored_data
     assert 0.25 < (X.to_numpy() == np.array(list(limits.values()))).mean() <= 0.31
@@ -87,6 +89,7 @@ def test_left_censoring_recovers_means_while_naive_fit_is_biased(censored_data):
 
 
 @pytest.mark.slow
+@pytest.mark.unverified
 def test_missing_cells_at_random_still_recover_centres():
     data = datasets.mixture_sample(
         [0.4, 0.6], [[-2.0, 1.0], [2.0, -1.0]], 0.8, 400, seed=11, columns=["a", "b"]
