@@ -94,6 +94,15 @@ def main():
         f"{'':<34s} {res.n_iter} iterations, converged: {res.converged}, "
         f"exact recovery: {recovered(scr, res.perm)}"
     )
+    identity = np.broadcast_to(np.arange(K), (CHAINS, DRAWS, K))
+    res = measure(
+        "Stephens (identity start)",
+        lambda: stephens_permutations(membership, init_perm=identity),
+    )
+    print(
+        f"{'':<34s} {res.n_iter} iterations, converged: {res.converged}, "
+        f"exact recovery: {recovered(scr, res.perm)}"
+    )
 
 
 if __name__ == "__main__":
