@@ -21,17 +21,23 @@ into one axis of length S): ``weights`` (S, K), ``means`` (S, K, D) and
 Everything is computed in blocks of observations, so memory stays bounded
 for any number of rows, and the blocks run on a small thread pool (numpy and
 scipy release the GIL in the heavy loops). Within a block the observed cells
-of all rows, components and draws are one matrix product: with
-``a = 1 / sigma**2`` and column-centred values,
+of all rows, components and draws are one product of small matrices: with
+``a = 1 / sigma**2``, values ``y`` and means ``mu`` both shifted by a
+column centre (``y`` zero in unobserved cells) and the 0/1 observed mask
+``m``,
 
     sum_d m_nd [-0.5 a_kd (y_nd - mu_kd)**2 - log sigma_kd - 0.5 log(2 pi)]
       = [y**2, y, m] @ [-0.5 a; a mu; -0.5 a mu**2 - log sigma - 0.5 log(2 pi)]
 
-(a column of ones against log w adds the weights in the same product)
-
-where ``m`` is the 0/1 observed mask and ``y`` is zero in unobserved cells.
-Censored cells are added afterwards, one evaluation per distinct limit in a
-column, so a shared detection limit costs one evaluation per block.
+and a column of ones against log w adds the weights in the same product.
+The product is evaluated with ``einsum`` rather than BLAS: its summation
+order is the same for every block size, so blocked results equal unblocked
+ones bit for bit, and no BLAS thread pool competes with the block threads.
+Censored cells are added afterwards, with one log-CDF evaluation per
+distinct limit of a column in a block, per draw and component: a detection
+limit shared by a column costs next to nothing, while a different limit in
+every censored cell costs one special-function evaluation per cell, draw
+and component, which then dominates the run time.
 """
 
 from __future__ import annotations
@@ -41,13 +47,18 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from scipy.special import log_ndtr
 
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
 from stanmix.hdi import check_prob, hdi_in_place
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MembershipSummary",
@@ -58,7 +69,6 @@ __all__ = [
 ]
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_HALF = math.log(0.5)
 
 # Target size of one block's (rows, K, S) float64 array when the block size
 # is chosen automatically: small enough to stay in cache through the
@@ -104,7 +114,11 @@ class MembershipSummary:
         """Number of components K."""
         return int(self.mean.shape[1])
 
-    def to_frame(self, obs_index=None, component_names=None):
+    def to_frame(
+        self,
+        obs_index: Sequence | None = None,
+        component_names: Sequence | None = None,
+    ) -> pd.DataFrame:
         """The summary as a tidy table, one row per observation and component.
 
         Parameters
@@ -168,7 +182,12 @@ def _labels(labels, size: int, name: str, what: str) -> np.ndarray:
 
 
 def joint_log_terms(
-    cells: CellTable, weights, means, scales, *, n_threads: int | None = None
+    cells: CellTable,
+    weights: ArrayLike,
+    means: ArrayLike,
+    scales: ArrayLike,
+    *,
+    n_threads: int | None = None,
 ) -> np.ndarray:
     """Joint log terms ``lp[s, n, k] = log w_k + sum_d log f(cell_nd | k)``.
 
@@ -194,8 +213,11 @@ def joint_log_terms(
     Returns
     -------
     ndarray, shape (S, N, K)
-        The joint log terms, exactly as ``joint_log_terms`` in
-        ``stan/mixture.stanfunctions`` defines them (up to rounding).
+        The joint log terms as ``joint_log_terms`` in
+        ``stan/mixture.stanfunctions`` defines them, equal up to rounding.
+        Interval-censored cells far in the upper tail stay finite here
+        (they are evaluated through the mirror-image interval), where a
+        difference of two log CDFs near 0 underflows to -inf.
 
     Raises
     ------
@@ -219,9 +241,9 @@ def joint_log_terms(
 
 def log_likelihood(
     cells: CellTable,
-    weights,
-    means,
-    scales,
+    weights: ArrayLike,
+    means: ArrayLike,
+    scales: ArrayLike,
     *,
     chunk_size: int | None = None,
     n_threads: int | None = None,
@@ -276,12 +298,12 @@ def log_likelihood(
 
 def membership_draws(
     cells: CellTable,
-    weights,
-    means,
-    scales,
+    weights: ArrayLike,
+    means: ArrayLike,
+    scales: ArrayLike,
     *,
     chunk_size: int | None = None,
-    dtype=np.float64,
+    dtype: DTypeLike = np.float64,
     n_threads: int | None = None,
 ) -> np.ndarray:
     """Membership probabilities ``P(z_n = k | y_n, theta_s)`` for every draw.
@@ -343,9 +365,9 @@ def membership_draws(
 
 def membership_summary(
     cells: CellTable,
-    weights,
-    means,
-    scales,
+    weights: ArrayLike,
+    means: ArrayLike,
+    scales: ArrayLike,
     *,
     hdi_prob: float = 0.94,
     chunk_size: int | None = None,
@@ -680,7 +702,7 @@ def _log1mexp(x: np.ndarray) -> np.ndarray:
         return np.where(x > -math.log(2.0), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
 
 
-def interval_log_prob(lower_z: np.ndarray, upper_z: np.ndarray) -> np.ndarray:
+def _interval_log_prob(lower_z: np.ndarray, upper_z: np.ndarray) -> np.ndarray:
     """log(Phi(upper_z) - Phi(lower_z)) for lower_z < upper_z, stably.
 
     Intervals in the upper half are evaluated through the mirror image
@@ -694,21 +716,30 @@ def interval_log_prob(lower_z: np.ndarray, upper_z: np.ndarray) -> np.ndarray:
 
 def _censored_terms(cens: _Censored, keys: np.ndarray, mu, sigma) -> np.ndarray:
     """Cell terms (len(keys), K, S) of the distinct limits ``keys``."""
-    kind = cens.kind[keys][:, None, None]
+    kind = cens.kind[keys]
     lower = cens.lower[keys][:, None, None]
     upper = cens.upper[keys][:, None, None]
     out = np.empty((keys.size, *mu.shape))
-    is_left = kind[:, 0, 0] == LEFT
-    is_right = kind[:, 0, 0] == RIGHT
-    is_interval = kind[:, 0, 0] == INTERVAL
-    if np.any(is_left):
-        out[is_left] = log_ndtr((upper[is_left] - mu) / sigma)
-    if np.any(is_right):
-        out[is_right] = log_ndtr((mu - lower[is_right]) / sigma)
-    if np.any(is_interval):
-        out[is_interval] = interval_log_prob(
-            (lower[is_interval] - mu) / sigma, (upper[is_interval] - mu) / sigma
-        )
+    for code in (LEFT, RIGHT, INTERVAL):
+        sel = kind == code
+        if not np.any(sel):
+            continue
+        whole = bool(np.all(sel))
+        part = out if whole else np.empty((int(sel.sum()), *mu.shape))
+        if code == LEFT:
+            np.subtract(upper[sel], mu, out=part)
+            part /= sigma
+            log_ndtr(part, out=part)
+        elif code == RIGHT:
+            np.subtract(mu, lower[sel], out=part)
+            part /= sigma
+            log_ndtr(part, out=part)
+        else:
+            part[...] = _interval_log_prob(
+                (lower[sel] - mu) / sigma, (upper[sel] - mu) / sigma
+            )
+        if not whole:
+            out[sel] = part
     return out
 
 
@@ -724,8 +755,11 @@ def _block_log_terms(data: _Data, par: _Params, start: int, stop: int) -> np.nda
             continue
         keys, local = np.unique(cens.key[lo:hi], return_inverse=True)
         terms = _censored_terms(cens, keys, par.mu[d], par.sigma[d])
-        rows = cens.rows[lo:hi] - start
-        lp[rows] += terms[local.reshape(-1)]
+        # Row by row: in place, and much faster than a fancy-indexed update.
+        for row, key in zip(
+            (cens.rows[lo:hi] - start).tolist(), local.reshape(-1).tolist(), strict=True
+        ):
+            lp[row] += terms[key]
     return lp
 
 
@@ -748,22 +782,32 @@ def _sum_over_components(x: np.ndarray) -> np.ndarray:
     return total
 
 
-def _normalise_in_place(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Turn log terms into probabilities; also return the log normaliser.
+def _exp_shifted(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """exp(lp - max_k lp) in ``dtype``, the max, and the sum over components.
 
-    ``lp`` (rows, K, S) float64 is overwritten. Returns the probabilities in
-    ``dtype`` (``lp`` itself when float64) and logsumexp over components.
+    ``lp`` (rows, K, S) float64 is overwritten when ``dtype`` is float64 (and
+    the result is ``lp`` itself); otherwise it is left as it was.
     """
     top = _max_over_components(lp)
-    prob = lp if np.dtype(dtype) == np.float64 else np.empty(lp.shape, dtype)
+    shifted = lp if np.dtype(dtype) == np.float64 else np.empty(lp.shape, dtype)
     with np.errstate(invalid="ignore"):
-        np.subtract(lp, top[:, None, :], out=prob, casting="same_kind")
-    np.exp(prob, out=prob)
-    total = _sum_over_components(prob)
+        np.subtract(lp, top[:, None, :], out=shifted, casting="same_kind")
+    np.exp(shifted, out=shifted)
+    return shifted, top, _sum_over_components(shifted)
+
+
+def _probabilities(lp: np.ndarray, dtype) -> np.ndarray:
+    """Membership probabilities (rows, K, S) from joint log terms."""
+    prob, _, total = _exp_shifted(lp, dtype)
     prob /= total[:, None, :]
+    return prob
+
+
+def _log_normaliser(lp: np.ndarray) -> np.ndarray:
+    """logsumexp over components, (rows, S); overwrites ``lp``."""
+    _, top, total = _exp_shifted(lp, np.float64)
     with np.errstate(divide="ignore"):
-        log_norm = top + np.log(total, dtype=np.float64)
-    return prob, log_norm
+        return top + np.log(total)
 
 
 # --------------------------------------------------------------------------
@@ -798,15 +842,13 @@ def _run(cells, weights, means, scales, what, dtype, hdi_prob, chunk_size, n_thr
 
         def work(start: int, stop: int) -> None:
             lp = _block_log_terms(data, par, start, stop)
-            _, log_norm = _normalise_in_place(lp, np.float64)
-            out[:, start:stop] = log_norm.T
+            out[:, start:stop] = _log_normaliser(lp).T
 
     elif what == "prob":
         out = np.empty((n_draws, n_obs, n_comp), dtype=dtype)
 
         def work(start: int, stop: int) -> None:
-            lp = _block_log_terms(data, par, start, stop)
-            prob, _ = _normalise_in_place(lp, np.float64)
+            prob = _probabilities(_block_log_terms(data, par, start, stop), np.float64)
             out[:, start:stop, :] = prob.transpose(2, 0, 1)
 
     else:
@@ -815,9 +857,7 @@ def _run(cells, weights, means, scales, what, dtype, hdi_prob, chunk_size, n_thr
         upper = np.empty((n_obs, n_comp))
 
         def work(start: int, stop: int) -> None:
-            lp = _block_log_terms(data, par, start, stop)
-            prob, _ = _normalise_in_place(lp, dtype)
-            del lp
+            prob = _probabilities(_block_log_terms(data, par, start, stop), dtype)
             mean[start:stop] = prob.mean(axis=-1, dtype=np.float64)
             lo, hi = hdi_in_place(prob, hdi_prob)
             lower[start:stop] = lo
@@ -839,7 +879,11 @@ def _map_blocks(
         for start, stop in bounds:
             work(start, stop)
         return
-    with ThreadPoolExecutor(max_workers=min(threads, len(bounds))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(threads, len(bounds)))
+    try:
         futures = [pool.submit(work, start, stop) for start, stop in bounds]
         for future in futures:
             future.result()
+    finally:
+        # On an error or an interrupt, blocks not yet started are dropped.
+        pool.shutdown(wait=True, cancel_futures=True)

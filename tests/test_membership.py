@@ -474,6 +474,10 @@ def test_bad_options_and_cells(problem):
     cells, weights, means, scales = problem
     with pytest.raises(StanmixInputError, match=r"chunk_size must be a positive"):
         log_likelihood(cells, weights, means, scales, chunk_size=0)
+    with pytest.raises(StanmixInputError, match=r"n_threads must be >= 1, got 0"):
+        membership_summary(cells, weights, means, scales, n_threads=0)
+    with pytest.raises(StanmixInputError, match=r"dtype must be a floating type"):
+        membership_draws(cells, weights, means, scales, dtype=int)
     with pytest.raises(StanmixInputError, match=r"CellTable"):
         log_likelihood(np.zeros((3, 3)), weights, means, scales)
     inverted = CellTable(
