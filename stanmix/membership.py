@@ -439,6 +439,35 @@ def membership_summary(
     )
 
 
+def membership_mean(
+    cells: CellTable,
+    weights,
+    means,
+    scales,
+    *,
+    chunk_size: int | None = None,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """Posterior mean membership probabilities, (N, K), in float64.
+
+    The mean of :func:`membership_draws` over draws, computed block by block
+    so that no (S, N, K) array is held; no HDIs are computed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stanmix.cells import CellTable
+    >>> means = np.array([[[0.0], [3.0]]])
+    >>> p = membership_mean(CellTable.from_values([[1.5]]), [[0.5, 0.5]], means,
+    ...                     np.ones((1, 2, 1)))
+    >>> p.round(3).tolist()
+    [[0.5, 0.5]]
+    """
+    return _run(
+        cells, weights, means, scales, "mean", np.float64, None, chunk_size, n_threads
+    )
+
+
 # --------------------------------------------------------------------------
 # Validation
 
@@ -850,6 +879,13 @@ def _run(cells, weights, means, scales, what, dtype, hdi_prob, chunk_size, n_thr
         def work(start: int, stop: int) -> None:
             prob = _probabilities(_block_log_terms(data, par, start, stop), np.float64)
             out[:, start:stop, :] = prob.transpose(2, 0, 1)
+
+    elif what == "mean":
+        out = np.empty((n_obs, n_comp))
+
+        def work(start: int, stop: int) -> None:
+            prob = _probabilities(_block_log_terms(data, par, start, stop), np.float64)
+            out[start:stop] = prob.mean(axis=-1)
 
     else:
         mean = np.empty((n_obs, n_comp))

@@ -572,12 +572,11 @@ class _Mixture:
 
     def predict_proba(self, X, **censoring) -> np.ndarray:
         """Posterior mean membership probabilities for new observations (N, K)."""
-        from stanmix.membership import membership_summary
+        from stanmix.membership import membership_mean
 
         self._check_fitted()
         cells = self._new_cells(X, censoring)
-        w, m, s = self._flat_params()
-        return membership_summary(cells, w, m, s, hdi_prob=self.hdi_prob).mean
+        return membership_mean(cells, *self._flat_params())
 
     def predict(self, X, **censoring) -> np.ndarray:
         """The most probable component of each new observation."""
@@ -648,7 +647,7 @@ class NormalMixture(_Mixture):
     >>> y = np.r_[rng.normal(-2, 1, 60), rng.normal(2, 1, 40)]
     >>> model = sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=1)
     >>> np.round(model.means_, 1)
-    array([-2.1,  2.1])
+    array([-2. ,  1.9])
     >>> model.predict(np.array([-4.0, 4.0]))
     array([0, 1])
     """
@@ -716,7 +715,12 @@ class NormalMixture(_Mixture):
     def _sigma_value(self, k: int) -> np.ndarray | None:
         if self.sigma is None:
             return None
-        sigma = np.broadcast_to(np.asarray(self.sigma, dtype=float), (k,)).copy()
+        try:
+            sigma = np.broadcast_to(np.asarray(self.sigma, dtype=float), (k,)).copy()
+        except (TypeError, ValueError):
+            raise StanmixInputError(
+                f"sigma must be a number or {k} numbers, got {self.sigma!r}"
+            ) from None
         if not np.all(np.isfinite(sigma) & (sigma > 0)):
             raise StanmixInputError(
                 f"sigma must be positive and finite, got {self.sigma}"
@@ -725,15 +729,7 @@ class NormalMixture(_Mixture):
 
     def _check_params(self, *args) -> None:
         super()._check_params(*args)
-        try:
-            self._sigma_value(int(self.n_components))
-        except ValueError as err:
-            if isinstance(err, StanmixInputError):
-                raise
-            raise StanmixInputError(
-                f"sigma must be a number or {self.n_components} numbers, got "
-                f"{self.sigma!r}"
-            ) from None
+        self._sigma_value(int(self.n_components))
 
     def _stan_data(self, cells, start):
         k = int(self.n_components)
@@ -818,10 +814,14 @@ class DiagonalMixture(_Mixture):
     >>> centers = np.array([[0.0, 0.0], [5.0, 5.0]])
     >>> X = pd.DataFrame(centers[rng.integers(0, 2, 200)] + rng.normal(size=(200, 2)),
     ...                  columns=["x", "y"])
+    >>> X["x"] = X["x"].clip(lower=-1.0)   # a detection limit at -1 in x
     >>> model = sm.DiagonalMixture(2, engine="stanli").fit(
-    ...     X, method="optimize", seed=1, lower_limit={"x": -1.5})
-    >>> np.round(model.means_).tolist()
-    [[0.0, 0.0], [5.0, 5.0]]
+    ...     X, method="optimize", seed=1, lower_limit={"x": -1.0})
+    >>> np.round(model.means_, 1).tolist()
+    [[-0.2, -0.1], [4.9, 5.1]]
+    >>> new = pd.DataFrame({"x": [-1.0, 6.0], "y": [0.5, 4.0]})
+    >>> model.predict(new, lower_limit={"x": -1.0})
+    array([0, 1])
     """
 
     _program = "diag_mixture"

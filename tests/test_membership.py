@@ -20,6 +20,7 @@ from stanmix.membership import (
     joint_log_terms,
     log_likelihood,
     membership_draws,
+    membership_mean,
     membership_summary,
 )
 
@@ -242,6 +243,15 @@ def test_probabilities_sum_to_one(larger_problem):
     np.testing.assert_allclose(prob.sum(axis=2), 1.0, rtol=0, atol=1e-12)
     summary = membership_summary(cells, weights, means, scales)
     np.testing.assert_allclose(summary.mean.sum(axis=1), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_membership_mean_is_the_mean_of_the_draws(larger_problem, chunk_size):
+    cells, weights, means, scales = larger_problem
+    expected = membership_draws(cells, weights, means, scales).mean(axis=0)
+    got = membership_mean(cells, weights, means, scales, chunk_size=chunk_size)
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 10, 64, 100, 101, 500])

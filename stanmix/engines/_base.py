@@ -50,6 +50,28 @@ class EngineResult:
         return next(iter(self.variables.values())).shape[1]
 
 
+# Stan's sampler columns, renamed to ArviZ's sample_stats names.
+_STAT_NAMES = {
+    "lp__": "lp",
+    "accept_stat__": "acceptance_rate",
+    "stepsize__": "step_size",
+    "treedepth__": "tree_depth",
+    "n_leapfrog__": "n_steps",
+    "divergent__": "diverging",
+    "energy__": "energy",
+}
+_STAT_TYPES = {"diverging": bool, "tree_depth": int, "n_steps": int}
+
+
+def sampler_stats(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """NUTS sampler columns (``lp__``, ``divergent__``, ...) named for ArviZ."""
+    stats = {}
+    for col, values in columns.items():
+        name = _STAT_NAMES.get(col, col.rstrip("_"))
+        stats[name] = np.asarray(values).astype(_STAT_TYPES.get(name, float))
+    return stats
+
+
 class Engine(abc.ABC):
     """What stanmix needs from a Stan engine.
 

@@ -12,19 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stanmix.engines._base import Engine, EngineResult
+from stanmix.engines._base import Engine, EngineResult, sampler_stats
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
-
-_STAT_NAMES = {
-    "lp__": "lp",
-    "accept_stat__": "acceptance_rate",
-    "stepsize__": "step_size",
-    "treedepth__": "tree_depth",
-    "n_leapfrog__": "n_steps",
-    "divergent__": "diverging",
-    "energy__": "energy",
-}
 
 
 def cache_dir() -> Path:
@@ -198,13 +188,9 @@ class CmdStanEngine(Engine):
         names = list(fit.column_names)
         values = np.transpose(np.asarray(fit.draws(), dtype=float), (1, 0, 2))
         variables = unflatten(names, values)
-        stats = {}
-        for col, name in _STAT_NAMES.items():
-            if col in variables:
-                stats[name] = variables.pop(col)
-        stats["diverging"] = stats["diverging"].astype(bool)
-        stats["tree_depth"] = stats["tree_depth"].astype(int)
-        stats["n_steps"] = stats["n_steps"].astype(int)
+        stats = sampler_stats(
+            {col: variables.pop(col) for col in list(variables) if col.endswith("__")}
+        )
         return EngineResult(
             variables=variables,
             sample_stats=stats,

@@ -9,20 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stanmix.engines._base import Engine, EngineResult
+from stanmix.engines._base import Engine, EngineResult, sampler_stats
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
-
-# stanli's sampler columns, renamed to ArviZ's sample_stats names.
-_STAT_NAMES = {
-    "lp__": "lp",
-    "accept_stat__": "acceptance_rate",
-    "stepsize__": "step_size",
-    "treedepth__": "tree_depth",
-    "n_leapfrog__": "n_steps",
-    "divergent__": "diverging",
-    "energy__": "energy",
-}
 
 
 class StanliEngine(Engine):
@@ -170,13 +159,12 @@ class StanliEngine(Engine):
             fit = model.sample(refresh=refresh, **kwargs)
         columns = list(fit.names)
         variables = unflatten(columns, fit.draws())
-        stats = {}
-        for i, col in enumerate(self._stanli.SAMPLER_COLUMNS):
-            name = _STAT_NAMES.get(col, col.rstrip("_"))
-            stats[name] = fit.sampler_stats[:, :, i]
-        stats["diverging"] = stats["diverging"].astype(bool)
-        stats["tree_depth"] = stats["tree_depth"].astype(int)
-        stats["n_steps"] = stats["n_steps"].astype(int)
+        stats = sampler_stats(
+            {
+                col: fit.sampler_stats[:, :, i]
+                for i, col in enumerate(self._stanli.SAMPLER_COLUMNS)
+            }
+        )
         return EngineResult(
             variables=variables,
             sample_stats=stats,
