@@ -108,7 +108,7 @@ def _print_fit(model, truth=None) -> None:
     if model.label_switching_ is not None:
         print("\nLabel switching check (raw draws):", model.label_switching_)
     if model.relabel_report_ is not None:
-        print("\nRelabelling:\n" + str(model.relabel_report_))
+        print("\n" + str(model.relabel_report_))
     membership = model.membership()
     wide = membership.pivot(index="observation", columns="component", values="mean")
     print("\nMembership probabilities, first 5 observations:")
