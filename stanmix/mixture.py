@@ -116,9 +116,14 @@ class _Mixture:
             raise StanmixInputError(
                 f"unknown method {method!r}; choose one of {', '.join(METHODS)}"
             )
-        if init not in INITS:
+        if isinstance(init, str) and init not in INITS:
             raise StanmixInputError(
-                f"unknown init {init!r}; choose one of {', '.join(INITS)}"
+                f"unknown init {init!r}; choose one of {', '.join(INITS)}, or give "
+                "parameter values (a dict, or a list of dicts, one per chain)"
+            )
+        if not isinstance(init, (str, Mapping, list, tuple)):
+            raise StanmixInputError(
+                f"init must be a name or parameter values, got {type(init).__name__}"
             )
         relabel = "none" if self.relabel in (None, False) else self.relabel
         if relabel not in RELABEL:
@@ -218,12 +223,16 @@ class _Mixture:
             variational, ``draws`` is the number of approximate draws).
         n_starts : int
             Optimizer starts, each from its own k-means clustering.
-        init : {"map", "kmeans", "pathfinder", "random"}
+        init : {"map", "kmeans", "pathfinder", "random"} or dict or list of dict
             Where chains (or ADVI) start: the best posterior mode (default),
             the k-means clusterings directly, Pathfinder draws from the
             engine, or Stan's own random inits (uniform(-2, 2) on the
             unconstrained scale), which is how label-switched runs usually
-            begin.
+            begin. Or parameter values in the data's units, ``{"w": (K,),
+            "mu": (K,) or (K, D), "sigma": like mu}``: one dict for every
+            chain, or a list with one per chain (with ``method="optimize"``,
+            one optimizer start per dict). Components are put in the
+            program's order (along the anchor) before the start.
         algorithm : {"meanfield", "fullrank"}
             ADVI family for ``method="variational"``.
         adapt_delta : float
@@ -308,6 +317,11 @@ class _Mixture:
         data = self._stan_data(std, starts[0])
         stan_file = program_path(self._program)
 
+        user = None
+        if not isinstance(init, str):
+            user = self._user_starts(init, chains if method == "sample" else None)
+            if method == "optimize":
+                starts = user
         best = None
         if method == "optimize" or init == "map":
             best = self._multi_start(engine, stan_file, data, starts, seed, jacobian)
@@ -315,7 +329,7 @@ class _Mixture:
         if method == "optimize":
             result = best
         elif method == "variational":
-            start = self._start_dict(best, starts[0])
+            start = self._start_dict(best, user[0] if user else starts[0])
             result = engine.variational(
                 stan_file,
                 data,
@@ -331,6 +345,8 @@ class _Mixture:
             if init == "map":
                 w, m, s = (a[0, 0] for a in self._component_params(best.variables))
                 inits = [self._init_dict(*jitter(m, s, w, rng)) for _ in range(chains)]
+            elif user is not None:
+                inits = [self._init_dict(c.means, c.scales, c.weights) for c in user]
             elif init == "kmeans":
                 inits = [
                     self._init_dict(c.means, c.scales, c.weights)
@@ -354,6 +370,67 @@ class _Mixture:
 
     def _choose_anchor(self, start: Clustering) -> None:
         return None
+
+    def _user_starts(self, init, chains: int | None) -> list[Clustering]:
+        """Parameter values given as ``init``, checked and standardized."""
+        dicts = [init] if isinstance(init, Mapping) else list(init)
+        if not dicts:
+            raise StanmixInputError("init is an empty list; give at least one dict")
+        if chains is not None and len(dicts) not in (1, chains):
+            raise StanmixInputError(
+                f"init has {len(dicts)} dicts for {chains} chains; give one dict "
+                "or one per chain"
+            )
+        k, d = int(self.n_components), self.cells_.n_dims
+        out = []
+        for i, values in enumerate(dicts):
+            if not isinstance(values, Mapping) or {"w", "mu", "sigma"} - set(values):
+                raise StanmixInputError(
+                    f"init[{i}] must be a dict with keys 'w', 'mu' and 'sigma'"
+                )
+            try:
+                w = np.asarray(values["w"], dtype=float).reshape(k)
+                mu = np.asarray(values["mu"], dtype=float).reshape(k, d)
+                sigma = np.asarray(values["sigma"], dtype=float).reshape(k, d)
+            except ValueError:
+                raise StanmixInputError(
+                    f"init[{i}]: 'w' needs {k} values and 'mu' and 'sigma' {k} x {d}"
+                ) from None
+            if not (np.all(np.isfinite(mu)) and np.all(w > 0) and np.all(sigma > 0)):
+                raise StanmixInputError(
+                    f"init[{i}]: means must be finite, weights and scales positive"
+                )
+            out.append(
+                Clustering(
+                    (mu - self.center_) / self.scale_,
+                    sigma / self.scale_,
+                    w / w.sum(),
+                    np.zeros(0, dtype=int),
+                    0.0,
+                )
+            )
+        if chains is not None and len(out) == 1:
+            out = out * chains
+        return out
+
+    def _adopt(self, result: EngineResult, cells: CellTable, index, *, seed: int):
+        """Take draws made outside ``fit`` (a direct CmdStan run) as this fit.
+
+        The draws are in the data's own units (no standardization).
+        """
+        self._check_params(result.method, "random", result.n_chains, 1, 1, 1)
+        self.seed_ = seed
+        self.center_ = np.zeros(cells.n_dims)
+        self.scale_ = np.ones(cells.n_dims)
+        self.cells_ = cells
+        self.obs_index_ = index
+        self.engine_ = result.engine
+        self.engine_version_ = result.engine_version
+        self.method_ = result.method
+        self.map_ = None
+        self._choose_anchor(None)
+        self._finish(result, None)
+        return self
 
     def _start_dict(self, best: EngineResult | None, start: Clustering) -> dict:
         if best is None:
@@ -759,13 +836,17 @@ class NormalMixture(_Mixture):
 
     def _init_dict(self, means, scales, weights):
         k = int(self.n_components)
-        mu = np.sort(np.asarray(means).reshape(k))
+        mu = np.asarray(means, dtype=float).reshape(k)
+        order = np.argsort(mu, kind="stable") if self.ordered else np.arange(k)
         known = self.sigma is not None
+        weights = np.asarray(weights, dtype=float)[order]
         return {
-            "mu_ordered": mu if self.ordered else np.empty(0),
+            "mu_ordered": mu[order] if self.ordered else np.empty(0),
             "mu_free": np.empty(0) if self.ordered else mu,
-            "sigma_free": np.empty(0) if known else np.asarray(scales).reshape(k),
-            "w": np.asarray(weights) / np.sum(weights),
+            "sigma_free": np.empty(0)
+            if known
+            else np.asarray(scales, dtype=float).reshape(k)[order],
+            "w": weights / weights.sum(),
         }
 
     def _component_params(self, variables):

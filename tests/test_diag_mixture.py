@@ -7,6 +7,7 @@ from sklearn.metrics import adjusted_rand_score
 
 import stanmix as sm
 from stanmix import datasets
+from stanmix.diagnostics import detect_label_switching
 
 
 def _model(k=5, **kwargs):
@@ -40,24 +41,51 @@ def test_nuts_five_blobs_converges_without_mode_switching(blobs):
 
 
 @pytest.mark.slow
-@pytest.mark.unverified
-def test_per_dimension_model_switches_labels_where_joint_model_does_not(blobs):
+def test_per_dimension_model_switches_labels_where_joint_model_does_not():
     """The users' counterexample: independent univariate mixtures per column.
 
-    With the means ordered along x only, the per-dimension model leaves y's
-    components free to permute independently of x's: its chains disagree on
-    the y labelling. The joint model, fitted the same way, does not.
+    Ordering the means along x identifies the joint components, but in the
+    per-dimension model y is its own mixture, free to take any labelling of
+    its components whatever x does. Started the same way (Pathfinder draws,
+    which land in different modes when the posterior has several), its
+    chains settle in different labellings of y; the joint model's agree.
     """
-    kwargs = dict(seed=4, draws=500, warmup=500, init="pathfinder", relabel=None)
-    wrong = _model(anchor_dim="x", joint=False, relabel=None)
-    wrong.fit(blobs.X, **{k: v for k, v in kwargs.items() if k != "relabel"})
-    right = _model(anchor_dim="x", relabel=None)
-    right.fit(blobs.X, **{k: v for k, v in kwargs.items() if k != "relabel"})
-    rhat = lambda m: sm.inference_data.az.rhat(m.idata_)["mu"]  # noqa: E731
-    assert float(rhat(wrong).sel(dim="y").max()) > 1.1
-    assert float(rhat(right).max()) <= 1.01
-    assert wrong.label_switching_.chains_in_different_modes
+    data = datasets.mixture_sample(
+        np.full(3, 1 / 3),
+        [[-4.0, 3.0], [0.0, -3.0], [4.0, 0.0]],
+        1.0,
+        300,
+        seed=2,
+        columns=["x", "y"],
+    )
+    fit = dict(seed=1, draws=300, warmup=300, init="pathfinder")
+    wrong = _model(3, anchor_dim="x", joint=False, relabel=None).fit(data.X, **fit)
+    right = _model(3, anchor_dim="x", relabel=None).fit(data.X, **fit)
+
+    def y_means(model):
+        return {"mu": model.idata_.posterior["mu"].sel(dim="y").to_numpy()}
+
+    rhat = sm.inference_data.az.rhat
+    assert float(rhat(wrong.idata_)["mu"].sel(dim="y").max()) > 1.1
+    assert detect_label_switching(y_means(wrong)).chains_in_different_modes
+    assert float(rhat(right.idata_)["mu"].max()) <= 1.01
+    assert not detect_label_switching(y_means(right)).chains_in_different_modes
     assert not right.label_switching_.chains_in_different_modes
+
+
+def test_chains_start_from_given_parameter_values(blobs):
+    """init as parameter values: one dict per chain, in the data's units."""
+    X = blobs.X.to_numpy()
+    means = np.array([X[blobs.labels == j].mean(axis=0) for j in range(5)])
+    start = {"w": np.full(5, 0.2), "mu": means[::-1], "sigma": np.ones((5, 2))}
+    model = _model(relabel=None).fit(
+        blobs.X, seed=3, chains=2, draws=50, warmup=0, init=[start, start]
+    )
+    first = model.idata_.posterior["mu"].isel(draw=0).to_numpy()
+    # Put in the program's order along the anchor, then moved by one
+    # transition only: the first draw of each chain is near its start.
+    expected = means[np.argsort(means[:, model.anchor_])]
+    assert np.abs(first - expected).max() < 1.0
 
 
 @pytest.fixture(scope="module")

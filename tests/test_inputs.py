@@ -77,6 +77,21 @@ def fit_diag(X, **kwargs):
         (lambda: fit_normal(Y, engine="pystan"), "unknown engine 'pystan'"),
         (lambda: fit_normal(Y, init="jitter"), "unknown init 'jitter'"),
         (lambda: fit_normal(Y, relabel="magic"), "unknown relabel 'magic'"),
+        (lambda: fit_normal(Y, init=3), "init must be a name or parameter values"),
+        (lambda: fit_normal(Y, init=[]), "init is an empty list"),
+        (lambda: fit_normal(Y, init={"w": [0.5, 0.5]}), "keys 'w', 'mu' and 'sigma'"),
+        (
+            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1, 2], "sigma": [1, 1]}),
+            "'w' needs 2 values",
+        ),
+        (
+            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, -1]}),
+            "weights and scales positive",
+        ),
+        (
+            lambda: fit_normal(Y, chains=4, init=[{}, {}, {}]),
+            "init has 3 dicts for 4 chains",
+        ),
         (lambda: fit_normal(Y, chains=0), "chains must be at least 1"),
         (
             lambda: fit_normal(Y, algorithm="lowrank", method="variational"),
