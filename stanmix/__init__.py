@@ -9,6 +9,7 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 from stanmix.mixture import DiagonalMixture, NormalMixture
+from stanmix.stan_csv import from_cmdstan_csv
 
 __all__ = [
     "DiagonalMixture",
@@ -20,5 +21,6 @@ __all__ = [
     "censoring",
     "cmdstan_available",
     "datasets",
+    "from_cmdstan_csv",
     "get_engine",
 ]

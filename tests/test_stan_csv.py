@@ -1,0 +1,239 @@
+"""Direct CmdStan runs: Stan CSV output read back into a fitted estimator.
+
+Every example data file is run through the embedded engine, written out in
+the Stan CSV layout CmdStan uses, and read back with ``from_cmdstan_csv``.
+With CmdStan installed, the programs are also compiled and run directly,
+with the README's commands.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix.censoring import cell_table
+from stanmix.engines import cmdstan_available, get_engine
+from stanmix.membership import membership_draws
+from stanmix.programs import PROGRAMS, example_data_path, program_path, stan_dir
+from stanmix.stan_csv import cells_from_stan_data
+
+_STATS = {
+    "lp": "lp__",
+    "acceptance_rate": "accept_stat__",
+    "step_size": "stepsize__",
+    "tree_depth": "treedepth__",
+    "n_steps": "n_leapfrog__",
+    "diverging": "divergent__",
+    "energy": "energy__",
+}
+
+
+def _columns(name: str, arr: np.ndarray):
+    """Stan CSV columns of one variable: dotted indices, first index fastest."""
+    shape = arr.shape[2:]
+    if not shape:
+        yield name, arr
+        return
+    for index in itertools.product(*(range(n) for n in reversed(shape))):
+        index = index[::-1]
+        label = ".".join(str(i + 1) for i in index)
+        yield f"{name}.{label}", arr[(slice(None), slice(None), *index)]
+
+
+def write_stan_csv(result, folder: Path, stem: str, *, warmup_rows: int = 0):
+    """Write an engine result as CmdStan's per-chain sample CSV files."""
+    columns = [(_STATS[k], v) for k, v in result.sample_stats.items() if k in _STATS]
+    for name, arr in result.variables.items():
+        columns.extend(_columns(name, arr))
+    header = ",".join(name for name, _ in columns)
+    table = np.stack([np.asarray(v, dtype=float) for _, v in columns], axis=-1)
+    paths = []
+    for chain in range(table.shape[0]):
+        path = folder / f"{stem}_{chain + 1}.csv"
+        rows = table[chain]
+        if warmup_rows:
+            rows = np.concatenate([np.full((warmup_rows, rows.shape[1]), 99.0), rows])
+        lines = [
+            "# stan_version_major = 2",
+            "# stan_version_minor = 37",
+            "# stan_version_patch = 0",
+            f"# model = {stem}_model",
+            "# method = sample (Default)",
+            "#   sample",
+            f"#     num_samples = {table.shape[1]}",
+            f"#     num_warmup = {warmup_rows or 1000}",
+            f"#     save_warmup = {'true' if warmup_rows else 'false'}",
+            "#     thin = 1 (Default)",
+            f"# id = {chain + 1}",
+            "# random",
+            "#   seed = 4321",
+            header,
+        ]
+        body = [",".join(f"{x:.9g}" for x in row) for row in rows]
+        cut = warmup_rows
+        lines += body[:cut]
+        lines += [
+            "# Adaptation terminated",
+            "# Step size = 0.42",
+            "# Diagonal elements of inverse mass matrix:",
+            "# 1, 1",
+        ]
+        lines += body[cut:]
+        lines += ["# ", "#  Elapsed Time: 0.1 seconds (Warm-up)", "# "]
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module", params=PROGRAMS)
+def example_run(request, tmp_path_factory):
+    """Each program on its example data, through the embedded engine."""
+    name = request.param
+    data = json.loads(example_data_path(name).read_text())
+    init = json.loads((stan_dir() / f"{name}.init.json").read_text())
+    result = get_engine("stanli").sample(
+        program_path(name),
+        data,
+        chains=2,
+        warmup=300,
+        draws=300,
+        seed=5,
+        inits=[init, init],
+    )
+    folder = tmp_path_factory.mktemp(name)
+    return name, data, result, write_stan_csv(result, folder, name)
+
+
+def test_example_data_runs_and_reads_back(example_run):
+    name, data, result, paths = example_run
+    model = sm.from_cmdstan_csv(paths, example_data_path(name))
+    expected = sm.DiagonalMixture if name == "diag_mixture" else sm.NormalMixture
+    assert isinstance(model, expected)
+    assert model.engine_ == "cmdstan" and model.engine_version_ == "2.37.0"
+    raw = model.idata_.posterior_raw
+    for var in ("w", "mu", "sigma"):
+        np.testing.assert_allclose(
+            raw[var].to_numpy(), result.variables[var], rtol=1e-7, atol=1e-9
+        )
+    assert model.idata_.posterior["mu"].shape[:2] == (2, 300)
+    assert model.idata_.sample_stats["diverging"].dtype == bool
+    summary = model.summary()
+    assert np.isfinite(summary["mean"]).all()
+    # The example data are well separated: one mode, relabelled or not.
+    assert summary["r_hat"].max() <= 1.05
+    assert len(model.membership()) == data["N"] * data["K"]
+
+
+def test_cells_rebuilt_from_data_give_the_programs_membership(example_run):
+    """Censored and missing cells are read back exactly: the Python-side
+    membership of the raw draws equals the program's generated quantities."""
+    name, data, result, paths = example_run
+    model = sm.from_cmdstan_csv(paths, example_data_path(name), relabel=None)
+    if name == "diag_mixture":
+        kinds = model.idata_.observed_data["cell_kind"].to_numpy()
+        assert (kinds == "left").sum() == data["n_left"]
+    k = data["K"]
+    w = result.variables["w"].reshape(-1, k)
+    mu = result.variables["mu"].reshape(w.shape[0], k, -1)
+    sigma = result.variables["sigma"].reshape(w.shape[0], k, -1)
+    ours = membership_draws(model.cells_, w, mu, sigma)
+    theirs = np.exp(result.variables["membership_log_prob"]).reshape(ours.shape)
+    np.testing.assert_allclose(ours, theirs, atol=1e-8)
+
+
+def test_every_cell_kind_survives_the_stan_data_round_trip():
+    X = pd.DataFrame({"a": [1.0, 0.2, np.nan, 5.0], "b": [2.0, 9.0, 1.0, 0.0]})
+    interval = (np.full(X.shape, np.nan), np.full(X.shape, np.nan))
+    interval[0][3, 1], interval[1][3, 1] = -1.0, 1.0
+    cells, _ = cell_table(
+        X, lower_limit={"a": 0.2}, upper_limit={"b": 9.0}, interval=interval
+    )
+    assert set(np.unique(cells.kind)) == {0, 1, 2, 3, 4}
+    back = cells_from_stan_data(cells.to_stan(), columns=cells.columns)
+    for field in ("values", "kind", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(cells, field))
+    assert back.columns == ("a", "b")
+
+
+def test_saved_warmup_rows_are_dropped(example_run, tmp_path):
+    name, _, result, _ = example_run
+    paths = write_stan_csv(result, tmp_path, name, warmup_rows=25)
+    model = sm.from_cmdstan_csv(paths, example_data_path(name), relabel=None)
+    np.testing.assert_allclose(
+        model.idata_.posterior["w"].to_numpy(), result.variables["w"], rtol=1e-7
+    )
+
+
+def test_bad_csv_input_is_refused(example_run, tmp_path):
+    _, data, _, paths = example_run
+    with pytest.raises(sm.StanmixInputError, match="does not exist"):
+        sm.from_cmdstan_csv([tmp_path / "nope.csv"], data)
+    optimize = tmp_path / "opt.csv"
+    optimize.write_text("# method = optimize\nlp__,w.1\n1,1\n")
+    with pytest.raises(sm.StanmixInputError, match="method is 'optimize'"):
+        sm.from_cmdstan_csv([optimize], data)
+    with pytest.raises(sm.StanmixInputError, match="K = 7"):
+        sm.from_cmdstan_csv(paths, {**data, "K": 7})
+    short = tmp_path / "short.csv"
+    text = paths[1].read_text().splitlines()
+    short.write_text("\n".join(text[:-10]) + "\n")
+    with pytest.raises(sm.StanmixInputError, match="different or zero numbers"):
+        sm.from_cmdstan_csv([paths[0], short], data)
+    with pytest.raises(sm.StanmixInputError, match="not valid JSON"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("{")
+        sm.from_cmdstan_csv(paths, bad)
+
+
+needs_cmdstan = pytest.mark.skipif(
+    not cmdstan_available(), reason="no CmdStan installation found"
+)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_program_runs_directly_under_cmdstan(name, tmp_path):
+    """The README's commands: build the program in CmdStan's tree, run it on
+    its example data, and read the output with stanmix."""
+    import cmdstanpy
+
+    cmdstan = Path(cmdstanpy.cmdstan_path())
+    folder = tmp_path / "stanmix"
+    shutil.copytree(stan_dir(), folder)
+    exe = folder / name
+    subprocess.run(
+        ["make", f"STANCFLAGS=--include-paths={folder}", str(exe)],
+        cwd=cmdstan,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(exe),
+            "sample",
+            "num_chains=4",
+            "data",
+            f"file={name}.data.json",
+            f"init={name}.init.json",
+            "output",
+            f"file={name}.csv",
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    paths = sorted(folder.glob(f"{name}_*.csv"))
+    assert len(paths) == 4
+    model = sm.from_cmdstan_csv(paths, folder / f"{name}.data.json")
+    assert model.summary()["r_hat"].max() <= 1.01
+    assert not model.label_switching_.chains_in_different_modes
