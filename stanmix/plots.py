@@ -1,0 +1,837 @@
+"""Plots of a fitted mixture: clusters, membership uncertainty, relabelling.
+
+Every function draws with matplotlib and returns the Axes or Figure it drew
+on; none calls ``plt.show()``, so they work under any backend (including
+the non-interactive Agg backend used for reports). ArviZ draws the trace and
+rank plots.
+
+Components are coloured the same way everywhere (:func:`component_colors`),
+so component 2 has one colour in the cluster plot, the membership plot and
+the trace plots.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Ellipse
+from scipy.stats import norm
+
+from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.exceptions import StanmixInputError
+from stanmix.inference_data import az
+
+__all__ = [
+    "UNCERTAIN_BELOW",
+    "component_colors",
+    "plot_clusters",
+    "plot_membership",
+    "plot_relabelling",
+]
+
+#: Points whose largest membership probability is below this are outlined.
+UNCERTAIN_BELOW = 0.9
+
+_ELLIPSE_STYLES = ("-", "--", ":", "-.")
+_MAX_DENSITY_DRAWS = 200
+_NEGLIGIBLE = 0.01
+
+
+def component_colors(n_components: int) -> list[tuple[float, float, float, float]]:
+    """One RGBA colour per component, the same in every stanmix plot.
+
+    Matplotlib's ``tab10`` palette (its default colour cycle) for up to ten
+    components, ``tab20`` up to twenty, and evenly spaced ``turbo`` colours
+    beyond.
+
+    Examples
+    --------
+    >>> component_colors(2)[0] == component_colors(5)[0]
+    True
+    >>> len(component_colors(12))
+    12
+    """
+    k = int(n_components)
+    if k <= 10:
+        cmap = plt.get_cmap("tab10")
+        return [tuple(cmap(i)) for i in range(k)]
+    if k <= 20:
+        cmap = plt.get_cmap("tab20")
+        return [tuple(cmap(i)) for i in range(k)]
+    cmap = plt.get_cmap("turbo")
+    return [tuple(cmap(x)) for x in np.linspace(0.05, 0.95, k)]
+
+
+# --------------------------------------------------------------------------
+# Shared helpers
+# --------------------------------------------------------------------------
+
+
+def _check_model(model, what: str) -> None:
+    if not callable(getattr(model, "_check_fitted", None)):
+        raise TypeError(
+            f"{what} expects a fitted stanmix NormalMixture or DiagonalMixture, "
+            f"got {type(model).__name__}"
+        )
+    model._check_fitted()
+
+
+def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+        return ax
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _cells_for(model, X) -> CellTable:
+    if X is None:
+        return model.cells_
+    return model._new_cells(X, {})
+
+
+def _membership_mean(model, cells: CellTable) -> np.ndarray:
+    from stanmix.membership import membership_mean
+
+    return membership_mean(cells, *model._flat_params())
+
+
+def _point_alpha(p_max: np.ndarray, k: int) -> np.ndarray:
+    """Opacity from the largest membership probability: 1/K -> 0.25, 1 -> 1."""
+    if k == 1:
+        return np.ones_like(p_max)
+    certainty = np.clip((p_max - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)
+    return 0.25 + 0.75 * certainty
+
+
+def _face_colors(labels, p_max, k) -> np.ndarray:
+    colors = np.array(component_colors(k))[labels]
+    colors[:, 3] = _point_alpha(p_max, k)
+    return colors
+
+
+def _edge_colors(face: np.ndarray, p_max: np.ndarray) -> np.ndarray:
+    edge = face.copy()
+    edge[:, 3] = np.maximum(edge[:, 3], 0.6)
+    edge[p_max < UNCERTAIN_BELOW] = to_rgba("black")
+    return edge
+
+
+def _cell_positions(cells: CellTable, d: int) -> np.ndarray:
+    """Where each cell of column d is drawn: its value, limit or midpoint."""
+    kind = cells.kind[:, d]
+    pos = cells.values[:, d].copy()
+    pos[kind == LEFT] = cells.upper[kind == LEFT, d]
+    pos[kind == RIGHT] = cells.lower[kind == RIGHT, d]
+    mid = 0.5 * (cells.lower[:, d] + cells.upper[:, d])
+    pos[kind == INTERVAL] = mid[kind == INTERVAL]
+    return pos
+
+
+def _draw_indices(n_total: int, n_max: int) -> np.ndarray:
+    if n_total <= n_max:
+        return np.arange(n_total)
+    return np.unique(np.linspace(0, n_total - 1, n_max).round().astype(int))
+
+
+# --------------------------------------------------------------------------
+# plot_clusters
+# --------------------------------------------------------------------------
+
+
+def plot_clusters(
+    model,
+    X=None,
+    *,
+    dims: Sequence[int | str] | None = None,
+    ax: Axes | None = None,
+    ellipses: Sequence[float] = (1.0, 2.0),
+) -> Axes:
+    """The data coloured by most probable component, with the components drawn.
+
+    For two or more columns: a scatter plot of two chosen columns. Each
+    point takes the colour of its most probable component; its opacity
+    grows with that probability, and points whose largest probability is
+    below ``UNCERTAIN_BELOW`` (0.9) are outlined in black. Each component
+    is drawn as axis-aligned ellipses (the covariance is diagonal) at
+    ``ellipses`` standard deviations around its mean, in the data's units,
+    with its number at the centre. Censored cells are drawn at their limit
+    (intervals at their midpoint) with a marker pointing to where the true
+    value lies; a point with one of the two cells missing is drawn as a tick
+    on the edge of the axis of its observed cell.
+
+    For one column (``NormalMixture``): a histogram of the data with the
+    weighted component densities and their sum (averaged over the posterior
+    draws), and a rug of the observations coloured the same way.
+
+    Parameters
+    ----------
+    model : NormalMixture or DiagonalMixture
+        A fitted model.
+    X : array-like or DataFrame, optional
+        Observations to show instead of the fitted data (same columns).
+    dims : pair of int or str, optional
+        The two columns to plot (index or name); the first two by default.
+        Only for models with two or more columns.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    ellipses : sequence of float
+        Radii, in standard deviations, of the ellipses drawn per component
+        (default 1 and 2). An empty sequence draws none.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> from stanmix.plots import plot_clusters
+    >>> data = sm.datasets.blobs(100, seed=1)
+    >>> model = sm.DiagonalMixture(5, engine="stanli").fit(
+    ...     data.X, method="optimize", seed=1)
+    >>> ax = plot_clusters(model)
+    >>> len(ax.patches)   # 5 components x (1 SD and 2 SD ellipses)
+    10
+    """
+    _check_model(model, "plot_clusters")
+    radii = _check_ellipses(ellipses)
+    cells = _cells_for(model, X)
+    if cells.n_dims == 1:
+        if dims is not None:
+            raise StanmixInputError(
+                "dims chooses two columns to plot; this model has one column"
+            )
+        return _plot_clusters_1d(model, cells, _new_axes(ax, (7.5, 4.5)))
+    dx, dy = _check_dims(dims, cells.columns)
+    return _plot_clusters_2d(model, cells, dx, dy, radii, _new_axes(ax, (8.0, 6.0)))
+
+
+def _check_ellipses(ellipses) -> tuple[float, ...]:
+    if ellipses is None:
+        return ()
+    if np.isscalar(ellipses):
+        ellipses = (ellipses,)
+    try:
+        radii = tuple(float(r) for r in ellipses)
+    except (TypeError, ValueError):
+        raise StanmixInputError(
+            f"ellipses must be a sequence of positive numbers, got {ellipses!r}"
+        ) from None
+    if not all(np.isfinite(r) and r > 0 for r in radii):
+        raise StanmixInputError(
+            f"ellipses must be positive numbers of standard deviations, got {radii}"
+        )
+    return radii
+
+
+def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
+    if dims is None:
+        return 0, 1
+    if isinstance(dims, (str, int)) or len(dims) != 2:
+        raise StanmixInputError(
+            f"dims must name two columns, e.g. dims=({columns[0]!r}, "
+            f"{columns[1]!r}); got {dims!r}"
+        )
+    out = []
+    for d in dims:
+        if isinstance(d, str):
+            if d not in columns:
+                raise StanmixInputError(
+                    f"dims: {d!r} is not a column of the model "
+                    f"(columns: {', '.join(columns)})"
+                )
+            out.append(columns.index(d))
+        elif isinstance(d, (int, np.integer)) and not isinstance(d, bool):
+            if not 0 <= d < len(columns):
+                raise StanmixInputError(
+                    f"dims: index {d} is out of range for {len(columns)} columns"
+                )
+            out.append(int(d))
+        else:
+            raise StanmixInputError(
+                f"dims entries must be column names or indices, got {d!r}"
+            )
+    if out[0] == out[1]:
+        raise StanmixInputError(f"dims must be two different columns, got {dims!r}")
+    return out[0], out[1]
+
+
+def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
+    """Marker and legend label for a point whose two plotted cells have kinds.
+
+    A censored cell's marker points to where its true value lies.
+    """
+    if kx == OBSERVED and ky == OBSERVED:
+        return "o", "observed"
+    if INTERVAL in (kx, ky):
+        return "D", "interval-censored (drawn at midpoint)"
+    if ky == OBSERVED:
+        if kx == LEFT:
+            return "<", f"censored: {cx} ≤ limit"
+        return ">", f"censored: {cx} ≥ limit"
+    if kx == OBSERVED:
+        if ky == LEFT:
+            return "v", f"censored: {cy} ≤ limit"
+        return "^", f"censored: {cy} ≥ limit"
+    return "X", f"censored in {cx} and {cy}"
+
+
+def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
+    k = int(model.n_components)
+    colors = component_colors(k)
+    cx, cy = cells.columns[dx], cells.columns[dy]
+    proba = _membership_mean(model, cells)
+    labels = np.argmax(proba, axis=1)
+    p_max = proba.max(axis=1)
+    face = _face_colors(labels, p_max, k)
+    edge = _edge_colors(face, p_max)
+    px, py = _cell_positions(cells, dx), _cell_positions(cells, dy)
+    kx, ky = cells.kind[:, dx], cells.kind[:, dy]
+    miss_x, miss_y = kx == MISSING, ky == MISSING
+    both = ~miss_x & ~miss_y
+
+    extra_handles: list[Line2D] = []
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in np.flatnonzero(both):
+        groups.setdefault(_marker_for(kx[i], ky[i], cx, cy), []).append(i)
+    order = sorted(groups, key=lambda g: (g[0] != "o", g[1]))
+    for marker, label in order:
+        rows = np.asarray(groups[(marker, label)])
+        coll = ax.scatter(
+            px[rows],
+            py[rows],
+            s=28 if marker == "o" else 46,
+            marker=marker,
+            c=face[rows],
+            edgecolors=edge[rows],
+            linewidths=0.7,
+            zorder=2,
+        )
+        coll.set_gid("points:observed" if marker == "o" else "points:censored")
+        coll.set_label(f"_{label}")
+        if marker != "o":
+            extra_handles.append(
+                Line2D(
+                    [],
+                    [],
+                    marker=marker,
+                    linestyle="",
+                    color="0.45",
+                    markersize=7,
+                    label=label,
+                )
+            )
+
+    # Cells missing in one of the two plotted columns: ticks on the axis edge.
+    for missing, pos, marker, label, transform in (
+        (
+            miss_y & ~miss_x,
+            px,
+            "|",
+            f"{cy} missing (tick at {cx} on the bottom edge)",
+            ax.get_xaxis_transform(),
+        ),
+        (
+            miss_x & ~miss_y,
+            py,
+            "_",
+            f"{cx} missing (tick at {cy} on the left edge)",
+            ax.get_yaxis_transform(),
+        ),
+    ):
+        rows = np.flatnonzero(missing)
+        if not rows.size:
+            continue
+        edge_pos = np.full(rows.size, 0.015)
+        xy = (pos[rows], edge_pos) if marker == "|" else (edge_pos, pos[rows])
+        coll = ax.scatter(
+            *xy,
+            marker=marker,
+            s=90,
+            c=face[rows],
+            linewidths=1.6,
+            transform=transform,
+            clip_on=False,
+            zorder=3,
+        )
+        coll.set_gid("points:missing")
+        extra_handles.append(
+            Line2D(
+                [],
+                [],
+                marker=marker,
+                linestyle="",
+                color="0.45",
+                markersize=9,
+                markeredgewidth=1.6,
+                label=label,
+            )
+        )
+    hidden = int(np.sum(miss_x & miss_y))
+    if hidden:
+        extra_handles.append(
+            Line2D([], [], linestyle="", label=f"{hidden} with {cx} and {cy} missing")
+        )
+
+    weights = np.asarray(model.weights_, dtype=float)
+    means = np.asarray(model.means_, dtype=float).reshape(k, -1)
+    scales = np.asarray(model.scales_, dtype=float).reshape(k, -1)
+    for j in range(k):
+        centre = (means[j, dx], means[j, dy])
+        for r, radius in enumerate(radii):
+            ax.add_patch(
+                Ellipse(
+                    centre,
+                    width=2 * radius * scales[j, dx],
+                    height=2 * radius * scales[j, dy],
+                    fill=False,
+                    edgecolor=colors[j],
+                    linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
+                    linewidth=1.6,
+                    zorder=4,
+                )
+            )
+        ax.annotate(
+            str(j),
+            centre,
+            ha="center",
+            va="center",
+            fontsize=9,
+            fontweight="bold",
+            color=colors[j],
+            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": colors[j]},
+            zorder=5,
+        )
+    ax.autoscale_view()
+
+    handles = [
+        Line2D(
+            [],
+            [],
+            marker="o",
+            linestyle="",
+            color=colors[j],
+            markersize=7,
+            label=f"component {j}  (w = {weights[j]:.2f})",
+        )
+        for j in range(k)
+    ]
+    handles += [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
+            label=f"{radius:g} SD",
+        )
+        for r, radius in enumerate(radii)
+    ]
+    if np.any(p_max[~(miss_x & miss_y)] < UNCERTAIN_BELOW):
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                markerfacecolor="white",
+                markeredgecolor="black",
+                markersize=7,
+                label=f"max probability < {UNCERTAIN_BELOW:g}",
+            )
+        )
+    handles += extra_handles
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+    )
+    ax.set_xlabel(cx)
+    ax.set_ylabel(cy)
+    ax.set_title(_title(model, cells))
+    ax.grid(True, color="0.92", zorder=0)
+    ax.set_axisbelow(True)
+    return ax
+
+
+def _title(model, cells: CellTable) -> str:
+    method = {
+        "sample": "posterior mean (NUTS)",
+        "optimize": "posterior mode",
+        "variational": "variational mean",
+    }.get(model.method_, model.method_)
+    return (
+        f"{type(model).__name__}, K = {int(model.n_components)}, "
+        f"{cells.n_obs} observations\ncomponents at the {method}"
+    )
+
+
+def _plot_clusters_1d(model, cells, ax) -> Axes:
+    k = int(model.n_components)
+    colors = component_colors(k)
+    proba = _membership_mean(model, cells)
+    labels = np.argmax(proba, axis=1)
+    p_max = proba.max(axis=1)
+    face = _face_colors(labels, p_max, k)
+    kind = cells.kind[:, 0]
+    pos = _cell_positions(cells, 0)
+    shown = kind != MISSING
+    observed = kind == OBSERVED
+    n_shown = int(shown.sum())
+
+    w, m, s = model._flat_params()
+    idx = _draw_indices(w.shape[0], _MAX_DENSITY_DRAWS)
+    w, m, s = w[idx], m[idx, :, 0], s[idx, :, 0]
+    lo = min(np.nanmin(pos[shown]), float(np.min(m - 3 * s)))
+    hi = max(np.nanmax(pos[shown]), float(np.max(m + 3 * s)))
+    pad = 0.02 * (hi - lo if hi > lo else 1.0)
+    grid = np.linspace(lo - pad, hi + pad, 400)
+    dens = w[:, :, None] * norm.pdf(grid, m[:, :, None], s[:, :, None])
+    comp = dens.mean(axis=0)
+
+    values = pos[observed]
+    if values.size:
+        edges = np.histogram_bin_edges(values, bins="auto")
+        if edges.size > 61:
+            edges = np.histogram_bin_edges(values, bins=60)
+        width = np.diff(edges)
+        counts, _ = np.histogram(values, bins=edges)
+        ax.stairs(
+            counts / (n_shown * width),
+            edges,
+            fill=True,
+            color="0.82",
+            label="data (observed values)",
+            zorder=1,
+        )
+    for j in range(k):
+        ax.fill_between(grid, comp[j], color=colors[j], alpha=0.18, lw=0, zorder=2)
+        ax.plot(
+            grid,
+            comp[j],
+            color=colors[j],
+            lw=1.8,
+            label=f"component {j}  (w = {model.weights_[j]:.2f})",
+            zorder=3,
+        )
+    ax.plot(grid, comp.sum(axis=0), color="black", lw=1.4, label="mixture", zorder=4)
+    top = max(ax.get_ylim()[1], 1e-12)
+    rug_y = -0.06 * top
+    for code, marker, label in (
+        (OBSERVED, "|", None),
+        (LEFT, "<", "left-censored (at limit)"),
+        (RIGHT, ">", "right-censored (at limit)"),
+        (INTERVAL, "D", "interval-censored (midpoint)"),
+    ):
+        rows = np.flatnonzero(kind == code)
+        if not rows.size:
+            continue
+        coll = ax.scatter(
+            pos[rows],
+            np.full(rows.size, rug_y),
+            marker=marker,
+            s=120 if marker == "|" else 36,
+            c=face[rows],
+            linewidths=1.2 if marker == "|" else 0.5,
+            zorder=5,
+        )
+        coll.set_gid("rug:observed" if code == OBSERVED else "rug:censored")
+        if label:
+            ax.scatter([], [], marker=marker, c="0.45", s=36, label=label)
+    ax.set_ylim(-0.12 * top, top)
+    ax.axhline(0, color="0.6", lw=0.6, zorder=1)
+    ax.set_xlim(grid[0], grid[-1])
+    ax.set_xlabel(cells.columns[0])
+    ax.set_ylabel("density")
+    ax.set_title(_title(model, cells))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    return ax
+
+
+# --------------------------------------------------------------------------
+# plot_membership
+# --------------------------------------------------------------------------
+
+
+def plot_membership(
+    model,
+    observations=None,
+    *,
+    ax: Axes | None = None,
+    max_obs: int = 20,
+) -> Axes:
+    """Membership probabilities with their HDIs, one row per observation.
+
+    For each selected observation and each component, a dot at the posterior
+    mean probability of belonging to that component and a bar over its HDI
+    (``model.hdi_prob``). Components keep their colours from
+    :func:`plot_clusters`.
+
+    Parameters
+    ----------
+    model : NormalMixture or DiagonalMixture
+        A fitted model.
+    observations : sequence, optional
+        Observation labels (the index of the fitted data, as in
+        ``model.membership()["observation"]``). By default the ``max_obs``
+        observations whose most probable component is least certain.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    max_obs : int
+        How many observations the default selection shows.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> from stanmix.plots import plot_membership
+    >>> data = sm.datasets.two_components(60, seed=2)
+    >>> model = sm.NormalMixture(2, engine="stanli").fit(
+    ...     data.X, method="optimize", seed=1)
+    >>> ax = plot_membership(model, max_obs=5)
+    >>> len(ax.get_yticklabels())
+    5
+    """
+    _check_model(model, "plot_membership")
+    if (
+        isinstance(max_obs, bool)
+        or not isinstance(max_obs, (int, np.integer))
+        or max_obs < 1
+    ):
+        raise StanmixInputError(f"max_obs must be a positive integer, got {max_obs!r}")
+    table = model.membership()
+    k = int(model.n_components)
+    mean = table.pivot(index="observation", columns="component", values="mean")
+    lower = table.pivot(index="observation", columns="component", values="hdi_lower")
+    upper = table.pivot(index="observation", columns="component", values="hdi_upper")
+    if observations is None:
+        certainty = mean.max(axis=1).to_numpy()
+        order = np.argsort(certainty, kind="stable")[:max_obs]
+        chosen = list(mean.index[order])
+        what = f"the {len(chosen)} least certain observations"
+    else:
+        if np.isscalar(observations):
+            observations = [observations]
+        chosen = list(observations)
+        if not chosen:
+            raise StanmixInputError("observations is empty; name at least one")
+        unknown = [o for o in chosen if o not in mean.index]
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:5]))
+            raise StanmixInputError(
+                f"observation(s) {shown}{' ...' if len(unknown) > 5 else ''} are "
+                "not in the fitted data; use labels from "
+                "model.membership()['observation']"
+            )
+        what = f"{len(chosen)} observations"
+    ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
+    colors = component_colors(k)
+    rows = np.arange(len(chosen))
+    m = mean.loc[chosen].to_numpy()
+    lo = lower.loc[chosen].to_numpy()
+    hi = upper.loc[chosen].to_numpy()
+    # Per row, the components with a non-negligible probability, spread
+    # vertically inside the row.
+    shown = (hi >= _NEGLIGIBLE) | (m >= _NEGLIGIBLE)
+    shown[rows, np.argmax(m, axis=1)] = True
+    rank = np.cumsum(shown, axis=1) - 1
+    count = shown.sum(axis=1, keepdims=True)
+    offsets = np.where(count > 1, (rank / np.maximum(count - 1, 1) - 0.5) * 0.6, 0.0)
+    for j in range(k):
+        sel = shown[:, j]
+        if not sel.any():
+            continue
+        err = np.vstack(
+            [
+                np.clip(m[sel, j] - lo[sel, j], 0, None),
+                np.clip(hi[sel, j] - m[sel, j], 0, None),
+            ]
+        )
+        ax.errorbar(
+            m[sel, j],
+            rows[sel] + offsets[sel, j],
+            xerr=err,
+            fmt="o",
+            color=colors[j],
+            markersize=5,
+            elinewidth=2.0,
+            capsize=2,
+            label=f"component {j}",
+        )
+    ax.set_yticks(rows, [str(o) for o in chosen])
+    ax.set_ylim(len(chosen) - 0.5, -0.5)
+    ax.set_xlim(-0.02, 1.02)
+    for y in rows[::2]:
+        ax.axhspan(y - 0.5, y + 0.5, color="0.95", lw=0, zorder=0)
+    ax.axvline(0.5, color="0.75", lw=0.8, ls=":", zorder=0)
+    ax.set_xlabel(
+        f"membership probability: mean and {model.hdi_prob:.0%} HDI over draws\n"
+        f"(components below {_NEGLIGIBLE:g} in an observation are not drawn)",
+        fontsize=9,
+    )
+    ax.set_ylabel("observation")
+    ax.set_title(f"Membership of {what}")
+    handles = [
+        Line2D([], [], marker="o", color=colors[j], label=f"component {j}")
+        for j in range(k)
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+    )
+    return ax
+
+
+# --------------------------------------------------------------------------
+# plot_relabelling
+# --------------------------------------------------------------------------
+
+
+def plot_relabelling(
+    model,
+    var_names: Sequence[str] | str = ("mu",),
+    kind: str = "trace",
+) -> Figure:
+    """The draws before and after relabelling, side by side.
+
+    Left: the raw draws as the sampler returned them (group
+    ``posterior_raw``); right: the relabelled draws (``posterior``). With
+    ``kind="trace"`` (ArviZ ``plot_trace``, compact) each panel holds every
+    component in its colour, chains in different line styles, so a chain in
+    another labelling or a switch inside a chain shows as colours swapping.
+    With ``kind="rank"`` (ArviZ ``plot_rank``) each component parameter gets
+    its own rank plot; uniform ranks across chains mean the chains agree.
+    Multivariate parameters get one row per data column.
+
+    Parameters
+    ----------
+    model : NormalMixture or DiagonalMixture
+        A model fitted with ``method="sample"`` whose draws were relabelled.
+    var_names : str or sequence of str
+        Component parameters to show, among ``"w"``, ``"mu"``, ``"sigma"``.
+    kind : {"trace", "rank"}
+        Trace and density plots, or rank plots.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    StanmixInputError
+        If the model was not sampled, kept no raw draws (``relabel=None`` or a
+        single component), or ``var_names`` / ``kind`` are unknown.
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> from stanmix.plots import plot_relabelling
+    >>> data = sm.datasets.two_components(80, seed=1)
+    >>> model = sm.NormalMixture(2, ordered=False, engine="stanli").fit(
+    ...     data.X, method="sample", chains=2, warmup=100, draws=100, seed=1)
+    >>> fig = plot_relabelling(model, var_names=["mu", "w"])
+    >>> len(fig.axes)   # 2 variables x (density, trace) x (before, after)
+    8
+    """
+    _check_model(model, "plot_relabelling")
+    if kind not in ("trace", "rank"):
+        raise StanmixInputError(f"kind must be 'trace' or 'rank', got {kind!r}")
+    if model.method_ != "sample":
+        raise StanmixInputError(
+            "plot_relabelling needs posterior draws from NUTS; this model was "
+            f"fitted with method={model.method_!r}. Fit with method='sample'."
+        )
+    if "posterior_raw" not in model.idata_.groups():
+        raise StanmixInputError(
+            "this model has no raw draws to compare: its draws were not "
+            "relabelled (relabel=None, or a single component). Fit with "
+            "relabel='auto' to keep the raw draws in idata_.posterior_raw."
+        )
+    if isinstance(var_names, str):
+        var_names = [var_names]
+    var_names = list(var_names)
+    post = model.idata_.posterior
+    if not var_names:
+        raise StanmixInputError("var_names is empty; name at least one parameter")
+    unknown = [v for v in var_names if v not in post.data_vars]
+    if unknown:
+        raise StanmixInputError(
+            f"unknown variable(s) {', '.join(map(repr, unknown))}; choose among "
+            f"{', '.join(map(repr, post.data_vars))}"
+        )
+    k = int(model.n_components)
+    before = _split_by_dim(model.idata_.posterior_raw, var_names)
+    after = _split_by_dim(post, var_names)
+    method = getattr(model.relabel_report_, "method", None)
+    titles = (
+        "Before relabelling (raw draws)",
+        f"After relabelling ({method})" if method else "After relabelling",
+    )
+    with warnings.catch_warnings():
+        # ArviZ 0.2x calls a matplotlib helper deprecated in matplotlib 3.11.
+        warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
+        return _before_after(before, after, titles, kind, k)
+
+
+def _before_after(before, after, titles, kind: str, k: int) -> Figure:
+    n_panels = len(before.data_vars)
+    if kind == "trace":
+        fig = plt.figure(figsize=(14, 0.6 + 2.3 * n_panels), layout="constrained")
+        subfigs = fig.subfigures(1, 2, wspace=0.04)
+        for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
+            axes = sub.subplots(n_panels, 2, squeeze=False)
+            az.plot_trace(
+                data,
+                axes=axes,
+                compact=True,
+                compact_prop={"color": component_colors(k)},
+                legend=False,
+            )
+            sub.suptitle(title, fontsize=12, fontweight="bold")
+        return fig
+    n_rows = sum(int(np.prod(data.shape[2:])) for data in before.data_vars.values())
+    fig = plt.figure(figsize=(12, 0.8 + 1.25 * n_rows), layout="constrained")
+    subfigs = fig.subfigures(1, 2, wspace=0.04)
+    for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
+        axes = sub.subplots(n_rows, 1, squeeze=False, sharex=True)
+        az.plot_rank(data, ax=axes[:, 0])
+        for i, ax in enumerate(axes[:, 0]):
+            label = ax.get_title().replace("\n", ", component ")
+            ax.set_title("")
+            ax.set_title(label, fontsize=9, loc="left")
+            ax.set_ylabel("chain", fontsize=8)
+            ax.tick_params(labelsize=8)
+            ax.set_xlabel("rank (all chains)" if i == n_rows - 1 else "", fontsize=9)
+        sub.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def _split_by_dim(ds: xr.Dataset, var_names: list[str]) -> xr.Dataset:
+    """The variables with a ``dim`` axis split into one variable per column."""
+    out = {}
+    for name in var_names:
+        da = ds[name]
+        if "dim" in da.dims:
+            for col in da.coords["dim"].values:
+                out[f"{name}[{col}]"] = da.sel(dim=col, drop=True)
+        else:
+            out[name] = da
+    return xr.Dataset(out)

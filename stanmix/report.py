@@ -1,0 +1,414 @@
+"""A self-contained HTML report of a fitted mixture.
+
+:func:`write_report` writes one HTML file that needs nothing else: the
+plots are embedded as base64 PNG images, the style sheet is inline, and the
+page holds no script, link or external address. It can be mailed, archived
+or opened offline.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as _dt
+import html
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from stanmix import plots
+from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
+from stanmix.exceptions import StanmixInputError
+
+__all__ = ["render_report", "write_report"]
+
+#: How many of the least certain observations the membership table lists.
+N_UNCERTAIN_ROWS = 15
+
+_CSS = """
+:root { --ink: #1f2328; --muted: #59636e; --line: #d8dee4; --band: #f6f8fa;
+        --warn-bg: #fff4e5; --warn: #9a4b00; --ok: #1a7f37; }
+* { box-sizing: border-box; }
+body { margin: 0; padding: 2rem 1.5rem 4rem; color: var(--ink);
+       font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 1100px; margin: 0 auto; }
+h1 { font-size: 1.7rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.25rem; margin: 2.2rem 0 .6rem; padding-bottom: .3rem;
+     border-bottom: 1px solid var(--line); }
+p.lead { color: var(--muted); margin: 0 0 1rem; }
+p.note { color: var(--muted); font-size: .9rem; }
+table { border-collapse: collapse; margin: .5rem 0 1rem; font-size: .88rem; }
+th, td { padding: .28rem .7rem; border-bottom: 1px solid var(--line);
+         text-align: right; font-variant-numeric: tabular-nums; }
+th { background: var(--band); font-weight: 600; }
+tbody tr:nth-child(even) { background: #fbfcfd; }
+table.kv th { text-align: left; width: 14rem; }
+table.kv td { text-align: left; }
+td.warn { background: var(--warn-bg); color: var(--warn); font-weight: 600; }
+td.good { color: var(--ok); }
+.scroll { overflow-x: auto; }
+figure { margin: 1rem 0 1.5rem; }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line);
+             border-radius: 6px; }
+figcaption { color: var(--muted); font-size: .9rem; margin-top: .3rem; }
+pre { background: var(--band); border: 1px solid var(--line); border-radius: 6px;
+      padding: .8rem 1rem; overflow-x: auto; font-size: .85rem; }
+footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
+"""
+
+
+def write_report(model, path, *, title: str | None = None, X=None) -> Path:
+    """Write a standalone HTML report of a fitted model to ``path``.
+
+    The report holds the fit diagnostics (engine and version, method,
+    chains and draws, divergences, largest R-hat and smallest bulk ESS when
+    sampled), the cluster plot, the parameter summary, the label-switching
+    check and what relabelling did (with before/after trace plots when the
+    draws were relabelled), and the membership of the least certain
+    observations with its plot. Everything is embedded: images are base64
+    PNG, the style is inline, and there are no scripts, links or external
+    addresses.
+
+    The page is built in memory and written to a temporary file in the
+    target folder, which then replaces ``path`` in one step: a failure
+    leaves no file (and an existing ``path`` untouched).
+
+    Parameters
+    ----------
+    model : NormalMixture or DiagonalMixture
+        A fitted model.
+    path : str or Path
+        The HTML file to write; its folder must exist.
+    title : str, optional
+        Page title; by default the model class and number of components.
+    X : array-like or DataFrame, optional
+        Data to show in the cluster plot instead of the fitted data.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, stanmix as sm
+    >>> from stanmix.report import write_report
+    >>> data = sm.datasets.blobs(100, seed=1)
+    >>> model = sm.DiagonalMixture(5, engine="stanli").fit(
+    ...     data.X, method="optimize", seed=1)
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> out = write_report(model, folder / "report.html", title="Five blobs")
+    >>> out.read_text().count("data:image/png;base64,")
+    2
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise StanmixInputError(f"{str(path)!r} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise StanmixInputError(
+            f"folder {str(path.parent)!r} does not exist; create it first"
+        )
+    page = render_report(model, title=title, X=X)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def render_report(model, *, title: str | None = None, X=None) -> str:
+    """The report of :func:`write_report` as an HTML string."""
+    plots._check_model(model, "write_report")
+    k = int(model.n_components)
+    name = type(model).__name__
+    title = title or f"{name} with {k} component{'s' if k != 1 else ''}"
+    summary = model.summary()
+    membership = model.membership()
+    cells = model.cells_
+    now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    version = model.idata_.posterior.attrs.get("stanmix_version", "")
+
+    with plt.ioff():
+        clusters_png = _render(
+            lambda: plots.plot_clusters(model, X).figure,
+        )
+        membership_png = _render(lambda: plots.plot_membership(model).figure)
+        relabel_png = None
+        if model.method_ == "sample" and "posterior_raw" in model.idata_.groups():
+            names = ["mu", "w"]
+            relabel_png = _render(lambda: plots.plot_relabelling(model, names))
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body><main>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="lead">{_e(_data_line(cells))}</p>',
+        "<h2>Fit</h2>",
+        _diagnostics_table(model, summary),
+        "<h2>Clusters</h2>",
+        _figure(
+            clusters_png,
+            "Points coloured by their most probable component; fainter points "
+            "are less certain and points outlined in black have a largest "
+            f"membership probability below {plots.UNCERTAIN_BELOW:g}.",
+        ),
+        "<h2>Parameters</h2>",
+        '<p class="note">Weights <code>w</code>, means <code>mu</code> and '
+        "scales <code>sigma</code> per component, in the data's units"
+        + (", after relabelling." if model.relabel_report_ is not None else ".")
+        + "</p>",
+        '<div class="scroll">',
+        _frame_html(summary),
+        "</div>",
+        "<h2>Label switching and relabelling</h2>",
+        *_relabelling_section(model, relabel_png),
+        "<h2>Membership of the least certain observations</h2>",
+        *_membership_section(model, membership, membership_png),
+        f"<footer>Written by stanmix {_e(version)} on {_e(now)}.</footer>",
+        "</main></body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+# --------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _render(make) -> str:
+    """Draw a figure, return it as a data URI, and close it."""
+    fig = None
+    try:
+        fig = make()
+        buf = io.BytesIO()
+        fig.savefig(
+            buf,
+            format="png",
+            dpi=96,
+            bbox_inches="tight",
+            facecolor="white",
+            metadata={"Software": None},
+        )
+    finally:
+        if fig is not None:
+            plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _class(name: str) -> str:
+    return f' class="{name}"' if name else ""
+
+
+def _figure(src: str, caption: str) -> str:
+    return (
+        f'<figure><img src="{src}" alt="{_e(caption)}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
+
+
+def _number(v: float) -> str:
+    if not np.isfinite(v):
+        return ""
+    if v != 0 and abs(v) < 1e-3:
+        return f"{v:.2e}"
+    return f"{v:.3f}"
+
+
+def _frame_html(df: pd.DataFrame, index: bool = True) -> str:
+    shown = df.copy()
+    for col in shown.columns:
+        if not pd.api.types.is_float_dtype(shown[col]):
+            continue
+        if str(col).startswith("ess"):
+            shown[col] = shown[col].map(lambda v: f"{v:.0f}" if np.isfinite(v) else "")
+        else:
+            shown[col] = shown[col].map(_number)
+    return shown.to_html(index=index, border=0, escape=True)
+
+
+def _data_line(cells) -> str:
+    n, d = cells.shape
+    cols = ", ".join(cells.columns)
+    kinds = [
+        (int(np.sum(cells.kind == code)), label)
+        for code, label in (
+            (LEFT, "left-censored"),
+            (RIGHT, "right-censored"),
+            (INTERVAL, "interval-censored"),
+            (MISSING, "missing"),
+        )
+    ]
+    extra = ", ".join(f"{count} {label}" for count, label in kinds if count)
+    line = f"{n} observations of {d} column{'s' if d != 1 else ''} ({cols})"
+    return line + (f"; cells: {extra}." if extra else "; every cell observed.")
+
+
+def _method_text(model) -> str:
+    attrs = model.idata_.posterior.attrs
+    if model.method_ == "optimize":
+        starts = getattr(model, "optimize_lps_", None)
+        text = attrs.get("point_estimate", "posterior mode")
+        if starts is not None:
+            text += f", best of {len(starts)} L-BFGS starts"
+        return f"optimize: {text}"
+    if model.method_ == "variational":
+        algorithm = attrs.get("algorithm", "")
+        implementation = attrs.get("implementation", "")
+        extra = ", ".join(x for x in (algorithm, implementation) if x)
+        return f"variational: ADVI ({extra})" if extra else "variational: ADVI"
+    return "sample: NUTS"
+
+
+def _diagnostics_table(model, summary: pd.DataFrame) -> str:
+    post = model.idata_.posterior
+    rows: list[tuple[str, str, str]] = [
+        ("Model", repr(model), ""),
+        (
+            "Engine",
+            f"{model.engine_} {model.engine_version_}",
+            "",
+        ),
+        ("Method", _method_text(model), ""),
+        ("Seed", str(getattr(model, "seed_", "")), ""),
+    ]
+    anchor = getattr(model, "anchor_", None)
+    if anchor is not None:
+        rows.append(("Ordered (anchor) column", model.cells_.columns[anchor], ""))
+    n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    if model.method_ == "sample":
+        rows.append(("Chains x draws", f"{n_chains} x {n_draws}", ""))
+        stats = getattr(model.idata_, "sample_stats", None)
+        if stats is not None and "diverging" in stats:
+            n_div = int(stats["diverging"].sum())
+            share = n_div / (n_chains * n_draws)
+            rows.append(
+                (
+                    "Divergent transitions",
+                    f"{n_div} ({share:.1%})",
+                    "warn" if n_div else "good",
+                )
+            )
+        if "r_hat" in summary:
+            rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
+            rows.append(
+                ("Largest R-hat", f"{rhat:.3f}", "warn" if rhat > 1.01 else "good")
+            )
+        if "ess_bulk" in summary:
+            ess = float(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float)))
+            low = ess < 100 * n_chains
+            rows.append(("Smallest bulk ESS", f"{ess:.0f}", "warn" if low else "good"))
+    elif model.method_ == "variational":
+        rows.append(("Approximate draws", str(n_chains * n_draws), ""))
+    else:
+        rows.append(("Draws", "one point estimate (no uncertainty in the table)", ""))
+    body = "".join(
+        f"<tr><th>{_e(key)}</th><td{_class(cls)}>{_e(value)}</td></tr>"
+        for key, value, cls in rows
+    )
+    table = f'<table class="kv" id="diagnostics"><tbody>{body}</tbody></table>'
+    notes = []
+    if any(cls == "warn" for *_, cls in rows):
+        notes.append(
+            '<p class="note">Highlighted values call for care: divergences '
+            "mean parts of the posterior were not explored reliably; R-hat "
+            "above 1.01 or a bulk ESS below 100 per chain mean more or "
+            "longer chains are needed before trusting the intervals.</p>"
+        )
+    return table + "".join(notes)
+
+
+def _relabelling_section(model, relabel_png: str | None) -> list[str]:
+    if model.method_ != "sample":
+        return [
+            '<p class="note">Not applicable: method '
+            f"<code>{_e(model.method_)}</code> gives no chains of draws whose "
+            "labels could switch.</p>"
+        ]
+    out = []
+    if model.label_switching_ is not None:
+        found = model.label_switching_.label_switching
+        out.append(
+            f"<p><strong>{'Label switching found' if found else 'No label switching'}"
+            f" in the raw draws.</strong> {_e(model.label_switching_)}</p>"
+        )
+    else:
+        out.append('<p class="note">One component: nothing can switch.</p>')
+    if model.relabel_report_ is not None:
+        out.append(f"<pre>{_e(model.relabel_report_)}</pre>")
+    else:
+        out.append(
+            '<p class="note">The draws were not relabelled '
+            "(<code>relabel=None</code>); the tables show the raw labels.</p>"
+        )
+    if relabel_png is not None:
+        out.append(
+            _figure(
+                relabel_png,
+                "Component means and weights, raw draws (left) and relabelled "
+                "draws (right); each colour is one component, each line style "
+                "one chain.",
+            )
+        )
+    return out
+
+
+def _membership_section(model, membership: pd.DataFrame, png: str) -> list[str]:
+    mean = membership.pivot(index="observation", columns="component", values="mean")
+    lower = membership.pivot(
+        index="observation", columns="component", values="hdi_lower"
+    )
+    upper = membership.pivot(
+        index="observation", columns="component", values="hdi_upper"
+    )
+    p_max = mean.max(axis=1)
+    n_uncertain = int((p_max < plots.UNCERTAIN_BELOW).sum())
+    order = np.argsort(p_max.to_numpy(), kind="stable")[:N_UNCERTAIN_ROWS]
+    chosen = mean.index[order]
+    table = pd.DataFrame(
+        {
+            "observation": list(chosen),
+            "most probable": mean.loc[chosen].idxmax(axis=1).to_numpy(),
+            "probability": p_max.loc[chosen].map(lambda v: f"{v:.3f}").to_numpy(),
+        }
+    )
+    for j in mean.columns:
+        table[f"component {j}"] = [
+            f"{mean.at[o, j]:.3f} [{lower.at[o, j]:.3f}, {upper.at[o, j]:.3f}]"
+            for o in chosen
+        ]
+    hdi = f"{model.hdi_prob:.0%}"
+    return [
+        f"<p>{n_uncertain} of {len(mean)} observations have a largest "
+        f"membership probability below {plots.UNCERTAIN_BELOW:g}. The "
+        f"{len(chosen)} least certain, with the mean probability of each "
+        f"component and its {hdi} HDI:</p>",
+        '<div class="scroll">',
+        _frame_html(table, index=False),
+        "</div>",
+        _figure(png, f"Membership probabilities with {hdi} HDIs."),
+    ]

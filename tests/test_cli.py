@@ -1,0 +1,303 @@
+"""The stanmix command: golden path, bad input, atomic output, demo."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix import cli, output, report
+from stanmix.inference_data import az
+
+pytest.importorskip("stanli")
+
+RESULTS = ["membership.csv", "posterior.nc", "report.html", "summary.csv"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    """Two 2-D clusters with x left-censored at its 10% quantile, and a label."""
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 80, seed=7, columns=["x", "y"]
+    )
+    df = data.X.copy()
+    limit = round(float(np.quantile(df["x"], 0.1)), 6)
+    df["x"] = df["x"].clip(lower=limit)
+    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    df.to_csv(path, index=False)
+    return path, df, limit
+
+
+def _fit_args(path, out, *extra):
+    return [
+        "fit",
+        str(path),
+        "--components",
+        "2",
+        "--columns",
+        "x,y",
+        "--method",
+        "optimize",
+        "--engine",
+        "stanli",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def _hidden(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_fit_golden_path(table, tmp_path, capsys):
+    path, df, limit = table
+    out = tmp_path / "results"
+    code = cli.main(_fit_args(path, out, "--lower-limit", f"x={limit}"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(os.listdir(out)) == RESULTS
+    assert sorted(os.listdir(tmp_path)) == ["results"]
+
+    idata = az.from_netcdf(str(out / "posterior.nc"))
+    kinds = idata.observed_data["cell_kind"].sel(dim="x").to_numpy()
+    assert int(np.sum(kinds == "left")) == int(np.sum(df["x"] == limit)) > 0
+    assert idata.posterior["mu"].shape == (1, 1, 2, 2)
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert "mu[1, y]" in summary.index and list(summary.columns) == ["mode"]
+    membership = pd.read_csv(out / "membership.csv")
+    assert len(membership) == 2 * len(df)
+    np.testing.assert_allclose(
+        membership.groupby("observation")["mean"].sum(), 1.0, atol=1e-9
+    )
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert text.count('src="data:image/png;base64,') == 2
+    assert "data.csv: 2-component mixture" in text
+    assert f"Report: {out / 'report.html'}" in captured.out
+
+
+def test_fit_into_existing_folder_replaces_results_and_keeps_other_files(
+    table, tmp_path, capsys
+):
+    path, _, _ = table
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "summary.csv").write_text("old")
+    (out / "notes.txt").write_text("mine")
+    assert cli.main(_fit_args(path, out, "--title", "Run 2")) == 0
+    assert sorted(os.listdir(out)) == sorted([*RESULTS, "notes.txt"])
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "summary.csv").read_text() != "old"
+    assert "<title>Run 2</title>" in (out / "report.html").read_text()
+    assert _hidden(tmp_path) == []
+
+
+BAD_CSV = "x,y\n1.0,2.0\n3.0,4.0,5.0\n1.5,2.5\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (BAD_CSV, [], r"cannot read .*data\.csv.* as CSV: .*line 3"),
+        ("", [], "as CSV"),
+        ("x,y\n", [], "header but no data rows"),
+        (
+            "x,y\n1,2\n<0.1,3\n4,5\n",
+            [],
+            r"column 'x' .* not numeric: line 3 has '<0.1'",
+        ),
+        ("x,y\n1,2\n3,4\n", ["--columns", "x,z"], r"column\(s\) 'z' not in data.csv"),
+        ("x,y\n1,2\n3,4\n", ["--columns", ","], "names no column"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "x0.5"], "expects COLUMN=VALUE"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "=0.5"], "expects COLUMN=VALUE"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "x=low"], "'low' is not a number"),
+        ("x,y\n1,2\n3,4\n", ["--upper-limit", "x=inf"], "must be finite"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "z=1"], "names column 'z'"),
+        (
+            "x,y,w\n1,2,0\n3,4,1\n",
+            ["--columns", "x,y", "--lower-limit", "w=0"],
+            r"'w', which is not among the fitted columns \(x, y\)",
+        ),
+        (
+            "x,y\n1,2\n3,4\n0.5,6\n",
+            ["--lower-limit", "x=1"],
+            r"x=1: 1 value\(s\) of column 'x' lie below the limit \(line\(s\) 4",
+        ),
+        (
+            "x,y\n1,2\n3,4\n5,6\n",
+            ["--upper-limit", "y=5"],
+            r"y=5: 1 value\(s\) of column 'y' lie above the limit",
+        ),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--lower-limit", "x=3", "--upper-limit", "x=1"],
+            "--lower-limit x=3 is not below --upper-limit x=1",
+        ),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--lower-limit", "x=1", "--lower-limit", "x=2"],
+            "gives column 'x' twice",
+        ),
+        ("x,y\n1,2\n3,4\n", ["--components", "0"], "--components must be at least 1"),
+        ("x,y\n1,2\n3,4\n", ["--components", "5"], "larger than the number of obs"),
+        ("x,y\n1,2\n,\n3,4\n", [], "every cell missing"),
+        ("name\na\nb\n", [], "no numeric columns"),
+    ],
+)
+def test_fit_bad_input_exits_2_with_a_message(
+    tmp_path, capsys, content, extra, message
+):
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    out = tmp_path / "out"
+    args = ["fit", str(data), "--components", "2", "--method", "optimize"]
+    args += ["--engine", "stanli", "--out", str(out), *extra]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("stanmix: error: ")
+    assert re.search(message, err), err
+    assert not out.exists()
+    assert sorted(os.listdir(tmp_path)) == ["data.csv"]
+
+
+def test_missing_file_bad_options_and_out_as_file(table, tmp_path, capsys):
+    path, _, _ = table
+    assert cli.main(_fit_args(tmp_path / "nope.csv", tmp_path / "o")) == 2
+    assert "nope.csv' does not exist" in capsys.readouterr().err
+    assert cli.main(["fit", str(path), "--out", str(tmp_path / "o")]) == 2
+    assert "--components" in capsys.readouterr().err
+    assert cli.main([*_fit_args(path, tmp_path / "o"), "--method", "magic"]) == 2
+    assert "invalid choice: 'magic'" in capsys.readouterr().err
+    target = tmp_path / "file"
+    target.write_text("keep")
+    assert cli.main(_fit_args(path, target)) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert target.read_text() == "keep"
+    assert cli.main(["--help"]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("disk full")
+
+
+def test_failure_while_writing_leaves_no_partial_output(
+    table, tmp_path, monkeypatch, capsys
+):
+    path, _, _ = table
+    monkeypatch.setattr(report, "write_report", _boom)
+    out = tmp_path / "new"
+    assert cli.main(_fit_args(path, out)) == 1
+    assert "stanmix: failed: RuntimeError: disk full" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "posterior.nc").write_bytes(b"previous")
+    (old / "notes.txt").write_text("mine")
+    assert cli.main(_fit_args(path, old)) == 1
+    assert sorted(os.listdir(tmp_path)) == ["old"]
+    assert sorted(os.listdir(old)) == ["notes.txt", "posterior.nc"]
+    assert (old / "posterior.nc").read_bytes() == b"previous"
+
+
+def test_failure_while_moving_files_restores_previous_results(
+    table, tmp_path, monkeypatch, capsys
+):
+    path, _, _ = table
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in RESULTS:
+        (out / name).write_text(f"old {name}")
+    real_replace = os.replace
+
+    def flaky(src, dst):
+        src, dst = Path(src), Path(dst)
+        staged = (
+            src.parent.name.startswith(".out-") and "previous" not in src.parent.name
+        )
+        if dst == out / "report.html" and staged:
+            raise OSError("device lost")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", flaky)
+    assert cli.main(_fit_args(path, out)) == 1
+    monkeypatch.undo()
+    assert "device lost" in capsys.readouterr().err
+    assert sorted(os.listdir(out)) == RESULTS
+    for name in RESULTS:
+        assert (out / name).read_text() == f"old {name}"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_interrupted_fit_leaves_nothing(table, tmp_path, monkeypatch, capsys):
+    path, _, _ = table
+
+    def interrupt(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sm.DiagonalMixture, "fit", interrupt)
+    assert cli.main(_fit_args(path, tmp_path / "out")) == 1
+    assert "interrupted" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
+
+
+def test_demo_prints_agreement_and_writes_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["demo", "--n", "100", "--draws", "100", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    match = re.search(
+        r"Agreement of predicted clusters with the truth: ([\d.]+)%", captured.out
+    )
+    assert match and float(match.group(1)) >= 95.0
+    out = tmp_path / "stanmix-demo"
+    assert sorted(os.listdir(out)) == RESULTS
+    assert "Report: stanmix-demo/report.html" in captured.out
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "stanmix demo: 100 points, 5 clusters" in text
+    assert text.count('src="data:image/png;base64,') == 3
+    assert cli.main(["demo", "--n", "0"]) == 2
+    assert "--n must be at least 1" in capsys.readouterr().err
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("stanmix")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "stanmix.cli"]
+
+
+def test_installed_command_runs_end_to_end(table, tmp_path):
+    path, _, limit = table
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = tmp_path / "res"
+    args = _fit_args(path, out, "--lower-limit", f"x={limit}")
+    done = subprocess.run(
+        [*_command(), *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(out)) == RESULTS
+    assert "Results written to" in done.stdout
+
+    bad = subprocess.run(
+        [*_command(), *_fit_args(path, tmp_path / "bad", "--lower-limit", "q=1")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert bad.returncode == 2
+    assert "--lower-limit names column 'q'" in bad.stderr
+    assert not (tmp_path / "bad").exists()

@@ -1,0 +1,427 @@
+"""Plots: the right objects, with artists that show what the model says."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse, StepPatch
+from scipy.integrate import trapezoid
+
+import stanmix as sm
+from stanmix.plots import (
+    UNCERTAIN_BELOW,
+    component_colors,
+    plot_clusters,
+    plot_membership,
+    plot_relabelling,
+)
+
+pytest.importorskip("stanli")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _fit(model, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return model.fit(X, seed=1, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def overlapping():
+    """Five blobs wide enough to overlap: some points are uncertain."""
+    data = sm.datasets.blobs(150, seed=2, scale=1.6)
+    model = _fit(sm.DiagonalMixture(5, engine="stanli"), data.X, method="optimize")
+    return data.X, model
+
+
+@pytest.fixture(scope="module")
+def censored():
+    """Left-censored x and y, a few missing cells."""
+    data = sm.datasets.blobs(150, seed=4)
+    X, limits = sm.datasets.left_censor(data.X, 0.1)
+    X.loc[[2, 5, 8], "y"] = np.nan
+    X.loc[[11], "x"] = np.nan
+    model = _fit(
+        sm.DiagonalMixture(5, engine="stanli"),
+        X,
+        method="optimize",
+        lower_limit=limits,
+    )
+    return X, limits, model
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    """Three 2-D clusters, NUTS 2 chains x 100 draws, relabelled."""
+    data = sm.datasets.mixture_sample(
+        [0.4, 0.3, 0.3],
+        [[0.0, 0.0], [4.0, 1.0], [1.0, 5.0]],
+        1.0,
+        90,
+        seed=3,
+        columns=["a", "b"],
+    )
+    model = _fit(
+        sm.DiagonalMixture(3, engine="stanli"),
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=100,
+        draws=100,
+    )
+    return data.X, model
+
+
+@pytest.fixture(scope="module")
+def switching():
+    """An unordered univariate fit from random inits: its raw labels switch."""
+    data = sm.datasets.two_components(100, seed=1)
+    model = _fit(
+        sm.NormalMixture(2, ordered=False, engine="stanli"),
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=100,
+        draws=100,
+        init="random",
+    )
+    assert model.relabel_report_.fraction_permuted.min() > 0.1
+    return data.X, model
+
+
+def _collection(ax, gid):
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(found) == 1, [c.get_gid() for c in ax.collections]
+    return found[0]
+
+
+def _legend_texts(ax):
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+# --------------------------------------------------------------------------
+# plot_clusters
+# --------------------------------------------------------------------------
+
+
+def test_component_colors_are_distinct_and_stable():
+    for k in (1, 5, 10, 15, 25):
+        colors = component_colors(k)
+        assert len(colors) == k
+        assert len({tuple(np.round(c, 6)) for c in colors}) == k
+    assert component_colors(3) == component_colors(8)[:3]
+
+
+def test_clusters_ellipses_at_component_means_and_scales(overlapping):
+    _, model = overlapping
+    ax = plot_clusters(model)
+    assert isinstance(ax, Axes)
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    k = model.n_components
+    assert len(ellipses) == 2 * k
+    colors = component_colors(k)
+    for j in range(k):
+        mine = [e for e in ellipses if np.allclose(e.get_edgecolor(), colors[j])]
+        assert len(mine) == 2
+        for e in mine:
+            np.testing.assert_allclose(e.center, model.means_[j])
+        widths = sorted(e.width for e in mine)
+        heights = sorted(e.height for e in mine)
+        np.testing.assert_allclose(
+            widths, [2 * model.scales_[j, 0], 4 * model.scales_[j, 0]]
+        )
+        np.testing.assert_allclose(
+            heights, [2 * model.scales_[j, 1], 4 * model.scales_[j, 1]]
+        )
+    assert ax.get_xlabel() == "x" and ax.get_ylabel() == "y"
+    one = plot_clusters(model, ellipses=(1.5,))
+    assert len([p for p in one.patches if isinstance(p, Ellipse)]) == k
+    assert [p for p in plot_clusters(model, ellipses=()).patches] == []
+
+
+def test_clusters_points_coloured_by_predicted_label_with_uncertainty(overlapping):
+    X, model = overlapping
+    ax = plot_clusters(model)
+    points = _collection(ax, "points:observed")
+    np.testing.assert_allclose(points.get_offsets(), X.to_numpy())
+    proba = model.predict_proba(X)
+    labels = proba.argmax(axis=1)
+    p_max = proba.max(axis=1)
+    face = points.get_facecolors()
+    palette = np.array(component_colors(model.n_components))
+    np.testing.assert_allclose(face[:, :3], palette[labels, :3])
+    # Opacity follows the largest membership probability.
+    assert face[np.argmin(p_max), 3] < face[np.argmax(p_max), 3]
+    assert np.all(np.diff(face[np.argsort(p_max), 3]) >= -1e-12)
+    # Uncertain points, and only those, are outlined in black.
+    uncertain = p_max < UNCERTAIN_BELOW
+    assert 0 < uncertain.sum() < len(X)
+    edge = points.get_edgecolors()
+    black = np.all(np.isclose(edge[:, :3], 0.0), axis=1)
+    np.testing.assert_array_equal(black, uncertain)
+    assert any(str(UNCERTAIN_BELOW) in t for t in _legend_texts(ax))
+
+
+def test_clusters_dims_by_name_and_new_data(overlapping):
+    X, model = overlapping
+    ax = plot_clusters(model, dims=("y", "x"))
+    np.testing.assert_allclose(
+        _collection(ax, "points:observed").get_offsets(), X[["y", "x"]].to_numpy()
+    )
+    assert ax.get_xlabel() == "y"
+    ellipse = next(p for p in ax.patches if isinstance(p, Ellipse))
+    assert any(np.allclose(ellipse.center, m[::-1]) for m in model.means_)
+
+    new = pd.DataFrame({"x": [6.0, -5.0, 0.5], "y": [0.0, 3.5, -1.0]})
+    ax = plot_clusters(model, new)
+    points = _collection(ax, "points:observed")
+    np.testing.assert_allclose(points.get_offsets(), new.to_numpy())
+    palette = np.array(component_colors(model.n_components))
+    np.testing.assert_allclose(
+        points.get_facecolors()[:, :3], palette[model.predict(new), :3]
+    )
+
+
+def test_clusters_censored_and_missing_cells(censored):
+    _, limits, model = censored
+    ax = plot_clusters(model)
+    kind = model.cells_.kind
+    both_observed = np.all(kind == 0, axis=1)
+    observed = _collection(ax, "points:observed")
+    assert len(observed.get_offsets()) == both_observed.sum()
+
+    # Censored cells sit at their limit, with their own markers and legend.
+    censored_sets = [c for c in ax.collections if c.get_gid() == "points:censored"]
+    assert censored_sets
+    drawn = np.vstack([c.get_offsets() for c in censored_sets])
+    any_censored = np.any(np.isin(kind, (1, 2, 3)), axis=1) & np.all(kind != 4, axis=1)
+    assert len(drawn) == any_censored.sum()
+    left_x = (kind[:, 0] == 1) & (kind[:, 1] != 4)
+    assert np.sum(np.isclose(drawn[:, 0], limits["x"])) >= left_x.sum()
+    texts = _legend_texts(ax)
+    assert "censored: x ≤ limit" in texts
+    assert "censored: y ≤ limit" in texts
+
+    # Rows missing one plotted cell are ticks on the edge of the other axis.
+    missing = [c for c in ax.collections if c.get_gid() == "points:missing"]
+    assert sorted(len(c.get_offsets()) for c in missing) == [1, 3]
+    assert any(t.startswith("y missing") for t in texts)
+    assert any(t.startswith("x missing") for t in texts)
+
+
+def test_clusters_univariate_histogram_densities_and_rug():
+    data = sm.datasets.two_components(120, seed=3)
+    model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")
+    ax = plot_clusters(model)
+    assert isinstance(ax, Axes)
+    hist = [p for p in ax.patches if isinstance(p, StepPatch)]
+    assert len(hist) == 1
+    stairs = hist[0].get_data()
+    values, edges = stairs.values, stairs.edges
+    assert np.sum(values * np.diff(edges)) == pytest.approx(1.0)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert {"component 0  (w = ", "component 1  (w = "} <= {
+        label[:18] for label in lines
+    }
+    mix = lines["mixture"]
+    grid, density = mix.get_xdata(), mix.get_ydata()
+    assert trapezoid(density, grid) == pytest.approx(1.0, abs=0.01)
+    comp = [line for label, line in lines.items() if label.startswith("component")]
+    np.testing.assert_allclose(sum(c.get_ydata() for c in comp), density)
+    rug = _collection(ax, "rug:observed")
+    np.testing.assert_allclose(rug.get_offsets()[:, 0], data.X["y"].to_numpy())
+    palette = np.array(component_colors(2))
+    np.testing.assert_allclose(
+        rug.get_facecolors()[:, :3], palette[model.predict(data.X), :3]
+    )
+
+
+def test_clusters_draws_on_given_axes(overlapping):
+    _, model = overlapping
+    _, ax = plt.subplots()
+    assert plot_clusters(model, ax=ax) is ax
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"dims": ("x", "x")}, "two different columns"),
+        ({"dims": ("x", "z")}, "'z' is not a column"),
+        ({"dims": (0, 5)}, "out of range"),
+        ({"dims": ("x",)}, "must name two columns"),
+        ({"dims": "x"}, "must name two columns"),
+        ({"ellipses": (1.0, -2.0)}, "positive numbers"),
+        ({"ellipses": ("wide",)}, "sequence of positive numbers"),
+    ],
+)
+def test_clusters_rejects_bad_arguments(overlapping, kwargs, message):
+    _, model = overlapping
+    with pytest.raises(sm.StanmixInputError, match=message):
+        plot_clusters(model, **kwargs)
+
+
+def test_clusters_rejects_misuse(overlapping):
+    X, model = overlapping
+    with pytest.raises(sm.NotFittedError):
+        plot_clusters(sm.DiagonalMixture(2))
+    with pytest.raises(TypeError, match="NormalMixture or DiagonalMixture"):
+        plot_clusters(object())
+    with pytest.raises(sm.StanmixInputError, match="columns"):
+        plot_clusters(model, X[["y", "x"]])
+    uni = _fit(
+        sm.NormalMixture(2, engine="stanli"),
+        sm.datasets.two_components(50, seed=1).X,
+        method="optimize",
+    )
+    with pytest.raises(sm.StanmixInputError, match="one column"):
+        plot_clusters(uni, dims=(0, 1))
+
+
+# --------------------------------------------------------------------------
+# plot_membership
+# --------------------------------------------------------------------------
+
+
+def _wide(model, value):
+    table = model.membership()
+    return table.pivot(index="observation", columns="component", values=value)
+
+
+def test_membership_default_shows_least_certain_with_hdis(sampled):
+    _, model = sampled
+    ax = plot_membership(model, max_obs=8)
+    assert isinstance(ax, Axes)
+    mean, lower, upper = (_wide(model, v) for v in ("mean", "hdi_lower", "hdi_upper"))
+    expected = list(mean.index[np.argsort(mean.max(axis=1).to_numpy())[:8]])
+    shown = [t.get_text() for t in ax.get_yticklabels()]
+    assert shown == [str(o) for o in expected]
+    containers = {c.get_label(): c for c in ax.containers}
+    assert containers
+    checked = 0
+    for label, container in containers.items():
+        j = int(label.split()[-1])
+        xs = container.lines[0].get_xdata()
+        rows = np.round(container.lines[0].get_ydata()).astype(int)
+        obs = [expected[r] for r in rows]
+        np.testing.assert_allclose(xs, mean.loc[obs, j].to_numpy())
+        segments = container.lines[2][0].get_segments()
+        lo = np.array([s[:, 0].min() for s in segments])
+        hi = np.array([s[:, 0].max() for s in segments])
+        np.testing.assert_allclose(lo, lower.loc[obs, j].to_numpy(), atol=1e-12)
+        np.testing.assert_allclose(hi, upper.loc[obs, j].to_numpy(), atol=1e-12)
+        checked += len(obs)
+    # Every most probable component is drawn for every row.
+    assert checked >= 8
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        f"component {j}" for j in range(3)
+    ]
+
+
+def test_membership_selected_observations(sampled):
+    _, model = sampled
+    _, ax = plt.subplots()
+    out = plot_membership(model, [5, 0, 17], ax=ax)
+    assert out is ax
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["5", "0", "17"]
+    assert [t.get_text() for t in plot_membership(model, 3).get_yticklabels()] == ["3"]
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((["nope", 1000],), {}, "'nope', 1000 are not in the fitted data"),
+        (([],), {}, "empty"),
+        ((), {"max_obs": 0}, "max_obs must be a positive integer"),
+        ((), {"max_obs": 2.5}, "max_obs must be a positive integer"),
+    ],
+)
+def test_membership_rejects_bad_arguments(sampled, args, kwargs, message):
+    _, model = sampled
+    with pytest.raises(sm.StanmixInputError, match=message):
+        plot_membership(model, *args, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# plot_relabelling
+# --------------------------------------------------------------------------
+
+
+def test_relabelling_trace_shows_raw_left_and_relabelled_right(switching):
+    _, model = switching
+    fig = plot_relabelling(model, var_names=["mu", "w"])
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 8
+    before, after = fig.subfigs
+    assert before._suptitle.get_text() == "Before relabelling (raw draws)"
+    assert after._suptitle.get_text() == "After relabelling (stephens)"
+
+    def trace_lines(sub, row):
+        ax = sub.axes[2 * row + 1]
+        return [np.asarray(line.get_ydata()) for line in ax.get_lines()]
+
+    raw = model.idata_.posterior_raw["mu"].to_numpy()
+    new = model.idata_.posterior["mu"].to_numpy()
+    for sub, draws, other in ((before, raw, new), (after, new, raw)):
+        lines = trace_lines(sub, 0)
+        assert len(lines) == 4  # 2 chains x 2 components
+        for line in lines:
+            assert any(
+                np.allclose(line, draws[c, :, j]) for c in range(2) for j in range(2)
+            )
+        # The raw and relabelled traces are not the same picture.
+        assert not all(
+            any(np.allclose(line, other[c, :, j]) for c in range(2) for j in range(2))
+            for line in lines
+        )
+
+
+def test_relabelling_rank_one_panel_per_parameter(sampled):
+    _, model = sampled
+    fig = plot_relabelling(model, "mu", kind="rank")
+    assert isinstance(fig, Figure)
+    assert len(fig.axes) == 2 * 3 * 2  # (before, after) x K x D
+    titles = [ax.get_title(loc="left") for ax in fig.subfigs[0].axes]
+    assert titles[0] == "mu[a], component 0"
+    assert titles[-1] == "mu[b], component 2"
+    trace = plot_relabelling(model)
+    assert len(trace.axes) == 2 * 2 * 2  # (before, after) x D x (density, trace)
+
+
+def test_relabelling_errors(sampled, overlapping):
+    _, model = sampled
+    with pytest.raises(sm.StanmixInputError, match="'trace' or 'rank'"):
+        plot_relabelling(model, kind="pair")
+    with pytest.raises(sm.StanmixInputError, match=r"unknown variable.*'theta'"):
+        plot_relabelling(model, var_names=["mu", "theta"])
+    with pytest.raises(sm.StanmixInputError, match="empty"):
+        plot_relabelling(model, var_names=[])
+    _, optimized = overlapping
+    with pytest.raises(sm.StanmixInputError, match="method='optimize'"):
+        plot_relabelling(optimized)
+    raw_only = _fit(
+        sm.NormalMixture(2, engine="stanli", relabel=None),
+        sm.datasets.two_components(60, seed=2).X,
+        method="sample",
+        chains=2,
+        warmup=50,
+        draws=50,
+    )
+    with pytest.raises(sm.StanmixInputError, match="no raw draws"):
+        plot_relabelling(raw_only)
+    with pytest.raises(sm.NotFittedError):
+        plot_relabelling(sm.NormalMixture(2))

@@ -1,0 +1,281 @@
+"""The HTML report: one standalone file, complete, and written atomically."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import base64
+import html
+import io
+import os
+import warnings
+from html.parser import HTMLParser
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+import stanmix as sm
+from stanmix import plots, report
+from stanmix.report import write_report
+
+pytest.importorskip("stanli")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class _Page(HTMLParser):
+    """Every tag with its attributes, and the tables as lists of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def _fit(model, X, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return model.fit(X, seed=1, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def sampled():
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [3.0, 2.0]], 1.0, 80, seed=5, columns=["u", "v"]
+    )
+    return _fit(
+        sm.DiagonalMixture(2, engine="stanli"),
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=100,
+        draws=100,
+    )
+
+
+@pytest.fixture(scope="module")
+def optimized():
+    data = sm.datasets.blobs(100, seed=1)
+    X, limits = sm.datasets.left_censor(data.X, 0.1)
+    return _fit(
+        sm.DiagonalMixture(5, engine="stanli"),
+        X,
+        method="optimize",
+        lower_limit=limits,
+    )
+
+
+@pytest.fixture(scope="module")
+def sampled_report(sampled, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    path = write_report(sampled, folder / "fit.html", title="Two <clusters> & more")
+    return folder, path, path.read_text(encoding="utf-8")
+
+
+def test_report_is_one_file_with_embedded_pngs(sampled_report):
+    folder, path, text = sampled_report
+    assert path == folder / "fit.html"
+    assert sorted(os.listdir(folder)) == ["fit.html"]
+    page = _parse(text)
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == 3  # clusters, relabelling, membership
+    for attrs in images:
+        src = attrs["src"]
+        assert src.startswith("data:image/png;base64,")
+        raw = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert raw.startswith(PNG_SIGNATURE)
+        pixels = mpimg.imread(io.BytesIO(raw), format="png")
+        assert pixels.ndim == 3 and pixels.shape[0] > 200 and pixels.shape[1] > 300
+        # Not a blank canvas.
+        assert pixels[..., :3].std() > 0.05
+        assert attrs.get("alt")
+
+
+def test_report_has_no_external_references(sampled_report):
+    _, _, text = sampled_report
+    page = _parse(text)
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "link", "iframe", "object", "embed", "base"}
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            if name in ("src", "href", "action", "poster", "data"):
+                assert value.startswith("data:"), (tag, name)
+    lowered = text.lower()
+    for needle in ("http://", "https://", "url(", "@import", "//cdn", "<script"):
+        assert needle not in lowered
+
+
+def test_report_tables_summary_and_diagnostics(sampled, sampled_report):
+    _, _, text = sampled_report
+    page = _parse(text)
+    summary = sampled.summary()
+    table = next(t for t in page.tables if t and "r_hat" in t[0])
+    assert table[0][1:] == list(summary.columns)
+    rows = {row[0]: row[1:] for row in table[1:]}
+    assert list(rows) == list(summary.index)
+    assert rows["mu[1, u]"][0] == f"{summary.loc['mu[1, u]', 'mean']:.3f}"
+    ess_col = list(summary.columns).index("ess_bulk")
+    assert rows["w[0]"][ess_col] == f"{summary.loc['w[0]', 'ess_bulk']:.0f}"
+
+    diag = next(t for t in page.tables if t and t[0][0] == "Model")
+    info = dict((row[0], row[1]) for row in diag)
+    assert info["Engine"] == f"stanli {sampled.engine_version_}"
+    assert info["Method"].startswith("sample")
+    assert info["Chains x draws"] == "2 x 100"
+    n_div = int(sampled.idata_.sample_stats["diverging"].sum())
+    assert info["Divergent transitions"].startswith(f"{n_div} (")
+    assert info["Largest R-hat"] == f"{summary['r_hat'].max():.3f}"
+    assert info["Smallest bulk ESS"] == f"{summary['ess_bulk'].min():.0f}"
+    assert info["Ordered (anchor) column"] == sampled.cells_.columns[sampled.anchor_]
+
+
+def test_report_label_switching_relabelling_and_membership(sampled, sampled_report):
+    _, _, text = sampled_report
+    assert html.escape(str(sampled.label_switching_)) in text
+    assert html.escape(str(sampled.relabel_report_)) in text
+
+    page = _parse(text)
+    table = next(t for t in page.tables if t and "most probable" in t[0])
+    membership = sampled.membership()
+    mean = membership.pivot(index="observation", columns="component", values="mean")
+    p_max = mean.max(axis=1)
+    expected = list(mean.index[np.argsort(p_max.to_numpy(), kind="stable")])
+    listed = [row[0] for row in table[1:]]
+    assert listed == [str(o) for o in expected[: report.N_UNCERTAIN_ROWS]]
+    row = membership[
+        (membership["observation"] == expected[0]) & (membership["component"] == 1)
+    ]
+    assert table[1][4] == (
+        f"{row['mean'].item():.3f} [{row['hdi_lower'].item():.3f}, "
+        f"{row['hdi_upper'].item():.3f}]"
+    )
+    n_uncertain = int((p_max < plots.UNCERTAIN_BELOW).sum())
+    assert f"{n_uncertain} of {len(mean)} observations" in text
+
+
+def test_report_title_is_escaped(sampled_report):
+    _, _, text = sampled_report
+    assert "<title>Two &lt;clusters&gt; &amp; more</title>" in text
+    assert "<clusters>" not in text
+
+
+def test_report_for_a_point_estimate(optimized, tmp_path):
+    path = write_report(optimized, tmp_path / "r.html")
+    text = path.read_text(encoding="utf-8")
+    page = _parse(text)
+    assert sum(tag == "img" for tag, _ in page.tags) == 2
+    info = dict(
+        (row[0], row[1])
+        for row in next(t for t in page.tables if t and t[0][0] == "Model")
+    )
+    assert "posterior mode" in info["Method"]
+    assert "R-hat" not in " ".join(info)
+    n_left = int(np.sum(optimized.cells_.kind == 1))
+    assert f"{n_left} left-censored" in text
+    assert "Not applicable" in text
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<title>DiagonalMixture with 5 components</title>" in text
+
+
+def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeypatch):
+    seen = []
+    original = plots.plot_clusters
+
+    def spy(model, X=None, **kwargs):
+        seen.append(X)
+        return original(model, X, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_clusters", spy)
+    new = sm.datasets.blobs(20, seed=9).X
+    write_report(optimized, tmp_path / "r.html", X=new)
+    assert len(seen) == 1 and seen[0] is new
+
+
+def test_failure_while_rendering_leaves_no_file(optimized, tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(plots, "plot_membership", broken)
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(optimized, tmp_path / "r.html")
+    assert os.listdir(tmp_path) == []
+
+    existing = tmp_path / "old.html"
+    existing.write_text("previous report")
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(optimized, existing)
+    assert os.listdir(tmp_path) == ["old.html"]
+    assert existing.read_text() == "previous report"
+
+
+def test_failure_while_writing_leaves_no_temporary_file(
+    optimized, tmp_path, monkeypatch
+):
+    existing = tmp_path / "r.html"
+    existing.write_text("previous report")
+
+    def refuse(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(optimized, existing)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["r.html"]
+    assert existing.read_text() == "previous report"
+
+
+def test_report_rejects_bad_paths_and_models(optimized, tmp_path):
+    with pytest.raises(sm.StanmixInputError, match="is a folder"):
+        write_report(optimized, tmp_path)
+    with pytest.raises(sm.StanmixInputError, match="does not exist"):
+        write_report(optimized, tmp_path / "no" / "r.html")
+    with pytest.raises(sm.NotFittedError):
+        write_report(sm.DiagonalMixture(2), tmp_path / "r.html")
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_for_a_univariate_model(tmp_path):
+    data = sm.datasets.two_components(80, seed=2)
+    model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")
+    text = write_report(model, tmp_path / "u.html").read_text(encoding="utf-8")
+    page = _parse(text)
+    assert sum(tag == "img" for tag, _ in page.tags) == 2
+    assert "80 observations of 1 column (y); every cell observed." in text
+    table = next(t for t in page.tables if t and t[0][1:] == ["mode"])
+    assert [row[0] for row in table[1:]] == list(model.summary().index)
