@@ -478,8 +478,6 @@ class _Mixture:
         return w, m * self.scale_ + self.center_, s * self.scale_
 
     def _finish(self, result: EngineResult, log_likelihood: bool | None) -> None:
-        from stanmix.membership import log_likelihood as pointwise
-
         w, m, s = self._to_original(self._component_params(result.variables))
         c, n_draws, k = w.shape
         posterior, dims, coords = self._posterior(w, m, s)
@@ -488,8 +486,7 @@ class _Mixture:
             log_likelihood = c * n_draws * n <= 20_000_000
         ll = None
         if log_likelihood:
-            ll = pointwise(
-                self.cells_,
+            ll = self._pointwise_log_lik(
                 w.reshape(-1, k),
                 m.reshape(-1, k, m.shape[-1]),
                 s.reshape(-1, k, s.shape[-1]),
@@ -538,6 +535,24 @@ class _Mixture:
     def _posterior(self, w, m, s):
         raise NotImplementedError
 
+    def _pointwise_log_lik(self, w, m, s) -> np.ndarray:
+        """log p(row | draw), (S, N): the mixture of joint components."""
+        from stanmix.membership import log_likelihood
+
+        return log_likelihood(self.cells_, w, m, s)
+
+    def _has_membership(self) -> bool:
+        """Whether each row comes from one component (membership defined)."""
+        return True
+
+    def _check_membership(self) -> None:
+        if not self._has_membership():
+            raise StanmixInputError(
+                "the per-dimension model (joint=False) draws each cell from its "
+                "own component, so a row has no single component: membership, "
+                "predict and predict_proba need joint=True"
+            )
+
     def _relabel(self, idata, w, m, s):
         from stanmix.diagnostics import detect_label_switching
         from stanmix.membership import membership_draws
@@ -549,7 +564,7 @@ class _Mixture:
             return idata
         c, n_draws, k = w.shape
         membership = None
-        if method in ("auto", "stephens", "ecr"):
+        if method in ("auto", "stephens", "ecr") and self._has_membership():
             n = self.cells_.n_obs
             keep = max(1, min(n, _STEPHENS_BUDGET // (c * n_draws * k)))
             rows = np.arange(n)
@@ -638,6 +653,7 @@ class _Mixture:
         from stanmix.membership import membership_summary
 
         self._check_fitted()
+        self._check_membership()
         w, m, s = self._flat_params()
         summary = membership_summary(
             self.cells_, w, m, s, hdi_prob=hdi_prob or self.hdi_prob
@@ -652,6 +668,7 @@ class _Mixture:
         from stanmix.membership import membership_mean
 
         self._check_fitted()
+        self._check_membership()
         cells = self._new_cells(X, censoring)
         return membership_mean(cells, *self._flat_params())
 
@@ -941,6 +958,38 @@ class DiagonalMixture(_Mixture):
 
     def _cells(self, X, censoring):
         return cell_table(X, **censoring)
+
+    def _has_membership(self) -> bool:
+        return bool(self.joint)
+
+    def _check_params(self, *args) -> None:
+        super()._check_params(*args)
+        if not self.joint and self.relabel in ("stephens", "ecr"):
+            raise StanmixInputError(
+                f"relabel={self.relabel!r} works on membership probabilities, "
+                "which the per-dimension model (joint=False) does not have; use "
+                "'reference', 'order' or 'auto'"
+            )
+
+    def _pointwise_log_lik(self, w, m, s) -> np.ndarray:
+        """Joint components, or for joint=False the product over columns of
+        each column's own mixture (what the per-dimension program computes)."""
+        if self.joint:
+            return super()._pointwise_log_lik(w, m, s)
+        from stanmix.membership import log_likelihood
+
+        c = self.cells_
+        total = np.zeros((w.shape[0], c.n_obs))
+        for d in range(c.n_dims):
+            column = CellTable(
+                c.values[:, [d]],
+                c.kind[:, [d]],
+                c.lower[:, [d]],
+                c.upper[:, [d]],
+                (c.columns[d],),
+            )
+            total += log_likelihood(column, w, m[..., [d]], s[..., [d]])
+        return total
 
     def _choose_anchor(self, start: Clustering) -> None:
         columns = self.cells_.columns

@@ -179,3 +179,47 @@ def test_anchor_is_chosen_and_reported(blobs):
     assert model.anchor_ == 1
     chosen = _model(anchor_dim="x").fit(stretched, method="optimize", seed=1)
     assert chosen.anchor_ == 0
+
+
+def test_per_dimension_model_keeps_its_own_likelihood_and_has_no_membership():
+    """joint=False: log_lik is the per-column product of mixtures, exactly as
+    the program's generated quantities compute it (censored cells included),
+    and membership, which that model does not define, is refused."""
+    import json
+
+    from stanmix.engines import get_engine
+    from stanmix.programs import example_data_path, program_path
+    from stanmix.stan_csv import cells_from_stan_data
+
+    data = json.loads(example_data_path("diag_mixture").read_text())
+    data.update(independent_dims=1, compute_log_lik=1, compute_membership=0)
+    init = json.loads(
+        (program_path("diag_mixture").parent / "diag_mixture.init.json").read_text()
+    )
+    result = get_engine("stanli").sample(
+        program_path("diag_mixture"),
+        data,
+        chains=1,
+        warmup=50,
+        draws=20,
+        seed=2,
+        inits=[init],
+    )
+    model = sm.DiagonalMixture(
+        data["K"], anchor_dim=0, joint=False, standardize=False, relabel=None
+    )
+    cells = cells_from_stan_data(data)
+    model._adopt(result, cells, pd.RangeIndex(cells.n_obs), seed=2)
+    np.testing.assert_allclose(
+        model.idata_.log_likelihood["y"].to_numpy(),
+        result.variables["log_lik"],
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    for call in (model.membership, lambda: model.predict_proba(model_rows(cells))):
+        with pytest.raises(sm.StanmixInputError, match="joint=True"):
+            call()
+
+
+def model_rows(cells):
+    return pd.DataFrame(np.nan_to_num(cells.values[:3], nan=0.0))

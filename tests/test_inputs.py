@@ -41,7 +41,8 @@ def fit_normal(y, **kwargs):
 
 
 def fit_diag(X, **kwargs):
-    params = {k: kwargs.pop(k) for k in ("n_components", "anchor_dim") if k in kwargs}
+    names = ("n_components", "anchor_dim", "joint", "relabel")
+    params = {k: kwargs.pop(k) for k in names if k in kwargs}
     return sm.DiagonalMixture(engine="stanli", **params).fit(X, **kwargs)
 
 
@@ -150,6 +151,10 @@ def fit_diag(X, **kwargs):
             "censored must be a boolean mask",
         ),
         (lambda: fit_diag(FRAME, anchor_dim="z"), "anchor_dim 'z' is not a column"),
+        (
+            lambda: fit_diag(FRAME, joint=False, relabel="stephens"),
+            "which the per-dimension model (joint=False) does not have",
+        ),
         (
             lambda: fit_diag(FRAME, anchor_dim=5),
             "anchor_dim must be a column name or an index",
