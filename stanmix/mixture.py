@@ -30,6 +30,7 @@ logger = logging.getLogger("stanmix")
 
 METHODS = ("optimize", "variational", "sample")
 INITS = ("map", "kmeans", "pathfinder", "random")
+_CENSORED_WARN = 0.9  # censored share of a component's rows that triggers a warning
 RELABEL = ("auto", "stephens", "reference", "ecr", "order", "none")
 _STEPHENS_BUDGET = 50_000_000  # membership entries (chain x draw x obs x K)
 
@@ -531,6 +532,49 @@ class _Mixture:
         self.means_ = post["mu"].mean(("chain", "draw")).to_numpy()
         self.scales_ = post["sigma"].mean(("chain", "draw")).to_numpy()
         self.n_features_in_ = self.cells_.n_dims
+        self.censored_components_ = self._censored_components()
+
+    def _censored_components(self) -> list[tuple[int, str, float]]:
+        """Components whose members are nearly all censored in a column.
+
+        There, the data say only that the values lie beyond a limit, so the
+        component's mean and scale in that column rest on the prior; NUTS
+        also slows down sharply on such wedge-shaped posteriors. Returns
+        (component, column, censored fraction) and warns.
+        """
+        from stanmix.cells import INTERVAL, LEFT, RIGHT
+        from stanmix.membership import membership_mean
+
+        kind = self.cells_.kind
+        censored = np.isin(kind, (LEFT, RIGHT, INTERVAL))
+        if not censored.any() or not self._has_membership():
+            return []
+        labels = np.argmax(membership_mean(self.cells_, *self._flat_params()), axis=1)
+        found = []
+        for k in range(int(self.n_components)):
+            members = labels == k
+            if members.sum() < 5:
+                continue
+            fraction = censored[members].mean(axis=0)
+            for d in np.flatnonzero(fraction >= _CENSORED_WARN):
+                found.append((k, self.cells_.columns[d], float(fraction[d])))
+        if found:
+            listed = "; ".join(
+                f"component {k} in column {col!r} ({frac:.0%} of its rows)"
+                for k, col, frac in found
+            )
+            warnings.warn(
+                f"nearly every value is censored for {listed}: there the data "
+                "say only that the values lie beyond the limit, so the "
+                "component's mean and scale in that column rest on the prior "
+                "(expect wide intervals, and slow NUTS: long trajectories). A "
+                "narrower prior (prior_mean_scale, prior_scale_log_sd, or "
+                "guided_prior_scale) bounds them; censored_components_ lists "
+                "them.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return found
 
     def _posterior(self, w, m, s):
         raise NotImplementedError

@@ -223,3 +223,20 @@ def test_per_dimension_model_keeps_its_own_likelihood_and_has_no_membership():
 
 def model_rows(cells):
     return pd.DataFrame(np.nan_to_num(cells.values[:3], nan=0.0))
+
+
+def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column():
+    """At a 30% detection limit, the bottom blob lies almost wholly below the
+    limit in y: its y location rests on the prior, and the user is told."""
+    data = datasets.blobs(1000, seed=1)
+    X, limits = datasets.left_censor(data.X, 0.3)
+    with pytest.warns(RuntimeWarning, match="column 'y'") as record:
+        model = _model().fit(X, method="optimize", seed=1, lower_limit=limits)
+    assert "rest on the prior" in str(record[0].message)
+    ((k, column, fraction),) = model.censored_components_
+    assert column == "y" and fraction >= 0.9
+    # It is the blob centred lowest in y, as the truth says.
+    assert model.means_[k, 1] == model.means_[:, 1].min()
+    # Uncensored data: nothing to report.
+    clean = _model().fit(data.X, method="optimize", seed=1)
+    assert clean.censored_components_ == []
