@@ -589,6 +589,10 @@ class _Mixture:
         """Whether each row comes from one component (membership defined)."""
         return True
 
+    def _ordered_program(self) -> bool:
+        """Whether the program orders the means (along the anchor)."""
+        return True
+
     def _check_membership(self) -> None:
         if not self._has_membership():
             raise StanmixInputError(
@@ -606,6 +610,15 @@ class _Mixture:
         method = "none" if self.relabel in (None, False) else self.relabel
         if method == "none":
             return idata
+        if (
+            method == "auto"
+            and self._ordered_program()
+            and not self.label_switching_.label_switching
+        ):
+            # The program's ordering already labels the draws and no chain
+            # left that labelling: keep it. Per-draw relabelling would trade
+            # it for one that mixes overlapping components.
+            method = "order"
         c, n_draws, k = w.shape
         membership = None
         if method in ("auto", "stephens", "ecr") and self._has_membership():
@@ -767,6 +780,11 @@ class NormalMixture(_Mixture):
         Priors are on the standardized scale when on.
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
         How NUTS draws are relabelled after sampling (see stanmix.relabel).
+        ``"auto"``: when the means are ordered and no chain left the
+        ordering's labelling (``label_switching_``), the draws keep it
+        (reported as ``"order"``); otherwise Stephens' algorithm on the
+        membership probabilities (reference matching for the per-dimension
+        model, which has none).
     prior_mean_scale : float
         Prior sd of each component mean (normal prior centred at 0).
     prior_scale_median, prior_scale_log_sd : float
@@ -849,6 +867,9 @@ class NormalMixture(_Mixture):
             allow_missing=False,
         )
         return cells, index
+
+    def _ordered_program(self) -> bool:
+        return bool(self.ordered)
 
     def _sigma_value(self, k: int) -> np.ndarray | None:
         if self.sigma is None:

@@ -44,6 +44,19 @@ def test_ordered_fit_converges_and_recovers_truth(which, request):
     assert not model.label_switching_.chains_in_different_modes
 
 
+def test_ordered_draws_that_did_not_switch_keep_their_labels(free_scale):
+    """The components overlap heavily here; per-draw relabelling would swap
+    labels in many draws and pull both posterior means towards 0. The
+    ordering already labels the draws, so the default keeps them."""
+    model = free_scale
+    assert not model.label_switching_.label_switching
+    assert model.relabel_report_.method == "order"
+    assert (model.relabel_report_.fraction_permuted == 0).all()
+    raw, post = model.idata_.posterior_raw, model.idata_.posterior
+    for var in ("w", "mu", "sigma"):
+        np.testing.assert_array_equal(raw[var].to_numpy(), post[var].to_numpy())
+
+
 def test_idata_has_named_groups_and_dims(free_scale):
     idata = free_scale.idata_
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
