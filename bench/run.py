@@ -89,14 +89,16 @@ def run_one(scenario_key: str, tool: str, algorithm: str, config: Config, quick:
     return figures
 
 
-def worker(spec_json: str, result_path: str) -> None:
-    """Body of a fresh process: one fit, its figures written as JSON."""
-    spec = json.loads(spec_json)
-    config = Config(**spec["config"])
+def _figures(spec: dict) -> dict:
+    """One fit's figures, or what went wrong, with the CPU time it took."""
     start_cpu = time.process_time()
     try:
         figures = run_one(
-            spec["scenario"], spec["tool"], spec["algorithm"], config, spec["quick"]
+            spec["scenario"],
+            spec["tool"],
+            spec["algorithm"],
+            Config(**spec["config"]),
+            spec["quick"],
         )
         figures["status"] = "ok"
     except Exception as err:
@@ -106,6 +108,13 @@ def worker(spec_json: str, result_path: str) -> None:
             "traceback": traceback.format_exc()[-3000:],
         }
     figures["worker_cpu_seconds"] = time.process_time() - start_cpu
+    return figures
+
+
+def worker(spec_json: str, result_path: str) -> None:
+    """Body of a fresh process: one fit, its figures written as JSON."""
+    spec = json.loads(spec_json)
+    figures = _figures(spec)
     tmp = result_path + ".tmp"
     with open(tmp, "w") as fh:
         json.dump(figures, fh, default=_jsonable)
@@ -157,24 +166,7 @@ def in_subprocess(spec: dict, max_seconds: float | None) -> dict:
 
 
 def inline(spec: dict) -> dict:
-    start_cpu = time.process_time()
-    try:
-        figures = run_one(
-            spec["scenario"],
-            spec["tool"],
-            spec["algorithm"],
-            Config(**spec["config"]),
-            spec["quick"],
-        )
-        figures["status"] = "ok"
-    except Exception as err:
-        figures = {
-            "status": "failed",
-            "error": f"{type(err).__name__}: {err}"[:500],
-            "traceback": traceback.format_exc()[-3000:],
-        }
-    figures["worker_cpu_seconds"] = time.process_time() - start_cpu
-    return json.loads(json.dumps(figures, default=_jsonable))
+    return json.loads(json.dumps(_figures(spec), default=_jsonable))
 
 
 def naive_note(tool: str, scenario_key: str) -> str | None:
