@@ -68,18 +68,24 @@ def test_idata_has_named_groups_and_dims(free_scale):
     assert np.isfinite(loo.elpd_loo)
 
 
-def test_unordered_chains_in_different_modes_are_detected(data):
-    """Stan's random inits put the unordered model's chains in different modes."""
-    model = _fit(
+def _switched_fit(data, relabel):
+    """The unordered model from Stan's random inits: with seed 3 its chains
+    land in different labellings."""
+    return _fit(
         data,
         sigma=1.0,
         ordered=False,
-        relabel=None,
+        relabel=relabel,
         seed=3,
         init="random",
         draws=500,
         warmup=500,
     )
+
+
+def test_unordered_chains_in_different_modes_are_detected(data):
+    """Stan's random inits put the unordered model's chains in different modes."""
+    model = _switched_fit(data, relabel=None)
     assert model.label_switching_.chains_in_different_modes, model.label_switching_
     assert float(sm.inference_data.az.rhat(model.idata_)["mu"].max()) > 1.1
 
@@ -88,16 +94,7 @@ def test_unordered_chains_in_different_modes_are_detected(data):
 def test_estimator_relabels_a_switched_run(data, method):
     """The same switched run as above, relabelled by the estimator: R-hat of
     the means drops to 1.01 and the raw draws stay in posterior_raw."""
-    model = _fit(
-        data,
-        sigma=1.0,
-        ordered=False,
-        relabel=method,
-        seed=3,
-        init="random",
-        draws=500,
-        warmup=500,
-    )
+    model = _switched_fit(data, relabel=method)
     rhat = sm.inference_data.az.rhat
     report = model.relabel_report_
     assert report.method == ("stephens" if method == "auto" else method)

@@ -21,19 +21,13 @@ import pytest
 import stanmix as sm
 from stanmix.censoring import cell_table
 from stanmix.engines import cmdstan_available, get_engine
+from stanmix.engines._base import _STAT_NAMES
 from stanmix.membership import membership_draws
 from stanmix.programs import PROGRAMS, example_data_path, program_path, stan_dir
 from stanmix.stan_csv import cells_from_stan_data
 
-_STATS = {
-    "lp": "lp__",
-    "acceptance_rate": "accept_stat__",
-    "step_size": "stepsize__",
-    "tree_depth": "treedepth__",
-    "n_steps": "n_leapfrog__",
-    "diverging": "divergent__",
-    "energy": "energy__",
-}
+# Sampler columns by their ArviZ names, back to Stan CSV names.
+_STATS = {arviz: stan for stan, arviz in _STAT_NAMES.items()}
 
 
 def _columns(name: str, arr: np.ndarray):
