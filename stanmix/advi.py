@@ -37,7 +37,7 @@ import numpy as np
 
 from stanmix.exceptions import StanmixInputError
 
-__all__ = ["ETA_SEQUENCE", "ADVIResult", "advi"]
+__all__ = ["ETA_SEQUENCE", "ADVIResult", "advi", "laplace_scale"]
 
 logger = logging.getLogger("stanmix.advi")
 
@@ -113,8 +113,8 @@ class _MeanField:
         self.dim = dim
         self.n_params = 2 * dim
 
-    def initial(self, init: np.ndarray) -> np.ndarray:
-        return np.concatenate([init, np.zeros(self.dim)])
+    def initial(self, init: np.ndarray, scale_tril: np.ndarray) -> np.ndarray:
+        return np.concatenate([init, np.log(np.diag(scale_tril))])
 
     def transform(self, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
         d = self.dim
@@ -145,8 +145,8 @@ class _FullRank:
         self.diag = dim + np.flatnonzero(self.rows == self.cols)
         self.n_params = dim + self.rows.size
 
-    def initial(self, init: np.ndarray) -> np.ndarray:
-        return np.concatenate([init, np.eye(self.dim)[self.rows, self.cols]])
+    def initial(self, init: np.ndarray, scale_tril: np.ndarray) -> np.ndarray:
+        return np.concatenate([init, scale_tril[self.rows, self.cols]])
 
     def _factor(self, theta: np.ndarray) -> np.ndarray:
         factor = np.zeros((self.dim, self.dim))
@@ -282,14 +282,21 @@ def _step(
 
 
 def _search_eta(
-    objective: _Objective, theta0: np.ndarray, adapt_iter: int, elbo_init: float
+    objective: _Objective,
+    theta0: np.ndarray,
+    adapt_iter: int,
+    elbo_init: float,
+    informed: bool = False,
 ) -> float:
     """Pick eta from ``ETA_SEQUENCE`` the way Stan's adaptation does.
 
     Each candidate runs ``adapt_iter`` iterations from ``theta0`` and its ELBO
     is estimated; the search stops at the first candidate whose ELBO is worse
     than the previous candidate's once that one beat the initial ELBO
-    ``elbo_init``, and returns the previous candidate.
+    ``elbo_init``, and returns the previous candidate. When no candidate
+    beats it and the start was ``informed`` (a given ``init_scale``), the
+    start is already as good as any step size can make it in that many
+    iterations, so the smallest candidate is used; otherwise that is an error.
     """
     elbo_best = -math.inf
     eta_best = math.nan
@@ -321,6 +328,12 @@ def _search_eta(
         elif elbo > elbo_init:
             logger.info("eta search: using eta = %g", eta)
             return eta
+    if informed:
+        logger.info(
+            "eta search: no eta improved on the initial approximation; using eta = %g",
+            ETA_SEQUENCE[-1],
+        )
+        return ETA_SEQUENCE[-1]
     raise RuntimeError(
         "ADVI eta search failed: no step-size scale in "
         f"{', '.join(f'{e:g}' for e in ETA_SEQUENCE)} improved on the initial "
@@ -391,6 +404,7 @@ def advi(
     elbo_samples: int = 100,
     eta: float | None = None,
     adapt_iter: int = 50,
+    init_scale: np.ndarray | None = None,
     tol_rel_obj: float = 0.01,
     eval_elbo: int = 100,
     output_draws: int = 1000,
@@ -407,8 +421,7 @@ def advi(
         density is undefined; such draws, and draws returning a non-finite
         value or gradient, are discarded and replaced (see Notes).
     init : array_like, shape (dim,)
-        Initial mean of the approximation, unconstrained scale. The initial
-        scale is the identity.
+        Initial mean of the approximation, unconstrained scale.
     algorithm : {"meanfield", "fullrank"}
         Diagonal or full-covariance Gaussian family.
     seed : int
@@ -425,6 +438,14 @@ def advi(
         100, 10, 1, 0.1 and 0.01, each run for ``adapt_iter`` iterations.
     adapt_iter : int
         Iterations per candidate in the eta search.
+    init_scale : array_like, optional
+        Initial scale of the approximation: standard deviations, shape
+        (dim,), or (``"fullrank"`` only) a lower-triangular Cholesky factor
+        with positive diagonal, shape (dim, dim). None (default) starts from
+        the identity, as Stan does. :func:`laplace_scale` gives the Laplace
+        approximation's at a posterior mode. With a given scale, an eta
+        search in which no candidate beats the initial ELBO uses the
+        smallest candidate instead of failing.
     tol_rel_obj : float
         Convergence tolerance on the relative ELBO change.
     eval_elbo : int
@@ -530,27 +551,30 @@ def advi(
         )
 
     dim = init.size
+    start_tril = _check_init_scale(init_scale, dim, algorithm)
     family = _MeanField(dim) if algorithm == "meanfield" else _FullRank(dim)
     rng = np.random.default_rng(int(seed))
     objective = _Objective(log_prob_grad, family, rng, grad_samples, elbo_samples)
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _check_at_init(log_prob_grad, init)
-        theta0 = family.initial(init)
+        theta0 = family.initial(init, start_tril)
         try:
             elbo_init, se_init = objective.elbo_with_se(theta0)
         except _DrawFailure as exc:
             if eta is None:
                 raise RuntimeError(
                     "ADVI cannot compute the ELBO of the initial approximation "
-                    f"(mean = init, unit scale): {exc}. The model may be "
+                    f"(mean = init): {exc}. The model may be "
                     "severely ill-conditioned or misspecified; try another init."
                 ) from exc
             elbo_init = se_init = None
         else:
             logger.info("initial ELBO %.6g", elbo_init)
         if eta is None:
-            eta = _search_eta(objective, theta0, adapt_iter, elbo_init)
+            eta = _search_eta(
+                objective, theta0, adapt_iter, elbo_init, init_scale is not None
+            )
         else:
             logger.info("using eta = %g (no search)", eta)
         theta, elbos, elbo_iters, converged, iterations, se_last = _optimise(
@@ -592,6 +616,87 @@ def advi(
         converged=converged,
         iterations=iterations,
     )
+
+
+def _check_init_scale(init_scale, dim: int, algorithm: str) -> np.ndarray:
+    """The initial Cholesky factor: identity, diag(init_scale), or as given."""
+    if init_scale is None:
+        return np.eye(dim)
+    try:
+        scale = np.array(init_scale, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise StanmixInputError(
+            f"init_scale must be an array of floats; could not convert it: {exc}"
+        ) from exc
+    if scale.shape == (dim,):
+        if not (np.isfinite(scale).all() and (scale > 0).all()):
+            raise StanmixInputError(
+                "init_scale must hold positive, finite standard deviations"
+            )
+        return np.diag(scale)
+    if scale.shape == (dim, dim) and algorithm == "fullrank":
+        diagonal = np.diag(scale)
+        if not (
+            np.isfinite(scale).all()
+            and np.allclose(scale, np.tril(scale))
+            and (diagonal > 0).all()
+        ):
+            raise StanmixInputError(
+                "init_scale as a matrix must be lower triangular with a "
+                "positive diagonal and finite entries (a Cholesky factor)"
+            )
+        return np.tril(scale)
+    shapes = f"({dim},)" + (f" or ({dim}, {dim})" if algorithm == "fullrank" else "")
+    raise StanmixInputError(
+        f"init_scale has shape {scale.shape}; {algorithm} needs {shapes}"
+    )
+
+
+def laplace_scale(
+    log_prob_grad: LogProbGrad, mode: np.ndarray, algorithm: str = "meanfield"
+) -> np.ndarray | None:
+    """The Laplace approximation's scale at a posterior mode, for ``init_scale``.
+
+    The Hessian of the log density is taken by central differences of its
+    gradient (2 * dim gradient calls). For ``"meanfield"`` the standard
+    deviations are ``1 / sqrt(-H_ii)``: for a Gaussian posterior that is
+    exactly the mean-field approximation ADVI converges to (the one that
+    minimises KL(q || p) has the conditional, not the marginal, variances).
+    For ``"fullrank"``, the Cholesky factor of ``inv(-H)``. Returns None where
+    ``mode`` is not a mode (a diagonal entry, or for fullrank the matrix, not
+    negative definite), so the caller can fall back to the identity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> precision = np.array([[4.0, 1.0], [1.0, 2.0]])
+    >>> def log_prob_grad(q):
+    ...     return -0.5 * float(q @ precision @ q), -precision @ q
+    >>> np.round(laplace_scale(log_prob_grad, np.zeros(2)), 6).tolist()
+    [0.5, 0.707107]
+    """
+    mode = np.asarray(mode, dtype=float)
+    dim = mode.size
+    hessian = np.empty((dim, dim))
+    steps = 1e-5 * np.maximum(1.0, np.abs(mode))
+    for i in range(dim):
+        shift = np.zeros(dim)
+        shift[i] = steps[i]
+        upper = np.asarray(log_prob_grad(mode + shift)[1], dtype=float)
+        lower = np.asarray(log_prob_grad(mode - shift)[1], dtype=float)
+        hessian[:, i] = (upper - lower) / (2.0 * steps[i])
+    precision = -0.5 * (hessian + hessian.T)
+    if not np.isfinite(precision).all():
+        return None
+    if algorithm == "meanfield":
+        diagonal = np.diag(precision)
+        return 1.0 / np.sqrt(diagonal) if (diagonal > 0).all() else None
+    try:
+        np.linalg.cholesky(precision)  # fails unless positive definite
+    except np.linalg.LinAlgError:
+        return None
+    covariance = np.linalg.inv(precision)
+    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
 def _check_at_init(log_prob_grad: LogProbGrad, init: np.ndarray) -> None:

@@ -32,7 +32,7 @@ from scipy.optimize import fsolve
 from scipy.stats import truncnorm
 
 from stanmix import advi as advi_module
-from stanmix.advi import ETA_SEQUENCE, ADVIResult, advi
+from stanmix.advi import ETA_SEQUENCE, ADVIResult, advi, laplace_scale
 from stanmix.exceptions import StanmixInputError
 
 SEED = 20240611
@@ -245,6 +245,66 @@ def test_eta_search_raises_when_last_eta_is_no_better_than_init():
         advi_module._search_eta(objective, np.zeros(2), 3, elbo_init=-10.0)
 
 
+def test_eta_search_from_an_informed_start_keeps_the_smallest_eta():
+    """A start no candidate improves on is already the best the search found."""
+    objective = ScriptedObjective([-20.0, -30.0, -25.0, -26.0, -27.0])
+    eta = advi_module._search_eta(
+        objective, np.zeros(2), 3, elbo_init=-10.0, informed=True
+    )
+    assert eta == ETA_SEQUENCE[-1]
+
+
+LAPLACE_COV = np.array([[1.0, 0.6, 0.0], [0.6, 2.0, -0.5], [0.0, -0.5, 0.5]])
+
+
+def test_laplace_scale_of_a_gaussian_is_exact():
+    """For a Gaussian, the Hessian is minus the precision P everywhere: the
+    mean-field scale is 1/sqrt(P_ii) (the KL(q||p) optimum ADVI seeks), the
+    full-rank factor is chol(inv(P)) = chol(cov)."""
+    target = Gaussian(MF_MEAN, LAPLACE_COV)
+    precision = np.linalg.inv(LAPLACE_COV)
+    meanfield = laplace_scale(target, MF_MEAN, "meanfield")
+    np.testing.assert_allclose(meanfield, 1 / np.sqrt(np.diag(precision)), rtol=1e-6)
+    fullrank = laplace_scale(target, MF_MEAN, "fullrank")
+    np.testing.assert_allclose(fullrank, np.linalg.cholesky(LAPLACE_COV), atol=1e-6)
+    assert target.calls == 2 * 3 * 2
+
+
+def test_laplace_scale_is_none_away_from_a_mode():
+    def saddle(q):  # log density q0^2 - q1^2: curvature up in q0
+        return float(q[0] ** 2 - q[1] ** 2), np.array([2 * q[0], -2 * q[1]])
+
+    assert laplace_scale(saddle, np.zeros(2), "meanfield") is None
+    assert laplace_scale(saddle, np.zeros(2), "fullrank") is None
+
+
+@pytest.mark.parametrize("algorithm", ["meanfield", "fullrank"])
+def test_start_from_the_laplace_scale(algorithm):
+    """Started at the optimum of its family, ADVI stays there: the search
+    finds nothing better than the start and takes the smallest eta, and the
+    fitted scale is the start's up to the step noise (module docstring)."""
+    target = Gaussian(MF_MEAN, LAPLACE_COV)
+    scale = laplace_scale(target, MF_MEAN, algorithm)
+    fit = advi(
+        target,
+        MF_MEAN,
+        algorithm=algorithm,
+        seed=SEED,
+        init_scale=scale,
+        eval_elbo=1000,
+    )
+    assert fit.eta in ETA_SEQUENCE
+    expected = np.diag(scale) if algorithm == "meanfield" else scale
+    k = fit.iterations
+    # The log-scale bounds of the module docstring; the full-rank diagonal
+    # is held to the same bound.
+    log_err = np.log(np.diag(fit.scale_tril) / np.diag(expected)) - LOG_SCALE_BIAS
+    assert np.all(np.abs(log_err) < N_SD * sgd_sd(fit.eta, k, 2.0)), log_err
+    precision = np.diag(np.linalg.inv(LAPLACE_COV))  # 1 / conditional variances
+    mean_tol = N_SD * np.array([sgd_sd(fit.eta, k, v) for v in precision])
+    assert np.all(np.abs(fit.mean - MF_MEAN) < mean_tol)
+
+
 RHO = 0.8
 FR_MEAN = np.array([0.5, -1.0])
 FR_COV = np.array([[1.0, RHO * 2.0], [RHO * 2.0, 4.0]])
@@ -434,6 +494,17 @@ def test_init_is_not_modified():
         ({"seed": -1}, "seed must be a non-negative integer"),
         ({"seed": 1.5}, "seed must be a non-negative integer"),
         ({"callback": 3}, "callback must be callable"),
+        (
+            {"init_scale": np.ones(2)},
+            r"init_scale has shape \(2,\); meanfield needs \(3,\)",
+        ),
+        ({"init_scale": np.eye(3)}, r"meanfield needs \(3,\)$"),
+        ({"init_scale": np.array([1.0, 0.0, 1.0])}, "positive, finite standard"),
+        (
+            {"init_scale": np.ones((3, 3)), "algorithm": "fullrank"},
+            "must be lower triangular",
+        ),
+        ({"init_scale": "wide"}, "init_scale must be an array of floats"),
     ],
 )
 def test_bad_input_raises_before_any_evaluation(kwargs, fragment):

@@ -99,6 +99,7 @@ def fit_diag(X, **kwargs):
             "unknown algorithm",
         ),
         (lambda: fit_normal(Y, adapt_delta=1.5), "adapt_delta must be"),
+        (lambda: fit_normal(Y, metric="dense"), "unknown metric 'dense'"),
         (lambda: fit_normal(Y, hdi_prob=1.2), "hdi_prob must be between 0 and 1"),
         (lambda: fit_normal(Y, sigma=-1.0), "sigma must be positive"),
         (

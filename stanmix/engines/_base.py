@@ -113,9 +113,15 @@ class Engine(abc.ABC):
         seed: int,
         algorithm: str = "meanfield",
         draws: int = 1000,
+        laplace_start: bool = False,
         **options,
     ) -> EngineResult:
-        """ADVI (meanfield or fullrank)."""
+        """ADVI (meanfield or fullrank).
+
+        ``laplace_start=True`` says ``init`` is a posterior mode: an engine
+        that can set ADVI's initial scale starts from the Laplace
+        approximation there (``info["init_scale"]`` says what was used).
+        """
 
     @abc.abstractmethod
     def sample(
@@ -128,6 +134,7 @@ class Engine(abc.ABC):
         draws: int,
         seed: int,
         adapt_delta: float = 0.95,
+        metric: str = "diag_e",
         inits: Sequence[Mapping] | None = None,
         pathfinder_init: bool = False,
         show_progress: bool = False,

@@ -122,8 +122,11 @@ class CmdStanEngine(Engine):
         seed,
         algorithm="meanfield",
         draws=1000,
+        laplace_start=False,
         **options,
     ):
+        # CmdStan's ADVI always starts from unit scale; laplace_start cannot
+        # be honoured and is reported in info.
         options.pop("callback", None)
         fit = self._model(stan_file).variational(
             data=dict(data),
@@ -147,7 +150,12 @@ class CmdStanEngine(Engine):
             method="variational",
             engine=self.name,
             engine_version=self.version,
-            info={"algorithm": algorithm, "implementation": "CmdStan", "eta": fit.eta},
+            info={
+                "algorithm": algorithm,
+                "implementation": "CmdStan",
+                "eta": fit.eta,
+                "init_scale": "identity",
+            },
         )
 
     def sample(
@@ -160,6 +168,7 @@ class CmdStanEngine(Engine):
         draws,
         seed,
         adapt_delta=0.95,
+        metric="diag_e",
         inits=None,
         pathfinder_init=False,
         show_progress=False,
@@ -181,6 +190,7 @@ class CmdStanEngine(Engine):
             iter_warmup=int(warmup),
             iter_sampling=int(draws),
             adapt_delta=float(adapt_delta),
+            metric=str(metric),
             inits=inits,
             show_progress=bool(show_progress),
             **options,
@@ -202,6 +212,7 @@ class CmdStanEngine(Engine):
                 "step_size": fit.step_size,
                 "inv_metric": fit.metric,
                 "warmup": int(warmup),
+                "metric": str(metric),
             },
         )
 

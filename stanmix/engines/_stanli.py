@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -12,6 +13,8 @@ import numpy as np
 from stanmix.engines._base import Engine, EngineResult, sampler_stats
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
+
+logger = logging.getLogger("stanmix")
 
 
 class StanliEngine(Engine):
@@ -81,9 +84,10 @@ class StanliEngine(Engine):
         seed,
         algorithm="meanfield",
         draws=1000,
+        laplace_start=False,
         **options,
     ):
-        from stanmix.advi import advi
+        from stanmix.advi import advi, laplace_scale
 
         program = self._program(stan_file)
         payload = _jsonable(data)
@@ -96,6 +100,16 @@ class StanliEngine(Engine):
             start = rng.uniform(-2, 2, model.n_unconstrained)
         else:
             start = model.unconstrain(_jsonable(init))
+        init_scale = None
+        if laplace_start and "init_scale" not in options:
+            init_scale = laplace_scale(model.log_prob_grad, start, algorithm)
+            if init_scale is None:
+                logger.info("ADVI: init is not a mode; starting from unit scale")
+        if "init_scale" in options:
+            scale_kind = "given"
+        else:
+            options["init_scale"] = init_scale
+            scale_kind = "identity" if init_scale is None else "laplace"
         fit = advi(
             model.log_prob_grad,
             start,
@@ -118,6 +132,7 @@ class StanliEngine(Engine):
             info={
                 "algorithm": algorithm,
                 "implementation": "stanmix.advi",
+                "init_scale": scale_kind,
                 "eta": fit.eta,
                 "converged": fit.converged,
                 "iterations": fit.iterations,
@@ -135,6 +150,7 @@ class StanliEngine(Engine):
         draws,
         seed,
         adapt_delta=0.95,
+        metric="diag_e",
         inits=None,
         pathfinder_init=False,
         show_progress=False,
@@ -145,6 +161,7 @@ class StanliEngine(Engine):
             chains=int(chains),
             seed=int(seed),
             delta=float(adapt_delta),
+            metric=str(metric),
             warmup=int(warmup),
             samples=int(draws),
             **options,
@@ -176,6 +193,7 @@ class StanliEngine(Engine):
                 "step_size": np.asarray(fit.step_size),
                 "inv_metric": fit.inv_metric,
                 "warmup": int(warmup),
+                "metric": str(metric),
             },
         )
 
