@@ -257,6 +257,7 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
         if "posterior_raw" in model.idata_.groups():
             out["max_rhat_raw"] = draws_summary(model.idata_.posterior_raw)["max_rhat"]
         out["divergences"] = int(model.idata_.sample_stats["diverging"].sum())
+        out["metric"] = model.metric_
         out["label_switching"] = str(model.label_switching_)
     return out
 
