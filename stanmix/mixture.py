@@ -294,7 +294,7 @@ class _Mixture:
             of the means couples each mean to its neighbours on the
             unconstrained scale, which a diagonal metric cannot follow; on
             well-separated clusters a dense one takes about half the leapfrog
-            steps and gives 2 to 3 times the ESS per second (see
+            steps and gives 2.2 to 3.4 times the ESS per second (see
             docs/benchmarks.md). ``"auto"`` takes ``"dense_e"`` when chains
             start from the MAP (``init="map"``), the model has at most 100
             unconstrained parameters (the warmup's draws estimate a larger
@@ -376,6 +376,7 @@ class _Mixture:
         self.engine_version_ = engine.version
         self.method_ = method
         self.map_ = None
+        self.metric_ = None
 
         std = cells.affine(center, scale)
         points = std.point_values()

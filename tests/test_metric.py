@@ -111,6 +111,9 @@ def test_metric_reaches_the_sampler(metric):
         assert inv.shape == shape
         # Adapted, not left at the identity the warmup starts from.
         assert not np.allclose(inv, np.eye(n) if metric == "dense_e" else np.ones(n))
+    # A later fit without NUTS leaves no metric behind.
+    model.fit(X, seed=3, method="optimize")
+    assert model.metric_ is None
 
 
 def test_auto_is_diagonal_when_a_component_is_nearly_all_censored(monkeypatch):
