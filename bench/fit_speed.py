@@ -3,8 +3,10 @@
 The case: 1000 points from five well-separated 2-D blobs
 (``stanmix.datasets.blobs``), ``DiagonalMixture(5)`` with its defaults
 (standardized, anchor chosen from k-means, NUTS started at the MAP,
-adapt_delta 0.95, relabelling on). Each engine is measured in its own fresh
-process so the build is a real first build:
+adapt_delta 0.95, metric "auto", relabelling on; ``--metric`` overrides the
+metric, and the table shows the one used and the leapfrog steps per
+draw). Each engine is measured in its own fresh process so the build is a
+real first build:
 
 - build: preparing the program (stanli: stanc3 to its MIR; CmdStan: stanc +
   C++ compile into an empty cache folder);
@@ -18,6 +20,7 @@ Run from the repository root:
 
     python bench/fit_speed.py                 # every installed engine
     python bench/fit_speed.py --engine stanli --draws 500
+    python bench/fit_speed.py --metric diag_e     # the diagonal metric, for comparison
 
 Targets on 2 cores: MAP under 2 s, NUTS under 60 s.
 """
@@ -36,7 +39,7 @@ TARGET_MAP = 2.0
 TARGET_NUTS = 60.0
 
 
-def measure(engine_name: str, n: int, draws: int, seed: int) -> dict:
+def measure(engine_name: str, n: int, draws: int, seed: int, metric: str) -> dict:
     """Run in a fresh process: build, MAP, NUTS on one engine."""
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
@@ -72,7 +75,7 @@ def measure(engine_name: str, n: int, draws: int, seed: int) -> dict:
     try:
         start = time.perf_counter()
         model = sm.DiagonalMixture(5, engine=engine_name).fit(
-            data.X, seed=seed, chains=4, draws=draws, warmup=draws
+            data.X, seed=seed, chains=4, draws=draws, warmup=draws, metric=metric
         )
         nuts_total = time.perf_counter() - start
     finally:
@@ -89,6 +92,8 @@ def measure(engine_name: str, n: int, draws: int, seed: int) -> dict:
         "map_ari": float(map_ari),
         "nuts_sampling_s": sampling[0],
         "nuts_total_s": nuts_total,
+        "metric": model.metric_,
+        "leapfrog_per_draw": float(np.asarray(stats["n_steps"]).mean()),
         "max_rhat": float(summary["r_hat"].max()),
         "min_ess_bulk": float(summary["ess_bulk"].min()),
         "divergences": int(np.asarray(stats["diverging"]).sum()),
@@ -102,11 +107,15 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--metric", default="auto", choices=["auto", "dense_e", "diag_e", "unit_e"]
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        print(json.dumps(measure(args.child, args.n, args.draws, args.seed)))
+        measured = measure(args.child, args.n, args.draws, args.seed, args.metric)
+        print(json.dumps(measured))
         return 0
 
     from stanmix.engines import cmdstan_available
@@ -130,6 +139,8 @@ def main() -> int:
                     str(args.draws),
                     "--seed",
                     str(args.seed),
+                    "--metric",
+                    args.metric,
                 ],
                 env=env,
                 capture_output=True,
@@ -144,7 +155,8 @@ def main() -> int:
     print(f"load average (1 min) before the runs: {load:.2f}")
     head = (
         f"{'engine':<8} {'build s':>8} {'MAP s':>7} {'MAP ARI':>8} "
-        f"{'NUTS s':>7} {'fit s':>7} {'R-hat':>6} {'ESS':>6} {'div':>4} {'ARI':>5}"
+        f"{'NUTS s':>7} {'fit s':>7} {'R-hat':>6} {'ESS':>6} {'div':>4} {'ARI':>5} "
+        f"{'metric':>8} {'steps':>6}"
     )
     print(head)
     for r in rows:
@@ -152,7 +164,8 @@ def main() -> int:
             f"{r['engine']:<8} {r['build_s']:8.2f} {r['map_s']:7.2f} "
             f"{r['map_ari']:8.3f} {r['nuts_sampling_s']:7.1f} "
             f"{r['nuts_total_s']:7.1f} {r['max_rhat']:6.3f} "
-            f"{r['min_ess_bulk']:6.0f} {r['divergences']:4d} {r['nuts_ari']:5.3f}"
+            f"{r['min_ess_bulk']:6.0f} {r['divergences']:4d} {r['nuts_ari']:5.3f} "
+            f"{r['metric']:>8} {r['leapfrog_per_draw']:6.1f}"
         )
     print(
         f"targets: MAP < {TARGET_MAP:.0f} s, NUTS (4 x {args.draws}) < "
