@@ -235,6 +235,8 @@ def row_cells(row: dict) -> list[str]:
     elif status == "failed":
         wall = "failed"
     note = row.get("note") or ""
+    if row.get("metric"):
+        note = (note + "; " if note else "") + f"{row['metric']} metric"
     if status == "failed":
         note = (note + "; " if note else "") + row.get("error", "")[:120]
     if row.get("warnings"):
