@@ -691,12 +691,11 @@ def laplace_scale(
     if algorithm == "meanfield":
         diagonal = np.diag(precision)
         return 1.0 / np.sqrt(diagonal) if (diagonal > 0).all() else None
-    try:
-        np.linalg.cholesky(precision)  # fails unless positive definite
+    try:  # the inverse is positive definite exactly when the precision is
+        covariance = np.linalg.inv(precision)
+        return np.linalg.cholesky(0.5 * (covariance + covariance.T))
     except np.linalg.LinAlgError:
         return None
-    covariance = np.linalg.inv(precision)
-    return np.linalg.cholesky(0.5 * (covariance + covariance.T))
 
 
 def _check_at_init(log_prob_grad: LogProbGrad, init: np.ndarray) -> None:

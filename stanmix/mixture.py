@@ -200,21 +200,18 @@ class _Mixture:
             return "diag_e"
         if self._n_unconstrained(data) > DENSE_METRIC_MAX_PARAMS:
             return "diag_e"
-        from stanmix.membership import membership_draws
+        from stanmix.membership import membership_mean
 
         w, m, s = self.map_
         k = w.shape[-1]
-        probs = membership_draws(
-            self.cells_,
-            w.reshape(1, k),
-            m.reshape(1, k, -1),
-            s.reshape(1, k, -1),
+        probs = membership_mean(
+            self.cells_, w.reshape(1, k), m.reshape(1, k, -1), s.reshape(1, k, -1)
         )
-        separation = float(probs[0].max(axis=1).mean())
+        separation = float(probs.max(axis=1).mean())
         logger.info("mean top membership probability at the MAP: %.3f", separation)
         if separation < DENSE_METRIC_MIN_SEPARATION:
             return "diag_e"
-        if self._has_censoring() and self._mostly_censored(probs[0].argmax(axis=1)):
+        if self._mostly_censored(probs.argmax(axis=1)):
             return "diag_e"
         return "dense_e"
 

@@ -100,16 +100,16 @@ class StanliEngine(Engine):
             start = rng.uniform(-2, 2, model.n_unconstrained)
         else:
             start = model.unconstrain(_jsonable(init))
-        init_scale = None
-        if laplace_start and "init_scale" not in options:
-            init_scale = laplace_scale(model.log_prob_grad, start, algorithm)
-            if init_scale is None:
-                logger.info("ADVI: init is not a mode; starting from unit scale")
         if "init_scale" in options:
             scale_kind = "given"
         else:
-            options["init_scale"] = init_scale
-            scale_kind = "identity" if init_scale is None else "laplace"
+            scale = None
+            if laplace_start:
+                scale = laplace_scale(model.log_prob_grad, start, algorithm)
+                if scale is None:
+                    logger.info("ADVI: init is not a mode; starting from unit scale")
+            options["init_scale"] = scale
+            scale_kind = "identity" if scale is None else "laplace"
         fit = advi(
             model.log_prob_grad,
             start,
