@@ -51,7 +51,7 @@ def measure(engine_name: str, n: int, draws: int, seed: int, metric: str) -> dic
     data = datasets.blobs(n, seed=seed)
     engine = sm.get_engine(engine_name)
     start = time.perf_counter()
-    engine.compile(program_path("diag_mixture"))
+    engine.compile(program_path("normal_diag"))
     build = time.perf_counter() - start
 
     start = time.perf_counter()

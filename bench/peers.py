@@ -196,7 +196,7 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
     from stanmix.programs import program_path
 
     engine = sm.get_engine("stanli")
-    program = "normal_mixture" if scenario.univariate else "diag_mixture"
+    program = "normal_diag"
     start = time.perf_counter()
     engine.compile(program_path(program))
     build = time.perf_counter() - start

@@ -1,25 +1,30 @@
 """The cell table: observed, censored and missing cells of a data matrix.
 
-Every multivariate dataset is held internally as a :class:`CellTable`, one
-entry per (row, column) cell with a kind code. The Stan programs, the
-Python-side likelihood (membership, log-likelihood) and standardization all
-read this one representation, so a censored cell means the same thing
-everywhere.
+Every dataset is held internally as a :class:`CellTable`, one entry per
+(row, column) cell with a kind code. The Stan programs, the Python-side
+likelihood (membership, log-likelihood) and standardization all read this
+one representation, so a censored cell means the same thing everywhere.
 
 Kinds
 -----
-OBSERVED  value known exactly                     term: log N(y | mu, sigma)
-LEFT      true value <= upper (detection limit)   term: log Phi((upper-mu)/sigma)
-RIGHT     true value >= lower                     term: log (1-Phi((lower-mu)/sigma))
-INTERVAL  lower <= true value <= upper            term: log (Phi(u) - Phi(l))
-MISSING   nothing known                           term: 0 (exact, diagonal covariance)
+OBSERVED  value known exactly
+LEFT      true value <= upper (a detection limit)
+RIGHT     true value >= lower
+INTERVAL  lower <= true value <= upper
+MISSING   nothing known
+
+How each family turns a cell into a likelihood term is the family's own
+business (:mod:`stanmix.families`).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from stanmix.exceptions import StanmixInputError
 
 OBSERVED, LEFT, RIGHT, INTERVAL, MISSING = 0, 1, 2, 3, 4
 KIND_NAMES = ("observed", "left", "right", "interval", "missing")
@@ -88,9 +93,46 @@ class CellTable:
     def n_dims(self) -> int:
         return self.values.shape[1]
 
+    def validate(self) -> CellTable:
+        """Check the table's invariants; return it, or raise naming a cell."""
+        kind = self.kind
+        bad = ~np.isin(kind, (OBSERVED, LEFT, RIGHT, INTERVAL, MISSING))
+        self._refuse(bad, "has an unknown kind code", "use the codes in stanmix.cells")
+        self._refuse(
+            (kind == OBSERVED) & ~np.isfinite(self.values),
+            "is observed but its value is not finite",
+            "mark it missing or give a finite value",
+        )
+        self._refuse(
+            ((kind == LEFT) | (kind == INTERVAL)) & np.isnan(self.upper),
+            "is left or interval censored but has no upper limit",
+            "give its limit in `upper`",
+        )
+        self._refuse(
+            ((kind == RIGHT) | (kind == INTERVAL)) & np.isnan(self.lower),
+            "is right or interval censored but has no lower limit",
+            "give its limit in `lower`",
+        )
+        with np.errstate(invalid="ignore"):
+            inverted = (kind == INTERVAL) & ~(self.lower < self.upper)
+        self._refuse(
+            inverted, "is interval censored with lower >= upper", "give lower < upper"
+        )
+        return self
+
+    def _refuse(self, bad: np.ndarray, problem: str, fix: str) -> None:
+        if not np.any(bad):
+            return
+        rows, cols = np.nonzero(bad)
+        raise StanmixInputError(
+            f"cells: {rows.size} cell(s) where the cell {problem}; first at row "
+            f"{rows[0]}, column {self.columns[cols[0]]!r}; {fix}"
+        )
+
     @property
-    def is_fully_observed(self) -> bool:
-        return bool(np.all(self.kind == OBSERVED))
+    def censored(self) -> np.ndarray:
+        """Boolean (N, D): left, right or interval censored cells."""
+        return np.isin(self.kind, (LEFT, RIGHT, INTERVAL))
 
     def affine(self, center, scale) -> CellTable:
         """The same table in units (x - center) / scale, per column."""
@@ -125,12 +167,23 @@ class CellTable:
         out = np.where(self.kind == LEFT, self.upper, out)
         out = np.where(self.kind == RIGHT, self.lower, out)
         out = np.where(self.kind == INTERVAL, 0.5 * (self.lower + self.upper), out)
-        col_mean = np.nanmean(np.where(self.kind == MISSING, np.nan, out), axis=0)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column
+            col_mean = np.nanmean(np.where(self.kind == MISSING, np.nan, out), axis=0)
         col_mean = np.where(np.isfinite(col_mean), col_mean, 0.0)
         return np.where(self.kind == MISSING, col_mean, out)
 
     def to_stan(self) -> dict:
-        """The cell-related entries of ``diag_mixture.stan``'s data block."""
+        """The entries of ``stan/cell_table.standata``, the cell part of every
+        program's data block.
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[1.0, np.nan]])
+        >>> d = t.to_stan()
+        >>> d["N"], d["D"], d["observed"].tolist(), d["n_left"]
+        (1, 2, [[1.0, 0.0]], 0)
+        """
         observed = self.kind == OBSERVED
         data: dict = {
             "N": self.n_obs,
@@ -153,3 +206,136 @@ class CellTable:
             else:
                 data[f"{label}_limit"] = getattr(self, bounds[0])[rows, cols]
         return data
+
+    @classmethod
+    def from_stan(cls, data, columns=None) -> CellTable:
+        """The table described by the cell entries of a program's data.
+
+        The inverse of :meth:`to_stan`.
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[1.0, np.nan], [2.0, 3.0]], ["a", "b"])
+        >>> back = CellTable.from_stan(t.to_stan(), ["a", "b"])
+        >>> back.kind.tolist() == t.kind.tolist()
+        True
+        """
+        try:
+            n, d = int(data["N"]), int(data["D"])
+            y = np.asarray(data["y"], dtype=float).reshape(n, d)
+            observed = np.asarray(data["observed"], dtype=float).reshape(n, d) > 0.5
+        except KeyError as err:
+            raise StanmixInputError(f"the data has no entry {err}") from None
+        except (TypeError, ValueError) as err:
+            raise StanmixInputError(
+                f"the data's y or observed entry does not hold N x D = {n} x {d} "
+                f"numbers: {err}"
+            ) from None
+        kind = np.full(y.shape, MISSING, dtype=np.int8)
+        kind[observed] = OBSERVED
+        lower = np.full(y.shape, np.nan)
+        upper = np.full(y.shape, np.nan)
+        for label, code, bounds in (
+            ("left", LEFT, (("left_limit", upper),)),
+            ("right", RIGHT, (("right_limit", lower),)),
+            (
+                "interval",
+                INTERVAL,
+                (("interval_lower", lower), ("interval_upper", upper)),
+            ),
+        ):
+            try:
+                rows = (
+                    np.asarray(data.get(f"{label}_row", []), dtype=int).reshape(-1) - 1
+                )
+                cols = (
+                    np.asarray(data.get(f"{label}_col", []), dtype=int).reshape(-1) - 1
+                )
+                kind[rows, cols] = code
+                for name, target in bounds:
+                    target[rows, cols] = np.asarray(data[name], dtype=float).reshape(-1)
+            except KeyError as err:
+                raise StanmixInputError(f"the data has no entry {err}") from None
+            except (IndexError, ValueError) as err:
+                raise StanmixInputError(
+                    f"the data's {label}-censored cells do not fit its N x D = "
+                    f"{n} x {d} table: {err}"
+                ) from None
+        cols = tuple(columns) if columns is not None else ()
+        if cols and len(cols) != d:
+            raise StanmixInputError(
+                f"columns names {len(cols)} dimensions but the data has D = {d}"
+            )
+        values = np.where(kind == OBSERVED, y, np.nan)
+        return cls(values, kind, lower, upper, tuple(str(c) for c in cols))
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-column centre and scale: a fit runs on (x - center) / scale.
+
+    Attributes
+    ----------
+    center, scale : ndarray, shape (D,)
+    """
+
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, cells: CellTable, *, enabled: bool = True, shared: bool = False):
+        """Centre on the column means and scale by the column sds of the cells'
+        point values (:meth:`CellTable.point_values`); ``shared=True`` uses one
+        scale (the root mean column variance) for every column, as spherical
+        covariances need; ``enabled=False`` is the identity.
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[0.0, 0.0], [2.0, 4.0]])
+        >>> s = Standardization.fit(t)
+        >>> s.center.tolist(), s.scale.tolist()
+        ([1.0, 2.0], [1.0, 2.0])
+        >>> Standardization.fit(t, shared=True).scale.round(3).tolist()
+        [1.581, 1.581]
+        """
+        d = cells.n_dims
+        if not enabled:
+            return cls(np.zeros(d), np.ones(d))
+        points = cells.point_values()
+        center = points.mean(axis=0)
+        scale = points.std(axis=0)
+        if shared:
+            scale = np.full(d, float(np.sqrt(np.mean(scale**2))))
+        return cls(center, np.where(scale > 0, scale, 1.0))
+
+    def apply(self, cells: CellTable) -> CellTable:
+        """The table in standardized units."""
+        return cells.affine(self.center, self.scale)
+
+
+def mostly_censored(
+    cells: CellTable, labels: np.ndarray, n_components: int, threshold: float = 0.9
+) -> list[tuple[int, str, float]]:
+    """(component, column, fraction) where a component's rows are mostly censored.
+
+    ``labels`` gives each row's component; components with fewer than five
+    rows are skipped.
+
+    Examples
+    --------
+    >>> t = CellTable(np.array([[np.nan]] * 5 + [[1.0]] * 5), np.array(
+    ...     [[LEFT]] * 5 + [[OBSERVED]] * 5, dtype=np.int8), np.full((10, 1), np.nan),
+    ...     np.array([[0.0]] * 5 + [[np.nan]] * 5), ("y",))
+    >>> mostly_censored(t, np.array([0] * 5 + [1] * 5), 2)
+    [(0, 'y', 1.0)]
+    """
+    censored = cells.censored
+    found = []
+    for k in range(int(n_components)):
+        members = labels == k
+        if members.sum() < 5:
+            continue
+        fraction = censored[members].mean(axis=0)
+        for d in np.flatnonzero(fraction >= threshold):
+            found.append((k, cells.columns[d], float(fraction[d])))
+    return found

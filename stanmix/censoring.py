@@ -312,3 +312,37 @@ def cell_table(
             "missing; drop them (they carry no information about the clusters)"
         )
     return CellTable(values, kind, low, high, columns), index
+
+
+def check_fit_data(cells: CellTable) -> None:
+    """Refuse data that would give a silently wrong fit.
+
+    A column with no observed value (all missing or censored) leaves its
+    component parameters resting on the prior; a column whose values are
+    all the same carries no information about the clusters and breaks the
+    scale. Both are refused, naming the column.
+
+    Examples
+    --------
+    >>> table, _ = cell_table(pd.DataFrame({"x": [1.0, 2.0], "y": [3.0, 3.0]}))
+    >>> try:
+    ...     check_fit_data(table)
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:33])
+    column 'y' is constant (every val
+    """
+    observed = cells.kind == OBSERVED
+    for d, name in enumerate(cells.columns):
+        seen = cells.values[observed[:, d], d]
+        if seen.size == 0:
+            what = "censored or missing" if cells.censored[:, d].any() else "missing"
+            raise StanmixInputError(
+                f"column {name!r} has no observed value (every cell is {what}); "
+                "drop it, or give at least some measured values"
+            )
+        points = cells.point_values()[:, d][cells.kind[:, d] != MISSING]
+        if np.ptp(points) == 0:
+            raise StanmixInputError(
+                f"column {name!r} is constant (every value is {points[0]:g}); drop "
+                "it: a constant column says nothing about the clusters"
+            )

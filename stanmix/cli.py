@@ -53,13 +53,26 @@ def _parser() -> argparse.ArgumentParser:
     fit = sub.add_parser(
         "fit",
         help="fit a CSV file",
-        description="Fit a diagonal-covariance mixture to the numeric columns of "
-        "a CSV file and write posterior.nc, summary.csv, membership.csv and "
+        description="Fit a mixture (normal or Student-t components; diagonal, "
+        "spherical, full or tied covariance) to the numeric columns of a CSV "
+        "file and write posterior.nc, summary.csv, membership.csv and "
         "report.html to --out.",
     )
     fit.add_argument("data", type=Path, help="CSV file with a header row")
     fit.add_argument("--components", "-k", type=int, required=True)
     fit.add_argument("--columns", help="comma-separated columns [all numeric]")
+    fit.add_argument(
+        "--family",
+        default="normal",
+        choices=["normal", "student_t"],
+        help="component distribution [normal]",
+    )
+    fit.add_argument(
+        "--covariance",
+        default="diag",
+        choices=["diag", "spherical", "full", "tied"],
+        help="covariance structure of each component [diag]",
+    )
     fit.add_argument(
         "--lower-limit",
         action="append",
@@ -302,7 +315,12 @@ def _fit(args) -> int:
     upper = _limits(args.upper_limit, "--upper-limit")
     df = _read_csv(args.data, args.columns)
     _check_limits(df, lower, upper)
-    model = sm.DiagonalMixture(args.components, engine=args.engine)
+    model = sm.Mixture(
+        args.components,
+        family=args.family,
+        covariance=args.covariance,
+        engine=args.engine,
+    )
     model.fit(
         df,
         method=args.method,

@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from stanmix.exceptions import StanmixInputError
-from stanmix.relabel import (
-    _component_vars,
-    _draws_first,
-    _flatten_params,
-    _is_membership_like,
-    _min_cost_permutations,
-    _sq_cost,
+from stanmix._labels import (
+    component_vars,
+    draws_first,
+    flatten_params,
+    is_membership_like,
+    min_cost_permutations,
+    sq_cost,
 )
+from stanmix.exceptions import StanmixInputError
 
 __all__ = ["LabelSwitchingReport", "detect_label_switching"]
 
@@ -102,14 +102,14 @@ def _collect(
         draws = draws.posterior
     if hasattr(draws, "data_vars"):
         post = draws
-        comp = _component_vars(post, component_dim)
+        comp = component_vars(post, component_dim)
         if not comp:
             raise StanmixInputError(
                 f"no posterior variable has the dim {component_dim!r}; pass "
                 "component_dim= naming the component dim."
             )
         if var_names is None:
-            names = [v for v in comp if not _is_membership_like(post[v], component_dim)]
+            names = [v for v in comp if not is_membership_like(post[v], component_dim)]
         else:
             names = list(var_names)
             unknown = [v for v in names if v not in comp]
@@ -122,7 +122,7 @@ def _collect(
             raise StanmixInputError(
                 "no component parameters to examine; pass var_names=."
             )
-        arrays = {v: _draws_first(post[v], component_dim).values for v in names}
+        arrays = {v: draws_first(post[v], component_dim).values for v in names}
     elif isinstance(draws, Mapping):
         names = list(draws) if var_names is None else list(var_names)
         unknown = [v for v in names if v not in draws]
@@ -132,14 +132,14 @@ def _collect(
         for v in names:
             value = draws[v]
             if hasattr(value, "dims") and component_dim in value.dims:
-                value = _draws_first(value, component_dim).values
+                value = draws_first(value, component_dim).values
             arrays[v] = value
     else:
         raise StanmixInputError(
             "draws must be a mapping of name to (chain, draw, component, ...) "
             "arrays or an arviz.InferenceData."
         )
-    return _flatten_params(arrays, "draws")[0]
+    return flatten_params(arrays, "draws")[0]
 
 
 def _within_chain_scale(x: np.ndarray) -> np.ndarray:
@@ -155,7 +155,7 @@ def _aligned_reference(z: np.ndarray, n_rounds: int = 5) -> np.ndarray:
     """A chain's central labelling (K, E): median of its draws aligned to it."""
     ref = np.median(z, axis=0)
     for _ in range(n_rounds):
-        perm, _ = _min_cost_permutations(_sq_cost(z, ref))
+        perm, _ = min_cost_permutations(sq_cost(z, ref))
         new = np.median(np.take_along_axis(z, perm[:, :, None], axis=1), axis=0)
         if np.allclose(new, ref):
             break
@@ -297,7 +297,7 @@ def detect_label_switching(
     fraction = np.zeros(c)
     for i in range(c):
         d_id = np.sum((z[i] - refs[i]) ** 2, axis=(1, 2))
-        perm, d_best = _min_cost_permutations(_sq_cost(z[i], refs[i]))
+        perm, d_best = min_cost_permutations(sq_cost(z[i], refs[i]))
         # Distance between the reference and its own relabelling by perm: the
         # gain of a draw that sits fully in that other labelling.
         full = np.sum((refs[i][perm] - refs[i]) ** 2, axis=(1, 2))
@@ -315,7 +315,7 @@ def detect_label_switching(
     differs = np.zeros(c, dtype=bool)
     for i in range(1, c):
         d_id = float(np.sum((refs[i] - refs[0]) ** 2))
-        perm, best = _min_cost_permutations(_sq_cost(refs[i][None], refs[0]))
+        perm, best = min_cost_permutations(sq_cost(refs[i][None], refs[0]))
         gain = d_id - float(best[0])
         if (
             not np.array_equal(perm[0], identity)

@@ -1,7 +1,8 @@
-"""Building ArviZ InferenceData objects: the one module that knows ArviZ.
+"""Building the ArviZ InferenceData of a fit.
 
-Dims used throughout: ``chain``, ``draw``, ``component``, ``obs`` and, for
-multivariate models, ``dim`` (the data's column names).
+Dims used throughout: ``chain``, ``draw``, ``component``, ``obs``, ``dim``
+(the data's column names) and, for correlations, ``pair`` ("x:y").
+Univariate data (one column) keep ``obs`` only in ``observed_data``.
 """
 
 from __future__ import annotations
@@ -50,21 +51,23 @@ def dataset(
     )
 
 
-def _observed(cells: CellTable, index: pd.Index, univariate: bool) -> xr.Dataset:
-    coords = {"obs": np.asarray(index), "dim": list(cells.columns)}
-    if univariate:
+def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
+    kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind].astype(str)
+    arrays = {
+        "y": cells.values,
+        "cell_kind": kinds,
+        "lower": cells.lower,
+        "upper": cells.upper,
+    }
+    obs = np.asarray(index)
+    if cells.n_dims == 1:
         return xr.Dataset(
-            {"y": (["obs"], cells.values[:, 0])}, coords={"obs": coords["obs"]}
+            {name: (["obs"], arr[:, 0]) for name, arr in arrays.items()},
+            coords={"obs": obs},
         )
-    kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind]
     return xr.Dataset(
-        {
-            "y": (["obs", "dim"], cells.values),
-            "cell_kind": (["obs", "dim"], kinds.astype(str)),
-            "lower": (["obs", "dim"], cells.lower),
-            "upper": (["obs", "dim"], cells.upper),
-        },
-        coords=coords,
+        {name: (["obs", "dim"], arr) for name, arr in arrays.items()},
+        coords={"obs": obs, "dim": list(cells.columns)},
     )
 
 
@@ -76,7 +79,6 @@ def build_inference_data(
     sample_stats: Mapping[str, np.ndarray] | None,
     cells: CellTable,
     index: pd.Index,
-    univariate: bool,
     log_likelihood: np.ndarray | None = None,
     attrs: Mapping | None = None,
 ) -> az.InferenceData:
@@ -92,8 +94,6 @@ def build_inference_data(
         Per-draw statistics, (chain, draw).
     cells, index
         The training data and its row labels (the ``obs`` coordinate).
-    univariate
-        Whether the observed data is one column (``y`` has dims ``obs`` only).
     log_likelihood
         Pointwise log-likelihood (chain, draw, obs), for LOO; optional.
     attrs
@@ -102,7 +102,7 @@ def build_inference_data(
     attrs = dict(attrs or {})
     groups = {
         "posterior": dataset(posterior, dims, coords, attrs),
-        "observed_data": _observed(cells, index, univariate),
+        "observed_data": _observed(cells, index),
     }
     if sample_stats:
         groups["sample_stats"] = dataset(sample_stats, {}, {}, attrs)

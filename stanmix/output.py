@@ -31,8 +31,8 @@ def write_results(
 
     Parameters
     ----------
-    model : NormalMixture or DiagonalMixture
-        A fitted model.
+    model : Mixture
+        A fitted model with joint components.
     out : str or Path
         The output folder (created, with its parents, when missing).
     title : str, optional
@@ -49,7 +49,7 @@ def write_results(
 
     from stanmix.report import write_report
 
-    model._check_fitted()
+    model.param_draws()  # raises NotFittedError before fit
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise StanmixInputError(

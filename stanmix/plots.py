@@ -24,9 +24,10 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
-from scipy.stats import norm
 
+from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.estimator import Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az
 
@@ -77,12 +78,12 @@ def component_colors(n_components: int) -> list[tuple[float, float, float, float
 
 
 def _check_model(model, what: str) -> None:
-    if not callable(getattr(model, "_check_fitted", None)):
+    if not isinstance(model, Mixture):
         raise TypeError(
-            f"{what} expects a fitted stanmix NormalMixture or DiagonalMixture, "
-            f"got {type(model).__name__}"
+            f"{what} expects a fitted stanmix Mixture (or NormalMixture, "
+            f"DiagonalMixture), got {type(model).__name__}"
         )
-    model._check_fitted()
+    model.param_draws()  # raises NotFittedError before fit
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -97,13 +98,12 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
 def _cells_for(model, X) -> CellTable:
     if X is None:
         return model.cells_
-    return model._new_cells(X, {})
+    return model.new_cells(X)
 
 
 def _membership_mean(model, cells: CellTable) -> np.ndarray:
-    from stanmix.membership import membership_mean
-
-    return membership_mean(cells, *model._flat_params())
+    model._check_membership()
+    return likelihood.membership_mean(model.family_, cells, model.param_draws())
 
 
 def _point_alpha(p_max: np.ndarray, k: int) -> np.ndarray:
@@ -163,21 +163,25 @@ def plot_clusters(
     point takes the colour of its most probable component; its opacity
     grows with that probability, and points whose largest probability is
     below ``UNCERTAIN_BELOW`` (0.9) are outlined in black. Each component
-    is drawn as axis-aligned ellipses (the covariance is diagonal) at
-    ``ellipses`` standard deviations around its mean, in the data's units,
-    with its number at the centre. Censored cells are drawn at their limit
+    is drawn as the ellipses of its posterior mean covariance (for
+    Student-t components, scale matrix) in the two columns, at
+    ``ellipses`` standard deviations (scales) around its mean: rotated for
+    full and tied covariances, axis-aligned for diagonal ones, circles for
+    spherical ones (when both columns share a scale). Its number sits at
+    the centre. Censored cells are drawn at their limit
     (intervals at their midpoint) with a marker pointing to where the true
     value lies; a point with one of the two cells missing is drawn as a tick
     on the edge of the axis of its observed cell.
 
     For one column (``NormalMixture``): a histogram of the data with the
     weighted component densities and their sum (averaged over the posterior
-    draws), and a rug of the observations coloured the same way.
+    draws, each in the family's own shape), and a rug of the observations
+    coloured the same way.
 
     Parameters
     ----------
-    model : NormalMixture or DiagonalMixture
-        A fitted model.
+    model : Mixture
+        A fitted model with joint components.
     X : array-like or DataFrame, optional
         Observations to show instead of the fitted data (same columns).
     dims : pair of int or str, optional
@@ -386,15 +390,17 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
 
     weights = np.asarray(model.weights_, dtype=float)
     means = np.asarray(model.means_, dtype=float).reshape(k, -1)
-    scales = np.asarray(model.scales_, dtype=float).reshape(k, -1)
+    cov = model.family_.covariances(model.param_draws()).mean(axis=0)
     for j in range(k):
         centre = (means[j, dx], means[j, dy])
+        width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
         for r, radius in enumerate(radii):
             ax.add_patch(
                 Ellipse(
                     centre,
-                    width=2 * radius * scales[j, dx],
-                    height=2 * radius * scales[j, dy],
+                    width=2 * radius * width,
+                    height=2 * radius * height,
+                    angle=angle,
                     fill=False,
                     edgecolor=colors[j],
                     linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
@@ -433,7 +439,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             [],
             color="0.3",
             linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
-            label=f"{radius:g} SD",
+            label=f"{radius:g} {model.family_.spread_name}",
         )
         for r, radius in enumerate(radii)
     ]
@@ -466,15 +472,34 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     return ax
 
 
+def _ellipse(cov: np.ndarray) -> tuple[float, float, float]:
+    """Half-axes along x and y before rotation, and the rotation in degrees,
+    of the one-SD ellipse of a 2 x 2 covariance.
+
+    Examples
+    --------
+    >>> _ellipse(np.diag([4.0, 1.0]))
+    (2.0, 1.0, 0.0)
+    """
+    if cov[0, 1] == 0.0:
+        return float(np.sqrt(cov[0, 0])), float(np.sqrt(cov[1, 1])), 0.0
+    values, vectors = np.linalg.eigh(cov)
+    major = vectors[:, 1]
+    angle = float(np.degrees(np.arctan2(major[1], major[0])))
+    return float(np.sqrt(values[1])), float(np.sqrt(values[0])), angle
+
+
 def _title(model, cells: CellTable) -> str:
     method = {
         "sample": "posterior mean (NUTS)",
         "optimize": "posterior mode",
         "variational": "variational mean",
     }.get(model.method_, model.method_)
+    family = model.family_
     return (
-        f"{type(model).__name__}, K = {int(model.n_components)}, "
-        f"{cells.n_obs} observations\ncomponents at the {method}"
+        f"{type(model).__name__} ({family.family}, {family.covariance}), "
+        f"K = {int(model.n_components)}, {cells.n_obs} observations\n"
+        f"components at the {method}"
     )
 
 
@@ -491,14 +516,17 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
     observed = kind == OBSERVED
     n_shown = int(shown.sum())
 
-    w, m, s = model._flat_params()
-    idx = _draw_indices(w.shape[0], _MAX_DENSITY_DRAWS)
-    w, m, s = w[idx], m[idx, :, 0], s[idx, :, 0]
-    lo = min(np.nanmin(pos[shown]), float(np.min(m - 3 * s)))
-    hi = max(np.nanmax(pos[shown]), float(np.max(m + 3 * s)))
+    params = model.param_draws()
+    idx = _draw_indices(params["w"].shape[0], _MAX_DENSITY_DRAWS)
+    params = {name: arr[idx] for name, arr in params.items()}
+    mean = params["mu"][..., 0]
+    spread = np.sqrt(model.family_.covariances(params)[..., 0, 0])
+    lo = min(np.nanmin(pos[shown]), float(np.min(mean - 3 * spread)))
+    hi = max(np.nanmax(pos[shown]), float(np.max(mean + 3 * spread)))
     pad = 0.02 * (hi - lo if hi > lo else 1.0)
     grid = np.linspace(lo - pad, hi + pad, 400)
-    dens = w[:, :, None] * norm.pdf(grid, m[:, :, None], s[:, :, None])
+    log_pdf = model.family_.marginal_log_pdf(grid, params, 0)
+    dens = params["w"][:, :, None] * np.exp(log_pdf)
     comp = dens.mean(axis=0)
 
     values = pos[observed]

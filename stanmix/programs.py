@@ -11,7 +11,8 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PROGRAMS = ("normal_mixture", "diag_mixture")
+#: The programs, one per group of families (see stanmix.families).
+PROGRAMS = ("normal_diag", "student_t_diag", "full_cov")
 
 
 def stan_dir() -> Path:
@@ -19,14 +20,14 @@ def stan_dir() -> Path:
 
     Examples
     --------
-    >>> (stan_dir() / "normal_mixture.stan").is_file()
+    >>> (stan_dir() / "normal_diag.stan").is_file()
     True
     """
     packaged = Path(str(resources.files("stanmix"))) / "stan"
-    if (packaged / "normal_mixture.stan").is_file():
+    if (packaged / "normal_diag.stan").is_file():
         return packaged
     repo = Path(__file__).resolve().parent.parent / "stan"
-    if (repo / "normal_mixture.stan").is_file():
+    if (repo / "normal_diag.stan").is_file():
         return repo
     raise FileNotFoundError(
         "stanmix's Stan programs were not found next to the package "
@@ -35,7 +36,7 @@ def stan_dir() -> Path:
 
 
 def program_path(name: str) -> Path:
-    """The path of a bundled program, e.g. ``program_path("diag_mixture")``."""
+    """The path of a bundled program, e.g. ``program_path("normal_diag")``."""
     if name not in PROGRAMS:
         raise ValueError(f"unknown program {name!r}; choose one of {PROGRAMS}")
     return stan_dir() / f"{name}.stan"

@@ -55,16 +55,26 @@ inference on mixtures of distributions. Handbook of Statistics 25.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
+from stanmix._labels import (
+    ROW_SUM_TOL,
+    as_float_array,
+    check_draws,
+    check_finite,
+    chunk_rows,
+    component_vars,
+    draws_first,
+    flatten_params,
+    is_membership_like,
+    min_cost_permutations,
+    sq_cost,
+)
 from stanmix.exceptions import StanmixInputError
 
 if TYPE_CHECKING:
@@ -85,12 +95,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Largest K for which all K! permutations are scored exhaustively.
-EXHAUSTIVE_MAX_K = 6
 #: Probabilities are clipped to at least this value before taking logs.
 PROB_FLOOR = 1e-12
-_CHUNK_BYTES = 32 * 2**20
-_ROW_SUM_TOL = 1e-3
 _METHODS = ("auto", "stephens", "reference", "ecr", "order")
 
 
@@ -99,59 +105,12 @@ _METHODS = ("auto", "stephens", "reference", "ecr", "order")
 # --------------------------------------------------------------------------
 
 
-def _as_float_array(x: Any, name: str) -> np.ndarray:
-    try:
-        return np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise StanmixInputError(
-            f"{name} must be a numeric array; could not convert it ({exc})."
-        ) from exc
-
-
-def _first_bad_index(arr: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(bad)[0])
-
-
-def _check_finite(arr: np.ndarray, name: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = _first_bad_index(arr, bad)
-        raise StanmixInputError(
-            f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf), the "
-            f"first at index {idx}; drop or repair those draws before relabelling."
-        )
-
-
-def _check_draws(
-    x: Any, name: str, *, ndim: Sequence[int] = (3, 4), shape_doc: str = ""
-) -> np.ndarray:
-    """A finite float array with leading (chain, draw, component) axes."""
-    arr = _as_float_array(x, name)
-    if arr.ndim not in ndim:
-        doc = shape_doc or "(chain, draw, component) or (chain, draw, component, D)"
-        raise StanmixInputError(
-            f"{name} must have shape {doc}; got shape {arr.shape}. "
-            "For a single chain add the chain axis with arr[None]."
-        )
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise StanmixInputError(
-            f"{name} has no draws (shape {arr.shape}); pass at least one draw."
-        )
-    if arr.shape[2] < 2:
-        raise StanmixInputError(
-            f"{name} has {arr.shape[2]} component(s) on axis 2; relabelling needs "
-            "at least 2 components."
-        )
-    _check_finite(arr, name)
-    return arr
-
-
 def _check_membership(x: Any, name: str = "membership") -> np.ndarray:
     """Membership probabilities (C, S, N, K); log-probabilities are exponentiated.
 
     An array with any negative entry is read as log-probabilities.
     """
-    arr = _as_float_array(x, name)
+    arr = as_float_array(x, name)
     if arr.ndim != 4:
         raise StanmixInputError(
             f"{name} must have shape (chain, draw, observation, component) with the "
@@ -166,7 +125,7 @@ def _check_membership(x: Any, name: str = "membership") -> np.ndarray:
         )
     c, s, n, k = arr.shape
     flat = arr.reshape(c * s, n, k)
-    step = _chunk_rows(n * k * 8)
+    step = chunk_rows(n * k * 8)
     any_neg = any_pos = False
     for start in range(0, c * s, step):
         chunk = flat[start : start + step]
@@ -191,7 +150,7 @@ def _check_membership(x: Any, name: str = "membership") -> np.ndarray:
     flat = arr.reshape(c * s, n, k)
     for start in range(0, c * s, step):
         sums = flat[start : start + step].sum(axis=2)
-        off = np.abs(sums - 1.0) > _ROW_SUM_TOL
+        off = np.abs(sums - 1.0) > ROW_SUM_TOL
         if off.any():
             i, obs = np.argwhere(off)[0]
             idx = (*divmod(int(start + i), s), int(obs))
@@ -223,93 +182,9 @@ def _check_perm(perm: Any, shape: tuple[int, int, int], name: str = "perm"):
     return arr
 
 
-def _flatten_params(
-    params: Mapping[str, Any], name: str = "params"
-) -> tuple[dict[str, np.ndarray], dict[str, tuple[int, ...]]]:
-    """Validated parameter draws reshaped to (C, S, K, E), and per-draw shapes."""
-    if not isinstance(params, Mapping) or len(params) == 0:
-        raise StanmixInputError(
-            f"{name} must be a non-empty mapping of parameter name to draws of "
-            "shape (chain, draw, component, ...)."
-        )
-    out: dict[str, np.ndarray] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    lead: tuple[int, int, int] | None = None
-    for key, value in params.items():
-        arr = _check_draws(
-            value,
-            f"{name}[{key!r}]",
-            ndim=range(3, 33),
-            shape_doc="(chain, draw, component, ...)",
-        )
-        if lead is None:
-            lead = arr.shape[:3]
-        elif arr.shape[:3] != lead:
-            raise StanmixInputError(
-                f"{name}[{key!r}] has leading shape (chain, draw, component) = "
-                f"{arr.shape[:3]} but the other parameters have {lead}; all must "
-                "come from the same draws."
-            )
-        out[str(key)] = arr.reshape(*arr.shape[:3], -1)
-        shapes[str(key)] = arr.shape[2:]
-    return out, shapes
-
-
 # --------------------------------------------------------------------------
 # Exact minimum-cost matching
 # --------------------------------------------------------------------------
-
-
-@cache
-def _permutation_table(k: int) -> tuple[np.ndarray, np.ndarray]:
-    """All K! permutations (identity first) and their one-hot (K*K, K!) form."""
-    table = np.array(list(itertools.permutations(range(k))), dtype=np.intp)
-    onehot = np.zeros((k * k, len(table)))
-    rows = np.arange(k)[None, :] * k + table
-    onehot[rows, np.arange(len(table))[:, None]] = 1.0
-    table.setflags(write=False)
-    onehot.setflags(write=False)
-    return table, onehot
-
-
-def _min_cost_permutations(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row exact assignment for cost (M, K, K) = cost of new j <- old l.
-
-    Returns the permutations (M, K) and their total costs (M,). Among equal
-    totals the identity wins (it is first in the table).
-    """
-    m, k, _ = cost.shape
-    perm = np.empty((m, k), dtype=np.intp)
-    best = np.empty(m)
-    if k <= EXHAUSTIVE_MAX_K:
-        table, onehot = _permutation_table(k)
-        step = max(1, _CHUNK_BYTES // (8 * len(table)))
-        flat = cost.reshape(m, k * k)
-        for start in range(0, m, step):
-            totals = flat[start : start + step] @ onehot
-            idx = np.argmin(totals, axis=1)
-            perm[start : start + step] = table[idx]
-            best[start : start + step] = totals[np.arange(len(idx)), idx]
-    else:
-        for i in range(m):
-            rows, cols = linear_sum_assignment(cost[i])
-            perm[i, rows] = cols
-            best[i] = cost[i, rows, cols].sum()
-    return perm, best
-
-
-def _sq_cost(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """cost[m, j, l] = sum_e (x[m, l, e] - ref[j, e])**2 for x (M,K,E), ref (K,E)."""
-    x2 = np.einsum("mle,mle->ml", x, x)
-    r2 = np.einsum("je,je->j", ref, ref)
-    cost = x2[:, None, :] + r2[None, :, None]
-    cost -= 2.0 * np.einsum("mle,je->mjl", x, ref)
-    np.maximum(cost, 0.0, out=cost)
-    return cost
-
-
-def _chunk_rows(row_bytes: int) -> int:
-    return max(1, _CHUNK_BYTES // max(1, row_bytes))
 
 
 def _keep_chain0_labels(perm: np.ndarray) -> np.ndarray:
@@ -403,7 +278,7 @@ def order_permutations(values: Any, *, coordinate: int | None = None) -> np.ndar
     >>> apply_permutations(mu, order_permutations(mu)).tolist()
     [[[-1.0, 0.5, 2.0]]]
     """
-    arr = _check_draws(values, "values")
+    arr = check_draws(values, "values")
     if arr.ndim == 4:
         d = arr.shape[3]
         if coordinate is None:
@@ -447,7 +322,7 @@ def _stack_features(
     for key, arr in flat.items():
         e = arr.shape[3]
         if scale is not None and key in scale:
-            s = _as_float_array(scale[key], f"scale[{key!r}]")
+            s = as_float_array(scale[key], f"scale[{key!r}]")
             if s.size not in (1, e):
                 raise StanmixInputError(
                     f"scale[{key!r}] must be a scalar or have {e} entries (one per "
@@ -491,10 +366,10 @@ def _match_parameters(
             pivot_ = _parameter_pivot(x) if pivot_ is None else pivot_
             ref = x[pivot_]
         perm_ = np.empty((m, k), dtype=np.intp)
-        step = _chunk_rows(k * max(k, x.shape[2]) * 8 * 4)
+        step = chunk_rows(k * max(k, x.shape[2]) * 8 * 4)
         for start in range(0, m, step):
-            cost_m = _sq_cost(x[start : start + step], ref)
-            perm_[start : start + step] = _min_cost_permutations(cost_m)[0]
+            cost_m = sq_cost(x[start : start + step], ref)
+            perm_[start : start + step] = min_cost_permutations(cost_m)[0]
         return perm_, pivot_
 
     perm, used_pivot = run(scale, pivot)
@@ -511,7 +386,7 @@ def _global_to_reference(
 ) -> np.ndarray:
     """Compose perm (C, S, K) with the global relabelling that best matches the
     posterior medians of the relabelled `params` to `reference`."""
-    flat, shapes = _flatten_params(params)
+    flat, shapes = flatten_params(params)
     refs = _check_reference_params(reference, flat, shapes)
     raw, _ = _stack_features(flat, None)
     c, s, k = perm.shape
@@ -520,7 +395,7 @@ def _global_to_reference(
     sd = np.where(sd > 0, sd, 1.0)
     median = np.median(aligned, axis=0)
     ref = np.concatenate([refs[key] for key in flat], axis=1)
-    g = _min_cost_permutations(_sq_cost(median[None] / sd, ref / sd))[0][0]
+    g = min_cost_permutations(sq_cost(median[None] / sd, ref / sd))[0][0]
     return perm[..., g]
 
 
@@ -540,7 +415,7 @@ def _check_reference_params(
         )
     out = {}
     for key in flat:
-        ref = _as_float_array(reference[key], f"reference[{key!r}]")
+        ref = as_float_array(reference[key], f"reference[{key!r}]")
         want = shapes[key]
         if ref.shape != want:
             raise StanmixInputError(
@@ -548,7 +423,7 @@ def _check_reference_params(
                 f"{key!r} has shape {want} (component, ...); give the reference "
                 "without chain and draw axes."
             )
-        _check_finite(ref, f"reference[{key!r}]")
+        check_finite(ref, f"reference[{key!r}]")
         out[key] = ref.reshape(want[0], -1)
     return out
 
@@ -562,7 +437,7 @@ def _parameter_pivot(x: np.ndarray) -> int:
     its minimum over all relabellings.
     """
     target = np.median(np.sort(x, axis=1), axis=0)
-    _, best = _min_cost_permutations(_sq_cost(x, target))
+    _, best = min_cost_permutations(sq_cost(x, target))
     return int(np.argmin(best))
 
 
@@ -580,7 +455,7 @@ def _membership_pivot(p: np.ndarray, n_candidates: int = 32, n_compare: int = 20
     pa = p[cand].transpose(0, 2, 1).reshape(len(cand) * k, n)
     pb = p[comp].transpose(1, 0, 2).reshape(n, len(comp) * k)
     g = (pa @ pb).reshape(len(cand), k, len(comp), k).transpose(0, 2, 1, 3)
-    _, best = _min_cost_permutations(-g.reshape(-1, k, k))
+    _, best = min_cost_permutations(-g.reshape(-1, k, k))
     score = best.reshape(len(cand), len(comp)).sum(axis=1)
     return int(cand[np.argmin(score)])
 
@@ -589,7 +464,7 @@ def _allocation_cost(z: np.ndarray, zref: np.ndarray, k: int) -> np.ndarray:
     """ECR cost (M, K, K): points allocated to l in the draw but not to j in ref."""
     m, n = z.shape
     cost = np.empty((m, k, k))
-    step = _chunk_rows(n * 8 * 4)
+    step = chunk_rows(n * 8 * 4)
     for start in range(0, m, step):
         zc = z[start : start + step]
         mc = len(zc)
@@ -604,7 +479,7 @@ def _allocations(p: np.ndarray) -> np.ndarray:
     """Most probable component per draw and observation, (M, N), chunked."""
     m, n, k = p.shape
     z = np.empty((m, n), dtype=np.int32)
-    step = _chunk_rows(n * k * 8)
+    step = chunk_rows(n * k * 8)
     for start in range(0, m, step):
         z[start : start + step] = np.argmax(p[start : start + step], axis=2)
     return z
@@ -700,7 +575,7 @@ def reference_permutations(
         )
     have_params = isinstance(params, Mapping) and len(params) > 0
     flat, shapes = (
-        _flatten_params(params) if (have_params or cost == "parameters") else ({}, {})
+        flatten_params(params) if (have_params or cost == "parameters") else ({}, {})
     )
     lead = next(iter(flat.values())).shape[:3] if flat else None
 
@@ -723,7 +598,7 @@ def reference_permutations(
 
     ld = None
     if log_density is not None:
-        ld = _as_float_array(log_density, "log_density")
+        ld = as_float_array(log_density, "log_density")
         if ld.shape != (c, s):
             raise StanmixInputError(
                 f"log_density must have shape (chain, draw) = {(c, s)}; got {ld.shape}."
@@ -766,13 +641,13 @@ def reference_permutations(
                     f"reference['allocations'] must hold integer labels in [0, {k})."
                 )
         else:
-            pref = _as_float_array(reference["membership"], "reference['membership']")
+            pref = as_float_array(reference["membership"], "reference['membership']")
             if pref.shape != (n, k):
                 raise StanmixInputError(
                     f"reference['membership'] must have shape (N, K) = {(n, k)}; "
                     f"got {pref.shape}."
                 )
-            _check_finite(pref, "reference['membership']")
+            check_finite(pref, "reference['membership']")
             zref = np.argmax(pref, axis=1)
         zref = zref.astype(np.intp)
     else:
@@ -784,7 +659,7 @@ def reference_permutations(
         else:
             pivot = _membership_pivot(pm)
         zref = z[pivot].astype(np.intp)
-    perm = _min_cost_permutations(_allocation_cost(z, zref, k))[0].reshape(c, s, k)
+    perm = min_cost_permutations(_allocation_cost(z, zref, k))[0].reshape(c, s, k)
     return perm if reference is not None else _keep_chain0_labels(perm)
 
 
@@ -880,7 +755,7 @@ def stephens_permutations(
         raise StanmixInputError(
             f"max_iter must be a positive integer; got {max_iter!r}."
         )
-    step = _chunk_rows(n * k * 8 * 2)
+    step = chunk_rows(n * k * 8 * 2)
 
     def chunks():
         for start in range(0, m, step):
@@ -918,7 +793,7 @@ def stephens_permutations(
             stop = start + len(pc)
             cross = np.matmul(pc.transpose(0, 2, 1), logq)  # (m, l, j)
             cost = h[start:stop, None, :] - cross.transpose(0, 2, 1)
-            perm_c, best = _min_cost_permutations(cost)
+            perm_c, best = min_cost_permutations(cost)
             perm[start:stop] = perm_c
             total += float(best.sum())
             acc += np.take_along_axis(pc, perm_c[:, None, :], axis=2).sum(axis=0)
@@ -965,8 +840,9 @@ class RelabelReport:
         ``arviz.rhat`` of every component parameter before and after.
     ess_before, ess_after : xarray.Dataset
         ``arviz.ess`` (bulk) of every component parameter before and after.
-    modes_before : LabelSwitchingReport
-        :func:`stanmix.diagnostics.detect_label_switching` on the raw draws.
+    modes_before : LabelSwitchingReport or None
+        :func:`stanmix.diagnostics.detect_label_switching` on the raw draws,
+        when it was passed to :func:`relabel_idata`.
     stephens : StephensResult or None
         The Stephens run (objective, iterations, convergence) when used.
     """
@@ -978,7 +854,7 @@ class RelabelReport:
     rhat_after: xr.Dataset
     ess_before: xr.Dataset
     ess_after: xr.Dataset
-    modes_before: LabelSwitchingReport
+    modes_before: LabelSwitchingReport | None
     stephens: StephensResult | None = None
 
     @staticmethod
@@ -1009,53 +885,28 @@ class RelabelReport:
         rb, ra = self.max_rhat
         eb, ea = self.min_ess
         frac = "  ".join(f"{i}: {f:.2f}" for i, f in enumerate(self.fraction_permuted))
-        modes = self.modes_before
-        if modes.chains_in_different_modes:
-            other = [str(i) for i, d in enumerate(modes.chain_differs) if d]
-            mode_line = f"yes (chain(s) {', '.join(other)} differ from chain 0)"
-        else:
-            mode_line = "no"
-        n_sw = sum(modes.within_chain_switches.values())
         lines = [
             f"Relabelling: method {self.method}, {c} chains x {s} draws, K = {k}",
             f"  max R-hat      {rb:8.3f} -> {ra:.3f}",
             f"  min ESS (bulk) {eb:8.0f} -> {ea:.0f}",
             f"  fraction of draws permuted per chain: {frac}",
-            f"  chains in different modes before: {mode_line}",
-            f"  within-chain switches before: {n_sw}",
         ]
+        modes = self.modes_before
+        if modes is not None:
+            if modes.chains_in_different_modes:
+                other = [str(i) for i, d in enumerate(modes.chain_differs) if d]
+                mode_line = f"yes (chain(s) {', '.join(other)} differ from chain 0)"
+            else:
+                mode_line = "no"
+            n_sw = sum(modes.within_chain_switches.values())
+            lines += [
+                f"  chains in different modes before: {mode_line}",
+                f"  within-chain switches before: {n_sw}",
+            ]
         if self.stephens is not None:
             state = "converged" if self.stephens.converged else "NOT converged"
             lines.append(f"  Stephens: {self.stephens.n_iter} iterations, {state}")
         return "\n".join(lines)
-
-
-def _is_membership_like(da: xr.DataArray, component_dim: str) -> bool:
-    """Per-observation probabilities (or log-probabilities) over components."""
-    extra = [d for d in da.dims if d not in ("chain", "draw", component_dim)]
-    if not extra:
-        return False
-    vals = da.isel(draw=slice(0, 5)).transpose(..., component_dim).values
-    vals = np.asarray(vals, dtype=float)
-    if vals.size == 0 or np.isnan(vals).any():
-        return False
-    if (vals >= 0).all():
-        return bool(np.allclose(vals.sum(axis=-1), 1.0, atol=_ROW_SUM_TOL))
-    if (vals <= 0).all():
-        with np.errstate(divide="ignore"):
-            top = vals.max(axis=-1, keepdims=True)
-            lse = top[..., 0] + np.log(np.exp(vals - top).sum(axis=-1))
-        return bool(np.allclose(lse, 0.0, atol=_ROW_SUM_TOL))
-    return False
-
-
-def _component_vars(posterior: xr.Dataset, component_dim: str) -> list[str]:
-    return [str(v) for v, da in posterior.data_vars.items() if component_dim in da.dims]
-
-
-def _draws_first(da: xr.DataArray, component_dim: str) -> xr.DataArray:
-    """Transpose to (chain, draw, component, ...)."""
-    return da.transpose("chain", "draw", component_dim, ...)
 
 
 def _membership_from_posterior(
@@ -1073,9 +924,9 @@ def _membership_from_posterior(
 def _reference_values(
     value: Any, da: xr.DataArray, component_dim: str, name: str
 ) -> np.ndarray:
-    """A reference for variable `da` as (component, ...) in _draws_first order."""
+    """A reference for variable `da` as (component, ...) in draws_first order."""
     dims = [
-        d for d in _draws_first(da, component_dim).dims if d not in ("chain", "draw")
+        d for d in draws_first(da, component_dim).dims if d not in ("chain", "draw")
     ]
     if hasattr(value, "dims") and hasattr(value, "transpose"):
         value = value.squeeze(
@@ -1086,7 +937,7 @@ def _reference_values(
                 f"reference[{name!r}] has dims {value.dims}; expected {tuple(dims)}."
             )
         return np.asarray(value.transpose(*dims).values, dtype=float)
-    arr = _as_float_array(value, f"reference[{name!r}]")
+    arr = as_float_array(value, f"reference[{name!r}]")
     own = [d for d in da.dims if d not in ("chain", "draw")]
     want = tuple(da.sizes[d] for d in own)
     if arr.shape != want:
@@ -1109,6 +960,7 @@ def relabel_idata(
     var_names: Sequence[str] | None = None,
     component_dim: str = "component",
     max_iter: int = 100,
+    modes_before: LabelSwitchingReport | None = None,
 ) -> tuple[az.InferenceData, RelabelReport]:
     """Relabel every component variable of a posterior, draw by draw.
 
@@ -1156,6 +1008,9 @@ def relabel_idata(
         Name of the component dim.
     max_iter : int, default 100
         Passed to :func:`stephens_permutations`.
+    modes_before : LabelSwitchingReport, optional
+        What :func:`stanmix.diagnostics.detect_label_switching` found on the
+        raw draws, carried into the report (relabelling itself needs it not).
 
     Returns
     -------
@@ -1182,8 +1037,6 @@ def relabel_idata(
     """
     import arviz as az
 
-    from stanmix.diagnostics import detect_label_switching
-
     if method not in _METHODS:
         raise StanmixInputError(
             f"unknown method {method!r}; use one of {', '.join(map(repr, _METHODS))}."
@@ -1200,7 +1053,7 @@ def relabel_idata(
     post = idata.posterior
     if "chain" not in post.dims or "draw" not in post.dims:
         raise StanmixInputError("idata.posterior must have 'chain' and 'draw' dims.")
-    comp_vars = _component_vars(post, component_dim)
+    comp_vars = component_vars(post, component_dim)
     if not comp_vars:
         raise StanmixInputError(
             f"no posterior variable has the dim {component_dim!r}; pass "
@@ -1211,7 +1064,7 @@ def relabel_idata(
         raise StanmixInputError(
             f"the posterior has {k} component; relabelling needs at least 2."
         )
-    memb_vars = [v for v in comp_vars if _is_membership_like(post[v], component_dim)]
+    memb_vars = [v for v in comp_vars if is_membership_like(post[v], component_dim)]
 
     p = None
     if isinstance(membership, str):
@@ -1264,7 +1117,7 @@ def relabel_idata(
             "array)."
         )
 
-    params = {v: _draws_first(post[v], component_dim).values for v in match_vars}
+    params = {v: draws_first(post[v], component_dim).values for v in match_vars}
     log_density = None
     if reference is None and "sample_stats" in idata.groups():
         stats = idata.sample_stats
@@ -1308,7 +1161,7 @@ def relabel_idata(
                 f"order_by variable {name!r} is not a posterior variable with the "
                 f"{component_dim!r} dim; pass order_by= one of {comp_vars}."
             )
-        da = _draws_first(post[name], component_dim)
+        da = draws_first(post[name], component_dim)
         extra = list(da.dims[3:])
         if len(extra) > 1:
             raise StanmixInputError(
@@ -1363,7 +1216,7 @@ def relabel_idata(
     raw = new.posterior.copy()
     for v in comp_vars:
         da = post[v]
-        first = _draws_first(da, component_dim)
+        first = draws_first(da, component_dim)
         vals = apply_permutations(first.values, perm, axis=2)
         new.posterior[v] = first.copy(data=vals).transpose(*da.dims)
     raw["relabel_permutation"] = (
@@ -1384,16 +1237,10 @@ def relabel_idata(
             rhat_before, rhat_after = az.rhat(before), az.rhat(after)
             ess_before = az.ess(before, method="bulk")
             ess_after = az.ess(after, method="bulk")
-        modes = detect_label_switching(
-            {v: params[v] for v in diag_vars}, component_dim=component_dim
-        )
     else:
         import xarray as xr
 
         rhat_before = rhat_after = ess_before = ess_after = xr.Dataset()
-        modes = detect_label_switching(
-            {"membership_mean": p.mean(axis=2)}, component_dim=component_dim
-        )
     identity = np.arange(k)
     fraction = (perm != identity).any(axis=2).mean(axis=1)
     report = RelabelReport(
@@ -1404,7 +1251,7 @@ def relabel_idata(
         rhat_after=rhat_after,
         ess_before=ess_before,
         ess_after=ess_after,
-        modes_before=modes,
+        modes_before=modes_before,
         stephens=stephens,
     )
     return new, report

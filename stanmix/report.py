@@ -24,6 +24,7 @@ import pandas as pd
 from stanmix import plots
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
 from stanmix.exceptions import StanmixInputError
+from stanmix.families.base import PARAM_DOCS
 
 __all__ = ["render_report", "write_report"]
 
@@ -80,8 +81,8 @@ def write_report(model, path, *, title: str | None = None, X=None) -> Path:
 
     Parameters
     ----------
-    model : NormalMixture or DiagonalMixture
-        A fitted model.
+    model : Mixture
+        A fitted model with joint components.
     path : str or Path
         The HTML file to write; its folder must exist.
     title : str, optional
@@ -173,8 +174,12 @@ def render_report(model, *, title: str | None = None, X=None) -> str:
             f"membership probability below {plots.UNCERTAIN_BELOW:g}.",
         ),
         "<h2>Parameters</h2>",
-        '<p class="note">Weights <code>w</code>, means <code>mu</code> and '
-        "scales <code>sigma</code> per component, in the data's units"
+        '<p class="note">'
+        + "; ".join(
+            f"<code>{_e(name)}</code>: {_e(PARAM_DOCS.get(name, name))}"
+            for name in model.family_.param_dims()
+        )
+        + ". In the data's units"
         + (", after relabelling." if model.relabel_report_ is not None else ".")
         + "</p>",
         '<div class="scroll">',
@@ -288,6 +293,7 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
     post = model.idata_.posterior
     rows: list[tuple[str, str, str]] = [
         ("Model", repr(model), ""),
+        ("Components", model.family_.description, ""),
         (
             "Engine",
             f"{model.engine_} {model.engine_version_}",

@@ -1,7 +1,8 @@
 """Reading the output of a direct CmdStan run of one of stanmix's programs.
 
-A CmdStan user runs ``stan/diag_mixture.stan`` (or ``normal_mixture.stan``)
-with a data JSON and gets one Stan CSV file per chain. :func:`from_cmdstan_csv`
+A CmdStan user runs one of the programs in ``stan/`` (``normal_diag.stan``,
+``student_t_diag.stan``, ``full_cov.stan``) with a data JSON and gets one
+Stan CSV file per chain. :func:`from_cmdstan_csv`
 turns those files and that data into a fitted stanmix estimator, so the draws
 are relabelled, checked for label switching and summarised exactly as after
 ``fit``; ``model.idata_`` is the InferenceData.
@@ -22,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
-from stanmix.engines._base import EngineResult, sampler_stats
-from stanmix.engines._columns import unflatten
+from stanmix.cells import CellTable
+from stanmix.engines import EngineResult, sampler_stats, unflatten
 from stanmix.exceptions import StanmixInputError
+from stanmix.families import family_from_stan_data
+from stanmix.programs import PROGRAMS
 
 __all__ = ["from_cmdstan_csv", "read_stan_csv"]
 
@@ -153,53 +155,65 @@ def _load_data(data: Mapping | str | Path) -> dict:
     if isinstance(data, Mapping):
         return dict(data)
     path = Path(data)
+    if path.is_dir():
+        raise StanmixInputError(f"data {str(path)!r} is a folder, not a JSON file")
     if not path.is_file():
         raise StanmixInputError(f"data file {str(path)!r} does not exist")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise StanmixInputError(f"{path.name} is not valid JSON: {err}") from None
+    if not isinstance(loaded, dict):
+        raise StanmixInputError(f"{path.name} does not hold a JSON object of data")
+    return loaded
 
 
-def _index_cells(kind, lower, upper, data, label, code, bounds) -> None:
-    rows = np.asarray(data.get(f"{label}_row", []), dtype=int).reshape(-1) - 1
-    cols = np.asarray(data.get(f"{label}_col", []), dtype=int).reshape(-1) - 1
-    kind[rows, cols] = code
-    for name, target in bounds:
-        target[rows, cols] = np.asarray(data[name], dtype=float).reshape(-1)
-
-
-def cells_from_stan_data(
-    data: Mapping, columns: Sequence[str] | None = None
-) -> CellTable:
-    """The cell table described by a ``diag_mixture.stan`` data dictionary."""
-    try:
-        y = np.asarray(data["y"], dtype=float).reshape(int(data["N"]), int(data["D"]))
-        observed = np.asarray(data["observed"], dtype=float).reshape(y.shape) > 0.5
-    except KeyError as err:
-        raise StanmixInputError(f"the data has no entry {err}") from None
-    kind = np.full(y.shape, MISSING, dtype=np.int8)
-    kind[observed] = OBSERVED
-    lower = np.full(y.shape, np.nan)
-    upper = np.full(y.shape, np.nan)
-    _index_cells(kind, lower, upper, data, "left", LEFT, [("left_limit", upper)])
-    _index_cells(kind, lower, upper, data, "right", RIGHT, [("right_limit", lower)])
-    _index_cells(
-        kind,
-        lower,
-        upper,
-        data,
-        "interval",
-        INTERVAL,
-        [("interval_lower", lower), ("interval_upper", upper)],
-    )
-    values = np.where(kind == OBSERVED, y, np.nan)
-    cols = tuple(columns) if columns is not None else ()
-    if cols and len(cols) != y.shape[1]:
+def _program_of(result: EngineResult) -> str:
+    """The program a run used, from the model name in its CSV header."""
+    model = str(result.info.get("model", ""))
+    name = model[: -len("_model")] if model.endswith("_model") else model
+    if name not in PROGRAMS:
         raise StanmixInputError(
-            f"columns names {len(cols)} dimensions but the data has D = {y.shape[1]}"
+            f"the CSV files come from a model named {model!r}, not one of "
+            f"stanmix's programs ({', '.join(PROGRAMS)}); build the program "
+            "under its own name (e.g. normal_diag.stan -> normal_diag)"
         )
-    return CellTable(values, kind, lower, upper, cols)
+    return name
+
+
+def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
+    """The draws must be of this data: K, D, and N or the censored cells
+    wherever the run's variables show them."""
+    found = result.variables
+    if "w" not in found or "mu" not in found:
+        raise StanmixInputError(
+            "the CSV files hold no draws of w and mu; give the output of a run "
+            "of one of stanmix's programs"
+        )
+    shape = found["mu"].shape[2:]
+    if found["w"].shape[-1] != k or shape != (k, cells.n_dims):
+        raise StanmixInputError(
+            f"the CSV files hold draws with {found['w'].shape[-1]} components "
+            f"and means of shape {shape}, but the data file says K = {k} and "
+            f"D = {cells.n_dims}; give the data file the run used"
+        )
+    for name in ("log_lik", "membership_log_prob"):
+        if name in found and found[name].shape[2] != cells.n_obs:
+            raise StanmixInputError(
+                f"the run's {name} has {found[name].shape[2]} rows but the data "
+                f"file has N = {cells.n_obs}; give the data file the run used"
+            )
+    for name, count in (
+        ("y_left", "n_left"),
+        ("y_right", "n_right"),
+        ("y_interval", "n_interval"),
+    ):
+        if name in found and found[name].shape[2:] != (int(data.get(count, 0)),):
+            raise StanmixInputError(
+                f"the run has {found[name].shape[2:]} latent values {name} but the "
+                f"data file has {count} = {data.get(count)}; give the data file "
+                "the run used"
+            )
 
 
 def from_cmdstan_csv(
@@ -218,7 +232,7 @@ def from_cmdstan_csv(
         The run's per-chain Stan CSV files.
     data : mapping or path
         The data JSON (or its dictionary) the run used. Which program ran is
-        read from it: ``D`` present means ``diag_mixture.stan``.
+        read from the CSV header; which family, from the data's flags.
     columns : sequence of str, optional
         Names of the D dimensions (the ``dim`` coordinate).
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
@@ -228,59 +242,49 @@ def from_cmdstan_csv(
 
     Returns
     -------
-    DiagonalMixture or NormalMixture
+    Mixture
         Fitted, in the units of the data file (no standardization), with
         ``idata_`` (relabelled; raw draws in ``posterior_raw``),
         ``label_switching_``, ``relabel_report_``, ``summary()`` and
-        ``membership()``.
+        ``membership()``. Censored cells of the full-covariance program are
+        integrated out in the log-likelihood and memberships; its latent
+        values are not kept.
 
     Examples
     --------
-    After ``./diag_mixture sample num_chains=4 data file=diag_mixture.data.json
-    output file=out.csv`` (CmdStan writes ``out_1.csv`` ... ``out_4.csv``)::
+    After ``./normal_diag sample num_chains=4 data file=normal_diag.data.json
+    init=normal_diag.init.json output file=out.csv`` (CmdStan writes
+    ``out_1.csv`` ... ``out_4.csv``)::
 
         model = stanmix.from_cmdstan_csv(sorted(Path().glob("out_*.csv")),
-                                         "diag_mixture.data.json")
+                                         "normal_diag.data.json")
         model.summary()
     """
-    from stanmix.mixture import DiagonalMixture, NormalMixture
+    from stanmix.estimator import Mixture
 
     result = read_stan_csv(csv_files)
     data = _load_data(data)
+    program = _program_of(result)
     if "K" not in data:
         raise StanmixInputError("the data has no entry 'K' (number of components)")
     k = int(data["K"])
-    if "D" in data:
-        cells = cells_from_stan_data(data, columns)
-        model = DiagonalMixture(
-            k,
-            anchor_dim=int(data.get("anchor", 1)) - 1,
-            joint=not int(data.get("independent_dims", 0)),
-            standardize=False,
-            relabel=relabel,
-            hdi_prob=hdi_prob,
-        )
-    else:
-        y = np.asarray(data["y"], dtype=float).reshape(-1, 1)
-        cells = CellTable.from_values(y, columns)
-        model = NormalMixture(
-            k,
-            ordered=bool(int(data.get("ordered_means", 1))),
-            standardize=False,
-            relabel=relabel,
-            hdi_prob=hdi_prob,
-        )
-    found = result.variables
-    if not {"w", "mu", "sigma"} <= found.keys() or found["w"].shape[-1] != k:
-        raise StanmixInputError(
-            f"the CSV files do not hold a {model._program}.stan run with K = {k} "
-            "components; give the data file the run used"
-        )
+    cells = CellTable.from_stan(data, columns).validate()
+    family = family_from_stan_data(program, data)
+    _check_sizes(result, data, cells, k)
+    model = Mixture(
+        k,
+        family=family.family,
+        covariance=family.covariance,
+        family_options=family.settings_from_stan_data(data),
+        ordered=bool(int(data.get("ordered_means", 1))),
+        anchor_dim=int(data.get("anchor", 1)) - 1,
+        standardize=False,
+        relabel=relabel,
+        hdi_prob=hdi_prob,
+    )
     seed = result.info.get("seed")
-    model._adopt(
+    return model.fit_result(
         result,
         cells,
-        pd.RangeIndex(cells.n_obs),
-        seed=int(seed) if seed is not None and seed.lstrip("-").isdigit() else 0,
+        seed=int(seed) if seed is not None and str(seed).isdigit() else 0,
     )
-    return model

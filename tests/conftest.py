@@ -1,4 +1,4 @@
-"""Shared fixture: a two-component NUTS run of stan/normal_mixture.stan."""
+"""Shared fixtures and helpers: a two-component NUTS run, engines for tests."""
 
 from __future__ import annotations
 
@@ -7,11 +7,29 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stanmix.cells import CellTable, Standardization
+from stanmix.engines._stanli import StanliEngine
+from stanmix.families import Layout, Priors, get_family
+
 STAN_DIR = Path(__file__).resolve().parents[1] / "stan"
 DATA_SEED = 20240501
 # With this seed the unordered program's four chains land in two labellings
 # (chains 0, 1 in one, chains 2, 3 in the other; R-hat of mu about 1.74).
 SAMPLE_SEED = 1
+
+
+def stan_data(family, cells: CellTable, k: int, *, ordered=True, anchor=0, **priors):
+    """The program data stanmix builds for ``cells`` (no standardization)."""
+    d = cells.n_dims
+    start = family.start(
+        np.linspace(-1, 1, k)[:, None] * np.ones((k, d)),
+        np.ones((k, d)),
+        np.full(k, 1 / k),
+    )
+    units = Standardization(np.zeros(d), np.ones(d))
+    return family.stan_data(
+        cells, k, Layout(anchor, ordered), Priors(**priors), start, units
+    )
 
 
 @pytest.fixture(scope="session")
@@ -29,30 +47,56 @@ def two_normal_fit():
             n = 100
             z = rng.random(n) < 0.5
             y = np.where(z, rng.normal(-1.0, 1.0, n), rng.normal(1.0, 1.0, n))
+            family = get_family("normal", "diag", {"scale": 1.0})
+            data = stan_data(family, CellTable.from_values(y), 2, ordered=ordered)
             data = {
-                "N": n,
-                "K": 2,
-                "y": y,
-                "ordered_means": int(ordered),
-                "sigma_known": 1,
-                "sigma_value": [1.0, 1.0],
-                "mu_loc": [0.0, 0.0],
-                "mu_scale": [3.0, 3.0],
-                "sigma_loc": 0.5,
-                "sigma_scale": 1.0,
-                "alpha": [3.0, 3.0],
-                "compute_log_lik": 0,
-                "compute_membership": 0,
+                k: v.tolist() if isinstance(v, np.ndarray) else v
+                for k, v in data.items()
             }
             model = stanli.Model(
-                stan_file=str(STAN_DIR / "normal_mixture.stan"),
+                stan_file=str(STAN_DIR / "normal_diag.stan"),
                 include_paths=[str(STAN_DIR)],
                 data=data,
             )
             fit = model.sample(
                 seed=SAMPLE_SEED, chains=4, warmup=1000, samples=1000, refresh=0
             )
-            cache[ordered] = {"y": y, "mu": fit.draws("mu"), "w": fit.draws("w")}
+            cache[ordered] = {
+                "y": y,
+                "mu": fit.draws("mu")[..., 0],
+                "w": fit.draws("w"),
+            }
         return cache[ordered]
 
     return run
+
+
+class Stop(Exception):
+    """Raised by RecordingEngine in place of running Stan."""
+
+
+class RecordingEngine(StanliEngine):
+    """The stanli engine, except that the methods named in ``stop`` record
+    their keyword arguments in ``calls`` and raise :class:`Stop`."""
+
+    def __init__(self, stop=("sample",)):
+        super().__init__()
+        self.stop = set(stop)
+        self.calls: dict[str, dict] = {}
+
+    def _intercept(self, method, kwargs):
+        if method in self.stop:
+            self.calls[method] = kwargs
+            raise Stop(method)
+
+    def optimize(self, stan_file, data, **kwargs):
+        self._intercept("optimize", kwargs)
+        return super().optimize(stan_file, data, **kwargs)
+
+    def variational(self, stan_file, data, **kwargs):
+        self._intercept("variational", kwargs)
+        return super().variational(stan_file, data, **kwargs)
+
+    def sample(self, stan_file, data, **kwargs):
+        self._intercept("sample", kwargs)
+        return super().sample(stan_file, data, **kwargs)

@@ -249,7 +249,7 @@ def test_interrupted_fit_leaves_nothing(table, tmp_path, monkeypatch, capsys):
     def interrupt(self, *args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sm.DiagonalMixture, "fit", interrupt)
+    monkeypatch.setattr(sm.Mixture, "fit", interrupt)
     assert cli.main(_fit_args(path, tmp_path / "out")) == 1
     assert "interrupted" in capsys.readouterr().err
     assert os.listdir(tmp_path) == []

@@ -213,17 +213,17 @@ def test_per_dimension_model_keeps_its_own_likelihood_and_has_no_membership():
     and membership, which that model does not define, is refused."""
     import json
 
+    from stanmix.cells import CellTable
     from stanmix.engines import get_engine
     from stanmix.programs import example_data_path, program_path
-    from stanmix.stan_csv import cells_from_stan_data
 
-    data = json.loads(example_data_path("diag_mixture").read_text())
+    data = json.loads(example_data_path("normal_diag").read_text())
     data.update(independent_dims=1, compute_log_lik=1, compute_membership=0)
     init = json.loads(
-        (program_path("diag_mixture").parent / "diag_mixture.init.json").read_text()
+        (program_path("normal_diag").parent / "normal_diag.init.json").read_text()
     )
     result = get_engine("stanli").sample(
-        program_path("diag_mixture"),
+        program_path("normal_diag"),
         data,
         chains=1,
         warmup=50,
@@ -234,8 +234,9 @@ def test_per_dimension_model_keeps_its_own_likelihood_and_has_no_membership():
     model = sm.DiagonalMixture(
         data["K"], anchor_dim=0, joint=False, standardize=False, relabel=None
     )
-    cells = cells_from_stan_data(data)
-    model._adopt(result, cells, pd.RangeIndex(cells.n_obs), seed=2)
+    cells = CellTable.from_stan(data)
+    model.fit_result(result, cells, seed=2)
+    assert (cells.kind == 1).any() and (cells.kind == 4).any()
     np.testing.assert_allclose(
         model.idata_.log_likelihood["y"].to_numpy(),
         result.variables["log_lik"],

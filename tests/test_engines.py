@@ -7,9 +7,15 @@ import numpy as np
 import pytest
 
 import stanmix as sm
-from stanmix.engines import cmdstan_available, get_engine
-from stanmix.engines._columns import unflatten
-from stanmix.programs import example_data_path, program_path
+from stanmix.engines import (
+    CAPABILITIES,
+    REGISTRY,
+    Engine,
+    cmdstan_available,
+    get_engine,
+    unflatten,
+)
+from stanmix.programs import PROGRAMS, example_data_path, program_path
 
 needs_cmdstan = pytest.mark.skipif(
     not cmdstan_available(), reason="no CmdStan installation found"
@@ -45,28 +51,54 @@ def test_cmdstan_missing_says_how_to_install():
         sm.NormalMixture(2, engine="cmdstan").fit(np.arange(10.0), method="optimize")
 
 
+def test_registered_engines_declare_capabilities_and_options():
+    import importlib
+
+    for entry in REGISTRY.values():
+        cls = getattr(importlib.import_module(entry.module), entry.cls)
+        assert issubclass(cls, Engine)
+        assert set(cls.capabilities) <= set(CAPABILITIES)
+        assert set(cls.options) == {"optimize", "variational", "sample"}
+        assert "iter" in cls.options["optimize"]
+    assert get_engine(get_engine("stanli")) is get_engine("stanli")
+
+
+def test_an_engine_instance_can_be_passed():
+    class Counting(type(get_engine("stanli"))):
+        calls = 0
+
+        def optimize(self, *args, **kwargs):
+            type(self).calls += 1
+            return super().optimize(*args, **kwargs)
+
+    engine = Counting()
+    assert isinstance(engine, Engine)
+    y = sm.datasets.two_components(60, seed=4).X
+    model = sm.NormalMixture(2, engine=engine).fit(y, method="optimize", seed=2)
+    assert Counting.calls == 4 and model.engine_ == "stanli"
+
+
 def test_stanli_builds_each_program_once_per_process():
     engine = get_engine("stanli")
-    engine.compile(program_path("normal_mixture"))
+    engine.compile(program_path("normal_diag"))
     start = time.perf_counter()
     for _ in range(20):
-        engine.compile(program_path("normal_mixture"))
+        engine.compile(program_path("normal_diag"))
     assert time.perf_counter() - start < 0.05
-    assert len([k for k in engine._mir if "normal_mixture" in k[0]]) == 1
 
 
 def test_stanli_refuses_penalized_mle():
-    data = json.loads(example_data_path("normal_mixture").read_text())
+    data = json.loads(example_data_path("normal_diag").read_text())
     with pytest.raises(sm.EngineUnavailableError, match="engine='cmdstan'"):
         get_engine("stanli").optimize(
-            program_path("normal_mixture"), data, init=None, seed=1, jacobian=False
+            program_path("normal_diag"), data, init=None, seed=1, jacobian=False
         )
-    y = np.array(data["y"])
+    y = sm.datasets.two_components(60, seed=4).X
     with pytest.raises(sm.StanmixInputError, match="jacobian=False"):
         sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", jacobian=False)
 
 
-@pytest.mark.parametrize("program", ["normal_mixture", "diag_mixture"])
+@pytest.mark.parametrize("program", PROGRAMS)
 def test_example_data_runs_on_stanli(program):
     """Every example data file beside a program runs, with both GQ flags on."""
     data = json.loads(example_data_path(program).read_text())
@@ -78,8 +110,7 @@ def test_example_data_runs_on_stanli(program):
     members = np.exp(result.variables["membership_log_prob"])
     assert members.shape == (2, 50, n, k)
     np.testing.assert_allclose(members.sum(axis=-1), 1.0, atol=1e-10)
-    mu = result.variables["mu"]
-    anchor = mu if mu.ndim == 3 else mu[..., data.get("anchor", 1) - 1]
+    anchor = result.variables["mu"][..., data["anchor"] - 1]
     assert np.all(np.diff(anchor, axis=-1) > 0)
 
 
@@ -97,20 +128,14 @@ def test_results_record_engine_and_version():
 
 @needs_cmdstan
 @pytest.mark.cmdstan
-def test_cmdstan_engine_matches_stanli_mode():
-    data = json.loads(example_data_path("normal_mixture").read_text())
-    init = {
-        "mu_ordered": [-1.0, 1.0],
-        "mu_free": [],
-        "sigma_free": [1.0, 1.0],
-        "w": [0.5, 0.5],
-    }
-    a = get_engine("cmdstan").optimize(
-        program_path("normal_mixture"), data, init=init, seed=1
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_cmdstan_engine_matches_stanli_mode(program):
+    data = json.loads(example_data_path(program).read_text())
+    init = json.loads(
+        (program_path(program).parent / f"{program}.init.json").read_text()
     )
-    b = get_engine("stanli").optimize(
-        program_path("normal_mixture"), data, init=init, seed=1
-    )
+    a = get_engine("cmdstan").optimize(program_path(program), data, init=init, seed=1)
+    b = get_engine("stanli").optimize(program_path(program), data, init=init, seed=1)
     np.testing.assert_allclose(a.variables["mu"], b.variables["mu"], atol=1e-3)
     assert a.engine == "cmdstan" and "CmdStan" in a.engine_version
 
@@ -121,9 +146,14 @@ def test_cmdstan_penalized_mle_and_all_methods_run():
     y = sm.datasets.two_components(100, seed=1).X
     for method in ("optimize", "variational", "sample"):
         m = sm.NormalMixture(2, engine="cmdstan").fit(
-            y, method=method, seed=1, draws=200, warmup=200
+            y, method=method, seed=1, draws=200, warmup=200, show_progress=False
         )
         assert m.engine_ == "cmdstan"
+    X = sm.datasets.correlated(150, seed=2).X
+    full = sm.Mixture(3, covariance="full", engine="cmdstan").fit(
+        X, seed=1, draws=200, warmup=200, max_treedepth=8, show_progress=False
+    )
+    assert full.idata_.sample_stats["tree_depth"].max() <= 8
     m = sm.NormalMixture(2, engine="cmdstan").fit(
         y, method="optimize", seed=1, jacobian=False
     )

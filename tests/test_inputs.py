@@ -3,20 +3,18 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import RecordingEngine
 
 import stanmix as sm
-from stanmix.engines._stanli import StanliEngine
+
+#: Any engine call during these tests is a failure: errors must come first.
+FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
 
 
 @pytest.fixture(autouse=True)
-def no_stan_calls(monkeypatch):
-    """Any engine call during these tests is a failure: errors must come first."""
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a Stan call was made before the input was validated")
-
-    for name in ("optimize", "variational", "sample"):
-        monkeypatch.setattr(StanliEngine, name, forbidden)
+def no_stan_calls():
+    yield
+    assert not FORBIDDEN.calls, "a Stan call was made before the input was validated"
 
 
 Y = np.array([0.1, 0.5, 2.0, 2.2, 3.1, -1.0])
@@ -36,14 +34,20 @@ def fit_normal(y, **kwargs):
         )
         if k in kwargs
     }
-    params.setdefault("engine", "stanli")
+    params.setdefault("engine", FORBIDDEN)
     return sm.NormalMixture(**params).fit(y, **kwargs)
 
 
 def fit_diag(X, **kwargs):
     names = ("n_components", "anchor_dim", "joint", "relabel")
     params = {k: kwargs.pop(k) for k in names if k in kwargs}
-    return sm.DiagonalMixture(engine="stanli", **params).fit(X, **kwargs)
+    return sm.DiagonalMixture(engine=FORBIDDEN, **params).fit(X, **kwargs)
+
+
+def fit_mixture(X, **kwargs):
+    names = ("n_components", "family", "covariance", "family_options", "ordered")
+    params = {k: kwargs.pop(k) for k in names if k in kwargs}
+    return sm.Mixture(engine=FORBIDDEN, **params).fit(X, **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -51,7 +55,7 @@ def fit_diag(X, **kwargs):
     [
         (
             lambda: fit_normal(np.array([1.0, np.nan, 2.0])),
-            "missing (NaN) values at row 1",
+            "row(s) 1 have every cell missing",
         ),
         (lambda: fit_normal(np.array([1.0, np.inf, 2.0])), "infinite values at row 1"),
         (lambda: fit_normal(np.array([])), "is empty"),
@@ -72,7 +76,7 @@ def fit_diag(X, **kwargs):
             lambda: fit_normal(pd.DataFrame({"y": ["a", "b"]})),
             "non-numeric column(s) 'y'",
         ),
-        (lambda: fit_normal(np.ones((3, 2))), "use DiagonalMixture"),
+        (lambda: fit_normal(np.ones((3, 2))), "use Mixture or DiagonalMixture"),
         (lambda: fit_normal(np.ones((2, 2, 2))), "shape (2, 2, 2)"),
         (lambda: fit_normal(Y, method="mcmc"), "unknown method 'mcmc'"),
         (lambda: fit_normal(Y, engine="pystan"), "unknown engine 'pystan'"),
@@ -81,6 +85,12 @@ def fit_diag(X, **kwargs):
         (lambda: fit_normal(Y, init=3), "init must be a name or parameter values"),
         (lambda: fit_normal(Y, init=[]), "init is an empty list"),
         (lambda: fit_normal(Y, init={"w": [0.5, 0.5]}), "keys 'w', 'mu' and 'sigma'"),
+        (
+            lambda: fit_normal(
+                Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "nu": [3, 3]}
+            ),
+            "unknown keys in init[0]: 'nu'",
+        ),
         (
             lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1, 2], "sigma": [1, 1]}),
             "'w' needs 2 values",
@@ -100,17 +110,83 @@ def fit_diag(X, **kwargs):
         ),
         (lambda: fit_normal(Y, adapt_delta=1.5), "adapt_delta must be"),
         (lambda: fit_normal(Y, metric="dense"), "unknown metric 'dense'"),
-        (lambda: fit_normal(Y, hdi_prob=1.2), "hdi_prob must be between 0 and 1"),
-        (lambda: fit_normal(Y, sigma=-1.0), "sigma must be positive"),
+        (
+            lambda: fit_normal(Y, hdi_prob=1.2),
+            "hdi_prob must be a number between 0 and 1",
+        ),
+        (lambda: fit_normal(Y, sigma=-1.0), "scale must be positive"),
         (
             lambda: fit_normal(Y, sigma=[1.0, 2.0, 3.0]),
-            "sigma must be a number or 2 numbers",
+            "family_options['scale'] must be a number, 2 numbers or 2 x 1",
         ),
         (
             lambda: fit_normal(Y, prior_mean_scale=0),
             "prior_mean_scale must be a positive",
         ),
-        (lambda: fit_normal(Y, lower_limit=0.0), "NormalMixture takes no censoring"),
+        (
+            lambda: fit_normal(Y, lower_limit=0.5),
+            "value below its lower_limit at row 0",
+        ),
+        (
+            lambda: fit_normal(Y, lowr_limit=0.5),
+            "unknown option(s) for method='sample'",
+        ),
+        (
+            lambda: fit_normal(Y, method="optimize", lowr_limit=0.5),
+            "unknown option(s) for method='optimize' on engine 'stanli': 'lowr_limit'",
+        ),
+        (
+            lambda: fit_normal(Y, max_depth=5),
+            "valid: adapt_engaged, inv_metric, max_treedepth",
+        ),
+        (lambda: fit_normal(Y, seed=-1), "seed must be at least 0"),
+        (lambda: fit_normal(Y, seed=2**31), "seed must be at most 2147483647"),
+        (lambda: fit_normal(Y, seed=1.5), "seed must be an integer"),
+        (lambda: fit_normal(Y, adapt_delta="0.9"), "adapt_delta must be a number"),
+        (lambda: fit_normal(np.ones(5)), "column 'x0' is constant"),
+        (
+            lambda: fit_diag(FRAME.assign(y=np.nan)),
+            "column 'y' has no observed value",
+        ),
+        (
+            lambda: fit_mixture(FRAME, covariance="banded"),
+            "unknown covariance 'banded'",
+        ),
+        (lambda: fit_mixture(FRAME, family="gamma"), "unknown family 'gamma'"),
+        (
+            lambda: fit_mixture(FRAME, family_options={"lkj_eta": 2.0}),
+            "unknown family_options for family='normal', covariance='diag': "
+            "'lkj_eta'; valid: scale",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME, covariance="full", family_options={"nu_shape": 2.0}
+            ),
+            "valid: lkj_eta",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME, family="student_t", family_options={"nu_rate": -1}
+            ),
+            "nu_rate must be a positive number",
+        ),
+        (
+            lambda: fit_mixture(FRAME, family_options=[("scale", 1.0)]),
+            "family_options must be a dict",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME,
+                family="student_t",
+                init={
+                    "w": [1, 1],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [[1, 1], [1, 1]],
+                    "nu": [0.5, 3],
+                },
+            ),
+            "'nu' must be above 1",
+        ),
         (
             lambda: fit_diag(pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})),
             "non-numeric column(s) 's'",

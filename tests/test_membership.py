@@ -24,9 +24,6 @@ from stanmix.membership import (
     membership_summary,
 )
 
-STAN_DIR = "/work/main/stan"
-
-
 # --------------------------------------------------------------------------
 # Fixtures
 
@@ -157,70 +154,6 @@ def test_float32_storage_of_membership_draws(problem):
     p32 = membership_draws(cells, weights, means, scales, dtype=np.float32)
     assert p32.dtype == np.float32
     np.testing.assert_array_equal(p32, p64.astype(np.float32))
-
-
-# --------------------------------------------------------------------------
-# Agreement with the Stan program
-
-
-def test_matches_diag_mixture_stan_generated_quantities():
-    stanli = pytest.importorskip("stanli")
-    rng = np.random.default_rng(3)
-    n_obs, n_dims, n_comp = 12, 2, 2
-    values = np.concatenate(
-        [rng.normal(-2, 1, (6, n_dims)), rng.normal(2, 1, (6, n_dims))]
-    )
-    kind = np.zeros((n_obs, n_dims), np.int8)
-    lower = np.full((n_obs, n_dims), np.nan)
-    upper = np.full((n_obs, n_dims), np.nan)
-    kind[0, 0], upper[0, 0] = LEFT, -1.5
-    kind[1, 1], lower[1, 1] = RIGHT, -2.5
-    kind[6, 0], lower[6, 0], upper[6, 0] = INTERVAL, 1.0, 2.5
-    kind[7, 1] = MISSING
-    kind[8, 0], lower[8, 0] = RIGHT, 2.2
-    kind[8, 1], upper[8, 1] = LEFT, 3.0
-    kind[9, 1], lower[9, 1], upper[9, 1] = INTERVAL, -0.5, 0.5
-    kind[10, :] = MISSING
-    cells = CellTable(np.where(kind == OBSERVED, values, np.nan), kind, lower, upper)
-
-    data = cells.to_stan()
-    data.update(
-        K=n_comp,
-        anchor=1,
-        independent_dims=0,
-        mu_loc=np.zeros((n_comp, n_dims)),
-        mu_scale=np.full((n_comp, n_dims), 3.0),
-        sigma_loc=np.full(n_dims, 0.5),
-        sigma_scale=np.ones(n_dims),
-        alpha=np.full(n_comp, 3.0),
-        compute_log_lik=1,
-        compute_membership=1,
-    )
-    model = stanli.Model(
-        stan_file=f"{STAN_DIR}/diag_mixture.stan",
-        data=data,
-        include_paths=[STAN_DIR],
-    )
-    fit = model.sample(seed=1, chains=1, warmup=100, samples=5, refresh=0)
-    means = fit.draws("mu").reshape(-1, n_comp, n_dims)
-    scales = fit.draws("sigma").reshape(-1, n_comp, n_dims)
-    weights = fit.draws("w").reshape(-1, n_comp)
-    stan_log_lik = fit.draws("log_lik").reshape(-1, n_obs)
-    stan_log_prob = fit.draws("membership_log_prob").reshape(-1, n_obs, n_comp)
-    assert means.shape[0] == 5
-
-    np.testing.assert_allclose(
-        log_likelihood(cells, weights, means, scales),
-        stan_log_lik,
-        rtol=1e-9,
-        atol=1e-13,  # the all-missing row: log(sum w) = 0 up to rounding
-    )
-    np.testing.assert_allclose(
-        membership_draws(cells, weights, means, scales),
-        np.exp(stan_log_prob),
-        rtol=1e-8,
-        atol=1e-14,
-    )
 
 
 # --------------------------------------------------------------------------

@@ -1,55 +1,21 @@
 """The NUTS mass matrix: what metric="auto" chooses and that it reaches Stan."""
 
-import json
-
 import numpy as np
 import pytest
+from conftest import RecordingEngine, Stop
 
 import stanmix as sm
-from stanmix.engines._stanli import StanliEngine
-from stanmix.mixture import DENSE_METRIC_MAX_PARAMS, _Mixture
-from stanmix.programs import program_path
-
-STAN = program_path("normal_mixture").parent
+from stanmix.inference.metric import DENSE_METRIC_MAX_PARAMS
 
 
-@pytest.mark.parametrize(
-    "program, changes",
-    [
-        ("normal_mixture", {}),
-        ("normal_mixture", {"sigma_known": 1}),
-        ("normal_mixture", {"K": 1}),
-        ("diag_mixture", {}),
-        ("diag_mixture", {"independent_dims": 1, "compute_membership": 0}),
-    ],
-)
-def test_parameter_count_matches_the_program(program, changes):
-    data = json.loads((STAN / f"{program}.data.json").read_text())
-    data.update(changes)
-    for key, value in list(data.items()):
-        # Shrink per-component inputs to K entries when K changes.
-        if "K" in changes and key in ("mu_loc", "mu_scale", "alpha", "sigma_value"):
-            data[key] = value[: changes["K"]]
-    model = StanliEngine()._model(program_path(program), data)
-    assert _Mixture._n_unconstrained(data) == model.n_unconstrained
-
-
-def _chosen_metric(monkeypatch, model, X, **kwargs):
+def _chosen_metric(model, X, **kwargs):
     """Run fit up to the sampler call and return the metric it was given."""
-    seen = {}
-
-    class Stop(Exception):
-        pass
-
-    def record(self, *args, **kwargs):
-        seen.update(kwargs)
-        raise Stop
-
-    monkeypatch.setattr(StanliEngine, "sample", record)
+    engine = RecordingEngine(stop=("sample",))
+    model.set_params(engine=engine)
     with pytest.raises(Stop):
         model.fit(X, seed=1, show_progress=False, **kwargs)
-    assert model.metric_ == seen["metric"]
-    return seen["metric"]
+    assert model.metric_ == engine.calls["sample"]["metric"]
+    return engine.calls["sample"]["metric"]
 
 
 def _separated(k, d, n=200, gap=8.0, seed=0):
@@ -58,41 +24,52 @@ def _separated(k, d, n=200, gap=8.0, seed=0):
     return sm.datasets.mixture_sample(np.full(k, 1 / k), means, 1.0, n, seed=seed).X
 
 
-def test_auto_is_dense_for_small_separated_fits(monkeypatch):
+def test_auto_is_dense_for_small_separated_fits():
     # K means + K scales + K - 1 weights per dimension d: 2 K d + K - 1.
-    model = sm.DiagonalMixture(3, engine="stanli")  # 14 parameters
-    assert _chosen_metric(monkeypatch, model, _separated(3, 2)) == "dense_e"
+    model = sm.DiagonalMixture(3)  # 14 parameters
+    assert _chosen_metric(model, _separated(3, 2)) == "dense_e"
     k, d = 5, 9  # 2*5*9 + 4 = 94 parameters, at the limit
-    edge = sm.DiagonalMixture(k, engine="stanli")
-    assert _chosen_metric(monkeypatch, edge, _separated(k, d)) == "dense_e"
+    edge = sm.DiagonalMixture(k)
+    assert _chosen_metric(edge, _separated(k, d)) == "dense_e"
 
 
-def test_auto_is_diagonal_above_the_parameter_limit(monkeypatch):
+def test_auto_is_diagonal_above_the_parameter_limit():
     k, d = 5, 10  # 2*5*10 + 4 = 104 > 100
     assert 2 * k * d + k - 1 > DENSE_METRIC_MAX_PARAMS
-    big = sm.DiagonalMixture(k, engine="stanli")
-    assert _chosen_metric(monkeypatch, big, _separated(k, d)) == "diag_e"
+    big = sm.DiagonalMixture(k)
+    assert _chosen_metric(big, _separated(k, d)) == "diag_e"
 
 
-def test_auto_is_diagonal_for_overlapping_components(monkeypatch):
+def test_auto_counts_latent_censored_cells_of_full_covariance():
+    """Full covariance with censoring: one latent parameter per censored cell
+    joins the count (3 * 2 + 3 * 2 + 3 + 2 = 17, plus 100 latent > 100)."""
+    X = _separated(3, 2)
+    limit = float(np.sort(X["x0"])[99])
+    X = X.assign(x0=X["x0"].clip(lower=limit))
+    model = sm.Mixture(3, covariance="full")
+    assert _chosen_metric(model, X, lower_limit={"x0": limit}) == "diag_e"
+    assert _chosen_metric(sm.Mixture(3, covariance="full"), _separated(3, 2)) == (
+        "dense_e"
+    )
+
+
+def test_auto_is_diagonal_for_overlapping_components():
     # Means -1 and 1 with unit scales: at the MAP the average point is held
     # by its top component with probability about 0.8 (< 0.9).
     X = sm.datasets.two_components(100, seed=1).X
-    model = sm.NormalMixture(2, engine="stanli")
-    assert _chosen_metric(monkeypatch, model, X) == "diag_e"
-    separated = sm.NormalMixture(2, engine="stanli")
-    assert _chosen_metric(monkeypatch, separated, _separated(2, 1)) == "dense_e"
+    assert _chosen_metric(sm.NormalMixture(2), X) == "diag_e"
+    assert _chosen_metric(sm.NormalMixture(2), _separated(2, 1)) == "dense_e"
 
 
 @pytest.mark.parametrize("init", ["kmeans", "pathfinder"])
-def test_auto_is_diagonal_without_a_map(monkeypatch, init):
-    model = sm.DiagonalMixture(3, engine="stanli")
-    assert _chosen_metric(monkeypatch, model, _separated(3, 2), init=init) == "diag_e"
+def test_auto_is_diagonal_without_a_map(init):
+    model = sm.DiagonalMixture(3)
+    assert _chosen_metric(model, _separated(3, 2), init=init) == "diag_e"
 
 
-def test_auto_is_diagonal_for_the_per_dimension_model(monkeypatch):
-    model = sm.DiagonalMixture(3, engine="stanli", joint=False)
-    assert _chosen_metric(monkeypatch, model, _separated(3, 2)) == "diag_e"
+def test_auto_is_diagonal_for_the_per_dimension_model():
+    model = sm.DiagonalMixture(3, joint=False)
+    assert _chosen_metric(model, _separated(3, 2)) == "diag_e"
 
 
 @pytest.mark.parametrize("metric", ["dense_e", "diag_e"])
@@ -116,7 +93,7 @@ def test_metric_reaches_the_sampler(metric):
     assert model.metric_ is None
 
 
-def test_auto_is_diagonal_when_a_component_is_nearly_all_censored(monkeypatch):
+def test_auto_is_diagonal_when_a_component_is_nearly_all_censored():
     """At a 30% detection limit the lowest of five blobs lies almost wholly
     below the limit in y (the case of test_diag_mixture's censoring warning):
     its y mean and scale rest on the prior, a wedge a dense metric follows
@@ -125,6 +102,6 @@ def test_auto_is_diagonal_when_a_component_is_nearly_all_censored(monkeypatch):
     metrics = {}
     for share in (0.3, 0.05):
         X, limits = sm.datasets.left_censor(data.X, share)
-        model = sm.DiagonalMixture(5, engine="stanli")
-        metrics[share] = _chosen_metric(monkeypatch, model, X, lower_limit=limits)
+        model = sm.DiagonalMixture(5)
+        metrics[share] = _chosen_metric(model, X, lower_limit=limits)
     assert metrics == {0.3: "diag_e", 0.05: "dense_e"}

@@ -167,8 +167,10 @@ def test_membership_table(fixed_scale, data):
     sums = table.groupby("observation")["mean"].sum()
     np.testing.assert_allclose(sums, 1.0, atol=1e-9)
 
-    w, m, s = fixed_scale._flat_params()
-    per_draw = membership_draws(fixed_scale.cells_, w, m, s)
+    draws = fixed_scale.param_draws()
+    per_draw = membership_draws(
+        fixed_scale.cells_, draws["w"], draws["mu"], draws["sigma"]
+    )
     np.testing.assert_allclose(per_draw.sum(axis=-1), 1.0, atol=1e-12)
 
     proba = fixed_scale.predict_proba(np.array([-4.0, 4.0]))

@@ -19,15 +19,15 @@ import pandas as pd
 import pytest
 
 import stanmix as sm
+from stanmix import likelihood
+from stanmix.cells import CellTable
 from stanmix.censoring import cell_table
-from stanmix.engines import cmdstan_available, get_engine
-from stanmix.engines._base import _STAT_NAMES
-from stanmix.membership import membership_draws
+from stanmix.engines import STAT_NAMES, cmdstan_available, get_engine
+from stanmix.families import family_from_stan_data
 from stanmix.programs import PROGRAMS, example_data_path, program_path, stan_dir
-from stanmix.stan_csv import cells_from_stan_data
 
 # Sampler columns by their ArviZ names, back to Stan CSV names.
-_STATS = {arviz: stan for stan, arviz in _STAT_NAMES.items()}
+_STATS = {arviz: stan for stan, arviz in STAT_NAMES.items()}
 
 
 def _columns(name: str, arr: np.ndarray):
@@ -109,14 +109,19 @@ def example_run(request, tmp_path_factory):
 def test_example_data_runs_and_reads_back(example_run):
     name, data, result, paths = example_run
     model = sm.from_cmdstan_csv(paths, example_data_path(name))
-    expected = sm.DiagonalMixture if name == "diag_mixture" else sm.NormalMixture
-    assert isinstance(model, expected)
+    assert isinstance(model, sm.Mixture)
+    assert model.family_.program == name
     assert model.engine_ == "cmdstan" and model.engine_version_ == "2.37.0"
-    raw = model.idata_.posterior_raw
+    params = model.param_draws("posterior_raw")
     for var in ("w", "mu", "sigma"):
         np.testing.assert_allclose(
-            raw[var].to_numpy(), result.variables[var], rtol=1e-7, atol=1e-9
+            params[var],
+            result.variables[var].reshape(params[var].shape),
+            rtol=1e-7,
+            atol=1e-9,
         )
+    # Latent values of censored cells (full_cov) are not model parameters.
+    assert not {"y_left", "y_right", "y_interval"} & set(model.idata_.posterior)
     assert model.idata_.posterior["mu"].shape[:2] == (2, 300)
     assert model.idata_.sample_stats["diverging"].dtype == bool
     summary = model.summary()
@@ -128,19 +133,22 @@ def test_example_data_runs_and_reads_back(example_run):
 
 def test_cells_rebuilt_from_data_give_the_programs_membership(example_run):
     """Censored and missing cells are read back exactly: the Python-side
-    membership of the raw draws equals the program's generated quantities."""
+    membership of the raw draws equals the program's generated quantities
+    (for the full-covariance program, whose generated quantities use the
+    draws' latent values, that holds on the rows with no censored cell)."""
     name, data, result, paths = example_run
     model = sm.from_cmdstan_csv(paths, example_data_path(name), relabel=None)
-    if name == "diag_mixture":
-        kinds = model.idata_.observed_data["cell_kind"].to_numpy()
-        assert (kinds == "left").sum() == data["n_left"]
-    k = data["K"]
-    w = result.variables["w"].reshape(-1, k)
-    mu = result.variables["mu"].reshape(w.shape[0], k, -1)
-    sigma = result.variables["sigma"].reshape(w.shape[0], k, -1)
-    ours = membership_draws(model.cells_, w, mu, sigma)
+    kinds = model.idata_.observed_data["cell_kind"].to_numpy()
+    assert (kinds == "left").sum() == data["n_left"] > 0
+    assert (kinds == "missing").sum() > 0 or name == "student_t_diag"
+    ours = likelihood.membership_draws(
+        model.family_, model.cells_, model.param_draws("posterior_raw")
+    )
     theirs = np.exp(result.variables["membership_log_prob"]).reshape(ours.shape)
-    np.testing.assert_allclose(ours, theirs, atol=1e-8)
+    rows = np.arange(data["N"])
+    if model.family_.censoring == "latent":
+        rows = np.flatnonzero(~model.cells_.censored.any(axis=1))
+    np.testing.assert_allclose(ours[:, rows], theirs[:, rows], atol=1e-8)
 
 
 def test_every_cell_kind_survives_the_stan_data_round_trip():
@@ -151,7 +159,7 @@ def test_every_cell_kind_survives_the_stan_data_round_trip():
         X, lower_limit={"a": 0.2}, upper_limit={"b": 9.0}, interval=interval
     )
     assert set(np.unique(cells.kind)) == {0, 1, 2, 3, 4}
-    back = cells_from_stan_data(cells.to_stan(), columns=cells.columns)
+    back = CellTable.from_stan(cells.to_stan(), columns=cells.columns)
     for field in ("values", "kind", "lower", "upper"):
         np.testing.assert_array_equal(getattr(back, field), getattr(cells, field))
     assert back.columns == ("a", "b")
@@ -176,6 +184,23 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
         sm.from_cmdstan_csv([optimize], data)
     with pytest.raises(sm.StanmixInputError, match="K = 7"):
         sm.from_cmdstan_csv(paths, {**data, "K": 7})
+    with pytest.raises(sm.StanmixInputError, match="N = 20"):
+        fewer = {
+            **data,
+            "N": 20,
+            "y": data["y"][:20],
+            "observed": data["observed"][:20],
+        }
+        for label in ("left", "right", "interval"):
+            keep = [i for i, r in enumerate(data[f"{label}_row"]) if r <= 20]
+            fewer[f"n_{label}"] = len(keep)
+            for key in [k for k in data if k.startswith(label + "_")]:
+                fewer[key] = [data[key][i] for i in keep]
+        sm.from_cmdstan_csv(paths, fewer)
+    with pytest.raises(sm.StanmixInputError, match="is a folder"):
+        sm.from_cmdstan_csv(paths, tmp_path)
+    with pytest.raises(sm.StanmixInputError, match="no entry 'y'"):
+        sm.from_cmdstan_csv(paths, {k: v for k, v in data.items() if k != "y"})
     short = tmp_path / "short.csv"
     text = paths[1].read_text().splitlines()
     short.write_text("\n".join(text[:-10]) + "\n")
@@ -216,6 +241,8 @@ def test_program_runs_directly_under_cmdstan(name, tmp_path):
             str(exe),
             "sample",
             "num_chains=4",
+            "random",
+            "seed=4321",
             "data",
             f"file={name}.data.json",
             f"init={name}.init.json",
@@ -229,5 +256,7 @@ def test_program_runs_directly_under_cmdstan(name, tmp_path):
     paths = sorted(folder.glob(f"{name}_*.csv"))
     assert len(paths) == 4
     model = sm.from_cmdstan_csv(paths, folder / f"{name}.data.json")
+    data = json.loads((folder / f"{name}.data.json").read_text())
+    assert type(model.family_) is type(family_from_stan_data(name, data))
     assert model.summary()["r_hat"].max() <= 1.01
     assert not model.label_switching_.chains_in_different_modes

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -45,13 +46,9 @@ class EngineResult:
     def n_chains(self) -> int:
         return next(iter(self.variables.values())).shape[0]
 
-    @property
-    def n_draws(self) -> int:
-        return next(iter(self.variables.values())).shape[1]
 
-
-# Stan's sampler columns, renamed to ArviZ's sample_stats names.
-_STAT_NAMES = {
+#: Stan's sampler columns, renamed to ArviZ's sample_stats names.
+STAT_NAMES = {
     "lp__": "lp",
     "accept_stat__": "acceptance_rate",
     "stepsize__": "step_size",
@@ -67,19 +64,62 @@ def sampler_stats(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """NUTS sampler columns (``lp__``, ``divergent__``, ...) named for ArviZ."""
     stats = {}
     for col, values in columns.items():
-        name = _STAT_NAMES.get(col, col.rstrip("_"))
+        name = STAT_NAMES.get(col, col.rstrip("_"))
         stats[name] = np.asarray(values).astype(_STAT_TYPES.get(name, float))
     return stats
+
+
+#: What an engine can do beyond the common set (optimize for the posterior
+#: mode, NUTS, ADVI):
+#:   "penalized_mle"           optimize with jacobian=False
+#:   "variational_init_scale"  ADVI from a given initial scale (Laplace start)
+#:   "pathfinder"              Pathfinder starts for NUTS
+#:   "threads"                 within-chain threads (reduce_sum)
+CAPABILITIES = ("penalized_mle", "variational_init_scale", "pathfinder", "threads")
+
+#: Keyword options both engines accept for NUTS (CmdStan's names).
+SAMPLE_OPTIONS = frozenset(
+    {
+        "max_treedepth",
+        "thin",
+        "parallel_chains",
+        "threads_per_chain",
+        "inv_metric",
+        "step_size",
+        "adapt_engaged",
+    }
+)
+#: Keyword options both engines accept for ADVI (CmdStan's names).
+VARIATIONAL_OPTIONS = frozenset(
+    {
+        "iter",
+        "grad_samples",
+        "elbo_samples",
+        "eta",
+        "adapt_iter",
+        "tol_rel_obj",
+        "eval_elbo",
+    }
+)
 
 
 class Engine(abc.ABC):
     """What stanmix needs from a Stan engine.
 
     Inits are always given as dictionaries of constrained parameter values,
-    one per chain (or one shared), which both engines accept.
+    one per chain (or one shared), which both engines accept. Each engine
+    declares its extra abilities in ``capabilities`` and, per method, the
+    extra keyword options it accepts (``options``); the estimator refuses
+    anything else before any Stan call.
     """
 
-    name: str = ""
+    name: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    options: ClassVar[dict[str, frozenset[str]]] = {
+        "optimize": frozenset(),
+        "variational": frozenset(),
+        "sample": frozenset(),
+    }
 
     @property
     @abc.abstractmethod
@@ -99,9 +139,9 @@ class Engine(abc.ABC):
         init: Mapping | None,
         seed: int,
         jacobian: bool = True,
-        iter: int = 2000,
+        **options,
     ) -> EngineResult:
-        """The mode by L-BFGS from one start."""
+        """The mode by L-BFGS from one start (``options``: ``iter``)."""
 
     @abc.abstractmethod
     def variational(
@@ -141,9 +181,3 @@ class Engine(abc.ABC):
         **options,
     ) -> EngineResult:
         """NUTS draws from several chains."""
-
-    @abc.abstractmethod
-    def log_density(
-        self, stan_file: Path, data: Mapping
-    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
-        """The log density (Jacobian included) and its gradient."""

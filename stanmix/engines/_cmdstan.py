@@ -9,12 +9,18 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from stanmix.engines._base import Engine, EngineResult, sampler_stats
+from stanmix.engines._base import (
+    SAMPLE_OPTIONS,
+    VARIATIONAL_OPTIONS,
+    Engine,
+    EngineResult,
+    sampler_stats,
+)
 from stanmix.engines._columns import unflatten
-from stanmix.exceptions import EngineUnavailableError
 
 
 def cache_dir() -> Path:
@@ -34,6 +40,14 @@ class CmdStanEngine(Engine):
     """Runs the programs with CmdStan: L-BFGS, ADVI, Pathfinder, NUTS."""
 
     name = "cmdstan"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"penalized_mle", "pathfinder", "threads"}
+    )
+    options: ClassVar[dict[str, frozenset[str]]] = {
+        "optimize": frozenset({"iter"}),
+        "variational": VARIATIONAL_OPTIONS,
+        "sample": SAMPLE_OPTIONS,
+    }
 
     def __init__(self) -> None:
         import cmdstanpy
@@ -182,15 +196,18 @@ class CmdStanEngine(Engine):
             inits = dict(inits)
         elif inits is not None:
             inits = [dict(i) for i in inits]
+        inv_metric = options.pop("inv_metric", None)
+        if inv_metric is not None:
+            metric = {"inv_metric": np.asarray(inv_metric).tolist()}
+        options.setdefault("parallel_chains", min(int(chains), os.cpu_count() or 1))
         fit = model.sample(
             data=dict(data),
             chains=int(chains),
-            parallel_chains=min(int(chains), os.cpu_count() or 1),
             seed=int(seed),
             iter_warmup=int(warmup),
             iter_sampling=int(draws),
             adapt_delta=float(adapt_delta),
-            metric=str(metric),
+            metric=metric,
             inits=inits,
             show_progress=bool(show_progress),
             **options,
@@ -212,12 +229,6 @@ class CmdStanEngine(Engine):
                 "step_size": fit.step_size,
                 "inv_metric": fit.metric,
                 "warmup": int(warmup),
-                "metric": str(metric),
+                "metric": fit.metric_type,
             },
-        )
-
-    def log_density(self, stan_file, data):
-        raise EngineUnavailableError(
-            "engine 'cmdstan' gives no in-process log density gradient; "
-            "use engine='stanli' for algorithms built on it"
         )

@@ -5,12 +5,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from stanmix.engines._base import Engine, EngineResult, sampler_stats
+from stanmix.engines._base import (
+    SAMPLE_OPTIONS,
+    VARIATIONAL_OPTIONS,
+    Engine,
+    EngineResult,
+    sampler_stats,
+)
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
 
@@ -21,6 +28,14 @@ class StanliEngine(Engine):
     """Runs the programs with stanli; ADVI is provided by :mod:`stanmix.advi`."""
 
     name = "stanli"
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"variational_init_scale", "pathfinder", "threads"}
+    )
+    options: ClassVar[dict[str, frozenset[str]]] = {
+        "optimize": frozenset({"iter"}),
+        "variational": VARIATIONAL_OPTIONS | {"init_scale", "callback"},
+        "sample": SAMPLE_OPTIONS,
+    }
 
     def __init__(self) -> None:
         import stanli
@@ -53,6 +68,10 @@ class StanliEngine(Engine):
         )
 
     # -- algorithms -------------------------------------------------------
+    def n_unconstrained(self, stan_file: Path, data: Mapping) -> int:
+        """Unconstrained parameters of the program with this data."""
+        return int(self._model(stan_file, data).n_unconstrained)
+
     def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
         if not jacobian:
             raise EngineUnavailableError(
@@ -157,6 +176,8 @@ class StanliEngine(Engine):
         **options,
     ):
         model = self._model(stan_file, data, seed)
+        if "max_treedepth" in options:
+            options["max_depth"] = options.pop("max_treedepth")
         kwargs = dict(
             chains=int(chains),
             seed=int(seed),
@@ -196,9 +217,6 @@ class StanliEngine(Engine):
                 "metric": str(metric),
             },
         )
-
-    def log_density(self, stan_file, data) -> Callable:
-        return self._model(stan_file, data).log_prob_grad
 
 
 def _per_chain(inits, chains: int) -> Sequence[Mapping]:

@@ -1,0 +1,121 @@
+// K-component mixture with full (or tied) covariance and joint components:
+// multivariate normal components (student_t = 0) or multivariate Student-t
+// components (student_t = 1),
+//
+//   p(y_n) = sum_k w_k MVN(y_n | mu_k, Sigma_k)      or   MVT(y_n | nu_k, mu_k, Sigma_k),
+//   Sigma_k = diag(sigma_k) Omega_k diag(sigma_k).
+//
+// tied = 1 shares one covariance (sigma, Omega) among all components.
+//
+// Missing cells are integrated out exactly: rows are grouped by which cells
+// are present, and each group uses the component's marginal over those
+// columns (one Cholesky factor per group and component).
+//
+// Censored cells are exact by augmentation: each one is a parameter (a
+// latent true value) bounded by its limit(s), with a flat density inside
+// them. Integrating those latent values out gives the censored likelihood,
+// so the marginal posterior of the model parameters is exact. The latent
+// values are y_left, y_right and y_interval.
+//
+// Priors: means and scales as in normal_diag.stan; LKJ(lkj_eta) on each
+// correlation matrix (default 2: mild shrinkage toward independence, no
+// mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t).
+//
+// Generated quantities: with censored cells, log_lik and
+// membership_log_prob are those of the rows completed by the draw's latent
+// values (the complete-data terms). stanmix computes the exact ones, with
+// the censored cells integrated out, from the draws of the parameters.
+//
+// Run with CmdStan:  ./full_cov sample data file=full_cov.data.json \
+//                        init=full_cov.init.json
+
+functions {
+#include mixture.stanfunctions
+#include patterns.stanfunctions
+}
+
+data {
+#include cell_table.standata
+#include components.standata
+  int<lower=0, upper=1> tied;           // 1: one covariance shared by all components [0]
+  int<lower=0, upper=1> student_t;      // 1: multivariate Student-t components [0]
+  vector<lower=0>[D] sigma_loc;         // prior median of the scales, lognormal [0.5]
+  vector<lower=0>[D] sigma_scale;       // prior sd of log(scale) [1]
+  real<lower=0> lkj_eta;                // LKJ shape of the correlation prior [2]
+  real<lower=0> nu_shape;               // gamma prior on each nu (student_t = 1): shape [2]
+  real<lower=0> nu_rate;                // ... and rate [0.1]
+}
+
+transformed data {
+  array[D - 1] int rest = other_dims(D, anchor);
+  int J = tied ? 1 : K;                 // number of covariance matrices
+  matrix[N, D] y_obs = y .* observed;
+  matrix[N, D] present = fill_cells(
+    fill_cells(fill_cells(observed, left_row, left_col, rep_vector(1, n_left)),
+               right_row, right_col, rep_vector(1, n_right)),
+    interval_row, interval_col, rep_vector(1, n_interval));
+  if (D > 30) {
+    reject("full_cov.stan handles at most 30 columns, got D = ", D);
+  }
+  array[N] int code = pattern_codes(present);
+  array[N] int order = sort_indices_asc(code);
+  int n_patterns = count_patterns(code, order);
+  array[n_patterns, D + 3] int table = pattern_table(present, code, order,
+                                                     n_patterns);
+}
+
+parameters {
+  ordered[ordered_means ? K : 0] mu_anchor_ordered;  // anchor means when ordered
+  vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor means when free
+  matrix[K, D - 1] mu_rest;                          // means along the other columns
+  matrix<lower=0>[J, D] sigma;                       // scales (sd per column)
+  array[J] cholesky_factor_corr[D] L_corr;           // Cholesky factors of the correlations
+  vector<lower=1>[student_t ? K : 0] nu;             // degrees of freedom (student_t = 1)
+  simplex[K] w;                                      // mixing weights
+  vector<upper=left_limit>[n_left] y_left;           // latent values of left-censored cells
+  vector<lower=right_limit>[n_right] y_right;        // ... of right-censored cells
+  vector<lower=interval_lower, upper=interval_upper>[n_interval] y_interval;
+}
+
+transformed parameters {
+  matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
+                                                 : mu_anchor_free,
+                                   mu_rest, anchor, rest);  // component means
+}
+
+model {
+  matrix[N, D] Y = fill_cells(
+    fill_cells(fill_cells(y_obs, left_row, left_col, y_left),
+               right_row, right_col, y_right),
+    interval_row, interval_col, y_interval);   // rows completed by the latent values
+  to_vector(mu) ~ normal(to_vector(mu_loc), to_vector(mu_scale));
+  for (d in 1:D) {
+    sigma[:, d] ~ lognormal(log(sigma_loc[d]), sigma_scale[d]);
+  }
+  for (j in 1:J) {
+    L_corr[j] ~ lkj_corr_cholesky(lkj_eta);
+  }
+  nu ~ gamma(nu_shape, nu_rate);
+  w ~ dirichlet(alpha);
+  target += sum(rows_log_sum_exp(full_cov_log_terms(
+    Y, order, table, mu, sigma, L_corr, nu, student_t, log(w))));
+}
+
+generated quantities {
+  vector[compute_log_lik ? N : 0] log_lik;
+  matrix[compute_membership ? N : 0, K] membership_log_prob;
+  if (compute_log_lik || compute_membership) {
+    matrix[N, D] Y = fill_cells(
+      fill_cells(fill_cells(y_obs, left_row, left_col, y_left),
+                 right_row, right_col, y_right),
+      interval_row, interval_col, y_interval);   // rows completed by the latent values
+    matrix[N, K] lp = full_cov_log_terms(Y, order, table, mu, sigma, L_corr,
+                                         nu, student_t, log(w));
+    if (compute_log_lik) {
+      log_lik = rows_log_sum_exp(lp);
+    }
+    if (compute_membership) {
+      membership_log_prob = membership_log_probs(lp);
+    }
+  }
+}

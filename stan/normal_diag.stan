@@ -1,0 +1,123 @@
+// K-component normal mixture with diagonal (or spherical) covariance and
+// joint components: each observation vector comes from ONE component,
+//
+//   p(y_n) = sum_k w_k prod_d Normal(y_nd | mu_kd, sigma_kd),
+//
+// evaluated as log_sum_exp over k of [log w_k + sum over the cells of row n
+// of that cell's log term]. Cell terms:
+//   observed        normal_lpdf(y | mu, sigma)
+//   left-censored   normal_lcdf(limit | mu, sigma)    true value <= limit
+//   right-censored  normal_lccdf(limit | mu, sigma)   true value >= limit
+//   interval        log_diff_exp of the two lcdfs     lower <= value <= upper
+//   missing         no term (exact for a diagonal covariance)
+// D = 1 is the univariate mixture.
+//
+// Identifiability: with ordered_means = 1 the component means along column
+// `anchor` are declared `ordered`; the other columns follow the labels the
+// anchor fixes, because the components are joint. ordered_means = 0 gives
+// the plain label-switching model.
+//
+// spherical = 1 gives each component one scale shared by all columns
+// (sigma_loc and sigma_scale then have one entry). sigma_known = 1 fixes
+// the scales at sigma_value. independent_dims = 1 switches to the
+// per-dimension model that treats the D columns as independent univariate
+// mixtures (x may come from one component and y from another): the common
+// mistake joint components avoid, kept so its failure can be shown.
+//
+// Every prior hyperparameter is data. stanmix standardizes each column
+// before the fit, so its defaults (in brackets) are on that scale; give
+// values in the units of each column when running this program directly.
+//
+// Run with CmdStan:  ./normal_diag sample data file=normal_diag.data.json \
+//                        init=normal_diag.init.json
+
+functions {
+#include mixture.stanfunctions
+#include cells.stanfunctions
+}
+
+data {
+#include cell_table.standata
+#include components.standata
+  int<lower=0, upper=1> spherical;      // 1: one scale per component for all columns [0]
+  int<lower=0, upper=1> sigma_known;    // 1: scales fixed at sigma_value; 0: estimated [0]
+  matrix<lower=0>[sigma_known ? K : 0, D] sigma_value;  // the fixed scales (units of each column)
+  vector<lower=0>[spherical ? 1 : D] sigma_loc;    // prior median of the scales, lognormal [0.5]
+  vector<lower=0>[spherical ? 1 : D] sigma_scale;  // prior sd of log(scale) [1]
+  int<lower=0, upper=1> independent_dims;  // 1: per-dimension (wrong) model; 0: joint components [0]
+}
+
+transformed data {
+  array[D - 1] int rest = other_dims(D, anchor);
+  matrix[N, D] y_obs = y .* observed;   // unobserved cells carry no value
+  matrix[N, D] y_sq = square(y_obs);
+  vector[N] n_observed = observed * rep_vector(1, D);
+#include censored_list.standata
+  if (independent_dims && compute_membership) {
+    reject("compute_membership needs joint components (independent_dims = 0): ",
+           "per-dimension mixtures have no single component per row");
+  }
+}
+
+parameters {
+  ordered[ordered_means ? K : 0] mu_anchor_ordered;  // anchor means when ordered
+  vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor means when free
+  matrix[K, D - 1] mu_rest;                          // means along the other columns
+  matrix<lower=0>[sigma_known ? 0 : K, spherical ? 1 : D] sigma_free;  // estimated scales
+  simplex[K] w;                                      // mixing weights
+}
+
+transformed parameters {
+  matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
+                                                 : mu_anchor_free,
+                                   mu_rest, anchor, rest);  // component means
+  matrix[K, D] sigma;                                // component scales
+  if (sigma_known) {
+    sigma = sigma_value;
+  } else if (spherical) {
+    sigma = rep_matrix(sigma_free[:, 1], D);
+  } else {
+    sigma = sigma_free;
+  }
+}
+
+model {
+  vector[K] log_w = log(w);
+  to_vector(mu) ~ normal(to_vector(mu_loc), to_vector(mu_scale));
+  for (d in 1:cols(sigma_free)) {
+    sigma_free[:, d] ~ lognormal(log(sigma_loc[d]), sigma_scale[d]);
+  }
+  w ~ dirichlet(alpha);
+  if (independent_dims) {
+    target += sum(per_dimension_log_lik(
+      y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
+      cens_upper, mu, sigma, log_w));
+  } else {
+    target += sum(rows_log_sum_exp(normal_diag_log_terms(
+      y_obs, y_sq, observed, n_observed, cens_row, cens_key, cens_col,
+      cens_kind, cens_lower, cens_upper, mu, sigma, log_w)));
+  }
+}
+
+generated quantities {
+  vector[compute_log_lik ? N : 0] log_lik;
+  matrix[compute_membership ? N : 0, K] membership_log_prob;
+  if (compute_log_lik || compute_membership) {
+    vector[K] log_w = log(w);
+    if (independent_dims) {
+      log_lik = per_dimension_log_lik(
+        y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
+        cens_upper, mu, sigma, log_w);
+    } else {
+      matrix[N, K] lp = normal_diag_log_terms(
+        y_obs, y_sq, observed, n_observed, cens_row, cens_key, cens_col,
+        cens_kind, cens_lower, cens_upper, mu, sigma, log_w);
+      if (compute_log_lik) {
+        log_lik = rows_log_sum_exp(lp);
+      }
+      if (compute_membership) {
+        membership_log_prob = membership_log_probs(lp);
+      }
+    }
+  }
+}

@@ -1,0 +1,105 @@
+"""The one set of argument checks: each returns the cleaned value or raises
+:class:`~stanmix.exceptions.StanmixInputError` naming the argument."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from stanmix.exceptions import StanmixInputError
+
+#: Largest seed stanmix accepts: Stan's seeds are unsigned 32-bit, and the
+#: output files store the seed as a signed 32-bit integer.
+MAX_SEED = 2**31 - 1
+
+
+def integer(name: str, value: Any, *, low: int | None = None) -> int:
+    """``value`` as an int (numpy integers too; not bool, float or str).
+
+    Examples
+    --------
+    >>> integer("chains", np.int64(4), low=1)
+    4
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise StanmixInputError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if low is not None and value < low:
+        raise StanmixInputError(f"{name} must be at least {low}, got {value}")
+    return value
+
+
+def number(
+    name: str,
+    value: Any,
+    *,
+    positive: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+) -> float:
+    """``value`` as a finite float (numpy floats too; not bool or str).
+
+    ``low`` and ``high`` are exclusive bounds.
+
+    Examples
+    --------
+    >>> number("adapt_delta", np.float32(0.5), low=0, high=1)
+    0.5
+    """
+    if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(
+        value, numbers.Real
+    ):
+        raise StanmixInputError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise StanmixInputError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise StanmixInputError(f"{name} must be a positive number, got {value!r}")
+    if (low is not None and value <= low) or (high is not None and value >= high):
+        raise StanmixInputError(
+            f"{name} must be a number between {low:g} and {high:g} "
+            f"(exclusive), got {value!r}"
+        )
+    return value
+
+
+def one_of(name: str, value: Any, choices: Iterable[str], what: str = "") -> str:
+    """``value`` if it is one of ``choices``.
+
+    Examples
+    --------
+    >>> one_of("method", "sample", ("optimize", "sample"))
+    'sample'
+    """
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise StanmixInputError(
+            f"unknown {name} {value!r}; choose one of {', '.join(choices)}{what}"
+        )
+    return value
+
+
+def seed(value: Any, name: str = "seed") -> int | None:
+    """A seed in 0 .. 2**31 - 1, or None."""
+    if value is None:
+        return None
+    value = integer(name, value, low=0)
+    if value > MAX_SEED:
+        raise StanmixInputError(
+            f"{name} must be at most {MAX_SEED} (2**31 - 1), got {value}"
+        )
+    return value
+
+
+def known_keys(name: str, given: Mapping, valid: Iterable[str], hint: str = "") -> None:
+    """Refuse keys of ``given`` outside ``valid``, naming the valid ones."""
+    valid = tuple(valid)
+    unknown = [str(k) for k in given if k not in valid]
+    if unknown:
+        listed = ", ".join(valid) if valid else "none"
+        raise StanmixInputError(
+            f"unknown {name} {', '.join(map(repr, unknown))}; valid: {listed}{hint}"
+        )

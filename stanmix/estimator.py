@@ -1,0 +1,993 @@
+"""The estimator: :class:`Mixture`, for every component family.
+
+It follows scikit-learn's conventions: the constructor stores parameters,
+``fit`` returns ``self``, and fitted state lives in attributes ending in an
+underscore, chief among them ``idata_``, an ArviZ InferenceData. It
+orchestrates (validate, standardize, start, call the engine, relabel,
+assemble the results) and asks the family (:mod:`stanmix.families`) for
+everything that depends on what a component is; it never branches on the
+family.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stanmix import _validation as check
+from stanmix import likelihood
+from stanmix._version import __version__
+from stanmix.cells import CellTable, Standardization, mostly_censored
+from stanmix.censoring import cell_table, check_fit_data
+from stanmix.diagnostics import detect_label_switching
+from stanmix.engines import Engine, EngineResult, get_engine
+from stanmix.exceptions import NotFittedError, StanmixInputError
+from stanmix.families import Family, Layout, Params, Priors, get_family
+from stanmix.inference.metric import METRICS, choose_metric
+from stanmix.inference.modes import best_mode
+from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
+from stanmix.inference_data import az, build_inference_data
+from stanmix.programs import program_path
+from stanmix.relabel import relabel_idata
+
+logger = logging.getLogger("stanmix")
+
+METHODS = ("optimize", "variational", "sample")
+INITS = ("map", "kmeans", "pathfinder", "random")
+RELABEL = ("auto", "stephens", "reference", "ecr", "order", "none")
+ALGORITHMS = ("meanfield", "fullrank")
+CENSORING_ARGS = ("lower_limit", "upper_limit", "censored", "interval")
+#: Share of a component's rows censored in a column that triggers a warning.
+CENSORED_WARN = 0.9
+#: Membership entries (chain x draw x obs x K) Stephens' relabelling may use.
+STEPHENS_BUDGET = 50_000_000
+#: Pointwise log-likelihood values stored by default (log_likelihood=None).
+LOG_LIK_BUDGET = 20_000_000
+
+
+class Mixture:
+    """Bayesian finite mixture of joint components, fitted with Stan.
+
+    Each observation's whole vector comes from one component. Cells may be
+    censored at detection limits (left, right or interval) or missing (NaN),
+    both handled exactly. The component means along one anchor column are
+    ordered, which identifies the components; NUTS draws are relabelled
+    after the fact when chains still disagree.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components K.
+    family : {"normal", "student_t"}
+        The component distribution. ``"student_t"`` has one degrees-of-
+        freedom parameter ``nu`` per component (heavy tails absorb
+        outliers). ``"normal_per_dimension"`` is the common but wrong model
+        in which every column is its own univariate mixture, kept to show
+        why joint components matter.
+    covariance : {"diag", "spherical", "full", "tied"}
+        As scikit-learn names them: one scale per component and column
+        (``"diag"``), one per component (``"spherical"``), a full
+        covariance per component (``"full"``, LKJ prior on the
+        correlations) or one full covariance shared by all (``"tied"``).
+    family_options : dict, optional
+        Settings of the family: ``{"scale": ...}`` (known scales, normal
+        diag/spherical), ``{"lkj_eta": 2.0}`` (full, tied),
+        ``{"nu_shape": 2.0, "nu_rate": 0.1}`` (Student-t: gamma prior on
+        each nu). Unknown keys are refused.
+    ordered : bool
+        Declare the means along the anchor column ``ordered`` (identifies
+        the components). ``False`` fits the plain, label-switching model;
+        stanmix then relabels the draws.
+    anchor_dim : int or str, optional
+        The column (index or name) whose means are ordered. By default, the
+        one along which k-means centres are best separated relative to their
+        spread; the choice is stored in ``anchor_``.
+    engine : {"auto", "cmdstan", "stanli"} or Engine
+        Stan engine; "auto" is CmdStan when installed, else stanli.
+    standardize : bool
+        Fit on (x - mean) / sd per column (one shared sd for spherical
+        covariances); results are reported in the data's units. Priors are
+        on the standardized scale when on.
+    relabel : {"auto", "stephens", "reference", "ecr", "order", None}
+        How NUTS draws are relabelled after sampling (see stanmix.relabel).
+        ``"auto"``: when the means are ordered and no chain left the
+        ordering's labelling (``label_switching_``), the draws keep it
+        (reported as ``"order"``); otherwise Stephens' algorithm on the
+        membership probabilities (reference matching when the family has
+        no memberships).
+    prior_mean_scale : float
+        Prior sd of each component mean (normal prior centred at 0).
+    prior_scale_median, prior_scale_log_sd : float
+        Lognormal prior on each scale: its median and the sd of its log.
+    prior_concentration : float
+        Dirichlet concentration of the weights; above 1 keeps components alive.
+    guided_prior_scale : float, optional
+        Centre the mean priors on the sorted k-means centres with this sd.
+    hdi_prob : float
+        Probability mass of reported HDIs.
+
+    Attributes
+    ----------
+    idata_ : arviz.InferenceData
+        The fit: ``posterior`` (relabelled, data units), ``posterior_raw``
+        (as sampled), ``sample_stats``, ``observed_data``,
+        ``log_likelihood``.
+    weights_, means_ : ndarray
+        Posterior means of the weights (K,) and component means (K, D).
+    covariances_ : ndarray
+        Posterior mean covariance (Student-t: scale) matrices, shaped as in
+        scikit-learn: (K, D, D) full, (D, D) tied, (K, D) variances diag,
+        (K,) variances spherical.
+    scales_ : ndarray
+        Posterior means of the scales ``sigma``, shaped as the posterior's.
+    family_ : stanmix.families.Family
+        The family that was fitted.
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> rng = np.random.default_rng(0)
+    >>> cov = [[1.0, 0.8], [0.8, 1.0]]
+    >>> X = np.r_[rng.multivariate_normal([0, 0], cov, 150),
+    ...           rng.multivariate_normal([5, 0], cov, 150)]
+    >>> model = sm.Mixture(2, covariance="full", engine="stanli").fit(
+    ...     X, method="optimize", seed=1)
+    >>> np.round(model.means_, 1).tolist()
+    [[0.1, 0.2], [5.0, 0.0]]
+    >>> np.round(model.correlations_[:, 0, 1], 1).tolist()
+    [0.8, 0.8]
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        family: str = "normal",
+        covariance: str = "diag",
+        family_options: Mapping | None = None,
+        ordered: bool = True,
+        anchor_dim: int | str | None = None,
+        engine: str | Engine = "auto",
+        standardize: bool = True,
+        relabel: str | None = "auto",
+        prior_mean_scale: float = 3.0,
+        prior_scale_median: float = 0.5,
+        prior_scale_log_sd: float = 1.0,
+        prior_concentration: float = 3.0,
+        guided_prior_scale: float | None = None,
+        hdi_prob: float = 0.94,
+    ) -> None:
+        self.n_components = n_components
+        self.family = family
+        self.covariance = covariance
+        self.family_options = family_options
+        self.ordered = ordered
+        self.anchor_dim = anchor_dim
+        self.engine = engine
+        self.standardize = standardize
+        self.relabel = relabel
+        self.prior_mean_scale = prior_mean_scale
+        self.prior_scale_median = prior_scale_median
+        self.prior_scale_log_sd = prior_scale_log_sd
+        self.prior_concentration = prior_concentration
+        self.guided_prior_scale = guided_prior_scale
+        self.hdi_prob = hdi_prob
+
+    # -- scikit-learn plumbing ------------------------------------------------
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters, as scikit-learn's ``get_params``."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params) -> Mixture:
+        """Set constructor parameters, as scikit-learn's ``set_params``."""
+        check.known_keys(
+            f"parameter(s) for {type(self).__name__}:", params, self._param_names()
+        )
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        shown = [
+            f"{k}={v!r}"
+            for k, v in self.get_params().items()
+            if k == "n_components" or not _same(v, defaults.get(k))
+        ]
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    # -- what the shorthands change -------------------------------------------
+    def _family_spec(self) -> tuple[str, str, Mapping | None]:
+        return self.family, self.covariance, self.family_options
+
+    def _make_family(self) -> Family:
+        return get_family(*self._family_spec())
+
+    def _layout_spec(self) -> tuple[bool, int | str | None]:
+        return bool(self.ordered), self.anchor_dim
+
+    def _read(self, X, censoring: Mapping) -> tuple[CellTable, pd.Index]:
+        return cell_table(X, **censoring)
+
+    def _posterior_out(self, variables, dims, coords):
+        return variables, dims, coords
+
+    def _posterior_in(self, posterior):
+        return posterior
+
+    # -- validation -----------------------------------------------------------
+    def _checked_settings(self) -> tuple[int, Priors, str]:
+        k = self.n_components
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
+            raise StanmixInputError(
+                f"n_components must be a positive integer, got {k!r}"
+            )
+        if k < 1:
+            raise StanmixInputError(
+                f"n_components must be a positive integer, got {k!r}"
+            )
+        relabel = "none" if self.relabel in (None, False) else self.relabel
+        check.one_of("relabel", relabel, RELABEL, " (or None to keep the raw labels)")
+        check.number("hdi_prob", self.hdi_prob, low=0, high=1)
+        for name in (
+            "prior_mean_scale",
+            "prior_scale_median",
+            "prior_scale_log_sd",
+            "prior_concentration",
+        ):
+            check.number(name, getattr(self, name), positive=True)
+        g = self.guided_prior_scale
+        if g is not None:
+            check.number("guided_prior_scale", g, positive=True)
+        priors = Priors(
+            mean_scale=float(self.prior_mean_scale),
+            scale_median=float(self.prior_scale_median),
+            scale_log_sd=float(self.prior_scale_log_sd),
+            concentration=float(self.prior_concentration),
+            guided_scale=None if g is None else float(g),
+        )
+        return int(k), priors, relabel
+
+    def _check_fit_args(
+        self,
+        method,
+        init,
+        chains,
+        warmup,
+        draws,
+        n_starts,
+        algorithm,
+        adapt_delta,
+        metric,
+        jacobian,
+        seed,
+    ) -> int | None:
+        check.one_of("method", method, METHODS)
+        if isinstance(init, str):
+            check.one_of(
+                "init",
+                init,
+                INITS,
+                ", or give parameter values (a dict, or a list of dicts, one per "
+                "chain)",
+            )
+        elif not isinstance(init, (Mapping, list, tuple)):
+            raise StanmixInputError(
+                f"init must be a name or parameter values, got {type(init).__name__}"
+            )
+        check.integer("chains", chains, low=1)
+        check.integer("warmup", warmup, low=0)
+        check.integer("draws", draws, low=1)
+        check.integer("n_starts", n_starts, low=1)
+        check.one_of("algorithm", algorithm, ALGORITHMS)
+        check.number("adapt_delta", adapt_delta, low=0, high=1)
+        check.one_of("metric", metric, METRICS)
+        if not isinstance(jacobian, (bool, np.bool_)):
+            raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
+        if not jacobian and method != "optimize":
+            raise StanmixInputError("jacobian=False applies only to method='optimize'")
+        return check.seed(seed)
+
+    def _anchor(self, start: Clustering, columns: tuple[str, ...]) -> int:
+        anchor = self._layout_spec()[1]
+        if anchor is None:
+            chosen = choose_anchor(start)
+            logger.info("anchor dimension: %s", columns[chosen])
+            return chosen
+        if isinstance(anchor, str):
+            if anchor not in columns:
+                raise StanmixInputError(
+                    f"anchor_dim {anchor!r} is not a column of X ({', '.join(columns)})"
+                )
+            return columns.index(anchor)
+        if (
+            isinstance(anchor, bool)
+            or not isinstance(anchor, (int, np.integer))
+            or not (0 <= anchor < len(columns))
+        ):
+            raise StanmixInputError(
+                "anchor_dim must be a column name or an index in "
+                f"0..{len(columns) - 1}, got {anchor!r}"
+            )
+        return int(anchor)
+
+    # -- fitting ----------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        y=None,
+        *,
+        method: str = "sample",
+        seed: int | None = None,
+        chains: int = 4,
+        warmup: int = 1000,
+        draws: int = 1000,
+        n_starts: int = 4,
+        init: str | Mapping | list = "map",
+        algorithm: str = "meanfield",
+        adapt_delta: float = 0.95,
+        metric: str = "auto",
+        jacobian: bool = True,
+        log_likelihood: bool | None = None,
+        show_progress: bool | None = None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+        **engine_options,
+    ) -> Mixture:
+        """Fit the mixture to ``X``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            The observations (rows). DataFrame column names become the
+            ``dim`` coordinate and the index the ``obs`` coordinate. NaN
+            cells are missing.
+        y : ignored
+            Present for scikit-learn compatibility.
+        method : {"sample", "optimize", "variational"}
+            ``"sample"``: NUTS, ``chains`` chains in parallel.
+            ``"optimize"``: the posterior mode (MAP on the unconstrained
+            scale, Jacobian included) by L-BFGS from ``n_starts`` k-means
+            starts; the best by log density is kept and a warning is issued
+            when starts disagree on the mode. ``"variational"``: ADVI
+            (``algorithm="meanfield"`` or ``"fullrank"``); with
+            ``init="map"`` on stanli it starts from the Laplace
+            approximation at the mode (:func:`stanmix.advi.laplace_scale`)
+            rather than Stan's unit scale.
+        seed : int, optional
+            0 .. 2**31 - 1. Makes the fit reproducible; drawn at random
+            (and stored in ``seed_``) when omitted.
+        chains, warmup, draws : int
+            NUTS chains, warmup iterations and kept draws per chain (for
+            variational, ``draws`` is the number of approximate draws).
+        n_starts : int
+            Optimizer starts, each from its own k-means clustering.
+        init : {"map", "kmeans", "pathfinder", "random"} or dict or list of dict
+            Where chains (or ADVI) start: the best posterior mode (default),
+            the k-means clusterings directly, Pathfinder draws from the
+            engine, or Stan's own random inits (uniform(-2, 2) on the
+            unconstrained scale), which is how label-switched runs usually
+            begin. Or parameter values in the data's units, ``{"w": (K,),
+            "mu": (K, D), "sigma": (K, D)}`` (plus ``"nu"`` (K,) for
+            Student-t and ``"corr"`` for full and tied covariances,
+            optional): one dict for every chain, or a list with one per
+            chain (with ``method="optimize"``, one optimizer start per
+            dict). Components are put in the program's order first.
+        algorithm : {"meanfield", "fullrank"}
+            ADVI family for ``method="variational"``.
+        adapt_delta : float
+            NUTS target acceptance rate. Mixture posteriors have narrow
+            regions where components approach each other, so stanmix uses
+            0.95 rather than Stan's 0.8: fewer divergences, higher ESS.
+        metric : {"auto", "dense_e", "diag_e", "unit_e"}
+            NUTS mass matrix, adapted during warmup as in Stan. ``"auto"``
+            takes ``"dense_e"`` when chains start from the MAP, the model
+            has at most 100 unconstrained parameters, and the components
+            are well separated there (mean top membership probability at
+            least 0.9) with none nearly all censored in a column; otherwise
+            ``"diag_e"`` (see :mod:`stanmix.inference.metric`). The choice
+            is kept in ``metric_``.
+        jacobian : bool
+            ``False`` asks for the penalized maximum likelihood instead of
+            the posterior mode; only engines with that capability (CmdStan)
+            offer it.
+        log_likelihood : bool, optional
+            Store the pointwise log-likelihood (for ``az.loo``). By default,
+            stored when it holds fewer than 20 million values.
+        show_progress : bool, optional
+            Progress bar while sampling; by default shown on a terminal.
+        lower_limit, upper_limit, censored, interval
+            Censoring, as :func:`stanmix.censoring.cell_table` takes it:
+            detection limits (a number, ``{column: limit}`` or per-cell
+            array; cells recorded at the limit are censored), a boolean
+            mask of censored cells, or per-cell ``(low, high)`` bounds.
+        **engine_options
+            Extra options of the engine for this method, e.g.
+            ``max_treedepth`` or ``thin`` for NUTS, ``tol_rel_obj`` for ADVI,
+            ``iter`` for optimize (see ``Engine.options``); anything else
+            is refused before any Stan call.
+
+        Returns
+        -------
+        self
+        """
+        k, priors, relabel = self._checked_settings()
+        seed = self._check_fit_args(
+            method,
+            init,
+            chains,
+            warmup,
+            draws,
+            n_starts,
+            algorithm,
+            adapt_delta,
+            metric,
+            jacobian,
+            seed,
+        )
+        family = self._make_family()
+        engine = get_engine(self.engine)
+        check.known_keys(
+            f"option(s) for method={method!r} on engine {engine.name!r}:",
+            engine_options,
+            sorted(engine.options.get(method, ())),
+            " (censoring goes in lower_limit, upper_limit, censored, interval)",
+        )
+        if not jacobian and "penalized_mle" not in engine.capabilities:
+            raise StanmixInputError(
+                "jacobian=False (penalized maximum likelihood) is offered only by "
+                f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
+                "mode"
+            )
+        if relabel in ("stephens", "ecr") and not family.joint:
+            raise StanmixInputError(
+                f"relabel={relabel!r} works on membership probabilities, which the "
+                "per-dimension model (joint=False) does not have; use 'reference', "
+                "'order' or 'auto'"
+            )
+        censoring = {
+            name: value
+            for name, value in zip(
+                CENSORING_ARGS,
+                (lower_limit, upper_limit, censored, interval),
+                strict=True,
+            )
+            if value is not None
+        }
+        cells, index = self._read(X, censoring)
+        check_fit_data(cells)
+        if k > cells.n_obs:
+            raise StanmixInputError(
+                f"n_components={k} is larger than the number of observations "
+                f"({cells.n_obs}); use at most {cells.n_obs} components"
+            )
+        family.validate(k, cells.n_dims)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+        if show_progress is None:
+            show_progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+        units = Standardization.fit(
+            cells, enabled=bool(self.standardize), shared=family.shared_scale
+        )
+        std = units.apply(cells)
+        clusterings = [
+            kmeans(std.point_values(), k, seed=seed + i) for i in range(n_starts)
+        ]
+        layout = Layout(
+            self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
+        )
+        starts = [c.start(family) for c in clusterings]
+        user = None
+        if not isinstance(init, str):
+            user = user_starts(
+                family,
+                init,
+                k,
+                cells.n_dims,
+                units,
+                chains if method == "sample" else None,
+            )
+        data = family.stan_data(std, k, layout, priors, starts[0], units)
+        stan_file = program_path(family.program)
+
+        self._reset(family, cells, index, units, layout, seed, engine, method)
+        best = map_probs = None
+        if method == "optimize" or init == "map":
+            point_starts = user if (method == "optimize" and user) else starts
+            best, self.optimize_lps_ = best_mode(
+                engine,
+                stan_file,
+                data,
+                [family.stan_init(p, std, layout) for p in point_starts],
+                seed,
+                jacobian,
+                **(engine_options if method == "optimize" else {}),
+            )
+            mode = _first(family.from_stan(best.variables))
+            self.map_ = family.to_original(mode, units.center, units.scale)
+            if family.joint:
+                map_probs = likelihood.membership_mean(family, cells, _lead(self.map_))
+        if method == "optimize":
+            result = best
+        elif method == "variational":
+            start = mode if best is not None else (user or starts)[0]
+            result = engine.variational(
+                stan_file,
+                data,
+                init=family.stan_init(start, std, layout),
+                seed=seed,
+                algorithm=algorithm,
+                draws=draws,
+                laplace_start=best is not None,
+                **engine_options,
+            )
+        else:
+            inits = None
+            if init == "map":
+                rng = np.random.default_rng(seed)
+                points = [family.jitter(mode, rng) for _ in range(chains)]
+                inits = [family.stan_init(p, std, layout) for p in points]
+            elif user is not None:
+                inits = [family.stan_init(p, std, layout) for p in user]
+            elif init == "kmeans":
+                inits = [
+                    family.stan_init(p, std, layout) for p in (starts * chains)[:chains]
+                ]
+            if metric == "auto":
+                metric = choose_metric(
+                    n_unconstrained=self._n_unconstrained(family, k, cells),
+                    separation=None
+                    if map_probs is None
+                    else float(map_probs.max(axis=1).mean()),
+                    mostly_censored=map_probs is not None
+                    and bool(
+                        mostly_censored(
+                            cells, map_probs.argmax(axis=1), k, CENSORED_WARN
+                        )
+                    ),
+                )
+            self.metric_ = metric
+            result = engine.sample(
+                stan_file,
+                data,
+                chains=chains,
+                warmup=warmup,
+                draws=draws,
+                seed=seed,
+                adapt_delta=adapt_delta,
+                metric=metric,
+                inits=inits,
+                pathfinder_init=init == "pathfinder",
+                show_progress=show_progress,
+                **engine_options,
+            )
+        self._finish(result, log_likelihood, relabel, map_probs)
+        return self
+
+    @staticmethod
+    def _n_unconstrained(family: Family, k: int, cells: CellTable) -> int:
+        latent = int(cells.censored.sum()) if family.censoring == "latent" else 0
+        return family.n_parameters(k, cells.n_dims) + latent
+
+    def _reset(self, family, cells, index, units, layout, seed, engine, method):
+        """Fitted state that does not depend on the result."""
+        self.family_ = family
+        self.cells_ = cells
+        self.obs_index_ = index
+        self.center_ = units.center
+        self.scale_ = units.scale
+        self.anchor_ = layout.anchor
+        self.seed_ = seed
+        self.engine_ = engine.name if isinstance(engine, Engine) else engine
+        self.engine_version_ = engine.version if isinstance(engine, Engine) else ""
+        self.method_ = method
+        self.map_ = None
+        self.metric_ = None
+        self.optimize_lps_ = None
+        self.n_features_in_ = cells.n_dims
+        self.feature_names_in_ = np.asarray(cells.columns, dtype=object)
+
+    def fit_result(
+        self,
+        result: EngineResult,
+        cells: CellTable,
+        *,
+        index: pd.Index | None = None,
+        seed: int = 0,
+    ) -> Mixture:
+        """Take draws made outside :meth:`fit` (a direct CmdStan run) as this
+        model's fit.
+
+        The draws must be of this model's program with data in the data's
+        own units (no standardization); ``cells`` is that data.
+
+        Returns
+        -------
+        self
+        """
+        _, _, relabel = self._checked_settings()
+        family = self._make_family()
+        if family.joint is False and relabel in ("stephens", "ecr"):
+            relabel = "reference"
+        d = cells.n_dims
+        units = Standardization(np.zeros(d), np.ones(d))
+        anchor = self._layout_spec()[1]
+        layout = Layout(
+            int(anchor) if isinstance(anchor, (int, np.integer)) else 0,
+            self._layout_spec()[0],
+        )
+        self._reset(
+            family,
+            cells,
+            pd.RangeIndex(cells.n_obs) if index is None else index,
+            units,
+            layout,
+            int(seed),
+            result.engine,
+            result.method,
+        )
+        self.engine_version_ = result.engine_version
+        self._finish(result, None, relabel, None)
+        return self
+
+    def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
+        family = self.family_
+        params = family.to_original(
+            family.from_stan(result.variables), self.center_, self.scale_
+        )
+        c, n_draws, k = params["w"].shape
+        variables, dims, coords = self._posterior_out(
+            *family.to_posterior(params, self.cells_.columns)
+        )
+        n = self.cells_.n_obs
+        if log_likelihood is None:
+            log_likelihood = c * n_draws * n <= LOG_LIK_BUDGET
+        ll = None
+        if log_likelihood:
+            ll = likelihood.log_likelihood(
+                family, self.cells_, _flatten(params)
+            ).reshape(c, n_draws, n)
+        attrs = self._attrs(result)
+        idata = build_inference_data(
+            posterior=variables,
+            dims=dims,
+            coords=coords,
+            sample_stats=result.sample_stats,
+            cells=self.cells_,
+            index=self.obs_index_,
+            log_likelihood=ll,
+            attrs=attrs,
+        )
+        self.relabel_report_ = None
+        self.label_switching_ = None
+        if result.method == "sample" and k > 1:
+            idata = self._relabel(idata, params, relabel)
+        self.idata_ = idata
+        self.engine_result_info_ = result.info
+        self._summarise()
+        self.censored_components_ = self._censored_components(map_probs)
+
+    def _attrs(self, result: EngineResult) -> dict:
+        attrs = {
+            "stanmix_version": __version__,
+            "engine": result.engine,
+            "engine_version": result.engine_version,
+            "method": result.method,
+            "program": self.family_.program,
+            "family": self.family_.family,
+            "covariance": self.family_.covariance,
+            "anchor": self.cells_.columns[self.anchor_],
+            "seed": self.seed_,
+            "model": json.dumps(
+                {k: v for k, v in self.get_params().items() if k != "engine"},
+                default=_jsonable,
+            ),
+        }
+        if result.method == "optimize":
+            attrs["point_estimate"] = (
+                "posterior mode (jacobian=True)"
+                if result.info.get("jacobian", True)
+                else "penalized maximum likelihood (jacobian=False)"
+            )
+        if result.method == "sample":
+            attrs["metric"] = result.info.get("metric", "")
+        if result.method == "variational":
+            for key in ("algorithm", "implementation", "init_scale"):
+                attrs[key] = result.info.get(key, "")
+        return attrs
+
+    def _relabel(self, idata, params: Params, relabel: str):
+        self.label_switching_ = detect_label_switching(idata)
+        if relabel == "none":
+            return idata
+        family = self.family_
+        method = relabel
+        if (
+            method == "auto"
+            and self._layout_spec()[0]
+            and not self.label_switching_.label_switching
+        ):
+            # The program's ordering already labels the draws and no chain
+            # left that labelling: keep it. Per-draw relabelling would trade
+            # it for one that mixes overlapping components.
+            method = "order"
+        c, n_draws, k = params["w"].shape
+        membership = None
+        if method in ("auto", "stephens", "ecr") and family.joint:
+            n = self.cells_.n_obs
+            keep = max(1, min(n, STEPHENS_BUDGET // (c * n_draws * k)))
+            rows = np.arange(n)
+            if keep < n:
+                rows = np.sort(
+                    np.random.default_rng(self.seed_).choice(n, keep, replace=False)
+                )
+            membership = likelihood.membership_draws(
+                family, self.cells_.rows(rows), _flatten(params)
+            ).reshape(c, n_draws, rows.size, k)
+        reference = None
+        if self.map_ is not None:
+            variables, _, _ = self._posterior_out(
+                *family.to_posterior(self.map_, self.cells_.columns)
+            )
+            reference = {
+                name: np.asarray(arr)
+                for name, arr in variables.items()
+                if name in family.component_names()
+            }
+        kwargs = {}
+        if method == "order":
+            dim_of_mu = idata.posterior["mu"].dims[3:]
+            kwargs["order_by"] = ("mu", self.anchor_ if dim_of_mu else None)
+        idata, report = relabel_idata(
+            idata,
+            method=method,
+            membership=membership,
+            reference=reference,
+            modes_before=self.label_switching_,
+            **kwargs,
+        )
+        self.relabel_report_ = report
+        return idata
+
+    def _summarise(self) -> None:
+        """Point summaries of the (relabelled) posterior as attributes."""
+        post = self.idata_.posterior
+        mean = lambda name: post[name].mean(("chain", "draw")).to_numpy()  # noqa: E731
+        self.weights_ = mean("w")
+        self.means_ = mean("mu")
+        self.scales_ = mean("sigma")
+        params = self.param_draws()
+        cov = self.family_.covariances(params).mean(axis=0)
+        covariance = self.family_.covariance
+        if covariance == "tied":
+            self.covariances_ = cov[0]
+        elif covariance == "diag":
+            self.covariances_ = np.diagonal(cov, axis1=-2, axis2=-1).copy()
+        elif covariance == "spherical":
+            self.covariances_ = cov[:, 0, 0].copy()
+        else:
+            self.covariances_ = cov
+        if "corr" in params:
+            corr = params["corr"].mean(axis=0)
+            self.correlations_ = corr[0] if covariance == "tied" else corr
+        if "nu" in post:
+            self.nu_ = mean("nu")
+
+    def _censored_components(self, map_probs) -> list[tuple[int, str, float]]:
+        """Components whose members are nearly all censored in a column.
+
+        There, the data say only that the values lie beyond a limit, so the
+        component's mean and scale in that column rest on the prior. Returns
+        (component, column, censored fraction) and warns.
+        """
+        if not self.cells_.censored.any() or not self.family_.joint:
+            return []
+        probs = map_probs if map_probs is not None else self.predict_proba_fitted()
+        k = int(self.n_components)
+        found = mostly_censored(self.cells_, probs.argmax(axis=1), k, CENSORED_WARN)
+        if found:
+            listed = "; ".join(
+                f"component {j} in column {col!r} ({frac:.0%} of its rows)"
+                for j, col, frac in found
+            )
+            warnings.warn(
+                f"nearly every value is censored for {listed}: there the data "
+                "say only that the values lie beyond the limit, so the "
+                "component's mean and scale in that column rest on the prior "
+                "(expect wide intervals, and slow NUTS). A narrower prior "
+                "(prior_mean_scale, prior_scale_log_sd, guided_prior_scale) "
+                "bounds them; censored_components_ lists them.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return found
+
+    # -- results --------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "idata_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) first"
+            )
+
+    def param_draws(self, group: str = "posterior") -> Params:
+        """The fitted draws as the family's parameter arrays, data units.
+
+        Chains and draws are flattened into the first axis: ``w`` (S, K),
+        ``mu`` (S, K, D), ``sigma``, and the family's own (``corr``
+        (S, J, D, D), ``nu`` (S, K)). These are what
+        :mod:`stanmix.likelihood` takes. ``group="posterior_raw"`` gives the
+        draws as sampled, before relabelling (the posterior itself when the
+        draws were not relabelled).
+        """
+        self._check_fitted()
+        check.one_of("group", group, ("posterior", "posterior_raw"))
+        if group not in self.idata_.groups():
+            group = "posterior"
+        return self.family_.from_posterior(
+            self._posterior_in(getattr(self.idata_, group))
+        )
+
+    def _check_membership(self) -> None:
+        if not self.family_.joint:
+            raise StanmixInputError(
+                "the per-dimension model (joint=False) draws each cell from its "
+                "own component, so a row has no single component: membership, "
+                "predict and predict_proba need joint=True"
+            )
+
+    def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """Relabelled parameter table with HDIs, R-hat and ESS (data units).
+
+        For ``method="optimize"`` the table holds the posterior mode only.
+        """
+        self._check_fitted()
+        names = [n for n in self.family_.param_dims() if n in self.idata_.posterior]
+        if self.method_ == "optimize":
+            point = self.idata_.posterior.isel(chain=0, draw=0)
+            rows = {}
+            for name in names:
+                da = point[name]
+                for idx in np.ndindex(da.shape):
+                    labels = [
+                        str(da.coords[d].values[i])
+                        for d, i in zip(da.dims, idx, strict=True)
+                    ]
+                    rows[f"{name}[{', '.join(labels)}]"] = float(da.values[idx])
+            return pd.DataFrame({"mode": pd.Series(rows)})
+        kind = "all" if self.method_ == "sample" else "stats"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return az.summary(
+                self.idata_,
+                var_names=names,
+                kind=kind,
+                hdi_prob=hdi_prob or self.hdi_prob,
+            )
+
+    def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:
+        """Per-observation membership probabilities with HDIs.
+
+        Returns a tidy table with one row per observation and component:
+        ``observation``, ``component``, ``mean``, ``hdi_lower``, ``hdi_upper``.
+        Probabilities are computed from every posterior draw, with censored
+        and missing cells integrated out exactly.
+        """
+        self._check_fitted()
+        self._check_membership()
+        summary = likelihood.membership_summary(
+            self.family_,
+            self.cells_,
+            self.param_draws(),
+            hdi_prob=check.number("hdi_prob", hdi_prob or self.hdi_prob, low=0, high=1),
+        )
+        return summary.to_frame(
+            obs_index=self.obs_index_,
+            component_names=list(range(int(self.n_components))),
+        )
+
+    def predict_proba_fitted(self) -> np.ndarray:
+        """Posterior mean membership probabilities of the fitted rows (N, K)."""
+        self._check_fitted()
+        self._check_membership()
+        return likelihood.membership_mean(self.family_, self.cells_, self.param_draws())
+
+    def predict_proba(
+        self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
+    ) -> np.ndarray:
+        """Posterior mean membership probabilities for new observations (N, K).
+
+        Censoring is given as to :meth:`fit`.
+        """
+        self._check_fitted()
+        self._check_membership()
+        cells = self.new_cells(
+            X,
+            lower_limit=lower_limit,
+            upper_limit=upper_limit,
+            censored=censored,
+            interval=interval,
+        )
+        return likelihood.membership_mean(self.family_, cells, self.param_draws())
+
+    def predict(
+        self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
+    ) -> np.ndarray:
+        """The most probable component of each new observation."""
+        return np.argmax(
+            self.predict_proba(
+                X,
+                lower_limit=lower_limit,
+                upper_limit=upper_limit,
+                censored=censored,
+                interval=interval,
+            ),
+            axis=1,
+        )
+
+    def new_cells(self, X, **censoring) -> CellTable:
+        """New data as a cell table checked against the fitted columns."""
+        self._check_fitted()
+        check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
+        cells, _ = self._read(
+            X, {key: v for key, v in censoring.items() if v is not None}
+        )
+        if cells.n_dims != self.cells_.n_dims:
+            raise StanmixInputError(
+                f"X has {cells.n_dims} columns but the model was fitted on "
+                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)})"
+            )
+        if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
+            raise StanmixInputError(
+                f"X has columns {list(cells.columns)} but the model was fitted on "
+                f"{list(self.cells_.columns)}; select and order them the same way"
+            )
+        return cells
+
+
+def _first(params: Params) -> Params:
+    """The single point of a one-chain, one-draw result."""
+    return {name: arr[0, 0] for name, arr in params.items()}
+
+
+def _lead(point: Params) -> Params:
+    """One point as a one-draw batch."""
+    return {name: np.asarray(arr)[None] for name, arr in point.items()}
+
+
+def _flatten(params: Params) -> Params:
+    """(chain, draw, ...) arrays as (chain * draw, ...)."""
+    return {n: a.reshape(-1, *a.shape[2:]) for n, a in params.items()}
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b) if np.isscalar(a) or a is None else False
+    except Exception:
+        return False
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)

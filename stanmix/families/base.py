@@ -1,0 +1,326 @@
+"""What a component family declares: the contract every family module fills.
+
+A family is one Stan program plus one subclass of :class:`Family`. The
+estimator, the likelihood driver, the label handling and the plots ask the
+family for everything that depends on what a component is: its parameters
+and their shapes, the Stan data and inits, the conversion between the data's
+units and the standardized ones, the parameter count, the per-row log terms
+that mirror the Stan likelihood, and the shapes plots draw.
+
+Parameters travel as a ``Params`` dict of arrays with any number of leading
+draw axes: ``w`` (..., K) always, ``mu`` (..., K, D) always, and the
+family's own (e.g. ``sigma`` (..., K, D), ``corr`` (..., J, D, D), ``nu``
+(..., K)). Inside stanmix they are in standardized units until
+:meth:`Family.to_original` converts them.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import xarray as xr
+
+from stanmix._validation import known_keys
+from stanmix.cells import CellTable, Standardization
+from stanmix.exceptions import StanmixInputError
+
+Params = dict[str, np.ndarray]
+
+#: Dims of posterior variables beyond (chain, draw).
+COMPONENT, DIM, PAIR = "component", "dim", "pair"
+
+#: What each posterior variable of the families is, for tables and reports.
+PARAM_DOCS = {
+    "w": "mixing weights",
+    "mu": "component means (locations)",
+    "sigma": "scales (standard deviations for normal components)",
+    "corr": "correlations of each pair of columns",
+    "nu": "degrees of freedom",
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """A family-specific setting accepted through ``family_options``."""
+
+    default: Any
+    doc: str
+    check: Callable[[str, Any], Any]
+
+
+@dataclass(frozen=True)
+class Priors:
+    """The prior settings every family shares (see the estimator's docs)."""
+
+    mean_scale: float = 3.0
+    scale_median: float = 0.5
+    scale_log_sd: float = 1.0
+    concentration: float = 3.0
+    guided_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the components' means are ordered: column ``anchor`` (0-based)
+    when ``ordered``."""
+
+    anchor: int = 0
+    ordered: bool = True
+
+
+class Family(abc.ABC):
+    """One kind of component. Subclasses fill the class attributes and the
+    abstract methods; instances carry the validated ``family_options``."""
+
+    #: Name of the component distribution ("normal", "student_t").
+    family: ClassVar[str]
+    #: Covariance structure ("diag", "spherical", "full", "tied").
+    covariance: ClassVar[str]
+    #: Stem of the Stan program in ``stan/``.
+    program: ClassVar[str]
+    #: How censored cells enter the likelihood: "cdf" (marginalised cell by
+    #: cell) or "latent" (augmented with bounded latent values in Stan).
+    censoring: ClassVar[str] = "cdf"
+    #: Whether each row comes from one component (membership is defined).
+    joint: ClassVar[bool] = True
+    #: Whether standardization uses one scale for all columns.
+    shared_scale: ClassVar[bool] = False
+    #: Settings accepted through ``family_options``.
+    options: ClassVar[dict[str, Option]] = {}
+    #: One line for tables and reports.
+    description: ClassVar[str] = ""
+    #: What one unit of spread is called in plots ("SD", or "scale" where the
+    #: covariance parameter is not the variance).
+    spread_name: ClassVar[str] = "SD"
+    #: The data flags that select this family within its program (what
+    #: :meth:`stan_data` sets them to).
+    stan_flags: ClassVar[dict[str, int]] = {}
+
+    def __init__(self, family_options: Mapping | None = None) -> None:
+        given = dict(family_options or {})
+        known_keys(
+            f"family_options for family={self.family!r}, "
+            f"covariance={self.covariance!r}:",
+            given,
+            self.options,
+        )
+        self.settings = {
+            name: opt.check(name, given[name]) if name in given else opt.default
+            for name, opt in self.options.items()
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.settings})"
+
+    @classmethod
+    def settings_from_stan_data(cls, data: Mapping) -> dict:
+        """The family's settings as a program's data records them."""
+        return {name: data[name] for name in cls.options if name in data}
+
+    # -- shapes and names ---------------------------------------------------
+    @abc.abstractmethod
+    def param_dims(self) -> dict[str, tuple[str, ...]]:
+        """Posterior variables and their dims beyond (chain, draw), ``w`` first."""
+
+    @abc.abstractmethod
+    def n_parameters(self, k: int, d: int) -> int:
+        """Free parameters of the model (weights included), for BIC."""
+
+    def component_names(self) -> list[str]:
+        """Posterior variables that carry the component dim (relabelled)."""
+        return [n for n, dims in self.param_dims().items() if COMPONENT in dims]
+
+    # -- Stan marshalling (standardized units) ------------------------------
+    def validate(self, k: int, d: int) -> None:  # noqa: B027 (optional hook)
+        """Check the settings against the model's size (before any Stan call)."""
+
+    @abc.abstractmethod
+    def stan_data(
+        self,
+        cells: CellTable,
+        k: int,
+        layout: Layout,
+        priors: Priors,
+        guide: Params,
+        units: Standardization,
+    ) -> dict:
+        """The program's data for standardized ``cells``; ``guide`` is a start
+        (centres for the guided mean prior), ``units`` the standardization
+        (for settings given in the data's units)."""
+
+    @abc.abstractmethod
+    def stan_init(self, params: Params, cells: CellTable, layout: Layout) -> dict:
+        """Constrained values of every Stan parameter, from one point."""
+
+    @abc.abstractmethod
+    def from_stan(self, variables: Mapping[str, np.ndarray]) -> Params:
+        """Params from the program's output variables (leading axes kept)."""
+
+    # -- units --------------------------------------------------------------
+    def to_original(self, params: Params, center, scale) -> Params:
+        """Params in the data's units from standardized ones."""
+        return self._rescale(params, np.asarray(center), np.asarray(scale), True)
+
+    def to_standard(self, params: Params, center, scale) -> Params:
+        """Params in standardized units from the data's units."""
+        return self._rescale(params, np.asarray(center), np.asarray(scale), False)
+
+    def _rescale(self, params: Params, center, scale, forward: bool) -> Params:
+        """Means shift and scale; ``sigma`` scales; the rest is unit-free."""
+        out = dict(params)
+        if forward:
+            out["mu"] = params["mu"] * scale + center
+            out["sigma"] = params["sigma"] * scale
+        else:
+            out["mu"] = (params["mu"] - center) / scale
+            out["sigma"] = params["sigma"] / scale
+        return out
+
+    # -- starts -------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self, means, scales, weights) -> Params:
+        """A point of the model from a hard clustering (standardized units):
+        centres (K, D), per-column spreads (K, D), weights (K,)."""
+
+    def check_start(self, values: Mapping, k: int, d: int, where: str) -> Params:
+        """User-given starting values (data units) as Params."""
+        need = ("w", "mu", "sigma")
+        if not isinstance(values, Mapping) or set(need) - set(values):
+            raise StanmixInputError(
+                f"{where} must be a dict with keys 'w', 'mu' and 'sigma'"
+            )
+        known_keys(f"keys in {where}:", values, need)
+        try:
+            w = np.asarray(values["w"], dtype=float).reshape(k)
+            mu = np.asarray(values["mu"], dtype=float).reshape(k, d)
+            sigma = np.asarray(values["sigma"], dtype=float)
+            sigma = np.broadcast_to(
+                sigma.reshape(k, -1) if sigma.size == k else sigma.reshape(k, d),
+                (k, d),
+            ).copy()
+        except (TypeError, ValueError):
+            raise StanmixInputError(
+                f"{where}: 'w' needs {k} values and 'mu' and 'sigma' {k} x {d}"
+            ) from None
+        if not (np.all(np.isfinite(mu)) and np.all(w > 0) and np.all(sigma > 0)):
+            raise StanmixInputError(
+                f"{where}: means must be finite, weights and scales positive"
+            )
+        start = self.start(mu, sigma, w / w.sum())
+        return start
+
+    def jitter(self, params: Params, rng: np.random.Generator, size=0.05) -> Params:
+        """A small random perturbation of one point (standardized units)."""
+        out = dict(params)
+        sigma = params["sigma"]
+        out["mu"] = params["mu"] + size * rng.standard_normal(params["mu"].shape) * (
+            sigma if sigma.shape == params["mu"].shape else sigma.mean()
+        )
+        out["sigma"] = sigma * np.exp(size * rng.standard_normal(sigma.shape))
+        w = params["w"] * np.exp(size * rng.standard_normal(params["w"].shape))
+        out["w"] = w / w.sum()
+        return out
+
+    # -- likelihood kernel (mirrors the Stan program) -----------------------
+    @abc.abstractmethod
+    def prepare_data(self, cells: CellTable) -> Any:
+        """Everything about the cells the kernel reuses for every block."""
+
+    @abc.abstractmethod
+    def prepare_params(self, params: Params, data: Any) -> Any:
+        """Draws (S leading) prepared for the kernel."""
+
+    @abc.abstractmethod
+    def block_log_terms(self, data: Any, par: Any, start: int, stop: int):
+        """lp[n, k, s] = log w_k + log f(row n | component k, draw s) for rows
+        ``start:stop``, shape (rows, K, S)."""
+
+    @abc.abstractmethod
+    def check_draws(self, params: Params, n_dims: int) -> Params:
+        """Validated float draws with one leading axis (S)."""
+
+    # -- posterior I/O --------------------------------------------------------
+    def to_posterior(self, params: Params, columns) -> tuple[dict, dict, dict]:
+        """(variables, dims, coords) of the posterior group, data units."""
+        dims = self.param_dims()
+        variables = {name: params[name] for name in dims}
+        k = params["w"].shape[-1]
+        coords = {COMPONENT: np.arange(k), DIM: list(columns)}
+        return variables, {n: list(v) for n, v in dims.items()}, coords
+
+    def from_posterior(self, posterior: xr.Dataset) -> Params:
+        """Params with one leading draw axis from a posterior group."""
+        out = {}
+        for name, dims in self.param_dims().items():
+            da = posterior[name].transpose("chain", "draw", *dims)
+            arr = da.to_numpy()
+            out[name] = arr.reshape(-1, *arr.shape[2:])
+        return out
+
+    # -- shapes for plots -----------------------------------------------------
+    @abc.abstractmethod
+    def covariances(self, params: Params) -> np.ndarray:
+        """Component covariance matrices (..., K, D, D) (for Student-t, the
+        scale matrices)."""
+
+    @abc.abstractmethod
+    def marginal_log_pdf(self, x: np.ndarray, params: Params, d: int) -> np.ndarray:
+        """log density of column ``d`` under each component at points ``x``:
+        (..., K, len(x)), weights not included."""
+
+
+def split_means(mu: np.ndarray, layout: Layout) -> dict:
+    """The means parameters shared by every program (ordered or free anchor)."""
+    k, d = mu.shape
+    anchor = layout.anchor
+    rest = [j for j in range(d) if j != anchor]
+    column = mu[:, anchor]
+    return {
+        "mu_anchor_ordered": column if layout.ordered else np.empty(0),
+        "mu_anchor_free": np.empty(0) if layout.ordered else column,
+        "mu_rest": mu[:, rest].reshape(k, d - 1),
+    }
+
+
+def component_data(
+    cells: CellTable, k: int, layout: Layout, priors: Priors, guide: Params
+) -> dict:
+    """The data entries every program shares: cells, K, ordering, mean and
+    weight priors, the generated-quantity switches (off)."""
+    d = cells.n_dims
+    mu_loc = np.zeros((k, d))
+    mu_scale = np.full((k, d), float(priors.mean_scale))
+    if priors.guided_scale is not None:
+        mu_loc = np.asarray(guide["mu"], dtype=float).reshape(k, d)
+        mu_scale = np.full((k, d), float(priors.guided_scale))
+    data = cells.to_stan()
+    data.update(
+        K=int(k),
+        anchor=int(layout.anchor) + 1,
+        ordered_means=int(bool(layout.ordered)),
+        mu_loc=mu_loc,
+        mu_scale=mu_scale,
+        alpha=np.full(k, float(priors.concentration)),
+        compute_log_lik=0,
+        compute_membership=0,
+    )
+    return data
+
+
+def order_components(params: Params, layout: Layout) -> Params:
+    """The same point with components sorted along the anchor (when ordered).
+
+    Every array whose first non-draw axis has K entries is permuted.
+    """
+    if not layout.ordered:
+        return params
+    k = params["w"].shape[-1]
+    order = np.argsort(params["mu"][:, layout.anchor], kind="stable")
+    out = {}
+    for name, arr in params.items():
+        out[name] = arr[order] if arr.ndim and arr.shape[0] == k else arr
+    return out

@@ -1,0 +1,206 @@
+"""Normal components with diagonal or spherical covariance (``normal_diag.stan``).
+
+The Python kernel mirrors ``normal_diag_log_terms`` in
+``stan/cells.stanfunctions``. Within a block the observed cells of all rows,
+components and draws are one product of small matrices: with
+``a = 1 / sigma**2``, values ``y`` and means ``mu`` both shifted by a
+column centre (``y`` zero in unobserved cells) and the 0/1 observed mask
+``m``,
+
+    sum_d m_nd [-0.5 a_kd (y_nd - mu_kd)**2 - log sigma_kd - 0.5 log(2 pi)]
+      = [y**2, y, m] @ [-0.5 a; a mu; -0.5 a mu**2 - log sigma - 0.5 log(2 pi)]
+
+and a column of ones against log w adds the weights in the same product.
+The product is evaluated with ``einsum`` rather than BLAS: its summation
+order is the same for every block size, so blocked results equal unblocked
+ones bit for bit, and no BLAS thread pool competes with the block threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import log_ndtr
+from scipy.stats import norm
+
+from stanmix.cells import OBSERVED, CellTable
+from stanmix.exceptions import StanmixInputError
+from stanmix.families._diagonal import (
+    HALF_LOG_2PI,
+    Censored,
+    DiagonalFamily,
+    add_censored,
+    censored_terms,
+)
+from stanmix.families.base import Option
+
+
+def _known_scale(name: str, value) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        arr = np.array(value, dtype=float)
+    except (TypeError, ValueError):
+        raise StanmixInputError(
+            f"{name} must be a positive number or an array of them, got {value!r}"
+        ) from None
+    if arr.ndim > 2 or not np.all(np.isfinite(arr) & (arr > 0)):
+        raise StanmixInputError(
+            f"{name} must be positive and finite (a number, K numbers, or K x D), "
+            f"got {value!r}"
+        )
+    return arr
+
+
+@dataclass(frozen=True)
+class _Data:
+    design: np.ndarray  # (N, 3D + 1): [y^2, y, observed, 1], y centred
+    center: np.ndarray  # (D,) column centres subtracted from y and mu
+    censored: tuple[Censored | None, ...]
+
+
+@dataclass(frozen=True)
+class _Par:
+    coef: np.ndarray  # (3D + 1, K * S), columns ordered component-major
+    mu: np.ndarray  # (D, K, S) uncentred means
+    sigma: np.ndarray  # (D, K, S)
+    n_draws: int
+    n_comp: int
+
+
+def _cell_terms(par: _Par):
+    def terms(kind, lower, upper, d):
+        return censored_terms(kind, lower, upper, par.mu[d], par.sigma[d], log_ndtr)
+
+    return terms
+
+
+class NormalDiag(DiagonalFamily):
+    """Normal components, one scale per component and column."""
+
+    family = "normal"
+    covariance = "diag"
+    program = "normal_diag"
+    description = "normal, diagonal covariance: one scale per component and column"
+    options: ClassVar[dict[str, Option]] = {
+        "scale": Option(
+            None,
+            "Known component scales in the data's units (a number, K numbers or "
+            "K x D); estimated when None.",
+            _known_scale,
+        )
+    }
+
+    stan_flags: ClassVar[dict[str, int]] = {"spherical": 0, "independent_dims": 0}
+
+    @classmethod
+    def settings_from_stan_data(cls, data):
+        if not int(data.get("sigma_known", 0)):
+            return {}
+        return {"scale": np.asarray(data["sigma_value"], dtype=float)}
+
+    def validate(self, k: int, d: int) -> None:
+        known = self.settings.get("scale")
+        if known is None:
+            return
+        try:
+            self._known_matrix(k, d)
+        except ValueError:
+            raise StanmixInputError(
+                f"family_options['scale'] must be a number, {k} numbers or "
+                f"{k} x {d}, got shape {known.shape}"
+            ) from None
+
+    def _known_matrix(self, k: int, d: int) -> np.ndarray:
+        known = self.settings.get("scale")
+        if known.ndim == 1 and known.size == k:
+            known = known[:, None]
+        return np.broadcast_to(known, (k, d)).copy()
+
+    def n_parameters(self, k: int, d: int) -> int:
+        n = super().n_parameters(k, d)
+        return n - k * d if self.settings.get("scale") is not None else n
+
+    def stan_data(self, cells, k, layout, priors, guide, units):
+        data = super().stan_data(cells, k, layout, priors, guide, units)
+        known = self.settings.get("scale")
+        data["independent_dims"] = 0
+        data["sigma_known"] = int(known is not None)
+        data["sigma_value"] = (
+            self._known_matrix(k, cells.n_dims) / units.scale
+            if known is not None
+            else np.zeros((0, cells.n_dims))
+        )
+        return data
+
+    def stan_init(self, params, cells, layout):
+        init = super().stan_init(params, cells, layout)
+        if self.settings.get("scale") is not None:
+            init["sigma_free"] = np.zeros((0, init["sigma_free"].shape[1]))
+        return init
+
+    def start(self, means, scales, weights):
+        return super().start(means, scales, weights)
+
+    # -- kernel ---------------------------------------------------------------
+    def prepare_data(self, cells: CellTable) -> _Data:
+        observed = cells.kind == OBSERVED
+        y = np.where(observed, cells.values, 0.0)
+        count = observed.sum(axis=0)
+        center = np.where(count > 0, y.sum(axis=0) / np.maximum(count, 1), 0.0)
+        yc = np.where(observed, y - center, 0.0)
+        design = np.concatenate(
+            [yc * yc, yc, observed.astype(np.float64), np.ones((cells.n_obs, 1))],
+            axis=1,
+        )
+        _, censored = super().prepare_data(cells)
+        return _Data(design=design, center=center, censored=censored)
+
+    def prepare_params(self, params, data: _Data) -> _Par:
+        w, mu, sigma = params["w"], params["mu"], params["sigma"]
+        n_draws, n_comp, n_dims = mu.shape
+        mu_t = np.ascontiguousarray(mu.transpose(2, 1, 0))  # (D, K, S)
+        sigma_t = np.ascontiguousarray(sigma.transpose(2, 1, 0))
+        prec = 1.0 / (sigma_t * sigma_t)
+        mu_c = mu_t - data.center[:, None, None]
+        with np.errstate(divide="ignore"):
+            log_w = np.log(w.T)  # (K, S)
+        coef = np.concatenate(
+            [
+                (-0.5 * prec).reshape(n_dims, -1),
+                (mu_c * prec).reshape(n_dims, -1),
+                (-0.5 * mu_c * mu_c * prec - np.log(sigma_t) - HALF_LOG_2PI).reshape(
+                    n_dims, -1
+                ),
+                log_w.reshape(1, -1),
+            ],
+            axis=0,
+        )
+        return _Par(coef=coef, mu=mu_t, sigma=sigma_t, n_draws=n_draws, n_comp=n_comp)
+
+    def block_log_terms(self, data: _Data, par: _Par, start: int, stop: int):
+        lp = np.einsum("nj,jc->nc", data.design[start:stop], par.coef)
+        lp = lp.reshape(stop - start, par.n_comp, par.n_draws)
+        return add_censored(lp, data.censored, start, stop, _cell_terms(par))
+
+    def marginal_log_pdf(self, x, params, d):
+        mu = params["mu"][..., d, None]
+        sigma = params["sigma"][..., d, None]
+        return norm.logpdf(np.asarray(x, dtype=float), mu, sigma)
+
+
+class NormalSpherical(NormalDiag):
+    """Normal components with one scale per component, shared by all columns.
+
+    The data are standardized with one scale for every column (the root
+    mean column variance), so a spherical component stays spherical in the
+    data's units.
+    """
+
+    covariance = "spherical"
+    spherical = True
+    shared_scale = True
+    description = "normal, spherical covariance: one scale per component"
+    stan_flags: ClassVar[dict[str, int]] = {"spherical": 1, "independent_dims": 0}

@@ -1,0 +1,198 @@
+"""Student-t components with diagonal or spherical scales (``student_t_diag.stan``).
+
+Given its component, each cell is Student-t with the component's degrees of
+freedom ``nu`` (one per component), location ``mu`` and scale ``sigma``;
+the columns are independent given the component. Heavy tails let a
+component keep its outlying cells instead of spending another component on
+them. The kernel mirrors ``student_t_diag_log_terms`` in
+``stan/cells.stanfunctions``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from scipy.special import betainc, gammaln
+
+from stanmix._validation import number
+from stanmix.cells import OBSERVED, CellTable
+from stanmix.exceptions import StanmixInputError
+from stanmix.families import _checks
+from stanmix.families._diagonal import (
+    Censored,
+    DiagonalFamily,
+    add_censored,
+    censored_terms,
+)
+from stanmix.families.base import COMPONENT, Option
+
+_LOG_HALF = math.log(0.5)
+
+
+def t_log_cdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """log P(T <= z) for Student-t with ``nu`` degrees of freedom, accurate
+    in both tails (through the regularised incomplete beta function).
+
+    Examples
+    --------
+    >>> from scipy.stats import t
+    >>> bool(np.allclose(t_log_cdf(np.array([-30.0, 0.5]), np.array([3.0, 3.0])),
+    ...                  t.logcdf([-30.0, 0.5], 3.0)))
+    True
+    """
+    z, nu = np.broadcast_arrays(np.asarray(z, dtype=float), np.asarray(nu, float))
+    tail = betainc(0.5 * nu, 0.5, nu / (nu + z * z))  # P(|T| > |z|)
+    with np.errstate(divide="ignore"):
+        return np.where(z < 0, _LOG_HALF + np.log(tail), np.log1p(-0.5 * tail))
+
+
+def _positive(name, value):
+    return number(name, value, positive=True)
+
+
+@dataclass(frozen=True)
+class _Data:
+    values: np.ndarray  # (N, D), 0 where not observed
+    observed: np.ndarray  # (N, D) bool
+    censored: tuple[Censored | None, ...]
+
+
+@dataclass(frozen=True)
+class _Par:
+    mu: np.ndarray  # (D, K, S)
+    sigma: np.ndarray  # (D, K, S)
+    nu: np.ndarray  # (K, S)
+    const: np.ndarray  # (D, K, S): lgamma terms - log(sigma)
+    log_w: np.ndarray  # (K, S)
+
+
+class StudentTDiag(DiagonalFamily):
+    """Student-t components, one scale per component and column."""
+
+    family = "student_t"
+    covariance = "diag"
+    program = "student_t_diag"
+    spread_name = "scale"
+    description = (
+        "Student-t cells (independent given the component), one scale per "
+        "component and column, one nu per component"
+    )
+    options: ClassVar[dict[str, Option]] = {
+        "nu_shape": Option(2.0, "Shape of the gamma prior on each nu [2].", _positive),
+        "nu_rate": Option(0.1, "Rate of the gamma prior on each nu [0.1].", _positive),
+    }
+
+    stan_flags: ClassVar[dict[str, int]] = {"spherical": 0}
+
+    def _own_dims(self):
+        return {"nu": (COMPONENT,)}
+
+    def stan_data(self, cells, k, layout, priors, guide, units):
+        data = super().stan_data(cells, k, layout, priors, guide, units)
+        data["nu_shape"] = float(self.settings["nu_shape"])
+        data["nu_rate"] = float(self.settings["nu_rate"])
+        return data
+
+    def _own_init(self, params):
+        return {"nu": np.asarray(params["nu"], dtype=float)}
+
+    def start(self, means, scales, weights):
+        out = super().start(means, scales, weights)
+        out["nu"] = np.full(np.asarray(weights).shape, 10.0)
+        return out
+
+    def check_start(self, values, k, d, where):
+        extra = {key: values[key] for key in ("nu",) if key in values}
+        rest = {key: v for key, v in values.items() if key not in extra}
+        out = super().check_start(rest, k, d, where)
+        if "nu" in extra:
+            try:
+                nu = np.asarray(extra["nu"], dtype=float).reshape(k)
+            except (TypeError, ValueError):
+                raise StanmixInputError(f"{where}: 'nu' needs {k} values") from None
+            if not np.all(np.isfinite(nu) & (nu > 1)):
+                raise StanmixInputError(f"{where}: 'nu' must be above 1")
+            out["nu"] = nu
+        return out
+
+    def from_stan(self, variables):
+        out = super().from_stan(variables)
+        out["nu"] = np.asarray(variables["nu"])
+        return out
+
+    def _check_own(self, params, s, k):
+        return {
+            "nu": _checks.draws(
+                params, "nu", (s, k), ("draw", "component"), positive=True
+            )
+        }
+
+    def jitter(self, params, rng, size=0.05):
+        out = super().jitter(params, rng, size)
+        out["nu"] = 1.0 + (params["nu"] - 1.0) * np.exp(
+            size * rng.standard_normal(params["nu"].shape)
+        )
+        return out
+
+    # -- kernel ---------------------------------------------------------------
+    def prepare_data(self, cells: CellTable) -> _Data:
+        observed = cells.kind == OBSERVED
+        _, censored = super().prepare_data(cells)
+        return _Data(np.where(observed, cells.values, 0.0), observed, censored)
+
+    def prepare_params(self, params, data):
+        mu = np.ascontiguousarray(params["mu"].transpose(2, 1, 0))
+        sigma = np.ascontiguousarray(params["sigma"].transpose(2, 1, 0))
+        nu = np.ascontiguousarray(params["nu"].T)
+        const = (
+            gammaln(0.5 * (nu + 1.0)) - gammaln(0.5 * nu) - 0.5 * np.log(nu * np.pi)
+        )[None] - np.log(sigma)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params["w"].T)
+        return _Par(mu=mu, sigma=sigma, nu=nu, const=const, log_w=log_w)
+
+    def block_log_terms(self, data: _Data, par: _Par, start: int, stop: int):
+        rows = stop - start
+        lp = np.broadcast_to(par.log_w, (rows, *par.log_w.shape)).copy()
+        half = 0.5 * (par.nu + 1.0)
+        for d in range(par.mu.shape[0]):
+            seen = np.flatnonzero(data.observed[start:stop, d])
+            if seen.size == 0:
+                continue
+            y = data.values[start:stop, d][seen][:, None, None]
+            z = (y - par.mu[d]) / par.sigma[d]
+            lp[seen] += par.const[d] - half * np.log1p(z * z / par.nu)
+
+        def terms(kind, lower, upper, d):
+            def log_cdf(x):
+                return t_log_cdf(x, par.nu)
+
+            return censored_terms(kind, lower, upper, par.mu[d], par.sigma[d], log_cdf)
+
+        return add_censored(lp, data.censored, start, stop, terms)
+
+    def marginal_log_pdf(self, x, params, d):
+        mu = params["mu"][..., d, None]
+        sigma = params["sigma"][..., d, None]
+        nu = params["nu"][..., None]
+        z = (np.asarray(x, dtype=float) - mu) / sigma
+        return (
+            gammaln(0.5 * (nu + 1.0))
+            - gammaln(0.5 * nu)
+            - 0.5 * np.log(nu * np.pi)
+            - np.log(sigma)
+            - 0.5 * (nu + 1.0) * np.log1p(z * z / nu)
+        )
+
+
+class StudentTSpherical(StudentTDiag):
+    """Student-t components with one scale per component for all columns."""
+
+    covariance = "spherical"
+    spherical = True
+    shared_scale = True
+    description = "Student-t cells, one scale and one nu per component"
+    stan_flags: ClassVar[dict[str, int]] = {"spherical": 1}

@@ -1,0 +1,2 @@
+"""How a fit starts and runs: k-means starts, multi-start optimization, the
+NUTS metric policy. Pure policies over an engine; no Stan code here."""

@@ -1,0 +1,165 @@
+"""Starting points: k-means clusterings, the anchor dimension, user values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from stanmix.cells import Standardization
+from stanmix.exceptions import StanmixInputError
+from stanmix.families.base import Family, Params
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """A hard clustering summarised as mixture parameters (standardized units).
+
+    ``means`` and ``scales`` are (K, D), ``corr`` (K, D, D) the within-cluster
+    correlations, ``weights`` (K,).
+    """
+
+    means: np.ndarray
+    scales: np.ndarray
+    corr: np.ndarray
+    weights: np.ndarray
+
+    def start(self, family: Family) -> Params:
+        """The family's parameters at this clustering."""
+        if family.censoring == "latent":
+            return family.start(self.means, self.scales, self.weights, self.corr)
+        return family.start(self.means, self.scales, self.weights)
+
+
+def _plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k-means++ seeding: each new centre drawn with probability proportional
+    to the squared distance to the nearest centre so far."""
+    n = points.shape[0]
+    centers = [points[rng.integers(n)]]
+    d2 = ((points - centers[0]) ** 2).sum(axis=1)
+    for _ in range(1, k):
+        total = d2.sum()
+        pick = rng.integers(n) if total <= 0 else rng.choice(n, p=d2 / total)
+        centers.append(points[pick])
+        d2 = np.minimum(d2, ((points - points[pick]) ** 2).sum(axis=1))
+    return np.array(centers)
+
+
+def _trimmed_lloyd(points, centers, n_keep: int, max_iter: int = 100):
+    """Lloyd iterations where the points farthest from their centres (all but
+    the ``n_keep`` nearest) do not move the centres. Returns the centres, the
+    labels of every point, the kept mask and the kept points' inertia."""
+    for _ in range(max_iter):
+        d2 = ((points[:, None, :] - centers[None]) ** 2).sum(axis=2)
+        labels = d2.argmin(axis=1)
+        nearest = d2[np.arange(points.shape[0]), labels]
+        keep = np.zeros(points.shape[0], dtype=bool)
+        keep[np.argsort(nearest, kind="stable")[:n_keep]] = True
+        moved = centers.copy()
+        for j in range(centers.shape[0]):
+            members = keep & (labels == j)
+            if members.any():
+                moved[j] = points[members].mean(axis=0)
+        if np.allclose(moved, centers, rtol=0, atol=1e-12):
+            break
+        centers = moved
+    return centers, labels, keep, float(nearest[keep].sum())
+
+
+def kmeans(
+    points: np.ndarray, k: int, seed: int, n_init: int = 10, trim: float = 0.05
+) -> Clustering:
+    """Trimmed k-means (best of ``n_init`` k-means++ seedings) as mixture
+    parameters.
+
+    The ``trim`` share of points farthest from their centres does not move
+    the centres, so a few outlying points cannot take a centre of their own
+    (they are still assigned to their nearest centre); with ``trim=0`` this
+    is plain k-means. Empty or single-point clusters get the pooled spread
+    as their scale, so every start is a valid point of the model;
+    correlations are shrunk halfway to zero, and to zero for clusters of
+    fewer than D + 2 points.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.r_[np.zeros(20), np.full(20, 10.0), [60.0]][:, None]
+    >>> c = kmeans(x + np.random.default_rng(0).normal(0, 0.1, (41, 1)), 2, seed=1)
+    >>> [round(float(m)) for m in np.sort(c.means[:, 0])]
+    [0, 10]
+    """
+    rng = np.random.default_rng(seed)
+    n, d = points.shape
+    n_keep = max(k, int(np.ceil((1.0 - trim) * n))) if n > 2 * k else n
+    best = None
+    for _ in range(n_init):
+        found = _trimmed_lloyd(points, _plus_plus(points, k, rng), n_keep)
+        if best is None or found[3] < best[3]:
+            best = found
+    centers, labels, keep, _ = best
+    pooled = points.std(axis=0)
+    pooled = np.where(pooled > 0, pooled, 1.0)
+    scales = np.empty((k, d))
+    corr = np.broadcast_to(np.eye(d), (k, d, d)).copy()
+    counts = np.bincount(labels, minlength=k)
+    for j in range(k):
+        members = points[(labels == j) & keep]
+        if members.shape[0] >= 2:
+            s = members.std(axis=0)
+            scales[j] = np.where(s > 1e-3 * pooled, s, 0.1 * pooled)
+        else:
+            scales[j] = 0.5 * pooled
+        if d > 1 and members.shape[0] >= d + 2:
+            r = np.corrcoef(members, rowvar=False)
+            if np.all(np.isfinite(r)):
+                corr[j] = 0.5 * r + 0.5 * np.eye(d)
+    weights = (counts + 1.0) / (n + k)
+    return Clustering(centers, scales, corr, weights)
+
+
+def choose_anchor(clustering: Clustering) -> int:
+    """The dimension along which the cluster centres are best separated.
+
+    Separation along a dimension is the smallest gap between consecutive
+    sorted centres divided by the average within-cluster scale along it;
+    ordering the means along the best-separated dimension identifies the
+    components with the least overlap.
+    """
+    centers, scales = clustering.means, clustering.scales
+    if centers.shape[0] == 1:
+        return 0
+    gaps = np.diff(np.sort(centers, axis=0), axis=0).min(axis=0)
+    spread = scales.mean(axis=0)
+    return int(np.argmax(gaps / spread))
+
+
+def user_starts(
+    family: Family,
+    init,
+    k: int,
+    d: int,
+    units: Standardization,
+    chains: int | None,
+) -> list[Params]:
+    """Parameter values given as ``init`` (data units), checked and standardized.
+
+    One dict, or a list of them (one per chain when ``chains`` is given).
+    """
+    dicts = [init] if isinstance(init, Mapping) else list(init)
+    if not dicts:
+        raise StanmixInputError("init is an empty list; give at least one dict")
+    if chains is not None and len(dicts) not in (1, chains):
+        raise StanmixInputError(
+            f"init has {len(dicts)} dicts for {chains} chains; give one dict "
+            "or one per chain"
+        )
+    out = [
+        family.to_standard(
+            family.check_start(values, k, d, f"init[{i}]"), units.center, units.scale
+        )
+        for i, values in enumerate(dicts)
+    ]
+    if chains is not None and len(out) == 1:
+        out = out * chains
+    return out

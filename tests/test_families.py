@@ -1,0 +1,303 @@
+"""The contract every registered family keeps with its Stan program.
+
+For each family: the Python log terms equal the program's generated
+quantities for every cell kind, the parameter count equals the program's,
+inits survive the trip through Stan's constraining transforms, units
+convert as a covariance must, and the data flags pick the family back.
+For the full-covariance families, whose program integrates censored cells
+by latent values, the exact integral the Python side computes is checked
+against numerical integration.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import STAN_DIR
+from scipy import integrate, stats
+
+from stanmix import likelihood
+from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.engines import get_engine, unflatten
+from stanmix.families import FAMILIES, Layout, Priors, family_from_stan_data
+from stanmix.families._rectangle import mvn_log_prob, mvt_log_prob
+from stanmix.programs import program_path
+
+stanli = pytest.importorskip("stanli")
+
+CASES = [
+    pytest.param(key, d, id=f"{key[0]}-{key[1]}-D{d}")
+    for key in FAMILIES
+    for d in (1, 3)
+    if not (key[1] in ("full", "tied") and d == 1)
+]
+
+
+def mixed_cells(rng, n: int, d: int) -> CellTable:
+    """Every cell kind, in every column, and rows with several censored cells."""
+    values = rng.normal(0.0, 2.0, (n, d))
+    kinds = [OBSERVED, LEFT, RIGHT, INTERVAL, MISSING]
+    kind = rng.choice(kinds, p=[0.5, 0.15, 0.1, 0.1, 0.15], size=(n, d)).astype(np.int8)
+    for code in kinds:
+        kind[code, :] = code  # a row of each kind (all missing becomes observed)
+    kind[(kind == MISSING).all(axis=1), 0] = OBSERVED
+    lower = np.full((n, d), np.nan)
+    upper = np.full((n, d), np.nan)
+    upper[kind == LEFT] = values[kind == LEFT] + 0.3
+    lower[kind == RIGHT] = values[kind == RIGHT] - 0.3
+    iv = kind == INTERVAL
+    lower[iv] = values[iv] - rng.uniform(0.1, 1.0, iv.sum())
+    upper[iv] = values[iv] + rng.uniform(0.1, 1.0, iv.sum())
+    return CellTable(np.where(kind == OBSERVED, values, np.nan), kind, lower, upper)
+
+
+def _setup(key, d, seed=3, n=30, k=3):
+    rng = np.random.default_rng(seed)
+    family = FAMILIES[key]()
+    cells = mixed_cells(rng, n, d)
+    start = family.start(
+        rng.normal(0, 2, (k, d)), np.exp(rng.normal(0, 0.3, (k, d))), np.full(k, 1 / k)
+    )
+    from stanmix.cells import Standardization
+
+    units = Standardization(np.zeros(d), np.ones(d))
+    layout = Layout(0, True)
+    data = family.stan_data(cells, k, layout, Priors(), start, units)
+    return family, cells, start, layout, data
+
+
+@pytest.fixture(scope="module")
+def runs():
+    """One short NUTS run per family and D, generated quantities on."""
+    cache = {}
+
+    def run(key, d):
+        if (key, d) not in cache:
+            family, cells, start, layout, data = _setup(key, d)
+            data.update(
+                compute_log_lik=int(family.joint), compute_membership=int(family.joint)
+            )
+            if not family.joint:
+                data["compute_log_lik"] = 1
+            result = get_engine("stanli").sample(
+                program_path(family.program),
+                data,
+                chains=1,
+                warmup=40,
+                draws=6,
+                seed=1,
+                inits=[family.stan_init(start, cells, layout)],
+            )
+            cache[key, d] = (family, cells, data, result)
+        return cache[key, d]
+
+    return run
+
+
+def _completed(cells: CellTable, result, s: int) -> CellTable:
+    """The cells with each censored cell replaced by draw s's latent value."""
+    values, kind = cells.values.copy(), cells.kind.copy()
+    for name, code in (("y_left", LEFT), ("y_right", RIGHT), ("y_interval", INTERVAL)):
+        rows, cols = np.nonzero(cells.kind == code)
+        values[rows, cols] = result.variables[name].reshape(-1, rows.size)[s]
+        kind[rows, cols] = OBSERVED
+    nan = np.full(values.shape, np.nan)
+    return CellTable(values, kind, nan, nan.copy())
+
+
+@pytest.mark.parametrize(("key", "d"), CASES)
+def test_python_log_terms_equal_the_programs_generated_quantities(runs, key, d):
+    family, cells, data, result = runs(key, d)
+    kinds = {OBSERVED, LEFT, RIGHT, INTERVAL} | ({MISSING} if d > 1 else set())
+    assert set(np.unique(cells.kind)) == kinds
+    params = {
+        name: arr.reshape(-1, *arr.shape[2:])
+        for name, arr in family.from_stan(result.variables).items()
+    }
+    n, k = cells.n_obs, data["K"]
+    stan_ll = result.variables["log_lik"].reshape(-1, n)
+    if not family.joint:
+        ours = likelihood.log_likelihood(family, cells, params)
+        np.testing.assert_allclose(ours, stan_ll, rtol=1e-8, atol=1e-8)
+        return
+    stan_lp = result.variables["membership_log_prob"].reshape(-1, n, k)
+    if family.censoring == "latent":
+        # The program's generated quantities complete the rows with the
+        # draw's latent values; so does this comparison.
+        for s in range(stan_ll.shape[0]):
+            one = {name: arr[s : s + 1] for name, arr in params.items()}
+            lp = likelihood.log_terms(family, _completed(cells, result, s), one)[0]
+            ll = np.logaddexp.reduce(lp, axis=1)
+            np.testing.assert_allclose(ll, stan_ll[s], rtol=1e-8, atol=1e-8)
+            np.testing.assert_allclose(
+                lp - ll[:, None], stan_lp[s], rtol=1e-8, atol=1e-8
+            )
+        return
+    ll = likelihood.log_likelihood(family, cells, params)
+    np.testing.assert_allclose(ll, stan_ll, rtol=1e-8, atol=1e-8)
+    lp = likelihood.log_terms(family, cells, params)
+    np.testing.assert_allclose(lp - ll[..., None], stan_lp, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize(("key", "d"), CASES)
+def test_parameter_count_matches_the_program(key, d):
+    family, cells, _, _, data = _setup(key, d)
+    model = stanli.Model(
+        stan_file=str(program_path(family.program)),
+        include_paths=[str(STAN_DIR)],
+        data={
+            k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()
+        },
+    )
+    latent = int(cells.censored.sum()) if family.censoring == "latent" else 0
+    assert family.n_parameters(data["K"], d) + latent == model.n_unconstrained
+
+
+@pytest.mark.parametrize(("key", "d"), CASES)
+def test_inits_survive_the_programs_transforms(key, d):
+    """stan_init -> unconstrain -> constrain -> from_stan gives the same point
+    (components in the program's order)."""
+    family, cells, start, layout, data = _setup(key, d)
+    if key == ("normal", "diag"):
+        family = FAMILIES[key]()
+    payload = {
+        k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()
+    }
+    program = program_path(family.program)
+    bridge = stanli.bridgestan_model(
+        mir=get_engine("stanli")._program(program), data=payload, name=family.program
+    )
+    init = family.stan_init(start, cells, layout)
+    unc = bridge.param_unconstrain_json(
+        json.dumps({k: np.asarray(v).tolist() for k, v in init.items()})
+    )
+    names = [
+        f"{n.split('.')[0]}[{','.join(n.split('.')[1:])}]" if "." in n else n
+        for n in bridge.param_names(include_tp=True)
+    ]
+    back = family.from_stan(
+        unflatten(names, bridge.param_constrain(unc, include_tp=True)[None, None])
+    )
+    order = np.argsort(start["mu"][:, 0], kind="stable")
+    for name, value in start.items():
+        expected = value[order] if value.shape[0] == data["K"] else value
+        np.testing.assert_allclose(back[name][0, 0], expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(("key", "d"), CASES)
+def test_units_convert_as_a_covariance_does(key, d):
+    family, _, start, _, _ = _setup(key, d)
+    rng = np.random.default_rng(1)
+    center, scale = rng.normal(size=d), np.exp(rng.normal(size=d))
+    if family.shared_scale:
+        scale = np.full(d, scale[0])
+    out = family.to_original(start, center, scale)
+    back = family.to_standard(out, center, scale)
+    for name in start:
+        np.testing.assert_allclose(back[name], start[name], rtol=1e-12)
+    np.testing.assert_allclose(out["mu"], start["mu"] * scale + center)
+    expected = scale[:, None] * family.covariances(start) * scale[None, :]
+    np.testing.assert_allclose(family.covariances(out), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("key", list(FAMILIES))
+def test_data_flags_pick_the_family_back(key):
+    family, _, _, _, data = _setup(key, 3 if key[1] in ("full", "tied") else 2)
+    for flag, value in family.stan_flags.items():
+        assert data[flag] == value
+    assert type(family_from_stan_data(family.program, data)) is FAMILIES[key]
+
+
+# --------------------------------------------------------------------------
+# Censored cells of full-covariance components, integrated exactly
+
+
+def _brute_force_row(family, params, y, kind, lower, upper):
+    """log p(row) of one component by numerical integration over the row's
+    censored coordinates (scipy quad / dblquad of the joint density)."""
+    mu, cov = params["mu"][0, 0], family.covariances(params)[0, 0]
+    present = kind != MISSING
+    mu, cov = mu[present], cov[np.ix_(present, present)]
+    kind, y = kind[present], y[present]
+    lo = np.where(kind == LEFT, -np.inf, lower[present])
+    hi = np.where(kind == RIGHT, np.inf, upper[present])
+    if "nu" in params:
+        dist = stats.multivariate_t(mu, cov, df=params["nu"][0, 0])
+    else:
+        dist = stats.multivariate_normal(mu, cov)
+    cens = np.flatnonzero(kind != OBSERVED)
+
+    def density(*free):
+        point = y.copy()
+        point[cens] = free
+        return np.exp(dist.logpdf(point))
+
+    options = {"epsabs": 0, "epsrel": 1e-11}
+    if cens.size == 1:
+        value, _ = integrate.quad(
+            density, lo[cens[0]], hi[cens[0]], limit=200, **options
+        )
+    else:
+        i, j = cens
+        value, _ = integrate.dblquad(
+            lambda b, a: density(a, b), lo[i], hi[i], lo[j], hi[j], **options
+        )
+    return np.log(value)
+
+
+@pytest.mark.parametrize("family_name", ["normal", "student_t"])
+def test_censored_cells_of_full_covariance_integrate_exactly(family_name):
+    family = FAMILIES[(family_name, "full")]()
+    corr = np.array([[1.0, 0.7, -0.4], [0.7, 1.0, -0.2], [-0.4, -0.2, 1.0]])
+    params = {
+        "w": np.ones((1, 1)),
+        "mu": np.array([[[0.3, -0.2, 0.5]]]),
+        "sigma": np.array([[[1.2, 0.8, 1.5]]]),
+        "corr": corr[None, None],
+    }
+    if family_name == "student_t":
+        params["nu"] = np.array([[5.0]])
+    rows = [
+        # (kinds, values, lower, upper)
+        ([LEFT, OBSERVED, OBSERVED], [0, 0.1, 0.9], [0, 0, 0], [-0.5, 0, 0]),
+        ([OBSERVED, RIGHT, MISSING], [1.0, 0, 0], [0, 1.5, 0], [0, 0, 0]),
+        ([INTERVAL, OBSERVED, LEFT], [0, -1.0, 0], [-0.2, 0, 0], [0.8, 0, 2.0]),
+        ([LEFT, RIGHT, OBSERVED], [0, 0, 2.5], [0, -0.3, 0], [0.4, 0, 0]),
+        ([LEFT, LEFT, MISSING], [0, 0, 0], [0, 0, 0], [-2.5, -3.0, 0]),  # far tail
+    ]
+    kind = np.array([r[0] for r in rows], dtype=np.int8)
+    values = np.where(kind == OBSERVED, np.array([r[1] for r in rows], float), np.nan)
+    lower = np.where(np.isin(kind, (RIGHT, INTERVAL)), [r[2] for r in rows], np.nan)
+    upper = np.where(np.isin(kind, (LEFT, INTERVAL)), [r[3] for r in rows], np.nan)
+    cells = CellTable(values, kind, lower, upper)
+    ours = likelihood.log_likelihood(family, cells, params)[0]
+    for n in range(len(rows)):
+        expected = _brute_force_row(
+            family, params, np.nan_to_num(values[n]), kind[n], lower[n], upper[n]
+        )
+        assert ours[n] == pytest.approx(expected, rel=1e-8, abs=1e-8), n
+
+
+def test_rectangle_probabilities_in_the_far_tails():
+    """log P of a far lower and a far upper orthant agree (by symmetry) and
+    match one-dimensional adaptive quadrature to 1e-9."""
+    cov = np.array([[1.0, 0.8], [0.8, 1.0]])
+    chol = np.linalg.cholesky(cov)[None]
+    lower_tail = mvn_log_prob(np.full((1, 2), -np.inf), [[-8.0, -7.5]], chol)[0]
+    upper_tail = mvn_log_prob([[8.0, 7.5]], np.full((1, 2), np.inf), chol)[0]
+    sd = np.sqrt(1 - 0.8**2)
+    value, _ = integrate.quad(
+        lambda x: np.exp(
+            stats.norm.logpdf(x) + stats.norm.logcdf((-7.5 - 0.8 * x) / sd)
+        ),
+        -np.inf,
+        -8.0,
+        epsabs=0,
+        epsrel=1e-13,
+    )
+    assert lower_tail == pytest.approx(np.log(value), abs=1e-9)
+    assert upper_tail == pytest.approx(lower_tail, abs=1e-9)
+    t_one = mvt_log_prob([[-np.inf]], [[-6.0]], np.eye(1)[None], np.array([3.0]))[0]
+    assert t_one == pytest.approx(stats.t.logcdf(-6.0, 3.0), abs=1e-12)
