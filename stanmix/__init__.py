@@ -9,6 +9,7 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 from stanmix.mixture import DiagonalMixture, NormalMixture
+from stanmix.parallel import fit_many
 from stanmix.stan_csv import from_cmdstan_csv
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "censoring",
     "cmdstan_available",
     "datasets",
+    "fit_many",
     "from_cmdstan_csv",
     "get_engine",
 ]
