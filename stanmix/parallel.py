@@ -248,10 +248,12 @@ def run_tasks(
     stream). Aim for ``n_jobs x chains`` near the number of cores, or use
     ``n_jobs=-1`` for many optimize fits, which run on one thread each.
 
-    Warnings a task raises are recorded where it runs (every one, not once
-    per place) and raised again here after all tasks have finished, in task
-    order, prefixed with the task's name ("data set 'b': ..."). Log records
-    stay in the process that ran the task.
+    Warnings a task raises are recorded where it runs, each distinct one
+    once per task (as Python's default filter would show them in a fresh
+    process, whichever tasks the worker ran before), and raised again here
+    after all tasks have finished, in task order, prefixed with the task's
+    name ("data set 'b': ..."). Warnings from threads a task starts itself
+    are shown where they occur, as are log records.
 
     joblib's automatic memory mapping of large arrays is off: a task sees
     the same writeable arrays it would see serially.
@@ -509,7 +511,7 @@ def _portable(exc: Exception) -> Exception:
 # to one thread and installs the warning recorder, the last to finish
 # restores both, and each thread records into its own list.
 _state_lock = threading.Lock()
-_active: list[list] = []
+_running = 0  # tasks running in this process
 _saved: dict[str, Any] = {}
 _local = threading.local()
 _modules: dict[str, str | None] = {}
@@ -517,9 +519,10 @@ _modules: dict[str, str | None] = {}
 
 @contextlib.contextmanager
 def _task_environment() -> Iterator[list]:
+    global _running
     records: list = []
     with _state_lock:
-        if not _active:
+        if _running == 0:
             from threadpoolctl import threadpool_limits
 
             _saved["blas"] = threadpool_limits(limits=1, user_api="blas")
@@ -529,7 +532,7 @@ def _task_environment() -> Iterator[list]:
             warnings.simplefilter("always")
             _saved["warnings"] = guard
             warnings.showwarning = _record_warning
-        _active.append(records)
+        _running += 1
     outer = getattr(_local, "records", None)  # a task run inside a task
     _local.records = records
     try:
@@ -537,8 +540,8 @@ def _task_environment() -> Iterator[list]:
     finally:
         _local.records = outer
         with _state_lock:
-            _active.remove(records)
-            if not _active:
+            _running -= 1
+            if _running == 0:
                 _saved.pop("warnings").__exit__(None, None, None)
                 _saved.pop("blas").restore_original_limits()
                 _saved.pop("show", None)
@@ -546,14 +549,14 @@ def _task_environment() -> Iterator[list]:
 
 def _record_warning(message, category, filename, lineno, file=None, line=None):
     records = getattr(_local, "records", None)
-    if records is None and len(_active) == 1:
-        records = _active[0]  # a thread the task started (e.g. a thread pool)
-    if records is None:
-        _saved["show"](message, category, filename, lineno, file, line)
+    if records is None:  # not a task's thread: shown as it would have been
+        show = _saved.get("show")
+        if show is not None:
+            show(message, category, filename, lineno, file, line)
         return
-    records.append(
-        _Caught(str(message), category, filename, lineno, _module_of(filename))
-    )
+    caught = _Caught(str(message), category, filename, lineno, _module_of(filename))
+    if caught not in records:  # once per task, as the default filter would
+        records.append(caught)
 
 
 def _module_of(filename: str) -> str | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -161,6 +162,48 @@ def test_run_tasks_in_processes_keeps_order_errors_and_warnings():
     assert "Traceback in the worker" in "".join(getattr(out[6], "__notes__", []))
     assert out[7] is None
     assert out[8] != os.getpid()
+
+
+def test_each_task_shows_a_repeated_warning_once_under_its_name():
+    def noisy():
+        for _ in range(50):
+            warnings.warn("same again", RuntimeWarning, stacklevel=1)
+
+    with pytest.warns(RuntimeWarning) as seen:
+        run_tasks([noisy, noisy], keys=["a", "b"])
+    assert [str(w.message) for w in seen] == [
+        "task 'a': same again",
+        "task 'b': same again",
+    ]
+
+
+def test_calls_from_two_threads_at_once_keep_their_own_warnings():
+    both_running = threading.Barrier(2)
+
+    def task(name):
+        both_running.wait(timeout=30)
+        warnings.warn(f"from {name}", stacklevel=1)
+        both_running.wait(timeout=30)
+        return name
+
+    shown_before = warnings.showwarning
+    out = {}
+
+    def call(name):
+        out[name] = run_tasks([(task, (name,))], keys=[name])
+
+    with pytest.warns(UserWarning) as seen:
+        threads = [threading.Thread(target=call, args=(n,)) for n in "xy"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert out == {"x": ["x"], "y": ["y"]}
+    assert sorted(str(w.message) for w in seen) == [
+        "task 'x': from x",
+        "task 'y': from y",
+    ]
+    assert warnings.showwarning is shown_before
 
 
 @pytest.fixture
