@@ -10,6 +10,7 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 from stanmix.models import DiagonalMixture, NormalMixture
+from stanmix.parallel import fit_many
 from stanmix.stan_csv import from_cmdstan_csv
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "cmdstan_available",
     "datasets",
     "families",
+    "fit_many",
     "from_cmdstan_csv",
     "get_engine",
 ]

@@ -1,0 +1,274 @@
+"""Independent fits in parallel (stanmix.parallel): the same seeds give
+bit-identical fits serially, with joblib and on Dask; results keep the order
+(or names) of the data sets; bad options fail before any fit; a failed fit is
+reported by name without losing the others."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+
+import numpy as np
+import pytest
+
+import stanmix as sm
+from stanmix.exceptions import StanmixInputError
+from stanmix.parallel import FitFailedError, run_tasks, spawn_seeds
+
+pytest.importorskip("stanli")
+# Small data sets have several modes; the estimator says so, and that is not
+# what these tests are about.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*optimizer starts reached a different mode:RuntimeWarning"
+)
+
+K = 3
+MAP = {"method": "optimize"}
+NUTS = {
+    "method": "sample",
+    "chains": 2,
+    "warmup": 100,
+    "draws": 100,
+    "show_progress": False,
+}
+# Sizes differ so that a fit matched to the wrong data set cannot pass.
+DATA = [sm.datasets.blobs(n, seed=n).X for n in (60, 80, 100)]
+PER_FIT = [MAP, NUTS, MAP]  # one tiny NUTS case among MAP fits
+SEEDS = [11, 12, 13]
+
+
+def estimator() -> sm.DiagonalMixture:
+    return sm.DiagonalMixture(K, engine="stanli")
+
+
+def posterior(fit) -> dict[str, np.ndarray]:
+    return {name: var.values for name, var in fit.idata_.posterior.data_vars.items()}
+
+
+def assert_identical(fits, reference) -> None:
+    assert len(fits) == len(reference)
+    for fit, ref in zip(fits, reference, strict=True):
+        assert fit.seed_ == ref.seed_
+        assert fit.method_ == ref.method_
+        got, want = posterior(fit), posterior(ref)
+        assert got.keys() == want.keys()
+        for name in want:
+            assert got[name].shape == want[name].shape, name
+            assert np.array_equal(got[name], want[name]), name
+
+
+@pytest.fixture(scope="module")
+def serial_fits():
+    return sm.fit_many(DATA, estimator(), fit_kwargs=PER_FIT, seeds=SEEDS)
+
+
+def test_serial_fits_equal_plain_fits_in_data_set_order(serial_fits):
+    plain = [
+        estimator().fit(X, seed=seed, **kwargs)
+        for X, seed, kwargs in zip(DATA, SEEDS, PER_FIT, strict=True)
+    ]
+    assert_identical(serial_fits, plain)
+    assert [f.method_ for f in serial_fits] == ["optimize", "sample", "optimize"]
+
+
+def test_joblib_processes_give_bit_identical_fits(serial_fits):
+    fits = sm.fit_many(
+        DATA, estimator(), fit_kwargs=PER_FIT, seeds=SEEDS, n_jobs=2, progress=True
+    )
+    assert_identical(fits, serial_fits)
+
+
+def test_dask_cluster_gives_bit_identical_fits(serial_fits):
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        fits = sm.fit_many(
+            DATA, estimator(), fit_kwargs=PER_FIT, seeds=SEEDS, client=client
+        )
+        assert_identical(fits, serial_fits)
+        # backend="dask" alone uses the default client (the one just made).
+        fits = sm.fit_many(
+            DATA[:1], estimator(), fit_kwargs=MAP, seeds=SEEDS[:1], backend="dask"
+        )
+        assert_identical(fits, serial_fits[:1])
+    with pytest.raises(StanmixInputError, match="not connected"):
+        sm.fit_many(DATA, estimator(), fit_kwargs=MAP, client=client)
+
+
+def test_mapping_keeps_names_order_per_data_set_kwargs_and_input_estimator():
+    plates = {}
+    for name, seed in (("plate-b", 1), ("plate-a", 2)):  # not in sorted order
+        X, limits = sm.datasets.left_censor(sm.datasets.blobs(70, seed=seed).X, 0.1)
+        plates[name] = (X, limits)
+    model = estimator()
+    before = model.get_params()
+    fits = sm.fit_many(
+        {name: X for name, (X, _) in plates.items()},
+        model,
+        fit_kwargs={
+            name: {**MAP, "lower_limit": limits} for name, (_, limits) in plates.items()
+        },
+    )
+    assert list(fits) == ["plate-b", "plate-a"]
+    assert model.get_params() == before
+    assert not hasattr(model, "idata_")
+    assert all(fit is not model for fit in fits.values())
+    seeds = [fit.seed_ for fit in fits.values()]
+    assert len(set(seeds)) == len(seeds)
+    for name, fit in fits.items():  # each fit got its own limits and seed
+        X, limits = plates[name]
+        plain = estimator().fit(X, seed=fit.seed_, lower_limit=limits, **MAP)
+        assert_identical([fit], [plain])
+
+
+def test_base_seed_in_fit_kwargs_derives_one_seed_per_data_set():
+    first = sm.fit_many(DATA[::2], estimator(), fit_kwargs={**MAP, "seed": 5})
+    again = sm.fit_many(DATA[::2], estimator(), fit_kwargs={**MAP, "seed": 5})
+    assert [f.seed_ for f in first] == spawn_seeds(5, 2)
+    assert_identical(again, first)
+
+
+def test_failed_fit_is_named_after_the_others_finish():
+    datasets = {"good": DATA[0], "tiny": DATA[0].iloc[:2]}  # 2 rows, 3 components
+    with pytest.raises(FitFailedError, match="data set 'tiny'") as info:
+        sm.fit_many(datasets, estimator(), fit_kwargs=MAP)
+    err = info.value
+    assert "1 of 2 data sets failed" in str(err)
+    assert "larger than the number of observations" in str(err)
+    assert list(err.failures) == ["tiny"]
+    assert isinstance(err.failures["tiny"], StanmixInputError)
+    assert err.__cause__ is err.failures["tiny"]
+    assert err.results["tiny"] is None
+    assert err.results["good"].means_.shape == (K, 2)
+
+    fits = sm.fit_many(datasets, estimator(), fit_kwargs=MAP, errors="return")
+    assert isinstance(fits["tiny"], StanmixInputError)
+    assert fits["good"].means_.shape == (K, 2)
+
+
+def test_run_tasks_in_processes_keeps_order_errors_and_warnings():
+    tasks = [(pow, (i, 2)) for i in range(6)]
+    tasks += [(int, ("x",)), (warnings.warn, ("careful",)), (os.getpid, ())]
+    with pytest.warns(UserWarning, match="task 7: careful"):
+        out = run_tasks(tasks, n_jobs=2, errors="return")
+    assert out[:6] == [i * i for i in range(6)]
+    assert isinstance(out[6], ValueError)
+    assert "Traceback in the worker" in "".join(getattr(out[6], "__notes__", []))
+    assert out[7] is None
+    assert out[8] != os.getpid()
+
+
+def test_each_task_shows_a_repeated_warning_once_under_its_name():
+    def noisy():
+        for _ in range(50):
+            warnings.warn("same again", RuntimeWarning, stacklevel=1)
+
+    with pytest.warns(RuntimeWarning) as seen:
+        run_tasks([noisy, noisy], keys=["a", "b"])
+    assert [str(w.message) for w in seen] == [
+        "task 'a': same again",
+        "task 'b': same again",
+    ]
+
+
+def test_calls_from_two_threads_at_once_keep_their_own_warnings():
+    both_running = threading.Barrier(2)
+
+    def task(name):
+        both_running.wait(timeout=30)
+        warnings.warn(f"from {name}", stacklevel=1)
+        both_running.wait(timeout=30)
+        return name
+
+    shown_before = warnings.showwarning
+    out = {}
+
+    def call(name):
+        out[name] = run_tasks([(task, (name,))], keys=[name])
+
+    with pytest.warns(UserWarning) as seen:
+        threads = [threading.Thread(target=call, args=(n,)) for n in "xy"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert out == {"x": ["x"], "y": ["y"]}
+    assert sorted(str(w.message) for w in seen) == [
+        "task 'x': from x",
+        "task 'y': from y",
+    ]
+    assert warnings.showwarning is shown_before
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Any fit fails the test: bad options must be refused before fitting."""
+
+    def fit(self, *args, **kwargs):
+        raise AssertionError("a fit ran")
+
+    monkeypatch.setattr(sm.DiagonalMixture, "fit", fit)
+
+
+def bad(match: str, datasets=DATA, model=None, **options):
+    return pytest.param(datasets, model, options, match, id=match[:30])
+
+
+@pytest.mark.parametrize(
+    ("datasets", "model", "options", "match"),
+    [
+        bad("datasets is empty", datasets=[]),
+        bad("datasets is one data set", datasets=DATA[0]),
+        bad(r"datasets\[1\] is a NoneType", datasets=[DATA[0], None]),
+        bad("estimator must be", model=object()),
+        bad("fit_kwargs has 2 entries for 3", fit_kwargs=[MAP, MAP]),
+        bad(r"fit_kwargs\[1\] is a str", fit_kwargs=[MAP, "optimize", MAP]),
+        bad(r"fit_kwargs\[0\] has 'seed'", fit_kwargs=[{"seed": 1}, {}, {}]),
+        bad("the data go in datasets", fit_kwargs={"X": DATA[0]}),
+        bad("seeds has 2 entries for 3", seeds=[1, 2]),
+        bad(r"seeds\[2\] must be a non-negative", seeds=[1, 2, -3]),
+        bad("both seeds and fit_kwargs", seeds=[1, 2, 3], fit_kwargs={"seed": 1}),
+        bad(
+            "fit_kwargs must be a mapping",
+            datasets={"a": DATA[0], "b": DATA[1]},
+            fit_kwargs=[MAP, MAP],
+        ),
+        bad(
+            r"missing \['b'\]",
+            datasets={"a": DATA[0], "b": DATA[1]},
+            fit_kwargs={"a": MAP},
+        ),
+        bad("n_jobs=0 runs nothing", n_jobs=0),
+        bad("n_jobs must be an integer", n_jobs=1.5),
+        bad("unknown backend 'threads'", backend="threads"),
+        bad("backend='serial' runs one task", backend="serial", n_jobs=2),
+        bad("n_jobs applies to backend='joblib'", backend="dask", n_jobs=2),
+        bad("client is a Dask client", backend="joblib", client=object()),
+        bad("unknown errors='ignore'", errors="ignore"),
+    ],
+)
+def test_bad_options_are_refused_before_any_fit(
+    no_fit, datasets, model, options, match
+):
+    with pytest.raises(StanmixInputError, match=match):
+        sm.fit_many(datasets, estimator() if model is None else model, **options)
+
+
+def test_dask_without_a_cluster_is_refused(no_fit):
+    distributed = pytest.importorskip("distributed")
+    with pytest.raises(ValueError):
+        distributed.default_client()  # no client is left over from other tests
+    with pytest.raises(StanmixInputError, match="found no Dask cluster"):
+        sm.fit_many(DATA, estimator(), backend="dask")
+
+
+def test_dask_not_installed_names_the_extra(no_fit, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
+    with pytest.raises(StanmixInputError, match=r'pip install "stanmix\[dask\]"'):
+        sm.fit_many(DATA, estimator(), backend="dask")
