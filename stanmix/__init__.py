@@ -1,15 +1,40 @@
-"""stanmix: Bayesian clustering with finite mixture models on Stan."""
+"""stanmix: Bayesian clustering with finite mixture models on Stan.
 
-from stanmix import censoring, datasets
+The public names below are imported on first use (PEP 562), so that
+``import stanmix`` and the start of the ``stanmix`` command stay fast (and
+a Ctrl-C while the numerical libraries load is handled by the command, not
+by the interpreter). ``import stanmix as sm; sm.DiagonalMixture`` and
+``from stanmix import DiagonalMixture`` work as for eager imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from stanmix._version import __version__
-from stanmix.engines import cmdstan_available, get_engine
 from stanmix.exceptions import (
     EngineUnavailableError,
     NotFittedError,
     StanmixInputError,
 )
-from stanmix.mixture import DiagonalMixture, NormalMixture
-from stanmix.stan_csv import from_cmdstan_csv
+
+if TYPE_CHECKING:
+    from stanmix import censoring, datasets
+    from stanmix.engines import cmdstan_available, get_engine
+    from stanmix.mixture import DiagonalMixture, NormalMixture
+    from stanmix.stan_csv import from_cmdstan_csv
+
+#: Public name -> the module that defines it (a submodule maps to itself).
+_LAZY = {
+    "DiagonalMixture": "stanmix.mixture",
+    "NormalMixture": "stanmix.mixture",
+    "censoring": "stanmix.censoring",
+    "cmdstan_available": "stanmix.engines",
+    "datasets": "stanmix.datasets",
+    "from_cmdstan_csv": "stanmix.stan_csv",
+    "get_engine": "stanmix.engines",
+}
 
 __all__ = [
     "DiagonalMixture",
@@ -24,3 +49,19 @@ __all__ = [
     "from_cmdstan_csv",
     "get_engine",
 ]
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first use and cache the name."""
+    try:
+        module_name = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'stanmix' has no attribute {name!r}") from None
+    module = importlib.import_module(module_name)
+    value = module if module_name == f"stanmix.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
