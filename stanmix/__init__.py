@@ -10,7 +10,6 @@ by the interpreter). ``import stanmix as sm; sm.DiagonalMixture`` and
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING
 
 from stanmix._version import __version__
 from stanmix.exceptions import (
@@ -19,11 +18,13 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 
+TYPE_CHECKING = False  # typing itself is slow to import
 if TYPE_CHECKING:
     from stanmix import censoring, datasets
     from stanmix.engines import cmdstan_available, get_engine
     from stanmix.mixture import DiagonalMixture, NormalMixture
     from stanmix.stan_csv import from_cmdstan_csv
+del TYPE_CHECKING
 
 #: Public name -> the module that defines it (a submodule maps to itself).
 _LAZY = {
