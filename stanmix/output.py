@@ -284,6 +284,7 @@ def _write(
 
     created: list[Path] = []
     staging: Path | None = None
+    committed = False
     try:
         with guard.holding():
             _make_folders(out.parent, created)
@@ -306,17 +307,17 @@ def _write(
                 bar.set_postfix_str(name)
                 write(staging / name)
                 bar.update()
-        return _commit(staging, out, guard)
-    except BaseException:
-        with guard.holding():
-            for folder in reversed(created):
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-        raise
+        files = _commit(staging, out, guard)
+        committed = True
+        return files
     finally:
-        if staging is not None:
-            with guard.holding():
+        with guard.holding():
+            if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
+            if not committed:
+                for folder in reversed(created):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
 
 def _make_folders(folder: Path, created: list[Path]) -> None:
