@@ -316,7 +316,7 @@ def _at_limit(
 def _check_columns(
     table: CsvTable, lower: dict[str, float], upper: dict[str, float]
 ) -> None:
-    """Refuse a column that is empty, constant, or censored throughout."""
+    """Refuse a column that is empty, huge, constant, or censored throughout."""
     import numpy as np
 
     for col in table.frame.columns:
@@ -327,6 +327,15 @@ def _check_columns(
             raise StanmixInputError(
                 f"{where} is empty: every cell is missing; fill it in, or leave it "
                 "out with --columns"
+            )
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.nanstd(values)
+        if not np.isfinite(spread):
+            largest = float(np.nanmax(np.abs(values)))
+            raise StanmixInputError(
+                f"{where} holds values too large to compute with (up to "
+                f"{largest:.3g}); rescale the column, e.g. express it in larger "
+                "units"
             )
         at = _at_limit(values, col, lower, upper)
         exact = np.unique(values[present & ~at])

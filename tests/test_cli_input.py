@@ -175,6 +175,11 @@ REFUSED_DATA = {
     ),
     "empty file": ("", [], [r"data\.csv is empty"]),
     "blank file": ("\n\n  \n", [], [r"data\.csv is empty"]),
+    "values too large": (
+        "x,y\n1e200,1\n3e200,2\n2e200,5\n",
+        [],
+        [r"column 'x' of data\.csv holds values too large .* \(up to 3e\+200\)"],
+    ),
     "constant column": (
         "x,y\n1,2\n1,3\n,4\n1,5\n",
         [],
