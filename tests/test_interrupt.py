@@ -263,7 +263,14 @@ def test_interrupt_while_the_libraries_load(data_file, tmp_path):
     out = _previous_results(tmp_path)
     proc = _start(_args(data_file, out), tmp_path)
     maps = Path(f"/proc/{proc.pid}/maps")
-    _wait_until(proc, lambda: "_multiarray_umath" in maps.read_text())
+
+    def numpy_loaded() -> bool:
+        try:
+            return "_multiarray_umath" in maps.read_text()
+        except OSError:  # the process is gone; _wait_until says so
+            return False
+
+    _wait_until(proc, numpy_loaded)
     code, stdout, stderr = _interrupt(proc)
     _assert_interrupted(code, stderr)
     assert stdout == ""
@@ -273,7 +280,7 @@ def test_interrupt_while_the_libraries_load(data_file, tmp_path):
 @pytest.mark.slow
 def test_interrupt_while_sampling(data_file, tmp_path):
     out = _previous_results(tmp_path)
-    long_run = ("--warmup", "3000", "--draws", "3000")
+    long_run = ("--warmup", "5000", "--draws", "5000")
     proc = _start(_args(data_file, out, *long_run), tmp_path)
     assert proc.stdout is not None
     line = proc.stdout.readline()
