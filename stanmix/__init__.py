@@ -53,12 +53,20 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Import a public name's module on first use and cache the name."""
+    """Import a public name's module on first use and cache the name.
+
+    Any submodule (``stanmix.plots``, ``stanmix.inference_data``, ...) is
+    reachable as an attribute too, as when the package imported them all.
+    """
+    module_name = _LAZY.get(name, f"stanmix.{name}")
+    if name.startswith("_"):
+        raise AttributeError(f"module 'stanmix' has no attribute {name!r}")
     try:
-        module_name = _LAZY[name]
-    except KeyError:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name != module_name:
+            raise
         raise AttributeError(f"module 'stanmix' has no attribute {name!r}") from None
-    module = importlib.import_module(module_name)
     value = module if module_name == f"stanmix.{name}" else getattr(module, name)
     globals()[name] = value
     return value

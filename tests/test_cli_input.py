@@ -23,6 +23,7 @@ import pytest
 
 import stanmix as sm
 from stanmix import cli
+from stanmix.inference_data import az
 
 pytest.importorskip("stanli")
 
@@ -418,7 +419,7 @@ def test_chains_warmup_and_draws_reach_the_sampler(tmp_path, capsys, monkeypatch
         0,
     )
     assert "NUTS (1 chain, 30 warmup + 20 draws each), seed 0" in captured.out
-    idata = sm.inference_data.az.from_netcdf(str(out / "posterior.nc"))
+    idata = az.from_netcdf(str(out / "posterior.nc"))
     assert idata.posterior["mu"].shape[:2] == (1, 20)
 
 

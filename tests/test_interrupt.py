@@ -242,7 +242,8 @@ def test_the_command_loads_no_numerical_library_before_main():
         "from stanmix import DiagonalMixture, censoring, from_cmdstan_csv\n"
         "print(sm.DiagonalMixture is DiagonalMixture, sm.NormalMixture.__name__,\n"
         "      sm.datasets.__name__, censoring.__name__, from_cmdstan_csv.__name__,\n"
-        "      sm.get_engine('stanli').name, callable(sm.cmdstan_available))\n"
+        "      sm.get_engine('stanli').name, callable(sm.cmdstan_available),\n"
+        "      sm.relabel.__name__)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
@@ -251,7 +252,7 @@ def test_the_command_loads_no_numerical_library_before_main():
     assert done.stdout.splitlines() == [
         "[]",
         "True NormalMixture stanmix.datasets stanmix.censoring from_cmdstan_csv "
-        "stanli True",
+        "stanli True stanmix.relabel",
     ]
 
 
