@@ -6,31 +6,142 @@ engine, prints the result and writes it, with an HTML report, to a folder
 file and writes the posterior, the summary and membership tables and the
 report to a folder.
 
-Exit codes: 0 success, 2 bad input (with a message naming the problem),
-1 any other failure. A failed or interrupted run leaves no partial file in
-the output folder.
+Exit codes: 0 success; 2 a bad flag or bad data (``stanmix: error: ...``,
+reported before any fitting); 1 any other failure (``stanmix: failed:
+...``) and Ctrl-C (``stanmix: interrupted; no partial output was kept``). A
+failed or interrupted run leaves the output folder as it was.
+
+Ctrl-C is handled by an :class:`~stanmix.output.InterruptGuard` that
+:func:`main` installs before anything else; this module imports only the
+standard library at the top, so the numerical libraries load under it. Once
+the results are in place the run is complete, and a later Ctrl-C is ignored.
+
+Standard error carries only stanmix's own messages (``stanmix: warning:
+...``) and progress bars; the warnings and log messages of the libraries
+underneath are shown with ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import math
+import re
+import signal
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from stanmix.exceptions import StanmixInputError
+from stanmix.output import InterruptGuard, check_output_folder
+
+TYPE_CHECKING = False  # typing is slow to import; this module loads before main
+if TYPE_CHECKING:
+    from typing import NoReturn
+
+    import numpy as np
+
+    from stanmix.csv_input import CsvTable
+
+logger = logging.getLogger("stanmix")
+
+#: Largest accepted ``--seed`` (and count): seeds are unsigned 32-bit in
+#: stanli and CmdStan and stored as signed 32-bit integers in the results.
+INT_MAX = 2**31 - 1
+
+INTERRUPTED = "stanmix: interrupted; no partial output was kept"
+
+#: Defaults of --chains, --warmup and --draws.
+SAMPLING_DEFAULTS = {"chains": 4, "warmup": 1000, "draws": 1000}
+#: The sampling flags each --method uses.
+SAMPLING_FLAGS = {
+    "sample": ("chains", "warmup", "draws"),
+    "variational": ("draws",),
+    "optimize": (),
+}
+
+
+# -- flags ---------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad flag as a StanmixInputError, like every other input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise StanmixInputError(f"{message} (see '{self.prog} --help')")
+
+
+def _whole(low: int, *, whole_range: bool = False) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to :data:`INT_MAX`.
+
+    ``whole_range`` states both bounds in the message (for --seed).
+    """
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text):
+            raise argparse.ArgumentTypeError(f"expects a whole number, got {text!r}")
+        value = int(text)
+        if whole_range and not low <= value <= INT_MAX:
+            raise argparse.ArgumentTypeError(
+                f"must be from {low} to {INT_MAX} (2**31 - 1), got {value}"
+            )
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if value > INT_MAX:
+            raise argparse.ArgumentTypeError(
+                f"must be at most {INT_MAX} (2**31 - 1), got {value}"
+            )
+        return value
+
+    return parse
+
+
+def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None:
+    """Flags of both commands. ``sampling_default`` None: unset unless given."""
+    defaults = sampling_default or {"chains": None, "warmup": None, "draws": None}
+    shown = sampling_default or SAMPLING_DEFAULTS
+    sub.add_argument(
+        "--engine", help="stanli | cmdstan | auto [%(default)s]", metavar="NAME"
+    )
+    sub.add_argument(
+        "--seed",
+        type=_whole(0, whole_range=True),
+        default=1,
+        help=f"random seed, 0 to {INT_MAX} [%(default)s]",
+    )
+    sub.add_argument(
+        "--chains",
+        type=_whole(1),
+        default=defaults["chains"],
+        help=f"NUTS chains (--method sample) [{shown['chains']}]",
+    )
+    sub.add_argument(
+        "--warmup",
+        type=_whole(0),
+        default=defaults["warmup"],
+        help=f"NUTS warmup iterations per chain (--method sample) [{shown['warmup']}]",
+    )
+    sub.add_argument(
+        "--draws",
+        type=_whole(1),
+        default=defaults["draws"],
+        help="draws kept per chain (--method sample), or in all (--method "
+        f"variational) [{shown['draws']}]",
+    )
+    sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sub.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also show the warnings and log of the libraries underneath",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="stanmix", description="Bayesian clustering with finite mixture models."
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
         "demo",
@@ -38,17 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Fit 5 two-dimensional clusters with NUTS, print the result "
         "and write posterior, tables and an HTML report to --out.",
     )
-    demo.add_argument("--n", type=int, default=500, help="observations [500]")
-    demo.add_argument("--engine", default="stanli", help="stanli | cmdstan | auto")
-    demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--draws", type=int, default=1000, help="draws per chain")
+    demo.add_argument("--n", type=_whole(1), default=500, help="observations [500]")
     demo.add_argument(
         "--out",
         type=Path,
         default=Path("stanmix-demo"),
         help="output folder [./stanmix-demo]",
     )
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _common(demo, SAMPLING_DEFAULTS)
+    demo.set_defaults(engine="stanli", components=5, method="sample")
 
     fit = sub.add_parser(
         "fit",
@@ -58,8 +167,14 @@ def _parser() -> argparse.ArgumentParser:
         "file and write posterior.nc, summary.csv, membership.csv and "
         "report.html to --out.",
     )
-    fit.add_argument("data", type=Path, help="CSV file with a header row")
-    fit.add_argument("--components", "-k", type=int, required=True)
+    fit.add_argument("data", type=Path, help="CSV file with a header line")
+    fit.add_argument(
+        "--components",
+        "-k",
+        type=_whole(1),
+        required=True,
+        help="number of clusters (mixture components)",
+    )
     fit.add_argument("--columns", help="comma-separated columns [all numeric]")
     fit.add_argument(
         "--family",
@@ -94,14 +209,41 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--method", default="sample", choices=["sample", "optimize", "variational"]
     )
-    fit.add_argument("--engine", default="auto", help="stanli | cmdstan | auto")
-    fit.add_argument("--chains", type=int, default=4)
-    fit.add_argument("--draws", type=int, default=1000)
-    fit.add_argument("--seed", type=int, default=1)
     fit.add_argument("--out", type=Path, required=True, help="output folder")
     fit.add_argument("--title", help="title of the HTML report")
-    fit.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _common(fit, None)
+    fit.set_defaults(engine="auto")
     return parser
+
+
+def _sampling(args: argparse.Namespace) -> dict[str, int]:
+    """The --chains/--warmup/--draws of ``args.method``; refuse the others."""
+    used = SAMPLING_FLAGS[args.method]
+    unused = [
+        f"--{name}"
+        for name in SAMPLING_DEFAULTS
+        if name not in used and getattr(args, name) is not None
+    ]
+    if unused:
+        verb = "does" if len(unused) == 1 else "do"
+        raise StanmixInputError(
+            f"{' and '.join(unused)} {verb} not apply to --method {args.method}; "
+            f"leave {'it' if len(unused) == 1 else 'them'} out"
+        )
+    options = {}
+    for name in used:
+        value = getattr(args, name)
+        options[name] = SAMPLING_DEFAULTS[name] if value is None else value
+    return options
+
+
+def _warn_short_run(method: str, options: dict[str, int]) -> None:
+    if method == "sample" and options["draws"] < 4:
+        logger.warning(
+            "with fewer than 4 draws per chain R-hat and the effective sample "
+            "size cannot be computed (the summary shows NaN); use --draws 100 "
+            "or more to check convergence"
+        )
 
 
 def _limits(items: list[str], flag: str) -> dict[str, float]:
@@ -125,10 +267,25 @@ def _limits(items: list[str], flag: str) -> dict[str, float]:
     return out
 
 
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    if not wanted:
+        raise StanmixInputError(f"--columns {text!r} names no column")
+    if len(set(wanted)) != len(wanted):
+        raise StanmixInputError(f"--columns {text!r} names a column twice")
+    return wanted
+
+
+# -- data checks (what would fit the wrong data, or fail in the engine) ---------
 def _check_limits(
-    df: pd.DataFrame, lower: dict[str, float], upper: dict[str, float]
+    table: CsvTable, lower: dict[str, float], upper: dict[str, float]
 ) -> None:
     """Limits name fitted columns, are consistent, and no value lies beyond one."""
+    import numpy as np
+
+    df = table.frame
     columns = [str(c) for c in df.columns]
     for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
         for col in limits:
@@ -148,146 +305,214 @@ def _check_limits(
         ("--upper-limit", upper, np.greater, "above"),
     ):
         for col, limit in limits.items():
-            values = df[col].to_numpy(dtype=float)
-            bad = np.flatnonzero(beyond(values, limit))
+            bad = np.flatnonzero(beyond(df[col].to_numpy(dtype=float), limit))
             if bad.size:
-                lines = ", ".join(str(i + 2) for i in bad[:5])
-                more = f" and {bad.size - 5} more" if bad.size > 5 else ""
                 raise StanmixInputError(
                     f"{flag} {col}={limit:g}: {bad.size} value(s) of column {col!r} "
-                    f"lie {word} the limit (line(s) {lines}{more} of the file); "
+                    f"lie {word} the limit ({table.where(bad)} of {table.name}); "
                     "censored values must be recorded at the limit itself"
                 )
 
 
-def _read_csv(path: Path, columns: str | None) -> pd.DataFrame:
-    if not path.is_file():
-        raise StanmixInputError(f"data file {str(path)!r} does not exist")
-    try:
-        df = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise StanmixInputError(f"cannot read {str(path)!r} as CSV: {err}") from None
-    if df.shape[0] == 0:
-        raise StanmixInputError(f"{path.name} has a header but no data rows")
-    df.columns = [str(c).strip() for c in df.columns]
-    if columns is not None:
-        wanted = [c.strip() for c in columns.split(",") if c.strip()]
-        if not wanted:
-            raise StanmixInputError(f"--columns {columns!r} names no column")
-        if len(set(wanted)) != len(wanted):
-            raise StanmixInputError(f"--columns {columns!r} names a column twice")
-        missing = [c for c in wanted if c not in df.columns]
-        if missing:
+def _at_limit(
+    values: np.ndarray, col: str, lower: dict[str, float], upper: dict[str, float]
+) -> np.ndarray:
+    import numpy as np
+
+    at = np.zeros(values.shape, dtype=bool)
+    for limits in (lower, upper):
+        if col in limits:
+            at |= values == limits[col]
+    return at
+
+
+def _check_columns(
+    table: CsvTable, lower: dict[str, float], upper: dict[str, float]
+) -> None:
+    """Refuse a column that is empty, huge, constant, or censored throughout."""
+    import numpy as np
+
+    for col in table.frame.columns:
+        values = table.frame[col].to_numpy(dtype=float)
+        present = ~np.isnan(values)
+        where = f"column {col!r} of {table.name}"
+        if not present.any():
             raise StanmixInputError(
-                f"column(s) {', '.join(map(repr, missing))} not in {path.name} "
-                f"(columns: {', '.join(map(str, df.columns))})"
+                f"{where} is empty: every cell is missing; fill it in, or leave it "
+                "out with --columns"
             )
-        df = df[wanted]
-        for col in wanted:
-            if pd.api.types.is_bool_dtype(df[col]) or not (
-                pd.api.types.is_numeric_dtype(df[col])
-            ):
-                raise StanmixInputError(_not_numeric(df[col], path.name))
-    else:
-        numeric = df.select_dtypes("number")
-        numeric = numeric.loc[
-            :, [not pd.api.types.is_bool_dtype(numeric[c]) for c in numeric]
-        ]
-        if numeric.shape[1] == 0:
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.nanstd(values)
+        if not np.isfinite(spread):
+            largest = float(np.nanmax(np.abs(values)))
             raise StanmixInputError(
-                f"{path.name} has no numeric columns; its columns are "
-                f"{', '.join(map(str, df.columns))}"
+                f"{where} holds values too large to compute with (up to "
+                f"{largest:.3g}); rescale the column, e.g. express it in larger "
+                "units"
             )
-        skipped = [c for c in df.columns if c not in numeric.columns]
-        for col in skipped:
-            parsed = pd.to_numeric(df[col], errors="coerce")
-            if parsed.notna().any():
-                raise StanmixInputError(
-                    _not_numeric(df[col], path.name)
-                    + "; or leave the column out with --columns"
-                )
-        if skipped:
-            print(
-                f"Using the numeric columns {', '.join(numeric.columns)} "
-                f"(skipping {', '.join(skipped)}; choose with --columns)"
+        at = _at_limit(values, col, lower, upper)
+        exact = np.unique(values[present & ~at])
+        if exact.size == 0:
+            limits = " and ".join(
+                f"{flag} {col}={limits[col]:g}"
+                for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper))
+                if col in limits
             )
-        df = numeric
-    return df
+            raise StanmixInputError(
+                f"every value of {where} lies at its limit ({limits}): the column "
+                "is censored throughout and says nothing about where the clusters "
+                "lie in it; check the limit, or leave the column out with --columns"
+            )
+        if exact.size == 1:
+            other = " apart from the values at its limit" if at.any() else ""
+            raise StanmixInputError(
+                f"{where} has the same value ({exact[0]:g}) on every line with a "
+                f"value{other}: a constant column cannot separate clusters and has "
+                "no spread to scale by; leave it out with --columns"
+            )
 
 
-def _not_numeric(series: pd.Series, name: str) -> str:
-    parsed = pd.to_numeric(series, errors="coerce")
-    bad = np.flatnonzero(parsed.isna().to_numpy() & series.notna().to_numpy())
-    if bad.size:
-        i = int(bad[0])
-        return (
-            f"column {series.name!r} of {name} is not numeric: line {i + 2} has "
-            f"{series.iloc[i]!r}"
-            + (f" ({bad.size} such entries)" if bad.size > 1 else "")
-            + "; give censored values as numbers at their limit with "
-            "--lower-limit / --upper-limit, and missing values as empty cells"
-        )
-    return f"column {series.name!r} of {name} is not numeric"
+def _check_rows(table: CsvTable) -> None:
+    """Refuse lines with no value in any fitted column."""
+    import numpy as np
 
-
-def _check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
+    empty = np.flatnonzero(table.frame.isna().all(axis=1).to_numpy())
+    if empty.size:
+        verb = "has" if empty.size == 1 else "have"
+        columns = ", ".join(map(str, table.frame.columns))
         raise StanmixInputError(
-            f"--out {str(out)!r} exists and is not a folder; choose another path"
+            f"{table.where(empty)} of {table.name} {verb} every cell missing in the "
+            f"fitted columns ({columns}); such a line says nothing about the "
+            "clusters: delete it"
         )
 
 
-def _print_fit(model) -> None:
-    with pd.option_context("display.width", 120, "display.precision", 3):
-        print(model.summary().iloc[:, :9].to_string())
-    if model.label_switching_ is not None:
-        print("\nLabel switching check (raw draws):", model.label_switching_)
-    if model.relabel_report_ is not None:
-        print("\n" + str(model.relabel_report_))
-    membership = model.membership()
-    wide = membership.pivot(index="observation", columns="component", values="mean")
-    print("\nMembership probabilities, first 5 observations:")
-    print(wide.head().round(3).to_string())
+# -- the run -------------------------------------------------------------------
+def _make_model(args: argparse.Namespace):
+    """The estimator the command fits (the one place that chooses it)."""
+    import stanmix as sm
+
+    return sm.Mixture(
+        args.components,
+        family=getattr(args, "family", "normal"),
+        covariance=getattr(args, "covariance", "diag"),
+        engine=args.engine,
+    )
 
 
-def _progress(args) -> bool | None:
+def _check_engine(name: str) -> None:
+    import stanmix as sm
+
+    sm.get_engine(name)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
     """None lets the fit decide (a bar on a terminal); False switches bars off."""
     return False if args.no_progress else None
 
 
-def _write(model, out: Path, args, title: str | None) -> None:
+def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str:
+    """One line saying what is about to be fitted."""
+    frame = table.frame
+    censored = sum(
+        int(_at_limit(frame[c].to_numpy(dtype=float), c, lower, upper).sum())
+        for c in frame.columns
+    )
+    missing = int(frame.isna().to_numpy().sum())
+    cells = [
+        f"{n} {word}" for n, word in ((censored, "censored"), (missing, "missing"))
+    ]
+    cells = [c for c in cells if not c.startswith("0 ")]
+    extra = f"; {' and '.join(cells)} cells" if cells else ""
+    if args.method == "sample":
+        how = (
+            f"NUTS ({_count(options['chains'], 'chain')}, {options['warmup']} "
+            f"warmup + {options['draws']} draws each)"
+        )
+    elif args.method == "variational":
+        how = f"ADVI ({options['draws']} draws)"
+    else:
+        how = "the posterior mode"
+    return (
+        f"Fitting {_count(args.components, 'component')} to {len(frame)} rows of "
+        f"{table.name} (columns {', '.join(map(str, frame.columns))}{extra}) by "
+        f"{how}, seed {args.seed}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _say(*parts: object) -> None:
+    """Print to standard output, surviving a closed pipe (``| head``).
+
+    The run's product is the files in --out; a reader that stops reading
+    ends the printing, not the run.
+    """
+    try:
+        print(*parts, flush=True)
+    except BrokenPipeError:
+        import os
+
+        # Further writes, and the flush at exit, go nowhere instead of failing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _print_fit(model) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.precision", 3):
+        _say(model.summary().iloc[:, :9].to_string())
+    if model.label_switching_ is not None:
+        _say("\nLabel switching check (raw draws):", model.label_switching_)
+    if model.relabel_report_ is not None:
+        _say("\n" + str(model.relabel_report_))
+    membership = model.membership()
+    wide = membership.pivot(index="observation", columns="component", values="mean")
+    _say("\nMembership probabilities, first 5 observations:")
+    _say(wide.head().round(3).to_string())
+
+
+def _write(model, args, title: str, guard: InterruptGuard) -> None:
     from stanmix.output import write_results
 
     show = not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    write_results(model, out, title=title, progress=show)
-    print(f"\nResults written to {out}/ (posterior.nc, summary.csv, membership.csv)")
-    print(f"Report: {out / 'report.html'}")
+    write_results(model, args.out, title=title, progress=show, interrupts=guard)
+    _say(
+        f"\nResults written to {args.out}/ (posterior.nc, summary.csv, membership.csv)"
+    )
+    _say(f"Report: {args.out / 'report.html'}")
 
 
-def _demo(args) -> int:
-    import stanmix as sm
+def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    options = _sampling(args)
+    check_output_folder(args.out, name="--out")
+    _check_engine(args.engine)
+    import numpy as np
+
     from stanmix import datasets
 
-    for name in ("n", "draws"):
-        if getattr(args, name) < 1:
-            raise StanmixInputError(f"--{name} must be at least 1")
-    _check_out(args.out)
     data = datasets.blobs(args.n, seed=args.seed)
-    print(f"stanmix demo: {args.n} points from 5 two-dimensional clusters")
-    model = sm.DiagonalMixture(5, engine=args.engine)
+    _say(f"stanmix demo: {args.n} points from 5 two-dimensional clusters")
+    model = _make_model(args)
+    _warn_short_run("sample", options)
     start = time.perf_counter()
+    guard.check()
     model.fit(
         data.X,
         method="sample",
         seed=args.seed,
-        draws=args.draws,
-        warmup=args.draws,
         show_progress=_progress(args),
+        **options,
     )
     elapsed = time.perf_counter() - start
-    print(
-        f"engine {model.engine_} {model.engine_version_}; 4 chains x {args.draws} "
-        f"draws in {elapsed:.1f} s; anchor dimension "
+    guard.check()
+    _say(
+        f"engine {model.engine_} {model.engine_version_}; {options['chains']} "
+        f"chains x {options['draws']} draws in {elapsed:.1f} s; anchor dimension "
         f"{model.cells_.columns[model.anchor_]!r}\n"
     )
     _print_fit(model)
@@ -298,68 +523,223 @@ def _demo(args) -> int:
     np.add.at(table, (labels, data.labels), 1)
     rows, cols = linear_sum_assignment(-table)
     accuracy = table[rows, cols].sum() / labels.size
-    print(f"\nAgreement of predicted clusters with the truth: {accuracy:.1%}")
-    _write(model, args.out, args, f"stanmix demo: {args.n} points, 5 clusters")
+    _say(f"\nAgreement of predicted clusters with the truth: {accuracy:.1%}")
+    _write(model, args, f"stanmix demo: {args.n} points, 5 clusters", guard)
     return 0
 
 
-def _fit(args) -> int:
-    import stanmix as sm
-
-    if args.components < 1:
-        raise StanmixInputError(
-            f"--components must be at least 1, got {args.components}"
-        )
-    _check_out(args.out)
+def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    options = _sampling(args)
+    check_output_folder(args.out, name="--out")
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
-    df = _read_csv(args.data, args.columns)
-    _check_limits(df, lower, upper)
-    model = sm.Mixture(
-        args.components,
-        family=args.family,
-        covariance=args.covariance,
-        engine=args.engine,
-    )
+    wanted = _columns(args.columns)
+    _check_engine(args.engine)
+    from stanmix.csv_input import read_csv
+
+    table = read_csv(args.data, wanted)
+    if table.skipped:
+        _say(
+            f"Using the numeric columns {', '.join(map(str, table.frame.columns))} "
+            f"(skipping {', '.join(table.skipped)}; choose with --columns)"
+        )
+    _check_limits(table, lower, upper)
+    _check_columns(table, lower, upper)
+    _check_rows(table)
+    model = _make_model(args)
+    _say(_plan(table, args, options, lower, upper))
+    _warn_short_run(args.method, options)
+    guard.check()
     model.fit(
-        df,
+        table.frame,
         method=args.method,
         seed=args.seed,
-        chains=args.chains,
-        draws=args.draws,
         lower_limit=lower or None,
         upper_limit=upper or None,
         show_progress=_progress(args),
+        **options,
     )
+    guard.check()
     _print_fit(model)
-    _write(
-        model,
-        args.out,
-        args,
-        args.title or f"{args.data.name}: {args.components}-component mixture",
-    )
+    title = args.title or f"{args.data.name}: {args.components}-component mixture"
+    _write(model, args, title, guard)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``stanmix`` command; returns the exit code."""
+# -- console output --------------------------------------------------------------
+#: Warnings meant for developers, not for someone running the command.
+_DEVELOPER_WARNINGS = (
+    DeprecationWarning,
+    PendingDeprecationWarning,
+    FutureWarning,
+    ImportWarning,
+    ResourceWarning,
+)
+
+
+def _ours(module: str) -> bool:
+    return module == "stanmix" or module.startswith("stanmix.")
+
+
+class _ConsoleHandler(logging.Handler):
+    """stanmix's warnings and errors on stderr; everything else only verbose."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__(logging.DEBUG)
+        self.verbose = verbose
+
+    def emit(self, record: logging.LogRecord) -> None:
+        ours = _ours(record.name)
+        if not (self.verbose or (ours and record.levelno >= logging.WARNING)):
+            return
+        try:
+            source = "stanmix" if ours else record.name
+            text = f"{source}: {record.levelname.lower()}: {record.getMessage()}"
+            if record.exc_info and self.verbose:
+                text += "\n" + logging.Formatter().formatException(record.exc_info)
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Send a warning to the log: stanmix's own as a message for the user."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+        frame = frame.f_back
+    caller = "" if frame is None else str(frame.f_globals.get("__name__", ""))
+    numpy_arithmetic = issubclass(category, RuntimeWarning) and (
+        " encountered in " in str(message)
+    )
+    if (
+        _ours(caller)
+        and not issubclass(category, _DEVELOPER_WARNINGS)
+        and not numpy_arithmetic
+    ):
+        logger.warning("%s", message)
+    else:
+        logging.getLogger("py.warnings").warning(
+            "%s: %s (%s:%s)", category.__name__, message, filename, lineno
+        )
+
+
+@contextlib.contextmanager
+def _console(verbose: bool) -> Iterator[None]:
+    """Route log records, warnings and ignored exceptions to the console."""
+    import warnings
+
+    root = logging.getLogger()
+    handler = _ConsoleHandler(verbose)
+    level, last_resort = root.level, logging.lastResort
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    # Loggers outside the hierarchy (ArviZ makes one) end at the last resort.
+    logging.lastResort = handler
+    hook = sys.unraisablehook
+
+    def unraisable(unraisable) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            hook(unraisable)  # the InterruptGuard's
+        else:
+            logging.getLogger("py.unraisable").warning(
+                "%s: %s (ignored in %r)",
+                unraisable.exc_type.__name__,
+                unraisable.exc_value,
+                unraisable.object,
+            )
+
+    sys.unraisablehook = unraisable
     try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exit_:
-        code = exit_.code
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        logging.lastResort = last_resort
+        sys.unraisablehook = hook
+
+
+# -- entry point -----------------------------------------------------------------
+class _State:
+    """What the report of a failed run needs to know about the run."""
+
+    verbose = False
+
+
+def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
+    args, unknown = _parser().parse_known_args(argv)
+    if unknown:
+        raise StanmixInputError(
+            f"unrecognized arguments: {' '.join(unknown)} (see 'stanmix "
+            f"{args.command} --help')"
+        )
+    state.verbose = args.verbose
+    with _console(args.verbose):
+        return (_demo if args.command == "demo" else _fit)(args, guard)
+
+
+def _forget_interrupt() -> None:
+    """Make the interpreter end with the exit code ``main`` returns.
+
+    CPython records a KeyboardInterrupt that escapes code run by ``exec``
+    on a string (as dataclasses do while a module is imported) and, under
+    ``python -m``, ends the process with SIGINT at exit even though the
+    interrupt was handled here. Running such code once more clears that
+    record.
+    """
+    exec("None", {})
+
+
+def _ended(err: BaseException, guard: InterruptGuard, state: _State) -> int:
+    """Report how a run that raised ended; return the exit code."""
+    if isinstance(err, SystemExit):
+        code = err.code
         return code if isinstance(code, int) else (0 if code is None else 2)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        return _demo(args) if args.command == "demo" else _fit(args)
-    except StanmixInputError as err:
+    if isinstance(err, KeyboardInterrupt) or guard.interrupted:
+        print(INTERRUPTED, file=sys.stderr)
+        _forget_interrupt()
+        return 1
+    if isinstance(err, StanmixInputError):
         print(f"stanmix: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stanmix: interrupted; no partial output was kept", file=sys.stderr)
-        return 1
-    except Exception as err:
+    if isinstance(err, Exception):
         print(f"stanmix: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        if state.verbose:
+            import traceback
+
+            traceback.print_exception(err, file=sys.stderr)
         return 1
+    raise err
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``stanmix`` command; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments. Without them (as the ``stanmix`` program) the
+        arguments come from ``sys.argv``, and SIGINT is left ignored on
+        return, so that the process ends with the returned code even when
+        Ctrl-C comes while the interpreter shuts down.
+
+    Returns
+    -------
+    int
+        0 on success, 2 for bad input, 1 for any other failure or Ctrl-C.
+    """
+    guard = InterruptGuard(
+        redeliver_late=False,
+        handler_after=signal.SIG_IGN if argv is None else None,
+    )
+    state = _State()
+    with guard:
+        try:
+            return guard.call(_run, argv, guard, state)
+        except BaseException as err:
+            return _ended(err, guard, state)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,33 @@
-"""Writing a fitted model's results to a folder, atomically."""
+"""Writing a fitted model's results to a folder, atomically, also under Ctrl-C.
+
+:func:`write_results` writes everything into a hidden staging folder beside
+the output folder and moves it into place only when complete.
+:class:`InterruptGuard` makes that hold when the user presses Ctrl-C: a
+SIGINT that arrives while the files are moved is held back until the move
+is finished (and the move is then undone), and a SIGINT whose
+``KeyboardInterrupt`` Python could not propagate (it only prints an
+exception raised in a ``__del__`` method or a weakref callback, and carries
+on) stops the run at its next step, and in any case before the results are
+moved into place.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import shutil
+import signal
 import sys
-import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stanmix.exceptions import StanmixInputError
+
+TYPE_CHECKING = False  # typing is slow to import, and the command loads this early
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any
 
 logger = logging.getLogger("stanmix")
 
@@ -17,54 +35,266 @@ logger = logging.getLogger("stanmix")
 RESULT_FILES = ("posterior.nc", "summary.csv", "membership.csv", "report.html")
 
 
+def _in_scope(function: Callable, args: tuple, kwargs: dict) -> Any:
+    # While a frame of this function is on the main thread's stack, an
+    # InterruptGuard's SIGINT handler raises KeyboardInterrupt.
+    return function(*args, **kwargs)
+
+
+def _within_scope(frame: FrameType | None) -> bool:
+    while frame is not None:
+        if frame.f_code is _in_scope.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class InterruptGuard:
+    """Ctrl-C handling for a run whose last act is to write its results.
+
+    Entered on the main thread while SIGINT has a Python handler (normally
+    :func:`signal.default_int_handler`), the guard replaces that handler
+    with one that records every SIGINT in :attr:`interrupted` and raises
+    ``KeyboardInterrupt`` only
+
+    - inside :meth:`call` (so not while the caller reports how a run ended),
+    - outside :meth:`holding` blocks (which stay atomic: an interrupt that
+      arrives inside one is raised when the block ends), and
+    - before :meth:`finish` (after it, SIGINT is recorded in :attr:`late`
+      and otherwise ignored: the results are complete and in place).
+
+    A ``KeyboardInterrupt`` that Python cannot propagate (raised in a
+    ``__del__`` method or a weakref callback, which Python would print as
+    "Exception ignored" and carry on) is not printed: :meth:`check`, which
+    the run calls between its steps, raises it.
+
+    On exit the previous handler is put back (or ``handler_after``), and a
+    late SIGINT is passed on to it when ``redeliver_late`` is true. Off the
+    main thread, or when SIGINT is ignored, the guard does nothing.
+
+    Parameters
+    ----------
+    redeliver_late : bool
+        Pass a SIGINT that arrived after :meth:`finish` to the previous
+        handler on exit (which, by default, raises ``KeyboardInterrupt``).
+    handler_after : callable or signal.Handlers, optional
+        The SIGINT handler to leave in place on exit, instead of the
+        previous one (``signal.SIG_IGN`` for a program about to end).
+
+    Examples
+    --------
+    >>> guard = InterruptGuard()
+    >>> with guard:
+    ...     guard.call(sum, [1, 2, 3])
+    6
+    >>> guard.interrupted
+    False
+    """
+
+    def __init__(
+        self, *, redeliver_late: bool = True, handler_after: Any = None
+    ) -> None:
+        self.interrupted = False
+        self.late = False
+        self._redeliver_late = redeliver_late
+        self._handler_after = handler_after
+        self._previous: Any = None
+        self._previous_hook: Callable = sys.unraisablehook
+        self._installed = False
+        self._holding = 0
+        self._finished = False
+
+    # -- installing -----------------------------------------------------------
+    def __enter__(self) -> InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            current = signal.getsignal(signal.SIGINT)
+            if callable(current):
+                self._previous = current
+                self._previous_hook = sys.unraisablehook
+                signal.signal(signal.SIGINT, self._handle)
+                sys.unraisablehook = self._unraisable
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._installed:
+            return
+        self._installed = False
+        after = self._handler_after
+        signal.signal(signal.SIGINT, self._previous if after is None else after)
+        sys.unraisablehook = self._previous_hook
+        if self.late and self._redeliver_late:
+            self.late = False
+            self._previous(signal.SIGINT, None)
+
+    def _unraisable(self, unraisable: Any) -> None:
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # Raised where Python cannot propagate it (a __del__ method, a
+            # weakref callback); it is recorded, and check() raises it.
+            return
+        self._previous_hook(unraisable)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._finished:
+            self.late = True
+            return
+        self.interrupted = True
+        if self._holding == 0 and _within_scope(
+            frame if frame is not None else sys._getframe(1)
+        ):
+            raise KeyboardInterrupt
+
+    # -- using ----------------------------------------------------------------
+    def call(self, function: Callable, /, *args: Any, **kwargs: Any) -> Any:
+        """``function(*args, **kwargs)``, interruptible by SIGINT."""
+        self.check()
+        return _in_scope(function, args, kwargs)
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a SIGINT arrived (and was lost)."""
+        if self.interrupted and not self._finished:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """A block that SIGINT does not interrupt; it is raised at the end."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+        if not self._holding:
+            self.check()
+
+    def finish(self) -> None:
+        """The run is complete: SIGINT from now on no longer interrupts it."""
+        self._finished = True
+
+
+def check_output_folder(out, *, name: str = "output folder") -> Path:
+    """Refuse an output folder that could not be created or written.
+
+    Parameters
+    ----------
+    out : str or Path
+        The output folder; it may exist (then it must be a folder) or not
+        (then its nearest existing parent must be a folder).
+    name : str
+        What to call it in messages, e.g. ``"--out"``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    StanmixInputError
+        ``out`` is a file, lies below a file, or its folder is not writable.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> _ = (tmp / "notes.txt").write_text("mine")
+    >>> check_output_folder(tmp / "results") == tmp / "results"
+    True
+    >>> check_output_folder(tmp / "notes.txt" / "results")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.StanmixInputError: output folder '...' cannot be created: ...
+    >>> shutil.rmtree(tmp)
+    """
+    out = Path(out)
+    what = f"{name} {str(out)!r}"
+    if out.exists() and not out.is_dir():
+        raise StanmixInputError(
+            f"{what} exists and is not a folder; choose another path"
+        )
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise StanmixInputError(
+            f"{what} cannot be created: {str(existing)!r} is a file, not a folder; "
+            "choose another path"
+        )
+    # Results are staged beside the folder, then moved into it.
+    for folder in {existing, existing.parent} if existing == out else {existing}:
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise StanmixInputError(
+                f"{what}: cannot create files in {str(folder)!r} (permission "
+                "denied); choose another path"
+            )
+    return out
+
+
 def write_results(
-    model, out, *, title: str | None = None, progress: bool = False
+    model,
+    out,
+    *,
+    title: str | None = None,
+    progress: bool = False,
+    interrupts: InterruptGuard | None = None,
 ) -> list[Path]:
     """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``.
 
     Everything is first written to a temporary folder beside ``out`` and
     moved into place only when complete. A new ``out`` appears in one
     rename; into an existing ``out`` the files are moved one by one, and if
-    that fails the previous versions are put back. A failed or interrupted
-    run therefore leaves no partial file in ``out``, and an existing
-    folder's earlier contents intact.
+    that fails or is interrupted the previous versions are put back. A
+    failed or interrupted call therefore leaves no partial file in ``out``,
+    an existing folder's earlier contents intact, and no parent folder it
+    created.
 
     Parameters
     ----------
     model : Mixture
-        A fitted model with joint components.
+        A fitted model.
     out : str or Path
         The output folder (created, with its parents, when missing).
     title : str, optional
         Title of the HTML report.
     progress : bool
         Show a progress bar (on standard error) while writing.
+    interrupts : InterruptGuard, optional
+        The entered guard of a longer run that this write ends (the command
+        line's): the results are not kept if it has seen a SIGINT, and it is
+        finished once they are in place. By default the call guards itself.
 
     Returns
     -------
     list of Path
         The files written, in ``out``.
     """
+    model.param_draws()  # raises NotFittedError before fit
+    out = check_output_folder(out)
+    if interrupts is not None:
+        return _write(model, out, title, progress, interrupts)
+    with InterruptGuard() as guard:
+        return guard.call(_write, model, out, title, progress, guard)
+
+
+def _write(
+    model, out: Path, title: str | None, progress: bool, guard: InterruptGuard
+) -> list[Path]:
+    import shutil
+    import tempfile
+
     from tqdm.auto import tqdm
 
     from stanmix.report import write_report
 
-    model.param_draws()  # raises NotFittedError before fit
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise StanmixInputError(
-            f"output folder {str(out)!r} exists and is not a folder; choose "
-            "another --out"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    steps = (
-        ("posterior.nc", lambda p: model.idata_.to_netcdf(str(p))),
-        ("summary.csv", lambda p: model.summary().to_csv(p)),
-        ("membership.csv", lambda p: model.membership().to_csv(p, index=False)),
-        ("report.html", lambda p: write_report(model, p, title=title)),
-    )
+    created: list[Path] = []
+    staging: Path | None = None
+    committed = False
     try:
+        with guard.holding():
+            _make_folders(out.parent, created)
+            staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+        steps = (
+            ("posterior.nc", lambda p: model.idata_.to_netcdf(str(p))),
+            ("summary.csv", lambda p: model.summary().to_csv(p)),
+            ("membership.csv", lambda p: model.membership().to_csv(p, index=False)),
+            ("report.html", lambda p: write_report(model, p, title=title)),
+        )
         with tqdm(
             total=len(steps),
             desc="writing results",
@@ -73,38 +303,69 @@ def write_results(
             file=sys.stderr,
         ) as bar:
             for name, write in steps:
+                guard.check()
                 bar.set_postfix_str(name)
                 write(staging / name)
                 bar.update()
-        return _commit(staging, out)
+        files = _commit(staging, out, guard)
+        committed = True
+        return files
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        with guard.holding():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            if not committed:
+                for folder in reversed(created):
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
 
 
-def _commit(staging: Path, out: Path) -> list[Path]:
+def _make_folders(folder: Path, created: list[Path]) -> None:
+    """Create ``folder`` and its missing parents, appending each to ``created``."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir()
+        created.append(path)
+
+
+def _commit(staging: Path, out: Path, guard: InterruptGuard) -> list[Path]:
     names = sorted(p.name for p in staging.iterdir())
     for name in names:
         os.chmod(staging / name, 0o644)
+    with guard.holding():
+        guard.check()
+        undo, discard_backup = _place(staging, out, names)
+        if guard.interrupted:
+            undo()
+            raise KeyboardInterrupt
+        guard.finish()
+    discard_backup()
+    return [out / name for name in names]
+
+
+def _place(
+    staging: Path, out: Path, names: list[str]
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Move the staged files into ``out``; return how to undo it, how to finish."""
+    import shutil
+    import tempfile
+
     if not out.exists():
         os.chmod(staging, 0o755)
         try:
             os.rename(staging, out)
-            return [out / name for name in names]
+            return (lambda: os.rename(out, staging)), (lambda: None)
         except OSError:
             if not out.is_dir():
                 raise
     backup = Path(tempfile.mkdtemp(prefix=f".{out.name}-previous-", dir=out.parent))
     replaced: list[str] = []
     placed: list[str] = []
-    try:
-        for name in names:
-            target = out / name
-            if target.exists() or target.is_symlink():
-                os.replace(target, backup / name)
-                replaced.append(name)
-            os.replace(staging / name, target)
-            placed.append(name)
-    except BaseException:
+
+    def undo() -> None:
         try:
             for name in placed:
                 (out / name).unlink(missing_ok=True)
@@ -118,6 +379,16 @@ def _commit(staging: Path, out: Path) -> list[Path]:
             )
             raise
         shutil.rmtree(backup, ignore_errors=True)
+
+    try:
+        for name in names:
+            target = out / name
+            if target.exists() or target.is_symlink():
+                os.replace(target, backup / name)
+                replaced.append(name)
+            os.replace(staging / name, target)
+            placed.append(name)
+    except BaseException:
+        undo()
         raise
-    shutil.rmtree(backup, ignore_errors=True)
-    return [out / name for name in names]
+    return undo, (lambda: shutil.rmtree(backup, ignore_errors=True))

@@ -1,0 +1,374 @@
+"""Reading a table of measurements from a CSV file, for the command line.
+
+pandas' reader is forgiving in ways that give a wrong fit without a word:
+a short line becomes missing cells, a duplicated column name becomes
+``x.1``, a saved row index becomes a column called ``Unnamed: 0``, and its
+row numbers skip blank lines. :func:`read_csv` reads the file with the
+:mod:`csv` module instead, keeps the file line of every row, and refuses
+what it cannot read faithfully with a :class:`StanmixInputError` that names
+the line (as an editor counts them: line 1 is the header, unless blank
+lines come first) and the column, and says what to do.
+
+Cells are numbers (``1``, ``-2.5``, ``3e-4``), missing (an empty cell or
+one of :data:`MISSING_VALUES`) or text. A column with text is left out when
+the columns are chosen automatically; named with ``--columns`` it is an
+error, as is text among the numbers of a column, an infinite value, a line
+with the wrong number of fields, and a fitted column with no name (a saved
+row index) or with the name of another column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from stanmix.exceptions import StanmixInputError
+
+logger = logging.getLogger("stanmix")
+
+#: Cell texts read as a missing value (after stripping spaces).
+MISSING_VALUES = frozenset(
+    {"", "NA", "N/A", "n/a", "NaN", "nan", "-NaN", "-nan", "NULL", "null"}
+    | {"None", "#N/A", "#NA", "<NA>"}
+)
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INFINITE = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
+_SAVED_INDEX = re.compile(r"Unnamed: \d+")
+
+# Kinds of cell.
+_MISSING, _NUMERIC, _INFINITE_VALUE, _TEXT = range(4)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """The columns to fit, as read from a CSV file.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One float column per fitted column (a missing cell is NaN) and one
+        row per data line, in file order, indexed 0, 1, ...
+    lines : numpy.ndarray
+        The file line of each row of ``frame``.
+    name : str
+        The file's name, for messages.
+    header_line : int
+        The file line of the header.
+    skipped : tuple of str
+        Columns left out because they hold text (automatic choice only).
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    name: str
+    header_line: int
+    skipped: tuple[str, ...] = ()
+
+    def where(self, rows: np.ndarray) -> str:
+        """``"line 5"`` or ``"lines 5, 8 and 3 more"`` for row positions."""
+        return describe_lines(self.lines[np.asarray(rows, dtype=int)])
+
+
+def describe_lines(lines: Sequence[int], shown: int = 5) -> str:
+    """Name file lines the way a message should.
+
+    Examples
+    --------
+    >>> describe_lines([7])
+    'line 7'
+    >>> describe_lines([3, 4, 9, 12, 15, 18, 20])
+    'lines 3, 4, 9, 12, 15 and 2 more'
+    """
+    lines = [int(n) for n in lines]
+    if len(lines) == 1:
+        return f"line {lines[0]}"
+    head = ", ".join(map(str, lines[:shown]))
+    if len(lines) > shown:
+        return f"lines {head} and {len(lines) - shown} more"
+    return f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}"
+
+
+def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
+    """Read the measurement columns of a CSV file with a header line.
+
+    Parameters
+    ----------
+    path : str or Path
+        A comma-separated UTF-8 file whose first non-blank line names the
+        columns. Blank lines are skipped.
+    columns : sequence of str, optional
+        The columns to fit, in this order. By default every column without
+        text, in file order.
+
+    Returns
+    -------
+    CsvTable
+
+    Raises
+    ------
+    StanmixInputError
+        The file cannot be read, or holds something that would be read
+        wrongly; the message names the file line and column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "data.csv").write_text("id,x,y\\na,1,2\\n\\nb,3,\\n")
+    >>> table = read_csv(folder / "data.csv")
+    >>> table.frame
+         x    y
+    0  1.0  2.0
+    1  3.0  NaN
+    >>> table.lines.tolist(), table.skipped
+    ([2, 4], ('id',))
+    >>> _ = (folder / "data.csv").write_text("x,y\\n1,2\\n3\\n")
+    >>> read_csv(folder / "data.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.StanmixInputError: line 3 of data.csv has 1 field but the ...
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    path = Path(path)
+    name = path.name
+    records = _records(_text(path), name)
+    if not records:
+        raise StanmixInputError(
+            f"{name} is empty; it needs a header line naming the columns, then "
+            "one line per observation"
+        )
+    header_line, raw = records[0]
+    header = [cell.strip() for cell in raw]
+    rows = records[1:]
+    _check_header_shape(header, header_line, name)
+    if not rows:
+        raise StanmixInputError(f"{name} has a header but no data rows")
+    _check_field_counts(rows, header, header_line, name)
+    lines = np.array([line for line, _ in rows], dtype=int)
+
+    if columns is not None:
+        chosen = _named_columns(list(columns), header, header_line, name)
+    else:
+        chosen = list(range(len(header)))
+    values: dict[int, np.ndarray] = {}
+    fitted: list[int] = []
+    skipped: list[str] = []
+    for j in chosen:
+        cells = [fields[j] for _, fields in rows]
+        number, kind = _parse(cells)
+        has_text = bool((kind == _TEXT).any())
+        if has_text and columns is None and not (kind == _NUMERIC).any():
+            skipped.append(header[j] or f"column {j + 1}")
+            continue
+        if has_text:
+            raise StanmixInputError(
+                _not_numeric(header[j], cells, kind, lines, name)
+                + (
+                    "; or leave the column out with --columns"
+                    if columns is None
+                    else ""
+                )
+            )
+        infinite = np.flatnonzero(kind == _INFINITE_VALUE)
+        if infinite.size:
+            i = int(infinite[0])
+            raise StanmixInputError(
+                f"line {lines[i]} of {name} has an infinite value in column "
+                f"{header[j]!r} ({cells[i].strip()!r}"
+                + (f"; {infinite.size} such cells" if infinite.size > 1 else "")
+                + "); give a finite number, an empty cell for a missing value, or "
+                "the limit for a censored one"
+            )
+        values[j] = number
+        fitted.append(j)
+    if not fitted:
+        raise StanmixInputError(
+            f"{name} has no numeric columns; its columns are {_listing(header)}"
+        )
+    if columns is None:
+        _check_names(fitted, header, header_line, name)
+    frame = pd.DataFrame({header[j]: values[j] for j in fitted})
+    return CsvTable(frame, lines, name, header_line, tuple(skipped))
+
+
+def _text(path: Path) -> str:
+    if path.is_dir():
+        raise StanmixInputError(f"{str(path)!r} is a folder, not a CSV file")
+    if not path.exists():
+        raise StanmixInputError(f"data file {str(path)!r} does not exist")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise StanmixInputError(
+            f"cannot read {str(path)!r}: {err.strerror or err}"
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise StanmixInputError(
+            f"line {line} of {path.name} is not UTF-8 text (byte "
+            f"0x{raw[err.start]:02x}); save the file as UTF-8 CSV"
+        ) from None
+
+
+def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
+    """The non-blank records of ``text``, each with the line it starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records = []
+    end = 0
+    while True:
+        start = end + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return records
+        except csv.Error as err:
+            raise StanmixInputError(
+                f"line {start} of {name} cannot be read as CSV ({err}); check "
+                "its quotes"
+            ) from None
+        end = reader.line_num
+        if fields and not (len(fields) == 1 and not fields[0].strip()):
+            records.append((start, fields))
+
+
+def _check_header_shape(header: list[str], line: int, name: str) -> None:
+    if len(header) == 1:
+        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+            if sep in header[0]:
+                raise StanmixInputError(
+                    f"{name} looks separated by {word}, not commas: its header "
+                    f"(line {line}) is one column named {header[0]!r}; save it "
+                    "as comma-separated values"
+                )
+    if all(_NUMBER.fullmatch(cell) for cell in header):
+        logger.warning(
+            "the header of %s (line %d) holds only numbers (%s); it is read as "
+            "the column names. If that line is an observation, add a header "
+            "line naming the columns",
+            name,
+            line,
+            ", ".join(header[:5]) + (", ..." if len(header) > 5 else ""),
+        )
+
+
+def _check_field_counts(
+    rows: list[tuple[int, list[str]]], header: list[str], header_line: int, name: str
+) -> None:
+    bad = [(line, fields) for line, fields in rows if len(fields) != len(header)]
+    if not bad:
+        return
+    line, fields = bad[0]
+    count = len(fields)
+    message = (
+        f"line {line} of {name} has {count} field{'s' if count != 1 else ''} but "
+        f"the header (line {header_line}) has {len(header)}"
+    )
+    if len(bad) > 1:
+        others = describe_lines([n for n, _ in bad[1:]])
+        verb = "has" if len(bad) == 2 else "have"
+        message += f" ({others} also {verb} a wrong number of fields)"
+    if fields[0].lstrip().startswith("#"):
+        message += (
+            "; a CSV file has no comment lines: delete the lines starting with '#'"
+        )
+    else:
+        message += (
+            "; every line needs one field per column (leave a field empty for a "
+            "missing value: 1,,3)"
+        )
+    raise StanmixInputError(message)
+
+
+def _named_columns(
+    wanted: list[str], header: list[str], header_line: int, name: str
+) -> list[int]:
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise StanmixInputError(
+            f"column(s) {', '.join(map(repr, missing))} not in {name} "
+            f"(columns: {_listing(header)})"
+        )
+    for col in wanted:
+        where = [j for j, h in enumerate(header) if h == col]
+        if len(where) > 1:
+            raise StanmixInputError(_duplicate(col, where, header_line, name))
+    return [header.index(col) for col in wanted]
+
+
+def _check_names(fitted: list[int], header: list[str], header_line: int, name: str):
+    for j in fitted:
+        if not header[j] or _SAVED_INDEX.fullmatch(header[j]):
+            label = "has no name" if not header[j] else f"is named {header[j]!r}"
+            raise StanmixInputError(
+                f"column {j + 1} of {name} {label} in the header (line "
+                f"{header_line}): it looks like a saved row index (what pandas' "
+                "to_csv writes by default). Save the file with to_csv(..., "
+                "index=False), or choose the columns to fit with --columns"
+            )
+        where = [k for k, h in enumerate(header) if h == header[j]]
+        if len(where) > 1:
+            raise StanmixInputError(_duplicate(header[j], where, header_line, name))
+
+
+def _duplicate(col: str, where: list[int], header_line: int, name: str) -> str:
+    places = " and ".join(str(j + 1) for j in where)
+    return (
+        f"the header of {name} (line {header_line}) names column {col!r} "
+        f"{len(where)} times (columns {places}); rename them so that every "
+        "column has its own name, or choose the columns with --columns"
+    )
+
+
+def _parse(cells: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's number (NaN when not a finite number) and kind."""
+    number = np.full(len(cells), np.nan)
+    kind = np.full(len(cells), _TEXT, dtype=np.int8)
+    for i, cell in enumerate(cells):
+        text = cell.strip()
+        if text in MISSING_VALUES:
+            kind[i] = _MISSING
+        elif _NUMBER.fullmatch(text):
+            value = float(text)
+            if math.isfinite(value):
+                number[i] = value
+                kind[i] = _NUMERIC
+            else:
+                kind[i] = _INFINITE_VALUE
+        elif _INFINITE.fullmatch(text):
+            kind[i] = _INFINITE_VALUE
+    return number, kind
+
+
+def _not_numeric(
+    col: str, cells: list[str], kind: np.ndarray, lines: np.ndarray, name: str
+) -> str:
+    bad = np.flatnonzero(kind == _TEXT)
+    i = int(bad[0])
+    text = cells[i].strip()
+    message = (
+        f"column {col!r} of {name} is not numeric: line {lines[i]} has {text!r}"
+        + (f" ({bad.size} such entries)" if bad.size > 1 else "")
+    )
+    if _DECIMAL_COMMA.fullmatch(text):
+        message += "; write decimals with a point (1.5), not a comma"
+    return message + (
+        "; give censored values as numbers at their limit with --lower-limit / "
+        "--upper-limit, and missing values as empty cells"
+    )
+
+
+def _listing(header: list[str]) -> str:
+    return ", ".join(h or f"<column {j + 1}: no name>" for j, h in enumerate(header))
