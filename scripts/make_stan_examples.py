@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from stanmix import datasets
 from stanmix.cells import Standardization
@@ -48,13 +49,24 @@ def write(program: str, family, X, k: int, **censoring) -> None:
         print("wrote", path.relative_to(STAN.parent))
 
 
+def heavy_tailed(n: int, seed: int) -> pd.DataFrame:
+    """Three clusters whose cells are Student-t with 3, 30 and 30 degrees of
+    freedom (the second, at the top, has heavy tails), unit scales."""
+    rng = np.random.default_rng(seed)
+    means = np.array([[-4.0, -2.0], [0.0, 3.0], [4.0, -1.0]])
+    nu = np.array([30.0, 3.0, 30.0])
+    labels = rng.choice(3, size=n, p=[0.4, 0.3, 0.3])
+    cells = rng.standard_t(nu[labels][:, None], size=(n, 2))
+    return pd.DataFrame(means[labels] + cells, columns=["x", "y"])
+
+
 def main() -> None:
     blobs = datasets.blobs(200, seed=1).X
     X, limits = datasets.left_censor(blobs, 0.1)
     X.loc[[3, 17, 40], "x"] = np.nan  # a few missing cells
     write("normal_diag", get_family("normal", "diag"), X, 5, lower_limit=limits)
 
-    X, limits = datasets.left_censor(datasets.with_outliers(200, seed=3).X, 0.1)
+    X, limits = datasets.left_censor(heavy_tailed(200, seed=3), 0.1)
     write("student_t_diag", get_family("student_t", "diag"), X, 3, lower_limit=limits)
 
     correlated = datasets.correlated(200, seed=4).X

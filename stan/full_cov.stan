@@ -19,7 +19,8 @@
 //
 // Priors: means and scales as in normal_diag.stan; LKJ(lkj_eta) on each
 // correlation matrix (default 2: mild shrinkage toward independence, no
-// mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t).
+// mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t; as in
+// student_t_diag.stan).
 //
 // Generated quantities: with censored cells, log_lik and
 // membership_log_prob are those of the rows completed by the draw's latent
@@ -43,7 +44,7 @@ data {
   vector<lower=0>[D] sigma_scale;       // prior sd of log(scale) [1]
   real<lower=0> lkj_eta;                // LKJ shape of the correlation prior [2]
   real<lower=0> nu_shape;               // gamma prior on each nu (student_t = 1): shape [2]
-  real<lower=0> nu_rate;                // ... and rate [0.1]
+  real<lower=0> nu_rate;                // ... and rate [0.05]
 }
 
 transformed data {

@@ -147,7 +147,7 @@ def correlated(n: int = 600, seed: int = 1, dims: int = 2) -> Synthetic:
             [[1, r, -r], [r, 1, -0.5], [-r, -0.5, 1]],
         ]
     )
-    means = np.array([[-4.0, 0.0, 0.0], [0.0, 4.0, 3.0], [4.0, -1.0, -3.0]])
+    means = np.array([[-3.0, 0.0, 0.0], [0.0, 3.0, 2.25], [3.0, -0.75, -2.25]])
     cov = sd[:, :, None] * corr * sd[:, None, :]
     d = dims
     return gaussian_sample(

@@ -400,9 +400,10 @@ class Mixture:
         metric : {"auto", "dense_e", "diag_e", "unit_e"}
             NUTS mass matrix, adapted during warmup as in Stan. ``"auto"``
             takes ``"dense_e"`` when chains start from the MAP, the model
-            has at most 100 unconstrained parameters, and the components
-            are well separated there (mean top membership probability at
-            least 0.9) with none nearly all censored in a column; otherwise
+            has at most 100 unconstrained parameters (and at least 10
+            warmup iterations for each), and the components are well
+            separated there (mean top membership probability at least 0.9)
+            with none nearly all censored in a column; otherwise
             ``"diag_e"`` (see :mod:`stanmix.inference.metric`). The choice
             is kept in ``metric_``.
         jacobian : bool
@@ -555,6 +556,7 @@ class Mixture:
             if metric == "auto":
                 metric = choose_metric(
                     n_unconstrained=self._n_unconstrained(family, k, cells),
+                    warmup=warmup,
                     separation=None
                     if map_probs is None
                     else float(map_probs.max(axis=1).mean()),

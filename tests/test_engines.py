@@ -136,7 +136,12 @@ def test_cmdstan_engine_matches_stanli_mode(program):
     )
     a = get_engine("cmdstan").optimize(program_path(program), data, init=init, seed=1)
     b = get_engine("stanli").optimize(program_path(program), data, init=init, seed=1)
-    np.testing.assert_allclose(a.variables["mu"], b.variables["mu"], atol=1e-3)
+    # The full-covariance program's joint mode over parameters and latent
+    # censored values is flat along some directions: the two L-BFGS runs
+    # stop 0.002 apart in a mean (a fiftieth of its posterior sd) at their
+    # default tolerances, and a tighter CmdStan tolerance halves the gap.
+    atol = 5e-3 if program == "full_cov" else 1e-3
+    np.testing.assert_allclose(a.variables["mu"], b.variables["mu"], atol=atol)
     assert a.engine == "cmdstan" and "CmdStan" in a.engine_version
 
 

@@ -16,8 +16,9 @@ NOTEBOOKS = [
     "two_component_label_switching.ipynb",
     "bayesian_clustering.ipynb",
     "censored_clustering.ipynb",
+    "component_families.ipynb",
 ]
-SLOW = {"bayesian_clustering.ipynb"}  # about 20-30 s at small size
+SLOW = {"bayesian_clustering.ipynb", "component_families.ipynb"}  # 20-60 s small
 CELL_TIMEOUT = 600  # seconds per cell
 
 

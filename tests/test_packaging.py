@@ -55,12 +55,19 @@ assert Path(stanmix.__file__).resolve().is_relative_to(Path(r"{venv}").resolve()
 for name in PROGRAMS:
     assert program_path(name).is_file(), name
     assert (stan_dir() / (name + ".data.json")).is_file(), name
-assert (stan_dir() / "mixture.stanfunctions").is_file()
+for name in ("mixture", "cells", "patterns"):
+    assert (stan_dir() / (name + ".stanfunctions")).is_file(), name
+for name in ("cell_table", "components", "censored_list"):
+    assert (stan_dir() / (name + ".standata")).is_file(), name
 rng = np.random.default_rng(0)
 y = np.r_[rng.normal(-3, 1, 50), rng.normal(3, 1, 50)]
 model = stanmix.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=1)
+X = np.c_[y, y + rng.normal(0, 1, 100)]
+full = stanmix.Mixture(2, covariance="full", engine="stanli").fit(
+    X, method="optimize", seed=1)
 print(stan_dir())
 print(np.round(model.means_, 0).tolist())
+print(np.round(full.means_[:, 0], 0).tolist())
 """
     out = subprocess.run(
         [python, "-c", script],
@@ -71,6 +78,7 @@ print(np.round(model.means_, 0).tolist())
     ).stdout.splitlines()
     assert Path(out[0]).resolve().is_relative_to(venv.resolve())
     assert out[1] == "[-3.0, 3.0]"
+    assert out[2] == "[-3.0, 3.0]"
 
 
 def test_readme_main_job_runs_from_a_fresh_clone(tmp_path):

@@ -22,6 +22,9 @@ from stanmix.engines._base import (
 )
 from stanmix.engines._columns import unflatten
 
+#: Suffixes of the files the programs include.
+INCLUDES = (".stanfunctions", ".standata")
+
 
 def cache_dir() -> Path:
     """Where compiled CmdStan executables are kept between processes.
@@ -70,7 +73,8 @@ class CmdStanEngine(Engine):
         executable on later runs because it is newer than the source.
         """
         stan_file = Path(stan_file)
-        sources = [stan_file, *sorted(stan_file.parent.glob("*.stanfunctions"))]
+        includes = [p for p in stan_file.parent.iterdir() if p.suffix in INCLUDES]
+        sources = [stan_file, *sorted(includes)]
         digest = hashlib.sha256()
         for src in sources:
             digest.update(src.name.encode())

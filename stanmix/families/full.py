@@ -49,6 +49,7 @@ from stanmix.families.base import (
     order_components,
     split_means,
 )
+from stanmix.families.student_t import NU_PRIOR
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Memory for cached per-pattern factorisations (bytes).
@@ -149,8 +150,8 @@ class FullCovariance(Family):
             sigma_loc=np.full(d, float(priors.scale_median)),
             sigma_scale=np.full(d, float(priors.scale_log_sd)),
             lkj_eta=float(self.settings["lkj_eta"]),
-            nu_shape=float(self.settings.get("nu_shape", 2.0)),
-            nu_rate=float(self.settings.get("nu_rate", 0.1)),
+            nu_shape=float(self.settings.get("nu_shape", NU_PRIOR["nu_shape"].default)),
+            nu_rate=float(self.settings.get("nu_rate", NU_PRIOR["nu_rate"].default)),
         )
         return data
 
@@ -509,11 +510,7 @@ class NormalTied(FullCovariance):
     stan_flags: ClassVar[dict[str, int]] = {"tied": 1, "student_t": 0}
 
 
-_T_OPTIONS = {
-    **FullCovariance.options,
-    "nu_shape": Option(2.0, "Shape of the gamma prior on each nu [2].", _positive),
-    "nu_rate": Option(0.1, "Rate of the gamma prior on each nu [0.1].", _positive),
-}
+_T_OPTIONS = {**FullCovariance.options, **NU_PRIOR}
 
 
 class StudentTFull(FullCovariance):
