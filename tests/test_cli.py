@@ -88,6 +88,22 @@ def test_fit_golden_path(table, tmp_path, capsys):
     assert f"Report: {out / 'report.html'}" in captured.out
 
 
+def test_fit_chooses_family_and_covariance(table, tmp_path, capsys):
+    path, _, limit = table
+    out = tmp_path / "results"
+    args = _fit_args(path, out, "--lower-limit", f"x={limit}")
+    code = cli.main([*args, "--family", "student_t", "--covariance", "full"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert {"nu[0]", "corr[0, x:y]", "corr[1, x:y]"} <= set(summary.index)
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "multivariate Student-t, full scale matrix per component" in text
+    code = cli.main([*args, "--covariance", "banded"])
+    assert code == 2
+    assert "--covariance" in capsys.readouterr().err
+
+
 def test_fit_into_existing_folder_replaces_results_and_keeps_other_files(
     table, tmp_path, capsys
 ):

@@ -146,3 +146,64 @@ def test_tied_and_spherical_modes_agree_with_scikit_learn(covariance):
     order = _order_to_truth(model.means_, {"means": gm.means_})
     ours = model.covariances_ if covariance == "tied" else model.covariances_[order]
     np.testing.assert_allclose(ours, gm.covariances_, rtol=0.1)
+
+
+@pytest.fixture(scope="module")
+def small_mixed():
+    """Two clusters in three columns with a detection limit on x and a few
+    missing cells."""
+    data = datasets.correlated(120, seed=5, dims=3)
+    X = data.X.copy()
+    limit = float(np.quantile(X["x"], 0.15))
+    X.loc[X["x"] <= limit, "x"] = limit
+    X.iloc[[3, 10, 40], 2] = np.nan
+    return X, {"x": limit}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [k for k, cls in sm.families.FAMILIES.items() if cls.joint],
+    ids="-".join,
+)
+def test_every_family_works_with_every_method(small_mixed, key):
+    """MAP, ADVI and NUTS run for every family on censored and missing cells;
+    membership, prediction on new censored rows, the summary's names and
+    the posterior's dims follow the family."""
+    X, limits = small_mixed
+    family, covariance = key
+    model = sm.Mixture(3, family=family, covariance=covariance)
+    fits = {
+        "optimize": dict(method="optimize"),
+        "variational": dict(method="variational", draws=50),
+        "sample": dict(chains=2, warmup=150, draws=50),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for method, args in fits.items():
+            model.fit(X, lower_limit=limits, **args, **FIT)
+            assert model.method_ == method
+            rows = model.summary().index
+            assert any(r.startswith("mu[0, x]") for r in rows)
+            assert ("nu[0]" in rows) == (family == "student_t")
+            assert any("corr[" in r and "x:y" in r for r in rows) == (
+                covariance in ("full", "tied")
+            )
+    post = model.idata_.posterior
+    assert post["mu"].dims == ("chain", "draw", "component", "dim")
+    assert "y_left" not in post and "L_corr" not in post
+    table = model.membership()
+    assert len(table) == 3 * len(X)
+    np.testing.assert_allclose(table.groupby("observation")["mean"].sum(), 1.0)
+    new = X.iloc[:4].copy()
+    new.iloc[0, 0] = limits["x"]
+    proba = model.predict_proba(new, lower_limit=limits)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (
+        model.covariances_.shape
+        == {
+            "diag": (3, 3),
+            "spherical": (3,),
+            "full": (3, 3, 3),
+            "tied": (3, 3),
+        }[covariance]
+    )

@@ -154,6 +154,12 @@ def fit_mixture(X, **kwargs):
         ),
         (lambda: fit_mixture(FRAME, family="gamma"), "unknown family 'gamma'"),
         (
+            lambda: fit_mixture(
+                FRAME, family="normal_per_dimension", covariance="full"
+            ),
+            "family='normal_per_dimension' has no covariance='full'; it offers diag",
+        ),
+        (
             lambda: fit_mixture(FRAME, family_options={"lkj_eta": 2.0}),
             "unknown family_options for family='normal', covariance='diag': "
             "'lkj_eta'; valid: scale",

@@ -154,6 +154,27 @@ def test_clusters_ellipses_at_component_means_and_scales(overlapping):
     assert [p for p in plot_clusters(model, ellipses=()).patches] == []
 
 
+def test_full_covariance_ellipses_are_rotated_to_the_covariance():
+    """The 1-SD ellipse of a full covariance has the covariance's eigenvalues
+    as its squared half-axes and its major eigenvector's angle."""
+    X = sm.datasets.correlated(300, seed=2).X
+    model = sm.Mixture(3, covariance="full").fit(X, method="optimize", seed=1)
+    ax = plot_clusters(model, ellipses=(1.0,))
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    colors = component_colors(3)
+    for j in range(3):
+        (e,) = [e for e in ellipses if np.allclose(e.get_edgecolor(), colors[j])]
+        values, vectors = np.linalg.eigh(model.covariances_[j])
+        np.testing.assert_allclose(
+            [(e.width / 2) ** 2, (e.height / 2) ** 2], values[::-1], rtol=1e-10
+        )
+        angle = np.radians(e.angle)
+        major = np.array([np.cos(angle), np.sin(angle)])
+        assert abs(major @ vectors[:, 1]) == pytest.approx(1.0, abs=1e-10)
+        # Tilted as the cluster is: the sign of the correlation.
+        assert np.sign(np.tan(angle)) == np.sign(model.correlations_[j, 0, 1])
+
+
 def test_clusters_points_coloured_by_predicted_label_with_uncertainty(overlapping):
     X, model = overlapping
     ax = plot_clusters(model)
