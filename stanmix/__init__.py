@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from stanmix.estimator import Mixture
     from stanmix.models import DiagonalMixture, NormalMixture
     from stanmix.parallel import fit_many
+    from stanmix.selection import filled_components, select_components
     from stanmix.stan_csv import from_cmdstan_csv
 del TYPE_CHECKING
 
@@ -37,9 +38,11 @@ _LAZY = {
     "cmdstan_available": "stanmix.engines",
     "datasets": "stanmix.datasets",
     "families": "stanmix.families",
+    "filled_components": "stanmix.selection",
     "fit_many": "stanmix.parallel",
     "from_cmdstan_csv": "stanmix.stan_csv",
     "get_engine": "stanmix.engines",
+    "select_components": "stanmix.selection",
 }
 
 __all__ = [
@@ -54,9 +57,11 @@ __all__ = [
     "cmdstan_available",
     "datasets",
     "families",
+    "filled_components",
     "fit_many",
     "from_cmdstan_csv",
     "get_engine",
+    "select_components",
 ]
 
 

@@ -183,6 +183,9 @@ def cell_table(
 ) -> tuple[CellTable, pd.Index]:
     """Validate the data and its censoring; return the cell table and row index.
 
+    ``X`` may also be a :class:`CellTable` already holding its censoring (then
+    no censoring argument may be given); it is checked and returned as is.
+
     Examples
     --------
     >>> import pandas as pd
@@ -191,6 +194,32 @@ def cell_table(
     >>> table.kind.tolist()   # 0 observed, 1 left-censored, 4 missing
     [[1, 0], [0, 4], [0, 0]]
     """
+    if isinstance(X, CellTable):
+        given = [
+            name
+            for name, value in (
+                ("lower_limit", lower_limit),
+                ("upper_limit", upper_limit),
+                ("censored", censored),
+                ("interval", interval),
+            )
+            if value is not None
+        ]
+        if given:
+            raise StanmixInputError(
+                f"X is a CellTable, which holds its censoring already; drop "
+                f"{', '.join(given)}"
+            )
+        X.validate()
+        if not allow_missing and (X.kind == MISSING).any():
+            raise StanmixInputError("this model needs complete data (no missing cells)")
+        if np.all(X.kind == MISSING, axis=1).any():
+            rows = np.flatnonzero(np.all(X.kind == MISSING, axis=1))
+            raise StanmixInputError(
+                f"row(s) {', '.join(map(str, rows[:10]))} have every cell missing; "
+                "drop them"
+            )
+        return X, pd.RangeIndex(X.n_obs)
     values, columns, index = as_matrix(X)
     shape = values.shape
     lower = _per_cell(lower_limit, "lower_limit", shape, columns)

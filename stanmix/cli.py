@@ -137,6 +137,42 @@ def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None
     )
 
 
+def _data_flags(sub: argparse.ArgumentParser) -> None:
+    """The data and model flags of fit and select."""
+    sub.add_argument("data", type=Path, help="CSV file with a header line")
+    sub.add_argument("--columns", help="comma-separated columns [all numeric]")
+    sub.add_argument(
+        "--family",
+        default="normal",
+        choices=["normal", "student_t"],
+        help="component distribution [normal]",
+    )
+    sub.add_argument(
+        "--covariance",
+        default="diag",
+        choices=["diag", "spherical", "full", "tied"],
+        help="covariance structure of each component [diag]",
+    )
+    sub.add_argument(
+        "--lower-limit",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="detection limit of a column: cells recorded at this value are "
+        "left-censored (true value <= limit); a value below it is an error "
+        "(repeatable)",
+    )
+    sub.add_argument(
+        "--upper-limit",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="upper limit of a column: cells recorded at this value are "
+        "right-censored (true value >= limit); a value above it is an error "
+        "(repeatable)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stanmix", description="Bayesian clustering with finite mixture models."
@@ -167,7 +203,6 @@ def _parser() -> argparse.ArgumentParser:
         "file and write posterior.nc, summary.csv, membership.csv and "
         "report.html to --out.",
     )
-    fit.add_argument("data", type=Path, help="CSV file with a header line")
     fit.add_argument(
         "--components",
         "-k",
@@ -175,37 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="number of clusters (mixture components)",
     )
-    fit.add_argument("--columns", help="comma-separated columns [all numeric]")
-    fit.add_argument(
-        "--family",
-        default="normal",
-        choices=["normal", "student_t"],
-        help="component distribution [normal]",
-    )
-    fit.add_argument(
-        "--covariance",
-        default="diag",
-        choices=["diag", "spherical", "full", "tied"],
-        help="covariance structure of each component [diag]",
-    )
-    fit.add_argument(
-        "--lower-limit",
-        action="append",
-        default=[],
-        metavar="COL=VALUE",
-        help="detection limit of a column: cells recorded at this value are "
-        "left-censored (true value <= limit); a value below it is an error "
-        "(repeatable)",
-    )
-    fit.add_argument(
-        "--upper-limit",
-        action="append",
-        default=[],
-        metavar="COL=VALUE",
-        help="upper limit of a column: cells recorded at this value are "
-        "right-censored (true value >= limit); a value above it is an error "
-        "(repeatable)",
-    )
+    _data_flags(fit)
     fit.add_argument(
         "--method", default="sample", choices=["sample", "optimize", "variational"]
     )
@@ -213,7 +218,70 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("--title", help="title of the HTML report")
     _common(fit, None)
     fit.set_defaults(engine="auto")
+
+    select = sub.add_parser(
+        "select",
+        help="choose the number of components of a CSV file",
+        description="Fit every number of components in --components, choose one "
+        "by expected log predictive density (PSIS-LOO, or exact K-fold "
+        "cross-validation where LOO is unreliable; the smallest K within one "
+        "standard error of the best), and write selection.csv with the chosen "
+        "model's posterior.nc, summary.csv, membership.csv and report.html to "
+        "--out.",
+    )
+    select.add_argument(
+        "--components",
+        "-k",
+        type=_components,
+        required=True,
+        metavar="RANGE",
+        help="the numbers of components to try: 1-8, or 2,3,5",
+    )
+    _data_flags(select)
+    select.add_argument(
+        "--method",
+        default="sample",
+        choices=["sample", "optimize"],
+        help="sample: NUTS and LOO [default]; optimize: the mode and BIC",
+    )
+    select.add_argument(
+        "--kfold",
+        type=_whole(2),
+        default=5,
+        help="folds of the cross-validation of a K whose LOO is unreliable [5]",
+    )
+    select.add_argument(
+        "--jobs",
+        type=_whole(1),
+        default=1,
+        help="fits run at once, in worker processes [1]",
+    )
+    select.add_argument("--out", type=Path, required=True, help="output folder")
+    select.add_argument("--title", help="title of the HTML report")
+    _common(select, None)
+    select.set_defaults(engine="auto")
     return parser
+
+
+def _components(text: str) -> list[int]:
+    """``"1-8"`` or ``"2,3,5"`` as a list of positive ints."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            low, dash, high = part.strip().partition("-")
+            values = range(int(low), int(high) + 1) if dash else [int(low)]
+            out.extend(values)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a range such as 1-8 or a list such as 2,3,5"
+        ) from None
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no number of components of at least 1"
+        )
+    if len(set(out)) != len(out):
+        raise argparse.ArgumentTypeError(f"{text!r} names a number twice")
+    return sorted(out)
 
 
 def _sampling(args: argparse.Namespace) -> dict[str, int]:
@@ -476,13 +544,22 @@ def _print_fit(model) -> None:
     _say(wide.head().round(3).to_string())
 
 
-def _write(model, args, title: str, guard: InterruptGuard) -> None:
+def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> None:
     from stanmix.output import write_results
 
     show = not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    write_results(model, args.out, title=title, progress=show, interrupts=guard)
+    write_results(
+        model,
+        args.out,
+        title=title,
+        progress=show,
+        interrupts=guard,
+        selection=selection,
+    )
+    extra = "selection.csv, " if selection is not None else ""
     _say(
-        f"\nResults written to {args.out}/ (posterior.nc, summary.csv, membership.csv)"
+        f"\nResults written to {args.out}/ ({extra}posterior.nc, summary.csv, "
+        "membership.csv)"
     )
     _say(f"Report: {args.out / 'report.html'}")
 
@@ -528,8 +605,8 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
     return 0
 
 
-def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
-    options = _sampling(args)
+def _read(args: argparse.Namespace):
+    """The checked CSV table and its limits (before any fitting)."""
     check_output_folder(args.out, name="--out")
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
@@ -546,6 +623,57 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     _check_limits(table, lower, upper)
     _check_columns(table, lower, upper)
     _check_rows(table)
+    return table, lower, upper
+
+
+def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    import stanmix as sm
+
+    options = _sampling(args)
+    table, lower, upper = _read(args)
+    if args.components[-1] > len(table.frame):
+        raise StanmixInputError(
+            f"--components goes up to {args.components[-1]} but {table.name} has "
+            f"{len(table.frame)} rows"
+        )
+    template = sm.Mixture(
+        family=args.family, covariance=args.covariance, engine=args.engine
+    )
+    ks = args.components
+    _say(
+        f"Fitting K = {', '.join(map(str, ks))} to {len(table.frame)} rows of "
+        f"{table.name} ({args.family}, {args.covariance}), seed {args.seed}"
+    )
+    _warn_short_run(args.method, options)
+    guard.check()
+    selection = sm.select_components(
+        table.frame,
+        ks,
+        estimator=template,
+        method=args.method,
+        seed=args.seed,
+        kfold=args.kfold,
+        n_jobs=args.jobs if args.jobs > 1 else None,
+        progress=_progress(args) is not False,
+        lower_limit=lower or None,
+        upper_limit=upper or None,
+        show_progress=False,
+        **options,
+    )
+    guard.check()
+    _say("")
+    _say(str(selection))
+    model = selection.models_[selection.best_]
+    _say(f"\nChosen: K = {selection.best_}\n")
+    _print_fit(model)
+    title = args.title or f"{table.name}: choosing the number of components"
+    _write(model, args, title, guard, selection=selection)
+    return 0
+
+
+def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    options = _sampling(args)
+    table, lower, upper = _read(args)
     model = _make_model(args)
     _say(_plan(table, args, options, lower, upper))
     _warn_short_run(args.method, options)
@@ -677,7 +805,8 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
         )
     state.verbose = args.verbose
     with _console(args.verbose):
-        return (_demo if args.command == "demo" else _fit)(args, guard)
+        commands = {"demo": _demo, "fit": _fit, "select": _select}
+        return commands[args.command](args, guard)
 
 
 def _forget_interrupt() -> None:

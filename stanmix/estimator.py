@@ -945,6 +945,45 @@ class Mixture:
             axis=1,
         )
 
+    def bic(self, X=None, **censoring) -> float:
+        """Bayesian information criterion at the posterior mode.
+
+        ``-2 log p(data | mode) + n_parameters * log N``, smaller is better
+        (scikit-learn's sign); censored cells enter through their
+        probabilities, missing cells not at all. On the fitted data by
+        default, or on ``X`` (with its censoring). Needs the mode: fit with
+        ``method="optimize"``, or NUTS and ADVI from ``init="map"``.
+        """
+        cells = self.cells_ if X is None else self.new_cells(X, **censoring)
+        point = self._mode()
+        ll = likelihood.log_likelihood(self.family_, cells, point).sum()
+        return float(-2.0 * ll + self.n_parameters_ * np.log(cells.n_obs))
+
+    def icl(self, X=None, **censoring) -> float:
+        """Integrated completed likelihood at the posterior mode: the BIC plus
+        twice the entropy of the memberships there (Biernacki, Celeux and
+        Govaert, 2000), which penalises components that overlap."""
+        self._check_membership()
+        cells = self.cells_ if X is None else self.new_cells(X, **censoring)
+        probs = likelihood.membership_mean(self.family_, cells, self._mode())
+        entropy = -np.sum(probs * np.log(np.clip(probs, 1e-300, None)))
+        return self.bic(X, **censoring) + 2.0 * float(entropy)
+
+    @property
+    def n_parameters_(self) -> int:
+        """Free parameters of the fitted model (weights included)."""
+        self._check_fitted()
+        return self.family_.n_parameters(int(self.n_components), self.cells_.n_dims)
+
+    def _mode(self) -> Params:
+        self._check_fitted()
+        if self.map_ is None:
+            raise StanmixInputError(
+                "bic and icl are computed at the posterior mode, which this fit "
+                "did not find: fit with method='optimize', or with init='map'"
+            )
+        return _lead(self.map_)
+
     def new_cells(self, X, **censoring) -> CellTable:
         """New data as a cell table checked against the fitted columns."""
         self._check_fitted()

@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import arviz as az
 
-from stanmix.cells import KIND_NAMES, CellTable
+from stanmix.cells import INTERVAL, KIND_NAMES, LEFT, RIGHT, CellTable
 
 __all__ = ["az", "build_inference_data", "dataset"]
 
@@ -52,9 +52,18 @@ def dataset(
 
 
 def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
+    """The data as recorded: ``y`` holds observed values, censored cells at
+    their limit (intervals at the midpoint) and NaN where missing, which is
+    how replicated data are recorded too (:mod:`stanmix.checks`);
+    ``cell_kind``, ``lower`` and ``upper`` say which is which."""
     kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind].astype(str)
+    recorded = cells.values.copy()
+    recorded[cells.kind == LEFT] = cells.upper[cells.kind == LEFT]
+    recorded[cells.kind == RIGHT] = cells.lower[cells.kind == RIGHT]
+    middle = 0.5 * (cells.lower + cells.upper)
+    recorded[cells.kind == INTERVAL] = middle[cells.kind == INTERVAL]
     arrays = {
-        "y": cells.values,
+        "y": recorded,
         "cell_kind": kinds,
         "lower": cells.lower,
         "upper": cells.upper,

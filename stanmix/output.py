@@ -233,8 +233,10 @@ def write_results(
     title: str | None = None,
     progress: bool = False,
     interrupts: InterruptGuard | None = None,
+    selection=None,
 ) -> list[Path]:
-    """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``.
+    """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``
+    (and ``selection.csv`` when ``selection`` is given).
 
     Everything is first written to a temporary folder beside ``out`` and
     moved into place only when complete. A new ``out`` appears in one
@@ -258,6 +260,10 @@ def write_results(
         The entered guard of a longer run that this write ends (the command
         line's): the results are not kept if it has seen a SIGINT, and it is
         finished once they are in place. By default the call guards itself.
+    selection : ComponentSelection, optional
+        The choice of the number of components that led to ``model``
+        (:func:`stanmix.select_components`): written as ``selection.csv`` and
+        shown at the top of the report.
 
     Returns
     -------
@@ -267,13 +273,18 @@ def write_results(
     model.param_draws()  # raises NotFittedError before fit
     out = check_output_folder(out)
     if interrupts is not None:
-        return _write(model, out, title, progress, interrupts)
+        return _write(model, out, title, progress, interrupts, selection)
     with InterruptGuard() as guard:
-        return guard.call(_write, model, out, title, progress, guard)
+        return guard.call(_write, model, out, title, progress, guard, selection)
 
 
 def _write(
-    model, out: Path, title: str | None, progress: bool, guard: InterruptGuard
+    model,
+    out: Path,
+    title: str | None,
+    progress: bool,
+    guard: InterruptGuard,
+    selection=None,
 ) -> list[Path]:
     import shutil
     import tempfile
@@ -289,12 +300,17 @@ def _write(
         with guard.holding():
             _make_folders(out.parent, created)
             staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-        steps = (
+        steps = [
             ("posterior.nc", lambda p: model.idata_.to_netcdf(str(p))),
             ("summary.csv", lambda p: model.summary().to_csv(p)),
             ("membership.csv", lambda p: model.membership().to_csv(p, index=False)),
-            ("report.html", lambda p: write_report(model, p, title=title)),
-        )
+            (
+                "report.html",
+                lambda p: write_report(model, p, title=title, selection=selection),
+            ),
+        ]
+        if selection is not None:
+            steps.insert(0, ("selection.csv", lambda p: selection.table_.to_csv(p)))
         with tqdm(
             total=len(steps),
             desc="writing results",

@@ -35,7 +35,9 @@ __all__ = [
     "UNCERTAIN_BELOW",
     "component_colors",
     "plot_clusters",
+    "plot_co_clustering",
     "plot_membership",
+    "plot_ppc",
     "plot_relabelling",
 ]
 
@@ -863,3 +865,103 @@ def _split_by_dim(ds: xr.Dataset, var_names: list[str]) -> xr.Dataset:
         else:
             out[name] = da
     return xr.Dataset(out)
+
+
+# --------------------------------------------------------------------------
+# Model checking
+# --------------------------------------------------------------------------
+
+
+def plot_ppc(
+    model,
+    *,
+    kind: str = "kde",
+    draws: int = 100,
+    seed: int | None = None,
+) -> Figure:
+    """Posterior predictive check per column: the data against replicates.
+
+    One panel per column: ArviZ's ``plot_ppc`` of the recorded data (censored
+    cells at their limit, missing cells left out) against replicated data
+    sets recorded the same way (:func:`stanmix.checks.posterior_predictive`:
+    the model's, or new ones when it has none). With a detection limit, both the data
+    and the replicates pile up at the limit, so the spike there is part of
+    the comparison.
+
+    Parameters
+    ----------
+    model : Mixture
+        A fitted model (NUTS or ADVI draws).
+    kind : {"kde", "cumulative"}
+        Densities or empirical CDFs.
+    draws : int
+        Replicates drawn (when the model has none yet) and shown.
+    seed : int, optional
+        Seed of the replicates.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from stanmix.checks import replicates
+
+    _check_model(model, "plot_ppc")
+    if kind not in ("kde", "cumulative"):
+        raise StanmixInputError(f"kind must be 'kde' or 'cumulative', got {kind!r}")
+    replicated = replicates(model, draws, seed)
+    observed = model.idata_.observed_data
+    columns = list(model.cells_.columns)
+    fig, axes = plt.subplots(
+        1,
+        len(columns),
+        figsize=(4.5 * len(columns), 3.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for ax, col in zip(axes[0], columns, strict=True):
+            select = {"dim": col} if "dim" in replicated["y"].dims else {}
+            sub = az.InferenceData(
+                posterior_predictive=replicated[["y"]].sel(select),
+                observed_data=observed[["y"]].sel(select),
+            )
+            keep = ~np.isnan(sub.observed_data["y"].to_numpy())
+            sub = az.InferenceData(
+                posterior_predictive=sub.posterior_predictive.isel(obs=keep),
+                observed_data=sub.observed_data.isel(obs=keep),
+            )
+            az.plot_ppc(sub, kind=kind, ax=ax, num_pp_samples=draws, legend=False)
+            ax.set_title(f"{col}", fontsize=11)
+            ax.set_xlabel(col)
+    fig.suptitle(
+        f"posterior predictive check ({kind}): data (black) and replicated data",
+        fontsize=11,
+    )
+    return fig
+
+
+def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Axes:
+    """The co-clustering matrix P(z_i = z_j | data) as a heat map, rows and
+    columns sorted by most probable component (then by its probability), so
+    clusters show as blocks and uncertain rows as their blurred edges
+    (:func:`stanmix.checks.co_clustering`)."""
+    from stanmix.checks import co_clustering
+
+    _check_model(model, "plot_co_clustering")
+    matrix = co_clustering(model, draws=draws).to_numpy()
+    proba = _membership_mean(model, model.cells_)
+    order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
+    ax = _new_axes(ax, (5.5, 4.8))
+    image = ax.imshow(
+        matrix[np.ix_(order, order)],
+        vmin=0,
+        vmax=1,
+        cmap="viridis",
+        interpolation="nearest",
+    )
+    ax.figure.colorbar(image, ax=ax, label="P(same component)")
+    ax.set_title("co-clustering probability", fontsize=11)
+    ax.set_xlabel("observation (sorted by component)")
+    ax.set_ylabel("observation (sorted by component)")
+    return ax

@@ -63,7 +63,9 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
 """
 
 
-def write_report(model, path, *, title: str | None = None, X=None) -> Path:
+def write_report(
+    model, path, *, title: str | None = None, X=None, selection=None
+) -> Path:
     """Write a standalone HTML report of a fitted model to ``path``.
 
     The report holds the fit diagnostics (engine and version, method,
@@ -89,6 +91,10 @@ def write_report(model, path, *, title: str | None = None, X=None) -> Path:
         Page title; by default the model class and number of components.
     X : array-like or DataFrame, optional
         Data to show in the cluster plot instead of the fitted data.
+    selection : ComponentSelection, optional
+        The choice of the number of components that led to ``model``
+        (:func:`stanmix.select_components`): its table and plot open the
+        report.
 
     Returns
     -------
@@ -114,7 +120,7 @@ def write_report(model, path, *, title: str | None = None, X=None) -> Path:
         raise StanmixInputError(
             f"folder {str(path.parent)!r} does not exist; create it first"
         )
-    page = render_report(model, title=title, X=X)
+    page = render_report(model, title=title, X=X, selection=selection)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -130,7 +136,7 @@ def write_report(model, path, *, title: str | None = None, X=None) -> Path:
     return path
 
 
-def render_report(model, *, title: str | None = None, X=None) -> str:
+def render_report(model, *, title: str | None = None, X=None, selection=None) -> str:
     """The report of :func:`write_report` as an HTML string."""
     plots._check_model(model, "write_report")
     k = int(model.n_components)
@@ -151,6 +157,8 @@ def render_report(model, *, title: str | None = None, X=None) -> str:
         if model.method_ == "sample" and "posterior_raw" in model.idata_.groups():
             names = ["mu", "w"]
             relabel_png = _render(lambda: plots.plot_relabelling(model, names))
+        checks_part = _checks_section(model)
+        selection_part = _selection_section(selection) if selection else []
 
     parts = [
         "<!DOCTYPE html>",
@@ -164,6 +172,7 @@ def render_report(model, *, title: str | None = None, X=None) -> str:
         "<body><main>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="lead">{_e(_data_line(cells))}</p>',
+        *selection_part,
         "<h2>Fit</h2>",
         _diagnostics_table(model, summary),
         "<h2>Clusters</h2>",
@@ -189,6 +198,7 @@ def render_report(model, *, title: str | None = None, X=None) -> str:
         *_relabelling_section(model, relabel_png),
         "<h2>Membership of the least certain observations</h2>",
         *_membership_section(model, membership, membership_png),
+        *checks_part,
         f"<footer>Written by stanmix {_e(version)} on {_e(now)}.</footer>",
         "</main></body>",
         "</html>",
@@ -417,4 +427,107 @@ def _membership_section(model, membership: pd.DataFrame, png: str) -> list[str]:
         _frame_html(table, index=False),
         "</div>",
         _figure(png, f"Membership probabilities with {hdi} HDIs."),
+    ]
+
+
+#: The co-clustering matrix is drawn for at most this many observations.
+CO_CLUSTERING_MAX_OBS = 2000
+
+
+def _checks_section(model) -> list[str]:
+    """Posterior predictive checks, separation of the components and the
+    co-clustering matrix (fits with posterior draws only)."""
+    from stanmix import checks
+
+    out = ["<h2>Does the model fit?</h2>"]
+    if model.method_ == "optimize":
+        return [
+            *out,
+            '<p class="note">Posterior predictive checks need posterior draws; '
+            "this fit is a point estimate.</p>",
+        ]
+    if not model.family_.joint:
+        return [
+            *out,
+            '<p class="note">Not shown for the per-dimension model, which has '
+            "no single component per row.</p>",
+        ]
+    pvalues = checks.ppc_pvalues(model, draws=200, seed=model.seed_)
+    flagged = pvalues.index[(pvalues["p"] < 0.01) | (pvalues["p"] > 0.99)]
+    table = pvalues.copy()
+    table["p"] = table["p"].map(lambda v: f"{v:.3f}")
+    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100))
+    out += [
+        "<p>Replicated data sets drawn from the posterior, recorded as the data "
+        "were (censored at the same limits, missing where the data are "
+        "missing). For each statistic, <em>p</em> is the share of replicates "
+        "whose value is at least the data's; values near 0 or 1 flag a "
+        "misfit. The nearest-neighbour distance between rows is small for "
+        "clustered data: too few components spread the replicates out and "
+        "give <em>p</em> near 1.</p>",
+        '<div class="scroll">',
+        _frame_html(table),
+        "</div>",
+    ]
+    if len(flagged):
+        out.append(
+            f'<p class="note"><strong>Flagged:</strong> {_e(", ".join(flagged))}.</p>'
+        )
+    out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
+    sep = checks.separation(model)
+    lonely = [f"{a} and {b}" for (a, b), ok in sep["separated"].items() if not ok]
+    out += [
+        "<h3>Separation of the components</h3>",
+        f"<p>For each pair of components, the gap between the {model.hdi_prob:.0%} "
+        "HDIs of their means in each column (negative: they overlap). "
+        + (
+            f"Not separated in any column: components {_e('; '.join(lonely))}."
+            if lonely
+            else "Every pair is separated in at least one column."
+        )
+        + "</p>",
+        '<div class="scroll">',
+        _frame_html(sep),
+        "</div>",
+    ]
+    if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
+        png = _render(lambda: plots.plot_co_clustering(model).figure)
+        out.append(
+            _figure(
+                png,
+                "Co-clustering: the probability that two observations share a "
+                "component, rows sorted by their most probable component.",
+            )
+        )
+    return out
+
+
+def _selection_section(selection) -> list[str]:
+    png = _render(selection.plot)
+    cols = [
+        "elpd",
+        "se",
+        "estimate",
+        "elpd_diff",
+        "se_diff",
+        "n_high_pareto_k",
+        "bic",
+        "icl",
+        "max_rhat",
+        "divergences",
+        "converged",
+        "fit_seconds",
+    ]
+    table = selection.table_[[c for c in cols if c in selection.table_]]
+    return [
+        "<h2>How many components</h2>",
+        f"<p>{_e(selection.rule_)}</p>",
+        '<div class="scroll">',
+        _frame_html(table),
+        "</div>",
+        _figure(
+            png,
+            "Expected log predictive density per K (one-SE bars), and "
+            "BIC and ICL at the posterior mode.",
+        ),
     ]

@@ -261,6 +261,22 @@ class Family(abc.ABC):
             out[name] = arr.reshape(-1, *arr.shape[2:])
         return out
 
+    # -- simulation ---------------------------------------------------------------
+    def simulate(
+        self, params: Params, n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` rows drawn from the mixture at one point (no draw axes):
+        values (n, D) and each row's component (n,)."""
+        w = np.asarray(params["w"], dtype=float)
+        labels = rng.choice(w.size, size=n, p=w / w.sum())
+        return self._simulate_rows(params, labels, rng), labels
+
+    @abc.abstractmethod
+    def _simulate_rows(
+        self, params: Params, labels: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Values (n, D) of rows from the given components."""
+
     # -- shapes for plots -----------------------------------------------------
     @abc.abstractmethod
     def covariances(self, params: Params) -> np.ndarray:

@@ -319,6 +319,17 @@ class FullCovariance(Family):
             cov = np.broadcast_to(cov, (*cov.shape[:-3], k, *cov.shape[-2:]))
         return cov
 
+    def _simulate_rows(self, params, labels, rng):
+        chol = np.linalg.cholesky(
+            self.covariances({k: v[None] for k, v in params.items()})[0]
+        )
+        z = rng.standard_normal((labels.size, chol.shape[-1]))
+        rows = np.einsum("nij,nj->ni", chol[labels], z)
+        if self.student_t:
+            nu = params["nu"][labels]
+            rows /= np.sqrt(rng.chisquare(nu) / nu)[:, None]
+        return params["mu"][labels] + rows
+
     def marginal_log_pdf(self, x, params, d):
         k = params["w"].shape[-1]
         mu = params["mu"][..., d, None]

@@ -190,6 +190,10 @@ class NormalDiag(DiagonalFamily):
         sigma = params["sigma"][..., d, None]
         return norm.logpdf(np.asarray(x, dtype=float), mu, sigma)
 
+    def _simulate_rows(self, params, labels, rng):
+        mu, sigma = params["mu"][labels], params["sigma"][labels]
+        return mu + sigma * rng.standard_normal(mu.shape)
+
 
 class NormalSpherical(NormalDiag):
     """Normal components with one scale per component, shared by all columns.

@@ -35,6 +35,15 @@ class NormalPerDimension(NormalDiag):
         data["independent_dims"] = 1
         return data
 
+    def simulate(self, params, n, rng):
+        """Each column from its own component; the labels are the first
+        column's."""
+        w = np.asarray(params["w"], dtype=float)
+        labels = rng.choice(w.size, size=(n, params["mu"].shape[-1]), p=w / w.sum())
+        cols = np.arange(labels.shape[1])
+        mu, sigma = params["mu"][labels, cols], params["sigma"][labels, cols]
+        return mu + sigma * rng.standard_normal(mu.shape), labels[:, 0]
+
     def pointwise_log_lik(self, cells: CellTable, params, **kwargs) -> np.ndarray:
         """log p(row | draw), (S, N): the product over columns of each column's
         mixture, as the program's ``per_dimension_log_lik``."""

@@ -183,6 +183,11 @@ class StudentTDiag(DiagonalFamily):
 
         return add_censored(lp, data.censored, start, stop, terms)
 
+    def _simulate_rows(self, params, labels, rng):
+        mu, sigma = params["mu"][labels], params["sigma"][labels]
+        nu = params["nu"][labels][:, None]
+        return mu + sigma * rng.standard_t(np.broadcast_to(nu, mu.shape))
+
     def marginal_log_pdf(self, x, params, d):
         mu = params["mu"][..., d, None]
         sigma = params["sigma"][..., d, None]

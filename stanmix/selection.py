@@ -1,0 +1,593 @@
+"""How many clusters: a sweep over the number of components, judged by the
+expected log predictive density, with exact K-fold cross-validation where
+LOO's diagnostics say its estimate is unreliable; and the count of filled
+components of a sparse overfitted mixture.
+
+Mixtures often give LOO high Pareto k values (an observation between two
+components, or one alone in a small component, changes the posterior when
+left out). A LOO estimate whose Pareto k diagnostics exceed 0.7 is not
+presented as reliable: the sweep refits that K on folds of the data and
+uses the exact K-fold estimate instead, and the table says which estimate
+each row holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+from stanmix import _validation as check
+from stanmix import likelihood
+from stanmix.cells import CellTable
+from stanmix.censoring import check_fit_data
+from stanmix.estimator import CENSORING_ARGS, Mixture
+from stanmix.exceptions import StanmixInputError
+from stanmix.parallel import run_tasks, spawn_seeds
+
+__all__ = [
+    "SPARSE_CONCENTRATION",
+    "ComponentSelection",
+    "FilledComponents",
+    "filled_components",
+    "select_components",
+]
+
+logger = logging.getLogger("stanmix")
+
+#: Pareto k above which a LOO term is unreliable (Vehtari et al. 2017).
+PARETO_K_LIMIT = 0.7
+#: A fit counts as converged when its largest R-hat is at most this ...
+RHAT_LIMIT = 1.01
+#: ... and at most this share of its draws diverged.
+DIVERGENCE_LIMIT = 0.001
+#: Dirichlet concentration of a sparse overfitted mixture (Malsiner-Walli,
+#: Fruhwirth-Schnatter and Grun, 2016, recommend 0.01 for several dozen
+#: observations per component; smaller empties surplus components faster).
+SPARSE_CONCENTRATION = 0.01
+
+
+@dataclass
+class ComponentSelection:
+    """The result of :func:`select_components`.
+
+    Attributes
+    ----------
+    table_ : pandas.DataFrame
+        One row per number of components K: ``elpd`` (the estimate used)
+        with its ``se``, ``estimate`` ("loo" or "kfold"), ``elpd_diff`` to
+        the best K and the ``se_diff`` of that difference, ``elpd_loo``,
+        ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
+        and ``se_kfold`` where computed, ``waic``, ``bic`` and ``icl`` at the
+        posterior mode (smaller is better), ``n_parameters``,
+        ``max_rhat``, ``divergences``, ``converged`` and ``fit_seconds``.
+    best_ : int
+        The number of components the rule chose.
+    rule_ : str
+        The rule, and why it chose ``best_``.
+    models_ : dict of int to Mixture
+        The fitted models, by K.
+    seed_ : int
+        The base seed every fit's seed was derived from.
+    """
+
+    table_: pd.DataFrame
+    best_: int
+    rule_: str
+    models_: dict[int, Mixture] = field(repr=False)
+    seed_: int = 0
+
+    def __str__(self) -> str:
+        cols = [
+            "elpd",
+            "se",
+            "estimate",
+            "elpd_diff",
+            "se_diff",
+            "n_high_pareto_k",
+            "bic",
+            "max_rhat",
+            "converged",
+        ]
+        with pd.option_context("display.width", 120, "display.precision", 2):
+            table = self.table_[cols].to_string()
+        return f"{table}\n\n{self.rule_}"
+
+    def plot(self, ax=None):
+        """The elpd per K with one-SE bars (estimate marked), and BIC and ICL
+        beside it. Returns the matplotlib Figure."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        else:
+            fig = ax[0].figure
+        t = self.table_
+        k = t.index.to_numpy()
+        for estimate, marker in (("loo", "o"), ("kfold", "s")):
+            rows = t["estimate"] == estimate
+            if rows.any():
+                ax[0].errorbar(
+                    k[rows],
+                    t["elpd"][rows],
+                    yerr=t["se"][rows],
+                    fmt=marker,
+                    capsize=3,
+                    label=f"elpd ({'PSIS-LOO' if estimate == 'loo' else 'K-fold CV'})",
+                )
+        bad = ~t["converged"].to_numpy(dtype=bool)
+        if bad.any():
+            ax[0].scatter(
+                k[bad],
+                t["elpd"][bad],
+                s=160,
+                facecolors="none",
+                edgecolors="red",
+                label="not converged",
+            )
+        ax[0].axvline(self.best_, color="0.6", ls="--", lw=1)
+        ax[0].set_xlabel("number of components K")
+        ax[0].set_ylabel("expected log predictive density")
+        ax[0].set_xticks(k)
+        if t["elpd"].notna().any():
+            ax[0].legend(fontsize=8)
+        else:
+            ax[0].text(
+                0.5,
+                0.5,
+                "no predictive density\n(point estimates only)",
+                ha="center",
+                va="center",
+                transform=ax[0].transAxes,
+                color="0.4",
+            )
+        ax[0].set_title(f"chosen: K = {self.best_}")
+        for name in ("bic", "icl"):
+            if t[name].notna().any():
+                ax[1].plot(k, t[name], marker="o", label=name.upper())
+        ax[1].set_xlabel("number of components K")
+        ax[1].set_ylabel("at the posterior mode (smaller is better)")
+        ax[1].set_xticks(k)
+        ax[1].legend(fontsize=8)
+        return fig
+
+
+def select_components(
+    X,
+    n_components: Iterable[int] = range(1, 9),
+    *,
+    estimator: Mixture | None = None,
+    method: str = "sample",
+    seed: int | None = None,
+    kfold: int | None = 5,
+    n_jobs: int | None = None,
+    backend: str = "auto",
+    client: Any = None,
+    progress: bool = False,
+    lower_limit=None,
+    upper_limit=None,
+    censored=None,
+    interval=None,
+    **fit_kwargs,
+) -> ComponentSelection:
+    """Fit every number of components and choose one.
+
+    Each K is fitted with a copy of ``estimator`` (default ``Mixture()``:
+    normal, diagonal; any family and covariance works) and judged by its
+    expected log predictive density (elpd): PSIS-LOO from the pointwise
+    log-likelihood, or, for a K whose LOO has Pareto k above 0.7, exact
+    K-fold cross-validation (``kfold`` refits on folds of the rows, each
+    with its own fixed seed, every held-out row's log predictive density
+    averaged over the fold fit's draws). The rule: **the smallest K whose
+    elpd is within one standard error of the difference from the best
+    elpd**, among the fits that converged (max R-hat <= 1.01, at most 0.1%
+    divergent draws); a K that did not converge is kept in the table,
+    flagged, and never chosen.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame
+        The data, as for :meth:`Mixture.fit` (NaN cells are missing).
+    n_components : iterable of int
+        The K to try, each at least 1 and at most the number of rows.
+    estimator : Mixture, optional
+        The model (family, covariance, priors, engine) to fit for each K;
+        its ``n_components`` is replaced. It is not modified.
+    method : {"sample", "optimize"}
+        ``"sample"`` (NUTS) gives LOO, WAIC, K-fold and BIC/ICL at the
+        mode it starts from; ``"optimize"`` gives BIC and ICL only, and the
+        rule then takes the K with the smallest BIC.
+    seed : int, optional
+        Base seed: each K, and each fold, gets its own seed derived from it
+        (:func:`stanmix.parallel.spawn_seeds`), so the same seed gives the
+        same table serially, with joblib and on Dask.
+    kfold : int or None
+        Folds for the K with unreliable LOO (default 5); ``None`` keeps the
+        LOO estimate and marks it ``"loo (unreliable)"``.
+    n_jobs, backend, client, progress
+        Where the fits run: see :func:`stanmix.parallel.run_tasks`
+        (default: one after another in this process).
+    lower_limit, upper_limit, censored, interval
+        Censoring, as for :meth:`Mixture.fit`.
+    **fit_kwargs
+        Passed to every fit (``chains``, ``warmup``, ``draws``, engine
+        options, ...).
+
+    Returns
+    -------
+    ComponentSelection
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> data = sm.datasets.mixture_sample(
+    ...     [0.5, 0.5], [[-3.0, 0.0], [3.0, 0.0]], 1.0, 200, seed=1)
+    >>> sel = sm.select_components(data.X, range(1, 4), method="optimize", seed=1)
+    >>> sel.best_
+    2
+    """
+    ks = _check_ks(n_components)
+    check.one_of("method", method, ("sample", "optimize"))
+    if kfold is not None:
+        check.integer("kfold", kfold, low=2)
+    base = check.seed(seed)
+    if base is None:
+        base = int(np.random.SeedSequence().entropy % check.MAX_SEED)
+    template = Mixture() if estimator is None else estimator
+    if not isinstance(template, Mixture):
+        raise StanmixInputError(
+            f"estimator must be a stanmix Mixture, got {type(template).__name__}"
+        )
+    _check_fit_kwargs(template, method, fit_kwargs)
+    censoring = {
+        name: value
+        for name, value in zip(
+            CENSORING_ARGS, (lower_limit, upper_limit, censored, interval), strict=True
+        )
+        if value is not None
+    }
+    cells, _ = template._read(X, censoring)
+    check_fit_data(cells)
+    if ks[-1] > cells.n_obs:
+        raise StanmixInputError(
+            f"n_components goes up to {ks[-1]} but the data has {cells.n_obs} "
+            "rows; a mixture cannot have more components than observations"
+        )
+    params = template.get_params()
+    # Seeds: one per K, then one for the folds' assignment, then one per fold
+    # fit (spawn_seeds gives the same prefix whatever the count).
+    seeds = dict(zip(ks, spawn_seeds(base, len(ks)), strict=True))
+    fit = {"method": method, "log_likelihood": method == "sample", **fit_kwargs}
+    tasks = [
+        (_fit_k, (type(template), params, k, X, censoring, seeds[k], fit)) for k in ks
+    ]
+    outcomes = run_tasks(
+        tasks,
+        n_jobs=n_jobs,
+        backend=backend,
+        client=client,
+        progress=progress,
+        keys=[f"K={k}" for k in ks],
+        label="K",
+    )
+    models = {k: model for k, (model, _) in zip(ks, outcomes, strict=True)}
+    rows = {
+        k: _row(model, seconds, method)
+        for k, (model, seconds) in zip(ks, outcomes, strict=True)
+    }
+    pointwise = {k: rows[k].pop("_pointwise") for k in ks}
+    if method == "sample" and kfold is not None:
+        redo = [k for k in ks if rows[k]["n_high_pareto_k"] > 0]
+        if redo:
+            extra = spawn_seeds(base, len(ks) + 1 + len(redo) * kfold)[len(ks) :]
+            kfold_elpd = _kfold(
+                type(template),
+                params,
+                redo,
+                cells,
+                kfold,
+                extra,
+                fit,
+                n_jobs=n_jobs,
+                backend=backend,
+                client=client,
+                progress=progress,
+            )
+            for k, elpd_i in kfold_elpd.items():
+                pointwise[k] = elpd_i
+                rows[k]["elpd_kfold"] = float(elpd_i.sum())
+                rows[k]["se_kfold"] = float(np.sqrt(elpd_i.size * elpd_i.var()))
+                rows[k]["estimate"] = "kfold"
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "K"
+    best, rule = _choose(table, pointwise, method)
+    return ComponentSelection(
+        table_=table, best_=best, rule_=rule, models_=models, seed_=base
+    )
+
+
+def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> None:
+    """Refuse, before any fit, keywords that no fit of ``template`` takes."""
+    import inspect
+
+    from stanmix.engines import get_engine
+
+    own = ("seed", "method", "log_likelihood", *CENSORING_ARGS)
+    for name in own:
+        if name in fit_kwargs:
+            raise StanmixInputError(f"give {name} to select_components itself")
+    signature = inspect.signature(Mixture.fit).parameters
+    valid = [
+        p
+        for p, spec in signature.items()
+        if spec.kind is spec.KEYWORD_ONLY and p not in own
+    ]
+    valid += sorted(get_engine(template.engine).options.get(method, ()))
+    check.known_keys("option(s) for the fits:", fit_kwargs, valid)
+
+
+def _check_ks(n_components) -> list[int]:
+    try:
+        ks = list(n_components)
+    except TypeError:
+        raise StanmixInputError(
+            f"n_components must be an iterable of integers such as range(1, 9), "
+            f"got {n_components!r}"
+        ) from None
+    if not ks:
+        raise StanmixInputError("n_components is empty; give the K to try")
+    ks = [check.integer("each n_components", k, low=1) for k in ks]
+    if len(set(ks)) != len(ks):
+        raise StanmixInputError(f"n_components repeats a value: {ks}")
+    return sorted(ks)
+
+
+def _fit_k(cls, params, k, X, censoring, seed, fit):
+    start = time.perf_counter()
+    model = cls(**{**params, "n_components": k}).fit(X, seed=seed, **censoring, **fit)
+    return model, time.perf_counter() - start
+
+
+def _row(model: Mixture, seconds: float, method: str) -> dict:
+    from stanmix.inference_data import az
+
+    row: dict[str, Any] = {
+        "n_parameters": model.n_parameters_,
+        "fit_seconds": seconds,
+        "bic": np.nan,
+        "icl": np.nan,
+        "elpd_kfold": np.nan,
+        "se_kfold": np.nan,
+    }
+    if model.map_ is not None:
+        row["bic"] = model.bic()
+        row["icl"] = model.icl() if model.family_.joint else np.nan
+    if method != "sample":
+        row.update(estimate="bic", elpd=np.nan, se=np.nan, converged=True)
+        row["_pointwise"] = None
+        return row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ's Pareto k warning: reported below
+        loo = az.loo(model.idata_, pointwise=True)
+        waic = az.waic(model.idata_)
+    k_hat = np.asarray(loo["pareto_k"])
+    summary = model.summary()
+    stats = model.idata_.sample_stats
+    divergences = int(stats["diverging"].sum())
+    max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
+    share = divergences / stats["diverging"].size
+    converged = bool(
+        (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and share <= DIVERGENCE_LIMIT
+    )
+    high = int((k_hat > PARETO_K_LIMIT).sum())
+    row.update(
+        elpd_loo=float(loo["elpd_loo"]),
+        se_loo=float(loo["se"]),
+        p_loo=float(loo["p_loo"]),
+        n_high_pareto_k=high,
+        waic=-2.0 * float(waic["elpd_waic"]),
+        max_rhat=max_rhat,
+        divergences=divergences,
+        converged=converged,
+        estimate="loo" if high == 0 else "loo (unreliable)",
+    )
+    row["_pointwise"] = np.asarray(loo["loo_i"], dtype=float)
+    return row
+
+
+def _kfold(cls, params, ks, cells: CellTable, folds, seeds, fit, **run) -> dict:
+    """Exact K-fold elpd per row for each K in ``ks``; ``seeds`` holds the
+    folds' assignment seed, then one seed per fold fit."""
+    rng = np.random.default_rng(seeds[0])
+    fold_of = rng.permutation(np.arange(cells.n_obs) % folds)
+    seeds = seeds[1:]
+    tasks, keys = [], []
+    for i, k in enumerate(ks):
+        for f in range(folds):
+            train = np.flatnonzero(fold_of != f)
+            test = np.flatnonzero(fold_of == f)
+            tasks.append(
+                (
+                    _heldout,
+                    (cls, params, k, cells, train, test, seeds[i * folds + f], fit),
+                )
+            )
+            keys.append(f"K={k}, fold {f}")
+    logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
+    outcomes = run_tasks(tasks, keys=keys, label="fold", **run)
+    out = {}
+    for i, k in enumerate(ks):
+        elpd = np.empty(cells.n_obs)
+        for f in range(folds):
+            test, values = outcomes[i * folds + f]
+            elpd[test] = values
+        out[k] = elpd
+    return out
+
+
+def _heldout(cls, params, k, cells, train, test, seed, fit):
+    """Log predictive density of the held-out rows under a fit to the rest."""
+    kwargs = {**fit, "log_likelihood": False}
+    model = cls(**{**params, "n_components": k}).fit(
+        cells.rows(train), seed=seed, **kwargs
+    )
+    ll = likelihood.log_likelihood(model.family_, cells.rows(test), model.param_draws())
+    return test, logsumexp(ll, axis=0) - np.log(ll.shape[0])
+
+
+def _choose(table: pd.DataFrame, pointwise: Mapping, method: str) -> tuple[int, str]:
+    if method != "sample":
+        best = int(table["bic"].idxmin())
+        table["elpd_diff"] = np.nan
+        table["se_diff"] = np.nan
+        return best, (
+            f"Chose K = {best}: the smallest BIC at the posterior mode "
+            "(method='optimize' gives no predictive density)."
+        )
+    kfold = table["estimate"] == "kfold"
+    table["elpd"] = np.where(kfold, table["elpd_kfold"], table["elpd_loo"])
+    table["se"] = np.where(kfold, table["se_kfold"], table["se_loo"])
+    ok = table.index[table["converged"].astype(bool)]
+    if len(ok) == 0:
+        raise StanmixInputError(
+            "no K converged (R-hat <= 1.01 and at most 0.1% divergent draws); "
+            "run longer chains (warmup, draws) before choosing"
+        )
+    top = int(table.loc[ok, "elpd"].idxmax())
+    diffs, ses = {}, {}
+    for k in table.index:
+        d = pointwise[top] - pointwise[k]
+        diffs[k] = float(d.sum())
+        ses[k] = float(np.sqrt(d.size * d.var()))
+    table["elpd_diff"] = -pd.Series(diffs)
+    table["se_diff"] = pd.Series(ses)
+    close = [k for k in ok if diffs[k] <= ses[k]]
+    best = int(min(close))
+    skipped = [int(k) for k in table.index if k not in ok]
+    rule = (
+        "Rule: the smallest K whose elpd is within one standard error (of the "
+        f"difference) of the best. The best elpd is at K = {top} "
+        f"({table.loc[top, 'elpd']:.1f}, {table.loc[top, 'estimate']}); "
+    )
+    if best == top:
+        rule += f"no smaller K comes within one SE, so K = {best}."
+    else:
+        rule += (
+            f"K = {best} is {diffs[best]:.1f} below it with an SE of "
+            f"{ses[best]:.1f}, so K = {best}."
+        )
+    if skipped:
+        rule += f" Not considered (did not converge): K = {skipped}."
+    kfold = [int(k) for k in table.index if table.loc[k, "estimate"] == "kfold"]
+    if kfold:
+        rule += (
+            f" K = {kfold} had Pareto k > {PARETO_K_LIMIT} in LOO and were judged "
+            "by exact K-fold cross-validation."
+        )
+    return best, rule
+
+
+@dataclass
+class FilledComponents:
+    """Filled components of a (sparse overfitted) mixture, per posterior draw.
+
+    Attributes
+    ----------
+    counts : ndarray of int, shape (S,)
+        The number of components with at least one allocated observation,
+        per draw (allocations drawn from the memberships of that draw).
+    distribution : pandas.Series
+        The posterior probability of each number of filled components.
+    mode : int
+        Its most probable value.
+    occupancy : pandas.DataFrame
+        Per component: the share of draws in which it is filled, its mean
+        weight, and its mean number of allocated observations.
+    """
+
+    counts: np.ndarray
+    distribution: pd.Series
+    mode: int
+    occupancy: pd.DataFrame
+
+
+def filled_components(
+    model: Mixture, *, draws: int | None = 1000, seed: int | None = None
+) -> FilledComponents:
+    """How many components the data fill, draw by draw.
+
+    For a sparse overfitted mixture (Rousseau and Mengersen 2011;
+    Malsiner-Walli, Fruhwirth-Schnatter and Grun 2016): fit more components
+    than you expect with a small Dirichlet concentration, e.g.
+    ``Mixture(10, prior_concentration=SPARSE_CONCENTRATION)``, and the
+    surplus components are emptied; the posterior of the number of
+    non-empty components estimates the number of clusters. For each draw,
+    every observation is allocated to a component drawn from its membership
+    probabilities under that draw, and the filled components are counted.
+
+    Parameters
+    ----------
+    model : Mixture
+        A fitted model with joint components (NUTS or ADVI draws).
+    draws : int or None
+        Draws used (evenly thinned; default 1000, None for all).
+    seed : int, optional
+        Seed of the allocations.
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> data = sm.datasets.mixture_sample(
+    ...     [0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], 1.0, 100, seed=1)
+    >>> model = sm.Mixture(4, prior_concentration=SPARSE_CONCENTRATION).fit(
+    ...     data.X, method="variational", seed=1, draws=200)
+    >>> filled_components(model, seed=1).mode
+    2
+    """
+    model._check_membership()
+    params = model.param_draws()
+    n_total = params["w"].shape[0]
+    keep = np.arange(n_total)
+    if draws is not None:
+        check.integer("draws", draws, low=1)
+        if draws < n_total:
+            keep = np.unique(np.linspace(0, n_total - 1, draws).round().astype(int))
+    rng = np.random.default_rng(check.seed(seed))
+    k = params["w"].shape[1]
+    n = model.cells_.n_obs
+    counts = np.empty(keep.size, dtype=int)
+    sizes = np.zeros((keep.size, k))
+    step = max(1, 2**22 // max(1, n * k))
+    for start in range(0, keep.size, step):
+        part = keep[start : start + step]
+        sub = {name: arr[part] for name, arr in params.items()}
+        prob = likelihood.membership_draws(model.family_, model.cells_, sub)
+        u = rng.random(prob.shape[:2])[..., None]
+        z = np.minimum((np.cumsum(prob, axis=-1) < u).sum(axis=-1), k - 1)
+        block = np.stack([np.bincount(row, minlength=k) for row in z])
+        sizes[start : start + part.size] = block
+        counts[start : start + part.size] = (block > 0).sum(axis=1)
+    values, freq = np.unique(counts, return_counts=True)
+    distribution = pd.Series(freq / counts.size, index=values, name="probability")
+    distribution.index.name = "filled components"
+    occupancy = pd.DataFrame(
+        {
+            "filled share": (sizes > 0).mean(axis=0),
+            "mean weight": params["w"][keep].mean(axis=0),
+            "mean size": sizes.mean(axis=0),
+        },
+        index=pd.RangeIndex(k, name="component"),
+    )
+    return FilledComponents(
+        counts=counts,
+        distribution=distribution,
+        mode=int(values[np.argmax(freq)]),
+        occupancy=occupancy,
+    )

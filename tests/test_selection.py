@@ -1,0 +1,139 @@
+"""Choosing the number of components: the sweep, its rule, K-fold where LOO
+is unreliable, runs in parallel, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import RecordingEngine
+
+import stanmix as sm
+from stanmix import datasets
+from stanmix.selection import ComponentSelection
+
+pytest.importorskip("stanli")
+SHORT = dict(chains=2, warmup=300, draws=300, show_progress=False)
+
+
+def _clusters(k: int, n: int = 500, seed: int = 1) -> pd.DataFrame:
+    """K unit-scale clusters on a circle of radius 4 in two columns."""
+    angle = 2 * np.pi * np.arange(k) / k
+    means = 4.0 * np.c_[np.cos(angle), np.sin(angle)] if k > 1 else np.zeros((1, 2))
+    return datasets.mixture_sample(
+        np.full(k, 1 / k), means, 1.0, n, seed=seed, columns=["x", "y"]
+    ).X
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("true_k", [1, 3, 4])
+def test_the_sweep_finds_the_true_number_of_clusters(true_k):
+    sel = sm.select_components(_clusters(true_k), range(1, 6), seed=2, **SHORT)
+    assert isinstance(sel, ComponentSelection)
+    assert sel.best_ == true_k, str(sel)
+    table = sel.table_
+    assert list(table.index) == [1, 2, 3, 4, 5]
+    expected = {"elpd", "se", "estimate", "elpd_diff", "se_diff", "p_loo"}
+    assert expected | {"n_high_pareto_k", "waic", "bic", "icl", "max_rhat"} <= set(
+        table.columns
+    )
+    assert table.loc[true_k, "converged"]
+    # Below the truth, every K is clearly worse than the best.
+    for k in range(1, true_k):
+        assert -table.loc[k, "elpd_diff"] > 2 * table.loc[k, "se_diff"]
+    # A K whose LOO had high Pareto k was judged by K-fold instead.
+    for k in table.index:
+        if table.loc[k, "n_high_pareto_k"] > 0:
+            assert table.loc[k, "estimate"] == "kfold"
+            assert np.isfinite(table.loc[k, "elpd_kfold"])
+    # BIC agrees on the truth here, and the models are kept.
+    assert int(table["bic"].idxmin()) == true_k
+    assert set(sel.models_) == set(table.index)
+    assert sel.models_[true_k].n_components == true_k
+    assert f"K = {true_k}" in sel.rule_
+
+
+@pytest.mark.slow
+def test_overlapping_clusters_show_the_uncertainty():
+    """Two clusters 1.6 sds apart: K = 1 and K = 2 are within each other's
+    standard errors, and the rule, which says so, takes the smaller."""
+    X = datasets.mixture_sample(
+        [0.5, 0.5], [[-0.8, 0.0], [0.8, 0.0]], 1.0, 300, seed=4, columns=["x", "y"]
+    ).X
+    sel = sm.select_components(X, range(1, 4), seed=3, **SHORT)
+    t = sel.table_
+    assert sel.best_ == 1
+    assert -t.loc[2, "elpd_diff"] <= t.loc[2, "se_diff"] or t["elpd"].idxmax() == 1
+    assert "within one standard error" in sel.rule_
+
+
+def test_kfold_replaces_loo_where_pareto_k_is_high():
+    """A single far outlier makes LOO unreliable; that K is cross-validated,
+    its folds each with its own seed, and the K-fold estimate is what the
+    rule uses."""
+    X = _clusters(2, n=60, seed=5)
+    X.loc[len(X)] = [30.0, 30.0]
+    sel = sm.select_components(X, [1, 2], seed=1, kfold=3, **SHORT)
+    t = sel.table_
+    assert (t["n_high_pareto_k"] > 0).any(), t
+    for k in t.index[t["n_high_pareto_k"] > 0]:
+        assert t.loc[k, "estimate"] == "kfold"
+        assert t.loc[k, "elpd"] == t.loc[k, "elpd_kfold"]
+    assert "K-fold cross-validation" in sel.rule_
+    unchecked = sm.select_components(X, [1, 2], seed=1, kfold=None, **SHORT)
+    assert (unchecked.table_["estimate"] == "loo (unreliable)").any()
+
+
+def test_optimize_sweep_uses_bic():
+    X = _clusters(3, n=300)
+    sel = sm.select_components(X, range(1, 5), method="optimize", seed=1)
+    assert sel.best_ == 3
+    assert sel.table_["bic"].idxmin() == 3
+    assert (sel.table_["icl"] >= sel.table_["bic"]).all()
+    fig = sel.plot()
+    assert len(fig.axes) == 2
+
+
+def test_the_same_seed_gives_the_same_table_serially_and_in_processes():
+    X = _clusters(2, n=120)
+    run = dict(method="optimize", seed=7)
+    serial = sm.select_components(X, [1, 2, 3], **run)
+    processes = sm.select_components(X, [1, 2, 3], n_jobs=2, **run)
+    columns = ["bic", "icl", "n_parameters"]
+    pd.testing.assert_frame_equal(serial.table_[columns], processes.table_[columns])
+    for k in (1, 2, 3):
+        np.testing.assert_array_equal(
+            serial.models_[k].idata_.posterior["mu"].to_numpy(),
+            processes.models_[k].idata_.posterior["mu"].to_numpy(),
+        )
+
+
+FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"n_components": []}, "n_components is empty"),
+        ({"n_components": [1, 2.5]}, "each n_components must be an integer"),
+        ({"n_components": 3}, "must be an iterable of integers"),
+        ({"n_components": [0, 1]}, "each n_components must be at least 1"),
+        ({"n_components": [1, 1]}, "repeats a value"),
+        ({"n_components": range(1, 40)}, "the data has 30 rows"),
+        ({"method": "variational"}, "unknown method 'variational'"),
+        ({"kfold": 1}, "kfold must be at least 2"),
+        ({"seed": -3}, "seed must be at least 0"),
+        ({"estimator": "normal"}, "estimator must be a stanmix Mixture"),
+        ({"chians": 2}, "unknown option(s)"),
+        ({"backend": "dask", "client": None}, "dask"),
+    ],
+)
+def test_bad_input_is_refused_before_any_fit(kwargs, fragment):
+    X = _clusters(2, n=30)
+    args = {"n_components": range(1, 3), "estimator": sm.Mixture(engine=FORBIDDEN)}
+    args.update(kwargs)
+    ks = args.pop("n_components")
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(X, ks, **args)
+    assert fragment in str(info.value)
+    assert not FORBIDDEN.calls
