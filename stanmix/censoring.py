@@ -180,8 +180,12 @@ def cell_table(
     censored=None,
     interval: Sequence | None = None,
     allow_missing: bool = True,
+    allow_empty_rows: bool = False,
 ) -> tuple[CellTable, pd.Index]:
     """Validate the data and its censoring; return the cell table and row index.
+
+    A row whose every cell is missing is refused unless ``allow_empty_rows``
+    (a regression's row still has its covariates: a missing response).
 
     Examples
     --------
@@ -304,7 +308,7 @@ def cell_table(
             "handles missing cells"
         )
     empty = np.all(kind == MISSING, axis=1)
-    if empty.any():
+    if empty.any() and not allow_empty_rows:
         rows = np.nonzero(empty)[0]
         shown = ", ".join(str(index[r]) for r in rows[:10])
         raise StanmixInputError(
