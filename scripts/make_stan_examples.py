@@ -60,6 +60,33 @@ def heavy_tailed(n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(means[labels] + cells, columns=["x", "y"])
 
 
+def write_regression() -> None:
+    """Two regression lines whose weights depend on a covariate z, 15% of
+    the responses below a detection limit and a few missing."""
+    data = datasets.regressions(
+        200, seed=5, gate_intercepts=(0.0, 0.3), gate_coefs=((0.0,), (1.2,))
+    )
+    y = data.y.copy()
+    limit = float(np.quantile(y, 0.15))
+    y = y.clip(lower=limit)
+    y.iloc[[7, 50, 120]] = np.nan
+    cells, _ = cell_table(y.to_frame(), lower_limit=limit, allow_empty_rows=True)
+    cells = cells.with_covariates(data.X.to_numpy(), tuple(data.X.columns))
+    family = get_family(
+        "normal_regression", "diag", {"predictors": (0,), "weights_from": (1,)}
+    )
+    units = Standardization.fit(cells, enabled=False)
+    params = family.data_starts(cells, 2, seed=1, n_starts=1)[0]
+    layout = Layout(0, True)
+    data_json = family.stan_data(cells, 2, layout, PRIORS, params, units)
+    data_json.update(compute_log_lik=1, compute_membership=1)
+    init = family.stan_init(params, cells, layout)
+    for suffix, payload in (("data", data_json), ("init", init)):
+        path = STAN / f"regression.{suffix}.json"
+        path.write_text(json.dumps(_jsonable(payload), separators=(",", ":")) + "\n")
+        print("wrote", path.relative_to(STAN.parent))
+
+
 def main() -> None:
     blobs = datasets.blobs(200, seed=1).X
     X, limits = datasets.left_censor(blobs, 0.1)
@@ -73,6 +100,8 @@ def main() -> None:
     X, limits = datasets.left_censor(correlated, 0.15)
     X.loc[[5, 60], "y"] = np.nan
     write("full_cov", get_family("normal", "full"), X, 3, lower_limit=limits)
+
+    write_regression()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from stanmix.estimator import Mixture
     from stanmix.models import DiagonalMixture, NormalMixture
     from stanmix.parallel import fit_many
+    from stanmix.regression import RegressionMixture
     from stanmix.selection import filled_components, select_components
     from stanmix.stan_csv import from_cmdstan_csv
 del TYPE_CHECKING
@@ -34,6 +35,7 @@ _LAZY = {
     "DiagonalMixture": "stanmix.models",
     "Mixture": "stanmix.estimator",
     "NormalMixture": "stanmix.models",
+    "RegressionMixture": "stanmix.regression",
     "censoring": "stanmix.censoring",
     "cmdstan_available": "stanmix.engines",
     "datasets": "stanmix.datasets",
@@ -51,6 +53,7 @@ __all__ = [
     "Mixture",
     "NormalMixture",
     "NotFittedError",
+    "RegressionMixture",
     "StanmixInputError",
     "__version__",
     "censoring",

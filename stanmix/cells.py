@@ -15,12 +15,22 @@ MISSING   nothing known
 
 How each family turns a cell into a likelihood term is the family's own
 business (:mod:`stanmix.families`).
+
+Covariates
+----------
+A table may also carry complete covariates, one (N, P) array of exactly
+known values per row (predictors of a regression, covariates of the mixing
+weights). They are conditioned on, not modelled, so they have no kinds: a
+family that uses them reads them from the table, and every operation on
+rows (:meth:`CellTable.rows`), units (:class:`Standardization`) and Stan
+data (:meth:`CellTable.to_stan`) carries them along with the cells. Tables
+without covariates (``covariates=None``) are what every other family sees.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,6 +56,11 @@ class CellTable:
         Upper bound of LEFT and INTERVAL cells; NaN elsewhere.
     columns : tuple of str
         Column names, length D.
+    covariates : ndarray of float, shape (N, P), optional
+        Complete covariates of each row (see the module's docs); None when
+        the table has none.
+    covariate_names : tuple of str
+        Covariate names, length P.
     """
 
     values: np.ndarray
@@ -53,6 +68,8 @@ class CellTable:
     lower: np.ndarray
     upper: np.ndarray
     columns: tuple[str, ...] = field(default=())
+    covariates: np.ndarray | None = None
+    covariate_names: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
         shape = self.values.shape
@@ -61,6 +78,42 @@ class CellTable:
                 raise ValueError(f"CellTable.{name} must have shape {shape}")
         if not self.columns:
             object.__setattr__(self, "columns", tuple(f"x{d}" for d in range(shape[1])))
+        if self.covariates is not None:
+            cov = np.asarray(self.covariates, dtype=float)
+            if cov.ndim != 2 or cov.shape[0] != shape[0]:
+                raise ValueError(
+                    f"CellTable.covariates must have shape ({shape[0]}, P), got "
+                    f"{cov.shape}"
+                )
+            object.__setattr__(self, "covariates", cov)
+            if not self.covariate_names:
+                names = tuple(f"x{p}" for p in range(cov.shape[1]))
+                object.__setattr__(self, "covariate_names", names)
+            if len(self.covariate_names) != cov.shape[1]:
+                raise ValueError(
+                    f"CellTable.covariate_names must name {cov.shape[1]} covariates"
+                )
+
+    @property
+    def n_covariates(self) -> int:
+        """Number of covariate columns P (0 when the table has none)."""
+        return 0 if self.covariates is None else int(self.covariates.shape[1])
+
+    def with_covariates(self, covariates, names=None) -> CellTable:
+        """The same cells with complete covariates attached, one row each.
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[1.0], [2.0]], ["y"])
+        >>> t.with_covariates([[0.5], [1.5]], ["dose"]).covariate_names
+        ('dose',)
+        """
+        cov = np.array(covariates, dtype=float, copy=True)
+        if cov.ndim == 1:
+            cov = cov[:, None]
+        return replace(
+            self, covariates=cov, covariate_names=tuple(names) if names else ()
+        )
 
     @classmethod
     def from_values(cls, values, columns=None) -> CellTable:
@@ -118,6 +171,13 @@ class CellTable:
         self._refuse(
             inverted, "is interval censored with lower >= upper", "give lower < upper"
         )
+        if self.covariates is not None and not np.all(np.isfinite(self.covariates)):
+            rows, cols = np.nonzero(~np.isfinite(self.covariates))
+            raise StanmixInputError(
+                f"cells: {rows.size} covariate value(s) are not finite; first at "
+                f"row {rows[0]}, covariate {self.covariate_names[cols[0]]!r}; "
+                "covariates must be complete: drop those rows or fill them in"
+            )
         return self
 
     def _refuse(self, bad: np.ndarray, problem: str, fix: str) -> None:
@@ -144,6 +204,8 @@ class CellTable:
             (self.lower - center) / scale,
             (self.upper - center) / scale,
             self.columns,
+            self.covariates,
+            self.covariate_names,
         )
 
     def rows(self, index) -> CellTable:
@@ -154,6 +216,8 @@ class CellTable:
             self.lower[index],
             self.upper[index],
             self.columns,
+            None if self.covariates is None else self.covariates[index],
+            self.covariate_names,
         )
 
     def point_values(self) -> np.ndarray:
@@ -175,7 +239,8 @@ class CellTable:
 
     def to_stan(self) -> dict:
         """The entries of ``stan/cell_table.standata``, the cell part of every
-        program's data block.
+        program's data block, and, for a table with covariates, those of
+        ``stan/covariates.standata`` (``P`` and ``X``).
 
         Examples
         --------
@@ -205,13 +270,17 @@ class CellTable:
                 data["interval_upper"] = self.upper[rows, cols]
             else:
                 data[f"{label}_limit"] = getattr(self, bounds[0])[rows, cols]
+        if self.covariates is not None:
+            data["P"] = self.n_covariates
+            data["X"] = self.covariates.copy()
         return data
 
     @classmethod
-    def from_stan(cls, data, columns=None) -> CellTable:
+    def from_stan(cls, data, columns=None, covariate_names=None) -> CellTable:
         """The table described by the cell entries of a program's data.
 
-        The inverse of :meth:`to_stan`.
+        The inverse of :meth:`to_stan`: the covariates ``P`` and ``X`` are
+        read when the data has them.
 
         Examples
         --------
@@ -267,7 +336,24 @@ class CellTable:
                 f"columns names {len(cols)} dimensions but the data has D = {d}"
             )
         values = np.where(kind == OBSERVED, y, np.nan)
-        return cls(values, kind, lower, upper, tuple(str(c) for c in cols))
+        table = cls(values, kind, lower, upper, tuple(str(c) for c in cols))
+        if "X" not in data:
+            return table
+        try:
+            p = int(data.get("P", 0))
+            covariates = np.asarray(data["X"], dtype=float).reshape(n, p)
+        except (TypeError, ValueError) as err:
+            raise StanmixInputError(
+                f"the data's X entry does not hold N x P = {n} x "
+                f"{data.get('P')} numbers: {err}"
+            ) from None
+        names = tuple(str(c) for c in covariate_names) if covariate_names else ()
+        if names and len(names) != p:
+            raise StanmixInputError(
+                f"covariate_names names {len(names)} covariates but the data has "
+                f"P = {p}"
+            )
+        return table.with_covariates(covariates, names)
 
 
 @dataclass(frozen=True)
@@ -277,10 +363,15 @@ class Standardization:
     Attributes
     ----------
     center, scale : ndarray, shape (D,)
+    covariate_center, covariate_scale : ndarray, shape (P,), optional
+        The same for the table's covariates; None when it has none (or
+        when they are left in their units).
     """
 
     center: np.ndarray
     scale: np.ndarray
+    covariate_center: np.ndarray | None = None
+    covariate_scale: np.ndarray | None = None
 
     @classmethod
     def fit(cls, cells: CellTable, *, enabled: bool = True, shared: bool = False):
@@ -306,11 +397,30 @@ class Standardization:
         scale = points.std(axis=0)
         if shared:
             scale = np.full(d, float(np.sqrt(np.mean(scale**2))))
-        return cls(center, np.where(scale > 0, scale, 1.0))
+        cov_center = cov_scale = None
+        if cells.covariates is not None:
+            cov_center = cells.covariates.mean(axis=0)
+            spread = cells.covariates.std(axis=0)
+            cov_scale = np.where(spread > 0, spread, 1.0)
+        return cls(center, np.where(scale > 0, scale, 1.0), cov_center, cov_scale)
 
     def apply(self, cells: CellTable) -> CellTable:
-        """The table in standardized units."""
-        return cells.affine(self.center, self.scale)
+        """The table in standardized units (covariates too, when scaled).
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[0.0], [2.0]]).with_covariates([1.0, 3.0])
+        >>> Standardization.fit(t).apply(t).covariates.ravel().tolist()
+        [-1.0, 1.0]
+        """
+        out = cells.affine(self.center, self.scale)
+        if cells.covariates is not None and self.covariate_center is not None:
+            out = replace(
+                out,
+                covariates=(cells.covariates - self.covariate_center)
+                / self.covariate_scale,
+            )
+        return out
 
 
 def mostly_censored(

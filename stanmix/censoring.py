@@ -180,11 +180,15 @@ def cell_table(
     censored=None,
     interval: Sequence | None = None,
     allow_missing: bool = True,
+    allow_empty_rows: bool = False,
 ) -> tuple[CellTable, pd.Index]:
     """Validate the data and its censoring; return the cell table and row index.
 
     ``X`` may also be a :class:`CellTable` already holding its censoring (then
     no censoring argument may be given); it is checked and returned as is.
+
+    A row whose every cell is missing is refused unless ``allow_empty_rows``
+    (a regression's row still has its covariates: a missing response).
 
     Examples
     --------
@@ -213,7 +217,7 @@ def cell_table(
         X.validate()
         if not allow_missing and (X.kind == MISSING).any():
             raise StanmixInputError("this model needs complete data (no missing cells)")
-        if np.all(X.kind == MISSING, axis=1).any():
+        if not allow_empty_rows and np.all(X.kind == MISSING, axis=1).any():
             rows = np.flatnonzero(np.all(X.kind == MISSING, axis=1))
             raise StanmixInputError(
                 f"row(s) {', '.join(map(str, rows[:10]))} have every cell missing; "
@@ -333,7 +337,7 @@ def cell_table(
             "handles missing cells"
         )
     empty = np.all(kind == MISSING, axis=1)
-    if empty.any():
+    if empty.any() and not allow_empty_rows:
         rows = np.nonzero(empty)[0]
         shown = ", ".join(str(index[r]) for r in rows[:10])
         raise StanmixInputError(

@@ -4,7 +4,8 @@
 engine, prints the result and writes it, with an HTML report, to a folder
 (``./stanmix-demo`` by default). ``stanmix fit data.csv ...`` fits a CSV
 file and writes the posterior, the summary and membership tables and the
-report to a folder.
+report to a folder; ``stanmix fit-regression data.csv --response y ...``
+does the same for a mixture of regressions of one column on others.
 
 Exit codes: 0 success; 2 a bad flag or bad data (``stanmix: error: ...``,
 reported before any fitting); 1 any other failure (``stanmix: failed:
@@ -260,6 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     select.add_argument("--title", help="title of the HTML report")
     _common(select, None)
     select.set_defaults(engine="auto")
+    _regression_parser(sub)
     return parser
 
 
@@ -804,8 +806,13 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
             f"{args.command} --help')"
         )
     state.verbose = args.verbose
+    commands = {
+        "demo": _demo,
+        "fit": _fit,
+        "select": _select,
+        "fit-regression": _fit_regression,
+    }
     with _console(args.verbose):
-        commands = {"demo": _demo, "fit": _fit, "select": _select}
         return commands[args.command](args, guard)
 
 
@@ -873,3 +880,210 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- fit-regression ------------------------------------------------------------
+def _regression_parser(sub) -> None:
+    reg = sub.add_parser(
+        "fit-regression",
+        help="fit a mixture of regressions to a CSV file",
+        description="Fit a mixture of linear regressions of one column (the "
+        "response, which may be censored or missing) on others (complete) and "
+        "write posterior.nc, summary.csv, membership.csv and report.html to "
+        "--out.",
+    )
+    reg.add_argument("data", type=Path, help="CSV file with a header line")
+    reg.add_argument("--response", required=True, help="the response column")
+    reg.add_argument(
+        "--components",
+        "-k",
+        type=_whole(1),
+        required=True,
+        help="number of regression lines (mixture components)",
+    )
+    reg.add_argument(
+        "--predictors",
+        help="comma-separated predictor columns [every other numeric column "
+        "not only in --weights-from]",
+    )
+    reg.add_argument(
+        "--weights-from",
+        help="comma-separated columns on which the mixing weights depend "
+        "(multinomial logit) [constant weights]",
+    )
+    reg.add_argument(
+        "--errors",
+        default="normal",
+        choices=["normal", "student_t"],
+        help="error distribution within a component [normal]",
+    )
+    reg.add_argument(
+        "--order-by",
+        default="intercept",
+        metavar="NAME",
+        help="what orders the components: 'intercept' (the lines at the "
+        "predictors' means) or a predictor, whose slopes are ordered [intercept]",
+    )
+    reg.add_argument(
+        "--lower-limit",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="detection limit of the response: values recorded at it are "
+        "left-censored (true value <= limit)",
+    )
+    reg.add_argument(
+        "--upper-limit",
+        action="append",
+        default=[],
+        metavar="COL=VALUE",
+        help="upper limit of the response: values recorded at it are "
+        "right-censored (true value >= limit)",
+    )
+    reg.add_argument(
+        "--method", default="sample", choices=["sample", "optimize", "variational"]
+    )
+    reg.add_argument("--out", type=Path, required=True, help="output folder")
+    reg.add_argument("--title", help="title of the HTML report")
+    _common(reg, None)
+    reg.set_defaults(engine="auto")
+
+
+def _column_list(text: str | None, flag: str) -> list[str] | None:
+    if text is None:
+        return None
+    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    if not wanted:
+        raise StanmixInputError(f"{flag} {text!r} names no column")
+    if len(set(wanted)) != len(wanted):
+        raise StanmixInputError(f"{flag} {text!r} names a column twice")
+    return wanted
+
+
+def _check_covariates(table: CsvTable, columns: list[str]) -> None:
+    """Predictors and the weights' covariates are complete in every line."""
+    import numpy as np
+
+    for col in columns:
+        missing = np.flatnonzero(table.frame[col].isna().to_numpy())
+        if missing.size:
+            verb = "has" if missing.size == 1 else "have"
+            raise StanmixInputError(
+                f"{table.where(missing)} of {table.name} {verb} no value in column "
+                f"{col!r}, a covariate of the regression; covariates must be "
+                "complete (only the response may be missing or censored): fill "
+                "them in or delete those lines"
+            )
+
+
+def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    options = _sampling(args)
+    check_output_folder(args.out, name="--out")
+    lower = _limits(args.lower_limit, "--lower-limit")
+    upper = _limits(args.upper_limit, "--upper-limit")
+    response = args.response.strip()
+    for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
+        other = [c for c in limits if c != response]
+        if other:
+            raise StanmixInputError(
+                f"{flag} names column {other[0]!r}, but only the response "
+                f"(--response {response}) can be censored; covariates are exact"
+            )
+    predictors = _column_list(args.predictors, "--predictors")
+    weights = _column_list(args.weights_from, "--weights-from") or []
+    if predictors is not None and response in predictors:
+        raise StanmixInputError(
+            f"--predictors names the response {response!r}; leave it out"
+        )
+    if response in weights:
+        raise StanmixInputError(
+            f"--weights-from names the response {response!r}; leave it out"
+        )
+    _check_engine(args.engine)
+    from stanmix.csv_input import read_csv
+
+    wanted = None
+    if predictors is not None:
+        wanted = list(dict.fromkeys([response, *predictors, *weights]))
+    table = read_csv(args.data, wanted)
+    columns = [str(c) for c in table.frame.columns]
+    if response not in columns:
+        skipped = (
+            f" (skipped as text: {', '.join(table.skipped)})" if table.skipped else ""
+        )
+        raise StanmixInputError(
+            f"--response {response!r} is not a numeric column of {table.name} "
+            f"(numeric columns: {', '.join(columns)}){skipped}"
+        )
+    unknown = [c for c in weights if c not in columns]
+    if unknown:
+        raise StanmixInputError(
+            f"--weights-from names {', '.join(map(repr, unknown))}, not numeric "
+            f"columns of {table.name} (numeric columns: {', '.join(columns)})"
+        )
+    if predictors is None:
+        predictors = [c for c in columns if c != response and c not in weights]
+        if not predictors:
+            raise StanmixInputError(
+                f"{table.name} has no predictor column besides --response "
+                f"{response} and --weights-from; name them with --predictors"
+            )
+        if table.skipped:
+            _say(
+                f"Predictors: {', '.join(predictors)} (skipping "
+                f"{', '.join(table.skipped)}; choose with --predictors)"
+            )
+    order_by = args.order_by.strip()
+    if order_by != "intercept" and order_by not in predictors:
+        raise StanmixInputError(
+            f"--order-by {order_by!r} is neither 'intercept' nor a predictor "
+            f"({', '.join(predictors)})"
+        )
+    covariates = list(dict.fromkeys([*predictors, *weights]))
+    frame = table.frame[[response, *covariates]]
+    from stanmix.csv_input import CsvTable
+
+    used = CsvTable(frame, table.lines, table.name, table.header_line)
+    _check_limits(used, lower, upper)
+    _check_covariates(used, covariates)
+    _check_columns(used, lower, upper)
+    import stanmix as sm
+
+    model = sm.RegressionMixture(
+        args.components,
+        predictors=predictors,
+        weights_from=weights or None,
+        errors=args.errors,
+        order_by=order_by,
+        engine=args.engine,
+    )
+    plan = _plan(used, args, options, lower, upper)
+    gates = f", weights from {', '.join(weights)}," if weights else ""
+    _say(
+        plan.replace(
+            f"Fitting {_count(args.components, 'component')} to ",
+            f"Fitting {_count(args.components, 'regression line')} of {response} "
+            f"on {', '.join(predictors)}{gates} to ",
+            1,
+        )
+    )
+    _warn_short_run(args.method, options)
+    guard.check()
+    model.fit(
+        frame,
+        response=response,
+        method=args.method,
+        seed=args.seed,
+        lower_limit=lower or None,
+        upper_limit=upper or None,
+        show_progress=_progress(args),
+        **options,
+    )
+    guard.check()
+    _print_fit(model)
+    title = args.title or (
+        f"{args.data.name}: {args.components}-component mixture of regressions "
+        f"of {response}"
+    )
+    _write(model, args, title, guard)
+    return 0

@@ -184,3 +184,95 @@ def with_outliers(n: int = 600, seed: int = 1, fraction: float = 0.05) -> Synthe
     )
     labels = np.r_[clean.labels, np.full(n_out, -1)]
     return Synthetic(X, labels, clean.weights, means, clean.scales, clean.covariances)
+
+
+@dataclass(frozen=True)
+class SyntheticRegression:
+    """Responses drawn from a known mixture of linear regressions.
+
+    ``X`` holds the predictors (columns ``x``, or ``x1``, ``x2``, ...) and
+    any covariates of the weights (``z``, ...), ``y`` the response (a Series
+    named ``y``), ``labels`` the true component of each row, and the true
+    parameters: ``intercepts`` (K,), ``slopes`` (K, P), ``scales`` (K,),
+    and either constant ``weights`` (K,) or the weights' log-odds
+    ``gate_intercepts`` (K,) and ``gate_coefs`` (K, Q) against component 0
+    (whose row is 0).
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    labels: np.ndarray
+    intercepts: np.ndarray
+    slopes: np.ndarray
+    scales: np.ndarray
+    weights: np.ndarray | None = None
+    gate_intercepts: np.ndarray | None = None
+    gate_coefs: np.ndarray | None = None
+
+
+def regressions(
+    n: int = 400,
+    seed: int = 1,
+    *,
+    intercepts=(2.0, 0.5),
+    slopes=((0.2,), (1.0,)),
+    scales=(0.5, 0.6),
+    weights=(0.5, 0.5),
+    gate_intercepts=None,
+    gate_coefs=None,
+    x_range: tuple[float, float] = (0.0, 10.0),
+) -> SyntheticRegression:
+    """``n`` draws from a mixture of linear regressions with normal errors.
+
+    Predictors are uniform on ``x_range``; with ``gate_intercepts`` and
+    ``gate_coefs`` (K x Q, row 0 zero) the component of each row is drawn
+    with multinomial-logit weights of Q standard normal covariates
+    ``z``, ``z1``, ... instead of the constant ``weights``. By default: two
+    populations whose lines cross, slopes 0.2 and 1.0.
+
+    Examples
+    --------
+    >>> data = regressions(100, seed=0)
+    >>> list(data.X.columns), data.y.shape, data.slopes.shape
+    (['x'], (100,), (2, 1))
+    """
+    rng = np.random.default_rng(seed)
+    intercepts = np.asarray(intercepts, dtype=float)
+    slopes = np.asarray(slopes, dtype=float).reshape(intercepts.size, -1)
+    scales = np.asarray(scales, dtype=float)
+    k, p = slopes.shape
+    x = rng.uniform(*x_range, size=(n, p))
+    names = ["x"] if p == 1 else [f"x{j + 1}" for j in range(p)]
+    frame = pd.DataFrame(x, columns=names)
+    if gate_coefs is not None:
+        gate_coefs = np.asarray(gate_coefs, dtype=float).reshape(k, -1)
+        gate_intercepts = np.asarray(gate_intercepts, dtype=float)
+        q = gate_coefs.shape[1]
+        z = rng.standard_normal((n, q))
+        for j in range(q):
+            frame["z" if j == 0 else f"z{j}"] = z[:, j]
+        eta = gate_intercepts + z @ gate_coefs.T
+        prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+        prob /= prob.sum(axis=1, keepdims=True)
+        labels = (rng.random(n)[:, None] > np.cumsum(prob, axis=1)).sum(axis=1)
+        labels = np.minimum(labels, k - 1)
+        weights = None
+    else:
+        weights = np.asarray(weights, dtype=float)
+        labels = rng.choice(k, size=n, p=weights / weights.sum())
+    y = (
+        intercepts[labels]
+        + (x * slopes[labels]).sum(axis=1)
+        + scales[labels] * rng.standard_normal(n)
+    )
+    return SyntheticRegression(
+        frame,
+        pd.Series(y, name="y"),
+        labels,
+        intercepts,
+        slopes,
+        scales,
+        weights,
+        gate_intercepts,
+        gate_coefs,
+    )

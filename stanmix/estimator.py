@@ -496,7 +496,9 @@ class Mixture:
         layout = Layout(
             self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
         )
-        starts = [c.start(family) for c in clusterings]
+        starts = family.data_starts(std, k, seed, n_starts) or [
+            c.start(family) for c in clusterings
+        ]
         user = None
         if not isinstance(init, str):
             user = user_starts(
@@ -524,7 +526,7 @@ class Mixture:
                 **(engine_options if method == "optimize" else {}),
             )
             mode = _first(family.from_stan(best.variables))
-            self.map_ = family.to_original(mode, units.center, units.scale)
+            self.map_ = family.to_original_units(mode, units)
             if family.joint:
                 map_probs = likelihood.membership_mean(family, cells, _lead(self.map_))
         if method == "optimize":
@@ -597,6 +599,7 @@ class Mixture:
         self.obs_index_ = index
         self.center_ = units.center
         self.scale_ = units.scale
+        self.units_ = units
         self.anchor_ = layout.anchor
         self.seed_ = seed
         self.engine_ = engine.name if isinstance(engine, Engine) else engine
@@ -653,8 +656,8 @@ class Mixture:
 
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         family = self.family_
-        params = family.to_original(
-            family.from_stan(result.variables), self.center_, self.scale_
+        params = family.to_original_units(
+            family.from_stan(result.variables), self.units_
         )
         c, n_draws, k = params["w"].shape
         variables, dims, coords = self._posterior_out(
@@ -757,8 +760,9 @@ class Mixture:
             }
         kwargs = {}
         if method == "order":
-            dim_of_mu = idata.posterior["mu"].dims[3:]
-            kwargs["order_by"] = ("mu", self.anchor_ if dim_of_mu else None)
+            name, coord = family.order_key(self.anchor_)
+            extra_dims = idata.posterior[name].dims[3:]
+            kwargs["order_by"] = (name, coord if extra_dims else None)
         idata, report = relabel_idata(
             idata,
             method=method,
@@ -768,6 +772,8 @@ class Mixture:
             **kwargs,
         )
         self.relabel_report_ = report
+        for name, value in family.after_relabel(idata.posterior).items():
+            idata.posterior[name] = value
         return idata
 
     def _summarise(self) -> None:

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 #: The programs, one per group of families (see stanmix.families).
-PROGRAMS = ("normal_diag", "student_t_diag", "full_cov")
+PROGRAMS = ("normal_diag", "student_t_diag", "full_cov", "regression")
 
 
 def stan_dir() -> Path:

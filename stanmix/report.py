@@ -149,8 +149,9 @@ def render_report(model, *, title: str | None = None, X=None, selection=None) ->
     version = model.idata_.posterior.attrs.get("stanmix_version", "")
 
     with plt.ioff():
+        draw = getattr(plots, model.family_.cluster_plot)
         clusters_png = _render(
-            lambda: plots.plot_clusters(model, X).figure,
+            lambda: (draw(model) if X is None else draw(model, X)).figure,
         )
         membership_png = _render(lambda: plots.plot_membership(model).figure)
         relabel_png = None

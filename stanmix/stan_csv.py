@@ -1,8 +1,8 @@
 """Reading the output of a direct CmdStan run of one of stanmix's programs.
 
 A CmdStan user runs one of the programs in ``stan/`` (``normal_diag.stan``,
-``student_t_diag.stan``, ``full_cov.stan``) with a data JSON and gets one
-Stan CSV file per chain. :func:`from_cmdstan_csv`
+``student_t_diag.stan``, ``full_cov.stan``, ``regression.stan``) with a data
+JSON and gets one Stan CSV file per chain. :func:`from_cmdstan_csv`
 turns those files and that data into a fitted stanmix estimator, so the draws
 are relabelled, checked for label switching and summarised exactly as after
 ``fit``; ``model.idata_`` is the InferenceData.

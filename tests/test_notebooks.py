@@ -17,8 +17,13 @@ NOTEBOOKS = [
     "bayesian_clustering.ipynb",
     "censored_clustering.ipynb",
     "component_families.ipynb",
+    "regression_mixtures.ipynb",
 ]
-SLOW = {"bayesian_clustering.ipynb", "component_families.ipynb"}  # 20-60 s small
+SLOW = {
+    "bayesian_clustering.ipynb",
+    "component_families.ipynb",
+    "regression_mixtures.ipynb",
+}  # 10-60 s small
 CELL_TIMEOUT = 600  # seconds per cell
 
 

@@ -191,6 +191,8 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
             "y": data["y"][:20],
             "observed": data["observed"][:20],
         }
+        if "X" in data:  # covariates (regression.stan) have one row per row
+            fewer["X"] = data["X"][:20]
         for label in ("left", "right", "interval"):
             keep = [i for i, r in enumerate(data[f"{label}_row"]) if r <= 20]
             fewer[f"n_{label}"] = len(keep)

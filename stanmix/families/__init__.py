@@ -14,9 +14,14 @@ normal           full, tied    full_cov           exact, latent values
 student_t        diag          student_t_diag     exact, Student-t CDF
 student_t        spherical     student_t_diag     exact, Student-t CDF
 student_t        full, tied    full_cov           exact, latent values
+normal_regr.     diag          regression         exact, normal CDF
+student_t_regr.  diag          regression         exact, Student-t CDF
 ===============  ============  =================  =======================
 
-Missing cells are integrated out exactly by every family.
+Missing cells are integrated out exactly by every family. The regression
+families (``normal_regression``, ``student_t_regression``) model one
+response column given complete covariates carried by the cell table; they
+are fitted with :class:`stanmix.RegressionMixture`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from stanmix.families.base import Family, Layout, Option, Params, Priors
 from stanmix.families.full import NormalFull, NormalTied, StudentTFull, StudentTTied
 from stanmix.families.normal import NormalDiag, NormalSpherical
 from stanmix.families.per_dimension import NormalPerDimension
+from stanmix.families.regression import NormalRegression, StudentTRegression
 from stanmix.families.student_t import StudentTDiag, StudentTSpherical
 
 __all__ = [
@@ -54,6 +60,8 @@ FAMILIES: dict[tuple[str, str], type[Family]] = {
         StudentTFull,
         StudentTTied,
         NormalPerDimension,
+        NormalRegression,
+        StudentTRegression,
     )
 }
 

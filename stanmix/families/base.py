@@ -40,6 +40,10 @@ PARAM_DOCS = {
     "sigma": "scales (standard deviations for normal components)",
     "corr": "correlations of each pair of columns",
     "nu": "degrees of freedom",
+    "intercept": "regression intercepts (each component's line at predictors = 0)",
+    "beta": "regression slopes, one per component and predictor",
+    "gamma0": "log-odds intercepts of the mixing weights against component 0",
+    "gamma": "log-odds coefficients of the mixing weights against component 0",
 }
 
 
@@ -99,6 +103,12 @@ class Family(abc.ABC):
     #: The data flags that select this family within its program (what
     #: :meth:`stan_data` sets them to).
     stan_flags: ClassVar[dict[str, int]] = {}
+    #: The function of :mod:`stanmix.plots` that draws the fitted data with
+    #: the components (what the report shows).
+    cluster_plot: ClassVar[str] = "plot_clusters"
+    #: Whether the family models the cells given covariates that the cell
+    #: table must carry (:attr:`stanmix.cells.CellTable.covariates`).
+    needs_covariates: ClassVar[bool] = False
 
     def __init__(self, family_options: Mapping | None = None) -> None:
         given = dict(family_options or {})
@@ -169,6 +179,20 @@ class Family(abc.ABC):
         """Params in standardized units from the data's units."""
         return self._rescale(params, np.asarray(center), np.asarray(scale), False)
 
+    def to_original_units(self, params: Params, units: Standardization) -> Params:
+        """Params in the data's units from the standardized units ``units``.
+
+        The same as :meth:`to_original` with the response columns' centre
+        and scale; families whose data carry covariates (regressions) also
+        convert their coefficients with the covariates' units.
+        """
+        return self.to_original(params, units.center, units.scale)
+
+    def to_standard_units(self, params: Params, units: Standardization) -> Params:
+        """Params in the standardized units ``units`` from the data's units
+        (the inverse of :meth:`to_original_units`)."""
+        return self.to_standard(params, units.center, units.scale)
+
     def _rescale(self, params: Params, center, scale, forward: bool) -> Params:
         """Means shift and scale; ``sigma`` scales; the rest is unit-free."""
         out = dict(params)
@@ -185,6 +209,14 @@ class Family(abc.ABC):
     def start(self, means, scales, weights) -> Params:
         """A point of the model from a hard clustering (standardized units):
         centres (K, D), per-column spreads (K, D), weights (K,)."""
+
+    def data_starts(
+        self, cells: CellTable, k: int, seed: int, n_starts: int
+    ) -> list[Params] | None:
+        """Starting points the family computes from the (standardized) cells
+        itself, one per optimizer start, or None (the default) to start from
+        k-means clusterings of the cells (:meth:`start`)."""
+        return None
 
     def check_start(self, values: Mapping, k: int, d: int, where: str) -> Params:
         """User-given starting values (data units) as Params."""
@@ -242,6 +274,19 @@ class Family(abc.ABC):
     @abc.abstractmethod
     def check_draws(self, params: Params, n_dims: int) -> Params:
         """Validated float draws with one leading axis (S)."""
+
+    # -- labels ---------------------------------------------------------------
+    def order_key(self, anchor: int) -> tuple[str, int | None]:
+        """The posterior variable (and its coordinate) whose order the
+        program declares when ordered: by default the means along the anchor.
+        """
+        return "mu", anchor
+
+    def after_relabel(self, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
+        """Variables to replace in a relabelled posterior, where relabelling
+        broke a constraint of the family's parameterisation (by default
+        none)."""
+        return {}
 
     # -- posterior I/O --------------------------------------------------------
     def to_posterior(self, params: Params, columns) -> tuple[dict, dict, dict]:

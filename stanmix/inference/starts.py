@@ -155,9 +155,7 @@ def user_starts(
             "or one per chain"
         )
     out = [
-        family.to_standard(
-            family.check_start(values, k, d, f"init[{i}]"), units.center, units.scale
-        )
+        family.to_standard_units(family.check_start(values, k, d, f"init[{i}]"), units)
         for i, values in enumerate(dicts)
     ]
     if chains is not None and len(out) == 1:

@@ -1,0 +1,628 @@
+"""Mixtures of linear regressions: :class:`RegressionMixture`.
+
+A thin layer over :class:`stanmix.Mixture` with the regression families
+(:mod:`stanmix.families.regression`): it reads the predictors and the
+response, checks them (before any Stan call), builds the cell table with the
+predictors as its covariates, names the coefficients by predictor, and adds
+what a regression is asked for: predictions of the response at new
+predictors, per component and for the mixture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from stanmix import _validation as check
+from stanmix import likelihood
+from stanmix.cells import CellTable
+from stanmix.censoring import as_matrix, cell_table
+from stanmix.estimator import CENSORING_ARGS, Mixture
+from stanmix.exceptions import StanmixInputError
+from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
+
+__all__ = ["RegressionDesign", "RegressionMixture"]
+
+ERRORS = ("normal", "student_t")
+#: Settings of the regression families that the estimator's own arguments set.
+_OWN_OPTIONS = ("predictors", "weights_from", "order_by", "slope_scale", "gate_scale")
+#: At most this many draws go into predictions (evenly spaced).
+MAX_PREDICT_DRAWS = 4000
+#: Predictive intervals use at least this many new responses per row (each
+#: posterior draw repeated as needed, e.g. for a posterior mode).
+MIN_PREDICTIVE = 1000
+
+
+@dataclass(frozen=True)
+class RegressionDesign:
+    """Which columns a fitted :class:`RegressionMixture` uses.
+
+    Attributes
+    ----------
+    response : str
+        The response's name.
+    predictors : tuple of str
+        The regression's predictors, in order (the ``predictor`` dim).
+    weights_from : tuple of str
+        The covariates of the mixing weights (the ``weight_predictor`` dim);
+        empty for constant weights.
+    covariates : tuple of str
+        Every covariate column, in the order the cell table holds them: the
+        predictors, then the weights' covariates that are not predictors.
+    """
+
+    response: str
+    predictors: tuple[str, ...]
+    weights_from: tuple[str, ...]
+    covariates: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Response and covariates of one data set, checked."""
+
+    response: pd.DataFrame  # one column
+    covariates: np.ndarray  # (N, C)
+    index: pd.Index
+
+
+class RegressionMixture(Mixture):
+    """Bayesian mixture of linear regressions, fitted with Stan.
+
+    Each observation's response comes from one of K regressions,
+
+        y_n ~ sum_k w_k(z_n) f(y_n | intercept_k + x_n beta_k, sigma_k),
+
+    with normal or Student-t errors ``f``, constant mixing weights or
+    weights that depend on covariates z_n through a multinomial logit (a
+    mixture of experts). The response may be censored (left, right or
+    interval, per observation) or missing; the predictors must be complete.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of regressions K.
+    predictors : sequence of str, optional
+        The columns of ``X`` that enter the regression (names, or for a
+        numpy array ``"x0"``, ``"x1"``, ...). By default every column of
+        ``X`` except the response and the columns named only in
+        ``weights_from``.
+    weights_from : sequence of str, optional
+        Columns of ``X`` on which the mixing weights depend (multinomial
+        logit, component 0's coefficients fixed at 0: the others are log-odds
+        against it). A column may be in both lists. By default the weights
+        are constant (Dirichlet prior).
+    errors : {"normal", "student_t"}
+        The error distribution within a component; ``"student_t"`` has one
+        degrees-of-freedom parameter ``nu`` per component (gamma(2, 0.05)
+        prior on nu >= 1, ``family_options={"nu_shape": ..., "nu_rate":
+        ...}``), whose heavy tails absorb outlying responses.
+    order_by : str
+        What identifies the components: ``"intercept"`` (default) orders the
+        lines' values at the predictors' centre (their means over the fitted
+        rows), ``mu``; a predictor's name orders the slopes of that
+        predictor.
+    ordered : bool
+        ``False`` fits the plain, label-switching model; stanmix then
+        relabels the draws.
+    engine, standardize, relabel, hdi_prob
+        As for :class:`stanmix.Mixture`. With ``standardize`` (default) the
+        response and each covariate are fitted as (value - mean) / sd, and
+        results are reported in the data's units.
+    prior_mean_scale : float
+        Prior sd of each line's value at the predictors' centre (normal,
+        centred at the response's mean), standardized units [3].
+    prior_slope_scale : float
+        Prior sd of each slope (normal, centred at 0), standardized units
+        (response sd per predictor sd) [2.5].
+    prior_scale_median, prior_scale_log_sd : float
+        Lognormal prior on each error scale: median and sd of its log
+        (standardized units) [0.5, 1].
+    prior_concentration : float
+        Dirichlet concentration of constant weights [3].
+    prior_gate_scale : float
+        Prior sd (normal, centred at 0) of the weights' log-odds at the
+        covariates' centre and of their coefficients (per covariate sd)
+        [2.5].
+    family_options : dict, optional
+        ``{"nu_shape": ..., "nu_rate": ...}`` for Student-t errors.
+
+    Attributes
+    ----------
+    idata_ : arviz.InferenceData
+        ``posterior`` with ``intercept`` (component), ``beta`` (component,
+        predictor), ``sigma``, ``mu`` (each line at the predictors' centre),
+        ``w`` (weights; at the covariates' centre with ``weights_from``),
+        ``nu`` (Student-t), ``gamma0`` and ``gamma`` (component,
+        weight_predictor) with ``weights_from``; ``log_likelihood``,
+        ``observed_data`` (the response's cells) and ``constant_data`` (the
+        covariates).
+    intercept_, coef_ : ndarray
+        Posterior means of the intercepts (K,) and slopes (K, P).
+    weights_, scales_, means_ : ndarray
+        Posterior means of ``w``, ``sigma`` and ``mu`` (K,).
+    weight_intercept_, weight_coef_ : ndarray
+        Posterior means of ``gamma0`` (K,) and ``gamma`` (K, Q), with
+        ``weights_from``.
+    design_ : RegressionDesign
+        The response, predictors and weights' covariates that were fitted.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, stanmix as sm
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(0, 10, 200)
+    >>> group = rng.random(200) < 0.5
+    >>> y = np.where(group, 1 + 2 * x, 15 - x) + rng.normal(0, 1, 200)
+    >>> df = pd.DataFrame({"dose": x, "response": y})
+    >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+    ...     df, response="response", method="optimize", seed=1)
+    >>> np.round(model.coef_[:, 0], 1).tolist()    # ordered at the mean dose
+    [-1.0, 2.0]
+    >>> np.round(model.intercept_, 1).tolist()
+    [15.3, 0.9]
+    >>> model.predict(pd.DataFrame({"dose": [5.0]}))["mean"].round(1).tolist()
+    [10.2, 11.0, 10.6]
+    """
+
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        predictors: Sequence[str] | None = None,
+        weights_from: Sequence[str] | None = None,
+        errors: str = "normal",
+        order_by: str = "intercept",
+        ordered: bool = True,
+        engine: str = "auto",
+        standardize: bool = True,
+        relabel: str | None = "auto",
+        prior_mean_scale: float = 3.0,
+        prior_slope_scale: float = 2.5,
+        prior_scale_median: float = 0.5,
+        prior_scale_log_sd: float = 1.0,
+        prior_concentration: float = 3.0,
+        prior_gate_scale: float = 2.5,
+        family_options: dict | None = None,
+        hdi_prob: float = 0.94,
+    ) -> None:
+        super().__init__(
+            n_components,
+            ordered=ordered,
+            engine=engine,
+            standardize=standardize,
+            relabel=relabel,
+            prior_mean_scale=prior_mean_scale,
+            prior_scale_median=prior_scale_median,
+            prior_scale_log_sd=prior_scale_log_sd,
+            prior_concentration=prior_concentration,
+            family_options=family_options,
+            hdi_prob=hdi_prob,
+        )
+        self.predictors = predictors
+        self.weights_from = weights_from
+        self.errors = errors
+        self.order_by = order_by
+        self.prior_slope_scale = prior_slope_scale
+        self.prior_gate_scale = prior_gate_scale
+
+    # -- what the family is -----------------------------------------------------
+    def _family_spec(self):
+        design = self._pending_design()
+        covariates = design.covariates
+        order = None
+        if self.order_by != "intercept":
+            order = design.predictors.index(self.order_by)
+        options = {
+            "predictors": tuple(covariates.index(c) for c in design.predictors),
+            "weights_from": tuple(covariates.index(c) for c in design.weights_from),
+            "order_by": order,
+            "slope_scale": self.prior_slope_scale,
+            "gate_scale": self.prior_gate_scale,
+            **dict(self.family_options or {}),
+        }
+        return f"{self.errors}_regression", "diag", options
+
+    def _layout_spec(self):
+        return bool(self.ordered), 0
+
+    def _pending_design(self) -> RegressionDesign:
+        design = getattr(self, "_design", None)
+        if design is None:
+            raise StanmixInputError(
+                "RegressionMixture fits from fit(X, y) or fit(X, response=...)"
+            )
+        return design
+
+    # -- reading the data -------------------------------------------------------
+    def _check_settings_of_design(self) -> None:
+        check.one_of("errors", self.errors, ERRORS)
+        if not isinstance(self.order_by, str):
+            raise StanmixInputError(
+                f"order_by must be 'intercept' or a predictor's name, got "
+                f"{self.order_by!r}"
+            )
+        options = self.family_options
+        if options is not None and not isinstance(options, dict):
+            raise StanmixInputError(
+                "family_options must be a dict, e.g. {'nu_shape': 2.0}, got "
+                f"{type(options).__name__}"
+            )
+        clash = [key for key in (options or {}) if key in _OWN_OPTIONS]
+        if clash:
+            raise StanmixInputError(
+                f"family_options {clash} are set by RegressionMixture's own "
+                "arguments (predictors, weights_from, order_by, prior_slope_scale, "
+                "prior_gate_scale); give them there"
+            )
+        for name in ("prior_slope_scale", "prior_gate_scale"):
+            check.number(name, getattr(self, name), positive=True)
+
+    def _names(
+        self, value, what: str, columns: Sequence[str]
+    ) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        try:
+            names = tuple(str(v) for v in value)
+        except TypeError:
+            raise StanmixInputError(
+                f"{what} must be a list of column names, got {value!r}"
+            ) from None
+        unknown = [n for n in names if n not in columns]
+        if unknown:
+            raise StanmixInputError(
+                f"{what} names column(s) {', '.join(map(repr, unknown))} that are not "
+                f"in X (columns: {', '.join(columns)})"
+            )
+        if len(set(names)) != len(names):
+            raise StanmixInputError(f"{what} names a column twice: {list(names)}")
+        return names
+
+    def _split(self, X, y, response) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
+        """X's covariate columns and the response, as frames on one index."""
+        values, columns, index = as_matrix(X, name="X")
+        frame = pd.DataFrame(values, columns=list(columns), index=index)
+        if (y is None) == (response is None):
+            raise StanmixInputError(
+                "give the response either as y (an array or Series) or as "
+                "response= (the name of a column of X), not both or neither"
+            )
+        if response is not None:
+            if isinstance(response, (int, np.integer)) and not isinstance(
+                response, bool
+            ):
+                if not 0 <= response < len(columns):
+                    raise StanmixInputError(
+                        f"response={response} is not a column position of X "
+                        f"(0..{len(columns) - 1})"
+                    )
+                response = columns[int(response)]
+            if not isinstance(response, str) or response not in columns:
+                raise StanmixInputError(
+                    f"response={response!r} is not a column of X (columns: "
+                    f"{', '.join(columns)})"
+                )
+            return frame.drop(columns=[response]), frame[[response]], index
+        name = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
+        y_values, y_columns, y_index = as_matrix(y, name="y")
+        if y_values.shape[1] != 1:
+            raise StanmixInputError(
+                f"y must be one column (the response), got shape {y_values.shape}; "
+                "a mixture of regressions models one response"
+            )
+        if isinstance(y, pd.DataFrame):
+            name = y_columns[0]
+        if y_values.shape[0] != len(index):
+            raise StanmixInputError(
+                f"y has {y_values.shape[0]} values but X has {len(index)} rows; "
+                "give one response per row of X"
+            )
+        if isinstance(y, (pd.Series, pd.DataFrame)) and isinstance(X, pd.DataFrame):
+            if not y_index.equals(index):
+                raise StanmixInputError(
+                    "y's index does not match X's index, so their rows would be "
+                    "paired by position; reindex y like X (y.loc[X.index]) or pass "
+                    "y.to_numpy() to pair them by position"
+                )
+        if name in columns:
+            raise StanmixInputError(
+                f"the response is named {name!r}, like a column of X; rename one, "
+                "or give the response with response= instead"
+            )
+        return frame, pd.DataFrame({name: y_values[:, 0]}, index=index), index
+
+    def _resolve(self, covariates: pd.DataFrame, response: str) -> RegressionDesign:
+        columns = [str(c) for c in covariates.columns]
+        gate = self._names(self.weights_from, "weights_from", columns) or ()
+        pred = self._names(self.predictors, "predictors", columns)
+        if pred is None:
+            pred = tuple(c for c in columns if c not in gate)
+            if not pred:
+                raise StanmixInputError(
+                    "X has no predictor columns (besides the response and the "
+                    "weights' covariates); give at least one predictor column"
+                )
+        if self.order_by != "intercept" and self.order_by not in pred:
+            raise StanmixInputError(
+                f"order_by={self.order_by!r} is neither 'intercept' nor a predictor "
+                f"({', '.join(pred) or 'none'})"
+            )
+        used = pred + tuple(c for c in gate if c not in pred)
+        return RegressionDesign(response, pred, gate, used)
+
+    def _checked_covariates(
+        self, frame: pd.DataFrame, design: RegressionDesign, index: pd.Index
+    ) -> np.ndarray:
+        values = frame[list(design.covariates)].to_numpy(dtype=float)
+        missing = np.isnan(values)
+        if missing.any():
+            rows, cols = np.nonzero(missing)
+            shown = ", ".join(
+                f"row {index[r]!r} ({design.covariates[c]!r})"
+                for r, c in zip(rows[:5], cols[:5], strict=True)
+            )
+            more = f" and {rows.size - 5} more" if rows.size > 5 else ""
+            raise StanmixInputError(
+                f"missing covariate values at {shown}{more}; predictors and the "
+                "weights' covariates must be complete: drop those rows or fill "
+                "them in (only the response may be missing or censored)"
+            )
+        return values
+
+    def _prepare(self, X, y, response, *, fitting: bool) -> _Prepared:
+        covariates, resp, index = self._split(X, y, response)
+        if fitting:
+            design = self._resolve(covariates, str(resp.columns[0]))
+            values = self._checked_covariates(covariates, design, index)
+            for j, name in enumerate(design.covariates):
+                if np.ptp(values[:, j]) == 0:
+                    raise StanmixInputError(
+                        f"covariate {name!r} is constant (every value is "
+                        f"{values[0, j]:g}): its coefficient cannot be told apart "
+                        "from the intercept; drop it"
+                    )
+            self._design = design
+        else:
+            design = self.design_
+            absent = [c for c in design.covariates if c not in covariates.columns]
+            if absent:
+                raise StanmixInputError(
+                    f"X lacks the fitted covariate column(s) "
+                    f"{', '.join(map(repr, absent))} (fitted on "
+                    f"{', '.join(design.covariates)})"
+                )
+            values = self._checked_covariates(covariates, design, index)
+        return _Prepared(resp, values, index)
+
+    def _read(self, X, censoring) -> tuple[CellTable, pd.Index]:
+        if not isinstance(X, _Prepared):
+            raise StanmixInputError(
+                "RegressionMixture reads its data in fit(X, y) or fit(X, response=...)"
+            )
+        cells, _ = cell_table(X.response, allow_empty_rows=True, **censoring)
+        design = self._pending_design()
+        return cells.with_covariates(X.covariates, design.covariates), X.index
+
+    # -- fitting ------------------------------------------------------------------
+    def fit(self, X, y=None, *, response: str | int | None = None, **kwargs):
+        """Fit the mixture of regressions to predictors ``X`` and a response.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The predictors (and the weights' covariates, and the response
+            when ``response`` names it), one row per observation, complete.
+            A numpy array's columns are named ``"x0"``, ``"x1"``, ...
+        y : array-like or Series, optional
+            The response, one value per row of ``X`` (NaN: missing). A
+            Series must have X's index.
+        response : str or int, optional
+            Instead of ``y``: the column of ``X`` that is the response.
+        **kwargs
+            As for :meth:`stanmix.Mixture.fit`: ``method``, ``seed``,
+            ``chains``, ``warmup``, ``draws``, ``init`` (values in the data's
+            units: ``{"intercept": (K,), "beta": (K, P), "sigma": (K,)}``,
+            plus ``"w"``, ``"nu"``, ``"gamma0"``, ``"gamma"`` optionally),
+            engine options, and the response's censoring: ``lower_limit``,
+            ``upper_limit`` (a number, ``{response: number}`` or one value per
+            row), ``censored`` (a boolean per row) and ``interval`` (per-row
+            ``(low, high)``).
+
+        Returns
+        -------
+        self
+        """
+        self._check_settings_of_design()
+        self._design = None
+        prepared = self._prepare(X, y, response, fitting=True)
+        return super().fit(prepared, **kwargs)
+
+    def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
+        self.design_ = self._pending_design()
+        super()._finish(result, log_likelihood, relabel, map_probs)
+        self.idata_.add_groups(
+            {
+                "constant_data": xr.Dataset(
+                    {
+                        "X": (
+                            ["obs", "covariate"],
+                            self.cells_.covariates,
+                        )
+                    },
+                    coords={
+                        "obs": np.asarray(self.obs_index_),
+                        "covariate": list(self.design_.covariates),
+                    },
+                )
+            }
+        )
+
+    def _posterior_out(self, variables, dims, coords):
+        design = self._pending_design()
+        coords = dict(coords)
+        coords[PREDICTOR] = list(design.predictors)
+        if WEIGHT_PREDICTOR in coords:
+            coords[WEIGHT_PREDICTOR] = list(design.weights_from)
+        return variables, dims, coords
+
+    def _summarise(self) -> None:
+        super()._summarise()
+        post = self.idata_.posterior
+        mean = lambda name: post[name].mean(("chain", "draw")).to_numpy()  # noqa: E731
+        self.intercept_ = mean("intercept")
+        self.coef_ = mean("beta")
+        if "gamma" in post:
+            self.weight_intercept_ = mean("gamma0")
+            self.weight_coef_ = mean("gamma")
+
+    # -- results --------------------------------------------------------------------
+    def new_cells(self, X, y=None, *, response=None, **censoring) -> CellTable:
+        """New predictors and responses as a cell table of the fitted design."""
+        self._check_fitted()
+        check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
+        prepared = self._prepare(X, y, response, fitting=False)
+        cells, _ = self._read(
+            prepared, {key: v for key, v in censoring.items() if v is not None}
+        )
+        return cells
+
+    def predict_proba(
+        self,
+        X,
+        y=None,
+        *,
+        response=None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+    ) -> np.ndarray:
+        """Posterior mean probability that each (x, y) pair belongs to each
+        component, (N, K).
+
+        ``X`` holds the predictors (and the weights' covariates); the
+        response is ``y`` or the column ``response`` of ``X``, censored as
+        in :meth:`fit`. A missing response gives the mixing weights at x.
+        """
+        self._check_fitted()
+        cells = self.new_cells(
+            X,
+            y,
+            response=response,
+            lower_limit=lower_limit,
+            upper_limit=upper_limit,
+            censored=censored,
+            interval=interval,
+        )
+        return likelihood.membership_mean(self.family_, cells, self.param_draws())
+
+    def _covariates_only(self, X) -> np.ndarray:
+        values, columns, index = as_matrix(X, name="X")
+        frame = pd.DataFrame(values, columns=list(columns), index=index)
+        design = self.design_
+        if not isinstance(X, pd.DataFrame) and len(columns) == len(design.covariates):
+            frame.columns = list(design.covariates)
+        absent = [c for c in design.covariates if c not in frame.columns]
+        if absent:
+            raise StanmixInputError(
+                f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))}"
+                f" (fitted on {', '.join(design.covariates)}; a numpy array needs "
+                f"exactly {len(design.covariates)} columns in that order)"
+            )
+        return self._checked_covariates(frame, design, index)
+
+    def predict(
+        self, X, *, hdi_prob: float | None = None, seed: int | None = None
+    ) -> pd.DataFrame:
+        """The posterior predictive of the response at new predictors.
+
+        For every row of ``X`` (the fitted covariate columns; others are
+        ignored) and every component, and for the mixture: the mixing weight
+        there, the posterior mean of the component's line (for the mixture,
+        of sum_k w_k(x) line_k(x)), its central credible interval, and the
+        central interval of a new response drawn from the posterior
+        predictive (line plus error; for the mixture, a component drawn by
+        its weight first). The response is predicted uncensored.
+
+        Parameters
+        ----------
+        X : DataFrame or array-like
+            The predictors (and the weights' covariates). A numpy array must
+            have the fitted covariate columns, in ``design_.covariates``
+            order.
+        hdi_prob : float, optional
+            Probability mass of the intervals; ``model.hdi_prob`` by default.
+        seed : int, optional
+            Seed of the predictive draws; the fit's seed by default.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observation and component (``component`` 0 .. K-1,
+            then ``"mixture"``): ``observation``, ``component``, ``weight``,
+            ``mean``, ``line_lower``, ``line_upper``, ``lower``, ``upper``.
+            Draws are thinned to at most 4000, evenly; the predictive
+            interval uses at least 1000 new responses (each draw repeated,
+            e.g. for a posterior mode).
+        """
+        self._check_fitted()
+        prob = check.number("hdi_prob", hdi_prob or self.hdi_prob, low=0, high=1)
+        rng = np.random.default_rng(self.seed_ if seed is None else check.seed(seed))
+        covariates = self._covariates_only(X)
+        index = (
+            X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(covariates))
+        )
+        family = self.family_
+        params = self.param_draws()
+        s = params["w"].shape[0]
+        keep = np.unique(np.linspace(0, s - 1, min(s, MAX_PREDICT_DRAWS)).round())
+        params = {name: arr[keep.astype(int)] for name, arr in params.items()}
+        pred = covariates[:, list(family.predictors)]
+        gate = covariates[:, list(family.weights_from)]
+        line = family.line(params, pred)  # (S, K, M)
+        weights = np.exp(family.log_weights_at(params, gate))  # (S, K, M)
+        overall_line = (weights * line).sum(axis=1)  # (S, M)
+        # New responses: each draw repeated until there are MIN_PREDICTIVE.
+        rep = -(-MIN_PREDICTIVE // line.shape[0])
+        params_rep = {name: np.repeat(arr, rep, axis=0) for name, arr in params.items()}
+        line_rep, weights_rep = np.repeat(line, rep, 0), np.repeat(weights, rep, 0)
+        sigma = params_rep["sigma"][..., 0][..., None]  # (S, K, 1)
+        draws = line_rep + sigma * family.sample_errors(params_rep, rng, line_rep.shape)
+        cum = np.cumsum(weights_rep, axis=1)
+        pick = (rng.random((cum.shape[0], cum.shape[2]))[:, None, :] > cum).sum(axis=1)
+        pick = np.minimum(pick, line.shape[1] - 1)
+        overall = np.take_along_axis(draws, pick[:, None, :], axis=1)[:, 0, :]
+        q = [(1 - prob) / 2, (1 + prob) / 2]
+        k, m = line.shape[1], line.shape[2]
+        frames = []
+        for j in [*range(k), "mixture"]:
+            if j == "mixture":
+                mean_line, samples, w = overall_line, overall, np.ones(m)
+            else:
+                mean_line, samples, w = line[:, j], draws[:, j], weights[:, j].mean(0)
+            band = np.quantile(mean_line, q, axis=0)
+            spread = np.quantile(samples, q, axis=0)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "observation": np.asarray(index),
+                        "component": [j] * m,
+                        "weight": w,
+                        "mean": mean_line.mean(axis=0),
+                        "line_lower": band[0],
+                        "line_upper": band[1],
+                        "lower": spread[0],
+                        "upper": spread[1],
+                    }
+                )
+            )
+        table = pd.concat(frames, ignore_index=True)
+        order = np.argsort(np.tile(np.arange(m), k + 1), kind="stable")
+        return table.iloc[order].reset_index(drop=True)

@@ -1,0 +1,161 @@
+"""Mixtures of regressions on data with known truth: coefficients, censored
+responses and covariate-dependent weights. Tolerances are three posterior
+sds; seeds are fixed.
+
+No Python package fits a mixture of regressions by EM to compare the MAP
+with (flexmix and mixtools are R packages), so the MAP is checked against
+the simulation truth, within three posterior sds of the NUTS fit.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import stanmix as sm
+from stanmix import datasets
+
+pytest.importorskip("stanli")
+pytestmark = pytest.mark.slow
+FIT = dict(seed=1, show_progress=False, chains=4, warmup=500, draws=500)
+
+
+def _truth_in_fit_order(data, model) -> dict[str, np.ndarray]:
+    """The true parameters with components in the fit's order: the lines'
+    values at the predictors' centre, increasing."""
+    center = data.X[list(model.design_.predictors)].to_numpy().mean(axis=0)
+    mu = data.intercepts + data.slopes @ center
+    order = np.argsort(mu)
+    truth = {
+        "intercept": data.intercepts[order],
+        "beta": data.slopes[order],
+        "sigma": data.scales[order],
+        "mu": mu[order],
+    }
+    if data.weights is not None:
+        truth["w"] = data.weights[order]
+    else:
+        gamma0 = data.gate_intercepts[order]
+        gamma = data.gate_coefs[order]
+        truth["gamma0"] = gamma0 - gamma0[0]
+        truth["gamma"] = gamma - gamma[0]
+    return truth
+
+
+def _z(model, truth, names) -> dict[str, np.ndarray]:
+    post = model.idata_.posterior
+    out = {}
+    for name in names:
+        da = post[name]
+        mean = da.mean(("chain", "draw")).to_numpy()
+        sd = da.std(("chain", "draw")).to_numpy()
+        out[name] = np.where(sd > 0, (mean - truth[name]) / np.where(sd > 0, sd, 1), 0)
+    return out
+
+
+def _check_recovery(model, truth, names) -> None:
+    assert model.summary()["r_hat"].max() <= 1.01
+    for name, z in _z(model, truth, names).items():
+        assert np.all(np.abs(z) < 3), (name, z)
+
+
+@pytest.mark.parametrize(
+    ("k", "p"),
+    [(2, 1), (3, 3)],
+    ids=["two-components-one-predictor", "three-components-three-predictors"],
+)
+def test_nuts_and_the_map_recover_every_coefficient(k, p):
+    if k == 2:
+        data = datasets.regressions(400, seed=11)
+    else:
+        data = datasets.regressions(
+            400,
+            seed=12,
+            intercepts=(0.0, 2.0, -1.0),
+            slopes=((1.0, 0.0, -0.5), (0.5, 1.0, 0.0), (-1.0, 0.5, 1.0)),
+            scales=(0.8, 1.0, 0.6),
+            weights=(0.3, 0.4, 0.3),
+        )
+    model = sm.RegressionMixture(k).fit(data.X, data.y, **FIT)
+    truth = _truth_in_fit_order(data, model)
+    names = ("intercept", "beta", "sigma", "w")
+    _check_recovery(model, truth, names)
+    assert model.idata_.posterior["beta"].dims[2:] == ("component", "predictor")
+    assert list(model.idata_.posterior["predictor"].values) == list(data.X.columns)
+    assert model.idata_.log_likelihood["y"].shape[2] == 400
+    mode = sm.RegressionMixture(k).fit(data.X, data.y, method="optimize", seed=1)
+    post = model.idata_.posterior
+    for name in names:
+        sd = post[name].std(("chain", "draw")).to_numpy()
+        map_value = mode.idata_.posterior[name].isel(chain=0, draw=0).to_numpy()
+        assert np.all(np.abs(map_value - truth[name]) < 3 * sd), name
+
+
+def _censored_data(seed: int = 21):
+    data = datasets.regressions(400, seed=seed)
+    limit = float(np.quantile(data.y, 0.25))
+    y = data.y.clip(lower=limit)
+    return data, y, limit
+
+
+def test_censored_response_is_recovered_where_the_limit_as_value_is_biased():
+    """25% of the responses below a detection limit: the censored fit covers
+    every coefficient; taking the limit as the value pulls some coefficient
+    more than three of its own posterior sds away from the truth."""
+    data, y, limit = _censored_data()
+    assert np.mean(y == limit) == pytest.approx(0.25, abs=0.01)
+    censored = sm.RegressionMixture(2).fit(data.X, y, lower_limit=limit, **FIT)
+    truth = _truth_in_fit_order(data, censored)
+    _check_recovery(censored, truth, ("intercept", "beta", "sigma", "w"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        naive = sm.RegressionMixture(2).fit(data.X, y, **FIT)
+    z = _z(naive, _truth_in_fit_order(data, naive), ("intercept", "beta", "sigma"))
+    assert max(np.abs(v).max() for v in z.values()) > 3, z
+
+
+def test_covariate_dependent_weights_are_recovered():
+    """The component of each row depends on a covariate z through a
+    multinomial logit; the log-odds coefficients are recovered."""
+    data = datasets.regressions(
+        400,
+        seed=31,
+        gate_intercepts=(0.0, 0.4),
+        gate_coefs=((0.0,), (1.5,)),
+    )
+    model = sm.RegressionMixture(2, weights_from=["z"]).fit(data.X, data.y, **FIT)
+    assert model.design_.predictors == ("x",)
+    truth = _truth_in_fit_order(data, model)
+    _check_recovery(model, truth, ("intercept", "beta", "sigma", "gamma0", "gamma"))
+    post = model.idata_.posterior
+    assert post["gamma"].dims[2:] == ("component", "weight_predictor")
+    np.testing.assert_array_equal(post["gamma"].isel(component=0), 0.0)
+    # Membership of rows near the lines' crossing follows z.
+    proba = model.predict_proba(data.X.assign(z=[-2.0] * 400), data.y)
+    assert proba.shape == (400, 2)
+    table = model.predict(data.X.iloc[:3])
+    assert list(table["component"][:3]) == [0, 1, "mixture"]
+    weights = table[table["component"] != "mixture"].groupby("observation")["weight"]
+    np.testing.assert_allclose(weights.sum(), 1.0)
+
+
+def test_student_t_errors_keep_the_lines_despite_outlying_responses():
+    """5% of responses, at the largest x, shifted far above their line:
+    normal errors tilt a line towards them (by more than three posterior
+    sds); Student-t errors keep every coefficient within three."""
+    data = datasets.regressions(300, seed=41)
+    rng = np.random.default_rng(5)
+    y = data.y.copy()
+    out = np.argsort(data.X["x"].to_numpy())[-15:]
+    y.iloc[out] += rng.uniform(6, 10, 15)
+    t_fit = sm.RegressionMixture(2, errors="student_t").fit(data.X, y, **FIT)
+    truth = _truth_in_fit_order(data, t_fit)
+    _check_recovery(t_fit, truth, ("intercept", "beta"))
+    assert t_fit.idata_.posterior["nu"].median().item() < 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        normal = sm.RegressionMixture(2).fit(data.X, y, **FIT)
+    z = _z(normal, _truth_in_fit_order(data, normal), ("intercept", "beta"))
+    assert max(np.abs(v).max() for v in z.values()) > 3, z

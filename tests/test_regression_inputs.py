@@ -1,0 +1,133 @@
+"""RegressionMixture refuses bad input before any Stan call, naming the
+argument, column or row and the fix; and reads good input as documented."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import RecordingEngine, Stop
+
+import stanmix as sm
+
+
+def _data(n: int = 40, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2, z = rng.normal(size=(3, n))
+    y = np.where(rng.random(n) < 0.5, 1 + 2 * x1, -1 - x1) + 0.3 * rng.normal(size=n)
+    return pd.DataFrame({"x1": x1, "x2": x2, "z": z, "y": y})
+
+
+def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
+    engine = RecordingEngine(stop=("optimize", "variational", "sample"))
+    return sm.RegressionMixture(k, engine=engine, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("change", "call", "message"),
+    [
+        (
+            lambda df: df.assign(x2=df["x2"].where(df.index != 7)),
+            {"response": "y"},
+            r"missing covariate values at row 7 \('x2'\)",
+        ),
+        (lambda df: df, {"y": np.zeros(39)}, "y has 39 values but X has 40 rows"),
+        (lambda df: df.assign(x2=2.0), {"response": "y"}, "covariate 'x2' is constant"),
+        (lambda df: df.iloc[:4], {"response": "y"}, "n_components=5 is larger"),
+        (lambda df: df, {"response": "y", "respones": 1}, "respones"),
+        (lambda df: df, {"response": "w"}, "response='w' is not a column of X"),
+        (lambda df: df, {}, "give the response either as y"),
+        (
+            lambda df: df,
+            {"response": "y", "lower_limit": {"x1": 0.0}},
+            "lower_limit names column 'x1'",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].clip(lower=0.0)),
+            {"response": "y", "lower_limit": 0.5},
+            "value below its lower_limit",
+        ),
+        (
+            lambda df: df.assign(x1=df["x1"].astype(str)),
+            {"response": "y"},
+            "non-numeric column",
+        ),
+    ],
+    ids=[
+        "nan-predictor",
+        "wrong-length-y",
+        "constant-predictor",
+        "more-components-than-rows",
+        "misspelt-keyword",
+        "unknown-response",
+        "no-response",
+        "limit-on-a-predictor",
+        "value-below-limit",
+        "text-predictor",
+    ],
+)
+def test_bad_data_is_refused_before_any_stan_call(change, call, message):
+    model = _model(5 if "n_components" in message else 2)
+    with pytest.raises(sm.StanmixInputError, match=message):
+        X = change(_data())
+        if "y" in call:
+            X = X.drop(columns=["y"])
+        model.fit(X, method="optimize", seed=1, **call)
+    assert model.engine.calls == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"weights_from": ["age"]}, r"weights_from names column\(s\) 'age'"),
+        ({"predictors": ["x1", "dose"]}, r"predictors names column\(s\) 'dose'"),
+        ({"predictors": ["x1", "x1"]}, "names a column twice"),
+        ({"order_by": "age"}, "order_by='age' is neither 'intercept' nor a"),
+        ({"errors": "cauchy"}, "errors"),
+        ({"prior_slope_scale": -1.0}, "prior_slope_scale"),
+        ({"family_options": {"predictors": (0,)}}, "set by RegressionMixture's own"),
+        ({"family_options": {"nu_shap": 2.0}}, "nu_shap"),
+        ({"weights_from": ["x1", "x2", "z"]}, "X has no predictor columns"),
+    ],
+)
+def test_bad_settings_are_refused_before_any_stan_call(kwargs, message):
+    model = _model(**kwargs)
+    data = _data()
+    with pytest.raises(sm.StanmixInputError, match=message):
+        model.fit(data, response="y", method="optimize", seed=1)
+    assert model.engine.calls == {}
+
+
+def test_a_series_with_another_index_is_not_paired_by_position():
+    data = _data()
+    y = data["y"].set_axis(data.index + 100)
+    with pytest.raises(sm.StanmixInputError, match="y's index does not match"):
+        _model().fit(data[["x1"]], y, method="optimize")
+
+
+def test_the_design_reaches_the_program():
+    """Columns, censoring per observation and missing responses as the
+    program receives them (the engine stops before optimizing)."""
+    data = _data()
+    y = data["y"].copy()
+    y[[3, 9]] = np.nan
+    limits = np.full(len(y), np.nan)
+    limits[:10] = np.nanmedian(y[:10])
+    y[:10] = np.maximum(y[:10], limits[:10])
+    model = _model(predictors=["x1"], weights_from=["z", "x1"], order_by="x1")
+    with pytest.raises(Stop):
+        model.fit(data[["x1", "x2", "z"]], y, lower_limit=limits, seed=1)
+    data_sent = model.engine.calls["optimize"]
+    design = model._design
+    assert design.predictors == ("x1",) and design.weights_from == ("z", "x1")
+    assert design.covariates == ("x1", "z") and design.response == "y"
+    assert model.family_.family == "normal_regression"
+    assert model.family_.settings["weights_from"] == (1, 0)
+    assert model.family_.settings["order_by"] == 0
+    init = data_sent["init"]
+    assert np.all(np.diff(init["slope_ordered"]) > 0)
+    assert init["gamma_rest"].shape == (1, 2)
+    # Rows with a missing response stay in the data, without a term.
+    assert model.cells_.n_obs == 40
+    assert model.cells_.kind[[3, 9], 0].tolist() == [4, 4]
+    assert (model.cells_.kind[:10, 0] == 1).sum() >= 1

@@ -1,0 +1,208 @@
+"""Mixtures of regressions in the plots, the report and the command line."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import re
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix import cli
+from stanmix.plots import plot_regression
+from stanmix.report import render_report
+
+pytest.importorskip("stanli")
+
+
+@pytest.fixture(scope="module")
+def censored_fit():
+    """Two lines, a detection limit on the response, two responses missing,
+    three predictors; a short NUTS run."""
+    data = sm.datasets.regressions(
+        160,
+        seed=2,
+        intercepts=(2.0, 0.0),
+        slopes=((0.2, 0.5, 0.0), (1.0, 0.5, 0.0)),
+        scales=(0.5, 0.5),
+    )
+    y = data.y.copy()
+    limit = float(np.quantile(y, 0.2))
+    y = y.clip(lower=limit)
+    y.iloc[[3, 4]] = np.nan
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X,
+        y,
+        lower_limit=limit,
+        seed=1,
+        chains=2,
+        warmup=200,
+        draws=100,
+        show_progress=False,
+    )
+    return model, y, limit
+
+
+def test_plot_regression_draws_points_lines_bands_and_censored_markers(censored_fit):
+    model, y, limit = censored_fit
+    ax = plot_regression(model, predictor="x2")
+    assert [line.get_gid() for line in ax.lines] == ["line:0", "line:1"]
+    points = {c.get_gid(): len(c.get_offsets()) for c in ax.collections if c.get_gid()}
+    n_censored = int((y == limit).sum())
+    assert points == {
+        "points:observed": 160 - 2 - n_censored,
+        "points:censored": n_censored,
+    }
+    censored = next(c for c in ax.collections if c.get_gid() == "points:censored")
+    np.testing.assert_allclose(censored.get_offsets()[:, 1], limit)
+    assert ax.get_xlabel() == "x2" and ax.get_ylabel() == "y"
+    assert "x1, x3 at their means" in ax.get_title()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "2 missing responses" in labels and "94% band" in labels
+    # Each line at the other predictors' means, with its posterior mean.
+    x = model.cells_.covariates.mean(axis=0)
+    line = ax.lines[0]
+    at = np.column_stack(
+        [np.full(2, x[0]), line.get_xdata()[[0, -1]], np.full(2, x[2])]
+    )
+    expected = model.intercept_[0] + at @ model.coef_[0]
+    np.testing.assert_allclose(line.get_ydata()[[0, -1]], expected, rtol=1e-10)
+    plt.close("all")
+
+
+def test_plot_regression_refuses_other_models_and_bad_arguments(censored_fit):
+    model, _, _ = censored_fit
+    with pytest.raises(sm.StanmixInputError, match="'z' is not a predictor"):
+        plot_regression(model, predictor="z")
+    with pytest.raises(sm.StanmixInputError, match="out of range"):
+        plot_regression(model, predictor=3)
+    blobs = sm.datasets.blobs(60, seed=1).X
+    other = sm.DiagonalMixture(2, engine="stanli").fit(blobs, method="optimize", seed=1)
+    with pytest.raises(sm.StanmixInputError, match="use plot_clusters"):
+        plot_regression(other)
+    with pytest.raises(sm.StanmixInputError, match="plot_regression"):
+        sm.plots.plot_clusters(model)
+    plt.close("all")
+
+
+def test_report_shows_the_regression(censored_fit):
+    model, _, _ = censored_fit
+    page = render_report(model)
+    assert page.count("data:image/png;base64,") == 3
+    for name in ("intercept[0]", "beta[1, x3]", "regression slopes"):
+        assert name in page
+
+
+def test_membership_and_predictions_of_a_censored_fit(censored_fit):
+    model, y, limit = censored_fit
+    table = model.membership()
+    assert len(table) == 2 * 160
+    # A missing response's membership is the mixing weights.
+    rows = table[table["observation"] == 3]["mean"].to_numpy()
+    np.testing.assert_allclose(rows, model.weights_, atol=0.02)
+    X = model.idata_.constant_data["X"].to_pandas()
+    proba = model.predict_proba(X.iloc[:5], y.iloc[:5], lower_limit=limit)
+    np.testing.assert_allclose(proba, model.predict_proba_fitted()[:5], atol=1e-12)
+    pred = model.predict(X.iloc[:2])
+    assert list(pred.columns) == [
+        "observation",
+        "component",
+        "weight",
+        "mean",
+        "line_lower",
+        "line_upper",
+        "lower",
+        "upper",
+    ]
+    assert (pred["lower"] < pred["line_lower"]).all()
+    assert (pred["line_upper"] < pred["upper"]).all()
+
+
+@pytest.fixture(scope="module")
+def csv_file(tmp_path_factory):
+    data = sm.datasets.regressions(
+        120, seed=5, gate_intercepts=(0.0, 0.3), gate_coefs=((0.0,), (1.2,))
+    )
+    df = data.X.assign(y=data.y.round(6))
+    limit = float(df["y"].quantile(0.15))
+    df["y"] = df["y"].clip(lower=limit)
+    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    path = tmp_path_factory.mktemp("data") / "data.csv"
+    df.to_csv(path, index=False)
+    return path, df, limit
+
+
+def _args(path, out, *extra):
+    return [
+        "fit-regression",
+        str(path),
+        "--response",
+        "y",
+        "--components",
+        "2",
+        "--method",
+        "optimize",
+        "--engine",
+        "stanli",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+def test_fit_regression_golden_path(csv_file, tmp_path, capsys):
+    path, _, limit = csv_file
+    out = tmp_path / "out"
+    code = cli.main(
+        _args(path, out, "--weights-from", "z", "--lower-limit", f"y={limit!r}")
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Fitting 2 regression lines of y on x, weights from z," in printed
+    assert "18 censored cells" in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "membership.csv",
+        "posterior.nc",
+        "report.html",
+        "summary.csv",
+    ]
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert {"beta[0, x]", "gamma[1, z]", "intercept[1]"} <= set(summary.index)
+
+
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        (None, ("--lower-limit", "x=0.5"), "only the response .* can be censored"),
+        (None, ("--weights-from", "age"), "--weights-from names 'age'"),
+        (None, ("--weights-from", "z", "--order-by", "z"), "--order-by .z. is neither"),
+        (None, ("--predictors", "x,y"), "--predictors names the response"),
+        ("hole", (), r"line 6 of data.csv has no value in column 'x'"),
+        ("constant", (), "column 'z' of data.csv has the same value"),
+    ],
+)
+def test_fit_regression_bad_input_exits_2(
+    csv_file, tmp_path, capsys, change, extra, message
+):
+    path, df, _ = csv_file
+    if change is not None:
+        df = df.copy()
+        if change == "hole":
+            df["x"] = df["x"].astype(object)
+            df.loc[4, "x"] = ""
+        else:
+            df["z"] = 1.0
+        path = tmp_path / "data.csv"
+        df.to_csv(path, index=False)
+    out = tmp_path / "out"
+    code = cli.main(_args(path, out, *extra))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(message, err), err
+    assert not out.exists()
