@@ -109,7 +109,7 @@ def posterior_predictive(
     for c in range(n_chains):
         for i, d in enumerate(picks):
             point = {name: arr[c * n_draws + d] for name, arr in params.items()}
-            y, _ = model.family_.simulate(point, cells.n_obs, rng)
+            y, _ = model.family_.simulate(point, cells, rng)
             values[c, i], censored[c, i] = _record(y, cells, limits)
     dims = ["chain", "draw", "obs", "dim"]
     coords = {
@@ -278,7 +278,7 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     prob = check.number("hdi_prob", hdi_prob or model.hdi_prob, low=0, high=1)
     mu = model.idata_.posterior["mu"]
     if "dim" not in mu.dims:
-        mu = mu.expand_dims(dim=list(model.cells_.columns), axis=-1)
+        mu = mu.expand_dims({"dim": list(model.cells_.columns)}, axis=-1)
     bounds = az.hdi(mu, hdi_prob=prob)["mu"].transpose("component", "dim", "hdi")
     bounds = bounds.to_numpy()
     k = bounds.shape[0]

@@ -932,7 +932,17 @@ def plot_ppc(
                 posterior_predictive=sub.posterior_predictive.isel(obs=keep),
                 observed_data=sub.observed_data.isel(obs=keep),
             )
-            az.plot_ppc(sub, kind=kind, ax=ax, num_pp_samples=draws, legend=False)
+            available = (
+                sub.posterior_predictive.sizes["chain"]
+                * (sub.posterior_predictive.sizes["draw"])
+            )
+            az.plot_ppc(
+                sub,
+                kind=kind,
+                ax=ax,
+                num_pp_samples=min(draws, available),
+                legend=False,
+            )
             ax.set_title(f"{col}", fontsize=11)
             ax.set_xlabel(col)
     fig.suptitle(

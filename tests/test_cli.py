@@ -299,7 +299,7 @@ def test_demo_prints_agreement_and_writes_report(tmp_path, monkeypatch, capsys):
     assert "Report: stanmix-demo/report.html" in captured.out
     text = (out / "report.html").read_text(encoding="utf-8")
     assert "stanmix demo: 100 points, 5 clusters" in text
-    assert text.count('src="data:image/png;base64,') == 3
+    assert text.count('src="data:image/png;base64,') == 5
     assert cli.main(["demo", "--n", "0"]) == 2
     assert "argument --n: must be at least 1" in capsys.readouterr().err
 

@@ -94,7 +94,8 @@ def test_plot_regression_refuses_other_models_and_bad_arguments(censored_fit):
 def test_report_shows_the_regression(censored_fit):
     model, _, _ = censored_fit
     page = render_report(model)
-    assert page.count("data:image/png;base64,") == 3
+    # regression lines, membership, predictive check, co-clustering, relabelling
+    assert page.count("data:image/png;base64,") == 5
     for name in ("intercept[0]", "beta[1, x3]", "regression slopes"):
         assert name in page
 

@@ -113,7 +113,8 @@ def test_report_is_one_file_with_embedded_pngs(sampled_report):
     assert sorted(os.listdir(folder)) == ["fit.html"]
     page = _parse(text)
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == 3  # clusters, relabelling, membership
+    # clusters, relabelling, membership, predictive check, co-clustering
+    assert len(images) == 5
     for attrs in images:
         src = attrs["src"]
         assert src.startswith("data:image/png;base64,")

@@ -308,12 +308,13 @@ class Family(abc.ABC):
 
     # -- simulation ---------------------------------------------------------------
     def simulate(
-        self, params: Params, n: int, rng: np.random.Generator
+        self, params: Params, cells: CellTable, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` rows drawn from the mixture at one point (no draw axes):
-        values (n, D) and each row's component (n,)."""
+        """New rows drawn from the mixture at one point (no draw axes), one
+        per row of ``cells`` (whose covariates they share, where the family
+        has any): values (N, D) and each row's component (N,)."""
         w = np.asarray(params["w"], dtype=float)
-        labels = rng.choice(w.size, size=n, p=w / w.sum())
+        labels = rng.choice(w.size, size=cells.n_obs, p=w / w.sum())
         return self._simulate_rows(params, labels, rng), labels
 
     @abc.abstractmethod

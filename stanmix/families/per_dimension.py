@@ -35,11 +35,12 @@ class NormalPerDimension(NormalDiag):
         data["independent_dims"] = 1
         return data
 
-    def simulate(self, params, n, rng):
+    def simulate(self, params, cells, rng):
         """Each column from its own component; the labels are the first
         column's."""
         w = np.asarray(params["w"], dtype=float)
-        labels = rng.choice(w.size, size=(n, params["mu"].shape[-1]), p=w / w.sum())
+        shape = (cells.n_obs, params["mu"].shape[-1])
+        labels = rng.choice(w.size, size=shape, p=w / w.sum())
         cols = np.arange(labels.shape[1])
         mu, sigma = params["mu"][labels, cols], params["sigma"][labels, cols]
         return mu + sigma * rng.standard_normal(mu.shape), labels[:, 0]

@@ -778,6 +778,25 @@ class NormalRegression(Family):
         )
         return eta - np.logaddexp.reduce(eta, axis=1, keepdims=True)
 
+    def simulate(self, params, cells, rng):
+        """Responses at the rows' own predictors (and weight covariates)."""
+        data = self.prepare_data(cells)
+        lead = {name: np.asarray(arr)[None] for name, arr in params.items()}
+        log_w = self.log_weights_at(lead, data.z)[0]  # (K, N)
+        prob = np.exp(log_w - np.logaddexp.reduce(log_w, axis=0))
+        u = rng.random(cells.n_obs)
+        labels = np.minimum(
+            (np.cumsum(prob, axis=0) < u).sum(axis=0), prob.shape[0] - 1
+        )
+        rows = np.arange(cells.n_obs)
+        mean = self.line(lead, data.x)[0][labels, rows]
+        errors = self.sample_errors(lead, rng, (1, *prob.shape))[0][labels, rows]
+        sigma = np.asarray(params["sigma"]).reshape(-1)[labels]
+        return (mean + sigma * errors)[:, None], labels
+
+    def _simulate_rows(self, params, labels, rng):  # simulate() needs the rows
+        raise NotImplementedError
+
     def sample_errors(self, params: Params, rng: np.random.Generator, shape):
         """Standard error draws e (S, K, ...) of each draw's components, scaled
         by nothing: normal, or Student-t with the draw's nu."""
