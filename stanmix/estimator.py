@@ -516,19 +516,34 @@ class Mixture:
         best = map_probs = None
         if method == "optimize" or init == "map":
             point_starts = user if (method == "optimize" and user) else starts
-            best, self.optimize_lps_ = best_mode(
-                engine,
-                stan_file,
-                data,
-                [family.stan_init(p, std, layout) for p in point_starts],
-                seed,
-                jacobian,
-                **(engine_options if method == "optimize" else {}),
-            )
-            mode = _first(family.from_stan(best.variables))
-            self.map_ = family.to_original_units(mode, units)
-            if family.joint:
-                map_probs = likelihood.membership_mean(family, cells, _lead(self.map_))
+            try:
+                best, self.optimize_lps_ = best_mode(
+                    engine,
+                    stan_file,
+                    data,
+                    [family.stan_init(p, std, layout) for p in point_starts],
+                    seed,
+                    jacobian,
+                    **(engine_options if method == "optimize" else {}),
+                )
+            except RuntimeError as err:
+                if method == "optimize":
+                    raise
+                # The draws do not need a mode: start from the clusterings.
+                warnings.warn(
+                    f"no posterior mode was found to start from ({err}); the "
+                    "chains start from the k-means clusterings instead",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                init = "kmeans"
+            else:
+                mode = _first(family.from_stan(best.variables))
+                self.map_ = family.to_original_units(mode, units)
+                if family.joint:
+                    map_probs = likelihood.membership_mean(
+                        family, cells, _lead(self.map_)
+                    )
         if method == "optimize":
             result = best
         elif method == "variational":

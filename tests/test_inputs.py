@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import RecordingEngine
+from conftest import RecordingEngine, Stop
 
 import stanmix as sm
 
@@ -269,3 +269,34 @@ def test_input_is_never_modified():
     array = np.array([1.0, 2.0, 3.0])
     sm.censoring.as_matrix(array)[0][:] = 9.0
     np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
+
+
+def test_optimizer_options_reach_every_start():
+    """method="optimize" passes its engine options (here ``iter``) to each
+    optimizer start, not only the validation of their names."""
+    engine = RecordingEngine(stop=("optimize",))
+    model = sm.NormalMixture(2, engine=engine)
+    with pytest.raises(Stop):
+        model.fit(FRAME["x"].to_numpy(), method="optimize", iter=50, seed=1)
+    assert engine.calls["optimize"]["iter"] == 50
+
+
+class _NoModes(RecordingEngine):
+    """Every optimizer start fails, as on data with a degenerate mode."""
+
+    def optimize(self, stan_file, data, **kwargs):
+        raise RuntimeError("line search failed")
+
+
+def test_sampling_starts_from_kmeans_when_no_mode_is_found():
+    engine = _NoModes(stop=("sample",))
+    model = sm.NormalMixture(2, engine=engine)
+    with pytest.warns(RuntimeWarning, match="no posterior mode was found"):
+        with pytest.raises(Stop):
+            model.fit(FRAME["x"].to_numpy(), seed=1, show_progress=False)
+    inits = engine.calls["sample"]["inits"]
+    assert len(inits) == 4 and all("w" in init for init in inits)
+    with pytest.raises(RuntimeError, match="line search failed"):
+        sm.NormalMixture(2, engine=_NoModes()).fit(
+            FRAME["x"].to_numpy(), method="optimize", seed=1
+        )

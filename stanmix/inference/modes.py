@@ -18,6 +18,7 @@ def best_mode(
     inits: Sequence[dict],
     seed: int,
     jacobian: bool = True,
+    **options,
 ) -> tuple[EngineResult, np.ndarray]:
     """Optimize from every init; the result with the highest log density and
     the log densities of all starts that succeeded.
@@ -25,13 +26,19 @@ def best_mode(
     Warns when starts end at modes with clearly different log densities
     (more starts make finding the best one more likely); raises
     ``RuntimeError`` with the first engine error when every start fails.
+    ``options`` go to the engine's optimizer (e.g. ``iter``).
     """
     results, errors = [], []
     for i, init in enumerate(inits):
         try:
             results.append(
                 engine.optimize(
-                    stan_file, data, seed=seed + i, jacobian=jacobian, init=init
+                    stan_file,
+                    data,
+                    seed=seed + i,
+                    jacobian=jacobian,
+                    init=init,
+                    **options,
                 )
             )
         except RuntimeError as err:
