@@ -90,7 +90,7 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
 
     from stanmix import likelihood
 
-    sim_seed, fit_seed = replication_seeds(settings.seed, program.name, rep)
+    sim_seed, fit_seed = replication_seeds(settings.seed, program.seed_key, rep)
     rng = np.random.default_rng(sim_seed)
     sim = program.simulate(settings.n, rng)
     record: dict = {
@@ -120,6 +120,7 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
                 draws=settings.draws,
                 show_progress=False,
                 log_likelihood=False,
+                **dict(program.fit_options),
                 **sim.fit_kwargs,
             )
     except Exception as err:  # a failed fit is a result, not a crash

@@ -109,6 +109,12 @@ class Program:
         ``family_options`` of the estimator.
     censored, missing : bool
         Apply the fixed detection limits; set cells missing at random.
+    fit_options : dict
+        Options of ``fit`` that differ from the estimator's defaults.
+    data_from : str, optional
+        Simulate the same data sets (and use the same fit seeds) as this
+        program, so that two ways of fitting compare replication by
+        replication.
     """
 
     name: str
@@ -120,6 +126,13 @@ class Program:
     family_options: Mapping[str, Any] = field(default_factory=dict)
     censored: bool = False
     missing: bool = False
+    fit_options: Mapping[str, Any] = field(default_factory=dict)
+    data_from: str | None = None
+
+    @property
+    def seed_key(self) -> str:
+        """The name the replication seeds derive from."""
+        return self.data_from or self.name
 
     @property
     def columns(self) -> list[str]:
@@ -365,6 +378,18 @@ PROGRAMS: dict[str, Program] = {
             family_options={"lkj_eta": LKJ_ETA},
             censored=True,
             missing=True,
+        ),
+        Program(
+            "normal_full_censored_kmeans",
+            "the same data sets as normal_full_censored, NUTS from k-means starts",
+            k=2,
+            d=2,
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA},
+            censored=True,
+            missing=True,
+            fit_options={"init": "kmeans"},
+            data_from="normal_full_censored",
         ),
     )
 }
