@@ -927,6 +927,8 @@ def checks_text(results: list[ProgramResult], info: dict) -> list[str]:
     bands = info["bands"][n_ranks]
     n = len(results[0].records)
     band = bands(n)
+    cov50 = binomial_band(n, 0.5, 1 - ALPHA)
+    cov90 = binomial_band(n, 0.9, 1 - ALPHA)
     return [
         "## The checks",
         "",
@@ -957,7 +959,8 @@ def checks_text(results: list[ProgramResult], info: dict) -> list[str]:
         f"(90%) posterior interval of the {n_ranks - 1} draws when its rank is "
         "in the middle 50 (90) of the rank values, which has probability 0.50 "
         "(0.90) exactly under calibration. Marked **!** when outside the "
-        "central 99% binomial range for the number of replications.",
+        "central 99% binomial range for the number of replications (for "
+        f"{n}: {cov50[0]:.2f}-{cov50[1]:.2f} and {cov90[0]:.2f}-{cov90[1]:.2f}).",
         "- **Membership calibration.** See the last section.",
         "",
     ]
