@@ -1,0 +1,395 @@
+"""The programs simulation-based calibration checks: prior, data, estimator.
+
+Each :class:`Program` draws parameters from *exactly* the prior its Stan
+program states for the settings it passes to the estimator (data units:
+every fit uses ``standardize=False``), simulates data from the model
+(censoring and missing cells included where the variant has them), and
+builds the estimator that fits it. The priors, from ``stan/*.stan``:
+
+- anchor means: ``ordered``, each ``normal(0, prior_mean_scale)``; that is
+  iid normal restricted to the ordered region, drawn by sorting iid draws;
+  the other columns' means iid ``normal(0, prior_mean_scale)``;
+- scales: iid ``lognormal(log(prior_scale_median), prior_scale_log_sd)``;
+- weights: ``dirichlet(prior_concentration)``;
+- Student-t ``nu`` (``student_t_diag.stan``): ``gamma(nu_shape, nu_rate)``
+  on ``nu >= 1`` (truncated; drawn by rejection);
+- full covariance (``full_cov.stan``): ``lkj_corr_cholesky(lkj_eta)`` on
+  each correlation matrix (drawn by the onion method of Lewandowski,
+  Kurowicka & Joe 2009; for two columns the correlation r has
+  (r + 1) / 2 ~ beta(eta, eta)).
+
+Every component parameter is drawn iid per component and the components
+are then sorted along the anchor column, which gives the ordered prior
+(the other parameters are exchangeable across components) and labels the
+truth the way the program labels its draws.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "PROGRAMS",
+    "Program",
+    "Simulated",
+    "flatten_params",
+    "lkj_correlation",
+    "replication_seeds",
+    "truncated_gamma",
+]
+
+#: Prior settings shared by every program (data units).
+PRIOR = {
+    "prior_mean_scale": 3.0,
+    "prior_scale_median": 1.0,
+    "prior_scale_log_sd": 0.3,
+    "prior_concentration": 4.0,
+}
+#: Student-t degrees of freedom: gamma(2, 0.1) on nu >= 1 (mean about 20).
+NU_PRIOR = {"nu_shape": 2.0, "nu_rate": 0.1}
+#: LKJ shape of the correlation prior (the package default).
+LKJ_ETA = 2.0
+#: Detection limits of the censored variants: x left-censored below -2,
+#: y right-censored above 1.5 (fixed, in data units).
+LOWER_LIMIT = {"x": -2.0}
+UPPER_LIMIT = {"y": 1.5}
+#: Share of rows with one cell (x or y, at random) missing.
+MISSING_ROWS = 0.15
+
+
+@dataclass
+class Simulated:
+    """One replication's data and truth.
+
+    Attributes
+    ----------
+    X : DataFrame
+        The data as recorded: censored cells at their limit, missing NaN.
+    fit_kwargs : dict
+        Censoring arguments for ``fit``.
+    truth : dict of ndarray
+        The true parameters, components sorted along the anchor.
+    labels : ndarray of int
+        The true component of each row, in the same order.
+    redraws : int
+        Data sets discarded (and redrawn with new parameters) because the
+        estimator would refuse them (a column with no observed value or a
+        constant one). The choice depends on the data only, so it keeps the
+        posterior, and the ranks, as they are.
+    """
+
+    X: pd.DataFrame
+    fit_kwargs: dict
+    truth: dict[str, np.ndarray]
+    labels: np.ndarray
+    redraws: int = 0
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program/family variant and how to simulate from its prior.
+
+    Attributes
+    ----------
+    name : str
+        Short key (``--programs``).
+    title : str
+        What it is, for tables.
+    k, d : int
+        Components and columns.
+    family, covariance : str
+        As ``sm.Mixture`` takes them (``d == 1`` uses ``sm.NormalMixture``).
+    family_options : dict
+        ``family_options`` of the estimator.
+    censored, missing : bool
+        Apply the fixed detection limits; set cells missing at random.
+    fit_options : dict
+        Options of ``fit`` that differ from the estimator's defaults.
+    data_from : str, optional
+        Simulate the same data sets (and use the same fit seeds) as this
+        program, so that two ways of fitting compare replication by
+        replication.
+    """
+
+    name: str
+    title: str
+    k: int
+    d: int
+    family: str = "normal"
+    covariance: str = "diag"
+    family_options: Mapping[str, Any] = field(default_factory=dict)
+    censored: bool = False
+    missing: bool = False
+    fit_options: Mapping[str, Any] = field(default_factory=dict)
+    data_from: str | None = None
+
+    @property
+    def seed_key(self) -> str:
+        """The name the replication seeds derive from."""
+        return self.data_from or self.name
+
+    @property
+    def columns(self) -> list[str]:
+        return ["x", "y", "z"][: self.d] if self.d > 1 else ["y"]
+
+    @property
+    def program_file(self) -> str:
+        if self.covariance in ("full", "tied"):
+            return "full_cov.stan"
+        return (
+            "student_t_diag.stan" if self.family == "student_t" else "normal_diag.stan"
+        )
+
+    def estimator(self, engine: str = "stanli"):
+        """The estimator with this program's priors, in data units."""
+        import stanmix as sm
+
+        if self.d == 1:
+            return sm.NormalMixture(self.k, engine=engine, standardize=False, **PRIOR)
+        return sm.Mixture(
+            self.k,
+            family=self.family,
+            covariance=self.covariance,
+            family_options=dict(self.family_options) or None,
+            anchor_dim=0,
+            engine=engine,
+            standardize=False,
+            **PRIOR,
+        )
+
+    # -- prior ------------------------------------------------------------------
+    def draw_prior(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """One draw of every parameter, components sorted along column 0."""
+        k, d = self.k, self.d
+        mu = rng.normal(0.0, PRIOR["prior_mean_scale"], size=(k, d))
+        sigma = np.exp(
+            np.log(PRIOR["prior_scale_median"])
+            + PRIOR["prior_scale_log_sd"] * rng.standard_normal((k, d))
+        )
+        w = rng.dirichlet(np.full(k, PRIOR["prior_concentration"]))
+        truth = {"w": w, "mu": mu, "sigma": sigma}
+        if self.family == "student_t":
+            opts = {**NU_PRIOR, **self.family_options}
+            truth["nu"] = truncated_gamma(
+                rng, opts["nu_shape"], opts["nu_rate"], 1.0, size=k
+            )
+        if self.covariance == "full":
+            eta = float(self.family_options.get("lkj_eta", LKJ_ETA))
+            truth["corr"] = np.stack([lkj_correlation(rng, d, eta) for _ in range(k)])
+        order = np.argsort(mu[:, 0], kind="stable")
+        return {name: arr[order] for name, arr in truth.items()}
+
+    # -- data -------------------------------------------------------------------
+    def draw_data(
+        self, truth: dict[str, np.ndarray], n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Complete data (n, d) from the model, and each row's component."""
+        labels = rng.choice(self.k, size=n, p=truth["w"])
+        mu = truth["mu"][labels]
+        sigma = truth["sigma"][labels]
+        if self.covariance == "full":
+            corr = truth["corr"][labels]
+            chol = np.linalg.cholesky(corr)
+            eps = np.einsum("nij,nj->ni", chol, rng.standard_normal((n, self.d)))
+        elif self.family == "student_t":
+            eps = rng.standard_t(truth["nu"][labels][:, None], size=(n, self.d))
+        else:
+            eps = rng.standard_normal((n, self.d))
+        return mu + sigma * eps, labels
+
+    def record(
+        self, values: np.ndarray, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, dict]:
+        """The data as a lab would record it: values beyond a detection
+        limit at the limit, and, for variants with missing cells, one cell
+        of a random share of rows blanked (independent of the values)."""
+        X = pd.DataFrame(values.copy(), columns=self.columns)
+        kwargs: dict = {}
+        if self.censored:
+            for col, limit in LOWER_LIMIT.items():
+                X[col] = X[col].clip(lower=limit)
+            for col, limit in UPPER_LIMIT.items():
+                X[col] = X[col].clip(upper=limit)
+            kwargs = {
+                "lower_limit": dict(LOWER_LIMIT),
+                "upper_limit": dict(UPPER_LIMIT),
+            }
+        if self.missing:
+            rows = np.flatnonzero(rng.random(len(X)) < MISSING_ROWS)
+            cols = rng.integers(0, self.d, size=rows.size)
+            arr = X.to_numpy()
+            arr[rows, cols] = np.nan
+            X = pd.DataFrame(arr, columns=self.columns)
+        return X, kwargs
+
+    def acceptable(self, X: pd.DataFrame, kwargs: dict) -> bool:
+        """Whether the estimator takes the data (its own checks: no column
+        without an observed value or constant, no row entirely missing)."""
+        from stanmix.censoring import cell_table, check_fit_data
+        from stanmix.exceptions import StanmixInputError
+
+        try:
+            cells, _ = cell_table(X, **kwargs)
+            check_fit_data(cells)
+        except StanmixInputError:
+            return False
+        return True
+
+    def simulate(self, n: int, rng: np.random.Generator) -> Simulated:
+        """Parameters from the prior and data from the model, redrawn
+        (both) while the estimator would refuse the data."""
+        redraws = 0
+        while True:
+            truth = self.draw_prior(rng)
+            values, labels = self.draw_data(truth, n, rng)
+            X, kwargs = self.record(values, rng)
+            if self.acceptable(X, kwargs):
+                return Simulated(X, kwargs, truth, labels, redraws)
+            redraws += 1
+
+
+def truncated_gamma(
+    rng: np.random.Generator, shape: float, rate: float, lower: float, size: int
+) -> np.ndarray:
+    """Gamma(shape, rate) draws restricted to values >= ``lower`` (rejection).
+
+    Examples
+    --------
+    >>> x = truncated_gamma(np.random.default_rng(0), 2.0, 0.1, 1.0, 1000)
+    >>> bool(x.min() >= 1.0)
+    True
+    """
+    out = np.empty(0)
+    while out.size < size:
+        draw = rng.gamma(shape, 1.0 / rate, size=2 * size)
+        out = np.concatenate([out, draw[draw >= lower]])
+    return out[:size]
+
+
+def lkj_correlation(rng: np.random.Generator, d: int, eta: float) -> np.ndarray:
+    """A d x d correlation matrix from the LKJ(eta) distribution, by the
+    onion method (Lewandowski, Kurowicka & Joe 2009, section 3.2).
+
+    Examples
+    --------
+    >>> r = np.array([lkj_correlation(np.random.default_rng(i), 2, 2.0)[0, 1]
+    ...               for i in range(2000)])
+    >>> round(float(r.var()), 2)              # beta(2, 2) on (-1, 1): var 1/5
+    0.2
+    """
+    if d == 1:
+        return np.ones((1, 1))
+    beta = eta + (d - 2) / 2.0
+    r = 2.0 * rng.beta(beta, beta) - 1.0
+    corr = np.array([[1.0, r], [r, 1.0]])
+    for m in range(2, d):
+        beta -= 0.5
+        y = rng.beta(m / 2.0, beta)
+        u = rng.standard_normal(m)
+        u /= np.linalg.norm(u)
+        q = np.linalg.cholesky(corr) @ (np.sqrt(y) * u)
+        corr = np.block([[corr, q[:, None]], [q[None, :], np.ones((1, 1))]])
+    return corr
+
+
+def flatten_params(params: dict[str, np.ndarray], columns: list[str]) -> dict:
+    """Scalar parameters by name, named as ``summary()`` names them.
+
+    ``params`` holds arrays with one leading draw axis: ``w`` (S, K),
+    ``mu`` and ``sigma`` (S, K, D), optional ``nu`` (S, K) and ``corr``
+    (S, K, D, D). Returns name -> (S,) array, e.g. ``"mu[1, x]"``,
+    ``"corr[0, x:y]"`` (upper triangle); one column drops the column
+    label (``"mu[1]"``).
+    """
+    out: dict[str, np.ndarray] = {}
+    k = params["w"].shape[1]
+    d = len(columns)
+
+    def label(j: int, col: str | None = None) -> str:
+        return f"[{j}]" if col is None else f"[{j}, {col}]"
+
+    for j in range(k):
+        out["w" + label(j)] = params["w"][:, j]
+    for name in ("mu", "sigma"):
+        for j in range(k):
+            for c, col in enumerate(columns):
+                out[name + label(j, col if d > 1 else None)] = params[name][:, j, c]
+    if "corr" in params:
+        for j in range(k):
+            for a in range(d):
+                for b in range(a + 1, d):
+                    key = f"{columns[a]}:{columns[b]}"
+                    out["corr" + label(j, key)] = params["corr"][:, j, a, b]
+    if "nu" in params:
+        for j in range(k):
+            out["nu" + label(j)] = params["nu"][:, j]
+    return out
+
+
+def replication_seeds(seed: int, program: str, rep: int) -> tuple[int, int]:
+    """(simulation seed, fit seed) of one replication, stable across runs
+    and independent of which other programs or replications run."""
+    seq = np.random.SeedSequence([seed, zlib.crc32(program.encode()), rep])
+    sim, fit = seq.generate_state(2)
+    return int(sim), int(fit % (2**31 - 1))
+
+
+PROGRAMS: dict[str, Program] = {
+    p.name: p
+    for p in (
+        Program("normal_1d", "univariate normal, ordered (NormalMixture)", k=3, d=1),
+        Program("normal_diag", "normal, diagonal, 2-D (Mixture)", k=2, d=2),
+        Program(
+            "normal_diag_censored",
+            "normal, diagonal, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            censored=True,
+            missing=True,
+        ),
+        Program(
+            "student_t_diag",
+            "Student-t, diagonal, 2-D",
+            k=2,
+            d=2,
+            family="student_t",
+            family_options=dict(NU_PRIOR),
+        ),
+        Program(
+            "normal_full",
+            "normal, full covariance, 2-D",
+            k=2,
+            d=2,
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA},
+        ),
+        Program(
+            "normal_full_censored",
+            "normal, full covariance, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA},
+            censored=True,
+            missing=True,
+        ),
+        Program(
+            "normal_full_censored_kmeans",
+            "the same data sets as normal_full_censored, NUTS from k-means starts",
+            k=2,
+            d=2,
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA},
+            censored=True,
+            missing=True,
+            fit_options={"init": "kmeans"},
+            data_from="normal_full_censored",
+        ),
+    )
+}

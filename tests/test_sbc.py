@@ -1,0 +1,348 @@
+"""Simulation-based calibration: the statistics and a small run.
+
+The statistical pieces of ``bench/sbc_stats.py`` (ranks, the chi-square
+test, the simultaneous ECDF band, Holm, coverage, reliability bins, label
+matching) are tested on ranks whose distribution is known: exact posterior
+draws of a conjugate normal model (uniform ranks) and deliberately wrong
+posteriors (too narrow, too wide, shifted). The prior samplers of
+``bench/sbc_programs.py`` are tested against their distributions. A quick
+run of ``bench/sbc.py`` on two programs checks that the machinery fits,
+records, resumes and reports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+if str(BENCH) not in sys.path:
+    sys.path.insert(0, str(BENCH))
+
+import sbc_programs  # noqa: E402
+import sbc_stats  # noqa: E402
+
+N_RANKS = 100  # 99 draws per replication
+
+
+def conjugate_ranks(
+    rng: np.random.Generator,
+    n_reps: int,
+    *,
+    sd_factor: float = 1.0,
+    shift: float = 0.0,
+    n_draws: int = N_RANKS - 1,
+) -> np.ndarray:
+    """Ranks of mu in y_i ~ N(mu, 1), mu ~ N(0, 1), i = 1..5, with draws from
+    the exact posterior (sd_factor 1, shift 0) or a distorted one."""
+    n = 5
+    mu = rng.normal(size=n_reps)
+    ybar = mu + rng.normal(size=n_reps) / np.sqrt(n)
+    post_mean = n * ybar / (n + 1)
+    post_sd = 1 / np.sqrt(n + 1)
+    draws = (
+        post_mean
+        + shift * post_sd
+        + sd_factor * post_sd * rng.normal(size=(n_draws, n_reps))
+    )
+    return np.array(
+        [sbc_stats.ranks(mu[i : i + 1], draws[:, i : i + 1])[0] for i in range(n_reps)]
+    )
+
+
+# -- ranks and thinning ---------------------------------------------------------
+def test_ranks_count_draws_below_the_truth():
+    draws = np.array([[0.0, 5.0], [1.0, 6.0], [2.0, 7.0], [3.0, 8.0]])
+    assert sbc_stats.ranks(np.array([-1.0, 9.0]), draws).tolist() == [0, 4]
+    assert sbc_stats.ranks(np.array([1.5, 6.5]), draws).tolist() == [2, 2]
+    with pytest.raises(ValueError, match="draws must be"):
+        sbc_stats.ranks(np.array([1.0]), draws)
+
+
+def test_thin_indices_spread_evenly_and_refuse_too_many():
+    idx = sbc_stats.thin_indices(2000, 99)
+    assert idx.size == 99 and idx[0] == 0 and idx[-1] == 1999
+    assert np.all(np.diff(idx) >= 20) and np.all(np.diff(idx) <= 21)
+    with pytest.raises(ValueError):
+        sbc_stats.thin_indices(10, 11)
+
+
+def test_exact_posterior_ranks_are_uniform_and_distorted_ones_are_not():
+    rng = np.random.default_rng(11)
+    exact = conjugate_ranks(rng, 400)
+    assert sbc_stats.chi_square_uniform(exact, N_RANKS)[2] > 0.01
+    band = sbc_stats.ecdf_band(400, N_RANKS, alpha=0.01, n_sim=4000, seed=3)
+    assert sbc_stats.ecdf_test(exact, band)[0]
+    for distortion in ({"sd_factor": 0.6}, {"sd_factor": 1.6}, {"shift": 0.5}):
+        bad = conjugate_ranks(rng, 400, **distortion)
+        assert sbc_stats.chi_square_uniform(bad, N_RANKS)[2] < 1e-4, distortion
+        inside, _, p = sbc_stats.ecdf_test(bad, band)
+        assert not inside and p < 0.01, distortion
+
+
+# -- chi-square -----------------------------------------------------------------
+def test_chi_square_rejects_uniform_ranks_at_the_nominal_rate():
+    rng = np.random.default_rng(5)
+    p = np.array(
+        [
+            sbc_stats.chi_square_uniform(rng.integers(0, N_RANKS, 200), N_RANKS)[2]
+            for _ in range(2000)
+        ]
+    )
+    # 2000 tests at 5%: 100 expected; the binomial 99.9% range is 73-130.
+    assert 73 <= (p < 0.05).sum() <= 130
+    assert (p < 0.01).sum() <= 35
+
+
+def test_chi_square_bins_of_unequal_width():
+    ranks = np.arange(10).repeat(7)  # flat over 10 values, 3 unequal bins
+    stat, df, p = sbc_stats.chi_square_uniform(ranks, 10, 3)
+    assert stat == pytest.approx(0.0) and df == 2 and p == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="ranks must lie"):
+        sbc_stats.chi_square_uniform(np.array([10]), 10, 3)
+
+
+# -- the simultaneous ECDF band ---------------------------------------------------
+@pytest.fixture(scope="module")
+def band_200():
+    return sbc_stats.ecdf_band(200, N_RANKS, alpha=0.01, n_sim=10_000, seed=1)
+
+
+def test_ecdf_band_holds_uniform_ranks_at_the_nominal_rate(band_200):
+    rng = np.random.default_rng(2024)  # not the calibration's seed
+    outside = sum(
+        not sbc_stats.ecdf_test(rng.integers(0, N_RANKS, 200), band_200)[0]
+        for _ in range(3000)
+    )
+    # Nominal 1% of 3000 = 30; binomial 99.9% range 14-50.
+    assert 14 <= outside <= 50
+    # The band is simultaneous: far stricter pointwise than 1%.
+    assert band_200.gamma < 0.002
+
+
+def test_ecdf_band_and_test_agree_and_p_values_are_uniform(band_200):
+    rng = np.random.default_rng(7)
+    p_values = []
+    for _ in range(500):
+        r = rng.integers(0, N_RANKS, 200)
+        inside, min_p, p = sbc_stats.ecdf_test(r, band_200)
+        assert inside == (min_p > band_200.gamma)
+        p_values.append(p)
+    assert stats.kstest(p_values, "uniform").pvalue > 0.001
+
+
+def test_ecdf_band_contains_the_expected_counts(band_200):
+    expected = 200 * band_200.z
+    assert np.all(band_200.lower <= np.floor(expected))
+    assert np.all(band_200.upper >= np.ceil(expected))
+    # Wider in the middle than at the ends, as binomial spread is.
+    width = band_200.upper - band_200.lower
+    assert width[N_RANKS // 2] > width[0] and width[N_RANKS // 2] > width[-1]
+
+
+def test_ecdf_test_refuses_a_band_for_another_size(band_200):
+    with pytest.raises(ValueError, match="200 ranks"):
+        sbc_stats.ecdf_test(np.zeros(50, dtype=int), band_200)
+
+
+# -- Holm, coverage, bands ----------------------------------------------------------
+def test_holm_matches_the_step_down_rule():
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan])
+    adjusted = sbc_stats.holm(p)
+    # sorted: 0.005*4, 0.01*3, 0.03*2, 0.04*1 -> monotone 0.02, 0.03, 0.06, 0.06
+    assert adjusted[:4].tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert np.isnan(adjusted[4])
+    assert sbc_stats.holm(np.array([0.04, 0.03])).tolist() == pytest.approx(
+        [0.06, 0.06]
+    )
+    assert sbc_stats.holm(np.array([0.9, 0.8])).tolist() == [1.0, 1.0]
+
+
+def test_central_interval_hits_have_the_nominal_share():
+    every = np.arange(N_RANKS)
+    for level in (0.5, 0.9):
+        hits, share = sbc_stats.central_interval_hits(every, N_RANKS, level)
+        assert share == level and hits.mean() == level
+        # symmetric: as many misses below as above
+        assert (~hits[: N_RANKS // 2]).sum() == (~hits[N_RANKS // 2 :]).sum()
+    hits, share = sbc_stats.central_interval_hits(np.arange(41), 41, 0.5)
+    assert share == 19 / 41 and hits.sum() == 19
+    # exact posterior draws: coverage inside the binomial band
+    ranks = conjugate_ranks(np.random.default_rng(3), 400)
+    hits, share = sbc_stats.central_interval_hits(ranks, N_RANKS, 0.9)
+    lo, hi = sbc_stats.binomial_band(400, share, 0.99)
+    assert lo <= hits.mean() <= hi
+    narrow = conjugate_ranks(np.random.default_rng(3), 400, sd_factor=0.6)
+    hits, _ = sbc_stats.central_interval_hits(narrow, N_RANKS, 0.9)
+    assert hits.mean() < lo
+
+
+def test_binomial_band():
+    lo, hi = sbc_stats.binomial_band(200, 0.9, 0.99)
+    assert 0.83 < lo < 0.87 and 0.94 < hi < 0.96
+
+
+# -- reliability and label matching ---------------------------------------------------
+def test_reliability_bins_pass_calibrated_and_fail_overconfident_probabilities():
+    rng = np.random.default_rng(9)
+    p = rng.beta(0.5, 0.5, 20_000)
+    happened = rng.random(p.size) < p
+    calibrated = sbc_stats.reliability_bins(p, happened)
+    assert calibrated.count.sum() == p.size
+    assert calibrated.outside().sum() <= 1
+    sharpened = np.clip(1.5 * (p - 0.5) + 0.5, 0, 1)  # overconfident
+    over = sbc_stats.reliability_bins(sharpened, happened)
+    assert over.outside().sum() >= 6
+    assert np.all(over.frequency[:3] > over.mean_prob[:3])
+
+
+def test_match_labels_recovers_a_permutation():
+    rng = np.random.default_rng(4)
+    q = rng.dirichlet(np.full(3, 0.3), size=40)
+    for perm in ([2, 0, 1], [1, 0, 2], [0, 1, 2]):
+        # the point's component perm[j] is the reference's component j
+        point = np.empty_like(q)
+        point[:, perm] = q
+        assert sbc_stats.match_labels(point, q).tolist() == perm
+
+
+# -- the prior samplers ---------------------------------------------------------------
+def test_lkj_correlation_matrices_have_the_lkj_marginals():
+    rng = np.random.default_rng(8)
+    d, eta = 3, 2.0
+    mats = np.array([sbc_programs.lkj_correlation(rng, d, eta) for _ in range(3000)])
+    assert np.allclose(np.diagonal(mats, axis1=1, axis2=2), 1.0)
+    assert np.all(np.linalg.eigvalsh(mats) > 0)
+    # Each off-diagonal r: (r + 1) / 2 ~ beta(eta - 1 + d / 2, same).
+    a = eta - 1 + d / 2
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        u = (mats[:, i, j] + 1) / 2
+        assert stats.kstest(u, stats.beta(a, a).cdf).pvalue > 0.001
+
+
+def test_truncated_gamma_follows_the_truncated_density():
+    rng = np.random.default_rng(6)
+    x = sbc_programs.truncated_gamma(rng, 2.0, 0.1, 1.0, 5000)
+    dist = stats.gamma(2.0, scale=10.0)
+
+    def cdf(v):
+        return (dist.cdf(v) - dist.cdf(1.0)) / dist.sf(1.0)
+
+    assert x.min() >= 1.0 and stats.kstest(x, cdf).pvalue > 0.001
+
+
+def test_prior_draws_are_sorted_along_the_anchor_with_exchangeable_rest():
+    prog = sbc_programs.PROGRAMS["normal_full"]
+    rng = np.random.default_rng(10)
+    draws = [prog.draw_prior(rng) for _ in range(4000)]
+    mu = np.array([d["mu"] for d in draws])
+    assert np.all(np.diff(mu[:, :, 0], axis=1) > 0)
+    # the anchor means are the order statistics of iid normal(0, 3) draws
+    lowest = stats.norm(0, 3)
+    assert stats.kstest(mu[:, 0, 0], lambda v: 1 - lowest.sf(v) ** 2).pvalue > 0.001
+    # the other column and the weights are not sorted: exchangeable
+    assert 0.45 < (mu[:, 0, 1] < mu[:, 1, 1]).mean() < 0.55
+    w = np.array([d["w"] for d in draws])
+    assert abs(w[:, 0].mean() - 0.5) < 0.02
+    assert np.array([d["corr"] for d in draws]).shape == (4000, 2, 2, 2)
+
+
+def test_censored_data_are_recorded_at_the_limits_and_accepted():
+    prog = sbc_programs.PROGRAMS["normal_diag_censored"]
+    sim = prog.simulate(50, np.random.default_rng(1))
+    x, y = sim.X["x"], sim.X["y"]
+    assert x.min() >= -2.0 and y.max() <= 1.5
+    assert sim.fit_kwargs == {"lower_limit": {"x": -2.0}, "upper_limit": {"y": 1.5}}
+    assert sim.X.isna().any(axis=1).sum() > 0
+    assert not sim.X.isna().all(axis=1).any()
+    assert prog.acceptable(sim.X, sim.fit_kwargs)
+    flat = sim.X.copy()
+    flat["x"] = -2.0
+    assert not prog.acceptable(flat, sim.fit_kwargs)
+
+
+def test_replication_seeds_are_stable_and_distinct():
+    a = sbc_programs.replication_seeds(1, "normal_diag", 0)
+    assert a == sbc_programs.replication_seeds(1, "normal_diag", 0)
+    assert a != sbc_programs.replication_seeds(1, "normal_diag", 1)
+    assert a != sbc_programs.replication_seeds(1, "normal_full", 0)
+
+
+# -- the machinery end to end ----------------------------------------------------------
+def test_one_replication_records_ranks_diagnostics_and_memberships():
+    pytest.importorskip("stanli")
+    import sbc
+
+    settings = sbc.Settings(n=20, warmup=100, draws=100, thin=39, seed=3)
+    prog = sbc_programs.PROGRAMS["normal_diag_censored"]
+    record = sbc.run_replication(prog, 0, settings)
+    assert "error" not in record, record.get("error")
+    assert record["params"][:3] == ["w[0]", "w[1]", "mu[0, x]"]
+    assert len(record["ranks"]) == len(record["ranks_program"]) == 10
+    assert all(0 <= x <= 39 for x in record["ranks"] + record["ranks_program"])
+    assert record["censored_cells"] > 0 and record["missing_cells"] > 0
+    assert record["max_rhat"] >= 1.0 and record["min_ess_bulk"] > 0
+    assert record["relabel"] in ("order", "stephens")
+    membership = np.asarray(record["membership"])
+    assert membership.shape == (20, 2)
+    assert np.allclose(membership.sum(axis=1), 1.0, atol=1e-4)
+    assert sorted(set(record["labels"])) <= [0, 1]
+    # The truth is labelled as the draws: sorted along x when not relabelled.
+    truth = dict(zip(record["params"], record["truth"], strict=True))
+    if record["relabel"] == "order":
+        assert truth["mu[0, x]"] < truth["mu[1, x]"]
+    # Same seeds, same replication.
+    again = sbc.run_replication(prog, 0, settings)
+    assert again["ranks"] == record["ranks"] and again["truth"] == record["truth"]
+
+
+@pytest.mark.slow
+def test_command_resumes_refuses_other_settings_and_reports(tmp_path):
+    pytest.importorskip("stanli")
+    out, docs = tmp_path / "out", tmp_path / "docs"
+    base = [
+        sys.executable,
+        str(BENCH / "sbc.py"),
+        "--quick",
+        "--programs",
+        "normal_1d",
+        "--n",
+        "20",
+        "--warmup",
+        "100",
+        "--draws",
+        "100",
+        "--sims",
+        "500",
+        "--out",
+        str(out),
+        "--docs",
+        str(docs),
+    ]
+
+    def run(*extra):
+        return subprocess.run(
+            [*base, *extra], capture_output=True, text=True, timeout=300, cwd=ROOT
+        )
+
+    first = run("--reps", "2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Holm" in first.stdout
+    page = (docs / "validation.md").read_text()
+    assert "## normal_1d" in page and "| `mu[2]` |" in page
+    for figure in ("normal_1d_ranks", "normal_1d_ecdf", "membership_reliability"):
+        assert (docs / "validation" / f"{figure}.png").stat().st_size > 5000
+    second = run("--reps", "3", "--no-report")
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "normal_1d: 2 replications recorded, 1 to run" in second.stdout
+    lines = (out / "normal_1d.jsonl").read_text().splitlines()
+    assert [json.loads(x)["rep"] for x in lines] == [0, 1, 2]
+    refused = run("--reps", "3", "--n", "25", "--no-report")
+    assert refused.returncode != 0 and "other settings" in refused.stderr
