@@ -48,6 +48,10 @@ PARETO_K_LIMIT = 0.7
 RHAT_LIMIT = 1.01
 #: ... and at most this share of its draws diverged.
 DIVERGENCE_LIMIT = 0.001
+#: An elpd difference below this is small whatever its standard error ...
+SMALL_DIFFERENCE = 4.0
+#: ... and one above this many standard errors of the difference is clear.
+CLEAR_DIFFERENCE_SE = 2.0
 #: Dirichlet concentration of a sparse overfitted mixture (Malsiner-Walli,
 #: Fruhwirth-Schnatter and Grun, 2016, recommend 0.01 for several dozen
 #: observations per component; smaller empties surplus components faster).
@@ -186,10 +190,11 @@ def select_components(
     K-fold cross-validation (``kfold`` refits on folds of the rows, each
     with its own fixed seed, every held-out row's log predictive density
     averaged over the fold fit's draws). The rule: **the smallest K whose
-    elpd is within one standard error of the difference from the best
-    elpd**, among the fits that converged (max R-hat <= 1.01, at most 0.1%
-    divergent draws); a K that did not converge is kept in the table,
-    flagged, and never chosen.
+    elpd is not clearly below the best: its difference from the best is
+    under 4, or under two standard errors of the difference**, among the
+    fits that converged (max R-hat <= 1.01, at most 0.1% divergent draws);
+    a K that did not converge is kept in the table, flagged, and never
+    chosen.
 
     Parameters
     ----------
@@ -468,20 +473,28 @@ def _choose(table: pd.DataFrame, pointwise: Mapping, method: str) -> tuple[int, 
         ses[k] = float(np.sqrt(d.size * d.var()))
     table["elpd_diff"] = -pd.Series(diffs)
     table["se_diff"] = pd.Series(ses)
-    close = [k for k in ok if diffs[k] <= ses[k]]
+    close = [
+        k
+        for k in ok
+        if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
+    ]
     best = int(min(close))
     skipped = [int(k) for k in table.index if k not in ok]
     rule = (
-        "Rule: the smallest K whose elpd is within one standard error (of the "
-        f"difference) of the best. The best elpd is at K = {top} "
-        f"({table.loc[top, 'elpd']:.1f}, {table.loc[top, 'estimate']}); "
+        "Rule: the smallest K whose elpd is not clearly below the best (a "
+        f"difference under {SMALL_DIFFERENCE:g}, or under "
+        f"{CLEAR_DIFFERENCE_SE:g} standard errors of the difference). The best "
+        f"elpd is at K = {top} ({table.loc[top, 'elpd']:.1f}, "
+        f"{table.loc[top, 'estimate']}); "
     )
-    if best == top:
-        rule += f"no smaller K comes within one SE, so K = {best}."
+    if best == top and best == min(ok):
+        rule += f"no K considered is smaller, so K = {best}."
+    elif best == top:
+        rule += f"every smaller K is clearly below it, so K = {best}."
     else:
         rule += (
-            f"K = {best} is {diffs[best]:.1f} below it with an SE of "
-            f"{ses[best]:.1f}, so K = {best}."
+            f"K = {best} is {diffs[best]:.1f} below it with a standard error "
+            f"of {ses[best]:.1f}, so K = {best}."
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {skipped}."

@@ -14,6 +14,8 @@ from stanmix.selection import ComponentSelection
 
 pytest.importorskip("stanli")
 SHORT = dict(chains=2, warmup=300, draws=300, show_progress=False)
+#: Long enough for R-hat <= 1.01 on the fits that should converge.
+FULL = dict(chains=4, warmup=500, draws=500, show_progress=False)
 
 
 def _clusters(k: int, n: int = 500, seed: int = 1) -> pd.DataFrame:
@@ -28,11 +30,12 @@ def _clusters(k: int, n: int = 500, seed: int = 1) -> pd.DataFrame:
 @pytest.mark.slow
 @pytest.mark.parametrize("true_k", [1, 3, 4])
 def test_the_sweep_finds_the_true_number_of_clusters(true_k):
-    sel = sm.select_components(_clusters(true_k), range(1, 6), seed=2, **SHORT)
+    ks = range(1, true_k + 2)
+    sel = sm.select_components(_clusters(true_k), ks, seed=2, **FULL)
     assert isinstance(sel, ComponentSelection)
     assert sel.best_ == true_k, str(sel)
     table = sel.table_
-    assert list(table.index) == [1, 2, 3, 4, 5]
+    assert list(table.index) == list(ks)
     expected = {"elpd", "se", "estimate", "elpd_diff", "se_diff", "p_loo"}
     assert expected | {"n_high_pareto_k", "waic", "bic", "icl", "max_rhat"} <= set(
         table.columns
@@ -40,7 +43,7 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
     assert table.loc[true_k, "converged"]
     # Below the truth, every K is clearly worse than the best.
     for k in range(1, true_k):
-        assert -table.loc[k, "elpd_diff"] > 2 * table.loc[k, "se_diff"]
+        assert -table.loc[k, "elpd_diff"] > max(4, 2 * table.loc[k, "se_diff"])
     # A K whose LOO had high Pareto k was judged by K-fold instead.
     for k in table.index:
         if table.loc[k, "n_high_pareto_k"] > 0:
@@ -55,16 +58,23 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
 
 @pytest.mark.slow
 def test_overlapping_clusters_show_the_uncertainty():
-    """Two clusters 1.6 sds apart: K = 1 and K = 2 are within each other's
-    standard errors, and the rule, which says so, takes the smaller."""
+    """Two clusters 1.6 sds apart: one, two and three components predict
+    about as well (differences under two of their standard errors), the
+    table shows it, and the rule takes the smallest K and says why (the
+    larger K are also weakly identified: their chains do not agree, which
+    the table flags)."""
     X = datasets.mixture_sample(
         [0.5, 0.5], [[-0.8, 0.0], [0.8, 0.0]], 1.0, 300, seed=4, columns=["x", "y"]
     ).X
-    sel = sm.select_components(X, range(1, 4), seed=3, **SHORT)
+    sel = sm.select_components(X, range(1, 4), seed=3, **FULL)
     t = sel.table_
-    assert sel.best_ == 1
-    assert -t.loc[2, "elpd_diff"] <= t.loc[2, "se_diff"] or t["elpd"].idxmax() == 1
-    assert "within one standard error" in sel.rule_
+    assert sel.best_ == 1, str(sel)
+    # Every other K predicts about as well as the chosen one: its difference
+    # is within two standard errors of the difference, and the table says so.
+    others = t.drop(index=1)
+    assert (others["elpd_diff"].abs() < 2 * others["se_diff"]).all(), str(sel)
+    assert "so K = 1" in sel.rule_ and "standard errors" in sel.rule_
+    assert "so K = 1" in str(sel)
 
 
 def test_kfold_replaces_loo_where_pareto_k_is_high():
