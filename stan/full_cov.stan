@@ -11,27 +11,33 @@
 // are present, and each group uses the component's marginal over those
 // columns (one Cholesky factor per group and component).
 //
-// Censored cells are exact by augmentation: each one is a parameter (a
-// latent true value) bounded by its limit(s), with a flat density inside
-// them. Integrating those latent values out gives the censored likelihood,
-// so the marginal posterior of the model parameters is exact. The latent
-// values are y_left, y_right and y_interval.
+// Censored cells are exact. A row's only censored cell is integrated
+// analytically: its conditional distribution given the row's other present
+// cells is normal (or Student-t), and the row's term gains the log
+// probability of the cell's bounds under it. Rows with two or more
+// censored cells use augmentation instead: each of those cells is a
+// parameter (a latent true value, y_latent, in row-major order) bounded by
+// its limit(s), with a flat density inside them. Integrating those latent
+// values out gives the censored likelihood, so the marginal posterior of
+// the model parameters is exact either way.
 //
 // Priors: means and scales as in normal_diag.stan; LKJ(lkj_eta) on each
 // correlation matrix (default 2: mild shrinkage toward independence, no
 // mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t; as in
 // student_t_diag.stan).
 //
-// Generated quantities: with censored cells, log_lik and
+// Generated quantities: in rows with latent values, log_lik and
 // membership_log_prob are those of the rows completed by the draw's latent
-// values (the complete-data terms). stanmix computes the exact ones, with
-// the censored cells integrated out, from the draws of the parameters.
+// values (the complete-data terms); other rows are exact. stanmix computes
+// the exact ones for every row, with all censored cells integrated out,
+// from the draws of the parameters.
 //
 // Run with CmdStan:  ./full_cov sample data file=full_cov.data.json \
 //                        init=full_cov.init.json
 
 functions {
 #include mixture.stanfunctions
+#include cells.stanfunctions
 #include patterns.stanfunctions
 }
 
@@ -51,18 +57,59 @@ transformed data {
   array[D - 1] int rest = other_dims(D, anchor);
   int J = tied ? 1 : K;                 // number of covariance matrices
   matrix[N, D] y_obs = y .* observed;
-  matrix[N, D] present = fill_cells(
-    fill_cells(fill_cells(observed, left_row, left_col, rep_vector(1, n_left)),
-               right_row, right_col, rep_vector(1, n_right)),
-    interval_row, interval_col, rep_vector(1, n_interval));
   if (D > 30) {
     reject("full_cov.stan handles at most 30 columns, got D = ", D);
   }
-  array[N] int code = pattern_codes(present);
-  array[N] int order = sort_indices_asc(code);
-  int n_patterns = count_patterns(code, order);
-  array[n_patterns, D + 3] int table = pattern_table(present, code, order,
-                                                     n_patterns);
+  array[N, D] int kind = cell_kinds(N, D, left_row, left_col, right_row,
+                                    right_col, interval_row, interval_col);
+  array[N] int n_censored = censored_per_row(kind);
+  matrix[N, D] cell_lower = rep_matrix(negative_infinity(), N, D);
+  matrix[N, D] cell_upper = rep_matrix(positive_infinity(), N, D);
+  cell_upper = fill_cells(cell_upper, left_row, left_col, left_limit);
+  cell_lower = fill_cells(cell_lower, right_row, right_col, right_limit);
+  cell_lower = fill_cells(cell_lower, interval_row, interval_col, interval_lower);
+  cell_upper = fill_cells(cell_upper, interval_row, interval_col, interval_upper);
+
+  // Rows with one censored cell: its column, kind and bounds.
+  array[N] int single_col = rep_array(0, N);
+  array[N] int single_kind = rep_array(0, N);
+  vector[N] single_lo = rep_vector(0, N);
+  vector[N] single_hi = rep_vector(0, N);
+  // Rows with more: their censored cells are latent values, row by row.
+  int n_latent = 0;
+  for (n in 1:N) {
+    n_latent += n_censored[n] > 1 ? n_censored[n] : 0;
+  }
+  array[n_latent] int latent_row;
+  array[n_latent] int latent_col;
+  vector[n_latent] latent_lower;
+  vector[n_latent] latent_upper;
+  matrix[N, D] valued = observed;       // cells that hold a value
+  {
+    int i = 0;
+    for (n in 1:N) {
+      for (d in 1:D) {
+        if (kind[n, d] > 0 && n_censored[n] == 1) {
+          single_col[n] = d;
+          single_kind[n] = kind[n, d];
+          single_lo[n] = cell_lower[n, d];
+          single_hi[n] = cell_upper[n, d];
+        } else if (kind[n, d] > 0) {
+          i += 1;
+          latent_row[i] = n;
+          latent_col[i] = d;
+          latent_lower[i] = cell_lower[n, d];
+          latent_upper[i] = cell_upper[n, d];
+          valued[n, d] = 1;
+        }
+      }
+    }
+  }
+  vector[N] key = pattern_keys(valued, single_col);
+  array[N] int order = sort_indices_asc(key);
+  int n_patterns = count_patterns(key, order);
+  array[n_patterns, D + 4] int table = pattern_table(valued, single_col, key,
+                                                     order, n_patterns);
 }
 
 parameters {
@@ -73,9 +120,7 @@ parameters {
   array[J] cholesky_factor_corr[D] L_corr;           // Cholesky factors of the correlations
   vector<lower=1>[student_t ? K : 0] nu;             // degrees of freedom (student_t = 1)
   simplex[K] w;                                      // mixing weights
-  vector<upper=left_limit>[n_left] y_left;           // latent values of left-censored cells
-  vector<lower=right_limit>[n_right] y_right;        // ... of right-censored cells
-  vector<lower=interval_lower, upper=interval_upper>[n_interval] y_interval;
+  vector<lower=latent_lower, upper=latent_upper>[n_latent] y_latent;  // latent values
 }
 
 transformed parameters {
@@ -85,10 +130,7 @@ transformed parameters {
 }
 
 model {
-  matrix[N, D] Y = fill_cells(
-    fill_cells(fill_cells(y_obs, left_row, left_col, y_left),
-               right_row, right_col, y_right),
-    interval_row, interval_col, y_interval);   // rows completed by the latent values
+  matrix[N, D] Y = fill_cells(y_obs, latent_row, latent_col, y_latent);
   to_vector(mu) ~ normal(to_vector(mu_loc), to_vector(mu_scale));
   for (d in 1:D) {
     sigma[:, d] ~ lognormal(log(sigma_loc[d]), sigma_scale[d]);
@@ -99,19 +141,18 @@ model {
   nu ~ gamma(nu_shape, nu_rate);
   w ~ dirichlet(alpha);
   target += sum(rows_log_sum_exp(full_cov_log_terms(
-    Y, order, table, mu, sigma, L_corr, nu, student_t, log(w))));
+    Y, order, table, single_kind, single_lo, single_hi, mu, sigma, L_corr, nu,
+    student_t, log(w))));
 }
 
 generated quantities {
   vector[compute_log_lik ? N : 0] log_lik;
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
-    matrix[N, D] Y = fill_cells(
-      fill_cells(fill_cells(y_obs, left_row, left_col, y_left),
-                 right_row, right_col, y_right),
-      interval_row, interval_col, y_interval);   // rows completed by the latent values
-    matrix[N, K] lp = full_cov_log_terms(Y, order, table, mu, sigma, L_corr,
-                                         nu, student_t, log(w));
+    matrix[N, D] Y = fill_cells(y_obs, latent_row, latent_col, y_latent);
+    matrix[N, K] lp = full_cov_log_terms(
+      Y, order, table, single_kind, single_lo, single_hi, mu, sigma, L_corr,
+      nu, student_t, log(w));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }

@@ -9,10 +9,13 @@
 // spending another component on them. The columns are independent given
 // the component, so censored cells are exact through the Student-t CDF:
 //   observed        student_t_lpdf(y | nu, mu, sigma)
-//   left-censored   student_t_lcdf(limit | nu, mu, sigma)
-//   right-censored  student_t_lccdf(limit | nu, mu, sigma)
-//   interval        log_diff_exp of the two lcdfs
+//   left-censored   log P(T <= limit), T ~ StudentT(nu, mu, sigma)
+//   right-censored  log P(T >= limit)
+//   interval        log_diff_exp of the two tails
 //   missing         no term
+// The CDF is cells.stanfunctions' own (a continued fraction of the
+// incomplete beta function, in log space): Stan's student_t_lcdf loses
+// digits in the far tail when nu is large.
 // (For elliptical multivariate-t components use full_cov.stan with
 // student_t = 1.)
 //

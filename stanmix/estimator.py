@@ -604,8 +604,7 @@ class Mixture:
 
     @staticmethod
     def _n_unconstrained(family: Family, k: int, cells: CellTable) -> int:
-        latent = int(cells.censored.sum()) if family.censoring == "latent" else 0
-        return family.n_parameters(k, cells.n_dims) + latent
+        return family.n_parameters(k, cells.n_dims) + family.n_latent(cells)
 
     def _reset(self, family, cells, index, units, layout, seed, engine, method):
         """Fitted state that does not depend on the result."""

@@ -27,6 +27,7 @@ from stanmix.cells import CellTable
 from stanmix.engines import EngineResult, sampler_stats, unflatten
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import family_from_stan_data
+from stanmix.families.full import latent_cells
 from stanmix.programs import PROGRAMS
 
 __all__ = ["from_cmdstan_csv", "read_stan_csv"]
@@ -203,15 +204,13 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
                 f"the run's {name} has {found[name].shape[2]} rows but the data "
                 f"file has N = {cells.n_obs}; give the data file the run used"
             )
-    for name, count in (
-        ("y_left", "n_left"),
-        ("y_right", "n_right"),
-        ("y_interval", "n_interval"),
-    ):
-        if name in found and found[name].shape[2:] != (int(data.get(count, 0)),):
+    if "y_latent" in found:
+        expected = latent_cells(cells)[0].size
+        if found["y_latent"].shape[2:] != (expected,):
             raise StanmixInputError(
-                f"the run has {found[name].shape[2:]} latent values {name} but the "
-                f"data file has {count} = {data.get(count)}; give the data file "
+                f"the run has {found['y_latent'].shape[2]} latent values y_latent "
+                f"but the data file's censored cells give {expected} (one per "
+                "censored cell in rows with two or more); give the data file "
                 "the run used"
             )
 

@@ -1,10 +1,12 @@
 """The NUTS mass matrix: what metric="auto" chooses and that it reaches Stan."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import RecordingEngine, Stop
 
 import stanmix as sm
+from stanmix.censoring import cell_table
 from stanmix.inference.metric import DENSE_METRIC_MAX_PARAMS
 
 
@@ -41,13 +43,22 @@ def test_auto_is_diagonal_above_the_parameter_limit():
 
 
 def test_auto_counts_latent_censored_cells_of_full_covariance():
-    """Full covariance with censoring: one latent parameter per censored cell
-    joins the count (3 * 2 + 3 * 2 + 3 + 2 = 17, plus 100 latent > 100)."""
-    X = _separated(3, 2)
-    limit = float(np.sort(X["x0"])[99])
-    X = X.assign(x0=X["x0"].clip(lower=limit))
+    """Full covariance with censoring: the latent values of rows with two
+    censored cells join the parameter count (3 * 2 + 3 * 2 + 3 + 2 = 17, plus
+    two per such row); a row's only censored cell is integrated, and adds
+    nothing."""
+    X = _separated(3, 2, n=400)
+    # The lowest fifth in each column: about 60% of the lowest cluster, so
+    # no cluster is mostly censored (which alone would choose diag_e).
+    limits = {col: float(np.sort(X[col])[79]) for col in X}
+    both = X.clip(lower=pd.Series(limits), axis=1)
+    cells, _ = cell_table(both, lower_limit=limits)
+    assert 17 + 2 * (cells.censored.sum(axis=1) == 2).sum() > DENSE_METRIC_MAX_PARAMS
     model = sm.Mixture(3, covariance="full")
-    assert _chosen_metric(model, X, lower_limit={"x0": limit}) == "diag_e"
+    assert _chosen_metric(model, both, lower_limit=limits) == "diag_e"
+    one = X.assign(x0=X["x0"].clip(lower=limits["x0"]))
+    model = sm.Mixture(3, covariance="full")
+    assert _chosen_metric(model, one, lower_limit={"x0": limits["x0"]}) == "dense_e"
     assert _chosen_metric(sm.Mixture(3, covariance="full"), _separated(3, 2)) == (
         "dense_e"
     )

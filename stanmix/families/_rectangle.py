@@ -63,12 +63,18 @@ def _grid(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _log_interval(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log Phi(lo), log(Phi(hi) - Phi(lo))) for lo < hi, infinities allowed."""
+    """(log Phi(lo), log(Phi(hi) - Phi(lo))) for lo < hi, infinities allowed.
+
+    The width is computed from lower tails only (an interval above 0 is
+    mirrored below it), so it keeps its relative precision far out in
+    either tail.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         a = log_ndtr(lo)
-        b = log_ndtr(hi)
-        diff = a - b
-        width = b + np.where(
+        mirror = (lo + hi) > 0
+        top = log_ndtr(np.where(mirror, -lo, hi))
+        diff = log_ndtr(np.where(mirror, -hi, lo)) - top
+        width = top + np.where(
             diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff))
         )
     return a, width

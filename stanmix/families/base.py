@@ -87,7 +87,8 @@ class Family(abc.ABC):
     #: Stem of the Stan program in ``stan/``.
     program: ClassVar[str]
     #: How censored cells enter the likelihood: "cdf" (marginalised cell by
-    #: cell) or "latent" (augmented with bounded latent values in Stan).
+    #: cell) or "latent" (jointly, with latent values in Stan where a row has
+    #: several; see :meth:`n_latent`).
     censoring: ClassVar[str] = "cdf"
     #: Whether each row comes from one component (membership is defined).
     joint: ClassVar[bool] = True
@@ -139,6 +140,11 @@ class Family(abc.ABC):
     @abc.abstractmethod
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of the model (weights included), for BIC."""
+
+    def n_latent(self, cells: CellTable) -> int:
+        """Latent censored values the program samples alongside the model's
+        parameters (none where every censored cell is integrated exactly)."""
+        return 0
 
     def component_names(self) -> list[str]:
         """Posterior variables that carry the component dim (relabelled)."""

@@ -5,9 +5,11 @@ Each component has covariance (for Student-t, scale matrix)
 all components. Parameters: ``sigma`` (J, D) and ``corr`` (J, D, D) with
 J = K (full) or 1 (tied); ``nu`` (K,) for Student-t.
 
-The Stan program integrates censored cells by augmentation (a bounded
-latent value per censored cell). The Python kernel, which gives the
-log-likelihood and the memberships, integrates them exactly instead: a row
+The Stan program integrates a row's only censored cell exactly (a CDF of
+its conditional distribution) and the censored cells of rows with two or
+more by augmentation (a bounded latent value per cell, see
+:func:`latent_cells`). The Python kernel, which gives the log-likelihood and
+the memberships, integrates every censored cell exactly: a row
 with observed cells O, censored cells C and missing cells M contributes
 
     log w_k + log f(y_O | k) + log P(y_C in its bounds | y_O, k),
@@ -154,6 +156,9 @@ class FullCovariance(Family):
             nu_rate=float(self.settings.get("nu_rate", NU_PRIOR["nu_rate"].default)),
         )
         return data
+
+    def n_latent(self, cells):
+        return int(latent_cells(cells)[0].size)
 
     def stan_init(self, params, cells, layout):
         params = order_components(params, layout)
@@ -486,20 +491,40 @@ class FullCovariance(Family):
         return out.reshape(n_draws, k, r)
 
 
+def latent_cells(cells: CellTable) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the cells ``full_cov.stan`` samples as latent
+    values: the censored cells of rows with two or more, row by row (a
+    row's only censored cell is integrated exactly in the program).
+
+    Examples
+    --------
+    >>> from stanmix.cells import CellTable
+    >>> nan = np.nan
+    >>> cells = CellTable(
+    ...     np.array([[nan, nan, 1.0], [nan, 2.0, 3.0]]),
+    ...     np.array([[LEFT, RIGHT, OBSERVED], [LEFT, OBSERVED, OBSERVED]]),
+    ...     np.array([[nan, 0.5, nan], [nan, nan, nan]]),
+    ...     np.array([[0.0, nan, nan], [0.0, nan, nan]]))
+    >>> latent_cells(cells)
+    (array([0, 0]), array([0, 1]))
+    """
+    censored = cells.censored
+    several = censored.sum(axis=1) > 1
+    return np.nonzero(censored & several[:, None])
+
+
 def _latent_init(cells: CellTable) -> dict:
-    """Starting latent values of censored cells, just inside their limits
-    (standardized units), in the order of the program's cell lists."""
-    out = {}
-    for label, code in (("y_left", LEFT), ("y_right", RIGHT), ("y_interval", INTERVAL)):
-        rows, cols = np.nonzero(cells.kind == code)
-        if code == LEFT:
-            values = cells.upper[rows, cols] - _LATENT_OFFSET
-        elif code == RIGHT:
-            values = cells.lower[rows, cols] + _LATENT_OFFSET
-        else:
-            values = 0.5 * (cells.lower[rows, cols] + cells.upper[rows, cols])
-        out[label] = values
-    return out
+    """Starting latent values (standardized units), just inside their
+    limits, in the program's order."""
+    rows, cols = latent_cells(cells)
+    kind = cells.kind[rows, cols]
+    lower, upper = cells.lower[rows, cols], cells.upper[rows, cols]
+    values = np.where(
+        kind == LEFT,
+        upper - _LATENT_OFFSET,
+        np.where(kind == RIGHT, lower + _LATENT_OFFSET, 0.5 * (lower + upper)),
+    )
+    return {"y_latent": values}
 
 
 class NormalFull(FullCovariance):
