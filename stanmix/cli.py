@@ -225,8 +225,9 @@ def _parser() -> argparse.ArgumentParser:
         help="choose the number of components of a CSV file",
         description="Fit every number of components in --components, choose one "
         "by expected log predictive density (PSIS-LOO, or exact K-fold "
-        "cross-validation where LOO is unreliable; the smallest K within one "
-        "standard error of the best), and write selection.csv with the chosen "
+        "cross-validation where LOO is unreliable; the smallest converged K "
+        "whose elpd is less than 4, or less than two standard errors of the "
+        "difference, below the best), and write selection.csv with the chosen "
         "model's posterior.nc, summary.csv, membership.csv and report.html to "
         "--out.",
     )
