@@ -13,6 +13,7 @@ import importlib
 
 from stanmix._version import __version__
 from stanmix.exceptions import (
+    ConvergenceWarning,
     EngineUnavailableError,
     NotFittedError,
     StanmixInputError,
@@ -48,6 +49,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "ConvergenceWarning",
     "DiagonalMixture",
     "EngineUnavailableError",
     "Mixture",

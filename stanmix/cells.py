@@ -291,6 +291,14 @@ class CellTable:
         """
         try:
             n, d = int(data["N"]), int(data["D"])
+        except KeyError as err:
+            raise StanmixInputError(f"the data has no entry {err}") from None
+        except (TypeError, ValueError):
+            raise StanmixInputError(
+                f"the data's N and D must be whole numbers, got N = "
+                f"{data['N']!r}, D = {data['D']!r}"
+            ) from None
+        try:
             y = np.asarray(data["y"], dtype=float).reshape(n, d)
             observed = np.asarray(data["observed"], dtype=float).reshape(n, d) > 0.5
         except KeyError as err:

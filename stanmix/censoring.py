@@ -15,65 +15,201 @@ Censoring is given the way a lab table records it:
     are ignored.
 ``interval``
     A pair ``(low, high)`` of per-cell bounds; cells where both are finite
-    are interval-censored (low <= true value <= high).
+    are interval-censored (low <= true value <= high). A value recorded in
+    such a cell must lie within its bounds.
 
 Each limit is a scalar (every column), a mapping ``{column: limit}``, or an
 array of per-cell limits shaped like the data (NaN = no limit). NaN data
 cells without a limit or interval are missing.
+
+A DataFrame (or, for one-column data, a Series) of limits, bounds or
+censored flags is matched to the data's rows by its index labels, not by
+position; an index with other labels is refused. A numpy array is matched
+by position.
+
+Values are compared with their limits at the precision they were given in:
+float32 data recorded at a limit of 0.1 are at the limit 0.1, though
+``float(np.float32(0.1)) != 0.1``.
 """
 
 from __future__ import annotations
 
+import datetime
+import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from stanmix import _validation as check
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
 
+#: Array dtypes (by kind) that hold something other than real numbers: what
+#: they hold, and what to do instead.
+_NOT_REAL = {
+    "b": (
+        "booleans",
+        "a mixture models real-valued measurements; leave True/False columns out",
+    ),
+    "c": (
+        "complex numbers",
+        "pass the real part (X.real), or real and imaginary parts as two columns",
+    ),
+    "M": (
+        "dates or times",
+        "convert them to numbers first, e.g. days since a reference date",
+    ),
+    "m": (
+        "durations",
+        "convert them to numbers first, e.g. X / np.timedelta64(1, 's') for seconds",
+    ),
+    "U": ("text", "pass numbers"),
+    "S": ("text", "pass numbers"),
+    "V": ("structured records", "pass a plain array of numbers"),
+}
 
-def _where(rows, cols, columns, limit: int = 5) -> str:
-    cells = [f"row {r}, column {columns[c]!r}" for r, c in zip(rows, cols, strict=True)]
+
+def _label(value) -> str:
+    """A row label as a message shows it: ``3``, ``'a'``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
+    """``"row 3, column 'x'; ..."`` for cell positions, rows by their label."""
+    name = (lambda r: _label(index[r])) if index is not None else str
+    cells = [
+        f"row {name(r)}, column {columns[c]!r}" for r, c in zip(rows, cols, strict=True)
+    ]
     more = f" and {len(cells) - limit} more" if len(cells) > limit else ""
     return "; ".join(cells[:limit]) + more
+
+
+def _not_real(arr: np.ndarray) -> str | None:
+    """The dtype kind of what ``arr`` holds when it is not real numbers.
+
+    Object arrays are looked into: a None or a real number (not a bool) is
+    fine in any cell.
+    """
+    if arr.dtype.kind in _NOT_REAL:
+        return arr.dtype.kind
+    if arr.dtype.kind != "O":
+        return None
+    for value in arr.ravel():
+        if isinstance(value, (bool, np.bool_)):
+            return "b"
+        if value is None or isinstance(value, numbers.Real):
+            continue
+        if isinstance(value, (complex, np.complexfloating)):
+            return "c"
+        if isinstance(value, (datetime.date, np.datetime64)):
+            return "M"
+        if isinstance(value, (datetime.timedelta, np.timedelta64)):
+            return "m"
+        if isinstance(value, (str, bytes)):
+            return "U"
+    return None
+
+
+def _precision(*specs) -> np.dtype:
+    """The least precise float type among the values of ``specs`` (float64
+    unless float32 or float16 values were given)."""
+    out = np.dtype(float)
+    for spec in specs:
+        if isinstance(spec, Mapping):
+            dtypes = [_precision(*spec.values())]
+        elif isinstance(spec, pd.DataFrame):
+            dtypes = list(spec.dtypes)
+        elif isinstance(spec, (pd.Series, np.ndarray, np.generic)):
+            dtypes = [spec.dtype]
+        else:
+            continue
+        for dtype in dtypes:
+            dtype = getattr(dtype, "numpy_dtype", dtype)  # pandas' Float32Dtype
+            if isinstance(dtype, np.dtype) and dtype.kind == "f":
+                if dtype.itemsize < out.itemsize:
+                    out = dtype
+    return out
+
+
+def _at_precision(dtype: np.dtype, *arrays: np.ndarray) -> list[np.ndarray]:
+    """``arrays`` rounded to ``dtype``, to compare values with limits given
+    at that precision."""
+    if dtype == np.float64:
+        return list(arrays)
+    with np.errstate(over="ignore"):
+        return [a.astype(dtype) for a in arrays]
 
 
 def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.Index]:
     """A float copy of ``X`` with its column names and row index.
 
-    Raises StanmixInputError for non-numeric columns, wrong dimensions and
-    empty input. Never modifies ``X``.
+    Raises StanmixInputError for columns or arrays that are not real numbers
+    (text, booleans, complex numbers, dates, durations), wrong dimensions,
+    empty input and a MultiIndex on the rows. Never modifies ``X``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"x": [1, 2]}, index=["a", "b"])
+    >>> values, columns, index = as_matrix(frame)
+    >>> values.tolist(), columns, list(index)
+    ([[1.0], [2.0]], ('x',), ['a', 'b'])
+    >>> try:
+    ...     as_matrix(np.array([True, False]))
+    ... except StanmixInputError as err:
+    ...     print(str(err).split(";")[0])
+    X must be numeric (real numbers), but it holds booleans (dtype bool)
     """
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
         bad = [
-            str(c)
+            f"{c!r} ({_column_kind(X[c])})"
             for c in X.columns
-            if not (
-                pd.api.types.is_numeric_dtype(X[c])
-                and not pd.api.types.is_bool_dtype(X[c])
-            )
+            if not pd.api.types.is_numeric_dtype(X[c])
+            or pd.api.types.is_bool_dtype(X[c])
+            or pd.api.types.is_complex_dtype(X[c])
         ]
         if bad:
             raise StanmixInputError(
-                f"{name} has non-numeric column(s) {', '.join(map(repr, bad))}; "
-                "select the numeric measurement columns, e.g. df[['x', 'y']]"
+                f"{name} has non-numeric column(s) {', '.join(bad)}; select the "
+                "numeric measurement columns, e.g. df[['x', 'y']]"
             )
         columns = tuple(str(c) for c in X.columns)
         if len(set(columns)) != len(columns):
             raise StanmixInputError(f"{name} has duplicate column names {columns}")
+        if isinstance(X.index, pd.MultiIndex):
+            named = [_label(n) for n in X.index.names if n is not None]
+            levels = f"{X.index.nlevels} levels" + (
+                f": {', '.join(named)}" if named else ""
+            )
+            raise StanmixInputError(
+                f"{name} has a MultiIndex on its rows ({levels}); stanmix labels "
+                "each observation with one label: give it a flat index, e.g. "
+                f"{name}.reset_index(drop=True), or {name}.reset_index() and "
+                "select the measurement columns to keep the levels as columns"
+            )
         index = X.index
         values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
     else:
         try:
-            values = np.array(X, dtype=float, copy=True)
+            arr = np.asarray(X)
+            kind = _not_real(arr)
+            if kind is None:
+                values = np.array(arr, dtype=float, copy=True)
         except (TypeError, ValueError) as err:
             raise StanmixInputError(
                 f"{name} must be numeric (a numpy array or a DataFrame of "
                 f"numbers); converting it failed: {err}"
             ) from None
+        if kind is not None:
+            what, fix = _NOT_REAL[kind]
+            raise StanmixInputError(
+                f"{name} must be numeric (real numbers), but it holds {what} "
+                f"(dtype {arr.dtype}); {fix}"
+            )
         if values.ndim == 1:
             values = values[:, None]
         if values.ndim != 2:
@@ -91,13 +227,87 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
     inf_rows, inf_cols = np.nonzero(np.isinf(values))
     if inf_rows.size:
         raise StanmixInputError(
-            f"{name} has infinite values at {_where(inf_rows, inf_cols, columns)}; "
-            "replace them with finite values, NaN (missing) or a censoring limit"
+            f"{name} has infinite values at "
+            f"{_where(inf_rows, inf_cols, columns, index)}; replace them with "
+            "finite values, NaN (missing) or a censoring limit"
         )
     return values, columns, index
 
 
-def _per_cell(spec, what: str, shape, columns) -> np.ndarray:
+def _column_kind(column: pd.Series) -> str:
+    """What a refused DataFrame column holds, in words."""
+    kind = getattr(column.dtype, "kind", "O")
+    if pd.api.types.is_bool_dtype(column):
+        kind = "b"
+    elif kind == "O":
+        kind = _not_real(column.to_numpy()) or "O"
+    return _NOT_REAL[kind][0] if kind in _NOT_REAL else "not numbers"
+
+
+def _rows_of(spec, what: str, columns, index: pd.Index, fill=None):
+    """A DataFrame or Series of per-cell entries, matched to the data's rows by
+    label and to its columns by name; anything else as given."""
+    if isinstance(spec, pd.Series):
+        if len(columns) != 1:
+            raise StanmixInputError(
+                f"{what} is a Series, but the data has {len(columns)} columns; give "
+                f"{{column: value}} (e.g. {what}.to_dict() for one value per "
+                "column) or a DataFrame with the data's columns and index"
+            )
+        spec = spec.to_frame(name=columns[0])
+    if not isinstance(spec, pd.DataFrame):
+        return spec
+    unknown = [str(c) for c in spec.columns if str(c) not in columns]
+    if unknown:
+        raise StanmixInputError(
+            f"{what} has column(s) {', '.join(map(repr, unknown))} that are "
+            f"not in the data (columns: {', '.join(columns)})"
+        )
+    names = [str(c) for c in spec.columns]
+    if len(set(names)) != len(names):
+        raise StanmixInputError(f"{what} has duplicate column names {names}")
+    spec = spec.set_axis(names, axis=1)
+    if not spec.index.equals(index):
+        same_labels = (
+            len(spec.index) == len(index)
+            and not spec.index.has_duplicates
+            and not index.has_duplicates
+            and bool(spec.index.isin(index).all())
+        )
+        if not same_labels:
+            raise StanmixInputError(
+                f"{what}'s row index does not match the data's: "
+                f"{_index_difference(spec.index, index)}; its rows are matched "
+                "to the data's rows by label, not by position: give it the "
+                f"data's index, or pass {what}.to_numpy() to match rows by "
+                "position"
+            )
+        spec = spec.reindex(index)
+    return spec.reindex(columns=list(columns), fill_value=fill)
+
+
+def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
+    """How a row index differs from the data's, in words."""
+
+    def listing(labels: pd.Index) -> str:
+        text = ", ".join(_label(v) for v in labels[:shown])
+        return text + (
+            f" and {len(labels) - shown} more" if len(labels) > shown else ""
+        )
+
+    parts = []
+    extra = given[~given.isin(data)]
+    absent = data[~data.isin(given)]
+    if len(extra):
+        parts.append(f"it has label(s) {listing(extra)} that the data has not")
+    if len(absent):
+        parts.append(f"it has no row for the data's label(s) {listing(absent)}")
+    if not parts:
+        parts.append("it repeats labels")
+    return " and ".join(parts)
+
+
+def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
     """A (N, D) array of limits (NaN = none) from a scalar, mapping or array."""
     out = np.full(shape, np.nan)
     if spec is None:
@@ -115,21 +325,22 @@ def _per_cell(spec, what: str, shape, columns) -> np.ndarray:
     if np.ndim(spec) == 0:
         out[:] = _finite_scalar(spec, what)
         return out
-    if isinstance(spec, pd.DataFrame):
-        unknown = [str(c) for c in spec.columns if str(c) not in columns]
-        if unknown:
-            raise StanmixInputError(
-                f"{what} has column(s) {', '.join(map(repr, unknown))} that are "
-                f"not in the data (columns: {', '.join(columns)})"
-            )
-        spec = spec.reindex(columns=list(columns))
+    spec = _rows_of(spec, what, columns, index)
     try:
-        arr = np.array(spec, dtype=float, copy=True)
+        given = np.asarray(spec)
+        kind = _not_real(given)
+        if kind is None:
+            arr = np.array(given, dtype=float, copy=True)
     except (TypeError, ValueError):
         raise StanmixInputError(
             f"{what} must be a number, a mapping {{column: number}} or an array "
             "of per-cell limits shaped like the data"
         ) from None
+    if kind is not None:
+        raise StanmixInputError(
+            f"{what} holds {_NOT_REAL[kind][0]} (dtype {given.dtype}); give "
+            "numbers, NaN where there is no limit"
+        )
     if arr.ndim == 1 and shape[1] == 1:
         arr = arr[:, None]
     if arr.shape != tuple(shape):
@@ -143,21 +354,15 @@ def _per_cell(spec, what: str, shape, columns) -> np.ndarray:
 
 
 def _finite_scalar(value, what: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise StanmixInputError(f"{what} must be a number, got {value!r}") from None
-    if not np.isfinite(value):
-        raise StanmixInputError(f"{what} must be finite, got {value}")
-    return value
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    return check.number(what, value)
 
 
-def _mask(spec, shape, columns) -> np.ndarray | None:
+def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     if spec is None:
         return None
-    if isinstance(spec, pd.DataFrame):
-        spec = spec.reindex(columns=list(columns), fill_value=False)
-    arr = np.asarray(spec)
+    arr = np.asarray(_rows_of(spec, "censored", columns, index, fill=False))
     if arr.ndim == 1 and shape[1] == 1:
         arr = arr[:, None]
     if arr.shape != tuple(shape):
@@ -226,23 +431,34 @@ def cell_table(
         return X, pd.RangeIndex(X.n_obs)
     values, columns, index = as_matrix(X)
     shape = values.shape
-    lower = _per_cell(lower_limit, "lower_limit", shape, columns)
-    upper = _per_cell(upper_limit, "upper_limit", shape, columns)
-    mask = _mask(censored, shape, columns)
+    lower = _per_cell(lower_limit, "lower_limit", shape, columns, index)
+    upper = _per_cell(upper_limit, "upper_limit", shape, columns, index)
+    mask = _mask(censored, shape, columns, index)
+
+    def where(bad: np.ndarray) -> str:
+        r, c = np.nonzero(bad)
+        return _where(r, c, columns, index)
 
     both = np.isfinite(lower) & np.isfinite(upper) & (lower >= upper)
     if both.any():
-        r, c = np.nonzero(both)
         raise StanmixInputError(
-            "lower_limit is not below upper_limit at "
-            f"{_where(r, c, columns)}; the detection range must be non-empty"
+            f"lower_limit is not below upper_limit at {where(both)}; the "
+            "detection range must be non-empty"
         )
 
     kind = np.where(np.isnan(values), MISSING, OBSERVED).astype(np.int8)
     has_lo, has_hi = np.isfinite(lower), np.isfinite(upper)
+    recorded = ~np.isnan(values)
+    # Each comparison at the precision of the data or of the limit, whichever
+    # is coarser.
+    v_lo, lo = _at_precision(_precision(X, lower_limit), values, lower)
+    v_hi, hi = _at_precision(_precision(X, upper_limit), values, upper)
+    with np.errstate(invalid="ignore"):
+        below = has_lo & recorded & (v_lo < lo)
+        above = has_hi & recorded & (v_hi > hi)
+        at_lo = has_lo & (v_lo == lo)
+        at_hi = has_hi & (v_hi == hi)
     if mask is None:
-        below = has_lo & ~np.isnan(values) & (values < lower)
-        above = has_hi & ~np.isnan(values) & (values > upper)
         for bad, side, fix in (
             (below, "below its lower_limit", "record left-censored cells at the limit"),
             (
@@ -252,14 +468,12 @@ def cell_table(
             ),
         ):
             if bad.any():
-                r, c = np.nonzero(bad)
                 raise StanmixInputError(
-                    f"value {side} at {_where(r, c, columns)}; a censored value "
-                    f"cannot lie beyond its own limit: {fix} or mark it in "
-                    "`censored`"
+                    f"value {side} at {where(bad)}; a censored value cannot lie "
+                    f"beyond its own limit: {fix} or mark it in `censored`"
                 )
-        left = has_lo & (values == lower)
-        right = has_hi & (values == upper)
+        left = at_lo
+        right = at_hi
     else:
         unlimited = mask & ~has_lo & ~has_hi
         ambiguous = mask & has_lo & has_hi
@@ -272,18 +486,15 @@ def cell_table(
             ),
         ):
             if bad.any():
-                r, c = np.nonzero(bad)
-                raise StanmixInputError(f"{_where(r, c, columns)} {msg}")
-        free = ~mask & ~np.isnan(values)
+                raise StanmixInputError(f"{where(bad)} {msg}")
         for bad, side in (
-            (free & has_lo & (values < lower), "below its lower_limit"),
-            (free & has_hi & (values > upper), "above its upper_limit"),
+            (~mask & below, "below its lower_limit"),
+            (~mask & above, "above its upper_limit"),
         ):
             if bad.any():
-                r, c = np.nonzero(bad)
                 raise StanmixInputError(
-                    f"uncensored value {side} at {_where(r, c, columns)}; mark "
-                    "the cell in `censored` or correct the value"
+                    f"uncensored value {side} at {where(bad)}; mark the cell in "
+                    "`censored` or correct the value"
                 )
         left = mask & has_lo
         right = mask & has_hi
@@ -300,29 +511,38 @@ def cell_table(
             raise StanmixInputError(
                 "interval must be a pair (low, high) of per-cell bound arrays"
             )
-        ilo = _per_cell(interval[0], "interval low", shape, columns)
-        ihi = _per_cell(interval[1], "interval high", shape, columns)
+        ilo = _per_cell(interval[0], "interval low", shape, columns, index)
+        ihi = _per_cell(interval[1], "interval high", shape, columns, index)
         half = np.isfinite(ilo) ^ np.isfinite(ihi)
         if half.any():
-            r, c = np.nonzero(half)
             raise StanmixInputError(
-                f"interval has only one bound at {_where(r, c, columns)}; give "
-                "both bounds, or use lower_limit / upper_limit for one-sided cells"
+                f"interval has only one bound at {where(half)}; give both bounds, "
+                "or use lower_limit / upper_limit for one-sided cells"
             )
         inside = np.isfinite(ilo) & np.isfinite(ihi)
         reversed_ = inside & (ilo >= ihi)
         if reversed_.any():
-            r, c = np.nonzero(reversed_)
             raise StanmixInputError(
-                f"interval low is not below high at {_where(r, c, columns)}; "
-                "each interval must have low < high"
+                f"interval low is not below high at {where(reversed_)}; each "
+                "interval must have low < high"
             )
         clash = inside & ((kind == LEFT) | (kind == RIGHT))
         if clash.any():
-            r, c = np.nonzero(clash)
             raise StanmixInputError(
-                f"{_where(r, c, columns)} is both interval- and limit-censored; "
-                "give each cell one kind of censoring"
+                f"{where(clash)} is both interval- and limit-censored; give each "
+                "cell one kind of censoring"
+            )
+        v, b_lo, b_hi = _at_precision(_precision(X, *interval), values, ilo, ihi)
+        with np.errstate(invalid="ignore"):
+            outside = inside & recorded & ((v < b_lo) | (v > b_hi))
+        if outside.any():
+            r, c = np.nonzero(outside)
+            raise StanmixInputError(
+                f"value outside its interval at {where(outside)} (the first is "
+                f"{values[r[0], c[0]]:g}, outside [{ilo[r[0], c[0]]:g}, "
+                f"{ihi[r[0], c[0]]:g}]); a censored value cannot lie outside its "
+                "own interval: record it as NaN or within the bounds, or correct "
+                "the bounds"
             )
         kind[inside] = INTERVAL
         low[inside] = ilo[inside]
@@ -332,7 +552,7 @@ def cell_table(
     if not allow_missing and (kind == MISSING).any():
         r, c = np.nonzero(kind == MISSING)
         raise StanmixInputError(
-            f"missing (NaN) values at {_where(r, c, columns)}; this model needs "
+            f"missing (NaN) values at {_where(r, c, columns, index)}; this model needs "
             "complete data: drop those rows or use DiagonalMixture, which "
             "handles missing cells"
         )

@@ -537,6 +537,8 @@ def _print_fit(model) -> None:
 
     with pd.option_context("display.width", 120, "display.precision", 3):
         _say(model.summary().iloc[:, :9].to_string())
+    if model.convergence_ is not None:
+        _say(f"\n{model.convergence_}")
     if model.label_switching_ is not None:
         _say("\nLabel switching check (raw draws):", model.label_switching_)
     if model.relabel_report_ is not None:

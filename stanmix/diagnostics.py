@@ -14,6 +14,14 @@ Swapping two components a and b whose parameters differ by Delta (in those
 units) changes the squared distance to a reference by about 2 |Delta|**2, and
 noise alone rarely produces a gain above a few units; the thresholds below are
 in these squared units.
+
+Convergence
+-----------
+:func:`convergence` condenses R-hat and bulk ESS of every parameter into a
+:class:`Convergence`: the worst of each, and whether they meet the usual
+bars (R-hat at most :data:`RHAT_LIMIT`, bulk ESS at least
+:data:`ESS_LIMIT`, Vehtari et al. 2021). The estimators check their NUTS
+draws with it after relabelling.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from stanmix._labels import (
     component_vars,
@@ -34,7 +43,19 @@ from stanmix._labels import (
 )
 from stanmix.exceptions import StanmixInputError
 
-__all__ = ["LabelSwitchingReport", "detect_label_switching"]
+__all__ = [
+    "ESS_LIMIT",
+    "RHAT_LIMIT",
+    "Convergence",
+    "LabelSwitchingReport",
+    "convergence",
+    "detect_label_switching",
+]
+
+#: Largest R-hat (rank-normalized, split) of a converged run.
+RHAT_LIMIT = 1.01
+#: Smallest bulk effective sample size of a converged run.
+ESS_LIMIT = 400
 
 _MAD_TO_SD = 1.4826
 
@@ -391,3 +412,154 @@ def _message(
     )
     sentences.append(checked)
     return " ".join(sentences)
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """R-hat and bulk ESS of every parameter, and whether they are good enough.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per parameter element (``"mu[1, x]"``, as in ``summary()``),
+        columns ``r_hat`` and ``ess_bulk``; NaN where a parameter does not
+        vary (a known scale) or the draws are too few.
+    max_rhat, min_ess_bulk : float
+        The largest R-hat and smallest bulk ESS (NaN when none is known).
+    rhat_parameter, ess_parameter : str
+        The parameters they belong to.
+    rhat_limit, ess_limit : float
+        The bars: R-hat at most ``rhat_limit``, bulk ESS at least
+        ``ess_limit``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rhat = xr.Dataset({"mu": ("component", [1.002, 1.08])})
+    >>> ess = xr.Dataset({"mu": ("component", [900.0, 57.0])})
+    >>> check = convergence(rhat, ess)
+    >>> check.converged, check.rhat_parameter, check.failing
+    (False, 'mu[1]', ('mu[1]',))
+    >>> print(check.figures())  # doctest: +NORMALIZE_WHITESPACE
+    largest R-hat 1.080 (mu[1]; above 1.01), smallest bulk ESS 57
+    (mu[1]; below 400)
+    """
+
+    table: pd.DataFrame
+    max_rhat: float
+    rhat_parameter: str
+    min_ess_bulk: float
+    ess_parameter: str
+    rhat_limit: float = RHAT_LIMIT
+    ess_limit: float = ESS_LIMIT
+
+    @property
+    def computable(self) -> bool:
+        """Whether R-hat and ESS are known for some parameter (not with a
+        handful of draws)."""
+        return bool(np.isfinite(self.max_rhat) and np.isfinite(self.min_ess_bulk))
+
+    @property
+    def rhat_ok(self) -> bool:
+        return not self.max_rhat > self.rhat_limit
+
+    @property
+    def ess_ok(self) -> bool:
+        return not self.min_ess_bulk < self.ess_limit
+
+    @property
+    def converged(self) -> bool:
+        """R-hat and bulk ESS are known and meet the bars for every parameter."""
+        return self.computable and self.rhat_ok and self.ess_ok
+
+    @property
+    def failing(self) -> tuple[str, ...]:
+        """The parameters whose R-hat or bulk ESS misses its bar."""
+        with np.errstate(invalid="ignore"):
+            bad = (self.table["r_hat"] > self.rhat_limit) | (
+                self.table["ess_bulk"] < self.ess_limit
+            )
+        return tuple(self.table.index[bad.to_numpy()])
+
+    def figures(self) -> str:
+        """The worst R-hat and ESS, with their parameters, as words."""
+        if not self.computable:
+            return "R-hat and bulk ESS could not be computed (too few draws)"
+        rhat = f"largest R-hat {self.max_rhat:.3f} ({self.rhat_parameter}"
+        rhat += "" if self.rhat_ok else f"; above {self.rhat_limit:g}"
+        ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
+        ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
+        return f"{rhat}), {ess})"
+
+    def advice(self) -> str:
+        """What to do when the draws have not converged."""
+        return (
+            "The posterior may be weakly identified (components that overlap "
+            "or are barely used) or the chains too short: run more draws "
+            "(draws=, warmup=), start the chains from good values (init='map' "
+            "or your own init=), narrow the priors (the prior_* settings) or "
+            "fit fewer components."
+        )
+
+    def __str__(self) -> str:
+        if self.converged:
+            state = "reached"
+        else:
+            state = "not reached" if self.computable else "not checked"
+        return f"Convergence {state}: {self.figures()}"
+
+
+def convergence(
+    rhat: Mapping[str, Any],
+    ess: Mapping[str, Any],
+    *,
+    rhat_limit: float = RHAT_LIMIT,
+    ess_limit: float = ESS_LIMIT,
+) -> Convergence:
+    """Condense per-parameter R-hat and bulk ESS into a :class:`Convergence`.
+
+    Parameters
+    ----------
+    rhat, ess : xarray.Dataset or mapping of name to DataArray
+        ``arviz.rhat`` and ``arviz.ess(method="bulk")`` of the parameters,
+        as computed once after sampling (and relabelling).
+    rhat_limit, ess_limit : float
+        The bars a converged run meets.
+    """
+    table = pd.DataFrame(
+        {"r_hat": pd.Series(_elements(rhat)), "ess_bulk": pd.Series(_elements(ess))},
+        dtype=float,
+    )
+    worst = {}
+    for column, pick in (("r_hat", "idxmax"), ("ess_bulk", "idxmin")):
+        known = table[column][np.isfinite(table[column])]
+        name = getattr(known, pick)() if len(known) else ""
+        worst[column] = (float(known[name]) if name else float("nan"), name)
+    return Convergence(
+        table=table,
+        max_rhat=worst["r_hat"][0],
+        rhat_parameter=worst["r_hat"][1],
+        min_ess_bulk=worst["ess_bulk"][0],
+        ess_parameter=worst["ess_bulk"][1],
+        rhat_limit=float(rhat_limit),
+        ess_limit=float(ess_limit),
+    )
+
+
+def _elements(values: Mapping[str, Any]) -> dict[str, float]:
+    """Each element of each variable under the label ``summary()`` gives it."""
+    out: dict[str, float] = {}
+    for name in values:
+        da = values[name]
+        arr = np.asarray(da.values, dtype=float)
+        if arr.ndim == 0:
+            out[str(name)] = float(arr)
+            continue
+        labels = [
+            da.coords[dim].values if dim in da.coords else np.arange(size)
+            for dim, size in zip(da.dims, arr.shape, strict=True)
+        ]
+        for idx in np.ndindex(arr.shape):
+            where = ", ".join(str(labels[i][j]) for i, j in enumerate(idx))
+            out[f"{name}[{where}]"] = float(arr[idx])
+    return out

@@ -27,9 +27,13 @@ from stanmix import likelihood
 from stanmix._version import __version__
 from stanmix.cells import CellTable, Standardization, mostly_censored
 from stanmix.censoring import cell_table, check_fit_data
-from stanmix.diagnostics import detect_label_switching
+from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
-from stanmix.exceptions import NotFittedError, StanmixInputError
+from stanmix.exceptions import (
+    ConvergenceWarning,
+    NotFittedError,
+    StanmixInputError,
+)
 from stanmix.families import Family, Layout, Params, Priors, get_family
 from stanmix.inference.metric import METRICS, choose_metric
 from stanmix.inference.modes import best_mode
@@ -130,6 +134,12 @@ class Mixture:
         Posterior means of the scales ``sigma``, shaped as the posterior's.
     family_ : stanmix.families.Family
         The family that was fitted.
+    convergence_ : stanmix.diagnostics.Convergence or None
+        For NUTS: R-hat and bulk ESS of every parameter of the relabelled
+        draws (``convergence_.table``), the worst of each, and whether they
+        meet R-hat <= 1.01 and bulk ESS >= 400 (``converged``); when they do
+        not, ``fit`` issues a :class:`stanmix.ConvergenceWarning`. None for
+        the other methods.
 
     Examples
     --------
@@ -429,6 +439,14 @@ class Mixture:
         Returns
         -------
         self
+
+        Warns
+        -----
+        stanmix.ConvergenceWarning
+            After NUTS, when some parameter's R-hat is above 1.01 or its bulk
+            ESS below 400 (weak identification, or chains too short): which
+            parameter, its figures, and what to do. ``convergence_`` keeps
+            them.
         """
         k, priors, relabel = self._checked_settings()
         seed = self._check_fit_args(
@@ -698,12 +716,16 @@ class Mixture:
         )
         self.relabel_report_ = None
         self.label_switching_ = None
+        current: tuple[str, ...] = ()
         if result.method == "sample" and k > 1:
-            idata = self._relabel(idata, params, relabel)
+            idata, current = self._relabel(idata, params, relabel)
         self.idata_ = idata
         self.engine_result_info_ = result.info
         self._summarise()
         self.censored_components_ = self._censored_components(map_probs)
+        self.convergence_ = None
+        if result.method == "sample":
+            self.convergence_ = self._convergence(current)
 
     def _attrs(self, result: EngineResult) -> dict:
         attrs = {
@@ -735,9 +757,11 @@ class Mixture:
         return attrs
 
     def _relabel(self, idata, params: Params, relabel: str):
+        """The relabelled draws, and the variables whose R-hat and ESS in
+        ``relabel_report_`` hold for them (the rest are computed anew)."""
         self.label_switching_ = detect_label_switching(idata)
         if relabel == "none":
-            return idata
+            return idata, ()
         family = self.family_
         method = relabel
         if (
@@ -786,9 +810,40 @@ class Mixture:
             **kwargs,
         )
         self.relabel_report_ = report
-        for name, value in family.after_relabel(idata.posterior).items():
+        replaced = family.after_relabel(idata.posterior)
+        for name, value in replaced.items():
             idata.posterior[name] = value
-        return idata
+        current = tuple(v for v in report.rhat_after.data_vars if v not in replaced)
+        return idata, current
+
+    def _convergence(self, current: tuple[str, ...]) -> Convergence:
+        """R-hat and bulk ESS of every parameter of the (relabelled) draws,
+        taken from the relabelling report where it holds them; warns when
+        they miss the bars."""
+        post = self.idata_.posterior
+        names = [n for n in self.family_.param_dims() if n in post]
+        known = self.relabel_report_
+        rest = [n for n in names if n not in current]
+        rhat = {n: known.rhat_after[n] for n in current if n in names}
+        ess = {n: known.ess_after[n] for n in current if n in names}
+        if rest:
+            # Constant variables (known scales) give NaN, and a handful of
+            # draws gives no R-hat at all: neither is a warning of its own.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rhat.update(az.rhat(post[rest]).data_vars)
+                ess.update(az.ess(post[rest], method="bulk").data_vars)
+        found = convergence({n: rhat[n] for n in names}, {n: ess[n] for n in names})
+        if not found.converged:
+            warnings.warn(
+                "the NUTS draws "
+                + ("have not converged" if found.computable else "cannot be checked")
+                + f": {found.figures()}. "
+                f"{found.advice()} The figures of every parameter are in "
+                "convergence_.table.",
+                ConvergenceWarning,
+                stacklevel=_caller_level(),
+            )
+        return found
 
     def _summarise(self) -> None:
         """Point summaries of the (relabelled) posterior as attributes."""
@@ -880,6 +935,8 @@ class Mixture:
         """Relabelled parameter table with HDIs, R-hat and ESS (data units).
 
         For ``method="optimize"`` the table holds the posterior mode only.
+        Whether the NUTS draws meet the bars for R-hat and ESS is in
+        ``convergence_`` (``print(model.convergence_)``).
         """
         self._check_fitted()
         names = [n for n in self.family_.param_dims() if n in self.idata_.posterior]
@@ -1022,6 +1079,17 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of a warning issued here that names the first
+    caller outside stanmix (``fit``, ``from_cmdstan_csv``, ...)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        "stanmix."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _first(params: Params) -> Params:

@@ -16,5 +16,11 @@ class EngineUnavailableError(StanmixInputError):
     """The requested engine is not installed or cannot run the request."""
 
 
+class ConvergenceWarning(RuntimeWarning):
+    """NUTS draws whose R-hat or bulk ESS miss the usual bars: the posterior
+    may be weakly identified, or the chains too short. The figures are in the
+    model's ``convergence_``."""
+
+
 class NotFittedError(AttributeError, RuntimeError):
     """A method that needs a fitted model was called before ``fit``."""

@@ -23,6 +23,7 @@ import pandas as pd
 
 from stanmix import plots
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
+from stanmix.diagnostics import ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
 
@@ -70,7 +71,8 @@ def write_report(
 
     The report holds the fit diagnostics (engine and version, method,
     chains and draws, divergences, largest R-hat and smallest bulk ESS when
-    sampled), the cluster plot, the parameter summary, the label-switching
+    sampled, and whether they meet the bars of ``model.convergence_``, with
+    what to do when not), the cluster plot, the parameter summary, the label-switching
     check and what relabelling did (with before/after trace plots when the
     draws were relabelled), and the membership of the least certain
     observations with its plot. Everything is embedded: images are base64
@@ -330,15 +332,39 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
                     "warn" if n_div else "good",
                 )
             )
-        if "r_hat" in summary:
-            rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
-            rows.append(
-                ("Largest R-hat", f"{rhat:.3f}", "warn" if rhat > 1.01 else "good")
+        check = getattr(model, "convergence_", None)
+        if check is not None and check.computable:
+            # Unrounded, and naming the parameter (the summary rounds).
+            rows += [
+                (
+                    "Largest R-hat",
+                    f"{check.max_rhat:.3f} ({check.rhat_parameter})",
+                    "good" if check.rhat_ok else "warn",
+                ),
+                (
+                    "Smallest bulk ESS",
+                    f"{check.min_ess_bulk:.0f} ({check.ess_parameter})",
+                    "good" if check.ess_ok else "warn",
+                ),
+            ]
+        elif check is None:
+            if "r_hat" in summary:
+                rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
+                cls = "warn" if rhat > RHAT_LIMIT else "good"
+                rows.append(("Largest R-hat", f"{rhat:.3f}", cls))
+            if "ess_bulk" in summary:
+                ess = float(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float)))
+                cls = "warn" if ess < ESS_LIMIT else "good"
+                rows.append(("Smallest bulk ESS", f"{ess:.0f}", cls))
+        if check is not None:
+            verdict = (
+                f"reached: R-hat <= {check.rhat_limit:g} and bulk ESS >= "
+                f"{check.ess_limit:g} for every parameter"
+                if check.converged
+                else f"not {'reached' if check.computable else 'checked'}: "
+                f"{check.figures()}"
             )
-        if "ess_bulk" in summary:
-            ess = float(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float)))
-            low = ess < 100 * n_chains
-            rows.append(("Smallest bulk ESS", f"{ess:.0f}", "warn" if low else "good"))
+            rows.append(("Convergence", verdict, "good" if check.converged else "warn"))
     elif model.method_ == "variational":
         rows.append(("Approximate draws", str(n_chains * n_draws), ""))
     else:
@@ -353,9 +379,12 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
         notes.append(
             '<p class="note">Highlighted values call for care: divergences '
             "mean parts of the posterior were not explored reliably; R-hat "
-            "above 1.01 or a bulk ESS below 100 per chain mean more or "
-            "longer chains are needed before trusting the intervals.</p>"
+            f"above {RHAT_LIMIT:g} or a bulk ESS below {ESS_LIMIT:g} mean the "
+            "intervals cannot be trusted yet.</p>"
         )
+    check = getattr(model, "convergence_", None)
+    if check is not None and not check.converged:
+        notes.append(f'<p class="note">{_e(check.advice())}</p>')
     return table + "".join(notes)
 
 

@@ -14,15 +14,18 @@ and comment lines between and after the rows (adaptation and timing).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from stanmix import _validation as check
 from stanmix.cells import CellTable
 from stanmix.engines import EngineResult, sampler_stats, unflatten
 from stanmix.exceptions import StanmixInputError
@@ -48,21 +51,175 @@ _WANTED = (
 )
 
 
-def _config(path: Path) -> dict[str, str]:
-    """The first value of each wanted setting in the leading comment block."""
-    config: dict[str, str] = {}
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.startswith("#"):
-                break
-            match = _SETTING.match(line)
-            if match and match.group(1) in _WANTED:
-                config.setdefault(match.group(1), match.group(2))
-    return config
+def _text(path: Path, what: str) -> str:
+    """The text of a file the user named, or an error saying why not."""
+    if path.is_dir():
+        raise StanmixInputError(
+            f"{what} {str(path)!r} is a folder, not a file; give the files in it, "
+            f"e.g. sorted(Path({str(path)!r}).glob('*.csv'))"
+        )
+    if not path.is_file():
+        raise StanmixInputError(f"{what} {str(path)!r} does not exist")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise StanmixInputError(
+            f"cannot read {what} {str(path)!r}: {err.strerror}"
+        ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise StanmixInputError(
+            f"{path.name} is not a text file: line {line} holds bytes that are not "
+            "UTF-8 text; give the file CmdStan wrote"
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise StanmixInputError(
+            f"{path.name} is not a text file: line {line} holds a NUL byte; give "
+            "the file CmdStan wrote"
+        )
+    return text
 
 
 def _truthy(value: str | None) -> bool:
     return str(value).lower() in ("1", "true")
+
+
+def _count(config: Mapping[str, str], key: str) -> int | None:
+    """A count setting of the run, or None when absent or not a number."""
+    value = config.get(key)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _expected_rows(config: Mapping[str, str]) -> int | None:
+    """Rows a finished chain writes, by its settings (None if not known)."""
+    samples, thin = _count(config, "num_samples"), _count(config, "thin") or 1
+    if samples is None:
+        return None
+    rows = math.ceil(samples / thin)
+    if _truthy(config.get("save_warmup")):
+        warmup = _count(config, "num_warmup")
+        if warmup is None:
+            return None
+        rows += math.ceil(warmup / thin)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """One chain's Stan CSV file, read."""
+
+    names: list[str]
+    values: np.ndarray
+    config: dict[str, str]
+    header_line: int
+
+
+def _read_chain(path: Path) -> _Chain:
+    """Read one Stan CSV file, naming its line for anything amiss."""
+    lines = _text(path, "CmdStan output file").splitlines()
+    config: dict[str, str] = {}
+    header = None
+    for number, line in enumerate(lines, start=1):
+        if line.startswith("#"):
+            match = _SETTING.match(line)
+            if match and match.group(1) in _WANTED:
+                config.setdefault(match.group(1), match.group(2))
+        elif line.strip():
+            header = number
+            break
+    method = config.get("method")
+    if method is None:
+        raise StanmixInputError(
+            f"{path.name} is not a Stan CSV file: its opening comment lines "
+            "('# ...') do not name the run's method; give the per-chain output "
+            "files of a CmdStan 'sample' run"
+        )
+    if method != "sample":
+        raise StanmixInputError(
+            f"{path.name}: stanmix reads the output of CmdStan's 'sample' "
+            f"method, but this file's method is {method!r}"
+        )
+    if header is None:
+        raise StanmixInputError(
+            f"{path.name} ends at line {len(lines)} before its header row of "
+            "column names: the file is cut short; give the files of a finished run"
+        )
+    names = [name.strip() for name in lines[header - 1].split(",")]
+    if "lp__" not in names:
+        raise StanmixInputError(
+            f"{path.name} line {header}: the header row has no lp__ column, so the "
+            "file is not the output of a Stan sample run"
+        )
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        raise StanmixInputError(
+            f"{path.name} line {header}: the header names column(s) "
+            f"{', '.join(map(repr, twice))} twice"
+        )
+    rows: list[tuple[int, str]] = []
+    for number in range(header + 1, len(lines) + 1):
+        line = lines[number - 1]
+        if line.startswith("#") or not line.strip():
+            continue
+        fields = line.count(",") + 1
+        if fields != len(names):
+            raise StanmixInputError(
+                f"{path.name} line {number} has {fields} values but the header "
+                f"(line {header}) names {len(names)} columns: the file is cut "
+                "short or damaged; give the files of a finished run"
+            )
+        rows.append((number, line))
+    if not rows:
+        raise StanmixInputError(
+            f"{path.name} holds no draws after its header (line {header}): the "
+            "run was cut short; give the files of a finished run"
+        )
+    values = _numbers(path, rows, names)
+    expected = _expected_rows(config)
+    if expected is not None and len(rows) != expected:
+        raise StanmixInputError(
+            f"{path.name} holds {len(rows)} rows of draws but its run was set for "
+            f"{expected} (num_samples = {config.get('num_samples')}, thin = "
+            f"{config.get('thin', 1)}, save_warmup = "
+            f"{config.get('save_warmup', 'false')}; the last row is line "
+            f"{rows[-1][0]}): "
+            + (
+                "the file is cut short; give the files of a finished run"
+                if len(rows) < expected
+                else "the file holds more than one run's draws"
+            )
+        )
+    return _Chain(names, values, config, header)
+
+
+def _numbers(path: Path, rows: list[tuple[int, str]], names: list[str]) -> np.ndarray:
+    """The draws as floats (``nan``, ``inf`` and ``-inf`` as Stan writes
+    them), or an error naming the first line and column that is not a number."""
+    try:
+        return pd.read_csv(
+            io.StringIO("\n".join(line for _, line in rows)),
+            header=None,
+            dtype=float,
+            keep_default_na=False,
+            na_values=["nan", "-nan", "NaN"],
+        ).to_numpy()
+    except (ValueError, pd.errors.ParserError) as err:
+        for number, line in rows:
+            for name, field in zip(names, line.split(","), strict=True):
+                try:
+                    float(field)
+                except ValueError:
+                    raise StanmixInputError(
+                        f"{path.name} line {number}, column {name!r}: {field!r} is "
+                        "not a number; the file is damaged, give the file CmdStan "
+                        "wrote"
+                    ) from None
+        raise StanmixInputError(
+            f"cannot read the draws of {path.name} as numbers: {err}"
+        ) from None
 
 
 def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
@@ -82,60 +239,57 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
     Raises
     ------
     StanmixInputError
-        A missing or unreadable file, a run that is not ``method=sample``,
-        or chains with different columns.
+        A missing, unreadable or damaged file (naming the file and line), a
+        file cut short (fewer draws than its run was set for), a run that is
+        not ``method=sample``, or chains with different columns.
     """
-    paths = (
-        [Path(csv_files)]
-        if isinstance(csv_files, (str, Path))
-        else [Path(p) for p in csv_files]
-    )
+    given = [csv_files] if isinstance(csv_files, (str, Path)) else csv_files
+    given = list(given) if isinstance(given, Iterable) else [given]
+    if not all(isinstance(p, (str, Path)) for p in given):
+        raise StanmixInputError(
+            "csv_files must be the path of a Stan CSV file or a list of them, "
+            f"got {csv_files!r}"
+        )
+    paths = [Path(p) for p in given]
     if not paths:
         raise StanmixInputError("no CmdStan CSV files given")
-    chains, names, configs = [], None, []
+    chains: list[np.ndarray] = []
+    first: _Chain | None = None
     for path in paths:
-        if not path.is_file():
-            raise StanmixInputError(f"CmdStan output file {str(path)!r} does not exist")
-        config = _config(path)
-        method = config.get("method")
-        if method != "sample":
-            raise StanmixInputError(
-                f"{path.name}: stanmix reads the output of CmdStan's 'sample' "
-                f"method, but this file's method is {method!r}"
-            )
-        try:
-            frame = pd.read_csv(path, comment="#")
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-            raise StanmixInputError(
-                f"cannot read {path.name} as Stan CSV: {err}"
-            ) from None
-        if names is None:
-            names = list(frame.columns)
-        elif list(frame.columns) != names:
+        chain = _read_chain(path)
+        if first is None:
+            first = chain
+        elif chain.names != first.names:
             raise StanmixInputError(
                 f"{path.name} has other columns than {paths[0].name}; give the "
                 "files of one run"
             )
-        values = frame.to_numpy(dtype=float)
-        if _truthy(config.get("save_warmup")):
-            thin = int(config.get("thin", 1))
-            kept = math.ceil(int(config.get("num_samples", 1000)) / thin)
+        values = chain.values
+        if _truthy(chain.config.get("save_warmup")):
+            thin = _count(chain.config, "thin") or 1
+            kept = math.ceil((_count(chain.config, "num_samples") or 1000) / thin)
             values = values[-kept:]
         chains.append(values)
-        configs.append(config)
-    lengths = {c.shape[0] for c in chains}
-    if len(lengths) != 1 or 0 in lengths:
+    lengths = {path.name: c.shape[0] for path, c in zip(paths, chains, strict=True)}
+    if len(set(lengths.values())) != 1:
+        listed = ", ".join(f"{name} {n}" for name, n in lengths.items())
         raise StanmixInputError(
-            f"the chains hold different or zero numbers of draws ({sorted(lengths)}); "
-            "give the files of one finished run"
+            f"the chains hold different numbers of draws ({listed}); give the "
+            "files of one finished run"
         )
-    variables = unflatten(names, np.stack(chains))
+    assert first is not None
+    try:
+        variables = unflatten(first.names, np.stack(chains))
+    except ValueError as err:
+        raise StanmixInputError(
+            f"{paths[0].name} line {first.header_line}: {err}"
+        ) from None
     stats = sampler_stats(
         {col: variables.pop(col) for col in list(variables) if col.endswith("__")}
     )
-    first = configs[0]
+    config = first.config
     version = ".".join(
-        first.get(f"stan_version_{part}", "?") for part in ("major", "minor", "patch")
+        config.get(f"stan_version_{part}", "?") for part in ("major", "minor", "patch")
     )
     return EngineResult(
         variables=variables,
@@ -145,9 +299,9 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
         engine_version=version,
         info={
             "csv_files": [str(p) for p in paths],
-            "model": first.get("model", ""),
-            "seed": first.get("seed"),
-            "warmup": int(first.get("num_warmup", 0)),
+            "model": config.get("model", ""),
+            "seed": config.get("seed"),
+            "warmup": _count(config, "num_warmup") or 0,
         },
     )
 
@@ -155,15 +309,20 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
 def _load_data(data: Mapping | str | Path) -> dict:
     if isinstance(data, Mapping):
         return dict(data)
+    if not isinstance(data, (str, Path)):
+        raise StanmixInputError(
+            "data must be the data's dictionary or the path of its JSON file, got "
+            f"{type(data).__name__}"
+        )
     path = Path(data)
-    if path.is_dir():
-        raise StanmixInputError(f"data {str(path)!r} is a folder, not a JSON file")
-    if not path.is_file():
-        raise StanmixInputError(f"data file {str(path)!r} does not exist")
+    text = _text(path, "data file")
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise StanmixInputError(f"{path.name} is not valid JSON: {err}") from None
+        loaded = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise StanmixInputError(
+            f"{path.name} is not valid JSON: {err.msg} at line {err.lineno}, "
+            f"column {err.colno}"
+        ) from None
     if not isinstance(loaded, dict):
         raise StanmixInputError(f"{path.name} does not hold a JSON object of data")
     return loaded
@@ -262,14 +421,25 @@ def from_cmdstan_csv(
     from stanmix.estimator import Mixture
 
     result = read_stan_csv(csv_files)
+    source = Path(data).name if isinstance(data, (str, Path)) else None
     data = _load_data(data)
     program = _program_of(result)
-    if "K" not in data:
-        raise StanmixInputError("the data has no entry 'K' (number of components)")
-    k = int(data["K"])
-    cells = CellTable.from_stan(data, columns).validate()
-    family = family_from_stan_data(program, data)
-    _check_sizes(result, data, cells, k)
+    try:
+        if "K" not in data:
+            raise StanmixInputError("the data has no entry 'K' (number of components)")
+        k = check.integer("the data's K", data["K"], low=1)
+        cells = CellTable.from_stan(data, columns).validate()
+        family = family_from_stan_data(program, data)
+        _check_sizes(result, data, cells, k)
+    except StanmixInputError as err:
+        if source is None:
+            raise
+        raise StanmixInputError(f"{source}: {err}") from None
+    except (KeyError, TypeError, ValueError) as err:
+        raise StanmixInputError(
+            f"{source or 'the data'} cannot be read as the data of "
+            f"{program}.stan: {type(err).__name__}: {err}"
+        ) from None
     model = Mixture(
         k,
         family=family.family,

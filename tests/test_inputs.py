@@ -246,6 +246,78 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME, lower_limit=1.0, upper_limit=0.5),
             "lower_limit is not below upper_limit",
         ),
+        (
+            lambda: fit_normal(np.array(["2024-01-01", "2024-02-01"], "datetime64[D]")),
+            "X must be numeric (real numbers), but it holds dates or times "
+            "(dtype datetime64[D])",
+        ),
+        (
+            lambda: fit_normal(np.array([1.0 + 0j, 2.0, 3.5])),
+            "holds complex numbers (dtype complex128); pass the real part",
+        ),
+        (
+            lambda: fit_normal(np.array([True, False, True])),
+            "holds booleans (dtype bool)",
+        ),
+        (
+            lambda: fit_diag(np.array([[1.0, True], [2.0, 3.0]], dtype=object)),
+            "holds booleans (dtype object)",
+        ),
+        (
+            lambda: fit_diag(FRAME.assign(y=FRAME["y"] + 1j)),
+            "non-numeric column(s) 'y' (complex numbers)",
+        ),
+        (lambda: fit_diag(FRAME, lower_limit=True), "lower_limit must be a number"),
+        (lambda: fit_diag(FRAME, lower_limit="0.1"), "lower_limit must be a number"),
+        (
+            lambda: fit_diag(FRAME, lower_limit=np.zeros((4, 2), bool)),
+            "lower_limit holds booleans",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                lower_limit=0.0,
+                censored=pd.DataFrame({"x": [True, False, False, False], "z": True}),
+            ),
+            "censored has column(s) 'z' that are not in the data",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME, lower_limit=pd.DataFrame({"x": 0.1}, index=[0, 1, 2, 99])
+            ),
+            "lower_limit's row index does not match the data's: it has label(s) "
+            "99 that the data has not and it has no row for the data's label(s) 3",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME.set_axis(list("abcd")),
+                upper_limit=pd.DataFrame({"y": 9.0}, index=range(4)),
+            ),
+            "upper_limit's row index does not match the data's",
+        ),
+        (
+            lambda: fit_diag(FRAME, lower_limit=pd.Series([0.1, 0.2])),
+            "lower_limit is a Series, but the data has 2 columns",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME.set_axis(list("abcd")),
+                interval=(np.full((4, 2), 0.0), np.full((4, 2), 3.5)),
+            ),
+            "value outside its interval at row 'd', column 'y' (the first is 4, "
+            "outside [0, 3.5])",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME.set_axis(
+                    pd.MultiIndex.from_product(
+                        [["a", "b"], [1, 2]], names=["site", "n"]
+                    )
+                )
+            ),
+            "X has a MultiIndex on its rows (2 levels: 'site', 'n'); stanmix labels "
+            "each observation with one label",
+        ),
     ],
 )
 def test_bad_input_raises_clear_error(call, fragment):
@@ -269,6 +341,64 @@ def test_input_is_never_modified():
     array = np.array([1.0, 2.0, 3.0])
     sm.censoring.as_matrix(array)[0][:] = 9.0
     np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
+
+
+def test_limits_and_masks_are_matched_to_rows_by_label():
+    """A DataFrame or Series of limits, bounds or flags whose index is the
+    data's in another order lines up by label, not by position, and is left
+    as it was."""
+    from stanmix.cells import INTERVAL, LEFT, OBSERVED, RIGHT
+
+    data = pd.DataFrame(
+        {"x": [0.1, 0.5, 2.0, 2.2], "y": [1.0, 2.0, 3.0, 4.0]}, index=list("abcd")
+    )
+    reverse = list("dcba")
+    lower = pd.DataFrame({"x": [np.nan, np.nan, np.nan, 0.1]}, index=reverse)
+    upper = pd.DataFrame({"y": [4.0, np.nan, np.nan, np.nan]}, index=reverse)
+    given = (lower.copy(), upper.copy())
+    table, index = sm.censoring.cell_table(data, lower_limit=lower, upper_limit=upper)
+    assert list(index) == list("abcd")
+    assert table.kind[:, 0].tolist() == [LEFT, OBSERVED, OBSERVED, OBSERVED]
+    assert table.kind[:, 1].tolist() == [OBSERVED, OBSERVED, OBSERVED, RIGHT]
+    pd.testing.assert_frame_equal(lower, given[0])
+    pd.testing.assert_frame_equal(upper, given[1])
+
+    mask = pd.DataFrame({"x": [False, False, True, True]}, index=reverse)
+    table, _ = sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=mask)
+    assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED]
+
+    low = pd.DataFrame({"y": [np.nan, np.nan, 1.5, np.nan]}, index=reverse)
+    high = pd.DataFrame({"y": [np.nan, np.nan, 2.5, np.nan]}, index=reverse)
+    table, _ = sm.censoring.cell_table(data, interval=(low, high))
+    assert table.kind[:, 1].tolist() == [OBSERVED, INTERVAL, OBSERVED, OBSERVED]
+    assert (table.lower[1, 1], table.upper[1, 1]) == (1.5, 2.5)
+
+    one = data[["x"]]
+    per_row = pd.Series([np.nan, 0.5, np.nan, np.nan], index=list("cbda"))
+    table, _ = sm.censoring.cell_table(one, lower_limit=per_row)
+    assert table.kind[:, 0].tolist() == [OBSERVED, LEFT, OBSERVED, OBSERVED]
+
+
+def test_numpy_scalars_are_taken_as_numbers():
+    """np.float32 options and limits are accepted, and float32 limits or data
+    meet at the precision they were given in."""
+    engine = RecordingEngine(stop=("optimize",))
+    model = sm.DiagonalMixture(2, engine=engine, hdi_prob=np.float32(0.9))
+    with pytest.raises(Stop):
+        model.fit(
+            FRAME,
+            method="optimize",
+            seed=np.int32(1),
+            lower_limit={"x": np.float32(0.1)},
+            upper_limit=np.float64(4.0),
+        )
+    assert model.cells_.kind[:, 0].tolist() == [1, 0, 0, 0]
+    assert model.cells_.kind[:, 1].tolist() == [0, 0, 0, 2]
+    data = FRAME.astype(np.float32)
+    table, _ = sm.censoring.cell_table(data, lower_limit={"x": 0.1, "y": 1.0})
+    assert table.kind[0].tolist() == [1, 1]
+    with pytest.raises(sm.StanmixInputError, match="below its lower_limit at row 0"):
+        sm.censoring.cell_table(data, lower_limit={"x": 0.10001})
 
 
 def test_optimizer_options_reach_every_start():

@@ -160,9 +160,19 @@ def test_report_tables_summary_and_diagnostics(sampled, sampled_report):
     assert info["Chains x draws"] == "2 x 100"
     n_div = int(sampled.idata_.sample_stats["diverging"].sum())
     assert info["Divergent transitions"].startswith(f"{n_div} (")
-    assert info["Largest R-hat"] == f"{summary['r_hat'].max():.3f}"
-    assert info["Smallest bulk ESS"] == f"{summary['ess_bulk'].min():.0f}"
+    check = sampled.convergence_
+    assert info["Largest R-hat"] == f"{check.max_rhat:.3f} ({check.rhat_parameter})"
+    assert info["Smallest bulk ESS"] == (
+        f"{check.min_ess_bulk:.0f} ({check.ess_parameter})"
+    )
+    # The summary shows the same figures, rounded.
+    assert abs(check.max_rhat - summary["r_hat"].max()) <= 0.005
+    assert abs(check.min_ess_bulk - summary["ess_bulk"].min()) <= 0.5
     assert info["Ordered (anchor) column"] == sampled.cells_.columns[sampled.anchor_]
+    # Two chains of 100 draws: short of the bars, and the page says so.
+    assert not check.converged
+    assert info["Convergence"] == f"not reached: {check.figures()}"
+    assert html.escape(check.advice()) in text
 
 
 def test_report_label_switching_relabelling_and_membership(sampled, sampled_report):
@@ -205,7 +215,7 @@ def test_report_for_a_point_estimate(optimized, tmp_path):
         for row in next(t for t in page.tables if t and t[0][0] == "Model")
     )
     assert "posterior mode" in info["Method"]
-    assert "R-hat" not in " ".join(info)
+    assert "R-hat" not in " ".join(info) and "Convergence" not in info
     n_left = int(np.sum(optimized.cells_.kind == 1))
     assert f"{n_left} left-censored" in text
     assert "Not applicable" in text

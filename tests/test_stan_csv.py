@@ -207,8 +207,18 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
     short = tmp_path / "short.csv"
     text = paths[1].read_text().splitlines()
     short.write_text("\n".join(text[:-10]) + "\n")
-    with pytest.raises(sm.StanmixInputError, match="different or zero numbers"):
+    with pytest.raises(sm.StanmixInputError, match=r"short\.csv holds 293 rows of"):
         sm.from_cmdstan_csv([paths[0], short], data)
+    # Without the run's settings, the chains' lengths still have to agree.
+    unset = []
+    for path in (paths[0], short):
+        unset.append(tmp_path / f"unset_{path.name}")
+        lines = path.read_text().splitlines()
+        unset[-1].write_text("\n".join(x for x in lines if "num_samples" not in x))
+    with pytest.raises(
+        sm.StanmixInputError, match=r"different numbers of draws \(unset_\S+ 300, "
+    ):
+        sm.from_cmdstan_csv(unset, data)
     with pytest.raises(sm.StanmixInputError, match="not valid JSON"):
         bad = tmp_path / "bad.json"
         bad.write_text("{")
@@ -263,3 +273,169 @@ def test_program_runs_directly_under_cmdstan(name, tmp_path):
     assert type(model.family_) is type(family_from_stan_data(name, data))
     assert model.summary()["r_hat"].max() <= 1.01
     assert not model.label_switching_.chains_in_different_modes
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory):
+    """A short run of normal_diag.stan on its example data, as CmdStan's
+    files: the valid base that the damaged files below start from."""
+    data = json.loads(example_data_path("normal_diag").read_text())
+    init = json.loads((stan_dir() / "normal_diag.init.json").read_text())
+    result = get_engine("stanli").sample(
+        program_path("normal_diag"),
+        data,
+        chains=2,
+        warmup=100,
+        draws=20,
+        seed=5,
+        inits=[init, init],
+    )
+    folder = tmp_path_factory.mktemp("short_run")
+    return data, write_stan_csv(result, folder, "normal_diag")
+
+
+def _layout(path: Path) -> tuple[int, list[int]]:
+    """File lines (1-based) of the header row and of the draws."""
+    lines = path.read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    rows = [i + 1 for i, line in enumerate(lines) if i > header and line[0] != "#"]
+    return header + 1, rows
+
+
+def _edited(path: Path, folder: Path, name: str, edit) -> Path:
+    """A copy of ``path`` whose lines went through ``edit``."""
+    out = folder / name
+    out.write_text("\n".join(edit(path.read_text().splitlines())) + "\n")
+    return out
+
+
+def test_damaged_csv_files_are_refused_naming_file_and_line(short_run, tmp_path):
+    data, (good, other) = short_run
+    header, rows = _layout(good)
+    n_columns = len(good.read_text().splitlines()[header - 1].split(","))
+    first, last = rows[0], rows[-1]
+
+    def refused(paths, *fragments):
+        with pytest.raises(sm.StanmixInputError) as info:
+            sm.from_cmdstan_csv(paths, data)
+        for fragment in fragments:
+            assert fragment in str(info.value)
+
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_text("hello, world\nthis is not,a Stan file\n")
+    refused([good, garbage], "garbage.csv is not a Stan CSV file")
+
+    binary = tmp_path / "image.csv"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    refused([binary], "image.csv is not a text file: line 1 holds bytes")
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(b"# method = sample\n\x00\x00\n")
+    refused([nul], "nul.csv is not a text file: line 2 holds a NUL byte")
+
+    def cut_mid_row(lines):
+        return [*lines[: last - 1], lines[last - 1][:25]]
+
+    refused(
+        [good, _edited(good, tmp_path, "cut.csv", cut_mid_row)],
+        f"cut.csv line {last} has ",
+        f"values but the header (line {header}) names {n_columns} columns",
+    )
+    short = _edited(good, tmp_path, "short.csv", lambda lines: lines[: last - 5])
+    refused(
+        [good, short],
+        f"short.csv holds {len(rows) - 5} rows of draws but its run was set for "
+        f"{len(rows)}",
+        "the file is cut short",
+    )
+    refused(
+        [_edited(good, tmp_path, "twice.csv", lambda lines: lines + lines[first:])],
+        "twice.csv holds",
+        "more than one run's draws",
+    )
+    refused(
+        [_edited(good, tmp_path, "head.csv", lambda lines: lines[:5])],
+        "head.csv ends at line 5 before its header row of column names",
+    )
+    refused(
+        [_edited(good, tmp_path, "empty.csv", lambda lines: lines[:header])],
+        f"empty.csv holds no draws after its header (line {header})",
+    )
+
+    def text_in_row(lines):
+        fields = lines[first].split(",")
+        fields[8] = "abc"
+        return [*lines[:first], ",".join(fields), *lines[first + 1 :]]
+
+    column = good.read_text().splitlines()[header - 1].split(",")[8]
+    refused(
+        [good, _edited(good, tmp_path, "text.csv", text_in_row)],
+        f"text.csv line {first + 1}, column {column!r}: 'abc' is not a number",
+    )
+
+    def no_lp(lines):
+        return [*lines[: header - 1], lines[header - 1].replace("lp__", "lp")]
+
+    refused(
+        [_edited(good, tmp_path, "nolp.csv", no_lp)],
+        f"nolp.csv line {header}: the header row has no lp__ column",
+    )
+
+    def gap_in_names(lines):
+        names = lines[header - 1].replace("mu.2.1,", "mu.9.9,")
+        return [*lines[: header - 1], names, *lines[header:]]
+
+    refused(
+        [_edited(good, tmp_path, "names.csv", gap_in_names)],
+        f"names.csv line {header}: the columns of 'mu' do not name each element",
+    )
+    refused([good, tmp_path], f"CmdStan output file {str(tmp_path)!r} is a folder")
+    refused(123, "csv_files must be the path of a Stan CSV file or a list of them")
+    # The undamaged files read; 20 draws a chain are too few to trust.
+    with pytest.warns(sm.ConvergenceWarning, match="have not converged") as record:
+        model = sm.from_cmdstan_csv([good, other], data)
+    assert model.idata_.posterior.sizes["draw"] == 20
+    assert record[0].filename == __file__
+
+
+def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
+    data, paths = short_run
+
+    def refused(given, *fragments):
+        with pytest.raises(sm.StanmixInputError) as info:
+            sm.from_cmdstan_csv(paths, given)
+        for fragment in fragments:
+            assert fragment in str(info.value)
+
+    def written(name, content):
+        path = tmp_path / name
+        path.write_text(json.dumps(content))
+        return path
+
+    refused(
+        written("no_y.json", {k: v for k, v in data.items() if k != "y"}),
+        "no_y.json: the data has no entry 'y'",
+    )
+    refused(
+        written("fewer.json", {**data, "N": 20}),
+        "fewer.json: the data's y or observed entry does not hold N x D = 20 x 2",
+    )
+    refused(
+        written("other_k.json", {**data, "K": 3}),
+        "other_k.json: the CSV files hold draws with 5 components",
+    )
+    refused(
+        written("bad_k.json", {**data, "K": "five"}),
+        "bad_k.json: the data's K must be an integer, got 'five'",
+    )
+    refused(
+        written("bad_flag.json", {**data, "spherical": "no"}),
+        "bad_flag.json cannot be read as the data of normal_diag.stan: ValueError",
+    )
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"N": 200,\n "K": }')
+    refused(broken, "broken.json is not valid JSON: Expecting value at line 2")
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe{}")
+    refused(binary, "binary.json is not a text file: line 1")
+    refused(tmp_path, f"data file {str(tmp_path)!r} is a folder, not a file")
+    refused(["y.json"], "data must be the data's dictionary or the path")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 
@@ -45,12 +46,22 @@ def unflatten(names: Sequence[str], values: np.ndarray) -> dict[str, np.ndarray]
     lead = values.shape[:-1]
     out: dict[str, np.ndarray] = {}
     for base, entries in groups.items():
-        if entries[0][1] == ():
+        indices = [ix for _, ix in entries]
+        if indices == [()]:
             out[base] = values[..., entries[0][0]]
             continue
-        shape = tuple(
-            max(ix[i] for _, ix in entries) for i in range(len(entries[0][1]))
-        )
+        depth = {len(ix) for ix in indices}
+        shape = tuple(max(ix[i] for ix in indices) for i in range(min(depth)))
+        if (
+            len(depth) != 1
+            or min(min(ix, default=0) for ix in indices) < 1
+            or len(set(indices)) != len(indices)
+            or len(indices) != math.prod(shape)
+        ):
+            raise ValueError(
+                f"the columns of {base!r} do not name each element of one array "
+                "once (indices from 1)"
+            )
         arr = np.empty((*lead, *shape), dtype=values.dtype)
         cols = np.array([c for c, _ in entries])
         idx = np.array([ix for _, ix in entries]) - 1
