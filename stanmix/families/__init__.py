@@ -5,18 +5,18 @@ declares everything specific to it (see :class:`Family`). The registry maps
 ``(family, covariance)`` to the class; adding a family is a module and a
 line below.
 
-===============  ============  =================  =======================================
+===============  ============  =================  ===============================
 family           covariance    program            censored cells
-===============  ============  =================  =======================================
+===============  ============  =================  ===============================
 normal           diag          normal_diag        exact, normal CDF
 normal           spherical     normal_diag        exact, normal CDF
-normal           full, tied    full_cov           exact, conditional CDF or latent values
+normal           full, tied    full_cov           exact, conditional CDF / latent
 student_t        diag          student_t_diag     exact, Student-t CDF
 student_t        spherical     student_t_diag     exact, Student-t CDF
-student_t        full, tied    full_cov           exact, conditional CDF or latent values
+student_t        full, tied    full_cov           exact, conditional CDF / latent
 normal_regr.     diag          regression         exact, normal CDF
 student_t_regr.  diag          regression         exact, Student-t CDF
-===============  ============  =================  =======================================
+===============  ============  =================  ===============================
 
 Missing cells are integrated out exactly by every family. The regression
 families (``normal_regression``, ``student_t_regression``) model one
