@@ -1187,29 +1187,26 @@ def findings_text(results: list[ProgramResult]) -> list[str]:
             )
             + ").",
             "",
-            "`full_cov.stan` keeps censoring exact by augmentation: each censored "
-            "cell is a parameter bounded by its limit. The marginal posterior of "
-            "the model parameters is exact and proper, but the joint density of "
-            "parameters and latent values is unbounded. A component can take a "
-            "correlation near +-1 and place the latent values of some of its "
-            "rows on the line that their observed cells define: each such row's "
-            "density grows like 1 / sqrt(1 - rho^2), which outgrows the LKJ(2) "
-            "prior times the Jacobian of the correlation's unconstrained "
-            "transform, (1 - rho^2)^2 together, once five rows do it, while the "
-            "rows that do not fit the line are left to the other component. The "
-            "estimator's "
+            "`full_cov.stan` keeps censoring exact: a row's only censored cell "
+            "is integrated through the CDF of its conditional distribution "
+            "given the row's observed cells, and a row with two or more "
+            "censored cells (here x below -2 and y above 1.5 together) gives "
+            "each of them a latent value bounded by its limit. The marginal "
+            "posterior of the model parameters is exact and proper, but where "
+            "latent values remain, the joint density of parameters and latent "
+            "values is unbounded. A component can take a correlation near +-1 "
+            "and place the latent values of its doubly censored rows on a line: "
+            "each such row's density grows like 1 / sqrt(1 - rho^2), which "
+            "outgrows the LKJ(2) prior times the Jacobian of the correlation's "
+            "unconstrained transform, (1 - rho^2)^2 together, once five rows do "
+            "it. The estimator's "
             '`method="optimize"` and its default NUTS start, the MAP, maximise '
-            "that joint density, so they head for the singularity: the mode "
-            "they return has rho = +-1 (`python bench/sbc_replay.py "
-            "normal_full_censored 2 --optimize`: rho = 1.000 for a component "
-            "whose true correlation is 0.92, all four starts agreeing; the "
-            'package\'s default settings, `Mixture(2, covariance="full")` on '
-            "standardized data, give the same), or no optimizer start "
-            "converges, and `fit` raises. Chains started at such a mode need "
-            "tiny steps and often never leave it (maximum tree depth on every "
-            "draw). Away from it, the latent values and the correlation and "
-            "scales form a funnel, whence the divergences, which no start "
-            "removes.",
+            "that joint density, so on data sets with enough doubly censored "
+            "rows they can head for the singularity and return a mode with "
+            "rho = +-1; chains started there need tiny steps and may never "
+            "leave it (maximum tree depth on every draw). Away from it, the "
+            "latent values and the correlation and scales form a funnel, the "
+            "likely source of the divergences, which no start removes.",
             "",
         ]
         km = by_name.get("normal_full_censored_kmeans")
@@ -1226,15 +1223,12 @@ def findings_text(results: list[ProgramResult]) -> list[str]:
                 "",
             ]
         lines += [
-            "This is a defect of the package rather than of the sampler: "
-            "the posterior mode of this program is not a meaningful point "
-            "estimate, and it is a harmful start. Ways out: integrate a row's "
-            "single censored cell exactly in Stan through the conditional "
-            "normal CDF given its observed cells (as the package's Python "
-            "kernel already does for memberships and the log-likelihood), "
-            "keeping latent values only for rows with several censored cells; "
-            "compute the mode of the marginal posterior instead of the joint "
-            "one; or start NUTS from k-means for this program.",
+            "The posterior mode of this program is therefore not a meaningful "
+            "point estimate when several rows are censored in both columns, "
+            "and it can be a harmful start. Ways out that remain: compute the "
+            "mode of the marginal posterior (integrating the rows with several "
+            "censored cells by a bivariate normal CDF) instead of the joint "
+            'one, or start NUTS from k-means (`init="kmeans"`) for such data.',
             "",
         ]
     return lines
