@@ -18,11 +18,13 @@ NOTEBOOKS = [
     "censored_clustering.ipynb",
     "component_families.ipynb",
     "regression_mixtures.ipynb",
+    "choosing_k.ipynb",
 ]
 SLOW = {
     "bayesian_clustering.ipynb",
     "component_families.ipynb",
     "regression_mixtures.ipynb",
+    "choosing_k.ipynb",
 }  # 10-60 s small
 CELL_TIMEOUT = 600  # seconds per cell
 
