@@ -37,13 +37,13 @@ import tempfile
 import time
 import traceback
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from machine import cpu_model, memory_gib, package_versions  # noqa: E402
 from peers import (  # noqa: E402
     ALGORITHMS,
     METHOD_NAMES,
@@ -187,38 +187,14 @@ def naive_note(tool: str, scenario_key: str) -> str | None:
 
 # -- the machine ---------------------------------------------------------------
 def machine_info() -> dict:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    ram = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal"):
-                    ram = round(int(line.split()[1]) / 2**20, 1)
-                    break
-    except OSError:
-        pass
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
     return {
-        "cpu_model": cpu,
+        "cpu_model": cpu_model("unknown"),
         "logical_cpus": os.cpu_count(),
         "usable_cpus": len(os.sched_getaffinity(0)),
-        "ram_gib": ram,
+        "ram_gib": memory_gib(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "packages": versions,
+        "packages": package_versions(PACKAGES),
     }
 
 

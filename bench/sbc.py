@@ -303,36 +303,16 @@ def run_program(program: Program, reps: int, settings: Settings, out: Path) -> N
 def machine_info() -> dict:
     """CPU, cores, memory and versions, for the report."""
     import platform
-    from importlib import metadata
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    memory = None
-    try:
-        with open("/proc/meminfo") as fh:
-            memory = round(int(fh.readline().split()[1]) / 2**20, 1)
-    except (OSError, ValueError, IndexError):
-        pass
-    versions = {}
-    for dist in ("stanmix", "stanli", "numpy", "arviz"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
+    from machine import cpu_model, memory_gib, package_versions
+
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(platform.processor() or platform.machine()),
         "cores": os.cpu_count(),
-        "memory_gib": memory,
+        "memory_gib": memory_gib(),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
-        **versions,
+        **package_versions(("stanmix", "stanli", "numpy", "arviz")),
     }
 
 
