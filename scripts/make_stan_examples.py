@@ -20,6 +20,7 @@ from stanmix import datasets
 from stanmix.cells import Standardization
 from stanmix.censoring import cell_table
 from stanmix.families import Layout, Priors, get_family
+from stanmix.families.base import mixing_init
 from stanmix.inference.starts import choose_anchor, kmeans
 
 STAN = Path(__file__).resolve().parents[1] / "stan"
@@ -42,7 +43,7 @@ def write(program: str, family, X, k: int, **censoring) -> None:
     params = start.start(family)
     data = family.stan_data(cells, k, layout, PRIORS, params, units)
     data.update(compute_log_lik=1, compute_membership=1)
-    init = family.stan_init(params, cells, layout)
+    init = mixing_init(data, family.stan_init(params, cells, layout))
     for suffix, payload in (("data", data), ("init", init)):
         path = STAN / f"{program}.{suffix}.json"
         path.write_text(json.dumps(_jsonable(payload), separators=(",", ":")) + "\n")
@@ -80,7 +81,7 @@ def write_regression() -> None:
     layout = Layout(0, True)
     data_json = family.stan_data(cells, 2, layout, PRIORS, params, units)
     data_json.update(compute_log_lik=1, compute_membership=1)
-    init = family.stan_init(params, cells, layout)
+    init = mixing_init(data, family.stan_init(params, cells, layout))
     for suffix, payload in (("data", data_json), ("init", init)):
         path = STAN / f"regression.{suffix}.json"
         path.write_text(json.dumps(_jsonable(payload), separators=(",", ":")) + "\n")

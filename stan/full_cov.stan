@@ -119,11 +119,13 @@ parameters {
   matrix<lower=0>[J, D] sigma;                       // scales (sd per column)
   array[J] cholesky_factor_corr[D] L_corr;           // Cholesky factors of the correlations
   vector<lower=1>[student_t ? K : 0] nu;             // degrees of freedom (student_t = 1)
-  simplex[K] w;                                      // mixing weights
+  simplex[min(alpha) < 1 ? 1 : K] w_simplex;         // mixing weights (every alpha >= 1)
+  vector[min(alpha) < 1 ? K : 0] log_g;              // sparse: w = softmax(log_g)
   vector<lower=latent_lower, upper=latent_upper>[n_latent] y_latent;  // latent values
 }
 
 transformed parameters {
+  simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
   matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
                                                  : mu_anchor_free,
                                    mu_rest, anchor, rest);  // component means
@@ -139,10 +141,10 @@ model {
     L_corr[j] ~ lkj_corr_cholesky(lkj_eta);
   }
   nu ~ gamma(nu_shape, nu_rate);
-  w ~ dirichlet(alpha);
+  mixing_weights_lp(w_simplex, log_g, alpha);
   target += sum(rows_log_sum_exp(full_cov_log_terms(
     Y, order, table, single_kind, single_lo, single_hi, mu, sigma, L_corr, nu,
-    student_t, log(w))));
+    student_t, log_mixing_weights(w_simplex, log_g))));
 }
 
 generated quantities {
@@ -152,7 +154,7 @@ generated quantities {
     matrix[N, D] Y = fill_cells(y_obs, latent_row, latent_col, y_latent);
     matrix[N, K] lp = full_cov_log_terms(
       Y, order, table, single_kind, single_lo, single_hi, mu, sigma, L_corr,
-      nu, student_t, log(w));
+      nu, student_t, log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }

@@ -64,10 +64,12 @@ parameters {
   vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor means when free
   matrix[K, D - 1] mu_rest;                          // means along the other columns
   matrix<lower=0>[sigma_known ? 0 : K, spherical ? 1 : D] sigma_free;  // estimated scales
-  simplex[K] w;                                      // mixing weights
+  simplex[min(alpha) < 1 ? 1 : K] w_simplex;         // mixing weights (every alpha >= 1)
+  vector[min(alpha) < 1 ? K : 0] log_g;              // sparse: w = softmax(log_g)
 }
 
 transformed parameters {
+  simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
   matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
                                                  : mu_anchor_free,
                                    mu_rest, anchor, rest);  // component means
@@ -82,12 +84,12 @@ transformed parameters {
 }
 
 model {
-  vector[K] log_w = log(w);
+  vector[K] log_w = log_mixing_weights(w_simplex, log_g);
   to_vector(mu) ~ normal(to_vector(mu_loc), to_vector(mu_scale));
   for (d in 1:cols(sigma_free)) {
     sigma_free[:, d] ~ lognormal(log(sigma_loc[d]), sigma_scale[d]);
   }
-  w ~ dirichlet(alpha);
+  mixing_weights_lp(w_simplex, log_g, alpha);
   if (independent_dims) {
     target += sum(per_dimension_log_lik(
       y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
@@ -103,7 +105,7 @@ generated quantities {
   vector[compute_log_lik ? N : 0] log_lik;
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
-    vector[K] log_w = log(w);
+    vector[K] log_w = log_mixing_weights(w_simplex, log_g);
     if (independent_dims) {
       log_lik = per_dimension_log_lik(
         y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,

@@ -56,10 +56,12 @@ parameters {
   matrix[K, D - 1] mu_rest;                          // locations along the other columns
   matrix<lower=0>[K, spherical ? 1 : D] sigma_free;  // scales
   vector<lower=1>[K] nu;                             // degrees of freedom per component
-  simplex[K] w;                                      // mixing weights
+  simplex[min(alpha) < 1 ? 1 : K] w_simplex;         // mixing weights (every alpha >= 1)
+  vector[min(alpha) < 1 ? K : 0] log_g;              // sparse: w = softmax(log_g)
 }
 
 transformed parameters {
+  simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
   matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
                                                  : mu_anchor_free,
                                    mu_rest, anchor, rest);  // component locations
@@ -73,10 +75,10 @@ model {
     sigma_free[:, d] ~ lognormal(log(sigma_loc[d]), sigma_scale[d]);
   }
   nu ~ gamma(nu_shape, nu_rate);
-  w ~ dirichlet(alpha);
+  mixing_weights_lp(w_simplex, log_g, alpha);
   target += sum(rows_log_sum_exp(student_t_diag_log_terms(
     y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
-    cens_upper, mu, sigma, nu, log(w))));
+    cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g))));
 }
 
 generated quantities {
@@ -85,7 +87,7 @@ generated quantities {
   if (compute_log_lik || compute_membership) {
     matrix[N, K] lp = student_t_diag_log_terms(
       y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
-      cens_upper, mu, sigma, nu, log(w));
+      cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }

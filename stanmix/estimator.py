@@ -35,6 +35,7 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 from stanmix.families import Family, Layout, Params, Priors, get_family
+from stanmix.families.base import mixing_init
 from stanmix.inference.metric import METRICS, choose_metric
 from stanmix.inference.modes import best_mode
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
@@ -539,7 +540,10 @@ class Mixture:
                     engine,
                     stan_file,
                     data,
-                    [family.stan_init(p, std, layout) for p in point_starts],
+                    [
+                        mixing_init(data, family.stan_init(p, std, layout))
+                        for p in point_starts
+                    ],
                     seed,
                     jacobian,
                     **(engine_options if method == "optimize" else {}),
@@ -569,7 +573,7 @@ class Mixture:
             result = engine.variational(
                 stan_file,
                 data,
-                init=family.stan_init(start, std, layout),
+                init=mixing_init(data, family.stan_init(start, std, layout)),
                 seed=seed,
                 algorithm=algorithm,
                 draws=draws,
@@ -581,12 +585,17 @@ class Mixture:
             if init == "map":
                 rng = np.random.default_rng(seed)
                 points = [family.jitter(mode, rng) for _ in range(chains)]
-                inits = [family.stan_init(p, std, layout) for p in points]
+                inits = [
+                    mixing_init(data, family.stan_init(p, std, layout)) for p in points
+                ]
             elif user is not None:
-                inits = [family.stan_init(p, std, layout) for p in user]
+                inits = [
+                    mixing_init(data, family.stan_init(p, std, layout)) for p in user
+                ]
             elif init == "kmeans":
                 inits = [
-                    family.stan_init(p, std, layout) for p in (starts * chains)[:chains]
+                    mixing_init(data, family.stan_init(p, std, layout))
+                    for p in (starts * chains)[:chains]
                 ]
             if metric == "auto":
                 metric = choose_metric(

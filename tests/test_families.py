@@ -23,6 +23,7 @@ from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.engines import get_engine, unflatten
 from stanmix.families import FAMILIES, Layout, Priors, family_from_stan_data
 from stanmix.families._rectangle import mvn_log_prob, mvt_log_prob
+from stanmix.families.base import mixing_init
 from stanmix.families.full import latent_cells
 from stanmix.families.student_t import t_log_cdf
 from stanmix.programs import program_path
@@ -93,7 +94,7 @@ def runs():
                 warmup=40,
                 draws=6,
                 seed=1,
-                inits=[family.stan_init(start, cells, layout)],
+                inits=[mixing_init(data, family.stan_init(start, cells, layout))],
             )
             cache[key, d] = (family, cells, data, result)
         return cache[key, d]
@@ -169,13 +170,16 @@ def test_parameter_count_matches_the_program(key, d):
     )
 
 
+@pytest.mark.parametrize("concentration", [3.0, 0.5])
 @pytest.mark.parametrize(("key", "d"), CASES)
-def test_inits_survive_the_programs_transforms(key, d):
+def test_inits_survive_the_programs_transforms(key, d, concentration):
     """stan_init -> unconstrain -> constrain -> from_stan gives the same point
-    (components in the program's order)."""
+    (components in the program's order), with the weights as a simplex and,
+    for a concentration below 1, as log-gamma variables."""
     family, cells, start, layout, data = _setup(key, d)
     if key == ("normal", "diag"):
         family = FAMILIES[key]()
+    data["alpha"] = np.full(data["K"], concentration)
     payload = {
         k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()
     }
@@ -183,7 +187,8 @@ def test_inits_survive_the_programs_transforms(key, d):
     bridge = stanli.bridgestan_model(
         mir=get_engine("stanli")._program(program), data=payload, name=family.program
     )
-    init = family.stan_init(start, cells, layout)
+    init = mixing_init(data, family.stan_init(start, cells, layout))
+    assert len(init["log_g"]) == (data["K"] if concentration < 1 else 0)
     unc = bridge.param_unconstrain_json(
         json.dumps({k: np.asarray(v).tolist() for k, v in init.items()})
     )

@@ -379,6 +379,31 @@ def component_data(
     return data
 
 
+def mixing_init(data: Mapping, init: Mapping) -> dict:
+    """A program init with the weights ``w`` in the parameterisation the
+    program takes for ``data["alpha"]``: the simplex ``w_simplex`` when every
+    concentration is at least 1, else ``log_g = log(w)`` (a sparse mixture;
+    see ``log_mixing_weights`` in ``stan/mixture.stanfunctions``). Inits
+    without ``w`` (weights that depend on covariates) are returned as given.
+
+    Examples
+    --------
+    >>> mixing_init({"alpha": [0.01, 0.01]}, {"w": [0.25, 0.75]})["log_g"].round(3)
+    array([-1.386, -0.288])
+    """
+    out = dict(init)
+    if "w" not in out:
+        return out
+    w = np.asarray(out.pop("w"), dtype=float)
+    if np.min(data["alpha"]) < 1:
+        out["w_simplex"] = np.ones(1)
+        out["log_g"] = np.log(np.maximum(w, np.finfo(float).tiny))
+    else:
+        out["w_simplex"] = w
+        out["log_g"] = np.empty(0)
+    return out
+
+
 def order_components(params: Params, layout: Layout) -> Params:
     """The same point with components sorted along the anchor (when ordered).
 
