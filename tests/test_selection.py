@@ -10,7 +10,7 @@ from conftest import RecordingEngine
 
 import stanmix as sm
 from stanmix import datasets
-from stanmix.selection import ComponentSelection
+from stanmix.selection import SPARSE_CONCENTRATION, ComponentSelection
 
 pytest.importorskip("stanli")
 SHORT = dict(chains=2, warmup=300, draws=300, show_progress=False)
@@ -54,6 +54,39 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
     assert set(sel.models_) == set(table.index)
     assert sel.models_[true_k].n_components == true_k
     assert f"K = {true_k}" in sel.rule_
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("true_k", [3, 4])
+def test_a_sparse_overfitted_mixture_empties_the_surplus_components(true_k):
+    """Six components with the sparse concentration on data with three or
+    four clusters: the posterior mode of the number of filled components is
+    the truth, the surplus components hold on average less than one of the
+    500 observations between them, and the filled ones carry the clusters'
+    shares (within three posterior sds, sqrt(p (1 - p) / N))."""
+    n, k = 500, 6
+    angle = 2 * np.pi * np.arange(true_k) / true_k
+    data = datasets.mixture_sample(
+        np.full(true_k, 1 / true_k),
+        4.0 * np.c_[np.cos(angle), np.sin(angle)],
+        1.0,
+        n,
+        seed=1,
+        columns=["x", "y"],
+    )
+    model = sm.Mixture(k, prior_concentration=SPARSE_CONCENTRATION, ordered=False).fit(
+        data.X, seed=1, **SHORT
+    )
+    filled = sm.filled_components(model, seed=1)
+    assert filled.mode == true_k, filled.distribution
+    assert filled.distribution.index.min() >= true_k
+    sizes = filled.occupancy["mean size"].sort_values()
+    assert sizes.iloc[: k - true_k].sum() < 1.0, filled.occupancy
+    weights = np.sort(filled.occupancy["mean weight"].to_numpy())[k - true_k :]
+    shares = np.sort(np.bincount(data.labels) / n)
+    np.testing.assert_allclose(
+        weights, shares, atol=3 * np.sqrt(shares * (1 - shares) / n).max()
+    )
 
 
 @pytest.mark.slow
