@@ -41,12 +41,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from sbc_programs import (  # noqa: E402
-    PROGRAMS,
-    Program,
-    flatten_params,
-    replication_seeds,
-)
+from sbc_programs import PROGRAMS, Program, replication_seeds  # noqa: E402
 from sbc_stats import match_labels, ranks, thin_indices  # noqa: E402
 
 ROOT = HERE.parent
@@ -132,13 +127,12 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
         return record
     seconds = time.perf_counter() - start
 
-    columns = list(sim.X.columns)
-    names = list(flatten_params({k: v[None] for k, v in sim.truth.items()}, columns))
+    names = list(program.flatten({k: v[None] for k, v in sim.truth.items()}))
     total = settings.chains * settings.draws
     keep = thin_indices(total, settings.thin)
 
     def table(params: dict) -> np.ndarray:
-        flat = flatten_params(params, columns)
+        flat = program.flatten(params)
         return np.column_stack([flat[name] for name in names])
 
     def values(truth: dict) -> np.ndarray:

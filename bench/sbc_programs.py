@@ -72,7 +72,7 @@ class Simulated:
     X : DataFrame
         The data as recorded: censored cells at their limit, missing NaN.
     fit_kwargs : dict
-        Censoring arguments for ``fit``.
+        Arguments of ``fit`` that say how to read ``X`` (the censoring).
     truth : dict of ndarray
         The true parameters, components sorted along the anchor.
     labels : ndarray of int
@@ -109,6 +109,9 @@ class Program:
         ``family_options`` of the estimator.
     censored, missing : bool
         Apply the fixed detection limits; set cells missing at random.
+    lower_limit, upper_limit : dict
+        The detection limits (column -> value, data units) of a censored
+        variant: values below (above) are recorded at the limit.
     fit_options : dict
         Options of ``fit`` that differ from the estimator's defaults.
     data_from : str, optional
@@ -126,6 +129,8 @@ class Program:
     family_options: Mapping[str, Any] = field(default_factory=dict)
     censored: bool = False
     missing: bool = False
+    lower_limit: Mapping[str, float] = field(default_factory=lambda: dict(LOWER_LIMIT))
+    upper_limit: Mapping[str, float] = field(default_factory=lambda: dict(UPPER_LIMIT))
     fit_options: Mapping[str, Any] = field(default_factory=dict)
     data_from: str | None = None
 
@@ -136,7 +141,13 @@ class Program:
 
     @property
     def columns(self) -> list[str]:
+        """The modelled columns (the components' means and scales)."""
         return ["x", "y", "z"][: self.d] if self.d > 1 else ["y"]
+
+    @property
+    def data_columns(self) -> list[str]:
+        """Every column of the simulated data frame."""
+        return self.columns
 
     @property
     def program_file(self) -> str:
@@ -162,6 +173,54 @@ class Program:
             standardize=False,
             **PRIOR,
         )
+
+    def estimator_text(self) -> str:
+        """How the estimator is built and fitted, for the report."""
+        if self.d == 1:
+            call = f"`NormalMixture({self.k})`"
+        else:
+            options = (
+                f", family_options={dict(self.family_options)}"
+                if self.family_options
+                else ""
+            )
+            call = (
+                f"`Mixture({self.k}, family={self.family!r}, "
+                f"covariance={self.covariance!r}{options}, anchor_dim=0)`"
+            )
+        if self.fit_options:
+            options = ", ".join(f"{k}={v!r}" for k, v in self.fit_options.items())
+            call += f", `fit({options})`"
+        return call
+
+    def data_text(self) -> str:
+        """What the simulated cells are, for the report."""
+        if self.data_from:
+            return f"the data sets of {self.data_from}"
+        parts = []
+        if self.censored:
+            limits = [
+                f"{c} {side}-censored at {v:g}"
+                for side, given in (
+                    ("left", self.lower_limit),
+                    ("right", self.upper_limit),
+                )
+                for c, v in given.items()
+            ]
+            parts.append(", ".join(limits))
+        if self.missing:
+            which = " or ".join(self.columns)
+            cell = f"one cell ({which})" if self.d > 1 else which
+            parts.append(f"{cell} missing in {MISSING_ROWS:.0%} of rows")
+        return "; ".join(parts) or "complete"
+
+    def flatten(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Scalar parameters by name (:func:`flatten_params`)."""
+        return flatten_params(params, self.columns)
+
+    def as_init(self, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The true parameters as the estimator's ``init``."""
+        return dict(truth)
 
     # -- prior ------------------------------------------------------------------
     def draw_prior(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -209,34 +268,46 @@ class Program:
         """The data as a lab would record it: values beyond a detection
         limit at the limit, and, for variants with missing cells, one cell
         of a random share of rows blanked (independent of the values)."""
-        X = pd.DataFrame(values.copy(), columns=self.columns)
+        X = pd.DataFrame(values.copy(), columns=self.data_columns)
         kwargs: dict = {}
         if self.censored:
-            for col, limit in LOWER_LIMIT.items():
+            for col, limit in self.lower_limit.items():
                 X[col] = X[col].clip(lower=limit)
-            for col, limit in UPPER_LIMIT.items():
+            for col, limit in self.upper_limit.items():
                 X[col] = X[col].clip(upper=limit)
             kwargs = {
-                "lower_limit": dict(LOWER_LIMIT),
-                "upper_limit": dict(UPPER_LIMIT),
+                "lower_limit": dict(self.lower_limit),
+                "upper_limit": dict(self.upper_limit),
             }
         if self.missing:
             rows = np.flatnonzero(rng.random(len(X)) < MISSING_ROWS)
-            cols = rng.integers(0, self.d, size=rows.size)
+            where = np.array([X.columns.get_loc(c) for c in self.columns])
+            cols = where[rng.integers(0, self.d, size=rows.size)]
             arr = X.to_numpy()
             arr[rows, cols] = np.nan
-            X = pd.DataFrame(arr, columns=self.columns)
+            X = pd.DataFrame(arr, columns=X.columns)
         return X, kwargs
 
-    def acceptable(self, X: pd.DataFrame, kwargs: dict) -> bool:
-        """Whether the estimator takes the data (its own checks: no column
-        without an observed value or constant, no row entirely missing)."""
+    def check_data(self, X: pd.DataFrame, kwargs: dict) -> None:
+        """The estimator's own checks of the data: no column without an
+        observed value or constant, no row entirely missing.
+
+        Raises
+        ------
+        StanmixInputError
+            Where the estimator would refuse the data.
+        """
         from stanmix.censoring import cell_table, check_fit_data
+
+        cells, _ = cell_table(X, **kwargs)
+        check_fit_data(cells)
+
+    def acceptable(self, X: pd.DataFrame, kwargs: dict) -> bool:
+        """Whether the estimator takes the data (:meth:`check_data`)."""
         from stanmix.exceptions import StanmixInputError
 
         try:
-            cells, _ = cell_table(X, **kwargs)
-            check_fit_data(cells)
+            self.check_data(X, kwargs)
         except StanmixInputError:
             return False
         return True

@@ -21,12 +21,9 @@ from pathlib import Path
 
 import numpy as np
 from sbc_programs import (
-    LOWER_LIMIT,
-    MISSING_ROWS,
     NU_PRIOR,
     PRIOR,
     PROGRAMS,
-    UPPER_LIMIT,
     Program,
 )
 from sbc_stats import (
@@ -821,8 +818,9 @@ def program_line(res: ProgramResult) -> str:
     if res.program.censored:
         text += (
             f" Censored cells per data set: median {np.median(cens):.0f} "
-            f"(range {min(cens)}-{max(cens)}) of {2 * res.settings['n']}; missing "
-            f"cells: median {np.median(miss):.0f}."
+            f"(range {min(cens)}-{max(cens)}) of "
+            f"{res.program.d * res.settings['n']}; missing cells: median "
+            f"{np.median(miss):.0f}."
         )
     if redraws:
         text += (
@@ -835,30 +833,17 @@ def program_line(res: ProgramResult) -> str:
 def setup_text(results: list[ProgramResult]) -> list[str]:
     median, log_sd = PRIOR["prior_scale_median"], PRIOR["prior_scale_log_sd"]
     scale_lo, scale_hi = (median * math.exp(s * 1.96 * log_sd) for s in (-1, 1))
-    rows = []
-    for res in results:
-        p = res.program
-        call = (
-            f"`NormalMixture({p.k})`"
-            if p.d == 1
-            else f"`Mixture({p.k}, family={p.family!r}, covariance={p.covariance!r}"
-            + (f", family_options={dict(p.family_options)}" if p.family_options else "")
-            + ", anchor_dim=0)`"
-        )
-        if p.fit_options:
-            options = ", ".join(f"{k}={v!r}" for k, v in p.fit_options.items())
-            call += f", `fit({options})`"
-        data = "complete"
-        if p.censored or p.missing:
-            limits = [f"{c} left-censored at {v:g}" for c, v in LOWER_LIMIT.items()]
-            limits += [f"{c} right-censored at {v:g}" for c, v in UPPER_LIMIT.items()]
-            data = (
-                f"{', '.join(limits)}; one cell (x or y) missing in "
-                f"{int(MISSING_ROWS * 100)}% of rows"
-            )
-        if p.data_from:
-            data = f"the data sets of {p.data_from}"
-        rows.append([p.name, call, f"`{p.program_file}`", str(p.k), str(p.d), data])
+    rows = [
+        [
+            p.name,
+            p.estimator_text(),
+            f"`{p.program_file}`",
+            str(p.k),
+            str(p.d),
+            p.data_text(),
+        ]
+        for p in (res.program for res in results)
+    ]
     return [
         "## What is simulated",
         "",
