@@ -9,7 +9,8 @@ true value among ``--thin`` evenly spaced posterior draws, the fit's
 diagnostics, and the posterior membership probabilities of every row with
 its true component. Components are compared in the order the model reports
 them (after relabelling), the truth sorted the same way: ascending along
-the anchor column 0.
+the anchor column 0 (for a mixture of regressions, by each line's value at
+the predictors' centre).
 
 Results go to ``--out``, one JSON line per replication and program, as
 they are made: an interrupted run resumes where it stopped, and a larger

@@ -22,9 +22,12 @@ from pathlib import Path
 import numpy as np
 from sbc_programs import (
     NU_PRIOR,
+    PREDICTORS,
     PRIOR,
     PROGRAMS,
+    SLOPE_SCALE,
     Program,
+    RegressionProgram,
 )
 from sbc_stats import (
     EcdfBand,
@@ -885,6 +888,7 @@ def setup_text(results: list[ProgramResult]) -> list[str]:
         "by more than a factor of 5, and a narrow component with a handful of "
         "points collapses onto them.",
         "",
+        *regression_text(results),
         "A simulated data set the estimator would refuse (a column with no "
         "observed value or with one value only) is replaced by new draws of "
         "parameters and data. The choice depends on the data alone, so the "
@@ -903,6 +907,34 @@ def setup_text(results: list[ProgramResult]) -> list[str]:
         "Separately, ranks of the truth sorted along the anchor among the raw "
         "draws (the program's own, ordered labelling) test the Stan program "
         "apart from the relabelling.",
+        "",
+    ]
+
+
+def regression_text(results: list[ProgramResult]) -> list[str]:
+    """How the mixtures of regressions are simulated (nothing without one)."""
+    if not any(isinstance(r.program, RegressionProgram) for r in results):
+        return []
+    names = ", ".join(PREDICTORS)
+    return [
+        "Mixtures of regressions (`regression.stan` through `RegressionMixture`, "
+        "constant weights, normal errors): the response y given the predictors "
+        f"{names}, each iid standard normal in every row of every data set (the "
+        "program conditions on them, so any fixed distribution of them will "
+        "do). The program's parameters are each line's value at the "
+        "predictors' centre (their mean over the data set's rows), `mu`, "
+        f"declared `ordered` with each normal(0, {PRIOR['prior_mean_scale']:g}) "
+        "(drawn by sorting iid draws), the slopes `beta`, each normal(0, "
+        f"{SLOPE_SCALE:g}) (`prior_slope_scale={SLOPE_SCALE:g}`), and error "
+        "scales and weights with the priors above. The intercepts (each line "
+        "at x = 0) follow as mu - x_center beta' and are ranked as well. A "
+        "row from component k has y = mu_k + (x - x_center) beta_k' + sigma_k e, "
+        "e standard normal; in the censored variant y is then recorded at its "
+        "limit beyond it, and missing in a random share of rows (the "
+        "predictors stay complete). Slopes with sd "
+        f"{SLOPE_SCALE:g} against standard normal predictors give lines that "
+        "range from nearly parallel and far apart to crossing in the middle "
+        "of the data.",
         "",
     ]
 
