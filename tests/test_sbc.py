@@ -5,9 +5,10 @@ test, the simultaneous ECDF band, Holm, coverage, reliability bins, label
 matching) are tested on ranks whose distribution is known: exact posterior
 draws of a conjugate normal model (uniform ranks) and deliberately wrong
 posteriors (too narrow, too wide, shifted). The prior samplers of
-``bench/sbc_programs.py`` are tested against their distributions. A quick
-run of ``bench/sbc.py`` on two programs checks that the machinery fits,
-records, resumes and reports.
+``bench/sbc_programs.py`` are tested against their distributions, and the
+priors every estimator hands to Stan against the ones they draw from. A
+quick run of ``bench/sbc.py`` on two programs checks that the machinery
+fits, records, resumes and reports.
 """
 
 from __future__ import annotations
@@ -318,6 +319,50 @@ def test_regression_data_follow_the_lines_and_censor_the_response_only():
     assert censored.acceptable(cens.X, cens.fit_kwargs)
     flat = cens.X.assign(y=4.0)
     assert not censored.acceptable(flat, cens.fit_kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(sbc_programs.PROGRAMS))
+def test_estimators_pass_stan_the_priors_the_programs_draw_from(name, monkeypatch):
+    """The Stan data of a simulated data set: the prior settings the
+    simulation uses, and the data in their own units (nothing standardized)."""
+    pytest.importorskip("stanli")
+    import stanmix.estimator
+
+    class Captured(Exception):
+        pass
+
+    def capture(engine, stan_file, data, *args, **kwargs):
+        raise Captured(stan_file, data)
+
+    monkeypatch.setattr(stanmix.estimator, "best_mode", capture)
+    prog = sbc_programs.PROGRAMS[name]
+    sim = prog.simulate(30, np.random.default_rng(2))
+    with pytest.raises(Captured) as caught:
+        prog.estimator().fit(sim.X, method="optimize", seed=1, **sim.fit_kwargs)
+    stan_file, data = caught.value.args
+    prior = sbc_programs.PRIOR
+    assert Path(stan_file).name == prog.program_file
+    assert data["K"] == prog.k and data["ordered_means"] == 1 and data["anchor"] == 1
+    assert np.all(data["mu_loc"] == 0.0)
+    assert np.all(data["mu_scale"] == prior["prior_mean_scale"])
+    assert np.all(data["alpha"] == prior["prior_concentration"])
+    assert np.all(data["sigma_loc"] == prior["prior_scale_median"])
+    assert np.all(data["sigma_scale"] == prior["prior_scale_log_sd"])
+    if prog.family == "student_t":
+        assert data["nu_shape"] == sbc_programs.NU_PRIOR["nu_shape"]
+        assert data["nu_rate"] == sbc_programs.NU_PRIOR["nu_rate"]
+    if prog.covariance == "full":
+        assert data["lkj_eta"] == sbc_programs.LKJ_ETA
+    observed = data["observed"].astype(bool)
+    values = sim.X[prog.columns].to_numpy()
+    assert np.array_equal(data["y"][observed], values[observed])
+    if isinstance(prog, sbc_programs.RegressionProgram):
+        x = sim.X[list(prog.predictors)].to_numpy()
+        assert np.array_equal(data["X"][:, data["pred_col"] - 1], x)
+        assert np.allclose(data["x_center"], x.mean(axis=0))
+        assert data["beta_scale"] == sbc_programs.SLOPE_SCALE
+        assert data["order_by"] == 0 and data["n_gate"] == 0
+        assert data["student_t"] == 0
 
 
 def test_replication_seeds_are_stable_and_distinct():
