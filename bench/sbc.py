@@ -398,16 +398,32 @@ def main(argv: list[str] | None = None) -> int:
             args.program_list,
             reps=args.reps,
             n_sim=args.sims,
-            command=" ".join(
-                ["python", "bench/sbc.py"]
-                + [
-                    a
-                    for a in (sys.argv[1:] if argv is None else argv)
-                    if a not in ("--report-only", "--no-report")
-                ]
-            ),
+            command=shown_command(sys.argv[1:] if argv is None else argv),
         )
     return 0
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command as the validation page shows it: without the switches
+    between fitting and reporting and without the folders, which say where
+    files went, not how they were made.
+
+    Examples
+    --------
+    >>> shown_command(["--reps", "5", "--out", "/tmp/x", "--docs=d", "--report-only"])
+    'python bench/sbc.py --reps 5'
+    """
+    shown, skip = ["python", "bench/sbc.py"], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--out", "--docs"):
+            skip = True
+        elif arg not in ("--report-only", "--no-report") and not arg.startswith(
+            ("--out=", "--docs=")
+        ):
+            shown.append(arg)
+    return " ".join(shown)
 
 
 if __name__ == "__main__":

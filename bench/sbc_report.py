@@ -788,12 +788,13 @@ def page_text(
 
 
 def _rel(path: Path) -> str:
-    from sbc import ROOT
-
-    try:
-        return str(Path(path).resolve().relative_to(ROOT)) + "/"
-    except ValueError:
-        return str(path)
+    """A results folder as the page names it: relative to the checkout that
+    holds it (``results/sbc/``), else as given."""
+    path = Path(path).resolve()
+    for parent in path.parents:
+        if (parent / ".git").exists():
+            return f"{path.relative_to(parent)}/"
+    return str(path)
 
 
 def program_line(res: ProgramResult) -> str:
