@@ -9,7 +9,8 @@ true value among ``--thin`` evenly spaced posterior draws, the fit's
 diagnostics, and the posterior membership probabilities of every row with
 its true component. Components are compared in the order the model reports
 them (after relabelling), the truth sorted the same way: ascending along
-the anchor column 0.
+the anchor column 0 (for a mixture of regressions, by each line's value at
+the predictors' centre).
 
 Results go to ``--out``, one JSON line per replication and program, as
 they are made: an interrupted run resumes where it stopped, and a larger
@@ -41,12 +42,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from sbc_programs import (  # noqa: E402
-    PROGRAMS,
-    Program,
-    flatten_params,
-    replication_seeds,
-)
+from sbc_programs import PROGRAMS, Program, replication_seeds  # noqa: E402
 from sbc_stats import match_labels, ranks, thin_indices  # noqa: E402
 
 ROOT = HERE.parent
@@ -132,13 +128,12 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
         return record
     seconds = time.perf_counter() - start
 
-    columns = list(sim.X.columns)
-    names = list(flatten_params({k: v[None] for k, v in sim.truth.items()}, columns))
+    names = list(program.flatten({k: v[None] for k, v in sim.truth.items()}))
     total = settings.chains * settings.draws
     keep = thin_indices(total, settings.thin)
 
     def table(params: dict) -> np.ndarray:
-        flat = flatten_params(params, columns)
+        flat = program.flatten(params)
         return np.column_stack([flat[name] for name in names])
 
     def values(truth: dict) -> np.ndarray:
@@ -403,16 +398,32 @@ def main(argv: list[str] | None = None) -> int:
             args.program_list,
             reps=args.reps,
             n_sim=args.sims,
-            command=" ".join(
-                ["python", "bench/sbc.py"]
-                + [
-                    a
-                    for a in (sys.argv[1:] if argv is None else argv)
-                    if a not in ("--report-only", "--no-report")
-                ]
-            ),
+            command=shown_command(sys.argv[1:] if argv is None else argv),
         )
     return 0
+
+
+def shown_command(argv: list[str]) -> str:
+    """The command as the validation page shows it: without the switches
+    between fitting and reporting and without the folders, which say where
+    files went, not how they were made.
+
+    Examples
+    --------
+    >>> shown_command(["--reps", "5", "--out", "/tmp/x", "--docs=d", "--report-only"])
+    'python bench/sbc.py --reps 5'
+    """
+    shown, skip = ["python", "bench/sbc.py"], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--out", "--docs"):
+            skip = True
+        elif arg not in ("--report-only", "--no-report") and not arg.startswith(
+            ("--out=", "--docs=")
+        ):
+            shown.append(arg)
+    return " ".join(shown)
 
 
 if __name__ == "__main__":

@@ -17,17 +17,24 @@ builds the estimator that fits it. The priors, from ``stan/*.stan``:
   each correlation matrix (drawn by the onion method of Lewandowski,
   Kurowicka & Joe 2009; for two columns the correlation r has
   (r + 1) / 2 ~ beta(eta, eta)).
+- mixture of regressions (``regression.stan``, constant weights): each
+  line's value at the predictors' centre (their mean over the rows),
+  ``mu``, is ``ordered``, each ``normal(0, prior_mean_scale)``; each slope
+  ``normal(0, beta_scale)``; error scales and weights as above. The
+  intercepts are not parameters of their own: ``intercept = mu - x_center
+  beta'``.
 
 Every component parameter is drawn iid per component and the components
-are then sorted along the anchor column, which gives the ordered prior
-(the other parameters are exchangeable across components) and labels the
-truth the way the program labels its draws.
+are then sorted along the anchor column (for a regression, by ``mu``),
+which gives the ordered prior (the other parameters are exchangeable
+across components) and labels the truth the way the program labels its
+draws.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +44,7 @@ import pandas as pd
 __all__ = [
     "PROGRAMS",
     "Program",
+    "RegressionProgram",
     "Simulated",
     "flatten_params",
     "lkj_correlation",
@@ -61,6 +69,12 @@ LOWER_LIMIT = {"x": -2.0}
 UPPER_LIMIT = {"y": 1.5}
 #: Share of rows with one cell (x or y, at random) missing.
 MISSING_ROWS = 0.15
+#: Prior sd of each regression slope (data units: response per predictor
+#: unit; the predictors are standard normal).
+SLOPE_SCALE = 1.5
+#: Predictors of the regression programs, iid standard normal in every row
+#: (a fixed distribution: the program conditions on them).
+PREDICTORS = ("x1", "x2")
 
 
 @dataclass
@@ -72,7 +86,8 @@ class Simulated:
     X : DataFrame
         The data as recorded: censored cells at their limit, missing NaN.
     fit_kwargs : dict
-        Censoring arguments for ``fit``.
+        Arguments of ``fit`` that say how to read ``X``: the censoring, and
+        for a regression the response column.
     truth : dict of ndarray
         The true parameters, components sorted along the anchor.
     labels : ndarray of int
@@ -109,6 +124,9 @@ class Program:
         ``family_options`` of the estimator.
     censored, missing : bool
         Apply the fixed detection limits; set cells missing at random.
+    lower_limit, upper_limit : dict
+        The detection limits (column -> value, data units) of a censored
+        variant: values below (above) are recorded at the limit.
     fit_options : dict
         Options of ``fit`` that differ from the estimator's defaults.
     data_from : str, optional
@@ -126,6 +144,8 @@ class Program:
     family_options: Mapping[str, Any] = field(default_factory=dict)
     censored: bool = False
     missing: bool = False
+    lower_limit: Mapping[str, float] = field(default_factory=lambda: dict(LOWER_LIMIT))
+    upper_limit: Mapping[str, float] = field(default_factory=lambda: dict(UPPER_LIMIT))
     fit_options: Mapping[str, Any] = field(default_factory=dict)
     data_from: str | None = None
 
@@ -136,7 +156,13 @@ class Program:
 
     @property
     def columns(self) -> list[str]:
+        """The modelled columns (the components' means and scales)."""
         return ["x", "y", "z"][: self.d] if self.d > 1 else ["y"]
+
+    @property
+    def data_columns(self) -> list[str]:
+        """Every column of the simulated data frame."""
+        return self.columns
 
     @property
     def program_file(self) -> str:
@@ -162,6 +188,54 @@ class Program:
             standardize=False,
             **PRIOR,
         )
+
+    def estimator_text(self) -> str:
+        """How the estimator is built and fitted, for the report."""
+        if self.d == 1:
+            call = f"`NormalMixture({self.k})`"
+        else:
+            options = (
+                f", family_options={dict(self.family_options)}"
+                if self.family_options
+                else ""
+            )
+            call = (
+                f"`Mixture({self.k}, family={self.family!r}, "
+                f"covariance={self.covariance!r}{options}, anchor_dim=0)`"
+            )
+        if self.fit_options:
+            options = ", ".join(f"{k}={v!r}" for k, v in self.fit_options.items())
+            call += f", `fit({options})`"
+        return call
+
+    def data_text(self) -> str:
+        """What the simulated cells are, for the report."""
+        if self.data_from:
+            return f"the data sets of {self.data_from}"
+        parts = []
+        if self.censored:
+            limits = [
+                f"{c} {side}-censored at {v:g}"
+                for side, given in (
+                    ("left", self.lower_limit),
+                    ("right", self.upper_limit),
+                )
+                for c, v in given.items()
+            ]
+            parts.append(", ".join(limits))
+        if self.missing:
+            which = " or ".join(self.columns)
+            cell = f"one cell ({which})" if self.d > 1 else which
+            parts.append(f"{cell} missing in {MISSING_ROWS:.0%} of rows")
+        return "; ".join(parts) or "complete"
+
+    def flatten(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Scalar parameters by name (:func:`flatten_params`)."""
+        return flatten_params(params, self.columns)
+
+    def as_init(self, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The true parameters as the estimator's ``init``."""
+        return dict(truth)
 
     # -- prior ------------------------------------------------------------------
     def draw_prior(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -209,34 +283,46 @@ class Program:
         """The data as a lab would record it: values beyond a detection
         limit at the limit, and, for variants with missing cells, one cell
         of a random share of rows blanked (independent of the values)."""
-        X = pd.DataFrame(values.copy(), columns=self.columns)
+        X = pd.DataFrame(values.copy(), columns=self.data_columns)
         kwargs: dict = {}
         if self.censored:
-            for col, limit in LOWER_LIMIT.items():
+            for col, limit in self.lower_limit.items():
                 X[col] = X[col].clip(lower=limit)
-            for col, limit in UPPER_LIMIT.items():
+            for col, limit in self.upper_limit.items():
                 X[col] = X[col].clip(upper=limit)
             kwargs = {
-                "lower_limit": dict(LOWER_LIMIT),
-                "upper_limit": dict(UPPER_LIMIT),
+                "lower_limit": dict(self.lower_limit),
+                "upper_limit": dict(self.upper_limit),
             }
         if self.missing:
             rows = np.flatnonzero(rng.random(len(X)) < MISSING_ROWS)
-            cols = rng.integers(0, self.d, size=rows.size)
+            where = np.array([X.columns.get_loc(c) for c in self.columns])
+            cols = where[rng.integers(0, self.d, size=rows.size)]
             arr = X.to_numpy()
             arr[rows, cols] = np.nan
-            X = pd.DataFrame(arr, columns=self.columns)
+            X = pd.DataFrame(arr, columns=X.columns)
         return X, kwargs
 
-    def acceptable(self, X: pd.DataFrame, kwargs: dict) -> bool:
-        """Whether the estimator takes the data (its own checks: no column
-        without an observed value or constant, no row entirely missing)."""
+    def check_data(self, X: pd.DataFrame, kwargs: dict) -> None:
+        """The estimator's own checks of the data: no column without an
+        observed value or constant, no row entirely missing.
+
+        Raises
+        ------
+        StanmixInputError
+            Where the estimator would refuse the data.
+        """
         from stanmix.censoring import cell_table, check_fit_data
+
+        cells, _ = cell_table(X, **kwargs)
+        check_fit_data(cells)
+
+    def acceptable(self, X: pd.DataFrame, kwargs: dict) -> bool:
+        """Whether the estimator takes the data (:meth:`check_data`)."""
         from stanmix.exceptions import StanmixInputError
 
         try:
-            cells, _ = cell_table(X, **kwargs)
-            check_fit_data(cells)
+            self.check_data(X, kwargs)
         except StanmixInputError:
             return False
         return True
@@ -252,6 +338,123 @@ class Program:
             if self.acceptable(X, kwargs):
                 return Simulated(X, kwargs, truth, labels, redraws)
             redraws += 1
+
+
+@dataclass(frozen=True)
+class RegressionProgram(Program):
+    """A mixture of linear regressions (``regression.stan``) and how to
+    simulate from its prior.
+
+    The response ``y`` is the one modelled column (``d = 1``); the
+    predictors are drawn iid standard normal in every row of every data set
+    and conditioned on. ``family`` is the error distribution (``"normal"``);
+    the weights are constant and the lines are ordered by their value at
+    the predictors' centre (the estimator's defaults).
+
+    Attributes
+    ----------
+    predictors : tuple of str
+        The predictors' column names.
+    """
+
+    predictors: tuple[str, ...] = PREDICTORS
+
+    @property
+    def data_columns(self) -> list[str]:
+        return [*self.predictors, *self.columns]
+
+    @property
+    def program_file(self) -> str:
+        return "regression.stan"
+
+    def estimator(self, engine: str = "stanli"):
+        """The estimator with this program's priors, in data units."""
+        import stanmix as sm
+
+        return sm.RegressionMixture(
+            self.k,
+            predictors=list(self.predictors),
+            errors=self.family,
+            family_options=dict(self.family_options) or None,
+            engine=engine,
+            standardize=False,
+            prior_slope_scale=SLOPE_SCALE,
+            **PRIOR,
+        )
+
+    def estimator_text(self) -> str:
+        predictors = ", ".join(repr(p) for p in self.predictors)
+        return (
+            f"`RegressionMixture({self.k}, predictors=[{predictors}], "
+            f"errors={self.family!r}, prior_slope_scale={SLOPE_SCALE:g})`, "
+            f"`fit(X, response='y')`"
+        )
+
+    def flatten(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return flatten_params(params, self.columns, self.predictors)
+
+    def as_init(self, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The lines, scales and weights (``mu`` follows from them)."""
+        return {name: value for name, value in truth.items() if name != "mu"}
+
+    def draw_prior(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Weights, line values at the predictors' centre (sorted: the
+        program's ``ordered`` mu) and scales as :meth:`Program.draw_prior`
+        draws them, and slopes ``beta`` (K, P). The slopes are iid and
+        independent of mu, so drawing them after the sort gives the same
+        joint prior as drawing them before and sorting them along."""
+        truth = super().draw_prior(rng)
+        truth["beta"] = rng.normal(
+            0.0, SLOPE_SCALE, size=(self.k, len(self.predictors))
+        )
+        return truth
+
+    def draw_data(
+        self, truth: dict[str, np.ndarray], n: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predictors and the response (n, P + 1), and each row's component.
+
+        The response of a row from component k is mu_k + (x - x_center)
+        beta_k' + sigma_k e, with x_center the predictors' mean over the n
+        rows, as the program centres them.
+        """
+        x = rng.standard_normal((n, len(self.predictors)))
+        labels = rng.choice(self.k, size=n, p=truth["w"])
+        line = truth["mu"][labels, 0] + np.einsum(
+            "np,np->n", x - x.mean(axis=0), truth["beta"][labels]
+        )
+        y = line + truth["sigma"][labels, 0] * rng.standard_normal(n)
+        return np.column_stack([x, y]), labels
+
+    def record(
+        self, values: np.ndarray, rng: np.random.Generator
+    ) -> tuple[pd.DataFrame, dict]:
+        """As :meth:`Program.record` (limits and missing values apply to the
+        response only), with the response named for ``fit``."""
+        X, kwargs = super().record(values, rng)
+        return X, {**kwargs, "response": self.columns[0]}
+
+    def check_data(self, X: pd.DataFrame, kwargs: dict) -> None:
+        """``RegressionMixture``'s checks: the response has observed values
+        and is not constant (a row may miss its response), no predictor is
+        constant."""
+        from stanmix.censoring import cell_table, check_fit_data
+        from stanmix.exceptions import StanmixInputError
+
+        censoring = {key: v for key, v in kwargs.items() if key != "response"}
+        cells, _ = cell_table(X[self.columns], allow_empty_rows=True, **censoring)
+        check_fit_data(cells)
+        if np.any(np.ptp(X[list(self.predictors)].to_numpy(), axis=0) == 0):
+            raise StanmixInputError("a predictor is constant")
+
+    def simulate(self, n: int, rng: np.random.Generator) -> Simulated:
+        """As :meth:`Program.simulate`, the truth completed by the intercepts
+        (each line at x = 0), which the estimator reports and the membership
+        probabilities need."""
+        sim = super().simulate(n, rng)
+        center = sim.X[list(self.predictors)].to_numpy().mean(axis=0)
+        sim.truth["intercept"] = sim.truth["mu"][:, 0] - sim.truth["beta"] @ center
+        return sim
 
 
 def truncated_gamma(
@@ -298,14 +501,19 @@ def lkj_correlation(rng: np.random.Generator, d: int, eta: float) -> np.ndarray:
     return corr
 
 
-def flatten_params(params: dict[str, np.ndarray], columns: list[str]) -> dict:
+def flatten_params(
+    params: dict[str, np.ndarray],
+    columns: list[str],
+    predictors: Sequence[str] = (),
+) -> dict:
     """Scalar parameters by name, named as ``summary()`` names them.
 
     ``params`` holds arrays with one leading draw axis: ``w`` (S, K),
     ``mu`` and ``sigma`` (S, K, D), optional ``nu`` (S, K) and ``corr``
-    (S, K, D, D). Returns name -> (S,) array, e.g. ``"mu[1, x]"``,
-    ``"corr[0, x:y]"`` (upper triangle); one column drops the column
-    label (``"mu[1]"``).
+    (S, K, D, D), and for a regression (``predictors`` given)
+    ``intercept`` (S, K) and ``beta`` (S, K, P). Returns name -> (S,) array,
+    e.g. ``"mu[1, x]"``, ``"corr[0, x:y]"`` (upper triangle),
+    ``"beta[0, x1]"``; one column drops the column label (``"mu[1]"``).
     """
     out: dict[str, np.ndarray] = {}
     k = params["w"].shape[1]
@@ -329,6 +537,12 @@ def flatten_params(params: dict[str, np.ndarray], columns: list[str]) -> dict:
     if "nu" in params:
         for j in range(k):
             out["nu" + label(j)] = params["nu"][:, j]
+    if predictors:
+        for j in range(k):
+            out["intercept" + label(j)] = params["intercept"][:, j]
+        for j in range(k):
+            for c, name in enumerate(predictors):
+                out["beta" + label(j, name)] = params["beta"][:, j, c]
     return out
 
 
@@ -390,6 +604,23 @@ PROGRAMS: dict[str, Program] = {
             missing=True,
             fit_options={"init": "kmeans"},
             data_from="normal_full_censored",
+        ),
+        RegressionProgram(
+            "regression",
+            "mixture of regressions, normal errors, 2 predictors (RegressionMixture)",
+            k=2,
+            d=1,
+        ),
+        RegressionProgram(
+            "regression_censored",
+            "mixture of regressions, normal errors, 2 predictors, censored and "
+            "missing responses",
+            k=2,
+            d=1,
+            censored=True,
+            missing=True,
+            lower_limit={"y": -5.0},
+            upper_limit={"y": 4.0},
         ),
     )
 }

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for init in args.inits.split(","):
         model = program.estimator()
-        start = dict(sim.truth) if init == "truth" else init
+        start = program.as_init(sim.truth) if init == "truth" else init
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:

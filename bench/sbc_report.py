@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 from sbc_programs import (
-    LOWER_LIMIT,
-    MISSING_ROWS,
     NU_PRIOR,
+    PREDICTORS,
     PRIOR,
     PROGRAMS,
-    UPPER_LIMIT,
+    SLOPE_SCALE,
     Program,
+    RegressionProgram,
 )
 from sbc_stats import (
     EcdfBand,
@@ -788,12 +788,13 @@ def page_text(
 
 
 def _rel(path: Path) -> str:
-    from sbc import ROOT
-
-    try:
-        return str(Path(path).resolve().relative_to(ROOT)) + "/"
-    except ValueError:
-        return str(path)
+    """A results folder as the page names it: relative to the checkout that
+    holds it (``results/sbc/``), else as given."""
+    path = Path(path).resolve()
+    for parent in path.parents:
+        if (parent / ".git").exists():
+            return f"{path.relative_to(parent)}/"
+    return str(path)
 
 
 def program_line(res: ProgramResult) -> str:
@@ -821,8 +822,9 @@ def program_line(res: ProgramResult) -> str:
     if res.program.censored:
         text += (
             f" Censored cells per data set: median {np.median(cens):.0f} "
-            f"(range {min(cens)}-{max(cens)}) of {2 * res.settings['n']}; missing "
-            f"cells: median {np.median(miss):.0f}."
+            f"(range {min(cens)}-{max(cens)}) of "
+            f"{res.program.d * res.settings['n']}; missing cells: median "
+            f"{np.median(miss):.0f}."
         )
     if redraws:
         text += (
@@ -835,30 +837,17 @@ def program_line(res: ProgramResult) -> str:
 def setup_text(results: list[ProgramResult]) -> list[str]:
     median, log_sd = PRIOR["prior_scale_median"], PRIOR["prior_scale_log_sd"]
     scale_lo, scale_hi = (median * math.exp(s * 1.96 * log_sd) for s in (-1, 1))
-    rows = []
-    for res in results:
-        p = res.program
-        call = (
-            f"`NormalMixture({p.k})`"
-            if p.d == 1
-            else f"`Mixture({p.k}, family={p.family!r}, covariance={p.covariance!r}"
-            + (f", family_options={dict(p.family_options)}" if p.family_options else "")
-            + ", anchor_dim=0)`"
-        )
-        if p.fit_options:
-            options = ", ".join(f"{k}={v!r}" for k, v in p.fit_options.items())
-            call += f", `fit({options})`"
-        data = "complete"
-        if p.censored or p.missing:
-            limits = [f"{c} left-censored at {v:g}" for c, v in LOWER_LIMIT.items()]
-            limits += [f"{c} right-censored at {v:g}" for c, v in UPPER_LIMIT.items()]
-            data = (
-                f"{', '.join(limits)}; one cell (x or y) missing in "
-                f"{int(MISSING_ROWS * 100)}% of rows"
-            )
-        if p.data_from:
-            data = f"the data sets of {p.data_from}"
-        rows.append([p.name, call, f"`{p.program_file}`", str(p.k), str(p.d), data])
+    rows = [
+        [
+            p.name,
+            p.estimator_text(),
+            f"`{p.program_file}`",
+            str(p.k),
+            str(p.d),
+            p.data_text(),
+        ]
+        for p in (res.program for res in results)
+    ]
     return [
         "## What is simulated",
         "",
@@ -900,6 +889,7 @@ def setup_text(results: list[ProgramResult]) -> list[str]:
         "by more than a factor of 5, and a narrow component with a handful of "
         "points collapses onto them.",
         "",
+        *regression_text(results),
         "A simulated data set the estimator would refuse (a column with no "
         "observed value or with one value only) is replaced by new draws of "
         "parameters and data. The choice depends on the data alone, so the "
@@ -918,6 +908,34 @@ def setup_text(results: list[ProgramResult]) -> list[str]:
         "Separately, ranks of the truth sorted along the anchor among the raw "
         "draws (the program's own, ordered labelling) test the Stan program "
         "apart from the relabelling.",
+        "",
+    ]
+
+
+def regression_text(results: list[ProgramResult]) -> list[str]:
+    """How the mixtures of regressions are simulated (nothing without one)."""
+    if not any(isinstance(r.program, RegressionProgram) for r in results):
+        return []
+    names = ", ".join(PREDICTORS)
+    return [
+        "Mixtures of regressions (`regression.stan` through `RegressionMixture`, "
+        "constant weights, normal errors): the response y given the predictors "
+        f"{names}, each iid standard normal in every row of every data set (the "
+        "program conditions on them, so any fixed distribution of them will "
+        "do). The program's parameters are each line's value at the "
+        "predictors' centre (their mean over the data set's rows), `mu`, "
+        f"declared `ordered` with each normal(0, {PRIOR['prior_mean_scale']:g}) "
+        "(drawn by sorting iid draws), the slopes `beta`, each normal(0, "
+        f"{SLOPE_SCALE:g}) (`prior_slope_scale={SLOPE_SCALE:g}`), and error "
+        "scales and weights with the priors above. The intercepts (each line "
+        "at x = 0) follow as mu - x_center beta' and are ranked as well. A "
+        "row from component k has y = mu_k + (x - x_center) beta_k' + sigma_k e, "
+        "e standard normal; in the censored variant y is then recorded at its "
+        "limit beyond it, and missing in a random share of rows (the "
+        "predictors stay complete). Slopes with sd "
+        f"{SLOPE_SCALE:g} against standard normal predictors give lines that "
+        "range from nearly parallel and far apart to crossing in the middle "
+        "of the data.",
         "",
     ]
 
@@ -1018,6 +1036,39 @@ def anchor_gap(record: dict) -> float:
     return float(min(gaps))
 
 
+def regression_modes_text(
+    missed: list[dict], by_name: dict[str, ProgramResult]
+) -> list[str]:
+    """The second mode of ordered regression lines, when the runs show it."""
+    reps = [
+        m
+        for m in missed
+        if isinstance(by_name[m["program"]].program, RegressionProgram)
+    ]
+    if not reps:
+        return []
+    return [
+        f"The mixtures of regressions ({len(reps)} of the replications above) "
+        "order each line's value at the predictors' centre, `mu`, so the same "
+        "happens when two lines cross near the centre of the data, however "
+        "different their slopes. Replaying regression replication 39 "
+        "(`python bench/sbc_replay.py regression 39 --inits map,truth,random`) "
+        "shows it: the true lines have values -0.48 and 0.36 at the centre "
+        "and slopes 2.5 and 0.41 along x1; four chains from the MAP all sit in "
+        "a mode with values near 0.20 and 0.58 and slopes near 0.6 and 3.1; of "
+        "four chains started at the true values, three sit in another mode, "
+        "with values near -0.07 and 0.34 and the slopes swapped, at a "
+        "comparable mean log density (-102.3 to -102.6 per chain, against "
+        "-102.1 to -102.3 in the first), and the true lines lie in it; "
+        "chains from Stan's random inits split two and two. Ordering the "
+        'slopes of x1 instead (`order_by="x1"`) leaves one mode there: four '
+        "chains from random inits agree. In replication 53 the lines differ "
+        "little in both (true values -0.99 and -0.24, slopes along x1 -0.22 "
+        "and -0.64), and ordering the slopes does not remove the second mode.",
+        "",
+    ]
+
+
 def _stuck(record: dict, settings: dict) -> bool:
     """A chain that spent most of its draws at the maximum tree depth."""
     return record["max_treedepth_hits"] >= settings["draws"] // 2
@@ -1099,6 +1150,7 @@ def findings_text(results: list[ProgramResult]) -> list[str]:
             "the other classic mixture multimodality: two overlapping true "
             "components fitted as one and another cluster split in two.",
             "",
+            *regression_modes_text(missed, by_name),
             f"At {reps} replications per program "
             + (
                 "this leaves every rank test uniform, but it shows"

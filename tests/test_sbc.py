@@ -5,9 +5,10 @@ test, the simultaneous ECDF band, Holm, coverage, reliability bins, label
 matching) are tested on ranks whose distribution is known: exact posterior
 draws of a conjugate normal model (uniform ranks) and deliberately wrong
 posteriors (too narrow, too wide, shifted). The prior samplers of
-``bench/sbc_programs.py`` are tested against their distributions. A quick
-run of ``bench/sbc.py`` on two programs checks that the machinery fits,
-records, resumes and reports.
+``bench/sbc_programs.py`` are tested against their distributions, and the
+priors every estimator hands to Stan against the ones they draw from. A
+quick run of ``bench/sbc.py`` on two programs checks that the machinery
+fits, records, resumes and reports.
 """
 
 from __future__ import annotations
@@ -268,6 +269,102 @@ def test_censored_data_are_recorded_at_the_limits_and_accepted():
     assert not prog.acceptable(flat, sim.fit_kwargs)
 
 
+def test_regression_prior_orders_the_lines_at_the_centre_and_draws_iid_slopes():
+    prog = sbc_programs.PROGRAMS["regression"]
+    rng = np.random.default_rng(12)
+    draws = [prog.draw_prior(rng) for _ in range(4000)]
+    mu = np.array([d["mu"][:, 0] for d in draws])
+    beta = np.array([d["beta"] for d in draws])
+    assert beta.shape == (4000, 2, len(sbc_programs.PREDICTORS))
+    assert np.all(np.diff(mu, axis=1) > 0)
+    lowest = stats.norm(0, sbc_programs.PRIOR["prior_mean_scale"])
+    assert stats.kstest(mu[:, 0], lambda v: 1 - lowest.sf(v) ** 2).pvalue > 0.001
+    slope = stats.norm(0, sbc_programs.SLOPE_SCALE)
+    for j, c in ((0, 0), (1, 1)):
+        assert stats.kstest(beta[:, j, c], slope.cdf).pvalue > 0.001
+    # Slopes are not sorted with the lines: as often larger in either one
+    # (binomial sd 0.008 at 4000 draws), and uncorrelated with mu (sd of a
+    # correlation of independent draws: 1 / sqrt(4000); bound at 4 sd).
+    assert 0.45 < (beta[:, 0, 0] < beta[:, 1, 0]).mean() < 0.55
+    assert abs(np.corrcoef(beta[:, 0, 0], mu[:, 0])[0, 1]) < 4 / np.sqrt(4000)
+
+
+def test_regression_data_follow_the_lines_and_censor_the_response_only():
+    plain = sbc_programs.PROGRAMS["regression"]
+    censored = sbc_programs.PROGRAMS["regression_censored"]
+    sim = plain.simulate(2000, np.random.default_rng(13))
+    assert list(sim.X.columns) == ["x1", "x2", "y"] and sim.redraws == 0
+    assert sim.fit_kwargs == {"response": "y"}
+    x = sim.X[["x1", "x2"]].to_numpy()
+    truth, labels = sim.truth, sim.labels
+    # The intercepts are the lines at x = 0, given their value at the centre.
+    center = x.mean(axis=0)
+    assert np.allclose(truth["intercept"] + truth["beta"] @ center, truth["mu"][:, 0])
+    line = truth["intercept"][labels] + (x * truth["beta"][labels]).sum(axis=1)
+    z = (sim.X["y"].to_numpy() - line) / truth["sigma"][labels, 0]
+    assert stats.kstest(z, "norm").pvalue > 0.001
+    # The same draws, recorded with the limits and missing responses.
+    cens = censored.simulate(2000, np.random.default_rng(13))
+    assert cens.redraws == 0 and cens.fit_kwargs == {
+        "lower_limit": {"y": -5.0},
+        "upper_limit": {"y": 4.0},
+        "response": "y",
+    }
+    assert cens.X[["x1", "x2"]].equals(sim.X[["x1", "x2"]])
+    y, seen = cens.X["y"], cens.X["y"].notna()
+    assert np.allclose(y[seen], sim.X["y"].clip(-5.0, 4.0)[seen])
+    assert (y == -5.0).any() and (y == 4.0).any()
+    # 15% of rows missing their response: binomial sd 0.008 at 2000 rows.
+    assert 0.12 < (~seen).mean() < 0.18
+    assert censored.acceptable(cens.X, cens.fit_kwargs)
+    flat = cens.X.assign(y=4.0)
+    assert not censored.acceptable(flat, cens.fit_kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(sbc_programs.PROGRAMS))
+def test_estimators_pass_stan_the_priors_the_programs_draw_from(name, monkeypatch):
+    """The Stan data of a simulated data set: the prior settings the
+    simulation uses, and the data in their own units (nothing standardized)."""
+    pytest.importorskip("stanli")
+    import stanmix.estimator
+
+    class Captured(Exception):
+        pass
+
+    def capture(engine, stan_file, data, *args, **kwargs):
+        raise Captured(stan_file, data)
+
+    monkeypatch.setattr(stanmix.estimator, "best_mode", capture)
+    prog = sbc_programs.PROGRAMS[name]
+    sim = prog.simulate(30, np.random.default_rng(2))
+    with pytest.raises(Captured) as caught:
+        prog.estimator().fit(sim.X, method="optimize", seed=1, **sim.fit_kwargs)
+    stan_file, data = caught.value.args
+    prior = sbc_programs.PRIOR
+    assert Path(stan_file).name == prog.program_file
+    assert data["K"] == prog.k and data["ordered_means"] == 1 and data["anchor"] == 1
+    assert np.all(data["mu_loc"] == 0.0)
+    assert np.all(data["mu_scale"] == prior["prior_mean_scale"])
+    assert np.all(data["alpha"] == prior["prior_concentration"])
+    assert np.all(data["sigma_loc"] == prior["prior_scale_median"])
+    assert np.all(data["sigma_scale"] == prior["prior_scale_log_sd"])
+    if prog.family == "student_t":
+        assert data["nu_shape"] == sbc_programs.NU_PRIOR["nu_shape"]
+        assert data["nu_rate"] == sbc_programs.NU_PRIOR["nu_rate"]
+    if prog.covariance == "full":
+        assert data["lkj_eta"] == sbc_programs.LKJ_ETA
+    observed = data["observed"].astype(bool)
+    values = sim.X[prog.columns].to_numpy()
+    assert np.array_equal(data["y"][observed], values[observed])
+    if isinstance(prog, sbc_programs.RegressionProgram):
+        x = sim.X[list(prog.predictors)].to_numpy()
+        assert np.array_equal(data["X"][:, data["pred_col"] - 1], x)
+        assert np.allclose(data["x_center"], x.mean(axis=0))
+        assert data["beta_scale"] == sbc_programs.SLOPE_SCALE
+        assert data["order_by"] == 0 and data["n_gate"] == 0
+        assert data["student_t"] == 0
+
+
 def test_replication_seeds_are_stable_and_distinct():
     a = sbc_programs.replication_seeds(1, "normal_diag", 0)
     assert a == sbc_programs.replication_seeds(1, "normal_diag", 0)
@@ -276,31 +373,76 @@ def test_replication_seeds_are_stable_and_distinct():
 
 
 # -- the machinery end to end ----------------------------------------------------------
+#: Tiny replications: 20 rows, 2 chains x (100 + 100), ranks among 39 draws.
+TINY = {"n": 20, "warmup": 100, "draws": 100, "thin": 39, "seed": 3}
+
+
+def check_record(record: dict, n: int, k: int, thin: int) -> dict[str, float]:
+    """What every replication's record holds; returns its truth by name."""
+    assert "error" not in record, record.get("error")
+    n_params = len(record["params"])
+    assert len(record["ranks"]) == len(record["ranks_program"]) == n_params
+    assert all(0 <= x <= thin for x in record["ranks"] + record["ranks_program"])
+    assert record["max_rhat"] >= 1.0 and record["min_ess_bulk"] > 0
+    assert record["relabel"] in ("order", "stephens")
+    membership = np.asarray(record["membership"])
+    assert membership.shape == (n, k)
+    assert np.allclose(membership.sum(axis=1), 1.0, atol=1e-4)
+    assert set(record["labels"]) <= set(range(k))
+    return dict(zip(record["params"], record["truth"], strict=True))
+
+
 def test_one_replication_records_ranks_diagnostics_and_memberships():
     pytest.importorskip("stanli")
     import sbc
 
-    settings = sbc.Settings(n=20, warmup=100, draws=100, thin=39, seed=3)
+    settings = sbc.Settings(**TINY)
     prog = sbc_programs.PROGRAMS["normal_diag_censored"]
     record = sbc.run_replication(prog, 0, settings)
-    assert "error" not in record, record.get("error")
+    truth = check_record(record, settings.n, prog.k, settings.thin)
     assert record["params"][:3] == ["w[0]", "w[1]", "mu[0, x]"]
-    assert len(record["ranks"]) == len(record["ranks_program"]) == 10
-    assert all(0 <= x <= 39 for x in record["ranks"] + record["ranks_program"])
+    assert len(record["params"]) == 10
     assert record["censored_cells"] > 0 and record["missing_cells"] > 0
-    assert record["max_rhat"] >= 1.0 and record["min_ess_bulk"] > 0
-    assert record["relabel"] in ("order", "stephens")
-    membership = np.asarray(record["membership"])
-    assert membership.shape == (20, 2)
-    assert np.allclose(membership.sum(axis=1), 1.0, atol=1e-4)
-    assert sorted(set(record["labels"])) <= [0, 1]
     # The truth is labelled as the draws: sorted along x when not relabelled.
-    truth = dict(zip(record["params"], record["truth"], strict=True))
     if record["relabel"] == "order":
         assert truth["mu[0, x]"] < truth["mu[1, x]"]
     # Same seeds, same replication.
     again = sbc.run_replication(prog, 0, settings)
     assert again["ranks"] == record["ranks"] and again["truth"] == record["truth"]
+
+
+def test_one_regression_replication_ranks_lines_slopes_and_intercepts():
+    pytest.importorskip("stanli")
+    import sbc
+
+    settings = sbc.Settings(**TINY)
+    prog = sbc_programs.PROGRAMS["regression_censored"]
+    record = sbc.run_replication(prog, 0, settings)
+    truth = check_record(record, settings.n, prog.k, settings.thin)
+    assert record["params"] == [
+        "w[0]",
+        "w[1]",
+        "mu[0]",
+        "mu[1]",
+        "sigma[0]",
+        "sigma[1]",
+        "intercept[0]",
+        "intercept[1]",
+        "beta[0, x1]",
+        "beta[0, x2]",
+        "beta[1, x1]",
+        "beta[1, x2]",
+    ]
+    assert record["censored_cells"] > 0 and record["missing_cells"] > 0
+    # Labelled as the program labels its draws: by the line at the centre.
+    if record["relabel"] == "order":
+        assert truth["mu[0]"] < truth["mu[1]"]
+    # Each true intercept is its line at x = 0, whatever the labels.
+    sim = prog.simulate(settings.n, np.random.default_rng(record["sim_seed"]))
+    center = sim.X[list(prog.predictors)].mean()
+    for j in range(prog.k):
+        slopes = sum(truth[f"beta[{j}, {c}]"] * center[c] for c in prog.predictors)
+        assert truth[f"intercept[{j}]"] == pytest.approx(truth[f"mu[{j}]"] - slopes)
 
 
 @pytest.mark.slow
@@ -312,7 +454,7 @@ def test_command_resumes_refuses_other_settings_and_reports(tmp_path):
         str(BENCH / "sbc.py"),
         "--quick",
         "--programs",
-        "normal_1d",
+        "normal_1d,regression",
         "--n",
         "20",
         "--warmup",
@@ -337,12 +479,21 @@ def test_command_resumes_refuses_other_settings_and_reports(tmp_path):
     assert "Holm" in first.stdout
     page = (docs / "validation.md").read_text()
     assert "## normal_1d" in page and "| `mu[2]` |" in page
-    for figure in ("normal_1d_ranks", "normal_1d_ecdf", "membership_reliability"):
+    assert "## regression" in page and "| `beta[1, x2]` |" in page
+    assert "`RegressionMixture(2, predictors=['x1', 'x2']" in page
+    for figure in (
+        "normal_1d_ranks",
+        "normal_1d_ecdf",
+        "regression_ranks",
+        "regression_ecdf",
+        "membership_reliability",
+    ):
         assert (docs / "validation" / f"{figure}.png").stat().st_size > 5000
     second = run("--reps", "3", "--no-report")
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "normal_1d: 2 replications recorded, 1 to run" in second.stdout
-    lines = (out / "normal_1d.jsonl").read_text().splitlines()
-    assert [json.loads(x)["rep"] for x in lines] == [0, 1, 2]
+    for name in ("normal_1d", "regression"):
+        assert f"{name}: 2 replications recorded, 1 to run" in second.stdout
+        lines = (out / f"{name}.jsonl").read_text().splitlines()
+        assert [json.loads(x)["rep"] for x in lines] == [0, 1, 2]
     refused = run("--reps", "3", "--n", "25", "--no-report")
     assert refused.returncode != 0 and "other settings" in refused.stderr
