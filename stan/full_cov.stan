@@ -32,6 +32,12 @@
 // the exact ones for every row, with all censored cells integrated out,
 // from the draws of the parameters.
 //
+// The weights have a dirichlet(alpha) prior. With every alpha >= 1 they are
+// the simplex w_simplex; with an alpha below 1 (a sparse overfitted
+// mixture) they are softmax(log_g) with exp(log_g) ~ gamma(alpha, 1), the
+// same prior in a form NUTS samples well when components empty (see
+// mixing_weights in mixture.stanfunctions).
+//
 // Run with CmdStan:  ./full_cov sample data file=full_cov.data.json \
 //                        init=full_cov.init.json
 

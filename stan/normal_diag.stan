@@ -24,6 +24,12 @@
 // mixtures (x may come from one component and y from another): the common
 // mistake joint components avoid, kept so its failure can be shown.
 //
+// The weights have a dirichlet(alpha) prior. With every alpha >= 1 they are
+// the simplex w_simplex; with an alpha below 1 (a sparse overfitted
+// mixture) they are softmax(log_g) with exp(log_g) ~ gamma(alpha, 1), the
+// same prior in a form NUTS samples well when components empty (see
+// mixing_weights in mixture.stanfunctions).
+//
 // Every prior hyperparameter is data. stanmix standardizes each column
 // before the fit, so its defaults (in brackets) are on that scale; give
 // values in the units of each column when running this program directly.

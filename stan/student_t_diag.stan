@@ -26,6 +26,12 @@
 // gamma(2, 0.1), and a tail twice as long (mean 40), which lets clean data
 // show normal-like components.
 //
+// The weights have a dirichlet(alpha) prior. With every alpha >= 1 they are
+// the simplex w_simplex; with an alpha below 1 (a sparse overfitted
+// mixture) they are softmax(log_g) with exp(log_g) ~ gamma(alpha, 1), the
+// same prior in a form NUTS samples well when components empty (see
+// mixing_weights in mixture.stanfunctions).
+//
 // Run with CmdStan:  ./student_t_diag sample data file=student_t_diag.data.json \
 //                        init=student_t_diag.init.json
 

@@ -55,6 +55,7 @@ CLEAR_DIFFERENCE_SE = 2.0
 #: Dirichlet concentration of a sparse overfitted mixture (Malsiner-Walli,
 #: Fruhwirth-Schnatter and Grun, 2016, recommend 0.01 for several dozen
 #: observations per component; smaller empties surplus components faster).
+#: Any concentration below 1 switches the programs to gamma-variable weights.
 SPARSE_CONCENTRATION = 0.01
 
 
@@ -539,18 +540,22 @@ def filled_components(
     For a sparse overfitted mixture (Rousseau and Mengersen 2011;
     Malsiner-Walli, Fruhwirth-Schnatter and Grun 2016): fit more components
     than you expect with a small Dirichlet concentration, e.g.
-    ``Mixture(10, prior_concentration=SPARSE_CONCENTRATION)``, and the
-    surplus components are emptied; the posterior of the number of
+    ``Mixture(8, prior_concentration=SPARSE_CONCENTRATION, ordered=False)``,
+    and the surplus components are emptied; the posterior of the number of
     non-empty components estimates the number of clusters. For each draw,
     every observation is allocated to a component drawn from its membership
     probabilities under that draw, and the filled components are counted.
 
-    The emptying needs posterior draws: ADVI's mean-field approximation
-    keeps every component filled, and NUTS mixes slowly on a sparse
-    posterior (an empty component's weight lives many orders of magnitude
-    below the others), so expect long runs and check ``model.convergence_``.
-    On any fitted model, the count is also a plain check that no component
-    is empty.
+    The emptying needs posterior draws (ADVI's mean-field approximation
+    keeps every component filled). With a concentration below 1 the programs
+    give the weights the same Dirichlet prior through gamma variables,
+    ``w = softmax(log g)``, so NUTS moves an empty component's weight freely
+    over many orders of magnitude; unordered means (relabelled after
+    sampling) let an empty component pass the filled ones, where ordered
+    means trap it between two of them. An empty component's own parameters
+    rest on their prior and mix slowly, so ``model.convergence_`` usually
+    names them: judge the filled components and the count. On any fitted
+    model, the count is also a plain check that no component is empty.
 
     Parameters
     ----------
