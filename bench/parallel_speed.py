@@ -9,14 +9,19 @@ each one's first build of the program, as on a user's first call). The
 script checks that both runs gave bit-identical draws and prints the
 speed-up.
 
-Each fit runs its chains in parallel threads already, so on a small
-machine the speed-up comes mostly from the parts of a fit that run on one
-core (the MAP starts, relabelling, membership) and from fits of different
-lengths overlapping.
+Each fit runs its chains in parallel threads already, so with as many
+chains as cores the workers only overlap the parts of a fit that run on one
+core (the MAP starts, relabelling, membership). With fewer chains than
+cores, the speed-up is bounded by the longest fit: in a sweep, the K above
+the truth usually takes most of the time. ``--datasets M`` times the other
+use instead, ``fit_many``'s: M data sets of equal size (``blobs`` with
+seeds 1..M), one ``DiagonalMixture(5)`` fit each.
 
 Run from the repository root:
 
     python bench/parallel_speed.py                  # N = 1000, 1000 + 1000 a chain
+    python bench/parallel_speed.py --chains 1       # one chain a fit
+    python bench/parallel_speed.py --chains 1 --datasets 6
     python bench/parallel_speed.py --n 300 --draws 200 --warmup 200    # quick
 """
 
@@ -33,9 +38,18 @@ import stanmix as sm
 from stanmix.parallel import run_tasks, spawn_seeds
 
 
-def sweep_tasks(X, args) -> list:
-    """One task per K: a fresh estimator's ``fit`` with its own seed."""
-    seeds = spawn_seeds(args.seed, args.max_k)
+def sweep_tasks(args) -> list:
+    """One task per K (or per data set with ``--datasets``): a fresh
+    estimator's ``fit`` with its own seed."""
+    if args.datasets:
+        cases = [
+            (5, sm.datasets.blobs(args.n, seed=i).X)
+            for i in range(1, args.datasets + 1)
+        ]
+    else:
+        X = sm.datasets.blobs(args.n, seed=1).X
+        cases = [(k, X) for k in range(1, args.max_k + 1)]
+    seeds = spawn_seeds(args.seed, len(cases))
     return [
         (
             sm.DiagonalMixture(k, engine="stanli").fit,
@@ -49,14 +63,16 @@ def sweep_tasks(X, args) -> list:
                 "show_progress": False,
             },
         )
-        for k, seed in zip(range(1, args.max_k + 1), seeds, strict=True)
+        for (k, X), seed in zip(cases, seeds, strict=True)
     ]
 
 
-def timed(X, args, n_jobs: int | None) -> tuple[float, list]:
+def timed(args, n_jobs: int | None) -> tuple[float, list]:
     start = time.perf_counter()
-    ks = list(range(1, args.max_k + 1))
-    fits = run_tasks(sweep_tasks(X, args), n_jobs=n_jobs, keys=ks, label="K")
+    tasks = sweep_tasks(args)
+    keys = list(range(1, len(tasks) + 1))
+    label = "data set" if args.datasets else "K"
+    fits = run_tasks(tasks, n_jobs=n_jobs, keys=keys, label=label)
     return time.perf_counter() - start, fits
 
 
@@ -77,19 +93,25 @@ def main() -> None:
     parser.add_argument("--max-k", type=int, default=6, help="K = 1..max-k")
     parser.add_argument("--n-jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--seed", type=int, default=1, help="base seed")
+    parser.add_argument(
+        "--datasets", type=int, default=0, help="fit M data sets with K = 5 instead"
+    )
     args = parser.parse_args()
     # A K below or above the truth has several modes, and each fit says so.
     warnings.filterwarnings("ignore", ".*optimizer starts reached a different mode")
 
-    X = sm.datasets.blobs(args.n, seed=1).X
-    print(
-        f"K = 1..{args.max_k} on five blobs, N = {args.n}, NUTS {args.chains} "
-        f"chains x ({args.warmup} warmup + {args.draws} draws), stanli, "
-        f"{os.cpu_count()} cores"
+    case = (
+        f"K = 5 on {args.datasets} data sets of five blobs"
+        if args.datasets
+        else f"K = 1..{args.max_k} on five blobs"
     )
-    serial, serial_fits = timed(X, args, None)
-    print(f"serial:                {serial:8.1f} s")
-    parallel, parallel_fits = timed(X, args, args.n_jobs)
+    print(
+        f"{case}, N = {args.n}, NUTS {args.chains} chains x ({args.warmup} "
+        f"warmup + {args.draws} draws), stanli, {os.cpu_count()} cores"
+    )
+    serial, serial_fits = timed(args, None)
+    print(f"serial:                {serial:8.1f} s", flush=True)
+    parallel, parallel_fits = timed(args, args.n_jobs)
     print(f"joblib, {args.n_jobs} processes:   {parallel:8.1f} s")
     print(f"speed-up:              {serial / parallel:8.2f} x")
     same = identical(serial_fits, parallel_fits)
