@@ -102,8 +102,8 @@ model {
       cens_upper, mu, sigma, log_w));
   } else {
     target += sum(rows_log_sum_exp(normal_diag_log_terms(
-      y_obs, y_sq, observed, n_observed, cens_row, cens_key, cens_col,
-      cens_kind, cens_lower, cens_upper, mu, sigma, log_w)));
+      y_obs, y_sq, observed, n_observed, cens_counts, cens_row, cens_key,
+      cens_col, cens_kind, cens_lower, cens_upper, mu, sigma, log_w)));
   }
 }
 
@@ -118,8 +118,8 @@ generated quantities {
         cens_upper, mu, sigma, log_w);
     } else {
       matrix[N, K] lp = normal_diag_log_terms(
-        y_obs, y_sq, observed, n_observed, cens_row, cens_key, cens_col,
-        cens_kind, cens_lower, cens_upper, mu, sigma, log_w);
+        y_obs, y_sq, observed, n_observed, cens_counts, cens_row, cens_key,
+        cens_col, cens_kind, cens_lower, cens_upper, mu, sigma, log_w);
       if (compute_log_lik) {
         log_lik = rows_log_sum_exp(lp);
       }

@@ -83,8 +83,8 @@ model {
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
   target += sum(rows_log_sum_exp(student_t_diag_log_terms(
-    y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
-    cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g))));
+    y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
+    cens_lower, cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g))));
 }
 
 generated quantities {
@@ -92,8 +92,8 @@ generated quantities {
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
     matrix[N, K] lp = student_t_diag_log_terms(
-      y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
-      cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g));
+      y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
+      cens_lower, cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }
