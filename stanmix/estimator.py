@@ -94,9 +94,7 @@ class Mixture:
     anchor_dim : int or str, optional
         The column (index or name) whose means are ordered. By default, the
         one along which k-means centres are best separated relative to their
-        spread, passing over columns in which a k-means cluster is at least
-        90% censored (see :func:`stanmix.inference.starts.choose_anchor`);
-        the choice is stored in ``anchor_``.
+        spread; the choice is stored in ``anchor_``.
     engine : {"auto", "cmdstan", "stanli"} or Engine
         Stan engine; "auto" is CmdStan when installed, else stanli.
     standardize : bool
@@ -317,12 +315,10 @@ class Mixture:
             raise StanmixInputError("jacobian=False applies only to method='optimize'")
         return check.seed(seed)
 
-    def _anchor(
-        self, start: Clustering, columns: tuple[str, ...], censored: np.ndarray
-    ) -> int:
+    def _anchor(self, start: Clustering, columns: tuple[str, ...]) -> int:
         anchor = self._layout_spec()[1]
         if anchor is None:
-            chosen = choose_anchor(start, censored, CENSORED_WARN)
+            chosen = choose_anchor(start)
             logger.info("anchor dimension: %s", columns[chosen])
             return chosen
         if isinstance(anchor, str):
@@ -517,8 +513,7 @@ class Mixture:
             kmeans(std.point_values(), k, seed=seed + i) for i in range(n_starts)
         ]
         layout = Layout(
-            self._anchor(clusterings[0], cells.columns, cells.censored),
-            self._layout_spec()[0],
+            self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
         )
         starts = family.data_starts(std, k, seed, n_starts) or [
             c.start(family) for c in clusterings

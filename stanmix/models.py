@@ -127,9 +127,7 @@ class DiagonalMixture(Mixture):
     anchor_dim : int or str, optional
         The dimension (index or column name) whose means are ordered. By
         default, the one along which k-means centres are best separated
-        relative to their spread, passing over columns in which a k-means
-        cluster is at least 90% censored; the choice is stored in
-        ``anchor_``.
+        relative to their spread; the choice is stored in ``anchor_``.
     joint : bool
         ``True`` (default) fits joint components. ``False`` fits the common
         but wrong per-dimension model, where each column is its own

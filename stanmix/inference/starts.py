@@ -17,15 +17,13 @@ class Clustering:
     """A hard clustering summarised as mixture parameters (standardized units).
 
     ``means`` and ``scales`` are (K, D), ``corr`` (K, D, D) the within-cluster
-    correlations, ``weights`` (K,), ``labels`` (N,) each point's cluster
-    (None when the clustering was not made from points).
+    correlations, ``weights`` (K,).
     """
 
     means: np.ndarray
     scales: np.ndarray
     corr: np.ndarray
     weights: np.ndarray
-    labels: np.ndarray | None = None
 
     def start(self, family: Family) -> Params:
         """The family's parameters at this clustering."""
@@ -117,54 +115,23 @@ def kmeans(
             if np.all(np.isfinite(r)):
                 corr[j] = 0.5 * r + 0.5 * np.eye(d)
     weights = (counts + 1.0) / (n + k)
-    return Clustering(centers, scales, corr, weights, labels)
+    return Clustering(centers, scales, corr, weights)
 
 
-def choose_anchor(
-    clustering: Clustering, censored: np.ndarray | None = None, threshold: float = 0.9
-) -> int:
+def choose_anchor(clustering: Clustering) -> int:
     """The dimension along which the cluster centres are best separated.
 
     Separation along a dimension is the smallest gap between consecutive
     sorted centres divided by the average within-cluster scale along it;
     ordering the means along the best-separated dimension identifies the
     components with the least overlap.
-
-    With ``censored`` (N, D), the mask of censored cells of the clustered
-    points, a dimension in which some cluster of at least five points has
-    at least ``threshold`` of its cells censored is passed over (unless
-    every dimension has one): that cluster's mean there is bounded only by
-    the limit, and ordering along it would tie every other component's
-    mean to the one the data barely determine, which costs NUTS much
-    smaller steps.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> c = Clustering(np.array([[0.0, -9.0], [1.0, 0.0]]), np.ones((2, 2)),
-    ...                np.broadcast_to(np.eye(2), (2, 2, 2)), np.full(2, 0.5),
-    ...                labels=np.repeat([0, 1], 10))
-    >>> choose_anchor(c)
-    1
-    >>> below = np.zeros((20, 2), dtype=bool)
-    >>> below[:10, 1] = True  # cluster 0 lies below a limit in column 1
-    >>> choose_anchor(c, censored=below)
-    0
     """
     centers, scales = clustering.means, clustering.scales
     if centers.shape[0] == 1:
         return 0
     gaps = np.diff(np.sort(centers, axis=0), axis=0).min(axis=0)
-    score = gaps / scales.mean(axis=0)
-    if censored is not None and clustering.labels is not None:
-        avoid = np.zeros(centers.shape[1], dtype=bool)
-        for j in range(centers.shape[0]):
-            members = clustering.labels == j
-            if members.sum() >= 5:
-                avoid |= censored[members].mean(axis=0) >= threshold
-        if not avoid.all():
-            score = np.where(avoid, -np.inf, score)
-    return int(np.argmax(score))
+    spread = scales.mean(axis=0)
+    return int(np.argmax(gaps / spread))
 
 
 def user_starts(
