@@ -425,7 +425,7 @@ def test_sampling_starts_from_kmeans_when_no_mode_is_found():
         with pytest.raises(Stop):
             model.fit(FRAME["x"].to_numpy(), seed=1, show_progress=False)
     inits = engine.calls["sample"]["inits"]
-    assert len(inits) == 4 and all("w" in init for init in inits)
+    assert len(inits) == 4 and all("w_simplex" in init for init in inits)
     with pytest.raises(RuntimeError, match="line search failed"):
         sm.NormalMixture(2, engine=_NoModes()).fit(
             FRAME["x"].to_numpy(), method="optimize", seed=1
