@@ -529,6 +529,10 @@ class Mixture:
                 chains if method == "sample" else None,
             )
         data = family.stan_data(std, k, layout, priors, starts[0], units)
+
+        def program_init(params: Params) -> dict:
+            return mixing_init(data, family.stan_init(params, std, layout))
+
         stan_file = program_path(family.program)
 
         self._reset(family, cells, index, units, layout, seed, engine, method)
@@ -540,10 +544,7 @@ class Mixture:
                     engine,
                     stan_file,
                     data,
-                    [
-                        mixing_init(data, family.stan_init(p, std, layout))
-                        for p in point_starts
-                    ],
+                    [program_init(p) for p in point_starts],
                     seed,
                     jacobian,
                     **(engine_options if method == "optimize" else {}),
@@ -573,7 +574,7 @@ class Mixture:
             result = engine.variational(
                 stan_file,
                 data,
-                init=mixing_init(data, family.stan_init(start, std, layout)),
+                init=program_init(start),
                 seed=seed,
                 algorithm=algorithm,
                 draws=draws,
@@ -585,18 +586,11 @@ class Mixture:
             if init == "map":
                 rng = np.random.default_rng(seed)
                 points = [family.jitter(mode, rng) for _ in range(chains)]
-                inits = [
-                    mixing_init(data, family.stan_init(p, std, layout)) for p in points
-                ]
+                inits = [program_init(p) for p in points]
             elif user is not None:
-                inits = [
-                    mixing_init(data, family.stan_init(p, std, layout)) for p in user
-                ]
+                inits = [program_init(p) for p in user]
             elif init == "kmeans":
-                inits = [
-                    mixing_init(data, family.stan_init(p, std, layout))
-                    for p in (starts * chains)[:chains]
-                ]
+                inits = [program_init(p) for p in (starts * chains)[:chains]]
             if metric == "auto":
                 metric = choose_metric(
                     n_unconstrained=self._n_unconstrained(family, k, cells),
