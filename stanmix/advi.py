@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stanmix.exceptions import StanmixInputError
+from stanmix.inference.laplace import negative_hessian
 
 __all__ = ["ETA_SEQUENCE", "ADVIResult", "advi", "laplace_scale"]
 
@@ -675,17 +676,7 @@ def laplace_scale(
     >>> np.round(laplace_scale(log_prob_grad, np.zeros(2)), 6).tolist()
     [0.5, 0.707107]
     """
-    mode = np.asarray(mode, dtype=float)
-    dim = mode.size
-    hessian = np.empty((dim, dim))
-    steps = 1e-5 * np.maximum(1.0, np.abs(mode))
-    for i in range(dim):
-        shift = np.zeros(dim)
-        shift[i] = steps[i]
-        upper = np.asarray(log_prob_grad(mode + shift)[1], dtype=float)
-        lower = np.asarray(log_prob_grad(mode - shift)[1], dtype=float)
-        hessian[:, i] = (upper - lower) / (2.0 * steps[i])
-    precision = -0.5 * (hessian + hessian.T)
+    precision = negative_hessian(log_prob_grad, mode)
     if not np.isfinite(precision).all():
         return None
     if algorithm == "meanfield":

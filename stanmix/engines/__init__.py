@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from stanmix.engines._base import (
     CAPABILITIES,
+    FIXED_METRIC_MAX_WARMUP,
     STAT_NAMES,
     Engine,
     EngineResult,
@@ -36,6 +37,7 @@ from stanmix.engines.registry import ENGINES, REGISTRY, cmdstan_available, get_e
 __all__ = [
     "CAPABILITIES",
     "ENGINES",
+    "FIXED_METRIC_MAX_WARMUP",
     "REGISTRY",
     "STAT_NAMES",
     "Engine",

@@ -77,6 +77,10 @@ def sampler_stats(columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 #:   "threads"                 within-chain threads (reduce_sum)
 CAPABILITIES = ("penalized_mle", "variational_init_scale", "pathfinder", "threads")
 
+#: Warmup iterations up to which an engine can hold a given metric fixed
+#: while it tunes the step size (stanli adapts the metric from 150 on).
+FIXED_METRIC_MAX_WARMUP = 149
+
 #: Keyword options both engines accept for NUTS (CmdStan's names).
 SAMPLE_OPTIONS = frozenset(
     {
@@ -164,6 +168,19 @@ class Engine(abc.ABC):
         """
 
     @abc.abstractmethod
+    def laplace_covariance(
+        self, stan_file: Path, data: Mapping, point: Mapping
+    ) -> np.ndarray | None:
+        """The Laplace approximation's covariance at a posterior mode.
+
+        ``point`` holds constrained parameter values (an optimizer result);
+        the covariance is ``inv(-H)`` of the log density, Jacobian included,
+        on the unconstrained scale in Stan's parameter order: the inverse
+        metric that NUTS would otherwise estimate during warmup. None where
+        ``-H`` is not positive definite.
+        """
+
+    @abc.abstractmethod
     def sample(
         self,
         stan_file: Path,
@@ -178,6 +195,12 @@ class Engine(abc.ABC):
         inits: Sequence[Mapping] | None = None,
         pathfinder_init: bool = False,
         show_progress: bool = False,
+        adapt_metric: bool = True,
         **options,
     ) -> EngineResult:
-        """NUTS draws from several chains."""
+        """NUTS draws from several chains.
+
+        ``adapt_metric=False`` keeps the starting inverse metric (option
+        ``inv_metric``) through warmup, which then tunes only the step size;
+        it needs ``warmup < FIXED_METRIC_MAX_WARMUP``.
+        """

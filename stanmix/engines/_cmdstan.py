@@ -176,6 +176,14 @@ class CmdStanEngine(Engine):
             },
         )
 
+    def laplace_covariance(self, stan_file, data, point):
+        # CmdStan evaluates gradients only one process call at a time; the
+        # curvature of the same program comes from the embedded engine, whose
+        # unconstrained parameters are in the same order.
+        from stanmix.engines._stanli import StanliEngine
+
+        return StanliEngine().laplace_covariance(stan_file, data, point)
+
     def sample(
         self,
         stan_file,
@@ -190,9 +198,16 @@ class CmdStanEngine(Engine):
         inits=None,
         pathfinder_init=False,
         show_progress=False,
+        adapt_metric=True,
         **options,
     ):
         model = self._model(stan_file)
+        if not adapt_metric:
+            # No initial buffer and no metric window: Stan then never
+            # replaces the given metric and tunes the step size throughout.
+            options.update(
+                adapt_init_phase=0, adapt_metric_window=0, adapt_step_size=int(warmup)
+            )
         if pathfinder_init:
             pathfinder = model.pathfinder(data=dict(data), seed=int(seed))
             inits = pathfinder.create_inits(seed=int(seed), chains=int(chains))
@@ -234,5 +249,6 @@ class CmdStanEngine(Engine):
                 "inv_metric": fit.metric,
                 "warmup": int(warmup),
                 "metric": fit.metric_type,
+                "adapt_metric": bool(adapt_metric),
             },
         )

@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 
 from stanmix.engines._base import (
+    FIXED_METRIC_MAX_WARMUP,
     SAMPLE_OPTIONS,
     VARIATIONAL_OPTIONS,
     Engine,
@@ -20,6 +21,7 @@ from stanmix.engines._base import (
 )
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
+from stanmix.inference.laplace import laplace_covariance
 
 logger = logging.getLogger("stanmix")
 
@@ -159,6 +161,11 @@ class StanliEngine(Engine):
             },
         )
 
+    def laplace_covariance(self, stan_file, data, point):
+        model = self._model(stan_file, data)
+        mode = np.asarray(model.unconstrain(_jsonable(point)), dtype=float)
+        return laplace_covariance(model.log_prob_grad, mode)
+
     def sample(
         self,
         stan_file,
@@ -173,8 +180,16 @@ class StanliEngine(Engine):
         inits=None,
         pathfinder_init=False,
         show_progress=False,
+        adapt_metric=True,
         **options,
     ):
+        # Stan's windowed adaptation replaces a given metric from 150 warmup
+        # iterations on; below that stanli keeps it and tunes the step size.
+        if not adapt_metric and int(warmup) > FIXED_METRIC_MAX_WARMUP:
+            raise ValueError(
+                f"adapt_metric=False needs warmup <= {FIXED_METRIC_MAX_WARMUP} "
+                f"on stanli, got {warmup}"
+            )
         model = self._model(stan_file, data, seed)
         if "max_treedepth" in options:
             options["max_depth"] = options.pop("max_treedepth")
@@ -215,6 +230,7 @@ class StanliEngine(Engine):
                 "inv_metric": fit.inv_metric,
                 "warmup": int(warmup),
                 "metric": str(metric),
+                "adapt_metric": bool(adapt_metric),
             },
         )
 
