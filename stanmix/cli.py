@@ -54,8 +54,9 @@ INT_MAX = 2**31 - 1
 
 INTERRUPTED = "stanmix: interrupted; no partial output was kept"
 
-#: Defaults of --chains, --warmup and --draws.
-SAMPLING_DEFAULTS = {"chains": 4, "warmup": 1000, "draws": 1000}
+#: Defaults of --chains, --warmup and --draws (warmup None: the fit's own
+#: choice, 100 with the Laplace metric and 1000 with windowed adaptation).
+SAMPLING_DEFAULTS = {"chains": 4, "warmup": None, "draws": 1000}
 #: The sampling flags each --method uses.
 SAMPLING_FLAGS = {
     "sample": ("chains", "warmup", "draws"),
@@ -120,7 +121,8 @@ def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None
         "--warmup",
         type=_whole(0),
         default=defaults["warmup"],
-        help=f"NUTS warmup iterations per chain (--method sample) [{shown['warmup']}]",
+        help="NUTS warmup iterations per chain (--method sample) [100 where the "
+        "Laplace approximation at the MAP gives the metric, else 1000]",
     )
     sub.add_argument(
         "--draws",
@@ -496,8 +498,9 @@ def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str
     cells = [c for c in cells if not c.startswith("0 ")]
     extra = f"; {' and '.join(cells)} cells" if cells else ""
     if args.method == "sample":
+        warmup = "auto" if options["warmup"] is None else options["warmup"]
         how = (
-            f"NUTS ({_count(options['chains'], 'chain')}, {options['warmup']} "
+            f"NUTS ({_count(options['chains'], 'chain')}, {warmup} "
             f"warmup + {options['draws']} draws each)"
         )
     elif args.method == "variational":
@@ -535,6 +538,17 @@ def _say(*parts: object) -> None:
 def _print_fit(model) -> None:
     import pandas as pd
 
+    if model.adaptation_ is not None:
+        warmup = model.engine_result_info_["warmup"]
+        _say(
+            f"NUTS metric {model.metric_}, "
+            + (
+                "from the Laplace approximation at the MAP, held fixed through "
+                f"{warmup} warmup iterations that tune the step size"
+                if model.adaptation_ == "laplace"
+                else f"adapted over {warmup} warmup iterations"
+            )
+        )
     with pd.option_context("display.width", 120, "display.precision", 3):
         _say(model.summary().iloc[:, :9].to_string())
     if model.convergence_ is not None:

@@ -28,7 +28,7 @@ from stanmix._version import __version__
 from stanmix.cells import CellTable, Standardization, mostly_censored
 from stanmix.censoring import cell_table, check_fit_data
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
-from stanmix.engines import Engine, EngineResult, get_engine
+from stanmix.engines import FIXED_METRIC_MAX_WARMUP, Engine, EngineResult, get_engine
 from stanmix.exceptions import (
     ConvergenceWarning,
     NotFittedError,
@@ -36,7 +36,14 @@ from stanmix.exceptions import (
 )
 from stanmix.families import Family, Layout, Params, Priors, get_family
 from stanmix.families.base import mixing_init
-from stanmix.inference.metric import METRICS, choose_metric
+from stanmix.inference.metric import (
+    ADAPTATIONS,
+    LAPLACE_WARMUP,
+    METRICS,
+    WINDOWED_WARMUP,
+    choose_adaptation,
+    choose_metric,
+)
 from stanmix.inference.modes import best_mode
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
 from stanmix.inference_data import az, build_inference_data
@@ -140,6 +147,11 @@ class Mixture:
         draws (``convergence_.table``), the worst of each, and whether they
         meet R-hat <= 1.01 and bulk ESS >= 400 (``converged``); when they do
         not, ``fit`` issues a :class:`stanmix.ConvergenceWarning`. None for
+        the other methods.
+    metric_, adaptation_ : str or None
+        For NUTS: the mass matrix (``"dense_e"``, ``"diag_e"``, ``"unit_e"``)
+        and how it was found (``"laplace"``: the Laplace approximation at the
+        MAP, held fixed; ``"windowed"``: Stan's warmup estimate). None for
         the other methods.
 
     Examples
@@ -286,6 +298,7 @@ class Mixture:
         algorithm,
         adapt_delta,
         metric,
+        adaptation,
         jacobian,
         seed,
     ) -> int | None:
@@ -303,12 +316,34 @@ class Mixture:
                 f"init must be a name or parameter values, got {type(init).__name__}"
             )
         check.integer("chains", chains, low=1)
-        check.integer("warmup", warmup, low=0)
+        if warmup is not None:
+            check.integer("warmup", warmup, low=0)
         check.integer("draws", draws, low=1)
         check.integer("n_starts", n_starts, low=1)
         check.one_of("algorithm", algorithm, ALGORITHMS)
         check.number("adapt_delta", adapt_delta, low=0, high=1)
         check.one_of("metric", metric, METRICS)
+        check.one_of("adaptation", adaptation, ADAPTATIONS)
+        if adaptation == "laplace":
+            if init != "map":
+                raise StanmixInputError(
+                    "adaptation='laplace' takes its metric from the MAP, so it "
+                    f"needs init='map' (got init={init!r}); use "
+                    "adaptation='windowed' with other inits"
+                )
+            if metric == "unit_e":
+                raise StanmixInputError(
+                    "adaptation='laplace' sets the metric, which metric='unit_e' "
+                    "fixes to the identity; choose metric='auto', 'dense_e' or "
+                    "'diag_e'"
+                )
+            if warmup is not None and warmup > FIXED_METRIC_MAX_WARMUP:
+                raise StanmixInputError(
+                    f"adaptation='laplace' tunes only the step size, for at most "
+                    f"{FIXED_METRIC_MAX_WARMUP} warmup iterations (got "
+                    f"warmup={warmup}); leave warmup unset (100) or use "
+                    "adaptation='windowed' for a longer warmup"
+                )
         if not isinstance(jacobian, (bool, np.bool_)):
             raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
         if not jacobian and method != "optimize":
@@ -347,13 +382,14 @@ class Mixture:
         method: str = "sample",
         seed: int | None = None,
         chains: int = 4,
-        warmup: int = 1000,
+        warmup: int | None = None,
         draws: int = 1000,
         n_starts: int = 4,
         init: str | Mapping | list = "map",
         algorithm: str = "meanfield",
         adapt_delta: float = 0.95,
         metric: str = "auto",
+        adaptation: str = "auto",
         jacobian: bool = True,
         log_likelihood: bool | None = None,
         show_progress: bool | None = None,
@@ -389,6 +425,8 @@ class Mixture:
         chains, warmup, draws : int
             NUTS chains, warmup iterations and kept draws per chain (for
             variational, ``draws`` is the number of approximate draws).
+            ``warmup`` defaults to 1000 with Stan's windowed adaptation and
+            to 100 with the Laplace metric (see ``adaptation``).
         n_starts : int
             Optimizer starts, each from its own k-means clustering.
         init : {"map", "kmeans", "pathfinder", "random"} or dict or list of dict
@@ -409,7 +447,7 @@ class Mixture:
             regions where components approach each other, so stanmix uses
             0.95 rather than Stan's 0.8: fewer divergences, higher ESS.
         metric : {"auto", "dense_e", "diag_e", "unit_e"}
-            NUTS mass matrix, adapted during warmup as in Stan. ``"auto"``
+            NUTS mass matrix (``adaptation`` says how it is found). ``"auto"``
             takes ``"dense_e"`` when chains start from the MAP, the model
             has at most 100 unconstrained parameters (and at least 10
             warmup iterations for each), and the components are well
@@ -417,6 +455,21 @@ class Mixture:
             with none nearly all censored in a column; otherwise
             ``"diag_e"`` (see :mod:`stanmix.inference.metric`). The choice
             is kept in ``metric_``.
+        adaptation : {"auto", "laplace", "windowed"}
+            How NUTS finds its metric. ``"windowed"``: Stan's windowed
+            adaptation, which estimates it from the warmup draws (1000
+            iterations unless ``warmup`` says otherwise). ``"laplace"``: the
+            Laplace approximation at the MAP (the covariance ``inv(-H)`` on
+            the unconstrained scale, or its diagonal for ``"diag_e"``) is the
+            metric and stays fixed; the warmup (100 iterations unless
+            ``warmup`` says otherwise, at most 149) tunes only the step size.
+            It needs ``init="map"``. ``"auto"`` takes ``"laplace"`` where the
+            posterior is close to Gaussian by the same judgement that picks
+            the dense metric (well-separated components at the MAP, none
+            nearly all censored) and neither ``warmup`` nor ``inv_metric``
+            is given; otherwise ``"windowed"``. Where the curvature at the
+            MAP is not positive definite the windowed adaptation is used.
+            The choice is kept in ``adaptation_``.
         jacobian : bool
             ``False`` asks for the penalized maximum likelihood instead of
             the posterior mode; only engines with that capability (CmdStan)
@@ -460,6 +513,7 @@ class Mixture:
             algorithm,
             adapt_delta,
             metric,
+            adaptation,
             jacobian,
             seed,
         )
@@ -471,6 +525,12 @@ class Mixture:
             sorted(engine.options.get(method, ())),
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
         )
+        if adaptation == "laplace" and "inv_metric" in engine_options:
+            raise StanmixInputError(
+                "adaptation='laplace' computes the metric that inv_metric gives; "
+                "pass one or the other (adaptation='windowed' starts its "
+                "adaptation from inv_metric)"
+            )
         if not jacobian and "penalized_mle" not in engine.capabilities:
             raise StanmixInputError(
                 "jacobian=False (penalized maximum likelihood) is offered only by "
@@ -591,21 +651,64 @@ class Mixture:
                 inits = [program_init(p) for p in user]
             elif init == "kmeans":
                 inits = [program_init(p) for p in (starts * chains)[:chains]]
+            separation = (
+                None if map_probs is None else float(map_probs.max(axis=1).mean())
+            )
+            censored_heavy = map_probs is not None and bool(
+                mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
+            )
             if metric == "auto":
                 metric = choose_metric(
                     n_unconstrained=self._n_unconstrained(family, k, cells),
-                    warmup=warmup,
-                    separation=None
-                    if map_probs is None
-                    else float(map_probs.max(axis=1).mean()),
-                    mostly_censored=map_probs is not None
-                    and bool(
-                        mostly_censored(
-                            cells, map_probs.argmax(axis=1), k, CENSORED_WARN
-                        )
-                    ),
+                    warmup=WINDOWED_WARMUP if warmup is None else warmup,
+                    separation=separation,
+                    mostly_censored=censored_heavy,
                 )
+            explicit_laplace = adaptation == "laplace"
+            if adaptation == "auto":
+                adaptation = choose_adaptation(
+                    separation=separation if init == "map" else None,
+                    mostly_censored=censored_heavy,
+                    metric=metric,
+                    warmup_given=warmup is not None,
+                    metric_given="inv_metric" in engine_options,
+                )
+            covariance = None
+            if adaptation == "laplace" and best is not None:
+                # The optimizer's own values (the exact mode, also of the
+                # sparse weights' log_g, which "w" does not pin down), and
+                # the init conversion for the empty parameters it has no
+                # columns for.
+                point = {
+                    name: best.variables[name][0, 0]
+                    if name in best.variables
+                    else value
+                    for name, value in program_init(mode).items()
+                }
+                covariance = engine.laplace_covariance(stan_file, data, point)
+            if adaptation == "laplace" and covariance is None:
+                message = (
+                    (
+                        "no posterior mode was found"
+                        if best is None
+                        else "the log density's curvature at the MAP is not "
+                        "positive definite"
+                    )
+                    + ", so the Laplace approximation gives no metric; Stan's "
+                    "windowed adaptation estimates it instead"
+                )
+                if explicit_laplace:
+                    warnings.warn(message, RuntimeWarning, stacklevel=2)
+                logger.info(message)
+                adaptation = "windowed"
+            if covariance is not None:
+                engine_options["inv_metric"] = (
+                    covariance if metric == "dense_e" else np.diag(covariance).copy()
+                )
+            if warmup is None:
+                warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
             self.metric_ = metric
+            self.adaptation_ = adaptation
             result = engine.sample(
                 stan_file,
                 data,
@@ -618,6 +721,7 @@ class Mixture:
                 inits=inits,
                 pathfinder_init=init == "pathfinder",
                 show_progress=show_progress,
+                adapt_metric=covariance is None,
                 **engine_options,
             )
         self._finish(result, log_likelihood, relabel, map_probs)
@@ -642,6 +746,7 @@ class Mixture:
         self.method_ = method
         self.map_ = None
         self.metric_ = None
+        self.adaptation_ = None
         self.optimize_lps_ = None
         self.n_features_in_ = cells.n_dims
         self.feature_names_in_ = np.asarray(cells.columns, dtype=object)
@@ -754,6 +859,9 @@ class Mixture:
             )
         if result.method == "sample":
             attrs["metric"] = result.info.get("metric", "")
+            attrs["adaptation"] = (
+                "windowed" if result.info.get("adapt_metric", True) else "laplace"
+            )
         if result.method == "variational":
             for key in ("algorithm", "implementation", "init_scale"):
                 attrs[key] = result.info.get(key, "")

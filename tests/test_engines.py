@@ -163,3 +163,27 @@ def test_cmdstan_penalized_mle_and_all_methods_run():
         y, method="optimize", seed=1, jacobian=False
     )
     assert "penalized" in m.idata_.posterior.attrs["point_estimate"]
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_holds_the_laplace_metric_fixed():
+    """On CmdStan too the Laplace metric stays as given through the short
+    warmup (no initial buffer, no metric window): every chain ends with the
+    same inverse metric, the one the same fit on stanli is given."""
+    means = 8.0 * np.arange(3)[:, None] + np.zeros((3, 2))
+    X = sm.datasets.mixture_sample(np.full(3, 1 / 3), means, 1.0, 200, seed=0).X
+    fits = {
+        name: sm.DiagonalMixture(3, engine=name).fit(
+            X, seed=1, draws=200, show_progress=False
+        )
+        for name in ("cmdstan", "stanli")
+    }
+    for fit in fits.values():
+        assert fit.adaptation_ == "laplace"
+        assert fit.engine_result_info_["warmup"] == 100
+    chains = [np.asarray(m) for m in fits["cmdstan"].engine_result_info_["inv_metric"]]
+    given = np.asarray(fits["stanli"].engine_result_info_["inv_metric"][0])
+    assert given.shape == (14, 14)
+    for m in chains:
+        np.testing.assert_allclose(m, given, rtol=1e-2, atol=1e-6)

@@ -116,3 +116,161 @@ def test_auto_is_diagonal_when_a_component_is_nearly_all_censored():
         model = sm.DiagonalMixture(5)
         metrics[share] = _chosen_metric(model, X, lower_limit=limits)
     assert metrics == {0.3: "diag_e", 0.05: "dense_e"}
+
+
+# -- how the metric is found: the Laplace approximation or windowed warmup ----
+
+
+def _sampler_call(model, X, **kwargs):
+    engine = RecordingEngine(stop=("sample",))
+    model.set_params(engine=engine)
+    with pytest.raises(Stop):
+        model.fit(X, seed=1, show_progress=False, **kwargs)
+    return model, engine.calls["sample"]
+
+
+def _second_difference_precision(model_lp, q, step=1e-4):
+    """-H by second differences of log density values (no gradients)."""
+    n = q.size
+    out = np.empty((n, n))
+    eye = np.eye(n) * step
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = -(
+                model_lp(q + eye[i] + eye[j])
+                - model_lp(q + eye[i] - eye[j])
+                - model_lp(q - eye[i] + eye[j])
+                + model_lp(q - eye[i] - eye[j])
+            ) / (4 * step**2)
+    return out
+
+
+class _LaplaceRecorder(RecordingEngine):
+    """Also keeps where the Laplace covariance was taken, and the program."""
+
+    def laplace_covariance(self, stan_file, data, point):
+        self.calls["laplace"] = {"stan_file": stan_file, "data": data, "point": point}
+        return super().laplace_covariance(stan_file, data, point)
+
+
+def test_auto_holds_the_laplace_metric_fixed_for_separated_fits():
+    """Well-separated components: the metric is inv(-H) at the MAP, held
+    fixed, with 100 warmup iterations for the step size. Checked here with
+    values of the log density only: the point is a maximum (no direction
+    raises it) and -H agrees with second differences of the log density."""
+    import stanli
+
+    from stanmix.engines._stanli import _jsonable
+
+    engine = _LaplaceRecorder(stop=("sample",))
+    model = sm.DiagonalMixture(3, engine=engine)
+    with pytest.raises(Stop):
+        model.fit(_separated(3, 2), seed=1, show_progress=False)
+    call, laplace = engine.calls["sample"], engine.calls["laplace"]
+    assert model.adaptation_ == "laplace"
+    assert call["adapt_metric"] is False and call["warmup"] == 100
+    inv_metric = call["inv_metric"]
+    assert inv_metric.shape == (14, 14)
+
+    stan_model = stanli.Model(
+        mir=engine._program(laplace["stan_file"]), data=_jsonable(laplace["data"])
+    )
+    q = np.asarray(stan_model.unconstrain(_jsonable(laplace["point"])), dtype=float)
+
+    def lp(x):
+        return float(stan_model.log_prob_grad(x)[0])
+
+    rng = np.random.default_rng(0)
+    for direction in rng.normal(size=(20, q.size)):
+        step = 1e-3 * direction / np.linalg.norm(direction)
+        assert lp(q + step) <= lp(q) and lp(q - step) <= lp(q)
+    precision = _second_difference_precision(lp, q)
+    np.testing.assert_allclose(inv_metric @ precision, np.eye(14), atol=2e-3)
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs"),
+    [
+        ("warmup given", {"warmup": 300}),
+        ("start not at the MAP", {"init": "kmeans"}),
+        ("metric given", {"inv_metric": np.ones(14)}),
+        ("unit metric", {"metric": "unit_e"}),
+        ("asked for", {"adaptation": "windowed"}),
+    ],
+)
+def test_auto_keeps_the_windowed_adaptation(case, kwargs):
+    model, call = _sampler_call(sm.DiagonalMixture(3), _separated(3, 2), **kwargs)
+    assert model.adaptation_ == "windowed", case
+    assert call["adapt_metric"] is True
+    assert call["warmup"] == kwargs.get("warmup", 1000)
+    assert ("inv_metric" in call) == ("inv_metric" in kwargs)
+
+
+def test_auto_keeps_the_windowed_adaptation_where_the_posterior_is_not_gaussian():
+    # Overlapping components (mean top membership about 0.8 at the MAP).
+    X = sm.datasets.two_components(100, seed=1).X
+    model, call = _sampler_call(sm.NormalMixture(2), X)
+    assert (model.adaptation_, call["warmup"]) == ("windowed", 1000)
+    # A blob nearly all below the detection limit in y.
+    data = sm.datasets.blobs(1000, seed=1)
+    X, limits = sm.datasets.left_censor(data.X, 0.3)
+    model, call = _sampler_call(sm.DiagonalMixture(5), X, lower_limit=limits)
+    assert (model.adaptation_, call["warmup"]) == ("windowed", 1000)
+    # Asked for, it is used there too.
+    model, call = _sampler_call(
+        sm.DiagonalMixture(5), X, lower_limit=limits, adaptation="laplace"
+    )
+    assert (model.adaptation_, call["warmup"], call["adapt_metric"]) == (
+        "laplace",
+        100,
+        False,
+    )
+    assert call["inv_metric"].shape == (24,)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"init": "kmeans"}, "needs init='map'"),
+        ({"metric": "unit_e"}, "metric='unit_e' fixes"),
+        ({"warmup": 150}, "at most 149 warmup iterations"),
+        ({"inv_metric": np.ones(14)}, "pass one or the other"),
+        ({"adaptation": "fixed"}, "adaptation"),
+    ],
+)
+def test_laplace_adaptation_refuses_what_it_cannot_honour(kwargs, message):
+    kwargs = {"adaptation": "laplace", **kwargs}
+    engine = RecordingEngine(stop=("optimize", "sample"))
+    with pytest.raises(sm.StanmixInputError, match=message):
+        sm.DiagonalMixture(3, engine=engine).fit(_separated(3, 2), seed=1, **kwargs)
+    assert engine.calls == {}
+
+
+def test_laplace_metric_stays_fixed_and_samples_the_same_posterior():
+    """The Laplace metric, held through a 100-iteration warmup, reaches every
+    chain unchanged, and the draws agree with Stan's windowed adaptation:
+    every posterior mean within 4 combined Monte Carlo standard errors."""
+    import arviz as az
+
+    X = _separated(3, 2, n=300, gap=5.0, seed=2)
+    fits = {
+        how: sm.DiagonalMixture(3, engine="stanli").fit(
+            X, seed=5, draws=500, adaptation=how, show_progress=False
+        )
+        for how in ("laplace", "windowed")
+    }
+    laplace = fits["laplace"]
+    assert laplace.idata_.posterior.attrs["adaptation"] == "laplace"
+    assert laplace.engine_result_info_["warmup"] == 100
+    metrics = [np.asarray(m) for m in laplace.engine_result_info_["inv_metric"]]
+    for m in metrics[1:]:
+        np.testing.assert_array_equal(m, metrics[0])
+    assert not np.allclose(metrics[0], np.eye(14))
+    assert fits["windowed"].engine_result_info_["warmup"] == 1000
+    for name in ("w", "mu", "sigma"):
+        draws = [f.idata_.posterior[name] for f in fits.values()]
+        means = [d.mean(("chain", "draw")) for d in draws]
+        mcse = [az.mcse(d.to_dataset(), method="mean")[name] for d in draws]
+        z = np.abs(means[0] - means[1]) / np.sqrt(mcse[0] ** 2 + mcse[1] ** 2)
+        assert float(z.max()) < 4.0, name
+    assert int(laplace.idata_.sample_stats["diverging"].sum()) == 0

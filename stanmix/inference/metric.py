@@ -14,11 +14,25 @@ draws estimate a large covariance poorly, so a dense metric needs at least
 ``WARMUP_PER_PARAM`` warmup iterations per parameter (latent values of
 censored cells count). Without a mode to judge from, or without joint
 components, Stan's diagonal default.
+
+The same judgement decides how the metric is found. Where the posterior is
+close to Gaussian, the Laplace approximation at the MAP (``inv(-H)``, or its
+diagonal) already is the covariance that warmup would estimate, so
+``adaptation="auto"`` takes it as the metric, holds it fixed, and spends a
+short warmup (``LAPLACE_WARMUP`` iterations) on the step size alone;
+elsewhere Stan's windowed adaptation estimates the metric from the draws
+over ``WINDOWED_WARMUP`` iterations. A warmup the user sets is a request
+for the windowed adaptation of that length.
 """
 
 from __future__ import annotations
 
 METRICS = ("auto", "dense_e", "diag_e", "unit_e")
+ADAPTATIONS = ("auto", "laplace", "windowed")
+#: Warmup iterations of Stan's windowed adaptation, unless the user sets it.
+WINDOWED_WARMUP = 1000
+#: Warmup iterations (step size only) with the Laplace metric held fixed.
+LAPLACE_WARMUP = 100
 #: metric="auto": "dense_e" up to this many unconstrained parameters ...
 DENSE_METRIC_MAX_PARAMS = 100
 #: ... and this mean top membership probability at the MAP ...
@@ -58,3 +72,43 @@ def choose_metric(
     if separation < DENSE_METRIC_MIN_SEPARATION:
         return "diag_e"
     return "dense_e"
+
+
+def choose_adaptation(
+    *,
+    separation: float | None,
+    mostly_censored: bool,
+    metric: str,
+    warmup_given: bool,
+    metric_given: bool,
+) -> str:
+    """Return "laplace" or "windowed" for ``adaptation="auto"``.
+
+    "laplace" where the chains start from a MAP whose components are well
+    separated (mean top membership probability at least
+    ``DENSE_METRIC_MIN_SEPARATION``) with none nearly all censored in a
+    column, the metric is not ``"unit_e"``, and neither the warmup length
+    nor an inverse metric was given.
+
+    Examples
+    --------
+    >>> choose_adaptation(separation=0.99, mostly_censored=False,
+    ...                   metric="dense_e", warmup_given=False, metric_given=False)
+    'laplace'
+    >>> choose_adaptation(separation=0.99, mostly_censored=False,
+    ...                   metric="dense_e", warmup_given=True, metric_given=False)
+    'windowed'
+    >>> choose_adaptation(separation=0.8, mostly_censored=False,
+    ...                   metric="diag_e", warmup_given=False, metric_given=False)
+    'windowed'
+    """
+    if (
+        separation is None
+        or separation < DENSE_METRIC_MIN_SEPARATION
+        or mostly_censored
+        or metric == "unit_e"
+        or warmup_given
+        or metric_given
+    ):
+        return "windowed"
+    return "laplace"
