@@ -33,6 +33,9 @@ from scipy.stats import norm
 TOOLS = ("stanmix", "pymc", "sklearn")
 ALGORITHMS = ("map", "vi", "nuts")
 
+#: PyMC's default number of tuning steps.
+PYMC_TUNE = 1000
+
 PRIOR_MEAN_SCALE = 3.0
 PRIOR_SCALE_MEDIAN = 0.5
 PRIOR_SCALE_LOG_SD = 1.0
@@ -55,7 +58,11 @@ class Config:
     """What every fit in one benchmark run shares."""
 
     chains: int = 4
-    warmup: int = 1000
+    #: None: each tool's default (PyMC 1000 tuning steps; stanmix 100 with
+    #: the Laplace metric, else 1000); a number is given to both.
+    warmup: int | None = None
+    #: stanmix's ``adaptation`` ("auto", "laplace" or "windowed").
+    adaptation: str = "auto"
     draws: int = 1000
     seed: int = 1
     advi_iterations: int = 10_000
@@ -202,16 +209,21 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
     build = time.perf_counter() - start
 
     timings: dict[str, float] = {}
-    plain_sample = engine.sample
 
-    def timed_sample(*args, **kwargs):
-        begin = time.perf_counter()
-        try:
-            return plain_sample(*args, **kwargs)
-        finally:
-            timings["sampler"] = time.perf_counter() - begin
+    def timed(name, call):
+        def run(*args, **kwargs):
+            begin = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - begin
 
-    engine.sample = timed_sample
+        return run
+
+    engine.sample = timed("sampler", engine.sample)
+    engine.optimize = timed("map_starts", engine.optimize)
+    engine.laplace_covariance = timed("laplace", engine.laplace_covariance)
+    chain_times = _chain_times()
 
     k = scenario.n_components
     if scenario.univariate:
@@ -225,14 +237,17 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
             chains=config.chains,
             warmup=config.warmup,
             draws=config.draws,
+            adaptation=config.adaptation,
             log_likelihood=False,
         )
     censoring = {"lower_limit": scenario.lower_limit} if scenario.censored else {}
-    with _caught() as messages:
+    with _caught() as messages, chain_times as reports:
         start = time.perf_counter()
         model.fit(scenario.X, **kwargs, **censoring)
         wall = time.perf_counter() - start
+        start = time.perf_counter()
         labels = model.predict(scenario.X, **censoring)
+        timings["membership"] = time.perf_counter() - start
 
     out = {
         "build_seconds": build,
@@ -258,8 +273,53 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
             out["max_rhat_raw"] = draws_summary(model.idata_.posterior_raw)["max_rhat"]
         out["divergences"] = int(model.idata_.sample_stats["diverging"].sum())
         out["metric"] = model.metric_
+        out["adaptation"] = model.adaptation_
+        out["warmup"] = int(model.engine_result_info_["warmup"])
+        # Where the time goes: the sampler's wall time split between warmup
+        # and sampling in the proportion of the chains' own clocks.
+        warm = sum(r.warmup_seconds for r in reports)
+        total = warm + sum(r.sampling_seconds for r in reports)
+        sampler = timings.get("sampler", 0.0)
+        out["time_split"] = {
+            "map_starts": timings.get("map_starts", 0.0),
+            "laplace": timings.get("laplace", 0.0),
+            "warmup": sampler * warm / total if total else None,
+            "sampling": sampler * (1 - warm / total) if total else None,
+            "after_sampler": wall
+            - sampler
+            - timings.get("map_starts", 0.0)
+            - timings.get("laplace", 0.0),
+            "membership_predict": timings["membership"],
+        }
         out["label_switching"] = str(model.label_switching_)
     return out
+
+
+@contextlib.contextmanager
+def _chain_times():
+    """The stanli chains' own warmup and sampling clocks, from the report
+    stanli prints after a run (captured here instead of printed)."""
+    import stanmix.engines._stanli as embedded
+
+    reports: list = []
+    plain = embedded._progress
+
+    @contextlib.contextmanager
+    def capturing(module, chains, iterations, show):
+        printer, reporter = module._print_sample_progress, module._print_sample_reports
+        module._print_sample_progress = lambda *args: None
+        module._print_sample_reports = lambda found, *args: reports.extend(found)
+        try:
+            yield iterations
+        finally:
+            module._print_sample_progress = printer
+            module._print_sample_reports = reporter
+
+    embedded._progress = capturing
+    try:
+        yield reports
+    finally:
+        embedded._progress = plain
 
 
 # -- PyMC ------------------------------------------------------------------
@@ -389,7 +449,7 @@ def run_pymc(scenario: Scenario, algorithm: str, config: Config) -> dict:
                 begin = time.perf_counter()
                 idata = pm.sample(
                     draws=config.draws,
-                    tune=config.warmup,
+                    tune=PYMC_TUNE if config.warmup is None else config.warmup,
                     chains=config.chains,
                     random_seed=config.seed,
                     progressbar=False,

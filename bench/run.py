@@ -213,6 +213,8 @@ def row_cells(row: dict) -> list[str]:
     note = row.get("note") or ""
     if row.get("metric"):
         note = (note + "; " if note else "") + f"{row['metric']} metric"
+        if row.get("adaptation"):
+            note += f" ({row['adaptation']}, {row['warmup']} warmup)"
     if status == "failed":
         note = (note + "; " if note else "") + row.get("error", "")[:120]
     if row.get("warnings"):
@@ -405,7 +407,19 @@ def parse(argv=None) -> argparse.Namespace:
         help="run every fit in this process (no time limit, no fresh process)",
     )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--warmup", type=int, default=None)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="warmup for every tool (default: each tool's own; stanmix's "
+        "depends on its adaptation)",
+    )
+    parser.add_argument(
+        "--adaptation",
+        default="auto",
+        choices=("auto", "laplace", "windowed"),
+        help="stanmix's adaptation= (default auto)",
+    )
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument(
         "--out",
@@ -446,7 +460,7 @@ def config_of(args) -> Config:
         base = Config(warmup=200, draws=200, advi_iterations=2000, seed=args.seed)
     else:
         base = Config(seed=args.seed)
-    changes = {}
+    changes = {"adaptation": args.adaptation}
     if args.warmup is not None:
         changes["warmup"] = args.warmup
     if args.draws is not None:
@@ -513,7 +527,9 @@ def main(argv=None) -> int:
     print(
         f"stanmix benchmark: scenarios {','.join(args.scenario_list)}, tools "
         f"{','.join(args.tool_list)}, {'quick' if args.quick else 'full'} sizes, "
-        f"{config.chains} chains x {config.draws} draws ({config.warmup} warmup); "
+        f"{config.chains} chains x {config.draws} draws "
+        f"({config.warmup or 'default'} warmup, stanmix adaptation "
+        f"{config.adaptation}); "
         f"{payload['machine']['usable_cpus']} usable cores, load "
         f"{os.getloadavg()[0]:.2f}",
         flush=True,

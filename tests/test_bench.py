@@ -111,6 +111,12 @@ def test_quick_nuts_in_a_fresh_process(tmp_path):
     assert 1 <= row["max_rhat"] < 1.1
     assert row["ari"] > 0.8
     assert "ESS/s stanmix / PyMC" not in stdout
+    # A warmup given is stanmix's too, and means the windowed adaptation.
+    assert (row["adaptation"], row["warmup"]) == ("windowed", 150)
+    split = row["time_split"]
+    assert split["map_starts"] > 0 and split["laplace"] == 0
+    assert split["warmup"] > 0 and split["sampling"] > 0
+    assert split["warmup"] + split["sampling"] == pytest.approx(row["sampler_seconds"])
 
 
 def test_time_limit_gives_timed_out_rows(tmp_path):
