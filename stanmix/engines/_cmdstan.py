@@ -215,9 +215,8 @@ class CmdStanEngine(Engine):
             inits = dict(inits)
         elif inits is not None:
             inits = [dict(i) for i in inits]
-        inv_metric = options.pop("inv_metric", None)
-        if inv_metric is not None:
-            metric = {"inv_metric": np.asarray(inv_metric).tolist()}
+        if options.get("inv_metric") is not None:
+            options["inv_metric"] = np.asarray(options["inv_metric"])
         options.setdefault("parallel_chains", min(int(chains), os.cpu_count() or 1))
         fit = model.sample(
             data=dict(data),
@@ -246,7 +245,7 @@ class CmdStanEngine(Engine):
             info={
                 "pathfinder_init": bool(pathfinder_init),
                 "step_size": fit.step_size,
-                "inv_metric": fit.metric,
+                "inv_metric": fit.inv_metric,
                 "warmup": int(warmup),
                 "metric": fit.metric_type,
                 "adapt_metric": bool(adapt_metric),
