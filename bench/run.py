@@ -47,6 +47,7 @@ from machine import cpu_model, memory_gib, package_versions  # noqa: E402
 from peers import (  # noqa: E402
     ALGORITHMS,
     METHOD_NAMES,
+    PYMC_SAMPLERS,
     TOOLS,
     Config,
     algorithms_of,
@@ -54,6 +55,9 @@ from peers import (  # noqa: E402
 from scenarios import ORDER, TITLES  # noqa: E402
 
 TARGET_SCENARIOS = ("b", "e")
+#: stanmix's ESS/s against the fastest NUTS on the PyMC model, on these.
+FASTEST_PEER_SCENARIOS = ("b", "c", "e")
+FASTEST_PEER_RATIO = 2.0
 TARGET_RATIO = 5.0
 TARGET_RHAT = 1.01
 TARGET_ARI_GAP = 0.01
@@ -63,6 +67,9 @@ PACKAGES = (
     "stanli",
     "pymc",
     "pytensor",
+    "nutpie",
+    "numpyro",
+    "jax",
     "scikit-learn",
     "arviz",
     "numpy",
@@ -305,6 +312,28 @@ def targets(rows: list[dict]) -> list[dict]:
                 "rhat_target_met": rhat is not None and rhat <= TARGET_RHAT,
             }
         )
+    for key in FASTEST_PEER_SCENARIOS:
+        nuts = {
+            r["tool"]: r.get("ess_per_second")
+            for r in rows
+            if r["scenario"] == key and r["algorithm"] == "nuts"
+        }
+        rivals = {t: v for t, v in nuts.items() if t in PYMC_SAMPLERS and v}
+        if nuts.get("stanmix") is None or not rivals:
+            continue
+        fastest = max(rivals, key=rivals.get)
+        ratio = nuts["stanmix"] / rivals[fastest]
+        out.append(
+            {
+                "target": "fastest_peer",
+                "scenario": key,
+                "stanmix_ess_per_second": nuts["stanmix"],
+                "peer": fastest,
+                "peer_ess_per_second": rivals[fastest],
+                "ratio": ratio,
+                "met": ratio >= FASTEST_PEER_RATIO,
+            }
+        )
     find = {(r["scenario"], r["tool"], r["algorithm"]): r for r in rows}
     ours, em = find.get(("b", "stanmix", "nuts")), find.get(("b", "sklearn", "map"))
     if ours and em and ours.get("ari") is not None and em.get("ari") is not None:
@@ -348,6 +377,14 @@ def targets_text(checks: list[dict]) -> str:
                 f"(b) ARI stanmix NUTS {c['stanmix_ari']:.3f} vs scikit-learn EM "
                 f"{c['sklearn_ari']:.3f} (target: within {TARGET_ARI_GAP}: "
                 f"{'met' if c['met'] else 'NOT met'})"
+            )
+            continue
+        if kind == "fastest_peer":
+            lines.append(
+                f"({c['scenario']}) ESS/s stanmix {c['stanmix_ess_per_second']:.1f} "
+                f"vs the fastest NUTS on the PyMC model, {c['peer']}, "
+                f"{c['peer_ess_per_second']:.1f}: {c['ratio']:.1f}x (target >= "
+                f"{FASTEST_PEER_RATIO:g}x: {'met' if c['met'] else 'NOT met'})"
             )
             continue
         if kind == "censored_means":

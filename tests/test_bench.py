@@ -136,3 +136,40 @@ def test_time_limit_gives_timed_out_rows(tmp_path):
         ("vi", "timed out"),
     ]
     assert "timed out after 0.2 s" in stdout
+
+
+def test_the_fastest_peer_is_the_one_stanmix_is_held_against():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from run import targets, targets_text
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def row(scenario, tool, ess_per_second):
+        return {
+            "scenario": scenario,
+            "tool": tool,
+            "algorithm": "nuts",
+            "ess_per_second": ess_per_second,
+        }
+
+    rows = [
+        row("b", "stanmix", 700.0),
+        row("b", "pymc", 13.0),
+        row("b", "nutpie", 400.0),
+        row("b", "numpyro", None),  # timed out: no figure
+        row("c", "stanmix", 90.0),
+        row("c", "numpyro", 30.0),
+        row("e", "pymc", 150.0),  # no stanmix row: no check
+    ]
+    checks = [c for c in targets(rows) if c["target"] == "fastest_peer"]
+    assert [(c["scenario"], c["peer"], c["met"]) for c in checks] == [
+        ("b", "nutpie", False),
+        ("c", "numpyro", True),
+    ]
+    assert checks[0]["ratio"] == pytest.approx(1.75)
+    text = targets_text(checks)
+    assert (
+        "(b) ESS/s stanmix 700.0 vs the fastest NUTS on the PyMC model, nutpie" in text
+    )
+    assert "1.8x (target >= 2x: NOT met)" in text
