@@ -187,3 +187,22 @@ def test_cmdstan_holds_the_laplace_metric_fixed():
     assert given.shape == (14, 14)
     for m in chains:
         np.testing.assert_allclose(m, given, rtol=1e-2, atol=1e-6)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_results_keep_full_precision():
+    """CmdStan writes 6 significant digits by default, which leaves a MAP
+    simplex summing to 1 +- 1e-6: too far off for a later start from it
+    (the Laplace metric unconstrains the MAP). The engine asks for 17."""
+    data = json.loads(example_data_path("normal_diag").read_text())
+    init = json.loads(
+        (program_path("normal_diag").parent / "normal_diag.init.json").read_text()
+    )
+    mode = get_engine("cmdstan").optimize(
+        program_path("normal_diag"), data, init=init, seed=1
+    )
+    w = mode.variables["w"].ravel()
+    assert w.size == 5 and abs(w.sum() - 1) < 1e-14
+    digits = {len(repr(float(v)).split(".")[1]) for v in mode.variables["mu"].ravel()}
+    assert max(digits) > 10

@@ -131,8 +131,10 @@ class Engine(abc.ABC):
         """The engine's version string."""
 
     @abc.abstractmethod
-    def compile(self, stan_file: Path) -> None:
-        """Prepare a program (once per process; CmdStan also caches on disk)."""
+    def compile(self, stan_file: Path, threads: bool = False) -> None:
+        """Prepare a program (once per process; CmdStan also caches on disk),
+        with ``threads`` also for within-chain threads (CmdStan builds a
+        second executable with STAN_THREADS)."""
 
     @abc.abstractmethod
     def optimize(

@@ -39,6 +39,12 @@ def cache_dir() -> Path:
     return Path(base) / "stanmix"
 
 
+#: Significant digits CmdStan writes to its CSV files: enough to read every
+#: double back exactly (its default of 6 leaves, e.g., a MAP simplex summing
+#: to 1.000001, which no program accepts as a start).
+SIG_FIGS = 17
+
+
 class CmdStanEngine(Engine):
     """Runs the programs with CmdStan: L-BFGS, ADVI, Pathfinder, NUTS."""
 
@@ -65,8 +71,9 @@ class CmdStanEngine(Engine):
         cmdstan = ".".join(map(str, found)) if found else "unknown"
         return f"CmdStan {cmdstan} (cmdstanpy {self._cmdstanpy.__version__})"
 
-    def _model(self, stan_file: Path):
-        """A compiled CmdStanModel, built once per source and CmdStan version.
+    def _model(self, stan_file: Path, threads: bool = False):
+        """A compiled CmdStanModel, built once per source and CmdStan version
+        (and, with ``threads``, built with STAN_THREADS for reduce_sum).
 
         The program and its include files are copied into a cache folder
         named by their content hash, and compiled there; cmdstanpy reuses the
@@ -83,7 +90,10 @@ class CmdStanEngine(Engine):
         target = (
             cache_dir()
             / f"cmdstan-{version}"
-            / (f"{stan_file.stem}-{digest.hexdigest()[:16]}")
+            / (
+                f"{stan_file.stem}-{digest.hexdigest()[:16]}"
+                + ("-threads" if threads else "")
+            )
         )
         key = str(target)
         with self._lock:
@@ -101,12 +111,13 @@ class CmdStanEngine(Engine):
             model = self._cmdstanpy.CmdStanModel(
                 stan_file=target / stan_file.name,
                 stanc_options={"include-paths": [str(target)]},
+                cpp_options={"STAN_THREADS": True} if threads else None,
             )
             self._models[key] = model
             return model
 
-    def compile(self, stan_file: Path) -> None:
-        self._model(stan_file)
+    def compile(self, stan_file: Path, threads: bool = False) -> None:
+        self._model(stan_file, threads=threads)
 
     def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
         fit = self._model(stan_file).optimize(
@@ -116,6 +127,7 @@ class CmdStanEngine(Engine):
             algorithm="lbfgs",
             jacobian=bool(jacobian),
             iter=int(iter),
+            sig_figs=SIG_FIGS,
         )
         names = list(fit.column_names)
         values = np.asarray(fit.optimized_params_np, dtype=float)
@@ -153,6 +165,7 @@ class CmdStanEngine(Engine):
             algorithm=algorithm,
             draws=int(draws),
             require_converged=False,
+            sig_figs=SIG_FIGS,
             **options,
         )
         names = list(fit.column_names)
@@ -180,9 +193,9 @@ class CmdStanEngine(Engine):
         # CmdStan evaluates gradients only one process call at a time; the
         # curvature of the same program comes from the embedded engine, whose
         # unconstrained parameters are in the same order.
-        from stanmix.engines._stanli import StanliEngine
+        from stanmix.engines.registry import get_engine
 
-        return StanliEngine().laplace_covariance(stan_file, data, point)
+        return get_engine("stanli").laplace_covariance(stan_file, data, point)
 
     def sample(
         self,
@@ -201,7 +214,9 @@ class CmdStanEngine(Engine):
         adapt_metric=True,
         **options,
     ):
-        model = self._model(stan_file)
+        model = self._model(
+            stan_file, threads=int(options.get("threads_per_chain", 1)) > 1
+        )
         if not adapt_metric:
             # No initial buffer and no metric window: Stan then never
             # replaces the given metric and tunes the step size throughout.
@@ -209,7 +224,9 @@ class CmdStanEngine(Engine):
                 adapt_init_phase=0, adapt_metric_window=0, adapt_step_size=int(warmup)
             )
         if pathfinder_init:
-            pathfinder = model.pathfinder(data=dict(data), seed=int(seed))
+            pathfinder = model.pathfinder(
+                data=dict(data), seed=int(seed), sig_figs=SIG_FIGS
+            )
             inits = pathfinder.create_inits(seed=int(seed), chains=int(chains))
         elif isinstance(inits, Mapping):
             inits = dict(inits)
@@ -228,6 +245,7 @@ class CmdStanEngine(Engine):
             metric=metric,
             inits=inits,
             show_progress=bool(show_progress),
+            sig_figs=SIG_FIGS,
             **options,
         )
         names = list(fit.column_names)

@@ -61,8 +61,8 @@ class StanliEngine(Engine):
                 )
             return self._mir[key]
 
-    def compile(self, stan_file: Path) -> None:
-        self._program(stan_file)
+    def compile(self, stan_file: Path, threads: bool = False) -> None:
+        self._program(stan_file)  # one program serves any thread count
 
     def _model(self, stan_file: Path, data: Mapping, seed: int = 1):
         return self._stanli.Model(
