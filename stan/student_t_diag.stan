@@ -48,12 +48,17 @@ data {
   vector<lower=0>[spherical ? 1 : D] sigma_scale;  // prior sd of log(scale) [1]
   real<lower=0> nu_shape;               // gamma prior on each nu: shape [2]
   real<lower=0> nu_rate;                // ... and rate [0.05]
+  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one pass [0]
 }
 
 transformed data {
   array[D - 1] int rest = other_dims(D, anchor);
   matrix[N, D] y_obs = y .* observed;   // unobserved cells carry no value
 #include censored_list.standata
+  // Within-chain threads split the rows with reduce_sum, which needs the
+  // censored cells as a counts matrix.
+  int threaded = grainsize > 0 && count_cells;
+  array[threaded ? N : 0] int row_ids = linspaced_int_array(threaded ? N : 0, 1, N);
 }
 
 parameters {
@@ -82,9 +87,18 @@ model {
   }
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
-  target += sum(rows_log_sum_exp(student_t_diag_log_terms(
-    y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
-    cens_lower, cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g))));
+  vector[K] log_w = log_mixing_weights(w_simplex, log_g);
+  if (threaded) {
+    target += reduce_sum(student_t_diag_rows, row_ids, grainsize, y_obs,
+                         observed, cens_counts,
+                         censored_term_matrix(cens_col, cens_kind, cens_lower,
+                                              cens_upper, nu, mu, sigma),
+                         mu, sigma, nu, log_w);
+  } else {
+    target += sum(rows_log_sum_exp(student_t_diag_log_terms(
+      y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
+      cens_lower, cens_upper, mu, sigma, nu, log_w)));
+  }
 }
 
 generated quantities {

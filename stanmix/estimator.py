@@ -46,6 +46,12 @@ from stanmix.inference.metric import (
 )
 from stanmix.inference.modes import best_mode
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
+from stanmix.inference.threads import (
+    check_threads,
+    grainsize,
+    spare_threads,
+    usable_cores,
+)
 from stanmix.inference_data import az, build_inference_data
 from stanmix.programs import program_path
 from stanmix.relabel import relabel_idata
@@ -153,6 +159,10 @@ class Mixture:
         and how it was found (``"laplace"``: the Laplace approximation at the
         MAP, held fixed; ``"windowed"``: Stan's warmup estimate). None for
         the other methods.
+    threads_per_chain_ : int or None
+        For NUTS: the threads each chain's gradient ran on (see the
+        ``threads_per_chain`` option of :meth:`fit`). None for the other
+        methods.
 
     Examples
     --------
@@ -488,7 +498,13 @@ class Mixture:
             Extra options of the engine for this method, e.g.
             ``max_treedepth`` or ``thin`` for NUTS, ``tol_rel_obj`` for ADVI,
             ``iter`` for optimize (see ``Engine.options``); anything else
-            is refused before any Stan call.
+            is refused before any Stan call. ``threads_per_chain`` (NUTS,
+            diagonal and spherical families) splits each chain's likelihood
+            over that many threads with ``reduce_sum``; by default a fit
+            with fewer chains than cores gives each chain the spare ones
+            (CmdStan then builds the program with STAN_THREADS; worker
+            processes of parallel fits keep one thread per chain, see
+            ``stanmix.inference.threads.usable_cores``).
 
         Returns
         -------
@@ -525,6 +541,16 @@ class Mixture:
             sorted(engine.options.get(method, ())),
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
         )
+        threads = engine_options.get("threads_per_chain")
+        if threads is not None:
+            threads = check_threads(threads)
+            if threads > 1 and not family.threads:
+                raise StanmixInputError(
+                    f"threads_per_chain={threads}: the {family.family!r} family "
+                    f"with covariance={family.covariance!r} has no within-chain "
+                    "threads; the diagonal and spherical normal and Student-t "
+                    "families have them (or run more chains in parallel)"
+                )
         if adaptation == "laplace" and "inv_metric" in engine_options:
             raise StanmixInputError(
                 "adaptation='laplace' computes the metric that inv_metric gives; "
@@ -709,6 +735,16 @@ class Mixture:
                 warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
             self.metric_ = metric
             self.adaptation_ = adaptation
+            if threads is None and family.threads:
+                threads = spare_threads(chains, usable_cores())
+            self.threads_per_chain_ = threads or 1
+            if self.threads_per_chain_ > 1:
+                engine_options["threads_per_chain"] = self.threads_per_chain_
+            if family.threads:
+                data = {
+                    **data,
+                    "grainsize": grainsize(cells.n_obs, self.threads_per_chain_),
+                }
             result = engine.sample(
                 stan_file,
                 data,
@@ -747,6 +783,7 @@ class Mixture:
         self.map_ = None
         self.metric_ = None
         self.adaptation_ = None
+        self.threads_per_chain_ = None
         self.optimize_lps_ = None
         self.n_features_in_ = cells.n_dims
         self.feature_names_in_ = np.asarray(cells.columns, dtype=object)

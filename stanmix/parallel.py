@@ -243,7 +243,9 @@ def run_tasks(
     so by default. The engine's own threads are left alone: a NUTS fit runs
     ``min(chains, cores)`` chain threads (stanli) or processes (CmdStan),
     so ``n_jobs`` processes sampling at once run up to ``n_jobs x chains``
-    chain threads, which the operating system shares among the cores.
+    chain threads, which the operating system shares among the cores. In
+    those workers a fit gives no spare cores to within-chain threads (it
+    reads the one-thread setting; ``threads_per_chain`` still sets them).
     That changes speed, never draws (each chain has its own random
     stream). Aim for ``n_jobs x chains`` near the number of cores, or use
     ``n_jobs=-1`` for many optimize fits, which run on one thread each.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -155,6 +156,7 @@ class DiagonalFamily(Family):
     ``sigma`` (K, D) scales, or one scale per component when spherical."""
 
     spherical: bool = False
+    threads: ClassVar[bool] = True
 
     def _own_dims(self) -> dict[str, tuple[str, ...]]:
         return {}
@@ -183,7 +185,7 @@ class DiagonalFamily(Family):
 
     def stan_data(self, cells, k, layout, priors, guide, units):
         data = component_data(cells, k, layout, priors, guide)
-        data.update(self._scale_data(cells.n_dims, priors))
+        data.update(self._scale_data(cells.n_dims, priors), grainsize=0)
         return data
 
     def _sigma_init(self, sigma: np.ndarray) -> np.ndarray:

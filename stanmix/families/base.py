@@ -110,6 +110,9 @@ class Family(abc.ABC):
     #: Whether the family models the cells given covariates that the cell
     #: table must carry (:attr:`stanmix.cells.CellTable.covariates`).
     needs_covariates: ClassVar[bool] = False
+    #: Whether the program can split its likelihood over within-chain threads
+    #: (``reduce_sum`` when its ``grainsize`` data entry is positive).
+    threads: ClassVar[bool] = False
 
     def __init__(self, family_options: Mapping | None = None) -> None:
         given = dict(family_options or {})

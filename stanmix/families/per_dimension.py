@@ -24,6 +24,7 @@ class NormalPerDimension(NormalDiag):
     family = "normal_per_dimension"
     covariance = "diag"
     joint = False
+    threads = False
     description = (
         "per-dimension model: each column its own mixture (no joint components)"
     )

@@ -1,2 +1,3 @@
 """How a fit starts and runs: k-means starts, multi-start optimization, the
-NUTS metric policy. Pure policies over an engine; no Stan code here."""
+NUTS metric policy, within-chain threads. Pure policies over an engine; no
+Stan code here."""

@@ -1,0 +1,149 @@
+"""Within-chain threads: one NUTS chain on scenario (c) with 1 and 2 threads.
+
+Scenario (c) of bench/run.py (K = 5, D = 5, N = 10,000), fitted by
+``DiagonalMixture(5)`` with its defaults except ``chains=1`` and
+``threads_per_chain`` 1 or 2, on each installed engine (CmdStan only when
+cmdstanpy finds it, e.g. through $CMDSTAN). Each run is its own process, so
+one engine's threads cannot disturb another's. Speed is the sampler's time
+per iteration (warmup and draws); the two runs take different trajectories
+once their sums round differently, so the mean leapfrog steps per draw are
+printed beside it to show the trajectories are alike in length.
+
+Run from the repository root on an idle machine:
+
+    python bench/threads_speed.py
+    python bench/threads_speed.py --engines stanli --draws 500
+
+Target (2 cores): 2 threads at least 1.6x faster per iteration than 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TARGET_SPEEDUP = 1.6
+
+
+def one_run(engine: str, threads: int, draws: int, seed: int) -> dict:
+    """Fit (c) with one chain on ``threads`` threads; the figures."""
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    from scenarios import build
+
+    import stanmix as sm
+    from stanmix.engines import get_engine
+
+    scenario = build("c")
+    backend = get_engine(engine)
+    backend.compile(sm.programs.program_path("normal_diag"), threads=threads > 1)
+    timing = {}
+    inner = backend.sample
+
+    def timed_sample(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            timing["sampler"] = time.perf_counter() - start
+
+    backend.sample = timed_sample
+    model = sm.DiagonalMixture(scenario.n_components, engine=backend)
+    start = time.perf_counter()
+    model.fit(
+        scenario.X,
+        seed=seed,
+        chains=1,
+        draws=draws,
+        threads_per_chain=threads,
+        show_progress=False,
+    )
+    wall = time.perf_counter() - start
+    stats = model.idata_.sample_stats
+    steps = int(stats["n_steps"].sum())
+    warmup = int(model.engine_result_info_["warmup"])
+    return {
+        "engine": engine,
+        "threads": model.threads_per_chain_,
+        "wall_s": wall,
+        "sampler_s": timing["sampler"],
+        "draws": draws,
+        "warmup": warmup,
+        "sampling_steps": steps,
+        "ms_per_iteration": 1e3 * timing["sampler"] / (draws + warmup),
+        "min_bulk_ess": float(model.convergence_.min_ess_bulk),
+        "max_rhat": float(model.convergence_.max_rhat),
+        "divergences": int(stats["diverging"].sum()),
+        "mean_steps": float(np.mean(stats["n_steps"])),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engines", default=None, help="comma-separated")
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        engine, threads = args.one.split(":")
+        print(json.dumps(one_run(engine, int(threads), args.draws, args.seed)))
+        return 0
+    if args.engines:
+        engines = args.engines.split(",")
+    else:
+        from stanmix.engines import cmdstan_available
+
+        engines = ["stanli"] + (["cmdstan"] if cmdstan_available() else [])
+    rows = []
+    for engine in engines:
+        for threads in (1, 2):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    f"{engine}:{threads}",
+                    "--draws",
+                    str(args.draws),
+                    "--seed",
+                    str(args.seed),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(_line(rows[-1]), flush=True)
+    print()
+    for engine in engines:
+        one, two = (r for r in rows if r["engine"] == engine)
+        speedup = one["ms_per_iteration"] / two["ms_per_iteration"]
+        verdict = "met" if speedup >= TARGET_SPEEDUP else "NOT met"
+        print(
+            f"{engine}: 2 threads {speedup:.2f}x faster per iteration than 1 "
+            f"(target {TARGET_SPEEDUP}x: {verdict})"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+def _line(row: dict) -> str:
+    return (
+        f"{row['engine']:8s} threads={row['threads']}  wall {row['wall_s']:7.1f} s  "
+        f"sampler {row['sampler_s']:7.1f} s  "
+        f"{row['ms_per_iteration']:7.1f} ms/iteration  "
+        f"steps/draw {row['mean_steps']:5.1f}  ESS {row['min_bulk_ess']:6.0f}  "
+        f"R-hat {row['max_rhat']:.3f}  div {row['divergences']}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""Within-chain threads: how many a NUTS fit uses and how its rows are split.
+
+A program whose family supports threads (``Family.threads``) sums its
+likelihood with ``reduce_sum`` when its ``grainsize`` data entry is
+positive; each chain then evaluates its gradient on ``threads_per_chain``
+threads. Pure policies; the engines pass the count to Stan.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+
+from stanmix.exceptions import StanmixInputError
+
+
+def usable_cores() -> int:
+    """The cores this process may fill: the machine's, capped by
+    ``OMP_NUM_THREADS`` where it is set, as joblib's and Dask's worker
+    processes set it (to 1) so that parallel fits do not oversubscribe the
+    machine with threads.
+
+    Examples
+    --------
+    >>> usable_cores() >= 1
+    True
+    """
+    cores = os.cpu_count() or 1
+    try:
+        cap = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return cores
+    return max(1, min(cores, cap))
+
+
+def check_threads(value: object) -> int:
+    """``threads_per_chain`` as a positive int, or a clear error.
+
+    Examples
+    --------
+    >>> check_threads(2)
+    2
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise StanmixInputError(
+            f"threads_per_chain must be a positive integer, got {value!r}"
+        )
+    if value < 1:
+        raise StanmixInputError(f"threads_per_chain must be >= 1, got {value}")
+    return int(value)
+
+
+def spare_threads(chains: int, cores: int | None) -> int:
+    """Threads per chain that put every core to work when there are fewer
+    chains than cores (and one thread per chain otherwise).
+
+    Examples
+    --------
+    >>> spare_threads(chains=1, cores=2), spare_threads(chains=4, cores=2)
+    (2, 1)
+    """
+    return max(1, (cores or 1) // max(1, int(chains)))
+
+
+def grainsize(n_rows: int, threads: int) -> int:
+    """The ``grainsize`` data entry: 0 (one pass, no ``reduce_sum``) for one
+    thread, else rows per chunk so that each thread gets about four chunks
+    (small enough to balance the load, large enough that each chunk's matrix
+    products dominate its scheduling cost).
+
+    Examples
+    --------
+    >>> grainsize(10_000, 1), grainsize(10_000, 2)
+    (0, 1250)
+    """
+    if threads <= 1:
+        return 0
+    return max(1, int(n_rows) // (4 * int(threads)))

@@ -1,0 +1,213 @@
+"""Within-chain threads: reduce_sum in the diagonal programs gives the same
+log density as the one-pass sum, and threads_per_chain reaches Stan."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import RecordingEngine, Stop
+
+import stanmix as sm
+from stanmix.engines import cmdstan_available, get_engine
+from stanmix.exceptions import StanmixInputError
+from stanmix.inference.threads import grainsize, spare_threads, usable_cores
+from stanmix.programs import example_data_path, program_path
+
+THREADED_PROGRAMS = ("normal_diag", "student_t_diag")
+
+needs_cmdstan = pytest.mark.skipif(
+    not cmdstan_available(), reason="no CmdStan installation found"
+)
+
+
+def _tiled(program: str, copies: int) -> dict:
+    """The program's example data (observed, left-censored and missing
+    cells) repeated ``copies`` times down the rows."""
+    data = json.loads(example_data_path(program).read_text())
+    n = data["N"]
+    out = dict(data, N=n * copies)
+    for key in ("y", "observed"):
+        out[key] = np.tile(np.asarray(data[key]), (copies, 1))
+    for kind in ("left", "right", "interval"):
+        rows = np.asarray(data[f"{kind}_row"], dtype=int)
+        count = data[f"n_{kind}"]
+        out[f"n_{kind}"] = count * copies
+        out[f"{kind}_row"] = np.concatenate([rows + c * n for c in range(copies)])
+        for key in [k for k in data if k.startswith(f"{kind}_") and k != f"{kind}_row"]:
+            out[key] = np.tile(np.asarray(data[key]), copies)
+    return out
+
+
+@pytest.mark.parametrize("program", THREADED_PROGRAMS)
+def test_reduce_sum_over_threads_gives_the_one_pass_log_density(program):
+    """Rows tiled past stanli's 8192-row floor for parallel reductions: the
+    two-thread build keeps the reduce_sum (in chunks of `grainsize` rows),
+    and its log density and gradient equal the one-pass sum's at random
+    points up to summation order."""
+    import stanli
+
+    from stanmix.engines._stanli import _jsonable
+
+    data = _tiled(program, 45)  # 9000 rows, 20% of them with a censored cell
+    assert data["N"] == 9000 and data["n_left"] > 0
+    mir = get_engine("stanli")._program(program_path(program))
+    serial = stanli.Model(mir=mir, data=_jsonable(dict(data, grainsize=0)))
+    threaded = stanli.Model(
+        mir=mir, data=_jsonable(dict(data, grainsize=500)), threads_per_chain=2
+    )
+    assert (serial.reduce_sum_count, threaded.reduce_sum_count) == (0, 1)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        q = rng.normal(scale=0.5, size=serial.n_unconstrained)
+        lp0, grad0 = serial.log_prob_grad(q)
+        lp1, grad1 = threaded.log_prob_grad(q)
+        assert np.isfinite(lp0)
+        np.testing.assert_allclose(lp1, lp0, rtol=1e-12)
+        np.testing.assert_allclose(grad1, grad0, rtol=1e-9, atol=1e-9 * abs(lp0))
+
+
+class _DataRecorder(RecordingEngine):
+    """Also keeps the data NUTS would be given."""
+
+    def sample(self, stan_file, data, **kwargs):
+        self.calls["sample_data"] = data
+        return super().sample(stan_file, data, **kwargs)
+
+
+def _sample_call(model, X, engine=None, **kwargs):
+    engine = engine or _DataRecorder()
+    model.set_params(engine=engine)
+    with pytest.raises(Stop):
+        model.fit(X, seed=1, show_progress=False, **kwargs)
+    return engine.calls["sample"], engine.calls["sample_data"]
+
+
+def test_threads_per_chain_reaches_the_sampler_with_a_grainsize():
+    X = sm.datasets.two_components(400, seed=1).X
+    model = sm.NormalMixture(2)
+    call, data = _sample_call(model, X, chains=1, threads_per_chain=2)
+    assert call["threads_per_chain"] == 2 and model.threads_per_chain_ == 2
+    assert data["grainsize"] == grainsize(400, 2) == 50
+
+
+def test_spare_cores_go_to_threads(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    X = sm.datasets.two_components(400, seed=1).X
+    model = sm.NormalMixture(2)
+    call, data = _sample_call(model, X, chains=2)
+    assert call["threads_per_chain"] == 4 == spare_threads(2, 8)
+    assert data["grainsize"] == 25 and model.threads_per_chain_ == 4
+    call, data = _sample_call(model, X, chains=8)
+    assert "threads_per_chain" not in call and data["grainsize"] == 0
+    assert model.threads_per_chain_ == 1
+
+
+def test_families_without_threads_keep_one_per_chain(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    X = sm.datasets.correlated(150, seed=2).X
+    model = sm.Mixture(2, covariance="full")
+    call, data = _sample_call(model, X, chains=2)
+    assert "threads_per_chain" not in call and "grainsize" not in data
+    assert model.threads_per_chain_ == 1
+
+
+def test_worker_processes_keep_one_thread_per_chain(monkeypatch):
+    """joblib's and Dask's workers set OMP_NUM_THREADS=1: a one-chain fit
+    there does not take the machine's other cores."""
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert usable_cores() == 1
+    model = sm.NormalMixture(2)
+    call, data = _sample_call(
+        model, sm.datasets.two_components(400, seed=1).X, chains=1
+    )
+    assert "threads_per_chain" not in call and data["grainsize"] == 0
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert usable_cores() == 4
+
+
+def test_joblib_workers_see_one_usable_core():
+    from stanmix.parallel import run_tasks
+
+    assert run_tasks([usable_cores, usable_cores], n_jobs=2) == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("model", "value", "match"),
+    [
+        (sm.NormalMixture(2), 0, "threads_per_chain must be >= 1"),
+        (sm.NormalMixture(2), "2", "positive integer"),
+        (sm.NormalMixture(2), True, "positive integer"),
+        (sm.Mixture(2, covariance="full"), 2, "has no within-chain threads"),
+        (sm.Mixture(2, family="normal_per_dimension"), 2, "no within-chain"),
+    ],
+)
+def test_bad_threads_are_refused_before_any_stan_call(model, value, match):
+    engine = RecordingEngine(stop=("optimize", "sample"))
+    model.set_params(engine=engine)
+    X = sm.datasets.two_components(100, seed=1).X
+    with pytest.raises(StanmixInputError, match=match):
+        model.fit(X, seed=1, show_progress=False, threads_per_chain=value)
+    assert engine.calls == {}
+
+
+def test_threads_per_chain_is_for_nuts_only():
+    with pytest.raises(StanmixInputError, match="threads_per_chain"):
+        sm.NormalMixture(2).fit(
+            sm.datasets.two_components(100, seed=1).X,
+            method="optimize",
+            threads_per_chain=2,
+        )
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.parametrize("program", THREADED_PROGRAMS)
+def test_cmdstan_threaded_build_gives_the_one_pass_log_density(program):
+    """CmdStan's STAN_THREADS build, reduce_sum in chunks of 50 rows against
+    the one-pass sum, at the example inits."""
+    data = json.loads(example_data_path(program).read_text())
+    init = json.loads(
+        (program_path(program).parent / f"{program}.init.json").read_text()
+    )
+    engine = get_engine("cmdstan")
+    model = engine._model(program_path(program), threads=True)
+    point = engine.optimize(program_path(program), data, init=init, seed=1)
+    params = {
+        name: value[0, 0].tolist()
+        for name, value in point.variables.items()
+        if name in init or name.endswith(("_free", "_rest", "_ordered", "_simplex"))
+    }
+    lps = [
+        float(model.log_prob(params, data=dict(data, grainsize=g)).iloc[0, 0])
+        for g in (0, 50)
+    ]
+    assert np.isfinite(lps[0])
+    assert lps[1] == pytest.approx(lps[0], rel=1e-12)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.filterwarnings("ignore::stanmix.ConvergenceWarning")  # one chain: no R-hat
+def test_cmdstan_one_chain_fit_runs_on_two_threads():
+    """A one-chain CmdStan fit on two threads: the threaded build runs, and
+    its posterior means match the one-thread fit's within 4 combined MCSE
+    (the draws differ, as the summation order does)."""
+    import arviz as az
+
+    X = sm.datasets.two_components(300, seed=1).X
+    fits = {
+        t: sm.NormalMixture(2, engine="cmdstan").fit(
+            X, seed=1, chains=1, draws=1000, threads_per_chain=t, show_progress=False
+        )
+        for t in (1, 2)
+    }
+    assert [fits[t].threads_per_chain_ for t in (1, 2)] == [1, 2]
+    means = {
+        t: f.idata_.posterior["mu"].mean(("chain", "draw")) for t, f in fits.items()
+    }
+    mcse = {t: az.mcse(f.idata_, var_names=["mu"])["mu"] for t, f in fits.items()}
+    gap = np.abs(means[2] - means[1])
+    assert bool((gap <= 4 * np.sqrt(mcse[1] ** 2 + mcse[2] ** 2)).all())
