@@ -700,33 +700,29 @@ class Mixture:
                     metric_given="inv_metric" in engine_options,
                 )
             covariance = None
-            if adaptation == "laplace" and best is not None:
-                # The optimizer's own values (the exact mode, also of the
-                # sparse weights' log_g, which "w" does not pin down), and
-                # the init conversion for the empty parameters it has no
-                # columns for.
-                point = {
-                    name: best.variables[name][0, 0]
-                    if name in best.variables
-                    else value
-                    for name, value in program_init(mode).items()
-                }
-                covariance = engine.laplace_covariance(stan_file, data, point)
-            if adaptation == "laplace" and covariance is None:
-                message = (
-                    (
-                        "no posterior mode was found"
-                        if best is None
-                        else "the log density's curvature at the MAP is not "
-                        "positive definite"
-                    )
-                    + ", so the Laplace approximation gives no metric; Stan's "
-                    "windowed adaptation estimates it instead"
+            if adaptation == "laplace":
+                covariance = _laplace_metric(
+                    engine,
+                    stan_file,
+                    data,
+                    best,
+                    program_init(mode) if best is not None else {},
                 )
-                if explicit_laplace:
-                    warnings.warn(message, RuntimeWarning, stacklevel=2)
-                logger.info(message)
-                adaptation = "windowed"
+                if covariance is None:
+                    message = (
+                        (
+                            "no posterior mode was found"
+                            if best is None
+                            else "the log density's curvature at the MAP is not "
+                            "positive definite"
+                        )
+                        + ", so the Laplace approximation gives no metric; "
+                        "Stan's windowed adaptation estimates it instead"
+                    )
+                    if explicit_laplace:
+                        warnings.warn(message, RuntimeWarning, stacklevel=2)
+                    logger.info(message)
+                    adaptation = "windowed"
             if covariance is not None:
                 engine_options["inv_metric"] = (
                     covariance if metric == "dense_e" else np.diag(covariance).copy()
@@ -1238,6 +1234,27 @@ def _caller_level() -> int:
     ):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def _laplace_metric(
+    engine: Engine,
+    stan_file,
+    data: Mapping,
+    best: EngineResult | None,
+    init: Mapping,
+) -> np.ndarray | None:
+    """The Laplace covariance at the MAP ``best`` (None without a mode or
+    where the curvature is not positive definite). The point is the
+    optimizer's own values (the exact mode, also of the sparse weights'
+    log_g, which "w" does not pin down), with ``init``, the program init of
+    the mode, for the empty parameters it has no columns for."""
+    if best is None:
+        return None
+    point = {
+        name: best.variables[name][0, 0] if name in best.variables else value
+        for name, value in init.items()
+    }
+    return engine.laplace_covariance(stan_file, data, point)
 
 
 def _first(params: Params) -> Params:
