@@ -701,13 +701,10 @@ class Mixture:
                 )
             covariance = None
             if adaptation == "laplace":
-                covariance = _laplace_metric(
-                    engine,
-                    stan_file,
-                    data,
-                    best,
-                    program_init(mode) if best is not None else {},
-                )
+                if best is not None:
+                    covariance = _laplace_metric(
+                        engine, stan_file, data, best, program_init(mode)
+                    )
                 if covariance is None:
                     message = (
                         (
@@ -1240,16 +1237,14 @@ def _laplace_metric(
     engine: Engine,
     stan_file,
     data: Mapping,
-    best: EngineResult | None,
+    best: EngineResult,
     init: Mapping,
 ) -> np.ndarray | None:
-    """The Laplace covariance at the MAP ``best`` (None without a mode or
-    where the curvature is not positive definite). The point is the
+    """The Laplace covariance at the MAP ``best`` (None where the curvature
+    is not positive definite). The point is the
     optimizer's own values (the exact mode, also of the sparse weights'
     log_g, which "w" does not pin down), with ``init``, the program init of
     the mode, for the empty parameters it has no columns for."""
-    if best is None:
-        return None
     point = {
         name: best.variables[name][0, 0] if name in best.variables else value
         for name, value in init.items()
