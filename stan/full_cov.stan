@@ -21,10 +21,11 @@
 // values out gives the censored likelihood, so the marginal posterior of
 // the model parameters is exact either way.
 //
-// Priors: means and scales as in normal_diag.stan; LKJ(lkj_eta) on each
+// The ordered means (stepping from component `pivot`) and the priors on
+// means and scales are as in normal_diag.stan; LKJ(lkj_eta) on each
 // correlation matrix (default 2: mild shrinkage toward independence, no
-// mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t; as in
-// student_t_diag.stan).
+// mass piled at +-1); gamma(nu_shape, nu_rate) on each nu >= 1 (student_t;
+// as in student_t_diag.stan).
 //
 // Generated quantities: in rows with latent values, log_lik and
 // membership_log_prob are those of the rows completed by the draw's latent
@@ -119,7 +120,8 @@ transformed data {
 }
 
 parameters {
-  ordered[ordered_means ? K : 0] mu_anchor_ordered;  // anchor means when ordered
+  ordered[ordered_means ? K - pivot + 1 : 0] mu_anchor_ordered;  // ordered: anchor means, pivot up
+  positive_ordered[ordered_means ? pivot - 1 : 0] mu_anchor_below;  // ordered: pivot's minus those below
   vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor means when free
   matrix[K, D - 1] mu_rest;                          // means along the other columns
   matrix<lower=0>[J, D] sigma;                       // scales (sd per column)
@@ -132,9 +134,10 @@ parameters {
 
 transformed parameters {
   simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
-  matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
-                                                 : mu_anchor_free,
-                                   mu_rest, anchor, rest);  // component means
+  matrix[K, D] mu = assemble_means(
+    ordered_means ? ordered_from_pivot(mu_anchor_ordered, mu_anchor_below)
+                  : mu_anchor_free,
+    mu_rest, anchor, rest);  // component means
 }
 
 model {

@@ -13,9 +13,15 @@
 // D = 1 is the univariate mixture.
 //
 // Identifiability: with ordered_means = 1 the component means along column
-// `anchor` are declared `ordered`; the other columns follow the labels the
-// anchor fixes, because the components are joint. ordered_means = 0 gives
-// the plain label-switching model.
+// `anchor` are increasing; the other columns follow the labels the anchor
+// fixes, because the components are joint. ordered_means = 0 gives the
+// plain label-switching model. The increasing means are parameterised from
+// component `pivot` (see ordered_from_pivot in mixture.stanfunctions):
+// its mean, then log gaps stepping away from it. pivot = 1 is Stan's
+// `ordered` type; stanmix takes the component with the most observed values
+// in the anchor column at the MAP, so that a component whose values there
+// are nearly all censored, whose mean only the prior bounds, lies at the
+// end of the chain instead of moving every mean above it.
 //
 // spherical = 1 gives each component one scale shared by all columns
 // (sigma_loc and sigma_scale then have one entry). sigma_known = 1 fixes
@@ -71,7 +77,8 @@ transformed data {
 }
 
 parameters {
-  ordered[ordered_means ? K : 0] mu_anchor_ordered;  // anchor means when ordered
+  ordered[ordered_means ? K - pivot + 1 : 0] mu_anchor_ordered;  // ordered: anchor means, pivot up
+  positive_ordered[ordered_means ? pivot - 1 : 0] mu_anchor_below;  // ordered: pivot's minus those below
   vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor means when free
   matrix[K, D - 1] mu_rest;                          // means along the other columns
   matrix<lower=0>[sigma_known ? 0 : K, spherical ? 1 : D] sigma_free;  // estimated scales
@@ -81,9 +88,10 @@ parameters {
 
 transformed parameters {
   simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
-  matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
-                                                 : mu_anchor_free,
-                                   mu_rest, anchor, rest);  // component means
+  matrix[K, D] mu = assemble_means(
+    ordered_means ? ordered_from_pivot(mu_anchor_ordered, mu_anchor_below)
+                  : mu_anchor_free,
+    mu_rest, anchor, rest);  // component means
   matrix[K, D] sigma;                                // component scales
   if (sigma_known) {
     sigma = sigma_value;

@@ -62,7 +62,8 @@ transformed data {
 }
 
 parameters {
-  ordered[ordered_means ? K : 0] mu_anchor_ordered;  // anchor locations when ordered
+  ordered[ordered_means ? K - pivot + 1 : 0] mu_anchor_ordered;  // ordered: anchor locations, pivot up
+  positive_ordered[ordered_means ? pivot - 1 : 0] mu_anchor_below;  // ordered: pivot's minus those below
   vector[ordered_means ? 0 : K] mu_anchor_free;      // anchor locations when free
   matrix[K, D - 1] mu_rest;                          // locations along the other columns
   matrix<lower=0>[K, spherical ? 1 : D] sigma_free;  // scales
@@ -73,9 +74,10 @@ parameters {
 
 transformed parameters {
   simplex[K] w = mixing_weights(w_simplex, log_g);  // mixing weights
-  matrix[K, D] mu = assemble_means(ordered_means ? mu_anchor_ordered
-                                                 : mu_anchor_free,
-                                   mu_rest, anchor, rest);  // component locations
+  matrix[K, D] mu = assemble_means(
+    ordered_means ? ordered_from_pivot(mu_anchor_ordered, mu_anchor_below)
+                  : mu_anchor_free,
+    mu_rest, anchor, rest);  // component locations
   matrix[K, D] sigma = spherical ? rep_matrix(sigma_free[:, 1], D)
                                  : sigma_free;      // component scales
 }

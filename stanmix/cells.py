@@ -457,3 +457,20 @@ def mostly_censored(
         for d in np.flatnonzero(fraction >= threshold):
             found.append((k, cells.columns[d], float(fraction[d])))
     return found
+
+
+def best_determined(cells: CellTable, probs: np.ndarray, column: int) -> int:
+    """The component with the most observed values in ``column``, counting
+    each row by its membership probabilities ``probs`` (N, K): the one whose
+    mean there the data pin down best (the ordered means' pivot).
+
+    Examples
+    --------
+    >>> t = CellTable(np.array([[np.nan]] * 4 + [[1.0]] * 2), np.array(
+    ...     [[LEFT]] * 4 + [[OBSERVED]] * 2, dtype=np.int8), np.full((6, 1), np.nan),
+    ...     np.array([[0.0]] * 4 + [[np.nan]] * 2), ("y",))
+    >>> best_determined(t, np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 2), 0)
+    1
+    """
+    observed = cells.kind[:, column] == OBSERVED
+    return int(np.argmax(observed @ np.asarray(probs, dtype=float)))

@@ -17,6 +17,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,12 @@ import pandas as pd
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
-from stanmix.cells import CellTable, Standardization, mostly_censored
+from stanmix.cells import (
+    CellTable,
+    Standardization,
+    best_determined,
+    mostly_censored,
+)
 from stanmix.censoring import cell_table, check_fit_data
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import FIXED_METRIC_MAX_WARMUP, Engine, EngineResult, get_engine
@@ -653,6 +659,13 @@ class Mixture:
                     map_probs = likelihood.membership_mean(
                         family, cells, _lead(self.map_)
                     )
+                    if layout.ordered and method != "optimize":
+                        # The draws step from the best determined mean.
+                        layout = replace(
+                            layout,
+                            pivot=best_determined(cells, map_probs, layout.anchor),
+                        )
+                        data = {**data, "pivot": layout.pivot + 1}
         if method == "optimize":
             result = best
         elif method == "variational":

@@ -267,3 +267,36 @@ def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column():
     # Uncensored data: nothing to report.
     clean = _model().fit(data.X, method="optimize", seed=1)
     assert clean.censored_components_ == []
+
+
+def test_the_draws_step_from_the_best_determined_mean():
+    """Five blobs with each column left-censored at its 30% quantile: at the
+    MAP the lowest component along the anchor has nearly every value there
+    censored. NUTS gets as pivot the component with the most observed
+    anchor values (not that one), and inits in that chart; the MAP itself
+    runs in Stan's plain ordered chart (pivot 1)."""
+    from conftest import RecordingEngine, Stop
+
+    class Recorder(RecordingEngine):
+        def optimize(self, stan_file, data, **kwargs):
+            self.calls.setdefault("optimize_pivots", []).append(data["pivot"])
+            return super().optimize(stan_file, data, **kwargs)
+
+        def sample(self, stan_file, data, **kwargs):
+            self.calls["sample_data"] = data
+            return super().sample(stan_file, data, **kwargs)
+
+    blobs = datasets.blobs(500, seed=1)
+    X, limits = datasets.left_censor(blobs.X, 0.3)
+    engine = Recorder()
+    model = sm.DiagonalMixture(5, engine=engine)
+    with pytest.raises(Stop):
+        model.fit(X, lower_limit=limits, seed=1, show_progress=False)
+    assert set(engine.calls["optimize_pivots"]) == {1}
+    data, inits = engine.calls["sample_data"], engine.calls["sample"]["inits"]
+    anchor = model.anchor_
+    limit = limits[X.columns[anchor]]
+    means = np.sort(np.asarray(model.map_["mu"]).reshape(5, -1)[:, anchor])
+    assert means[0] < limit < means[data["pivot"] - 1]
+    assert all(len(i["mu_anchor_below"]) == data["pivot"] - 1 for i in inits)
+    assert all(len(i["mu_anchor_ordered"]) == 5 - data["pivot"] + 1 for i in inits)

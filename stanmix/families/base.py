@@ -70,10 +70,14 @@ class Priors:
 @dataclass(frozen=True)
 class Layout:
     """Where the components' means are ordered: column ``anchor`` (0-based)
-    when ``ordered``."""
+    when ``ordered``. ``pivot`` (0-based, in that order) is the component
+    whose mean the programs parameterise directly; the others are log gaps
+    stepping away from it, so the best determined mean should be the pivot
+    (see ``ordered_from_pivot`` in ``stan/mixture.stanfunctions``)."""
 
     anchor: int = 0
     ordered: bool = True
+    pivot: int = 0
 
 
 class Family(abc.ABC):
@@ -351,9 +355,30 @@ def split_means(mu: np.ndarray, layout: Layout) -> dict:
     rest = [j for j in range(d) if j != anchor]
     column = mu[:, anchor]
     return {
-        "mu_anchor_ordered": column if layout.ordered else np.empty(0),
+        **ordered_parts("mu_anchor", column, layout),
         "mu_anchor_free": np.empty(0) if layout.ordered else column,
         "mu_rest": mu[:, rest].reshape(k, d - 1),
+    }
+
+
+def ordered_parts(name: str, values: np.ndarray, layout: Layout) -> dict:
+    """Increasing ``values`` as the programs' ordered parameters: ``name +
+    "_ordered"`` (the pivot's value and those above it) and ``name +
+    "_below"`` (the pivot's value minus those below it, nearest first); both
+    empty when the layout is not ordered.
+
+    Examples
+    --------
+    >>> parts = ordered_parts("mu", np.array([-2.0, 0.5, 3.0]), Layout(pivot=1))
+    >>> parts["mu_ordered"].tolist(), parts["mu_below"].tolist()
+    ([0.5, 3.0], [2.5])
+    """
+    if not layout.ordered:
+        return {f"{name}_ordered": np.empty(0), f"{name}_below": np.empty(0)}
+    p = layout.pivot
+    return {
+        f"{name}_ordered": values[p:],
+        f"{name}_below": values[p] - values[:p][::-1],
     }
 
 
@@ -373,6 +398,7 @@ def component_data(
         K=int(k),
         anchor=int(layout.anchor) + 1,
         ordered_means=int(bool(layout.ordered)),
+        pivot=int(layout.pivot) + 1,
         mu_loc=mu_loc,
         mu_scale=mu_scale,
         alpha=np.full(k, float(priors.concentration)),
