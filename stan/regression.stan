@@ -23,9 +23,10 @@
 // Identifiability: each component's line is parameterised by its value at
 // the predictors' centre x_center, mu[k, 1] = intercept_k + x_center beta_k'.
 // With ordered_means = 1 and order_by = 0 these values are declared
-// `ordered`: at the centre of the data, where the ordering means something
+// increasing: at the centre of the data, where the ordering means something
 // (intercepts at x = 0 may lie far outside the data). order_by = j orders
-// the slopes of predictor j instead. ordered_means = 0 gives the plain
+// the slopes of predictor j instead. The increasing values step from
+// component `pivot` as in normal_diag.stan. ordered_means = 0 gives the plain
 // label-switching model. w is the mixing weights at z_center when they
 // depend on covariates.
 //
@@ -61,6 +62,7 @@ data {
   real<lower=0> nu_shape;      // gamma prior on each nu (student_t = 1): shape [2]
   real<lower=0> nu_rate;       // ... and rate [0.05]
   real<lower=0> gamma_scale;   // prior sd of the weights' log-odds and their coefficients [2.5]
+  int<lower=0> grainsize;      // rows per reduce_sum chunk (threads); 0: one pass [0]
 }
 
 transformed data {
@@ -68,6 +70,7 @@ transformed data {
     reject("regression.stan models one response column: D must be 1, got ", D);
   }
   int slopes_ordered = ordered_means && order_by > 0;
+  int means_ordered = ordered_means && order_by == 0;
   array[slopes_ordered ? n_pred - 1 : 0] int rest_pred;
   if (slopes_ordered) {
     rest_pred = other_dims(n_pred, order_by);
@@ -77,12 +80,27 @@ transformed data {
   vector[N] y_obs = y[:, 1] .* observed[:, 1];  // unobserved responses carry no value
   vector[N] is_observed = observed[:, 1];
 #include censored_list.standata
+  // Within-chain threads split the rows with reduce_sum, which takes each
+  // row's censored response (kind 0: none) from row-aligned arrays.
+  array[N] int row_kind = rep_array(0, N);
+  vector[N] row_lo = rep_vector(0, N);
+  vector[N] row_hi = rep_vector(0, N);
+  vector[N] uncensored = rep_vector(1, N);
+  for (i in 1:n_cens) {
+    row_kind[cens_row[i]] = all_kind[i];
+    row_lo[cens_row[i]] = all_lower[i];
+    row_hi[cens_row[i]] = all_upper[i];
+    uncensored[cens_row[i]] = 0;
+  }
+  array[grainsize > 0 ? N : 0] int row_ids = linspaced_int_array(grainsize > 0 ? N : 0, 1, N);
 }
 
 parameters {
-  ordered[ordered_means && order_by == 0 ? K : 0] mu_ordered;  // line at x_center, ordered
-  vector[ordered_means && order_by == 0 ? 0 : K] mu_free;      // line at x_center, free
-  ordered[slopes_ordered ? K : 0] slope_ordered;               // the ordered slopes
+  ordered[means_ordered ? K - pivot + 1 : 0] mu_ordered;      // line at x_center, ordered: pivot up
+  positive_ordered[means_ordered ? pivot - 1 : 0] mu_below;   // ... pivot's minus those below
+  vector[means_ordered ? 0 : K] mu_free;                      // line at x_center, free
+  ordered[slopes_ordered ? K - pivot + 1 : 0] slope_ordered;  // the ordered slopes: pivot up
+  positive_ordered[slopes_ordered ? pivot - 1 : 0] slope_below;  // ... pivot's minus those below
   matrix[K, slopes_ordered ? n_pred - 1 : n_pred] beta_rest;   // the other slopes
   vector<lower=0>[K] sigma;                                    // error scales
   vector<lower=1>[student_t ? K : 0] nu;                       // degrees of freedom
@@ -92,12 +110,12 @@ parameters {
 }
 
 transformed parameters {
-  matrix[K, D] mu = to_matrix(ordered_means && order_by == 0 ? mu_ordered
-                                                             : mu_free, K, 1);
+  matrix[K, D] mu = to_matrix(
+    means_ordered ? ordered_from_pivot(mu_ordered, mu_below) : mu_free, K, 1);
   matrix[K, n_pred] beta = slopes_ordered
-                           ? assemble_means(slope_ordered, beta_rest, order_by,
-                                            rest_pred)
-                           : beta_rest;            // slopes, one per predictor
+    ? assemble_means(ordered_from_pivot(slope_ordered, slope_below), beta_rest,
+                     order_by, rest_pred)
+    : beta_rest;                                   // slopes, one per predictor
   vector[K] intercept = mu[:, 1] - beta * x_center;  // the line at x = 0
   vector[K] w;                                     // weights (at z_center)
   vector[n_gate ? K : 0] gamma0;                   // log-odds intercepts at z = 0
@@ -123,10 +141,16 @@ model {
   } else {
     w_constant ~ dirichlet(alpha);
   }
-  matrix[N, K] loc = rep_matrix(intercept', N) + x * beta';
-  target += sum(rows_log_sum_exp(regression_log_terms(
-    y_obs, is_observed, cens_row, all_kind, all_lower, all_upper, loc, sigma,
-    nu, regression_log_weights(z, w, gamma0, gamma))));
+  if (grainsize > 0) {
+    target += reduce_sum(regression_rows, row_ids, grainsize, y_obs,
+                         is_observed, uncensored, row_kind, row_lo, row_hi, x,
+                         z, intercept, beta, sigma, nu, w, gamma0, gamma);
+  } else {
+    target += sum(rows_log_sum_exp(regression_log_terms(
+      y_obs, is_observed, cens_row, all_kind, all_lower, all_upper,
+      rep_matrix(intercept', N) + x * beta', sigma, nu,
+      regression_log_weights(z, w, gamma0, gamma))));
+  }
 }
 
 generated quantities {

@@ -13,7 +13,7 @@ from stanmix.exceptions import StanmixInputError
 from stanmix.inference.threads import grainsize, spare_threads, usable_cores
 from stanmix.programs import example_data_path, program_path
 
-THREADED_PROGRAMS = ("normal_diag", "student_t_diag")
+THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression")
 
 needs_cmdstan = pytest.mark.skipif(
     not cmdstan_available(), reason="no CmdStan installation found"
@@ -22,12 +22,14 @@ needs_cmdstan = pytest.mark.skipif(
 
 def _tiled(program: str, copies: int) -> dict:
     """The program's example data (observed, left-censored and missing
-    cells) repeated ``copies`` times down the rows."""
+    cells, and covariates where it has them) repeated ``copies`` times down
+    the rows."""
     data = json.loads(example_data_path(program).read_text())
     n = data["N"]
     out = dict(data, N=n * copies)
-    for key in ("y", "observed"):
-        out[key] = np.tile(np.asarray(data[key]), (copies, 1))
+    for key in ("y", "observed", "X"):
+        if key in data:
+            out[key] = np.tile(np.asarray(data[key]), (copies, 1))
     for kind in ("left", "right", "interval"):
         rows = np.asarray(data[f"{kind}_row"], dtype=int)
         count = data[f"n_{kind}"]
@@ -178,7 +180,8 @@ def test_cmdstan_threaded_build_gives_the_one_pass_log_density(program):
     params = {
         name: value[0, 0].tolist()
         for name, value in point.variables.items()
-        if name in init or name.endswith(("_free", "_rest", "_ordered", "_simplex"))
+        if name in init
+        or name.endswith(("_free", "_rest", "_ordered", "_below", "_simplex"))
     }
     lps = [
         float(model.log_prob(params, data=dict(data, grainsize=g)).iloc[0, 0])

@@ -69,7 +69,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
@@ -89,6 +89,7 @@ from stanmix.families.base import (
     Option,
     Params,
     component_data,
+    ordered_parts,
 )
 from stanmix.families.student_t import NU_PRIOR, t_log_cdf
 
@@ -199,6 +200,7 @@ class NormalRegression(Family):
     stan_flags: ClassVar[dict[str, int]] = {"student_t": 0}
     cluster_plot = "plot_regression"
     needs_covariates = True
+    threads = True
     #: Error distribution within a component.
     errors: ClassVar[str] = "normal"
 
@@ -326,6 +328,7 @@ class NormalRegression(Family):
             nu_shape=float(self.settings.get("nu_shape", 2.0)),
             nu_rate=float(self.settings.get("nu_rate", 0.05)),
             gamma_scale=float(self.settings["gate_scale"]),
+            grainsize=0,
         )
         return data
 
@@ -374,9 +377,13 @@ class NormalRegression(Family):
         rest = [j for j in range(beta.shape[1]) if not (slopes and j == order_col)]
         w = arrays["w"] / arrays["w"].sum()
         init = {
-            "mu_ordered": arrays["mu"] if mu_ordered else np.empty(0),
+            **ordered_parts("mu", arrays["mu"], replace(layout, ordered=mu_ordered)),
             "mu_free": np.empty(0) if mu_ordered else arrays["mu"],
-            "slope_ordered": beta[:, order_col] if slopes else np.empty(0),
+            **ordered_parts(
+                "slope",
+                beta[:, order_col] if slopes else np.empty(0),
+                replace(layout, ordered=slopes),
+            ),
             "beta_rest": beta[:, rest].reshape(k, len(rest)),
             "sigma": arrays["sigma"],
             "nu": arrays["nu"] if self.student_t else np.empty(0),
