@@ -504,8 +504,8 @@ class Mixture:
             Extra options of the engine for this method, e.g.
             ``max_treedepth`` or ``thin`` for NUTS, ``tol_rel_obj`` for ADVI,
             ``iter`` for optimize (see ``Engine.options``); anything else
-            is refused before any Stan call. ``threads_per_chain`` (NUTS,
-            diagonal and spherical families) splits each chain's likelihood
+            is refused before any Stan call. ``threads_per_chain`` (NUTS;
+            every family with joint components) splits each chain's likelihood
             over that many threads with ``reduce_sum``; by default a fit
             with fewer chains than cores gives each chain the spare ones
             (CmdStan then builds the program with STAN_THREADS; worker
@@ -554,8 +554,8 @@ class Mixture:
                 raise StanmixInputError(
                     f"threads_per_chain={threads}: the {family.family!r} family "
                     f"with covariance={family.covariance!r} has no within-chain "
-                    "threads; the diagonal and spherical normal and Student-t "
-                    "families have them (or run more chains in parallel)"
+                    "threads; every family with joint components has them (or "
+                    "run more chains in parallel)"
                 )
         if adaptation == "laplace" and "inv_metric" in engine_options:
             raise StanmixInputError(

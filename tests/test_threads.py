@@ -13,7 +13,7 @@ from stanmix.exceptions import StanmixInputError
 from stanmix.inference.threads import grainsize, spare_threads, usable_cores
 from stanmix.programs import example_data_path, program_path
 
-THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression")
+THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression", "full_cov")
 
 needs_cmdstan = pytest.mark.skipif(
     not cmdstan_available(), reason="no CmdStan installation found"
@@ -109,10 +109,20 @@ def test_families_without_threads_keep_one_per_chain(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     X = sm.datasets.correlated(150, seed=2).X
-    model = sm.Mixture(2, covariance="full")
+    model = sm.Mixture(2, family="normal_per_dimension")
     call, data = _sample_call(model, X, chains=2)
-    assert "threads_per_chain" not in call and "grainsize" not in data
+    assert "threads_per_chain" not in call and data["grainsize"] == 0
     assert model.threads_per_chain_ == 1
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied"])
+def test_full_covariance_fits_take_spare_cores(monkeypatch, covariance):
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    X = sm.datasets.correlated(160, seed=2).X
+    model = sm.Mixture(2, covariance=covariance)
+    call, data = _sample_call(model, X, chains=2)
+    assert call["threads_per_chain"] == 4 and data["grainsize"] == grainsize(160, 4)
 
 
 def test_worker_processes_keep_one_thread_per_chain(monkeypatch):
@@ -142,8 +152,7 @@ def test_joblib_workers_see_one_usable_core():
         (sm.NormalMixture(2), 0, "threads_per_chain must be >= 1"),
         (sm.NormalMixture(2), "2", "positive integer"),
         (sm.NormalMixture(2), True, "positive integer"),
-        (sm.Mixture(2, covariance="full"), 2, "has no within-chain threads"),
-        (sm.Mixture(2, family="normal_per_dimension"), 2, "no within-chain"),
+        (sm.Mixture(2, family="normal_per_dimension"), 2, "has no within-chain"),
     ],
 )
 def test_bad_threads_are_refused_before_any_stan_call(model, value, match):

@@ -109,6 +109,7 @@ class FullCovariance(Family):
 
     program = "full_cov"
     censoring = "latent"
+    threads = True
     tied: bool = False
     student_t: bool = False
     options: ClassVar[dict[str, Option]] = {
@@ -154,6 +155,7 @@ class FullCovariance(Family):
             lkj_eta=float(self.settings["lkj_eta"]),
             nu_shape=float(self.settings.get("nu_shape", NU_PRIOR["nu_shape"].default)),
             nu_rate=float(self.settings.get("nu_rate", NU_PRIOR["nu_rate"].default)),
+            grainsize=0,
         )
         return data
 
