@@ -1044,7 +1044,7 @@ class Mixture:
                 f"nearly every value is censored for {listed}: there the data "
                 "say only that the values lie beyond the limit, so the "
                 "component's mean and scale in that column rest on the prior "
-                "(expect wide intervals, and slow NUTS). A narrower prior "
+                "(expect wide intervals). A narrower prior "
                 "(prior_mean_scale, prior_scale_log_sd, guided_prior_scale) "
                 "bounds them; censored_components_ lists them.",
                 RuntimeWarning,
