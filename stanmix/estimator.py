@@ -1257,9 +1257,13 @@ def _laplace_metric(
     is not positive definite). The point is the
     optimizer's own values (the exact mode, also of the sparse weights'
     log_g, which "w" does not pin down), with ``init``, the program init of
-    the mode, for the empty parameters it has no columns for."""
+    the mode, for the empty parameters it has no columns for and for the
+    ordered values (``*_ordered``, ``*_below``), whose chart depends on the
+    pivot, which ``data`` may have changed since the MAP."""
     point = {
-        name: best.variables[name][0, 0] if name in best.variables else value
+        name: best.variables[name][0, 0]
+        if name in best.variables and not name.endswith(("_ordered", "_below"))
+        else value
         for name, value in init.items()
     }
     return engine.laplace_covariance(stan_file, data, point)

@@ -274,3 +274,31 @@ def test_laplace_metric_stays_fixed_and_samples_the_same_posterior():
         z = np.abs(means[0] - means[1]) / np.sqrt(mcse[0] ** 2 + mcse[1] ** 2)
         assert float(z.max()) < 4.0, name
     assert int(laplace.idata_.sample_stats["diverging"].sum()) == 0
+
+
+def test_laplace_metric_is_taken_in_the_draws_chart():
+    """The largest component on top: the draws step from it (pivot 3), while
+    the MAP ran in the plain ordered chart (pivot 1). The Laplace metric is
+    computed at the mode in the draws' chart, and NUTS starts from it."""
+    means = 8.0 * np.arange(3)[:, None] + np.zeros((3, 2))
+    X = sm.datasets.mixture_sample([0.2, 0.3, 0.5], means, 1.0, 300, seed=0).X
+
+    class Spy(RecordingEngine):
+        def laplace_covariance(self, stan_file, data, point):
+            self.calls["laplace"] = {"pivot": data["pivot"], "point": point}
+            return super().laplace_covariance(stan_file, data, point)
+
+    engine = Spy(stop=())
+    model = sm.DiagonalMixture(3, engine=engine).fit(
+        X, seed=1, draws=100, show_progress=False
+    )
+    seen = engine.calls["laplace"]
+    assert model.adaptation_ == "laplace" and seen["pivot"] == 3
+    point = seen["point"]
+    assert len(point["mu_anchor_ordered"]) == 1
+    m = np.sort(np.asarray(model.map_["mu"])[:, model.anchor_])
+    np.testing.assert_allclose(
+        np.asarray(point["mu_anchor_below"]) * model.scale_[model.anchor_],
+        [m[2] - m[1], m[2] - m[0]],
+        rtol=1e-6,
+    )
