@@ -82,9 +82,13 @@ def test_per_dimension_model_switches_labels_where_joint_model_does_not():
     )
     # The diagonal metric, as in Stan's and PyMC's defaults where users met
     # this. On this seed its chains wander into different labellings of y
-    # during warmup; with the dense metric they more often stay in the one
-    # they start in, which hides the problem without curing it.
-    fit = dict(seed=4, draws=300, warmup=300, init="pathfinder", metric="diag_e")
+    # during warmup (on 7 of seeds 4-40 here: how often a short run shows it
+    # is chance, that it can happen at all is the point; on 2 of those 7 the
+    # joint model's Pathfinder starts also left a chain in another mode,
+    # which is why fit starts from the MAP by default); with the dense
+    # metric they more often stay in the one they start in, which hides the
+    # problem without curing it.
+    fit = dict(seed=12, draws=300, warmup=300, init="pathfinder", metric="diag_e")
     wrong = _model(3, anchor_dim="x", joint=False, relabel=None).fit(data.X, **fit)
     right = _model(3, anchor_dim="x", relabel=None).fit(data.X, **fit)
 
