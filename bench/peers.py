@@ -129,17 +129,26 @@ def mean_membership(
     mu: np.ndarray,
     sigma: np.ndarray,
     max_draws: int = 200,
+    censored: np.ndarray | None = None,
 ) -> np.ndarray:
     """Posterior mean membership probabilities (N, K) from draws.
 
     ``w`` is (S, K), ``mu`` and ``sigma`` (S, K, D); at most ``max_draws``
-    draws, evenly spaced, are used. Every cell is treated as observed.
+    draws, evenly spaced, are used. A cell where ``censored`` (N, D) is True
+    holds its lower detection limit and enters through the normal CDF there;
+    every other cell (all of them when ``censored`` is None) through the
+    density.
     """
     n_draws = w.shape[0]
     pick = np.unique(np.linspace(0, n_draws - 1, min(n_draws, max_draws)).astype(int))
     total = np.zeros((X.shape[0], w.shape[1]))
+    below = None if censored is None else np.asarray(censored)[:, None, :]
     for s in pick:
-        lp = np.log(w[s]) + norm.logpdf(X[:, None, :], mu[s], sigma[s]).sum(axis=-1)
+        x = X[:, None, :]
+        cells = norm.logpdf(x, mu[s], sigma[s])
+        if below is not None:
+            cells = np.where(below, norm.logcdf(x, mu[s], sigma[s]), cells)
+        lp = np.log(w[s]) + cells.sum(axis=-1)
         total += np.exp(lp - logsumexp(lp, axis=1, keepdims=True))
     return total / pick.size
 
@@ -346,6 +355,13 @@ def pymc_model(scenario: Scenario, Xs: np.ndarray, start: np.ndarray, anchor: in
     (K, D, D) factor: with the batched form PyTensor evaluates the
     triangular solves as a Python-level ``Blockwise`` loop over every
     (observation, component) pair, about ten times slower per gradient.
+
+    A censored scenario has no built-in PyMC likelihood (``pm.Censored``
+    censors each value on its own, not a row inside a mixture component), so
+    the rows enter through a ``pm.Potential``: per row and component, the
+    normal log density of each observed cell plus the normal log CDF at the
+    limit of each censored cell, then the log-sum-exp over the components
+    with the log weights. It is the likelihood stanmix's program has.
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -397,11 +413,49 @@ def pymc_model(scenario: Scenario, Xs: np.ndarray, start: np.ndarray, anchor: in
             sigma=PRIOR_SCALE_LOG_SD,
             shape=(k, d),
         )
+        if scenario.censored:
+            below = scenario.censored_mask[:, None, :]
+            cell = pm.Normal.dist(mu=mu[None], sigma=sigma[None])
+            x = Xs[:, None, :]
+            z = (x - mu[None]) / sigma[None]
+            cells = pt.where(below, normal_log_cdf(z), pm.logp(cell, x))
+            terms = pt.log(w)[None] + cells.sum(axis=-1)
+            pm.Potential("x", pm.math.logsumexp(terms, axis=1).sum())
+            return model
         components = [
             pm.MvNormal.dist(mu=mu[j], chol=pt.diag(sigma[j])) for j in range(k)
         ]
         pm.Mixture("x", w=w, comp_dists=components, observed=Xs)
     return model
+
+
+def normal_log_cdf(z):
+    """log Phi(z) as a PyTensor expression every PyMC backend can compile.
+
+    PyMC's own normal log CDF uses ``erfcx``, which its JAX backend (and so
+    NumPyro) lacks. Above z = -10 this is log(erfc(-z / sqrt 2) / 2), which
+    is accurate there in double precision; below, the asymptotic series
+    log(phi(z) / -z * (1 - 1/z^2 + 3/z^4 - 15/z^6 + 105/z^8)), off by under
+    1e-7 at z = -10 and less below (against ``scipy.special.log_ndtr``).
+    Each branch is evaluated only on its own
+    side of -10 (the other is clamped there), so neither feeds a NaN
+    into the gradient.
+    """
+    import pytensor.tensor as pt
+
+    cut = -10.0
+    upper = pt.maximum(z, cut)
+    lower = pt.minimum(z, cut)
+    near = pt.log(0.5 * pt.erfc(-upper / np.sqrt(2.0)))
+    inv = 1.0 / (lower * lower)
+    series = 1.0 + inv * (-1.0 + inv * (3.0 + inv * (-15.0 + inv * 105.0)))
+    tail = (
+        -0.5 * lower * lower
+        - 0.5 * np.log(2.0 * np.pi)
+        - pt.log(-lower)
+        + pt.log(series)
+    )
+    return pt.where(z > cut, near, tail)
 
 
 def run_pymc(
@@ -542,7 +596,8 @@ def run_pymc(
                 _flatten(post, "sigma", k),
             )
         w, mu, sigma = draws
-        probs = mean_membership(X, w, mu, sigma, config.membership_draws)
+        censored = scenario.censored_mask if scenario.censored else None
+        probs = mean_membership(X, w, mu, sigma, config.membership_draws, censored)
     out.update(
         {
             "wall_seconds": wall,

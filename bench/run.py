@@ -179,16 +179,11 @@ def inline(spec: dict) -> dict:
 
 def naive_note(tool: str, scenario_key: str) -> str | None:
     """The note for a tool that cannot model a scenario's censoring."""
-    if scenario_key not in CENSORED or tool == "stanmix":
+    if scenario_key not in CENSORED or tool != "sklearn":
         return None
-    if tool == "sklearn":
-        return (
-            "cannot model censoring; naive fit: censored cells taken as "
-            "observed values at the limit"
-        )
     return (
-        "censoring not modelled without a custom likelihood; naive fit: "
-        "censored cells taken as observed values at the limit"
+        "cannot model censoring; naive fit: censored cells taken as "
+        "observed values at the limit"
     )
 
 

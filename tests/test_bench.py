@@ -4,7 +4,8 @@ Runs stanmix and scikit-learn on small sizes through the command line and
 checks that the table and the JSON have a row for every scenario, tool and
 algorithm asked for, including the rows of tools that cannot model
 censoring, and that the per-fit time limit turns into a "timed out" row.
-PyMC is not in the dev extra, so it is left out here.
+PyMC is not in the dev extra: the runs leave it out, and the checks of the
+PyMC model's censored likelihood skip without the bench extra.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
@@ -173,3 +175,58 @@ def test_the_fastest_peer_is_the_one_stanmix_is_held_against():
         "(b) ESS/s stanmix 700.0 vs the fastest NUTS on the PyMC model, nutpie" in text
     )
     assert "1.8x (target >= 2x: NOT met)" in text
+
+
+def _bench_module(name: str):
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def test_pytensor_normal_log_cdf_matches_scipy_on_both_sides_of_its_cut():
+    pytensor = pytest.importorskip("pytensor")
+    import pytensor.tensor as pt
+    from scipy.special import log_ndtr
+    from scipy.stats import norm
+
+    peers = _bench_module("peers")
+    z = pt.dvector("z")
+    value = peers.normal_log_cdf(z)
+    f = pytensor.function([z], [value, pytensor.grad(value.sum(), z)])
+    zs = np.array([-60.0, -30.0, -10.5, -10.0, -9.5, -5.0, -1.0, 0.0, 2.0, 8.0])
+    got, grad = f(zs)
+    np.testing.assert_allclose(got, log_ndtr(zs), rtol=1e-8, atol=1e-15)
+    # d/dz log Phi(z) = phi(z) / Phi(z)
+    np.testing.assert_allclose(grad, np.exp(norm.logpdf(zs) - log_ndtr(zs)), rtol=1e-7)
+
+
+def test_the_pymc_censored_likelihood_is_the_programs():
+    """The Potential PyMC's samplers get on (d): per row, the log-sum-exp over
+    components of the log weight plus each observed cell's normal log density
+    and each censored cell's normal log CDF at its limit (scipy here)."""
+    pytest.importorskip("pymc")
+    from scipy.special import logsumexp
+    from scipy.stats import norm
+
+    peers = _bench_module("peers")
+    scenarios = _bench_module("scenarios")
+    scenario = scenarios.build("d", quick=True)
+    Xs, _, _ = peers._standardize(scenario.X.to_numpy(dtype=float))
+    start, anchor = peers.kmeans_start(Xs, scenario.n_components, 1)
+    model = peers.pymc_model(scenario, Xs, start, anchor)
+    point = model.initial_point()
+    (potential,) = model.replace_rvs_by_values(model.potentials)
+    got = model.compile_fn(potential)(point)
+    params = model.replace_rvs_by_values([model["w"], model["mu"], model["sigma"]])
+    values = model.compile_fn(params)(point)
+    w, mu, sigma = (np.asarray(v) for v in values)
+    x = Xs[:, None, :]
+    below = scenario.censored_mask[:, None, :]
+    assert below.any() and (~below).any()
+    cells = np.where(below, norm.logcdf(x, mu, sigma), norm.logpdf(x, mu, sigma)).sum(
+        axis=-1
+    )
+    expected = logsumexp(np.log(w) + cells, axis=1).sum()
+    assert float(got) == pytest.approx(expected, rel=1e-10)
