@@ -480,11 +480,11 @@ class Mixture:
             metric and stays fixed; the warmup (100 iterations unless
             ``warmup`` says otherwise, at most 149) tunes only the step size.
             It needs ``init="map"``. ``"auto"`` takes ``"laplace"`` where the
-            posterior is close to Gaussian by the same judgement that picks
-            the dense metric (well-separated components at the MAP, none
-            nearly all censored) and neither ``warmup`` nor ``inv_metric``
-            is given; otherwise ``"windowed"``. Where the curvature at the
-            MAP is not positive definite the windowed adaptation is used.
+            components are well separated at the MAP (mean top membership
+            probability at least 0.9) and neither ``warmup`` nor
+            ``inv_metric`` is given; otherwise ``"windowed"``. Where the
+            curvature at the MAP is not positive definite the windowed
+            adaptation is used.
             The choice is kept in ``adaptation_``.
         jacobian : bool
             ``False`` asks for the penalized maximum likelihood instead of
@@ -707,7 +707,6 @@ class Mixture:
             if adaptation == "auto":
                 adaptation = choose_adaptation(
                     separation=separation if init == "map" else None,
-                    mostly_censored=censored_heavy,
                     metric=metric,
                     warmup_given=warmup is not None,
                     metric_given="inv_metric" in engine_options,

@@ -206,20 +206,29 @@ def test_auto_keeps_the_windowed_adaptation(case, kwargs):
     assert ("inv_metric" in call) == ("inv_metric" in kwargs)
 
 
-def test_auto_keeps_the_windowed_adaptation_where_the_posterior_is_not_gaussian():
-    # Overlapping components (mean top membership about 0.8 at the MAP).
+def test_auto_keeps_the_windowed_adaptation_where_the_components_overlap():
+    # Mean top membership about 0.8 at the MAP.
     X = sm.datasets.two_components(100, seed=1).X
     model, call = _sampler_call(sm.NormalMixture(2), X)
     assert (model.adaptation_, call["warmup"]) == ("windowed", 1000)
-    # A blob nearly all below the detection limit in y.
+    # Asked for, the Laplace metric is used there too.
+    model, call = _sampler_call(sm.NormalMixture(2), X, adaptation="laplace")
+    assert (model.adaptation_, call["warmup"], call["adapt_metric"]) == (
+        "laplace",
+        100,
+        False,
+    )
+
+
+def test_a_blob_nearly_all_censored_gets_the_diagonal_laplace_metric():
+    """The pivot chart leaves such a posterior a diagonal metric can follow
+    (docs/benchmarks.md, scenario (d)); the dense one is still not chosen."""
     data = sm.datasets.blobs(1000, seed=1)
     X, limits = sm.datasets.left_censor(data.X, 0.3)
+    below = (X["y"] <= limits["y"]).to_numpy()
+    assert max(below[data.labels == j].mean() for j in range(5)) > 0.95
     model, call = _sampler_call(sm.DiagonalMixture(5), X, lower_limit=limits)
-    assert (model.adaptation_, call["warmup"]) == ("windowed", 1000)
-    # Asked for, it is used there too.
-    model, call = _sampler_call(
-        sm.DiagonalMixture(5), X, lower_limit=limits, adaptation="laplace"
-    )
+    assert model.metric_ == "diag_e"
     assert (model.adaptation_, call["warmup"], call["adapt_metric"]) == (
         "laplace",
         100,

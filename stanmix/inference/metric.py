@@ -15,14 +15,18 @@ draws estimate a large covariance poorly, so a dense metric needs at least
 censored cells count). Without a mode to judge from, or without joint
 components, Stan's diagonal default.
 
-The same judgement decides how the metric is found. Where the posterior is
-close to Gaussian, the Laplace approximation at the MAP (``inv(-H)``, or its
-diagonal) already is the covariance that warmup would estimate, so
+The separation also decides how the metric is found. Where the components
+are well separated at the MAP, the Laplace approximation there (``inv(-H)``,
+or its diagonal) is close to the covariance that warmup would estimate, so
 ``adaptation="auto"`` takes it as the metric, holds it fixed, and spends a
 short warmup (``LAPLACE_WARMUP`` iterations) on the step size alone;
 elsewhere Stan's windowed adaptation estimates the metric from the draws
-over ``WINDOWED_WARMUP`` iterations. A warmup the user sets is a request
-for the windowed adaptation of that length.
+over ``WINDOWED_WARMUP`` iterations. Components nearly all censored in a
+column take the diagonal Laplace metric too: the ordered means step from
+the best determined one (the pivot chart), so the curvature left is each
+parameter's own, which a fixed diagonal metric follows (docs/benchmarks.md,
+scenario (d)). A warmup the user sets is a request for the windowed
+adaptation of that length.
 """
 
 from __future__ import annotations
@@ -77,7 +81,6 @@ def choose_metric(
 def choose_adaptation(
     *,
     separation: float | None,
-    mostly_censored: bool,
     metric: str,
     warmup_given: bool,
     metric_given: bool,
@@ -86,26 +89,27 @@ def choose_adaptation(
 
     "laplace" where the chains start from a MAP whose components are well
     separated (mean top membership probability at least
-    ``DENSE_METRIC_MIN_SEPARATION``) with none nearly all censored in a
-    column, the metric is not ``"unit_e"``, and neither the warmup length
-    nor an inverse metric was given.
+    ``DENSE_METRIC_MIN_SEPARATION``), the metric is not ``"unit_e"``, and
+    neither the warmup length nor an inverse metric was given.
 
     Examples
     --------
-    >>> choose_adaptation(separation=0.99, mostly_censored=False,
-    ...                   metric="dense_e", warmup_given=False, metric_given=False)
+    >>> choose_adaptation(separation=0.99, metric="dense_e", warmup_given=False,
+    ...                   metric_given=False)
     'laplace'
-    >>> choose_adaptation(separation=0.99, mostly_censored=False,
-    ...                   metric="dense_e", warmup_given=True, metric_given=False)
+    >>> choose_adaptation(separation=0.99, metric="diag_e", warmup_given=False,
+    ...                   metric_given=False)
+    'laplace'
+    >>> choose_adaptation(separation=0.99, metric="dense_e", warmup_given=True,
+    ...                   metric_given=False)
     'windowed'
-    >>> choose_adaptation(separation=0.8, mostly_censored=False,
-    ...                   metric="diag_e", warmup_given=False, metric_given=False)
+    >>> choose_adaptation(separation=0.8, metric="diag_e", warmup_given=False,
+    ...                   metric_given=False)
     'windowed'
     """
     if (
         separation is None
         or separation < DENSE_METRIC_MIN_SEPARATION
-        or mostly_censored
         or metric == "unit_e"
         or warmup_given
         or metric_given
