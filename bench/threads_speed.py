@@ -15,6 +15,11 @@ Run from the repository root on an idle machine:
     python bench/threads_speed.py --engines stanli --draws 500
 
 Target (2 cores): 2 threads at least 1.6x faster per iteration than 1.
+
+``--gradient-rows 10000,20000,40000`` prints, instead, stanli's time per log
+density gradient of the same program and data (the rows of (c) repeated to
+each count) on 1 and 2 threads: how the embedded engine's reduction scales
+with the number of rows.
 """
 
 from __future__ import annotations
@@ -83,6 +88,59 @@ def one_run(engine: str, threads: int, draws: int, seed: int) -> dict:
     }
 
 
+class _Captured(Exception):
+    pass
+
+
+def gradient_times(rows: int, seed: int, calls: int = 200) -> dict:
+    """stanli's ms per gradient of normal_diag on (c)'s rows repeated to
+    ``rows``, on 1 and 2 threads, at one random unconstrained point."""
+    sys.path.insert(0, str(HERE))
+    import numpy as np
+    import stanli
+    from scenarios import build
+
+    import stanmix as sm
+    from stanmix.engines import get_engine
+    from stanmix.engines._stanli import _jsonable
+    from stanmix.inference.threads import grainsize
+
+    scenario = build("c")
+    X = scenario.X.iloc[np.resize(np.arange(len(scenario.X)), rows)]
+    backend = get_engine("stanli")
+    seen = {}
+
+    def capture(stan_file, data, **kwargs):
+        seen.update(stan_file=stan_file, data=data)
+        raise _Captured
+
+    backend.sample = capture
+    model = sm.DiagonalMixture(scenario.n_components, engine=backend)
+    try:
+        model.fit(X, seed=seed, chains=1, show_progress=False)
+    except _Captured:
+        pass
+    mir = backend._program(seen["stan_file"])
+    out = {"rows": rows}
+    q = None
+    for threads in (1, 2):
+        size = grainsize(rows, threads) if threads > 1 else 0
+        data = _jsonable(dict(seen["data"], grainsize=size))
+        stan_model = stanli.Model(mir=mir, data=data, threads_per_chain=threads)
+        if q is None:
+            rng = np.random.default_rng(seed)
+            q = rng.normal(scale=0.3, size=stan_model.n_unconstrained)
+        for _ in range(20):
+            stan_model.log_prob_grad(q)
+        start = time.perf_counter()
+        for _ in range(calls):
+            stan_model.log_prob_grad(q)
+        out[f"ms_{threads}"] = 1e3 * (time.perf_counter() - start) / calls
+        out[f"reductions_{threads}"] = stan_model.reduce_sum_count
+    out["speedup"] = out["ms_1"] / out["ms_2"]
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default=None, help="comma-separated")
@@ -90,7 +148,26 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None, help="write the figures here")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--gradient-rows",
+        default=None,
+        help="comma-separated row counts: stanli's ms per gradient instead",
+    )
     args = parser.parse_args(argv)
+    if args.gradient_rows:
+        rows = []
+        for count in args.gradient_rows.split(","):
+            row = gradient_times(int(count), args.seed)
+            rows.append(row)
+            print(
+                f"stanli  N={row['rows']:6d}  1 thread {row['ms_1']:6.2f} ms  "
+                f"2 threads {row['ms_2']:6.2f} ms (reductions kept: "
+                f"{row['reductions_2']})  {row['speedup']:.2f}x",
+                flush=True,
+            )
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
     if args.one:
         engine, threads = args.one.split(":")
         print(json.dumps(one_run(engine, int(threads), args.draws, args.seed)))

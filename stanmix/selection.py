@@ -384,10 +384,10 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         loo = az.loo(model.idata_, pointwise=True)
         waic = az.waic(model.idata_)
     k_hat = np.asarray(loo["pareto_k"])
-    summary = model.summary()
     stats = model.idata_.sample_stats
     divergences = int(stats["diverging"].sum())
-    max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
+    # Unrounded (the summary table's R-hat is rounded to two decimals).
+    max_rhat = float(model.convergence_.max_rhat)
     share = divergences / stats["diverging"].size
     converged = bool(
         (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and share <= DIVERGENCE_LIMIT

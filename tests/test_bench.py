@@ -230,3 +230,35 @@ def test_the_pymc_censored_likelihood_is_the_programs():
     )
     expected = logsumexp(np.log(w) + cells, axis=1).sum()
     assert float(got) == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_censored_means_target_is_held_against_the_fits_that_ignore_censoring():
+    run_module = _bench_module("run")
+
+    def row(tool, algorithm, rmse, status="ok"):
+        return {
+            "scenario": "d",
+            "tool": tool,
+            "algorithm": algorithm,
+            "means_rmse": rmse,
+            "status": status,
+        }
+
+    rows = [
+        row("stanmix", "nuts", 0.4),
+        row("pymc", "map", 0.1),  # the same censored model: not the target's
+        row("sklearn", "map", 0.9, "naive"),
+        row("sklearn", "vi", 0.8, "naive"),
+    ]
+    (check,) = [c for c in run_module.targets(rows) if c["target"] == "censored_means"]
+    assert check["met"] and set(check["peer_means_rmse"]) == {
+        "sklearn map",
+        "sklearn vi",
+    }
+    rows.append(row("pymc", "vi", 0.3, "naive"))
+    (check,) = [c for c in run_module.targets(rows) if c["target"] == "censored_means"]
+    assert not check["met"]
+    assert "sklearn vi" not in run_module.targets_text([check])
+    assert "pymc vi 0.300 (target: below every such fit: NOT met)" in (
+        run_module.targets_text([check])
+    )

@@ -54,6 +54,9 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
     assert set(sel.models_) == set(table.index)
     assert sel.models_[true_k].n_components == true_k
     assert f"K = {true_k}" in sel.rule_
+    # R-hat as the fit's convergence check has it, not the summary's rounding.
+    for k in table.index:
+        assert table.loc[k, "max_rhat"] == sel.models_[k].convergence_.max_rhat
 
 
 @pytest.mark.slow
