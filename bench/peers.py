@@ -437,9 +437,8 @@ def normal_log_cdf(z):
     is accurate there in double precision; below, the asymptotic series
     log(phi(z) / -z * (1 - 1/z^2 + 3/z^4 - 15/z^6 + 105/z^8)), off by under
     1e-7 at z = -10 and less below (against ``scipy.special.log_ndtr``).
-    Each branch is evaluated only on its own
-    side of -10 (the other is clamped there), so neither feeds a NaN
-    into the gradient.
+    Each branch is evaluated only on its own side of -10 (the other is
+    clamped there), so neither feeds a NaN into the gradient.
     """
     import pytensor.tensor as pt
 
