@@ -68,7 +68,8 @@ class ComponentSelection:
     table_ : pandas.DataFrame
         One row per number of components K: ``elpd`` (the estimate used)
         with its ``se``, ``estimate`` ("loo" or "kfold"), ``elpd_diff`` to
-        the best K and the ``se_diff`` of that difference, ``elpd_loo``,
+        the best K among those that converged and the ``se_diff`` of that
+        difference, ``elpd_loo``,
         ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
         and ``se_kfold`` where computed, ``waic``, ``bic`` and ``icl`` at the
         posterior mode (smaller is better), ``n_parameters``,
@@ -384,10 +385,10 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         loo = az.loo(model.idata_, pointwise=True)
         waic = az.waic(model.idata_)
     k_hat = np.asarray(loo["pareto_k"])
+    summary = model.summary()
     stats = model.idata_.sample_stats
     divergences = int(stats["diverging"].sum())
-    # Unrounded (the summary table's R-hat is rounded to two decimals).
-    max_rhat = float(model.convergence_.max_rhat)
+    max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
     share = divergences / stats["diverging"].size
     converged = bool(
         (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and share <= DIVERGENCE_LIMIT

@@ -54,9 +54,6 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
     assert set(sel.models_) == set(table.index)
     assert sel.models_[true_k].n_components == true_k
     assert f"K = {true_k}" in sel.rule_
-    # R-hat as the fit's convergence check has it, not the summary's rounding.
-    for k in table.index:
-        assert table.loc[k, "max_rhat"] == sel.models_[k].convergence_.max_rhat
 
 
 @pytest.mark.slow
@@ -105,10 +102,12 @@ def test_overlapping_clusters_show_the_uncertainty():
     sel = sm.select_components(X, range(1, 4), seed=3, **FULL)
     t = sel.table_
     assert sel.best_ == 1, str(sel)
-    # Every K predicts about as well as the best one (which of the three has
-    # the highest elpd is chance): each difference is within two standard
-    # errors of the difference, and the table says so.
-    others = t.drop(index=t["elpd"].idxmax())
+    # Every K predicts about as well as the rule's reference (the best elpd
+    # among the K that converged; which K has the highest elpd is chance):
+    # each difference is within two standard errors of the difference, and
+    # the table says so.
+    others = t[t["se_diff"] > 0]
+    assert len(others) == 2, str(sel)
     assert (others["elpd_diff"].abs() < 2 * others["se_diff"]).all(), str(sel)
     assert "so K = 1" in sel.rule_ and "standard errors" in sel.rule_
     assert "so K = 1" in str(sel)
