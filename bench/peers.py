@@ -143,8 +143,8 @@ def mean_membership(
     pick = np.unique(np.linspace(0, n_draws - 1, min(n_draws, max_draws)).astype(int))
     total = np.zeros((X.shape[0], w.shape[1]))
     below = None if censored is None else np.asarray(censored)[:, None, :]
+    x = X[:, None, :]
     for s in pick:
-        x = X[:, None, :]
         cells = norm.logpdf(x, mu[s], sigma[s])
         if below is not None:
             cells = np.where(below, norm.logcdf(x, mu[s], sigma[s]), cells)
@@ -415,10 +415,9 @@ def pymc_model(scenario: Scenario, Xs: np.ndarray, start: np.ndarray, anchor: in
         )
         if scenario.censored:
             below = scenario.censored_mask[:, None, :]
-            cell = pm.Normal.dist(mu=mu[None], sigma=sigma[None])
-            x = Xs[:, None, :]
-            z = (x - mu[None]) / sigma[None]
-            cells = pt.where(below, normal_log_cdf(z), pm.logp(cell, x))
+            z = (Xs[:, None, :] - mu[None]) / sigma[None]
+            density = -0.5 * z**2 - pt.log(sigma)[None] - 0.5 * np.log(2 * np.pi)
+            cells = pt.where(below, normal_log_cdf(z), density)
             terms = pt.log(w)[None] + cells.sum(axis=-1)
             pm.Potential("x", pm.math.logsumexp(terms, axis=1).sum())
             return model
