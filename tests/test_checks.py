@@ -88,11 +88,12 @@ def test_co_clustering_is_a_symmetric_probability_matrix(censored):
     assert np.all(np.diag(p) >= (proba**2).sum(axis=1).min() - 1e-9)
 
 
-def test_separation_flags_a_split_cluster():
-    """Two components for one cluster overlap in every column."""
-    X = datasets.mixture_sample([1.0], [[0.0, 0.0]], 1.0, 200, seed=2).X
-    model = sm.Mixture(2).fit(X, **SHORT)
-    table = checks.separation(model)
+def test_separation_flags_components_that_share_a_centre():
+    """Two components at one centre, told apart only by spread, overlap."""
+    X = datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [0.0, 0.0]], [[0.5, 0.5], [2.5, 2.5]], 300, seed=2
+    ).X
+    table = checks.separation(sm.Mixture(2).fit(X, **SHORT))
     assert list(table.index) == [(0, 1)]
     assert not table["separated"].iloc[0]
     apart = datasets.mixture_sample(
