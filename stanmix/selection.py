@@ -44,7 +44,8 @@ logger = logging.getLogger("stanmix")
 
 #: Pareto k above which a LOO term is unreliable (Vehtari et al. 2017).
 PARETO_K_LIMIT = 0.7
-#: A fit counts as converged when its largest R-hat is at most this ...
+#: A fit counts as converged when its largest R-hat, to the two decimals
+#: ArviZ's summary reports (so below 1.015), is at most this ...
 RHAT_LIMIT = 1.01
 #: ... and at most this share of its draws diverged.
 DIVERGENCE_LIMIT = 0.001
@@ -194,7 +195,8 @@ def select_components(
     averaged over the fold fit's draws). The rule: **the smallest K whose
     elpd is not clearly below the best: its difference from the best is
     under 4, or under two standard errors of the difference**, among the
-    fits that converged (max R-hat <= 1.01, at most 0.1% divergent draws);
+    fits that converged (max R-hat <= 1.01 at the two decimals of
+    ``summary()``, at most 0.1% divergent draws);
     a K that did not converge is kept in the table, flagged, and never
     chosen.
 
