@@ -437,6 +437,26 @@ def test_programs_censored_t_cells_are_exact_in_the_far_tail(tmp_path):
     )
     q = result.variables["q"].reshape(-1)
     np.testing.assert_allclose(q, np.concatenate([left, right, interval]), rtol=1e-10)
+    # The same cells with the location a parameter, in the model block
+    # (autodiff, as in the likelihood): one log density per cell.
+    program.write_text(
+        CELL_PROGRAM.split("parameters {")[0].replace("data {", "data {\n  int cell;")
+        + "parameters {\n  real loc;\n}\n"
+        + "model {\n  target += cell_log_prob(kind[cell], lo[cell], hi[cell], "
+        + "nu[cell], loc, 1);\n}\n"
+    )
+    mir = stanli.stan_to_mir(program.read_text(), include_paths=[str(tmp_path)])
+    # The programs' lists carry 0 for the bound a one-sided cell lacks.
+    finite = {
+        b: np.nan_to_num(data[b], posinf=0, neginf=0).tolist() for b in ("lo", "hi")
+    }
+    by_autodiff = [
+        stanli.bridgestan_model(
+            mir=mir, data=dict(data, **finite, cell=i + 1), name="cells"
+        ).log_density(np.zeros(1), propto=True, jacobian=True)
+        for i in range(3 * m)
+    ]
+    np.testing.assert_allclose(by_autodiff, q, rtol=1e-10)
 
 
 @pytest.mark.parametrize(("key", "d"), CASES)
