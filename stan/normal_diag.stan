@@ -57,7 +57,7 @@ data {
   vector<lower=0>[spherical ? 1 : D] sigma_loc;    // prior median of the scales, lognormal [0.5]
   vector<lower=0>[spherical ? 1 : D] sigma_scale;  // prior sd of log(scale) [1]
   int<lower=0, upper=1> independent_dims;  // 1: per-dimension (wrong) model; 0: joint components [0]
-  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one pass [0]
+  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one chunk [0]
 }
 
 transformed data {
@@ -66,10 +66,17 @@ transformed data {
   matrix[N, D] y_sq = square(y_obs);
   vector[N] n_observed = observed * rep_vector(1, D);
 #include censored_list.standata
-  // Within-chain threads split the joint likelihood's rows with reduce_sum,
-  // which needs the censored cells as a counts matrix.
-  int threaded = grainsize > 0 && count_cells && !independent_dims;
-  array[threaded ? N : 0] int row_ids = linspaced_int_array(threaded ? N : 0, 1, N);
+  // The joint likelihood is one matrix product of a design (data) and
+  // coefficients (parameters), summed over rows with reduce_sum: on threads
+  // when grainsize > 0, else as one chunk. It needs the censored cells as a
+  // counts matrix; without one they are added cell by cell.
+  int by_design = count_cells && !independent_dims;
+  array[by_design ? N : 0] int row_ids = linspaced_int_array(by_design ? N : 0, 1, N);
+  matrix[by_design ? N : 0, 2 * D + 1 + (min(n_observed) < D ? D : 0) + n_distinct] design;
+  if (by_design) {
+    design = normal_diag_design(y_obs, y_sq, observed, cens_counts);
+  }
+  real observed_const = -0.5 * log(2 * pi()) * sum(n_observed);  // per observed cell
   if (independent_dims && compute_membership) {
     reject("compute_membership needs joint components (independent_dims = 0): ",
            "per-dimension mixtures have no single component per row");
@@ -113,13 +120,14 @@ model {
     target += sum(per_dimension_log_lik(
       y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
       cens_upper, mu, sigma, log_w));
-  } else if (threaded) {
-    target += reduce_sum(normal_diag_rows, row_ids, grainsize, y_obs, y_sq,
-                         observed, n_observed, cens_counts,
-                         censored_term_matrix(cens_col, cens_kind, cens_lower,
-                                              cens_upper, rep_vector(0, K), mu,
-                                              sigma),
-                         mu, sigma, log_w);
+  } else if (by_design) {
+    matrix[cols(design), K] coef = normal_diag_coef(
+      cols(design), mu, sigma, log_w,
+      censored_term_matrix(cens_col, cens_kind, cens_lower, cens_upper,
+                           rep_vector(0, K), mu, sigma));
+    target += reduce_sum(normal_diag_rows, row_ids, grainsize > 0 ? grainsize : N,
+                         design, coef)
+              + observed_const;
   } else {
     target += sum(rows_log_sum_exp(normal_diag_log_terms(
       y_obs, y_sq, observed, n_observed, cens_counts, cens_row, cens_key,
