@@ -58,7 +58,7 @@ data {
   real<lower=0> lkj_eta;                // LKJ shape of the correlation prior [2]
   real<lower=0> nu_shape;               // gamma prior on each nu (student_t = 1): shape [2]
   real<lower=0> nu_rate;                // ... and rate [0.05]
-  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one pass [0]
+  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one chunk [0]
 }
 
 transformed data {
@@ -118,9 +118,9 @@ transformed data {
   int n_patterns = count_patterns(key, order);
   array[n_patterns, D + 4] int table = pattern_table(valued, single_col, key,
                                                      order, n_patterns);
-  // Within-chain threads split the rows, in pattern order, with reduce_sum.
-  array[grainsize > 0 ? N : 0] int positions = linspaced_int_array(
-    grainsize > 0 ? N : 0, 1, N);
+  // The likelihood is summed over the rows, in pattern order, with reduce_sum:
+  // on threads when grainsize > 0, else as one chunk.
+  array[N] int positions = linspaced_int_array(N, 1, N);
 }
 
 parameters {
@@ -155,16 +155,10 @@ model {
   }
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
-  if (grainsize > 0) {
-    target += reduce_sum(full_cov_rows, positions, grainsize, Y, order, table,
-                         single_kind, single_lo, single_hi, mu,
-                         scaled_factors(sigma, L_corr), nu, student_t,
-                         log_mixing_weights(w_simplex, log_g));
-  } else {
-    target += sum(rows_log_sum_exp(full_cov_log_terms(
-      Y, order, table, single_kind, single_lo, single_hi, mu, sigma, L_corr,
-      nu, student_t, log_mixing_weights(w_simplex, log_g))));
-  }
+  target += reduce_sum(full_cov_rows, positions, grainsize > 0 ? grainsize : N,
+                       Y, order, table, single_kind, single_lo, single_hi, mu,
+                       scaled_factors(sigma, L_corr), nu, student_t,
+                       log_mixing_weights(w_simplex, log_g));
 }
 
 generated quantities {

@@ -62,7 +62,7 @@ data {
   real<lower=0> nu_shape;      // gamma prior on each nu (student_t = 1): shape [2]
   real<lower=0> nu_rate;       // ... and rate [0.05]
   real<lower=0> gamma_scale;   // prior sd of the weights' log-odds and their coefficients [2.5]
-  int<lower=0> grainsize;      // rows per reduce_sum chunk (threads); 0: one pass [0]
+  int<lower=0> grainsize;      // rows per reduce_sum chunk (threads); 0: one chunk [0]
 }
 
 transformed data {
@@ -80,8 +80,9 @@ transformed data {
   vector[N] y_obs = y[:, 1] .* observed[:, 1];  // unobserved responses carry no value
   vector[N] is_observed = observed[:, 1];
 #include censored_list.standata
-  // Within-chain threads split the rows with reduce_sum, which takes each
-  // row's censored response (kind 0: none) from row-aligned arrays.
+  // The likelihood is summed over rows with reduce_sum (on threads when
+  // grainsize > 0, else as one chunk), which takes each row's censored
+  // response (kind 0: none) from row-aligned arrays.
   array[N] int row_kind = rep_array(0, N);
   vector[N] row_lo = rep_vector(0, N);
   vector[N] row_hi = rep_vector(0, N);
@@ -92,7 +93,7 @@ transformed data {
     row_hi[cens_row[i]] = all_upper[i];
     uncensored[cens_row[i]] = 0;
   }
-  array[grainsize > 0 ? N : 0] int row_ids = linspaced_int_array(grainsize > 0 ? N : 0, 1, N);
+  array[N] int row_ids = linspaced_int_array(N, 1, N);
 }
 
 parameters {
@@ -141,16 +142,9 @@ model {
   } else {
     w_constant ~ dirichlet(alpha);
   }
-  if (grainsize > 0) {
-    target += reduce_sum(regression_rows, row_ids, grainsize, y_obs,
-                         is_observed, uncensored, row_kind, row_lo, row_hi, x,
-                         z, intercept, beta, sigma, nu, w, gamma0, gamma);
-  } else {
-    target += sum(rows_log_sum_exp(regression_log_terms(
-      y_obs, is_observed, cens_row, all_kind, all_lower, all_upper,
-      rep_matrix(intercept', N) + x * beta', sigma, nu,
-      regression_log_weights(z, w, gamma0, gamma))));
-  }
+  target += reduce_sum(regression_rows, row_ids, grainsize > 0 ? grainsize : N,
+                       y_obs, is_observed, uncensored, row_kind, row_lo, row_hi,
+                       x, z, intercept, beta, sigma, nu, w, gamma0, gamma);
 }
 
 generated quantities {

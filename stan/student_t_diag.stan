@@ -48,17 +48,18 @@ data {
   vector<lower=0>[spherical ? 1 : D] sigma_scale;  // prior sd of log(scale) [1]
   real<lower=0> nu_shape;               // gamma prior on each nu: shape [2]
   real<lower=0> nu_rate;                // ... and rate [0.05]
-  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one pass [0]
+  int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one chunk [0]
 }
 
 transformed data {
   array[D - 1] int rest = other_dims(D, anchor);
   matrix[N, D] y_obs = y .* observed;   // unobserved cells carry no value
 #include censored_list.standata
-  // Within-chain threads split the rows with reduce_sum, which needs the
-  // censored cells as a counts matrix.
-  int threaded = grainsize > 0 && count_cells;
-  array[threaded ? N : 0] int row_ids = linspaced_int_array(threaded ? N : 0, 1, N);
+  // The likelihood is summed over rows with reduce_sum (on threads when
+  // grainsize > 0, else as one chunk), which needs the censored cells as a
+  // counts matrix; without one they are added cell by cell.
+  int by_rows = count_cells;
+  array[by_rows ? N : 0] int row_ids = linspaced_int_array(by_rows ? N : 0, 1, N);
 }
 
 parameters {
@@ -90,8 +91,8 @@ model {
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
   vector[K] log_w = log_mixing_weights(w_simplex, log_g);
-  if (threaded) {
-    target += reduce_sum(student_t_diag_rows, row_ids, grainsize, y_obs,
+  if (by_rows) {
+    target += reduce_sum(student_t_diag_rows, row_ids, grainsize > 0 ? grainsize : N, y_obs,
                          observed, cens_counts,
                          censored_term_matrix(cens_col, cens_kind, cens_lower,
                                               cens_upper, nu, mu, sigma),

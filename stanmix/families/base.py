@@ -115,7 +115,7 @@ class Family(abc.ABC):
     #: table must carry (:attr:`stanmix.cells.CellTable.covariates`).
     needs_covariates: ClassVar[bool] = False
     #: Whether the program can split its likelihood over within-chain threads
-    #: (``reduce_sum`` when its ``grainsize`` data entry is positive).
+    #: (``reduce_sum`` in chunks of its ``grainsize`` data entry's rows).
     threads: ClassVar[bool] = False
 
     def __init__(self, family_options: Mapping | None = None) -> None:

@@ -1,9 +1,10 @@
 """Within-chain threads: how many a NUTS fit uses and how its rows are split.
 
 A program whose family supports threads (``Family.threads``) sums its
-likelihood with ``reduce_sum`` when its ``grainsize`` data entry is
-positive; each chain then evaluates its gradient on ``threads_per_chain``
-threads. Pure policies; the engines pass the count to Stan.
+likelihood with ``reduce_sum`` in chunks of ``grainsize`` rows (its data
+entry; 0: the whole table as one chunk); each chain then evaluates its
+gradient on ``threads_per_chain`` threads. Pure policies; the engines pass
+the count to Stan.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def spare_threads(chains: int, cores: int | None) -> int:
 
 
 def grainsize(n_rows: int, threads: int) -> int:
-    """The ``grainsize`` data entry: 0 (one pass, no ``reduce_sum``) for one
-    thread, else rows per chunk so that each thread gets about four chunks
+    """The ``grainsize`` data entry: 0 (the whole table as one chunk) for
+    one thread, else rows per chunk so that each thread gets about four chunks
     (small enough to balance the load, large enough that each chunk's matrix
     products dominate its scheduling cost).
 
