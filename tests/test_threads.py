@@ -1,5 +1,6 @@
 """Within-chain threads: reduce_sum in the diagonal programs gives the same
-log density as the one-pass sum, and threads_per_chain reaches Stan."""
+log density as the one-chunk sum, that sum matches the programs' generated
+log likelihood, and threads_per_chain reaches Stan."""
 
 import json
 
@@ -45,12 +46,12 @@ def _tiled(program: str, copies: int) -> dict:
     [(program, {}, True) for program in THREADED_PROGRAMS]
     + [("regression", {"student_t": 1}, False), ("full_cov", {"student_t": 1}, False)],
 )
-def test_reduce_sum_over_threads_gives_the_one_pass_log_density(
+def test_reduce_sum_over_threads_gives_the_one_chunk_log_density(
     program, flags, on_threads
 ):
     """Rows tiled past stanli's 8192-row floor for parallel reductions: the
     two-thread build keeps the reduce_sum (in chunks of `grainsize` rows),
-    and its log density and gradient equal the one-pass sum's at random
+    and its log density and gradient equal the one-chunk sum's at random
     points up to summation order. The Student-t regression and
     full-covariance blocks evaluate censored cells' t CDFs by an iterative
     continued fraction, which stanli runs only serially (it says so in
@@ -80,6 +81,72 @@ def test_reduce_sum_over_threads_gives_the_one_pass_log_density(
         assert np.isfinite(lp0)
         np.testing.assert_allclose(lp1, lp0, rtol=1e-12)
         np.testing.assert_allclose(grad1, grad0, rtol=1e-9, atol=1e-9 * abs(lp0))
+
+
+def _appended(data: dict, rows: np.ndarray) -> dict:
+    """The data with copies of ``rows`` (0-based) appended, censored cells
+    included."""
+    n = data["N"]
+    out = dict(data, N=n + rows.size)
+    for key in ("y", "observed", "X"):
+        if key in data:
+            values = np.asarray(data[key])
+            out[key] = np.concatenate([values, values[rows]]).tolist()
+    new_row = {int(r) + 1: n + i + 1 for i, r in enumerate(rows)}
+    for kind in ("left", "right", "interval"):
+        keys = [k for k in data if k.startswith(f"{kind}_")]
+        picked = [i for i, r in enumerate(data[f"{kind}_row"]) if r in new_row]
+        out[f"n_{kind}"] = data[f"n_{kind}"] + len(picked)
+        for key in keys:
+            extra = [data[key][i] for i in picked]
+            if key == f"{kind}_row":
+                extra = [new_row[r] for r in extra]
+            out[key] = list(data[key]) + extra
+    return out
+
+
+@pytest.mark.parametrize(
+    ("program", "flags"),
+    [(program, {}) for program in THREADED_PROGRAMS]
+    + [("regression", {"student_t": 1}), ("full_cov", {"student_t": 1})],
+)
+def test_model_block_adds_the_generated_log_likelihood_of_each_row(program, flags):
+    """The likelihood the model block sums (reduce_sum, one chunk) against
+    the generated quantities' per-row log_lik, which the families' tests
+    hold against the Python likelihood: appending copies of 30 rows (each
+    with at most one censored cell, so the parameters stay the same) raises
+    the log density at a point by the log_lik of the copies."""
+    import stanli
+
+    data = dict(json.loads(example_data_path(program).read_text()), **flags)
+    init = json.loads(
+        (program_path(program).parent / f"{program}.init.json").read_text()
+    )
+    if flags:
+        init["nu"] = [5.0] * data["K"]
+    censored = np.zeros(data["N"], dtype=int)
+    for kind in ("left", "right", "interval"):
+        np.add.at(censored, np.asarray(data[f"{kind}_row"], dtype=int) - 1, 1)
+    rows = np.flatnonzero(censored <= 1)[:30]
+    assert censored[rows].sum() > 0
+    bigger = _appended(data, rows)
+    mir = get_engine("stanli")._program(program_path(program))
+    log_density = []
+    for payload in (data, dict(bigger, compute_log_lik=1)):
+        bridge = stanli.bridgestan_model(mir=mir, data=payload, name=program)
+        unc = bridge.param_unconstrain_json(json.dumps(init))
+        log_density.append(bridge.log_density(unc, propto=True, jacobian=True))
+    names = bridge.param_names(include_tp=True, include_gq=True)
+    values = bridge.param_constrain(
+        unc, include_tp=True, include_gq=True, rng=bridge.new_rng(1)
+    )
+    log_lik = np.array(
+        [v for n, v in zip(names, values, strict=True) if n.startswith("log_lik.")]
+    )
+    assert log_lik.size == bigger["N"]
+    np.testing.assert_allclose(
+        log_density[1] - log_density[0], log_lik[data["N"] :].sum(), rtol=1e-10
+    )
 
 
 class _DataRecorder(RecordingEngine):
@@ -190,9 +257,9 @@ def test_threads_per_chain_is_for_nuts_only():
 @needs_cmdstan
 @pytest.mark.cmdstan
 @pytest.mark.parametrize("program", THREADED_PROGRAMS)
-def test_cmdstan_threaded_build_gives_the_one_pass_log_density(program):
+def test_cmdstan_threaded_build_gives_the_one_chunk_log_density(program):
     """CmdStan's STAN_THREADS build, reduce_sum in chunks of 50 rows against
-    the one-pass sum, at the example inits."""
+    the one-chunk sum, at the example inits."""
     data = json.loads(example_data_path(program).read_text())
     init = json.loads(
         (program_path(program).parent / f"{program}.init.json").read_text()
