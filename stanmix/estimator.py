@@ -507,7 +507,8 @@ class Mixture:
             is refused before any Stan call. ``threads_per_chain`` (NUTS;
             every family with joint components) splits each chain's likelihood
             over that many threads with ``reduce_sum``; by default a fit
-            with fewer chains than cores gives each chain the spare ones
+            with fewer chains than cores gives each chain the spare ones,
+            except with full or tied covariance, which threads slow down
             (CmdStan then builds the program with STAN_THREADS; worker
             processes of parallel fits keep one thread per chain, see
             ``stanmix.inference.threads.usable_cores``).
@@ -740,7 +741,7 @@ class Mixture:
                 warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
             self.metric_ = metric
             self.adaptation_ = adaptation
-            if threads is None and family.threads:
+            if threads is None and family.threads and family.spare_cores:
                 threads = spare_threads(chains, usable_cores())
             self.threads_per_chain_ = threads or 1
             if self.threads_per_chain_ > 1:

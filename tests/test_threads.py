@@ -197,12 +197,17 @@ def test_families_without_threads_keep_one_per_chain(monkeypatch):
 
 
 @pytest.mark.parametrize("covariance", ["full", "tied"])
-def test_full_covariance_fits_take_spare_cores(monkeypatch, covariance):
+def test_full_covariance_fits_take_threads_only_when_asked(monkeypatch, covariance):
+    """Their partial sum is slower on two stanli threads than on one
+    (bench/gradient_speed.py), so spare cores stay idle by default."""
     monkeypatch.setattr("os.cpu_count", lambda: 8)
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     X = sm.datasets.correlated(160, seed=2).X
     model = sm.Mixture(2, covariance=covariance)
     call, data = _sample_call(model, X, chains=2)
+    assert "threads_per_chain" not in call and data["grainsize"] == 0
+    assert model.threads_per_chain_ == 1
+    call, data = _sample_call(model, X, chains=2, threads_per_chain=4)
     assert call["threads_per_chain"] == 4 and data["grainsize"] == grainsize(160, 4)
 
 

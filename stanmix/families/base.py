@@ -117,6 +117,9 @@ class Family(abc.ABC):
     #: Whether the program can split its likelihood over within-chain threads
     #: (``reduce_sum`` in chunks of its ``grainsize`` data entry's rows).
     threads: ClassVar[bool] = False
+    #: Whether a NUTS fit with fewer chains than cores gives each chain the
+    #: spare ones by default (where the family's partial sum gains from them).
+    spare_cores: ClassVar[bool] = True
 
     def __init__(self, family_options: Mapping | None = None) -> None:
         given = dict(family_options or {})

@@ -110,6 +110,10 @@ class FullCovariance(Family):
     program = "full_cov"
     censoring = "latent"
     threads = True
+    # Its partial sum walks the row patterns and builds Cholesky factors per
+    # block: slower on two threads than one on stanli (docs/benchmarks.md,
+    # "Gradient cost of each program"), so threads only when asked for.
+    spare_cores = False
     tied: bool = False
     student_t: bool = False
     options: ClassVar[dict[str, Option]] = {
