@@ -33,24 +33,6 @@ CASES = (
 )
 
 
-def tiled(data: dict, copies: int) -> dict:
-    """The example data repeated ``copies`` times down the rows."""
-    n = data["N"]
-    out = dict(data, N=n * copies)
-    for key in ("y", "observed", "X"):
-        if key in data:
-            out[key] = np.tile(np.asarray(data[key]), (copies, 1)).tolist()
-    for kind in ("left", "right", "interval"):
-        rows = np.asarray(data[f"{kind}_row"], dtype=int)
-        out[f"n_{kind}"] = data[f"n_{kind}"] * copies
-        out[f"{kind}_row"] = np.concatenate(
-            [rows + c * n for c in range(copies)]
-        ).tolist()
-        for key in [k for k in data if k.startswith(f"{kind}_") and k != f"{kind}_row"]:
-            out[key] = np.tile(np.asarray(data[key]), copies).tolist()
-    return out
-
-
 def ms_per_gradient(model, q: np.ndarray, seconds: float = 0.5) -> float:
     """Best of three timed batches of gradients, in milliseconds."""
     for _ in range(5):
@@ -72,8 +54,9 @@ def measure(stan_dir: Path, program: str, flags: dict, copies: int) -> dict:
 
     source = stan_dir / f"{program}.stan"
     mir = stanli.stan_to_mir(source.read_text(), include_paths=[str(stan_dir)])
-    example = Path(__file__).resolve().parents[1] / "stan" / f"{program}.data.json"
-    data = dict(tiled(json.loads(example.read_text()), copies), **flags)
+    from stanmix.programs import example_data
+
+    data = dict(example_data(program, copies), **flags)
     row = {"program": program, **flags, "rows": data["N"]}
     q = None
     for threads, grain in ((1, 0), (2, max(1, data["N"] // 8))):

@@ -72,9 +72,10 @@ transformed data {
   // counts matrix; without one they are added cell by cell.
   int by_design = count_cells && !independent_dims;
   array[by_design ? N : 0] int row_ids = linspaced_int_array(by_design ? N : 0, 1, N);
-  matrix[by_design ? N : 0, 2 * D + 1 + (min(n_observed) < D ? D : 0) + n_distinct] design;
+  int masked = min(n_observed) < D;  // some cell unobserved: the design keeps the mask
+  matrix[by_design ? N : 0, 2 * D + 1 + (masked ? D : 0) + n_distinct] design;
   if (by_design) {
-    design = normal_diag_design(y_obs, y_sq, observed, cens_counts);
+    design = normal_diag_design(y_obs, y_sq, observed, cens_counts, masked);
   }
   real observed_const = -0.5 * log(2 * pi()) * sum(n_observed);  // per observed cell
   if (independent_dims && compute_membership) {
@@ -122,7 +123,7 @@ model {
       cens_upper, mu, sigma, log_w));
   } else if (by_design) {
     matrix[cols(design), K] coef = normal_diag_coef(
-      cols(design), mu, sigma, log_w,
+      masked, mu, sigma, log_w,
       censored_term_matrix(cens_col, cens_kind, cens_lower, cens_upper,
                            rep_vector(0, K), mu, sigma));
     target += reduce_sum(normal_diag_rows, row_ids, grainsize > 0 ? grainsize : N,

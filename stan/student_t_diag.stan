@@ -58,8 +58,7 @@ transformed data {
   // The likelihood is summed over rows with reduce_sum (on threads when
   // grainsize > 0, else as one chunk), which needs the censored cells as a
   // counts matrix; without one they are added cell by cell.
-  int by_rows = count_cells;
-  array[by_rows ? N : 0] int row_ids = linspaced_int_array(by_rows ? N : 0, 1, N);
+  array[count_cells ? N : 0] int row_ids = linspaced_int_array(count_cells ? N : 0, 1, N);
 }
 
 parameters {
@@ -91,7 +90,7 @@ model {
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
   vector[K] log_w = log_mixing_weights(w_simplex, log_g);
-  if (by_rows) {
+  if (count_cells) {
     target += reduce_sum(student_t_diag_rows, row_ids, grainsize > 0 ? grainsize : N, y_obs,
                          observed, cens_counts,
                          censored_term_matrix(cens_col, cens_kind, cens_lower,

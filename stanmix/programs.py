@@ -45,3 +45,34 @@ def program_path(name: str) -> Path:
 def example_data_path(name: str) -> Path:
     """The example data JSON that sits beside a program."""
     return stan_dir() / f"{name}.data.json"
+
+
+def example_data(name: str, copies: int = 1) -> dict:
+    """A program's example data, its rows repeated ``copies`` times (the
+    censored cells' lists follow their rows), as plain JSON-ready values.
+
+    Examples
+    --------
+    >>> one, three = example_data("normal_diag"), example_data("normal_diag", 3)
+    >>> three["N"] == 3 * one["N"], three["n_left"] == 3 * one["n_left"]
+    (True, True)
+    """
+    import json
+
+    import numpy as np
+
+    data = json.loads(example_data_path(name).read_text())
+    n = data["N"]
+    out = dict(data, N=n * copies)
+    for key in ("y", "observed", "X"):
+        if key in data:
+            out[key] = np.tile(np.asarray(data[key]), (copies, 1)).tolist()
+    for kind in ("left", "right", "interval"):
+        rows = np.asarray(data[f"{kind}_row"], dtype=int)
+        out[f"n_{kind}"] = data[f"n_{kind}"] * copies
+        out[f"{kind}_row"] = np.concatenate(
+            [rows + c * n for c in range(copies)]
+        ).tolist()
+        for key in [k for k in data if k.startswith(f"{kind}_") and k != f"{kind}_row"]:
+            out[key] = np.tile(np.asarray(data[key]), copies).tolist()
+    return out

@@ -12,33 +12,13 @@ import stanmix as sm
 from stanmix.engines import cmdstan_available, get_engine
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference.threads import grainsize, spare_threads, usable_cores
-from stanmix.programs import example_data_path, program_path
+from stanmix.programs import example_data, example_data_path, program_path
 
 THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression", "full_cov")
 
 needs_cmdstan = pytest.mark.skipif(
     not cmdstan_available(), reason="no CmdStan installation found"
 )
-
-
-def _tiled(program: str, copies: int) -> dict:
-    """The program's example data (observed, left-censored and missing
-    cells, and covariates where it has them) repeated ``copies`` times down
-    the rows."""
-    data = json.loads(example_data_path(program).read_text())
-    n = data["N"]
-    out = dict(data, N=n * copies)
-    for key in ("y", "observed", "X"):
-        if key in data:
-            out[key] = np.tile(np.asarray(data[key]), (copies, 1))
-    for kind in ("left", "right", "interval"):
-        rows = np.asarray(data[f"{kind}_row"], dtype=int)
-        count = data[f"n_{kind}"]
-        out[f"n_{kind}"] = count * copies
-        out[f"{kind}_row"] = np.concatenate([rows + c * n for c in range(copies)])
-        for key in [k for k in data if k.startswith(f"{kind}_") and k != f"{kind}_row"]:
-            out[key] = np.tile(np.asarray(data[key]), copies)
-    return out
 
 
 @pytest.mark.parametrize(
@@ -63,7 +43,7 @@ def test_reduce_sum_over_threads_gives_the_one_chunk_log_density(
     # 9000 rows where stanli threads the sum; where it runs the blocks
     # serially, 1000 rows (two blocks) check them as well. 20% of rows have
     # a censored cell.
-    data = dict(_tiled(program, 45 if on_threads else 5), **flags)
+    data = dict(example_data(program, 45 if on_threads else 5), **flags)
     assert data["N"] == (9000 if on_threads else 1000) and data["n_left"] > 0
     mir = get_engine("stanli")._program(program_path(program))
     serial = stanli.Model(mir=mir, data=_jsonable(dict(data, grainsize=0)))
@@ -118,7 +98,7 @@ def test_model_block_adds_the_generated_log_likelihood_of_each_row(program, flag
     the log density at a point by the log_lik of the copies."""
     import stanli
 
-    data = dict(json.loads(example_data_path(program).read_text()), **flags)
+    data = dict(example_data(program), **flags)
     init = json.loads(
         (program_path(program).parent / f"{program}.init.json").read_text()
     )
