@@ -69,6 +69,8 @@ class Config:
     warmup: int | None = None
     #: stanmix's ``adaptation`` ("auto", "laplace" or "windowed").
     adaptation: str = "auto"
+    #: stanmix's ``adapt_delta`` (its default, 0.95, unless set).
+    adapt_delta: float = 0.95
     draws: int = 1000
     seed: int = 1
     advi_iterations: int = 10_000
@@ -257,6 +259,7 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
             warmup=config.warmup,
             draws=config.draws,
             adaptation=config.adaptation,
+            adapt_delta=config.adapt_delta,
             log_likelihood=False,
         )
     censoring = {"lower_limit": scenario.lower_limit} if scenario.censored else {}
@@ -290,7 +293,10 @@ def run_stanmix(scenario: Scenario, algorithm: str, config: Config) -> dict:
         out["rhat_kind"] = "after relabelling (stanmix default)"
         if "posterior_raw" in model.idata_.groups():
             out["max_rhat_raw"] = draws_summary(model.idata_.posterior_raw)["max_rhat"]
-        out["divergences"] = int(model.idata_.sample_stats["diverging"].sum())
+        stats = model.idata_.sample_stats
+        out["divergences"] = int(stats["diverging"].sum())
+        out["step_size"] = float(stats["step_size"].mean())
+        out["steps_per_draw"] = float(stats["n_steps"].mean())
         out["metric"] = model.metric_
         out["adaptation"] = model.adaptation_
         out["warmup"] = int(model.engine_result_info_["warmup"])

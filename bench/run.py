@@ -455,6 +455,13 @@ def parse(argv=None) -> argparse.Namespace:
         choices=("auto", "laplace", "windowed"),
         help="stanmix's adaptation= (default auto)",
     )
+    parser.add_argument(
+        "--adapt-delta",
+        type=float,
+        default=0.95,
+        help="stanmix's adapt_delta, the target acceptance of its step size "
+        "(default 0.95, stanmix's own)",
+    )
     parser.add_argument("--draws", type=int, default=None)
     parser.add_argument(
         "--out",
@@ -495,7 +502,7 @@ def config_of(args) -> Config:
         base = Config(warmup=200, draws=200, advi_iterations=2000, seed=args.seed)
     else:
         base = Config(seed=args.seed)
-    changes = {"adaptation": args.adaptation}
+    changes = {"adaptation": args.adaptation, "adapt_delta": args.adapt_delta}
     if args.warmup is not None:
         changes["warmup"] = args.warmup
     if args.draws is not None:

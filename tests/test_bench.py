@@ -98,12 +98,16 @@ def test_quick_nuts_in_a_fresh_process(tmp_path):
         "150",
         "--draws",
         "150",
+        "--adapt-delta",
+        "0.9",
         "--max-seconds",
         "100",
     )
     (row,) = payload["rows"]
     assert row["status"] == "ok", row.get("error")
     assert payload["config"]["chains"] == 4 and payload["config"]["draws"] == 150
+    assert payload["config"]["adapt_delta"] == 0.9
+    assert row["step_size"] > 0 and row["steps_per_draw"] >= 1
     assert row["build_seconds"] >= 0
     assert row["min_ess_bulk"] > 0
     assert row["ess_per_second"] == pytest.approx(
