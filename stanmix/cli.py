@@ -54,12 +54,13 @@ INT_MAX = 2**31 - 1
 
 INTERRUPTED = "stanmix: interrupted; no partial output was kept"
 
-#: Defaults of --chains, --warmup and --draws (warmup None: the fit's own
-#: choice, 100 with the Laplace metric and 1000 with windowed adaptation).
-SAMPLING_DEFAULTS = {"chains": 4, "warmup": None, "draws": 1000}
+#: Defaults of --chains, --warmup, --draws and --adapt-delta (warmup None:
+#: the fit's own choice, 100 with the Laplace metric and 1000 with windowed
+#: adaptation).
+SAMPLING_DEFAULTS = {"chains": 4, "warmup": None, "draws": 1000, "adapt_delta": 0.95}
 #: The sampling flags each --method uses.
 SAMPLING_FLAGS = {
-    "sample": ("chains", "warmup", "draws"),
+    "sample": ("chains", "warmup", "draws", "adapt_delta"),
     "variational": ("draws",),
     "optimize": (),
 }
@@ -98,9 +99,24 @@ def _whole(low: int, *, whole_range: bool = False) -> Callable[[str], int]:
     return parse
 
 
+def _fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expects a number between 0 and 1, got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1 (exclusive), got {text}"
+        )
+    return value
+
+
 def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None:
     """Flags of both commands. ``sampling_default`` None: unset unless given."""
-    defaults = sampling_default or {"chains": None, "warmup": None, "draws": None}
+    defaults = sampling_default or dict.fromkeys(SAMPLING_DEFAULTS)
     shown = sampling_default or SAMPLING_DEFAULTS
     sub.add_argument(
         "--engine", help="stanli | cmdstan | auto [%(default)s]", metavar="NAME"
@@ -130,6 +146,13 @@ def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None
         default=defaults["draws"],
         help="draws kept per chain (--method sample), or in all (--method "
         f"variational) [{shown['draws']}]",
+    )
+    sub.add_argument(
+        "--adapt-delta",
+        type=_fraction,
+        default=defaults["adapt_delta"],
+        help="NUTS target acceptance (--method sample); raise it (say to 0.99) "
+        f"when transitions diverge [{shown['adapt_delta']}]",
     )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_argument(
@@ -289,11 +312,12 @@ def _components(text: str) -> list[int]:
     return sorted(out)
 
 
-def _sampling(args: argparse.Namespace) -> dict[str, int]:
-    """The --chains/--warmup/--draws of ``args.method``; refuse the others."""
+def _sampling(args: argparse.Namespace) -> dict[str, float]:
+    """The --chains/--warmup/--draws/--adapt-delta of ``args.method``; refuse
+    the others."""
     used = SAMPLING_FLAGS[args.method]
     unused = [
-        f"--{name}"
+        f"--{name.replace('_', '-')}"
         for name in SAMPLING_DEFAULTS
         if name not in used and getattr(args, name) is not None
     ]
@@ -310,7 +334,7 @@ def _sampling(args: argparse.Namespace) -> dict[str, int]:
     return options
 
 
-def _warn_short_run(method: str, options: dict[str, int]) -> None:
+def _warn_short_run(method: str, options: dict[str, float]) -> None:
     if method == "sample" and options["draws"] < 4:
         logger.warning(
             "with fewer than 4 draws per chain R-hat and the effective sample "

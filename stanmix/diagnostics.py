@@ -20,8 +20,13 @@ Convergence
 :func:`convergence` condenses R-hat and bulk ESS of every parameter into a
 :class:`Convergence`: the worst of each, and whether they meet the usual
 bars (R-hat at most :data:`RHAT_LIMIT`, bulk ESS at least
-:data:`ESS_LIMIT`, Vehtari et al. 2021). The estimators check their NUTS
-draws with it after relabelling.
+:data:`ESS_LIMIT`, Vehtari et al. 2021). Given the sampler's statistics it
+also counts the divergent transitions (at most :data:`DIVERGENCE_LIMIT` of
+the draws in a converged run; any at all deserve a look), the transitions
+that stopped at the maximum tree depth, and each chain's E-BFMI
+(:func:`e_bfmi`; below :data:`BFMI_LIMIT` the momentum resampling explores
+the energy poorly, Betancourt 2016). The estimators check their NUTS draws
+with it after relabelling.
 """
 
 from __future__ import annotations
@@ -44,18 +49,25 @@ from stanmix._labels import (
 from stanmix.exceptions import StanmixInputError
 
 __all__ = [
+    "BFMI_LIMIT",
+    "DIVERGENCE_LIMIT",
     "ESS_LIMIT",
     "RHAT_LIMIT",
     "Convergence",
     "LabelSwitchingReport",
     "convergence",
     "detect_label_switching",
+    "e_bfmi",
 ]
 
 #: Largest R-hat (rank-normalized, split) of a converged run.
 RHAT_LIMIT = 1.01
 #: Smallest bulk effective sample size of a converged run.
 ESS_LIMIT = 400
+#: Largest share of divergent transitions among the draws of a converged run.
+DIVERGENCE_LIMIT = 0.001
+#: Smallest E-BFMI of a chain whose energy is explored well.
+BFMI_LIMIT = 0.3
 
 _MAD_TO_SD = 1.4826
 
@@ -416,7 +428,8 @@ def _message(
 
 @dataclass(frozen=True)
 class Convergence:
-    """R-hat and bulk ESS of every parameter, and whether they are good enough.
+    """R-hat and bulk ESS of every parameter, the sampler's own warning signs,
+    and whether they are good enough.
 
     Attributes
     ----------
@@ -431,6 +444,19 @@ class Convergence:
     rhat_limit, ess_limit : float
         The bars: R-hat at most ``rhat_limit``, bulk ESS at least
         ``ess_limit``.
+    divergences, transitions : int
+        Divergent transitions among the ``transitions`` draws of all chains
+        (0 and 0 when the sampler's statistics were not given).
+    treedepth_hits : int
+        Transitions that stopped at ``max_treedepth`` (an efficiency limit:
+        their trajectories were cut short).
+    max_treedepth : int or None
+        The sampler's maximum tree depth (None when not known).
+    bfmi : tuple of float
+        Each chain's E-BFMI (empty when the energy was not given).
+    divergence_limit, bfmi_limit : float
+        The bars: at most ``divergence_limit`` of the draws divergent, every
+        chain's E-BFMI at least ``bfmi_limit``.
 
     Examples
     --------
@@ -452,6 +478,13 @@ class Convergence:
     ess_parameter: str
     rhat_limit: float = RHAT_LIMIT
     ess_limit: float = ESS_LIMIT
+    divergences: int = 0
+    transitions: int = 0
+    treedepth_hits: int = 0
+    max_treedepth: int | None = None
+    bfmi: tuple[float, ...] = ()
+    divergence_limit: float = DIVERGENCE_LIMIT
+    bfmi_limit: float = BFMI_LIMIT
 
     @property
     def computable(self) -> bool:
@@ -468,9 +501,26 @@ class Convergence:
         return not self.min_ess_bulk < self.ess_limit
 
     @property
+    def divergences_ok(self) -> bool:
+        """At most ``divergence_limit`` of the draws diverged."""
+        return self.divergences <= self.divergence_limit * self.transitions
+
+    @property
+    def bfmi_ok(self) -> bool:
+        """Every chain's E-BFMI is at least ``bfmi_limit`` (or unknown)."""
+        return not any(b < self.bfmi_limit for b in self.bfmi)
+
+    @property
     def converged(self) -> bool:
-        """R-hat and bulk ESS are known and meet the bars for every parameter."""
-        return self.computable and self.rhat_ok and self.ess_ok
+        """R-hat and bulk ESS are known and meet the bars for every
+        parameter, and at most ``divergence_limit`` of the draws diverged."""
+        return self.computable and self.rhat_ok and self.ess_ok and self.divergences_ok
+
+    @property
+    def sampler_ok(self) -> bool:
+        """No divergent transition, no trajectory cut at the maximum tree
+        depth, and every chain's E-BFMI at least ``bfmi_limit``."""
+        return not self.divergences and not self.treedepth_hits and self.bfmi_ok
 
     @property
     def failing(self) -> tuple[str, ...]:
@@ -482,24 +532,72 @@ class Convergence:
         return tuple(self.table.index[bad.to_numpy()])
 
     def figures(self) -> str:
-        """The worst R-hat and ESS, with their parameters, as words."""
+        """The worst R-hat and ESS, with their parameters, and any warning
+        sign of the sampler, as words."""
         if not self.computable:
-            return "R-hat and bulk ESS could not be computed (too few draws)"
-        rhat = f"largest R-hat {self.max_rhat:.3f} ({self.rhat_parameter}"
-        rhat += "" if self.rhat_ok else f"; above {self.rhat_limit:g}"
-        ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
-        ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
-        return f"{rhat}), {ess})"
+            words = "R-hat and bulk ESS could not be computed (too few draws)"
+        else:
+            rhat = f"largest R-hat {self.max_rhat:.3f} ({self.rhat_parameter}"
+            rhat += "" if self.rhat_ok else f"; above {self.rhat_limit:g}"
+            ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
+            ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
+            words = f"{rhat}), {ess})"
+        return "; ".join([words, *self._sampler_figures()])
+
+    def _sampler_figures(self) -> list[str]:
+        out = []
+        if self.divergences:
+            share = self.divergences / self.transitions
+            out.append(
+                f"{self.divergences} of {self.transitions} transitions "
+                f"divergent ({share:.2%})"
+            )
+        if self.treedepth_hits:
+            out.append(
+                f"{self.treedepth_hits} of {self.transitions} transitions "
+                f"stopped at the maximum tree depth {self.max_treedepth}"
+            )
+        low = [i for i, b in enumerate(self.bfmi) if b < self.bfmi_limit]
+        if low:
+            values = ", ".join(f"{self.bfmi[i]:.2f}" for i in low)
+            chains = "chain" if len(low) == 1 else "chains"
+            out.append(
+                f"E-BFMI {values} (below {self.bfmi_limit:g}) in {chains} "
+                + ", ".join(str(i) for i in low)
+            )
+        return out
 
     def advice(self) -> str:
-        """What to do when the draws have not converged."""
-        return (
-            "The posterior may be weakly identified (components that overlap "
-            "or are barely used) or the chains too short: run more draws "
-            "(draws=, warmup=), start the chains from good values (init='map' "
-            "or your own init=), narrow the priors (the prior_* settings) or "
-            "fit fewer components."
-        )
+        """What to do about the draws' problems."""
+        parts = []
+        if not (self.computable and self.rhat_ok and self.ess_ok):
+            parts.append(
+                "The posterior may be weakly identified (components that "
+                "overlap or are barely used) or the chains too short: run more "
+                "draws (draws=, warmup=), start the chains from good values "
+                "(init='map' or your own init=), narrow the priors (the prior_* "
+                "settings) or fit fewer components."
+            )
+        if self.divergences:
+            parts.append(
+                "Divergent transitions mean NUTS could not follow the "
+                "posterior's curvature somewhere, so the draws may miss part "
+                "of it: raise adapt_delta (say to 0.99; smaller steps), and if "
+                "they remain, a component is likely weakly determined (narrow "
+                "its priors or fit fewer components)."
+            )
+        if self.treedepth_hits:
+            parts.append(
+                "Trajectories cut at the maximum tree depth cost efficiency, "
+                "not correctness: raise max_treedepth= if the ESS is too low."
+            )
+        if not self.bfmi_ok:
+            parts.append(
+                "A low E-BFMI means the chains explore the posterior's energy "
+                "poorly (heavy tails or a funnel): run more warmup or narrow "
+                "the priors."
+            )
+        return " ".join(parts)
 
     def __str__(self) -> str:
         if self.converged:
@@ -513,18 +611,41 @@ def convergence(
     rhat: Mapping[str, Any],
     ess: Mapping[str, Any],
     *,
+    sample_stats: Mapping[str, Any] | None = None,
+    max_treedepth: int | None = None,
     rhat_limit: float = RHAT_LIMIT,
     ess_limit: float = ESS_LIMIT,
 ) -> Convergence:
-    """Condense per-parameter R-hat and bulk ESS into a :class:`Convergence`.
+    """Condense per-parameter R-hat and bulk ESS, and the sampler's
+    statistics, into a :class:`Convergence`.
 
     Parameters
     ----------
     rhat, ess : xarray.Dataset or mapping of name to DataArray
         ``arviz.rhat`` and ``arviz.ess(method="bulk")`` of the parameters,
         as computed once after sampling (and relabelling).
+    sample_stats : xarray.Dataset or mapping of name to array, optional
+        The sampler's statistics, (chain, draw) each: ``diverging``,
+        ``tree_depth`` and ``energy`` are read where present.
+    max_treedepth : int, optional
+        The sampler's maximum tree depth; without it no transition counts as
+        stopped there.
     rhat_limit, ess_limit : float
         The bars a converged run meets.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> rhat = xr.Dataset({"mu": ("component", [1.002, 1.003])})
+    >>> ess = xr.Dataset({"mu": ("component", [900.0, 1100.0])})
+    >>> diverging = np.zeros((2, 1000), dtype=bool)
+    >>> diverging[1, :3] = True
+    >>> check = convergence(rhat, ess, sample_stats={"diverging": diverging})
+    >>> check.converged, check.sampler_ok
+    (False, False)
+    >>> print(check.figures())  # doctest: +NORMALIZE_WHITESPACE
+    largest R-hat 1.003 (mu[1]), smallest bulk ESS 900 (mu[0]);
+    3 of 2000 transitions divergent (0.15%)
     """
     table = pd.DataFrame(
         {"r_hat": pd.Series(_elements(rhat)), "ess_bulk": pd.Series(_elements(ess))},
@@ -535,6 +656,20 @@ def convergence(
         known = table[column][np.isfinite(table[column])]
         name = getattr(known, pick)() if len(known) else ""
         worst[column] = (float(known[name]) if name else float("nan"), name)
+    stats = {} if sample_stats is None else sample_stats
+    sampler: dict[str, Any] = {}
+    if "diverging" in stats:
+        diverging = np.asarray(stats["diverging"], dtype=bool)
+        sampler.update(divergences=int(diverging.sum()), transitions=diverging.size)
+    if "tree_depth" in stats and max_treedepth is not None:
+        depth = np.asarray(stats["tree_depth"])
+        sampler.update(
+            treedepth_hits=int((depth >= max_treedepth).sum()),
+            max_treedepth=int(max_treedepth),
+            transitions=depth.size,
+        )
+    if "energy" in stats:
+        sampler["bfmi"] = tuple(float(b) for b in e_bfmi(stats["energy"]))
     return Convergence(
         table=table,
         max_rhat=worst["r_hat"][0],
@@ -543,7 +678,37 @@ def convergence(
         ess_parameter=worst["ess_bulk"][1],
         rhat_limit=float(rhat_limit),
         ess_limit=float(ess_limit),
+        **sampler,
     )
+
+
+def e_bfmi(energy: Any) -> np.ndarray:
+    """Each chain's estimated Bayesian fraction of missing information.
+
+    ``sum((E[t] - E[t-1])**2) / sum((E[t] - mean(E))**2)`` over a chain's
+    Hamiltonian energies ``E`` (Betancourt 2016): how much of the spread of
+    the energy one momentum resampling covers. NaN for a chain whose energy
+    does not vary or that has fewer than two draws.
+
+    Parameters
+    ----------
+    energy : array-like, (chain, draw)
+        The sampler's ``energy`` statistic.
+
+    Examples
+    --------
+    >>> e_bfmi([[1.0, 2.0, 4.0, 7.0]]).round(4).tolist()
+    [0.6667]
+    """
+    energy = np.atleast_2d(np.asarray(energy, dtype=float))
+    out = np.full(energy.shape[0], np.nan)
+    if energy.shape[1] < 2:
+        return out
+    step = np.square(np.diff(energy, axis=1)).sum(axis=1)
+    spread = np.square(energy - energy.mean(axis=1, keepdims=True)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(step, spread, out=out, where=spread > 0)
+    return out
 
 
 def _elements(values: Mapping[str, Any]) -> dict[str, float]:

@@ -156,10 +156,13 @@ class Mixture:
         The family that was fitted.
     convergence_ : stanmix.diagnostics.Convergence or None
         For NUTS: R-hat and bulk ESS of every parameter of the relabelled
-        draws (``convergence_.table``), the worst of each, and whether they
-        meet R-hat <= 1.01 and bulk ESS >= 400 (``converged``); when they do
-        not, ``fit`` issues a :class:`stanmix.ConvergenceWarning`. None for
-        the other methods.
+        draws (``convergence_.table``), the worst of each, the sampler's
+        divergent transitions, transitions stopped at the maximum tree
+        depth and each chain's E-BFMI, and whether they meet R-hat <= 1.01,
+        bulk ESS >= 400 and at most 0.1% divergent (``converged``); when
+        they do not, or the sampler reports any divergence, tree depth hit
+        or E-BFMI below 0.3 (``sampler_ok``), ``fit`` issues a
+        :class:`stanmix.ConvergenceWarning`. None for the other methods.
     metric_, adaptation_ : str or None
         For NUTS: the mass matrix (``"dense_e"``, ``"diag_e"``, ``"unit_e"``)
         and how it was found (``"laplace"``: the Laplace approximation at the
@@ -521,8 +524,11 @@ class Mixture:
         -----
         stanmix.ConvergenceWarning
             After NUTS, when some parameter's R-hat is above 1.01 or its bulk
-            ESS below 400 (weak identification, or chains too short): which
-            parameter, its figures, and what to do. ``convergence_`` keeps
+            ESS below 400 (weak identification, or chains too short), or the
+            sampler reports divergent transitions, trajectories cut at the
+            maximum tree depth or a chain's E-BFMI below 0.3: which
+            parameter or statistic, its figures, and what to do (for
+            divergences, a higher ``adapt_delta``). ``convergence_`` keeps
             them.
         """
         k, priors, relabel = self._checked_settings()
@@ -972,8 +978,9 @@ class Mixture:
 
     def _convergence(self, current: tuple[str, ...]) -> Convergence:
         """R-hat and bulk ESS of every parameter of the (relabelled) draws,
-        taken from the relabelling report where it holds them; warns when
-        they miss the bars."""
+        taken from the relabelling report where it holds them, and the
+        sampler's divergences, tree depths and E-BFMI; warns when they miss
+        the bars."""
         post = self.idata_.posterior
         names = [n for n in self.family_.param_dims() if n in post]
         known = self.relabel_report_
@@ -986,17 +993,24 @@ class Mixture:
             with np.errstate(invalid="ignore", divide="ignore"):
                 rhat.update(az.rhat(post[rest]).data_vars)
                 ess.update(az.ess(post[rest], method="bulk").data_vars)
-        found = convergence({n: rhat[n] for n in names}, {n: ess[n] for n in names})
+        found = convergence(
+            {n: rhat[n] for n in names},
+            {n: ess[n] for n in names},
+            sample_stats=getattr(self.idata_, "sample_stats", None),
+            max_treedepth=self.engine_result_info_.get("max_treedepth"),
+        )
         if not found.converged:
-            warnings.warn(
-                "the NUTS draws "
-                + ("have not converged" if found.computable else "cannot be checked")
-                + f": {found.figures()}. "
-                f"{found.advice()} The figures of every parameter are in "
-                "convergence_.table.",
-                ConvergenceWarning,
-                stacklevel=_caller_level(),
-            )
+            state = "have not converged" if found.computable else "cannot be checked"
+        elif not found.sampler_ok:
+            state = "have warning signs"
+        else:
+            return found
+        warnings.warn(
+            f"the NUTS draws {state}: {found.figures()}. {found.advice()} The "
+            "figures of every parameter are in convergence_.table.",
+            ConvergenceWarning,
+            stacklevel=_caller_level(),
+        )
         return found
 
     def _summarise(self) -> None:

@@ -17,9 +17,10 @@ class EngineUnavailableError(StanmixInputError):
 
 
 class ConvergenceWarning(RuntimeWarning):
-    """NUTS draws whose R-hat or bulk ESS miss the usual bars: the posterior
-    may be weakly identified, or the chains too short. The figures are in the
-    model's ``convergence_``."""
+    """NUTS draws whose R-hat or bulk ESS miss the usual bars (the posterior
+    may be weakly identified, or the chains too short), or whose sampler
+    reports divergent transitions, trajectories cut at the maximum tree depth
+    or a low E-BFMI. The figures are in the model's ``convergence_``."""
 
 
 class NotFittedError(AttributeError, RuntimeError):

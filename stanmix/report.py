@@ -23,7 +23,7 @@ import pandas as pd
 
 from stanmix import plots
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
-from stanmix.diagnostics import ESS_LIMIT, RHAT_LIMIT
+from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
 
@@ -347,6 +347,22 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
                     "good" if check.ess_ok else "warn",
                 ),
             ]
+        if check is not None and check.max_treedepth is not None:
+            rows.append(
+                (
+                    "Transitions at the maximum tree depth",
+                    f"{check.treedepth_hits} (depth {check.max_treedepth})",
+                    "warn" if check.treedepth_hits else "good",
+                )
+            )
+        if check is not None and check.bfmi:
+            rows.append(
+                (
+                    "Lowest E-BFMI of a chain",
+                    f"{min(check.bfmi):.2f}",
+                    "good" if check.bfmi_ok else "warn",
+                )
+            )
         elif check is None:
             if "r_hat" in summary:
                 rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
@@ -359,7 +375,8 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
         if check is not None:
             verdict = (
                 f"reached: R-hat <= {check.rhat_limit:g} and bulk ESS >= "
-                f"{check.ess_limit:g} for every parameter"
+                f"{check.ess_limit:g} for every parameter, at most "
+                f"{check.divergence_limit:.1%} of the draws divergent"
                 if check.converged
                 else f"not {'reached' if check.computable else 'checked'}: "
                 f"{check.figures()}"
@@ -380,10 +397,12 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
             '<p class="note">Highlighted values call for care: divergences '
             "mean parts of the posterior were not explored reliably; R-hat "
             f"above {RHAT_LIMIT:g} or a bulk ESS below {ESS_LIMIT:g} mean the "
-            "intervals cannot be trusted yet.</p>"
+            "intervals cannot be trusted yet; trajectories cut at the maximum "
+            "tree depth cost efficiency; an E-BFMI below "
+            f"{BFMI_LIMIT:g} means the energy was explored poorly.</p>"
         )
     check = getattr(model, "convergence_", None)
-    if check is not None and not check.converged:
+    if check is not None and not (check.converged and check.sampler_ok):
         notes.append(f'<p class="note">{_e(check.advice())}</p>')
     return table + "".join(notes)
 

@@ -28,6 +28,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
+from stanmix.diagnostics import DIVERGENCE_LIMIT
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.parallel import run_tasks, spawn_seeds
@@ -47,8 +48,6 @@ PARETO_K_LIMIT = 0.7
 #: A fit counts as converged when its largest R-hat, to the two decimals
 #: ArviZ's summary reports (so below 1.015), is at most this ...
 RHAT_LIMIT = 1.01
-#: ... and at most this share of its draws diverged.
-DIVERGENCE_LIMIT = 0.001
 #: An elpd difference below this is small whatever its standard error ...
 SMALL_DIFFERENCE = 4.0
 #: ... and one above this many standard errors of the difference is clear.
@@ -393,6 +392,7 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
     share = divergences / stats["diverging"].size
     converged = bool(
+        # At most DIVERGENCE_LIMIT of the draws diverged.
         (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and share <= DIVERGENCE_LIMIT
     )
     high = int((k_hat > PARETO_K_LIMIT).sum())

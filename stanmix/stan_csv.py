@@ -46,6 +46,7 @@ _WANTED = (
     "num_warmup",
     "save_warmup",
     "thin",
+    "max_depth",
     "seed",
     "id",
 )
@@ -302,6 +303,7 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             "model": config.get("model", ""),
             "seed": config.get("seed"),
             "warmup": _count(config, "num_warmup") or 0,
+            "max_treedepth": _count(config, "max_depth"),
         },
     )
 

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import inspect
 import os
 import re
 import subprocess
@@ -177,6 +178,21 @@ BAD_CSV = "x,y\n1.0,2.0\n3.0,4.0,5.0\n1.5,2.5\n"
         ),
         ("x,y\n1,2\n3,4\n", ["--components", "5"], "larger than the number of obs"),
         ("x,y\n1,2\n,\n3,4\n", [], "every cell missing"),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--method", "sample", "--adapt-delta", "1.5"],
+            "argument --adapt-delta: must be between 0 and 1 \\(exclusive\\), got 1.5",
+        ),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--method", "sample", "--adapt-delta", "high"],
+            "expects a number between 0 and 1, got 'high'",
+        ),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--adapt-delta", "0.99"],
+            "--adapt-delta does not apply to --method optimize; leave it out",
+        ),
         ("name\na\nb\n", [], "no numeric columns"),
     ],
 )
@@ -212,6 +228,25 @@ def test_missing_file_bad_options_and_out_as_file(table, tmp_path, capsys):
     assert target.read_text() == "keep"
     assert cli.main(["--help"]) == 0
     assert "demo" in capsys.readouterr().out
+
+
+def test_adapt_delta_reaches_the_fit(table, tmp_path, monkeypatch, capsys):
+    path, _, _ = table
+    seen = {}
+    default = inspect.signature(sm.Mixture.fit).parameters["adapt_delta"].default
+
+    def record(self, X, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("recorded")
+
+    monkeypatch.setattr(sm.Mixture, "fit", record)
+    args = _fit_args(path, tmp_path / "o", "--method", "sample")
+    assert cli.main([*args, "--adapt-delta", "0.99"]) == 1
+    assert seen["adapt_delta"] == 0.99 and seen["method"] == "sample"
+    seen.clear()
+    assert cli.main(args) == 1
+    assert seen["adapt_delta"] == default
+    assert not (tmp_path / "o").exists()
 
 
 def _boom(*args, **kwargs):

@@ -7,8 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
+import xarray as xr
 
 import stanmix as sm
+from stanmix.inference_data import az
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +57,10 @@ def test_converged_run_is_quiet(data):
         model.fit(data["u"], method="sample", chains=2, warmup=200, draws=400, seed=1)
     assert not [w for w in record if w.category is sm.ConvergenceWarning]
     check = model.convergence_
-    assert check.converged, check
+    assert check.converged and check.sampler_ok, check
     assert check.max_rhat <= 1.01 and check.min_ess_bulk >= 400
+    assert (check.divergences, check.treedepth_hits, check.transitions) == (0, 0, 800)
+    assert check.max_treedepth == 10 and len(check.bfmi) == 2
     assert set(check.table.index) == {"w[0]", "mu[0]", "sigma[0]"}
     assert str(check) == (
         "Convergence reached: largest R-hat "
@@ -79,3 +83,89 @@ def test_too_few_draws_cannot_be_checked(data):
         "Convergence not checked: R-hat and bulk ESS could not be computed "
         "(too few draws)"
     )
+
+
+def test_divergent_transitions_warn_and_point_to_adapt_delta(data):
+    """A step size held far too large makes every transition diverge."""
+    model = sm.NormalMixture(1, engine="stanli")
+    with pytest.warns(sm.ConvergenceWarning) as record:
+        model.fit(
+            data["u"],
+            method="sample",
+            chains=2,
+            warmup=0,
+            draws=100,
+            seed=1,
+            adaptation="windowed",
+            adapt_engaged=False,
+            step_size=2.5,
+        )
+    check = model.convergence_
+    diverging = model.idata_.sample_stats["diverging"].to_numpy()
+    assert check.divergences == int(diverging.sum()) == 200
+    assert check.transitions == 200
+    assert not check.divergences_ok and not check.converged and not check.sampler_ok
+    (warning,) = [w for w in record if w.category is sm.ConvergenceWarning]
+    message = str(warning.message)
+    assert "200 of 200 transitions divergent (100.00%)" in message
+    assert "raise adapt_delta" in message
+    assert "200 of 200 transitions divergent" in str(check)
+
+
+def test_tree_depth_hits_warn_even_when_the_draws_converged(data):
+    """max_treedepth=3 cuts most trajectories short; with 800 draws a chain
+    the R-hat and ESS bars are still met, so the warning names only the
+    tree depth."""
+    model = sm.NormalMixture(1, engine="stanli")
+    with pytest.warns(sm.ConvergenceWarning) as record:
+        model.fit(
+            data["u"],
+            method="sample",
+            chains=2,
+            warmup=200,
+            draws=800,
+            seed=1,
+            max_treedepth=3,
+        )
+    check = model.convergence_
+    depth = model.idata_.sample_stats["tree_depth"].to_numpy()
+    assert check.max_treedepth == 3
+    assert check.treedepth_hits == int((depth >= 3).sum()) > 0
+    assert check.converged and not check.sampler_ok
+    (warning,) = [w for w in record if w.category is sm.ConvergenceWarning]
+    message = str(warning.message)
+    assert message.startswith("the NUTS draws have warning signs: largest R-hat")
+    assert f"{check.treedepth_hits} of 1600 transitions stopped at the " in message
+    assert "maximum tree depth 3" in message and "max_treedepth=" in message
+    assert "more draws" not in message  # R-hat and ESS are fine
+
+
+def test_e_bfmi_matches_arviz():
+    energy = np.cumsum(np.random.default_rng(3).normal(size=(3, 500)), axis=1)
+    np.testing.assert_allclose(
+        sm.diagnostics.e_bfmi(energy), az.bfmi(energy), rtol=1e-12
+    )
+    assert np.isnan(sm.diagnostics.e_bfmi(np.ones((2, 10)))).all()
+    assert np.isnan(sm.diagnostics.e_bfmi([[1.0]])).all()
+
+
+def test_sampler_bars():
+    """At most 0.1% divergent draws passes the bar (any divergence is still
+    a warning sign); an E-BFMI below 0.3 names its chain."""
+    rhat = xr.Dataset({"mu": ("component", [1.001])})
+    ess = xr.Dataset({"mu": ("component", [2000.0])})
+    diverging = np.zeros((4, 1000), dtype=bool)
+    diverging[0, :4] = True
+    check = sm.diagnostics.convergence(rhat, ess, sample_stats={"diverging": diverging})
+    assert check.converged and not check.sampler_ok
+    diverging[1, 0] = True
+    check = sm.diagnostics.convergence(rhat, ess, sample_stats={"diverging": diverging})
+    assert not check.converged and check.divergences == 5
+    # Chain 1's energy moves in small steps against its spread: E-BFMI ~ 0.
+    rng = np.random.default_rng(0)
+    energy = np.stack([rng.normal(size=1000), np.linspace(0.0, 50.0, 1000)])
+    check = sm.diagnostics.convergence(rhat, ess, sample_stats={"energy": energy})
+    assert check.converged and not check.bfmi_ok and not check.sampler_ok
+    assert check.bfmi[0] > 1.5  # independent draws: about 2
+    assert "(below 0.3) in chain 1" in check.figures()
+    assert "E-BFMI" in check.advice()

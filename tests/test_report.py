@@ -165,6 +165,12 @@ def test_report_tables_summary_and_diagnostics(sampled, sampled_report):
     assert info["Smallest bulk ESS"] == (
         f"{check.min_ess_bulk:.0f} ({check.ess_parameter})"
     )
+    depth = sampled.idata_.sample_stats["tree_depth"].to_numpy()
+    assert info["Transitions at the maximum tree depth"] == (
+        f"{int((depth >= 10).sum())} (depth 10)"
+    )
+    bfmi = sm.diagnostics.e_bfmi(sampled.idata_.sample_stats["energy"].to_numpy())
+    assert info["Lowest E-BFMI of a chain"] == f"{bfmi.min():.2f}"
     # The summary shows the same figures, rounded.
     assert abs(check.max_rhat - summary["r_hat"].max()) <= 0.005
     assert abs(check.min_ess_bulk - summary["ess_bulk"].min()) <= 0.5

@@ -43,7 +43,9 @@ def _columns(name: str, arr: np.ndarray):
         yield f"{name}.{label}", arr[(slice(None), slice(None), *index)]
 
 
-def write_stan_csv(result, folder: Path, stem: str, *, warmup_rows: int = 0):
+def write_stan_csv(
+    result, folder: Path, stem: str, *, warmup_rows: int = 0, max_depth: int = 10
+):
     """Write an engine result as CmdStan's per-chain sample CSV files."""
     columns = [(_STATS[k], v) for k, v in result.sample_stats.items() if k in _STATS]
     for name, arr in result.variables.items():
@@ -67,6 +69,11 @@ def write_stan_csv(result, folder: Path, stem: str, *, warmup_rows: int = 0):
             f"#     num_warmup = {warmup_rows or 1000}",
             f"#     save_warmup = {'true' if warmup_rows else 'false'}",
             "#     thin = 1 (Default)",
+            "#     algorithm = hmc (Default)",
+            "#       hmc",
+            "#         engine = nuts (Default)",
+            "#           nuts",
+            f"#             max_depth = {max_depth}",
             f"# id = {chain + 1}",
             "# random",
             "#   seed = 4321",
@@ -130,6 +137,22 @@ def test_example_data_runs_and_reads_back(example_run):
     # The example data are well separated: one mode, relabelled or not.
     assert summary["r_hat"].max() <= 1.05
     assert len(model.membership()) == data["N"] * data["K"]
+
+
+def test_sampler_checks_read_the_files_maximum_tree_depth(example_run, tmp_path):
+    """The tree depth limit comes from the file's header (``max_depth``):
+    written as 2, every draw at depth 2 or more counts as stopped there."""
+    name, _, result, _ = example_run
+    paths = write_stan_csv(result, tmp_path, name, max_depth=2)
+    with pytest.warns(sm.ConvergenceWarning, match="at the maximum tree depth 2"):
+        model = sm.from_cmdstan_csv(paths, example_data_path(name))
+    check = model.convergence_
+    depth = np.asarray(result.sample_stats["tree_depth"])
+    assert check.max_treedepth == 2
+    assert check.treedepth_hits == int((depth >= 2).sum()) > 0
+    assert check.transitions == depth.size
+    assert check.divergences == int(np.sum(result.sample_stats["diverging"]))
+    assert len(check.bfmi) == 2
 
 
 def test_cells_rebuilt_from_data_give_the_programs_membership(example_run):

@@ -81,6 +81,10 @@ CAPABILITIES = ("penalized_mle", "variational_init_scale", "pathfinder", "thread
 #: while it tunes the step size (stanli adapts the metric from 150 on).
 FIXED_METRIC_MAX_WARMUP = 149
 
+#: NUTS's maximum tree depth unless ``max_treedepth`` says otherwise (both
+#: engines' default).
+MAX_TREEDEPTH = 10
+
 #: Keyword options both engines accept for NUTS (CmdStan's names).
 SAMPLE_OPTIONS = frozenset(
     {

@@ -14,6 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from stanmix.engines._base import (
+    MAX_TREEDEPTH,
     SAMPLE_OPTIONS,
     VARIATIONAL_OPTIONS,
     Engine,
@@ -267,5 +268,6 @@ class CmdStanEngine(Engine):
                 "warmup": int(warmup),
                 "metric": fit.metric_type,
                 "adapt_metric": bool(adapt_metric),
+                "max_treedepth": int(options.get("max_treedepth", MAX_TREEDEPTH)),
             },
         )

@@ -13,6 +13,7 @@ import numpy as np
 
 from stanmix.engines._base import (
     FIXED_METRIC_MAX_WARMUP,
+    MAX_TREEDEPTH,
     SAMPLE_OPTIONS,
     VARIATIONAL_OPTIONS,
     Engine,
@@ -231,6 +232,7 @@ class StanliEngine(Engine):
                 "warmup": int(warmup),
                 "metric": str(metric),
                 "adapt_metric": bool(adapt_metric),
+                "max_treedepth": int(kwargs.get("max_depth", MAX_TREEDEPTH)),
             },
         )
 
