@@ -1,0 +1,45 @@
+"""The README's worked examples print what the README says they print.
+
+Each ```python block followed by a paragraph beginning "prints" and a
+fenced block is run in a fresh namespace; its standard output must equal
+that block line for line (trailing spaces aside). A change that moves the
+numbers is a change the README must show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("stanli")
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+_EXAMPLE = re.compile(
+    r"```python\n(?P<code>(?:(?!```).)*)```\n\s*\nprints[^\n]*(?:\n[^\n`]+)*\n\s*\n"
+    r"```\n(?P<out>(?:(?!```).)*)```",
+    re.S,
+)
+
+
+def _examples() -> list[tuple[str, str]]:
+    found = [(m["code"], m["out"]) for m in _EXAMPLE.finditer(README.read_text())]
+    assert len(found) >= 2, "the README's worked examples were not found"
+    return found
+
+
+def _lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.strip("\n").splitlines()]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(2))
+def test_worked_example_prints_what_the_readme_shows(index):
+    code, expected = _examples()[index]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"README example {index + 1}", "exec"), {})  # noqa: S102
+    assert _lines(out.getvalue()) == _lines(expected)
