@@ -85,28 +85,31 @@ def test_too_few_draws_cannot_be_checked(data):
     )
 
 
-def test_divergent_transitions_warn_and_point_to_adapt_delta(data):
-    """A step size held far too large makes every transition diverge."""
+def _warned_fit(data, **options):
+    """A two-chain NUTS fit of one component to ``u``, and the text of the
+    one ConvergenceWarning it gives."""
     model = sm.NormalMixture(1, engine="stanli")
     with pytest.warns(sm.ConvergenceWarning) as record:
-        model.fit(
-            data["u"],
-            method="sample",
-            chains=2,
-            warmup=0,
-            draws=100,
-            seed=1,
-            adaptation="windowed",
-            adapt_engaged=False,
-            step_size=2.5,
-        )
+        model.fit(data["u"], method="sample", chains=2, seed=1, **options)
+    (warning,) = [w for w in record if w.category is sm.ConvergenceWarning]
+    return model, str(warning.message)
+
+
+def test_divergent_transitions_warn_and_point_to_adapt_delta(data):
+    """A step size held far too large makes every transition diverge."""
+    model, message = _warned_fit(
+        data,
+        warmup=0,
+        draws=100,
+        adaptation="windowed",
+        adapt_engaged=False,
+        step_size=2.5,
+    )
     check = model.convergence_
     diverging = model.idata_.sample_stats["diverging"].to_numpy()
     assert check.divergences == int(diverging.sum()) == 200
     assert check.transitions == 200
     assert not check.divergences_ok and not check.converged and not check.sampler_ok
-    (warning,) = [w for w in record if w.category is sm.ConvergenceWarning]
-    message = str(warning.message)
     assert "200 of 200 transitions divergent (100.00%)" in message
     assert "raise adapt_delta" in message
     assert "200 of 200 transitions divergent" in str(check)
@@ -116,24 +119,12 @@ def test_tree_depth_hits_warn_even_when_the_draws_converged(data):
     """max_treedepth=3 cuts most trajectories short; with 800 draws a chain
     the R-hat and ESS bars are still met, so the warning names only the
     tree depth."""
-    model = sm.NormalMixture(1, engine="stanli")
-    with pytest.warns(sm.ConvergenceWarning) as record:
-        model.fit(
-            data["u"],
-            method="sample",
-            chains=2,
-            warmup=200,
-            draws=800,
-            seed=1,
-            max_treedepth=3,
-        )
+    model, message = _warned_fit(data, warmup=200, draws=800, max_treedepth=3)
     check = model.convergence_
     depth = model.idata_.sample_stats["tree_depth"].to_numpy()
     assert check.max_treedepth == 3
     assert check.treedepth_hits == int((depth >= 3).sum()) > 0
     assert check.converged and not check.sampler_ok
-    (warning,) = [w for w in record if w.category is sm.ConvergenceWarning]
-    message = str(warning.message)
     assert message.startswith("the NUTS draws have warning signs: largest R-hat")
     assert f"{check.treedepth_hits} of 1600 transitions stopped at the " in message
     assert "maximum tree depth 3" in message and "max_treedepth=" in message

@@ -195,7 +195,12 @@ def test_cmdstan_penalized_mle_and_all_methods_run():
     full = sm.Mixture(3, covariance="full", engine="cmdstan").fit(
         X, seed=1, draws=200, warmup=200, max_treedepth=8, show_progress=False
     )
-    assert full.idata_.sample_stats["tree_depth"].max() <= 8
+    depth = full.idata_.sample_stats["tree_depth"].to_numpy()
+    assert depth.max() <= 8
+    # The sampler checks know the limit the run used.
+    assert full.convergence_.max_treedepth == 8
+    assert full.convergence_.treedepth_hits == int((depth >= 8).sum())
+    assert full.convergence_.transitions == depth.size == 800
     m = sm.NormalMixture(2, engine="cmdstan").fit(
         y, method="optimize", seed=1, jacobian=False
     )

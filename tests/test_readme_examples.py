@@ -41,5 +41,5 @@ def test_worked_example_prints_what_the_readme_shows(index):
     code, expected = _examples()[index]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, f"README example {index + 1}", "exec"), {})  # noqa: S102
+        exec(compile(code, f"README example {index + 1}", "exec"), {})
     assert _lines(out.getvalue()) == _lines(expected)
