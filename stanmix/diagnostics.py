@@ -1,4 +1,4 @@
-"""Label-switching diagnostics for mixture-model draws.
+"""Diagnostics of mixture-model draws: label switching and convergence.
 
 :func:`detect_label_switching` says whether MCMC chains sit in different
 labellings of the components (one of the K! symmetric posterior modes each)
