@@ -1,9 +1,10 @@
-"""The README's worked examples print what the README says they print.
+"""The README's worked examples do what the README says they do.
 
 Each ```python block followed by a paragraph beginning "prints" and a
 fenced block is run in a fresh namespace; its standard output must equal
 that block line for line (trailing spaces aside). A change that moves the
-numbers is a change the README must show.
+numbers is a change the README must show. The selection example must choose
+the K its comment names.
 """
 
 from __future__ import annotations
@@ -43,3 +44,19 @@ def test_worked_example_prints_what_the_readme_shows(index):
     with contextlib.redirect_stdout(out):
         exec(compile(code, f"README example {index + 1}", "exec"), {})
     assert _lines(out.getvalue()) == _lines(expected)
+
+
+@pytest.mark.slow
+def test_selection_example_chooses_the_k_its_comment_names(tmp_path, monkeypatch):
+    """The README's select_components example says which K its rule picks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    blocks = re.findall(r"```python\n((?:(?!```).)*)```", README.read_text(), re.S)
+    (code,) = [b for b in blocks if "sm.select_components(" in b]
+    claimed = int(re.search(r"the rule's reason: K = (\d+)", code)[1])
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "README selection example", "exec"), namespace)
+    assert namespace["sel"].best_ == claimed == 3
