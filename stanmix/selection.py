@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
 from stanmix.diagnostics import DIVERGENCE_LIMIT
 from stanmix.estimator import CENSORING_ARGS, Mixture
-from stanmix.exceptions import StanmixInputError
+from stanmix.exceptions import ConvergenceWarning, StanmixInputError
 from stanmix.parallel import run_tasks, spawn_seeds
 
 __all__ = [
@@ -232,6 +232,14 @@ def select_components(
     -------
     ComponentSelection
 
+    Warns
+    -----
+    stanmix.ConvergenceWarning
+        When a K set aside as not converged predicts clearly better (by the
+        rule's own measure) than the K chosen: the chains were most likely
+        too short for the R-hat bar, and the choice should not be trusted
+        before longer ones. ``rule_`` says the same.
+
     Examples
     --------
     >>> import numpy as np, stanmix as sm
@@ -315,7 +323,9 @@ def select_components(
                 rows[k]["estimate"] = "kfold"
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"
-    best, rule = _choose(table, pointwise, method)
+    best, rule, caution = _choose(table, pointwise, method)
+    if caution:
+        warnings.warn(caution, ConvergenceWarning, stacklevel=2)
     return ComponentSelection(
         table_=table, best_=best, rule_=rule, models_=models, seed_=base
     )
@@ -451,14 +461,32 @@ def _heldout(cls, params, k, cells, train, test, seed, fit):
     return test, logsumexp(ll, axis=0) - np.log(ll.shape[0])
 
 
-def _choose(table: pd.DataFrame, pointwise: Mapping, method: str) -> tuple[int, str]:
+def _clearly_better(ks: Sequence[int], best: int, pointwise: Mapping) -> list[int]:
+    """The K among ``ks`` whose elpd is clearly above ``best``'s, by the
+    rule's own measure (a difference over SMALL_DIFFERENCE and over
+    CLEAR_DIFFERENCE_SE standard errors)."""
+    out = []
+    for k in ks:
+        d = pointwise[k] - pointwise[best]
+        gain, se = float(d.sum()), float(np.sqrt(d.size * d.var()))
+        if gain > SMALL_DIFFERENCE and gain > CLEAR_DIFFERENCE_SE * se:
+            out.append(int(k))
+    return out
+
+
+def _choose(
+    table: pd.DataFrame, pointwise: Mapping, method: str
+) -> tuple[int, str, str]:
+    """The chosen K, the rule's reason, and a caution ("" if none)."""
     if method != "sample":
         best = int(table["bic"].idxmin())
         table["elpd_diff"] = np.nan
         table["se_diff"] = np.nan
-        return best, (
+        return (
+            best,
             f"Chose K = {best}: the smallest BIC at the posterior mode "
-            "(method='optimize' gives no predictive density)."
+            "(method='optimize' gives no predictive density).",
+            "",
         )
     kfold = table["estimate"] == "kfold"
     table["elpd"] = np.where(kfold, table["elpd_kfold"], table["elpd_loo"])
@@ -502,13 +530,23 @@ def _choose(table: pd.DataFrame, pointwise: Mapping, method: str) -> tuple[int, 
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {skipped}."
+    better = _clearly_better(skipped, best, pointwise)
+    caution = (
+        f"Caution: K = {better} did not converge but predicts clearly better "
+        f"than the chosen K = {best}; run longer chains (4 chains, more draws) "
+        "before trusting this choice."
+        if better
+        else ""
+    )
+    if caution:
+        rule += " " + caution
     kfold = [int(k) for k in table.index if table.loc[k, "estimate"] == "kfold"]
     if kfold:
         rule += (
             f" K = {kfold} had Pareto k > {PARETO_K_LIMIT} in LOO and were judged "
             "by exact K-fold cross-validation."
         )
-    return best, rule
+    return best, rule, caution
 
 
 @dataclass

@@ -130,6 +130,32 @@ def test_kfold_replaces_loo_where_pareto_k_is_high():
     assert (unchecked.table_["estimate"] == "loo (unreliable)").any()
 
 
+def test_a_better_k_set_aside_as_not_converged_is_a_caution():
+    """Two chains of 300 draws: the three-cluster fit misses the R-hat bar
+    (1.03), so the rule chooses K = 2; its elpd is clearly below K = 3's,
+    and the selection says so, in rule_ and as a warning."""
+    data = datasets.mixture_sample(
+        [0.3, 0.3, 0.4], [[-4.0, 0.0], [4.0, 0.0], [0.0, 5.0]], 1.0, 300, seed=3
+    ).X
+    with pytest.warns(sm.ConvergenceWarning, match="Caution: K = ") as record:
+        sel = sm.select_components(
+            data, range(1, 4), seed=1, chains=2, draws=300, show_progress=False
+        )
+    table = sel.table_
+    assert table["converged"].tolist() == [True, True, False]
+    assert sel.best_ == 2
+    gain = table.loc[3, "elpd_loo"] - table.loc[2, "elpd_loo"]
+    assert gain > 4 and gain > 2 * table.loc[3, "se_diff"] > 0
+    caution = (
+        "Caution: K = [3] did not converge but predicts clearly better than the "
+        "chosen K = 2; run longer chains (4 chains, more draws) before trusting "
+        "this choice."
+    )
+    assert sel.rule_.endswith(caution)
+    (warning,) = [w for w in record if "Caution" in str(w.message)]
+    assert str(warning.message) == caution and warning.filename == __file__
+
+
 def test_optimize_sweep_uses_bic():
     X = _clusters(3, n=300)
     sel = sm.select_components(X, range(1, 5), method="optimize", seed=1)
