@@ -347,6 +347,15 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
                     "good" if check.ess_ok else "warn",
                 ),
             ]
+        elif check is None:
+            if "r_hat" in summary:
+                rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
+                cls = "warn" if rhat > RHAT_LIMIT else "good"
+                rows.append(("Largest R-hat", f"{rhat:.3f}", cls))
+            if "ess_bulk" in summary:
+                ess = float(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float)))
+                cls = "warn" if ess < ESS_LIMIT else "good"
+                rows.append(("Smallest bulk ESS", f"{ess:.0f}", cls))
         if check is not None and check.max_treedepth is not None:
             rows.append(
                 (
@@ -363,15 +372,6 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
                     "good" if check.bfmi_ok else "warn",
                 )
             )
-        elif check is None:
-            if "r_hat" in summary:
-                rhat = float(np.nanmax(summary["r_hat"].to_numpy(dtype=float)))
-                cls = "warn" if rhat > RHAT_LIMIT else "good"
-                rows.append(("Largest R-hat", f"{rhat:.3f}", cls))
-            if "ess_bulk" in summary:
-                ess = float(np.nanmin(summary["ess_bulk"].to_numpy(dtype=float)))
-                cls = "warn" if ess < ESS_LIMIT else "good"
-                rows.append(("Smallest bulk ESS", f"{ess:.0f}", cls))
         if check is not None:
             verdict = (
                 f"reached: R-hat <= {check.rhat_limit:g} and bulk ESS >= "
