@@ -1,0 +1,95 @@
+"""Which parts of a mixture's partial sum stanli speeds up on two threads.
+
+Small programs, each one ``reduce_sum`` over N rows of a random N x P
+design (data) and a P x K coefficient matrix (parameters), the shape of
+normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
+
+- ``product``: the partial sum is only ``sum(design[start:end] * coef)``;
+- ``lse``: the row log-sum-exp of a product computed outside the partial
+  sum (the N x K parameter matrix is a shared argument);
+- ``both``: product and row log-sum-exp in the partial sum (the program's
+  form).
+
+Run from the repository root on an idle machine:
+
+    python bench/threads_probe.py
+    python bench/threads_probe.py --rows 40000
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+from gradient_speed import ms_per_gradient
+
+LSE = """
+  vector rows_lse(matrix lp) {
+    vector[rows(lp)] out = lp[:, 1];
+    for (k in 2:cols(lp)) out = log_sum_exp(out, lp[:, k]);
+    return out;
+  }
+"""
+PARTS = {
+    "product": (
+        "real part(array[] int ids, int start, int end, matrix design, "
+        "matrix coef) { return sum(design[start:end] * coef); }",
+        "target += reduce_sum(part, ids, grainsize, design, coef);",
+    ),
+    "lse": (
+        "real part(array[] int ids, int start, int end, matrix lp) "
+        "{ return sum(rows_lse(lp[start:end])); }",
+        "matrix[N, K] lp = design * coef;\n"
+        "  target += reduce_sum(part, ids, grainsize, lp);",
+    ),
+    "both": (
+        "real part(array[] int ids, int start, int end, matrix design, "
+        "matrix coef) { return sum(rows_lse(design[start:end] * coef)); }",
+        "target += reduce_sum(part, ids, grainsize, design, coef);",
+    ),
+}
+
+
+def program(name: str) -> str:
+    part, body = PARTS[name]
+    return f"""functions {{{LSE}  {part}
+}}
+data {{ int N; int P; int K; matrix[N, P] design; int grainsize; }}
+transformed data {{ array[N] int ids = linspaced_int_array(N, 1, N); }}
+parameters {{ matrix[P, K] coef; }}
+model {{
+  to_vector(coef) ~ normal(0, 1);
+  {body}
+}}
+"""
+
+
+def main(argv=None) -> int:
+    import stanli
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--columns", type=int, default=16, help="P [16]")
+    parser.add_argument("--components", type=int, default=5, help="K [5]")
+    args = parser.parse_args(argv)
+    n, p, k = args.rows, args.columns, args.components
+    design = np.random.default_rng(0).normal(size=(n, p)).tolist()
+    print(f"stanli {stanli.__version__}; N={n}, P={p}, K={k}; ms per gradient")
+    for name in PARTS:
+        mir = stanli.stan_to_mir(program(name))
+        ms = []
+        for threads in (1, 2):
+            data = dict(N=n, P=p, K=k, design=design, grainsize=n // (4 * threads))
+            model = stanli.Model(mir=mir, data=data, threads_per_chain=threads)
+            q = np.random.default_rng(1).normal(scale=0.1, size=model.n_unconstrained)
+            ms.append(ms_per_gradient(model, q))
+        print(
+            f"{name:8s} 1 thread {ms[0]:7.3f}  2 threads {ms[1]:7.3f}  "
+            f"{ms[0] / ms[1]:.2f}x",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
