@@ -7,13 +7,15 @@ normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
 - ``product``: the partial sum is only ``sum(design[start:end] * coef)``;
 - ``lse``: the row log-sum-exp of a product computed outside the partial
   sum (the N x K parameter matrix is a shared argument);
-- ``both``: product and row log-sum-exp in the partial sum (the program's
-  form).
+- ``fold``: the row log-sum-exp folded one component at a time, each a
+  matrix-vector product, in the partial sum (normal_diag's form);
+- ``both``: product and row log-sum-exp in the partial sum (normal_diag's
+  earlier form).
 
 Run from the repository root on an idle machine:
 
     python bench/threads_probe.py
-    python bench/threads_probe.py --rows 40000
+    python bench/threads_probe.py --columns 11 --rows 40000
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ PARTS = {
         "{ return sum(rows_lse(lp[start:end])); }",
         "matrix[N, K] lp = design * coef;\n"
         "  target += reduce_sum(part, ids, grainsize, lp);",
+    ),
+    "fold": (
+        "real part(array[] int ids, int start, int end, matrix design, "
+        "matrix coef) { matrix[end - start + 1, cols(design)] d = "
+        "design[start:end]; vector[end - start + 1] total = d * coef[:, 1]; "
+        "for (k in 2:cols(coef)) total = log_sum_exp(total, d * coef[:, k]); "
+        "return sum(total); }",
+        "target += reduce_sum(part, ids, grainsize, design, coef);",
     ),
     "both": (
         "real part(array[] int ids, int start, int end, matrix design, "
