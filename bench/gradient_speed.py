@@ -57,17 +57,30 @@ def measure(stan_dir: Path, program: str, flags: dict, copies: int) -> dict:
     from stanmix.programs import example_data
 
     data = dict(example_data(program, copies), **flags)
-    row = {"program": program, **flags, "rows": data["N"]}
+    times = thread_times(mir, data, (0, max(1, data["N"] // 8)), scale=0.3, seed=0)
+    return {"program": program, **flags, "rows": data["N"], **times}
+
+
+def thread_times(
+    mir: str, data: dict, grainsizes: tuple[int, int], *, scale: float, seed: int
+) -> dict:
+    """ms per gradient on 1 and 2 threads (``grainsizes`` for each) at one
+    point drawn normal(0, ``scale``) per unconstrained coordinate, and the
+    speedup."""
+    import stanli
+
+    out = {}
     q = None
-    for threads, grain in ((1, 0), (2, max(1, data["N"] // 8))):
+    for threads, grain in zip((1, 2), grainsizes, strict=True):
         model = stanli.Model(
             mir=mir, data=dict(data, grainsize=grain), threads_per_chain=threads
         )
         if q is None:
-            q = np.random.default_rng(0).normal(scale=0.3, size=model.n_unconstrained)
-        row[f"ms_{threads}"] = ms_per_gradient(model, q)
-    row["speedup"] = row["ms_1"] / row["ms_2"]
-    return row
+            rng = np.random.default_rng(seed)
+            q = rng.normal(scale=scale, size=model.n_unconstrained)
+        out[f"ms_{threads}"] = ms_per_gradient(model, q)
+    out["speedup"] = out["ms_1"] / out["ms_2"]
+    return out
 
 
 def main(argv=None) -> int:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from gradient_speed import ms_per_gradient
+from gradient_speed import thread_times
 
 LSE = """
   vector rows_lse(matrix lp) {
@@ -86,16 +86,17 @@ def main(argv=None) -> int:
     design = np.random.default_rng(0).normal(size=(n, p)).tolist()
     print(f"stanli {stanli.__version__}; N={n}, P={p}, K={k}; ms per gradient")
     for name in PARTS:
-        mir = stanli.stan_to_mir(program(name))
-        ms = []
-        for threads in (1, 2):
-            data = dict(N=n, P=p, K=k, design=design, grainsize=n // (4 * threads))
-            model = stanli.Model(mir=mir, data=data, threads_per_chain=threads)
-            q = np.random.default_rng(1).normal(scale=0.1, size=model.n_unconstrained)
-            ms.append(ms_per_gradient(model, q))
+        data = dict(N=n, P=p, K=k, design=design)
+        row = thread_times(
+            stanli.stan_to_mir(program(name)),
+            data,
+            (n // 4, n // 8),
+            scale=0.1,
+            seed=1,
+        )
         print(
-            f"{name:8s} 1 thread {ms[0]:7.3f}  2 threads {ms[1]:7.3f}  "
-            f"{ms[0] / ms[1]:.2f}x",
+            f"{name:8s} 1 thread {row['ms_1']:7.3f}  2 threads {row['ms_2']:7.3f}  "
+            f"{row['speedup']:.2f}x",
             flush=True,
         )
     return 0
