@@ -468,8 +468,9 @@ class Mixture:
         metric : {"auto", "dense_e", "diag_e", "unit_e"}
             NUTS mass matrix (``adaptation`` says how it is found). ``"auto"``
             takes ``"dense_e"`` when chains start from the MAP, the model
-            has at most 100 unconstrained parameters (and at least 10
-            warmup iterations for each), and the components are well
+            has at most 100 unconstrained parameters (and, where warmup
+            estimates the metric, at least 10 warmup iterations for each),
+            and the components are well
             separated there (mean top membership probability at least 0.9)
             with none nearly all censored in a column; otherwise
             ``"diag_e"`` (see :mod:`stanmix.inference.metric`). The choice
@@ -703,13 +704,7 @@ class Mixture:
             censored_heavy = map_probs is not None and bool(
                 mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
             )
-            if metric == "auto":
-                metric = choose_metric(
-                    n_unconstrained=self._n_unconstrained(family, k, cells),
-                    warmup=WINDOWED_WARMUP if warmup is None else warmup,
-                    separation=separation,
-                    mostly_censored=censored_heavy,
-                )
+            auto_metric = metric == "auto"
             explicit_laplace = adaptation == "laplace"
             if adaptation == "auto":
                 adaptation = choose_adaptation(
@@ -739,6 +734,17 @@ class Mixture:
                         warnings.warn(message, RuntimeWarning, stacklevel=2)
                     logger.info(message)
                     adaptation = "windowed"
+            if auto_metric:
+                # Warmup draws estimate the metric only where Laplace gave none.
+                estimating = None
+                if covariance is None:
+                    estimating = WINDOWED_WARMUP if warmup is None else warmup
+                metric = choose_metric(
+                    n_unconstrained=self._n_unconstrained(family, k, cells),
+                    warmup=estimating,
+                    separation=separation,
+                    mostly_censored=censored_heavy,
+                )
             if covariance is not None:
                 engine_options["inv_metric"] = (
                     covariance if metric == "dense_e" else np.diag(covariance).copy()

@@ -311,3 +311,20 @@ def test_laplace_metric_is_taken_in_the_draws_chart():
         [m[2] - m[1], m[2] - m[0]],
         rtol=1e-6,
     )
+
+
+def test_laplace_metric_is_dense_whatever_the_warmup():
+    """The per-parameter warmup floor is for a metric estimated from warmup
+    draws; the Laplace metric comes from the curvature at the MAP, so a
+    short warmup asked for with it keeps the dense metric (the windowed
+    adaptation with the same warmup does not)."""
+    X = _separated(3, 2)  # 14 parameters: a dense metric needs 140 warmup
+    model, call = _sampler_call(
+        sm.DiagonalMixture(3), X, adaptation="laplace", warmup=100
+    )
+    assert (model.metric_, call["warmup"]) == ("dense_e", 100)
+    assert call["inv_metric"].shape == (14, 14)
+    model, call = _sampler_call(
+        sm.DiagonalMixture(3), X, adaptation="windowed", warmup=100
+    )
+    assert (model.metric_, call["warmup"]) == ("diag_e", 100)

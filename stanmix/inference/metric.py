@@ -10,10 +10,12 @@ cannot follow, so there a dense one takes about half the leapfrog steps
 posteriors where a dense estimate is no better than a diagonal one and
 noisier; so do components whose rows are nearly all censored in a column,
 which rest on the prior there (a wedge, not an ellipse); and the warmup's
-draws estimate a large covariance poorly, so a dense metric needs at least
-``WARMUP_PER_PARAM`` warmup iterations per parameter (latent values of
-censored cells count). Without a mode to judge from, or without joint
-components, Stan's diagonal default.
+draws estimate a large covariance poorly, so a dense metric estimated by
+warmup needs at least ``WARMUP_PER_PARAM`` warmup iterations per parameter
+(latent values of censored cells count). The Laplace metric comes from the
+curvature at the MAP, not from warmup draws, and has no such floor.
+Without a mode to judge from, or without joint components, Stan's diagonal
+default.
 
 The separation also decides how the metric is found. Where the components
 are well separated at the MAP, the Laplace approximation there (``inv(-H)``,
@@ -50,12 +52,14 @@ def choose_metric(
     n_unconstrained: int,
     separation: float | None,
     mostly_censored: bool,
-    warmup: int = 1000,
+    warmup: int | None = 1000,
 ) -> str:
     """Return "dense_e" or "diag_e" for ``metric="auto"``.
 
     ``separation`` is the mean top membership probability at the MAP (None
-    without a MAP or without joint components).
+    without a MAP or without joint components). ``warmup`` is the number of
+    warmup iterations that estimate the metric, None where none do (the
+    Laplace metric).
 
     Examples
     --------
@@ -67,10 +71,16 @@ def choose_metric(
     ...     n_unconstrained=40, separation=0.99, mostly_censored=False, warmup=200
     ... )
     'diag_e'
+    >>> choose_metric(
+    ...     n_unconstrained=40, separation=0.99, mostly_censored=False, warmup=None
+    ... )
+    'dense_e'
     """
     if separation is None or mostly_censored:
         return "diag_e"
-    limit = min(DENSE_METRIC_MAX_PARAMS, warmup // WARMUP_PER_PARAM)
+    limit = DENSE_METRIC_MAX_PARAMS
+    if warmup is not None:
+        limit = min(limit, warmup // WARMUP_PER_PARAM)
     if n_unconstrained > limit:
         return "diag_e"
     if separation < DENSE_METRIC_MIN_SEPARATION:
