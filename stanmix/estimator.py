@@ -75,6 +75,17 @@ CENSORED_WARN = 0.9
 STEPHENS_BUDGET = 50_000_000
 #: Pointwise log-likelihood values stored by default (log_likelihood=None).
 LOG_LIK_BUDGET = 20_000_000
+#: The methods each of fit's method-specific arguments applies to; a value
+#: other than its default is refused with any other method.
+METHOD_ARGS = {
+    "chains": ("sample",),
+    "warmup": ("sample",),
+    "draws": ("sample", "variational"),
+    "algorithm": ("variational",),
+    "adapt_delta": ("sample",),
+    "metric": ("sample",),
+    "adaptation": ("sample",),
+}
 
 
 class Mixture:
@@ -367,6 +378,26 @@ class Mixture:
             raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
         if not jacobian and method != "optimize":
             raise StanmixInputError("jacobian=False applies only to method='optimize'")
+        given = {
+            "chains": chains,
+            "warmup": warmup,
+            "draws": draws,
+            "algorithm": algorithm,
+            "adapt_delta": adapt_delta,
+            "metric": metric,
+            "adaptation": adaptation,
+        }
+        unused = [
+            f"{name}={value!r}"
+            for name, value in given.items()
+            if method not in METHOD_ARGS[name] and value != _FIT_DEFAULTS[name]
+        ]
+        if unused:
+            verb = "does" if len(unused) == 1 else "do"
+            raise StanmixInputError(
+                f"{' and '.join(unused)} {verb} not apply to method={method!r}; "
+                f"leave {'it' if len(unused) == 1 else 'them'} out"
+            )
         return check.seed(seed)
 
     def _anchor(self, start: Clustering, columns: tuple[str, ...]) -> int:
@@ -445,7 +476,9 @@ class Mixture:
             NUTS chains, warmup iterations and kept draws per chain (for
             variational, ``draws`` is the number of approximate draws).
             ``warmup`` defaults to 1000 with Stan's windowed adaptation and
-            to 100 with the Laplace metric (see ``adaptation``).
+            to 100 with the Laplace metric (see ``adaptation``). These, and
+            the NUTS and ADVI settings below, are refused (other than at
+            their defaults) with a method they do not apply to.
         n_starts : int
             Optimizer starts, each from its own k-means clustering.
         init : {"map", "kmeans", "pathfinder", "random"} or dict or list of dict
@@ -1253,6 +1286,14 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
+
+
+#: fit's defaults of the arguments in METHOD_ARGS.
+_FIT_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Mixture.fit).parameters.items()
+    if name in METHOD_ARGS
+}
 
 
 def _caller_level() -> int:

@@ -318,6 +318,23 @@ def fit_mixture(X, **kwargs):
             "X has a MultiIndex on its rows (2 levels: 'site', 'n'); stanmix labels "
             "each observation with one label",
         ),
+        (
+            lambda: fit_diag(FRAME, method="optimize", draws=500),
+            "draws=500 does not apply to method='optimize'; leave it out",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", chains=2, adapt_delta=0.9),
+            "chains=2 and adapt_delta=0.9 do not apply to method='variational'; "
+            "leave them out",
+        ),
+        (
+            lambda: fit_diag(FRAME, algorithm="fullrank"),
+            "algorithm='fullrank' does not apply to method='sample'",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="optimize", warmup=200, metric="diag_e"),
+            "warmup=200 and metric='diag_e' do not apply to method='optimize'",
+        ),
     ],
 )
 def test_bad_input_raises_clear_error(call, fragment):
