@@ -12,6 +12,10 @@ normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
 - ``both``: product and row log-sum-exp in the partial sum (normal_diag's
   earlier form).
 
+Beside each two-thread time: the process's CPU time per gradient (both
+threads) and its voluntary context switches per gradient (the waits of
+the threads on each other), from ``getrusage``.
+
 Run from the repository root on an idle machine:
 
     python bench/threads_probe.py
@@ -21,6 +25,7 @@ Run from the repository root on an idle machine:
 from __future__ import annotations
 
 import argparse
+import resource
 
 import numpy as np
 from gradient_speed import thread_times
@@ -74,6 +79,27 @@ model {{
 """
 
 
+def cpu_and_waits(mir: str, data: dict, *, scale: float, seed: int) -> dict:
+    """CPU ms and voluntary context switches per gradient on 2 threads, at
+    the point ``thread_times`` uses."""
+    import stanli
+
+    model = stanli.Model(mir=mir, data=data, threads_per_chain=2)
+    q = np.random.default_rng(seed).normal(scale=scale, size=model.n_unconstrained)
+    for _ in range(20):
+        model.log_prob_grad(q)
+    calls = 500
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    for _ in range(calls):
+        model.log_prob_grad(q)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "cpu_ms_2": 1e3 * cpu / calls,
+        "waits_2": (after.ru_nvcsw - before.ru_nvcsw) / calls,
+    }
+
+
 def main(argv=None) -> int:
     import stanli
 
@@ -87,16 +113,13 @@ def main(argv=None) -> int:
     print(f"stanli {stanli.__version__}; N={n}, P={p}, K={k}; ms per gradient")
     for name in PARTS:
         data = dict(N=n, P=p, K=k, design=design)
-        row = thread_times(
-            stanli.stan_to_mir(program(name)),
-            data,
-            (n // 4, n // 8),
-            scale=0.1,
-            seed=1,
-        )
+        mir = stanli.stan_to_mir(program(name))
+        row = thread_times(mir, data, (n // 4, n // 8), scale=0.1, seed=1)
+        row.update(cpu_and_waits(mir, dict(data, grainsize=n // 8), scale=0.1, seed=1))
         print(
             f"{name:8s} 1 thread {row['ms_1']:7.3f}  2 threads {row['ms_2']:7.3f}  "
-            f"{row['speedup']:.2f}x",
+            f"{row['speedup']:.2f}x  (2 threads: CPU {row['cpu_ms_2']:.3f} ms, "
+            f"{row['waits_2']:.1f} waits per gradient)",
             flush=True,
         )
     return 0
