@@ -350,6 +350,23 @@ class Mixture:
             check.integer("warmup", warmup, low=0)
         check.integer("draws", draws, low=1)
         check.integer("n_starts", n_starts, low=1)
+        if init == "pathfinder" and method != "sample":
+            raise StanmixInputError(
+                f"init='pathfinder' starts NUTS chains; method={method!r} starts "
+                "from 'map', 'kmeans', 'random' or parameter values"
+            )
+        starts_used = isinstance(init, str) and (
+            method == "optimize"
+            or init == "map"
+            or (method, init) == ("sample", "kmeans")
+        )
+        if not starts_used and n_starts != _FIT_DEFAULTS["n_starts"]:
+            raise StanmixInputError(
+                f"n_starts={n_starts} does not apply to method={method!r} with "
+                f"init={init if isinstance(init, str) else 'values'!r}: it counts the "
+                "optimizer's starts (method='optimize', or init='map') and the "
+                "k-means starts of NUTS chains (init='kmeans'); leave it out"
+            )
         check.one_of("algorithm", algorithm, ALGORITHMS)
         check.number("adapt_delta", adapt_delta, low=0, high=1)
         check.one_of("metric", metric, METRICS)
@@ -480,13 +497,17 @@ class Mixture:
             the NUTS and ADVI settings below, are refused (other than at
             their defaults) with a method they do not apply to.
         n_starts : int
-            Optimizer starts, each from its own k-means clustering.
+            Optimizer starts, each from its own k-means clustering (or, with
+            ``init="random"``, from Stan's random inits); with
+            ``init="kmeans"``, the clusterings NUTS chains cycle through.
         init : {"map", "kmeans", "pathfinder", "random"} or dict or list of dict
             Where chains (or ADVI) start: the best posterior mode (default),
             the k-means clusterings directly, Pathfinder draws from the
-            engine, or Stan's own random inits (uniform(-2, 2) on the
-            unconstrained scale), which is how label-switched runs usually
-            begin. Or parameter values in the data's units, ``{"w": (K,),
+            engine (NUTS only), or Stan's own random inits (uniform(-2, 2) on
+            the unconstrained scale), which is how label-switched runs
+            usually begin. With ``method="optimize"``, ``"map"`` and
+            ``"kmeans"`` both start the optimizer from the k-means
+            clusterings. Or parameter values in the data's units, ``{"w": (K,),
             "mu": (K, D), "sigma": (K, D)}`` (plus ``"nu"`` (K,) for
             Student-t and ``"corr"`` for full and tied covariances,
             optional): one dict for every chain, or a list with one per
@@ -671,13 +692,17 @@ class Mixture:
         self._reset(family, cells, index, units, layout, seed, engine, method)
         best = map_probs = None
         if method == "optimize" or init == "map":
-            point_starts = user if (method == "optimize" and user) else starts
+            if method == "optimize" and init == "random":
+                point_inits = [None] * n_starts  # Stan's own random inits
+            else:
+                point_starts = user if (method == "optimize" and user) else starts
+                point_inits = [program_init(p) for p in point_starts]
             try:
                 best, self.optimize_lps_ = best_mode(
                     engine,
                     stan_file,
                     data,
-                    [program_init(p) for p in point_starts],
+                    point_inits,
                     seed,
                     jacobian,
                     **(engine_options if method == "optimize" else {}),
@@ -714,7 +739,7 @@ class Mixture:
             result = engine.variational(
                 stan_file,
                 data,
-                init=program_init(start),
+                init=None if init == "random" else program_init(start),
                 seed=seed,
                 algorithm=algorithm,
                 draws=draws,
@@ -1288,11 +1313,11 @@ class Mixture:
         return cells
 
 
-#: fit's defaults of the arguments in METHOD_ARGS.
+#: fit's defaults of the arguments in METHOD_ARGS, and of n_starts.
 _FIT_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(Mixture.fit).parameters.items()
-    if name in METHOD_ARGS
+    if name in METHOD_ARGS or name == "n_starts"
 }
 
 

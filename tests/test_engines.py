@@ -186,9 +186,14 @@ def test_cmdstan_engine_matches_stanli_mode(program):
 @pytest.mark.cmdstan
 def test_cmdstan_penalized_mle_and_all_methods_run():
     y = sm.datasets.two_components(100, seed=1).X
-    for method in ("optimize", "variational", "sample"):
+    runs = {
+        "optimize": {},
+        "variational": {"draws": 200},
+        "sample": {"draws": 200, "warmup": 200},
+    }
+    for method, sizes in runs.items():
         m = sm.NormalMixture(2, engine="cmdstan").fit(
-            y, method=method, seed=1, draws=200, warmup=200, show_progress=False
+            y, method=method, seed=1, show_progress=False, **sizes
         )
         assert m.engine_ == "cmdstan"
     X = sm.datasets.correlated(150, seed=2).X

@@ -319,6 +319,32 @@ def fit_mixture(X, **kwargs):
             "each observation with one label",
         ),
         (
+            lambda: fit_diag(FRAME, method="optimize", init="pathfinder"),
+            "init='pathfinder' starts NUTS chains; method='optimize' starts from "
+            "'map', 'kmeans', 'random' or parameter values",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", init="pathfinder"),
+            "init='pathfinder' starts NUTS chains",
+        ),
+        (
+            lambda: fit_diag(FRAME, init="random", n_starts=8),
+            "n_starts=8 does not apply to method='sample' with init='random'",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                method="optimize",
+                n_starts=2,
+                init={"w": [0.5, 0.5], "mu": [[0, 1], [2, 3]], "sigma": 1.0},
+            ),
+            "n_starts=2 does not apply to method='optimize' with init='values'",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", init="kmeans", n_starts=3),
+            "n_starts=3 does not apply to method='variational' with init='kmeans'",
+        ),
+        (
             lambda: fit_diag(FRAME, method="optimize", draws=500),
             "draws=500 does not apply to method='optimize'; leave it out",
         ),
@@ -447,3 +473,27 @@ def test_sampling_starts_from_kmeans_when_no_mode_is_found():
         sm.NormalMixture(2, engine=_NoModes()).fit(
             FRAME["x"].to_numpy(), method="optimize", seed=1
         )
+
+
+@pytest.mark.parametrize("method", ["optimize", "variational"])
+def test_random_inits_reach_the_optimizer_and_advi(method):
+    """init="random" gives the engine no init (Stan's own random inits): for
+    each of the n_starts optimizer starts, and for ADVI."""
+    X = sm.datasets.blobs(200, seed=1).X
+    engine = RecordingEngine(stop=())
+    seen = []
+    real = engine.optimize if method == "optimize" else engine.variational
+
+    def spy(stan_file, data, **kwargs):
+        seen.append(kwargs["init"])
+        return real(stan_file, data, **kwargs)
+
+    setattr(engine, method, spy)
+    extra = {"n_starts": 3} if method == "optimize" else {"draws": 100}
+    model = sm.DiagonalMixture(5, engine=engine)
+    model.fit(X, method=method, init="random", seed=1, **extra)
+    assert seen == [None] * (3 if method == "optimize" else 1)
+    if method == "optimize":
+        # Random starts miss the five-blob mode the k-means starts find.
+        default = sm.DiagonalMixture(5).fit(X, method="optimize", seed=1, n_starts=3)
+        assert model.optimize_lps_.max() < default.optimize_lps_.max() - 10
