@@ -274,8 +274,9 @@ def _parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--kfold",
         type=_whole(2),
-        default=5,
-        help="folds of the cross-validation of a K whose LOO is unreliable [5]",
+        default=None,
+        help="folds of the cross-validation of a K whose LOO is unreliable "
+        "(--method sample) [5]",
     )
     select.add_argument(
         "--jobs",
@@ -673,6 +674,10 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     import stanmix as sm
 
     options = _sampling(args)
+    if args.kfold is not None and args.method != "sample":
+        raise StanmixInputError(
+            f"--kfold does not apply to --method {args.method}; leave it out"
+        )
     table, lower, upper = _read(args)
     if args.components[-1] > len(table.frame):
         raise StanmixInputError(
@@ -695,7 +700,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
         estimator=template,
         method=args.method,
         seed=args.seed,
-        kfold=args.kfold,
+        kfold=5 if args.kfold is None else args.kfold,
         n_jobs=args.jobs if args.jobs > 1 else None,
         progress=_progress(args) is not False,
         lower_limit=lower or None,

@@ -568,6 +568,7 @@ def _selection_section(selection) -> list[str]:
         "fit_seconds",
     ]
     table = selection.table_[[c for c in cols if c in selection.table_]]
+    table = table.dropna(axis=1, how="all")  # posterior modes: no elpd
     return [
         "<h2>How many components</h2>",
         f"<p>{_e(selection.rule_)}</p>",

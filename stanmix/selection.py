@@ -102,6 +102,8 @@ class ComponentSelection:
             "max_rhat",
             "converged",
         ]
+        if "max_rhat" not in self.table_:  # posterior modes: no elpd, no R-hat
+            cols = ["n_parameters", "bic", "icl"]
         with pd.option_context("display.width", 120, "display.precision", 2):
             table = self.table_[cols].to_string()
         return f"{table}\n\n{self.rule_}"
@@ -217,8 +219,8 @@ def select_components(
         (:func:`stanmix.parallel.spawn_seeds`), so the same seed gives the
         same table serially, with joblib and on Dask.
     kfold : int or None
-        Folds for the K with unreliable LOO (default 5); ``None`` keeps the
-        LOO estimate and marks it ``"loo (unreliable)"``.
+        Folds for the K with unreliable LOO (default 5; NUTS only);
+        ``None`` keeps the LOO estimate and marks it ``"loo (unreliable)"``.
     n_jobs, backend, client, progress
         Where the fits run: see :func:`stanmix.parallel.run_tasks`
         (default: one after another in this process).
@@ -253,6 +255,11 @@ def select_components(
     check.one_of("method", method, ("sample", "optimize"))
     if kfold is not None:
         check.integer("kfold", kfold, low=2)
+    if method == "optimize" and kfold != 5:
+        raise StanmixInputError(
+            f"kfold={kfold!r} does not apply to method='optimize' (it refits the "
+            "NUTS fits whose LOO is unreliable); leave it out"
+        )
     base = check.seed(seed)
     if base is None:
         base = int(np.random.SeedSequence().entropy % check.MAX_SEED)
@@ -349,6 +356,13 @@ def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> No
     ]
     valid += sorted(get_engine(template.engine).options.get(method, ()))
     check.known_keys("option(s) for the fits:", fit_kwargs, valid)
+    # The values, and whether the method uses them, as every fit would check.
+    checked = {
+        name: fit_kwargs.get(name, spec.default)
+        for name, spec in signature.items()
+        if name in inspect.signature(template._check_fit_args).parameters
+    }
+    template._check_fit_args(**{**checked, "method": method, "seed": None})
 
 
 def _check_ks(n_components) -> list[int]:

@@ -89,6 +89,41 @@ def test_fit_golden_path(table, tmp_path, capsys):
     assert f"Report: {out / 'report.html'}" in captured.out
 
 
+def test_select_golden_path(table, tmp_path, capsys):
+    """stanmix select fits every K, says which it chose and writes that
+    model's results with selection.csv; by BIC on the posterior modes here
+    (two clusters four sds apart), K = 2."""
+    path, _, limit = table
+    out = tmp_path / "results"
+    args = ["select", str(path), "--components", "1-3", "--columns", "x,y"]
+    args += ["--method", "optimize", "--engine", "stanli", "--no-progress"]
+    code = cli.main([*args, "--lower-limit", f"x={limit}", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(os.listdir(out)) == sorted([*RESULTS, "selection.csv"])
+    assert "Chosen: K = 2" in captured.out
+    selection = pd.read_csv(out / "selection.csv")
+    assert selection["K"].tolist() == [1, 2, 3]
+    bic = selection.set_index("K")["bic"]
+    assert bic.idxmin() == 2
+    idata = az.from_netcdf(str(out / "posterior.nc"))
+    assert idata.posterior["w"].shape == (1, 1, 2)
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "Chose K = 2: the smallest BIC at the posterior mode" in text
+    assert "<th>bic</th>" in text and "<th>elpd</th>" not in text
+
+
+def test_select_refuses_kfold_without_sampling(table, tmp_path, capsys):
+    path, _, _ = table
+    out = tmp_path / "results"
+    args = ["select", str(path), "-k", "1-2", "--method", "optimize"]
+    code = cli.main([*args, "--kfold", "3", "--out", str(out)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--kfold does not apply to --method optimize; leave it out" in err
+    assert not out.exists()
+
+
 def test_fit_chooses_family_and_covariance(table, tmp_path, capsys):
     path, _, limit = table
     out = tmp_path / "results"

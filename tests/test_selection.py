@@ -164,6 +164,11 @@ def test_optimize_sweep_uses_bic():
     assert (sel.table_["icl"] >= sel.table_["bic"]).all()
     fig = sel.plot()
     assert len(fig.axes) == 2
+    # Printed: the criteria the modes have, then the rule.
+    lines = str(sel).splitlines()
+    assert lines[0].split() == ["n_parameters", "bic", "icl"]
+    assert [line.split()[0] for line in lines[2:6]] == ["1", "2", "3", "4"]
+    assert lines[-1].startswith("Chose K = 3: the smallest BIC")
 
 
 def test_the_same_seed_gives_the_same_table_serially_and_in_processes():
@@ -197,6 +202,15 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
         ({"seed": -3}, "seed must be at least 0"),
         ({"estimator": "normal"}, "estimator must be a stanmix Mixture"),
         ({"chians": 2}, "unknown option(s)"),
+        ({"chains": 0}, "chains must be at least 1"),
+        (
+            {"method": "optimize", "draws": 50},
+            "draws=50 does not apply to method='optimize'",
+        ),
+        (
+            {"method": "optimize", "kfold": 10},
+            "kfold=10 does not apply to method='optimize'",
+        ),
         ({"backend": "dask", "client": None}, "dask"),
     ],
 )
