@@ -211,3 +211,41 @@ def test_every_family_works_with_every_method(small_mixed, key):
             "tied": (3, 3),
         }[covariance]
     )
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied"])
+def test_full_and_tied_optimize_from_given_values(covariance):
+    """Parameter values with correlations start the optimizer (tied: one
+    scale vector and one correlation matrix for all components); from the
+    true values it reaches the mode the k-means starts find."""
+    data = datasets.correlated(300, seed=1)
+    if covariance == "full":
+        values = {"sigma": data.scales, "corr": data.correlations}
+    else:
+        values = {"sigma": data.scales.mean(axis=0), "corr": np.eye(2)}
+    init = {"w": data.weights, "mu": data.means, **values}
+    seen = []
+
+    class Spy(sm.get_engine("stanli").__class__):
+        def optimize(self, stan_file, data, **kwargs):
+            seen.append(kwargs["init"])
+            return super().optimize(stan_file, data, **kwargs)
+
+    given = sm.Mixture(3, covariance=covariance, engine=Spy())
+    given.fit(data.X, method="optimize", init=init, seed=1)
+    default = sm.Mixture(3, covariance=covariance, engine=Spy())
+    default.fit(data.X, method="optimize", seed=1)
+    assert len(seen) == 1 + 4  # one start from the values, four k-means starts
+    assert not any(
+        np.allclose(np.asarray(seen[0][name]), np.asarray(start[name]))
+        for start in seen[1:]
+        for name in ("mu_rest",)
+    )
+    np.testing.assert_allclose(
+        given.optimize_lps_.max(), default.optimize_lps_.max(), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        _matched(given.means_, data.means),
+        _matched(default.means_, data.means),
+        atol=1e-3,
+    )

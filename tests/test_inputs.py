@@ -89,7 +89,27 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(
                 Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "nu": [3, 3]}
             ),
-            "unknown keys in init[0]: 'nu'",
+            "unknown keys in init: 'nu'",
+        ),
+        (
+            lambda: fit_normal(
+                Y,
+                chains=2,
+                init=[{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]}] * 2
+                + [{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "x": 1}],
+            ),
+            "init has 3 dicts for 2 chains",
+        ),
+        (
+            lambda: fit_normal(
+                Y,
+                chains=2,
+                init=[
+                    {"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]},
+                    {"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "x": 1},
+                ],
+            ),
+            "unknown keys in init[1]: 'x'",
         ),
         (
             lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1, 2], "sigma": [1, 1]}),
@@ -192,6 +212,46 @@ def fit_mixture(X, **kwargs):
                 },
             ),
             "'nu' must be above 1",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME,
+                covariance="full",
+                init={
+                    "w": [1, 1],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [[1, 1], [1, 1]],
+                    "corr": [[[1, 2], [2, 1]], [[1, 0], [0, 1]]],
+                },
+            ),
+            "init: 'corr' must be 2 positive-definite 2 x 2 correlation matrices",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME,
+                covariance="tied",
+                init={
+                    "w": [1, 1],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [1, 1],
+                    "corr": [[2, 0.5], [0.5, 2]],
+                },
+            ),
+            "init: 'corr' must have a unit diagonal",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME,
+                family="student_t",
+                covariance="full",
+                init={
+                    "w": [1, 1],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [[1, 1], [1, 1]],
+                    "nu": [3, 1],
+                },
+            ),
+            "init: 'nu' needs 2 values above 1",
         ),
         (
             lambda: fit_diag(pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})),

@@ -154,8 +154,12 @@ def user_starts(
             f"init has {len(dicts)} dicts for {chains} chains; give one dict "
             "or one per chain"
         )
+    single = isinstance(init, Mapping)
     out = [
-        family.to_standard_units(family.check_start(values, k, d, f"init[{i}]"), units)
+        family.to_standard_units(
+            family.check_start(values, k, d, "init" if single else f"init[{i}]"),
+            units,
+        )
         for i, values in enumerate(dicts)
     ]
     if chains is not None and len(out) == 1:
