@@ -253,3 +253,20 @@ def test_cmdstan_results_keep_full_precision():
     assert w.size == 5 and abs(w.sum() - 1) < 1e-14
     digits = {len(repr(float(v)).split(".")[1]) for v in mode.variables["mu"].ravel()}
     assert max(digits) > 10
+
+
+def test_stanli_progress_bar_counts_every_iteration(capsys):
+    """show_progress=True: one bar over every chain's warmup and draws, and
+    stanli's own end-of-run report is not printed beside it."""
+    pytest.importorskip("stanli")
+    y = sm.datasets.two_components(100, seed=1).X
+    model = sm.NormalMixture(2, engine="stanli")
+    model.fit(y, seed=1, chains=2, warmup=60, draws=40, show_progress=True)
+    captured = capsys.readouterr()
+    assert "NUTS" in captured.err
+    assert "200/200" in captured.err  # 2 chains x (60 + 40) iterations
+    assert "Elapsed Time" not in captured.out + captured.err
+    # The stanli hooks are restored afterwards.
+    import stanli
+
+    assert stanli._print_sample_progress.__module__ == "stanli"

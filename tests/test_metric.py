@@ -1,5 +1,7 @@
 """The NUTS mass matrix: what metric="auto" chooses and that it reaches Stan."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -328,3 +330,34 @@ def test_laplace_metric_is_dense_whatever_the_warmup():
         sm.DiagonalMixture(3), X, adaptation="windowed", warmup=100
     )
     assert (model.metric_, call["warmup"]) == ("diag_e", 100)
+
+
+class _NoCurvature(RecordingEngine):
+    """An engine whose Laplace approximation finds no positive-definite
+    curvature at the MAP."""
+
+    def laplace_covariance(self, stan_file, data, point):
+        return None
+
+
+@pytest.mark.parametrize("asked", [True, False])
+def test_without_a_laplace_metric_the_windowed_adaptation_takes_over(asked):
+    engine = _NoCurvature(stop=("sample",))
+    model = sm.DiagonalMixture(3, engine=engine)
+    kwargs = {"adaptation": "laplace"} if asked else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(Stop):
+            model.fit(_separated(3, 2), seed=1, show_progress=False, **kwargs)
+    call = engine.calls["sample"]
+    assert model.adaptation_ == "windowed"
+    assert (call["warmup"], call["adapt_metric"]) == (1000, True)
+    assert "inv_metric" not in call
+    said = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    # Asked for, the fall-back is a warning; chosen by "auto", a log line.
+    assert len(said) == int(asked)
+    if asked:
+        assert said[0].startswith(
+            "the log density's curvature at the MAP is not positive definite, so "
+            "the Laplace approximation gives no metric"
+        )
