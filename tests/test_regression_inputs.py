@@ -131,3 +131,58 @@ def test_the_design_reaches_the_program():
     assert model.cells_.n_obs == 40
     assert model.cells_.kind[[3, 9], 0].tolist() == [4, 4]
     assert (model.cells_.kind[:10, 0] == 1).sum() >= 1
+
+
+GOOD_START = {"intercept": [1.0, -1.0], "beta": [[2.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]}
+
+
+@pytest.mark.parametrize(
+    ("init", "message"),
+    [
+        ({"intercept": [1.0, -1.0]}, "init must be a dict with keys 'intercept', "),
+        ({**GOOD_START, "sigma": [0.3, 0.3], "mu": [0, 1]}, "unknown keys in init"),
+        (
+            {**GOOD_START, "beta": [1.0, 2.0, 3.0], "sigma": [0.3, 0.3]},
+            r"init: 'beta' needs shape \(2, 3\)",
+        ),
+        ({**GOOD_START, "sigma": [0.3, np.inf]}, "init: 'sigma' must be finite"),
+        ({**GOOD_START, "sigma": [0.3, 0.0]}, "init: 'sigma' must be positive"),
+        (
+            {**GOOD_START, "sigma": [0.3, 0.3], "w": [1.0, -1.0]},
+            "init: 'w' must be positive",
+        ),
+        (
+            [{**GOOD_START, "sigma": [0.3, 0.3]}, {**GOOD_START, "sigma": [0.3, -1]}],
+            r"init\[1\]: 'sigma' must be positive",
+        ),
+    ],
+)
+def test_bad_starting_values_are_refused_before_any_stan_call(init, message):
+    model = _model()
+    with pytest.raises(sm.StanmixInputError, match=message):
+        model.fit(_data(), response="y", method="optimize", init=init, seed=1)
+    assert model.engine.calls == {}
+
+
+def test_student_t_starts_need_nu_above_one():
+    model = _model(errors="student_t")
+    init = {**GOOD_START, "sigma": [0.3, 0.3], "nu": [4.0, 1.0]}
+    with pytest.raises(sm.StanmixInputError, match="init: 'nu' must be above 1"):
+        model.fit(_data(), response="y", method="optimize", init=init, seed=1)
+    assert model.engine.calls == {}
+
+
+def test_starting_values_reach_the_optimizer_and_its_mode():
+    """From the true lines the optimizer reaches the mode its default starts
+    find (the data: y = 1 + 2 x1 or -1 - x1, noise sd 0.3; predictors x1,
+    x2 and z)."""
+    data = _data(200, seed=3)
+    true = {**GOOD_START, "sigma": [0.3, 0.3], "w": [0.5, 0.5]}
+    given = sm.RegressionMixture(2, engine="stanli")
+    given.fit(data, response="y", method="optimize", init=true, seed=1)
+    default = sm.RegressionMixture(2, engine="stanli")
+    default.fit(data, response="y", method="optimize", seed=1)
+    assert given.optimize_lps_.size == 1 and default.optimize_lps_.size == 4
+    np.testing.assert_allclose(
+        given.optimize_lps_[0], default.optimize_lps_.max(), rtol=1e-6
+    )
