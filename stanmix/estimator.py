@@ -361,11 +361,12 @@ class Mixture:
             or (method, init) == ("sample", "kmeans")
         )
         if not starts_used and n_starts != _FIT_DEFAULTS["n_starts"]:
+            how = f"init={init!r}" if isinstance(init, str) else "init values"
             raise StanmixInputError(
                 f"n_starts={n_starts} does not apply to method={method!r} with "
-                f"init={init if isinstance(init, str) else 'values'!r}: it counts the "
-                "optimizer's starts (method='optimize', or init='map') and the "
-                "k-means starts of NUTS chains (init='kmeans'); leave it out"
+                f"{how}: it counts the optimizer's starts (method='optimize', or "
+                "init='map') and the k-means starts of NUTS chains "
+                "(init='kmeans'); leave it out"
             )
         check.one_of("algorithm", algorithm, ALGORITHMS)
         check.number("adapt_delta", adapt_delta, low=0, high=1)

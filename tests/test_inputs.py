@@ -398,7 +398,7 @@ def fit_mixture(X, **kwargs):
                 n_starts=2,
                 init={"w": [0.5, 0.5], "mu": [[0, 1], [2, 3]], "sigma": 1.0},
             ),
-            "n_starts=2 does not apply to method='optimize' with init='values'",
+            "n_starts=2 does not apply to method='optimize' with init values",
         ),
         (
             lambda: fit_diag(FRAME, method="variational", init="kmeans", n_starts=3),
