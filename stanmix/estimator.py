@@ -34,7 +34,7 @@ from stanmix.cells import (
 )
 from stanmix.censoring import cell_table, check_fit_data
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
-from stanmix.engines import FIXED_METRIC_MAX_WARMUP, Engine, EngineResult, get_engine
+from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
     ConvergenceWarning,
     NotFittedError,
@@ -43,14 +43,13 @@ from stanmix.exceptions import (
 from stanmix.families import Family, Layout, Params, Priors, get_family
 from stanmix.families.base import mixing_init
 from stanmix.inference.metric import (
-    ADAPTATIONS,
     LAPLACE_WARMUP,
-    METRICS,
     WINDOWED_WARMUP,
     choose_adaptation,
     choose_metric,
 )
 from stanmix.inference.modes import best_mode
+from stanmix.inference.settings import check_fit_settings
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
 from stanmix.inference.threads import (
     check_threads,
@@ -64,10 +63,7 @@ from stanmix.relabel import relabel_idata
 
 logger = logging.getLogger("stanmix")
 
-METHODS = ("optimize", "variational", "sample")
-INITS = ("map", "kmeans", "pathfinder", "random")
 RELABEL = ("auto", "stephens", "reference", "ecr", "order", "none")
-ALGORITHMS = ("meanfield", "fullrank")
 CENSORING_ARGS = ("lower_limit", "upper_limit", "censored", "interval")
 #: Share of a component's rows censored in a column that triggers a warning.
 CENSORED_WARN = 0.9
@@ -75,17 +71,6 @@ CENSORED_WARN = 0.9
 STEPHENS_BUDGET = 50_000_000
 #: Pointwise log-likelihood values stored by default (log_likelihood=None).
 LOG_LIK_BUDGET = 20_000_000
-#: The methods each of fit's method-specific arguments applies to; a value
-#: other than its default is refused with any other method.
-METHOD_ARGS = {
-    "chains": ("sample",),
-    "warmup": ("sample",),
-    "draws": ("sample", "variational"),
-    "algorithm": ("variational",),
-    "adapt_delta": ("sample",),
-    "metric": ("sample",),
-    "adaptation": ("sample",),
-}
 
 
 class Mixture:
@@ -317,107 +302,6 @@ class Mixture:
         )
         return int(k), priors, relabel
 
-    def _check_fit_args(
-        self,
-        method,
-        init,
-        chains,
-        warmup,
-        draws,
-        n_starts,
-        algorithm,
-        adapt_delta,
-        metric,
-        adaptation,
-        jacobian,
-        seed,
-    ) -> int | None:
-        check.one_of("method", method, METHODS)
-        if isinstance(init, str):
-            check.one_of(
-                "init",
-                init,
-                INITS,
-                ", or give parameter values (a dict, or a list of dicts, one per "
-                "chain)",
-            )
-        elif not isinstance(init, (Mapping, list, tuple)):
-            raise StanmixInputError(
-                f"init must be a name or parameter values, got {type(init).__name__}"
-            )
-        check.integer("chains", chains, low=1)
-        if warmup is not None:
-            check.integer("warmup", warmup, low=0)
-        check.integer("draws", draws, low=1)
-        check.integer("n_starts", n_starts, low=1)
-        if init == "pathfinder" and method != "sample":
-            raise StanmixInputError(
-                f"init='pathfinder' starts NUTS chains; method={method!r} starts "
-                "from 'map', 'kmeans', 'random' or parameter values"
-            )
-        starts_used = isinstance(init, str) and (
-            method == "optimize"
-            or init == "map"
-            or (method, init) == ("sample", "kmeans")
-        )
-        if not starts_used and n_starts != _FIT_DEFAULTS["n_starts"]:
-            how = f"init={init!r}" if isinstance(init, str) else "init values"
-            raise StanmixInputError(
-                f"n_starts={n_starts} does not apply to method={method!r} with "
-                f"{how}: it counts the optimizer's starts (method='optimize', or "
-                "init='map') and the k-means starts of NUTS chains "
-                "(init='kmeans'); leave it out"
-            )
-        check.one_of("algorithm", algorithm, ALGORITHMS)
-        check.number("adapt_delta", adapt_delta, low=0, high=1)
-        check.one_of("metric", metric, METRICS)
-        check.one_of("adaptation", adaptation, ADAPTATIONS)
-        if adaptation == "laplace":
-            if init != "map":
-                raise StanmixInputError(
-                    "adaptation='laplace' takes its metric from the MAP, so it "
-                    f"needs init='map' (got init={init!r}); use "
-                    "adaptation='windowed' with other inits"
-                )
-            if metric == "unit_e":
-                raise StanmixInputError(
-                    "adaptation='laplace' sets the metric, which metric='unit_e' "
-                    "fixes to the identity; choose metric='auto', 'dense_e' or "
-                    "'diag_e'"
-                )
-            if warmup is not None and warmup > FIXED_METRIC_MAX_WARMUP:
-                raise StanmixInputError(
-                    f"adaptation='laplace' tunes only the step size, for at most "
-                    f"{FIXED_METRIC_MAX_WARMUP} warmup iterations (got "
-                    f"warmup={warmup}); leave warmup unset (100) or use "
-                    "adaptation='windowed' for a longer warmup"
-                )
-        if not isinstance(jacobian, (bool, np.bool_)):
-            raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
-        if not jacobian and method != "optimize":
-            raise StanmixInputError("jacobian=False applies only to method='optimize'")
-        given = {
-            "chains": chains,
-            "warmup": warmup,
-            "draws": draws,
-            "algorithm": algorithm,
-            "adapt_delta": adapt_delta,
-            "metric": metric,
-            "adaptation": adaptation,
-        }
-        unused = [
-            f"{name}={value!r}"
-            for name, value in given.items()
-            if method not in METHOD_ARGS[name] and value != _FIT_DEFAULTS[name]
-        ]
-        if unused:
-            verb = "does" if len(unused) == 1 else "do"
-            raise StanmixInputError(
-                f"{' and '.join(unused)} {verb} not apply to method={method!r}; "
-                f"leave {'it' if len(unused) == 1 else 'them'} out"
-            )
-        return check.seed(seed)
-
     def _anchor(self, start: Clustering, columns: tuple[str, ...]) -> int:
         anchor = self._layout_spec()[1]
         if anchor is None:
@@ -588,19 +472,19 @@ class Mixture:
             them.
         """
         k, priors, relabel = self._checked_settings()
-        seed = self._check_fit_args(
-            method,
-            init,
-            chains,
-            warmup,
-            draws,
-            n_starts,
-            algorithm,
-            adapt_delta,
-            metric,
-            adaptation,
-            jacobian,
-            seed,
+        seed = check_fit_settings(
+            method=method,
+            init=init,
+            chains=chains,
+            warmup=warmup,
+            draws=draws,
+            n_starts=n_starts,
+            algorithm=algorithm,
+            adapt_delta=adapt_delta,
+            metric=metric,
+            adaptation=adaptation,
+            jacobian=jacobian,
+            seed=seed,
         )
         family = self._make_family()
         engine = get_engine(self.engine)
@@ -1312,14 +1196,6 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
-
-
-#: fit's defaults of the arguments in METHOD_ARGS, and of n_starts.
-_FIT_DEFAULTS = {
-    name: parameter.default
-    for name, parameter in inspect.signature(Mixture.fit).parameters.items()
-    if name in METHOD_ARGS or name == "n_starts"
-}
 
 
 def _caller_level() -> int:

@@ -31,6 +31,7 @@ from stanmix.censoring import check_fit_data
 from stanmix.diagnostics import DIVERGENCE_LIMIT
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
+from stanmix.inference.settings import check_fit_settings
 from stanmix.parallel import run_tasks, spawn_seeds
 
 __all__ = [
@@ -357,12 +358,13 @@ def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> No
     valid += sorted(get_engine(template.engine).options.get(method, ()))
     check.known_keys("option(s) for the fits:", fit_kwargs, valid)
     # The values, and whether the method uses them, as every fit would check.
+    settings = inspect.signature(check_fit_settings).parameters
     checked = {
         name: fit_kwargs.get(name, spec.default)
         for name, spec in signature.items()
-        if name in inspect.signature(template._check_fit_args).parameters
+        if name in settings
     }
-    template._check_fit_args(**{**checked, "method": method, "seed": None})
+    check_fit_settings(**{**checked, "method": method, "seed": None})
 
 
 def _check_ks(n_components) -> list[int]:

@@ -557,3 +557,14 @@ def test_random_inits_reach_the_optimizer_and_advi(method):
         # Random starts miss the five-blob mode the k-means starts find.
         default = sm.DiagonalMixture(5).fit(X, method="optimize", seed=1, n_starts=3)
         assert model.optimize_lps_.max() < default.optimize_lps_.max() - 10
+
+
+def test_fit_signature_has_the_documented_defaults():
+    """The refusal of settings a method does not use compares with
+    FIT_DEFAULTS; they must be fit's own defaults."""
+    import inspect
+
+    from stanmix.inference.settings import FIT_DEFAULTS
+
+    parameters = inspect.signature(sm.Mixture.fit).parameters
+    assert {name: parameters[name].default for name in FIT_DEFAULTS} == FIT_DEFAULTS
