@@ -1051,11 +1051,20 @@ class Mixture:
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Relabelled parameter table with HDIs, R-hat and ESS (data units).
 
-        For ``method="optimize"`` the table holds the posterior mode only.
+        ``hdi_prob`` sets the HDIs' probability (default: the model's
+        ``hdi_prob``). For ``method="optimize"`` the table holds the
+        posterior mode only, and ``hdi_prob`` is refused.
         Whether the NUTS draws meet the bars for R-hat and ESS is in
         ``convergence_`` (``print(model.convergence_)``).
         """
         self._check_fitted()
+        if hdi_prob is not None:
+            if self.method_ == "optimize":
+                raise StanmixInputError(
+                    "hdi_prob does not apply to a posterior mode (method='optimize'): "
+                    "the table holds the mode only; leave it out"
+                )
+            check.number("hdi_prob", hdi_prob, low=0, high=1)
         names = [n for n in self.family_.param_dims() if n in self.idata_.posterior]
         if self.method_ == "optimize":
             point = self.idata_.posterior.isel(chain=0, draw=0)

@@ -178,6 +178,23 @@ def test_membership_table(fixed_scale, data):
     np.testing.assert_array_equal(fixed_scale.predict(np.array([-4.0, 4.0])), [0, 1])
 
 
+def test_summary_hdi_prob_is_checked_and_used(fixed_scale, data):
+    """hdi_prob widens the summary's intervals of NUTS draws (of every
+    parameter but the fixed scales); a posterior mode has none to widen, and
+    a probability outside (0, 1) is refused."""
+    narrow = fixed_scale.summary(hdi_prob=0.5)
+    wide = fixed_scale.summary(hdi_prob=0.99)
+    free = [name for name in narrow.index if not name.startswith("sigma")]
+    assert (wide.loc[free, "hdi_0.5%"] < narrow.loc[free, "hdi_25%"]).all()
+    assert (wide.loc[free, "hdi_99.5%"] > narrow.loc[free, "hdi_75%"]).all()
+    with pytest.raises(sm.StanmixInputError, match="hdi_prob must be"):
+        fixed_scale.summary(hdi_prob=1.5)
+    mode = _fit(data, sigma=1.0, method="optimize", seed=1)
+    assert list(mode.summary().columns) == ["mode"]
+    with pytest.raises(sm.StanmixInputError, match="does not apply to a posterior"):
+        mode.summary(hdi_prob=0.9)
+
+
 def test_optimize_warns_when_starts_disagree():
     """Seven components for five blobs: the extra components split different
     blobs depending on the start, so the starts reach different modes."""
