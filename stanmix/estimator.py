@@ -1094,10 +1094,17 @@ class Mixture:
         Returns a tidy table with one row per observation and component:
         ``observation``, ``component``, ``mean``, ``hdi_lower``, ``hdi_upper``.
         Probabilities are computed from every posterior draw, with censored
-        and missing cells integrated out exactly.
+        and missing cells integrated out exactly. For ``method="optimize"``
+        they are the mode's (the HDI is the point), and ``hdi_prob`` is
+        refused.
         """
         self._check_fitted()
         self._check_membership()
+        if hdi_prob is not None and self.method_ == "optimize":
+            raise StanmixInputError(
+                "hdi_prob does not apply to a posterior mode (method='optimize'): "
+                "its interval is the point itself; leave it out"
+            )
         summary = likelihood.membership_summary(
             self.family_,
             self.cells_,

@@ -193,6 +193,10 @@ def test_summary_hdi_prob_is_checked_and_used(fixed_scale, data):
     assert list(mode.summary().columns) == ["mode"]
     with pytest.raises(sm.StanmixInputError, match="does not apply to a posterior"):
         mode.summary(hdi_prob=0.9)
+    table = mode.membership()
+    assert (table["hdi_lower"] == table["mean"]).all()
+    with pytest.raises(sm.StanmixInputError, match="the point itself"):
+        mode.membership(hdi_prob=0.9)
 
 
 def test_optimize_warns_when_starts_disagree():
