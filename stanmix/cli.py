@@ -700,12 +700,12 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
         estimator=template,
         method=args.method,
         seed=args.seed,
-        kfold=5 if args.kfold is None else args.kfold,
         n_jobs=args.jobs if args.jobs > 1 else None,
         progress=_progress(args) is not False,
         lower_limit=lower or None,
         upper_limit=upper or None,
         show_progress=False,
+        **({} if args.kfold is None else {"kfold": args.kfold}),
         **options,
     )
     guard.check()

@@ -28,7 +28,6 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
-from stanmix.diagnostics import DIVERGENCE_LIMIT
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
 from stanmix.inference.settings import check_fit_settings
@@ -49,6 +48,8 @@ PARETO_K_LIMIT = 0.7
 #: A fit counts as converged when its largest R-hat, to the two decimals
 #: ArviZ's summary reports (so below 1.015), is at most this ...
 RHAT_LIMIT = 1.01
+#: Folds of the cross-validation of a K whose LOO is unreliable.
+KFOLD = 5
 #: An elpd difference below this is small whatever its standard error ...
 SMALL_DIFFERENCE = 4.0
 #: ... and one above this many standard errors of the difference is clear.
@@ -175,7 +176,7 @@ def select_components(
     estimator: Mixture | None = None,
     method: str = "sample",
     seed: int | None = None,
-    kfold: int | None = 5,
+    kfold: int | None = KFOLD,
     n_jobs: int | None = None,
     backend: str = "auto",
     client: Any = None,
@@ -256,7 +257,7 @@ def select_components(
     check.one_of("method", method, ("sample", "optimize"))
     if kfold is not None:
         check.integer("kfold", kfold, low=2)
-    if method == "optimize" and kfold != 5:
+    if method == "optimize" and kfold != KFOLD:
         raise StanmixInputError(
             f"kfold={kfold!r} does not apply to method='optimize' (it refits the "
             "NUTS fits whose LOO is unreliable); leave it out"
@@ -413,13 +414,11 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         waic = az.waic(model.idata_)
     k_hat = np.asarray(loo["pareto_k"])
     summary = model.summary()
-    stats = model.idata_.sample_stats
-    divergences = int(stats["diverging"].sum())
+    sampler = model.convergence_  # divergences: at most DIVERGENCE_LIMIT of draws
+    divergences = sampler.divergences
     max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
-    share = divergences / stats["diverging"].size
     converged = bool(
-        # At most DIVERGENCE_LIMIT of the draws diverged.
-        (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and share <= DIVERGENCE_LIMIT
+        (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and sampler.divergences_ok
     )
     high = int((k_hat > PARETO_K_LIMIT).sum())
     row.update(
