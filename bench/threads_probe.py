@@ -10,7 +10,11 @@ normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
 - ``fold``: the row log-sum-exp folded one component at a time, each a
   matrix-vector product, in the partial sum (normal_diag's form);
 - ``both``: product and row log-sum-exp in the partial sum (normal_diag's
-  earlier form).
+  earlier form);
+- ``fold_by_columns``: the fold on the design stored transposed (P x N),
+  each block's columns contiguous in memory;
+- ``fold_sliced``: the fold with the design's rows as the sliced argument
+  (an array of row vectors) instead of row numbers.
 
 Beside each two-thread time: the process's CPU time per gradient (both
 threads) and its voluntary context switches per gradient (the waits of
@@ -62,14 +66,34 @@ PARTS = {
         "matrix coef) { return sum(rows_lse(design[start:end] * coef)); }",
         "target += reduce_sum(part, ids, grainsize, design, coef);",
     ),
+    "fold_by_columns": (
+        "real part(array[] int ids, int start, int end, matrix design, "
+        "matrix coef) { matrix[rows(design), end - start + 1] d = "
+        "design[:, start:end]; row_vector[end - start + 1] total = "
+        "coef[:, 1]' * d; for (k in 2:cols(coef)) total = log_sum_exp(total, "
+        "coef[:, k]' * d); return sum(total); }",
+        "target += reduce_sum(part, ids, grainsize, design, coef);",
+    ),
+    "fold_sliced": (
+        "real part(array[] row_vector rows, int start, int end, matrix coef) "
+        "{ matrix[size(rows), cols(coef)] lp = to_matrix(rows) * coef; "
+        "vector[size(rows)] total = lp[:, 1]; for (k in 2:cols(coef)) total = "
+        "log_sum_exp(total, lp[:, k]); return sum(total); }",
+        "target += reduce_sum(part, design, grainsize, coef);",
+    ),
+}
+DESIGN = {
+    "fold_by_columns": "matrix[P, N] design",
+    "fold_sliced": "array[N] row_vector[P] design",
 }
 
 
 def program(name: str) -> str:
     part, body = PARTS[name]
+    design = DESIGN.get(name, "matrix[N, P] design")
     return f"""functions {{{LSE}  {part}
 }}
-data {{ int N; int P; int K; matrix[N, P] design; int grainsize; }}
+data {{ int N; int P; int K; {design}; int grainsize; }}
 transformed data {{ array[N] int ids = linspaced_int_array(N, 1, N); }}
 parameters {{ matrix[P, K] coef; }}
 model {{
@@ -109,10 +133,11 @@ def main(argv=None) -> int:
     parser.add_argument("--components", type=int, default=5, help="K [5]")
     args = parser.parse_args(argv)
     n, p, k = args.rows, args.columns, args.components
-    design = np.random.default_rng(0).normal(size=(n, p)).tolist()
+    design = np.random.default_rng(0).normal(size=(n, p))
     print(f"stanli {stanli.__version__}; N={n}, P={p}, K={k}; ms per gradient")
     for name in PARTS:
-        data = dict(N=n, P=p, K=k, design=design)
+        by_columns = DESIGN.get(name, "").startswith("matrix[P")
+        data = dict(N=n, P=p, K=k, design=(design.T if by_columns else design).tolist())
         mir = stanli.stan_to_mir(program(name))
         row = thread_times(mir, data, (n // 4, n // 8), scale=0.1, seed=1)
         row.update(cpu_and_waits(mir, dict(data, grainsize=n // 8), scale=0.1, seed=1))

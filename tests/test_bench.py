@@ -263,3 +263,38 @@ def test_the_censored_means_target_is_held_against_the_fits_that_ignore_censorin
     assert "pymc vi 0.300 (target: below every such fit: NOT met)" in (
         run_module.targets_text([check])
     )
+
+
+def test_the_thread_probes_partial_sums_are_one_log_density():
+    """Every layout bench/threads_probe.py times computes the density it
+    should, with its gradient, on one thread and on two."""
+    stanli = pytest.importorskip("stanli")
+    from scipy.special import logsumexp
+
+    probe = _bench_module("threads_probe")
+    n, p, k = 9000, 3, 2  # above the row count stanli splits a reduction at
+    design = np.random.default_rng(0).normal(size=(n, p))
+    q = np.random.default_rng(1).normal(scale=0.1, size=p * k)
+    products = design @ q.reshape(k, p).T  # coef is P x K, column-major
+    prior = -0.5 * float(q @ q)
+    for name in probe.PARTS:
+        by_columns = probe.DESIGN.get(name, "").startswith("matrix[P")
+        stored = design.T if by_columns else design
+        data = dict(N=n, P=p, K=k, design=stored.tolist())
+        mir = stanli.stan_to_mir(probe.program(name))
+        if name == "product":
+            expected = float(products.sum()) + prior
+            weights = np.ones_like(products)
+        else:
+            expected = float(logsumexp(products, axis=1).sum()) + prior
+            weights = np.exp(products - logsumexp(products, axis=1, keepdims=True))
+        expected_grad = (design.T @ weights).T.reshape(-1) - q
+        for threads in (1, 2):
+            model = stanli.Model(
+                mir=mir,
+                data=dict(data, grainsize=n // (4 * threads)),
+                threads_per_chain=threads,
+            )
+            lp, grad = model.log_prob_grad(q)
+            assert lp == pytest.approx(expected, rel=1e-10), (name, threads)
+            np.testing.assert_allclose(grad, expected_grad, rtol=1e-8)
