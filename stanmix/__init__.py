@@ -15,6 +15,7 @@ from stanmix._version import __version__
 from stanmix.exceptions import (
     ConvergenceWarning,
     EngineUnavailableError,
+    InconsistentVersionWarning,
     NotFittedError,
     StanmixInputError,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "ConvergenceWarning",
     "DiagonalMixture",
     "EngineUnavailableError",
+    "InconsistentVersionWarning",
     "Mixture",
     "NormalMixture",
     "NotFittedError",

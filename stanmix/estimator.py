@@ -37,6 +37,7 @@ from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
     ConvergenceWarning,
+    InconsistentVersionWarning,
     NotFittedError,
     StanmixInputError,
 )
@@ -249,6 +250,28 @@ class Mixture:
             if k == "n_components" or not _same(v, defaults.get(k))
         ]
         return f"{type(self).__name__}({', '.join(shown)})"
+
+    # -- persistence ----------------------------------------------------------
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with the stanmix version that made the state."""
+        return {**self.__dict__, "_stanmix_version": __version__}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        """Restore a pickled estimator, warning when another stanmix version
+        pickled it (its fitted state may not be what this version reads)."""
+        state = dict(state)
+        saved = state.pop("_stanmix_version", None)
+        if saved != __version__:
+            warnings.warn(
+                f"this {type(self).__name__} was pickled by stanmix "
+                f"{saved or 'of an unknown version'} and is loaded by stanmix "
+                f"{__version__}; its fitted state may not be what this version "
+                "expects. Refit it, or load it with the version that saved it "
+                "(the draws in idata_ are readable by any ArviZ)",
+                InconsistentVersionWarning,
+                stacklevel=2,
+            )
+        self.__dict__.update(state)
 
     # -- what the shorthands change -------------------------------------------
     def _family_spec(self) -> tuple[str, str, Mapping | None]:

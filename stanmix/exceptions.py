@@ -23,5 +23,10 @@ class ConvergenceWarning(RuntimeWarning):
     or a low E-BFMI. The figures are in the model's ``convergence_``."""
 
 
+class InconsistentVersionWarning(UserWarning):
+    """A pickled estimator is loaded by another stanmix version than the one
+    that pickled it."""
+
+
 class NotFittedError(AttributeError, RuntimeError):
     """A method that needs a fitted model was called before ``fit``."""
