@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -94,12 +95,37 @@ def seed(value: Any, name: str = "seed") -> int | None:
     return value
 
 
-def known_keys(name: str, given: Mapping, valid: Iterable[str], hint: str = "") -> None:
-    """Refuse keys of ``given`` outside ``valid``, naming the valid ones."""
+def known_keys(
+    name: str,
+    given: Mapping,
+    valid: Iterable[str],
+    hint: str = "",
+    *,
+    near: Iterable[str] = (),
+) -> None:
+    """Refuse keys of ``given`` outside ``valid``, naming the valid ones and,
+    for a misspelt key, the nearest of ``valid`` and ``near`` (names valid
+    elsewhere).
+
+    Examples
+    --------
+    >>> try:
+    ...     known_keys("option(s):", {"chians": 2}, ["thin"], near=["chains"])
+    ... except StanmixInputError as err:
+    ...     print(err)
+    unknown option(s): 'chians' (did you mean 'chains'?); valid: thin
+    """
     valid = tuple(valid)
     unknown = [str(k) for k in given if k not in valid]
     if unknown:
         listed = ", ".join(valid) if valid else "none"
+        names = (*valid, *near)
+        named = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+            named.append(
+                f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
+            )
         raise StanmixInputError(
-            f"unknown {name} {', '.join(map(repr, unknown))}; valid: {listed}{hint}"
+            f"unknown {name} {', '.join(named)}; valid: {listed}{hint}"
         )

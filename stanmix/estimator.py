@@ -349,6 +349,80 @@ class Mixture:
         return int(anchor)
 
     # -- fitting ----------------------------------------------------------------
+    def _check_fit_options(
+        self,
+        *,
+        method: str,
+        init,
+        chains: int,
+        warmup: int | None,
+        draws: int,
+        n_starts: int,
+        algorithm: str,
+        adapt_delta: float,
+        metric: str,
+        adaptation: str,
+        jacobian: bool,
+        seed: int | None,
+        engine_options: Mapping,
+    ) -> tuple[int, Priors, str, int | None, Family, Engine, int | None]:
+        """Every check of ``fit``'s settings that needs no data, in the order
+        ``fit`` makes them: (K, priors, relabel method, seed, family, engine,
+        threads per chain or None)."""
+        k, priors, relabel = self._checked_settings()
+        seed = check_fit_settings(
+            method=method,
+            init=init,
+            chains=chains,
+            warmup=warmup,
+            draws=draws,
+            n_starts=n_starts,
+            algorithm=algorithm,
+            adapt_delta=adapt_delta,
+            metric=metric,
+            adaptation=adaptation,
+            jacobian=jacobian,
+            seed=seed,
+        )
+        family = self._make_family()
+        engine = get_engine(self.engine)
+        check.known_keys(
+            f"option(s) for method={method!r} on engine {engine.name!r}:",
+            engine_options,
+            sorted(engine.options.get(method, ())),
+            " (censoring goes in lower_limit, upper_limit, censored, interval)",
+            near=fit_keywords(type(self)),
+        )
+        threads = engine_options.get("threads_per_chain")
+        if threads is not None:
+            threads = check_threads(threads)
+            if threads > 1 and not family.threads:
+                raise StanmixInputError(
+                    f"threads_per_chain={threads}: the {family.family!r} family "
+                    f"with covariance={family.covariance!r} has no within-chain "
+                    "threads; every family with joint components has them (or "
+                    "run more chains in parallel)"
+                )
+        if adaptation == "laplace" and "inv_metric" in engine_options:
+            raise StanmixInputError(
+                "adaptation='laplace' computes the metric that inv_metric gives; "
+                "pass one or the other (adaptation='windowed' starts its "
+                "adaptation from inv_metric)"
+            )
+        if not jacobian and "penalized_mle" not in engine.capabilities:
+            raise StanmixInputError(
+                "jacobian=False (penalized maximum likelihood) is offered only by "
+                f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
+                "mode"
+            )
+        if relabel in ("stephens", "ecr") and not family.joint:
+            raise StanmixInputError(
+                f"relabel={relabel!r} works on membership probabilities, which the "
+                "per-dimension model (joint=False) does not have; use 'reference', "
+                "'order' or 'auto'"
+            )
+        return k, priors, relabel, seed, family, engine, threads
+
     def fit(
         self,
         X,
@@ -494,8 +568,7 @@ class Mixture:
             divergences, a higher ``adapt_delta``). ``convergence_`` keeps
             them.
         """
-        k, priors, relabel = self._checked_settings()
-        seed = check_fit_settings(
+        k, priors, relabel, seed, family, engine, threads = self._check_fit_options(
             method=method,
             init=init,
             chains=chains,
@@ -508,43 +581,8 @@ class Mixture:
             adaptation=adaptation,
             jacobian=jacobian,
             seed=seed,
+            engine_options=engine_options,
         )
-        family = self._make_family()
-        engine = get_engine(self.engine)
-        check.known_keys(
-            f"option(s) for method={method!r} on engine {engine.name!r}:",
-            engine_options,
-            sorted(engine.options.get(method, ())),
-            " (censoring goes in lower_limit, upper_limit, censored, interval)",
-        )
-        threads = engine_options.get("threads_per_chain")
-        if threads is not None:
-            threads = check_threads(threads)
-            if threads > 1 and not family.threads:
-                raise StanmixInputError(
-                    f"threads_per_chain={threads}: the {family.family!r} family "
-                    f"with covariance={family.covariance!r} has no within-chain "
-                    "threads; every family with joint components has them (or "
-                    "run more chains in parallel)"
-                )
-        if adaptation == "laplace" and "inv_metric" in engine_options:
-            raise StanmixInputError(
-                "adaptation='laplace' computes the metric that inv_metric gives; "
-                "pass one or the other (adaptation='windowed' starts its "
-                "adaptation from inv_metric)"
-            )
-        if not jacobian and "penalized_mle" not in engine.capabilities:
-            raise StanmixInputError(
-                "jacobian=False (penalized maximum likelihood) is offered only by "
-                f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
-                "mode"
-            )
-        if relabel in ("stephens", "ecr") and not family.joint:
-            raise StanmixInputError(
-                f"relabel={relabel!r} works on membership probabilities, which the "
-                "per-dimension model (joint=False) does not have; use 'reference', "
-                "'order' or 'auto'"
-            )
         censoring = {
             name: value
             for name, value in zip(
@@ -1235,6 +1273,49 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
+
+
+def fit_keywords(cls: type[Mixture]) -> list[str]:
+    """The keyword-only arguments of ``cls.fit`` (and of ``Mixture.fit``,
+    where ``cls.fit`` passes its own on)."""
+    names = []
+    for fit in (cls.fit, Mixture.fit):
+        for name, spec in inspect.signature(fit).parameters.items():
+            if spec.kind is spec.KEYWORD_ONLY and name not in names:
+                names.append(name)
+    return names
+
+
+def check_fit_options(estimator: Mixture, options: Mapping) -> None:
+    """Refuse, before any data are read, the keyword arguments ``options``
+    that ``estimator.fit`` would refuse whatever the data: unknown names,
+    settings out of range, settings the method does not use.
+
+    Examples
+    --------
+    >>> import textwrap
+    >>> import stanmix as sm
+    >>> model = sm.Mixture(2, engine="stanli")
+    >>> try:
+    ...     check_fit_options(model, {"method": "optimize", "n_start": 8})
+    ... except sm.StanmixInputError as err:
+    ...     print(textwrap.fill(str(err), 76))
+    unknown option(s) for method='optimize' on engine 'stanli': 'n_start' (did
+    you mean 'n_starts'?); valid: iter (censoring goes in lower_limit,
+    upper_limit, censored, interval)
+    """
+    known = fit_keywords(type(estimator))
+    defaults = inspect.signature(Mixture.fit).parameters
+    checked = inspect.signature(Mixture._check_fit_options).parameters
+    settings = {
+        name: options.get(name, defaults[name].default)
+        for name in checked
+        if name in defaults and defaults[name].kind is defaults[name].KEYWORD_ONLY
+    }
+    estimator._check_fit_options(
+        **settings,
+        engine_options={k: v for k, v in options.items() if k not in known},
+    )
 
 
 def _caller_level() -> int:

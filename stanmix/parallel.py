@@ -677,6 +677,7 @@ def fit_many(
                 strict=True,
             )
         ]
+    _check_fit_options(estimator, shared, per_fit, names)
     cls = type(estimator)
     params = copy.deepcopy(estimator.get_params())
     tasks = [
@@ -692,6 +693,24 @@ def fit_many(
         progress=progress,
         errors=errors,
     )
+
+
+def _check_fit_options(estimator, shared: dict, per_fit: list[dict], names) -> None:
+    """Refuse, before any fit starts, keywords a stanmix estimator's ``fit``
+    refuses whatever the data (an unknown name, a setting its method does
+    not use), instead of one failed fit per data set."""
+    from stanmix.estimator import Mixture, check_fit_options
+
+    if not isinstance(estimator, Mixture):
+        return
+    if not any(per_fit):
+        check_fit_options(estimator, shared)
+        return
+    for key, own in zip(names or range(len(per_fit)), per_fit, strict=True):
+        try:
+            check_fit_options(estimator, {**shared, **own})
+        except StanmixInputError as err:
+            raise StanmixInputError(f"fit_kwargs[{key!r}]: {err}") from None
 
 
 def _fit_one(cls, params: dict, X, seed: int, fit_kwargs: dict):

@@ -28,9 +28,8 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
-from stanmix.estimator import CENSORING_ARGS, Mixture
+from stanmix.estimator import CENSORING_ARGS, Mixture, check_fit_options
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
-from stanmix.inference.settings import check_fit_settings
 from stanmix.parallel import run_tasks, spawn_seeds
 
 __all__ = [
@@ -342,30 +341,11 @@ def select_components(
 
 def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> None:
     """Refuse, before any fit, keywords that no fit of ``template`` takes."""
-    import inspect
-
-    from stanmix.engines import get_engine
-
     own = ("seed", "method", "log_likelihood", *CENSORING_ARGS)
     for name in own:
         if name in fit_kwargs:
             raise StanmixInputError(f"give {name} to select_components itself")
-    signature = inspect.signature(Mixture.fit).parameters
-    valid = [
-        p
-        for p, spec in signature.items()
-        if spec.kind is spec.KEYWORD_ONLY and p not in own
-    ]
-    valid += sorted(get_engine(template.engine).options.get(method, ()))
-    check.known_keys("option(s) for the fits:", fit_kwargs, valid)
-    # The values, and whether the method uses them, as every fit would check.
-    settings = inspect.signature(check_fit_settings).parameters
-    checked = {
-        name: fit_kwargs.get(name, spec.default)
-        for name, spec in signature.items()
-        if name in settings
-    }
-    check_fit_settings(**{**checked, "method": method, "seed": None})
+    check_fit_options(template, {**fit_kwargs, "method": method})
 
 
 def _check_ks(n_components) -> list[int]:

@@ -153,7 +153,12 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_normal(Y, method="optimize", lowr_limit=0.5),
-            "unknown option(s) for method='optimize' on engine 'stanli': 'lowr_limit'",
+            "unknown option(s) for method='optimize' on engine 'stanli': 'lowr_limit' "
+            "(did you mean 'lower_limit'?)",
+        ),
+        (
+            lambda: fit_normal(Y, chians=2),
+            "'chians' (did you mean 'chains'?); valid: adapt_engaged,",
         ),
         (
             lambda: fit_normal(Y, max_depth=5),

@@ -244,6 +244,19 @@ def bad(match: str, datasets=DATA, model=None, **options):
             datasets={"a": DATA[0], "b": DATA[1]},
             fit_kwargs={"a": MAP},
         ),
+        bad(
+            r"chains=2 does not apply to method='optimize'",
+            fit_kwargs={**MAP, "chains": 2},
+        ),
+        bad(
+            r"'drawz' \(did you mean 'draws'\?\)",
+            fit_kwargs={"drawz": 100},
+        ),
+        bad(
+            r"fit_kwargs\['b'\]: algorithm='fullrank' does not apply",
+            datasets={"a": DATA[0], "b": DATA[1]},
+            fit_kwargs={"a": MAP, "b": {"algorithm": "fullrank"}},
+        ),
         bad("n_jobs=0 runs nothing", n_jobs=0),
         bad("n_jobs must be an integer", n_jobs=1.5),
         bad("unknown backend 'threads'", backend="threads"),
