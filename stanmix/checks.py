@@ -275,7 +275,9 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     from stanmix.inference_data import az
 
     model._check_fitted()
-    prob = check.number("hdi_prob", hdi_prob or model.hdi_prob, low=0, high=1)
+    prob = check.number(
+        "hdi_prob", model.hdi_prob if hdi_prob is None else hdi_prob, low=0, high=1
+    )
     mu = model.idata_.posterior["mu"]
     if "dim" not in mu.dims:
         mu = mu.expand_dims({"dim": list(model.cells_.columns)}, axis=-1)

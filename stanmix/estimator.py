@@ -11,12 +11,13 @@ family.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
 import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -50,7 +51,7 @@ from stanmix.inference.metric import (
     choose_metric,
 )
 from stanmix.inference.modes import best_mode
-from stanmix.inference.settings import check_fit_settings
+from stanmix.inference.settings import MIN_NUTS_DRAWS, check_fit_settings
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
 from stanmix.inference.threads import (
     check_threads,
@@ -393,6 +394,17 @@ class Mixture:
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
             near=fit_keywords(type(self)),
         )
+        if method == "sample":
+            thin = check.integer("thin", engine_options.get("thin", 1), low=1)
+            kept = -(-draws // thin)
+            if kept < MIN_NUTS_DRAWS:
+                kept_text = f" with thin={thin} keeps {kept}" if thin > 1 else ""
+                raise StanmixInputError(
+                    f"draws={draws}{kept_text}: NUTS needs at least "
+                    f"{MIN_NUTS_DRAWS} kept draws per chain (R-hat, ESS and the "
+                    "check for label switching compare draws); use draws="
+                    f"{MIN_NUTS_DRAWS * thin} or more"
+                )
         threads = engine_options.get("threads_per_chain")
         if threads is not None:
             threads = check_threads(threads)
@@ -635,162 +647,183 @@ class Mixture:
 
         stan_file = program_path(family.program)
 
-        self._reset(family, cells, index, units, layout, seed, engine, method)
-        best = map_probs = None
-        if method == "optimize" or init == "map":
-            if method == "optimize" and init == "random":
-                point_inits = [None] * n_starts  # Stan's own random inits
-            else:
-                point_starts = user if (method == "optimize" and user) else starts
-                point_inits = [program_init(p) for p in point_starts]
-            try:
-                best, self.optimize_lps_ = best_mode(
-                    engine,
+        with self._state_kept_on_failure():
+            self._reset(family, cells, index, units, layout, seed, engine, method)
+            best = map_probs = None
+            if method == "optimize" or init == "map":
+                if method == "optimize" and init == "random":
+                    point_inits = [None] * n_starts  # Stan's own random inits
+                else:
+                    point_starts = user if (method == "optimize" and user) else starts
+                    point_inits = [program_init(p) for p in point_starts]
+                try:
+                    best, self.optimize_lps_ = best_mode(
+                        engine,
+                        stan_file,
+                        data,
+                        point_inits,
+                        seed,
+                        jacobian,
+                        **(engine_options if method == "optimize" else {}),
+                    )
+                except RuntimeError as err:
+                    if method == "optimize":
+                        raise
+                    # The draws do not need a mode: start from the clusterings.
+                    warnings.warn(
+                        f"no posterior mode was found to start from ({err}); the "
+                        "chains start from the k-means clusterings instead",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    init = "kmeans"
+                else:
+                    mode = _first(family.from_stan(best.variables))
+                    self.map_ = family.to_original_units(mode, units)
+                    if family.joint:
+                        map_probs = likelihood.membership_mean(
+                            family, cells, _lead(self.map_)
+                        )
+                        if layout.ordered and method != "optimize":
+                            # The draws step from the best determined mean.
+                            layout = replace(
+                                layout,
+                                pivot=best_determined(cells, map_probs, layout.anchor),
+                            )
+                            data = {**data, "pivot": layout.pivot + 1}
+            if method == "optimize":
+                result = best
+            elif method == "variational":
+                start = mode if best is not None else (user or starts)[0]
+                result = engine.variational(
                     stan_file,
                     data,
-                    point_inits,
-                    seed,
-                    jacobian,
-                    **(engine_options if method == "optimize" else {}),
+                    init=None if init == "random" else program_init(start),
+                    seed=seed,
+                    algorithm=algorithm,
+                    draws=draws,
+                    laplace_start=best is not None,
+                    **engine_options,
                 )
-            except RuntimeError as err:
-                if method == "optimize":
-                    raise
-                # The draws do not need a mode: start from the clusterings.
-                warnings.warn(
-                    f"no posterior mode was found to start from ({err}); the "
-                    "chains start from the k-means clusterings instead",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                init = "kmeans"
             else:
-                mode = _first(family.from_stan(best.variables))
-                self.map_ = family.to_original_units(mode, units)
-                if family.joint:
-                    map_probs = likelihood.membership_mean(
-                        family, cells, _lead(self.map_)
+                inits = None
+                if init == "map":
+                    rng = np.random.default_rng(seed)
+                    points = [family.jitter(mode, rng) for _ in range(chains)]
+                    inits = [program_init(p) for p in points]
+                elif user is not None:
+                    inits = [program_init(p) for p in user]
+                elif init == "kmeans":
+                    inits = [program_init(p) for p in (starts * chains)[:chains]]
+                separation = (
+                    None if map_probs is None else float(map_probs.max(axis=1).mean())
+                )
+                censored_heavy = map_probs is not None and bool(
+                    mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
+                )
+                auto_metric = metric == "auto"
+                explicit_laplace = adaptation == "laplace"
+                if adaptation == "auto":
+                    adaptation = choose_adaptation(
+                        separation=separation if init == "map" else None,
+                        metric=metric,
+                        warmup_given=warmup is not None,
+                        metric_given="inv_metric" in engine_options,
                     )
-                    if layout.ordered and method != "optimize":
-                        # The draws step from the best determined mean.
-                        layout = replace(
-                            layout,
-                            pivot=best_determined(cells, map_probs, layout.anchor),
+                covariance = None
+                if adaptation == "laplace":
+                    if best is not None:
+                        covariance = _laplace_metric(
+                            engine, stan_file, data, best, program_init(mode)
                         )
-                        data = {**data, "pivot": layout.pivot + 1}
-        if method == "optimize":
-            result = best
-        elif method == "variational":
-            start = mode if best is not None else (user or starts)[0]
-            result = engine.variational(
-                stan_file,
-                data,
-                init=None if init == "random" else program_init(start),
-                seed=seed,
-                algorithm=algorithm,
-                draws=draws,
-                laplace_start=best is not None,
-                **engine_options,
-            )
-        else:
-            inits = None
-            if init == "map":
-                rng = np.random.default_rng(seed)
-                points = [family.jitter(mode, rng) for _ in range(chains)]
-                inits = [program_init(p) for p in points]
-            elif user is not None:
-                inits = [program_init(p) for p in user]
-            elif init == "kmeans":
-                inits = [program_init(p) for p in (starts * chains)[:chains]]
-            separation = (
-                None if map_probs is None else float(map_probs.max(axis=1).mean())
-            )
-            censored_heavy = map_probs is not None and bool(
-                mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
-            )
-            auto_metric = metric == "auto"
-            explicit_laplace = adaptation == "laplace"
-            if adaptation == "auto":
-                adaptation = choose_adaptation(
-                    separation=separation if init == "map" else None,
+                    if covariance is None:
+                        message = (
+                            (
+                                "no posterior mode was found"
+                                if best is None
+                                else "the log density's curvature at the MAP is not "
+                                "positive definite"
+                            )
+                            + ", so the Laplace approximation gives no metric; "
+                            "Stan's windowed adaptation estimates it instead"
+                        )
+                        if explicit_laplace:
+                            warnings.warn(message, RuntimeWarning, stacklevel=2)
+                        logger.info(message)
+                        adaptation = "windowed"
+                if auto_metric:
+                    # Warmup draws estimate the metric only where Laplace gave none.
+                    estimating = None
+                    if covariance is None:
+                        estimating = WINDOWED_WARMUP if warmup is None else warmup
+                    metric = choose_metric(
+                        n_unconstrained=self._n_unconstrained(family, k, cells),
+                        warmup=estimating,
+                        separation=separation,
+                        mostly_censored=censored_heavy,
+                    )
+                if covariance is not None:
+                    engine_options["inv_metric"] = (
+                        covariance
+                        if metric == "dense_e"
+                        else np.diag(covariance).copy()
+                    )
+                if warmup is None:
+                    warmup = (
+                        LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
+                    )
+                self.metric_ = metric
+                self.adaptation_ = adaptation
+                if threads is None and family.threads and family.spare_cores:
+                    threads = spare_threads(chains, usable_cores())
+                self.threads_per_chain_ = threads or 1
+                if self.threads_per_chain_ > 1:
+                    engine_options["threads_per_chain"] = self.threads_per_chain_
+                if family.threads:
+                    data = {
+                        **data,
+                        "grainsize": grainsize(cells.n_obs, self.threads_per_chain_),
+                    }
+                result = engine.sample(
+                    stan_file,
+                    data,
+                    chains=chains,
+                    warmup=warmup,
+                    draws=draws,
+                    seed=seed,
+                    adapt_delta=adapt_delta,
                     metric=metric,
-                    warmup_given=warmup is not None,
-                    metric_given="inv_metric" in engine_options,
+                    inits=inits,
+                    pathfinder_init=init == "pathfinder",
+                    show_progress=show_progress,
+                    adapt_metric=covariance is None,
+                    **engine_options,
                 )
-            covariance = None
-            if adaptation == "laplace":
-                if best is not None:
-                    covariance = _laplace_metric(
-                        engine, stan_file, data, best, program_init(mode)
-                    )
-                if covariance is None:
-                    message = (
-                        (
-                            "no posterior mode was found"
-                            if best is None
-                            else "the log density's curvature at the MAP is not "
-                            "positive definite"
-                        )
-                        + ", so the Laplace approximation gives no metric; "
-                        "Stan's windowed adaptation estimates it instead"
-                    )
-                    if explicit_laplace:
-                        warnings.warn(message, RuntimeWarning, stacklevel=2)
-                    logger.info(message)
-                    adaptation = "windowed"
-            if auto_metric:
-                # Warmup draws estimate the metric only where Laplace gave none.
-                estimating = None
-                if covariance is None:
-                    estimating = WINDOWED_WARMUP if warmup is None else warmup
-                metric = choose_metric(
-                    n_unconstrained=self._n_unconstrained(family, k, cells),
-                    warmup=estimating,
-                    separation=separation,
-                    mostly_censored=censored_heavy,
-                )
-            if covariance is not None:
-                engine_options["inv_metric"] = (
-                    covariance if metric == "dense_e" else np.diag(covariance).copy()
-                )
-            if warmup is None:
-                warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
-            self.metric_ = metric
-            self.adaptation_ = adaptation
-            if threads is None and family.threads and family.spare_cores:
-                threads = spare_threads(chains, usable_cores())
-            self.threads_per_chain_ = threads or 1
-            if self.threads_per_chain_ > 1:
-                engine_options["threads_per_chain"] = self.threads_per_chain_
-            if family.threads:
-                data = {
-                    **data,
-                    "grainsize": grainsize(cells.n_obs, self.threads_per_chain_),
-                }
-            result = engine.sample(
-                stan_file,
-                data,
-                chains=chains,
-                warmup=warmup,
-                draws=draws,
-                seed=seed,
-                adapt_delta=adapt_delta,
-                metric=metric,
-                inits=inits,
-                pathfinder_init=init == "pathfinder",
-                show_progress=show_progress,
-                adapt_metric=covariance is None,
-                **engine_options,
-            )
-        self._finish(result, log_likelihood, relabel, map_probs)
+            self._finish(result, log_likelihood, relabel, map_probs)
         return self
 
     @staticmethod
     def _n_unconstrained(family: Family, k: int, cells: CellTable) -> int:
         return family.n_parameters(k, cells.n_dims) + family.n_latent(cells)
 
+    @contextlib.contextmanager
+    def _state_kept_on_failure(self) -> Iterator[None]:
+        """Put the estimator back as it was (fitted or not) when what runs
+        inside fails or is interrupted, so no fit is left half replaced."""
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
     def _reset(self, family, cells, index, units, layout, seed, engine, method):
-        """Fitted state that does not depend on the result."""
+        """Fitted state that does not depend on the result, after dropping
+        every attribute of an earlier fit (a family's own, such as ``nu_``,
+        would outlive a refit with another family)."""
+        for name in [a for a in vars(self) if a.endswith("_") and a[0] != "_"]:
+            delattr(self, name)
         self.family_ = family
         self.cells_ = cells
         self.obs_index_ = index
@@ -839,18 +872,19 @@ class Mixture:
             int(anchor) if isinstance(anchor, (int, np.integer)) else 0,
             self._layout_spec()[0],
         )
-        self._reset(
-            family,
-            cells,
-            pd.RangeIndex(cells.n_obs) if index is None else index,
-            units,
-            layout,
-            int(seed),
-            result.engine,
-            result.method,
-        )
-        self.engine_version_ = result.engine_version
-        self._finish(result, None, relabel, None)
+        with self._state_kept_on_failure():
+            self._reset(
+                family,
+                cells,
+                pd.RangeIndex(cells.n_obs) if index is None else index,
+                units,
+                layout,
+                int(seed),
+                result.engine,
+                result.method,
+            )
+            self.engine_version_ = result.engine_version
+            self._finish(result, None, relabel, None)
         return self
 
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
@@ -1102,6 +1136,7 @@ class Mixture:
         )
 
     def _check_membership(self) -> None:
+        self._check_fitted()
         if not self.family_.joint:
             raise StanmixInputError(
                 "the per-dimension model (joint=False) draws each cell from its "
@@ -1146,7 +1181,7 @@ class Mixture:
                 self.idata_,
                 var_names=names,
                 kind=kind,
-                hdi_prob=hdi_prob or self.hdi_prob,
+                hdi_prob=self.hdi_prob if hdi_prob is None else hdi_prob,
             )
 
     def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:
@@ -1170,7 +1205,12 @@ class Mixture:
             self.family_,
             self.cells_,
             self.param_draws(),
-            hdi_prob=check.number("hdi_prob", hdi_prob or self.hdi_prob, low=0, high=1),
+            hdi_prob=check.number(
+                "hdi_prob",
+                self.hdi_prob if hdi_prob is None else hdi_prob,
+                low=0,
+                high=1,
+            ),
         )
         return summary.to_frame(
             obs_index=self.obs_index_,
@@ -1225,6 +1265,7 @@ class Mixture:
         default, or on ``X`` (with its censoring). Needs the mode: fit with
         ``method="optimize"``, or NUTS and ADVI from ``init="map"``.
         """
+        self._check_fitted()
         cells = self.cells_ if X is None else self.new_cells(X, **censoring)
         point = self._mode()
         ll = likelihood.log_likelihood(self.family_, cells, point).sum()

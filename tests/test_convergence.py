@@ -10,6 +10,7 @@ import pytest
 import xarray as xr
 
 import stanmix as sm
+from stanmix.diagnostics import convergence
 from stanmix.inference_data import az
 
 
@@ -73,13 +74,30 @@ def test_converged_run_is_quiet(data):
     assert point.convergence_ is None
 
 
-def test_too_few_draws_cannot_be_checked(data):
+def test_too_few_kept_draws_are_refused_before_sampling(data, monkeypatch):
+    def sample(*args, **kwargs):
+        raise AssertionError("NUTS ran")
+
+    monkeypatch.setattr(type(sm.get_engine("stanli")), "sample", sample)
     model = sm.NormalMixture(1, engine="stanli")
-    with pytest.warns(sm.ConvergenceWarning, match="cannot be checked: R-hat and"):
-        model.fit(data["u"], method="sample", chains=2, warmup=20, draws=3, seed=1)
-    assert not model.convergence_.computable
-    assert not model.convergence_.converged
-    assert str(model.convergence_) == (
+    with pytest.raises(sm.StanmixInputError, match="draws=3: NUTS needs at least 4"):
+        model.fit(data["u"], chains=2, draws=3, seed=1)
+    with pytest.raises(
+        sm.StanmixInputError, match=r"draws=6 with thin=2 keeps 3: .* use draws=8 or"
+    ):
+        model.fit(data["u"], chains=2, draws=6, thin=2, seed=1)
+    with pytest.raises(sm.StanmixInputError, match="thin must be at least 1"):
+        model.fit(data["u"], draws=100, thin=0, seed=1)
+
+
+def test_figures_that_cannot_be_computed_say_so():
+    """R-hat and ESS are NaN for a run too short to compare draws (a direct
+    CmdStan run read back, say)."""
+    nan = xr.Dataset({"mu": ("component", [np.nan, np.nan])})
+    check = convergence(nan, nan)
+    assert not check.computable
+    assert not check.converged
+    assert str(check) == (
         "Convergence not checked: R-hat and bulk ESS could not be computed "
         "(too few draws)"
     )

@@ -30,6 +30,9 @@ METHOD_ARGS = {
     "metric": ("sample",),
     "adaptation": ("sample",),
 }
+#: Fewest NUTS draws kept per chain: R-hat, bulk ESS and the check for
+#: label switching need four.
+MIN_NUTS_DRAWS = 4
 #: fit's defaults of those settings and of ``n_starts``.
 FIT_DEFAULTS = {
     "chains": 4,

@@ -1,0 +1,93 @@
+"""The estimator's fitted state: whole after every fit, refit or failure."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import stanmix as sm
+from stanmix import checks
+
+pytest.importorskip("stanli")
+
+X = sm.datasets.correlated(90, seed=2).X
+
+
+def fitted_attributes(model) -> set[str]:
+    return {a for a in vars(model) if a.endswith("_") and not a.startswith("_")}
+
+
+def test_a_refit_with_another_family_drops_the_old_familys_attributes():
+    model = sm.Mixture(3, family="student_t", covariance="full", engine="stanli")
+    model.fit(X, method="optimize", seed=1)
+    assert model.nu_.shape == (3,)
+    assert model.correlations_.shape == (3, 2, 2)
+    model.set_params(family="normal", covariance="diag")
+    model.fit(X, method="optimize", seed=1)
+    assert not hasattr(model, "nu_")
+    assert not hasattr(model, "correlations_")
+    fresh = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    assert fitted_attributes(model) == fitted_attributes(fresh)
+    np.testing.assert_array_equal(model.means_, fresh.means_)
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("Stan failed"), KeyboardInterrupt()])
+def test_a_failed_refit_leaves_the_earlier_fit_whole(monkeypatch, failure):
+    model = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    before = {a: getattr(model, a) for a in fitted_attributes(model)}
+    membership = model.membership()
+    engine = type(sm.get_engine("stanli"))
+
+    def optimize(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(engine, "optimize", optimize)
+    other = X.assign(z=X["x"] - X["y"]).iloc[:60]
+    with pytest.raises(type(failure)):
+        model.fit(other, method="optimize", seed=2)
+    assert {a: getattr(model, a) for a in fitted_attributes(model)} == before
+    assert list(model.feature_names_in_) == ["x", "y"]
+    assert model.membership().equals(membership)
+
+
+def test_a_failed_first_fit_leaves_the_estimator_unfitted(monkeypatch):
+    def optimize(*args, **kwargs):
+        raise RuntimeError("Stan failed")
+
+    monkeypatch.setattr(type(sm.get_engine("stanli")), "optimize", optimize)
+    model = sm.Mixture(3, engine="stanli")
+    with pytest.raises(RuntimeError, match="Stan failed"):
+        model.fit(X, method="optimize", seed=1)
+    assert fitted_attributes(model) == set()
+    with pytest.raises(sm.NotFittedError):
+        model.membership()
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: m.bic(),
+        lambda m: m.icl(),
+        lambda m: m.membership(),
+        lambda m: m.predict_proba(X),
+        lambda m: checks.co_clustering(m),
+        lambda m: checks.separation(m),
+    ],
+    ids=["bic", "icl", "membership", "predict_proba", "co_clustering", "separation"],
+)
+def test_an_unfitted_model_says_so(call):
+    with pytest.raises(sm.NotFittedError, match="not fitted yet; call fit"):
+        call(sm.Mixture(2, engine="stanli"))
+
+
+def test_an_hdi_prob_of_zero_is_refused_not_replaced_by_the_default():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        model = sm.Mixture(3, engine="stanli").fit(X, chains=2, draws=50, seed=1)
+    for call in (model.membership, model.summary):
+        with pytest.raises(sm.StanmixInputError, match="hdi_prob must be a number"):
+            call(hdi_prob=0)
+    with pytest.raises(sm.StanmixInputError, match="hdi_prob must be a number"):
+        checks.separation(model, hdi_prob=0)
