@@ -30,7 +30,7 @@ from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
 from stanmix.estimator import CENSORING_ARGS, Mixture, check_fit_options
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
-from stanmix.parallel import run_tasks, spawn_seeds
+from stanmix.parallel import FitFailedError, run_tasks, spawn_seeds
 
 __all__ = [
     "SPARSE_CONCENTRATION",
@@ -75,12 +75,15 @@ class ComponentSelection:
         and ``se_kfold`` where computed, ``waic``, ``bic`` and ``icl`` at the
         posterior mode (smaller is better), ``n_parameters``,
         ``max_rhat``, ``divergences``, ``converged`` and ``fit_seconds``.
+        A K whose fit the engine could not complete (an optimizer that
+        found no mode, a sampler error) has ``estimate`` "failed", its
+        ``error`` and no figures; it is never chosen.
     best_ : int
         The number of components the rule chose.
     rule_ : str
         The rule, and why it chose ``best_``.
     models_ : dict of int to Mixture
-        The fitted models, by K.
+        The fitted models, by K (not the failed ones).
     seed_ : int
         The base seed every fit's seed was derived from.
     """
@@ -107,7 +110,9 @@ class ComponentSelection:
             cols = ["n_parameters", "bic", "icl"]
         with pd.option_context("display.width", 120, "display.precision", 2):
             table = self.table_[cols].to_string()
-        return f"{table}\n\n{self.rule_}"
+        errors = self.table_["error"].dropna() if "error" in self.table_ else ()
+        failed = "".join(f"\nK = {k} failed: {err}" for k, err in errors.items())
+        return f"{table}{failed}\n\n{self.rule_}"
 
     def plot(self, ax=None):
         """The elpd per K with one-SE bars (estimate marked), and BIC and ICL
@@ -300,15 +305,23 @@ def select_components(
         progress=progress,
         keys=[f"K={k}" for k in ks],
         label="K",
+        errors="return",
     )
-    models = {k: model for k, (model, _) in zip(ks, outcomes, strict=True)}
+    failed = _failed_ks(ks, outcomes)
+    models = {
+        k: outcome[0]
+        for k, outcome in zip(ks, outcomes, strict=True)
+        if k not in failed
+    }
     rows = {
-        k: _row(model, seconds, method)
-        for k, (model, seconds) in zip(ks, outcomes, strict=True)
+        k: _failed_row(failed[k])
+        if k in failed
+        else _row(outcome[0], outcome[1], method)
+        for k, outcome in zip(ks, outcomes, strict=True)
     }
     pointwise = {k: rows[k].pop("_pointwise") for k in ks}
     if method == "sample" and kfold is not None:
-        redo = [k for k in ks if rows[k]["n_high_pareto_k"] > 0]
+        redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
         if redo:
             extra = spawn_seeds(base, len(ks) + 1 + len(redo) * kfold)[len(ks) :]
             kfold_elpd = _kfold(
@@ -362,6 +375,38 @@ def _check_ks(n_components) -> list[int]:
     if len(set(ks)) != len(ks):
         raise StanmixInputError(f"n_components repeats a value: {ks}")
     return sorted(ks)
+
+
+def _failed_ks(ks: Sequence[int], outcomes: Sequence) -> dict[int, BaseException]:
+    """The K whose fit the engine could not complete (kept in the table and
+    never chosen); any other error, or every K failing, is raised."""
+    failed = {k: out for k, out in zip(ks, outcomes, strict=True) if _is_error(out)}
+    fatal = [k for k, err in failed.items() if not isinstance(err, RuntimeError)]
+    if fatal or (failed and len(failed) == len(ks)):
+        first = failed[(fatal or list(failed))[0]]
+        listed = "\n".join(
+            f"  K={k}: {type(err).__name__}: {err}" for k, err in failed.items()
+        )
+        raise FitFailedError(
+            f"{len(failed)} of {len(ks)} Ks failed:\n{listed}",
+            {f"K={k}": err for k, err in failed.items()},
+            [None if _is_error(out) else out for out in outcomes],
+        ) from first
+    return failed
+
+
+def _is_error(outcome) -> bool:
+    return isinstance(outcome, BaseException)
+
+
+def _failed_row(error: BaseException) -> dict:
+    """A table row for a K whose fit failed: no figures, the error."""
+    return {
+        "converged": False,
+        "estimate": "failed",
+        "error": f"{type(error).__name__}: {error}",
+        "_pointwise": None,
+    }
 
 
 def _fit_k(cls, params, k, X, censoring, seed, fit):
@@ -473,6 +518,12 @@ def _choose(
     table: pd.DataFrame, pointwise: Mapping, method: str
 ) -> tuple[int, str, str]:
     """The chosen K, the rule's reason, and a caution ("" if none)."""
+    failed = [int(k) for k in table.index[table["estimate"] == "failed"]]
+    failed_text = (
+        f" Not considered (the fit failed, see the error column): K = {failed}."
+        if failed
+        else ""
+    )
     if method != "sample":
         best = int(table["bic"].idxmin())
         table["elpd_diff"] = np.nan
@@ -480,7 +531,7 @@ def _choose(
         return (
             best,
             f"Chose K = {best}: the smallest BIC at the posterior mode "
-            "(method='optimize' gives no predictive density).",
+            "(method='optimize' gives no predictive density)." + failed_text,
             "",
         )
     kfold = table["estimate"] == "kfold"
@@ -495,6 +546,9 @@ def _choose(
     top = int(table.loc[ok, "elpd"].idxmax())
     diffs, ses = {}, {}
     for k in table.index:
+        if k in failed:
+            diffs[k] = ses[k] = np.nan
+            continue
         d = pointwise[top] - pointwise[k]
         diffs[k] = float(d.sum())
         ses[k] = float(np.sqrt(d.size * d.var()))
@@ -506,7 +560,7 @@ def _choose(
         if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
     ]
     best = int(min(close))
-    skipped = [int(k) for k in table.index if k not in ok]
+    skipped = [int(k) for k in table.index if k not in ok and k not in failed]
     rule = (
         "Rule: the smallest K whose elpd is not clearly below the best (a "
         f"difference under {SMALL_DIFFERENCE:g}, or under "
@@ -525,6 +579,7 @@ def _choose(
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {skipped}."
+    rule += failed_text
     better = _clearly_better(skipped, best, pointwise)
     caution = (
         f"Caution: K = {better} did not converge but predicts clearly better "

@@ -171,6 +171,61 @@ def test_optimize_sweep_uses_bic():
     assert lines[-1].startswith("Chose K = 3: the smallest BIC")
 
 
+@pytest.fixture
+def failing_k(monkeypatch):
+    """Make the fit of the K in ``failing_k.ks`` raise ``failing_k.error``."""
+    from stanmix import selection
+
+    fit_k = selection._fit_k
+
+    class Failing:
+        ks: tuple = ()
+        error: BaseException = RuntimeError("every optimizer start failed")
+
+    def fit(cls, params, k, *args):
+        if k in Failing.ks:
+            raise Failing.error
+        return fit_k(cls, params, k, *args)
+
+    monkeypatch.setattr(selection, "_fit_k", fit)
+    return Failing
+
+
+@pytest.mark.parametrize("method", ["optimize", "sample"])
+def test_a_k_whose_fit_fails_is_reported_and_the_rest_still_choose(failing_k, method):
+    failing_k.ks = (3,)
+    X = _clusters(2, n=120)
+    options = SHORT if method == "sample" else {}
+    sel = sm.select_components(X, [1, 2, 3], method=method, seed=1, **options)
+    table = sel.table_
+    assert sel.best_ == 2
+    assert sorted(sel.models_) == [1, 2]
+    assert table.loc[3, "estimate"] == "failed"
+    assert not table.loc[3, "converged"]
+    assert table.loc[3, "error"] == "RuntimeError: every optimizer start failed"
+    assert table[["bic", "icl"]].loc[3].isna().all()
+    assert table.loc[[1, 2], "bic"].notna().all()
+    if method == "sample":
+        assert np.isnan(table.loc[3, "elpd"]) and np.isnan(table.loc[3, "elpd_diff"])
+        assert table.loc[[1, 2], "elpd"].notna().all()
+    assert sel.rule_.endswith(
+        "Not considered (the fit failed, see the error column): K = [3]."
+    )
+    assert "\nK = 3 failed: RuntimeError: every optimizer start failed\n" in str(sel)
+    assert len(sel.plot().axes) == 2
+
+
+def test_a_failure_that_is_not_the_engines_or_of_every_k_is_raised(failing_k):
+    X = _clusters(2, n=120)
+    failing_k.ks, failing_k.error = (2,), TypeError("a bug")
+    with pytest.raises(sm.parallel.FitFailedError, match="K=2: TypeError: a bug"):
+        sm.select_components(X, [1, 2], method="optimize", seed=1)
+    failing_k.ks, failing_k.error = (1, 2), RuntimeError("no mode")
+    with pytest.raises(sm.parallel.FitFailedError, match="2 of 2 Ks failed") as info:
+        sm.select_components(X, [1, 2], method="optimize", seed=1)
+    assert list(info.value.failures) == ["K=1", "K=2"]
+
+
 def test_the_same_seed_gives_the_same_table_serially_and_in_processes():
     X = _clusters(2, n=120)
     run = dict(method="optimize", seed=7)
