@@ -146,6 +146,22 @@ class CellTable:
     def n_dims(self) -> int:
         return self.values.shape[1]
 
+    def n_distinct_rows(self) -> int:
+        """Rows that differ in some cell (its value, bounds or censoring) or
+        covariate; missing cells are alike.
+
+        Examples
+        --------
+        >>> table = CellTable.from_values([[1.0, 2.0], [1.0, 2.0], [1.0, np.nan]])
+        >>> table.n_distinct_rows()
+        2
+        """
+        parts = [self.kind, self.values, self.lower, self.upper]
+        if self.covariates is not None:
+            parts.append(self.covariates)
+        key = np.nan_to_num(np.concatenate(parts, axis=1), nan=np.inf)
+        return int(np.unique(key, axis=0).shape[0])
+
     def validate(self) -> CellTable:
         """Check the table's invariants; return it, or raise naming a cell."""
         kind = self.kind
@@ -223,14 +239,26 @@ class CellTable:
     def point_values(self) -> np.ndarray:
         """A best single value per cell, for initialisation (k-means).
 
-        Observed cells keep their value; censored cells take their limit (the
-        midpoint for intervals); missing cells take the column mean of the
-        other point values.
+        Observed cells keep their value; censored cells take their limit;
+        interval cells the midpoint of the part of their interval within the
+        column's observed range (the nearer bound when it lies outside), so
+        a wide or one-sided bound such as (-50, 0.5) does not place the cell
+        far from the data; missing cells take the column mean of the other
+        point values.
         """
         out = self.values.copy()
         out = np.where(self.kind == LEFT, self.upper, out)
         out = np.where(self.kind == RIGHT, self.lower, out)
-        out = np.where(self.kind == INTERVAL, 0.5 * (self.lower + self.upper), out)
+        if (self.kind == INTERVAL).any():
+            seen = np.where(self.kind == OBSERVED, self.values, np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # none observed
+                low = np.fmax(self.lower, np.nanmin(seen, axis=0))
+                high = np.fmin(self.upper, np.nanmax(seen, axis=0))
+            inside = 0.5 * (low + high)
+            nearer = np.where(self.upper < low, self.upper, self.lower)
+            value = np.where(low <= high, inside, nearer)
+            out = np.where(self.kind == INTERVAL, value, out)
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-missing column
             col_mean = np.nanmean(np.where(self.kind == MISSING, np.nan, out), axis=0)

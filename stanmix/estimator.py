@@ -28,6 +28,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
 from stanmix.cells import (
+    OBSERVED,
     CellTable,
     Standardization,
     best_determined,
@@ -611,6 +612,14 @@ class Mixture:
                 f"n_components={k} is larger than the number of observations "
                 f"({cells.n_obs}); use at most {cells.n_obs} components"
             )
+        distinct = cells.n_distinct_rows()
+        if k > distinct:
+            raise StanmixInputError(
+                f"n_components={k} is larger than the number of distinct rows "
+                f"({distinct} of {cells.n_obs}): the surplus components would "
+                f"sit on copies of the same rows; use at most {distinct} "
+                f"components{tied_columns_hint(cells)}"
+            )
         family.validate(k, cells.n_dims)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
@@ -668,11 +677,15 @@ class Mixture:
                     )
                 except RuntimeError as err:
                     if method == "optimize":
+                        hint = tied_columns_hint(cells)
+                        if hint:
+                            raise RuntimeError(f"{err}{hint}") from err
                         raise
                     # The draws do not need a mode: start from the clusterings.
                     warnings.warn(
                         f"no posterior mode was found to start from ({err}); the "
-                        "chains start from the k-means clusterings instead",
+                        "chains start from the k-means clusterings instead"
+                        f"{tied_columns_hint(cells)}",
                         RuntimeWarning,
                         stacklevel=2,
                     )
@@ -924,6 +937,7 @@ class Mixture:
         self.engine_result_info_ = result.info
         self._summarise()
         self.censored_components_ = self._censored_components(map_probs)
+        self._warn_collapsed()
         self.convergence_ = None
         if result.method == "sample":
             self.convergence_ = self._convergence(current)
@@ -1080,6 +1094,30 @@ class Mixture:
             self.correlations_ = corr[0] if covariance == "tied" else corr
         if "nu" in post:
             self.nu_ = mean("nu")
+
+    def _warn_collapsed(self) -> None:
+        """Warn of components sitting on one value of a column that repeats a
+        few values (scale under a thousandth of the column's spread)."""
+        tied = tied_columns(self.cells_)
+        if not tied:
+            return
+        k = len(self.weights_)
+        scales = np.asarray(self.scales_, dtype=float).reshape(k, -1)
+        scales = np.broadcast_to(scales, (k, self.cells_.n_dims))  # one per row
+        spread = np.std(self.cells_.point_values(), axis=0)
+        found = [
+            f"component {c} in column {name!r} (scale {scales[c, j]:.2g})"
+            for j, name, _, _ in tied
+            for c in range(k)
+            if scales[c, j] < 1e-3 * spread[j]
+        ]
+        if found:
+            warnings.warn(
+                f"components collapsed onto a single value: {'; '.join(found)}"
+                f"{tied_columns_hint(self.cells_)}.",
+                RuntimeWarning,
+                stacklevel=4,
+            )
 
     def _censored_components(self, map_probs) -> list[tuple[int, str, float]]:
         """Components whose members are nearly all censored in a column.
@@ -1314,6 +1352,38 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
+
+
+def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
+    """The columns whose observed values are few and repeated (at least five
+    rows per distinct value on average): (position, name, distinct values,
+    observed rows) each.
+
+    On such columns a component can sit on one value with a scale near
+    zero, where the density of continuous components grows without bound.
+    """
+    tied = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        n_values = np.unique(seen).size
+        if seen.size and 5 * n_values <= seen.size:
+            tied.append((j, name, n_values, seen.size))
+    return tied
+
+
+def tied_columns_hint(cells: CellTable) -> str:
+    """A sentence naming :func:`tied_columns` and what they do, or ""."""
+    tied = tied_columns(cells)
+    if not tied:
+        return ""
+    listed = ", ".join(f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied)
+    return (
+        f". Column(s) {listed} repeat a few values: a component can sit on one "
+        "of them with a scale near zero, where the density of continuous "
+        "components has no useful maximum. Such data are counts or scores "
+        "rather than measurements; fit fewer components, or a model for "
+        "discrete values"
+    )
 
 
 def fit_keywords(cls: type[Mixture]) -> list[str]:

@@ -28,7 +28,12 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import CellTable
 from stanmix.censoring import check_fit_data
-from stanmix.estimator import CENSORING_ARGS, Mixture, check_fit_options
+from stanmix.estimator import (
+    CENSORING_ARGS,
+    Mixture,
+    check_fit_options,
+    tied_columns_hint,
+)
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
 from stanmix.parallel import FitFailedError, run_tasks, spawn_seeds
 
@@ -288,6 +293,13 @@ def select_components(
         raise StanmixInputError(
             f"n_components goes up to {ks[-1]} but the data has {cells.n_obs} "
             "rows; a mixture cannot have more components than observations"
+        )
+    distinct = cells.n_distinct_rows()
+    if ks[-1] > distinct:
+        raise StanmixInputError(
+            f"n_components goes up to {ks[-1]} but the data has {distinct} distinct "
+            f"rows (of {cells.n_obs}); use K up to {distinct}"
+            f"{tied_columns_hint(cells)}"
         )
     params = template.get_params()
     # Seeds: one per K, then one for the folds' assignment, then one per fold

@@ -111,11 +111,33 @@ def kmeans(
         else:
             scales[j] = 0.5 * pooled
         if d > 1 and members.shape[0] >= d + 2:
-            r = np.corrcoef(members, rowvar=False)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a constant column
+                r = np.corrcoef(members, rowvar=False)
             if np.all(np.isfinite(r)):
                 corr[j] = 0.5 * r + 0.5 * np.eye(d)
     weights = (counts + 1.0) / (n + k)
-    return Clustering(centers, scales, corr, weights)
+    return Clustering(_untie(centers, pooled), scales, corr, weights)
+
+
+def _untie(centers: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """The centres moved apart along each column where they are closer than
+    a thousandth of its spread, so every column can start ordered means
+    (strictly increasing). Centres share coordinates on data with few
+    distinct values; elsewhere nothing moves.
+
+    Examples
+    --------
+    >>> _untie(np.array([[1.0], [1.0], [0.0]]), np.array([2.0]))[:, 0].tolist()
+    [1.0, 1.002, 0.0]
+    """
+    out = centers.copy()
+    for j in range(out.shape[1]):
+        order = np.argsort(out[:, j], kind="stable")
+        column = out[order, j]
+        for i in range(1, column.size):
+            column[i] = max(column[i], column[i - 1] + 1e-3 * spread[j])
+        out[order, j] = column
+    return out
 
 
 def choose_anchor(clustering: Clustering) -> int:

@@ -1,0 +1,132 @@
+"""Where fits start, and data that leave continuous components no good start:
+interval cells with wide bounds, and columns that repeat a few values."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix.cells import CellTable
+from stanmix.inference.starts import kmeans
+
+pytest.importorskip("stanli")
+
+
+def _two_clusters(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    return pd.DataFrame(
+        {
+            "x": np.r_[rng.normal(0, 1, half), rng.normal(6, 1, half)],
+            "y": np.r_[rng.normal(0, 1, half), rng.normal(4, 1, half)],
+        }
+    )
+
+
+def test_interval_cells_start_within_the_observed_range():
+    from stanmix.cells import INTERVAL, OBSERVED
+
+    nan = np.nan
+    table = CellTable(
+        values=np.array([[1.0], [3.0], [5.0], [nan], [nan], [nan]]),
+        kind=np.array([[OBSERVED]] * 3 + [[INTERVAL]] * 3, dtype=np.int8),
+        lower=np.array([[nan], [nan], [nan], [-50.0], [2.0], [9.0]]),
+        upper=np.array([[nan], [nan], [nan], [2.0], [4.0], [np.inf]]),
+        columns=("x",),
+    ).validate()
+    # (-50, 2) meets the observed range [1, 5] in [1, 2]; (2, 4) lies
+    # within it; (9, inf) lies above it, so its nearer bound, 9.
+    np.testing.assert_allclose(table.point_values()[:, 0], [1, 3, 5, 1.5, 3, 9])
+
+
+def test_a_wide_interval_bound_finds_the_mode_a_detection_limit_finds():
+    X = _two_clusters()
+    limit = float(np.quantile(X["x"], 0.3))
+    X["x"] = X["x"].clip(lower=limit)
+    at_limit = (X["x"] == limit).to_numpy()
+    lo = np.where(at_limit, -50.0, np.nan)
+    hi = np.where(at_limit, limit, np.nan)
+    bounds = (np.c_[lo, np.full(len(X), np.nan)], np.c_[hi, np.full(len(X), np.nan)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mostly-censored note
+        by_limit = sm.Mixture(2, engine="stanli").fit(
+            X, method="optimize", seed=1, lower_limit={"x": limit}
+        )
+        by_interval = sm.Mixture(2, engine="stanli").fit(
+            X, method="optimize", seed=1, interval=bounds
+        )
+    # The interval (-50, limit) is the detection limit up to the mass of a
+    # normal below -50: the same mode.
+    np.testing.assert_allclose(by_interval.means_, by_limit.means_, atol=0.01)
+    assert by_limit.means_[0, 0] > -1.0
+
+
+def _scores(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Two columns of scores 1, 2 or 3: nine distinct rows."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "score": rng.integers(1, 4, n).astype(float),
+            "grade": rng.integers(1, 4, n).astype(float),
+        }
+    )
+
+
+def test_more_components_than_distinct_rows_are_refused_naming_the_columns():
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"n_components=10 is larger than the number of distinct rows \(9 of "
+        r"150\).*'score' \(3 values in 150 rows\)",
+    ):
+        sm.Mixture(10, engine="stanli").fit(_scores(), method="optimize", seed=1)
+    with pytest.raises(
+        sm.StanmixInputError, match=r"goes up to 10 but the data has 9 distinct rows"
+    ):
+        sm.select_components(_scores(), [2, 10], method="optimize", seed=1)
+
+
+def test_k_means_centres_on_tied_data_start_strictly_ordered_means():
+    points = _scores().to_numpy()
+    points = (points - points.mean(axis=0)) / points.std(axis=0)
+    centres = kmeans(points, 9, seed=1).means
+    for column in centres.T:
+        assert np.all(np.diff(np.sort(column)) > 0)
+    # nine distinct rows, nine centres on them (to a thousandth of an sd)
+    distinct = np.unique(points, axis=0)
+    nearest = np.abs(centres[:, None, :] - distinct[None]).max(axis=2).min(axis=1)
+    assert nearest.max() < 0.01
+
+
+def test_a_failed_mode_on_repeated_values_says_why():
+    X = _scores(90)
+    with pytest.raises(RuntimeError, match="every optimizer start failed") as info:
+        sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    assert "'score' (3 values in 90 rows)" in str(info.value)
+    assert "scale near zero" in str(info.value)
+
+
+def test_components_collapsed_onto_one_value_are_warned_of():
+    X = _scores(90)[["score"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        with pytest.warns(RuntimeWarning, match="collapsed onto a single value") as w:
+            model = sm.Mixture(2, engine="stanli").fit(
+                X, chains=2, warmup=100, draws=100, seed=1
+            )
+    message = next(str(r.message) for r in w if "collapsed" in str(r.message))
+    small = np.flatnonzero(model.scales_.ravel() < 1e-3 * X["score"].std(ddof=0))
+    assert small.size
+    for c in small:
+        assert f"component {c} in column 'score'" in message
+
+
+def test_measurements_give_no_tie_warning():
+    X = _two_clusters()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        sm.Mixture(2, engine="stanli").fit(X, chains=2, warmup=100, draws=100, seed=1)
