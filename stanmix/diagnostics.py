@@ -537,7 +537,10 @@ class Convergence:
         if not self.computable:
             words = "R-hat and bulk ESS could not be computed (too few draws)"
         else:
-            rhat = f"largest R-hat {self.max_rhat:.3f} ({self.rhat_parameter}"
+            shown = f"{self.max_rhat:.3f}"
+            if not self.rhat_ok and float(shown) <= self.rhat_limit:
+                shown = f"{self.max_rhat:.4f}"  # 1.0104, not "1.010, above 1.01"
+            rhat = f"largest R-hat {shown} ({self.rhat_parameter}"
             rhat += "" if self.rhat_ok else f"; above {self.rhat_limit:g}"
             ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
             ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"

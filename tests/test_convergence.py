@@ -178,3 +178,14 @@ def test_sampler_bars():
     assert check.bfmi[0] > 1.5  # independent draws: about 2
     assert "(below 0.3) in chain 1" in check.figures()
     assert "E-BFMI" in check.advice()
+
+
+def test_an_r_hat_just_above_the_bar_is_shown_above_it():
+    ess = xr.Dataset({"mu": ("component", [900.0, 1100.0])})
+    just = convergence(xr.Dataset({"mu": ("component", [1.0104, 1.002])}), ess)
+    assert not just.rhat_ok
+    assert "largest R-hat 1.0104 (mu[0]; above 1.01)" in just.figures()
+    clear = convergence(xr.Dataset({"mu": ("component", [1.0834, 1.002])}), ess)
+    assert "largest R-hat 1.083 (mu[0]; above 1.01)" in clear.figures()
+    fine = convergence(xr.Dataset({"mu": ("component", [1.0046, 1.002])}), ess)
+    assert "largest R-hat 1.005 (mu[0])" in fine.figures()
