@@ -165,6 +165,16 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
+        # Names first: with a repeated name, X[c] is a frame, not a column.
+        columns = tuple(str(c) for c in X.columns)
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise StanmixInputError(
+                f"{name} has duplicate column names: "
+                f"{', '.join(map(repr, repeated))} (columns: {', '.join(columns)}); "
+                f"give each column its own name (set {name}.columns) or keep one of "
+                f"each, e.g. {name}.loc[:, ~{name}.columns.duplicated()]"
+            )
         bad = [
             f"{c!r} ({_column_kind(X[c])})"
             for c in X.columns
@@ -177,9 +187,6 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
                 f"{name} has non-numeric column(s) {', '.join(bad)}; select the "
                 "numeric measurement columns, e.g. df[['x', 'y']]"
             )
-        columns = tuple(str(c) for c in X.columns)
-        if len(set(columns)) != len(columns):
-            raise StanmixInputError(f"{name} has duplicate column names {columns}")
         if isinstance(X.index, pd.MultiIndex):
             named = [_label(n) for n in X.index.names if n is not None]
             levels = f"{X.index.nlevels} levels" + (
@@ -359,15 +366,46 @@ def _finite_scalar(value, what: str) -> float:
     return check.number(what, value)
 
 
+def _nullable_bool(spec) -> bool:
+    """Whether ``spec`` is a pandas mask of booleans that may hold NA
+    (pandas' nullable ``"boolean"`` dtype, alone or beside numpy bools)."""
+    if isinstance(spec, pd.DataFrame):
+        dtypes = list(spec.dtypes)
+    elif isinstance(spec, pd.api.extensions.ExtensionArray):
+        dtypes = [spec.dtype]
+    else:
+        return False
+    return bool(dtypes) and all(pd.api.types.is_bool_dtype(d) for d in dtypes)
+
+
 def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
+    """The (N, D) boolean array of censored cells from a numpy or pandas mask.
+
+    Pandas' nullable booleans are taken as booleans; a mask with a missing
+    (NA) entry is refused, naming the cells.
+    """
     if spec is None:
         return None
-    arr = np.asarray(_rows_of(spec, "censored", columns, index, fill=False))
+    given = _rows_of(spec, "censored", columns, index, fill=False)
+    if _nullable_bool(given):
+        missing = np.asarray(pd.isna(given))
+        arr = given.to_numpy(dtype=bool, na_value=False)
+    else:
+        arr = np.asarray(given)
+        missing = np.zeros(arr.shape, dtype=bool)
     if arr.ndim == 1 and shape[1] == 1:
-        arr = arr[:, None]
+        arr, missing = arr[:, None], missing[:, None]
     if arr.shape != tuple(shape):
         raise StanmixInputError(
             f"censored has shape {arr.shape} but the data has shape {tuple(shape)}"
+        )
+    if missing.any():
+        rows, cols = np.nonzero(missing)
+        raise StanmixInputError(
+            f"censored has missing (NA) entries at "
+            f"{_where(rows, cols, columns, index)}; a mask cannot have missing "
+            "entries: mark each cell True (censored) or False (not censored), "
+            "e.g. censored.fillna(False)"
         )
     if arr.dtype != bool:
         raise StanmixInputError(

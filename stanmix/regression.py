@@ -342,12 +342,24 @@ class RegressionMixture(Mixture):
         columns = [str(c) for c in covariates.columns]
         gate = self._names(self.weights_from, "weights_from", columns) or ()
         pred = self._names(self.predictors, "predictors", columns)
+        alone = (
+            "; for a mixture of the response alone (no predictors), fit "
+            "stanmix.NormalMixture to the response"
+        )
+        if pred == ():
+            raise StanmixInputError(
+                "predictors is empty; a mixture of regressions needs at least one "
+                f"predictor column: name one (columns: {', '.join(columns) or 'none'}"
+                "), or leave predictors out to use every column of X but the "
+                f"response{alone}"
+            )
         if pred is None:
             pred = tuple(c for c in columns if c not in gate)
             if not pred:
                 raise StanmixInputError(
                     "X has no predictor columns (besides the response and the "
                     "weights' covariates); give at least one predictor column"
+                    f"{alone}"
                 )
         if self.order_by != "intercept" and self.order_by not in pred:
             raise StanmixInputError(
@@ -573,7 +585,9 @@ class RegressionMixture(Mixture):
             e.g. for a posterior mode).
         """
         self._check_fitted()
-        prob = check.number("hdi_prob", hdi_prob or self.hdi_prob, low=0, high=1)
+        prob = check.number(
+            "hdi_prob", self.hdi_prob if hdi_prob is None else hdi_prob, low=0, high=1
+        )
         rng = np.random.default_rng(self.seed_ if seed is None else check.seed(seed))
         covariates = self._covariates_only(X)
         index = (

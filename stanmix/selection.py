@@ -115,7 +115,7 @@ class ComponentSelection:
             cols = ["n_parameters", "bic", "icl"]
         with pd.option_context("display.width", 120, "display.precision", 2):
             table = self.table_[cols].to_string()
-        errors = self.table_["error"].dropna() if "error" in self.table_ else ()
+        errors = self.table_.get("error", pd.Series(dtype=object)).dropna()
         failed = "".join(f"\nK = {k} failed: {err}" for k, err in errors.items())
         return f"{table}{failed}\n\n{self.rule_}"
 

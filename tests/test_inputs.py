@@ -298,6 +298,38 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME, censored=np.zeros((4, 2)), lower_limit=0.0),
             "censored must be a boolean mask",
         ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                lower_limit={"x": 0.1},
+                censored=pd.DataFrame(
+                    {"x": [True, pd.NA, False, False], "y": False}, dtype="boolean"
+                ),
+            ),
+            "censored has missing (NA) entries at row 1, column 'x'; a mask cannot "
+            "have missing entries",
+        ),
+        (
+            lambda: fit_normal(
+                FRAME[["x"]],
+                lower_limit=0.1,
+                censored=pd.array([True, False, None, False], dtype="boolean"),
+            ),
+            "censored has missing (NA) entries at row 2, column 'x'",
+        ),
+        (
+            lambda: fit_diag(FRAME.set_axis(["x", "x"], axis=1)),
+            "X has duplicate column names: 'x' (columns: x, x); give each column "
+            "its own name",
+        ),
+        (
+            lambda: fit_mixture(
+                pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["u", "v", "w"]}).set_axis(
+                    ["x", "x"], axis=1
+                )
+            ),
+            "X has duplicate column names: 'x'",
+        ),
         (lambda: fit_diag(FRAME, anchor_dim="z"), "anchor_dim 'z' is not a column"),
         (
             lambda: fit_diag(FRAME, joint=False, relabel="stephens"),
@@ -487,10 +519,60 @@ def test_limits_and_masks_are_matched_to_rows_by_label():
     assert table.kind[:, 0].tolist() == [OBSERVED, LEFT, OBSERVED, OBSERVED]
 
 
+class _DataEngine(RecordingEngine):
+    """A RecordingEngine that also keeps the Stan data of the stopped call
+    (a fit that fails keeps none of its state, so the data show what it read)."""
+
+    def optimize(self, stan_file, data, **kwargs):
+        self.data = data
+        return super().optimize(stan_file, data, **kwargs)
+
+
+def _censored_cells(data: dict, side: str) -> list[tuple[int, int]]:
+    """The (row, column) cells of the Stan data censored on ``side``, 0-based."""
+    rows, cols = data[f"{side}_row"], data[f"{side}_col"]
+    return [(int(r) - 1, int(c) - 1) for r, c in zip(rows, cols, strict=True)]
+
+
+def test_nullable_boolean_masks_are_taken_as_boolean_masks():
+    """A censored mask of pandas' nullable booleans without NA marks the same
+    cells as a numpy one, and reaches the fit."""
+    from stanmix.cells import LEFT, OBSERVED
+
+    data = FRAME.set_axis(list("abcd"))
+    mask = pd.DataFrame({"x": [True, True, False, False], "y": False}, index=data.index)
+    expected = [LEFT, LEFT, OBSERVED, OBSERVED]
+    for given in (
+        mask,
+        mask.astype("boolean"),
+        mask.astype({"x": "boolean"}),  # nullable beside numpy bools
+        mask[["x"]].astype("boolean"),  # the other column left out: not censored
+    ):
+        table, _ = sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=given)
+        assert table.kind[:, 0].tolist() == expected
+        assert table.kind[:, 1].tolist() == [OBSERVED] * 4
+    one = data[["x"]]
+    for given in (
+        mask["x"].astype("boolean"),
+        pd.array([True, True, False, False], dtype="boolean"),
+    ):
+        table, _ = sm.censoring.cell_table(one, lower_limit=1.0, censored=given)
+        assert table.kind[:, 0].tolist() == expected
+    engine = _DataEngine(stop=("optimize",))
+    with pytest.raises(Stop):
+        sm.DiagonalMixture(2, engine=engine).fit(
+            data,
+            method="optimize",
+            lower_limit={"x": 1.0},
+            censored=mask.astype("boolean"),
+        )
+    assert _censored_cells(engine.data, "left") == [(0, 0), (1, 0)]
+
+
 def test_numpy_scalars_are_taken_as_numbers():
     """np.float32 options and limits are accepted, and float32 limits or data
     meet at the precision they were given in."""
-    engine = RecordingEngine(stop=("optimize",))
+    engine = _DataEngine(stop=("optimize",))
     model = sm.DiagonalMixture(2, engine=engine, hdi_prob=np.float32(0.9))
     with pytest.raises(Stop):
         model.fit(
@@ -500,8 +582,8 @@ def test_numpy_scalars_are_taken_as_numbers():
             lower_limit={"x": np.float32(0.1)},
             upper_limit=np.float64(4.0),
         )
-    assert model.cells_.kind[:, 0].tolist() == [1, 0, 0, 0]
-    assert model.cells_.kind[:, 1].tolist() == [0, 0, 0, 2]
+    assert _censored_cells(engine.data, "left") == [(0, 0)]
+    assert _censored_cells(engine.data, "right") == [(3, 1)]
     data = FRAME.astype(np.float32)
     table, _ = sm.censoring.cell_table(data, lower_limit={"x": 0.1, "y": 1.0})
     assert table.kind[0].tolist() == [1, 1]

@@ -52,6 +52,21 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
             {"response": "y"},
             "non-numeric column",
         ),
+        (
+            lambda df: df.set_axis(["x1", "x1", "z", "y"], axis=1),
+            {"response": "y"},
+            r"X has duplicate column names: 'x1' \(columns: x1, x1, z, y\); give",
+        ),
+        (
+            lambda df: df.set_axis(["x1", "x1", "z", "y"], axis=1),
+            {"y": np.zeros(40)},
+            "X has duplicate column names: 'x1'",
+        ),
+        (
+            lambda df: df[["y"]],
+            {"response": "y"},
+            "X has no predictor columns .* fit stanmix.NormalMixture to the response",
+        ),
     ],
     ids=[
         "nan-predictor",
@@ -64,6 +79,9 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         "limit-on-a-predictor",
         "value-below-limit",
         "text-predictor",
+        "duplicate-columns",
+        "duplicate-columns-with-y",
+        "only-the-response",
     ],
 )
 def test_bad_data_is_refused_before_any_stan_call(change, call, message):
@@ -88,6 +106,14 @@ def test_bad_data_is_refused_before_any_stan_call(change, call, message):
         ({"family_options": {"predictors": (0,)}}, "set by RegressionMixture's own"),
         ({"family_options": {"nu_shap": 2.0}}, "nu_shap"),
         ({"weights_from": ["x1", "x2", "z"]}, "X has no predictor columns"),
+        (
+            {"predictors": []},
+            "predictors is empty; a mixture of regressions needs at least one "
+            r"predictor column: name one \(columns: x1, x2, z\), or leave predictors "
+            "out .* fit stanmix.NormalMixture to the response",
+        ),
+        ({"predictors": (), "weights_from": ["z"]}, "predictors is empty"),
+        ({"predictors": [], "order_by": "x1"}, "predictors is empty"),
     ],
 )
 def test_bad_settings_are_refused_before_any_stan_call(kwargs, message):
@@ -98,11 +124,45 @@ def test_bad_settings_are_refused_before_any_stan_call(kwargs, message):
     assert model.engine.calls == {}
 
 
+def test_a_regression_family_without_predictors_is_refused():
+    """The regression family itself refuses an empty list of predictors (a
+    cell table with covariates fitted by Mixture), before any Stan call."""
+    from stanmix.cells import CellTable
+
+    data = _data()
+    cells = CellTable.from_values(data[["y"]].to_numpy()).with_covariates(
+        data[["x1", "x2"]].to_numpy(), ("x1", "x2")
+    )
+    engine = RecordingEngine(stop=("optimize", "variational", "sample"))
+    model = sm.Mixture(
+        2,
+        family="normal_regression",
+        engine=engine,
+        family_options={"predictors": ()},
+    )
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"family 'normal_regression' needs at least one predictor, but "
+        r"family_options\['predictors'\] is empty",
+    ):
+        model.fit(cells, method="optimize", seed=1)
+    assert engine.calls == {}
+
+
 def test_a_series_with_another_index_is_not_paired_by_position():
     data = _data()
     y = data["y"].set_axis(data.index + 100)
     with pytest.raises(sm.StanmixInputError, match="y's index does not match"):
         _model().fit(data[["x1"]], y, method="optimize")
+
+
+class _DataEngine(RecordingEngine):
+    """A RecordingEngine that also keeps the Stan data of the stopped call
+    (a fit that fails keeps none of its state, so the data show what it read)."""
+
+    def optimize(self, stan_file, data, **kwargs):
+        self.data = data
+        return super().optimize(stan_file, data, **kwargs)
 
 
 def test_the_design_reaches_the_program():
@@ -114,23 +174,29 @@ def test_the_design_reaches_the_program():
     limits = np.full(len(y), np.nan)
     limits[:10] = np.nanmedian(y[:10])
     y[:10] = np.maximum(y[:10], limits[:10])
-    model = _model(predictors=["x1"], weights_from=["z", "x1"], order_by="x1")
+    engine = _DataEngine(stop=("optimize", "variational", "sample"))
+    model = sm.RegressionMixture(
+        2, engine=engine, predictors=["x1"], weights_from=["z", "x1"], order_by="x1"
+    )
     with pytest.raises(Stop):
         model.fit(data[["x1", "x2", "z"]], y, lower_limit=limits, seed=1)
-    data_sent = model.engine.calls["optimize"]
     design = model._design
     assert design.predictors == ("x1",) and design.weights_from == ("z", "x1")
     assert design.covariates == ("x1", "z") and design.response == "y"
-    assert model.family_.family == "normal_regression"
-    assert model.family_.settings["weights_from"] == (1, 0)
-    assert model.family_.settings["order_by"] == 0
-    init = data_sent["init"]
+    sent = engine.data
+    # normal errors; columns of the covariates and the slope ordered, 1-based
+    assert sent["student_t"] == 0
+    assert sent["pred_col"].tolist() == [1] and sent["gate_col"].tolist() == [2, 1]
+    assert sent["order_by"] == 1
+    init = engine.calls["optimize"]["init"]
     assert np.all(np.diff(init["slope_ordered"]) > 0)
     assert init["gamma_rest"].shape == (1, 2)
     # Rows with a missing response stay in the data, without a term.
-    assert model.cells_.n_obs == 40
-    assert model.cells_.kind[[3, 9], 0].tolist() == [4, 4]
-    assert (model.cells_.kind[:10, 0] == 1).sum() >= 1
+    assert sent["N"] == 40 and sent["X"].shape == (40, 2)
+    assert sent["observed"][[3, 9], 0].tolist() == [0, 0]
+    left = np.asarray(sent["left_row"]) - 1
+    assert left.size >= 1 and np.all(left < 10)
+    assert not set(left) & {3, 9}
 
 
 GOOD_START = {"intercept": [1.0, -1.0], "beta": [[2.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]}

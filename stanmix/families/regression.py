@@ -249,6 +249,13 @@ class NormalRegression(Family):
                 f"family {self.family!r} models one response column; the data has "
                 f"{d} columns"
             )
+        if not self.predictors:
+            raise StanmixInputError(
+                f"family {self.family!r} needs at least one predictor, but "
+                "family_options['predictors'] is empty; name a covariate column, "
+                "e.g. (0,), or, for a mixture of the response alone (no "
+                "predictors), fit stanmix.NormalMixture to the response"
+            )
         order = self.settings["order_by"]
         if order is not None and order >= len(self.predictors):
             raise StanmixInputError(
