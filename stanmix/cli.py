@@ -64,6 +64,20 @@ SAMPLING_FLAGS = {
     "variational": ("draws",),
     "optimize": (),
 }
+#: What a sampling flag sets under each --method that uses it (its help).
+SAMPLING_HELP = {
+    ("chains", "sample"): "NUTS chains",
+    ("warmup", "sample"): "NUTS warmup iterations per chain",
+    ("draws", "sample"): "draws kept per chain",
+    ("draws", "variational"): "draws in all",
+    ("adapt_delta", "sample"): "NUTS target acceptance",
+}
+#: The --method choices of fit and fit-regression, and of select.
+FIT_METHODS = ("sample", "optimize", "variational")
+SELECT_METHODS = ("sample", "optimize")
+#: Components of the demo's mixture (the bundled example's clusters); the
+#: fewest points (--n) it can be fitted to.
+DEMO_COMPONENTS = 5
 
 
 # -- flags ---------------------------------------------------------------------
@@ -114,8 +128,29 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None:
-    """Flags of both commands. ``sampling_default`` None: unset unless given."""
+def _sampling_help(name: str, methods: tuple[str, ...] | None) -> str:
+    """What sampling flag ``name`` sets, under the --method choices
+    ``methods`` that use it (None: the command always samples, and has no
+    --method flag)."""
+    if methods is None:
+        return SAMPLING_HELP[name, "sample"]
+    return ", or ".join(
+        f"{SAMPLING_HELP[name, method]} (--method {method})"
+        for method in methods
+        if name in SAMPLING_FLAGS[method]
+    )
+
+
+def _common(
+    sub: argparse.ArgumentParser,
+    sampling_default: dict | None,
+    methods: tuple[str, ...] | None,
+) -> None:
+    """Flags of every command. ``sampling_default`` None: unset unless given.
+
+    ``methods`` are the command's --method choices, which the help of the
+    sampling flags names; None for a command that always samples (demo).
+    """
     defaults = sampling_default or dict.fromkeys(SAMPLING_DEFAULTS)
     shown = sampling_default or SAMPLING_DEFAULTS
     sub.add_argument(
@@ -131,27 +166,26 @@ def _common(sub: argparse.ArgumentParser, sampling_default: dict | None) -> None
         "--chains",
         type=_whole(1),
         default=defaults["chains"],
-        help=f"NUTS chains (--method sample) [{shown['chains']}]",
+        help=f"{_sampling_help('chains', methods)} [{shown['chains']}]",
     )
     sub.add_argument(
         "--warmup",
         type=_whole(0),
         default=defaults["warmup"],
-        help="NUTS warmup iterations per chain (--method sample) [100 where the "
-        "Laplace approximation at the MAP gives the metric, else 1000]",
+        help=f"{_sampling_help('warmup', methods)} [100 where the Laplace "
+        "approximation at the MAP gives the metric, else 1000]",
     )
     sub.add_argument(
         "--draws",
         type=_whole(1),
         default=defaults["draws"],
-        help="draws kept per chain (--method sample), or in all (--method "
-        f"variational) [{shown['draws']}]",
+        help=f"{_sampling_help('draws', methods)} [{shown['draws']}]",
     )
     sub.add_argument(
         "--adapt-delta",
         type=_fraction,
         default=defaults["adapt_delta"],
-        help="NUTS target acceptance (--method sample); raise it (say to 0.99) "
+        help=f"{_sampling_help('adapt_delta', methods)}; raise it (say to 0.99) "
         f"when transitions diverge [{shown['adapt_delta']}]",
     )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -208,18 +242,23 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="fit the bundled five-cluster example and write a report",
-        description="Fit 5 two-dimensional clusters with NUTS, print the result "
-        "and write posterior, tables and an HTML report to --out.",
+        description=f"Fit {DEMO_COMPONENTS} two-dimensional clusters with NUTS, "
+        "print the result and write posterior, tables and an HTML report to --out.",
     )
-    demo.add_argument("--n", type=_whole(1), default=500, help="observations [500]")
+    demo.add_argument(
+        "--n",
+        type=_whole(DEMO_COMPONENTS),
+        default=500,
+        help=f"observations, at least {DEMO_COMPONENTS} (one per cluster) [500]",
+    )
     demo.add_argument(
         "--out",
         type=Path,
         default=Path("stanmix-demo"),
         help="output folder [./stanmix-demo]",
     )
-    _common(demo, SAMPLING_DEFAULTS)
-    demo.set_defaults(engine="stanli", components=5, method="sample")
+    _common(demo, SAMPLING_DEFAULTS, None)
+    demo.set_defaults(engine="stanli", components=DEMO_COMPONENTS, method="sample")
 
     fit = sub.add_parser(
         "fit",
@@ -237,12 +276,10 @@ def _parser() -> argparse.ArgumentParser:
         help="number of clusters (mixture components)",
     )
     _data_flags(fit)
-    fit.add_argument(
-        "--method", default="sample", choices=["sample", "optimize", "variational"]
-    )
+    fit.add_argument("--method", default="sample", choices=FIT_METHODS)
     fit.add_argument("--out", type=Path, required=True, help="output folder")
     fit.add_argument("--title", help="title of the HTML report")
-    _common(fit, None)
+    _common(fit, None, FIT_METHODS)
     fit.set_defaults(engine="auto")
 
     select = sub.add_parser(
@@ -268,7 +305,7 @@ def _parser() -> argparse.ArgumentParser:
     select.add_argument(
         "--method",
         default="sample",
-        choices=["sample", "optimize"],
+        choices=SELECT_METHODS,
         help="sample: NUTS and LOO [default]; optimize: the mode and BIC",
     )
     select.add_argument(
@@ -286,7 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     select.add_argument("--out", type=Path, required=True, help="output folder")
     select.add_argument("--title", help="title of the HTML report")
-    _common(select, None)
+    _common(select, None, SELECT_METHODS)
     select.set_defaults(engine="auto")
     _regression_parser(sub)
     return parser
@@ -304,9 +341,14 @@ def _components(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a range such as 1-8 or a list such as 2,3,5"
         ) from None
-    if not out or min(out) < 1:
+    if not out:
         raise argparse.ArgumentTypeError(
-            f"{text!r} names no number of components of at least 1"
+            f"{text!r} names no number of components; a range runs upward, such as 1-8"
+        )
+    if min(out) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} includes {min(out)}, but a number of components must be at "
+            "least 1: leave it out, e.g. 1-8 or 2,3,5"
         )
     if len(set(out)) != len(out):
         raise argparse.ArgumentTypeError(f"{text!r} names a number twice")
@@ -315,7 +357,7 @@ def _components(text: str) -> list[int]:
 
 def _sampling(args: argparse.Namespace) -> dict[str, float]:
     """The --chains/--warmup/--draws/--adapt-delta of ``args.method``; refuse
-    the others."""
+    the others, and too few NUTS draws to check."""
     used = SAMPLING_FLAGS[args.method]
     unused = [
         f"--{name.replace('_', '-')}"
@@ -332,16 +374,16 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
     for name in used:
         value = getattr(args, name)
         options[name] = SAMPLING_DEFAULTS[name] if value is None else value
-    return options
+    from stanmix.inference.settings import MIN_NUTS_DRAWS
 
-
-def _warn_short_run(method: str, options: dict[str, float]) -> None:
-    if method == "sample" and options["draws"] < 4:
-        logger.warning(
-            "with fewer than 4 draws per chain R-hat and the effective sample "
-            "size cannot be computed (the summary shows NaN); use --draws 100 "
-            "or more to check convergence"
+    if args.method == "sample" and options["draws"] < MIN_NUTS_DRAWS:
+        raise StanmixInputError(
+            f"--draws {options['draws']} is too few for NUTS: R-hat, the "
+            "effective sample size and the check for label switching need at "
+            f"least {MIN_NUTS_DRAWS} draws per chain; use --draws "
+            f"{MIN_NUTS_DRAWS} or more (100 or more to check convergence)"
         )
+    return options
 
 
 def _limits(items: list[str], flag: str) -> dict[str, float]:
@@ -617,9 +659,10 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
     from stanmix import datasets
 
     data = datasets.blobs(args.n, seed=args.seed)
-    _say(f"stanmix demo: {args.n} points from 5 two-dimensional clusters")
+    _say(
+        f"stanmix demo: {args.n} points from {DEMO_COMPONENTS} two-dimensional clusters"
+    )
     model = _make_model(args)
-    _warn_short_run("sample", options)
     start = time.perf_counter()
     guard.check()
     model.fit(
@@ -640,12 +683,13 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
     from scipy.optimize import linear_sum_assignment
 
     labels = model.predict(data.X)
-    table = np.zeros((5, 5))
+    table = np.zeros((DEMO_COMPONENTS, DEMO_COMPONENTS))
     np.add.at(table, (labels, data.labels), 1)
     rows, cols = linear_sum_assignment(-table)
     accuracy = table[rows, cols].sum() / labels.size
     _say(f"\nAgreement of predicted clusters with the truth: {accuracy:.1%}")
-    _write(model, args, f"stanmix demo: {args.n} points, 5 clusters", guard)
+    title = f"stanmix demo: {args.n} points, {DEMO_COMPONENTS} clusters"
+    _write(model, args, title, guard)
     return 0
 
 
@@ -692,7 +736,6 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
         f"Fitting K = {', '.join(map(str, ks))} to {len(table.frame)} rows of "
         f"{table.name} ({args.family}, {args.covariance}), seed {args.seed}"
     )
-    _warn_short_run(args.method, options)
     guard.check()
     selection = sm.select_components(
         table.frame,
@@ -724,7 +767,6 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     table, lower, upper = _read(args)
     model = _make_model(args)
     _say(_plan(table, args, options, lower, upper))
-    _warn_short_run(args.method, options)
     guard.check()
     model.fit(
         table.frame,
@@ -986,12 +1028,10 @@ def _regression_parser(sub) -> None:
         help="upper limit of the response: values recorded at it are "
         "right-censored (true value >= limit)",
     )
-    reg.add_argument(
-        "--method", default="sample", choices=["sample", "optimize", "variational"]
-    )
+    reg.add_argument("--method", default="sample", choices=FIT_METHODS)
     reg.add_argument("--out", type=Path, required=True, help="output folder")
     reg.add_argument("--title", help="title of the HTML report")
-    _common(reg, None)
+    _common(reg, None, FIT_METHODS)
     reg.set_defaults(engine="auto")
 
 
@@ -1113,7 +1153,6 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
             1,
         )
     )
-    _warn_short_run(args.method, options)
     guard.check()
     model.fit(
         frame,

@@ -371,7 +371,77 @@ def test_demo_prints_agreement_and_writes_report(tmp_path, monkeypatch, capsys):
     assert "stanmix demo: 100 points, 5 clusters" in text
     assert text.count('src="data:image/png;base64,') == 5
     assert cli.main(["demo", "--n", "0"]) == 2
-    assert "argument --n: must be at least 1" in capsys.readouterr().err
+    assert "argument --n: must be at least 5, got 0" in capsys.readouterr().err
+
+
+def test_demo_refuses_fewer_points_than_its_clusters(tmp_path, monkeypatch, capsys):
+    """The demo fits 5 clusters: --n below 5 is refused naming --n and its
+    minimum, not the n_components the demo user cannot set."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--n", "4", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --n: must be at least 5, got 4" in err
+    assert "n_components" not in err
+    assert cli.main(["demo", "--draws", "3", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stanmix: error: --draws 3 is too few for NUTS")
+    assert "warning" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def _help(command: str, capsys) -> str:
+    """The help of ``command``, its whitespace collapsed."""
+    assert cli.main([command, "--help"]) == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+def test_sampling_flag_help_names_only_the_methods_a_command_takes(capsys):
+    """The help of --chains, --warmup, --draws and --adapt-delta names only
+    --method choices the command accepts; demo, which always runs NUTS and
+    has no --method, names none."""
+    demo = _help("demo", capsys)
+    assert "--method" not in demo and "variational" not in demo
+    assert "--chains CHAINS NUTS chains [4]" in demo
+    assert "--draws DRAWS draws kept per chain [1000]" in demo
+    assert "--adapt-delta ADAPT_DELTA NUTS target acceptance; raise it" in demo
+    assert "--n N observations, at least 5 (one per cluster) [500]" in demo
+
+    select = _help("select", capsys)
+    assert "variational" not in select
+    assert "--draws DRAWS draws kept per chain (--method sample) [1000]" in select
+
+    for command in ("fit", "fit-regression"):
+        assert (
+            "--draws DRAWS draws kept per chain (--method sample), or draws in all "
+            "(--method variational) [1000]"
+        ) in _help(command, capsys)
+
+    for command in ("fit", "select", "fit-regression"):
+        text = _help(command, capsys)
+        choices = set(re.search(r"--method \{([a-z,]+)\}", text)[1].split(","))
+        named = set(re.findall(r"\(--method (\w+)\)", text))
+        assert named and named <= choices, (command, named, choices)
+
+
+@pytest.mark.parametrize(
+    ("components", "message"),
+    [
+        ("0-2", "'0-2' includes 0, but a number of components must be at least 1"),
+        ("0,2", "'0,2' includes 0, but a number of components must be at least 1"),
+        ("3-1", "'3-1' names no number of components; a range runs upward"),
+    ],
+)
+def test_select_names_the_bad_number_of_components(
+    table, tmp_path, capsys, components, message
+):
+    path, _, _ = table
+    out = tmp_path / "results"
+    args = ["select", str(path), "-k", components, "--method", "optimize"]
+    assert cli.main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"argument --components/-k: {message}" in err
+    assert "names no number of components of at least 1" not in err
+    assert not out.exists()
 
 
 def _command() -> list[str]:

@@ -260,6 +260,10 @@ REFUSED_FLAGS = {
         ["--method", "variational", "--chains", "2"],
         [r"--chains does not apply to --method variational"],
     ),
+    "too few NUTS draws": (
+        ["--method", "sample", "--draws", "3"],
+        [r"--draws 3 is too few for NUTS: .* at least 4 draws per chain; use "],
+    ),
     "unknown engine": (["--engine", "magic"], [r"unknown engine 'magic'"]),
     "misspelt flag": (
         ["--colums", "x"],
@@ -286,7 +290,9 @@ def test_bad_fit_flags_are_refused_naming_the_flag(
 @pytest.mark.parametrize(
     ("extra", "pattern"),
     [
-        (["--n", "0"], r"argument --n: must be at least 1, got 0"),
+        (["--n", "0"], r"argument --n: must be at least 5, got 0"),
+        (["--n", "4"], r"argument --n: must be at least 5, got 4"),
+        (["--method", "optimize"], r"unrecognized arguments: --method optimize"),
         (["--seed", "-3"], r"argument --seed: must be from 0 to 2147483647"),
         (["--chains", "0"], r"argument --chains: must be at least 1"),
         (["--warmup", "-5"], r"argument --warmup: must be at least 0"),
@@ -441,39 +447,35 @@ def test_library_warnings_become_stanmix_messages(tmp_path, capsys):
     assert all(line.startswith("stanmix: ") for line in err.splitlines()), err
 
 
-@pytest.mark.slow
 def test_stderr_holds_only_stanmix_messages(tmp_path):
-    """Too few draws make ArviZ log; only --verbose shows it. stanmix says
-    itself that the draws cannot be checked."""
+    """Without --verbose the command's standard error holds nothing but
+    stanmix's warnings; --verbose adds the log (stanmix's information here).
+    Too few NUTS draws are refused before any fitting, in one line."""
     data = tmp_path / "data.csv"
     _clusters().to_csv(data, index=False)
     args = [
         *(sys.executable, "-m", "stanmix", "fit", str(data), "-k", "2"),
-        *("--engine", "stanli", "--chains", "1", "--warmup", "20", "--draws", "3"),
-        "--no-progress",
+        *("--engine", "stanli", "--method", "optimize", "--no-progress"),
     ]
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    quiet = subprocess.run(
-        [*args, "--out", str(tmp_path / "a")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*args, *extra], capture_output=True, text=True, env=env, timeout=600
+        )
+
+    quiet = run("--out", str(tmp_path / "a"))
     assert quiet.returncode == 0, quiet.stderr
     lines = quiet.stderr.splitlines()
-    assert lines and all(line.startswith("stanmix: warning: ") for line in lines)
-    assert "fewer than 4 draws per chain" in quiet.stderr
-    assert "stanmix: warning: the NUTS draws cannot be checked" in quiet.stderr
-    assert "arviz" not in quiet.stderr
-
-    verbose = subprocess.run(
-        [*args, "--verbose", "--out", str(tmp_path / "b")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    assert all(line.startswith("stanmix: warning: ") for line in lines), lines
+    verbose = run("--verbose", "--out", str(tmp_path / "b"))
     assert verbose.returncode == 0, verbose.stderr
-    assert "arviz: warning: Shape validation failed" in verbose.stderr
+    assert "stanmix: info: anchor dimension: x" in verbose.stderr
     assert np.all([(tmp_path / d).is_dir() for d in ("a", "b")])
+
+    # The last --method counts: this run samples.
+    short = run("--method", "sample", "--draws", "3", "--out", str(tmp_path / "c"))
+    assert short.returncode == 2
+    assert short.stderr.startswith("stanmix: error: --draws 3 is too few for NUTS")
+    assert short.stderr.count("\n") == 1, short.stderr
+    assert not (tmp_path / "c").exists()
