@@ -42,13 +42,17 @@ def first_bad_index(arr: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(bad)[0])
 
 
-def check_finite(arr: np.ndarray, name: str) -> None:
+def check_finite(
+    arr: np.ndarray,
+    name: str,
+    fix: str = "drop or repair those draws before relabelling",
+) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
         idx = first_bad_index(arr, bad)
         raise StanmixInputError(
             f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf), the "
-            f"first at index {idx}; drop or repair those draws before relabelling."
+            f"first at index {idx}; {fix}."
         )
 
 

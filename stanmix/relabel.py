@@ -288,7 +288,8 @@ def order_permutations(values: Any, *, coordinate: int | None = None) -> np.ndar
             )
         if not isinstance(coordinate, (int, np.integer)) or not -d <= coordinate < d:
             raise StanmixInputError(
-                f"coordinate must be an integer in [0, {d}); got {coordinate!r}."
+                f"coordinate must be an integer from {-d} to {d - 1} (negative "
+                f"counts from the last); got {coordinate!r}."
             )
         arr = arr[..., coordinate]
     elif coordinate is not None:
@@ -423,7 +424,7 @@ def _check_reference_params(
                 f"{key!r} has shape {want} (component, ...); give the reference "
                 "without chain and draw axes."
             )
-        check_finite(ref, f"reference[{key!r}]")
+        check_finite(ref, f"reference[{key!r}]", "give finite reference values")
         out[key] = ref.reshape(want[0], -1)
     return out
 
@@ -603,8 +604,15 @@ def reference_permutations(
             raise StanmixInputError(
                 f"log_density must have shape (chain, draw) = {(c, s)}; got {ld.shape}."
             )
-        if np.isnan(ld).any():
-            raise StanmixInputError("log_density has NaN values.")
+        bad = ~np.isfinite(ld)
+        if bad.any():
+            chain, draw = (int(i) for i in np.argwhere(bad)[0])
+            raise StanmixInputError(
+                f"log_density has {int(bad.sum())} non-finite value(s), the first "
+                f"at chain {chain}, draw {draw}; give each draw's finite log "
+                "density (lp__), or leave log_density out to take the first draw "
+                "as the pivot."
+            )
 
     if cost == "parameters":
         raw, user_scale = _stack_features(flat, scale)
@@ -647,7 +655,9 @@ def reference_permutations(
                     f"reference['membership'] must have shape (N, K) = {(n, k)}; "
                     f"got {pref.shape}."
                 )
-            check_finite(pref, "reference['membership']")
+            check_finite(
+                pref, "reference['membership']", "give finite membership values"
+            )
             zref = np.argmax(pref, axis=1)
         zref = zref.astype(np.intp)
     else:
@@ -1062,7 +1072,9 @@ def relabel_idata(
     k = int(post.sizes[component_dim])
     if k < 2:
         raise StanmixInputError(
-            f"the posterior has {k} component; relabelling needs at least 2."
+            f"the posterior's component dim {component_dim!r} has {k} entry; "
+            "relabelling needs at least 2 components (pass component_dim= if "
+            "another dim holds them)."
         )
     memb_vars = [v for v in comp_vars if is_membership_like(post[v], component_dim)]
 
@@ -1102,9 +1114,11 @@ def relabel_idata(
                 f"var_names {unknown} are not posterior variables with the "
                 f"{component_dim!r} dim; component variables: {comp_vars}."
             )
-    if not match_vars and method in ("reference", "auto") and p is None:
+    if not match_vars and (method == "reference" or (method == "auto" and p is None)):
         raise StanmixInputError(
-            "no component parameters to match on; pass var_names= or membership=."
+            "no component parameters to match on (var_names is empty or the "
+            f"posterior has none with the {component_dim!r} dim); pass var_names= "
+            "naming some, or use method='stephens' with membership=."
         )
 
     resolved = method
