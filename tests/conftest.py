@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 
 from stanmix.cells import CellTable, Standardization
 from stanmix.engines._stanli import StanliEngine
+from stanmix.estimator import Mixture
 from stanmix.families import Layout, Priors, get_family
 
 STAN_DIR = Path(__file__).resolve().parents[1] / "stan"
@@ -100,3 +102,14 @@ class RecordingEngine(StanliEngine):
     def sample(self, stan_file, data, **kwargs):
         self._intercept("sample", kwargs)
         return super().sample(stan_file, data, **kwargs)
+
+
+@pytest.fixture
+def state_at_the_stop(monkeypatch):
+    """Leave an estimator as it was when :class:`RecordingEngine` stopped its
+    fit (``fit`` otherwise puts back the state from before it), so a test can
+    read the choices made before the engine call (``metric_``,
+    ``adaptation_``, ``threads_per_chain_``, ``anchor_``)."""
+    monkeypatch.setattr(
+        Mixture, "_state_kept_on_failure", lambda self: contextlib.nullcontext()
+    )

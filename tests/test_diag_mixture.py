@@ -273,7 +273,7 @@ def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column():
     assert clean.censored_components_ == []
 
 
-def test_the_draws_step_from_the_best_determined_mean():
+def test_the_draws_step_from_the_best_determined_mean(state_at_the_stop):
     """Five blobs with each column left-censored at its 30% quantile: at the
     MAP the lowest component along the anchor has nearly every value there
     censored. NUTS gets as pivot the component with the most observed

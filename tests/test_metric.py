@@ -11,6 +11,9 @@ import stanmix as sm
 from stanmix.censoring import cell_table
 from stanmix.inference.metric import DENSE_METRIC_MAX_PARAMS
 
+# Tests stop fits at the engine call and read the choices made before it.
+pytestmark = pytest.mark.usefixtures("state_at_the_stop")
+
 
 def _chosen_metric(model, X, **kwargs):
     """Run fit up to the sampler call and return the metric it was given."""

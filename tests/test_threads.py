@@ -14,6 +14,9 @@ from stanmix.exceptions import StanmixInputError
 from stanmix.inference.threads import grainsize, spare_threads, usable_cores
 from stanmix.programs import example_data, example_data_path, program_path
 
+# Tests stop fits at the engine call and read the choices made before it.
+pytestmark = pytest.mark.usefixtures("state_at_the_stop")
+
 THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression", "full_cov")
 
 needs_cmdstan = pytest.mark.skipif(
