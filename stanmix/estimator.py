@@ -352,40 +352,15 @@ class Mixture:
 
     # -- fitting ----------------------------------------------------------------
     def _check_fit_options(
-        self,
-        *,
-        method: str,
-        init,
-        chains: int,
-        warmup: int | None,
-        draws: int,
-        n_starts: int,
-        algorithm: str,
-        adapt_delta: float,
-        metric: str,
-        adaptation: str,
-        jacobian: bool,
-        seed: int | None,
-        engine_options: Mapping,
+        self, settings: Mapping[str, Any], engine_options: Mapping
     ) -> tuple[int, Priors, str, int | None, Family, Engine, int | None]:
         """Every check of ``fit``'s settings that needs no data, in the order
         ``fit`` makes them: (K, priors, relabel method, seed, family, engine,
-        threads per chain or None)."""
+        threads per chain or None). ``settings`` are the arguments of
+        :func:`~stanmix.inference.settings.check_fit_settings`."""
         k, priors, relabel = self._checked_settings()
-        seed = check_fit_settings(
-            method=method,
-            init=init,
-            chains=chains,
-            warmup=warmup,
-            draws=draws,
-            n_starts=n_starts,
-            algorithm=algorithm,
-            adapt_delta=adapt_delta,
-            metric=metric,
-            adaptation=adaptation,
-            jacobian=jacobian,
-            seed=seed,
-        )
+        seed = check_fit_settings(**settings)
+        method, adaptation = settings["method"], settings["adaptation"]
         family = self._make_family()
         engine = get_engine(self.engine)
         check.known_keys(
@@ -397,11 +372,11 @@ class Mixture:
         )
         if method == "sample":
             thin = check.integer("thin", engine_options.get("thin", 1), low=1)
-            kept = -(-draws // thin)
+            kept = -(-settings["draws"] // thin)
             if kept < MIN_NUTS_DRAWS:
                 kept_text = f" with thin={thin} keeps {kept}" if thin > 1 else ""
                 raise StanmixInputError(
-                    f"draws={draws}{kept_text}: NUTS needs at least "
+                    f"draws={settings['draws']}{kept_text}: NUTS needs at least "
                     f"{MIN_NUTS_DRAWS} kept draws per chain (R-hat, ESS and the "
                     "check for label switching compare draws); use draws="
                     f"{MIN_NUTS_DRAWS * thin} or more"
@@ -422,7 +397,7 @@ class Mixture:
                 "pass one or the other (adaptation='windowed' starts its "
                 "adaptation from inv_metric)"
             )
-        if not jacobian and "penalized_mle" not in engine.capabilities:
+        if not settings["jacobian"] and "penalized_mle" not in engine.capabilities:
             raise StanmixInputError(
                 "jacobian=False (penalized maximum likelihood) is offered only by "
                 f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
@@ -581,7 +556,7 @@ class Mixture:
             divergences, a higher ``adapt_delta``). ``convergence_`` keeps
             them.
         """
-        k, priors, relabel, seed, family, engine, threads = self._check_fit_options(
+        settings = dict(
             method=method,
             init=init,
             chains=chains,
@@ -594,7 +569,9 @@ class Mixture:
             adaptation=adaptation,
             jacobian=jacobian,
             seed=seed,
-            engine_options=engine_options,
+        )
+        k, priors, relabel, seed, family, engine, threads = self._check_fit_options(
+            settings, engine_options
         )
         censoring = {
             name: value
@@ -1417,15 +1394,12 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
     """
     known = fit_keywords(type(estimator))
     defaults = inspect.signature(Mixture.fit).parameters
-    checked = inspect.signature(Mixture._check_fit_options).parameters
     settings = {
         name: options.get(name, defaults[name].default)
-        for name in checked
-        if name in defaults and defaults[name].kind is defaults[name].KEYWORD_ONLY
+        for name in inspect.signature(check_fit_settings).parameters
     }
     estimator._check_fit_options(
-        **settings,
-        engine_options={k: v for k, v in options.items() if k not in known},
+        settings, {k: v for k, v in options.items() if k not in known}
     )
 
 
