@@ -222,6 +222,10 @@ class Mixture:
         self.guided_prior_scale = guided_prior_scale
         self.hdi_prob = hdi_prob
 
+    #: Whether the family is made from the data ``fit`` reads (regressions:
+    #: the predictors), so it cannot be made, nor its settings checked, before.
+    _family_from_data = False
+
     # -- scikit-learn plumbing ------------------------------------------------
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -352,16 +356,19 @@ class Mixture:
 
     # -- fitting ----------------------------------------------------------------
     def _check_fit_options(
-        self, settings: Mapping[str, Any], engine_options: Mapping
-    ) -> tuple[int, Priors, str, int | None, Family, Engine, int | None]:
+        self,
+        settings: Mapping[str, Any],
+        engine_options: Mapping,
+        family: Family | None,
+    ) -> tuple[int, Priors, str, int | None, Engine, int | None]:
         """Every check of ``fit``'s settings that needs no data, in the order
-        ``fit`` makes them: (K, priors, relabel method, seed, family, engine,
-        threads per chain or None). ``settings`` are the arguments of
-        :func:`~stanmix.inference.settings.check_fit_settings`."""
+        ``fit`` makes them: (K, priors, relabel method, seed, engine, threads
+        per chain or None). ``settings`` are the arguments of
+        :func:`~stanmix.inference.settings.check_fit_settings`; ``family``
+        None skips the checks that need it (a family made from the data)."""
         k, priors, relabel = self._checked_settings()
         seed = check_fit_settings(**settings)
         method, adaptation = settings["method"], settings["adaptation"]
-        family = self._make_family()
         engine = get_engine(self.engine)
         check.known_keys(
             f"option(s) for method={method!r} on engine {engine.name!r}:",
@@ -384,7 +391,7 @@ class Mixture:
         threads = engine_options.get("threads_per_chain")
         if threads is not None:
             threads = check_threads(threads)
-            if threads > 1 and not family.threads:
+            if threads > 1 and family is not None and not family.threads:
                 raise StanmixInputError(
                     f"threads_per_chain={threads}: the {family.family!r} family "
                     f"with covariance={family.covariance!r} has no within-chain "
@@ -403,13 +410,13 @@ class Mixture:
                 f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
                 "mode"
             )
-        if relabel in ("stephens", "ecr") and not family.joint:
+        if relabel in ("stephens", "ecr") and family is not None and not family.joint:
             raise StanmixInputError(
                 f"relabel={relabel!r} works on membership probabilities, which the "
                 "per-dimension model (joint=False) does not have; use 'reference', "
                 "'order' or 'auto'"
             )
-        return k, priors, relabel, seed, family, engine, threads
+        return k, priors, relabel, seed, engine, threads
 
     def fit(
         self,
@@ -570,8 +577,9 @@ class Mixture:
             jacobian=jacobian,
             seed=seed,
         )
-        k, priors, relabel, seed, family, engine, threads = self._check_fit_options(
-            settings, engine_options
+        family = self._make_family()
+        k, priors, relabel, seed, engine, threads = self._check_fit_options(
+            settings, engine_options, family
         )
         censoring = {
             name: value
@@ -1398,8 +1406,9 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
         name: options.get(name, defaults[name].default)
         for name in inspect.signature(check_fit_settings).parameters
     }
+    family = None if estimator._family_from_data else estimator._make_family()
     estimator._check_fit_options(
-        settings, {k: v for k, v in options.items() if k not in known}
+        settings, {k: v for k, v in options.items() if k not in known}, family
     )
 
 

@@ -169,6 +169,8 @@ class RegressionMixture(Mixture):
     [10.2, 11.0, 10.6]
     """
 
+    _family_from_data = True
+
     def __init__(
         self,
         n_components: int = 2,

@@ -279,6 +279,13 @@ def select_components(
         raise StanmixInputError(
             f"estimator must be a stanmix Mixture, got {type(template).__name__}"
         )
+    if template._family_from_data:
+        raise StanmixInputError(
+            f"select_components chooses K for mixtures of the data's columns; a "
+            f"{type(template).__name__}'s K are compared by fitting each "
+            "(sm.fit_many over copies with n_components set) and comparing "
+            "az.loo of their idata_, or their bic()"
+        )
     _check_fit_kwargs(template, method, fit_kwargs)
     censoring = {
         name: value

@@ -285,3 +285,21 @@ def test_dask_not_installed_names_the_extra(no_fit, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import fails
     with pytest.raises(StanmixInputError, match=r'pip install "stanmix\[dask\]"'):
         sm.fit_many(DATA, estimator(), backend="dask")
+
+
+def test_fit_many_fits_a_regression_mixture_per_data_set():
+    """Its family is made from the data, so only the checks that need no
+    family run before the fits."""
+    sets = [sm.datasets.regressions(80, seed=s) for s in (1, 2)]
+    frames = [d.X.assign(y=d.y) for d in sets]
+    model = sm.RegressionMixture(2, engine="stanli")
+    fits = sm.fit_many(frames, model, fit_kwargs={**MAP, "response": "y"}, seeds=[1, 2])
+    for fit, frame, seed in zip(fits, frames, (1, 2), strict=True):
+        alone = sm.RegressionMixture(2, engine="stanli").fit(
+            frame, response="y", method="optimize", seed=seed
+        )
+        np.testing.assert_array_equal(fit.coef_, alone.coef_)
+    with pytest.raises(StanmixInputError, match="chains=2 does not apply"):
+        sm.fit_many(frames, model, fit_kwargs={**MAP, "response": "y", "chains": 2})
+    with pytest.raises(StanmixInputError, match="a RegressionMixture's K are compared"):
+        sm.select_components(frames[0], [1, 2], estimator=model, response="y")
