@@ -444,3 +444,32 @@ def test_summary_is_frozen(problem):
     assert isinstance(summary, MembershipSummary)
     with pytest.raises(AttributeError):
         summary.hdi_prob = 0.5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("covariance", ["diag", "spherical"])
+def test_normal_memberships_do_not_depend_on_the_other_rows_scored(covariance):
+    """The squares are expanded around the means, not the rows: a far value
+    scored beside a row leaves the row's memberships as they were alone, and
+    is itself scored exactly (from (y - mu), as scipy does)."""
+    from scipy.special import softmax
+
+    import stanmix as sm
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        np.r_[rng.normal([0, 0], 1, (60, 2)), rng.normal([3, 2], 1, (60, 2))],
+        columns=["a", "b"],
+    )
+    model = sm.Mixture(2, covariance=covariance, engine="stanli")
+    model.fit(X, method="optimize", seed=1)
+    row = pd.DataFrame({"a": [1.5], "b": [1.0]})
+    alone = model.predict_proba(row)
+    for far in (1e6, 1e9, -1e12):
+        batch = pd.concat([row, pd.DataFrame({"a": [far], "b": [0.5]})])
+        probs = model.predict_proba(batch.reset_index(drop=True))
+        np.testing.assert_allclose(probs[0], alone[0], rtol=1e-12)
+        scales = np.broadcast_to(np.asarray(model.scales_).reshape(2, -1), (2, 2))
+        exact = np.log(model.weights_) + norm.logpdf(
+            [far, 0.5], model.means_, scales
+        ).sum(axis=1)
+        np.testing.assert_allclose(probs[1], softmax(exact), atol=1e-12)

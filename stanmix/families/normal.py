@@ -54,10 +54,16 @@ def _known_scale(name: str, value) -> np.ndarray | None:
     return arr
 
 
+#: A cell farther than this many of its column's smallest component scale
+#: from the centre of the means is scored from (y - mu) itself: the
+#: expanded square loses about ((y - centre) / sigma)^2 * 1e-16 to rounding.
+FAR = 1e4
+
+
 @dataclass(frozen=True)
 class _Data:
-    design: np.ndarray  # (N, 3D + 1): [y^2, y, observed, 1], y centred
-    center: np.ndarray  # (D,) column centres subtracted from y and mu
+    values: np.ndarray  # (N, D) observed values, 0 in every other cell
+    observed: np.ndarray  # (N, D) float, 1 where observed
     censored: tuple[Censored | None, ...]
 
 
@@ -68,6 +74,18 @@ class _Par:
     sigma: np.ndarray  # (D, K, S)
     n_draws: int
     n_comp: int
+    center: np.ndarray  # (D,) the mean of the means, subtracted from y and mu
+    far: np.ndarray  # (D,) distance from the centre beyond which a cell is far
+    log_w: np.ndarray  # (K, S)
+
+
+def _exact_row(values, observed, par: _Par) -> np.ndarray:
+    """One row's observed cells' log terms (K, S), from (y - mu) itself."""
+    out = par.log_w.copy()
+    for d in np.flatnonzero(observed).tolist():
+        z = (values[d] - par.mu[d]) / par.sigma[d]
+        out += -0.5 * z * z - np.log(par.sigma[d]) - HALF_LOG_2PI
+    return out
 
 
 def _cell_terms(par: _Par):
@@ -147,24 +165,25 @@ class NormalDiag(DiagonalFamily):
     # -- kernel ---------------------------------------------------------------
     def prepare_data(self, cells: CellTable) -> _Data:
         observed = cells.kind == OBSERVED
-        y = np.where(observed, cells.values, 0.0)
-        count = observed.sum(axis=0)
-        center = np.where(count > 0, y.sum(axis=0) / np.maximum(count, 1), 0.0)
-        yc = np.where(observed, y - center, 0.0)
-        design = np.concatenate(
-            [yc * yc, yc, observed.astype(np.float64), np.ones((cells.n_obs, 1))],
-            axis=1,
-        )
         _, censored = super().prepare_data(cells)
-        return _Data(design=design, center=center, censored=censored)
+        return _Data(
+            values=np.where(observed, cells.values, 0.0),
+            observed=observed.astype(np.float64),
+            censored=censored,
+        )
 
     def prepare_params(self, params, data: _Data) -> _Par:
+        """The draws as coefficients of one matrix product with the rows:
+        each square (y - mu)^2 expanded around the mean of the means (of all
+        components and draws), so the rows' log terms do not depend on the
+        other rows scored with them."""
         w, mu, sigma = params["w"], params["mu"], params["sigma"]
         n_draws, n_comp, n_dims = mu.shape
         mu_t = np.ascontiguousarray(mu.transpose(2, 1, 0))  # (D, K, S)
         sigma_t = np.ascontiguousarray(sigma.transpose(2, 1, 0))
         prec = 1.0 / (sigma_t * sigma_t)
-        mu_c = mu_t - data.center[:, None, None]
+        center = mu_t.mean(axis=(1, 2))
+        mu_c = mu_t - center[:, None, None]
         with np.errstate(divide="ignore"):
             log_w = np.log(w.T)  # (K, S)
         coef = np.concatenate(
@@ -178,11 +197,29 @@ class NormalDiag(DiagonalFamily):
             ],
             axis=0,
         )
-        return _Par(coef=coef, mu=mu_t, sigma=sigma_t, n_draws=n_draws, n_comp=n_comp)
+        return _Par(
+            coef=coef,
+            mu=mu_t,
+            sigma=sigma_t,
+            n_draws=n_draws,
+            n_comp=n_comp,
+            center=center,
+            far=FAR * sigma_t.min(axis=(1, 2)),
+            log_w=log_w,
+        )
 
     def block_log_terms(self, data: _Data, par: _Par, start: int, stop: int):
-        lp = np.einsum("nj,jc->nc", data.design[start:stop], par.coef)
+        observed = data.observed[start:stop]
+        yc = (data.values[start:stop] - par.center) * observed
+        design = np.concatenate(
+            [yc * yc, yc, observed, np.ones((stop - start, 1))], axis=1
+        )
+        lp = np.einsum("nj,jc->nc", design, par.coef)
         lp = lp.reshape(stop - start, par.n_comp, par.n_draws)
+        for row in np.flatnonzero((np.abs(yc) > par.far).any(axis=1)).tolist():
+            lp[row] = _exact_row(
+                data.values[start + row], data.observed[start + row], par
+            )
         return add_censored(lp, data.censored, start, stop, _cell_terms(par))
 
     def marginal_log_pdf(self, x, params, d):
