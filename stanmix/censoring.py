@@ -198,6 +198,17 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
                 f"{name}.reset_index(drop=True), or {name}.reset_index() and "
                 "select the measurement columns to keep the levels as columns"
             )
+        if not X.index.is_unique:
+            repeated = X.index[X.index.duplicated(keep=False)]
+            first = repeated.tolist()[0]
+            raise StanmixInputError(
+                f"{name}'s index repeats row labels ({len(repeated)} rows share "
+                f"{repeated.nunique()} label(s), e.g. {first!r}, as pd.concat "
+                "without ignore_index=True leaves them); stanmix labels each "
+                "observation by its index (memberships, limits given as a "
+                f"DataFrame): give the rows unique labels, e.g. "
+                f"{name}.reset_index(drop=True)"
+            )
         index = X.index
         values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
     else:

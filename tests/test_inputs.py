@@ -416,6 +416,11 @@ def fit_mixture(X, **kwargs):
             "each observation with one label",
         ),
         (
+            lambda: fit_diag(pd.concat([FRAME, FRAME])),
+            "X's index repeats row labels (8 rows share 4 label(s), e.g. 0, as "
+            "pd.concat without ignore_index=True leaves them)",
+        ),
+        (
             lambda: fit_diag(FRAME, method="optimize", init="pathfinder"),
             "init='pathfinder' starts NUTS chains; method='optimize' starts from "
             "'map', 'kmeans', 'random' or parameter values",
