@@ -390,7 +390,46 @@ class RegressionMixture(Mixture):
             )
         return values
 
+    def _read_columns(self, X, response, *, fitting: bool):
+        """A DataFrame ``X`` narrowed to the columns the model reads, so that
+        others, text say, are ignored: for a fit, the named predictors and
+        weights' covariates and the response (``X`` itself when predictors
+        are not named, or some named column is absent: the checks then name
+        it); for new data, those of the fitted ones present (and the
+        response), the checks naming any absent."""
+        if not isinstance(X, pd.DataFrame):
+            return X
+        if fitting:
+            groups = [self.predictors, self.weights_from or ()]
+            try:
+                wanted = [
+                    str(v)
+                    for group in groups
+                    for v in ([group] if isinstance(group, str) else group)
+                ]
+            except TypeError:
+                return X
+            if self.predictors is None or not wanted:
+                return X
+        else:
+            wanted = list(self.design_.covariates)
+            names = {str(c) for c in X.columns}
+            absent = [c for c in wanted if c not in names]
+            if absent:
+                raise StanmixInputError(
+                    f"X lacks the fitted covariate column(s) "
+                    f"{', '.join(map(repr, absent))} (fitted on "
+                    f"{', '.join(wanted)})"
+                )
+        if isinstance(response, str):
+            wanted.append(response)
+        keep = [c for c in X.columns if str(c) in wanted]
+        if fitting and len(keep) != len(set(wanted)):
+            return X
+        return X[keep]
+
     def _prepare(self, X, y, response, *, fitting: bool) -> _Prepared:
+        X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
         if fitting:
             design = self._resolve(covariates, str(resp.columns[0]))
@@ -538,6 +577,7 @@ class RegressionMixture(Mixture):
         return likelihood.membership_mean(self.family_, cells, self.param_draws())
 
     def _covariates_only(self, X) -> np.ndarray:
+        X = self._read_columns(X, None, fitting=False)
         values, columns, index = as_matrix(X, name="X")
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         design = self.design_

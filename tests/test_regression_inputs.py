@@ -252,3 +252,24 @@ def test_starting_values_reach_the_optimizer_and_its_mode():
     np.testing.assert_allclose(
         given.optimize_lps_[0], default.optimize_lps_.max(), rtol=1e-6
     )
+
+
+def test_columns_the_model_does_not_read_are_ignored_even_text():
+    data = sm.datasets.regressions(120, seed=1)
+    frame = data.X.assign(y=data.y, site=np.where(np.arange(120) % 2, "A", "B"))
+    model = sm.RegressionMixture(2, predictors=["x"], engine="stanli")
+    model.fit(frame, response="y", method="optimize", seed=1)
+    plain = sm.RegressionMixture(2, predictors=["x"], engine="stanli")
+    plain.fit(frame[["x", "y"]], response="y", method="optimize", seed=1)
+    np.testing.assert_array_equal(model.coef_, plain.coef_)
+    pd.testing.assert_frame_equal(model.predict(frame), plain.predict(frame[["x"]]))
+    np.testing.assert_array_equal(
+        model.predict_proba(frame, response="y"),
+        plain.predict_proba(frame[["x", "y"]], response="y"),
+    )
+    # Without predictors= every column but the response is a predictor.
+    with pytest.raises(sm.StanmixInputError, match="non-numeric column"):
+        sm.RegressionMixture(2, engine="stanli").fit(frame, response="y", seed=1)
+    # A fitted column that is absent is named.
+    with pytest.raises(sm.StanmixInputError, match="lacks the fitted covariate"):
+        model.predict(frame[["site"]])
