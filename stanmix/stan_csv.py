@@ -343,6 +343,21 @@ def _program_of(result: EngineResult) -> str:
     return name
 
 
+def _check_scale_prior(data: Mapping, d: int) -> None:
+    """A diagonal program's scale prior has one entry when spherical, else D:
+    a data file whose ``spherical`` flag disagrees is not the run's."""
+    if "spherical" not in data or "sigma_loc" not in data:
+        return
+    spherical = check.integer("the data's spherical", data["spherical"])
+    size = np.atleast_1d(np.asarray(data["sigma_loc"], dtype=float)).size
+    if size != (1 if spherical else d):
+        raise StanmixInputError(
+            f"the data's spherical = {spherical} but its sigma_loc has {size} "
+            f"entries (a spherical run has 1, a diagonal one D = {d}); give the "
+            "data file the run used"
+        )
+
+
 def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
     """The draws must be of this data: K, D, and N or the censored cells
     wherever the run's variables show them."""
@@ -430,7 +445,29 @@ def from_cmdstan_csv(
         if "K" not in data:
             raise StanmixInputError("the data has no entry 'K' (number of components)")
         k = check.integer("the data's K", data["K"], low=1)
+        if columns is not None:
+            names = [str(c) for c in columns]
+            twice = sorted({c for c in names if names.count(c) > 1})
+            if twice:
+                raise StanmixInputError(
+                    f"columns names {', '.join(map(repr, twice))} twice; give each "
+                    "dimension its own name"
+                )
         cells = CellTable.from_stan(data, columns).validate()
+        ordered = check.integer(
+            "the data's ordered_means", data.get("ordered_means", 1)
+        )
+        if ordered not in (0, 1):
+            raise StanmixInputError(
+                f"the data's ordered_means must be 0 or 1, got {ordered}"
+            )
+        anchor = check.integer("the data's anchor", data.get("anchor", 1), low=1)
+        if anchor > cells.n_dims:
+            raise StanmixInputError(
+                f"the data's anchor is {anchor} but D = {cells.n_dims} (the anchor "
+                "is a column number from 1 to D)"
+            )
+        _check_scale_prior(data, cells.n_dims)
         family = family_from_stan_data(program, data)
         _check_sizes(result, data, cells, k)
     except StanmixInputError as err:
@@ -447,8 +484,8 @@ def from_cmdstan_csv(
         family=family.family,
         covariance=family.covariance,
         family_options=family.settings_from_stan_data(data),
-        ordered=bool(int(data.get("ordered_means", 1))),
-        anchor_dim=int(data.get("anchor", 1)) - 1,
+        ordered=bool(ordered),
+        anchor_dim=anchor - 1,
         standardize=False,
         relabel=relabel,
         hdi_prob=hdi_prob,

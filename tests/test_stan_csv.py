@@ -452,8 +452,26 @@ def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
     )
     refused(
         written("bad_flag.json", {**data, "spherical": "no"}),
-        "bad_flag.json cannot be read as the data of normal_diag.stan: ValueError",
+        "bad_flag.json: the data's spherical must be an integer, got 'no'",
     )
+    refused(
+        written("other_flag.json", {**data, "spherical": 1}),
+        "other_flag.json: the data's spherical = 1 but its sigma_loc has 2 entries",
+    )
+    refused(
+        written("ordered.json", {**data, "ordered_means": "yes"}),
+        "ordered.json: the data's ordered_means must be an integer, got 'yes'",
+    )
+    refused(
+        written("ordered2.json", {**data, "ordered_means": 2}),
+        "ordered2.json: the data's ordered_means must be 0 or 1, got 2",
+    )
+    refused(
+        written("anchor.json", {**data, "anchor": 3}),
+        "anchor.json: the data's anchor is 3 but D = 2 (the anchor is a column",
+    )
+    with pytest.raises(sm.StanmixInputError, match="columns names 'a' twice"):
+        sm.from_cmdstan_csv(paths, data, columns=["a", "a"])
     broken = tmp_path / "broken.json"
     broken.write_text('{"N": 200,\n "K": }')
     refused(broken, "broken.json is not valid JSON: Expecting value at line 2")
