@@ -8,6 +8,15 @@ missing, so checks compare like with like. A column's limit is known for
 every row when all its censored cells share it (a detection limit); where
 censored cells carry their own limits, a replicated cell is censored at its
 own data cell's limit only.
+
+An interval-censored cell was reported by its measurement as an interval
+(a bin), not as a value, so its replicate is reported as an interval too:
+it always counts as censored (like the data's cell, whatever value was
+drawn) and is recorded at the midpoint of the interval that holds the
+drawn value, on the grid of the data cell's interval (the data's interval
+shifted by whole widths: the data's own interval, and so its midpoint, when
+the drawn value falls in it). A column's detection limit does not apply to
+such cells.
 """
 
 from __future__ import annotations
@@ -56,19 +65,28 @@ def _limits(cells: CellTable) -> _Limits:
 
 
 def _record(values: np.ndarray, cells: CellTable, limits: _Limits):
-    """Replicated values as they would be recorded, and their censored mask."""
+    """Replicated values as they would be recorded, and their censored mask.
+
+    Values beyond a limit are recorded at the limit; the replicate of an
+    interval-censored cell is always censored and recorded at the midpoint
+    of the interval of the data cell's width, on the grid through the data
+    cell's interval, that holds it (see the module's docs); missing cells
+    are NaN.
+    """
     out = values.copy()
+    interval = limits.interval
     with np.errstate(invalid="ignore"):
-        left = values <= limits.lower
-        right = values >= limits.upper
-        inside = limits.interval & (values >= cells.lower) & (values <= cells.upper)
+        left = (values <= limits.lower) & ~interval
+        right = (values >= limits.upper) & ~interval
+        width = cells.upper - cells.lower
+        shift = np.floor((values - cells.lower) / width)
     out[left] = limits.lower[left]
     out[right] = limits.upper[right]
-    middle = 0.5 * (cells.lower + cells.upper)
-    out[inside] = middle[inside]
+    middle = cells.lower + (shift + 0.5) * width
+    out[interval] = middle[interval]
     missing = cells.kind == MISSING
     out[missing] = np.nan
-    return out, (left | right | inside) & ~missing
+    return out, (left | right | interval) & ~missing
 
 
 def posterior_predictive(
@@ -79,11 +97,13 @@ def posterior_predictive(
     Returns (and with ``attach=True`` adds to ``model.idata_``, replacing any
     earlier one) a ``posterior_predictive`` group with ``y`` (chain, draw,
     obs[, dim]): each replicate's cells at their
-    value, censored cells at their limit, missing cells NaN (the data's
-    ``observed_data.y`` is recorded the same way, so ``az.plot_ppc`` compares
-    like with like), and ``censored`` (bool) marking the replicated cells
-    that fell beyond a limit. ``draws`` posterior draws are used, spread
-    evenly over each chain.
+    value, censored cells at their limit, interval-censored cells at the
+    midpoint of their interval (see the module's docs), missing cells NaN
+    (the data's ``observed_data.y`` is recorded the same way, so
+    ``az.plot_ppc`` compares like with like), and ``censored`` (bool)
+    marking the replicated cells recorded as censored: those that fell
+    beyond a limit, and every replicate of an interval-censored cell.
+    ``draws`` posterior draws are used, spread evenly over each chain.
 
     Examples
     --------
@@ -159,9 +179,14 @@ def ppc_pvalues(model: Mixture, *, draws: int = 500, seed: int | None = None):
     of the recorded values; overall: the mean nearest-neighbour distance
     between rows (columns scaled by the data's sds), which a model with too
     few components gets wrong, since it spreads clustered points into fewer,
-    wider blobs. For each statistic T, ``p = P(T(y_rep) >= T(y))`` over the
-    replicates of :func:`posterior_predictive` (the model's, or new ones when
-    it has none); p near 0 or 1 flags a misfit.
+    wider blobs. For each statistic T,
+    ``p = P(T(y_rep) > T(y)) + P(T(y_rep) = T(y)) / 2`` over the replicates
+    of :func:`posterior_predictive` (the model's, or new ones when it has
+    none); p near 0 or 1 flags a misfit. Ties count half (the mid-p value)
+    because the censored fraction is discrete: where a column's censoring
+    is all intervals, every replicate's fraction equals the data's (each
+    replicate of an interval cell is censored, as the data's cell was), and
+    ``p`` is 0.5, not a spurious 1.
 
     Returns
     -------
@@ -189,7 +214,9 @@ def ppc_pvalues(model: Mixture, *, draws: int = 500, seed: int | None = None):
             "replicated mean": float(np.nanmean(replicated)),
             "replicated 5%": float(np.nanquantile(replicated, 0.05)),
             "replicated 95%": float(np.nanquantile(replicated, 0.95)),
-            "p": float(np.mean(replicated >= observed)),
+            "p": float(
+                np.mean(replicated > observed) + 0.5 * np.mean(replicated == observed)
+            ),
         }
 
     present = cells.kind != MISSING
@@ -225,7 +252,10 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     User's Guide recommends (no sampled allocations): given the parameters,
     rows i and j share a component with probability
     ``sum_k p_ik p_jk``; that is averaged over ``draws`` evenly spaced
-    posterior draws. Rows and columns are labelled by the data's index.
+    posterior draws. The diagonal is 1: an observation is always in its
+    own component (``sum_k p_ik^2`` would be the chance that two independent
+    draws of its allocation agree, which is not the question). Rows and
+    columns are labelled by the data's index.
 
     Examples
     --------
@@ -233,8 +263,8 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     >>> data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 40, 1)
     >>> model = sm.Mixture(2).fit(data.X, method="optimize", seed=1)
     >>> p = co_clustering(model)
-    >>> bool(p.iloc[0, 0] > 0.99), p.shape
-    (True, (40, 40))
+    >>> float(p.iloc[0, 0]), p.shape
+    (1.0, (40, 40))
     """
     model._check_membership()
     draws = check.integer("draws", draws, low=1)
@@ -253,6 +283,7 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
         )
         out += np.einsum("snk,smk->nm", prob, prob)
     out /= keep.size
+    np.fill_diagonal(out, 1.0)
     index = np.asarray(model.obs_index_)
     return pd.DataFrame(out, index=index, columns=index)
 
@@ -268,9 +299,11 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        One row per pair: per column, the gap between the HDIs (negative
-        when they overlap), and ``separated`` (True when some column has a
-        positive gap).
+        One row per pair, indexed by ``component`` and ``other``: per
+        column, the gap between the HDIs (``gap [column]``, negative when
+        they overlap), and ``separated`` (True when some column has a
+        positive gap). With one component there is no pair: the table has
+        the same index names and columns, and no rows.
     """
     from stanmix.inference_data import az
 
@@ -297,6 +330,15 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
                 },
                 "separated": bool((gap > 0).any()),
             }
-    table = pd.DataFrame(rows).T
-    table.index.names = ["component", "other"]
+    columns = [f"gap [{col}]" for col in model.cells_.columns]
+    index = pd.MultiIndex.from_tuples(list(rows), names=["component", "other"])
+    table = pd.DataFrame(
+        [[row[c] for c in columns] for row in rows.values()],
+        index=index,
+        columns=columns,
+        dtype=float,
+    )
+    table["separated"] = np.array(
+        [row["separated"] for row in rows.values()], dtype=bool
+    )
     return table
