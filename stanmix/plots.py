@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
@@ -27,6 +28,7 @@ from matplotlib.patches import Ellipse
 
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.censoring import as_matrix
 from stanmix.estimator import Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az
@@ -98,10 +100,27 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
-def _cells_for(model, X) -> CellTable:
+def _cells_for(model, X, censoring: dict | None = None) -> CellTable:
+    """The fitted cells, or new data's, named by the model's columns.
+
+    An array (not a DataFrame or Series) with as many columns as the model
+    takes the model's column names, so that ``dims`` and the censoring
+    arguments can name them as for the fitted data.
+    """
+    censoring = {key: v for key, v in (censoring or {}).items() if v is not None}
     if X is None:
+        if censoring:
+            raise StanmixInputError(
+                f"{', '.join(sorted(censoring))} describe(s) the censoring of new "
+                "data X; the fitted data keep the censoring given to fit: pass X "
+                "too, or leave them out"
+            )
         return model.cells_
-    return model.new_cells(X)
+    if not isinstance(X, (pd.DataFrame, pd.Series)):
+        values, _, index = as_matrix(X, name="X")
+        if values.shape[1] == model.cells_.n_dims:
+            X = pd.DataFrame(values, columns=list(model.cells_.columns), index=index)
+    return model.new_cells(X, **censoring)
 
 
 def _membership_mean(model, cells: CellTable) -> np.ndarray:
@@ -159,6 +178,10 @@ def plot_clusters(
     dims: Sequence[int | str] | None = None,
     ax: Axes | None = None,
     ellipses: Sequence[float] = (1.0, 2.0),
+    lower_limit=None,
+    upper_limit=None,
+    censored=None,
+    interval=None,
 ) -> Axes:
     """The data coloured by most probable component, with the components drawn.
 
@@ -186,7 +209,9 @@ def plot_clusters(
     model : Mixture
         A fitted model with joint components.
     X : array-like or DataFrame, optional
-        Observations to show instead of the fitted data (same columns).
+        Observations to show instead of the fitted data (same columns). An
+        array with the model's number of columns takes the model's column
+        names (for ``dims``, the censoring arguments and the axis labels).
     dims : pair of int or str, optional
         The two columns to plot (index or name); the first two by default.
         Only for models with two or more columns.
@@ -195,6 +220,11 @@ def plot_clusters(
     ellipses : sequence of float
         Radii, in standard deviations, of the ellipses drawn per component
         (default 1 and 2). An empty sequence draws none.
+    lower_limit, upper_limit, censored, interval : optional
+        The censoring of ``X``, given as to ``fit`` (and ``predict_proba``):
+        censored cells are drawn at their limit and coloured by memberships
+        that integrate them out. Only with ``X``; the fitted data keep the
+        censoring they were fitted with.
 
     Returns
     -------
@@ -213,7 +243,16 @@ def plot_clusters(
     """
     _check_model(model, "plot_clusters")
     radii = _check_ellipses(ellipses)
-    cells = _cells_for(model, X)
+    cells = _cells_for(
+        model,
+        X,
+        {
+            "lower_limit": lower_limit,
+            "upper_limit": upper_limit,
+            "censored": censored,
+            "interval": interval,
+        },
+    )
     if cells.n_dims == 1:
         if dims is not None:
             raise StanmixInputError(
@@ -596,6 +635,25 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
 # --------------------------------------------------------------------------
 
 
+def _membership_arrays(model) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """``model.membership()`` as arrays by row position: the observations'
+    labels (N,) and the mean, HDI lower and HDI upper probabilities (N, K).
+
+    Rows stay in the data's order and are matched by position, not by
+    label, so a data index that repeats labels is kept as it is.
+    """
+    table = model.membership()
+    k = int(model.n_components)
+    n = len(table) // k
+    labels = pd.Index(table["observation"].to_numpy()[::k])
+
+    def wide(column: str) -> np.ndarray:
+        # membership() lists rows by observation, then component.
+        return table[column].to_numpy(dtype=float).reshape(n, k)
+
+    return labels, wide("mean"), wide("hdi_lower"), wide("hdi_upper")
+
+
 def plot_membership(
     model,
     observations=None,
@@ -616,7 +674,8 @@ def plot_membership(
         A fitted model.
     observations : sequence, optional
         Observation labels (the index of the fitted data, as in
-        ``model.membership()["observation"]``). By default the ``max_obs``
+        ``model.membership()["observation"]``); a label the index repeats
+        shows every row that carries it. By default the ``max_obs``
         observations whose most probable component is least certain.
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
@@ -645,23 +704,20 @@ def plot_membership(
         or max_obs < 1
     ):
         raise StanmixInputError(f"max_obs must be a positive integer, got {max_obs!r}")
-    table = model.membership()
     k = int(model.n_components)
-    mean = table.pivot(index="observation", columns="component", values="mean")
-    lower = table.pivot(index="observation", columns="component", values="hdi_lower")
-    upper = table.pivot(index="observation", columns="component", values="hdi_upper")
+    labels, mean, lower, upper = _membership_arrays(model)
     if observations is None:
-        certainty = mean.max(axis=1).to_numpy()
-        order = np.argsort(certainty, kind="stable")[:max_obs]
-        chosen = list(mean.index[order])
-        what = f"the {len(chosen)} least certain observations"
+        certainty = mean.max(axis=1)
+        picked = np.argsort(certainty, kind="stable")[:max_obs]
+        what = f"the {picked.size} least certain observations"
     else:
         if np.isscalar(observations):
             observations = [observations]
-        chosen = list(observations)
-        if not chosen:
+        wanted = list(observations)
+        if not wanted:
             raise StanmixInputError("observations is empty; name at least one")
-        unknown = [o for o in chosen if o not in mean.index]
+        found = [labels.get_indexer_for([o]) for o in wanted]
+        unknown = [o for o, at in zip(wanted, found, strict=True) if at[0] < 0]
         if unknown:
             shown = ", ".join(map(repr, unknown[:5]))
             raise StanmixInputError(
@@ -669,13 +725,16 @@ def plot_membership(
                 "not in the fitted data; use labels from "
                 "model.membership()['observation']"
             )
-        what = f"{len(chosen)} observations"
+        # A label the data repeat names every row that carries it.
+        picked = np.concatenate(found)
+        what = f"{picked.size} observations"
+    chosen = list(labels[picked])
     ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
     colors = component_colors(k)
     rows = np.arange(len(chosen))
-    m = mean.loc[chosen].to_numpy()
-    lo = lower.loc[chosen].to_numpy()
-    hi = upper.loc[chosen].to_numpy()
+    m = mean[picked]
+    lo = lower[picked]
+    hi = upper[picked]
     # Per row, the components with a non-negligible probability, spread
     # vertically inside the row.
     shown = (hi >= _NEGLIGIBLE) | (m >= _NEGLIGIBLE)
@@ -750,7 +809,10 @@ def plot_relabelling(
     another labelling or a switch inside a chain shows as colours swapping.
     With ``kind="rank"`` (ArviZ ``plot_rank``) each component parameter gets
     its own rank plot; uniform ranks across chains mean the chains agree.
-    Multivariate parameters get one row per data column.
+    Multivariate parameters get one row per entry of their other axes (per
+    data column; per pair of columns for ``corr``; per predictor for a
+    regression's ``beta``), so each row's lines are the components, one
+    colour each, whatever the parameter's shape.
 
     Parameters
     ----------
@@ -856,15 +918,26 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
 
 
 def _split_by_dim(ds: xr.Dataset, var_names: list[str]) -> xr.Dataset:
-    """The variables with a ``dim`` axis split into one variable per column."""
+    """The variables split into one variable per entry of their axes other
+    than ``chain``, ``draw`` and ``component`` (a data column ``dim``, a
+    correlation's ``pair``, a regression's ``predictor``), so that each
+    panel's lines differ by component and chain only and the compact trace
+    plot colours them by component."""
+    keep = {"chain", "draw", "component"}
     out = {}
     for name in var_names:
         da = ds[name]
-        if "dim" in da.dims:
-            for col in da.coords["dim"].values:
-                out[f"{name}[{col}]"] = da.sel(dim=col, drop=True)
-        else:
+        extra = [d for d in da.dims if d not in keep]
+        if not extra:
             out[name] = da
+            continue
+        stacked = da.stack(_entry=extra)
+        for i in range(stacked.sizes["_entry"]):
+            entry = stacked.isel(_entry=i)
+            labels = ", ".join(str(entry[d].item()) for d in extra)
+            out[f"{name}[{labels}]"] = entry.drop_vars(
+                ["_entry", *extra], errors="ignore"
+            )
     return xr.Dataset(out)
 
 
@@ -987,7 +1060,10 @@ _MAX_LINE_DRAWS = 1000
 
 def plot_regression(
     model,
+    X=None,
+    y=None,
     *,
+    response: str | int | None = None,
     predictor: int | str | None = None,
     ax: Axes | None = None,
     n_grid: int = 100,
@@ -1008,7 +1084,19 @@ def plot_regression(
     ----------
     model : RegressionMixture
         A fitted mixture of regressions (or a ``Mixture`` read back from a
-        CmdStan run of ``regression.stan``).
+        CmdStan run of ``regression.stan``, which draws its fitted data
+        only).
+    X : DataFrame, optional
+        New data to show instead of the fitted data: the fitted covariate
+        columns and the response, given as ``y`` or as the column
+        ``response`` of ``X`` (by default the column named like the fitted
+        response, when ``X`` has one), as in ``RegressionMixture.fit``.
+        The lines span the new predictor's range; the other predictors are
+        held at their means over the fitted rows.
+    y : array-like or Series, optional
+        The new data's response, with ``X``.
+    response : str or int, optional
+        The column of ``X`` that holds the response, instead of ``y``.
     predictor : int or str, optional
         The predictor on the horizontal axis (name, or position among the
         predictors); the first by default.
@@ -1047,8 +1135,8 @@ def plot_regression(
     if not names:
         raise StanmixInputError("this mixture of regressions has no predictor to plot")
     j = _predictor_position(predictor, names)
+    cells = _regression_cells(model, X, y, response)
     ax = _new_axes(ax, (8.0, 5.5))
-    cells = model.cells_
     k = int(model.n_components)
     colors = component_colors(k)
     proba = _membership_mean(model, cells)
@@ -1091,7 +1179,8 @@ def plot_regression(
         extra.append(Line2D([], [], ls="", label=f"{missing} missing responses"))
 
     grid = np.linspace(x.min(), x.max(), int(n_grid))
-    design = np.repeat(x_all.mean(axis=0)[None], grid.size, axis=0)
+    fitted = model.cells_.covariates[:, list(family.predictors)]
+    design = np.repeat(fitted.mean(axis=0)[None], grid.size, axis=0)
     design[:, j] = grid
     params = model.param_draws()
     idx = _draw_indices(params["w"].shape[0], _MAX_LINE_DRAWS)
@@ -1147,6 +1236,38 @@ def plot_regression(
     ax.grid(True, color="0.92", zorder=0)
     ax.set_axisbelow(True)
     return ax
+
+
+def _regression_cells(model, X, y, response) -> CellTable:
+    """The fitted cells, or new data's read as the fitted design."""
+    if X is None:
+        if y is not None or response is not None:
+            raise StanmixInputError(
+                "y and response describe new data X; pass X too, or leave them out"
+            )
+        return model.cells_
+    design = getattr(model, "design_", None)
+    if design is None:
+        raise StanmixInputError(
+            f"X: this {type(model).__name__} (read back from CmdStan) knows no "
+            "covariate names to read new data by; plot its fitted data (leave X "
+            "out), or fit a RegressionMixture"
+        )
+    if (
+        y is None
+        and response is None
+        and isinstance(X, pd.DataFrame)
+        and design.response in X.columns
+    ):
+        response = design.response
+    if y is None and response is None:
+        raise StanmixInputError(
+            "X: the regression plot draws responses against a predictor, so new "
+            f"data need their response: give y=, response=, or a column "
+            f"{design.response!r} in X (with the covariates "
+            f"{', '.join(map(repr, design.covariates))})"
+        )
+    return model.new_cells(X, y, response=response)
 
 
 def _predictor_position(predictor, names: list[str]) -> int:

@@ -14,6 +14,7 @@ import datetime as _dt
 import html
 import io
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -81,7 +82,9 @@ def write_report(
 
     The page is built in memory and written to a temporary file in the
     target folder, which then replaces ``path`` in one step: a failure
-    leaves no file (and an existing ``path`` untouched).
+    leaves no file (and an existing ``path`` untouched). The file gets the
+    permissions of the file it replaces, or, when ``path`` is new, those a
+    plain ``open(path, "w")`` would give it (``0o666`` less the umask).
 
     Parameters
     ----------
@@ -92,7 +95,11 @@ def write_report(
     title : str, optional
         Page title; by default the model class and number of components.
     X : array-like or DataFrame, optional
-        Data to show in the cluster plot instead of the fitted data.
+        Data to show in the cluster plot instead of the fitted data (as
+        ``plots.plot_clusters`` takes them). For a mixture of regressions,
+        a DataFrame of the fitted covariate columns and the response, in a
+        column named like the fitted response (as
+        ``plots.plot_regression`` takes them).
     selection : ComponentSelection, optional
         The choice of the number of components that led to ``model``
         (:func:`stanmix.select_components`): its table and plot open the
@@ -123,19 +130,44 @@ def write_report(
             f"folder {str(path.parent)!r} does not exist; create it first"
         )
     page = render_report(model, title=title, X=X, selection=selection)
+    mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """The permission bits ``path`` should get: those of the file it
+    replaces, or ``0o666`` less the umask for a new file (what ``open``
+    gives; ``mkstemp`` makes its file ``0o600`` whatever the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        pass
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask: from ``/proc`` where Linux shows it (no change
+    to the process), else by setting it and setting it back."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
 
 
 def render_report(model, *, title: str | None = None, X=None, selection=None) -> str:
@@ -145,7 +177,6 @@ def render_report(model, *, title: str | None = None, X=None, selection=None) ->
     name = type(model).__name__
     title = title or f"{name} with {k} component{'s' if k != 1 else ''}"
     summary = model.summary()
-    membership = model.membership()
     cells = model.cells_
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     version = model.idata_.posterior.attrs.get("stanmix_version", "")
@@ -200,7 +231,7 @@ def render_report(model, *, title: str | None = None, X=None, selection=None) ->
         "<h2>Label switching and relabelling</h2>",
         *_relabelling_section(model, relabel_png),
         "<h2>Membership of the least certain observations</h2>",
-        *_membership_section(model, membership, membership_png),
+        *_membership_section(model, membership_png),
         *checks_part,
         f"<footer>Written by stanmix {_e(version)} on {_e(now)}.</footer>",
         "</main></body>",
@@ -442,35 +473,28 @@ def _relabelling_section(model, relabel_png: str | None) -> list[str]:
     return out
 
 
-def _membership_section(model, membership: pd.DataFrame, png: str) -> list[str]:
-    mean = membership.pivot(index="observation", columns="component", values="mean")
-    lower = membership.pivot(
-        index="observation", columns="component", values="hdi_lower"
-    )
-    upper = membership.pivot(
-        index="observation", columns="component", values="hdi_upper"
-    )
+def _membership_section(model, png: str) -> list[str]:
+    # By row position: the data's index may repeat a label.
+    labels, mean, lower, upper = plots._membership_arrays(model)
     p_max = mean.max(axis=1)
     n_uncertain = int((p_max < plots.UNCERTAIN_BELOW).sum())
-    order = np.argsort(p_max.to_numpy(), kind="stable")[:N_UNCERTAIN_ROWS]
-    chosen = mean.index[order]
+    order = np.argsort(p_max, kind="stable")[:N_UNCERTAIN_ROWS]
     table = pd.DataFrame(
         {
-            "observation": list(chosen),
-            "most probable": mean.loc[chosen].idxmax(axis=1).to_numpy(),
-            "probability": p_max.loc[chosen].map(lambda v: f"{v:.3f}").to_numpy(),
+            "observation": list(labels[order]),
+            "most probable": mean[order].argmax(axis=1),
+            "probability": [f"{v:.3f}" for v in p_max[order]],
         }
     )
-    for j in mean.columns:
+    for j in range(mean.shape[1]):
         table[f"component {j}"] = [
-            f"{mean.at[o, j]:.3f} [{lower.at[o, j]:.3f}, {upper.at[o, j]:.3f}]"
-            for o in chosen
+            f"{mean[i, j]:.3f} [{lower[i, j]:.3f}, {upper[i, j]:.3f}]" for i in order
         ]
     hdi = f"{model.hdi_prob:.0%}"
     return [
         f"<p>{n_uncertain} of {len(mean)} observations have a largest "
         f"membership probability below {plots.UNCERTAIN_BELOW:g}. The "
-        f"{len(chosen)} least certain, with the mean probability of each "
+        f"{len(order)} least certain, with the mean probability of each "
         f"component and its {hdi} HDI:</p>",
         '<div class="scroll">',
         _frame_html(table, index=False),
@@ -509,8 +533,9 @@ def _checks_section(model) -> list[str]:
     out += [
         "<p>Replicated data sets drawn from the posterior, recorded as the data "
         "were (censored at the same limits, missing where the data are "
-        "missing). For each statistic, <em>p</em> is the share of replicates "
-        "whose value is at least the data's; values near 0 or 1 flag a "
+        "missing; interval-censored cells reported as intervals). For each "
+        "statistic, <em>p</em> is the share of replicates whose value is above "
+        "the data's, ties counting half; values near 0 or 1 flag a "
         "misfit. The nearest-neighbour distance between rows is small for "
         "clustered data: too few components spread the replicates out and "
         "give <em>p</em> near 1.</p>",
@@ -523,10 +548,35 @@ def _checks_section(model) -> list[str]:
             f'<p class="note"><strong>Flagged:</strong> {_e(", ".join(flagged))}.</p>'
         )
     out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
+    out += _separation_section(model)
+    if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
+        png = _render(lambda: plots.plot_co_clustering(model).figure)
+        out.append(
+            _figure(
+                png,
+                "Co-clustering: the probability that two observations share a "
+                "component, rows sorted by their most probable component.",
+            )
+        )
+    return out
+
+
+def _separation_section(model) -> list[str]:
+    """The HDI gaps between every pair of components' means, or, with one
+    component, a sentence saying there is no pair."""
+    from stanmix import checks
+
+    head = "<h3>Separation of the components</h3>"
+    if int(model.n_components) == 1:
+        return [
+            head,
+            '<p class="note">One component: there is no pair of components '
+            "to tell apart.</p>",
+        ]
     sep = checks.separation(model)
     lonely = [f"{a} and {b}" for (a, b), ok in sep["separated"].items() if not ok]
-    out += [
-        "<h3>Separation of the components</h3>",
+    return [
+        head,
         f"<p>For each pair of components, the gap between the {model.hdi_prob:.0%} "
         "HDIs of their means in each column (negative: they overlap). "
         + (
@@ -539,16 +589,6 @@ def _checks_section(model) -> list[str]:
         _frame_html(sep),
         "</div>",
     ]
-    if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
-        png = _render(lambda: plots.plot_co_clustering(model).figure)
-        out.append(
-            _figure(
-                png,
-                "Co-clustering: the probability that two observations share a "
-                "component, rows sorted by their most probable component.",
-            )
-        )
-    return out
 
 
 def _selection_section(selection) -> list[str]:

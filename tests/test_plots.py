@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import copy
 import warnings
 
 import matplotlib.pyplot as plt
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse, StepPatch
 from scipy.integrate import trapezoid
@@ -23,6 +25,7 @@ from stanmix.plots import (
     component_colors,
     plot_clusters,
     plot_membership,
+    plot_regression,
     plot_relabelling,
 )
 
@@ -218,6 +221,48 @@ def test_clusters_dims_by_name_and_new_data(overlapping):
     )
 
 
+def test_clusters_new_array_takes_the_model_columns(overlapping):
+    X, model = overlapping
+    new = X.iloc[:25]
+    ax = plot_clusters(model, new.to_numpy())
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("x", "y")
+    ax = plot_clusters(model, new.to_numpy(), dims=("y", "x"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("y", "x")
+    points = _collection(ax, "points:observed")
+    np.testing.assert_allclose(points.get_offsets(), new[["y", "x"]].to_numpy())
+    palette = np.array(component_colors(model.n_components))
+    np.testing.assert_allclose(
+        points.get_facecolors()[:, :3], palette[model.predict(new), :3]
+    )
+    # The wrong number of columns is still refused.
+    with pytest.raises(sm.StanmixInputError, match="3 columns"):
+        plot_clusters(model, np.zeros((4, 3)))
+
+
+def test_clusters_new_data_with_their_censoring(censored):
+    X, limits, model = censored
+    new = X.iloc[:40]
+    at_limit = new["x"].to_numpy() <= limits["x"]
+    assert at_limit.any()
+    for data in (new, new.to_numpy()):
+        ax = plot_clusters(model, data, lower_limit=limits)
+        drawn = np.vstack(
+            [
+                c.get_offsets()
+                for c in ax.collections
+                if c.get_gid() == "points:censored"
+            ]
+        )
+        assert np.sum(drawn[:, 0] == limits["x"]) == np.sum(
+            at_limit & new["y"].notna().to_numpy()
+        )
+    # Without the censoring the same rows are exact values.
+    ax = plot_clusters(model, new)
+    assert not [c for c in ax.collections if c.get_gid() == "points:censored"]
+    with pytest.raises(sm.StanmixInputError, match="censoring of new data X"):
+        plot_clusters(model, lower_limit=limits)
+
+
 def test_clusters_censored_and_missing_cells(censored):
     _, limits, model = censored
     ax = plot_clusters(model)
@@ -362,6 +407,33 @@ def test_membership_selected_observations(sampled):
     assert [t.get_text() for t in plot_membership(model, 3).get_yticklabels()] == ["3"]
 
 
+def test_membership_does_not_need_unique_labels(sampled):
+    """Rows are matched by position: an index that repeats labels (which
+    fit refuses, but a model may carry) draws every row."""
+    _, model = sampled
+    twin = copy.copy(model)
+    n = len(model.obs_index_)
+    twin.obs_index_ = pd.Index(np.arange(n) % (n // 2))
+    ax = plot_membership(twin, max_obs=6)
+    mean = model.predict_proba_fitted()
+    order = np.argsort(mean.max(axis=1), kind="stable")[:6]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        str(i % (n // 2)) for i in order
+    ]
+    # A repeated label shows each row that carries it.
+    ax = plot_membership(twin, [3])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["3", "3"]
+    xs = sorted(
+        float(x)
+        for c in ax.containers
+        for x, y in zip(c.lines[0].get_xdata(), c.lines[0].get_ydata(), strict=True)
+        if round(y) == 1
+    )
+    expected = mean[3 + n // 2]
+    shown = expected[(expected >= 0.01) | (expected == expected.max())]
+    np.testing.assert_allclose(xs, np.sort(shown), atol=0.02)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "message"),
     [
@@ -446,3 +518,83 @@ def test_relabelling_errors(sampled, overlapping):
         plot_relabelling(raw_only)
     with pytest.raises(sm.NotFittedError):
         plot_relabelling(sm.NormalMixture(2))
+
+
+def test_relabelling_colours_each_component_across_its_pairs():
+    """corr of a three-column full covariance has a ``pair`` axis besides
+    the components: one row per pair, each line in its component's colour."""
+    X = sm.datasets.correlated(150, seed=1, dims=3).X
+    model = _fit(
+        sm.Mixture(2, covariance="full", engine="stanli"),
+        X,
+        method="sample",
+        chains=2,
+        warmup=100,
+        draws=100,
+    )
+    fig = plot_relabelling(model, var_names=["corr"])
+    pairs = model.idata_.posterior.sizes["pair"]
+    assert pairs == 3
+    assert len(fig.axes) == 2 * pairs * 2  # (before, after) x pair x 2 panels
+    palette = component_colors(2)
+    for sub, group in zip(fig.subfigs, ("posterior_raw", "posterior"), strict=True):
+        draws = model.idata_[group]["corr"].transpose(
+            "chain", "draw", "component", "pair"
+        )
+        draws = draws.to_numpy()
+        for p in range(pairs):
+            lines = sub.axes[2 * p + 1].get_lines()
+            assert len(lines) == 2 * 2  # chains x components
+            for line in lines:
+                (who,) = [
+                    j
+                    for c in range(2)
+                    for j in range(2)
+                    if np.allclose(line.get_ydata(), draws[c, :, j, p])
+                ]
+                np.testing.assert_allclose(
+                    to_rgba(line.get_color())[:3], palette[who][:3]
+                )
+
+
+# --------------------------------------------------------------------------
+# plot_regression with new data
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def regression():
+    data = sm.datasets.regressions(150, seed=1)
+    model = _fit(
+        sm.RegressionMixture(2, engine="stanli"), data.X, y=data.y, method="optimize"
+    )
+    return model
+
+
+def test_regression_plot_of_new_data(regression):
+    model = regression
+    new = sm.datasets.regressions(60, seed=2)
+    response = model.design_.response
+    for args, kwargs in (
+        ((new.X, new.y), {}),
+        ((new.X.assign(**{response: new.y}),), {}),
+        ((new.X.assign(r=new.y),), {"response": "r"}),
+    ):
+        ax = plot_regression(model, *args, **kwargs)
+        points = _collection(ax, "points:observed")
+        np.testing.assert_allclose(
+            points.get_offsets(),
+            np.column_stack([new.X.iloc[:, 0], np.asarray(new.y)]),
+        )
+        proba = model.predict_proba(new.X, new.y)
+        palette = np.array(component_colors(2))
+        np.testing.assert_allclose(
+            points.get_facecolors()[:, :3], palette[proba.argmax(axis=1), :3]
+        )
+        line = ax.get_lines()[0].get_xdata()
+        assert line.min() == pytest.approx(new.X.iloc[:, 0].min())
+        assert line.max() == pytest.approx(new.X.iloc[:, 0].max())
+    with pytest.raises(sm.StanmixInputError, match="need their response"):
+        plot_regression(model, new.X)
+    with pytest.raises(sm.StanmixInputError, match="pass X too"):
+        plot_regression(model, y=new.y)

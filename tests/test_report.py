@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import base64
+import copy
 import html
 import io
 import os
@@ -15,6 +16,7 @@ from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
 
 import stanmix as sm
@@ -296,3 +298,109 @@ def test_report_for_a_univariate_model(tmp_path):
     assert "80 observations of 1 column (y); every cell observed." in text
     table = next(t for t in page.tables if t and t[0][1:] == ["mode"])
     assert [row[0] for row in table[1:]] == list(model.summary().index)
+
+
+@pytest.mark.parametrize("method", ["sample", "variational"])
+def test_report_for_one_component_says_there_is_no_pair(method, tmp_path):
+    X = sm.datasets.mixture_sample([1.0], [[0.0, 0.0]], 1.0, 100, seed=4).X
+    kwargs = {"chains": 2, "warmup": 100} if method == "sample" else {}
+    model = _fit(sm.Mixture(1, engine="stanli"), X, method=method, draws=100, **kwargs)
+    text = write_report(model, tmp_path / "k1.html").read_text(encoding="utf-8")
+    assert "<title>Mixture with 1 component</title>" in text
+    assert "One component: there is no pair of components to tell apart." in text
+    page = _parse(text)
+    assert not [t for t in page.tables if t and "separated" in t[0]]
+    # The predictive check is there; images: clusters, membership,
+    # predictive check, co-clustering (nothing to relabel).
+    assert any(t and "replicated mean" in t[0] for t in page.tables)
+    assert sum(tag == "img" for tag, _ in page.tags) == 4
+
+
+def test_report_separation_table_for_two_components(sampled, sampled_report):
+    _, _, text = sampled_report
+    page = _parse(text)
+    table = next(t for t in page.tables if t and "separated" in t[0])
+    assert table[0] == ["", "", "gap [u]", "gap [v]", "separated"]
+    sep = sm.checks.separation(sampled)
+    assert [row[:2] for row in table[2:]] == [["0", "1"]]
+    assert table[2][2] == f"{sep.iloc[0, 0]:.3f}"
+
+
+@pytest.fixture(scope="module")
+def regression():
+    data = sm.datasets.regressions(150, seed=1)
+    return _fit(
+        sm.RegressionMixture(2, engine="stanli"), data.X, y=data.y, method="optimize"
+    )
+
+
+def test_report_of_a_regression_shows_new_data(regression, tmp_path, monkeypatch):
+    seen = []
+    original = plots.plot_regression
+
+    def spy(model, X=None, *args, **kwargs):
+        ax = original(model, X, *args, **kwargs)
+        points = [c for c in ax.collections if c.get_gid() == "points:observed"]
+        seen.append((X, points[0].get_offsets().copy()))
+        return ax
+
+    monkeypatch.setattr(plots, "plot_regression", spy)
+    new = sm.datasets.regressions(60, seed=2)
+    X = new.X.assign(**{regression.design_.response: new.y})
+    text = write_report(regression, tmp_path / "r.html", X=X).read_text()
+    assert len(seen) == 1 and seen[0][0] is X
+    np.testing.assert_allclose(
+        seen[0][1], np.column_stack([new.X.iloc[:, 0], np.asarray(new.y)])
+    )
+    assert text.count("data:image/png;base64,") == 2
+    with pytest.raises(sm.StanmixInputError, match="need their response"):
+        write_report(regression, tmp_path / "s.html", X=new.X)
+    assert os.listdir(tmp_path) == ["r.html"]
+
+
+def _with_umask(mask, action):
+    old = os.umask(mask)
+    try:
+        return action()
+    finally:
+        os.umask(old)
+
+
+def test_report_file_mode_follows_the_umask_or_the_replaced_file(optimized, tmp_path):
+    def mode(path):
+        return os.stat(path).st_mode & 0o777
+
+    fresh = tmp_path / "new.html"
+    _with_umask(0o077, lambda: write_report(optimized, fresh))
+    assert mode(fresh) == 0o600
+    fresh.unlink()
+    _with_umask(0o022, lambda: write_report(optimized, fresh))
+    assert mode(fresh) == 0o644
+    fresh.unlink()
+    _with_umask(0o002, lambda: write_report(optimized, fresh))
+    assert mode(fresh) == 0o664
+
+    # A private report stays private when rewritten, whatever the umask.
+    kept = tmp_path / "kept.html"
+    kept.write_text("old")
+    os.chmod(kept, 0o600)
+    _with_umask(0o022, lambda: write_report(optimized, kept))
+    assert mode(kept) == 0o600 and kept.read_text().startswith("<!DOCTYPE html>")
+    os.chmod(kept, 0o640)
+    _with_umask(0o077, lambda: write_report(optimized, kept))
+    assert mode(kept) == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["kept.html", "new.html"]
+
+
+def test_report_does_not_need_unique_labels(sampled, tmp_path):
+    """Membership rows are matched by position: an index that repeats
+    labels (which fit refuses, but a model may carry) is reported as is."""
+    twin = copy.copy(sampled)
+    n = len(sampled.obs_index_)
+    twin.obs_index_ = pd.Index(np.arange(n) % (n // 2))
+    text = write_report(twin, tmp_path / "r.html").read_text(encoding="utf-8")
+    table = next(t for t in _parse(text).tables if t and "most probable" in t[0])
+    p_max = sampled.predict_proba_fitted().max(axis=1)
+    order = np.argsort(p_max, kind="stable")[: report.N_UNCERTAIN_ROWS]
+    assert [row[0] for row in table[1:]] == [str(i % (n // 2)) for i in order]
+    assert [row[2] for row in table[1:]] == [f"{p_max[i]:.3f}" for i in order]
