@@ -107,6 +107,11 @@ def flatten_params(
                 f"{arr.shape[:3]} but the other parameters have {lead}; all must "
                 "come from the same draws."
             )
+        if arr[0, 0, 0].size == 0:
+            raise StanmixInputError(
+                f"{name}[{key!r}] has shape {arr.shape}: no values per component "
+                "to match on; drop it or give it values."
+            )
         out[str(key)] = arr.reshape(*arr.shape[:3], -1)
         shapes[str(key)] = arr.shape[2:]
     return out, shapes

@@ -761,7 +761,11 @@ def stephens_permutations(
     c, s, n, k = p4.shape
     m = c * s
     p = p4.reshape(m, n, k)
-    if not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
+    if (
+        isinstance(max_iter, (bool, np.bool_))
+        or not isinstance(max_iter, (int, np.integer))
+        or max_iter < 1
+    ):
         raise StanmixInputError(
             f"max_iter must be a positive integer; got {max_iter!r}."
         )

@@ -202,6 +202,11 @@ CASES = [
         "reference-not-mapping",
     ),
     bad(
+        lambda: reference_permutations({"mu": np.zeros((C, S, 2, 0))}),
+        r"params\['mu'\] has shape \(2, 5, 2, 0\): no values per component",
+        "reference-empty-parameter",
+    ),
+    bad(
         lambda: reference_permutations({"mu": MU}, {"mu": [-1.0, np.nan]}),
         r"reference\[.mu.\] has 1 non-finite value\(s\).* index \(1,\); give finite "
         r"reference values",
@@ -335,7 +340,7 @@ CASES = [
             rf"max_iter must be a positive integer; got {max_iter!r}",
             f"stephens-max-iter-{max_iter!r}",
         )
-        for max_iter in (0, -1, 2.0, "10")
+        for max_iter in (0, -1, 2.0, "10", True)
     ],
     bad(
         lambda: stephens_permutations(P, init_perm=np.zeros((C, S, 3), dtype=int)),
