@@ -394,6 +394,9 @@ def component_data(
     mu_loc = np.zeros((k, d))
     mu_scale = np.full((k, d), float(priors.mean_scale))
     if priors.guided_scale is not None:
+        # Component j of ordered means is the j-th along the anchor: its
+        # prior is centred on the j-th centre in that order.
+        guide = order_components(guide, layout)
         mu_loc = np.asarray(guide["mu"], dtype=float).reshape(k, d)
         mu_scale = np.full((k, d), float(priors.guided_scale))
     data = cells.to_stan()
