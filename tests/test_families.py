@@ -594,3 +594,18 @@ def test_normal_diag_model_block_likelihood_matches_scipy():
     np.testing.assert_allclose(
         log_density[0] - log_density[1], log_lik[0] - log_lik[1], rtol=1e-10
     )
+
+
+def test_known_spherical_scales_are_one_per_component_and_counted_so():
+    from stanmix.exceptions import StanmixInputError
+    from stanmix.families import get_family
+
+    spherical = get_family("normal", "spherical", {"scale": [1.0, 2.0, 3.0]})
+    spherical.validate(3, 2)
+    # K D means and K - 1 weights; the K scales are known.
+    assert spherical.n_parameters(3, 2) == 3 * 2 + 2
+    diag = get_family("normal", "diag", {"scale": 1.0})
+    assert diag.n_parameters(3, 2) == 3 * 2 + 2
+    for scale in ([[1.0, 50.0], [2.0, 60.0], [3.0, 70.0]], [1.0, 2.0]):
+        with pytest.raises(StanmixInputError, match="one number or 3 numbers"):
+            get_family("normal", "spherical", {"scale": scale}).validate(3, 2)

@@ -123,6 +123,17 @@ class NormalDiag(DiagonalFamily):
         known = self.settings.get("scale")
         if known is None:
             return
+        if self.spherical and not (
+            known.ndim == 0
+            or (known.ndim == 1 and known.size == k)
+            or known.shape == (k, 1)
+        ):
+            raise StanmixInputError(
+                f"family_options['scale'] of spherical components must be one "
+                f"number or {k} numbers (one scale per component, shared by "
+                f"every column), got shape {known.shape}; covariance='diag' "
+                "takes a scale per column"
+            )
         try:
             self._known_matrix(k, d)
         except ValueError:
@@ -139,7 +150,9 @@ class NormalDiag(DiagonalFamily):
 
     def n_parameters(self, k: int, d: int) -> int:
         n = super().n_parameters(k, d)
-        return n - k * d if self.settings.get("scale") is not None else n
+        if self.settings.get("scale") is None:
+            return n
+        return n - (k if self.spherical else k * d)
 
     def stan_data(self, cells, k, layout, priors, guide, units):
         data = super().stan_data(cells, k, layout, priors, guide, units)
