@@ -377,6 +377,8 @@ class Mixture:
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
             near=fit_keywords(type(self)),
         )
+        for name in sorted(WHOLE_OPTIONS & set(engine_options)):
+            check.integer(name, engine_options[name], low=1)
         if method == "sample":
             thin = check.integer("thin", engine_options.get("thin", 1), low=1)
             kept = -(-settings["draws"] // thin)
@@ -749,7 +751,11 @@ class Mixture:
                             warnings.warn(message, RuntimeWarning, stacklevel=2)
                         logger.info(message)
                         adaptation = "windowed"
-                if auto_metric:
+                if auto_metric and "inv_metric" in engine_options:
+                    # The user's metric says its kind by its shape.
+                    dense = np.ndim(engine_options["inv_metric"]) == 2
+                    metric = "dense_e" if dense else "diag_e"
+                elif auto_metric:
                     # Warmup draws estimate the metric only where Laplace gave none.
                     estimating = None
                     if covariance is None:
@@ -1337,6 +1343,10 @@ class Mixture:
                 f"{list(self.cells_.columns)}; select and order them the same way"
             )
         return cells
+
+
+#: Engine options that are counts of at least one.
+WHOLE_OPTIONS = frozenset({"max_treedepth", "iter", "parallel_chains", "thin"})
 
 
 def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:

@@ -164,6 +164,19 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(Y, max_depth=5),
             "valid: adapt_engaged, inv_metric, max_treedepth",
         ),
+        (lambda: fit_normal(Y, max_treedepth=0), "max_treedepth must be at least 1"),
+        (
+            lambda: fit_normal(Y, max_treedepth=2.5),
+            "max_treedepth must be an integer, got 2.5",
+        ),
+        (
+            lambda: fit_normal(Y, parallel_chains=-3),
+            "parallel_chains must be at least 1",
+        ),
+        (
+            lambda: fit_normal(Y, method="optimize", iter="10"),
+            "iter must be an integer, got '10'",
+        ),
         (lambda: fit_normal(Y, seed=-1), "seed must be at least 0"),
         (lambda: fit_normal(Y, seed=2**31), "seed must be at most 2147483647"),
         (lambda: fit_normal(Y, seed=1.5), "seed must be an integer"),

@@ -88,6 +88,14 @@ def test_auto_is_diagonal_for_the_per_dimension_model():
     assert _chosen_metric(model, _separated(3, 2)) == "diag_e"
 
 
+@pytest.mark.parametrize("dense", [False, True])
+def test_auto_takes_the_kind_of_a_given_inv_metric(dense):
+    model = sm.DiagonalMixture(3)  # 14 parameters: auto would be dense
+    given = np.eye(14) if dense else np.ones(14)
+    chosen = _chosen_metric(model, _separated(3, 2), inv_metric=given)
+    assert chosen == ("dense_e" if dense else "diag_e")
+
+
 @pytest.mark.parametrize("metric", ["dense_e", "diag_e"])
 def test_metric_reaches_the_sampler(metric):
     X = sm.datasets.two_components(100, seed=1).X
