@@ -635,7 +635,15 @@ class Mixture:
                 cells.n_dims,
                 units,
                 chains if method == "sample" else None,
+                (layout.anchor, cells.columns[layout.anchor])
+                if layout.ordered
+                else None,
             )
+            if method == "variational" and len(user) > 1:
+                raise StanmixInputError(
+                    f"init has {len(user)} dicts, but ADVI starts from one "
+                    "point; give one dict"
+                )
         data = family.stan_data(std, k, layout, priors, starts[0], units)
 
         def program_init(params: Params) -> dict:

@@ -609,3 +609,16 @@ def test_known_spherical_scales_are_one_per_component_and_counted_so():
     for scale in ([[1.0, 50.0], [2.0, 60.0], [3.0, 70.0]], [1.0, 2.0]):
         with pytest.raises(StanmixInputError, match="one number or 3 numbers"):
             get_family("normal", "spherical", {"scale": scale}).validate(3, 2)
+
+
+def test_a_start_with_an_unsymmetric_correlation_is_refused():
+    from stanmix.exceptions import StanmixInputError
+    from stanmix.families import get_family
+
+    family = get_family("normal", "full")
+    start = {"w": [0.5, 0.5], "mu": [[0, 0], [3, 3]], "sigma": [[1, 1], [1, 1]]}
+    corr = np.array([[[1.0, 0.5], [0.5, 1.0]], [[1.0, 0.0], [0.0, 1.0]]])
+    assert family.check_start({**start, "corr": corr}, 2, 2, "init")["corr"].shape
+    corr[0, 1, 0] = -0.9
+    with pytest.raises(StanmixInputError, match="'corr' must be symmetric"):
+        family.check_start({**start, "corr": corr}, 2, 2, "init")

@@ -116,8 +116,27 @@ def fit_mixture(X, **kwargs):
             "'w' needs 2 values",
         ),
         (
+            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [1, 1], "sigma": [1, 1]}),
+            "init: two components have the same mean along 'x0', the column the "
+            "means are ordered by",
+        ),
+        (
+            lambda: fit_normal(
+                Y, init={"w": [np.inf, 1], "mu": [0, 1], "sigma": [1, 1]}
+            ),
+            "init: every value must be finite",
+        ),
+        (
+            lambda: fit_normal(
+                Y,
+                method="variational",
+                init=[{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]}] * 2,
+            ),
+            "init has 2 dicts, but ADVI starts from one point",
+        ),
+        (
             lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, -1]}),
-            "weights and scales positive",
+            "weights and scales must be positive",
         ),
         (
             lambda: fit_normal(Y, chains=4, init=[{}, {}, {}]),

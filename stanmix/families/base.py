@@ -254,10 +254,11 @@ class Family(abc.ABC):
             raise StanmixInputError(
                 f"{where}: 'w' needs {k} values and 'mu' and 'sigma' {k} x {d}"
             ) from None
-        if not (np.all(np.isfinite(mu)) and np.all(w > 0) and np.all(sigma > 0)):
-            raise StanmixInputError(
-                f"{where}: means must be finite, weights and scales positive"
-            )
+        finite = np.all(np.isfinite(mu)) and np.all(np.isfinite(w))
+        if not (finite and np.all(np.isfinite(sigma))):
+            raise StanmixInputError(f"{where}: every value must be finite")
+        if not (np.all(w > 0) and np.all(sigma > 0)):
+            raise StanmixInputError(f"{where}: weights and scales must be positive")
         start = self.start(mu, sigma, w / w.sum())
         return start
 

@@ -237,6 +237,11 @@ class FullCovariance(Family):
                 ) from None
             if not np.allclose(np.diagonal(corr, axis1=-2, axis2=-1), 1.0):
                 raise StanmixInputError(f"{where}: 'corr' must have a unit diagonal")
+            if not np.allclose(corr, np.swapaxes(corr, -1, -2)):
+                raise StanmixInputError(
+                    f"{where}: 'corr' must be symmetric (entry [i, j] equal to "
+                    "[j, i])"
+                )
             out["corr"] = corr
         if "nu" in extra:
             nu = np.asarray(extra["nu"], dtype=float).reshape(-1)

@@ -163,10 +163,13 @@ def user_starts(
     d: int,
     units: Standardization,
     chains: int | None,
+    ordered_along: tuple[int, str] | None = None,
 ) -> list[Params]:
     """Parameter values given as ``init`` (data units), checked and standardized.
 
     One dict, or a list of them (one per chain when ``chains`` is given).
+    ``ordered_along`` (position, name) is the anchor column of ordered
+    means, along which the components' means must differ.
     """
     dicts = [init] if isinstance(init, Mapping) else list(init)
     if not dicts:
@@ -184,6 +187,16 @@ def user_starts(
         )
         for i, values in enumerate(dicts)
     ]
+    if ordered_along is not None:
+        j, name = ordered_along
+        for i, values in enumerate(out):
+            if np.unique(values["mu"][:, j]).size < k:
+                where = "init" if single else f"init[{i}]"
+                raise StanmixInputError(
+                    f"{where}: two components have the same mean along "
+                    f"{name!r}, the column the means are ordered by; give them "
+                    "different means there"
+                )
     if chains is not None and len(out) == 1:
         out = out * chains
     return out
