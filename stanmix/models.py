@@ -72,7 +72,24 @@ class NormalMixture(Mixture):
         self.sigma = sigma
 
     def _family_spec(self):
-        return "normal", "diag", {"scale": self.sigma}
+        return "normal", "diag", {"scale": self._checked_sigma()}
+
+    def _checked_sigma(self):
+        """``sigma`` as given, once it is None, a positive number or K of them."""
+        sigma, k = self.sigma, self.n_components
+        if sigma is None:
+            return None
+        what = f"sigma must be a positive number or {k} of them (one per component)"
+        try:
+            kind = np.asarray(sigma).dtype.kind
+            arr = np.asarray(sigma, dtype=float)
+        except (TypeError, ValueError):
+            raise StanmixInputError(f"{what}, got {sigma!r}") from None
+        if kind not in "iuf" or arr.ndim > 1 or arr.size not in (1, k):
+            raise StanmixInputError(f"{what}, got {sigma!r}")
+        if not np.all(np.isfinite(arr) & (arr > 0)):
+            raise StanmixInputError(f"sigma must be positive and finite, got {sigma!r}")
+        return sigma
 
     def _layout_spec(self):
         return bool(self.ordered), 0

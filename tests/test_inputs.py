@@ -153,11 +153,6 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(Y, hdi_prob=1.2),
             "hdi_prob must be a number between 0 and 1",
         ),
-        (lambda: fit_normal(Y, sigma=-1.0), "scale must be positive"),
-        (
-            lambda: fit_normal(Y, sigma=[1.0, 2.0, 3.0]),
-            "family_options['scale'] must be a number, 2 numbers or 2 x 1",
-        ),
         (
             lambda: fit_normal(Y, prior_mean_scale=0),
             "prior_mean_scale must be a positive",
@@ -183,6 +178,12 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(Y, max_depth=5),
             "valid: adapt_engaged, inv_metric, max_treedepth",
         ),
+        (lambda: fit_normal(Y, sigma=-1.0), "sigma must be positive and finite"),
+        (
+            lambda: fit_normal(Y, sigma=[1.0, 2.0, 3.0]),
+            "sigma must be a positive number or 2 of them (one per component), got",
+        ),
+        (lambda: fit_normal(Y, sigma=True), "sigma must be a positive number or 2"),
         (lambda: fit_normal(Y, max_treedepth=0), "max_treedepth must be at least 1"),
         (
             lambda: fit_normal(Y, max_treedepth=2.5),
