@@ -239,8 +239,7 @@ class FullCovariance(Family):
                 raise StanmixInputError(f"{where}: 'corr' must have a unit diagonal")
             if not np.allclose(corr, np.swapaxes(corr, -1, -2)):
                 raise StanmixInputError(
-                    f"{where}: 'corr' must be symmetric (entry [i, j] equal to "
-                    "[j, i])"
+                    f"{where}: 'corr' must be symmetric (entry [i, j] equal to [j, i])"
                 )
             out["corr"] = corr
         if "nu" in extra:

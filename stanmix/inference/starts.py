@@ -190,7 +190,7 @@ def user_starts(
     if ordered_along is not None:
         j, name = ordered_along
         for i, values in enumerate(out):
-            if np.unique(values["mu"][:, j]).size < k:
+            if "mu" in values and np.unique(values["mu"][:, j]).size < k:
                 where = "init" if single else f"init[{i}]"
                 raise StanmixInputError(
                     f"{where}: two components have the same mean along "
