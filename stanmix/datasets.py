@@ -7,10 +7,25 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from stanmix.exceptions import StanmixInputError
+
 # Five well-separated 2-D centres (a pentagon of radius 6), unit scales.
 BLOB_CENTERS = 6.0 * np.column_stack(
     [np.cos(2 * np.pi * np.arange(5) / 5), np.sin(2 * np.pi * np.arange(5) / 5)]
 )
+
+
+def _per_component(sizes: dict[str, int], what: str) -> int:
+    """The number of components K when every argument in ``sizes`` (name ->
+    its number of components) agrees; else a :class:`StanmixInputError`
+    naming the arguments and their lengths."""
+    if len(set(sizes.values())) > 1:
+        listing = ", ".join(f"{name} has {size}" for name, size in sizes.items())
+        raise StanmixInputError(
+            f"the component arguments disagree on the number of components "
+            f"({listing}); give {what} for each component"
+        )
+    return next(iter(sizes.values()))
 
 
 @dataclass(frozen=True)
@@ -47,15 +62,52 @@ def mixture_sample(
 ) -> Synthetic:
     """``n`` draws from a diagonal normal mixture with the given parameters.
 
+    Parameters
+    ----------
+    weights : array-like, shape (K,)
+        Component weights (normalised to sum to one).
+    means : array-like, shape (K, D)
+        Component means, one row per component.
+    scales : float or array-like broadcastable to (K, D)
+        Component standard deviations.
+    n : int
+        Number of draws.
+    seed : int
+        Seed of the random generator.
+    columns : list of str, optional
+        Column names; by default ``y`` for D = 1, else ``x0``, ``x1``, ...
+
+    Raises
+    ------
+    StanmixInputError
+        If ``means`` is not (K, D), or ``weights`` and ``means`` (or
+        ``scales``) disagree on the number of components K.
+
     Examples
     --------
     >>> data = mixture_sample([0.5, 0.5], [[-1.0], [1.0]], [[1.0], [1.0]], 10, seed=0)
     >>> data.X.shape, data.labels.shape
     ((10, 1), (10,))
     """
-    weights = np.asarray(weights, dtype=float)
+    weights = np.asarray(weights, dtype=float).reshape(-1)
     means = np.asarray(means, dtype=float)
-    scales = np.broadcast_to(np.asarray(scales, dtype=float), means.shape)
+    if means.ndim != 2:
+        raise StanmixInputError(
+            f"means must be a (K, D) array, one row per component, got shape "
+            f"{means.shape}; for one-dimensional data give [[m1], [m2], ...]"
+        )
+    scales = np.asarray(scales, dtype=float)
+    sizes = {"weights": weights.size, "means": means.shape[0]}
+    if scales.ndim == 2:
+        sizes["scales"] = scales.shape[0]
+    _per_component(sizes, "one weight, one row of means and one row of scales")
+    try:
+        scales = np.broadcast_to(scales, means.shape)
+    except ValueError:
+        raise StanmixInputError(
+            f"scales has shape {scales.shape} but means has shape {means.shape}; "
+            "give one number, one per column (D,) or one row per component (K, D)"
+        ) from None
     rng = np.random.default_rng(seed)
     labels = rng.choice(weights.size, size=n, p=weights / weights.sum())
     values = means[labels] + scales[labels] * rng.standard_normal((n, means.shape[1]))
@@ -90,13 +142,29 @@ def left_censor(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Censor each column at its ``fraction`` quantile (a detection limit).
 
-    Returns the censored copy (censored cells set to the limit, as a lab
-    reports them) and the limits by column.
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The data; its column labels may be strings or not (e.g. the integer
+        labels of ``pd.DataFrame(array)``).
+    fraction : float
+        Share of each column to censor, in [0, 1].
+
+    Returns
+    -------
+    censored : pandas.DataFrame
+        A copy of ``X`` with censored cells set to the limit, as a lab
+        reports them.
+    limits : dict of str to float
+        The limit of each column, keyed by ``str(column)`` (the form the
+        estimators' ``limits`` arguments accept).
     """
-    limits = {str(c): float(np.quantile(X[c], fraction)) for c in X.columns}
+    limits = {}
     out = X.copy()
-    for col, limit in limits.items():
+    for col in X.columns:
+        limit = float(np.quantile(X[col], fraction))
         out.loc[out[col] <= limit, col] = limit
+        limits[str(col)] = limit
     return out, limits
 
 
@@ -224,11 +292,39 @@ def regressions(
 ) -> SyntheticRegression:
     """``n`` draws from a mixture of linear regressions with normal errors.
 
-    Predictors are uniform on ``x_range``; with ``gate_intercepts`` and
-    ``gate_coefs`` (K x Q, row 0 zero) the component of each row is drawn
-    with multinomial-logit weights of Q standard normal covariates
-    ``z``, ``z1``, ... instead of the constant ``weights``. By default: two
-    populations whose lines cross, slopes 0.2 and 1.0.
+    Predictors are uniform on ``x_range``; with ``gate_coefs`` (K x Q, row 0
+    zero) the component of each row is drawn with multinomial-logit weights
+    of Q standard normal covariates ``z``, ``z1``, ... instead of the
+    constant ``weights``. By default: two populations whose lines cross,
+    slopes 0.2 and 1.0.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    seed : int
+        Seed of the random generator.
+    intercepts : array-like, shape (K,)
+        Intercept of each component's line.
+    slopes : array-like, shape (K, P)
+        Slopes of each component against the P predictors.
+    scales : array-like, shape (K,)
+        Standard deviation of each component's errors.
+    weights : array-like, shape (K,)
+        Constant component weights; ignored when ``gate_coefs`` is given.
+    gate_intercepts : array-like, shape (K,), optional
+        Intercepts of the weights' log-odds against component 0; only with
+        ``gate_coefs``, and zeros (equal weights at z = 0) when not given.
+    gate_coefs : array-like, shape (K, Q), optional
+        Coefficients of the weights' log-odds on the covariates ``z``, ...
+    x_range : tuple of float
+        Range of the uniform predictors.
+
+    Raises
+    ------
+    StanmixInputError
+        If the per-component arguments disagree on K, or
+        ``gate_intercepts`` is given without ``gate_coefs``.
 
     Examples
     --------
@@ -237,16 +333,42 @@ def regressions(
     (['x'], (100,), (2, 1))
     """
     rng = np.random.default_rng(seed)
-    intercepts = np.asarray(intercepts, dtype=float)
-    slopes = np.asarray(slopes, dtype=float).reshape(intercepts.size, -1)
-    scales = np.asarray(scales, dtype=float)
-    k, p = slopes.shape
+    intercepts = np.asarray(intercepts, dtype=float).reshape(-1)
+    slopes = np.asarray(slopes, dtype=float)
+    if slopes.ndim < 2:
+        slopes = slopes.reshape(-1, 1)  # one predictor: a slope per component
+    scales = np.asarray(scales, dtype=float).reshape(-1)
+    sizes = {
+        "intercepts": intercepts.size,
+        "slopes": slopes.shape[0],
+        "scales": scales.size,
+    }
+    if gate_coefs is not None:
+        gate_coefs = np.asarray(gate_coefs, dtype=float)
+        if gate_coefs.ndim < 2:
+            gate_coefs = gate_coefs.reshape(-1, 1)  # one covariate z
+        sizes["gate_coefs"] = gate_coefs.shape[0]
+        if gate_intercepts is None:
+            gate_intercepts = np.zeros(gate_coefs.shape[0])
+        gate_intercepts = np.asarray(gate_intercepts, dtype=float).reshape(-1)
+        sizes["gate_intercepts"] = gate_intercepts.size
+        what = "one intercept, slope row, scale, gate intercept and gate_coefs row"
+    elif gate_intercepts is not None:
+        raise StanmixInputError(
+            "gate_intercepts was given without gate_coefs; give gate_coefs "
+            "(K x Q) for covariate-dependent weights, or constant weights instead"
+        )
+    else:
+        weights = np.asarray(weights, dtype=float).reshape(-1)
+        sizes["weights"] = weights.size
+        what = "one intercept, slope row, scale and weight"
+    k = _per_component(sizes, what)
+    slopes = slopes.reshape(k, -1)
+    p = slopes.shape[1]
     x = rng.uniform(*x_range, size=(n, p))
     names = ["x"] if p == 1 else [f"x{j + 1}" for j in range(p)]
     frame = pd.DataFrame(x, columns=names)
     if gate_coefs is not None:
-        gate_coefs = np.asarray(gate_coefs, dtype=float).reshape(k, -1)
-        gate_intercepts = np.asarray(gate_intercepts, dtype=float)
         q = gate_coefs.shape[1]
         z = rng.standard_normal((n, q))
         for j in range(q):
@@ -258,7 +380,6 @@ def regressions(
         labels = np.minimum(labels, k - 1)
         weights = None
     else:
-        weights = np.asarray(weights, dtype=float)
         labels = rng.choice(k, size=n, p=weights / weights.sum())
     y = (
         intercepts[labels]
