@@ -467,19 +467,26 @@ def _at_limit(
 
 
 def _check_columns(
-    table: CsvTable, lower: dict[str, float], upper: dict[str, float]
+    table: CsvTable,
+    lower: dict[str, float],
+    upper: dict[str, float],
+    leave_out: dict[str, str] | None = None,
 ) -> None:
-    """Refuse a column that is empty, huge, constant, or censored throughout."""
+    """Refuse a column that is empty, huge, constant, or censored throughout.
+
+    ``leave_out`` maps a column to the advice on how to do without it (by
+    default "leave it out with --columns", the option of fit and select).
+    """
     import numpy as np
 
     for col in table.frame.columns:
         values = table.frame[col].to_numpy(dtype=float)
         present = ~np.isnan(values)
         where = f"column {col!r} of {table.name}"
+        advice = (leave_out or {}).get(str(col), "leave it out with --columns")
         if not present.any():
             raise StanmixInputError(
-                f"{where} is empty: every cell is missing; fill it in, or leave it "
-                "out with --columns"
+                f"{where} is empty: every cell is missing; fill it in, or {advice}"
             )
         with np.errstate(over="ignore", invalid="ignore"):
             spread = np.nanstd(values)
@@ -501,14 +508,14 @@ def _check_columns(
             raise StanmixInputError(
                 f"every value of {where} lies at its limit ({limits}): the column "
                 "is censored throughout and says nothing about where the clusters "
-                "lie in it; check the limit, or leave the column out with --columns"
+                f"lie in it; check the limit, or {advice}"
             )
         if exact.size == 1:
             other = " apart from the values at its limit" if at.any() else ""
             raise StanmixInputError(
                 f"{where} has the same value ({exact[0]:g}) on every line with a "
                 f"value{other}: a constant column cannot separate clusters and has "
-                "no spread to scale by; leave it out with --columns"
+                f"no spread to scale by; {advice}"
             )
 
 
@@ -1062,6 +1069,34 @@ def _check_covariates(table: CsvTable, columns: list[str]) -> None:
             )
 
 
+#: The options of fit-regression that choose its columns, for messages.
+_REGRESSION_CHOOSE = "--predictors (and --weights-from)"
+
+
+def _regression_leave_out(
+    response: str, predictors: list[str], weights: list[str], named: bool
+) -> dict[str, str]:
+    """How to do without each column of a regression, for
+    :func:`_check_columns`: fit-regression has no --columns; its columns are
+    the response, the predictors (all other numeric columns unless
+    ``named`` with --predictors) and the covariates of --weights-from."""
+    advice = {response: f"give another column as --response (now {response!r})"}
+    for col in dict.fromkeys([*predictors, *weights]):
+        flags = [
+            flag
+            for flag, cols in (
+                ("--predictors", predictors),
+                ("--weights-from", weights),
+            )
+            if col in cols
+        ]
+        if flags == ["--predictors"] and not named:
+            advice[col] = "leave it out by naming the predictors with --predictors"
+        else:
+            advice[col] = f"leave it out of {' and '.join(flags)}"
+    return advice
+
+
 def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
     options = _sampling(args)
     check_output_folder(args.out, name="--out")
@@ -1088,10 +1123,11 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
     _check_engine(args.engine)
     from stanmix.csv_input import read_csv
 
+    named = predictors is not None
     wanted = None
-    if predictors is not None:
+    if named:
         wanted = list(dict.fromkeys([response, *predictors, *weights]))
-    table = read_csv(args.data, wanted)
+    table = read_csv(args.data, wanted, choose=_REGRESSION_CHOOSE)
     columns = [str(c) for c in table.frame.columns]
     if response not in columns:
         skipped = (
@@ -1132,7 +1168,12 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
     used = CsvTable(frame, table.lines, table.name, table.header_line)
     _check_limits(used, lower, upper)
     _check_covariates(used, covariates)
-    _check_columns(used, lower, upper)
+    _check_columns(
+        used,
+        lower,
+        upper,
+        _regression_leave_out(response, predictors, weights, named),
+    )
     import stanmix as sm
 
     model = sm.RegressionMixture(

@@ -99,7 +99,9 @@ def describe_lines(lines: Sequence[int], shown: int = 5) -> str:
     return f"lines {', '.join(map(str, lines[:-1]))} and {lines[-1]}"
 
 
-def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
+def read_csv(
+    path, columns: Sequence[str] | None = None, *, choose: str = "--columns"
+) -> CsvTable:
     """Read the measurement columns of a CSV file with a header line.
 
     Parameters
@@ -110,6 +112,10 @@ def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
     columns : sequence of str, optional
         The columns to fit, in this order. By default every column without
         text, in file order.
+    choose : str, default "--columns"
+        The command-line option(s) that choose the columns, named in the
+        messages' advice (``"--predictors (and --weights-from)"`` for
+        ``stanmix fit-regression``).
 
     Returns
     -------
@@ -158,7 +164,7 @@ def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
     lines = np.array([line for line, _ in rows], dtype=int)
 
     if columns is not None:
-        chosen = _named_columns(list(columns), header, header_line, name)
+        chosen = _named_columns(list(columns), header, header_line, name, choose)
     else:
         chosen = list(range(len(header)))
     values: dict[int, np.ndarray] = {}
@@ -175,7 +181,7 @@ def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
             raise StanmixInputError(
                 _not_numeric(header[j], cells, kind, lines, name)
                 + (
-                    "; or leave the column out with --columns"
+                    f"; or leave the column out with {choose}"
                     if columns is None
                     else ""
                 )
@@ -197,7 +203,7 @@ def read_csv(path, columns: Sequence[str] | None = None) -> CsvTable:
             f"{name} has no numeric columns; its columns are {_listing(header)}"
         )
     if columns is None:
-        _check_names(fitted, header, header_line, name)
+        _check_names(fitted, header, header_line, name, choose)
     frame = pd.DataFrame({header[j]: values[j] for j in fitted})
     return CsvTable(frame, lines, name, header_line, tuple(skipped))
 
@@ -293,7 +299,7 @@ def _check_field_counts(
 
 
 def _named_columns(
-    wanted: list[str], header: list[str], header_line: int, name: str
+    wanted: list[str], header: list[str], header_line: int, name: str, choose: str
 ) -> list[int]:
     missing = [c for c in wanted if c not in header]
     if missing:
@@ -304,11 +310,13 @@ def _named_columns(
     for col in wanted:
         where = [j for j, h in enumerate(header) if h == col]
         if len(where) > 1:
-            raise StanmixInputError(_duplicate(col, where, header_line, name))
+            raise StanmixInputError(_duplicate(col, where, header_line, name, choose))
     return [header.index(col) for col in wanted]
 
 
-def _check_names(fitted: list[int], header: list[str], header_line: int, name: str):
+def _check_names(
+    fitted: list[int], header: list[str], header_line: int, name: str, choose: str
+):
     for j in fitted:
         if not header[j] or _SAVED_INDEX.fullmatch(header[j]):
             label = "has no name" if not header[j] else f"is named {header[j]!r}"
@@ -316,19 +324,23 @@ def _check_names(fitted: list[int], header: list[str], header_line: int, name: s
                 f"column {j + 1} of {name} {label} in the header (line "
                 f"{header_line}): it looks like a saved row index (what pandas' "
                 "to_csv writes by default). Save the file with to_csv(..., "
-                "index=False), or choose the columns to fit with --columns"
+                f"index=False), or choose the columns to fit with {choose}"
             )
         where = [k for k, h in enumerate(header) if h == header[j]]
         if len(where) > 1:
-            raise StanmixInputError(_duplicate(header[j], where, header_line, name))
+            raise StanmixInputError(
+                _duplicate(header[j], where, header_line, name, choose)
+            )
 
 
-def _duplicate(col: str, where: list[int], header_line: int, name: str) -> str:
+def _duplicate(
+    col: str, where: list[int], header_line: int, name: str, choose: str
+) -> str:
     places = " and ".join(str(j + 1) for j in where)
     return (
         f"the header of {name} (line {header_line}) names column {col!r} "
         f"{len(where)} times (columns {places}); rename them so that every "
-        "column has its own name, or choose the columns with --columns"
+        f"column has its own name, or choose the columns with {choose}"
     )
 
 

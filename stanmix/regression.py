@@ -129,7 +129,9 @@ class RegressionMixture(Mixture):
         covariates' centre and of their coefficients (per covariate sd)
         [2.5].
     family_options : dict, optional
-        ``{"nu_shape": ..., "nu_rate": ...}`` for Student-t errors.
+        ``{"nu_shape": ..., "nu_rate": ...}`` for Student-t errors; the only
+        keys it accepts (none with normal errors). The regression's other
+        settings are the arguments above.
 
     Attributes
     ----------
@@ -261,8 +263,54 @@ class RegressionMixture(Mixture):
                 "arguments (predictors, weights_from, order_by, prior_slope_scale, "
                 "prior_gate_scale); give them there"
             )
+        self._check_family_option_keys(options or {})
         for name in ("prior_slope_scale", "prior_gate_scale"):
             check.number(name, getattr(self, name), positive=True)
+
+    def _check_family_option_keys(self, options: dict) -> None:
+        """Refuse ``family_options`` keys that the family for ``errors``
+        does not take, listing the ones it does take (its options less those
+        set by the estimator's own arguments) and saying where the others go.
+
+        Raises
+        ------
+        StanmixInputError
+            Naming the unknown key(s), the keys ``family_options`` accepts
+            with these ``errors`` (``nu_shape``, ``nu_rate`` for Student-t
+            errors; none for normal errors) and the constructor arguments
+            that set the rest.
+        """
+        from stanmix.families import FAMILIES
+
+        def accepted(errors: str) -> list[str]:
+            family = FAMILIES[(f"{errors}_regression", "diag")]
+            return [key for key in family.options if key not in _OWN_OPTIONS]
+
+        valid = accepted(self.errors)
+        unknown = [key for key in options if key not in valid]
+        if not unknown:
+            return
+        hint = ""
+        elsewhere = {
+            errors: [key for key in unknown if key in accepted(errors)]
+            for errors in ERRORS
+            if errors != self.errors
+        }
+        for errors, keys in elsewhere.items():
+            if keys:
+                verb = "needs" if len(keys) == 1 else "need"
+                hint += f"; {', '.join(map(repr, keys))} {verb} errors={errors!r}"
+        hint += (
+            "; the other settings of the regression are RegressionMixture's own "
+            "arguments (predictors, weights_from, order_by, prior_slope_scale, "
+            "prior_gate_scale)"
+        )
+        check.known_keys(
+            f"family_options for RegressionMixture(errors={self.errors!r}):",
+            options,
+            valid,
+            hint,
+        )
 
     def _names(
         self, value, what: str, columns: Sequence[str]

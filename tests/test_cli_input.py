@@ -479,3 +479,89 @@ def test_stderr_holds_only_stanmix_messages(tmp_path):
     assert short.stderr.startswith("stanmix: error: --draws 3 is too few for NUTS")
     assert short.stderr.count("\n") == 1, short.stderr
     assert not (tmp_path / "c").exists()
+
+
+# fit-regression has no --columns: its advice names --predictors, --weights-from
+# or --response, the options that choose its columns.
+REGRESSION_LINES = "x,z,y\n1,5,2\n2,5,3\n3,5,5\n4,5,4\n"
+
+REFUSED_REGRESSION_DATA = {
+    "constant column among the automatic predictors": (
+        REGRESSION_LINES,
+        [],
+        [r"column 'z' .* same value \(5\)", r"naming the predictors with --predictors"],
+    ),
+    "constant column named by --predictors": (
+        REGRESSION_LINES,
+        ["--predictors", "x,z"],
+        [r"column 'z' .* same value \(5\)", r"leave it out of --predictors$"],
+    ),
+    "constant column named by --weights-from": (
+        REGRESSION_LINES,
+        ["--weights-from", "z"],
+        [r"column 'z' .* same value \(5\)", r"leave it out of --weights-from$"],
+    ),
+    "constant column in both lists": (
+        REGRESSION_LINES,
+        ["--predictors", "x,z", "--weights-from", "z"],
+        [r"leave it out of --predictors and --weights-from$"],
+    ),
+    "empty response": (
+        "x,y\n1,\n2,\n3,\n",
+        [],
+        [r"column 'y' .* is empty", r"give another column as --response \(now 'y'\)"],
+    ),
+    "saved pandas index": (
+        ",x,y\n0,1,2\n1,2,3\n2,3,5\n",
+        [],
+        [
+            r"column 1 of data\.csv has no name .* saved row index",
+            r"choose the columns to fit with --predictors \(and --weights-from\)$",
+        ],
+    ),
+    "duplicated header": (
+        "x,x,y\n1,2,3\n2,3,4\n3,1,5\n",
+        [],
+        [r"names column 'x' 2 times", r"with --predictors \(and --weights-from\)$"],
+    ),
+    "text among the numbers of an automatic predictor": (
+        "x,y\n1,2\nabc,3\n3,5\n",
+        [],
+        [
+            r"column 'x' of data\.csv is not numeric: line 3 has 'abc'",
+            r"leave the column out with --predictors \(and --weights-from\)$",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "patterns"),
+    list(REFUSED_REGRESSION_DATA.values()),
+    ids=list(REFUSED_REGRESSION_DATA),
+)
+def test_fit_regression_advice_names_its_own_flags(
+    tmp_path, capsys, no_fit, content, extra, patterns
+):
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    args = ["fit-regression", str(data), "--response", "y", "-k", "2"]
+    args += ["--method", "optimize", "--out", str(tmp_path / "out"), *extra]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    _refused(code, err, patterns)
+    assert "--columns" not in err
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        ("x,z,y\n1,5,2\n2,5,3\n3,5,5\n", r"no spread to scale by; leave it out with"),
+        (",x,y\n0,1,2\n1,2,3\n", r"choose the columns to fit with --columns$"),
+        ("x,y\n1,2\nabc,3\n3,5\n", r"leave the column out with --columns$"),
+    ],
+)
+def test_fit_advice_still_names_columns(tmp_path, capsys, no_fit, content, pattern):
+    code = _fit(tmp_path, content)
+    _refused(code, capsys.readouterr().err, [pattern, "--columns"])

@@ -124,6 +124,51 @@ def test_bad_settings_are_refused_before_any_stan_call(kwargs, message):
     assert model.engine.calls == {}
 
 
+@pytest.mark.parametrize(
+    ("errors", "options", "message"),
+    [
+        (
+            "normal",
+            {"nu_shape": 5.0},
+            r"unknown family_options for RegressionMixture\(errors='normal'\): "
+            r"'nu_shape'; valid: none; 'nu_shape' needs errors='student_t'; the "
+            r"other settings .* own arguments \(predictors, weights_from, order_by, "
+            r"prior_slope_scale, prior_gate_scale\)$",
+        ),
+        (
+            "student_t",
+            {"nu_shap": 2.0},
+            r"'nu_shap' \(did you mean 'nu_shape'\?\); valid: nu_shape, nu_rate; "
+            r"the other settings",
+        ),
+        (
+            "student_t",
+            {"prior_slope_scale": 2.0},
+            r"valid: nu_shape, nu_rate; the other settings of the regression are "
+            r"RegressionMixture's own arguments",
+        ),
+    ],
+)
+def test_unknown_family_options_list_what_family_options_accepts(
+    errors, options, message
+):
+    """The "valid:" list holds only keys family_options takes (not the
+    family's settings that the estimator's own arguments set, which it
+    refuses)."""
+    model = _model(errors=errors, family_options=options)
+    with pytest.raises(sm.StanmixInputError, match=message) as caught:
+        model.fit(_data(), response="y", method="optimize", seed=1)
+    assert "slope_scale, gate_scale" not in str(caught.value)
+    assert model.engine.calls == {}
+
+
+def test_student_t_family_options_are_accepted():
+    model = _model(errors="student_t", family_options={"nu_shape": 3.0, "nu_rate": 0.1})
+    with pytest.raises(Stop):
+        model.fit(_data(), response="y", method="optimize", seed=1)
+    assert model.engine.calls
+
+
 def test_a_regression_family_without_predictors_is_refused():
     """The regression family itself refuses an empty list of predictors (a
     cell table with covariates fitted by Mixture), before any Stan call."""
