@@ -178,6 +178,12 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(Y, max_depth=5),
             "valid: adapt_engaged, inv_metric, max_treedepth",
         ),
+        (
+            lambda: fit_normal(
+                Y, sigma=1.0, init={"w": [1, 1], "mu": [0, 1], "sigma": [2, 2]}
+            ),
+            "init: 'sigma' differs from the known scales (sigma= of NormalMixture",
+        ),
         (lambda: fit_normal(Y, sigma=-1.0), "sigma must be positive and finite"),
         (
             lambda: fit_normal(Y, sigma=[1.0, 2.0, 3.0]),

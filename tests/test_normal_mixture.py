@@ -242,3 +242,14 @@ def test_a_tight_guided_prior_holds_each_mean_at_its_own_centre(model):
     free.fit(data.X, method="optimize", seed=1)
     # The same mode as without the guide, to well within a cluster's spread.
     np.testing.assert_allclose(fitted.means_, free.means_, atol=0.2)
+
+
+def test_known_scales_start_without_sigma_in_init():
+    data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 100, seed=1)
+    start = {"w": [0.5, 0.5], "mu": [-3.0, 3.0]}
+    model = sm.NormalMixture(2, sigma=1.0, engine="stanli")
+    model.fit(data.X, method="optimize", seed=1, init=start)
+    same = sm.NormalMixture(2, sigma=1.0, engine="stanli")
+    same.fit(data.X, method="optimize", seed=1, init={**start, "sigma": 1.0})
+    np.testing.assert_array_equal(model.means_, same.means_)
+    np.testing.assert_allclose(model.scales_, 1.0)

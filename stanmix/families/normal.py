@@ -18,6 +18,7 @@ ones bit for bit, and no BLAS thread pool competes with the block threads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -174,6 +175,28 @@ class NormalDiag(DiagonalFamily):
 
     def start(self, means, scales, weights):
         return super().start(means, scales, weights)
+
+    def check_start(self, values, k, d, where):
+        """As for every family; with known scales, ``sigma`` may be left out
+        (the known ones are taken), and one given must be them."""
+        known = self.settings.get("scale")
+        if known is None or not isinstance(values, Mapping):
+            return super().check_start(values, k, d, where)
+        known = self._known_matrix(k, d)
+        if "sigma" in values:
+            try:
+                given = np.broadcast_to(
+                    np.asarray(values["sigma"], dtype=float), (k, d)
+                )
+            except (TypeError, ValueError):
+                given = None
+            if given is None or not np.allclose(given, known):
+                raise StanmixInputError(
+                    f"{where}: 'sigma' differs from the known scales (sigma= of "
+                    "NormalMixture, family_options['scale'] otherwise); leave it "
+                    "out, the known ones are the start"
+                )
+        return super().check_start({**values, "sigma": known}, k, d, where)
 
     # -- kernel ---------------------------------------------------------------
     def prepare_data(self, cells: CellTable) -> _Data:
