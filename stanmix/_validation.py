@@ -129,3 +129,17 @@ def known_keys(
         raise StanmixInputError(
             f"unknown {name} {', '.join(named)}; valid: {listed}{hint}"
         )
+
+
+def repeated(names: Iterable[str]) -> list[str]:
+    """The names that occur more than once, sorted.
+
+    Examples
+    --------
+    >>> repeated(["x", "y", "x"])
+    ['x']
+    """
+    seen, twice = set(), set()
+    for name in names:
+        (twice if name in seen else seen).add(name)
+    return sorted(twice)

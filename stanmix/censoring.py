@@ -167,7 +167,7 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
     if isinstance(X, pd.DataFrame):
         # Names first: with a repeated name, X[c] is a frame, not a column.
         columns = tuple(str(c) for c in X.columns)
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        repeated = check.repeated(columns)
         if repeated:
             raise StanmixInputError(
                 f"{name} has duplicate column names: "

@@ -380,7 +380,7 @@ class Mixture:
         for name in sorted(WHOLE_OPTIONS & set(engine_options)):
             check.integer(name, engine_options[name], low=1)
         if method == "sample":
-            thin = check.integer("thin", engine_options.get("thin", 1), low=1)
+            thin = engine_options.get("thin", 1)  # checked above
             kept = -(-settings["draws"] // thin)
             if kept < MIN_NUTS_DRAWS:
                 kept_text = f" with thin={thin} keeps {kept}" if thin > 1 else ""
@@ -1113,7 +1113,7 @@ class Mixture:
         if found:
             warnings.warn(
                 f"components collapsed onto a single value: {'; '.join(found)}"
-                f"{tied_columns_hint(self.cells_)}.",
+                f"{tied_columns_hint(self.cells_, tied)}.",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -1374,9 +1374,10 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
     return tied
 
 
-def tied_columns_hint(cells: CellTable) -> str:
-    """A sentence naming :func:`tied_columns` and what they do, or ""."""
-    tied = tied_columns(cells)
+def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
+    """A sentence naming :func:`tied_columns` (``tied``, when found already)
+    and what they do, or ""."""
+    tied = tied_columns(cells) if tied is None else tied
     if not tied:
         return ""
     listed = ", ".join(f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied)

@@ -399,7 +399,11 @@ def _check_ks(n_components) -> list[int]:
 def _failed_ks(ks: Sequence[int], outcomes: Sequence) -> dict[int, BaseException]:
     """The K whose fit the engine could not complete (kept in the table and
     never chosen); any other error, or every K failing, is raised."""
-    failed = {k: out for k, out in zip(ks, outcomes, strict=True) if _is_error(out)}
+    failed = {
+        k: out
+        for k, out in zip(ks, outcomes, strict=True)
+        if isinstance(out, BaseException)
+    }
     fatal = [k for k, err in failed.items() if not isinstance(err, RuntimeError)]
     if fatal or (failed and len(failed) == len(ks)):
         first = failed[(fatal or list(failed))[0]]
@@ -409,13 +413,9 @@ def _failed_ks(ks: Sequence[int], outcomes: Sequence) -> dict[int, BaseException
         raise FitFailedError(
             f"{len(failed)} of {len(ks)} Ks failed:\n{listed}",
             {f"K={k}": err for k, err in failed.items()},
-            [None if _is_error(out) else out for out in outcomes],
+            [None if isinstance(out, BaseException) else out for out in outcomes],
         ) from first
     return failed
-
-
-def _is_error(outcome) -> bool:
-    return isinstance(outcome, BaseException)
 
 
 def _failed_row(error: BaseException) -> dict:

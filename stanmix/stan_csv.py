@@ -447,7 +447,7 @@ def from_cmdstan_csv(
         k = check.integer("the data's K", data["K"], low=1)
         if columns is not None:
             names = [str(c) for c in columns]
-            twice = sorted({c for c in names if names.count(c) > 1})
+            twice = check.repeated(names)
             if twice:
                 raise StanmixInputError(
                     f"columns names {', '.join(map(repr, twice))} twice; give each "
