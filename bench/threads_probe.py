@@ -14,7 +14,10 @@ normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
 - ``fold_by_columns``: the fold on the design stored transposed (P x N),
   each block's columns contiguous in memory;
 - ``fold_sliced``: the fold with the design's rows as the sliced argument
-  (an array of row vectors) instead of row numbers.
+  (an array of row vectors) instead of row numbers;
+- ``map_rect``: the fold over two shards of rows by ``map_rect``, Stan's
+  other within-chain parallel map, each shard's rows packed as its real
+  data (the grainsize is not used).
 
 Beside each two-thread time: the process's CPU time per gradient (both
 threads) and its voluntary context switches per gradient (the waits of
@@ -82,13 +85,52 @@ PARTS = {
         "target += reduce_sum(part, design, grainsize, coef);",
     ),
 }
+MAP_RECT = """functions {
+  vector shard(vector phi, vector theta, data array[] real x, data array[] int dims) {
+    int n = dims[1];
+    matrix[n, dims[2]] d = to_matrix(x, n, dims[2]);
+    matrix[dims[2], dims[3]] coef = to_matrix(phi, dims[2], dims[3]);
+    vector[n] total = d * coef[:, 1];
+    for (k in 2:dims[3]) total = log_sum_exp(total, d * coef[:, k]);
+    return [sum(total)]';
+  }
+}
+data {
+  int N; int P; int K; int grainsize;
+  array[2, (N %/% 2) * P] real shards; array[2, 3] int dims;
+}
+transformed data { array[2] vector[0] theta; }
+parameters { matrix[P, K] coef; }
+model {
+  to_vector(coef) ~ normal(0, 1);
+  target += sum(map_rect(shard, to_vector(coef), theta, shards, dims));
+}
+"""
 DESIGN = {
     "fold_by_columns": "matrix[P, N] design",
     "fold_sliced": "array[N] row_vector[P] design",
 }
 
 
+NAMES = (*PARTS, "map_rect")
+
+
+def probe_data(name: str, design: np.ndarray, k: int) -> dict:
+    """The data of probe ``name`` (without its grainsize) for an N x P
+    ``design`` and ``k`` components."""
+    n, p = design.shape
+    if name == "map_rect":
+        # each shard's rows flattened column by column, as to_matrix reads them
+        half = n // 2
+        shards = [design[i * half : (i + 1) * half].T.ravel().tolist() for i in (0, 1)]
+        return dict(N=n, P=p, K=k, dims=[[half, p, k]] * 2, shards=shards)
+    by_columns = DESIGN.get(name, "").startswith("matrix[P")
+    return dict(N=n, P=p, K=k, design=(design.T if by_columns else design).tolist())
+
+
 def program(name: str) -> str:
+    if name == "map_rect":
+        return MAP_RECT
     part, body = PARTS[name]
     design = DESIGN.get(name, "matrix[N, P] design")
     return f"""functions {{{LSE}  {part}
@@ -135,9 +177,8 @@ def main(argv=None) -> int:
     n, p, k = args.rows, args.columns, args.components
     design = np.random.default_rng(0).normal(size=(n, p))
     print(f"stanli {stanli.__version__}; N={n}, P={p}, K={k}; ms per gradient")
-    for name in PARTS:
-        by_columns = DESIGN.get(name, "").startswith("matrix[P")
-        data = dict(N=n, P=p, K=k, design=(design.T if by_columns else design).tolist())
+    for name in NAMES:
+        data = probe_data(name, design, k)
         mir = stanli.stan_to_mir(program(name))
         row = thread_times(mir, data, (n // 4, n // 8), scale=0.1, seed=1)
         row.update(cpu_and_waits(mir, dict(data, grainsize=n // 8), scale=0.1, seed=1))

@@ -277,10 +277,9 @@ def test_the_thread_probes_partial_sums_are_one_log_density():
     q = np.random.default_rng(1).normal(scale=0.1, size=p * k)
     products = design @ q.reshape(k, p).T  # coef is P x K, column-major
     prior = -0.5 * float(q @ q)
-    for name in probe.PARTS:
-        by_columns = probe.DESIGN.get(name, "").startswith("matrix[P")
-        stored = design.T if by_columns else design
-        data = dict(N=n, P=p, K=k, design=stored.tolist())
+    assert "map_rect" in probe.NAMES
+    for name in probe.NAMES:
+        data = probe.probe_data(name, design, k)
         mir = stanli.stan_to_mir(probe.program(name))
         if name == "product":
             expected = float(products.sum()) + prior
