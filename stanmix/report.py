@@ -66,7 +66,16 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
 
 
 def write_report(
-    model, path, *, title: str | None = None, X=None, selection=None
+    model,
+    path,
+    *,
+    title: str | None = None,
+    X=None,
+    selection=None,
+    lower_limit=None,
+    upper_limit=None,
+    censored=None,
+    interval=None,
 ) -> Path:
     """Write a standalone HTML report of a fitted model to ``path``.
 
@@ -104,6 +113,10 @@ def write_report(
         The choice of the number of components that led to ``model``
         (:func:`stanmix.select_components`): its table and plot open the
         report.
+    lower_limit, upper_limit, censored, interval : optional
+        The censoring of ``X``'s cells, as ``fit`` and
+        ``plots.plot_clusters`` take them; only with ``X``, and not for a
+        mixture of regressions.
 
     Returns
     -------
@@ -129,7 +142,16 @@ def write_report(
         raise StanmixInputError(
             f"folder {str(path.parent)!r} does not exist; create it first"
         )
-    page = render_report(model, title=title, X=X, selection=selection)
+    page = render_report(
+        model,
+        title=title,
+        X=X,
+        selection=selection,
+        lower_limit=lower_limit,
+        upper_limit=upper_limit,
+        censored=censored,
+        interval=interval,
+    )
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -170,9 +192,41 @@ def _umask() -> int:
     return umask
 
 
-def render_report(model, *, title: str | None = None, X=None, selection=None) -> str:
+def render_report(
+    model,
+    *,
+    title: str | None = None,
+    X=None,
+    selection=None,
+    lower_limit=None,
+    upper_limit=None,
+    censored=None,
+    interval=None,
+) -> str:
     """The report of :func:`write_report` as an HTML string."""
     plots._check_model(model, "write_report")
+    censoring = {
+        name: value
+        for name, value in (
+            ("lower_limit", lower_limit),
+            ("upper_limit", upper_limit),
+            ("censored", censored),
+            ("interval", interval),
+        )
+        if value is not None
+    }
+    if censoring and X is None:
+        raise StanmixInputError(
+            f"{', '.join(censoring)} describe{'s' if len(censoring) == 1 else ''} "
+            "the cells of new data; pass the data as X too (the fitted data's "
+            "censoring is already in the model)"
+        )
+    if censoring and model.family_.cluster_plot != "plot_clusters":
+        raise StanmixInputError(
+            f"{', '.join(censoring)} apply to the cluster plot of joint "
+            f"components; {type(model).__name__}'s report plots X without "
+            "censoring arguments; leave them out"
+        )
     k = int(model.n_components)
     name = type(model).__name__
     title = title or f"{name} with {k} component{'s' if k != 1 else ''}"
@@ -184,7 +238,7 @@ def render_report(model, *, title: str | None = None, X=None, selection=None) ->
     with plt.ioff():
         draw = getattr(plots, model.family_.cluster_plot)
         clusters_png = _render(
-            lambda: (draw(model) if X is None else draw(model, X)).figure,
+            lambda: (draw(model) if X is None else draw(model, X, **censoring)).figure,
         )
         membership_png = _render(lambda: plots.plot_membership(model).figure)
         relabel_png = None

@@ -245,6 +245,43 @@ def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeyp
     assert len(seen) == 1 and seen[0] is new
 
 
+def test_report_takes_the_censoring_of_new_data(optimized, tmp_path, monkeypatch):
+    seen = []
+    original = plots.plot_clusters
+
+    def spy(model, X=None, **kwargs):
+        seen.append(kwargs)
+        return original(model, X, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_clusters", spy)
+    new, limits = sm.datasets.left_censor(sm.datasets.blobs(30, seed=9).X, 0.2)
+    kept = new.copy()
+    text = write_report(
+        optimized, tmp_path / "r.html", X=new, lower_limit=limits
+    ).read_text()
+    assert text.count("data:image/png;base64,") >= 2
+    assert len(seen) == 1 and seen[0] == {"lower_limit": limits}
+    np.testing.assert_array_equal(new, kept)
+
+
+def test_report_censoring_without_new_data_or_for_regressions_is_refused(
+    optimized, regression, tmp_path
+):
+    with pytest.raises(
+        sm.StanmixInputError,
+        match="lower_limit describes the cells of new data; pass the data as X",
+    ):
+        write_report(optimized, tmp_path / "r.html", lower_limit=0.0)
+    assert not (tmp_path / "r.html").exists()
+    new = sm.datasets.regressions(60, seed=3)
+    X = new.X.assign(**{regression.design_.response: new.y})
+    with pytest.raises(
+        sm.StanmixInputError, match="RegressionMixture's report plots X without"
+    ):
+        write_report(regression, tmp_path / "s.html", X=X, censored=np.zeros(60, bool))
+    assert not (tmp_path / "s.html").exists()
+
+
 def test_failure_while_rendering_leaves_no_file(optimized, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("plot failed")
