@@ -28,6 +28,28 @@ def _per_component(sizes: dict[str, int], what: str) -> int:
     return next(iter(sizes.values()))
 
 
+def _draw_labels(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` component labels drawn with probabilities ``weights`` (normalised),
+    after checking they are weights."""
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or weights.sum() <= 0:
+        raise StanmixInputError(
+            f"weights must be finite, non-negative and not all zero, got "
+            f"{weights.tolist()}"
+        )
+    return rng.choice(weights.size, size=n, p=weights / weights.sum())
+
+
+def _column_names(columns, d: int) -> list:
+    """``columns`` as a list of ``d`` names, or an error naming the mismatch."""
+    columns = list(columns)
+    if len(columns) != d:
+        raise StanmixInputError(
+            f"columns has {len(columns)} names for {d} columns of means; give one "
+            "name per column"
+        )
+    return columns
+
+
 @dataclass(frozen=True)
 class Synthetic:
     """Data drawn from a known mixture.
@@ -109,12 +131,13 @@ def mixture_sample(
             "give one number, one per column (D,) or one row per component (K, D)"
         ) from None
     rng = np.random.default_rng(seed)
-    labels = rng.choice(weights.size, size=n, p=weights / weights.sum())
+    labels = _draw_labels(weights, n, rng)
     values = means[labels] + scales[labels] * rng.standard_normal((n, means.shape[1]))
     if columns is None:
         columns = (
             ["y"] if means.shape[1] == 1 else [f"x{d}" for d in range(means.shape[1])]
         )
+    columns = _column_names(columns, means.shape[1])
     return Synthetic(
         pd.DataFrame(values, columns=columns),
         labels,
@@ -171,22 +194,68 @@ def left_censor(
 def gaussian_sample(weights, means, covariances, n: int, seed: int, columns=None):
     """``n`` draws from a normal mixture with full covariance matrices.
 
+    Parameters
+    ----------
+    weights : array-like, shape (K,)
+        Component weights (normalised to sum to one).
+    means : array-like, shape (K, D)
+        Component means, one row per component.
+    covariances : array-like, shape (K, D, D)
+        Component covariance matrices, each symmetric positive definite.
+    n : int
+        Number of draws.
+    seed : int
+        Seed of the random generator.
+    columns : list of str, optional
+        Column names; by default ``x0``, ``x1``, ...
+
+    Raises
+    ------
+    StanmixInputError
+        If the shapes disagree, or a covariance matrix is not symmetric
+        positive definite.
+
     Examples
     --------
     >>> data = gaussian_sample([1.0], [[0.0, 0.0]], [[[1.0, 0.5], [0.5, 1.0]]], 5, 0)
     >>> data.X.shape, data.correlations[0, 0, 1]
     ((5, 2), np.float64(0.5))
     """
-    weights = np.asarray(weights, dtype=float)
+    weights = np.asarray(weights, dtype=float).reshape(-1)
     means = np.asarray(means, dtype=float)
     cov = np.asarray(covariances, dtype=float)
+    if means.ndim != 2:
+        raise StanmixInputError(
+            f"means must be a (K, D) array, one row per component, got shape "
+            f"{means.shape}"
+        )
+    d = means.shape[1]
+    if cov.ndim != 3 or cov.shape[1:] != (d, d):
+        raise StanmixInputError(
+            f"covariances must be a (K, D, D) array, one D x D matrix per "
+            f"component with D = {d} (the columns of means), got shape {cov.shape}"
+        )
+    _per_component(
+        {"weights": weights.size, "means": means.shape[0], "covariances": cov.shape[0]},
+        "one weight, one row of means and one covariance matrix",
+    )
+    for k, matrix in enumerate(cov):
+        if (
+            not np.all(np.isfinite(matrix))
+            or not np.allclose(matrix, matrix.T)
+            or np.any(np.linalg.eigvalsh(matrix) <= 0)
+        ):
+            raise StanmixInputError(
+                f"covariances[{k}] is not symmetric positive definite; give a "
+                "covariance matrix (symmetric, every eigenvalue above zero)"
+            )
+    columns = [f"x{j}" for j in range(d)] if columns is None else columns
+    columns = _column_names(columns, d)
     rng = np.random.default_rng(seed)
-    labels = rng.choice(weights.size, size=n, p=weights / weights.sum())
+    labels = _draw_labels(weights, n, rng)
     chol = np.linalg.cholesky(cov)
     z = rng.standard_normal((n, means.shape[1]))
     values = means[labels] + np.einsum("nij,nj->ni", chol[labels], z)
-    if columns is None:
-        columns = [f"x{d}" for d in range(means.shape[1])]
     scales = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
     return Synthetic(
         pd.DataFrame(values, columns=columns), labels, weights, means, scales, cov
@@ -380,7 +449,7 @@ def regressions(
         labels = np.minimum(labels, k - 1)
         weights = None
     else:
-        labels = rng.choice(k, size=n, p=weights / weights.sum())
+        labels = _draw_labels(weights, n, rng)
     y = (
         intercepts[labels]
         + (x * slopes[labels]).sum(axis=1)

@@ -112,3 +112,63 @@ def test_left_censor_takes_integer_column_labels():
     named, named_limits = datasets.left_censor(X.set_axis(["a", "b"], axis=1), 0.3)
     assert list(named_limits.values()) == list(limits.values())
     np.testing.assert_array_equal(named.to_numpy(), censored.to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], np.stack([np.eye(2)] * 3)),
+            r"weights has 2, means has 2, covariances has 3",
+        ),
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], np.stack([np.eye(3)] * 2)),
+            r"covariances must be a \(K, D, D\) array.*D = 2.*shape \(2, 3, 3\)",
+        ),
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], [[1.0, 0.0], [0.0, 1.0]]),
+            r"covariances must be a \(K, D, D\) array",
+        ),
+        (([1.0], [0.0, 1.0], [np.eye(2)]), r"means must be a \(K, D\) array"),
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], [np.eye(2), [[1.0, 2.0], [2.0, 1.0]]]),
+            r"covariances\[1\] is not symmetric positive definite",
+        ),
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], [np.eye(2), [[1.0, 0.5], [0.0, 1.0]]]),
+            r"covariances\[1\] is not symmetric positive definite",
+        ),
+        (
+            ([0.5, 0.5], [[0, 0], [3, 3]], [np.eye(2), [[np.nan, 0], [0, 1.0]]]),
+            r"covariances\[1\] is not symmetric positive definite",
+        ),
+        (([0.5, -0.5], [[0, 0], [3, 3]], [np.eye(2)] * 2), r"non-negative"),
+        (([0.0, 0.0], [[0, 0], [3, 3]], [np.eye(2)] * 2), r"not all zero"),
+    ],
+)
+def test_gaussian_sample_refuses_inconsistent_parameters(args, message):
+    with pytest.raises(sm.StanmixInputError, match=message):
+        datasets.gaussian_sample(*args, 10, seed=0)
+
+
+def test_samples_refuse_a_wrong_number_of_column_names():
+    with pytest.raises(sm.StanmixInputError, match="columns has 3 names for 2"):
+        datasets.gaussian_sample([1.0], [[0, 0]], [np.eye(2)], 5, 0, columns="abc")
+    with pytest.raises(sm.StanmixInputError, match="columns has 1 names for 2"):
+        datasets.mixture_sample([1.0], [[0, 0]], 1.0, 5, 0, columns=["a"])
+    with pytest.raises(sm.StanmixInputError, match="weights must be finite"):
+        datasets.mixture_sample([np.inf, 1.0], [[0], [1]], 1.0, 5, 0)
+
+
+def test_gaussian_sample_draws_from_its_covariances():
+    cov = np.array([[[1.0, 0.6], [0.6, 2.0]], [[0.5, -0.2], [-0.2, 0.5]]])
+    data = datasets.gaussian_sample([0.3, 0.7], [[0, 0], [10, 10]], cov, 20000, 1)
+    assert list(data.X.columns) == ["x0", "x1"]
+    for k in (0, 1):
+        rows = data.X.to_numpy()[data.labels == k]
+        # sample covariance within 5 standard errors of the truth (n >= 5000)
+        se = np.sqrt(
+            (cov[k] ** 2 + np.outer(np.diag(cov[k]), np.diag(cov[k]))) / len(rows)
+        )
+        assert np.all(np.abs(np.cov(rows.T) - cov[k]) < 5 * se)
+    assert abs(np.mean(data.labels == 0) - 0.3) < 5 * np.sqrt(0.21 / 20000)
