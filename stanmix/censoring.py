@@ -426,6 +426,17 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     return arr.copy()
 
 
+def censoring_given(**censoring) -> dict:
+    """The censoring arguments that were given (not None), by name.
+
+    Examples
+    --------
+    >>> censoring_given(lower_limit=0.1, upper_limit=None, censored=None)
+    {'lower_limit': 0.1}
+    """
+    return {name: value for name, value in censoring.items() if value is not None}
+
+
 def cell_table(
     X,
     *,
@@ -453,16 +464,12 @@ def cell_table(
     [[1, 0], [0, 4], [0, 0]]
     """
     if isinstance(X, CellTable):
-        given = [
-            name
-            for name, value in (
-                ("lower_limit", lower_limit),
-                ("upper_limit", upper_limit),
-                ("censored", censored),
-                ("interval", interval),
-            )
-            if value is not None
-        ]
+        given = censoring_given(
+            lower_limit=lower_limit,
+            upper_limit=upper_limit,
+            censored=censored,
+            interval=interval,
+        )
         if given:
             raise StanmixInputError(
                 f"X is a CellTable, which holds its censoring already; drop "

@@ -24,6 +24,7 @@ import pandas as pd
 
 from stanmix import plots
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
+from stanmix.censoring import censoring_given
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
@@ -205,16 +206,12 @@ def render_report(
 ) -> str:
     """The report of :func:`write_report` as an HTML string."""
     plots._check_model(model, "write_report")
-    censoring = {
-        name: value
-        for name, value in (
-            ("lower_limit", lower_limit),
-            ("upper_limit", upper_limit),
-            ("censored", censored),
-            ("interval", interval),
-        )
-        if value is not None
-    }
+    censoring = censoring_given(
+        lower_limit=lower_limit,
+        upper_limit=upper_limit,
+        censored=censored,
+        interval=interval,
+    )
     if censoring and X is None:
         raise StanmixInputError(
             f"{', '.join(censoring)} describe{'s' if len(censoring) == 1 else ''} "

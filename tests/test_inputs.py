@@ -527,6 +527,19 @@ def test_input_is_never_modified():
     np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
 
 
+def test_a_cell_table_with_censoring_arguments_is_refused():
+    from stanmix.censoring import cell_table
+
+    table, _ = cell_table(FRAME, lower_limit={"x": 0.1})
+    assert cell_table(table)[0] is table
+    with pytest.raises(
+        sm.StanmixInputError,
+        match="X is a CellTable, which holds its censoring already; drop "
+        "upper_limit, interval",
+    ):
+        cell_table(table, upper_limit=5.0, interval=np.zeros((3, 2)))
+
+
 def test_limits_and_masks_are_matched_to_rows_by_label():
     """A DataFrame or Series of limits, bounds or flags whose index is the
     data's in another order lines up by label, not by position, and is left
