@@ -502,6 +502,21 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME, method="optimize", warmup=200, metric="diag_e"),
             "warmup=200 and metric='diag_e' do not apply to method='optimize'",
         ),
+        # a setting the method does not use is named as such, whatever its value
+        (
+            lambda: fit_diag(FRAME, method="optimize", algorithm="newton"),
+            "algorithm='newton' does not apply to method='optimize'; leave it out",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", metric="dense"),
+            "metric='dense' does not apply to method='variational'",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME, method="optimize", adapt_delta=np.array([0.9, 0.8])
+            ),
+            "adapt_delta=array([0.9, 0.8]) does not apply to method='optimize'",
+        ),
     ],
 )
 def test_bad_input_raises_clear_error(call, fragment):

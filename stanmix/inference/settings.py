@@ -46,6 +46,15 @@ FIT_DEFAULTS = {
 }
 
 
+def _differs(value, default) -> bool:
+    """Whether a setting was given another value than its default (an
+    array, which has no single truth value, counts as given)."""
+    try:
+        return bool(value != default)
+    except (TypeError, ValueError):
+        return True
+
+
 def check_fit_settings(
     *,
     method: str,
@@ -78,6 +87,26 @@ def check_fit_settings(
     draws=500 does not apply to method='optimize'; leave it out
     """
     check.one_of("method", method, METHODS)
+    given = {
+        "chains": chains,
+        "warmup": warmup,
+        "draws": draws,
+        "algorithm": algorithm,
+        "adapt_delta": adapt_delta,
+        "metric": metric,
+        "adaptation": adaptation,
+    }
+    unused = [
+        f"{name}={value!r}"
+        for name, value in given.items()
+        if method not in METHOD_ARGS[name] and _differs(value, FIT_DEFAULTS[name])
+    ]
+    if unused:
+        verb = "does" if len(unused) == 1 else "do"
+        raise StanmixInputError(
+            f"{' and '.join(unused)} {verb} not apply to method={method!r}; "
+            f"leave {'it' if len(unused) == 1 else 'them'} out"
+        )
     if isinstance(init, str):
         check.one_of(
             "init",
@@ -138,24 +167,4 @@ def check_fit_settings(
         raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
     if not jacobian and method != "optimize":
         raise StanmixInputError("jacobian=False applies only to method='optimize'")
-    given = {
-        "chains": chains,
-        "warmup": warmup,
-        "draws": draws,
-        "algorithm": algorithm,
-        "adapt_delta": adapt_delta,
-        "metric": metric,
-        "adaptation": adaptation,
-    }
-    unused = [
-        f"{name}={value!r}"
-        for name, value in given.items()
-        if method not in METHOD_ARGS[name] and value != FIT_DEFAULTS[name]
-    ]
-    if unused:
-        verb = "does" if len(unused) == 1 else "do"
-        raise StanmixInputError(
-            f"{' and '.join(unused)} {verb} not apply to method={method!r}; "
-            f"leave {'it' if len(unused) == 1 else 'them'} out"
-        )
     return check.seed(seed)
