@@ -493,6 +493,12 @@ class Convergence:
         return bool(np.isfinite(self.max_rhat) and np.isfinite(self.min_ess_bulk))
 
     @property
+    def one_chain(self) -> bool:
+        """Whether the bulk ESS is known but R-hat is not: the draws of a
+        single chain (R-hat compares chains)."""
+        return bool(np.isfinite(self.min_ess_bulk) and not np.isfinite(self.max_rhat))
+
+    @property
     def rhat_ok(self) -> bool:
         return not self.max_rhat > self.rhat_limit
 
@@ -534,7 +540,13 @@ class Convergence:
     def figures(self) -> str:
         """The worst R-hat and ESS, with their parameters, and any warning
         sign of the sampler, as words."""
-        if not self.computable:
+        if self.one_chain:
+            ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
+            ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
+            words = (
+                f"R-hat could not be computed (one chain; it compares chains), {ess})"
+            )
+        elif not self.computable:
             words = "R-hat and bulk ESS could not be computed (too few draws)"
         else:
             shown = f"{self.max_rhat:.3f}"
@@ -573,7 +585,17 @@ class Convergence:
     def advice(self) -> str:
         """What to do about the draws' problems."""
         parts = []
-        if not (self.computable and self.rhat_ok and self.ess_ok):
+        if self.one_chain:
+            parts.append(
+                "R-hat needs at least two chains: run chains=2 or more (four is "
+                "usual) to check that they agree."
+            )
+        draws_short = (
+            not self.ess_ok
+            if self.one_chain
+            else not (self.computable and self.rhat_ok and self.ess_ok)
+        )
+        if draws_short:
             parts.append(
                 "The posterior may be weakly identified (components that "
                 "overlap or are barely used) or the chains too short: run more "

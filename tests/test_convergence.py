@@ -103,6 +103,35 @@ def test_figures_that_cannot_be_computed_say_so():
     )
 
 
+def test_one_chain_is_named_as_why_rhat_is_unknown():
+    """One chain: R-hat is NaN but the bulk ESS is known; the words say why
+    and the advice is more chains, not more draws."""
+    rhat = xr.Dataset({"mu": ("component", [np.nan, np.nan])})
+    ess = xr.Dataset({"mu": ("component", [812.0, 230.0])})
+    check = convergence(rhat, ess)
+    assert check.one_chain and not check.converged
+    assert str(check) == (
+        "Convergence not checked: R-hat could not be computed (one chain; it "
+        "compares chains), smallest bulk ESS 230 (mu[1]; below 400)"
+    )
+    assert check.advice().startswith("R-hat needs at least two chains: run chains=2")
+    assert "run more draws" in check.advice()  # the ESS is below its bar
+    enough = convergence(rhat, xr.Dataset({"mu": ("component", [812.0, 530.0])}))
+    assert "run more draws" not in enough.advice()
+    assert "too few draws" not in str(enough)
+
+
+def test_a_one_chain_fit_warns_about_chains_not_draws():
+    data = {"u": np.random.default_rng(0).normal(size=80)}
+    model = sm.NormalMixture(1, engine="stanli")
+    with pytest.warns(sm.ConvergenceWarning) as record:
+        model.fit(data["u"], chains=1, draws=200, seed=1, show_progress=False)
+    text = " ".join(str(w.message) for w in record)
+    assert "R-hat could not be computed (one chain" in text
+    assert "run chains=2 or more" in text
+    assert "too few draws" not in text
+
+
 def _warned_fit(data, **options):
     """A two-chain NUTS fit of one component to ``u``, and the text of the
     one ConvergenceWarning it gives."""
