@@ -83,3 +83,41 @@ def test_an_unfitted_estimator_pickles_with_its_parameters():
     loaded = pickle.loads(pickle.dumps(model))
     assert loaded.get_params() == model.get_params()
     assert repr(loaded) == repr(model)
+
+
+def test_an_estimator_given_an_engine_object_pickles_copies_and_fits_in_parallel():
+    """engine= may be an Engine: the estimator then pickles, deep-copies and
+    clones like one given the engine's name, and the loaded engine is the
+    process's own shared instance."""
+    import copy
+
+    from sklearn.base import clone
+
+    engine = sm.get_engine("stanli")
+    model = sm.DiagonalMixture(2, engine=engine)
+    for twin in (
+        pickle.loads(pickle.dumps(model)),
+        copy.deepcopy(model),
+        clone(model),
+    ):
+        assert twin.engine is engine
+    data = [sm.datasets.blobs(60, seed=s).X for s in (1, 2)]
+    fits = sm.fit_many(
+        data,
+        model,
+        fit_kwargs={"method": "optimize"},
+        seeds=[3, 4],
+        n_jobs=2,
+        backend="joblib",
+    )
+    serial = [
+        sm.DiagonalMixture(2, engine="stanli").fit(d, method="optimize", seed=s)
+        for d, s in zip(data, (3, 4), strict=True)
+    ]
+    for got, want in zip(fits, serial, strict=True):
+        np.testing.assert_array_equal(got.means_, want.means_)
+    loaded = pickle.loads(pickle.dumps(fits[0]))
+    assert loaded.engine is engine
+    np.testing.assert_array_equal(
+        loaded.predict_proba(data[0]), fits[0].predict_proba(data[0])
+    )

@@ -129,6 +129,17 @@ class Engine(abc.ABC):
         "sample": frozenset(),
     }
 
+    def __reduce__(self):
+        """A registered engine pickles (and copies) as its name: it is a
+        process-wide service holding a module and its compiled programs, and
+        the process that loads it uses its own instance."""
+        from stanmix.engines import registry
+
+        entry = registry.REGISTRY.get(self.name)
+        if entry is not None and type(self).__name__ == entry.cls:
+            return (_shared_engine, (self.name,))
+        return super().__reduce__()
+
     @property
     @abc.abstractmethod
     def version(self) -> str:
@@ -210,3 +221,11 @@ class Engine(abc.ABC):
         ``inv_metric``) through warmup, which then tunes only the step size;
         it needs ``warmup < FIXED_METRIC_MAX_WARMUP``.
         """
+
+
+def _shared_engine(name: str) -> Engine:
+    """The process's instance of the registered engine ``name`` (for
+    unpickling; whether it is installed is checked when it is used)."""
+    from stanmix.engines import registry
+
+    return registry._engine(name)
