@@ -80,9 +80,17 @@ def _log_interval(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return a, width
 
 
-def _mvn_sov(lo: np.ndarray, hi: np.ndarray, chol: np.ndarray, log_x, logw):
+def _mvn_sov(lo: np.ndarray, hi: np.ndarray, chol: np.ndarray, log_x, log_1mx, logw):
     """log P for a batch (B, c) of bounds and factors (B, c, c), c >= 2, on
-    nodes with log coordinates ``log_x`` (M, c - 1) and log weights (M,)."""
+    nodes with log coordinates ``log_x`` (M, c - 1), their ``log(1 - x)``
+    and log weights (M,).
+
+    Each y_i is the quantile of its node in the interval, taken from the
+    nearer tail: Phi^-1 of the probability below it in the lower half, and
+    -Phi^-1 of the probability above it, (1 - w) f_i + Phi(-b_i'), in the
+    upper half, so that a node near the top of an interval open above stays
+    finite. A node where an earlier interval has probability zero adds
+    nothing (its NaN products are dropped, not the whole sum)."""
     c = lo.shape[1]
     b_size, m = lo.shape[0], log_x.shape[0]
     shift = np.zeros((b_size, m))
@@ -92,15 +100,20 @@ def _mvn_sov(lo: np.ndarray, hi: np.ndarray, chol: np.ndarray, log_x, logw):
         scale = chol[:, i, i][:, None]
         if i > 0:
             shift = np.einsum("bj,jbm->bm", chol[:, i, :i], y[:i])
-        a, width = _log_interval(
-            (lo[:, i, None] - shift) / scale, (hi[:, i, None] - shift) / scale
-        )
+        upper = (hi[:, i, None] - shift) / scale
+        a, width = _log_interval((lo[:, i, None] - shift) / scale, upper)
         total += width
         if i < c - 1:
-            with np.errstate(invalid="ignore"):
-                u = np.logaddexp(a, log_x[None, :, i] + width)
-                y[i] = ndtri_exp(np.minimum(u, 0.0))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                below = np.logaddexp(a, log_x[None, :, i] + width)
+                above = np.logaddexp(log_ndtr(-upper), log_1mx[None, :, i] + width)
+                y[i] = np.where(
+                    below < -math.log(2.0),
+                    ndtri_exp(np.minimum(below, 0.0)),
+                    -ndtri_exp(np.minimum(above, 0.0)),
+                )
     with np.errstate(invalid="ignore"):
+        total = np.where(np.isnan(total), -np.inf, total)
         out = logsumexp(total + logw[None, :], axis=1)
     return np.where(np.isnan(out), -np.inf, out)
 
@@ -130,8 +143,10 @@ def mvn_log_prob(lo: np.ndarray, hi: np.ndarray, chol: np.ndarray) -> np.ndarray
     c = lo.shape[1]
     if c == 1:
         return _log_interval(lo[:, 0] / chol[:, 0, 0], hi[:, 0] / chol[:, 0, 0])[1]
-    log_x, _, logw = _grid(c - 1)
-    return _batched(lambda s: _mvn_sov(lo[s], hi[s], chol[s], log_x, logw), lo, logw)
+    log_x, log_1mx, logw = _grid(c - 1)
+    return _batched(
+        lambda s: _mvn_sov(lo[s], hi[s], chol[s], log_x, log_1mx, logw), lo, logw
+    )
 
 
 def mvt_log_prob(
@@ -164,7 +179,7 @@ def mvt_log_prob(
             )
     # The chi-square node scales the bounds; the normal integral runs on its
     # own grid for every (batch item, chi node).
-    inner_x, _, inner_logw = _grid(c - 1)
+    inner_x, inner_1mx, inner_logw = _grid(c - 1)
     _, chi_1mx, chi_logw = _grid(1)
 
     def run_full(s):
@@ -182,7 +197,12 @@ def mvt_log_prob(
 
         scaled_lo, scaled_hi = scaled(lo[s]), scaled(hi[s])
         inner = _mvn_sov(
-            scaled_lo, scaled_hi, np.repeat(chol[s], g, axis=0), inner_x, inner_logw
+            scaled_lo,
+            scaled_hi,
+            np.repeat(chol[s], g, axis=0),
+            inner_x,
+            inner_1mx,
+            inner_logw,
         ).reshape(b_size, g)
         with np.errstate(invalid="ignore"):
             out = logsumexp(inner + chi_logw[None, :], axis=1)
