@@ -210,7 +210,9 @@ def select_components(
     fits that converged (max R-hat <= 1.01 at the two decimals of
     ``summary()``, at most 0.1% divergent draws);
     a K that did not converge is kept in the table, flagged, and never
-    chosen.
+    chosen while another did; when none did, the rule runs over them all and
+    the choice is provisional (a caution says so). A K whose elpd is not
+    finite is set aside and named in ``rule_``.
 
     Parameters
     ----------
@@ -251,7 +253,8 @@ def select_components(
         When a K set aside as not converged predicts clearly better (by the
         rule's own measure) than the K chosen: the chains were most likely
         too short for the R-hat bar, and the choice should not be trusted
-        before longer ones. ``rule_`` says the same.
+        before longer ones; and when no K converged (the choice is
+        provisional). ``rule_`` says the same.
 
     Examples
     --------
@@ -533,6 +536,19 @@ def _clearly_better(ks: Sequence[int], best: int, pointwise: Mapping) -> list[in
     return out
 
 
+def _finite_index(table: pd.DataFrame, column: str) -> pd.Index:
+    """The K whose ``column`` is finite; an error when none is (every fit's
+    log-likelihood was not finite)."""
+    finite = table.index[np.isfinite(table[column].to_numpy(dtype=float))]
+    if len(finite) == 0:
+        raise RuntimeError(
+            f"no K has a finite {column}: the fits' log-likelihoods are not "
+            "finite (look for cells at extreme values or limits) or the fits "
+            "failed (the table's error column)"
+        )
+    return finite
+
+
 def _choose(
     table: pd.DataFrame, pointwise: Mapping, method: str
 ) -> tuple[int, str, str]:
@@ -544,7 +560,7 @@ def _choose(
         else ""
     )
     if method != "sample":
-        best = int(table["bic"].idxmin())
+        best = int(table.loc[_finite_index(table, "bic"), "bic"].idxmin())
         table["elpd_diff"] = np.nan
         table["se_diff"] = np.nan
         return (
@@ -556,16 +572,17 @@ def _choose(
     kfold = table["estimate"] == "kfold"
     table["elpd"] = np.where(kfold, table["elpd_kfold"], table["elpd_loo"])
     table["se"] = np.where(kfold, table["se_kfold"], table["se_loo"])
-    ok = table.index[table["converged"].astype(bool)]
-    if len(ok) == 0:
-        raise StanmixInputError(
-            "no K converged (R-hat <= 1.01 and at most 0.1% divergent draws); "
-            "run longer chains (warmup, draws) before choosing"
-        )
+    finite = _finite_index(table, "elpd")
+    ok = finite.intersection(table.index[table["converged"].astype(bool)])
+    provisional = len(ok) == 0
+    if provisional:
+        # no K met the bars: the rule runs over every K with an elpd, and
+        # the choice says it is provisional (the sweep is kept)
+        ok = finite
     top = int(table.loc[ok, "elpd"].idxmax())
     diffs, ses = {}, {}
     for k in table.index:
-        if k in failed:
+        if k not in finite:
             diffs[k] = ses[k] = np.nan
             continue
         d = pointwise[top] - pointwise[k]
@@ -579,7 +596,7 @@ def _choose(
         if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
     ]
     best = int(min(close))
-    skipped = [int(k) for k in table.index if k not in ok and k not in failed]
+    skipped = [int(k) for k in finite if k not in ok]
     rule = (
         "Rule: the smallest K whose elpd is not clearly below the best (a "
         f"difference under {SMALL_DIFFERENCE:g}, or under "
@@ -598,6 +615,9 @@ def _choose(
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {skipped}."
+    not_finite = [int(k) for k in table.index if k not in finite and k not in failed]
+    if not_finite:
+        rule += f" Not considered (elpd not finite): K = {not_finite}."
     rule += failed_text
     better = _clearly_better(skipped, best, pointwise)
     caution = (
@@ -607,6 +627,12 @@ def _choose(
         if better
         else ""
     )
+    if provisional:
+        caution = (
+            "Caution: no K converged (R-hat <= 1.01 and at most 0.1% divergent "
+            f"draws), so K = {best} is provisional: run longer chains (4 chains, "
+            "more warmup and draws) before trusting it."
+        )
     if caution:
         rule += " " + caution
     kfold = [int(k) for k in table.index if table.loc[k, "estimate"] == "kfold"]

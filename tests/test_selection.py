@@ -156,6 +156,71 @@ def test_a_better_k_set_aside_as_not_converged_is_a_caution():
     assert str(warning.message) == caution and warning.filename == __file__
 
 
+def _sweep_table(converged, elpd_loo, estimate=None):
+    """A selection table as select_components builds it before choosing, for
+    K = 1, 2, 3, with pointwise elpd values whose sums are ``elpd_loo``."""
+    from stanmix.selection import _choose
+
+    ks = [1, 2, 3]
+    estimate = estimate or ["loo"] * 3
+    table = pd.DataFrame(
+        {
+            "elpd_loo": elpd_loo,
+            "se_loo": [5.0] * 3,
+            "elpd_kfold": [np.nan] * 3,
+            "se_kfold": [np.nan] * 3,
+            "converged": converged,
+            "estimate": estimate,
+            "error": [
+                "RuntimeError: boom" if e == "failed" else np.nan for e in estimate
+            ],
+        },
+        index=pd.Index(ks, name="K"),
+    )
+    rng = np.random.default_rng(0)
+    pointwise = {}
+    for k, total in zip(ks, elpd_loo, strict=True):
+        if np.isfinite(total):
+            noise = rng.normal(scale=0.1, size=100)
+            pointwise[k] = total / 100 + noise - noise.mean()
+        else:
+            pointwise[k] = np.full(100, total)
+    return table, pointwise, _choose
+
+
+def test_no_converged_k_still_chooses_provisionally_and_keeps_the_table():
+    table, pointwise, choose = _sweep_table(
+        [False, False, False], [-500.0, -400.0, -399.0]
+    )
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 2  # K = 3 is within 4 of K = 2
+    assert caution == (
+        "Caution: no K converged (R-hat <= 1.01 and at most 0.1% divergent "
+        "draws), so K = 2 is provisional: run longer chains (4 chains, more "
+        "warmup and draws) before trusting it."
+    )
+    assert rule.endswith(caution)
+    assert table.loc[1, "elpd_diff"] == pytest.approx(-101.0)
+
+
+def test_a_k_whose_elpd_is_not_finite_is_set_aside_and_named():
+    table, pointwise, choose = _sweep_table(
+        [True, True, True], [-500.0, np.nan, -420.0]
+    )
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 3 and caution == ""
+    assert "Not considered (elpd not finite): K = [2]." in rule
+    assert np.isnan(table.loc[2, "elpd_diff"])
+    table, pointwise, choose = _sweep_table([True, True, True], [np.nan] * 3)
+    with pytest.raises(RuntimeError, match="no K has a finite elpd"):
+        choose(table, pointwise, "sample")
+    table["bic"] = [np.nan, 800.0, np.nan]
+    assert choose(table, pointwise, "optimize")[0] == 2
+    table["bic"] = np.nan
+    with pytest.raises(RuntimeError, match="no K has a finite bic"):
+        choose(table, pointwise, "optimize")
+
+
 def test_optimize_sweep_uses_bic():
     X = _clusters(3, n=300)
     sel = sm.select_components(X, range(1, 5), method="optimize", seed=1)
