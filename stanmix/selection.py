@@ -185,7 +185,7 @@ def select_components(
     estimator: Mixture | None = None,
     method: str = "sample",
     seed: int | None = None,
-    kfold: int | None = KFOLD,
+    kfold: int | str | None = "auto",
     n_jobs: int | None = None,
     backend: str = "auto",
     client: Any = None,
@@ -231,9 +231,10 @@ def select_components(
         Base seed: each K, and each fold, gets its own seed derived from it
         (:func:`stanmix.parallel.spawn_seeds`), so the same seed gives the
         same table serially, with joblib and on Dask.
-    kfold : int or None
-        Folds for the K with unreliable LOO (default 5; NUTS only);
-        ``None`` keeps the LOO estimate and marks it ``"loo (unreliable)"``.
+    kfold : int, None or "auto"
+        Folds for the K with unreliable LOO (NUTS only; ``"auto"``: 5 with
+        NUTS, none with ``method="optimize"``); ``None`` keeps the LOO
+        estimate and marks it ``"loo (unreliable)"``.
     n_jobs, backend, client, progress
         Where the fits run: see :func:`stanmix.parallel.run_tasks`
         (default: one after another in this process).
@@ -267,9 +268,11 @@ def select_components(
     """
     ks = _check_ks(n_components)
     check.one_of("method", method, ("sample", "optimize"))
-    if kfold is not None:
+    if isinstance(kfold, str) and kfold == "auto":
+        kfold = KFOLD if method == "sample" else None
+    elif kfold is not None:
         check.integer("kfold", kfold, low=2)
-    if method == "optimize" and kfold != KFOLD:
+    if method == "optimize" and kfold is not None:
         raise StanmixInputError(
             f"kfold={kfold!r} does not apply to method='optimize' (it refits the "
             "NUTS fits whose LOO is unreliable); leave it out"

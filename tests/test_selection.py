@@ -221,6 +221,16 @@ def test_a_k_whose_elpd_is_not_finite_is_set_aside_and_named():
         choose(table, pointwise, "optimize")
 
 
+def test_an_optimize_sweep_takes_kfold_none_as_what_it_does():
+    X = _clusters(2, n=120)
+    a = sm.select_components(X, [1, 2], method="optimize", seed=1, kfold=None)
+    b = sm.select_components(X, [1, 2], method="optimize", seed=1)
+    assert a.best_ == b.best_ == 2
+    pd.testing.assert_frame_equal(
+        a.table_.drop(columns="fit_seconds"), b.table_.drop(columns="fit_seconds")
+    )
+
+
 def test_optimize_sweep_uses_bic():
     X = _clusters(3, n=300)
     sel = sm.select_components(X, range(1, 5), method="optimize", seed=1)
@@ -331,6 +341,11 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
             {"method": "optimize", "kfold": 10},
             "kfold=10 does not apply to method='optimize'",
         ),
+        (  # the NUTS default, given explicitly, is not ignored either
+            {"method": "optimize", "kfold": 5},
+            "kfold=5 does not apply to method='optimize'",
+        ),
+        ({"kfold": "five"}, "kfold"),
         ({"backend": "dask", "client": None}, "dask"),
     ],
 )
