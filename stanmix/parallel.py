@@ -757,10 +757,14 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
     """Split into (shared dict, one dict per data set), both checked."""
     if fit_kwargs is None:
         return {}, [{} for _ in range(n)]
+    # A mapping is per data set when its keys name data sets and its values
+    # are dicts (or None); a shared dict's values are fit's arguments, even
+    # where a data set happens to share a name with one of them.
     per_name = (
         names is not None
         and isinstance(fit_kwargs, Mapping)
         and not set(fit_kwargs).isdisjoint(names)
+        and all(v is None or isinstance(v, Mapping) for v in fit_kwargs.values())
     )
     if isinstance(fit_kwargs, Mapping) and not per_name:
         return _check_kwargs(fit_kwargs, "fit_kwargs", shared=True), [
@@ -789,6 +793,8 @@ def _check_kwargs(kwargs: Mapping, what: str, *, shared: bool) -> dict:
             raise StanmixInputError(
                 f"{what} has {key!r}; the data go in datasets, not in fit_kwargs"
             )
+    if "seed" in kwargs and kwargs["seed"] is None:
+        del kwargs["seed"]  # as fit(seed=None): fresh entropy
     if "seed" in kwargs:
         if not shared:
             raise StanmixInputError(

@@ -134,6 +134,22 @@ def test_base_seed_in_fit_kwargs_derives_one_seed_per_data_set():
     assert_identical(again, first)
 
 
+def test_a_shared_dict_stays_shared_when_a_data_set_shares_a_keyword_name():
+    """Data sets named like fit keywords: {"method": "optimize"} is still one
+    dict for all (its value is not a dict of keywords)."""
+    datasets = {"method": DATA[0], "b": DATA[1]}
+    fits = sm.fit_many(datasets, estimator(), fit_kwargs={**MAP, "seed": 3})
+    assert list(fits) == ["method", "b"]
+    assert [f.seed_ for f in fits.values()] == spawn_seeds(3, 2)
+    assert all(f.method_ == "optimize" for f in fits.values())
+
+
+def test_a_seed_of_none_in_fit_kwargs_is_fresh_entropy_as_in_fit():
+    fits = sm.fit_many(DATA[:2], estimator(), fit_kwargs={**MAP, "seed": None})
+    seeds = [f.seed_ for f in fits]
+    assert len(set(seeds)) == 2 and all(isinstance(s, int) for s in seeds)
+
+
 def test_failed_fit_is_named_after_the_others_finish():
     datasets = {"good": DATA[0], "tiny": DATA[0].iloc[:2]}  # 2 rows, 3 components
     with pytest.raises(FitFailedError, match="data set 'tiny'") as info:
