@@ -48,6 +48,7 @@ from stanmix.families.base import mixing_init
 from stanmix.inference.metric import (
     LAPLACE_WARMUP,
     WINDOWED_WARMUP,
+    check_inv_metric,
     choose_adaptation,
     choose_metric,
 )
@@ -379,6 +380,15 @@ class Mixture:
         )
         for name in sorted(WHOLE_OPTIONS & set(engine_options)):
             check.integer(name, engine_options[name], low=1)
+        for name in sorted(POSITIVE_OPTIONS & set(engine_options)):
+            check.number(name, engine_options[name], positive=True)
+        if "adapt_engaged" in engine_options and not isinstance(
+            engine_options["adapt_engaged"], (bool, np.bool_)
+        ):
+            raise StanmixInputError(
+                "adapt_engaged must be True or False, got "
+                f"{engine_options['adapt_engaged']!r}"
+            )
         if method == "sample":
             thin = engine_options.get("thin", 1)  # checked above
             kept = -(-settings["draws"] // thin)
@@ -608,6 +618,12 @@ class Mixture:
                 f"components{tied_columns_hint(cells)}"
             )
         family.validate(k, cells.n_dims)
+        if method == "sample" and "inv_metric" in engine_options:
+            engine_options["inv_metric"] = check_inv_metric(
+                engine_options["inv_metric"],
+                metric,
+                self._n_unconstrained(family, k, cells),
+            )
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
         if show_progress is None:
@@ -1354,7 +1370,20 @@ class Mixture:
 
 
 #: Engine options that are counts of at least one.
-WHOLE_OPTIONS = frozenset({"max_treedepth", "iter", "parallel_chains", "thin"})
+WHOLE_OPTIONS = frozenset(
+    {
+        "max_treedepth",
+        "iter",
+        "parallel_chains",
+        "thin",
+        "grad_samples",
+        "elbo_samples",
+        "eval_elbo",
+        "adapt_iter",
+    }
+)
+#: Engine options that must be positive numbers.
+POSITIVE_OPTIONS = frozenset({"eta", "tol_rel_obj", "step_size"})
 
 
 def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:

@@ -502,6 +502,53 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME, method="optimize", warmup=200, metric="diag_e"),
             "warmup=200 and metric='diag_e' do not apply to method='optimize'",
         ),
+        # engine options' values are checked on every engine, before any call
+        (
+            lambda: fit_diag(FRAME, method="variational", eta=True),
+            "eta must be a number, got True",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", eta=-1),
+            "eta must be a positive number, got -1.0",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", tol_rel_obj=0),
+            "tol_rel_obj must be a positive number",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", grad_samples=0),
+            "grad_samples must be at least 1",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", elbo_samples=2.5),
+            "elbo_samples must be an integer",
+        ),
+        (lambda: fit_diag(FRAME, step_size=0), "step_size must be a positive number"),
+        (
+            lambda: fit_diag(FRAME, adapt_engaged="no"),
+            "adapt_engaged must be True or False, got 'no'",
+        ),
+        (
+            lambda: fit_diag(FRAME, inv_metric=np.ones(3)),
+            "inv_metric for metric='diag_e' must have shape (9,), one entry per "
+            "unconstrained parameter of this model, got shape (3,)",
+        ),
+        (
+            lambda: fit_diag(FRAME, metric="dense_e", inv_metric=np.ones(9)),
+            "inv_metric for metric='dense_e' must have shape (9, 9)",
+        ),
+        (
+            lambda: fit_diag(FRAME, inv_metric=-np.eye(9)),
+            "inv_metric for metric='dense_e' must be symmetric positive definite",
+        ),
+        (
+            lambda: fit_diag(FRAME, inv_metric=np.r_[np.ones(8), 0.0]),
+            "inv_metric for metric='diag_e' must be positive",
+        ),
+        (
+            lambda: fit_diag(FRAME, metric="unit_e", inv_metric=np.ones(9)),
+            "inv_metric sets the metric, which metric='unit_e' fixes",
+        ),
         # a setting the method does not use is named as such, whatever its value
         (
             lambda: fit_diag(FRAME, method="optimize", algorithm="newton"),

@@ -33,6 +33,10 @@ adaptation of that length.
 
 from __future__ import annotations
 
+import numpy as np
+
+from stanmix.exceptions import StanmixInputError
+
 METRICS = ("auto", "dense_e", "diag_e", "unit_e")
 ADAPTATIONS = ("auto", "laplace", "windowed")
 #: Warmup iterations of Stan's windowed adaptation, unless the user sets it.
@@ -126,3 +130,56 @@ def choose_adaptation(
     ):
         return "windowed"
     return "laplace"
+
+
+def check_inv_metric(inv_metric, metric: str, n_unconstrained: int) -> np.ndarray:
+    """The user's ``inv_metric`` as a float array, checked against ``metric``
+    (``"auto"`` reads the kind from the shape: a vector is diagonal, a
+    matrix dense) and the model's number of unconstrained parameters.
+
+    Examples
+    --------
+    >>> check_inv_metric([1.0, 2.0], "auto", 2).tolist()
+    [1.0, 2.0]
+    >>> try:
+    ...     check_inv_metric([1.0, 2.0, 3.0], "diag_e", 2)
+    ... except ValueError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    inv_metric for metric='diag_e' must have shape (2,), one entry per
+    unconstrained parameter of this model, got shape (3,)
+    """
+    if metric == "unit_e":
+        raise StanmixInputError(
+            "inv_metric sets the metric, which metric='unit_e' fixes to the "
+            "identity; drop inv_metric or choose metric='diag_e' or 'dense_e'"
+        )
+    try:
+        value = np.array(inv_metric, dtype=float)
+    except (TypeError, ValueError):
+        raise StanmixInputError(
+            f"inv_metric must be an array of numbers, got {type(inv_metric).__name__}"
+        ) from None
+    kind = metric
+    if metric == "auto":
+        kind = "dense_e" if value.ndim == 2 else "diag_e"
+    n = int(n_unconstrained)
+    shape = (n,) if kind == "diag_e" else (n, n)
+    if value.shape != shape:
+        raise StanmixInputError(
+            f"inv_metric for metric={kind!r} must have shape {shape}, one entry "
+            f"per unconstrained parameter of this model, got shape {value.shape}"
+        )
+    if not np.all(np.isfinite(value)):
+        raise StanmixInputError("inv_metric has values that are not finite")
+    if kind == "diag_e" and np.any(value <= 0):
+        raise StanmixInputError(
+            "inv_metric for metric='diag_e' must be positive (variances)"
+        )
+    if kind == "dense_e" and (
+        not np.allclose(value, value.T) or np.any(np.linalg.eigvalsh(value) <= 0)
+    ):
+        raise StanmixInputError(
+            "inv_metric for metric='dense_e' must be symmetric positive definite "
+            "(a covariance matrix)"
+        )
+    return value
