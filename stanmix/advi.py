@@ -38,7 +38,13 @@ import numpy as np
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference.laplace import negative_hessian
 
-__all__ = ["ETA_SEQUENCE", "ADVIResult", "advi", "laplace_scale"]
+__all__ = [
+    "ETA_SEQUENCE",
+    "ADVIResult",
+    "advi",
+    "laplace_scale",
+    "not_converged_message",
+]
 
 logger = logging.getLogger("stanmix.advi")
 
@@ -599,12 +605,7 @@ def advi(
         warnings.warn(message, RuntimeWarning, stacklevel=2)
     if not converged:
         warnings.warn(
-            f"ADVI did not converge within iter={iter} iterations: the "
-            f"relative ELBO change stayed above tol_rel_obj={tol_rel_obj:g}. "
-            "Increase iter (or eval_elbo / elbo_samples for a less noisy "
-            "ELBO), and check the approximation before relying on it.",
-            RuntimeWarning,
-            stacklevel=2,
+            not_converged_message(iter, tol_rel_obj), RuntimeWarning, stacklevel=2
         )
     return ADVIResult(
         algorithm=algorithm,
@@ -616,6 +617,37 @@ def advi(
         eta=float(eta),
         converged=converged,
         iterations=iterations,
+    )
+
+
+def not_converged_message(iter: int, tol_rel_obj: float) -> str:
+    """The warning for an ADVI run that stopped at ``iter`` without converging.
+
+    Shared by every ADVI implementation stanmix runs (:func:`advi` and
+    CmdStan's), so the same failure reads the same on every engine.
+
+    Parameters
+    ----------
+    iter : int
+        The maximum number of iterations the run was allowed.
+    tol_rel_obj : float
+        The convergence tolerance on the relative ELBO change.
+
+    Returns
+    -------
+    str
+        The message of the ``RuntimeWarning``.
+
+    Examples
+    --------
+    >>> not_converged_message(20, 0.01)[:47]
+    'ADVI did not converge within iter=20 iterations'
+    """
+    return (
+        f"ADVI did not converge within iter={iter} iterations: the "
+        f"relative ELBO change stayed above tol_rel_obj={tol_rel_obj:g}. "
+        "Increase iter (or eval_elbo / elbo_samples for a less noisy "
+        "ELBO), and check the approximation before relying on it."
     )
 
 

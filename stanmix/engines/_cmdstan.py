@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,6 +26,7 @@ from stanmix.engines._base import (
     sampler_stats,
 )
 from stanmix.engines._columns import unflatten
+from stanmix.exceptions import StanmixInputError
 
 #: Suffixes of the files the programs include.
 INCLUDES = (".stanfunctions", ".standata")
@@ -40,10 +45,234 @@ def cache_dir() -> Path:
     return Path(base) / "stanmix"
 
 
+def _cache_error(folder: Path, exc: OSError) -> StanmixInputError:
+    """The error for a cache folder that cannot be created or written to."""
+    root = os.environ.get("STANMIX_CACHE")
+    if root:
+        where = f"STANMIX_CACHE={root!r}"
+        fix = (
+            "set STANMIX_CACHE to a folder you can write to (for example "
+            "~/.cache/stanmix), or unset it to use the default"
+        )
+    else:
+        where = f"the default cache folder {str(cache_dir())!r}"
+        fix = "set STANMIX_CACHE to a folder you can write to"
+    reason = exc.strerror or str(exc)
+    return StanmixInputError(
+        f"cannot keep compiled CmdStan programs in {where}: creating "
+        f"{str(folder)!r} failed ({type(exc).__name__}: {reason}); {fix}"
+    )
+
+
+@dataclass(frozen=True)
+class ADVITranscript:
+    """What CmdStan's ADVI reports in its console transcript.
+
+    Attributes
+    ----------
+    converged : bool
+        False when CmdStan says "The algorithm may not have converged" (it
+        stopped at the maximum number of iterations).
+    iterations : int
+        Stochastic-gradient iterations run (eta adaptation excluded): the
+        iteration of the last ELBO evaluation when the run converged, else
+        ``max_iter``.
+    elbo : ndarray, shape (n_evals,)
+        The ELBO estimate at each evaluation in the transcript's table.
+    elbo_iterations : ndarray of int, shape (n_evals,)
+        The iteration of each ELBO estimate.
+    max_iter : int or None
+        The run's ``iter`` setting; None when the transcript has no header.
+    tol_rel_obj : float or None
+        The run's ``tol_rel_obj`` setting; None when the transcript has no
+        header.
+    """
+
+    converged: bool
+    iterations: int
+    elbo: np.ndarray
+    elbo_iterations: np.ndarray
+    max_iter: int | None
+    tol_rel_obj: float | None
+
+
+_NOT_CONVERGED = "The algorithm may not have converged"
+_ELBO_HEADER = re.compile(r"^\s*iter\s+ELBO\s+delta_ELBO_mean\b.*$", re.M)
+_ELBO_ROW = re.compile(r"^\s*(\d+)\s+(\S+)\s+\S+\s+\S+")
+_SETTING = re.compile(r"^(\s+)(iter|tol_rel_obj) = (\S+)")
+_ETA = re.compile(r"^#\s+eta = (\S+)")
+
+
+def read_variational_csv(text: str) -> tuple[list[str], np.ndarray, float]:
+    """Column names, draws and eta from a CmdStan ADVI output CSV.
+
+    Parameters
+    ----------
+    text : str
+        The Stan CSV written by CmdStan's ``method=variational``.
+
+    Returns
+    -------
+    names : list of str
+        The column names (``lp__``, ``log_p__``, ``log_g__``, then the
+        program's variables, flattened as Stan writes them).
+    draws : ndarray, shape (draws, n_columns)
+        The approximate draws; the approximation's mean, which CmdStan
+        writes as the first row, is left out.
+    eta : float
+        The step-size scale used: the adapted one when the eta search ran,
+        else the ``eta`` setting.
+
+    Examples
+    --------
+    >>> names, draws, eta = read_variational_csv(
+    ...     "# method = variational\\n#     eta = 0.05\\n"
+    ...     "lp__,log_p__,log_g__,mu\\n0,0,0,1.5\\n0,-3.2,-0.9,1.25\\n"
+    ... )
+    >>> names, draws.tolist(), eta
+    (['lp__', 'log_p__', 'log_g__', 'mu'], [[0.0, -3.2, -0.9, 1.25]], 0.05)
+    """
+    lines = text.splitlines()
+    comments = [line for line in lines if line.startswith("#")]
+    rows = [line for line in lines if line.strip() and not line.startswith("#")]
+    if not rows:
+        raise ValueError("the CmdStan ADVI output has no header line")
+    names = rows[0].strip().split(",")
+    values = np.loadtxt(rows[1:], delimiter=",", dtype=float, ndmin=2).reshape(
+        -1, len(names)
+    )
+    eta = math.nan
+    for i, line in enumerate(comments):
+        found = _ETA.match(line)
+        if found is not None:
+            eta = float(found[1])
+        if line.startswith("# Stepsize adaptation complete") and i + 1 < len(comments):
+            adapted = _ETA.match(comments[i + 1])
+            if adapted is not None:
+                return names, values[1:], float(adapted[1])
+    return names, values[1:], eta
+
+
+def parse_advi_transcript(text: str) -> ADVITranscript:
+    """Read convergence and the ELBO trace from a CmdStan ADVI transcript.
+
+    Parameters
+    ----------
+    text : str
+        The console output of CmdStan's ``method=variational`` (cmdstanpy
+        keeps it in ``fit.runset.stdout_files[0]``).
+
+    Returns
+    -------
+    ADVITranscript
+        Convergence flag, iterations run, the ELBO table, and the run's
+        ``iter`` and ``tol_rel_obj`` settings.
+
+    Examples
+    --------
+    >>> text = "\\n".join([
+    ...     "method = variational",
+    ...     "  variational",
+    ...     "    iter = 200",
+    ...     "    adapt",
+    ...     "      iter = 50 (Default)",
+    ...     "    tol_rel_obj = 0.01 (Default)",
+    ...     "  iter     ELBO   delta_ELBO_mean   delta_ELBO_med   notes",
+    ...     "   100   -904.3             1.000            1.000",
+    ...     "   200   -676.2             0.669            1.000",
+    ...     "The algorithm may not have converged.",
+    ... ])
+    >>> run = parse_advi_transcript(text)
+    >>> run.converged, run.iterations, run.elbo.tolist(), run.max_iter
+    (False, 200, [-904.3, -676.2], 200)
+    """
+    max_iter: int | None = None
+    tol_rel_obj: float | None = None
+    header = _ELBO_HEADER.search(text)
+    settings = text if header is None else text[: header.start()]
+    for line in settings.splitlines():
+        if line.startswith("id =") or line.startswith("Begin"):
+            break
+        match = _SETTING.match(line)
+        if match is None:
+            continue
+        # ADVI's own iter comes first; adapt's iter follows, indented deeper.
+        if match[2] == "iter" and max_iter is None:
+            max_iter = int(match[3])
+        elif match[2] == "tol_rel_obj":
+            tol_rel_obj = float(match[3])
+    iterations: list[int] = []
+    elbo: list[float] = []
+    if header is not None:
+        for line in text[header.end() :].splitlines()[1:]:
+            row = _ELBO_ROW.match(line)
+            if row is None:
+                break
+            try:
+                value = float(row[2])
+            except ValueError:
+                break
+            iterations.append(int(row[1]))
+            elbo.append(value)
+    converged = _NOT_CONVERGED not in text
+    if not converged and max_iter is not None:
+        ran = max_iter
+    else:
+        ran = iterations[-1] if iterations else 0
+    return ADVITranscript(
+        converged=converged,
+        iterations=ran,
+        elbo=np.asarray(elbo, dtype=float),
+        elbo_iterations=np.asarray(iterations, dtype=int),
+        max_iter=max_iter,
+        tol_rel_obj=tol_rel_obj,
+    )
+
+
 #: Significant digits CmdStan writes to its CSV files: enough to read every
 #: double back exactly (its default of 6 leaves, e.g., a MAP simplex summing
 #: to 1.000001, which no program accepts as a start).
 SIG_FIGS = 17
+
+
+def adaptation_settings(
+    *, adapt_delta: float, adapt_metric: bool, warmup: int, adapt_engaged: bool
+) -> dict[str, float | int]:
+    """The NUTS adaptation arguments for cmdstanpy's ``sample``.
+
+    Parameters
+    ----------
+    adapt_delta : float
+        Target acceptance statistic of the step-size adaptation.
+    adapt_metric : bool
+        False holds the given metric fixed: no initial buffer and no metric
+        window, so Stan tunes only the step size, throughout the warmup.
+    warmup : int
+        Warmup iterations.
+    adapt_engaged : bool
+        False turns adaptation off; CmdStan then refuses every adaptation
+        setting, so none is passed.
+
+    Returns
+    -------
+    dict
+        Keyword arguments (``adapt_delta``, ``adapt_init_phase``, ...).
+
+    Examples
+    --------
+    >>> adaptation_settings(
+    ...     adapt_delta=0.9, adapt_metric=True, warmup=200, adapt_engaged=False
+    ... )
+    {}
+    """
+    if not adapt_engaged:
+        return {}
+    settings: dict[str, float | int] = {"adapt_delta": float(adapt_delta)}
+    if not adapt_metric:
+        settings.update(
+            adapt_init_phase=0, adapt_metric_window=0, adapt_step_size=int(warmup)
+        )
+    return settings
 
 
 class CmdStanEngine(Engine):
@@ -101,8 +330,11 @@ class CmdStanEngine(Engine):
             if key in self._models:
                 return self._models[key]
             if not (target / stan_file.name).is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staging = Path(tempfile.mkdtemp(dir=target.parent))
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    staging = Path(tempfile.mkdtemp(dir=target.parent))
+                except OSError as exc:
+                    raise _cache_error(target.parent, exc) from exc
                 for src in sources:
                     shutil.copy2(src, staging / src.name)
                 try:
@@ -156,26 +388,58 @@ class CmdStanEngine(Engine):
         laplace_start=False,
         **options,
     ):
+        from stanmix.advi import not_converged_message
+
         # CmdStan's ADVI always starts from unit scale; laplace_start cannot
         # be honoured and is reported in info.
         options.pop("callback", None)
-        fit = self._model(stan_file).variational(
-            data=dict(data),
-            seed=int(seed),
-            inits=None if init is None else dict(init),
-            algorithm=algorithm,
-            draws=int(draws),
-            require_converged=False,
-            sig_figs=SIG_FIGS,
-            **options,
-        )
-        names = list(fit.column_names)
-        sample = np.asarray(fit.variational_sample, dtype=float)
+        if options.get("eta") is not None:
+            # A given eta is used as is (as on stanli), not as a hint that
+            # CmdStan's eta search may override.
+            options["adapt_engaged"] = False
+        model = self._model(stan_file)
+        with tempfile.TemporaryDirectory(prefix="stanmix-advi-") as out:
+            try:
+                model.variational(
+                    data=dict(data),
+                    seed=int(seed),
+                    inits=None if init is None else dict(init),
+                    algorithm=algorithm,
+                    draws=int(draws),
+                    require_converged=False,
+                    sig_figs=SIG_FIGS,
+                    output_dir=out,
+                    **options,
+                )
+            except ValueError:
+                # cmdstanpy 1.3 fails to read the output of a completed run
+                # without eta adaptation (it looks for the adapted eta); the
+                # output is read below. Anything that stopped the run before
+                # it wrote its output is raised as it is.
+                if not list(Path(out).glob("*.csv")):
+                    raise
+            csv_file = next(Path(out).glob("*.csv"))
+            stdout_file = next(Path(out).glob("*-stdout.txt"))
+            names, sample, eta = read_variational_csv(
+                csv_file.read_text(encoding="utf-8")
+            )
+            run = parse_advi_transcript(stdout_file.read_text(encoding="utf-8"))
+        if not run.converged:
+            # cmdstanpy only logs this; say it the way stanmix.advi does.
+            max_iter = run.max_iter or options.get("iter", 10_000)
+            tol = run.tol_rel_obj
+            if tol is None:
+                tol = options.get("tol_rel_obj", 0.01)
+            warnings.warn(
+                not_converged_message(max_iter, tol), RuntimeWarning, stacklevel=2
+            )
         variables = unflatten(names, sample[None])
-        stats = {"lp": variables.pop("lp__")}
-        for extra in ("log_p__", "log_g__"):
-            if extra in variables:
-                stats[extra.rstrip("_")] = variables.pop(extra)
+        # CmdStan writes lp__ = 0 for ADVI draws; the log density of each
+        # draw is log_p__ (log_g__ is that of the approximation).
+        variables.pop("lp__", None)
+        stats = {"lp": variables.pop("log_p__")}
+        if "log_g__" in variables:
+            stats["log_g"] = variables.pop("log_g__")
         return EngineResult(
             variables=variables,
             sample_stats=stats,
@@ -185,8 +449,11 @@ class CmdStanEngine(Engine):
             info={
                 "algorithm": algorithm,
                 "implementation": "CmdStan",
-                "eta": fit.eta,
+                "eta": eta,
                 "init_scale": "identity",
+                "converged": run.converged,
+                "iterations": run.iterations,
+                "elbo": run.elbo,
             },
         )
 
@@ -218,12 +485,13 @@ class CmdStanEngine(Engine):
         model = self._model(
             stan_file, threads=int(options.get("threads_per_chain", 1)) > 1
         )
-        if not adapt_metric:
-            # No initial buffer and no metric window: Stan then never
-            # replaces the given metric and tunes the step size throughout.
-            options.update(
-                adapt_init_phase=0, adapt_metric_window=0, adapt_step_size=int(warmup)
-            )
+        adapt_engaged = options.get("adapt_engaged", True) is not False
+        adaptation = adaptation_settings(
+            adapt_delta=adapt_delta,
+            adapt_metric=adapt_metric,
+            warmup=warmup,
+            adapt_engaged=adapt_engaged,
+        )
         if pathfinder_init:
             pathfinder = model.pathfinder(
                 data=dict(data), seed=int(seed), sig_figs=SIG_FIGS
@@ -242,11 +510,11 @@ class CmdStanEngine(Engine):
             seed=int(seed),
             iter_warmup=int(warmup),
             iter_sampling=int(draws),
-            adapt_delta=float(adapt_delta),
             metric=metric,
             inits=inits,
             show_progress=bool(show_progress),
             sig_figs=SIG_FIGS,
+            **adaptation,
             **options,
         )
         names = list(fit.column_names)
@@ -268,6 +536,7 @@ class CmdStanEngine(Engine):
                 "warmup": int(warmup),
                 "metric": fit.metric_type,
                 "adapt_metric": bool(adapt_metric),
+                "adapt_engaged": adapt_engaged,
                 "max_treedepth": int(options.get("max_treedepth", MAX_TREEDEPTH)),
             },
         )

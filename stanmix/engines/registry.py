@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from stanmix.engines._base import Engine
 from stanmix.exceptions import EngineUnavailableError, StanmixInputError
+
+logger = logging.getLogger("stanmix")
 
 CMDSTAN_HELP = (
     "No CmdStan installation was found. Install one with "
@@ -20,15 +25,70 @@ CMDSTAN_HELP = (
 )
 
 
+def _stanc(folder: Path) -> Path:
+    """Where a built CmdStan keeps its stanc executable."""
+    return folder / "bin" / ("stanc.exe" if os.name == "nt" else "stanc")
+
+
+def cmdstan_problem(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` is not a usable (built) CmdStan, or None when it is.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        A CmdStan installation folder, such as the value of ``CMDSTAN``.
+
+    Returns
+    -------
+    str or None
+        What is wrong (no such folder, not a CmdStan folder, or a CmdStan
+        that was never built: no ``bin/stanc``), or None.
+
+    Examples
+    --------
+    >>> cmdstan_problem("/no/such/cmdstan")
+    'the folder does not exist'
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return "the folder does not exist"
+    if not folder.is_dir():
+        return "it is a file, not a folder"
+    if not (folder / "makefile").is_file():
+        return "it has no makefile, so it is not a CmdStan installation"
+    stanc = _stanc(folder)
+    if not stanc.is_file():
+        return (
+            f"it was never built: {stanc.relative_to(folder).as_posix()} is "
+            f"missing (build it with `make build` in {str(folder)!r})"
+        )
+    return None
+
+
+def _cmdstan_env_problem() -> str | None:
+    """What is wrong with the CMDSTAN environment variable, when it is set
+    to something other than a built CmdStan; None otherwise."""
+    value = os.environ.get("CMDSTAN")
+    if not value:
+        return None
+    problem = cmdstan_problem(value)
+    if problem is None:
+        return None
+    return f"CMDSTAN={value!r} is not a usable CmdStan installation: {problem}"
+
+
 def cmdstan_available() -> bool:
-    """True when cmdstanpy can find a CmdStan installation."""
+    """True when cmdstanpy finds a CmdStan installation that has been built
+    (its ``bin/stanc`` exists)."""
+    if _cmdstan_env_problem() is not None:
+        return False
     try:
         import cmdstanpy
 
-        cmdstanpy.cmdstan_path()
+        found = cmdstanpy.cmdstan_path()
     except Exception:
         return False
-    return True
+    return cmdstan_problem(found) is None
 
 
 def _stanli_available() -> bool:
@@ -85,10 +145,37 @@ def get_engine(name: str | Engine = "auto") -> Engine:
     if name == "auto":
         for candidate, entry in REGISTRY.items():
             if entry.available():
+                if candidate != "cmdstan":
+                    _note_cmdstan_fallback(candidate)
                 return _engine(candidate)
         raise EngineUnavailableError(
             "no Stan engine is installed; " + REGISTRY["stanli"].help
         )
     if not REGISTRY[name].available():
-        raise EngineUnavailableError(REGISTRY[name].help)
+        message = REGISTRY[name].help
+        if name == "cmdstan":
+            problem = _cmdstan_env_problem()
+            if problem is not None:
+                message = f"{problem}. {message}"
+        raise EngineUnavailableError(message)
     return _engine(name)
+
+
+#: CMDSTAN values already reported as unusable by engine="auto".
+_FALLBACKS_NOTED: set[str] = set()
+
+
+def _note_cmdstan_fallback(chosen: str) -> None:
+    """Warn (once per CMDSTAN value) that "auto" passed over an unusable
+    CMDSTAN: the user pointed at a CmdStan and would expect it used."""
+    problem = _cmdstan_env_problem()
+    value = os.environ.get("CMDSTAN", "")
+    if problem is None or value in _FALLBACKS_NOTED:
+        return
+    _FALLBACKS_NOTED.add(value)
+    logger.warning(
+        "engine='auto' fell back to %s because %s. Point CMDSTAN at a built "
+        "CmdStan, or unset it",
+        chosen,
+        problem,
+    )
