@@ -53,7 +53,11 @@ from stanmix.inference.metric import (
     choose_metric,
 )
 from stanmix.inference.modes import best_mode
-from stanmix.inference.settings import MIN_NUTS_DRAWS, check_fit_settings
+from stanmix.inference.settings import (
+    FIT_DEFAULTS,
+    MIN_NUTS_DRAWS,
+    check_fit_settings,
+)
 from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
 from stanmix.inference.threads import (
     check_threads,
@@ -388,6 +392,19 @@ class Mixture:
             raise StanmixInputError(
                 "adapt_engaged must be True or False, got "
                 f"{engine_options['adapt_engaged']!r}"
+            )
+        if (
+            engine_options.get("adapt_engaged") is False
+            and settings["adapt_delta"] != FIT_DEFAULTS["adapt_delta"]
+        ):
+            raise StanmixInputError(
+                f"adapt_delta={settings['adapt_delta']!r} tunes the step size, "
+                "which adapt_engaged=False turns off; pass one or the other"
+            )
+        if "eta" in engine_options and "adapt_iter" in engine_options:
+            raise StanmixInputError(
+                "adapt_iter sets the length of the search for eta, which a given "
+                "eta skips; pass one or the other"
             )
         if method == "sample":
             thin = engine_options.get("thin", 1)  # checked above

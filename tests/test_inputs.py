@@ -529,6 +529,15 @@ def fit_mixture(X, **kwargs):
             "adapt_engaged must be True or False, got 'no'",
         ),
         (
+            lambda: fit_diag(FRAME, adapt_engaged=False, adapt_delta=0.9),
+            "adapt_delta=0.9 tunes the step size, which adapt_engaged=False "
+            "turns off; pass one or the other",
+        ),
+        (
+            lambda: fit_diag(FRAME, method="variational", eta=0.1, adapt_iter=20),
+            "adapt_iter sets the length of the search for eta, which a given eta skips",
+        ),
+        (
             lambda: fit_diag(FRAME, inv_metric=np.ones(3)),
             "inv_metric for metric='diag_e' must have shape (9,), one entry per "
             "unconstrained parameter of this model, got shape (3,)",
