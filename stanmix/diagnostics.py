@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stanmix import _validation as check
 from stanmix._labels import (
     component_vars,
     draws_first,
@@ -301,14 +302,9 @@ def detect_label_switching(
     >>> report.chains_in_different_modes, report.chain_labelings[1].tolist()
     (True, [1, 0, 2])
     """
-    if not isinstance(min_run, (int, np.integer)) or min_run < 1:
-        raise StanmixInputError(f"min_run must be a positive integer; got {min_run!r}.")
-    for name, value in (
-        ("draw_threshold", draw_threshold),
-        ("chain_threshold", chain_threshold),
-    ):
-        if not np.isfinite(value) or value <= 0:
-            raise StanmixInputError(f"{name} must be positive; got {value!r}.")
+    check.integer("min_run", min_run, low=1)
+    check.number("draw_threshold", draw_threshold, positive=True)
+    check.number("chain_threshold", chain_threshold, positive=True)
     flat = _collect(draws, component_dim, var_names)
     x = np.concatenate(list(flat.values()), axis=3)
     c, s, k, _ = x.shape

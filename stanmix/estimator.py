@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from stanmix import _validation as check
 from stanmix import likelihood
@@ -438,6 +439,16 @@ class Mixture:
                 "jacobian=False (penalized maximum likelihood) is offered only by "
                 f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
                 "mode"
+            )
+        if (
+            relabel not in ("auto", "none")
+            and family is not None
+            and not family.exchangeable(k)
+        ):
+            raise StanmixInputError(
+                f"relabel={relabel!r} permutes the components, but their known "
+                "scales tell them apart (a permuted draw is another model, not "
+                "another labelling); leave relabel='auto' or use None"
             )
         if relabel in ("stephens", "ecr") and family is not None and not family.joint:
             raise StanmixInputError(
@@ -1010,9 +1021,24 @@ class Mixture:
         """The relabelled draws, and the variables whose R-hat and ESS in
         ``relabel_report_`` hold for them (the rest are computed anew)."""
         self.label_switching_ = detect_label_switching(idata)
+        family = self.family_
+        if not family.exchangeable(self.n_components):
+            switching = self.label_switching_
+            if switching.label_switching:
+                self.label_switching_ = replace(
+                    switching,
+                    message=(
+                        "The chains disagree on which component has which mean, "
+                        "but the known scales tell the components apart: these "
+                        "are different modes of the posterior, not labellings "
+                        "of one, and no relabelling can merge them. Start the "
+                        "chains from the same mode (init='map', the default) or "
+                        "fit with ordered means (ordered=True)."
+                    ),
+                )
+            return idata, ()
         if relabel == "none":
             return idata, ()
-        family = self.family_
         method = relabel
         if (
             method == "auto"
@@ -1063,8 +1089,13 @@ class Mixture:
         replaced = family.after_relabel(idata.posterior)
         for name, value in replaced.items():
             idata.posterior[name] = value
-        current = tuple(v for v in report.rhat_after.data_vars if v not in replaced)
-        return idata, current
+        if replaced:
+            # the report describes the draws as stored
+            rhat, ess = _rhat_and_ess(idata.posterior[list(replaced)])
+            for name in replaced:
+                report.rhat_after[name] = rhat[name]
+                report.ess_after[name] = ess[name]
+        return idata, tuple(report.rhat_after.data_vars)
 
     def _convergence(self, current: tuple[str, ...]) -> Convergence:
         """R-hat and bulk ESS of every parameter of the (relabelled) draws,
@@ -1078,11 +1109,9 @@ class Mixture:
         rhat = {n: known.rhat_after[n] for n in current if n in names}
         ess = {n: known.ess_after[n] for n in current if n in names}
         if rest:
-            # Constant variables (known scales) give NaN, and a handful of
-            # draws gives no R-hat at all: neither is a warning of its own.
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rhat.update(az.rhat(post[rest]).data_vars)
-                ess.update(az.ess(post[rest], method="bulk").data_vars)
+            more_rhat, more_ess = _rhat_and_ess(post[rest])
+            rhat.update(more_rhat.data_vars)
+            ess.update(more_ess.data_vars)
         found = convergence(
             {n: rhat[n] for n in names},
             {n: ess[n] for n in names},
@@ -1539,3 +1568,18 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     return repr(value)
+
+
+def _rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """R-hat and bulk ESS of each element, NaN for both where its draws are
+    constant (a known scale, a log-odds fixed at 0): such an element has
+    nothing to check, and ArviZ would give it an ESS of the draw count.
+    A handful of draws gives no R-hat either; neither is a warning here."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(posterior)
+        ess = az.ess(posterior, method="bulk")
+    for name, values in posterior.data_vars.items():
+        constant = values.max(("chain", "draw")) == values.min(("chain", "draw"))
+        rhat[name] = rhat[name].where(~constant)
+        ess[name] = ess[name].where(~constant)
+    return rhat, ess

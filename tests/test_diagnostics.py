@@ -146,6 +146,16 @@ def test_bad_input():
         detect_label_switching(draws, var_names=["tau"])
     with pytest.raises(StanmixInputError, match="no component parameter varies"):
         detect_label_switching({"mu": np.ones((2, 10, 2))})
+    for options, message in (
+        ({"draw_threshold": None}, "draw_threshold must be a number, got None"),
+        ({"chain_threshold": "4"}, "chain_threshold must be a number, got '4'"),
+        ({"chain_threshold": -1}, "chain_threshold must be a positive number"),
+        ({"draw_threshold": np.inf}, "draw_threshold must be finite"),
+        ({"min_run": 0}, "min_run must be at least 1"),
+        ({"min_run": 2.5}, "min_run must be an integer"),
+    ):
+        with pytest.raises(StanmixInputError, match=message):
+            detect_label_switching(draws, **options)
 
 
 def test_single_chain_message():

@@ -253,3 +253,30 @@ def test_known_scales_start_without_sigma_in_init():
     same.fit(data.X, method="optimize", seed=1, init={**start, "sigma": 1.0})
     np.testing.assert_array_equal(model.means_, same.means_)
     np.testing.assert_allclose(model.scales_, 1.0)
+
+
+def test_known_scales_that_differ_make_components_that_are_not_relabelled():
+    """Known scales 1.0 and 0.5 tell the components apart: a chain whose means
+    are the other way round is another mode, not another labelling. It is
+    neither relabelled into the others (which made sigma[0] range over 0.5
+    and 1.0) nor reported as label switching, and explicit relabelling is
+    refused."""
+    rng = np.random.default_rng(5)
+    y = np.r_[rng.normal(-2, 1.0, 120), rng.normal(2, 0.5, 80)]
+    model = sm.NormalMixture(2, ordered=False, sigma=[1.0, 0.5], engine="stanli")
+    with pytest.warns(sm.ConvergenceWarning, match=r"R-hat 1\.\d+ \(mu"):
+        model.fit(y, seed=2, chains=3, draws=200, init="random")
+    post = model.idata_.posterior
+    np.testing.assert_array_equal(post["sigma"].sel(component=0), 1.0)
+    np.testing.assert_array_equal(post["sigma"].sel(component=1), 0.5)
+    chain_means = post["mu"].mean("draw").values
+    assert (chain_means[:, 0] < chain_means[:, 1]).sum() == 2  # one chain elsewhere
+    assert model.relabel_report_ is None
+    assert "not labellings of one" in model.label_switching_.message
+    with pytest.raises(sm.StanmixInputError, match="known scales tell them apart"):
+        sm.NormalMixture(
+            2, ordered=False, sigma=[1.0, 0.5], relabel="stephens", engine="stanli"
+        ).fit(y, seed=2)
+    # equal known scales leave the components exchangeable
+    family = sm.NormalMixture(2, sigma=[0.7, 0.7])._make_family()
+    assert family.exchangeable(2) and not model.family_.exchangeable(2)

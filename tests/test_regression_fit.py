@@ -159,3 +159,41 @@ def test_student_t_errors_keep_the_lines_despite_outlying_responses():
         normal = sm.RegressionMixture(2).fit(data.X, y, **FIT)
     z = _z(normal, _truth_in_fit_order(data, normal), ("intercept", "beta"))
     assert max(np.abs(v).max() for v in z.values()) > 3, z
+
+
+def test_the_relabelling_report_describes_the_stored_gate_coefficients():
+    """Chains started apart land in other labellings; after relabelling the
+    gates' log-odds are re-expressed against the new component 0, and the
+    report's R-hat and ESS are those of the stored draws (gamma0[0], fixed
+    at 0, has neither)."""
+    import arviz as az
+
+    data = sm.datasets.regressions(
+        250,
+        seed=2,
+        intercepts=(2.0, -1.0),
+        slopes=((0.2,), (1.0,)),
+        gate_intercepts=(0.0, 0.3),
+        gate_coefs=((0.0,), (1.5,)),
+    )
+    model = sm.RegressionMixture(2, ordered=False, weights_from=["z"], engine="stanli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        model.fit(
+            data.X, data.y, seed=5, chains=3, draws=150, warmup=250, init="random"
+        )
+    report = model.relabel_report_
+    assert report.modes_before.label_switching  # the chains did disagree
+    stored = model.idata_.posterior
+    np.testing.assert_array_equal(stored["gamma0"].sel(component=0), 0.0)
+    rhat = az.rhat(stored[["gamma0", "gamma"]])
+    for name in ("gamma0", "gamma"):
+        np.testing.assert_allclose(
+            report.rhat_after[name].isel(component=slice(1, None)),
+            rhat[name].isel(component=slice(1, None)),
+        )
+        assert np.isnan(report.rhat_after[name].sel(component=0)).all()
+        assert np.isnan(report.ess_after[name].sel(component=0)).all()
+    assert report.max_rhat[1] < 1.05
+    assert "gamma0[0]" not in str(model.convergence_)
+    assert np.isnan(model.convergence_.table.loc["gamma0[0]", "ess_bulk"])

@@ -299,6 +299,12 @@ class Family(abc.ABC):
         """
         return "mu", anchor
 
+    def exchangeable(self, k: int) -> bool:
+        """Whether permuting the K components leaves the model unchanged
+        (what relabelling assumes). True unless a setting tells the
+        components apart, such as known scales that differ between them."""
+        return True
+
     def after_relabel(self, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
         """Variables to replace in a relabelled posterior, where relabelling
         broke a constraint of the family's parameterisation (by default

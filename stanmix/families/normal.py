@@ -143,6 +143,15 @@ class NormalDiag(DiagonalFamily):
                 f"{k} x {d}, got shape {known.shape}"
             ) from None
 
+    def exchangeable(self, k: int) -> bool:
+        known = self.settings.get("scale")
+        if known is None or known.ndim == 0:
+            return True
+        rows = known[:, None] if (known.ndim == 1 and known.size == k) else known
+        if rows.ndim < 2 or rows.shape[0] == 1:
+            return True  # one scale per column, shared by the components
+        return bool(np.all(rows == rows[0]))
+
     def _known_matrix(self, k: int, d: int) -> np.ndarray:
         known = self.settings.get("scale")
         if known.ndim == 1 and known.size == k:
