@@ -477,6 +477,14 @@ class RegressionMixture(Mixture):
         return X[keep]
 
     def _prepare(self, X, y, response, *, fitting: bool) -> _Prepared:
+        if (
+            isinstance(X, pd.DataFrame)
+            and isinstance(response, (int, np.integer))
+            and not isinstance(response, bool)
+            and 0 <= response < X.shape[1]
+        ):
+            # a position in X as given, before X is narrowed to what is read
+            response = str(X.columns[int(response)])
         X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
         if fitting:
@@ -489,6 +497,11 @@ class RegressionMixture(Mixture):
                         f"{values[0, j]:g}): its coefficient cannot be told apart "
                         "from the intercept; drop it"
                     )
+            for role, names in (
+                ("predictors", design.predictors),
+                ("weights' covariates", design.weights_from),
+            ):
+                _check_independent(values, design.covariates, names, role)
             self._design = design
         else:
             design = self.design_
@@ -629,14 +642,13 @@ class RegressionMixture(Mixture):
         values, columns, index = as_matrix(X, name="X")
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         design = self.design_
-        if not isinstance(X, pd.DataFrame) and len(columns) == len(design.covariates):
-            frame.columns = list(design.covariates)
         absent = [c for c in design.covariates if c not in frame.columns]
         if absent:
             raise StanmixInputError(
                 f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))}"
-                f" (fitted on {', '.join(design.covariates)}; a numpy array needs "
-                f"exactly {len(design.covariates)} columns in that order)"
+                f" (fitted on {', '.join(design.covariates)}; a numpy array is read "
+                "as in fit, its columns named x0, x1, ... by position: give it the "
+                "fit's column layout, or a DataFrame with the fitted columns)"
             )
         return self._checked_covariates(frame, design, index)
 
@@ -656,9 +668,10 @@ class RegressionMixture(Mixture):
         Parameters
         ----------
         X : DataFrame or array-like
-            The predictors (and the weights' covariates). A numpy array must
-            have the fitted covariate columns, in ``design_.covariates``
-            order.
+            The predictors (and the weights' covariates). A numpy array is
+            read as in :meth:`fit` and :meth:`predict_proba`: its columns are
+            ``x0``, ``x1``, ... by position, so it takes the fit's column
+            layout.
         hdi_prob : float, optional
             Probability mass of the intervals; ``model.hdi_prob`` by default.
         seed : int, optional
@@ -730,3 +743,22 @@ class RegressionMixture(Mixture):
         table = pd.concat(frames, ignore_index=True)
         order = np.argsort(np.tile(np.arange(m), k + 1), kind="stable")
         return table.iloc[order].reset_index(drop=True)
+
+
+def _check_independent(values: np.ndarray, columns, names, role: str) -> None:
+    """Refuse ``names`` (columns of ``values``) that are linearly dependent
+    with an intercept: their coefficients could not be told apart."""
+    if len(names) < 2:
+        return  # one non-constant column is independent of the intercept
+    picked = values[:, [list(columns).index(n) for n in names]]
+    z = (picked - picked.mean(axis=0)) / picked.std(axis=0)
+    _, singular, vt = np.linalg.svd(z, full_matrices=False)
+    if singular[-1] > 1e-8 * singular[0] * np.sqrt(z.shape[0]):
+        return
+    null = np.abs(vt[-1])
+    involved = [n for n, weight in zip(names, null, strict=True) if weight > 1e-6]
+    raise StanmixInputError(
+        f"the {role} {', '.join(map(repr, involved))} are linearly dependent "
+        "(one is a linear function of the others): their coefficients cannot "
+        "be told apart; drop one"
+    )

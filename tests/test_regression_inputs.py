@@ -318,3 +318,82 @@ def test_columns_the_model_does_not_read_are_ignored_even_text():
     # A fitted column that is absent is named.
     with pytest.raises(sm.StanmixInputError, match="lacks the fitted covariate"):
         model.predict(frame[["site"]])
+
+
+def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
+    """Columns x0 (the weights' covariate) and x1 (the predictor) of an array:
+    predict reads them by position as fit and predict_proba do (it read the
+    predictor first, as the design lists it)."""
+    data = sm.datasets.regressions(
+        200, seed=4, gate_intercepts=(0.0, 0.5), gate_coefs=((0.0,), (2.0,))
+    )
+    A = np.column_stack([data.X["z"], data.X["x"]])
+    model = sm.RegressionMixture(
+        2, predictors=["x1"], weights_from=["x0"], engine="stanli"
+    ).fit(A, data.y, method="optimize", seed=1)
+    framed = sm.RegressionMixture(
+        2, predictors=["x1"], weights_from=["x0"], engine="stanli"
+    ).fit(pd.DataFrame(A, columns=["x0", "x1"]), data.y, method="optimize", seed=1)
+    new = np.array([[2.0, 1.0], [-1.0, 3.0]])
+    from_array = model.predict(new)
+    from_frame = framed.predict(pd.DataFrame(new, columns=["x0", "x1"]))
+    pd.testing.assert_frame_equal(from_array, from_frame)
+    # the mixture's mean at (z=2, x=1) by hand from the mode
+    mode = {k: np.asarray(v)[0] for k, v in model.param_draws().items()}
+    line = model.family_.line({k: v[None] for k, v in mode.items()}, np.array([[1.0]]))[
+        0, :, 0
+    ]
+    weights = np.exp(
+        model.family_.log_weights_at({k: v[None] for k, v in mode.items()}, [[2.0]])
+    )[0, :, 0]
+    mixture = from_array[from_array["component"] == "mixture"]
+    assert mixture["mean"].iloc[0] == pytest.approx(float(weights @ line), rel=1e-9)
+    # a frame-fitted model does not guess an array's columns
+    with pytest.raises(sm.StanmixInputError, match="a numpy array is read as in fit"):
+        sm.RegressionMixture(
+            2, predictors=["x"], weights_from=["z"], engine="stanli"
+        ).fit(data.X, data.y, method="optimize", seed=1).predict(new)
+
+
+def test_a_response_given_by_position_counts_the_columns_of_x_as_given():
+    data = sm.datasets.regressions(120, seed=1)
+    frame = pd.DataFrame(
+        {"x": data.X["x"], "z": np.random.default_rng(0).normal(size=120), "y": data.y}
+    )
+
+    def model():
+        return sm.RegressionMixture(2, predictors=["x"], engine="stanli")
+
+    by_name = model().fit(frame, response="y", method="optimize", seed=1)
+    for position, columns in ((2, ["x", "z", "y"]), (0, ["y", "x", "z"])):
+        by_position = model().fit(
+            frame[columns], response=position, method="optimize", seed=1
+        )
+        np.testing.assert_array_equal(by_position.coef_, by_name.coef_)
+    with pytest.raises(
+        sm.StanmixInputError, match=r"response=3 is not a column position"
+    ):
+        _model(predictors=["x"]).fit(frame, response=3, method="optimize")
+
+
+def test_linearly_dependent_predictors_are_refused():
+    data = sm.datasets.regressions(120, seed=1, gate_coefs=((0.0,), (1.0,)))
+    frame = data.X.assign(y=data.y, x2=2 * data.X["x"] + 1, x3=data.X["x"] ** 2)
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"the predictors 'x', 'x2' are linearly dependent",
+    ):
+        _model(predictors=["x", "x2", "x3"]).fit(frame, response="y", method="optimize")
+    gated = frame.assign(z2=-frame["z"] / 3)
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"the weights' covariates 'z', 'z2' are linearly dependent",
+    ):
+        _model(predictors=["x"], weights_from=["z", "z2"]).fit(
+            gated, response="y", method="optimize"
+        )
+    # a curve of x is not a linear function of it
+    fitted = sm.RegressionMixture(2, predictors=["x", "x3"], engine="stanli").fit(
+        frame, response="y", method="optimize", seed=1
+    )
+    assert fitted.coef_.shape == (2, 2)
