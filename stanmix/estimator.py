@@ -712,6 +712,7 @@ class Mixture:
                         point_inits,
                         seed,
                         jacobian,
+                        confirm=method == "optimize",
                         **(engine_options if method == "optimize" else {}),
                     )
                 except RuntimeError as err:

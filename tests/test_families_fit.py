@@ -233,12 +233,14 @@ def test_full_and_tied_optimize_from_given_values(covariance):
 
     given = sm.Mixture(3, covariance=covariance, engine=Spy())
     given.fit(data.X, method="optimize", init=init, seed=1)
+    # one start from the values, its end point confirmed as a mode
+    assert len(seen) == 2
     default = sm.Mixture(3, covariance=covariance, engine=Spy())
     default.fit(data.X, method="optimize", seed=1)
-    assert len(seen) == 1 + 4  # one start from the values, four k-means starts
+    assert len(seen) == 2 + 4 + 1  # four k-means starts, one confirmation
     assert not any(
         np.allclose(np.asarray(seen[0][name]), np.asarray(start[name]))
-        for start in seen[1:]
+        for start in seen[2:6]
         for name in ("mu_rest",)
     )
     np.testing.assert_allclose(

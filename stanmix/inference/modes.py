@@ -10,6 +10,10 @@ import numpy as np
 
 from stanmix.engines import Engine, EngineResult
 
+#: A restart from an optimizer's end point that raises the log density by
+#: more than this says the first run stopped before the mode.
+CONFIRM_GAIN = 0.01
+
 
 def best_mode(
     engine: Engine,
@@ -18,6 +22,7 @@ def best_mode(
     inits: Sequence[dict],
     seed: int,
     jacobian: bool = True,
+    confirm: bool = False,
     **options,
 ) -> tuple[EngineResult, np.ndarray]:
     """Optimize from every init; the result with the highest log density and
@@ -27,8 +32,13 @@ def best_mode(
     (more starts make finding the best one more likely); raises
     ``RuntimeError`` with the first engine error when every start fails.
     ``options`` go to the engine's optimizer (e.g. ``iter``).
+
+    With ``confirm``, the optimizer is started once more where the best
+    start stopped: at a mode it stays (its log density rises by less than
+    ``CONFIRM_GAIN``); otherwise the first run stopped short (at ``iter``,
+    say), which is a warning, and the higher of the two points is kept.
     """
-    results, errors = [], []
+    results, errors, started = [], [], []
     for i, init in enumerate(inits):
         try:
             results.append(
@@ -43,10 +53,24 @@ def best_mode(
             )
         except RuntimeError as err:
             errors.append(str(err))
+        else:
+            started.append(init)
     if not results:
         raise RuntimeError(f"every optimizer start failed; first error: {errors[0]}")
     lps = np.array([r.lp for r in results])
-    best = results[int(np.argmax(lps))]
+    top = int(np.argmax(lps))
+    best = results[top]
+    if confirm:
+        best = _confirmed(
+            engine,
+            stan_file,
+            data,
+            best,
+            started[top],
+            seed + len(inits),
+            jacobian,
+            options,
+        )
     worse = lps < lps.max() - 0.01 * max(1.0, abs(lps.max()) * 1e-3)
     if worse.any():
         warnings.warn(
@@ -59,3 +83,40 @@ def best_mode(
             stacklevel=3,
         )
     return best, lps
+
+
+def _confirmed(
+    engine: Engine,
+    stan_file: Path,
+    data: dict,
+    best: EngineResult,
+    init: dict | None,
+    seed: int,
+    jacobian: bool,
+    options: dict,
+) -> EngineResult:
+    """``best``, or a restart from it that went higher, warning then."""
+    point = {name: arr[0, 0] for name, arr in best.variables.items()}
+    if init is not None:
+        # parameters without columns in the result (empty ones) keep their init
+        point = {name: point.get(name, value) for name, value in init.items()}
+    try:
+        again = engine.optimize(
+            stan_file, data, seed=seed, jacobian=jacobian, init=point, **options
+        )
+    except (RuntimeError, ValueError):
+        return best
+    gain = again.lp - best.lp
+    if gain <= CONFIRM_GAIN:
+        return best
+    given = options.get("iter")
+    warnings.warn(
+        "the optimizer stopped before it reached a mode: restarted where it "
+        f"stopped, it raised the log density by {gain:.3g}"
+        + (f" (iter={given})" if given is not None else "")
+        + "; the higher point is kept, but it may not be a mode either: raise "
+        "iter, or look for a poorly determined parameter",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return again
