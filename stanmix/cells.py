@@ -25,6 +25,20 @@ family that uses them reads them from the table, and every operation on
 rows (:meth:`CellTable.rows`), units (:class:`Standardization`) and Stan
 data (:meth:`CellTable.to_stan`) carries them along with the cells. Tables
 without covariates (``covariates=None``) are what every other family sees.
+
+Detection limits
+----------------
+A censored cell's bound says where *that* cell was censored, but a
+detection limit is in force for every cell it applies to, censored or not
+(a value measured above the limit would have been censored had it fallen
+below it). When the limits are known (given as ``lower_limit`` /
+``upper_limit`` to :func:`stanmix.censoring.cell_table`), the table keeps
+them per cell in :attr:`CellTable.lower_limit` and
+:attr:`CellTable.upper_limit` (NaN where a cell has none), so replicated
+data (:mod:`stanmix.checks`) are censored where the data would have been.
+They do not enter the likelihood. Tables built otherwise (from values, from
+a program's data, from a per-cell ``censored`` mask) leave them None:
+unknown for the uncensored cells.
 """
 
 from __future__ import annotations
@@ -61,6 +75,20 @@ class CellTable:
         the table has none.
     covariate_names : tuple of str
         Covariate names, length P.
+    lower_limit, upper_limit : ndarray of float, shape (N, D), optional
+        The detection limits in force for each cell, censored or not
+        (see the module's docs): values at or below ``lower_limit`` are
+        left-censored, at or above ``upper_limit`` right-censored; NaN where
+        a cell has no such limit. None when the limits are not known.
+
+    Examples
+    --------
+    >>> nan = np.nan
+    >>> t = CellTable(np.array([[nan], [1.0]]), np.array([[LEFT], [OBSERVED]]),
+    ...               np.full((2, 1), nan), np.array([[0.0], [nan]]),
+    ...               lower_limit=np.array([[0.0], [-3.0]]))
+    >>> t.rows([1]).lower_limit.tolist()
+    [[-3.0]]
     """
 
     values: np.ndarray
@@ -70,12 +98,22 @@ class CellTable:
     columns: tuple[str, ...] = field(default=())
     covariates: np.ndarray | None = None
     covariate_names: tuple[str, ...] = field(default=())
+    lower_limit: np.ndarray | None = None
+    upper_limit: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = self.values.shape
         for name in ("kind", "lower", "upper"):
             if getattr(self, name).shape != shape:
                 raise ValueError(f"CellTable.{name} must have shape {shape}")
+        for name in ("lower_limit", "upper_limit"):
+            limit = getattr(self, name)
+            if limit is None:
+                continue
+            limit = np.asarray(limit, dtype=float)
+            if limit.shape != shape:
+                raise ValueError(f"CellTable.{name} must have shape {shape}")
+            object.__setattr__(self, name, limit)
         if not self.columns:
             object.__setattr__(self, "columns", tuple(f"x{d}" for d in range(shape[1])))
         if self.covariates is not None:
@@ -211,9 +249,14 @@ class CellTable:
         return np.isin(self.kind, (LEFT, RIGHT, INTERVAL))
 
     def affine(self, center, scale) -> CellTable:
-        """The same table in units (x - center) / scale, per column."""
+        """The same table in units (x - center) / scale, per column (its
+        detection limits too, when known)."""
         center = np.asarray(center, dtype=float)
         scale = np.asarray(scale, dtype=float)
+
+        def move(limit):
+            return None if limit is None else (limit - center) / scale
+
         return CellTable(
             (self.values - center) / scale,
             self.kind.copy(),
@@ -222,18 +265,27 @@ class CellTable:
             self.columns,
             self.covariates,
             self.covariate_names,
+            move(self.lower_limit),
+            move(self.upper_limit),
         )
 
     def rows(self, index) -> CellTable:
-        """A table holding only the given rows."""
+        """A table holding only the given rows (with their covariates and
+        detection limits)."""
+
+        def take(arr):
+            return None if arr is None else arr[index]
+
         return CellTable(
             self.values[index],
             self.kind[index],
             self.lower[index],
             self.upper[index],
             self.columns,
-            None if self.covariates is None else self.covariates[index],
+            take(self.covariates),
             self.covariate_names,
+            take(self.lower_limit),
+            take(self.upper_limit),
         )
 
     def point_values(self) -> np.ndarray:

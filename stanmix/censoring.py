@@ -455,6 +455,15 @@ def cell_table(
     A row whose every cell is missing is refused unless ``allow_empty_rows``
     (a regression's row still has its covariates: a missing response).
 
+    When the censoring is given by ``lower_limit`` / ``upper_limit`` alone
+    (a number, one per column, per row or per cell), the limits are kept
+    in the table for every cell they were given for, censored or not
+    (:attr:`CellTable.lower_limit`, :attr:`CellTable.upper_limit`), so that
+    replicated data are censored where the data would have been
+    (:mod:`stanmix.checks`). With a ``censored`` mask they are not kept
+    (None): the mask says which cells were censored, not where an
+    uncensored cell's limit was.
+
     Examples
     --------
     >>> import pandas as pd
@@ -462,6 +471,8 @@ def cell_table(
     >>> table, _ = cell_table(df, lower_limit={"x": 0.1})
     >>> table.kind.tolist()   # 0 observed, 1 left-censored, 4 missing
     [[1, 0], [0, 4], [0, 0]]
+    >>> table.lower_limit.tolist()   # in force for every row of x
+    [[0.1, nan], [0.1, nan], [0.1, nan]]
     """
     if isinstance(X, CellTable):
         given = censoring_given(
@@ -620,7 +631,15 @@ def cell_table(
             f"row(s) {shown}{' ...' if rows.size > 10 else ''} have every cell "
             "missing; drop them (they carry no information about the clusters)"
         )
-    return CellTable(values, kind, low, high, columns), index
+    if mask is None:
+        # The limits decided which cells are censored, so each is in force
+        # for every cell it was given for (stanmix.cells: detection limits).
+        limits = {"lower_limit": lower, "upper_limit": upper}
+    else:
+        # A mask says which cells were censored, not that a limit given
+        # for an uncensored cell was in force there: unknown.
+        limits = {}
+    return CellTable(values, kind, low, high, columns, **limits), index
 
 
 def check_fit_data(cells: CellTable) -> None:

@@ -2,12 +2,22 @@
 component separation for a fitted :class:`~stanmix.estimator.Mixture`.
 
 Replicated data are recorded as the data were: a replicated cell is
-censored at the same limit as the data's cells (a value beyond a column's
-detection limit is recorded at the limit) and missing where the data are
-missing, so checks compare like with like. A column's limit is known for
-every row when all its censored cells share it (a detection limit); where
-censored cells carry their own limits, a replicated cell is censored at its
-own data cell's limit only.
+censored at the detection limit in force for its data cell (a value beyond
+it is recorded at the limit) and missing where the data are missing, so
+checks compare like with like.
+
+Which limit is in force for a cell: when the fit was given its censoring by
+``lower_limit`` / ``upper_limit`` (a number, per column, per row or per
+cell), the limit given for that cell, censored in the data or not, as the
+cell table keeps it (:attr:`stanmix.cells.CellTable.lower_limit`); a cell
+given no limit is never censored in a replicate. When the limits of
+uncensored cells are not known (censoring given by a per-cell ``censored``
+mask, or cells read from a program's data by
+:func:`stanmix.from_cmdstan_csv`, or a fit saved by an older stanmix), they
+are guessed from the censored cells: a column whose censored cells all
+share one limit has it for every row; where they carry different limits,
+only the censored cells are censored in replicates, each at its own limit
+(uncensored cells of such a column never are).
 
 An interval-censored cell was reported by its measurement as an interval
 (a bin), not as a value, so its replicate is reported as an interval too:
@@ -21,6 +31,7 @@ such cells.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +42,15 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT, CellTable
 from stanmix.estimator import Mixture
+from stanmix.exceptions import StanmixInputError
 
-__all__ = ["co_clustering", "posterior_predictive", "ppc_pvalues", "separation"]
+__all__ = [
+    "PPC_DRAWS",
+    "co_clustering",
+    "posterior_predictive",
+    "ppc_pvalues",
+    "separation",
+]
 
 
 @dataclass(frozen=True)
@@ -45,14 +63,20 @@ class _Limits:
 
 
 def _limits(cells: CellTable) -> _Limits:
+    """The limits in force for each cell: the table's own when it knows them,
+    else guessed from its censored cells (see the module's docs)."""
     n, d = cells.shape
+    known = {"lower": cells.lower_limit, "upper": cells.upper_limit}
     lower = np.full((n, d), np.nan)
     upper = np.full((n, d), np.nan)
-    for col in range(d):
-        for code, bound, out in (
-            (LEFT, cells.upper, lower),
-            (RIGHT, cells.lower, upper),
-        ):
+    for side, code, bound, out in (
+        ("lower", LEFT, cells.upper, lower),
+        ("upper", RIGHT, cells.lower, upper),
+    ):
+        if known[side] is not None:
+            out[:] = known[side]
+            continue
+        for col in range(d):
             rows = cells.kind[:, col] == code
             if not rows.any():
                 continue
@@ -100,10 +124,20 @@ def posterior_predictive(
     value, censored cells at their limit, interval-censored cells at the
     midpoint of their interval (see the module's docs), missing cells NaN
     (the data's ``observed_data.y`` is recorded the same way, so
-    ``az.plot_ppc`` compares like with like), and ``censored`` (bool)
-    marking the replicated cells recorded as censored: those that fell
-    beyond a limit, and every replicate of an interval-censored cell.
-    ``draws`` posterior draws are used, spread evenly over each chain.
+    ``az.plot_ppc(model.idata_)`` compares like with like), and ``censored``
+    (bool) marking the replicated cells recorded as censored: those that
+    fell beyond a limit, and every replicate of an interval-censored cell.
+    ``draws`` posterior draws are used, spread evenly over each chain (all
+    of them when the fit has fewer).
+
+    A point estimate (``method="optimize"``) has no posterior draws: its
+    replicates are ``draws`` data sets drawn at the mode (one chain), a
+    plug-in predictive, as :meth:`stanmix.RegressionMixture.predict` uses.
+    It ignores the uncertainty of the parameters, so its replicates vary
+    less than a posterior predictive's would and p-values computed from
+    them are further from 0.5: treat them as a rough check. The group's
+    ``predictive`` attribute says which it is (``"plug-in"`` or
+    ``"posterior"``).
 
     Examples
     --------
@@ -113,13 +147,26 @@ def posterior_predictive(
     ...                           show_progress=False)
     >>> posterior_predictive(model, draws=50, seed=1)["y"].shape
     (2, 25, 100, 2)
+    >>> mode = sm.Mixture(5).fit(data.X, method="optimize", seed=1)
+    >>> rep = posterior_predictive(mode, draws=50, seed=1)
+    >>> rep["y"].shape, rep.attrs["predictive"]
+    ((1, 50, 100, 2), 'plug-in')
     """
+    model._check_fitted()
     draws = check.integer("draws", draws, low=1)
     rng = np.random.default_rng(check.seed(seed))
     post = model.idata_.posterior
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
-    per_chain = max(1, min(n_draws, draws // n_chains))
-    picks = np.unique(np.linspace(0, n_draws - 1, per_chain).round().astype(int))
+    plug_in = model.method_ == "optimize"
+    if plug_in:
+        # One chain holding the mode: drawn from `draws` times.
+        n_chains = 1
+        picks = np.zeros(draws, dtype=int)
+        draw_coords = np.arange(draws)
+    else:
+        per_chain = max(1, min(n_draws, draws // n_chains))
+        picks = np.unique(np.linspace(0, n_draws - 1, per_chain).round().astype(int))
+        draw_coords = post["draw"].values[picks]
     params = model.param_draws()
     cells = model.cells_
     limits = _limits(cells)
@@ -133,8 +180,8 @@ def posterior_predictive(
             values[c, i], censored[c, i] = _record(y, cells, limits)
     dims = ["chain", "draw", "obs", "dim"]
     coords = {
-        "chain": post["chain"].values,
-        "draw": post["draw"].values[picks],
+        "chain": post["chain"].values[:n_chains],
+        "draw": draw_coords,
         "obs": np.asarray(model.obs_index_),
         "dim": list(cells.columns),
     }
@@ -144,7 +191,10 @@ def posterior_predictive(
     group = xr.Dataset(
         {"y": (dims, values), "censored": (dims, censored)},
         coords=coords,
-        attrs={"seed": -1 if seed is None else int(seed)},
+        attrs={
+            "seed": -1 if seed is None else int(seed),
+            "predictive": "plug-in" if plug_in else "posterior",
+        },
     )
     if attach:
         if "posterior_predictive" in model.idata_.groups():
@@ -153,11 +203,21 @@ def posterior_predictive(
     return group
 
 
-def replicates(model: Mixture, draws: int, seed: int | None) -> xr.Dataset:
-    """The model's replicated data, or new ones (not attached to the model)."""
-    if "posterior_predictive" in model.idata_.groups():
+def replicates(
+    model: Mixture, draws: int | None, seed: int | None, default: int
+) -> xr.Dataset:
+    """The model's attached replicated data when neither ``draws`` nor
+    ``seed`` is given; else new ones (``draws``, or ``default`` of them),
+    not attached to the model."""
+    if (
+        draws is None
+        and seed is None
+        and "posterior_predictive" in model.idata_.groups()
+    ):
         return model.idata_.posterior_predictive
-    return posterior_predictive(model, draws=draws, seed=seed, attach=False)
+    return posterior_predictive(
+        model, draws=default if draws is None else draws, seed=seed, attach=False
+    )
 
 
 def _nn_distance(values: np.ndarray) -> float:
@@ -172,29 +232,72 @@ def _nn_distance(values: np.ndarray) -> float:
     return float(dist[:, 1].mean())
 
 
-def ppc_pvalues(model: Mixture, *, draws: int = 500, seed: int | None = None):
+#: Replicates drawn by :func:`ppc_pvalues` when it is not told how many.
+PPC_DRAWS = 500
+
+
+def ppc_pvalues(
+    model: Mixture, *, draws: int | None = None, seed: int | None = None
+) -> pd.DataFrame:
     """Posterior predictive p-values of summary statistics of the data.
 
-    Per column: the censored fraction, the mean and the standard deviation
-    of the recorded values; overall: the mean nearest-neighbour distance
+    Per column: the censored fraction (for columns with censored cells or
+    a detection limit), the mean and the standard deviation of the
+    recorded values; overall: the mean nearest-neighbour distance
     between rows (columns scaled by the data's sds), which a model with too
     few components gets wrong, since it spreads clustered points into fewer,
     wider blobs. For each statistic T,
     ``p = P(T(y_rep) > T(y)) + P(T(y_rep) = T(y)) / 2`` over the replicates
-    of :func:`posterior_predictive` (the model's, or new ones when it has
-    none); p near 0 or 1 flags a misfit. Ties count half (the mid-p value)
-    because the censored fraction is discrete: where a column's censoring
-    is all intervals, every replicate's fraction equals the data's (each
-    replicate of an interval cell is censored, as the data's cell was), and
-    ``p`` is 0.5, not a spurious 1.
+    (:func:`posterior_predictive`); p near 0 or 1 flags a misfit. Ties count
+    half (the mid-p value) because the censored fraction is discrete: where
+    a column's censoring is all intervals, every replicate's fraction equals
+    the data's (each replicate of an interval cell is censored, as the
+    data's cell was), and ``p`` is 0.5, not a spurious 1.
+
+    A statistic can be undefined (NaN): the nearest-neighbour distance uses
+    the rows with no missing cell, and is NaN when fewer than two rows are
+    complete (replicates are missing where the data are, so theirs is NaN
+    too). Its ``p`` is then NaN, not a verdict; replicates whose statistic
+    is NaN are left out of ``p`` and of the replicated mean and quantiles.
+
+    Parameters
+    ----------
+    model : Mixture
+        A fitted model. For a point estimate (``method="optimize"``) the
+        replicates are a plug-in predictive drawn at the mode (see
+        :func:`posterior_predictive`), a rougher check.
+    draws : int, optional
+        Number of replicates to draw.
+    seed : int, optional
+        Seed of the replicates.
+
+    Which replicates are used: with neither ``draws`` nor ``seed`` given,
+    the model's own (those :func:`posterior_predictive` attached to
+    ``model.idata_``), or, when it has none, :data:`PPC_DRAWS` new ones.
+    Given ``draws`` or ``seed``, always new ones drawn for them (any
+    attached ones are left alone and not used). New replicates are not
+    attached to the model.
 
     Returns
     -------
     pandas.DataFrame
         One row per statistic: the observed value, the replicated mean and
         the 5% and 95% quantiles, and ``p``.
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 60, 1)
+    >>> model = sm.Mixture(2).fit(data.X, seed=1, chains=2, warmup=200,
+    ...                           draws=100, show_progress=False)
+    >>> table = ppc_pvalues(model, draws=100, seed=1)
+    >>> list(table.columns)
+    ['observed', 'replicated mean', 'replicated 5%', 'replicated 95%', 'p']
+    >>> bool(table["p"].between(0, 1).all())
+    True
     """
-    rep = replicates(model, draws, seed)
+    model._check_fitted()
+    rep = replicates(model, draws, seed, PPC_DRAWS)
     y_rep = rep["y"].to_numpy()
     c_rep = rep["censored"].to_numpy()
     cells = model.cells_
@@ -203,26 +306,42 @@ def ppc_pvalues(model: Mixture, *, draws: int = 500, seed: int | None = None):
     y_rep = y_rep.reshape(-1, *cells.shape)
     c_rep = c_rep.reshape(-1, *cells.shape)
     y = model.idata_.observed_data["y"].to_numpy().reshape(cells.shape)
-    scale = np.nanstd(y, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column
+        scale = np.nanstd(y, axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     rows = {}
 
     def add(name, observed, replicated):
         replicated = np.asarray(replicated, dtype=float)
+        replicated = replicated[~np.isnan(replicated)]
+        observed = float(observed)
+        defined = replicated.size > 0
+        p = np.nan
+        if defined and not np.isnan(observed):
+            p = float(
+                np.mean(replicated > observed) + 0.5 * np.mean(replicated == observed)
+            )
         rows[name] = {
             "observed": observed,
-            "replicated mean": float(np.nanmean(replicated)),
-            "replicated 5%": float(np.nanquantile(replicated, 0.05)),
-            "replicated 95%": float(np.nanquantile(replicated, 0.95)),
-            "p": float(
-                np.mean(replicated > observed) + 0.5 * np.mean(replicated == observed)
+            "replicated mean": float(np.mean(replicated)) if defined else np.nan,
+            "replicated 5%": (
+                float(np.quantile(replicated, 0.05)) if defined else np.nan
             ),
+            "replicated 95%": (
+                float(np.quantile(replicated, 0.95)) if defined else np.nan
+            ),
+            "p": p,
         }
 
     present = cells.kind != MISSING
+    limits = _limits(cells)
+    limited = (np.isfinite(limits.lower) | np.isfinite(limits.upper)) & present
     for d, col in enumerate(cells.columns):
         mask = present[:, d]
-        if cells.censored[:, d].any():
+        # Also where the data have no censored cell but a limit is in force:
+        # a model that puts mass beyond it would censor replicates there.
+        if cells.censored[:, d].any() or limited[:, d].any():
             add(
                 f"censored fraction [{col}]",
                 float(cells.censored[mask, d].mean()),
@@ -288,6 +407,31 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     return pd.DataFrame(out, index=index, columns=index)
 
 
+def _separation_refusal(model: Mixture) -> str | None:
+    """Why :func:`separation` does not apply to the model, or None when it
+    does (the report asks this too, to leave the section out)."""
+    if model.family_.needs_covariates:
+        return (
+            f"separation compares the components' means (mu), but a "
+            f"{type(model).__name__}'s components are lines: mu is a line's "
+            "value at the predictors' centre only, so lines that cross there "
+            "look unseparated however far apart they are elsewhere; look at "
+            "the lines instead: stanmix.plots.plot_regression(model), "
+            "model.coef_ and model.intercept_ (model.summary() gives their "
+            "HDIs), and how clearly each row belongs to one line "
+            "(model.membership())"
+        )
+    if model.method_ == "optimize":
+        return (
+            "separation compares HDIs of the components' means over posterior "
+            "draws, and a point estimate (method='optimize') has none (its "
+            "intervals would have zero width and call every pair separated); "
+            "fit with method='sample' (or 'variational'), or compare "
+            "model.means_ with the spread of each component"
+        )
+    return None
+
+
 def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame:
     """Which pairs of components are told apart by their means.
 
@@ -295,6 +439,12 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     two components' means overlap there. A pair whose HDIs overlap in every
     column is not separated by location: the two may be one cluster split
     in two (or differ only in spread).
+
+    It needs posterior draws, and components located by their means: a
+    point estimate (``method="optimize"``) and a mixture of regressions
+    (whose components are lines: look at ``plots.plot_regression``,
+    ``coef_``, ``intercept_`` and ``membership()`` instead) are refused
+    with a :class:`~stanmix.StanmixInputError`.
 
     Returns
     -------
@@ -304,10 +454,22 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
         they overlap), and ``separated`` (True when some column has a
         positive gap). With one component there is no pair: the table has
         the same index names and columns, and no rows.
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 60, 1)
+    >>> model = sm.Mixture(2).fit(data.X, seed=1, chains=2, warmup=200,
+    ...                           draws=100, show_progress=False)
+    >>> separation(model)["separated"].tolist()
+    [True]
     """
     from stanmix.inference_data import az
 
     model._check_fitted()
+    refusal = _separation_refusal(model)
+    if refusal is not None:
+        raise StanmixInputError(refusal)
     prob = check.number(
         "hdi_prob", model.hdi_prob if hdi_prob is None else hdi_prob, low=0, high=1
     )

@@ -2,7 +2,16 @@
 
 Dims used throughout: ``chain``, ``draw``, ``component``, ``obs``, ``dim``
 (the data's column names) and, for correlations, ``pair`` ("x:y").
-Univariate data (one column) keep ``obs`` only in ``observed_data``.
+Univariate data (one column) keep ``obs`` only in ``observed_data`` and
+``constant_data``.
+
+``observed_data`` holds the data as recorded (``y``), the variable that
+``posterior_predictive`` replicates, so ``az.plot_ppc(idata)`` pairs them;
+``constant_data`` holds what describes the cells without being modelled:
+``cell_kind``, ``lower`` and ``upper`` (see :func:`cell_data`) and, for a
+table with covariates, the covariates ``X`` (obs, covariate). Files saved by
+earlier stanmix versions kept ``cell_kind``, ``lower`` and ``upper`` in
+``observed_data``; :func:`cell_data` reads either.
 """
 
 from __future__ import annotations
@@ -19,8 +28,9 @@ with warnings.catch_warnings():
     import arviz as az
 
 from stanmix.cells import INTERVAL, KIND_NAMES, LEFT, RIGHT, CellTable
+from stanmix.exceptions import StanmixInputError
 
-__all__ = ["az", "build_inference_data", "dataset"]
+__all__ = ["az", "build_inference_data", "cell_data", "dataset"]
 
 
 def dataset(
@@ -51,23 +61,10 @@ def dataset(
     )
 
 
-def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
-    """The data as recorded: ``y`` holds observed values, censored cells at
-    their limit (intervals at the midpoint) and NaN where missing, which is
-    how replicated data are recorded too (:mod:`stanmix.checks`);
-    ``cell_kind``, ``lower`` and ``upper`` say which is which."""
-    kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind].astype(str)
-    recorded = cells.values.copy()
-    recorded[cells.kind == LEFT] = cells.upper[cells.kind == LEFT]
-    recorded[cells.kind == RIGHT] = cells.lower[cells.kind == RIGHT]
-    middle = 0.5 * (cells.lower + cells.upper)
-    recorded[cells.kind == INTERVAL] = middle[cells.kind == INTERVAL]
-    arrays = {
-        "y": recorded,
-        "cell_kind": kinds,
-        "lower": cells.lower,
-        "upper": cells.upper,
-    }
+def _per_obs(
+    arrays: Mapping[str, np.ndarray], cells: CellTable, index: pd.Index
+) -> xr.Dataset:
+    """(N, D) arrays as a Dataset over (obs, dim), or (obs) for one column."""
     obs = np.asarray(index)
     if cells.n_dims == 1:
         return xr.Dataset(
@@ -77,6 +74,66 @@ def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
     return xr.Dataset(
         {name: (["obs", "dim"], arr) for name, arr in arrays.items()},
         coords={"obs": obs, "dim": list(cells.columns)},
+    )
+
+
+def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
+    """The data as recorded: ``y`` holds observed values, censored cells at
+    their limit (intervals at the midpoint) and NaN where missing, which is
+    how replicated data are recorded too (:mod:`stanmix.checks`); which is
+    which is in :func:`_constant`."""
+    recorded = cells.values.copy()
+    recorded[cells.kind == LEFT] = cells.upper[cells.kind == LEFT]
+    recorded[cells.kind == RIGHT] = cells.lower[cells.kind == RIGHT]
+    middle = 0.5 * (cells.lower + cells.upper)
+    recorded[cells.kind == INTERVAL] = middle[cells.kind == INTERVAL]
+    return _per_obs({"y": recorded}, cells, index)
+
+
+def _constant(cells: CellTable, index: pd.Index) -> xr.Dataset:
+    """What describes the cells: ``cell_kind`` (``"observed"``, ``"left"``,
+    ``"right"``, ``"interval"`` or ``"missing"``), ``lower`` and ``upper``
+    (each cell's bounds, NaN where none) and the covariates ``X``, if any."""
+    kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind].astype(str)
+    out = _per_obs(
+        {"cell_kind": kinds, "lower": cells.lower, "upper": cells.upper},
+        cells,
+        index,
+    )
+    if cells.covariates is not None:
+        out["X"] = xr.DataArray(
+            cells.covariates,
+            dims=["obs", "covariate"],
+            coords={"obs": np.asarray(index), "covariate": list(cells.covariate_names)},
+        )
+    return out
+
+
+def cell_data(idata: az.InferenceData) -> xr.Dataset:
+    """The cells' ``cell_kind``, ``lower`` and ``upper`` of a fit's
+    InferenceData: from ``constant_data``, or from ``observed_data`` in files
+    written by older stanmix versions, which kept them there.
+
+    Examples
+    --------
+    >>> from stanmix.cells import CellTable
+    >>> cells = CellTable.from_values([[1.0], [np.nan]], ["y"])
+    >>> idata = build_inference_data(
+    ...     posterior={"w": np.ones((1, 1, 1))}, dims={"w": ["component"]},
+    ...     coords={}, sample_stats=None, cells=cells, index=pd.RangeIndex(2))
+    >>> cell_data(idata)["cell_kind"].values.tolist()
+    ['observed', 'missing']
+    >>> sorted(idata.observed_data.data_vars)
+    ['y']
+    """
+    names = ["cell_kind", "lower", "upper"]
+    for group in ("constant_data", "observed_data"):
+        if group in idata.groups() and "cell_kind" in getattr(idata, group):
+            return getattr(idata, group)[names]
+    raise StanmixInputError(
+        "idata has no cell_kind in constant_data (or observed_data): it is not "
+        "the InferenceData of a stanmix fit; pass model.idata_ or a posterior.nc "
+        "written by stanmix"
     )
 
 
@@ -102,7 +159,9 @@ def build_inference_data(
     sample_stats
         Per-draw statistics, (chain, draw).
     cells, index
-        The training data and its row labels (the ``obs`` coordinate).
+        The training data and its row labels (the ``obs`` coordinate): the
+        data as recorded go to ``observed_data``, what describes the cells
+        (and the covariates) to ``constant_data`` (see the module's docs).
     log_likelihood
         Pointwise log-likelihood (chain, draw, obs), for LOO; optional.
     attrs
@@ -112,6 +171,7 @@ def build_inference_data(
     groups = {
         "posterior": dataset(posterior, dims, coords, attrs),
         "observed_data": _observed(cells, index),
+        "constant_data": _constant(cells, index),
     }
     if sample_stats:
         groups["sample_stats"] = dataset(sample_stats, {}, {}, attrs)

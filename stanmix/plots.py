@@ -946,19 +946,23 @@ def _split_by_dim(ds: xr.Dataset, var_names: list[str]) -> xr.Dataset:
 # --------------------------------------------------------------------------
 
 
+#: Replicates :func:`plot_ppc` draws when it is not told how many.
+PPC_PLOT_DRAWS = 100
+
+
 def plot_ppc(
     model,
     *,
     kind: str = "kde",
-    draws: int = 100,
+    draws: int | None = None,
     seed: int | None = None,
 ) -> Figure:
     """Posterior predictive check per column: the data against replicates.
 
     One panel per column: ArviZ's ``plot_ppc`` of the recorded data (censored
     cells at their limit, missing cells left out) against replicated data
-    sets recorded the same way (:func:`stanmix.checks.posterior_predictive`:
-    the model's, or new ones when it has none). With a detection limit, both the data
+    sets recorded the same way (:func:`stanmix.checks.posterior_predictive`;
+    see ``draws`` and ``seed``). With a detection limit, both the data
     and the replicates pile up at the limit, so the spike there is part of
     the comparison.
 
@@ -968,10 +972,10 @@ def plot_ppc(
         A fitted model (NUTS or ADVI draws).
     kind : {"kde", "cumulative"}
         Densities or empirical CDFs.
-    draws : int
-        Replicates drawn (when the model has none yet) and shown.
-    seed : int, optional
-        Seed of the replicates.
+    draws, seed : int, optional
+        With neither, the model's attached replicates (at most 100 shown;
+        100 new ones when it has none); with either, new ones (``draws``,
+        100 by default), not attached to the model.
 
     Returns
     -------
@@ -982,7 +986,7 @@ def plot_ppc(
     _check_model(model, "plot_ppc")
     if kind not in ("kde", "cumulative"):
         raise StanmixInputError(f"kind must be 'kde' or 'cumulative', got {kind!r}")
-    replicated = replicates(model, draws, seed)
+    replicated = replicates(model, draws, seed, PPC_PLOT_DRAWS)
     observed = model.idata_.observed_data
     columns = list(model.cells_.columns)
     fig, axes = plt.subplots(
@@ -1013,7 +1017,7 @@ def plot_ppc(
                 sub,
                 kind=kind,
                 ax=ax,
-                num_pp_samples=min(draws, available),
+                num_pp_samples=min(draws or PPC_PLOT_DRAWS, available),
                 legend=False,
             )
             ax.set_title(f"{col}", fontsize=11)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from stanmix import _validation as check
 from stanmix import likelihood
@@ -141,8 +140,9 @@ class RegressionMixture(Mixture):
         ``w`` (weights; at the covariates' centre with ``weights_from``),
         ``nu`` (Student-t), ``gamma0`` and ``gamma`` (component,
         weight_predictor) with ``weights_from``; ``log_likelihood``,
-        ``observed_data`` (the response's cells) and ``constant_data`` (the
-        covariates).
+        ``observed_data`` (the response) and ``constant_data`` (the
+        covariates ``X`` and the response cells' ``cell_kind``, ``lower``
+        and ``upper``).
     intercept_, coef_ : ndarray
         Posterior means of the intercepts (K,) and slopes (K, P).
     weights_, scales_, means_ : ndarray
@@ -561,22 +561,6 @@ class RegressionMixture(Mixture):
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()
         super()._finish(result, log_likelihood, relabel, map_probs)
-        self.idata_.add_groups(
-            {
-                "constant_data": xr.Dataset(
-                    {
-                        "X": (
-                            ["obs", "covariate"],
-                            self.cells_.covariates,
-                        )
-                    },
-                    coords={
-                        "obs": np.asarray(self.obs_index_),
-                        "covariate": list(self.design_.covariates),
-                    },
-                )
-            }
-        )
 
     def _posterior_out(self, variables, dims, coords):
         design = self._pending_design()

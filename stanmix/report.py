@@ -559,7 +559,9 @@ CO_CLUSTERING_MAX_OBS = 2000
 
 
 def _checks_section(model) -> list[str]:
-    """Posterior predictive checks, separation of the components and the
+    """Posterior predictive checks, separation of the components (where
+    :func:`stanmix.checks.separation` applies: not for a mixture of
+    regressions, whose components are lines, not centres) and the
     co-clustering matrix (fits with posterior draws only)."""
     from stanmix import checks
 
@@ -599,7 +601,8 @@ def _checks_section(model) -> list[str]:
             f'<p class="note"><strong>Flagged:</strong> {_e(", ".join(flagged))}.</p>'
         )
     out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
-    out += _separation_section(model)
+    if checks._separation_refusal(model) is None:
+        out += _separation_section(model)
     if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
         png = _render(lambda: plots.plot_co_clustering(model).figure)
         out.append(

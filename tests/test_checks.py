@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import stanmix as sm
-from stanmix import checks, datasets
+from stanmix import censoring, checks, datasets
 from stanmix.cells import INTERVAL, LEFT, OBSERVED, CellTable
 from stanmix.plots import plot_co_clustering, plot_ppc
 
@@ -225,3 +225,237 @@ def test_ppc_of_interval_censored_cells_matches_a_correct_model(binned):
     assert 0.05 < row["p"] < 0.95
     for stat in ("mean [a]", "sd [a]", "mean [b]", "sd [b]"):
         assert 0.05 < table.loc[stat, "p"] < 0.95, stat
+
+
+# -- detection limits in force for every cell ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def per_row_limits():
+    """Two labs: even rows censored below 0, odd rows below -3; fitted with
+    the true model (two normal components)."""
+    rng = np.random.default_rng(1)
+    n = 300
+    x = np.concatenate([rng.normal(0, 1, n // 2), rng.normal(4, 1, n // 2)])
+    limit = np.where(np.arange(n) % 2 == 0, 0.0, -3.0)
+    given = limit.copy()
+    model = sm.NormalMixture(2).fit(
+        np.maximum(x, limit),
+        lower_limit=given,
+        seed=1,
+        chains=2,
+        warmup=200,
+        draws=200,
+        show_progress=False,
+    )
+    np.testing.assert_array_equal(given, limit)  # the user's limits untouched
+    return limit, model
+
+
+def test_replicates_honour_per_row_limits(per_row_limits):
+    limit, model = per_row_limits
+    np.testing.assert_array_equal(model.cells_.lower_limit[:, 0], limit)
+    rep = checks.posterior_predictive(model, draws=100, seed=2, attach=False)
+    y, censored = rep["y"].to_numpy(), rep["censored"].to_numpy()
+    even, odd = limit == 0.0, limit == -3.0
+    # Nothing below a row's own limit; censored replicates sit at it.
+    assert np.nanmin(y[..., even]) == 0.0 and np.nanmin(y[..., odd]) >= -3.0
+    np.testing.assert_array_equal(censored, y == limit)
+    # Lab B's rows keep values between its limit and lab A's: about half of
+    # the first component's rows (a quarter of lab B's rows).
+    between = ((y[..., odd] > -3.0) & (y[..., odd] < 0.0)).mean()
+    assert 0.15 < between < 0.35
+    # Lab A's rows are censored as often as the data's (13% of them).
+    data_share = model.cells_.censored[even, 0].mean()
+    assert censored[..., even].mean() == pytest.approx(data_share, abs=0.05)
+
+
+def test_ppc_of_the_true_model_with_per_row_limits_is_not_extreme(per_row_limits):
+    _, model = per_row_limits
+    table = checks.ppc_pvalues(model, draws=200, seed=1)
+    for stat in ("censored fraction [x0]", "mean [x0]", "sd [x0]"):
+        assert 0.05 < table.loc[stat, "p"] < 0.95, stat
+
+
+def test_a_limit_without_censored_cells_still_censors_replicates():
+    """A column whose limit no data value reached: the limit is in force,
+    so replicates that fall below it are censored, and the censored
+    fraction is checked (the data's is 0)."""
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame({"a": rng.normal(0, 1, 100), "b": rng.normal(5, 1, 100)})
+    limit = float(X["b"].min()) - 0.01
+    model = sm.DiagonalMixture(1).fit(
+        X,
+        lower_limit={"b": limit},
+        seed=1,
+        chains=2,
+        warmup=150,
+        draws=100,
+        show_progress=False,
+    )
+    assert not model.cells_.censored.any()
+    rep = checks.posterior_predictive(model, draws=200, seed=1, attach=False)
+    y, censored = rep["y"].to_numpy(), rep["censored"].to_numpy()
+    assert censored[..., 1].sum() > 10  # P(below) ~ 0.5% of 20 000 cells
+    np.testing.assert_array_equal(censored[..., 1], y[..., 1] == limit)
+    assert not censored[..., 0].any()  # a has no limit
+    table = checks.ppc_pvalues(model, draws=200, seed=1)
+    row = table.loc["censored fraction [b]"]
+    assert row["observed"] == 0.0 and row["replicated 95%"] > 0
+    # Replicates with a censored cell are above the data's 0, the rest tie
+    # with it (counting half): p is above 0.5, and not a misfit.
+    assert 0.5 < row["p"] < 0.95
+    assert "censored fraction [a]" not in table.index
+
+
+def test_limits_are_guessed_from_a_censored_mask():
+    """A mask says nothing about uncensored cells: the table keeps no limits
+    and the checks fall back on the censored cells' common limit."""
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 0.0], "b": [-1.0, 0.5, 3.0, 4.0]})
+    mask = pd.DataFrame({"a": [True, False, False, True], "b": [True] + [False] * 3})
+    cells, _ = censoring.cell_table(X, lower_limit={"a": 0.0, "b": -1.0}, censored=mask)
+    assert cells.lower_limit is None and cells.upper_limit is None
+    limits = checks._limits(cells)
+    np.testing.assert_array_equal(limits.lower, [[0.0, -1.0]] * 4)
+    assert np.isnan(limits.upper).all()
+
+
+# -- statistics, point estimates and which replicates are used ----------------
+
+
+def test_an_undefined_statistic_has_an_undefined_p():
+    """Every row misses a cell: no row is complete, the nearest-neighbour
+    distance is undefined for the data and every replicate, and so is p."""
+    data = datasets.mixture_sample(
+        [0.5, 0.5], [[-3.0, 0.0, 1.0], [3.0, 2.0, -1.0]], 1.0, 150, seed=2
+    )
+    X = data.X.to_numpy().copy()
+    X[np.arange(150), np.arange(150) % 3] = np.nan
+    model = sm.DiagonalMixture(2).fit(X, method="optimize", seed=1)
+    table = checks.ppc_pvalues(model, draws=100, seed=1)
+    row = table.loc["nearest-neighbour distance"]
+    assert np.isnan(row["observed"]) and np.isnan(row["p"])
+    assert np.isnan(row["replicated mean"])
+    others = table.drop(index="nearest-neighbour distance")
+    assert others["p"].between(0.01, 0.99).all()
+
+
+def test_checks_of_a_point_estimate_use_a_plug_in_predictive(per_row_limits):
+    limit, sampled = per_row_limits
+    X = sampled.cells_.point_values()[:, 0]
+    model = sm.NormalMixture(2).fit(X, lower_limit=limit, method="optimize", seed=1)
+    rep = checks.posterior_predictive(model, draws=500, seed=1)
+    assert rep["y"].shape == (1, 500, 300)
+    assert rep.attrs["predictive"] == "plug-in"
+    # 500 replicates, all from the mode: they differ, and p is not 0 or 1.
+    y = rep["y"].to_numpy()[0]
+    assert np.unique(np.nanmean(y, axis=1)).size == 500
+    table = checks.ppc_pvalues(model)
+    assert table["p"].between(0.05, 0.95).all()
+    with pytest.raises(sm.StanmixInputError, match="point estimate"):
+        checks.separation(model)
+
+
+def test_ppc_pvalues_draws_fresh_replicates_when_told_how(censored):
+    _, _, model, _ = censored
+    attached = checks.posterior_predictive(model, draws=4, seed=3)
+    fresh = checks.ppc_pvalues(model, draws=200, seed=5)
+    again = checks.posterior_predictive(model, draws=200, seed=5, attach=False)
+    assert again.sizes["draw"] == 100
+    expected = _pvalues_of(model, again)
+    pd.testing.assert_frame_equal(fresh, expected)
+    # The attached replicates were neither used nor replaced ...
+    assert model.idata_.posterior_predictive["y"].shape[:2] == (2, 2)
+    # ... and are what ppc_pvalues uses when told nothing.
+    pd.testing.assert_frame_equal(
+        checks.ppc_pvalues(model), _pvalues_of(model, attached)
+    )
+    assert not checks.ppc_pvalues(model, seed=5).equals(checks.ppc_pvalues(model))
+    # plot_ppc chooses its replicates the same way: the attached four, or
+    # as many new ones as asked for
+    few = plot_ppc(model, kind="cumulative")
+    many = plot_ppc(model, kind="cumulative", draws=30)
+    assert len(many.axes[0].lines) - len(few.axes[0].lines) == 30 - 4
+    model.idata_ = model.idata_.copy()  # the fixture's model: drop them again
+    del model.idata_.posterior_predictive
+    assert "posterior_predictive" not in model.idata_.groups()
+
+
+def _pvalues_of(model, replicates):
+    """ppc_pvalues of a model that carries exactly ``replicates``."""
+    import copy
+
+    twin = copy.copy(model)
+    twin.idata_ = model.idata_.copy()
+    if "posterior_predictive" in twin.idata_.groups():
+        del twin.idata_.posterior_predictive
+    twin.idata_.add_groups({"posterior_predictive": replicates})
+    return checks.ppc_pvalues(twin)
+
+
+# -- the InferenceData -----------------------------------------------------------
+
+
+def test_plot_ppc_of_the_models_inference_data(censored):
+    """The cells' description is constant data, so ArviZ's own plot_ppc
+    pairs observed_data with posterior_predictive."""
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    from stanmix.inference_data import cell_data
+
+    X, _, model, _ = censored
+    checks.posterior_predictive(model, draws=20, seed=1)
+    idata = model.idata_
+    assert list(idata.observed_data.data_vars) == ["y"]
+    constant = idata.constant_data
+    assert {"cell_kind", "lower", "upper"} <= set(constant.data_vars)
+    kinds = cell_data(idata)["cell_kind"].to_numpy()
+    assert (kinds == "missing").sum() == X.isna().to_numpy().sum() == 3
+    np.testing.assert_array_equal(kinds == "left", model.cells_.kind == LEFT)
+    axes = az.plot_ppc(idata)
+    assert np.size(axes) == 1
+    plt.close("all")
+
+
+def test_cell_data_reads_older_files_that_kept_cells_in_observed_data(censored):
+    from stanmix.inference_data import az, cell_data
+
+    _, _, model, _ = censored
+    old = az.InferenceData(
+        posterior=model.idata_.posterior,
+        observed_data=model.idata_.observed_data.merge(
+            model.idata_.constant_data[["cell_kind", "lower", "upper"]]
+        ),
+    )
+    np.testing.assert_array_equal(
+        cell_data(old)["cell_kind"].to_numpy(),
+        cell_data(model.idata_)["cell_kind"].to_numpy(),
+    )
+    with pytest.raises(sm.StanmixInputError, match="not the InferenceData"):
+        cell_data(az.InferenceData(posterior=model.idata_.posterior))
+
+
+# -- separation of mixtures of regressions -------------------------------------
+
+
+def test_separation_refuses_a_mixture_of_regressions():
+    """Two well-separated lines that cross at the predictors' centre: mu
+    (each line there) cannot tell them apart, so separation refuses."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-5, 5, 150)
+    group = rng.random(150) < 0.5
+    y = np.where(group, 2 * x, -2 * x) + rng.normal(0, 0.5, 150)
+    model = sm.RegressionMixture(2).fit(
+        pd.DataFrame({"x": x}),
+        y,
+        seed=1,
+        chains=2,
+        warmup=150,
+        draws=100,
+        show_progress=False,
+    )
+    assert np.abs(model.coef_[:, 0]).min() > 1.5  # the lines are apart
+    with pytest.raises(sm.StanmixInputError, match="coef_") as err:
+        checks.separation(model)
+    assert "membership" in str(err.value) and "plot_regression" in str(err.value)

@@ -73,7 +73,7 @@ def test_fit_golden_path(table, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["results"]
 
     idata = az.from_netcdf(str(out / "posterior.nc"))
-    kinds = idata.observed_data["cell_kind"].sel(dim="x").to_numpy()
+    kinds = idata.constant_data["cell_kind"].sel(dim="x").to_numpy()
     assert int(np.sum(kinds == "left")) == int(np.sum(df["x"] == limit)) > 0
     assert idata.posterior["mu"].shape == (1, 1, 2, 2)
     summary = pd.read_csv(out / "summary.csv", index_col=0)

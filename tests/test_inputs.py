@@ -788,3 +788,79 @@ def test_fit_signature_has_the_documented_defaults():
 
     parameters = inspect.signature(sm.Mixture.fit).parameters
     assert {name: parameters[name].default for name in FIT_DEFAULTS} == FIT_DEFAULTS
+
+
+# -- detection limits kept in the cell table ----------------------------------
+
+
+def test_cell_table_keeps_the_limits_in_force_for_every_cell():
+    """Limits given per column, per row or per cell are kept for every cell
+    they were given for, censored or not (NaN where none); the user's
+    arrays are not modified or shared."""
+    from stanmix.cells import LEFT, RIGHT
+    from stanmix.censoring import cell_table
+
+    X = pd.DataFrame({"a": [0.0, 1.0, -3.0, 2.0], "b": [5.0, 9.0, 1.0, 2.0]})
+    per_row = np.array([0.0, 0.0, -3.0, -3.0])
+    upper = pd.DataFrame({"a": [np.nan] * 4, "b": [np.nan, 9.0, np.nan, 8.0]})
+    kept = (per_row.copy(), upper.copy())
+    cells, _ = cell_table(X, lower_limit={"a": -3.0}, upper_limit={"b": 9.0})
+    np.testing.assert_array_equal(cells.lower_limit, [[-3.0, np.nan]] * 4)
+    np.testing.assert_array_equal(cells.upper_limit, [[np.nan, 9.0]] * 4)
+    cells, _ = cell_table(X[["a"]], lower_limit=per_row)
+    np.testing.assert_array_equal(cells.lower_limit[:, 0], per_row)
+    assert cells.lower_limit is not per_row
+    np.testing.assert_array_equal(cells.kind[:, 0] == LEFT, [True, False, True, False])
+    cells, _ = cell_table(X, upper_limit=upper)
+    np.testing.assert_array_equal(cells.upper_limit, upper.to_numpy())
+    np.testing.assert_array_equal(
+        cells.kind[:, 1] == RIGHT, [False, True, False, False]
+    )
+    assert np.isnan(cells.lower_limit).all()
+    np.testing.assert_array_equal(per_row, kept[0])
+    pd.testing.assert_frame_equal(upper, kept[1])
+
+
+def test_cell_table_limits_follow_rows_units_and_covariates():
+    from stanmix.cells import CellTable
+    from stanmix.censoring import cell_table
+
+    X = pd.DataFrame({"a": [0.0, 1.0, -3.0, 2.0]})
+    cells, _ = cell_table(X, lower_limit=np.array([0.0, 0.0, -3.0, -3.0]))
+    np.testing.assert_array_equal(cells.rows([1, 2]).lower_limit[:, 0], [0.0, -3.0])
+    moved = cells.affine([1.0], [2.0])
+    np.testing.assert_array_equal(moved.lower_limit[:, 0], [-0.5, -0.5, -2.0, -2.0])
+    assert np.isnan(moved.upper_limit).all()
+    both = cells.with_covariates([1.0, 2.0, 3.0, 4.0], ["dose"])
+    np.testing.assert_array_equal(both.lower_limit, cells.lower_limit)
+    # Tables without known limits (masks, values, program data) keep None,
+    # and so do their rows and units.
+    plain = CellTable.from_values(X.to_numpy())
+    assert plain.lower_limit is None and plain.rows([0]).upper_limit is None
+    assert plain.affine([0.0], [1.0]).lower_limit is None
+    with pytest.raises(ValueError, match="lower_limit must have shape"):
+        CellTable(
+            plain.values,
+            plain.kind,
+            plain.lower,
+            plain.upper,
+            lower_limit=np.zeros((2, 1)),
+        )
+
+
+def test_a_cell_table_pickled_before_limits_were_kept_still_works():
+    """An older pickle has no limit fields: they read as None (unknown)."""
+    import pickle
+
+    from stanmix import checks
+    from stanmix.cells import CellTable
+
+    table = CellTable.from_values([[1.0], [np.nan]], ["y"])
+    state = {k: v for k, v in vars(table).items() if not k.endswith("_limit")}
+    old = object.__new__(CellTable)
+    old.__dict__.update(state)
+    loaded = pickle.loads(pickle.dumps(old))
+    assert "lower_limit" not in vars(loaded)
+    assert loaded.lower_limit is None and loaded.upper_limit is None
+    assert loaded.rows([0]).lower_limit is None
+    assert np.isnan(checks._limits(loaded).lower).all()

@@ -441,3 +441,25 @@ def test_report_does_not_need_unique_labels(sampled, tmp_path):
     order = np.argsort(p_max, kind="stable")[: report.N_UNCERTAIN_ROWS]
     assert [row[0] for row in table[1:]] == [str(i % (n // 2)) for i in order]
     assert [row[2] for row in table[1:]] == [f"{p_max[i]:.3f}" for i in order]
+
+
+def test_report_of_a_sampled_regression_leaves_out_the_separation(tmp_path):
+    """Separation compares the components' means, which for lines is their
+    value at one point: the report of a mixture of regressions leaves it
+    out and still shows the predictive check."""
+    data = sm.datasets.regressions(100, seed=1)
+    model = _fit(
+        sm.RegressionMixture(2, engine="stanli"),
+        data.X,
+        y=data.y,
+        chains=2,
+        warmup=100,
+        draws=100,
+        show_progress=False,
+    )
+    text = write_report(model, tmp_path / "r.html").read_text(encoding="utf-8")
+    page = _parse(text)
+    assert "Separation of the components" not in text
+    assert not [t for t in page.tables if t and "separated" in t[0]]
+    assert any(t and "replicated mean" in t[0] for t in page.tables)
+    assert "Does the model fit?" in text

@@ -162,7 +162,7 @@ def test_cells_rebuilt_from_data_give_the_programs_membership(example_run):
     draws' latent values, that holds on the rows without latent values)."""
     name, data, result, paths = example_run
     model = sm.from_cmdstan_csv(paths, example_data_path(name), relabel=None)
-    kinds = model.idata_.observed_data["cell_kind"].to_numpy()
+    kinds = model.idata_.constant_data["cell_kind"].to_numpy()
     assert (kinds == "left").sum() == data["n_left"] > 0
     assert (kinds == "missing").sum() > 0 or name == "student_t_diag"
     ours = likelihood.membership_draws(
