@@ -9,9 +9,15 @@ import numpy as np
 import pytest
 
 from stanmix.cells import CellTable, Standardization
+from stanmix.engines import cmdstan_available
 from stanmix.engines._stanli import StanliEngine
 from stanmix.estimator import Mixture
 from stanmix.families import Layout, Priors, get_family
+
+#: Skips a test, with the reason, where no CmdStan is installed.
+needs_cmdstan = pytest.mark.skipif(
+    not cmdstan_available(), reason="no CmdStan installation found"
+)
 
 STAN_DIR = Path(__file__).resolve().parents[1] / "stan"
 DATA_SEED = 20240501

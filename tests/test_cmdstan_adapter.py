@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import needs_cmdstan
 
 import stanmix as sm
 from stanmix.advi import advi, not_converged_message
@@ -29,10 +30,6 @@ from stanmix.engines._cmdstan import (
 )
 from stanmix.engines._stanli import _jsonable
 from stanmix.programs import example_data_path, program_path
-
-needs_cmdstan = pytest.mark.skipif(
-    not cmdstan_available(), reason="no CmdStan installation found"
-)
 
 #: The shape of CmdStan 2.35's ADVI console output (abridged by hand).
 HEADER = """method = variational

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import needs_cmdstan
 
 import stanmix as sm
 from stanmix.engines import (
@@ -16,10 +17,6 @@ from stanmix.engines import (
     unflatten,
 )
 from stanmix.programs import PROGRAMS, example_data_path, program_path
-
-needs_cmdstan = pytest.mark.skipif(
-    not cmdstan_available(), reason="no CmdStan installation found"
-)
 
 
 def test_unflatten_reads_stan_column_major_order():

@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import needs_cmdstan
 
 import stanmix as sm
 from stanmix import likelihood
 from stanmix.cells import CellTable
 from stanmix.censoring import cell_table
-from stanmix.engines import STAT_NAMES, cmdstan_available, get_engine
+from stanmix.engines import STAT_NAMES, get_engine
 from stanmix.families import family_from_stan_data
 from stanmix.families.full import latent_cells
 from stanmix.programs import PROGRAMS, example_data_path, program_path, stan_dir
@@ -246,11 +247,6 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
         bad = tmp_path / "bad.json"
         bad.write_text("{")
         sm.from_cmdstan_csv(paths, bad)
-
-
-needs_cmdstan = pytest.mark.skipif(
-    not cmdstan_available(), reason="no CmdStan installation found"
-)
 
 
 @needs_cmdstan

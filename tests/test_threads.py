@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import RecordingEngine, Stop
+from conftest import RecordingEngine, Stop, needs_cmdstan
 
 import stanmix as sm
-from stanmix.engines import cmdstan_available, get_engine
+from stanmix.engines import get_engine
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference.threads import grainsize, spare_threads, usable_cores
 from stanmix.programs import example_data, example_data_path, program_path
@@ -18,10 +18,6 @@ from stanmix.programs import example_data, example_data_path, program_path
 pytestmark = pytest.mark.usefixtures("state_at_the_stop")
 
 THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression", "full_cov")
-
-needs_cmdstan = pytest.mark.skipif(
-    not cmdstan_available(), reason="no CmdStan installation found"
-)
 
 
 @pytest.mark.parametrize(
