@@ -21,6 +21,8 @@ def test_an_optimizer_stopped_by_iter_is_said_to_have_stopped_short():
         model.fit(X, method="optimize", seed=1, iter=5)
     (message,) = [str(w.message) for w in seen if "reached a mode" in str(w.message)]
     assert "(iter=5)" in message and "raise iter" in message
+    (shown,) = [w for w in seen if "reached a mode" in str(w.message)]
+    assert shown.filename == __file__  # the warning points at the fit call
     # the higher point is kept: above every start's end point
     kept = float(model.idata_.sample_stats["lp"].values.ravel()[0])
     assert kept > model.optimize_lps_.max() + 0.01

@@ -117,6 +117,6 @@ def _confirmed(
         + "; the higher point is kept, but it may not be a mode either: raise "
         "iter, or look for a poorly determined parameter",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=4,  # _confirmed, best_mode, fit, the caller
     )
     return again
