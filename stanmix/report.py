@@ -582,7 +582,7 @@ def _checks_section(model) -> list[str]:
     flagged = pvalues.index[(pvalues["p"] < 0.01) | (pvalues["p"] > 0.99)]
     table = pvalues.copy()
     table["p"] = table["p"].map(lambda v: f"{v:.3f}")
-    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100))
+    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=model.seed_))
     out += [
         "<p>Replicated data sets drawn from the posterior, recorded as the data "
         "were (censored at the same limits, missing where the data are "
