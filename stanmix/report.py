@@ -585,13 +585,14 @@ def _checks_section(model) -> list[str]:
     ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=model.seed_))
     out += [
         "<p>Replicated data sets drawn from the posterior, recorded as the data "
-        "were (censored at the same limits, missing where the data are "
-        "missing; interval-censored cells reported as intervals). For each "
+        "were (censored at each cell's detection limit, missing where the "
+        "data are missing; interval-censored cells reported as intervals). "
+        "For each "
         "statistic, <em>p</em> is the share of replicates whose value is above "
         "the data's, ties counting half; values near 0 or 1 flag a "
-        "misfit. The nearest-neighbour distance between rows is small for "
-        "clustered data: too few components spread the replicates out and "
-        "give <em>p</em> near 1.</p>",
+        "misfit (NaN: the statistic is undefined). The nearest-neighbour "
+        "distance between rows is small for clustered data: too few "
+        "components spread the replicates out and give <em>p</em> near 1.</p>",
         '<div class="scroll">',
         _frame_html(table),
         "</div>",
