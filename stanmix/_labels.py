@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from stanmix._validation import float_array
 from stanmix.exceptions import StanmixInputError
 
 if TYPE_CHECKING:
@@ -30,12 +31,7 @@ ROW_SUM_TOL = 1e-3
 
 
 def as_float_array(x: Any, name: str) -> np.ndarray:
-    try:
-        return np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise StanmixInputError(
-            f"{name} must be a numeric array; could not convert it ({exc})."
-        ) from exc
+    return float_array(name, x)
 
 
 def first_bad_index(arr: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:

@@ -33,6 +33,22 @@ def integer(name: str, value: Any, *, low: int | None = None) -> int:
     return value
 
 
+def float_array(name: str, value: Any) -> np.ndarray:
+    """``value`` as an array of floats, or an error naming ``name``.
+
+    Examples
+    --------
+    >>> float_array("inv_metric", [1, 2]).tolist()
+    [1.0, 2.0]
+    """
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise StanmixInputError(
+            f"{name} must be a numeric array; could not convert it ({exc})."
+        ) from None
+
+
 def number(
     name: str,
     value: Any,

@@ -53,7 +53,7 @@ from stanmix.inference.metric import (
     choose_adaptation,
     choose_metric,
 )
-from stanmix.inference.modes import best_mode
+from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
     FIT_DEFAULTS,
     MIN_NUTS_DRAWS,
@@ -1532,12 +1532,7 @@ def _laplace_metric(
     the mode, for the empty parameters it has no columns for and for the
     ordered values (``*_ordered``, ``*_below``), whose chart depends on the
     pivot, which ``data`` may have changed since the MAP."""
-    point = {
-        name: best.variables[name][0, 0]
-        if name in best.variables and not name.endswith(("_ordered", "_below"))
-        else value
-        for name, value in init.items()
-    }
+    point = end_point(best, init, keep_init=("_ordered", "_below"))
     return engine.laplace_covariance(stan_file, data, point)
 
 

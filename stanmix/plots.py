@@ -28,7 +28,7 @@ from matplotlib.patches import Ellipse
 
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
-from stanmix.censoring import as_matrix
+from stanmix.censoring import as_matrix, censoring_given
 from stanmix.estimator import Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az
@@ -107,7 +107,7 @@ def _cells_for(model, X, censoring: dict | None = None) -> CellTable:
     takes the model's column names, so that ``dims`` and the censoring
     arguments can name them as for the fitted data.
     """
-    censoring = {key: v for key, v in (censoring or {}).items() if v is not None}
+    censoring = censoring_given(**(censoring or {}))
     if X is None:
         if censoring:
             raise StanmixInputError(

@@ -6,16 +6,12 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from stanmix._validation import float_array
 from stanmix.exceptions import StanmixInputError
 
 
 def as_float(value, name: str) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise StanmixInputError(
-            f"{name} must be a numeric array, got {type(value).__name__}"
-        ) from None
+    return float_array(name, value)
 
 
 def _first(mask: np.ndarray, axes: Sequence[str]) -> str:

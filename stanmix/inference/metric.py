@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stanmix._validation import float_array
 from stanmix.exceptions import StanmixInputError
 
 METRICS = ("auto", "dense_e", "diag_e", "unit_e")
@@ -153,12 +154,7 @@ def check_inv_metric(inv_metric, metric: str, n_unconstrained: int) -> np.ndarra
             "inv_metric sets the metric, which metric='unit_e' fixes to the "
             "identity; drop inv_metric or choose metric='diag_e' or 'dense_e'"
         )
-    try:
-        value = np.array(inv_metric, dtype=float)
-    except (TypeError, ValueError):
-        raise StanmixInputError(
-            f"inv_metric must be an array of numbers, got {type(inv_metric).__name__}"
-        ) from None
+    value = float_array("inv_metric", inv_metric)
     kind = metric
     if metric == "auto":
         kind = "dense_e" if value.ndim == 2 else "diag_e"

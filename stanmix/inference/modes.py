@@ -85,6 +85,32 @@ def best_mode(
     return best, lps
 
 
+def end_point(
+    result: EngineResult, init: dict | None, keep_init: tuple[str, ...] = ()
+) -> dict:
+    """An optimizer's end point as program values for a start: ``init``'s
+    parameters with the result's values, except those the result has no
+    columns for (empty ones) and those whose names end in ``keep_init``,
+    which keep ``init``'s; without ``init``, every variable of the result.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stanmix.engines import EngineResult
+    >>> result = EngineResult({"mu": np.array([[[1.5]]])}, {}, "optimize", "x", "")
+    >>> end_point(result, {"mu": [0.0], "tau": np.empty(0)})
+    {'mu': array([1.5]), 'tau': array([], dtype=float64)}
+    """
+    if init is None:
+        return {name: arr[0, 0] for name, arr in result.variables.items()}
+    return {
+        name: result.variables[name][0, 0]
+        if name in result.variables and not name.endswith(keep_init)
+        else value
+        for name, value in init.items()
+    }
+
+
 def _confirmed(
     engine: Engine,
     stan_file: Path,
@@ -96,10 +122,7 @@ def _confirmed(
     options: dict,
 ) -> EngineResult:
     """``best``, or a restart from it that went higher, warning then."""
-    point = {name: arr[0, 0] for name, arr in best.variables.items()}
-    if init is not None:
-        # parameters without columns in the result (empty ones) keep their init
-        point = {name: point.get(name, value) for name, value in init.items()}
+    point = end_point(best, init)
     try:
         again = engine.optimize(
             stan_file, data, seed=seed, jacobian=jacobian, init=point, **options
