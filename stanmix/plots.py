@@ -969,7 +969,9 @@ def plot_ppc(
     Parameters
     ----------
     model : Mixture
-        A fitted model (NUTS or ADVI draws).
+        A fitted model: NUTS or ADVI draws, or a point estimate, whose
+        replicates are drawn at the mode (a plug-in predictive, named so
+        in the title; see :func:`stanmix.checks.posterior_predictive`).
     kind : {"kde", "cumulative"}
         Densities or empirical CDFs.
     draws, seed : int, optional
@@ -1022,8 +1024,9 @@ def plot_ppc(
             )
             ax.set_title(f"{col}", fontsize=11)
             ax.set_xlabel(col)
+    which = replicated.attrs.get("predictive", "posterior")
     fig.suptitle(
-        f"posterior predictive check ({kind}): data (black) and replicated data",
+        f"{which} predictive check ({kind}): data (black) and replicated data",
         fontsize=11,
     )
     return fig

@@ -559,19 +559,13 @@ CO_CLUSTERING_MAX_OBS = 2000
 
 
 def _checks_section(model) -> list[str]:
-    """Posterior predictive checks, separation of the components (where
-    :func:`stanmix.checks.separation` applies: not for a mixture of
-    regressions, whose components are lines, not centres) and the
-    co-clustering matrix (fits with posterior draws only)."""
+    """Predictive checks (plug-in for a point estimate), separation of the
+    components (where :func:`stanmix.checks.separation` applies: fits with
+    posterior draws, and not a mixture of regressions, whose components are
+    lines, not centres) and the co-clustering matrix."""
     from stanmix import checks
 
     out = ["<h2>Does the model fit?</h2>"]
-    if model.method_ == "optimize":
-        return [
-            *out,
-            '<p class="note">Posterior predictive checks need posterior draws; '
-            "this fit is a point estimate.</p>",
-        ]
     if not model.family_.joint:
         return [
             *out,
@@ -583,8 +577,19 @@ def _checks_section(model) -> list[str]:
     table = pvalues.copy()
     table["p"] = table["p"].map(lambda v: f"{v:.3f}")
     ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=model.seed_))
+    point = model.method_ == "optimize"
+    if point:
+        out.append(
+            '<p class="note">This fit is a point estimate, so the replicates '
+            "are drawn at the mode (a plug-in predictive): without the "
+            "parameters' uncertainty they vary less than a posterior "
+            "predictive's would, and the <em>p</em> values are further from "
+            "0.5. Treat them as a rough check; a NUTS fit gives the posterior "
+            "predictive.</p>"
+        )
+    source = "at the point estimate" if point else "from the posterior"
     out += [
-        "<p>Replicated data sets drawn from the posterior, recorded as the data "
+        f"<p>Replicated data sets drawn {source}, recorded as the data "
         "were (censored at each cell's detection limit, missing where the "
         "data are missing; interval-censored cells reported as intervals). "
         "For each "
@@ -602,7 +607,7 @@ def _checks_section(model) -> list[str]:
             f'<p class="note"><strong>Flagged:</strong> {_e(", ".join(flagged))}.</p>'
         )
     out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
-    if checks._separation_refusal(model) is None:
+    if not point and checks._separation_refusal(model) is None:
         out += _separation_section(model)
     if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
         png = _render(lambda: plots.plot_co_clustering(model).figure)

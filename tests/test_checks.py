@@ -354,6 +354,11 @@ def test_checks_of_a_point_estimate_use_a_plug_in_predictive(per_row_limits):
     assert table["p"].between(0.05, 0.95).all()
     with pytest.raises(sm.StanmixInputError, match="point estimate"):
         checks.separation(model)
+    # the plot names its predictive; a fit with draws keeps "posterior"
+    title = plot_ppc(model, draws=10, seed=1)._suptitle.get_text()
+    assert title.startswith("plug-in predictive check (kde)")
+    title = plot_ppc(sampled, draws=10, seed=1)._suptitle.get_text()
+    assert title.startswith("posterior predictive check (kde)")
 
 
 def test_ppc_pvalues_draws_fresh_replicates_when_told_how(censored):

@@ -84,7 +84,8 @@ def test_fit_golden_path(table, tmp_path, capsys):
         membership.groupby("observation")["mean"].sum(), 1.0, atol=1e-9
     )
     text = (out / "report.html").read_text(encoding="utf-8")
-    assert text.count('src="data:image/png;base64,') == 2
+    # clusters, membership, the plug-in predictive check and co-clustering
+    assert text.count('src="data:image/png;base64,') == 4
     assert "data.csv: 2-component mixture" in text
     assert f"Report: {out / 'report.html'}" in captured.out
 

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 import stanmix as sm
-from stanmix import plots, report
+from stanmix import checks, plots, report
 from stanmix.report import write_report
 
 pytest.importorskip("stanli")
@@ -217,7 +217,18 @@ def test_report_for_a_point_estimate(optimized, tmp_path):
     path = write_report(optimized, tmp_path / "r.html")
     text = path.read_text(encoding="utf-8")
     page = _parse(text)
-    assert sum(tag == "img" for tag, _ in page.tags) == 2
+    # clusters, membership, the plug-in predictive check and co-clustering
+    assert sum(tag == "img" for tag, _ in page.tags) == 4
+    # the checks are the plug-in predictive's, said so; no separation
+    # (HDIs need draws)
+    assert "drawn at the mode (a plug-in predictive)" in text
+    assert "Replicated data sets drawn at the point estimate" in text
+    assert "Separation of the components" not in text
+    expected = checks.ppc_pvalues(optimized, draws=200, seed=optimized.seed_)
+    table = next(t for t in page.tables if len(t) > 1 and t[1][0] == "statistic")
+    column = table[0].index("p")
+    shown = {row[0]: row[column] for row in table[2:]}
+    assert shown == {name: f"{p:.3f}" for name, p in expected["p"].items()}
     info = dict(
         (row[0], row[1])
         for row in next(t for t in page.tables if t and t[0][0] == "Model")
@@ -331,7 +342,8 @@ def test_report_for_a_univariate_model(tmp_path):
     model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")
     text = write_report(model, tmp_path / "u.html").read_text(encoding="utf-8")
     page = _parse(text)
-    assert sum(tag == "img" for tag, _ in page.tags) == 2
+    # clusters, membership, the plug-in predictive check and co-clustering
+    assert sum(tag == "img" for tag, _ in page.tags) == 4
     assert "80 observations of 1 column (y); every cell observed." in text
     table = next(t for t in page.tables if t and t[0][1:] == ["mode"])
     assert [row[0] for row in table[1:]] == list(model.summary().index)
@@ -389,7 +401,9 @@ def test_report_of_a_regression_shows_new_data(regression, tmp_path, monkeypatch
     np.testing.assert_allclose(
         seen[0][1], np.column_stack([new.X.iloc[:, 0], np.asarray(new.y)])
     )
-    assert text.count("data:image/png;base64,") == 2
+    # lines, membership, the plug-in predictive check and co-clustering
+    assert text.count("data:image/png;base64,") == 4
+    assert "Separation of the components" not in text
     with pytest.raises(sm.StanmixInputError, match="need their response"):
         write_report(regression, tmp_path / "s.html", X=new.X)
     assert os.listdir(tmp_path) == ["r.html"]
