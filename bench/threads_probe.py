@@ -15,6 +15,8 @@ normal_diag's likelihood, timed per log-density gradient on 1 and 2 threads:
   each block's columns contiguous in memory;
 - ``fold_sliced``: the fold with the design's rows as the sliced argument
   (an array of row vectors) instead of row numbers;
+- ``fold_static``: the fold under ``reduce_sum_static``, whose blocks are
+  exactly ``grainsize`` rows (half the rows on two threads: one block each);
 - ``map_rect``: the fold over two shards of rows by ``map_rect``, Stan's
   other within-chain parallel map, each shard's rows packed as its real
   data (the grainsize is not used).
@@ -85,6 +87,10 @@ PARTS = {
         "target += reduce_sum(part, design, grainsize, coef);",
     ),
 }
+PARTS["fold_static"] = (
+    PARTS["fold"][0],
+    "target += reduce_sum_static(part, ids, grainsize, design, coef);",
+)
 MAP_RECT = """functions {
   vector shard(vector phi, vector theta, data array[] real x, data array[] int dims) {
     int n = dims[1];
@@ -180,8 +186,12 @@ def main(argv=None) -> int:
     for name in NAMES:
         data = probe_data(name, design, k)
         mir = stanli.stan_to_mir(program(name))
-        row = thread_times(mir, data, (n // 4, n // 8), scale=0.1, seed=1)
-        row.update(cpu_and_waits(mir, dict(data, grainsize=n // 8), scale=0.1, seed=1))
+        # a static reduction's blocks are its grainsize: one block per thread
+        grains = (n, n // 2) if name == "fold_static" else (n // 4, n // 8)
+        row = thread_times(mir, data, grains, scale=0.1, seed=1)
+        row.update(
+            cpu_and_waits(mir, dict(data, grainsize=grains[1]), scale=0.1, seed=1)
+        )
         print(
             f"{name:8s} 1 thread {row['ms_1']:7.3f}  2 threads {row['ms_2']:7.3f}  "
             f"{row['speedup']:.2f}x  (2 threads: CPU {row['cpu_ms_2']:.3f} ms, "
