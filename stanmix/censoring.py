@@ -175,17 +175,20 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
                 f"give each column its own name (set {name}.columns) or keep one of "
                 f"each, e.g. {name}.loc[:, ~{name}.columns.duplicated()]"
             )
-        bad = [
-            f"{c!r} ({_column_kind(X[c])})"
-            for c in X.columns
-            if not pd.api.types.is_numeric_dtype(X[c])
-            or pd.api.types.is_bool_dtype(X[c])
-            or pd.api.types.is_complex_dtype(X[c])
-        ]
+        bad = [f"{c!r} ({_column_kind(X[c])})" for c in X.columns if _refused(X[c])]
         if bad:
+            categorical = any(
+                isinstance(X[c].dtype, pd.CategoricalDtype) for c in X.columns
+            )
             raise StanmixInputError(
                 f"{name} has non-numeric column(s) {', '.join(bad)}; select the "
                 "numeric measurement columns, e.g. df[['x', 'y']]"
+                + (
+                    ", or convert a categorical column of numbers with "
+                    f"{name}['x'].astype(float)"
+                    if categorical
+                    else ""
+                )
             )
         if isinstance(X.index, pd.MultiIndex):
             named = [_label(n) for n in X.index.names if n is not None]
@@ -252,8 +255,25 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
     return values, columns, index
 
 
+def _refused(column: pd.Series) -> bool:
+    """Whether a DataFrame column is not real numbers: an object column is
+    looked into (real numbers and None are fine, as in an object array); a
+    categorical one is labels, whatever its categories."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return True
+    if column.dtype == object:
+        return _not_real(column.to_numpy()) is not None
+    return (
+        not pd.api.types.is_numeric_dtype(column)
+        or pd.api.types.is_bool_dtype(column)
+        or pd.api.types.is_complex_dtype(column)
+    )
+
+
 def _column_kind(column: pd.Series) -> str:
     """What a refused DataFrame column holds, in words."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return "categorical: labels, not measurements"
     kind = getattr(column.dtype, "kind", "O")
     if pd.api.types.is_bool_dtype(column):
         kind = "b"

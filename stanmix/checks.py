@@ -43,6 +43,7 @@ from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT, CellTable
 from stanmix.estimator import Mixture
 from stanmix.exceptions import StanmixInputError
+from stanmix.inference_data import obs_coord
 
 __all__ = [
     "PPC_DRAWS",
@@ -182,7 +183,7 @@ def posterior_predictive(
     coords = {
         "chain": post["chain"].values[:n_chains],
         "draw": draw_coords,
-        "obs": np.asarray(model.obs_index_),
+        "obs": obs_coord(model.obs_index_),
         "dim": list(cells.columns),
     }
     if cells.n_dims == 1:

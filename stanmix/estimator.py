@@ -251,6 +251,23 @@ class Mixture:
             setattr(self, key, value)
         return self
 
+    def __sklearn_tags__(self):
+        """scikit-learn's description of the estimator, which its Pipeline
+        and checks read: a clusterer that takes NaN cells (missing) and needs
+        no ``y`` (a mixture of regressions may find its response in ``X``).
+        scikit-learn is imported only when it asks."""
+        from sklearn.utils import InputTags, Tags, TargetTags
+
+        return Tags(
+            estimator_type="clusterer",
+            target_tags=TargetTags(required=False),
+            input_tags=InputTags(allow_nan=True),
+        )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` has run, for scikit-learn's ``check_is_fitted``."""
+        return hasattr(self, "idata_")
+
     def __repr__(self) -> str:
         defaults = {
             name: p.default

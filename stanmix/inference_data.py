@@ -30,7 +30,7 @@ with warnings.catch_warnings():
 from stanmix.cells import INTERVAL, KIND_NAMES, LEFT, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
 
-__all__ = ["az", "build_inference_data", "cell_data", "dataset"]
+__all__ = ["az", "build_inference_data", "cell_data", "dataset", "obs_coord"]
 
 
 def dataset(
@@ -61,11 +61,39 @@ def dataset(
     )
 
 
+def obs_coord(index) -> np.ndarray:
+    """The ``obs`` coordinate of the data's row labels, in a form NetCDF
+    stores: a time-zone-aware time index in UTC (NetCDF keeps no zone), and
+    a period index or labels of mixed types ("ref", 1, 2) as text; other
+    labels as they are. (``membership()`` and the other tables keep the
+    data's own labels.)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> paris = pd.date_range("2024-01-01", periods=2, tz="Europe/Paris")
+    >>> str(obs_coord(paris)[0])[:19]
+    '2023-12-31T23:00:00'
+    >>> obs_coord(pd.period_range("2024-01", periods=2, freq="M")).tolist()
+    ['2024-01', '2024-02']
+    >>> obs_coord(pd.Index(["ref", 1], dtype=object)).tolist()
+    ['ref', '1']
+    """
+    if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
+        return index.tz_convert("UTC").tz_localize(None).to_numpy()
+    if isinstance(index, pd.PeriodIndex):
+        return index.astype(str).to_numpy()
+    out = np.asarray(index)
+    if out.dtype == object and len({type(v) for v in out}) > 1:
+        return out.astype(str)
+    return out
+
+
 def _per_obs(
     arrays: Mapping[str, np.ndarray], cells: CellTable, index: pd.Index
 ) -> xr.Dataset:
     """(N, D) arrays as a Dataset over (obs, dim), or (obs) for one column."""
-    obs = np.asarray(index)
+    obs = obs_coord(index)
     if cells.n_dims == 1:
         return xr.Dataset(
             {name: (["obs"], arr[:, 0]) for name, arr in arrays.items()},
@@ -104,7 +132,7 @@ def _constant(cells: CellTable, index: pd.Index) -> xr.Dataset:
         out["X"] = xr.DataArray(
             cells.covariates,
             dims=["obs", "covariate"],
-            coords={"obs": np.asarray(index), "covariate": list(cells.covariate_names)},
+            coords={"obs": obs_coord(index), "covariate": list(cells.covariate_names)},
         )
     return out
 
@@ -177,6 +205,6 @@ def build_inference_data(
         groups["sample_stats"] = dataset(sample_stats, {}, {}, attrs)
     if log_likelihood is not None:
         groups["log_likelihood"] = dataset(
-            {"y": log_likelihood}, {"y": ["obs"]}, {"obs": np.asarray(index)}, attrs
+            {"y": log_likelihood}, {"y": ["obs"]}, {"obs": obs_coord(index)}, attrs
         )
     return az.InferenceData(**groups)

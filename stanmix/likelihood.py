@@ -145,7 +145,12 @@ class MembershipSummary:
 def _labels(labels, size: int, name: str, what: str) -> np.ndarray:
     if labels is None:
         return np.arange(size)
-    out = np.asarray(list(labels))
+    items = labels if hasattr(labels, "dtype") else list(labels)
+    out = np.asarray(items)
+    if out.dtype.kind == "U" and any(not isinstance(v, str) for v in items):
+        # numpy writes mixed labels (a name, then numbers) all as strings
+        out = np.empty(len(items), dtype=object)
+        out[:] = list(items)
     if out.ndim != 1 or out.shape[0] != size:
         raise StanmixInputError(
             f"{name} must hold one label per {what[:-1]} ({size} {what}), "

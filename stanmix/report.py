@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from stanmix import plots
+from stanmix._validation import MAX_SEED
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
 from stanmix.censoring import censoring_given
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
@@ -572,11 +573,14 @@ def _checks_section(model) -> list[str]:
             '<p class="note">Not shown for the per-dimension model, which has '
             "no single component per row.</p>",
         ]
-    pvalues = checks.ppc_pvalues(model, draws=200, seed=model.seed_)
+    # a CmdStan run's own seed (from_cmdstan_csv) may be any unsigned 32-bit
+    # value, beyond the seeds stanmix takes; replicates need only a fixed one
+    seed = int(model.seed_) % (MAX_SEED + 1)
+    pvalues = checks.ppc_pvalues(model, draws=200, seed=seed)
     flagged = pvalues.index[(pvalues["p"] < 0.01) | (pvalues["p"] > 0.99)]
     table = pvalues.copy()
     table["p"] = table["p"].map(lambda v: f"{v:.3f}")
-    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=model.seed_))
+    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=seed))
     point = model.method_ == "optimize"
     if point:
         out.append(

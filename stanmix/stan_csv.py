@@ -254,6 +254,14 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
     paths = [Path(p) for p in given]
     if not paths:
         raise StanmixInputError("no CmdStan CSV files given")
+    resolved = [p.resolve() for p in paths]
+    twice = [p.name for i, p in enumerate(paths) if resolved[i] in resolved[:i]]
+    if twice:
+        raise StanmixInputError(
+            f"{twice[0]} is given twice: each file is one chain, and a chain "
+            "counted twice would make R-hat and ESS look better than they are; "
+            "give each chain's file once"
+        )
     chains: list[np.ndarray] = []
     first: _Chain | None = None
     for path in paths:
@@ -300,6 +308,7 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
         engine_version=version,
         info={
             "csv_files": [str(p) for p in paths],
+            "header_line": first.header_line,
             "model": config.get("model", ""),
             "seed": config.get("seed"),
             "warmup": _count(config, "num_warmup") or 0,
@@ -391,6 +400,29 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
             )
 
 
+def _check_columns(result: EngineResult, family, k: int, d: int, program: str):
+    """Every variable the family reads must be in the files, whole: a
+    column cut from the files would otherwise shrink a variable (a
+    K x D matrix read as K x 1) and give wrong numbers."""
+    found = result.variables
+    first = Path(result.info["csv_files"][0]).name
+    where = f"{first} line {result.info.get('header_line', '?')}"
+    for name, shape in family.stan_shapes(k, d).items():
+        if name not in found:
+            raise StanmixInputError(
+                f"{where}: the header has no column of {name!r}, which "
+                f"{program}.stan writes for this data (shape {shape}); give the "
+                "run's files as CmdStan wrote them"
+            )
+        if found[name].shape[2:] != shape:
+            raise StanmixInputError(
+                f"{where}: the columns of {name!r} make an array of shape "
+                f"{found[name].shape[2:]}, but {program}.stan writes {shape} for "
+                f"this data (K = {k}, D = {d}); columns are missing or the data "
+                "file is not the run's"
+            )
+
+
 def from_cmdstan_csv(
     csv_files: str | Path | Sequence[str | Path],
     data: Mapping | str | Path,
@@ -479,6 +511,7 @@ def from_cmdstan_csv(
             f"{source or 'the data'} cannot be read as the data of "
             f"{program}.stan: {type(err).__name__}: {err}"
         ) from None
+    _check_columns(result, family, k, cells.n_dims, program)
     model = Mixture(
         k,
         family=family.family,

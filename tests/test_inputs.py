@@ -403,6 +403,16 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME.assign(y=FRAME["y"] + 1j)),
             "non-numeric column(s) 'y' (complex numbers)",
         ),
+        (
+            lambda: fit_diag(FRAME.astype({"y": "category"})),
+            "'y' (categorical: labels, not measurements); select the numeric "
+            "measurement columns, e.g. df[['x', 'y']], or convert a categorical "
+            "column of numbers with X['x'].astype(float)",
+        ),
+        (
+            lambda: fit_diag(FRAME.astype({"y": object}).assign(y=["1", 2, 3, 4])),
+            "non-numeric column(s) 'y' (text)",
+        ),
         (lambda: fit_diag(FRAME, lower_limit=True), "lower_limit must be a number"),
         (lambda: fit_diag(FRAME, lower_limit="0.1"), "lower_limit must be a number"),
         (
@@ -864,3 +874,20 @@ def test_a_cell_table_pickled_before_limits_were_kept_still_works():
     assert loaded.lower_limit is None and loaded.upper_limit is None
     assert loaded.rows([0]).lower_limit is None
     assert np.isnan(checks._limits(loaded).lower).all()
+
+
+def test_an_object_column_of_numbers_is_read_as_numbers():
+    """A DataFrame column of dtype object holding real numbers and None (a
+    frame assembled from Python values) is read as its numbers, as the same
+    values in an object array are; the frame is left as it was."""
+    X = sm.datasets.blobs(120, seed=2).X
+    X.iloc[3, 0] = np.nan
+    as_objects = X.astype({"x": object})
+    as_objects.iloc[3, 0] = None
+    kept = as_objects.copy()
+    fitted = sm.DiagonalMixture(3, engine="stanli").fit(
+        as_objects, method="optimize", seed=1
+    )
+    plain = sm.DiagonalMixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    np.testing.assert_array_equal(fitted.means_, plain.means_)
+    pd.testing.assert_frame_equal(as_objects, kept)

@@ -224,6 +224,31 @@ def test_sklearn_conventions():
     pd.testing.assert_series_equal(y, copy)
 
 
+def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
+    """scikit-learn's Pipeline reads the estimator's tags and fitted state:
+    a fitted pipeline predicts what the estimator predicts on the scaled
+    data."""
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.exceptions import NotFittedError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.utils import get_tags
+    from sklearn.utils.validation import check_is_fitted
+
+    X = sm.datasets.blobs(150, seed=2).X
+    pipe = make_pipeline(StandardScaler(), sm.DiagonalMixture(3, engine="stanli"))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(pipe[-1])
+    pipe.fit(X, diagonalmixture__method="optimize", diagonalmixture__seed=1)
+    check_is_fitted(pipe[-1])
+    np.testing.assert_array_equal(
+        pipe.predict(X), pipe[-1].predict(pipe[0].transform(X))
+    )
+    tags = get_tags(pipe[-1])
+    assert tags.estimator_type == "clusterer" and tags.input_tags.allow_nan
+    assert not get_tags(sm.RegressionMixture(2)).target_tags.required
+
+
 @pytest.mark.parametrize("model", ["univariate", "blobs"])
 def test_a_tight_guided_prior_holds_each_mean_at_its_own_centre(model):
     """guided_prior_scale centres component j's mean prior on the j-th

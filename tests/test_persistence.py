@@ -121,3 +121,32 @@ def test_an_estimator_given_an_engine_object_pickles_copies_and_fits_in_parallel
     np.testing.assert_array_equal(
         loaded.predict_proba(data[0]), fits[0].predict_proba(data[0])
     )
+
+
+@pytest.mark.parametrize("kind", ["zoned", "period", "mixed"])
+def test_row_labels_survive_netcdf_and_membership(kind, tmp_path):
+    """Row labels NetCDF cannot hold as they are (time-zone-aware times,
+    periods, mixed types) are stored in a form it can (UTC times, text);
+    membership keeps the data's own labels."""
+    X = sm.datasets.blobs(60, seed=2).X
+    if kind == "zoned":
+        X.index = pd.date_range("2024-03-30", periods=60, freq="h", tz="Europe/Paris")
+        expected = list(X.index.tz_convert("UTC").tz_localize(None))
+    elif kind == "period":
+        X.index = pd.period_range("2020-01", periods=60, freq="M")
+        expected = [str(p) for p in X.index]
+    else:
+        X.index = pd.Index(["ref", *range(1, 60)], dtype=object)
+        expected = [str(v) for v in X.index]
+    model = sm.DiagonalMixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    sm.checks.posterior_predictive(model, draws=3, seed=1)
+    path = tmp_path / "fit.nc"
+    model.idata_.to_netcdf(str(path))
+    loaded = sm.inference_data.az.from_netcdf(str(path))
+    for group in ("observed_data", "constant_data", "posterior_predictive"):
+        obs = loaded[group]["obs"].to_numpy()
+        if kind == "zoned":
+            obs = list(pd.to_datetime(obs))
+        assert list(obs) == expected, group
+    labels = model.membership()["observation"].iloc[::3].tolist()
+    assert labels == list(X.index)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -407,6 +408,39 @@ def test_damaged_csv_files_are_refused_naming_file_and_line(short_run, tmp_path)
         [_edited(good, tmp_path, "names.csv", gap_in_names)],
         f"names.csv line {header}: the columns of 'mu' do not name each element",
     )
+
+    def without(pattern):
+        """Columns matching ``pattern`` cut from the header and every row."""
+
+        def edit(lines):
+            names = lines[header - 1].split(",")
+            keep = [i for i, n in enumerate(names) if not re.fullmatch(pattern, n)]
+            return [
+                line
+                if line.startswith("#")
+                else ",".join(line.split(",")[i] for i in keep)
+                for line in lines
+            ]
+
+        return edit
+
+    # one column of each scale pair cut: sigma would shrink to K x 1
+    refused(
+        [_edited(good, tmp_path, "half.csv", without(r"sigma\.\d+\.2"))],
+        f"half.csv line {header}: the columns of 'sigma' make an array of shape "
+        f"(5, 1), but normal_diag.stan writes (5, 2) for this data",
+    )
+    refused(
+        [_edited(good, tmp_path, "nosigma.csv", without(r"sigma\..*"))],
+        f"nosigma.csv line {header}: the header has no column of 'sigma', which "
+        "normal_diag.stan writes for this data (shape (5, 2))",
+    )
+    refused(
+        [_edited(good, tmp_path, "onemu.csv", without(r"mu\.3\.2"))],
+        f"onemu.csv line {header}: the columns of 'mu' do not name each element",
+        "mu[3,2] missing (a column was dropped?)",
+    )
+    refused([good, other, good], "is given twice: each file is one chain")
     refused([good, tmp_path], f"CmdStan output file {str(tmp_path)!r} is a folder")
     refused(123, "csv_files must be the path of a Stan CSV file or a list of them")
     # The undamaged files read; 20 draws a chain are too few to trust.
@@ -414,6 +448,23 @@ def test_damaged_csv_files_are_refused_naming_file_and_line(short_run, tmp_path)
         model = sm.from_cmdstan_csv([good, other], data)
     assert model.idata_.posterior.sizes["draw"] == 20
     assert record[0].filename == __file__
+
+
+def test_a_cmdstan_seed_beyond_stanmixs_range_is_kept_and_reported(short_run, tmp_path):
+    """CmdStan's seeds are unsigned 32-bit (its clock-based default often is
+    above 2**31 - 1): the fit keeps the run's seed, and the report, which
+    draws its replicates from it, still renders."""
+    data, paths = short_run
+
+    def big_seed(lines):
+        return [line.replace("seed = 4321", "seed = 3000000000") for line in lines]
+
+    edited = [_edited(p, tmp_path, p.name, big_seed) for p in paths]
+    with pytest.warns(sm.ConvergenceWarning):
+        model = sm.from_cmdstan_csv(edited, data)
+    assert model.seed_ == 3_000_000_000
+    page = sm.report.render_report(model)
+    assert "<td>3000000000</td>" in page.replace(" ", "")
 
 
 def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):

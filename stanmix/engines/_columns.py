@@ -60,7 +60,7 @@ def unflatten(names: Sequence[str], values: np.ndarray) -> dict[str, np.ndarray]
         ):
             raise ValueError(
                 f"the columns of {base!r} do not name each element of one array "
-                "once (indices from 1)"
+                f"once (indices from 1): {_flaw(base, indices, shape)}"
             )
         arr = np.empty((*lead, *shape), dtype=values.dtype)
         cols = np.array([c for c, _ in entries])
@@ -68,3 +68,25 @@ def unflatten(names: Sequence[str], values: np.ndarray) -> dict[str, np.ndarray]
         arr[(Ellipsis, *idx.T)] = values[..., cols]
         out[base] = arr
     return out
+
+
+def _flaw(base: str, indices: list[tuple[int, ...]], shape: tuple[int, ...]) -> str:
+    """What is wrong with a variable's column indices, for the error."""
+
+    def name(ix: tuple[int, ...]) -> str:
+        return f"{base}[{','.join(map(str, ix))}]"
+
+    if len({len(ix) for ix in indices}) != 1:
+        return "its columns have different numbers of indices"
+    low = next((ix for ix in indices if min(ix, default=0) < 1), None)
+    if low is not None:
+        return f"{name(low)} has an index below 1"
+    seen: set[tuple[int, ...]] = set()
+    for ix in indices:
+        if ix in seen:
+            return f"{name(ix)} appears twice"
+        seen.add(ix)
+    missing = [ix for ix in np.ndindex(*shape) if tuple(i + 1 for i in ix) not in seen]
+    first = name(tuple(i + 1 for i in missing[0]))
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    return f"{first}{more} missing (a column was dropped?)"

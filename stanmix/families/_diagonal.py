@@ -223,6 +223,10 @@ class DiagonalFamily(Family):
             "sigma": np.asarray(variables["sigma"]),
         }
 
+    def stan_shapes(self, k, d):
+        # the programs write a K x D matrix of scales, spherical or not
+        return {**super().stan_shapes(k, d), "sigma": (k, d)}
+
     def to_posterior(self, params, columns):
         variables, dims, coords = super().to_posterior(params, columns)
         if self.spherical:

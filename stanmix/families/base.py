@@ -186,6 +186,18 @@ class Family(abc.ABC):
     def from_stan(self, variables: Mapping[str, np.ndarray]) -> Params:
         """Params from the program's output variables (leading axes kept)."""
 
+    def stan_shapes(self, k: int, d: int) -> dict[str, tuple[int, ...]]:
+        """The program's output variables :meth:`from_stan` reads, with their
+        shapes beyond (chain, draw), for K components and D columns (what a
+        run's CSV files must hold). By default the posterior variables of
+        :meth:`param_dims` whose dims are all components and columns."""
+        sizes = {COMPONENT: k, DIM: d}
+        return {
+            name: tuple(sizes[dim] for dim in dims)
+            for name, dims in self.param_dims().items()
+            if all(dim in sizes for dim in dims)
+        }
+
     # -- units --------------------------------------------------------------
     def to_original(self, params: Params, center, scale) -> Params:
         """Params in the data's units from standardized ones."""

@@ -182,6 +182,13 @@ class FullCovariance(Family):
         init.update(_latent_init(cells))
         return init
 
+    def stan_shapes(self, k, d):
+        j = self._n_cov(k)
+        out = {"w": (k,), "mu": (k, d), "sigma": (j, d), "L_corr": (j, d, d)}
+        if self.student_t:
+            out["nu"] = (k,)
+        return out
+
     def from_stan(self, variables):
         lower = np.asarray(variables["L_corr"])
         out = {

@@ -405,6 +405,17 @@ class NormalRegression(Family):
             init["gamma_rest"] = np.empty((0, 0))
         return init
 
+    def stan_shapes(self, k, d):
+        p, q = len(self.predictors), len(self.weights_from)
+        out = {"w": (k,), "mu": (k, 1), "intercept": (k,), "sigma": (k,)}
+        if p:
+            out["beta"] = (k, p)
+        if self.student_t:
+            out["nu"] = (k,)
+        if self.gated:
+            out.update(gamma0=(k,), gamma=(k, q))
+        return out
+
     def from_stan(self, variables):
         w = np.asarray(variables["w"])
         lead, k = w.shape[:-1], w.shape[-1]
