@@ -1,6 +1,8 @@
 """The engine seam: selection, caching, column handling, both engines."""
 
 import json
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -104,8 +106,6 @@ def test_stanli_compiles_every_program_at_its_full_optimisation(program):
     says so on stderr and by a RuntimeWarning. Every program, with either
     component distribution and the generated quantities on, must do
     neither."""
-    import subprocess
-    import sys
     import warnings
 
     import stanli
@@ -268,3 +268,70 @@ def test_stanli_progress_bar_counts_every_iteration(capsys):
     import stanli
 
     assert stanli._print_sample_progress.__module__ == "stanli"
+
+
+THREADED_FITS = """
+import threading, warnings
+import numpy as np
+import stanmix as sm
+warnings.simplefilter("ignore")
+X = sm.datasets.blobs(120, seed=1).X
+kinds = {
+    "optimize": dict(method="optimize", seed=1),
+    "pathfinder": dict(
+        method="sample", init="pathfinder", seed=1, chains=2, warmup=60, draws=20,
+        show_progress=False,
+    ),
+}
+def fit(kind):
+    return sm.DiagonalMixture(3, engine="stanli").fit(X, **kinds[kind])
+for kind in kinds:
+    here = fit(kind)
+    out = {}
+    worker = threading.Thread(target=lambda: out.setdefault("fit", fit(kind)))
+    worker.start()
+    worker.join()
+    mu = here.idata_.posterior["mu"], out["fit"].idata_.posterior["mu"]
+    print(kind, "same" if np.array_equal(*mu) else "differ")
+"""
+
+
+def test_stanli_fits_from_any_thread_of_a_fresh_process():
+    """stanli's optimizer (also behind its pathfinder starts) crashes the
+    process when called off the thread that loaded stanli; stanmix loads it
+    on a thread of its own and sends those calls there, so a fit on another
+    thread (a Dask worker's) gives the main thread's result."""
+    out = subprocess.run(
+        [sys.executable, "-c", THREADED_FITS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[:2] == ["optimize same", "pathfinder same"]
+
+
+def test_optimize_off_the_thread_that_loaded_stanli_is_refused_clearly():
+    """Here stanli was imported (on the main thread) before stanmix used it:
+    an optimize on another thread would crash the process, and is refused
+    with the way out instead."""
+    pytest.importorskip("stanli")
+    import threading
+
+    X = sm.datasets.blobs(60, seed=1).X
+    caught = {}
+
+    def work():
+        try:
+            sm.DiagonalMixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        except Exception as err:
+            caught["error"] = err
+
+    worker = threading.Thread(target=work, name="worker-1")
+    worker.start()
+    worker.join()
+    assert isinstance(caught["error"], sm.EngineUnavailableError)
+    assert "its optimizer runs only there, but this fit runs on thread " in str(
+        caught["error"]
+    )
+    assert "'worker-1'" in str(caught["error"])

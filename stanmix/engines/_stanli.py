@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
+import importlib
 import logging
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -26,6 +29,51 @@ from stanmix.inference.laplace import laplace_covariance
 
 logger = logging.getLogger("stanmix")
 
+# stanli's optimizer (L-BFGS, also behind its pathfinder starts) runs only on
+# the thread that loaded the library: from any other it crashes the process
+# (gradients and NUTS run anywhere). So stanmix loads stanli on a thread of
+# its own and sends those calls there, whichever thread asks: a Dask
+# worker's, a threading.Thread's or the main one.
+_home: concurrent.futures.ThreadPoolExecutor | None = None
+_home_ident: int | None = None
+_home_lock = threading.Lock()
+
+
+def _load_stanli():
+    """The stanli module, loaded on stanmix's own thread unless it was
+    loaded before (then, it is taken, on the main thread)."""
+    global _home, _home_ident
+    with _home_lock:
+        if "stanli" in sys.modules or _home is not None:
+            import stanli
+
+            return stanli
+        home = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="stanli"
+        )
+        _home_ident = home.submit(threading.get_ident).result()
+        module = home.submit(importlib.import_module, "stanli").result()
+        _home = home
+        return module
+
+
+def _at_home(call, *args, **kwargs):
+    """``call(*args, **kwargs)`` on the thread that loaded stanli."""
+    if _home is not None:
+        if threading.get_ident() == _home_ident:
+            return call(*args, **kwargs)
+        return _home.submit(call, *args, **kwargs).result()
+    if threading.current_thread() is not threading.main_thread():
+        raise EngineUnavailableError(
+            "stanli was loaded on the main thread (import stanli came before "
+            "stanmix used it), and its optimizer runs only there, but this "
+            f"fit runs on thread {threading.current_thread().name!r}; fit on "
+            "the main thread, use processes (joblib's default, or Dask workers "
+            "with processes=True and threads_per_worker=1), or let stanmix load "
+            "stanli (do not import stanli first)"
+        )
+    return call(*args, **kwargs)
+
 
 class StanliEngine(Engine):
     """Runs the programs with stanli; ADVI is provided by :mod:`stanmix.advi`."""
@@ -41,9 +89,7 @@ class StanliEngine(Engine):
     }
 
     def __init__(self) -> None:
-        import stanli
-
-        self._stanli = stanli
+        self._stanli = _load_stanli()
         self._mir: dict[tuple[str, float], str] = {}
         self._lock = threading.Lock()
 
@@ -84,7 +130,7 @@ class StanliEngine(Engine):
             )
         model = self._model(stan_file, data, seed)
         start = None if init is None else model.unconstrain(_jsonable(init))
-        result = model.optimize(seed=int(seed), iter=int(iter), init=start)
+        result = _at_home(model.optimize, seed=int(seed), iter=int(iter), init=start)
         names = list(result.keys())
         values = np.array([result[n] for n in names])[None, None, :]
         return EngineResult(
@@ -210,7 +256,10 @@ class StanliEngine(Engine):
                 [model.unconstrain(_jsonable(i)) for i in _per_chain(inits, chains)]
             )
         with _progress(self._stanli, chains, warmup + draws, show_progress) as refresh:
-            fit = model.sample(refresh=refresh, **kwargs)
+            if pathfinder_init:
+                fit = _at_home(model.sample, refresh=refresh, **kwargs)
+            else:
+                fit = model.sample(refresh=refresh, **kwargs)
         columns = list(fit.names)
         variables = unflatten(columns, fit.draws())
         stats = sampler_stats(
