@@ -10,7 +10,10 @@ does the same for a mixture of regressions of one column on others.
 Exit codes: 0 success; 2 a bad flag or bad data (``stanmix: error: ...``,
 reported before any fitting); 1 any other failure (``stanmix: failed:
 ...``) and Ctrl-C (``stanmix: interrupted; no partial output was kept``). A
-failed or interrupted run leaves the output folder as it was.
+failed or interrupted run leaves the output folder as it was. A run replaces
+the result files (:data:`stanmix.output.RESULT_FILES`) an earlier run left
+in the folder, removing those it does not write, and leaves other files
+alone; a data file that is one of them is refused.
 
 Ctrl-C is handled by an :class:`~stanmix.output.InterruptGuard` that
 :func:`main` installs before anything else; this module imports only the
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import math
 import re
@@ -43,7 +47,9 @@ if TYPE_CHECKING:
     from typing import NoReturn
 
     import numpy as np
+    import pandas as pd
 
+    from stanmix.cells import CellTable
     from stanmix.csv_input import CsvTable
 
 logger = logging.getLogger("stanmix")
@@ -252,10 +258,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"observations, at least {DEMO_COMPONENTS} (one per cluster) [500]",
     )
     demo.add_argument(
-        "--out",
-        type=Path,
-        default=Path("stanmix-demo"),
-        help="output folder [./stanmix-demo]",
+        "--out", default="stanmix-demo", help="output folder [./stanmix-demo]"
     )
     _common(demo, SAMPLING_DEFAULTS, None)
     demo.set_defaults(engine="stanli", components=DEMO_COMPONENTS, method="sample")
@@ -277,7 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _data_flags(fit)
     fit.add_argument("--method", default="sample", choices=FIT_METHODS)
-    fit.add_argument("--out", type=Path, required=True, help="output folder")
+    fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--title", help="title of the HTML report")
     _common(fit, None, FIT_METHODS)
     fit.set_defaults(engine="auto")
@@ -321,7 +324,7 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help="fits run at once, in worker processes [1]",
     )
-    select.add_argument("--out", type=Path, required=True, help="output folder")
+    select.add_argument("--out", required=True, help="output folder")
     select.add_argument("--title", help="title of the HTML report")
     _common(select, None, SELECT_METHODS)
     select.set_defaults(engine="auto")
@@ -329,30 +332,66 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _components(text: str) -> list[int]:
-    """``"1-8"`` or ``"2,3,5"`` as a list of positive ints."""
-    out: list[int] = []
+def _components(text: str) -> tuple[range, ...]:
+    """``"1-8"`` or ``"2,3,5"`` as ascending, non-overlapping ranges of
+    positive ints (not expanded: :func:`_expand` lists them once their
+    largest is known to fit the data)."""
+    parts: list[range] = []
     try:
         for part in text.split(","):
             low, dash, high = part.strip().partition("-")
-            values = range(int(low), int(high) + 1) if dash else [int(low)]
-            out.extend(values)
+            start = int(low)
+            parts.append(range(start, int(high) + 1 if dash else start + 1))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a range such as 1-8 or a list such as 2,3,5"
         ) from None
-    if not out:
+    ranges = sorted((r for r in parts if r), key=lambda r: r.start)
+    if not ranges:
         raise argparse.ArgumentTypeError(
             f"{text!r} names no number of components; a range runs upward, such as 1-8"
         )
-    if min(out) < 1:
+    if ranges[0].start < 1:
         raise argparse.ArgumentTypeError(
-            f"{text!r} includes {min(out)}, but a number of components must be at "
-            "least 1: leave it out, e.g. 1-8 or 2,3,5"
+            f"{text!r} includes {ranges[0].start}, but a number of components must "
+            "be at least 1: leave it out, e.g. 1-8 or 2,3,5"
         )
-    if len(set(out)) != len(out):
+    if any(b.start < a.stop for a, b in itertools.pairwise(ranges)):
         raise argparse.ArgumentTypeError(f"{text!r} names a number twice")
-    return sorted(out)
+    return tuple(ranges)
+
+
+def _largest(ranges: tuple[range, ...]) -> int:
+    """The largest number of components in :func:`_components`' ranges.
+
+    Examples
+    --------
+    >>> _largest(_components("2,5-7,3"))
+    7
+    """
+    return max(r[-1] for r in ranges)
+
+
+def _expand(ranges: tuple[range, ...]) -> list[int]:
+    """Every number of components in :func:`_components`' ranges, ascending.
+
+    Examples
+    --------
+    >>> _expand(_components("6,1-3"))
+    [1, 2, 3, 6]
+    """
+    return [k for r in ranges for k in r]
+
+
+def _out_folder(text: str) -> Path:
+    """The --out folder; an empty one (an unset shell variable) is refused,
+    not taken as the current folder."""
+    if not text:
+        raise StanmixInputError(
+            "--out is empty; give a folder, such as --out results (is a shell "
+            "variable in it unset?)"
+        )
+    return Path(text)
 
 
 def _sampling(args: argparse.Namespace) -> dict[str, float]:
@@ -519,6 +558,69 @@ def _check_columns(
             )
 
 
+def _check_components(
+    table: CsvTable,
+    largest: int,
+    lower: dict[str, float],
+    upper: dict[str, float],
+    *,
+    several: bool = False,
+    hint_columns: list[str] | None = None,
+) -> None:
+    """Refuse more components (``largest``, the most of several with
+    ``several``) than the rows, or the distinct rows, of the fitted columns,
+    as the estimator would, naming --components/-k.
+
+    Rows are distinct as the estimator counts them (their cells, censoring
+    and covariates); ``hint_columns`` are those the hint about tied values
+    looks at (by default all).
+    """
+    from stanmix.estimator import tied_columns_hint
+
+    head = (
+        f"--components/-k goes up to {largest}, which is"
+        if several
+        else f"--components/-k {largest} is"
+    )
+    rows = len(table.frame)
+    if largest > rows:
+        raise StanmixInputError(
+            f"{head} more than the {rows} rows of {table.name}; a mixture cannot "
+            f"have more components than observations: use at most {rows}"
+        )
+    cells = _cells(table.frame, lower, upper)
+    distinct = cells.n_distinct_rows()
+    if largest <= distinct:
+        return
+    if hint_columns is not None:
+        cells = _cells(table.frame[hint_columns], lower, upper)
+    hint = tied_columns_hint(cells)
+    raise StanmixInputError(
+        f"{head} more than the {distinct} distinct rows among the {rows} of "
+        f"{table.name}: the surplus components would sit on copies of the same "
+        f"rows; use at most {distinct}{hint}"
+    )
+
+
+def _cells(
+    frame: pd.DataFrame, lower: dict[str, float], upper: dict[str, float]
+) -> CellTable:
+    """The estimator's cell table of ``frame``, censored at the limits of its
+    columns."""
+    from stanmix.censoring import cell_table
+
+    def limits(given: dict[str, float]) -> dict[str, float] | None:
+        return {c: v for c, v in given.items() if c in frame.columns} or None
+
+    cells, _ = cell_table(
+        frame,
+        lower_limit=limits(lower),
+        upper_limit=limits(upper),
+        allow_empty_rows=True,
+    )
+    return cells
+
+
 def _check_rows(table: CsvTable) -> None:
     """Refuse lines with no value in any fitted column."""
     import numpy as np
@@ -638,10 +740,17 @@ def _print_fit(model) -> None:
 
 
 def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> None:
-    from stanmix.output import write_results
+    """Write the results to --out and say which files it now holds, and
+    which result files of an earlier run were removed."""
+    from stanmix.output import RESULT_FILES, write_results
 
     show = not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
-    write_results(
+    before = [
+        name
+        for name in RESULT_FILES
+        if (args.out / name).is_file() or (args.out / name).is_symlink()
+    ]
+    files = write_results(
         model,
         args.out,
         title=title,
@@ -649,12 +758,16 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
         interrupts=guard,
         selection=selection,
     )
-    extra = "selection.csv, " if selection is not None else ""
-    _say(
-        f"\nResults written to {args.out}/ ({extra}posterior.nc, summary.csv, "
-        "membership.csv)"
-    )
+    written = {path.name for path in files}
+    tables = [n for n in RESULT_FILES if n in written and n != "report.html"]
+    _say(f"\nResults written to {args.out}/ ({', '.join(tables)})")
     _say(f"Report: {args.out / 'report.html'}")
+    removed = [name for name in before if name not in written]
+    if removed:
+        _say(
+            f"Removed the earlier run's {', '.join(removed)}, which this run does "
+            "not write"
+        )
 
 
 def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
@@ -702,7 +815,7 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
 
 def _read(args: argparse.Namespace):
     """The checked CSV table and its limits (before any fitting)."""
-    check_output_folder(args.out, name="--out")
+    check_output_folder(args.out, name="--out", inputs=[args.data])
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
     wanted = _columns(args.columns)
@@ -730,15 +843,11 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
             f"--kfold does not apply to --method {args.method}; leave it out"
         )
     table, lower, upper = _read(args)
-    if args.components[-1] > len(table.frame):
-        raise StanmixInputError(
-            f"--components goes up to {args.components[-1]} but {table.name} has "
-            f"{len(table.frame)} rows"
-        )
+    _check_components(table, _largest(args.components), lower, upper, several=True)
     template = sm.Mixture(
         family=args.family, covariance=args.covariance, engine=args.engine
     )
-    ks = args.components
+    ks = _expand(args.components)
     _say(
         f"Fitting K = {', '.join(map(str, ks))} to {len(table.frame)} rows of "
         f"{table.name} ({args.family}, {args.covariance}), seed {args.seed}"
@@ -772,6 +881,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
 def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     options = _sampling(args)
     table, lower, upper = _read(args)
+    _check_components(table, args.components, lower, upper)
     model = _make_model(args)
     _say(_plan(table, args, options, lower, upper))
     guard.check()
@@ -901,6 +1011,7 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
             f"{args.command} --help')"
         )
     state.verbose = args.verbose
+    args.out = _out_folder(args.out)
     commands = {
         "demo": _demo,
         "fit": _fit,
@@ -1036,7 +1147,7 @@ def _regression_parser(sub) -> None:
         "right-censored (true value >= limit)",
     )
     reg.add_argument("--method", default="sample", choices=FIT_METHODS)
-    reg.add_argument("--out", type=Path, required=True, help="output folder")
+    reg.add_argument("--out", required=True, help="output folder")
     reg.add_argument("--title", help="title of the HTML report")
     _common(reg, None, FIT_METHODS)
     reg.set_defaults(engine="auto")
@@ -1099,7 +1210,7 @@ def _regression_leave_out(
 
 def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
     options = _sampling(args)
-    check_output_folder(args.out, name="--out")
+    check_output_folder(args.out, name="--out", inputs=[args.data])
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
     response = args.response.strip()
@@ -1174,6 +1285,7 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
         upper,
         _regression_leave_out(response, predictors, weights, named),
     )
+    _check_components(used, args.components, lower, upper, hint_columns=[response])
     import stanmix as sm
 
     model = sm.RegressionMixture(

@@ -13,8 +13,10 @@ Cells are numbers (``1``, ``-2.5``, ``3e-4``), missing (an empty cell or
 one of :data:`MISSING_VALUES`) or text. A column with text is left out when
 the columns are chosen automatically; named with ``--columns`` it is an
 error, as is text among the numbers of a column, an infinite value, a line
-with the wrong number of fields, and a fitted column with no name (a saved
-row index) or with the name of another column.
+with the wrong number of fields, a comment line taken for the header, and a
+fitted column with no name (a saved row index) or with the name of another
+column. An empty last column with no name (every line ends with a comma) is
+left out, with a warning.
 """
 
 from __future__ import annotations
@@ -157,10 +159,12 @@ def read_csv(
     header_line, raw = records[0]
     header = [cell.strip() for cell in raw]
     rows = records[1:]
+    _check_comment_header(header, rows, header_line, name)
     _check_header_shape(header, header_line, name)
     if not rows:
         raise StanmixInputError(f"{name} has a header but no data rows")
     _check_field_counts(rows, header, header_line, name)
+    header, rows = _drop_trailing_commas(header, rows, name)
     lines = np.array([line for line, _ in rows], dtype=int)
 
     if columns is not None:
@@ -248,6 +252,60 @@ def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
         end = reader.line_num
         if fields and not (len(fields) == 1 and not fields[0].strip()):
             records.append((start, fields))
+
+
+def _check_comment_header(
+    header: list[str], rows: list[tuple[int, list[str]]], line: int, name: str
+) -> None:
+    """Refuse a first line that is a comment (it starts with '#' and does not
+    fit the lines below it as their header)."""
+    if not header[0].startswith("#"):
+        return
+    miscounted = any(len(fields) != len(header) for _, fields in rows)
+    names_below = bool(rows) and all(
+        cell.strip() not in MISSING_VALUES and not _NUMBER.fullmatch(cell.strip())
+        for cell in rows[0][1]
+    )
+    if not (miscounted or names_below):
+        return
+    text = ",".join(header)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    raise StanmixInputError(
+        f"{name} starts with a comment line (line {line}: {shown!r}), which "
+        "would be read as the header; a CSV file has no comment lines: delete "
+        "it (and any other line starting with '#') so that the first line names "
+        "the columns"
+    )
+
+
+def _drop_trailing_commas(
+    header: list[str], rows: list[tuple[int, list[str]]], name: str
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Leave out empty last columns with no name: every line ends with a comma.
+
+    Examples
+    --------
+    >>> _drop_trailing_commas(["x", "y", ""], [(2, ["1", "2", ""])], "data.csv")
+    (['x', 'y'], [(2, ['1', '2'])])
+    """
+    dropped = 0
+    while (
+        len(header) > 1
+        and not header[-1]
+        and all(not fields[-1].strip() for _, fields in rows)
+    ):
+        header = header[:-1]
+        rows = [(line, fields[:-1]) for line, fields in rows]
+        dropped += 1
+    if dropped:
+        logger.warning(
+            "every line of %s ends with %s: %s with no name and no values, "
+            "left out; remove the trailing commas to silence this warning",
+            name,
+            "a comma" if dropped == 1 else f"{dropped} commas",
+            "an empty last column" if dropped == 1 else f"{dropped} empty columns",
+        )
+    return header, rows
 
 
 def _check_header_shape(header: list[str], line: int, name: str) -> None:

@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from stanmix.exceptions import StanmixInputError
@@ -31,8 +31,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("stanmix")
 
-#: The files :func:`write_results` writes, in order.
-RESULT_FILES = ("posterior.nc", "summary.csv", "membership.csv", "report.html")
+#: The files :func:`write_results` writes, in order (``selection.csv`` only
+#: for a choice of the number of components). A call replaces the whole set:
+#: those it does not write are removed from the output folder.
+RESULT_FILES = (
+    "selection.csv",
+    "posterior.nc",
+    "summary.csv",
+    "membership.csv",
+    "report.html",
+)
 
 
 def _in_scope(function: Callable, args: tuple, kwargs: dict) -> Any:
@@ -171,8 +179,11 @@ class InterruptGuard:
         self._finished = True
 
 
-def check_output_folder(out, *, name: str = "output folder") -> Path:
-    """Refuse an output folder that could not be created or written.
+def check_output_folder(
+    out, *, name: str = "output folder", inputs: Sequence = ()
+) -> Path:
+    """Refuse an output folder that could not be created or written, or
+    whose results would replace an input file.
 
     Parameters
     ----------
@@ -181,6 +192,10 @@ def check_output_folder(out, *, name: str = "output folder") -> Path:
         (then its nearest existing parent must be a folder).
     name : str
         What to call it in messages, e.g. ``"--out"``.
+    inputs : sequence of str or Path
+        Files the run reads (the data file): none may be one of the
+        :data:`RESULT_FILES` in ``out``, which the results replace or
+        remove, whatever path leads to it (a symbolic link, ``..``).
 
     Returns
     -------
@@ -189,7 +204,8 @@ def check_output_folder(out, *, name: str = "output folder") -> Path:
     Raises
     ------
     StanmixInputError
-        ``out`` is a file, lies below a file, or its folder is not writable.
+        ``out`` is a file, lies below a file, or its folder is not writable;
+        or an input file is a result file of ``out``.
 
     Examples
     --------
@@ -202,9 +218,16 @@ def check_output_folder(out, *, name: str = "output folder") -> Path:
     Traceback (most recent call last):
     ...
     stanmix.exceptions.StanmixInputError: output folder '...' cannot be created: ...
+    >>> _ = (tmp / "summary.csv").write_text("x,y")
+    >>> check_output_folder(tmp, inputs=[tmp / "summary.csv"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.StanmixInputError: the results would replace the data file ...
     >>> shutil.rmtree(tmp)
     """
     out = Path(out)
+    for path in inputs:
+        _check_not_a_result(Path(path), out, name)
     what = f"{name} {str(out)!r}"
     if out.exists() and not out.is_dir():
         raise StanmixInputError(
@@ -226,6 +249,22 @@ def check_output_folder(out, *, name: str = "output folder") -> Path:
     return out
 
 
+def _check_not_a_result(data: Path, out: Path, name: str) -> None:
+    """Refuse an input file that the results in ``out`` would replace."""
+    folder = out.resolve()
+    for result in RESULT_FILES:
+        target = folder / result
+        same = data.resolve() == target
+        if not same and data.exists() and target.exists():
+            same = os.path.samefile(data, target)
+        if same:
+            raise StanmixInputError(
+                f"the results would replace the data file {str(data)!r}: it is "
+                f"{result} in {name} {str(out)!r}, a file this run writes or "
+                f"removes; choose another {name} (or move the data file)"
+            )
+
+
 def write_results(
     model,
     out,
@@ -241,10 +280,14 @@ def write_results(
     Everything is first written to a temporary folder beside ``out`` and
     moved into place only when complete. A new ``out`` appears in one
     rename; into an existing ``out`` the files are moved one by one, and if
-    that fails or is interrupted the previous versions are put back. A
-    failed or interrupted call therefore leaves no partial file in ``out``,
-    an existing folder's earlier contents intact, and no parent folder it
-    created.
+    that fails or is interrupted the previous versions are put back. The
+    results replace the whole set of an earlier call: a file of
+    :data:`RESULT_FILES` in ``out`` that this call does not write (the
+    ``selection.csv`` of an earlier selection) is removed in the same
+    step, and put back with the others. A failed or interrupted call
+    therefore leaves no partial file in ``out``, an existing folder's
+    earlier contents intact, and no parent folder it created; other files
+    in ``out`` are never touched.
 
     Parameters
     ----------
@@ -365,7 +408,9 @@ def _commit(staging: Path, out: Path, guard: InterruptGuard) -> list[Path]:
 def _place(
     staging: Path, out: Path, names: list[str]
 ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """Move the staged files into ``out``; return how to undo it, how to finish."""
+    """Move the staged files into ``out``, and the result files of an earlier
+    run that are not among them out of it; return how to undo it, how to
+    finish."""
     import shutil
     import tempfile
 
@@ -380,6 +425,11 @@ def _place(
     backup = Path(tempfile.mkdtemp(prefix=f".{out.name}-previous-", dir=out.parent))
     replaced: list[str] = []
     placed: list[str] = []
+    stale = [
+        name
+        for name in RESULT_FILES
+        if name not in names and ((out / name).is_file() or (out / name).is_symlink())
+    ]
 
     def undo() -> None:
         try:
@@ -397,6 +447,9 @@ def _place(
         shutil.rmtree(backup, ignore_errors=True)
 
     try:
+        for name in stale:
+            os.replace(out / name, backup / name)
+            replaced.append(name)
         for name in names:
             target = out / name
             if target.exists() or target.is_symlink():

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import argparse
 import inspect
 import os
 import re
@@ -157,6 +158,59 @@ def test_fit_into_existing_folder_replaces_results_and_keeps_other_files(
     assert _hidden(tmp_path) == []
 
 
+def test_fit_removes_the_result_files_of_an_earlier_run_it_does_not_write(
+    table, tmp_path, capsys
+):
+    """A fit into the folder of an earlier selection replaces the whole set:
+    the old selection.csv, which would describe another model, goes; the
+    user's files stay; the printed list matches the folder."""
+    path, _, _ = table
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "selection.csv").write_text("K,elpd\n1,-5\n")
+    (out / "notes.txt").write_text("mine")
+    code = cli.main(_fit_args(path, out, "--no-progress"))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert sorted(os.listdir(out)) == sorted([*RESULTS, "notes.txt"])
+    assert (out / "notes.txt").read_text() == "mine"
+    assert captured.out.endswith(
+        f"\nResults written to {out}/ (posterior.nc, summary.csv, membership.csv)\n"
+        f"Report: {out / 'report.html'}\n"
+        "Removed the earlier run's selection.csv, which this run does not write\n"
+    )
+    assert _hidden(tmp_path) == []
+
+
+def test_failed_write_restores_the_result_files_it_would_remove(
+    table, tmp_path, monkeypatch, capsys
+):
+    """The removal of an earlier selection.csv is part of the replacement:
+    a failure while the files are moved puts it back with the others."""
+    path, _, _ = table
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = [*RESULTS, "selection.csv"]
+    for name in previous:
+        (out / name).write_text(f"old {name}")
+    real_replace = os.replace
+
+    def flaky(src, dst):
+        staged = Path(src).parent.name
+        if Path(dst) == out / "report.html" and "previous" not in staged:
+            raise OSError("device lost")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", flaky)
+    assert cli.main(_fit_args(path, out, "--no-progress")) == 1
+    monkeypatch.undo()
+    assert "stanmix: failed: OSError: device lost" in capsys.readouterr().err
+    assert sorted(os.listdir(out)) == sorted(previous)
+    for name in previous:
+        assert (out / name).read_text() == f"old {name}"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
 BAD_CSV = "x,y\n1.0,2.0\n3.0,4.0,5.0\n1.5,2.5\n"
 
 
@@ -212,7 +266,12 @@ BAD_CSV = "x,y\n1.0,2.0\n3.0,4.0,5.0\n1.5,2.5\n"
             ["--components", "0"],
             "argument --components/-k: must be at least 1, got 0",
         ),
-        ("x,y\n1,2\n3,4\n", ["--components", "5"], "larger than the number of obs"),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--components", "5"],
+            r"--components/-k 5 is more than the 2 rows of data\.csv; a mixture "
+            "cannot have more components than observations: use at most 2",
+        ),
         ("x,y\n1,2\n,\n3,4\n", [], "every cell missing"),
         (
             "x,y\n1,2\n3,4\n",
@@ -442,6 +501,45 @@ def test_select_names_the_bad_number_of_components(
     err = capsys.readouterr().err
     assert f"argument --components/-k: {message}" in err
     assert "names no number of components of at least 1" not in err
+    assert not out.exists()
+
+
+def test_components_are_kept_as_ranges():
+    """select's --components is parsed into ranges, not a list of every K,
+    so that a typo such as 1-3000000 costs nothing before it is refused."""
+    assert cli._components("1-3000000") == (range(1, 3000001),)
+    assert cli._components(" 7 ,2-4") == (range(2, 5), range(7, 8))
+    assert cli._components("3-1,2") == (range(2, 3),)
+    with pytest.raises(argparse.ArgumentTypeError, match="'1-3,3' names a number tw"):
+        cli._components("1-3,3")
+
+
+def test_select_refuses_a_huge_range_without_listing_it(table, tmp_path, capsys):
+    """-k 1-3000000 on 80 rows is refused at once, naming the flag, the rows
+    and the most that fits, without building a list of three million K."""
+    import tracemalloc
+
+    path, _, _ = table
+    out = tmp_path / "results"
+    args = ["select", str(path), "--method", "optimize", "--columns", "x,y"]
+    # The same refusal once first, so that the modules it loads are not counted.
+    assert cli.main([*args, "-k", "1-81", "--out", str(out)]) == 2
+    capsys.readouterr()
+    tracemalloc.start()
+    try:
+        code = cli.main([*args, "-k", "1-3000000", "--out", str(out)])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == (
+        "stanmix: error: --components/-k goes up to 3000000, which is more than "
+        "the 80 rows of data.csv; a mixture cannot have more components than "
+        "observations: use at most 80\n"
+    )
+    assert captured.out == ""
+    assert peak < 10_000_000, peak
     assert not out.exists()
 
 

@@ -23,7 +23,9 @@ import pytest
 
 import stanmix as sm
 from stanmix import cli
+from stanmix.csv_input import read_csv
 from stanmix.inference_data import az
+from stanmix.output import RESULT_FILES
 
 pytest.importorskip("stanli")
 
@@ -93,6 +95,24 @@ REFUSED_DATA = {
         "x,y\n# measured in 2024\n1,2\n3,4\n",
         [],
         [r"line 2 of data\.csv has 1 field", "no comment lines"],
+    ),
+    "comment as the first line": (
+        "# measured 2024-05-01\nx,y\n1.0,2.0\n2.0,3.5\n3.0,1.0\n",
+        [],
+        [
+            r"^stanmix: error: data\.csv starts with a comment line \(line 1: "
+            r"'# measured 2024-05-01'\), which would be read as the header; a CSV "
+            r"file has no comment lines: delete it \(and any other line starting "
+            r"with '#'\) so that the first line names the columns\n$"
+        ],
+    ),
+    "comment with a comma as the first line, after a blank line": (
+        "\n# measured 2024-05-01, by hand\nx,y\n1.0,2.0\n2.0,3.5\n",
+        [],
+        [
+            r"^stanmix: error: data\.csv starts with a comment line \(line 2: "
+            r"'# measured 2024-05-01,by hand'\), which would be read as the header"
+        ],
     ),
     "duplicated header": (
         "x,x\n1,2\n3,4\n5,1\n",
@@ -353,6 +373,43 @@ def test_unwritable_out_is_refused(tmp_path, capsys, no_fit):
         locked.chmod(0o700)
 
 
+def test_a_column_named_with_a_hash_is_not_a_comment(tmp_path):
+    """A header whose first name starts with '#' and fits the lines below
+    it (as many fields, numbers beneath) is a header."""
+    data = tmp_path / "data.csv"
+    data.write_text("#n,x\n1,2\n3,4\n")
+    table = read_csv(data)
+    assert list(table.frame.columns) == ["#n", "x"]
+    assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_trailing_commas_leave_out_an_empty_last_column(tmp_path, caplog):
+    """Every line ending with a comma gives an empty last column with no
+    name: it is left out with a warning, not taken for a saved row index."""
+    data = tmp_path / "data.csv"
+    data.write_text("x,y,\n1.0,2.0,\n2.0,3.5,\n3.0,1.0, \n")
+    table = read_csv(data)
+    assert list(table.frame.columns) == ["x", "y"]
+    assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [2.0, 3.5], [3.0, 1.0]]
+    assert caplog.messages == [
+        "every line of data.csv ends with a comma: an empty last column with no "
+        "name and no values, left out; remove the trailing commas to silence this "
+        "warning"
+    ]
+    caplog.clear()
+    data.write_text("x,y,,\n1,2,,\n3,4,,\n")
+    assert list(read_csv(data).frame.columns) == ["x", "y"]
+    assert caplog.messages[0].startswith(
+        "every line of data.csv ends with 2 commas: 2 empty columns with no name"
+    )
+
+
+def test_trailing_comma_with_values_is_still_refused(tmp_path, capsys, no_fit):
+    """A last column with no name but with values is not a trailing comma."""
+    code = _fit(tmp_path, "x,y,\n1,2,0\n3,4,1\n5,1,\n")
+    _refused(code, capsys.readouterr().err, [r"column 3 of data\.csv has no name"])
+
+
 def _clusters(n: int = 40) -> pd.DataFrame:
     return sm.datasets.mixture_sample(
         [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, n, seed=7, columns=["x", "y"]
@@ -565,3 +622,191 @@ def test_fit_regression_advice_names_its_own_flags(
 def test_fit_advice_still_names_columns(tmp_path, capsys, no_fit, content, pattern):
     code = _fit(tmp_path, content)
     _refused(code, capsys.readouterr().err, [pattern, "--columns"])
+
+
+def test_fit_of_a_file_with_trailing_commas(tmp_path, capsys):
+    data = tmp_path / "data.csv"
+    data.write_text(_clusters().to_csv(index=False).replace("\n", ",\n"))
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            *("fit", str(data), "-k", "2", "--method", "optimize"),
+            *("--engine", "stanli", "--no-progress", "--out", str(out)),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.err.startswith(
+        "stanmix: warning: every line of data.csv ends with a comma: an empty "
+        "last column with no name and no values, left out; remove the trailing "
+        "commas to silence this warning\n"
+    )
+    assert captured.out.startswith(
+        "Fitting 2 components to 40 rows of data.csv (columns x, y) by the "
+        "posterior mode, seed 1\n"
+    )
+    assert sorted(os.listdir(out)) == RESULTS
+
+
+# -- the data file must not be among the results ---------------------------------
+def _clobber_message(data: str, result: str, out: str) -> str:
+    return (
+        f"stanmix: error: the results would replace the data file {data!r}: it is "
+        f"{result} in --out {out!r}, a file this run writes or removes; choose "
+        "another --out (or move the data file)\n"
+    )
+
+
+COMMANDS = {
+    "fit": ["fit", "-k", "2"],
+    "select": ["select", "-k", "1-2"],
+    "fit-regression": ["fit-regression", "--response", "y", "-k", "2"],
+}
+
+
+@pytest.mark.parametrize("result", RESULT_FILES)
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_data_file_named_like_a_result_in_out_is_refused(
+    tmp_path, monkeypatch, capsys, no_fit, command, result
+):
+    """Every result file (selection.csv too: a fit removes an earlier one)
+    of every command that reads a data file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / result).write_text(TWO_COLUMNS)
+    args = [*COMMANDS[command], result, "--method", "optimize", "--out", "."]
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == _clobber_message(result, result, ".")
+    assert captured.out == ""
+    assert os.listdir(tmp_path) == [result]
+    assert (tmp_path / result).read_text() == TWO_COLUMNS
+
+
+def test_data_file_reached_another_way_is_refused(tmp_path, capsys, no_fit):
+    """The data path is compared once resolved: through a symbolic link, a
+    '..' or an absolute path against a relative --out."""
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "summary.csv").write_text(TWO_COLUMNS)
+    link = tmp_path / "data.csv"
+    link.symlink_to(out / "summary.csv")
+    roundabout = tmp_path / "results" / ".." / "results" / "summary.csv"
+    args = ["fit", "-k", "2", "--method", "optimize"]
+    for data in (link, roundabout):
+        code = cli.main([*args, str(data), "--out", str(out)])
+        assert capsys.readouterr().err == _clobber_message(
+            str(data), "summary.csv", str(out)
+        )
+        assert code == 2
+    linked_out = tmp_path / "linked"
+    linked_out.symlink_to(out)
+    code = cli.main([*args, str(out / "summary.csv"), "--out", str(linked_out)])
+    assert capsys.readouterr().err == _clobber_message(
+        str(out / "summary.csv"), "summary.csv", str(linked_out)
+    )
+    assert code == 2
+    assert sorted(os.listdir(out)) == ["summary.csv"]
+    assert (out / "summary.csv").read_text() == TWO_COLUMNS
+
+
+def test_data_file_beside_the_results_is_read(tmp_path, capsys, no_fit):
+    """A data file in --out under another name is not refused: the run
+    reaches the fit (which no_fit turns into a failure, exit 1)."""
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "data.csv").write_text(TWO_COLUMNS)
+    args = ["fit", str(out / "data.csv"), "-k", "2", "--method", "optimize"]
+    assert cli.main([*args, "--out", str(out)]) == 1
+    assert "AssertionError: the estimator was fitted" in capsys.readouterr().err
+    assert os.listdir(out) == ["data.csv"]
+
+
+# -- --out ---------------------------------------------------------------------
+@pytest.mark.parametrize("command", [["fit", "data.csv", "-k", "2"], ["demo"]])
+def test_empty_out_is_refused(tmp_path, monkeypatch, capsys, no_fit, command):
+    """--out '' (an unset shell variable in --out "$OUT") is not taken as
+    the current folder."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text(TWO_COLUMNS)
+    code = cli.main([*command, "--out", ""])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == (
+        "stanmix: error: --out is empty; give a folder, such as --out results (is "
+        "a shell variable in it unset?)\n"
+    )
+    assert captured.out == ""
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
+# -- the number of components against the data -----------------------------------
+FEW_DISTINCT = "x,y\n1,2\n1,2\n3,4\n3,4\n5,1\n5,1\n"
+TIED = "x,y\n" + "1,2\n3,4\n" * 10
+
+REFUSED_COMPONENTS = {
+    "fit, more than the rows": (
+        ["fit", "-k", "500"],
+        TWO_COLUMNS,
+        "--components/-k 500 is more than the 3 rows of data.csv; a mixture "
+        "cannot have more components than observations: use at most 3",
+    ),
+    "fit, more than the distinct rows": (
+        ["fit", "-k", "4"],
+        FEW_DISTINCT,
+        "--components/-k 4 is more than the 3 distinct rows among the 6 of "
+        "data.csv: the surplus components would sit on copies of the same rows; "
+        "use at most 3",
+    ),
+    "fit, tied values": (
+        ["fit", "-k", "3"],
+        TIED,
+        "--components/-k 3 is more than the 2 distinct rows among the 20 of "
+        "data.csv: the surplus components would sit on copies of the same rows; "
+        "use at most 2. Column(s) 'x' (2 values in 20 rows), 'y' (2 values in 20 "
+        "rows) repeat a few values",
+    ),
+    "select, more than the rows": (
+        ["select", "-k", "2-4"],
+        TWO_COLUMNS,
+        "--components/-k goes up to 4, which is more than the 3 rows of data.csv; "
+        "a mixture cannot have more components than observations: use at most 3",
+    ),
+    "select, more than the distinct rows": (
+        ["select", "-k", "1-5"],
+        FEW_DISTINCT,
+        "--components/-k goes up to 5, which is more than the 3 distinct rows "
+        "among the 6 of data.csv: the surplus components would sit on copies of "
+        "the same rows; use at most 3",
+    ),
+    "fit-regression, more than the distinct rows": (
+        ["fit-regression", "--response", "y", "-k", "4"],
+        FEW_DISTINCT,
+        "--components/-k 4 is more than the 3 distinct rows among the 6 of "
+        "data.csv: the surplus components would sit on copies of the same rows; "
+        "use at most 3",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "message"),
+    list(REFUSED_COMPONENTS.values()),
+    ids=list(REFUSED_COMPONENTS),
+)
+def test_components_beyond_the_rows_are_refused_naming_the_flag(
+    tmp_path, capsys, no_fit, command, content, message
+):
+    """Checked before the plan is printed, naming --components/-k (not the
+    n_components of the Python API)."""
+    data = tmp_path / "data.csv"
+    data.write_text(content)
+    args = [*command, str(data), "--method", "optimize"]
+    code = cli.main([*args, "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith(f"stanmix: error: {message}"), captured.err
+    assert captured.err.count("\n") == 1
+    assert "n_components" not in captured.err
+    assert captured.out == ""
+    assert os.listdir(tmp_path) == ["data.csv"]
