@@ -12,8 +12,9 @@ the trace plots.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -98,6 +99,46 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
         return ax
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
+
+
+@contextlib.contextmanager
+def _closed_on_error(fig: Figure | None) -> Iterator[None]:
+    """Close ``fig`` if drawing on it fails, so that a plot that raises
+    leaves no open figure behind.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure or None
+        The figure the plot made; ``None`` when it draws on the caller's
+        axes, whose figure stays open.
+    """
+    try:
+        yield
+    except BaseException:
+        if fig is not None:
+            plt.close(fig)
+        raise
+
+
+def _check_cluster_plot(model) -> None:
+    """Refuse, before any figure is made, a model whose components
+    :func:`plot_clusters` cannot draw."""
+    family = model.family_
+    if family.cluster_plot != "plot_clusters":
+        raise StanmixInputError(
+            f"plot_clusters draws components that have a density over the data's "
+            f"columns; this {type(model).__name__}'s components "
+            f"({family.description}) depend on predictors: use "
+            f"stanmix.plots.{family.cluster_plot}(model)"
+        )
+    if not family.joint:
+        raise StanmixInputError(
+            "plot_clusters colours each row by its most probable component, and "
+            "the per-dimension model (joint=False) has none: each cell of a row "
+            "comes from its own component. Fit DiagonalMixture(joint=True) to "
+            "see clusters, or use stanmix.plots.plot_ppc(model) to see each "
+            "column's fit"
+        )
 
 
 def _cells_for(model, X, censoring: dict | None = None) -> CellTable:
@@ -202,7 +243,10 @@ def plot_clusters(
     For one column (``NormalMixture``): a histogram of the data with the
     weighted component densities and their sum (averaged over the posterior
     draws, each in the family's own shape), and a rug of the observations
-    coloured the same way.
+    coloured the same way. The axis spans the data (censored cells at their
+    limits) and each component's mean ± 3 standard deviations (scales) at
+    the posterior mean of its parameters, leaving out components whose
+    posterior mean weight is below 1 %.
 
     Parameters
     ----------
@@ -230,6 +274,13 @@ def plot_clusters(
     -------
     matplotlib.axes.Axes
 
+    Raises
+    ------
+    StanmixInputError
+        For a mixture of regressions (use :func:`plot_regression`) and for
+        the per-dimension model (``joint=False``), whose rows have no single
+        component; no figure is left open.
+
     Examples
     --------
     >>> import stanmix as sm
@@ -242,6 +293,7 @@ def plot_clusters(
     10
     """
     _check_model(model, "plot_clusters")
+    _check_cluster_plot(model)
     radii = _check_ellipses(ellipses)
     cells = _cells_for(
         model,
@@ -258,9 +310,15 @@ def plot_clusters(
             raise StanmixInputError(
                 "dims chooses two columns to plot; this model has one column"
             )
-        return _plot_clusters_1d(model, cells, _new_axes(ax, (7.5, 4.5)))
+        made = ax is None
+        ax = _new_axes(ax, (7.5, 4.5))
+        with _closed_on_error(ax.figure if made else None):
+            return _plot_clusters_1d(model, cells, ax)
     dx, dy = _check_dims(dims, cells.columns)
-    return _plot_clusters_2d(model, cells, dx, dy, radii, _new_axes(ax, (8.0, 6.0)))
+    made = ax is None
+    ax = _new_axes(ax, (8.0, 6.0))
+    with _closed_on_error(ax.figure if made else None):
+        return _plot_clusters_2d(model, cells, dx, dy, radii, ax)
 
 
 def _check_ellipses(ellipses) -> tuple[float, ...]:
@@ -545,6 +603,46 @@ def _title(model, cells: CellTable) -> str:
     )
 
 
+def _range_1d(model, params: dict, positions: np.ndarray) -> tuple[float, float]:
+    """The span of the 1-D cluster plot, before padding.
+
+    The drawn cells (censored cells at their limits, intervals at their
+    midpoints), widened to each component's posterior mean ± 3 standard
+    deviations (scales, for Student-t components) at the posterior mean of
+    its parameters. Components whose posterior mean weight is below 1 %
+    (an emptied component of a sparse mixture, which follows its prior) do
+    not widen it: their densities are too low to show. Single draws never
+    set the span, so a few wide draws of a poorly mixed chain do not
+    squash the data into a sliver of the axis.
+
+    Parameters
+    ----------
+    model : Mixture
+        The fitted one-column model.
+    params : dict of str to ndarray
+        Its draws, ``model.param_draws()``.
+    positions : ndarray
+        Where the cells are drawn (missing cells left out).
+
+    Returns
+    -------
+    tuple of float
+        The lower and upper ends.
+    """
+    weight = np.asarray(params["w"], dtype=float).mean(axis=0)
+    centre = np.asarray(params["mu"], dtype=float)[..., 0].mean(axis=0)
+    variance = model.family_.covariances(params)[..., 0, 0].mean(axis=0)
+    spread = np.sqrt(variance)
+    kept = weight >= _NEGLIGIBLE
+    positions = positions[np.isfinite(positions)]
+    lo = float(np.min(positions, initial=np.inf))
+    hi = float(np.max(positions, initial=-np.inf))
+    if kept.any():
+        lo = min(lo, float(np.min(centre[kept] - 3 * spread[kept])))
+        hi = max(hi, float(np.max(centre[kept] + 3 * spread[kept])))
+    return lo, hi
+
+
 def _plot_clusters_1d(model, cells, ax) -> Axes:
     k = int(model.n_components)
     colors = component_colors(k)
@@ -559,13 +657,10 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
     n_shown = int(shown.sum())
 
     params = model.param_draws()
+    lo, hi = _range_1d(model, params, pos[shown])
+    pad = 0.02 * (hi - lo if hi > lo else 1.0)
     idx = _draw_indices(params["w"].shape[0], _MAX_DENSITY_DRAWS)
     params = {name: arr[idx] for name, arr in params.items()}
-    mean = params["mu"][..., 0]
-    spread = np.sqrt(model.family_.covariances(params)[..., 0, 0])
-    lo = min(np.nanmin(pos[shown]), float(np.min(mean - 3 * spread)))
-    hi = max(np.nanmax(pos[shown]), float(np.max(mean + 3 * spread)))
-    pad = 0.02 * (hi - lo if hi > lo else 1.0)
     grid = np.linspace(lo - pad, hi + pad, 400)
     log_pdf = model.family_.marginal_log_pdf(grid, params, 0)
     dens = params["w"][:, :, None] * np.exp(log_pdf)
@@ -704,7 +799,6 @@ def plot_membership(
         or max_obs < 1
     ):
         raise StanmixInputError(f"max_obs must be a positive integer, got {max_obs!r}")
-    k = int(model.n_components)
     labels, mean, lower, upper = _membership_arrays(model)
     if observations is None:
         certainty = mean.max(axis=1)
@@ -729,12 +823,29 @@ def plot_membership(
         picked = np.concatenate(found)
         what = f"{picked.size} observations"
     chosen = list(labels[picked])
+    made = ax is None
     ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
+    with _closed_on_error(ax.figure if made else None):
+        return _draw_membership(
+            ax, chosen, what, mean[picked], lower[picked], upper[picked], model.hdi_prob
+        )
+
+
+def _draw_membership(
+    ax: Axes,
+    chosen: list,
+    what: str,
+    m: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    hdi_prob: float,
+) -> Axes:
+    """Draw :func:`plot_membership`'s rows on ``ax``: the observations
+    ``chosen`` (described by ``what``) with their mean membership
+    probabilities ``m`` and HDI bounds ``lo`` and ``hi`` (rows, K)."""
+    k = m.shape[1]
     colors = component_colors(k)
     rows = np.arange(len(chosen))
-    m = mean[picked]
-    lo = lower[picked]
-    hi = upper[picked]
     # Per row, the components with a non-negligible probability, spread
     # vertically inside the row.
     shown = (hi >= _NEGLIGIBLE) | (m >= _NEGLIGIBLE)
@@ -770,7 +881,7 @@ def plot_membership(
         ax.axhspan(y - 0.5, y + 0.5, color="0.95", lw=0, zorder=0)
     ax.axvline(0.5, color="0.75", lw=0.8, ls=":", zorder=0)
     ax.set_xlabel(
-        f"membership probability: mean and {model.hdi_prob:.0%} HDI over draws\n"
+        f"membership probability: mean and {hdi_prob:.0%} HDI over draws\n"
         f"(components below {_NEGLIGIBLE:g} in an observation are not drawn)",
         fontsize=9,
     )
@@ -888,32 +999,35 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
     n_panels = len(before.data_vars)
     if kind == "trace":
         fig = plt.figure(figsize=(14, 0.6 + 2.3 * n_panels), layout="constrained")
-        subfigs = fig.subfigures(1, 2, wspace=0.04)
-        for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
-            axes = sub.subplots(n_panels, 2, squeeze=False)
-            az.plot_trace(
-                data,
-                axes=axes,
-                compact=True,
-                compact_prop={"color": component_colors(k)},
-                legend=False,
-            )
-            sub.suptitle(title, fontsize=12, fontweight="bold")
+        with _closed_on_error(fig):
+            subfigs = fig.subfigures(1, 2, wspace=0.04)
+            for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
+                axes = sub.subplots(n_panels, 2, squeeze=False)
+                az.plot_trace(
+                    data,
+                    axes=axes,
+                    compact=True,
+                    compact_prop={"color": component_colors(k)},
+                    legend=False,
+                )
+                sub.suptitle(title, fontsize=12, fontweight="bold")
         return fig
     n_rows = sum(int(np.prod(data.shape[2:])) for data in before.data_vars.values())
     fig = plt.figure(figsize=(12, 0.8 + 1.25 * n_rows), layout="constrained")
-    subfigs = fig.subfigures(1, 2, wspace=0.04)
-    for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
-        axes = sub.subplots(n_rows, 1, squeeze=False, sharex=True)
-        az.plot_rank(data, ax=axes[:, 0])
-        for i, ax in enumerate(axes[:, 0]):
-            label = ax.get_title().replace("\n", ", component ")
-            ax.set_title("")
-            ax.set_title(label, fontsize=9, loc="left")
-            ax.set_ylabel("chain", fontsize=8)
-            ax.tick_params(labelsize=8)
-            ax.set_xlabel("rank (all chains)" if i == n_rows - 1 else "", fontsize=9)
-        sub.suptitle(title, fontsize=12, fontweight="bold")
+    with _closed_on_error(fig):
+        subfigs = fig.subfigures(1, 2, wspace=0.04)
+        for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
+            axes = sub.subplots(n_rows, 1, squeeze=False, sharex=True)
+            az.plot_rank(data, ax=axes[:, 0])
+            for i, ax in enumerate(axes[:, 0]):
+                label = ax.get_title().replace("\n", ", component ")
+                ax.set_title("")
+                ax.set_title(label, fontsize=9, loc="left")
+                ax.set_ylabel("chain", fontsize=8)
+                ax.tick_params(labelsize=8)
+                last = i == n_rows - 1
+                ax.set_xlabel("rank (all chains)" if last else "", fontsize=9)
+            sub.suptitle(title, fontsize=12, fontweight="bold")
     return fig
 
 
@@ -998,7 +1112,7 @@ def plot_ppc(
         layout="constrained",
         squeeze=False,
     )
-    with warnings.catch_warnings():
+    with _closed_on_error(fig), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for ax, col in zip(axes[0], columns, strict=True):
             select = {"dim": col} if "dim" in replicated["y"].dims else {}
@@ -1043,15 +1157,17 @@ def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Ax
     matrix = co_clustering(model, draws=draws).to_numpy()
     proba = _membership_mean(model, model.cells_)
     order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
+    made = ax is None
     ax = _new_axes(ax, (5.5, 4.8))
-    image = ax.imshow(
-        matrix[np.ix_(order, order)],
-        vmin=0,
-        vmax=1,
-        cmap="viridis",
-        interpolation="nearest",
-    )
-    ax.figure.colorbar(image, ax=ax, label="P(same component)")
+    with _closed_on_error(ax.figure if made else None):
+        image = ax.imshow(
+            matrix[np.ix_(order, order)],
+            vmin=0,
+            vmax=1,
+            cmap="viridis",
+            interpolation="nearest",
+        )
+        ax.figure.colorbar(image, ax=ax, label="P(same component)")
     ax.set_title("co-clustering probability", fontsize=11)
     ax.set_xlabel("observation (sorted by component)")
     ax.set_ylabel("observation (sorted by component)")
@@ -1143,7 +1259,18 @@ def plot_regression(
         raise StanmixInputError("this mixture of regressions has no predictor to plot")
     j = _predictor_position(predictor, names)
     cells = _regression_cells(model, X, y, response)
+    made = ax is None
     ax = _new_axes(ax, (8.0, 5.5))
+    with _closed_on_error(ax.figure if made else None):
+        return _draw_regression(model, cells, names, j, int(n_grid), ax)
+
+
+def _draw_regression(
+    model, cells: CellTable, names: list[str], j: int, n_grid: int, ax: Axes
+) -> Axes:
+    """Draw :func:`plot_regression`'s points, lines and bands on ``ax``:
+    ``names`` are the predictors, ``j`` the one on the horizontal axis."""
+    family = model.family_
     k = int(model.n_components)
     colors = component_colors(k)
     proba = _membership_mean(model, cells)
@@ -1185,7 +1312,7 @@ def plot_regression(
     if missing:
         extra.append(Line2D([], [], ls="", label=f"{missing} missing responses"))
 
-    grid = np.linspace(x.min(), x.max(), int(n_grid))
+    grid = np.linspace(x.min(), x.max(), n_grid)
     fitted = model.cells_.covariates[:, list(family.predictors)]
     design = np.repeat(fitted.mean(axis=0)[None], grid.size, axis=0)
     design[:, j] = grid

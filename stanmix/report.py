@@ -29,6 +29,7 @@ from stanmix.censoring import censoring_given
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
+from stanmix.selection import ComponentSelection
 
 __all__ = ["render_report", "write_report"]
 
@@ -91,6 +92,11 @@ def write_report(
     PNG, the style is inline, and there are no scripts, links or external
     addresses.
 
+    The per-dimension model (``DiagonalMixture(joint=False)``) draws each
+    cell of a row from its own component, so a row has no single component:
+    its report leaves out the cluster plot, the membership and the
+    co-clustering matrix (and says why), and keeps the rest.
+
     The page is built in memory and written to a temporary file in the
     target folder, which then replaces ``path`` in one step: a failure
     leaves no file (and an existing ``path`` untouched). The file gets the
@@ -100,7 +106,7 @@ def write_report(
     Parameters
     ----------
     model : Mixture
-        A fitted model with joint components.
+        A fitted model.
     path : str or Path
         The HTML file to write; its folder must exist.
     title : str, optional
@@ -110,7 +116,8 @@ def write_report(
         ``plots.plot_clusters`` takes them). For a mixture of regressions,
         a DataFrame of the fitted covariate columns and the response, in a
         column named like the fitted response (as
-        ``plots.plot_regression`` takes them).
+        ``plots.plot_regression`` takes them). Not for the per-dimension
+        model, whose report has no cluster plot.
     selection : ComponentSelection, optional
         The choice of the number of components that led to ``model``
         (:func:`stanmix.select_components`): its table and plot open the
@@ -125,6 +132,13 @@ def write_report(
     Path
         ``path``.
 
+    Raises
+    ------
+    StanmixInputError
+        If ``path`` is a folder or its folder does not exist, ``selection``
+        is not the result of :func:`stanmix.select_components`, or ``X`` or
+        its censoring do not apply to the model; nothing is written.
+
     Examples
     --------
     >>> import tempfile, pathlib, stanmix as sm
@@ -134,8 +148,9 @@ def write_report(
     ...     data.X, method="optimize", seed=1)
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> out = write_report(model, folder / "report.html", title="Five blobs")
+    >>> # clusters, membership, predictive check and co-clustering
     >>> out.read_text().count("data:image/png;base64,")
-    2
+    4
     """
     path = Path(path)
     if path.is_dir():
@@ -205,8 +220,17 @@ def render_report(
     censored=None,
     interval=None,
 ) -> str:
-    """The report of :func:`write_report` as an HTML string."""
+    """The report of :func:`write_report` as an HTML string.
+
+    Takes the arguments of :func:`write_report` except ``path``.
+    """
     plots._check_model(model, "write_report")
+    if selection is not None and not isinstance(selection, ComponentSelection):
+        raise StanmixInputError(
+            "selection must be the result of stanmix.select_components (a "
+            f"ComponentSelection), got {type(selection).__name__}: pass the "
+            "object select_components returned, or leave selection out"
+        )
     censoring = censoring_given(
         lower_limit=lower_limit,
         upper_limit=upper_limit,
@@ -225,6 +249,13 @@ def render_report(
             f"components; {type(model).__name__}'s report plots X without "
             "censoring arguments; leave them out"
         )
+    joint = model.family_.joint
+    if X is not None and not joint:
+        raise StanmixInputError(
+            "X: the report of the per-dimension model (joint=False) has no "
+            "cluster plot to show new data in, since its rows have no single "
+            "component; leave X out"
+        )
     k = int(model.n_components)
     name = type(model).__name__
     title = title or f"{name} with {k} component{'s' if k != 1 else ''}"
@@ -234,17 +265,27 @@ def render_report(
     version = model.idata_.posterior.attrs.get("stanmix_version", "")
 
     with plt.ioff():
-        draw = getattr(plots, model.family_.cluster_plot)
-        clusters_png = _render(
-            lambda: (draw(model) if X is None else draw(model, X, **censoring)).figure,
-        )
-        membership_png = _render(lambda: plots.plot_membership(model).figure)
+        clusters_part: list[str] = [_PER_DIMENSION_NOTE]
+        membership_part: list[str] = []
+        if joint:
+            draw = getattr(plots, model.family_.cluster_plot)
+            clusters_png = _render(
+                lambda: (
+                    (draw(model) if X is None else draw(model, X, **censoring)).figure
+                ),
+            )
+            clusters_part = [_figure(clusters_png, _CLUSTERS_CAPTION)]
+            membership_png = _render(lambda: plots.plot_membership(model).figure)
+            membership_part = [
+                "<h2>Membership of the least certain observations</h2>",
+                *_membership_section(model, membership_png),
+            ]
         relabel_png = None
         if model.method_ == "sample" and "posterior_raw" in model.idata_.groups():
             names = ["mu", "w"]
             relabel_png = _render(lambda: plots.plot_relabelling(model, names))
         checks_part = _checks_section(model)
-        selection_part = _selection_section(selection) if selection else []
+        selection_part = [] if selection is None else _selection_section(selection)
 
     parts = [
         "<!DOCTYPE html>",
@@ -262,12 +303,7 @@ def render_report(
         "<h2>Fit</h2>",
         _diagnostics_table(model, summary),
         "<h2>Clusters</h2>",
-        _figure(
-            clusters_png,
-            "Points coloured by their most probable component; fainter points "
-            "are less certain and points outlined in black have a largest "
-            f"membership probability below {plots.UNCERTAIN_BELOW:g}.",
-        ),
+        *clusters_part,
         "<h2>Parameters</h2>",
         '<p class="note">'
         + "; ".join(
@@ -282,8 +318,7 @@ def render_report(
         "</div>",
         "<h2>Label switching and relabelling</h2>",
         *_relabelling_section(model, relabel_png),
-        "<h2>Membership of the least certain observations</h2>",
-        *_membership_section(model, membership_png),
+        *membership_part,
         *checks_part,
         f"<footer>Written by stanmix {_e(version)} on {_e(now)}.</footer>",
         "</main></body>",
@@ -296,13 +331,34 @@ def render_report(
 # Pieces
 # --------------------------------------------------------------------------
 
+_CLUSTERS_CAPTION = (
+    "Points coloured by their most probable component; fainter points are "
+    "less certain and points outlined in black have a largest membership "
+    f"probability below {plots.UNCERTAIN_BELOW:g}."
+)
+
+_PER_DIMENSION_NOTE = (
+    '<p class="note">No cluster plot, membership table or co-clustering '
+    "matrix: the per-dimension model (<code>joint=False</code>) draws each "
+    "cell of a row from its own component, so a row has no single component "
+    "to be coloured by, to belong to or to share. The predictive check below "
+    "compares each column with its replicates; "
+    "<code>DiagonalMixture(joint=True)</code> fits joint components, which "
+    "have all three.</p>"
+)
+
 
 def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
 def _render(make) -> str:
-    """Draw a figure, return it as a data URI, and close it."""
+    """Draw a figure, return it as a data URI, and close it.
+
+    Every figure opened while drawing is closed, also when ``make`` fails
+    before returning its figure.
+    """
+    opened_before = set(plt.get_fignums())
     fig = None
     try:
         fig = make()
@@ -318,6 +374,8 @@ def _render(make) -> str:
     finally:
         if fig is not None:
             plt.close(fig)
+        for number in set(plt.get_fignums()) - opened_before:
+            plt.close(number)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -398,9 +456,9 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
         ("Method", _method_text(model), ""),
         ("Seed", str(getattr(model, "seed_", "")), ""),
     ]
-    anchor = getattr(model, "anchor_", None)
-    if anchor is not None:
-        rows.append(("Ordered (anchor) column", model.cells_.columns[anchor], ""))
+    ordered_by = _ordered_by(model)
+    if ordered_by is not None:
+        rows.append(("Components ordered by", ordered_by, ""))
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     if model.method_ == "sample":
         rows.append(("Chains x draws", f"{n_chains} x {n_draws}", ""))
@@ -490,12 +548,43 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
     return table + "".join(notes)
 
 
+def _ordered_by(model) -> str | None:
+    """What the program declares ordered to identify the components, or
+    ``None`` when nothing is (``ordered=False``, or one component).
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> data = sm.datasets.regressions(100, seed=1)
+    >>> model = sm.RegressionMixture(2, order_by="x", engine="stanli").fit(
+    ...     data.X, data.y, method="optimize", seed=1)
+    >>> _ordered_by(model)
+    'the slopes of x'
+    """
+    if int(model.n_components) < 2 or not model._layout_spec()[0]:
+        return None
+    name, coord = model.family_.order_key(model.anchor_)
+    if name == "beta":
+        predictors = model.idata_.posterior["beta"].coords["predictor"].values
+        return f"the slopes of {predictors[coord]}"
+    if coord is None:
+        return "the lines' values at the predictors' means (mu)"
+    return f"the means of {model.cells_.columns[coord]} (anchor column)"
+
+
 def _relabelling_section(model, relabel_png: str | None) -> list[str]:
     if model.method_ != "sample":
         return [
             '<p class="note">Not applicable: method '
             f"<code>{_e(model.method_)}</code> gives no chains of draws whose "
             "labels could switch.</p>"
+        ]
+    k = int(model.n_components)
+    if k == 1:
+        return [
+            '<p class="note">One component: nothing can switch, and one '
+            "component needs no relabelling; the tables show the draws as "
+            "sampled.</p>"
         ]
     out = []
     if model.label_switching_ is not None:
@@ -504,10 +593,15 @@ def _relabelling_section(model, relabel_png: str | None) -> list[str]:
             f"<p><strong>{'Label switching found' if found else 'No label switching'}"
             f" in the raw draws.</strong> {_e(model.label_switching_)}</p>"
         )
-    else:
-        out.append('<p class="note">One component: nothing can switch.</p>')
     if model.relabel_report_ is not None:
         out.append(f"<pre>{_e(model.relabel_report_)}</pre>")
+    elif not model.family_.exchangeable(k):
+        out.append(
+            '<p class="note">The draws were not relabelled: a setting of the '
+            "model (such as known scales that differ) tells the components "
+            "apart, so permuting their labels would change the model; the "
+            "tables show the draws as sampled.</p>"
+        )
     else:
         out.append(
             '<p class="note">The draws were not relabelled '
@@ -563,16 +657,11 @@ def _checks_section(model) -> list[str]:
     """Predictive checks (plug-in for a point estimate), separation of the
     components (where :func:`stanmix.checks.separation` applies: fits with
     posterior draws, and not a mixture of regressions, whose components are
-    lines, not centres) and the co-clustering matrix."""
+    lines, not centres) and the co-clustering matrix (for joint components:
+    the per-dimension model's rows have no single component to share)."""
     from stanmix import checks
 
     out = ["<h2>Does the model fit?</h2>"]
-    if not model.family_.joint:
-        return [
-            *out,
-            '<p class="note">Not shown for the per-dimension model, which has '
-            "no single component per row.</p>",
-        ]
     # a CmdStan run's own seed (from_cmdstan_csv) may be any unsigned 32-bit
     # value, beyond the seeds stanmix takes; replicates need only a fixed one
     seed = int(model.seed_) % (MAX_SEED + 1)
@@ -613,7 +702,7 @@ def _checks_section(model) -> list[str]:
     out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
     if not point and checks._separation_refusal(model) is None:
         out += _separation_section(model)
-    if model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
+    if model.family_.joint and model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:
         png = _render(lambda: plots.plot_co_clustering(model).figure)
         out.append(
             _figure(
@@ -679,9 +768,60 @@ def _selection_section(selection) -> list[str]:
         '<div class="scroll">',
         _frame_html(table),
         "</div>",
-        _figure(
-            png,
-            "Expected log predictive density per K (one-SE bars), and "
-            "BIC and ICL at the posterior mode.",
-        ),
+        _figure(png, _selection_caption(selection)),
     ]
+
+
+def _selection_caption(selection: ComponentSelection) -> str:
+    """The caption of ``selection.plot()``: what its two panels show for
+    this sweep (predictive densities only from NUTS fits; BIC and ICL only
+    where the fits have a posterior mode).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame(
+    ...     {"estimate": ["bic", "bic"], "elpd": [float("nan")] * 2,
+    ...      "converged": [True, True], "bic": [310.0, 290.0],
+    ...      "icl": [310.0, 301.0]}, index=[1, 2])
+    >>> selection = ComponentSelection(table, 2, "", {})
+    >>> print(_selection_caption(selection))  # doctest: +NORMALIZE_WHITESPACE
+    Left: no expected log predictive density, since method='optimize' gives
+    point estimates only. Right: BIC and ICL at the posterior mode (smaller
+    is better). The dashed line marks the chosen K = 2.
+    """
+    table = selection.table_
+
+    def column(name: str) -> pd.Series:
+        return table[name] if name in table else pd.Series(np.nan, table.index)
+
+    elpd = column("elpd")
+    if elpd.notna().any():
+        estimates = set(column("estimate")[elpd.notna()])
+        how = {
+            frozenset({"loo"}): "PSIS-LOO",
+            frozenset({"kfold"}): "K-fold cross-validation",
+        }.get(
+            frozenset(estimates),
+            "PSIS-LOO, or K-fold cross-validation where LOO was unreliable",
+        )
+        left = f"Left: expected log predictive density per K ({how}) with one-SE bars"
+        if not column("converged").fillna(True).astype(bool).all():
+            left += "; red circles mark fits that did not converge"
+        left += "."
+    elif (column("estimate") == "bic").any():
+        left = (
+            "Left: no expected log predictive density, since method='optimize' "
+            "gives point estimates only."
+        )
+    else:
+        left = "Left: no expected log predictive density (no fit gave one)."
+    criteria = [name.upper() for name in ("bic", "icl") if column(name).notna().any()]
+    if criteria:
+        right = (
+            f"Right: {' and '.join(criteria)} at the posterior mode (smaller is "
+            "better)."
+        )
+    else:
+        right = "Right: no BIC or ICL (no fit has a posterior mode)."
+    return f"{left} {right} The dashed line marks the chosen K = {selection.best_}."

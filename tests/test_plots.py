@@ -20,11 +20,14 @@ from matplotlib.patches import Ellipse, StepPatch
 from scipy.integrate import trapezoid
 
 import stanmix as sm
+from stanmix import plots
 from stanmix.plots import (
     UNCERTAIN_BELOW,
     component_colors,
     plot_clusters,
+    plot_co_clustering,
     plot_membership,
+    plot_ppc,
     plot_regression,
     plot_relabelling,
 )
@@ -317,6 +320,67 @@ def test_clusters_univariate_histogram_densities_and_rug():
     )
 
 
+@pytest.fixture(scope="module")
+def censored_1d():
+    """A NUTS fit of one column censored at both ends (the lowest and
+    highest 10 % at their limits): some draws of the scales are wide."""
+    y = sm.datasets.two_components(150, seed=2).X["y"]
+    lo, hi = float(np.quantile(y, 0.1)), float(np.quantile(y, 0.9))
+    model = _fit(
+        sm.NormalMixture(2, engine="stanli"),
+        y.clip(lower=lo, upper=hi).to_frame(),
+        lower_limit=lo,
+        upper_limit=hi,
+        method="sample",
+        chains=2,
+        warmup=150,
+        draws=150,
+        show_progress=False,
+    )
+    return model, lo, hi
+
+
+def _expected_span(lo, hi, params, kept):
+    """The 1-D plot's x limits: the data's range widened to the kept
+    components' posterior mean ± 3 posterior mean standard deviations."""
+    centre = params["mu"][..., 0].mean(axis=0)[kept]
+    sd = np.sqrt((params["sigma"][..., 0] ** 2).mean(axis=0))[kept]
+    lo, hi = min(lo, np.min(centre - 3 * sd)), max(hi, np.max(centre + 3 * sd))
+    pad = 0.02 * (hi - lo)
+    return lo - pad, hi + pad
+
+
+def test_clusters_univariate_range_is_set_by_the_data_and_mean_components(
+    censored_1d,
+):
+    model, lo, hi = censored_1d
+    params = model.param_draws()
+    ax = plot_clusters(model)
+    assert ax.get_xlim() == pytest.approx(
+        _expected_span(lo, hi, params, [True, True]), rel=1e-9
+    )
+    # The censored cells sit at the limits, inside the span.
+    rugs = [c for c in ax.collections if c.get_gid() == "rug:censored"]
+    at = np.concatenate([c.get_offsets()[:, 0] for c in rugs])
+    np.testing.assert_allclose(np.unique(at), [lo, hi])
+
+
+def test_clusters_univariate_range_leaves_out_negligible_components(censored_1d):
+    """A component of weight below 1 % (an emptied component, following its
+    prior) is drawn but does not stretch the axis."""
+    model, lo, hi = censored_1d
+    params = {name: arr.copy() for name, arr in model.param_draws().items()}
+    params["w"][:, 0] *= 0.999 / params["w"][:, 0]
+    params["w"][:, 1] = 0.001
+    params["sigma"][:, 1] = 50.0
+    twin = copy.copy(model)
+    twin.param_draws = lambda *args, **kwargs: params
+    ax = plot_clusters(twin)
+    assert ax.get_xlim() == pytest.approx(
+        _expected_span(lo, hi, params, [True, False]), rel=1e-9
+    )
+
+
 def test_clusters_draws_on_given_axes(overlapping):
     _, model = overlapping
     _, ax = plt.subplots()
@@ -356,6 +420,75 @@ def test_clusters_rejects_misuse(overlapping):
     )
     with pytest.raises(sm.StanmixInputError, match="one column"):
         plot_clusters(uni, dims=(0, 1))
+
+
+@pytest.fixture(scope="module")
+def per_dimension():
+    data = sm.datasets.blobs(100, seed=1)
+    return _fit(
+        sm.DiagonalMixture(2, joint=False, engine="stanli"), data.X, method="optimize"
+    )
+
+
+def test_clusters_refuses_regressions_and_per_dimension_models_without_a_figure(
+    regression, per_dimension
+):
+    assert plt.get_fignums() == []
+    with pytest.raises(sm.StanmixInputError) as info:
+        plot_clusters(regression)
+    assert str(info.value) == (
+        "plot_clusters draws components that have a density over the data's "
+        "columns; this RegressionMixture's components "
+        f"({regression.family_.description}) depend on predictors: use "
+        "stanmix.plots.plot_regression(model)"
+    )
+    assert plt.get_fignums() == []
+    with pytest.raises(sm.StanmixInputError) as info:
+        plot_clusters(per_dimension)
+    assert str(info.value) == (
+        "plot_clusters colours each row by its most probable component, and the "
+        "per-dimension model (joint=False) has none: each cell of a row comes "
+        "from its own component. Fit DiagonalMixture(joint=True) to see "
+        "clusters, or use stanmix.plots.plot_ppc(model) to see each column's fit"
+    )
+    assert plt.get_fignums() == []
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("drawing failed")
+
+
+@pytest.mark.parametrize(
+    ("target", "plot"),
+    [
+        ((plots, "_membership_mean"), lambda f: plot_clusters(f["overlapping"][1])),
+        ((plots, "_membership_mean"), lambda f: plot_regression(f["regression"])),
+        ((Axes, "errorbar"), lambda f: plot_membership(f["sampled"][1])),
+        ((Figure, "colorbar"), lambda f: plot_co_clustering(f["sampled"][1])),
+        ((plots.az, "plot_ppc"), lambda f: plot_ppc(f["sampled"][1], draws=5, seed=1)),
+        ((plots.az, "plot_trace"), lambda f: plot_relabelling(f["sampled"][1])),
+    ],
+    ids=["clusters", "regression", "membership", "co_clustering", "ppc", "relabel"],
+)
+def test_a_plot_that_fails_while_drawing_closes_its_figure(
+    target, plot, overlapping, regression, sampled, monkeypatch
+):
+    fits = {"overlapping": overlapping, "regression": regression, "sampled": sampled}
+    assert plt.get_fignums() == []
+    monkeypatch.setattr(*target, _boom)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        plot(fits)
+    assert plt.get_fignums() == []
+
+
+def test_a_plot_that_fails_on_given_axes_leaves_their_figure_open(
+    overlapping, monkeypatch
+):
+    fig, ax = plt.subplots()
+    monkeypatch.setattr(plots, "_membership_mean", _boom)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        plot_clusters(overlapping[1], ax=ax)
+    assert plt.get_fignums() == [fig.number]
 
 
 # --------------------------------------------------------------------------

@@ -11,17 +11,20 @@ import copy
 import html
 import io
 import os
+import re
 import warnings
 from html.parser import HTMLParser
 
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import stanmix as sm
 from stanmix import checks, plots, report
-from stanmix.report import write_report
+from stanmix.report import render_report, write_report
+from stanmix.selection import ComponentSelection
 
 pytest.importorskip("stanli")
 
@@ -67,6 +70,12 @@ def _parse(text: str) -> _Page:
     page.feed(text)
     page.close()
     return page
+
+
+def _diagnostics(text: str) -> dict[str, str]:
+    """The Fit table of a report page, key to value."""
+    table = next(t for t in _parse(text).tables if t and t[0][0] == "Model")
+    return {row[0]: row[1] for row in table}
 
 
 def _fit(model, X, **kwargs):
@@ -176,7 +185,8 @@ def test_report_tables_summary_and_diagnostics(sampled, sampled_report):
     # The summary shows the same figures, rounded.
     assert abs(check.max_rhat - summary["r_hat"].max()) <= 0.005
     assert abs(check.min_ess_bulk - summary["ess_bulk"].min()) <= 0.5
-    assert info["Ordered (anchor) column"] == sampled.cells_.columns[sampled.anchor_]
+    anchor = sampled.cells_.columns[sampled.anchor_]
+    assert info["Components ordered by"] == f"the means of {anchor} (anchor column)"
     # Two chains of 100 draws: short of the bars, and the page says so.
     assert not check.converged
     assert info["Convergence"] == f"not reached: {check.figures()}"
@@ -363,6 +373,19 @@ def test_report_for_one_component_says_there_is_no_pair(method, tmp_path):
     # predictive check, co-clustering (nothing to relabel).
     assert any(t and "replicated mean" in t[0] for t in page.tables)
     assert sum(tag == "img" for tag, _ in page.tags) == 4
+    # One component: nothing is ordered, and nothing needs relabelling.
+    assert "Components ordered by" not in _diagnostics(text)
+    section = text[text.index("<h2>Label switching") : text.index("<h2>Membership")]
+    if method == "sample":
+        assert model.relabel == "auto" and model.relabel_report_ is None
+        assert section == (
+            "<h2>Label switching and relabelling</h2>\n"
+            '<p class="note">One component: nothing can switch, and one '
+            "component needs no relabelling; the tables show the draws as "
+            "sampled.</p>\n"
+        )
+    else:
+        assert "Not applicable" in section
 
 
 def test_report_separation_table_for_two_components(sampled, sampled_report):
@@ -477,3 +500,232 @@ def test_report_of_a_sampled_regression_leaves_out_the_separation(tmp_path):
     assert not [t for t in page.tables if t and "separated" in t[0]]
     assert any(t and "replicated mean" in t[0] for t in page.tables)
     assert "Does the model fit?" in text
+
+
+# --------------------------------------------------------------------------
+# Models whose report leaves parts out, and what the report says of them
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def per_dimension():
+    data = sm.datasets.blobs(100, seed=1)
+    return _fit(
+        sm.DiagonalMixture(2, joint=False, engine="stanli"), data.X, method="optimize"
+    )
+
+
+def test_report_of_the_per_dimension_model_leaves_out_membership(
+    per_dimension, tmp_path
+):
+    """A row of the per-dimension model has no single component: no cluster
+    plot, membership or co-clustering, said so; the rest is there."""
+    opened = plt.get_fignums()
+    text = write_report(per_dimension, tmp_path / "p.html").read_text()
+    assert plt.get_fignums() == opened
+    assert re.findall(r"<h2>([^<]*)</h2>", text) == [
+        "Fit",
+        "Clusters",
+        "Parameters",
+        "Label switching and relabelling",
+        "Does the model fit?",
+    ]
+    clusters = text[text.index("<h2>Clusters</h2>") : text.index("<h2>Parameters")]
+    assert clusters == (
+        "<h2>Clusters</h2>\n"
+        '<p class="note">No cluster plot, membership table or co-clustering '
+        "matrix: the per-dimension model (<code>joint=False</code>) draws each "
+        "cell of a row from its own component, so a row has no single component "
+        "to be coloured by, to belong to or to share. The predictive check below "
+        "compares each column with its replicates; "
+        "<code>DiagonalMixture(joint=True)</code> fits joint components, which "
+        "have all three.</p>\n"
+    )
+    page = _parse(text)
+    # the predictive check is the one figure
+    assert [attrs["alt"] for tag, attrs in page.tags if tag == "img"] == [
+        "The data (black) against replicated data sets."
+    ]
+    assert any(t and "replicated mean" in t[0] for t in page.tables)
+    assert not [t for t in page.tables if t and "most probable" in t[0]]
+    summary = next(t for t in page.tables if t and t[0][1:] == ["mode"])
+    assert [row[0] for row in summary[1:]] == list(per_dimension.summary().index)
+    info = _diagnostics(text)
+    assert info["Components"] == per_dimension.family_.description
+    assert info["Components ordered by"] == (
+        f"the means of {per_dimension.cells_.columns[per_dimension.anchor_]} "
+        "(anchor column)"
+    )
+
+
+def test_report_of_the_per_dimension_model_refuses_new_data(per_dimension, tmp_path):
+    with pytest.raises(sm.StanmixInputError) as info:
+        write_report(
+            per_dimension, tmp_path / "p.html", X=sm.datasets.blobs(20, seed=2).X
+        )
+    assert str(info.value) == (
+        "X: the report of the per-dimension model (joint=False) has no cluster "
+        "plot to show new data in, since its rows have no single component; "
+        "leave X out"
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_plot_failing_in_the_report_leaves_no_open_figure(
+    optimized, tmp_path, monkeypatch
+):
+    def half_drawn(*args, **kwargs):
+        plt.subplots()
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(plots, "plot_membership", half_drawn)
+    opened = plt.get_fignums()
+    with pytest.raises(RuntimeError, match="plot failed"):
+        write_report(optimized, tmp_path / "r.html")
+    assert plt.get_fignums() == opened
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_says_what_orders_the_components(regression):
+    """The row names what the program declares ordered, and is left out
+    when nothing is."""
+    X = sm.datasets.correlated(150, seed=1).X
+    free = _fit(sm.Mixture(2, ordered=False, engine="stanli"), X, method="optimize")
+    data = sm.datasets.regressions(150, seed=1)
+    by_slope, free_lines = (
+        _fit(
+            sm.RegressionMixture(2, engine="stanli", **options),
+            data.X,
+            y=data.y,
+            method="optimize",
+        )
+        for options in ({"order_by": "x"}, {"ordered": False})
+    )
+    rows = {
+        name: _diagnostics(render_report(model)).get("Components ordered by")
+        for name, model in (
+            ("free", free),
+            ("by_slope", by_slope),
+            ("free_lines", free_lines),
+            ("lines", regression),
+        )
+    }
+    assert rows == {
+        "free": None,
+        "by_slope": "the slopes of x",
+        "free_lines": None,
+        "lines": "the lines' values at the predictors' means (mu)",
+    }
+
+
+def test_report_of_components_told_apart_by_known_scales(tmp_path):
+    """Known scales that differ make the components not exchangeable: the
+    draws are not relabelled, and the report gives that reason, not
+    relabel=None."""
+    rng = np.random.default_rng(5)
+    y = np.r_[rng.normal(-2, 1.0, 90), rng.normal(2, 0.5, 60)]
+    model = _fit(
+        sm.NormalMixture(2, sigma=[1.0, 0.5], engine="stanli"),
+        y,
+        chains=2,
+        warmup=100,
+        draws=100,
+        show_progress=False,
+    )
+    assert model.relabel == "auto" and model.relabel_report_ is None
+    text = render_report(model)
+    assert (
+        '<p class="note">The draws were not relabelled: a setting of the model '
+        "(such as known scales that differ) tells the components apart, so "
+        "permuting their labels would change the model; the tables show the "
+        "draws as sampled.</p>"
+    ) in text
+    assert "relabel=None" not in text
+
+
+@pytest.mark.parametrize("bad", ["K=2", "a model", {"best": 2}])
+def test_report_refuses_a_selection_not_from_select_components(
+    optimized, tmp_path, bad
+):
+    given = optimized if bad == "a model" else bad
+    with pytest.raises(sm.StanmixInputError) as info:
+        write_report(optimized, tmp_path / "r.html", selection=given)
+    assert str(info.value) == (
+        "selection must be the result of stanmix.select_components (a "
+        f"ComponentSelection), got {type(given).__name__}: pass the object "
+        "select_components returned, or leave selection out"
+    )
+    assert os.listdir(tmp_path) == []
+
+
+def test_report_selection_caption_of_an_optimize_sweep():
+    X = sm.datasets.correlated(100, seed=1).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        selection = sm.select_components(
+            X,
+            range(1, 3),
+            estimator=sm.Mixture(engine="stanli"),
+            method="optimize",
+            seed=1,
+        )
+    text = render_report(selection.models_[selection.best_], selection=selection)
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", text)
+    assert html.unescape(captions[0]) == (
+        "Left: no expected log predictive density, since method='optimize' "
+        "gives point estimates only. Right: BIC and ICL at the posterior mode "
+        f"(smaller is better). The dashed line marks the chosen K = "
+        f"{selection.best_}."
+    )
+    assert "one-SE bars" not in text
+
+
+_RIGHT = "Right: BIC and ICL at the posterior mode (smaller is better)."
+
+
+@pytest.mark.parametrize(
+    ("estimate", "converged", "bic", "expected"),
+    [
+        (
+            ["loo", "loo"],
+            [True, True],
+            [300.0, 290.0],
+            "Left: expected log predictive density per K (PSIS-LOO) with one-SE "
+            f"bars. {_RIGHT}",
+        ),
+        (
+            ["loo", "kfold"],
+            [True, False],
+            [300.0, 290.0],
+            "Left: expected log predictive density per K (PSIS-LOO, or K-fold "
+            "cross-validation where LOO was unreliable) with one-SE bars; red "
+            f"circles mark fits that did not converge. {_RIGHT}",
+        ),
+        (
+            ["kfold", "kfold"],
+            [True, True],
+            [np.nan, np.nan],
+            "Left: expected log predictive density per K (K-fold "
+            "cross-validation) with one-SE bars. Right: no BIC or ICL (no fit "
+            "has a posterior mode).",
+        ),
+    ],
+)
+def test_report_selection_caption_names_what_the_sweep_shows(
+    estimate, converged, bic, expected
+):
+    table = pd.DataFrame(
+        {
+            "elpd": [-310.0, -300.0],
+            "se": [5.0, 5.0],
+            "estimate": estimate,
+            "converged": converged,
+            "bic": bic,
+            "icl": bic,
+        },
+        index=[1, 2],
+    )
+    selection = ComponentSelection(table, 2, "Chose K = 2.", {})
+    assert report._selection_caption(selection) == (
+        f"{expected} The dashed line marks the chosen K = 2."
+    )
