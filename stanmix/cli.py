@@ -718,12 +718,11 @@ def _print_fit(model) -> None:
         warmup = model.engine_result_info_["warmup"]
         _say(
             f"NUTS metric {model.metric_}, "
-            + (
-                "from the Laplace approximation at the MAP, held fixed through "
-                f"{warmup} warmup iterations that tune the step size"
-                if model.adaptation_ == "laplace"
-                else f"adapted over {warmup} warmup iterations"
-            )
+            + {
+                "laplace": "from the Laplace approximation at the MAP, held "
+                f"fixed through {warmup} warmup iterations that tune the step size",
+                "none": "not adapted: the chains ran on the metric they started with",
+            }.get(model.adaptation_, f"adapted over {warmup} warmup iterations")
         )
     with pd.option_context("display.width", 120, "display.precision", 3):
         _say(model.summary().iloc[:, :9].to_string())

@@ -453,6 +453,16 @@ class Convergence:
     divergence_limit, bfmi_limit : float
         The bars: at most ``divergence_limit`` of the draws divergent, every
         chain's E-BFMI at least ``bfmi_limit``.
+    chains : int or None
+        The number of chains (None when neither the draws nor the sampler's
+        statistics were given).
+    stuck_chains : tuple of int
+        The chains that did not move: every draw of each is the same (the
+        sampler accepted no proposal).
+    adapt_engaged : bool
+        Whether the sampler tuned its step size (False with
+        ``adapt_engaged=False``, where ``adapt_delta`` does nothing and a
+        smaller ``step_size`` is the remedy for divergences).
 
     Examples
     --------
@@ -481,6 +491,9 @@ class Convergence:
     bfmi: tuple[float, ...] = ()
     divergence_limit: float = DIVERGENCE_LIMIT
     bfmi_limit: float = BFMI_LIMIT
+    chains: int | None = None
+    stuck_chains: tuple[int, ...] = ()
+    adapt_engaged: bool = True
 
     @property
     def computable(self) -> bool:
@@ -490,9 +503,17 @@ class Convergence:
 
     @property
     def one_chain(self) -> bool:
-        """Whether the bulk ESS is known but R-hat is not: the draws of a
-        single chain (R-hat compares chains)."""
+        """Whether the draws are those of a single chain (R-hat compares
+        chains). Where the number of chains is not known: whether the bulk
+        ESS is known but R-hat is not."""
+        if self.chains is not None:
+            return self.chains == 1
         return bool(np.isfinite(self.min_ess_bulk) and not np.isfinite(self.max_rhat))
+
+    @property
+    def all_stuck(self) -> bool:
+        """Whether no chain moved (every draw of each chain is the same)."""
+        return bool(self.stuck_chains) and len(self.stuck_chains) == self.chains
 
     @property
     def rhat_ok(self) -> bool:
@@ -515,8 +536,15 @@ class Convergence:
     @property
     def converged(self) -> bool:
         """R-hat and bulk ESS are known and meet the bars for every
-        parameter, and at most ``divergence_limit`` of the draws diverged."""
-        return self.computable and self.rhat_ok and self.ess_ok and self.divergences_ok
+        parameter, at most ``divergence_limit`` of the draws diverged, and
+        every chain moved."""
+        return (
+            self.computable
+            and self.rhat_ok
+            and self.ess_ok
+            and self.divergences_ok
+            and not self.stuck_chains
+        )
 
     @property
     def sampler_ok(self) -> bool:
@@ -536,12 +564,28 @@ class Convergence:
     def figures(self) -> str:
         """The worst R-hat and ESS, with their parameters, and any warning
         sign of the sampler, as words."""
-        if self.one_chain:
-            ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
-            ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
+        if self.all_stuck:
+            which = "the chain" if self.chains == 1 else "the chains"
+            words = (
+                f"{which} did not move: every draw of a chain is the same (no "
+                "proposal was accepted), so R-hat and bulk ESS mean nothing"
+            )
+            return "; ".join([words, *self._sampler_figures()])
+        stuck = []
+        if self.stuck_chains:
+            noun = "chain" if len(self.stuck_chains) == 1 else "chains"
+            stuck.append(
+                f"{noun} {_join(self.stuck_chains)} did not move: every draw of "
+                f"{'it' if len(self.stuck_chains) == 1 else 'each'} is the same"
+            )
+        ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
+        ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
+        if self.one_chain and np.isfinite(self.min_ess_bulk):
             words = (
                 f"R-hat could not be computed (one chain; it compares chains), {ess})"
             )
+        elif np.isfinite(self.min_ess_bulk) and not np.isfinite(self.max_rhat):
+            words = f"R-hat could not be computed, {ess})"
         elif not self.computable:
             words = "R-hat and bulk ESS could not be computed (too few draws)"
         else:
@@ -550,10 +594,8 @@ class Convergence:
                 shown = f"{self.max_rhat:.4f}"  # 1.0104, not "1.010, above 1.01"
             rhat = f"largest R-hat {shown} ({self.rhat_parameter}"
             rhat += "" if self.rhat_ok else f"; above {self.rhat_limit:g}"
-            ess = f"smallest bulk ESS {self.min_ess_bulk:.0f} ({self.ess_parameter}"
-            ess += "" if self.ess_ok else f"; below {self.ess_limit:g}"
             words = f"{rhat}), {ess})"
-        return "; ".join([words, *self._sampler_figures()])
+        return "; ".join([*stuck, words, *self._sampler_figures()])
 
     def _sampler_figures(self) -> list[str]:
         out = []
@@ -581,6 +623,8 @@ class Convergence:
     def advice(self) -> str:
         """What to do about the draws' problems."""
         parts = []
+        if self.stuck_chains:
+            parts.append(self._stuck_advice())
         if self.one_chain:
             parts.append(
                 "R-hat needs at least two chains: run chains=2 or more (four is "
@@ -591,7 +635,7 @@ class Convergence:
             if self.one_chain
             else not (self.computable and self.rhat_ok and self.ess_ok)
         )
-        if draws_short:
+        if draws_short and not self.all_stuck:
             parts.append(
                 "The posterior may be weakly identified (components that "
                 "overlap or are barely used) or the chains too short: run more "
@@ -599,13 +643,19 @@ class Convergence:
                 "(init='map' or your own init=), narrow the priors (the prior_* "
                 "settings) or fit fewer components."
             )
-        if self.divergences:
+        if self.divergences and not self.all_stuck:
+            smaller = (
+                "raise adapt_delta (say to 0.99; smaller steps)"
+                if self.adapt_engaged
+                else "give a smaller step_size= (adapt_engaged=False holds it "
+                "where it starts), or let the adaptation tune it (leave "
+                "adapt_engaged out)"
+            )
             parts.append(
                 "Divergent transitions mean NUTS could not follow the "
                 "posterior's curvature somewhere, so the draws may miss part "
-                "of it: raise adapt_delta (say to 0.99; smaller steps), and if "
-                "they remain, a component is likely weakly determined (narrow "
-                "its priors or fit fewer components)."
+                f"of it: {smaller}, and if they remain, a component is likely "
+                "weakly determined (narrow its priors or fit fewer components)."
             )
         if self.treedepth_hits:
             parts.append(
@@ -620,11 +670,31 @@ class Convergence:
             )
         return " ".join(parts)
 
+    def _stuck_advice(self) -> str:
+        """What to do about chains that did not move."""
+        cause = (
+            "A chain that does not move rejects every proposal: its step size "
+            "is far too large for the posterior (every transition then "
+            "diverges) or it starts where the log density is not finite. "
+        )
+        if not self.adapt_engaged:
+            return cause + (
+                "adapt_engaged=False holds the step size where it starts: give "
+                "a smaller step_size= (say a tenth), or let the adaptation tune "
+                "it (leave adapt_engaged out)."
+            )
+        return cause + (
+            "Run a longer warmup (warmup=) so that the step size adapts, or "
+            "start the chains elsewhere (init='map', the default, or your own "
+            "init=)."
+        )
+
     def __str__(self) -> str:
         if self.converged:
             state = "reached"
         else:
-            state = "not reached" if self.computable else "not checked"
+            checked = self.computable or self.stuck_chains
+            state = "not reached" if checked else "not checked"
         return f"Convergence {state}: {self.figures()}"
 
 
@@ -636,6 +706,8 @@ def convergence(
     max_treedepth: int | None = None,
     rhat_limit: float = RHAT_LIMIT,
     ess_limit: float = ESS_LIMIT,
+    posterior: Mapping[str, Any] | None = None,
+    adapt_engaged: bool = True,
 ) -> Convergence:
     """Condense per-parameter R-hat and bulk ESS, and the sampler's
     statistics, into a :class:`Convergence`.
@@ -653,6 +725,14 @@ def convergence(
         stopped there.
     rhat_limit, ess_limit : float
         The bars a converged run meets.
+    posterior : xarray.Dataset or mapping of name to array, optional
+        The draws, ``(chain, draw, ...)`` each: the number of chains and the
+        chains that did not move (every draw the same) are read from them.
+        Without them the number of chains is read from the sampler's
+        statistics, where given.
+    adapt_engaged : bool
+        Whether the sampler tuned its step size (the advice for divergences
+        and stuck chains depends on it).
 
     Examples
     --------
@@ -691,6 +771,13 @@ def convergence(
         )
     if "energy" in stats:
         sampler["bfmi"] = tuple(float(b) for b in e_bfmi(stats["energy"]))
+    if posterior is not None and len(posterior):
+        sampler["chains"], sampler["stuck_chains"] = _stuck(posterior)
+    else:
+        for name in ("diverging", "energy", "tree_depth"):
+            if name in stats:
+                sampler["chains"] = np.atleast_2d(np.asarray(stats[name])).shape[0]
+                break
     return Convergence(
         table=table,
         max_rhat=worst["r_hat"][0],
@@ -699,8 +786,33 @@ def convergence(
         ess_parameter=worst["ess_bulk"][1],
         rhat_limit=float(rhat_limit),
         ess_limit=float(ess_limit),
+        adapt_engaged=bool(adapt_engaged),
         **sampler,
     )
+
+
+def _stuck(posterior: Mapping[str, Any]) -> tuple[int, tuple[int, ...]]:
+    """The number of chains of ``posterior`` (name to ``(chain, draw,
+    ...)`` draws), and the chains every draw of which is the same, in every
+    variable (none with fewer than two draws a chain).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mu = np.random.default_rng(0).normal(size=(3, 5, 2))
+    >>> mu[1] = mu[1, 0]
+    >>> _stuck({"mu": mu, "w": np.full((3, 5, 2), 0.5)})
+    (3, (1,))
+    """
+    arrays = [np.asarray(posterior[name]) for name in posterior]
+    chains, draws = arrays[0].shape[:2]
+    if draws < 2:
+        return int(chains), ()
+    moved = np.zeros(chains, dtype=bool)
+    for values in arrays:
+        flat = values.reshape(chains, draws, -1)
+        moved |= ~np.all(flat == flat[:, :1], axis=(1, 2))
+    return int(chains), tuple(int(c) for c in np.flatnonzero(~moved))
 
 
 def e_bfmi(energy: Any) -> np.ndarray:

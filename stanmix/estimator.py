@@ -52,6 +52,7 @@ from stanmix.inference.metric import (
     check_inv_metric,
     choose_adaptation,
     choose_metric,
+    windowed_min_warmup,
 )
 from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
@@ -67,6 +68,7 @@ from stanmix.inference.threads import (
     usable_cores,
 )
 from stanmix.inference_data import az, build_inference_data
+from stanmix.parallel import spawn_seeds
 from stanmix.programs import program_path
 from stanmix.relabel import relabel_idata
 
@@ -171,8 +173,11 @@ class Mixture:
     metric_, adaptation_ : str or None
         For NUTS: the mass matrix (``"dense_e"``, ``"diag_e"``, ``"unit_e"``)
         and how it was found (``"laplace"``: the Laplace approximation at the
-        MAP, held fixed; ``"windowed"``: Stan's warmup estimate). None for
-        the other methods.
+        MAP, held fixed; ``"windowed"``: Stan's warmup estimate; ``"none"``:
+        not estimated, because the warmup was too short for the windowed
+        adaptation or ``adapt_engaged=False`` turned it off, so the chains
+        ran on the metric they started with, ``inv_metric`` or else the
+        identity, reported as ``"unit_e"``). None for the other methods.
     threads_per_chain_ : int or None
         For NUTS: the threads each chain's gradient ran on (see the
         ``threads_per_chain`` option of :meth:`fit`). None for the other
@@ -527,7 +532,9 @@ class Mixture:
             NUTS chains, warmup iterations and kept draws per chain (for
             variational, ``draws`` is the number of approximate draws).
             ``warmup`` defaults to 1000 with Stan's windowed adaptation and
-            to 100 with the Laplace metric (see ``adaptation``). These, and
+            to 100 with the Laplace metric (see ``adaptation``); the windowed
+            adaptation estimates no metric from fewer than 150 warmup
+            iterations on stanli (20 on CmdStan). These, and
             the NUTS and ADVI settings below, are refused (other than at
             their defaults) with a method they do not apply to.
         n_starts : int
@@ -572,12 +579,18 @@ class Mixture:
             metric and stays fixed; the warmup (100 iterations unless
             ``warmup`` says otherwise, at most 149) tunes only the step size.
             It needs ``init="map"``. ``"auto"`` takes ``"laplace"`` where the
-            components are well separated at the MAP (mean top membership
-            probability at least 0.9) and neither ``warmup`` nor
-            ``inv_metric`` is given; otherwise ``"windowed"``. Where the
-            curvature at the MAP is not positive definite the windowed
-            adaptation is used.
-            The choice is kept in ``adaptation_``.
+            chains start from the MAP, ``inv_metric`` is not given and the
+            metric is not ``"unit_e"``, if either the components are well
+            separated there (mean top membership probability at least 0.9)
+            and ``warmup`` is not given, or ``warmup`` is too short for the
+            windowed adaptation to estimate a metric (below 150 on stanli,
+            20 on CmdStan); otherwise ``"windowed"``. Where the curvature at
+            the MAP is not positive definite the windowed adaptation is used.
+            A windowed adaptation with too short a warmup warns and leaves
+            the chains on the metric they start with (``inv_metric``, or the
+            identity: ``metric_`` then says ``"unit_e"``), and
+            ``adaptation_`` says ``"none"``, as it does with
+            ``adapt_engaged=False``. The choice is kept in ``adaptation_``.
         jacobian : bool
             ``False`` asks for the penalized maximum likelihood instead of
             the posterior mode; only engines with that capability (CmdStan)
@@ -586,7 +599,11 @@ class Mixture:
             Store the pointwise log-likelihood (for ``az.loo``). By default,
             stored when it holds fewer than 20 million values.
         show_progress : bool, optional
-            Progress bar while sampling; by default shown on a terminal.
+            Progress bar while NUTS samples; by default shown on a terminal.
+            Every method takes it (so one set of settings serves every
+            method, as the command line and :func:`stanmix.fit_many` pass
+            it); ``"optimize"`` and ``"variational"`` have no progress to
+            show, and there it changes nothing.
         lower_limit, upper_limit, censored, interval
             Censoring, as :func:`stanmix.censoring.cell_table` takes it:
             detection limits (a number, ``{column: limit}`` or per-cell
@@ -619,6 +636,9 @@ class Mixture:
             parameter or statistic, its figures, and what to do (for
             divergences, a higher ``adapt_delta``). ``convergence_`` keeps
             them.
+        RuntimeWarning
+            Before NUTS, when the windowed adaptation's warmup is too short
+            for it to estimate a metric (see ``adaptation``).
         """
         settings = dict(
             method=method,
@@ -633,6 +653,8 @@ class Mixture:
             adaptation=adaptation,
             jacobian=jacobian,
             seed=seed,
+            log_likelihood=log_likelihood,
+            show_progress=show_progress,
         )
         family = self._make_family()
         k, priors, relabel, seed, engine, threads = self._check_fit_options(
@@ -678,8 +700,11 @@ class Mixture:
             cells, enabled=bool(self.standardize), shared=family.shared_scale
         )
         std = units.apply(cells)
+        # Start i's k-means (and its optimizer run, in best_mode) take the
+        # i-th seed derived from the fit's seed.
         clusterings = [
-            kmeans(std.point_values(), k, seed=seed + i) for i in range(n_starts)
+            kmeans(std.point_values(), k, seed=start_seed)
+            for start_seed in spawn_seeds(seed, n_starts)
         ]
         layout = Layout(
             self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
@@ -793,14 +818,18 @@ class Mixture:
                 )
                 auto_metric = metric == "auto"
                 explicit_laplace = adaptation == "laplace"
+                min_warmup = windowed_min_warmup(engine.name)
                 if adaptation == "auto":
                     adaptation = choose_adaptation(
                         separation=separation if init == "map" else None,
                         metric=metric,
-                        warmup_given=warmup is not None,
+                        warmup=warmup,
                         metric_given="inv_metric" in engine_options,
+                        at_map=init == "map",
+                        min_warmup=min_warmup,
                     )
                 covariance = None
+                laplace_failed = False
                 if adaptation == "laplace":
                     if best is not None:
                         covariance = _laplace_metric(
@@ -815,12 +844,13 @@ class Mixture:
                                 "positive definite"
                             )
                             + ", so the Laplace approximation gives no metric; "
-                            "Stan's windowed adaptation estimates it instead"
+                            "Stan's windowed adaptation is used instead"
                         )
                         if explicit_laplace:
                             warnings.warn(message, RuntimeWarning, stacklevel=2)
                         logger.info(message)
                         adaptation = "windowed"
+                        laplace_failed = best is not None
                 if auto_metric and "inv_metric" in engine_options:
                     # The user's metric says its kind by its shape.
                     dense = np.ndim(engine_options["inv_metric"]) == 2
@@ -846,6 +876,34 @@ class Mixture:
                     warmup = (
                         LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
                     )
+                adapt_engaged = engine_options.get("adapt_engaged", True)
+                if (
+                    covariance is None
+                    and metric != "unit_e"
+                    and (not adapt_engaged or warmup < min_warmup)
+                ):
+                    # No metric is estimated: the chains keep the one they
+                    # start with, the identity unless inv_metric gives one.
+                    given = "inv_metric" in engine_options
+                    if not given:
+                        metric = "unit_e"
+                    adaptation = "none"
+                    if adapt_engaged:
+                        warnings.warn(
+                            _short_warmup_message(
+                                warmup,
+                                min_warmup,
+                                engine.name,
+                                given,
+                                laplace=None
+                                if given or laplace_failed
+                                else "adaptation='laplace'"
+                                if init == "map"
+                                else "init='map' with adaptation='laplace'",
+                            ),
+                            RuntimeWarning,
+                            stacklevel=_caller_level(),
+                        )
                 self.metric_ = metric
                 self.adaptation_ = adaptation
                 if threads is None and family.threads and family.spare_cores:
@@ -873,6 +931,7 @@ class Mixture:
                     adapt_metric=covariance is None,
                     **engine_options,
                 )
+                result.info.setdefault("adapt_engaged", bool(adapt_engaged))
             self._finish(result, log_likelihood, relabel, map_probs)
         return self
 
@@ -1027,7 +1086,7 @@ class Mixture:
             )
         if result.method == "sample":
             attrs["metric"] = result.info.get("metric", "")
-            attrs["adaptation"] = (
+            attrs["adaptation"] = self.adaptation_ or (
                 "windowed" if result.info.get("adapt_metric", True) else "laplace"
             )
         if result.method == "variational":
@@ -1135,9 +1194,12 @@ class Mixture:
             {n: ess[n] for n in names},
             sample_stats=getattr(self.idata_, "sample_stats", None),
             max_treedepth=self.engine_result_info_.get("max_treedepth"),
+            posterior=post[names],
+            adapt_engaged=self.engine_result_info_.get("adapt_engaged", True),
         )
         if not found.converged:
-            state = "have not converged" if found.computable else "cannot be checked"
+            checked = found.computable or found.stuck_chains
+            state = "have not converged" if checked else "cannot be checked"
         elif not found.sampler_ok:
             state = "have warning signs"
         else:
@@ -1551,6 +1613,45 @@ def _laplace_metric(
     pivot, which ``data`` may have changed since the MAP."""
     point = end_point(best, init, keep_init=("_ordered", "_below"))
     return engine.laplace_covariance(stan_file, data, point)
+
+
+def _short_warmup_message(
+    warmup: int, min_warmup: int, engine: str, given: bool, laplace: str | None
+) -> str:
+    """The warning for a windowed adaptation whose warmup is too short to
+    estimate a metric: what the chains run on instead (``given``: the
+    user's ``inv_metric``), and what to do (``laplace``: the settings that
+    would give the Laplace metric, None where it cannot be had).
+
+    Examples
+    --------
+    >>> print(_short_warmup_message(100, 150, "stanli", False,
+    ...                             "adaptation='laplace'"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    the metric cannot adapt with fewer than 150 warmup iterations (warmup=100):
+    Stan's windowed adaptation on engine 'stanli' estimates none from fewer,
+    so the chains run on the identity metric (metric_='unit_e',
+    adaptation_='none') and only the step size is tuned; set warmup=150 or
+    more, or use adaptation='laplace' (the metric from the curvature at the
+    MAP, which needs only a short warmup)
+    """
+    kept = (
+        "the given inv_metric, unchanged (adaptation_='none')"
+        if given
+        else "the identity metric (metric_='unit_e', adaptation_='none')"
+    )
+    fix = f"set warmup={min_warmup} or more"
+    if laplace:
+        fix += (
+            f", or use {laplace} (the metric from the curvature at the MAP, "
+            "which needs only a short warmup)"
+        )
+    return (
+        f"the metric cannot adapt with fewer than {min_warmup} warmup iterations "
+        f"(warmup={warmup}): Stan's windowed adaptation on engine {engine!r} "
+        f"estimates none from fewer, so the chains run on {kept} and only the "
+        f"step size is tuned; {fix}"
+    )
 
 
 def _first(params: Params) -> Params:

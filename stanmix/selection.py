@@ -232,9 +232,10 @@ def select_components(
         (:func:`stanmix.parallel.spawn_seeds`), so the same seed gives the
         same table serially, with joblib and on Dask.
     kfold : int, None or "auto"
-        Folds for the K with unreliable LOO (NUTS only; ``"auto"``: 5 with
-        NUTS, none with ``method="optimize"``); ``None`` keeps the LOO
-        estimate and marks it ``"loo (unreliable)"``.
+        Folds for the K with unreliable LOO (NUTS only; at most the number
+        of rows; ``"auto"``: 5 with NUTS, or one per row with fewer rows,
+        none with ``method="optimize"``); ``None`` keeps the LOO estimate
+        and marks it ``"loo (unreliable)"``.
     n_jobs, backend, client, progress
         Where the fits run: see :func:`stanmix.parallel.run_tasks`
         (default: one after another in this process).
@@ -242,7 +243,8 @@ def select_components(
         Censoring, as for :meth:`Mixture.fit`.
     **fit_kwargs
         Passed to every fit (``chains``, ``warmup``, ``draws``, engine
-        options, ...).
+        options, ...); not ``log_likelihood``, which the sweep sets (stored
+        for NUTS, where LOO needs it).
 
     Returns
     -------
@@ -268,7 +270,8 @@ def select_components(
     """
     ks = _check_ks(n_components)
     check.one_of("method", method, ("sample", "optimize"))
-    if isinstance(kfold, str) and kfold == "auto":
+    auto_kfold = isinstance(kfold, str) and kfold == "auto"
+    if auto_kfold:
         kfold = KFOLD if method == "sample" else None
     elif kfold is not None:
         check.integer("kfold", kfold, low=2)
@@ -302,6 +305,15 @@ def select_components(
     }
     cells, _ = template._read(X, censoring)
     check_fit_data(cells)
+    if kfold is not None and kfold > cells.n_obs:
+        if auto_kfold:
+            kfold = cells.n_obs if cells.n_obs >= 2 else None
+        else:
+            raise StanmixInputError(
+                f"kfold must be at most the number of rows ({cells.n_obs}), got "
+                f"kfold={kfold}: each fold holds out at least one row; use "
+                f"kfold={cells.n_obs} or fewer"
+            )
     if ks[-1] > cells.n_obs:
         raise StanmixInputError(
             f"n_components goes up to {ks[-1]} but the data has {cells.n_obs} "
@@ -379,8 +391,12 @@ def select_components(
 
 def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> None:
     """Refuse, before any fit, keywords that no fit of ``template`` takes."""
-    own = ("seed", "method", "log_likelihood", *CENSORING_ARGS)
-    for name in own:
+    if "log_likelihood" in fit_kwargs:
+        raise StanmixInputError(
+            "log_likelihood is set by the sweep itself (stored for NUTS, where "
+            "LOO needs it) and cannot be given; leave it out"
+        )
+    for name in ("seed", "method", *CENSORING_ARGS):
         if name in fit_kwargs:
             raise StanmixInputError(f"give {name} to select_components itself")
     check_fit_options(template, {**fit_kwargs, "method": method})

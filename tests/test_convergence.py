@@ -142,8 +142,12 @@ def _warned_fit(data, **options):
     return model, str(warning.message)
 
 
-def test_divergent_transitions_warn_and_point_to_adapt_delta(data):
-    """A step size held far too large makes every transition diverge."""
+def test_chains_that_do_not_move_are_named_with_advice_that_can_be_followed(data):
+    """A step size held far too large (adapt_engaged=False) makes every
+    transition diverge and leaves both chains where they started: the
+    warning says the chains did not move, not that there was one chain,
+    and its advice is a smaller step size, not adapt_delta (which
+    adapt_engaged=False refuses). Following it, the chains move."""
     model, message = _warned_fit(
         data,
         warmup=0,
@@ -156,10 +160,108 @@ def test_divergent_transitions_warn_and_point_to_adapt_delta(data):
     diverging = model.idata_.sample_stats["diverging"].to_numpy()
     assert check.divergences == int(diverging.sum()) == 200
     assert check.transitions == 200
+    assert (check.chains, check.stuck_chains, check.adapt_engaged) == (2, (0, 1), False)
+    assert not check.one_chain
     assert not check.divergences_ok and not check.converged and not check.sampler_ok
-    assert "200 of 200 transitions divergent (100.00%)" in message
-    assert "raise adapt_delta" in message
-    assert "200 of 200 transitions divergent" in str(check)
+    assert message == (
+        "the NUTS draws have not converged: the chains did not move: every draw "
+        "of a chain is the same (no proposal was accepted), so R-hat and bulk "
+        "ESS mean nothing; 200 of 200 transitions divergent (100.00%). A chain "
+        "that does not move rejects every proposal: its step size is far too "
+        "large for the posterior (every transition then diverges) or it starts "
+        "where the log density is not finite. adapt_engaged=False holds the step "
+        "size where it starts: give a smaller step_size= (say a tenth), or let "
+        "the adaptation tune it (leave adapt_engaged out). The figures of every "
+        "parameter are in convergence_.table."
+    )
+    assert str(check).startswith("Convergence not reached: the chains did not move")
+    smaller = sm.NormalMixture(1, engine="stanli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        smaller.fit(
+            data["u"],
+            chains=2,
+            seed=1,
+            warmup=0,
+            draws=100,
+            adaptation="windowed",
+            adapt_engaged=False,
+            step_size=0.25,
+            show_progress=False,
+        )
+    assert smaller.convergence_.stuck_chains == ()
+    assert smaller.convergence_.chains == 2
+
+
+def test_one_stuck_chain_among_moving_ones_is_named():
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=(3, 50, 2))
+    mu[2] = mu[2, 0]
+    rhat = xr.Dataset({"mu": ("component", [1.3, 1.002])})
+    ess = xr.Dataset({"mu": ("component", [40.0, 900.0])})
+    check = convergence(rhat, ess, posterior={"mu": mu})
+    assert (check.chains, check.stuck_chains) == (3, (2,))
+    assert not check.converged and not check.one_chain
+    assert check.figures() == (
+        "chain 2 did not move: every draw of it is the same; largest R-hat "
+        "1.300 (mu[0]; above 1.01), smallest bulk ESS 40 (mu[0]; below 400)"
+    )
+    assert check.advice().startswith(
+        "A chain that does not move rejects every proposal"
+    )
+    assert "Run a longer warmup (warmup=) so that the step size adapts" in (
+        check.advice()
+    )
+    # Every chain moved: nothing is said of stuck chains.
+    mu[2] = rng.normal(size=(50, 2))
+    moving = convergence(rhat, ess, posterior={"mu": mu})
+    assert (moving.chains, moving.stuck_chains) == (3, ())
+    assert "did not move" not in moving.figures() + moving.advice()
+
+
+def test_one_chain_is_read_from_the_chain_count():
+    """R-hat NaN with a known ESS is one chain only where there is one: with
+    two chains the figures say R-hat could not be computed, not why not."""
+    rhat = xr.Dataset({"mu": ("component", [np.nan, np.nan])})
+    ess = xr.Dataset({"mu": ("component", [812.0, 230.0])})
+    two = np.random.default_rng(0).normal(size=(2, 20, 2))
+    check = convergence(rhat, ess, posterior={"mu": two})
+    assert check.chains == 2 and not check.one_chain
+    assert "one chain" not in str(check) and "at least two chains" not in (
+        check.advice()
+    )
+    assert str(check) == (
+        "Convergence not checked: R-hat could not be computed, smallest bulk "
+        "ESS 230 (mu[1]; below 400)"
+    )
+    one = convergence(rhat, ess, posterior={"mu": two[:1]})
+    assert one.chains == 1 and one.one_chain
+    assert str(one).startswith("Convergence not checked: R-hat could not be ")
+    # Without the draws, the sampler's statistics give the count.
+    stats = {"diverging": np.zeros((2, 20), dtype=bool)}
+    assert convergence(rhat, ess, sample_stats=stats).chains == 2
+
+
+@pytest.mark.parametrize("adapt_engaged", [True, False])
+def test_divergences_are_met_with_advice_the_sampler_can_take(adapt_engaged):
+    rhat = xr.Dataset({"mu": ("component", [1.001])})
+    ess = xr.Dataset({"mu": ("component", [2000.0])})
+    diverging = np.zeros((2, 1000), dtype=bool)
+    diverging[0, :30] = True
+    check = convergence(
+        rhat,
+        ess,
+        sample_stats={"diverging": diverging},
+        adapt_engaged=adapt_engaged,
+    )
+    advice = check.advice()
+    assert ("raise adapt_delta (say to 0.99; smaller steps)" in advice) is (
+        adapt_engaged
+    )
+    assert (
+        "give a smaller step_size= (adapt_engaged=False holds it where it "
+        "starts), or let the adaptation tune it (leave adapt_engaged out)" in advice
+    ) is (not adapt_engaged)
 
 
 def test_tree_depth_hits_warn_even_when_the_draws_converged(data):

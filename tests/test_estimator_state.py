@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import RecordingEngine
 
 import stanmix as sm
 from stanmix import checks
@@ -91,3 +92,64 @@ def test_an_hdi_prob_of_zero_is_refused_not_replaced_by_the_default():
             call(hdi_prob=0)
     with pytest.raises(sm.StanmixInputError, match="hdi_prob must be a number"):
         checks.separation(model, hdi_prob=0)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "method"),
+    [
+        ("log_likelihood", "no", "optimize"),
+        ("log_likelihood", 1, "sample"),
+        ("show_progress", "yes", "sample"),
+        ("show_progress", 0, "optimize"),
+    ],
+)
+def test_a_switch_that_is_not_true_or_false_is_refused_before_any_stan_call(
+    option, value, method
+):
+    """A refused switch leaves the earlier fit whole, and reaches no engine."""
+    model = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    before = {a: getattr(model, a) for a in fitted_attributes(model)}
+    engine = RecordingEngine(stop=("optimize", "variational", "sample"))
+    model.set_params(engine=engine)
+    what = (
+        "store it when it is small"
+        if option == "log_likelihood"
+        else ("a bar on a terminal")
+    )
+    with pytest.raises(sm.StanmixInputError) as info:
+        model.fit(X, method=method, seed=1, **{option: value})
+    assert str(info.value) == (
+        f"{option} must be True, False or None ({what}), got {value!r}"
+    )
+    assert engine.calls == {}
+    assert {a: getattr(model, a) for a in fitted_attributes(model)} == before
+
+
+def test_the_switches_take_true_false_and_none():
+    stored = {}
+    for value in (True, np.True_, False, None):
+        model = sm.Mixture(3, engine="stanli").fit(
+            X, method="optimize", seed=1, log_likelihood=value
+        )
+        stored[repr(value)] = "log_likelihood" in model.idata_
+    assert stored == {"True": True, "np.True_": True, "False": False, "None": True}
+
+
+@pytest.mark.parametrize("method", ["optimize", "variational"])
+def test_show_progress_is_taken_by_every_method_and_changes_nothing_without_nuts(
+    method,
+):
+    """The command line and fit_many pass show_progress whatever the method;
+    the posterior mode and ADVI have no progress to show."""
+    run = dict(method=method, seed=1)
+    if method == "variational":
+        run.update(draws=100, eta=0.1)
+    fits = [
+        sm.Mixture(3, engine="stanli").fit(X, show_progress=show, **run)
+        for show in (True, False, None)
+    ]
+    for fit in fits[1:]:
+        np.testing.assert_array_equal(
+            fit.idata_.posterior["mu"].to_numpy(),
+            fits[0].idata_.posterior["mu"].to_numpy(),
+        )

@@ -330,17 +330,217 @@ def test_laplace_metric_is_dense_whatever_the_warmup():
     """The per-parameter warmup floor is for a metric estimated from warmup
     draws; the Laplace metric comes from the curvature at the MAP, so a
     short warmup asked for with it keeps the dense metric (the windowed
-    adaptation with the same warmup does not)."""
-    X = _separated(3, 2)  # 14 parameters: a dense metric needs 140 warmup
+    adaptation with a warmup below the floor does not)."""
+    X = _separated(3, 4)  # 26 parameters: a dense metric needs 260 warmup
     model, call = _sampler_call(
-        sm.DiagonalMixture(3), X, adaptation="laplace", warmup=100
+        sm.DiagonalMixture(3), X, adaptation="laplace", warmup=149
     )
-    assert (model.metric_, call["warmup"]) == ("dense_e", 100)
-    assert call["inv_metric"].shape == (14, 14)
+    assert (model.metric_, call["warmup"]) == ("dense_e", 149)
+    assert call["inv_metric"].shape == (26, 26)
     model, call = _sampler_call(
-        sm.DiagonalMixture(3), X, adaptation="windowed", warmup=100
+        sm.DiagonalMixture(3), X, adaptation="windowed", warmup=200
     )
-    assert (model.metric_, call["warmup"]) == ("diag_e", 100)
+    assert (model.metric_, call["warmup"]) == ("diag_e", 200)
+    assert "inv_metric" not in call
+
+
+# -- a warmup too short for the windowed adaptation ---------------------------
+
+
+def _short_warmup_warnings(caught) -> list[str]:
+    return [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, RuntimeWarning)
+        and "warmup iterations (warmup=" in str(w.message)
+    ]
+
+
+def _recorded_call(model, X, **kwargs):
+    """Like _sampler_call, with the warnings the fit gave before the sampler."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, call = _sampler_call(model, X, **kwargs)
+    return model, call, _short_warmup_warnings(caught)
+
+
+@pytest.mark.parametrize("warmup", [0, 100, 149])
+def test_auto_takes_the_laplace_metric_for_a_warmup_below_150(warmup):
+    """stanli's windowed adaptation estimates no metric from fewer than 150
+    warmup iterations, so a shorter warmup takes the Laplace metric, held
+    fixed through that warmup, even where the components overlap (where a
+    longer warmup would be windowed)."""
+    overlapping = sm.datasets.two_components(100, seed=1).X
+    for X, model in (
+        (_separated(3, 2), sm.DiagonalMixture(3)),
+        (overlapping, sm.NormalMixture(2)),
+    ):
+        model, call, said = _recorded_call(model, X, warmup=warmup)
+        assert (model.adaptation_, call["warmup"], call["adapt_metric"]) == (
+            "laplace",
+            warmup,
+            False,
+        )
+        assert model.metric_ == call["metric"]
+        assert call["inv_metric"].ndim == (2 if model.metric_ == "dense_e" else 1)
+        assert said == []
+    model, call, said = _recorded_call(sm.NormalMixture(2), overlapping, warmup=150)
+    assert (model.adaptation_, call["adapt_metric"]) == ("windowed", True)
+    assert said == []
+
+
+def test_a_windowed_warmup_below_150_warns_and_says_the_metric_is_the_identity():
+    model, call, said = _recorded_call(
+        sm.DiagonalMixture(3), _separated(3, 2), adaptation="windowed", warmup=100
+    )
+    assert said == [
+        "the metric cannot adapt with fewer than 150 warmup iterations "
+        "(warmup=100): Stan's windowed adaptation on engine 'stanli' estimates "
+        "none from fewer, so the chains run on the identity metric "
+        "(metric_='unit_e', adaptation_='none') and only the step size is "
+        "tuned; set warmup=150 or more, or use adaptation='laplace' (the metric "
+        "from the curvature at the MAP, which needs only a short warmup)"
+    ]
+    assert (model.adaptation_, model.metric_) == ("none", "unit_e")
+    assert (call["metric"], call["warmup"], call["adapt_metric"]) == (
+        "unit_e",
+        100,
+        True,
+    )
+    assert "inv_metric" not in call
+
+
+def test_a_short_warmup_without_a_map_warns_and_names_the_way_to_one():
+    model, call, said = _recorded_call(
+        sm.DiagonalMixture(3), _separated(3, 2), init="kmeans", warmup=120
+    )
+    assert len(said) == 1
+    assert said[0].endswith(
+        "set warmup=150 or more, or use init='map' with adaptation='laplace' "
+        "(the metric from the curvature at the MAP, which needs only a short "
+        "warmup)"
+    )
+    assert (model.adaptation_, model.metric_, call["metric"]) == (
+        "none",
+        "unit_e",
+        "unit_e",
+    )
+
+
+def test_a_short_warmup_keeps_a_given_inv_metric_and_says_so():
+    given = np.full(14, 0.5)
+    model, call, said = _recorded_call(
+        sm.DiagonalMixture(3), _separated(3, 2), inv_metric=given, warmup=100
+    )
+    assert len(said) == 1
+    assert (
+        "so the chains run on the given inv_metric, unchanged (adaptation_='none') "
+        "and only the step size is tuned; set warmup=150 or more" in said[0]
+    )
+    assert "adaptation='laplace'" not in said[0]
+    assert (model.adaptation_, model.metric_, call["metric"]) == (
+        "none",
+        "diag_e",
+        "diag_e",
+    )
+    np.testing.assert_array_equal(call["inv_metric"], given)
+
+
+def test_the_unit_metric_asked_for_with_a_short_warmup_is_not_a_warning():
+    model, call, said = _recorded_call(
+        sm.DiagonalMixture(3), _separated(3, 2), metric="unit_e", warmup=100
+    )
+    assert said == []
+    assert (model.adaptation_, model.metric_, call["metric"]) == (
+        "windowed",
+        "unit_e",
+        "unit_e",
+    )
+
+
+def test_adaptation_turned_off_is_reported_as_no_adaptation_without_a_warning():
+    model, call, said = _recorded_call(
+        sm.DiagonalMixture(3),
+        _separated(3, 2),
+        adaptation="windowed",
+        warmup=300,
+        adapt_engaged=False,
+    )
+    assert said == []
+    assert (model.adaptation_, model.metric_, call["metric"]) == (
+        "none",
+        "unit_e",
+        "unit_e",
+    )
+
+
+class _CmdStanNamed(RecordingEngine):
+    """A recording engine under CmdStan's name, whose windowed adaptation
+    shrinks its windows to fit warmups from 20 iterations on."""
+
+    name = "cmdstan"
+
+
+def test_cmdstan_keeps_the_windowed_adaptation_down_to_20_warmup_iterations():
+    def call(**kwargs):
+        engine = _CmdStanNamed(stop=("sample",))
+        model = sm.DiagonalMixture(3, engine=engine)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(Stop):
+                model.fit(_separated(3, 2), seed=1, show_progress=False, **kwargs)
+        sampled = engine.calls["sample"]
+        return model, sampled, _short_warmup_warnings(caught)
+
+    model, sampled, said = call(warmup=100)
+    assert (model.adaptation_, sampled["adapt_metric"], said) == (
+        "windowed",
+        True,
+        [],
+    )
+    model, sampled, said = call(warmup=19)
+    assert (model.adaptation_, sampled["adapt_metric"], said) == (
+        "laplace",
+        False,
+        [],
+    )
+    model, sampled, said = call(adaptation="windowed", warmup=19)
+    assert (model.adaptation_, model.metric_, sampled["metric"]) == (
+        "none",
+        "unit_e",
+        "unit_e",
+    )
+    assert len(said) == 1
+    assert said[0].startswith(
+        "the metric cannot adapt with fewer than 20 warmup iterations "
+        "(warmup=19): Stan's windowed adaptation on engine 'cmdstan'"
+    )
+
+
+def test_a_short_warmup_samples_on_the_metric_it_reports():
+    """On stanli, 100 warmup iterations: by default the Laplace metric
+    reaches every chain unchanged; the windowed adaptation asked for leaves
+    the chains on the identity, and the fit's records say so."""
+    X = sm.datasets.blobs(150, seed=1).X
+    run = dict(seed=1, chains=2, warmup=100, draws=100, show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = sm.DiagonalMixture(3, engine="stanli").fit(X, **run)
+        windowed = sm.DiagonalMixture(3, engine="stanli").fit(
+            X, adaptation="windowed", **run
+        )
+    assert (auto.adaptation_, auto.metric_) == ("laplace", "dense_e")
+    assert auto.idata_.posterior.attrs["adaptation"] == "laplace"
+    metrics = [np.asarray(m) for m in auto.engine_result_info_["inv_metric"]]
+    assert metrics[0].shape == (14, 14) and not np.allclose(metrics[0], np.eye(14))
+    np.testing.assert_array_equal(metrics[1], metrics[0])
+    assert (windowed.adaptation_, windowed.metric_) == ("none", "unit_e")
+    assert windowed.idata_.posterior.attrs["adaptation"] == "none"
+    assert windowed.idata_.posterior.attrs["metric"] == "unit_e"
+    assert windowed.engine_result_info_["metric"] == "unit_e"
+    # The identity metric needs far smaller steps than the Laplace one.
+    steps = [f.engine_result_info_["step_size"] for f in (auto, windowed)]
+    assert np.min(steps[0]) > 5 * np.max(steps[1])
 
 
 class _NoCurvature(RecordingEngine):

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import stanmix as sm
+from stanmix.engines._stanli import StanliEngine
+from stanmix.parallel import spawn_seeds
 
 pytest.importorskip("stanli")
 
@@ -35,3 +37,59 @@ def test_a_converged_optimizer_is_confirmed_without_a_warning():
         warnings.simplefilter("error", RuntimeWarning)
         model = sm.DiagonalMixture(5, engine="stanli").fit(X, method="optimize", seed=1)
     assert np.isfinite(model.optimize_lps_).all()
+
+
+class _SeedSpy(StanliEngine):
+    """The stanli engine, recording the seed of every optimizer run."""
+
+    def __init__(self):
+        super().__init__()
+        self.seeds = []
+
+    def optimize(self, stan_file, data, **kwargs):
+        self.seeds.append(kwargs["seed"])
+        return super().optimize(stan_file, data, **kwargs)
+
+
+def test_each_start_has_its_own_seed_derived_from_the_fit_seed(monkeypatch):
+    """Start i's k-means and optimizer run take the i-th seed spawn_seeds
+    derives from the fit's seed (the confirming restart the next one), so
+    neighbouring seeds share no start."""
+    import stanmix.estimator as estimator
+
+    kmeans_seeds = []
+    real_kmeans = estimator.kmeans
+
+    def kmeans(points, k, seed, **kwargs):
+        kmeans_seeds.append(seed)
+        return real_kmeans(points, k, seed, **kwargs)
+
+    monkeypatch.setattr(estimator, "kmeans", kmeans)
+    runs = {}
+    for seed in (1, 2):
+        engine = _SeedSpy()
+        kmeans_seeds.clear()
+        sm.DiagonalMixture(5, engine=engine).fit(X, method="optimize", seed=seed)
+        runs[seed] = (list(kmeans_seeds), engine.seeds)
+    for seed, (kmeans_used, optimizer_used) in runs.items():
+        derived = spawn_seeds(seed, 5)
+        assert kmeans_used == derived[:4]
+        assert optimizer_used == derived  # four starts, then the confirmation
+    assert not set(runs[1][1]) & set(runs[2][1])
+
+
+def test_neighbouring_seeds_give_different_random_starts_and_a_seed_repeats():
+    """Stan's random inits: every start of seed 2 ends elsewhere than every
+    start of seed 1, and seed 1 again gives seed 1's starts exactly."""
+    model = sm.DiagonalMixture(3, engine="stanli")
+    lps = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # starts disagree
+        for seed in (1, 2, 1):
+            lps.setdefault(seed, []).append(
+                model.fit(
+                    X[:200], method="optimize", init="random", seed=seed
+                ).optimize_lps_.copy()
+            )
+    np.testing.assert_array_equal(lps[1][0], lps[1][1])
+    assert not set(lps[1][0]) & set(lps[2][0])

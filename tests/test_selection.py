@@ -3,6 +3,8 @@ is unreliable, runs in parallel, and bad input."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,6 +18,8 @@ pytest.importorskip("stanli")
 SHORT = dict(chains=2, warmup=300, draws=300, show_progress=False)
 #: Long enough for R-hat <= 1.01 on the fits that should converge.
 FULL = dict(chains=4, warmup=500, draws=500, show_progress=False)
+#: The smallest NUTS run, where only the sweep's bookkeeping is tested.
+TINY = dict(chains=1, warmup=20, draws=20, show_progress=False)
 
 
 def _clusters(k: int, n: int = 500, seed: int = 1) -> pd.DataFrame:
@@ -128,6 +132,35 @@ def test_kfold_replaces_loo_where_pareto_k_is_high():
     assert "K-fold cross-validation" in sel.rule_
     unchecked = sm.select_components(X, [1, 2], seed=1, kfold=None, **SHORT)
     assert (unchecked.table_["estimate"] == "loo (unreliable)").any()
+
+
+def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch):
+    """With fewer rows than the 5 automatic folds, each row is a fold: no
+    fold is empty. The K-fold fits are not run here: the sweep's call for
+    them is recorded instead."""
+    import stanmix.selection as selection
+
+    real_row = selection._row
+    asked = {}
+
+    def unreliable_row(model, seconds, method):
+        row = real_row(model, seconds, method)
+        row["n_high_pareto_k"] = 1
+        return row
+
+    def kfold(cls, params, ks, cells, folds, seeds, fit, **run):
+        asked.update(ks=ks, n_obs=cells.n_obs, folds=folds)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(selection, "_row", unreliable_row)
+    monkeypatch.setattr(selection, "_kfold", kfold)
+    X = _clusters(1, n=4, seed=2)
+    with warnings.catch_warnings(), pytest.raises(KeyboardInterrupt):
+        warnings.simplefilter("ignore")  # one short chain: not converged
+        sm.select_components(
+            X, [1], estimator=sm.Mixture(engine="stanli"), seed=1, **TINY
+        )
+    assert asked == {"ks": [1], "n_obs": 4, "folds": 4}
 
 
 def test_a_better_k_set_aside_as_not_converged_is_a_caution():
@@ -346,6 +379,21 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
             "kfold=5 does not apply to method='optimize'",
         ),
         ({"kfold": "five"}, "kfold"),
+        (
+            {"kfold": 31},
+            "kfold must be at most the number of rows (30), got kfold=31: each "
+            "fold holds out at least one row; use kfold=30 or fewer",
+        ),
+        (
+            {"log_likelihood": False},
+            "log_likelihood is set by the sweep itself (stored for NUTS, where "
+            "LOO needs it) and cannot be given; leave it out",
+        ),
+        (
+            {"show_progress": "yes"},
+            "show_progress must be True, False or None (a bar on a terminal), "
+            "got 'yes'",
+        ),
         ({"backend": "dask", "client": None}, "dask"),
     ],
 )

@@ -103,8 +103,10 @@ def test_k_means_centres_on_tied_data_start_strictly_ordered_means():
 
 def test_a_failed_mode_on_repeated_values_says_why():
     X = _scores(90)
+    # every start of this seed runs a component onto one value (seed 1's
+    # starts found a mode before they were derived with SeedSequence)
     with pytest.raises(RuntimeError, match="every optimizer start failed") as info:
-        sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=2)
     assert "'score' (3 values in 90 rows)" in str(info.value)
     assert "scale near zero" in str(info.value)
 

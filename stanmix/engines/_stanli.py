@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
-import importlib
 import logging
 import sys
 import threading
@@ -29,50 +27,42 @@ from stanmix.inference.laplace import laplace_covariance
 
 logger = logging.getLogger("stanmix")
 
-# stanli's optimizer (L-BFGS, also behind its pathfinder starts) runs only on
-# the thread that loaded the library: from any other it crashes the process
-# (gradients and NUTS run anywhere). So stanmix loads stanli on a thread of
-# its own and sends those calls there, whichever thread asks: a Dask
-# worker's, a threading.Thread's or the main one.
-_home: concurrent.futures.ThreadPoolExecutor | None = None
-_home_ident: int | None = None
-_home_lock = threading.Lock()
+# stanli runs only on the thread that loaded the library: from any other,
+# its optimizer (and, for some programs, its gradient) crashes the process.
+# So the engine remembers that thread and refuses calls from others (a Dask
+# worker's second thread, a threading.Thread) with the way out, instead.
+_loader: tuple[int, str] | None = None
+_loader_lock = threading.Lock()
 
 
 def _load_stanli():
-    """The stanli module, loaded on stanmix's own thread unless it was
-    loaded before (then, it is taken, on the main thread)."""
-    global _home, _home_ident
-    with _home_lock:
-        if "stanli" in sys.modules or _home is not None:
-            import stanli
+    """The stanli module; the thread that loaded it is remembered (the main
+    thread when it was loaded before stanmix asked for it)."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            if "stanli" in sys.modules:
+                main = threading.main_thread()
+                _loader = (main.ident or 0, main.name)
+            else:
+                here = threading.current_thread()
+                _loader = (threading.get_ident(), here.name)
+        import stanli
 
-            return stanli
-        home = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="stanli"
-        )
-        _home_ident = home.submit(threading.get_ident).result()
-        module = home.submit(importlib.import_module, "stanli").result()
-        _home = home
-        return module
+        return stanli
 
 
-def _at_home(call, *args, **kwargs):
-    """``call(*args, **kwargs)`` on the thread that loaded stanli."""
-    if _home is not None:
-        if threading.get_ident() == _home_ident:
-            return call(*args, **kwargs)
-        return _home.submit(call, *args, **kwargs).result()
-    if threading.current_thread() is not threading.main_thread():
-        raise EngineUnavailableError(
-            "stanli was loaded on the main thread (import stanli came before "
-            "stanmix used it), and its optimizer runs only there, but this "
-            f"fit runs on thread {threading.current_thread().name!r}; fit on "
-            "the main thread, use processes (joblib's default, or Dask workers "
-            "with processes=True and threads_per_worker=1), or let stanmix load "
-            "stanli (do not import stanli first)"
-        )
-    return call(*args, **kwargs)
+def _check_thread() -> None:
+    """Refuse a stanli call from a thread other than the one that loaded it."""
+    if _loader is None or threading.get_ident() == _loader[0]:
+        return
+    raise EngineUnavailableError(
+        f"stanli runs only on the thread that loaded it ({_loader[1]!r}), and "
+        f"this fit runs on thread {threading.current_thread().name!r}; run "
+        "parallel fits in processes, one fit at a time in each: fit_many's "
+        "n_jobs (joblib), or Dask workers with processes=True and "
+        "threads_per_worker=1"
+    )
 
 
 class StanliEngine(Engine):
@@ -112,6 +102,7 @@ class StanliEngine(Engine):
         self._program(stan_file)  # one program serves any thread count
 
     def _model(self, stan_file: Path, data: Mapping, seed: int = 1):
+        _check_thread()
         return self._stanli.Model(
             mir=self._program(stan_file), data=_jsonable(data), seed=int(seed)
         )
@@ -130,7 +121,7 @@ class StanliEngine(Engine):
             )
         model = self._model(stan_file, data, seed)
         start = None if init is None else model.unconstrain(_jsonable(init))
-        result = _at_home(model.optimize, seed=int(seed), iter=int(iter), init=start)
+        result = model.optimize(seed=int(seed), iter=int(iter), init=start)
         names = list(result.keys())
         values = np.array([result[n] for n in names])[None, None, :]
         return EngineResult(
@@ -159,7 +150,7 @@ class StanliEngine(Engine):
 
         program = self._program(stan_file)
         payload = _jsonable(data)
-        model = self._stanli.Model(mir=program, data=payload, seed=int(seed))
+        model = self._model(stan_file, data, seed)
         bridge = self._stanli.bridgestan_model(
             mir=program, data=payload, name=Path(stan_file).stem
         )
@@ -256,10 +247,7 @@ class StanliEngine(Engine):
                 [model.unconstrain(_jsonable(i)) for i in _per_chain(inits, chains)]
             )
         with _progress(self._stanli, chains, warmup + draws, show_progress) as refresh:
-            if pathfinder_init:
-                fit = _at_home(model.sample, refresh=refresh, **kwargs)
-            else:
-                fit = model.sample(refresh=refresh, **kwargs)
+            fit = model.sample(refresh=refresh, **kwargs)
         columns = list(fit.names)
         variables = unflatten(columns, fit.draws())
         stats = sampler_stats(

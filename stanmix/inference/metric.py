@@ -28,7 +28,14 @@ column take the diagonal Laplace metric too: the ordered means step from
 the best determined one (the pivot chart), so the curvature left is each
 parameter's own, which a fixed diagonal metric follows (docs/benchmarks.md,
 scenario (d)). A warmup the user sets is a request for the windowed
-adaptation of that length.
+adaptation of that length, as long as that adaptation can estimate a metric
+in it: stanli's runs Stan's default windows (an initial buffer of 75
+iterations, a first window of 25 and a terminal buffer of 50) and estimates
+none with fewer than their 150 iterations, keeping the metric the chains
+start with (CmdStan shrinks the three windows to fit a shorter warmup and
+estimates none below 20). A warmup too short for it takes the Laplace
+metric wherever the chains start from the MAP and neither an inverse metric
+nor ``metric="unit_e"`` is given.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ ADAPTATIONS = ("auto", "laplace", "windowed")
 WINDOWED_WARMUP = 1000
 #: Warmup iterations (step size only) with the Laplace metric held fixed.
 LAPLACE_WARMUP = 100
+#: Fewest warmup iterations with which an engine's windowed adaptation
+#: estimates a metric (engines not listed are taken to need the most).
+WINDOWED_MIN_WARMUP = {"stanli": 150, "cmdstan": 20}
 #: metric="auto": "dense_e" up to this many unconstrained parameters ...
 DENSE_METRIC_MAX_PARAMS = 100
 #: ... and this mean top membership probability at the MAP ...
@@ -93,42 +103,71 @@ def choose_metric(
     return "dense_e"
 
 
+def windowed_min_warmup(engine: str) -> int:
+    """The fewest warmup iterations with which the windowed adaptation of
+    the engine named ``engine`` estimates a metric; with fewer, the chains
+    keep the metric they start with (the identity, or ``inv_metric``).
+
+    stanli runs Stan's default windows, which need 150 iterations; CmdStan
+    shrinks them to 15%, 75% and 10% of a shorter warmup, down to 20. An
+    engine not known here is taken to need 150.
+
+    Examples
+    --------
+    >>> windowed_min_warmup("stanli"), windowed_min_warmup("cmdstan")
+    (150, 20)
+    >>> windowed_min_warmup("my_engine")
+    150
+    """
+    return WINDOWED_MIN_WARMUP.get(engine, max(WINDOWED_MIN_WARMUP.values()))
+
+
 def choose_adaptation(
     *,
     separation: float | None,
     metric: str,
-    warmup_given: bool,
+    warmup: int | None,
     metric_given: bool,
+    at_map: bool,
+    min_warmup: int = WINDOWED_MIN_WARMUP["stanli"],
 ) -> str:
     """Return "laplace" or "windowed" for ``adaptation="auto"``.
 
-    "laplace" where the chains start from a MAP whose components are well
-    separated (mean top membership probability at least
-    ``DENSE_METRIC_MIN_SEPARATION``), the metric is not ``"unit_e"``, and
-    neither the warmup length nor an inverse metric was given.
+    "windowed" where the metric is ``"unit_e"`` or an inverse metric was
+    given (nothing to compute), or where the chains do not start from a MAP
+    (``at_map`` False: no curvature to take). Otherwise, with the user's
+    ``warmup`` (None when not set): "laplace" where it is shorter than
+    ``min_warmup``, the fewest iterations with which the windowed adaptation
+    estimates a metric at all (see :func:`windowed_min_warmup`); "windowed"
+    where it is at least that (a request for that adaptation); and, with
+    ``warmup`` None, "laplace" where the components are well separated at
+    the MAP (``separation``, the mean top membership probability, at least
+    ``DENSE_METRIC_MIN_SEPARATION``; None without joint components).
 
     Examples
     --------
-    >>> choose_adaptation(separation=0.99, metric="dense_e", warmup_given=False,
-    ...                   metric_given=False)
+    >>> settings = dict(metric="dense_e", warmup=None, metric_given=False,
+    ...                 at_map=True)
+    >>> choose_adaptation(separation=0.99, **settings)
     'laplace'
-    >>> choose_adaptation(separation=0.99, metric="diag_e", warmup_given=False,
-    ...                   metric_given=False)
-    'laplace'
-    >>> choose_adaptation(separation=0.99, metric="dense_e", warmup_given=True,
-    ...                   metric_given=False)
+    >>> choose_adaptation(separation=0.8, **settings)
     'windowed'
-    >>> choose_adaptation(separation=0.8, metric="diag_e", warmup_given=False,
-    ...                   metric_given=False)
+    >>> choose_adaptation(separation=0.99, **dict(settings, warmup=300))
+    'windowed'
+    >>> choose_adaptation(separation=0.8, **dict(settings, warmup=100))
+    'laplace'
+    >>> choose_adaptation(separation=0.8, min_warmup=20,
+    ...                   **dict(settings, warmup=100))
+    'windowed'
+    >>> choose_adaptation(separation=None, **dict(settings, warmup=100,
+    ...                                           at_map=False))
     'windowed'
     """
-    if (
-        separation is None
-        or separation < DENSE_METRIC_MIN_SEPARATION
-        or metric == "unit_e"
-        or warmup_given
-        or metric_given
-    ):
+    if metric == "unit_e" or metric_given or not at_map:
+        return "windowed"
+    if warmup is not None:
+        return "laplace" if warmup < min_warmup else "windowed"
+    if separation is None or separation < DENSE_METRIC_MIN_SEPARATION:
         return "windowed"
     return "laplace"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from stanmix.engines import Engine, EngineResult
+from stanmix.parallel import spawn_seeds
 
 #: A restart from an optimizer's end point that raises the log density by
 #: more than this says the first run stopped before the mode.
@@ -33,19 +34,25 @@ def best_mode(
     ``RuntimeError`` with the first engine error when every start fails.
     ``options`` go to the engine's optimizer (e.g. ``iter``).
 
+    Start ``i`` runs with the ``i``-th seed that
+    :func:`~stanmix.parallel.spawn_seeds` derives from ``seed`` (the
+    confirming restart with the next one): different seeds give independent
+    starts, and one seed gives the same starts every time.
+
     With ``confirm``, the optimizer is started once more where the best
     start stopped: at a mode it stays (its log density rises by less than
     ``CONFIRM_GAIN``); otherwise the first run stopped short (at ``iter``,
     say), which is a warning, and the higher of the two points is kept.
     """
+    seeds = spawn_seeds(seed, len(inits) + 1)
     results, errors, started = [], [], []
-    for i, init in enumerate(inits):
+    for init, start_seed in zip(inits, seeds, strict=False):
         try:
             results.append(
                 engine.optimize(
                     stan_file,
                     data,
-                    seed=seed + i,
+                    seed=start_seed,
                     jacobian=jacobian,
                     init=init,
                     **options,
@@ -67,7 +74,7 @@ def best_mode(
             data,
             best,
             started[top],
-            seed + len(inits),
+            seeds[-1],
             jacobian,
             options,
         )

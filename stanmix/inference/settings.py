@@ -4,6 +4,11 @@ A setting given with a method that does not use it (``draws`` for the
 posterior mode, ``chains`` for ADVI, ``algorithm`` for NUTS, ...) is
 refused rather than ignored; left at its default it passes. The defaults
 here are ``Mixture.fit``'s own (a test holds the signature to them).
+
+``log_likelihood`` and ``show_progress`` apply to every method, so they are
+not in ``METHOD_ARGS``: the command line and ``fit_many`` pass
+``show_progress`` whatever the method, and the posterior mode and ADVI,
+which have no progress to show, take it and change nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +60,25 @@ def _differs(value, default) -> bool:
         return True
 
 
+def _flag(name: str, value, none: str = "") -> None:
+    """Refuse a ``value`` of the switch ``name`` that is not True or False
+    (or None, where ``none`` says what None means).
+
+    Examples
+    --------
+    >>> try:
+    ...     _flag("log_likelihood", "no", none="store it when it is small")
+    ... except ValueError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    log_likelihood must be True, False or None (store it when it is small),
+    got 'no'
+    """
+    if isinstance(value, (bool, np.bool_)) or (none and value is None):
+        return
+    allowed = f"True, False or None ({none})" if none else "True or False"
+    raise StanmixInputError(f"{name} must be {allowed}, got {value!r}")
+
+
 def check_fit_settings(
     *,
     method: str,
@@ -69,6 +93,8 @@ def check_fit_settings(
     adaptation: str,
     jacobian: bool,
     seed: int | None,
+    log_likelihood: bool | None = None,
+    show_progress: bool | None = None,
 ) -> int | None:
     """Check ``fit``'s settings and that ``method`` uses each one given;
     return the seed (None when not given). Raises StanmixInputError naming
@@ -163,8 +189,9 @@ def check_fit_settings(
                 f"warmup={warmup}); leave warmup unset (100) or use "
                 "adaptation='windowed' for a longer warmup"
             )
-    if not isinstance(jacobian, (bool, np.bool_)):
-        raise StanmixInputError(f"jacobian must be True or False, got {jacobian!r}")
+    _flag("jacobian", jacobian)
+    _flag("log_likelihood", log_likelihood, none="store it when it is small")
+    _flag("show_progress", show_progress, none="a bar on a terminal")
     if not jacobian and method != "optimize":
         raise StanmixInputError("jacobian=False applies only to method='optimize'")
     return check.seed(seed)
