@@ -649,6 +649,9 @@ def _membership_section(model, png: str) -> list[str]:
     ]
 
 
+#: Replicated data sets drawn in the report's predictive check plot.
+PPC_PLOT_DRAWS = 50
+
 #: The co-clustering matrix is drawn for at most this many observations.
 CO_CLUSTERING_MAX_OBS = 2000
 
@@ -669,7 +672,7 @@ def _checks_section(model) -> list[str]:
     flagged = pvalues.index[(pvalues["p"] < 0.01) | (pvalues["p"] > 0.99)]
     table = pvalues.copy()
     table["p"] = table["p"].map(lambda v: f"{v:.3f}")
-    ppc_png = _render(lambda: plots.plot_ppc(model, draws=100, seed=seed))
+    ppc_png = _render(lambda: plots.plot_ppc(model, draws=PPC_PLOT_DRAWS, seed=seed))
     point = model.method_ == "optimize"
     if point:
         out.append(
