@@ -87,6 +87,26 @@ def test_stanli_builds_each_program_once_per_process():
     assert time.perf_counter() - start < 0.05
 
 
+def test_stanli_builds_a_model_once_for_the_calls_on_the_same_data():
+    """A fit's MAP starts, metric and sampler share one build of the model
+    for their (program, data), found by value; other data get their own,
+    and only the last few builds are kept."""
+    from stanmix.engines._stanli import MODELS_KEPT
+
+    engine = get_engine("stanli")
+    path = program_path("normal_diag")
+    data = json.loads(example_data_path("normal_diag").read_text())
+    first = engine._model(path, {k: np.asarray(v) for k, v in data.items()})
+    assert engine._model(path, data) is first  # lists or arrays, same values
+    y = np.asarray(data["y"], dtype=float)
+    moved = dict(data, y=(y + 1e-9).tolist())
+    assert engine._model(path, moved) is not first
+    assert engine._model(path, dict(data, compute_log_lik=0)) is not first
+    for i in range(MODELS_KEPT):
+        engine._model(path, dict(data, y=(y + i + 1).tolist()))
+    assert engine._model(path, data) is not first  # dropped as least recent
+
+
 def test_stanli_refuses_penalized_mle():
     data = json.loads(example_data_path("normal_diag").read_text())
     with pytest.raises(sm.EngineUnavailableError, match="engine='cmdstan'"):

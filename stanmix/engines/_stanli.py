@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import sys
 import threading
@@ -26,6 +28,8 @@ from stanmix.exceptions import EngineUnavailableError
 from stanmix.inference.laplace import laplace_covariance
 
 logger = logging.getLogger("stanmix")
+
+MODELS_KEPT = 4  # built (program, data) pairs the engine keeps for reuse
 
 # stanli runs only on the thread that loaded the library: from any other,
 # its optimizer (and, for some programs, its gradient) crashes the process.
@@ -81,6 +85,7 @@ class StanliEngine(Engine):
     def __init__(self) -> None:
         self._stanli = _load_stanli()
         self._mir: dict[tuple[str, float], str] = {}
+        self._models: dict[tuple, object] = {}
         self._lock = threading.Lock()
 
     @property
@@ -88,9 +93,14 @@ class StanliEngine(Engine):
         return self._stanli.__version__
 
     # -- building ---------------------------------------------------------
+    @staticmethod
+    def _program_key(stan_file: Path) -> tuple[str, float]:
+        stan_file = Path(stan_file)
+        return (str(stan_file.resolve()), stan_file.stat().st_mtime)
+
     def _program(self, stan_file: Path) -> str:
         stan_file = Path(stan_file)
-        key = (str(stan_file.resolve()), stan_file.stat().st_mtime)
+        key = self._program_key(stan_file)
         with self._lock:
             if key not in self._mir:
                 self._mir[key] = self._stanli.stan_to_mir(
@@ -101,11 +111,30 @@ class StanliEngine(Engine):
     def compile(self, stan_file: Path, threads: bool = False) -> None:
         self._program(stan_file)  # one program serves any thread count
 
-    def _model(self, stan_file: Path, data: Mapping, seed: int = 1):
+    def _model(self, stan_file: Path, data: Mapping):
+        """The program built for this data, shared by the calls of a fit.
+
+        stanli compiles a model for its data, which takes seconds where the
+        data are large (a Student-t program with a thousand distinct
+        detection limits: about 7 s), so the last few (program, data) pairs
+        are kept: a fit's MAP starts, metric and sampler reuse one build.
+        The programs draw nothing in transformed data, so the construction
+        seed changes nothing (stanli rebuilds under a run's seed when
+        transformed data draw).
+        """
         _check_thread()
-        return self._stanli.Model(
-            mir=self._program(stan_file), data=_jsonable(data), seed=int(seed)
-        )
+        key = (self._program_key(stan_file), _digest(data))
+        with self._lock:
+            model = self._models.pop(key, None)
+        if model is None:
+            model = self._stanli.Model(
+                mir=self._program(stan_file), data=_jsonable(data)
+            )
+        with self._lock:
+            self._models[key] = model  # most recently used last
+            while len(self._models) > MODELS_KEPT:
+                self._models.pop(next(iter(self._models)))
+        return model
 
     # -- algorithms -------------------------------------------------------
     def n_unconstrained(self, stan_file: Path, data: Mapping) -> int:
@@ -119,7 +148,7 @@ class StanliEngine(Engine):
                 "(jacobian=True); the penalized maximum likelihood "
                 "(jacobian=False) needs engine='cmdstan'"
             )
-        model = self._model(stan_file, data, seed)
+        model = self._model(stan_file, data)
         start = None if init is None else model.unconstrain(_jsonable(init))
         result = model.optimize(seed=int(seed), iter=int(iter), init=start)
         names = list(result.keys())
@@ -150,7 +179,7 @@ class StanliEngine(Engine):
 
         program = self._program(stan_file)
         payload = _jsonable(data)
-        model = self._model(stan_file, data, seed)
+        model = self._model(stan_file, payload)
         bridge = self._stanli.bridgestan_model(
             mir=program, data=payload, name=Path(stan_file).stem
         )
@@ -228,7 +257,7 @@ class StanliEngine(Engine):
                 f"adapt_metric=False needs warmup <= {FIXED_METRIC_MAX_WARMUP} "
                 f"on stanli, got {warmup}"
             )
-        model = self._model(stan_file, data, seed)
+        model = self._model(stan_file, data)
         if "max_treedepth" in options:
             options["max_depth"] = options.pop("max_treedepth")
         kwargs = dict(
@@ -286,6 +315,22 @@ def _per_chain(inits, chains: int) -> Sequence[Mapping]:
 def _bracket(name: str) -> str:
     base, *index = name.split(".")
     return f"{base}[{','.join(index)}]" if index else base
+
+
+def _digest(data: Mapping) -> bytes:
+    """A hash of a program's data: names, types, shapes and values."""
+    h = hashlib.blake2b(digest_size=20)
+    for key in sorted(data):
+        try:
+            value = np.asarray(data[key])
+        except ValueError:  # ragged nested lists
+            value = None
+        if value is None or value.dtype == object:
+            text = json.dumps(data[key], default=lambda v: np.asarray(v).tolist())
+            value = np.frombuffer(text.encode(), dtype=np.uint8)
+        h.update(f"{key}:{value.dtype.str}:{value.shape}".encode())
+        h.update(np.ascontiguousarray(value).tobytes())
+    return h.digest()
 
 
 def _jsonable(data: Mapping) -> dict:
