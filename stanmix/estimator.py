@@ -700,16 +700,16 @@ class Mixture:
             cells, enabled=bool(self.standardize), shared=family.shared_scale
         )
         std = units.apply(cells)
-        # Start i's k-means (and its optimizer run, in best_mode) take the
-        # i-th seed derived from the fit's seed.
+        # Start i's k-means or family start (and its optimizer run, in
+        # best_mode) take the i-th seed derived from the fit's seed.
+        start_seeds = spawn_seeds(seed, n_starts)
         clusterings = [
-            kmeans(std.point_values(), k, seed=start_seed)
-            for start_seed in spawn_seeds(seed, n_starts)
+            kmeans(std.point_values(), k, seed=start_seed) for start_seed in start_seeds
         ]
         layout = Layout(
             self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
         )
-        starts = family.data_starts(std, k, seed, n_starts) or [
+        starts = family.data_starts(std, k, start_seeds) or [
             c.start(family) for c in clusterings
         ]
         user = None

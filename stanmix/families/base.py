@@ -17,7 +17,7 @@ family's own (e.g. ``sigma`` (..., K, D), ``corr`` (..., J, D, D), ``nu``
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -239,11 +239,12 @@ class Family(abc.ABC):
         centres (K, D), per-column spreads (K, D), weights (K,)."""
 
     def data_starts(
-        self, cells: CellTable, k: int, seed: int, n_starts: int
+        self, cells: CellTable, k: int, seeds: Sequence[int]
     ) -> list[Params] | None:
         """Starting points the family computes from the (standardized) cells
-        itself, one per optimizer start, or None (the default) to start from
-        k-means clusterings of the cells (:meth:`start`)."""
+        itself, one per optimizer start (``seeds`` holds each start's seed),
+        or None (the default) to start from k-means clusterings of the cells
+        (:meth:`start`)."""
         return None
 
     def check_start(self, values: Mapping, k: int, d: int, where: str) -> Params:

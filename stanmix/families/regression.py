@@ -518,7 +518,7 @@ class NormalRegression(Family):
             params["gamma"] = np.zeros((w.size, len(self.weights_from)))
         return params
 
-    def data_starts(self, cells, k, seed, n_starts):
+    def data_starts(self, cells, k, seeds):
         """Maximum-likelihood lines by EM, one run per start (each the best of
         several random seedings), on the responses' point values (censored
         ones at their limits, missing ones left out)."""
@@ -528,8 +528,8 @@ class NormalRegression(Family):
         x = cells.covariates[:, list(self.predictors)]
         x_center = x.mean(axis=0)
         out = []
-        for i in range(n_starts):
-            rng = np.random.default_rng(seed + i)
+        for start_seed in seeds:
+            rng = np.random.default_rng(start_seed)
             intercept, beta, sigma, w = em_lines(y, x[keep], k, rng)
             out.append(
                 self._complete(
