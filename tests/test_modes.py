@@ -93,3 +93,33 @@ def test_neighbouring_seeds_give_different_random_starts_and_a_seed_repeats():
             )
     np.testing.assert_array_equal(lps[1][0], lps[1][1])
     assert not set(lps[1][0]) & set(lps[2][0])
+
+
+def test_regression_starts_take_the_same_derived_seeds(monkeypatch):
+    """RegressionMixture's EM starts take start i's derived seed too, so
+    neighbouring fit seeds share no start."""
+    import stanmix.families.regression as regression
+
+    states = []
+    real = regression.em_lines
+
+    def em_lines(y, x, k, rng, **kwargs):
+        states.append(rng.bit_generator.state["state"])
+        return real(y, x, k, rng, **kwargs)
+
+    monkeypatch.setattr(regression, "em_lines", em_lines)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, 120)
+    y = np.where(rng.random(120) < 0.5, 1 + x, -1 - x) + 0.2 * rng.standard_normal(120)
+    runs = {}
+    for seed in (1, 2):
+        states.clear()
+        sm.RegressionMixture(2, engine="stanli").fit(
+            x[:, None], y, method="optimize", seed=seed
+        )
+        runs[seed] = list(states)
+        assert states == [
+            np.random.default_rng(s).bit_generator.state["state"]
+            for s in spawn_seeds(seed, 4)
+        ]
+    assert not {str(s) for s in runs[1]} & {str(s) for s in runs[2]}
