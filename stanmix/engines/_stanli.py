@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
@@ -86,6 +87,9 @@ class StanliEngine(Engine):
         self._stanli = _load_stanli()
         self._mir: dict[tuple[str, float], str] = {}
         self._models: dict[tuple, object] = {}
+        # Free the kept builds while stanli is still loaded: at interpreter
+        # exit its module globals go, and a model freed after that errs.
+        atexit.register(self._models.clear)
         self._lock = threading.Lock()
 
     @property
