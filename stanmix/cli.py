@@ -915,6 +915,26 @@ def _ours(module: str) -> bool:
     return module == "stanmix" or module.startswith("stanmix.")
 
 
+_KEYWORD = re.compile(r"\b(chains|warmup|draws|adapt_delta|seed)=(\d+(?:\.\d+)?)?")
+
+
+def _as_flags(text: str) -> str:
+    """stanmix's messages name the Python keywords; the command's user gets
+    the flags that set them (``chains=2`` -> ``--chains 2``).
+
+    >>> _as_flags("run chains=2 or more, or more draws (draws=, warmup=)")
+    'run --chains 2 or more, or more draws (--draws, --warmup)'
+    >>> _as_flags("adapt_delta=0.95 tunes it; init='map' has no flag")
+    "--adapt-delta 0.95 tunes it; init='map' has no flag"
+    """
+
+    def flag(match: re.Match) -> str:
+        name, value = match[1].replace("_", "-"), match[2]
+        return f"--{name}" + (f" {value}" if value else "")
+
+    return _KEYWORD.sub(flag, text)
+
+
 class _ConsoleHandler(logging.Handler):
     """stanmix's warnings and errors on stderr; everything else only verbose."""
 
@@ -928,7 +948,10 @@ class _ConsoleHandler(logging.Handler):
             return
         try:
             source = "stanmix" if ours else record.name
-            text = f"{source}: {record.levelname.lower()}: {record.getMessage()}"
+            message = record.getMessage()
+            text = f"{source}: {record.levelname.lower()}: " + (
+                _as_flags(message) if ours else message
+            )
             if record.exc_info and self.verbose:
                 text += "\n" + logging.Formatter().formatException(record.exc_info)
             sys.stderr.write(text + "\n")
@@ -1043,7 +1066,7 @@ def _ended(err: BaseException, guard: InterruptGuard, state: _State) -> int:
         _forget_interrupt()
         return 1
     if isinstance(err, StanmixInputError):
-        print(f"stanmix: error: {err}", file=sys.stderr)
+        print(f"stanmix: error: {_as_flags(str(err))}", file=sys.stderr)
         return 2
     if isinstance(err, Exception):
         print(f"stanmix: failed: {type(err).__name__}: {err}", file=sys.stderr)

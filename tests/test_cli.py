@@ -344,6 +344,17 @@ def test_adapt_delta_reaches_the_fit(table, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_messages_name_the_flags_not_the_python_keywords(table, tmp_path, capsys):
+    """A warning written for Python users (``run chains=2 or more``) names
+    the command's flag when the command shows it."""
+    path, _, _ = table
+    args = _fit_args(path, tmp_path / "o", "--method", "sample", "--no-progress")
+    assert cli.main([*args, "--chains", "1", "--warmup", "100", "--draws", "100"]) == 0
+    err = capsys.readouterr().err
+    assert "R-hat needs at least two chains: run --chains 2 or more" in err, err
+    assert "chains=" not in err
+
+
 def _boom(*args, **kwargs):
     raise RuntimeError("disk full")
 
