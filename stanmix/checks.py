@@ -41,7 +41,7 @@ import xarray as xr
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT, CellTable
-from stanmix.estimator import Mixture
+from stanmix.estimator import Mixture, check_model
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import obs_coord
 
@@ -153,7 +153,7 @@ def posterior_predictive(
     >>> rep["y"].shape, rep.attrs["predictive"]
     ((1, 50, 100, 2), 'plug-in')
     """
-    model._check_fitted()
+    check_model(model, "posterior_predictive")
     draws = check.integer("draws", draws, low=1)
     rng = np.random.default_rng(check.seed(seed))
     post = model.idata_.posterior
@@ -297,7 +297,7 @@ def ppc_pvalues(
     >>> bool(table["p"].between(0, 1).all())
     True
     """
-    model._check_fitted()
+    check_model(model, "ppc_pvalues")
     rep = replicates(model, draws, seed, PPC_DRAWS)
     y_rep = rep["y"].to_numpy()
     c_rep = rep["censored"].to_numpy()
@@ -386,6 +386,7 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     >>> float(p.iloc[0, 0]), p.shape
     (1.0, (40, 40))
     """
+    check_model(model, "co_clustering")
     model._check_membership()
     draws = check.integer("draws", draws, low=1)
     params = model.param_draws()
@@ -467,7 +468,7 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     """
     from stanmix.inference_data import az
 
-    model._check_fitted()
+    check_model(model, "separation")
     refusal = _separation_refusal(model)
     if refusal is not None:
         raise StanmixInputError(refusal)

@@ -1586,6 +1586,27 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
     )
 
 
+def check_model(model, what: str) -> None:
+    """Refuse anything but a fitted stanmix model, naming the function
+    ``what`` that was given it.
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> check_model(sm.Mixture(2), "separation")
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.NotFittedError: this Mixture is not fitted yet; call fit(X) first
+    """
+    if not isinstance(model, Mixture):
+        raise TypeError(
+            f"{what} expects a fitted stanmix model (Mixture, DiagonalMixture, "
+            f"NormalMixture or RegressionMixture), got {type(model).__name__}: "
+            "fit one first, e.g. model = sm.Mixture(3).fit(X)"
+        )
+    model._check_fitted()
+
+
 def _caller_level() -> int:
     """The ``stacklevel`` of a warning issued here that names the first
     caller outside stanmix (``fit``, ``from_cmdstan_csv``, ...)."""

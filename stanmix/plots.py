@@ -30,7 +30,7 @@ from matplotlib.patches import Ellipse
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.censoring import as_matrix, censoring_given
-from stanmix.estimator import Mixture
+from stanmix.estimator import check_model
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az
 
@@ -84,11 +84,7 @@ def component_colors(n_components: int) -> list[tuple[float, float, float, float
 
 
 def _check_model(model, what: str) -> None:
-    if not isinstance(model, Mixture):
-        raise TypeError(
-            f"{what} expects a fitted stanmix Mixture (or NormalMixture, "
-            f"DiagonalMixture), got {type(model).__name__}"
-        )
+    check_model(model, what)
     model.param_draws()  # raises NotFittedError before fit
 
 

@@ -32,6 +32,7 @@ from stanmix.estimator import (
     CENSORING_ARGS,
     Mixture,
     check_fit_options,
+    check_model,
     tied_columns_hint,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
@@ -126,6 +127,11 @@ class ComponentSelection:
 
         if ax is None:
             fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+        elif np.shape(ax) != (2,):
+            raise StanmixInputError(
+                "ax must be two matplotlib Axes (the elpd, then BIC and ICL), "
+                "such as plt.subplots(1, 2)[1]; leave it out for a new figure"
+            )
         else:
             fig = ax[0].figure
         t = self.table_
@@ -295,7 +301,7 @@ def select_components(
             "(sm.fit_many over copies with n_components set) and comparing "
             "az.loo of their idata_, or their bic()"
         )
-    _check_fit_kwargs(template, method, fit_kwargs)
+    _check_fit_kwargs(template, method, fit_kwargs, ks)
     censoring = {
         name: value
         for name, value in zip(
@@ -326,6 +332,8 @@ def select_components(
             f"rows (of {cells.n_obs}); use K up to {distinct}"
             f"{tied_columns_hint(cells)}"
         )
+    if kfold is not None:
+        kfold = _folds_for(kfold, ks[-1], cells.n_obs, auto_kfold)
     params = template.get_params()
     # Seeds: one per K, then one for the folds' assignment, then one per fold
     # fit (spawn_seeds gives the same prefix whatever the count).
@@ -389,8 +397,18 @@ def select_components(
     )
 
 
-def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> None:
-    """Refuse, before any fit, keywords that no fit of ``template`` takes."""
+def _check_fit_kwargs(
+    template: Mixture, method: str, fit_kwargs: Mapping, ks: Sequence[int]
+) -> None:
+    """Refuse, before any fit, keywords that no fit of ``template`` takes,
+    and settings that fit some K of the sweep but not others."""
+    init = fit_kwargs.get("init")
+    if len(ks) > 1 and init is not None and not isinstance(init, str):
+        raise StanmixInputError(
+            "init gives starting values for one number of components, and the "
+            f"sweep fits K = {list(ks)}; leave it out (each K starts from its "
+            "posterior mode) or give a named start such as init='kmeans'"
+        )
     if "log_likelihood" in fit_kwargs:
         raise StanmixInputError(
             "log_likelihood is set by the sweep itself (stored for NUTS, where "
@@ -399,7 +417,43 @@ def _check_fit_kwargs(template: Mixture, method: str, fit_kwargs: Mapping) -> No
     for name in ("seed", "method", *CENSORING_ARGS):
         if name in fit_kwargs:
             raise StanmixInputError(f"give {name} to select_components itself")
-    check_fit_options(template, {**fit_kwargs, "method": method})
+    params = template.get_params()
+    for k in ks:
+        try:
+            check_fit_options(
+                type(template)(**{**params, "n_components": k}),
+                {**fit_kwargs, "method": method},
+            )
+        except StanmixInputError as err:
+            if len(ks) == 1:
+                raise
+            raise StanmixInputError(f"for K = {k} of the sweep: {err}") from None
+
+
+def _folds_for(kfold: int, k: int, n: int, auto: bool) -> int | None:
+    """``kfold``, when each fold's training rows (all but the largest
+    fold, ``n - ceil(n / kfold)``) can hold ``k`` components; under
+    ``"auto"`` the fewest folds that can (None when none can), else an
+    error naming the folds that can."""
+
+    def fits(folds: int) -> bool:
+        return n - -(-n // folds) >= k
+
+    if fits(kfold):
+        return kfold
+    enough = next((f for f in range(kfold + 1, n + 1) if fits(f)), None)
+    if auto:
+        return enough
+    fix = (
+        f"use kfold={enough} or more"
+        if enough is not None
+        else "no number of folds leaves that many"
+    )
+    raise StanmixInputError(
+        f"kfold={kfold} fits K = {k} to {n - -(-n // kfold)} rows in some folds "
+        f"(the {n} rows less the largest fold): fewer rows than components; "
+        f"{fix}, or kfold=None to keep the LOO estimate"
+    )
 
 
 def _check_ks(n_components) -> list[int]:
@@ -482,9 +536,12 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     summary = model.summary()
     sampler = model.convergence_  # divergences: at most DIVERGENCE_LIMIT of draws
     divergences = sampler.divergences
-    max_rhat = float(np.nanmax(summary["r_hat"])) if "r_hat" in summary else np.nan
+    rhat = summary["r_hat"].to_numpy(dtype=float) if "r_hat" in summary else []
+    max_rhat = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else np.nan
     converged = bool(
-        (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT) and sampler.divergences_ok
+        not sampler.one_chain
+        and (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT)
+        and sampler.divergences_ok
     )
     high = int((k_hat > PARETO_K_LIMIT).sum())
     row.update(
@@ -646,7 +703,14 @@ def _choose(
         if better
         else ""
     )
-    if provisional:
+    rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
+    if provisional and rhat.loc[finite].isna().all():
+        caution = (
+            "Caution: no K could be checked for convergence (R-hat compares "
+            f"chains, and each fit ran one), so K = {best} is provisional: run "
+            "4 chains before trusting it."
+        )
+    elif provisional:
         caution = (
             "Caution: no K converged (R-hat <= 1.01 and at most 0.1% divergent "
             f"draws), so K = {best} is provisional: run longer chains (4 chains, "
@@ -730,6 +794,13 @@ def filled_components(
     >>> filled_components(model, seed=1).mode
     2
     """
+    check_model(model, "filled_components")
+    if model.method_ == "optimize":
+        raise StanmixInputError(
+            "filled_components counts the filled components draw by draw, and "
+            "a point estimate (method='optimize') is one draw, whose count "
+            "would look certain; fit with method='sample' (or 'variational')"
+        )
     model._check_membership()
     params = model.param_draws()
     n_total = params["w"].shape[0]

@@ -409,7 +409,7 @@ def test_clusters_rejects_misuse(overlapping):
     X, model = overlapping
     with pytest.raises(sm.NotFittedError):
         plot_clusters(sm.DiagonalMixture(2))
-    with pytest.raises(TypeError, match="expects a fitted stanmix Mixture"):
+    with pytest.raises(TypeError, match="expects a fitted stanmix model"):
         plot_clusters(object())
     with pytest.raises(sm.StanmixInputError, match="columns"):
         plot_clusters(model, X[["y", "x"]])

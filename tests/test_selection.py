@@ -11,7 +11,7 @@ import pytest
 from conftest import RecordingEngine
 
 import stanmix as sm
-from stanmix import datasets
+from stanmix import checks, datasets
 from stanmix.selection import SPARSE_CONCENTRATION, ComponentSelection
 
 pytest.importorskip("stanli")
@@ -406,3 +406,96 @@ def test_bad_input_is_refused_before_any_fit(kwargs, fragment):
         sm.select_components(X, ks, **args)
     assert fragment in str(info.value)
     assert not FORBIDDEN.calls
+
+
+def test_one_chain_fits_are_not_counted_as_converged():
+    """R-hat compares chains: a sweep of one-chain fits has no K whose
+    convergence was checked, and its choice is provisional, saying why."""
+    X = _clusters(2, n=60, seed=3)
+    with pytest.warns(sm.ConvergenceWarning, match="each fit ran one") as seen:
+        sel = sm.select_components(
+            X, [1, 2], seed=1, chains=1, warmup=100, draws=100, show_progress=False
+        )
+    assert not sel.table_["converged"].any()
+    assert sel.table_["max_rhat"].isna().all()
+    caution = str(seen[-1].message)
+    assert caution == (
+        "Caution: no K could be checked for convergence (R-hat compares chains, "
+        f"and each fit ran one), so K = {sel.best_} is provisional: run 4 chains "
+        "before trusting it."
+    )
+    assert sel.rule_.endswith(caution)
+
+
+def test_settings_that_suit_one_k_are_refused_before_any_fit():
+    engine = RecordingEngine(stop=("optimize", "variational", "sample"))
+    X = _clusters(2, n=30)
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(
+            X[["x"]],
+            [1, 2, 3],
+            estimator=sm.NormalMixture(2, sigma=[1.0, 1.0], engine=engine),
+            method="optimize",
+        )
+    assert str(info.value) == (
+        "for K = 1 of the sweep: sigma must be a positive number or 1 of them "
+        "(one per component), got [1.0, 1.0]"
+    )
+    init = {"w": [0.5, 0.5], "mu": [[0.0, 0.0], [4.0, 0.0]], "sigma": 1.0}
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(X, [2, 3], estimator=sm.Mixture(engine=engine), init=init)
+    assert str(info.value).startswith(
+        "init gives starting values for one number of components, and the sweep "
+        "fits K = [2, 3]"
+    )
+    assert not engine.calls
+
+
+def test_kfold_must_leave_each_fold_enough_rows_for_the_largest_k():
+    """Each fold's fit has the rows less the largest fold: with 4 rows and
+    2 folds, 2 rows for K = 3. Refused before any fit, naming the folds
+    that do fit; "auto" takes them itself."""
+    from stanmix.selection import _folds_for
+
+    engine = RecordingEngine(stop=("optimize", "variational", "sample"))
+    X = _clusters(2, n=4, seed=2)
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(X, [1, 2, 3], estimator=sm.Mixture(engine=engine), kfold=2)
+    assert str(info.value) == (
+        "kfold=2 fits K = 3 to 2 rows in some folds (the 4 rows less the "
+        "largest fold): fewer rows than components; use kfold=4 or more, or "
+        "kfold=None to keep the LOO estimate"
+    )
+    assert not engine.calls
+    assert _folds_for(5, 3, 4, auto=True) == 5  # 4 - ceil(4 / 5) = 3 rows
+    assert _folds_for(2, 3, 4, auto=True) == 4
+    assert _folds_for(3, 3, 3, auto=True) is None  # two rows at most
+    with pytest.raises(sm.StanmixInputError, match="no number of folds"):
+        _folds_for(3, 3, 3, auto=False)
+
+
+def test_filled_components_and_the_checks_refuse_what_they_cannot_count():
+    X = _clusters(2, n=60)
+    with pytest.raises(TypeError, match="filled_components expects a fitted"):
+        sm.filled_components(X)
+    for check in (
+        checks.ppc_pvalues,
+        checks.separation,
+        checks.co_clustering,
+        checks.posterior_predictive,
+    ):
+        with pytest.raises(TypeError, match=f"{check.__name__} expects a fitted"):
+            check(X)
+    mode = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    with pytest.raises(sm.StanmixInputError, match="a point estimate"):
+        sm.filled_components(mode)
+    sel = sm.select_components(X, [1, 2], method="optimize", seed=1)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    with pytest.raises(sm.StanmixInputError, match="ax must be two matplotlib Axes"):
+        sel.plot(ax=ax)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2)
+    assert sel.plot(ax=axes) is fig
+    plt.close(fig)
