@@ -143,8 +143,16 @@ def _at_precision(dtype: np.dtype, *arrays: np.ndarray) -> list[np.ndarray]:
         return [a.astype(dtype) for a in arrays]
 
 
-def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.Index]:
+def as_matrix(
+    X,
+    *,
+    name: str = "X",
+    infinite_fix: str = "finite values, NaN (missing) or a censoring limit",
+) -> tuple[np.ndarray, tuple[str, ...], pd.Index]:
     """A float copy of ``X`` with its column names and row index.
+
+    ``infinite_fix`` completes the error for infinite values ("replace them
+    with ...").
 
     Raises StanmixInputError for columns or arrays that are not real numbers
     (text, booleans, complex numbers, dates, durations), wrong dimensions,
@@ -250,7 +258,7 @@ def as_matrix(X, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...], pd.In
         raise StanmixInputError(
             f"{name} has infinite values at "
             f"{_where(inf_rows, inf_cols, columns, index)}; replace them with "
-            "finite values, NaN (missing) or a censoring limit"
+            f"{infinite_fix}"
         )
     return values, columns, index
 

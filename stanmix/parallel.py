@@ -750,6 +750,12 @@ def _datasets(datasets) -> tuple[list | None, list]:
                 f"datasets[{key!r}] is a {type(X).__name__}, not a data set; each "
                 "data set is an array or a DataFrame (pass one data set as [X])"
             )
+        if isinstance(X, tuple):
+            raise StanmixInputError(
+                f"datasets[{key!r}] is a tuple; each data set is one array or "
+                "DataFrame. For a RegressionMixture, put the response in the "
+                "DataFrame and name it: fit_kwargs={'response': 'y'}"
+            )
     return names, data
 
 

@@ -29,6 +29,16 @@ __all__ = ["RegressionDesign", "RegressionMixture"]
 ERRORS = ("normal", "student_t")
 #: Settings of the regression families that the estimator's own arguments set.
 _OWN_OPTIONS = ("predictors", "weights_from", "order_by", "slope_scale", "gate_scale")
+#: What to do with an infinite value in X (covariates, or the response).
+COVARIATE_FIX = (
+    "finite values, or drop those rows (only the response may be missing or censored)"
+)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 #: At most this many draws go into predictions (evenly spaced).
 MAX_PREDICT_DRAWS = 4000
 #: Predictive intervals use at least this many new responses per row (each
@@ -337,7 +347,7 @@ class RegressionMixture(Mixture):
 
     def _split(self, X, y, response) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
         """X's covariate columns and the response, as frames on one index."""
-        values, columns, index = as_matrix(X, name="X")
+        values, columns, index = as_matrix(X, name="X", infinite_fix=COVARIATE_FIX)
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         if (y is None) == (response is None):
             raise StanmixInputError(
@@ -481,10 +491,20 @@ class RegressionMixture(Mixture):
             isinstance(X, pd.DataFrame)
             and isinstance(response, (int, np.integer))
             and not isinstance(response, bool)
-            and 0 <= response < X.shape[1]
         ):
-            # a position in X as given, before X is narrowed to what is read
-            response = str(X.columns[int(response)])
+            labels = list(X.columns)
+            if any(_is_int(c) for c in labels):
+                # integer labels: the int names one, as X[response] would
+                if response not in labels:
+                    raise StanmixInputError(
+                        f"response={response} is not a column of X (columns: "
+                        f"{', '.join(map(str, labels))}); X's columns are labelled "
+                        "by integers, so response names a label, not a position"
+                    )
+                response = str(response)
+            elif 0 <= response < X.shape[1]:
+                # a position in X as given, before X is narrowed to what is read
+                response = str(X.columns[int(response)])
         X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
         if fitting:
@@ -554,9 +574,14 @@ class RegressionMixture(Mixture):
         self
         """
         self._check_settings_of_design()
+        fitted = getattr(self, "_design", None)
         self._design = None
-        prepared = self._prepare(X, y, response, fitting=True)
-        return super().fit(prepared, **kwargs)
+        try:
+            prepared = self._prepare(X, y, response, fitting=True)
+            return super().fit(prepared, **kwargs)
+        except BaseException:
+            self._design = fitted  # a refused fit leaves the last one whole
+            raise
 
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()

@@ -67,6 +67,19 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
             {"response": "y"},
             "X has no predictor columns .* fit stanmix.NormalMixture to the response",
         ),
+        (
+            lambda df: df.assign(x2=df["x2"].where(df.index != 3, np.inf)),
+            {"response": "y"},
+            r"X has infinite values at row 3, column 'x2'; replace them with finite "
+            r"values, or drop those rows \(only the response may be missing or "
+            r"censored\)",
+        ),
+        (
+            lambda df: df.set_axis([10, 11, 12, 20], axis=1),
+            {"response": 3},
+            "response=3 is not a column of X .* labelled by integers, so response "
+            "names a label, not a position",
+        ),
     ],
     ids=[
         "nan-predictor",
@@ -82,6 +95,8 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         "duplicate-columns",
         "duplicate-columns-with-y",
         "only-the-response",
+        "infinite-predictor",
+        "int-response-among-int-labels",
     ],
 )
 def test_bad_data_is_refused_before_any_stan_call(change, call, message):
@@ -225,6 +240,8 @@ def test_the_design_reaches_the_program():
     )
     with pytest.raises(Stop):
         model.fit(data[["x1", "x2", "z"]], y, lower_limit=limits, seed=1)
+    assert model._design is None  # a fit that failed leaves no design behind
+    model._prepare(data[["x1", "x2", "z"]], y, None, fitting=True)
     design = model._design
     assert design.predictors == ("x1",) and design.weights_from == ("z", "x1")
     assert design.covariates == ("x1", "z") and design.response == "y"
@@ -397,3 +414,42 @@ def test_linearly_dependent_predictors_are_refused():
         frame, response="y", method="optimize", seed=1
     )
     assert fitted.coef_.shape == (2, 2)
+
+
+def test_an_int_response_names_a_label_where_the_columns_are_ints():
+    """As X[response] would: the column labelled 0 is the response, wherever
+    it stands."""
+    data = sm.datasets.regressions(120, seed=1)
+    frame = pd.DataFrame({1: data.X["x"].to_numpy(), 0: data.y.to_numpy()})
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        frame, response=0, method="optimize", seed=1
+    )
+    assert model.design_.response == "0"
+    assert model.design_.predictors == ("1",)
+
+
+def test_a_refused_refit_leaves_the_last_fit_whole():
+    data = sm.datasets.regressions(120, seed=1)
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, data.y, method="optimize", seed=1
+    )
+    before = model.predict_proba(data.X.iloc[:3], data.y.iloc[:3])
+    with pytest.raises(sm.StanmixInputError, match="y has 119 values"):
+        model.fit(data.X, data.y.iloc[:-1], method="optimize", seed=1)
+    gated = data.X.assign(z=np.random.default_rng(0).normal(size=120))
+    with pytest.raises(sm.StanmixInputError, match="bogus"):
+        model.set_params(weights_from=["z"]).fit(gated, data.y, bogus=1)
+    np.testing.assert_array_equal(
+        model.predict_proba(data.X.iloc[:3], data.y.iloc[:3]), before
+    )
+    assert model.new_cells(data.X.iloc[:3], data.y.iloc[:3]).covariates.shape == (3, 1)
+
+
+def test_fit_many_names_the_way_to_pass_a_response():
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.fit_many([(_data(), _data()["y"])], _model())
+    assert str(info.value) == (
+        "datasets[0] is a tuple; each data set is one array or DataFrame. For a "
+        "RegressionMixture, put the response in the DataFrame and name it: "
+        "fit_kwargs={'response': 'y'}"
+    )
