@@ -176,13 +176,34 @@ def _collect(
     return flatten_params(arrays, "draws")[0]
 
 
-def _within_chain_scale(x: np.ndarray) -> np.ndarray:
+def _spread(x: np.ndarray) -> np.ndarray:
     """Per-feature within-chain spread (E,) of x (C, S, K, E); 0 if constant."""
     med = np.median(x, axis=1, keepdims=True)
     mad = np.median(np.abs(x - med), axis=1) * _MAD_TO_SD  # (C, K, E)
     scale = np.median(mad, axis=(0, 1))
     sd = np.median(x.std(axis=1), axis=(0, 1))
     return np.where(scale > 0, scale, sd)
+
+
+def _within_chain_scale(x: np.ndarray) -> np.ndarray:
+    """The spread of each feature within a chain's labelling (E,).
+
+    A chain that spends a good share of its draws in another labelling has
+    a raw spread as wide as the components are apart, which would shrink
+    the switch below the thresholds it is measured against; so each chain's
+    draws are first aligned to its central labelling (found on the raw
+    spread), and the spread is that of the aligned draws."""
+    crude = _spread(x)
+    keep = crude > 0
+    if not keep.any():
+        return crude
+    aligned = np.empty_like(x)
+    for i in range(x.shape[0]):
+        z = x[i][..., keep] / crude[keep]
+        perm, _ = min_cost_permutations(sq_cost(z, _aligned_reference(z)))
+        aligned[i] = np.take_along_axis(x[i], perm[:, :, None], axis=1)
+    scale = _spread(aligned)
+    return np.where(scale > 0, scale, crude)
 
 
 def _aligned_reference(z: np.ndarray, n_rounds: int = 5) -> np.ndarray:

@@ -178,3 +178,16 @@ def test_real_ordered_run_not_flagged(two_normal_fit):
     fit = two_normal_fit(True)
     report = detect_label_switching({"mu": fit["mu"], "w": fit["w"]})
     assert not report.label_switching, str(report)
+
+
+@pytest.mark.parametrize("chains", [1, 2, 4])
+def test_a_switch_for_half_of_every_chain_is_found(chains):
+    """Two means 30 sds apart that trade places halfway through every chain:
+    measured on the raw draws, each chain's spread would be as wide as the
+    gap and hide the switch; measured within a chain's labelling it shows."""
+    rng = np.random.default_rng(0)
+    mu = np.array([-3.0, 3.0]) + 0.2 * rng.standard_normal((chains, 200, 2))
+    mu[:, 100:] = mu[:, 100:, ::-1]
+    found = detect_label_switching({"mu": mu})
+    assert found.label_switching
+    assert found.within_chain_switches == dict.fromkeys(range(chains), 1)
