@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import numbers
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -159,3 +160,14 @@ def repeated(names: Iterable[str]) -> list[str]:
     for name in names:
         (twice if name in seen else seen).add(name)
     return sorted(twice)
+
+
+def caller_level() -> int:
+    """The ``stacklevel`` of a warning issued by the caller of this function
+    that names the first frame outside stanmix (``fit``, ``predict``, ...)."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        "stanmix."
+    ):
+        frame, level = frame.f_back, level + 1
+    return level

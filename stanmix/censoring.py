@@ -10,9 +10,10 @@ Censoring is given the way a lab table records it:
     its true value is >= the limit.
 ``censored``
     Optional boolean mask of the censored cells. Without it, a cell is
-    censored when its value equals (or, for NaN with a limit, sits at) its
-    limit; with it, exactly the marked cells are censored and their values
-    are ignored.
+    censored when its value equals its limit, and a NaN cell is missing
+    even where a limit is given (a warning says so: a blank for "below the
+    limit" must be recorded at the limit or marked); with it, exactly the
+    marked cells are censored and their values (NaN too) are ignored.
 ``interval``
     A pair ``(low, high)`` of per-cell bounds; cells where both are finite
     are interval-censored (low <= true value <= high). A value recorded in
@@ -34,8 +35,10 @@ float32 data recorded at a limit of 0.1 are at the limit 0.1, though
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -365,6 +368,13 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
                     f"{what} names column {col!r}, which is not in the data "
                     f"(columns: {', '.join(columns)})"
                 )
+            if np.ndim(value) != 0:
+                raise StanmixInputError(
+                    f"{what}[{col!r}] must be a number (one limit for the "
+                    f"column); per-row limits go in a DataFrame, e.g. "
+                    f"{what}=pd.DataFrame({{{str(col)!r}: limits}}), NaN where "
+                    "there is no limit"
+                )
             value = _finite_scalar(value, f"{what}[{col!r}]")
             out[:, columns.index(str(col))] = value
         return out
@@ -372,6 +382,10 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
         out[:] = _finite_scalar(spec, what)
         return out
     spec = _rows_of(spec, what, columns, index)
+    if isinstance(spec, (pd.DataFrame, pd.Series)):
+        with contextlib.suppress(TypeError, ValueError):
+            # nullable columns: pd.NA is no limit, as NaN is
+            spec = spec.astype("float64")
     try:
         given = np.asarray(spec)
         kind = _not_real(given)
@@ -570,10 +584,8 @@ def cell_table(
         left = at_lo
         right = at_hi
     else:
-        unlimited = mask & ~has_lo & ~has_hi
         ambiguous = mask & has_lo & has_hi
         for bad, msg in (
-            (unlimited, "is marked censored but has no lower_limit or upper_limit"),
             (
                 ambiguous,
                 "is marked censored but has both limits; give it as an "
@@ -643,6 +655,24 @@ def cell_table(
         low[inside] = ilo[inside]
         high[inside] = ihi[inside]
 
+    if mask is not None:
+        unlimited = mask & ~has_lo & ~has_hi & (kind != INTERVAL)
+        if unlimited.any():
+            raise StanmixInputError(
+                f"{where(unlimited)} is marked censored but has no lower_limit, "
+                "upper_limit or interval"
+            )
+    else:
+        unmarked = (kind == MISSING) & (has_lo | has_hi)
+        if unmarked.any():
+            warnings.warn(
+                f"{unmarked.sum()} NaN cell(s) where a limit is given (at "
+                f"{where(unmarked)}) are taken as missing, not censored; if they "
+                "stand for values beyond the limit, record them at the limit or "
+                "mark them in `censored`",
+                UserWarning,
+                stacklevel=check.caller_level(),
+            )
     values = np.where(kind == OBSERVED, values, np.nan)
     if not allow_missing and (kind == MISSING).any():
         r, c = np.nonzero(kind == MISSING)

@@ -902,7 +902,7 @@ class Mixture:
                                 else "init='map' with adaptation='laplace'",
                             ),
                             RuntimeWarning,
-                            stacklevel=_caller_level(),
+                            stacklevel=check.caller_level(),
                         )
                 self.metric_ = metric
                 self.adaptation_ = adaptation
@@ -1208,7 +1208,7 @@ class Mixture:
             f"the NUTS draws {state}: {found.figures()}. {found.advice()} The "
             "figures of every parameter are in convergence_.table.",
             ConvergenceWarning,
-            stacklevel=_caller_level(),
+            stacklevel=check.caller_level(),
         )
         return found
 
@@ -1483,9 +1483,15 @@ class Mixture:
             X, {key: v for key, v in censoring.items() if v is not None}
         )
         if cells.n_dims != self.cells_.n_dims:
+            row = (
+                "; a Series (or 1-D array) is read as one column: pass one row "
+                "as a one-row DataFrame, X.iloc[[i]], or a 2-D array"
+                if np.ndim(X) == 1 and cells.n_dims == 1
+                else ""
+            )
             raise StanmixInputError(
                 f"X has {cells.n_dims} columns but the model was fitted on "
-                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)})"
+                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)}){row}"
             )
         if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
             raise StanmixInputError(
@@ -1605,17 +1611,6 @@ def check_model(model, what: str) -> None:
             "fit one first, e.g. model = sm.Mixture(3).fit(X)"
         )
     model._check_fitted()
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` of a warning issued here that names the first
-    caller outside stanmix (``fit``, ``from_cmdstan_csv``, ...)."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(
-        "stanmix."
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _laplace_metric(

@@ -331,7 +331,7 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_diag(FRAME, censored=np.ones((4, 2), bool)),
-            "is marked censored but has no lower_limit or upper_limit",
+            "is marked censored but has no lower_limit, upper_limit or interval",
         ),
         (
             lambda: fit_diag(FRAME, censored=np.zeros((4, 2)), lower_limit=0.0),
@@ -891,3 +891,83 @@ def test_an_object_column_of_numbers_is_read_as_numbers():
     plain = sm.DiagonalMixture(3, engine="stanli").fit(X, method="optimize", seed=1)
     np.testing.assert_array_equal(fitted.means_, plain.means_)
     pd.testing.assert_frame_equal(as_objects, kept)
+
+
+def test_a_nan_cell_where_a_limit_is_given_is_missing_and_said_so():
+    """A lab's blank for "below the limit" is not a censored cell unless it is
+    recorded at the limit or marked; the user is told which reading was
+    taken, pointing at the calling line."""
+    from stanmix.cells import LEFT, MISSING
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, np.nan, 2.0, 3.0], "y": [1.0, 2.0, np.nan, 4.0]})
+    with pytest.warns(UserWarning) as seen:
+        table, _ = cell_table(df, lower_limit={"x": 0.5})
+    (warning,) = seen
+    assert str(warning.message) == (
+        "1 NaN cell(s) where a limit is given (at row 1, column 'x') are taken as "
+        "missing, not censored; if they stand for values beyond the limit, record "
+        "them at the limit or mark them in `censored`"
+    )
+    assert warning.filename == __file__
+    assert table.kind[:, 0].tolist() == [LEFT, MISSING, 0, 0]
+    marked, _ = cell_table(
+        df, lower_limit={"x": 0.5}, censored=df.isna() & (df.columns == "x")
+    )
+    assert marked.kind[:, 0].tolist() == [0, LEFT, 0, 0]
+
+
+def test_limits_tables_of_nullable_numbers_take_na_as_no_limit():
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.1, 1.0, 2.0, 3.0], "y": [1.0, 2.0, 3.0, 4.0]})
+    limits = pd.DataFrame({"x": [0.1] * 4}, dtype="Float64")
+    limits.loc[2, "x"] = pd.NA
+    table, _ = cell_table(df, lower_limit=limits)
+    np.testing.assert_array_equal(table.lower_limit[:, 0], [0.1, 0.1, np.nan, 0.1])
+
+
+def test_a_censored_mask_may_mark_interval_cells():
+    from stanmix.cells import INTERVAL, LEFT
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.1, 1.0, 2.0, 3.0], "y": [1.0, 2.0, np.nan, 4.0]})
+    low = pd.DataFrame({"y": [None, None, 2.5, None]}, dtype=float)
+    high = pd.DataFrame({"y": [None, None, 3.5, None]}, dtype=float)
+    mask = pd.DataFrame({"x": [True, False, False, False], "y": [0, 0, 1, 0]}) > 0
+    table, _ = cell_table(
+        df,
+        lower_limit={"x": 0.1},
+        censored=mask,
+        interval=(low.reindex(columns=["x", "y"]), high.reindex(columns=["x", "y"])),
+    )
+    assert table.kind[0, 0] == LEFT and table.kind[2, 1] == INTERVAL
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(df, lower_limit={"x": 0.1}, censored=mask)
+    assert str(info.value) == (
+        "row 2, column 'y' is marked censored but has no lower_limit, upper_limit "
+        "or interval"
+    )
+
+
+def test_a_series_of_limits_inside_the_mapping_gets_the_form_that_works():
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, 1.0, 2.0]})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(df, lower_limit={"x": pd.Series(0.5, index=df.index)})
+    assert str(info.value) == (
+        "lower_limit['x'] must be a number (one limit for the column); per-row "
+        "limits go in a DataFrame, e.g. lower_limit=pd.DataFrame({'x': limits}), "
+        "NaN where there is no limit"
+    )
+
+
+def test_one_row_given_as_a_series_is_told_how_to_pass_a_row():
+    data = sm.datasets.blobs(100, seed=1)
+    model = sm.DiagonalMixture(2, engine="stanli").fit(
+        data.X, method="optimize", seed=1
+    )
+    with pytest.raises(sm.StanmixInputError, match=r"X\.iloc\[\[i\]\]"):
+        model.predict_proba(data.X.iloc[0])
+    assert model.predict_proba(data.X.iloc[[0]]).shape == (1, 2)
