@@ -436,8 +436,11 @@ def _folds_for(kfold: int, k: int, n: int, auto: bool) -> int | None:
     ``"auto"`` the fewest folds that can (None when none can), else an
     error naming the folds that can."""
 
+    def rows(folds: int) -> int:
+        return n - -(-n // folds)
+
     def fits(folds: int) -> bool:
-        return n - -(-n // folds) >= k
+        return rows(folds) >= k
 
     if fits(kfold):
         return kfold
@@ -450,7 +453,7 @@ def _folds_for(kfold: int, k: int, n: int, auto: bool) -> int | None:
         else "no number of folds leaves that many"
     )
     raise StanmixInputError(
-        f"kfold={kfold} fits K = {k} to {n - -(-n // kfold)} rows in some folds "
+        f"kfold={kfold} fits K = {k} to {rows(kfold)} rows in some folds "
         f"(the {n} rows less the largest fold): fewer rows than components; "
         f"{fix}, or kfold=None to keep the LOO estimate"
     )
