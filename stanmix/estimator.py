@@ -35,7 +35,7 @@ from stanmix.cells import (
     best_determined,
     mostly_censored,
 )
-from stanmix.censoring import cell_table, check_fit_data
+from stanmix.censoring import as_matrix, cell_table, check_fit_data
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
@@ -1407,7 +1407,8 @@ class Mixture:
     ) -> np.ndarray:
         """Posterior mean membership probabilities for new observations (N, K).
 
-        Censoring is given as to :meth:`fit`.
+        Censoring is given as to :meth:`fit`, naming the fitted columns (an
+        array's columns take the fitted names in order).
         """
         self._check_fitted()
         self._check_membership()
@@ -1476,9 +1477,18 @@ class Mixture:
         return _lead(self.map_)
 
     def new_cells(self, X, **censoring) -> CellTable:
-        """New data as a cell table checked against the fitted columns."""
+        """New data as a cell table checked against the fitted columns.
+
+        An array (not a DataFrame or Series) with as many columns as the
+        fitted data takes the fitted column names, so that the censoring
+        arguments name its columns as they did for ``fit``.
+        """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
+        if not isinstance(X, (pd.DataFrame, pd.Series)):
+            values, _, index = as_matrix(X, name="X")
+            if values.shape[1] == self.cells_.n_dims:
+                X = pd.DataFrame(values, columns=list(self.cells_.columns), index=index)
         cells, _ = self._read(
             X, {key: v for key, v in censoring.items() if v is not None}
         )

@@ -29,7 +29,7 @@ from matplotlib.patches import Ellipse
 
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
-from stanmix.censoring import as_matrix, censoring_given
+from stanmix.censoring import censoring_given
 from stanmix.estimator import check_model
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az
@@ -138,11 +138,9 @@ def _check_cluster_plot(model) -> None:
 
 
 def _cells_for(model, X, censoring: dict | None = None) -> CellTable:
-    """The fitted cells, or new data's, named by the model's columns.
-
-    An array (not a DataFrame or Series) with as many columns as the model
-    takes the model's column names, so that ``dims`` and the censoring
-    arguments can name them as for the fitted data.
+    """The fitted cells, or new data's, named by the model's columns (an
+    array takes them: see ``Mixture.new_cells``), so that ``dims`` and the
+    censoring arguments name them as for the fitted data.
     """
     censoring = censoring_given(**(censoring or {}))
     if X is None:
@@ -153,10 +151,6 @@ def _cells_for(model, X, censoring: dict | None = None) -> CellTable:
                 "too, or leave them out"
             )
         return model.cells_
-    if not isinstance(X, (pd.DataFrame, pd.Series)):
-        values, _, index = as_matrix(X, name="X")
-        if values.shape[1] == model.cells_.n_dims:
-            X = pd.DataFrame(values, columns=list(model.cells_.columns), index=index)
     return model.new_cells(X, **censoring)
 
 

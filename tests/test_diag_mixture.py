@@ -199,6 +199,14 @@ def test_predict_proba_on_new_censored_data(censored_data):
     assert proba.shape == (2, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
+    # An array's columns take the fitted names, so the limits name them alike.
+    as_array = model.predict_proba(new.to_numpy(), lower_limit=limits)
+    np.testing.assert_array_equal(as_array, proba)
+    assert (model.predict(new.to_numpy(), lower_limit=limits) == [0, 1]).all()
+    with pytest.raises(
+        sm.StanmixInputError, match=r"'x0', which is not in the data \(columns: x, y\)"
+    ):
+        model.predict_proba(new.to_numpy(), lower_limit={"x0": limits["x"]})
     with pytest.raises(sm.StanmixInputError, match="columns"):
         model.predict_proba(new[["y", "x"]])
 
