@@ -758,16 +758,15 @@ class Mixture:
                         **(engine_options if method == "optimize" else {}),
                     )
                 except RuntimeError as err:
+                    hint = tied_columns_hint(cells) + piled_values_hint(cells)
                     if method == "optimize":
-                        hint = tied_columns_hint(cells)
                         if hint:
                             raise RuntimeError(f"{err}{hint}") from err
                         raise
                     # The draws do not need a mode: start from the clusterings.
                     warnings.warn(
                         f"no posterior mode was found to start from ({err}); the "
-                        "chains start from the k-means clusterings instead"
-                        f"{tied_columns_hint(cells)}",
+                        f"chains start from the k-means clusterings instead{hint}",
                         RuntimeWarning,
                         stacklevel=2,
                     )
@@ -1558,6 +1557,58 @@ def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
         "components has no useful maximum. Such data are counts or scores "
         "rather than measurements; fit fewer components, or a model for "
         "discrete values"
+    )
+
+
+def piled_values_hint(cells: CellTable) -> str:
+    """A sentence naming the columns (other than :func:`tied_columns`) where
+    one observed value holds at least a tenth of the observed rows (and five
+    rows), with the censoring that fits a detection limit recorded as the
+    limit, or "".
+
+    Examples
+    --------
+    >>> from stanmix.censoring import cell_table
+    >>> cells, _ = cell_table(pd.DataFrame({"y": [0.5] * 6 + list(range(1, 15))}))
+    >>> hint = piled_values_hint(cells)
+    >>> print(hint[2:63])
+    Column 'y' has 6 of its 20 observed values at 0.5, its lowest
+    >>> "pass lower_limit={'y': 0.5} to censor them" in hint
+    True
+    """
+    tied = {j for j, *_ in tied_columns(cells)}
+    found = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        if j in tied or seen.size == 0:
+            continue
+        values, counts = np.unique(seen, return_counts=True)
+        top = int(np.argmax(counts))
+        if counts[top] < max(5, 0.1 * seen.size):
+            continue
+        value = float(values[top])
+        shown = f"{value:g}"
+        where = (
+            f", its lowest: if {shown} stands for values below a detection limit, "
+            f"pass lower_limit={{{name!r}: {shown}}} to censor them"
+            if top == 0
+            else f", its highest: if {shown} stands for values above a limit, "
+            f"pass upper_limit={{{name!r}: {shown}}} to censor them"
+            if top == values.size - 1
+            else f": if {shown} is a code rather than a measurement, set those "
+            "cells to NaN (missing)"
+        )
+        found.append(
+            f"Column {name!r} has {counts[top]} of its {seen.size} observed values "
+            f"at {shown}{where}"
+        )
+    if not found:
+        return ""
+    return (
+        ". "
+        + "; ".join(found)
+        + " (rows piled on one value let a component's scale shrink toward zero, "
+        "where the density of continuous components has no useful maximum)"
     )
 
 

@@ -111,6 +111,32 @@ def test_a_failed_mode_on_repeated_values_says_why():
     assert "scale near zero" in str(info.value)
 
 
+def test_a_failed_mode_on_a_value_standing_for_a_limit_says_how_to_censor():
+    """A detection limit recorded as the limit's value, fitted without
+    censoring: the failure names the column, the value and the censoring."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(
+        {
+            "x": np.r_[rng.normal(0, 1, 150), rng.normal(4, 1, 150)],
+            "y": np.maximum(np.r_[rng.normal(0, 1, 150), rng.normal(3, 1, 150)], 0.8),
+        }
+    )
+    kept = X.copy()
+    with pytest.raises(RuntimeError, match="every optimizer start failed") as info:
+        sm.DiagonalMixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    assert (
+        "Column 'y' has 119 of its 300 observed values at 0.8, its lowest: if 0.8 "
+        "stands for values below a detection limit, pass lower_limit={'y': 0.8}"
+    ) in str(info.value)
+    assert "'x'" not in str(info.value)
+    pd.testing.assert_frame_equal(X, kept)
+    # The hint's advice works: censored at 0.8, the same data have a mode.
+    model = sm.DiagonalMixture(2, engine="stanli").fit(
+        X, lower_limit={"y": 0.8}, method="optimize", seed=1
+    )
+    assert np.abs(np.sort(model.means_[:, 0]) - [0, 4]).max() < 0.5
+
+
 def test_components_collapsed_onto_one_value_are_warned_of():
     X = _scores(90)[["score"]]
     with warnings.catch_warnings():
