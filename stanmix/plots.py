@@ -13,6 +13,7 @@ the trace plots.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import warnings
 from collections.abc import Iterator, Sequence
 
@@ -1353,7 +1354,13 @@ def _draw_regression(
         fontsize=9,
     )
     others = [n for i, n in enumerate(names) if i != j]
-    held = f"; {', '.join(others)} at their means" if others else ""
+    # The held predictors on lines of their own, so many or long names stay
+    # within the figure.
+    held = (
+        "\n" + textwrap.fill(f"{', '.join(others)} held at their means", 64)
+        if others
+        else ""
+    )
     ax.set_xlabel(names[j])
     ax.set_ylabel(response)
     ax.set_title(_title(model, cells) + held)

@@ -704,6 +704,23 @@ def regression():
     return model
 
 
+def test_regression_title_with_many_predictors_stays_in_the_figure():
+    rng = np.random.default_rng(3)
+    names = [f"concentration_of_compound_{i}" for i in range(8)]
+    X = pd.DataFrame(rng.normal(size=(120, 8)), columns=names)
+    y = X.to_numpy() @ np.linspace(0.5, 1.0, 8) + rng.normal(scale=0.5, size=120)
+    model = _fit(sm.RegressionMixture(1, engine="stanli"), X, y=y, method="optimize")
+    ax = plot_regression(model, predictor=names[0])
+    fig = ax.figure
+    fig.canvas.draw()
+    box = ax.title.get_window_extent(fig.canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    held = ax.get_title().split("\n")[2:]  # below the model and the method
+    assert len(held) > 1 and max(map(len, held)) <= 64
+    assert " ".join(held) == ", ".join(names[1:]) + " held at their means"
+    plt.close(fig)
+
+
 def test_regression_plot_of_new_data(regression):
     model = regression
     new = sm.datasets.regressions(60, seed=2)

@@ -62,7 +62,7 @@ def test_plot_regression_draws_points_lines_bands_and_censored_markers(censored_
     censored = next(c for c in ax.collections if c.get_gid() == "points:censored")
     np.testing.assert_allclose(censored.get_offsets()[:, 1], limit)
     assert ax.get_xlabel() == "x2" and ax.get_ylabel() == "y"
-    assert "x1, x3 at their means" in ax.get_title()
+    assert ax.get_title().endswith("posterior mean (NUTS)\nx1, x3 held at their means")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "2 missing responses" in labels and "94% band" in labels
     # Each line at the other predictors' means, with its posterior mean.
