@@ -79,6 +79,22 @@ class _Prepared:
     index: pd.Index
 
 
+def _absent_message(absent: list[str], design: RegressionDesign, array: bool) -> str:
+    """The error for new data without some fitted covariate columns."""
+    names = ", ".join(design.covariates)
+    fix = (
+        "; an array's columns are named x0, x1, ... by position, as in fit: "
+        "give it the fit's column layout, or name its columns, e.g. "
+        f"pd.DataFrame(X, columns={list(design.covariates)!r})"
+        if array
+        else ""
+    )
+    return (
+        f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))} "
+        f"(fitted on {names}){fix}"
+    )
+
+
 class RegressionMixture(Mixture):
     """Bayesian mixture of linear regressions, fitted with Stan.
 
@@ -505,6 +521,17 @@ class RegressionMixture(Mixture):
             elif 0 <= response < X.shape[1]:
                 # a position in X as given, before X is narrowed to what is read
                 response = str(X.columns[int(response)])
+        given_array = not isinstance(X, (pd.DataFrame, pd.Series))
+        if (
+            not fitting
+            and isinstance(X, pd.Series)
+            and set(self.design_.covariates) <= {str(i) for i in X.index}
+        ):
+            raise StanmixInputError(
+                "X is a Series indexed by the fitted covariates, one row; a Series "
+                "is read as one column: pass one row as a one-row DataFrame, "
+                "X.iloc[[i]]"
+            )
         X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
         if fitting:
@@ -528,9 +555,7 @@ class RegressionMixture(Mixture):
             absent = [c for c in design.covariates if c not in covariates.columns]
             if absent:
                 raise StanmixInputError(
-                    f"X lacks the fitted covariate column(s) "
-                    f"{', '.join(map(repr, absent))} (fitted on "
-                    f"{', '.join(design.covariates)})"
+                    _absent_message(absent, design, array=given_array)
                 )
             values = self._checked_covariates(covariates, design, index)
         return _Prepared(resp, values, index)
@@ -654,10 +679,9 @@ class RegressionMixture(Mixture):
         absent = [c for c in design.covariates if c not in frame.columns]
         if absent:
             raise StanmixInputError(
-                f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))}"
-                f" (fitted on {', '.join(design.covariates)}; a numpy array is read "
-                "as in fit, its columns named x0, x1, ... by position: give it the "
-                "fit's column layout, or a DataFrame with the fitted columns)"
+                _absent_message(
+                    absent, design, array=not isinstance(X, (pd.DataFrame, pd.Series))
+                )
             )
         return self._checked_covariates(frame, design, index)
 

@@ -3,6 +3,8 @@ argument, column or row and the fix; and reads good input as documented."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -365,11 +367,20 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     )[0, :, 0]
     mixture = from_array[from_array["component"] == "mixture"]
     assert mixture["mean"].iloc[0] == pytest.approx(float(weights @ line), rel=1e-9)
-    # a frame-fitted model does not guess an array's columns
-    with pytest.raises(sm.StanmixInputError, match="a numpy array is read as in fit"):
-        sm.RegressionMixture(
-            2, predictors=["x"], weights_from=["z"], engine="stanli"
-        ).fit(data.X, data.y, method="optimize", seed=1).predict(new)
+    # a frame-fitted model does not guess an array's columns (predictors and
+    # weights' covariates may have been named in any order): it says how to
+    # name them, in predict and predict_proba alike
+    framed = sm.RegressionMixture(
+        2, predictors=["x"], weights_from=["z"], engine="stanli"
+    ).fit(data.X, data.y, method="optimize", seed=1)
+    fix = re.escape("name its columns, e.g. pd.DataFrame(X, columns=['x', 'z'])")
+    with pytest.raises(sm.StanmixInputError, match="array's columns are named x0"):
+        framed.predict(new)
+    with pytest.raises(sm.StanmixInputError, match=fix):
+        framed.predict_proba(new, [1.0, 2.0])
+    # one row given as a Series is read as a column; the message says so
+    with pytest.raises(sm.StanmixInputError, match=re.escape("X.iloc[[i]]")):
+        framed.predict_proba(data.X.iloc[0], data.y.iloc[:1])
 
 
 def test_a_response_given_by_position_counts_the_columns_of_x_as_given():
