@@ -182,10 +182,9 @@ class StanliEngine(Engine):
         from stanmix.advi import advi, laplace_scale
 
         program = self._program(stan_file)
-        payload = _jsonable(data)
-        model = self._model(stan_file, payload)
+        model = self._model(stan_file, data)
         bridge = self._stanli.bridgestan_model(
-            mir=program, data=payload, name=Path(stan_file).stem
+            mir=program, data=_jsonable(data), name=Path(stan_file).stem
         )
         if init is None:
             rng = np.random.default_rng(seed)
