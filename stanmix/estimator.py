@@ -974,6 +974,7 @@ class Mixture:
         self.optimize_lps_ = None
         self.n_features_in_ = cells.n_dims
         self.feature_names_in_ = np.asarray(cells.columns, dtype=object)
+        self._fitted_repr = repr(self)  # the settings of this fit, for reports
 
     def fit_result(
         self,
@@ -1269,7 +1270,7 @@ class Mixture:
         if not self.cells_.censored.any() or not self.family_.joint:
             return []
         probs = map_probs if map_probs is not None else self.predict_proba_fitted()
-        k = int(self.n_components)
+        k = probs.shape[1]
         found = mostly_censored(self.cells_, probs.argmax(axis=1), k, CENSORED_WARN)
         if found:
             listed = "; ".join(
@@ -1294,6 +1295,13 @@ class Mixture:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) first"
             )
+
+    @property
+    def fitted_components_(self) -> int:
+        """The number of components of the fit (``n_components`` may have
+        been set to another value since, for the next fit)."""
+        self._check_fitted()
+        return int(self.idata_.posterior.sizes["component"])
 
     def param_draws(self, group: str = "posterior") -> Params:
         """The fitted draws as the family's parameter arrays, data units.
@@ -1392,7 +1400,7 @@ class Mixture:
         )
         return summary.to_frame(
             obs_index=self.obs_index_,
-            component_names=list(range(int(self.n_components))),
+            component_names=list(range(self.fitted_components_)),
         )
 
     def predict_proba_fitted(self) -> np.ndarray:
@@ -1464,7 +1472,7 @@ class Mixture:
     def n_parameters_(self) -> int:
         """Free parameters of the fitted model (weights included)."""
         self._check_fitted()
-        return self.family_.n_parameters(int(self.n_components), self.cells_.n_dims)
+        return self.family_.n_parameters(self.fitted_components_, self.cells_.n_dims)
 
     def _mode(self) -> Params:
         self._check_fitted()

@@ -383,7 +383,7 @@ def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
 
 
 def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
-    k = int(model.n_components)
+    k = model.fitted_components_
     colors = component_colors(k)
     cx, cy = cells.columns[dx], cells.columns[dy]
     proba = _membership_mean(model, cells)
@@ -589,7 +589,7 @@ def _title(model, cells: CellTable) -> str:
     family = model.family_
     return (
         f"{type(model).__name__} ({family.family}, {family.covariance}), "
-        f"K = {int(model.n_components)}, {cells.n_obs} observations\n"
+        f"K = {model.fitted_components_}, {cells.n_obs} observations\n"
         f"components at the {method}"
     )
 
@@ -635,7 +635,7 @@ def _range_1d(model, params: dict, positions: np.ndarray) -> tuple[float, float]
 
 
 def _plot_clusters_1d(model, cells, ax) -> Axes:
-    k = int(model.n_components)
+    k = model.fitted_components_
     colors = component_colors(k)
     proba = _membership_mean(model, cells)
     labels = np.argmax(proba, axis=1)
@@ -729,7 +729,7 @@ def _membership_arrays(model) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndar
     label, so a data index that repeats labels is kept as it is.
     """
     table = model.membership()
-    k = int(model.n_components)
+    k = model.fitted_components_
     n = len(table) // k
     labels = pd.Index(table["observation"].to_numpy()[::k])
 
@@ -972,7 +972,7 @@ def plot_relabelling(
             f"unknown variable(s) {', '.join(map(repr, unknown))}; choose among "
             f"{', '.join(map(repr, post.data_vars))}"
         )
-    k = int(model.n_components)
+    k = model.fitted_components_
     before = _split_by_dim(model.idata_.posterior_raw, var_names)
     after = _split_by_dim(post, var_names)
     method = getattr(model.relabel_report_, "method", None)
@@ -1262,7 +1262,7 @@ def _draw_regression(
     """Draw :func:`plot_regression`'s points, lines and bands on ``ax``:
     ``names`` are the predictors, ``j`` the one on the horizontal axis."""
     family = model.family_
-    k = int(model.n_components)
+    k = model.fitted_components_
     colors = component_colors(k)
     proba = _membership_mean(model, cells)
     labels = np.argmax(proba, axis=1)

@@ -256,7 +256,7 @@ def render_report(
             "cluster plot to show new data in, since its rows have no single "
             "component; leave X out"
         )
-    k = int(model.n_components)
+    k = model.fitted_components_
     name = type(model).__name__
     title = title or f"{name} with {k} component{'s' if k != 1 else ''}"
     summary = model.summary()
@@ -446,7 +446,7 @@ def _method_text(model) -> str:
 def _diagnostics_table(model, summary: pd.DataFrame) -> str:
     post = model.idata_.posterior
     rows: list[tuple[str, str, str]] = [
-        ("Model", repr(model), ""),
+        ("Model", getattr(model, "_fitted_repr", None) or repr(model), ""),
         ("Components", model.family_.description, ""),
         (
             "Engine",
@@ -561,7 +561,7 @@ def _ordered_by(model) -> str | None:
     >>> _ordered_by(model)
     'the slopes of x'
     """
-    if int(model.n_components) < 2 or not model._layout_spec()[0]:
+    if model.fitted_components_ < 2 or not model._layout_spec()[0]:
         return None
     name, coord = model.family_.order_key(model.anchor_)
     if name == "beta":
@@ -579,7 +579,7 @@ def _relabelling_section(model, relabel_png: str | None) -> list[str]:
             f"<code>{_e(model.method_)}</code> gives no chains of draws whose "
             "labels could switch.</p>"
         ]
-    k = int(model.n_components)
+    k = model.fitted_components_
     if k == 1:
         return [
             '<p class="note">One component: nothing can switch, and one '
@@ -723,7 +723,7 @@ def _separation_section(model) -> list[str]:
     from stanmix import checks
 
     head = "<h3>Separation of the components</h3>"
-    if int(model.n_components) == 1:
+    if model.fitted_components_ == 1:
         return [
             head,
             '<p class="note">One component: there is no pair of components '

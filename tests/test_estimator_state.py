@@ -34,6 +34,48 @@ def test_a_refit_with_another_family_drops_the_old_familys_attributes():
     np.testing.assert_array_equal(model.means_, fresh.means_)
 
 
+def test_new_settings_change_nothing_until_the_next_fit(tmp_path):
+    """set_params between fits (as scikit-learn's search does) leaves every
+    result of the fit as it was, plots and report included."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from stanmix.plots import plot_clusters, plot_membership
+    from stanmix.report import write_report
+
+    model = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+
+    def results():
+        return (
+            model.n_parameters_,
+            model.bic(),
+            model.membership(),
+            model.predict_proba(X),
+            model.fitted_components_,
+        )
+
+    before = results()
+    model.set_params(n_components=2, family="student_t", covariance="full")
+    after = results()
+    assert after[0] == before[0] == 3 * 2 + 3 * 2 + 2
+    assert after[1] == before[1] and after[4] == before[4] == 3
+    assert after[2].equals(before[2])
+    np.testing.assert_array_equal(after[3], before[3])
+    assert len(plot_clusters(model).patches) == 3 * 2
+    assert plot_membership(model) is not None
+    report = write_report(model, tmp_path / "r.html").read_text()
+    assert "<td>Mixture(n_components=3, engine=&#x27;stanli&#x27;)</td>" in report
+    plt.close("all")
+    # A refused refit keeps the fit, and its results, as they were.
+    model.set_params(n_components=500, family="normal", covariance="diag")
+    with pytest.raises(sm.StanmixInputError, match="n_components=500"):
+        model.fit(X.iloc[:10], method="optimize", seed=1)
+    assert model.membership().equals(before[2])
+    assert model.n_parameters_ == before[0]
+
+
 @pytest.mark.parametrize("failure", [RuntimeError("Stan failed"), KeyboardInterrupt()])
 def test_a_failed_refit_leaves_the_earlier_fit_whole(monkeypatch, failure):
     model = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
