@@ -891,6 +891,14 @@ def test_an_object_column_of_numbers_is_read_as_numbers():
     plain = sm.DiagonalMixture(3, engine="stanli").fit(X, method="optimize", seed=1)
     np.testing.assert_array_equal(fitted.means_, plain.means_)
     pd.testing.assert_frame_equal(as_objects, kept)
+    # pd.NA (a frame built from nullable values) is missing as None is.
+    with_na = as_objects.copy()
+    with_na.iloc[3, 0] = pd.NA
+    kept = with_na.copy()
+    np.testing.assert_array_equal(
+        plain.predict_proba(with_na.iloc[:10]), plain.predict_proba(X.iloc[:10])
+    )
+    pd.testing.assert_frame_equal(with_na, kept)
 
 
 def test_a_nan_cell_where_a_limit_is_given_is_missing_and_said_so():
