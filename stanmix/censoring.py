@@ -224,7 +224,7 @@ def as_matrix(
                 f"{name}.reset_index(drop=True)"
             )
         index = X.index
-        if (X.dtypes == object).any():
+        if any(dtype == np.dtype(object) for dtype in X.dtypes):
             X = X.where(X.notna(), np.nan)  # pd.NA and None in object columns
         values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
     else:
