@@ -611,6 +611,9 @@ class RegressionMixture(Mixture):
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()
         super()._finish(result, log_likelihood, relabel, map_probs)
+        # The features are the covariates read from X, not the response.
+        self.n_features_in_ = len(self.design_.covariates)
+        self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
     def _posterior_out(self, variables, dims, coords):
         design = self._pending_design()

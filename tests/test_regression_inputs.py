@@ -373,6 +373,9 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     framed = sm.RegressionMixture(
         2, predictors=["x"], weights_from=["z"], engine="stanli"
     ).fit(data.X, data.y, method="optimize", seed=1)
+    # its features are the covariates it read from X, not the response
+    assert framed.n_features_in_ == 2
+    assert list(framed.feature_names_in_) == ["x", "z"]
     fix = re.escape("name its columns, e.g. pd.DataFrame(X, columns=['x', 'z'])")
     with pytest.raises(sm.StanmixInputError, match="array's columns are named x0"):
         framed.predict(new)
