@@ -1403,6 +1403,24 @@ class Mixture:
             component_names=list(range(self.fitted_components_)),
         )
 
+    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
+        """Fit, then give the most probable component of each fitted row, as
+        scikit-learn's clusterers do.
+
+        ``X``, ``y`` and ``kwargs`` are those of :meth:`fit`; the censoring
+        given there is the rows'. Rows are those of the fitted data.
+
+        Examples
+        --------
+        >>> import stanmix as sm
+        >>> data = sm.datasets.blobs(60, seed=1)
+        >>> labels = sm.DiagonalMixture(2, engine="stanli").fit_predict(
+        ...     data.X, method="optimize", seed=1)
+        >>> labels.shape, sorted(set(labels.tolist()))
+        ((60,), [0, 1])
+        """
+        return self.fit(X, y, **kwargs).predict_proba_fitted().argmax(axis=1)
+
     def predict_proba_fitted(self) -> np.ndarray:
         """Posterior mean membership probabilities of the fitted rows (N, K)."""
         self._check_fitted()

@@ -247,6 +247,17 @@ def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
     tags = get_tags(pipe[-1])
     assert tags.estimator_type == "clusterer" and tags.input_tags.allow_nan
     assert not get_tags(sm.RegressionMixture(2)).target_tags.required
+    # A clusterer's fit_predict: the fitted rows' most probable components.
+    labels = pipe.fit_predict(
+        X, diagonalmixture__method="optimize", diagonalmixture__seed=1
+    )
+    np.testing.assert_array_equal(labels, pipe.predict(X))
+    regression = sm.datasets.regressions(80, seed=1)
+    model = sm.RegressionMixture(2, engine="stanli")
+    labels = model.fit_predict(regression.X, regression.y, method="optimize", seed=1)
+    np.testing.assert_array_equal(
+        labels, model.predict_proba(regression.X, regression.y).argmax(axis=1)
+    )
 
 
 @pytest.mark.parametrize("model", ["univariate", "blobs"])
