@@ -28,5 +28,8 @@ class InconsistentVersionWarning(UserWarning):
     that pickled it."""
 
 
-class NotFittedError(AttributeError, RuntimeError):
-    """A method that needs a fitted model was called before ``fit``."""
+class NotFittedError(AttributeError, ValueError, RuntimeError):
+    """A method that needs a fitted model was called before ``fit``.
+
+    Caught as AttributeError and ValueError, as scikit-learn's own
+    ``NotFittedError`` is, and as RuntimeError."""

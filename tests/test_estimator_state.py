@@ -123,6 +123,11 @@ def test_a_failed_first_fit_leaves_the_estimator_unfitted(monkeypatch):
 def test_an_unfitted_model_says_so(call):
     with pytest.raises(sm.NotFittedError, match="not fitted yet; call fit"):
         call(sm.Mixture(2, engine="stanli"))
+    # caught as scikit-learn's own NotFittedError is caught
+    with pytest.raises(ValueError):
+        call(sm.Mixture(2, engine="stanli"))
+    with pytest.raises(AttributeError):
+        call(sm.Mixture(2, engine="stanli"))
 
 
 def test_an_hdi_prob_of_zero_is_refused_not_replaced_by_the_default():
