@@ -1327,7 +1327,7 @@ class Mixture:
             raise StanmixInputError(
                 "the per-dimension model (joint=False) draws each cell from its "
                 "own component, so a row has no single component: membership, "
-                "predict and predict_proba need joint=True"
+                "predict, predict_proba, fit_predict and icl need joint=True"
             )
 
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
@@ -1433,12 +1433,15 @@ class Mixture:
         """Posterior mean membership probabilities for new observations (N, K).
 
         Censoring is given as to :meth:`fit`, naming the fitted columns (an
-        array's columns take the fitted names in order).
+        array's columns take the fitted names in order). A row whose every
+        cell is missing says nothing of its component: it gets the mixing
+        weights.
         """
         self._check_fitted()
         self._check_membership()
         cells = self.new_cells(
             X,
+            allow_empty_rows=True,
             lower_limit=lower_limit,
             upper_limit=upper_limit,
             censored=censored,
@@ -1501,12 +1504,13 @@ class Mixture:
             )
         return _lead(self.map_)
 
-    def new_cells(self, X, **censoring) -> CellTable:
+    def new_cells(self, X, *, allow_empty_rows: bool = False, **censoring) -> CellTable:
         """New data as a cell table checked against the fitted columns.
 
         An array (not a DataFrame or Series) with as many columns as the
         fitted data takes the fitted column names, so that the censoring
-        arguments name its columns as they did for ``fit``.
+        arguments name its columns as they did for ``fit``. Rows whose every
+        cell is missing are refused unless ``allow_empty_rows``.
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
@@ -1514,9 +1518,14 @@ class Mixture:
             values, _, index = as_matrix(X, name="X")
             if values.shape[1] == self.cells_.n_dims:
                 X = pd.DataFrame(values, columns=list(self.cells_.columns), index=index)
-        cells, _ = self._read(
-            X, {key: v for key, v in censoring.items() if v is not None}
-        )
+        given = {key: v for key, v in censoring.items() if v is not None}
+        if allow_empty_rows:
+            given["allow_empty_rows"] = True
+        cells, _ = self._read(X, given)
+        if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
+            raise StanmixInputError(
+                _columns_message(cells.columns, self.cells_.columns)
+            )
         if cells.n_dims != self.cells_.n_dims:
             row = (
                 "; a Series (or 1-D array) is read as one column: pass one row "
@@ -1528,12 +1537,31 @@ class Mixture:
                 f"X has {cells.n_dims} columns but the model was fitted on "
                 f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)}){row}"
             )
-        if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
-            raise StanmixInputError(
-                f"X has columns {list(cells.columns)} but the model was fitted on "
-                f"{list(self.cells_.columns)}; select and order them the same way"
-            )
         return cells
+
+
+def _columns_message(columns: tuple[str, ...], fitted: tuple[str, ...]) -> str:
+    """The error for a DataFrame of new data whose columns are not the
+    fitted ones in the fitted order: what differs, and the fix."""
+    absent = [c for c in fitted if c not in columns]
+    extra = [c for c in columns if c not in fitted]
+    parts = []
+    if absent:
+        parts.append(f"lacks the fitted column(s) {', '.join(map(repr, absent))}")
+    if extra:
+        parts.append(f"has column(s) {', '.join(map(repr, extra))} not fitted on")
+    if not parts:
+        parts.append(f"has the fitted columns in another order ({', '.join(columns)})")
+    head = f"X {' and '.join(parts)} (the model was fitted on {', '.join(fitted)})"
+    if fitted == tuple(f"x{i}" for i in range(len(fitted))) and absent:
+        return (
+            f"{head}; the fitted data were an array, whose columns are named x0, "
+            "x1, ... by position: pass X.to_numpy() with its columns in the "
+            "fitted order, or refit on the DataFrame to use its names"
+        )
+    if absent:
+        return f"{head}; give X the fitted columns, in that order"
+    return f"{head}; select them in the fitted order: X[{list(fitted)!r}]"
 
 
 #: Engine options that are counts of at least one.

@@ -95,6 +95,16 @@ def _absent_message(absent: list[str], design: RegressionDesign, array: bool) ->
     )
 
 
+def _refuse_a_row(X, design: RegressionDesign) -> None:
+    """Refuse one row of new data given as a Series (read as a column)."""
+    if isinstance(X, pd.Series) and set(design.covariates) <= {str(i) for i in X.index}:
+        raise StanmixInputError(
+            "X is a Series indexed by the fitted covariates, one row; a Series "
+            "is read as one column: pass one row as a one-row DataFrame, "
+            "X.iloc[[i]]"
+        )
+
+
 class RegressionMixture(Mixture):
     """Bayesian mixture of linear regressions, fitted with Stan.
 
@@ -522,16 +532,8 @@ class RegressionMixture(Mixture):
                 # a position in X as given, before X is narrowed to what is read
                 response = str(X.columns[int(response)])
         given_array = not isinstance(X, (pd.DataFrame, pd.Series))
-        if (
-            not fitting
-            and isinstance(X, pd.Series)
-            and set(self.design_.covariates) <= {str(i) for i in X.index}
-        ):
-            raise StanmixInputError(
-                "X is a Series indexed by the fitted covariates, one row; a Series "
-                "is read as one column: pass one row as a one-row DataFrame, "
-                "X.iloc[[i]]"
-            )
+        if not fitting:
+            _refuse_a_row(X, self.design_)
         X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
         if fitting:
@@ -675,6 +677,7 @@ class RegressionMixture(Mixture):
         return likelihood.membership_mean(self.family_, cells, self.param_draws())
 
     def _covariates_only(self, X) -> np.ndarray:
+        _refuse_a_row(X, self.design_)
         X = self._read_columns(X, None, fitting=False)
         values, columns, index = as_matrix(X, name="X")
         frame = pd.DataFrame(values, columns=list(columns), index=index)

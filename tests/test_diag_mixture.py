@@ -1,5 +1,7 @@
 """DiagonalMixture: joint components, censoring, missing cells (issue: multivariate)."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,6 +201,12 @@ def test_predict_proba_on_new_censored_data(censored_data):
     assert proba.shape == (2, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert proba[0, 0] > 0.9 and proba[1, 1] > 0.9
+    # A row with every cell missing gets the mixing weights; fit refuses it.
+    empty = pd.DataFrame({"x": [np.nan, 4.0], "y": [np.nan, 3.0]})
+    np.testing.assert_allclose(model.predict_proba(empty)[0], model.weights_)
+    assert model.predict_proba(empty)[1] == pytest.approx(proba[1])
+    with pytest.raises(sm.StanmixInputError, match="every cell missing"):
+        model.bic(empty)
     # An array's columns take the fitted names, so the limits name them alike.
     as_array = model.predict_proba(new.to_numpy(), lower_limit=limits)
     np.testing.assert_array_equal(as_array, proba)
@@ -207,8 +215,21 @@ def test_predict_proba_on_new_censored_data(censored_data):
         sm.StanmixInputError, match=r"'x0', which is not in the data \(columns: x, y\)"
     ):
         model.predict_proba(new.to_numpy(), lower_limit={"x0": limits["x"]})
-    with pytest.raises(sm.StanmixInputError, match="columns"):
-        model.predict_proba(new[["y", "x"]])
+    for other, said in (
+        (new[["y", "x"]], "has the fitted columns in another order (y, x)"),
+        (new.assign(z=1.0), "has column(s) 'z' not fitted on"),
+        (new[["x"]], "lacks the fitted column(s) 'y'"),
+    ):
+        with pytest.raises(sm.StanmixInputError) as info:
+            model.predict_proba(other)
+        assert said + " (the model was fitted on x, y)" in str(info.value)
+    assert str(info.value).endswith("give X the fitted columns, in that order")
+    with pytest.raises(sm.StanmixInputError, match=re.escape("X[['x', 'y']]")):
+        model.predict(new.assign(z=1.0))
+    # fitted on an array: a DataFrame's names cannot be matched, said so
+    on_array = _model(2, anchor_dim=0).fit(X.to_numpy(), method="optimize", seed=1)
+    with pytest.raises(sm.StanmixInputError, match=re.escape("pass X.to_numpy()")):
+        on_array.predict(new)
 
 
 def test_anchor_is_chosen_and_reported(blobs):

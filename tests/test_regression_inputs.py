@@ -382,8 +382,12 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     with pytest.raises(sm.StanmixInputError, match=fix):
         framed.predict_proba(new, [1.0, 2.0])
     # one row given as a Series is read as a column; the message says so
-    with pytest.raises(sm.StanmixInputError, match=re.escape("X.iloc[[i]]")):
-        framed.predict_proba(data.X.iloc[0], data.y.iloc[:1])
+    for call in (
+        lambda: framed.predict_proba(data.X.iloc[0], data.y.iloc[:1]),
+        lambda: framed.predict(data.X.iloc[0]),
+    ):
+        with pytest.raises(sm.StanmixInputError, match=re.escape("X.iloc[[i]]")):
+            call()
 
 
 def test_a_response_given_by_position_counts_the_columns_of_x_as_given():
