@@ -916,6 +916,7 @@ def _ours(module: str) -> bool:
 
 
 _KEYWORD = re.compile(r"\b(chains|warmup|draws|adapt_delta|seed)=(\d+(?:\.\d+)?)?")
+_LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
 
 
 def _as_flags(text: str) -> str:
@@ -926,12 +927,15 @@ def _as_flags(text: str) -> str:
     'run --chains 2 or more, or more draws (--draws, --warmup)'
     >>> _as_flags("adapt_delta=0.95 tunes it; init='map' has no flag")
     "--adapt-delta 0.95 tunes it; init='map' has no flag"
+    >>> _as_flags("pass lower_limit={'y': 0.8} to censor them")
+    'pass --lower-limit y=0.8 to censor them'
     """
 
     def flag(match: re.Match) -> str:
         name, value = match[1].replace("_", "-"), match[2]
         return f"--{name}" + (f" {value}" if value else "")
 
+    text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
     return _KEYWORD.sub(flag, text)
 
 
@@ -1069,7 +1073,10 @@ def _ended(err: BaseException, guard: InterruptGuard, state: _State) -> int:
         print(f"stanmix: error: {_as_flags(str(err))}", file=sys.stderr)
         return 2
     if isinstance(err, Exception):
-        print(f"stanmix: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(
+            f"stanmix: failed: {type(err).__name__}: {_as_flags(str(err))}",
+            file=sys.stderr,
+        )
         if state.verbose:
             import traceback
 

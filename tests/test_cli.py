@@ -126,6 +126,26 @@ def test_select_refuses_kfold_without_sampling(table, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_failed_mode_names_the_flag_that_censors_a_piled_value(tmp_path, capsys):
+    """Values below a detection limit recorded as the limit, fitted without
+    it: the failure's advice names the command's flag, not the keyword."""
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(
+        {
+            "x": np.r_[rng.normal(0, 1, 150), rng.normal(4, 1, 150)],
+            "y": np.maximum(np.r_[rng.normal(0, 1, 150), rng.normal(3, 1, 150)], 0.8),
+        }
+    )
+    path = tmp_path / "lod.csv"
+    frame.to_csv(path, index=False)
+    code = cli.main(_fit_args(path, tmp_path / "out", "--seed", "1"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "every optimizer start failed" in err
+    assert "pass --lower-limit y=0.8 to censor them" in err
+    assert "lower_limit" not in err
+
+
 def test_fit_chooses_family_and_covariance(table, tmp_path, capsys):
     path, _, limit = table
     out = tmp_path / "results"
