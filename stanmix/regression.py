@@ -18,7 +18,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import CellTable
+from stanmix.cells import MISSING, CellTable
 from stanmix.censoring import as_matrix, cell_table
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import StanmixInputError
@@ -675,6 +675,28 @@ class RegressionMixture(Mixture):
             interval=interval,
         )
         return likelihood.membership_mean(self.family_, cells, self.param_draws())
+
+    def score_samples(self, X, y=None, *, response=None, **censoring) -> np.ndarray:
+        """Log posterior predictive density of each (x, y) pair (N,): of the
+        response given the predictors, as :meth:`Mixture.score_samples`,
+        with ``X``, ``y``, ``response`` and the censoring as in
+        :meth:`predict_proba`."""
+        self._check_fitted()
+        cells = self.new_cells(X, y, response=response, **censoring)
+        missing = np.flatnonzero(cells.kind[:, 0] == MISSING)
+        if missing.size:
+            raise StanmixInputError(
+                f"the response is missing in {missing.size} row(s) (at position(s) "
+                f"{', '.join(map(str, missing[:5].tolist()))}"
+                f"{', ...' if missing.size > 5 else ''}); a score is the "
+                "density of a response: score the rows that have one"
+            )
+        return self._log_predictive(cells)
+
+    def score(self, X, y=None, *, response=None, **censoring) -> float:
+        """Mean log posterior predictive density of the responses given the
+        predictors (the mean of :meth:`score_samples`); larger is better."""
+        return float(np.mean(self.score_samples(X, y, response=response, **censoring)))
 
     def _covariates_only(self, X) -> np.ndarray:
         _refuse_a_row(X, self.design_)

@@ -316,3 +316,91 @@ def test_known_scales_that_differ_make_components_that_are_not_relabelled():
     # equal known scales leave the components exchangeable
     family = sm.NormalMixture(2, sigma=[0.7, 0.7])._make_family()
     assert family.exchangeable(2) and not model.family_.exchangeable(2)
+
+
+def test_score_samples_is_the_log_predictive_density_of_each_row():
+    """At the mode: the mixture density of an observed row, of the observed
+    cell of a row with a missing one, and the density times the normal CDF
+    of a row with a left-censored cell, each by scipy."""
+    from scipy import stats
+
+    data = sm.datasets.mixture_sample(
+        [0.4, 0.6], [[-2.0, 1.0], [2.0, -1.0]], 0.8, 200, seed=3, columns=["a", "b"]
+    )
+    model = sm.DiagonalMixture(2, engine="stanli").fit(
+        data.X, method="optimize", seed=1
+    )
+    w, mu, sd = model.weights_, model.means_, model.scales_
+    new = pd.DataFrame({"a": [0.3, -1.0, 1.5], "b": [0.2, np.nan, -2.0]})
+    limits = pd.DataFrame({"b": [np.nan, np.nan, -2.0]})  # row 2 left-censored
+    got = model.score_samples(new, lower_limit=limits)
+    a, b = new["a"].to_numpy(), new["b"].to_numpy()
+    dens_a = stats.norm.pdf(a[:, None], mu[:, 0], sd[:, 0])
+    expected = [
+        np.log(np.sum(w * dens_a[0] * stats.norm.pdf(b[0], mu[:, 1], sd[:, 1]))),
+        np.log(np.sum(w * dens_a[1])),
+        np.log(np.sum(w * dens_a[2] * stats.norm.cdf(b[2], mu[:, 1], sd[:, 1]))),
+    ]
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    assert model.score(new, lower_limit=limits) == pytest.approx(np.mean(got))
+
+
+def test_score_samples_averages_the_density_over_the_draws():
+    """With draws (ADVI here), the log of the mean density over the draws,
+    not the mean of the log densities."""
+    from scipy import stats
+
+    data = sm.datasets.mixture_sample([0.5, 0.5], [[-2.0], [2.0]], 1.0, 150, seed=4)
+    model = sm.NormalMixture(2, engine="stanli").fit(
+        data.X, method="variational", seed=1, draws=200
+    )
+    draws = model.param_draws()
+    x = np.array([-1.0, 0.5, 3.0])
+    dens = np.sum(
+        draws["w"][:, None, :]
+        * stats.norm.pdf(
+            x[None, :, None], draws["mu"][:, None, :, 0], draws["sigma"][:, None, :, 0]
+        ),
+        axis=2,
+    )
+    np.testing.assert_allclose(
+        model.score_samples(x), np.log(dens.mean(axis=0)), rtol=1e-10
+    )
+
+
+def test_grid_search_over_k_scores_held_out_rows():
+    """scikit-learn's GridSearchCV chooses K by the held-out rows' mean log
+    predictive density: three clusters four sds apart give K = 3."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    data = sm.datasets.mixture_sample(
+        [1 / 3] * 3, [[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]], 1.0, 180, seed=5
+    )
+    search = GridSearchCV(
+        sm.DiagonalMixture(engine="stanli"),
+        {"n_components": [1, 2, 3]},
+        cv=KFold(3, shuffle=True, random_state=0),
+    ).fit(data.X, method="optimize", seed=1)
+    assert search.best_params_ == {"n_components": 3}
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] < scores[1] < scores[2]
+
+
+def test_a_regressions_score_is_the_density_of_its_responses():
+    from scipy import stats
+
+    data = sm.datasets.regressions(150, seed=1)
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, data.y, method="optimize", seed=1
+    )
+    x = data.X.iloc[:4]
+    y = data.y.iloc[:4].to_numpy()
+    line = model.intercept_ + x.to_numpy() @ model.coef_.T  # (4, K)
+    expected = np.log(
+        np.sum(model.weights_ * stats.norm.pdf(y[:, None], line, model.scales_), axis=1)
+    )
+    np.testing.assert_allclose(model.score_samples(x, y), expected, rtol=1e-10)
+    assert model.score(x, y) == pytest.approx(expected.mean())
+    with pytest.raises(sm.StanmixInputError, match="response is missing in 1 row"):
+        model.score_samples(x, np.r_[y[:3], np.nan])
