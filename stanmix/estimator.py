@@ -1465,6 +1465,45 @@ class Mixture:
             axis=1,
         )
 
+    def sample(
+        self, n_samples: int = 1, *, seed: int | None = None
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """New rows from the posterior predictive, as scikit-learn's mixtures'
+        ``sample``: each from a posterior draw picked at random (the mode for
+        ``method="optimize"``), then a component by that draw's weights, then
+        its values, uncensored.
+
+        Returns
+        -------
+        X : pandas.DataFrame
+            ``n_samples`` rows in the fitted columns.
+        labels : ndarray of int, shape (n_samples,)
+            Each row's component (for ``joint=False``, its first column's).
+
+        Examples
+        --------
+        >>> import stanmix as sm
+        >>> data = sm.datasets.blobs(100, seed=1)
+        >>> model = sm.DiagonalMixture(5, engine="stanli").fit(
+        ...     data.X, method="optimize", seed=1)
+        >>> X, labels = model.sample(3, seed=1)
+        >>> list(X.columns), labels.shape
+        (['x', 'y'], (3,))
+        """
+        self._check_fitted()
+        n = check.integer("n_samples", n_samples, low=1)
+        rng = np.random.default_rng(check.seed(seed))
+        params = self.param_draws()
+        picks = rng.integers(len(params["w"]), size=n)
+        values = np.empty((n, self.cells_.n_dims))
+        labels = np.empty(n, dtype=int)
+        for s in np.unique(picks):
+            rows = np.flatnonzero(picks == s)
+            point = {name: arr[s] for name, arr in params.items()}
+            blank = CellTable.from_values(np.full((rows.size, values.shape[1]), np.nan))
+            values[rows], labels[rows] = self.family_.simulate(point, blank, rng)
+        return pd.DataFrame(values, columns=list(self.cells_.columns)), labels
+
     def score_samples(self, X, **censoring) -> np.ndarray:
         """Log posterior predictive density of each row of ``X`` (N,).
 

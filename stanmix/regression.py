@@ -676,6 +676,16 @@ class RegressionMixture(Mixture):
         )
         return likelihood.membership_mean(self.family_, cells, self.param_draws())
 
+    def sample(self, n_samples: int = 1, *, seed: int | None = None):
+        """Not defined for a mixture of regressions, whose responses are
+        drawn at given predictors: :meth:`predict` gives their posterior
+        predictive intervals at new ``X``."""
+        raise StanmixInputError(
+            "RegressionMixture draws responses at given predictors, which "
+            "sample(n) has not: predict(X) gives the posterior predictive of the "
+            "response at new predictors X"
+        )
+
     def score_samples(self, X, y=None, *, response=None, **censoring) -> np.ndarray:
         """Log posterior predictive density of each (x, y) pair (N,): of the
         response given the predictors, as :meth:`Mixture.score_samples`,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score
@@ -251,3 +252,60 @@ def test_full_and_tied_optimize_from_given_values(covariance):
         _matched(default.means_, data.means),
         atol=1e-3,
     )
+
+
+def test_sample_draws_rows_from_the_fitted_components():
+    """At the mode: the labels' shares match the weights, and each
+    component's rows have its mean and covariance, within 4 standard errors
+    of 20,000 draws."""
+    data = sm.datasets.correlated(300, seed=3)
+    model = sm.Mixture(2, covariance="full", engine="stanli").fit(
+        data.X, method="optimize", seed=1
+    )
+    n = 20_000
+    X, labels = model.sample(n, seed=2)
+    assert list(X.columns) == list(data.X.columns) and X.shape == (n, 2)
+    share = np.bincount(labels, minlength=2) / n
+    se = np.sqrt(model.weights_ * (1 - model.weights_) / n)
+    assert np.all(np.abs(share - model.weights_) < 4 * se)
+    for k in range(2):
+        rows = X.to_numpy()[labels == k]
+        cov = model.covariances_[k]
+        mean_se = np.sqrt(np.diag(cov) / len(rows))
+        assert np.all(np.abs(rows.mean(axis=0) - model.means_[k]) < 4 * mean_se)
+        var = np.diag(cov)
+        cov_se = np.sqrt((np.outer(var, var) + cov**2) / len(rows))
+        assert np.all(np.abs(np.cov(rows.T) - cov) < 4 * cov_se)
+    # one seed, one sample; another seed, another
+    again, _ = model.sample(n, seed=2)
+    pd.testing.assert_frame_equal(X, again)
+    assert not model.sample(5, seed=3)[0].equals(X.iloc[:5])
+    with pytest.raises(sm.StanmixInputError, match="n_samples"):
+        model.sample(0)
+
+
+def test_sample_from_draws_mixes_the_posterior():
+    """With draws, each row comes from a draw picked at random: one
+    component's rows have the mean and variance of the predictive over the
+    draws (law of total variance), wider than at the parameters' means."""
+    data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 16, seed=1)
+    model = sm.NormalMixture(2, engine="stanli").fit(
+        data.X, method="variational", seed=1, draws=400
+    )
+    X, labels = model.sample(20_000, seed=1)
+    draws = model.param_draws()
+    for k in range(2):
+        rows = X.to_numpy()[labels == k, 0]
+        # law of total variance over the draws (weighted by each draw's w_k)
+        w = draws["w"][:, k] / draws["w"][:, k].sum()
+        mu, sigma = draws["mu"][:, k, 0], draws["sigma"][:, k, 0]
+        mean = np.sum(w * mu)
+        var = np.sum(w * (sigma**2 + mu**2)) - mean**2
+        assert abs(rows.mean() - mean) < 4 * np.sqrt(var / len(rows))
+        assert abs(rows.var() - var) < 4 * var * np.sqrt(2 / len(rows))
+        # wider than rows drawn at the posterior mean of the parameters: the
+        # posterior spread of the mean and the scale is in it
+        plug_in = np.sum(w * sigma) ** 2
+        assert rows.var() - plug_in > 4 * var * np.sqrt(2 / len(rows))
+    with pytest.raises(sm.StanmixInputError, match="predict"):
+        sm.RegressionMixture(2).sample(3)
