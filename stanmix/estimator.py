@@ -1536,8 +1536,17 @@ class Mixture:
         return float(np.mean(self.score_samples(X, **censoring)))
 
     def _log_predictive(self, cells: CellTable) -> np.ndarray:
-        ll = likelihood.log_likelihood(self.family_, cells, self.param_draws())
-        return logsumexp(ll, axis=0) - np.log(ll.shape[0])
+        """log mean_s p(row | draw s) per row, in blocks of rows so that the
+        (draws x rows) log-likelihood is never held whole."""
+        params = self.param_draws()
+        n_draws = len(params["w"])
+        step = max(1, PREDICTIVE_BLOCK // n_draws)
+        out = np.empty(cells.n_obs)
+        for start in range(0, cells.n_obs, step):
+            block = slice(start, start + step)
+            ll = likelihood.log_likelihood(self.family_, cells.rows(block), params)
+            out[block] = logsumexp(ll, axis=0) - np.log(n_draws)
+        return out
 
     def bic(self, X=None, **censoring) -> float:
         """Bayesian information criterion at the posterior mode.
@@ -1638,6 +1647,9 @@ def _columns_message(columns: tuple[str, ...], fitted: tuple[str, ...]) -> str:
         return f"{head}; give X the fitted columns, in that order"
     return f"{head}; select them in the fitted order: X[{list(fitted)!r}]"
 
+
+#: Log-likelihood values (draws x rows) held at once by ``score_samples``.
+PREDICTIVE_BLOCK = 4_000_000
 
 #: Engine options that are counts of at least one.
 WHOLE_OPTIONS = frozenset(

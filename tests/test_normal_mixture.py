@@ -345,7 +345,7 @@ def test_score_samples_is_the_log_predictive_density_of_each_row():
     assert model.score(new, lower_limit=limits) == pytest.approx(np.mean(got))
 
 
-def test_score_samples_averages_the_density_over_the_draws():
+def test_score_samples_averages_the_density_over_the_draws(monkeypatch):
     """With draws (ADVI here), the log of the mean density over the draws,
     not the mean of the log densities."""
     from scipy import stats
@@ -363,6 +363,11 @@ def test_score_samples_averages_the_density_over_the_draws():
         ),
         axis=2,
     )
+    np.testing.assert_allclose(
+        model.score_samples(x), np.log(dens.mean(axis=0)), rtol=1e-10
+    )
+    # in blocks of rows (here one row each), the same
+    monkeypatch.setattr("stanmix.estimator.PREDICTIVE_BLOCK", 1)
     np.testing.assert_allclose(
         model.score_samples(x), np.log(dens.mean(axis=0)), rtol=1e-10
     )
