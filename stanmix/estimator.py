@@ -1420,6 +1420,12 @@ class Mixture:
         >>> labels.shape, sorted(set(labels.tolist()))
         ((60,), [0, 1])
         """
+        if not self._make_family().joint:  # refused before the fit, not after
+            raise StanmixInputError(
+                "the per-dimension model (joint=False) draws each cell from its "
+                "own component, so a row has no single component: fit_predict "
+                "needs joint=True"
+            )
         return self.fit(X, y, **kwargs).predict_proba_fitted().argmax(axis=1)
 
     def predict_proba_fitted(self) -> np.ndarray:

@@ -252,6 +252,10 @@ def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
         X, diagonalmixture__method="optimize", diagonalmixture__seed=1
     )
     np.testing.assert_array_equal(labels, pipe.predict(X))
+    per_dimension = sm.DiagonalMixture(3, joint=False, engine="stanli")
+    with pytest.raises(sm.StanmixInputError, match="fit_predict needs joint=True"):
+        per_dimension.fit_predict(X, method="optimize", seed=1)
+    assert not hasattr(per_dimension, "idata_")  # refused before fitting
     regression = sm.datasets.regressions(80, seed=1)
     model = sm.RegressionMixture(2, engine="stanli")
     labels = model.fit_predict(regression.X, regression.y, method="optimize", seed=1)
