@@ -315,6 +315,11 @@ class Mixture:
     def _make_family(self) -> Family:
         return get_family(*self._family_spec())
 
+    def _joint_rows(self) -> bool:
+        """Whether these settings give each row one component (not the
+        per-dimension model)."""
+        return self._make_family().joint
+
     def _layout_spec(self) -> tuple[bool, int | str | None]:
         return bool(self.ordered), self.anchor_dim
 
@@ -1420,7 +1425,7 @@ class Mixture:
         >>> labels.shape, sorted(set(labels.tolist()))
         ((60,), [0, 1])
         """
-        if not self._make_family().joint:  # refused before the fit, not after
+        if not self._joint_rows():  # refused before the fit, not after
             raise StanmixInputError(
                 "the per-dimension model (joint=False) draws each cell from its "
                 "own component, so a row has no single component: fit_predict "

@@ -270,6 +270,9 @@ class RegressionMixture(Mixture):
     def _layout_spec(self):
         return bool(self.ordered), 0
 
+    def _joint_rows(self) -> bool:
+        return True  # each (x, y) pair from one line
+
     def _pending_design(self) -> RegressionDesign:
         design = getattr(self, "_design", None)
         if design is None:
