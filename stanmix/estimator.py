@@ -1331,9 +1331,8 @@ class Mixture:
         self._check_fitted()
         if not self.family_.joint:
             raise StanmixInputError(
-                "the per-dimension model (joint=False) draws each cell from its "
-                "own component, so a row has no single component: membership, "
-                "predict, predict_proba, fit_predict and icl need joint=True"
+                f"{NO_ROW_COMPONENT}: membership, predict, predict_proba, "
+                "fit_predict and icl need joint=True"
             )
 
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
@@ -1426,11 +1425,7 @@ class Mixture:
         ((60,), [0, 1])
         """
         if not self._joint_rows():  # refused before the fit, not after
-            raise StanmixInputError(
-                "the per-dimension model (joint=False) draws each cell from its "
-                "own component, so a row has no single component: fit_predict "
-                "needs joint=True"
-            )
+            raise StanmixInputError(f"{NO_ROW_COMPONENT}: fit_predict needs joint=True")
         return self.fit(X, y, **kwargs).predict_proba_fitted().argmax(axis=1)
 
     def predict_proba_fitted(self) -> np.ndarray:
@@ -1658,6 +1653,12 @@ def _columns_message(columns: tuple[str, ...], fitted: tuple[str, ...]) -> str:
         return f"{head}; give X the fitted columns, in that order"
     return f"{head}; select them in the fitted order: X[{list(fitted)!r}]"
 
+
+#: Why the per-dimension model has no membership.
+NO_ROW_COMPONENT = (
+    "the per-dimension model (joint=False) draws each cell from its own "
+    "component, so a row has no single component"
+)
 
 #: Log-likelihood values (draws x rows) held at once by ``score_samples``.
 PREDICTIVE_BLOCK = 4_000_000
