@@ -198,8 +198,8 @@ def build_inference_data(
     attrs = dict(attrs or {})
     groups = {
         "posterior": dataset(posterior, dims, coords, attrs),
-        "observed_data": _observed(cells, index),
-        "constant_data": _constant(cells, index),
+        "observed_data": _observed(cells, index).assign_attrs(attrs),
+        "constant_data": _constant(cells, index).assign_attrs(attrs),
     }
     if sample_stats:
         groups["sample_stats"] = dataset(sample_stats, {}, {}, attrs)

@@ -179,6 +179,8 @@ def test_results_record_engine_and_version():
     assert model.idata_.posterior.attrs["engine"] == "stanli"
     assert model.idata_.posterior.attrs["engine_version"] == stanli.__version__
     assert "posterior mode" in model.idata_.posterior.attrs["point_estimate"]
+    for group in model.idata_.groups():  # the data's groups too
+        assert model.idata_[group].attrs["engine"] == "stanli", group
 
 
 @needs_cmdstan
