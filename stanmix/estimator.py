@@ -112,8 +112,8 @@ class Mixture:
     family_options : dict, optional
         Settings of the family: ``{"scale": ...}`` (known scales, normal
         diag/spherical), ``{"lkj_eta": 2.0}`` (full, tied),
-        ``{"nu_shape": 2.0, "nu_rate": 0.1}`` (Student-t: gamma prior on
-        each nu). Unknown keys are refused.
+        ``{"nu_shape": 2.0, "nu_rate": 0.05}`` (Student-t: gamma prior on
+        each nu); the values shown are the defaults. Unknown keys are refused.
     ordered : bool
         Declare the means along the anchor column ``ordered`` (identifies
         the components). ``False`` fits the plain, label-switching model;
@@ -178,7 +178,10 @@ class Mixture:
         not estimated, because the warmup was too short for the windowed
         adaptation or ``adapt_engaged=False`` turned it off, so the chains
         ran on the metric they started with, ``inv_metric`` or else the
-        identity, reported as ``"unit_e"``). None for the other methods.
+        identity, reported as ``"unit_e"``). With ``adapt_engaged=False``
+        nothing is tuned, not even the step size, and a Laplace metric,
+        where it is chosen, is still used (``"laplace"``). None for the
+        other methods.
     threads_per_chain_ : int or None
         For NUTS: the threads each chain's gradient ran on (see the
         ``threads_per_chain`` option of :meth:`fit`). None for the other
@@ -595,8 +598,10 @@ class Mixture:
             A windowed adaptation with too short a warmup warns and leaves
             the chains on the metric they start with (``inv_metric``, or the
             identity: ``metric_`` then says ``"unit_e"``), and
-            ``adaptation_`` says ``"none"``, as it does with
-            ``adapt_engaged=False``. The choice is kept in ``adaptation_``.
+            ``adaptation_`` says ``"none"``. ``adapt_engaged=False`` tunes
+            nothing, not even the step size; the Laplace metric, where it is
+            chosen, is still the chains' metric. The choice is kept in
+            ``adaptation_``.
         jacobian : bool
             ``False`` asks for the penalized maximum likelihood instead of
             the posterior mode; only engines with that capability (CmdStan)

@@ -193,6 +193,28 @@ def test_chains_that_do_not_move_are_named_with_advice_that_can_be_followed(data
     assert smaller.convergence_.chains == 2
 
 
+def test_adapt_engaged_false_tunes_nothing_and_keeps_the_laplace_metric():
+    """With the default adaptation, adapt_engaged=False leaves the chains on
+    the Laplace metric (so reported) at the step size they start with."""
+    X = sm.datasets.blobs(120, seed=1).X
+    model = sm.DiagonalMixture(5, engine="stanli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        model.fit(
+            X,
+            chains=2,
+            warmup=20,
+            draws=50,
+            seed=1,
+            adapt_engaged=False,
+            step_size=0.3,
+            show_progress=False,
+        )
+    assert (model.adaptation_, model.metric_) == ("laplace", "dense_e")
+    steps = model.idata_.sample_stats["step_size"].to_numpy()
+    np.testing.assert_array_equal(steps, 0.3)
+
+
 def test_one_stuck_chain_among_moving_ones_is_named():
     rng = np.random.default_rng(1)
     mu = rng.normal(size=(3, 50, 2))
