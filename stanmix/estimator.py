@@ -1568,11 +1568,23 @@ class Mixture:
         default, or on ``X`` (with its censoring). Needs the mode: fit with
         ``method="optimize"``, or NUTS and ADVI from ``init="map"``.
         """
+        ll, n = self._mode_log_likelihood(X, censoring)
+        return float(-2.0 * ll + self.n_parameters_ * np.log(n))
+
+    def aic(self, X=None, **censoring) -> float:
+        """Akaike information criterion at the posterior mode:
+        ``-2 log p(data | mode) + 2 n_parameters``, smaller is better; the
+        data and the mode as for :meth:`bic`."""
+        ll, _ = self._mode_log_likelihood(X, censoring)
+        return float(-2.0 * ll + 2.0 * self.n_parameters_)
+
+    def _mode_log_likelihood(self, X, censoring: Mapping) -> tuple[float, int]:
+        """log p(data | mode) of the fitted data or of ``X``, and its rows."""
         self._check_fitted()
         cells = self.cells_ if X is None else self.new_cells(X, **censoring)
         point = self._mode()
         ll = likelihood.log_likelihood(self.family_, cells, point).sum()
-        return float(-2.0 * ll + self.n_parameters_ * np.log(cells.n_obs))
+        return float(ll), cells.n_obs
 
     def icl(self, X=None, **censoring) -> float:
         """Integrated completed likelihood at the posterior mode: the BIC plus
@@ -1594,7 +1606,7 @@ class Mixture:
         self._check_fitted()
         if self.map_ is None:
             raise StanmixInputError(
-                "bic and icl are computed at the posterior mode, which this fit "
+                "bic, aic and icl are computed at the posterior mode, which this fit "
                 "did not find: fit with method='optimize', or with init='map'"
             )
         return _lead(self.map_)

@@ -413,3 +413,41 @@ def test_a_regressions_score_is_the_density_of_its_responses():
     assert model.score(x, y) == pytest.approx(expected.mean())
     with pytest.raises(sm.StanmixInputError, match="response is missing in 1 row"):
         model.score_samples(x, np.r_[y[:3], np.nan])
+
+
+def _mode_log_likelihood(model, X, limit):
+    """log p(X | mode) by scipy: two diagonal normal components in columns
+    a and b, b left-censored at ``limit`` (a cell at the limit)."""
+    from scipy import stats
+
+    w, mu, sd = model.weights_, model.means_, model.scales_
+    a, b = X["a"].to_numpy()[:, None], X["b"].to_numpy()[:, None]
+    cell_b = np.where(
+        b == limit,
+        stats.norm.cdf(limit, mu[:, 1], sd[:, 1]),
+        stats.norm.pdf(b, mu[:, 1], sd[:, 1]),
+    )
+    density = w * stats.norm.pdf(a, mu[:, 0], sd[:, 0]) * cell_b
+    return np.log(density.sum(axis=1)).sum()
+
+
+def test_bic_and_aic_are_the_mode_log_likelihood_penalised():
+    """K = 2 diagonal components in two columns have 1 + 4 + 4 free
+    parameters; a censored cell enters by its CDF."""
+    data = sm.datasets.mixture_sample(
+        [0.4, 0.6], [[-2.0, 1.0], [2.0, -1.0]], 0.8, 200, seed=3, columns=["a", "b"]
+    )
+    limit = float(np.quantile(data.X["b"], 0.1))
+    X = data.X.assign(b=data.X["b"].clip(lower=limit))
+    model = sm.DiagonalMixture(2, engine="stanli").fit(
+        X, lower_limit={"b": limit}, method="optimize", seed=1
+    )
+    ll = _mode_log_likelihood(model, X, limit)
+    assert model.n_parameters_ == 9
+    assert model.bic() == pytest.approx(-2 * ll + 9 * np.log(200), rel=1e-10)
+    assert model.aic() == pytest.approx(-2 * ll + 18, rel=1e-10)
+    new = X.iloc[:50]
+    ll_new = _mode_log_likelihood(model, new, limit)
+    assert model.aic(new, lower_limit={"b": limit}) == pytest.approx(
+        -2 * ll_new + 18, rel=1e-10
+    )
