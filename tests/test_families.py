@@ -16,7 +16,7 @@ import json
 import numpy as np
 import pytest
 from conftest import STAN_DIR
-from scipy import integrate, stats
+from scipy import integrate, special, stats
 
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
@@ -379,6 +379,43 @@ def test_rectangle_probabilities_in_the_far_tails():
     np.testing.assert_allclose(far, stats.norm.logsf(40.0), rtol=1e-12)
     t_one = mvt_log_prob([[-np.inf]], [[-6.0]], np.eye(1)[None], np.array([3.0]))[0]
     assert t_one == pytest.approx(stats.t.logcdf(-6.0, 3.0), abs=1e-12)
+
+
+def test_student_t_rectangles_far_in_a_tail_keep_falling():
+    """A bivariate t (nu = 40, independent scales) below (L, L): the
+    probability falls with L as one-dimensional adaptive quadrature over
+    log V of the normal CDFs says, and never exceeds P(X1 < L) (the
+    chi-square grid once stopped at a quantile that rounded to V = 0, which
+    held every far tail at about e^-38)."""
+    nu = 40.0
+
+    def by_quadrature(limit):
+        def log_f(s):
+            v = np.exp(s)
+            z = limit * np.sqrt(v / nu)
+            return stats.chi2.logpdf(v, nu) + 2 * special.log_ndtr(z) + s
+
+        grid = np.linspace(-60, 8, 6801)
+        peak = grid[np.argmax(log_f(grid))]
+        top = log_f(peak)
+        value, _ = integrate.quad(
+            lambda s: np.exp(log_f(s) - top),
+            -80,
+            10,
+            points=[peak],
+            limit=400,
+            epsabs=0,
+            epsrel=1e-12,
+        )
+        return top + np.log(value)
+
+    for limit in (-5.0, -12.0, -20.0):
+        both = mvt_log_prob(
+            np.full((1, 2), -np.inf), [[limit, limit]], np.eye(2)[None], [nu]
+        )[0]
+        one = mvt_log_prob([[-np.inf]], [[limit]], np.eye(1)[None], [nu])[0]
+        assert both == pytest.approx(by_quadrature(limit), abs=1e-6), limit
+        assert both < one
 
 
 @pytest.mark.parametrize("c", [3, 4])
