@@ -144,7 +144,9 @@ class Mixture:
     guided_prior_scale : float, optional
         Centre the mean priors on the sorted k-means centres with this sd.
     hdi_prob : float
-        Probability mass of reported HDIs.
+        Probability mass of reported HDIs: the default of the results'
+        ``hdi_prob`` (summary, membership, plots), read when they are asked
+        for, so changing it needs no refit.
 
     Attributes
     ----------
@@ -1377,7 +1379,12 @@ class Mixture:
                 self.idata_,
                 var_names=names,
                 kind=kind,
-                hdi_prob=self.hdi_prob if hdi_prob is None else hdi_prob,
+                hdi_prob=check.number(
+                    "hdi_prob",
+                    self.hdi_prob if hdi_prob is None else hdi_prob,
+                    low=0,
+                    high=1,
+                ),
             )
 
     def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:

@@ -200,3 +200,16 @@ def test_show_progress_is_taken_by_every_method_and_changes_nothing_without_nuts
             fit.idata_.posterior["mu"].to_numpy(),
             fits[0].idata_.posterior["mu"].to_numpy(),
         )
+
+
+def test_hdi_prob_is_read_when_a_result_is_asked_for_and_checked_there():
+    model = sm.Mixture(2, engine="stanli").fit(
+        X, method="variational", seed=1, draws=200
+    )
+    assert "hdi_3%" in model.summary().columns
+    model.set_params(hdi_prob=0.5)
+    assert {"hdi_25%", "hdi_75%"} <= set(model.summary().columns)
+    model.set_params(hdi_prob=2.0)
+    for call in (model.summary, model.membership):
+        with pytest.raises(sm.StanmixInputError, match="hdi_prob"):
+            call()
