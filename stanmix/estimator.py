@@ -30,6 +30,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
 from stanmix.cells import (
+    MISSING,
     OBSERVED,
     CellTable,
     Standardization,
@@ -1586,19 +1587,28 @@ class Mixture:
         return float(-2.0 * ll + 2.0 * self.n_parameters_)
 
     def _mode_log_likelihood(self, X, censoring: Mapping) -> tuple[float, int]:
-        """log p(data | mode) of the fitted data or of ``X``, and its rows."""
-        self._check_fitted()
-        cells = self.cells_ if X is None else self.new_cells(X, **censoring)
+        """log p(data | mode) of the fitted data or of ``X``, and the number
+        of its rows that hold a cell (a regression's row whose response is
+        missing adds nothing to either)."""
+        cells = self._informative_rows(X, censoring)
         point = self._mode()
         ll = likelihood.log_likelihood(self.family_, cells, point).sum()
         return float(ll), cells.n_obs
+
+    def _informative_rows(self, X, censoring: Mapping) -> CellTable:
+        """The fitted data, or ``X``'s, without rows whose every cell is
+        missing."""
+        self._check_fitted()
+        cells = self.cells_ if X is None else self.new_cells(X, **censoring)
+        held = ~np.all(cells.kind == MISSING, axis=1)
+        return cells if held.all() else cells.rows(np.flatnonzero(held))
 
     def icl(self, X=None, **censoring) -> float:
         """Integrated completed likelihood at the posterior mode: the BIC plus
         twice the entropy of the memberships there (Biernacki, Celeux and
         Govaert, 2000), which penalises components that overlap."""
         self._check_membership()
-        cells = self.cells_ if X is None else self.new_cells(X, **censoring)
+        cells = self._informative_rows(X, censoring)
         probs = likelihood.membership_mean(self.family_, cells, self._mode())
         entropy = -np.sum(probs * np.log(np.clip(probs, 1e-300, None)))
         return self.bic(X, **censoring) + 2.0 * float(entropy)

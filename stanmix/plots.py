@@ -1387,11 +1387,8 @@ def _regression_cells(model, X, y, response) -> CellTable:
     if (
         y is None
         and response is None
-        and isinstance(X, pd.DataFrame)
-        and design.response in X.columns
-    ):
-        response = design.response
-    if y is None and response is None:
+        and not (isinstance(X, pd.DataFrame) and design.response in X.columns)
+    ):  # else new_cells reads the fitted response's column
         raise StanmixInputError(
             "X: the regression plot draws responses against a predictor, so new "
             f"data need their response: give y=, response=, or a column "

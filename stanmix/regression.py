@@ -95,6 +95,20 @@ def _absent_message(absent: list[str], design: RegressionDesign, array: bool) ->
     )
 
 
+def _new_response(X, y, response) -> dict:
+    """``y`` and ``response`` as keywords of ``new_cells``, where given."""
+    if X is None and (y is not None or response is not None):
+        raise StanmixInputError(
+            "y and response give the response of new data X: pass X too, or "
+            "leave them out for the fitted data"
+        )
+    return {
+        key: value
+        for key, value in (("y", y), ("response", response))
+        if value is not None
+    }
+
+
 def _refuse_a_row(X, design: RegressionDesign) -> None:
     """Refuse one row of new data given as a Series (read as a column)."""
     if isinstance(X, pd.Series) and set(design.covariates) <= {str(i) for i in X.index}:
@@ -640,9 +654,24 @@ class RegressionMixture(Mixture):
 
     # -- results --------------------------------------------------------------------
     def new_cells(self, X, y=None, *, response=None, **censoring) -> CellTable:
-        """New predictors and responses as a cell table of the fitted design."""
+        """New predictors and responses as a cell table of the fitted design.
+
+        The response is ``y``, or the column ``response`` of ``X``, or, with
+        neither given, ``X``'s column of the fitted response's name (as
+        scikit-learn's model selection passes held-out rows of a fit by
+        ``response=``).
+        """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
+        design = getattr(self, "design_", None)
+        if (
+            y is None
+            and response is None
+            and isinstance(X, pd.DataFrame)
+            and design is not None
+            and design.response in X.columns
+        ):
+            response = design.response
         prepared = self._prepare(X, y, response, fitting=False)
         cells, _ = self._read(
             prepared, {key: v for key, v in censoring.items() if v is not None}
@@ -664,8 +693,9 @@ class RegressionMixture(Mixture):
         component, (N, K).
 
         ``X`` holds the predictors (and the weights' covariates); the
-        response is ``y`` or the column ``response`` of ``X``, censored as
-        in :meth:`fit`. A missing response gives the mixing weights at x.
+        response is ``y`` or the column ``response`` of ``X`` (by default
+        the fitted response's column, where ``X`` has it), censored as in
+        :meth:`fit`. A missing response gives the mixing weights at x.
         """
         self._check_fitted()
         cells = self.new_cells(
@@ -678,6 +708,23 @@ class RegressionMixture(Mixture):
             interval=interval,
         )
         return likelihood.membership_mean(self.family_, cells, self.param_draws())
+
+    def bic(self, X=None, y=None, *, response=None, **censoring) -> float:
+        """Bayesian information criterion at the posterior mode, as
+        :meth:`Mixture.bic`: of the fitted data, or of new ``X`` with its
+        response (``y``, ``response``, censoring as in :meth:`predict_proba`).
+        Rows whose response is missing count for nothing, N included."""
+        return super().bic(X, **_new_response(X, y, response), **censoring)
+
+    def aic(self, X=None, y=None, *, response=None, **censoring) -> float:
+        """Akaike information criterion at the posterior mode, as
+        :meth:`Mixture.aic`; the data as for :meth:`bic`."""
+        return super().aic(X, **_new_response(X, y, response), **censoring)
+
+    def icl(self, X=None, y=None, *, response=None, **censoring) -> float:
+        """Integrated completed likelihood at the posterior mode, as
+        :meth:`Mixture.icl`; the data as for :meth:`bic`."""
+        return super().icl(X, **_new_response(X, y, response), **censoring)
 
     def sample(self, n_samples: int = 1, *, seed: int | None = None):
         """Not defined for a mixture of regressions, whose responses are

@@ -198,3 +198,46 @@ def test_the_relabelling_report_describes_the_stored_gate_coefficients():
     assert report.max_rhat[1] < 1.05
     assert "gamma0[0]" not in str(model.convergence_)
     assert np.isnan(model.convergence_.table.loc["gamma0[0]", "ess_bulk"])
+
+
+def test_criteria_count_rows_with_a_response_and_take_new_x_and_y():
+    """Rows whose response is missing add nothing to the criteria, N and the
+    ICL's entropy included; new data are (X, y) as for predict_proba."""
+    data = sm.datasets.regressions(160, seed=3)
+    y = data.y.copy()
+    y.iloc[::4] = np.nan
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, y, method="optimize", seed=1
+    )
+    held = y.notna().to_numpy()
+    X_held, y_held = data.X[held], y[held]
+    for name in ("bic", "aic", "icl"):
+        criterion = getattr(model, name)
+        assert criterion() == pytest.approx(criterion(X_held, y_held), rel=1e-12)
+        assert criterion(X_held, y=y_held) == criterion(X_held, y_held)
+    assert model.bic() - model.aic() == pytest.approx(
+        model.n_parameters_ * (np.log(held.sum()) - 2), rel=1e-12
+    )
+    with pytest.raises(sm.StanmixInputError, match="pass X too"):
+        model.bic(y=y_held)
+
+
+def test_grid_search_scores_a_regression_fitted_by_response_name():
+    """GridSearchCV passes held-out rows of X alone: the fitted response's
+    column is read from them."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    data = sm.datasets.regressions(150, seed=1)
+    frame = data.X.assign(response=data.y)
+    search = GridSearchCV(
+        sm.RegressionMixture(engine="stanli"),
+        {"n_components": [1, 2]},
+        cv=KFold(3, shuffle=True, random_state=0),
+        error_score="raise",
+    ).fit(frame, response="response", method="optimize", seed=1)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    assert search.best_params_ == {"n_components": 2}
+    model = search.best_estimator_
+    assert model.score(frame) == model.score(data.X, data.y)
