@@ -45,11 +45,10 @@ _CHI_STEP = 0.1
 _MAX_BATCH_NODES = 2**22
 
 
-def _grid(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tensor tanh-sinh nodes on (0, 1)^m: log x (M, m), log(1 - x) (M, m)
-    and the log weights (M,)."""
-    h = _STEP.get(m, 0.4)
-    t = np.arange(-_T_MAX, _T_MAX + 0.5 * h, h)
+def _nodes(h: float, t_min: float = -_T_MAX) -> tuple[np.ndarray, ...]:
+    """tanh-sinh nodes on (0, 1) with step ``h`` for ``t_min <= t <= 3.2``:
+    log x, log(1 - x) and the log weights, each (G,)."""
+    t = np.arange(t_min, _T_MAX + 0.5 * h, h)
     u = 0.5 * np.pi * np.sinh(t)
     log_x = -np.logaddexp(0.0, -2.0 * u)
     log_1mx = -np.logaddexp(0.0, 2.0 * u)
@@ -59,6 +58,13 @@ def _grid(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         + np.log(0.5 * np.pi * np.cosh(t))
         - 2.0 * np.logaddexp(u, -u)
     )
+    return log_x, log_1mx, log_w
+
+
+def _grid(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tensor tanh-sinh nodes on (0, 1)^m: log x (M, m), log(1 - x) (M, m)
+    and the log weights (M,)."""
+    log_x, log_1mx, log_w = _nodes(_STEP.get(m, 0.4))
     mesh = lambda v: np.stack(  # noqa: E731
         np.meshgrid(*([v] * m), indexing="ij"), axis=-1
     ).reshape(-1, m)
@@ -187,10 +193,8 @@ def mvt_log_prob(
     chi_x, chi_1mx, chi_logw = _chi_grid()
 
     def run_full(s):
-        radius = np.sqrt(
-            _chi_square_quantile(nu[s, None], chi_x, chi_1mx) / nu[s, None]
-        )
-        # (b, G)
+        quantile = _chi_square_quantile(nu[s, None], chi_x, chi_1mx)
+        radius = np.sqrt(quantile / nu[s, None])  # (b, G)
         b_size, g = radius.shape
 
         def scaled(bound):  # infinite bounds stay infinite, also where radius is 0
@@ -221,18 +225,7 @@ def _chi_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lower end (x down to about e^-116, t >= -5): a rectangle far in a tail
     of a t with many degrees of freedom gets its probability from the
     smallest V, whose CDF is far below the normal grid's smallest node."""
-    h = _CHI_STEP
-    t = np.arange(_CHI_T_MIN, _T_MAX + 0.5 * h, h)
-    u = 0.5 * np.pi * np.sinh(t)
-    log_x = -np.logaddexp(0.0, -2.0 * u)
-    log_1mx = -np.logaddexp(0.0, 2.0 * u)
-    log_w = (
-        math.log(h)
-        + math.log(2.0)
-        + np.log(0.5 * np.pi * np.cosh(t))
-        - 2.0 * np.logaddexp(u, -u)
-    )
-    return log_x, log_1mx, log_w
+    return _nodes(_CHI_STEP, _CHI_T_MIN)
 
 
 def _chi_square_quantile(nu: np.ndarray, log_x: np.ndarray, log_1mx: np.ndarray):
