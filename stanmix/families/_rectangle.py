@@ -23,7 +23,7 @@ V ~ chi-square(nu); its probability is the normal one averaged over V, one
 more dimension through the chi-square quantile function, on its own grid
 of 83 nodes reaching far into the lower end (see ``_chi_grid``).
 
-Nodes per dimension: 65 for one integration dimension (step 0.1), 43 per
+Nodes per dimension: 65 for one integration dimension (step 0.1), 44 per
 dimension for two, 27 for three and 17 beyond. With one dimension the
 result agrees with adaptive quadrature to about 1e-12 in log probability,
 far in the tails too (see the tests).
