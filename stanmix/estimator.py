@@ -1576,28 +1576,24 @@ class Mixture:
         default, or on ``X`` (with its censoring). Needs the mode: fit with
         ``method="optimize"``, or NUTS and ADVI from ``init="map"``.
         """
-        ll, n = self._mode_log_likelihood(X, censoring)
-        return float(-2.0 * ll + self.n_parameters_ * np.log(n))
+        cells = self._informative_rows(X, censoring)
+        return self._penalised(cells, self._mode(), np.log(cells.n_obs))
 
     def aic(self, X=None, **censoring) -> float:
         """Akaike information criterion at the posterior mode:
         ``-2 log p(data | mode) + 2 n_parameters``, smaller is better; the
         data and the mode as for :meth:`bic`."""
-        ll, _ = self._mode_log_likelihood(X, censoring)
-        return float(-2.0 * ll + 2.0 * self.n_parameters_)
+        return self._penalised(self._informative_rows(X, censoring), self._mode(), 2.0)
 
-    def _mode_log_likelihood(self, X, censoring: Mapping) -> tuple[float, int]:
-        """log p(data | mode) of the fitted data or of ``X``, and the number
-        of its rows that hold a cell (a regression's row whose response is
-        missing adds nothing to either)."""
-        cells = self._informative_rows(X, censoring)
-        point = self._mode()
+    def _penalised(self, cells: CellTable, point: Params, per_parameter) -> float:
+        """``-2 log p(cells | point) + n_parameters * per_parameter``."""
         ll = likelihood.log_likelihood(self.family_, cells, point).sum()
-        return float(ll), cells.n_obs
+        return float(-2.0 * ll + self.n_parameters_ * per_parameter)
 
     def _informative_rows(self, X, censoring: Mapping) -> CellTable:
         """The fitted data, or ``X``'s, without rows whose every cell is
-        missing."""
+        missing (a regression's row whose response is missing adds nothing
+        to the criteria, N included)."""
         self._check_fitted()
         cells = self.cells_ if X is None else self.new_cells(X, **censoring)
         held = ~np.all(cells.kind == MISSING, axis=1)
@@ -1608,10 +1604,11 @@ class Mixture:
         twice the entropy of the memberships there (Biernacki, Celeux and
         Govaert, 2000), which penalises components that overlap."""
         self._check_membership()
-        cells = self._informative_rows(X, censoring)
-        probs = likelihood.membership_mean(self.family_, cells, self._mode())
+        cells, point = self._informative_rows(X, censoring), self._mode()
+        probs = likelihood.membership_mean(self.family_, cells, point)
         entropy = -np.sum(probs * np.log(np.clip(probs, 1e-300, None)))
-        return self.bic(X, **censoring) + 2.0 * float(entropy)
+        bic = self._penalised(cells, point, np.log(cells.n_obs))
+        return bic + 2.0 * float(entropy)
 
     @property
     def n_parameters_(self) -> int:

@@ -518,9 +518,7 @@ class RegressionMixture(Mixture):
             absent = [c for c in wanted if c not in names]
             if absent:
                 raise StanmixInputError(
-                    f"X lacks the fitted covariate column(s) "
-                    f"{', '.join(map(repr, absent))} (fitted on "
-                    f"{', '.join(wanted)})"
+                    _absent_message(absent, self.design_, array=False)
                 )
         if isinstance(response, str):
             wanted.append(response)
