@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from stanmix import DiagonalMixture, datasets
 from stanmix.cells import CellTable, Standardization
 from stanmix.engines import cmdstan_available
 from stanmix.engines._stanli import StanliEngine
@@ -119,3 +121,13 @@ def state_at_the_stop(monkeypatch):
     monkeypatch.setattr(
         Mixture, "_state_kept_on_failure", lambda self: contextlib.nullcontext()
     )
+
+
+@pytest.fixture(scope="module")
+def per_dimension():
+    """A per-dimension (``joint=False``) two-component MAP fit of 100 blob
+    points: a model whose rows have no single component."""
+    model = DiagonalMixture(2, joint=False, engine="stanli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return model.fit(datasets.blobs(100, seed=1).X, method="optimize", seed=1)

@@ -422,14 +422,6 @@ def test_clusters_rejects_misuse(overlapping):
         plot_clusters(uni, dims=(0, 1))
 
 
-@pytest.fixture(scope="module")
-def per_dimension():
-    data = sm.datasets.blobs(100, seed=1)
-    return _fit(
-        sm.DiagonalMixture(2, joint=False, engine="stanli"), data.X, method="optimize"
-    )
-
-
 def test_clusters_refuses_regressions_and_per_dimension_models_without_a_figure(
     regression, per_dimension
 ):

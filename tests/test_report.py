@@ -507,14 +507,6 @@ def test_report_of_a_sampled_regression_leaves_out_the_separation(tmp_path):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def per_dimension():
-    data = sm.datasets.blobs(100, seed=1)
-    return _fit(
-        sm.DiagonalMixture(2, joint=False, engine="stanli"), data.X, method="optimize"
-    )
-
-
 def test_report_of_the_per_dimension_model_leaves_out_membership(
     per_dimension, tmp_path
 ):
