@@ -1055,6 +1055,14 @@ def _split_by_dim(ds: xr.Dataset, var_names: list[str]) -> xr.Dataset:
 PPC_PLOT_DRAWS = 100
 
 
+def _has_constant_replicate(sub: az.InferenceData) -> bool:
+    """Whether the data or any replicate in ``sub`` takes one value only."""
+    data = sub.observed_data["y"].to_numpy()
+    reps = sub.posterior_predictive["y"].to_numpy()
+    reps = reps.reshape(-1, reps.shape[-1])
+    return bool(np.ptp(data) == 0 or (np.ptp(reps, axis=1) == 0).any())
+
+
 def plot_ppc(
     model,
     *,
@@ -1069,7 +1077,9 @@ def plot_ppc(
     sets recorded the same way (:func:`stanmix.checks.posterior_predictive`;
     see ``draws`` and ``seed``). With a detection limit, both the data
     and the replicates pile up at the limit, so the spike there is part of
-    the comparison.
+    the comparison. A column where the data or a replicate has a single
+    value (every cell at the limit) has no density: its panel shows
+    empirical CDFs, and its title says so.
 
     Parameters
     ----------
@@ -1120,14 +1130,24 @@ def plot_ppc(
                 sub.posterior_predictive.sizes["chain"]
                 * (sub.posterior_predictive.sizes["draw"])
             )
+            panel_kind = kind
+            if kind == "kde" and _has_constant_replicate(sub):
+                # A density needs spread: a replicate (or the data) with
+                # every kept value at one limit has none.
+                panel_kind = "cumulative"
             az.plot_ppc(
                 sub,
-                kind=kind,
+                kind=panel_kind,
                 ax=ax,
                 num_pp_samples=min(draws or PPC_PLOT_DRAWS, available),
                 legend=False,
             )
-            ax.set_title(f"{col}", fontsize=11)
+            ax.set_title(
+                col
+                if panel_kind == kind
+                else f"{col}: empirical CDFs\n(a data set has one value only)",
+                fontsize=11,
+            )
             ax.set_xlabel(col)
     which = replicated.attrs.get("predictive", "posterior")
     fig.suptitle(

@@ -464,3 +464,25 @@ def test_separation_refuses_a_mixture_of_regressions():
     with pytest.raises(sm.StanmixInputError, match="coef_") as err:
         checks.separation(model)
     assert "membership" in str(err.value) and "plot_regression" in str(err.value)
+
+
+def test_plot_ppc_draws_cdfs_where_a_data_set_has_one_value():
+    """A column nearly all below its detection limit gives replicates with
+    every cell at the limit; a density of one value does not exist (ArviZ's
+    kde raised), so that panel shows empirical CDFs and says so, while the
+    other column keeps its density."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    n = 30
+    y = np.where(np.arange(n) < 15, rng.normal(2, 0.3, n), rng.normal(5, 0.3, n))
+    x = np.maximum(rng.normal(0.3, 0.25, n), 0.8)
+    X = pd.DataFrame({"x": x, "y": y})
+    assert (X["x"] == 0.8).sum() == 29
+    model = sm.Mixture(2).fit(X, method="optimize", lower_limit={"x": 0.8}, seed=1)
+    reps = checks.replicates(model, 100, 1, 100)["y"].sel(dim="x").to_numpy()
+    assert (np.ptp(reps.reshape(-1, n), axis=1) == 0).any()
+    fig = plot_ppc(model, draws=100, seed=1)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["x: empirical CDFs\n(a data set has one value only)", "y"]
+    plt.close(fig)
