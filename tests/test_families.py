@@ -381,13 +381,17 @@ def test_rectangle_probabilities_in_the_far_tails():
     assert t_one == pytest.approx(stats.t.logcdf(-6.0, 3.0), abs=1e-12)
 
 
-def test_student_t_rectangles_far_in_a_tail_keep_falling():
-    """A bivariate t (nu = 40, independent scales) below (L, L): the
-    probability falls with L as one-dimensional adaptive quadrature over
-    log V of the normal CDFs says, and never exceeds P(X1 < L) (the
-    chi-square grid once stopped at a quantile that rounded to V = 0, which
-    held every far tail at about e^-38)."""
-    nu = 40.0
+@pytest.mark.parametrize(
+    ("nu", "limits"),
+    [(40.0, (-5.0, -12.0, -20.0)), (1000.0, (-30.0, -45.0)), (5.0, (-1e60,))],
+)
+def test_student_t_rectangles_far_in_a_tail_keep_falling(nu, limits):
+    """A bivariate t (independent scales) below (L, L): the probability
+    falls with L as one-dimensional adaptive quadrature over log V of the
+    normal CDFs says (X = Z / sqrt(V / nu), V ~ chi-square(nu)), and never
+    exceeds P(X1 < L). The last limits give probabilities near e^-820 and
+    e^-690, where the incomplete beta functions underflow (once held at
+    about e^-38, then at e^-772)."""
 
     def by_quadrature(limit):
         def log_f(s):
@@ -395,13 +399,13 @@ def test_student_t_rectangles_far_in_a_tail_keep_falling():
             z = limit * np.sqrt(v / nu)
             return stats.chi2.logpdf(v, nu) + 2 * special.log_ndtr(z) + s
 
-        grid = np.linspace(-60, 8, 6801)
+        grid = np.linspace(-400, 10, 41001)
         peak = grid[np.argmax(log_f(grid))]
         top = log_f(peak)
         value, _ = integrate.quad(
             lambda s: np.exp(log_f(s) - top),
-            -80,
-            10,
+            peak - 40,
+            peak + 40,
             points=[peak],
             limit=400,
             epsabs=0,
@@ -409,13 +413,75 @@ def test_student_t_rectangles_far_in_a_tail_keep_falling():
         )
         return top + np.log(value)
 
-    for limit in (-5.0, -12.0, -20.0):
+    for limit in limits:
         both = mvt_log_prob(
             np.full((1, 2), -np.inf), [[limit, limit]], np.eye(2)[None], [nu]
         )[0]
         one = mvt_log_prob([[-np.inf]], [[limit]], np.eye(1)[None], [nu])[0]
         assert both == pytest.approx(by_quadrature(limit), abs=1e-6), limit
         assert both < one
+
+
+def _t_rectangle_by_quadrature(lo, hi, cov, nu):
+    """log P(lo <= X <= hi), X bivariate t(nu, 0, cov): adaptive quadrature
+    over x1 of its density times the conditional probability of x2's
+    interval (a t with nu + 1 degrees of freedom, location cov21 / cov11 x1
+    and squared scale (cov22 - cov21^2 / cov11) (nu + x1^2 / cov11) / (nu + 1)),
+    split at the integrand's peak on a grid."""
+    s11, gain = cov[0, 0], cov[1, 0] / cov[0, 0]
+    rest = cov[1, 1] - cov[1, 0] ** 2 / s11
+
+    def log_f(x):
+        x = np.asarray(x, dtype=float)
+        scale = np.sqrt(rest * (nu + x**2 / s11) / (nu + 1))
+        a, b = (lo[1] - gain * x) / scale, (hi[1] - gain * x) / scale
+        # The interval's probability from the side where it is small.
+        upper = a > 0
+        near = np.where(upper, stats.t.logsf(a, nu + 1), stats.t.logcdf(b, nu + 1))
+        far = np.where(upper, stats.t.logsf(b, nu + 1), stats.t.logcdf(a, nu + 1))
+        width = near + np.log1p(-np.exp(far - near))
+        return stats.t.logpdf(x, nu, scale=np.sqrt(s11)) + width
+
+    reach = 3000 * np.sqrt(s11)
+    grid = np.linspace(max(lo[0], -reach), min(hi[0], reach), 40001)
+    values = log_f(grid)
+    peak, top = grid[np.nanargmax(values)], np.nanmax(values)
+    total = sum(
+        integrate.quad(
+            lambda x: np.exp(log_f(x) - top),
+            a,
+            b,
+            limit=500,
+            epsabs=0,
+            epsrel=1e-12,
+        )[0]
+        for a, b in ((lo[0], peak), (peak, hi[0]))
+    )
+    return top + np.log(total)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "cov", "nu"),
+    [
+        # Far out and correlated: the average over the t's chi-square
+        # variable (how these were computed before) was off by 24 here.
+        ([32.34, 82.01], [85.62, 102.25], [[0.84, -0.21], [-0.21, 1.04]], 200.0),
+        # Narrow features in the integrand: that average was off by 0.2-2.
+        ([-16.72, 30.71], [82.24, 33.38], [[2.37, 0.54], [0.54, 0.85]], 30.0),
+        ([-38.21, -np.inf], [np.inf, -46.07], [[1.14, 0.94], [0.94, 3.58]], 200.0),
+        ([2.81, 48.18], [28.16, np.inf], [[0.62, 1.73], [1.73, 10.19]], 200.0),
+        ([-9.28, 28.82], [np.inf, 122.67], [[1.26, -1.73], [-1.73, 3.58]], 30.0),
+        ([-20.62, 9.7], [np.inf, np.inf], [[7.14, 2.77], [2.77, 1.47]], 1000.0),
+        ([-1.0, -np.inf], [2.0, 0.5], [[1.0, 0.6], [0.6, 2.0]], 1.0),
+    ],
+)
+def test_student_t_rectangles_match_adaptive_quadrature(lo, hi, cov, nu):
+    """Bivariate t rectangles far in the tails, with correlations, against
+    adaptive quadrature of the t's conditional distribution, to 1e-7 in
+    log probability."""
+    lo, hi, cov = np.array(lo), np.array(hi), np.array(cov)
+    ours = mvt_log_prob(lo[None], hi[None], np.linalg.cholesky(cov)[None], [nu])[0]
+    assert ours == pytest.approx(_t_rectangle_by_quadrature(lo, hi, cov, nu), abs=1e-7)
 
 
 @pytest.mark.parametrize("c", [3, 4])

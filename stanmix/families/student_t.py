@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import betainc, gammaln
+from scipy.special import betainc, betaln, gammaln, hyp2f1
 
 from stanmix._validation import number
 from stanmix.cells import OBSERVED, CellTable
@@ -34,7 +34,8 @@ _LOG_HALF = math.log(0.5)
 
 def t_log_cdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
     """log P(T <= z) for Student-t with ``nu`` degrees of freedom, accurate
-    in both tails (through the regularised incomplete beta function).
+    in both tails (through the regularised incomplete beta function, and
+    its series in log space where the function itself would underflow).
 
     Examples
     --------
@@ -42,11 +43,38 @@ def t_log_cdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(t_log_cdf(np.array([-30.0, 0.5]), np.array([3.0, 3.0])),
     ...                  t.logcdf([-30.0, 0.5], 3.0)))
     True
+    >>> round(float(t_log_cdf(np.array(-1e200), np.array(4.0))), 2)  # not -inf
+    -1840.97
     """
     z, nu = np.broadcast_arrays(np.asarray(z, dtype=float), np.asarray(nu, float))
-    tail = betainc(0.5 * nu, 0.5, nu / (nu + z * z))  # P(|T| > |z|)
-    with np.errstate(divide="ignore"):
-        return np.where(z < 0, _LOG_HALF + np.log(tail), np.log1p(-0.5 * tail))
+    with np.errstate(divide="ignore", over="ignore"):
+        tail = betainc(0.5 * nu, 0.5, nu / (nu + z * z))  # P(|T| > |z|)
+        log_tail = np.log(tail, out=np.empty(np.shape(tail)))
+        small = (tail < _SMALL_TAIL) & np.isfinite(z)
+        if small.any():
+            zs, ns = z[small], nu[small]
+            log_x = np.log(ns) - 2.0 * np.log(np.abs(zs)) - np.log1p(ns / (zs * zs))
+            log_tail[small] = log_beta_tail(log_x, 0.5 * ns)
+        return np.where(z < 0, _LOG_HALF + log_tail, np.log1p(-0.5 * tail))
+
+
+#: Below this, P(|T| > |z|) is taken from its series in log space.
+_SMALL_TAIL = 1e-280
+
+
+def log_beta_tail(log_x: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """log I_x(a, 1/2), the regularised incomplete beta function, from
+    log x, for x well below 1 (where the series converges fast):
+    I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) 2F1(a + b, 1; a + 1; x).
+    Stays finite where I_x itself underflows."""
+    x = np.exp(log_x)
+    return (
+        a * log_x
+        + 0.5 * np.log1p(-x)
+        - np.log(a)
+        - betaln(a, 0.5)
+        + np.log(hyp2f1(a + 0.5, 1.0, a + 1.0, x))
+    )
 
 
 def _positive(name, value):
