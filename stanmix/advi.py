@@ -64,7 +64,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 LogProbGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ADVIResult:
     """The fitted Gaussian approximation and draws from it.
 

@@ -54,7 +54,7 @@ OBSERVED, LEFT, RIGHT, INTERVAL, MISSING = 0, 1, 2, 3, 4
 KIND_NAMES = ("observed", "left", "right", "interval", "missing")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CellTable:
     """An (N, D) table of cells with their censoring kind.
 
@@ -444,7 +444,7 @@ class CellTable:
         return table.with_covariates(covariates, names)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Standardization:
     """Per-column centre and scale: a fit runs on (x - center) / scale.
 

@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Limits:
     """Per-cell censoring limits that apply to replicated data (NaN: none)."""
 

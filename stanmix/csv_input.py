@@ -52,7 +52,7 @@ _SAVED_INDEX = re.compile(r"Unnamed: \d+")
 _MISSING, _NUMERIC, _INFINITE_VALUE, _TEXT = range(4)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CsvTable:
     """The columns to fit, as read from a CSV file.
 

@@ -50,7 +50,7 @@ def _column_names(columns, d: int) -> list:
     return columns
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Synthetic:
     """Data drawn from a known mixture.
 
@@ -323,7 +323,7 @@ def with_outliers(n: int = 600, seed: int = 1, fraction: float = 0.05) -> Synthe
     return Synthetic(X, labels, clean.weights, means, clean.scales, clean.covariances)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SyntheticRegression:
     """Responses drawn from a known mixture of linear regressions.
 

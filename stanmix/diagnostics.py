@@ -73,7 +73,7 @@ BFMI_LIMIT = 0.3
 _MAD_TO_SD = 1.4826
 
 
-@dataclass
+@dataclass(eq=False)
 class LabelSwitchingReport:
     """What :func:`detect_label_switching` found.
 
@@ -443,7 +443,7 @@ def _message(
     return " ".join(sentences)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Convergence:
     """R-hat and bulk ESS of every parameter, the sampler's own warning signs,
     and whether they are good enough.

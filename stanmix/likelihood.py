@@ -59,7 +59,7 @@ _BLOCK_BYTES = 4 * 2**20
 _MAX_DEFAULT_THREADS = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MembershipSummary:
     """Posterior summary of membership probabilities P(z_n = k | y_n, theta).
 

@@ -70,7 +70,7 @@ class RegressionDesign:
     covariates: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Prepared:
     """Response and covariates of one data set, checked."""
 

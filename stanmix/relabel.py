@@ -673,7 +673,7 @@ def reference_permutations(
     return perm if reference is not None else _keep_chain0_labels(perm)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class StephensResult:
     """Result of :func:`stephens_permutations`.
 
@@ -838,7 +838,7 @@ def stephens_permutations(
 # --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class RelabelReport:
     """What :func:`relabel_idata` did and how the diagnostics changed.
 

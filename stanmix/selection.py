@@ -66,7 +66,7 @@ CLEAR_DIFFERENCE_SE = 2.0
 SPARSE_CONCENTRATION = 0.01
 
 
-@dataclass
+@dataclass(eq=False)
 class ComponentSelection:
     """The result of :func:`select_components`.
 
@@ -730,7 +730,7 @@ def _choose(
     return best, rule, caution
 
 
-@dataclass
+@dataclass(eq=False)
 class FilledComponents:
     """Filled components of a (sparse overfitted) mixture, per posterior draw.
 

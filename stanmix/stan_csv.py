@@ -108,7 +108,7 @@ def _expected_rows(config: Mapping[str, str]) -> int | None:
     return rows
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Chain:
     """One chain's Stan CSV file, read."""
 

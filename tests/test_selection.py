@@ -262,6 +262,12 @@ def test_an_optimize_sweep_takes_kfold_none_as_what_it_does():
     pd.testing.assert_frame_equal(
         a.table_.drop(columns="fit_seconds"), b.table_.drop(columns="fit_seconds")
     )
+    # Results holding tables compare by identity (the generated __eq__
+    # compared DataFrames and raised), as do the data sets.
+    assert a == a and a != b and not (a == b)
+    assert {a, b} == {b, a}
+    data = sm.datasets.blobs(20, seed=1)
+    assert data == data and data != sm.datasets.blobs(20, seed=1)
 
 
 def test_optimize_sweep_uses_bic():

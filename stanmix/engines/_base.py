@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 
 
-@dataclass
+@dataclass(eq=False)
 class EngineResult:
     """Draws or a point estimate from one engine call.
 

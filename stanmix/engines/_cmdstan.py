@@ -64,7 +64,7 @@ def _cache_error(folder: Path, exc: OSError) -> StanmixInputError:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ADVITranscript:
     """What CmdStan's ADVI reports in its console transcript.
 

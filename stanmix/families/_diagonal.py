@@ -33,7 +33,7 @@ from stanmix.families.base import (
 HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Censored:
     """The censored cells of one column, sorted by row."""
 

@@ -78,7 +78,7 @@ def pair_labels(columns) -> list[str]:
     return [f"{columns[i]}:{columns[j]}" for i in range(d) for j in range(i + 1, d)]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Pattern:
     rows: np.ndarray  # (n,) sorted row indices
     obs: np.ndarray  # observed columns
@@ -93,7 +93,7 @@ class _Data:
     patterns: list[_Pattern]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Par:
     log_w: np.ndarray  # (S, K)
     mu: np.ndarray  # (S, K, D)

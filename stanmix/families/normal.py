@@ -61,14 +61,14 @@ def _known_scale(name: str, value) -> np.ndarray | None:
 FAR = 1e4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Data:
     values: np.ndarray  # (N, D) observed values, 0 in every other cell
     observed: np.ndarray  # (N, D) float, 1 where observed
     censored: tuple[Censored | None, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Par:
     coef: np.ndarray  # (3D + 1, K * S), columns ordered component-major
     mu: np.ndarray  # (D, K, S) uncentred means

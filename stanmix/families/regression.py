@@ -165,7 +165,7 @@ REGRESSION_OPTIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Data:
     y: np.ndarray  # (N,) observed responses, 0 elsewhere
     observed: np.ndarray  # (N,) bool
@@ -176,7 +176,7 @@ class _Data:
     z: np.ndarray  # (N, Q) covariates of the weights
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Par:
     intercept: np.ndarray  # (K, S)
     beta: np.ndarray  # (K, P, S)

@@ -93,14 +93,14 @@ NU_PRIOR = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Data:
     values: np.ndarray  # (N, D), 0 where not observed
     observed: np.ndarray  # (N, D) bool
     censored: tuple[Censored | None, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Par:
     mu: np.ndarray  # (D, K, S)
     sigma: np.ndarray  # (D, K, S)

@@ -12,7 +12,7 @@ from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import Family, Params
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Clustering:
     """A hard clustering summarised as mixture parameters (standardized units).
 
