@@ -309,3 +309,35 @@ def test_sample_from_draws_mixes_the_posterior():
         assert rows.var() - plug_in > 4 * var * np.sqrt(2 / len(rows))
     with pytest.raises(sm.StanmixInputError, match="predict"):
         sm.RegressionMixture(2).sample(3)
+
+
+def test_correlation_pairs_are_named_unambiguously_when_names_hold_colons():
+    """Columns "a", "b:c", "a:b", "c": joined by ':' the pairs (a, b:c)
+    and (a:b, c) would both be "a:b:c"; they are joined by ' & ' instead,
+    every pair keeps its own row in the summary, and each row holds the
+    correlation of its own two columns."""
+    rng = np.random.default_rng(0)
+    columns = ["a", "b:c", "a:b", "c"]
+    centres = np.array([[-3.0, 0.0, 1.0, 2.0], [3.0, 1.0, -1.0, 0.0]])
+    cov = np.full((4, 4), 0.2) + 0.8 * np.eye(4)
+    cov[0, 1] = cov[1, 0] = 0.7
+    X = pd.DataFrame(
+        np.vstack([rng.multivariate_normal(m, cov, 150) for m in centres]),
+        columns=columns,
+    )
+    model = sm.Mixture(2, covariance="full").fit(X, method="optimize", seed=1)
+    pairs = list(model.idata_.posterior["corr"].coords["pair"].to_numpy())
+    assert pairs == [
+        "a & b:c",
+        "a & a:b",
+        "a & c",
+        "b:c & a:b",
+        "b:c & c",
+        "a:b & c",
+    ]
+    corr = model.summary().filter(like="corr[0,", axis=0)["mode"]
+    assert len(corr) == 6
+    fitted = model.covariances_[0]
+    sd = np.sqrt(np.diag(fitted))
+    assert corr["corr[0, a & b:c]"] == pytest.approx(fitted[0, 1] / (sd[0] * sd[1]))
+    assert corr["corr[0, a:b & c]"] == pytest.approx(fitted[2, 3] / (sd[2] * sd[3]))

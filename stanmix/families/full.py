@@ -68,14 +68,26 @@ def _positive(name, value):
 def pair_labels(columns) -> list[str]:
     """Labels of the correlation pairs i < j, e.g. ``"x:y"``.
 
+    The names are joined by ":" unless a column's name holds one (then
+    "a:b:c" could be either pair), in which case by the first of " & ",
+    " | " and " ~ " that none holds, or else the pairs are named by the
+    columns' positions.
+
     Examples
     --------
     >>> pair_labels(["x", "y", "z"])
     ['x:y', 'x:z', 'y:z']
+    >>> pair_labels(["a", "b:c", "c"])
+    ['a & b:c', 'a & c', 'b:c & c']
     """
-    columns = list(columns)
+    columns = [str(c) for c in columns]
     d = len(columns)
-    return [f"{columns[i]}:{columns[j]}" for i in range(d) for j in range(i + 1, d)]
+    for sep in (":", " & ", " | ", " ~ "):
+        if not any(sep in c for c in columns):
+            break
+    else:
+        sep, columns = ":", [str(i) for i in range(d)]
+    return [f"{columns[i]}{sep}{columns[j]}" for i in range(d) for j in range(i + 1, d)]
 
 
 @dataclass(eq=False)
