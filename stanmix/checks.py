@@ -128,8 +128,9 @@ def posterior_predictive(
     ``az.plot_ppc(model.idata_)`` compares like with like), and ``censored``
     (bool) marking the replicated cells recorded as censored: those that
     fell beyond a limit, and every replicate of an interval-censored cell.
-    ``draws`` posterior draws are used, spread evenly over each chain (all
-    of them when the fit has fewer).
+    ``draws`` posterior draws are used, rounded up to a multiple of the
+    number of chains (each chain gives the same number, spread evenly over
+    it; all of its draws when it has fewer).
 
     A point estimate (``method="optimize"``) has no posterior draws: its
     replicates are ``draws`` data sets drawn at the mode (one chain), a
@@ -165,7 +166,7 @@ def posterior_predictive(
         picks = np.zeros(draws, dtype=int)
         draw_coords = np.arange(draws)
     else:
-        per_chain = max(1, min(n_draws, draws // n_chains))
+        per_chain = min(n_draws, -(-draws // n_chains))
         picks = np.unique(np.linspace(0, n_draws - 1, per_chain).round().astype(int))
         draw_coords = post["draw"].values[picks]
     params = model.param_draws()

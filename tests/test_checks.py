@@ -46,6 +46,11 @@ def test_replicates_are_censored_at_the_limits_and_missing_where_the_data_are(
     rep = checks.posterior_predictive(model, draws=40, seed=3)
     assert rep["y"].dims == ("chain", "draw", "obs", "dim")
     assert rep["y"].shape == (2, 20, len(X), 2)
+    # At least the draws asked for, the same number from each chain, at
+    # most all of them.
+    for asked, per_chain in ((1, 1), (3, 2), (41, 21), (1000, 200)):
+        few = checks.posterior_predictive(model, draws=asked, seed=3, attach=False)
+        assert few.sizes["draw"] == per_chain, asked
     y = rep["y"].to_numpy()
     for d, col in enumerate(X.columns):
         column = y[..., d]
