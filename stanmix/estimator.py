@@ -1344,7 +1344,9 @@ class Mixture:
             )
 
     def summary(self, hdi_prob: float | None = None) -> pd.DataFrame:
-        """Relabelled parameter table with HDIs, R-hat and ESS (data units).
+        """Relabelled parameter table with HDIs, R-hat and ESS (data units),
+        unrounded (``.round(3)`` for a display; data in small units keep their
+        digits).
 
         ``hdi_prob`` sets the HDIs' probability (default: the model's
         ``hdi_prob``). For ``method="optimize"`` the table holds the
@@ -1380,6 +1382,7 @@ class Mixture:
                 self.idata_,
                 var_names=names,
                 kind=kind,
+                round_to="none",
                 hdi_prob=check.number(
                     "hdi_prob",
                     self.hdi_prob if hdi_prob is None else hdi_prob,
@@ -1629,13 +1632,17 @@ class Mixture:
         """New data as a cell table checked against the fitted columns.
 
         An array (not a DataFrame or Series) with as many columns as the
-        fitted data takes the fitted column names, so that the censoring
-        arguments name its columns as they did for ``fit``. Rows whose every
-        cell is missing are refused unless ``allow_empty_rows``.
+        fitted data, or an unnamed Series for a one-column model, takes the
+        fitted column names, so that the censoring arguments name its
+        columns as they did for ``fit``; a named Series is a column of that
+        name, checked as a DataFrame's are. Rows whose every cell is missing
+        are refused unless ``allow_empty_rows``.
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
-        if not isinstance(X, (pd.DataFrame, pd.Series)):
+        if isinstance(X, pd.Series) and self.cells_.n_dims == 1:
+            X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
+        elif not isinstance(X, (pd.DataFrame, pd.Series)):
             values, _, index = as_matrix(X, name="X")
             if values.shape[1] == self.cells_.n_dims:
                 X = pd.DataFrame(values, columns=list(self.cells_.columns), index=index)

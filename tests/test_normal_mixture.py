@@ -222,6 +222,16 @@ def test_sklearn_conventions():
     fitted = sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=1)
     assert fitted.n_features_in_ == 1
     pd.testing.assert_series_equal(y, copy)
+    # New data as a Series: unnamed, it takes the fitted name (the censoring
+    # names that column); named, it must be the fitted column.
+    new = pd.Series([0.02, 1.05])
+    expected = fitted.predict_proba(new.rename("y").to_frame(), lower_limit={"y": 0.02})
+    for given in (new, new.rename("y"), new.to_numpy()):
+        np.testing.assert_array_equal(
+            fitted.predict_proba(given, lower_limit={"y": 0.02}), expected
+        )
+    with pytest.raises(sm.StanmixInputError, match=r"lacks the fitted column\(s\) 'y'"):
+        fitted.predict(new.rename("other"))
 
 
 def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
