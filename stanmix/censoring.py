@@ -81,10 +81,13 @@ def _label(value) -> str:
 
 
 def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
-    """``"row 3, column 'x'; ..."`` for cell positions, rows by their label."""
+    """``"row 3, column 'x'; ..."`` for cell positions, rows by their label
+    (and by the index's name, ``"line 5, ..."``, when it has a name)."""
     name = (lambda r: _label(index[r])) if index is not None else str
+    word = getattr(index, "name", None) or "row"
     cells = [
-        f"row {name(r)}, column {columns[c]!r}" for r, c in zip(rows, cols, strict=True)
+        f"{word} {name(r)}, column {columns[c]!r}"
+        for r, c in zip(rows, cols, strict=True)
     ]
     more = f" and {len(cells) - limit} more" if len(cells) > limit else ""
     return "; ".join(cells[:limit]) + more

@@ -206,7 +206,11 @@ def _common(
 def _data_flags(sub: argparse.ArgumentParser) -> None:
     """The data and model flags of fit and select."""
     sub.add_argument("data", type=Path, help="CSV file with a header line")
-    sub.add_argument("--columns", help="comma-separated columns [all numeric]")
+    sub.add_argument(
+        "--columns",
+        help="comma-separated columns, a name holding a comma in double quotes "
+        "[all numeric]",
+    )
     sub.add_argument(
         "--family",
         default="normal",
@@ -428,7 +432,8 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
 def _limits(items: list[str], flag: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for item in items:
-        col, sep, value = item.partition("=")
+        # The value never holds "=", a column's name may.
+        col, sep, value = item.rpartition("=")
         col = col.strip()
         if not sep or not col:
             raise StanmixInputError(f"{flag} expects COLUMN=VALUE, got {item!r}")
@@ -447,14 +452,7 @@ def _limits(items: list[str], flag: str) -> dict[str, float]:
 
 
 def _columns(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    wanted = [c.strip() for c in text.split(",") if c.strip()]
-    if not wanted:
-        raise StanmixInputError(f"--columns {text!r} names no column")
-    if len(set(wanted)) != len(wanted):
-        raise StanmixInputError(f"--columns {text!r} names a column twice")
-    return wanted
+    return _column_list(text, "--columns")
 
 
 # -- data checks (what would fit the wrong data, or fail in the engine) ---------
@@ -662,7 +660,10 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str:
     """One line saying what is about to be fitted."""
+    from stanmix.csv_input import column_listing
+
     frame = table.frame
+    columns = column_listing(list(map(str, frame.columns)))
     censored = sum(
         int(_at_limit(frame[c].to_numpy(dtype=float), c, lower, upper).sum())
         for c in frame.columns
@@ -685,7 +686,7 @@ def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str
         how = "the posterior mode"
     return (
         f"Fitting {_count(args.components, 'component')} to {len(frame)} rows of "
-        f"{table.name} (columns {', '.join(map(str, frame.columns))}{extra}) by "
+        f"{table.name} (columns {columns}{extra}) by "
         f"{how}, seed {args.seed}"
     )
 
@@ -711,6 +712,15 @@ def _say(*parts: object) -> None:
         os.close(devnull)
 
 
+def _significant(v: float) -> str:
+    """Four significant digits, whole numbers from 1000 up (an ESS).
+
+    >>> [_significant(v) for v in (1.74123, 0.000104873, 5587.3, 123456.7)]
+    ['1.741', '0.0001049', '5587', '123457']
+    """
+    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
 def _print_fit(model) -> None:
     import pandas as pd
 
@@ -725,7 +735,7 @@ def _print_fit(model) -> None:
             }.get(model.adaptation_, f"adapted over {warmup} warmup iterations")
         )
     with pd.option_context("display.width", 120, "display.precision", 3):
-        _say(model.summary().iloc[:, :9].to_string())
+        _say(model.summary().iloc[:, :9].to_string(float_format=_significant))
     if model.convergence_ is not None:
         _say(f"\n{model.convergence_}")
     if model.label_switching_ is not None:
@@ -756,6 +766,7 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
         progress=show,
         interrupts=guard,
         selection=selection,
+        advice_wording=_as_flags,
     )
     written = {path.name for path in files}
     tables = [n for n in RESULT_FILES if n in written and n != "report.html"]
@@ -819,12 +830,13 @@ def _read(args: argparse.Namespace):
     upper = _limits(args.upper_limit, "--upper-limit")
     wanted = _columns(args.columns)
     _check_engine(args.engine)
-    from stanmix.csv_input import read_csv
+    from stanmix.csv_input import column_listing, read_csv
 
     table = read_csv(args.data, wanted)
     if table.skipped:
         _say(
-            f"Using the numeric columns {', '.join(map(str, table.frame.columns))} "
+            "Using the numeric columns "
+            f"{column_listing(list(map(str, table.frame.columns)))} "
             f"(skipping {', '.join(table.skipped)}; choose with --columns)"
         )
     _check_limits(table, lower, upper)
@@ -917,6 +929,21 @@ def _ours(module: str) -> bool:
 
 _KEYWORD = re.compile(r"\b(chains|warmup|draws|adapt_delta|seed)=(\d+(?:\.\d+)?)?")
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
+_METHOD = re.compile(r"\bmethod='(optimize|variational|sample)'")
+#: Advice naming what only Python sets, as the command line says it.
+_PYTHON_ONLY = (
+    (" or mark them in `censored`", ""),
+    ("NaN cell(s) where a limit is given", "empty cell(s) in a column with a limit"),
+    ("more starts (n_starts)", "more starts (n_starts, in Python)"),
+    (
+        "(init='map' or your own init=)",
+        "(the MAP, the default, or your own init= in Python)",
+    ),
+    ("(the prior_* settings)", "(the prior_* settings, in Python)"),
+    ("raise adapt_delta (", "raise --adapt-delta ("),
+    ("raise max_treedepth= if", "raise max_treedepth= (in Python) if"),
+    ("are in convergence_.table.", "are in summary.csv."),
+)
 
 
 def _as_flags(text: str) -> str:
@@ -929,13 +956,18 @@ def _as_flags(text: str) -> str:
     "--adapt-delta 0.95 tunes it; init='map' has no flag"
     >>> _as_flags("pass lower_limit={'y': 0.8} to censor them")
     'pass --lower-limit y=0.8 to censor them'
+    >>> _as_flags("fit with method='optimize'; more starts (n_starts) help")
+    'fit with --method optimize; more starts (n_starts, in Python) help'
     """
 
     def flag(match: re.Match) -> str:
         name, value = match[1].replace("_", "-"), match[2]
         return f"--{name}" + (f" {value}" if value else "")
 
+    for python, command in _PYTHON_ONLY:
+        text = text.replace(python, command)
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
+    text = _METHOD.sub(lambda m: f"--method {m[1]}", text)
     return _KEYWORD.sub(flag, text)
 
 
@@ -1013,7 +1045,16 @@ def _console(verbose: bool) -> Iterator[None]:
     sys.unraisablehook = unraisable
     try:
         with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
+            shown: set[str] = set()
+
+            def once(message, category, *where, **more) -> None:
+                # The command's checks and then the fit read the same data:
+                # a warning about it is said once.
+                if str(message) not in shown:
+                    shown.add(str(message))
+                    _show_warning(message, category, *where, **more)
+
+            warnings.showwarning = once
             yield
     finally:
         root.removeHandler(handler)
@@ -1183,9 +1224,24 @@ def _regression_parser(sub) -> None:
 
 
 def _column_list(text: str | None, flag: str) -> list[str] | None:
+    """Column names separated by commas, a name holding a comma in double
+    quotes, as in the CSV file's header.
+
+    >>> _column_list('"Pb, ppb", Cd', "--columns")
+    ['Pb, ppb', 'Cd']
+    """
+    import csv
+
     if text is None:
         return None
-    wanted = [c.strip() for c in text.split(",") if c.strip()]
+    try:
+        fields = next(csv.reader([text], skipinitialspace=True, strict=True))
+    except (csv.Error, StopIteration):
+        raise StanmixInputError(
+            f"{flag} {text!r}: unbalanced quotes; quote a name that holds a comma "
+            'as the header does: "Pb, ppb",Cd'
+        ) from None
+    wanted = [c.strip() for c in fields if c.strip()]
     if not wanted:
         raise StanmixInputError(f"{flag} {text!r} names no column")
     if len(set(wanted)) != len(wanted):

@@ -60,7 +60,9 @@ class CsvTable:
     ----------
     frame : pandas.DataFrame
         One float column per fitted column (a missing cell is NaN) and one
-        row per data line, in file order, indexed 0, 1, ...
+        row per data line, in file order, indexed by its file line (the
+        index is named ``"line"``), so that messages and results name rows
+        as the file does.
     lines : numpy.ndarray
         The file line of each row of ``frame``.
     name : str
@@ -204,11 +206,13 @@ def read_csv(
         fitted.append(j)
     if not fitted:
         raise StanmixInputError(
-            f"{name} has no numeric columns; its columns are {_listing(header)}"
+            f"{name} has no numeric columns; its columns are {column_listing(header)}"
         )
     if columns is None:
         _check_names(fitted, header, header_line, name, choose)
-    frame = pd.DataFrame({header[j]: values[j] for j in fitted})
+    frame = pd.DataFrame(
+        {header[j]: values[j] for j in fitted}, index=pd.Index(lines, name="line")
+    )
     return CsvTable(frame, lines, name, header_line, tuple(skipped))
 
 
@@ -363,7 +367,7 @@ def _named_columns(
     if missing:
         raise StanmixInputError(
             f"column(s) {', '.join(map(repr, missing))} not in {name} "
-            f"(columns: {_listing(header)})"
+            f"(columns: {column_listing(header)})"
         )
     for col in wanted:
         where = [j for j, h in enumerate(header) if h == col]
@@ -440,5 +444,15 @@ def _not_numeric(
     )
 
 
-def _listing(header: list[str]) -> str:
-    return ", ".join(h or f"<column {j + 1}: no name>" for j, h in enumerate(header))
+def column_listing(header: list[str]) -> str:
+    """The header's names, a name holding a comma or quote written as the
+    command line takes it (in double quotes)."""
+
+    def shown(j: int, h: str) -> str:
+        if not h:
+            return f"<column {j + 1}: no name>"
+        if "," in h or '"' in h:
+            return '"' + h.replace('"', '""') + '"'
+        return h
+
+    return ", ".join(shown(j, h) for j, h in enumerate(header))

@@ -273,6 +273,7 @@ def write_results(
     progress: bool = False,
     interrupts: InterruptGuard | None = None,
     selection=None,
+    advice_wording: Callable[[str], str] | None = None,
 ) -> list[Path]:
     """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``
     (and ``selection.csv`` when ``selection`` is given).
@@ -307,6 +308,8 @@ def write_results(
         The choice of the number of components that led to ``model``
         (:func:`stanmix.select_components`): written as ``selection.csv`` and
         shown at the top of the report.
+    advice_wording : callable, optional
+        Passed to :func:`stanmix.report.write_report`.
 
     Returns
     -------
@@ -316,9 +319,13 @@ def write_results(
     model.param_draws()  # raises NotFittedError before fit
     out = check_output_folder(out)
     if interrupts is not None:
-        return _write(model, out, title, progress, interrupts, selection)
+        return _write(
+            model, out, title, progress, interrupts, selection, advice_wording
+        )
     with InterruptGuard() as guard:
-        return guard.call(_write, model, out, title, progress, guard, selection)
+        return guard.call(
+            _write, model, out, title, progress, guard, selection, advice_wording
+        )
 
 
 def _write(
@@ -328,6 +335,7 @@ def _write(
     progress: bool,
     guard: InterruptGuard,
     selection=None,
+    advice_wording: Callable[[str], str] | None = None,
 ) -> list[Path]:
     import shutil
     import tempfile
@@ -349,7 +357,13 @@ def _write(
             ("membership.csv", lambda p: model.membership().to_csv(p, index=False)),
             (
                 "report.html",
-                lambda p: write_report(model, p, title=title, selection=selection),
+                lambda p: write_report(
+                    model,
+                    p,
+                    title=title,
+                    selection=selection,
+                    advice_wording=advice_wording,
+                ),
             ),
         ]
         if selection is not None:

@@ -297,7 +297,7 @@ def run_tasks(
     results: list = [None] * len(calls)
     failures: dict = {}
     for position, outcome in enumerate(outcomes):
-        _reraise_warnings(outcome.caught, f"{label} {keys[position]!r}")
+        _reraise_warnings(outcome.caught, _task_name(label, keys[position]))
         if outcome.error is None:
             results[position] = outcome.value
         else:
@@ -306,7 +306,7 @@ def run_tasks(
         return results
     failed = sorted(failures)
     summary = "\n".join(
-        f"  {label} {keys[i]!r}: {type(failures[i]).__name__}: {failures[i]}"
+        f"  {_task_name(label, keys[i])}: {type(failures[i]).__name__}: {failures[i]}"
         for i in failed
     )
     message = f"{len(failed)} of {len(calls)} {label}s failed:\n{summary}"
@@ -573,6 +573,14 @@ def _module_of(filename: str) -> str | None:
             None,
         )
     return _modules[filename]
+
+
+def _task_name(label: str, key) -> str:
+    """How messages name a task: ``data set 'b'``, or the key itself where it
+    already says what it is (``K=2``, ``fold 1 of K=2``)."""
+    if isinstance(key, str) and key.startswith(label):
+        return key
+    return f"{label} {key!r}"
 
 
 def _reraise_warnings(caught: list[_Caught], name: str) -> None:

@@ -16,6 +16,7 @@ import io
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -79,6 +80,7 @@ def write_report(
     upper_limit=None,
     censored=None,
     interval=None,
+    advice_wording: Callable[[str], str] | None = None,
 ) -> Path:
     """Write a standalone HTML report of a fitted model to ``path``.
 
@@ -126,6 +128,10 @@ def write_report(
         The censoring of ``X``'s cells, as ``fit`` and
         ``plots.plot_clusters`` take them; only with ``X``, and not for a
         mixture of regressions.
+    advice_wording : callable, optional
+        Rewrites the advice for draws that have not converged, which names
+        ``fit``'s keywords (``draws=``), for readers who set them some other
+        way: the command line passes one that names its flags.
 
     Returns
     -------
@@ -168,6 +174,7 @@ def write_report(
         upper_limit=upper_limit,
         censored=censored,
         interval=interval,
+        advice_wording=advice_wording,
     )
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -219,6 +226,7 @@ def render_report(
     upper_limit=None,
     censored=None,
     interval=None,
+    advice_wording: Callable[[str], str] | None = None,
 ) -> str:
     """The report of :func:`write_report` as an HTML string.
 
@@ -301,7 +309,7 @@ def render_report(
         f'<p class="lead">{_e(_data_line(cells))}</p>',
         *selection_part,
         "<h2>Fit</h2>",
-        _diagnostics_table(model, summary),
+        _diagnostics_table(model, summary, advice_wording or str),
         "<h2>Clusters</h2>",
         *clusters_part,
         "<h2>Parameters</h2>",
@@ -443,7 +451,7 @@ def _method_text(model) -> str:
     return "sample: NUTS"
 
 
-def _diagnostics_table(model, summary: pd.DataFrame) -> str:
+def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
     post = model.idata_.posterior
     rows: list[tuple[str, str, str]] = [
         ("Model", getattr(model, "_fitted_repr", None) or repr(model), ""),
@@ -544,7 +552,7 @@ def _diagnostics_table(model, summary: pd.DataFrame) -> str:
         )
     check = getattr(model, "convergence_", None)
     if check is not None and not (check.converged and check.sampler_ok):
-        notes.append(f'<p class="note">{_e(check.advice())}</p>')
+        notes.append(f'<p class="note">{_e(wording(check.advice()))}</p>')
     return table + "".join(notes)
 
 

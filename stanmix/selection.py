@@ -121,8 +121,10 @@ class ComponentSelection:
         return f"{table}{failed}\n\n{self.rule_}"
 
     def plot(self, ax=None):
-        """The elpd per K with one-SE bars (estimate marked), and BIC and ICL
-        beside it. Returns the matplotlib Figure."""
+        """The elpd per K with one-SE bars (its estimate marked: PSIS-LOO,
+        PSIS-LOO whose diagnostics call it unreliable, or K-fold
+        cross-validation), and BIC and ICL beside it. Returns the matplotlib
+        Figure."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -136,8 +138,12 @@ class ComponentSelection:
             fig = ax[0].figure
         t = self.table_
         k = t.index.to_numpy()
-        for estimate, marker in (("loo", "o"), ("kfold", "s")):
-            rows = t["estimate"] == estimate
+        for estimate, marker, name in (
+            ("loo", "o", "PSIS-LOO"),
+            ("loo (unreliable)", "^", "PSIS-LOO, unreliable"),
+            ("kfold", "s", "K-fold CV"),
+        ):
+            rows = (t["estimate"] == estimate).to_numpy()
             if rows.any():
                 ax[0].errorbar(
                     k[rows],
@@ -145,7 +151,7 @@ class ComponentSelection:
                     yerr=t["se"][rows],
                     fmt=marker,
                     capsize=3,
-                    label=f"elpd ({'PSIS-LOO' if estimate == 'loo' else 'K-fold CV'})",
+                    label=f"elpd ({name})",
                 )
         bad = ~t["converged"].to_numpy(dtype=bool)
         if bad.any():
@@ -579,7 +585,7 @@ def _kfold(cls, params, ks, cells: CellTable, folds, seeds, fit, **run) -> dict:
                     (cls, params, k, cells, train, test, seeds[i * folds + f], fit),
                 )
             )
-            keys.append(f"K={k}, fold {f}")
+            keys.append(f"fold {f} of K={k}")
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
     outcomes = run_tasks(tasks, keys=keys, label="fold", **run)
     out = {}

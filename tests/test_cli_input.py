@@ -811,3 +811,80 @@ def test_components_beyond_the_rows_are_refused_naming_the_flag(
     assert "n_components" not in captured.err
     assert captured.out == ""
     assert os.listdir(tmp_path) == ["data.csv"]
+
+
+def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
+    tmp_path, capsys
+):
+    """A header name with a comma is chosen by quoting it in --columns as
+    the header does, and a name with '=' takes a limit (the value is what
+    follows the last '='); an unquoted comma is two names, and the listing
+    of the file's columns quotes the name so it is not read as two."""
+    df = _clusters()
+    df.columns = ["Pb, ppb", "Cd=ICP"]
+    limit = float(df["Cd=ICP"].quantile(0.2))
+    df.loc[df["Cd=ICP"] < limit, "Cd=ICP"] = limit
+    df["note"] = "a"
+    data = tmp_path / "data.csv"
+    data.write_text(df.to_csv(index=False))
+    common = ["fit", str(data), "-k", "2", "--method", "optimize"]
+    common += ["--engine", "stanli", "--seed", "1", "--out", str(tmp_path / "out")]
+    code = cli.main(
+        [*common, "--columns", '"Pb, ppb",Cd=ICP', "--lower-limit", f"Cd=ICP={limit}"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert '(columns "Pb, ppb", Cd=ICP; 8 censored cells)' in captured.out
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv", index_col=0)
+    assert {"mu[0, Pb, ppb]", "mu[0, Cd=ICP]"} <= set(summary.index)
+    code = cli.main([*common, "--columns", "Pb, ppb,Cd=ICP"])
+    _refused(
+        code,
+        capsys.readouterr().err,
+        [r"'Pb', 'ppb' not in data\.csv \(columns: \"Pb, ppb\", Cd=ICP, note\)"],
+    )
+
+
+def test_messages_and_membership_name_file_lines_and_flags(tmp_path, capsys):
+    """Rows are named by their file line (blank lines count) in warnings and
+    in membership.csv; a warning about the data is said once though both the
+    command's checks and the fit read them; and advice names flags, or says
+    that a setting is Python's, in the console and in the report."""
+    lines = [
+        "x,y",
+        "0.9,2.0",
+        "",
+        ",3.0",
+        *(f"{v},{w}" for v, w in _clusters(30).to_numpy()),
+    ]
+    data = tmp_path / "data.csv"
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    short = ["--chains", "2", "--warmup", "60", "--draws", "20", "--out", str(out)]
+    code = cli.main(
+        [
+            "fit",
+            str(data),
+            "-k",
+            "2",
+            "--engine",
+            "stanli",
+            "--lower-limit",
+            "x=-5",
+            *short,
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    blank = [line for line in err.splitlines() if "empty cell(s)" in line]
+    assert blank == [
+        "stanmix: warning: 1 empty cell(s) in a column with a limit (at line 4, "
+        "column 'x') are taken as missing, not censored; if they stand for values "
+        "beyond the limit, record them at the limit"
+    ]
+    membership = pd.read_csv(out / "membership.csv")
+    assert membership["observation"].unique().tolist() == [2, *range(4, 35)]
+    report = (out / "report.html").read_text()
+    assert "the chains too short: run more draws (--draws, --warmup)" in report
+    for python in ("draws=", "convergence_.table", "init='map' or your own init="):
+        assert python not in err and python not in report
