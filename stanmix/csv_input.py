@@ -137,10 +137,11 @@ def read_csv(
     >>> folder = Path(tempfile.mkdtemp())
     >>> _ = (folder / "data.csv").write_text("id,x,y\\na,1,2\\n\\nb,3,\\n")
     >>> table = read_csv(folder / "data.csv")
-    >>> table.frame
-         x    y
-    0  1.0  2.0
-    1  3.0  NaN
+    >>> table.frame  # doctest: +NORMALIZE_WHITESPACE
+            x    y
+    line
+    2     1.0  2.0
+    4     3.0  NaN
     >>> table.lines.tolist(), table.skipped
     ([2, 4], ('id',))
     >>> _ = (folder / "data.csv").write_text("x,y\\n1,2\\n3\\n")
