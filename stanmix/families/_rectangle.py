@@ -180,10 +180,12 @@ def _t_lower_quantile(log_p: np.ndarray, df: np.ndarray) -> np.ndarray:
     >>> q = _t_lower_quantile(np.array([-900.0]), np.array([30.0]))
     >>> round(float(t_log_cdf(q, np.array([30.0]))[0]), 9)
     -900.0
+    >>> _t_lower_quantile(np.array([np.nan]), np.array([30.0]))  # its node drops
+    array([nan])
     """
     log_p, df = np.broadcast_arrays(np.asarray(log_p, dtype=float), df)
     p = np.exp(log_p)
-    out = np.empty(p.shape)
+    out = np.full(p.shape, np.nan)  # NaN stays NaN: its node is dropped
     tiny = log_p < _LOG_P_SERIES
     tail = (p <= 0.25) & ~tiny
     centre = p > 0.25
