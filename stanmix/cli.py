@@ -713,12 +713,19 @@ def _say(*parts: object) -> None:
 
 
 def _significant(v: float) -> str:
-    """Four significant digits, whole numbers from 1000 up (an ESS).
+    """Four significant digits, and one decimal from 1000 up.
 
-    >>> [_significant(v) for v in (1.74123, 0.000104873, 5587.3, 123456.7)]
-    ['1.741', '0.0001049', '5587', '123457']
+    >>> [_significant(v) for v in (1.74123, 0.000104873, 5587.31, -123456.78)]
+    ['1.741', '0.0001049', '5587.3', '-123456.8']
     """
-    return f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+    return f"{v:.1f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _summary_text(summary) -> str:
+    """The summary table as the console shows it: effective sample sizes
+    whole, everything else by :func:`_significant`."""
+    whole = {c: "{:.0f}".format for c in summary.columns if str(c).startswith("ess")}
+    return summary.to_string(formatters=whole, float_format=_significant)
 
 
 def _print_fit(model) -> None:
@@ -735,7 +742,7 @@ def _print_fit(model) -> None:
             }.get(model.adaptation_, f"adapted over {warmup} warmup iterations")
         )
     with pd.option_context("display.width", 120, "display.precision", 3):
-        _say(model.summary().iloc[:, :9].to_string(float_format=_significant))
+        _say(_summary_text(model.summary().iloc[:, :9]))
     if model.convergence_ is not None:
         _say(f"\n{model.convergence_}")
     if model.label_switching_ is not None:
