@@ -121,6 +121,24 @@ def spawn_seeds(base: int | None, n: int) -> list[int]:
     ]
 
 
+def keyed_seed(base: int, *key: int) -> int:
+    """A reproducible seed for the task named by ``key`` (non-negative
+    ints), derived from ``base``: ``keyed_seed(base, i)`` is
+    ``spawn_seeds(base, n)[i]``, and a longer key names a task within task
+    ``key[0]`` (``np.random.SeedSequence(base, spawn_key=key)``).
+
+    Examples
+    --------
+    >>> keyed_seed(1, 2) == spawn_seeds(1, 3)[2]
+    True
+    >>> keyed_seed(1, 2, 1) != keyed_seed(1, 2)
+    True
+    """
+    base = _check_seed(base, "base")
+    sequence = np.random.SeedSequence(base, spawn_key=tuple(int(k) for k in key))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
+
+
 def _check_seed(seed, what: str) -> int:
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise StanmixInputError(

@@ -36,7 +36,7 @@ from stanmix.estimator import (
     tied_columns_hint,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
-from stanmix.parallel import FitFailedError, run_tasks, spawn_seeds
+from stanmix.parallel import FitFailedError, keyed_seed, run_tasks
 
 __all__ = [
     "SPARSE_CONCENTRATION",
@@ -241,8 +241,9 @@ def select_components(
         rule then takes the K with the smallest BIC.
     seed : int, optional
         Base seed: each K, and each fold, gets its own seed derived from it
-        (:func:`stanmix.parallel.spawn_seeds`), so the same seed gives the
-        same table serially, with joblib and on Dask.
+        and from what it is for (:func:`stanmix.parallel.keyed_seed`): the
+        same seed gives the same table serially, with joblib and on Dask,
+        and a K's row does not depend on which other K are swept.
     kfold : int, None or "auto"
         Folds for the K with unreliable LOO (NUTS only; at most the number
         of rows; ``"auto"``: 5 with NUTS, or one per row with fewer rows,
@@ -341,9 +342,10 @@ def select_components(
     if kfold is not None:
         kfold = _folds_for(kfold, ks[-1], cells.n_obs, auto_kfold)
     params = template.get_params()
-    # Seeds: one per K, then one for the folds' assignment, then one per fold
-    # fit (spawn_seeds gives the same prefix whatever the count).
-    seeds = dict(zip(ks, spawn_seeds(base, len(ks)), strict=True))
+    # Seeds by what they are for, not by position: K's fit, the folds'
+    # assignment (key 0) and K's fold f (key (K, f + 1)), so that a K's row
+    # is the same whichever other K are swept.
+    seeds = {k: keyed_seed(base, k) for k in ks}
     fit = {"method": method, "log_likelihood": method == "sample", **fit_kwargs}
     tasks = [
         (_fit_k, (type(template), params, k, X, censoring, seeds[k], fit)) for k in ks
@@ -374,14 +376,13 @@ def select_components(
     if method == "sample" and kfold is not None:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
         if redo:
-            extra = spawn_seeds(base, len(ks) + 1 + len(redo) * kfold)[len(ks) :]
             kfold_elpd = _kfold(
                 type(template),
                 params,
                 redo,
                 cells,
                 kfold,
-                extra,
+                base,
                 fit,
                 n_jobs=n_jobs,
                 backend=backend,
@@ -568,23 +569,19 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     return row
 
 
-def _kfold(cls, params, ks, cells: CellTable, folds, seeds, fit, **run) -> dict:
-    """Exact K-fold elpd per row for each K in ``ks``; ``seeds`` holds the
-    folds' assignment seed, then one seed per fold fit."""
-    rng = np.random.default_rng(seeds[0])
+def _kfold(cls, params, ks, cells: CellTable, folds, base, fit, **run) -> dict:
+    """Exact K-fold elpd per row for each K in ``ks``, the folds' assignment
+    and their fits seeded from ``base`` (see ``select_components``)."""
+    rng = np.random.default_rng(keyed_seed(base, 0))
     fold_of = rng.permutation(np.arange(cells.n_obs) % folds)
-    seeds = seeds[1:]
     tasks, keys = [], []
-    for i, k in enumerate(ks):
+    for k in ks:
         for f in range(folds):
+            seed = keyed_seed(base, k, f + 1)
             train = np.flatnonzero(fold_of != f)
             test = np.flatnonzero(fold_of == f)
-            tasks.append(
-                (
-                    _heldout,
-                    (cls, params, k, cells, train, test, seeds[i * folds + f], fit),
-                )
-            )
+            task = (cls, params, k, cells, train, test, seed, fit)
+            tasks.append((_heldout, task))
             keys.append(f"fold {f} of K={k}")
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
     outcomes = run_tasks(tasks, keys=keys, label="fold", **run)
