@@ -50,8 +50,8 @@ logger = logging.getLogger("stanmix")
 
 #: Pareto k above which a LOO term is unreliable (Vehtari et al. 2017).
 PARETO_K_LIMIT = 0.7
-#: A fit counts as converged when its largest R-hat, to the two decimals
-#: ArviZ's summary reports (so below 1.015), is at most this ...
+#: A fit counts as converged when its largest R-hat (unrounded, as the
+#: model's ``convergence_`` judges it) is at most this ...
 RHAT_LIMIT = 1.01
 #: Folds of the cross-validation of a K whose LOO is unreliable.
 KFOLD = 5
@@ -219,8 +219,8 @@ def select_components(
     averaged over the fold fit's draws). The rule: **the smallest K whose
     elpd is not clearly below the best: its difference from the best is
     under 4, or under two standard errors of the difference**, among the
-    fits that converged (max R-hat <= 1.01 at the two decimals of
-    ``summary()``, at most 0.1% divergent draws);
+    fits that converged (max R-hat <= 1.01, at most 0.1% divergent
+    draws);
     a K that did not converge is kept in the table, flagged, and never
     chosen while another did; when none did, the rule runs over them all and
     the choice is provisional (a caution says so). A K whose elpd is not
