@@ -451,10 +451,6 @@ def _limits(items: list[str], flag: str) -> dict[str, float]:
     return out
 
 
-def _columns(text: str | None) -> list[str] | None:
-    return _column_list(text, "--columns")
-
-
 # -- data checks (what would fit the wrong data, or fail in the engine) ---------
 def _check_limits(
     table: CsvTable, lower: dict[str, float], upper: dict[str, float]
@@ -835,7 +831,7 @@ def _read(args: argparse.Namespace):
     check_output_folder(args.out, name="--out", inputs=[args.data])
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
-    wanted = _columns(args.columns)
+    wanted = _column_list(args.columns, "--columns")
     _check_engine(args.engine)
     from stanmix.csv_input import column_listing, read_csv
 

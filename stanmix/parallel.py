@@ -115,10 +115,12 @@ def spawn_seeds(base: int | None, n: int) -> list[int]:
     sequence = np.random.SeedSequence(base)
     if base is None:
         logger.info("seeds derived from base entropy %d", sequence.entropy)
-    return [
-        int(child.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
-        for child in sequence.spawn(int(n))
-    ]
+    return [_seed_of(child) for child in sequence.spawn(int(n))]
+
+
+def _seed_of(sequence: np.random.SeedSequence) -> int:
+    """The first 32-bit word of ``sequence`` shifted to a 31-bit seed."""
+    return int(sequence.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
 
 
 def keyed_seed(base: int, *key: int) -> int:
@@ -135,8 +137,7 @@ def keyed_seed(base: int, *key: int) -> int:
     True
     """
     base = _check_seed(base, "base")
-    sequence = np.random.SeedSequence(base, spawn_key=tuple(int(k) for k in key))
-    return int(sequence.generate_state(1, dtype=np.uint32)[0] >> (32 - SEED_BITS))
+    return _seed_of(np.random.SeedSequence(base, spawn_key=tuple(int(k) for k in key)))
 
 
 def _check_seed(seed, what: str) -> int:

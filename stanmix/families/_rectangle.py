@@ -128,7 +128,7 @@ def _sov(lo, hi, chol, log_x, log_1mx, logw, nu=None):
         if i > 0:
             shift = np.einsum("bj,jbm->bm", chol[:, i, :i], y[:i])
         if nu is None:
-            spread, log_cdf, quantile = 1.0, log_ndtr, _normal_lower_quantile
+            spread, log_cdf, quantile = 1.0, log_ndtr, ndtri_exp
         else:
             df = nu[:, None] + i
             spread = np.sqrt((nu[:, None] + norm) / df)
@@ -154,11 +154,6 @@ def _sov(lo, hi, chol, log_x, log_1mx, logw, nu=None):
         total = np.where(np.isnan(total), -np.inf, total)
         out = logsumexp(total + logw[None, :], axis=1)
     return np.where(np.isnan(out), -np.inf, out)
-
-
-def _normal_lower_quantile(log_p: np.ndarray) -> np.ndarray:
-    """The standard normal's quantile at probability e^log_p <= 1/2."""
-    return ndtri_exp(log_p)
 
 
 def _t_lower_quantile(log_p: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -254,20 +249,13 @@ def mvt_log_prob(
     >>> bool(np.isclose(lp[0], t.logcdf(1.5, 4.0)))
     True
     """
-    from stanmix.families.student_t import t_log_cdf
-
     lo, hi, chol, nu = (np.asarray(a, dtype=float) for a in (lo, hi, chol, nu))
     c = lo.shape[1]
     if c == 1:
-        zl, zh = lo[:, 0] / chol[:, 0, 0], hi[:, 0] / chol[:, 0, 0]
-        mirror = (zl + zh) > 0
-        top = t_log_cdf(np.where(mirror, -zl, zh), nu)
-        bottom = t_log_cdf(np.where(mirror, -zh, zl), nu)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            diff = bottom - top
-            return top + np.where(
-                diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff))
-            )
+        scale = chol[:, 0, 0]
+        return _log_interval(
+            lo[:, 0] / scale, hi[:, 0] / scale, lambda z: t_log_cdf(z, nu), False
+        )[1]
     inner_x, inner_1mx, inner_logw = _grid(c - 1, _T_STUDENT_STEP, _T_STUDENT_MAX)
     out = _batched(
         lambda s: _sov(lo[s], hi[s], chol[s], inner_x, inner_1mx, inner_logw, nu[s]),
