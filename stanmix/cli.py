@@ -33,6 +33,7 @@ import itertools
 import logging
 import math
 import re
+import shlex
 import signal
 import sys
 import time
@@ -211,6 +212,7 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
         help="comma-separated columns, a name holding a comma in double quotes "
         "[all numeric]",
     )
+    _id_flag(sub)
     sub.add_argument(
         "--family",
         default="normal",
@@ -240,6 +242,15 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
         help="upper limit of a column: cells recorded at this value are "
         "right-censored (true value >= limit); a value above it is an error "
         "(repeatable)",
+    )
+
+
+def _id_flag(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--id",
+        metavar="COLUMN",
+        help="a column naming the rows (e.g. sample IDs, each once): "
+        "membership.csv, the report and messages name rows by it [file line]",
     )
 
 
@@ -835,17 +846,35 @@ def _read(args: argparse.Namespace):
     _check_engine(args.engine)
     from stanmix.csv_input import column_listing, read_csv
 
-    table = read_csv(args.data, wanted)
+    table = read_csv(args.data, wanted, id_column=_id_column(args))
     if table.skipped:
         _say(
             "Using the numeric columns "
             f"{column_listing(list(map(str, table.frame.columns)))} "
-            f"(skipping {', '.join(table.skipped)}; choose with --columns)"
+            f"(skipping {', '.join(table.skipped)}; choose with --columns"
+            f"{_id_hint(args, table)})"
         )
     _check_limits(table, lower, upper)
     _check_columns(table, lower, upper)
     _check_rows(table)
     return table, lower, upper
+
+
+def _id_column(args: argparse.Namespace) -> str | None:
+    """The --id column's name, stripped as the header's are."""
+    if args.id is None:
+        return None
+    name = args.id.strip()
+    if not name:
+        raise StanmixInputError("--id is empty; name the column that names the rows")
+    return name
+
+
+def _id_hint(args: argparse.Namespace, table) -> str:
+    """Advice to name rows by a skipped text column, when none names them."""
+    if args.id is not None:
+        return ""
+    return f", or name the rows by one with --id {shlex.quote(table.skipped[0])}"
 
 
 def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
@@ -1173,6 +1202,7 @@ def _regression_parser(sub) -> None:
     )
     reg.add_argument("data", type=Path, help="CSV file with a header line")
     reg.add_argument("--response", required=True, help="the response column")
+    _id_flag(reg)
     reg.add_argument(
         "--components",
         "-k",
@@ -1326,7 +1356,9 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
     wanted = None
     if named:
         wanted = list(dict.fromkeys([response, *predictors, *weights]))
-    table = read_csv(args.data, wanted, choose=_REGRESSION_CHOOSE)
+    table = read_csv(
+        args.data, wanted, choose=_REGRESSION_CHOOSE, id_column=_id_column(args)
+    )
     columns = [str(c) for c in table.frame.columns]
     if response not in columns:
         skipped = (
@@ -1352,7 +1384,8 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
         if table.skipped:
             _say(
                 f"Predictors: {', '.join(predictors)} (skipping "
-                f"{', '.join(table.skipped)}; choose with --predictors)"
+                f"{', '.join(table.skipped)}; choose with --predictors"
+                f"{_id_hint(args, table)})"
             )
     order_by = args.order_by.strip()
     if order_by != "intercept" and order_by not in predictors:

@@ -61,8 +61,9 @@ class CsvTable:
     frame : pandas.DataFrame
         One float column per fitted column (a missing cell is NaN) and one
         row per data line, in file order, indexed by its file line (the
-        index is named ``"line"``), so that messages and results name rows
-        as the file does.
+        index is named ``"line"``), or by the text of the ID column when one
+        is chosen (the index takes its name), so that messages and results
+        name rows as the file does.
     lines : numpy.ndarray
         The file line of each row of ``frame``.
     name : str
@@ -104,7 +105,11 @@ def describe_lines(lines: Sequence[int], shown: int = 5) -> str:
 
 
 def read_csv(
-    path, columns: Sequence[str] | None = None, *, choose: str = "--columns"
+    path,
+    columns: Sequence[str] | None = None,
+    *,
+    choose: str = "--columns",
+    id_column: str | None = None,
 ) -> CsvTable:
     """Read the measurement columns of a CSV file with a header line.
 
@@ -144,6 +149,8 @@ def read_csv(
     4     3.0  NaN
     >>> table.lines.tolist(), table.skipped
     ([2, 4], ('id',))
+    >>> read_csv(folder / "data.csv", id_column="id").frame.index.tolist()
+    ['a', 'b']
     >>> _ = (folder / "data.csv").write_text("x,y\\n1,2\\n3\\n")
     >>> read_csv(folder / "data.csv")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
@@ -170,10 +177,15 @@ def read_csv(
     header, rows = _drop_trailing_commas(header, rows, name)
     lines = np.array([line for line, _ in rows], dtype=int)
 
+    index = pd.Index(lines, name="line")
+    id_at = None
+    if id_column is not None:
+        id_at = _id_position(id_column, columns, header, header_line, name, choose)
+        index = _row_names(id_at, header[id_at], rows, lines, name)
     if columns is not None:
         chosen = _named_columns(list(columns), header, header_line, name, choose)
     else:
-        chosen = list(range(len(header)))
+        chosen = [j for j in range(len(header)) if j != id_at]
     values: dict[int, np.ndarray] = {}
     fitted: list[int] = []
     skipped: list[str] = []
@@ -211,10 +223,60 @@ def read_csv(
         )
     if columns is None:
         _check_names(fitted, header, header_line, name, choose)
-    frame = pd.DataFrame(
-        {header[j]: values[j] for j in fitted}, index=pd.Index(lines, name="line")
-    )
+    frame = pd.DataFrame({header[j]: values[j] for j in fitted}, index=index)
     return CsvTable(frame, lines, name, header_line, tuple(skipped))
+
+
+def _id_position(
+    id_column: str,
+    columns: Sequence[str] | None,
+    header: list[str],
+    header_line: int,
+    name: str,
+    choose: str,
+) -> int:
+    """Where the ID column (option ``--id``) is in the header."""
+    if id_column not in header:
+        raise StanmixInputError(
+            f"--id {id_column!r} is not a column of {name} (columns: "
+            f"{column_listing(header)})"
+        )
+    where = [j for j, h in enumerate(header) if h == id_column]
+    if len(where) > 1:
+        places = " and ".join(str(j + 1) for j in where)
+        raise StanmixInputError(
+            f"the header of {name} (line {header_line}) names column {id_column!r} "
+            f"{len(where)} times (columns {places}); rename one, and name it "
+            "with --id"
+        )
+    if columns is not None and id_column in columns:
+        raise StanmixInputError(
+            f"column {id_column!r} is both the rows' names (--id) and a column to "
+            f"fit ({choose}); leave it out of one"
+        )
+    return where[0]
+
+
+def _row_names(
+    j: int, column: str, rows: list[tuple[int, list[str]]], lines: np.ndarray, name: str
+) -> pd.Index:
+    """The rows' names from column ``j``: filled in, and each once."""
+    ids = [fields[j].strip() for _, fields in rows]
+    empty = [i for i, v in enumerate(ids) if not v]
+    if empty:
+        raise StanmixInputError(
+            f"column {column!r} (--id) of {name} is empty on "
+            f"{describe_lines(lines[empty])}; give every row a name"
+        )
+    first: dict[str, int] = {}
+    for i, v in enumerate(ids):
+        if v in first:
+            raise StanmixInputError(
+                f"lines {lines[first[v]]} and {lines[i]} of {name} have the same "
+                f"name {v!r} in column {column!r} (--id); each row needs its own"
+            )
+        first[v] = i
+    return pd.Index(ids, name=column, dtype=object)
 
 
 def _text(path: Path) -> str:

@@ -224,6 +224,32 @@ REFUSED_DATA = {
         ["--lower-limit", "x=0.1"],
         [r"same value \(3\) on every line with a value apart from the values at"],
     ),
+    "--id not a column": (
+        "id,x,y\na,1,2\nb,3,4\nc,5,1\n",
+        ["--id", "ID"],
+        [r"--id 'ID' is not a column of data\.csv \(columns: id, x, y\)"],
+    ),
+    "--id also fitted": (
+        "id,x,y\na,1,2\nb,3,4\nc,5,1\n",
+        ["--id", "x", "--columns", "x,y"],
+        [r"column 'x' is both the rows' names \(--id\) and a column to fit"],
+    ),
+    "--id cell empty": (
+        "id,x,y\na,1,2\n\n ,3,4\nc,5,1\n",
+        ["--id", "id"],
+        [r"column 'id' \(--id\) of data\.csv is empty on line 4; give every row"],
+    ),
+    "--id name twice": (
+        "id,x,y\na,1,2\nb,3,4\na ,5,1\n",
+        ["--id", "id"],
+        [r"lines 2 and 4 of data\.csv have the same name 'a' in column 'id'"],
+    ),
+    "--id column twice in the header": (
+        "id,x,id\na,1,p\nb,3,q\nc,5,r\n",
+        ["--id", "id"],
+        [r"names column 'id' 2 times \(columns 1 and 3\); rename one"],
+    ),
+    "--id empty": ("id,x,y\na,1,2\nb,3,4\nc,5,1\n", ["--id", " "], ["--id is empty"]),
 }
 
 
@@ -843,6 +869,59 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
         capsys.readouterr().err,
         [r"'Pb', 'ppb' not in data\.csv \(columns: \"Pb, ppb\", Cd=ICP, note\)"],
     )
+
+
+def test_id_column_names_rows_in_messages_membership_and_posterior(tmp_path, capsys):
+    """--id takes the rows' names from a text (or numeric) column: they name
+    rows in the data's warnings, membership.csv and posterior.nc, and the
+    column is not fitted; without it the console suggests it."""
+    df = _clusters(30)
+    df.insert(0, "sample", [f"S{i:02d}" for i in range(len(df))])
+    df.loc[3, "x"] = np.nan
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    common = ["fit", str(data), "-k", "2", "--engine", "stanli", "--method"]
+    common += ["optimize", "--lower-limit", "x=-5"]
+    code = cli.main([*common, "--id", "sample", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "(at sample 'S03', column 'x')" in err
+    membership = pd.read_csv(tmp_path / "out" / "membership.csv")
+    assert membership["observation"].unique().tolist() == df["sample"].tolist()
+    posterior = az.from_netcdf(tmp_path / "out" / "posterior.nc")
+    assert posterior.observed_data["dim"].values.tolist() == ["x", "y"]
+    assert posterior.log_likelihood["obs"].values.tolist() == df["sample"].tolist()
+
+    code = cli.main([*common, "--out", str(tmp_path / "by_line")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (
+        "(skipping sample; choose with --columns, or name the rows by one with "
+        "--id sample)" in captured.out
+    )
+    assert "(at line 5, column 'x')" in captured.err
+    membership = pd.read_csv(tmp_path / "by_line" / "membership.csv")
+    assert membership["observation"].unique().tolist() == list(range(2, 32))
+
+
+def test_id_column_names_regression_rows(tmp_path, capsys):
+    """fit-regression takes --id too, numeric IDs included (kept as written)."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 10, 40)
+    y = np.where(np.arange(40) % 2 == 0, 1 + x, 8 - x) + rng.normal(0, 0.3, 40)
+    ids = [f"{1000 + 7 * i:05d}" for i in range(40)]
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"id": ids, "x": x, "y": y}).to_csv(data, index=False)
+    flags = ["--response", "y", "-k", "2", "--id", "id", "--engine", "stanli"]
+    flags += ["--method", "optimize"]
+    code = cli.main(["fit-regression", str(data), *flags, "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Fitting 2 regression lines of y on x to 40 rows" in captured.out
+    membership = pd.read_csv(
+        tmp_path / "o" / "membership.csv", dtype={"observation": str}
+    )
+    assert membership["observation"].unique().tolist() == ids
 
 
 def test_messages_and_membership_name_file_lines_and_flags(tmp_path, capsys):
