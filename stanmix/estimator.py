@@ -332,6 +332,10 @@ class Mixture:
     def _read(self, X, censoring: Mapping) -> tuple[CellTable, pd.Index]:
         return cell_table(X, **censoring)
 
+    def _check_fit_data(self, cells: CellTable) -> None:
+        """Refuse data that would give a silently wrong fit (before Stan)."""
+        check_fit_data(cells)
+
     def _posterior_out(self, variables, dims, coords):
         return variables, dims, coords
 
@@ -684,7 +688,7 @@ class Mixture:
             if value is not None
         }
         cells, index = self._read(X, censoring)
-        check_fit_data(cells)
+        self._check_fit_data(cells)
         if k > cells.n_obs:
             raise StanmixInputError(
                 f"n_components={k} is larger than the number of observations "

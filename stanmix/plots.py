@@ -587,10 +587,16 @@ def _title(model, cells: CellTable) -> str:
         "variational": "variational mean",
     }.get(model.method_, model.method_)
     family = model.family_
+    name = family.family.replace("_regression", "").replace("student_t", "Student-t")
+    if family.family.endswith("_regression"):
+        kind = f"{name} errors"
+    elif cells.n_dims == 1:
+        kind = name
+    else:
+        kind = f"{name}, {family.covariance} covariance"
     return (
-        f"{type(model).__name__} ({family.family}, {family.covariance}), "
-        f"K = {model.fitted_components_}, {cells.n_obs} observations\n"
-        f"components at the {method}"
+        f"{type(model).__name__} ({kind}), K = {model.fitted_components_}, "
+        f"{cells.n_obs} observations\ncomponents at the {method}"
     )
 
 

@@ -10,6 +10,7 @@ predictors, per component and for the mixture.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,8 +19,8 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import MISSING, CellTable
-from stanmix.censoring import as_matrix, cell_table
+from stanmix.cells import MISSING, OBSERVED, CellTable
+from stanmix.censoring import _precision, as_matrix, cell_table
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
@@ -366,7 +367,7 @@ class RegressionMixture(Mixture):
         )
 
     def _names(
-        self, value, what: str, columns: Sequence[str]
+        self, value, what: str, columns: Sequence[str], response: str
     ) -> tuple[str, ...] | None:
         if value is None:
             return None
@@ -378,6 +379,11 @@ class RegressionMixture(Mixture):
             raise StanmixInputError(
                 f"{what} must be a list of column names, got {value!r}"
             ) from None
+        if response in names:
+            raise StanmixInputError(
+                f"{what} names the response {response!r}; leave it out (the "
+                "response is modelled, not a covariate)"
+            )
         unknown = [n for n in names if n not in columns]
         if unknown:
             raise StanmixInputError(
@@ -412,7 +418,14 @@ class RegressionMixture(Mixture):
                     f"response={response!r} is not a column of X (columns: "
                     f"{', '.join(columns)})"
                 )
-            return frame.drop(columns=[response]), frame[[response]], index
+            given = (
+                X[[c for c in X.columns if str(c) == response]]
+                if isinstance(X, pd.DataFrame)
+                else X
+            )
+            # at the precision given, to meet limits as Mixture's columns do
+            resp = frame[[response]].astype(_precision(given))
+            return frame.drop(columns=[response]), resp, index
         name = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
         y_values, y_columns, y_index = as_matrix(y, name="y")
         if y_values.shape[1] != 1:
@@ -439,12 +452,13 @@ class RegressionMixture(Mixture):
                 f"the response is named {name!r}, like a column of X; rename one, "
                 "or give the response with response= instead"
             )
-        return frame, pd.DataFrame({name: y_values[:, 0]}, index=index), index
+        resp = pd.DataFrame({name: y_values[:, 0]}, index=index)
+        return frame, resp.astype(_precision(y)), index
 
     def _resolve(self, covariates: pd.DataFrame, response: str) -> RegressionDesign:
         columns = [str(c) for c in covariates.columns]
-        gate = self._names(self.weights_from, "weights_from", columns) or ()
-        pred = self._names(self.predictors, "predictors", columns)
+        gate = self._names(self.weights_from, "weights_from", columns, response) or ()
+        pred = self._names(self.predictors, "predictors", columns, response)
         alone = (
             "; for a mixture of the response alone (no predictors), fit "
             "stanmix.NormalMixture to the response"
@@ -554,18 +568,6 @@ class RegressionMixture(Mixture):
         if fitting:
             design = self._resolve(covariates, str(resp.columns[0]))
             values = self._checked_covariates(covariates, design, index)
-            for j, name in enumerate(design.covariates):
-                if np.ptp(values[:, j]) == 0:
-                    raise StanmixInputError(
-                        f"covariate {name!r} is constant (every value is "
-                        f"{values[0, j]:g}): its coefficient cannot be told apart "
-                        "from the intercept; drop it"
-                    )
-            for role, names in (
-                ("predictors", design.predictors),
-                ("weights' covariates", design.weights_from),
-            ):
-                _check_independent(values, design.covariates, names, role)
             self._design = design
         else:
             design = self.design_
@@ -585,6 +587,59 @@ class RegressionMixture(Mixture):
         cells, _ = cell_table(X.response, allow_empty_rows=True, **censoring)
         design = self._pending_design()
         return cells.with_covariates(X.covariates, design.covariates), X.index
+
+    def _check_fit_data(self, cells: CellTable) -> None:
+        """The response must say something, and the covariates must be told
+        apart, on the rows that have a response (observed or censored): a
+        row whose response is missing adds nothing to the likelihood."""
+        design = self._pending_design()
+        name = design.response
+        kind = cells.kind[:, 0]
+        known = kind != MISSING
+        observed = int(np.sum(kind == OBSERVED))
+        if observed == 0:
+            what = "censored or missing" if known.any() else "missing"
+            raise StanmixInputError(
+                f"the response {name!r} has no measured value (every one is "
+                f"{what}): the lines would rest on their priors; give at least "
+                "some measured responses"
+            )
+        rows = int(known.sum())
+        if rows == 1:
+            raise StanmixInputError(
+                f"the response {name!r} is known on one row only (of "
+                f"{cells.n_obs}): one point cannot place a line; give more "
+                "responses"
+            )
+        k = self.n_components
+        if k > rows:
+            raise StanmixInputError(
+                f"n_components={k} is larger than the number of rows with a "
+                f"response ({rows} of {cells.n_obs}; a row whose response is "
+                f"missing says nothing about the lines); use at most {rows} "
+                "components"
+            )
+        points = cells.point_values()[known, 0]
+        if np.ptp(points) == 0:
+            raise StanmixInputError(
+                f"the response {name!r} has the same value ({points[0]:g}) on "
+                f"every row with a response ({rows} of {cells.n_obs}): there is "
+                "no spread for the lines to explain; check the response column"
+            )
+        values = cells.covariates[known]
+        partial = f" on the {rows} rows with a response" if rows < cells.n_obs else ""
+        for j, column in enumerate(design.covariates):
+            if np.ptp(values[:, j]) == 0:
+                raise StanmixInputError(
+                    f"covariate {column!r} is constant{partial} (every value is "
+                    f"{values[0, j]:g}): its coefficient cannot be told apart "
+                    "from the intercept; drop it"
+                )
+        for role, names in (
+            ("predictors", design.predictors),
+            ("weights' covariates", design.weights_from),
+        ):
+            _check_independent(values, design.covariates, names, role, partial)
 
     # -- fitting ------------------------------------------------------------------
     def fit(self, X, y=None, *, response: str | int | None = None, **kwargs):
@@ -628,6 +683,11 @@ class RegressionMixture(Mixture):
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()
         super()._finish(result, log_likelihood, relabel, map_probs)
+        known = self.cells_.kind[:, 0] != MISSING
+        if "log_likelihood" in self.idata_.groups() and not known.all():
+            # a row without a response has likelihood 1 under every draw: left
+            # in, it would be an all-zero column that PSIS-LOO cannot weigh
+            self.idata_.isel(obs=known, groups="log_likelihood", inplace=True)
         # The features are the covariates read from X, not the response.
         self.n_features_in_ = len(self.design_.covariates)
         self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
@@ -661,20 +721,33 @@ class RegressionMixture(Mixture):
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
-        design = getattr(self, "design_", None)
-        if (
-            y is None
-            and response is None
-            and isinstance(X, pd.DataFrame)
-            and design is not None
-            and design.response in X.columns
-        ):
-            response = design.response
+        if y is None and response is None:
+            response = self._fitted_response_in(X)
         prepared = self._prepare(X, y, response, fitting=False)
         cells, _ = self._read(
             prepared, {key: v for key, v in censoring.items() if v is not None}
         )
         return cells
+
+    def _fitted_response_in(self, X) -> str | int | None:
+        """Where new data ``X`` hold the fitted response, as ``response=``
+        takes it: a DataFrame's column of its name (a label such as 1 matching
+        the fitted "1"), or, for an array fitted with the response among its
+        columns, the same position when ``X`` has the fit's column count."""
+        design = self.design_
+        if isinstance(X, pd.DataFrame):
+            labels = [c for c in X.columns if str(c) == design.response]
+            return labels[0] if len(labels) == 1 else None
+        position = re.fullmatch(r"x(\d+)", design.response)
+        if (
+            position is None
+            or isinstance(X, pd.Series)
+            or np.ndim(X) != 2
+            or np.shape(X)[1] != len(design.covariates) + 1
+            or int(position.group(1)) >= np.shape(X)[1]
+        ):
+            return None
+        return int(position.group(1))
 
     def predict_proba(
         self,
@@ -864,12 +937,21 @@ class RegressionMixture(Mixture):
         return table.iloc[order].reset_index(drop=True)
 
 
-def _check_independent(values: np.ndarray, columns, names, role: str) -> None:
+def _check_independent(
+    values: np.ndarray, columns, names, role: str, partial: str = ""
+) -> None:
     """Refuse ``names`` (columns of ``values``) that are linearly dependent
     with an intercept: their coefficients could not be told apart."""
     if len(names) < 2:
         return  # one non-constant column is independent of the intercept
     picked = values[:, [list(columns).index(n) for n in names]]
+    if picked.shape[0] <= picked.shape[1]:
+        raise StanmixInputError(
+            f"the {len(names)} {role} {', '.join(map(repr, names))} take "
+            f"{picked.shape[0]} rows{partial}, too few to tell their "
+            "coefficients and the intercept apart; give more rows or fewer "
+            f"{role}"
+        )
     z = (picked - picked.mean(axis=0)) / picked.std(axis=0)
     _, singular, vt = np.linalg.svd(z, full_matrices=False)
     if singular[-1] > 1e-8 * singular[0] * np.sqrt(z.shape[0]):
@@ -877,7 +959,7 @@ def _check_independent(values: np.ndarray, columns, names, role: str) -> None:
     null = np.abs(vt[-1])
     involved = [n for n, weight in zip(names, null, strict=True) if weight > 1e-6]
     raise StanmixInputError(
-        f"the {role} {', '.join(map(repr, involved))} are linearly dependent "
-        "(one is a linear function of the others): their coefficients cannot "
-        "be told apart; drop one"
+        f"the {role} {', '.join(map(repr, involved))} are linearly dependent"
+        f"{partial} (one is a linear function of the others): their "
+        "coefficients cannot be told apart; drop one"
     )

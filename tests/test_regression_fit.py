@@ -12,10 +12,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import stanmix as sm
 from stanmix import datasets
+from stanmix.inference_data import az
 
 pytest.importorskip("stanli")
 pytestmark = pytest.mark.slow
@@ -241,3 +243,47 @@ def test_grid_search_scores_a_regression_fitted_by_response_name():
     assert search.best_params_ == {"n_components": 2}
     model = search.best_estimator_
     assert model.score(frame) == model.score(data.X, data.y)
+
+
+@pytest.mark.parametrize("labels", ["array", "int labels"])
+def test_held_out_rows_find_a_response_named_by_position_or_int_label(labels):
+    """cross_val_score passes held-out rows of X alone: a response fitted as
+    response=1 is the array's second column, or the column labelled 1."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import KFold, cross_val_score
+
+    data = sm.datasets.regressions(120, seed=2)
+    values = np.c_[data.X.to_numpy(), data.y.to_numpy()]
+    X = values if labels == "array" else pd.DataFrame(values, columns=[0, 1])
+    scores = cross_val_score(
+        sm.RegressionMixture(2, engine="stanli"),
+        X,
+        cv=KFold(3, shuffle=True, random_state=0),
+        params={"response": 1, "method": "optimize", "seed": 1},
+        error_score="raise",
+    )
+    assert np.isfinite(scores).all()
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        X, response=1, method="optimize", seed=1
+    )
+    covariates, y = (X[[0]], X[1]) if labels == "int labels" else (X[:, :1], X[:, 1])
+    assert model.score(X) == model.score(covariates, y)
+
+
+def test_rows_without_a_response_are_left_out_of_the_pointwise_likelihood():
+    """A missing response has likelihood 1 under every draw: the
+    log_likelihood group (for az.loo) holds the other rows, each with its
+    label, and PSIS-LOO weighs every one of them."""
+    data = sm.datasets.regressions(120, seed=4)
+    y = data.y.copy()
+    y.iloc[:15] = np.nan
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, y, seed=1, chains=2, warmup=200, draws=200, show_progress=False
+    )
+    ll = model.idata_.log_likelihood["y"]
+    assert ll.sizes["obs"] == 105
+    assert ll["obs"].values.tolist() == data.X.index[15:].tolist()
+    assert model.idata_.observed_data.sizes["obs"] == 120
+    loo = az.loo(model.idata_, pointwise=True)
+    assert np.isfinite(loo.pareto_k.values).all()
+    assert float(loo.pareto_k.max()) < 0.7

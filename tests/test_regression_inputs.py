@@ -11,6 +11,7 @@ import pytest
 from conftest import RecordingEngine, Stop
 
 import stanmix as sm
+from stanmix.cells import LEFT
 
 
 def _data(n: int = 40, seed: int = 0) -> pd.DataFrame:
@@ -82,6 +83,58 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
             "response=3 is not a column of X .* labelled by integers, so response "
             "names a label, not a position",
         ),
+        (
+            lambda df: df.assign(
+                x2=df["x2"].where(df.index >= 20, 1.5),
+                y=df["y"].where(df.index < 20),
+            ),
+            {"response": "y"},
+            r"covariate 'x2' is constant on the 20 rows with a response \(every "
+            r"value is 1.5\)",
+        ),
+        (
+            lambda df: df.assign(
+                x2=df["x2"].where(df.index >= 20, 2 * df["x1"] + 1),
+                y=df["y"].where(df.index < 20),
+            ),
+            {"response": "y"},
+            r"the predictors 'x1', 'x2' are linearly dependent on the 20 rows with "
+            "a response",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].where(df.index < 4)),
+            {"response": "y"},
+            r"n_components=5 is larger than the number of rows with a response "
+            r"\(4 of 40",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].where(df.index < 3)),
+            {"response": "y"},
+            r"the 3 predictors 'x1', 'x2', 'z' take 3 rows on the 3 rows with a "
+            "response, too few",
+        ),
+        (
+            lambda df: df.assign(y=df["y"].where(df.index == 5)),
+            {"response": "y"},
+            r"the response 'y' is known on one row only \(of 40\)",
+        ),
+        (
+            lambda df: df.assign(y=np.where(df.index < 9, 3.0, np.nan)),
+            {"response": "y"},
+            r"the response 'y' has the same value \(3\) on every row with a "
+            r"response \(9 of 40\)",
+        ),
+        (
+            lambda df: df.assign(y=np.nan),
+            {"response": "y"},
+            r"the response 'y' has no measured value \(every one is missing\)",
+        ),
+        (
+            lambda df: df.assign(y=0.5),
+            {"response": "y", "lower_limit": 0.5},
+            r"the response 'y' has no measured value \(every one is censored or "
+            r"missing\)",
+        ),
     ],
     ids=[
         "nan-predictor",
@@ -99,6 +152,14 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         "only-the-response",
         "infinite-predictor",
         "int-response-among-int-labels",
+        "constant-predictor-where-responses-are",
+        "dependent-predictors-where-responses-are",
+        "more-components-than-responses",
+        "fewer-responses-than-coefficients",
+        "one-response",
+        "constant-response",
+        "no-response-values",
+        "every-response-censored",
     ],
 )
 def test_bad_data_is_refused_before_any_stan_call(change, call, message):
@@ -117,6 +178,8 @@ def test_bad_data_is_refused_before_any_stan_call(change, call, message):
         ({"weights_from": ["age"]}, r"weights_from names column\(s\) 'age'"),
         ({"predictors": ["x1", "dose"]}, r"predictors names column\(s\) 'dose'"),
         ({"predictors": ["x1", "x1"]}, "names a column twice"),
+        ({"predictors": ["x1", "y"]}, "predictors names the response 'y'; leave it"),
+        ({"weights_from": ["y"]}, "weights_from names the response 'y'; leave it"),
         ({"order_by": "age"}, "order_by='age' is neither 'intercept' nor a"),
         ({"errors": "cauchy"}, "errors"),
         ({"prior_slope_scale": -1.0}, "prior_slope_scale"),
@@ -471,3 +534,18 @@ def test_fit_many_names_the_way_to_pass_a_response():
         "RegressionMixture, put the response in the DataFrame and name it: "
         "fit_kwargs={'response': 'y'}"
     )
+
+
+@pytest.mark.parametrize("form", ["y", "series", "response"])
+def test_a_float32_response_meets_its_limit_at_its_own_precision(form):
+    """As in Mixture: float32 responses recorded at 2.1 sit at the limit 2.1,
+    though float(np.float32(2.1)) < 2.1."""
+    y = np.array([2.1, 2.5, 3.0, 2.1, 4.0, 5.5, 2.8, 3.3, 6.0, 2.2], dtype=np.float32)
+    x = np.arange(10.0)
+    model = sm.RegressionMixture(1, engine="stanli")
+    fit = {"lower_limit": 2.1, "method": "optimize", "seed": 1}
+    if form == "response":
+        model.fit(pd.DataFrame({"x": x, "y": y}), response="y", **fit)
+    else:
+        model.fit(x[:, None], pd.Series(y) if form == "series" else y, **fit)
+    assert np.flatnonzero(model.cells_.kind[:, 0] == LEFT).tolist() == [0, 3]
