@@ -149,6 +149,10 @@ def _check_seed(seed, what: str) -> int:
         raise StanmixInputError(
             f"{what} must be a non-negative integer seed, got {seed}"
         )
+    if seed >= 2**SEED_BITS:
+        raise StanmixInputError(
+            f"{what} must be at most {2**SEED_BITS - 1} (2**31 - 1), got {seed}"
+        )
     return int(seed)
 
 
@@ -294,6 +298,8 @@ def run_tasks(
         raise StanmixInputError(
             f"unknown errors={errors!r}; choose 'raise' or 'return'"
         )
+    if not isinstance(progress, (bool, np.bool_)):
+        raise StanmixInputError(f"progress must be True or False, got {progress!r}")
     plan = _plan(len(calls), n_jobs, backend, client)
     if not calls:
         return []
@@ -602,8 +608,25 @@ def _task_name(label: str, key) -> str:
     return f"{label} {key!r}"
 
 
+def _ignored(text: str, category: type, module: str | None, lineno: int) -> bool:
+    """Whether the warning filters in force here ignore this warning as it
+    was raised (before the task's name is put in front of its message, which
+    message filters would no longer match)."""
+    for action, message, kind, where, line in warnings.filters:
+        if (
+            (message is None or message.match(text))
+            and issubclass(category, kind)
+            and (where is None or where.match(module or ""))
+            and (line == 0 or line == lineno)
+        ):
+            return action == "ignore"
+    return warnings.defaultaction == "ignore"
+
+
 def _reraise_warnings(caught: list[_Caught], name: str) -> None:
     for w in caught:
+        if _ignored(w.text, w.category, w.module, w.lineno):
+            continue
         text = f"{name}: {w.text}"
         try:
             warnings.warn_explicit(text, w.category, w.filename, w.lineno, w.module)
@@ -679,6 +702,11 @@ def fit_many(
     True
     """
     names, data = _datasets(datasets)
+    if isinstance(estimator, type):
+        raise StanmixInputError(
+            f"estimator is the class {estimator.__name__}; give an instance with "
+            f"its settings, e.g. {estimator.__name__}(3)"
+        )
     if not callable(getattr(estimator, "fit", None)) or not callable(
         getattr(estimator, "get_params", None)
     ):
@@ -800,6 +828,24 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
         and all(v is None or isinstance(v, Mapping) for v in fit_kwargs.values())
     )
     if isinstance(fit_kwargs, Mapping) and not per_name:
+        entries = [
+            key
+            for key, value in fit_kwargs.items()
+            if names is not None and key in names and isinstance(value, Mapping)
+        ]
+        if entries:
+            listed = {
+                "per": ", ".join(map(repr, entries)),
+                "shared": ", ".join(
+                    repr(key) for key in fit_kwargs if key not in entries
+                ),
+            }
+            raise StanmixInputError(
+                f"fit_kwargs mixes per-data-set entries ({listed['per']}) with "
+                f"options for every data set ({listed['shared']}); "
+                "give either one dict of options, or one dict per data set "
+                "(repeating the shared options in each)"
+            )
         return _check_kwargs(fit_kwargs, "fit_kwargs", shared=True), [
             {} for _ in range(n)
         ]

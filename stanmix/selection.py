@@ -83,7 +83,10 @@ class ComponentSelection:
         ``max_rhat``, ``divergences``, ``converged`` and ``fit_seconds``.
         A K whose fit the engine could not complete (an optimizer that
         found no mode, a sampler error) has ``estimate`` "failed", its
-        ``error`` and no figures; it is never chosen.
+        ``error`` and no figures; it is never chosen. A K whose K-fold
+        estimate could not be made (a fold's training rows fail the data
+        checks, a fold's fit failed) keeps "loo (unreliable)" and says why
+        in ``note``.
     best_ : int
         The number of components the rule chose.
     rule_ : str
@@ -118,6 +121,8 @@ class ComponentSelection:
             table = self.table_[cols].to_string()
         errors = self.table_.get("error", pd.Series(dtype=object)).dropna()
         failed = "".join(f"\nK = {k} failed: {err}" for k, err in errors.items())
+        notes = self.table_.get("note", pd.Series(dtype=object)).dropna()
+        failed += "".join(f"\nK = {k}: {note}" for k, note in notes.items())
         return f"{table}{failed}\n\n{self.rule_}"
 
     def plot(self, ax=None):
@@ -376,7 +381,7 @@ def select_components(
     if method == "sample" and kfold is not None:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
         if redo:
-            kfold_elpd = _kfold(
+            kfold_elpd, unavailable = _kfold(
                 type(template),
                 params,
                 redo,
@@ -394,6 +399,13 @@ def select_components(
                 rows[k]["elpd_kfold"] = float(elpd_i.sum())
                 rows[k]["se_kfold"] = float(np.sqrt(elpd_i.size * elpd_i.var()))
                 rows[k]["estimate"] = "kfold"
+            by_reason: dict[str, list[int]] = {}
+            for k, reason in unavailable.items():
+                rows[k]["note"] = reason
+                by_reason.setdefault(reason, []).append(int(k))
+            for reason, some in by_reason.items():
+                listed = ", ".join(map(str, some))
+                warnings.warn(f"K = {listed}: {reason}", UserWarning, stacklevel=2)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"
     best, rule, caution = _choose(table, pointwise, method)
@@ -415,6 +427,12 @@ def _check_fit_kwargs(
             "init gives starting values for one number of components, and the "
             f"sweep fits K = {list(ks)}; leave it out (each K starts from its "
             "posterior mode) or give a named start such as init='kmeans'"
+        )
+    if len(ks) > 1 and fit_kwargs.get("inv_metric") is not None:
+        raise StanmixInputError(
+            "inv_metric gives a mass matrix for one number of components (one "
+            "entry per unconstrained parameter), and the sweep fits K = "
+            f"{list(ks)}; leave it out (each K finds its own metric)"
         )
     if "log_likelihood" in fit_kwargs:
         raise StanmixInputError(
@@ -569,11 +587,26 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     return row
 
 
-def _kfold(cls, params, ks, cells: CellTable, folds, base, fit, **run) -> dict:
+def _kfold(
+    cls, params, ks, cells: CellTable, folds, base, fit, **run
+) -> tuple[dict, dict]:
     """Exact K-fold elpd per row for each K in ``ks``, the folds' assignment
-    and their fits seeded from ``base`` (see ``select_components``)."""
+    and their fits seeded from ``base`` (see ``select_components``); and,
+    for the K it could not estimate, why: a fold whose training rows fail
+    the data checks (the split can leave a column's few measured values
+    all in one fold), or a fold fit refused or not completed."""
     rng = np.random.default_rng(keyed_seed(base, 0))
     fold_of = rng.permutation(np.arange(cells.n_obs) % folds)
+    for f in range(folds):
+        try:
+            check_fit_data(cells.rows(np.flatnonzero(fold_of != f)))
+        except StanmixInputError as err:
+            reason = (
+                f"K-fold cross-validation was not run: the training rows of fold "
+                f"{f} (every row outside it) fail a data check: "
+                f"{str(err).split('; ')[0]}; the estimate stays PSIS-LOO, unreliable"
+            )
+            return {}, dict.fromkeys(ks, reason)
     tasks, keys = [], []
     for k in ks:
         for f in range(folds):
@@ -584,15 +617,26 @@ def _kfold(cls, params, ks, cells: CellTable, folds, base, fit, **run) -> dict:
             tasks.append((_heldout, task))
             keys.append(f"fold {f} of K={k}")
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
-    outcomes = run_tasks(tasks, keys=keys, label="fold", **run)
-    out = {}
+    outcomes = run_tasks(tasks, keys=keys, label="fold", errors="return", **run)
+    out, unavailable = {}, {}
     for i, k in enumerate(ks):
+        mine = outcomes[i * folds : (i + 1) * folds]
+        failed = [(f, o) for f, o in enumerate(mine) if isinstance(o, BaseException)]
+        if failed:
+            f, err = failed[0]
+            if not isinstance(err, (StanmixInputError, RuntimeError)):
+                raise err
+            unavailable[k] = (
+                f"K-fold cross-validation failed in fold {f} "
+                f"({type(err).__name__}: {err}); the estimate stays PSIS-LOO, "
+                "unreliable"
+            )
+            continue
         elpd = np.empty(cells.n_obs)
-        for f in range(folds):
-            test, values = outcomes[i * folds + f]
+        for test, values in mine:
             elpd[test] = values
         out[k] = elpd
-    return out
+    return out, unavailable
 
 
 def _heldout(cls, params, k, cells, train, test, seed, fit):

@@ -88,6 +88,13 @@ def test_dask_cluster_gives_bit_identical_fits(serial_fits):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        # an engine object first: unpickled on a worker's communication
+        # thread, it must not tie stanli to that thread for this or later fits
+        with_object = sm.DiagonalMixture(K, engine=sm.get_engine("stanli"))
+        fits = sm.fit_many(
+            DATA, with_object, fit_kwargs=PER_FIT, seeds=SEEDS, client=client
+        )
+        assert_identical(fits, serial_fits)
         fits = sm.fit_many(
             DATA, estimator(), fit_kwargs=PER_FIT, seeds=SEEDS, client=client
         )
@@ -193,6 +200,22 @@ def test_each_task_shows_a_repeated_warning_once_under_its_name():
     ]
 
 
+def test_filters_on_a_warnings_own_message_still_apply():
+    """A filter written for the warning as the fit raises it (its message
+    from the start) silences it in run_tasks too, though the task's name is
+    put in front of what is shown."""
+
+    def two():
+        warnings.warn("3 of 4 optimizer starts reached a different mode", stacklevel=1)
+        warnings.warn("something else", stacklevel=1)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", message=r"\d+ of \d+ optimizer starts")
+        run_tasks([two], keys=["a"])
+    assert [str(w.message) for w in seen] == ["task 'a': something else"]
+
+
 def test_calls_from_two_threads_at_once_keep_their_own_warnings():
     both_running = threading.Barrier(2)
 
@@ -243,6 +266,22 @@ def bad(match: str, datasets=DATA, model=None, **options):
         bad("datasets is one data set", datasets=DATA[0]),
         bad(r"datasets\[1\] is a NoneType", datasets=[DATA[0], None]),
         bad("estimator must be", model=object()),
+        bad(
+            r"estimator is the class Mixture; give an instance with its settings, "
+            r"e.g. Mixture\(3\)",
+            model=sm.Mixture,
+        ),
+        bad("progress must be True or False, got 'no'", progress="no"),
+        bad(
+            r"seeds\[1\] must be at most 2147483647 \(2\*\*31 - 1\), got 2147483648",
+            seeds=[1, 2**31, 3],
+        ),
+        bad(
+            r"fit_kwargs mixes per-data-set entries \('a'\) with options for every "
+            r"data set \('method'\); give either one dict",
+            datasets={"a": DATA[0], "b": DATA[1]},
+            fit_kwargs={"method": "optimize", "a": {"n_starts": 2}},
+        ),
         bad("fit_kwargs has 2 entries for 3", fit_kwargs=[MAP, MAP]),
         bad(r"fit_kwargs\[1\] is a str", fit_kwargs=[MAP, "optimize", MAP]),
         bad(r"fit_kwargs\[0\] has 'seed'", fit_kwargs=[{"seed": 1}, {}, {}]),

@@ -3,6 +3,7 @@ is unreliable, runs in parallel, and bad input."""
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import matplotlib
@@ -150,6 +151,69 @@ def test_kfold_replaces_loo_where_pareto_k_is_high():
     )
     assert sorted(k for ks in drawn.values() for k in ks) == [1, 2]
     plt.close(ax.figure)
+
+
+def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch):
+    """The split can leave a column's only measured value in one fold, so
+    that fold's training rows fail the data checks the data given pass: no
+    fold is fitted, every K keeps its LOO (unreliable), with the reason in
+    its note, said once. A fold fit that fails does the same for its K."""
+    import stanmix.selection as selection
+
+    real_row = selection._row
+
+    def unreliable_row(model, seconds, method):
+        row = real_row(model, seconds, method)
+        row["n_high_pareto_k"] = 1
+        return row
+
+    monkeypatch.setattr(selection, "_row", unreliable_row)
+    X = _clusters(2, n=40, seed=3)
+    X["b"] = 0.5
+    X.loc[17, "b"] = 3.0
+    folds_fitted = []
+    real_heldout = selection._heldout
+
+    def heldout(cls, params, k, cells, train, test, seed, fit):
+        folds_fitted.append(k)
+        if k == 2 and len(folds_fitted) == 5:
+            raise RuntimeError("the sampler stopped")
+        return real_heldout(cls, params, k, cells, train, test, seed, fit)
+
+    monkeypatch.setattr(selection, "_heldout", heldout)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sel = sm.select_components(
+            X, [1, 2], seed=1, lower_limit={"b": 0.5}, kfold=3, **TINY
+        )
+    assert folds_fitted == []
+    t = sel.table_
+    assert t["estimate"].tolist() == ["loo (unreliable)"] * 2
+    reason = t.loc[1, "note"]
+    assert re.fullmatch(
+        r"K-fold cross-validation was not run: the training rows of fold [012] "
+        r"\(every row outside it\) fail a data check: column 'b' has no observed "
+        r"value \(every cell is censored or missing\); the estimate stays "
+        "PSIS-LOO, unreliable",
+        reason,
+    )
+    assert t.loc[2, "note"] == reason
+    said = [str(w.message) for w in seen if "K-fold" in str(w.message)]
+    assert said == [f"K = 1, 2: {reason}"]
+    assert f"K = 2: {reason}" in str(sel)
+
+    X = _clusters(2, n=40, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = sm.select_components(X, [1, 2], seed=1, kfold=3, **TINY)
+    assert len(folds_fitted) == 6
+    t = sel.table_
+    assert t.loc[1, "estimate"] == "kfold" and np.isnan(t.loc[1, "note"])
+    assert t.loc[2, "estimate"] == "loo (unreliable)"
+    assert t.loc[2, "note"] == (
+        "K-fold cross-validation failed in fold 1 (RuntimeError: the sampler "
+        "stopped); the estimate stays PSIS-LOO, unreliable"
+    )
 
 
 def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch):
@@ -508,6 +572,16 @@ def test_settings_that_suit_one_k_are_refused_before_any_fit():
         "init gives starting values for one number of components, and the sweep "
         "fits K = [2, 3]"
     )
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(
+            X, [1, 2], estimator=sm.Mixture(engine=engine), inv_metric=np.ones(4)
+        )
+    assert str(info.value).startswith(
+        "inv_metric gives a mass matrix for one number of components (one entry "
+        "per unconstrained parameter), and the sweep fits K = [1, 2]"
+    )
+    with pytest.raises(sm.StanmixInputError, match="progress must be True or False"):
+        sm.select_components(X, [1, 2], estimator=sm.Mixture(engine=engine), progress=0)
     assert not engine.calls
 
 

@@ -84,13 +84,19 @@ class StanliEngine(Engine):
     }
 
     def __init__(self) -> None:
-        self._stanli = _load_stanli()
+        # stanli is loaded by the first call that uses it, not here: an
+        # engine unpickled on a Dask worker's communication thread would
+        # otherwise tie stanli to that thread, not to the one its tasks run on
         self._mir: dict[tuple[str, float], str] = {}
         self._models: dict[tuple, object] = {}
         # Free the kept builds while stanli is still loaded: at interpreter
         # exit its module globals go, and a model freed after that errs.
         atexit.register(self._models.clear)
         self._lock = threading.Lock()
+
+    @property
+    def _stanli(self):
+        return _load_stanli()
 
     @property
     def version(self) -> str:
