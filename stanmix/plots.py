@@ -22,6 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
@@ -52,6 +53,10 @@ UNCERTAIN_BELOW = 0.9
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
 _MAX_DENSITY_DRAWS = 200
 _NEGLIGIBLE = 0.01
+#: Characters a line of a cluster plot's title may hold.
+_TITLE_WIDTH = 48
+#: A white outline under a line drawn over points of its own colour.
+_HALO = [patheffects.Stroke(linewidth=3.6, foreground="white"), patheffects.Normal()]
 
 
 def component_colors(n_components: int) -> list[tuple[float, float, float, float]]:
@@ -190,6 +195,12 @@ def _cell_positions(cells: CellTable, d: int) -> np.ndarray:
     mid = 0.5 * (cells.lower[:, d] + cells.upper[:, d])
     pos[kind == INTERVAL] = mid[kind == INTERVAL]
     return pos
+
+
+def _point_size(n: int) -> float:
+    """Marker area for ``n`` points: 28 up to 500, smaller beyond (down to 6
+    at 8,000), so that a large data set does not paint over its clusters."""
+    return float(np.clip(28.0 * np.sqrt(500.0 / max(n, 1)), 6.0, 28.0))
 
 
 def _draw_indices(n_total: int, n_max: int) -> np.ndarray:
@@ -362,11 +373,17 @@ def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def _short(name: str, width: int = 24) -> str:
+    """A column name cut to ``width`` characters for a legend label."""
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
 def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
     """Marker and legend label for a point whose two plotted cells have kinds.
 
     A censored cell's marker points to where its true value lies.
     """
+    cx, cy = _short(cx), _short(cy)
     if kx == OBSERVED and ky == OBSERVED:
         return "o", "observed"
     if INTERVAL in (kx, ky):
@@ -379,7 +396,7 @@ def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
         if ky == LEFT:
             return "v", f"censored: {cy} ≤ limit"
         return "^", f"censored: {cy} ≥ limit"
-    return "X", f"censored in {cx} and {cy}"
+    return "X", "censored in both columns"
 
 
 def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
@@ -400,18 +417,21 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     groups: dict[tuple[str, str], list[int]] = {}
     for i in np.flatnonzero(both):
         groups.setdefault(_marker_for(kx[i], ky[i], cx, cy), []).append(i)
-    order = sorted(groups, key=lambda g: (g[0] != "o", g[1]))
+    # observed points first, then censored in one column, then in both (on
+    # top: they pile up at the corner of the two limits)
+    order = sorted(groups, key=lambda g: (g[0] != "o", g[0] == "X", g[1]))
+    size = _point_size(int(both.sum()))
     for marker, label in order:
         rows = np.asarray(groups[(marker, label)])
         coll = ax.scatter(
             px[rows],
             py[rows],
-            s=28 if marker == "o" else 46,
+            s=size if marker == "o" else 1.6 * size,
             marker=marker,
             c=face[rows],
             edgecolors=edge[rows],
             linewidths=0.7,
-            zorder=2,
+            zorder=2 if marker == "o" else 2.5 if marker != "X" else 3,
         )
         coll.set_gid("points:observed" if marker == "o" else "points:censored")
         coll.set_label(f"_{label}")
@@ -424,7 +444,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
                     linestyle="",
                     color="0.45",
                     markersize=7,
-                    label=label,
+                    label=f"{label}: {rows.size}",
                 )
             )
 
@@ -434,14 +454,16 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             miss_y & ~miss_x,
             px,
             "|",
-            f"{cy} missing (tick at {cx} on the bottom edge)",
+            f"{_short(cy)} missing: {int((miss_y & ~miss_x).sum())}, ticks on the "
+            "bottom edge",
             ax.get_xaxis_transform(),
         ),
         (
             miss_x & ~miss_y,
             py,
             "_",
-            f"{cx} missing (tick at {cy} on the left edge)",
+            f"{_short(cx)} missing: {int((miss_x & ~miss_y).sum())}, ticks on the "
+            "left edge",
             ax.get_yaxis_transform(),
         ),
     ):
@@ -476,7 +498,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     hidden = int(np.sum(miss_x & miss_y))
     if hidden:
         extra_handles.append(
-            Line2D([], [], linestyle="", label=f"{hidden} with {cx} and {cy} missing")
+            Line2D([], [], linestyle="", label=f"both columns missing: {hidden}")
         )
 
     weights = np.asarray(model.weights_, dtype=float)
@@ -486,17 +508,21 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
         for r, radius in enumerate(radii):
+            shape = {
+                "width": 2 * radius * width,
+                "height": 2 * radius * height,
+                "angle": angle,
+                "fill": False,
+            }
             ax.add_patch(
                 Ellipse(
                     centre,
-                    width=2 * radius * width,
-                    height=2 * radius * height,
-                    angle=angle,
-                    fill=False,
+                    **shape,
                     edgecolor=colors[j],
                     linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
                     linewidth=1.6,
                     zorder=4,
+                    path_effects=_HALO,  # shows over the component's own points
                 )
             )
         ax.annotate(
@@ -594,10 +620,19 @@ def _title(model, cells: CellTable) -> str:
         kind = name
     else:
         kind = f"{name}, {family.covariance} covariance"
-    return (
-        f"{type(model).__name__} ({kind}), K = {model.fitted_components_}, "
-        f"{cells.n_obs} observations\ncomponents at the {method}"
-    )
+    parts = [
+        f"{type(model).__name__} ({kind})",
+        f"K = {model.fitted_components_}, {cells.n_obs} observations",
+        f"components at the {method}",
+    ]
+    # short lines, so that the title fits over an axes narrowed by its legend
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 2 + len(part) <= _TITLE_WIDTH:
+            lines[-1] += f", {part}"
+        else:
+            lines.append(part)
+    return "\n".join(lines)
 
 
 def _range_1d(model, params: dict, positions: np.ndarray) -> tuple[float, float]:
@@ -640,6 +675,23 @@ def _range_1d(model, params: dict, positions: np.ndarray) -> tuple[float, float]
     return lo, hi
 
 
+def _bins_1d(model, values: np.ndarray) -> np.ndarray:
+    """Histogram edges of the 1-D cluster plot: numpy's "auto" choice, made
+    finer where it would be wider than half the narrowest component's SD
+    (a component with at least 2% of the weight), which it flattens; at
+    most 80 bins, and at least two values per bin on average."""
+    edges = np.histogram_bin_edges(values, bins="auto")
+    n_auto = edges.size - 1
+    cov = model.family_.covariances(model.param_draws()).mean(axis=0)
+    spread = np.sqrt(cov[:, 0, 0])[np.asarray(model.weights_) >= 0.02]
+    span = float(values.max() - values.min())
+    wanted = n_auto
+    if spread.size and span > 0 and spread.min() > 0:
+        wanted = int(np.ceil(span / (0.5 * spread.min())))
+    n_bins = max(1, min(max(n_auto, wanted), 80, max(n_auto, values.size // 2)))
+    return np.histogram_bin_edges(values, bins=n_bins)
+
+
 def _plot_clusters_1d(model, cells, ax) -> Axes:
     k = model.fitted_components_
     colors = component_colors(k)
@@ -665,9 +717,7 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
 
     values = pos[observed]
     if values.size:
-        edges = np.histogram_bin_edges(values, bins="auto")
-        if edges.size > 61:
-            edges = np.histogram_bin_edges(values, bins=60)
+        edges = _bins_1d(model, values)
         width = np.diff(edges)
         counts, _ = np.histogram(values, bins=edges)
         ax.stairs(
@@ -693,9 +743,9 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
     rug_y = -0.06 * top
     for code, marker, label in (
         (OBSERVED, "|", None),
-        (LEFT, "<", "left-censored (at limit)"),
-        (RIGHT, ">", "right-censored (at limit)"),
-        (INTERVAL, "D", "interval-censored (midpoint)"),
+        (LEFT, "<", "left-censored, at limit"),
+        (RIGHT, ">", "right-censored, at limit"),
+        (INTERVAL, "D", "interval-censored, at middle"),
     ):
         rows = np.flatnonzero(kind == code)
         if not rows.size:
@@ -711,6 +761,8 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
         )
         coll.set_gid("rug:observed" if code == OBSERVED else "rug:censored")
         if label:
+            # the markers of cells at one limit coincide: the count says how many
+            label = f"{label}: {rows.size} of {n_shown}\n(not in the histogram)"
             ax.scatter([], [], marker=marker, c="0.45", s=36, label=label)
     ax.set_ylim(-0.12 * top, top)
     ax.axhline(0, color="0.6", lw=0.6, zorder=1)
@@ -757,7 +809,8 @@ def plot_membership(
 
     For each selected observation and each component, a dot at the posterior
     mean probability of belonging to that component and a bar over its HDI
-    (``model.hdi_prob``). Components keep their colours from
+    (``model.hdi_prob``); for a posterior mode (``method="optimize"``), the
+    probability there, with no interval. Components keep their colours from
     :func:`plot_clusters`.
 
     Parameters
@@ -824,7 +877,13 @@ def plot_membership(
     ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
     with _closed_on_error(ax.figure if made else None):
         return _draw_membership(
-            ax, chosen, what, mean[picked], lower[picked], upper[picked], model.hdi_prob
+            ax,
+            chosen,
+            what,
+            mean[picked],
+            lower[picked],
+            upper[picked],
+            model.hdi_prob if model.method_ != "optimize" else None,
         )
 
 
@@ -835,11 +894,12 @@ def _draw_membership(
     m: np.ndarray,
     lo: np.ndarray,
     hi: np.ndarray,
-    hdi_prob: float,
+    hdi_prob: float | None,
 ) -> Axes:
     """Draw :func:`plot_membership`'s rows on ``ax``: the observations
     ``chosen`` (described by ``what``) with their mean membership
-    probabilities ``m`` and HDI bounds ``lo`` and ``hi`` (rows, K)."""
+    probabilities ``m`` and HDI bounds ``lo`` and ``hi`` (rows, K);
+    ``hdi_prob`` None for a point estimate (probabilities at the mode)."""
     k = m.shape[1]
     colors = component_colors(k)
     rows = np.arange(len(chosen))
@@ -877,8 +937,13 @@ def _draw_membership(
     for y in rows[::2]:
         ax.axhspan(y - 0.5, y + 0.5, color="0.95", lw=0, zorder=0)
     ax.axvline(0.5, color="0.75", lw=0.8, ls=":", zorder=0)
+    shown_as = (
+        f"mean and {hdi_prob:.0%} HDI over draws"
+        if hdi_prob is not None
+        else "at the posterior mode (a point estimate: no interval)"
+    )
     ax.set_xlabel(
-        f"membership probability: mean and {hdi_prob:.0%} HDI over draws\n"
+        f"membership probability: {shown_as}\n"
         f"(components below {_NEGLIGIBLE:g} in an observation are not drawn)",
         fontsize=9,
     )

@@ -640,20 +640,35 @@ def _membership_section(model, png: str) -> list[str]:
             "probability": [f"{v:.3f}" for v in p_max[order]],
         }
     )
+    point = model.method_ == "optimize"
     for j in range(mean.shape[1]):
         table[f"component {j}"] = [
-            f"{mean[i, j]:.3f} [{lower[i, j]:.3f}, {upper[i, j]:.3f}]" for i in order
+            f"{mean[i, j]:.3f}"
+            if point
+            else f"{mean[i, j]:.3f} [{lower[i, j]:.3f}, {upper[i, j]:.3f}]"
+            for i in order
         ]
     hdi = f"{model.hdi_prob:.0%}"
+    each, caption = (
+        (
+            "the probability of each component at the posterior mode (a point "
+            "estimate, without an interval)",
+            "Membership probabilities at the posterior mode.",
+        )
+        if point
+        else (
+            f"the mean probability of each component and its {hdi} HDI",
+            f"Membership probabilities with {hdi} HDIs.",
+        )
+    )
     return [
         f"<p>{n_uncertain} of {len(mean)} observations have a largest "
         f"membership probability below {plots.UNCERTAIN_BELOW:g}. The "
-        f"{len(order)} least certain, with the mean probability of each "
-        f"component and its {hdi} HDI:</p>",
+        f"{len(order)} least certain, with {each}:</p>",
         '<div class="scroll">',
         _frame_html(table, index=False),
         "</div>",
-        _figure(png, f"Membership probabilities with {hdi} HDIs."),
+        _figure(png, caption),
     ]
 
 

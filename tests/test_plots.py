@@ -282,15 +282,41 @@ def test_clusters_censored_and_missing_cells(censored):
     assert len(drawn) == any_censored.sum()
     left_x = (kind[:, 0] == 1) & (kind[:, 1] != 4)
     assert np.sum(np.isclose(drawn[:, 0], limits["x"])) >= left_x.sum()
+    # The legend counts each kind: cells at one limit coincide on the plot.
     texts = _legend_texts(ax)
-    assert "censored: x ≤ limit" in texts
-    assert "censored: y ≤ limit" in texts
-
+    only_x = int(np.sum((kind[:, 0] == 1) & (kind[:, 1] == 0)))
+    only_y = int(np.sum((kind[:, 1] == 1) & (kind[:, 0] == 0)))
+    assert f"censored: x ≤ limit: {only_x}" in texts
+    assert f"censored: y ≤ limit: {only_y}" in texts
     # Rows missing one plotted cell are ticks on the edge of the other axis.
     missing = [c for c in ax.collections if c.get_gid() == "points:missing"]
     assert sorted(len(c.get_offsets()) for c in missing) == [1, 3]
-    assert any(t.startswith("y missing") for t in texts)
-    assert any(t.startswith("x missing") for t in texts)
+    y_missing = int(np.sum((kind[:, 1] == 4) & (kind[:, 0] != 4)))
+    assert f"y missing: {y_missing}, ticks on the bottom edge" in texts
+    assert any(t.startswith("x missing: ") for t in texts)
+
+
+def test_clusters_censored_in_both_columns_are_counted_and_drawn_on_top():
+    """Rows below both limits pile up at one corner: the legend counts them
+    and they are drawn over the other points."""
+    X, limits = sm.datasets.left_censor(sm.datasets.blobs(150, seed=4).X, 0.3)
+    in_both = int(np.sum((X["x"] <= limits["x"]) & (X["y"] <= limits["y"])))
+    assert in_both == 7
+    model = _fit(
+        sm.DiagonalMixture(5, engine="stanli"), X, method="optimize", lower_limit=limits
+    )
+    ax = plot_clusters(model)
+    assert f"censored in both columns: {in_both}" in _legend_texts(ax)
+    censored_sets = [c for c in ax.collections if c.get_gid() == "points:censored"]
+    corner = next(c for c in censored_sets if len(c.get_offsets()) == in_both)
+    np.testing.assert_allclose(corner.get_offsets(), [[limits["x"], limits["y"]]] * 7)
+    points = [
+        c
+        for c in ax.collections
+        if c.get_gid() in ("points:observed", "points:censored")
+    ]
+    assert corner.get_zorder() > max(c.get_zorder() for c in points if c is not corner)
+    plt.close(ax.figure)
 
 
 def test_clusters_univariate_histogram_densities_and_rug():
@@ -318,6 +344,27 @@ def test_clusters_univariate_histogram_densities_and_rug():
     np.testing.assert_allclose(
         rug.get_facecolors()[:, :3], palette[model.predict(data.X), :3]
     )
+
+
+def test_clusters_univariate_bins_resolve_the_narrowest_component():
+    """Six narrow clusters (SD 0.35) two units apart: numpy's automatic bins
+    are about as wide as a cluster and flatten every peak; the plot's are at
+    most half the narrowest component's SD, so the histogram's peaks reach
+    the fitted density's."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([rng.normal(m, 0.35, 60) for m in range(0, 12, 2)])
+    model = _fit(
+        sm.NormalMixture(6, engine="stanli"), pd.DataFrame({"a": x}), method="optimize"
+    )
+    ax = plot_clusters(model)
+    stairs = next(p for p in ax.patches if isinstance(p, StepPatch)).get_data()
+    sd = np.sqrt(model.family_.covariances(model.param_draws()).mean(axis=0)[:, 0, 0])
+    assert np.diff(stairs.edges).max() <= 0.5 * sd.min() + 1e-12
+    assert np.diff(np.histogram_bin_edges(x, bins="auto")).max() > sd.min()
+    mixture = next(line for line in ax.get_lines() if line.get_label() == "mixture")
+    # numpy's bins put the tallest bar at 0.62 of the tallest peak
+    assert stairs.values.max() >= 0.9 * mixture.get_ydata().max()
+    plt.close(ax.figure)
 
 
 @pytest.fixture(scope="module")
@@ -523,6 +570,17 @@ def test_membership_default_shows_least_certain_with_hdis(sampled):
     ]
 
 
+def test_membership_of_a_posterior_mode_claims_no_interval():
+    data = sm.datasets.two_components(60, seed=2)
+    model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")
+    ax = plot_membership(model, max_obs=5)
+    assert ax.get_xlabel().startswith(
+        "membership probability: at the posterior mode (a point estimate: no interval)"
+    )
+    assert "HDI" not in ax.get_xlabel()
+    plt.close(ax.figure)
+
+
 def test_membership_selected_observations(sampled):
     _, model = sampled
     _, ax = plt.subplots()
@@ -707,7 +765,9 @@ def test_regression_title_with_many_predictors_stays_in_the_figure():
     fig.canvas.draw()
     box = ax.title.get_window_extent(fig.canvas.get_renderer())
     assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
-    held = ax.get_title().split("\n")[2:]  # below the model and the method
+    lines = ax.get_title().split("\n")
+    method = next(i for i, line in enumerate(lines) if "components at the" in line)
+    held = lines[method + 1 :]  # below the model and the method
     assert len(held) > 1 and max(map(len, held)) <= 64
     assert " ".join(held) == ", ".join(names[1:]) + " held at their means"
     plt.close(fig)

@@ -233,6 +233,9 @@ def test_report_for_a_point_estimate(optimized, tmp_path):
     # (HDIs need draws)
     assert "drawn at the mode (a plug-in predictive)" in text
     assert "Replicated data sets drawn at the point estimate" in text
+    # membership at the mode: a point, without an interval
+    assert "Membership probabilities at the posterior mode." in text
+    assert "% HDI" not in text
     assert "Separation of the components" not in text
     expected = checks.ppc_pvalues(optimized, draws=200, seed=optimized.seed_)
     table = next(t for t in page.tables if len(t) > 1 and t[1][0] == "statistic")
