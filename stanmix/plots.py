@@ -1080,7 +1080,9 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
         subfigs = fig.subfigures(1, 2, wspace=0.04)
         for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
             axes = sub.subplots(n_rows, 1, squeeze=False, sharex=True)
-            az.plot_rank(data, ax=axes[:, 0])
+            # chains in greys: the palette's colours are the components'
+            greys = [str(g) for g in np.linspace(0.2, 0.6, data.sizes["chain"])]
+            az.plot_rank(data, ax=axes[:, 0], colors=greys)
             for i, ax in enumerate(axes[:, 0]):
                 label = ax.get_title().replace("\n", ", component ")
                 ax.set_title("")

@@ -799,7 +799,7 @@ def _selection_section(selection) -> list[str]:
 
 
 def _selection_caption(selection: ComponentSelection) -> str:
-    """The caption of ``selection.plot()``: what its two panels show for
+    """The caption of ``selection.plot()``: what its panels show for
     this sweep (predictive densities only from NUTS fits; BIC and ICL only
     where the fits have a posterior mode).
 
@@ -812,9 +812,9 @@ def _selection_caption(selection: ComponentSelection) -> str:
     ...      "icl": [310.0, 301.0]}, index=[1, 2])
     >>> selection = ComponentSelection(table, 2, "", {})
     >>> print(_selection_caption(selection))  # doctest: +NORMALIZE_WHITESPACE
-    Left: no expected log predictive density, since method='optimize' gives
-    point estimates only. Right: BIC and ICL at the posterior mode (smaller
-    is better). The dashed line marks the chosen K = 2.
+    BIC and ICL per K at the posterior mode (smaller is better); no expected
+    log predictive density: method='optimize' gives point estimates only.
+    The dashed line marks the chosen K = 2.
     """
     table = selection.table_
 
@@ -822,27 +822,32 @@ def _selection_caption(selection: ComponentSelection) -> str:
         return table[name] if name in table else pd.Series(np.nan, table.index)
 
     elpd = column("elpd")
-    if elpd.notna().any():
-        estimates = set(column("estimate")[elpd.notna()])
-        how = {
-            frozenset({"loo"}): "PSIS-LOO",
-            frozenset({"kfold"}): "K-fold cross-validation",
-        }.get(
-            frozenset(estimates),
-            "PSIS-LOO, or K-fold cross-validation where LOO was unreliable",
-        )
-        left = f"Left: expected log predictive density per K ({how}) with one-SE bars"
-        if not column("converged").fillna(True).astype(bool).all():
-            left += "; red circles mark fits that did not converge"
-        left += "."
-    elif (column("estimate") == "bic").any():
-        left = (
-            "Left: no expected log predictive density, since method='optimize' "
-            "gives point estimates only."
-        )
-    else:
-        left = "Left: no expected log predictive density (no fit gave one)."
     criteria = [name.upper() for name in ("bic", "icl") if column(name).notna().any()]
+    marked = f"The dashed line marks the chosen K = {selection.best_}."
+    if not elpd.notna().any():
+        why = (
+            "method='optimize' gives point estimates only"
+            if (column("estimate") == "bic").any()
+            else "no fit gave one"
+        )
+        shown = (
+            f"{' and '.join(criteria)} per K at the posterior mode (smaller is better)"
+            if criteria
+            else "No BIC or ICL (no fit has a posterior mode)"
+        )
+        return f"{shown}; no expected log predictive density: {why}. {marked}"
+    estimates = set(column("estimate")[elpd.notna()])
+    how = {
+        frozenset({"loo"}): "PSIS-LOO",
+        frozenset({"kfold"}): "K-fold cross-validation",
+    }.get(
+        frozenset(estimates),
+        "PSIS-LOO, or K-fold cross-validation where LOO was unreliable",
+    )
+    left = f"Left: expected log predictive density per K ({how}) with one-SE bars"
+    if not column("converged").fillna(True).astype(bool).all():
+        left += "; red circles mark fits that did not converge"
+    left += "."
     if criteria:
         right = (
             f"Right: {' and '.join(criteria)} at the posterior mode (smaller is "
@@ -850,4 +855,4 @@ def _selection_caption(selection: ComponentSelection) -> str:
         )
     else:
         right = "Right: no BIC or ICL (no fit has a posterior mode)."
-    return f"{left} {right} The dashed line marks the chosen K = {selection.best_}."
+    return f"{left} {right} {marked}"

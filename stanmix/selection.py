@@ -128,21 +128,53 @@ class ComponentSelection:
     def plot(self, ax=None):
         """The elpd per K with one-SE bars (its estimate marked: PSIS-LOO,
         PSIS-LOO whose diagnostics call it unreliable, or K-fold
-        cross-validation), and BIC and ICL beside it. Returns the matplotlib
-        Figure."""
+        cross-validation), and BIC and ICL beside it; the chosen K marked
+        on both. A sweep of posterior modes has no elpd: one panel, BIC and
+        ICL (``ax`` may then be one Axes). Returns the matplotlib Figure."""
         import matplotlib.pyplot as plt
 
+        t = self.table_
+        k = t.index.to_numpy()
+        has_elpd = bool(t["elpd"].notna().any()) if "elpd" in t else False
+        one = not has_elpd and ax is not None and np.shape(ax) == ()
         if ax is None:
-            fig, ax = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+            fig, ax = plt.subplots(
+                1,
+                2 if has_elpd else 1,
+                figsize=(10, 3.8) if has_elpd else (5.5, 3.8),
+                layout="constrained",
+                squeeze=False,
+            )
+            ax = ax[0] if has_elpd else [None, ax[0, 0]]
+        elif one:
+            ax = [None, ax]
         elif np.shape(ax) != (2,):
             raise StanmixInputError(
                 "ax must be two matplotlib Axes (the elpd, then BIC and ICL), "
-                "such as plt.subplots(1, 2)[1]; leave it out for a new figure"
+                "such as plt.subplots(1, 2)[1], or one Axes for a sweep of "
+                "posterior modes; leave it out for a new figure"
             )
-        else:
-            fig = ax[0].figure
+        elif not has_elpd:
+            ax[0].set_axis_off()  # no predictive density to draw
+        fig = ax[1].figure
+        provisional = " (provisional)" if "provisional" in self.rule_ else ""
+        title = f"chosen: K = {self.best_}{provisional}"
+        if has_elpd:
+            self._draw_elpd(ax[0], k, title)
+        for name in ("bic", "icl"):
+            if t[name].notna().any():
+                ax[1].plot(k, t[name], marker="o", label=name.upper())
+        ax[1].axvline(self.best_, color="0.6", ls="--", lw=1)
+        ax[1].set_xlabel("number of components K")
+        ax[1].set_ylabel("at the posterior mode (smaller is better)")
+        ax[1].set_xticks(k)
+        ax[1].legend(fontsize=8)
+        if not has_elpd:
+            ax[1].set_title(f"{title}, by BIC")
+        return fig
+
+    def _draw_elpd(self, ax, k: np.ndarray, title: str) -> None:
         t = self.table_
-        k = t.index.to_numpy()
         for estimate, marker, name in (
             ("loo", "o", "PSIS-LOO"),
             ("loo (unreliable)", "^", "PSIS-LOO, unreliable"),
@@ -150,7 +182,7 @@ class ComponentSelection:
         ):
             rows = (t["estimate"] == estimate).to_numpy()
             if rows.any():
-                ax[0].errorbar(
+                ax.errorbar(
                     k[rows],
                     t["elpd"][rows],
                     yerr=t["se"][rows],
@@ -160,7 +192,7 @@ class ComponentSelection:
                 )
         bad = ~t["converged"].to_numpy(dtype=bool)
         if bad.any():
-            ax[0].scatter(
+            ax.scatter(
                 k[bad],
                 t["elpd"][bad],
                 s=160,
@@ -168,31 +200,12 @@ class ComponentSelection:
                 edgecolors="red",
                 label="not converged",
             )
-        ax[0].axvline(self.best_, color="0.6", ls="--", lw=1)
-        ax[0].set_xlabel("number of components K")
-        ax[0].set_ylabel("expected log predictive density")
-        ax[0].set_xticks(k)
-        if t["elpd"].notna().any():
-            ax[0].legend(fontsize=8)
-        else:
-            ax[0].text(
-                0.5,
-                0.5,
-                "no predictive density\n(point estimates only)",
-                ha="center",
-                va="center",
-                transform=ax[0].transAxes,
-                color="0.4",
-            )
-        ax[0].set_title(f"chosen: K = {self.best_}")
-        for name in ("bic", "icl"):
-            if t[name].notna().any():
-                ax[1].plot(k, t[name], marker="o", label=name.upper())
-        ax[1].set_xlabel("number of components K")
-        ax[1].set_ylabel("at the posterior mode (smaller is better)")
-        ax[1].set_xticks(k)
-        ax[1].legend(fontsize=8)
-        return fig
+        ax.axvline(self.best_, color="0.6", ls="--", lw=1)
+        ax.set_xlabel("number of components K")
+        ax.set_ylabel("expected log predictive density")
+        ax.set_xticks(k)
+        ax.legend(fontsize=8)
+        ax.set_title(title)
 
 
 def select_components(

@@ -674,6 +674,10 @@ def test_relabelling_rank_one_panel_per_parameter(sampled):
     titles = [ax.get_title(loc="left") for ax in fig.subfigs[0].axes]
     assert titles[0] == "mu[a], component 0"
     assert titles[-1] == "mu[b], component 2"
+    # chains in greys, not in the components' colours
+    bars = [p for ax in fig.axes for p in ax.patches]
+    assert bars
+    assert all(np.ptp(to_rgba(p.get_facecolor())[:3]) < 1e-9 for p in bars)
     trace = plot_relabelling(model)
     assert len(trace.axes) == 2 * 2 * 2  # (before, after) x D x (density, trace)
 

@@ -667,10 +667,9 @@ def test_report_selection_caption_of_an_optimize_sweep():
     text = render_report(selection.models_[selection.best_], selection=selection)
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", text)
     assert html.unescape(captions[0]) == (
-        "Left: no expected log predictive density, since method='optimize' "
-        "gives point estimates only. Right: BIC and ICL at the posterior mode "
-        f"(smaller is better). The dashed line marks the chosen K = "
-        f"{selection.best_}."
+        "BIC and ICL per K at the posterior mode (smaller is better); no "
+        "expected log predictive density: method='optimize' gives point "
+        f"estimates only. The dashed line marks the chosen K = {selection.best_}."
     )
     assert "one-SE bars" not in text
 

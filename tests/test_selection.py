@@ -327,6 +327,10 @@ def test_no_converged_k_still_chooses_provisionally_and_keeps_the_table():
     )
     assert rule.endswith(caution)
     assert table.loc[1, "elpd_diff"] == pytest.approx(-101.0)
+    table = table.assign(se=5.0, bic=np.nan, icl=np.nan)
+    fig = sm.selection.ComponentSelection(table, best, rule, {}).plot()
+    assert fig.axes[0].get_title() == "chosen: K = 2 (provisional)"
+    plt.close(fig)
 
 
 def test_a_k_whose_elpd_is_not_finite_is_set_aside_and_named():
@@ -370,7 +374,10 @@ def test_optimize_sweep_uses_bic():
     assert sel.table_["bic"].idxmin() == 3
     assert (sel.table_["icl"] >= sel.table_["bic"]).all()
     fig = sel.plot()
-    assert len(fig.axes) == 2
+    (ax,) = fig.axes  # no predictive density: BIC and ICL alone
+    assert ax.get_title() == "chosen: K = 3, by BIC"
+    assert [line.get_label() for line in ax.get_lines()[:2]] == ["BIC", "ICL"]
+    assert ax.get_lines()[2].get_xdata()[0] == 3  # the chosen K, dashed
     # Printed: the criteria the modes have, then the rule.
     lines = str(sel).splitlines()
     assert lines[0].split() == ["n_parameters", "bic", "icl"]
@@ -419,7 +426,7 @@ def test_a_k_whose_fit_fails_is_reported_and_the_rest_still_choose(failing_k, me
         "Not considered (the fit failed, see the error column): K = [3]."
     )
     assert "\nK = 3 failed: RuntimeError: every optimizer start failed\n" in str(sel)
-    assert len(sel.plot().axes) == 2
+    assert len(sel.plot().axes) == (2 if method == "sample" else 1)
 
 
 def test_a_failure_that_is_not_the_engines_or_of_every_k_is_raised(failing_k):
@@ -627,9 +634,13 @@ def test_filled_components_and_the_checks_refuse_what_they_cannot_count():
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots()
-    with pytest.raises(sm.StanmixInputError, match="ax must be two matplotlib Axes"):
-        sel.plot(ax=ax)
+    assert sel.plot(ax=ax) is fig  # one Axes: a sweep of modes has no elpd
     plt.close(fig)
     fig, axes = plt.subplots(1, 2)
     assert sel.plot(ax=axes) is fig
+    assert not axes[0].axison
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 3)
+    with pytest.raises(sm.StanmixInputError, match="ax must be two matplotlib Axes"):
+        sel.plot(ax=axes)
     plt.close(fig)
