@@ -53,6 +53,14 @@ UNCERTAIN_BELOW = 0.9
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
 _MAX_DENSITY_DRAWS = 200
 _NEGLIGIBLE = 0.01
+#: Panels in a row of plot_ppc's figure.
+PPC_COLUMNS = 4
+#: plot_ppc's names for what ArviZ's legend calls its lines.
+_PPC_LEGEND = {
+    "Observed": "data",
+    "Posterior predictive": "replicated data sets",
+    "Posterior predictive mean": "mean of the replicates",
+}
 #: Characters a line of a cluster plot's title may hold.
 _TITLE_WIDTH = 48
 #: A white outline under a line drawn over points of its own colour.
@@ -1179,16 +1187,22 @@ def plot_ppc(
     replicated = replicates(model, draws, seed, PPC_PLOT_DRAWS)
     observed = model.idata_.observed_data
     columns = list(model.cells_.columns)
+    # at most PPC_COLUMNS panels a row, so that a report shrinking the figure
+    # to its page width keeps them legible
+    n_cols = min(len(columns), PPC_COLUMNS)
+    n_rows = -(-len(columns) // n_cols)
     fig, axes = plt.subplots(
-        1,
-        len(columns),
-        figsize=(4.5 * len(columns), 3.6),
+        n_rows,
+        n_cols,
+        figsize=(max(6.0, 4.2 * n_cols), 0.6 + 3.2 * n_rows),
         layout="constrained",
         squeeze=False,
     )
+    for ax in axes.flat[len(columns) :]:
+        ax.set_axis_off()
     with _closed_on_error(fig), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for ax, col in zip(axes[0], columns, strict=True):
+        for i, (ax, col) in enumerate(zip(axes.flat, columns, strict=False)):
             select = {"dim": col} if "dim" in replicated["y"].dims else {}
             sub = az.InferenceData(
                 posterior_predictive=replicated[["y"]].sel(select),
@@ -1213,8 +1227,13 @@ def plot_ppc(
                 kind=panel_kind,
                 ax=ax,
                 num_pp_samples=min(draws or PPC_PLOT_DRAWS, available),
-                legend=False,
+                legend=i == 0,  # names the data, replicates and their mean
+                textsize=9,
             )
+            if i == 0 and ax.get_legend() is not None:
+                for text in ax.get_legend().get_texts():
+                    text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
+                    text.set_fontsize(8)
             ax.set_title(
                 col
                 if panel_kind == kind
@@ -1224,7 +1243,7 @@ def plot_ppc(
             ax.set_xlabel(col)
     which = replicated.attrs.get("predictive", "posterior")
     fig.suptitle(
-        f"{which} predictive check ({kind}): data (black) and replicated data",
+        f"{which} predictive check ({kind}): data against replicated data sets",
         fontsize=11,
     )
     return fig

@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,6 +135,26 @@ def test_check_plots_draw(censored):
     assert ax.images[0].get_array().shape == (300, 300)
     with pytest.raises(sm.StanmixInputError, match="kind must be"):
         plot_ppc(model, kind="violin")
+
+
+def test_plot_ppc_wraps_many_columns_and_names_its_lines():
+    """Six columns: two rows of at most four panels (the two spare axes
+    hidden); the first panel's legend says what each line is."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(
+        rng.normal(size=(120, 6)) + np.repeat([[0.0] * 6, [3.0] * 6], 60, axis=0),
+        columns=[f"marker_{i}" for i in range(6)],
+    )
+    model = sm.DiagonalMixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    fig = plot_ppc(model, draws=5, seed=1)
+    shown = [ax for ax in fig.axes if ax.axison]
+    assert [ax.get_title() for ax in shown] == list(X.columns)
+    rows = sorted({round(ax.get_position().y0, 3) for ax in shown})
+    assert len(rows) == 2 and len(fig.axes) == 8
+    legend = [t.get_text() for t in shown[0].get_legend().get_texts()]
+    assert sorted(legend) == ["data", "mean of the replicates", "replicated data sets"]
+    assert all(ax.get_legend() is None for ax in shown[1:])
+    plt.close(fig)
 
 
 def test_separation_of_one_component_has_no_pairs(censored):
