@@ -269,6 +269,32 @@ def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeyp
     assert len(seen) == 1 and seen[0] is new
 
 
+def test_report_shows_the_two_columns_that_separate_the_clusters(monkeypatch):
+    """Four columns, the clusters apart in the last two only: the report's
+    cluster plot shows those two, and its caption says which of the four."""
+    rng = np.random.default_rng(0)
+    blobs = sm.datasets.blobs(200, seed=1).X
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), **blobs})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = sm.DiagonalMixture(5, engine="stanli").fit(X, method="optimize", seed=1)
+    seen = []
+    original = plots.plot_clusters
+
+    def spy(model, X=None, **kwargs):
+        seen.append(kwargs.get("dims"))
+        return original(model, X, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_clusters", spy)
+    text = render_report(model)
+    assert seen == [(2, 3)]
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", text)
+    assert html.unescape(captions[0]).startswith(
+        "Columns x and y of the 4: those whose component means lie furthest "
+        "apart for the components' spread"
+    )
+
+
 def test_report_takes_the_censoring_of_new_data(optimized, tmp_path, monkeypatch):
     seen = []
     original = plots.plot_clusters
