@@ -1169,7 +1169,9 @@ def plot_ppc(
         replicates are drawn at the mode (a plug-in predictive, named so
         in the title; see :func:`stanmix.checks.posterior_predictive`).
     kind : {"kde", "cumulative"}
-        Densities or empirical CDFs.
+        Densities (ArviZ's kernel density estimates, whose bandwidth fills
+        the gaps between narrow, well separated clusters, in the data and
+        the replicates alike) or empirical CDFs, which smooth nothing.
     draws, seed : int, optional
         With neither, the model's attached replicates (at most 100 shown;
         100 new ones when it has none); with either, new ones (``draws``,
