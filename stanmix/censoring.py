@@ -119,13 +119,21 @@ def _not_real(arr: np.ndarray) -> str | None:
     return None
 
 
-def _precision(*specs) -> np.dtype:
+def least_precision(*specs) -> np.dtype:
     """The least precise float type among the values of ``specs`` (float64
-    unless float32 or float16 values were given)."""
+    unless float32 or float16 values were given).
+
+    Examples
+    --------
+    >>> least_precision(np.zeros(2, dtype=np.float32), 0.1)
+    dtype('float32')
+    >>> least_precision(pd.DataFrame({"a": [1.0]}), {"a": 0.5})
+    dtype('float64')
+    """
     out = np.dtype(float)
     for spec in specs:
         if isinstance(spec, Mapping):
-            dtypes = [_precision(*spec.values())]
+            dtypes = [least_precision(*spec.values())]
         elif isinstance(spec, pd.DataFrame):
             dtypes = list(spec.dtypes)
         elif isinstance(spec, (pd.Series, np.ndarray, np.generic)):
@@ -565,8 +573,8 @@ def cell_table(
     recorded = ~np.isnan(values)
     # Each comparison at the precision of the data or of the limit, whichever
     # is coarser.
-    v_lo, lo = _at_precision(_precision(X, lower_limit), values, lower)
-    v_hi, hi = _at_precision(_precision(X, upper_limit), values, upper)
+    v_lo, lo = _at_precision(least_precision(X, lower_limit), values, lower)
+    v_hi, hi = _at_precision(least_precision(X, upper_limit), values, upper)
     with np.errstate(invalid="ignore"):
         below = has_lo & recorded & (v_lo < lo)
         above = has_hi & recorded & (v_hi > hi)
@@ -644,7 +652,7 @@ def cell_table(
                 f"{where(clash)} is both interval- and limit-censored; give each "
                 "cell one kind of censoring"
             )
-        v, b_lo, b_hi = _at_precision(_precision(X, *interval), values, ilo, ihi)
+        v, b_lo, b_hi = _at_precision(least_precision(X, *interval), values, ilo, ihi)
         with np.errstate(invalid="ignore"):
             outside = inside & recorded & ((v < b_lo) | (v > b_hi))
         if outside.any():

@@ -20,7 +20,7 @@ import pandas as pd
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import MISSING, OBSERVED, CellTable
-from stanmix.censoring import _precision, as_matrix, cell_table
+from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import CENSORING_ARGS, Mixture
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
@@ -424,7 +424,7 @@ class RegressionMixture(Mixture):
                 else X
             )
             # at the precision given, to meet limits as Mixture's columns do
-            resp = frame[[response]].astype(_precision(given))
+            resp = frame[[response]].astype(least_precision(given))
             return frame.drop(columns=[response]), resp, index
         name = str(y.name) if isinstance(y, pd.Series) and y.name is not None else "y"
         y_values, y_columns, y_index = as_matrix(y, name="y")
@@ -453,7 +453,7 @@ class RegressionMixture(Mixture):
                 "or give the response with response= instead"
             )
         resp = pd.DataFrame({name: y_values[:, 0]}, index=index)
-        return frame, resp.astype(_precision(y)), index
+        return frame, resp.astype(least_precision(y)), index
 
     def _resolve(self, covariates: pd.DataFrame, response: str) -> RegressionDesign:
         columns = [str(c) for c in covariates.columns]
@@ -946,11 +946,11 @@ def _check_independent(
         return  # one non-constant column is independent of the intercept
     picked = values[:, [list(columns).index(n) for n in names]]
     if picked.shape[0] <= picked.shape[1]:
+        which = " with a response" if partial else ""
         raise StanmixInputError(
-            f"the {len(names)} {role} {', '.join(map(repr, names))} take "
-            f"{picked.shape[0]} rows{partial}, too few to tell their "
-            "coefficients and the intercept apart; give more rows or fewer "
-            f"{role}"
+            f"the {len(names)} {role} {', '.join(map(repr, names))} have "
+            f"{picked.shape[0]} rows{which}, too few to tell their coefficients "
+            f"and the intercept apart; give more rows or fewer {role}"
         )
     z = (picked - picked.mean(axis=0)) / picked.std(axis=0)
     _, singular, vt = np.linalg.svd(z, full_matrices=False)

@@ -110,8 +110,8 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         (
             lambda df: df.assign(y=df["y"].where(df.index < 3)),
             {"response": "y"},
-            r"the 3 predictors 'x1', 'x2', 'z' take 3 rows on the 3 rows with a "
-            "response, too few",
+            r"the 3 predictors 'x1', 'x2', 'z' have 3 rows with a response, too "
+            "few to tell their coefficients and the intercept apart",
         ),
         (
             lambda df: df.assign(y=df["y"].where(df.index == 5)),
