@@ -721,8 +721,9 @@ class Mixture:
         # Start i's k-means or family start (and its optimizer run, in
         # best_mode) take the i-th seed derived from the fit's seed.
         start_seeds = spawn_seeds(seed, n_starts)
+        points, exact = std.point_values(), std.kind == OBSERVED
         clusterings = [
-            kmeans(std.point_values(), k, seed=start_seed) for start_seed in start_seeds
+            kmeans(points, k, seed=seed_i, exact=exact) for seed_i in start_seeds
         ]
         layout = Layout(
             self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]

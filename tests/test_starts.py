@@ -158,3 +158,82 @@ def test_measurements_give_no_tie_warning():
         warnings.simplefilter("error", RuntimeWarning)
         warnings.simplefilter("ignore", sm.ConvergenceWarning)
         sm.Mixture(2, engine="stanli").fit(X, chains=2, warmup=100, draws=100, seed=1)
+
+
+def test_k_means_scale_of_a_cluster_piled_at_a_limit_is_the_pooled_spread():
+    """A cluster whose cells in a column are censored (their points all at
+    the limit) has no spread of its own there: its scale starts at the
+    column's pooled spread, not at a sliver of it."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(-3, 1, 50), rng.normal(3, 1, 50)]
+    y = np.r_[np.full(50, -1.0), rng.normal(1, 1, 50)]
+    points = np.c_[x, y]
+    exact = np.c_[np.ones(100, bool), np.r_[np.zeros(50, bool), np.ones(50, bool)]]
+    plain = kmeans(points, 2, seed=1)
+    told = kmeans(points, 2, seed=1, exact=exact)
+    piled = int(np.argmin(told.means[:, 0]))
+    np.testing.assert_allclose(told.means, plain.means)
+    assert plain.scales[piled, 1] <= 0.1 * points[:, 1].std() + 1e-12
+    assert told.scales[piled, 1] == pytest.approx(points[:, 1].std())
+    np.testing.assert_allclose(told.scales[1 - piled], plain.scales[1 - piled])
+    np.testing.assert_allclose(told.scales[:, 0], plain.scales[:, 0])
+
+
+@pytest.mark.parametrize("covariance", ["diag", "tied", "full"])
+def test_a_column_nearly_all_at_its_limit_does_not_mislead_the_starts(covariance):
+    """97% of column b at its detection limit; column a splits the two
+    clusters by five SDs. Every default start reaches the mode a start at
+    the truth reaches (k-means' starting scales in b were a sliver of the
+    column's, and every start ended 30-70 lower in log density)."""
+    rng = np.random.default_rng(5)
+    z = rng.integers(0, 2, 200)
+    X = np.where(
+        z[:, None] == 0,
+        rng.normal([0, 0], 1, (200, 2)),
+        rng.normal([5, 2], 1, (200, 2)),
+    )
+    data = pd.DataFrame(X, columns=["a", "b"])
+    limit = float(np.quantile(X[:, 1], 0.97))
+    data["b"] = data["b"].clip(lower=limit)
+    fit = {"method": "optimize", "seed": 1, "lower_limit": {"b": limit}}
+    truth = {"w": [0.5, 0.5], "mu": [[0.0, 0.0], [5.0, 2.0]], "sigma": [[1, 1], [1, 1]]}
+    if covariance == "tied":
+        truth = {**truth, "sigma": [1.0, 1.0], "corr": np.eye(2)}
+    elif covariance == "full":
+        truth = {**truth, "corr": [np.eye(2), np.eye(2)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        default = sm.Mixture(2, covariance=covariance, engine="stanli").fit(data, **fit)
+        best = sm.Mixture(2, covariance=covariance, engine="stanli").fit(
+            data, init=truth, **fit
+        )
+    np.testing.assert_allclose(default.optimize_lps_, best.optimize_lps_[0], atol=1e-3)
+    assert sorted(default.weights_) == pytest.approx([0.5, 0.5], abs=0.05)
+
+
+@pytest.mark.parametrize("ratio", [1e6, 1e8])
+def test_spherical_starts_hold_columns_of_very_different_scales(ratio):
+    """One scale for every column starts at the columns' root mean square
+    spread: with a geometric mean it started far below the wide column's,
+    and the optimizer ended in a poor mode (1e6) or failed (1e8). The model
+    is the same at these ratios (the narrow column's spread is negligible),
+    and so is its mode's log density."""
+    rng = np.random.default_rng(7)
+    z = rng.integers(0, 2, 200)
+    X = np.where(
+        z[:, None] == 0,
+        rng.normal([0, 0], 1, (200, 2)),
+        rng.normal([5, 3], 1, (200, 2)),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [
+            sm.Mixture(2, covariance="spherical", engine="stanli").fit(
+                pd.DataFrame(X * [1, r]), method="optimize", seed=1
+            )
+            for r in (1e4, ratio)  # 1e4 found its mode before too
+        ]
+    assert fits[1].optimize_lps_.max() == pytest.approx(
+        fits[0].optimize_lps_.max(), abs=1e-3
+    )
+    assert sorted(fits[1].weights_) == pytest.approx([0.484, 0.516], abs=0.01)

@@ -190,7 +190,11 @@ class DiagonalFamily(Family):
 
     def _sigma_init(self, sigma: np.ndarray) -> np.ndarray:
         if self.spherical:
-            return np.exp(np.log(sigma).mean(axis=1, keepdims=True))
+            # one scale for every column: the root mean square of the
+            # columns' (the spherical fit of their variances); a geometric
+            # mean starts far below the widest column's spread when the
+            # columns' scales differ by orders of magnitude
+            return np.sqrt((sigma**2).mean(axis=1, keepdims=True))
         return sigma
 
     def stan_init(self, params, cells, layout):

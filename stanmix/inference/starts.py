@@ -68,7 +68,12 @@ def _trimmed_lloyd(points, centers, n_keep: int, max_iter: int = 100):
 
 
 def kmeans(
-    points: np.ndarray, k: int, seed: int, n_init: int = 10, trim: float = 0.05
+    points: np.ndarray,
+    k: int,
+    seed: int,
+    n_init: int = 10,
+    trim: float = 0.05,
+    exact: np.ndarray | None = None,
 ) -> Clustering:
     """Trimmed k-means (best of ``n_init`` k-means++ seedings) as mixture
     parameters.
@@ -80,6 +85,15 @@ def kmeans(
     as their scale, so every start is a valid point of the model;
     correlations are shrunk halfway to zero, and to zero for clusters of
     fewer than D + 2 points.
+
+    ``exact`` (N, D) marks the cells whose point is their value (observed);
+    a censored cell's point is its limit and a missing cell's the column
+    mean, which have no spread of their own. Where fewer than half of a
+    cluster's cells in a column are exact (or fewer than two), its scale
+    there is the column's pooled spread: a cluster piled at a detection
+    limit would otherwise start with almost no spread, far from the values
+    observed above the limit, and the optimizer from there can end in a
+    poor mode.
 
     Examples
     --------
@@ -104,12 +118,17 @@ def kmeans(
     corr = np.broadcast_to(np.eye(d), (k, d, d)).copy()
     counts = np.bincount(labels, minlength=k)
     for j in range(k):
-        members = points[(labels == j) & keep]
+        mine = (labels == j) & keep
+        members = points[mine]
         if members.shape[0] >= 2:
             s = members.std(axis=0)
             scales[j] = np.where(s > 1e-3 * pooled, s, 0.1 * pooled)
         else:
             scales[j] = 0.5 * pooled
+        if exact is not None and members.shape[0]:
+            n_exact = exact[mine].sum(axis=0)
+            unknown = (n_exact < 2) | (n_exact < 0.5 * members.shape[0])
+            scales[j] = np.where(unknown, pooled, scales[j])
         if d > 1 and members.shape[0] >= d + 2:
             with np.errstate(invalid="ignore", divide="ignore"):  # a constant column
                 r = np.corrcoef(members, rowvar=False)
