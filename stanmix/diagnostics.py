@@ -185,7 +185,7 @@ def _spread(x: np.ndarray) -> np.ndarray:
     return np.where(scale > 0, scale, sd)
 
 
-def _within_chain_scale(x: np.ndarray) -> np.ndarray:
+def _within_chain_scale(x: np.ndarray, share: np.ndarray) -> np.ndarray:
     """The spread of each feature within a chain's labelling (E,).
 
     A chain that spends a good share of its draws in another labelling has
@@ -200,22 +200,37 @@ def _within_chain_scale(x: np.ndarray) -> np.ndarray:
     aligned = np.empty_like(x)
     for i in range(x.shape[0]):
         z = x[i][..., keep] / crude[keep]
-        perm, _ = min_cost_permutations(sq_cost(z, _aligned_reference(z)))
+        ref = _aligned_reference(z, share[i])
+        perm, _ = min_cost_permutations(sq_cost(z, ref) * share[i][None, :, None])
         aligned[i] = np.take_along_axis(x[i], perm[:, :, None], axis=1)
     scale = _spread(aligned)
     return np.where(scale > 0, scale, crude)
 
 
-def _aligned_reference(z: np.ndarray, n_rounds: int = 5) -> np.ndarray:
-    """A chain's central labelling (K, E): median of its draws aligned to it."""
+def _aligned_reference(
+    z: np.ndarray, share: np.ndarray, n_rounds: int = 5
+) -> np.ndarray:
+    """A chain's central labelling (K, E): median of its draws aligned to it,
+    each label's distance weighted by its ``share`` (K,)."""
     ref = np.median(z, axis=0)
     for _ in range(n_rounds):
-        perm, _ = min_cost_permutations(sq_cost(z, ref))
+        perm, _ = min_cost_permutations(sq_cost(z, ref) * share[None, :, None])
         new = np.median(np.take_along_axis(z, perm[:, :, None], axis=1), axis=0)
         if np.allclose(new, ref):
             break
         ref = new
     return ref
+
+
+def _weight_shares(w: np.ndarray | None, c: int, k: int) -> np.ndarray:
+    """Per chain, K times each label's median weight over its draws (they
+    sum to K), or ones without weights (C, K). A minority of switched draws
+    does not move a median, and a nearly empty component's share is near 0."""
+    if w is None:
+        return np.ones((c, k))
+    median = np.median(w[..., 0], axis=1)
+    total = median.sum(axis=1, keepdims=True)
+    return np.where(total > 0, k * median / np.where(total > 0, total, 1), 1.0)
 
 
 def _runs(flag: np.ndarray, min_run: int) -> list[tuple[int, int]]:
@@ -307,7 +322,11 @@ def detect_label_switching(
     -----
     Each chain's reference is the median of its draws after aligning every
     draw to it (a few rounds starting from the raw median), so a minority of
-    switched draws does not pull it. Chains are compared through these
+    switched draws does not pull it. With the weights ``w`` among the draws,
+    each label's distance counts by its median weight in the chain (times
+    K): a nearly empty component, whose draws follow its prior across the
+    others', moves no supported component and is not a switch, while a
+    supported component taking an empty one's label is. Chains are compared through these
     references (exhaustive matching for K <= 6, Hungarian beyond); draws are
     compared with their own chain's reference.
 
@@ -329,7 +348,12 @@ def detect_label_switching(
     flat = _collect(draws, component_dim, var_names)
     x = np.concatenate(list(flat.values()), axis=3)
     c, s, k, _ = x.shape
-    scale = _within_chain_scale(x)
+    # Each label's distance counts by its weight in the chain (K times its
+    # median weight, 1 each when the weights are not among the draws): a
+    # nearly empty component follows its prior and wanders through the
+    # others, which is no switch of the components the data support.
+    share = _weight_shares(flat.get("w"), c, k)
+    scale = _within_chain_scale(x, share)
     keep = scale > 0
     if not keep.any():
         raise StanmixInputError(
@@ -338,7 +362,7 @@ def detect_label_switching(
     z = x[..., keep] / scale[keep]
     identity = np.arange(k)
 
-    refs = np.stack([_aligned_reference(z[i]) for i in range(c)])
+    refs = np.stack([_aligned_reference(z[i], share[i]) for i in range(c)])
 
     # Within-chain switches.
     within: dict[int, int] = {}
@@ -346,11 +370,12 @@ def detect_label_switching(
     switch_draws: dict[int, np.ndarray] = {}
     fraction = np.zeros(c)
     for i in range(c):
-        d_id = np.sum((z[i] - refs[i]) ** 2, axis=(1, 2))
-        perm, d_best = min_cost_permutations(sq_cost(z[i], refs[i]))
+        omega = share[i][:, None]  # (K, 1): per reference slot
+        d_id = np.sum(omega * (z[i] - refs[i]) ** 2, axis=(1, 2))
+        perm, d_best = min_cost_permutations(sq_cost(z[i], refs[i]) * omega[None])
         # Distance between the reference and its own relabelling by perm: the
         # gain of a draw that sits fully in that other labelling.
-        full = np.sum((refs[i][perm] - refs[i]) ** 2, axis=(1, 2))
+        full = np.sum(omega * (refs[i][perm] - refs[i]) ** 2, axis=(1, 2))
         gain = d_id - d_best
         flag = (gain > draw_threshold) & (gain > 0.5 * full)
         runs = _runs(flag, int(min_run))
@@ -363,9 +388,10 @@ def detect_label_switching(
     # Chains against chain 0.
     labelings = np.tile(identity, (c, 1))
     differs = np.zeros(c, dtype=bool)
+    omega = share[0][:, None]  # chain 0's slots
     for i in range(1, c):
-        d_id = float(np.sum((refs[i] - refs[0]) ** 2))
-        perm, best = min_cost_permutations(sq_cost(refs[i][None], refs[0]))
+        d_id = float(np.sum(omega * (refs[i] - refs[0]) ** 2))
+        perm, best = min_cost_permutations(sq_cost(refs[i][None], refs[0]) * omega)
         gain = d_id - float(best[0])
         if (
             not np.array_equal(perm[0], identity)

@@ -191,3 +191,43 @@ def test_a_switch_for_half_of_every_chain_is_found(chains):
     found = detect_label_switching({"mu": mu})
     assert found.label_switching
     assert found.within_chain_switches == dict.fromkeys(range(chains), 1)
+
+
+def _two_clusters_and_an_empty_component(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    c, s = 2, 200
+    mu = np.stack(
+        [
+            0 + 0.1 * rng.standard_normal((c, s)),
+            5 + 0.1 * rng.standard_normal((c, s)),
+            2.5 + 3.0 * rng.standard_normal((c, s)),  # from its prior
+        ],
+        -1,
+    )
+    w = np.broadcast_to([0.5, 0.499, 0.001], (c, s, 3)) + 0.01 * rng.standard_normal(
+        (c, s, 3)
+    )
+    return mu, np.abs(w)
+
+
+def test_an_empty_component_wandering_past_the_others_is_no_switch():
+    """The nearly empty component's mean follows its prior below cluster 0
+    for 20 draws; components 0 and 1 keep their means and weights."""
+    mu, w = _two_clusters_and_an_empty_component()
+    mu[0, 50:70, 2] = -6 + np.random.default_rng(1).standard_normal(20)
+    report = detect_label_switching({"w": w, "mu": mu})
+    assert not report.label_switching, str(report)
+    # without the weights every label counts alike, and the swap of the
+    # empty component with component 0 looks like a switch
+    alone = detect_label_switching({"mu": mu})
+    assert alone.switch_runs[0] == [(50, 70)]
+
+
+def test_a_supported_component_taking_an_empty_ones_label_is_a_switch():
+    mu, w = _two_clusters_and_an_empty_component()
+    episode = slice(50, 70)
+    mu[0, episode] = mu[0, episode][:, [2, 1, 0]]
+    w[0, episode] = w[0, episode][:, [2, 1, 0]]
+    report = detect_label_switching({"w": w, "mu": mu})
+    assert report.switch_runs[0] == [(50, 70)]
+    assert report.within_chain_switches == {0: 1, 1: 0}
