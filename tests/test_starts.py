@@ -179,19 +179,24 @@ def test_k_means_scale_of_a_cluster_piled_at_a_limit_is_the_pooled_spread():
     np.testing.assert_allclose(told.scales[:, 0], plain.scales[:, 0])
 
 
+def _two_blobs(seed: int, second: list[float]) -> np.ndarray:
+    """200 rows, each from N((0, 0), I) or N(second, I) by a fair coin."""
+    rng = np.random.default_rng(seed)
+    z = rng.integers(0, 2, 200)
+    return np.where(
+        z[:, None] == 0,
+        rng.normal([0, 0], 1, (200, 2)),
+        rng.normal(second, 1, (200, 2)),
+    )
+
+
 @pytest.mark.parametrize("covariance", ["diag", "tied", "full"])
 def test_a_column_nearly_all_at_its_limit_does_not_mislead_the_starts(covariance):
     """97% of column b at its detection limit; column a splits the two
     clusters by five SDs. Every default start reaches the mode a start at
     the truth reaches (k-means' starting scales in b were a sliver of the
     column's, and every start ended 30-70 lower in log density)."""
-    rng = np.random.default_rng(5)
-    z = rng.integers(0, 2, 200)
-    X = np.where(
-        z[:, None] == 0,
-        rng.normal([0, 0], 1, (200, 2)),
-        rng.normal([5, 2], 1, (200, 2)),
-    )
+    X = _two_blobs(seed=5, second=[5, 2])
     data = pd.DataFrame(X, columns=["a", "b"])
     limit = float(np.quantile(X[:, 1], 0.97))
     data["b"] = data["b"].clip(lower=limit)
@@ -218,13 +223,7 @@ def test_spherical_starts_hold_columns_of_very_different_scales(ratio):
     and the optimizer ended in a poor mode (1e6) or failed (1e8). The model
     is the same at these ratios (the narrow column's spread is negligible),
     and so is its mode's log density."""
-    rng = np.random.default_rng(7)
-    z = rng.integers(0, 2, 200)
-    X = np.where(
-        z[:, None] == 0,
-        rng.normal([0, 0], 1, (200, 2)),
-        rng.normal([5, 3], 1, (200, 2)),
-    )
+    X = _two_blobs(seed=7, second=[5, 3])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fits = [
