@@ -206,8 +206,9 @@ def _cell_positions(cells: CellTable, d: int) -> np.ndarray:
 
 
 def _point_size(n: int) -> float:
-    """Marker area for ``n`` points: 28 up to 500, smaller beyond (down to 6
-    at 8,000), so that a large data set does not paint over its clusters."""
+    """Marker area for ``n`` points: 28 up to 500, shrinking with the square
+    root of ``n`` beyond (down to 6 from about 11,000), so that a large data
+    set does not paint over its clusters."""
     return float(np.clip(28.0 * np.sqrt(500.0 / max(n, 1)), 6.0, 28.0))
 
 
@@ -516,16 +517,13 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
         for r, radius in enumerate(radii):
-            shape = {
-                "width": 2 * radius * width,
-                "height": 2 * radius * height,
-                "angle": angle,
-                "fill": False,
-            }
             ax.add_patch(
                 Ellipse(
                     centre,
-                    **shape,
+                    width=2 * radius * width,
+                    height=2 * radius * height,
+                    angle=angle,
+                    fill=False,
                     edgecolor=colors[j],
                     linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
                     linewidth=1.6,
