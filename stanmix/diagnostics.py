@@ -326,9 +326,9 @@ def detect_label_switching(
     each label's distance counts by its median weight in the chain (times
     K): a nearly empty component, whose draws follow its prior across the
     others', moves no supported component and is not a switch, while a
-    supported component taking an empty one's label is. Chains are compared through these
-    references (exhaustive matching for K <= 6, Hungarian beyond); draws are
-    compared with their own chain's reference.
+    supported component taking an empty one's label is. Chains are compared
+    through these references (exhaustive matching for K <= 6, Hungarian
+    beyond); draws are compared with their own chain's reference.
 
     Examples
     --------
