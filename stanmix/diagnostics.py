@@ -230,7 +230,8 @@ def _weight_shares(w: np.ndarray | None, c: int, k: int) -> np.ndarray:
         return np.ones((c, k))
     median = np.median(w[..., 0], axis=1)
     total = median.sum(axis=1, keepdims=True)
-    return np.where(total > 0, k * median / np.where(total > 0, total, 1), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, k * median / total, 1.0)
 
 
 def _runs(flag: np.ndarray, min_run: int) -> list[tuple[int, int]]:

@@ -831,18 +831,13 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
         entries = [
             key
             for key, value in fit_kwargs.items()
-            if names is not None and key in names and isinstance(value, Mapping)
+            if key in (names or ()) and isinstance(value, Mapping)
         ]
         if entries:
-            listed = {
-                "per": ", ".join(map(repr, entries)),
-                "shared": ", ".join(
-                    repr(key) for key in fit_kwargs if key not in entries
-                ),
-            }
+            shared = [key for key in fit_kwargs if key not in entries]
             raise StanmixInputError(
-                f"fit_kwargs mixes per-data-set entries ({listed['per']}) with "
-                f"options for every data set ({listed['shared']}); "
+                f"fit_kwargs mixes per-data-set entries ({_listing(entries)}) with "
+                f"options for every data set ({_listing(shared)}); "
                 "give either one dict of options, or one dict per data set "
                 "(repeating the shared options in each)"
             )
@@ -860,6 +855,10 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
             )
         per_fit.append(_check_kwargs(entry or {}, what, shared=False))
     return {}, per_fit
+
+
+def _listing(keys) -> str:
+    return ", ".join(map(repr, keys))
 
 
 def _check_kwargs(kwargs: Mapping, what: str, *, shared: bool) -> dict:
