@@ -268,8 +268,12 @@ def plot_clusters(
         array with the model's number of columns takes the model's column
         names (for ``dims``, the censoring arguments and the axis labels).
     dims : pair of int or str, optional
-        The two columns to plot (index or name); the first two by default.
-        Only for models with two or more columns.
+        The two columns to plot (index or name). By default the two where
+        the component means lie furthest apart for the components' spread
+        (the ratio of the weighted variance of the means to the weighted
+        mean of the component variances, at the posterior mean); the two
+        columns of a two-column model. Only for models with two or more
+        columns.
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
     ellipses : sequence of float
@@ -325,7 +329,11 @@ def plot_clusters(
         ax = _new_axes(ax, (7.5, 4.5))
         with _closed_on_error(ax.figure if made else None):
             return _plot_clusters_1d(model, cells, ax)
-    dx, dy = _check_dims(dims, cells.columns)
+    dx, dy = (
+        _separating_pair(model)
+        if dims is None and cells.n_dims > 2
+        else _check_dims(dims, cells.columns)
+    )
     made = ax is None
     ax = _new_axes(ax, (8.0, 6.0))
     with _closed_on_error(ax.figure if made else None):
@@ -348,6 +356,33 @@ def _check_ellipses(ellipses) -> tuple[float, ...]:
             f"ellipses must be positive numbers of standard deviations, got {radii}"
         )
     return radii
+
+
+def _separating_pair(model) -> tuple[int, int]:
+    """The two columns where the components separate best: largest ratio of
+    the spread of the component means (weighted by the mixing weights) to
+    the components' mean variance, at the posterior mean; in column order.
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> X = sm.datasets.blobs(200, seed=1).X.assign(noise=0.0)
+    >>> X["noise"] = np.random.default_rng(0).normal(size=len(X))
+    >>> model = sm.DiagonalMixture(5, engine="stanli").fit(
+    ...     X[["noise", "x", "y"]], method="optimize", seed=1)
+    >>> _separating_pair(model)
+    (1, 2)
+    """
+    w = np.asarray(model.weights_, dtype=float)
+    means = np.asarray(model.means_, dtype=float).reshape(len(w), -1)
+    cov = model.family_.covariances(model.param_draws()).mean(axis=0)
+    variance = np.einsum("kdd->kd", cov)
+    centre = w @ means
+    between = w @ (means - centre) ** 2
+    within = w @ variance
+    ratio = between / np.where(within > 0, within, np.inf)
+    best = np.argsort(-ratio, kind="stable")[:2]
+    return int(min(best)), int(max(best))
 
 
 def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:

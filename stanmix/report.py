@@ -277,12 +277,9 @@ def render_report(
         membership_part: list[str] = []
         if joint:
             draw = getattr(plots, model.family_.cluster_plot)
-            shown: dict = {}
             caption = _CLUSTERS_CAPTION
             if draw is plots.plot_clusters and cells.n_dims > 2:
-                pair = _separating_pair(model)
-                shown["dims"] = pair
-                names = [cells.columns[d] for d in pair]
+                names = [cells.columns[d] for d in plots._separating_pair(model)]
                 caption = (
                     f"Columns {names[0]} and {names[1]} of the {cells.n_dims}: "
                     "those whose component means lie furthest apart for the "
@@ -291,11 +288,7 @@ def render_report(
                 )
             clusters_png = _render(
                 lambda: (
-                    (
-                        draw(model, **shown)
-                        if X is None
-                        else draw(model, X, **shown, **censoring)
-                    ).figure
+                    (draw(model) if X is None else draw(model, X, **censoring)).figure
                 ),
             )
             clusters_part = [_figure(clusters_png, caption)]
@@ -360,33 +353,6 @@ _CLUSTERS_CAPTION = (
     "less certain and points outlined in black have a largest membership "
     f"probability below {plots.UNCERTAIN_BELOW:g}."
 )
-
-
-def _separating_pair(model) -> tuple[int, int]:
-    """The two columns where the components separate best: largest ratio of
-    the spread of the component means (weighted by the mixing weights) to
-    the components' mean variance, at the posterior mean; in column order.
-
-    Examples
-    --------
-    >>> import stanmix as sm
-    >>> X = sm.datasets.blobs(200, seed=1).X.assign(noise=0.0)
-    >>> X["noise"] = np.random.default_rng(0).normal(size=len(X))
-    >>> model = sm.DiagonalMixture(5, engine="stanli").fit(
-    ...     X[["noise", "x", "y"]], method="optimize", seed=1)
-    >>> _separating_pair(model)
-    (1, 2)
-    """
-    w = np.asarray(model.weights_, dtype=float)
-    means = np.asarray(model.means_, dtype=float).reshape(len(w), -1)
-    cov = model.family_.covariances(model.param_draws()).mean(axis=0)
-    variance = np.einsum("kdd->kd", cov)
-    centre = w @ means
-    between = w @ (means - centre) ** 2
-    within = w @ variance
-    ratio = between / np.where(within > 0, within, np.inf)
-    best = np.argsort(-ratio, kind="stable")[:2]
-    return int(min(best)), int(max(best))
 
 
 _PER_DIMENSION_NOTE = (

@@ -271,7 +271,8 @@ def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeyp
 
 def test_report_shows_the_two_columns_that_separate_the_clusters(monkeypatch):
     """Four columns, the clusters apart in the last two only: the report's
-    cluster plot shows those two, and its caption says which of the four."""
+    cluster plot shows those two (plot_clusters' default), and its caption
+    says which of the four."""
     rng = np.random.default_rng(0)
     blobs = sm.datasets.blobs(200, seed=1).X
     X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200), **blobs})
@@ -282,17 +283,22 @@ def test_report_shows_the_two_columns_that_separate_the_clusters(monkeypatch):
     original = plots.plot_clusters
 
     def spy(model, X=None, **kwargs):
-        seen.append(kwargs.get("dims"))
-        return original(model, X, **kwargs)
+        ax = original(model, X, **kwargs)
+        seen.append((ax.get_xlabel(), ax.get_ylabel()))
+        return ax
 
     monkeypatch.setattr(plots, "plot_clusters", spy)
     text = render_report(model)
-    assert seen == [(2, 3)]
+    assert seen == [("x", "y")]
     captions = re.findall(r"<figcaption>([^<]*)</figcaption>", text)
     assert html.unescape(captions[0]).startswith(
         "Columns x and y of the 4: those whose component means lie furthest "
         "apart for the components' spread"
     )
+    # any other pair on request
+    ax = original(model, dims=("a", "y"))
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("a", "y")
+    plt.close(ax.figure)
 
 
 def test_report_takes_the_censoring_of_new_data(optimized, tmp_path, monkeypatch):
