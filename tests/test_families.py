@@ -484,6 +484,57 @@ def test_student_t_rectangles_match_adaptive_quadrature(lo, hi, cov, nu):
     assert ours == pytest.approx(_t_rectangle_by_quadrature(lo, hi, cov, nu), abs=1e-7)
 
 
+def _equicorrelated_orthant(limits, rho):
+    """log P(Z_i <= limits_i for all i), Z standard normal with correlation
+    rho >= 0 between every pair: Z_i = sqrt(rho) U + sqrt(1 - rho) E_i, so
+    the probability is one adaptive integral over U, split at its peak."""
+    s = np.sqrt(1 - rho)
+
+    def log_f(u):
+        terms = (special.log_ndtr((b - np.sqrt(rho) * u) / s) for b in limits)
+        return stats.norm.logpdf(u) + sum(terms)
+
+    grid = np.linspace(-200, 50, 250001)
+    values = log_f(grid)
+    peak, top = grid[np.argmax(values)], values.max()
+    total = sum(
+        integrate.quad(
+            lambda u: np.exp(log_f(u) - top), a, b, limit=400, epsabs=0, epsrel=1e-13
+        )[0]
+        for a, b in ((peak - 60, peak), (peak, peak + 60))
+    )
+    return top + np.log(total)
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.9, 0.99])
+@pytest.mark.parametrize(
+    "limits", [(-10, -12.5), (-20, -25), (-5, -8, -12), (-20, -25, -30, -22)]
+)
+def test_rectangles_far_out_with_strong_correlations(limits, rho):
+    """Several cells censored far below, correlated: the coordinates are
+    taken least probable first, whatever their order in the row. In the
+    order given, the integrand's peak lay beyond the quadrature's nodes:
+    (-20, -25) at rho 0.9 was 2.5 off in log probability, (-5, -8, -12) at
+    0.99 was 88 off."""
+    c = len(limits)
+    cov = np.full((c, c), rho) + (1 - rho) * np.eye(c)
+    chol = np.linalg.cholesky(cov)[None]
+    ours = mvn_log_prob(np.full((1, c), -np.inf), np.array([limits], float), chol)[0]
+    assert ours == pytest.approx(_equicorrelated_orthant(limits, rho), abs=1e-8)
+
+
+def test_student_t_rectangle_far_out_takes_the_least_probable_coordinate_first():
+    """Scales 1 and 0.8, correlation 0.99, both below -30: the second
+    coordinate is the farther out (it was 5.7e-4 off taken second)."""
+    cov = np.array([[1.0, 0.792], [0.792, 0.64]])
+    lo, hi = np.full(2, -np.inf), np.array([-30.0, -30.0])
+    ours = mvt_log_prob(lo[None], hi[None], np.linalg.cholesky(cov)[None], [1000.0])[0]
+    assert ours == pytest.approx(
+        _t_rectangle_by_quadrature(lo[::-1], hi[::-1], cov[::-1, ::-1], 1000.0),
+        abs=1e-7,
+    )
+
+
 @pytest.mark.parametrize("c", [3, 4])
 def test_rectangles_open_above_match_scipy_in_three_and_four_dimensions(c):
     """Boxes with right-censored and two-sided coordinates (open above, before

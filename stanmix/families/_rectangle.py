@@ -12,6 +12,14 @@ factor C of the covariance and w in (0, 1)^(c-1),
     y_i = Phi^-1(Phi(a_i') + w_i f_i'),   a_i' = (a_i - sum_{j<i} C_ij y_j) / C_ii
     P   = integral of prod_i f_i  over w,
 
+with the coordinates taken in the order of Genz & Bretz (2009, sec.
+4.1.3): at each step the one whose interval is least probable given the
+expected values of those before it. That order matters far more than the
+nodes: the integrand over the first coordinates is then largest where
+their intervals end nearest the bulk (at an end of the unit interval),
+while another order can put its peak e^-60 deep inside, beyond every node
+(a correlation of 0.9 with limits of -20 and -25 SDs was 2.5 off in log
+probability). It is
 evaluated on a tensor grid of tanh-sinh (double exponential) nodes,
 entirely in log space (``log_ndtr`` and ``ndtri_exp``), so that tail
 probabilities keep their relative precision. Far in a tail the integrand
@@ -103,6 +111,59 @@ def _log_interval(
             diff > -math.log(2.0), np.log(-np.expm1(diff)), np.log1p(-np.exp(diff))
         )
     return a, width
+
+
+def _prioritized(
+    lo: np.ndarray, hi: np.ndarray, chol: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds (B, c) and Cholesky factors (B, c, c) with each row's
+    coordinates reordered: at step i, of those left, the one whose interval
+    has the smallest probability given the earlier ones at their truncated
+    means (Genz & Bretz, 2009, sec. 4.1.3); the factor is that of the
+    reordered covariance. The order only guides the quadrature: any order
+    gives the same probability in exact arithmetic.
+
+    Examples
+    --------
+    >>> chol = np.linalg.cholesky([[1.0, 0.9], [0.9, 1.0]])[None]
+    >>> below = np.array([[-1.0, -3.0]])
+    >>> lo, hi, _ = _prioritized(np.full((1, 2), -np.inf), below, chol)
+    >>> hi
+    array([[-3., -1.]])
+    """
+    b_size, c = lo.shape
+    rows = np.arange(b_size)
+    cov = chol @ np.swapaxes(chol, 1, 2)
+    factor = np.zeros((b_size, c, c))  # by original coordinate, then step
+    y = np.zeros((b_size, c))
+    order = np.zeros((b_size, c), dtype=int)
+    left = np.ones((b_size, c), dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        for i in range(c):
+            shift = np.einsum("bjm,bm->bj", factor[:, :, :i], y[:, :i])
+            rest = np.einsum("bjj->bj", cov) - (factor[:, :, :i] ** 2).sum(2)
+            sd = np.sqrt(np.maximum(rest, 0.0))
+            a, b = (lo - shift) / sd, (hi - shift) / sd
+            width = _log_interval(a, b, lower=False)[1]
+            width = np.where(left, np.nan_to_num(width, nan=np.inf), np.inf)
+            pick = np.argmin(width, axis=1)
+            order[:, i] = pick
+            left[rows, pick] = False
+            scale = sd[rows, pick]
+            factor[:, :, i] = (
+                cov[rows, :, pick]
+                - np.einsum("bjm,bm->bj", factor[:, :, :i], factor[rows, pick, :i])
+            ) / scale[:, None]
+            # the mean of a standard normal truncated to (a, b) of the pick
+            a_k, b_k, w_k = a[rows, pick], b[rows, pick], width[rows, pick]
+            mean = np.exp(-0.5 * a_k**2 - w_k) - np.exp(-0.5 * b_k**2 - w_k)
+            y[:, i] = np.nan_to_num(mean / math.sqrt(2 * math.pi), nan=0.0)
+    ordered = np.take_along_axis(factor, order[:, :, None], axis=1)
+    return (
+        np.take_along_axis(lo, order, axis=1),
+        np.take_along_axis(hi, order, axis=1),
+        np.tril(ordered),
+    )
 
 
 def _sov(lo, hi, chol, log_x, log_1mx, logw, nu=None):
@@ -229,6 +290,7 @@ def mvn_log_prob(lo: np.ndarray, hi: np.ndarray, chol: np.ndarray) -> np.ndarray
     c = lo.shape[1]
     if c == 1:
         return _log_interval(lo[:, 0] / chol[:, 0, 0], hi[:, 0] / chol[:, 0, 0])[1]
+    lo, hi, chol = _prioritized(lo, hi, chol)
     log_x, log_1mx, logw = _grid(c - 1)
     return _batched(
         lambda s: _sov(lo[s], hi[s], chol[s], log_x, log_1mx, logw), lo, logw
@@ -256,6 +318,7 @@ def mvt_log_prob(
         return _log_interval(
             lo[:, 0] / scale, hi[:, 0] / scale, lambda z: t_log_cdf(z, nu), False
         )[1]
+    lo, hi, chol = _prioritized(lo, hi, chol)
     inner_x, inner_1mx, inner_logw = _grid(c - 1, _T_STUDENT_STEP, _T_STUDENT_MAX)
     out = _batched(
         lambda s: _sov(lo[s], hi[s], chol[s], inner_x, inner_1mx, inner_logw, nu[s]),
