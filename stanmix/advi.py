@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stanmix._validation import caller_level
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference.laplace import negative_hessian
 
@@ -558,7 +559,7 @@ def advi(
         )
 
     dim = init.size
-    start_tril = _check_init_scale(init_scale, dim, algorithm)
+    start_tril = check_init_scale(init_scale, dim, algorithm)
     family = _MeanField(dim) if algorithm == "meanfield" else _FullRank(dim)
     rng = np.random.default_rng(int(seed))
     objective = _Objective(log_prob_grad, family, rng, grad_samples, elbo_samples)
@@ -602,10 +603,21 @@ def advi(
             f"eta={eta:g} most likely collapsed or diverged. Do not use this "
             "approximation; pass a smaller eta or another seed or init."
         )
-        warnings.warn(message, RuntimeWarning, stacklevel=2)
-    if not converged:
+        warnings.warn(message, RuntimeWarning, stacklevel=caller_level())
+    if not converged and not elbos:
         warnings.warn(
-            not_converged_message(iter, tol_rel_obj), RuntimeWarning, stacklevel=2
+            f"ADVI stopped at iter={iter}, before its first ELBO estimate "
+            f"(every eval_elbo={eval_elbo} iterations), so it never tested "
+            "convergence; pass a larger iter or a smaller eval_elbo, and check "
+            "the approximation before relying on it.",
+            RuntimeWarning,
+            stacklevel=caller_level(),
+        )
+    elif not converged:
+        warnings.warn(
+            not_converged_message(iter, tol_rel_obj),
+            RuntimeWarning,
+            stacklevel=caller_level(),
         )
     return ADVIResult(
         algorithm=algorithm,
@@ -651,8 +663,20 @@ def not_converged_message(iter: int, tol_rel_obj: float) -> str:
     )
 
 
-def _check_init_scale(init_scale, dim: int, algorithm: str) -> np.ndarray:
-    """The initial Cholesky factor: identity, diag(init_scale), or as given."""
+def check_init_scale(init_scale, dim: int, algorithm: str) -> np.ndarray:
+    """The initial Cholesky factor: identity, diag(init_scale), or as given.
+
+    Examples
+    --------
+    >>> check_init_scale([0.5, 2.0], 2, "meanfield")
+    array([[0.5, 0. ],
+           [0. , 2. ]])
+    >>> try:
+    ...     check_init_scale([0.5, 2.0, 1.0], 2, "meanfield")
+    ... except StanmixInputError as err:
+    ...     print(err)
+    init_scale has shape (3,); meanfield needs (2,)
+    """
     if init_scale is None:
         return np.eye(dim)
     try:

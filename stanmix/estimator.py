@@ -29,6 +29,7 @@ from scipy.special import logsumexp
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
+from stanmix.advi import check_init_scale
 from stanmix.cells import (
     MISSING,
     OBSERVED,
@@ -440,6 +441,21 @@ class Mixture:
                 f"adapt_delta={settings['adapt_delta']!r} tunes the step size, "
                 "which adapt_engaged=False turns off; pass one or the other"
             )
+        callback = engine_options.get("callback")
+        if callback is not None and not callable(callback):
+            raise StanmixInputError(
+                "callback must be callable as callback(iteration, elbo) or None, "
+                f"got {type(callback).__name__}"
+            )
+        if method == "variational" and "eval_elbo" in engine_options:
+            every = engine_options["eval_elbo"]
+            most = engine_options.get("iter", 10_000)
+            if every > most:
+                raise StanmixInputError(
+                    f"eval_elbo={every} is above iter={most}: the ELBO would never "
+                    "be estimated, so ADVI could not test convergence; pass "
+                    f"eval_elbo at most {most}"
+                )
         if "eta" in engine_options and "adapt_iter" in engine_options:
             raise StanmixInputError(
                 "adapt_iter sets the length of the search for eta, which a given "
@@ -708,6 +724,12 @@ class Mixture:
                 engine_options["inv_metric"],
                 metric,
                 self._n_unconstrained(family, k, cells),
+            )
+        if method == "variational" and "init_scale" in engine_options:
+            check_init_scale(
+                engine_options["init_scale"],
+                self._n_unconstrained(family, k, cells),
+                engine_options.get("algorithm", "meanfield"),
             )
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))

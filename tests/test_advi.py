@@ -31,6 +31,7 @@ import pytest
 from scipy.optimize import fsolve
 from scipy.stats import truncnorm
 
+import stanmix as sm
 from stanmix import advi as advi_module
 from stanmix.advi import ETA_SEQUENCE, ADVIResult, advi, laplace_scale
 from stanmix.exceptions import StanmixInputError
@@ -450,6 +451,14 @@ def test_non_convergence_warns():
     np.testing.assert_array_equal(fit.elbo_iterations, [100, 200, 300])
 
 
+def test_stopping_before_the_first_elbo_says_so():
+    target = Gaussian(MF_MEAN, np.diag(MF_SD**2))
+    with pytest.warns(RuntimeWarning, match=r"before its first ELBO estimate") as seen:
+        fit = advi(target, np.zeros(3), seed=SEED, eta=1.0, iter=50)
+    assert fit.elbo.size == 0 and not fit.converged
+    assert seen[0].filename == __file__  # the caller's line, not stanmix's
+
+
 def test_callback_sees_every_iteration_and_each_elbo():
     target = Gaussian(MF_MEAN, np.diag(MF_SD**2))
     seen = []
@@ -575,3 +584,12 @@ def test_no_print_and_logs_progress(caplog, capsys):
     messages = [r.getMessage() for r in caplog.records if r.name == "stanmix.advi"]
     assert any(m.startswith("eta search: using eta") for m in messages)
     assert any("converged" in m for m in messages)
+
+
+def test_a_fits_advi_warnings_name_the_callers_line():
+    X = sm.datasets.blobs(60, seed=1).X
+    with pytest.warns(RuntimeWarning, match="did not converge") as seen:
+        sm.Mixture(2, engine="stanli").fit(
+            X, method="variational", seed=1, draws=50, iter=200
+        )
+    assert {w.filename for w in seen} == {__file__}

@@ -147,6 +147,22 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(Y, algorithm="lowrank", method="variational"),
             "unknown algorithm",
         ),
+        (
+            lambda: fit_normal(Y, method="variational", init_scale=np.ones(3)),
+            "init_scale has shape (3,); meanfield needs (5,)",
+        ),
+        (
+            lambda: fit_normal(Y, method="variational", init_scale=-np.ones(5)),
+            "init_scale must hold positive, finite standard deviations",
+        ),
+        (
+            lambda: fit_normal(Y, method="variational", callback=5),
+            "callback must be callable",
+        ),
+        (
+            lambda: fit_normal(Y, method="variational", eval_elbo=500, iter=100),
+            "eval_elbo=500 is above iter=100",
+        ),
         (lambda: fit_normal(Y, adapt_delta=1.5), "adapt_delta must be"),
         (lambda: fit_normal(Y, metric="dense"), "unknown metric 'dense'"),
         (

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from stanmix._validation import caller_level
 from stanmix.engines._base import (
     MAX_TREEDEPTH,
     SAMPLE_OPTIONS,
@@ -431,7 +432,9 @@ class CmdStanEngine(Engine):
             if tol is None:
                 tol = options.get("tol_rel_obj", 0.01)
             warnings.warn(
-                not_converged_message(max_iter, tol), RuntimeWarning, stacklevel=2
+                not_converged_message(max_iter, tol),
+                RuntimeWarning,
+                stacklevel=caller_level(),
             )
         variables = unflatten(names, sample[None])
         # CmdStan writes lp__ = 0 for ADVI draws; the log density of each
