@@ -546,7 +546,8 @@ class Mixture:
             ``dim`` coordinate and the index the ``obs`` coordinate. NaN
             cells are missing.
         y : ignored
-            Present for scikit-learn compatibility.
+            Present for scikit-learn compatibility (a string is refused: it
+            is most likely a method meant as ``method=``).
         method : {"sample", "optimize", "variational"}
             ``"sample"``: NUTS, ``chains`` chains in parallel.
             ``"optimize"``: the posterior mode (MAP on the unconstrained
@@ -674,6 +675,11 @@ class Mixture:
             Before NUTS, when the windowed adaptation's warmup is too short
             for it to estimate a metric (see ``adaptation``).
         """
+        if isinstance(y, str):
+            raise StanmixInputError(
+                f"fit got y={y!r}: y is scikit-learn's target, which a mixture "
+                f"does not use; the method is a keyword: fit(X, method={y!r})"
+            )
         settings = dict(
             method=method,
             init=init,

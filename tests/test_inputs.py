@@ -156,6 +156,10 @@ def fit_mixture(X, **kwargs):
             "init_scale must hold positive, finite standard deviations",
         ),
         (
+            lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, "optimize"),
+            "the method is a keyword: fit(X, method='optimize')",
+        ),
+        (
             lambda: fit_normal(Y, method="variational", callback=5),
             "callback must be callable",
         ),
