@@ -1673,6 +1673,13 @@ class Mixture:
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
+        if np.ndim(X) == 1 and self.cells_.n_dims > 1:
+            raise StanmixInputError(
+                f"X is one-dimensional (a Series, list or 1-D array), which is read "
+                f"as one column, but the model was fitted on {self.cells_.n_dims} "
+                f"({', '.join(self.cells_.columns)}): pass one row as a one-row "
+                "DataFrame, X.iloc[[i]], or a 2-D array"
+            )
         if isinstance(X, pd.Series) and self.cells_.n_dims == 1:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
         elif not isinstance(X, (pd.DataFrame, pd.Series)):
@@ -1688,15 +1695,9 @@ class Mixture:
                 _columns_message(cells.columns, self.cells_.columns)
             )
         if cells.n_dims != self.cells_.n_dims:
-            row = (
-                "; a Series (or 1-D array) is read as one column: pass one row "
-                "as a one-row DataFrame, X.iloc[[i]], or a 2-D array"
-                if np.ndim(X) == 1 and cells.n_dims == 1
-                else ""
-            )
             raise StanmixInputError(
                 f"X has {cells.n_dims} columns but the model was fitted on "
-                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)}){row}"
+                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)})"
             )
         return cells
 

@@ -998,4 +998,9 @@ def test_one_row_given_as_a_series_is_told_how_to_pass_a_row():
     )
     with pytest.raises(sm.StanmixInputError, match=r"X\.iloc\[\[i\]\]"):
         model.predict_proba(data.X.iloc[0])
+    # with censoring too: the shape is what is wrong, not the limits' columns
+    for row in (data.X.iloc[0], data.X.iloc[0].to_numpy()):
+        for call in (model.predict_proba, model.score_samples):
+            with pytest.raises(sm.StanmixInputError, match=r"X\.iloc\[\[i\]\]"):
+                call(row, lower_limit={"x": -10.0})
     assert model.predict_proba(data.X.iloc[[0]]).shape == (1, 2)
