@@ -13,6 +13,7 @@ import re
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,6 +291,44 @@ def test_a_writable_cache_keeps_the_program_and_its_includes(tmp_path, monkeypat
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
 
 
+def test_a_cmdstan_that_cannot_build_says_what_to_do(tmp_path, monkeypatch):
+    pytest.importorskip("cmdstanpy")
+    monkeypatch.setenv("STANMIX_CACHE", str(tmp_path / "cache"))
+
+    def failing(stan_file, stanc_options, cpp_options):
+        raise ValueError(
+            f"Failed to compile Stan model '{stan_file}'. Console:\n"
+            "make: *** No rule to make target 'normal_diag'.  Stop.\n"
+        )
+
+    engine = CmdStanEngine()
+    engine._cmdstanpy = types.SimpleNamespace(
+        cmdstan_version=lambda: None,
+        cmdstan_path=lambda: str(tmp_path / "cmdstan"),
+        CmdStanModel=failing,
+    )
+    with pytest.raises(sm.EngineUnavailableError) as info:
+        engine._model(program_path("normal_diag"))
+    message = str(info.value)
+    assert message.startswith(f"CmdStan at {tmp_path / 'cmdstan'} could not build")
+    assert "No rule to make target" in message
+    assert "`make build` must succeed" in message and "engine='stanli'" in message
+
+
+def test_the_cmdstan_version_is_the_installations_full_one(tmp_path):
+    """As a CmdStan CSV file gives it to from_cmdstan_csv (major.minor.patch),
+    from the makefile; cmdstanpy's major.minor where there is none."""
+    pytest.importorskip("cmdstanpy")
+    (tmp_path / "makefile").write_text("# CmdStan\nCMDSTAN_VERSION := 2.35.0\n")
+    engine = CmdStanEngine()
+    engine._cmdstanpy = types.SimpleNamespace(
+        cmdstan_version=lambda: (2, 35), cmdstan_path=lambda: str(tmp_path)
+    )
+    assert engine.version == "2.35.0"
+    (tmp_path / "makefile").unlink()
+    assert engine.version == "2.35"
+
+
 # -- CmdStan runs -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def blobs():
@@ -315,6 +354,30 @@ def test_cmdstan_uses_the_given_eta(blobs):
     assert info["iterations"] % 100 == 0 and info["iterations"] >= 100
     assert info["elbo"].shape == (info["iterations"] // 100,)
     assert np.isfinite(info["elbo"]).all()
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_fits_leave_no_output_files_behind(blobs):
+    """CmdStan's CSV and console files are read and removed with each fit, not
+    kept in cmdstanpy's session folder until the interpreter exits."""
+    import cmdstanpy
+
+    def outputs():
+        found = Path(cmdstanpy._TMPDIR).rglob("*")
+        return {p for p in found if p.suffix in (".csv", ".txt")}
+
+    before = outputs()
+    model = sm.DiagonalMixture(3, engine="cmdstan")
+    for method, extra in (
+        ("optimize", {}),
+        ("sample", {"chains": 2, "warmup": 150, "draws": 100}),
+        ("sample", {"chains": 2, "draws": 100, "init": "pathfinder"}),
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(blobs, method=method, seed=1, **extra)
+    assert outputs() == before
 
 
 @needs_cmdstan

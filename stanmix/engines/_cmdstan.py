@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -27,7 +28,7 @@ from stanmix.engines._base import (
     sampler_stats,
 )
 from stanmix.engines._columns import unflatten
-from stanmix.exceptions import StanmixInputError
+from stanmix.exceptions import EngineUnavailableError, StanmixInputError
 
 #: Suffixes of the files the programs include.
 INCLUDES = (".stanfunctions", ".standata")
@@ -44,6 +45,13 @@ def cache_dir() -> Path:
         return Path(root)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "stanmix"
+
+
+def _first_lines(text: str, lines: int = 6) -> str:
+    """The first ``lines`` non-empty lines of ``text``, joined by " | "."""
+    kept = [line.strip() for line in text.splitlines() if line.strip()]
+    more = " | ..." if len(kept) > lines else ""
+    return " | ".join(kept[:lines]) + more
 
 
 def _cache_error(folder: Path, exc: OSError) -> StanmixInputError:
@@ -298,9 +306,20 @@ class CmdStanEngine(Engine):
 
     @property
     def version(self) -> str:
-        found = self._cmdstanpy.cmdstan_version()
-        cmdstan = ".".join(map(str, found)) if found else "unknown"
-        return f"CmdStan {cmdstan} (cmdstanpy {self._cmdstanpy.__version__})"
+        """CmdStan's full version (``2.35.0``), as the ``stan_version_*``
+        lines of its CSV files give it to :func:`~stanmix.from_cmdstan_csv`:
+        from the installation's makefile, else cmdstanpy's major.minor."""
+        with contextlib.suppress(ValueError, OSError):
+            makefile = Path(self._cmdstanpy.cmdstan_path()) / "makefile"
+            found = re.search(
+                r"^CMDSTAN_VERSION\s*:?=\s*(\S+)",
+                makefile.read_text(encoding="utf-8", errors="replace"),
+                re.MULTILINE,
+            )
+            if found:
+                return found.group(1)
+        short = self._cmdstanpy.cmdstan_version()
+        return ".".join(map(str, short)) if short else "unknown"
 
     def _model(self, stan_file: Path, threads: bool = False):
         """A compiled CmdStanModel, built once per source and CmdStan version
@@ -342,11 +361,19 @@ class CmdStanEngine(Engine):
                     staging.rename(target)
                 except OSError:  # another process won the race
                     shutil.rmtree(staging, ignore_errors=True)
-            model = self._cmdstanpy.CmdStanModel(
-                stan_file=target / stan_file.name,
-                stanc_options={"include-paths": [str(target)]},
-                cpp_options={"STAN_THREADS": True} if threads else None,
-            )
+            try:
+                model = self._cmdstanpy.CmdStanModel(
+                    stan_file=target / stan_file.name,
+                    stanc_options={"include-paths": [str(target)]},
+                    cpp_options={"STAN_THREADS": True} if threads else None,
+                )
+            except ValueError as exc:
+                raise EngineUnavailableError(
+                    f"CmdStan at {self._cmdstanpy.cmdstan_path()} could not build "
+                    f"{stan_file.name}: {_first_lines(str(exc))}. Check that "
+                    "installation (in its folder, `make build` must succeed), "
+                    "point CMDSTAN at a working one, or use engine='stanli'"
+                ) from exc
             self._models[key] = model
             return model
 
@@ -354,17 +381,19 @@ class CmdStanEngine(Engine):
         self._model(stan_file, threads=threads)
 
     def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
-        fit = self._model(stan_file).optimize(
-            data=dict(data),
-            seed=int(seed),
-            inits=None if init is None else dict(init),
-            algorithm="lbfgs",
-            jacobian=bool(jacobian),
-            iter=int(iter),
-            sig_figs=SIG_FIGS,
-        )
-        names = list(fit.column_names)
-        values = np.asarray(fit.optimized_params_np, dtype=float)
+        with tempfile.TemporaryDirectory(prefix="stanmix-optimize-") as out:
+            fit = self._model(stan_file).optimize(
+                data=dict(data),
+                seed=int(seed),
+                inits=None if init is None else dict(init),
+                algorithm="lbfgs",
+                jacobian=bool(jacobian),
+                iter=int(iter),
+                sig_figs=SIG_FIGS,
+                output_dir=out,
+            )
+            names = list(fit.column_names)
+            values = np.asarray(fit.optimized_params_np, dtype=float)
         variables = unflatten(names, values[None, None, :])
         lp = float(variables.pop("lp__").ravel()[0])
         return EngineResult(
@@ -495,33 +524,38 @@ class CmdStanEngine(Engine):
             warmup=warmup,
             adapt_engaged=adapt_engaged,
         )
-        if pathfinder_init:
-            pathfinder = model.pathfinder(
-                data=dict(data), seed=int(seed), sig_figs=SIG_FIGS
-            )
-            inits = pathfinder.create_inits(seed=int(seed), chains=int(chains))
-        elif isinstance(inits, Mapping):
+        if isinstance(inits, Mapping):
             inits = dict(inits)
         elif inits is not None:
             inits = [dict(i) for i in inits]
         if options.get("inv_metric") is not None:
             options["inv_metric"] = np.asarray(options["inv_metric"])
         options.setdefault("parallel_chains", min(int(chains), os.cpu_count() or 1))
-        fit = model.sample(
-            data=dict(data),
-            chains=int(chains),
-            seed=int(seed),
-            iter_warmup=int(warmup),
-            iter_sampling=int(draws),
-            metric=metric,
-            inits=inits,
-            show_progress=bool(show_progress),
-            sig_figs=SIG_FIGS,
-            **adaptation,
-            **options,
-        )
-        names = list(fit.column_names)
-        values = np.transpose(np.asarray(fit.draws(), dtype=float), (1, 0, 2))
+        with tempfile.TemporaryDirectory(prefix="stanmix-sample-") as out:
+            if pathfinder_init:
+                pathfinder = model.pathfinder(
+                    data=dict(data), seed=int(seed), sig_figs=SIG_FIGS, output_dir=out
+                )
+                inits = pathfinder.create_inits(seed=int(seed), chains=int(chains))
+            fit = model.sample(
+                data=dict(data),
+                chains=int(chains),
+                seed=int(seed),
+                iter_warmup=int(warmup),
+                iter_sampling=int(draws),
+                metric=metric,
+                inits=inits,
+                show_progress=bool(show_progress),
+                sig_figs=SIG_FIGS,
+                output_dir=out,
+                **adaptation,
+                **options,
+            )
+            # everything read from the files before they go
+            names = list(fit.column_names)
+            values = np.transpose(np.asarray(fit.draws(), dtype=float), (1, 0, 2))
+            step_size, inv_metric = fit.step_size, fit.inv_metric
+            metric_type = fit.metric_type
         variables = unflatten(names, values)
         stats = sampler_stats(
             {col: variables.pop(col) for col in list(variables) if col.endswith("__")}
@@ -534,10 +568,10 @@ class CmdStanEngine(Engine):
             engine_version=self.version,
             info={
                 "pathfinder_init": bool(pathfinder_init),
-                "step_size": fit.step_size,
-                "inv_metric": fit.inv_metric,
+                "step_size": step_size,
+                "inv_metric": inv_metric,
                 "warmup": int(warmup),
-                "metric": fit.metric_type,
+                "metric": metric_type,
                 "adapt_metric": bool(adapt_metric),
                 "adapt_engaged": adapt_engaged,
                 "max_treedepth": int(options.get("max_treedepth", MAX_TREEDEPTH)),
