@@ -26,12 +26,15 @@ import numpy as np
 import pandas as pd
 
 from stanmix import _validation as check
-from stanmix.cells import CellTable
+from stanmix import likelihood
+from stanmix.cells import CellTable, Standardization
 from stanmix.engines import EngineResult, sampler_stats, unflatten
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import family_from_stan_data
 from stanmix.families.full import latent_cells
+from stanmix.inference.settings import MIN_NUTS_DRAWS
 from stanmix.programs import PROGRAMS
+from stanmix.stan_data import check_stan_data
 
 __all__ = ["from_cmdstan_csv", "read_stan_csv"]
 
@@ -49,7 +52,10 @@ _WANTED = (
     "max_depth",
     "seed",
     "id",
+    "algorithm",
+    "sig_figs",
 )
+_DATA_FILE = re.compile(r"^#\s*file\s*=\s*(.*?)\s*(?:\(Default\))?\s*$")
 
 
 def _text(path: Path, what: str) -> str:
@@ -116,21 +122,62 @@ class _Chain:
     values: np.ndarray
     config: dict[str, str]
     header_line: int
+    data_file: str | None = None
+
+
+def _opening(lines: list[str]) -> tuple[dict[str, str], str | None, int | None]:
+    """The run's settings, its data file (``# data`` / ``#   file = ...``,
+    None when not recorded) and the line of the header row (None if none)."""
+    config: dict[str, str] = {}
+    data_file = None
+    previous = ""
+    for number, line in enumerate(lines, start=1):
+        if not line.startswith("#"):
+            if line.strip():
+                return config, data_file, number
+            continue
+        match = _SETTING.match(line)
+        if match and match.group(1) in _WANTED:
+            config.setdefault(match.group(1), match.group(2))
+        found = _DATA_FILE.match(line)
+        if found and previous.strip("# ") == "data" and found.group(1):
+            data_file = found.group(1)
+        previous = line
+    return config, data_file, None
+
+
+def _check_ending(path: Path, text: str) -> None:
+    """A file CmdStan finished ends with a newline: a last row of values
+    without one was cut short, possibly inside a number (a comment line
+    without one, e.g. after an edit, loses nothing)."""
+    last = text[text.rfind("\n") + 1 :]
+    if last.strip() and not last.startswith("#"):
+        line = text.count("\n") + 1
+        raise StanmixInputError(
+            f"{path.name} line {line} is cut short: the file ends inside it, "
+            "without a newline (a run still writing or a file cut while "
+            "copied); give the files of a finished run"
+        )
+
+
+def _check_algorithm(path: Path, config: Mapping[str, str]) -> None:
+    """Only NUTS (``algorithm = hmc``) draws are draws of the posterior."""
+    algorithm = config.get("algorithm", "hmc")
+    if algorithm != "hmc":
+        raise StanmixInputError(
+            f"{path.name}: the run's algorithm is {algorithm!r}, not 'hmc': "
+            "its draws are not an MCMC run of the posterior (fixed_param "
+            "repeats the initial values); run 'sample' with its default "
+            "algorithm (hmc)"
+        )
 
 
 def _read_chain(path: Path) -> _Chain:
     """Read one Stan CSV file, naming its line for anything amiss."""
-    lines = _text(path, "CmdStan output file").splitlines()
-    config: dict[str, str] = {}
-    header = None
-    for number, line in enumerate(lines, start=1):
-        if line.startswith("#"):
-            match = _SETTING.match(line)
-            if match and match.group(1) in _WANTED:
-                config.setdefault(match.group(1), match.group(2))
-        elif line.strip():
-            header = number
-            break
+    text = _text(path, "CmdStan output file")
+    _check_ending(path, text)
+    lines = text.splitlines()
+    config, data_file, header = _opening(lines)
     method = config.get("method")
     if method is None:
         raise StanmixInputError(
@@ -143,6 +190,7 @@ def _read_chain(path: Path) -> _Chain:
             f"{path.name}: stanmix reads the output of CmdStan's 'sample' "
             f"method, but this file's method is {method!r}"
         )
+    _check_algorithm(path, config)
     if header is None:
         raise StanmixInputError(
             f"{path.name} ends at line {len(lines)} before its header row of "
@@ -165,6 +213,12 @@ def _read_chain(path: Path) -> _Chain:
         line = lines[number - 1]
         if line.startswith("#") or not line.strip():
             continue
+        if "lp__" in line and "lp__" in (f.strip() for f in line.split(",")):
+            raise StanmixInputError(
+                f"{path.name} line {number} is a second header row (the first is "
+                f"line {header}): the file holds more than one run's draws; "
+                "give each run's files separately"
+            )
         fields = line.count(",") + 1
         if fields != len(names):
             raise StanmixInputError(
@@ -193,7 +247,7 @@ def _read_chain(path: Path) -> _Chain:
                 else "the file holds more than one run's draws"
             )
         )
-    return _Chain(names, values, config, header)
+    return _Chain(names, values, config, header, data_file)
 
 
 def _numbers(path: Path, rows: list[tuple[int, str]], names: list[str]) -> np.ndarray:
@@ -241,8 +295,10 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
     ------
     StanmixInputError
         A missing, unreadable or damaged file (naming the file and line), a
-        file cut short (fewer draws than its run was set for), a run that is
-        not ``method=sample``, or chains with different columns.
+        file cut short (fewer draws than its run was set for, or a last row
+        without its newline) or holding a second run, a run that is not
+        ``method=sample`` with NUTS (``algorithm=hmc``), or chains with
+        different columns or run on different data files.
     """
     given = [csv_files] if isinstance(csv_files, (str, Path)) else csv_files
     given = list(given) if isinstance(given, Iterable) else [given]
@@ -264,11 +320,20 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
         )
     chains: list[np.ndarray] = []
     first: _Chain | None = None
+    named: tuple[Path, str] | None = None
     for path in paths:
         chain = _read_chain(path)
         if first is None:
             first = chain
-        elif chain.names != first.names:
+        if chain.data_file and named is None:
+            named = (path, chain.data_file)
+        elif chain.data_file and named and chain.data_file != named[1]:
+            raise StanmixInputError(
+                f"{path.name} was run on the data file {chain.data_file!r} but "
+                f"{named[0].name} on {named[1]!r}: chains on other data are not "
+                "draws of one posterior; give the files of one run"
+            )
+        if chain.names != first.names:
             raise StanmixInputError(
                 f"{path.name} has other columns than {paths[0].name}; give the "
                 "files of one run"
@@ -313,6 +378,8 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             "seed": config.get("seed"),
             "warmup": _count(config, "num_warmup") or 0,
             "max_treedepth": _count(config, "max_depth"),
+            "sig_figs": _count(config, "sig_figs"),
+            "data_file": first.data_file,
         },
     )
 
@@ -352,24 +419,9 @@ def _program_of(result: EngineResult) -> str:
     return name
 
 
-def _check_scale_prior(data: Mapping, d: int) -> None:
-    """A diagonal program's scale prior has one entry when spherical, else D:
-    a data file whose ``spherical`` flag disagrees is not the run's."""
-    if "spherical" not in data or "sigma_loc" not in data:
-        return
-    spherical = check.integer("the data's spherical", data["spherical"])
-    size = np.atleast_1d(np.asarray(data["sigma_loc"], dtype=float)).size
-    if size != (1 if spherical else d):
-        raise StanmixInputError(
-            f"the data's spherical = {spherical} but its sigma_loc has {size} "
-            f"entries (a spherical run has 1, a diagonal one D = {d}); give the "
-            "data file the run used"
-        )
-
-
 def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
-    """The draws must be of this data: K, D, and N or the censored cells
-    wherever the run's variables show them."""
+    """The draws must be of this data: K, D, and the censored cells
+    wherever the run's variables show them (K and N first: :func:`_check_counts`)."""
     found = result.variables
     if "w" not in found or "mu" not in found:
         raise StanmixInputError(
@@ -383,12 +435,6 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
             f"and means of shape {shape}, but the data file says K = {k} and "
             f"D = {cells.n_dims}; give the data file the run used"
         )
-    for name in ("log_lik", "membership_log_prob"):
-        if name in found and found[name].shape[2] != cells.n_obs:
-            raise StanmixInputError(
-                f"the run's {name} has {found[name].shape[2]} rows but the data "
-                f"file has N = {cells.n_obs}; give the data file the run used"
-            )
     if "y_latent" in found:
         expected = latent_cells(cells)[0].size
         if found["y_latent"].shape[2:] != (expected,):
@@ -421,6 +467,223 @@ def _check_columns(result: EngineResult, family, k: int, d: int, program: str):
                 f"this data (K = {k}, D = {d}); columns are missing or the data "
                 "file is not the run's"
             )
+
+
+def _check_counts(result: EngineResult, data: Mapping) -> None:
+    """The data's K and N against the draws, before anything is read by
+    them: the components of ``w`` and the rows of the per-row quantities."""
+    counts = {
+        key: data.get(key)
+        for key in ("K", "N")
+        if isinstance(data.get(key), (int, np.integer))
+        and not isinstance(data.get(key), bool)
+    }
+    w = result.variables.get("w")
+    if "K" in counts and w is not None and w.shape[-1] != counts["K"]:
+        raise StanmixInputError(
+            f"the CSV files hold draws with {w.shape[-1]} components but the "
+            f"data file says K = {counts['K']}; give the data file the run used"
+        )
+    for name in ("log_lik", "membership_log_prob"):
+        found = result.variables.get(name)
+        if (
+            "N" in counts
+            and found is not None
+            and found.shape[2] not in (0, counts["N"])
+        ):
+            raise StanmixInputError(
+                f"the run's {name} has {found.shape[2]} rows but the data file "
+                f"has N = {counts['N']}: the data's N does not match the run's "
+                "draws; give the data file the run used"
+            )
+
+
+def _check_flags(result: EngineResult, data: Mapping, program: str) -> None:
+    """Flags the draws show: the per-dimension model (``independent_dims =
+    1``) writes no memberships, and the program refuses to."""
+    if int(data.get("independent_dims", 0)) != 1:
+        return
+    found = result.variables.get("membership_log_prob")
+    if found is not None and found.size:
+        raise StanmixInputError(
+            "the data's independent_dims = 1 but the CSV files hold "
+            f"membership_log_prob, which {program}.stan writes only for joint "
+            "components (independent_dims = 0; it refuses compute_membership = 1 "
+            "otherwise); give the data file the run used"
+        )
+    if int(data.get("compute_membership", 0)):
+        raise StanmixInputError(
+            "the data's independent_dims = 1 and compute_membership = 1, which "
+            f"{program}.stan refuses (per-dimension mixtures have no single "
+            "component per row); give the data file the run used"
+        )
+
+
+def _check_anchor(result: EngineResult, anchor: int, ordered: int) -> None:
+    """The means' ordering the draws show: ``mu_anchor_ordered`` (from the
+    pivot up) or ``mu_anchor_free`` is the anchor column of ``mu``, and
+    which of them the run wrote says whether the means were ordered."""
+    found = result.variables
+    mu = np.asarray(found["mu"])
+    written = {
+        name: np.asarray(found[name])
+        for name in ("mu_anchor_ordered", "mu_anchor_free")
+        if name in found and np.asarray(found[name]).size
+    }
+    if not written:
+        return
+    name, values = next(iter(written.items()))
+    if (name == "mu_anchor_ordered") != bool(ordered):
+        raise StanmixInputError(
+            f"the data's ordered_means = {ordered} but the run wrote {name} "
+            f"(ordered_means = {1 - ordered}); give the data file the run used"
+        )
+    m = values.shape[-1]
+    tail = mu[..., mu.shape[-2] - m :, :]
+
+    def matches(column: int) -> bool:
+        return bool(np.allclose(tail[..., column], values, rtol=1e-6, atol=0.0))
+
+    if matches(anchor - 1):
+        return
+    runs = [d + 1 for d in range(mu.shape[-1]) if matches(d)]
+    shows = (
+        f"are the means of column {runs[0]} (a run with anchor = {runs[0]})"
+        if runs
+        else "are the means of no column of mu"
+    )
+    raise StanmixInputError(
+        f"the data's anchor = {anchor} but the run's {name} {shows}: "
+        "relabelling would order the components on the wrong column; give the "
+        "data file the run used"
+    )
+
+
+#: Log terms (draws x rows x components) recomputed to compare a run's
+#: generated quantities with its data: a few draws of each chain.
+_COMPARE_BUDGET = 4_000_000
+_GENERATED = ("log_lik", "membership_log_prob", "y_latent")
+
+
+def _compared_draws(result: EngineResult, n: int, k: int) -> np.ndarray:
+    """Evenly spaced draws of each chain, up to 10 and within the budget."""
+    c, s = np.asarray(result.variables["w"]).shape[:2]
+    per_chain = max(1, min(s, 10, _COMPARE_BUDGET // max(1, c * n * k)))
+    return np.unique(np.linspace(0, s - 1, per_chain).round().astype(int))
+
+
+def _recomputed(family, cells: CellTable, variables: Mapping, want: set[str]):
+    """``log_lik`` (chain, draw, N) and membership probabilities (chain,
+    draw, N, K) from the draws, as stanmix computes them."""
+    d = cells.n_dims
+    units = Standardization(np.zeros(d), np.ones(d))
+    params = family.to_original_units(family.from_stan(variables), units)
+    c, s = params["w"].shape[:2]
+    flat = {name: a.reshape(c * s, *a.shape[2:]) for name, a in params.items()}
+    out = {}
+    if "log_lik" in want:
+        out["log_lik"] = likelihood.log_likelihood(family, cells, flat).reshape(
+            c, s, -1
+        )
+    if "membership_log_prob" in want:
+        out["membership_log_prob"] = likelihood.membership_draws(
+            family, cells, flat
+        ).reshape(c, s, cells.n_obs, -1)
+    return out
+
+
+def _rounded(variables: Mapping, digits: int) -> dict:
+    """The draws moved by the rounding of values printed to ``digits``
+    significant digits (each value up or down, at random)."""
+    rng = np.random.default_rng(0)
+    step = 0.5 * 10.0 ** (1 - digits)
+    return {
+        name: a * (1 + step * rng.choice([-1.0, 1.0], np.shape(a)))
+        for name, a in variables.items()
+    }
+
+
+def _check_generated(
+    result: EngineResult, family, cells: CellTable, source: str
+) -> None:
+    """The run's own ``log_lik`` and ``membership_log_prob`` against those
+    stanmix recomputes from the data, on a few draws of each chain.
+
+    They agree up to the printed precision of the CSV files (6 significant
+    digits unless ``sig_figs`` says otherwise) and float summation: the
+    tolerance is 1e-4 times (1 + the value), plus ten times the change that
+    rounding every parameter to the printed digits makes. Rows whose
+    censored cells ``full_cov.stan`` samples as latent values are skipped
+    (the program completes them with the draw's values).
+    """
+    found = result.variables
+    want = {n for n in ("log_lik", "membership_log_prob") if np.size(found.get(n, []))}
+    if not want:
+        return
+    k = np.asarray(found["w"]).shape[-1]
+    draws = _compared_draws(result, cells.n_obs, k)
+    subset = {n: np.asarray(a)[:, draws] for n, a in found.items()}
+    params = {n: a for n, a in subset.items() if n not in _GENERATED}
+    digits = result.info.get("sig_figs") or 6
+    ours = _recomputed(family, cells, params, want)
+    moved = _recomputed(family, cells, _rounded(params, digits), want)
+    rows = np.arange(cells.n_obs)
+    if getattr(family, "censoring", None) == "latent":
+        rows = np.setdiff1d(rows, latent_cells(cells)[0])
+    for name in sorted(want):
+        theirs = subset[name][:, :, rows]
+        if name == "membership_log_prob":
+            theirs = np.exp(theirs)
+        mine = ours[name][:, :, rows]
+        slack = 10 * np.abs(moved[name][:, :, rows] - mine)
+        scale = 1 + (np.abs(theirs) if name == "log_lik" else 0)
+        off = np.abs(mine - theirs)
+        off[(mine == theirs) | (np.isnan(mine) & np.isnan(theirs))] = 0
+        bad = ~(off <= 1e-4 * scale + slack)
+        if bad.any():
+            _refuse_generated(result, name, bad, draws, rows, mine, theirs, source)
+
+
+def _refuse_generated(result, name, bad, draws, rows, mine, theirs, source) -> None:
+    """The message for a run's generated quantity that its data do not give."""
+    files = [Path(f).name for f in result.info["csv_files"]]
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    chain, draw, row = where[:3]
+    label = f"{name}[{rows[row] + 1}" + (
+        f", {where[3] + 1}]" if len(where) > 3 else "]"
+    )
+    what = "log-likelihood" if name == "log_lik" else "membership probability"
+    shown = "" if name == "log_lik" else " as a probability"
+    detail = (
+        f"its {what} of row {rows[row] + 1} recomputed from the data is "
+        f"{mine[where]:.6g}, but {files[chain]} holds {label} = {theirs[where]:.6g}"
+        f"{shown} (draw {draws[draw] + 1})"
+    )
+    agree = [files[c] for c in range(bad.shape[0]) if not bad[c].any()]
+    if agree:
+        raise StanmixInputError(
+            f"{files[chain]} does not match {source}, though {agree[0]} does "
+            f"({detail}): the chains were run on different data; give the files "
+            "of one run and its data file"
+        )
+    raise StanmixInputError(
+        f"{source} does not match the run that wrote the draws: {detail}; give "
+        "the data file the run used"
+    )
+
+
+def _check_draw_count(result: EngineResult) -> None:
+    """Enough draws a chain for R-hat, ESS and the label-switching check."""
+    draws = np.asarray(result.variables["w"]).shape[1] if "w" in result.variables else 0
+    if 0 < draws < MIN_NUTS_DRAWS:
+        files = [Path(f).name for f in result.info["csv_files"]]
+        raise StanmixInputError(
+            f"{files[0]}{' and the other chains' if len(files) > 1 else ''} "
+            f"hold{'s' if len(files) == 1 else ''} {draws} draw"
+            f"{'s' if draws > 1 else ''} after warmup: stanmix needs at least "
+            f"{MIN_NUTS_DRAWS} a chain (R-hat, ESS and the check for label "
+            "switching compare draws); run more draws (num_samples)"
+        )
 
 
 def from_cmdstan_csv(
@@ -470,12 +733,15 @@ def from_cmdstan_csv(
     from stanmix.estimator import Mixture
 
     result = read_stan_csv(csv_files)
+    _check_draw_count(result)
     source = Path(data).name if isinstance(data, (str, Path)) else None
     data = _load_data(data)
     program = _program_of(result)
     try:
         if "K" not in data:
             raise StanmixInputError("the data has no entry 'K' (number of components)")
+        _check_counts(result, data)
+        check_stan_data(program, data)
         k = check.integer("the data's K", data["K"], low=1)
         if columns is not None:
             names = [str(c) for c in columns]
@@ -486,22 +752,12 @@ def from_cmdstan_csv(
                     "dimension its own name"
                 )
         cells = CellTable.from_stan(data, columns).validate()
-        ordered = check.integer(
-            "the data's ordered_means", data.get("ordered_means", 1)
-        )
-        if ordered not in (0, 1):
-            raise StanmixInputError(
-                f"the data's ordered_means must be 0 or 1, got {ordered}"
-            )
-        anchor = check.integer("the data's anchor", data.get("anchor", 1), low=1)
-        if anchor > cells.n_dims:
-            raise StanmixInputError(
-                f"the data's anchor is {anchor} but D = {cells.n_dims} (the anchor "
-                "is a column number from 1 to D)"
-            )
-        _check_scale_prior(data, cells.n_dims)
+        ordered = int(data.get("ordered_means", 1))
+        anchor = int(data.get("anchor", 1))
+        _check_flags(result, data, program)
         family = family_from_stan_data(program, data)
         _check_sizes(result, data, cells, k)
+        _check_anchor(result, anchor, ordered)
     except StanmixInputError as err:
         if source is None:
             raise
@@ -512,6 +768,7 @@ def from_cmdstan_csv(
             f"{program}.stan: {type(err).__name__}: {err}"
         ) from None
     _check_columns(result, family, k, cells.n_dims, program)
+    _check_generated(result, family, cells, source or "the data")
     model = Mixture(
         k,
         family=family.family,

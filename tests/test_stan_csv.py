@@ -239,7 +239,8 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
     for path in (paths[0], short):
         unset.append(tmp_path / f"unset_{path.name}")
         lines = path.read_text().splitlines()
-        unset[-1].write_text("\n".join(x for x in lines if "num_samples" not in x))
+        kept = [x for x in lines if "num_samples" not in x]
+        unset[-1].write_text("\n".join(kept) + "\n")
     with pytest.raises(
         sm.StanmixInputError, match=r"different numbers of draws \(unset_\S+ 300, "
     ):
@@ -487,7 +488,7 @@ def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
     )
     refused(
         written("fewer.json", {**data, "N": 20}),
-        "fewer.json: the data's y or observed entry does not hold N x D = 20 x 2",
+        "fewer.json: the run's log_lik has 200 rows but the data file has N = 20",
     )
     refused(
         written("other_k.json", {**data, "K": 3}),
@@ -503,7 +504,9 @@ def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
     )
     refused(
         written("other_flag.json", {**data, "spherical": 1}),
-        "other_flag.json: the data's spherical = 1 but its sigma_loc has 2 entries",
+        "other_flag.json: the data's sigma_loc has 2 entries, but normal_diag.stan "
+        "declares vector<lower=0>[spherical ? 1 : D] sigma_loc: 1 entry with "
+        "spherical = 1, D = 2",
     )
     refused(
         written("ordered.json", {**data, "ordered_means": "yes"}),
@@ -515,7 +518,7 @@ def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
     )
     refused(
         written("anchor.json", {**data, "anchor": 3}),
-        "anchor.json: the data's anchor is 3 but D = 2 (the anchor is a column",
+        "anchor.json: the data's anchor must be from 1 to D = 2, got 3",
     )
     with pytest.raises(sm.StanmixInputError, match="columns names 'a' twice"):
         sm.from_cmdstan_csv(paths, data, columns=["a", "a"])
@@ -527,3 +530,260 @@ def test_bad_data_files_are_refused_naming_the_file(short_run, tmp_path):
     refused(binary, "binary.json is not a text file: line 1")
     refused(tmp_path, f"data file {str(tmp_path)!r} is a folder, not a file")
     refused(["y.json"], "data must be the data's dictionary or the path")
+
+
+def _refused(paths, data, *fragments) -> str:
+    """The message of ``from_cmdstan_csv``'s refusal, holding ``fragments``."""
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.from_cmdstan_csv(paths, data)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+    return str(info.value)
+
+
+def test_a_data_file_with_another_anchor_is_refused(short_run):
+    """The run ordered its means on column 2 (mu_anchor_ordered is mu[:, 2]):
+    a data file saying anchor = 1 would relabel on the wrong column."""
+    data, paths = short_run
+    assert data["anchor"] == 2
+    _refused(
+        paths,
+        {**data, "anchor": 1},
+        "the data's anchor = 1 but the run's mu_anchor_ordered are the means of "
+        "column 2 (a run with anchor = 2)",
+        "give the data file the run used",
+    )
+    _refused(
+        paths,
+        {**data, "ordered_means": 0},
+        "the data's ordered_means = 0 but the run wrote mu_anchor_ordered",
+    )
+
+
+def test_a_data_file_with_other_values_is_refused(short_run, tmp_path):
+    """Right shapes, other values: the log-likelihood recomputed from the data
+    differs from the run's own log_lik, and its memberships from
+    membership_log_prob."""
+    data, paths = short_run
+    shifted = tmp_path / "shifted.json"
+    shifted.write_text(
+        json.dumps({**data, "y": [[a + 5, b + 5] for a, b in data["y"]]})
+    )
+    _refused(
+        paths,
+        shifted,
+        "shifted.json does not match the run that wrote the draws: its "
+        "log-likelihood of row 1 recomputed from the data is",
+        "but normal_diag_1.csv holds log_lik[1] = ",
+    )
+    # Without log_lik, the memberships show it.
+    header, _ = _layout(paths[0])
+
+    def no_log_lik(lines):
+        names = lines[header - 1].split(",")
+        keep = [i for i, n in enumerate(names) if not n.startswith("log_lik.")]
+        return [
+            x if x.startswith("#") else ",".join(x.split(",")[i] for i in keep)
+            for x in lines
+        ]
+
+    edited = [_edited(p, tmp_path, p.name, no_log_lik) for p in paths]
+    _refused(
+        edited,
+        {**data, "y": [[a + 5, b + 5] for a, b in data["y"]]},
+        "the data does not match the run that wrote the draws: its membership "
+        "probability of row 1",
+        "membership_log_prob[1, ",
+    )
+
+
+def test_chains_run_on_different_data_are_refused(short_run, tmp_path):
+    """Chains whose headers name different data files, or (without that
+    header line) whose log_lik the data give for one chain only."""
+    data, paths = short_run
+
+    def run_on(name):
+        def edit(lines):
+            at = next(i for i, x in enumerate(lines) if x.startswith("# random"))
+            return [*lines[:at], "# data", f"#   file = {name}", *lines[at:]]
+
+        return edit
+
+    first = _edited(paths[0], tmp_path, "a_1.csv", run_on("one.data.json"))
+    second = _edited(paths[1], tmp_path, "a_2.csv", run_on("two.data.json"))
+    _refused(
+        [first, second],
+        data,
+        "a_2.csv was run on the data file 'two.data.json' but a_1.csv on "
+        "'one.data.json'",
+        "give the files of one run",
+    )
+    same = _edited(paths[1], tmp_path, "b_2.csv", run_on("one.data.json"))
+    with pytest.warns(sm.ConvergenceWarning):
+        sm.from_cmdstan_csv([first, same], data)
+    header, rows = _layout(paths[1])
+    names = paths[1].read_text().splitlines()[header - 1].split(",")
+    at = [i for i, n in enumerate(names) if n.startswith("log_lik.")]
+
+    def other_log_lik(lines):
+        out = list(lines)
+        for number in rows:
+            fields = out[number - 1].split(",")
+            for i in at:
+                fields[i] = f"{float(fields[i]) - 3:.9g}"
+            out[number - 1] = ",".join(fields)
+        return out
+
+    _refused(
+        [paths[0], _edited(paths[1], tmp_path, "c_2.csv", other_log_lik)],
+        data,
+        "c_2.csv does not match the data, though normal_diag_1.csv does",
+        "the chains were run on different data",
+    )
+
+
+def test_a_file_cut_inside_its_last_value_is_refused(short_run, tmp_path):
+    data, (good, _) = short_run
+    _, rows = _layout(good)
+    lines = good.read_text().splitlines()
+    last = rows[-1]
+    cut = tmp_path / "cut.csv"
+    cut.write_text("\n".join([*lines[: last - 1], lines[last - 1][:-3]]))
+    _refused(
+        [good, cut],
+        data,
+        f"cut.csv line {last} is cut short: the file ends inside it, without a newline",
+    )
+
+
+def test_data_entries_are_checked_against_the_programs_declarations(short_run):
+    """Sizes, integers and bounds of the data block, as CmdStan checks them."""
+    data, paths = short_run
+    first = data["left_row"]
+    for value in (0, -3):
+        _refused(
+            paths,
+            {**data, "left_row": [value, *first[1:]]},
+            f"the data's left_row[1] must be from 1 to N = 200, got {value}; "
+            "normal_diag.stan declares array[n_left] int<lower=1, upper=N> left_row",
+        )
+    _refused(
+        paths,
+        {**data, "n_left": 39},
+        "the data's left_row has 40 entries, but normal_diag.stan declares "
+        "array[n_left] int<lower=1, upper=N> left_row: 39 entries with n_left = 39",
+    )
+    observed = [list(row) for row in data["observed"]]
+    observed[4][1] = 2
+    _refused(
+        paths,
+        {**data, "observed": observed},
+        "the data's observed[5, 2] must be from 0 to 1, got 2",
+    )
+    _refused(
+        paths,
+        {**data, "alpha": [3.0, 3.0]},
+        "the data's alpha has 2 entries, but normal_diag.stan declares "
+        "vector<lower=0>[K] alpha: 5 entries with K = 5",
+    )
+    _refused(
+        paths,
+        {**data, "left_col": [1.5, *data["left_col"][1:]]},
+        "the data's left_col[1] must be an integer, got 1.5",
+    )
+
+
+@pytest.mark.parametrize("name", PROGRAMS)
+def test_every_data_entry_of_the_programs_is_read(name):
+    """The declarations read from each program's data block (includes
+    resolved) are the entries of its example data."""
+    from stanmix.stan_data import _declarations
+
+    data = json.loads(example_data_path(name).read_text())
+    assert sorted(d.name for d in _declarations(name)) == sorted(data)
+
+
+def test_the_per_dimension_flag_must_match_the_draws(short_run):
+    """independent_dims = 1 writes no memberships, but the run did."""
+    data, paths = short_run
+    _refused(
+        paths,
+        {**data, "independent_dims": 1, "compute_membership": 0},
+        "the data's independent_dims = 1 but the CSV files hold "
+        "membership_log_prob, which normal_diag.stan writes only for joint "
+        "components",
+    )
+
+
+def test_a_fixed_param_run_is_refused(short_run, tmp_path):
+    data, paths = short_run
+
+    def fixed(lines):
+        return [
+            x.replace("algorithm = hmc (Default)", "algorithm = fixed_param")
+            for x in lines
+        ]
+
+    _refused(
+        [_edited(p, tmp_path, p.name, fixed) for p in paths],
+        data,
+        "normal_diag_1.csv: the run's algorithm is 'fixed_param', not 'hmc': its "
+        "draws are not an MCMC run of the posterior",
+    )
+
+
+def test_two_runs_in_one_file_are_refused_as_such(short_run, tmp_path):
+    data, (good, _) = short_run
+    header, _ = _layout(good)
+    n_lines = len(good.read_text().splitlines())
+    _refused(
+        [_edited(good, tmp_path, "two.csv", lambda lines: lines + lines)],
+        data,
+        f"two.csv line {n_lines + header} is a second header row (the first is "
+        f"line {header}): the file holds more than one run's draws",
+    )
+
+
+def test_too_few_draws_are_refused_naming_the_files(short_run, tmp_path):
+    data, paths = short_run
+    _, rows = _layout(paths[0])
+
+    def one_draw(lines):
+        kept = [x.replace("num_samples = 20", "num_samples = 1") for x in lines]
+        return [x for i, x in enumerate(kept, start=1) if i not in rows[1:]]
+
+    edited = [_edited(p, tmp_path, p.name, one_draw) for p in paths]
+    _refused(
+        edited,
+        data,
+        "normal_diag_1.csv and the other chains hold 1 draw after warmup: "
+        "stanmix needs at least 4 a chain",
+        "run more draws (num_samples)",
+    )
+
+
+def test_a_data_file_with_another_n_is_refused(short_run):
+    """N = 150 rows for a run on 200: the run's log_lik has 200 rows; and
+    the data's censored cells beyond row 150 are out of its range."""
+    data, paths = short_run
+    fewer = {
+        **data,
+        "N": 150,
+        "y": data["y"][:150],
+        "observed": data["observed"][:150],
+    }
+    _refused(
+        paths,
+        fewer,
+        "the run's log_lik has 200 rows but the data file has N = 150: the data's "
+        "N does not match the run's draws",
+    )
+    beyond = next(i for i, r in enumerate(data["left_row"]) if r > 150)
+    from stanmix.stan_data import check_stan_data
+
+    with pytest.raises(sm.StanmixInputError) as info:
+        check_stan_data("normal_diag", fewer)
+    assert (
+        f"the data's left_row[{beyond + 1}] must be from 1 to N = 150, got "
+        f"{data['left_row'][beyond]}" in str(info.value)
+    )
