@@ -37,8 +37,7 @@ them per cell in :attr:`CellTable.lower_limit` and
 :attr:`CellTable.upper_limit` (NaN where a cell has none), so replicated
 data (:mod:`stanmix.checks`) are censored where the data would have been.
 They do not enter the likelihood. Tables built otherwise (from values, from
-a program's data, from a per-cell ``censored`` mask) leave them None:
-unknown for the uncensored cells.
+a program's data) leave them None: unknown for the uncensored cells.
 """
 
 from __future__ import annotations

@@ -510,14 +510,12 @@ def cell_table(
     A row whose every cell is missing is refused unless ``allow_empty_rows``
     (a regression's row still has its covariates: a missing response).
 
-    When the censoring is given by ``lower_limit`` / ``upper_limit`` alone
-    (a number, one per column, per row or per cell), the limits are kept
-    in the table for every cell they were given for, censored or not
-    (:attr:`CellTable.lower_limit`, :attr:`CellTable.upper_limit`), so that
-    replicated data are censored where the data would have been
-    (:mod:`stanmix.checks`). With a ``censored`` mask they are not kept
-    (None): the mask says which cells were censored, not where an
-    uncensored cell's limit was.
+    The limits ``lower_limit`` / ``upper_limit`` (a number, one per column,
+    per row or per cell) are kept in the table for every cell they were
+    given for, censored or not (:attr:`CellTable.lower_limit`,
+    :attr:`CellTable.upper_limit`), also when a ``censored`` mask says
+    which cells are censored, so that replicated data are censored where
+    the data would have been (:mod:`stanmix.checks`).
 
     Examples
     --------
@@ -702,14 +700,10 @@ def cell_table(
             f"row(s) {shown}{' ...' if rows.size > 10 else ''} have every cell "
             "missing; drop them (they carry no information about the clusters)"
         )
-    if mask is None:
-        # The limits decided which cells are censored, so each is in force
-        # for every cell it was given for (stanmix.cells: detection limits).
-        limits = {"lower_limit": lower, "upper_limit": upper}
-    else:
-        # A mask says which cells were censored, not that a limit given
-        # for an uncensored cell was in force there: unknown.
-        limits = {}
+    # A limit is in force for every cell it was given for, censored or not,
+    # whether the limits or a mask decided which cells are censored
+    # (stanmix.cells: detection limits).
+    limits = {"lower_limit": lower, "upper_limit": upper}
     return CellTable(values, kind, low, high, columns, **limits), index
 
 

@@ -6,18 +6,18 @@ censored at the detection limit in force for its data cell (a value beyond
 it is recorded at the limit) and missing where the data are missing, so
 checks compare like with like.
 
-Which limit is in force for a cell: when the fit was given its censoring by
+Which limit is in force for a cell: when the fit was given
 ``lower_limit`` / ``upper_limit`` (a number, per column, per row or per
-cell), the limit given for that cell, censored in the data or not, as the
-cell table keeps it (:attr:`stanmix.cells.CellTable.lower_limit`); a cell
-given no limit is never censored in a replicate. When the limits of
-uncensored cells are not known (censoring given by a per-cell ``censored``
-mask, or cells read from a program's data by
-:func:`stanmix.from_cmdstan_csv`, or a fit saved by an older stanmix), they
-are guessed from the censored cells: a column whose censored cells all
-share one limit has it for every row; where they carry different limits,
-only the censored cells are censored in replicates, each at its own limit
-(uncensored cells of such a column never are).
+cell; with or without a ``censored`` mask), the limit given for that cell,
+censored in the data or not, as the cell table keeps it
+(:attr:`stanmix.cells.CellTable.lower_limit`); a cell given no limit is
+never censored in a replicate. When the limits of uncensored cells are not
+known (cells read from a program's data by :func:`stanmix.from_cmdstan_csv`,
+or a fit saved by an older stanmix), they are guessed from the censored
+cells: a column whose censored cells all share one limit, and none of whose
+measured values lies beyond it, has it for every row; otherwise only the
+censored cells are censored in replicates, each at its own limit (the
+column's uncensored cells never are).
 
 An interval-censored cell was reported by its measurement as an interval
 (a bin), not as a value, so its replicate is reported as an interval too:
@@ -40,7 +40,7 @@ import xarray as xr
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT, CellTable
+from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.estimator import Mixture, check_model
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import obs_coord
@@ -82,8 +82,10 @@ def _limits(cells: CellTable) -> _Limits:
             if not rows.any():
                 continue
             values = np.unique(bound[rows, col])
-            if values.size == 1:  # a column's detection limit: every row has it
-                out[:, col] = values[0]
+            measured = cells.values[cells.kind[:, col] == OBSERVED, col]
+            beyond = measured <= values[0] if side == "lower" else measured >= values[0]
+            if values.size == 1 and not beyond.any():
+                out[:, col] = values[0]  # a column's detection limit: every row's
             else:
                 out[rows, col] = bound[rows, col]
     return _Limits(lower, upper, cells.kind == INTERVAL)

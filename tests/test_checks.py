@@ -334,16 +334,55 @@ def test_a_limit_without_censored_cells_still_censors_replicates():
     assert "censored fraction [a]" not in table.index
 
 
-def test_limits_are_guessed_from_a_censored_mask():
-    """A mask says nothing about uncensored cells: the table keeps no limits
-    and the checks fall back on the censored cells' common limit."""
+def test_limits_given_with_a_censored_mask_are_kept():
+    """The limits passed with a mask are in force for every cell they were
+    given for, as without one; only a table that knows no limits (here
+    rebuilt from its cells alone) has them guessed from its censored cells:
+    a column's common limit where no measured value lies beyond it."""
     X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 0.0], "b": [-1.0, 0.5, 3.0, 4.0]})
     mask = pd.DataFrame({"a": [True, False, False, True], "b": [True] + [False] * 3})
-    cells, _ = censoring.cell_table(X, lower_limit={"a": 0.0, "b": -1.0}, censored=mask)
-    assert cells.lower_limit is None and cells.upper_limit is None
-    limits = checks._limits(cells)
-    np.testing.assert_array_equal(limits.lower, [[0.0, -1.0]] * 4)
-    assert np.isnan(limits.upper).all()
+    limits = pd.DataFrame({"a": [0.0, -4.0, 0.5, 0.0], "b": [-1.0] * 4})
+    cells, _ = censoring.cell_table(X, lower_limit=limits, censored=mask)
+    np.testing.assert_array_equal(cells.lower_limit, limits.to_numpy())
+    np.testing.assert_array_equal(checks._limits(cells).lower, limits.to_numpy())
+    bare = CellTable(cells.values, cells.kind, cells.lower, cells.upper)
+    assert bare.lower_limit is None
+    np.testing.assert_array_equal(checks._limits(bare).lower, [[0.0, -1.0]] * 4)
+    assert np.isnan(checks._limits(bare).upper).all()
+    # b's censored cell is at -1 but a measured value lies below it: the
+    # limit cannot be the column's, and only that cell keeps it
+    values = cells.values.copy()
+    values[3, 1] = -2.0
+    bare = CellTable(values, cells.kind, cells.lower, cells.upper)
+    guessed = checks._limits(bare).lower[:, 1]
+    np.testing.assert_array_equal(guessed, [-1.0, np.nan, np.nan, np.nan])
+
+
+@pytest.mark.parametrize("use_mask", [True, False])
+def test_per_row_limits_with_a_mask_check_as_without(use_mask):
+    """One normal, censored at -0.5 or 0.5 by row (two instruments), with the
+    rows' limits given, with and without a mask marking the censored cells:
+    the replicated censored fraction matches the data's (half the rows;
+    with the mask the replicates once censored only the data's censored
+    cells, and every p-value came out at 0 or 1)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, 200)
+    limit = rng.choice([-0.5, 0.5], 200)
+    below = x <= limit
+    X = np.where(below, limit, x)[:, None]
+    censoring_args = {"lower_limit": limit[:, None]}
+    if use_mask:
+        censoring_args["censored"] = below[:, None]
+    model = sm.Mixture(1, engine="stanli").fit(
+        X, method="optimize", seed=1, **censoring_args
+    )
+    table = checks.ppc_pvalues(model, draws=400, seed=1)
+    row = table.loc["censored fraction [x0]"]
+    # the replicated fraction's spread: binomial, 200 rows at p ~ 0.5
+    assert abs(row["replicated mean"] - row["observed"]) < 3 * np.sqrt(0.25 / 200)
+    # (with the mask these were 0.000, 0.013 and 0.997)
+    for name in ("censored fraction [x0]", "mean [x0]", "sd [x0]"):
+        assert 0.05 < table.loc[name, "p"] < 0.95, name
 
 
 # -- statistics, point estimates and which replicates are used ----------------

@@ -863,7 +863,7 @@ def test_cell_table_limits_follow_rows_units_and_covariates():
     assert np.isnan(moved.upper_limit).all()
     both = cells.with_covariates([1.0, 2.0, 3.0, 4.0], ["dose"])
     np.testing.assert_array_equal(both.lower_limit, cells.lower_limit)
-    # Tables without known limits (masks, values, program data) keep None,
+    # Tables without known limits (values, program data) keep None,
     # and so do their rows and units.
     plain = CellTable.from_values(X.to_numpy())
     assert plain.lower_limit is None and plain.rows([0]).upper_limit is None
