@@ -1219,7 +1219,9 @@ def plot_ppc(
     _check_model(model, "plot_ppc")
     if kind not in ("kde", "cumulative"):
         raise StanmixInputError(f"kind must be 'kde' or 'cumulative', got {kind!r}")
-    replicated = replicates(model, draws, seed, PPC_PLOT_DRAWS)
+    replicated = _spread_replicates(
+        replicates(model, draws, seed, PPC_PLOT_DRAWS), draws or PPC_PLOT_DRAWS
+    )
     observed = model.idata_.observed_data
     columns = list(model.cells_.columns)
     # at most PPC_COLUMNS panels a row, so that a report shrinking the figure
@@ -1248,23 +1250,27 @@ def plot_ppc(
                 posterior_predictive=sub.posterior_predictive.isel(obs=keep),
                 observed_data=sub.observed_data.isel(obs=keep),
             )
-            available = (
-                sub.posterior_predictive.sizes["chain"]
-                * (sub.posterior_predictive.sizes["draw"])
-            )
             panel_kind = kind
             if kind == "kde" and _has_constant_replicate(sub):
                 # A density needs spread: a replicate (or the data) with
                 # every kept value at one limit has none.
                 panel_kind = "cumulative"
-            az.plot_ppc(
-                sub,
-                kind=panel_kind,
-                ax=ax,
-                num_pp_samples=min(draws or PPC_PLOT_DRAWS, available),
-                legend=i == 0,  # names the data, replicates and their mean
-                textsize=9,
-            )
+            # every replicate kept, each time in the same order: ArviZ
+            # shuffles them with numpy's global generator, whose state is
+            # put back
+            state = np.random.get_state()  # noqa: NPY002
+            try:
+                az.plot_ppc(
+                    sub,
+                    kind=panel_kind,
+                    ax=ax,
+                    num_pp_samples=replicated.sizes["draw"],
+                    random_seed=0,
+                    legend=i == 0,  # names the data, replicates and their mean
+                    textsize=9,
+                )
+            finally:
+                np.random.set_state(state)  # noqa: NPY002
             if i == 0 and ax.get_legend() is not None:
                 for text in ax.get_legend().get_texts():
                     text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
@@ -1282,6 +1288,16 @@ def plot_ppc(
         fontsize=11,
     )
     return fig
+
+
+def _spread_replicates(replicated: xr.Dataset, n: int) -> xr.Dataset:
+    """At most ``n`` replicated data sets, evenly spaced over the chains'
+    draws, as one chain (the same ones each time)."""
+    total = replicated.sizes["chain"] * replicated.sizes["draw"]
+    pick = np.unique(np.linspace(0, total - 1, min(n, total)).round().astype(int))
+    flat = replicated.stack(sample=("chain", "draw")).isel(sample=pick)
+    flat = flat.drop_vars(["sample", "chain", "draw"]).rename(sample="draw")
+    return flat.expand_dims(chain=1).transpose("chain", "draw", ...)
 
 
 def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Axes:

@@ -157,6 +157,29 @@ def test_plot_ppc_wraps_many_columns_and_names_its_lines():
     plt.close(fig)
 
 
+def test_plot_ppc_draws_the_same_figure_for_the_same_replicates(censored):
+    """The same seed, or the same attached replicates, give the same lines
+    (ArviZ showed a random subset of them each time), and numpy's global
+    generator is left as it was."""
+    _, _, model, _ = censored
+
+    def lines(fig):
+        drawn = [tuple(line.get_ydata()) for ax in fig.axes for line in ax.get_lines()]
+        plt.close(fig)
+        return drawn
+
+    np.random.seed(5)  # noqa: NPY002 (the global generator is what is checked)
+    expected = np.random.random()  # noqa: NPY002
+    np.random.seed(5)  # noqa: NPY002
+    first = lines(plot_ppc(model, kind="cumulative", draws=3, seed=3))
+    assert lines(plot_ppc(model, kind="cumulative", draws=3, seed=3)) == first
+    assert np.random.random() == expected  # noqa: NPY002
+    checks.posterior_predictive(model, draws=150, seed=1)  # attached: 100 shown
+    first = lines(plot_ppc(model, kind="cumulative"))
+    assert lines(plot_ppc(model, kind="cumulative")) == first
+    del model.idata_.posterior_predictive  # the fixture is shared
+
+
 def test_separation_of_one_component_has_no_pairs(censored):
     _, _, _, one = censored
     table = checks.separation(one)
@@ -447,7 +470,7 @@ def test_ppc_pvalues_draws_fresh_replicates_when_told_how(censored):
     many = plot_ppc(model, kind="cumulative", draws=30)
     assert len(many.axes[0].lines) - len(few.axes[0].lines) == 30 - 4
     model.idata_ = model.idata_.copy()  # the fixture's model: drop them again
-    del model.idata_.posterior_predictive
+    del model.idata_.posterior_predictive  # the fixture is shared
     assert "posterior_predictive" not in model.idata_.groups()
 
 
