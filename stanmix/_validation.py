@@ -84,6 +84,25 @@ def number(
     return value
 
 
+def flag(name: str, value, none: str = "") -> None:
+    """Refuse a ``value`` of the switch ``name`` that is not True or False
+    (or None, where ``none`` says what None means).
+
+    Examples
+    --------
+    >>> try:
+    ...     flag("log_likelihood", "no", none="store it when it is small")
+    ... except StanmixInputError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    log_likelihood must be True, False or None (store it when it is small),
+    got 'no'
+    """
+    if isinstance(value, (bool, np.bool_)) or (none and value is None):
+        return
+    allowed = f"True, False or None ({none})" if none else "True or False"
+    raise StanmixInputError(f"{name} must be {allowed}, got {value!r}")
+
+
 def one_of(name: str, value: Any, choices: Iterable[str], what: str = "") -> str:
     """``value`` if it is one of ``choices``.
 

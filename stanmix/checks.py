@@ -158,6 +158,7 @@ def posterior_predictive(
     """
     check_model(model, "posterior_predictive")
     draws = check.integer("draws", draws, low=1)
+    check.flag("attach", attach)
     rng = np.random.default_rng(check.seed(seed))
     post = model.idata_.posterior
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
@@ -408,8 +409,8 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
         out += np.einsum("snk,smk->nm", prob, prob)
     out /= keep.size
     np.fill_diagonal(out, 1.0)
-    index = np.asarray(model.obs_index_)
-    return pd.DataFrame(out, index=index, columns=index)
+    index = pd.Index(model.obs_index_)
+    return pd.DataFrame(out, index=index, columns=index.copy())
 
 
 def _separation_refusal(model: Mixture) -> str | None:

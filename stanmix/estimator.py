@@ -426,13 +426,8 @@ class Mixture:
             check.integer(name, engine_options[name], low=1)
         for name in sorted(POSITIVE_OPTIONS & set(engine_options)):
             check.number(name, engine_options[name], positive=True)
-        if "adapt_engaged" in engine_options and not isinstance(
-            engine_options["adapt_engaged"], (bool, np.bool_)
-        ):
-            raise StanmixInputError(
-                "adapt_engaged must be True or False, got "
-                f"{engine_options['adapt_engaged']!r}"
-            )
+        if "adapt_engaged" in engine_options:
+            check.flag("adapt_engaged", engine_options["adapt_engaged"])
         if (
             engine_options.get("adapt_engaged") is False
             and settings["adapt_delta"] != FIT_DEFAULTS["adapt_delta"]

@@ -10,6 +10,7 @@ on ties.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -19,14 +20,27 @@ __all__ = ["hdi"]
 
 
 def check_prob(prob: float, name: str = "prob") -> float:
-    """Return ``prob`` as a float, or raise if it is not strictly in (0, 1)."""
-    try:
-        value = float(prob)
-    except (TypeError, ValueError):
+    """Return ``prob`` as a float, or raise if it is not a number (bool and
+    str are not) strictly in (0, 1).
+
+    Examples
+    --------
+    >>> check_prob(np.float32(0.5))
+    0.5
+    >>> try:
+    ...     check_prob("0.5", "hdi_prob")
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:61])
+    hdi_prob must be a number strictly between 0 and 1, got '0.5'
+    """
+    if isinstance(prob, (bool, np.bool_, str, bytes)) or not isinstance(
+        prob, numbers.Real
+    ):
         raise StanmixInputError(
             f"{name} must be a number strictly between 0 and 1, got {prob!r}; "
             "pass e.g. 0.94 for a 94% interval"
-        ) from None
+        )
+    value = float(prob)
     if not 0.0 < value < 1.0:
         raise StanmixInputError(
             f"{name} must be strictly between 0 and 1, got {prob!r}; "

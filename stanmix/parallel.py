@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from stanmix import _validation as check
 from stanmix.exceptions import StanmixInputError
 
 logger = logging.getLogger("stanmix")
@@ -298,8 +299,7 @@ def run_tasks(
         raise StanmixInputError(
             f"unknown errors={errors!r}; choose 'raise' or 'return'"
         )
-    if not isinstance(progress, (bool, np.bool_)):
-        raise StanmixInputError(f"progress must be True or False, got {progress!r}")
+    check.flag("progress", progress)
     plan = _plan(len(calls), n_jobs, backend, client)
     if not calls:
         return []

@@ -727,7 +727,7 @@ def _choose(
         d = pointwise[top] - pointwise[k]
         diffs[k] = float(d.sum())
         ses[k] = float(np.sqrt(d.size * d.var()))
-    table["elpd_diff"] = -pd.Series(diffs)
+    table["elpd_diff"] = 0.0 - pd.Series(diffs)  # the best's +0.0, not -0.0
     table["se_diff"] = pd.Series(ses)
     close = [
         k

@@ -101,9 +101,11 @@ def test_co_clustering_diagonal_is_one_and_pairs_are_sum_of_products():
     low = np.random.default_rng(1).normal(-2, 1, 40)
     high = np.random.default_rng(2).normal(2, 1, 40)
     X = pd.DataFrame({"y": np.r_[low, high]})
+    X.index = pd.Index([f"s{i}" for i in range(80)], name="sample_id")
     model = sm.NormalMixture(2).fit(X, method="optimize", seed=1)
     table = checks.co_clustering(model)
     assert list(table.index) == list(X.index) == list(table.columns)
+    assert table.index.name == table.columns.name == "sample_id"
     p = table.to_numpy()
     proba = model.predict_proba_fitted()
     assert proba.max(axis=1).min() < 0.6  # some row is nearly a coin flip
@@ -125,6 +127,14 @@ def test_separation_flags_components_that_share_a_centre():
         [0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], 1.0, 200, seed=2
     ).X
     assert checks.separation(sm.Mixture(2).fit(apart, **SHORT))["separated"].all()
+
+
+def test_attach_must_be_true_or_false(censored):
+    _, _, model, _ = censored
+    for bad in ("no", None, 1):
+        with pytest.raises(sm.StanmixInputError, match="attach must be True or False"):
+            checks.posterior_predictive(model, draws=5, seed=1, attach=bad)
+    assert "posterior_predictive" not in model.idata_.groups()
 
 
 def test_check_plots_draw(censored):

@@ -404,7 +404,9 @@ def test_non_finite_and_non_positive_draws(problem):
         membership_draws(cells, weights * 2, means, scales)
 
 
-@pytest.mark.parametrize("bad_prob", [0.0, 1.0, -0.1, 1.5, float("nan"), "high"])
+@pytest.mark.parametrize(
+    "bad_prob", [0.0, 1.0, -0.1, 1.5, float("nan"), "high", "0.5", True]
+)
 def test_bad_hdi_prob(problem, bad_prob):
     cells, weights, means, scales = problem
     with pytest.raises(StanmixInputError, match=r"hdi_prob must be .*between 0 and 1"):

@@ -327,6 +327,9 @@ def test_no_converged_k_still_chooses_provisionally_and_keeps_the_table():
     )
     assert rule.endswith(caution)
     assert table.loc[1, "elpd_diff"] == pytest.approx(-101.0)
+    top = table["elpd"].idxmax()  # the differences are from the highest elpd
+    assert table.loc[top, "elpd_diff"] == 0.0
+    assert not np.signbit(table.loc[top, "elpd_diff"])  # printed 0.00, not -0.00
     table = table.assign(se=5.0, bic=np.nan, icl=np.nan)
     fig = sm.selection.ComponentSelection(table, best, rule, {}).plot()
     assert fig.axes[0].get_title() == "chosen: K = 2 (provisional)"

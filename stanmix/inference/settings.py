@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numpy as np
-
 from stanmix import _validation as check
 from stanmix.engines import FIXED_METRIC_MAX_WARMUP
 from stanmix.exceptions import StanmixInputError
@@ -58,25 +56,6 @@ def _differs(value, default) -> bool:
         return bool(value != default)
     except (TypeError, ValueError):
         return True
-
-
-def _flag(name: str, value, none: str = "") -> None:
-    """Refuse a ``value`` of the switch ``name`` that is not True or False
-    (or None, where ``none`` says what None means).
-
-    Examples
-    --------
-    >>> try:
-    ...     _flag("log_likelihood", "no", none="store it when it is small")
-    ... except ValueError as err:
-    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
-    log_likelihood must be True, False or None (store it when it is small),
-    got 'no'
-    """
-    if isinstance(value, (bool, np.bool_)) or (none and value is None):
-        return
-    allowed = f"True, False or None ({none})" if none else "True or False"
-    raise StanmixInputError(f"{name} must be {allowed}, got {value!r}")
 
 
 def check_fit_settings(
@@ -189,9 +168,9 @@ def check_fit_settings(
                 f"warmup={warmup}); leave warmup unset (100) or use "
                 "adaptation='windowed' for a longer warmup"
             )
-    _flag("jacobian", jacobian)
-    _flag("log_likelihood", log_likelihood, none="store it when it is small")
-    _flag("show_progress", show_progress, none="a bar on a terminal")
+    check.flag("jacobian", jacobian)
+    check.flag("log_likelihood", log_likelihood, none="store it when it is small")
+    check.flag("show_progress", show_progress, none="a bar on a terminal")
     if not jacobian and method != "optimize":
         raise StanmixInputError("jacobian=False applies only to method='optimize'")
     return check.seed(seed)
