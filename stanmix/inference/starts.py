@@ -46,16 +46,44 @@ def _plus_plus(points: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarr
     return np.array(centers)
 
 
+def _nearest_mask(distance: np.ndarray, n_keep: int) -> np.ndarray:
+    """The ``n_keep`` smallest distances, ties at the cut taken by position
+    (as a stable sort would), found by partition rather than a full sort.
+
+    Examples
+    --------
+    >>> _nearest_mask(np.array([3.0, 1.0, 2.0, 1.0, 2.0]), 3).tolist()
+    [False, True, True, True, False]
+    """
+    keep = np.zeros(distance.size, dtype=bool)
+    if n_keep >= distance.size:
+        keep[:] = True
+        return keep
+    cut = np.partition(distance, n_keep - 1)[n_keep - 1]
+    below = distance < cut
+    keep[below] = True
+    ties = np.flatnonzero(distance == cut)[: n_keep - int(below.sum())]
+    keep[ties] = True
+    return keep
+
+
 def _trimmed_lloyd(points, centers, n_keep: int, max_iter: int = 100):
     """Lloyd iterations where the points farthest from their centres (all but
     the ``n_keep`` nearest) do not move the centres. Returns the centres, the
     labels of every point, the kept mask and the kept points' inertia."""
+    previous = None
     for _ in range(max_iter):
         d2 = ((points[:, None, :] - centers[None]) ** 2).sum(axis=2)
         labels = d2.argmin(axis=1)
         nearest = d2[np.arange(points.shape[0]), labels]
-        keep = np.zeros(points.shape[0], dtype=bool)
-        keep[np.argsort(nearest, kind="stable")[:n_keep]] = True
+        keep = _nearest_mask(nearest, n_keep)
+        if (
+            previous is not None
+            and np.array_equal(labels, previous[0])
+            and (np.array_equal(keep, previous[1]))
+        ):
+            break  # the same members: the same centres again
+        previous = labels, keep
         moved = centers.copy()
         for j in range(centers.shape[0]):
             members = keep & (labels == j)
@@ -67,6 +95,10 @@ def _trimmed_lloyd(points, centers, n_keep: int, max_iter: int = 100):
     return centers, labels, keep, float(nearest[keep].sum())
 
 
+#: Rows on which k-means' seedings compete (see :func:`kmeans`).
+KMEANS_ROWS = 10_000
+
+
 def kmeans(
     points: np.ndarray,
     k: int,
@@ -76,7 +108,8 @@ def kmeans(
     exact: np.ndarray | None = None,
 ) -> Clustering:
     """Trimmed k-means (best of ``n_init`` k-means++ seedings) as mixture
-    parameters.
+    parameters. With more than ``KMEANS_ROWS`` rows the seedings compete on
+    a random subset of that many, and the winner is iterated on all rows.
 
     The ``trim`` share of points farthest from their centres does not move
     the centres, so a few outlying points cannot take a centre of their own
@@ -105,12 +138,26 @@ def kmeans(
     """
     rng = np.random.default_rng(seed)
     n, d = points.shape
-    n_keep = max(k, int(np.ceil((1.0 - trim) * n))) if n > 2 * k else n
+
+    def kept(rows: int) -> int:
+        return max(k, int(np.ceil((1.0 - trim) * rows))) if rows > 2 * k else rows
+
+    # Above KMEANS_ROWS rows the seedings compete on a random subset of
+    # that many rows, and the best is then run to convergence on all rows.
+    subset = (
+        points[np.sort(rng.choice(n, KMEANS_ROWS, replace=False))]
+        if n > KMEANS_ROWS
+        else points
+    )
     best = None
     for _ in range(n_init):
-        found = _trimmed_lloyd(points, _plus_plus(points, k, rng), n_keep)
+        found = _trimmed_lloyd(
+            subset, _plus_plus(subset, k, rng), kept(subset.shape[0])
+        )
         if best is None or found[3] < best[3]:
             best = found
+    if subset is not points:
+        best = _trimmed_lloyd(points, best[0], kept(n))
     centers, labels, keep, _ = best
     pooled = points.std(axis=0)
     pooled = np.where(pooled > 0, pooled, 1.0)
