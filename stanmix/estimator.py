@@ -627,7 +627,10 @@ class Mixture:
             offer it.
         log_likelihood : bool, optional
             Store the pointwise log-likelihood (for ``az.loo``). By default,
-            stored when it holds fewer than 20 million values.
+            stored when it holds fewer than 20 million values, a row whose
+            several censored cells need a quadrature (full and tied
+            covariance) counting as its number of nodes (65 for two cells,
+            1936 for three), as it costs as much to compute.
         show_progress : bool, optional
             Progress bar while NUTS samples; by default shown on a terminal.
             Every method takes it (so one set of settings serves every
@@ -1073,7 +1076,18 @@ class Mixture:
         )
         n = self.cells_.n_obs
         if log_likelihood is None:
-            log_likelihood = c * n_draws * n <= LOG_LIK_BUDGET
+            cost = c * n_draws * float(family.row_costs(self.cells_).sum())
+            log_likelihood = cost <= LOG_LIK_BUDGET
+            if not log_likelihood:
+                logger.info(
+                    "pointwise log-likelihood not stored: %d draws x %d rows "
+                    "(costing as %.3g ordinary values) is above the default "
+                    "budget of %d; pass log_likelihood=True to store it",
+                    c * n_draws,
+                    n,
+                    cost,
+                    LOG_LIK_BUDGET,
+                )
         ll = None
         if log_likelihood:
             ll = likelihood.log_likelihood(

@@ -341,3 +341,34 @@ def test_correlation_pairs_are_named_unambiguously_when_names_hold_colons():
     sd = np.sqrt(np.diag(fitted))
     assert corr["corr[0, a & b:c]"] == pytest.approx(fitted[0, 1] / (sd[0] * sd[1]))
     assert corr["corr[0, a:b & c]"] == pytest.approx(fitted[2, 3] / (sd[2] * sd[3]))
+
+
+def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch):
+    """A row with several censored cells under a full covariance is a
+    quadrature (65 nodes for two cells, 1936 for three): the default
+    log-likelihood budget counts it as that many values."""
+    from stanmix import estimator
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.uniform(-1, 3, size=(60, 3)), columns=["a", "b", "c"])
+    X.iloc[:10] = -1.5  # ten rows below the limit in every column
+    X.iloc[10:15, :2] = -1.5  # five in two columns
+    limits = {"a": -1.5, "b": -1.5, "c": -1.5}
+    cells, _ = cell_table(X, lower_limit=limits)
+    family = sm.Mixture(2, covariance="full")._make_family()
+    costs = family.row_costs(cells)
+    assert sorted(set(costs)) == [1.0, 65.0, 1936.0]
+    assert costs.sum() == 45 + 5 * 65 + 10 * 1936
+    diagonal = sm.Mixture(2)._make_family()
+    np.testing.assert_array_equal(diagonal.row_costs(cells), np.ones(60))
+    monkeypatch.setattr(estimator, "LOG_LIK_BUDGET", 1000)  # above 60 values
+    fit = {"method": "optimize", "seed": 1, "lower_limit": limits}
+    model = sm.Mixture(2, covariance="full", engine="stanli").fit(X, **fit)
+    assert "log_likelihood" not in model.idata_.groups()
+    model = sm.Mixture(2, engine="stanli").fit(X, **fit)
+    assert "log_likelihood" in model.idata_.groups()
+    model = sm.Mixture(2, covariance="full", engine="stanli").fit(
+        X, log_likelihood=True, **fit
+    )
+    assert model.idata_.log_likelihood["obs"].shape[-1] == 60

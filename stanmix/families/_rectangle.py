@@ -91,6 +91,21 @@ def _grid(
     return mesh(log_x), mesh(log_1mx), weights
 
 
+def quadrature_nodes(c: int, student_t: bool = False) -> int:
+    """Nodes of the grid for a rectangle of ``c`` censored coordinates (1
+    for one: a CDF).
+
+    Examples
+    --------
+    >>> quadrature_nodes(1), quadrature_nodes(2), quadrature_nodes(3)
+    (1, 65, 1936)
+    """
+    if c < 2:
+        return 1
+    steps, reach = (_T_STUDENT_STEP, _T_STUDENT_MAX) if student_t else (_STEP, _T_MAX)
+    return _nodes(steps.get(c - 1, 0.4), reach)[0].size ** (c - 1)
+
+
 def _log_interval(
     lo: np.ndarray, hi: np.ndarray, log_cdf=log_ndtr, lower: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray]:

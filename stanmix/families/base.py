@@ -156,6 +156,13 @@ class Family(abc.ABC):
         parameters (none where every censored cell is integrated exactly)."""
         return 0
 
+    def row_costs(self, cells: CellTable) -> np.ndarray:
+        """Each row's cost in the log-likelihood and memberships, in units of
+        an ordinary row (1): for rows whose probability is a quadrature,
+        its number of nodes. The fit weighs the pointwise log-likelihood it
+        stores by default with it."""
+        return np.ones(cells.n_obs)
+
     def component_names(self) -> list[str]:
         """Posterior variables that carry the component dim (relabelled)."""
         return [n for n, dims in self.param_dims().items() if COMPONENT in dims]

@@ -40,7 +40,7 @@ from stanmix._validation import number
 from stanmix.cells import INTERVAL, LEFT, OBSERVED, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import _checks
-from stanmix.families._rectangle import mvn_log_prob, mvt_log_prob
+from stanmix.families._rectangle import mvn_log_prob, mvt_log_prob, quadrature_nodes
 from stanmix.families.base import (
     COMPONENT,
     DIM,
@@ -177,6 +177,14 @@ class FullCovariance(Family):
 
     def n_latent(self, cells):
         return int(latent_cells(cells)[0].size)
+
+    def row_costs(self, cells):
+        censored = cells.censored.sum(axis=1)
+        nodes = {
+            int(c): quadrature_nodes(int(c), self.student_t)
+            for c in np.unique(censored)
+        }
+        return np.array([nodes[int(c)] for c in censored], dtype=float)
 
     def stan_init(self, params, cells, layout):
         params = order_components(params, layout)
