@@ -584,3 +584,21 @@ def test_plot_ppc_draws_cdfs_where_a_data_set_has_one_value():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["x: empirical CDFs\n(a data set has one value only)", "y"]
     plt.close(fig)
+
+
+def test_nearest_neighbour_statistic_of_many_rows_averages_over_some(monkeypatch):
+    """Above NN_ROWS complete rows, the mean nearest-neighbour distance is
+    over that many evenly spaced rows, their neighbours sought among all."""
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(50, 3))
+    values[7, 1] = np.nan
+    complete = values[~np.isnan(values).any(axis=1)]
+    distance = cdist(complete, complete)
+    np.fill_diagonal(distance, np.inf)
+    nearest = distance.min(axis=1)
+    assert checks._nn_distance(values) == pytest.approx(nearest.mean(), rel=1e-12)
+    monkeypatch.setattr(checks, "NN_ROWS", 10)
+    rows = np.linspace(0, complete.shape[0] - 1, 10).round().astype(int)
+    assert checks._nn_distance(values) == pytest.approx(nearest[rows].mean(), rel=1e-12)
