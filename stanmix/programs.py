@@ -8,11 +8,9 @@ repository folder.
 
 from __future__ import annotations
 
+import functools
 from importlib import resources
 from pathlib import Path
-
-#: The programs, one per group of families (see stanmix.families).
-PROGRAMS = ("normal_diag", "student_t_diag", "full_cov", "regression")
 
 
 def stan_dir() -> Path:
@@ -35,10 +33,31 @@ def stan_dir() -> Path:
     )
 
 
+@functools.cache
+def _program_names() -> tuple[str, ...]:
+    return tuple(sorted(path.stem for path in stan_dir().glob("*.stan")))
+
+
+def __getattr__(name: str):
+    """``PROGRAMS``: the names of the bundled programs, every ``.stan`` file
+    of :func:`stan_dir` (one per group of families, see stanmix.families),
+    read on first use.
+
+    Examples
+    --------
+    >>> from stanmix.programs import PROGRAMS
+    >>> "normal_diag" in PROGRAMS
+    True
+    """
+    if name == "PROGRAMS":
+        return _program_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def program_path(name: str) -> Path:
     """The path of a bundled program, e.g. ``program_path("normal_diag")``."""
-    if name not in PROGRAMS:
-        raise ValueError(f"unknown program {name!r}; choose one of {PROGRAMS}")
+    if name not in _program_names():
+        raise ValueError(f"unknown program {name!r}; choose one of {_program_names()}")
     return stan_dir() / f"{name}.stan"
 
 
