@@ -606,10 +606,7 @@ def advi(
         warnings.warn(message, RuntimeWarning, stacklevel=caller_level())
     if not converged and not elbos:
         warnings.warn(
-            f"ADVI stopped at iter={iter}, before its first ELBO estimate "
-            f"(every eval_elbo={eval_elbo} iterations), so it never tested "
-            "convergence; pass a larger iter or a smaller eval_elbo, and check "
-            "the approximation before relying on it.",
+            no_elbo_message(iter, eval_elbo),
             RuntimeWarning,
             stacklevel=caller_level(),
         )
@@ -660,6 +657,23 @@ def not_converged_message(iter: int, tol_rel_obj: float) -> str:
         f"relative ELBO change stayed above tol_rel_obj={tol_rel_obj:g}. "
         "Increase iter (or eval_elbo / elbo_samples for a less noisy "
         "ELBO), and check the approximation before relying on it."
+    )
+
+
+def no_elbo_message(iter: int, eval_elbo: int) -> str:
+    """The warning of an ADVI run that stopped before its first ELBO
+    estimate (``iter`` below ``eval_elbo``), on either engine.
+
+    Examples
+    --------
+    >>> no_elbo_message(50, 100)[:58]
+    'ADVI stopped at iter=50, before its first ELBO estimate (e'
+    """
+    return (
+        f"ADVI stopped at iter={iter}, before its first ELBO estimate "
+        f"(every eval_elbo={eval_elbo} iterations), so it never tested "
+        "convergence; pass a larger iter or a smaller eval_elbo, and check "
+        "the approximation before relying on it."
     )
 
 

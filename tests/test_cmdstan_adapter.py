@@ -20,7 +20,7 @@ import pytest
 from conftest import needs_cmdstan
 
 import stanmix as sm
-from stanmix.advi import advi, not_converged_message
+from stanmix.advi import advi, no_elbo_message, not_converged_message
 from stanmix.engines import cmdstan_available, get_engine, registry
 from stanmix.engines._cmdstan import (
     CmdStanEngine,
@@ -127,8 +127,19 @@ def test_both_advi_implementations_share_the_not_converged_message():
         return -0.5 * float(q @ q), -q
 
     with pytest.warns(RuntimeWarning) as caught:
-        advi(log_prob_grad, np.zeros(2), seed=1, iter=5, eta=0.1, output_draws=10)
+        advi(
+            log_prob_grad,
+            np.zeros(2),
+            seed=1,
+            iter=5,
+            eval_elbo=5,
+            eta=0.1,
+            output_draws=10,
+        )
     assert not_converged_message(5, 0.01) in [str(w.message) for w in caught]
+    with pytest.warns(RuntimeWarning) as caught:
+        advi(log_prob_grad, np.zeros(2), seed=1, iter=5, eta=0.1, output_draws=10)
+    assert [str(w.message) for w in caught] == [no_elbo_message(5, 100)]
     assert not_converged_message(20, 0.02).startswith(
         "ADVI did not converge within iter=20 iterations: the relative ELBO "
         "change stayed above tol_rel_obj=0.02."

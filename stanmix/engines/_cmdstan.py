@@ -418,7 +418,7 @@ class CmdStanEngine(Engine):
         laplace_start=False,
         **options,
     ):
-        from stanmix.advi import not_converged_message
+        from stanmix.advi import no_elbo_message, not_converged_message
 
         # CmdStan's ADVI always starts from unit scale; laplace_start cannot
         # be honoured and is reported in info.
@@ -460,11 +460,12 @@ class CmdStanEngine(Engine):
             tol = run.tol_rel_obj
             if tol is None:
                 tol = options.get("tol_rel_obj", 0.01)
-            warnings.warn(
-                not_converged_message(max_iter, tol),
-                RuntimeWarning,
-                stacklevel=caller_level(),
+            message = (
+                not_converged_message(max_iter, tol)
+                if run.elbo.size
+                else no_elbo_message(max_iter, options.get("eval_elbo", 100))
             )
+            warnings.warn(message, RuntimeWarning, stacklevel=caller_level())
         variables = unflatten(names, sample[None])
         # CmdStan writes lp__ = 0 for ADVI draws; the log density of each
         # draw is log_p__ (log_g__ is that of the approximation).
