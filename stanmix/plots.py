@@ -654,8 +654,8 @@ def _title(model, cells: CellTable) -> str:
         "variational": "variational mean",
     }.get(model.method_, model.method_)
     family = model.family_
-    name = family.family.replace("_regression", "").replace("student_t", "Student-t")
-    if family.family.endswith("_regression"):
+    name = family.label or family.family.replace("_", " ")
+    if family.needs_covariates:
         kind = f"{name} errors"
     elif cells.n_dims == 1:
         kind = name

@@ -804,3 +804,17 @@ def test_regression_plot_of_new_data(regression):
         plot_regression(model, new.X)
     with pytest.raises(sm.StanmixInputError, match="pass X too"):
         plot_regression(model, y=new.y)
+
+
+@pytest.mark.parametrize(
+    ("model", "named"),
+    [
+        (sm.Mixture(2, family="student_t", engine="stanli"), "Student-t, diag"),
+        (sm.DiagonalMixture(2, joint=False, engine="stanli"), "normal, per column"),
+    ],
+)
+def test_plot_titles_name_the_family_in_words(model, named):
+    from stanmix.plots import _title
+
+    fitted = _fit(model, sm.datasets.blobs(80, seed=3).X, method="optimize")
+    assert f"({named}" in _title(fitted, fitted.cells_).replace("\n", " ")

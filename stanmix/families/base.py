@@ -102,6 +102,9 @@ class Family(abc.ABC):
     options: ClassVar[dict[str, Option]] = {}
     #: One line for tables and reports.
     description: ClassVar[str] = ""
+    #: The component (or error) distribution's name in figure titles
+    #: ("Student-t"); ``family`` with spaces for underscores when empty.
+    label: ClassVar[str] = ""
     #: What one unit of spread is called in plots ("SD", or "scale" where the
     #: covariance parameter is not the variance).
     spread_name: ClassVar[str] = "SD"

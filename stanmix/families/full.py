@@ -590,6 +590,7 @@ class StudentTFull(FullCovariance):
     """Multivariate Student-t components, each with its own scale matrix."""
 
     family = "student_t"
+    label = "Student-t"
     covariance = "full"
     student_t = True
     spread_name = "scale"
@@ -602,6 +603,7 @@ class StudentTTied(FullCovariance):
     """Multivariate Student-t components sharing one scale matrix."""
 
     family = "student_t"
+    label = "Student-t"
     covariance = "tied"
     tied = True
     student_t = True

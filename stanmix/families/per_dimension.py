@@ -22,6 +22,7 @@ class NormalPerDimension(NormalDiag):
     """Independent univariate normal mixtures per column, sharing weights."""
 
     family = "normal_per_dimension"
+    label = "normal, per column"
     covariance = "diag"
     joint = False
     threads = False

@@ -191,6 +191,7 @@ class NormalRegression(Family):
     """Mixture of linear regressions with normal errors."""
 
     family = "normal_regression"
+    label = "normal"
     covariance = "diag"
     program = "regression"
     description = (
@@ -836,6 +837,7 @@ class StudentTRegression(NormalRegression):
     component: heavy tails absorb outlying responses."""
 
     family = "student_t_regression"
+    label = "Student-t"
     description = (
         "mixture of linear regressions with Student-t errors: one line, scale "
         "and nu per component"

@@ -113,6 +113,7 @@ class StudentTDiag(DiagonalFamily):
     """Student-t components, one scale per component and column."""
 
     family = "student_t"
+    label = "Student-t"
     covariance = "diag"
     program = "student_t_diag"
     spread_name = "scale"
