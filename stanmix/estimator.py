@@ -1275,22 +1275,8 @@ class Mixture:
         self.weights_ = mean("w")
         self.means_ = mean("mu")
         self.scales_ = mean("sigma")
-        params = self.param_draws()
-        cov = self.family_.covariances(params).mean(axis=0)
-        covariance = self.family_.covariance
-        if covariance == "tied":
-            self.covariances_ = cov[0]
-        elif covariance == "diag":
-            self.covariances_ = np.diagonal(cov, axis1=-2, axis2=-1).copy()
-        elif covariance == "spherical":
-            self.covariances_ = cov[:, 0, 0].copy()
-        else:
-            self.covariances_ = cov
-        if "corr" in params:
-            corr = params["corr"].mean(axis=0)
-            self.correlations_ = corr[0] if covariance == "tied" else corr
-        if "nu" in post:
-            self.nu_ = mean("nu")
+        for name, value in self.family_.fitted_attributes(self.param_draws()).items():
+            setattr(self, name, value)
 
     def _warn_collapsed(self) -> None:
         """Warn of components sitting on one value of a column that repeats a

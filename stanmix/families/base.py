@@ -369,6 +369,28 @@ class Family(abc.ABC):
     ) -> np.ndarray:
         """Values (n, D) of rows from the given components."""
 
+    def fitted_attributes(self, params: Params) -> dict[str, np.ndarray]:
+        """The estimator's attributes beyond ``weights_``, ``means_`` and
+        ``scales_`` from the (relabelled) draws ``params``, at their
+        posterior mean: ``covariances_`` shaped as scikit-learn's
+        ``covariance_type`` shapes it ((K, D, D) full, (D, D) tied, (K, D)
+        diag, (K,) spherical), ``correlations_`` where the family has
+        ``corr``, and ``<name>_`` for each of its own parameters (``nu_``).
+        A family with other parameters extends it."""
+        cov = self.covariances(params).mean(axis=0)
+        shaped = {
+            "tied": lambda: cov[0],
+            "diag": lambda: np.diagonal(cov, axis1=-2, axis2=-1).copy(),
+            "spherical": lambda: cov[:, 0, 0].copy(),
+        }.get(self.covariance, lambda: cov)
+        out = {"covariances_": shaped()}
+        if "corr" in params:
+            corr = params["corr"].mean(axis=0)
+            out["correlations_"] = corr[0] if self.covariance == "tied" else corr
+        if "nu" in params:
+            out["nu_"] = params["nu"].mean(axis=0)
+        return out
+
     # -- shapes for plots -----------------------------------------------------
     @abc.abstractmethod
     def covariances(self, params: Params) -> np.ndarray:
