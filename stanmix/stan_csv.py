@@ -146,6 +146,19 @@ def _opening(lines: list[str]) -> tuple[dict[str, str], str | None, int | None]:
     return config, data_file, None
 
 
+def _file_name(path: str) -> str:
+    """The last part of a path as a CSV header records it: the same data
+    file run as ``data.json`` and as ``/runs/a/data.json`` (or with
+    Windows separators) is one file.
+
+    Examples
+    --------
+    >>> _file_name("/runs/a/data.json"), _file_name(r"C:\\runs\\data.json")
+    ('data.json', 'data.json')
+    """
+    return re.split(r"[\\/]", path.strip())[-1]
+
+
 def _check_ending(path: Path, text: str) -> None:
     """A file CmdStan finished ends with a newline: a last row of values
     without one was cut short, possibly inside a number (a comment line
@@ -327,7 +340,9 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             first = chain
         if chain.data_file and named is None:
             named = (path, chain.data_file)
-        elif chain.data_file and named and chain.data_file != named[1]:
+        elif chain.data_file and named and _file_name(chain.data_file) != (
+            _file_name(named[1])
+        ):
             raise StanmixInputError(
                 f"{path.name} was run on the data file {chain.data_file!r} but "
                 f"{named[0].name} on {named[1]!r}: chains on other data are not "

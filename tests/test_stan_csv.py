@@ -621,6 +621,10 @@ def test_chains_run_on_different_data_are_refused(short_run, tmp_path):
     same = _edited(paths[1], tmp_path, "b_2.csv", run_on("one.data.json"))
     with pytest.warns(sm.ConvergenceWarning):
         sm.from_cmdstan_csv([first, same], data)
+    # the same file named by another path (relative here, absolute there)
+    elsewhere = _edited(paths[1], tmp_path, "d_2.csv", run_on("/runs/one.data.json"))
+    with pytest.warns(sm.ConvergenceWarning):
+        sm.from_cmdstan_csv([first, elsewhere], data)
     header, rows = _layout(paths[1])
     names = paths[1].read_text().splitlines()[header - 1].split(",")
     at = [i for i, n in enumerate(names) if n.startswith("log_lik.")]
