@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,8 @@ from stanmix.programs import PROGRAMS
 from stanmix.stan_data import check_stan_data
 
 __all__ = ["from_cmdstan_csv", "read_stan_csv"]
+
+logger = logging.getLogger("stanmix")
 
 _SETTING = re.compile(r"^#\s*([A-Za-z_]+)\s*=\s*(\S+)")
 _WANTED = (
@@ -340,8 +343,10 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             first = chain
         if chain.data_file and named is None:
             named = (path, chain.data_file)
-        elif chain.data_file and named and _file_name(chain.data_file) != (
-            _file_name(named[1])
+        elif (
+            chain.data_file
+            and named
+            and _file_name(chain.data_file) != (_file_name(named[1]))
         ):
             raise StanmixInputError(
                 f"{path.name} was run on the data file {chain.data_file!r} but "
@@ -574,17 +579,40 @@ def _check_anchor(result: EngineResult, anchor: int, ordered: int) -> None:
     )
 
 
-#: Log terms (draws x rows x components) recomputed to compare a run's
-#: generated quantities with its data: a few draws of each chain.
-_COMPARE_BUDGET = 4_000_000
+#: Rows and draws a chain on which a run's generated quantities are
+#: recomputed and compared with the data's.
+_COMPARE_ROWS = 100
+_COMPARE_DRAWS = 10
 _GENERATED = ("log_lik", "membership_log_prob", "y_latent")
 
 
-def _compared_draws(result: EngineResult, n: int, k: int) -> np.ndarray:
-    """Evenly spaced draws of each chain, up to 10 and within the budget."""
-    c, s = np.asarray(result.variables["w"]).shape[:2]
-    per_chain = max(1, min(s, 10, _COMPARE_BUDGET // max(1, c * n * k)))
-    return np.unique(np.linspace(0, s - 1, per_chain).round().astype(int))
+def _half_step(values: np.ndarray, digits: int) -> np.ndarray:
+    """Half a unit of the last digit of ``values`` printed to ``digits``
+    significant digits: how far the printed value may lie from the run's.
+
+    Examples
+    --------
+    >>> _half_step(np.array([10000.0, -0.03, 0.0]), 6).tolist()
+    [0.05, 5e-08, 0.0]
+    """
+    size = np.abs(np.asarray(values, dtype=float))
+    with np.errstate(divide="ignore"):
+        exponent = np.floor(np.log10(np.where(size > 0, size, 1.0)))
+    return np.where(size > 0, 0.5 * 10.0 ** (exponent - digits + 1), 0.0)
+
+
+def _renormalised_weights(variables: dict, digits: int) -> None:
+    """Weights printed to few digits sum to 1 only within their rounding:
+    divided by their sum where it is off by no more than that."""
+    w = variables.get("w")
+    if w is None or not np.size(w):
+        return
+    w = np.asarray(w, dtype=float)
+    total = w.sum(axis=-1, keepdims=True)
+    within = np.abs(total - 1.0) <= 1.01 * _half_step(w, digits).sum(
+        axis=-1, keepdims=True
+    )
+    variables["w"] = np.where(within, w / np.where(total > 0, total, 1.0), w)
 
 
 def _recomputed(family, cells: CellTable, variables: Mapping, want: set[str]):
@@ -607,54 +635,85 @@ def _recomputed(family, cells: CellTable, variables: Mapping, want: set[str]):
     return out
 
 
-def _rounded(variables: Mapping, digits: int) -> dict:
-    """The draws moved by the rounding of values printed to ``digits``
-    significant digits (each value up or down, at random)."""
-    rng = np.random.default_rng(0)
-    step = 0.5 * 10.0 ** (1 - digits)
-    return {
-        name: a * (1 + step * rng.choice([-1.0, 1.0], np.shape(a)))
-        for name, a in variables.items()
-    }
+def _rounding_bound(family, cells, params: dict, want, digits: int, base) -> dict:
+    """How far the recomputed quantities can move when each parameter
+    moves by the rounding of its printed value: the sum over the
+    parameters' entries of the larger change that a half-step up or down
+    makes, which holds the first-order term and the curvature along the
+    entry (|g| h + |H| h^2 / 2, where g vanishes near a row's mode)."""
+    bound = {name: np.zeros_like(value) for name, value in base.items()}
+    for name, values in params.items():
+        flat = np.asarray(values, dtype=float).reshape(*values.shape[:2], -1)
+        steps = _half_step(flat, digits)
+        for j in np.flatnonzero(steps.any(axis=(0, 1))):
+            largest = {key: np.zeros_like(value) for key, value in base.items()}
+            for sign in (1.0, -1.0):
+                moved = flat.copy()
+                moved[..., j] += sign * steps[..., j]
+                trial = {**params, name: moved.reshape(values.shape)}
+                if name == "w":
+                    _renormalised_weights(trial, digits)
+                for key, value in _recomputed(family, cells, trial, want).items():
+                    change = np.abs(value - base[key])
+                    largest[key] = np.maximum(largest[key], change)
+            for key in bound:
+                bound[key] += largest[key]
+    return bound
 
 
 def _check_generated(
     result: EngineResult, family, cells: CellTable, source: str
 ) -> None:
     """The run's own ``log_lik`` and ``membership_log_prob`` against those
-    stanmix recomputes from the data, on a few draws of each chain.
+    stanmix recomputes from the data, on up to ten draws of each chain and
+    a hundred rows (evenly spaced).
 
     They agree up to the printed precision of the CSV files (6 significant
-    digits unless ``sig_figs`` says otherwise) and float summation: the
-    tolerance is 1e-4 times (1 + the value), plus ten times the change that
-    rounding every parameter to the printed digits makes. Rows whose
-    censored cells ``full_cov.stan`` samples as latent values are skipped
-    (the program completes them with the draw's values).
+    digits unless ``sig_figs`` says otherwise): the tolerance is half a
+    unit of the printed quantity's last digit, plus twice the change that
+    moving every parameter by half a unit of its own last digit can make
+    (:func:`_rounding_bound`), plus 1e-8 relative (float summation). Rows
+    whose censored cells ``full_cov.stan`` samples as latent values are
+    skipped (the program completes them with the draw's values). Where the
+    draws cannot be moved so (a rounded correlation matrix no longer
+    valid), the comparison is skipped.
     """
     found = result.variables
     want = {n for n in ("log_lik", "membership_log_prob") if np.size(found.get(n, []))}
     if not want:
         return
-    k = np.asarray(found["w"]).shape[-1]
-    draws = _compared_draws(result, cells.n_obs, k)
-    subset = {n: np.asarray(a)[:, draws] for n, a in found.items()}
-    params = {n: a for n, a in subset.items() if n not in _GENERATED}
-    digits = result.info.get("sig_figs") or 6
-    ours = _recomputed(family, cells, params, want)
-    moved = _recomputed(family, cells, _rounded(params, digits), want)
+    s = np.asarray(found["w"]).shape[1]
+    draws = np.unique(np.linspace(0, s - 1, min(s, _COMPARE_DRAWS)).round().astype(int))
     rows = np.arange(cells.n_obs)
     if getattr(family, "censoring", None) == "latent":
         rows = np.setdiff1d(rows, latent_cells(cells)[0])
+    if rows.size > _COMPARE_ROWS:
+        rows = rows[np.linspace(0, rows.size - 1, _COMPARE_ROWS).round().astype(int)]
+    if rows.size == 0:
+        return
+    subset = {n: np.asarray(a)[:, draws] for n, a in found.items()}
+    params = {n: a for n, a in subset.items() if n not in _GENERATED}
+    digits = result.info.get("sig_figs") or 6
+    _renormalised_weights(params, digits)
+    part = cells.rows(rows)
+    try:
+        with np.errstate(all="ignore"):
+            ours = _recomputed(family, part, params, want)
+            bound = _rounding_bound(family, part, params, want, digits, ours)
+    except (StanmixInputError, np.linalg.LinAlgError, ValueError):
+        logger.info("the run's generated quantities were not compared with its data")
+        return
     for name in sorted(want):
         theirs = subset[name][:, :, rows]
+        printed = _half_step(theirs, digits)
         if name == "membership_log_prob":
+            printed = np.exp(theirs) * np.expm1(printed)
             theirs = np.exp(theirs)
-        mine = ours[name][:, :, rows]
-        slack = 10 * np.abs(moved[name][:, :, rows] - mine)
-        scale = 1 + (np.abs(theirs) if name == "log_lik" else 0)
+        mine = ours[name]
+        allowed = printed + 2 * bound[name] + 1e-8 * (1 + np.abs(theirs))
         off = np.abs(mine - theirs)
         off[(mine == theirs) | (np.isnan(mine) & np.isnan(theirs))] = 0
-        bad = ~(off <= 1e-4 * scale + slack)
+        bad = ~(off <= allowed)
         if bad.any():
             _refuse_generated(result, name, bad, draws, rows, mine, theirs, source)
 
@@ -749,6 +808,7 @@ def from_cmdstan_csv(
 
     result = read_stan_csv(csv_files)
     _check_draw_count(result)
+    _renormalised_weights(result.variables, result.info.get("sig_figs") or 6)
     source = Path(data).name if isinstance(data, (str, Path)) else None
     data = _load_data(data)
     program = _program_of(result)

@@ -8,11 +8,13 @@ with the README's commands.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import re
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +48,17 @@ def _columns(name: str, arr: np.ndarray):
 
 
 def write_stan_csv(
-    result, folder: Path, stem: str, *, warmup_rows: int = 0, max_depth: int = 10
+    result,
+    folder: Path,
+    stem: str,
+    *,
+    warmup_rows: int = 0,
+    max_depth: int = 10,
+    digits: int | None = None,
 ):
-    """Write an engine result as CmdStan's per-chain sample CSV files."""
+    """Write an engine result as CmdStan's per-chain sample CSV files, its
+    values to ``digits`` significant digits (CmdStan's default 6 when None,
+    and 9 written here so that the examples compare exactly)."""
     columns = [(_STATS[k], v) for k, v in result.sample_stats.items() if k in _STATS]
     for name, arr in result.variables.items():
         columns.extend(_columns(name, arr))
@@ -79,9 +89,11 @@ def write_stan_csv(
             f"# id = {chain + 1}",
             "# random",
             "#   seed = 4321",
+            "# output",
+            f"#   sig_figs = {digits if digits else -1}",
             header,
         ]
-        body = [",".join(f"{x:.9g}" for x in row) for row in rows]
+        body = [",".join(f"{x:.{digits or 9}g}" for x in row) for row in rows]
         cut = warmup_rows
         lines += body[:cut]
         lines += [
@@ -791,3 +803,60 @@ def test_a_data_file_with_another_n_is_refused(short_run):
         f"the data's left_row[{beyond + 1}] must be from 1 to N = 150, got "
         f"{data['left_row'][beyond]}" in str(info.value)
     )
+
+
+def test_runs_printed_to_few_digits_or_far_from_zero_read_back(short_run, tmp_path):
+    """Legitimate runs whose printed draws are coarse: sig_figs = 3 (the
+    weights then sum to 1 only within their rounding), and data near 1e4 at
+    CmdStan's 6 digits, where a printed mean is off by up to 0.05 and the
+    run's log_lik by more than a fixed tolerance allowed. The comparison's
+    tolerance follows the printed digits; other data are still refused."""
+    data, _ = short_run
+    init = json.loads((stan_dir() / "normal_diag.init.json").read_text())
+    engine = get_engine("stanli")
+    (tmp_path / "coarse").mkdir()
+    (tmp_path / "far").mkdir()
+    result = engine.sample(
+        program_path("normal_diag"),
+        data,
+        chains=2,
+        warmup=100,
+        draws=20,
+        seed=5,
+        inits=[init, init],
+    )
+    coarse = write_stan_csv(result, tmp_path / "coarse", "normal_diag", digits=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        model = sm.from_cmdstan_csv(coarse, data)
+    np.testing.assert_allclose(model.idata_.posterior["w"].sum("component"), 1.0)
+
+    def shifted_y(given, by):
+        out = copy.deepcopy(given)
+        out["y"] = [
+            [v + by if seen else v for v, seen in zip(row, flags, strict=True)]
+            for row, flags in zip(given["y"], given["observed"], strict=True)
+        ]
+        return out
+
+    far = shifted_y(data, 1e4)
+    far["left_limit"] = [v + 1e4 for v in data["left_limit"]]
+    far["mu_loc"] = [[v + 1e4 for v in row] for row in data["mu_loc"]]
+    start = copy.deepcopy(init)
+    for name in ("mu_anchor_ordered", "mu_rest"):
+        start[name] = (np.asarray(init[name]) + 1e4).tolist()
+    result = engine.sample(
+        program_path("normal_diag"),
+        far,
+        chains=2,
+        warmup=100,
+        draws=20,
+        seed=5,
+        inits=[start, start],
+    )
+    printed = write_stan_csv(result, tmp_path / "far", "normal_diag", digits=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        sm.from_cmdstan_csv(printed, far)
+    other = shifted_y(far, 0.5)
+    _refused(printed, other, "does not match the run that wrote the draws")
