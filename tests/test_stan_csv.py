@@ -314,7 +314,13 @@ def short_run(tmp_path_factory):
     files: the valid base that the damaged files below start from."""
     data = json.loads(example_data_path("normal_diag").read_text())
     init = json.loads((stan_dir() / "normal_diag.init.json").read_text())
-    result = get_engine("stanli").sample(
+    folder = tmp_path_factory.mktemp("short_run")
+    return data, write_stan_csv(_short_sample(data, init), folder, "normal_diag")
+
+
+def _short_sample(data: dict, init: dict):
+    """Two short chains of normal_diag.stan on ``data`` from ``init``."""
+    return get_engine("stanli").sample(
         program_path("normal_diag"),
         data,
         chains=2,
@@ -323,8 +329,6 @@ def short_run(tmp_path_factory):
         seed=5,
         inits=[init, init],
     )
-    folder = tmp_path_factory.mktemp("short_run")
-    return data, write_stan_csv(result, folder, "normal_diag")
 
 
 def _layout(path: Path) -> tuple[int, list[int]]:
@@ -813,22 +817,16 @@ def test_runs_printed_to_few_digits_or_far_from_zero_read_back(short_run, tmp_pa
     tolerance follows the printed digits; other data are still refused."""
     data, _ = short_run
     init = json.loads((stan_dir() / "normal_diag.init.json").read_text())
-    engine = get_engine("stanli")
-    (tmp_path / "coarse").mkdir()
-    (tmp_path / "far").mkdir()
-    result = engine.sample(
-        program_path("normal_diag"),
-        data,
-        chains=2,
-        warmup=100,
-        draws=20,
-        seed=5,
-        inits=[init, init],
-    )
-    coarse = write_stan_csv(result, tmp_path / "coarse", "normal_diag", digits=3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sm.ConvergenceWarning)
-        model = sm.from_cmdstan_csv(coarse, data)
+
+    def run_and_read(given, start, folder, digits):
+        result = _short_sample(given, start)
+        (tmp_path / folder).mkdir()
+        paths = write_stan_csv(result, tmp_path / folder, "normal_diag", digits=digits)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sm.ConvergenceWarning)
+            return paths, sm.from_cmdstan_csv(paths, given)
+
+    _, model = run_and_read(data, init, "coarse", 3)
     np.testing.assert_allclose(model.idata_.posterior["w"].sum("component"), 1.0)
 
     def shifted_y(given, by):
@@ -845,18 +843,6 @@ def test_runs_printed_to_few_digits_or_far_from_zero_read_back(short_run, tmp_pa
     start = copy.deepcopy(init)
     for name in ("mu_anchor_ordered", "mu_rest"):
         start[name] = (np.asarray(init[name]) + 1e4).tolist()
-    result = engine.sample(
-        program_path("normal_diag"),
-        far,
-        chains=2,
-        warmup=100,
-        draws=20,
-        seed=5,
-        inits=[start, start],
-    )
-    printed = write_stan_csv(result, tmp_path / "far", "normal_diag", digits=6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", sm.ConvergenceWarning)
-        sm.from_cmdstan_csv(printed, far)
+    printed, _ = run_and_read(far, start, "far", 6)
     other = shifted_y(far, 0.5)
     _refused(printed, other, "does not match the run that wrote the draws")
