@@ -552,11 +552,7 @@ def advi(
         eta = _positive_float(
             "eta", eta, "pass a positive step-size scale, or None to search"
         )
-    if callback is not None and not callable(callback):
-        raise StanmixInputError(
-            "callback must be callable as callback(iteration, elbo) or None, "
-            f"got {type(callback).__name__}"
-        )
+    check_callback(callback)
 
     dim = init.size
     start_tril = check_init_scale(init_scale, dim, algorithm)
@@ -658,6 +654,25 @@ def not_converged_message(iter: int, tol_rel_obj: float) -> str:
         "Increase iter (or eval_elbo / elbo_samples for a less noisy "
         "ELBO), and check the approximation before relying on it."
     )
+
+
+def check_callback(callback) -> None:
+    """Refuse a ``callback`` that is neither None nor callable.
+
+    Examples
+    --------
+    >>> check_callback(print)
+    >>> try:
+    ...     check_callback(5)
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:23])
+    callback must be callab
+    """
+    if callback is not None and not callable(callback):
+        raise StanmixInputError(
+            "callback must be callable as callback(iteration, elbo) or None, "
+            f"got {type(callback).__name__}"
+        )
 
 
 def no_elbo_message(iter: int, eval_elbo: int) -> str:

@@ -29,7 +29,7 @@ from scipy.special import logsumexp
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
-from stanmix.advi import check_init_scale
+from stanmix.advi import check_callback, check_init_scale
 from stanmix.cells import (
     MISSING,
     OBSERVED,
@@ -436,12 +436,7 @@ class Mixture:
                 f"adapt_delta={settings['adapt_delta']!r} tunes the step size, "
                 "which adapt_engaged=False turns off; pass one or the other"
             )
-        callback = engine_options.get("callback")
-        if callback is not None and not callable(callback):
-            raise StanmixInputError(
-                "callback must be callable as callback(iteration, elbo) or None, "
-                f"got {type(callback).__name__}"
-            )
+        check_callback(engine_options.get("callback"))
         if method == "variational" and "eval_elbo" in engine_options:
             every = engine_options["eval_elbo"]
             most = engine_options.get("iter", 10_000)

@@ -693,8 +693,7 @@ def _check_generated(
         return
     subset = {n: np.asarray(a)[:, draws] for n, a in found.items()}
     params = {n: a for n, a in subset.items() if n not in _GENERATED}
-    digits = result.info.get("sig_figs") or 6
-    _renormalised_weights(params, digits)
+    digits = result.info.get("sig_figs") or 6  # weights renormalised on reading
     part = cells.rows(rows)
     try:
         with np.errstate(all="ignore"):
