@@ -75,7 +75,7 @@ class RegressionDesign:
 class _Prepared:
     """Response and covariates of one data set, checked."""
 
-    response: pd.DataFrame  # one column
+    response: pd.DataFrame | CellTable  # one column
     covariates: np.ndarray  # (N, C)
     index: pd.Index
 
@@ -542,6 +542,8 @@ class RegressionMixture(Mixture):
         return X[keep]
 
     def _prepare(self, X, y, response, *, fitting: bool) -> _Prepared:
+        if isinstance(X, CellTable):
+            return self._prepare_table(X, y, response, fitting=fitting)
         if (
             isinstance(X, pd.DataFrame)
             and isinstance(response, (int, np.integer))
@@ -578,6 +580,37 @@ class RegressionMixture(Mixture):
                 )
             values = self._checked_covariates(covariates, design, index)
         return _Prepared(resp, values, index)
+
+    def _prepare_table(self, cells: CellTable, y, response, *, fitting: bool):
+        """A cell table of the response (its one column) and the covariates,
+        as :meth:`new_cells` returns, read as the data (cross-validation's
+        folds are such tables' rows)."""
+        if y is not None or response is not None:
+            raise StanmixInputError(
+                "X is a CellTable, which holds the response (its one column); "
+                "drop y and response"
+            )
+        if cells.covariates is None or cells.n_dims != 1:
+            raise StanmixInputError(
+                "a CellTable read by a RegressionMixture holds the response as "
+                f"its one column and the covariates (as new_cells returns); this "
+                f"one has {cells.n_dims} column(s) and "
+                f"{cells.n_covariates} covariate(s)"
+            )
+        index = pd.RangeIndex(cells.n_obs)
+        frame = pd.DataFrame(
+            cells.covariates, columns=list(cells.covariate_names), index=index
+        )
+        if fitting:
+            design = self._resolve(frame, str(cells.columns[0]))
+            self._design = design
+        else:
+            design = self.design_
+            absent = [c for c in design.covariates if c not in frame.columns]
+            if absent:
+                raise StanmixInputError(_absent_message(absent, design, array=False))
+        values = self._checked_covariates(frame, design, index)
+        return _Prepared(cells, values, index)
 
     def _read(self, X, censoring) -> tuple[CellTable, pd.Index]:
         if not isinstance(X, _Prepared):
@@ -650,7 +683,10 @@ class RegressionMixture(Mixture):
         X : DataFrame or array-like
             The predictors (and the weights' covariates, and the response
             when ``response`` names it), one row per observation, complete.
-            A numpy array's columns are named ``"x0"``, ``"x1"``, ...
+            A numpy array's columns are named ``"x0"``, ``"x1"``, ... Or a
+            :class:`~stanmix.cells.CellTable` holding the response (its one
+            column, with its censoring) and the covariates, as
+            :meth:`new_cells` returns.
         y : array-like or Series, optional
             The response, one value per row of ``X`` (NaN: missing). A
             Series must have X's index.

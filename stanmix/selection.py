@@ -22,12 +22,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import CellTable
-from stanmix.censoring import check_fit_data
+from stanmix.cells import MISSING, CellTable
 from stanmix.estimator import (
     CENSORING_ARGS,
     Mixture,
@@ -212,6 +210,8 @@ def select_components(
     X,
     n_components: Iterable[int] = range(1, 9),
     *,
+    y=None,
+    response: str | int | None = None,
     estimator: Mixture | None = None,
     method: str = "sample",
     seed: int | None = None,
@@ -229,7 +229,8 @@ def select_components(
     """Fit every number of components and choose one.
 
     Each K is fitted with a copy of ``estimator`` (default ``Mixture()``:
-    normal, diagonal; any family and covariance works) and judged by its
+    normal, diagonal; any family and covariance works, and a
+    :class:`~stanmix.RegressionMixture` with its response) and judged by its
     expected log predictive density (elpd): PSIS-LOO from the pointwise
     log-likelihood, or, for a K whose LOO has Pareto k above 0.7, exact
     K-fold cross-validation (``kfold`` refits on folds of the rows, each
@@ -247,9 +248,17 @@ def select_components(
     Parameters
     ----------
     X : array-like or DataFrame
-        The data, as for :meth:`Mixture.fit` (NaN cells are missing).
+        The data, as for :meth:`Mixture.fit` (NaN cells are missing); for a
+        mixture of regressions the predictors (and the response when
+        ``response`` names it), as for :meth:`RegressionMixture.fit`.
     n_components : iterable of int
-        The K to try, each at least 1 and at most the number of rows.
+        The K to try, each at least 1 and at most the number of rows (for
+        a mixture of regressions, of rows with a response).
+    y, response
+        A mixture of regressions' response, as for
+        :meth:`RegressionMixture.fit` (one of them); refused for other
+        estimators. Rows whose response is missing add nothing to a
+        regression's likelihood and nothing to its elpd.
     estimator : Mixture, optional
         The model (family, covariance, priors, engine) to fit for each K;
         its ``n_components`` is replaced. It is not modified.
@@ -298,6 +307,18 @@ def select_components(
     >>> sel = sm.select_components(data.X, range(1, 4), method="optimize", seed=1)
     >>> sel.best_
     2
+
+    A mixture of regressions, its response named:
+
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.uniform(0, 10, 300)
+    >>> y = np.where(rng.random(300) < 0.5, 1 + 2 * x, 15 - x) + rng.normal(0, 1, 300)
+    >>> df = pd.DataFrame({"dose": x, "response": y})
+    >>> sel = sm.select_components(df, range(1, 4), response="response",
+    ...     estimator=sm.RegressionMixture(), method="optimize", seed=1)
+    >>> sel.best_
+    2
     """
     ks = _check_ks(n_components)
     check.one_of("method", method, ("sample", "optimize"))
@@ -319,12 +340,14 @@ def select_components(
         raise StanmixInputError(
             f"estimator must be a stanmix Mixture, got {type(template).__name__}"
         )
-    if template._family_from_data:
+    regression = template._family_from_data
+    given = [name for name, v in (("y", y), ("response", response)) if v is not None]
+    if given and not regression:
         raise StanmixInputError(
-            f"select_components chooses K for mixtures of the data's columns; a "
-            f"{type(template).__name__}'s K are compared by fitting each "
-            "(sm.fit_many over copies with n_components set) and comparing "
-            "az.loo of their idata_, or their bic()"
+            f"{' and '.join(given)} {'give' if len(given) > 1 else 'gives'} a "
+            "mixture of regressions' response; a "
+            f"{type(template).__name__} clusters the columns of X: leave "
+            f"{' and '.join(given)} out, or pass estimator=sm.RegressionMixture(...)"
         )
     _check_fit_kwargs(template, method, fit_kwargs, ks)
     censoring = {
@@ -334,40 +357,52 @@ def select_components(
         )
         if value is not None
     }
-    cells, _ = template._read(X, censoring)
-    check_fit_data(cells)
-    if kfold is not None and kfold > cells.n_obs:
+    params = template.get_params()
+    # reads and checks the data as a fit would; K = 1 so that the checks
+    # are of the data alone (the sweep's K are checked below)
+    reader = type(template)(**{**params, "n_components": 1})
+    data = dict(censoring)
+    if regression:
+        reader._check_settings_of_design()
+        data.update(y=y, response=response)
+        cells, _ = reader._read(
+            reader._prepare(X, y, response, fitting=True), censoring
+        )
+    else:
+        cells, _ = reader._read(X, censoring)
+    reader._check_fit_data(cells)
+    counted = _counted_rows(cells)
+    n_rows = counted.size
+    rows_text = "rows with a response" if regression else "rows"
+    if kfold is not None and kfold > n_rows:
         if auto_kfold:
-            kfold = cells.n_obs if cells.n_obs >= 2 else None
+            kfold = n_rows if n_rows >= 2 else None
         else:
             raise StanmixInputError(
-                f"kfold must be at most the number of rows ({cells.n_obs}), got "
+                f"kfold must be at most the number of {rows_text} ({n_rows}), got "
                 f"kfold={kfold}: each fold holds out at least one row; use "
-                f"kfold={cells.n_obs} or fewer"
+                f"kfold={n_rows} or fewer"
             )
-    if ks[-1] > cells.n_obs:
+    if ks[-1] > n_rows:
         raise StanmixInputError(
-            f"n_components goes up to {ks[-1]} but the data has {cells.n_obs} "
-            "rows; a mixture cannot have more components than observations"
+            f"n_components goes up to {ks[-1]} but the data has {n_rows} "
+            f"{rows_text}; a mixture cannot have more components than observations"
         )
-    distinct = cells.n_distinct_rows()
+    distinct = cells.rows(counted).n_distinct_rows()
     if ks[-1] > distinct:
         raise StanmixInputError(
             f"n_components goes up to {ks[-1]} but the data has {distinct} distinct "
-            f"rows (of {cells.n_obs}); use K up to {distinct}"
+            f"{rows_text} (of {n_rows}); use K up to {distinct}"
             f"{tied_columns_hint(cells)}"
         )
     if kfold is not None:
-        kfold = _folds_for(kfold, ks[-1], cells.n_obs, auto_kfold)
-    params = template.get_params()
+        kfold = _folds_for(kfold, ks[-1], n_rows, auto_kfold)
     # Seeds by what they are for, not by position: K's fit, the folds'
     # assignment (key 0) and K's fold f (key (K, f + 1)), so that a K's row
     # is the same whichever other K are swept.
     seeds = {k: keyed_seed(base, k) for k in ks}
     fit = {"method": method, "log_likelihood": method == "sample", **fit_kwargs}
-    tasks = [
-        (_fit_k, (type(template), params, k, X, censoring, seeds[k], fit)) for k in ks
-    ]
+    tasks = [(_fit_k, (type(template), params, k, X, data, seeds[k], fit)) for k in ks]
     outcomes = run_tasks(
         tasks,
         n_jobs=n_jobs,
@@ -399,6 +434,7 @@ def select_components(
                 params,
                 redo,
                 cells,
+                reader._check_fit_data,
                 kfold,
                 base,
                 fit,
@@ -545,10 +581,18 @@ def _failed_row(error: BaseException) -> dict:
     }
 
 
-def _fit_k(cls, params, k, X, censoring, seed, fit):
+def _fit_k(cls, params, k, X, data, seed, fit):
+    """K's fit to ``X`` with ``data``'s keywords (censoring, and a
+    regression's response), and its seconds."""
     start = time.perf_counter()
-    model = cls(**{**params, "n_components": k}).fit(X, seed=seed, **censoring, **fit)
+    model = cls(**{**params, "n_components": k}).fit(X, seed=seed, **data, **fit)
     return model, time.perf_counter() - start
+
+
+def _counted_rows(cells: CellTable) -> np.ndarray:
+    """The rows that enter the likelihood: all but those whose every cell is
+    missing (a regression's rows without a response)."""
+    return np.flatnonzero(~np.all(cells.kind == MISSING, axis=1))
 
 
 def _row(model: Mixture, seconds: float, method: str) -> dict:
@@ -601,18 +645,25 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
 
 
 def _kfold(
-    cls, params, ks, cells: CellTable, folds, base, fit, **run
+    cls, params, ks, cells: CellTable, check_data, folds, base, fit, **run
 ) -> tuple[dict, dict]:
-    """Exact K-fold elpd per row for each K in ``ks``, the folds' assignment
-    and their fits seeded from ``base`` (see ``select_components``); and,
-    for the K it could not estimate, why: a fold whose training rows fail
-    the data checks (the split can leave a column's few measured values
-    all in one fold), or a fold fit refused or not completed."""
+    """Exact K-fold elpd per counted row (:func:`_counted_rows`) for each K
+    in ``ks``, the folds' assignment and their fits seeded from ``base``
+    (see ``select_components``); and, for the K it could not estimate, why:
+    a fold whose training rows fail ``check_data`` (the split can leave a
+    column's few measured values all in one fold), or a fold fit refused or
+    not completed. Rows that are not counted train every fold."""
     rng = np.random.default_rng(keyed_seed(base, 0))
-    fold_of = rng.permutation(np.arange(cells.n_obs) % folds)
+    counted = _counted_rows(cells)
+    fold_of = rng.permutation(np.arange(counted.size) % folds)
+    others = np.setdiff1d(np.arange(cells.n_obs), counted)
+
+    def train_rows(f: int) -> np.ndarray:
+        return np.sort(np.concatenate([counted[fold_of != f], others]))
+
     for f in range(folds):
         try:
-            check_fit_data(cells.rows(np.flatnonzero(fold_of != f)))
+            check_data(cells.rows(train_rows(f)))
         except StanmixInputError as err:
             reason = (
                 f"K-fold cross-validation was not run: the training rows of fold "
@@ -624,9 +675,8 @@ def _kfold(
     for k in ks:
         for f in range(folds):
             seed = keyed_seed(base, k, f + 1)
-            train = np.flatnonzero(fold_of != f)
-            test = np.flatnonzero(fold_of == f)
-            task = (cls, params, k, cells, train, test, seed, fit)
+            test = counted[fold_of == f]
+            task = (cls, params, k, cells, train_rows(f), test, seed, fit)
             tasks.append((_heldout, task))
             keys.append(f"fold {f} of K={k}")
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
@@ -645,9 +695,9 @@ def _kfold(
                 "unreliable"
             )
             continue
-        elpd = np.empty(cells.n_obs)
-        for test, values in mine:
-            elpd[test] = values
+        elpd = np.empty(counted.size)
+        for f, values in enumerate(mine):
+            elpd[fold_of == f] = values
         out[k] = elpd
     return out, unavailable
 
@@ -658,8 +708,7 @@ def _heldout(cls, params, k, cells, train, test, seed, fit):
     model = cls(**{**params, "n_components": k}).fit(
         cells.rows(train), seed=seed, **kwargs
     )
-    ll = likelihood.log_likelihood(model.family_, cells.rows(test), model.param_draws())
-    return test, logsumexp(ll, axis=0) - np.log(ll.shape[0])
+    return model._log_predictive(cells.rows(test))
 
 
 def _clearly_better(ks: Sequence[int], best: int, pointwise: Mapping) -> list[int]:

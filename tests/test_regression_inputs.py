@@ -326,6 +326,55 @@ def test_the_design_reaches_the_program():
     assert not set(left) & {3, 9}
 
 
+def test_a_cell_table_of_response_and_covariates_reads_as_its_data_frame():
+    """A CellTable holding the response and covariates (cross-validation's
+    folds are such tables' rows) sends the program the data of the frame
+    and censoring it was read from; one that cannot be a regression's data,
+    or given with a response besides, is refused."""
+    data = _data()
+    y = data["y"].copy()
+    y[[3, 9]] = np.nan
+    y = np.maximum(y, -0.5)  # NaN stays NaN
+    settings = dict(predictors=["x1"], weights_from=["z"])
+    sent = []
+    for given in ("frame", "table"):
+        engine = _DataEngine(stop=("optimize", "variational", "sample"))
+        model = sm.RegressionMixture(2, engine=engine, **settings)
+        if given == "frame":
+            X, kwargs = data[["x1", "z"]], {"y": y, "lower_limit": -0.5}
+            reader = sm.RegressionMixture(2, **settings)
+            cells, _ = reader._read(
+                reader._prepare(X, y, None, fitting=True), {"lower_limit": -0.5}
+            )
+        else:
+            X, kwargs = cells, {}
+        with pytest.raises(Stop):
+            model.fit(X, seed=1, **kwargs)
+        sent.append(engine.data)
+    frame, table = sent
+    assert frame.keys() == table.keys()
+    for key in frame:
+        np.testing.assert_array_equal(np.asarray(frame[key]), np.asarray(table[key]))
+    assert len(frame["left_row"]) == int((y == -0.5).sum()) > 0
+
+    with pytest.raises(sm.StanmixInputError, match="drop y and response"):
+        _model(**settings).fit(cells, response="y")
+    two = cells.rows(np.arange(5))
+    two = type(two)(
+        np.c_[two.values, two.values],
+        np.c_[two.kind, two.kind],
+        np.c_[two.lower, two.lower],
+        np.c_[two.upper, two.upper],
+        ("a", "b"),
+        two.covariates,
+        two.covariate_names,
+    )
+    with pytest.raises(sm.StanmixInputError, match="has 2 column"):
+        _model(**settings).fit(two)
+    with pytest.raises(sm.StanmixInputError, match="predictors"):
+        _model(predictors=["x2"]).fit(cells)
+
+
 GOOD_START = {"intercept": [1.0, -1.0], "beta": [[2.0, 0.0, 0.0], [-1.0, 0.0, 0.0]]}
 
 

@@ -230,7 +230,7 @@ def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch):
         row["n_high_pareto_k"] = 1
         return row
 
-    def kfold(cls, params, ks, cells, folds, seeds, fit, **run):
+    def kfold(cls, params, ks, cells, check_data, folds, seeds, fit, **run):
         asked.update(ks=ks, n_obs=cells.n_obs, folds=folds)
         raise KeyboardInterrupt
 
@@ -647,3 +647,160 @@ def test_filled_components_and_the_checks_refuse_what_they_cannot_count():
     with pytest.raises(sm.StanmixInputError, match="ax must be two matplotlib Axes"):
         sel.plot(ax=axes)
     plt.close(fig)
+
+
+# -- mixtures of regressions --------------------------------------------------
+
+
+def _lines(n: int = 160, seed: int = 3) -> pd.DataFrame:
+    """Two lines, y = 1 + 2x and y = 15 - x (sd 1), the first six responses
+    missing and those below 2 recorded at that detection limit."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, n)
+    y = np.where(rng.random(n) < 0.5, 1 + 2 * x, 15 - x) + rng.normal(0, 1, n)
+    y = np.maximum(y, 2.0)
+    y[:6] = np.nan
+    return pd.DataFrame({"dose": x, "resp": y})
+
+
+def test_a_regression_sweep_chooses_the_number_of_lines():
+    """BIC at each K's mode finds the two lines, with the response's
+    censoring and missing values read as the fit reads them."""
+    df = _lines()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # NaN responses beside a limit; modes
+        sel = sm.select_components(
+            df,
+            [1, 2, 3],
+            response="resp",
+            estimator=sm.RegressionMixture(engine="stanli"),
+            method="optimize",
+            lower_limit=2.0,
+            seed=1,
+        )
+    assert sel.best_ == 2, str(sel)
+    t = sel.table_
+    assert t["n_parameters"].tolist() == [3, 7, 11]  # (a, b, sigma) per line, + w
+    two = sel.models_[2]
+    assert isinstance(two, sm.RegressionMixture)
+    np.testing.assert_allclose(np.sort(two.coef_[:, 0]), [-1.0, 2.0], atol=0.15)
+    # the censored responses are censored in the fits (a row per response)
+    assert int((two.cells_.kind[:, 0] == 1).sum()) == int((df["resp"] == 2.0).sum())
+    assert t.loc[2, "bic"] == pytest.approx(two.bic())
+
+
+def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch):
+    """The folds partition the rows that have a response; rows without one
+    train every fold (they add nothing to the likelihood), and each held-out
+    row's elpd is its log predictive density under a fit of the same seed
+    to the same training rows given as a DataFrame, censoring included."""
+    import stanmix.selection as selection
+
+    real_row = selection._row
+
+    def unreliable_row(model, seconds, method):
+        row = real_row(model, seconds, method)
+        row["n_high_pareto_k"] = 1
+        return row
+
+    folds = []
+    real_heldout = selection._heldout
+
+    def heldout(cls, params, k, cells, train, test, seed, fit):
+        out = real_heldout(cls, params, k, cells, train, test, seed, fit)
+        folds.append((train, test, seed, out))
+        return out
+
+    monkeypatch.setattr(selection, "_row", unreliable_row)
+    monkeypatch.setattr(selection, "_heldout", heldout)
+    df = _lines(n=60)
+    estimator = sm.RegressionMixture(engine="stanli")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short chains; NaN beside a limit
+        sel = sm.select_components(
+            df,
+            [2],
+            response="resp",
+            estimator=estimator,
+            lower_limit=2.0,
+            kfold=3,
+            seed=4,
+            **TINY,
+        )
+    answered = np.flatnonzero(df["resp"].notna())
+    tests = [test for _, test, _, _ in folds]
+    assert len(folds) == 3
+    assert np.array_equal(np.sort(np.concatenate(tests)), answered)
+    for train, test, _, _ in folds:
+        assert np.array_equal(np.sort(np.r_[train, test]), np.arange(len(df)))
+    t = sel.table_
+    assert t.loc[2, "estimate"] == "kfold"
+    elpd = np.concatenate([out for *_, out in folds])
+    assert t.loc[2, "elpd_kfold"] == pytest.approx(elpd.sum(), rel=1e-12)
+    assert t.loc[2, "se_kfold"] == pytest.approx(
+        np.sqrt(answered.size * elpd.var()), rel=1e-12
+    )
+    assert sel.models_[2].idata_.log_likelihood.sizes["obs"] == answered.size
+
+    train, test, seed, out = folds[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refit = sm.RegressionMixture(2, engine="stanli").fit(
+            df.iloc[train],
+            response="resp",
+            lower_limit=2.0,
+            seed=seed,
+            log_likelihood=False,
+            **TINY,
+        )
+    direct = refit.score_samples(df.iloc[test], response="resp", lower_limit=2.0)
+    np.testing.assert_allclose(out, direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        (
+            {"y": np.zeros(30)},
+            "y gives a mixture of regressions' response; a Mixture clusters the "
+            "columns of X: leave y out, or pass estimator=sm.RegressionMixture(...)",
+        ),
+        (
+            {"estimator": sm.RegressionMixture(engine=FORBIDDEN)},
+            "give the response either as y (an array or Series) or as response=",
+        ),
+        (
+            {
+                "estimator": sm.RegressionMixture(engine=FORBIDDEN),
+                "response": "x",
+                "n_components": [1, 2, 3, 4],
+            },
+            "n_components goes up to 4 but the data has 3 rows with a response",
+        ),
+        (
+            {
+                "estimator": sm.RegressionMixture(engine=FORBIDDEN),
+                "response": "x",
+                "kfold": 4,
+            },
+            "kfold must be at most the number of rows with a response (3)",
+        ),
+        (
+            {
+                "estimator": sm.RegressionMixture(engine=FORBIDDEN, errors="t"),
+                "response": "x",
+            },
+            "errors",
+        ),
+    ],
+)
+def test_a_regression_sweeps_bad_input_is_refused_before_any_fit(kwargs, fragment):
+    X = _clusters(2, n=30)
+    X.loc[3:, "x"] = np.nan  # three rows with a response
+    args = {"n_components": [1, 2], "estimator": sm.Mixture(engine=FORBIDDEN)}
+    args.update(kwargs)
+    ks = args.pop("n_components")
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(X, ks, **args)
+    assert fragment in str(info.value)
+    assert not FORBIDDEN.calls
