@@ -6,6 +6,8 @@ engine, prints the result and writes it, with an HTML report, to a folder
 file and writes the posterior, the summary and membership tables and the
 report to a folder; ``stanmix fit-regression data.csv --response y ...``
 does the same for a mixture of regressions of one column on others.
+``stanmix select`` and ``stanmix select-regression`` fit a range of
+numbers of components, choose one and write it with ``selection.csv``.
 
 Exit codes: 0 success; 2 a bad flag or bad data (``stanmix: error: ...``,
 reported before any fitting); 1 any other failure (``stanmix: failed:
@@ -320,31 +322,37 @@ def _parser() -> argparse.ArgumentParser:
         help="the numbers of components to try: 1-8, or 2,3,5",
     )
     _data_flags(select)
-    select.add_argument(
+    _selection_flags(select)
+    select.add_argument("--out", required=True, help="output folder")
+    select.add_argument("--title", help="title of the HTML report")
+    _common(select, None, SELECT_METHODS)
+    select.set_defaults(engine="auto")
+    _regression_parser(sub, select=False)
+    _regression_parser(sub, select=True)
+    return parser
+
+
+def _selection_flags(parser) -> None:
+    """--method, --kfold and --jobs of select and select-regression."""
+    parser.add_argument(
         "--method",
         default="sample",
         choices=SELECT_METHODS,
         help="sample: NUTS and LOO [default]; optimize: the mode and BIC",
     )
-    select.add_argument(
+    parser.add_argument(
         "--kfold",
         type=_whole(2),
         default=None,
         help="folds of the cross-validation of a K whose LOO is unreliable "
         "(--method sample) [5]",
     )
-    select.add_argument(
+    parser.add_argument(
         "--jobs",
         type=_whole(1),
         default=1,
         help="fits run at once, in worker processes [1]",
     )
-    select.add_argument("--out", required=True, help="output folder")
-    select.add_argument("--title", help="title of the HTML report")
-    _common(select, None, SELECT_METHODS)
-    select.set_defaults(engine="auto")
-    _regression_parser(sub)
-    return parser
 
 
 def _components(text: str) -> tuple[range, ...]:
@@ -665,8 +673,16 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if args.no_progress else None
 
 
-def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str:
-    """One line saying what is about to be fitted."""
+def _plan(
+    table: CsvTable,
+    args,
+    options: dict,
+    lower: dict,
+    upper: dict,
+    fitting: str | None = None,
+) -> str:
+    """One line saying what is about to be fitted (``fitting``: what, by
+    default the number of components)."""
     from stanmix.csv_input import column_listing
 
     frame = table.frame
@@ -691,8 +707,10 @@ def _plan(table: CsvTable, args, options: dict, lower: dict, upper: dict) -> str
         how = f"ADVI ({options['draws']} draws)"
     else:
         how = "the posterior mode"
+    if fitting is None:
+        fitting = _count(args.components, "component")
     return (
-        f"Fitting {_count(args.components, 'component')} to {len(frame)} rows of "
+        f"Fitting {fitting} to {len(frame)} rows of "
         f"{table.name} (columns {columns}{extra}) by "
         f"{how}, seed {args.seed}"
     )
@@ -758,6 +776,7 @@ def _print_fit(model) -> None:
         _say("\n" + str(model.relabel_report_))
     membership = model.membership()
     wide = membership.pivot(index="observation", columns="component", values="mean")
+    wide = wide.loc[membership["observation"].unique()]  # the file's order
     _say("\nMembership probabilities, first 5 observations:")
     _say(wide.head().round(3).to_string())
 
@@ -1116,6 +1135,7 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
         "fit": _fit,
         "select": _select,
         "fit-regression": _fit_regression,
+        "select-regression": _select_regression,
     }
     with _console(args.verbose):
         return commands[args.command](args, guard)
@@ -1191,25 +1211,50 @@ if __name__ == "__main__":
 
 
 # -- fit-regression ------------------------------------------------------------
-def _regression_parser(sub) -> None:
-    reg = sub.add_parser(
-        "fit-regression",
-        help="fit a mixture of regressions to a CSV file",
-        description="Fit a mixture of linear regressions of one column (the "
-        "response, which may be censored or missing) on others (complete) and "
-        "write posterior.nc, summary.csv, membership.csv and report.html to "
-        "--out.",
+def _regression_parser(sub, *, select: bool) -> None:
+    """fit-regression, or with ``select`` select-regression (a range of
+    components, --kfold and --jobs, as select has)."""
+    what = (
+        "Fit a mixture of linear regressions of one column (the response, which "
+        "may be censored or missing) on others (complete)"
     )
+    if select:
+        reg = sub.add_parser(
+            "select-regression",
+            help="choose the number of lines of a mixture of regressions",
+            description=f"{what} with every number of components in "
+            "--components, choose one as select does (by the expected log "
+            "predictive density of the responses), and write selection.csv with "
+            "the chosen model's posterior.nc, summary.csv, membership.csv and "
+            "report.html to --out.",
+        )
+    else:
+        reg = sub.add_parser(
+            "fit-regression",
+            help="fit a mixture of regressions to a CSV file",
+            description=f"{what} and write posterior.nc, summary.csv, "
+            "membership.csv and report.html to --out.",
+        )
     reg.add_argument("data", type=Path, help="CSV file with a header line")
     reg.add_argument("--response", required=True, help="the response column")
     _id_flag(reg)
-    reg.add_argument(
-        "--components",
-        "-k",
-        type=_whole(1),
-        required=True,
-        help="number of regression lines (mixture components)",
-    )
+    if select:
+        reg.add_argument(
+            "--components",
+            "-k",
+            type=_components,
+            required=True,
+            metavar="RANGE",
+            help="the numbers of regression lines to try: 1-4, or 1,2,4",
+        )
+    else:
+        reg.add_argument(
+            "--components",
+            "-k",
+            type=_whole(1),
+            required=True,
+            help="number of regression lines (mixture components)",
+        )
     reg.add_argument(
         "--predictors",
         help="comma-separated predictor columns [every other numeric column "
@@ -1249,10 +1294,14 @@ def _regression_parser(sub) -> None:
         help="upper limit of the response: values recorded at it are "
         "right-censored (true value >= limit)",
     )
-    reg.add_argument("--method", default="sample", choices=FIT_METHODS)
+    methods = SELECT_METHODS if select else FIT_METHODS
+    if select:
+        _selection_flags(reg)
+    else:
+        reg.add_argument("--method", default="sample", choices=FIT_METHODS)
     reg.add_argument("--out", required=True, help="output folder")
     reg.add_argument("--title", help="title of the HTML report")
-    _common(reg, None, FIT_METHODS)
+    _common(reg, None, methods)
     reg.set_defaults(engine="auto")
 
 
@@ -1327,7 +1376,20 @@ def _regression_leave_out(
 
 
 def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    return _regression(args, guard, select=False)
+
+
+def _select_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    return _regression(args, guard, select=True)
+
+
+def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -> int:
+    """fit-regression, or with ``select`` select-regression."""
     options = _sampling(args)
+    if select and args.kfold is not None and args.method != "sample":
+        raise StanmixInputError(
+            f"--kfold does not apply to --method {args.method}; leave it out"
+        )
     check_output_folder(args.out, name="--out", inputs=[args.data])
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
@@ -1406,28 +1468,56 @@ def _fit_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
         upper,
         _regression_leave_out(response, predictors, weights, named),
     )
-    _check_components(used, args.components, lower, upper, hint_columns=[response])
+    largest = _largest(args.components) if select else args.components
+    _check_components(
+        used, largest, lower, upper, several=select, hint_columns=[response]
+    )
     import stanmix as sm
 
     model = sm.RegressionMixture(
-        args.components,
+        1 if select else args.components,
         predictors=predictors,
         weights_from=weights or None,
         errors=args.errors,
         order_by=order_by,
         engine=args.engine,
     )
-    plan = _plan(used, args, options, lower, upper)
     gates = f", weights from {', '.join(weights)}," if weights else ""
-    _say(
-        plan.replace(
-            f"Fitting {_count(args.components, 'component')} to ",
-            f"Fitting {_count(args.components, 'regression line')} of {response} "
-            f"on {', '.join(predictors)}{gates} to ",
-            1,
-        )
+    lines = (
+        f"K = {', '.join(map(str, _expand(args.components)))} regression lines"
+        if select
+        else _count(args.components, "regression line")
     )
+    fitting = f"{lines} of {response} on {', '.join(predictors)}{gates}"
+    _say(_plan(used, args, options, lower, upper, fitting))
     guard.check()
+    if select:
+        selection = sm.select_components(
+            frame,
+            _expand(args.components),
+            response=response,
+            estimator=model,
+            method=args.method,
+            seed=args.seed,
+            n_jobs=args.jobs if args.jobs > 1 else None,
+            progress=_progress(args) is not False,
+            lower_limit=lower or None,
+            upper_limit=upper or None,
+            show_progress=False,
+            **({} if args.kfold is None else {"kfold": args.kfold}),
+            **options,
+        )
+        guard.check()
+        _say("")
+        _say(str(selection))
+        best = selection.models_[selection.best_]
+        _say(f"\nChosen: K = {selection.best_}\n")
+        _print_fit(best)
+        title = args.title or (
+            f"{args.data.name}: choosing the number of regression lines of {response}"
+        )
+        _write(best, args, title, guard, selection=selection)
+        return 0
     model.fit(
         frame,
         response=response,

@@ -507,7 +507,7 @@ def test_sampling_flag_help_names_only_the_methods_a_command_takes(capsys):
             "(--method variational) [1000]"
         ) in _help(command, capsys)
 
-    for command in ("fit", "select", "fit-regression"):
+    for command in ("fit", "select", "fit-regression", "select-regression"):
         text = _help(command, capsys)
         choices = set(re.search(r"--method \{([a-z,]+)\}", text)[1].split(","))
         named = set(re.findall(r"\(--method (\w+)\)", text))

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import re
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -175,6 +176,60 @@ def test_fit_regression_golden_path(csv_file, tmp_path, capsys):
     ]
     summary = pd.read_csv(out / "summary.csv", index_col=0)
     assert {"beta[0, x]", "gamma[1, z]", "intercept[1]"} <= set(summary.index)
+
+
+def test_select_regression_chooses_the_lines_and_writes_the_chosen_fit(
+    csv_file, tmp_path, capsys
+):
+    """select-regression sweeps the lines as select does, with the
+    response's censoring, and writes the chosen fit with selection.csv: the
+    same table and choice as select_components with the same seed."""
+    path, df, limit = csv_file
+    out = tmp_path / "out"
+    args = _args(path, out, "--weights-from", "z", "--lower-limit", f"y={limit!r}")
+    args[0] = "select-regression"
+    args[args.index("--components") + 1] = "1-3"
+    code = cli.main([*args, "--no-progress"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "Fitting K = 1, 2, 3 regression lines of y on x, weights from z," in printed
+    assert sorted(p.name for p in out.iterdir()) == [
+        "membership.csv",
+        "posterior.nc",
+        "report.html",
+        "selection.csv",
+        "summary.csv",
+    ]
+    table = pd.read_csv(out / "selection.csv").set_index("K")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the optimizer's starts disagreeing
+        sel = sm.select_components(
+            df.drop(columns="sample"),
+            [1, 2, 3],
+            response="y",
+            estimator=sm.RegressionMixture(weights_from=["z"], engine="stanli"),
+            method="optimize",
+            lower_limit=limit,
+            seed=1,
+        )
+    np.testing.assert_allclose(table["bic"], sel.table_["bic"], rtol=1e-9)
+    assert f"Chosen: K = {sel.best_}" in printed
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    assert sum(name.startswith("intercept[") for name in summary.index) == sel.best_
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "the smallest BIC at the posterior mode" in text
+
+
+def test_select_regression_refuses_kfold_without_sampling(csv_file, tmp_path, capsys):
+    path, _, _ = csv_file
+    out = tmp_path / "out"
+    args = _args(path, out, "--kfold", "3")
+    args[0] = "select-regression"
+    args[args.index("--components") + 1] = "1-2"
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "--kfold does not apply to --method optimize; leave it out" in err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
