@@ -91,6 +91,18 @@ def test_fit_golden_path(table, tmp_path, capsys):
     assert f"Report: {out / 'report.html'}" in captured.out
 
 
+def test_the_printed_memberships_are_the_files_first_rows(table, tmp_path, capsys):
+    """IDs s0 ... s79 sort as s0, s1, s10, ...: the first memberships shown
+    are those of the file's first five lines, in its order."""
+    path, _, _ = table
+    code = cli.main(_fit_args(path, tmp_path / "out", "--id", "sample"))
+    printed = capsys.readouterr().out
+    assert code == 0
+    block = printed.split("Membership probabilities, first 5 observations:\n")[1]
+    shown = [line.split()[0] for line in block.splitlines()[2:7]]
+    assert shown == ["s0", "s1", "s2", "s3", "s4"]
+
+
 def test_select_golden_path(table, tmp_path, capsys):
     """stanmix select fits every K, says which it chose and writes that
     model's results with selection.csv; by BIC on the posterior modes here
