@@ -14,6 +14,7 @@ each row holds.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -362,15 +363,19 @@ def select_components(
     # are of the data alone (the sweep's K are checked below)
     reader = type(template)(**{**params, "n_components": 1})
     data = dict(censoring)
-    if regression:
-        reader._check_settings_of_design()
-        data.update(y=y, response=response)
-        cells, _ = reader._read(
-            reader._prepare(X, y, response, fitting=True), censoring
-        )
-    else:
-        cells, _ = reader._read(X, censoring)
-    reader._check_fit_data(cells)
+    with warnings.catch_warnings(record=True) as about_data:
+        warnings.simplefilter("always")
+        if regression:
+            reader._check_settings_of_design()
+            data.update(y=y, response=response)
+            cells, _ = reader._read(
+                reader._prepare(X, y, response, fitting=True), censoring
+            )
+        else:
+            cells, _ = reader._read(X, censoring)
+        reader._check_fit_data(cells)
+    for said in about_data:  # once here, not again from every K's fit
+        warnings.warn(said.message, stacklevel=2)
     counted = _counted_rows(cells)
     n_rows = counted.size
     rows_text = "rows with a response" if regression else "rows"
@@ -403,16 +408,21 @@ def select_components(
     seeds = {k: keyed_seed(base, k) for k in ks}
     fit = {"method": method, "log_likelihood": method == "sample", **fit_kwargs}
     tasks = [(_fit_k, (type(template), params, k, X, data, seeds[k], fit)) for k in ks]
-    outcomes = run_tasks(
-        tasks,
-        n_jobs=n_jobs,
-        backend=backend,
-        client=client,
-        progress=progress,
-        keys=[f"K={k}" for k in ks],
-        label="K",
-        errors="return",
-    )
+    with warnings.catch_warnings():
+        for said in about_data:
+            warnings.filterwarnings(
+                "ignore", re.escape(str(said.message)) + r"\Z", said.category
+            )
+        outcomes = run_tasks(
+            tasks,
+            n_jobs=n_jobs,
+            backend=backend,
+            client=client,
+            progress=progress,
+            keys=[f"K={k}" for k in ks],
+            label="K",
+            errors="return",
+        )
     failed = _failed_ks(ks, outcomes)
     models = {
         k: outcome[0]

@@ -804,3 +804,25 @@ def test_a_regression_sweeps_bad_input_is_refused_before_any_fit(kwargs, fragmen
         sm.select_components(X, ks, **args)
     assert fragment in str(info.value)
     assert not FORBIDDEN.calls
+
+
+def test_a_warning_about_the_data_is_given_once_not_by_every_k():
+    """The data are read once before the fits: what that reading says (NaN
+    cells beside a limit) is said once, at the caller's line, and not again
+    by each K's fit."""
+    X = _clusters(2, n=60, seed=2)
+    X.loc[:2, "x"] = np.nan
+    X["x"] = X["x"].clip(lower=-4.0)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sm.select_components(
+            X,
+            [1, 2, 3],
+            estimator=sm.Mixture(engine="stanli"),
+            method="optimize",
+            lower_limit={"x": -4.0},
+            seed=1,
+        )
+    about_nan = [w for w in seen if "NaN cell(s) where a limit" in str(w.message)]
+    assert len(about_nan) == 1, [str(w.message) for w in about_nan]
+    assert about_nan[0].filename == __file__
