@@ -205,7 +205,8 @@ def check_output_folder(
     ------
     StanmixInputError
         ``out`` is a file, lies below a file, or its folder is not writable;
-        or an input file is a result file of ``out``.
+        ``out`` holds a folder named as a result file; or an input file is a
+        result file of ``out``.
 
     Examples
     --------
@@ -239,6 +240,14 @@ def check_output_folder(
             f"{what} cannot be created: {str(existing)!r} is a file, not a folder; "
             "choose another path"
         )
+    for result in RESULT_FILES if existing == out else ():
+        target = out / result
+        if target.is_dir() and not target.is_symlink():
+            raise StanmixInputError(
+                f"{what} holds a folder named {result}, where this run writes (or "
+                "removes) its result file; rename or move that folder, or choose "
+                f"another {name}"
+            )
     # Results are staged beside the folder, then moved into it.
     for folder in {existing, existing.parent} if existing == out else {existing}:
         if not os.access(folder, os.W_OK | os.X_OK):

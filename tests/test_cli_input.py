@@ -381,6 +381,27 @@ def test_folder_as_data_and_bad_out_are_refused(tmp_path, capsys, no_fit):
     assert os.listdir(folder) == []
 
 
+@pytest.mark.parametrize("result", ["summary.csv", "report.html", "selection.csv"])
+def test_a_folder_named_as_a_result_file_in_out_is_refused_not_removed(
+    tmp_path, capsys, no_fit, result
+):
+    """A run replaces or removes the result files in --out; a folder of that
+    name is the user's, and the run stops before fitting rather than delete
+    it with what it holds."""
+    data = tmp_path / "data.csv"
+    data.write_text(TWO_COLUMNS)
+    out = tmp_path / "keep"
+    (out / result).mkdir(parents=True)
+    (out / result / "notes.txt").write_text("mine")
+    code = cli.main(["fit", str(data), "-k", "2", "--out", str(out)])
+    _refused(
+        code,
+        capsys.readouterr().err,
+        [rf"--out '.*keep' holds a folder named {re.escape(result)}, where this run"],
+    )
+    assert (out / result / "notes.txt").read_text() == "mine"
+
+
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() == 0,
     reason="permissions do not stop root",
