@@ -481,13 +481,13 @@ class Standardization:
             return cls(np.zeros(d), np.ones(d))
         points = cells.point_values()
         center = points.mean(axis=0)
-        scale = points.std(axis=0)
+        scale = column_spread(points)
         if shared:
             scale = np.full(d, float(np.sqrt(np.mean(scale**2))))
         cov_center = cov_scale = None
         if cells.covariates is not None:
             cov_center = cells.covariates.mean(axis=0)
-            spread = cells.covariates.std(axis=0)
+            spread = column_spread(cells.covariates)
             cov_scale = np.where(spread > 0, spread, 1.0)
         return cls(center, np.where(scale > 0, scale, 1.0), cov_center, cov_scale)
 
@@ -508,6 +508,20 @@ class Standardization:
                 / self.covariate_scale,
             )
         return out
+
+
+def column_spread(values: np.ndarray) -> np.ndarray:
+    """Each column's standard deviation, computed in units of its largest
+    deviation from the mean so that neither tiny values (whose squares
+    underflow to 0) nor huge ones (whose squares overflow) are lost.
+
+    >>> column_spread(np.array([[1e-200], [3e-200]])).tolist()
+    [1e-200]
+    """
+    deviation = values - values.mean(axis=0)
+    largest = np.max(np.abs(deviation), axis=0)
+    unit = np.where(largest > 0, largest, 1.0)
+    return unit * (deviation / unit).std(axis=0)
 
 
 def mostly_censored(

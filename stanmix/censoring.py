@@ -45,7 +45,15 @@ import numpy as np
 import pandas as pd
 
 from stanmix import _validation as check
-from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.cells import (
+    INTERVAL,
+    LEFT,
+    MISSING,
+    OBSERVED,
+    RIGHT,
+    CellTable,
+    column_spread,
+)
 from stanmix.exceptions import StanmixInputError
 
 #: Array dtypes (by kind) that hold something other than real numbers: what
@@ -707,13 +715,31 @@ def cell_table(
     return CellTable(values, kind, low, high, columns, **limits), index
 
 
+#: The standard deviations of a column that computing in its units allows:
+#: the squares of numbers outside stay far from float64's underflow and
+#: overflow.
+SPREAD_RANGE = (1e-150, 1e150)
+
+
+def spread_problem(spread: float) -> str:
+    """Why a column with standard deviation ``spread`` outside
+    :data:`SPREAD_RANGE` cannot be computed with, as words."""
+    size, fate = ("small", "underflow") if spread < 1 else ("large", "overflow")
+    return (
+        f"varies by too {size} an amount to compute with (standard deviation "
+        f"{spread:.3g}; squares of such numbers {fate})"
+    )
+
+
 def check_fit_data(cells: CellTable) -> None:
     """Refuse data that would give a silently wrong fit.
 
     A column with no observed value (all missing or censored) leaves its
     component parameters resting on the prior; a column whose values are
     all the same carries no information about the clusters and breaks the
-    scale. Both are refused, naming the column.
+    scale; one whose standard deviation lies outside :data:`SPREAD_RANGE`
+    cannot be computed with in its units. Each is refused, naming the
+    column.
 
     Examples
     --------
@@ -738,4 +764,10 @@ def check_fit_data(cells: CellTable) -> None:
             raise StanmixInputError(
                 f"column {name!r} is constant (every value is {points[0]:g}); drop "
                 "it: a constant column says nothing about the clusters"
+            )
+        spread = float(column_spread(points[:, None])[0])
+        if not SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]:
+            raise StanmixInputError(
+                f"column {name!r} {spread_problem(spread)}; rescale it, e.g. "
+                f"express it in {'smaller' if spread < 1 else 'larger'} units"
             )

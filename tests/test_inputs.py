@@ -228,6 +228,14 @@ def fit_mixture(X, **kwargs):
         (lambda: fit_normal(Y, seed=1.5), "seed must be an integer"),
         (lambda: fit_normal(Y, adapt_delta="0.9"), "adapt_delta must be a number"),
         (lambda: fit_normal(np.ones(5)), "column 'x0' is constant"),
+        (  # the sd's square would underflow: the fit's numbers would be wrong
+            lambda: fit_diag(FRAME.assign(y=FRAME["y"] * 1e-190)),
+            "column 'y' varies by too small an amount to compute with",
+        ),
+        (
+            lambda: fit_diag(FRAME.assign(y=FRAME["y"] * 1e190)),
+            "column 'y' varies by too large an amount to compute with",
+        ),
         (
             lambda: fit_diag(FRAME.assign(y=np.nan)),
             "column 'y' has no observed value",
