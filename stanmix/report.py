@@ -302,7 +302,11 @@ def render_report(
             names = ["mu", "w"]
             relabel_png = _render(lambda: plots.plot_relabelling(model, names))
         checks_part = _checks_section(model)
-        selection_part = [] if selection is None else _selection_section(selection)
+        selection_part = (
+            []
+            if selection is None
+            else _selection_section(selection, advice_wording or str)
+        )
 
     parts = [
         "<!DOCTYPE html>",
@@ -780,7 +784,7 @@ def _separation_section(model) -> list[str]:
     ]
 
 
-def _selection_section(selection) -> list[str]:
+def _selection_section(selection, wording: Callable) -> list[str]:
     png = _render(selection.plot)
     cols = [
         "elpd",
@@ -792,6 +796,7 @@ def _selection_section(selection) -> list[str]:
         "bic",
         "icl",
         "max_rhat",
+        "min_ess_bulk",
         "divergences",
         "converged",
         "fit_seconds",
@@ -800,7 +805,7 @@ def _selection_section(selection) -> list[str]:
     table = table.dropna(axis=1, how="all")  # posterior modes: no elpd
     return [
         "<h2>How many components</h2>",
-        f"<p>{_e(selection.rule_)}</p>",
+        f"<p>{_e(wording(selection.rule_))}</p>",
         '<div class="scroll">',
         _frame_html(table),
         "</div>",

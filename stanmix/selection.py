@@ -49,9 +49,6 @@ logger = logging.getLogger("stanmix")
 
 #: Pareto k above which a LOO term is unreliable (Vehtari et al. 2017).
 PARETO_K_LIMIT = 0.7
-#: A fit counts as converged when its largest R-hat (unrounded, as the
-#: model's ``convergence_`` judges it) is at most this ...
-RHAT_LIMIT = 1.01
 #: Folds of the cross-validation of a K whose LOO is unreliable.
 KFOLD = 5
 #: An elpd difference below this is small whatever its standard error ...
@@ -79,7 +76,9 @@ class ComponentSelection:
         ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
         and ``se_kfold`` where computed, ``waic``, ``bic`` and ``icl`` at the
         posterior mode (smaller is better), ``n_parameters``,
-        ``max_rhat``, ``divergences``, ``converged`` and ``fit_seconds``.
+        ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (the
+        fit's own verdict, :attr:`Mixture.convergence_`, from more than one
+        chain) and ``fit_seconds``.
         A K whose fit the engine could not complete (an optimizer that
         found no mode, a sampler error) has ``estimate`` "failed", its
         ``error`` and no figures; it is never chosen. A K whose K-fold
@@ -112,6 +111,7 @@ class ComponentSelection:
             "n_high_pareto_k",
             "bic",
             "max_rhat",
+            "min_ess_bulk",
             "converged",
         ]
         if "max_rhat" not in self.table_:  # posterior modes: no elpd, no R-hat
@@ -239,8 +239,9 @@ def select_components(
     averaged over the fold fit's draws). The rule: **the smallest K whose
     elpd is not clearly below the best: its difference from the best is
     under 4, or under two standard errors of the difference**, among the
-    fits that converged (max R-hat <= 1.01, at most 0.1% divergent
-    draws);
+    fits that converged (as the fit itself judges it,
+    :attr:`Mixture.convergence_`: max R-hat <= 1.01, min bulk ESS >= 400,
+    at most 0.1% divergent draws, more than one chain);
     a K that did not converge is kept in the table, flagged, and never
     chosen while another did; when none did, the rule runs over them all and
     the choice is provisional (a caution says so). A K whose elpd is not
@@ -296,7 +297,7 @@ def select_components(
     stanmix.ConvergenceWarning
         When a K set aside as not converged predicts clearly better (by the
         rule's own measure) than the K chosen: the chains were most likely
-        too short for the R-hat bar, and the choice should not be trusted
+        too short for the bars, and the choice should not be trusted
         before longer ones; and when no K converged (the choice is
         provisional). ``rule_`` says the same.
 
@@ -629,15 +630,12 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         waic = az.waic(model.idata_)
     k_hat = np.asarray(loo["pareto_k"])
     summary = model.summary()
-    sampler = model.convergence_  # divergences: at most DIVERGENCE_LIMIT of draws
+    # the fit's own verdict: R-hat, bulk ESS, divergences, chains that moved
+    sampler = model.convergence_
     divergences = sampler.divergences
     rhat = summary["r_hat"].to_numpy(dtype=float) if "r_hat" in summary else []
     max_rhat = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else np.nan
-    converged = bool(
-        not sampler.one_chain
-        and (np.isnan(max_rhat) or max_rhat <= RHAT_LIMIT)
-        and sampler.divergences_ok
-    )
+    converged = bool(not sampler.one_chain and sampler.converged)
     high = int((k_hat > PARETO_K_LIMIT).sum())
     row.update(
         elpd_loo=float(loo["elpd_loo"]),
@@ -646,6 +644,7 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         n_high_pareto_k=high,
         waic=-2.0 * float(waic["elpd_waic"]),
         max_rhat=max_rhat,
+        min_ess_bulk=float(sampler.min_ess_bulk),
         divergences=divergences,
         converged=converged,
         estimate="loo" if high == 0 else "loo (unreliable)",
@@ -778,6 +777,7 @@ def _choose(
         # the choice says it is provisional (the sweep is kept)
         ok = finite
     top = int(table.loc[ok, "elpd"].idxmax())
+    skipped = [int(k) for k in finite if k not in ok]
     diffs, ses = {}, {}
     for k in table.index:
         if k not in finite:
@@ -794,12 +794,12 @@ def _choose(
         if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
     ]
     best = int(min(close))
-    skipped = [int(k) for k in finite if k not in ok]
     rule = (
         "Rule: the smallest K whose elpd is not clearly below the best (a "
         f"difference under {SMALL_DIFFERENCE:g}, or under "
         f"{CLEAR_DIFFERENCE_SE:g} standard errors of the difference). The best "
-        f"elpd is at K = {top} ({table.loc[top, 'elpd']:.1f}, "
+        f"elpd{' among the converged K' if skipped else ''} is at K = {top} "
+        f"({table.loc[top, 'elpd']:.1f}, "
         f"{table.loc[top, 'estimate']}); "
     )
     if best == top and best == min(ok):
@@ -834,9 +834,9 @@ def _choose(
         )
     elif provisional:
         caution = (
-            "Caution: no K converged (R-hat <= 1.01 and at most 0.1% divergent "
-            f"draws), so K = {best} is provisional: run longer chains (4 chains, "
-            "more warmup and draws) before trusting it."
+            "Caution: no K converged (R-hat <= 1.01, bulk ESS >= 400 and at most "
+            f"0.1% divergent draws), so K = {best} is provisional: run longer "
+            "chains (4 chains, more warmup and draws) before trusting it."
         )
     if caution:
         rule += " " + caution

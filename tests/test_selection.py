@@ -321,9 +321,9 @@ def test_no_converged_k_still_chooses_provisionally_and_keeps_the_table():
     best, rule, caution = choose(table, pointwise, "sample")
     assert best == 2  # K = 3 is within 4 of K = 2
     assert caution == (
-        "Caution: no K converged (R-hat <= 1.01 and at most 0.1% divergent "
-        "draws), so K = 2 is provisional: run longer chains (4 chains, more "
-        "warmup and draws) before trusting it."
+        "Caution: no K converged (R-hat <= 1.01, bulk ESS >= 400 and at most "
+        "0.1% divergent draws), so K = 2 is provisional: run longer chains (4 "
+        "chains, more warmup and draws) before trusting it."
     )
     assert rule.endswith(caution)
     assert table.loc[1, "elpd_diff"] == pytest.approx(-101.0)
@@ -826,3 +826,30 @@ def test_a_warning_about_the_data_is_given_once_not_by_every_k():
     about_nan = [w for w in seen if "NaN cell(s) where a limit" in str(w.message)]
     assert len(about_nan) == 1, [str(w.message) for w in about_nan]
     assert about_nan[0].filename == __file__
+
+
+def test_converged_is_the_fits_own_verdict_bulk_ess_included():
+    """A K counts as converged exactly when its fit says so
+    (``convergence_``): here R-hat is fine but 2 x 150 draws leave the bulk
+    ESS below 400, so the table says not converged, as the fit's warning
+    does, and the rule names the best among the converged K."""
+    X = _clusters(1, n=80, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = sm.select_components(
+            X, [1], seed=2, chains=2, warmup=200, draws=150, show_progress=False
+        )
+    row = sel.table_.loc[1]
+    check = sel.models_[1].convergence_
+    assert row["max_rhat"] <= 1.01 and row["min_ess_bulk"] < 400, row
+    assert row["min_ess_bulk"] == check.min_ess_bulk
+    assert not row["converged"] and not check.converged
+
+    table, pointwise, choose = _sweep_table(
+        [True, False, True], [-500.0, -100.0, -400.0]
+    )
+    _, rule, _ = choose(table, pointwise, "sample")
+    assert "The best elpd among the converged K is at K = 3 (-400.0" in rule
+    table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -100.0, -400.0])
+    _, rule, _ = choose(table, pointwise, "sample")
+    assert "The best elpd is at K = 2 (-100.0" in rule
