@@ -531,6 +531,9 @@ def _check_columns(
     """
     import numpy as np
 
+    from stanmix.cells import column_spread
+    from stanmix.censoring import SPREAD_RANGE, spread_problem
+
     for col in table.frame.columns:
         values = table.frame[col].to_numpy(dtype=float)
         present = ~np.isnan(values)
@@ -548,6 +551,12 @@ def _check_columns(
                 f"{where} holds values too large to compute with (up to "
                 f"{largest:.3g}); rescale the column, e.g. express it in larger "
                 "units"
+            )
+        spread = float(column_spread(values[present][:, None])[0])
+        if 0 < spread < SPREAD_RANGE[0] or spread > SPREAD_RANGE[1]:
+            raise StanmixInputError(
+                f"{where} {spread_problem(spread)}; rescale the column, e.g. "
+                f"express it in {'smaller' if spread < 1 else 'larger'} units"
             )
         at = _at_limit(values, col, lower, upper)
         exact = np.unique(values[present & ~at])
@@ -931,7 +940,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     )
     guard.check()
     _say("")
-    _say(str(selection))
+    _say(_as_flags(str(selection)))
     model = selection.models_[selection.best_]
     _say(f"\nChosen: K = {selection.best_}\n")
     _print_fit(model)
@@ -980,7 +989,8 @@ def _ours(module: str) -> bool:
 
 _KEYWORD = re.compile(r"\b(chains|warmup|draws|adapt_delta|seed)=(\d+(?:\.\d+)?)?")
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
-_METHOD = re.compile(r"\bmethod='(optimize|variational|sample)'")
+_CHOICE = re.compile(r"\b(method|engine)='([a-z_]+)'")
+_COMPONENTS = re.compile(r"\bn_components=(\d+)")
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
@@ -1009,6 +1019,8 @@ def _as_flags(text: str) -> str:
     'pass --lower-limit y=0.8 to censor them'
     >>> _as_flags("fit with method='optimize'; more starts (n_starts) help")
     'fit with --method optimize; more starts (n_starts, in Python) help'
+    >>> _as_flags("n_components=5 is larger; or use engine='stanli'")
+    '--components/-k 5 is larger; or use --engine stanli'
     """
 
     def flag(match: re.Match) -> str:
@@ -1018,7 +1030,8 @@ def _as_flags(text: str) -> str:
     for python, command in _PYTHON_ONLY:
         text = text.replace(python, command)
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
-    text = _METHOD.sub(lambda m: f"--method {m[1]}", text)
+    text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
+    text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)
     return _KEYWORD.sub(flag, text)
 
 
@@ -1469,6 +1482,14 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         _regression_leave_out(response, predictors, weights, named),
     )
     largest = _largest(args.components) if select else args.components
+    answered = int(used.frame[response].notna().sum())
+    if largest > answered and answered < len(used.frame):
+        head = f"goes up to {largest}, which is" if select else f"{largest} is"
+        raise StanmixInputError(
+            f"--components/-k {head} more than the {_count(answered, 'row')} of "
+            f"{used.name} with a value of {response} (a row without one says "
+            f"nothing about the lines): use at most {answered}"
+        )
     _check_components(
         used, largest, lower, upper, several=select, hint_columns=[response]
     )
@@ -1509,7 +1530,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         )
         guard.check()
         _say("")
-        _say(str(selection))
+        _say(_as_flags(str(selection)))
         best = selection.models_[selection.best_]
         _say(f"\nChosen: K = {selection.best_}\n")
         _print_fit(best)

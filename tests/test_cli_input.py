@@ -201,6 +201,15 @@ REFUSED_DATA = {
         [],
         [r"column 'x' of data\.csv holds values too large .* \(up to 3e\+200\)"],
     ),
+    "values too close together": (
+        "x,y\n1e-200,1\n3e-200,2\n2e-200,5\n",
+        [],
+        [
+            r"column 'x' of data\.csv varies by too small an amount to compute "
+            r"with \(standard deviation 8\.16e-201; squares of such numbers "
+            r"underflow\); rescale the column, e\.g\. express it in smaller units"
+        ],
+    ),
     "constant column": (
         "x,y\n1,2\n1,3\n,4\n1,5\n",
         [],

@@ -241,6 +241,12 @@ def test_select_regression_refuses_kfold_without_sampling(csv_file, tmp_path, ca
         (None, ("--predictors", "x,y"), "--predictors names the response"),
         ("hole", (), r"line 6 of data.csv has no value in column 'x'"),
         ("constant", (), "column 'z' of data.csv has the same value"),
+        (
+            "three responses",
+            ("--components", "4"),
+            r"--components/-k 4 is more than the 3 rows of data.csv with a value "
+            "of y",
+        ),
     ],
 )
 def test_fit_regression_bad_input_exits_2(
@@ -252,6 +258,8 @@ def test_fit_regression_bad_input_exits_2(
         if change == "hole":
             df["x"] = df["x"].astype(object)
             df.loc[4, "x"] = ""
+        elif change == "three responses":
+            df.loc[3:, "y"] = np.nan
         else:
             df["z"] = 1.0
         path = tmp_path / "data.csv"
