@@ -401,8 +401,13 @@ def select_components(
             f"{rows_text} (of {n_rows}); use K up to {distinct}"
             f"{tied_columns_hint(cells)}"
         )
-    if kfold is not None:
-        kfold = _folds_for(kfold, ks[-1], n_rows, auto_kfold)
+    # folds per K: under "auto" each K's own, so that its row does not
+    # depend on the other K swept
+    folds_of: dict[int, int | None] = {}
+    if kfold is not None and auto_kfold:
+        folds_of = {k: _folds_for(kfold, k, n_rows, auto=True) for k in ks}
+    elif kfold is not None:
+        folds_of = dict.fromkeys(ks, _folds_for(kfold, ks[-1], n_rows, auto=False))
     # Seeds by what they are for, not by position: K's fit, the folds'
     # assignment (key 0) and K's fold f (key (K, f + 1)), so that a K's row
     # is the same whichever other K are swept.
@@ -439,14 +444,26 @@ def select_components(
     pointwise = {k: rows[k].pop("_pointwise") for k in ks}
     if method == "sample" and kfold is not None:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
-        if redo:
-            kfold_elpd, unavailable = _kfold(
+        groups: dict[int | None, list[int]] = {}
+        for k in redo:
+            groups.setdefault(folds_of[k], []).append(k)
+        kfold_elpd, unavailable = {}, {}
+        for folds, some in groups.items():
+            if folds is None:
+                reason = (
+                    "K-fold cross-validation was not run: no number of folds "
+                    f"leaves each fold's fit K {rows_text} (of {n_rows}); the "
+                    "estimate stays PSIS-LOO, unreliable"
+                )
+                unavailable.update(dict.fromkeys(some, reason))
+                continue
+            done, not_done, said = _kfold(
                 type(template),
                 params,
-                redo,
+                some,
                 cells,
                 reader._check_fit_data,
-                kfold,
+                folds,
                 base,
                 fit,
                 n_jobs=n_jobs,
@@ -454,18 +471,22 @@ def select_components(
                 client=client,
                 progress=progress,
             )
-            for k, elpd_i in kfold_elpd.items():
-                pointwise[k] = elpd_i
-                rows[k]["elpd_kfold"] = float(elpd_i.sum())
-                rows[k]["se_kfold"] = float(np.sqrt(elpd_i.size * elpd_i.var()))
-                rows[k]["estimate"] = "kfold"
-            by_reason: dict[str, list[int]] = {}
-            for k, reason in unavailable.items():
-                rows[k]["note"] = reason
-                by_reason.setdefault(reason, []).append(int(k))
-            for reason, some in by_reason.items():
-                listed = ", ".join(map(str, some))
-                warnings.warn(f"K = {listed}: {reason}", UserWarning, stacklevel=2)
+            kfold_elpd.update(done)
+            unavailable.update(not_done)
+            for message, category in said:
+                warnings.warn(message, category, stacklevel=2)
+        for k, elpd_i in kfold_elpd.items():
+            pointwise[k] = elpd_i
+            rows[k]["elpd_kfold"] = float(elpd_i.sum())
+            rows[k]["se_kfold"] = float(np.sqrt(elpd_i.size * elpd_i.var()))
+            rows[k]["estimate"] = "kfold"
+        by_reason: dict[str, list[int]] = {}
+        for k, reason in unavailable.items():
+            rows[k]["note"] = reason
+            by_reason.setdefault(reason, []).append(int(k))
+        for reason, some in by_reason.items():
+            listed = ", ".join(map(str, some))
+            warnings.warn(f"K = {listed}: {reason}", UserWarning, stacklevel=2)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"
     best, rule, caution = _choose(table, pointwise, method)
@@ -655,13 +676,14 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
 
 def _kfold(
     cls, params, ks, cells: CellTable, check_data, folds, base, fit, **run
-) -> tuple[dict, dict]:
+) -> tuple[dict, dict, list]:
     """Exact K-fold elpd per counted row (:func:`_counted_rows`) for each K
     in ``ks``, the folds' assignment and their fits seeded from ``base``
     (see ``select_components``); and, for the K it could not estimate, why:
     a fold whose training rows fail ``check_data`` (the split can leave a
     column's few measured values all in one fold), or a fold fit refused or
-    not completed. Rows that are not counted train every fold."""
+    not completed. Rows that are not counted train every fold. Third, the
+    fold fits' warnings, one per K and kind (:func:`_fold_warnings`)."""
     rng = np.random.default_rng(keyed_seed(base, 0))
     counted = _counted_rows(cells)
     fold_of = rng.permutation(np.arange(counted.size) % folds)
@@ -679,7 +701,7 @@ def _kfold(
                 f"{f} (every row outside it) fail a data check: "
                 f"{str(err).split('; ')[0]}; the estimate stays PSIS-LOO, unreliable"
             )
-            return {}, dict.fromkeys(ks, reason)
+            return {}, dict.fromkeys(ks, reason), []
     tasks, keys = [], []
     for k in ks:
         for f in range(folds):
@@ -689,7 +711,9 @@ def _kfold(
             tasks.append((_heldout, task))
             keys.append(f"fold {f} of K={k}")
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
-    outcomes = run_tasks(tasks, keys=keys, label="fold", errors="return", **run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcomes = run_tasks(tasks, keys=keys, label="fold", errors="return", **run)
     out, unavailable = {}, {}
     for i, k in enumerate(ks):
         mine = outcomes[i * folds : (i + 1) * folds]
@@ -708,7 +732,40 @@ def _kfold(
         for f, values in enumerate(mine):
             elpd[fold_of == f] = values
         out[k] = elpd
-    return out, unavailable
+    return out, unavailable, _fold_warnings(caught, folds)
+
+
+#: How the fits run through run_tasks prefix their warnings.
+_FOLD_WARNING = re.compile(r"fold (\d+) of K=(\d+): (.*)", re.DOTALL)
+
+
+def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
+    """The fold fits' warnings, one per K and category: how many of the
+    folds warned, and the first fold's message (a K-fold sweep of short
+    chains would otherwise repeat each warning for every fold); other
+    warnings as they were."""
+    first: dict[tuple[int, type], tuple[int, str]] = {}
+    warned: dict[tuple[int, type], set[int]] = {}
+    others = []
+    for w in caught:
+        match = _FOLD_WARNING.match(str(w.message))
+        if match is None:
+            others.append((str(w.message), w.category))
+            continue
+        key = (int(match[2]), w.category)
+        first.setdefault(key, (int(match[1]), match[3]))
+        warned.setdefault(key, set()).add(int(match[1]))
+    summary = [
+        (
+            f"K = {k}: {len(warned[(k, category)])} of {folds} K-fold fits warned; "
+            f"fold {fold}: {message}",
+            category,
+        )
+        for (k, category), (fold, message) in sorted(
+            first.items(), key=lambda item: item[0][0]
+        )
+    ]
+    return summary + others
 
 
 def _heldout(cls, params, k, cells, train, test, seed, fit):

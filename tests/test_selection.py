@@ -715,8 +715,8 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch
     monkeypatch.setattr(selection, "_heldout", heldout)
     df = _lines(n=60)
     estimator = sm.RegressionMixture(engine="stanli")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # short chains; NaN beside a limit
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")  # short chains; NaN beside a limit
         sel = sm.select_components(
             df,
             [2],
@@ -727,6 +727,12 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch
             seed=4,
             **TINY,
         )
+    # one chain of 20 draws: every fold fit warns, and the sweep says so once
+    said = [str(w.message) for w in seen if w.category is sm.ConvergenceWarning]
+    assert not any(text.startswith("fold ") for text in said), said
+    assert [t for t in said if "K-fold" in t] == [
+        next(t for t in said if t.startswith("K = 2: 3 of 3 K-fold fits warned"))
+    ]
     answered = np.flatnonzero(df["resp"].notna())
     tests = [test for _, test, _, _ in folds]
     assert len(folds) == 3
@@ -853,3 +859,73 @@ def test_converged_is_the_fits_own_verdict_bulk_ess_included():
     table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -100.0, -400.0])
     _, rule, _ = choose(table, pointwise, "sample")
     assert "The best elpd is at K = 2 (-100.0" in rule
+
+
+def test_automatic_folds_are_each_ks_own(monkeypatch):
+    """Under kfold="auto" the folds of a K do not depend on the other K
+    swept: with 12 rows K = 1 takes 5 folds whether or not K = 10 (which
+    needs 6) is in the sweep, and a K that no split can fit keeps its LOO
+    with a note saying why."""
+    import stanmix.selection as selection
+
+    real_row = selection._row
+    asked = []
+
+    def unreliable_row(model, seconds, method):
+        row = real_row(model, seconds, method)
+        row["n_high_pareto_k"] = 1
+        return row
+
+    def kfold(cls, params, ks, cells, check_data, folds, base, fit, **run):
+        asked.append((list(ks), folds))
+        return {}, {}, []
+
+    monkeypatch.setattr(selection, "_row", unreliable_row)
+    monkeypatch.setattr(selection, "_kfold", kfold)
+    X = _clusters(2, n=12, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # short chains
+        sm.select_components(X, [1, 2], seed=1, **TINY)
+        assert asked == [([1, 2], 5)]
+        asked.clear()
+        sm.select_components(X, [1, 2, 10], seed=1, **TINY)
+        assert asked == [([1, 2], 5), ([10], 6)]
+        asked.clear()
+        sel = sm.select_components(X, [1, 12], seed=1, **TINY)
+    assert asked == [([1], 5)]
+    assert sel.table_.loc[12, "note"] == (
+        "K-fold cross-validation was not run: no number of folds leaves each "
+        "fold's fit K rows (of 12); the estimate stays PSIS-LOO, unreliable"
+    )
+
+
+def test_fold_fits_warnings_are_summed_up_per_k():
+    """Each fold fit of short chains warns; the sweep says so once per K
+    and kind of warning, with how many folds warned."""
+    from stanmix.selection import _fold_warnings
+
+    caught = [
+        warnings.WarningMessage(text, category, "f.py", 1)
+        for text, category in [
+            ("fold 0 of K=2: not converged (R-hat 1.2)", sm.ConvergenceWarning),
+            ("fold 2 of K=2: not converged (R-hat 1.3)", sm.ConvergenceWarning),
+            ("fold 1 of K=1: not converged (R-hat 1.1)", sm.ConvergenceWarning),
+            ("fold 2 of K=2: 1 of 4 optimizer starts", RuntimeWarning),
+            ("something else", UserWarning),
+        ]
+    ]
+    assert _fold_warnings(caught, 3) == [
+        (
+            "K = 1: 1 of 3 K-fold fits warned; fold 1: not converged (R-hat 1.1)",
+            sm.ConvergenceWarning,
+        ),
+        (
+            "K = 2: 2 of 3 K-fold fits warned; fold 0: not converged (R-hat 1.2)",
+            sm.ConvergenceWarning,
+        ),
+        (
+            "K = 2: 1 of 3 K-fold fits warned; fold 2: 1 of 4 optimizer starts",
+            RuntimeWarning,
+        ),
+        ("something else", UserWarning),
+    ]
