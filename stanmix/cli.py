@@ -987,7 +987,9 @@ def _ours(module: str) -> bool:
     return module == "stanmix" or module.startswith("stanmix.")
 
 
-_KEYWORD = re.compile(r"\b(chains|warmup|draws|adapt_delta|seed)=(\d+(?:\.\d+)?)?")
+_KEYWORD = re.compile(
+    r"\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
+)
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
 _CHOICE = re.compile(r"\b(method|engine)='([a-z_]+)'")
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
@@ -1004,6 +1006,9 @@ _PYTHON_ONLY = (
     ("raise adapt_delta (", "raise --adapt-delta ("),
     ("raise max_treedepth= if", "raise max_treedepth= (in Python) if"),
     ("are in convergence_.table.", "are in summary.csv."),
+    (", or kfold=None to keep the LOO estimate", ""),
+    ("kfold must be", "--kfold must be"),
+    ("n_components goes up to", "--components/-k goes up to"),
 )
 
 
@@ -1021,6 +1026,8 @@ def _as_flags(text: str) -> str:
     'fit with --method optimize; more starts (n_starts, in Python) help'
     >>> _as_flags("n_components=5 is larger; or use engine='stanli'")
     '--components/-k 5 is larger; or use --engine stanli'
+    >>> _as_flags("kfold must be at most 38, got kfold=39: use kfold=38 or fewer")
+    '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
     """
 
     def flag(match: re.Match) -> str:

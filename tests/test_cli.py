@@ -138,6 +138,19 @@ def test_select_refuses_kfold_without_sampling(table, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_select_names_kfold_as_the_flag(table, tmp_path, capsys):
+    path, _, _ = table
+    out = tmp_path / "results"
+    args = ["select", str(path), "-k", "1-2", "--columns", "x,y", "--kfold", "100"]
+    assert cli.main([*args, "--engine", "stanli", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--kfold must be at most the number of rows (80), got --kfold 100: each "
+        "fold holds out at least one row; use --kfold 80 or fewer"
+    ) in err
+    assert not out.exists()
+
+
 def test_a_failed_mode_names_the_flag_that_censors_a_piled_value(tmp_path, capsys):
     """Values below a detection limit recorded as the limit, fitted without
     it: the failure's advice names the command's flag, not the keyword."""
