@@ -474,7 +474,10 @@ def _limits(items: list[str], flag: str) -> dict[str, float]:
 def _check_limits(
     table: CsvTable, lower: dict[str, float], upper: dict[str, float]
 ) -> None:
-    """Limits name fitted columns, are consistent, and no value lies beyond one."""
+    """Limits name fitted columns, are consistent, and no value lies beyond one;
+    a limit that no value meets is said (a wrong value, or other units)."""
+    import warnings
+
     import numpy as np
 
     df = table.frame
@@ -497,12 +500,23 @@ def _check_limits(
         ("--upper-limit", upper, np.greater, "above"),
     ):
         for col, limit in limits.items():
-            bad = np.flatnonzero(beyond(df[col].to_numpy(dtype=float), limit))
+            values = df[col].to_numpy(dtype=float)
+            bad = np.flatnonzero(beyond(values, limit))
             if bad.size:
                 raise StanmixInputError(
                     f"{flag} {col}={limit:g}: {bad.size} value(s) of column {col!r} "
                     f"lie {word} the limit ({table.where(bad)} of {table.name}); "
                     "censored values must be recorded at the limit itself"
+                )
+            if not np.any(values == limit) and not np.isnan(values).all():
+                nearest = np.nanmin(values) if word == "below" else np.nanmax(values)
+                end = "lowest" if word == "below" else "highest"
+                warnings.warn(
+                    f"{flag} {col}={limit:g} matches no value of column {col!r} "
+                    f"of {table.name} (its {end} is {nearest:g}), so nothing is "
+                    "censored there; check the limit's value and units",
+                    UserWarning,
+                    stacklevel=2,
                 )
 
 
@@ -534,6 +548,11 @@ def _check_columns(
     from stanmix.cells import column_spread
     from stanmix.censoring import SPREAD_RANGE, spread_problem
 
+    if len(table.frame) == 1:
+        raise StanmixInputError(
+            f"{table.name} has one data row ({table.where(np.array([0]))}): a "
+            "mixture is fitted to many rows; give the file more"
+        )
     for col in table.frame.columns:
         values = table.frame[col].to_numpy(dtype=float)
         present = ~np.isnan(values)

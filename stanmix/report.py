@@ -27,6 +27,7 @@ from stanmix import plots
 from stanmix._validation import MAX_SEED
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
 from stanmix.censoring import censoring_given
+from stanmix.csv_input import column_listing
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
@@ -434,7 +435,7 @@ def _frame_html(df: pd.DataFrame, index: bool = True) -> str:
 
 def _data_line(cells) -> str:
     n, d = cells.shape
-    cols = ", ".join(cells.columns)
+    cols = column_listing(list(map(str, cells.columns)))
     kinds = [
         (int(np.sum(cells.kind == code)), label)
         for code, label in (

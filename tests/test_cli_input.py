@@ -201,6 +201,11 @@ REFUSED_DATA = {
         [],
         [r"column 'x' of data\.csv holds values too large .* \(up to 3e\+200\)"],
     ),
+    "one data row": (
+        "x,y\n1,2\n",
+        [],
+        [r"data\.csv has one data row \(line 2\): a mixture is fitted to many rows"],
+    ),
     "values too close together": (
         "x,y\n1e-200,1\n3e-200,2\n2e-200,5\n",
         [],
@@ -997,3 +1002,20 @@ def test_messages_and_membership_name_file_lines_and_flags(tmp_path, capsys):
     assert "the chains too short: run more draws (--draws, --warmup)" in report
     for python in ("draws=", "convergence_.table", "init='map' or your own init="):
         assert python not in err and python not in report
+
+
+def test_a_limit_that_meets_no_value_is_said(tmp_path, capsys, no_fit):
+    """A limit no cell is recorded at censors nothing: most likely a wrong
+    value or other units, so the command says so (and goes on)."""
+    data = tmp_path / "data.csv"
+    data.write_text(TWO_COLUMNS)
+    args = ["fit", str(data), "-k", "2", "--lower-limit", "x=-100"]
+    cli.main([*args, "--upper-limit", "y=1e6", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    low = float(pd.read_csv(data)["x"].min())
+    assert (
+        f"stanmix: warning: --lower-limit x=-100 matches no value of column 'x' of "
+        f"data.csv (its lowest is {low:g}), so nothing is censored there; check "
+        "the limit's value and units"
+    ) in err
+    assert "--upper-limit y=1e+06 matches no value of column 'y'" in err

@@ -755,3 +755,14 @@ def test_report_selection_caption_names_what_the_sweep_shows(
     assert report._selection_caption(selection) == (
         f"{expected} The dashed line marks the chosen K = 2."
     )
+
+
+def test_the_data_line_quotes_a_column_name_holding_a_comma():
+    """'Pb, ppb' and 'Cd' are two columns, as the command line lists them."""
+    from stanmix.censoring import cell_table
+    from stanmix.report import _data_line
+
+    cells, _ = cell_table(pd.DataFrame({"Pb, ppb": [1.0, 2.0], "Cd": [3.0, 4.0]}))
+    assert _data_line(cells) == (
+        '2 observations of 2 columns ("Pb, ppb", Cd); every cell observed.'
+    )
