@@ -276,7 +276,9 @@ def select_components(
     kfold : int, None or "auto"
         Folds for the K with unreliable LOO (NUTS only; at most the number
         of rows; ``"auto"``: 5 with NUTS, or one per row with fewer rows,
-        none with ``method="optimize"``); ``None`` keeps the LOO estimate
+        each K taking more where its fold fits need them to keep K training
+        rows, whatever other K are swept; none with ``method="optimize"``);
+        an integer must suit the largest K. ``None`` keeps the LOO estimate
         and marks it ``"loo (unreliable)"``.
     n_jobs, backend, client, progress
         Where the fits run: see :func:`stanmix.parallel.run_tasks`

@@ -356,5 +356,3 @@ def test_fit_many_fits_a_regression_mixture_per_data_set():
         np.testing.assert_array_equal(fit.coef_, alone.coef_)
     with pytest.raises(StanmixInputError, match="chains=2 does not apply"):
         sm.fit_many(frames, model, fit_kwargs={**MAP, "response": "y", "chains": 2})
-    with pytest.raises(StanmixInputError, match="a RegressionMixture's K are compared"):
-        sm.select_components(frames[0], [1, 2], estimator=model, response="y")
