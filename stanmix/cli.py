@@ -419,13 +419,16 @@ def _out_folder(text: str) -> Path:
 
 def _sampling(args: argparse.Namespace) -> dict[str, float]:
     """The --chains/--warmup/--draws/--adapt-delta of ``args.method``; refuse
-    the others, and too few NUTS draws to check."""
+    the others (and a sweep's --kfold, which refits NUTS fits only), and too
+    few NUTS draws to check."""
     used = SAMPLING_FLAGS[args.method]
     unused = [
         f"--{name.replace('_', '-')}"
         for name in SAMPLING_DEFAULTS
         if name not in used and getattr(args, name) is not None
     ]
+    if getattr(args, "kfold", None) is not None and args.method != "sample":
+        unused.append("--kfold")
     if unused:
         verb = "does" if len(unused) == 1 else "do"
         raise StanmixInputError(
@@ -928,10 +931,6 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     import stanmix as sm
 
     options = _sampling(args)
-    if args.kfold is not None and args.method != "sample":
-        raise StanmixInputError(
-            f"--kfold does not apply to --method {args.method}; leave it out"
-        )
     table, lower, upper = _read(args)
     _check_components(table, _largest(args.components), lower, upper, several=True)
     template = sm.Mixture(
@@ -943,9 +942,28 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
         f"{table.name} ({args.family}, {args.covariance}), seed {args.seed}"
     )
     guard.check()
+    title = args.title or f"{table.name}: choosing the number of components"
+    return _sweep(args, guard, table.frame, template, (lower, upper), options, title)
+
+
+def _sweep(
+    args: argparse.Namespace,
+    guard: InterruptGuard,
+    frame,
+    template,
+    limits: tuple[dict, dict],
+    options: dict,
+    title: str,
+    **data,
+) -> int:
+    """select and select-regression: fit every K of --components, print the
+    table and the choice, and write the chosen fit with selection.csv."""
+    import stanmix as sm
+
+    lower, upper = limits
     selection = sm.select_components(
-        table.frame,
-        ks,
+        frame,
+        _expand(args.components),
         estimator=template,
         method=args.method,
         seed=args.seed,
@@ -954,6 +972,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
         lower_limit=lower or None,
         upper_limit=upper or None,
         show_progress=False,
+        **data,
         **({} if args.kfold is None else {"kfold": args.kfold}),
         **options,
     )
@@ -963,7 +982,6 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     model = selection.models_[selection.best_]
     _say(f"\nChosen: K = {selection.best_}\n")
     _print_fit(model)
-    title = args.title or f"{table.name}: choosing the number of components"
     _write(model, args, title, guard, selection=selection)
     return 0
 
@@ -1425,10 +1443,6 @@ def _select_regression(args: argparse.Namespace, guard: InterruptGuard) -> int:
 def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -> int:
     """fit-regression, or with ``select`` select-regression."""
     options = _sampling(args)
-    if select and args.kfold is not None and args.method != "sample":
-        raise StanmixInputError(
-            f"--kfold does not apply to --method {args.method}; leave it out"
-        )
     check_output_folder(args.out, name="--out", inputs=[args.data])
     lower = _limits(args.lower_limit, "--lower-limit")
     upper = _limits(args.upper_limit, "--upper-limit")
@@ -1539,32 +1553,13 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     _say(_plan(used, args, options, lower, upper, fitting))
     guard.check()
     if select:
-        selection = sm.select_components(
-            frame,
-            _expand(args.components),
-            response=response,
-            estimator=model,
-            method=args.method,
-            seed=args.seed,
-            n_jobs=args.jobs if args.jobs > 1 else None,
-            progress=_progress(args) is not False,
-            lower_limit=lower or None,
-            upper_limit=upper or None,
-            show_progress=False,
-            **({} if args.kfold is None else {"kfold": args.kfold}),
-            **options,
-        )
-        guard.check()
-        _say("")
-        _say(_as_flags(str(selection)))
-        best = selection.models_[selection.best_]
-        _say(f"\nChosen: K = {selection.best_}\n")
-        _print_fit(best)
         title = args.title or (
             f"{args.data.name}: choosing the number of regression lines of {response}"
         )
-        _write(best, args, title, guard, selection=selection)
-        return 0
+        limits = (lower, upper)
+        return _sweep(
+            args, guard, frame, model, limits, options, title, response=response
+        )
     model.fit(
         frame,
         response=response,

@@ -37,6 +37,22 @@ def _clusters(k: int, n: int = 500, seed: int = 1) -> pd.DataFrame:
     ).X
 
 
+@pytest.fixture
+def unreliable_loo(monkeypatch):
+    """Every K's PSIS-LOO reads as unreliable (one Pareto k above 0.7), so
+    that the sweep turns to K-fold cross-validation."""
+    import stanmix.selection as selection
+
+    real_row = selection._row
+
+    def unreliable_row(model, seconds, method):
+        row = real_row(model, seconds, method)
+        row["n_high_pareto_k"] = 1
+        return row
+
+    monkeypatch.setattr(selection, "_row", unreliable_row)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("true_k", [1, 4])  # one cluster, and several
 def test_the_sweep_finds_the_true_number_of_clusters(true_k):
@@ -153,21 +169,13 @@ def test_kfold_replaces_loo_where_pareto_k_is_high():
     plt.close(ax.figure)
 
 
-def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch):
+def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch, unreliable_loo):
     """The split can leave a column's only measured value in one fold, so
     that fold's training rows fail the data checks the data given pass: no
     fold is fitted, every K keeps its LOO (unreliable), with the reason in
     its note, said once. A fold fit that fails does the same for its K."""
     import stanmix.selection as selection
 
-    real_row = selection._row
-
-    def unreliable_row(model, seconds, method):
-        row = real_row(model, seconds, method)
-        row["n_high_pareto_k"] = 1
-        return row
-
-    monkeypatch.setattr(selection, "_row", unreliable_row)
     X = _clusters(2, n=40, seed=3)
     X["b"] = 0.5
     X.loc[17, "b"] = 3.0
@@ -216,25 +224,18 @@ def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch):
     )
 
 
-def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch):
+def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch, unreliable_loo):
     """With fewer rows than the 5 automatic folds, each row is a fold: no
     fold is empty. The K-fold fits are not run here: the sweep's call for
     them is recorded instead."""
     import stanmix.selection as selection
 
-    real_row = selection._row
     asked = {}
-
-    def unreliable_row(model, seconds, method):
-        row = real_row(model, seconds, method)
-        row["n_high_pareto_k"] = 1
-        return row
 
     def kfold(cls, params, ks, cells, check_data, folds, seeds, fit, **run):
         asked.update(ks=ks, n_obs=cells.n_obs, folds=folds)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(selection, "_row", unreliable_row)
     monkeypatch.setattr(selection, "_kfold", kfold)
     X = _clusters(1, n=4, seed=2)
     with warnings.catch_warnings(), pytest.raises(KeyboardInterrupt):
@@ -525,7 +526,10 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
     ],
 )
 def test_bad_input_is_refused_before_any_fit(kwargs, fragment):
-    X = _clusters(2, n=30)
+    _refused_before_any_fit(_clusters(2, n=30), kwargs, fragment)
+
+
+def _refused_before_any_fit(X, kwargs: dict, fragment: str) -> None:
     args = {"n_components": range(1, 3), "estimator": sm.Mixture(engine=FORBIDDEN)}
     args.update(kwargs)
     ks = args.pop("n_components")
@@ -689,19 +693,14 @@ def test_a_regression_sweep_chooses_the_number_of_lines():
     assert t.loc[2, "bic"] == pytest.approx(two.bic())
 
 
-def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch):
+def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(
+    monkeypatch, unreliable_loo
+):
     """The folds partition the rows that have a response; rows without one
     train every fold (they add nothing to the likelihood), and each held-out
     row's elpd is its log predictive density under a fit of the same seed
     to the same training rows given as a DataFrame, censoring included."""
     import stanmix.selection as selection
-
-    real_row = selection._row
-
-    def unreliable_row(model, seconds, method):
-        row = real_row(model, seconds, method)
-        row["n_high_pareto_k"] = 1
-        return row
 
     folds = []
     real_heldout = selection._heldout
@@ -711,7 +710,6 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch
         folds.append((train, test, seed, out))
         return out
 
-    monkeypatch.setattr(selection, "_row", unreliable_row)
     monkeypatch.setattr(selection, "_heldout", heldout)
     df = _lines(n=60)
     estimator = sm.RegressionMixture(engine="stanli")
@@ -803,13 +801,7 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(monkeypatch
 def test_a_regression_sweeps_bad_input_is_refused_before_any_fit(kwargs, fragment):
     X = _clusters(2, n=30)
     X.loc[3:, "x"] = np.nan  # three rows with a response
-    args = {"n_components": [1, 2], "estimator": sm.Mixture(engine=FORBIDDEN)}
-    args.update(kwargs)
-    ks = args.pop("n_components")
-    with pytest.raises(sm.StanmixInputError) as info:
-        sm.select_components(X, ks, **args)
-    assert fragment in str(info.value)
-    assert not FORBIDDEN.calls
+    _refused_before_any_fit(X, kwargs, fragment)
 
 
 def test_a_warning_about_the_data_is_given_once_not_by_every_k():
@@ -861,26 +853,19 @@ def test_converged_is_the_fits_own_verdict_bulk_ess_included():
     assert "The best elpd is at K = 2 (-100.0" in rule
 
 
-def test_automatic_folds_are_each_ks_own(monkeypatch):
+def test_automatic_folds_are_each_ks_own(monkeypatch, unreliable_loo):
     """Under kfold="auto" the folds of a K do not depend on the other K
     swept: with 12 rows K = 1 takes 5 folds whether or not K = 10 (which
     needs 6) is in the sweep, and a K that no split can fit keeps its LOO
     with a note saying why."""
     import stanmix.selection as selection
 
-    real_row = selection._row
     asked = []
-
-    def unreliable_row(model, seconds, method):
-        row = real_row(model, seconds, method)
-        row["n_high_pareto_k"] = 1
-        return row
 
     def kfold(cls, params, ks, cells, check_data, folds, base, fit, **run):
         asked.append((list(ks), folds))
         return {}, {}, []
 
-    monkeypatch.setattr(selection, "_row", unreliable_row)
     monkeypatch.setattr(selection, "_kfold", kfold)
     X = _clusters(2, n=12, seed=2)
     with warnings.catch_warnings():
