@@ -451,10 +451,11 @@ def test_the_same_seed_gives_the_same_table_serially_and_in_processes():
     processes = sm.select_components(X, [1, 2, 3], n_jobs=2, **run)
     columns = ["bic", "icl", "n_parameters"]
     pd.testing.assert_frame_equal(serial.table_[columns], processes.table_[columns])
-    for k in (1, 2, 3):
-        np.testing.assert_array_equal(
+    for k in (1, 2, 3):  # the same seeds; sums may differ in the last bit
+        np.testing.assert_allclose(
             serial.models_[k].idata_.posterior["mu"].to_numpy(),
             processes.models_[k].idata_.posterior["mu"].to_numpy(),
+            rtol=1e-12,
         )
 
 
