@@ -206,6 +206,45 @@ def _common(
     )
 
 
+def _family_option_flag(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--family-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the component family, such as nu_shape=3 or "
+        "nu_rate=0.1 (the gamma prior on each Student-t's degrees of freedom) "
+        "(repeatable)",
+    )
+
+
+def _family_options(args: argparse.Namespace) -> dict[str, float] | None:
+    """--family-option NAME=VALUE items as the estimators' ``family_options``
+    (None when none is given).
+
+    >>> _family_options(argparse.Namespace(family_option=["nu_shape=3"]))
+    {'nu_shape': 3.0}
+    """
+    out: dict[str, float] = {}
+    for item in args.family_option:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise StanmixInputError(
+                f"--family-option expects NAME=VALUE, e.g. nu_shape=3, got {item!r}"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise StanmixInputError(
+                f"--family-option {item!r}: {value.strip()!r} is not a number"
+            ) from None
+        if name in out:
+            raise StanmixInputError(f"--family-option gives {name!r} twice")
+        out[name] = number
+    return out or None
+
+
 def _data_flags(sub: argparse.ArgumentParser) -> None:
     """The data and model flags of fit and select."""
     sub.add_argument("data", type=Path, help="CSV file with a header line")
@@ -227,6 +266,7 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
         choices=["diag", "spherical", "full", "tied"],
         help="covariance structure of each component [diag]",
     )
+    _family_option_flag(sub)
     sub.add_argument(
         "--lower-limit",
         action="append",
@@ -681,16 +721,22 @@ def _check_rows(table: CsvTable) -> None:
 
 
 # -- the run -------------------------------------------------------------------
-def _make_model(args: argparse.Namespace):
-    """The estimator the command fits (the one place that chooses it)."""
+def _make_model(args: argparse.Namespace, n_components: int | None = None):
+    """The estimator the command fits (the one place that chooses it), its
+    family and options checked; ``n_components`` by default --components."""
     import stanmix as sm
 
-    return sm.Mixture(
-        args.components,
+    model = sm.Mixture(
+        args.components if n_components is None else n_components,
         family=getattr(args, "family", "normal"),
         covariance=getattr(args, "covariance", "diag"),
+        family_options=_family_options(args)
+        if hasattr(args, "family_option")
+        else None,
         engine=args.engine,
     )
+    model._make_family()
+    return model
 
 
 def _check_engine(name: str) -> None:
@@ -928,14 +974,11 @@ def _id_hint(args: argparse.Namespace, table) -> str:
 
 
 def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
-    import stanmix as sm
 
     options = _sampling(args)
     table, lower, upper = _read(args)
     _check_components(table, _largest(args.components), lower, upper, several=True)
-    template = sm.Mixture(
-        family=args.family, covariance=args.covariance, engine=args.engine
-    )
+    template = _make_model(args, n_components=1)
     ks = _expand(args.components)
     _say(
         f"Fitting K = {', '.join(map(str, ks))} to {len(table.frame)} rows of "
@@ -1028,7 +1071,7 @@ _KEYWORD = re.compile(
     r"\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
 )
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
-_CHOICE = re.compile(r"\b(method|engine)='([a-z_]+)'")
+_CHOICE = re.compile(r"\b(method|engine|family|covariance|errors)='([a-z_]+)'")
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
@@ -1046,6 +1089,7 @@ _PYTHON_ONLY = (
     (", or kfold=None to keep the LOO estimate", ""),
     ("kfold must be", "--kfold must be"),
     ("n_components goes up to", "--components/-k goes up to"),
+    ("family_options", "--family-option"),
 )
 
 
@@ -1328,6 +1372,7 @@ def _regression_parser(sub, *, select: bool) -> None:
         choices=["normal", "student_t"],
         help="error distribution within a component [normal]",
     )
+    _family_option_flag(reg)
     reg.add_argument(
         "--order-by",
         default="intercept",
@@ -1541,8 +1586,10 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         weights_from=weights or None,
         errors=args.errors,
         order_by=order_by,
+        family_options=_family_options(args),
         engine=args.engine,
     )
+    model._check_settings_of_design()
     gates = f", weights from {', '.join(weights)}," if weights else ""
     lines = (
         f"K = {', '.join(map(str, _expand(args.components)))} regression lines"

@@ -239,6 +239,12 @@ def test_select_regression_refuses_kfold_without_sampling(csv_file, tmp_path, ca
         (None, ("--weights-from", "age"), "--weights-from names 'age'"),
         (None, ("--weights-from", "z", "--order-by", "z"), "--order-by .z. is neither"),
         (None, ("--predictors", "x,y"), "--predictors names the response"),
+        (
+            None,
+            ("--family-option", "nu_shape=3"),
+            "unknown --family-option for RegressionMixture.--errors normal.: "
+            "'nu_shape'; valid: none; 'nu_shape' needs --errors student_t",
+        ),
         ("hole", (), r"line 6 of data.csv has no value in column 'x'"),
         ("constant", (), "column 'z' of data.csv has the same value"),
         (
