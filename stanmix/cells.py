@@ -511,17 +511,25 @@ class Standardization:
 
 
 def column_spread(values: np.ndarray) -> np.ndarray:
-    """Each column's standard deviation, computed in units of its largest
-    deviation from the mean so that neither tiny values (whose squares
-    underflow to 0) nor huge ones (whose squares overflow) are lost.
+    """Each column's standard deviation, as numpy's ``std``; a column whose
+    ``std`` falls outside 1e-100..1e100 (where squares of its deviations
+    underflow or overflow) is computed again in units of its largest
+    deviation from the mean.
 
-    >>> column_spread(np.array([[1e-200], [3e-200]])).tolist()
-    [1e-200]
+    >>> column_spread(np.array([[1e-200, 1.0], [3e-200, 3.0]])).tolist()
+    [1e-200, 1.0]
     """
-    deviation = values - values.mean(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = values.std(axis=0)
+    redo = ~((plain > 1e-100) & (plain < 1e100))
+    if not redo.any():
+        return plain
+    deviation = values[:, redo] - values[:, redo].mean(axis=0)
     largest = np.max(np.abs(deviation), axis=0)
     unit = np.where(largest > 0, largest, 1.0)
-    return unit * (deviation / unit).std(axis=0)
+    out = plain.copy()
+    out[redo] = unit * (deviation / unit).std(axis=0)
+    return out
 
 
 def mostly_censored(
