@@ -715,9 +715,9 @@ def cell_table(
     return CellTable(values, kind, low, high, columns, **limits), index
 
 
-#: The standard deviations of a column that computing in its units allows:
-#: the squares of numbers outside stay far from float64's underflow and
-#: overflow.
+#: The range of a column's standard deviation within which stanmix computes
+#: in the column's units: the squares of its deviations stay far from
+#: float64's underflow and overflow.
 SPREAD_RANGE = (1e-150, 1e150)
 
 
