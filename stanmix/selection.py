@@ -362,54 +362,15 @@ def select_components(
         if value is not None
     }
     params = template.get_params()
-    # reads and checks the data as a fit would; K = 1 so that the checks
-    # are of the data alone (the sweep's K are checked below)
-    reader = type(template)(**{**params, "n_components": 1})
     data = dict(censoring)
-    with warnings.catch_warnings(record=True) as about_data:
-        warnings.simplefilter("always")
-        if regression:
-            reader._check_settings_of_design()
-            data.update(y=y, response=response)
-            cells, _ = reader._read(
-                reader._prepare(X, y, response, fitting=True), censoring
-            )
-        else:
-            cells, _ = reader._read(X, censoring)
-        reader._check_fit_data(cells)
+    if regression:
+        data.update(y=y, response=response)
+    reader, cells, about_data = _read_data(template, X, y, response, censoring)
     for said in about_data:  # once here, not again from every K's fit
         warnings.warn(said.message, stacklevel=2)
-    counted = _counted_rows(cells)
-    n_rows = counted.size
     rows_text = "rows with a response" if regression else "rows"
-    if kfold is not None and kfold > n_rows:
-        if auto_kfold:
-            kfold = n_rows if n_rows >= 2 else None
-        else:
-            raise StanmixInputError(
-                f"kfold must be at most the number of {rows_text} ({n_rows}), got "
-                f"kfold={kfold}: each fold holds out at least one row; use "
-                f"kfold={n_rows} or fewer"
-            )
-    if ks[-1] > n_rows:
-        raise StanmixInputError(
-            f"n_components goes up to {ks[-1]} but the data has {n_rows} "
-            f"{rows_text}; a mixture cannot have more components than observations"
-        )
-    distinct = cells.rows(counted).n_distinct_rows()
-    if ks[-1] > distinct:
-        raise StanmixInputError(
-            f"n_components goes up to {ks[-1]} but the data has {distinct} distinct "
-            f"{rows_text} (of {n_rows}); use K up to {distinct}"
-            f"{tied_columns_hint(cells)}"
-        )
-    # folds per K: under "auto" each K's own, so that its row does not
-    # depend on the other K swept
-    folds_of: dict[int, int | None] = {}
-    if kfold is not None and auto_kfold:
-        folds_of = {k: _folds_for(kfold, k, n_rows, auto=True) for k in ks}
-    elif kfold is not None:
-        folds_of = dict.fromkeys(ks, _folds_for(kfold, ks[-1], n_rows, auto=False))
+    folds_of = _folds_per_k(ks, cells, kfold, auto_kfold, rows_text)
+    n_rows = _counted_rows(cells).size
     # Seeds by what they are for, not by position: K's fit, the folds'
     # assignment (key 0) and K's fold f (key (K, f + 1)), so that a K's row
     # is the same whichever other K are swept.
@@ -444,7 +405,7 @@ def select_components(
         for k, outcome in zip(ks, outcomes, strict=True)
     }
     pointwise = {k: rows[k].pop("_pointwise") for k in ks}
-    if method == "sample" and kfold is not None:
+    if method == "sample" and folds_of:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
         groups: dict[int | None, list[int]] = {}
         for k in redo:
@@ -459,12 +420,9 @@ def select_components(
                 )
                 unavailable.update(dict.fromkeys(some, reason))
                 continue
+            task = (type(template), params, some, cells, reader._check_fit_data)
             done, not_done, said = _kfold(
-                type(template),
-                params,
-                some,
-                cells,
-                reader._check_fit_data,
+                *task,
                 folds,
                 base,
                 fit,
@@ -497,6 +455,67 @@ def select_components(
     return ComponentSelection(
         table_=table, best_=best, rule_=rule, models_=models, seed_=base
     )
+
+
+def _read_data(
+    template: Mixture, X, y, response, censoring: Mapping
+) -> tuple[Mixture, CellTable, list]:
+    """The data read and checked as a fit of ``template`` would read them: a
+    copy of it with K = 1 (so that the checks are of the data alone; the
+    sweep's K are checked by :func:`_folds_per_k`) that holds the design of
+    a regression, the cell table, and what reading warned of."""
+    reader = type(template)(**{**template.get_params(), "n_components": 1})
+    with warnings.catch_warnings(record=True) as about_data:
+        warnings.simplefilter("always")
+        if template._family_from_data:
+            reader._check_settings_of_design()
+            prepared = reader._prepare(X, y, response, fitting=True)
+            cells, _ = reader._read(prepared, censoring)
+        else:
+            cells, _ = reader._read(X, censoring)
+        reader._check_fit_data(cells)
+    return reader, cells, list(about_data)
+
+
+def _folds_per_k(
+    ks: Sequence[int],
+    cells: CellTable,
+    kfold: int | None,
+    auto: bool,
+    rows_text: str,
+) -> dict[int, int | None]:
+    """Refuse K beyond the counted rows (or the distinct ones) and a
+    ``kfold`` beyond the rows; return each K's folds (none when ``kfold``
+    is None): under ``"auto"`` each K's own, so that its row does not
+    depend on the other K swept (None for a K no split can fit)."""
+    counted = _counted_rows(cells)
+    n_rows = counted.size
+    if kfold is not None and kfold > n_rows:
+        if auto:
+            kfold = n_rows if n_rows >= 2 else None
+        else:
+            raise StanmixInputError(
+                f"kfold must be at most the number of {rows_text} ({n_rows}), got "
+                f"kfold={kfold}: each fold holds out at least one row; use "
+                f"kfold={n_rows} or fewer"
+            )
+    if ks[-1] > n_rows:
+        raise StanmixInputError(
+            f"n_components goes up to {ks[-1]} but the data has {n_rows} "
+            f"{rows_text}; a mixture cannot have more components than observations"
+        )
+    distinct = cells.rows(counted).n_distinct_rows()
+    if ks[-1] > distinct:
+        raise StanmixInputError(
+            f"n_components goes up to {ks[-1]} but the data has {distinct} distinct "
+            f"{rows_text} (of {n_rows}); use K up to {distinct}"
+            f"{tied_columns_hint(cells)}"
+        )
+    if kfold is None:
+        return {}
+    if auto:
+        return {k: _folds_for(kfold, k, n_rows, auto=True) for k in ks}
+    return dict.fromkeys(ks, _folds_for(kfold, ks[-1], n_rows, auto=False))
 
 
 def _check_fit_kwargs(
