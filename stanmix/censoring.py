@@ -721,13 +721,24 @@ def cell_table(
 SPREAD_RANGE = (1e-150, 1e150)
 
 
-def spread_problem(spread: float) -> str:
-    """Why a column with standard deviation ``spread`` outside
-    :data:`SPREAD_RANGE` cannot be computed with, as words."""
+def spread_problem(spread: float, it: str = "it") -> str | None:
+    """Why a column with standard deviation ``spread`` cannot be computed
+    with in its units, and the fix (calling the column ``it``), as words;
+    None when ``spread`` lies in :data:`SPREAD_RANGE`, or is 0 (a constant
+    column, refused for that).
+
+    >>> spread_problem(1e-200)[:40]
+    'varies by too small an amount to compute'
+    >>> spread_problem(2.5) is None
+    True
+    """
+    if spread == 0 or SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]:
+        return None
     size, fate = ("small", "underflow") if spread < 1 else ("large", "overflow")
     return (
         f"varies by too {size} an amount to compute with (standard deviation "
-        f"{spread:.3g}; squares of such numbers {fate})"
+        f"{spread:.3g}; squares of such numbers {fate}); rescale {it}, e.g. "
+        f"express it in {'smaller' if spread < 1 else 'larger'} units"
     )
 
 
@@ -751,6 +762,7 @@ def check_fit_data(cells: CellTable) -> None:
     column 'y' is constant (every val
     """
     observed = cells.kind == OBSERVED
+    point_values = cells.point_values()
     for d, name in enumerate(cells.columns):
         seen = cells.values[observed[:, d], d]
         if seen.size == 0:
@@ -759,15 +771,12 @@ def check_fit_data(cells: CellTable) -> None:
                 f"column {name!r} has no observed value (every cell is {what}); "
                 "drop it, or give at least some measured values"
             )
-        points = cells.point_values()[:, d][cells.kind[:, d] != MISSING]
+        points = point_values[cells.kind[:, d] != MISSING, d]
         if np.ptp(points) == 0:
             raise StanmixInputError(
                 f"column {name!r} is constant (every value is {points[0]:g}); drop "
                 "it: a constant column says nothing about the clusters"
             )
-        spread = float(column_spread(points[:, None])[0])
-        if not SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]:
-            raise StanmixInputError(
-                f"column {name!r} {spread_problem(spread)}; rescale it, e.g. "
-                f"express it in {'smaller' if spread < 1 else 'larger'} units"
-            )
+        problem = spread_problem(float(column_spread(points[:, None])[0]))
+        if problem:
+            raise StanmixInputError(f"column {name!r} {problem}")

@@ -589,7 +589,7 @@ def _check_columns(
     import numpy as np
 
     from stanmix.cells import column_spread
-    from stanmix.censoring import SPREAD_RANGE, spread_problem
+    from stanmix.censoring import spread_problem
 
     if len(table.frame) == 1:
         raise StanmixInputError(
@@ -615,11 +615,9 @@ def _check_columns(
                 "units"
             )
         spread = float(column_spread(values[present][:, None])[0])
-        if 0 < spread < SPREAD_RANGE[0] or spread > SPREAD_RANGE[1]:
-            raise StanmixInputError(
-                f"{where} {spread_problem(spread)}; rescale the column, e.g. "
-                f"express it in {'smaller' if spread < 1 else 'larger'} units"
-            )
+        problem = spread_problem(spread, it="the column")
+        if problem:
+            raise StanmixInputError(f"{where} {problem}")
         at = _at_limit(values, col, lower, upper)
         exact = np.unique(values[present & ~at])
         if exact.size == 0:
