@@ -1071,6 +1071,7 @@ _KEYWORD = re.compile(
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
 _CHOICE = re.compile(r"\b(method|engine|family|covariance|errors)='([a-z_]+)'")
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
+_FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
@@ -1107,12 +1108,15 @@ def _as_flags(text: str) -> str:
     '--components/-k 5 is larger; or use --engine stanli'
     >>> _as_flags("kfold must be at most 38, got kfold=39: use kfold=38 or fewer")
     '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
+    >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
+    '--family-option nu_rate must be a positive number, got -1.0'
     """
 
     def flag(match: re.Match) -> str:
         name, value = match[1].replace("_", "-"), match[2]
         return f"--{name}" + (f" {value}" if value else "")
 
+    text = _FAMILY_OPTION.sub(lambda m: f"--family-option {m[1]}", text)
     for python, command in _PYTHON_ONLY:
         text = text.replace(python, command)
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)

@@ -658,3 +658,10 @@ def test_family_options_reach_the_model_and_are_checked_before_fitting(
         "unknown --family-option for --family normal, --covariance diag: 'nu_shap'"
     ) in capsys.readouterr().err
     assert not (tmp_path / "other").exists()
+    bad = ["--family", "student_t", "--family-option", "nu_rate=-1"]
+    assert cli.main(_fit_args(path, tmp_path / "other", *bad)) == 2
+    assert (
+        "--family-option nu_rate must be a positive number, got -1.0"
+        in capsys.readouterr().err
+    )
+    assert not (tmp_path / "other").exists()

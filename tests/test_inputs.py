@@ -266,7 +266,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME, family="student_t", family_options={"nu_rate": -1}
             ),
-            "nu_rate must be a positive number",
+            "family_options['nu_rate'] must be a positive number, got -1",
         ),
         (
             lambda: fit_mixture(FRAME, family_options=[("scale", 1.0)]),

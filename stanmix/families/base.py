@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import xarray as xr
 
-from stanmix._validation import known_keys
+from stanmix._validation import known_keys, number
 from stanmix.cells import CellTable, Standardization
 from stanmix.exceptions import StanmixInputError
 
@@ -54,6 +54,12 @@ class Option:
     default: Any
     doc: str
     check: Callable[[str, Any], Any]
+
+
+def positive_option(name: str, value) -> float:
+    """A family option that must be a positive number, named as the user
+    gives it (``family_options['nu_shape']``)."""
+    return number(f"family_options[{name!r}]", value, positive=True)
 
 
 @dataclass(frozen=True)

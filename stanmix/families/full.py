@@ -36,7 +36,6 @@ import numpy as np
 from scipy.special import gammaln
 from scipy.stats import norm
 
-from stanmix._validation import number
 from stanmix.cells import INTERVAL, LEFT, OBSERVED, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import _checks
@@ -49,6 +48,7 @@ from stanmix.families.base import (
     Option,
     component_data,
     order_components,
+    positive_option,
     split_means,
 )
 from stanmix.families.student_t import NU_PRIOR
@@ -59,10 +59,6 @@ _CACHE_BYTES = 256 * 2**20
 #: How far (standardized units) inside its limit a censored cell's latent
 #: value starts.
 _LATENT_OFFSET = 0.25
-
-
-def _positive(name, value):
-    return number(name, value, positive=True)
 
 
 def pair_labels(columns) -> list[str]:
@@ -134,7 +130,7 @@ class FullCovariance(Family):
             "Shape of the LKJ prior on each correlation matrix [2]: 1 is uniform "
             "over correlation matrices; 2 shrinks mildly toward independence and "
             "puts no mass at correlations of +-1.",
-            _positive,
+            positive_option,
         ),
     }
 

@@ -77,7 +77,7 @@ import xarray as xr
 from scipy.special import gammaln, log_ndtr
 from scipy.stats import norm
 
-from stanmix._validation import known_keys, number
+from stanmix._validation import known_keys
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.cells import Standardization as Units
 from stanmix.exceptions import StanmixInputError
@@ -90,6 +90,7 @@ from stanmix.families.base import (
     Params,
     component_data,
     ordered_parts,
+    positive_option,
 )
 from stanmix.families.student_t import NU_PRIOR, t_log_cdf
 
@@ -131,10 +132,6 @@ def _order_by(name: str, value) -> int | None:
     return int(value)
 
 
-def _positive(name: str, value) -> float:
-    return number(name, value, positive=True)
-
-
 REGRESSION_OPTIONS = {
     "predictors": Option(
         (0,),
@@ -154,13 +151,13 @@ REGRESSION_OPTIONS = {
         _order_by,
     ),
     "slope_scale": Option(
-        2.5, "Prior sd of each slope, standardized units [2.5].", _positive
+        2.5, "Prior sd of each slope, standardized units [2.5].", positive_option
     ),
     "gate_scale": Option(
         2.5,
         "Prior sd of the weights' log-odds and their coefficients, "
         "standardized units [2.5].",
-        _positive,
+        positive_option,
     ),
 }
 

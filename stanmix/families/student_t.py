@@ -17,7 +17,6 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import betainc, betaln, gammaln, hyp2f1
 
-from stanmix._validation import number
 from stanmix.cells import OBSERVED, CellTable
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import _checks
@@ -27,7 +26,7 @@ from stanmix.families._diagonal import (
     add_censored,
     censored_terms,
 )
-from stanmix.families.base import COMPONENT, Option
+from stanmix.families.base import COMPONENT, Option, positive_option
 
 _LOG_HALF = math.log(0.5)
 
@@ -77,10 +76,6 @@ def log_beta_tail(log_x: np.ndarray, a: np.ndarray) -> np.ndarray:
     )
 
 
-def _positive(name, value):
-    return number(name, value, positive=True)
-
-
 #: The gamma(shape, rate) prior on each component's degrees of freedom nu
 #: (nu >= 1). The default gamma(2, 0.05) has zero density at 0, like Juarez
 #: and Steel's gamma(2, 0.1), but a tail twice as long (mean 40, median 34),
@@ -88,8 +83,12 @@ def _positive(name, value):
 #: normal clusters of 200 points the posterior medians of nu are about 45)
 #: instead of the prior holding nu near 20.
 NU_PRIOR = {
-    "nu_shape": Option(2.0, "Shape of the gamma prior on each nu [2].", _positive),
-    "nu_rate": Option(0.05, "Rate of the gamma prior on each nu [0.05].", _positive),
+    "nu_shape": Option(
+        2.0, "Shape of the gamma prior on each nu [2].", positive_option
+    ),
+    "nu_rate": Option(
+        0.05, "Rate of the gamma prior on each nu [0.05].", positive_option
+    ),
 }
 
 
