@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 
 from stanmix import _validation as check
 from stanmix.cells import (
@@ -192,6 +193,12 @@ def as_matrix(
     ...     print(str(err).split(";")[0])
     X must be numeric (real numbers), but it holds booleans (dtype bool)
     """
+    if issparse(X):
+        raise StanmixInputError(
+            f"{name} is a sparse matrix ({type(X).__name__}); stanmix reads "
+            f"dense measurements, where a missing cell is NaN rather than an "
+            f"implicit zero: pass {name}.toarray()"
+        )
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):

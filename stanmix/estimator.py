@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.sparse import issparse
 from scipy.special import logsumexp
 
 from stanmix import _validation as check
@@ -38,7 +39,7 @@ from stanmix.cells import (
     best_determined,
     mostly_censored,
 )
-from stanmix.censoring import as_matrix, cell_table, check_fit_data
+from stanmix.censoring import cell_table, check_fit_data
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
@@ -244,6 +245,8 @@ class Mixture:
     #: Whether the family is made from the data ``fit`` reads (regressions:
     #: the predictors), so it cannot be made, nor its settings checked, before.
     _family_from_data = False
+    #: Constructor arguments that are switches (True or False).
+    _switches: tuple[str, ...] = ("ordered", "standardize")
 
     # -- scikit-learn plumbing ------------------------------------------------
     @classmethod
@@ -320,6 +323,8 @@ class Mixture:
         return self.family, self.covariance, self.family_options
 
     def _make_family(self) -> Family:
+        for name in self._switches:
+            check.flag(name, getattr(self, name))
         return get_family(*self._family_spec())
 
     def _joint_rows(self) -> bool:
@@ -1465,7 +1470,29 @@ class Mixture:
         """
         if not self._joint_rows():  # refused before the fit, not after
             raise StanmixInputError(f"{NO_ROW_COMPONENT}: fit_predict needs joint=True")
-        return self.fit(X, y, **kwargs).predict_proba_fitted().argmax(axis=1)
+        return self.fit(X, y, **kwargs).labels_
+
+    @property
+    def labels_(self) -> np.ndarray:
+        """The most probable component of each fitted row (N,), as
+        scikit-learn's clusterers keep it: ``predict_proba_fitted()``'s
+        argmax, computed from the draws when read. The per-dimension model
+        (``joint=False``) has none (an AttributeError, so ``hasattr`` is
+        False).
+
+        Examples
+        --------
+        >>> import stanmix as sm
+        >>> data = sm.datasets.blobs(60, seed=1)
+        >>> model = sm.DiagonalMixture(2, engine="stanli").fit(
+        ...     data.X, method="optimize", seed=1)
+        >>> bool((model.labels_ == model.predict(data.X)).all())
+        True
+        """
+        self._check_fitted()
+        if not self.family_.joint:
+            raise AttributeError(f"{NO_ROW_COMPONENT}: labels_ needs joint=True")
+        return self.predict_proba_fitted().argmax(axis=1)
 
     def predict_proba_fitted(self) -> np.ndarray:
         """Posterior mean membership probabilities of the fitted rows (N, K)."""
@@ -1672,10 +1699,18 @@ class Mixture:
             )
         if isinstance(X, pd.Series) and self.cells_.n_dims == 1:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
-        elif not isinstance(X, (pd.DataFrame, pd.Series)):
-            values, _, index = as_matrix(X, name="X")
-            if values.shape[1] == self.cells_.n_dims:
-                X = pd.DataFrame(values, columns=list(self.cells_.columns), index=index)
+        elif not isinstance(X, (pd.DataFrame, pd.Series)) and not issparse(X):
+            try:
+                values = np.asarray(X)
+            except (TypeError, ValueError):
+                values = None  # as_matrix says what is wrong with X
+            if values is not None and values.ndim == 1:
+                values = values[:, None]  # one column (the model has one)
+            if values is not None and values.ndim == 2:
+                if values.shape[1] == self.cells_.n_dims:
+                    # as given (float32 values meet float32 limits), checked
+                    # and converted by _read under the fitted names
+                    X = pd.DataFrame(values, columns=list(self.cells_.columns))
         given = {key: v for key, v in censoring.items() if v is not None}
         if allow_empty_rows:
             given["allow_empty_rows"] = True

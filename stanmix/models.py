@@ -108,7 +108,10 @@ class NormalMixture(Mixture):
                 "Mixture or DiagonalMixture for several columns"
             )
         if isinstance(arr, np.ndarray) and arr.ndim > 2:
-            raise StanmixInputError(f"y must be 1-D, got shape {arr.shape}")
+            raise StanmixInputError(
+                f"NormalMixture needs a 1-D array (or one column), got shape "
+                f"{arr.shape}"
+            )
         return cell_table(
             arr.to_frame() if isinstance(arr, pd.Series) else arr, **censoring
         )
@@ -199,6 +202,8 @@ class DiagonalMixture(Mixture):
             hdi_prob=hdi_prob,
         )
         self.joint = joint
+
+    _switches = ("standardize", "joint")
 
     def _family_spec(self):
         return ("normal" if self.joint else "normal_per_dimension"), "diag", None

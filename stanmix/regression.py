@@ -769,7 +769,9 @@ class RegressionMixture(Mixture):
         """Where new data ``X`` hold the fitted response, as ``response=``
         takes it: a DataFrame's column of its name (a label such as 1 matching
         the fitted "1"), or, for an array fitted with the response among its
-        columns, the same position when ``X`` has the fit's column count."""
+        columns, the same position where ``X`` has a column there (the
+        covariates are read by position too, so ``X`` is laid out as the
+        fitted array was)."""
         design = self.design_
         if isinstance(X, pd.DataFrame):
             labels = [c for c in X.columns if str(c) == design.response]
@@ -779,7 +781,6 @@ class RegressionMixture(Mixture):
             position is None
             or isinstance(X, pd.Series)
             or np.ndim(X) != 2
-            or np.shape(X)[1] != len(design.covariates) + 1
             or int(position.group(1)) >= np.shape(X)[1]
         ):
             return None

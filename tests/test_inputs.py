@@ -757,6 +757,46 @@ def test_numpy_scalars_are_taken_as_numbers():
         sm.censoring.cell_table(data, lower_limit={"x": 0.10001})
 
 
+def test_new_data_in_an_array_are_read_as_the_fitted_data_were():
+    """An array of new data keeps its precision (float32 values recorded at a
+    limit of 0.1 are censored there, as in the fit) and takes the fitted
+    column names in its messages; a sparse matrix is refused saying how to
+    pass it."""
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    data = sm.datasets.blobs(80, seed=3).X.to_numpy()
+    data = np.maximum(data, np.quantile(data[:, 0], 0.2)).astype(np.float32)
+    limit = float(np.quantile(data[:, 0], 0.2))
+    data[:, 0] = np.maximum(data[:, 0], np.float32(limit))
+    limits = {"x0": limit}
+    model = sm.DiagonalMixture(2, engine="stanli").fit(
+        data, method="optimize", seed=1, lower_limit=limits
+    )
+    fitted = model.cells_.kind
+    assert (fitted[:, 0] == 1).sum() >= 16
+    again = model.new_cells(data, lower_limit=limits)
+    np.testing.assert_array_equal(again.kind, fitted)
+    assert model.bic(data, lower_limit=limits) == model.bic()
+
+    named = sm.DiagonalMixture(2, engine="stanli").fit(
+        pd.DataFrame(data.astype(float), columns=["Pb", "Zn"]),
+        method="optimize",
+        seed=1,
+    )
+    bad = data.astype(float)
+    bad[3, 1] = np.inf
+    with pytest.raises(sm.StanmixInputError, match="at row 3, column 'Zn'"):
+        named.predict(bad)
+    sparse = scipy_sparse.csr_matrix(data)
+    for call in (named.predict, lambda X: sm.Mixture(2).fit(X)):
+        with pytest.raises(sm.StanmixInputError) as info:
+            call(sparse)
+        assert str(info.value) == (
+            "X is a sparse matrix (csr_matrix); stanmix reads dense measurements, "
+            "where a missing cell is NaN rather than an implicit zero: pass "
+            "X.toarray()"
+        )
+
+
 def test_optimizer_options_reach_every_start():
     """method="optimize" passes its engine options (here ``iter``) to each
     optimizer start, not only the validation of their names."""

@@ -262,16 +262,55 @@ def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
         X, diagonalmixture__method="optimize", diagonalmixture__seed=1
     )
     np.testing.assert_array_equal(labels, pipe.predict(X))
+    np.testing.assert_array_equal(pipe[-1].labels_, labels)  # as KMeans keeps them
     per_dimension = sm.DiagonalMixture(3, joint=False, engine="stanli")
+    assert not hasattr(per_dimension, "labels_")  # NotFittedError is one
     with pytest.raises(sm.StanmixInputError, match="fit_predict needs joint=True"):
         per_dimension.fit_predict(X, method="optimize", seed=1)
     assert not hasattr(per_dimension, "idata_")  # refused before fitting
+    per_dimension.fit(X, method="optimize", seed=1)
+    assert not hasattr(per_dimension, "labels_")
     regression = sm.datasets.regressions(80, seed=1)
     model = sm.RegressionMixture(2, engine="stanli")
     labels = model.fit_predict(regression.X, regression.y, method="optimize", seed=1)
     np.testing.assert_array_equal(
         labels, model.predict_proba(regression.X, regression.y).argmax(axis=1)
     )
+    np.testing.assert_array_equal(model.labels_, labels)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "switch"),
+    [
+        (sm.Mixture, "ordered"),
+        (sm.Mixture, "standardize"),
+        (sm.NormalMixture, "ordered"),
+        (sm.DiagonalMixture, "joint"),
+        (sm.DiagonalMixture, "standardize"),
+        (sm.RegressionMixture, "ordered"),
+    ],
+)
+@pytest.mark.parametrize("value", ["False", None, 0])
+def test_a_switch_of_the_model_that_is_not_true_or_false_is_refused(
+    estimator, switch, value
+):
+    """The string "False" is truthy and None falsy: taken as they come, they
+    would fit another model than the one asked for."""
+    model = estimator(2, engine="stanli", **{switch: value})
+    regression = sm.datasets.regressions(40, seed=1)
+    data = (
+        (regression.X, regression.y)
+        if estimator is sm.RegressionMixture
+        else (
+            sm.datasets.blobs(40, seed=1).X.iloc[:, :1]
+            if estimator is sm.NormalMixture
+            else sm.datasets.blobs(40, seed=1).X,
+        )
+    )
+    with pytest.raises(sm.StanmixInputError) as info:
+        model.fit(*data, method="optimize", seed=1)
+    assert str(info.value) == f"{switch} must be True or False, got {value!r}"
+    assert not hasattr(model, "idata_")
 
 
 @pytest.mark.parametrize("model", ["univariate", "blobs"])

@@ -270,6 +270,28 @@ def test_held_out_rows_find_a_response_named_by_position_or_int_label(labels):
     assert model.score(X) == model.score(covariates, y)
 
 
+def test_held_out_rows_of_an_array_with_an_unused_column_find_the_response():
+    """The fitted array's columns, one of them not used, keep their positions
+    in the held-out rows: the response is found at its fitted position."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import KFold, cross_val_score
+
+    data = sm.datasets.regressions(120, seed=2)
+    unused = np.random.default_rng(0).normal(size=120)
+    X = np.c_[data.X.to_numpy(), unused, data.y.to_numpy()]
+    model = sm.RegressionMixture(2, predictors=["x0"], engine="stanli")
+    model.fit(X, response=2, method="optimize", seed=1)
+    assert model.score(X) == model.score(X[:, :2], X[:, 2])
+    scores = cross_val_score(
+        sm.RegressionMixture(2, predictors=["x0"], engine="stanli"),
+        X,
+        cv=KFold(3, shuffle=True, random_state=0),
+        params={"response": 2, "method": "optimize", "seed": 1},
+        error_score="raise",
+    )
+    assert np.isfinite(scores).all()
+
+
 def test_rows_without_a_response_are_left_out_of_the_pointwise_likelihood():
     """A missing response has likelihood 1 under every draw: the
     log_likelihood group (for az.loo) holds the other rows, each with its
