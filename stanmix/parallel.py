@@ -623,15 +623,26 @@ def _ignored(text: str, category: type, module: str | None, lineno: int) -> bool
     return warnings.defaultaction == "ignore"
 
 
+def ignored_here(text: str, category: type, filename: str, lineno: int) -> bool:
+    """Whether the warning filters in force here ignore a warning of this
+    message as raised at ``filename``:``lineno``, for warnings recorded in
+    full and summarized later (their text as raised, before anything is put
+    in front of it)."""
+    return _ignored(text, category, _module_of(filename), lineno)
+
+
 def _reraise_warnings(caught: list[_Caught], name: str) -> None:
     for w in caught:
         if _ignored(w.text, w.category, w.module, w.lineno):
             continue
         text = f"{name}: {w.text}"
+        # A module of None is not "unknown" to warn_explicit, which then
+        # shows nothing: leave it out, and the file names the module.
+        where = (w.filename, w.lineno) + (() if w.module is None else (w.module,))
         try:
-            warnings.warn_explicit(text, w.category, w.filename, w.lineno, w.module)
+            warnings.warn_explicit(text, w.category, *where)
         except TypeError:  # a category that cannot be built from a message
-            warnings.warn_explicit(text, UserWarning, w.filename, w.lineno, w.module)
+            warnings.warn_explicit(text, UserWarning, *where)
 
 
 # -- many data sets -------------------------------------------------------------------

@@ -35,7 +35,7 @@ from stanmix.estimator import (
     tied_columns_hint,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
-from stanmix.parallel import FitFailedError, keyed_seed, run_tasks
+from stanmix.parallel import FitFailedError, ignored_here, keyed_seed, run_tasks
 
 __all__ = [
     "SPARSE_CONCENTRATION",
@@ -764,7 +764,8 @@ def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
     """The fold fits' warnings, one per K and category: how many of the
     folds warned, and the first fold's message (a K-fold sweep of short
     chains would otherwise repeat each warning for every fold); other
-    warnings as they were."""
+    warnings as they were. A fold's warning that the filters in force
+    ignore, as the fit raised it, is left out."""
     first: dict[tuple[int, type], tuple[int, str]] = {}
     warned: dict[tuple[int, type], set[int]] = {}
     others = []
@@ -773,6 +774,8 @@ def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
         if match is None:
             others.append((str(w.message), w.category))
             continue
+        if ignored_here(match[3], w.category, w.filename, w.lineno):
+            continue  # the caller's filters ignore the fit's own warning
         key = (int(match[2]), w.category)
         first.setdefault(key, (int(match[1]), match[3]))
         warned.setdefault(key, set()).add(int(match[1]))

@@ -216,6 +216,28 @@ def test_filters_on_a_warnings_own_message_still_apply():
     assert [str(w.message) for w in seen] == ["task 'a': something else"]
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_warnings_from_code_of_no_module_file_are_shown(n_jobs):
+    """A notebook cell's function (its file is no module's) or one sent to a
+    worker by value has no module name: its warnings are shown all the same."""
+    space = {"warnings": warnings}
+    code = "def cell(i):\n    warnings.warn(f'careful {i}')\n    return i\n"
+    exec(compile(code, "/tmp/ipykernel_1/123.py", "exec"), space)
+
+    def local(i):
+        warnings.warn(f"careful {i}", stacklevel=1)
+        return i
+
+    task = space["cell"] if n_jobs is None else local
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert run_tasks([(task, (0,)), (task, (1,))], n_jobs=n_jobs) == [0, 1]
+    assert sorted(str(w.message) for w in seen) == [
+        "task 0: careful 0",
+        "task 1: careful 1",
+    ]
+
+
 def test_calls_from_two_threads_at_once_keep_their_own_warnings():
     both_running = threading.Barrier(2)
 

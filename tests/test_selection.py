@@ -915,3 +915,8 @@ def test_fold_fits_warnings_are_summed_up_per_k():
         ),
         ("something else", UserWarning),
     ]
+    # The caller's filters apply to each fit's warning as it raised it.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="not converged")
+        summary = _fold_warnings(caught, 3)
+    assert [text[:8] for text, _ in summary] == ["K = 2: 1", "somethin"]
