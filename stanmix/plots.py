@@ -417,9 +417,16 @@ def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
     return out[0], out[1]
 
 
+def _literal(text: str) -> str:
+    """``text`` as matplotlib shows it literally: it reads text between two
+    ``$`` as mathematics, which data's names ("dose $ (mg)") are not."""
+    return str(text).replace("$", r"\$")
+
+
 def _short(name: str, width: int = 24) -> str:
-    """A column name cut to ``width`` characters for a legend label."""
-    return name if len(name) <= width else name[: width - 1] + "…"
+    """A column name cut to ``width`` characters for a legend label, shown
+    literally."""
+    return _literal(name if len(name) <= width else name[: width - 1] + "…")
 
 
 def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
@@ -622,8 +629,8 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
         frameon=False,
         fontsize=9,
     )
-    ax.set_xlabel(cx)
-    ax.set_ylabel(cy)
+    ax.set_xlabel(_literal(cx))
+    ax.set_ylabel(_literal(cy))
     ax.set_title(_title(model, cells))
     ax.grid(True, color="0.92", zorder=0)
     ax.set_axisbelow(True)
@@ -808,7 +815,7 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
     ax.set_ylim(-0.12 * top, top)
     ax.axhline(0, color="0.6", lw=0.6, zorder=1)
     ax.set_xlim(grid[0], grid[-1])
-    ax.set_xlabel(cells.columns[0])
+    ax.set_xlabel(_literal(cells.columns[0]))
     ax.set_ylabel("density")
     ax.set_title(_title(model, cells))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
@@ -955,24 +962,21 @@ def _draw_membership(
         sel = shown[:, j]
         if not sel.any():
             continue
-        err = np.vstack(
-            [
-                np.clip(m[sel, j] - lo[sel, j], 0, None),
-                np.clip(hi[sel, j] - m[sel, j], 0, None),
-            ]
-        )
+        y = rows[sel] + offsets[sel, j]
+        # The HDI as it is, the mean apart: a skewed posterior's mean may lie
+        # outside its HDI, and a bar stretched to reach it would misstate it.
         ax.errorbar(
-            m[sel, j],
-            rows[sel] + offsets[sel, j],
-            xerr=err,
-            fmt="o",
-            color=colors[j],
-            markersize=5,
+            (lo[sel, j] + hi[sel, j]) / 2,
+            y,
+            xerr=(hi[sel, j] - lo[sel, j]) / 2,
+            fmt="none",
+            ecolor=colors[j],
             elinewidth=2.0,
             capsize=2,
-            label=f"component {j}",
+            label=f"_HDI of component {j}",
         )
-    ax.set_yticks(rows, [str(o) for o in chosen])
+        ax.plot(m[sel, j], y, "o", color=colors[j], ms=5, label=f"component {j}")
+    ax.set_yticks(rows, [_literal(o) for o in chosen])
     ax.set_ylim(len(chosen) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     for y in rows[::2]:
@@ -1114,6 +1118,8 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
                     legend=False,
                 )
                 sub.suptitle(title, fontsize=12, fontweight="bold")
+                for ax in axes.flat:  # ArviZ's titles name the columns
+                    ax.title.set_text(_literal(ax.get_title()))
         return fig
     n_rows = sum(int(np.prod(data.shape[2:])) for data in before.data_vars.values())
     fig = plt.figure(figsize=(12, 0.8 + 1.25 * n_rows), layout="constrained")
@@ -1125,7 +1131,7 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
             greys = [str(g) for g in np.linspace(0.2, 0.6, data.sizes["chain"])]
             az.plot_rank(data, ax=axes[:, 0], colors=greys)
             for i, ax in enumerate(axes[:, 0]):
-                label = ax.get_title().replace("\n", ", component ")
+                label = _literal(ax.get_title().replace("\n", ", component "))
                 ax.set_title("")
                 ax.set_title(label, fontsize=9, loc="left")
                 ax.set_ylabel("chain", fontsize=8)
@@ -1276,12 +1282,13 @@ def plot_ppc(
                     text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
                     text.set_fontsize(8)
             ax.set_title(
-                col
+                _literal(col)
                 if panel_kind == kind
-                else f"{col}: empirical CDFs\n(a data set has one value only)",
+                else f"{_literal(col)}: empirical CDFs\n(a data set has one value "
+                "only)",
                 fontsize=11,
             )
-            ax.set_xlabel(col)
+            ax.set_xlabel(_literal(col))
     which = replicated.attrs.get("predictive", "posterior")
     fig.suptitle(
         f"{which} predictive check ({kind}): data against replicated data sets",
@@ -1440,8 +1447,8 @@ def _draw_regression(
     extra: list[Line2D] = []
     for code, marker, label in (
         (OBSERVED, "o", None),
-        (LEFT, "v", f"censored: {response} ≤ limit (at the limit)"),
-        (RIGHT, "^", f"censored: {response} ≥ limit (at the limit)"),
+        (LEFT, "v", f"censored: {_literal(response)} ≤ limit (at the limit)"),
+        (RIGHT, "^", f"censored: {_literal(response)} ≥ limit (at the limit)"),
         (INTERVAL, "D", "interval-censored (at the midpoint)"),
     ):
         rows = np.flatnonzero(kind == code)
@@ -1520,12 +1527,12 @@ def _draw_regression(
     # The held predictors on lines of their own, so many or long names stay
     # within the figure.
     held = (
-        "\n" + textwrap.fill(f"{', '.join(others)} held at their means", 64)
+        "\n" + _literal(textwrap.fill(f"{', '.join(others)} held at their means", 64))
         if others
         else ""
     )
-    ax.set_xlabel(names[j])
-    ax.set_ylabel(response)
+    ax.set_xlabel(_literal(names[j]))
+    ax.set_ylabel(_literal(response))
     ax.set_title(_title(model, cells) + held)
     ax.grid(True, color="0.92", zorder=0)
     ax.set_axisbelow(True)

@@ -548,16 +548,17 @@ def test_membership_default_shows_least_certain_with_hdis(sampled):
     expected = list(mean.index[np.argsort(mean.max(axis=1).to_numpy())[:8]])
     shown = [t.get_text() for t in ax.get_yticklabels()]
     assert shown == [str(o) for o in expected]
-    containers = {c.get_label(): c for c in ax.containers}
-    assert containers
+    bars = {c.get_label(): c for c in ax.containers}
+    means = {line.get_label(): line for line in ax.lines if line.get_marker() == "o"}
+    assert means and len(bars) == len(means)
     checked = 0
-    for label, container in containers.items():
+    for label, line in means.items():
         j = int(label.split()[-1])
-        xs = container.lines[0].get_xdata()
-        rows = np.round(container.lines[0].get_ydata()).astype(int)
+        xs = line.get_xdata()
+        rows = np.round(line.get_ydata()).astype(int)
         obs = [expected[r] for r in rows]
         np.testing.assert_allclose(xs, mean.loc[obs, j].to_numpy())
-        segments = container.lines[2][0].get_segments()
+        segments = bars[f"_HDI of {label}"].lines[2][0].get_segments()
         lo = np.array([s[:, 0].min() for s in segments])
         hi = np.array([s[:, 0].max() for s in segments])
         np.testing.assert_allclose(lo, lower.loc[obs, j].to_numpy(), atol=1e-12)
@@ -568,6 +569,34 @@ def test_membership_default_shows_least_certain_with_hdis(sampled):
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         f"component {j}" for j in range(3)
     ]
+
+
+def test_membership_bars_are_the_hdis_where_the_mean_lies_outside(sampled):
+    """A skewed membership posterior's mean may lie outside its HDI (often at
+    50%): the bar is the HDI as the membership table gives it, not stretched
+    to the dot."""
+    _, model = sampled
+    narrow = copy.copy(model).set_params(hdi_prob=0.5)
+    ax = plot_membership(narrow, max_obs=10)
+    table = narrow.membership()
+    mean, lower, upper = (
+        table.pivot(index="observation", columns="component", values=v)
+        for v in ("mean", "hdi_lower", "hdi_upper")
+    )
+    shown = [int(t.get_text()) for t in ax.get_yticklabels()]
+    bars = {c.get_label(): c for c in ax.containers}
+    outside = 0
+    for label, container in bars.items():
+        j = int(label.split()[-1])
+        segments = container.lines[2][0].get_segments()
+        obs = [shown[round(s[0, 1])] for s in segments]
+        lo, hi = lower.loc[obs, j].to_numpy(), upper.loc[obs, j].to_numpy()
+        np.testing.assert_allclose([s[:, 0].min() for s in segments], lo, atol=1e-12)
+        np.testing.assert_allclose([s[:, 0].max() for s in segments], hi, atol=1e-12)
+        m = mean.loc[obs, j].to_numpy()
+        outside += int(((m < lo) | (m > hi)).sum())
+    assert outside > 0  # the case this test is about occurs here
+    plt.close(ax.figure)
 
 
 def test_membership_of_a_posterior_mode_claims_no_interval():
@@ -608,8 +637,9 @@ def test_membership_does_not_need_unique_labels(sampled):
     assert [t.get_text() for t in ax.get_yticklabels()] == ["3", "3"]
     xs = sorted(
         float(x)
-        for c in ax.containers
-        for x, y in zip(c.lines[0].get_xdata(), c.lines[0].get_ydata(), strict=True)
+        for line in ax.lines
+        if line.get_marker() == "o"
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
         if round(y) == 1
     )
     expected = mean[3 + n // 2]
@@ -818,3 +848,50 @@ def test_plot_titles_name_the_family_in_words(model, named):
 
     fitted = _fit(model, sm.datasets.blobs(80, seed=3).X, method="optimize")
     assert f"({named}" in _title(fitted, fitted.cells_).replace("\n", " ")
+
+
+# --------------------------------------------------------------------------
+# names that matplotlib would read as mathematics
+# --------------------------------------------------------------------------
+
+
+def test_names_with_dollar_signs_are_shown_as_they_are(tmp_path):
+    """matplotlib reads text between two $ as mathematics: a column or row
+    name with them would be set in italics, or fail every plot and the
+    report ("$\\alpha_{max$" does not parse). They are shown literally."""
+    import io
+
+    from matplotlib.text import Text
+
+    from stanmix.report import write_report
+
+    names = [r"ratio $\alpha_{max$ (a.u.)", "dose $x$ (mg)"]
+    values = sm.datasets.blobs(120, seed=1).X.to_numpy()[:, :2]
+    X = pd.DataFrame(values, columns=names, index=[f"s${i}$" for i in range(120)])
+    limit = float(np.quantile(X[names[1]], 0.1))
+    X[names[1]] = X[names[1]].clip(lower=limit)
+    model = _fit(
+        sm.DiagonalMixture(2, engine="stanli"),
+        X,
+        chains=2,
+        warmup=100,
+        draws=100,
+        show_progress=False,
+        lower_limit={names[1]: limit},
+    )
+    figures = {
+        "clusters": plot_clusters(model).figure,
+        "membership": plot_membership(model, max_obs=4).figure,
+        "ppc": plot_ppc(model, draws=5, seed=1),
+        "trace": plot_relabelling(model),
+        "rank": plot_relabelling(model, kind="rank"),
+    }
+    for what, fig in figures.items():
+        fig.savefig(io.BytesIO(), format="png")
+        texts = [t.get_text() for t in fig.findobj(Text)]
+        assert any(r"\$" in t for t in texts), what  # a name is shown
+        unescaped = [t for t in texts if t.replace(r"\$", "").count("$")]
+        assert unescaped == [], what
+        plt.close(fig)
+    write_report(model, tmp_path / "report.html")
+    assert "dose $x$ (mg)" in (tmp_path / "report.html").read_text(encoding="utf-8")
