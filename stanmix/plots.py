@@ -1362,7 +1362,9 @@ def plot_regression(
     fitted rows) for the lines, while the points show the responses as
     observed. Censored responses are drawn at their limit with a marker
     pointing to where the true value lies (intervals at their midpoint);
-    missing responses are counted in the legend.
+    missing responses are counted in the legend. The legend's ``w`` is each
+    component's ``model.weights_``: with ``weights_from``, its weight at the
+    covariates' centre (the weights then vary along the axis).
 
     Parameters
     ----------

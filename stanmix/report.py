@@ -447,6 +447,13 @@ def _data_line(cells) -> str:
     ]
     extra = ", ".join(f"{count} {label}" for count, label in kinds if count)
     line = f"{n} observations of {d} column{'s' if d != 1 else ''} ({cols})"
+    if cells.covariates is not None:  # a regression: the response, given these
+        names = list(map(str, cells.covariate_names))
+        line = (
+            f"{n} observations of the response ({cols}) given "
+            f"{len(names)} covariate{'s' if len(names) != 1 else ''} "
+            f"({column_listing(names)})"
+        )
     return line + (f"; cells: {extra}." if extra else "; every cell observed.")
 
 

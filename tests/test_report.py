@@ -462,6 +462,7 @@ def test_report_of_a_regression_shows_new_data(regression, tmp_path, monkeypatch
     # lines, membership, the plug-in predictive check and co-clustering
     assert text.count("data:image/png;base64,") == 4
     assert "Separation of the components" not in text
+    assert "150 observations of the response (y) given 1 covariate (x);" in text
     with pytest.raises(sm.StanmixInputError, match="need their response"):
         write_report(regression, tmp_path / "s.html", X=new.X)
     assert os.listdir(tmp_path) == ["r.html"]
