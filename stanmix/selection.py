@@ -407,34 +407,22 @@ def select_components(
     pointwise = {k: rows[k].pop("_pointwise") for k in ks}
     if method == "sample" and folds_of:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
-        groups: dict[int | None, list[int]] = {}
-        for k in redo:
-            groups.setdefault(folds_of[k], []).append(k)
-        kfold_elpd, unavailable = {}, {}
-        for folds, some in groups.items():
-            if folds is None:
-                reason = (
-                    "K-fold cross-validation was not run: no number of folds "
-                    f"leaves each fold's fit K {rows_text} (of {n_rows}); the "
-                    "estimate stays PSIS-LOO, unreliable"
-                )
-                unavailable.update(dict.fromkeys(some, reason))
-                continue
-            task = (type(template), params, some, cells, reader._check_fit_data)
-            done, not_done, said = _kfold(
-                *task,
-                folds,
-                base,
-                fit,
-                n_jobs=n_jobs,
-                backend=backend,
-                client=client,
-                progress=progress,
-            )
-            kfold_elpd.update(done)
-            unavailable.update(not_done)
-            for message, category in said:
-                warnings.warn(message, category, stacklevel=2)
+        kfold_elpd, unavailable, said = _kfold_where_loo_fails(
+            redo,
+            folds_of,
+            (type(template), params, cells, reader._check_fit_data),
+            base,
+            fit,
+            f"leaves each fold's fit K {rows_text} (of {n_rows})",
+            run={
+                "n_jobs": n_jobs,
+                "backend": backend,
+                "client": client,
+                "progress": progress,
+            },
+        )
+        for message, category in said:
+            warnings.warn(message, category, stacklevel=2)
         for k, elpd_i in kfold_elpd.items():
             pointwise[k] = elpd_i
             rows[k]["elpd_kfold"] = float(elpd_i.sum())
@@ -693,6 +681,44 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     )
     row["_pointwise"] = np.asarray(loo["loo_i"], dtype=float)
     return row
+
+
+def _kfold_where_loo_fails(
+    redo: Sequence[int],
+    folds_of: Mapping[int, int | None],
+    model: tuple,
+    base: int,
+    fit: Mapping,
+    split: str,
+    run: Mapping,
+) -> tuple[dict[int, np.ndarray], dict[int, str], list[tuple[str, type]]]:
+    """K-fold cross-validation of the K in ``redo`` (those whose PSIS-LOO is
+    unreliable), grouped by their number of folds (``folds_of``; None where
+    no split ``split``): each K's pointwise held-out elpd, the reason for
+    each K left without one, and the fold fits' warnings to give. ``model``
+    is (estimator class, its parameters, the cell table, the data check)."""
+    groups: dict[int | None, list[int]] = {}
+    for k in redo:
+        groups.setdefault(folds_of[k], []).append(k)
+    cls, params, cells, check_data = model
+    elpd: dict[int, np.ndarray] = {}
+    unavailable: dict[int, str] = {}
+    said: list[tuple[str, type]] = []
+    for folds, some in groups.items():
+        if folds is None:
+            reason = (
+                f"K-fold cross-validation was not run: no number of folds {split}; "
+                "the estimate stays PSIS-LOO, unreliable"
+            )
+            unavailable.update(dict.fromkeys(some, reason))
+            continue
+        done, not_done, warned = _kfold(
+            cls, params, some, cells, check_data, folds, base, fit, **run
+        )
+        elpd.update(done)
+        unavailable.update(not_done)
+        said.extend(warned)
+    return elpd, unavailable, said
 
 
 def _kfold(
