@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 from importlib import metadata
+from pathlib import Path
 
 
 def cpu_model(default: str) -> str:
@@ -38,3 +40,27 @@ def package_versions(names) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
+
+
+def source_commit() -> str | None:
+    """The checkout's commit, with "+changes" when files differ from it
+    (None outside a git checkout)."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")

@@ -20,7 +20,7 @@ figures and ``validation.md`` to ``--docs``.
 
     python bench/sbc.py                                  # all programs, 200 reps
     python bench/sbc.py --programs normal_1d,normal_diag --reps 300
-    python bench/sbc.py --quick                          # a smoke run, ~1 minute
+    python bench/sbc.py --quick                          # a smoke run, ~5 minutes
     python bench/sbc.py --report-only                    # tables/figures from --out
 """
 
@@ -299,7 +299,7 @@ def machine_info() -> dict:
     """CPU, cores, memory and versions, for the report."""
     import platform
 
-    from machine import cpu_model, memory_gib, package_versions
+    from machine import cpu_model, memory_gib, package_versions, source_commit
 
     return {
         "cpu": cpu_model(platform.processor() or platform.machine()),
@@ -307,6 +307,7 @@ def machine_info() -> dict:
         "memory_gib": memory_gib(),
         "python": platform.python_version(),
         "system": f"{platform.system()} {platform.release()}",
+        "commit": source_commit(),
         **package_versions(("stanmix", "stanli", "numpy", "arviz")),
     }
 
@@ -348,7 +349,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--no-report", action="store_true", help="fit only")
     parser.add_argument(
-        "--sims", type=int, default=20_000, help="simulations calibrating the ECDF band"
+        "--sims",
+        type=int,
+        default=200_000,
+        help="simulations calibrating the ECDF band",
     )
     args = parser.parse_args(argv)
     names = [p.strip() for p in args.programs.split(",") if p.strip()]
@@ -390,9 +394,9 @@ def main(argv: list[str] | None = None) -> int:
             run_program(PROGRAMS[name], args.reps, args.settings, args.out)
         print(f"fitting took {time.time() - begin:.0f} s", flush=True)
     if not args.no_report:
-        from sbc_report import report
+        from sbc_report import report, uniform
 
-        report(
+        results = report(
             args.out,
             args.docs,
             args.program_list,
@@ -400,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
             n_sim=args.sims,
             command=shown_command(sys.argv[1:] if argv is None else argv),
         )
+        if not uniform(results):
+            print("non-uniform ranks: see the report", file=sys.stderr)
+            return 1
     return 0
 
 

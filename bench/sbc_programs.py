@@ -576,6 +576,16 @@ PROGRAMS: dict[str, Program] = {
             family_options=dict(NU_PRIOR),
         ),
         Program(
+            "student_t_diag_censored",
+            "Student-t, diagonal, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            family="student_t",
+            family_options=dict(NU_PRIOR),
+            censored=True,
+            missing=True,
+        ),
+        Program(
             "normal_full",
             "normal, full covariance, 2-D",
             k=2,

@@ -5,12 +5,17 @@ Rebuilds the data set and the fit seed of replication ``REP`` of
 and fits it again from each of the starts asked for: the estimator's
 default (``map``), the true parameters (``truth``), ``kmeans`` or Stan's
 ``random`` inits. Per start it prints, per chain, the mean log density, the
-component means and the sampler's state (step size, divergences, transitions
-at the maximum tree depth), which shows whether chains that start elsewhere
-find another mode. ``--optimize`` prints the posterior mode the estimator
-finds (``method="optimize"``) instead.
+component means (for a mixture of regressions, each line's value at the
+predictors' centre and its slopes) and the sampler's state (step size,
+divergences, transitions at the maximum tree depth), which shows whether
+chains that start elsewhere find another mode. ``--optimize`` prints the
+posterior mode the estimator finds (``method="optimize"``) instead;
+``--order-by x1`` orders a mixture of regressions by that predictor's slopes
+instead of the lines' values at the centre.
 
     python bench/sbc_replay.py normal_diag 21 --inits map,truth,random
+    python bench/sbc_replay.py regression 39 --inits map,truth,random
+    python bench/sbc_replay.py regression 39 --inits random --order-by x1
     python bench/sbc_replay.py normal_full_censored 2 --optimize
 """
 
@@ -42,6 +47,11 @@ def _fmt(arr: np.ndarray) -> str:
     return np.array2string(np.asarray(arr), precision=2, suppress_small=True)
 
 
+def _per_chain(draws: np.ndarray, chains: int) -> np.ndarray:
+    """Each chain's mean of draws stacked chain after chain."""
+    return draws.reshape(chains, -1, *draws.shape[1:]).mean(axis=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("program", choices=sorted(PROGRAMS))
@@ -53,16 +63,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=Settings.seed)
     parser.add_argument("--warmup", type=int, default=Settings.warmup)
     parser.add_argument("--draws", type=int, default=Settings.draws)
+    parser.add_argument(
+        "--order-by",
+        default=None,
+        help="a mixture of regressions: order the lines by this predictor's slope",
+    )
     args = parser.parse_args(argv)
     settings = Settings(n=args.n, seed=args.seed, warmup=args.warmup, draws=args.draws)
     program = PROGRAMS[args.program]
     sim, fit_seed = replay_data(args.program, args.rep, settings)
+
+    def estimator():
+        model = program.estimator()
+        if args.order_by is not None:
+            if "order_by" not in model.get_params():
+                parser.error("--order-by applies to a mixture of regressions")
+            model.set_params(order_by=args.order_by)
+        return model
+
     print(f"{args.program} replication {args.rep}: N = {settings.n}")
     for name, value in sim.truth.items():
         print(f"  true {name}: {_fmt(value)}")
     print(f"  rows per true component: {np.bincount(sim.labels, minlength=program.k)}")
     if args.optimize:
-        model = program.estimator()
+        model = estimator()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -75,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  mode {name}: {_fmt(value)}")
         return 0
     for init in args.inits.split(","):
-        model = program.estimator()
+        model = estimator()
         start = program.as_init(sim.truth) if init == "truth" else init
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -95,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"init={init}: fit failed: {str(err)[:300]}")
                 continue
         stats = model.idata_.sample_stats
-        mu = model.param_draws("posterior_raw")["mu"]
-        mu = mu.reshape(args.chains, -1, *mu.shape[1:]).mean(axis=1)
+        raw = model.param_draws("posterior_raw")
+        mu = _per_chain(raw["mu"], args.chains)
+        beta = _per_chain(raw["beta"], args.chains) if "beta" in raw else None
         print(
             f"init={init}: relabelled by {model.relabel_report_.method}; "
             f"metric {model.metric_}"
@@ -108,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"divergent {int(stats['diverging'][c].sum()):3d}  "
                 f"max tree depth {int((stats['tree_depth'][c] >= 10).sum()):4d}  "
                 f"means {_fmt(mu[c]).replace(chr(10), '')}"
+                + (
+                    ""
+                    if beta is None
+                    else f"  slopes {_fmt(beta[c]).replace(chr(10), '')}"
+                )
             )
     return 0
 
