@@ -62,9 +62,27 @@ data {
 }
 
 transformed data {
+  if (min(mu_scale) <= 0 || min(alpha) <= 0) {
+    reject("mu_scale and alpha must be positive (each entry), got ", mu_scale,
+           " and ", alpha);
+  }
+  if (min(append_row(sigma_loc, sigma_scale)) <= 0) {
+    reject("sigma_loc and sigma_scale must be positive, got ", sigma_loc,
+           " and ", sigma_scale);
+  }
+  if (lkj_eta <= 0) {
+    reject("lkj_eta must be positive, got ", lkj_eta);
+  }
+  if (student_t && (nu_shape <= 0 || nu_rate <= 0)) {
+    reject("nu_shape and nu_rate must be positive, got ", nu_shape, " and ",
+           nu_rate);
+  }
   array[D - 1] int rest = other_dims(D, anchor);
   int J = tied ? 1 : K;                 // number of covariance matrices
-  matrix[N, D] y_obs = y .* observed;
+  // observed values, 0 elsewhere (the cell table checked)
+  matrix[N, D] y_obs = checked_values(y, observed, left_row, left_col, right_row,
+                                      right_col, interval_row, interval_col,
+                                      interval_lower, interval_upper);
   if (D > 30) {
     reject("full_cov.stan handles at most 30 columns, got D = ", D);
   }

@@ -61,8 +61,22 @@ data {
 }
 
 transformed data {
+  if (min(mu_scale) <= 0 || min(alpha) <= 0) {
+    reject("mu_scale and alpha must be positive (each entry), got ", mu_scale,
+           " and ", alpha);
+  }
+  if (min(append_row(sigma_loc, sigma_scale)) <= 0) {
+    reject("sigma_loc and sigma_scale must be positive, got ", sigma_loc,
+           " and ", sigma_scale);
+  }
+  if (sigma_known && min(sigma_value) <= 0) {
+    reject("sigma_value must be positive (each entry), got ", sigma_value);
+  }
   array[D - 1] int rest = other_dims(D, anchor);
-  matrix[N, D] y_obs = y .* observed;   // unobserved cells carry no value
+  // observed values, 0 elsewhere (the cell table checked)
+  matrix[N, D] y_obs = checked_values(y, observed, left_row, left_col, right_row,
+                                      right_col, interval_row, interval_col,
+                                      interval_lower, interval_upper);
   matrix[N, D] y_sq = square(y_obs);
   vector[N] n_observed = observed * rep_vector(1, D);
 #include censored_list.standata

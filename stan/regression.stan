@@ -66,6 +66,19 @@ data {
 }
 
 transformed data {
+  if (min(mu_scale) <= 0 || min(alpha) <= 0) {
+    reject("mu_scale and alpha must be positive (each entry), got ", mu_scale,
+           " and ", alpha);
+  }
+  if (min([beta_scale, sigma_loc, sigma_scale, gamma_scale]) <= 0) {
+    reject("beta_scale, sigma_loc, sigma_scale and gamma_scale must be ",
+           "positive, got ", beta_scale, ", ", sigma_loc, ", ", sigma_scale,
+           " and ", gamma_scale);
+  }
+  if (student_t && (nu_shape <= 0 || nu_rate <= 0)) {
+    reject("nu_shape and nu_rate must be positive, got ", nu_shape, " and ",
+           nu_rate);
+  }
   if (D != 1) {
     reject("regression.stan models one response column: D must be 1, got ", D);
   }
@@ -77,7 +90,10 @@ transformed data {
   }
   matrix[N, n_pred] x = X[:, pred_col];
   matrix[N, n_gate] z = X[:, gate_col];
-  vector[N] y_obs = y[:, 1] .* observed[:, 1];  // unobserved responses carry no value
+  // observed responses, 0 elsewhere (the cell table checked)
+  vector[N] y_obs = checked_values(y, observed, left_row, left_col, right_row,
+                                 right_col, interval_row, interval_col,
+                                 interval_lower, interval_upper)[:, 1];
   vector[N] is_observed = observed[:, 1];
 #include censored_list.standata
   // The likelihood is summed over rows with reduce_sum (on threads when

@@ -52,8 +52,23 @@ data {
 }
 
 transformed data {
+  if (min(mu_scale) <= 0 || min(alpha) <= 0) {
+    reject("mu_scale and alpha must be positive (each entry), got ", mu_scale,
+           " and ", alpha);
+  }
+  if (min(append_row(sigma_loc, sigma_scale)) <= 0) {
+    reject("sigma_loc and sigma_scale must be positive, got ", sigma_loc,
+           " and ", sigma_scale);
+  }
+  if (nu_shape <= 0 || nu_rate <= 0) {
+    reject("nu_shape and nu_rate must be positive, got ", nu_shape, " and ",
+           nu_rate);
+  }
   array[D - 1] int rest = other_dims(D, anchor);
-  matrix[N, D] y_obs = y .* observed;   // unobserved cells carry no value
+  // observed values, 0 elsewhere (the cell table checked)
+  matrix[N, D] y_obs = checked_values(y, observed, left_row, left_col, right_row,
+                                      right_col, interval_row, interval_col,
+                                      interval_lower, interval_upper);
 #include censored_list.standata
   // The likelihood is summed over rows with reduce_sum (on threads when
   // grainsize > 0, else as one chunk), which needs the censored cells as a

@@ -246,3 +246,107 @@ def check_stan_data(program: str, data: Mapping) -> None:
     for decl in _declarations(program):
         if decl.name in data:
             known[decl.name] = _checked_entry(decl, data[decl.name], known, program)
+    _check_cells(known)
+    _check_positive(known)
+
+
+#: Prior settings the programs refuse unless positive (their data blocks
+#: allow 0; each program's transformed data rejects it), and the Student-t
+#: ones, which count where the program's components are Student-t.
+_POSITIVE = (
+    "mu_scale",
+    "alpha",
+    "sigma_value",
+    "sigma_loc",
+    "sigma_scale",
+    "lkj_eta",
+    "beta_scale",
+    "gamma_scale",
+)
+_POSITIVE_T = ("nu_shape", "nu_rate")
+
+
+def _check_positive(known: Mapping[str, np.ndarray]) -> None:
+    student_t = bool(known.get("student_t", 1))
+    for name in _POSITIVE + (_POSITIVE_T if student_t else ()):
+        value = known.get(name)
+        if value is None or value.size == 0:
+            continue
+        bad = ~(value > 0)
+        if bad.any():
+            raise StanmixInputError(
+                f"the data's {name}{_position(bad)} must be positive, got "
+                f"{value[bad][0] if value.ndim else value.item():g}; give the "
+                "data file the run used"
+            )
+
+
+#: The censored cells' lists in a program's data: (kind, row, column).
+_CENSORED_LISTS = (
+    ("left", "left_row", "left_col"),
+    ("right", "right_row", "right_col"),
+    ("interval", "interval_row", "interval_col"),
+)
+
+
+def _check_cells(known: Mapping[str, np.ndarray]) -> None:
+    """The cell table's own rules, as the programs check them
+    (``checked_values`` in ``stan/mixture.stanfunctions``): observed is 0
+    or 1, an observed value is finite, each censored cell is listed once and
+    is not observed, each interval is wider than a point."""
+    observed = known.get("observed")
+    if observed is None or observed.ndim != 2:
+        return
+    fraction = (observed != 0) & (observed != 1)
+    if fraction.any():
+        raise StanmixInputError(
+            f"the data's observed{_position(fraction)} must be 0 or 1, got "
+            f"{observed[fraction][0]:g}; give the data file the run used"
+        )
+    y = known.get("y")
+    if y is not None and y.shape == observed.shape:
+        bad = (observed == 1) & ~np.isfinite(y)
+        if bad.any():
+            raise StanmixInputError(
+                f"the data's y{_position(bad)} is observed (observed = 1) but "
+                f"not finite: {y[bad][0]}; give the data file the run used"
+            )
+    lists = [
+        (kind, known[rows].astype(int), known[cols].astype(int))
+        for kind, rows, cols in _CENSORED_LISTS
+        if rows in known and cols in known
+    ]
+    if lists:
+        kinds = np.concatenate([np.full(r.size, k) for k, r, _ in lists])
+        rows = np.concatenate([r for _, r, _ in lists])
+        cols = np.concatenate([c for _, _, c in lists])
+        key = rows * (observed.shape[1] + 1) + cols
+        order = np.argsort(key, kind="stable")
+        twice = np.flatnonzero(np.diff(key[order]) == 0)
+        if twice.size:
+            first, second = order[twice[0]], order[twice[0] + 1]
+            raise StanmixInputError(
+                f"the data lists cell [{rows[first]}, {cols[first]}] among the "
+                f"censored cells twice ({kinds[first]} and {kinds[second]}); a "
+                "censored cell has one kind: give the data file the run used"
+            )
+        inside = (rows >= 1) & (rows <= observed.shape[0]) & (cols >= 1)
+        inside &= cols <= observed.shape[1]
+        seen = np.zeros(rows.size, dtype=bool)
+        seen[inside] = observed[rows[inside] - 1, cols[inside] - 1] == 1
+        if seen.any():
+            i = int(np.argmax(seen))
+            raise StanmixInputError(
+                f"the data's cell [{rows[i]}, {cols[i]}] is {kinds[i]}-censored "
+                "and also observed (observed = 1): give the data file the run used"
+            )
+    lower, upper = known.get("interval_lower"), known.get("interval_upper")
+    if lower is not None and upper is not None and lower.shape == upper.shape:
+        point = ~(upper > lower)
+        if point.any():
+            i = int(np.argmax(point))
+            raise StanmixInputError(
+                f"the data's interval_upper[{i + 1}] must be above "
+                f"interval_lower[{i + 1}], got {upper[i]:g} and {lower[i]:g}; "
+                "give the data file the run used"
+            )

@@ -12,6 +12,7 @@ against numerical integration.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -807,3 +808,83 @@ def test_a_start_with_an_unsymmetric_correlation_is_refused():
     corr[0, 1, 0] = -0.9
     with pytest.raises(StanmixInputError, match="'corr' must be symmetric"):
         family.check_start({**start, "corr": corr}, 2, 2, "init")
+
+
+def _broken_cells(program: str, change: str) -> dict:
+    """The program's example data with its cell table broken one way."""
+    data = json.loads((STAN_DIR / f"{program}.data.json").read_text())
+    observed = np.array(data["observed"], dtype=float)
+    n = int(np.argmax(observed[:, 0] == 1)) + 1  # a row observed in column 1
+    if change == "listed twice":
+        row, col = data["left_row"][0], data["left_col"][0]
+        data.update(n_right=1, right_row=[row], right_col=[col], right_limit=[0.0])
+    elif change == "censored and observed":
+        data.update(n_right=1, right_row=[n], right_col=[1], right_limit=[0.0])
+    elif change == "fraction observed":
+        observed[n - 1, 0] = 0.5
+        data["observed"] = observed.tolist()
+    elif change == "point interval":
+        data.update(
+            observed=np.where(
+                np.arange(len(observed))[:, None] == n - 1, 0, observed
+            ).tolist(),
+            n_interval=1,
+            interval_row=[n],
+            interval_col=[1],
+            interval_lower=[1.0],
+            interval_upper=[1.0],
+        )
+    elif change == "zero concentration":
+        data["alpha"] = [0.0] * data["K"]
+    return data
+
+
+BROKEN = {
+    "listed twice": (
+        "is listed more than once among the censored cells",
+        "among the censored cells twice (left and right)",
+    ),
+    "censored and observed": (
+        "is censored and also observed (observed = 1)",
+        "is right-censored and also observed (observed = 1)",
+    ),
+    "fraction observed": ("must be 0 or 1, got 0.5", "must be 0 or 1, got 0.5"),
+    "point interval": (
+        "interval_upper[1] must be above interval_lower[1]",
+        "interval_upper[1] must be above interval_lower[1], got 1 and 1",
+    ),
+    "zero concentration": (
+        "mu_scale and alpha must be positive (each entry)",
+        "the data's alpha[1] must be positive, got 0",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("program", "change"),
+    [
+        (p, c)
+        for p in ("normal_diag", "student_t_diag", "full_cov", "regression")
+        for c in ("listed twice", "censored and observed")
+    ]
+    + [
+        ("normal_diag", c)
+        for c in ("fraction observed", "point interval", "zero concentration")
+    ],
+)
+def test_a_broken_cell_table_is_refused_by_the_program_and_the_reader(program, change):
+    """A cell listed twice, censored and observed, half observed, an
+    interval of one point, or a zero prior concentration: each program
+    refuses it as it reads the data (every program and its log_lik would
+    otherwise read such cells in their own way), and so does the check of a
+    CmdStan run's data file, naming the same thing."""
+    from stanmix.exceptions import StanmixInputError
+    from stanmix.stan_data import check_stan_data
+
+    data = _broken_cells(program, change)
+    in_stan, in_python = BROKEN[change]
+    mir = get_engine("stanli")._program(program_path(program))
+    with pytest.raises(Exception, match=re.escape(in_stan)):
+        stanli.bridgestan_model(mir=mir, data=data, name=program)
+    with pytest.raises(StanmixInputError, match=re.escape(in_python)):
+        check_stan_data(program, data)
