@@ -429,8 +429,12 @@ def _exp_shifted(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndar
     """
     top = _max_over_components(lp)
     shifted = lp if np.dtype(dtype) == np.float64 else np.empty(lp.shape, dtype)
+    # A row impossible under every component (all terms -inf, as a cell far
+    # beyond every component's reach underflows) keeps its -inf terms: its
+    # sum is 0 and its log-likelihood -inf, not -inf - (-inf) = NaN.
+    shift = np.where(np.isneginf(top), 0.0, top)
     with np.errstate(invalid="ignore"):
-        np.subtract(lp, top[:, None, :], out=shifted, casting="same_kind")
+        np.subtract(lp, shift[:, None, :], out=shifted, casting="same_kind")
     np.exp(shifted, out=shifted)
     return shifted, top, _sum_over_components(shifted)
 
@@ -438,7 +442,8 @@ def _exp_shifted(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndar
 def _probabilities(lp: np.ndarray, dtype) -> np.ndarray:
     """Membership probabilities (rows, K, S) from joint log terms."""
     prob, _, total = _exp_shifted(lp, dtype)
-    prob /= total[:, None, :]
+    with np.errstate(invalid="ignore"):  # a row impossible under all: NaN
+        prob /= total[:, None, :]
     return prob
 
 

@@ -888,3 +888,62 @@ def test_a_broken_cell_table_is_refused_by_the_program_and_the_reader(program, c
         stanli.bridgestan_model(mir=mir, data=data, name=program)
     with pytest.raises(StanmixInputError, match=re.escape(in_python)):
         check_stan_data(program, data)
+
+
+def test_student_t_cdf_for_very_many_degrees_of_freedom():
+    """Far in a tail with nu in the millions (where scipy's 2F1 and its t
+    CDF fail) and near the centre (where nu / (nu + z^2) rounds to 1), the
+    Student-t log CDF and an interval cell's log probability match
+    references from mpmath quadrature at 50 digits."""
+    from stanmix.families import get_family
+
+    np.testing.assert_allclose(
+        t_log_cdf(np.array([-40.0, -100.0, -300.0]), np.array([1e6, 1e7, 1e8])),
+        [-803.9683247503, -5003.0253743867, -44986.384424128],
+        rtol=1e-11,
+    )
+    # scipy's betainc with b = 5e7 limits this one to about 4e-8
+    assert t_log_cdf(np.array(5.62e-5), np.array(1e8)) == pytest.approx(
+        -0.6931023132205082, rel=1e-7
+    )
+
+    def interval(lo, hi, nu):
+        cells = CellTable(
+            np.array([[np.nan]]),
+            np.array([[INTERVAL]], np.int8),
+            np.array([[lo]]),
+            np.array([[hi]]),
+            ("x",),
+        )
+        params = {"w": [[1.0]], "mu": [[[0.0]]], "sigma": [[[1.0]]], "nu": [[nu]]}
+        return likelihood.log_likelihood(get_family("student_t"), cells, params)[0, 0]
+
+    assert interval(-1e-3, 1e-3, 1e8) == pytest.approx(-7.133546800793522, rel=1e-9)
+    assert interval(-1e-5, 1e-5, 1e8) == pytest.approx(-11.738716820131623, rel=1e-9)
+    assert interval(-1e-8, 1e-8, 3.0) == pytest.approx(-18.72842241301593, rel=1e-9)
+
+
+def test_a_value_beyond_every_components_reach_has_log_likelihood_minus_inf():
+    """A cell whose probability underflows under every component gives the
+    row -inf, not NaN; a Student-t cell at 1e160 keeps its finite log
+    density (mpmath: -1472.4581237884765), with no overflow warning."""
+    import warnings
+
+    from stanmix.families import get_family
+
+    far = CellTable(
+        np.array([[np.nan]]),
+        np.array([[LEFT]], np.int8),
+        np.array([[np.nan]]),
+        np.array([[-1e200]]),
+        ("x",),
+    )
+    normal = {"w": [[0.5, 0.5]], "mu": [[[0.0], [1.0]]], "sigma": [[[1.0], [1.0]]]}
+    t = {"w": [[1.0]], "mu": [[[0.0]]], "sigma": [[[1.0]]], "nu": [[3.0]]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ll = likelihood.log_likelihood(get_family("normal"), far, normal)
+        assert ll.tolist() == [[-np.inf]]
+        huge = CellTable.from_values([[1e160]])
+        value = likelihood.log_likelihood(get_family("student_t"), huge, t)[0, 0]
+    assert value == pytest.approx(-1472.4581237884765, rel=1e-12)

@@ -51,7 +51,7 @@ from stanmix.families.base import (
     positive_option,
     split_means,
 )
-from stanmix.families.student_t import NU_PRIOR
+from stanmix.families.student_t import NU_PRIOR, log1p_square
 
 _LOG_2PI = math.log(2.0 * math.pi)
 #: Memory for cached per-pattern factorisations (bytes).
@@ -384,7 +384,7 @@ class FullCovariance(Family):
             - gammaln(0.5 * nu)
             - 0.5 * np.log(nu * np.pi)
             - np.log(sigma)
-            - 0.5 * (nu + 1.0) * np.log1p(z * z / nu)
+            - 0.5 * (nu + 1.0) * log1p_square(z, nu)
         )
 
     # -- kernel ---------------------------------------------------------------------

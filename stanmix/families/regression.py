@@ -92,7 +92,7 @@ from stanmix.families.base import (
     ordered_parts,
     positive_option,
 )
-from stanmix.families.student_t import NU_PRIOR, t_log_cdf
+from stanmix.families.student_t import NU_PRIOR, log1p_square, t_log_cdf
 
 #: Dims of the regression coefficients and of the weights' coefficients.
 PREDICTOR, WEIGHT_PREDICTOR = "predictor", "weight_predictor"
@@ -668,7 +668,7 @@ class NormalRegression(Family):
                     - 0.5 * np.log(nu * np.pi)
                     - np.log(sigma)
                 )
-                lp[seen] += const - 0.5 * (nu + 1.0) * np.log1p(z * z / nu)
+                lp[seen] += const - 0.5 * (nu + 1.0) * log1p_square(z, nu)
         kind = data.kind[start:stop]
         cens = np.flatnonzero((kind == LEFT) | (kind == RIGHT) | (kind == INTERVAL))
         if cens.size:

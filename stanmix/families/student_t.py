@@ -46,19 +46,45 @@ def t_log_cdf(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
     -1840.97
     """
     z, nu = np.broadcast_arrays(np.asarray(z, dtype=float), np.asarray(nu, float))
-    with np.errstate(divide="ignore", over="ignore"):
-        tail = betainc(0.5 * nu, 0.5, nu / (nu + z * z))  # P(|T| > |z|)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        z2 = z * z
+        tail = betainc(0.5 * nu, 0.5, nu / (nu + z2))  # P(|T| > |z|)
         log_tail = np.log(tail, out=np.empty(np.shape(tail)))
         small = (tail < _SMALL_TAIL) & np.isfinite(z)
         if small.any():
             zs, ns = z[small], nu[small]
             log_x = np.log(ns) - 2.0 * np.log(np.abs(zs)) - np.log1p(ns / (zs * zs))
             log_tail[small] = log_beta_tail(log_x, 0.5 * ns)
-        return np.where(z < 0, _LOG_HALF + log_tail, np.log1p(-0.5 * tail))
+        out = np.where(z < 0, _LOG_HALF + log_tail, np.log1p(-0.5 * tail))
+        # Near the centre nu / (nu + z^2) rounds towards 1, losing what
+        # separates the CDF from 1/2: where P(|T| > |z|) is above 1/2,
+        # P(|T| <= |z|) is taken from z^2 / (nu + z^2), computed as it is.
+        centre = tail > 0.5
+        if centre.any():
+            zc, nc = z[centre], nu[centre]
+            inner = betainc(0.5, 0.5 * nc, z2[centre] / (nc + z2[centre]))
+            out[centre] = _LOG_HALF + np.log1p(np.where(zc < 0, -inner, inner))
+        return out
 
 
 #: Below this, P(|T| > |z|) is taken from its series in log space.
 _SMALL_TAIL = 1e-280
+
+
+def log1p_square(z: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """log(1 + z^2 / nu), the Student-t density's kernel, without z^2
+    overflowing where |z| is beyond 1e150."""
+    z, nu = np.broadcast_arrays(np.abs(np.asarray(z, float)), np.asarray(nu, float))
+    far = z > 1e150
+    if not far.any():
+        return np.log1p(z * z / nu)
+    near = np.where(far, 0.0, z)
+    zf = np.where(far, z, 1.0)
+    return np.where(
+        far,
+        2.0 * np.log(zf) - np.log(nu) + np.log1p(nu / zf / zf),
+        np.log1p(near * near / nu),
+    )
 
 
 def log_beta_tail(log_x: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -67,13 +93,39 @@ def log_beta_tail(log_x: np.ndarray, a: np.ndarray) -> np.ndarray:
     I_x(a, b) = x^a (1 - x)^b / (a B(a, b)) 2F1(a + b, 1; a + 1; x).
     Stays finite where I_x itself underflows."""
     x = np.exp(log_x)
-    return (
-        a * log_x
-        + 0.5 * np.log1p(-x)
-        - np.log(a)
-        - betaln(a, 0.5)
-        + np.log(hyp2f1(a + 0.5, 1.0, a + 1.0, x))
-    )
+    series = hyp2f1(a + 0.5, 1.0, a + 1.0, x)
+    lost = ~np.isfinite(series)  # scipy's 2F1 fails for large a with x near 1
+    if lost.any():
+        series = np.where(lost, _beta_fraction(a, 0.5, x), series)
+    return a * log_x + 0.5 * np.log1p(-x) - np.log(a) - betaln(a, 0.5) + np.log(series)
+
+
+def _beta_fraction(a: np.ndarray, b: float, x: np.ndarray, steps: int = 200):
+    """The continued fraction of I_x(a, b) (modified Lentz's method), equal
+    to a B(a, b) I_x(a, b) / (x^a (1 - x)^b); it converges for
+    x < (a + 1) / (a + b + 2), which holds in the tails it serves (|z| > 2)."""
+    tiny = 1e-300
+
+    def guard(v):
+        return np.where(np.abs(v) < tiny, tiny, v)
+
+    a, x = np.broadcast_arrays(np.asarray(a, float), np.asarray(x, float))
+    c = np.ones_like(x)
+    d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0))
+    h = d.copy()
+    for m in range(1, steps + 1):
+        step = m * (b - m) * x / ((a - 1.0 + 2 * m) * (a + 2 * m))
+        d = 1.0 / guard(1.0 + step * d)
+        c = guard(1.0 + step / c)
+        h *= d * c
+        step = -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 1.0 + 2 * m))
+        d = 1.0 / guard(1.0 + step * d)
+        c = guard(1.0 + step / c)
+        change = d * c
+        h *= change
+        if np.all(np.abs(change - 1.0) < 1e-16):
+            break
+    return h
 
 
 #: The gamma(shape, rate) prior on each component's degrees of freedom nu
@@ -201,7 +253,7 @@ class StudentTDiag(DiagonalFamily):
                 continue
             y = data.values[start:stop, d][seen][:, None, None]
             z = (y - par.mu[d]) / par.sigma[d]
-            lp[seen] += par.const[d] - half * np.log1p(z * z / par.nu)
+            lp[seen] += par.const[d] - half * log1p_square(z, par.nu)
 
         def terms(kind, lower, upper, d):
             def log_cdf(x):
@@ -226,7 +278,7 @@ class StudentTDiag(DiagonalFamily):
             - gammaln(0.5 * nu)
             - 0.5 * np.log(nu * np.pi)
             - np.log(sigma)
-            - 0.5 * (nu + 1.0) * np.log1p(z * z / nu)
+            - 0.5 * (nu + 1.0) * log1p_square(z, nu)
         )
 
 
