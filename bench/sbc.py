@@ -103,6 +103,10 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
         ),
         "missing_cells": int(sim.X.isna().to_numpy().sum()),
     }
+    if "interval" in sim.fit_kwargs:
+        bins = int(sim.fit_kwargs["interval"][0].notna().to_numpy().sum())
+        record["interval_cells"] = bins
+        record["missing_cells"] -= bins
     model = program.estimator(settings.engine)
     start = time.perf_counter()
     try:
@@ -161,7 +165,7 @@ def run_replication(program: Program, rep: int, settings: Settings) -> dict:
             model.family_, model.cells_, {k: v[None] for k, v in sim.truth.items()}
         )[0]
         perm = match_labels(truth_membership, membership)
-        truth_reported = {k: v[perm] for k, v in sim.truth.items()}
+        truth_reported = program.permute(sim.truth, perm)
         labels_reported = np.argsort(perm)[sim.labels]
     ranks_reported = rank_against(reported, truth_reported)
     matrix = table(reported)

@@ -69,6 +69,8 @@ LOWER_LIMIT = {"x": -2.0}
 UPPER_LIMIT = {"y": 1.5}
 #: Share of rows with one cell (x or y, at random) missing.
 MISSING_ROWS = 0.15
+#: Share of rows whose binned columns are recorded as a bin (interval).
+BINNED_ROWS = 0.5
 #: Prior sd of each regression slope (data units: response per predictor
 #: unit; the predictors are standard normal).
 SLOPE_SCALE = 1.5
@@ -127,6 +129,12 @@ class Program:
     lower_limit, upper_limit : dict
         The detection limits (column -> value, data units) of a censored
         variant: values below (above) are recorded at the limit.
+    binned : dict
+        Interval-censored columns (column -> bin width, data units): in a
+        random share ``BINNED_ROWS`` of the rows, the column's value is
+        recorded only as the bin of a grid of that width (one edge at 0)
+        it falls in, as ``interval=(low, high)`` bounds; the value itself
+        is recorded as NaN.
     fit_options : dict
         Options of ``fit`` that differ from the estimator's defaults.
     data_from : str, optional
@@ -146,6 +154,7 @@ class Program:
     missing: bool = False
     lower_limit: Mapping[str, float] = field(default_factory=lambda: dict(LOWER_LIMIT))
     upper_limit: Mapping[str, float] = field(default_factory=lambda: dict(UPPER_LIMIT))
+    binned: Mapping[str, float] = field(default_factory=dict)
     fit_options: Mapping[str, Any] = field(default_factory=dict)
     data_from: str | None = None
 
@@ -227,11 +236,18 @@ class Program:
             which = " or ".join(self.columns)
             cell = f"one cell ({which})" if self.d > 1 else which
             parts.append(f"{cell} missing in {MISSING_ROWS:.0%} of rows")
+        for col, width in self.binned.items():
+            parts.append(
+                f"{col} recorded as the interval of width {width:g} it lies in "
+                f"(a grid with an edge at 0) in {BINNED_ROWS:.0%} of rows"
+            )
         return "; ".join(parts) or "complete"
 
     def flatten(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Scalar parameters by name (:func:`flatten_params`)."""
-        return flatten_params(params, self.columns)
+        return flatten_params(
+            params, self.columns, spherical=self.covariance == "spherical"
+        )
 
     def as_init(self, truth: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The true parameters as the estimator's ``init``."""
@@ -239,13 +255,22 @@ class Program:
 
     # -- prior ------------------------------------------------------------------
     def draw_prior(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """One draw of every parameter, components sorted along column 0."""
+        """One draw of every parameter, components sorted along column 0.
+
+        Spherical scales are drawn once per component and repeated over the
+        columns (as the estimator reports them); a tied covariance's scales
+        ``sigma`` (1, D) and correlation ``corr`` (1, D, D) are drawn once
+        and shared by every component.
+        """
         k, d = self.k, self.d
         mu = rng.normal(0.0, PRIOR["prior_mean_scale"], size=(k, d))
+        shape = {"spherical": (k, 1), "tied": (1, d)}.get(self.covariance, (k, d))
         sigma = np.exp(
             np.log(PRIOR["prior_scale_median"])
-            + PRIOR["prior_scale_log_sd"] * rng.standard_normal((k, d))
+            + PRIOR["prior_scale_log_sd"] * rng.standard_normal(shape)
         )
+        if self.covariance == "spherical":
+            sigma = np.repeat(sigma, d, axis=1)
         w = rng.dirichlet(np.full(k, PRIOR["prior_concentration"]))
         truth = {"w": w, "mu": mu, "sigma": sigma}
         if self.family == "student_t":
@@ -253,11 +278,29 @@ class Program:
             truth["nu"] = truncated_gamma(
                 rng, opts["nu_shape"], opts["nu_rate"], 1.0, size=k
             )
-        if self.covariance == "full":
+        if self.covariance in ("full", "tied"):
             eta = float(self.family_options.get("lkj_eta", LKJ_ETA))
-            truth["corr"] = np.stack([lkj_correlation(rng, d, eta) for _ in range(k)])
+            n_corr = 1 if self.covariance == "tied" else k
+            truth["corr"] = np.stack(
+                [lkj_correlation(rng, d, eta) for _ in range(n_corr)]
+            )
         order = np.argsort(mu[:, 0], kind="stable")
-        return {name: arr[order] for name, arr in truth.items()}
+        return self.permute(truth, order)
+
+    def shared(self, name: str) -> bool:
+        """Whether parameter ``name`` is one for all components (no
+        component axis): a tied covariance's ``sigma`` and ``corr``."""
+        return self.covariance == "tied" and name in ("sigma", "corr")
+
+    def permute(
+        self, params: dict[str, np.ndarray], order: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The components of ``params`` (one value per component on the
+        first axis) taken in ``order``; shared parameters as they are."""
+        return {
+            name: arr if self.shared(name) else arr[order]
+            for name, arr in params.items()
+        }
 
     # -- data -------------------------------------------------------------------
     def draw_data(
@@ -266,11 +309,17 @@ class Program:
         """Complete data (n, d) from the model, and each row's component."""
         labels = rng.choice(self.k, size=n, p=truth["w"])
         mu = truth["mu"][labels]
-        sigma = truth["sigma"][labels]
-        if self.covariance == "full":
-            corr = truth["corr"][labels]
+        which = np.zeros(n, dtype=int) if self.covariance == "tied" else labels
+        sigma = truth["sigma"][which]
+        if self.covariance in ("full", "tied"):
+            corr = truth["corr"][which]
             chol = np.linalg.cholesky(corr)
             eps = np.einsum("nij,nj->ni", chol, rng.standard_normal((n, self.d)))
+            if self.family == "student_t":
+                # a multivariate t: one chi-square scale per row, shared by
+                # the row's cells
+                nu = truth["nu"][labels]
+                eps *= np.sqrt(nu / rng.chisquare(nu))[:, None]
         elif self.family == "student_t":
             eps = rng.standard_t(truth["nu"][labels][:, None], size=(n, self.d))
         else:
@@ -282,7 +331,9 @@ class Program:
     ) -> tuple[pd.DataFrame, dict]:
         """The data as a lab would record it: values beyond a detection
         limit at the limit, and, for variants with missing cells, one cell
-        of a random share of rows blanked (independent of the values)."""
+        of a random share of rows blanked (independent of the values), then,
+        for binned columns, the value of a random share of the rows (among
+        those not blanked) replaced by the bin it lies in."""
         X = pd.DataFrame(values.copy(), columns=self.data_columns)
         kwargs: dict = {}
         if self.censored:
@@ -301,6 +352,16 @@ class Program:
             arr = X.to_numpy()
             arr[rows, cols] = np.nan
             X = pd.DataFrame(arr, columns=X.columns)
+        if self.binned:
+            low = pd.DataFrame(np.nan, index=X.index, columns=X.columns)
+            high = low.copy()
+            for col, width in self.binned.items():
+                rows = (rng.random(len(X)) < BINNED_ROWS) & X[col].notna().to_numpy()
+                edge = np.floor(X.loc[rows, col] / width) * width
+                low.loc[rows, col] = edge
+                high.loc[rows, col] = edge + width
+                X.loc[rows, col] = np.nan
+            kwargs["interval"] = (low, high)
         return X, kwargs
 
     def check_data(self, X: pd.DataFrame, kwargs: dict) -> None:
@@ -347,7 +408,8 @@ class RegressionProgram(Program):
 
     The response ``y`` is the one modelled column (``d = 1``); the
     predictors are drawn iid standard normal in every row of every data set
-    and conditioned on. ``family`` is the error distribution (``"normal"``);
+    and conditioned on. ``family`` is the error distribution (``"normal"``
+    or ``"student_t"``, whose ``nu`` has the prior of the diagonal program);
     the weights are constant and the lines are ordered by their value at
     the predictors' centre (the estimator's defaults).
 
@@ -423,7 +485,11 @@ class RegressionProgram(Program):
         line = truth["mu"][labels, 0] + np.einsum(
             "np,np->n", x - x.mean(axis=0), truth["beta"][labels]
         )
-        y = line + truth["sigma"][labels, 0] * rng.standard_normal(n)
+        if self.family == "student_t":
+            errors = rng.standard_t(truth["nu"][labels])
+        else:
+            errors = rng.standard_normal(n)
+        y = line + truth["sigma"][labels, 0] * errors
         return np.column_stack([x, y]), labels
 
     def record(
@@ -483,7 +549,7 @@ def lkj_correlation(rng: np.random.Generator, d: int, eta: float) -> np.ndarray:
     --------
     >>> r = np.array([lkj_correlation(np.random.default_rng(i), 2, 2.0)[0, 1]
     ...               for i in range(2000)])
-    >>> round(float(r.var()), 2)              # beta(2, 2) on (-1, 1): var 1/5
+    >>> round(float(r.var()), 1)              # beta(2, 2) on (-1, 1): var 1/5
     0.2
     """
     if d == 1:
@@ -505,6 +571,7 @@ def flatten_params(
     params: dict[str, np.ndarray],
     columns: list[str],
     predictors: Sequence[str] = (),
+    spherical: bool = False,
 ) -> dict:
     """Scalar parameters by name, named as ``summary()`` names them.
 
@@ -514,26 +581,44 @@ def flatten_params(
     ``intercept`` (S, K) and ``beta`` (S, K, P). Returns name -> (S,) array,
     e.g. ``"mu[1, x]"``, ``"corr[0, x:y]"`` (upper triangle),
     ``"beta[0, x1]"``; one column drops the column label (``"mu[1]"``).
+    ``sigma`` and ``corr`` with one row (a tied covariance, K > 1) are
+    shared and drop the component label (``"sigma[x]"``); ``spherical``
+    scales (equal over the columns) give one per component (``"sigma[0]"``).
+
+    Examples
+    --------
+    >>> tied = {"w": np.full((1, 2), 0.5), "mu": np.zeros((1, 2, 2)),
+    ...         "sigma": np.ones((1, 1, 2)), "corr": np.ones((1, 1, 2, 2))}
+    >>> list(flatten_params(tied, ["x", "y"]))[-3:]
+    ['sigma[x]', 'sigma[y]', 'corr[x:y]']
     """
     out: dict[str, np.ndarray] = {}
     k = params["w"].shape[1]
     d = len(columns)
 
-    def label(j: int, col: str | None = None) -> str:
-        return f"[{j}]" if col is None else f"[{j}, {col}]"
+    def label(j: int | None, col: str | None = None) -> str:
+        parts = [str(j)] if j is not None else []
+        parts += [col] if col is not None else []
+        return f"[{', '.join(parts)}]"
+
+    def components(name: str) -> list[int | None]:
+        return [None] if k > 1 and params[name].shape[1] == 1 else list(range(k))
 
     for j in range(k):
         out["w" + label(j)] = params["w"][:, j]
-    for name in ("mu", "sigma"):
-        for j in range(k):
-            for c, col in enumerate(columns):
-                out[name + label(j, col if d > 1 else None)] = params[name][:, j, c]
+    for j in range(k):
+        for c, col in enumerate(columns):
+            out["mu" + label(j, col if d > 1 else None)] = params["mu"][:, j, c]
+    for j in components("sigma"):
+        for c, col in enumerate(columns[:1] if spherical else columns):
+            name = "sigma" + label(j, col if d > 1 and not spherical else None)
+            out[name] = params["sigma"][:, j or 0, c]
     if "corr" in params:
-        for j in range(k):
+        for j in components("corr"):
             for a in range(d):
                 for b in range(a + 1, d):
                     key = f"{columns[a]}:{columns[b]}"
-                    out["corr" + label(j, key)] = params["corr"][:, j, a, b]
+                    out["corr" + label(j, key)] = params["corr"][:, j or 0, a, b]
     if "nu" in params:
         for j in range(k):
             out["nu" + label(j)] = params["nu"][:, j]
@@ -615,6 +700,54 @@ PROGRAMS: dict[str, Program] = {
             fit_options={"init": "kmeans"},
             data_from="normal_full_censored",
         ),
+        Program(
+            "normal_diag_interval",
+            "normal, diagonal, 2-D, left-censored and interval-censored cells",
+            k=2,
+            d=2,
+            censored=True,
+            upper_limit={},
+            binned={"y": 1.0},
+        ),
+        Program(
+            "normal_spherical_censored",
+            "normal, spherical, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            covariance="spherical",
+            censored=True,
+            missing=True,
+        ),
+        Program(
+            "normal_tied_censored",
+            "normal, tied covariance, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            covariance="tied",
+            family_options={"lkj_eta": LKJ_ETA},
+            censored=True,
+            missing=True,
+        ),
+        Program(
+            "student_t_full",
+            "multivariate Student-t, full covariance, 2-D",
+            k=2,
+            d=2,
+            family="student_t",
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA, **NU_PRIOR},
+        ),
+        Program(
+            "student_t_full_censored",
+            "multivariate Student-t, full covariance, 2-D, censored and missing cells",
+            k=2,
+            d=2,
+            family="student_t",
+            covariance="full",
+            family_options={"lkj_eta": LKJ_ETA, **NU_PRIOR},
+            censored=True,
+            missing=True,
+        ),
         RegressionProgram(
             "regression",
             "mixture of regressions, normal errors, 2 predictors (RegressionMixture)",
@@ -627,6 +760,19 @@ PROGRAMS: dict[str, Program] = {
             "missing responses",
             k=2,
             d=1,
+            censored=True,
+            missing=True,
+            lower_limit={"y": -5.0},
+            upper_limit={"y": 4.0},
+        ),
+        RegressionProgram(
+            "regression_student_t_censored",
+            "mixture of regressions, Student-t errors, 2 predictors, censored "
+            "and missing responses",
+            k=2,
+            d=1,
+            family="student_t",
+            family_options=dict(NU_PRIOR),
             censored=True,
             missing=True,
             lower_limit={"y": -5.0},

@@ -368,8 +368,11 @@ def test_estimators_pass_stan_the_priors_the_programs_draw_from(name, monkeypatc
     if prog.family == "student_t":
         assert data["nu_shape"] == sbc_programs.NU_PRIOR["nu_shape"]
         assert data["nu_rate"] == sbc_programs.NU_PRIOR["nu_rate"]
-    if prog.covariance == "full":
+    if prog.covariance in ("full", "tied"):
         assert data["lkj_eta"] == sbc_programs.LKJ_ETA
+        assert data["tied"] == (prog.covariance == "tied")
+    elif prog.d > 1:
+        assert data["spherical"] == (prog.covariance == "spherical")
     observed = data["observed"].astype(bool)
     values = sim.X[prog.columns].to_numpy()
     assert np.array_equal(data["y"][observed], values[observed])
@@ -379,7 +382,95 @@ def test_estimators_pass_stan_the_priors_the_programs_draw_from(name, monkeypatc
         assert np.allclose(data["x_center"], x.mean(axis=0))
         assert data["beta_scale"] == sbc_programs.SLOPE_SCALE
         assert data["order_by"] == 0 and data["n_gate"] == 0
-        assert data["student_t"] == 0
+        assert data["student_t"] == (prog.family == "student_t")
+
+
+def test_tied_and_spherical_priors_share_their_scales():
+    rng = np.random.default_rng(14)
+    tied = sbc_programs.PROGRAMS["normal_tied_censored"]
+    draw = tied.draw_prior(rng)
+    assert draw["sigma"].shape == (1, 2) and draw["corr"].shape == (1, 2, 2)
+    assert np.all(np.diff(draw["mu"][:, 0]) > 0)
+    # permuting the components leaves the shared covariance alone
+    swapped = tied.permute(draw, np.array([1, 0]))
+    assert np.array_equal(swapped["mu"], draw["mu"][::-1])
+    assert swapped["sigma"] is draw["sigma"] and swapped["corr"] is draw["corr"]
+    spherical = sbc_programs.PROGRAMS["normal_spherical_censored"]
+    sigma = np.array([spherical.draw_prior(rng)["sigma"] for _ in range(2000)])
+    assert np.array_equal(sigma[:, :, 0], sigma[:, :, 1])
+    log_scale = stats.norm(0.0, sbc_programs.PRIOR["prior_scale_log_sd"])
+    assert stats.kstest(np.log(sigma[:, 0, 0]), log_scale.cdf).pvalue > 0.001
+    one = spherical.draw_prior(rng)
+    names = list(spherical.flatten({k: v[None] for k, v in one.items()}))
+    assert [n for n in names if n.startswith("sigma")] == ["sigma[0]", "sigma[1]"]
+
+
+def test_tied_data_share_one_covariance():
+    prog = sbc_programs.PROGRAMS["normal_tied_censored"]
+    corr = np.array([[[1.0, 0.6], [0.6, 1.0]]])
+    truth = {
+        "w": np.array([0.5, 0.5]),
+        "mu": np.array([[-1.0, 0.0], [2.0, 1.0]]),
+        "sigma": np.array([[0.5, 2.0]]),
+        "corr": corr,
+    }
+    values, labels = prog.draw_data(truth, 4000, np.random.default_rng(15))
+    resid = (values - truth["mu"][labels]) / truth["sigma"][0]
+    # each component's residuals have the shared correlation (sd of a
+    # correlation estimate from 2000 rows: about 0.015; bound at 4 sd)
+    for j in (0, 1):
+        r = np.corrcoef(resid[labels == j].T)[0, 1]
+        assert abs(r - 0.6) < 0.06
+    assert stats.kstest(resid[:, 0], "norm").pvalue > 0.001
+
+
+def test_multivariate_t_rows_share_one_scale_variate():
+    """(x - mu)' Sigma^-1 (x - mu) / d of a d-variate t with nu degrees of
+    freedom follows F(d, nu); independent t cells would not."""
+    prog = sbc_programs.PROGRAMS["student_t_full"]
+    corr = np.array([[1.0, -0.5], [-0.5, 1.0]])
+    sigma = np.array([1.5, 0.5])
+    truth = {
+        "w": np.array([1.0, 0.0]),
+        "mu": np.array([[1.0, -2.0], [0.0, 0.0]]),
+        "sigma": np.array([sigma, sigma]),
+        "corr": np.array([corr, corr]),
+        "nu": np.array([4.0, 4.0]),
+    }
+    values, labels = prog.draw_data(truth, 4000, np.random.default_rng(16))
+    assert np.all(labels == 0)
+    cov = corr * np.outer(sigma, sigma)
+    resid = values - truth["mu"][0]
+    quad = np.einsum("ni,ij,nj->n", resid, np.linalg.inv(cov), resid) / 2
+    assert stats.kstest(quad, stats.f(2, 4).cdf).pvalue > 0.001
+    # one scale variate per row: the whitened cells are uncorrelated but
+    # their sizes are not (Spearman's rho of independent cells has sd
+    # 1 / sqrt(4000) = 0.016; the bound is 6 sd)
+    white = np.linalg.solve(np.linalg.cholesky(cov), resid.T).T
+    assert abs(np.corrcoef(white.T)[0, 1]) < 0.1
+    assert stats.spearmanr(np.abs(white[:, 0]), np.abs(white[:, 1]))[0] > 0.1
+
+
+def test_binned_cells_are_recorded_as_the_interval_they_lie_in():
+    prog = sbc_programs.PROGRAMS["normal_diag_interval"]
+    rng = np.random.default_rng(17)
+    truth = prog.draw_prior(rng)
+    values, _ = prog.draw_data(truth, 2000, rng)
+    X, kwargs = prog.record(values, rng)
+    low, high = kwargs["interval"]
+    assert kwargs["lower_limit"] == {"x": -2.0} and kwargs["upper_limit"] == {}
+    binned = low["y"].notna().to_numpy()
+    assert low["x"].isna().all() and np.array_equal(binned, high["y"].notna())
+    # half the rows (binomial sd 0.011), their values hidden, each inside
+    # its bin of width 1 with integer edges
+    assert 0.45 < binned.mean() < 0.55
+    assert X["y"][binned].isna().all()
+    assert np.array_equal(X["y"][~binned], values[~binned, 1])
+    true_y = values[binned, 1]
+    assert np.all((low["y"][binned] <= true_y) & (true_y < high["y"][binned]))
+    assert np.allclose(high["y"][binned] - low["y"][binned], 1.0)
+    assert np.array_equal(low["y"][binned], np.floor(low["y"][binned]))
+    assert prog.acceptable(X, kwargs)
 
 
 def test_replication_seeds_are_stable_and_distinct():
