@@ -156,7 +156,7 @@ class Mixture:
     idata_ : arviz.InferenceData
         The fit: ``posterior`` (relabelled, data units), ``posterior_raw``
         (as sampled), ``sample_stats``, ``observed_data``,
-        ``log_likelihood``.
+        ``log_likelihood`` (draws only, not a posterior mode).
     weights_, means_ : ndarray
         Posterior means of the weights (K,) and component means (K, D).
     covariances_ : ndarray
@@ -626,11 +626,14 @@ class Mixture:
             the posterior mode; only engines with that capability (CmdStan)
             offer it.
         log_likelihood : bool, optional
-            Store the pointwise log-likelihood (for ``az.loo``). By default,
-            stored when it holds fewer than 20 million values, a row whose
-            several censored cells need a quadrature (full and tied
-            covariance) counting as its number of nodes (65 for two cells,
-            1936 for three), as it costs as much to compute.
+            Store the pointwise log-likelihood of the draws (for ``az.loo``).
+            By default, stored when it holds fewer than 20 million values, a
+            row whose several censored cells need a quadrature (full and
+            tied covariance) counting as its number of nodes (65 for two
+            cells, 1936 for three), as it costs as much to compute. Never
+            stored for ``method="optimize"`` (one point: ``az.loo`` cannot
+            use it and ``az.waic`` would rank it first with no penalty; see
+            :meth:`bic`), where ``True`` is refused.
         show_progress : bool, optional
             Progress bar while NUTS samples; by default shown on a terminal.
             Every method takes it (so one set of settings serves every
@@ -1075,6 +1078,8 @@ class Mixture:
             *family.to_posterior(params, self.cells_.columns)
         )
         n = self.cells_.n_obs
+        if result.method == "optimize":
+            log_likelihood = False  # one point: nothing for az.loo / az.waic
         if log_likelihood is None:
             cost = c * n_draws * float(family.row_costs(self.cells_).sum())
             log_likelihood = cost <= LOG_LIK_BUDGET

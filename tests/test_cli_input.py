@@ -925,7 +925,7 @@ def test_id_column_names_rows_in_messages_membership_and_posterior(tmp_path, cap
     assert membership["observation"].unique().tolist() == df["sample"].tolist()
     posterior = az.from_netcdf(tmp_path / "out" / "posterior.nc")
     assert posterior.observed_data["dim"].values.tolist() == ["x", "y"]
-    assert posterior.log_likelihood["obs"].values.tolist() == df["sample"].tolist()
+    assert posterior.observed_data["obs"].values.tolist() == df["sample"].tolist()
 
     code = cli.main([*common, "--out", str(tmp_path / "by_line")])
     captured = capsys.readouterr()

@@ -176,10 +176,25 @@ def test_the_switches_take_true_false_and_none():
     stored = {}
     for value in (True, np.True_, False, None):
         model = sm.Mixture(3, engine="stanli").fit(
-            X, method="optimize", seed=1, log_likelihood=value
+            X, method="variational", draws=20, eta=0.1, seed=1, log_likelihood=value
         )
         stored[repr(value)] = "log_likelihood" in model.idata_
     assert stored == {"True": True, "np.True_": True, "False": False, "None": True}
+
+
+def test_a_posterior_mode_stores_no_pointwise_log_likelihood():
+    """ArviZ's loo fails on one draw and its waic ranks a point first with
+    no penalty, so a mode has no log_likelihood group; asking for one is
+    refused before any Stan call."""
+    model = sm.Mixture(3, engine="stanli").fit(X, method="optimize", seed=1)
+    assert "log_likelihood" not in model.idata_.groups()
+    assert "posterior" in model.idata_.groups()
+    assert np.isfinite(model.bic(X))
+    for value in (True, np.True_):
+        with pytest.raises(sm.StanmixInputError, match=r"score a mode with model\.bic"):
+            model.fit(X, method="optimize", seed=1, log_likelihood=value)
+    model.fit(X, method="optimize", seed=1, log_likelihood=False)
+    assert "log_likelihood" not in model.idata_.groups()
 
 
 @pytest.mark.parametrize("method", ["optimize", "variational"])

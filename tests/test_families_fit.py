@@ -362,8 +362,15 @@ def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch)
     assert costs.sum() == 45 + 5 * 65 + 10 * 1936
     diagonal = sm.Mixture(2)._make_family()
     np.testing.assert_array_equal(diagonal.row_costs(cells), np.ones(60))
-    monkeypatch.setattr(estimator, "LOG_LIK_BUDGET", 1000)  # above 60 values
-    fit = {"method": "optimize", "seed": 1, "lower_limit": limits}
+    # 20 draws: 1200 values for the diagonal family, above 2000 for full
+    monkeypatch.setattr(estimator, "LOG_LIK_BUDGET", 2000)
+    fit = {
+        "method": "variational",
+        "draws": 20,
+        "eta": 0.1,
+        "seed": 1,
+        "lower_limit": limits,
+    }
     model = sm.Mixture(2, covariance="full", engine="stanli").fit(X, **fit)
     assert "log_likelihood" not in model.idata_.groups()
     model = sm.Mixture(2, engine="stanli").fit(X, **fit)
@@ -371,4 +378,4 @@ def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch)
     model = sm.Mixture(2, covariance="full", engine="stanli").fit(
         X, log_likelihood=True, **fit
     )
-    assert model.idata_.log_likelihood["obs"].shape[-1] == 60
+    assert model.idata_.log_likelihood["y"].shape == (1, 20, 60)

@@ -170,6 +170,14 @@ def check_fit_settings(
             )
     check.flag("jacobian", jacobian)
     check.flag("log_likelihood", log_likelihood, none="store it when it is small")
+    if log_likelihood and method == "optimize":
+        raise StanmixInputError(
+            "log_likelihood=True stores the pointwise log-likelihood of draws "
+            "(method='sample' or 'variational'); a posterior mode is one point, "
+            "on which az.loo fails and az.waic ranks it first with no penalty "
+            "(p_waic = 0); score a mode with model.bic(), or leave "
+            "log_likelihood out"
+        )
     check.flag("show_progress", show_progress, none="a bar on a terminal")
     if not jacobian and method != "optimize":
         raise StanmixInputError("jacobian=False applies only to method='optimize'")
