@@ -46,6 +46,7 @@ from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import obs_coord
 
 __all__ = [
+    "PPC_BUDGET",
     "PPC_DRAWS",
     "co_clustering",
     "posterior_predictive",
@@ -116,8 +117,21 @@ def _record(values: np.ndarray, cells: CellTable, limits: _Limits):
     return out, (left | right | interval) & ~missing
 
 
+#: Replicated values (draws x cells) ``posterior_predictive`` makes by
+#: default: with more, it uses :data:`PPC_DRAWS` draws.
+PPC_BUDGET = 20_000_000
+#: Replicates drawn by :func:`ppc_pvalues` when it is not told how many,
+#: and by :func:`posterior_predictive` above :data:`PPC_BUDGET` values or at
+#: a posterior mode.
+PPC_DRAWS = 500
+
+
 def posterior_predictive(
-    model: Mixture, *, draws: int = 500, seed: int | None = None, attach: bool = True
+    model: Mixture,
+    *,
+    draws: int | None = None,
+    seed: int | None = None,
+    attach: bool = True,
 ) -> xr.Dataset:
     """Replicated data sets, one per posterior draw, recorded as the data were.
 
@@ -132,7 +146,11 @@ def posterior_predictive(
     fell beyond a limit, and every replicate of an interval-censored cell.
     ``draws`` posterior draws are used, rounded up to a multiple of the
     number of chains (each chain gives the same number, spread evenly over
-    it; all of its draws when it has fewer).
+    it; all of its draws when it has fewer). By default every draw, as
+    ArviZ's ``loo_pit`` and ``plot_loo_pit`` need (one replicate per draw of
+    ``log_likelihood``), unless that makes more than :data:`PPC_BUDGET`
+    values; then :data:`PPC_DRAWS`. The group keeps the fit's attributes
+    (engine, versions, ``fit_seed``), its own ``seed``, and ``predictive``.
 
     A point estimate (``method="optimize"``) has no posterior draws: its
     replicates are ``draws`` data sets drawn at the mode (one chain), a
@@ -157,12 +175,17 @@ def posterior_predictive(
     ((1, 50, 100, 2), 'plug-in')
     """
     check_model(model, "posterior_predictive")
-    draws = check.integer("draws", draws, low=1)
+    if draws is not None:
+        draws = check.integer("draws", draws, low=1)
     check.flag("attach", attach)
     rng = np.random.default_rng(check.seed(seed))
     post = model.idata_.posterior
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     plug_in = model.method_ == "optimize"
+    if draws is None:
+        every = n_chains * n_draws
+        small = every * model.cells_.kind.size <= PPC_BUDGET
+        draws = every if small and not plug_in else PPC_DRAWS
     if plug_in:
         # One chain holding the mode: drawn from `draws` times.
         n_chains = 1
@@ -197,6 +220,8 @@ def posterior_predictive(
         {"y": (dims, values), "censored": (dims, censored)},
         coords=coords,
         attrs={
+            **{key: value for key, value in post.attrs.items() if key != "seed"},
+            "fit_seed": post.attrs.get("seed", -1),
             "seed": -1 if seed is None else int(seed),
             "predictive": "plug-in" if plug_in else "posterior",
         },
@@ -252,10 +277,6 @@ def _nn_distance(values: np.ndarray) -> float:
         asked = rows[np.linspace(0, rows.shape[0] - 1, NN_ROWS).round().astype(int)]
     dist, _ = cKDTree(rows).query(asked, k=2)
     return float(dist[:, 1].mean())
-
-
-#: Replicates drawn by :func:`ppc_pvalues` when it is not told how many.
-PPC_DRAWS = 500
 
 
 def ppc_pvalues(

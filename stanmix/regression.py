@@ -190,10 +190,14 @@ class RegressionMixture(Mixture):
         predictor), ``sigma``, ``mu`` (each line at the predictors' centre),
         ``w`` (weights; at the covariates' centre with ``weights_from``),
         ``nu`` (Student-t), ``gamma0`` and ``gamma`` (component,
-        weight_predictor) with ``weights_from``; ``log_likelihood``,
-        ``observed_data`` (the response) and ``constant_data`` (the
-        covariates ``X`` and the response cells' ``cell_kind``, ``lower``
-        and ``upper``).
+        weight_predictor) with ``weights_from``; ``log_likelihood`` (draws
+        only; the rows with a response: a row without one adds nothing to
+        ``az.loo``, so ArviZ functions that pair it with
+        ``observed_data``, such as ``az.loo_pit``, need
+        ``idata_.sel(obs=idata_.log_likelihood.obs)``), ``observed_data``
+        (the response, every row) and ``constant_data`` (the covariates
+        ``X`` and the response cells' ``cell_kind``, ``lower`` and
+        ``upper``).
     intercept_, coef_ : ndarray
         Posterior means of the intercepts (K,) and slopes (K, P).
     weights_, scales_, means_ : ndarray

@@ -603,3 +603,38 @@ def test_nearest_neighbour_statistic_of_many_rows_averages_over_some(monkeypatch
     monkeypatch.setattr(checks, "NN_ROWS", 10)
     rows = np.linspace(0, complete.shape[0] - 1, 10).round().astype(int)
     assert checks._nn_distance(values) == pytest.approx(nearest[rows].mean(), rel=1e-12)
+
+
+def test_by_default_every_draw_is_replicated_so_arviz_loo_pit_pairs_them(
+    monkeypatch,
+):
+    """One replicate per posterior draw (ArviZ's loo_pit needs one per draw
+    of log_likelihood), unless that makes more than PPC_BUDGET values; the
+    group keeps the fit's attributes."""
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(-2, 1, 60), rng.normal(3, 1, 60)]
+    model = sm.NormalMixture(2).fit(x, **SHORT)
+    rep = checks.posterior_predictive(model, seed=4)
+    assert rep.sizes["draw"] == 200
+    np.testing.assert_array_equal(
+        rep["draw"].to_numpy(), model.idata_.posterior["draw"].to_numpy()
+    )
+    pit = az.loo_pit(model.idata_, y="y")
+    assert pit.shape == (120,) and np.all((pit >= 0) & (pit <= 1))
+    fit_attrs = model.idata_.posterior.attrs
+    assert rep.attrs["engine"] == fit_attrs["engine"] == "stanli"
+    assert rep.attrs["stanmix_version"] == sm.__version__
+    assert rep.attrs["fit_seed"] == fit_attrs["seed"] == 1
+    assert rep.attrs["seed"] == 4 and rep.attrs["predictive"] == "posterior"
+    # Above the budget: PPC_DRAWS draws, spread over the chains.
+    monkeypatch.setattr(checks, "PPC_BUDGET", 2 * 200 * 120 - 1)
+    monkeypatch.setattr(checks, "PPC_DRAWS", 30)
+    few = checks.posterior_predictive(model, seed=4, attach=False)
+    assert few.sizes["draw"] == 15
+    # A posterior mode: PPC_DRAWS replicates at the mode.
+    mode = sm.NormalMixture(2).fit(x, method="optimize", seed=1)
+    plug = checks.posterior_predictive(mode, seed=4, attach=False)
+    assert plug.sizes["draw"] == 30 and plug.attrs["predictive"] == "plug-in"
+    assert plug.attrs["method"] == "optimize"
