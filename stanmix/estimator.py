@@ -1514,6 +1514,13 @@ class Mixture:
         array's columns take the fitted names in order). A row whose every
         cell is missing says nothing of its component: it gets the mixing
         weights.
+
+        Raises
+        ------
+        StanmixInputError
+            For a row so far from every component (beyond about 1e150 of its
+            scale) that its density underflows to 0 under each: its
+            membership cannot be computed (``score_samples`` gives it -inf).
         """
         self._check_fitted()
         self._check_membership()
@@ -1525,7 +1532,9 @@ class Mixture:
             censored=censored,
             interval=interval,
         )
-        return likelihood.membership_mean(self.family_, cells, self.param_draws())
+        return reachable(
+            likelihood.membership_mean(self.family_, cells, self.param_draws()), X
+        )
 
     def predict(
         self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
@@ -1906,6 +1915,46 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
     estimator._check_fit_options(
         settings, {k: v for k, v in options.items() if k not in known}, family
     )
+
+
+def reachable(prob: np.ndarray, X) -> np.ndarray:
+    """``prob`` (N, K), refusing rows whose membership is NaN: rows whose
+    density underflows to 0 under every component.
+
+    Examples
+    --------
+    >>> reachable(np.array([[0.2, 0.8]]), None)
+    array([[0.2, 0.8]])
+    >>> try:
+    ...     reachable(np.array([[0.2, 0.8], [np.nan, np.nan]]), None)
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:48])
+    row 1 lies so far from every component that its
+    """
+    bad = np.flatnonzero(np.isnan(prob).any(axis=1))
+    if bad.size == 0:
+        return prob
+    index = getattr(X, "index", None)
+    names = [_row_label(index, r) for r in bad[:5]]
+    more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+    rows = "row" if bad.size == 1 else "rows"
+    raise StanmixInputError(
+        f"{rows} {', '.join(names)}{more} lie{'s' if bad.size == 1 else ''} so "
+        "far from every component that the density underflows to 0 under each "
+        "(a value beyond about 1e150 of a component's scale): the membership "
+        "cannot be computed; check the value (a code standing for a missing "
+        "value? give NaN instead)"
+    )
+
+
+def _row_label(index, position: int) -> str:
+    """A row as messages name it: its index label, else its position."""
+    if index is None:
+        return str(position)
+    label = index[position]
+    if isinstance(label, np.generic):
+        label = label.item()
+    return repr(label) if isinstance(label, str) else str(label)
 
 
 def check_model(model, what: str) -> None:

@@ -21,7 +21,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import MISSING, OBSERVED, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
-from stanmix.estimator import CENSORING_ARGS, Mixture
+from stanmix.estimator import CENSORING_ARGS, Mixture, reachable
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
 
@@ -819,7 +819,9 @@ class RegressionMixture(Mixture):
             censored=censored,
             interval=interval,
         )
-        return likelihood.membership_mean(self.family_, cells, self.param_draws())
+        return reachable(
+            likelihood.membership_mean(self.family_, cells, self.param_draws()), X
+        )
 
     def bic(self, X=None, y=None, *, response=None, **censoring) -> float:
         """Bayesian information criterion at the posterior mode, as

@@ -1,5 +1,7 @@
 """Bad input is rejected with a clear StanmixInputError before any Stan call."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -795,6 +797,39 @@ def test_new_data_in_an_array_are_read_as_the_fitted_data_were():
             "where a missing cell is NaN rather than an implicit zero: pass "
             "X.toarray()"
         )
+
+
+def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
+    """A cell 1e160 scales out makes the density 0 in floating point under
+    every component: its membership is refused naming the row (predict used
+    to give component 0 for the NaN probabilities); its score is -inf."""
+    data = sm.datasets.blobs(80, seed=3).X
+    model = sm.Mixture(2, engine="stanli").fit(data, method="optimize", seed=1)
+    new = pd.DataFrame(
+        {"x": [0.0, 1e160, 1.0], "y": [0.0, 0.0, 1e300]}, index=["a", "b", "c"]
+    )
+    for call in (model.predict, model.predict_proba):
+        with pytest.raises(sm.StanmixInputError) as info:
+            call(new)
+        assert str(info.value).startswith(
+            "rows 'b', 'c' lie so far from every component that the density "
+            "underflows to 0 under each"
+        )
+        with pytest.raises(sm.StanmixInputError, match=r"^row 1 lies so far"):
+            call(new.to_numpy()[:2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warnings on the way
+        scores = model.score_samples(new)
+    assert np.isfinite(scores[0]) and np.all(np.isneginf(scores[1:]))
+    assert model.predict_proba(new.iloc[:1]).shape == (1, 2)
+
+    reg = sm.datasets.regressions(200, seed=1)
+    lines = sm.RegressionMixture(2, engine="stanli").fit(
+        reg.X, reg.y, method="optimize", seed=1
+    )
+    far = reg.X.iloc[:3].copy()
+    with pytest.raises(sm.StanmixInputError, match=r"^row 1 lies so far"):
+        lines.predict_proba(far, np.array([0.0, 1e200, 0.0]))
 
 
 def test_optimizer_options_reach_every_start():

@@ -85,7 +85,8 @@ def _exact_row(values, observed, par: _Par) -> np.ndarray:
     out = par.log_w.copy()
     for d in np.flatnonzero(observed).tolist():
         z = (values[d] - par.mu[d]) / par.sigma[d]
-        out += -0.5 * z * z - np.log(par.sigma[d]) - HALF_LOG_2PI
+        with np.errstate(over="ignore"):  # beyond 1e154 scales: -inf
+            out += -0.5 * z * z - np.log(par.sigma[d]) - HALF_LOG_2PI
     return out
 
 
@@ -256,10 +257,13 @@ class NormalDiag(DiagonalFamily):
     def block_log_terms(self, data: _Data, par: _Par, start: int, stop: int):
         observed = data.observed[start:stop]
         yc = (data.values[start:stop] - par.center) * observed
-        design = np.concatenate(
-            [yc * yc, yc, observed, np.ones((stop - start, 1))], axis=1
-        )
-        lp = np.einsum("nj,jc->nc", design, par.coef)
+        # A cell beyond 1e154 overflows its square here; its row is a far
+        # one, computed again below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            design = np.concatenate(
+                [yc * yc, yc, observed, np.ones((stop - start, 1))], axis=1
+            )
+            lp = np.einsum("nj,jc->nc", design, par.coef)
         lp = lp.reshape(stop - start, par.n_comp, par.n_draws)
         for row in np.flatnonzero((np.abs(yc) > par.far).any(axis=1)).tolist():
             lp[row] = _exact_row(

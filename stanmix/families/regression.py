@@ -659,7 +659,8 @@ class NormalRegression(Family):
         if seen.size:
             z = (data.y[start:stop][seen][:, None, None] - loc[seen]) / sigma
             if par.nu is None:
-                lp[seen] += -0.5 * z * z - np.log(sigma) - _HALF_LOG_2PI
+                with np.errstate(over="ignore"):  # beyond 1e154 scales: -inf
+                    lp[seen] += -0.5 * z * z - np.log(sigma) - _HALF_LOG_2PI
             else:
                 nu = par.nu[None]
                 const = (
