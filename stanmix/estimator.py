@@ -1928,8 +1928,8 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     >>> try:
     ...     reachable(np.array([[0.2, 0.8], [np.nan, np.nan]]), None)
     ... except StanmixInputError as err:
-    ...     print(str(err)[:48])
-    row 1 lies so far from every component that its
+    ...     print(str(err)[:38])
+    row 1 lies so far from every component
     """
     bad = np.flatnonzero(np.isnan(prob).any(axis=1))
     if bad.size == 0:
