@@ -732,6 +732,15 @@ class RegressionMixture(Mixture):
         self.n_features_in_ = len(self.design_.covariates)
         self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
+    def _attrs(self, result) -> dict:
+        """The fit's attributes: the components are lines, told apart by
+        ``order_by`` (a covariance and an anchor column do not apply)."""
+        attrs = super()._attrs(result)
+        del attrs["covariance"], attrs["anchor"]
+        attrs["response"] = self.cells_.columns[0]
+        attrs["order_by"] = self.order_by if self.ordered else "none"
+        return attrs
+
     def _posterior_out(self, variables, dims, coords):
         design = self._pending_design()
         coords = dict(coords)

@@ -88,6 +88,9 @@ def test_nuts_and_the_map_recover_every_coefficient(k, p):
     assert list(model.idata_.posterior["predictor"].values) == list(data.X.columns)
     assert model.idata_.log_likelihood["y"].shape[2] == 400
     mode = sm.RegressionMixture(k).fit(data.X, data.y, method="optimize", seed=1)
+    attrs = mode.idata_.posterior.attrs
+    assert attrs["order_by"] == "intercept" and attrs["response"] == data.y.name
+    assert "covariance" not in attrs and "anchor" not in attrs
     post = model.idata_.posterior
     for name in names:
         sd = post[name].std(("chain", "draw")).to_numpy()
