@@ -191,6 +191,10 @@ class Mixture:
         For NUTS: the threads each chain's gradient ran on (see the
         ``threads_per_chain`` option of :meth:`fit`). None for the other
         methods.
+    n_features_in_, feature_names_in_
+        The number of columns fitted, and, as in scikit-learn, their names
+        only when ``X`` named them (a DataFrame with string column names);
+        an array's columns are called x0, x1, ... in messages and results.
 
     Examples
     --------
@@ -787,6 +791,8 @@ class Mixture:
 
         with self._state_kept_on_failure():
             self._reset(family, cells, index, units, layout, seed, engine, method)
+            if not has_feature_names(X):
+                del self.feature_names_in_  # as scikit-learn: names given only
             best = map_probs = None
             if method == "optimize" or init == "map":
                 if method == "optimize" and init == "random":
@@ -1915,6 +1921,25 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
     estimator._check_fit_options(
         settings, {k: v for k, v in options.items() if k not in known}, family
     )
+
+
+def has_feature_names(X) -> bool:
+    """Whether ``X`` names its columns (scikit-learn's rule for setting
+    ``feature_names_in_``): a DataFrame whose column names are all strings,
+    a Series with a string name, or a cell table.
+
+    Examples
+    --------
+    >>> has_feature_names(pd.DataFrame({"Pb": [1.0]})), has_feature_names([[1.0]])
+    (True, False)
+    """
+    if isinstance(X, CellTable):
+        return True
+    if isinstance(X, pd.DataFrame):
+        return all(isinstance(c, str) for c in X.columns)
+    if isinstance(X, pd.Series):
+        return isinstance(X.name, str)
+    return False
 
 
 def reachable(prob: np.ndarray, X) -> np.ndarray:

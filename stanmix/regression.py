@@ -21,7 +21,12 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import MISSING, OBSERVED, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
-from stanmix.estimator import CENSORING_ARGS, Mixture, reachable
+from stanmix.estimator import (
+    CENSORING_ARGS,
+    Mixture,
+    has_feature_names,
+    reachable,
+)
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
 
@@ -711,6 +716,7 @@ class RegressionMixture(Mixture):
         self
         """
         self._check_settings_of_design()
+        self._named_covariates = has_feature_names(X)
         fitted = getattr(self, "_design", None)
         self._design = None
         try:
@@ -730,7 +736,9 @@ class RegressionMixture(Mixture):
             self.idata_.isel(obs=known, groups="log_likelihood", inplace=True)
         # The features are the covariates read from X, not the response.
         self.n_features_in_ = len(self.design_.covariates)
-        self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
+        self.__dict__.pop("feature_names_in_", None)  # set for the response
+        if self._named_covariates:
+            self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
     def _attrs(self, result) -> dict:
         """The fit's attributes: the components are lines, told apart by

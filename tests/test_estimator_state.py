@@ -228,3 +228,24 @@ def test_hdi_prob_is_read_when_a_result_is_asked_for_and_checked_there():
     for call in (model.summary, model.membership):
         with pytest.raises(sm.StanmixInputError, match="hdi_prob"):
             call()
+
+
+def test_feature_names_are_kept_only_when_the_data_name_their_columns():
+    """scikit-learn's rule: feature_names_in_ for string column names only;
+    an array refits without the earlier fit's names."""
+    model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    assert list(model.feature_names_in_) == ["x", "y"]
+    model.fit(X.to_numpy(), method="optimize", seed=1)
+    assert not hasattr(model, "feature_names_in_") and model.n_features_in_ == 2
+    numbered = X.set_axis([0, 1], axis=1)
+    model.fit(numbered, method="optimize", seed=1)
+    assert not hasattr(model, "feature_names_in_")
+    series = sm.NormalMixture(2, engine="stanli").fit(X["x"], method="optimize", seed=1)
+    assert list(series.feature_names_in_) == ["x"]
+
+    data = sm.datasets.regressions(120, seed=1)
+    lines = sm.RegressionMixture(2, engine="stanli")
+    lines.fit(data.X.to_numpy(), data.y.to_numpy(), method="optimize", seed=1)
+    assert not hasattr(lines, "feature_names_in_") and lines.n_features_in_ == 1
+    lines.fit(data.X, data.y, method="optimize", seed=1)
+    assert list(lines.feature_names_in_) == list(data.X.columns)
