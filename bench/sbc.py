@@ -18,7 +18,7 @@ they are made: an interrupted run resumes where it stopped, and a larger
 the uniformity tests, coverage and membership calibration, and writes the
 figures and ``validation.md`` to ``--docs``.
 
-    python bench/sbc.py                                  # all programs, 200 reps
+    python bench/sbc.py                                  # default programs, 200 reps
     python bench/sbc.py --programs normal_1d,normal_diag --reps 300
     python bench/sbc.py --quick                          # a smoke run, ~5 minutes
     python bench/sbc.py --report-only                    # tables/figures from --out
@@ -318,10 +318,12 @@ def machine_info() -> dict:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    default = [name for name, p in PROGRAMS.items() if p.default]
     parser.add_argument(
         "--programs",
-        default=",".join(PROGRAMS),
-        help=f"comma-separated, from {', '.join(PROGRAMS)} (default: all)",
+        default=",".join(default),
+        help=f"comma-separated, from {', '.join(PROGRAMS)} (default: all but "
+        f"{', '.join(sorted(set(PROGRAMS) - set(default)))})",
     )
     parser.add_argument("--reps", type=int, default=200, help="replications [200]")
     parser.add_argument("--n", type=int, default=None, help="observations [50]")

@@ -141,6 +141,9 @@ class Program:
         Simulate the same data sets (and use the same fit seeds) as this
         program, so that two ways of fitting compare replication by
         replication.
+    default : bool
+        Run by ``bench/sbc.py`` without ``--programs`` (a program too slow
+        for a full run is named to run it).
     """
 
     name: str
@@ -157,6 +160,7 @@ class Program:
     binned: Mapping[str, float] = field(default_factory=dict)
     fit_options: Mapping[str, Any] = field(default_factory=dict)
     data_from: str | None = None
+    default: bool = True
 
     @property
     def seed_key(self) -> str:
@@ -747,6 +751,7 @@ PROGRAMS: dict[str, Program] = {
             family_options={"lkj_eta": LKJ_ETA, **NU_PRIOR},
             censored=True,
             missing=True,
+            default=False,
         ),
         RegressionProgram(
             "regression",
