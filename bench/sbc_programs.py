@@ -9,14 +9,17 @@ builds the estimator that fits it. The priors, from ``stan/*.stan``:
 - anchor means: ``ordered``, each ``normal(0, prior_mean_scale)``; that is
   iid normal restricted to the ordered region, drawn by sorting iid draws;
   the other columns' means iid ``normal(0, prior_mean_scale)``;
-- scales: iid ``lognormal(log(prior_scale_median), prior_scale_log_sd)``;
+- scales: iid ``lognormal(log(prior_scale_median), prior_scale_log_sd)``
+  (spherical: one per component for every column; tied: one per column
+  for every component);
 - weights: ``dirichlet(prior_concentration)``;
-- Student-t ``nu`` (``student_t_diag.stan``): ``gamma(nu_shape, nu_rate)``
-  on ``nu >= 1`` (truncated; drawn by rejection);
+- Student-t ``nu`` (``student_t_diag.stan``, ``full_cov.stan``,
+  ``regression.stan``): ``gamma(nu_shape, nu_rate)`` on ``nu >= 1``
+  (truncated; drawn by rejection);
 - full covariance (``full_cov.stan``): ``lkj_corr_cholesky(lkj_eta)`` on
-  each correlation matrix (drawn by the onion method of Lewandowski,
-  Kurowicka & Joe 2009; for two columns the correlation r has
-  (r + 1) / 2 ~ beta(eta, eta)).
+  each correlation matrix (tied: one for every component; drawn by the
+  onion method of Lewandowski, Kurowicka & Joe 2009; for two columns the
+  correlation r has (r + 1) / 2 ~ beta(eta, eta)).
 - mixture of regressions (``regression.stan``, constant weights): each
   line's value at the predictors' centre (their mean over the rows),
   ``mu``, is ``ordered``, each ``normal(0, prior_mean_scale)``; each slope
