@@ -82,8 +82,14 @@ _NOT_REAL = {
 }
 
 
-def _label(value) -> str:
-    """A row label as a message shows it: ``3``, ``'a'``."""
+def row_label(value) -> str:
+    """A row label as a message shows it: ``3``, ``'a'``.
+
+    Examples
+    --------
+    >>> row_label(np.int64(3)), row_label("a")
+    ('3', "'a'")
+    """
     if isinstance(value, np.generic):
         value = value.item()
     return repr(value) if isinstance(value, str) else str(value)
@@ -92,7 +98,7 @@ def _label(value) -> str:
 def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
     """``"row 3, column 'x'; ..."`` for cell positions, rows by their label
     (and by the index's name, ``"line 5, ..."``, when it has a name)."""
-    name = (lambda r: _label(index[r])) if index is not None else str
+    name = (lambda r: row_label(index[r])) if index is not None else str
     word = getattr(index, "name", None) or "row"
     cells = [
         f"{word} {name(r)}, column {columns[c]!r}"
@@ -228,7 +234,7 @@ def as_matrix(
                 )
             )
         if isinstance(X.index, pd.MultiIndex):
-            named = [_label(n) for n in X.index.names if n is not None]
+            named = [row_label(n) for n in X.index.names if n is not None]
             levels = f"{X.index.nlevels} levels" + (
                 f": {', '.join(named)}" if named else ""
             )
@@ -367,7 +373,7 @@ def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
     """How a row index differs from the data's, in words."""
 
     def listing(labels: pd.Index) -> str:
-        text = ", ".join(_label(v) for v in labels[:shown])
+        text = ", ".join(row_label(v) for v in labels[:shown])
         return text + (
             f" and {len(labels) - shown} more" if len(labels) > shown else ""
         )

@@ -39,7 +39,7 @@ from stanmix.cells import (
     best_determined,
     mostly_censored,
 )
-from stanmix.censoring import cell_table, check_fit_data
+from stanmix.censoring import cell_table, check_fit_data, row_label
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
@@ -1960,7 +1960,7 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     if bad.size == 0:
         return prob
     index = getattr(X, "index", None)
-    names = [_row_label(index, r) for r in bad[:5]]
+    names = [str(r) if index is None else row_label(index[r]) for r in bad[:5]]
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
     rows = "row" if bad.size == 1 else "rows"
     raise StanmixInputError(
@@ -1970,16 +1970,6 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
         "cannot be computed; check the value (a code standing for a missing "
         "value? give NaN instead)"
     )
-
-
-def _row_label(index, position: int) -> str:
-    """A row as messages name it: its index label, else its position."""
-    if index is None:
-        return str(position)
-    label = index[position]
-    if isinstance(label, np.generic):
-        label = label.item()
-    return repr(label) if isinstance(label, str) else str(label)
 
 
 def check_model(model, what: str) -> None:
