@@ -544,7 +544,9 @@ def run_log(out: Path, names: list[str]) -> dict:
         "per_program": {
             name: sum(x["wall_seconds"] for x in logs if x["program"] == name)
             for name in names
+            if any(x["program"] == name for x in logs)
         },
+        "not_logged": [n for n in names if all(x["program"] != n for x in logs)],
         "load": (
             min(min(x["load_before"], x["load_after"]) for x in logs),
             max(max(x["load_before"], x["load_after"]) for x in logs),
@@ -730,6 +732,12 @@ def page_text(
             + ", ".join(
                 f"{name} {_duration(sec)}" for name, sec in log["per_program"].items()
             )
+            + (
+                "; not timed, their runs stopped before the end: "
+                + ", ".join(log["not_logged"])
+                if log["not_logged"]
+                else ""
+            )
             + f"); the fits alone {_duration(sum(fit_seconds.values()))}. "
             f"Started {started}.",
             f"- Machine: {machine.get('cpu')}, {machine.get('cores')} logical cores, "
@@ -837,6 +845,12 @@ def program_line(res: ProgramResult) -> str:
             f"(range {min(cens)}-{max(cens)}) of "
             f"{res.program.d * res.settings['n']}; missing cells: median "
             f"{np.median(miss):.0f}."
+        )
+    if res.program.binned:
+        bins = [r.get("interval_cells", 0) for r in res.records]
+        text += (
+            f" Interval-censored cells per data set: median {np.median(bins):.0f} "
+            f"(range {min(bins)}-{max(bins)})."
         )
     if redraws:
         text += (
