@@ -21,16 +21,18 @@ Censoring is given the way a lab table records it:
 
 Each limit is a scalar (every column), a mapping ``{column: limit}``, or an
 array of per-cell limits shaped like the data (NaN = no limit). NaN data
-cells without a limit or interval are missing.
+cells without a limit or interval are missing; so are pandas' NA and the
+masked cells of a numpy masked array (a masked limit is no limit).
 
 A DataFrame (or, for one-column data, a Series) of limits, bounds or
 censored flags is matched to the data's rows by its index labels, not by
 position; an index with other labels is refused. A numpy array is matched
 by position.
 
-Values are compared with their limits at the precision they were given in:
-float32 data recorded at a limit of 0.1 are at the limit 0.1, though
-``float(np.float32(0.1)) != 0.1``.
+Values are compared with their limits at the precision they were given in,
+column by column: float32 data recorded at a limit of 0.1 are at the limit
+0.1, though ``float(np.float32(0.1)) != 0.1``, and a float32 column leaves
+the comparisons in a float64 one exact.
 """
 
 from __future__ import annotations
@@ -80,6 +82,11 @@ _NOT_REAL = {
     "S": ("text", "pass numbers"),
     "V": ("structured records", "pass a plain array of numbers"),
 }
+#: ... and for object arrays holding anything else (lists, dicts).
+_OBJECTS = (
+    "objects that are not numbers",
+    "pass numbers (NaN where a value is missing)",
+)
 
 
 def row_label(value) -> str:
@@ -111,8 +118,9 @@ def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
 def _not_real(arr: np.ndarray) -> str | None:
     """The dtype kind of what ``arr`` holds when it is not real numbers.
 
-    Object arrays are looked into: a None or a real number (not a bool) is
-    fine in any cell.
+    Object arrays are looked into: None, pandas' NA or a real number (not a
+    bool) is fine in any cell; any other object (a list, a dict) makes the
+    array ``"O"``.
     """
     if arr.dtype.kind in _NOT_REAL:
         return arr.dtype.kind
@@ -121,7 +129,7 @@ def _not_real(arr: np.ndarray) -> str | None:
     for value in arr.ravel():
         if isinstance(value, (bool, np.bool_)):
             return "b"
-        if value is None or isinstance(value, numbers.Real):
+        if value is None or value is pd.NA or isinstance(value, numbers.Real):
             continue
         if isinstance(value, (complex, np.complexfloating)):
             return "c"
@@ -131,7 +139,30 @@ def _not_real(arr: np.ndarray) -> str | None:
             return "m"
         if isinstance(value, (str, bytes)):
             return "U"
+        return "O"
     return None
+
+
+def _kind_words(kind: str) -> tuple[str, str]:
+    """What an array of dtype kind ``kind`` (from :func:`_not_real`) holds,
+    and the fix, in words."""
+    return _NOT_REAL.get(kind, _OBJECTS)
+
+
+def _object_floats(arr: np.ndarray) -> tuple[np.ndarray, tuple | None]:
+    """An object array of real numbers, None and NA as floats (NaN for the
+    missing), and the position of the first value too large for a float
+    (None when there is none)."""
+    out = np.empty(arr.shape, dtype=float)
+    for pos, value in np.ndenumerate(arr):
+        if value is None or value is pd.NA:
+            out[pos] = np.nan
+            continue
+        try:
+            out[pos] = float(value)
+        except OverflowError:
+            return out, pos
+    return out, None
 
 
 def least_precision(*specs) -> np.dtype:
@@ -163,13 +194,53 @@ def least_precision(*specs) -> np.dtype:
     return out
 
 
-def _at_precision(dtype: np.dtype, *arrays: np.ndarray) -> list[np.ndarray]:
-    """``arrays`` rounded to ``dtype``, to compare values with limits given
-    at that precision."""
-    if dtype == np.float64:
-        return list(arrays)
-    with np.errstate(over="ignore"):
-        return [a.astype(dtype) for a in arrays]
+def column_precisions(spec, columns: tuple[str, ...]) -> list[np.dtype]:
+    """For each of the data's ``columns``, the least precise float type of
+    the values ``spec`` gives for it: a DataFrame's or a mapping's per
+    column, an array's or a scalar's for every column.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"a": np.zeros(2, np.float32), "b": np.zeros(2)})
+    >>> [str(t) for t in column_precisions(frame, ("a", "b"))]
+    ['float32', 'float64']
+    >>> [str(t) for t in column_precisions({"b": np.float16(1)}, ("a", "b"))]
+    ['float64', 'float16']
+    >>> [str(t) for t in column_precisions(np.float32(0.1), ("a", "b"))]
+    ['float32', 'float32']
+    """
+    if isinstance(spec, pd.Series) and len(columns) == 1:
+        spec = spec.to_frame(name=columns[0])
+    if isinstance(spec, pd.DataFrame):
+        given = {str(c): spec.iloc[:, j] for j, c in enumerate(spec.columns)}
+    elif isinstance(spec, Mapping):
+        given = {str(c): v for c, v in spec.items()}
+    else:
+        return [least_precision(spec)] * len(columns)
+    return [
+        least_precision(given[c]) if c in given else np.dtype(float) for c in columns
+    ]
+
+
+def _at_precision(dtypes: Sequence[np.dtype], *arrays: np.ndarray) -> list[np.ndarray]:
+    """``arrays`` with each column rounded to its type in ``dtypes``, to
+    compare values with limits given at that precision."""
+    out = list(arrays)
+    for d, dtype in enumerate(dtypes):
+        if dtype == np.float64:
+            continue
+        with np.errstate(over="ignore"):
+            out = [a.copy() if a is b else a for a, b in zip(out, arrays, strict=True)]
+            for a in out:
+                a[:, d] = a[:, d].astype(dtype)
+    return out
+
+
+def _coarser(*precisions: Sequence[np.dtype]) -> list[np.dtype]:
+    """Column by column, the least precise of several lists of types."""
+    return [
+        min(types, key=lambda t: t.itemsize) for types in zip(*precisions, strict=True)
+    ]
 
 
 def as_matrix(
@@ -220,15 +291,15 @@ def as_matrix(
             )
         bad = [f"{c!r} ({_column_kind(X[c])})" for c in X.columns if _refused(X[c])]
         if bad:
-            categorical = any(
-                isinstance(X[c].dtype, pd.CategoricalDtype) for c in X.columns
-            )
+            categorical = [
+                c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
+            ]
             raise StanmixInputError(
                 f"{name} has non-numeric column(s) {', '.join(bad)}; select the "
                 "numeric measurement columns, e.g. df[['x', 'y']]"
                 + (
                     ", or convert a categorical column of numbers with "
-                    f"{name}['x'].astype(float)"
+                    f"{name}[{categorical[0]!r}].astype(float)"
                     if categorical
                     else ""
                 )
@@ -256,26 +327,48 @@ def as_matrix(
                 f"{name}.reset_index(drop=True)"
             )
         index = X.index
-        if any(dtype == np.dtype(object) for dtype in X.dtypes):
-            X = X.where(X.notna(), np.nan)  # pd.NA and None in object columns
-        values = X.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        values = np.empty(X.shape)
+        for j in range(X.shape[1]):
+            column = X.iloc[:, j]
+            if column.dtype != object:
+                values[:, j] = column.to_numpy(dtype=float, na_value=np.nan)
+                continue
+            values[:, j], too_large = _object_floats(column.to_numpy())
+            if too_large is not None:
+                raise StanmixInputError(
+                    f"{name} has a number too large for a float (beyond "
+                    f"{np.finfo(float).max:.3g}) at "
+                    f"{_where([too_large[0]], [j], columns, index)}; "
+                    "correct it or record it as NaN (missing)"
+                )
     else:
+        masked = np.ma.getmaskarray(X) if np.ma.isMaskedArray(X) else None
         try:
-            arr = np.asarray(X)
+            arr = np.asarray(X)  # a masked array's data: its mask is applied below
             kind = _not_real(arr)
-            if kind is None:
-                values = np.array(arr, dtype=float, copy=True)
         except (TypeError, ValueError) as err:
             raise StanmixInputError(
                 f"{name} must be numeric (a numpy array or a DataFrame of "
                 f"numbers); converting it failed: {err}"
             ) from None
         if kind is not None:
-            what, fix = _NOT_REAL[kind]
+            what, fix = _kind_words(kind)
             raise StanmixInputError(
                 f"{name} must be numeric (real numbers), but it holds {what} "
                 f"(dtype {arr.dtype}); {fix}"
             )
+        if arr.dtype == object:
+            values, too_large = _object_floats(arr)
+            if too_large is not None:
+                raise StanmixInputError(
+                    f"{name} has a number too large for a float (beyond "
+                    f"{np.finfo(float).max:.3g}) at position {too_large}; correct "
+                    "it or record it as NaN (missing)"
+                )
+        else:
+            values = np.array(arr, dtype=float, copy=True)
+        if masked is not None:
+            values[masked] = np.nan  # masked cells are missing
         if values.ndim == 1:
             values = values[:, None]
         if values.ndim != 2:
@@ -319,11 +412,13 @@ def _column_kind(column: pd.Series) -> str:
     """What a refused DataFrame column holds, in words."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return "categorical: labels, not measurements"
-    kind = getattr(column.dtype, "kind", "O")
     if pd.api.types.is_bool_dtype(column):
-        kind = "b"
-    elif kind == "O":
-        kind = _not_real(column.to_numpy()) or "O"
+        return _NOT_REAL["b"][0]
+    if column.dtype == object:
+        return _kind_words(_not_real(column.to_numpy()) or "O")[0]
+    if pd.api.types.is_string_dtype(column):
+        return _NOT_REAL["U"][0]
+    kind = getattr(column.dtype, "kind", "O")
     return _NOT_REAL[kind][0] if kind in _NOT_REAL else "not numbers"
 
 
@@ -416,25 +511,43 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
         out[:] = _finite_scalar(spec, what)
         return out
     spec = _rows_of(spec, what, columns, index)
-    if isinstance(spec, (pd.DataFrame, pd.Series)):
+    if isinstance(spec, pd.DataFrame):
+        bad = [f"{c!r} ({_column_kind(spec[c])})" for c in spec if _refused(spec[c])]
+        if bad:
+            raise StanmixInputError(
+                f"{what} has non-numeric column(s) {', '.join(bad)}; give numbers, "
+                "NaN where there is no limit"
+            )
         with contextlib.suppress(TypeError, ValueError):
             # nullable columns: pd.NA is no limit, as NaN is
             spec = spec.astype("float64")
+    masked = np.ma.getmaskarray(spec) if np.ma.isMaskedArray(spec) else None
     try:
-        given = np.asarray(spec)
+        given = np.asarray(spec)  # a masked array's data: its mask is applied below
         kind = _not_real(given)
-        if kind is None:
+        if kind is None and given.dtype == object:
+            arr, too_large = _object_floats(given)
+            if too_large is not None:
+                kind = "too large"
+        elif kind is None:
             arr = np.array(given, dtype=float, copy=True)
     except (TypeError, ValueError):
         raise StanmixInputError(
             f"{what} must be a number, a mapping {{column: number}} or an array "
             "of per-cell limits shaped like the data"
         ) from None
+    if kind == "too large":
+        raise StanmixInputError(
+            f"{what} holds a number too large for a float (beyond "
+            f"{np.finfo(float).max:.3g}); use NaN for no limit"
+        )
     if kind is not None:
         raise StanmixInputError(
-            f"{what} holds {_NOT_REAL[kind][0]} (dtype {given.dtype}); give "
+            f"{what} holds {_kind_words(kind)[0]} (dtype {given.dtype}); give "
             "numbers, NaN where there is no limit"
         )
+    if masked is not None:
+        arr[masked] = np.nan  # a masked cell has no limit
     if arr.ndim == 1 and shape[1] == 1:
         arr = arr[:, None]
     if arr.shape != tuple(shape):
@@ -469,7 +582,7 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     """The (N, D) boolean array of censored cells from a numpy or pandas mask.
 
     Pandas' nullable booleans are taken as booleans; a mask with a missing
-    (NA) entry is refused, naming the cells.
+    (NA) or masked (numpy.ma) entry is refused, naming the cells.
     """
     if spec is None:
         return None
@@ -477,6 +590,9 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     if _nullable_bool(given):
         missing = np.asarray(pd.isna(given))
         arr = given.to_numpy(dtype=bool, na_value=False)
+    elif np.ma.isMaskedArray(given):
+        missing = np.ma.getmaskarray(given)
+        arr = np.asarray(given)
     else:
         arr = np.asarray(given)
         missing = np.zeros(arr.shape, dtype=bool)
@@ -488,11 +604,12 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
         )
     if missing.any():
         rows, cols = np.nonzero(missing)
+        masked = np.ma.isMaskedArray(given)
         raise StanmixInputError(
-            f"censored has missing (NA) entries at "
+            f"censored has {'masked' if masked else 'missing (NA)'} entries at "
             f"{_where(rows, cols, columns, index)}; a mask cannot have missing "
             "entries: mark each cell True (censored) or False (not censored), "
-            "e.g. censored.fillna(False)"
+            f"e.g. censored.{'filled' if masked else 'fillna'}(False)"
         )
     if arr.dtype != bool:
         raise StanmixInputError(
@@ -590,10 +707,19 @@ def cell_table(
     kind = np.where(np.isnan(values), MISSING, OBSERVED).astype(np.int8)
     has_lo, has_hi = np.isfinite(lower), np.isfinite(upper)
     recorded = ~np.isnan(values)
-    # Each comparison at the precision of the data or of the limit, whichever
-    # is coarser.
-    v_lo, lo = _at_precision(least_precision(X, lower_limit), values, lower)
-    v_hi, hi = _at_precision(least_precision(X, upper_limit), values, upper)
+    # Each comparison at the precision of the data's column or of its limit,
+    # whichever is coarser.
+    data_precision = column_precisions(X, columns)
+    v_lo, lo = _at_precision(
+        _coarser(data_precision, column_precisions(lower_limit, columns)),
+        values,
+        lower,
+    )
+    v_hi, hi = _at_precision(
+        _coarser(data_precision, column_precisions(upper_limit, columns)),
+        values,
+        upper,
+    )
     with np.errstate(invalid="ignore"):
         below = has_lo & recorded & (v_lo < lo)
         above = has_hi & recorded & (v_hi > hi)
@@ -671,7 +797,14 @@ def cell_table(
                 f"{where(clash)} is both interval- and limit-censored; give each "
                 "cell one kind of censoring"
             )
-        v, b_lo, b_hi = _at_precision(least_precision(X, *interval), values, ilo, ihi)
+        v, b_lo, b_hi = _at_precision(
+            _coarser(
+                data_precision, *(column_precisions(b, columns) for b in interval)
+            ),
+            values,
+            ilo,
+            ihi,
+        )
         with np.errstate(invalid="ignore"):
             outside = inside & recorded & ((v < b_lo) | (v > b_hi))
         if outside.any():

@@ -1721,7 +1721,8 @@ class Mixture:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
         elif not isinstance(X, (pd.DataFrame, pd.Series)) and not issparse(X):
             try:
-                values = np.asarray(X)
+                # a masked array keeps its mask: its masked cells are missing
+                values = np.ma.asarray(X) if np.ma.isMaskedArray(X) else np.asarray(X)
             except (TypeError, ValueError):
                 values = None  # as_matrix says what is wrong with X
             if values is not None and values.ndim == 1:

@@ -437,7 +437,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME.astype({"y": "category"})),
             "'y' (categorical: labels, not measurements); select the numeric "
             "measurement columns, e.g. df[['x', 'y']], or convert a categorical "
-            "column of numbers with X['x'].astype(float)",
+            "column of numbers with X['y'].astype(float)",
         ),
         (
             lambda: fit_diag(FRAME.astype({"y": object}).assign(y=["1", 2, 3, 4])),
@@ -1087,3 +1087,131 @@ def test_one_row_given_as_a_series_is_told_how_to_pass_a_row():
             with pytest.raises(sm.StanmixInputError, match=r"X\.iloc\[\[i\]\]"):
                 call(row, lower_limit={"x": -10.0})
     assert model.predict_proba(data.X.iloc[[0]]).shape == (1, 2)
+
+
+def test_masked_cells_of_numpy_masked_arrays_are_missing():
+    """A numpy masked array's masked cells are missing cells, whatever value
+    lies under the mask, in the data, the limits (no limit) and new data; a
+    masked entry of a `censored` mask is refused like an NA one."""
+    from stanmix.cells import LEFT, MISSING
+    from stanmix.censoring import cell_table
+
+    values = np.array([[0.1, 1.0], [0.5, 2.0], [2.0, 3.0], [2.2, 4.0]])
+    data = np.ma.masked_array(values.copy(), mask=False)
+    data[1, 1] = np.ma.masked
+    data.data[1, 1] = 1e6  # hidden under the mask: never used
+    limits = np.ma.masked_array(np.full(values.shape, 0.1), mask=False)
+    limits[0, 1] = np.ma.masked
+    table, _ = cell_table(data, lower_limit=limits)
+    assert table.kind[:, 1].tolist() == [0, MISSING, 0, 0]
+    assert table.kind[0, 0] == LEFT
+    np.testing.assert_array_equal(table.lower_limit[:, 1], [np.nan, 0.1, 0.1, 0.1])
+    assert data.data[1, 1] == 1e6 and data.mask[1, 1]  # left as given
+
+    mask = np.ma.masked_array(np.zeros(values.shape, dtype=bool), mask=False)
+    mask[2, 0] = np.ma.masked
+    with pytest.raises(
+        sm.StanmixInputError, match="censored has masked entries at row 2"
+    ):
+        cell_table(values, lower_limit=0.0, censored=mask)
+
+    X = sm.datasets.blobs(60, seed=1).X.to_numpy()
+    model = sm.DiagonalMixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    hidden = np.ma.masked_array(X.copy(), mask=False)
+    hidden[:5, 0] = np.ma.masked
+    hidden.data[:5, 0] = 1e6
+    blank = X.copy()
+    blank[:5, 0] = np.nan
+    np.testing.assert_array_equal(
+        model.score_samples(hidden), model.score_samples(blank)
+    )
+    np.testing.assert_array_equal(
+        model.predict_proba(hidden), model.predict_proba(blank)
+    )
+
+
+def test_each_column_meets_its_limit_at_its_own_precision():
+    """A float32 column does not coarsen the comparison of a float64 column
+    with its limit: a value just above its limit stays measured, one just
+    below is refused."""
+    from stanmix.censoring import cell_table
+
+    frame = pd.DataFrame(
+        {"a": np.array([0.1, 0.2, 0.3], dtype=np.float32), "b": [480.0, 480.00001, 481]}
+    )
+    table, _ = cell_table(frame, lower_limit={"b": 480.0})
+    assert table.kind[:, 1].tolist() == [1, 0, 0]
+    frame.loc[2, "b"] = 479.99999
+    with pytest.raises(
+        sm.StanmixInputError, match="value below its lower_limit at row 2"
+    ):
+        cell_table(frame, lower_limit={"b": 480.0})
+    # float32 data still meet a limit written in float64 at their precision
+    table, _ = cell_table(frame.iloc[:2], lower_limit={"a": 0.1, "b": 480.0})
+    assert table.kind[:, 0].tolist() == [1, 0]
+    # and a float32 limit coarsens its own column only
+    table, _ = cell_table(
+        pd.DataFrame({"a": [0.1, 0.2], "b": [1.0, 2.0]}),
+        lower_limit={"a": np.float32(0.1), "b": 1.0},
+    )
+    assert table.kind.tolist() == [[1, 1], [0, 0]]
+
+
+@pytest.mark.parametrize(
+    "limits, fragment",
+    [
+        (pd.DataFrame({"x": [True, False, False, False]}), "'x' (booleans)"),
+        (pd.DataFrame({"x": ["0.1", "0.5", "1", "2"]}), "'x' (text)"),
+        (pd.DataFrame({"x": pd.array([True, False, None, False])}), "'x' (booleans)"),
+    ],
+)
+def test_a_limits_frame_of_flags_or_text_is_refused_as_an_array_is(limits, fragment):
+    with pytest.raises(sm.StanmixInputError) as info:
+        fit_diag(FRAME, lower_limit=limits)
+    assert str(info.value) == (
+        f"lower_limit has non-numeric column(s) {fragment}; give numbers, NaN "
+        "where there is no limit"
+    )
+
+
+@pytest.mark.parametrize("form", ["frame", "array"])
+@pytest.mark.parametrize(
+    "cell, fragment",
+    [
+        ([1.5], "objects that are not numbers"),
+        ({"v": 1}, "objects that are not numbers"),
+        (10**400, "a number too large for a float (beyond 1.8e+308) at row 2"),
+    ],
+)
+def test_objects_that_are_not_floats_are_named(form, cell, fragment):
+    data = FRAME.astype(object)
+    data.iat[2, 0] = cell
+    with pytest.raises(sm.StanmixInputError) as info:
+        fit_diag(data if form == "frame" else data.to_numpy())
+    message = str(info.value)
+    if form == "array" and "too large" in fragment:
+        fragment = "a number too large for a float (beyond 1.8e+308) at position (2, 0)"
+    assert fragment in message
+    if form == "frame":
+        assert "'x'" in message
+
+
+def test_pd_na_in_an_object_array_is_missing_in_data_and_limits():
+    from stanmix.cells import MISSING
+    from stanmix.censoring import cell_table
+
+    data = FRAME.to_numpy().astype(object)
+    data[1, 1] = pd.NA
+    limits = np.full(data.shape, np.nan, dtype=object)
+    limits[:, 0] = 0.1
+    limits[2, 0] = pd.NA
+    table, _ = cell_table(data, lower_limit=limits)
+    assert table.kind[1, 1] == MISSING
+    np.testing.assert_array_equal(table.lower_limit[:, 0], [0.1, 0.1, np.nan, 0.1])
+    assert data[1, 1] is pd.NA  # left as given
+
+
+def test_the_categorical_hint_names_the_categorical_column():
+    data = FRAME.assign(c=pd.Categorical([1.0, 2.0, 1.0, 2.0]))
+    with pytest.raises(sm.StanmixInputError, match=r"X\['c'\]\.astype\(float\)"):
+        fit_diag(data)

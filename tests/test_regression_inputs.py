@@ -598,3 +598,21 @@ def test_a_float32_response_meets_its_limit_at_its_own_precision(form):
     else:
         model.fit(x[:, None], pd.Series(y) if form == "series" else y, **fit)
     assert np.flatnonzero(model.cells_.kind[:, 0] == LEFT).tolist() == [0, 3]
+
+
+def test_a_masked_response_is_missing_where_masked():
+    """A numpy masked array as y: its masked values are missing responses,
+    whatever lies under the mask, as NaN ones are."""
+    data = _data()
+    sent = []
+    for y in (
+        np.ma.masked_array(data["y"].to_numpy(), mask=np.arange(40) < 3),
+        np.where(np.arange(40) < 3, np.nan, data["y"]),
+    ):
+        engine = _DataEngine(stop=("optimize", "variational", "sample"))
+        with pytest.raises(Stop):
+            sm.RegressionMixture(2, engine=engine).fit(data[["x1", "x2"]], y, seed=1)
+        sent.append(engine.data)
+    assert sent[0]["observed"][:4, 0].tolist() == [0, 0, 0, 1]
+    for key in ("observed", "y", "X"):
+        np.testing.assert_array_equal(sent[0][key], sent[1][key])
