@@ -77,11 +77,11 @@ def write_regression() -> None:
         "normal_regression", "diag", {"predictors": (0,), "weights_from": (1,)}
     )
     units = Standardization.fit(cells, enabled=False)
-    params = family.data_starts(cells, 2, seed=1, n_starts=1)[0]
+    params = family.data_starts(cells, 2, [1])[0]
     layout = Layout(0, True)
     data_json = family.stan_data(cells, 2, layout, PRIORS, params, units)
     data_json.update(compute_log_lik=1, compute_membership=1)
-    init = mixing_init(data, family.stan_init(params, cells, layout))
+    init = mixing_init(data_json, family.stan_init(params, cells, layout))
     for suffix, payload in (("data", data_json), ("init", init)):
         path = STAN / f"regression.{suffix}.json"
         path.write_text(json.dumps(_jsonable(payload), separators=(",", ":")) + "\n")

@@ -456,13 +456,13 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
             f"D = {cells.n_dims}; give the data file the run used"
         )
     if "y_latent" in found:
-        expected = latent_cells(cells)[0].size
+        expected = latent_cells(cells, bool(data.get("student_t", 0)))[0].size
         if found["y_latent"].shape[2:] != (expected,):
             raise StanmixInputError(
                 f"the run has {found['y_latent'].shape[2]} latent values y_latent "
                 f"but the data file's censored cells give {expected} (one per "
-                "censored cell in rows with two or more); give the data file "
-                "the run used"
+                "censored cell in rows with three or more, or two or more with "
+                "Student-t components); give the data file the run used"
             )
 
 
@@ -686,7 +686,7 @@ def _check_generated(
     draws = np.unique(np.linspace(0, s - 1, min(s, _COMPARE_DRAWS)).round().astype(int))
     rows = np.arange(cells.n_obs)
     if getattr(family, "censoring", None) == "latent":
-        rows = np.setdiff1d(rows, latent_cells(cells)[0])
+        rows = np.setdiff1d(rows, latent_cells(cells, family.student_t)[0])
     if rows.size > _COMPARE_ROWS:
         rows = rows[np.linspace(0, rows.size - 1, _COMPARE_ROWS).round().astype(int)]
     if rows.size == 0:

@@ -104,12 +104,12 @@ def runs():
     return run
 
 
-def _completed(cells: CellTable, result, s: int) -> CellTable:
+def _completed(cells: CellTable, result, s: int, student_t: bool) -> CellTable:
     """The cells with each latent censored cell replaced by draw s's value
     (a row's only censored cell stays censored: the program integrates it)."""
     values, kind = cells.values.copy(), cells.kind.copy()
     lower, upper = cells.lower.copy(), cells.upper.copy()
-    rows, cols = latent_cells(cells)
+    rows, cols = latent_cells(cells, student_t)
     values[rows, cols] = result.variables["y_latent"].reshape(-1, rows.size)[s]
     kind[rows, cols] = OBSERVED
     lower[rows, cols] = upper[rows, cols] = np.nan
@@ -145,7 +145,9 @@ def test_python_log_terms_equal_the_programs_generated_quantities(runs, key, d):
         # values; so does this comparison.
         for s in range(stan_ll.shape[0]):
             one = {name: arr[s : s + 1] for name, arr in params.items()}
-            lp = likelihood.log_terms(family, _completed(cells, result, s), one)[0]
+            lp = likelihood.log_terms(
+                family, _completed(cells, result, s, family.student_t), one
+            )[0]
             ll = np.logaddexp.reduce(lp, axis=1)
             np.testing.assert_allclose(ll, stan_ll[s], **tol)
             np.testing.assert_allclose(lp - ll[:, None], stan_lp[s], **tol)

@@ -379,3 +379,50 @@ def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch)
         X, log_likelihood=True, **fit
     )
     assert model.idata_.log_likelihood["y"].shape == (1, 20, 60)
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied"])
+def test_doubly_censored_rows_leave_the_mode_away_from_a_singular_correlation(
+    covariance,
+):
+    """Rows censored in both columns once had latent values, which let the
+    joint density grow without bound as a correlation went to +-1 with the
+    latent values on a line: the posterior mode of this data set (the
+    validation's normal_full_censored replication 61: 50 rows, x below -2
+    and y above 1.5 in 62 cells) had a correlation of 1.000. Normal
+    components now integrate a row's two censored cells, so the mode is
+    the marginal posterior's, and NUTS from it mixes."""
+    import sys
+    from pathlib import Path
+
+    bench = Path(__file__).resolve().parents[1] / "bench"
+    if str(bench) not in sys.path:
+        sys.path.insert(0, str(bench))
+    from sbc_programs import PROGRAMS, replication_seeds
+
+    program = PROGRAMS["normal_full_censored"]
+    sim_seed, fit_seed = replication_seeds(20240601, program.seed_key, 61)
+    sim = program.simulate(50, np.random.default_rng(sim_seed))
+    both = (sim.X["x"] == -2.0) & (sim.X["y"] == 1.5)
+    assert both.sum() >= 10
+    model = program.estimator("stanli").set_params(covariance=covariance)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # NaN cells at a limit
+        model.fit(sim.X, method="optimize", seed=fit_seed, **sim.fit_kwargs)
+    assert model.family_.n_latent(model.cells_) == 0
+    assert np.abs(model.map_["corr"][..., 0, 1]).max() < 0.9
+    if covariance == "full":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            model.fit(
+                sim.X,
+                seed=fit_seed,
+                chains=2,
+                draws=300,
+                show_progress=False,
+                **sim.fit_kwargs,
+            )
+        stats = model.idata_.sample_stats
+        assert int(stats["diverging"].sum()) == 0
+        assert float(stats["step_size"].min()) > 0.05  # no stuck chain
+        assert float(model.convergence_.max_rhat) < 1.05

@@ -48,9 +48,10 @@ def test_auto_is_diagonal_above_the_parameter_limit():
 
 
 def test_auto_counts_latent_censored_cells_of_full_covariance():
-    """Full covariance with censoring: the latent values of rows with two
-    censored cells join the parameter count (3 * 2 + 3 * 2 + 3 + 2 = 17, plus
-    two per such row); a row's only censored cell is integrated, and adds
+    """Full covariance with censoring: with Student-t components the latent
+    values of rows with two censored cells join the parameter count (3 * 2
+    + 3 * 2 + 3 + 2 + 3 = 20, plus two per such row); normal components
+    integrate a row's two censored cells, as any row's only one, which add
     nothing."""
     X = _separated(3, 2, n=400)
     # The lowest fifth in each column: about 60% of the lowest cluster, so
@@ -58,9 +59,12 @@ def test_auto_counts_latent_censored_cells_of_full_covariance():
     limits = {col: float(np.sort(X[col])[79]) for col in X}
     both = X.clip(lower=pd.Series(limits), axis=1)
     cells, _ = cell_table(both, lower_limit=limits)
-    assert 17 + 2 * (cells.censored.sum(axis=1) == 2).sum() > DENSE_METRIC_MAX_PARAMS
-    model = sm.Mixture(3, covariance="full")
+    assert 20 + 2 * (cells.censored.sum(axis=1) == 2).sum() > DENSE_METRIC_MAX_PARAMS
+    assert 17 <= DENSE_METRIC_MAX_PARAMS
+    model = sm.Mixture(3, family="student_t", covariance="full")
     assert _chosen_metric(model, both, lower_limit=limits) == "diag_e"
+    model = sm.Mixture(3, covariance="full")
+    assert _chosen_metric(model, both, lower_limit=limits) == "dense_e"
     one = X.assign(x0=X["x0"].clip(lower=limits["x0"]))
     model = sm.Mixture(3, covariance="full")
     assert _chosen_metric(model, one, lower_limit={"x0": limits["x0"]}) == "dense_e"

@@ -93,21 +93,39 @@ def test_model_block_adds_the_generated_log_likelihood_of_each_row(program, flag
     """The likelihood the model block sums (reduce_sum, one chunk) against
     the generated quantities' per-row log_lik, which the families' tests
     hold against the Python likelihood: appending copies of 30 rows (each
-    with at most one censored cell, so the parameters stay the same) raises
-    the log density at a point by the log_lik of the copies."""
+    with at most one censored cell, so the parameters stay the same; with
+    normal full-covariance components also 10 with two, which the program
+    integrates) raises the log density at a point by the log_lik of the
+    copies."""
     import stanli
 
     data = dict(example_data(program), **flags)
     init = json.loads(
         (program_path(program).parent / f"{program}.init.json").read_text()
     )
-    if flags:
-        init["nu"] = [5.0] * data["K"]
     censored = np.zeros(data["N"], dtype=int)
     for kind in ("left", "right", "interval"):
         np.add.at(censored, np.asarray(data[f"{kind}_row"], dtype=int) - 1, 1)
-    rows = np.flatnonzero(censored <= 1)[:30]
+    if program == "full_cov":
+        # Normal components integrate a row's two censored cells, Student-t
+        # ones sample them as latent values: start those inside their limits.
+        latent = censored >= (2 if flags else 3)
+        cells = sorted(
+            (row, col, limit)
+            for row, col, limit in zip(
+                data["left_row"], data["left_col"], data["left_limit"], strict=True
+            )
+            if latent[row - 1]
+        )
+        init["y_latent"] = [limit - 0.5 for _, _, limit in cells]
+    if flags:
+        init["nu"] = [5.0] * data["K"]
+    integrated = 2 if program == "full_cov" and not flags else 1
+    rows = np.flatnonzero(censored <= integrated)[:30]
     assert censored[rows].sum() > 0
+    if integrated == 2:
+        rows = np.r_[rows, np.flatnonzero(censored == 2)[:10]]
+        assert (censored[rows] == 2).any()
     bigger = _appended(data, rows)
     mir = get_engine("stanli")._program(program_path(program))
     log_density = []

@@ -10,7 +10,7 @@ family           covariance    program            censored cells
 ===============  ============  =================  ===============================
 normal           diag          normal_diag        exact, normal CDF
 normal           spherical     normal_diag        exact, normal CDF
-normal           full, tied    full_cov           exact, conditional CDF / latent
+normal           full, tied    full_cov           exact, cond. CDF / rectangle / latent
 student_t        diag          student_t_diag     exact, Student-t CDF
 student_t        spherical     student_t_diag     exact, Student-t CDF
 student_t        full, tied    full_cov           exact, conditional CDF / latent

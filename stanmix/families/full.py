@@ -6,8 +6,10 @@ all components. Parameters: ``sigma`` (J, D) and ``corr`` (J, D, D) with
 J = K (full) or 1 (tied); ``nu`` (K,) for Student-t.
 
 The Stan program integrates a row's only censored cell exactly (a CDF of
-its conditional distribution) and the censored cells of rows with two or
-more by augmentation (a bounded latent value per cell, see
+its conditional distribution), with normal components a row's two censored
+cells too (a rectangle's probability by quadrature, as
+:mod:`stanmix.families._rectangle` computes it), and the censored cells of
+rows with more by augmentation (a bounded latent value per cell, see
 :func:`latent_cells`). The Python kernel, which gives the log-likelihood and
 the memberships, integrates every censored cell exactly: a row
 with observed cells O, censored cells C and missing cells M contributes
@@ -172,7 +174,7 @@ class FullCovariance(Family):
         return data
 
     def n_latent(self, cells):
-        return int(latent_cells(cells)[0].size)
+        return int(latent_cells(cells, self.student_t)[0].size)
 
     def row_costs(self, cells):
         censored = cells.censored.sum(axis=1)
@@ -195,7 +197,7 @@ class FullCovariance(Family):
             else np.empty(0),
             "w": w / w.sum(),
         }
-        init.update(_latent_init(cells))
+        init.update(_latent_init(cells, self.student_t))
         return init
 
     def stan_shapes(self, k, d):
@@ -524,10 +526,11 @@ class FullCovariance(Family):
         return out.reshape(n_draws, k, r)
 
 
-def latent_cells(cells: CellTable) -> tuple[np.ndarray, np.ndarray]:
+def latent_cells(cells: CellTable, student_t: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the cells ``full_cov.stan`` samples as latent
-    values: the censored cells of rows with two or more, row by row (a
-    row's only censored cell is integrated exactly in the program).
+    values, row by row: the censored cells of rows with three or more
+    (normal components integrate a row's one or two censored cells
+    exactly), or with two or more (Student-t components integrate one).
 
     Examples
     --------
@@ -538,18 +541,20 @@ def latent_cells(cells: CellTable) -> tuple[np.ndarray, np.ndarray]:
     ...     np.array([[LEFT, RIGHT, OBSERVED], [LEFT, OBSERVED, OBSERVED]]),
     ...     np.array([[nan, 0.5, nan], [nan, nan, nan]]),
     ...     np.array([[0.0, nan, nan], [0.0, nan, nan]]))
-    >>> latent_cells(cells)
+    >>> latent_cells(cells, student_t=True)
     (array([0, 0]), array([0, 1]))
+    >>> latent_cells(cells, student_t=False)
+    (array([], dtype=int64), array([], dtype=int64))
     """
     censored = cells.censored
-    several = censored.sum(axis=1) > 1
+    several = censored.sum(axis=1) > (1 if student_t else 2)
     return np.nonzero(censored & several[:, None])
 
 
-def _latent_init(cells: CellTable) -> dict:
+def _latent_init(cells: CellTable, student_t: bool) -> dict:
     """Starting latent values (standardized units), just inside their
     limits, in the program's order."""
-    rows, cols = latent_cells(cells)
+    rows, cols = latent_cells(cells, student_t)
     kind = cells.kind[rows, cols]
     lower, upper = cells.lower[rows, cols], cells.upper[rows, cols]
     values = np.where(
