@@ -949,3 +949,28 @@ def test_a_value_beyond_every_components_reach_has_log_likelihood_minus_inf():
         huge = CellTable.from_values([[1e160]])
         value = likelihood.log_likelihood(get_family("student_t"), huge, t)[0, 0]
     assert value == pytest.approx(-1472.4581237884765, rel=1e-12)
+
+
+@pytest.mark.parametrize("c", [6, 8])
+@pytest.mark.parametrize("nu", [None, 4.0])
+def test_many_censored_cells_take_bounded_quasi_monte_carlo_nodes(c, nu):
+    """A row with many censored cells would need a tensor grid of 17^(c-1)
+    nodes (normal; 26^(c-1) for the t: 410 million at c = 8); above 2^17
+    nodes a scrambled Sobol' set of 2^17 points takes its place. The orthant
+    P(X < 0) of an equicorrelated (rho = 1/2) elliptical distribution is
+    1 / (c + 1), normal or t alike."""
+    from stanmix.families._rectangle import MAX_GRID_NODES, quadrature_nodes
+
+    assert quadrature_nodes(c, student_t=nu is not None) == MAX_GRID_NODES == 2**17
+    cov = np.full((c, c), 0.5) + 0.5 * np.eye(c)
+    chol = np.linalg.cholesky(cov)[None]
+    lo, hi = np.full((1, c), -np.inf), np.zeros((1, c))
+
+    def log_prob():
+        if nu is None:
+            return mvn_log_prob(lo, hi, chol)[0]
+        return mvt_log_prob(lo, hi, chol, np.array([nu]))[0]
+
+    lp = log_prob()
+    assert lp == pytest.approx(-np.log(c + 1), abs=1e-4)
+    assert log_prob() == lp  # the same points every time: results repeat

@@ -249,6 +249,16 @@ def fit_mixture(X, **kwargs):
         (lambda: fit_mixture(FRAME, family="gamma"), "unknown family 'gamma'"),
         (
             lambda: fit_mixture(
+                pd.DataFrame(np.random.default_rng(0).normal(size=(40, 31))),
+                n_components=2,
+                family="student_t",
+                covariance="tied",
+            ),
+            "covariance='tied' handles at most 30 columns, got 31; use "
+            "covariance='diag' or 'spherical' (any number of columns)",
+        ),
+        (
+            lambda: fit_mixture(
                 FRAME, family="normal_per_dimension", covariance="full"
             ),
             "family='normal_per_dimension' has no covariance='full'; it offers diag",

@@ -38,7 +38,13 @@ narrower features farther out: its grid is finer and reaches |t| <= 5.
 
 Nodes per dimension: 65 for one integration dimension (step 0.1), 44 per
 dimension for two, 27 for three and 17 beyond; for the t, 201, 101, 41 and
-26. With one dimension the result agrees with adaptive quadrature to about
+26. A grid of more than 2^17 nodes (a row's six or more censored cells,
+five or more for the t) would take gigabytes at eight cells, and gives way
+to 2^17 points of a scrambled Sobol' sequence (fixed seed) with equal
+weights: against the tensor grid on 200 random rectangles of four
+censored cells, median error 1e-7 and at most 7e-5 in log probability.
+
+With one dimension the result agrees with adaptive quadrature to about
 1e-12 in log probability, far in the tails too, and to 1e-7 for t
 rectangles whose features are narrowest (see the tests).
 """
@@ -59,6 +65,10 @@ _T_MAX = 3.2
 _T_STUDENT_STEP = {1: 0.05, 2: 0.1, 3: 0.25}
 _T_STUDENT_MAX = 5.0
 _MAX_BATCH_NODES = 2**22
+#: The most nodes a rectangle's integral takes (per row): a tensor grid
+#: beyond it (six or more censored cells in a row, five or more for the t)
+#: gives way to quasi-Monte Carlo points.
+MAX_GRID_NODES = 2**17
 
 
 def _nodes(h: float, reach: float) -> tuple[np.ndarray, ...]:
@@ -82,13 +92,31 @@ def _grid(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tensor tanh-sinh nodes on (0, 1)^m, with the step ``steps[m]`` (0.4
     beyond) and |t| <= ``reach``: log x (M, m), log(1 - x) (M, m) and the
-    log weights (M,)."""
+    log weights (M,); where they would be more than ``MAX_GRID_NODES``,
+    that many points of a scrambled Sobol' sequence (fixed seed) with equal
+    weights instead."""
     log_x, log_1mx, log_w = _nodes(steps.get(m, 0.4), reach)
+    if log_x.size**m > MAX_GRID_NODES:
+        return _sobol(m)
     mesh = lambda v: np.stack(  # noqa: E731
         np.meshgrid(*([v] * m), indexing="ij"), axis=-1
     ).reshape(-1, m)
     weights = sum(np.meshgrid(*([log_w] * m), indexing="ij")).reshape(-1)
     return mesh(log_x), mesh(log_1mx), weights
+
+
+def _sobol(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``MAX_GRID_NODES`` points of a scrambled Sobol' sequence on (0, 1)^m
+    (seed fixed, so that results repeat), as :func:`_grid` gives nodes."""
+    from scipy.stats import qmc
+
+    points = qmc.Sobol(m, scramble=True, seed=20240601).random(MAX_GRID_NODES)
+    points = np.clip(points, 1e-300, None)  # a coordinate of exactly 0
+    return (
+        np.log(points),
+        np.log1p(-points),
+        np.full(MAX_GRID_NODES, -math.log(MAX_GRID_NODES)),
+    )
 
 
 def quadrature_nodes(c: int, student_t: bool = False) -> int:
@@ -103,7 +131,7 @@ def quadrature_nodes(c: int, student_t: bool = False) -> int:
     if c < 2:
         return 1
     steps, reach = (_T_STUDENT_STEP, _T_STUDENT_MAX) if student_t else (_STEP, _T_MAX)
-    return _nodes(steps.get(c - 1, 0.4), reach)[0].size ** (c - 1)
+    return min(_nodes(steps.get(c - 1, 0.4), reach)[0].size ** (c - 1), MAX_GRID_NODES)
 
 
 def _log_interval(

@@ -136,6 +136,19 @@ class FullCovariance(Family):
         ),
     }
 
+    #: The most columns full_cov.stan takes (it keys a row's pattern of
+    #: cells by one bit per column, in a real that must hold it exactly).
+    max_columns: ClassVar[int] = 30
+
+    def validate(self, k: int, d: int) -> None:
+        if d > self.max_columns:
+            raise StanmixInputError(
+                f"covariance={'tied' if self.tied else 'full'!r} handles at most "
+                f"{self.max_columns} columns, got {d}; use covariance='diag' or "
+                "'spherical' (any number of columns), or fewer columns (e.g. "
+                "the leading principal components)"
+            )
+
     # -- shapes -----------------------------------------------------------------
     def _n_cov(self, k: int) -> int:
         return 1 if self.tied else k
