@@ -706,6 +706,7 @@ PROGRAMS: dict[str, Program] = {
             missing=True,
             fit_options={"init": "kmeans"},
             data_from="normal_full_censored",
+            default=False,
         ),
         Program(
             "normal_diag_interval",
