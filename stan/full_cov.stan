@@ -161,23 +161,28 @@ transformed data {
   // missing) have the same probability when their rectangles are the same
   // (columns, kinds and bounds: per-column detection limits make them
   // so): each distinct rectangle is computed once, rect_count[u] times.
+  // A row is compared with the last 100 distinct rectangles (all of them
+  // where limits are per column; few comparisons where each row has its own).
   int n_pair_rows = 0;                  // pair rows with values
   array[N] int rect_of = rep_array(0, N);
+  array[N] int first_of = rep_array(0, N);  // the first row of each rectangle
   int n_rect = 0;
   for (n in 1:N) {
     if (pair_col[n] > 0 && sum(valued[n]) == 0) {
       int found = 0;
-      for (m in 1:(n - 1)) {
-        found += found == 0 && rect_of[m] > 0
+      for (u in max(1, n_rect - 99):n_rect) {
+        int m = first_of[u];
+        found += found == 0
                  && single_col[m] == single_col[n] && pair_col[m] == pair_col[n]
                  && single_kind[m] == single_kind[n]
                  && pair_kind[m] == pair_kind[n]
                  && single_lo[m] == single_lo[n] && single_hi[m] == single_hi[n]
                  && pair_lo[m] == pair_lo[n] && pair_hi[m] == pair_hi[n]
-                 ? rect_of[m] : 0;
+                 ? u : 0;
       }
       n_rect += found == 0;
       rect_of[n] = found == 0 ? n_rect : found;
+      first_of[n_rect] = found == 0 ? n : first_of[n_rect];
     } else {
       n_pair_rows += pair_col[n] > 0;
     }
