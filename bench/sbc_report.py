@@ -530,6 +530,17 @@ def plain_table(header: list[str], rows: list[list[str]]) -> str:
     )
 
 
+def _commits_text(commits: dict[str, list[str]]) -> str:
+    """ ", at commit X", or which programs ran at which commit."""
+    if not commits:
+        return ""
+    if len(commits) == 1:
+        return f", at commit {next(iter(commits))}"
+    return ", at commits " + " and ".join(
+        f"{commit} ({', '.join(programs)})" for commit, programs in commits.items()
+    )
+
+
 def run_log(out: Path, names: list[str]) -> dict:
     """Wall time, load and machine from the run log."""
     path = out / "runs.jsonl"
@@ -552,6 +563,13 @@ def run_log(out: Path, names: list[str]) -> dict:
             max(max(x["load_before"], x["load_after"]) for x in logs),
         ),
         "machine": logs[-1]["machine"],
+        "commits": {
+            commit: sorted(
+                {x["program"] for x in logs if x["machine"].get("commit") == commit}
+            )
+            for commit in dict.fromkeys(x["machine"].get("commit") for x in logs)
+            if commit
+        },
         "first": min(x["started"] for x in logs),
         "invocations": len(logs),
     }
@@ -745,7 +763,7 @@ def page_text(
             f"{machine.get('python')}, stanmix {machine.get('stanmix')}, stanli "
             f"{machine.get('stanli')}, numpy {machine.get('numpy')}, arviz "
             f"{machine.get('arviz')}"
-            + (f", at commit {machine['commit']}" if machine.get("commit") else "")
+            + _commits_text(log.get("commits", {}))
             + ". The machine was shared: 1-minute load "
             f"average {load_lo:.1f}-{load_hi:.1f} at the starts and ends of the "
             "programs' runs, so times are indicative.",
@@ -1273,8 +1291,7 @@ def findings_text(results: list[ProgramResult]) -> list[str]:
             "",
             "The diagnostics flag few of them: the chains agree with each other, "
             "because they all start in the same posterior mode (from the MAP, "
-            "jittered, or in the k-means variant from k-means clusterings that "
-            "agree), and that mode is not the one the truth lies in. In "
+            "jittered), and that mode is not the one the truth lies in. In "
             f"{close} of the {len(missed)} the two true anchor means are within "
             "two posterior sds of each other.",
             "",
