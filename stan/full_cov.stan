@@ -15,10 +15,12 @@
 // analytically: its conditional distribution given the row's other present
 // cells is normal (or Student-t), and the row's term gains the log
 // probability of the cell's bounds under it. With normal components a
-// row's two censored cells are integrated too: the probability of their
-// rectangle under their bivariate normal conditional, a one-dimensional
-// integral taken on 65 tanh-sinh nodes (pair_log_prob). Rows with more
-// censored cells (two or more with Student-t components) use augmentation
+// row whose only cells are two censored ones (every other cell missing) is
+// integrated too: the probability of their rectangle under the
+// component's bivariate normal marginal, a one-dimensional integral taken
+// on 65 tanh-sinh nodes (pair_log_prob), once per distinct rectangle.
+// Other rows with censored cells (two or more with Student-t components)
+// use augmentation
 // instead: each of those cells is a parameter (a latent true value,
 // y_latent, in row-major order) bounded by its limit(s), with a flat
 // density inside them. Integrating those latent values out gives the
@@ -102,9 +104,14 @@ transformed data {
   cell_lower = fill_cells(cell_lower, interval_row, interval_col, interval_lower);
   cell_upper = fill_cells(cell_upper, interval_row, interval_col, interval_upper);
 
-  // Rows whose censored cells are integrated (one; two with normal
-  // components): the first's column, kind and bounds, then the second's.
-  int max_integrated = student_t ? 1 : 2;
+  // Rows whose censored cells are integrated (one; with normal components
+  // also two, in a row with no observed cell): the first's column, kind
+  // and bounds, then the second's.
+  array[N] int integrated = rep_array(0, N);
+  for (n in 1:N) {
+    integrated[n] = n_censored[n] == 1
+                    || (!student_t && n_censored[n] == 2 && sum(observed[n]) == 0);
+  }
   array[N] int single_col = rep_array(0, N);
   array[N] int single_kind = rep_array(0, N);
   vector[N] single_lo = rep_vector(0, N);
@@ -116,7 +123,7 @@ transformed data {
   // Rows with more: their censored cells are latent values, row by row.
   int n_latent = 0;
   for (n in 1:N) {
-    n_latent += n_censored[n] > max_integrated ? n_censored[n] : 0;
+    n_latent += n_censored[n] > 0 && !integrated[n] ? n_censored[n] : 0;
   }
   array[n_latent] int latent_row;
   array[n_latent] int latent_col;
@@ -127,13 +134,12 @@ transformed data {
     int i = 0;
     for (n in 1:N) {
       for (d in 1:D) {
-        if (kind[n, d] > 0 && n_censored[n] <= max_integrated
-            && single_col[n] == 0) {
+        if (kind[n, d] > 0 && integrated[n] && single_col[n] == 0) {
           single_col[n] = d;
           single_kind[n] = kind[n, d];
           single_lo[n] = cell_lower[n, d];
           single_hi[n] = cell_upper[n, d];
-        } else if (kind[n, d] > 0 && n_censored[n] <= max_integrated) {
+        } else if (kind[n, d] > 0 && integrated[n]) {
           pair_col[n] = d;
           pair_kind[n] = kind[n, d];
           pair_lo[n] = cell_lower[n, d];
@@ -157,18 +163,17 @@ transformed data {
                                                      n_patterns);
   // quadrature nodes of the pairs' integrals: step 0.1, |t| <= 3.2
   matrix[65, 3] nodes = tanh_sinh_nodes(65, 0.1);
-  // Rows with two integrated cells and no value (every other cell
-  // missing) have the same probability when their rectangles are the same
-  // (columns, kinds and bounds: per-column detection limits make them
-  // so): each distinct rectangle is computed once, rect_count[u] times.
-  // A row is compared with the last 100 distinct rectangles (all of them
-  // where limits are per column; few comparisons where each row has its own).
-  int n_pair_rows = 0;                  // pair rows with values
+  // Rows with two integrated cells (every other cell missing) have the
+  // same probability when their rectangles are the same (columns, kinds
+  // and bounds: per-column detection limits make them so): each distinct
+  // rectangle is computed once, rect_count[u] times. A row is compared
+  // with the last 100 distinct rectangles (all of them where limits are
+  // per column; few comparisons where each row has its own).
   array[N] int rect_of = rep_array(0, N);
   array[N] int first_of = rep_array(0, N);  // the first row of each rectangle
   int n_rect = 0;
   for (n in 1:N) {
-    if (pair_col[n] > 0 && sum(valued[n]) == 0) {
+    if (pair_col[n] > 0) {
       int found = 0;
       for (u in max(1, n_rect - 99):n_rect) {
         int m = first_of[u];
@@ -183,8 +188,6 @@ transformed data {
       n_rect += found == 0;
       rect_of[n] = found == 0 ? n_rect : found;
       first_of[n_rect] = found == 0 ? n : first_of[n_rect];
-    } else {
-      n_pair_rows += pair_col[n] > 0;
     }
   }
   array[n_rect] int rect_count = rep_array(0, n_rect);
@@ -237,11 +240,6 @@ model {
   target += reduce_sum(full_cov_rows, positions, grainsize > 0 ? grainsize : N,
                        Y, order, table, single_kind, single_lo, single_hi, mu,
                        L_full, nu, student_t, log_w);
-  if (n_pair_rows > 0) {
-    target += full_cov_pair_rows(Y, order, table, single_kind, single_lo,
-                                 single_hi, pair_kind, pair_lo, pair_hi, nodes,
-                                 mu, L_full, log_w);
-  }
   if (n_rect > 0) {
     target += full_cov_lone_pairs(rect_row, rect_count, single_col,
                                   single_kind, single_lo, single_hi, pair_col,

@@ -461,8 +461,8 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
             raise StanmixInputError(
                 f"the run has {found['y_latent'].shape[2]} latent values y_latent "
                 f"but the data file's censored cells give {expected} (one per "
-                "censored cell in rows with three or more, or two or more with "
-                "Student-t components); give the data file the run used"
+                "censored cell of the rows the program samples as latent "
+                "values); give the data file the run used"
             )
 
 

@@ -6,10 +6,10 @@ all components. Parameters: ``sigma`` (J, D) and ``corr`` (J, D, D) with
 J = K (full) or 1 (tied); ``nu`` (K,) for Student-t.
 
 The Stan program integrates a row's only censored cell exactly (a CDF of
-its conditional distribution), with normal components a row's two censored
-cells too (a rectangle's probability by quadrature, as
-:mod:`stanmix.families._rectangle` computes it), and the censored cells of
-rows with more by augmentation (a bounded latent value per cell, see
+its conditional distribution), with normal components a row whose only
+cells are two censored ones too (a rectangle's probability by quadrature,
+as :mod:`stanmix.families._rectangle` computes it), and the censored cells
+of other rows by augmentation (a bounded latent value per cell, see
 :func:`latent_cells`). The Python kernel, which gives the log-likelihood and
 the memberships, integrates every censored cell exactly: a row
 with observed cells O, censored cells C and missing cells M contributes
@@ -541,27 +541,29 @@ class FullCovariance(Family):
 
 def latent_cells(cells: CellTable, student_t: bool) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the cells ``full_cov.stan`` samples as latent
-    values, row by row: the censored cells of rows with three or more
-    (normal components integrate a row's one or two censored cells
-    exactly), or with two or more (Student-t components integrate one).
+    values, row by row: the censored cells of rows with two or more, except,
+    with normal components, a row whose only cells are two censored ones
+    (the program integrates those, as a row's only censored cell).
 
     Examples
     --------
-    >>> from stanmix.cells import CellTable
+    >>> from stanmix.cells import MISSING, CellTable
     >>> nan = np.nan
     >>> cells = CellTable(
-    ...     np.array([[nan, nan, 1.0], [nan, 2.0, 3.0]]),
-    ...     np.array([[LEFT, RIGHT, OBSERVED], [LEFT, OBSERVED, OBSERVED]]),
+    ...     np.array([[nan, nan, nan], [nan, nan, 3.0]]),
+    ...     np.array([[LEFT, RIGHT, MISSING], [LEFT, LEFT, OBSERVED]]),
     ...     np.array([[nan, 0.5, nan], [nan, nan, nan]]),
-    ...     np.array([[0.0, nan, nan], [0.0, nan, nan]]))
+    ...     np.array([[0.0, nan, nan], [0.0, 1.0, nan]]))
     >>> latent_cells(cells, student_t=True)
-    (array([0, 0]), array([0, 1]))
+    (array([0, 0, 1, 1]), array([0, 1, 0, 1]))
     >>> latent_cells(cells, student_t=False)
-    (array([], dtype=int64), array([], dtype=int64))
+    (array([1, 1]), array([0, 1]))
     """
     censored = cells.censored
-    several = censored.sum(axis=1) > (1 if student_t else 2)
-    return np.nonzero(censored & several[:, None])
+    count = censored.sum(axis=1)
+    lone_pair = (count == 2) & ~(cells.kind == OBSERVED).any(axis=1)
+    latent = (count > 1) & ~(lone_pair & (not student_t))
+    return np.nonzero(censored & latent[:, None])
 
 
 def _latent_init(cells: CellTable, student_t: bool) -> dict:
