@@ -165,6 +165,15 @@ def _object_floats(arr: np.ndarray) -> tuple[np.ndarray, tuple | None]:
     return out, None
 
 
+def _too_large(subject: str, where: str, fix: str) -> StanmixInputError:
+    """The error for a number beyond float range: "<subject> a number too
+    large for a float (beyond ...)<where>; <fix>"."""
+    return StanmixInputError(
+        f"{subject} a number too large for a float (beyond "
+        f"{np.finfo(float).max:.3g}){where}; {fix}"
+    )
+
+
 def least_precision(*specs) -> np.dtype:
     """The least precise float type among the values of ``specs`` (float64
     unless float32 or float16 values were given).
@@ -335,11 +344,10 @@ def as_matrix(
                 continue
             values[:, j], too_large = _object_floats(column.to_numpy())
             if too_large is not None:
-                raise StanmixInputError(
-                    f"{name} has a number too large for a float (beyond "
-                    f"{np.finfo(float).max:.3g}) at "
-                    f"{_where([too_large[0]], [j], columns, index)}; "
-                    "correct it or record it as NaN (missing)"
+                raise _too_large(
+                    f"{name} has",
+                    f" at {_where([too_large[0]], [j], columns, index)}",
+                    "correct it or record it as NaN (missing)",
                 )
     else:
         masked = np.ma.getmaskarray(X) if np.ma.isMaskedArray(X) else None
@@ -360,10 +368,10 @@ def as_matrix(
         if arr.dtype == object:
             values, too_large = _object_floats(arr)
             if too_large is not None:
-                raise StanmixInputError(
-                    f"{name} has a number too large for a float (beyond "
-                    f"{np.finfo(float).max:.3g}) at position {too_large}; correct "
-                    "it or record it as NaN (missing)"
+                raise _too_large(
+                    f"{name} has",
+                    f" at position {too_large}",
+                    "correct it or record it as NaN (missing)",
                 )
         else:
             values = np.array(arr, dtype=float, copy=True)
@@ -525,22 +533,17 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
     try:
         given = np.asarray(spec)  # a masked array's data: its mask is applied below
         kind = _not_real(given)
-        if kind is None and given.dtype == object:
-            arr, too_large = _object_floats(given)
-            if too_large is not None:
-                kind = "too large"
-        elif kind is None:
+        if kind is None and given.dtype != object:
             arr = np.array(given, dtype=float, copy=True)
     except (TypeError, ValueError):
         raise StanmixInputError(
             f"{what} must be a number, a mapping {{column: number}} or an array "
             "of per-cell limits shaped like the data"
         ) from None
-    if kind == "too large":
-        raise StanmixInputError(
-            f"{what} holds a number too large for a float (beyond "
-            f"{np.finfo(float).max:.3g}); use NaN for no limit"
-        )
+    if kind is None and given.dtype == object:
+        arr, too_large = _object_floats(given)
+        if too_large is not None:
+            raise _too_large(f"{what} holds", "", "use NaN for no limit")
     if kind is not None:
         raise StanmixInputError(
             f"{what} holds {_kind_words(kind)[0]} (dtype {given.dtype}); give "
