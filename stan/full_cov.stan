@@ -241,10 +241,11 @@ model {
                        Y, order, table, single_kind, single_lo, single_hi, mu,
                        L_full, nu, student_t, log_w);
   if (n_rect > 0) {
-    target += full_cov_lone_pairs(rect_row, rect_count, single_col,
-                                  single_kind, single_lo, single_hi, pair_col,
-                                  pair_kind, pair_lo, pair_hi, nodes, mu,
-                                  L_full, log_w);
+    matrix[n_rect, K] rect_lp = rectangle_log_probs(
+      rect_row, single_col, single_kind, single_lo, single_hi, pair_col,
+      pair_kind, pair_lo, pair_hi, nodes, mu, L_full);
+    target += dot_product(to_vector(rect_count), rows_log_sum_exp(
+      rect_lp + rep_matrix(log_w', n_rect)));
   }
 }
 
@@ -253,10 +254,12 @@ generated quantities {
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
     matrix[N, D] Y = fill_cells(y_obs, latent_row, latent_col, y_latent);
+    matrix[n_rect, K] rect_lp = rectangle_log_probs(
+      rect_row, single_col, single_kind, single_lo, single_hi, pair_col,
+      pair_kind, pair_lo, pair_hi, nodes, mu, scaled_factors(sigma, L_corr));
     matrix[N, K] lp = full_cov_log_terms(
-      Y, order, table, single_kind, single_lo, single_hi, pair_kind, pair_lo,
-      pair_hi, nodes, mu, sigma, L_corr, nu, student_t,
-      log_mixing_weights(w_simplex, log_g));
+      Y, order, table, single_kind, single_lo, single_hi, rect_of, rect_lp,
+      mu, sigma, L_corr, nu, student_t, log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }
