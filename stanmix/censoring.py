@@ -921,6 +921,11 @@ def check_fit_data(cells: CellTable) -> None:
                 "drop it, or give at least some measured values"
             )
         points = point_values[cells.kind[:, d] != MISSING, d]
+        if points.size == 1:
+            raise StanmixInputError(
+                f"column {name!r} has one value ({points[0]:g}) and every other "
+                "cell missing; drop it: one value says nothing about the clusters"
+            )
         if np.ptp(points) == 0:
             raise StanmixInputError(
                 f"column {name!r} is constant (every value is {points[0]:g}); drop "

@@ -1299,15 +1299,19 @@ class Mixture:
         scales = np.asarray(self.scales_, dtype=float).reshape(k, -1)
         scales = np.broadcast_to(scales, (k, self.cells_.n_dims))  # one per row
         spread = np.std(self.cells_.point_values(), axis=0)
-        found = [
-            f"component {c} in column {name!r} (scale {scales[c, j]:.2g})"
-            for j, name, _, _ in tied
-            for c in range(k)
-            if scales[c, j] < 1e-3 * spread[j]
-        ]
+        found = []
+        for j, name, _, _ in tied:
+            low = np.flatnonzero(scales[:, j] < 1e-3 * spread[j])
+            if low.size:
+                which = ", ".join(map(str, low))
+                found.append(
+                    f"column {name!r}: component{'s' * (low.size > 1)} {which} "
+                    f"(scale down to {scales[low, j].min():.2g})"
+                )
         if found:
             warnings.warn(
-                f"components collapsed onto a single value: {'; '.join(found)}"
+                f"components collapsed onto a single value in "
+                f"{_listing(found, '; ', 'column')}"
                 f"{tied_columns_hint(self.cells_, tied)}.",
                 RuntimeWarning,
                 stacklevel=4,
@@ -1815,13 +1819,23 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
     return tied
 
 
+def _listing(items: list[str], sep: str = ", ", noun: str = "", shown: int = 5) -> str:
+    """The first ``shown`` items joined by ``sep``, then how many more
+    (``"a, b and 3 more"``; ``noun`` names what they are, pluralised)."""
+    if len(items) <= shown:
+        return sep.join(items)
+    rest = len(items) - shown
+    what = f" {noun}{'s' * (rest > 1)}" if noun else ""
+    return f"{sep.join(items[:shown])} and {rest} more{what}"
+
+
 def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
     """A sentence naming :func:`tied_columns` (``tied``, when found already)
     and what they do, or ""."""
     tied = tied_columns(cells) if tied is None else tied
     if not tied:
         return ""
-    listed = ", ".join(f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied)
+    listed = _listing([f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied])
     return (
         f". Column(s) {listed} repeat a few values: a component can sit on one "
         "of them with a scale near zero, where the density of continuous "

@@ -230,6 +230,10 @@ def fit_mixture(X, **kwargs):
         (lambda: fit_normal(Y, seed=1.5), "seed must be an integer"),
         (lambda: fit_normal(Y, adapt_delta="0.9"), "adapt_delta must be a number"),
         (lambda: fit_normal(np.ones(5)), "column 'x0' is constant"),
+        (
+            lambda: fit_diag(FRAME.assign(y=[2.5] + [np.nan] * (len(FRAME) - 1))),
+            "column 'y' has one value (2.5) and every other cell missing",
+        ),
         (  # the sd's square would underflow: the fit's numbers would be wrong
             lambda: fit_diag(FRAME.assign(y=FRAME["y"] * 1e-190)),
             "column 'y' varies by too small an amount to compute with",

@@ -148,8 +148,28 @@ def test_components_collapsed_onto_one_value_are_warned_of():
     message = next(str(r.message) for r in w if "collapsed" in str(r.message))
     small = np.flatnonzero(model.scales_.ravel() < 1e-3 * X["score"].std(ddof=0))
     assert small.size
-    for c in small:
-        assert f"component {c} in column 'score'" in message
+    which = ", ".join(map(str, small))
+    plural = "s" * (small.size > 1)
+    assert f"column 'score': component{plural} {which} (scale" in message
+
+
+def test_collapse_warning_names_a_few_columns_and_counts_the_rest():
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.integers(0, 3, size=(60, 20)), dtype=float)
+    X.columns = [f"c{j}" for j in range(20)]
+    model = sm.Mixture(2, engine="stanli")
+    model.cells_, _ = cell_table(X)
+    model.weights_ = np.array([0.5, 0.5])
+    model.scales_ = np.full((2, 20), 1e-6)
+    with pytest.warns(RuntimeWarning, match="collapsed onto a single value") as w:
+        model._warn_collapsed()
+    message = str(w[0].message)
+    assert "column 'c4': components 0, 1 (scale down to 1e-06)" in message
+    assert "'c5'" not in message.split(". Column(s)")[0]
+    assert "and 15 more columns. Column(s) 'c0' (3 values in 60 rows)" in message
+    assert "and 15 more repeat a few values" in message
 
 
 def test_measurements_give_no_tie_warning():
