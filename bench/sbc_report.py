@@ -1412,7 +1412,7 @@ def findings_text(results: list[ProgramResult]) -> list[str]:
             "outgrows the LKJ(2) prior times the Jacobian of the correlation's "
             "unconstrained transform once five rows do it. A posterior mode of that"
             " joint density can then be degenerate (rho = +-1), and chains started "
-            "there need tiny steps."
+            "there need tiny steps.",
             "",
             "Until commit 7ff34bc the program sampled these data sets' doubly "
             "censored cells as latent values. The run at 6e93e91 found what "

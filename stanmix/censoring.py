@@ -102,6 +102,16 @@ def row_label(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def listing(items: list[str], sep: str = ", ", noun: str = "", shown: int = 5) -> str:
+    """The first ``shown`` items joined by ``sep``, then how many more
+    (``"a, b and 3 more"``; ``noun`` names what they are, pluralised)."""
+    if len(items) <= shown:
+        return sep.join(items)
+    rest = len(items) - shown
+    what = f" {noun}{'s' * (rest > 1)}" if noun else ""
+    return f"{sep.join(items[:shown])} and {rest} more{what}"
+
+
 def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
     """``"row 3, column 'x'; ..."`` for cell positions, rows by their label
     (and by the index's name, ``"line 5, ..."``, when it has a name)."""
@@ -111,8 +121,7 @@ def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
         f"{word} {name(r)}, column {columns[c]!r}"
         for r, c in zip(rows, cols, strict=True)
     ]
-    more = f" and {len(cells) - limit} more" if len(cells) > limit else ""
-    return "; ".join(cells[:limit]) + more
+    return listing(cells, "; ", shown=limit)
 
 
 def _not_real(arr: np.ndarray) -> str | None:
@@ -475,7 +484,7 @@ def _rows_of(spec, what: str, columns, index: pd.Index, fill=None):
 def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
     """How a row index differs from the data's, in words."""
 
-    def listing(labels: pd.Index) -> str:
+    def labels_text(labels: pd.Index) -> str:
         text = ", ".join(row_label(v) for v in labels[:shown])
         return text + (
             f" and {len(labels) - shown} more" if len(labels) > shown else ""
@@ -485,9 +494,9 @@ def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
     extra = given[~given.isin(data)]
     absent = data[~data.isin(given)]
     if len(extra):
-        parts.append(f"it has label(s) {listing(extra)} that the data has not")
+        parts.append(f"it has label(s) {labels_text(extra)} that the data has not")
     if len(absent):
-        parts.append(f"it has no row for the data's label(s) {listing(absent)}")
+        parts.append(f"it has no row for the data's label(s) {labels_text(absent)}")
     if not parts:
         parts.append("it repeats labels")
     return " and ".join(parts)

@@ -39,7 +39,7 @@ from stanmix.cells import (
     best_determined,
     mostly_censored,
 )
-from stanmix.censoring import cell_table, check_fit_data, row_label
+from stanmix.censoring import cell_table, check_fit_data, listing, row_label
 from stanmix.diagnostics import Convergence, convergence, detect_label_switching
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
@@ -1311,7 +1311,7 @@ class Mixture:
         if found:
             warnings.warn(
                 f"components collapsed onto a single value in "
-                f"{_listing(found, '; ', 'column')}"
+                f"{listing(found, '; ', 'column')}"
                 f"{tied_columns_hint(self.cells_, tied)}.",
                 RuntimeWarning,
                 stacklevel=4,
@@ -1819,23 +1819,13 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
     return tied
 
 
-def _listing(items: list[str], sep: str = ", ", noun: str = "", shown: int = 5) -> str:
-    """The first ``shown`` items joined by ``sep``, then how many more
-    (``"a, b and 3 more"``; ``noun`` names what they are, pluralised)."""
-    if len(items) <= shown:
-        return sep.join(items)
-    rest = len(items) - shown
-    what = f" {noun}{'s' * (rest > 1)}" if noun else ""
-    return f"{sep.join(items[:shown])} and {rest} more{what}"
-
-
 def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
     """A sentence naming :func:`tied_columns` (``tied``, when found already)
     and what they do, or ""."""
     tied = tied_columns(cells) if tied is None else tied
     if not tied:
         return ""
-    listed = _listing([f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied])
+    listed = listing([f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied])
     return (
         f". Column(s) {listed} repeat a few values: a component can sit on one "
         "of them with a scale near zero, where the density of continuous "
