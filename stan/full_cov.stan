@@ -18,7 +18,9 @@
 // row whose only cells are two censored ones (every other cell missing) is
 // integrated too: the probability of their rectangle under the
 // component's bivariate normal marginal, a one-dimensional integral taken
-// on 65 tanh-sinh nodes (pair_log_prob), once per distinct rectangle.
+// on 65 tanh-sinh nodes (pair_log_prob; with |correlation| > 0.9 on each
+// of up to three pieces, cut where the inner probability steps), once per
+// distinct rectangle.
 // Other rows with censored cells (two or more with Student-t components)
 // use augmentation
 // instead: each of those cells is a parameter (a latent true value,
