@@ -102,12 +102,21 @@ def row_label(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def listing(items: list[str], sep: str = ", ", noun: str = "", shown: int = 5) -> str:
+def listing(
+    items: list[str],
+    sep: str = ", ",
+    noun: str = "",
+    shown: int = 5,
+    total: int | None = None,
+) -> str:
     """The first ``shown`` items joined by ``sep``, then how many more
-    (``"a, b and 3 more"``; ``noun`` names what they are, pluralised)."""
-    if len(items) <= shown:
+    (``"a, b and 3 more"``; ``noun`` names what they are, pluralised) of
+    ``total`` in all (``len(items)`` unless given: a caller may pass only
+    the first few of many)."""
+    total = len(items) if total is None else total
+    if total <= shown:
         return sep.join(items)
-    rest = len(items) - shown
+    rest = total - shown
     what = f" {noun}{'s' * (rest > 1)}" if noun else ""
     return f"{sep.join(items[:shown])} and {rest} more{what}"
 
@@ -119,9 +128,9 @@ def _where(rows, cols, columns, index=None, limit: int = 5) -> str:
     word = getattr(index, "name", None) or "row"
     cells = [
         f"{word} {name(r)}, column {columns[c]!r}"
-        for r, c in zip(rows, cols, strict=True)
+        for r, c in zip(rows[:limit], cols[:limit], strict=True)
     ]
-    return listing(cells, "; ", shown=limit)
+    return listing(cells, "; ", shown=limit, total=len(rows))
 
 
 def _not_real(arr: np.ndarray) -> str | None:
@@ -485,10 +494,8 @@ def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
     """How a row index differs from the data's, in words."""
 
     def labels_text(labels: pd.Index) -> str:
-        text = ", ".join(row_label(v) for v in labels[:shown])
-        return text + (
-            f" and {len(labels) - shown} more" if len(labels) > shown else ""
-        )
+        first = [row_label(v) for v in labels[:shown]]
+        return listing(first, shown=shown, total=len(labels))
 
     parts = []
     extra = given[~given.isin(data)]

@@ -60,6 +60,13 @@ def fit_mixture(X, **kwargs):
             "row(s) 1 have every cell missing",
         ),
         (lambda: fit_normal(np.array([1.0, np.inf, 2.0])), "infinite values at row 1"),
+        (
+            lambda: fit_diag(
+                np.where(np.arange(2000)[:, None] % 2, np.inf, np.ones((1, 2)))
+            ),
+            "row 1, column 'x0'; row 1, column 'x1'; row 3, column 'x0'; row 3, "
+            "column 'x1'; row 5, column 'x0' and 1995 more; replace",
+        ),
         (lambda: fit_normal(np.array([])), "is empty"),
         (
             lambda: fit_normal(Y, n_components=0),
