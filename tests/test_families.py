@@ -206,56 +206,34 @@ def test_censored_cells_reach_their_rows_either_way(family_name, n):
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     ours = likelihood.log_likelihood(family, cells, params)[0]
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
-    # The cuts move with the parameters; the sum does not, nor its gradient.
-    _, grad = bridge.log_density_gradient(unc)
-    step = 1e-6
-    for i in range(unc.size):
-        e = np.zeros_like(unc)
-        e[i] = step
-        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
-        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
 
 
-@pytest.mark.parametrize("rho", [-0.999, 0.999, 0.9999])
-def test_rectangles_near_a_singular_correlation_agree_with_the_program(rho):
-    """Rows censored in both columns, every pair of kinds, bounds that cut
-    bands across a nearly singular component: the program's generated
-    log_lik (pair_log_prob, its own cuts) against the Python likelihood,
-    which matches Owen's closed form there (above). Before the cuts both
-    sides used one rule with errors up to 5e-2, and at a tie in the order
-    they could differ by as much."""
+def _pair_rows(pairs) -> CellTable:
+    """Rows whose only cells are two censored ones, ``(kind1, kind2, (lo1,
+    hi1), (lo2, hi2))`` each, then four observed rows."""
+    n = len(pairs) + 4
+    kind = np.full((n, 2), OBSERVED, np.int8)
+    lower, upper = np.full((n, 2), np.nan), np.full((n, 2), np.nan)
+    for i, (k1, k2, b1, b2) in enumerate(pairs):
+        kind[i] = k1, k2
+        lower[i], upper[i] = (b1[0], b2[0]), (b1[1], b2[1])
+    values = np.where(
+        kind == OBSERVED, np.random.default_rng(2).normal(size=(n, 2)), np.nan
+    )
+    return CellTable(values, kind, lower, upper)
+
+
+def _full_cov_point(cells: CellTable, start: dict):
+    """full_cov.stan (normal components, generated log_lik on) built for
+    ``cells`` under stanli, its unconstrained point at ``start``, and the
+    draw's variables there."""
     from stanmix.cells import Standardization
 
     family = FAMILIES["normal", "full"]()
-    bounds = {LEFT: [(np.nan, 0.5), (np.nan, -0.5)], RIGHT: [(0.5, np.nan)]}
-    bounds[RIGHT].append((-0.5, np.nan))
-    bounds[INTERVAL] = [(-1.0, 0.5), (0.25, 2.0)]
-    rows = [
-        (k1, k2, b1, b2)
-        for k1 in (LEFT, RIGHT, INTERVAL)
-        for k2 in (LEFT, RIGHT, INTERVAL)
-        for b1 in bounds[k1]
-        for b2 in bounds[k2]
-    ]
-    n = len(rows) + 4
-    rng = np.random.default_rng(2)
-    kind = np.full((n, 2), OBSERVED, np.int8)
-    lower, upper = np.full((n, 2), np.nan), np.full((n, 2), np.nan)
-    for i, (k1, k2, b1, b2) in enumerate(rows):
-        kind[i] = k1, k2
-        lower[i], upper[i] = (b1[0], b2[0]), (b1[1], b2[1])
-    values = np.where(kind == OBSERVED, rng.normal(size=(n, 2)), np.nan)
-    cells = CellTable(values, kind, lower, upper)
-    corr = np.array([[[1.0, rho], [rho, 1.0]], [[1.0, 0.3], [0.3, 1.0]]])
-    start = family.start(
-        np.array([[-0.2, 0.1], [1.0, 1.2]]),
-        np.array([[1.0, 1.3], [0.7, 0.9]]),
-        np.array([0.6, 0.4]),
-        corr,
-    )
     layout = Layout(0, True)
     units = Standardization(np.zeros(2), np.ones(2))
-    data = family.stan_data(cells, 2, layout, Priors(), start, units)
+    k = len(start["w"])
+    data = family.stan_data(cells, k, layout, Priors(), start, units)
     data.update(compute_log_lik=1)
     payload = {
         key: v.tolist() if isinstance(v, np.ndarray) else v for key, v in data.items()
@@ -276,11 +254,81 @@ def test_rectangles_near_a_singular_correlation_agree_with_the_program(rho):
     draw = bridge.param_constrain(
         unc, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
     )
-    out = unflatten(names, draw[None, None])
+    return bridge, unc, unflatten(names, draw[None, None])
+
+
+@pytest.mark.parametrize("rho", [-0.999, 0.999, 0.9999])
+def test_rectangles_near_a_singular_correlation_agree_with_the_program(rho):
+    """Rows censored in both columns, every pair of kinds, bounds that cut
+    bands across a nearly singular component: the program's generated
+    log_lik (pair_log_prob, its own cuts) against the Python likelihood,
+    which matches Owen's closed form there (above). Before the cuts both
+    sides used one rule with errors up to 5e-2, and at a tie in the order
+    they could differ by as much. The cuts move with the parameters; the
+    log density's gradient matches central differences."""
+    family = FAMILIES["normal", "full"]()
+    bounds = {LEFT: [(np.nan, 0.5), (np.nan, -0.5)], RIGHT: [(0.5, np.nan)]}
+    bounds[RIGHT].append((-0.5, np.nan))
+    bounds[INTERVAL] = [(-1.0, 0.5), (0.25, 2.0)]
+    cells = _pair_rows(
+        [
+            (k1, k2, b1, b2)
+            for k1 in (LEFT, RIGHT, INTERVAL)
+            for k2 in (LEFT, RIGHT, INTERVAL)
+            for b1 in bounds[k1]
+            for b2 in bounds[k2]
+        ]
+    )
+    corr = np.array([[[1.0, rho], [rho, 1.0]], [[1.0, 0.3], [0.3, 1.0]]])
+    start = family.start(
+        np.array([[-0.2, 0.1], [1.0, 1.2]]),
+        np.array([[1.0, 1.3], [0.7, 0.9]]),
+        np.array([0.6, 0.4]),
+        corr,
+    )
+    bridge, unc, out = _full_cov_point(cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     np.testing.assert_allclose(params["corr"][0, 0, 0, 1], rho, rtol=1e-12)
     ours = likelihood.log_likelihood(family, cells, params)[0]
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
+    _, grad = bridge.log_density_gradient(unc)
+    step = 1e-6
+    for i in range(unc.size):
+        e = np.zeros_like(unc)
+        e[i] = step
+        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
+        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
+
+
+@pytest.mark.parametrize("kind_y", [LEFT, RIGHT, INTERVAL])
+@pytest.mark.parametrize("kind_x", [LEFT, RIGHT, INTERVAL])
+def test_a_pair_cut_at_an_end_compiles_and_keeps_a_finite_gradient(
+    kind_x, kind_y, monkeypatch
+):
+    """One rectangle, under a component with correlation 0.95, whose y
+    bound the conditional location of y crosses where x reaches its own
+    bound of 0.6 (or -0.45), to the last digit: the cut is not made within
+    1e-9 SDs of an end (a piece an ulp wide gave the gradient NaN), and
+    stanli compiles the generated quantities (STANLI_NO_INTERPRETER
+    refuses a model it cannot: a boolean operator on parameters once sent
+    them to its interpreter)."""
+    monkeypatch.setenv("STANLI_NO_INTERPRETER", "1")
+    family = FAMILIES["normal", "full"]()
+    mu, sd, rho = np.array([[0.3, -0.2]]), np.array([[1.5, 0.7]]), 0.95
+    end = -0.45 if kind_x == RIGHT else 0.6
+    step = -0.2 + rho * 0.7 * (end - 0.3) / 1.5  # y's location when x = end
+    bound = {LEFT: (np.nan, 0.6), RIGHT: (-0.45, np.nan), INTERVAL: (-0.45, 0.6)}
+    other = {LEFT: (np.nan, step), RIGHT: (step, np.nan), INTERVAL: (step, 2.0)}
+    cells = _pair_rows([(kind_x, kind_y, bound[kind_x], other[kind_y])])
+    start = family.start(mu, sd, np.ones(1), np.array([[[1.0, rho], [rho, 1.0]]]))
+    bridge, unc, out = _full_cov_point(cells, start)
+    params = {name: arr[0] for name, arr in family.from_stan(out).items()}
+    ours = likelihood.log_likelihood(family, cells, params)[0]
+    np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        point = unc + rng.normal(size=unc.size) * 1e-15
+        assert np.isfinite(bridge.log_density_gradient(point)[1]).all()
 
 
 @pytest.mark.parametrize(("key", "d"), CASES)
