@@ -177,32 +177,7 @@ def test_censored_cells_reach_their_rows_either_way(family_name, n):
     family = FAMILIES[family_name, "diag"]()
     k = 2
     start = family.start(np.array([[-1.0], [1.5]]), np.ones((k, 1)), np.full(k, 0.5))
-    from stanmix.cells import Standardization
-
-    units = Standardization(np.zeros(1), np.ones(1))
-    layout = Layout(0, True)
-    data = family.stan_data(cells, k, layout, Priors(), start, units)
-    data.update(compute_log_lik=1)
-    payload = {
-        key: v.tolist() if isinstance(v, np.ndarray) else v for key, v in data.items()
-    }
-    bridge = stanli.bridgestan_model(
-        mir=get_engine("stanli")._program(program_path(family.program)),
-        data=payload,
-        name=family.program,
-    )
-    init = mixing_init(data, family.stan_init(start, cells, layout))
-    unc = bridge.param_unconstrain_json(
-        json.dumps({key: np.asarray(v).tolist() for key, v in init.items()})
-    )
-    names = [
-        f"{m.split('.')[0]}[{','.join(m.split('.')[1:])}]" if "." in m else m
-        for m in bridge.param_names(include_tp=True, include_gq=True)
-    ]
-    draw = bridge.param_constrain(
-        unc, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
-    )
-    out = unflatten(names, draw[None, None])
+    _, _, out = _program_point(family, cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     ours = likelihood.log_likelihood(family, cells, params)[0]
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
@@ -223,15 +198,15 @@ def _pair_rows(pairs) -> CellTable:
     return CellTable(values, kind, lower, upper)
 
 
-def _full_cov_point(cells: CellTable, start: dict):
-    """full_cov.stan (normal components, generated log_lik on) built for
-    ``cells`` under stanli, its unconstrained point at ``start``, and the
-    draw's variables there."""
+def _program_point(family, cells: CellTable, start: dict):
+    """The family's program (generated log_lik on) built for ``cells`` under
+    stanli, its unconstrained point at ``start``, and the draw's variables
+    there."""
     from stanmix.cells import Standardization
 
-    family = FAMILIES["normal", "full"]()
     layout = Layout(0, True)
-    units = Standardization(np.zeros(2), np.ones(2))
+    d = cells.values.shape[1]
+    units = Standardization(np.zeros(d), np.ones(d))
     k = len(start["w"])
     data = family.stan_data(cells, k, layout, Priors(), start, units)
     data.update(compute_log_lik=1)
@@ -286,7 +261,7 @@ def test_rectangles_near_a_singular_correlation_agree_with_the_program(rho):
         np.array([0.6, 0.4]),
         corr,
     )
-    bridge, unc, out = _full_cov_point(cells, start)
+    bridge, unc, out = _program_point(family, cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     np.testing.assert_allclose(params["corr"][0, 0, 0, 1], rho, rtol=1e-12)
     ours = likelihood.log_likelihood(family, cells, params)[0]
@@ -321,7 +296,7 @@ def test_a_pair_cut_at_an_end_compiles_and_keeps_a_finite_gradient(
     other = {LEFT: (np.nan, step), RIGHT: (step, np.nan), INTERVAL: (step, 2.0)}
     cells = _pair_rows([(kind_x, kind_y, bound[kind_x], other[kind_y])])
     start = family.start(mu, sd, np.ones(1), np.array([[[1.0, rho], [rho, 1.0]]]))
-    bridge, unc, out = _full_cov_point(cells, start)
+    bridge, unc, out = _program_point(family, cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     ours = likelihood.log_likelihood(family, cells, params)[0]
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
