@@ -50,14 +50,7 @@ from stanmix.exceptions import (
 )
 from stanmix.families import Family, Layout, Params, Priors, get_family
 from stanmix.families.base import mixing_init
-from stanmix.inference.metric import (
-    LAPLACE_WARMUP,
-    WINDOWED_WARMUP,
-    check_inv_metric,
-    choose_adaptation,
-    choose_metric,
-    windowed_min_warmup,
-)
+from stanmix.inference.metric import check_inv_metric, plan_nuts
 from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
     FIT_DEFAULTS,
@@ -869,96 +862,33 @@ class Mixture:
                 censored_heavy = map_probs is not None and bool(
                     mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
                 )
-                auto_metric = metric == "auto"
-                explicit_laplace = adaptation == "laplace"
-                min_warmup = windowed_min_warmup(engine.name)
-                if adaptation == "auto":
-                    adaptation = choose_adaptation(
-                        separation=separation if init == "map" else None,
-                        metric=metric,
-                        warmup=warmup,
-                        metric_given="inv_metric" in engine_options,
-                        at_map=init == "map",
-                        min_warmup=min_warmup,
+                plan = plan_nuts(
+                    adaptation=adaptation,
+                    metric=metric,
+                    warmup=warmup,
+                    inv_metric=engine_options.pop("inv_metric", None),
+                    adapt_engaged=engine_options.get("adapt_engaged", True),
+                    engine=engine.name,
+                    n_unconstrained=self._n_unconstrained(family, k, cells),
+                    separation=separation,
+                    mostly_censored=censored_heavy,
+                    at_map=init == "map",
+                    laplace=None
+                    if best is None
+                    else lambda: _laplace_metric(
+                        engine, stan_file, data, best, program_init(mode)
+                    ),
+                )
+                for note in plan.notes:
+                    logger.info(note)
+                for message in plan.warnings:
+                    warnings.warn(
+                        message, RuntimeWarning, stacklevel=check.caller_level()
                     )
-                covariance = None
-                laplace_failed = False
-                if adaptation == "laplace":
-                    if best is not None:
-                        covariance = _laplace_metric(
-                            engine, stan_file, data, best, program_init(mode)
-                        )
-                    if covariance is None:
-                        message = (
-                            (
-                                "no posterior mode was found"
-                                if best is None
-                                else "the log density's curvature at the MAP is not "
-                                "positive definite"
-                            )
-                            + ", so the Laplace approximation gives no metric; "
-                            "Stan's windowed adaptation is used instead"
-                        )
-                        if explicit_laplace:
-                            warnings.warn(message, RuntimeWarning, stacklevel=2)
-                        logger.info(message)
-                        adaptation = "windowed"
-                        laplace_failed = best is not None
-                if auto_metric and "inv_metric" in engine_options:
-                    # The user's metric says its kind by its shape.
-                    dense = np.ndim(engine_options["inv_metric"]) == 2
-                    metric = "dense_e" if dense else "diag_e"
-                elif auto_metric:
-                    # Warmup draws estimate the metric only where Laplace gave none.
-                    estimating = None
-                    if covariance is None:
-                        estimating = WINDOWED_WARMUP if warmup is None else warmup
-                    metric = choose_metric(
-                        n_unconstrained=self._n_unconstrained(family, k, cells),
-                        warmup=estimating,
-                        separation=separation,
-                        mostly_censored=censored_heavy,
-                    )
-                if covariance is not None:
-                    engine_options["inv_metric"] = (
-                        covariance
-                        if metric == "dense_e"
-                        else np.diag(covariance).copy()
-                    )
-                if warmup is None:
-                    warmup = (
-                        LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
-                    )
-                adapt_engaged = engine_options.get("adapt_engaged", True)
-                if (
-                    covariance is None
-                    and metric != "unit_e"
-                    and (not adapt_engaged or warmup < min_warmup)
-                ):
-                    # No metric is estimated: the chains keep the one they
-                    # start with, the identity unless inv_metric gives one.
-                    given = "inv_metric" in engine_options
-                    if not given:
-                        metric = "unit_e"
-                    adaptation = "none"
-                    if adapt_engaged:
-                        warnings.warn(
-                            _short_warmup_message(
-                                warmup,
-                                min_warmup,
-                                engine.name,
-                                given,
-                                laplace=None
-                                if given or laplace_failed
-                                else "adaptation='laplace'"
-                                if init == "map"
-                                else "init='map' with adaptation='laplace'",
-                            ),
-                            RuntimeWarning,
-                            stacklevel=check.caller_level(),
-                        )
-                self.metric_ = metric
-                self.adaptation_ = adaptation
+                self.metric_ = plan.metric
+                self.adaptation_ = plan.adaptation
+                if plan.inv_metric is not None:
+                    engine_options["inv_metric"] = plan.inv_metric
                 if threads is None and family.threads and family.spare_cores:
                     threads = spare_threads(chains, usable_cores())
                 self.threads_per_chain_ = threads or 1
@@ -973,18 +903,20 @@ class Mixture:
                     stan_file,
                     data,
                     chains=chains,
-                    warmup=warmup,
+                    warmup=plan.warmup,
                     draws=draws,
                     seed=seed,
                     adapt_delta=adapt_delta,
-                    metric=metric,
+                    metric=plan.metric,
                     inits=inits,
                     pathfinder_init=init == "pathfinder",
                     show_progress=show_progress,
-                    adapt_metric=covariance is None,
+                    adapt_metric=plan.adapt_metric,
                     **engine_options,
                 )
-                result.info.setdefault("adapt_engaged", bool(adapt_engaged))
+                result.info.setdefault(
+                    "adapt_engaged", bool(engine_options.get("adapt_engaged", True))
+                )
             self._finish(result, log_likelihood, relabel, map_probs)
         return self
 
@@ -2014,45 +1946,6 @@ def _laplace_metric(
     pivot, which ``data`` may have changed since the MAP."""
     point = end_point(best, init, keep_init=("_ordered", "_below"))
     return engine.laplace_covariance(stan_file, data, point)
-
-
-def _short_warmup_message(
-    warmup: int, min_warmup: int, engine: str, given: bool, laplace: str | None
-) -> str:
-    """The warning for a windowed adaptation whose warmup is too short to
-    estimate a metric: what the chains run on instead (``given``: the
-    user's ``inv_metric``), and what to do (``laplace``: the settings that
-    would give the Laplace metric, None where it cannot be had).
-
-    Examples
-    --------
-    >>> print(_short_warmup_message(100, 150, "stanli", False,
-    ...                             "adaptation='laplace'"))
-    ... # doctest: +NORMALIZE_WHITESPACE
-    the metric cannot adapt with fewer than 150 warmup iterations (warmup=100):
-    Stan's windowed adaptation on engine 'stanli' estimates none from fewer,
-    so the chains run on the identity metric (metric_='unit_e',
-    adaptation_='none') and only the step size is tuned; set warmup=150 or
-    more, or use adaptation='laplace' (the metric from the curvature at the
-    MAP, which needs only a short warmup)
-    """
-    kept = (
-        "the given inv_metric, unchanged (adaptation_='none')"
-        if given
-        else "the identity metric (metric_='unit_e', adaptation_='none')"
-    )
-    fix = f"set warmup={min_warmup} or more"
-    if laplace:
-        fix += (
-            f", or use {laplace} (the metric from the curvature at the MAP, "
-            "which needs only a short warmup)"
-        )
-    return (
-        f"the metric cannot adapt with fewer than {min_warmup} warmup iterations "
-        f"(warmup={warmup}): Stan's windowed adaptation on engine {engine!r} "
-        f"estimates none from fewer, so the chains run on {kept} and only the "
-        f"step size is tuned; {fix}"
-    )
 
 
 def _first(params: Params) -> Params:

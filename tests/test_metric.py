@@ -9,7 +9,7 @@ from conftest import RecordingEngine, Stop
 
 import stanmix as sm
 from stanmix.censoring import cell_table
-from stanmix.inference.metric import DENSE_METRIC_MAX_PARAMS
+from stanmix.inference.metric import DENSE_METRIC_MAX_PARAMS, plan_nuts
 
 # Tests stop fits at the engine call and read the choices made before it.
 pytestmark = pytest.mark.usefixtures("state_at_the_stop")
@@ -576,3 +576,53 @@ def test_without_a_laplace_metric_the_windowed_adaptation_takes_over(asked):
             "the log density's curvature at the MAP is not positive definite, so "
             "the Laplace approximation gives no metric"
         )
+
+
+_PLAN = dict(
+    metric="auto",
+    warmup=None,
+    inv_metric=None,
+    adapt_engaged=True,
+    engine="stanli",
+    n_unconstrained=3,
+    separation=0.99,
+    mostly_censored=False,
+    at_map=True,
+)
+
+
+def test_the_plan_computes_the_laplace_covariance_only_where_it_is_taken():
+    calls = []
+    covariance = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 3.0]])
+
+    def laplace():
+        calls.append(1)
+        return covariance
+
+    windowed = plan_nuts(adaptation="windowed", laplace=laplace, **_PLAN)
+    assert calls == [] and windowed.inv_metric is None and windowed.adapt_metric
+    diagonal = plan_nuts(
+        adaptation="auto", laplace=laplace, **dict(_PLAN, metric="diag_e")
+    )
+    assert calls == [1]
+    assert (diagonal.adaptation, diagonal.warmup) == ("laplace", 100)
+    np.testing.assert_array_equal(diagonal.inv_metric, [2.0, 1.0, 3.0])
+    assert not diagonal.adapt_metric and diagonal.warnings == ()
+
+
+def test_a_laplace_metric_asked_for_and_not_had_is_not_offered_again():
+    # The curvature is not positive definite and the warmup is too short for
+    # the windowed adaptation that replaces it: both are said, and the short
+    # warmup's advice does not send the user back to the Laplace metric.
+    plan = plan_nuts(
+        adaptation="laplace", laplace=lambda: None, **dict(_PLAN, warmup=100)
+    )
+    assert (plan.adaptation, plan.metric, plan.inv_metric) == ("none", "unit_e", None)
+    assert len(plan.warnings) == 2 and plan.notes == plan.warnings[:1]
+    assert "not positive definite" in plan.warnings[0]
+    assert plan.warnings[1].endswith("set warmup=150 or more")
+    # Without a mode, the advice is to start from one.
+    plan = plan_nuts(
+        adaptation="windowed", laplace=None, **dict(_PLAN, warmup=100, at_map=False)
+    )
+    assert "init='map' with adaptation='laplace'" in plan.warnings[0]

@@ -40,6 +40,9 @@ nor ``metric="unit_e"`` is given.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from stanmix._validation import float_array
@@ -172,6 +175,45 @@ def choose_adaptation(
     return "laplace"
 
 
+def short_warmup_message(
+    warmup: int, min_warmup: int, engine: str, given: bool, laplace: str | None
+) -> str:
+    """The warning for a windowed adaptation whose warmup is too short to
+    estimate a metric: what the chains run on instead (``given``: the
+    user's ``inv_metric``), and what to do (``laplace``: the settings that
+    would give the Laplace metric, None where it cannot be had).
+
+    Examples
+    --------
+    >>> print(short_warmup_message(100, 150, "stanli", False,
+    ...                            "adaptation='laplace'"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    the metric cannot adapt with fewer than 150 warmup iterations (warmup=100):
+    Stan's windowed adaptation on engine 'stanli' estimates none from fewer,
+    so the chains run on the identity metric (metric_='unit_e',
+    adaptation_='none') and only the step size is tuned; set warmup=150 or
+    more, or use adaptation='laplace' (the metric from the curvature at the
+    MAP, which needs only a short warmup)
+    """
+    kept = (
+        "the given inv_metric, unchanged (adaptation_='none')"
+        if given
+        else "the identity metric (metric_='unit_e', adaptation_='none')"
+    )
+    fix = f"set warmup={min_warmup} or more"
+    if laplace:
+        fix += (
+            f", or use {laplace} (the metric from the curvature at the MAP, "
+            "which needs only a short warmup)"
+        )
+    return (
+        f"the metric cannot adapt with fewer than {min_warmup} warmup iterations "
+        f"(warmup={warmup}): Stan's windowed adaptation on engine {engine!r} "
+        f"estimates none from fewer, so the chains run on {kept} and only the "
+        f"step size is tuned; {fix}"
+    )
+
+
 def check_inv_metric(inv_metric, metric: str, n_unconstrained: int) -> np.ndarray:
     """The user's ``inv_metric`` as a float array, checked against ``metric``
     (``"auto"`` reads the kind from the shape: a vector is diagonal, a
@@ -218,3 +260,141 @@ def check_inv_metric(inv_metric, metric: str, n_unconstrained: int) -> np.ndarra
             "(a covariance matrix)"
         )
     return value
+
+
+@dataclass(frozen=True)
+class NutsPlan:
+    """How NUTS adapts, as :func:`plan_nuts` settles it.
+
+    ``adaptation`` is "laplace" (the metric held fixed), "windowed" or
+    "none" (no metric estimated); ``inv_metric`` is the one the chains start
+    from (None: the identity); ``adapt_metric`` says whether the engine's
+    warmup may change it. ``warnings`` are for the user, ``notes`` for the
+    log.
+    """
+
+    adaptation: str
+    metric: str
+    warmup: int
+    inv_metric: np.ndarray | None
+    adapt_metric: bool
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def plan_nuts(
+    *,
+    adaptation: str,
+    metric: str,
+    warmup: int | None,
+    inv_metric: np.ndarray | None,
+    adapt_engaged: bool,
+    engine: str,
+    n_unconstrained: int,
+    separation: float | None,
+    mostly_censored: bool,
+    at_map: bool,
+    laplace: Callable[[], np.ndarray | None] | None,
+) -> NutsPlan:
+    """Settle the user's ``adaptation``, ``metric`` and ``warmup`` (each
+    possibly "auto" or None) for NUTS on the engine named ``engine``.
+
+    ``inv_metric`` is the user's, already checked; ``separation`` the mean
+    top membership probability at the MAP; ``at_map`` whether the chains
+    start there; ``laplace`` computes the Laplace covariance at the MAP
+    (None where it is not positive definite), and is itself None where no
+    mode was found. It is called only where the Laplace metric is chosen.
+
+    Examples
+    --------
+    >>> common = dict(metric="auto", warmup=None, inv_metric=None,
+    ...               adapt_engaged=True, engine="stanli", n_unconstrained=2,
+    ...               separation=0.99, mostly_censored=False, at_map=True)
+    >>> plan = plan_nuts(adaptation="auto", laplace=lambda: np.eye(2), **common)
+    >>> plan.adaptation, plan.metric, plan.warmup, plan.adapt_metric
+    ('laplace', 'dense_e', 100, False)
+    >>> plan = plan_nuts(adaptation="auto", laplace=lambda: None, **common)
+    >>> plan.adaptation, plan.warmup, plan.adapt_metric, plan.warnings
+    ('windowed', 1000, True, ())
+    >>> plan = plan_nuts(adaptation="windowed", laplace=None,
+    ...                  **dict(common, warmup=100))
+    >>> plan.adaptation, plan.metric, len(plan.warnings)
+    ('none', 'unit_e', 1)
+    """
+    min_warmup = windowed_min_warmup(engine)
+    given = inv_metric is not None
+    asked = adaptation == "laplace"
+    if adaptation == "auto":
+        adaptation = choose_adaptation(
+            separation=separation if at_map else None,
+            metric=metric,
+            warmup=warmup,
+            metric_given=given,
+            at_map=at_map,
+            min_warmup=min_warmup,
+        )
+    covariance = None
+    laplace_failed = False
+    said: list[str] = []
+    notes: list[str] = []
+    if adaptation == "laplace":
+        covariance = None if laplace is None else laplace()
+        if covariance is None:
+            message = (
+                "no posterior mode was found"
+                if laplace is None
+                else "the log density's curvature at the MAP is not positive definite"
+            ) + (
+                ", so the Laplace approximation gives no metric; Stan's "
+                "windowed adaptation is used instead"
+            )
+            notes.append(message)
+            if asked:
+                said.append(message)
+            adaptation = "windowed"
+            laplace_failed = laplace is not None
+    if metric == "auto" and given:
+        # The user's metric says its kind by its shape.
+        metric = "dense_e" if np.ndim(inv_metric) == 2 else "diag_e"
+    elif metric == "auto":
+        # Warmup draws estimate the metric only where Laplace gave none.
+        metric = choose_metric(
+            n_unconstrained=n_unconstrained,
+            warmup=None
+            if covariance is not None
+            else (WINDOWED_WARMUP if warmup is None else warmup),
+            separation=separation,
+            mostly_censored=mostly_censored,
+        )
+    if covariance is not None:
+        inv_metric = covariance if metric == "dense_e" else np.diag(covariance).copy()
+    if warmup is None:
+        warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
+    if (
+        covariance is None
+        and metric != "unit_e"
+        and (not adapt_engaged or warmup < min_warmup)
+    ):
+        # No metric is estimated: the chains keep the one they start with,
+        # the identity unless inv_metric gives one.
+        if not given:
+            metric = "unit_e"
+        adaptation = "none"
+        if adapt_engaged:
+            hint = None
+            if not (given or laplace_failed):
+                hint = (
+                    "adaptation='laplace'"
+                    if at_map
+                    else "init='map' with adaptation='laplace'"
+                )
+            said.append(short_warmup_message(warmup, min_warmup, engine, given, hint))
+    return NutsPlan(
+        adaptation=adaptation,
+        metric=metric,
+        warmup=warmup,
+        inv_metric=inv_metric,
+        adapt_metric=covariance is None,
+        warnings=tuple(said),
+        notes=tuple(notes),
+    )
