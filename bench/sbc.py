@@ -289,6 +289,8 @@ def run_program(program: Program, reps: int, settings: Settings, out: Path) -> N
         log = {
             "program": program.name,
             "reps_run": len(todo),
+            # 0: a run from scratch, which replaces the program's earlier runs.
+            "reps_before": len(done),
             "started": started,
             "wall_seconds": time.perf_counter() - begin,
             "load_before": load_before,

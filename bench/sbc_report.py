@@ -542,12 +542,19 @@ def _commits_text(commits: dict[str, list[str]]) -> str:
 
 
 def run_log(out: Path, names: list[str]) -> dict:
-    """Wall time, load and machine from the run log."""
+    """Wall time, load and machine from the run log, counting for each
+    program only the invocations that made its recorded replications: those
+    from its last run from scratch (``reps_before`` 0) on."""
     path = out / "runs.jsonl"
     logs = []
     if path.exists():
         logs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
-    logs = [x for x in logs if x["program"] in names]
+    fresh = {x["program"]: i for i, x in enumerate(logs) if x.get("reps_before") == 0}
+    logs = [
+        x
+        for i, x in enumerate(logs)
+        if x["program"] in names and i >= fresh.get(x["program"], 0)
+    ]
     if not logs:
         return {}
     return {

@@ -607,6 +607,39 @@ def test_command_resumes_refuses_other_settings_and_reports(tmp_path):
     assert refused.returncode != 0 and "other settings" in refused.stderr
 
 
+def test_the_run_log_counts_only_the_runs_that_made_the_recorded_replications(
+    tmp_path,
+):
+    import sbc_report
+
+    def entry(program, wall, reps_before=None, commit="a"):
+        record = {
+            "program": program,
+            "reps_run": 10,
+            "started": wall,
+            "wall_seconds": wall,
+            "load_before": 1.0,
+            "load_after": 2.0,
+            "machine": {"commit": commit},
+        }
+        if reps_before is not None:
+            record["reps_before"] = reps_before
+        return json.dumps(record)
+
+    lines = [
+        entry("x", 100.0),  # logged before reps_before was recorded: kept
+        entry("y", 7.0, 0, commit="old"),
+        entry("x", 20.0, 10),  # a resumed run: added
+        entry("y", 30.0, 0, commit="new"),  # y from scratch: replaces the 7 s
+        entry("y", 5.0, 10, commit="new"),
+    ]
+    (tmp_path / "runs.jsonl").write_text("\n".join(lines) + "\n")
+    log = sbc_report.run_log(tmp_path, ["x", "y"])
+    assert log["per_program"] == {"x": 120.0, "y": 35.0}
+    assert log["wall_seconds"] == 155.0 and log["invocations"] == 4
+    assert log["commits"] == {"a": ["x"], "new": ["y"]}
+
+
 #: A calibration run short enough for the suite: 40 data sets of 50 rows,
 #: ranks among 39 draws.
 SHORT = {"n": 50, "warmup": 200, "draws": 200, "thin": 39, "seed": 11}
