@@ -43,12 +43,13 @@ from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.estimator import Mixture, check_model
 from stanmix.exceptions import StanmixInputError
-from stanmix.inference_data import obs_coord
+from stanmix.inference_data import az, obs_coord
 
 __all__ = [
     "PPC_BUDGET",
     "PPC_DRAWS",
     "co_clustering",
+    "loo_pit",
     "posterior_predictive",
     "ppc_pvalues",
     "separation",
@@ -141,15 +142,16 @@ def posterior_predictive(
     value, censored cells at their limit, interval-censored cells at the
     midpoint of their interval (see the module's docs), missing cells NaN
     (the data's ``observed_data.y`` is recorded the same way, so
-    ``az.plot_ppc(model.idata_)`` compares like with like), and ``censored``
+    ``az.plot_ppc(model.idata_, flatten=["obs"])`` compares like with like,
+    one panel per column), and ``censored``
     (bool) marking the replicated cells recorded as censored: those that
     fell beyond a limit, and every replicate of an interval-censored cell.
     ``draws`` posterior draws are used, rounded up to a multiple of the
     number of chains (each chain gives the same number, spread evenly over
     it; all of its draws when it has fewer). By default every draw, as
-    ArviZ's ``loo_pit`` and ``plot_loo_pit`` need (one replicate per draw of
-    ``log_likelihood``), unless that makes more than :data:`PPC_BUDGET`
-    values; then :data:`PPC_DRAWS`. The group keeps the fit's attributes
+    :func:`loo_pit` needs (one replicate per draw of ``log_likelihood``),
+    unless that makes more than :data:`PPC_BUDGET` values; then
+    :data:`PPC_DRAWS`. The group keeps the fit's attributes
     (engine, versions, ``fit_seed``), its own ``seed``, and ``predictive``.
 
     A point estimate (``method="optimize"``) has no posterior draws: its
@@ -248,6 +250,107 @@ def replicates(
     return posterior_predictive(
         model, draws=default if draws is None else draws, seed=seed, attach=False
     )
+
+
+def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
+    """Leave-one-out probability integral transforms of one-column data,
+    with censored cells spread over their share of the unit interval.
+
+    Each observation's PIT is the leave-one-out predictive probability of
+    a replicated value below the recorded one, P(y_rep < y), computed from
+    the replicates (one per posterior draw) weighted by Pareto-smoothed
+    importance sampling as ArviZ's ``loo_pit`` does. Where a replicate is
+    recorded *equal* to the data (a censored cell: every replicate beyond
+    the limit is recorded at it, and an interval cell's replicate at its
+    bin's midpoint) the tie's probability is split by a uniform draw:
+    PIT = P(y_rep < y) + u P(y_rep = y). For a correct model the values are
+    then uniform on (0, 1), censored cells included. ArviZ's ``loo_pit``
+    counts ties as below, so a left-censored cell's PIT is the whole
+    probability below its limit and, with a detection limit, its values
+    pile up there and leave a gap beneath, for a correct model too.
+
+    Parameters
+    ----------
+    model : Mixture
+        A model fitted by NUTS or ADVI (with ``log_likelihood``) to one
+        column. Its attached replicates (:func:`posterior_predictive`) are
+        used when they hold one per draw; otherwise new ones are drawn.
+    seed : int, optional
+        Seeds the uniform draws that split ties, and any new replicates.
+
+    Returns
+    -------
+    pandas.Series
+        One value per observation, indexed as the data (NaN for a missing
+        cell).
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> from stanmix import checks
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.r_[rng.normal(-2, 1, 100), rng.normal(2, 1, 100)]
+    >>> limit = -1.5  # a detection limit: values below it read as the limit
+    >>> model = sm.NormalMixture(2, engine="stanli").fit(
+    ...     np.maximum(y, limit), lower_limit=limit, seed=1, chains=2,
+    ...     draws=500, show_progress=False)
+    >>> pit = checks.loo_pit(model, seed=1)
+    >>> counts, _ = np.histogram(pit, bins=5, range=(0, 1))
+    >>> bool(counts.min() > 20)  # about 40 in each fifth, below the limit too
+    True
+    """
+    check_model(model, "loo_pit")
+    if model.method_ == "optimize" or "log_likelihood" not in model.idata_.groups():
+        raise StanmixInputError(
+            "loo_pit needs posterior draws with their pointwise log-likelihood: "
+            "fit with method='sample' (or 'variational') and log_likelihood=True"
+        )
+    cells = model.cells_
+    if cells.n_dims != 1:
+        raise StanmixInputError(
+            f"loo_pit applies to one-column data; this model has {cells.n_dims} "
+            "columns, and a row's one log-likelihood value does not say which "
+            "of its cells is off: use ppc_pvalues or plots.plot_ppc"
+        )
+    post = model.idata_.posterior
+    n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
+    rng = np.random.default_rng(check.seed(seed))
+    group = None
+    if "posterior_predictive" in model.idata_.groups():
+        group = model.idata_.posterior_predictive
+        sizes = group["y"].sizes
+        if (sizes["chain"], sizes["draw"]) != (n_chains, n_draws):
+            group = None
+    if group is None:
+        group = posterior_predictive(
+            model,
+            draws=n_chains * n_draws,
+            seed=int(rng.integers(2**31 - 1)),
+            attach=False,
+        )
+    replicated = group["y"].stack(sample=("chain", "draw")).transpose("obs", ...)
+    log_lik = model.idata_.log_likelihood["y"].stack(sample=("chain", "draw"))
+    ess = az.ess(post, method="mean")
+    reff = (
+        float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])))
+        / log_lik.sizes["sample"]
+        if n_chains > 1
+        else 1.0
+    )
+    with warnings.catch_warnings():
+        # the Pareto k diagnostics belong to az.loo, which reports them
+        warnings.simplefilter("ignore")
+        log_weights, _ = az.psislw(
+            -log_lik.transpose("obs", "sample").values, reff=reff
+        )
+    weights = np.exp(log_weights)
+    y_rep = replicated.values
+    y = model.idata_.observed_data["y"].values
+    below = np.sum(weights * (y_rep < y[:, None]), axis=1)
+    tied = np.sum(weights * (y_rep == y[:, None]), axis=1)
+    pit = np.clip(below + rng.uniform(size=y.size) * tied, 0.0, 1.0)
+    pit[np.isnan(y)] = np.nan
+    return pd.Series(pit, index=model.obs_index_, name="loo_pit")
 
 
 #: Rows whose nearest-neighbour distance enters the statistic (at most).

@@ -672,6 +672,20 @@ class Mixture:
         RuntimeWarning
             Before NUTS, when the windowed adaptation's warmup is too short
             for it to estimate a metric (see ``adaptation``).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(
+        ...     X, chains=2, draws=500, seed=1, show_progress=False)
+        >>> np.round(model.means_, 1).tolist()
+        [[-2.9], [2.9]]
+        >>> dict(model.idata_.posterior.sizes)
+        {'chain': 2, 'draw': 500, 'component': 2, 'dim': 1}
+        >>> model.labels_[[0, 199]].tolist()
+        [0, 1]
         """
         if isinstance(y, str):
             raise StanmixInputError(
@@ -1301,6 +1315,16 @@ class Mixture:
         :mod:`stanmix.likelihood` takes. ``group="posterior_raw"`` gives the
         draws as sampled, before relabelling (the posterior itself when the
         draws were not relabelled).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(
+        ...     X, chains=2, draws=500, seed=1, show_progress=False)
+        >>> {name: draws.shape for name, draws in model.param_draws().items()}
+        {'w': (1000, 2), 'mu': (1000, 2, 1), 'sigma': (1000, 2, 1)}
         """
         self._check_fitted()
         check.one_of("group", group, ("posterior", "posterior_raw"))
@@ -1328,6 +1352,20 @@ class Mixture:
         posterior mode only, and ``hdi_prob`` is refused.
         Whether the NUTS draws meet the bars for R-hat and ESS is in
         ``convergence_`` (``print(model.convergence_)``).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(
+        ...     X, chains=2, draws=500, seed=1, show_progress=False)
+        >>> table = model.summary(hdi_prob=0.9)
+        >>> means = ["mu[0, x0]", "mu[1, x0]"]
+        >>> table.loc[means, ["mean", "sd", "hdi_5%", "hdi_95%"]].round(1)
+                   mean   sd  hdi_5%  hdi_95%
+        mu[0, x0]  -2.9  0.1    -3.1     -2.7
+        mu[1, x0]   2.9  0.1     2.8      3.1
         """
         self._check_fitted()
         if hdi_prob is not None:
@@ -1375,6 +1413,19 @@ class Mixture:
         and missing cells integrated out exactly. For ``method="optimize"``
         they are the mode's (the HDI is the point), and ``hdi_prob`` is
         refused.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(
+        ...     X, chains=2, draws=500, seed=1, show_progress=False)
+        >>> table = model.membership(hdi_prob=0.9)
+        >>> table[table.observation == 200].round(1)  # the point at 0, between
+             observation  component  mean  hdi_lower  hdi_upper
+        400          200          0   0.6        0.2        0.9
+        401          200          1   0.4        0.1        0.8
         """
         self._check_fitted()
         self._check_membership()
@@ -1463,6 +1514,15 @@ class Mixture:
             For a row so far from every component (beyond about 1e150 of its
             scale) that its density underflows to 0 under each: its
             membership cannot be computed (``score_samples`` gives it -inf).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> model.predict_proba([[-3.0], [0.2], [3.0]]).round(2).tolist()
+        [[1.0, 0.0], [0.28, 0.72], [0.0, 1.0]]
         """
         self._check_fitted()
         self._check_membership()
@@ -1481,7 +1541,17 @@ class Mixture:
     def predict(
         self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
     ) -> np.ndarray:
-        """The most probable component of each new observation."""
+        """The most probable component of each new observation.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> model.predict([[-3.0], [0.2], [3.0]]).tolist()
+        [0, 1, 1]
+        """
         return np.argmax(
             self.predict_proba(
                 X,
@@ -1560,7 +1630,17 @@ class Mixture:
         mean of :meth:`score_samples`): larger is better, as scikit-learn's
         model selection expects (``GridSearchCV`` over ``n_components``
         scores held-out rows with it). ``y`` is ignored, as by
-        scikit-learn's mixtures."""
+        scikit-learn's mixtures.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> round(model.score(X), 2)
+        -2.09
+        """
         return float(np.mean(self.score_samples(X, **censoring)))
 
     def _log_predictive(self, cells: CellTable) -> np.ndarray:
@@ -1584,6 +1664,17 @@ class Mixture:
         probabilities, missing cells not at all. On the fitted data by
         default, or on ``X`` (with its censoring). Needs the mode: fit with
         ``method="optimize"``, or NUTS and ADVI from ``init="map"``.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> fits = [sm.Mixture(k, engine="stanli").fit(X, method="optimize", seed=1)
+        ...         for k in (1, 2, 3)]
+        >>> bics = [fit.bic() for fit in fits]
+        >>> int(np.argmin(bics)) + 1  # the number of components BIC prefers
+        2
         """
         cells = self._informative_rows(X, censoring)
         return self._penalised(cells, self._mode(), np.log(cells.n_obs))
@@ -1591,7 +1682,19 @@ class Mixture:
     def aic(self, X=None, **censoring) -> float:
         """Akaike information criterion at the posterior mode:
         ``-2 log p(data | mode) + 2 n_parameters``, smaller is better; the
-        data and the mode as for :meth:`bic`."""
+        data and the mode as for :meth:`bic`.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> fits = [sm.Mixture(k, engine="stanli").fit(X, method="optimize", seed=1)
+        ...         for k in (1, 2, 3)]
+        >>> aics = [fit.aic() for fit in fits]
+        >>> int(np.argmin(aics)) + 1
+        2
+        """
         return self._penalised(self._informative_rows(X, censoring), self._mode(), 2.0)
 
     def _penalised(self, cells: CellTable, point: Params, per_parameter) -> float:
@@ -1611,7 +1714,17 @@ class Mixture:
     def icl(self, X=None, **censoring) -> float:
         """Integrated completed likelihood at the posterior mode: the BIC plus
         twice the entropy of the memberships there (Biernacki, Celeux and
-        Govaert, 2000), which penalises components that overlap."""
+        Govaert, 2000), which penalises components that overlap.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> bool(model.icl() > model.bic())  # the point at 0 adds entropy
+        True
+        """
         self._check_membership()
         cells, point = self._informative_rows(X, censoring), self._mode()
         probs = likelihood.membership_mean(self.family_, cells, point)

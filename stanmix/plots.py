@@ -29,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Ellipse
 
+from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.censoring import censoring_given
@@ -41,6 +42,7 @@ __all__ = [
     "component_colors",
     "plot_clusters",
     "plot_co_clustering",
+    "plot_loo_pit",
     "plot_membership",
     "plot_ppc",
     "plot_regression",
@@ -1332,6 +1334,64 @@ def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Ax
     ax.set_title("co-clustering probability", fontsize=11)
     ax.set_xlabel("observation (sorted by component)")
     ax.set_ylabel("observation (sorted by component)")
+    return ax
+
+
+def plot_loo_pit(
+    model, *, seed: int | None = None, prob: float = 0.95, ax: Axes | None = None
+) -> Axes:
+    """Calibration of one-column data: the empirical CDF of the leave-one-out
+    PIT values (:func:`stanmix.checks.loo_pit`, censored cells spread over
+    their share) minus the uniform CDF, with ArviZ's simultaneous band of
+    probability ``prob`` for uniform values. A curve leaving the band says
+    the predictive is off: an S shape (below, then above) that it is too
+    wide, the mirror shape that it is too narrow, a curve wholly above or
+    below that it is shifted.
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> from stanmix.plots import plot_loo_pit
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.r_[rng.normal(-2, 1, 100), rng.normal(2, 1, 100)]
+    >>> model = sm.NormalMixture(2, engine="stanli").fit(
+    ...     y, seed=1, chains=2, draws=500, show_progress=False)
+    >>> ax = plot_loo_pit(model, seed=1)
+    >>> ax.get_xlabel()
+    'LOO-PIT'
+    """
+    from scipy import stats
+
+    from stanmix.checks import loo_pit
+
+    _check_model(model, "plot_loo_pit")
+    prob = check.number("prob", prob, low=0, high=1)
+    pit = loo_pit(model, seed=seed).dropna().to_numpy(copy=True)
+    made = ax is None
+    ax = _new_axes(ax, (5.5, 3.6))
+    uniform = stats.uniform(0, 1)
+    with _closed_on_error(ax.figure if made else None), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ArviZ's notice of a future default
+        az.plot_ecdf(
+            pit,
+            eval_points=np.linspace(0, 1, 201),
+            cdf=uniform.cdf,
+            rvs=uniform.rvs,
+            difference=True,
+            confidence_bands=True,
+            ci_prob=prob,
+            random_state=0 if seed is None else seed,
+            ax=ax,
+        )
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("LOO-PIT")
+    ax.set_ylabel("ECDF - uniform CDF")
+    ax.set_title(
+        f"LOO-PIT of {_literal(model.cells_.columns[0])} "
+        f"({len(pit)} values; band: {prob:g} simultaneous)",
+        fontsize=11,
+    )
     return ax
 
 

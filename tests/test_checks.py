@@ -638,3 +638,81 @@ def test_by_default_every_draw_is_replicated_so_arviz_loo_pit_pairs_them(
     plug = checks.posterior_predictive(mode, seed=4, attach=False)
     assert plug.sizes["draw"] == 30 and plug.attrs["predictive"] == "plug-in"
     assert plug.attrs["method"] == "optimize"
+
+
+@pytest.fixture(scope="module")
+def two_groups():
+    """Two unit-scale groups at -2 and 2 (250 values), fitted by the right
+    model uncensored and with the lowest quarter below a detection limit."""
+    rng = np.random.default_rng(3)
+    y = np.where(rng.integers(0, 2, 250) == 0, -2.0, 2.0) + rng.standard_normal(250)
+    limit = float(np.quantile(y, 0.25))
+    settings = dict(SHORT, draws=500)
+    plain = sm.NormalMixture(2).fit(y, **settings)
+    censored = sm.NormalMixture(2).fit(
+        np.maximum(y, limit), lower_limit=limit, **settings
+    )
+    return plain, censored, limit
+
+
+def test_loo_pit_is_arviz_loo_pit_where_nothing_ties(two_groups):
+    import arviz as az
+
+    plain, _, _ = two_groups
+    checks.posterior_predictive(plain, seed=4)
+    ours = checks.loo_pit(plain, seed=5)
+    assert list(ours.index) == list(plain.obs_index_)
+    np.testing.assert_allclose(
+        ours.to_numpy(), np.asarray(az.loo_pit(plain.idata_, y="y")), rtol=0, atol=1e-12
+    )
+    # Without attached replicates it draws new ones, one per draw, seeded.
+    del plain.idata_.posterior_predictive
+    again = checks.loo_pit(plain, seed=5)
+    np.testing.assert_array_equal(again, checks.loo_pit(plain, seed=5))
+    assert "posterior_predictive" not in plain.idata_.groups()
+    # Other replicates: values move by Monte Carlo error only (sd of a
+    # proportion from 1000 weighted draws, about 0.016 at most).
+    assert np.max(np.abs(again - ours)) < 0.1
+
+
+def test_loo_pit_spreads_censored_cells_so_a_right_model_is_uniform(two_groups):
+    import arviz as az
+    from scipy import stats
+
+    _, model, limit = two_groups
+    checks.posterior_predictive(model, seed=4)
+    pit = checks.loo_pit(model, seed=5).to_numpy()
+    at_limit = model.idata_.observed_data["y"].values == limit
+    assert at_limit.sum() == 63
+    # ArviZ counts the tied replicates as below: every censored value's PIT
+    # is P(y <= limit), about 0.25, and nothing lies beneath it.
+    theirs = np.asarray(az.loo_pit(model.idata_, y="y"))
+    assert np.min(theirs) > 0.2 and stats.kstest(theirs, "uniform").pvalue < 1e-6
+    # Spread over [0, P(y <= limit)], the censored values fill that gap.
+    assert np.all(pit[at_limit] <= theirs[at_limit] + 1e-12)
+    n, share = len(pit), np.mean(pit < 0.2)
+    assert abs(share - 0.2) < 3 * np.sqrt(0.2 * 0.8 / n)
+    assert stats.kstest(pit, "uniform").pvalue > 0.05
+
+
+def test_loo_pit_refuses_what_it_cannot_check(censored, two_groups):
+    _, _, model, _ = censored
+    with pytest.raises(sm.StanmixInputError, match="one-column data; this model"):
+        checks.loo_pit(model)
+    mode = sm.NormalMixture(2).fit(np.r_[-2.0, -1.5, 2.0, 2.5], method="optimize")
+    with pytest.raises(sm.StanmixInputError, match="posterior draws"):
+        checks.loo_pit(mode)
+
+
+def test_plot_loo_pit_draws_the_curve_in_a_band(two_groups):
+    from stanmix.plots import plot_loo_pit
+
+    _, model, _ = two_groups
+    ax = plot_loo_pit(model, seed=5, prob=0.9)
+    curve = ax.lines[0].get_ydata()
+    assert len(curve) == 201 and np.max(np.abs(curve)) < 0.15
+    assert len(ax.collections) == 1  # the band
+    assert "250 values" in ax.get_title() and "0.9 simultaneous" in ax.get_title()
+    plt.close(ax.figure)
+    with pytest.raises(sm.StanmixInputError, match="prob"):
+        plot_loo_pit(model, prob=1.5)
