@@ -409,11 +409,15 @@ def _components(text: str) -> tuple[range, ...]:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a range such as 1-8 or a list such as 2,3,5"
         ) from None
-    ranges = sorted((r for r in parts if r), key=lambda r: r.start)
-    if not ranges:
+    downward = [r for r in parts if not r]
+    if downward:
+        first = downward[0]
         raise argparse.ArgumentTypeError(
-            f"{text!r} names no number of components; a range runs upward, such as 1-8"
+            f"{text!r}: the range {first.start}-{first.stop - 1} names no number "
+            f"of components; a range runs upward, such as {first.stop - 1}-"
+            f"{first.start}"
         )
+    ranges = sorted(parts, key=lambda r: r.start)
     if ranges[0].start < 1:
         raise argparse.ArgumentTypeError(
             f"{text!r} includes {ranges[0].start}, but a number of components must "
