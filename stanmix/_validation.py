@@ -190,3 +190,23 @@ def caller_level() -> int:
     ):
         frame, level = frame.f_back, level + 1
     return level
+
+
+def one_line(message: str) -> str:
+    """An engine's error text as one line: its lines in order, without
+    those said already (a line within an earlier one), and without the
+    final full stop (a hint may follow).
+
+    Examples
+    --------
+    >>> one_line("optimize failed: Non-finite gradient.\nNon-finite gradient.\n")
+    'optimize failed: Non-finite gradient'
+    >>> one_line("Rejecting initial value:\n  sigma is 0.\n")
+    'Rejecting initial value: sigma is 0'
+    """
+    kept: list[str] = []
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not any(line in earlier for earlier in kept):
+            kept.append(line)
+    return " ".join(kept).rstrip(" .")

@@ -1237,28 +1237,13 @@ class Mixture:
 
     def _warn_collapsed(self) -> None:
         """Warn of components sitting on one value of a column that repeats a
-        few values (scale under a thousandth of the column's spread)."""
-        tied = tied_columns(self.cells_)
-        if not tied:
-            return
-        k = len(self.weights_)
-        scales = np.asarray(self.scales_, dtype=float).reshape(k, -1)
-        scales = np.broadcast_to(scales, (k, self.cells_.n_dims))  # one per row
-        spread = np.std(self.cells_.point_values(), axis=0)
-        found = []
-        for j, name, _, _ in tied:
-            low = np.flatnonzero(scales[:, j] < 1e-3 * spread[j])
-            if low.size:
-                which = ", ".join(map(str, low))
-                found.append(
-                    f"column {name!r}: component{'s' * (low.size > 1)} {which} "
-                    f"(scale down to {scales[low, j].min():.2g})"
-                )
+        few values (see :func:`collapsed_components`)."""
+        found = collapsed_components(self)
         if found:
             warnings.warn(
                 f"components collapsed onto a single value in "
                 f"{listing(found, '; ', 'column')}"
-                f"{tied_columns_hint(self.cells_, tied)}.",
+                f"{tied_columns_hint(self.cells_)}.",
                 RuntimeWarning,
                 stacklevel=4,
             )
@@ -1862,6 +1847,47 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
         if seen.size and 5 * n_values <= seen.size:
             tied.append((j, name, n_values, seen.size))
     return tied
+
+
+def collapsed_components(model: Mixture) -> list[str]:
+    """The columns in which a fitted component sits on one value that the
+    column repeats (a scale under a thousandth of the column's spread), one
+    description per column; empty where none does. Such a component's
+    density at that value grows without bound as its scale shrinks, so its
+    likelihood, BIC and elpd do not measure fit.
+
+    Examples
+    --------
+    Scores from 1 to 7 (seven values repeated) fitted with too many
+    components:
+
+    >>> import warnings
+    >>> import numpy as np, stanmix as sm
+    >>> rng = np.random.default_rng(5)
+    >>> centre = np.where(rng.integers(0, 2, 200) == 0, 2.5, 5.5)[:, None]
+    >>> X = np.clip(np.round(centre + rng.normal(0, 1, (200, 2))), 1, 7)
+    >>> with warnings.catch_warnings(record=True):
+    ...     model = sm.Mixture(5, engine="stanli").fit(X, method="optimize", seed=1)
+    >>> [text.split(" (")[0] for text in collapsed_components(model)]
+    ["column 'x1': component 2"]
+    """
+    tied = tied_columns(model.cells_)
+    if not tied:
+        return []
+    k = len(model.weights_)
+    scales = np.asarray(model.scales_, dtype=float).reshape(k, -1)
+    scales = np.broadcast_to(scales, (k, model.cells_.n_dims))  # one per row
+    spread = np.std(model.cells_.point_values(), axis=0)
+    found = []
+    for j, name, _, _ in tied:
+        low = np.flatnonzero(scales[:, j] < 1e-3 * spread[j])
+        if low.size:
+            which = ", ".join(map(str, low))
+            found.append(
+                f"column {name!r}: component{'s' * (low.size > 1)} {which} "
+                f"(scale down to {scales[low, j].min():.2g})"
+            )
+    return found
 
 
 def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:

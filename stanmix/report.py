@@ -240,6 +240,15 @@ def render_report(
             f"ComponentSelection), got {type(selection).__name__}: pass the "
             "object select_components returned, or leave selection out"
         )
+    if selection is not None and not any(
+        model is fitted for fitted in selection.models_.values()
+    ):
+        raise StanmixInputError(
+            "model is not one of the selection's fits, so the report would show "
+            "one model beside another's selection: pass selection.models_["
+            f"selection.best_] (K = {selection.best_}) or another of "
+            "selection.models_, or leave selection out"
+        )
     censoring = censoring_given(
         lower_limit=lower_limit,
         upper_limit=upper_limit,
@@ -306,7 +315,9 @@ def render_report(
         selection_part = (
             []
             if selection is None
-            else _selection_section(selection, advice_wording or str)
+            else _selection_section(
+                selection, advice_wording or str, model.fitted_components_
+            )
         )
 
     parts = [
@@ -792,7 +803,9 @@ def _separation_section(model) -> list[str]:
     ]
 
 
-def _selection_section(selection, wording: Callable) -> list[str]:
+def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
+    """The selection's rule, table and plot; ``shown`` is the K of the
+    model the rest of the report is about, said when it is not the K chosen."""
     png = _render(selection.plot)
     cols = [
         "elpd",
@@ -814,6 +827,14 @@ def _selection_section(selection, wording: Callable) -> list[str]:
     return [
         "<h2>How many components</h2>",
         f"<p>{_e(wording(selection.rule_))}</p>",
+        *(
+            []
+            if shown == selection.best_
+            else [
+                f"<p><strong>The rest of this report is of the fit with K = "
+                f"{shown}, not the K the rule chose.</strong></p>"
+            ]
+        ),
         '<div class="scroll">',
         _frame_html(table),
         "</div>",

@@ -32,6 +32,7 @@ from stanmix.estimator import (
     Mixture,
     check_fit_options,
     check_model,
+    collapsed_components,
     tied_columns_hint,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
@@ -78,7 +79,11 @@ class ComponentSelection:
         posterior mode (smaller is better), ``n_parameters``,
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (the
         fit's own verdict, :attr:`Mixture.convergence_`, from more than one
-        chain) and ``fit_seconds``.
+        chain), ``collapsed`` (a component sits on one value that a column
+        repeats, :func:`~stanmix.estimator.collapsed_components`: its
+        density there has no useful maximum, so its BIC and elpd do not
+        measure fit, and the K is not chosen unless every K is so) and
+        ``fit_seconds``.
         A K whose fit the engine could not complete (an optimizer that
         found no mode, a sampler error) has ``estimate`` "failed", its
         ``error`` and no figures; it is never chosen. A K whose K-fold
@@ -113,11 +118,15 @@ class ComponentSelection:
             "max_rhat",
             "min_ess_bulk",
             "converged",
+            "collapsed",
         ]
         if "max_rhat" not in self.table_:  # posterior modes: no elpd, no R-hat
-            cols = ["n_parameters", "bic", "icl"]
+            cols = ["n_parameters", "bic", "icl", "collapsed"]
+        shown = self.table_[cols].copy()
+        if "max_rhat" in shown:  # 1.013 is above the bar, 1.01 would not say so
+            shown["max_rhat"] = shown["max_rhat"].map("{:.3f}".format)
         with pd.option_context("display.width", 120, "display.precision", 2):
-            table = self.table_[cols].to_string()
+            table = shown.to_string()
         errors = self.table_.get("error", pd.Series(dtype=object)).dropna()
         failed = "".join(f"\nK = {k} failed: {err}" for k, err in errors.items())
         notes = self.table_.get("note", pd.Series(dtype=object)).dropna()
@@ -242,9 +251,13 @@ def select_components(
     fits that converged (as the fit itself judges it,
     :attr:`Mixture.convergence_`: max R-hat <= 1.01, min bulk ESS >= 400,
     at most 0.1% divergent draws, more than one chain);
-    a K that did not converge is kept in the table, flagged, and never
-    chosen while another did; when none did, the rule runs over them all and
-    the choice is provisional (a caution says so). A K whose elpd is not
+    a K that did not converge is kept in the table, flagged, and set aside,
+    unless it predicts clearly better (by the rule's own measure) than the
+    K the rule chooses among those that converged; then, and when none
+    converged, the rule runs over them all and the choice is provisional
+    (a caution says so). A K with a
+    component collapsed onto one value that a column repeats (``collapsed``
+    in the table) is not chosen unless every K is so. A K whose elpd is not
     finite is set aside and named in ``rule_``.
 
     Parameters
@@ -297,11 +310,12 @@ def select_components(
     Warns
     -----
     stanmix.ConvergenceWarning
-        When a K set aside as not converged predicts clearly better (by the
-        rule's own measure) than the K chosen: the chains were most likely
-        too short for the bars, and the choice should not be trusted
-        before longer ones; and when no K converged (the choice is
-        provisional). ``rule_`` says the same.
+        When a K that did not converge predicts clearly better (by the
+        rule's own measure) than the K the rule chooses among those that
+        did: the chains were most likely too short for the bars, and the
+        choice, made over every K, should not be trusted before longer
+        ones; and when no K converged (the choice is provisional).
+        ``rule_`` says the same.
 
     Examples
     --------
@@ -437,6 +451,8 @@ def select_components(
             warnings.warn(f"K = {listed}: {reason}", UserWarning, stacklevel=2)
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index.name = "K"
+    # whole numbers stay whole beside a failed K's missing ones
+    table["n_parameters"] = table["n_parameters"].astype("Int64")
     best, rule, caution = _choose(table, pointwise, method)
     if caution:
         warnings.warn(caution, ConvergenceWarning, stacklevel=2)
@@ -616,8 +632,9 @@ def _failed_row(error: BaseException) -> dict:
     """A table row for a K whose fit failed: no figures, the error."""
     return {
         "converged": False,
+        "collapsed": False,
         "estimate": "failed",
-        "error": f"{type(error).__name__}: {error}",
+        "error": f"{type(error).__name__}: {check.one_line(str(error))}",
         "_pointwise": None,
     }
 
@@ -641,6 +658,7 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
 
     row: dict[str, Any] = {
         "n_parameters": model.n_parameters_,
+        "collapsed": bool(collapsed_components(model)),
         "fit_seconds": seconds,
         "bic": np.nan,
         "icl": np.nan,
@@ -853,54 +871,96 @@ def _finite_index(table: pd.DataFrame, column: str) -> pd.Index:
     return finite
 
 
+def _elpd_rule(table: pd.DataFrame, pointwise: Mapping, considered, finite):
+    """The best elpd among ``considered`` (top), each finite K's difference
+    from it and its standard error, and the smallest considered K not
+    clearly below it (best)."""
+    top = int(table.loc[considered, "elpd"].idxmax())
+    diffs, ses = {}, {}
+    for k in finite:
+        d = pointwise[top] - pointwise[k]
+        diffs[k] = float(d.sum())
+        ses[k] = float(np.sqrt(d.size * d.var()))
+    close = [
+        k
+        for k in considered
+        if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
+    ]
+    return top, diffs, ses, int(min(close))
+
+
 def _choose(
     table: pd.DataFrame, pointwise: Mapping, method: str
 ) -> tuple[int, str, str]:
     """The chosen K, the rule's reason, and a caution ("" if none)."""
-    failed = [int(k) for k in table.index[table["estimate"] == "failed"]]
+    failed = [int(k) for k in table.index if table.loc[k, "estimate"] == "failed"]
     failed_text = (
         f" Not considered (the fit failed, see the error column): K = {failed}."
         if failed
         else ""
     )
+    score = "bic" if method != "sample" else "elpd"
+    if method == "sample":
+        kfold = table["estimate"] == "kfold"
+        table["elpd"] = np.where(kfold, table["elpd_kfold"], table["elpd_loo"])
+        table["se"] = np.where(kfold, table["se_kfold"], table["se_loo"])
+    finite = _finite_index(table, score)
+    flags = table.get("collapsed", pd.Series(False, index=table.index))
+    collapsed = [int(k) for k in finite if flags.loc[k]]
+    usable = finite.difference(collapsed)
+    collapsed_text = ""
+    if collapsed:
+        collapsed_text = (
+            f" Not considered (a component collapsed onto one value that a "
+            f"column repeats, where the density has no useful maximum, so its "
+            f"{score} does not measure fit; see the collapsed column): "
+            f"K = {collapsed}."
+        )
+    all_collapsed = len(usable) == 0
+    if all_collapsed:
+        usable = finite
+        collapsed_text = ""
+    caution = ""
+    if all_collapsed:
+        caution = (
+            "Caution: every K has a component collapsed onto one value that a "
+            "column repeats, so the choice compares degenerate fits: the data "
+            "look like counts or scores, which a mixture of continuous "
+            "components fits poorly; fit fewer components or a model for "
+            "discrete values."
+        )
     if method != "sample":
-        best = int(table.loc[_finite_index(table, "bic"), "bic"].idxmin())
+        best = int(table.loc[usable, "bic"].idxmin())
         table["elpd_diff"] = np.nan
         table["se_diff"] = np.nan
-        return (
-            best,
+        rule = (
             f"Chose K = {best}: the smallest BIC at the posterior mode "
-            "(method='optimize' gives no predictive density)." + failed_text,
-            "",
+            "(method='optimize' gives no predictive density)."
+            + collapsed_text
+            + failed_text
         )
-    kfold = table["estimate"] == "kfold"
-    table["elpd"] = np.where(kfold, table["elpd_kfold"], table["elpd_loo"])
-    table["se"] = np.where(kfold, table["se_kfold"], table["se_loo"])
-    finite = _finite_index(table, "elpd")
-    ok = finite.intersection(table.index[table["converged"].astype(bool)])
+        if caution:
+            rule += " " + caution
+        return best, rule, caution
+    ok = usable.intersection(table.index[table["converged"].astype(bool)])
     provisional = len(ok) == 0
     if provisional:
-        # no K met the bars: the rule runs over every K with an elpd, and
-        # the choice says it is provisional (the sweep is kept)
-        ok = finite
-    top = int(table.loc[ok, "elpd"].idxmax())
-    skipped = [int(k) for k in finite if k not in ok]
-    diffs, ses = {}, {}
-    for k in table.index:
-        if k not in finite:
-            diffs[k] = ses[k] = np.nan
-            continue
-        d = pointwise[top] - pointwise[k]
-        diffs[k] = float(d.sum())
-        ses[k] = float(np.sqrt(d.size * d.var()))
-    table["elpd_diff"] = 0.0 - pd.Series(diffs)  # the best's +0.0, not -0.0
-    table["se_diff"] = pd.Series(ses)
-    close = [
-        k
-        for k in ok
-        if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
-    ]
-    best = int(min(close))
+        # no K met the bars: the rule runs over every usable K, and the
+        # choice says it is provisional (the sweep is kept)
+        ok = usable
+    skipped = [int(k) for k in usable if k not in ok]
+    top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
+    better = _clearly_better(skipped, best, pointwise)
+    converged_best = best
+    if better:
+        # A K set aside as not converged predicts clearly better than every
+        # converged one: its chains were most likely too short for the
+        # bars, not wrong, so the rule runs over every usable K and the
+        # choice is provisional.
+        ok, skipped, provisional = usable, [], True
+        top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
+    table["elpd_diff"] = 0.0 - pd.Series(diffs, dtype=float).reindex(table.index)
+    table["se_diff"] = pd.Series(ses, dtype=float).reindex(table.index)
     rule = (
         "Rule: the smallest K whose elpd is not clearly below the best (a "
         f"difference under {SMALL_DIFFERENCE:g}, or under "
@@ -920,26 +980,26 @@ def _choose(
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {skipped}."
+    rule += collapsed_text
     not_finite = [int(k) for k in table.index if k not in finite and k not in failed]
     if not_finite:
-        rule += f" Not considered (elpd not finite): K = {not_finite}."
+        rule += f" Not considered ({score} not finite): K = {not_finite}."
     rule += failed_text
-    better = _clearly_better(skipped, best, pointwise)
-    caution = (
-        f"Caution: K = {better} did not converge but predicts clearly better "
-        f"than the chosen K = {best}; run longer chains (4 chains, more draws) "
-        "before trusting this choice."
-        if better
-        else ""
-    )
     rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
-    if provisional and rhat.loc[finite].isna().all():
+    if better:
+        caution = (
+            f"Caution: K = {better} did not converge but predicts clearly better "
+            f"than K = {converged_best}, the choice among the K that converged; "
+            f"so every K was considered, and K = {best} is provisional: run "
+            "longer chains (4 chains, more warmup and draws) before trusting it."
+        )
+    elif provisional and rhat.loc[finite].isna().all():
         caution = (
             "Caution: no K could be checked for convergence (R-hat compares "
             f"chains, and each fit ran one), so K = {best} is provisional: run "
             "4 chains before trusting it."
         )
-    elif provisional:
+    elif provisional and not all_collapsed:
         caution = (
             "Caution: no K converged (R-hat <= 1.01, bulk ESS >= 400 and at most "
             f"0.1% divergent draws), so K = {best} is provisional: run longer "

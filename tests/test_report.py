@@ -705,6 +705,20 @@ def test_report_selection_caption_of_an_optimize_sweep():
         f"estimates only. The dashed line marks the chosen K = {selection.best_}."
     )
     assert "one-SE bars" not in text
+    assert "not the K the rule chose" not in text
+    # Another K of the sweep: the page says it is not the one chosen.
+    other = 3 - selection.best_
+    text = render_report(selection.models_[other], selection=selection)
+    assert (
+        f"<strong>The rest of this report is of the fit with K = {other}, not "
+        "the K the rule chose.</strong>"
+    ) in text
+    # A model fitted apart from the sweep is refused.
+    apart = sm.Mixture(selection.best_, engine="stanli").fit(
+        X, method="optimize", seed=1
+    )
+    with pytest.raises(sm.StanmixInputError, match="not one of the selection's"):
+        render_report(apart, selection=selection)
 
 
 _RIGHT = "Right: BIC and ICL at the posterior mode (smaller is better)."

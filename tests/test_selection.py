@@ -246,11 +246,16 @@ def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch, unreliable_lo
     assert asked == {"ks": [1], "n_obs": 4, "folds": 4}
 
 
-def test_a_better_k_set_aside_as_not_converged_is_a_caution(monkeypatch):
+def test_a_better_k_set_aside_as_not_converged_makes_the_choice_provisional(
+    monkeypatch,
+):
     """The three-cluster fit is taken as not converged (as two short chains
-    often leave it: R-hat 1.01-1.03 over seeds), so the rule chooses K = 2;
-    its elpd is clearly below K = 3's, and the selection says so, in rule_
-    and as a warning. (These chains meet the R-hat bar for every K.)"""
+    often leave it: R-hat 1.01-1.03 over seeds). Among the converged K the
+    rule would choose K = 2, whose elpd is clearly below K = 3's: a fit
+    that short chains leave just above the bars is not wrong by that
+    margin, so the rule runs over every K, chooses K = 3, and says the
+    choice is provisional, in rule_ and as a warning. (These chains meet
+    the R-hat bar for every K.)"""
     from stanmix import selection
 
     row = selection._row
@@ -270,15 +275,18 @@ def test_a_better_k_set_aside_as_not_converged_is_a_caution(monkeypatch):
         )
     table = sel.table_
     assert table["converged"].tolist() == [True, True, False]
-    assert sel.best_ == 2
+    assert sel.best_ == 3
+    assert table.loc[3, "elpd_diff"] == 0 and table.loc[2, "elpd_diff"] < 0
     gain = table.loc[3, "elpd_loo"] - table.loc[2, "elpd_loo"]
-    assert gain > 4 and gain > 2 * table.loc[3, "se_diff"] > 0
+    assert gain > 4 and gain > 2 * table.loc[2, "se_diff"] > 0
     caution = (
-        "Caution: K = [3] did not converge but predicts clearly better than the "
-        "chosen K = 2; run longer chains (4 chains, more draws) before trusting "
-        "this choice."
+        "Caution: K = [3] did not converge but predicts clearly better than K = "
+        "2, the choice among the K that converged; so every K was considered, "
+        "and K = 3 is provisional: run longer chains (4 chains, more warmup and "
+        "draws) before trusting it."
     )
     assert sel.rule_.endswith(caution)
+    assert "Not considered (did not converge)" not in sel.rule_
     (warning,) = [w for w in record if "Caution" in str(w.message)]
     assert str(warning.message) == caution and warning.filename == __file__
 
@@ -384,7 +392,7 @@ def test_optimize_sweep_uses_bic():
     assert ax.get_lines()[2].get_xdata()[0] == 3  # the chosen K, dashed
     # Printed: the criteria the modes have, then the rule.
     lines = str(sel).splitlines()
-    assert lines[0].split() == ["n_parameters", "bic", "icl"]
+    assert lines[0].split() == ["n_parameters", "bic", "icl", "collapsed"]
     assert [line.split()[0] for line in lines[2:6]] == ["1", "2", "3", "4"]
     assert lines[-1].startswith("Chose K = 3: the smallest BIC")
 
@@ -844,11 +852,21 @@ def test_converged_is_the_fits_own_verdict_bulk_ess_included():
     assert row["min_ess_bulk"] == check.min_ess_bulk
     assert not row["converged"] and not check.converged
 
+    # K = 2 did not converge and is not clearly better than K = 3: set aside.
+    table, pointwise, choose = _sweep_table(
+        [True, False, True], [-500.0, -398.0, -400.0]
+    )
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert "The best elpd among the converged K is at K = 3 (-400.0" in rule
+    assert (best, caution) == (3, "")
+    assert "Not considered (did not converge): K = [2]." in rule
+    # Clearly better (by 300): the rule runs over every K, provisionally.
     table, pointwise, choose = _sweep_table(
         [True, False, True], [-500.0, -100.0, -400.0]
     )
-    _, rule, _ = choose(table, pointwise, "sample")
-    assert "The best elpd among the converged K is at K = 3 (-400.0" in rule
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 2 and "The best elpd is at K = 2 (-100.0" in rule
+    assert caution.startswith("Caution: K = [2] did not converge but predicts")
     table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -100.0, -400.0])
     _, rule, _ = choose(table, pointwise, "sample")
     assert "The best elpd is at K = 2 (-100.0" in rule
@@ -920,3 +938,70 @@ def test_fold_fits_warnings_are_summed_up_per_k():
         warnings.filterwarnings("ignore", message="not converged")
         summary = _fold_warnings(caught, 3)
     assert [text[:8] for text, _ in summary] == ["K = 2: 1", "somethin"]
+
+
+def test_a_k_with_a_collapsed_component_is_not_chosen():
+    """Scores from 1 to 7 (two groups): with three or more components one
+    sits on a repeated value with a scale near zero, where the density
+    grows without bound, and BIC, which prefers K = 6 there by 560, does not
+    measure fit. Those K are flagged and set aside; K = 2 is chosen."""
+    rng = np.random.default_rng(5)
+    centre = np.where(rng.integers(0, 2, 200) == 0, 2.5, 5.5)[:, None]
+    X = pd.DataFrame(
+        np.clip(np.round(centre + rng.normal(0, 1, (200, 2))), 1, 7),
+        columns=["q1", "q2"],
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel = sm.select_components(X, range(1, 7), method="optimize", seed=1)
+    table = sel.table_
+    collapsed = [int(k) for k in table.index[table["collapsed"]]]
+    assert collapsed == [3, 4, 6]
+    assert table.loc[6, "bic"] < table.loc[2, "bic"] - 500  # BIC would take 6
+    assert sel.best_ == 2
+    assert "Not considered (a component collapsed onto one value" in sel.rule_
+    assert "K = [3, 4, 6]" in sel.rule_
+    # each collapsed fit also warned, naming its column
+    said = [str(w.message) for w in caught]
+    assert sum("components collapsed onto a single value" in m for m in said) == 3
+    # a failed K's error is one line, its engine's repeated lines said once
+    error = table.loc[5, "error"]
+    assert "\n" not in error and error.count("Non-finite gradient") == 1
+    assert table["n_parameters"].dtype == "Int64"
+    assert "<NA>" in str(sel) and "4.0" not in str(sel).split("\n")[2]
+
+
+def test_collapsed_ks_are_set_aside_unless_every_k_collapsed():
+    table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -300.0, -100.0])
+    table["collapsed"] = [False, False, True]
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert (best, caution) == (2, "")
+    assert "Not considered (a component collapsed" in rule and "K = [3]" in rule
+    table["collapsed"] = True
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 3 and caution.startswith("Caution: every K has a component")
+    assert "Not considered (a component collapsed" not in rule
+    table["bic"] = [500.0, 300.0, 100.0]
+    table["collapsed"] = [False, True, True]
+    best, rule, caution = choose(table, pointwise, "optimize")
+    assert (best, caution) == (1, "") and "K = [2, 3]" in rule
+
+
+def test_printed_table_shows_rhat_to_three_decimals():
+    table, pointwise, choose = _sweep_table(
+        [True, False, True], [-500.0, -398.0, -400.0]
+    )
+    for column, values in {
+        "se": [5.0] * 3,
+        "n_high_pareto_k": [0] * 3,
+        "bic": [1.0] * 3,
+        "max_rhat": [1.004, 1.0127, 1.009],
+        "min_ess_bulk": [900.0, 300.0, 800.0],
+        "collapsed": [False] * 3,
+    }.items():
+        table[column] = values
+    best, rule, _ = choose(table, pointwise, "sample")
+    from stanmix.selection import ComponentSelection
+
+    printed = str(ComponentSelection(table, best, rule, {}))
+    assert "1.013" in printed and "1.004" in printed

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stanmix import _validation as check
 from stanmix.engines import Engine, EngineResult
 from stanmix.parallel import spawn_seeds
 
@@ -59,7 +60,7 @@ def best_mode(
                 )
             )
         except RuntimeError as err:
-            errors.append(str(err))
+            errors.append(check.one_line(str(err)))
         else:
             started.append(init)
     if not results:
