@@ -829,7 +829,7 @@ class Mixture:
                         f"no posterior mode was found to start from ({err}); the "
                         f"chains start from the k-means clusterings instead{hint}",
                         RuntimeWarning,
-                        stacklevel=2,
+                        stacklevel=check.caller_level(),
                     )
                     init = "kmeans"
                 else:
@@ -1245,7 +1245,7 @@ class Mixture:
                 f"{listing(found, '; ', 'column')}"
                 f"{tied_columns_hint(self.cells_)}.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=check.caller_level(),
             )
 
     def _censored_components(self, map_probs) -> list[tuple[int, str, float]]:
@@ -1273,7 +1273,7 @@ class Mixture:
                 "(prior_mean_scale, prior_scale_log_sd, guided_prior_scale) "
                 "bounds them; censored_components_ lists them.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=check.caller_level(),
             )
         return found
 

@@ -354,6 +354,11 @@ def select_components(
     if base is None:
         base = int(np.random.SeedSequence().entropy % check.MAX_SEED)
     template = Mixture() if estimator is None else estimator
+    if isinstance(template, type):
+        raise StanmixInputError(
+            f"estimator is the class {template.__name__}; give an instance with "
+            f"its settings, e.g. {template.__name__}()"
+        )
     if not isinstance(template, Mixture):
         raise StanmixInputError(
             f"estimator must be a stanmix Mixture, got {type(template).__name__}"
@@ -549,6 +554,7 @@ def _check_fit_kwargs(
         if name in fit_kwargs:
             raise StanmixInputError(f"give {name} to select_components itself")
     params = template.get_params()
+    refused: dict[int, StanmixInputError] = {}
     for k in ks:
         try:
             check_fit_options(
@@ -556,9 +562,13 @@ def _check_fit_kwargs(
                 {**fit_kwargs, "method": method},
             )
         except StanmixInputError as err:
-            if len(ks) == 1:
-                raise
-            raise StanmixInputError(f"for K = {k} of the sweep: {err}") from None
+            refused[k] = err
+    if not refused:
+        return
+    k, err = next(iter(refused.items()))
+    if len(refused) == len(ks) and len({str(e) for e in refused.values()}) == 1:
+        raise err  # the same for every K: not a matter of K
+    raise StanmixInputError(f"for K = {k} of the sweep: {err}") from None
 
 
 def _folds_for(kfold: int, k: int, n: int, auto: bool) -> int | None:
@@ -591,6 +601,11 @@ def _folds_for(kfold: int, k: int, n: int, auto: bool) -> int | None:
 
 
 def _check_ks(n_components) -> list[int]:
+    if isinstance(n_components, str):
+        raise StanmixInputError(
+            f"n_components must be integers such as range(1, 9) or [2, 3, 5], "
+            f"got the string {n_components!r}"
+        )
     try:
         ks = list(n_components)
     except TypeError:

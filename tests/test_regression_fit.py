@@ -312,3 +312,21 @@ def test_rows_without_a_response_are_left_out_of_the_pointwise_likelihood():
     loo = az.loo(model.idata_, pointwise=True)
     assert np.isfinite(loo.pareto_k.values).all()
     assert float(loo.pareto_k.max()) < 0.7
+
+
+def test_a_regression_fits_warnings_point_at_the_callers_line():
+    """Rounded responses let a third line sit on one value: the fit warns
+    of it, and of starts that found lower modes, at the user's call (not at
+    the estimator's own code that RegressionMixture.fit goes through)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 3, 200)
+    y = np.where(rng.integers(0, 2, 200) == 0, 1 + x, 5 - x) + rng.normal(0, 0.3, 200)
+    data = pd.DataFrame({"x": x, "y": np.round(y)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sm.RegressionMixture(3, engine="stanli").fit(
+            data, response="y", method="optimize", seed=1
+        )
+    said = {str(w.message).split(" ")[0]: w.filename for w in caught}
+    assert "components" in said and len(said) >= 2
+    assert set(said.values()) == {__file__}

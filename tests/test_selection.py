@@ -532,10 +532,31 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
             "got 'yes'",
         ),
         ({"backend": "dask", "client": None}, "dask"),
+        (
+            {"n_components": "1-3"},
+            "n_components must be integers such as range(1, 9) or [2, 3, 5], got "
+            "the string '1-3'",
+        ),
+        (
+            {"estimator": sm.Mixture},
+            "estimator is the class Mixture; give an instance with its settings",
+        ),
     ],
 )
 def test_bad_input_is_refused_before_any_fit(kwargs, fragment):
     _refused_before_any_fit(_clusters(2, n=30), kwargs, fragment)
+
+
+def test_a_misspelt_option_is_no_matter_of_k():
+    with pytest.raises(sm.StanmixInputError) as info:
+        sm.select_components(
+            _clusters(2, n=30),
+            [1, 2],
+            estimator=sm.Mixture(engine=FORBIDDEN),
+            chians=2,
+        )
+    assert "chians" in str(info.value) and "chains" in str(info.value)
+    assert "of the sweep" not in str(info.value)
 
 
 def _refused_before_any_fit(X, kwargs: dict, fragment: str) -> None:

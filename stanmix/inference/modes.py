@@ -88,7 +88,7 @@ def best_mode(
             "have several modes: more starts (n_starts) make finding the "
             "best one more likely.",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=check.caller_level(),
         )
     return best, lps
 
@@ -148,6 +148,6 @@ def _confirmed(
         + "; the higher point is kept, but it may not be a mode either: raise "
         "iter, or look for a poorly determined parameter",
         RuntimeWarning,
-        stacklevel=4,  # _confirmed, best_mode, fit, the caller
+        stacklevel=check.caller_level(),
     )
     return again
