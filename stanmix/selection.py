@@ -89,7 +89,8 @@ class ComponentSelection:
         ``error`` and no figures; it is never chosen. A K whose K-fold
         estimate could not be made (a fold's training rows fail the data
         checks, a fold's fit failed) keeps "loo (unreliable)" and says why
-        in ``note``.
+        in ``note``; one whose fold fits did not all converge says how many
+        did not there.
     best_ : int
         The number of components the rule chose.
     rule_ : str
@@ -426,7 +427,7 @@ def select_components(
     pointwise = {k: rows[k].pop("_pointwise") for k in ks}
     if method == "sample" and folds_of:
         redo = [k for k in models if rows[k]["n_high_pareto_k"] > 0]
-        kfold_elpd, unavailable, said = _kfold_where_loo_fails(
+        kfold_elpd, unavailable, said, fold_notes = _kfold_where_loo_fails(
             redo,
             folds_of,
             (type(template), params, cells, reader._check_fit_data),
@@ -447,6 +448,8 @@ def select_components(
             rows[k]["elpd_kfold"] = float(elpd_i.sum())
             rows[k]["se_kfold"] = float(np.sqrt(elpd_i.size * elpd_i.var()))
             rows[k]["estimate"] = "kfold"
+        for k, note in fold_notes.items():
+            rows[k]["note"] = note
         by_reason: dict[str, list[int]] = {}
         for k, reason in unavailable.items():
             rows[k]["note"] = reason
@@ -724,12 +727,15 @@ def _kfold_where_loo_fails(
     fit: Mapping,
     split: str,
     run: Mapping,
-) -> tuple[dict[int, np.ndarray], dict[int, str], list[tuple[str, type]]]:
+) -> tuple[
+    dict[int, np.ndarray], dict[int, str], list[tuple[str, type]], dict[int, str]
+]:
     """K-fold cross-validation of the K in ``redo`` (those whose PSIS-LOO is
     unreliable), grouped by their number of folds (``folds_of``; None where
     no split ``split``): each K's pointwise held-out elpd, the reason for
-    each K left without one, and the fold fits' warnings to give. ``model``
-    is (estimator class, its parameters, the cell table, the data check)."""
+    each K left without one, the fold fits' warnings to give, and a note
+    for each K some of whose fold fits did not converge. ``model`` is
+    (estimator class, its parameters, the cell table, the data check)."""
     groups: dict[int | None, list[int]] = {}
     for k in redo:
         groups.setdefault(folds_of[k], []).append(k)
@@ -737,6 +743,7 @@ def _kfold_where_loo_fails(
     elpd: dict[int, np.ndarray] = {}
     unavailable: dict[int, str] = {}
     said: list[tuple[str, type]] = []
+    notes: dict[int, str] = {}
     for folds, some in groups.items():
         if folds is None:
             reason = (
@@ -745,25 +752,32 @@ def _kfold_where_loo_fails(
             )
             unavailable.update(dict.fromkeys(some, reason))
             continue
-        done, not_done, warned = _kfold(
+        done, not_done, warned, unconverged = _kfold(
             cls, params, some, cells, check_data, folds, base, fit, **run
         )
         elpd.update(done)
         unavailable.update(not_done)
         said.extend(warned)
-    return elpd, unavailable, said
+        for k, n in unconverged.items():
+            if k in done:
+                notes[k] = (
+                    f"{n} of {folds} K-fold fits did not converge (see the "
+                    "warnings): the K-fold elpd is less certain than its se says"
+                )
+    return elpd, unavailable, said, notes
 
 
 def _kfold(
     cls, params, ks, cells: CellTable, check_data, folds, base, fit, **run
-) -> tuple[dict, dict, list]:
+) -> tuple[dict, dict, list, dict]:
     """Exact K-fold elpd per counted row (:func:`_counted_rows`) for each K
     in ``ks``, the folds' assignment and their fits seeded from ``base``
     (see ``select_components``); and, for the K it could not estimate, why:
     a fold whose training rows fail ``check_data`` (the split can leave a
     column's few measured values all in one fold), or a fold fit refused or
-    not completed. Rows that are not counted train every fold. Third, the
-    fold fits' warnings, one per K and kind (:func:`_fold_warnings`)."""
+    not completed. Rows that are not counted train every fold. Third and
+    fourth, the fold fits' warnings, one per K and kind, and per K the
+    number of fold fits that did not converge (:func:`_fold_warnings`)."""
     rng = np.random.default_rng(keyed_seed(base, 0))
     counted = _counted_rows(cells)
     fold_of = rng.permutation(np.arange(counted.size) % folds)
@@ -781,7 +795,7 @@ def _kfold(
                 f"{f} (every row outside it) fail a data check: "
                 f"{str(err).split('; ')[0]}; the estimate stays PSIS-LOO, unreliable"
             )
-            return {}, dict.fromkeys(ks, reason), []
+            return {}, dict.fromkeys(ks, reason), [], {}
     tasks, keys = [], []
     for k in ks:
         for f in range(folds):
@@ -812,27 +826,34 @@ def _kfold(
         for f, values in enumerate(mine):
             elpd[fold_of == f] = values
         out[k] = elpd
-    return out, unavailable, _fold_warnings(caught, folds)
+    said, unconverged = _fold_warnings(caught, folds)
+    return out, unavailable, said, unconverged
 
 
 #: How the fits run through run_tasks prefix their warnings.
 _FOLD_WARNING = re.compile(r"fold (\d+) of K=(\d+): (.*)", re.DOTALL)
 
 
-def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
+def _fold_warnings(
+    caught: Sequence, folds: int
+) -> tuple[list[tuple[str, type]], dict[int, int]]:
     """The fold fits' warnings, one per K and category: how many of the
     folds warned, and the first fold's message (a K-fold sweep of short
     chains would otherwise repeat each warning for every fold); other
     warnings as they were. A fold's warning that the filters in force
-    ignore, as the fit raised it, is left out."""
+    ignore, as the fit raised it, is left out. Second, per K, how many of
+    its fold fits did not converge (whatever the filters)."""
     first: dict[tuple[int, type], tuple[int, str]] = {}
     warned: dict[tuple[int, type], set[int]] = {}
+    unconverged: dict[int, set[int]] = {}
     others = []
     for w in caught:
         match = _FOLD_WARNING.match(str(w.message))
         if match is None:
             others.append((str(w.message), w.category))
             continue
+        if issubclass(w.category, ConvergenceWarning):
+            unconverged.setdefault(int(match[2]), set()).add(int(match[1]))
         if ignored_here(match[3], w.category, w.filename, w.lineno):
             continue  # the caller's filters ignore the fit's own warning
         key = (int(match[2]), w.category)
@@ -848,7 +869,7 @@ def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
             first.items(), key=lambda item: item[0][0]
         )
     ]
-    return summary + others
+    return summary + others, {k: len(f) for k, f in unconverged.items()}
 
 
 def _heldout(cls, params, k, cells, train, test, seed, fit):

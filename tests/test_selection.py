@@ -216,7 +216,9 @@ def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch, unreliabl
         sel = sm.select_components(X, [1, 2], seed=1, kfold=3, **TINY)
     assert len(folds_fitted) == 6
     t = sel.table_
-    assert t.loc[1, "estimate"] == "kfold" and np.isnan(t.loc[1, "note"])
+    assert t.loc[1, "estimate"] == "kfold"
+    # one chain of 20 draws: no fold fit can be said to have converged
+    assert t.loc[1, "note"].startswith("3 of 3 K-fold fits did not converge")
     assert t.loc[2, "estimate"] == "loo (unreliable)"
     assert t.loc[2, "note"] == (
         "K-fold cross-validation failed in fold 1 (RuntimeError: the sampler "
@@ -769,6 +771,10 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(
         assert np.array_equal(np.sort(np.r_[train, test]), np.arange(len(df)))
     t = sel.table_
     assert t.loc[2, "estimate"] == "kfold"
+    assert t.loc[2, "note"] == (
+        "3 of 3 K-fold fits did not converge (see the warnings): the K-fold "
+        "elpd is less certain than its se says"
+    )
     elpd = np.concatenate([out for *_, out in folds])
     assert t.loc[2, "elpd_kfold"] == pytest.approx(elpd.sum(), rel=1e-12)
     assert t.loc[2, "se_kfold"] == pytest.approx(
@@ -904,7 +910,7 @@ def test_automatic_folds_are_each_ks_own(monkeypatch, unreliable_loo):
 
     def kfold(cls, params, ks, cells, check_data, folds, base, fit, **run):
         asked.append((list(ks), folds))
-        return {}, {}, []
+        return {}, {}, [], {}
 
     monkeypatch.setattr(selection, "_kfold", kfold)
     X = _clusters(2, n=12, seed=2)
@@ -939,7 +945,9 @@ def test_fold_fits_warnings_are_summed_up_per_k():
             ("something else", UserWarning),
         ]
     ]
-    assert _fold_warnings(caught, 3) == [
+    summary, unconverged = _fold_warnings(caught, 3)
+    assert unconverged == {1: 1, 2: 2}
+    assert summary == [
         (
             "K = 1: 1 of 3 K-fold fits warned; fold 1: not converged (R-hat 1.1)",
             sm.ConvergenceWarning,
@@ -957,8 +965,9 @@ def test_fold_fits_warnings_are_summed_up_per_k():
     # The caller's filters apply to each fit's warning as it raised it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="not converged")
-        summary = _fold_warnings(caught, 3)
+        summary, unconverged = _fold_warnings(caught, 3)
     assert [text[:8] for text, _ in summary] == ["K = 2: 1", "somethin"]
+    assert unconverged == {1: 1, 2: 2}  # counted whatever the filters
 
 
 def test_a_k_with_a_collapsed_component_is_not_chosen():
