@@ -193,7 +193,7 @@ def caller_level() -> int:
 
 
 def one_line(message: str) -> str:
-    """An engine's error text as one line: its lines in order, without
+    r"""An engine's error text as one line: its lines in order, without
     those said already (a line within an earlier one), and without the
     final full stop (a hint may follow).
 
