@@ -252,6 +252,23 @@ def replicates(
     )
 
 
+def loo_pit_refusal(model: Mixture) -> str | None:
+    """Why :func:`loo_pit` does not apply to the fitted ``model``, or None."""
+    if model.method_ == "optimize" or "log_likelihood" not in model.idata_.groups():
+        return (
+            "loo_pit needs posterior draws with their pointwise log-likelihood: "
+            "fit with method='sample' (or 'variational') and log_likelihood=True"
+        )
+    if model.cells_.n_dims != 1:
+        return (
+            f"loo_pit applies to one-column data; this model has "
+            f"{model.cells_.n_dims} columns, and a row's one log-likelihood "
+            "value does not say which of its cells is off: use ppc_pvalues or "
+            "plots.plot_ppc"
+        )
+    return None
+
+
 def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     """Leave-one-out probability integral transforms of one-column data,
     with censored cells spread over their share of the unit interval.
@@ -300,18 +317,9 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     True
     """
     check_model(model, "loo_pit")
-    if model.method_ == "optimize" or "log_likelihood" not in model.idata_.groups():
-        raise StanmixInputError(
-            "loo_pit needs posterior draws with their pointwise log-likelihood: "
-            "fit with method='sample' (or 'variational') and log_likelihood=True"
-        )
-    cells = model.cells_
-    if cells.n_dims != 1:
-        raise StanmixInputError(
-            f"loo_pit applies to one-column data; this model has {cells.n_dims} "
-            "columns, and a row's one log-likelihood value does not say which "
-            "of its cells is off: use ppc_pvalues or plots.plot_ppc"
-        )
+    refusal = loo_pit_refusal(model)
+    if refusal:
+        raise StanmixInputError(refusal)
     post = model.idata_.posterior
     n_chains, n_draws = post.sizes["chain"], post.sizes["draw"]
     rng = np.random.default_rng(check.seed(seed))

@@ -759,6 +759,18 @@ def _checks_section(model) -> list[str]:
             f'<p class="note"><strong>Flagged:</strong> {_e(", ".join(flagged))}.</p>'
         )
     out.append(_figure(ppc_png, "The data (black) against replicated data sets."))
+    if checks.loo_pit_refusal(model) is None:
+        pit_png = _render(lambda: plots.plot_loo_pit(model, seed=seed).figure)
+        out.append(
+            _figure(
+                pit_png,
+                "Leave-one-out PIT: the empirical CDF of each observation's "
+                "predictive probability of a value below it, given the other "
+                "observations, minus the uniform CDF; a correct model keeps "
+                "the curve inside the band (95%, simultaneous). Censored "
+                "values are spread over the probability beyond their limit.",
+            )
+        )
     if not point and checks._separation_refusal(model) is None:
         out += _separation_section(model)
     if model.family_.joint and model.cells_.n_obs <= CO_CLUSTERING_MAX_OBS:

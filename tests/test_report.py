@@ -125,7 +125,9 @@ def test_report_is_one_file_with_embedded_pngs(sampled_report):
     page = _parse(text)
     images = [attrs for tag, attrs in page.tags if tag == "img"]
     # clusters, relabelling, membership, predictive check, co-clustering
+    # (no LOO-PIT: two columns)
     assert len(images) == 5
+    assert "Leave-one-out PIT" not in text
     for attrs in images:
         src = attrs["src"]
         assert src.startswith("data:image/png;base64,")
@@ -662,6 +664,11 @@ def test_report_of_components_told_apart_by_known_scales(tmp_path):
     )
     assert model.relabel == "auto" and model.relabel_report_ is None
     text = render_report(model)
+    # one column with pointwise log-likelihood: the LOO-PIT figure is shown
+    captions = [
+        html.unescape(c) for c in re.findall(r"<figcaption>([^<]*)</figcaption>", text)
+    ]
+    assert sum(c.startswith("Leave-one-out PIT: the empirical CDF") for c in captions)
     assert (
         '<p class="note">The draws were not relabelled: a setting of the model '
         "(such as known scales that differ) tells the components apart, so "
