@@ -291,7 +291,9 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     model : Mixture
         A model fitted by NUTS or ADVI (with ``log_likelihood``) to one
         column. Its attached replicates (:func:`posterior_predictive`) are
-        used when they hold one per draw; otherwise new ones are drawn.
+        used, each paired with its draw; without them new ones are drawn,
+        one per draw, or for an evenly spread subset of the draws where
+        every draw would make more than :data:`PPC_BUDGET` values.
     seed : int, optional
         Seeds the uniform draws that split ties, and any new replicates.
 
@@ -326,25 +328,35 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     group = None
     if "posterior_predictive" in model.idata_.groups():
         group = model.idata_.posterior_predictive
-        sizes = group["y"].sizes
-        if (sizes["chain"], sizes["draw"]) != (n_chains, n_draws):
+        if group.attrs.get("predictive") == "plug-in" or not (
+            set(group["chain"].values) <= set(post["chain"].values)
+            and set(group["draw"].values) <= set(post["draw"].values)
+        ):
             group = None
     if group is None:
+        every = n_chains * n_draws
+        n_obs = model.cells_.n_obs
         group = posterior_predictive(
             model,
-            draws=n_chains * n_draws,
+            draws=every
+            if every * n_obs <= PPC_BUDGET
+            else max(PPC_DRAWS, PPC_BUDGET // n_obs),
             seed=int(rng.integers(2**31 - 1)),
             attach=False,
         )
+    paired = {"chain": group["chain"].values, "draw": group["draw"].values}
     replicated = group["y"].stack(sample=("chain", "draw")).transpose("obs", ...)
-    log_lik = model.idata_.log_likelihood["y"].stack(sample=("chain", "draw"))
-    ess = az.ess(post, method="mean")
-    reff = (
-        float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])))
-        / log_lik.sizes["sample"]
-        if n_chains > 1
-        else 1.0
+    log_lik = (
+        model.idata_.log_likelihood["y"].sel(paired).stack(sample=("chain", "draw"))
     )
+    # ArviZ's relative efficiency; a subset of the draws has at most as
+    # many effective draws as draws
+    ess = az.ess(post, method="mean")
+    mean_ess = float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])))
+    n_paired = log_lik.sizes["sample"]
+    if n_paired < n_chains * n_draws:
+        mean_ess = min(mean_ess, n_paired)
+    reff = mean_ess / n_paired if n_chains > 1 else 1.0
     with warnings.catch_warnings():
         # the Pareto k diagnostics belong to az.loo, which reports them
         warnings.simplefilter("ignore")

@@ -695,6 +695,39 @@ def test_loo_pit_spreads_censored_cells_so_a_right_model_is_uniform(two_groups):
     assert stats.kstest(pit, "uniform").pvalue > 0.05
 
 
+def test_loo_pit_pairs_a_subset_of_draws_with_their_replicates(two_groups, monkeypatch):
+    """Above the budget of replicated values, or with attached replicates
+    of fewer draws, each replicate is paired with the draw it came from."""
+    _, model, limit = two_groups
+    full = checks.loo_pit(model, seed=5)
+    if "posterior_predictive" in model.idata_.groups():
+        del model.idata_.posterior_predictive
+    monkeypatch.setattr(checks, "PPC_BUDGET", 250 * 200)
+    monkeypatch.setattr(checks, "PPC_DRAWS", 100)
+    seen = []
+    made = checks.posterior_predictive
+
+    def spy(model, **kwargs):
+        seen.append(kwargs["draws"])
+        return made(model, **kwargs)
+
+    monkeypatch.setattr(checks, "posterior_predictive", spy)
+    thinned = checks.loo_pit(model, seed=5)
+    assert seen == [200]  # 100 per chain, of 500
+    # Uncensored values: 200 weighted replicates against 1000, Monte Carlo
+    # error of a share (sd about 0.5 / sqrt(200) = 0.035 at most). Censored
+    # ones take other uniform draws here, so they are compared by range.
+    measured = model.idata_.observed_data["y"].values > limit
+    gap = np.abs(thinned - full)[measured]
+    assert np.max(gap) < 0.15 and np.mean(gap) < 0.03
+    assert np.all(thinned[~measured] <= 0.35)
+    # attached replicates of 40 draws are used as they are, each with its draw
+    made(model, draws=40, seed=6)
+    monkeypatch.setattr(checks, "posterior_predictive", None)  # not drawn again
+    paired = checks.loo_pit(model, seed=5)
+    assert np.mean(np.abs(paired - full)[measured]) < 0.06
+
+
 def test_loo_pit_refuses_what_it_cannot_check(censored, two_groups):
     _, _, model, _ = censored
     with pytest.raises(sm.StanmixInputError, match="one-column data; this model"):
