@@ -301,7 +301,7 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     -------
     pandas.Series
         One value per observation, indexed as the data (NaN for a missing
-        cell).
+        cell, such as a regression's row without a response).
 
     Examples
     --------
@@ -345,10 +345,14 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
             attach=False,
         )
     paired = {"chain": group["chain"].values, "draw": group["draw"].values}
-    replicated = group["y"].stack(sample=("chain", "draw")).transpose("obs", ...)
     log_lik = (
         model.idata_.log_likelihood["y"].sel(paired).stack(sample=("chain", "draw"))
     )
+    # rows without a log-likelihood value (a regression's rows without a
+    # response) have no PIT
+    counted = log_lik["obs"].values
+    replicated = group["y"].sel(obs=counted).stack(sample=("chain", "draw"))
+    replicated = replicated.transpose("obs", ...)
     # ArviZ's relative efficiency; a subset of the draws has at most as
     # many effective draws as draws
     ess = az.ess(post, method="mean")
@@ -365,11 +369,14 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
         )
     weights = np.exp(log_weights)
     y_rep = replicated.values
-    y = model.idata_.observed_data["y"].values
+    observed = model.idata_.observed_data["y"]
+    y = observed.sel(obs=counted).values
     below = np.sum(weights * (y_rep < y[:, None]), axis=1)
     tied = np.sum(weights * (y_rep == y[:, None]), axis=1)
-    pit = np.clip(below + rng.uniform(size=y.size) * tied, 0.0, 1.0)
-    pit[np.isnan(y)] = np.nan
+    pit = np.full(observed.sizes["obs"], np.nan)
+    rows = pd.Index(observed["obs"].values).get_indexer(counted)
+    pit[rows] = np.clip(below + rng.uniform(size=y.size) * tied, 0.0, 1.0)
+    pit[np.isnan(observed.values)] = np.nan
     return pd.Series(pit, index=model.obs_index_, name="loo_pit")
 
 

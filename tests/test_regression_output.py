@@ -95,10 +95,27 @@ def test_plot_regression_refuses_other_models_and_bad_arguments(censored_fit):
 def test_report_shows_the_regression(censored_fit):
     model, _, _ = censored_fit
     page = render_report(model)
-    # regression lines, membership, predictive check, co-clustering, relabelling
-    assert page.count("data:image/png;base64,") == 5
+    # regression lines, membership, predictive check, LOO-PIT, co-clustering,
+    # relabelling
+    assert page.count("data:image/png;base64,") == 6
     for name in ("intercept[0]", "beta[1, x3]", "regression slopes"):
         assert name in page
+
+
+def test_loo_pit_of_a_regression_skips_rows_without_a_response(censored_fit):
+    from stanmix import checks
+
+    model, y, limit = censored_fit
+    pit = checks.loo_pit(model, seed=1)
+    assert list(pit.index) == list(y.index)
+    assert pit.isna().tolist() == y.isna().tolist()  # rows 3 and 4
+    assert pit.notna().sum() == 158 and pit.between(0, 1).sum() == 158
+    # the model is the one the data came from: uniform values, the 32
+    # censored responses spread below their limits included
+    from scipy import stats
+
+    assert (y == limit).sum() == 32
+    assert stats.kstest(pit.dropna(), "uniform").pvalue > 0.05
 
 
 def test_membership_and_predictions_of_a_censored_fit(censored_fit):
