@@ -632,17 +632,19 @@ def ignored_here(text: str, category: type, filename: str, lineno: int) -> bool:
 
 
 def _reraise_warnings(caught: list[_Caught], name: str) -> None:
+    """Give the tasks' warnings again, named, at the line that called
+    stanmix: where a task ran (a worker process, a thread, here) changes
+    neither where they point nor which filters apply (those in force here
+    are checked against each warning as it was raised)."""
     for w in caught:
         if _ignored(w.text, w.category, w.module, w.lineno):
             continue
         text = f"{name}: {w.text}"
-        # A module of None is not "unknown" to warn_explicit, which then
-        # shows nothing: leave it out, and the file names the module.
-        where = (w.filename, w.lineno) + (() if w.module is None else (w.module,))
+        level = check.caller_level()
         try:
-            warnings.warn_explicit(text, w.category, *where)
+            warnings.warn(text, w.category, stacklevel=level)
         except TypeError:  # a category that cannot be built from a message
-            warnings.warn_explicit(text, UserWarning, *where)
+            warnings.warn(text, UserWarning, stacklevel=level)
 
 
 # -- many data sets -------------------------------------------------------------------

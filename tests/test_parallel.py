@@ -178,8 +178,10 @@ def test_failed_fit_is_named_after_the_others_finish():
 def test_run_tasks_in_processes_keeps_order_errors_and_warnings():
     tasks = [(pow, (i, 2)) for i in range(6)]
     tasks += [(int, ("x",)), (warnings.warn, ("careful",)), (os.getpid, ())]
-    with pytest.warns(UserWarning, match="task 7: careful"):
+    with pytest.warns(UserWarning, match="task 7: careful") as seen:
         out = run_tasks(tasks, n_jobs=2, errors="return")
+    # shown at the caller's line, not at the worker's frame in joblib
+    assert {w.filename for w in seen} == {__file__}
     assert out[:6] == [i * i for i in range(6)]
     assert isinstance(out[6], ValueError)
     assert "Traceback in the worker" in "".join(getattr(out[6], "__notes__", []))
