@@ -801,6 +801,12 @@ def _datasets(datasets) -> tuple[list | None, list]:
             f"datasets is one data set (a {type(datasets).__name__}); pass a "
             "list of data sets, e.g. [X], or a dict name -> data set"
         )
+    if isinstance(datasets, (pd.core.groupby.DataFrameGroupBy,)):
+        raise StanmixInputError(
+            "datasets is a pandas GroupBy; pass its groups as a dict name -> "
+            "data set: dict(iter(frame.groupby(...))), with the grouping "
+            "column dropped from each"
+        )
     if isinstance(datasets, Mapping):
         names, data = list(datasets.keys()), list(datasets.values())
     elif isinstance(datasets, (str, bytes)) or not hasattr(datasets, "__iter__"):

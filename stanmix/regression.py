@@ -167,10 +167,14 @@ class RegressionMixture(Mixture):
     engine, standardize, relabel, hdi_prob
         As for :class:`stanmix.Mixture`. With ``standardize`` (default) the
         response and each covariate are fitted as (value - mean) / sd, and
-        results are reported in the data's units.
+        results are reported in the data's units. The priors below are on
+        the fitted scale: with ``standardize=False`` their centres and
+        scales are in the data's own units (a mean prior centred at 0 and
+        3 wide, say), so set them to suit the data.
     prior_mean_scale : float
         Prior sd of each line's value at the predictors' centre (normal,
-        centred at the response's mean), standardized units [3].
+        centred at 0 on the fitted scale: the response's mean when
+        standardized), standardized units [3].
     prior_slope_scale : float
         Prior sd of each slope (normal, centred at 0), standardized units
         (response sd per predictor sd) [2.5].

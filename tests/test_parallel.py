@@ -11,6 +11,7 @@ import threading
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import stanmix as sm
@@ -288,6 +289,12 @@ def bad(match: str, datasets=DATA, model=None, **options):
     [
         bad("datasets is empty", datasets=[]),
         bad("datasets is one data set", datasets=DATA[0]),
+        bad(
+            r"datasets is a pandas GroupBy; pass its groups as a dict",
+            datasets=pd.DataFrame({"g": [0, 0, 1, 1], "x": [1.0, 2, 3, 4]}).groupby(
+                "g"
+            ),
+        ),
         bad(r"datasets\[1\] is a NoneType", datasets=[DATA[0], None]),
         bad("estimator must be", model=object()),
         bad(
