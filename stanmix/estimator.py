@@ -1241,7 +1241,8 @@ class Mixture:
         found = collapsed_components(self)
         if found:
             warnings.warn(
-                f"components collapsed onto a single value in "
+                "components collapsed to a scale near zero, on one repeated "
+                "value or on as few rows as they have location parameters, in "
                 f"{listing(found, '; ', 'column')}"
                 f"{tied_columns_hint(self.cells_)}.",
                 RuntimeWarning,
@@ -1850,11 +1851,13 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
 
 
 def collapsed_components(model: Mixture) -> list[str]:
-    """The columns in which a fitted component sits on one value that the
-    column repeats (a scale under a thousandth of the column's spread), one
-    description per column; empty where none does. Such a component's
-    density at that value grows without bound as its scale shrinks, so its
-    likelihood, BIC and elpd do not measure fit.
+    """The columns in which a fitted component has collapsed: a scale under
+    a thousandth of the column's spread, on one value that the column
+    repeats, or on no more rows than the component has location
+    parameters (one mean, or a line's intercept and slopes), which it then
+    fits exactly. One description per column; empty where none has. Such
+    a component's density there grows without bound as its scale shrinks,
+    so its likelihood, BIC and elpd do not measure fit.
 
     Examples
     --------
@@ -1871,21 +1874,34 @@ def collapsed_components(model: Mixture) -> list[str]:
     >>> [text.split(" (")[0] for text in collapsed_components(model)]
     ["column 'x1': component 2"]
     """
-    tied = tied_columns(model.cells_)
-    if not tied:
-        return []
+    cells = model.cells_
     k = len(model.weights_)
     scales = np.asarray(model.scales_, dtype=float).reshape(k, -1)
-    scales = np.broadcast_to(scales, (k, model.cells_.n_dims))  # one per row
-    spread = np.std(model.cells_.point_values(), axis=0)
+    scales = np.broadcast_to(scales, (k, cells.n_dims))  # one per row
+    spread = np.nanstd(cells.point_values(), axis=0)
+    low = scales < 1e-3 * spread
+    if not low.any():
+        return []
+    tied = {j for j, *_ in tied_columns(cells)}
+    held = None
+    if not tied.issuperset(np.flatnonzero(low.any(axis=0))) and model.family_.joint:
+        # rows each component holds, in expectation
+        held = model.predict_proba_fitted().sum(axis=0)
     found = []
-    for j, name, _, _ in tied:
-        low = np.flatnonzero(scales[:, j] < 1e-3 * spread[j])
-        if low.size:
-            which = ", ".join(map(str, low))
+    for j, name in enumerate(cells.columns):
+        if j in tied:
+            which = np.flatnonzero(low[:, j])
+            note = ""
+        elif held is not None:
+            which = np.flatnonzero(low[:, j] & (held < cells.n_covariates + 2))
+            note = f", on about {held[which].max():.0f} rows" if which.size else ""
+        else:
+            continue
+        if which.size:
             found.append(
-                f"column {name!r}: component{'s' * (low.size > 1)} {which} "
-                f"(scale down to {scales[low, j].min():.2g})"
+                f"column {name!r}: component{'s' * (which.size > 1)} "
+                f"{', '.join(map(str, which))} (scale down to "
+                f"{scales[which, j].min():.2g}{note})"
             )
     return found
 

@@ -330,3 +330,34 @@ def test_a_regression_fits_warnings_point_at_the_callers_line():
     said = {str(w.message).split(" ")[0]: w.filename for w in caught}
     assert "components" in said and len(said) >= 2
     assert set(said.values()) == {__file__}
+
+
+def test_a_line_through_as_many_rows_as_it_has_coefficients_is_collapsed():
+    """Unstandardized predictors in thousands and thousandths leave the
+    priors off the data's scale: one line is fitted through three rows (an
+    intercept and two slopes fit them exactly) with a scale near zero.
+    The fit says so, though the response repeats no value."""
+    from stanmix.estimator import collapsed_components
+
+    rng = np.random.default_rng(2)
+    n = 250
+    x1, x2 = rng.normal(1000, 50, n), rng.normal(0.001, 0.0002, n)
+    first = rng.random(n) < 0.35
+    y = np.where(first, -300 + 0.5 * x1 + 1e5 * x2, 50 + 0.1 * x1 - 5e4 * x2)
+    y = y + rng.normal(0, np.where(first, 4, 8), n)
+    with pytest.warns(RuntimeWarning, match="collapsed to a scale near zero") as w:
+        model = sm.RegressionMixture(2, engine="stanli", standardize=False).fit(
+            pd.DataFrame({"x1": x1, "x2": x2}), y, method="optimize", seed=1
+        )
+    (found,) = collapsed_components(model)
+    small = int(np.argmin(model.scales_.ravel()))
+    assert found.startswith(f"column 'y': component {small} (scale down to ")
+    assert found.endswith(", on about 3 rows)")
+    assert any(found in str(r.message) for r in w)
+    # standardized, the same data give two proper lines and no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        fine = sm.RegressionMixture(2, engine="stanli").fit(
+            pd.DataFrame({"x1": x1, "x2": x2}), y, method="optimize", seed=1
+        )
+    assert collapsed_components(fine) == []

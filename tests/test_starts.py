@@ -141,7 +141,7 @@ def test_components_collapsed_onto_one_value_are_warned_of():
     X = _scores(90)[["score"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sm.ConvergenceWarning)
-        with pytest.warns(RuntimeWarning, match="collapsed onto a single value") as w:
+        with pytest.warns(RuntimeWarning, match="collapsed to a scale near zero") as w:
             model = sm.Mixture(2, engine="stanli").fit(
                 X, chains=2, warmup=100, draws=100, seed=1
             )
@@ -163,7 +163,7 @@ def test_collapse_warning_names_a_few_columns_and_counts_the_rest():
     model.cells_, _ = cell_table(X)
     model.weights_ = np.array([0.5, 0.5])
     model.scales_ = np.full((2, 20), 1e-6)
-    with pytest.warns(RuntimeWarning, match="collapsed onto a single value") as w:
+    with pytest.warns(RuntimeWarning, match="collapsed to a scale near zero") as w:
         model._warn_collapsed()
     message = str(w[0].message)
     assert "column 'c4': components 0, 1 (scale down to 1e-06)" in message
