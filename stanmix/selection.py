@@ -80,7 +80,8 @@ class ComponentSelection:
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (the
         fit's own verdict, :attr:`Mixture.convergence_`, from more than one
         chain), ``collapsed`` (a component sits on one value that a column
-        repeats, :func:`~stanmix.estimator.collapsed_components`: its
+        repeats or on as few rows as it has location parameters,
+        :func:`~stanmix.estimator.collapsed_components`: its
         density there has no useful maximum, so its BIC and elpd do not
         measure fit, and the K is not chosen unless every K is so) and
         ``fit_seconds``.
@@ -257,8 +258,9 @@ def select_components(
     K the rule chooses among those that converged; then, and when none
     converged, the rule runs over them all and the choice is provisional
     (a caution says so). A K with a
-    component collapsed onto one value that a column repeats (``collapsed``
-    in the table) is not chosen unless every K is so. A K whose elpd is not
+    component collapsed (``collapsed`` in the table: a scale near zero on
+    one repeated value or on as few rows as the component has location
+    parameters) is not chosen unless every K is so. A K whose elpd is not
     finite is set aside and named in ``rule_``.
 
     Parameters
@@ -948,7 +950,8 @@ def _choose(
     if collapsed:
         collapsed_text = (
             f" Not considered (a component collapsed onto one value that a "
-            f"column repeats, where the density has no useful maximum, so its "
+            f"column repeats, or onto as few rows as it has location "
+            f"parameters, where the density has no useful maximum, so its "
             f"{score} does not measure fit; see the collapsed column): "
             f"K = {collapsed}."
         )
