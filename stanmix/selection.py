@@ -962,11 +962,11 @@ def _choose(
     caution = ""
     if all_collapsed:
         caution = (
-            "Caution: every K has a component collapsed onto one value that a "
-            "column repeats, so the choice compares degenerate fits: the data "
-            "look like counts or scores, which a mixture of continuous "
-            "components fits poorly; fit fewer components or a model for "
-            "discrete values."
+            "Caution: every K has a collapsed component (a scale near zero on "
+            "one repeated value or on as few rows as it has location "
+            "parameters), so the choice compares degenerate fits: try fewer "
+            "components or standardize=True; data that repeat a few values "
+            "(counts, scores) want a model for discrete values."
         )
     if method != "sample":
         best = int(table.loc[usable, "bic"].idxmin())

@@ -1009,7 +1009,7 @@ def test_collapsed_ks_are_set_aside_unless_every_k_collapsed():
     assert "Not considered (a component collapsed" in rule and "K = [3]" in rule
     table["collapsed"] = True
     best, rule, caution = choose(table, pointwise, "sample")
-    assert best == 3 and caution.startswith("Caution: every K has a component")
+    assert best == 3 and caution.startswith("Caution: every K has a collapsed")
     assert "Not considered (a component collapsed" not in rule
     table["bic"] = [500.0, 300.0, 100.0]
     table["collapsed"] = [False, True, True]
