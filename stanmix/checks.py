@@ -341,7 +341,7 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
             draws=every
             if every * n_obs <= PPC_BUDGET
             else max(PPC_DRAWS, PPC_BUDGET // n_obs),
-            seed=int(rng.integers(2**31 - 1)),
+            seed=int(rng.integers(check.MAX_SEED)),
             attach=False,
         )
     paired = {"chain": group["chain"].values, "draw": group["draw"].values}
