@@ -66,7 +66,7 @@ from stanmix.inference.threads import (
 )
 from stanmix.inference_data import az, build_inference_data
 from stanmix.parallel import spawn_seeds
-from stanmix.programs import program_path
+from stanmix.programs import StanInput, program_path
 from stanmix.relabel import relabel_idata
 
 logger = logging.getLogger("stanmix")
@@ -722,21 +722,7 @@ class Mixture:
             if value is not None
         }
         cells, index = self._read(X, censoring)
-        self._check_fit_data(cells)
-        if k > cells.n_obs:
-            raise StanmixInputError(
-                f"n_components={k} is larger than the number of observations "
-                f"({cells.n_obs}); use at most {cells.n_obs} components"
-            )
-        distinct = cells.n_distinct_rows()
-        if k > distinct:
-            raise StanmixInputError(
-                f"n_components={k} is larger than the number of distinct rows "
-                f"({distinct} of {cells.n_obs}): the surplus components would "
-                f"sit on copies of the same rows; use at most {distinct} "
-                f"components{tied_columns_hint(cells)}"
-            )
-        family.validate(k, cells.n_dims)
+        self._check_data_for(family, k, cells)
         if method == "sample" and "inv_metric" in engine_options:
             engine_options["inv_metric"] = check_inv_metric(
                 engine_options["inv_metric"],
@@ -933,6 +919,115 @@ class Mixture:
                 )
             self._finish(result, log_likelihood, relabel, map_probs)
         return self
+
+    def _check_data_for(self, family: Family, k: int, cells: CellTable) -> None:
+        """Refuse data that K components of ``family`` cannot be fitted to."""
+        self._check_fit_data(cells)
+        if k > cells.n_obs:
+            raise StanmixInputError(
+                f"n_components={k} is larger than the number of observations "
+                f"({cells.n_obs}); use at most {cells.n_obs} components"
+            )
+        distinct = cells.n_distinct_rows()
+        if k > distinct:
+            raise StanmixInputError(
+                f"n_components={k} is larger than the number of distinct rows "
+                f"({distinct} of {cells.n_obs}): the surplus components would "
+                f"sit on copies of the same rows; use at most {distinct} "
+                f"components{tied_columns_hint(cells)}"
+            )
+        family.validate(k, cells.n_dims)
+
+    def stan_input(
+        self,
+        X,
+        *,
+        seed: int | None = None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+    ) -> StanInput:
+        """The Stan program this estimator fits, with its data and a starting
+        point for ``X``, to run the program directly (CmdStan) and read the
+        run back with :func:`stanmix.from_cmdstan_csv`.
+
+        The data are built as :meth:`fit` builds them, in the data's own
+        units: the estimator must have ``standardize=False`` and priors that
+        suit the data's scale (``prior_mean_scale``, ``prior_scale_median``;
+        :meth:`fit` standardizes each column first, where the defaults
+        suit). The start is the k-means clustering of :meth:`fit`'s first
+        start (``seed``), or the family's own start. Both generated-quantity
+        switches are on (``compute_log_lik``, ``compute_membership``). The
+        estimator is not changed. Mixtures of regressions are not offered:
+        their data come from their design.
+
+        Returns
+        -------
+        StanInput
+            ``program`` (path of the ``.stan`` file; its include files are
+            beside it), ``data`` and ``init`` (dicts of JSON-ready values);
+            ``write(folder)`` writes ``<program>.data.json`` and
+            ``<program>.init.json`` there.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-30, 10, 100), rng.normal(30, 10, 100)]
+        >>> X = np.maximum(X, -40.0)  # a detection limit at -40
+        >>> model = sm.Mixture(2, standardize=False, prior_mean_scale=100.0,
+        ...                    prior_scale_median=10.0)
+        >>> run = model.stan_input(X, lower_limit=-40.0, seed=1)
+        >>> run.program.name, run.data["K"], run.data["N"]
+        ('normal_diag.stan', 2, 200)
+        >>> np.round(run.init["mu_anchor_ordered"]).tolist()  # k-means centres
+        [-29.0, 31.0]
+        """
+        if self._family_from_data:
+            raise StanmixInputError(
+                f"stan_input builds the data of the clustering programs; a "
+                f"{type(self).__name__}'s come from its design: write them by "
+                "regression.stan's data block"
+            )
+        if self.standardize:
+            raise StanmixInputError(
+                "stan_input writes the data in their own units, where the priors "
+                "are taken as given (fit standardizes each column first): set "
+                "standardize=False and priors that suit the data's scale, such as "
+                "prior_mean_scale (prior sd of the means) and prior_scale_median"
+            )
+        k, priors, _ = self._checked_settings()
+        family = self._make_family()
+        censoring = {
+            name: value
+            for name, value in zip(
+                CENSORING_ARGS,
+                (lower_limit, upper_limit, censored, interval),
+                strict=True,
+            )
+            if value is not None
+        }
+        cells, _ = self._read(X, censoring)
+        self._check_data_for(family, k, cells)
+        seed = check.seed(seed)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (check.MAX_SEED + 1))
+        start_seed = spawn_seeds(seed, 1)[0]
+        clustering = kmeans(
+            cells.point_values(), k, seed=start_seed, exact=cells.kind == OBSERVED
+        )
+        layout = Layout(self._anchor(clustering, cells.columns), self._layout_spec()[0])
+        start = (family.data_starts(cells, k, [start_seed]) or [None])[0]
+        if start is None:
+            start = clustering.start(family)
+        units = Standardization.fit(cells, enabled=False, shared=family.shared_scale)
+        data = family.stan_data(cells, k, layout, priors, start, units)
+        data.update(compute_log_lik=1, compute_membership=1)
+        init = mixing_init(data, family.stan_init(start, cells, layout))
+        return StanInput(
+            program_path(family.program), _json_ready(data), _json_ready(init)
+        )
 
     @staticmethod
     def _n_unconstrained(family: Family, k: int, cells: CellTable) -> int:
@@ -2146,3 +2241,11 @@ def _rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
         rhat[name] = rhat[name].where(~constant)
         ess[name] = ess[name].where(~constant)
     return rhat, ess
+
+
+def _json_ready(values: Mapping) -> dict:
+    """A program's data or init with arrays as (nested) lists."""
+    return {
+        key: value.tolist() if isinstance(value, np.ndarray) else value
+        for key, value in values.items()
+    }

@@ -9,6 +9,8 @@ repository folder.
 from __future__ import annotations
 
 import functools
+import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -95,3 +97,34 @@ def example_data(name: str, copies: int = 1) -> dict:
         for key in [k for k in data if k.startswith(f"{kind}_") and k != f"{kind}_row"]:
             out[key] = np.tile(np.asarray(data[key]), copies).tolist()
     return out
+
+
+@dataclass(frozen=True)
+class StanInput:
+    """A program with its data and starting point, to run it directly
+    (:meth:`stanmix.Mixture.stan_input`)."""
+
+    program: Path
+    data: dict
+    init: dict
+
+    def write(self, folder) -> tuple[Path, Path]:
+        """Write ``<program>.data.json`` and ``<program>.init.json`` into
+        ``folder`` (which must exist), each whole or not at all; return
+        their paths."""
+        from stanmix._files import write_text_atomic
+        from stanmix.exceptions import StanmixInputError
+
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise StanmixInputError(
+                f"folder {str(folder)!r} does not exist; create it first"
+            )
+        stem = self.program.stem
+        return tuple(
+            write_text_atomic(
+                folder / f"{stem}.{part}.json",
+                json.dumps(values, separators=(",", ":")) + "\n",
+            )
+            for part, values in (("data", self.data), ("init", self.init))
+        )

@@ -9,13 +9,9 @@ or opened offline.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as _dt
 import html
 import io
-import os
-import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from stanmix import plots
+from stanmix._files import write_text_atomic
 from stanmix._validation import MAX_SEED
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
 from stanmix.censoring import censoring_given
@@ -177,44 +174,8 @@ def write_report(
         interval=interval,
         advice_wording=advice_wording,
     )
-    mode = _file_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, page)
     return path
-
-
-def _file_mode(path: Path) -> int:
-    """The permission bits ``path`` should get: those of the file it
-    replaces, or ``0o666`` less the umask for a new file (what ``open``
-    gives; ``mkstemp`` makes its file ``0o600`` whatever the umask)."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        pass
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask: from ``/proc`` where Linux shows it (no change
-    to the process), else by setting it and setting it back."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
 
 
 def render_report(

@@ -366,7 +366,9 @@ def test_failure_while_writing_leaves_no_temporary_file(
     def refuse(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", refuse)
+    from stanmix import _files
+
+    monkeypatch.setattr(_files.os, "replace", refuse)
     with pytest.raises(OSError, match="disk full"):
         write_report(optimized, existing)
     monkeypatch.undo()

@@ -848,3 +848,141 @@ def test_runs_printed_to_few_digits_or_far_from_zero_read_back(short_run, tmp_pa
     printed, _ = run_and_read(far, start, "far", 6)
     other = shifted_y(far, 0.5)
     _refused(printed, other, "does not match the run that wrote the draws")
+
+
+def _detection_limited(seed: int = 3) -> tuple[pd.DataFrame, dict]:
+    """Two clusters in units of tens, column a below -40 read as -40, two
+    cells of b missing."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(
+        {
+            "a": np.r_[rng.normal(-30, 10, 120), rng.normal(30, 10, 80)],
+            "b": np.r_[rng.normal(0, 5, 120), rng.normal(20, 5, 80)],
+        }
+    )
+    X["a"] = X["a"].clip(lower=-40.0)
+    X.iloc[[3, 7], 1] = np.nan
+    return X, {"a": -40.0}
+
+
+def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(tmp_path):
+    from conftest import RecordingEngine, Stop
+
+    class Seen(RecordingEngine):
+        def sample(self, stan_file, data, **kwargs):
+            self.data = data
+            return super().sample(stan_file, data, **kwargs)
+
+    X, limit = _detection_limited()
+    kept = X.copy()
+    engine = Seen(stop=("sample",))
+    estimator = sm.Mixture(
+        2,
+        standardize=False,
+        prior_mean_scale=100.0,
+        prior_scale_median=10.0,
+        engine=engine,
+    )
+    run = estimator.stan_input(X, lower_limit=limit, seed=4)
+    assert not hasattr(estimator, "idata_")
+    pd.testing.assert_frame_equal(X, kept)
+    assert run.program == program_path("normal_diag")
+    assert (run.data["n_left"], sum(sum(row) for row in run.data["observed"])) == (
+        int((kept["a"] == -40.0).sum()),
+        400 - 2 - int((kept["a"] == -40.0).sum()),
+    )
+    # the same data and first start as a fit from k-means with this seed
+    with pytest.raises(Stop):
+        estimator.fit(X, lower_limit=limit, seed=4, init="kmeans", show_progress=False)
+    call = engine.calls["sample"]
+    for key, value in run.data.items():
+        sent = engine.data[key]
+        if np.size(sent) == 0:  # an empty array is [] in JSON, whatever its shape
+            assert np.size(value) == 0, key
+        elif key not in ("compute_log_lik", "compute_membership", "grainsize"):
+            np.testing.assert_array_equal(value, sent, err_msg=key)
+    assert run.data["compute_log_lik"] == run.data["compute_membership"] == 1
+    for key, value in run.init.items():
+        start = call["inits"][0][key]
+        if np.size(start) == 0:
+            assert np.size(value) == 0, key
+        else:
+            np.testing.assert_array_equal(value, start, err_msg=key)
+    # written whole; a run on it reads back with from_cmdstan_csv
+    data_file, init_file = run.write(tmp_path)
+    assert data_file.name == "normal_diag.data.json"
+    assert json.loads(data_file.read_text()) == run.data
+    assert json.loads(init_file.read_text()) == run.init
+    result = get_engine("stanli").sample(
+        run.program,
+        run.data,
+        chains=2,
+        warmup=300,
+        draws=300,
+        seed=5,
+        inits=[run.init, run.init],
+    )
+    model = sm.from_cmdstan_csv(
+        write_stan_csv(result, tmp_path, "normal_diag"), data_file
+    )
+    sd = model.param_draws()["mu"].std(axis=0)
+    truth = np.array([[-30.0, 0.0], [30.0, 20.0]])
+    assert np.all(np.abs(model.means_ - truth) < 4 * sd + 1.0)
+
+
+def test_stan_input_refuses_what_it_cannot_write(tmp_path):
+    X, limit = _detection_limited()
+    with pytest.raises(sm.StanmixInputError, match="set standardize=False"):
+        sm.Mixture(2).stan_input(X, lower_limit=limit)
+    with pytest.raises(sm.StanmixInputError, match=r"regression\.stan's data block"):
+        sm.RegressionMixture(2).stan_input(X)
+    run = sm.Mixture(2, standardize=False).stan_input(X, lower_limit=limit, seed=1)
+    with pytest.raises(sm.StanmixInputError, match="does not exist"):
+        run.write(tmp_path / "nowhere")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.slow
+def test_stan_input_runs_under_cmdstan(tmp_path):
+    """The files stan_input writes, run by CmdStan as the README says, read
+    back with the clusters where the data have them."""
+    import cmdstanpy
+
+    X, limit = _detection_limited()
+    run = sm.Mixture(
+        2, standardize=False, prior_mean_scale=100.0, prior_scale_median=10.0
+    ).stan_input(X, lower_limit=limit, seed=4)
+    folder = tmp_path / "stanmix"
+    shutil.copytree(stan_dir(), folder)
+    data_file, init_file = run.write(folder)
+    exe = folder / "normal_diag"
+    subprocess.run(
+        ["make", f"STANCFLAGS=--include-paths={folder}", str(exe)],
+        cwd=Path(cmdstanpy.cmdstan_path()),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            str(exe),
+            "sample",
+            "num_chains=2",
+            "random",
+            "seed=11",
+            "data",
+            f"file={data_file.name}",
+            f"init={init_file.name}",
+            "output",
+            "file=mine.csv",
+        ],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    model = sm.from_cmdstan_csv(sorted(folder.glob("mine_*.csv")), data_file)
+    sd = model.param_draws()["mu"].std(axis=0)
+    truth = np.array([[-30.0, 0.0], [30.0, 20.0]])
+    assert np.all(np.abs(model.means_ - truth) < 4 * sd + 1.0)
+    assert model.summary()["r_hat"].max() <= 1.01
