@@ -418,6 +418,8 @@ class CellTable:
                     f"{n} x {d} table: {err}"
                 ) from None
         cols = tuple(columns) if columns is not None else ()
+        if not cols and "X" in data and d == 1:
+            cols = ("y",)  # a regression's response, apart from covariates x0, ...
         if cols and len(cols) != d:
             raise StanmixInputError(
                 f"columns names {len(cols)} dimensions but the data has D = {d}"

@@ -777,7 +777,9 @@ def from_cmdstan_csv(
         The data JSON (or its dictionary) the run used. Which program ran is
         read from the CSV header; which family, from the data's flags.
     columns : sequence of str, optional
-        Names of the D dimensions (the ``dim`` coordinate).
+        Names of the D dimensions (the ``dim`` coordinate); by default
+        ``x0``, ``x1``, ..., and for ``regression.stan`` the response ``y``
+        (its covariates are ``x0``, ...).
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
         How the draws are relabelled, as for the estimators.
     hdi_prob : float

@@ -133,6 +133,9 @@ def test_example_data_runs_and_reads_back(example_run):
     model = sm.from_cmdstan_csv(paths, example_data_path(name))
     assert isinstance(model, sm.Mixture)
     assert model.family_.program == name
+    if name == "regression":  # the response is not named as a covariate
+        assert model.cells_.columns == ("y",)
+        assert "y" not in model.cells_.covariate_names
     assert model.engine_ == "cmdstan" and model.engine_version_ == "2.37.0"
     params = model.param_draws("posterior_raw")
     for var in ("w", "mu", "sigma"):
