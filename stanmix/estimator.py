@@ -49,7 +49,7 @@ from stanmix.exceptions import (
     StanmixInputError,
 )
 from stanmix.families import Family, Layout, Params, Priors, get_family
-from stanmix.families.base import mixing_init
+from stanmix.families.base import COMPONENT, mixing_init
 from stanmix.inference.metric import check_inv_metric, plan_nuts
 from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
@@ -1971,7 +1971,10 @@ def collapsed_components(model: Mixture) -> list[str]:
     """
     cells = model.cells_
     k = len(model.weights_)
-    scales = np.asarray(model.scales_, dtype=float).reshape(k, -1)
+    # tied covariances share one scale per column among the components
+    fitted = getattr(model, "idata_", None)
+    shared = fitted is not None and COMPONENT not in fitted.posterior["sigma"].dims
+    scales = np.asarray(model.scales_, dtype=float).reshape(1 if shared else k, -1)
     scales = np.broadcast_to(scales, (k, cells.n_dims))  # one per row
     spread = np.nanstd(cells.point_values(), axis=0)
     low = scales < 1e-3 * spread
