@@ -712,17 +712,9 @@ class Mixture:
         k, priors, relabel, seed, engine, threads = self._check_fit_options(
             settings, engine_options, family
         )
-        censoring = {
-            name: value
-            for name, value in zip(
-                CENSORING_ARGS,
-                (lower_limit, upper_limit, censored, interval),
-                strict=True,
-            )
-            if value is not None
-        }
-        cells, index = self._read(X, censoring)
-        self._check_data_for(family, k, cells)
+        cells, index = self._checked_cells(
+            family, k, X, (lower_limit, upper_limit, censored, interval)
+        )
         if method == "sample" and "inv_metric" in engine_options:
             engine_options["inv_metric"] = check_inv_metric(
                 engine_options["inv_metric"],
@@ -920,8 +912,16 @@ class Mixture:
             self._finish(result, log_likelihood, relabel, map_probs)
         return self
 
-    def _check_data_for(self, family: Family, k: int, cells: CellTable) -> None:
-        """Refuse data that K components of ``family`` cannot be fitted to."""
+    def _checked_cells(
+        self, family: Family, k: int, X, censoring: tuple
+    ) -> tuple[CellTable, pd.Index]:
+        """``X`` read with its censoring (``CENSORING_ARGS``' values, None
+        where not given), refused where K components of ``family`` cannot
+        be fitted to it."""
+        given = zip(CENSORING_ARGS, censoring, strict=True)
+        cells, index = self._read(
+            X, {name: value for name, value in given if value is not None}
+        )
         self._check_fit_data(cells)
         if k > cells.n_obs:
             raise StanmixInputError(
@@ -937,6 +937,7 @@ class Mixture:
                 f"components{tied_columns_hint(cells)}"
             )
         family.validate(k, cells.n_dims)
+        return cells, index
 
     def stan_input(
         self,
@@ -999,20 +1000,12 @@ class Mixture:
             )
         k, priors, _ = self._checked_settings()
         family = self._make_family()
-        censoring = {
-            name: value
-            for name, value in zip(
-                CENSORING_ARGS,
-                (lower_limit, upper_limit, censored, interval),
-                strict=True,
-            )
-            if value is not None
-        }
-        cells, _ = self._read(X, censoring)
-        self._check_data_for(family, k, cells)
+        cells, _ = self._checked_cells(
+            family, k, X, (lower_limit, upper_limit, censored, interval)
+        )
         seed = check.seed(seed)
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (check.MAX_SEED + 1))
+            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
         start_seed = spawn_seeds(seed, 1)[0]
         clustering = kmeans(
             cells.point_values(), k, seed=start_seed, exact=cells.kind == OBSERVED
