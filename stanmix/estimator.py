@@ -736,19 +736,7 @@ class Mixture:
             cells, enabled=bool(self.standardize), shared=family.shared_scale
         )
         std = units.apply(cells)
-        # Start i's k-means or family start (and its optimizer run, in
-        # best_mode) take the i-th seed derived from the fit's seed.
-        start_seeds = spawn_seeds(seed, n_starts)
-        points, exact = std.point_values(), std.kind == OBSERVED
-        clusterings = [
-            kmeans(points, k, seed=seed_i, exact=exact) for seed_i in start_seeds
-        ]
-        layout = Layout(
-            self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
-        )
-        starts = family.data_starts(std, k, start_seeds) or [
-            c.start(family) for c in clusterings
-        ]
+        layout, starts = self._starts(family, std, k, spawn_seeds(seed, n_starts))
         user = None
         if not isinstance(init, str):
             user = user_starts(
@@ -939,6 +927,23 @@ class Mixture:
         family.validate(k, cells.n_dims)
         return cells, index
 
+    def _starts(
+        self, family: Family, cells: CellTable, k: int, seeds: list[int]
+    ) -> tuple[Layout, list[Params]]:
+        """The layout (anchor from the first k-means clustering) and one start
+        per seed: the family's own starts, or k-means clusterings of
+        ``cells``. Start i's (and its optimizer run's, in best_mode) is the
+        i-th seed derived from the fit's seed."""
+        points, exact = cells.point_values(), cells.kind == OBSERVED
+        clusterings = [kmeans(points, k, seed=seed, exact=exact) for seed in seeds]
+        layout = Layout(
+            self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
+        )
+        starts = family.data_starts(cells, k, seeds) or [
+            c.start(family) for c in clusterings
+        ]
+        return layout, starts
+
     def stan_input(
         self,
         X,
@@ -1006,14 +1011,8 @@ class Mixture:
         seed = check.seed(seed)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
-        start_seed = spawn_seeds(seed, 1)[0]
-        clustering = kmeans(
-            cells.point_values(), k, seed=start_seed, exact=cells.kind == OBSERVED
-        )
-        layout = Layout(self._anchor(clustering, cells.columns), self._layout_spec()[0])
-        start = (family.data_starts(cells, k, [start_seed]) or [None])[0]
-        if start is None:
-            start = clustering.start(family)
+        # fit's first start: the first of the seeds derived from the seed
+        layout, (start, *_) = self._starts(family, cells, k, spawn_seeds(seed, 1))
         units = Standardization.fit(cells, enabled=False, shared=family.shared_scale)
         data = family.stan_data(cells, k, layout, priors, start, units)
         data.update(compute_log_lik=1, compute_membership=1)

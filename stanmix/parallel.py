@@ -636,11 +636,11 @@ def _reraise_warnings(caught: list[_Caught], name: str) -> None:
     stanmix: where a task ran (a worker process, a thread, here) changes
     neither where they point nor which filters apply (those in force here
     are checked against each warning as it was raised)."""
+    level = check.caller_level()
     for w in caught:
         if _ignored(w.text, w.category, w.module, w.lineno):
             continue
         text = f"{name}: {w.text}"
-        level = check.caller_level()
         try:
             warnings.warn(text, w.category, stacklevel=level)
         except TypeError:  # a category that cannot be built from a message

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from stanmix._files import write_text_atomic
+from stanmix.exceptions import StanmixInputError
+
 
 def stan_dir() -> Path:
     """The folder holding the ``.stan`` programs and their include files.
@@ -112,9 +115,6 @@ class StanInput:
         """Write ``<program>.data.json`` and ``<program>.init.json`` into
         ``folder`` (which must exist), each whole or not at all; return
         their paths."""
-        from stanmix._files import write_text_atomic
-        from stanmix.exceptions import StanmixInputError
-
         folder = Path(folder)
         if not folder.is_dir():
             raise StanmixInputError(
