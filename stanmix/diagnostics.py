@@ -72,6 +72,37 @@ BFMI_LIMIT = 0.3
 
 _MAD_TO_SD = 1.4826
 
+#: How the convergence advice names the sampler's settings: as ``fit``'s
+#: keywords, or as CmdStan's ``sample`` arguments for a direct run's draws.
+_SETTINGS: dict[str, dict[str, str]] = {
+    "fit": {
+        "chains": "chains=",
+        "draws": "draws=",
+        "warmup": "warmup=",
+        "init": "init='map' or your own init=",
+        "init_default": "init='map', the default, or your own init=",
+        "priors": "the prior_* settings",
+        "adapt_delta": "adapt_delta",
+        "step_size": "step_size=",
+        "adapt_off": "adapt_engaged=False",
+        "adapt_on": "leave adapt_engaged out",
+        "max_treedepth": "max_treedepth=",
+    },
+    "cmdstan": {
+        "chains": "num_chains=",
+        "draws": "num_samples=",
+        "warmup": "num_warmup=",
+        "init": "an init= file, such as the one Mixture.stan_input writes",
+        "init_default": "an init= file, such as the one Mixture.stan_input writes",
+        "priors": "the prior entries of the data file",
+        "adapt_delta": "adapt delta=",
+        "step_size": "stepsize=",
+        "adapt_off": "adapt engaged=0",
+        "adapt_on": "adapt engaged=1, the default",
+        "max_treedepth": "max_depth=",
+    },
+}
+
 
 @dataclass(eq=False)
 class LabelSwitchingReport:
@@ -511,6 +542,10 @@ class Convergence:
         Whether the sampler tuned its step size (False with
         ``adapt_engaged=False``, where ``adapt_delta`` does nothing and a
         smaller ``step_size`` is the remedy for divergences).
+    wording : {"fit", "cmdstan"}
+        How :meth:`advice` names the sampler's settings by default: as
+        ``fit``'s keywords, or as CmdStan's ``sample`` arguments (for the
+        draws of a direct CmdStan run).
 
     Examples
     --------
@@ -542,6 +577,7 @@ class Convergence:
     chains: int | None = None
     stuck_chains: tuple[int, ...] = ()
     adapt_engaged: bool = True
+    wording: str = "fit"
 
     @property
     def computable(self) -> bool:
@@ -668,15 +704,39 @@ class Convergence:
             )
         return out
 
-    def advice(self) -> str:
-        """What to do about the draws' problems."""
+    def advice(self, wording: str | None = None) -> str:
+        """What to do about the draws' problems.
+
+        Parameters
+        ----------
+        wording : {"fit", "cmdstan"}, optional
+            Name the settings as :meth:`Mixture.fit`'s keywords
+            (``draws=``) or as CmdStan's ``sample`` arguments
+            (``num_samples=``), for draws of a direct CmdStan run; by
+            default as the ``wording`` attribute says.
+
+        Examples
+        --------
+        >>> import xarray as xr
+        >>> check = convergence(xr.Dataset({"mu": ("component", [1.08])}),
+        ...                     xr.Dataset({"mu": ("component", [57.0])}))
+        >>> "(num_samples=, num_warmup=)" in check.advice("cmdstan")
+        True
+        """
+        wording = self.wording if wording is None else wording
+        if wording not in _SETTINGS:
+            raise ValueError(
+                f"wording must be one of {', '.join(map(repr, _SETTINGS))}, "
+                f"got {wording!r}"
+            )
+        named = _SETTINGS[wording]
         parts = []
         if self.stuck_chains:
-            parts.append(self._stuck_advice())
+            parts.append(self._stuck_advice(named))
         if self.one_chain:
             parts.append(
-                "R-hat needs at least two chains: run chains=2 or more (four is "
-                "usual) to check that they agree."
+                f"R-hat needs at least two chains: run {named['chains']}2 or more "
+                "(four is usual) to check that they agree."
             )
         draws_short = (
             not self.ess_ok
@@ -687,17 +747,17 @@ class Convergence:
             parts.append(
                 "The posterior may be weakly identified (components that "
                 "overlap or are barely used) or the chains too short: run more "
-                "draws (draws=, warmup=), start the chains from good values "
-                "(init='map' or your own init=), narrow the priors (the prior_* "
-                "settings) or fit fewer components."
+                f"draws ({named['draws']}, {named['warmup']}), start the chains "
+                f"from good values ({named['init']}), narrow the priors "
+                f"({named['priors']}) or fit fewer components."
             )
         if self.divergences and not self.all_stuck:
             smaller = (
-                "raise adapt_delta (say to 0.99; smaller steps)"
+                f"raise {named['adapt_delta']} (say to 0.99; smaller steps)"
                 if self.adapt_engaged
-                else "give a smaller step_size= (adapt_engaged=False holds it "
-                "where it starts), or let the adaptation tune it (leave "
-                "adapt_engaged out)"
+                else f"give a smaller {named['step_size']} ({named['adapt_off']} "
+                "holds it where it starts), or let the adaptation tune it "
+                f"({named['adapt_on']})"
             )
             parts.append(
                 "Divergent transitions mean NUTS could not follow the "
@@ -708,17 +768,18 @@ class Convergence:
         if self.treedepth_hits:
             parts.append(
                 "Trajectories cut at the maximum tree depth cost efficiency, "
-                "not correctness: raise max_treedepth= if the ESS is too low."
+                f"not correctness: raise {named['max_treedepth']} if the ESS is "
+                "too low."
             )
         if not self.bfmi_ok:
             parts.append(
                 "A low E-BFMI means the chains explore the posterior's energy "
-                "poorly (heavy tails or a funnel): run more warmup or narrow "
-                "the priors."
+                f"poorly (heavy tails or a funnel): run more warmup "
+                f"({named['warmup']}) or narrow the priors."
             )
         return " ".join(parts)
 
-    def _stuck_advice(self) -> str:
+    def _stuck_advice(self, named: Mapping[str, str]) -> str:
         """What to do about chains that did not move."""
         cause = (
             "A chain that does not move rejects every proposal: its step size "
@@ -727,14 +788,13 @@ class Convergence:
         )
         if not self.adapt_engaged:
             return cause + (
-                "adapt_engaged=False holds the step size where it starts: give "
-                "a smaller step_size= (say a tenth), or let the adaptation tune "
-                "it (leave adapt_engaged out)."
+                f"{named['adapt_off']} holds the step size where it starts: give "
+                f"a smaller {named['step_size']} (say a tenth), or let the "
+                f"adaptation tune it ({named['adapt_on']})."
             )
         return cause + (
-            "Run a longer warmup (warmup=) so that the step size adapts, or "
-            "start the chains elsewhere (init='map', the default, or your own "
-            "init=)."
+            f"Run a longer warmup ({named['warmup']}) so that the step size "
+            f"adapts, or start the chains elsewhere ({named['init_default']})."
         )
 
     def __str__(self) -> str:
@@ -756,6 +816,7 @@ def convergence(
     ess_limit: float = ESS_LIMIT,
     posterior: Mapping[str, Any] | None = None,
     adapt_engaged: bool = True,
+    wording: str = "fit",
 ) -> Convergence:
     """Condense per-parameter R-hat and bulk ESS, and the sampler's
     statistics, into a :class:`Convergence`.
@@ -781,6 +842,8 @@ def convergence(
     adapt_engaged : bool
         Whether the sampler tuned its step size (the advice for divergences
         and stuck chains depends on it).
+    wording : {"fit", "cmdstan"}
+        Whether the advice names ``fit``'s keywords or CmdStan's arguments.
 
     Examples
     --------
@@ -796,6 +859,10 @@ def convergence(
     largest R-hat 1.003 (mu[1]), smallest bulk ESS 900 (mu[0]);
     3 of 2000 transitions divergent (0.15%)
     """
+    if wording not in _SETTINGS:
+        raise ValueError(
+            f"wording must be one of {', '.join(map(repr, _SETTINGS))}, got {wording!r}"
+        )
     table = pd.DataFrame(
         {"r_hat": pd.Series(_elements(rhat)), "ess_bulk": pd.Series(_elements(ess))},
         dtype=float,
@@ -835,6 +902,7 @@ def convergence(
         rhat_limit=float(rhat_limit),
         ess_limit=float(ess_limit),
         adapt_engaged=bool(adapt_engaged),
+        wording=wording,
         **sampler,
     )
 

@@ -1289,6 +1289,8 @@ class Mixture:
             more_rhat, more_ess = _rhat_and_ess(post[rest])
             rhat.update(more_rhat.data_vars)
             ess.update(more_ess.data_vars)
+        # draws read from a direct CmdStan run: advise in its arguments
+        wording = "cmdstan" if "csv_files" in self.engine_result_info_ else "fit"
         found = convergence(
             {n: rhat[n] for n in names},
             {n: ess[n] for n in names},
@@ -1296,6 +1298,7 @@ class Mixture:
             max_treedepth=self.engine_result_info_.get("max_treedepth"),
             posterior=post[names],
             adapt_engaged=self.engine_result_info_.get("adapt_engaged", True),
+            wording=wording,
         )
         if not found.converged:
             checked = found.computable or found.stuck_chains

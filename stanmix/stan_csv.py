@@ -53,6 +53,7 @@ _WANTED = (
     "save_warmup",
     "thin",
     "max_depth",
+    "engaged",
     "seed",
     "id",
     "algorithm",
@@ -398,6 +399,8 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             "seed": config.get("seed"),
             "warmup": _count(config, "num_warmup") or 0,
             "max_treedepth": _count(config, "max_depth"),
+            "adapt_engaged": config.get("engaged") is None
+            or _truthy(config.get("engaged")),
             "sig_figs": _count(config, "sig_figs"),
             "data_file": first.data_file,
         },

@@ -9,6 +9,7 @@ with the README's commands.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import json
 import re
@@ -55,6 +56,7 @@ def write_stan_csv(
     warmup_rows: int = 0,
     max_depth: int = 10,
     digits: int | None = None,
+    engaged: int = 1,
 ):
     """Write an engine result as CmdStan's per-chain sample CSV files, its
     values to ``digits`` significant digits (CmdStan's default 6 when None,
@@ -81,6 +83,8 @@ def write_stan_csv(
             f"#     num_warmup = {warmup_rows or 1000}",
             f"#     save_warmup = {'true' if warmup_rows else 'false'}",
             "#     thin = 1 (Default)",
+            "#     adapt",
+            f"#       engaged = {engaged}{' (Default)' if engaged else ''}",
             "#     algorithm = hmc (Default)",
             "#       hmc",
             "#         engine = nuts (Default)",
@@ -161,8 +165,13 @@ def test_sampler_checks_read_the_files_maximum_tree_depth(example_run, tmp_path)
     written as 2, every draw at depth 2 or more counts as stopped there."""
     name, _, result, _ = example_run
     paths = write_stan_csv(result, tmp_path, name, max_depth=2)
-    with pytest.warns(sm.ConvergenceWarning, match="at the maximum tree depth 2"):
+    with pytest.warns(
+        sm.ConvergenceWarning, match="at the maximum tree depth 2"
+    ) as seen:
         model = sm.from_cmdstan_csv(paths, example_data_path(name))
+    # the advice names CmdStan's argument, not fit's keyword
+    (message,) = [str(w.message) for w in seen if "tree depth" in str(w.message)]
+    assert "raise max_depth= if" in message and "max_treedepth" not in message
     check = model.convergence_
     depth = np.asarray(result.sample_stats["tree_depth"])
     assert check.max_treedepth == 2
@@ -170,6 +179,31 @@ def test_sampler_checks_read_the_files_maximum_tree_depth(example_run, tmp_path)
     assert check.transitions == depth.size
     assert check.divergences == int(np.sum(result.sample_stats["diverging"]))
     assert len(check.bfmi) == 2
+
+
+def test_divergence_advice_follows_the_files_adaptation_setting(example_run, tmp_path):
+    """A run with ``adapt engaged=0`` (read from the header) and divergent
+    transitions is told to give a smaller ``stepsize=``, in CmdStan's
+    arguments; with adaptation on, to raise ``adapt delta=``."""
+    name, _, result, _ = example_run
+    diverging = np.zeros_like(np.asarray(result.sample_stats["diverging"]), bool)
+    diverging[:, :5] = True
+    stats = {**result.sample_stats, "diverging": diverging}
+    bent = dataclasses.replace(result, sample_stats=stats)
+    for engaged, wanted in (
+        (0, "give a smaller stepsize= (adapt engaged=0 "),
+        (1, "raise adapt delta= (say to 0.99"),
+    ):
+        folder = tmp_path / str(engaged)
+        folder.mkdir()
+        paths = write_stan_csv(bent, folder, name, engaged=engaged)
+        with pytest.warns(sm.ConvergenceWarning, match="10 of 600 transitions") as seen:
+            model = sm.from_cmdstan_csv(paths, example_data_path(name))
+        (message,) = [str(w.message) for w in seen if "divergent" in str(w.message)]
+        assert wanted in message
+        for keyword in ("step_size=", "adapt_engaged", "adapt_delta", "draws="):
+            assert keyword not in message
+        assert model.convergence_.adapt_engaged is bool(engaged)
 
 
 def test_cells_rebuilt_from_data_give_the_programs_membership(example_run):
