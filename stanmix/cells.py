@@ -43,6 +43,7 @@ a program's data) leave them None: unknown for the uncensored cells.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -445,6 +446,17 @@ class CellTable:
         return table.with_covariates(covariates, names)
 
 
+#: Entries of a Stan data file that record the units its values are in
+#: (centre and scale of each column, and of the covariates), written by
+#: :meth:`stanmix.Mixture.stan_input` for a standardizing estimator.
+UNIT_ENTRIES = (
+    "stanmix_center",
+    "stanmix_scale",
+    "stanmix_covariate_center",
+    "stanmix_covariate_scale",
+)
+
+
 @dataclass(frozen=True, eq=False)
 class Standardization:
     """Per-column centre and scale: a fit runs on (x - center) / scale.
@@ -510,6 +522,68 @@ class Standardization:
                 / self.covariate_scale,
             )
         return out
+
+    def restore(self, cells: CellTable) -> CellTable:
+        """The table in the data's units from standardized ones (the inverse
+        of :meth:`apply`, to rounding).
+
+        Examples
+        --------
+        >>> t = CellTable.from_values([[0.0], [2.0]]).with_covariates([1.0, 3.0])
+        >>> s = Standardization.fit(t)
+        >>> back = s.restore(s.apply(t))
+        >>> back.values.ravel().tolist(), back.covariates.ravel().tolist()
+        ([0.0, 2.0], [1.0, 3.0])
+        """
+        out = cells.affine(-self.center / self.scale, 1.0 / self.scale)
+        if cells.covariates is not None and self.covariate_center is not None:
+            out = replace(
+                out,
+                covariates=cells.covariates * self.covariate_scale
+                + self.covariate_center,
+            )
+        return out
+
+    @property
+    def is_identity(self) -> bool:
+        """Whether the units are the data's own (nothing is moved)."""
+        return (
+            not np.any(self.center)
+            and bool(np.all(self.scale == 1))
+            and self.covariate_center is None
+        )
+
+    def stan_entries(self) -> dict[str, list[float]]:
+        """The units as entries of a Stan data file (:data:`UNIT_ENTRIES`;
+        none for the identity), which the programs do not read and
+        :func:`stanmix.from_cmdstan_csv` reads back with
+        :meth:`from_stan_entries`."""
+        if self.is_identity:
+            return {}
+        fields = (self.center, self.scale, self.covariate_center, self.covariate_scale)
+        return {
+            name: np.asarray(value, dtype=float).tolist()
+            for name, value in zip(UNIT_ENTRIES, fields, strict=True)
+            if value is not None
+        }
+
+    @classmethod
+    def from_stan_entries(cls, data: Mapping) -> Standardization | None:
+        """The units a Stan data file records (None when it records none).
+
+        Examples
+        --------
+        >>> s = Standardization(np.array([1.0]), np.array([2.0]))
+        >>> Standardization.from_stan_entries(s.stan_entries()).scale.tolist()
+        [2.0]
+        """
+        if not any(name in data for name in UNIT_ENTRIES):
+            return None
+        fields = [
+            None if data.get(name) is None else np.asarray(data[name], dtype=float)
+            for name in UNIT_ENTRIES
+        ]
+        return cls(*fields)
 
 
 def column_spread(values: np.ndarray) -> np.ndarray:

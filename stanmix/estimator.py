@@ -732,10 +732,7 @@ class Mixture:
         if show_progress is None:
             show_progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
-        units = Standardization.fit(
-            cells, enabled=bool(self.standardize), shared=family.shared_scale
-        )
-        std = units.apply(cells)
+        units, std = self._units(family, cells)
         layout, starts = self._starts(family, std, k, spawn_seeds(seed, n_starts))
         user = None
         if not isinstance(init, str):
@@ -944,6 +941,15 @@ class Mixture:
         ]
         return layout, starts
 
+    def _units(
+        self, family: Family, cells: CellTable
+    ) -> tuple[Standardization, CellTable]:
+        """The units the fit runs in (``standardize``), and the cells in them."""
+        units = Standardization.fit(
+            cells, enabled=bool(self.standardize), shared=family.shared_scale
+        )
+        return units, units.apply(cells)
+
     def stan_input(
         self,
         X,
@@ -958,15 +964,27 @@ class Mixture:
         point for ``X``, to run the program directly (CmdStan) and read the
         run back with :func:`stanmix.from_cmdstan_csv`.
 
-        The data are built as :meth:`fit` builds them, in the data's own
-        units: the estimator must have ``standardize=False`` and priors that
-        suit the data's scale (``prior_mean_scale``, ``prior_scale_median``;
-        :meth:`fit` standardizes each column first, where the defaults
-        suit). The start is the k-means clustering of :meth:`fit`'s first
-        start (``seed``), or the family's own start. Both generated-quantity
+        The data are those :meth:`fit` gives the engine. With
+        ``standardize=True`` (the default) they are in standardized units,
+        where the priors are set, and the data record those units
+        (``stanmix_center``, ``stanmix_scale``; the program does not read
+        them), so that :func:`~stanmix.from_cmdstan_csv` reports the run in
+        the data's own units, as :meth:`fit` does. With
+        ``standardize=False`` they are in the data's units, and the priors
+        must suit them (``prior_mean_scale``, ``prior_scale_median``). The
+        start is the k-means clustering of :meth:`fit`'s first start
+        (``seed``), or the family's own start. Both generated-quantity
         switches are on (``compute_log_lik``, ``compute_membership``). The
-        estimator is not changed. Mixtures of regressions are not offered:
-        their data come from their design.
+        estimator is not changed.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame
+            The data, as for :meth:`fit`.
+        seed : int, optional
+            The seed of :meth:`fit` whose first start to take.
+        lower_limit, upper_limit, censored, interval
+            The censoring, as for :meth:`fit`.
 
         Returns
         -------
@@ -982,27 +1000,17 @@ class Mixture:
         >>> rng = np.random.default_rng(0)
         >>> X = np.r_[rng.normal(-30, 10, 100), rng.normal(30, 10, 100)]
         >>> X = np.maximum(X, -40.0)  # a detection limit at -40
-        >>> model = sm.Mixture(2, standardize=False, prior_mean_scale=100.0,
-        ...                    prior_scale_median=10.0)
-        >>> run = model.stan_input(X, lower_limit=-40.0, seed=1)
+        >>> run = sm.Mixture(2).stan_input(X, lower_limit=-40.0, seed=1)
         >>> run.program.name, run.data["K"], run.data["N"]
         ('normal_diag.stan', 2, 200)
+        >>> np.round(run.data["stanmix_scale"]).tolist()  # units recorded
+        [30.0]
+        >>> raw = sm.Mixture(2, standardize=False, prior_mean_scale=100.0,
+        ...                  prior_scale_median=10.0)
+        >>> run = raw.stan_input(X, lower_limit=-40.0, seed=1)
         >>> np.round(run.init["mu_anchor_ordered"]).tolist()  # k-means centres
         [-29.0, 31.0]
         """
-        if self._family_from_data:
-            raise StanmixInputError(
-                f"stan_input builds the data of the clustering programs; a "
-                f"{type(self).__name__}'s come from its design: write them by "
-                "regression.stan's data block"
-            )
-        if self.standardize:
-            raise StanmixInputError(
-                "stan_input writes the data in their own units, where the priors "
-                "are taken as given (fit standardizes each column first): set "
-                "standardize=False and priors that suit the data's scale, such as "
-                "prior_mean_scale (prior sd of the means) and prior_scale_median"
-            )
         k, priors, _ = self._checked_settings()
         family = self._make_family()
         cells, _ = self._checked_cells(
@@ -1011,12 +1019,15 @@ class Mixture:
         seed = check.seed(seed)
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+        units, std = self._units(family, cells)
         # fit's first start: the first of the seeds derived from the seed
-        layout, (start, *_) = self._starts(family, cells, k, spawn_seeds(seed, 1))
-        units = Standardization.fit(cells, enabled=False, shared=family.shared_scale)
-        data = family.stan_data(cells, k, layout, priors, start, units)
-        data.update(compute_log_lik=1, compute_membership=1)
-        init = mixing_init(data, family.stan_init(start, cells, layout))
+        layout, (start, *_) = self._starts(family, std, k, spawn_seeds(seed, 1))
+        data = family.stan_data(std, k, layout, priors, start, units)
+        data.update(compute_log_lik=1, compute_membership=1, **units.stan_entries())
+        init = mixing_init(data, family.stan_init(start, std, layout))
+        # CmdStan reads an empty JSON array as one-dimensional and refuses it
+        # for an empty matrix parameter; an absent empty parameter is fine
+        init = {name: value for name, value in init.items() if np.size(value)}
         return StanInput(
             program_path(family.program), _json_ready(data), _json_ready(init)
         )
@@ -1070,12 +1081,14 @@ class Mixture:
         *,
         index: pd.Index | None = None,
         seed: int = 0,
+        units: Standardization | None = None,
     ) -> Mixture:
         """Take draws made outside :meth:`fit` (a direct CmdStan run) as this
         model's fit.
 
-        The draws must be of this model's program with data in the data's
-        own units (no standardization); ``cells`` is that data.
+        The draws must be of this model's program, run on ``cells`` (the
+        data, in their own units) moved to ``units`` (None: the data's own
+        units, no standardization).
 
         Returns
         -------
@@ -1086,7 +1099,8 @@ class Mixture:
         if family.joint is False and relabel in ("stephens", "ecr"):
             relabel = "reference"
         d = cells.n_dims
-        units = Standardization(np.zeros(d), np.ones(d))
+        if units is None:
+            units = Standardization(np.zeros(d), np.ones(d))
         anchor = self._layout_spec()[1]
         layout = Layout(
             int(anchor) if isinstance(anchor, (int, np.integer)) else 0,

@@ -29,6 +29,7 @@ from stanmix.estimator import (
 )
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
+from stanmix.programs import StanInput
 
 __all__ = ["RegressionDesign", "RegressionMixture"]
 
@@ -729,6 +730,50 @@ class RegressionMixture(Mixture):
         except BaseException:
             self._design = fitted  # a refused fit leaves the last one whole
             raise
+
+    def stan_input(
+        self,
+        X,
+        y=None,
+        *,
+        response: str | int | None = None,
+        seed: int | None = None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+    ) -> StanInput:
+        """``regression.stan`` with the data and the first start :meth:`fit`
+        gives the engine, to run it directly (CmdStan) and read the run back
+        with :func:`stanmix.from_cmdstan_csv`; as
+        :meth:`stanmix.Mixture.stan_input`, with ``X``, ``y`` and
+        ``response`` as for :meth:`fit`. The estimator is not changed.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> run = sm.RegressionMixture(2).stan_input(x[:, None], y, seed=1)
+        >>> run.program.name, run.data["P"], "stanmix_covariate_scale" in run.data
+        ('regression.stan', 1, True)
+        """
+        self._check_settings_of_design()
+        fitted = getattr(self, "_design", None)
+        try:
+            prepared = self._prepare(X, y, response, fitting=True)
+            return super().stan_input(
+                prepared,
+                seed=seed,
+                lower_limit=lower_limit,
+                upper_limit=upper_limit,
+                censored=censored,
+                interval=interval,
+            )
+        finally:
+            self._design = fitted
 
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()

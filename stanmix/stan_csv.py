@@ -831,6 +831,9 @@ def from_cmdstan_csv(
                     "dimension its own name"
                 )
         cells = CellTable.from_stan(data, columns).validate()
+        units = Standardization.from_stan_entries(data)
+        if units is not None:
+            _check_units(units, cells)
         ordered = int(data.get("ordered_means", 1))
         anchor = int(data.get("anchor", 1))
         _check_flags(result, data, program)
@@ -855,13 +858,47 @@ def from_cmdstan_csv(
         family_options=family.settings_from_stan_data(data),
         ordered=bool(ordered),
         anchor_dim=anchor - 1,
-        standardize=False,
+        standardize=units is not None,
         relabel=relabel,
         hdi_prob=hdi_prob,
     )
     seed = result.info.get("seed")
     return model.fit_result(
         result,
-        cells,
+        cells if units is None else units.restore(cells),
         seed=int(seed) if seed is not None and str(seed).isdigit() else 0,
+        units=units,
     )
+
+
+def _check_units(units: Standardization, cells: CellTable) -> None:
+    """The recorded units must give each column (and covariate) a centre
+    and a positive, finite scale."""
+    pairs = [
+        ("stanmix_center", "stanmix_scale", units.center, units.scale, cells.n_dims)
+    ]
+    if units.covariate_center is not None or units.covariate_scale is not None:
+        pairs.append(
+            (
+                "stanmix_covariate_center",
+                "stanmix_covariate_scale",
+                units.covariate_center,
+                units.covariate_scale,
+                cells.n_covariates,
+            )
+        )
+    for center_name, scale_name, center, scale, n in pairs:
+        for name, value in ((center_name, center), (scale_name, scale)):
+            if value is None or value.shape != (n,):
+                got = "no entry" if value is None else f"shape {value.shape}"
+                raise StanmixInputError(
+                    f"the data's {name} must hold {n} value(s), one per column, "
+                    f"got {got}; write the data again with Mixture.stan_input"
+                )
+        if not (
+            np.all(np.isfinite(center)) and np.all(np.isfinite(scale) & (scale > 0))
+        ):
+            raise StanmixInputError(
+                f"the data's {center_name} must be finite and {scale_name} finite "
+                "and positive; write the data again with Mixture.stan_input"
+            )

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import needs_cmdstan
+from conftest import RecordingEngine, Stop, needs_cmdstan
 
 import stanmix as sm
 from stanmix import likelihood
-from stanmix.cells import CellTable
+from stanmix.cells import CellTable, Standardization
 from stanmix.censoring import cell_table
 from stanmix.engines import STAT_NAMES, get_engine
 from stanmix.families import family_from_stan_data
@@ -902,37 +902,24 @@ def _detection_limited(seed: int = 3) -> tuple[pd.DataFrame, dict]:
     return X, {"a": -40.0}
 
 
-def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(tmp_path):
-    from conftest import RecordingEngine, Stop
+class _SeenData(RecordingEngine):
+    """Records the data ``sample`` is given, then stops."""
 
-    class Seen(RecordingEngine):
-        def sample(self, stan_file, data, **kwargs):
-            self.data = data
-            return super().sample(stan_file, data, **kwargs)
+    def sample(self, stan_file, data, **kwargs):
+        self.data = data
+        return super().sample(stan_file, data, **kwargs)
 
-    X, limit = _detection_limited()
-    kept = X.copy()
-    engine = Seen(stop=("sample",))
-    estimator = sm.Mixture(
-        2,
-        standardize=False,
-        prior_mean_scale=100.0,
-        prior_scale_median=10.0,
-        engine=engine,
-    )
-    run = estimator.stan_input(X, lower_limit=limit, seed=4)
-    assert not hasattr(estimator, "idata_")
-    pd.testing.assert_frame_equal(X, kept)
-    assert run.program == program_path("normal_diag")
-    assert (run.data["n_left"], sum(sum(row) for row in run.data["observed"])) == (
-        int((kept["a"] == -40.0).sum()),
-        400 - 2 - int((kept["a"] == -40.0).sum()),
-    )
-    # the same data and first start as a fit from k-means with this seed
-    with pytest.raises(Stop):
-        estimator.fit(X, lower_limit=limit, seed=4, init="kmeans", show_progress=False)
+
+def _assert_fits_own(run, engine) -> None:
+    """``run`` holds the data and first start the stopped fit gave ``engine``
+    (and, beyond them, only the generated-quantity switches and the units)."""
     call = engine.calls["sample"]
+    unit_entries = {"stanmix_center", "stanmix_scale"}
+    unit_entries |= {"stanmix_covariate_center", "stanmix_covariate_scale"}
+    assert set(run.data) - set(engine.data) <= unit_entries
     for key, value in run.data.items():
+        if key in unit_entries:
+            continue
         sent = engine.data[key]
         if np.size(sent) == 0:  # an empty array is [] in JSON, whatever its shape
             assert np.size(value) == 0, key
@@ -945,62 +932,174 @@ def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(tmp_path):
             assert np.size(value) == 0, key
         else:
             np.testing.assert_array_equal(value, start, err_msg=key)
+
+
+def _run_and_read(run, folder: Path, seed: int = 5):
+    """Sample ``run``'s files with stanli (2 x 300), write the draws as
+    CmdStan would and read them back; the engine's result and the model."""
+    data_file, _ = run.write(folder)
+    result = get_engine("stanli").sample(
+        run.program,
+        json.loads(data_file.read_text()),
+        chains=2,
+        warmup=300,
+        draws=300,
+        seed=seed,
+        inits=[run.init, run.init],
+    )
+    # 17 significant digits: the values read back are the engine's
+    paths = write_stan_csv(result, folder, run.program.stem, digits=17)
+    return result, sm.from_cmdstan_csv(paths, data_file)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(standardize, tmp_path):
+    """Raw units with priors to suit them, or standardized units with the
+    default priors: the data and start are fit's, and the run reads back in
+    the data's units (a standardized run's draws moved back exactly)."""
+    X, limit = _detection_limited()
+    kept = X.copy()
+    engine = _SeenData(stop=("sample",))
+    priors = {} if standardize else {"prior_mean_scale": 100.0}
+    if not standardize:
+        priors["prior_scale_median"] = 10.0
+    estimator = sm.Mixture(2, standardize=standardize, engine=engine, **priors)
+    run = estimator.stan_input(X, lower_limit=limit, seed=4)
+    assert not hasattr(estimator, "idata_")
+    pd.testing.assert_frame_equal(X, kept)
+    assert run.program == program_path("normal_diag")
+    assert (run.data["n_left"], sum(sum(row) for row in run.data["observed"])) == (
+        int((kept["a"] == -40.0).sum()),
+        400 - 2 - int((kept["a"] == -40.0).sum()),
+    )
+    with pytest.raises(Stop):
+        estimator.fit(X, lower_limit=limit, seed=4, init="kmeans", show_progress=False)
+    _assert_fits_own(run, engine)
+    given, _ = cell_table(X, lower_limit=limit)
+    units = Standardization.fit(given)
+    center, scale = units.center, units.scale
+    if standardize:  # the units fit standardizes by
+        np.testing.assert_array_equal(run.data["stanmix_center"], center)
+        np.testing.assert_array_equal(run.data["stanmix_scale"], scale)
+    else:
+        assert "stanmix_center" not in run.data
     # written whole; a run on it reads back with from_cmdstan_csv
     data_file, init_file = run.write(tmp_path)
     assert data_file.name == "normal_diag.data.json"
     assert json.loads(data_file.read_text()) == run.data
     assert json.loads(init_file.read_text()) == run.init
-    result = get_engine("stanli").sample(
-        run.program,
-        run.data,
-        chains=2,
-        warmup=300,
-        draws=300,
-        seed=5,
-        inits=[run.init, run.init],
-    )
-    model = sm.from_cmdstan_csv(
-        write_stan_csv(result, tmp_path, "normal_diag"), data_file
-    )
+    result, model = _run_and_read(run, tmp_path)
+    assert model.standardize is standardize
+    np.testing.assert_array_equal(model.cells_.kind, given.kind)
+    for part in ("values", "lower", "upper"):
+        np.testing.assert_allclose(
+            getattr(model.cells_, part), getattr(given, part), rtol=1e-12
+        )
+    raw = model.param_draws("posterior_raw")
+    mu = result.variables["mu"].reshape(raw["mu"].shape)
+    sigma = result.variables["sigma"].reshape(raw["sigma"].shape)
+    if standardize:
+        mu, sigma = mu * scale + center, sigma * scale
+    np.testing.assert_allclose(raw["mu"], mu, rtol=1e-12)
+    np.testing.assert_allclose(raw["sigma"], sigma, rtol=1e-12)
     sd = model.param_draws()["mu"].std(axis=0)
     truth = np.array([[-30.0, 0.0], [30.0, 20.0]])
     assert np.all(np.abs(model.means_ - truth) < 4 * sd + 1.0)
 
 
+def _two_lines(seed: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two lines in x (units of hundreds), y = 1 + 0.02 x and 20 - 0.01 x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1000, 160)
+    first = np.arange(160) < 90
+    y = np.where(first, 1 + 0.02 * x, 20 - 0.01 * x) + rng.normal(0, 0.5, 160)
+    return pd.DataFrame({"x": x}), y
+
+
+def test_regression_stan_input_is_what_fit_gives_the_engine_and_reads_back(
+    tmp_path,
+):
+    """A mixture of regressions' data (response, covariates and their units)
+    and EM start are fit's; its run reads back in the data's units."""
+    X, y = _two_lines()
+    kept = X.copy()
+    engine = _SeenData(stop=("sample",))
+    estimator = sm.RegressionMixture(2, engine=engine)
+    run = estimator.stan_input(X, y, seed=3)
+    assert not hasattr(estimator, "design_") and estimator._design is None
+    pd.testing.assert_frame_equal(X, kept)
+    assert run.program == program_path("regression")
+    with pytest.raises(Stop):
+        estimator.fit(X, y, seed=3, init="kmeans", show_progress=False)
+    _assert_fits_own(run, engine)
+    np.testing.assert_allclose(run.data["stanmix_covariate_scale"], X["x"].std(ddof=0))
+    np.testing.assert_allclose(run.data["stanmix_scale"], y.std(), rtol=1e-12)
+    _, model = _run_and_read(run, tmp_path, seed=7)
+    np.testing.assert_allclose(model.cells_.values[:, 0], y, rtol=1e-12)
+    np.testing.assert_allclose(model.cells_.covariates[:, 0], X["x"], rtol=1e-12)
+    draws = model.param_draws()
+    for name, truth in (("intercept", [1.0, 20.0]), ("beta", [[0.02], [-0.01]])):
+        # the components in either order: ordered by intercept here
+        estimate = draws[name].mean(axis=0)
+        sd = draws[name].std(axis=0)
+        assert np.all(np.abs(estimate - np.asarray(truth)) < 4 * sd), name
+
+
 def test_stan_input_refuses_what_it_cannot_write(tmp_path):
     X, limit = _detection_limited()
-    with pytest.raises(sm.StanmixInputError, match="set standardize=False"):
-        sm.Mixture(2).stan_input(X, lower_limit=limit)
-    with pytest.raises(sm.StanmixInputError, match=r"regression\.stan's data block"):
-        sm.RegressionMixture(2).stan_input(X)
-    run = sm.Mixture(2, standardize=False).stan_input(X, lower_limit=limit, seed=1)
+    run = sm.Mixture(2).stan_input(X, lower_limit=limit, seed=1)
     with pytest.raises(sm.StanmixInputError, match="does not exist"):
         run.write(tmp_path / "nowhere")
     assert list(tmp_path.iterdir()) == []
+    with pytest.raises(sm.StanmixInputError, match="give the response either as y"):
+        sm.RegressionMixture(2).stan_input(X)
 
 
-@needs_cmdstan
-@pytest.mark.cmdstan
-@pytest.mark.slow
-def test_stan_input_runs_under_cmdstan(tmp_path):
-    """The files stan_input writes, run by CmdStan as the README says, read
-    back with the clusters where the data have them."""
-    import cmdstanpy
+def test_recorded_units_are_checked(short_run):
+    """Units a data file records must fit its columns and be usable."""
+    data, paths = short_run
+    d = data["D"]
+    for entries, fragment in (
+        (
+            {"stanmix_center": [0.0] * d, "stanmix_scale": [1.0] * (d - 1) + [-1.0]},
+            "stanmix_scale finite and positive",
+        ),
+        ({"stanmix_center": [0.0] * d}, "stanmix_scale must hold"),
+        (
+            {"stanmix_center": [0.0] * 9, "stanmix_scale": [1.0] * 9},
+            f"stanmix_center must hold {d} value",
+        ),
+    ):
+        with pytest.raises(sm.StanmixInputError, match=fragment):
+            sm.from_cmdstan_csv(paths, {**data, **entries})
 
-    X, limit = _detection_limited()
-    run = sm.Mixture(
-        2, standardize=False, prior_mean_scale=100.0, prior_scale_median=10.0
-    ).stan_input(X, lower_limit=limit, seed=4)
-    folder = tmp_path / "stanmix"
+
+@pytest.fixture(scope="module")
+def cmdstan_programs(tmp_path_factory):
+    """A copy of stan/ where CmdStan builds each program once, on demand."""
+    folder = tmp_path_factory.mktemp("cmdstan") / "stanmix"
     shutil.copytree(stan_dir(), folder)
+
+    def build(name: str) -> Path:
+        import cmdstanpy
+
+        exe = folder / name
+        if not exe.exists():
+            subprocess.run(
+                ["make", f"STANCFLAGS=--include-paths={folder}", str(exe)],
+                cwd=Path(cmdstanpy.cmdstan_path()),
+                check=True,
+                capture_output=True,
+            )
+        return exe
+
+    return build
+
+
+def _cmdstan_run(exe: Path, run, folder: Path):
+    """Run ``exe`` on ``run``'s written files (2 chains) in ``folder`` as the
+    README says, and read the draws back."""
     data_file, init_file = run.write(folder)
-    exe = folder / "normal_diag"
-    subprocess.run(
-        ["make", f"STANCFLAGS=--include-paths={folder}", str(exe)],
-        cwd=Path(cmdstanpy.cmdstan_path()),
-        check=True,
-        capture_output=True,
-    )
     subprocess.run(
         [
             str(exe),
@@ -1009,17 +1108,51 @@ def test_stan_input_runs_under_cmdstan(tmp_path):
             "random",
             "seed=11",
             "data",
-            f"file={data_file.name}",
-            f"init={init_file.name}",
+            f"file={data_file}",
+            f"init={init_file}",
             "output",
-            "file=mine.csv",
+            f"file={folder / 'mine.csv'}",
         ],
         cwd=folder,
         check=True,
         capture_output=True,
     )
-    model = sm.from_cmdstan_csv(sorted(folder.glob("mine_*.csv")), data_file)
+    return sm.from_cmdstan_csv(sorted(folder.glob("mine_*.csv")), data_file)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.slow
+@pytest.mark.parametrize("standardize", [False, True])
+def test_stan_input_runs_under_cmdstan(standardize, cmdstan_programs, tmp_path):
+    """The files stan_input writes, run by CmdStan as the README says, read
+    back with the clusters where the data have them, in the data's units
+    (the standardized files' extra entries are left alone by CmdStan)."""
+    X, limit = _detection_limited()
+    priors = {} if standardize else {"prior_mean_scale": 100.0}
+    if not standardize:
+        priors["prior_scale_median"] = 10.0
+    run = sm.Mixture(2, standardize=standardize, **priors).stan_input(
+        X, lower_limit=limit, seed=4
+    )
+    model = _cmdstan_run(cmdstan_programs("normal_diag"), run, tmp_path)
     sd = model.param_draws()["mu"].std(axis=0)
     truth = np.array([[-30.0, 0.0], [30.0, 20.0]])
     assert np.all(np.abs(model.means_ - truth) < 4 * sd + 1.0)
+    assert model.summary()["r_hat"].max() <= 1.01
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+@pytest.mark.slow
+def test_regression_stan_input_runs_under_cmdstan(cmdstan_programs, tmp_path):
+    """A mixture of regressions' files (standardized response and
+    covariates) run by CmdStan read back with the lines in the data's units."""
+    X, y = _two_lines()
+    run = sm.RegressionMixture(2).stan_input(X, y, seed=3)
+    model = _cmdstan_run(cmdstan_programs("regression"), run, tmp_path)
+    draws = model.param_draws()
+    for name, truth in (("intercept", [1.0, 20.0]), ("beta", [[0.02], [-0.01]])):
+        estimate, sd = draws[name].mean(axis=0), draws[name].std(axis=0)
+        assert np.all(np.abs(estimate - np.asarray(truth)) < 4 * sd), name
     assert model.summary()["r_hat"].max() <= 1.01
