@@ -263,6 +263,34 @@ def _at_precision(dtypes: Sequence[np.dtype], *arrays: np.ndarray) -> list[np.nd
     return out
 
 
+#: A value within this relative distance of its limit counts as recorded
+#: at the limit: a limit and the values written at it may differ by the
+#: rounding of float64 arithmetic (a unit conversion such as x 0.1 moves a
+#: value by an ulp, 1e-16), far below any measurement's precision. Values
+#: from float32 differ by up to 6e-8: compare them as float32 (give the
+#: column or the limit as float32), or give the limit as they hold it.
+LIMIT_RTOL = 1e-9
+
+
+def at_limit(values, limits) -> np.ndarray:
+    """Where ``values`` are at ``limits`` (within :data:`LIMIT_RTOL`,
+    relative); False where either is NaN or the limit infinite.
+
+    Examples
+    --------
+    >>> at_limit(np.array([1.1 * 0.1, 0.11, 0.12, np.nan]), 0.11).tolist()
+    [True, True, False, False]
+    >>> float(np.float32(0.3)), at_limit(float(np.float32(0.3)), 0.3).item()
+    (0.30000001192092896, False)
+    """
+    values = np.asarray(values, dtype=float)
+    limits = np.asarray(limits, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(limits) & (
+            np.abs(values - limits) <= LIMIT_RTOL * np.abs(limits)
+        )
+
+
 def _coarser(*precisions: Sequence[np.dtype]) -> list[np.dtype]:
     """Column by column, the least precise of several lists of types."""
     return [
@@ -739,27 +767,39 @@ def cell_table(
         values,
         upper,
     )
+    at_lo = has_lo & at_limit(v_lo, lo)
+    at_hi = has_hi & at_limit(v_hi, hi)
     with np.errstate(invalid="ignore"):
-        below = has_lo & recorded & (v_lo < lo)
-        above = has_hi & recorded & (v_hi > hi)
-        at_lo = has_lo & (v_lo == lo)
-        at_hi = has_hi & (v_hi == hi)
+        below = has_lo & recorded & (v_lo < lo) & ~at_lo
+        above = has_hi & recorded & (v_hi > hi) & ~at_hi
     if mask is None:
-        for bad, side, fix in (
-            (below, "below its lower_limit", "record left-censored cells at the limit"),
+        for bad, side, limits, fix in (
+            (
+                below,
+                "below its lower_limit",
+                lower,
+                "record left-censored cells at the limit",
+            ),
             (
                 above,
                 "above its upper_limit",
+                upper,
                 "record right-censored cells at the limit",
             ),
         ):
             if bad.any():
+                r, c = np.nonzero(bad)
                 raise StanmixInputError(
-                    f"value {side} at {where(bad)}; a censored value cannot lie "
-                    f"beyond its own limit: {fix} or mark it in `censored`"
+                    f"value {side} at {where(bad)} (the first is "
+                    f"{float(values[r[0], c[0]])!r}, limit "
+                    f"{float(limits[r[0], c[0]])!r}); a "
+                    "censored value cannot lie beyond its own limit: "
+                    f"{fix} or mark it in `censored`"
                 )
         left = at_lo
         right = at_hi
+        _warn_unmatched(values, lower, has_lo, at_lo, columns, "lower_limit")
+        _warn_unmatched(values, upper, has_hi, at_hi, columns, "upper_limit")
     else:
         ambiguous = mask & has_lo & has_hi
         for bad, msg in (
@@ -825,7 +865,14 @@ def cell_table(
             ihi,
         )
         with np.errstate(invalid="ignore"):
-            outside = inside & recorded & ((v < b_lo) | (v > b_hi))
+            outside = (
+                inside
+                & recorded
+                & (
+                    ((v < b_lo) & ~at_limit(v, b_lo))
+                    | ((v > b_hi) & ~at_limit(v, b_hi))
+                )
+            )
         if outside.any():
             r, c = np.nonzero(outside)
             raise StanmixInputError(
@@ -878,6 +925,45 @@ def cell_table(
     # (stanmix.cells: detection limits).
     limits = {"lower_limit": lower, "upper_limit": upper}
     return CellTable(values, kind, low, high, columns, **limits), index
+
+
+def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
+    """Warn of a column whose limit matches none of its values while many
+    sit on its lowest (for ``lower_limit``; highest for ``upper_limit``)
+    value: likely the limit mistyped, in other units or rounded otherwise
+    (values from float32), so that nothing is censored."""
+    lowest = name == "lower_limit"
+    for j, column in enumerate(columns):
+        seen = values[:, j][~np.isnan(values[:, j])]
+        if not has[:, j].any() or at[:, j].any() or seen.size == 0:
+            continue
+        end = float(seen.min() if lowest else seen.max())
+        piled = int(np.sum(seen == end))
+        if piled < max(5, 0.05 * seen.size):
+            continue
+        limit = float(limits[has[:, j], j][0])
+        sit = (
+            f"{piled} of its {seen.size} values sit at "
+            f"{'its lowest' if lowest else 'its highest'}"
+        )
+        if abs(end - limit) <= 1e-6 * abs(limit):
+            advice = (
+                f"{sit}, {end!r}, which differs from the limit {limit!r} by "
+                "rounding (values from float32?): give the limit as they hold "
+                f"it, {name}={{{column!r}: {end!r}}}, or the column as float32"
+            )
+        else:
+            advice = (
+                f"{sit}, {end:g}: if {end:g} is the limit, give "
+                f"{name}={{{column!r}: {end:g}}} (check the limit's value and "
+                "units)"
+            )
+        warnings.warn(
+            f"{name} of column {column!r} matches none of its values, so no cell "
+            f"of it is censored, while {advice}",
+            UserWarning,
+            stacklevel=check.caller_level(),
+        )
 
 
 #: The range of a column's standard deviation within which stanmix computes

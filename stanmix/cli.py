@@ -527,6 +527,8 @@ def _check_limits(
 
     import numpy as np
 
+    from stanmix.censoring import at_limit
+
     df = table.frame
     columns = [str(c) for c in df.columns]
     for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
@@ -548,14 +550,15 @@ def _check_limits(
     ):
         for col, limit in limits.items():
             values = df[col].to_numpy(dtype=float)
-            bad = np.flatnonzero(beyond(values, limit))
+            at = at_limit(values, limit)
+            bad = np.flatnonzero(beyond(values, limit) & ~at)
             if bad.size:
                 raise StanmixInputError(
                     f"{flag} {col}={limit:g}: {bad.size} value(s) of column {col!r} "
                     f"lie {word} the limit ({table.where(bad)} of {table.name}); "
                     "censored values must be recorded at the limit itself"
                 )
-            if not np.any(values == limit) and not np.isnan(values).all():
+            if not at.any() and not np.isnan(values).all():
                 nearest = np.nanmin(values) if word == "below" else np.nanmax(values)
                 end = "lowest" if word == "below" else "highest"
                 warnings.warn(
@@ -572,10 +575,12 @@ def _at_limit(
 ) -> np.ndarray:
     import numpy as np
 
+    from stanmix.censoring import at_limit
+
     at = np.zeros(values.shape, dtype=bool)
     for limits in (lower, upper):
         if col in limits:
-            at |= values == limits[col]
+            at |= at_limit(values, limits[col])
     return at
 
 

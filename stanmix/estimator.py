@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import json
 import logging
+import numbers
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
@@ -687,11 +688,7 @@ class Mixture:
         >>> model.labels_[[0, 199]].tolist()
         [0, 1]
         """
-        if isinstance(y, str):
-            raise StanmixInputError(
-                f"fit got y={y!r}: y is scikit-learn's target, which a mixture "
-                f"does not use; the method is a keyword: fit(X, method={y!r})"
-            )
+        _refuse_misplaced_y("fit", y)
         settings = dict(
             method=method,
             init=init,
@@ -715,6 +712,24 @@ class Mixture:
         cells, index = self._checked_cells(
             family, k, X, (lower_limit, upper_limit, censored, interval)
         )
+        latent = family.n_latent(cells)
+        if latent and method != "sample":
+            what = (
+                "maximizes over them too, and that joint mode can lie far from "
+                "the parameters' posterior mode"
+                if method == "optimize"
+                else "approximates them jointly with the parameters, and its "
+                "approximation can lie far from the parameters' posterior"
+            )
+            warnings.warn(
+                f"{latent} censored cells, in rows censored in more cells than "
+                f"{family.program}.stan integrates, are latent values there; "
+                f"method={method!r} {what} (correlations pulled toward +-1, means "
+                "past the limits). Use method='sample', which integrates them, or "
+                "covariance='diag'",
+                UserWarning,
+                stacklevel=check.caller_level(),
+            )
         if method == "sample" and "inv_metric" in engine_options:
             engine_options["inv_metric"] = check_inv_metric(
                 engine_options["inv_metric"],
@@ -1699,7 +1714,9 @@ class Mixture:
         for ``method="optimize"``): missing cells are integrated out, and a
         censored cell (given as to :meth:`fit`) enters through the
         probability of its region, so such a row's score is a log density
-        in its observed cells times a log probability in the others.
+        in its observed cells times a log probability in the others. A row
+        whose every cell is missing says nothing, and scores 0 (as
+        :meth:`predict_proba` gives it the mixing weights).
 
         Examples
         --------
@@ -1712,7 +1729,7 @@ class Mixture:
         ((3,), True)
         """
         self._check_fitted()
-        cells = self.new_cells(X, **censoring)
+        cells = self.new_cells(X, allow_empty_rows=True, **censoring)
         return self._log_predictive(cells)
 
     def score(self, X, y=None, **censoring) -> float:
@@ -1731,6 +1748,7 @@ class Mixture:
         >>> round(model.score(X), 2)
         -2.09
         """
+        _refuse_misplaced_y("score", y)
         return float(np.mean(self.score_samples(X, **censoring)))
 
     def _log_predictive(self, cells: CellTable) -> np.ndarray:
@@ -2026,6 +2044,34 @@ def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
         "components has no useful maximum. Such data are counts or scores "
         "rather than measurements; fit fewer components, or a model for "
         "discrete values"
+    )
+
+
+def _refuse_misplaced_y(method: str, y) -> None:
+    """``y`` is scikit-learn's target, which a mixture takes and ignores (a
+    pipeline passes it); a string, a number or a mapping there is a keyword
+    given by position, which would be ignored too.
+
+    Examples
+    --------
+    >>> _refuse_misplaced_y("fit", None)
+    >>> try:
+    ...     _refuse_misplaced_y("score", {"a": 0.3})
+    ... except StanmixInputError as err:
+    ...     print(str(err)[-32:])
+    score(X, lower_limit={'a': 0.3})
+    """
+    if isinstance(y, str):
+        keyword = f"method={y!r}" if method == "fit" else f"<keyword>={y!r}"
+        what = "the method is a keyword" if method == "fit" else "give it by keyword"
+    elif isinstance(y, (Mapping, numbers.Real)) and not isinstance(y, bool):
+        keyword = f"lower_limit={y!r}"
+        what = "a limit is a keyword"
+    else:
+        return
+    raise StanmixInputError(
+        f"{method} got y={y!r} as its second argument: y is scikit-learn's "
+        f"target, which a mixture does not use; {what}: {method}(X, {keyword})"
     )
 
 

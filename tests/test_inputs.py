@@ -169,6 +169,14 @@ def fit_mixture(X, **kwargs):
             "the method is a keyword: fit(X, method='optimize')",
         ),
         (
+            lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, 0.3),
+            "a limit is a keyword: fit(X, lower_limit=0.3)",
+        ),
+        (
+            lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, {"x0": 0.3}),
+            "a limit is a keyword: fit(X, lower_limit={'x0': 0.3})",
+        ),
+        (
             lambda: fit_normal(Y, method="variational", callback=5),
             "callback must be callable",
         ),
@@ -1236,3 +1244,112 @@ def test_the_categorical_hint_names_the_categorical_column():
     data = FRAME.assign(c=pd.Categorical([1.0, 2.0, 1.0, 2.0]))
     with pytest.raises(sm.StanmixInputError, match=r"X\['c'\]\.astype\(float\)"):
         fit_diag(data)
+
+
+def test_values_at_a_limit_but_for_rounding_are_censored_there():
+    """A limit meets the values recorded at it when they differ by rounding
+    (a unit conversion, a float32 round trip), from either side; a value
+    truly beyond it is refused, showing the value and the limit."""
+    frame = pd.DataFrame({"a": np.array([1.1, 1.1, 5.0, 7.0]) * 0.1})
+    assert frame["a"].iloc[0] != 0.11  # 0.11000000000000001
+    table, _ = sm.censoring.cell_table(frame, lower_limit={"a": 0.11})
+    assert table.kind[:, 0].tolist() == [1, 1, 0, 0]
+    assert table.upper[:2, 0].tolist() == [0.11, 0.11]  # bounded by the limit
+    under = pd.DataFrame({"a": np.array([0.7, 3.0, 4.0]) * 0.1})  # 0.0699...
+    table, _ = sm.censoring.cell_table(under, lower_limit={"a": 0.07})
+    assert table.kind[:, 0].tolist() == [1, 0, 0]
+    wide = pd.DataFrame({"a": [0.1 * 3, 0.5, 0.9]})  # 0.30000000000000004
+    table, _ = sm.censoring.cell_table(wide, upper_limit={"a": 0.9}, lower_limit=0.3)
+    assert table.kind[:, 0].tolist() == [1, 0, 2]
+    with pytest.raises(
+        sm.StanmixInputError, match=r"\(the first is 0\.0699, limit 0\.07\)"
+    ):
+        sm.censoring.cell_table(
+            pd.DataFrame({"a": [0.0699, 0.2]}), lower_limit={"a": 0.07}
+        )
+    # and the same cells are inside an interval whose bound they round to
+    table, _ = sm.censoring.cell_table(
+        under, interval=([0.07, np.nan, np.nan], [0.1, np.nan, np.nan])
+    )
+    assert table.kind[:, 0].tolist() == [3, 0, 0]
+
+
+def test_a_limit_that_meets_no_value_beside_piled_ones_is_warned_of():
+    """A limit no value equals, while many sit at the column's lowest (a
+    mistyped limit, or one in other units), warns naming the value they sit
+    at; a limit nothing reaches in a column without piled values does not."""
+    rng = np.random.default_rng(0)
+    values = np.maximum(rng.normal(1.0, 0.5, 100), 0.5)
+    frame = pd.DataFrame({"a": values, "b": rng.normal(size=100)})
+    with pytest.warns(UserWarning, match=r"give lower_limit=\{'a': 0\.5\}") as seen:
+        table, _ = sm.censoring.cell_table(frame, lower_limit={"a": 0.03})
+    assert not table.censored.any()
+    assert (
+        f"{int((values == 0.5).sum())} of its 100 values sit at its lowest, 0.5"
+        in str(seen[0].message)
+    )
+    assert seen[0].filename == __file__
+    # values from float32 beside a limit typed in decimal: said so, with the
+    # value to give
+    raised = np.maximum(values, 0.55).astype(np.float32)
+    float32 = pd.DataFrame({"a": raised.astype(float)})  # 0.550000011920929
+    with pytest.warns(UserWarning, match="differs from the limit 0.55 by rounding"):
+        table, _ = sm.censoring.cell_table(float32, lower_limit={"a": 0.55})
+    assert not table.censored.any()
+    table, _ = sm.censoring.cell_table(
+        float32.astype(np.float32), lower_limit={"a": 0.55}
+    )
+    assert table.censored.sum() == (raised == np.float32(0.55)).sum() > 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sm.censoring.cell_table(frame, lower_limit={"a": 0.5, "b": -10.0})
+        sm.censoring.cell_table(frame, upper_limit={"b": 10.0})
+
+
+def test_optimize_and_advi_warn_of_latent_censored_cells():
+    """Rows censored in two columns beside an observed one are latent values
+    in full_cov.stan: optimize and ADVI, which would work on their joint
+    density, warn before any engine call; diagonal covariances and NUTS do
+    not."""
+    rng = np.random.default_rng(8)
+    frame = pd.DataFrame(rng.normal(3.0, 1.0, (40, 3)), columns=list("abc"))
+    frame.loc[:9, ["a", "b"]] = -1.0  # (none of the others lies below -1)
+    limits = {"a": -1.0, "b": -1.0}
+    for method in ("optimize", "variational"):
+        engine = RecordingEngine(stop=(method,))
+        with pytest.warns(UserWarning, match=f"20 censored cells.*method='{method}'"):
+            with pytest.raises(Stop):
+                sm.Mixture(2, covariance="full", engine=engine).fit(
+                    frame, method=method, seed=1, lower_limit=limits
+                )
+    quiet = [
+        ("diag", "optimize"),
+        ("full", "sample"),
+    ]
+    for covariance, method in quiet:
+        engine = RecordingEngine(stop=("optimize", "sample"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            with pytest.raises(Stop):
+                sm.Mixture(2, covariance=covariance, engine=engine).fit(
+                    frame, method=method, seed=1, lower_limit=limits, init="kmeans"
+                )
+
+
+def test_scoring_takes_empty_rows_and_refuses_a_limit_given_as_y():
+    """A row whose every cell is missing scores 0 (its density over no
+    cells is 1), as predict_proba gives it the weights; a limit passed where
+    scikit-learn's y goes is refused, not ignored."""
+    data = sm.datasets.blobs(60, seed=1).X
+    model = sm.DiagonalMixture(2, engine="stanli").fit(data, method="optimize", seed=1)
+    rows = data.iloc[:3].copy()
+    rows.iloc[1] = np.nan
+    scores = model.score_samples(rows)
+    assert scores[1] == 0.0
+    np.testing.assert_allclose(
+        scores[[0, 2]], model.score_samples(data.iloc[[0, 2]]), rtol=1e-12
+    )
+    np.testing.assert_allclose(model.predict_proba(rows)[1], model.weights_)
+    with pytest.raises(sm.StanmixInputError, match=r"score\(X, lower_limit=0\.3\)"):
+        model.score(data, 0.3)
+    assert np.isfinite(model.score(data, np.zeros(len(data))))  # a target: ignored
