@@ -1012,6 +1012,11 @@ def check_fit_data(cells: CellTable) -> None:
     ...     print(str(err)[:33])
     column 'y' is constant (every val
     """
+    if cells.n_obs < 2:
+        raise StanmixInputError(
+            f"X has {cells.n_obs} row(s): one row says nothing about clusters "
+            "or their spread; give at least two rows (an observation each)"
+        )
     observed = cells.kind == OBSERVED
     point_values = cells.point_values()
     for d, name in enumerate(cells.columns):

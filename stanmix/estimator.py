@@ -579,7 +579,8 @@ class Mixture:
             Student-t and ``"corr"`` for full and tied covariances,
             optional): one dict for every chain, or a list with one per
             chain (with ``method="optimize"``, one optimizer start per
-            dict). Components are put in the program's order first.
+            dict). The weights ``w`` must sum to 1. Components are put in
+            the program's order first.
         algorithm : {"meanfield", "fullrank"}
             ADVI family for ``method="variational"``.
         adapt_delta : float
@@ -1886,6 +1887,16 @@ class Mixture:
                 values = values[:, None]  # one column (the model has one)
             if values is not None and values.ndim == 2:
                 if values.shape[1] == self.cells_.n_dims:
+                    if hasattr(self, "feature_names_in_") and values.shape[1] > 1:
+                        warnings.warn(
+                            f"X has no column names, but this {type(self).__name__} "
+                            "was fitted on named columns ("
+                            f"{', '.join(self.cells_.columns)}): X's columns are "
+                            "taken as those, in that order; pass a DataFrame to "
+                            "have them matched by name",
+                            UserWarning,
+                            stacklevel=check.caller_level(),
+                        )
                     # as given (float32 values meet float32 limits), checked
                     # and converted by _read under the fitted names
                     X = pd.DataFrame(values, columns=list(self.cells_.columns))
@@ -1895,7 +1906,7 @@ class Mixture:
         cells, _ = self._read(X, given)
         if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
             raise StanmixInputError(
-                _columns_message(cells.columns, self.cells_.columns)
+                _columns_message(cells.columns, self.cells_.columns, X.columns)
             )
         if cells.n_dims != self.cells_.n_dims:
             raise StanmixInputError(
@@ -1905,9 +1916,12 @@ class Mixture:
         return cells
 
 
-def _columns_message(columns: tuple[str, ...], fitted: tuple[str, ...]) -> str:
+def _columns_message(
+    columns: tuple[str, ...], fitted: tuple[str, ...], labels=()
+) -> str:
     """The error for a DataFrame of new data whose columns are not the
-    fitted ones in the fitted order: what differs, and the fix."""
+    fitted ones in the fitted order: what differs, and the fix (selecting
+    the DataFrame's own ``labels``, such as integers, by their names)."""
     absent = [c for c in fitted if c not in columns]
     extra = [c for c in columns if c not in fitted]
     parts = []
@@ -1926,7 +1940,9 @@ def _columns_message(columns: tuple[str, ...], fitted: tuple[str, ...]) -> str:
         )
     if absent:
         return f"{head}; give X the fitted columns, in that order"
-    return f"{head}; select them in the fitted order: X[{list(fitted)!r}]"
+    label_of = {str(label): label for label in labels}
+    order = [label_of.get(name, name) for name in fitted]
+    return f"{head}; select them in the fitted order: X[{order!r}]"
 
 
 #: Why the per-dimension model has no membership.

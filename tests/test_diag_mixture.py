@@ -207,12 +207,20 @@ def test_predict_proba_on_new_censored_data(censored_data):
     assert model.predict_proba(empty)[1] == pytest.approx(proba[1])
     with pytest.raises(sm.StanmixInputError, match="every cell missing"):
         model.bic(empty)
-    # An array's columns take the fitted names, so the limits name them alike.
-    as_array = model.predict_proba(new.to_numpy(), lower_limit=limits)
+    # An array's columns take the fitted names, so the limits name them alike;
+    # as scikit-learn, a model fitted on named columns says it takes them so.
+    with pytest.warns(UserWarning, match=r"fitted on named columns \(x, y\)"):
+        as_array = model.predict_proba(new.to_numpy(), lower_limit=limits)
     np.testing.assert_array_equal(as_array, proba)
-    assert (model.predict(new.to_numpy(), lower_limit=limits) == [0, 1]).all()
-    with pytest.raises(
-        sm.StanmixInputError, match=r"'x0', which is not in the data \(columns: x, y\)"
+    with pytest.warns(UserWarning, match="X has no column names"):
+        labels = model.predict(new.to_numpy(), lower_limit=limits)
+    assert (labels == [0, 1]).all()
+    with (
+        pytest.raises(
+            sm.StanmixInputError,
+            match=r"'x0', which is not in the data \(columns: x, y\)",
+        ),
+        pytest.warns(UserWarning, match="X has no column names"),
     ):
         model.predict_proba(new.to_numpy(), lower_limit={"x0": limits["x"]})
     for other, said in (
@@ -230,6 +238,12 @@ def test_predict_proba_on_new_censored_data(censored_data):
     on_array = _model(2, anchor_dim=0).fit(X.to_numpy(), method="optimize", seed=1)
     with pytest.raises(sm.StanmixInputError, match=re.escape("pass X.to_numpy()")):
         on_array.predict(new)
+    # a DataFrame's own labels (integers) in the advice to reorder it
+    numbered = _model(2, anchor_dim=0).fit(
+        X.set_axis([0, 1], axis=1), method="optimize", seed=1
+    )
+    with pytest.raises(sm.StanmixInputError, match=re.escape("X[[0, 1]]")):
+        numbered.predict(new.set_axis([1, 0], axis=1))
 
 
 def test_anchor_is_chosen_and_reported(blobs):

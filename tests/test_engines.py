@@ -317,7 +317,8 @@ def test_stanli_runs_on_the_thread_that_loaded_it_and_refuses_others():
     """stanli crashes the process when called off the thread that loaded it
     (its optimizer; some programs' gradients): in a fresh process the thread
     that first fits loads it and fits again; another thread is refused,
-    naming both threads."""
+    naming both threads, and once the loading thread has ended, saying that
+    the process can fit no more and how to start it so that it can."""
     out = subprocess.run(
         [sys.executable, "-c", THREADED_FITS],
         capture_output=True,
@@ -329,7 +330,9 @@ def test_stanli_runs_on_the_thread_that_loaded_it_and_refuses_others():
     assert lines[:2] == ["fitted", "fitted"]
     assert lines[2].startswith(
         "stanli runs only on the thread that loaded it ('loader'), and this fit "
-        "runs on thread 'MainThread'; run parallel fits in processes"
+        "runs on thread 'MainThread'. That thread has ended, so no stanli fit can "
+        "run in this process any more: restart Python, and make the first fit "
+        "(or `import stanli`) on the main thread"
     )
 
 

@@ -96,7 +96,7 @@ def fit_mixture(X, **kwargs):
         (lambda: fit_normal(Y, init={"w": [0.5, 0.5]}), "keys 'w', 'mu' and 'sigma'"),
         (
             lambda: fit_normal(
-                Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "nu": [3, 3]}
+                Y, init={"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1], "nu": [3, 3]}
             ),
             "unknown keys in init: 'nu'",
         ),
@@ -104,8 +104,8 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(
                 Y,
                 chains=2,
-                init=[{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]}] * 2
-                + [{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "x": 1}],
+                init=[{"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1]}] * 2
+                + [{"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1], "x": 1}],
             ),
             "init has 3 dicts for 2 chains",
         ),
@@ -114,18 +114,22 @@ def fit_mixture(X, **kwargs):
                 Y,
                 chains=2,
                 init=[
-                    {"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]},
-                    {"w": [1, 1], "mu": [0, 1], "sigma": [1, 1], "x": 1},
+                    {"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1]},
+                    {"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1], "x": 1},
                 ],
             ),
             "unknown keys in init[1]: 'x'",
         ),
         (
-            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1, 2], "sigma": [1, 1]}),
+            lambda: fit_normal(
+                Y, init={"w": [0.5, 0.5], "mu": [0, 1, 2], "sigma": [1, 1]}
+            ),
             "'w' needs 2 values",
         ),
         (
-            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [1, 1], "sigma": [1, 1]}),
+            lambda: fit_normal(
+                Y, init={"w": [0.5, 0.5], "mu": [1, 1], "sigma": [1, 1]}
+            ),
             "init: two components have the same mean along 'x0', the column the "
             "means are ordered by",
         ),
@@ -139,12 +143,14 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(
                 Y,
                 method="variational",
-                init=[{"w": [1, 1], "mu": [0, 1], "sigma": [1, 1]}] * 2,
+                init=[{"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, 1]}] * 2,
             ),
             "init has 2 dicts, but ADVI starts from one point",
         ),
         (
-            lambda: fit_normal(Y, init={"w": [1, 1], "mu": [0, 1], "sigma": [1, -1]}),
+            lambda: fit_normal(
+                Y, init={"w": [0.5, 0.5], "mu": [0, 1], "sigma": [1, -1]}
+            ),
             "weights and scales must be positive",
         ),
         (
@@ -167,6 +173,14 @@ def fit_mixture(X, **kwargs):
         (
             lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, "optimize"),
             "the method is a keyword: fit(X, method='optimize')",
+        ),
+        (
+            lambda: fit_normal(Y, init={"w": [0.9, 0.9], "mu": [0, 1], "sigma": [1, 1]}),
+            "init: 'w' sums to 1.8, not 1; give the mixing weights as proportions",
+        ),
+        (
+            lambda: sm.Mixture(1, engine=FORBIDDEN).fit(np.array([[1.0, 2.0]])),
+            "X has 1 row(s): one row says nothing about clusters",
         ),
         (
             lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, 0.3),
@@ -217,7 +231,7 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_normal(
-                Y, sigma=1.0, init={"w": [1, 1], "mu": [0, 1], "sigma": [2, 2]}
+                Y, sigma=1.0, init={"w": [0.5, 0.5], "mu": [0, 1], "sigma": [2, 2]}
             ),
             "init: 'sigma' differs from the known scales (sigma= of NormalMixture",
         ),
@@ -308,7 +322,7 @@ def fit_mixture(X, **kwargs):
                 FRAME,
                 family="student_t",
                 init={
-                    "w": [1, 1],
+                    "w": [0.5, 0.5],
                     "mu": [[0, 0], [1, 1]],
                     "sigma": [[1, 1], [1, 1]],
                     "nu": [0.5, 3],
@@ -321,7 +335,7 @@ def fit_mixture(X, **kwargs):
                 FRAME,
                 covariance="full",
                 init={
-                    "w": [1, 1],
+                    "w": [0.5, 0.5],
                     "mu": [[0, 0], [1, 1]],
                     "sigma": [[1, 1], [1, 1]],
                     "corr": [[[1, 2], [2, 1]], [[1, 0], [0, 1]]],
@@ -334,7 +348,7 @@ def fit_mixture(X, **kwargs):
                 FRAME,
                 covariance="tied",
                 init={
-                    "w": [1, 1],
+                    "w": [0.5, 0.5],
                     "mu": [[0, 0], [1, 1]],
                     "sigma": [1, 1],
                     "corr": [[2, 0.5], [0.5, 2]],
@@ -348,7 +362,7 @@ def fit_mixture(X, **kwargs):
                 family="student_t",
                 covariance="full",
                 init={
-                    "w": [1, 1],
+                    "w": [0.5, 0.5],
                     "mu": [[0, 0], [1, 1]],
                     "sigma": [[1, 1], [1, 1]],
                     "nu": [3, 1],
@@ -548,7 +562,7 @@ def fit_mixture(X, **kwargs):
                 n_starts=2,
                 init={"w": [0.5, 0.5], "mu": [[0, 1], [2, 3]], "sigma": 1.0},
             ),
-            "n_starts=2 does not apply to method='optimize' with init values",
+            "n_starts=2 does not apply with init values: each dict given is one start",
         ),
         (
             lambda: fit_diag(FRAME, method="variational", init="kmeans", n_starts=3),
@@ -816,7 +830,8 @@ def test_new_data_in_an_array_are_read_as_the_fitted_data_were():
     bad = data.astype(float)
     bad[3, 1] = np.inf
     with pytest.raises(sm.StanmixInputError, match="at row 3, column 'Zn'"):
-        named.predict(bad)
+        with pytest.warns(UserWarning, match=r"named columns \(Pb, Zn\)"):
+            named.predict(bad)
     sparse = scipy_sparse.csr_matrix(data)
     for call in (named.predict, lambda X: sm.Mixture(2).fit(X)):
         with pytest.raises(sm.StanmixInputError) as info:
@@ -845,7 +860,9 @@ def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
             "underflows to 0 under each"
         )
         with pytest.raises(sm.StanmixInputError, match=r"^row 1 lies so far"):
-            call(new.to_numpy()[:2])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # names not given
+                call(new.to_numpy()[:2])
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings on the way
         scores = model.score_samples(new)

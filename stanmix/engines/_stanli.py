@@ -61,11 +61,22 @@ def _check_thread() -> None:
     """Refuse a stanli call from a thread other than the one that loaded it."""
     if _loader is None or threading.get_ident() == _loader[0]:
         return
-    raise EngineUnavailableError(
+    ended = not any(t.ident == _loader[0] for t in threading.enumerate())
+    first = (
         f"stanli runs only on the thread that loaded it ({_loader[1]!r}), and "
-        f"this fit runs on thread {threading.current_thread().name!r}; run "
-        "parallel fits in processes, one fit at a time in each: fit_many's "
-        "n_jobs (joblib), or Dask workers with processes=True and "
+        f"this fit runs on thread {threading.current_thread().name!r}"
+    )
+    if ended:
+        raise EngineUnavailableError(
+            f"{first}. That thread has ended, so no stanli fit can run in this "
+            "process any more: restart Python, and make the first fit (or "
+            "`import stanli`) on the main thread before any other thread fits; "
+            "run parallel fits in processes (fit_many's n_jobs, joblib's "
+            "default backend, or Dask workers with processes=True)"
+        )
+    raise EngineUnavailableError(
+        f"{first}; run parallel fits in processes, one fit at a time in each: "
+        "fit_many's n_jobs (joblib), or Dask workers with processes=True and "
         "threads_per_worker=1"
     )
 

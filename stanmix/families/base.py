@@ -288,7 +288,8 @@ class Family(abc.ABC):
             raise StanmixInputError(f"{where}: every value must be finite")
         if not (np.all(w > 0) and np.all(sigma > 0)):
             raise StanmixInputError(f"{where}: weights and scales must be positive")
-        start = self.start(mu, sigma, w / w.sum())
+        check_weights_sum(w, where)
+        start = self.start(mu, sigma, w)
         return start
 
     def jitter(self, params: Params, rng: np.random.Generator, size=0.05) -> Params:
@@ -470,6 +471,27 @@ def component_data(
         compute_membership=0,
     )
     return data
+
+
+def check_weights_sum(w: np.ndarray, where: str) -> None:
+    """Starting mixing weights must sum to 1 (to rounding), as
+    scikit-learn's ``weights_init``; the fix is said.
+
+    Examples
+    --------
+    >>> check_weights_sum(np.array([0.25, 0.75]), "init")
+    >>> try:
+    ...     check_weights_sum(np.array([0.9, 0.9]), "init")
+    ... except StanmixInputError as err:
+    ...     print(err)
+    init: 'w' sums to 1.8, not 1; give the mixing weights as proportions (w / sum(w))
+    """
+    total = float(np.sum(w))
+    if abs(total - 1.0) > 1e-6:
+        raise StanmixInputError(
+            f"{where}: 'w' sums to {total:g}, not 1; give the mixing weights as "
+            "proportions (w / sum(w))"
+        )
 
 
 def mixing_init(data: Mapping, init: Mapping) -> dict:

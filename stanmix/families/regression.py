@@ -88,6 +88,7 @@ from stanmix.families.base import (
     Family,
     Option,
     Params,
+    check_weights_sum,
     component_data,
     ordered_parts,
     positive_option,
@@ -579,6 +580,7 @@ class NormalRegression(Family):
         w = out.get("w", np.full(k, 1.0 / k))
         if np.any(w <= 0):
             raise StanmixInputError(f"{where}: 'w' must be positive")
+        check_weights_sum(w, where)
         out["w"] = w / w.sum()
         out["sigma"] = out["sigma"][:, None]
         return self._complete(out)

@@ -137,7 +137,13 @@ def check_fit_settings(
         method == "optimize" or init == "map" or (method, init) == ("sample", "kmeans")
     )
     if not starts_used and n_starts != FIT_DEFAULTS["n_starts"]:
-        how = f"init={init!r}" if isinstance(init, str) else "init values"
+        if not isinstance(init, str):
+            raise StanmixInputError(
+                f"n_starts={n_starts} does not apply with init values: each "
+                "dict given is one start (a list of dicts gives several); leave "
+                "n_starts out"
+            )
+        how = f"init={init!r}"
         raise StanmixInputError(
             f"n_starts={n_starts} does not apply to method={method!r} with "
             f"{how}: it counts the optimizer's starts (method='optimize', or "
