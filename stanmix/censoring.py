@@ -598,9 +598,16 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
     if arr.ndim == 1 and shape[1] == 1:
         arr = arr[:, None]
     if arr.shape != tuple(shape):
+        per_column = (
+            f"; for one limit per column give {{column: limit}}, e.g. "
+            f"{what}={{{columns[0]!r}: {arr[0]:g}}}"
+            if arr.ndim == 1 and arr.shape[0] == shape[1] > 1
+            else ""
+        )
         raise StanmixInputError(
             f"{what} has shape {arr.shape} but the data has shape {tuple(shape)}; "
-            "per-cell limits must match the data (NaN where there is no limit)"
+            f"per-cell limits must match the data (NaN where there is no limit)"
+            f"{per_column}"
         )
     if np.isinf(arr).any():
         raise StanmixInputError(f"{what} has infinite entries; use NaN for no limit")
@@ -633,6 +640,14 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     """
     if spec is None:
         return None
+    if isinstance(spec, Mapping):
+        raise StanmixInputError(
+            "censored must be a boolean mask shaped like the data: a DataFrame "
+            "of the data's columns and index (True = censored), or an (N, D) "
+            "array; for a mask of some columns, build the DataFrame: "
+            "pd.DataFrame(masks, index=X.index).reindex(columns=X.columns, "
+            "fill_value=False)"
+        )
     given = _rows_of(spec, "censored", columns, index, fill=False)
     if _nullable_bool(given):
         missing = np.asarray(pd.isna(given))

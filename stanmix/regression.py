@@ -11,7 +11,7 @@ predictors, per component and for the mixture.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -631,8 +631,23 @@ class RegressionMixture(Mixture):
             raise StanmixInputError(
                 "RegressionMixture reads its data in fit(X, y) or fit(X, response=...)"
             )
-        cells, _ = cell_table(X.response, allow_empty_rows=True, **censoring)
         design = self._pending_design()
+        for name, spec in censoring.items():
+            named = (
+                list(spec)
+                if isinstance(spec, Mapping)
+                else list(spec.columns)
+                if isinstance(spec, pd.DataFrame)
+                else []
+            )
+            covariates = [c for c in named if str(c) in design.covariates]
+            if covariates:
+                raise StanmixInputError(
+                    f"{name} names {', '.join(map(repr, covariates))}, a "
+                    f"covariate: only the response ({design.response!r}) can be "
+                    "censored; covariates are taken as exact"
+                )
+        cells, _ = cell_table(X.response, allow_empty_rows=True, **censoring)
         return cells.with_covariates(X.covariates, design.covariates), X.index
 
     def _check_fit_data(self, cells: CellTable) -> None:

@@ -175,7 +175,9 @@ def fit_mixture(X, **kwargs):
             "the method is a keyword: fit(X, method='optimize')",
         ),
         (
-            lambda: fit_normal(Y, init={"w": [0.9, 0.9], "mu": [0, 1], "sigma": [1, 1]}),
+            lambda: fit_normal(
+                Y, init={"w": [0.9, 0.9], "mu": [0, 1], "sigma": [1, 1]}
+            ),
             "init: 'w' sums to 1.8, not 1; give the mixing weights as proportions",
         ),
         (
@@ -1370,3 +1372,18 @@ def test_scoring_takes_empty_rows_and_refuses_a_limit_given_as_y():
     with pytest.raises(sm.StanmixInputError, match=r"score\(X, lower_limit=0\.3\)"):
         model.score(data, 0.3)
     assert np.isfinite(model.score(data, np.zeros(len(data))))  # a target: ignored
+
+
+def test_censoring_given_per_column_in_the_wrong_form_says_the_right_one():
+    """One limit per column as a list, and a dict of masks, are refused
+    naming the form that works."""
+    frame = pd.DataFrame({"a": [0.3, 1.0, 2.0], "b": [1.0, 2.0, 3.0]})
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"give \{column: limit\}, e.g. lower_limit=\{'a': 0.3\}",
+    ):
+        sm.censoring.cell_table(frame, lower_limit=[0.3, -10.0])
+    with pytest.raises(sm.StanmixInputError, match=r"fill_value=False\)$"):
+        sm.censoring.cell_table(
+            frame, censored={"a": [True, False, False]}, lower_limit={"a": 0.3}
+        )

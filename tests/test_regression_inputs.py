@@ -43,7 +43,8 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         (
             lambda df: df,
             {"response": "y", "lower_limit": {"x1": 0.0}},
-            "lower_limit names column 'x1'",
+            r"lower_limit names 'x1', a covariate: only the response \('y'\) can "
+            "be censored",
         ),
         (
             lambda df: df.assign(y=df["y"].clip(lower=0.0)),
