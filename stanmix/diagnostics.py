@@ -72,6 +72,13 @@ BFMI_LIMIT = 0.3
 
 _MAD_TO_SD = 1.4826
 
+#: What a label-switching report advises for draws not yet relabelled.
+RELABEL_ADVICE = (
+    "Averages over these draws mix components and R-hat is inflated. "
+    "Relabel the draws with stanmix.relabel.relabel_idata (Stephens or "
+    "reference matching), or fit the ordered program (ordered means)."
+)
+
 #: How the convergence advice names the sampler's settings: as ``fit``'s
 #: keywords, or as CmdStan's ``sample`` arguments for a direct run's draws.
 _SETTINGS: dict[str, dict[str, str]] = {
@@ -492,11 +499,7 @@ def _message(
             "No label switching found: every chain sits in chain 0's labelling "
             f"and no chain switches labels inside. {checked}"
         )
-    sentences.append(
-        "Averages over these draws mix components and R-hat is inflated. "
-        "Relabel the draws with stanmix.relabel.relabel_idata (Stephens or "
-        "reference matching), or fit the ordered program (ordered means)."
-    )
+    sentences.append(RELABEL_ADVICE)
     sentences.append(checked)
     return " ".join(sentences)
 

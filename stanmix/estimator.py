@@ -41,7 +41,12 @@ from stanmix.cells import (
     mostly_censored,
 )
 from stanmix.censoring import cell_table, check_fit_data, listing, row_label
-from stanmix.diagnostics import Convergence, convergence, detect_label_switching
+from stanmix.diagnostics import (
+    RELABEL_ADVICE,
+    Convergence,
+    convergence,
+    detect_label_switching,
+)
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
     ConvergenceWarning,
@@ -159,6 +164,9 @@ class Mixture:
         (K,) variances spherical.
     scales_ : ndarray
         Posterior means of the scales ``sigma``, shaped as the posterior's.
+    correlations_ : ndarray
+        Full and tied covariances only: the posterior mean correlation
+        matrices, (K, D, D) full, (D, D) tied.
     family_ : stanmix.families.Family
         The family that was fitted.
     convergence_ : stanmix.diagnostics.Convergence or None
@@ -1293,6 +1301,17 @@ class Mixture:
             **kwargs,
         )
         self.relabel_report_ = report
+        switching = self.label_switching_
+        if switching.label_switching:
+            # the report describes the draws as sampled; these are relabelled
+            done = (
+                f"The fit relabelled them ({report.method}; relabel_report_ "
+                "holds R-hat before and after), and idata_.posterior holds the "
+                "relabelled draws, idata_.posterior_raw the draws as sampled."
+            )
+            self.label_switching_ = replace(
+                switching, message=switching.message.replace(RELABEL_ADVICE, done)
+            )
         replaced = family.after_relabel(idata.posterior)
         for name, value in replaced.items():
             idata.posterior[name] = value

@@ -181,6 +181,12 @@ def fit_mixture(X, **kwargs):
             "init: 'w' sums to 1.8, not 1; give the mixing weights as proportions",
         ),
         (
+            lambda: sm.Mixture(2, family="normal_regression", engine=FORBIDDEN).fit(
+                FRAME
+            ),
+            "fit a mixture of regressions with stanmix.RegressionMixture(K)",
+        ),
+        (
             lambda: sm.Mixture(1, engine=FORBIDDEN).fit(np.array([[1.0, 2.0]])),
             "X has 1 row(s): one row says nothing about clusters",
         ),

@@ -500,3 +500,22 @@ def test_bic_and_aic_are_the_mode_log_likelihood_penalised():
     assert model.aic(new, lower_limit={"b": limit}) == pytest.approx(
         -2 * ll_new + 18, rel=1e-10
     )
+
+
+def test_the_switching_report_of_a_relabelled_fit_says_it_was_relabelled():
+    """Chains started at random land in different labellings; the fit's
+    report says so, and that the fit relabelled them (not to do it)."""
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(-4, 1, 60), rng.normal(4, 1, 60)][:, None]
+    with pytest.warns(sm.ConvergenceWarning):  # short chains: low ESS
+        model = sm.Mixture(2, ordered=False, engine="stanli").fit(
+            X, init="random", seed=2, chains=2, warmup=150, draws=100
+        )
+    report = model.label_switching_
+    assert report.chains_in_different_modes
+    assert "The fit relabelled them (stephens; relabel_report_" in report.message
+    assert "Relabel the draws with" not in report.message
+    assert model.relabel_report_.method == "stephens"
+    relabelled = model.relabel_report_
+    assert float(relabelled.rhat_before["mu"].max()) > 1.5  # chains apart
+    assert float(relabelled.rhat_after["mu"].max()) <= 1.05  # now they agree

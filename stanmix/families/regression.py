@@ -245,8 +245,9 @@ class NormalRegression(Family):
     def validate(self, k: int, d: int) -> None:
         if d != 1:
             raise StanmixInputError(
-                f"family {self.family!r} models one response column; the data has "
-                f"{d} columns"
+                f"family {self.family!r} models one response column given "
+                f"predictors; the data has {d} columns: fit a mixture of "
+                "regressions with stanmix.RegressionMixture(K).fit(X, y)"
             )
         if not self.predictors:
             raise StanmixInputError(
