@@ -15,12 +15,18 @@
 // analytically: its conditional distribution given the row's other present
 // cells is normal (or Student-t), and the row's term gains the log
 // probability of the cell's bounds under it. With normal components a
-// row whose only cells are two censored ones (every other cell missing) is
-// integrated too: the probability of their rectangle under the
-// component's bivariate normal marginal, a one-dimensional integral taken
-// on 65 tanh-sinh nodes (pair_log_prob; with |correlation| > 0.9 on each
-// of up to three pieces, cut where the inner probability steps), once per
-// distinct rectangle.
+// row whose only cells are two censored ones is integrated too: the
+// probability of their rectangle under the component's bivariate normal
+// marginal, a one-dimensional integral taken on 65 tanh-sinh nodes
+// (pair_log_prob; with |correlation| > 0.9 on each of up to three pieces,
+// cut where the inner probability steps), once per distinct rectangle.
+// With integrate_pairs = 1 so are a row's two censored cells beside
+// observed ones, under their bivariate normal distribution given the
+// observed cells, row by row: exact where the latent values below would
+// give a joint density whose mode is far from the posterior's (stanmix's
+// optimize and ADVI), but a quadrature per row and component on every
+// gradient, far slower for NUTS than latent values, which it samples
+// correctly.
 // Other rows with censored cells (two or more with Student-t components)
 // use augmentation
 // instead: each of those cells is a parameter (a latent true value,
@@ -69,6 +75,7 @@ data {
   real<lower=0> nu_shape;               // gamma prior on each nu (student_t = 1): shape [2]
   real<lower=0> nu_rate;                // ... and rate [0.05]
   int<lower=0> grainsize;               // rows per reduce_sum chunk (threads); 0: one chunk [0]
+  int<lower=0, upper=1> integrate_pairs;  // 1: integrate a row's two censored cells beside observed ones (normal); 0: latent values [0; 1 for optimize and ADVI]
 }
 
 transformed data {
@@ -107,12 +114,13 @@ transformed data {
   cell_upper = fill_cells(cell_upper, interval_row, interval_col, interval_upper);
 
   // Rows whose censored cells are integrated (one; with normal components
-  // also two, in a row with no observed cell): the first's column, kind
-  // and bounds, then the second's.
+  // also two, in a row with no observed cell or with integrate_pairs): the
+  // first's column, kind and bounds, then the second's.
   array[N] int integrated = rep_array(0, N);
   for (n in 1:N) {
     integrated[n] = n_censored[n] == 1
-                    || (!student_t && n_censored[n] == 2 && sum(observed[n]) == 0);
+                    || (!student_t && n_censored[n] == 2
+                        && (integrate_pairs || sum(observed[n]) == 0));
   }
   array[N] int single_col = rep_array(0, N);
   array[N] int single_kind = rep_array(0, N);
@@ -165,7 +173,7 @@ transformed data {
                                                      n_patterns);
   // quadrature nodes of the pairs' integrals: step 0.1, |t| <= 3.2
   matrix[65, 3] nodes = tanh_sinh_nodes(65, 0.1);
-  // Rows with two integrated cells (every other cell missing) have the
+  // Rows with two integrated cells and every other cell missing have the
   // same probability when their rectangles are the same (columns, kinds
   // and bounds: per-column detection limits make them so): each distinct
   // rectangle is computed once, rect_count[u] times. A row is compared
@@ -175,7 +183,7 @@ transformed data {
   array[N] int first_of = rep_array(0, N);  // the first row of each rectangle
   int n_rect = 0;
   for (n in 1:N) {
-    if (pair_col[n] > 0) {
+    if (pair_col[n] > 0 && sum(observed[n]) == 0) {
       int found = 0;
       for (u in max(1, n_rect - 99):n_rect) {
         int m = first_of[u];
@@ -249,6 +257,18 @@ model {
     target += dot_product(to_vector(rect_count), rows_log_sum_exp(
       rect_lp + rep_matrix(log_w', n_rect)));
   }
+  // rows with two integrated cells beside observed ones, by pattern
+  for (p in 1:n_patterns) {
+    if (table[p, 5] > 0 && table[p, 3] > 0) {
+      int m = table[p, 3];
+      array[table[p, 2] - table[p, 1] + 1] int rows_p
+        = order[table[p, 1]:table[p, 2]];
+      target += sum(rows_log_sum_exp(pair_pattern_terms(
+        Y[rows_p], rows_p, m, table[p, 4], table[p, 5], table[p, 6:(5 + m)],
+        single_kind, single_lo, single_hi, pair_kind, pair_lo, pair_hi, nodes,
+        mu, L_full, log_w)));
+    }
+  }
 }
 
 generated quantities {
@@ -260,8 +280,9 @@ generated quantities {
       rect_row, single_col, single_kind, single_lo, single_hi, pair_col,
       pair_kind, pair_lo, pair_hi, nodes, mu, scaled_factors(sigma, L_corr));
     matrix[N, K] lp = full_cov_log_terms(
-      Y, order, table, single_kind, single_lo, single_hi, rect_of, rect_lp,
-      mu, sigma, L_corr, nu, student_t, log_mixing_weights(w_simplex, log_g));
+      Y, order, table, single_kind, single_lo, single_hi, pair_kind, pair_lo,
+      pair_hi, nodes, rect_of, rect_lp, mu, sigma, L_corr, nu, student_t,
+      log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }

@@ -714,7 +714,7 @@ class Mixture:
             log_likelihood=log_likelihood,
             show_progress=show_progress,
         )
-        family = self._make_family()
+        family = self._make_family().for_method(method)
         k, priors, relabel, seed, engine, threads = self._check_fit_options(
             settings, engine_options, family
         )
@@ -1049,9 +1049,6 @@ class Mixture:
         data = family.stan_data(std, k, layout, priors, start, units)
         data.update(compute_log_lik=1, compute_membership=1, **units.stan_entries())
         init = mixing_init(data, family.stan_init(start, std, layout))
-        # CmdStan reads an empty JSON array as one-dimensional and refuses it
-        # for an empty matrix parameter; an absent empty parameter is fine
-        init = {name: value for name, value in init.items() if np.size(value)}
         return StanInput(
             program_path(family.program), _json_ready(data), _json_ready(init)
         )

@@ -114,7 +114,9 @@ class StanInput:
     def write(self, folder) -> tuple[Path, Path]:
         """Write ``<program>.data.json`` and ``<program>.init.json`` into
         ``folder`` (which must exist), each whole or not at all; return
-        their paths."""
+        their paths. The init file leaves out empty parameters: CmdStan
+        reads an empty JSON array as one-dimensional and refuses it for an
+        empty matrix, and needs no value for a parameter with none."""
         folder = Path(folder)
         if not folder.is_dir():
             raise StanmixInputError(
@@ -126,5 +128,8 @@ class StanInput:
                 folder / f"{stem}.{part}.json",
                 json.dumps(values, separators=(",", ":")) + "\n",
             )
-            for part, values in (("data", self.data), ("init", self.init))
+            for part, values in (
+                ("data", self.data),
+                ("init", {k: v for k, v in self.init.items() if v != []}),
+            )
         )

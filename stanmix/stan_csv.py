@@ -459,7 +459,11 @@ def _check_sizes(result: EngineResult, data: Mapping, cells: CellTable, k: int):
             f"D = {cells.n_dims}; give the data file the run used"
         )
     if "y_latent" in found:
-        expected = latent_cells(cells, bool(data.get("student_t", 0)))[0].size
+        expected = latent_cells(
+            cells,
+            bool(data.get("student_t", 0)),
+            bool(data.get("integrate_pairs", 0)),
+        )[0].size
         if found["y_latent"].shape[2:] != (expected,):
             raise StanmixInputError(
                 f"the run has {found['y_latent'].shape[2]} latent values y_latent "
@@ -689,7 +693,8 @@ def _check_generated(
     draws = np.unique(np.linspace(0, s - 1, min(s, _COMPARE_DRAWS)).round().astype(int))
     rows = np.arange(cells.n_obs)
     if getattr(family, "censoring", None) == "latent":
-        rows = np.setdiff1d(rows, latent_cells(cells, family.student_t)[0])
+        latent = latent_cells(cells, family.student_t, family.integrate_pairs)
+        rows = np.setdiff1d(rows, latent[0])
     if rows.size > _COMPARE_ROWS:
         rows = rows[np.linspace(0, rows.size - 1, _COMPARE_ROWS).round().astype(int)]
     if rows.size == 0:

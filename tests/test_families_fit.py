@@ -426,3 +426,35 @@ def test_doubly_censored_rows_leave_the_mode_away_from_a_singular_correlation(
         assert int(stats["diverging"].sum()) == 0
         assert float(stats["step_size"].min()) > 0.05  # no stuck chain
         assert float(model.convergence_.max_rhat) < 1.05
+
+
+@pytest.mark.parametrize("covariance", ["full", "tied"])
+def test_the_mode_with_rows_censored_in_two_columns_beside_observed_ones(covariance):
+    """A third of the rows censored in two of three columns, with the third
+    observed: the program integrates those pairs, so the optimizer finds the
+    posterior's mode near the truth (mean 0, correlation 0.5). When they
+    were latent values, the joint mode put the first component's means
+    near -2 with a correlation of 0.97. Tolerances: about 2.5 posterior sds
+    (0.15 for the means, 0.1 for the correlation, from a NUTS fit)."""
+    rng = np.random.default_rng(8)
+    n = 300
+    z = rng.integers(0, 2, n)
+    mu = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 4.0]])
+    cov = np.array([[1.0, 0.5, 0.3], [0.5, 1.0, 0.3], [0.3, 0.3, 1.0]])
+    X = pd.DataFrame(
+        mu[z] + rng.multivariate_normal(np.zeros(3), cov, n), columns=list("abc")
+    )
+    limits = {c: float(X[c].quantile(0.35)) for c in ("a", "b")}
+    for c, limit in limits.items():
+        X[c] = X[c].clip(lower=limit)
+    both = (X["a"] == limits["a"]) & (X["b"] == limits["b"])
+    assert both.sum() > 70
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no latent values to warn of
+        model = sm.Mixture(2, covariance=covariance, engine="stanli").fit(
+            X, method="optimize", seed=1, lower_limit=limits
+        )
+    np.testing.assert_allclose(model.means_[0], 0.0, atol=0.4)
+    np.testing.assert_allclose(model.means_[1], 4.0, atol=0.4)
+    corr = model.correlations_ if covariance == "tied" else model.correlations_[0]
+    assert 0.25 < corr[0, 1] < 0.75

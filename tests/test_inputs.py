@@ -1332,17 +1332,16 @@ def test_a_limit_that_meets_no_value_beside_piled_ones_is_warned_of():
 
 
 def test_optimize_and_advi_warn_of_latent_censored_cells():
-    """Rows censored in two columns beside an observed one are latent values
-    in full_cov.stan: optimize and ADVI, which would work on their joint
-    density, warn before any engine call; diagonal covariances and NUTS do
-    not."""
+    """Rows censored in three columns are latent values in full_cov.stan:
+    optimize and ADVI, which would work on their joint density, warn before
+    any engine call; diagonal covariances and NUTS do not."""
     rng = np.random.default_rng(8)
     frame = pd.DataFrame(rng.normal(3.0, 1.0, (40, 3)), columns=list("abc"))
-    frame.loc[:9, ["a", "b"]] = -1.0  # (none of the others lies below -1)
-    limits = {"a": -1.0, "b": -1.0}
+    frame.loc[:9, ["a", "b", "c"]] = -1.0  # (none of the others lies below -1)
+    limits = {"a": -1.0, "b": -1.0, "c": -1.0}
     for method in ("optimize", "variational"):
         engine = RecordingEngine(stop=(method,))
-        with pytest.warns(UserWarning, match=f"20 censored cells.*method='{method}'"):
+        with pytest.warns(UserWarning, match=f"30 censored cells.*method='{method}'"):
             with pytest.raises(Stop):
                 sm.Mixture(2, covariance="full", engine=engine).fit(
                     frame, method=method, seed=1, lower_limit=limits

@@ -125,4 +125,8 @@ def family_from_stan_data(program: str, data: Mapping) -> Family:
             "check its spherical, independent_dims, tied and student_t entries"
         )
     cls = found[0]
-    return cls(cls.settings_from_stan_data(data))
+    family = cls(cls.settings_from_stan_data(data))
+    # how the run computed (full_cov.stan integrates a row's two censored
+    # cells beside observed ones for optimize and ADVI), not the model
+    pairs = int(data.get("integrate_pairs", 0))
+    return family.for_method("optimize" if pairs else "sample")

@@ -263,6 +263,12 @@ class Family(abc.ABC):
         (:meth:`start`)."""
         return None
 
+    def for_method(self, method: str) -> Family:
+        """This family set up for a fit by ``method`` ("optimize",
+        "variational" or "sample"): itself, unless its program computes
+        differently for one (see :meth:`FullCovariance.for_method`)."""
+        return self
+
     def check_start(self, values: Mapping, k: int, d: int, where: str) -> Params:
         """User-given starting values (data units) as Params."""
         need = ("w", "mu", "sigma")
