@@ -734,8 +734,8 @@ class Mixture:
                 f"{latent} censored cells, in rows censored in more cells than "
                 f"{family.program}.stan integrates, are latent values there; "
                 f"method={method!r} {what} (correlations pulled toward +-1, means "
-                "past the limits). Use method='sample', which integrates them, or "
-                "covariance='diag'",
+                "past the limits). Use method='sample', whose draws of them give "
+                "the posterior exactly, or covariance='diag'",
                 UserWarning,
                 stacklevel=check.caller_level(),
             )
@@ -988,7 +988,7 @@ class Mixture:
         point for ``X``, to run the program directly (CmdStan) and read the
         run back with :func:`stanmix.from_cmdstan_csv`.
 
-        The data are those :meth:`fit` gives the engine. With
+        The data are those :meth:`fit` gives the engine for NUTS. With
         ``standardize=True`` (the default) they are in standardized units,
         where the priors are set, and the data record those units
         (``stanmix_center``, ``stanmix_scale``; the program does not read
