@@ -131,6 +131,12 @@ def seed(value: Any, name: str = "seed") -> int | None:
     return value
 
 
+def fresh_seed() -> int:
+    """A seed in 0 .. 2**31 - 1 from the operating system's entropy, for a
+    fit given none (recorded so that it can be repeated)."""
+    return int(np.random.SeedSequence().entropy % MAX_SEED)
+
+
 def known_keys(
     name: str,
     given: Mapping,

@@ -721,8 +721,8 @@ class Mixture:
         cells, index = self._checked_cells(
             family, k, X, (lower_limit, upper_limit, censored, interval)
         )
-        latent = family.n_latent(cells)
-        if latent and method != "sample":
+        latent = 0 if method == "sample" else family.n_latent(cells)
+        if latent:
             what = (
                 "maximizes over them too, and that joint mode can lie far from "
                 "the parameters' posterior mode"
@@ -752,7 +752,7 @@ class Mixture:
                 engine_options.get("algorithm", "meanfield"),
             )
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+            seed = check.fresh_seed()
         if show_progress is None:
             show_progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -1042,7 +1042,7 @@ class Mixture:
         )
         seed = check.seed(seed)
         if seed is None:
-            seed = int(np.random.SeedSequence().entropy % (2**31 - 1))
+            seed = check.fresh_seed()
         units, std = self._units(family, cells)
         # fit's first start: the first of the seeds derived from the seed
         layout, (start, *_) = self._starts(family, std, k, spawn_seeds(seed, 1))

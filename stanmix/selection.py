@@ -355,7 +355,7 @@ def select_components(
         )
     base = check.seed(seed)
     if base is None:
-        base = int(np.random.SeedSequence().entropy % check.MAX_SEED)
+        base = check.fresh_seed()
     template = Mixture() if estimator is None else estimator
     if isinstance(template, type):
         raise StanmixInputError(

@@ -28,7 +28,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import CellTable, Standardization
+from stanmix.cells import UNIT_ENTRIES, CellTable, Standardization
 from stanmix.engines import EngineResult, sampler_stats, unflatten
 from stanmix.exceptions import StanmixInputError
 from stanmix.families import family_from_stan_data
@@ -877,22 +877,14 @@ def from_cmdstan_csv(
 
 
 def _check_units(units: Standardization, cells: CellTable) -> None:
-    """The recorded units must give each column (and covariate) a centre
-    and a positive, finite scale."""
-    pairs = [
-        ("stanmix_center", "stanmix_scale", units.center, units.scale, cells.n_dims)
-    ]
-    if units.covariate_center is not None or units.covariate_scale is not None:
-        pairs.append(
-            (
-                "stanmix_covariate_center",
-                "stanmix_covariate_scale",
-                units.covariate_center,
-                units.covariate_scale,
-                cells.n_covariates,
-            )
-        )
-    for center_name, scale_name, center, scale, n in pairs:
+    """The recorded units (:data:`~stanmix.cells.UNIT_ENTRIES`) must give
+    each column (and each covariate, where recorded) a finite centre and a
+    finite, positive scale."""
+    fields = (units.center, units.scale, units.covariate_center, units.covariate_scale)
+    pairs = [(UNIT_ENTRIES[:2], fields[:2], cells.n_dims)]
+    if fields[2] is not None or fields[3] is not None:
+        pairs.append((UNIT_ENTRIES[2:], fields[2:], cells.n_covariates))
+    for (center_name, scale_name), (center, scale), n in pairs:
         for name, value in ((center_name, center), (scale_name, scale)):
             if value is None or value.shape != (n,):
                 got = "no entry" if value is None else f"shape {value.shape}"
@@ -900,9 +892,7 @@ def _check_units(units: Standardization, cells: CellTable) -> None:
                     f"the data's {name} must hold {n} value(s), one per column, "
                     f"got {got}; write the data again with Mixture.stan_input"
                 )
-        if not (
-            np.all(np.isfinite(center)) and np.all(np.isfinite(scale) & (scale > 0))
-        ):
+        if not (np.isfinite(center).all() and (np.isfinite(scale) & (scale > 0)).all()):
             raise StanmixInputError(
                 f"the data's {center_name} must be finite and {scale_name} finite "
                 "and positive; write the data again with Mixture.stan_input"
