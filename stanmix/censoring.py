@@ -298,6 +298,15 @@ def _coarser(*precisions: Sequence[np.dtype]) -> list[np.dtype]:
     ]
 
 
+def _unnamed(label) -> bool:
+    """Whether a column label names nothing: None, NaN or blank text."""
+    if label is None or label is pd.NA or label is pd.NaT:
+        return True
+    if isinstance(label, float):
+        return label != label
+    return isinstance(label, str) and not label.strip()
+
+
 def as_matrix(
     X,
     *,
@@ -336,6 +345,16 @@ def as_matrix(
     if isinstance(X, pd.DataFrame):
         # Names first: with a repeated name, X[c] is a frame, not a column.
         columns = tuple(str(c) for c in X.columns)
+        unnamed = [j for j, c in enumerate(X.columns) if _unnamed(c)]
+        if unnamed:
+            named = [f"x{j}" if j in unnamed else c for j, c in enumerate(columns)]
+            raise StanmixInputError(
+                f"{name} has column(s) without a name at position(s) "
+                f"{', '.join(map(str, unnamed))} (names: "
+                f"{', '.join(repr(c) for c in X.columns)}); stanmix names "
+                "parameters, limits and plots by column: name every column, "
+                f"e.g. {name}.columns = {named!r}"
+            )
         repeated = check.repeated(columns)
         if repeated:
             raise StanmixInputError(

@@ -167,10 +167,9 @@ def posterior_predictive(
     --------
     >>> import stanmix as sm
     >>> data = sm.datasets.blobs(100, seed=1)
-    >>> model = sm.Mixture(5).fit(data.X, seed=1, chains=2, warmup=200, draws=100,
-    ...                           show_progress=False)
-    >>> posterior_predictive(model, draws=50, seed=1)["y"].shape
-    (2, 25, 100, 2)
+    >>> model = sm.Mixture(5).fit(data.X, seed=1, show_progress=False)
+    >>> posterior_predictive(model, draws=40, seed=1)["y"].shape
+    (4, 10, 100, 2)
     >>> mode = sm.Mixture(5).fit(data.X, method="optimize", seed=1)
     >>> rep = posterior_predictive(mode, draws=50, seed=1)
     >>> rep["y"].shape, rep.attrs["predictive"]
@@ -462,8 +461,7 @@ def ppc_pvalues(
     --------
     >>> import stanmix as sm
     >>> data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 60, 1)
-    >>> model = sm.Mixture(2).fit(data.X, seed=1, chains=2, warmup=200,
-    ...                           draws=100, show_progress=False)
+    >>> model = sm.Mixture(2).fit(data.X, seed=1, show_progress=False)
     >>> table = ppc_pvalues(model, draws=100, seed=1)
     >>> list(table.columns)
     ['observed', 'replicated mean', 'replicated 5%', 'replicated 95%', 'p']
@@ -634,8 +632,7 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     --------
     >>> import stanmix as sm
     >>> data = sm.datasets.mixture_sample([0.5, 0.5], [[-3.0], [3.0]], 1.0, 60, 1)
-    >>> model = sm.Mixture(2).fit(data.X, seed=1, chains=2, warmup=200,
-    ...                           draws=100, show_progress=False)
+    >>> model = sm.Mixture(2).fit(data.X, seed=1, show_progress=False)
     >>> separation(model)["separated"].tolist()
     [True]
     """

@@ -51,8 +51,8 @@ from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
     ConvergenceWarning,
     InconsistentVersionWarning,
-    NotFittedError,
     StanmixInputError,
+    not_fitted,
 )
 from stanmix.families import Family, Layout, Params, Priors, get_family
 from stanmix.families.base import COMPONENT, mixing_init
@@ -1417,7 +1417,7 @@ class Mixture:
     # -- results --------------------------------------------------------------
     def _check_fitted(self) -> None:
         if not hasattr(self, "idata_"):
-            raise NotFittedError(
+            raise not_fitted(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) first"
             )
 

@@ -28,8 +28,45 @@ class InconsistentVersionWarning(UserWarning):
     that pickled it."""
 
 
-class NotFittedError(AttributeError, ValueError, RuntimeError):
+class NotFittedError(ValueError, AttributeError, RuntimeError):
     """A method that needs a fitted model was called before ``fit``.
 
-    Caught as AttributeError and ValueError, as scikit-learn's own
-    ``NotFittedError`` is, and as RuntimeError."""
+    Caught as ValueError and AttributeError, as scikit-learn's own
+    ``NotFittedError`` is, and as RuntimeError. When scikit-learn is loaded,
+    the error raised is also an instance of
+    ``sklearn.exceptions.NotFittedError``, so ``except`` clauses written for
+    scikit-learn estimators catch it (stanmix does not import scikit-learn
+    itself: naming its class in an ``except`` clause has loaded it).
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> try:
+    ...     sm.Mixture(2).membership()
+    ... except sm.NotFittedError as error:
+    ...     print(error)
+    this Mixture is not fitted yet; call fit(X) first
+    """
+
+
+def not_fitted(message: str) -> NotFittedError:
+    """A :class:`NotFittedError` with ``message``, also an instance of
+    scikit-learn's ``NotFittedError`` when scikit-learn is loaded."""
+    import sys
+
+    sklearn_exceptions = sys.modules.get("sklearn.exceptions")
+    base = getattr(sklearn_exceptions, "NotFittedError", None)
+    if base is None or not isinstance(base, type):
+        return NotFittedError(message)
+    cls = _WITH_SKLEARN.get(base)
+    if cls is None:
+        cls = type(
+            "NotFittedError",
+            (NotFittedError, base),
+            {"__module__": __name__, "__doc__": NotFittedError.__doc__},
+        )
+        _WITH_SKLEARN[base] = cls
+    return cls(message)
+
+
+_WITH_SKLEARN: dict[type, type] = {}

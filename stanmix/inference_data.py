@@ -64,9 +64,10 @@ def dataset(
 def obs_coord(index) -> np.ndarray:
     """The ``obs`` coordinate of the data's row labels, in a form NetCDF
     stores: a time-zone-aware time index in UTC (NetCDF keeps no zone), and
-    a period index or labels of mixed types ("ref", 1, 2) as text; other
-    labels as they are. (``membership()`` and the other tables keep the
-    data's own labels.)
+    a period index, labels of mixed types ("ref", 1, 2) and labels that are
+    neither text nor numbers (tuples, say) as text; other labels as they
+    are. (``membership()`` and the other tables keep the data's own
+    labels.)
 
     Examples
     --------
@@ -78,14 +79,19 @@ def obs_coord(index) -> np.ndarray:
     ['2024-01', '2024-02']
     >>> obs_coord(pd.Index(["ref", 1], dtype=object)).tolist()
     ['ref', '1']
+    >>> obs_coord(pd.Index([(1, "a"), (2, "a")], tupleize_cols=False)).tolist()
+    ["(1, 'a')", "(2, 'a')"]
     """
     if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
         return index.tz_convert("UTC").tz_localize(None).to_numpy()
     if isinstance(index, pd.PeriodIndex):
         return index.astype(str).to_numpy()
     out = np.asarray(index)
-    if out.dtype == object and len({type(v) for v in out}) > 1:
-        return out.astype(str)
+    if out.dtype == object and (
+        len({type(v) for v in out}) > 1
+        or not all(isinstance(v, (str, bytes, int, float)) for v in out)
+    ):
+        return np.array([str(v) for v in out])
     return out
 
 

@@ -1059,7 +1059,7 @@ def plot_relabelling(
     >>> from stanmix.plots import plot_relabelling
     >>> data = sm.datasets.two_components(80, seed=1)
     >>> model = sm.NormalMixture(2, ordered=False, engine="stanli").fit(
-    ...     data.X, method="sample", chains=2, warmup=100, draws=100, seed=1)
+    ...     data.X, method="sample", seed=1)
     >>> fig = plot_relabelling(model, var_names=["mu", "w"])
     >>> len(fig.axes)   # 2 variables x (density, trace) x (before, after)
     8

@@ -130,6 +130,20 @@ def test_an_unfitted_model_says_so(call):
         call(sm.Mixture(2, engine="stanli"))
 
 
+def test_an_unfitted_model_is_caught_by_scikit_learns_not_fitted_error():
+    """An ``except`` clause written for scikit-learn estimators catches it;
+    ``sm.NotFittedError`` still names it."""
+    exceptions = pytest.importorskip("sklearn.exceptions")
+    with pytest.raises(exceptions.NotFittedError) as caught:
+        sm.Mixture(2, engine="stanli").membership()
+    assert isinstance(caught.value, sm.NotFittedError)
+    assert type(caught.value).__name__ == "NotFittedError"
+    # one class, made once
+    with pytest.raises(exceptions.NotFittedError) as again:
+        sm.Mixture(2, engine="stanli").bic()
+    assert type(again.value) is type(caught.value)
+
+
 def test_an_hdi_prob_of_zero_is_refused_not_replaced_by_the_default():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sm.ConvergenceWarning)

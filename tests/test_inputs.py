@@ -450,6 +450,20 @@ def fit_mixture(X, **kwargs):
             ),
             "X has duplicate column names: 'x'",
         ),
+        (
+            lambda: fit_diag(FRAME.set_axis(["", "y"], axis=1)),
+            "X has column(s) without a name at position(s) 0 (names: '', 'y'); "
+            "stanmix names parameters, limits and plots by column: name every "
+            "column, e.g. X.columns = ['x0', 'y']",
+        ),
+        (
+            lambda: fit_diag(FRAME.set_axis(["x", np.nan], axis=1)),
+            "X has column(s) without a name at position(s) 1 (names: 'x', nan)",
+        ),
+        (
+            lambda: fit_diag(FRAME.set_axis([None, " "], axis=1)),
+            "without a name at position(s) 0, 1",
+        ),
         (lambda: fit_diag(FRAME, anchor_dim="z"), "anchor_dim 'z' is not a column"),
         (
             lambda: fit_diag(FRAME, joint=False, relabel="stephens"),

@@ -123,10 +123,10 @@ def test_an_estimator_given_an_engine_object_pickles_copies_and_fits_in_parallel
     )
 
 
-@pytest.mark.parametrize("kind", ["zoned", "period", "mixed"])
+@pytest.mark.parametrize("kind", ["zoned", "period", "mixed", "tuples"])
 def test_row_labels_survive_netcdf_and_membership(kind, tmp_path):
     """Row labels NetCDF cannot hold as they are (time-zone-aware times,
-    periods, mixed types) are stored in a form it can (UTC times, text);
+    periods, mixed types, tuples) are stored in a form it can (UTC times, text);
     membership keeps the data's own labels."""
     X = sm.datasets.blobs(60, seed=2).X
     if kind == "zoned":
@@ -135,8 +135,11 @@ def test_row_labels_survive_netcdf_and_membership(kind, tmp_path):
     elif kind == "period":
         X.index = pd.period_range("2020-01", periods=60, freq="M")
         expected = [str(p) for p in X.index]
-    else:
+    elif kind == "mixed":
         X.index = pd.Index(["ref", *range(1, 60)], dtype=object)
+        expected = [str(v) for v in X.index]
+    else:
+        X.index = pd.Index([(i // 6, i % 6) for i in range(60)], tupleize_cols=False)
         expected = [str(v) for v in X.index]
     model = sm.DiagonalMixture(3, engine="stanli").fit(X, method="optimize", seed=1)
     sm.checks.posterior_predictive(model, draws=3, seed=1)
