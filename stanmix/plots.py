@@ -1191,6 +1191,7 @@ def plot_ppc(
     kind: str = "kde",
     draws: int | None = None,
     seed: int | None = None,
+    ax: Axes | Sequence[Axes] | np.ndarray | None = None,
 ) -> Figure:
     """Posterior predictive check per column: the data against replicates.
 
@@ -1217,37 +1218,63 @@ def plot_ppc(
         With neither, the model's attached replicates (at most 100 shown;
         100 new ones when it has none); with either, new ones (``draws``,
         100 by default), not attached to the model.
+    ax : matplotlib Axes or sequence of Axes, optional
+        Where to draw: one Axes per column, in the model's column order (an
+        array from ``plt.subplots`` is flattened). The panels' titles then
+        name the predictive, and the figure's own title is left alone. A
+        new figure is made when omitted.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn on (that of ``ax`` when given).
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> import stanmix as sm
+    >>> from stanmix.plots import plot_ppc
+    >>> data = sm.datasets.blobs(100, seed=1)
+    >>> model = sm.Mixture(5, engine="stanli").fit(
+    ...     data.X, method="optimize", seed=1)
+    >>> fig, axes = plt.subplots(1, 3, figsize=(12, 3))
+    >>> plot_ppc(model, draws=20, seed=1, ax=axes[:2]) is fig
+    True
+    >>> axes[0].get_title()
+    'x: plug-in predictive'
     """
     from stanmix.checks import replicates
 
     _check_model(model, "plot_ppc")
     if kind not in ("kde", "cumulative"):
         raise StanmixInputError(f"kind must be 'kde' or 'cumulative', got {kind!r}")
+    columns = list(model.cells_.columns)
+    given = None if ax is None else _ppc_axes(ax, columns)
     replicated = _spread_replicates(
         replicates(model, draws, seed, PPC_PLOT_DRAWS), draws or PPC_PLOT_DRAWS
     )
     observed = model.idata_.observed_data
-    columns = list(model.cells_.columns)
-    # at most PPC_COLUMNS panels a row, so that a report shrinking the figure
-    # to its page width keeps them legible
-    n_cols = min(len(columns), PPC_COLUMNS)
-    n_rows = -(-len(columns) // n_cols)
-    fig, axes = plt.subplots(
-        n_rows,
-        n_cols,
-        figsize=(max(6.0, 4.2 * n_cols), 0.6 + 3.2 * n_rows),
-        layout="constrained",
-        squeeze=False,
-    )
-    for ax in axes.flat[len(columns) :]:
-        ax.set_axis_off()
-    with _closed_on_error(fig), warnings.catch_warnings():
+    which = replicated.attrs.get("predictive", "posterior")
+    if given is None:
+        # at most PPC_COLUMNS panels a row, so that a report shrinking the
+        # figure to its page width keeps them legible
+        n_cols = min(len(columns), PPC_COLUMNS)
+        n_rows = -(-len(columns) // n_cols)
+        fig, axes = plt.subplots(
+            n_rows,
+            n_cols,
+            figsize=(max(6.0, 4.2 * n_cols), 0.6 + 3.2 * n_rows),
+            layout="constrained",
+            squeeze=False,
+        )
+        for extra in axes.flat[len(columns) :]:
+            extra.set_axis_off()
+        panels = list(axes.flat)
+    else:
+        fig, panels = given[0].figure, given
+    with _closed_on_error(fig if given is None else None), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i, (ax, col) in enumerate(zip(axes.flat, columns, strict=False)):
+        for i, (ax, col) in enumerate(zip(panels, columns, strict=False)):
             select = {"dim": col} if "dim" in replicated["y"].dims else {}
             sub = az.InferenceData(
                 posterior_predictive=replicated[["y"]].sel(select),
@@ -1283,20 +1310,45 @@ def plot_ppc(
                 for text in ax.get_legend().get_texts():
                     text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
                     text.set_fontsize(8)
-            ax.set_title(
+            title = (
                 _literal(col)
                 if panel_kind == kind
-                else f"{_literal(col)}: empirical CDFs\n(a data set has one value "
-                "only)",
-                fontsize=11,
+                else f"{_literal(col)}: empirical CDFs\n(a data set has one value only)"
             )
+            if given is not None:
+                title = title.replace(
+                    _literal(col), f"{_literal(col)}: {which} predictive", 1
+                )
+            ax.set_title(title, fontsize=11)
             ax.set_xlabel(_literal(col))
-    which = replicated.attrs.get("predictive", "posterior")
-    fig.suptitle(
-        f"{which} predictive check ({kind}): data against replicated data sets",
-        fontsize=11,
-    )
+    if given is None:
+        fig.suptitle(
+            f"{which} predictive check ({kind}): data against replicated data sets",
+            fontsize=11,
+        )
     return fig
+
+
+def _ppc_axes(ax, columns: list[str]) -> list[Axes]:
+    """The caller's axes for plot_ppc, one per column, checked."""
+    panels = [ax] if isinstance(ax, Axes) else list(np.asarray(ax, dtype=object).flat)
+    wrong = [type(a).__name__ for a in panels if not isinstance(a, Axes)]
+    if wrong:
+        raise TypeError(
+            f"ax must be a matplotlib Axes or a sequence of them, got {wrong[0]}"
+        )
+    if len(panels) != len(columns):
+        raise StanmixInputError(
+            f"ax has {len(panels)} Axes; plot_ppc draws one panel per column, "
+            f"{len(columns)} here ({', '.join(columns)}): pass {len(columns)} "
+            "Axes, e.g. plt.subplots(1, " + str(len(columns)) + ")[1]"
+        )
+    if len({id(a.figure) for a in panels}) > 1:
+        raise StanmixInputError(
+            "ax holds Axes of more than one figure; plot_ppc returns one figure: "
+            "pass Axes of one figure"
+        )
+    return panels
 
 
 def _spread_replicates(replicated: xr.Dataset, n: int) -> xr.Dataset:

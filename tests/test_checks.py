@@ -168,6 +168,40 @@ def test_plot_ppc_wraps_many_columns_and_names_its_lines():
     plt.close(fig)
 
 
+def test_plot_ppc_draws_on_the_callers_axes(censored):
+    """One of the caller's Axes per column, the same lines as on its own
+    figure; the panels name the predictive, the caller's title stays and no
+    other figure is opened. A wrong number of Axes is refused before any
+    replicate is drawn."""
+    _, _, model, _ = censored
+    own = plot_ppc(model, kind="cumulative", draws=3, seed=3)
+    fig, axes = plt.subplots(2, 2)
+    fig.suptitle("mine")
+    before = plt.get_fignums()
+    assert plot_ppc(model, kind="cumulative", draws=3, seed=3, ax=axes[0]) is fig
+    assert plt.get_fignums() == before
+    for mine, theirs in zip(axes[0], own.axes, strict=True):
+        assert [tuple(line.get_ydata()) for line in mine.get_lines()] == [
+            tuple(line.get_ydata()) for line in theirs.get_lines()
+        ]
+    assert [ax.get_title() for ax in axes[0]] == [
+        "x: posterior predictive",
+        "y: posterior predictive",
+    ]
+    assert fig._suptitle.get_text() == "mine"
+    assert not axes[1, 0].lines
+    with pytest.raises(
+        sm.StanmixInputError, match=r"ax has 4 Axes; .* 2 here \(x, y\)"
+    ):
+        plot_ppc(model, draws=3, seed=3, ax=axes)
+    with pytest.raises(TypeError, match="got str"):
+        plot_ppc(model, draws=3, seed=3, ax=[axes[0, 0], "right"])
+    other = plt.subplots()[1]
+    with pytest.raises(sm.StanmixInputError, match="more than one figure"):
+        plot_ppc(model, draws=3, seed=3, ax=[axes[0, 0], other])
+    plt.close("all")
+
+
 def test_plot_ppc_draws_the_same_figure_for_the_same_replicates(censored):
     """The same seed, or the same attached replicates, give the same lines
     (ArviZ showed a random subset of them each time), and numpy's global
