@@ -31,7 +31,13 @@ from scipy.special import logsumexp
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
-from stanmix.advi import check_callback, check_init_scale
+from stanmix.advi import (
+    PARETO_K_MAX,
+    check_callback,
+    check_init_scale,
+    pareto_k,
+    pareto_k_message,
+)
 from stanmix.cells import (
     MISSING,
     OBSERVED,
@@ -189,6 +195,13 @@ class Mixture:
         nothing is tuned, not even the step size, and a Laplace metric,
         where it is chosen, is still used (``"laplace"``). None for the
         other methods.
+    pareto_k_ : float or None
+        For ADVI: the Pareto k-hat of its draws' importance ratios, how far
+        the approximation is from the posterior (below 0.5 close; above
+        0.7, when ``fit`` warns, its means may be off and its intervals too
+        narrow; Yao et al. 2018). Also in ``idata_.posterior.attrs``; the
+        log densities behind it are ``idata_.sample_stats``' ``lp`` and
+        ``log_g``. None for the other methods.
     threads_per_chain_ : int or None
         For NUTS: the threads each chain's gradient ran on (see the
         ``threads_per_chain`` option of :meth:`fit`). None for the other
@@ -1196,6 +1209,19 @@ class Mixture:
         self.convergence_ = None
         if result.method == "sample":
             self.convergence_ = self._convergence(current)
+        self.pareto_k_ = None
+        stats = result.sample_stats or {}
+        if result.method == "variational" and "log_g" in stats:
+            self.pareto_k_ = pareto_k(stats["lp"], stats["log_g"])
+            self.idata_.posterior.attrs["pareto_k"] = self.pareto_k_
+            if self.pareto_k_ > PARETO_K_MAX:
+                warnings.warn(
+                    pareto_k_message(
+                        self.pareto_k_, result.info.get("algorithm", "meanfield")
+                    ),
+                    RuntimeWarning,
+                    stacklevel=check.caller_level(),
+                )
 
     def _attrs(self, result: EngineResult) -> dict:
         attrs = {

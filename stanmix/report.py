@@ -22,6 +22,7 @@ import pandas as pd
 from stanmix import plots
 from stanmix._files import write_text_atomic
 from stanmix._validation import MAX_SEED
+from stanmix.advi import PARETO_K_MAX
 from stanmix.cells import INTERVAL, LEFT, MISSING, RIGHT
 from stanmix.censoring import censoring_given
 from stanmix.csv_input import column_listing
@@ -527,6 +528,25 @@ def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
             rows.append(("Convergence", verdict, "good" if check.converged else "warn"))
     elif model.method_ == "variational":
         rows.append(("Approximate draws", str(n_chains * n_draws), ""))
+        k = getattr(model, "pareto_k_", None)
+        if k is not None and not np.isnan(k):
+            close = k <= PARETO_K_MAX
+            rows.append(
+                (
+                    "Pareto k-hat",
+                    f"{k:.2f}: "
+                    + (
+                        "the approximation is close to the posterior"
+                        if k <= 0.5
+                        else f"usable for means (at most {PARETO_K_MAX})"
+                        if close
+                        else f"above {PARETO_K_MAX}: the approximation is far from "
+                        "the posterior; its means may be off and its intervals too "
+                        "narrow (use NUTS)"
+                    ),
+                    "" if close else "warn",
+                )
+            )
     else:
         rows.append(("Draws", "one point estimate (no uncertainty in the table)", ""))
     body = "".join(
@@ -535,7 +555,7 @@ def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
     )
     table = f'<table class="kv" id="diagnostics"><tbody>{body}</tbody></table>'
     notes = []
-    if any(cls == "warn" for *_, cls in rows):
+    if model.method_ == "sample" and any(cls == "warn" for *_, cls in rows):
         notes.append(
             '<p class="note">Highlighted values call for care: divergences '
             "mean parts of the posterior were not explored reliably; R-hat "

@@ -425,6 +425,22 @@ def test_report_for_one_component_says_there_is_no_pair(method, tmp_path):
         )
     else:
         assert "Not applicable" in section
+        k = model.pareto_k_
+        assert _diagnostics(text)["Pareto k-hat"].startswith(f"{k:.2f}: ")
+
+
+def test_report_flags_an_approximation_far_from_the_posterior(tmp_path):
+    """A meanfield approximation whose Pareto k-hat is above 0.7 is flagged
+    in the Fit table, with what it means; the NUTS note is left out."""
+    X = sm.datasets.blobs(500, seed=1).X
+    model = _fit(sm.Mixture(5, engine="stanli"), X, method="variational")
+    assert model.pareto_k_ > 0.7
+    text = write_report(model, tmp_path / "vi.html").read_text(encoding="utf-8")
+    assert _diagnostics(text)["Pareto k-hat"] == (
+        f"{model.pareto_k_:.2f}: above 0.7: the approximation is far from the "
+        "posterior; its means may be off and its intervals too narrow (use NUTS)"
+    )
+    assert '<td class="warn">' in text and "E-BFMI" not in text
 
 
 def test_report_separation_table_for_two_components(sampled, sampled_report):

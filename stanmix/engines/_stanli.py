@@ -233,7 +233,8 @@ class StanliEngine(Engine):
         lp = np.array([model.log_prob_grad(q)[0] for q in fit.draws])
         return EngineResult(
             variables=unflatten(names, constrained[None]),
-            sample_stats={"lp": lp[None]},
+            # log_g: the approximation's log density, as CmdStan's log_g__
+            sample_stats={"lp": lp[None], "log_g": fit.log_density(fit.draws)[None]},
             method="variational",
             engine=self.name,
             engine_version=self.version,
