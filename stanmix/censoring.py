@@ -17,7 +17,10 @@ Censoring is given the way a lab table records it:
 ``interval``
     A pair ``(low, high)`` of per-cell bounds; cells where both are finite
     are interval-censored (low <= true value <= high). A value recorded in
-    such a cell must lie within its bounds.
+    such a cell must lie within its bounds. Bounds that are equal (to
+    float64 rounding: within a relative 1e-9 of the bounds or the column's
+    largest magnitude) give a measured value, as in survival data's
+    interval encoding: the cell's recorded value, or the bounds' middle.
 
 Each limit is a scalar (every column), a mapping ``{column: limit}``, or an
 array of per-cell limits shaped like the data (NaN = no limit). NaN data
@@ -289,6 +292,29 @@ def at_limit(values, limits) -> np.ndarray:
         return np.isfinite(limits) & (
             np.abs(values - limits) <= LIMIT_RTOL * np.abs(limits)
         )
+
+
+def _point_intervals(values, low, high) -> np.ndarray:
+    """Where intervals are points: their bounds equal to float64 rounding
+    (:data:`LIMIT_RTOL` of the larger of the bounds' and the column's
+    magnitudes). The probability of so narrow an interval is a difference of
+    two nearly equal CDFs, lost to rounding; as a measured value, its
+    density is exact (the log-likelihoods differ by the log of the width, a
+    constant of the data).
+
+    Examples
+    --------
+    >>> values = np.array([[np.nan], [np.nan], [np.nan], [2.0]])
+    >>> low = np.array([[1.0], [1.0], [-1e-300], [0.0]])
+    >>> high = np.array([[1.0 + 1e-12], [1.1], [0.0], [3.0]])
+    >>> _point_intervals(values, low, high).ravel().tolist()
+    [True, False, True, False]
+    """
+    with np.errstate(invalid="ignore"):
+        finite = [np.where(np.isfinite(a), np.abs(a), 0.0) for a in (values, low, high)]
+        column = np.max([f.max(axis=0, initial=0.0) for f in finite], axis=0)
+        size = np.maximum(np.maximum(finite[1], finite[2]), column)
+        return np.abs(high - low) <= LIMIT_RTOL * size
 
 
 def _coarser(*precisions: Sequence[np.dtype]) -> list[np.dtype]:
@@ -864,6 +890,7 @@ def cell_table(
     high[left] = lower[left]
     low[right] = upper[right]
 
+    point = np.zeros(shape, dtype=bool)
     if interval is not None:
         if not (isinstance(interval, Sequence) and len(interval) == 2):
             raise StanmixInputError(
@@ -878,11 +905,13 @@ def cell_table(
                 "or use lower_limit / upper_limit for one-sided cells"
             )
         inside = np.isfinite(ilo) & np.isfinite(ihi)
-        reversed_ = inside & (ilo >= ihi)
+        point = inside & _point_intervals(values, ilo, ihi)
+        reversed_ = inside & (ilo >= ihi) & ~point
         if reversed_.any():
             raise StanmixInputError(
                 f"interval low is not below high at {where(reversed_)}; each "
-                "interval must have low < high"
+                "interval must have low < high (or low == high for a measured "
+                "value)"
             )
         clash = inside & ((kind == LEFT) | (kind == RIGHT))
         if clash.any():
@@ -916,12 +945,17 @@ def cell_table(
                 "own interval: record it as NaN or within the bounds, or correct "
                 "the bounds"
             )
+        # A point interval is a measurement: its value, or its bounds' middle.
+        values = np.where(point & ~recorded, (ilo + ihi) / 2, values)
+        kind[point] = OBSERVED
+        recorded = recorded | point
+        inside &= ~point
         kind[inside] = INTERVAL
         low[inside] = ilo[inside]
         high[inside] = ihi[inside]
 
     if mask is not None:
-        unlimited = mask & ~has_lo & ~has_hi & (kind != INTERVAL)
+        unlimited = mask & ~has_lo & ~has_hi & (kind != INTERVAL) & ~point
         if unlimited.any():
             raise StanmixInputError(
                 f"{where(unlimited)} is marked censored but has no lower_limit, "

@@ -1106,6 +1106,41 @@ def test_limits_tables_of_nullable_numbers_take_na_as_no_limit():
     np.testing.assert_array_equal(table.lower_limit[:, 0], [0.1, 0.1, np.nan, 0.1])
 
 
+def test_an_interval_with_equal_bounds_is_a_measured_value():
+    """Bounds equal to float64 rounding (a relative 1e-9 of the bounds or of
+    the column's largest magnitude) give a measured value, as survival
+    data's interval encoding does: the recorded value, or the bounds'
+    middle. Wider intervals stay intervals; reversed ones are refused."""
+    from stanmix.cells import INTERVAL, OBSERVED
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [np.nan, 1.0, np.nan, np.nan, 5.0]})
+    low = np.array([[2.0], [1.0], [-1e-300], [3.0], [np.nan]])
+    high = np.array([[2.0], [1.0 + 1e-12], [0.0], [3.0 + 1e-6], [np.nan]])
+    table, _ = cell_table(df, interval=(low, high), censored=np.isnan(df))
+    assert table.kind[:, 0].tolist() == [OBSERVED] * 3 + [INTERVAL, OBSERVED]
+    assert table.values[:3, 0].tolist() == [2.0, 1.0, -5e-301]
+    assert (table.lower[3, 0], table.upper[3, 0]) == (3.0, 3.0 + 1e-6)
+    assert np.isnan(df.iloc[0, 0]) and low[0, 0] == 2.0  # nothing passed is changed
+    with pytest.raises(sm.StanmixInputError, match=r"or low == high for a measured"):
+        cell_table(df, interval=(high + 1e-3, low))
+
+
+def test_a_narrow_interval_fits_as_the_measured_value():
+    """A value reported as an interval 1e-12 wide stopped the optimizer (the
+    probability of so narrow an interval is lost to rounding); it now fits
+    exactly as the value itself."""
+    X = sm.datasets.blobs(100, seed=1).X
+    low = np.full(X.shape, np.nan)
+    high = np.full(X.shape, np.nan)
+    low[0, 0], high[0, 0] = X.iloc[0, 0], X.iloc[0, 0] + 1e-12
+    narrow = sm.DiagonalMixture(5, engine="stanli").fit(
+        X, method="optimize", seed=1, interval=(low, high)
+    )
+    plain = sm.DiagonalMixture(5, engine="stanli").fit(X, method="optimize", seed=1)
+    np.testing.assert_array_equal(narrow.means_, plain.means_)
+
+
 def test_a_censored_mask_may_mark_interval_cells():
     from stanmix.cells import INTERVAL, LEFT
     from stanmix.censoring import cell_table
