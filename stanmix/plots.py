@@ -132,6 +132,39 @@ def _closed_on_error(fig: Figure | None) -> Iterator[None]:
         raise
 
 
+def switched_labels_note(model) -> str | None:
+    """What a plot of posterior means hides when the draws switch labels (or
+    chains sit in different modes) and were not relabelled; None otherwise.
+
+    Each component's posterior mean then averages over several clusters,
+    and the memberships mix them: the plots of components and memberships
+    warn with this, and the report shows it beside them.
+    """
+    switching = getattr(model, "label_switching_", None)
+    if (
+        switching is None
+        or not switching.label_switching
+        or getattr(model, "relabel_report_", None) is not None
+    ):
+        return None
+    return (
+        "the draws switch labels between chains or within them (label_switching_) "
+        "and were not relabelled, so each component drawn here averages over "
+        "several clusters and the membership probabilities mix them; "
+        + (
+            "fit with relabel='auto' (the default) or ordered means"
+            if model.family_.exchangeable(model.fitted_components_)
+            else "start the chains from one mode (init='map') or fit ordered means"
+        )
+    )
+
+
+def _warn_switched(model, what: str) -> None:
+    note = switched_labels_note(model)
+    if note is not None:
+        warnings.warn(f"{what}: {note}", RuntimeWarning, stacklevel=3)
+
+
 def _check_cluster_plot(model) -> None:
     """Refuse, before any figure is made, a model whose components
     :func:`plot_clusters` cannot draw."""
@@ -312,6 +345,7 @@ def plot_clusters(
     _check_model(model, "plot_clusters")
     _check_cluster_plot(model)
     radii = _check_ellipses(ellipses)
+    _warn_switched(model, "plot_clusters")
     cells = _cells_for(
         model,
         X,
@@ -345,6 +379,11 @@ def plot_clusters(
 def _check_ellipses(ellipses) -> tuple[float, ...]:
     if ellipses is None:
         return ()
+    if isinstance(ellipses, (str, bytes)):
+        raise StanmixInputError(
+            f"ellipses must be numbers of standard deviations, e.g. (1, 2), got "
+            f"the text {ellipses!r}"
+        )
     if np.isscalar(ellipses):
         ellipses = (ellipses,)
     try:
@@ -357,7 +396,24 @@ def _check_ellipses(ellipses) -> tuple[float, ...]:
         raise StanmixInputError(
             f"ellipses must be positive numbers of standard deviations, got {radii}"
         )
+    if len(radii) > len(_ELLIPSE_STYLES):
+        raise StanmixInputError(
+            f"ellipses has {len(radii)} radii; at most {len(_ELLIPSE_STYLES)} "
+            "can be told apart (one line style each)"
+        )
     return radii
+
+
+def _radius_label(radius: float, spread: str) -> str:
+    """The legend's name of an ellipse: ``2 SD``, ``1 scale``, ``2 scales``.
+
+    Examples
+    --------
+    >>> [_radius_label(r, s) for r, s in ((2.0, "SD"), (1.0, "scale"), (2.0, "scale"))]
+    ['2 SD', '1 scale', '2 scales']
+    """
+    plural = "" if spread == "SD" or radius == 1 else "s"
+    return f"{radius:g} {spread}{plural}"
 
 
 def _separating_pair(model) -> tuple[int, int]:
@@ -606,7 +662,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             [],
             color="0.3",
             linestyle=_ELLIPSE_STYLES[r % len(_ELLIPSE_STYLES)],
-            label=f"{radius:g} {model.family_.spread_name}",
+            label=_radius_label(radius, model.family_.spread_name),
         )
         for r, radius in enumerate(radii)
     ]
@@ -903,7 +959,11 @@ def plot_membership(
     if observations is None:
         certainty = mean.max(axis=1)
         picked = np.argsort(certainty, kind="stable")[:max_obs]
-        what = f"the {picked.size} least certain observations"
+        what = (
+            f"the {picked.size} least certain observations"
+            if picked.size != 1
+            else "the least certain observation"
+        )
     else:
         if np.isscalar(observations):
             observations = [observations]
@@ -921,8 +981,9 @@ def plot_membership(
             )
         # A label the data repeat names every row that carries it.
         picked = np.concatenate(found)
-        what = f"{picked.size} observations"
+        what = f"{picked.size} observation{'s' if picked.size != 1 else ''}"
     chosen = list(labels[picked])
+    _warn_switched(model, "plot_membership")
     made = ax is None
     ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
     with _closed_on_error(ax.figure if made else None):
@@ -1073,10 +1134,16 @@ def plot_relabelling(
             f"fitted with method={model.method_!r}. Fit with method='sample'."
         )
     if "posterior_raw" not in model.idata_.groups():
+        if model.fitted_components_ == 1:
+            raise StanmixInputError(
+                "this model has one component: its draws have no labels to "
+                "switch, so they were not relabelled and there is nothing to "
+                "compare"
+            )
         raise StanmixInputError(
             "this model has no raw draws to compare: its draws were not "
-            "relabelled (relabel=None, or a single component). Fit with "
-            "relabel='auto' to keep the raw draws in idata_.posterior_raw."
+            f"relabelled (relabel={model.relabel!r}). Fit with relabel='auto' to "
+            "keep the raw draws in idata_.posterior_raw."
         )
     if isinstance(var_names, str):
         var_names = [var_names]
@@ -1343,6 +1410,11 @@ def _ppc_axes(ax, columns: list[str]) -> list[Axes]:
             f"{len(columns)} here ({', '.join(columns)}): pass {len(columns)} "
             "Axes, e.g. plt.subplots(1, " + str(len(columns)) + ")[1]"
         )
+    if len({id(a) for a in panels}) < len(panels):
+        raise StanmixInputError(
+            "ax holds the same Axes more than once; plot_ppc draws each column "
+            "on its own panel: pass distinct Axes"
+        )
     if len({id(a.figure) for a in panels}) > 1:
         raise StanmixInputError(
             "ax holds Axes of more than one figure; plot_ppc returns one figure: "
@@ -1534,6 +1606,7 @@ def plot_regression(
         raise StanmixInputError("this mixture of regressions has no predictor to plot")
     j = _predictor_position(predictor, names)
     cells = _regression_cells(model, X, y, response)
+    _warn_switched(model, "plot_regression")
     made = ax is None
     ax = _new_axes(ax, (8.0, 5.5))
     with _closed_on_error(ax.figure if made else None):
@@ -1641,7 +1714,14 @@ def _draw_regression(
     # The held predictors on lines of their own, so many or long names stay
     # within the figure.
     held = (
-        "\n" + _literal(textwrap.fill(f"{', '.join(others)} held at their means", 64))
+        "\n"
+        + _literal(
+            textwrap.fill(
+                f"{', '.join(others)} held at "
+                + ("their means" if len(others) > 1 else "its mean"),
+                64,
+            )
+        )
         if others
         else ""
     )

@@ -12,6 +12,7 @@ import base64
 import datetime as _dt
 import html
 import io
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -244,7 +245,9 @@ def render_report(
     now = _dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     version = model.idata_.posterior.attrs.get("stanmix_version", "")
 
-    with plt.ioff():
+    with plt.ioff(), warnings.catch_warnings():
+        # the captions say it
+        warnings.filterwarnings("ignore", r"plot_\w+: the draws switch labels")
         clusters_part: list[str] = [_PER_DIMENSION_NOTE]
         membership_part: list[str] = []
         if joint:
@@ -263,6 +266,9 @@ def render_report(
                     (draw(model) if X is None else draw(model, X, **censoring)).figure
                 ),
             )
+            switched = plots.switched_labels_note(model)
+            if switched is not None:
+                caption = f"Read with care: {switched}. {caption}"
             clusters_part = [_figure(clusters_png, caption)]
             membership_png = _render(lambda: plots.plot_membership(model).figure)
             membership_part = [

@@ -196,6 +196,8 @@ def test_plot_ppc_draws_on_the_callers_axes(censored):
         plot_ppc(model, draws=3, seed=3, ax=axes)
     with pytest.raises(TypeError, match="got str"):
         plot_ppc(model, draws=3, seed=3, ax=[axes[0, 0], "right"])
+    with pytest.raises(sm.StanmixInputError, match="the same Axes more than once"):
+        plot_ppc(model, draws=3, seed=3, ax=[axes[0, 0], axes[0, 0]])
     other = plt.subplots()[1]
     with pytest.raises(sm.StanmixInputError, match="more than one figure"):
         plot_ppc(model, draws=3, seed=3, ax=[axes[0, 0], other])

@@ -444,6 +444,8 @@ def test_clusters_draws_on_given_axes(overlapping):
         ({"dims": "x"}, "must name two columns"),
         ({"ellipses": (1.0, -2.0)}, "positive numbers"),
         ({"ellipses": ("wide",)}, "sequence of positive numbers"),
+        ({"ellipses": "12"}, "got the text '12'"),
+        ({"ellipses": (1, 2, 3, 4, 5)}, "has 5 radii; at most 4 can be told apart"),
     ],
 )
 def test_clusters_rejects_bad_arguments(overlapping, kwargs, message):
@@ -607,7 +609,13 @@ def test_membership_of_a_posterior_mode_claims_no_interval():
         "membership probability: at the posterior mode (a point estimate: no interval)"
     )
     assert "HDI" not in ax.get_xlabel()
+    assert ax.get_title() == "Membership of the 5 least certain observations"
     plt.close(ax.figure)
+    ax = plot_membership(model, max_obs=1)
+    assert ax.get_title() == "Membership of the least certain observation"
+    assert plot_membership(model, observations=[3]).get_title() == (
+        "Membership of 1 observation"
+    )
 
 
 def test_membership_selected_observations(sampled):
@@ -665,6 +673,46 @@ def test_membership_rejects_bad_arguments(sampled, args, kwargs, message):
 # --------------------------------------------------------------------------
 # plot_relabelling
 # --------------------------------------------------------------------------
+
+
+def test_plots_of_switched_draws_left_unrelabelled_say_so(tmp_path):
+    """Draws whose labels switch, kept as sampled (relabel="none"): the
+    posterior means average over clusters, so the cluster and membership
+    plots warn, and the report says so in the cluster plot's caption
+    (without the warnings). Relabelled, the same draws plot silently."""
+    from stanmix.report import write_report
+
+    data = sm.datasets.two_components(100, seed=1)
+    kept = sm.NormalMixture(2, ordered=False, relabel="none", engine="stanli")
+    _fit(kept, data.X, method="sample", chains=2, warmup=100, draws=100, init="random")
+    assert kept.label_switching_.label_switching and kept.relabel_report_ is None
+    for plot in (plot_clusters, plot_membership):
+        with pytest.warns(
+            RuntimeWarning,
+            match=rf"{plot.__name__}: the draws switch labels .* were not "
+            r"relabelled, .* fit with relabel='auto'",
+        ):
+            plot(kept)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        text = write_report(kept, tmp_path / "kept.html").read_text(encoding="utf-8")
+    assert "Read with care: the draws switch labels" in text
+    relabelled = sm.NormalMixture(2, ordered=False, engine="stanli")
+    _fit(
+        relabelled,
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=100,
+        draws=100,
+        init="random",
+    )
+    assert relabelled.label_switching_.label_switching
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_clusters(relabelled)
+        plot_membership(relabelled)
+    assert plots.switched_labels_note(relabelled) is None
 
 
 def test_relabelling_trace_shows_raw_left_and_relabelled_right(switching):
@@ -731,8 +779,22 @@ def test_relabelling_errors(sampled, overlapping):
         warmup=50,
         draws=50,
     )
-    with pytest.raises(sm.StanmixInputError, match="no raw draws"):
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"no raw draws to compare: its draws were not relabelled "
+        r"\(relabel=None\). Fit with relabel='auto'",
+    ):
         plot_relabelling(raw_only)
+    one = _fit(
+        sm.NormalMixture(1, engine="stanli"),
+        sm.datasets.two_components(60, seed=2).X,
+        method="sample",
+        chains=2,
+        warmup=50,
+        draws=50,
+    )
+    with pytest.raises(sm.StanmixInputError, match="this model has one component"):
+        plot_relabelling(one)
     with pytest.raises(sm.NotFittedError):
         plot_relabelling(sm.NormalMixture(2))
 
