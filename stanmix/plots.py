@@ -54,6 +54,9 @@ UNCERTAIN_BELOW = 0.9
 
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
 _MAX_DENSITY_DRAWS = 200
+#: Rows of plot_membership's own figure at full height (about 17 inches);
+#: more rows share that height.
+_MEMBERSHIP_ROWS = 40
 _NEGLIGIBLE = 0.01
 #: Panels in a row of plot_ppc's figure.
 PPC_COLUMNS = 4
@@ -73,12 +76,13 @@ def component_colors(n_components: int) -> list[tuple[float, float, float, float
     """One RGBA colour per component, the same in every stanmix plot.
 
     Matplotlib's ``tab10`` palette (its default colour cycle) for up to ten
-    components, ``tab20`` up to twenty, and evenly spaced ``turbo`` colours
-    beyond.
+    components; up to twenty, those ten and then their light shades
+    (``tab20``), so that neighbouring components never share a hue; evenly
+    spaced ``turbo`` colours beyond.
 
     Examples
     --------
-    >>> component_colors(2)[0] == component_colors(5)[0]
+    >>> component_colors(2)[0] == component_colors(5)[0] == component_colors(12)[0]
     True
     >>> len(component_colors(12))
     12
@@ -88,8 +92,8 @@ def component_colors(n_components: int) -> list[tuple[float, float, float, float
         cmap = plt.get_cmap("tab10")
         return [tuple(cmap(i)) for i in range(k)]
     if k <= 20:
-        cmap = plt.get_cmap("tab20")
-        return [tuple(cmap(i)) for i in range(k)]
+        cmap = plt.get_cmap("tab20")  # dark shades at even positions
+        return [tuple(cmap(i)) for i in [*range(0, 20, 2), *range(1, 20, 2)][:k]]
     cmap = plt.get_cmap("turbo")
     return [tuple(cmap(x)) for x in np.linspace(0.05, 0.95, k)]
 
@@ -638,8 +642,13 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             va="center",
             fontsize=9,
             fontweight="bold",
-            color=colors[j],
-            bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": colors[j]},
+            color="black",  # legible on white whatever the component's colour
+            bbox={
+                "boxstyle": "circle,pad=0.2",
+                "fc": "white",
+                "ec": colors[j],
+                "lw": 2.0,
+            },
             zorder=5,
         )
     ax.autoscale_view()
@@ -985,7 +994,7 @@ def plot_membership(
     chosen = list(labels[picked])
     _warn_switched(model, "plot_membership")
     made = ax is None
-    ax = _new_axes(ax, (7.5, 1.4 + 0.38 * len(chosen)))
+    ax = _new_axes(ax, (7.5, 1.4 + 0.38 * min(len(chosen), _MEMBERSHIP_ROWS)))
     with _closed_on_error(ax.figure if made else None):
         return _draw_membership(
             ax,
@@ -1020,7 +1029,9 @@ def _draw_membership(
     shown[rows, np.argmax(m, axis=1)] = True
     rank = np.cumsum(shown, axis=1) - 1
     count = shown.sum(axis=1, keepdims=True)
-    offsets = np.where(count > 1, (rank / np.maximum(count - 1, 1) - 0.5) * 0.6, 0.0)
+    # within +-0.18 of the row's centre: the dots of one observation lie
+    # closer together than those of neighbouring rows
+    offsets = np.where(count > 1, (rank / np.maximum(count - 1, 1) - 0.5) * 0.36, 0.0)
     for j in range(k):
         sel = shown[:, j]
         if not sel.any():
@@ -1040,10 +1051,14 @@ def _draw_membership(
         )
         ax.plot(m[sel, j], y, "o", color=colors[j], ms=5, label=f"component {j}")
     ax.set_yticks(rows, [_literal(o) for o in chosen])
+    if len(chosen) > _MEMBERSHIP_ROWS:  # the figure's height stops growing
+        ax.tick_params(
+            axis="y", labelsize=max(3.0, 9.0 * _MEMBERSHIP_ROWS / len(chosen))
+        )
     ax.set_ylim(len(chosen) - 0.5, -0.5)
     ax.set_xlim(-0.02, 1.02)
     for y in rows[::2]:
-        ax.axhspan(y - 0.5, y + 0.5, color="0.95", lw=0, zorder=0)
+        ax.axhspan(y - 0.5, y + 0.5, color="0.92", lw=0, zorder=0)
     ax.axvline(0.5, color="0.75", lw=0.8, ls=":", zorder=0)
     shown_as = (
         f"mean and {hdi_prob:.0%} HDI over draws"

@@ -6,7 +6,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import colorsys
 import copy
+import itertools
 import warnings
 
 import matplotlib.pyplot as plt
@@ -131,6 +133,28 @@ def test_component_colors_are_distinct_and_stable():
         assert len(colors) == k
         assert len({tuple(np.round(c, 6)) for c in colors}) == k
     assert component_colors(3) == component_colors(8)[:3]
+    # past ten: the same ten first, then their light shades, so that
+    # neighbouring components differ in hue
+    assert component_colors(12)[:10] == component_colors(10)
+    hues = [colorsys.rgb_to_hsv(*c[:3])[0] for c in component_colors(20)]
+    for half in (hues[:10], hues[10:]):
+        assert all(abs(a - b) > 0.02 for a, b in itertools.pairwise(half))
+
+
+def test_component_numbers_are_black_on_white_and_membership_height_is_capped():
+    """Numbers stay legible on light component colours; a membership plot
+    of many rows keeps a figure that fits a screen and shrinks its labels."""
+    X = sm.datasets.blobs(400, seed=6).X
+    model = _fit(sm.DiagonalMixture(12, engine="stanli"), X, method="optimize")
+    ax = plot_clusters(model)
+    numbers = [t for t in ax.texts if t.get_text().isdigit()]
+    assert len(numbers) == 12
+    assert all(matplotlib.colors.to_hex(t.get_color()) == "#000000" for t in numbers)
+    plt.close(ax.figure)
+    ax = plot_membership(model, max_obs=300)
+    assert ax.figure.get_size_inches()[1] <= 17.0
+    assert len(ax.get_yticklabels()) == 300
+    assert ax.get_yticklabels()[0].get_fontsize() == 3.0  # the smallest size
 
 
 def test_clusters_ellipses_at_component_means_and_scales(overlapping):
