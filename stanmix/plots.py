@@ -117,6 +117,34 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     return ax
 
 
+_LEGENDS = ("auto", "outside", "inside", "none")
+
+
+def _check_legend(legend) -> str:
+    if legend not in _LEGENDS:
+        raise StanmixInputError(
+            f"legend must be one of {', '.join(map(repr, _LEGENDS))}, got {legend!r}"
+        )
+    return legend
+
+
+def _place_legend(ax: Axes, legend: str, made: bool) -> Axes:
+    """Move the legend a plot drew beside its axes: kept there on the plot's
+    own figure (``"auto"``) or on request (``"outside"``); inside the axes,
+    where it covers least, on the caller's axes (``"auto"``: a legend
+    beside them would overlap the next panel of a grid) or on request
+    (``"inside"``); removed for ``"none"``."""
+    drawn = ax.get_legend()
+    if drawn is None or legend == "outside" or (legend == "auto" and made):
+        return ax
+    handles = list(drawn.legend_handles)
+    labels = [text.get_text() for text in drawn.get_texts()]
+    drawn.remove()
+    if legend != "none":
+        ax.legend(handles, labels, loc="best", fontsize=8, framealpha=0.85)
+    return ax
+
+
 @contextlib.contextmanager
 def _closed_on_error(fig: Figure | None) -> Iterator[None]:
     """Close ``fig`` if drawing on it fails, so that a plot that raises
@@ -273,6 +301,7 @@ def plot_clusters(
     upper_limit=None,
     censored=None,
     interval=None,
+    legend: str = "auto",
 ) -> Axes:
     """The data coloured by most probable component, with the components drawn.
 
@@ -323,6 +352,11 @@ def plot_clusters(
         censored cells are drawn at their limit and coloured by memberships
         that integrate them out. Only with ``X``; the fitted data keep the
         censoring they were fitted with.
+    legend : {"auto", "outside", "inside", "none"}
+        Where the legend goes: beside the axes (``"outside"``), inside them
+        where it covers least (``"inside"``), or nowhere. ``"auto"``: beside
+        the axes on the plot's own figure, inside the axes you pass as
+        ``ax`` (beside them it would overlap the next panel of a grid).
 
     Returns
     -------
@@ -349,6 +383,7 @@ def plot_clusters(
     _check_model(model, "plot_clusters")
     _check_cluster_plot(model)
     radii = _check_ellipses(ellipses)
+    legend = _check_legend(legend)
     _warn_switched(model, "plot_clusters")
     cells = _cells_for(
         model,
@@ -368,7 +403,7 @@ def plot_clusters(
         made = ax is None
         ax = _new_axes(ax, (7.5, 4.5))
         with _closed_on_error(ax.figure if made else None):
-            return _plot_clusters_1d(model, cells, ax)
+            return _place_legend(_plot_clusters_1d(model, cells, ax), legend, made)
     dx, dy = (
         _separating_pair(model)
         if dims is None and cells.n_dims > 2
@@ -377,7 +412,9 @@ def plot_clusters(
     made = ax is None
     ax = _new_axes(ax, (8.0, 6.0))
     with _closed_on_error(ax.figure if made else None):
-        return _plot_clusters_2d(model, cells, dx, dy, radii, ax)
+        return _place_legend(
+            _plot_clusters_2d(model, cells, dx, dy, radii, ax), legend, made
+        )
 
 
 def _check_ellipses(ellipses) -> tuple[float, ...]:
@@ -919,6 +956,7 @@ def plot_membership(
     *,
     ax: Axes | None = None,
     max_obs: int = 20,
+    legend: str = "auto",
 ) -> Axes:
     """Membership probabilities with their HDIs, one row per observation.
 
@@ -941,6 +979,9 @@ def plot_membership(
         Where to draw; a new figure is made when omitted.
     max_obs : int
         How many observations the default selection shows.
+    legend : {"auto", "outside", "inside", "none"}
+        Where the legend goes, as for :func:`plot_clusters`: beside the
+        axes on the plot's own figure, inside the axes you pass (``"auto"``).
 
     Returns
     -------
@@ -958,6 +999,7 @@ def plot_membership(
     5
     """
     _check_model(model, "plot_membership")
+    legend = _check_legend(legend)
     if (
         isinstance(max_obs, bool)
         or not isinstance(max_obs, (int, np.integer))
@@ -996,7 +1038,7 @@ def plot_membership(
     made = ax is None
     ax = _new_axes(ax, (7.5, 1.4 + 0.38 * min(len(chosen), _MEMBERSHIP_ROWS)))
     with _closed_on_error(ax.figure if made else None):
-        return _draw_membership(
+        _draw_membership(
             ax,
             chosen,
             what,
@@ -1005,6 +1047,7 @@ def plot_membership(
             upper[picked],
             model.hdi_prob if model.method_ != "optimize" else None,
         )
+        return _place_legend(ax, legend, made)
 
 
 def _draw_membership(
@@ -1487,6 +1530,26 @@ def plot_loo_pit(
     wide, the mirror shape that it is too narrow, a curve wholly above or
     below that it is shifted.
 
+    Parameters
+    ----------
+    model : Mixture
+        A model fitted to one column by NUTS or ADVI, with its pointwise
+        log-likelihood (see :func:`stanmix.checks.loo_pit`).
+    seed : int, optional
+        Seeds the uniform draws that spread censored cells (and ties) over
+        their share of the PIT, and any new replicates. Without it they are
+        drawn afresh on each call, so that with censored cells two calls
+        draw slightly different curves; give one for a figure that can be
+        redrawn exactly (the report does).
+    prob : float
+        Probability of the simultaneous band, in (0, 1).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
     Examples
     --------
     >>> import numpy as np, stanmix as sm
@@ -1550,6 +1613,7 @@ def plot_regression(
     predictor: int | str | None = None,
     ax: Axes | None = None,
     n_grid: int = 100,
+    legend: str = "auto",
 ) -> Axes:
     """A mixture of regressions: the data and each component's line.
 
@@ -1589,6 +1653,9 @@ def plot_regression(
         Where to draw; a new figure is made when omitted.
     n_grid : int
         Points along the predictor at which the lines are evaluated.
+    legend : {"auto", "outside", "inside", "none"}
+        Where the legend goes, as for :func:`plot_clusters`: beside the
+        axes on the plot's own figure, inside the axes you pass (``"auto"``).
 
     Returns
     -------
@@ -1606,6 +1673,7 @@ def plot_regression(
     ['line:0', 'line:1']
     """
     _check_model(model, "plot_regression")
+    legend = _check_legend(legend)
     family = model.family_
     if not family.needs_covariates or not hasattr(family, "line"):
         raise StanmixInputError(
@@ -1625,7 +1693,8 @@ def plot_regression(
     made = ax is None
     ax = _new_axes(ax, (8.0, 5.5))
     with _closed_on_error(ax.figure if made else None):
-        return _draw_regression(model, cells, names, j, int(n_grid), ax)
+        _draw_regression(model, cells, names, j, int(n_grid), ax)
+        return _place_legend(ax, legend, made)
 
 
 def _draw_regression(

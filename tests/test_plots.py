@@ -458,6 +458,33 @@ def test_clusters_draws_on_given_axes(overlapping):
     assert plot_clusters(model, ax=ax) is ax
 
 
+def _legend_inside(ax) -> bool:
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    frame = ax.get_window_extent()
+    return frame.x0 <= box.x0 and box.x1 <= frame.x1
+
+
+def test_legends_go_inside_the_callers_axes_of_a_grid(overlapping):
+    """Beside the axes on the plot's own figure; inside them, with the same
+    entries, on the caller's axes (beside them a legend overlaps the next
+    panel of a grid), unless told otherwise."""
+    _, model = overlapping
+    own = plot_clusters(model)
+    assert not _legend_inside(own)
+    _, axes = plt.subplots(1, 3, figsize=(15, 4))
+    plot_clusters(model, ax=axes[0])
+    plot_membership(model, ax=axes[1], max_obs=4)
+    plot_clusters(model, ax=axes[2], legend="outside")
+    assert _legend_inside(axes[0]) and _legend_inside(axes[1])
+    assert not _legend_inside(axes[2])
+    assert _legend_texts(axes[0]) == _legend_texts(own)
+    assert plot_clusters(model, legend="none").get_legend() is None
+    assert _legend_inside(plot_clusters(model, legend="inside"))
+    with pytest.raises(sm.StanmixInputError, match="legend must be one of"):
+        plot_membership(model, legend=True)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
