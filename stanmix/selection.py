@@ -75,7 +75,10 @@ class ComponentSelection:
         the best K among those that converged and the ``se_diff`` of that
         difference, ``elpd_loo``,
         ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
-        and ``se_kfold`` where computed, ``waic``, ``bic`` and ``icl`` at the
+        and ``se_kfold`` where computed, ``waic`` with ``waic_warning``
+        (ArviZ's flag that some row's log predictive density varies by more
+        than 0.4 over the draws, where WAIC is unreliable: prefer the LOO
+        figures), ``bic`` and ``icl`` at the
         posterior mode (smaller is better), ``n_parameters``,
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (the
         fit's own verdict, :attr:`Mixture.convergence_`, from more than one
@@ -711,6 +714,9 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         p_loo=float(loo["p_loo"]),
         n_high_pareto_k=high,
         waic=-2.0 * float(waic["elpd_waic"]),
+        # ArviZ's flag: some row's log predictive density varies by more
+        # than 0.4 over the draws, where WAIC is unreliable
+        waic_warning=bool(waic["warning"]),
         max_rhat=max_rhat,
         min_ess_bulk=float(sampler.min_ess_bulk),
         divergences=divergences,

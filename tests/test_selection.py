@@ -80,6 +80,14 @@ def test_the_sweep_finds_the_true_number_of_clusters(true_k):
     assert set(sel.models_) == set(table.index)
     assert sel.models_[true_k].n_components == true_k
     assert f"K = {true_k}" in sel.rule_
+    # WAIC's own reliability flag, as ArviZ raises it for each fit
+    import arviz as az
+
+    for k, model in sel.models_.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flag = bool(az.waic(model.idata_)["warning"])
+        assert table.loc[k, "waic_warning"] == flag
 
 
 @pytest.mark.slow
