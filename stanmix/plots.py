@@ -1313,7 +1313,7 @@ def _has_constant_replicate(sub: az.InferenceData) -> bool:
 def plot_ppc(
     model,
     *,
-    kind: str = "kde",
+    kind: str = "auto",
     draws: int | None = None,
     seed: int | None = None,
     ax: Axes | Sequence[Axes] | np.ndarray | None = None,
@@ -1335,10 +1335,13 @@ def plot_ppc(
         A fitted model: NUTS or ADVI draws, or a point estimate, whose
         replicates are drawn at the mode (a plug-in predictive, named so
         in the title; see :func:`stanmix.checks.posterior_predictive`).
-    kind : {"kde", "cumulative"}
+    kind : {"auto", "kde", "cumulative"}
         Densities (ArviZ's kernel density estimates, whose bandwidth fills
         the gaps between narrow, well separated clusters, in the data and
         the replicates alike) or empirical CDFs, which smooth nothing.
+        ``"auto"``: empirical CDFs for columns with censored cells (a
+        density smooths their pile at the limit into a bump, and its mean
+        drops to zero there), densities for the others.
     draws, seed : int, optional
         With neither, the model's attached replicates (at most 100 shown;
         100 new ones when it has none); with either, new ones (``draws``,
@@ -1371,8 +1374,11 @@ def plot_ppc(
     from stanmix.checks import replicates
 
     _check_model(model, "plot_ppc")
-    if kind not in ("kde", "cumulative"):
-        raise StanmixInputError(f"kind must be 'kde' or 'cumulative', got {kind!r}")
+    if kind not in ("auto", "kde", "cumulative"):
+        raise StanmixInputError(
+            f"kind must be 'auto', 'kde' or 'cumulative', got {kind!r}"
+        )
+    censored_columns = np.isin(model.cells_.kind, (LEFT, RIGHT, INTERVAL)).any(axis=0)
     columns = list(model.cells_.columns)
     given = None if ax is None else _ppc_axes(ax, columns)
     replicated = _spread_replicates(
@@ -1411,10 +1417,16 @@ def plot_ppc(
                 observed_data=sub.observed_data.isel(obs=keep),
             )
             panel_kind = kind
-            if kind == "kde" and _has_constant_replicate(sub):
+            note = ""
+            if kind == "auto":
+                panel_kind = "cumulative" if censored_columns[i] else "kde"
+                if censored_columns[i]:
+                    note = "censored cells at their limits"
+            if panel_kind == "kde" and _has_constant_replicate(sub):
                 # A density needs spread: a replicate (or the data) with
                 # every kept value at one limit has none.
                 panel_kind = "cumulative"
+                note = "a data set has one value only"
             # every replicate kept, each time in the same order: ArviZ
             # shuffles them with numpy's global generator, whose state is
             # put back
@@ -1436,9 +1448,7 @@ def plot_ppc(
                     text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
                     text.set_fontsize(8)
             title = (
-                _literal(col)
-                if panel_kind == kind
-                else f"{_literal(col)}: empirical CDFs\n(a data set has one value only)"
+                f"{_literal(col)}: empirical CDFs\n({note})" if note else _literal(col)
             )
             if given is not None:
                 title = title.replace(
@@ -1448,7 +1458,9 @@ def plot_ppc(
             ax.set_xlabel(_literal(col))
     if given is None:
         fig.suptitle(
-            f"{which} predictive check ({kind}): data against replicated data sets",
+            f"{which} predictive check"
+            + ("" if kind == "auto" else f" ({kind})")
+            + ": data against replicated data sets",
             fontsize=11,
         )
     return fig

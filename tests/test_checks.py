@@ -490,10 +490,12 @@ def test_checks_of_a_point_estimate_use_a_plug_in_predictive(per_row_limits):
     with pytest.raises(sm.StanmixInputError, match="point estimate"):
         checks.separation(model)
     # the plot names its predictive; a fit with draws keeps "posterior"
-    title = plot_ppc(model, draws=10, seed=1)._suptitle.get_text()
+    title = plot_ppc(model, kind="kde", draws=10, seed=1)._suptitle.get_text()
     assert title.startswith("plug-in predictive check (kde)")
-    title = plot_ppc(sampled, draws=10, seed=1)._suptitle.get_text()
+    title = plot_ppc(sampled, kind="kde", draws=10, seed=1)._suptitle.get_text()
     assert title.startswith("posterior predictive check (kde)")
+    title = plot_ppc(sampled, draws=10, seed=1)._suptitle.get_text()
+    assert title.startswith("posterior predictive check: data against")
 
 
 def test_ppc_pvalues_draws_fresh_replicates_when_told_how(censored):
@@ -617,9 +619,22 @@ def test_plot_ppc_draws_cdfs_where_a_data_set_has_one_value():
     model = sm.Mixture(2).fit(X, method="optimize", lower_limit={"x": 0.8}, seed=1)
     reps = checks.replicates(model, 100, 1, 100)["y"].sel(dim="x").to_numpy()
     assert (np.ptp(reps.reshape(-1, n), axis=1) == 0).any()
-    fig = plot_ppc(model, draws=100, seed=1)
+    fig = plot_ppc(model, kind="kde", draws=100, seed=1)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["x: empirical CDFs\n(a data set has one value only)", "y"]
+    plt.close(fig)
+    # by default a censored column is drawn as CDFs in any case
+    fig = plot_ppc(model, draws=100, seed=1)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["x: empirical CDFs\n(censored cells at their limits)", "y"]
+    # a CDF rises to 1 and a density does not: the panels are what they say
+    tops = [
+        max(
+            np.max(line.get_ydata()) for line in ax.get_lines() if len(line.get_ydata())
+        )
+        for ax in fig.axes
+    ]
+    assert tops[0] == pytest.approx(1.0) and tops[1] != pytest.approx(1.0)
     plt.close(fig)
 
 
