@@ -445,6 +445,21 @@ def _check_ellipses(ellipses) -> tuple[float, ...]:
     return radii
 
 
+def _component_label(model, j: int, weight: float, shown: Sequence[str]) -> str:
+    """A component's legend entry: its number and weight, and the plotted
+    columns in which nearly all its rows are censored (its place there
+    rests on the prior: ``censored_components_``)."""
+    label = f"component {j}  (w = {weight:.2f})"
+    censored = [
+        col
+        for k, col, _ in getattr(model, "censored_components_", None) or ()
+        if k == j and col in shown
+    ]
+    if censored:
+        label += f"\n  nearly all censored in {', '.join(map(_short, censored))}"
+    return label
+
+
 def _radius_label(radius: float, spread: str) -> str:
     """The legend's name of an ellipse: ``2 SD``, ``1 scale``, ``2 scales``.
 
@@ -698,7 +713,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             linestyle="",
             color=colors[j],
             markersize=7,
-            label=f"component {j}  (w = {weights[j]:.2f})",
+            label=_component_label(model, j, weights[j], (cx, cy)),
         )
         for j in range(k)
     ]
@@ -887,7 +902,7 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
             comp[j],
             color=colors[j],
             lw=1.8,
-            label=f"component {j}  (w = {model.weights_[j]:.2f})",
+            label=_component_label(model, j, model.weights_[j], cells.columns),
             zorder=3,
         )
     ax.plot(grid, comp.sum(axis=0), color="black", lw=1.4, label="mixture", zorder=4)

@@ -343,6 +343,26 @@ def test_clusters_censored_in_both_columns_are_counted_and_drawn_on_top():
     plt.close(ax.figure)
 
 
+def test_a_component_nearly_all_censored_is_named_so_in_the_legend():
+    """A cluster wholly below y's limit: its place in y rests on the prior
+    (censored_components_), and the legend says so beside it, in 2-D and
+    in 1-D; the other component's entry stays plain."""
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [5.0, 5.0]], 1.0, 200, seed=1, columns=["x", "y"]
+    )
+    X = data.X.assign(y=np.maximum(data.X["y"], 2.5))
+    for columns, model in (
+        (["x", "y"], sm.DiagonalMixture(2, engine="stanli")),
+        (["y"], sm.NormalMixture(2, engine="stanli")),
+    ):
+        _fit(model, X[columns], method="optimize", lower_limit={"y": 2.5})
+        assert [(j, col) for j, col, _ in model.censored_components_] == [(0, "y")]
+        texts = _legend_texts(plot_clusters(model))
+        entries = [t for t in texts if t.startswith("component")]
+        assert entries[0].endswith("\n  nearly all censored in y")
+        assert "censored" not in entries[1]
+
+
 def test_clusters_univariate_histogram_densities_and_rug():
     data = sm.datasets.two_components(120, seed=3)
     model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")
