@@ -37,7 +37,7 @@ import numpy as np
 
 from stanmix._validation import caller_level
 from stanmix.exceptions import StanmixInputError
-from stanmix.inference.laplace import negative_hessian
+from stanmix.laplace import negative_hessian
 
 __all__ = [
     "ETA_SEQUENCE",

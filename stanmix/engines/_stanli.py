@@ -26,7 +26,7 @@ from stanmix.engines._base import (
 )
 from stanmix.engines._columns import unflatten
 from stanmix.exceptions import EngineUnavailableError
-from stanmix.inference.laplace import laplace_covariance
+from stanmix.laplace import laplace_covariance
 
 logger = logging.getLogger("stanmix")
 
