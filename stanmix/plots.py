@@ -108,12 +108,39 @@ def _check_model(model, what: str) -> None:
     model.param_draws()  # raises NotFittedError before fit
 
 
-def _new_axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
+def _check_figsize(figsize, ax=None) -> tuple[float, float] | None:
+    """``figsize`` checked: a pair of positive numbers of inches, and only
+    for a figure the plot makes (not with ``ax``)."""
+    if figsize is None:
+        return None
+    if ax is not None:
+        raise StanmixInputError(
+            "figsize sizes the figure a plot makes; with ax= the plot draws on "
+            "your figure: size that one (plt.subplots(figsize=...))"
+        )
+    try:
+        width, height = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        raise StanmixInputError(
+            f"figsize must be (width, height) in inches, got {figsize!r}"
+        ) from None
+    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
+        raise StanmixInputError(
+            f"figsize must be positive (width, height) in inches, got {figsize!r}"
+        )
+    return width, height
+
+
+def _new_axes(
+    ax: Axes | None,
+    default: tuple[float, float],
+    figsize: tuple[float, float] | None = None,
+) -> Axes:
     if ax is not None:
         if not isinstance(ax, Axes):
             raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
         return ax
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    _, ax = plt.subplots(figsize=figsize or default, layout="constrained")
     return ax
 
 
@@ -302,6 +329,7 @@ def plot_clusters(
     censored=None,
     interval=None,
     legend: str = "auto",
+    figsize: tuple[float, float] | None = None,
 ) -> Axes:
     """The data coloured by most probable component, with the components drawn.
 
@@ -357,6 +385,9 @@ def plot_clusters(
         where it covers least (``"inside"``), or nowhere. ``"auto"``: beside
         the axes on the plot's own figure, inside the axes you pass as
         ``ax`` (beside them it would overlap the next panel of a grid).
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
 
     Returns
     -------
@@ -384,6 +415,7 @@ def plot_clusters(
     _check_cluster_plot(model)
     radii = _check_ellipses(ellipses)
     legend = _check_legend(legend)
+    figsize = _check_figsize(figsize, ax)
     _warn_switched(model, "plot_clusters")
     cells = _cells_for(
         model,
@@ -401,7 +433,7 @@ def plot_clusters(
                 "dims chooses two columns to plot; this model has one column"
             )
         made = ax is None
-        ax = _new_axes(ax, (7.5, 4.5))
+        ax = _new_axes(ax, (7.5, 4.5), figsize)
         with _closed_on_error(ax.figure if made else None):
             return _place_legend(_plot_clusters_1d(model, cells, ax), legend, made)
     dx, dy = (
@@ -410,7 +442,7 @@ def plot_clusters(
         else _check_dims(dims, cells.columns)
     )
     made = ax is None
-    ax = _new_axes(ax, (8.0, 6.0))
+    ax = _new_axes(ax, (8.0, 6.0), figsize)
     with _closed_on_error(ax.figure if made else None):
         return _place_legend(
             _plot_clusters_2d(model, cells, dx, dy, radii, ax), legend, made
@@ -972,6 +1004,7 @@ def plot_membership(
     ax: Axes | None = None,
     max_obs: int = 20,
     legend: str = "auto",
+    figsize: tuple[float, float] | None = None,
 ) -> Axes:
     """Membership probabilities with their HDIs, one row per observation.
 
@@ -997,6 +1030,9 @@ def plot_membership(
     legend : {"auto", "outside", "inside", "none"}
         Where the legend goes, as for :func:`plot_clusters`: beside the
         axes on the plot's own figure, inside the axes you pass (``"auto"``).
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
 
     Returns
     -------
@@ -1015,6 +1051,7 @@ def plot_membership(
     """
     _check_model(model, "plot_membership")
     legend = _check_legend(legend)
+    figsize = _check_figsize(figsize, ax)
     if (
         isinstance(max_obs, bool)
         or not isinstance(max_obs, (int, np.integer))
@@ -1051,7 +1088,7 @@ def plot_membership(
     chosen = list(labels[picked])
     _warn_switched(model, "plot_membership")
     made = ax is None
-    ax = _new_axes(ax, (7.5, 1.4 + 0.38 * min(len(chosen), _MEMBERSHIP_ROWS)))
+    ax = _new_axes(ax, (7.5, 1.4 + 0.38 * min(len(chosen), _MEMBERSHIP_ROWS)), figsize)
     with _closed_on_error(ax.figure if made else None):
         _draw_membership(
             ax,
@@ -1153,6 +1190,7 @@ def plot_relabelling(
     model,
     var_names: Sequence[str] | str = ("mu",),
     kind: str = "trace",
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """The draws before and after relabelling, side by side.
 
@@ -1176,6 +1214,9 @@ def plot_relabelling(
         Component parameters to show, among ``"w"``, ``"mu"``, ``"sigma"``.
     kind : {"trace", "rank"}
         Trace and density plots, or rank plots.
+    figsize : (float, float), optional
+        Width and height in inches of the figure; by default a size that
+        suits the number of panels.
 
     Returns
     -------
@@ -1199,6 +1240,7 @@ def plot_relabelling(
     8
     """
     _check_model(model, "plot_relabelling")
+    figsize = _check_figsize(figsize)
     if kind not in ("trace", "rank"):
         raise StanmixInputError(f"kind must be 'trace' or 'rank', got {kind!r}")
     if model.method_ != "sample":
@@ -1241,13 +1283,17 @@ def plot_relabelling(
     with warnings.catch_warnings():
         # ArviZ 0.2x calls a matplotlib helper deprecated in matplotlib 3.11.
         warnings.simplefilter("ignore", matplotlib.MatplotlibDeprecationWarning)
-        return _before_after(before, after, titles, kind, k)
+        return _before_after(before, after, titles, kind, k, figsize)
 
 
-def _before_after(before, after, titles, kind: str, k: int) -> Figure:
+def _before_after(
+    before, after, titles, kind: str, k: int, figsize: tuple[float, float] | None
+) -> Figure:
     n_panels = len(before.data_vars)
     if kind == "trace":
-        fig = plt.figure(figsize=(14, 0.6 + 2.3 * n_panels), layout="constrained")
+        fig = plt.figure(
+            figsize=figsize or (14, 0.6 + 2.3 * n_panels), layout="constrained"
+        )
         with _closed_on_error(fig):
             subfigs = fig.subfigures(1, 2, wspace=0.04)
             for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
@@ -1264,7 +1310,7 @@ def _before_after(before, after, titles, kind: str, k: int) -> Figure:
                     ax.title.set_text(_literal(ax.get_title()))
         return fig
     n_rows = sum(int(np.prod(data.shape[2:])) for data in before.data_vars.values())
-    fig = plt.figure(figsize=(12, 0.8 + 1.25 * n_rows), layout="constrained")
+    fig = plt.figure(figsize=figsize or (12, 0.8 + 1.25 * n_rows), layout="constrained")
     with _closed_on_error(fig):
         subfigs = fig.subfigures(1, 2, wspace=0.04)
         for sub, data, title in zip(subfigs, (before, after), titles, strict=True):
@@ -1332,6 +1378,7 @@ def plot_ppc(
     draws: int | None = None,
     seed: int | None = None,
     ax: Axes | Sequence[Axes] | np.ndarray | None = None,
+    figsize: tuple[float, float] | None = None,
 ) -> Figure:
     """Posterior predictive check per column: the data against replicates.
 
@@ -1366,6 +1413,9 @@ def plot_ppc(
         array from ``plt.subplots`` is flattened). The panels' titles then
         name the predictive, and the figure's own title is left alone. A
         new figure is made when omitted.
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
 
     Returns
     -------
@@ -1396,6 +1446,7 @@ def plot_ppc(
     censored_columns = np.isin(model.cells_.kind, (LEFT, RIGHT, INTERVAL)).any(axis=0)
     columns = list(model.cells_.columns)
     given = None if ax is None else _ppc_axes(ax, columns)
+    figsize = _check_figsize(figsize, ax)
     replicated = _spread_replicates(
         replicates(model, draws, seed, PPC_PLOT_DRAWS), draws or PPC_PLOT_DRAWS
     )
@@ -1409,7 +1460,7 @@ def plot_ppc(
         fig, axes = plt.subplots(
             n_rows,
             n_cols,
-            figsize=(max(6.0, 4.2 * n_cols), 0.6 + 3.2 * n_rows),
+            figsize=figsize or (max(6.0, 4.2 * n_cols), 0.6 + 3.2 * n_rows),
             layout="constrained",
             squeeze=False,
         )
@@ -1518,19 +1569,57 @@ def _spread_replicates(replicated: xr.Dataset, n: int) -> xr.Dataset:
     return flat.expand_dims(chain=1).transpose("chain", "draw", ...)
 
 
-def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Axes:
+def plot_co_clustering(
+    model,
+    *,
+    draws: int = 200,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
+) -> Axes:
     """The co-clustering matrix P(z_i = z_j | data) as a heat map, rows and
     columns sorted by most probable component (then by its probability), so
     clusters show as blocks and uncertain rows as their blurred edges
-    (:func:`stanmix.checks.co_clustering`)."""
+    (:func:`stanmix.checks.co_clustering`). Unlike the components' means,
+    it does not depend on the labels, so it reads the same for draws whose
+    labels switch.
+
+    Parameters
+    ----------
+    model : Mixture
+        A fitted model with joint components.
+    draws : int
+        Posterior draws the probabilities average over (evenly spaced; a
+        posterior mode is one point).
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made when omitted.
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> from stanmix.plots import plot_co_clustering
+    >>> data = sm.datasets.blobs(60, seed=1)
+    >>> model = sm.Mixture(5, engine="stanli").fit(
+    ...     data.X, method="optimize", seed=1)
+    >>> ax = plot_co_clustering(model, figsize=(4, 3.5))
+    >>> ax.images[0].get_array().shape, ax.figure.get_size_inches().tolist()
+    ((60, 60), [4.0, 3.5])
+    """
     from stanmix.checks import co_clustering
 
     _check_model(model, "plot_co_clustering")
+    figsize = _check_figsize(figsize, ax)
     matrix = co_clustering(model, draws=draws).to_numpy()
     proba = _membership_mean(model, model.cells_)
     order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
     made = ax is None
-    ax = _new_axes(ax, (5.5, 4.8))
+    ax = _new_axes(ax, (5.5, 4.8), figsize)
     with _closed_on_error(ax.figure if made else None):
         image = ax.imshow(
             matrix[np.ix_(order, order)],
@@ -1547,7 +1636,12 @@ def plot_co_clustering(model, *, draws: int = 200, ax: Axes | None = None) -> Ax
 
 
 def plot_loo_pit(
-    model, *, seed: int | None = None, prob: float = 0.95, ax: Axes | None = None
+    model,
+    *,
+    seed: int | None = None,
+    prob: float = 0.95,
+    ax: Axes | None = None,
+    figsize: tuple[float, float] | None = None,
 ) -> Axes:
     """Calibration of one-column data: the empirical CDF of the leave-one-out
     PIT values (:func:`stanmix.checks.loo_pit`, censored cells spread over
@@ -1572,6 +1666,9 @@ def plot_loo_pit(
         Probability of the simultaneous band, in (0, 1).
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
 
     Returns
     -------
@@ -1595,9 +1692,10 @@ def plot_loo_pit(
 
     _check_model(model, "plot_loo_pit")
     prob = check.number("prob", prob, low=0, high=1)
+    figsize = _check_figsize(figsize, ax)
     pit = loo_pit(model, seed=seed).dropna().to_numpy(copy=True)
     made = ax is None
-    ax = _new_axes(ax, (5.5, 3.6))
+    ax = _new_axes(ax, (5.5, 3.6), figsize)
     uniform = stats.uniform(0, 1)
     with _closed_on_error(ax.figure if made else None), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ's notice of a future default
@@ -1641,6 +1739,7 @@ def plot_regression(
     ax: Axes | None = None,
     n_grid: int = 100,
     legend: str = "auto",
+    figsize: tuple[float, float] | None = None,
 ) -> Axes:
     """A mixture of regressions: the data and each component's line.
 
@@ -1683,6 +1782,9 @@ def plot_regression(
     legend : {"auto", "outside", "inside", "none"}
         Where the legend goes, as for :func:`plot_clusters`: beside the
         axes on the plot's own figure, inside the axes you pass (``"auto"``).
+    figsize : (float, float), optional
+        Width and height in inches of the figure the plot makes (not with
+        ``ax``); by default a size that suits the plot.
 
     Returns
     -------
@@ -1701,6 +1803,7 @@ def plot_regression(
     """
     _check_model(model, "plot_regression")
     legend = _check_legend(legend)
+    figsize = _check_figsize(figsize, ax)
     family = model.family_
     if not family.needs_covariates or not hasattr(family, "line"):
         raise StanmixInputError(
@@ -1718,7 +1821,7 @@ def plot_regression(
     cells = _regression_cells(model, X, y, response)
     _warn_switched(model, "plot_regression")
     made = ax is None
-    ax = _new_axes(ax, (8.0, 5.5))
+    ax = _new_axes(ax, (8.0, 5.5), figsize)
     with _closed_on_error(ax.figure if made else None):
         _draw_regression(model, cells, names, j, int(n_grid), ax)
         return _place_legend(ax, legend, made)

@@ -485,6 +485,33 @@ def _legend_inside(ax) -> bool:
     return frame.x0 <= box.x0 and box.x1 <= frame.x1
 
 
+def test_every_plot_takes_a_figsize_for_the_figure_it_makes(sampled, switching):
+    """As ArviZ's plots: ``figsize`` sizes the figure a plot makes, and is
+    refused, before any drawing, with the caller's ``ax`` or as anything but
+    two positive numbers."""
+    _, model = sampled
+    _, switched = switching
+    made = {
+        "clusters": plot_clusters(model, figsize=(4, 3)).figure,
+        "membership": plot_membership(model, figsize=(4, 3)).figure,
+        "co_clustering": plots.plot_co_clustering(model, figsize=(4, 3)).figure,
+        "ppc": plot_ppc(model, draws=3, seed=1, figsize=(4, 3)),
+        "relabelling": plot_relabelling(switched, figsize=(4, 3)),
+        "loo_pit": plots.plot_loo_pit(switched, seed=1, figsize=(4, 3)).figure,
+    }
+    for name, fig in made.items():
+        assert fig.get_size_inches().tolist() == [4.0, 3.0], name
+    plt.close("all")
+    _, ax = plt.subplots()
+    before = plt.get_fignums()
+    with pytest.raises(sm.StanmixInputError, match="figsize sizes the figure a plot"):
+        plot_clusters(model, ax=ax, figsize=(4, 3))
+    for bad in ((4, 0), (4,), "wide", (4, np.nan)):
+        with pytest.raises(sm.StanmixInputError, match="figsize must be"):
+            plot_membership(model, figsize=bad)
+    assert plt.get_fignums() == before
+
+
 def test_legends_go_inside_the_callers_axes_of_a_grid(overlapping):
     """Beside the axes on the plot's own figure; inside them, with the same
     entries, on the caller's axes (beside them a legend overlaps the next
