@@ -48,6 +48,11 @@ class NotFittedError(ValueError, AttributeError, RuntimeError):
     this Mixture is not fitted yet; call fit(X) first
     """
 
+    def __reduce__(self):
+        # made anew where it is unpickled (a worker's error crossing
+        # processes), with scikit-learn's class there if it is loaded
+        return (not_fitted, (str(self),))
+
 
 def not_fitted(message: str) -> NotFittedError:
     """A :class:`NotFittedError` with ``message``, also an instance of

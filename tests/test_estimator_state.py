@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -142,6 +143,10 @@ def test_an_unfitted_model_is_caught_by_scikit_learns_not_fitted_error():
     with pytest.raises(exceptions.NotFittedError) as again:
         sm.Mixture(2, engine="stanli").bic()
     assert type(again.value) is type(caught.value)
+    # it crosses processes (a parallel fit's error) as it was
+    back = pickle.loads(pickle.dumps(caught.value))
+    assert isinstance(back, exceptions.NotFittedError)
+    assert isinstance(back, sm.NotFittedError) and str(back) == str(caught.value)
 
 
 def test_an_hdi_prob_of_zero_is_refused_not_replaced_by_the_default():
