@@ -18,9 +18,10 @@ Censoring is given the way a lab table records it:
     A pair ``(low, high)`` of per-cell bounds; cells where both are finite
     are interval-censored (low <= true value <= high). A value recorded in
     such a cell must lie within its bounds. Bounds that are equal (to
-    float64 rounding: within a relative 1e-9 of the bounds or the column's
-    largest magnitude) give a measured value, as in survival data's
-    interval encoding: the cell's recorded value, or the bounds' middle.
+    float64 rounding: within a relative 1e-9 of the bounds or of the
+    column's interquartile range) give a measured value, as in survival
+    data's interval encoding: the cell's recorded value, or the bounds'
+    middle.
 
 Each limit is a scalar (every column), a mapping ``{column: limit}``, or an
 array of per-cell limits shaped like the data (NaN = no limit). NaN data
@@ -295,26 +296,32 @@ def at_limit(values, limits) -> np.ndarray:
 
 
 def _point_intervals(values, low, high) -> np.ndarray:
-    """Where intervals are points: their bounds equal to float64 rounding
-    (:data:`LIMIT_RTOL` of the larger of the bounds' and the column's
-    magnitudes). The probability of so narrow an interval is a difference of
-    two nearly equal CDFs, lost to rounding; as a measured value, its
-    density is exact (the log-likelihoods differ by the log of the width, a
-    constant of the data).
+    """Where intervals are points: their bounds equal to float64 rounding,
+    within :data:`LIMIT_RTOL` of the larger of the bounds' magnitudes and
+    the column's spread (the interquartile range of its values and bounds,
+    which one wild value does not inflate). The probability of so narrow an
+    interval is a difference of two nearly equal CDFs, lost to rounding; as
+    a measured value, its density is exact (the log-likelihoods differ by
+    the log of the width, a constant of the data).
 
     Examples
     --------
-    >>> values = np.array([[np.nan], [np.nan], [np.nan], [2.0]])
-    >>> low = np.array([[1.0], [1.0], [-1e-300], [0.0]])
-    >>> high = np.array([[1.0 + 1e-12], [1.1], [0.0], [3.0]])
+    >>> values = np.array([[np.nan], [np.nan], [np.nan], [2.0], [1e6]])
+    >>> low = np.array([[1.0], [1.0], [-1e-300], [0.0], [np.nan]])
+    >>> high = np.array([[1.0 + 1e-12], [1.1], [0.0], [3.0], [np.nan]])
     >>> _point_intervals(values, low, high).ravel().tolist()
-    [True, False, True, False]
+    [True, False, True, False, False]
     """
+    entries = np.concatenate([values, low, high], axis=0)
+    spread = np.zeros(entries.shape[1])
+    for j, column in enumerate(entries.T):
+        finite = column[np.isfinite(column)]
+        if finite.size:
+            q1, q3 = np.percentile(finite, [25.0, 75.0])
+            spread[j] = q3 - q1 if q3 > q1 else np.abs(finite).max()
     with np.errstate(invalid="ignore"):
-        finite = [np.where(np.isfinite(a), np.abs(a), 0.0) for a in (values, low, high)]
-        column = np.max([f.max(axis=0, initial=0.0) for f in finite], axis=0)
-        size = np.maximum(np.maximum(finite[1], finite[2]), column)
-        return np.abs(high - low) <= LIMIT_RTOL * size
+        size = np.maximum(np.maximum(np.abs(low), np.abs(high)), spread)
+        return np.isfinite(size) & (np.abs(high - low) <= LIMIT_RTOL * size)
 
 
 def _coarser(*precisions: Sequence[np.dtype]) -> list[np.dtype]:

@@ -1108,9 +1108,11 @@ def test_limits_tables_of_nullable_numbers_take_na_as_no_limit():
 
 def test_an_interval_with_equal_bounds_is_a_measured_value():
     """Bounds equal to float64 rounding (a relative 1e-9 of the bounds or of
-    the column's largest magnitude) give a measured value, as survival
+    the column's interquartile range) give a measured value, as survival
     data's interval encoding does: the recorded value, or the bounds'
-    middle. Wider intervals stay intervals; reversed ones are refused."""
+    middle. Wider intervals stay intervals, also beside one wild value that
+    a column's largest magnitude would have let swallow them; reversed ones
+    are refused."""
     from stanmix.cells import INTERVAL, OBSERVED
     from stanmix.censoring import cell_table
 
@@ -1124,6 +1126,10 @@ def test_an_interval_with_equal_bounds_is_a_measured_value():
     assert np.isnan(df.iloc[0, 0]) and low[0, 0] == 2.0  # nothing passed is changed
     with pytest.raises(sm.StanmixInputError, match=r"or low == high for a measured"):
         cell_table(df, interval=(high + 1e-3, low))
+    small = pd.DataFrame({"x": [np.nan, 1.1e-3, 0.9e-3, 1.0e-3, 1e6]})
+    low = np.array([[0.5e-3], *[[np.nan]] * 4])
+    table, _ = cell_table(small, interval=(low, low + 1e-9))
+    assert table.kind[0, 0] == INTERVAL
 
 
 def test_a_narrow_interval_fits_as_the_measured_value():
