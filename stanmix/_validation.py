@@ -187,6 +187,35 @@ def repeated(names: Iterable[str]) -> list[str]:
     return sorted(twice)
 
 
+def figsize(figsize, ax=None) -> tuple[float, float] | None:
+    """A plot's ``figsize`` checked: a pair of positive numbers of inches,
+    and only for a figure the plot makes (not with the caller's ``ax``).
+
+    Examples
+    --------
+    >>> figsize([4, 3])
+    (4.0, 3.0)
+    """
+    if figsize is None:
+        return None
+    if ax is not None:
+        raise StanmixInputError(
+            "figsize sizes the figure a plot makes; with ax= the plot draws on "
+            "your figure: size that one (plt.subplots(figsize=...))"
+        )
+    try:
+        width, height = (float(v) for v in figsize)
+    except (TypeError, ValueError):
+        raise StanmixInputError(
+            f"figsize must be (width, height) in inches, got {figsize!r}"
+        ) from None
+    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
+        raise StanmixInputError(
+            f"figsize must be positive (width, height) in inches, got {figsize!r}"
+        )
+    return width, height
+
+
 def caller_level() -> int:
     """The ``stacklevel`` of a warning issued by the caller of this function
     that names the first frame outside stanmix (``fit``, ``predict``, ...)."""

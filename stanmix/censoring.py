@@ -1002,6 +1002,25 @@ def cell_table(
     return CellTable(values, kind, low, high, columns, **limits), index
 
 
+def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
+    """The lowest (highest) of a column's recorded values and how many sit
+    there, when enough do (at least 5, and 5% of them) to look like cells
+    recorded at a detection limit; None otherwise.
+
+    Examples
+    --------
+    >>> piled_end(np.array([0.1] * 6 + [0.5, 0.7]), lowest=True)
+    (0.1, 6)
+    >>> piled_end(np.array([0.1, 0.5, 0.7]), lowest=True) is None
+    True
+    """
+    if seen.size == 0:
+        return None
+    end = float(seen.min() if lowest else seen.max())
+    piled = int(np.sum(seen == end))
+    return (end, piled) if piled >= max(5, 0.05 * seen.size) else None
+
+
 def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
     """Warn of a column whose limit matches none of its values while many
     sit on its lowest (for ``lower_limit``; highest for ``upper_limit``)
@@ -1010,12 +1029,12 @@ def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
     lowest = name == "lower_limit"
     for j, column in enumerate(columns):
         seen = values[:, j][~np.isnan(values[:, j])]
-        if not has[:, j].any() or at[:, j].any() or seen.size == 0:
+        if not has[:, j].any() or at[:, j].any():
             continue
-        end = float(seen.min() if lowest else seen.max())
-        piled = int(np.sum(seen == end))
-        if piled < max(5, 0.05 * seen.size):
+        found = piled_end(seen, lowest)
+        if found is None:
             continue
+        end, piled = found
         limit = float(limits[has[:, j], j][0])
         sit = (
             f"{piled} of its {seen.size} values sit at "

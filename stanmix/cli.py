@@ -527,7 +527,7 @@ def _check_limits(
 
     import numpy as np
 
-    from stanmix.censoring import at_limit
+    from stanmix.censoring import at_limit, piled_end
 
     df = table.frame
     columns = [str(c) for c in df.columns]
@@ -558,7 +558,10 @@ def _check_limits(
                     f"lie {word} the limit ({table.where(bad)} of {table.name}); "
                     "censored values must be recorded at the limit itself"
                 )
-            if not at.any() and not np.isnan(values).all():
+            seen = values[~np.isnan(values)]
+            # (with many values piled at the column's end, the fit's own
+            # warning names that value as the likely limit)
+            if not at.any() and seen.size and piled_end(seen, word == "below") is None:
                 nearest = np.nanmin(values) if word == "below" else np.nanmax(values)
                 end = "lowest" if word == "below" else "highest"
                 warnings.warn(

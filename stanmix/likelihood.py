@@ -196,6 +196,7 @@ def log_terms(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> from stanmix.families import get_family
     >>> cells = CellTable.from_values([[0.0], [np.nan]])
     >>> params = {"w": [[0.5, 0.5]], "mu": [[[0.0], [1.0]]], "sigma": [[[1.0], [1.0]]]}
@@ -234,6 +235,7 @@ def log_likelihood(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> from stanmix.families import get_family
     >>> cells = CellTable.from_values([[0.0], [np.nan]])
     >>> params = {"w": [[1.0]], "mu": [[[0.0]]], "sigma": [[[1.0]]]}
@@ -273,6 +275,7 @@ def membership_draws(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> from stanmix.families import get_family
     >>> cells = CellTable.from_values([[0.0], [3.0]])
     >>> params = {"w": [[0.5, 0.5]], "mu": [[[0.0], [3.0]]], "sigma": [[[1.0], [1.0]]]}
@@ -305,6 +308,7 @@ def membership_mean(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> from stanmix.families import get_family
     >>> params = {"w": [[0.5, 0.5]], "mu": [[[0.0], [3.0]]], "sigma": [[[1.0], [1.0]]]}
     >>> cells = CellTable.from_values([[1.5]])
@@ -342,6 +346,7 @@ def membership_summary(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> from stanmix.families import get_family
     >>> rng = np.random.default_rng(0)
     >>> S = 200

@@ -49,6 +49,7 @@ def joint_log_terms(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> cells = CellTable.from_values([[0.0], [np.nan]])
     >>> lp = joint_log_terms(cells, [[0.5, 0.5]], [[[0.0], [1.0]]], [[[1.0], [1.0]]])
     >>> np.round(lp[0], 4).tolist()
@@ -74,6 +75,7 @@ def log_likelihood(
     Examples
     --------
     >>> import numpy as np
+    >>> from stanmix.cells import CellTable
     >>> cells = CellTable.from_values([[0.0], [np.nan]])
     >>> np.round(log_likelihood(cells, [[1.0]], [[[0.0]]], [[[1.0]]]), 4).tolist()
     [[-0.9189, 0.0]]
@@ -102,6 +104,7 @@ def membership_draws(
 
     Examples
     --------
+    >>> from stanmix.cells import CellTable
     >>> cells = CellTable.from_values([[0.0], [3.0]])
     >>> p = membership_draws(cells, [[0.5, 0.5]], [[[0.0], [3.0]]], [[[1.0], [1.0]]])
     >>> np.round(p[0], 4).tolist()
@@ -131,6 +134,7 @@ def membership_mean(
 
     Examples
     --------
+    >>> from stanmix.cells import CellTable
     >>> means = np.array([[[0.0], [3.0]]])
     >>> p = membership_mean(CellTable.from_values([[1.5]]), [[0.5, 0.5]], means,
     ...                     np.ones((1, 2, 1)))
@@ -161,6 +165,7 @@ def membership_summary(
 
     Examples
     --------
+    >>> from stanmix.cells import CellTable
     >>> rng = np.random.default_rng(0)
     >>> S = 200
     >>> means = np.stack([rng.normal(0, 0.1, S), rng.normal(3, 0.1, S)], 1)[..., None]

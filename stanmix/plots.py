@@ -108,29 +108,6 @@ def _check_model(model, what: str) -> None:
     model.param_draws()  # raises NotFittedError before fit
 
 
-def _check_figsize(figsize, ax=None) -> tuple[float, float] | None:
-    """``figsize`` checked: a pair of positive numbers of inches, and only
-    for a figure the plot makes (not with ``ax``)."""
-    if figsize is None:
-        return None
-    if ax is not None:
-        raise StanmixInputError(
-            "figsize sizes the figure a plot makes; with ax= the plot draws on "
-            "your figure: size that one (plt.subplots(figsize=...))"
-        )
-    try:
-        width, height = (float(v) for v in figsize)
-    except (TypeError, ValueError):
-        raise StanmixInputError(
-            f"figsize must be (width, height) in inches, got {figsize!r}"
-        ) from None
-    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
-        raise StanmixInputError(
-            f"figsize must be positive (width, height) in inches, got {figsize!r}"
-        )
-    return width, height
-
-
 def _new_axes(
     ax: Axes | None,
     default: tuple[float, float],
@@ -415,7 +392,7 @@ def plot_clusters(
     _check_cluster_plot(model)
     radii = _check_ellipses(ellipses)
     legend = _check_legend(legend)
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     _warn_switched(model, "plot_clusters")
     cells = _cells_for(
         model,
@@ -1051,7 +1028,7 @@ def plot_membership(
     """
     _check_model(model, "plot_membership")
     legend = _check_legend(legend)
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     if (
         isinstance(max_obs, bool)
         or not isinstance(max_obs, (int, np.integer))
@@ -1240,7 +1217,7 @@ def plot_relabelling(
     8
     """
     _check_model(model, "plot_relabelling")
-    figsize = _check_figsize(figsize)
+    figsize = check.figsize(figsize)
     if kind not in ("trace", "rank"):
         raise StanmixInputError(f"kind must be 'trace' or 'rank', got {kind!r}")
     if model.method_ != "sample":
@@ -1446,7 +1423,7 @@ def plot_ppc(
     censored_columns = np.isin(model.cells_.kind, (LEFT, RIGHT, INTERVAL)).any(axis=0)
     columns = list(model.cells_.columns)
     given = None if ax is None else _ppc_axes(ax, columns)
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     replicated = _spread_replicates(
         replicates(model, draws, seed, PPC_PLOT_DRAWS), draws or PPC_PLOT_DRAWS
     )
@@ -1614,7 +1591,7 @@ def plot_co_clustering(
     from stanmix.checks import co_clustering
 
     _check_model(model, "plot_co_clustering")
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     matrix = co_clustering(model, draws=draws).to_numpy()
     proba = _membership_mean(model, model.cells_)
     order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
@@ -1692,7 +1669,7 @@ def plot_loo_pit(
 
     _check_model(model, "plot_loo_pit")
     prob = check.number("prob", prob, low=0, high=1)
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     pit = loo_pit(model, seed=seed).dropna().to_numpy(copy=True)
     made = ax is None
     ax = _new_axes(ax, (5.5, 3.6), figsize)
@@ -1803,7 +1780,7 @@ def plot_regression(
     """
     _check_model(model, "plot_regression")
     legend = _check_legend(legend)
-    figsize = _check_figsize(figsize, ax)
+    figsize = check.figsize(figsize, ax)
     family = model.family_
     if not family.needs_covariates or not hasattr(family, "line"):
         raise StanmixInputError(

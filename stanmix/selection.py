@@ -138,14 +138,17 @@ class ComponentSelection:
         failed += "".join(f"\nK = {k}: {note}" for k, note in notes.items())
         return f"{table}{failed}\n\n{self.rule_}"
 
-    def plot(self, ax=None):
+    def plot(self, ax=None, *, figsize=None):
         """The elpd per K with one-SE bars (its estimate marked: PSIS-LOO,
         PSIS-LOO whose diagnostics call it unreliable, or K-fold
         cross-validation), and BIC and ICL beside it; the chosen K marked
         on both. A sweep of posterior modes has no elpd: one panel, BIC and
-        ICL (``ax`` may then be one Axes). Returns the matplotlib Figure."""
+        ICL (``ax`` may then be one Axes). ``figsize`` (width, height in
+        inches) sizes the figure it makes, without ``ax``. Returns the
+        matplotlib Figure."""
         import matplotlib.pyplot as plt
 
+        figsize = check.figsize(figsize, ax)
         t = self.table_
         k = t.index.to_numpy()
         has_elpd = bool(t["elpd"].notna().any()) if "elpd" in t else False
@@ -154,7 +157,7 @@ class ComponentSelection:
             fig, ax = plt.subplots(
                 1,
                 2 if has_elpd else 1,
-                figsize=(10, 3.8) if has_elpd else (5.5, 3.8),
+                figsize=figsize or ((10, 3.8) if has_elpd else (5.5, 3.8)),
                 layout="constrained",
                 squeeze=False,
             )

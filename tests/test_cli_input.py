@@ -1004,6 +1004,23 @@ def test_messages_and_membership_name_file_lines_and_flags(tmp_path, capsys):
         assert python not in err and python not in report
 
 
+def test_a_mistyped_limit_beside_piled_values_is_said_once(tmp_path, capsys):
+    """With many values piled at the column's lowest, the fit's warning
+    names that value as the likely limit, in the command's terms; the
+    command's own, vaguer warning is not given as well."""
+    rng = np.random.default_rng(1)
+    x = np.r_[np.full(12, -5.0), rng.normal(0, 1, 28)]
+    data = tmp_path / "data.csv"
+    pd.DataFrame({"x": x, "y": rng.normal(0, 1, 40)}).to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--lower-limit", "x=-9", "--seed", "1"]
+    code = cli.main([*args, "--method", "optimize", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "matches no value of column" not in err
+    assert err.count("matches none of its values") == 1
+    assert "give --lower-limit x=-5" in err
+
+
 def test_a_limit_that_meets_no_value_is_said(tmp_path, capsys, no_fit):
     """A limit no cell is recorded at censors nothing: most likely a wrong
     value or other units, so the command says so (and goes on)."""

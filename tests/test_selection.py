@@ -682,7 +682,11 @@ def test_filled_components_and_the_checks_refuse_what_they_cannot_count():
 
     fig, ax = plt.subplots()
     assert sel.plot(ax=ax) is fig  # one Axes: a sweep of modes has no elpd
+    with pytest.raises(sm.StanmixInputError, match="figsize sizes the figure"):
+        sel.plot(ax=ax, figsize=(4, 3))
     plt.close(fig)
+    assert sel.plot(figsize=(4, 3)).get_size_inches().tolist() == [4.0, 3.0]
+    plt.close("all")
     fig, axes = plt.subplots(1, 2)
     assert sel.plot(ax=axes) is fig
     assert not axes[0].axison
