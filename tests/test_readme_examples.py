@@ -18,6 +18,8 @@ import pytest
 
 pytest.importorskip("stanli")
 
+import stanmix as sm
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 _EXAMPLE = re.compile(
     r"```python\n(?P<code>(?:(?!```).)*)```\n\s*\nprints[^\n]*(?:\n[^\n`]+)*\n\s*\n"
@@ -57,6 +59,12 @@ def test_selection_example_chooses_the_k_its_comment_names(tmp_path, monkeypatch
     (code,) = [b for b in blocks if "sm.select_components(" in b]
     claimed = int(re.search(r"the rule's reason: K = (\d+)", code)[1])
     namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        pytest.warns(sm.ConvergenceWarning, match="K=4: the NUTS draws have not"),
+    ):
         exec(compile(code, "README selection example", "exec"), namespace)
     assert namespace["sel"].best_ == claimed == 3
+    # as the comment says, K = 4 did not converge and was set aside
+    assert "K = 4 does not converge" in code
+    assert not namespace["sel"].table_.loc[4, "converged"]
