@@ -72,7 +72,8 @@ _NOT_REAL = {
     ),
     "c": (
         "complex numbers",
-        "pass the real part (X.real), or real and imaginary parts as two columns",
+        "Complex data not supported: pass the real part (X.real), or real and "
+        "imaginary parts as two columns",
     ),
     "M": (
         "dates or times",
@@ -484,6 +485,11 @@ def as_matrix(
             )
         columns = tuple(f"x{d}" for d in range(values.shape[1]))
         index = pd.RangeIndex(values.shape[0])
+    if values.shape[0] > 0 and values.shape[1] == 0:
+        raise StanmixInputError(
+            f"{name} has 0 feature(s) (shape={values.shape}) while a minimum of 1 "
+            "is required: pass at least one column"
+        )
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise StanmixInputError(
             f"{name} is empty (shape {values.shape}); pass at least one "
@@ -1108,8 +1114,11 @@ def check_fit_data(cells: CellTable) -> None:
     """
     if cells.n_obs < 2:
         raise StanmixInputError(
-            f"X has {cells.n_obs} row(s): one row says nothing about clusters "
-            "or their spread; give at least two rows (an observation each)"
+            f"X has {cells.n_obs} "
+            + ("sample (row)" if cells.n_obs == 1 else "samples (rows)")
+            + ": one row says nothing about "
+            "clusters or their spread; give at least two rows (an observation "
+            "each)"
         )
     observed = cells.kind == OBSERVED
     point_values = cells.point_values()

@@ -1914,8 +1914,8 @@ class Mixture:
             raise StanmixInputError(
                 f"X is one-dimensional (a Series, list or 1-D array), which is read "
                 f"as one column, but the model was fitted on {self.cells_.n_dims} "
-                f"({', '.join(self.cells_.columns)}): pass one row as a one-row "
-                "DataFrame, X.iloc[[i]], or a 2-D array"
+                f"({', '.join(self.cells_.columns)}). Reshape your data: pass one "
+                "row as a one-row DataFrame, X.iloc[[i]], or a 2-D array"
             )
         if isinstance(X, pd.Series) and self.cells_.n_dims == 1:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
@@ -1952,8 +1952,9 @@ class Mixture:
             )
         if cells.n_dims != self.cells_.n_dims:
             raise StanmixInputError(
-                f"X has {cells.n_dims} columns but the model was fitted on "
-                f"{self.cells_.n_dims} ({', '.join(self.cells_.columns)})"
+                f"X has {cells.n_dims} features, but {type(self).__name__} is "
+                f"expecting {self.cells_.n_dims} features as input, the columns it "
+                f"was fitted on ({', '.join(self.cells_.columns)})"
             )
         return cells
 

@@ -188,7 +188,7 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: sm.Mixture(1, engine=FORBIDDEN).fit(np.array([[1.0, 2.0]])),
-            "X has 1 row(s): one row says nothing about clusters",
+            "X has 1 sample (row): one row says nothing about clusters",
         ),
         (
             lambda: sm.NormalMixture(2, engine=FORBIDDEN).fit(Y, 0.3),
@@ -484,7 +484,8 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_normal(np.array([1.0 + 0j, 2.0, 3.5])),
-            "holds complex numbers (dtype complex128); pass the real part",
+            "holds complex numbers (dtype complex128); Complex data not supported: "
+            "pass the real part",
         ),
         (
             lambda: fit_normal(np.array([True, False, True])),

@@ -1,5 +1,7 @@
 """NormalMixture on the classic case: 100 points from 0.5 N(-1,1) + 0.5 N(1,1)."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -232,6 +234,44 @@ def test_sklearn_conventions():
         )
     with pytest.raises(sm.StanmixInputError, match=r"lacks the fitted column\(s\) 'y'"):
         fitted.predict(new.rename("other"))
+
+
+class ModeMixture(sm.DiagonalMixture):
+    """DiagonalMixture fitted at the posterior mode by default (a module
+    level class: scikit-learn's checks pickle it)."""
+
+    def fit(self, X, y=None, **kwargs):
+        kwargs.setdefault("method", "optimize")
+        kwargs.setdefault("seed", 0)
+        return super().fit(X, y, **kwargs)
+
+
+def test_scikit_learns_estimator_checks_pass():
+    """scikit-learn's own checks of an estimator (cloning, fitted state,
+    input validation and its messages, no change to the data passed), on
+    posterior modes so that its 40 fits take seconds. Two differ by
+    design: a 1-D X is one column (a univariate mixture's natural input),
+    and an object cell that is not a number is refused as a ValueError
+    (stanmix's input error) rather than a TypeError."""
+    pytest.importorskip("sklearn", minversion="1.6")
+    from sklearn.utils.estimator_checks import check_estimator
+
+    expected = {
+        "check_fit1d": "a 1-D X is read as one column",
+        "check_dtype_object": "a non-numeric object cell is a StanmixInputError",
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(
+            ModeMixture(2, engine="stanli"),
+            expected_failed_checks=expected,
+            on_fail=None,
+        )
+    failed = {r["check_name"] for r in results if r["status"] == "failed"}
+    xfailed = {r["check_name"] for r in results if r["status"] == "xfail"}
+    assert not failed, failed
+    assert xfailed == set(expected)
+    assert len(results) >= 40
 
 
 def test_a_scikit_learn_pipeline_predicts_with_the_last_step():
