@@ -773,7 +773,7 @@ def test_membership_rejects_bad_arguments(sampled, args, kwargs, message):
 # --------------------------------------------------------------------------
 
 
-def test_plots_of_switched_draws_left_unrelabelled_say_so(tmp_path):
+def test_plots_of_switched_draws_left_unrelabelled_say_so(tmp_path, switching):
     """Draws whose labels switch, kept as sampled (relabel="none"): the
     posterior means average over clusters, so the cluster and membership
     plots warn, and the report says so in the cluster plot's caption
@@ -795,16 +795,7 @@ def test_plots_of_switched_draws_left_unrelabelled_say_so(tmp_path):
         warnings.simplefilter("error")
         text = write_report(kept, tmp_path / "kept.html").read_text(encoding="utf-8")
     assert "Read with care: the draws switch labels" in text
-    relabelled = sm.NormalMixture(2, ordered=False, engine="stanli")
-    _fit(
-        relabelled,
-        data.X,
-        method="sample",
-        chains=2,
-        warmup=100,
-        draws=100,
-        init="random",
-    )
+    _, relabelled = switching  # the same fit, relabelled
     assert relabelled.label_switching_.label_switching
     with warnings.catch_warnings():
         warnings.simplefilter("error")
