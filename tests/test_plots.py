@@ -262,7 +262,7 @@ def test_clusters_new_array_takes_the_model_columns(overlapping):
         points.get_facecolors()[:, :3], palette[model.predict(new), :3]
     )
     # The wrong number of columns is still refused.
-    with pytest.raises(sm.StanmixInputError, match="3 columns"):
+    with pytest.raises(sm.StanmixInputError, match="X has 3 features, but Diag"):
         plot_clusters(model, np.zeros((4, 3)))
 
 
