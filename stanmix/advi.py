@@ -37,7 +37,7 @@ import numpy as np
 
 from stanmix._validation import caller_level
 from stanmix.exceptions import StanmixInputError
-from stanmix.laplace import negative_hessian
+from stanmix.laplace import LogProbGrad, negative_hessian
 
 __all__ = [
     "ETA_SEQUENCE",
@@ -61,8 +61,6 @@ _GRAD_RETRIES_PER_DRAW = 10
 _WORSE_THAN_INIT_SE = 4.0
 _ALGORITHMS = ("meanfield", "fullrank")
 _LOG_2PI = math.log(2.0 * math.pi)
-
-LogProbGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
