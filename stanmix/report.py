@@ -30,6 +30,9 @@ from stanmix.csv_input import column_listing
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.base import PARAM_DOCS
+from stanmix.plots._common import check_fitted_model, switched_labels_note
+from stanmix.plots.clusters import separating_pair
+from stanmix.plots.membership import membership_arrays
 from stanmix.selection import ComponentSelection
 
 __all__ = ["render_report", "write_report"]
@@ -196,7 +199,7 @@ def render_report(
 
     Takes the arguments of :func:`write_report` except ``path``.
     """
-    plots._check_model(model, "write_report")
+    check_fitted_model(model, "write_report")
     if selection is not None and not isinstance(selection, ComponentSelection):
         raise StanmixInputError(
             "selection must be the result of stanmix.select_components (a "
@@ -254,7 +257,7 @@ def render_report(
             draw = getattr(plots, model.family_.cluster_plot)
             caption = _CLUSTERS_CAPTION
             if draw is plots.plot_clusters and cells.n_dims > 2:
-                names = [cells.columns[d] for d in plots._separating_pair(model)]
+                names = [cells.columns[d] for d in separating_pair(model)]
                 caption = (
                     f"Columns {names[0]} and {names[1]} of the {cells.n_dims}: "
                     "those whose component means lie furthest apart for the "
@@ -266,7 +269,7 @@ def render_report(
                     (draw(model) if X is None else draw(model, X, **censoring)).figure
                 ),
             )
-            switched = plots.switched_labels_note(model)
+            switched = switched_labels_note(model)
             if switched is not None:
                 caption = f"Read with care: {switched}. {caption}"
             clusters_part = [_figure(clusters_png, caption)]
@@ -649,7 +652,7 @@ def _relabelling_section(model, relabel_png: str | None) -> list[str]:
 
 def _membership_section(model, png: str) -> list[str]:
     # By row position: the data's index may repeat a label.
-    labels, mean, lower, upper = plots._membership_arrays(model)
+    labels, mean, lower, upper = membership_arrays(model)
     p_max = mean.max(axis=1)
     n_uncertain = int((p_max < plots.UNCERTAIN_BELOW).sum())
     order = np.argsort(p_max, kind="stable")[:N_UNCERTAIN_ROWS]

@@ -23,6 +23,7 @@ from scipy.integrate import trapezoid
 
 import stanmix as sm
 from stanmix import plots
+from stanmix.inference_data import az
 from stanmix.plots import (
     UNCERTAIN_BELOW,
     component_colors,
@@ -33,6 +34,7 @@ from stanmix.plots import (
     plot_regression,
     plot_relabelling,
 )
+from stanmix.plots._common import switched_labels_note
 
 pytest.importorskip("stanli")
 
@@ -600,12 +602,18 @@ def _boom(*args, **kwargs):
 @pytest.mark.parametrize(
     ("target", "plot"),
     [
-        ((plots, "_membership_mean"), lambda f: plot_clusters(f["overlapping"][1])),
-        ((plots, "_membership_mean"), lambda f: plot_regression(f["regression"])),
+        (
+            (plots.clusters, "membership_mean"),
+            lambda f: plot_clusters(f["overlapping"][1]),
+        ),
+        (
+            (plots.regression, "membership_mean"),
+            lambda f: plot_regression(f["regression"]),
+        ),
         ((Axes, "errorbar"), lambda f: plot_membership(f["sampled"][1])),
         ((Figure, "colorbar"), lambda f: plot_co_clustering(f["sampled"][1])),
-        ((plots.az, "plot_ppc"), lambda f: plot_ppc(f["sampled"][1], draws=5, seed=1)),
-        ((plots.az, "plot_trace"), lambda f: plot_relabelling(f["sampled"][1])),
+        ((az, "plot_ppc"), lambda f: plot_ppc(f["sampled"][1], draws=5, seed=1)),
+        ((az, "plot_trace"), lambda f: plot_relabelling(f["sampled"][1])),
     ],
     ids=["clusters", "regression", "membership", "co_clustering", "ppc", "relabel"],
 )
@@ -624,7 +632,7 @@ def test_a_plot_that_fails_on_given_axes_leaves_their_figure_open(
     overlapping, monkeypatch
 ):
     fig, ax = plt.subplots()
-    monkeypatch.setattr(plots, "_membership_mean", _boom)
+    monkeypatch.setattr(plots.clusters, "membership_mean", _boom)
     with pytest.raises(RuntimeError, match="drawing failed"):
         plot_clusters(overlapping[1], ax=ax)
     assert plt.get_fignums() == [fig.number]
@@ -801,7 +809,7 @@ def test_plots_of_switched_draws_left_unrelabelled_say_so(tmp_path, switching):
         warnings.simplefilter("error")
         plot_clusters(relabelled)
         plot_membership(relabelled)
-    assert plots.switched_labels_note(relabelled) is None
+    assert switched_labels_note(relabelled) is None
 
 
 def test_relabelling_trace_shows_raw_left_and_relabelled_right(switching):
@@ -995,10 +1003,10 @@ def test_regression_plot_of_new_data(regression):
     ],
 )
 def test_plot_titles_name_the_family_in_words(model, named):
-    from stanmix.plots import _title
+    from stanmix.plots._common import title_for
 
     fitted = _fit(model, sm.datasets.blobs(80, seed=3).X, method="optimize")
-    assert f"({named}" in _title(fitted, fitted.cells_).replace("\n", " ")
+    assert f"({named}" in title_for(fitted, fitted.cells_).replace("\n", " ")
 
 
 # --------------------------------------------------------------------------
