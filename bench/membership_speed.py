@@ -1,4 +1,4 @@
-"""Speed and peak memory of stanmix.membership.membership_summary.
+"""Speed and peak memory of stanmix.likelihood.membership_summary.
 
 Builds synthetic posterior draws and data of the target size (4000 draws x
 10,000 observations x 5 components, D = 2), times ``membership_summary``
@@ -81,22 +81,25 @@ def build(case: str, n_draws: int, n_obs: int, n_comp: int, n_dims: int, seed: i
 def run_case(args) -> dict:
     """Body of one subprocess: time the call, then trace its allocations."""
     from stanmix.cells import LEFT
-    from stanmix.membership import membership_summary
+    from stanmix.families import get_family
+    from stanmix.likelihood import membership_summary
 
     cells, weights, means, scales = build(
         args.case, args.draws, args.obs, args.components, args.dims, args.seed
     )
+    normal = get_family("normal")
+    draws = {"w": weights, "mu": means, "sigma": scales}
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times, cpu = [], []
     for _ in range(args.repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        summary = membership_summary(cells, weights, means, scales)
+        summary = membership_summary(normal, cells, draws)
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
     tracemalloc.start()
-    membership_summary(cells, weights, means, scales)
+    membership_summary(normal, cells, draws)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 

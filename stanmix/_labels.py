@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from stanmix._validation import float_array
+from stanmix._validation import first_index, float_array
 from stanmix.exceptions import StanmixInputError
 
 if TYPE_CHECKING:
@@ -30,14 +30,6 @@ CHUNK_BYTES = 32 * 2**20
 ROW_SUM_TOL = 1e-3
 
 
-def as_float_array(x: Any, name: str) -> np.ndarray:
-    return float_array(name, x)
-
-
-def first_bad_index(arr: np.ndarray, bad: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(bad)[0])
-
-
 def check_finite(
     arr: np.ndarray,
     name: str,
@@ -45,7 +37,7 @@ def check_finite(
 ) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
-        idx = first_bad_index(arr, bad)
+        idx = first_index(bad)
         raise StanmixInputError(
             f"{name} has {int(bad.sum())} non-finite value(s) (NaN or inf), the "
             f"first at index {idx}; {fix}."
@@ -56,7 +48,7 @@ def check_draws(
     x: Any, name: str, *, ndim: Sequence[int] = (3, 4), shape_doc: str = ""
 ) -> np.ndarray:
     """A finite float array with leading (chain, draw, component) axes."""
-    arr = as_float_array(x, name)
+    arr = float_array(name, x)
     if arr.ndim not in ndim:
         doc = shape_doc or "(chain, draw, component) or (chain, draw, component, D)"
         raise StanmixInputError(

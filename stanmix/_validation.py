@@ -18,20 +18,42 @@ from stanmix.exceptions import StanmixInputError
 MAX_SEED = 2**31 - 1
 
 
-def integer(name: str, value: Any, *, low: int | None = None) -> int:
+def _refuse(message: str, hint: str) -> None:
+    raise StanmixInputError(f"{message}; {hint}" if hint else message)
+
+
+def integer(name: str, value: Any, *, low: int | None = None, hint: str = "") -> int:
     """``value`` as an int (numpy integers too; not bool, float or str).
+
+    ``hint``, when given, ends the message: what to pass instead.
 
     Examples
     --------
     >>> integer("chains", np.int64(4), low=1)
     4
+    >>> try:
+    ...     integer("iter", 0, low=1, hint="pass the number of iterations")
+    ... except StanmixInputError as err:
+    ...     print(err)
+    iter must be at least 1, got 0; pass the number of iterations
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise StanmixInputError(f"{name} must be an integer, got {value!r}")
+        _refuse(f"{name} must be an integer, got {value!r}", hint)
     value = int(value)
     if low is not None and value < low:
-        raise StanmixInputError(f"{name} must be at least {low}, got {value}")
+        _refuse(f"{name} must be at least {low}, got {value}", hint)
     return value
+
+
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """The index of ``mask``'s first True entry (in C order), as ints.
+
+    Examples
+    --------
+    >>> first_index(np.array([[False, False], [False, True]]))
+    (1, 1)
+    """
+    return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
 def float_array(name: str, value: Any) -> np.ndarray:
@@ -57,10 +79,12 @@ def number(
     positive: bool = False,
     low: float | None = None,
     high: float | None = None,
+    hint: str = "",
 ) -> float:
     """``value`` as a finite float (numpy floats too; not bool or str).
 
-    ``low`` and ``high`` are exclusive bounds.
+    ``low`` and ``high`` are exclusive bounds; ``hint``, when given, ends
+    the message.
 
     Examples
     --------
@@ -70,18 +94,23 @@ def number(
     if isinstance(value, (bool, np.bool_, str, bytes)) or not isinstance(
         value, numbers.Real
     ):
-        raise StanmixInputError(f"{name} must be a number, got {value!r}")
+        _refuse(f"{name} must be {_number_range(low, high)}, got {value!r}", hint)
     value = float(value)
     if not np.isfinite(value):
-        raise StanmixInputError(f"{name} must be finite, got {value}")
+        _refuse(f"{name} must be finite, got {value}", hint)
     if positive and value <= 0:
-        raise StanmixInputError(f"{name} must be a positive number, got {value!r}")
+        _refuse(f"{name} must be a positive number, got {value!r}", hint)
     if (low is not None and value <= low) or (high is not None and value >= high):
-        raise StanmixInputError(
-            f"{name} must be a number between {low:g} and {high:g} "
-            f"(exclusive), got {value!r}"
-        )
+        _refuse(f"{name} must be {_number_range(low, high)}, got {value!r}", hint)
     return value
+
+
+def _number_range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"a number between {low:g} and {high:g} (exclusive)"
+    if low is not None:
+        return f"a number above {low:g}"
+    return "a number" if high is None else f"a number below {high:g}"
 
 
 def flag(name: str, value, none: str = "") -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import numbers
 import warnings
 from collections import deque
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stanmix import _validation as check
 from stanmix._validation import caller_level
 from stanmix.exceptions import StanmixInputError
 from stanmix.laplace import LogProbGrad, negative_hessian
@@ -372,30 +372,6 @@ def _search_eta(
     )
 
 
-def _positive_int(name: str, value: object, hint: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise StanmixInputError(
-            f"{name} must be a positive integer, got {value!r}; {hint}"
-        )
-    if value < 1:
-        raise StanmixInputError(
-            f"{name} must be a positive integer, got {value!r}; {hint}"
-        )
-    return int(value)
-
-
-def _positive_float(name: str, value: object, hint: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise StanmixInputError(
-            f"{name} must be a positive number, got {value!r}; {hint}"
-        )
-    if not (math.isfinite(value) and value > 0):
-        raise StanmixInputError(
-            f"{name} must be a positive finite number, got {value!r}; {hint}"
-        )
-    return float(value)
-
-
 def _check_init(init: object) -> np.ndarray:
     try:
         array = np.array(init, dtype=float, copy=True)
@@ -548,30 +524,46 @@ def advi(
             f"algorithm must be 'meanfield' or 'fullrank', got {algorithm!r}"
         )
     init = _check_init(init)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise StanmixInputError(f"seed must be a non-negative integer, got {seed!r}")
-    iter = _positive_int("iter", iter, "pass the maximum number of iterations")
-    grad_samples = _positive_int(
-        "grad_samples", grad_samples, "pass at least 1 draw per gradient"
+    seed = check.integer("seed", seed, low=0)
+    iter = check.integer(
+        "iter", iter, low=1, hint="pass the maximum number of iterations"
     )
-    elbo_samples = _positive_int(
-        "elbo_samples", elbo_samples, "pass at least 1 draw per ELBO estimate"
+    grad_samples = check.integer(
+        "grad_samples", grad_samples, low=1, hint="pass at least 1 draw per gradient"
     )
-    adapt_iter = _positive_int(
-        "adapt_iter", adapt_iter, "pass at least 1 iteration per eta candidate"
+    elbo_samples = check.integer(
+        "elbo_samples",
+        elbo_samples,
+        low=1,
+        hint="pass at least 1 draw per ELBO estimate",
     )
-    eval_elbo = _positive_int(
-        "eval_elbo", eval_elbo, "pass how many iterations between ELBO estimates"
+    adapt_iter = check.integer(
+        "adapt_iter",
+        adapt_iter,
+        low=1,
+        hint="pass at least 1 iteration per eta candidate",
     )
-    output_draws = _positive_int(
-        "output_draws", output_draws, "pass how many draws to return"
+    eval_elbo = check.integer(
+        "eval_elbo",
+        eval_elbo,
+        low=1,
+        hint="pass how many iterations between ELBO estimates",
     )
-    tol_rel_obj = _positive_float(
-        "tol_rel_obj", tol_rel_obj, "pass a relative tolerance such as 0.01"
+    output_draws = check.integer(
+        "output_draws", output_draws, low=1, hint="pass how many draws to return"
+    )
+    tol_rel_obj = check.number(
+        "tol_rel_obj",
+        tol_rel_obj,
+        positive=True,
+        hint="pass a relative tolerance such as 0.01",
     )
     if eta is not None:
-        eta = _positive_float(
-            "eta", eta, "pass a positive step-size scale, or None to search"
+        eta = check.number(
+            "eta",
+            eta,
+            positive=True,
+            hint="pass a positive step-size scale, or None to search",
         )
     check_callback(callback)
 

@@ -125,6 +125,10 @@ def read_csv(
         The command-line option(s) that choose the columns, named in the
         messages' advice (``"--predictors (and --weights-from)"`` for
         ``stanmix fit-regression``).
+    id_column : str, optional
+        A column of row labels (the command line's ``--id``): it becomes the
+        frame's index instead of the file line numbers, and is not fitted.
+        Its labels must be unique and not blank.
 
     Returns
     -------

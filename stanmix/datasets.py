@@ -42,7 +42,7 @@ def _finite(name: str, values: np.ndarray, *, positive: bool = False) -> np.ndar
     if positive:
         bad |= ~(values > 0)
     if np.any(bad):
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        first = check.first_index(bad)
         entry = f"{name}[{', '.join(map(str, first))}]" if first else name
         need = "positive and finite (standard deviations)" if positive else "finite"
         raise StanmixInputError(

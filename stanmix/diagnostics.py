@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from stanmix._labels import (
     sq_cost,
 )
 from stanmix.exceptions import StanmixInputError
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = [
     "BFMI_LIMIT",
@@ -807,6 +810,35 @@ class Convergence:
             checked = self.computable or self.stuck_chains
             state = "not reached" if checked else "not checked"
         return f"Convergence {state}: {self.figures()}"
+
+
+def rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
+    """R-hat and bulk ESS of each element of ``posterior``'s variables, NaN
+    for both where its draws are constant (a known scale, a log-odds fixed
+    at 0): such an element has nothing to check, and ArviZ would give it an
+    ESS of the draw count. A handful of draws gives no R-hat either; neither
+    is a warning here.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> rng = np.random.default_rng(0)
+    >>> idata = az.from_dict(posterior={
+    ...     "x": rng.normal(size=(4, 100)), "known": np.ones((4, 100))})
+    >>> rhat, ess = rhat_and_ess(idata.posterior)
+    >>> bool(np.isnan(ess["known"])), float(ess["x"]) > 200
+    (True, True)
+    """
+    import arviz as az
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(posterior)
+        ess = az.ess(posterior, method="bulk")
+    for name, values in posterior.data_vars.items():
+        constant = values.max(("chain", "draw")) == values.min(("chain", "draw"))
+        rhat[name] = rhat[name].where(~constant)
+        ess[name] = ess[name].where(~constant)
+    return rhat, ess
 
 
 def convergence(

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 from scipy.sparse import issparse
 from scipy.special import logsumexp
 
@@ -52,6 +51,7 @@ from stanmix.diagnostics import (
     Convergence,
     convergence,
     detect_label_switching,
+    rhat_and_ess,
 )
 from stanmix.engines import Engine, EngineResult, get_engine
 from stanmix.exceptions import (
@@ -1340,7 +1340,7 @@ class Mixture:
             idata.posterior[name] = value
         if replaced:
             # the report describes the draws as stored
-            rhat, ess = _rhat_and_ess(idata.posterior[list(replaced)])
+            rhat, ess = rhat_and_ess(idata.posterior[list(replaced)])
             for name in replaced:
                 report.rhat_after[name] = rhat[name]
                 report.ess_after[name] = ess[name]
@@ -1358,7 +1358,7 @@ class Mixture:
         rhat = {n: known.rhat_after[n] for n in current if n in names}
         ess = {n: known.ess_after[n] for n in current if n in names}
         if rest:
-            more_rhat, more_ess = _rhat_and_ess(post[rest])
+            more_rhat, more_ess = rhat_and_ess(post[rest])
             rhat.update(more_rhat.data_vars)
             ess.update(more_ess.data_vars)
         # draws read from a direct CmdStan run: advise in its arguments
@@ -2343,21 +2343,6 @@ def _jsonable(value):
     if isinstance(value, np.generic):
         return value.item()
     return repr(value)
-
-
-def _rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
-    """R-hat and bulk ESS of each element, NaN for both where its draws are
-    constant (a known scale, a log-odds fixed at 0): such an element has
-    nothing to check, and ArviZ would give it an ESS of the draw count.
-    A handful of draws gives no R-hat either; neither is a warning here."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = az.rhat(posterior)
-        ess = az.ess(posterior, method="bulk")
-    for name, values in posterior.data_vars.items():
-        constant = values.max(("chain", "draw")) == values.min(("chain", "draw"))
-        rhat[name] = rhat[name].where(~constant)
-        ess[name] = ess[name].where(~constant)
-    return rhat, ess
 
 
 def _json_ready(values: Mapping) -> dict:

@@ -10,43 +10,31 @@ on ties.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
+from stanmix import _validation as check
 from stanmix.exceptions import StanmixInputError
 
 __all__ = ["hdi"]
 
 
 def check_prob(prob: float, name: str = "prob") -> float:
-    """Return ``prob`` as a float, or raise if it is not a number (bool and
-    str are not) strictly in (0, 1).
+    """``prob`` as a float, or an error if it is not a number (bool and str
+    are not) strictly between 0 and 1.
 
     Examples
     --------
     >>> check_prob(np.float32(0.5))
     0.5
     >>> try:
-    ...     check_prob("0.5", "hdi_prob")
+    ...     check_prob(1.0, "hdi_prob")
     ... except StanmixInputError as err:
-    ...     print(str(err)[:61])
-    hdi_prob must be a number strictly between 0 and 1, got '0.5'
+    ...     print(str(err)[:53])
+    hdi_prob must be a number between 0 and 1 (exclusive)
     """
-    if isinstance(prob, (bool, np.bool_, str, bytes)) or not isinstance(
-        prob, numbers.Real
-    ):
-        raise StanmixInputError(
-            f"{name} must be a number strictly between 0 and 1, got {prob!r}; "
-            "pass e.g. 0.94 for a 94% interval"
-        )
-    value = float(prob)
-    if not 0.0 < value < 1.0:
-        raise StanmixInputError(
-            f"{name} must be strictly between 0 and 1, got {prob!r}; "
-            "pass e.g. 0.94 for a 94% interval"
-        )
-    return value
+    hint = "pass e.g. 0.94 for a 94% interval"
+    return check.number(name, prob, low=0, high=1, hint=hint)
 
 
 def hdi_in_place(x: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:

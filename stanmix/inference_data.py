@@ -8,10 +8,9 @@ Univariate data (one column) keep ``obs`` only in ``observed_data`` and
 ``observed_data`` holds the data as recorded (``y``), the variable that
 ``posterior_predictive`` replicates, so ``az.plot_ppc(idata)`` pairs them;
 ``constant_data`` holds what describes the cells without being modelled:
-``cell_kind``, ``lower`` and ``upper`` (see :func:`cell_data`) and, for a
-table with covariates, the covariates ``X`` (obs, covariate). Files saved by
-earlier stanmix versions kept ``cell_kind``, ``lower`` and ``upper`` in
-``observed_data``; :func:`cell_data` reads either.
+``cell_kind`` ("observed", "left", "right", "interval" or "missing"),
+``lower`` and ``upper`` and, for a table with covariates, the covariates
+``X`` (obs, covariate).
 """
 
 from __future__ import annotations
@@ -28,9 +27,8 @@ with warnings.catch_warnings():
     import arviz as az
 
 from stanmix.cells import INTERVAL, KIND_NAMES, LEFT, RIGHT, CellTable
-from stanmix.exceptions import StanmixInputError
 
-__all__ = ["az", "build_inference_data", "cell_data", "dataset", "obs_coord"]
+__all__ = ["az", "build_inference_data", "dataset", "obs_coord"]
 
 
 def dataset(
@@ -141,34 +139,6 @@ def _constant(cells: CellTable, index: pd.Index) -> xr.Dataset:
             coords={"obs": obs_coord(index), "covariate": list(cells.covariate_names)},
         )
     return out
-
-
-def cell_data(idata: az.InferenceData) -> xr.Dataset:
-    """The cells' ``cell_kind``, ``lower`` and ``upper`` of a fit's
-    InferenceData: from ``constant_data``, or from ``observed_data`` in files
-    written by older stanmix versions, which kept them there.
-
-    Examples
-    --------
-    >>> from stanmix.cells import CellTable
-    >>> cells = CellTable.from_values([[1.0], [np.nan]], ["y"])
-    >>> idata = build_inference_data(
-    ...     posterior={"w": np.ones((1, 1, 1))}, dims={"w": ["component"]},
-    ...     coords={}, sample_stats=None, cells=cells, index=pd.RangeIndex(2))
-    >>> cell_data(idata)["cell_kind"].values.tolist()
-    ['observed', 'missing']
-    >>> sorted(idata.observed_data.data_vars)
-    ['y']
-    """
-    names = ["cell_kind", "lower", "upper"]
-    for group in ("constant_data", "observed_data"):
-        if group in idata.groups() and "cell_kind" in getattr(idata, group):
-            return getattr(idata, group)[names]
-    raise StanmixInputError(
-        "idata has no cell_kind in constant_data (or observed_data): it is not "
-        "the InferenceData of a stanmix fit; pass model.idata_ or a posterior.nc "
-        "written by stanmix"
-    )
 
 
 def build_inference_data(

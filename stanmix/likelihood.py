@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import DTypeLike
 
+from stanmix import _validation as check
 from stanmix.cells import CellTable
 from stanmix.exceptions import StanmixInputError
 from stanmix.hdi import check_prob, hdi_in_place
@@ -379,16 +380,8 @@ def _checked_cells(cells) -> CellTable:
 def _check_chunk_size(chunk_size) -> int | None:
     if chunk_size is None:
         return None
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)):
-        raise StanmixInputError(
-            f"chunk_size must be a positive integer or None, got {chunk_size!r}"
-        )
-    if chunk_size < 1:
-        raise StanmixInputError(
-            f"chunk_size must be a positive integer or None, got {chunk_size}; "
-            "leave it as None to size blocks from the memory budget"
-        )
-    return int(chunk_size)
+    hint = "leave it as None to size blocks from the memory budget"
+    return check.integer("chunk_size", chunk_size, low=1, hint=hint)
 
 
 def _check_threads(n_threads) -> int:
@@ -398,13 +391,8 @@ def _check_threads(n_threads) -> int:
         except AttributeError:
             cores = os.cpu_count() or 1
         return max(1, min(cores, _MAX_DEFAULT_THREADS))
-    if isinstance(n_threads, bool) or not isinstance(n_threads, (int, np.integer)):
-        raise StanmixInputError(
-            f"n_threads must be a positive integer or None, got {n_threads!r}"
-        )
-    if n_threads < 1:
-        raise StanmixInputError(f"n_threads must be >= 1, got {n_threads}")
-    return int(n_threads)
+    hint = "leave it as None to use the cores"
+    return check.integer("n_threads", n_threads, low=1, hint=hint)
 
 
 # --------------------------------------------------------------------------
@@ -465,7 +453,7 @@ def _log_normaliser(lp: np.ndarray) -> np.ndarray:
 
 def _run(family, cells, params, what, dtype, hdi_prob, chunk_size, n_threads):
     cells = _checked_cells(cells)
-    if what != "loglik" and not family.joint:
+    if not family.joint:
         raise StanmixInputError(
             "the per-dimension model draws each cell from its own component, so "
             "a row has no single component: membership and its log terms need "

@@ -48,7 +48,7 @@ logger = logging.getLogger("stanmix")
 
 BACKENDS = ("auto", "serial", "joblib", "dask")
 ERRORS = ("raise", "return")
-SEED_BITS = 31  # seeds are non-negative 31-bit ints, safe for every engine
+SEED_BITS = 31  # seeds are check.MAX_SEED's 31 bits, safe for every engine
 DASK_INSTALL = 'pip install "stanmix[dask]"'
 
 Task = Callable[[], Any] | tuple
@@ -142,19 +142,7 @@ def keyed_seed(base: int, *key: int) -> int:
 
 
 def _check_seed(seed, what: str) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise StanmixInputError(
-            f"{what} must be a non-negative integer seed, got {seed!r}"
-        )
-    if seed < 0:
-        raise StanmixInputError(
-            f"{what} must be a non-negative integer seed, got {seed}"
-        )
-    if seed >= 2**SEED_BITS:
-        raise StanmixInputError(
-            f"{what} must be at most {2**SEED_BITS - 1} (2**31 - 1), got {seed}"
-        )
-    return int(seed)
+    return check.seed(check.integer(what, seed, low=0), what)
 
 
 # -- the task runner ------------------------------------------------------------

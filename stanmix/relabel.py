@@ -64,7 +64,6 @@ import numpy as np
 
 from stanmix._labels import (
     ROW_SUM_TOL,
-    as_float_array,
     check_draws,
     check_finite,
     chunk_rows,
@@ -75,6 +74,8 @@ from stanmix._labels import (
     min_cost_permutations,
     sq_cost,
 )
+from stanmix._validation import float_array
+from stanmix.diagnostics import rhat_and_ess
 from stanmix.exceptions import StanmixInputError
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ def _check_membership(x: Any, name: str = "membership") -> np.ndarray:
 
     An array with any negative entry is read as log-probabilities.
     """
-    arr = as_float_array(x, name)
+    arr = float_array(name, x)
     if arr.ndim != 4:
         raise StanmixInputError(
             f"{name} must have shape (chain, draw, observation, component) with the "
@@ -323,7 +324,7 @@ def _stack_features(
     for key, arr in flat.items():
         e = arr.shape[3]
         if scale is not None and key in scale:
-            s = as_float_array(scale[key], f"scale[{key!r}]")
+            s = float_array(f"scale[{key!r}]", scale[key])
             if s.size not in (1, e):
                 raise StanmixInputError(
                     f"scale[{key!r}] must be a scalar or have {e} entries (one per "
@@ -416,7 +417,7 @@ def _check_reference_params(
         )
     out = {}
     for key in flat:
-        ref = as_float_array(reference[key], f"reference[{key!r}]")
+        ref = float_array(f"reference[{key!r}]", reference[key])
         want = shapes[key]
         if ref.shape != want:
             raise StanmixInputError(
@@ -599,7 +600,7 @@ def reference_permutations(
 
     ld = None
     if log_density is not None:
-        ld = as_float_array(log_density, "log_density")
+        ld = float_array("log_density", log_density)
         if ld.shape != (c, s):
             raise StanmixInputError(
                 f"log_density must have shape (chain, draw) = {(c, s)}; got {ld.shape}."
@@ -649,7 +650,7 @@ def reference_permutations(
                     f"reference['allocations'] must hold integer labels in [0, {k})."
                 )
         else:
-            pref = as_float_array(reference["membership"], "reference['membership']")
+            pref = float_array("reference['membership']", reference["membership"])
             if pref.shape != (n, k):
                 raise StanmixInputError(
                     f"reference['membership'] must have shape (N, K) = {(n, k)}; "
@@ -951,7 +952,7 @@ def _reference_values(
                 f"reference[{name!r}] has dims {value.dims}; expected {tuple(dims)}."
             )
         return np.asarray(value.transpose(*dims).values, dtype=float)
-    arr = as_float_array(value, f"reference[{name!r}]")
+    arr = float_array(f"reference[{name!r}]", value)
     own = [d for d in da.dims if d not in ("chain", "draw")]
     want = tuple(da.sizes[d] for d in own)
     if arr.shape != want:
@@ -1049,7 +1050,6 @@ def relabel_idata(
     >>> "posterior_raw" in new.groups()
     True
     """
-    import arviz as az
 
     if method not in _METHODS:
         raise StanmixInputError(
@@ -1251,10 +1251,8 @@ def relabel_idata(
         before = post[diag_vars]
         after = new.posterior[diag_vars]
         # Constant variables (e.g. known scales) give NaN, not a warning.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rhat_before, rhat_after = az.rhat(before), az.rhat(after)
-            ess_before = az.ess(before, method="bulk")
-            ess_after = az.ess(after, method="bulk")
+        rhat_before, ess_before = rhat_and_ess(before)
+        rhat_after, ess_after = rhat_and_ess(after)
     else:
         import xarray as xr
 

@@ -728,7 +728,7 @@ def _check_generated(
 def _refuse_generated(result, name, bad, draws, rows, mine, theirs, source) -> None:
     """The message for a run's generated quantity that its data do not give."""
     files = [Path(f).name for f in result.info["csv_files"]]
-    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = check.first_index(bad)
     chain, draw, row = where[:3]
     label = f"{name}[{rows[row] + 1}" + (
         f", {where[3] + 1}]" if len(where) > 3 else "]"

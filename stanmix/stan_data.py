@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stanmix import _validation as check
 from stanmix.exceptions import StanmixInputError
 from stanmix.programs import program_path, stan_dir
 
@@ -200,7 +201,7 @@ def _checked_entry(
     if upper is not None:
         outside |= array > upper
     if outside.any():
-        index = tuple(int(i) for i in np.argwhere(outside)[0])
+        index = check.first_index(outside)
         raise StanmixInputError(
             f"the data's {decl.name}{_position(outside)} must be "
             f"{_allowed(decl, lower, upper, index)}, got {array[index]:g}; "

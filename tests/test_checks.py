@@ -544,38 +544,18 @@ def test_plot_ppc_of_the_models_inference_data(censored):
     import arviz as az
     import matplotlib.pyplot as plt
 
-    from stanmix.inference_data import cell_data
-
     X, _, model, _ = censored
     checks.posterior_predictive(model, draws=20, seed=1)
     idata = model.idata_
     assert list(idata.observed_data.data_vars) == ["y"]
     constant = idata.constant_data
     assert {"cell_kind", "lower", "upper"} <= set(constant.data_vars)
-    kinds = cell_data(idata)["cell_kind"].to_numpy()
+    kinds = constant["cell_kind"].to_numpy()
     assert (kinds == "missing").sum() == X.isna().to_numpy().sum() == 3
     np.testing.assert_array_equal(kinds == "left", model.cells_.kind == LEFT)
     axes = az.plot_ppc(idata)
     assert np.size(axes) == 1
     plt.close("all")
-
-
-def test_cell_data_reads_older_files_that_kept_cells_in_observed_data(censored):
-    from stanmix.inference_data import az, cell_data
-
-    _, _, model, _ = censored
-    old = az.InferenceData(
-        posterior=model.idata_.posterior,
-        observed_data=model.idata_.observed_data.merge(
-            model.idata_.constant_data[["cell_kind", "lower", "upper"]]
-        ),
-    )
-    np.testing.assert_array_equal(
-        cell_data(old)["cell_kind"].to_numpy(),
-        cell_data(model.idata_)["cell_kind"].to_numpy(),
-    )
-    with pytest.raises(sm.StanmixInputError, match="not the InferenceData"):
-        cell_data(az.InferenceData(posterior=model.idata_.posterior))
 
 
 # -- separation of mixtures of regressions -------------------------------------

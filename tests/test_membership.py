@@ -12,17 +12,32 @@ from scipy import integrate
 from scipy.special import logsumexp
 from scipy.stats import norm
 
+from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.exceptions import StanmixInputError
+from stanmix.families import get_family
 from stanmix.hdi import hdi
-from stanmix.membership import (
-    MembershipSummary,
-    joint_log_terms,
-    log_likelihood,
-    membership_draws,
-    membership_mean,
-    membership_summary,
-)
+from stanmix.likelihood import MembershipSummary
+
+NORMAL = get_family("normal")
+
+
+def _normal(function):
+    """``function`` of stanmix.likelihood for normal diagonal draws given as
+    arrays: weights (S, K), means and scales (S, K, D)."""
+
+    def call(cells, weights, means, scales, **options):
+        draws = {"w": weights, "mu": means, "sigma": scales}
+        return function(NORMAL, cells, draws, **options)
+
+    return call
+
+
+joint_log_terms = _normal(likelihood.log_terms)
+log_likelihood = _normal(likelihood.log_likelihood)
+membership_draws = _normal(likelihood.membership_draws)
+membership_mean = _normal(likelihood.membership_mean)
+membership_summary = _normal(likelihood.membership_summary)
 
 # --------------------------------------------------------------------------
 # Fixtures
@@ -404,9 +419,7 @@ def test_non_finite_and_non_positive_draws(problem):
         membership_draws(cells, weights * 2, means, scales)
 
 
-@pytest.mark.parametrize(
-    "bad_prob", [0.0, 1.0, -0.1, 1.5, float("nan"), "high", "0.5", True]
-)
+@pytest.mark.parametrize("bad_prob", [0.0, 1.0, -0.1, 1.5, "high", "0.5", True])
 def test_bad_hdi_prob(problem, bad_prob):
     cells, weights, means, scales = problem
     with pytest.raises(StanmixInputError, match=r"hdi_prob must be .*between 0 and 1"):
@@ -415,11 +428,20 @@ def test_bad_hdi_prob(problem, bad_prob):
         hdi(np.arange(10.0), prob=bad_prob)
 
 
+def test_nan_hdi_prob_is_refused_as_not_finite(problem):
+    cells, weights, means, scales = problem
+    with pytest.raises(StanmixInputError, match=r"hdi_prob must be finite, got nan"):
+        membership_summary(cells, weights, means, scales, hdi_prob=float("nan"))
+
+
 def test_bad_options_and_cells(problem):
     cells, weights, means, scales = problem
-    with pytest.raises(StanmixInputError, match=r"chunk_size must be a positive"):
+    with pytest.raises(
+        StanmixInputError,
+        match=r"chunk_size must be at least 1, got 0; leave it as None",
+    ):
         log_likelihood(cells, weights, means, scales, chunk_size=0)
-    with pytest.raises(StanmixInputError, match=r"n_threads must be >= 1, got 0"):
+    with pytest.raises(StanmixInputError, match=r"n_threads must be at least 1, got 0"):
         membership_summary(cells, weights, means, scales, n_threads=0)
     with pytest.raises(StanmixInputError, match=r"dtype must be a floating type"):
         membership_draws(cells, weights, means, scales, dtype=int)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import stanmix as sm
-from stanmix.membership import membership_draws
+from stanmix.likelihood import membership_draws
 
 TRUE_MEANS = np.array([-1.0, 1.0])
 
@@ -170,9 +170,7 @@ def test_membership_table(fixed_scale, data):
     np.testing.assert_allclose(sums, 1.0, atol=1e-9)
 
     draws = fixed_scale.param_draws()
-    per_draw = membership_draws(
-        fixed_scale.cells_, draws["w"], draws["mu"], draws["sigma"]
-    )
+    per_draw = membership_draws(fixed_scale.family_, fixed_scale.cells_, draws)
     np.testing.assert_allclose(per_draw.sum(axis=-1), 1.0, atol=1e-12)
 
     proba = fixed_scale.predict_proba(np.array([-4.0, 4.0]))

@@ -318,7 +318,7 @@ def bad(match: str, datasets=DATA, model=None, **options):
         bad(r"fit_kwargs\[0\] has 'seed'", fit_kwargs=[{"seed": 1}, {}, {}]),
         bad("the data go in datasets", fit_kwargs={"X": DATA[0]}),
         bad("seeds has 2 entries for 3", seeds=[1, 2]),
-        bad(r"seeds\[2\] must be a non-negative", seeds=[1, 2, -3]),
+        bad(r"seeds\[2\] must be at least 0, got -3", seeds=[1, 2, -3]),
         bad("both seeds and fit_kwargs", seeds=[1, 2, 3], fit_kwargs={"seed": 1}),
         bad(
             "fit_kwargs must be a mapping",

@@ -460,3 +460,23 @@ def test_real_nuts_run_relabelled(two_normal_fit, method):
     mcse_ordered = az.mcse(ordered)["mu"].values
     diff = means[order] - ordered["mu"].mean(("chain", "draw")).values
     assert np.all(np.abs(diff) < 4.0 * np.hypot(mcse, mcse_ordered))
+
+
+def test_a_constant_variable_has_no_rhat_or_ess_before_or_after_relabelling():
+    """A known scale, equal in every component, is constant before and after
+    the permutation: nothing to check, so NaN (as the fit's own convergence
+    table has it), not ArviZ's ESS of the draw count."""
+    rng = np.random.default_rng(3)
+    mu = np.stack([rng.normal(-2, 0.1, (4, 100)), rng.normal(2, 0.1, (4, 100))], -1)
+    mu[1] = mu[1][..., ::-1]  # chain 1 has the labels the other way round
+    idata = az.from_dict(
+        posterior={"mu": mu, "sigma": np.full((4, 100, 2), 1.5)},
+        dims={"mu": ["component"], "sigma": ["component"]},
+    )
+    _, report = relabel_idata(idata, "order")
+    for figures in (report.rhat_before, report.rhat_after):
+        assert np.isnan(figures["sigma"]).all()
+    for figures in (report.ess_before, report.ess_after):
+        assert np.isnan(figures["sigma"]).all()
+    assert float(report.rhat_after["mu"].max()) < 1.01
+    assert float(report.ess_after["mu"].min()) > 200

@@ -232,9 +232,9 @@ def test_joblib_workers_see_one_usable_core():
 @pytest.mark.parametrize(
     ("model", "value", "match"),
     [
-        (sm.NormalMixture(2), 0, "threads_per_chain must be >= 1"),
-        (sm.NormalMixture(2), "2", "positive integer"),
-        (sm.NormalMixture(2), True, "positive integer"),
+        (sm.NormalMixture(2), 0, "threads_per_chain must be at least 1"),
+        (sm.NormalMixture(2), "2", "must be an integer"),
+        (sm.NormalMixture(2), True, "must be an integer"),
         (sm.Mixture(2, family="normal_per_dimension"), 2, "has no within-chain"),
     ],
 )

@@ -226,7 +226,7 @@ class StanliEngine(Engine):
             output_draws=int(draws),
             **options,
         )
-        names = [_bracket(n) for n in bridge.param_names(include_tp=True)]
+        names = bridge.param_names(include_tp=True)
         constrained = np.array(
             [bridge.param_constrain(q, include_tp=True) for q in fit.draws]
         )
@@ -333,11 +333,6 @@ def _per_chain(inits, chains: int) -> Sequence[Mapping]:
     return inits
 
 
-def _bracket(name: str) -> str:
-    base, *index = name.split(".")
-    return f"{base}[{','.join(index)}]" if index else base
-
-
 def _digest(data: Mapping) -> bytes:
     """A hash of a program's data: names, types, shapes and values."""
     h = hashlib.blake2b(digest_size=20)
@@ -373,7 +368,7 @@ def _progress(stanli, chains: int, iterations: int, show: bool) -> Iterator[int]
 
     stanli reports progress through a module-level printer; while the bar is
     shown that printer is replaced by one that advances the bar, and the
-    end-of-run report is sent to the log instead of stdout.
+    end-of-run report (the bar has shown it) is not printed.
     """
     printer = getattr(stanli, "_print_sample_progress", None)
     reporter = getattr(stanli, "_print_sample_reports", None)

@@ -86,7 +86,7 @@ def cmdstan_available() -> bool:
         import cmdstanpy
 
         found = cmdstanpy.cmdstan_path()
-    except Exception:
+    except (ImportError, OSError, ValueError):  # none found, or unreadable
         return False
     return cmdstan_problem(found) is None
 

@@ -10,10 +10,6 @@ from stanmix._validation import float_array
 from stanmix.exceptions import StanmixInputError
 
 
-def as_float(value, name: str) -> np.ndarray:
-    return float_array(name, value)
-
-
 def _first(mask: np.ndarray, axes: Sequence[str]) -> str:
     where = np.argwhere(mask)[0]
     return ", ".join(f"{a} {i}" for a, i in zip(axes, where, strict=False))
@@ -43,7 +39,7 @@ def draws(
     label = LABELS.get(name, name)
     if name not in params:
         raise StanmixInputError(f"the draws have no {name!r} ({label}); give it too")
-    arr = as_float(params[name], label)
+    arr = float_array(label, params[name])
     if arr.shape != tuple(shape):
         raise StanmixInputError(
             f"{label} must have shape {tuple(shape)} = ({', '.join(axes)}), got "
@@ -68,7 +64,7 @@ def draws(
 
 def weights(params: Mapping) -> np.ndarray:
     """``w`` as (S, K) float64 mixing proportions."""
-    w = as_float(params.get("w"), "weights") if "w" in params else None
+    w = float_array("weights", params.get("w")) if "w" in params else None
     if w is None:
         raise StanmixInputError("the draws have no 'w' (weights)")
     if w.ndim != 2:
@@ -105,7 +101,11 @@ def per_component(
     params: Mapping, name: str, s: int, k: int, d: int, *, positive: bool = False
 ) -> np.ndarray:
     """A (S, K, D) parameter (means, scales); with D = 1, (S, K) is accepted."""
-    arr = as_float(params.get(name), LABELS.get(name, name)) if name in params else None
+    arr = (
+        float_array(LABELS.get(name, name), params.get(name))
+        if name in params
+        else None
+    )
     if arr is not None and d == 1 and arr.ndim == 2:
         arr = arr[..., None]
     return draws(

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from stanmix.cells import INTERVAL, LEFT, OBSERVED, RIGHT, CellTable
+from stanmix.cells import INTERVAL, LEFT, RIGHT, CellTable
 from stanmix.families import _checks
 from stanmix.families.base import (
     COMPONENT,
@@ -266,7 +266,3 @@ class DiagonalFamily(Family):
     # -- kernel ---------------------------------------------------------------
     def prepare_data(self, cells: CellTable):
         return cells, prepare_censored(cells)
-
-
-def observed_mask(cells: CellTable) -> np.ndarray:
-    return cells.kind == OBSERVED

@@ -77,6 +77,7 @@ import xarray as xr
 from scipy.special import gammaln, log_ndtr
 from scipy.stats import norm
 
+from stanmix import _validation as check
 from stanmix._validation import known_keys
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.cells import Standardization as Units
@@ -123,14 +124,11 @@ def _columns(name: str, value) -> tuple[int, ...]:
 def _order_by(name: str, value) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise StanmixInputError(
-            f"family_options[{name!r}] must be None (order the lines at the "
-            f"predictors' centre) or a predictor's position, got {value!r}"
-        )
-    if value < 0:
-        raise StanmixInputError(f"family_options[{name!r}] must be >= 0, got {value}")
-    return int(value)
+    hint = (
+        "give a predictor's position, or None to order the lines at the "
+        "predictors' centre"
+    )
+    return check.integer(f"family_options[{name!r}]", value, low=0, hint=hint)
 
 
 REGRESSION_OPTIONS = {
@@ -338,10 +336,6 @@ class NormalRegression(Family):
             grainsize=0,
         )
         return data
-
-    def _order_values(self, params: Params, mu: np.ndarray) -> np.ndarray:
-        order = self.settings["order_by"]
-        return mu if order is None else np.asarray(params["beta"])[:, order]
 
     def stan_init(self, params, cells, layout):
         self._design(cells)
@@ -688,8 +682,8 @@ class NormalRegression(Family):
 
     @staticmethod
     def _censored(kind, lower, upper, loc, sigma, nu):
-        """Terms (C, K, S) of censored responses, as the program's
-        ``regression_censored_term``."""
+        """Terms (C, K, S) of censored responses, as the programs'
+        ``cell_log_prob`` (``stan/cells.stanfunctions``) gives them."""
         if nu is None:
             log_cdf = log_ndtr
         else:

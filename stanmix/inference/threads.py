@@ -9,10 +9,9 @@ the count to Stan.
 
 from __future__ import annotations
 
-import numbers
 import os
 
-from stanmix.exceptions import StanmixInputError
+from stanmix import _validation as check
 
 
 def usable_cores() -> int:
@@ -42,13 +41,7 @@ def check_threads(value: object) -> int:
     >>> check_threads(2)
     2
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise StanmixInputError(
-            f"threads_per_chain must be a positive integer, got {value!r}"
-        )
-    if value < 1:
-        raise StanmixInputError(f"threads_per_chain must be >= 1, got {value}")
-    return int(value)
+    return check.integer("threads_per_chain", value, low=1)
 
 
 def spare_threads(chains: int, cores: int | None) -> int:

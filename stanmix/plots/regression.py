@@ -116,10 +116,7 @@ def plot_regression(
             "plot_regression draws mixtures of regressions; this model's "
             f"components ({family.family}) have no lines: use plot_clusters"
         )
-    if isinstance(n_grid, bool) or not isinstance(n_grid, (int, np.integer)):
-        raise StanmixInputError(f"n_grid must be an integer >= 2, got {n_grid!r}")
-    if n_grid < 2:
-        raise StanmixInputError(f"n_grid must be an integer >= 2, got {n_grid}")
+    n_grid = check.integer("n_grid", n_grid, low=2)
     names = [str(v) for v in model.idata_.posterior["beta"].coords["predictor"].values]
     if not names:
         raise StanmixInputError("this mixture of regressions has no predictor to plot")
