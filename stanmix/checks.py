@@ -48,6 +48,8 @@ from stanmix.inference_data import az, obs_coord
 __all__ = [
     "PPC_BUDGET",
     "PPC_DRAWS",
+    "PPC_MIN_DRAWS",
+    "affordable_draws",
     "co_clustering",
     "loo_pit",
     "posterior_predictive",
@@ -118,13 +120,32 @@ def _record(values: np.ndarray, cells: CellTable, limits: _Limits):
     return out, (left | right | interval) & ~missing
 
 
-#: Replicated values (draws x cells) ``posterior_predictive`` makes by
-#: default: with more, it uses :data:`PPC_DRAWS` draws.
+#: Replicated values (draws x cells) the checks make when not told how many
+#: replicates to draw: with more, they draw fewer (:func:`affordable_draws`).
 PPC_BUDGET = 20_000_000
 #: Replicates drawn by :func:`ppc_pvalues` when it is not told how many,
 #: and by :func:`posterior_predictive` above :data:`PPC_BUDGET` values or at
-#: a posterior mode.
+#: a posterior mode (fewer where they would pass the budget).
 PPC_DRAWS = 500
+#: Fewest replicates the budget leaves a default check (at 200,000 rows of
+#: 6 columns, 24 million values).
+PPC_MIN_DRAWS = 20
+
+
+def affordable_draws(model: Mixture, wanted: int) -> int:
+    """``wanted`` replicates, or as many as :data:`PPC_BUDGET` values allow
+    when that is fewer, but at least :data:`PPC_MIN_DRAWS` (or ``wanted``).
+
+    Examples
+    --------
+    >>> import stanmix as sm
+    >>> model = sm.Mixture(2).fit(
+    ...     sm.datasets.blobs(100, seed=1).X, method="optimize", seed=1)
+    >>> affordable_draws(model, 500)
+    500
+    """
+    per_draw = max(model.cells_.kind.size, 1)
+    return max(min(wanted, PPC_BUDGET // per_draw), min(wanted, PPC_MIN_DRAWS))
 
 
 def posterior_predictive(
@@ -151,7 +172,8 @@ def posterior_predictive(
     it; all of its draws when it has fewer). By default every draw, as
     :func:`loo_pit` needs (one replicate per draw of ``log_likelihood``),
     unless that makes more than :data:`PPC_BUDGET` values; then
-    :data:`PPC_DRAWS`. The group keeps the fit's attributes
+    :data:`PPC_DRAWS`, or fewer (at least :data:`PPC_MIN_DRAWS`) where those
+    would pass the budget too. The group keeps the fit's attributes
     (engine, versions, ``fit_seed``), its own ``seed``, and ``predictive``.
 
     A point estimate (``method="optimize"``) has no posterior draws: its
@@ -186,7 +208,7 @@ def posterior_predictive(
     if draws is None:
         every = n_chains * n_draws
         small = every * model.cells_.kind.size <= PPC_BUDGET
-        draws = every if small and not plug_in else PPC_DRAWS
+        draws = every if small and not plug_in else affordable_draws(model, PPC_DRAWS)
     if plug_in:
         # One chain holding the mode: drawn from `draws` times.
         n_chains = 1
@@ -246,9 +268,9 @@ def replicates(
         and "posterior_predictive" in model.idata_.groups()
     ):
         return model.idata_.posterior_predictive
-    return posterior_predictive(
-        model, draws=default if draws is None else draws, seed=seed, attach=False
-    )
+    if draws is None:
+        draws = affordable_draws(model, default)
+    return posterior_predictive(model, draws=draws, seed=seed, attach=False)
 
 
 def loo_pit_refusal(model: Mixture) -> str | None:
@@ -333,13 +355,11 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
         ):
             group = None
     if group is None:
-        every = n_chains * n_draws
-        n_obs = model.cells_.n_obs
+        per_draw = max(model.cells_.kind.size, 1)
         group = posterior_predictive(
             model,
-            draws=every
-            if every * n_obs <= PPC_BUDGET
-            else max(PPC_DRAWS, PPC_BUDGET // n_obs),
+            # every draw, or as many as the budget allows
+            draws=min(n_chains * n_draws, max(PPC_MIN_DRAWS, PPC_BUDGET // per_draw)),
             seed=int(rng.integers(check.MAX_SEED)),
             attach=False,
         )
@@ -446,7 +466,9 @@ def ppc_pvalues(
 
     Which replicates are used: with neither ``draws`` nor ``seed`` given,
     the model's own (those :func:`posterior_predictive` attached to
-    ``model.idata_``), or, when it has none, :data:`PPC_DRAWS` new ones.
+    ``model.idata_``), or, when it has none, :data:`PPC_DRAWS` new ones
+    (fewer where they would hold more than :data:`PPC_BUDGET` values: see
+    :func:`affordable_draws`).
     Given ``draws`` or ``seed``, always new ones drawn for them (any
     attached ones are left alone and not used). New replicates are not
     attached to the model.

@@ -63,11 +63,13 @@ INT_MAX = 2**31 - 1
 
 INTERRUPTED = "stanmix: interrupted; no partial output was kept"
 
-#: Defaults of --chains, --warmup, --draws and --adapt-delta (warmup None:
-#: the fit's own choice, 100 with the Laplace metric and 1000 with windowed
-#: adaptation).
+#: Defaults of --chains, --warmup, --draws and --adapt-delta: fit's own
+#: (warmup None: the fit's choice, 100 with the Laplace metric and 1000 with
+#: windowed adaptation). Written out, not imported, so that the command
+#: loads no numerical library before it runs; tests/test_cli.py checks that
+#: they agree with stanmix.inference.settings.
 SAMPLING_DEFAULTS = {"chains": 4, "warmup": None, "draws": 1000, "adapt_delta": 0.95}
-#: The sampling flags each --method uses.
+#: The sampling flags each --method uses (settings.METHOD_ARGS, by method).
 SAMPLING_FLAGS = {
     "sample": ("chains", "warmup", "draws", "adapt_delta"),
     "variational": ("draws",),
@@ -874,6 +876,7 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
     from stanmix.output import RESULT_FILES, write_results
 
     show = not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
+    _say(f"\nWriting the results and the report to {args.out}/")
     before = [
         name
         for name in RESULT_FILES

@@ -650,16 +650,16 @@ class Mixture:
             By default, stored when it holds fewer than 20 million values, a
             row whose several censored cells need a quadrature (full and
             tied covariance) counting as its number of nodes (65 for two
-            cells, 1936 for three), as it costs as much to compute. Never
-            stored for ``method="optimize"`` (one point: ``az.loo`` cannot
-            use it and ``az.waic`` would rank it first with no penalty; see
-            :meth:`bic`), where ``True`` is refused.
+            cells, 1936 for three), as it costs as much to compute; above
+            that a warning says it was not stored (``False`` skips it
+            without one). Never stored for ``method="optimize"`` (one
+            point: ``az.loo`` cannot use it and ``az.waic`` would rank it
+            first with no penalty; see :meth:`bic`), where ``True`` is
+            refused.
         show_progress : bool, optional
-            Progress bar while NUTS samples; by default shown on a terminal.
-            Every method takes it (so one set of settings serves every
-            method, as the command line and :func:`stanmix.fit_many` pass
-            it); ``"optimize"`` and ``"variational"`` have no progress to
-            show, and there it changes nothing.
+            Progress bars while the optimizer's starts run (every method
+            that starts from the posterior mode) and while NUTS samples; by
+            default shown on a terminal. ADVI shows none.
         lower_limit, upper_limit, censored, interval
             Censoring, as :func:`stanmix.censoring.cell_table` takes it:
             detection limits (a number, ``{column: limit}`` or per-cell
@@ -816,6 +816,7 @@ class Mixture:
                         seed,
                         jacobian,
                         confirm=method == "optimize",
+                        show_progress=show_progress,
                         **(engine_options if method == "optimize" else {}),
                     )
                 except RuntimeError as err:
@@ -1171,14 +1172,16 @@ class Mixture:
             cost = c * n_draws * float(family.row_costs(self.cells_).sum())
             log_likelihood = cost <= LOG_LIK_BUDGET
             if not log_likelihood:
-                logger.info(
-                    "pointwise log-likelihood not stored: %d draws x %d rows "
-                    "(costing as %.3g ordinary values) is above the default "
-                    "budget of %d; pass log_likelihood=True to store it",
-                    c * n_draws,
-                    n,
-                    cost,
-                    LOG_LIK_BUDGET,
+                warnings.warn(
+                    f"the pointwise log-likelihood was not stored, so az.loo and "
+                    f"az.waic will not find it: {c * n_draws} draws x {n} rows "
+                    f"would take {8 * c * n_draws * n / 1e9:.2g} GB, and cost as "
+                    f"much to compute as {cost:.3g} values, above the default "
+                    f"budget of {LOG_LIK_BUDGET:.3g}; pass log_likelihood=True to "
+                    "store it anyway, or log_likelihood=False not to (without "
+                    "this warning)",
+                    UserWarning,
+                    stacklevel=check.caller_level(),
                 )
         ll = None
         if log_likelihood:

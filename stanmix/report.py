@@ -714,11 +714,17 @@ def _checks_section(model) -> list[str]:
     # a CmdStan run's own seed (from_cmdstan_csv) may be any unsigned 32-bit
     # value, beyond the seeds stanmix takes; replicates need only a fixed one
     seed = int(model.seed_) % (MAX_SEED + 1)
-    pvalues = checks.ppc_pvalues(model, draws=200, seed=seed)
+    pvalues = checks.ppc_pvalues(
+        model, draws=checks.affordable_draws(model, 200), seed=seed
+    )
     flagged = pvalues.index[(pvalues["p"] < 0.01) | (pvalues["p"] > 0.99)]
     table = pvalues.copy()
     table["p"] = table["p"].map(lambda v: f"{v:.3f}")
-    ppc_png = _render(lambda: plots.plot_ppc(model, draws=PPC_PLOT_DRAWS, seed=seed))
+    ppc_png = _render(
+        lambda: plots.plot_ppc(
+            model, draws=checks.affordable_draws(model, PPC_PLOT_DRAWS), seed=seed
+        )
+    )
     point = model.method_ == "optimize"
     if point:
         out.append(

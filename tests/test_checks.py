@@ -780,3 +780,23 @@ def test_plot_loo_pit_draws_the_curve_in_a_band(two_groups):
     plt.close(ax.figure)
     with pytest.raises(sm.StanmixInputError, match="prob"):
         plot_loo_pit(model, prob=1.5)
+
+
+def test_default_replicates_stay_within_the_value_budget(censored, monkeypatch):
+    """With the draws left to them, the checks draw no more replicated values
+    than PPC_BUDGET allows (but at least PPC_MIN_DRAWS replicates): a large
+    table would otherwise take gigabytes."""
+    _, _, model, _ = censored
+    size = model.cells_.kind.size  # 300 rows x 2 columns
+    monkeypatch.setattr(checks, "PPC_BUDGET", 30 * size)
+    assert checks.affordable_draws(model, 500) == 30
+    assert checks.affordable_draws(model, 10) == 10
+    monkeypatch.setattr(checks, "PPC_BUDGET", 5 * size)
+    assert checks.affordable_draws(model, 500) == checks.PPC_MIN_DRAWS == 20
+    assert checks.affordable_draws(model, 8) == 8
+    rep = checks.posterior_predictive(model, seed=1, attach=False)
+    assert dict(rep["y"].sizes)["chain"] == 2
+    assert dict(rep["y"].sizes)["draw"] == 10  # 20 replicates, 10 from each chain
+    assert dict(checks.replicates(model, None, 2, 100)["y"].sizes)["draw"] == 10
+    given = checks.posterior_predictive(model, draws=60, seed=1, attach=False)
+    assert dict(given["y"].sizes)["draw"] == 30  # what the caller asks for

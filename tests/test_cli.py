@@ -89,6 +89,10 @@ def test_fit_golden_path(table, tmp_path, capsys):
     assert text.count('src="data:image/png;base64,') == 4
     assert "data.csv: 2-component mixture" in text
     assert f"Report: {out / 'report.html'}" in captured.out
+    # said before the files are written, which takes a while on a large table
+    assert f"\nWriting the results and the report to {out}/\n\nResults written" in (
+        captured.out
+    )
 
 
 def test_the_printed_memberships_are_the_files_first_rows(table, tmp_path, capsys):
@@ -672,3 +676,16 @@ def test_family_options_reach_the_model_and_are_checked_before_fitting(
         in capsys.readouterr().err
     )
     assert not (tmp_path / "other").exists()
+
+
+def test_the_sampling_flags_defaults_are_fits():
+    """The command writes fit's defaults out (importing them would load numpy
+    before main); they must stay the same as fit's."""
+    from stanmix.inference.settings import FIT_DEFAULTS, METHOD_ARGS, METHODS
+
+    assert cli.SAMPLING_DEFAULTS == {n: FIT_DEFAULTS[n] for n in cli.SAMPLING_DEFAULTS}
+    assert set(cli.SAMPLING_FLAGS) == set(METHODS)
+    for method, flags in cli.SAMPLING_FLAGS.items():
+        assert set(flags) == {
+            n for n in cli.SAMPLING_DEFAULTS if method in METHOD_ARGS[n]
+        }

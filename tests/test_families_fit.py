@@ -371,8 +371,12 @@ def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch)
         "seed": 1,
         "lower_limit": limits,
     }
-    model = sm.Mixture(2, covariance="full", engine="stanli").fit(X, **fit)
+    with pytest.warns(UserWarning, match="log-likelihood was not stored") as said:
+        model = sm.Mixture(2, covariance="full", engine="stanli").fit(X, **fit)
     assert "log_likelihood" not in model.idata_.groups()
+    (message,) = [str(w.message) for w in said if "not stored" in str(w.message)]
+    assert "20 draws x 60 rows would take 9.6e-06 GB" in message
+    assert "log_likelihood=True" in message
     model = sm.Mixture(2, engine="stanli").fit(X, **fit)
     assert "log_likelihood" in model.idata_.groups()
     model = sm.Mixture(2, covariance="full", engine="stanli").fit(

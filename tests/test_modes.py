@@ -4,6 +4,7 @@ the optimizer stopped."""
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -123,3 +124,34 @@ def test_regression_starts_take_the_same_derived_seeds(monkeypatch):
             for s in spawn_seeds(seed, 4)
         ]
     assert not {str(s) for s in runs[1]} & {str(s) for s in runs[2]}
+
+
+class _Restart:
+    """An engine whose optimizer ends at log density ``lp``."""
+
+    def __init__(self, lp):
+        self.lp = lp
+
+    def optimize(self, *args, **kwargs):
+        return SimpleNamespace(lp=self.lp, variables={})
+
+
+@pytest.mark.parametrize(
+    ("lp", "gain", "warns"),
+    [
+        (-3e5, 0.015, False),  # 5e-8 of the log density: L-BFGS's tolerance
+        (-3e5, 0.06, True),  # 2e-7 of it
+        (-100.0, 0.015, True),  # above CONFIRM_GAIN, which a small one keeps
+        (-100.0, 0.005, False),
+    ],
+)
+def test_the_restart_gain_that_warns_grows_with_the_log_density(lp, gain, warns):
+    from stanmix.inference.modes import _confirmed
+
+    best = SimpleNamespace(lp=lp, variables={"mu": np.zeros((1, 1, 2))})
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        kept = _confirmed(_Restart(lp + gain), None, {}, best, None, 1, True, {})
+    said = [w for w in seen if "stopped before it reached a mode" in str(w.message)]
+    assert len(said) == int(warns)
+    assert kept.lp == (lp + gain if warns else lp)

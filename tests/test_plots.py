@@ -230,6 +230,28 @@ def test_clusters_points_coloured_by_predicted_label_with_uncertainty(overlappin
     assert any(str(UNCERTAIN_BELOW) in t for t in _legend_texts(ax))
 
 
+def test_many_points_are_shuffled_thin_and_rasterized(overlapping):
+    """Past MANY_POINTS, points are drawn in a shuffled order (data sorted by
+    group would hide the first groups under the last), with thin outlines,
+    and as an image inside vector files; fewer stay vector markers."""
+    from stanmix.plots.clusters import MANY_POINTS
+
+    _, model = overlapping
+    small = _collection(plot_clusters(model), "points:observed")
+    assert not small.get_rasterized()
+    assert small.get_linewidths()[0] == pytest.approx(0.7)
+    big = sm.datasets.blobs(5500, seed=5, scale=1.6).X.sort_values("x")
+    assert len(big) > MANY_POINTS
+    points = _collection(plot_clusters(model, big), "points:observed")
+    assert points.get_rasterized()
+    assert points.get_linewidths()[0] == pytest.approx(0.3)
+    drawn = np.asarray(points.get_offsets())
+    given = big[["x", "y"]].to_numpy()
+    assert not np.array_equal(drawn, given)  # not in the rows' order
+    order = np.lexsort(drawn.T[::-1])
+    np.testing.assert_array_equal(drawn[order], given[np.lexsort(given.T[::-1])])
+
+
 def test_clusters_dims_by_name_and_new_data(overlapping):
     X, model = overlapping
     ax = plot_clusters(model, dims=("y", "x"))

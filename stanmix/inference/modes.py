@@ -13,8 +13,13 @@ from stanmix.engines import Engine, EngineResult
 from stanmix.parallel import spawn_seeds
 
 #: A restart from an optimizer's end point that raises the log density by
-#: more than this says the first run stopped before the mode.
+#: more than this says the first run stopped before the mode...
 CONFIRM_GAIN = 0.01
+#: ... or by more than this fraction of the log density's size, where that
+#: is larger: L-BFGS stops on relative changes (Stan's tol_rel_obj and
+#: tol_rel_grad), so on a large table (a log density of 3e5, say) a restart
+#: may gain a few hundredths without the first run having stopped short.
+CONFIRM_RELATIVE_GAIN = 1e-7
 
 
 def best_mode(
@@ -25,6 +30,7 @@ def best_mode(
     seed: int,
     jacobian: bool = True,
     confirm: bool = False,
+    show_progress: bool = False,
     **options,
 ) -> tuple[EngineResult, np.ndarray]:
     """Optimize from every init; the result with the highest log density and
@@ -42,11 +48,23 @@ def best_mode(
 
     With ``confirm``, the optimizer is started once more where the best
     start stopped: at a mode it stays (its log density rises by less than
-    ``CONFIRM_GAIN``); otherwise the first run stopped short (at ``iter``,
+    ``CONFIRM_GAIN``, or ``CONFIRM_RELATIVE_GAIN`` of its size where that
+    is more); otherwise the first run stopped short (at ``iter``,
     say), which is a warning, and the higher of the two points is kept.
+
+    ``show_progress`` shows a bar that advances as each start (and the
+    restart) ends: on a large table each can take minutes.
     """
+    from tqdm.auto import tqdm
+
     seeds = spawn_seeds(seed, len(inits) + 1)
     results, errors, started = [], [], []
+    bar = tqdm(
+        total=len(inits) + int(confirm),
+        desc="posterior mode",
+        unit="start",
+        disable=not show_progress,
+    )
     for init, start_seed in zip(inits, seeds, strict=False):
         try:
             results.append(
@@ -63,7 +81,10 @@ def best_mode(
             errors.append(check.one_line(str(err)))
         else:
             started.append(init)
+        finally:
+            bar.update()
     if not results:
+        bar.close()
         raise RuntimeError(f"every optimizer start failed; first error: {errors[0]}")
     lps = np.array([r.lp for r in results])
     top = int(np.argmax(lps))
@@ -79,6 +100,8 @@ def best_mode(
             jacobian,
             options,
         )
+        bar.update()
+    bar.close()
     worse = lps < lps.max() - 0.01 * max(1.0, abs(lps.max()) * 1e-3)
     if worse.any():
         warnings.warn(
@@ -138,7 +161,7 @@ def _confirmed(
     except (RuntimeError, ValueError):
         return best
     gain = again.lp - best.lp
-    if gain <= CONFIRM_GAIN:
+    if gain <= max(CONFIRM_GAIN, CONFIRM_RELATIVE_GAIN * abs(best.lp)):
         return best
     given = options.get("iter")
     warnings.warn(

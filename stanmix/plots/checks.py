@@ -84,7 +84,9 @@ def plot_ppc(
     draws, seed : int, optional
         With neither, the model's attached replicates (at most 100 shown;
         100 new ones when it has none); with either, new ones (``draws``,
-        100 by default), not attached to the model.
+        100 by default), not attached to the model. The default 100 are
+        fewer (at least 20) where they would hold more than 20 million
+        values (:func:`stanmix.checks.affordable_draws`).
     ax : matplotlib Axes or sequence of Axes, optional
         Where to draw: one Axes per column, in the model's column order (an
         array from ``plt.subplots`` is flattened). The panels' titles then
