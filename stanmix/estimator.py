@@ -91,6 +91,10 @@ CENSORED_WARN = 0.9
 STEPHENS_BUDGET = 50_000_000
 #: Pointwise log-likelihood values stored by default (log_likelihood=None).
 LOG_LIK_BUDGET = 20_000_000
+#: Rows x components integrated by a quadrature on every gradient above
+#: which fit warns of the time and memory they take (on the embedded
+#: engine about 45 ms per gradient, and 15 s and 350 MB to build).
+QUADRATURE_WARN = 200
 
 
 class Mixture:
@@ -749,6 +753,23 @@ class Mixture:
                 f"method={method!r} {what} (correlations pulled toward +-1, means "
                 "past the limits). Use method='sample', whose draws of them give "
                 "the posterior exactly, or covariance='diag'",
+                UserWarning,
+                stacklevel=check.caller_level(),
+            )
+        quadratures = family.quadrature_rows(cells)
+        if quadratures * k > QUADRATURE_WARN:
+            warnings.warn(
+                f"{quadratures} rows have two censored cells beside observed ones, "
+                f"which method={method!r} integrates under each of the {k} "
+                "components on every gradient (a quadrature of 65 nodes or "
+                "more): measured on the embedded engine at 6 columns and 4 "
+                "components, about 0.23 ms per row and component for each "
+                "gradient and 0.3 s and 7 MB per row to build the model "
+                "(docs/benchmarks.md, 'Rows censored in two columns'), so this "
+                "fit may take long and need much memory. method='sample' keeps "
+                "such cells as latent "
+                "values instead, and covariance='diag' integrates every "
+                "censored cell by its CDF",
                 UserWarning,
                 stacklevel=check.caller_level(),
             )

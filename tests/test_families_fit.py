@@ -343,6 +343,43 @@ def test_correlation_pairs_are_named_unambiguously_when_names_hold_colons():
     assert corr["corr[0, a:b & c]"] == pytest.approx(fitted[2, 3] / (sd[2] * sd[3]))
 
 
+@pytest.mark.parametrize(("limit", "warns"), [(9, True), (10, False)])
+def test_rows_integrated_on_every_gradient_are_warned_of_before_the_fit(
+    limit, warns, monkeypatch
+):
+    """Rows with two censored cells beside observed ones are a quadrature per
+    component on every gradient for optimize and ADVI: past QUADRATURE_WARN
+    (rows x components) fit says what they cost before it starts."""
+    from stanmix import estimator
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.uniform(-1, 3, size=(60, 3)), columns=["a", "b", "c"])
+    X.iloc[:5, :2] = -1.5  # five rows censored in two columns beside c
+    X.iloc[5:8] = -1.5  # three censored in every column: latent, no quadrature
+    limits = {"a": -1.5, "b": -1.5, "c": -1.5}
+    cells, _ = cell_table(X, lower_limit=limits)
+    full = sm.Mixture(2, covariance="full")._make_family()
+    assert full.for_method("optimize").quadrature_rows(cells) == 5
+    assert full.for_method("variational").quadrature_rows(cells) == 5
+    assert full.for_method("sample").quadrature_rows(cells) == 0  # latent
+    student = sm.Mixture(2, covariance="full", family="student_t")._make_family()
+    assert student.for_method("optimize").quadrature_rows(cells) == 0
+    assert sm.Mixture(2)._make_family().quadrature_rows(cells) == 0
+    monkeypatch.setattr(estimator, "QUADRATURE_WARN", limit)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sm.Mixture(2, covariance="full", engine="stanli").fit(
+            X, method="optimize", seed=1, n_starts=1, lower_limit=limits
+        )
+    said = [str(w.message) for w in seen if "beside observed ones" in str(w.message)]
+    assert len(said) == int(warns)
+    if warns:
+        assert said[0].startswith("5 rows have two censored cells")
+        assert "each of the 2 components" in said[0]
+        assert "method='sample'" in said[0]
+
+
 def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch):
     """A row with several censored cells under a full covariance is a
     quadrature (65 nodes for two cells, 1936 for three): the default

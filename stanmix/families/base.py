@@ -165,6 +165,12 @@ class Family(abc.ABC):
         parameters (none where every censored cell is integrated exactly)."""
         return 0
 
+    def quadrature_rows(self, cells: CellTable) -> int:
+        """Rows whose log density the program takes by a quadrature, under
+        each component on every gradient (none where every censored cell
+        has a closed form or a shared rectangle)."""
+        return 0
+
     def row_costs(self, cells: CellTable) -> np.ndarray:
         """Each row's cost in the log-likelihood and memberships, in units of
         an ordinary row (1): for rows whose probability is a quadrature,

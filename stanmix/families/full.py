@@ -206,6 +206,12 @@ class FullCovariance(Family):
     def n_latent(self, cells):
         return int(latent_cells(cells, self.student_t, self.integrate_pairs)[0].size)
 
+    def quadrature_rows(self, cells):
+        if not self.integrate_pairs or self.student_t:
+            return 0
+        beside = (cells.kind == OBSERVED).any(axis=1)
+        return int(((cells.censored.sum(axis=1) == 2) & beside).sum())
+
     def row_costs(self, cells):
         censored = cells.censored.sum(axis=1)
         nodes = {
