@@ -131,13 +131,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for n in (int(v) for v in args.rows.split(",")):
         for pairs in (0, 1):
-            done = subprocess.run(
-                [sys.executable, __file__, "--one", str(n), str(pairs)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(done.stdout.strip().splitlines()[-1])
+            r = _in_own_process("--one", n, pairs)
             how = "integrated" if pairs else "latent"
             print(
                 f"| {n:,} | {how} | {r['pair_rows']} | {r['build_s']} | "
@@ -149,15 +143,21 @@ def main() -> None:
     print("\n| rows | limits | fit s | peak MB |\n|---|---|---|---|")
     for n in (int(v) for v in args.rows.split(",")):
         for censored in (0, 1):
-            done = subprocess.run(
-                [sys.executable, __file__, "--one-fit", str(n), str(censored)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            r = json.loads(done.stdout.strip().splitlines()[-1])
+            r = _in_own_process("--one-fit", n, censored)
             how = "applied" if censored else "none"
             print(f"| {n:,} | {how} | {r['fit_s']} | {r['peak_mb']} |", flush=True)
+
+
+def _in_own_process(flag: str, n: int, setting: int) -> dict:
+    """This script's ``flag`` run for ``n`` rows in a process of its own
+    (its peak memory its own), read back from its last line."""
+    done = subprocess.run(
+        [sys.executable, __file__, flag, str(n), str(setting)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
