@@ -7,7 +7,7 @@ import difflib
 import numbers
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from stanmix.exceptions import StanmixInputError
 MAX_SEED = 2**31 - 1
 
 
-def _refuse(message: str, hint: str) -> None:
+def _refuse(message: str, hint: str) -> NoReturn:
     raise StanmixInputError(f"{message}; {hint}" if hint else message)
 
 

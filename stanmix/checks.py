@@ -355,11 +355,10 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
         ):
             group = None
     if group is None:
-        per_draw = max(model.cells_.kind.size, 1)
         group = posterior_predictive(
             model,
             # every draw, or as many as the budget allows
-            draws=min(n_chains * n_draws, max(PPC_MIN_DRAWS, PPC_BUDGET // per_draw)),
+            draws=affordable_draws(model, n_chains * n_draws),
             seed=int(rng.integers(check.MAX_SEED)),
             attach=False,
         )

@@ -59,49 +59,49 @@ def best_mode(
 
     seeds = spawn_seeds(seed, len(inits) + 1)
     results, errors, started = [], [], []
-    bar = tqdm(
+    with tqdm(
         total=len(inits) + int(confirm),
         desc="posterior mode",
         unit="start",
         disable=not show_progress,
-    )
-    for init, start_seed in zip(inits, seeds, strict=False):
-        try:
-            results.append(
-                engine.optimize(
-                    stan_file,
-                    data,
-                    seed=start_seed,
-                    jacobian=jacobian,
-                    init=init,
-                    **options,
+    ) as bar:
+        for init, start_seed in zip(inits, seeds, strict=False):
+            try:
+                results.append(
+                    engine.optimize(
+                        stan_file,
+                        data,
+                        seed=start_seed,
+                        jacobian=jacobian,
+                        init=init,
+                        **options,
+                    )
                 )
+            except RuntimeError as err:
+                errors.append(check.one_line(str(err)))
+            else:
+                started.append(init)
+            finally:
+                bar.update()
+        if not results:
+            raise RuntimeError(
+                f"every optimizer start failed; first error: {errors[0]}"
             )
-        except RuntimeError as err:
-            errors.append(check.one_line(str(err)))
-        else:
-            started.append(init)
-        finally:
+        lps = np.array([r.lp for r in results])
+        top = int(np.argmax(lps))
+        best = results[top]
+        if confirm:
+            best = _confirmed(
+                engine,
+                stan_file,
+                data,
+                best,
+                started[top],
+                seeds[-1],
+                jacobian,
+                options,
+            )
             bar.update()
-    if not results:
-        bar.close()
-        raise RuntimeError(f"every optimizer start failed; first error: {errors[0]}")
-    lps = np.array([r.lp for r in results])
-    top = int(np.argmax(lps))
-    best = results[top]
-    if confirm:
-        best = _confirmed(
-            engine,
-            stan_file,
-            data,
-            best,
-            started[top],
-            seeds[-1],
-            jacobian,
-            options,
-        )
-        bar.update()
-    bar.close()
     worse = lps < lps.max() - 0.01 * max(1.0, abs(lps.max()) * 1e-3)
     if worse.any():
         warnings.warn(
