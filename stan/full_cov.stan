@@ -22,11 +22,13 @@
 // cut where the inner probability steps), once per distinct rectangle.
 // With integrate_pairs = 1 so are a row's two censored cells beside
 // observed ones, under their bivariate normal distribution given the
-// observed cells, row by row: exact where the latent values below would
-// give a joint density whose mode is far from the posterior's (stanmix's
-// optimize and ADVI), but a quadrature per row and component on every
-// gradient, far slower for NUTS than latent values, which it samples
-// correctly.
+// observed cells, row by row and component by component: in closed form
+// (Owen's T function, quadrant_log_prob) where both cells are one-sided
+// and that is exact to rounding in the row's density, else by the same
+// quadrature (pair_pattern_terms). Exact where the latent values below
+// would give a joint density whose mode is far from the posterior's
+// (stanmix's optimize and ADVI), but slower per gradient than latent
+// values, which NUTS samples correctly.
 // Other rows with censored cells (two or more with Student-t components)
 // use augmentation
 // instead: each of those cells is a parameter (a latent true value,

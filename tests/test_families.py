@@ -11,7 +11,9 @@ against numerical integration.
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 
 import numpy as np
@@ -367,6 +369,228 @@ def test_a_pair_cut_at_an_end_compiles_and_keeps_a_finite_gradient(
     for _ in range(40):
         point = unc + rng.normal(size=unc.size) * 1e-15
         assert np.isfinite(bridge.log_density_gradient(point)[1]).all()
+
+
+def _quadrant_function():
+    source = (
+        "functions {\n"
+        + "".join(
+            f"#include {name}.stanfunctions\n"
+            for name in ("mixture", "cells", "patterns")
+        )
+        + "}\n"
+    )
+    return stanli.Function(
+        "quadrant_log_prob", stan_code=source, include_paths=[str(STAN_DIR)]
+    )
+
+
+def _quadrant_by_quadrature(h: float, k: float, r: float) -> float:
+    """log P(Z1 <= h, Z2 <= k) for standard normals with correlation r, by
+    scipy's adaptive quadrature over z1 (split where the inner probability
+    steps), over z1 > h and subtracted from Phi(k) where P is large."""
+    s = math.sqrt(1 - r * r)
+    inner = lambda z: stats.norm.pdf(z) * special.ndtr((k - r * z) / s)  # noqa: E731
+
+    def over(a: float, b: float) -> float:
+        ends = [a, *sorted(p for p in ([k / r] if r else []) if a < p < b), b]
+        return sum(
+            integrate.quad(inner, u, v, limit=200, epsabs=0, epsrel=1e-13)[0]
+            for u, v in itertools.pairwise(ends)
+        )
+
+    if min(special.ndtr(h), special.ndtr(k)) < 0.5:
+        return math.log(over(-np.inf, h))
+    return math.log(special.ndtr(k) - over(h, np.inf))
+
+
+def test_the_closed_form_of_two_one_sided_cells_matches_adaptive_quadrature():
+    """quadrant_log_prob (Owen's T) on random pairs of one-sided cells of
+    every kind, means and scales, correlations up to 0.99 and limits up to 6
+    SDs out: where it reports its P accurate relative to itself, log P is
+    within 1e-10 of scipy's adaptive quadrature; where only absolutely, P
+    is within 1e-13 of the larger cell probability it reports; nothing is
+    NaN or infinite."""
+    quadrant = _quadrant_function()
+    rng = np.random.default_rng(11)
+    seen = set()
+    for _ in range(300):
+        kinds = rng.integers(1, 3, 2)
+        m = rng.normal(0, 2, 2)
+        sd = np.exp(rng.normal(0, 1, 2))
+        r = rng.uniform(-0.99, 0.99)
+        z = rng.uniform(-6, 6, 2)
+        limit = m + sd * z
+        got = quadrant(
+            kind1=int(kinds[0]),
+            lo1=float(limit[0]),
+            hi1=float(limit[0]),
+            kind2=int(kinds[1]),
+            lo2=float(limit[1]),
+            hi2=float(limit[1]),
+            m1=float(m[0]),
+            m2=float(m[1]),
+            s11=float(sd[0] ** 2),
+            s12=float(r * sd[0] * sd[1]),
+            s22=float(sd[1] ** 2),
+        )
+        assert np.isfinite(got).all()
+        sign = np.where(kinds == 1, 1.0, -1.0)  # a cell bounded below flips
+        h, k = sign * z
+        expected = _quadrant_by_quadrature(h, k, sign[0] * sign[1] * r)
+        assert got[2] == pytest.approx(
+            max(special.log_ndtr(h), special.log_ndtr(k)), rel=1e-12
+        )
+        seen.add(int(got[1]))
+        if got[1] == 2:
+            assert got[0] == pytest.approx(expected, abs=1e-10)
+        assert abs(math.exp(got[0]) - math.exp(expected)) <= 1e-13 * math.exp(got[2])
+    assert seen == {1, 2}
+
+
+@pytest.mark.parametrize(
+    ("z1", "z2", "r", "accuracy"),
+    [
+        (1e-10, -1.0, 0.3, 0),  # a limit at the mean: a_h would divide by 0
+        (-1.0, 0.5, 0.995, 0),  # beyond the tested correlations
+        (-40.0, -40.0, 0.2, 1),  # both cells' probabilities underflow
+        (-1.0, -1.0, -0.99, 1),  # P far below either cell's probability
+    ],
+)
+def test_the_closed_form_declines_where_it_is_not_accurate(z1, z2, r, accuracy):
+    """At a limit at the mean, above |r| = 0.99, and where P is below its
+    rounding error, quadrant_log_prob reports that it is not accurate
+    (0: not used; 1: absolutely only), with finite values and a finite
+    gradient-safe bound."""
+    quadrant = _quadrant_function()
+    got = quadrant(
+        kind1=1,
+        lo1=0.0,
+        hi1=z1,
+        kind2=1,
+        lo2=0.0,
+        hi2=z2,
+        m1=0.0,
+        m2=0.0,
+        s11=1.0,
+        s12=r,
+        s22=1.0,
+    )
+    assert np.isfinite(got).all()
+    assert got[1] == accuracy
+    assert got[0] <= got[2] + 1e-12
+
+
+def test_pair_rows_take_the_closed_form_where_it_is_exact_to_rounding():
+    """Rows censored in two of three columns beside an observed one, under
+    two components 8 SDs apart: a row's pair near its own component takes
+    the closed form accurate relative to itself, under the far one the
+    closed form accurate only absolutely (its term 1e-14 of the row's or
+    less), and intervals and rows between the components the quadrature
+    (each kind of term is present, classified here from the conditional
+    distributions). At the start and at points around it the program's
+    log_lik equals the Python likelihood (quadrature for every term) to
+    1e-10, and the log density's gradient matches central differences."""
+    quadrant = _quadrant_function()
+    family = FAMILIES["normal", "full"]().for_method("optimize")
+    rng = np.random.default_rng(5)
+    rows = []
+    for centre, kinds in [
+        (0.0, (LEFT, LEFT)),
+        (0.0, (LEFT, RIGHT)),
+        (8.0, (RIGHT, RIGHT)),
+        (8.0, (LEFT, RIGHT)),
+        (0.0, (INTERVAL, LEFT)),
+        (4.0, (LEFT, LEFT)),
+    ]:
+        for _ in range(3):
+            rows.append((centre + rng.normal(0, 0.7, 3), kinds))
+    n = len(rows)
+    values = np.full((n, 3), np.nan)
+    kind = np.full((n, 3), OBSERVED, np.int8)
+    lower, upper = np.full((n, 3), np.nan), np.full((n, 3), np.nan)
+    for i, (x, kinds) in enumerate(rows):
+        values[i, 2] = x[2]
+        for c, code in enumerate(kinds):
+            kind[i, c] = code
+            lower[i, c] = x[c] - 0.5 if code in (RIGHT, INTERVAL) else np.nan
+            upper[i, c] = x[c] + 0.5 if code in (LEFT, INTERVAL) else np.nan
+    # one cell 8 SDs beyond the near component's reach but not the other's:
+    # there P is below the closed form's rounding, which stands in for it
+    values = np.vstack([values, [np.nan, np.nan, 5.0]])
+    kind = np.vstack([kind, [LEFT, RIGHT, OBSERVED]]).astype(np.int8)
+    lower = np.vstack([lower, [np.nan, 8.5, np.nan]])
+    upper = np.vstack([upper, [7.0, np.nan, np.nan]])
+    n += 1
+    cells = CellTable(values, kind, lower, upper)
+    means = np.array([[0.0, 0.0, 0.0], [8.0, 8.0, 8.0]])
+    sds = np.array([[1.0, 1.2, 0.9], [1.1, 0.8, 1.0]])
+    corr = np.stack([np.eye(3)] * 2)
+    corr[:, 0, 1] = corr[:, 1, 0] = [0.5, -0.4]
+    corr[:, 0, 2] = corr[:, 2, 0] = [0.3, 0.2]
+    corr[:, 1, 2] = corr[:, 2, 1] = [-0.2, 0.4]
+    weights = np.array([0.6, 0.4])
+    start = family.start(means, sds, weights, corr)
+    bridge, unc, _ = _program_point(family, cells, start)
+
+    # each row's terms, classified as pair_pattern_terms does
+    classes = set()
+    for i in range(n):
+        terms = []
+        for j in range(2):
+            cov = corr[j] * np.outer(sds[j], sds[j])
+            gain = cov[:2, 2] / cov[2, 2]
+            m = means[j, :2] + gain * (values[i, 2] - means[j, 2])
+            s = cov[:2, :2] - np.outer(gain, cov[2, :2])
+            base = np.log(weights[j]) + stats.norm.logpdf(
+                values[i, 2], means[j, 2], np.sqrt(cov[2, 2])
+            )
+            if INTERVAL in kind[i, :2]:
+                terms.append((0, -np.inf, -np.inf))
+                continue
+            q = quadrant(
+                kind1=int(kind[i, 0]),
+                lo1=float(np.nan_to_num(lower[i, 0])),
+                hi1=float(np.nan_to_num(upper[i, 0])),
+                kind2=int(kind[i, 1]),
+                lo2=float(np.nan_to_num(lower[i, 1])),
+                hi2=float(np.nan_to_num(upper[i, 1])),
+                m1=float(m[0]),
+                m2=float(m[1]),
+                s11=float(s[0, 0]),
+                s12=float(s[0, 1]),
+                s22=float(s[1, 1]),
+            )
+            terms.append((int(q[1]), base + q[0], base + q[2]))
+        best = max([t[1] for t in terms if t[0] == 2], default=-np.inf)
+        for accuracy, _, reach in terms:
+            small = accuracy == 1 and reach <= best
+            classes.add(
+                "relative" if accuracy == 2 else "small" if small else "quadrature"
+            )
+    assert classes == {"relative", "small", "quadrature"}
+
+    point_rng = np.random.default_rng(6)
+    for spread in (0.0, 0.1, 0.3):
+        point = unc + point_rng.normal(0, spread, unc.size)
+        names = [
+            f"{v.split('.')[0]}[{','.join(v.split('.')[1:])}]" if "." in v else v
+            for v in bridge.param_names(include_tp=True, include_gq=True)
+        ]
+        draw = bridge.param_constrain(
+            point, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
+        )
+        at = unflatten(names, draw[None, None])
+        params = {name: arr[0] for name, arr in family.from_stan(at).items()}
+        ours = likelihood.log_likelihood(family, cells, params)[0]
+        np.testing.assert_allclose(at["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
+    _, grad = bridge.log_density_gradient(unc)
+    step = 1e-6
+    for i in range(unc.size):
+        e = np.zeros_like(unc)
+        e[i] = step
+        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
+        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
 
 
 @pytest.mark.parametrize(("key", "d"), CASES)

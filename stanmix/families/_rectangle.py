@@ -56,7 +56,9 @@ quadrants within 3 SDs the worst error in log probability is then 7e-10
 at |rho| = 0.99, 9e-8 at 0.999 and 3e-6 at 0.9999 (without the cuts:
 2.3e-7, 8e-3 and 5e-2). The order of the two matters as little: 50
 random quadrants at rho = -0.999 taken both ways round differed by at
-most 6e-7 (1.7e-2 without the cuts). The Stan programs share the rule.
+most 6e-7 (1.7e-2 without the cuts). The Stan programs share the rule
+(full_cov.stan takes two one-sided cells beside observed ones in closed
+form, with Owen's T function, where that is exact to rounding).
 Rows of three or more censored cells (grids of two or more dimensions)
 are not cut.
 """
