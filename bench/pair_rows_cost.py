@@ -8,7 +8,10 @@ builds the program for the optimizer's data (six columns, four
 components, 20% of two columns below a detection limit, 5% of cells
 missing) at each size, with the pairs integrated and with latent values,
 and prints the rows that have such a pair, the model's build time and the
-memory it took, and the time of one gradient at the program's start.
+memory it took, and the time of one gradient at the program's start. With
+``--interval`` those cells are interval-censored instead (between the limit
+and one unit below it), which the program integrates by its quadrature
+where a left-censored pair takes a closed form.
 Each size and setting runs in its own process, one at a time, so that
 peak memory is that run's. With ``--fit`` it also times the whole
 ``fit(method="optimize")`` (four starts and the confirming restart) and
@@ -16,7 +19,8 @@ its peak memory, beside the same fit of the data before the limits were
 applied.
 
     python bench/pair_rows_cost.py --rows 1000,2000
-    python bench/pair_rows_cost.py --rows 1000 --fit
+    python bench/pair_rows_cost.py --rows 1000,2000 --fit
+    python bench/pair_rows_cost.py --rows 1000,2000 --interval
 """
 
 from __future__ import annotations
@@ -56,14 +60,27 @@ def flow_like(n: int, seed: int = 0, censor: bool = True) -> tuple[pd.DataFrame,
     return frame.mask(rng.random(frame.shape) < 0.05), limits
 
 
-def one(n: int, pairs: int) -> dict:
+def censoring(frame: pd.DataFrame, limits: dict, interval: bool) -> dict:
+    """``fit``'s censoring arguments for the cells at each limit: left-censored,
+    or (``interval``) between the limit and one unit below it."""
+    if not interval:
+        return {"lower_limit": limits}
+    low = pd.DataFrame(np.nan, index=frame.index, columns=frame.columns)
+    high = low.copy()
+    for name, limit in limits.items():
+        at = frame[name] == limit
+        low.loc[at, name], high.loc[at, name] = limit - 1.0, limit
+    return {"interval": (low, high)}
+
+
+def one(n: int, pairs: int, interval: bool = False) -> dict:
     import stanmix as sm
     from stanmix.engines import get_engine
     from stanmix.engines._stanli import _jsonable
 
     frame, limits = flow_like(n)
     model = sm.Mixture(K, covariance="full", engine="stanli")
-    given = model.stan_input(frame, seed=1, lower_limit=limits)
+    given = model.stan_input(frame, seed=1, **censoring(frame, limits, interval))
     data = {**given.data, "integrate_pairs": pairs}
     init = dict(given.init)
     if pairs:
@@ -96,17 +113,18 @@ def one(n: int, pairs: int) -> dict:
     }
 
 
-def fit(n: int, censored: int) -> dict:
+def fit(n: int, censored: int, interval: bool = False) -> dict:
     import warnings
 
     import stanmix as sm
 
     frame, limits = flow_like(n, censor=bool(censored))
+    given = censoring(frame, limits, interval) if censored else {}
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sm.Mixture(K, covariance="full", engine="stanli").fit(
-            frame, method="optimize", seed=1, lower_limit=limits or None
+            frame, method="optimize", seed=1, **given
         )
     return {
         "fit_s": round(time.perf_counter() - start, 1),
@@ -118,8 +136,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="1000,2000")
     parser.add_argument("--fit", action="store_true", help="time whole fits too")
-    parser.add_argument("--one", nargs=2, type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--one-fit", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--interval", action="store_true", help="interval-censored cells, not left"
+    )
+    parser.add_argument("--one", nargs=3, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--one-fit", nargs=3, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(*args.one)))
@@ -127,11 +148,14 @@ def main() -> None:
     if args.one_fit:
         print(json.dumps(fit(*args.one_fit)))
         return
+    kind = int(args.interval)
+    cells = "interval" if args.interval else "left"
+    print(f"censored cells: {cells}\n")
     print("| rows | pairs | rows with a pair | build s | build MB | gradient ms |")
     print("|---|---|---|---|---|---|")
     for n in (int(v) for v in args.rows.split(",")):
         for pairs in (0, 1):
-            r = _in_own_process("--one", n, pairs)
+            r = _in_own_process("--one", n, pairs, kind)
             how = "integrated" if pairs else "latent"
             print(
                 f"| {n:,} | {how} | {r['pair_rows']} | {r['build_s']} | "
@@ -143,16 +167,16 @@ def main() -> None:
     print("\n| rows | limits | fit s | peak MB |\n|---|---|---|---|")
     for n in (int(v) for v in args.rows.split(",")):
         for censored in (0, 1):
-            r = _in_own_process("--one-fit", n, censored)
+            r = _in_own_process("--one-fit", n, censored, kind)
             how = "applied" if censored else "none"
             print(f"| {n:,} | {how} | {r['fit_s']} | {r['peak_mb']} |", flush=True)
 
 
-def _in_own_process(flag: str, n: int, setting: int) -> dict:
-    """This script's ``flag`` run for ``n`` rows in a process of its own
+def _in_own_process(flag: str, *settings: int) -> dict:
+    """This script's ``flag`` run with ``settings`` in a process of its own
     (its peak memory its own), read back from its last line."""
     done = subprocess.run(
-        [sys.executable, __file__, flag, str(n), str(setting)],
+        [sys.executable, __file__, flag, *map(str, settings)],
         capture_output=True,
         text=True,
         check=True,

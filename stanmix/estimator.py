@@ -91,10 +91,18 @@ CENSORED_WARN = 0.9
 STEPHENS_BUDGET = 50_000_000
 #: Pointwise log-likelihood values stored by default (log_likelihood=None).
 LOG_LIK_BUDGET = 20_000_000
-#: Rows x components integrated by a quadrature on every gradient above
-#: which fit warns of the time and memory they take (on the embedded
-#: engine about 45 ms per gradient, and 15 s and 350 MB to build).
-QUADRATURE_WARN = 200
+#: What a row whose two censored cells are integrated beside observed ones
+#: adds on the embedded engine (bench/pair_rows_cost.py: six columns, four
+#: components): ms per component to each gradient, and s and MB to the
+#: model's build, for one-sided cells (a closed form) and with an interval
+#: cell (a quadrature).
+PAIR_ROW_COST = {
+    "one-sided": {"ms": 0.05, "s": 0.1, "MB": 2.5},
+    "interval": {"ms": 0.22, "s": 0.13, "MB": 4.5},
+}
+#: The added ms per gradient above which fit warns of such rows before it
+#: starts (the gradient of 2,000 such uncensored rows takes about 2 ms).
+PAIR_WARN_MS = 40.0
 
 
 class Mixture:
@@ -756,20 +764,26 @@ class Mixture:
                 UserWarning,
                 stacklevel=check.caller_level(),
             )
-        quadratures = family.quadrature_rows(cells)
-        if quadratures * k > QUADRATURE_WARN:
+        one_sided, interval = family.integrated_pairs(cells)
+        cost = {
+            key: one_sided * PAIR_ROW_COST["one-sided"][key]
+            + interval * PAIR_ROW_COST["interval"][key]
+            for key in ("ms", "s", "MB")
+        }
+        if k * cost["ms"] > PAIR_WARN_MS:
             warnings.warn(
-                f"{quadratures} rows have two censored cells beside observed ones, "
-                f"which method={method!r} integrates under each of the {k} "
-                "components on every gradient (a quadrature of 65 nodes or "
-                "more): measured on the embedded engine at 6 columns and 4 "
-                "components, about 0.23 ms per row and component for each "
-                "gradient and 0.3 s and 7 MB per row to build the model "
-                "(docs/benchmarks.md, 'Rows censored in two columns'), so this "
-                "fit may take long and need much memory. method='sample' keeps "
-                "such cells as latent "
-                "values instead, and covariance='diag' integrates every "
-                "censored cell by its CDF",
+                f"{one_sided + interval} rows have two censored cells beside "
+                f"observed ones ({interval} with an interval cell), which "
+                f"method={method!r} integrates under each of the {k} components "
+                f"on every gradient: on the embedded engine about "
+                f"{k * cost['ms']:.0f} ms per gradient, and {cost['s']:.0f} s and "
+                f"{cost['MB']:.0f} MB to build the model (per row and component "
+                f"{PAIR_ROW_COST['one-sided']['ms']} ms where both cells are "
+                f"one-sided, {PAIR_ROW_COST['interval']['ms']} ms with an interval "
+                "cell; docs/benchmarks.md, 'What the integrated rows cost the "
+                "optimizer and ADVI'), so this fit may take long. "
+                "method='sample' keeps such cells as latent values instead, and "
+                "covariance='diag' integrates every censored cell by its CDF",
                 UserWarning,
                 stacklevel=check.caller_level(),
             )

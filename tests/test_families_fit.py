@@ -343,13 +343,14 @@ def test_correlation_pairs_are_named_unambiguously_when_names_hold_colons():
     assert corr["corr[0, a:b & c]"] == pytest.approx(fitted[2, 3] / (sd[2] * sd[3]))
 
 
-@pytest.mark.parametrize(("limit", "warns"), [(9, True), (10, False)])
+@pytest.mark.parametrize(("limit", "warns"), [(4.1, True), (4.3, False)])
 def test_rows_integrated_on_every_gradient_are_warned_of_before_the_fit(
     limit, warns, monkeypatch
 ):
-    """Rows with two censored cells beside observed ones are a quadrature per
-    component on every gradient for optimize and ADVI: past QUADRATURE_WARN
-    (rows x components) fit says what they cost before it starts."""
+    """Rows with two censored cells beside observed ones are integrated per
+    component on every gradient for optimize and ADVI: past PAIR_WARN_MS of
+    their measured cost per gradient (one-sided cells and interval ones
+    priced apart) fit says what they cost before it starts."""
     from stanmix import estimator
     from stanmix.censoring import cell_table
 
@@ -357,26 +358,47 @@ def test_rows_integrated_on_every_gradient_are_warned_of_before_the_fit(
     X = pd.DataFrame(rng.uniform(-1, 3, size=(60, 3)), columns=["a", "b", "c"])
     X.iloc[:5, :2] = -1.5  # five rows censored in two columns beside c
     X.iloc[5:8] = -1.5  # three censored in every column: latent, no quadrature
+    low = pd.DataFrame(np.nan, index=X.index, columns=X.columns)
+    high = low.copy()
+    X.iloc[8:10, :2] = -0.5
+    low.iloc[8:10, :2], high.iloc[8:10, :2] = -1.0, 0.0  # two with intervals
     limits = {"a": -1.5, "b": -1.5, "c": -1.5}
-    cells, _ = cell_table(X, lower_limit=limits)
+    cells, _ = cell_table(X, lower_limit=limits, interval=(low, high))
     full = sm.Mixture(2, covariance="full")._make_family()
-    assert full.for_method("optimize").quadrature_rows(cells) == 5
-    assert full.for_method("variational").quadrature_rows(cells) == 5
-    assert full.for_method("sample").quadrature_rows(cells) == 0  # latent
+    assert full.for_method("optimize").integrated_pairs(cells) == (5, 2)
+    assert full.for_method("variational").integrated_pairs(cells) == (5, 2)
+    assert full.for_method("sample").integrated_pairs(cells) == (0, 0)  # latent
     student = sm.Mixture(2, covariance="full", family="student_t")._make_family()
-    assert student.for_method("optimize").quadrature_rows(cells) == 0
-    assert sm.Mixture(2)._make_family().quadrature_rows(cells) == 0
-    monkeypatch.setattr(estimator, "QUADRATURE_WARN", limit)
+    assert student.for_method("optimize").integrated_pairs(cells) == (0, 0)
+    assert sm.Mixture(2)._make_family().integrated_pairs(cells) == (0, 0)
+    monkeypatch.setattr(
+        estimator,
+        "PAIR_ROW_COST",
+        {
+            "one-sided": {"ms": 0.1, "s": 1.0, "MB": 1.0},
+            "interval": {"ms": 0.8, "s": 2.0, "MB": 3.0},
+        },
+    )
+    monkeypatch.setattr(
+        estimator, "PAIR_WARN_MS", limit
+    )  # cost: 2 x (5 x 0.1 + 2 x 0.8)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         sm.Mixture(2, covariance="full", engine="stanli").fit(
-            X, method="optimize", seed=1, n_starts=1, lower_limit=limits
+            X,
+            method="optimize",
+            seed=1,
+            n_starts=1,
+            lower_limit=limits,
+            interval=(low, high),
         )
     said = [str(w.message) for w in seen if "beside observed ones" in str(w.message)]
     assert len(said) == int(warns)
     if warns:
-        assert said[0].startswith("5 rows have two censored cells")
+        assert said[0].startswith("7 rows have two censored cells")
+        assert "(2 with an interval cell)" in said[0]
         assert "each of the 2 components" in said[0]
+        assert "about 4 ms per gradient, and 9 s and 11 MB to build" in said[0]
         assert "method='sample'" in said[0]
 
 
@@ -399,14 +421,18 @@ def test_rows_needing_quadrature_weigh_on_the_stored_log_likelihood(monkeypatch)
     assert costs.sum() == 45 + 5 * 65 + 10 * 1936
     diagonal = sm.Mixture(2)._make_family()
     np.testing.assert_array_equal(diagonal.row_costs(cells), np.ones(60))
-    # 20 draws: 1200 values for the diagonal family, above 2000 for full
+    # 20 draws: 1200 values for the diagonal family, above 2000 for full.
+    # (NUTS: the latent values of the rows censored in every column give
+    # optimize and ADVI a degenerate mode, which they warn of and can fail on)
     monkeypatch.setattr(estimator, "LOG_LIK_BUDGET", 2000)
     fit = {
-        "method": "variational",
+        "method": "sample",
+        "chains": 1,
+        "warmup": 30,
         "draws": 20,
-        "eta": 0.1,
         "seed": 1,
         "lower_limit": limits,
+        "show_progress": False,
     }
     with pytest.warns(UserWarning, match="log-likelihood was not stored") as said:
         model = sm.Mixture(2, covariance="full", engine="stanli").fit(X, **fit)

@@ -165,11 +165,13 @@ class Family(abc.ABC):
         parameters (none where every censored cell is integrated exactly)."""
         return 0
 
-    def quadrature_rows(self, cells: CellTable) -> int:
-        """Rows whose log density the program takes by a quadrature, under
-        each component on every gradient (none where every censored cell
-        has a closed form or a shared rectangle)."""
-        return 0
+    def integrated_pairs(self, cells: CellTable) -> tuple[int, int]:
+        """Rows whose two censored cells the program integrates row by row,
+        under each component on every gradient: those whose cells are both
+        one-sided (a closed form, a quadrature where it is not exact to
+        rounding) and those with an interval cell (a quadrature). None
+        where every censored cell has its CDF or a shared rectangle."""
+        return 0, 0
 
     def row_costs(self, cells: CellTable) -> np.ndarray:
         """Each row's cost in the log-likelihood and memberships, in units of

@@ -206,11 +206,13 @@ class FullCovariance(Family):
     def n_latent(self, cells):
         return int(latent_cells(cells, self.student_t, self.integrate_pairs)[0].size)
 
-    def quadrature_rows(self, cells):
+    def integrated_pairs(self, cells):
         if not self.integrate_pairs or self.student_t:
-            return 0
+            return 0, 0
         beside = (cells.kind == OBSERVED).any(axis=1)
-        return int(((cells.censored.sum(axis=1) == 2) & beside).sum())
+        pairs = (cells.censored.sum(axis=1) == 2) & beside
+        interval = pairs & (cells.kind == INTERVAL).any(axis=1)
+        return int((pairs & ~interval).sum()), int(interval.sum())
 
     def row_costs(self, cells):
         censored = cells.censored.sum(axis=1)
