@@ -9,6 +9,7 @@ the simulation truth, within three posterior sds of the NUTS fit.
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -334,9 +335,10 @@ def test_a_regression_fits_warnings_point_at_the_callers_line():
 
 def test_a_line_through_as_many_rows_as_it_has_coefficients_is_collapsed():
     """Unstandardized predictors in thousands and thousandths leave the
-    priors off the data's scale: one line is fitted through three rows (an
-    intercept and two slopes fit them exactly) with a scale near zero.
-    The fit says so, though the response repeats no value."""
+    priors off the data's scale: one line is fitted through three rows or
+    fewer (an intercept and two slopes fit them exactly; which mode the
+    optimizer reaches depends on the platform's arithmetic) with a scale
+    near zero. The fit says so, though the response repeats no value."""
     from stanmix.estimator import collapsed_components
 
     rng = np.random.default_rng(2)
@@ -352,7 +354,9 @@ def test_a_line_through_as_many_rows_as_it_has_coefficients_is_collapsed():
     (found,) = collapsed_components(model)
     small = int(np.argmin(model.scales_.ravel()))
     assert found.startswith(f"column 'y': component {small} (scale down to ")
-    assert found.endswith(", on about 3 rows)")
+    # a line of three coefficients fits three rows, or fewer, exactly
+    held = int(re.fullmatch(r".*, on about (\d+) rows\)", found).group(1))
+    assert 1 <= held <= 3
     assert any(found in str(r.message) for r in w)
     # standardized, the same data give two proper lines and no warning
     with warnings.catch_warnings():
