@@ -671,7 +671,7 @@ def _check_components(
     and covariates); ``hint_columns`` are those the hint about tied values
     looks at (by default all).
     """
-    from stanmix.estimator import tied_columns_hint
+    from stanmix.advice import tied_columns_hint
 
     head = (
         f"--components/-k goes up to {largest}, which is"

@@ -26,14 +26,13 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
+from stanmix.advice import collapsed_components, tied_columns_hint
 from stanmix.cells import MISSING, CellTable
 from stanmix.estimator import (
     CENSORING_ARGS,
     Mixture,
     check_fit_options,
     check_model,
-    collapsed_components,
-    tied_columns_hint,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
 from stanmix.parallel import FitFailedError, ignored_here, keyed_seed, run_tasks
@@ -84,7 +83,7 @@ class ComponentSelection:
         fit's own verdict, :attr:`Mixture.convergence_`, from more than one
         chain), ``collapsed`` (a component sits on one value that a column
         repeats or on as few rows as it has location parameters,
-        :func:`~stanmix.estimator.collapsed_components`: its
+        :func:`~stanmix.advice.collapsed_components`: its
         density there has no useful maximum, so its BIC and elpd do not
         measure fit, and the K is not chosen unless every K is so) and
         ``fit_seconds``.

@@ -351,7 +351,7 @@ def test_rows_integrated_on_every_gradient_are_warned_of_before_the_fit(
     component on every gradient for optimize and ADVI: past PAIR_WARN_MS of
     their measured cost per gradient (one-sided cells and interval ones
     priced apart) fit says what they cost before it starts."""
-    from stanmix import estimator
+    from stanmix import advice
     from stanmix.censoring import cell_table
 
     rng = np.random.default_rng(3)
@@ -372,16 +372,14 @@ def test_rows_integrated_on_every_gradient_are_warned_of_before_the_fit(
     assert student.for_method("optimize").integrated_pairs(cells) == (0, 0)
     assert sm.Mixture(2)._make_family().integrated_pairs(cells) == (0, 0)
     monkeypatch.setattr(
-        estimator,
+        advice,
         "PAIR_ROW_COST",
         {
             "one-sided": {"ms": 0.1, "s": 1.0, "MB": 1.0},
             "interval": {"ms": 0.8, "s": 2.0, "MB": 3.0},
         },
     )
-    monkeypatch.setattr(
-        estimator, "PAIR_WARN_MS", limit
-    )  # cost: 2 x (5 x 0.1 + 2 x 0.8)
+    monkeypatch.setattr(advice, "PAIR_WARN_MS", limit)  # cost: 2 x (5 x 0.1 + 2 x 0.8)
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         sm.Mixture(2, covariance="full", engine="stanli").fit(

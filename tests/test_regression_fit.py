@@ -339,7 +339,7 @@ def test_a_line_through_as_many_rows_as_it_has_coefficients_is_collapsed():
     fewer (an intercept and two slopes fit them exactly; which mode the
     optimizer reaches depends on the platform's arithmetic) with a scale
     near zero. The fit says so, though the response repeats no value."""
-    from stanmix.estimator import collapsed_components
+    from stanmix.advice import collapsed_components
 
     rng = np.random.default_rng(2)
     n = 250

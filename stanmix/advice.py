@@ -1,0 +1,238 @@
+"""What the data make hard for a fit, in words: columns that repeat a few
+values or pile rows on one, components that collapsed onto them, and
+censored rows that a method takes as latent values or integrates at a
+cost. Pure functions of the cells, the family and the fitted estimator;
+the estimator turns their sentences into errors and warnings."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stanmix.cells import OBSERVED, CellTable
+from stanmix.censoring import listing
+from stanmix.families import Family
+from stanmix.families.base import COMPONENT
+
+if TYPE_CHECKING:
+    from stanmix.estimator import Mixture
+
+#: What a row whose two censored cells are integrated beside observed ones
+#: adds on the embedded engine (bench/pair_rows_cost.py: six columns, four
+#: components): ms per component to each gradient, and s and MB to the
+#: model's build, for one-sided cells (a closed form) and with an interval
+#: cell (a quadrature).
+PAIR_ROW_COST = {
+    "one-sided": {"ms": 0.05, "s": 0.1, "MB": 2.5},
+    "interval": {"ms": 0.22, "s": 0.13, "MB": 4.5},
+}
+#: The added ms per gradient above which fit warns of such rows before it
+#: starts (the gradient of 2,000 such uncensored rows takes about 2 ms).
+PAIR_WARN_MS = 40.0
+
+
+def costly_rows(family: Family, cells: CellTable, k: int, method: str) -> list[str]:
+    """Warnings, before a fit by ``method``, of censored rows that it takes
+    as latent values far from the posterior (optimize and ADVI), or
+    integrates on every gradient at a cost: one sentence each, none where
+    neither applies.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from stanmix.censoring import cell_table
+    >>> from stanmix.families import get_family
+    >>> X = pd.DataFrame({"a": [0.0, 1, 2, 3], "b": [0, 0, 2, 3], "c": [0, 0, 0, 3]})
+    >>> cells, _ = cell_table(X, lower_limit=0.0)
+    >>> full = get_family("normal", "full")
+    >>> [text[:44] for text in costly_rows(full.for_method("optimize"), cells, 2,
+    ...                                    "optimize")]
+    ['3 censored cells, in rows censored in more c']
+    >>> costly_rows(full.for_method("sample"), cells, 2, "sample")
+    []
+    """
+    found = []
+    latent = 0 if method == "sample" else family.n_latent(cells)
+    if latent:
+        what = (
+            "maximizes over them too, and that joint mode can lie far from "
+            "the parameters' posterior mode"
+            if method == "optimize"
+            else "approximates them jointly with the parameters, and its "
+            "approximation can lie far from the parameters' posterior"
+        )
+        found.append(
+            f"{latent} censored cells, in rows censored in more cells than "
+            f"{family.program}.stan integrates, are latent values there; "
+            f"method={method!r} {what} (correlations pulled toward +-1, means "
+            "past the limits). Use method='sample', whose draws of them give "
+            "the posterior exactly, or covariance='diag'"
+        )
+    one_sided, interval = family.integrated_pairs(cells)
+    cost = {
+        key: one_sided * PAIR_ROW_COST["one-sided"][key]
+        + interval * PAIR_ROW_COST["interval"][key]
+        for key in ("ms", "s", "MB")
+    }
+    if k * cost["ms"] > PAIR_WARN_MS:
+        found.append(
+            f"{one_sided + interval} rows have two censored cells beside "
+            f"observed ones ({interval} with an interval cell), which "
+            f"method={method!r} integrates under each of the {k} components "
+            f"on every gradient: on the embedded engine about "
+            f"{k * cost['ms']:.0f} ms per gradient, and {cost['s']:.0f} s and "
+            f"{cost['MB']:.0f} MB to build the model (per row and component "
+            f"{PAIR_ROW_COST['one-sided']['ms']} ms where both cells are "
+            f"one-sided, {PAIR_ROW_COST['interval']['ms']} ms with an interval "
+            "cell; docs/benchmarks.md, 'What the integrated rows cost the "
+            "optimizer and ADVI'), so this fit may take long. "
+            "method='sample' keeps such cells as latent values instead, and "
+            "covariance='diag' integrates every censored cell by its CDF"
+        )
+    return found
+
+
+def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
+    """The columns whose observed values are few and repeated (at least five
+    rows per distinct value on average): (position, name, distinct values,
+    observed rows) each.
+
+    On such columns a component can sit on one value with a scale near
+    zero, where the density of continuous components grows without bound.
+    """
+    tied = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        n_values = np.unique(seen).size
+        if seen.size and 5 * n_values <= seen.size:
+            tied.append((j, name, n_values, seen.size))
+    return tied
+
+
+def collapsed_components(model: Mixture) -> list[str]:
+    """The columns in which a fitted component has collapsed: a scale under
+    a thousandth of the column's spread, on one value that the column
+    repeats, or on no more rows than the component has location
+    parameters (one mean, or a line's intercept and slopes), which it then
+    fits exactly. One description per column; empty where none has. Such
+    a component's density there grows without bound as its scale shrinks,
+    so its likelihood, BIC and elpd do not measure fit.
+
+    Examples
+    --------
+    Scores from 1 to 7 (seven values repeated) fitted with too many
+    components:
+
+    >>> import warnings
+    >>> import numpy as np, stanmix as sm
+    >>> rng = np.random.default_rng(5)
+    >>> centre = np.where(rng.integers(0, 2, 200) == 0, 2.5, 5.5)[:, None]
+    >>> X = np.clip(np.round(centre + rng.normal(0, 1, (200, 2))), 1, 7)
+    >>> with warnings.catch_warnings(record=True):
+    ...     model = sm.Mixture(5, engine="stanli").fit(X, method="optimize", seed=1)
+    >>> [text.split(" (")[0] for text in collapsed_components(model)]
+    ["column 'x1': component 2"]
+    """
+    cells = model.cells_
+    k = len(model.weights_)
+    # tied covariances share one scale per column among the components
+    fitted = getattr(model, "idata_", None)
+    shared = fitted is not None and COMPONENT not in fitted.posterior["sigma"].dims
+    scales = np.asarray(model.scales_, dtype=float).reshape(1 if shared else k, -1)
+    scales = np.broadcast_to(scales, (k, cells.n_dims))  # one per row
+    spread = np.nanstd(cells.point_values(), axis=0)
+    low = scales < 1e-3 * spread
+    if not low.any():
+        return []
+    tied = {j for j, *_ in tied_columns(cells)}
+    held = None
+    if not tied.issuperset(np.flatnonzero(low.any(axis=0))) and model.family_.joint:
+        # rows each component holds, in expectation
+        held = model.predict_proba_fitted().sum(axis=0)
+    found = []
+    for j, name in enumerate(cells.columns):
+        if j in tied:
+            which = np.flatnonzero(low[:, j])
+            note = ""
+        elif held is not None:
+            which = np.flatnonzero(low[:, j] & (held < cells.n_covariates + 2))
+            note = f", on about {held[which].max():.0f} rows" if which.size else ""
+        else:
+            continue
+        if which.size:
+            found.append(
+                f"column {name!r}: component{'s' * (which.size > 1)} "
+                f"{', '.join(map(str, which))} (scale down to "
+                f"{scales[which, j].min():.2g}{note})"
+            )
+    return found
+
+
+def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
+    """A sentence naming :func:`tied_columns` (``tied``, when found already)
+    and what they do, or ""."""
+    tied = tied_columns(cells) if tied is None else tied
+    if not tied:
+        return ""
+    listed = listing([f"{name!r} ({v} values in {n} rows)" for _, name, v, n in tied])
+    return (
+        f". Column(s) {listed} repeat a few values: a component can sit on one "
+        "of them with a scale near zero, where the density of continuous "
+        "components has no useful maximum. Such data are counts or scores "
+        "rather than measurements; fit fewer components, or a model for "
+        "discrete values"
+    )
+
+
+def piled_values_hint(cells: CellTable) -> str:
+    """A sentence naming the columns (other than :func:`tied_columns`) where
+    one observed value holds at least a tenth of the observed rows (and five
+    rows), with the censoring that fits a detection limit recorded as the
+    limit, or "".
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from stanmix.censoring import cell_table
+    >>> cells, _ = cell_table(pd.DataFrame({"y": [0.5] * 6 + list(range(1, 15))}))
+    >>> hint = piled_values_hint(cells)
+    >>> print(hint[2:63])
+    Column 'y' has 6 of its 20 observed values at 0.5, its lowest
+    >>> "pass lower_limit={'y': 0.5} to censor them" in hint
+    True
+    """
+    tied = {j for j, *_ in tied_columns(cells)}
+    found = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        if j in tied or seen.size == 0:
+            continue
+        values, counts = np.unique(seen, return_counts=True)
+        top = int(np.argmax(counts))
+        if counts[top] < max(5, 0.1 * seen.size):
+            continue
+        value = float(values[top])
+        shown = f"{value:g}"
+        where = (
+            f", its lowest: if {shown} stands for values below a detection limit, "
+            f"pass lower_limit={{{name!r}: {shown}}} to censor them"
+            if top == 0
+            else f", its highest: if {shown} stands for values above a limit, "
+            f"pass upper_limit={{{name!r}: {shown}}} to censor them"
+            if top == values.size - 1
+            else f": if {shown} is a code rather than a measurement, set those "
+            "cells to NaN (missing)"
+        )
+        found.append(
+            f"Column {name!r} has {counts[top]} of its {seen.size} observed values "
+            f"at {shown}{where}"
+        )
+    if not found:
+        return ""
+    return (
+        ". "
+        + "; ".join(found)
+        + " (rows piled on one value let a component's scale shrink toward zero, "
+        "where the density of continuous components has no useful maximum)"
+    )
