@@ -230,7 +230,7 @@ class StanliEngine(Engine):
         constrained = np.array(
             [bridge.param_constrain(q, include_tp=True) for q in fit.draws]
         )
-        lp = np.array([model.log_prob_grad(q)[0] for q in fit.draws])
+        lp = np.array([_log_density(model, q) for q in fit.draws])
         return EngineResult(
             variables=unflatten(names, constrained[None]),
             # log_g: the approximation's log density, as CmdStan's log_g__
@@ -322,6 +322,27 @@ class StanliEngine(Engine):
                 "max_treedepth": int(kwargs.get("max_depth", MAX_TREEDEPTH)),
             },
         )
+
+
+def _log_density(model, q: np.ndarray) -> float:
+    """The program's log density at the unconstrained point ``q``, or -inf
+    where it cannot be evaluated there (a domain error): an approximation's
+    draw outside the posterior's support, which has no weight.
+
+    Examples
+    --------
+    >>> class Program:
+    ...     def log_prob_grad(self, q):
+    ...         if q[0] < 0:
+    ...             raise RuntimeError("domain error")
+    ...         return -0.5 * float(q[0]) ** 2, -q
+    >>> [_log_density(Program(), np.array([x])) for x in (2.0, -1.0)]
+    [-2.0, -inf]
+    """
+    try:
+        return float(model.log_prob_grad(q)[0])
+    except RuntimeError:
+        return -np.inf
 
 
 def _per_chain(inits, chains: int) -> Sequence[Mapping]:
