@@ -236,3 +236,53 @@ def piled_values_hint(cells: CellTable) -> str:
         + " (rows piled on one value let a component's scale shrink toward zero, "
         "where the density of continuous components has no useful maximum)"
     )
+
+
+def singular_draws(params: dict, method: str) -> str:
+    """The error for draws (chain x draw leading axes) where a component's
+    covariance is singular, a scale of 0 or not finite or a correlation
+    matrix that is not positive definite, which the likelihood and the
+    memberships cannot use; "" where there are none. ``method`` names the
+    draws' source.
+
+    Examples
+    --------
+    >>> sigma = np.array([[[[1.0, 0.5], [0.0, 2.0]], [[1.0, 0.5], [0.7, 2.0]]]])
+    >>> print(singular_draws({"sigma": sigma}, "variational")[:63])
+    ADVI's approximation has 1 of its 2 draws where a component has
+    >>> singular_draws({"sigma": sigma[:, 1:]}, "variational")
+    ''
+    """
+    sigma = np.asarray(params["sigma"], dtype=float)
+    lead = sigma.shape[:2]
+    flat = sigma.reshape(*lead, -1)
+    with np.errstate(invalid="ignore"):
+        zero = (flat <= 0).any(axis=-1)
+    infinite = ~np.isfinite(flat).all(axis=-1)
+    bad = zero | infinite
+    what = ["a scale of 0"] * bool(zero.any()) + ["a scale that is not finite"] * bool(
+        infinite.any()
+    )
+    if "corr" in params:
+        corr = np.asarray(params["corr"], dtype=float)
+        with np.errstate(invalid="ignore"):
+            low = np.linalg.eigvalsh(np.nan_to_num(corr)).min(axis=-1)
+        flat_low = low.reshape(*lead, -1).min(axis=-1)
+        singular = ~(flat_low > 1e-12) | ~np.isfinite(corr).reshape(*lead, -1).all(-1)
+        if singular.any():
+            what.append("correlations of +-1")
+        bad |= singular
+    if not bad.any():
+        return ""
+    source = {
+        "optimize": "The posterior mode found",
+        "variational": "ADVI's approximation",
+        "sample": "NUTS",
+    }.get(method, method)
+    return (
+        f"{source} has {int(bad.sum())} of its {bad.size} draws where a component "
+        f"has collapsed ({' and '.join(what)}): onto a few rows or latent values "
+        "of censored cells, where the density of continuous components has no "
+        "maximum, and where no likelihood or membership can be computed. Use "
+        "method='sample', or fewer components"
+    )

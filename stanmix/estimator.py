@@ -41,6 +41,7 @@ from stanmix.advice import (
     collapsed_components,
     costly_rows,
     piled_values_hint,
+    singular_draws,
     tied_columns_hint,
 )
 from stanmix.cells import (
@@ -1151,6 +1152,10 @@ class Mixture:
         params = family.to_original_units(
             family.from_stan(result.variables), self.units_
         )
+        collapsed = singular_draws(params, result.method)
+        if collapsed:
+            hint = tied_columns_hint(self.cells_) + piled_values_hint(self.cells_)
+            raise RuntimeError(collapsed + hint)
         c, n_draws, k = params["w"].shape
         variables, dims, coords = self._posterior_out(
             *family.to_posterior(params, self.cells_.columns)

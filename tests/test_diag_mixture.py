@@ -347,3 +347,38 @@ def test_the_draws_step_from_the_best_determined_mean(state_at_the_stop):
     assert means[0] < limit < means[data["pivot"] - 1]
     assert all(len(i["mu_anchor_below"]) == data["pivot"] - 1 for i in inits)
     assert all(len(i["mu_anchor_ordered"]) == 5 - data["pivot"] + 1 for i in inits)
+
+
+@pytest.mark.parametrize("where", ["zero", "nan"])
+def test_draws_with_a_collapsed_component_are_refused_with_the_reason(where):
+    """A result whose component has a scale of 0 (or not a number) in some
+    column, as an approximation collapsed onto a few rows can return, has
+    no likelihood or membership: taking it raises a RuntimeError that says
+    so and what to do, and leaves the model as it was."""
+    import json
+
+    from stanmix.cells import CellTable
+    from stanmix.engines import get_engine
+    from stanmix.programs import example_data_path, program_path
+
+    data = json.loads(example_data_path("normal_diag").read_text())
+    init = json.loads(
+        (program_path("normal_diag").parent / "normal_diag.init.json").read_text()
+    )
+    result = get_engine("stanli").optimize(
+        program_path("normal_diag"), data, init=init, seed=1
+    )
+    model = sm.DiagonalMixture(data["K"], anchor_dim=0, standardize=False)
+    cells = CellTable.from_stan(data)
+    model.fit_result(result, cells, seed=1)
+    means = model.means_.copy()
+    result.variables["sigma"][0, 0, 1, 0] = 0.0 if where == "zero" else np.nan
+    said = "a scale of 0" if where == "zero" else "a scale that is not finite"
+    with pytest.raises(
+        RuntimeError, match="has 1 of its 1 draws where a component"
+    ) as err:
+        model.fit_result(result, cells, seed=1)
+    assert str(err.value).startswith("The posterior mode found has")
+    assert f"collapsed ({said})" in str(err.value)
+    assert "Use method='sample', or fewer components" in str(err.value)
+    np.testing.assert_array_equal(model.means_, means)
