@@ -60,6 +60,8 @@ _GRAD_RETRIES_PER_DRAW = 10
 #: Standard errors by which a final ELBO below the initial one triggers a warning.
 _WORSE_THAN_INIT_SE = 4.0
 _ALGORITHMS = ("meanfield", "fullrank")
+#: The most stochastic-gradient iterations by default.
+DEFAULT_ITER = 10_000
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -404,7 +406,7 @@ def advi(
     *,
     algorithm: str = "meanfield",
     seed: int = 0,
-    iter: int = 10_000,
+    iter: int = DEFAULT_ITER,
     grad_samples: int = 1,
     elbo_samples: int = 100,
     eta: float | None = None,

@@ -31,6 +31,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix._version import __version__
 from stanmix.advi import (
+    DEFAULT_ITER,
     PARETO_K_MAX,
     check_callback,
     check_init_scale,
@@ -470,7 +471,7 @@ class Mixture:
         check_callback(engine_options.get("callback"))
         if method == "variational" and "eval_elbo" in engine_options:
             every = engine_options["eval_elbo"]
-            most = engine_options.get("iter", 10_000)
+            most = engine_options.get("iter", DEFAULT_ITER)
             if every > most:
                 raise StanmixInputError(
                     f"eval_elbo={every} is above iter={most}: the ELBO would never "
@@ -665,8 +666,9 @@ class Mixture:
             refused.
         show_progress : bool, optional
             Progress bars while the optimizer's starts run (every method
-            that starts from the posterior mode) and while NUTS samples; by
-            default shown on a terminal. ADVI shows none.
+            that starts from the posterior mode), while NUTS samples and,
+            on the embedded engine, while ADVI iterates (with its latest
+            ELBO estimate); by default shown on a terminal.
         lower_limit, upper_limit, censored, interval
             Censoring, as :func:`stanmix.censoring.cell_table` takes it:
             detection limits (a number, ``{column: limit}`` or per-cell
@@ -850,6 +852,7 @@ class Mixture:
                     algorithm=algorithm,
                     draws=draws,
                     laplace_start=best is not None,
+                    show_progress=show_progress,
                     **engine_options,
                 )
             else:

@@ -294,6 +294,34 @@ def test_stanli_progress_bar_counts_every_iteration(capsys):
     assert stanli._print_sample_progress.__module__ == "stanli"
 
 
+def test_stanli_advi_progress_bar_counts_iterations_and_keeps_the_callers_callback(
+    capsys,
+):
+    """show_progress=True for ADVI on the embedded engine: a bar over its
+    iterations that ends, full, where ADVI converged, with the latest ELBO
+    estimate; a callback the caller passes is still called at every
+    iteration."""
+    pytest.importorskip("stanli")
+    y = sm.datasets.two_components(100, seed=1).X
+    seen = []
+    model = sm.NormalMixture(2, engine="stanli").fit(
+        y,
+        method="variational",
+        seed=1,
+        draws=200,
+        iter=5000,
+        show_progress=True,
+        callback=lambda i, elbo: seen.append(i),
+    )
+    err = capsys.readouterr().err
+    done = model.engine_result_info_["iterations"]
+    assert seen == list(range(1, done + 1))
+    assert "ADVI" in err
+    assert done < 5000  # converged: the bar ends full there
+    assert f"{done}/{done}" in err
+    assert "elbo=" in err
+
+
 THREADED_FITS = """
 import threading, warnings
 import stanmix as sm

@@ -175,6 +175,7 @@ class Engine(abc.ABC):
         algorithm: str = "meanfield",
         draws: int = 1000,
         laplace_start: bool = False,
+        show_progress: bool = False,
         **options,
     ) -> EngineResult:
         """ADVI (meanfield or fullrank).
@@ -182,6 +183,8 @@ class Engine(abc.ABC):
         ``laplace_start=True`` says ``init`` is a posterior mode: an engine
         that can set ADVI's initial scale starts from the Laplace
         approximation there (``info["init_scale"]`` says what was used).
+        ``show_progress`` asks for a progress bar where the engine can show
+        one (CmdStan runs ADVI in its own process, which reports none).
         """
 
     @abc.abstractmethod

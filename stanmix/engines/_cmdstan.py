@@ -416,6 +416,7 @@ class CmdStanEngine(Engine):
         algorithm="meanfield",
         draws=1000,
         laplace_start=False,
+        show_progress=False,
         **options,
     ):
         from stanmix.advi import no_elbo_message, not_converged_message

@@ -194,6 +194,7 @@ class StanliEngine(Engine):
         algorithm="meanfield",
         draws=1000,
         laplace_start=False,
+        show_progress=False,
         **options,
     ):
         from stanmix.advi import advi, laplace_scale
@@ -218,14 +219,15 @@ class StanliEngine(Engine):
                     logger.info("ADVI: init is not a mode; starting from unit scale")
             options["init_scale"] = scale
             scale_kind = "identity" if scale is None else "laplace"
-        fit = advi(
-            model.log_prob_grad,
-            start,
-            algorithm=algorithm,
-            seed=int(seed),
-            output_draws=int(draws),
-            **options,
-        )
+        with _advi_progress(options, show_progress):
+            fit = advi(
+                model.log_prob_grad,
+                start,
+                algorithm=algorithm,
+                seed=int(seed),
+                output_draws=int(draws),
+                **options,
+            )
         names = bridge.param_names(include_tp=True)
         constrained = np.array(
             [bridge.param_constrain(q, include_tp=True) for q in fit.draws]
@@ -322,6 +324,38 @@ class StanliEngine(Engine):
                 "max_treedepth": int(kwargs.get("max_depth", MAX_TREEDEPTH)),
             },
         )
+
+
+@contextlib.contextmanager
+def _advi_progress(options: dict, show: bool) -> Iterator[None]:
+    """A tqdm bar over ADVI's iterations (at most ``options["iter"]``, full
+    when ADVI stops at convergence) with the latest ELBO estimate, fed by
+    the callback that ``options`` passes to :func:`stanmix.advi.advi`,
+    which still calls the caller's own callback."""
+    if not show:
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    from stanmix.advi import DEFAULT_ITER
+
+    given = options.get("callback")
+    bar = tqdm(total=options.get("iter", DEFAULT_ITER), desc="ADVI", unit="it")
+
+    def advance(iteration: int, elbo: float | None) -> None:
+        bar.update(iteration - bar.n)
+        if elbo is not None:
+            bar.set_postfix(elbo=f"{elbo:.6g}", refresh=False)
+        if given is not None:
+            given(iteration, elbo)
+
+    options["callback"] = advance
+    try:
+        yield
+        bar.total = bar.n  # ADVI converged, or reached iter: the bar is full
+        bar.refresh()
+    finally:
+        bar.close()
 
 
 def _log_density(model, q: np.ndarray) -> float:
