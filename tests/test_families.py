@@ -224,14 +224,31 @@ def _program_point(family, cells: CellTable, start: dict):
     unc = bridge.param_unconstrain_json(
         json.dumps({key: np.asarray(v).tolist() for key, v in init.items()})
     )
+    return bridge, unc, _variables_at(bridge, unc)
+
+
+def _variables_at(bridge, point: np.ndarray) -> dict:
+    """The program's variables (generated quantities included) at the
+    unconstrained ``point``, shaped as one chain of one draw."""
     names = [
         f"{m.split('.')[0]}[{','.join(m.split('.')[1:])}]" if "." in m else m
         for m in bridge.param_names(include_tp=True, include_gq=True)
     ]
     draw = bridge.param_constrain(
-        unc, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
+        point, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
     )
-    return bridge, unc, unflatten(names, draw[None, None])
+    return unflatten(names, draw[None, None])
+
+
+def _assert_gradient_matches_differences(bridge, point: np.ndarray) -> None:
+    """The log density's gradient at ``point`` matches central differences."""
+    _, grad = bridge.log_density_gradient(point)
+    step = 1e-6
+    for i in range(point.size):
+        e = np.zeros_like(point)
+        e[i] = step
+        diff = bridge.log_density(point + e) - bridge.log_density(point - e)
+        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
 
 
 @pytest.mark.parametrize("rho", [-0.999, 0.999, 0.9999])
@@ -268,13 +285,7 @@ def test_rectangles_near_a_singular_correlation_agree_with_the_program(rho):
     np.testing.assert_allclose(params["corr"][0, 0, 0, 1], rho, rtol=1e-12)
     ours = likelihood.log_likelihood(family, cells, params)[0]
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
-    _, grad = bridge.log_density_gradient(unc)
-    step = 1e-6
-    for i in range(unc.size):
-        e = np.zeros_like(unc)
-        e[i] = step
-        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
-        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
+    _assert_gradient_matches_differences(bridge, unc)
 
 
 @pytest.mark.parametrize("covariance", ["full", "tied"])
@@ -331,13 +342,7 @@ def test_two_censored_cells_beside_observed_ones_are_integrated(covariance):
     np.testing.assert_array_equal(plain_unc, unc)  # the same parameters
     gained = bridge.log_density(unc) - plain_bridge.log_density(unc)
     np.testing.assert_allclose(gained, ours[:n_pair].sum(), rtol=1e-10)
-    _, grad = bridge.log_density_gradient(unc)
-    step = 1e-6
-    for i in range(unc.size):
-        e = np.zeros_like(unc)
-        e[i] = step
-        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
-        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
+    _assert_gradient_matches_differences(bridge, unc)
 
 
 @pytest.mark.parametrize("kind_y", [LEFT, RIGHT, INTERVAL])
@@ -573,24 +578,11 @@ def test_pair_rows_take_the_closed_form_where_it_is_exact_to_rounding():
     point_rng = np.random.default_rng(6)
     for spread in (0.0, 0.1, 0.3):
         point = unc + point_rng.normal(0, spread, unc.size)
-        names = [
-            f"{v.split('.')[0]}[{','.join(v.split('.')[1:])}]" if "." in v else v
-            for v in bridge.param_names(include_tp=True, include_gq=True)
-        ]
-        draw = bridge.param_constrain(
-            point, include_tp=True, include_gq=True, rng=bridge.new_rng(seed=1)
-        )
-        at = unflatten(names, draw[None, None])
+        at = _variables_at(bridge, point)
         params = {name: arr[0] for name, arr in family.from_stan(at).items()}
         ours = likelihood.log_likelihood(family, cells, params)[0]
         np.testing.assert_allclose(at["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
-    _, grad = bridge.log_density_gradient(unc)
-    step = 1e-6
-    for i in range(unc.size):
-        e = np.zeros_like(unc)
-        e[i] = step
-        diff = bridge.log_density(unc + e) - bridge.log_density(unc - e)
-        assert diff / (2 * step) == pytest.approx(grad[i], rel=1e-5, abs=1e-5), i
+    _assert_gradient_matches_differences(bridge, unc)
 
 
 @pytest.mark.parametrize(("key", "d"), CASES)
