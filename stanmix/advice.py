@@ -76,9 +76,10 @@ def costly_rows(family: Family, cells: CellTable, k: int, method: str) -> list[s
         for key in ("ms", "s", "MB")
     }
     if k * cost["ms"] > PAIR_WARN_MS:
+        among = f" ({interval} with an interval cell)" if interval else ""
         found.append(
             f"{one_sided + interval} rows have two censored cells beside "
-            f"observed ones ({interval} with an interval cell), which "
+            f"observed ones{among}, which "
             f"method={method!r} integrates under each of the {k} components "
             f"on every gradient: on the embedded engine about "
             f"{k * cost['ms']:.0f} ms per gradient, and {cost['s']:.0f} s and "
@@ -241,9 +242,9 @@ def piled_values_hint(cells: CellTable) -> str:
 def singular_draws(params: dict, method: str) -> str:
     """The error for draws (chain x draw leading axes) where a component's
     covariance is singular, a scale of 0 or not finite or a correlation
-    matrix that is not positive definite, which the likelihood and the
+    matrix that has no Cholesky factor, which the likelihood and the
     memberships cannot use; "" where there are none. ``method`` names the
-    draws' source.
+    draws' source and the remedy.
 
     Examples
     --------
@@ -265,12 +266,17 @@ def singular_draws(params: dict, method: str) -> str:
     )
     if "corr" in params:
         corr = np.asarray(params["corr"], dtype=float)
-        with np.errstate(invalid="ignore"):
-            low = np.linalg.eigvalsh(np.nan_to_num(corr)).min(axis=-1)
-        flat_low = low.reshape(*lead, -1).min(axis=-1)
-        singular = ~(flat_low > 1e-12) | ~np.isfinite(corr).reshape(*lead, -1).all(-1)
+        singular = ~np.isfinite(corr).reshape(*lead, -1).all(axis=-1)
+        try:
+            np.linalg.cholesky(np.nan_to_num(corr))
+        except np.linalg.LinAlgError:
+            for at in np.ndindex(*lead):
+                try:
+                    np.linalg.cholesky(np.nan_to_num(corr[at]))
+                except np.linalg.LinAlgError:
+                    singular[at] = True
         if singular.any():
-            what.append("correlations of +-1")
+            what.append("a correlation matrix with no Cholesky factor")
         bad |= singular
     if not bad.any():
         return ""
@@ -279,10 +285,16 @@ def singular_draws(params: dict, method: str) -> str:
         "variational": "ADVI's approximation",
         "sample": "NUTS",
     }.get(method, method)
+    k = np.asarray(params["w"]).shape[-1] if "w" in params else 2
+    remedy = ["method='sample'"] * (method != "sample") + ["fewer components"] * (k > 1)
     return (
         f"{source} has {int(bad.sum())} of its {bad.size} draws where a component "
         f"has collapsed ({' and '.join(what)}): onto a few rows or latent values "
         "of censored cells, where the density of continuous components has no "
-        "maximum, and where no likelihood or membership can be computed. Use "
-        "method='sample', or fewer components"
+        "maximum, and where no likelihood or membership can be computed. "
+        + (
+            f"Use {' or '.join(remedy)}"
+            if remedy
+            else "Look for values the data repeat, or a scale far from the data's"
+        )
     )

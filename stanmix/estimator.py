@@ -1223,6 +1223,20 @@ class Mixture:
                     RuntimeWarning,
                     stacklevel=check.caller_level(),
                 )
+        if result.method == "variational" and "lp" in stats:
+            lp = np.asarray(stats["lp"], dtype=float)
+            outside = int((~np.isfinite(lp)).sum())
+            if outside:
+                warnings.warn(
+                    f"{outside} of the {lp.size} ADVI draws lie where the model's "
+                    "log density cannot be evaluated (a domain error: beyond the "
+                    "posterior's support, or a component collapsing there); the "
+                    "approximation reaches past the posterior, its means and "
+                    "intervals count those draws, and pareto_k_ leaves them out. "
+                    "Use method='sample' for a posterior you can report",
+                    RuntimeWarning,
+                    stacklevel=check.caller_level(),
+                )
 
     def _attrs(self, result: EngineResult) -> dict:
         attrs = {

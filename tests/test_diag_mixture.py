@@ -349,12 +349,8 @@ def test_the_draws_step_from_the_best_determined_mean(state_at_the_stop):
     assert all(len(i["mu_anchor_ordered"]) == 5 - data["pivot"] + 1 for i in inits)
 
 
-@pytest.mark.parametrize("where", ["zero", "nan"])
-def test_draws_with_a_collapsed_component_are_refused_with_the_reason(where):
-    """A result whose component has a scale of 0 (or not a number) in some
-    column, as an approximation collapsed onto a few rows can return, has
-    no likelihood or membership: taking it raises a RuntimeError that says
-    so and what to do, and leaves the model as it was."""
+def _example_mode():
+    """The normal_diag example data, their cells and their mode on stanli."""
     import json
 
     from stanmix.cells import CellTable
@@ -368,8 +364,17 @@ def test_draws_with_a_collapsed_component_are_refused_with_the_reason(where):
     result = get_engine("stanli").optimize(
         program_path("normal_diag"), data, init=init, seed=1
     )
+    return data, CellTable.from_stan(data), result
+
+
+@pytest.mark.parametrize("where", ["zero", "nan"])
+def test_draws_with_a_collapsed_component_are_refused_with_the_reason(where):
+    """A result whose component has a scale of 0 (or not a number) in some
+    column, as an approximation collapsed onto a few rows can return, has
+    no likelihood or membership: taking it raises a RuntimeError that says
+    so and what to do, and leaves the model as it was."""
+    data, cells, result = _example_mode()
     model = sm.DiagonalMixture(data["K"], anchor_dim=0, standardize=False)
-    cells = CellTable.from_stan(data)
     model.fit_result(result, cells, seed=1)
     means = model.means_.copy()
     result.variables["sigma"][0, 0, 1, 0] = 0.0 if where == "zero" else np.nan
@@ -380,5 +385,31 @@ def test_draws_with_a_collapsed_component_are_refused_with_the_reason(where):
         model.fit_result(result, cells, seed=1)
     assert str(err.value).startswith("The posterior mode found has")
     assert f"collapsed ({said})" in str(err.value)
-    assert "Use method='sample', or fewer components" in str(err.value)
+    assert "Use method='sample' or fewer components" in str(err.value)
     np.testing.assert_array_equal(model.means_, means)
+
+
+def test_advi_draws_outside_the_density_are_warned_of():
+    """ADVI draws at which the program's log density fails (lp = -inf) are
+    counted in a warning that says what they mean and what to use."""
+    from dataclasses import replace
+
+    data, cells, mode = _example_mode()
+    rng = np.random.default_rng(0)
+    variables = {name: np.repeat(v, 20, axis=1) for name, v in mode.variables.items()}
+    variables["mu"] = variables["mu"] + rng.normal(0, 0.01, variables["mu"].shape)
+    lp = np.zeros((1, 20))
+    lp[0, [3, 11]] = -np.inf
+    result = replace(
+        mode,
+        variables=variables,
+        sample_stats={"lp": lp, "log_g": np.zeros((1, 20))},
+        method="variational",
+        lp=None,
+    )
+    model = sm.DiagonalMixture(data["K"], anchor_dim=0, standardize=False)
+    with pytest.warns(RuntimeWarning, match="2 of the 20 ADVI draws lie where") as said:
+        model.fit_result(result, cells, seed=1)
+    (text,) = [str(w.message) for w in said if "ADVI draws lie" in str(w.message)]
+    assert "pareto_k_ leaves them out" in text
+    assert "Use method='sample'" in text

@@ -390,3 +390,19 @@ def test_a_fit_off_the_thread_that_loaded_stanli_is_refused_clearly():
         "at a time in each: fit_many's n_jobs (joblib), or Dask workers with "
         "processes=True and threads_per_worker=1"
     )
+
+
+def test_stanli_advi_refuses_a_callback_that_cannot_be_called_under_its_bar():
+    """The progress bar wraps the caller's callback; one that cannot be
+    called is still refused by name before ADVI starts."""
+    pytest.importorskip("stanli")
+    data = json.loads(example_data_path("normal_diag").read_text())
+    with pytest.raises(sm.StanmixInputError, match="callback must be callable"):
+        get_engine("stanli").variational(
+            program_path("normal_diag"),
+            data,
+            init=None,
+            seed=1,
+            show_progress=True,
+            callback=5,
+        )

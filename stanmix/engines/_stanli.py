@@ -337,9 +337,10 @@ def _advi_progress(options: dict, show: bool) -> Iterator[None]:
         return
     from tqdm.auto import tqdm
 
-    from stanmix.advi import DEFAULT_ITER
+    from stanmix.advi import DEFAULT_ITER, check_callback
 
     given = options.get("callback")
+    check_callback(given)  # before it is wrapped, where advi would check it
     bar = tqdm(total=options.get("iter", DEFAULT_ITER), desc="ADVI", unit="it")
 
     def advance(iteration: int, elbo: float | None) -> None:

@@ -149,9 +149,11 @@ class FullCovariance(Family):
         program integrate a row's two censored cells beside observed ones
         (on their joint density with latent values they would find the
         joint mode, far from the posterior's); NUTS samples such cells as
-        latent values, which it does correctly and, each row's quadrature
-        costing about 0.1 ms per component and gradient on stanli, far
-        faster (docs/benchmarks.md, "Rows censored in two columns")."""
+        latent values, which it does correctly at less cost per gradient:
+        on stanli each such row adds 0.03-0.05 ms per component to every
+        gradient where both cells are one-sided, about 0.2 ms with an
+        interval cell (docs/benchmarks.md, "What the integrated rows cost
+        the optimizer and ADVI")."""
         out = copy.copy(self)
         out.integrate_pairs = method != "sample"
         return out
