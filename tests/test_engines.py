@@ -297,10 +297,10 @@ def test_stanli_progress_bar_counts_every_iteration(capsys):
 def test_stanli_advi_progress_bar_counts_iterations_and_keeps_the_callers_callback(
     capsys,
 ):
-    """show_progress=True for ADVI on the embedded engine: a bar over its
-    iterations that ends, full, where ADVI converged, with the latest ELBO
-    estimate; a callback the caller passes is still called at every
-    iteration."""
+    """show_progress=True for ADVI on the embedded engine: a bar that says
+    when eta is being chosen, then counts ADVI's iterations and ends, full,
+    where ADVI converged, with the latest ELBO estimate; a callback the
+    caller passes is still called at every iteration."""
     pytest.importorskip("stanli")
     y = sm.datasets.two_components(100, seed=1).X
     seen = []
@@ -316,7 +316,7 @@ def test_stanli_advi_progress_bar_counts_iterations_and_keeps_the_callers_callba
     err = capsys.readouterr().err
     done = model.engine_result_info_["iterations"]
     assert seen == list(range(1, done + 1))
-    assert "ADVI" in err
+    assert "ADVI: choosing eta" in err  # no eta given: the search comes first
     assert done < 5000  # converged: the bar ends full there
     assert f"{done}/{done}" in err
     assert "elbo=" in err

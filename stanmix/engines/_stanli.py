@@ -331,7 +331,8 @@ def _advi_progress(options: dict, show: bool) -> Iterator[None]:
     """A tqdm bar over ADVI's iterations (at most ``options["iter"]``, full
     when ADVI stops at convergence) with the latest ELBO estimate, fed by
     the callback that ``options`` passes to :func:`stanmix.advi.advi`,
-    which still calls the caller's own callback."""
+    which still calls the caller's own callback. Until the first iteration
+    it says that eta is being chosen (when it is not given)."""
     if not show:
         yield
         return
@@ -341,9 +342,17 @@ def _advi_progress(options: dict, show: bool) -> Iterator[None]:
 
     given = options.get("callback")
     check_callback(given)  # before it is wrapped, where advi would check it
-    bar = tqdm(total=options.get("iter", DEFAULT_ITER), desc="ADVI", unit="it")
+    # without eta, ADVI first tries several (adapt_iter iterations each)
+    searching = options.get("eta") is None
+    bar = tqdm(
+        total=options.get("iter", DEFAULT_ITER),
+        desc="ADVI: choosing eta" if searching else "ADVI",
+        unit="it",
+    )
 
     def advance(iteration: int, elbo: float | None) -> None:
+        if iteration == 1 and searching:
+            bar.set_description("ADVI", refresh=False)
         bar.update(iteration - bar.n)
         if elbo is not None:
             bar.set_postfix(elbo=f"{elbo:.6g}", refresh=False)
