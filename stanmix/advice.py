@@ -249,9 +249,10 @@ def singular_draws(params: dict, method: str) -> str:
     Examples
     --------
     >>> sigma = np.array([[[[1.0, 0.5], [0.0, 2.0]], [[1.0, 0.5], [0.7, 2.0]]]])
-    >>> print(singular_draws({"sigma": sigma}, "variational")[:63])
+    >>> w = np.full((1, 2, 2), 0.5)
+    >>> print(singular_draws({"w": w, "sigma": sigma}, "variational")[:63])
     ADVI's approximation has 1 of its 2 draws where a component has
-    >>> singular_draws({"sigma": sigma[:, 1:]}, "variational")
+    >>> singular_draws({"w": w[:, 1:], "sigma": sigma[:, 1:]}, "variational")
     ''
     """
     sigma = np.asarray(params["sigma"], dtype=float)
@@ -285,7 +286,7 @@ def singular_draws(params: dict, method: str) -> str:
         "variational": "ADVI's approximation",
         "sample": "NUTS",
     }.get(method, method)
-    k = np.asarray(params["w"]).shape[-1] if "w" in params else 2
+    k = np.asarray(params["w"]).shape[-1]
     remedy = ["method='sample'"] * (method != "sample") + ["fewer components"] * (k > 1)
     return (
         f"{source} has {int(bad.sum())} of its {bad.size} draws where a component "
