@@ -19,7 +19,8 @@ import numbers
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -782,72 +783,49 @@ class Mixture:
                     f"init has {len(user)} dicts, but ADVI starts from one "
                     "point; give one dict"
                 )
-        data = family.stan_data(std, k, layout, priors, starts[0], units)
-
-        def program_init(params: Params) -> dict:
-            return mixing_init(data, family.stan_init(params, std, layout))
-
-        stan_file = program_path(family.program)
+        run = _Run(
+            family=family,
+            engine=engine,
+            stan_file=program_path(family.program),
+            cells=cells,
+            std=std,
+            k=k,
+            layout=layout,
+            data=family.stan_data(std, k, layout, priors, starts[0], units),
+            seed=seed,
+            show_progress=show_progress,
+        )
 
         with self._state_kept_on_failure():
             self._reset(family, cells, index, units, layout, seed, engine, method)
             if not has_feature_names(X):
                 del self.feature_names_in_  # as scikit-learn: names given only
-            best = map_probs = None
+            best = mode = map_probs = None
             if method == "optimize" or init == "map":
                 if method == "optimize" and init == "random":
                     point_inits = [None] * n_starts  # Stan's own random inits
                 else:
                     point_starts = user if (method == "optimize" and user) else starts
-                    point_inits = [program_init(p) for p in point_starts]
-                try:
-                    best, self.optimize_lps_ = best_mode(
-                        engine,
-                        stan_file,
-                        data,
-                        point_inits,
-                        seed,
-                        jacobian,
-                        confirm=method == "optimize",
-                        show_progress=show_progress,
-                        **(engine_options if method == "optimize" else {}),
-                    )
-                except RuntimeError as err:
-                    hint = tied_columns_hint(cells) + piled_values_hint(cells)
-                    if method == "optimize":
-                        if hint:
-                            raise RuntimeError(f"{err}{hint}") from err
-                        raise
-                    # The draws do not need a mode: start from the clusterings.
-                    warnings.warn(
-                        f"no posterior mode was found to start from ({err}); the "
-                        f"chains start from the k-means clusterings instead{hint}",
-                        RuntimeWarning,
-                        stacklevel=check.caller_level(),
-                    )
-                    init = "kmeans"
+                    point_inits = [run.init(p) for p in point_starts]
+                found = self._posterior_mode(
+                    run,
+                    point_inits,
+                    method,
+                    jacobian,
+                    engine_options if method == "optimize" else {},
+                )
+                if found is None:
+                    init = "kmeans"  # the draws start from the clusterings
                 else:
-                    mode = _first(family.from_stan(best.variables))
-                    self.map_ = family.to_original_units(mode, units)
-                    if family.joint:
-                        map_probs = likelihood.membership_mean(
-                            family, cells, _lead(self.map_)
-                        )
-                        if layout.ordered and method != "optimize":
-                            # The draws step from the best determined mean.
-                            layout = replace(
-                                layout,
-                                pivot=best_determined(cells, map_probs, layout.anchor),
-                            )
-                            data = {**data, "pivot": layout.pivot + 1}
+                    best, mode, map_probs, run = found
             if method == "optimize":
                 result = best
             elif method == "variational":
                 start = mode if best is not None else (user or starts)[0]
                 result = engine.variational(
-                    stan_file,
-                    data,
-                    init=None if init == "random" else program_init(start),
+                    run.stan_file,
+                    run.data,
+                    init=None if init == "random" else run.init(start),
                     seed=seed,
                     algorithm=algorithm,
                     draws=draws,
@@ -856,78 +834,162 @@ class Mixture:
                     **engine_options,
                 )
             else:
-                inits = None
                 if init == "map":
                     rng = np.random.default_rng(seed)
-                    points = [family.jitter(mode, rng) for _ in range(chains)]
-                    inits = [program_init(p) for p in points]
+                    inits = [run.init(family.jitter(mode, rng)) for _ in range(chains)]
                 elif user is not None:
-                    inits = [program_init(p) for p in user]
+                    inits = [run.init(p) for p in user]
                 elif init == "kmeans":
-                    inits = [program_init(p) for p in (starts * chains)[:chains]]
-                separation = (
-                    None if map_probs is None else float(map_probs.max(axis=1).mean())
-                )
-                censored_heavy = map_probs is not None and bool(
-                    mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
-                )
-                plan = plan_nuts(
-                    adaptation=adaptation,
-                    metric=metric,
-                    warmup=warmup,
-                    inv_metric=engine_options.pop("inv_metric", None),
-                    adapt_engaged=engine_options.get("adapt_engaged", True),
-                    engine=engine.name,
-                    n_unconstrained=self._n_unconstrained(family, k, cells),
-                    separation=separation,
-                    mostly_censored=censored_heavy,
-                    at_map=init == "map",
-                    laplace=None
-                    if best is None
-                    else lambda: _laplace_metric(
-                        engine, stan_file, data, best, program_init(mode)
-                    ),
-                )
-                for note in plan.notes:
-                    logger.info(note)
-                for message in plan.warnings:
-                    warnings.warn(
-                        message, RuntimeWarning, stacklevel=check.caller_level()
-                    )
-                self.metric_ = plan.metric
-                self.adaptation_ = plan.adaptation
-                if plan.inv_metric is not None:
-                    engine_options["inv_metric"] = plan.inv_metric
-                if threads is None and family.threads and family.spare_cores:
-                    threads = spare_threads(chains, usable_cores())
-                self.threads_per_chain_ = threads or 1
-                if self.threads_per_chain_ > 1:
-                    engine_options["threads_per_chain"] = self.threads_per_chain_
-                if family.threads:
-                    data = {
-                        **data,
-                        "grainsize": grainsize(cells.n_obs, self.threads_per_chain_),
-                    }
-                result = engine.sample(
-                    stan_file,
-                    data,
-                    chains=chains,
-                    warmup=plan.warmup,
-                    draws=draws,
-                    seed=seed,
-                    adapt_delta=adapt_delta,
-                    metric=plan.metric,
-                    inits=inits,
-                    pathfinder_init=init == "pathfinder",
-                    show_progress=show_progress,
-                    adapt_metric=plan.adapt_metric,
-                    **engine_options,
-                )
-                result.info.setdefault(
-                    "adapt_engaged", bool(engine_options.get("adapt_engaged", True))
+                    inits = [run.init(p) for p in (starts * chains)[:chains]]
+                else:
+                    inits = None  # Stan's own random inits, or Pathfinder's
+                result = self._sample(
+                    run,
+                    settings,
+                    init,
+                    inits,
+                    (best, mode, map_probs),
+                    threads,
+                    engine_options,
                 )
             self._finish(result, log_likelihood, relabel, map_probs)
         return self
+
+    def _posterior_mode(
+        self,
+        run: _Run,
+        inits: list,
+        method: str,
+        jacobian: bool,
+        options: Mapping,
+    ) -> tuple[EngineResult, Params, np.ndarray | None, _Run] | None:
+        """The best of the optimizer's starts: its result, the mode (first
+        draw, the fit's units), the membership probabilities there (joint
+        families) and the run, whose ordered means now step from the best
+        determined mean (NUTS and ADVI). Sets ``map_`` and ``optimize_lps_``.
+
+        None (after a warning) where no start found a mode and the method
+        can go on without one; the optimizer's error, with what the data
+        make hard, for ``method="optimize"``.
+        """
+        family, cells = run.family, run.cells
+        try:
+            best, self.optimize_lps_ = best_mode(
+                run.engine,
+                run.stan_file,
+                run.data,
+                inits,
+                run.seed,
+                jacobian,
+                confirm=method == "optimize",
+                show_progress=run.show_progress,
+                **options,
+            )
+        except RuntimeError as err:
+            hint = tied_columns_hint(cells) + piled_values_hint(cells)
+            if method == "optimize":
+                if hint:
+                    raise RuntimeError(f"{err}{hint}") from err
+                raise
+            warnings.warn(
+                f"no posterior mode was found to start from ({err}); the "
+                f"chains start from the k-means clusterings instead{hint}",
+                RuntimeWarning,
+                stacklevel=check.caller_level(),
+            )
+            return None
+        mode = _first(family.from_stan(best.variables))
+        self.map_ = family.to_original_units(mode, self.units_)
+        map_probs = None
+        if family.joint:
+            map_probs = likelihood.membership_mean(family, cells, _lead(self.map_))
+            if run.layout.ordered and method != "optimize":
+                # The draws step from the best determined mean.
+                pivot = best_determined(cells, map_probs, run.layout.anchor)
+                run = replace(
+                    run,
+                    layout=replace(run.layout, pivot=pivot),
+                    data={**run.data, "pivot": pivot + 1},
+                )
+        return best, mode, map_probs, run
+
+    def _sample(
+        self,
+        run: _Run,
+        settings: Mapping,
+        init: str | Mapping | list,
+        inits: list | None,
+        found: tuple[EngineResult | None, Params | None, np.ndarray | None],
+        threads: int | None,
+        engine_options: dict,
+    ) -> EngineResult:
+        """NUTS from ``inits``: the metric and warmup ``plan_nuts`` chooses
+        (kept in ``metric_`` and ``adaptation_``), the threads per chain (kept
+        in ``threads_per_chain_``), then the engine's sampler. ``init`` is
+        where the chains start (``"kmeans"`` where no mode was found) and
+        ``found`` the best mode's result, point and membership
+        probabilities (None without a mode)."""
+        family, cells, k = run.family, run.cells, run.k
+        best, mode, map_probs = found
+        separation = None if map_probs is None else float(map_probs.max(axis=1).mean())
+        censored_heavy = map_probs is not None and bool(
+            mostly_censored(cells, map_probs.argmax(axis=1), k, CENSORED_WARN)
+        )
+        plan = plan_nuts(
+            adaptation=settings["adaptation"],
+            metric=settings["metric"],
+            warmup=settings["warmup"],
+            inv_metric=engine_options.pop("inv_metric", None),
+            adapt_engaged=engine_options.get("adapt_engaged", True),
+            engine=run.engine.name,
+            n_unconstrained=self._n_unconstrained(family, k, cells),
+            separation=separation,
+            mostly_censored=censored_heavy,
+            at_map=init == "map",
+            laplace=None
+            if best is None
+            else lambda: _laplace_metric(
+                run.engine, run.stan_file, run.data, best, run.init(mode)
+            ),
+        )
+        for note in plan.notes:
+            logger.info(note)
+        for message in plan.warnings:
+            warnings.warn(message, RuntimeWarning, stacklevel=check.caller_level())
+        self.metric_ = plan.metric
+        self.adaptation_ = plan.adaptation
+        if plan.inv_metric is not None:
+            engine_options["inv_metric"] = plan.inv_metric
+        if threads is None and family.threads and family.spare_cores:
+            threads = spare_threads(settings["chains"], usable_cores())
+        self.threads_per_chain_ = threads or 1
+        if self.threads_per_chain_ > 1:
+            engine_options["threads_per_chain"] = self.threads_per_chain_
+        data = run.data
+        if family.threads:
+            data = {
+                **data,
+                "grainsize": grainsize(cells.n_obs, self.threads_per_chain_),
+            }
+        result = run.engine.sample(
+            run.stan_file,
+            data,
+            chains=settings["chains"],
+            warmup=plan.warmup,
+            draws=settings["draws"],
+            seed=run.seed,
+            adapt_delta=settings["adapt_delta"],
+            metric=plan.metric,
+            inits=inits,
+            pathfinder_init=init == "pathfinder",
+            show_progress=run.show_progress,
+            adapt_metric=plan.adapt_metric,
+            **engine_options,
+        )
+        result.info.setdefault(
+            "adapt_engaged", bool(engine_options.get("adapt_engaged", True))
+        )
+        return result
 
     def _checked_cells(
         self, family: Family, k: int, X, censoring: tuple
@@ -1972,6 +2034,30 @@ class Mixture:
                 f"was fitted on ({', '.join(self.cells_.columns)})"
             )
         return cells
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one fit works from: the family and engine, the
+    program and its data, and the cells in the data's units (``cells``) and
+    in the fit's (``std``)."""
+
+    family: Family
+    engine: Engine
+    stan_file: Path
+    cells: CellTable
+    std: CellTable
+    k: int
+    layout: Layout
+    data: dict
+    seed: int
+    show_progress: bool
+
+    def init(self, params: Params) -> dict:
+        """``params`` (the fit's units) as the program's initial values."""
+        return mixing_init(
+            self.data, self.family.stan_init(params, self.std, self.layout)
+        )
 
 
 def _columns_message(
