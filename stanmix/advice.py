@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stanmix.cells import OBSERVED, CellTable
+from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable
 from stanmix.censoring import listing
 from stanmix.families import Family
 from stanmix.families.base import COMPONENT
@@ -27,6 +27,9 @@ PAIR_ROW_COST = {
     "one-sided": {"ms": 0.05, "s": 0.1, "MB": 2.5},
     "interval": {"ms": 0.22, "s": 0.13, "MB": 4.5},
 }
+#: How a fit's limits are given again for new data, per side.
+_LIMIT_ARGS = {"lower": "lower_limit", "upper": "upper_limit"}
+
 #: The added ms per gradient above which fit warns of such rows before it
 #: starts (the gradient of 2,000 such uncensored rows takes about 2 ms).
 PAIR_WARN_MS = 40.0
@@ -298,4 +301,66 @@ def singular_draws(params: dict, method: str) -> str:
             if remedy
             else "Look for values the data repeat, or a scale far from the data's"
         )
+    )
+
+
+def unstated_limits(fitted: CellTable, new: CellTable) -> str:
+    """A warning where observed cells of new data equal a detection limit
+    the model was fitted with, while no limit is in force for them: such
+    values are most likely censored (recorded at the limit), and are taken
+    as measured. Empty where there are none.
+
+    A fitted limit of a column is any limit in force for its cells at the
+    fit (``lower_limit``, ``upper_limit``) or the bound of a left- or
+    right-censored cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stanmix.censoring import cell_table
+    >>> fitted, _ = cell_table(np.array([[0.5], [2.0], [3.0]]), lower_limit=0.5)
+    >>> new, _ = cell_table(np.array([[0.5], [0.7]]))
+    >>> print(unstated_limits(fitted, new))  # doctest: +NORMALIZE_WHITESPACE
+    1 cell of column 'x0' equals the lower_limit 0.5 the model was fitted
+    with: it is taken as a measured value, as no limit is given for it here;
+    if it is censored, pass lower_limit= as to fit
+    """
+    found, args = [], []
+    for side, arg in _LIMIT_ARGS.items():
+        kind = LEFT if side == "lower" else RIGHT
+        bound = fitted.upper if side == "lower" else fitted.lower
+        given = getattr(new, f"{side}_limit")
+        for d, column in enumerate(fitted.columns):
+            limits = bound[fitted.kind[:, d] == kind, d]
+            fitted_limit = getattr(fitted, f"{side}_limit")
+            if fitted_limit is not None:
+                limits = np.r_[limits, fitted_limit[:, d]]
+            limits = np.unique(limits[np.isfinite(limits)])
+            if d >= new.n_dims or not limits.size:
+                continue
+            at = (new.kind[:, d] == OBSERVED) & np.isin(new.values[:, d], limits)
+            if given is not None:
+                at &= np.isnan(given[:, d])
+            if at.any():
+                n = int(at.sum())
+                values = listing([f"{v:g}" for v in np.unique(new.values[at, d])])
+                found.append(
+                    f"{n} cell{'s' * (n > 1)} of column {column!r} "
+                    f"equal{'s' * (n == 1)} the {arg} {values} the model was "
+                    "fitted with"
+                )
+                args.append(arg)
+    if not found:
+        return ""
+    one = len(found) == 1 and found[0].startswith("1 cell ")
+    pronoun = (
+        ("it is", "a measured value", "it")
+        if one
+        else ("they are", "measured values", "them")
+    )
+    passes = " and ".join(f"{a}=" for a in dict.fromkeys(args))
+    return (
+        f"{'; '.join(found)}: {pronoun[0]} taken as {pronoun[1]}, as no limit "
+        f"is given for {pronoun[2]} here; if {pronoun[0]} censored, pass "
+        f"{passes} as to fit"
     )

@@ -45,6 +45,7 @@ from stanmix.advice import (
     piled_values_hint,
     singular_draws,
     tied_columns_hint,
+    unstated_limits,
 )
 from stanmix.cells import (
     MISSING,
@@ -2033,6 +2034,7 @@ class Mixture:
                 f"expecting {self.cells_.n_dims} features as input, the columns it "
                 f"was fitted on ({', '.join(self.cells_.columns)})"
             )
+        warn_unstated_limits(self.cells_, cells, censoring)
         return cells
 
 
@@ -2113,6 +2115,16 @@ WHOLE_OPTIONS = frozenset(
 )
 #: Engine options that must be positive numbers.
 POSITIVE_OPTIONS = frozenset({"eta", "tol_rel_obj", "step_size"})
+
+
+def warn_unstated_limits(fitted: CellTable, new: CellTable, censoring) -> None:
+    """Warn where new data hold values at a fitted detection limit with no
+    limit given for them (see :func:`stanmix.advice.unstated_limits`);
+    nothing where the censoring is given cell by cell."""
+    if censoring.get("censored") is None and censoring.get("interval") is None:
+        message = unstated_limits(fitted, new)
+        if message:
+            warnings.warn(message, UserWarning, stacklevel=check.caller_level())
 
 
 def _refuse_misplaced_y(method: str, y) -> None:

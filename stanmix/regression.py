@@ -26,6 +26,7 @@ from stanmix.estimator import (
     Mixture,
     has_feature_names,
     reachable,
+    warn_unstated_limits,
 )
 from stanmix.exceptions import StanmixInputError
 from stanmix.families.regression import PREDICTOR, WEIGHT_PREDICTOR
@@ -848,6 +849,7 @@ class RegressionMixture(Mixture):
         cells, _ = self._read(
             prepared, {key: v for key, v in censoring.items() if v is not None}
         )
+        warn_unstated_limits(self.cells_, cells, censoring)
         return cells
 
     def _fitted_response_in(self, X) -> str | int | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from stanmix.advice import singular_draws
+from stanmix.advice import singular_draws, unstated_limits
 
 
 def _params(rho: float, k: int = 2) -> dict:
@@ -43,3 +44,96 @@ def test_the_remedy_fits_the_method_and_the_components(method, k, remedy):
     to use NUTS, nor one component to use fewer."""
     said = singular_draws(_params(1.0, k), method)
     assert said.split(". ")[-1].startswith(remedy)
+
+
+def _at_limit_tables():
+    """A fit's table with a lower limit of 0.5 on x and an upper limit of 9 on
+    y, and new rows: two at x's limit, one at y's, one at neither."""
+    from stanmix.censoring import cell_table
+
+    fitted, _ = cell_table(
+        pd.DataFrame({"x": [0.5, 2.0, 3.0, 4.0], "y": [1.0, 9.0, 5.0, 6.0]}),
+        lower_limit={"x": 0.5},
+        upper_limit={"y": 9.0},
+    )
+    new = pd.DataFrame({"x": [0.5, 0.5, 1.0, 2.0], "y": [2.0, 3.0, 9.0, 4.0]})
+    return fitted, new
+
+
+def test_new_values_at_a_fitted_limit_are_named_by_column_and_side():
+    from stanmix.censoring import cell_table
+
+    fitted, new = _at_limit_tables()
+    said = unstated_limits(fitted, cell_table(new)[0])
+    assert said == (
+        "2 cells of column 'x' equal the lower_limit 0.5 the model was fitted "
+        "with; 1 cell of column 'y' equals the upper_limit 9 the model was "
+        "fitted with: they are taken as measured values, as no limit is given "
+        "for them here; if they are censored, pass lower_limit= and "
+        "upper_limit= as to fit"
+    )
+    # The limits given again: the cells are censored, nothing to say.
+    again, _ = cell_table(new, lower_limit={"x": 0.5}, upper_limit={"y": 9.0})
+    assert unstated_limits(fitted, again) == ""
+    # Only x's given: y's cell is still named, alone.
+    half, _ = cell_table(new, lower_limit={"x": 0.5})
+    assert unstated_limits(fitted, half).startswith(
+        "1 cell of column 'y' equals the upper_limit 9 the model was fitted "
+        "with: it is taken as a measured value"
+    )
+    # Another limit given for x (a more sensitive assay): 0.5 is measured.
+    other, _ = cell_table(new, lower_limit={"x": 0.1}, upper_limit={"y": 9.0})
+    assert unstated_limits(fitted, other) == ""
+
+
+def test_a_table_without_limits_in_force_takes_its_censored_bounds():
+    """A CellTable built cell by cell need not record the limits in force;
+    its left-censored cells' bounds are the limits then."""
+    from stanmix.cells import LEFT, OBSERVED, CellTable
+    from stanmix.censoring import cell_table
+
+    nan = np.nan
+    fitted = CellTable(
+        np.array([[nan], [2.0], [3.0]]),
+        np.array([[LEFT], [OBSERVED], [OBSERVED]]),
+        np.full((3, 1), nan),
+        np.array([[0.5], [nan], [nan]]),
+    )
+    assert fitted.lower_limit is None
+    new, _ = cell_table(np.array([[0.5], [0.7]]))
+    assert unstated_limits(fitted, new).startswith(
+        "1 cell of column 'x0' equals the lower_limit 0.5"
+    )
+
+
+def test_predictions_on_new_data_warn_of_values_at_a_fitted_limit():
+    """The estimators warn through new_cells, before any result; no warning
+    where the limits are given."""
+    import warnings
+
+    import stanmix as sm
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"x": np.r_[rng.normal(0, 1, 60), rng.normal(5, 1, 60)]})
+    limit = float(np.quantile(X.x, 0.1))
+    X.x = X.x.clip(lower=limit)
+    model = sm.Mixture(2, engine="stanli").fit(
+        X, method="optimize", seed=1, lower_limit=limit, show_progress=False
+    )
+    at = X[X.x == limit]
+    with pytest.warns(UserWarning, match=r"12 cells of column 'x' equal the "):
+        unstated = model.predict_proba(at)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        censored = model.predict_proba(at, lower_limit=limit)
+    # The warning is about a real difference: at the limit, a censored cell
+    # leans to the lower component more than a value measured there.
+    assert (censored[:, 0] > unstated[:, 0]).all()
+
+    data = sm.datasets.regressions(200, seed=1)
+    y = data.y.clip(lower=float(np.quantile(data.y, 0.2)))
+    fitted = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, y, method="optimize", seed=1, lower_limit=y.min(), show_progress=False
+    )
+    with pytest.warns(UserWarning, match=r"40 cells of column 'y' equal the "):
+        fitted.predict_proba(data.X, y)
