@@ -800,3 +800,36 @@ def test_default_replicates_stay_within_the_value_budget(censored, monkeypatch):
     assert dict(checks.replicates(model, None, 2, 100)["y"].sizes)["draw"] == 10
     given = checks.posterior_predictive(model, draws=60, seed=1, attach=False)
     assert dict(given["y"].sizes)["draw"] == 30  # what the caller asks for
+
+
+def test_plot_ppc_cuts_heavy_tailed_replicates_to_the_data():
+    """A Student-t component with about one degree of freedom gives
+    replicates hundreds of units out, while the data lie within +-26: each
+    panel is cut to the data's range (the replicates' central 99% lies
+    inside it here), 5% wider, shows CDFs by default and says so. A normal
+    fit's replicates stay near the data, and its panels are left alone."""
+    import matplotlib.pyplot as plt
+
+    X = sm.datasets.with_outliers(300, seed=2).X
+    heavy = sm.Mixture(3, family="student_t").fit(X, method="optimize", seed=2)
+    assert heavy.nu_.min() < 1.5
+    reps = checks.replicates(heavy, 20, 1, 20)["y"].to_numpy()
+    assert np.ptp(reps) > 10 * np.ptp(X.to_numpy())
+    fig = plot_ppc(heavy, draws=20, seed=1)
+    for ax, column in zip(fig.axes, X.columns, strict=True):
+        low, high = X[column].min(), X[column].max()
+        pad = 0.05 * (high - low)
+        assert ax.get_xlim() == pytest.approx((low - pad, high + pad), rel=1e-9)
+        assert ax.get_title() == (
+            f"{column}: empirical CDFs\n(replicates' far tails cut off)"
+        )
+    plt.close(fig)
+    fig = plot_ppc(heavy, kind="kde", draws=20, seed=1)
+    assert fig.axes[0].get_title() == "x: densities\n(replicates' far tails cut off)"
+    plt.close(fig)
+
+    normal = sm.Mixture(3).fit(X, method="optimize", seed=2)
+    fig = plot_ppc(normal, draws=20, seed=1)
+    assert [ax.get_title() for ax in fig.axes] == ["x", "y"]
+    assert fig.axes[0].get_xlim()[0] < X["x"].min() - 0.1 * np.ptp(X["x"])
+    plt.close(fig)

@@ -40,6 +40,29 @@ _PPC_LEGEND = {
 PPC_PLOT_DRAWS = 100
 
 
+#: Replicates whose values span more than this many times the window of the
+#: data and the replicates' central 99% have their panel cut to that window.
+PPC_TAIL_SPAN = 3.0
+
+
+def _tail_window(sub: az.InferenceData) -> tuple[float, float] | None:
+    """The x range of a panel whose replicates reach far beyond the data
+    (heavy-tailed components): the data's range and the replicates' 0.5% and
+    99.5% quantiles, 5% wider; None where the replicates' whole range is
+    within ``PPC_TAIL_SPAN`` times that."""
+    data = sub.observed_data["y"].to_numpy()
+    reps = sub.posterior_predictive["y"].to_numpy().ravel()
+    reps = reps[np.isfinite(reps)]
+    if not data.size or not reps.size:
+        return None
+    q_lo, q_hi = np.quantile(reps, [0.005, 0.995])
+    lo, hi = min(data.min(), q_lo), max(data.max(), q_hi)
+    if hi <= lo or np.ptp(reps) <= PPC_TAIL_SPAN * (hi - lo):
+        return None
+    pad = 0.05 * (hi - lo)
+    return float(lo - pad), float(hi + pad)
+
+
 def _has_constant_replicate(sub: az.InferenceData) -> bool:
     """Whether the data or any replicate in ``sub`` takes one value only."""
     data = sub.observed_data["y"].to_numpy()
@@ -66,7 +89,12 @@ def plot_ppc(
     and the replicates pile up at the limit, so the spike there is part of
     the comparison. A column where the data or a replicate has a single
     value (every cell at the limit) has no density: its panel shows
-    empirical CDFs, and its title says so.
+    empirical CDFs, and its title says so. Where the replicates reach far
+    beyond the data (heavy-tailed Student-t components), the panel is cut
+    to the data's range and the replicates' central 99%, and its title says
+    so; with ``kind="auto"`` it then shows empirical CDFs, whose heights at
+    the edges tell how much lies beyond (a density spread over the tails'
+    whole range would have few points where the data lie).
 
     Parameters
     ----------
@@ -172,6 +200,14 @@ def plot_ppc(
                 # every kept value at one limit has none.
                 panel_kind = "cumulative"
                 note = "a data set has one value only"
+            window = _tail_window(sub)
+            if window is not None:
+                if kind == "auto":
+                    # a density over the tails' range has too few grid
+                    # points where the data lie; CDFs cut at the window
+                    # keep their shape there
+                    panel_kind = "cumulative"
+                note = ", ".join(filter(None, [note, "replicates' far tails cut off"]))
             # every replicate kept, each time in the same order: ArviZ
             # shuffles them with numpy's global generator, whose state is
             # put back
@@ -192,9 +228,12 @@ def plot_ppc(
                 for text in ax.get_legend().get_texts():
                     text.set_text(_PPC_LEGEND.get(text.get_text(), text.get_text()))
                     text.set_fontsize(8)
-            title = (
-                f"{literal(col)}: empirical CDFs\n({note})" if note else literal(col)
-            )
+            if window is not None:
+                ax.set_xlim(*window)
+            title = literal(col)
+            if note:
+                what = "empirical CDFs" if panel_kind == "cumulative" else "densities"
+                title = f"{title}: {what}\n({note})"
             if given is not None:
                 title = title.replace(
                     literal(col), f"{literal(col)}: {which} predictive", 1
