@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import numbers
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -397,20 +398,30 @@ def as_matrix(
                 f"give each column its own name (set {name}.columns) or keep one of "
                 f"each, e.g. {name}.loc[:, ~{name}.columns.duplicated()]"
             )
-        bad = [f"{c!r} ({_column_kind(X[c])})" for c in X.columns if _refused(X[c])]
-        if bad:
-            categorical = [
-                c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)
+        refused = [c for c in X.columns if _refused(X[c])]
+        if refused:
+            text = {c: _text_fix(name, c, X[c], X.index) for c in refused}
+            bad = [
+                f"{c!r} ({'; '.join(filter(None, [_column_kind(X[c]), text[c][0]]))})"
+                for c in refused
             ]
-            raise StanmixInputError(
-                f"{name} has non-numeric column(s) {', '.join(bad)}; select the "
-                "numeric measurement columns, e.g. df[['x', 'y']]"
-                + (
-                    ", or convert a categorical column of numbers with "
+            fixes = [fix for _, fix in text.values() if fix][:1]
+            categorical = [
+                c for c in refused if isinstance(X[c].dtype, pd.CategoricalDtype)
+            ]
+            if categorical:
+                fixes.append(
+                    "convert a categorical column of numbers with "
                     f"{name}[{categorical[0]!r}].astype(float)"
-                    if categorical
-                    else ""
                 )
+            numeric = [c for c in X.columns if c not in refused]
+            if numeric:
+                fixes.append(
+                    f"select the numeric measurement columns, e.g. {name}[{numeric!r}]"
+                )
+            raise StanmixInputError(
+                f"{name} has non-numeric column(s) {', '.join(bad)}; "
+                + ("; or ".join(fixes) or "give numbers")
             )
         if isinstance(X.index, pd.MultiIndex):
             named = [row_label(n) for n in X.index.names if n is not None]
@@ -518,6 +529,44 @@ def _refused(column: pd.Series) -> bool:
         or pd.api.types.is_bool_dtype(column)
         or pd.api.types.is_complex_dtype(column)
     )
+
+
+def _text_fix(name: str, label, column: pd.Series, index: pd.Index) -> tuple[str, str]:
+    """For a column holding text: where its first entry that is not a number
+    is, and what to do about it (a censored value such as ``'<0.5'``,
+    numbers stored as text); empty strings for other columns."""
+    text = column.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if not text.any():
+        return "", ""
+    words = [v if isinstance(v, str) else "" for v in column]
+    worded = [i for i in np.flatnonzero(text) if not _is_number(words[i])]
+    if not worded:
+        first = int(np.flatnonzero(text)[0])
+        return (
+            f"numbers stored as text, e.g. {words[first]!r} in row "
+            f"{row_label(index[first])}",
+            f"convert them, e.g. {name}[{label!r}] = pd.to_numeric({name}[{label!r}])",
+        )
+    first = int(worded[0])
+    where = f"row {row_label(index[first])} holds {words[first]!r}"
+    sign = re.fullmatch(r"\s*([<>])=?\s*(\S+)\s*", words[first])
+    if sign is None or not _is_number(sign.group(2)):
+        return where, ""
+    limit = float(sign.group(2))
+    side = "lower_limit" if sign.group(1) == "<" else "upper_limit"
+    return (
+        f"{where}, a censored value",
+        f"record each censored cell as the number at its limit ({limit:g}) and "
+        f"pass {side}={{{label!r}: {limit:g}}}",
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _column_kind(column: pd.Series) -> str:

@@ -501,13 +501,32 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_diag(FRAME.astype({"y": "category"})),
-            "'y' (categorical: labels, not measurements); select the numeric "
-            "measurement columns, e.g. df[['x', 'y']], or convert a categorical "
-            "column of numbers with X['y'].astype(float)",
+            "'y' (categorical: labels, not measurements); convert a categorical "
+            "column of numbers with X['y'].astype(float); or select the numeric "
+            "measurement columns, e.g. X[['x']]",
         ),
         (
             lambda: fit_diag(FRAME.astype({"y": object}).assign(y=["1", 2, 3, 4])),
-            "non-numeric column(s) 'y' (text)",
+            "non-numeric column(s) 'y' (text; numbers stored as text, e.g. '1' in "
+            "row 0); convert them, e.g. X['y'] = pd.to_numeric(X['y']); or select "
+            "the numeric measurement columns, e.g. X[['x']]",
+        ),
+        (
+            lambda: fit_diag(FRAME.assign(y=["2.5", "<0.5", "nd", "4"])),
+            "'y' (text; row 1 holds '<0.5', a censored value); record each "
+            "censored cell as the number at its limit (0.5) and pass "
+            "lower_limit={'y': 0.5}; or select the numeric measurement columns",
+        ),
+        (
+            lambda: fit_diag(FRAME.assign(y=["2.5", ">= 40", "nd", "4"])),
+            "'y' (text; row 1 holds '>= 40', a censored value); record each "
+            "censored cell as the number at its limit (40) and pass "
+            "upper_limit={'y': 40}",
+        ),
+        (
+            lambda: fit_diag(FRAME.assign(y=["2.5", "nd", "<0.5", "4"])),
+            "'y' (text; row 1 holds 'nd'); select the numeric measurement "
+            "columns, e.g. X[['x']]",
         ),
         (lambda: fit_diag(FRAME, lower_limit=True), "lower_limit must be a number"),
         (lambda: fit_diag(FRAME, lower_limit="0.1"), "lower_limit must be a number"),
