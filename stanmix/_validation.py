@@ -173,10 +173,12 @@ def known_keys(
     hint: str = "",
     *,
     near: Iterable[str] = (),
+    aliases: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse keys of ``given`` outside ``valid``, naming the valid ones and,
     for a misspelt key, the nearest of ``valid`` and ``near`` (names valid
-    elsewhere).
+    elsewhere), or, for a key in ``aliases`` (other libraries' names), what
+    it is here.
 
     Examples
     --------
@@ -185,6 +187,11 @@ def known_keys(
     ... except StanmixInputError as err:
     ...     print(err)
     unknown option(s): 'chians' (did you mean 'chains'?); valid: thin
+    >>> try:
+    ...     known_keys("option(s):", {"tune": 5}, ["thin"], aliases={"tune": "warmup="})
+    ... except StanmixInputError as err:
+    ...     print(err)
+    unknown option(s): 'tune' (here: warmup=); valid: thin
     """
     valid = tuple(valid)
     unknown = [str(k) for k in given if k not in valid]
@@ -194,9 +201,12 @@ def known_keys(
         named = []
         for key in unknown:
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
-            named.append(
-                f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
-            )
+            if aliases and key in aliases:
+                named.append(f"{key!r} (here: {aliases[key]})")
+            elif close:
+                named.append(f"{key!r} (did you mean {close[0]!r}?)")
+            else:
+                named.append(repr(key))
         raise StanmixInputError(
             f"unknown {name} {', '.join(named)}; valid: {listed}{hint}"
         )

@@ -76,6 +76,7 @@ from stanmix.inference.metric import check_inv_metric, plan_nuts
 from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
     FIT_DEFAULTS,
+    FOREIGN_NAMES,
     MIN_NUTS_DRAWS,
     check_fit_settings,
 )
@@ -455,6 +456,7 @@ class Mixture:
             sorted(engine.options.get(method, ())),
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
             near=fit_keywords(type(self)),
+            aliases=FOREIGN_NAMES,
         )
         for name in sorted(WHOLE_OPTIONS & set(engine_options)):
             check.integer(name, engine_options[name], low=1)

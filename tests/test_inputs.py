@@ -238,6 +238,19 @@ def fit_mixture(X, **kwargs):
             "valid: adapt_engaged, inv_metric, max_treedepth",
         ),
         (
+            lambda: fit_normal(Y, iter_sampling=300, iter_warmup=200, random_state=1),
+            "'iter_sampling' (here: draws=), 'iter_warmup' (here: warmup=), "
+            "'random_state' (here: seed=); valid: adapt_engaged,",
+        ),
+        (
+            lambda: fit_normal(Y, tune=500, target_accept=0.9),
+            "'tune' (here: warmup=), 'target_accept' (here: adapt_delta=)",
+        ),
+        (
+            lambda: fit_normal(Y, method="optimize", max_iter=50),
+            "'max_iter' (here: iter= with method='optimize'); valid: iter",
+        ),
+        (
             lambda: fit_normal(
                 Y, sigma=1.0, init={"w": [0.5, 0.5], "mu": [0, 1], "sigma": [2, 2]}
             ),

@@ -33,6 +33,25 @@ METHOD_ARGS = {
     "metric": ("sample",),
     "adaptation": ("sample",),
 }
+#: Other libraries' names of fit's settings (cmdstanpy and CmdStan, PyMC,
+#: scikit-learn), and what fit calls them, for an error that says so.
+FOREIGN_NAMES = {
+    "iter_sampling": "draws=",
+    "num_samples": "draws=",
+    "n_samples": "draws=",
+    "iter_warmup": "warmup=",
+    "num_warmup": "warmup=",
+    "tune": "warmup=",
+    "num_chains": "chains=",
+    "n_chains": "chains=",
+    "random_state": "seed=",
+    "random_seed": "seed=",
+    "inits": "init=",
+    "initvals": "init=",
+    "target_accept": "adapt_delta=",
+    "n_init": "n_starts=",
+    "max_iter": "iter= with method='optimize'",
+}
 #: Fewest NUTS draws kept per chain: R-hat, bulk ESS and the check for
 #: label switching need four.
 MIN_NUTS_DRAWS = 4
