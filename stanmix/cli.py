@@ -1087,6 +1087,12 @@ _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
 _CHOICE = re.compile(r"\b(method|engine|family|covariance|errors)='([a-z_]+)'")
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
+#: A message about one K of a sweep (select), and where its figures are.
+_SWEPT = re.compile(r"K=\d+: ")
+_SWEPT_FIGURES = (
+    "are in summary.csv if this K is chosen; selection.csv has every K's largest "
+    "R-hat and smallest bulk ESS."
+)
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
@@ -1125,6 +1131,10 @@ def _as_flags(text: str) -> str:
     '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
     >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
     '--family-option nu_rate must be a positive number, got -1.0'
+    >>> _as_flags("K=2: R-hat 1.1. The figures of every parameter are in "
+    ...           "convergence_.table.")  # doctest: +NORMALIZE_WHITESPACE
+    "K=2: R-hat 1.1. The figures of every parameter are in summary.csv if this K
+    is chosen; selection.csv has every K's largest R-hat and smallest bulk ESS."
     """
 
     def flag(match: re.Match) -> str:
@@ -1132,6 +1142,8 @@ def _as_flags(text: str) -> str:
         return f"--{name}" + (f" {value}" if value else "")
 
     text = _FAMILY_OPTION.sub(lambda m: f"--family-option {m[1]}", text)
+    if _SWEPT.match(text):  # a fit of select's sweep: one K of several
+        text = text.replace("are in convergence_.table.", _SWEPT_FIGURES)
     for python, command in _PYTHON_ONLY:
         text = text.replace(python, command)
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)

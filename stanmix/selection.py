@@ -127,8 +127,8 @@ class ComponentSelection:
         if "max_rhat" not in self.table_:  # posterior modes: no elpd, no R-hat
             cols = ["n_parameters", "bic", "icl", "collapsed"]
         shown = self.table_[cols].copy()
-        if "max_rhat" in shown:  # 1.013 is above the bar, 1.01 would not say so
-            shown["max_rhat"] = shown["max_rhat"].map("{:.3f}".format)
+        if "max_rhat" in shown:  # 1.0101 is above the bar, 1.010 would not say so
+            shown["max_rhat"] = shown["max_rhat"].map("{:.4f}".format)
         with pd.option_context("display.width", 120, "display.precision", 2):
             table = shown.to_string()
         errors = self.table_.get("error", pd.Series(dtype=object)).dropna()
@@ -546,14 +546,14 @@ def _check_fit_kwargs(
     if len(ks) > 1 and init is not None and not isinstance(init, str):
         raise StanmixInputError(
             "init gives starting values for one number of components, and the "
-            f"sweep fits K = {list(ks)}; leave it out (each K starts from its "
+            f"sweep fits K = {_ks(ks)}; leave it out (each K starts from its "
             "posterior mode) or give a named start such as init='kmeans'"
         )
     if len(ks) > 1 and fit_kwargs.get("inv_metric") is not None:
         raise StanmixInputError(
             "inv_metric gives a mass matrix for one number of components (one "
             "entry per unconstrained parameter), and the sweep fits K = "
-            f"{list(ks)}; leave it out (each K finds its own metric)"
+            f"{_ks(ks)}; leave it out (each K finds its own metric)"
         )
     if "log_likelihood" in fit_kwargs:
         raise StanmixInputError(
@@ -935,13 +935,18 @@ def _elpd_rule(table: pd.DataFrame, pointwise: Mapping, considered, finite):
     return top, diffs, ses, int(min(close))
 
 
+def _ks(ks) -> str:
+    """Numbers of components as a sentence lists them: ``2, 3``."""
+    return ", ".join(str(k) for k in ks)
+
+
 def _choose(
     table: pd.DataFrame, pointwise: Mapping, method: str
 ) -> tuple[int, str, str]:
     """The chosen K, the rule's reason, and a caution ("" if none)."""
     failed = [int(k) for k in table.index if table.loc[k, "estimate"] == "failed"]
     failed_text = (
-        f" Not considered (the fit failed, see the error column): K = {failed}."
+        f" Not considered (the fit failed, see the error column): K = {_ks(failed)}."
         if failed
         else ""
     )
@@ -961,7 +966,7 @@ def _choose(
             f"column repeats, or onto as few rows as it has location "
             f"parameters, where the density has no useful maximum, so its "
             f"{score} does not measure fit; see the collapsed column): "
-            f"K = {collapsed}."
+            f"K = {_ks(collapsed)}."
         )
     all_collapsed = len(usable) == 0
     if all_collapsed:
@@ -1026,16 +1031,16 @@ def _choose(
             f"of {ses[best]:.1f}, so K = {best}."
         )
     if skipped:
-        rule += f" Not considered (did not converge): K = {skipped}."
+        rule += f" Not considered (did not converge): K = {_ks(skipped)}."
     rule += collapsed_text
     not_finite = [int(k) for k in table.index if k not in finite and k not in failed]
     if not_finite:
-        rule += f" Not considered ({score} not finite): K = {not_finite}."
+        rule += f" Not considered ({score} not finite): K = {_ks(not_finite)}."
     rule += failed_text
     rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
     if better:
         caution = (
-            f"Caution: K = {better} did not converge but predicts clearly better "
+            f"Caution: K = {_ks(better)} did not converge but predicts clearly better "
             f"than K = {converged_best}, the choice among the K that converged; "
             f"so every K was considered, and K = {best} is provisional: run "
             "longer chains (4 chains, more warmup and draws) before trusting it."
@@ -1057,7 +1062,7 @@ def _choose(
     kfold = [int(k) for k in table.index if table.loc[k, "estimate"] == "kfold"]
     if kfold:
         rule += (
-            f" K = {kfold} had Pareto k > {PARETO_K_LIMIT} in LOO and were judged "
+            f" K = {_ks(kfold)} had Pareto k > {PARETO_K_LIMIT} in LOO and were judged "
             "by exact K-fold cross-validation."
         )
     return best, rule, caution
