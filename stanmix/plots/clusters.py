@@ -419,7 +419,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
                     linestyle="",
                     color="0.45",
                     markersize=7,
-                    label=f"{label}: {rows.size}",
+                    label=f"{label} ({rows.size} row{'s' * (rows.size > 1)})",
                 )
             )
 
