@@ -68,11 +68,17 @@ INTERRUPTED = "stanmix: interrupted; no partial output was kept"
 #: windowed adaptation). Written out, not imported, so that the command
 #: loads no numerical library before it runs; tests/test_cli.py checks that
 #: they agree with stanmix.inference.settings.
-SAMPLING_DEFAULTS = {"chains": 4, "warmup": None, "draws": 1000, "adapt_delta": 0.95}
+SAMPLING_DEFAULTS = {
+    "chains": 4,
+    "warmup": None,
+    "draws": 1000,
+    "adapt_delta": 0.95,
+    "algorithm": "meanfield",
+}
 #: The sampling flags each --method uses (settings.METHOD_ARGS, by method).
 SAMPLING_FLAGS = {
     "sample": ("chains", "warmup", "draws", "adapt_delta"),
-    "variational": ("draws",),
+    "variational": ("draws", "algorithm"),
     "optimize": (),
 }
 #: What a sampling flag sets under each --method that uses it (its help).
@@ -82,10 +88,16 @@ SAMPLING_HELP = {
     ("draws", "sample"): "draws kept per chain",
     ("draws", "variational"): "draws in all",
     ("adapt_delta", "sample"): "NUTS target acceptance",
+    ("algorithm", "variational"): "ADVI's approximation: meanfield (independent "
+    "normals) or fullrank (one multivariate normal)",
 }
 #: The --method choices of fit and fit-regression, and of select.
 FIT_METHODS = ("sample", "optimize", "variational")
 SELECT_METHODS = ("sample", "optimize")
+FIT_METHOD_HELP = (
+    "sample: NUTS draws from the posterior [default]; optimize: the posterior "
+    "mode, the best of several L-BFGS starts; variational: ADVI's approximation"
+)
 #: Components of the demo's mixture (the bundled example's clusters); the
 #: fewest points (--n) it can be fitted to.
 DEMO_COMPONENTS = 5
@@ -199,6 +211,13 @@ def _common(
         help=f"{_sampling_help('adapt_delta', methods)}; raise it (say to 0.99) "
         f"when transitions diverge [{shown['adapt_delta']}]",
     )
+    if methods is not None and "variational" in methods:
+        sub.add_argument(
+            "--algorithm",
+            choices=("meanfield", "fullrank"),
+            default=defaults["algorithm"],
+            help=f"{_sampling_help('algorithm', methods)} [{shown['algorithm']}]",
+        )
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_argument(
         "--verbose",
@@ -338,7 +357,9 @@ def _parser() -> argparse.ArgumentParser:
         help="number of clusters (mixture components)",
     )
     _data_flags(fit)
-    fit.add_argument("--method", default="sample", choices=FIT_METHODS)
+    fit.add_argument(
+        "--method", default="sample", choices=FIT_METHODS, help=FIT_METHOD_HELP
+    )
     fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--title", help="title of the HTML report")
     _common(fit, None, FIT_METHODS)
@@ -471,7 +492,7 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
     unused = [
         f"--{name.replace('_', '-')}"
         for name in SAMPLING_DEFAULTS
-        if name not in used and getattr(args, name) is not None
+        if name not in used and getattr(args, name, None) is not None
     ]
     if getattr(args, "kfold", None) is not None and args.method != "sample":
         unused.append("--kfold")
@@ -793,7 +814,7 @@ def _plan(
             f"warmup + {options['draws']} draws each)"
         )
     elif args.method == "variational":
-        how = f"ADVI ({options['draws']} draws)"
+        how = f"ADVI ({options['algorithm']}, {options['draws']} draws)"
     else:
         how = "the posterior mode"
     if fitting is None:
@@ -1084,7 +1105,9 @@ _KEYWORD = re.compile(
     r"\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
 )
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
-_CHOICE = re.compile(r"\b(method|engine|family|covariance|errors)='([a-z_]+)'")
+_CHOICE = re.compile(
+    r"\b(method|engine|family|covariance|errors|algorithm)='([a-z_]+)'"
+)
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
 #: A message about one K of a sweep (select), and where its figures are.
@@ -1109,6 +1132,12 @@ _PYTHON_ONLY = (
     (", or kfold=None to keep the LOO estimate", ""),
     ("kfold must be", "--kfold must be"),
     ("n_components goes up to", "--components/-k goes up to"),
+    (
+        "RegressionMixture's own arguments (predictors, weights_from, order_by, "
+        "prior_slope_scale, prior_gate_scale)",
+        "flags of their own (--predictors, --weights-from, --order-by; "
+        "prior_slope_scale and prior_gate_scale in Python)",
+    ),
     ("family_options", "--family-option"),
 )
 
@@ -1429,7 +1458,9 @@ def _regression_parser(sub, *, select: bool) -> None:
     if select:
         _selection_flags(reg)
     else:
-        reg.add_argument("--method", default="sample", choices=FIT_METHODS)
+        reg.add_argument(
+            "--method", default="sample", choices=FIT_METHODS, help=FIT_METHOD_HELP
+        )
     reg.add_argument("--out", required=True, help="output folder")
     reg.add_argument("--title", help="title of the HTML report")
     _common(reg, None, methods)

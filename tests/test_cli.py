@@ -536,6 +536,19 @@ def test_sampling_flag_help_names_only_the_methods_a_command_takes(capsys):
             "(--method variational) [1000]"
         ) in _help(command, capsys)
 
+    for command in ("fit", "fit-regression"):
+        text = _help(command, capsys)
+        assert (
+            "--method {sample,optimize,variational} sample: NUTS draws from the "
+            "posterior [default]; optimize: the posterior mode"
+        ) in text
+        assert (
+            "--algorithm {meanfield,fullrank} ADVI's approximation: meanfield "
+            "(independent normals) or fullrank (one multivariate normal) (--method "
+            "variational) [meanfield]"
+        ) in text
+    assert "--algorithm" not in select and "--algorithm" not in demo
+
     for command in ("fit", "select", "fit-regression", "select-regression"):
         text = _help(command, capsys)
         choices = set(re.search(r"--method \{([a-z,]+)\}", text)[1].split(","))
@@ -689,3 +702,22 @@ def test_the_sampling_flags_defaults_are_fits():
         assert set(flags) == {
             n for n in cli.SAMPLING_DEFAULTS if method in METHOD_ARGS[n]
         }
+
+
+def test_fit_takes_advis_algorithm(table, tmp_path, capsys):
+    """--algorithm fullrank reaches the fit: its InferenceData says so, and
+    advice that names the setting names the flag."""
+    import arviz as az
+
+    path, _, limit = table
+    out = tmp_path / "out"
+    args = _fit_args(path, out, "--lower-limit", f"x={limit}", "--no-progress")
+    args[args.index("optimize")] = "variational"
+    code = cli.main([*args, "--algorithm", "fullrank", "--draws", "100"])
+    assert code == 0, capsys.readouterr().err
+    assert "by ADVI (fullrank, 100 draws)" in capsys.readouterr().out
+    idata = az.from_netcdf(out / "posterior.nc")
+    assert idata.posterior.attrs["algorithm"] == "fullrank"
+    assert cli._as_flags("algorithm='fullrank', which keeps") == (
+        "--algorithm fullrank, which keeps"
+    )

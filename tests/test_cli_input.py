@@ -320,6 +320,14 @@ REFUSED_FLAGS = {
         ["--method", "variational", "--chains", "2"],
         [r"--chains does not apply to --method variational"],
     ),
+    "ADVI's algorithm for NUTS": (
+        ["--method", "sample", "--algorithm", "fullrank"],
+        [r"--algorithm does not apply to --method sample"],
+    ),
+    "unknown ADVI algorithm": (
+        ["--method", "variational", "--algorithm", "full"],
+        [r"argument --algorithm: invalid choice: 'full'"],
+    ),
     "too few NUTS draws": (
         ["--method", "sample", "--draws", "3"],
         [r"--draws 3 is too few for NUTS: .* at least 4 draws per chain; use "],

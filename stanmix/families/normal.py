@@ -45,11 +45,13 @@ def _known_scale(name: str, value) -> np.ndarray | None:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
         raise StanmixInputError(
-            f"{name} must be a positive number or an array of them, got {value!r}"
+            f"family_options[{name!r}] must be a positive number or an array of "
+            f"them, got {value!r}"
         ) from None
     if arr.ndim > 2 or not np.all(np.isfinite(arr) & (arr > 0)):
         raise StanmixInputError(
-            f"{name} must be positive and finite (a number, K numbers, or K x D), "
+            f"family_options[{name!r}] must be positive and finite (a number, K "
+            "numbers, or K x D), "
             f"got {value!r}"
         )
     return arr
