@@ -46,7 +46,7 @@ import datetime
 import numbers
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -531,6 +531,30 @@ def _refused(column: pd.Series) -> bool:
     )
 
 
+def limit_rounded_hint(
+    beyond: np.ndarray, column: str, spell: Callable[[str], str]
+) -> str:
+    """A hint where every value beyond a limit is one value (at least two of
+    them): most likely the limit itself, given rounded. ``spell`` writes the
+    limit as it is passed, from its value's text.
+
+    Examples
+    --------
+    >>> print(limit_rounded_hint(
+    ...     np.array([-5.389024, -5.389024]), "Pb", lambda v: f"--lower-limit Pb={v}"
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; all 2 such values of column 'Pb' are -5.389024: if that is the limit,
+    give it as the data hold it (--lower-limit Pb=-5.389024)
+    """
+    if beyond.size < 2 or not np.all(beyond == beyond[0]):
+        return ""
+    exact = repr(float(beyond[0]))
+    return (
+        f"; all {beyond.size} such values of column {column!r} are {exact}: if "
+        f"that is the limit, give it as the data hold it ({spell(exact)})"
+    )
+
+
 def _text_fix(name: str, label, column: pd.Series, index: pd.Index) -> tuple[str, str]:
     """For a column holding text: where its first entry that is not a number
     is, and what to do about it (a censored value such as ``'<0.5'``,
@@ -911,12 +935,20 @@ def cell_table(
         ):
             if bad.any():
                 r, c = np.nonzero(bad)
+                arg = side.split()[-1]
                 raise StanmixInputError(
                     f"value {side} at {where(bad)} (the first is "
                     f"{float(values[r[0], c[0]])!r}, limit "
                     f"{float(limits[r[0], c[0]])!r}); a "
                     "censored value cannot lie beyond its own limit: "
                     f"{fix} or mark it in `censored`"
+                    + limit_rounded_hint(
+                        values[bad[:, c[0]], c[0]],
+                        columns[c[0]],
+                        lambda v, name=columns[c[0]], arg=arg: (
+                            f"{arg}={{{name!r}: {v}}}"
+                        ),
+                    )
                 )
         left = at_lo
         right = at_hi

@@ -550,7 +550,7 @@ def _check_limits(
 
     import numpy as np
 
-    from stanmix.censoring import at_limit, piled_end
+    from stanmix.censoring import at_limit, limit_rounded_hint, piled_end
 
     df = table.frame
     columns = [str(c) for c in df.columns]
@@ -580,6 +580,9 @@ def _check_limits(
                     f"{flag} {col}={limit:g}: {bad.size} value(s) of column {col!r} "
                     f"lie {word} the limit ({table.where(bad)} of {table.name}); "
                     "censored values must be recorded at the limit itself"
+                    + limit_rounded_hint(
+                        values[bad], col, lambda v, f=flag, c=col: f"{f} {c}={v}"
+                    )
                 )
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own

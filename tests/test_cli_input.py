@@ -159,6 +159,17 @@ REFUSED_DATA = {
         ["--lower-limit", "x=1"],
         [r"x=1: 1 value\(s\) of column 'x' lie below the limit \(line 4 of data\.csv"],
     ),
+    "a limit rounded above the values recorded at it": (
+        "x,y\n-5.389023757326167,2\n3,3\n-5.389023757326167,1\n4,5\n",
+        ["--lower-limit", "x=-5.389"],
+        [
+            r"x=-5.389: 2 value\(s\) of column 'x' lie below the limit \(lines 2 "
+            r"and 4 of data\.csv\); censored values must be recorded at the limit "
+            r"itself; all 2 such values of column 'x' are -5\.389023757326167: if "
+            r"that is the limit, give it as the data hold it \(--lower-limit "
+            r"x=-5\.389023757326167\)$"
+        ],
+    ),
     "infinite value": (
         "x,y\n1,2\n\n-inf,3\n4,5\n",
         [],

@@ -1375,10 +1375,19 @@ def test_values_at_a_limit_but_for_rounding_are_censored_there():
     table, _ = sm.censoring.cell_table(wide, upper_limit={"a": 0.9}, lower_limit=0.3)
     assert table.kind[:, 0].tolist() == [1, 0, 2]
     with pytest.raises(
-        sm.StanmixInputError, match=r"\(the first is 0\.0699, limit 0\.07\)"
+        sm.StanmixInputError, match=r"\(the first is 0\.0699, limit 0\.07\); [^;]*$"
     ):
         sm.censoring.cell_table(
             pd.DataFrame({"a": [0.0699, 0.2]}), lower_limit={"a": 0.07}
+        )
+    # Several values beyond, all one value: most likely the limit, rounded.
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"; all 2 such values of column 'a' are 0\.0699: if that is the "
+        r"limit, give it as the data hold it \(lower_limit=\{'a': 0\.0699\}\)$",
+    ):
+        sm.censoring.cell_table(
+            pd.DataFrame({"a": [0.0699, 0.2, 0.0699]}), lower_limit={"a": 0.07}
         )
     # and the same cells are inside an interval whose bound they round to
     table, _ = sm.censoring.cell_table(
