@@ -46,6 +46,8 @@ MISSING_VALUES = frozenset(
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _INFINITE = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
+#: A number written with thousands separators: 1,234 or -12,345,678.9.
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _SAVED_INDEX = re.compile(r"Unnamed: \d+")
 
 # Kinds of cell.
@@ -503,7 +505,14 @@ def _not_numeric(
         f"column {col!r} of {name} is not numeric: line {lines[i]} has {text!r}"
         + (f" ({bad.size} such entries)" if bad.size > 1 else "")
     )
-    if _DECIMAL_COMMA.fullmatch(text):
+    if _THOUSANDS.fullmatch(text) and _DECIMAL_COMMA.fullmatch(text):
+        message += (
+            "; write decimals with a point (1.5), not a comma, and numbers "
+            "without thousands separators (1234)"
+        )
+    elif _THOUSANDS.fullmatch(text):
+        message += "; write numbers without thousands separators (1234.5)"
+    elif _DECIMAL_COMMA.fullmatch(text):
         message += "; write decimals with a point (1.5), not a comma"
     return message + (
         "; give censored values as numbers at their limit with --lower-limit / "

@@ -205,6 +205,19 @@ REFUSED_DATA = {
         [],
         [r"line 3 has '1,5'", r"decimals with a point"],
     ),
+    "thousands separators": (
+        'x,y\n1,2\n"1,234.5",3\n',
+        [],
+        [r"line 3 has '1,234\.5'; write numbers without thousands separators"],
+    ),
+    "a comma that may be either": (
+        'x,y\n1,2\n"-1,234",3\n',
+        [],
+        [
+            r"line 3 has '-1,234'; write decimals with a point \(1\.5\), not a "
+            r"comma, and numbers without thousands separators \(1234\)"
+        ],
+    ),
     "empty file": ("", [], [r"data\.csv is empty"]),
     "blank file": ("\n\n  \n", [], [r"data\.csv is empty"]),
     "values too large": (
