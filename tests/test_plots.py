@@ -1016,6 +1016,16 @@ def test_regression_plot_of_new_data(regression):
         plot_regression(model, new.X)
     with pytest.raises(sm.StanmixInputError, match="pass X too"):
         plot_regression(model, y=new.y)
+    with pytest.raises(sm.StanmixInputError, match="^lower_limit describe"):
+        plot_regression(model, lower_limit=0.0)
+
+    # New responses with a detection limit, given as to fit: censored.
+    limit = float(np.quantile(new.y, 0.25))
+    y = np.maximum(np.asarray(new.y), limit)
+    ax = plot_regression(model, new.X, y, lower_limit=limit)
+    censored = _collection(ax, "points:censored").get_offsets()
+    assert len(censored) == np.sum(y == limit) == 15
+    np.testing.assert_allclose(censored[:, 1], limit)
 
 
 @pytest.mark.parametrize(

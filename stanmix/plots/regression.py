@@ -12,6 +12,7 @@ from matplotlib.lines import Line2D
 
 from stanmix import _validation as check
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.censoring import censoring_given
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import (
     UNCERTAIN_BELOW,
@@ -44,6 +45,10 @@ def plot_regression(
     predictor: int | str | None = None,
     ax: Axes | None = None,
     n_grid: int = 100,
+    lower_limit=None,
+    upper_limit=None,
+    censored=None,
+    interval=None,
     legend: str = "auto",
     figsize: tuple[float, float] | None = None,
 ) -> Axes:
@@ -85,6 +90,9 @@ def plot_regression(
         Where to draw; a new figure is made when omitted.
     n_grid : int
         Points along the predictor at which the lines are evaluated.
+    lower_limit, upper_limit, censored, interval
+        The censoring of the new data's response, as for ``fit``; only with
+        ``X`` (the fitted data keep theirs).
     legend : {"auto", "outside", "inside", "none"}
         Where the legend goes, as for :func:`plot_clusters`: beside the
         axes on the plot's own figure, inside the axes you pass (``"auto"``).
@@ -121,7 +129,13 @@ def plot_regression(
     if not names:
         raise StanmixInputError("this mixture of regressions has no predictor to plot")
     j = _predictor_position(predictor, names)
-    cells = _regression_cells(model, X, y, response)
+    censoring = censoring_given(
+        lower_limit=lower_limit,
+        upper_limit=upper_limit,
+        censored=censored,
+        interval=interval,
+    )
+    cells = _regression_cells(model, X, y, response, censoring)
     warn_switched(model, "plot_regression")
     made = ax is None
     ax = new_axes(ax, (8.0, 5.5), figsize)
@@ -250,12 +264,18 @@ def _draw_regression(
     return ax
 
 
-def _regression_cells(model, X, y, response) -> CellTable:
+def _regression_cells(model, X, y, response, censoring: dict) -> CellTable:
     """The fitted cells, or new data's read as the fitted design."""
     if X is None:
-        if y is not None or response is not None:
+        given = [
+            name
+            for name, value in (("y", y), ("response", response))
+            if value is not None
+        ] + sorted(censoring)
+        if given:
             raise StanmixInputError(
-                "y and response describe new data X; pass X too, or leave them out"
+                f"{', '.join(given)} describe(s) new data X; the fitted data keep "
+                "their own: pass X too, or leave them out"
             )
         return model.cells_
     design = getattr(model, "design_", None)
@@ -276,7 +296,7 @@ def _regression_cells(model, X, y, response) -> CellTable:
             f"{design.response!r} in X (with the covariates "
             f"{', '.join(map(repr, design.covariates))})"
         )
-    return model.new_cells(X, y, response=response)
+    return model.new_cells(X, y, response=response, **censoring)
 
 
 def _predictor_position(predictor, names: list[str]) -> int:
