@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable
-from stanmix.censoring import listing
+from stanmix.censoring import at_limit, listing
 from stanmix.families import Family
 from stanmix.families.base import COMPONENT
 
@@ -338,7 +338,7 @@ def unstated_limits(fitted: CellTable, new: CellTable) -> str:
             limits = np.unique(limits[np.isfinite(limits)])
             if d >= new.n_dims or not limits.size:
                 continue
-            at = (new.kind[:, d] == OBSERVED) & np.isin(new.values[:, d], limits)
+            at = (new.kind[:, d] == OBSERVED) & _at_any(new.values[:, d], limits)
             if given is not None:
                 at &= np.isnan(given[:, d])
             if at.any():
@@ -364,3 +364,12 @@ def unstated_limits(fitted: CellTable, new: CellTable) -> str:
         f"is given for {pronoun[2]} here; if {pronoun[0]} censored, pass "
         f"{passes} as to fit"
     )
+
+
+def _at_any(values: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """Where ``values`` are at one of the sorted ``limits``, as fit tells a
+    value recorded at its limit (:func:`stanmix.censoring.at_limit`): each
+    value against its nearest limits on either side."""
+    upper = np.clip(np.searchsorted(limits, values), 0, limits.size - 1)
+    lower = np.clip(upper - 1, 0, limits.size - 1)
+    return at_limit(values, limits[lower]) | at_limit(values, limits[upper])

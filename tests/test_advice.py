@@ -81,6 +81,12 @@ def test_new_values_at_a_fitted_limit_are_named_by_column_and_side():
         "1 cell of column 'y' equals the upper_limit 9 the model was fitted "
         "with: it is taken as a measured value"
     )
+    # A value at the limit as fit tells it, to rounding (0.1 * 5 != 0.5 may
+    # hold in other sums), counts; one just off it does not.
+    near = new.assign(x=[0.5 * (1 + 1e-15), 0.5 + 1e-9, 1.0, 2.0])
+    assert unstated_limits(fitted, cell_table(near)[0]).startswith(
+        "1 cell of column 'x' equals the lower_limit 0.5 the model"
+    )
     # Another limit given for x (a more sensitive assay): 0.5 is measured.
     other, _ = cell_table(new, lower_limit={"x": 0.1}, upper_limit={"y": 9.0})
     assert unstated_limits(fitted, other) == ""

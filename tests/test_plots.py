@@ -1016,7 +1016,7 @@ def test_regression_plot_of_new_data(regression):
         plot_regression(model, new.X)
     with pytest.raises(sm.StanmixInputError, match="pass X too"):
         plot_regression(model, y=new.y)
-    with pytest.raises(sm.StanmixInputError, match="^lower_limit describe"):
+    with pytest.raises(sm.StanmixInputError, match=r"^lower_limit describe"):
         plot_regression(model, lower_limit=0.0)
 
     # New responses with a detection limit, given as to fit: censored.
