@@ -741,6 +741,13 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
             f"{per_column}"
         )
     if np.isinf(arr).any():
+        if what.startswith("interval"):
+            raise StanmixInputError(
+                f"{what} has infinite entries; an interval open on one side is a "
+                "one-sided limit: give such cells NaN in both interval bounds and "
+                "their limit in lower_limit or upper_limit (NaN where a cell has "
+                "none)"
+            )
         raise StanmixInputError(f"{what} has infinite entries; use NaN for no limit")
     return arr
 

@@ -77,6 +77,7 @@ from stanmix.inference.modes import best_mode, end_point
 from stanmix.inference.settings import (
     FIT_DEFAULTS,
     FOREIGN_NAMES,
+    METHOD_ARGS,
     MIN_NUTS_DRAWS,
     check_fit_settings,
 )
@@ -455,7 +456,11 @@ class Mixture:
             engine_options,
             sorted(engine.options.get(method, ())),
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
-            near=fit_keywords(type(self)),
+            near=[
+                name
+                for name in fit_keywords(type(self))
+                if method in METHOD_ARGS.get(name, (method,))
+            ],
             aliases=FOREIGN_NAMES,
         )
         for name in sorted(WHOLE_OPTIONS & set(engine_options)):

@@ -74,7 +74,9 @@ class ComponentSelection:
         the best K among those that converged and the ``se_diff`` of that
         difference, ``elpd_loo``,
         ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
-        and ``se_kfold`` where computed, ``waic`` with ``waic_warning``
+        and ``se_kfold`` where computed, ``waic`` (on the deviance scale of
+        ``bic``, -2 times ArviZ's ``elpd_waic``: smaller is better) with
+        ``waic_warning``
         (ArviZ's flag that some row's log predictive density varies by more
         than 0.4 over the draws, where WAIC is unreliable: prefer the LOO
         figures), ``bic`` and ``icl`` at the

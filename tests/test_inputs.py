@@ -247,6 +247,19 @@ def fit_mixture(X, **kwargs):
             "'tune' (here: warmup=), 'target_accept' (here: adapt_delta=)",
         ),
         (
+            lambda: fit_normal(Y, method="optimize", chians=2),
+            "method='optimize' on engine 'stanli': 'chians'; valid: iter",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                interval=(np.full((4, 2), -np.inf), np.full((4, 2), 9.0)),
+            ),
+            "interval low has infinite entries; an interval open on one side is "
+            "a one-sided limit: give such cells NaN in both interval bounds and "
+            "their limit in lower_limit or upper_limit",
+        ),
+        (
             lambda: fit_normal(Y, method="optimize", max_iter=50),
             "'max_iter' (here: iter= with method='optimize'); valid: iter",
         ),
