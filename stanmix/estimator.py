@@ -1172,6 +1172,7 @@ class Mixture:
         self.n_features_in_ = cells.n_dims
         self.feature_names_in_ = np.asarray(cells.columns, dtype=object)
         self._fitted_repr = repr(self)  # the settings of this fit, for reports
+        self._read_back = False  # fit_result: draws made outside fit
 
     def fit_result(
         self,
@@ -1181,13 +1182,17 @@ class Mixture:
         index: pd.Index | None = None,
         seed: int = 0,
         units: Standardization | None = None,
+        feature_names: bool = True,
     ) -> Mixture:
         """Take draws made outside :meth:`fit` (a direct CmdStan run) as this
         model's fit.
 
         The draws must be of this model's program, run on ``cells`` (the
         data, in their own units) moved to ``units`` (None: the data's own
-        units, no standardization).
+        units, no standardization). ``feature_names``: whether the cells'
+        column names are the data's own (kept in ``feature_names_in_``, and
+        matched against a DataFrame's columns), not ``x0``, ``x1``, ...
+        given by position.
 
         Returns
         -------
@@ -1217,6 +1222,9 @@ class Mixture:
                 result.method,
             )
             self.engine_version_ = result.engine_version
+            self._read_back = True
+            if not feature_names:
+                del self.feature_names_in_
             self._finish(result, None, relabel, None)
         return self
 
@@ -2033,7 +2041,12 @@ class Mixture:
         cells, _ = self._read(X, given)
         if isinstance(X, pd.DataFrame) and cells.columns != self.cells_.columns:
             raise StanmixInputError(
-                _columns_message(cells.columns, self.cells_.columns, X.columns)
+                _columns_message(
+                    cells.columns,
+                    self.cells_.columns,
+                    X.columns,
+                    getattr(self, "_read_back", False),
+                )
             )
         if cells.n_dims != self.cells_.n_dims:
             raise StanmixInputError(
@@ -2070,11 +2083,13 @@ class _Run:
 
 
 def _columns_message(
-    columns: tuple[str, ...], fitted: tuple[str, ...], labels=()
+    columns: tuple[str, ...], fitted: tuple[str, ...], labels=(), read_back=False
 ) -> str:
     """The error for a DataFrame of new data whose columns are not the
     fitted ones in the fitted order: what differs, and the fix (selecting
-    the DataFrame's own ``labels``, such as integers, by their names)."""
+    the DataFrame's own ``labels``, such as integers, by their names).
+    ``read_back``: the model holds draws made outside ``fit``, which cannot
+    be refitted, but read again with the columns' names."""
     absent = [c for c in fitted if c not in columns]
     extra = [c for c in columns if c not in fitted]
     parts = []
@@ -2086,6 +2101,13 @@ def _columns_message(
         parts.append(f"has the fitted columns in another order ({', '.join(columns)})")
     head = f"X {' and '.join(parts)} (the model was fitted on {', '.join(fitted)})"
     if fitted == tuple(f"x{i}" for i in range(len(fitted))) and absent:
+        if read_back:
+            return (
+                f"{head}; the run was read without column names, so its columns "
+                "are named x0, x1, ... by position: pass X.to_numpy() with its "
+                "columns in the fitted order, or read the run again with "
+                "from_cmdstan_csv(..., columns=[...]) naming them"
+            )
         return (
             f"{head}; the fitted data were an array, whose columns are named x0, "
             "x1, ... by position: pass X.to_numpy() with its columns in the "

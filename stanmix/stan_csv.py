@@ -785,9 +785,12 @@ def from_cmdstan_csv(
         The data JSON (or its dictionary) the run used. Which program ran is
         read from the CSV header; which family, from the data's flags.
     columns : sequence of str, optional
-        Names of the D dimensions (the ``dim`` coordinate); by default
-        ``x0``, ``x1``, ..., and for ``regression.stan`` the response ``y``
-        (its covariates are ``x0``, ...).
+        Names of the D dimensions (the ``dim`` coordinate), such as the
+        columns of the DataFrame given to ``stan_input`` (the data file
+        holds numbers only); by default ``x0``, ``x1``, ..., and for
+        ``regression.stan`` the response ``y`` (its covariates are ``x0``,
+        ...). Named, they are ``feature_names_in_``, matched against the
+        columns of new data.
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
         How the draws are relabelled, as for the estimators.
     hdi_prob : float
@@ -873,6 +876,7 @@ def from_cmdstan_csv(
         cells if units is None else units.restore(cells),
         seed=int(seed) if seed is not None and str(seed).isdigit() else 0,
         units=units,
+        feature_names=columns is not None,
     )
 
 

@@ -1009,6 +1009,24 @@ def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(standardize, tmp
     truth = np.array([[-30.0, 0.0], [30.0, 20.0]])
     assert np.all(np.abs(model.means_ - truth) < 4 * sd + 1.0)
 
+    # The data file holds numbers only: read without names, the columns are
+    # x0, x1 by position, as for an array (no feature_names_in_), and a
+    # DataFrame of new data is refused with the way to name them.
+    assert model.cells_.columns == ("x0", "x1")
+    assert not hasattr(model, "feature_names_in_")
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"read the run again with from_cmdstan_csv\(\.\.\., columns=",
+    ):
+        model.predict(X)
+    paths = sorted(tmp_path.glob("normal_diag_*.csv"))
+    named = sm.from_cmdstan_csv(paths, data_file, columns=list(X.columns))
+    assert named.feature_names_in_.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(
+        named.predict(X, lower_limit=limit),
+        model.predict(X.to_numpy(), lower_limit={"x0": -40.0}),
+    )
+
 
 def _two_lines(seed: int = 2) -> tuple[pd.DataFrame, np.ndarray]:
     """Two lines in x (units of hundreds), y = 1 + 0.02 x and 20 - 0.01 x."""
