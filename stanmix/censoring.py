@@ -375,7 +375,8 @@ def as_matrix(
             f"dense measurements, where a missing cell is NaN rather than an "
             f"implicit zero: pass {name}.toarray()"
         )
-    if isinstance(X, pd.Series):
+    series = isinstance(X, pd.Series)
+    if series:
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
         # Names first: with a repeated name, X[c] is a frame, not a column.
@@ -400,7 +401,10 @@ def as_matrix(
             )
         refused = [c for c in X.columns if _refused(X[c])]
         if refused:
-            text = {c: _text_fix(name, c, X[c], X.index) for c in refused}
+            text = {
+                c: _text_fix(name if series else f"{name}[{c!r}]", c, X[c], X.index)
+                for c in refused
+            }
             bad = [
                 f"{c!r} ({'; '.join(filter(None, [_column_kind(X[c]), text[c][0]]))})"
                 for c in refused
@@ -555,10 +559,13 @@ def limit_rounded_hint(
     )
 
 
-def _text_fix(name: str, label, column: pd.Series, index: pd.Index) -> tuple[str, str]:
+def _text_fix(
+    target: str, label, column: pd.Series, index: pd.Index
+) -> tuple[str, str]:
     """For a column holding text: where its first entry that is not a number
     is, and what to do about it (a censored value such as ``'<0.5'``,
-    numbers stored as text); empty strings for other columns."""
+    numbers stored as text); empty strings for other columns. ``target`` is
+    how the user names the column (``X['a']``, or ``y`` for a Series)."""
     text = column.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     if not text.any():
         return "", ""
@@ -569,7 +576,7 @@ def _text_fix(name: str, label, column: pd.Series, index: pd.Index) -> tuple[str
         return (
             f"numbers stored as text, e.g. {words[first]!r} in row "
             f"{row_label(index[first])}",
-            f"convert them, e.g. {name}[{label!r}] = pd.to_numeric({name}[{label!r}])",
+            f"convert them, e.g. {target} = pd.to_numeric({target})",
         )
     first = int(worded[0])
     where = f"row {row_label(index[first])} holds {words[first]!r}"

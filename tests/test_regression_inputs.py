@@ -617,3 +617,17 @@ def test_a_masked_response_is_missing_where_masked():
     assert sent[0]["observed"][:4, 0].tolist() == [0, 0, 0, 1]
     for key in ("observed", "y", "X"):
         np.testing.assert_array_equal(sent[0][key], sent[1][key])
+
+
+def test_a_response_of_numbers_stored_as_text_names_the_fix():
+    """A Series response of numbers as text: the fix names the Series itself."""
+    model = _model(2)
+    data = _data()
+    y = data.pop("y").astype(str)
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"^y has non-numeric column\(s\) 'y' \(text; numbers stored as text, "
+        r"e\.g\. '[-0-9.e]+' in row 0\); convert them, e\.g\. y = pd\.to_numeric\(y\)$",
+    ):
+        model.fit(data, y, method="optimize", seed=1)
+    assert model.engine.calls == {}
