@@ -55,6 +55,11 @@ KFOLD = 5
 SMALL_DIFFERENCE = 4.0
 #: ... and one above this many standard errors of the difference is clear.
 CLEAR_DIFFERENCE_SE = 2.0
+#: A K that did not converge but predicts clearly better than the converged
+#: choice is let back into the rule (provisionally) when its largest R-hat is
+#: at most this: chains a little short of the bar of 1.01, not chains in
+#: different modes, whose elpd is no evidence.
+NEAR_RHAT = 1.05
 #: Dirichlet concentration of a sparse overfitted mixture (Malsiner-Walli,
 #: Fruhwirth-Schnatter and Grun, 2016, recommend 0.01 for several dozen
 #: observations per component; smaller empties surplus components faster).
@@ -262,9 +267,13 @@ def select_components(
     at most 0.1% divergent draws, more than one chain);
     a K that did not converge is kept in the table, flagged, and set aside,
     unless it predicts clearly better (by the rule's own measure) than the
-    K the rule chooses among those that converged; then, and when none
-    converged, the rule runs over them all and the choice is provisional
-    (a caution says so). A K with a
+    K the rule chooses among those that converged while its chains come
+    near the bar (max R-hat at most ``NEAR_RHAT``, 1.05); then, and when
+    none converged, the rule runs over them all and the choice is
+    provisional (a caution says so). A K whose chains disagree more (in
+    different modes, as fits with more components than the data support
+    often are) is no evidence whatever its elpd: a caution names it and
+    the choice stands. A K with a
     component collapsed (``collapsed`` in the table: a scale near zero on
     one repeated value or on as few rows as the component has location
     parameters) is not chosen unless every K is so. A K whose elpd is not
@@ -322,9 +331,11 @@ def select_components(
     stanmix.ConvergenceWarning
         When a K that did not converge predicts clearly better (by the
         rule's own measure) than the K the rule chooses among those that
-        did: the chains were most likely too short for the bars, and the
-        choice, made over every K, should not be trusted before longer
-        ones; and when no K converged (the choice is provisional).
+        did: with R-hat near the bar the chains were most likely too short,
+        and the choice, made over every K, should not be trusted before
+        longer ones; with R-hat far above it the choice stands, and the
+        caution names that K; and when no K converged (the choice is
+        provisional).
         ``rule_`` says the same.
 
     Examples
@@ -1004,7 +1015,11 @@ def _choose(
         ok = usable
     skipped = [int(k) for k in usable if k not in ok]
     top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
-    better = _clearly_better(skipped, best, pointwise)
+    rhat = table.get("max_rhat", pd.Series(np.nan, index=table.index))
+    clearly = _clearly_better(skipped, best, pointwise)
+    # chains in different modes (R-hat far above 1): their elpd is no evidence
+    better = [k for k in clearly if rhat.loc[k] <= NEAR_RHAT]
+    astray = [k for k in clearly if k not in better]
     converged_best = best
     if better:
         # A K set aside as not converged predicts clearly better than every
@@ -1039,13 +1054,21 @@ def _choose(
     if not_finite:
         rule += f" Not considered ({score} not finite): K = {_ks(not_finite)}."
     rule += failed_text
-    rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
     if better:
         caution = (
             f"Caution: K = {_ks(better)} did not converge but predicts clearly better "
             f"than K = {converged_best}, the choice among the K that converged; "
             f"so every K was considered, and K = {best} is provisional: run "
             "longer chains (4 chains, more warmup and draws) before trusting it."
+        )
+    elif astray:
+        figures = ", ".join(f"{rhat.loc[k]:.2f}" for k in astray)
+        caution = (
+            f"Caution: K = {_ks(astray)} did not converge (R-hat {figures}: its "
+            "chains disagree, most likely in different modes) and its elpd is "
+            f"above K = {best}'s; such an elpd is no evidence, and K = {best} "
+            "stands, but run longer chains (4 chains, more warmup and draws) to "
+            f"see whether K = {_ks(astray)} predicts better."
         )
     elif provisional and rhat.loc[finite].isna().all():
         caution = (

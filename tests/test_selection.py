@@ -301,19 +301,24 @@ def test_a_better_k_set_aside_as_not_converged_makes_the_choice_provisional(
     assert str(warning.message) == caution and warning.filename == __file__
 
 
-def _sweep_table(converged, elpd_loo, estimate=None):
+def _sweep_table(converged, elpd_loo, estimate=None, max_rhat=None):
     """A selection table as select_components builds it before choosing, for
-    K = 1, 2, 3, with pointwise elpd values whose sums are ``elpd_loo``."""
+    K = 1, 2, 3, with pointwise elpd values whose sums are ``elpd_loo``; a K
+    that did not converge has R-hat 1.03 (near the bar) unless ``max_rhat``
+    says otherwise."""
     from stanmix.selection import _choose
 
     ks = [1, 2, 3]
     estimate = estimate or ["loo"] * 3
+    if max_rhat is None:
+        max_rhat = [1.005 if c else 1.03 for c in converged]
     table = pd.DataFrame(
         {
             "elpd_loo": elpd_loo,
             "se_loo": [5.0] * 3,
             "elpd_kfold": [np.nan] * 3,
             "se_kfold": [np.nan] * 3,
+            "max_rhat": max_rhat,
             "converged": converged,
             "estimate": estimate,
             "error": [
@@ -909,6 +914,28 @@ def test_converged_is_the_fits_own_verdict_bulk_ess_included():
     table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -100.0, -400.0])
     _, rule, _ = choose(table, pointwise, "sample")
     assert "The best elpd is at K = 2 (-100.0" in rule
+    # Clearly better, but its chains disagree (R-hat 2.9, different modes):
+    # no evidence; the converged choice stands, and a caution names it.
+    table, pointwise, choose = _sweep_table(
+        [True, False, True], [-500.0, -100.0, -400.0], max_rhat=[1.0, 2.9, 1.0]
+    )
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 3
+    assert "The best elpd among the converged K is at K = 3 (-400.0" in rule
+    assert "Not considered (did not converge): K = 2." in rule
+    assert caution == (
+        "Caution: K = 2 did not converge (R-hat 2.90: its chains disagree, most "
+        "likely in different modes) and its elpd is above K = 3's; such an elpd "
+        "is no evidence, and K = 3 stands, but run longer chains (4 chains, more "
+        "warmup and draws) to see whether K = 2 predicts better."
+    )
+    assert rule.endswith(caution)
+    # At the edge of near (1.05) it is let back in; just above, it is not.
+    for rhat, chosen in ((1.05, 2), (1.051, 3)):
+        table, pointwise, choose = _sweep_table(
+            [True, False, True], [-500.0, -100.0, -400.0], max_rhat=[1.0, rhat, 1.0]
+        )
+        assert choose(table, pointwise, "sample")[0] == chosen, rhat
 
 
 def test_automatic_folds_are_each_ks_own(monkeypatch, unreliable_loo):
