@@ -329,10 +329,10 @@ def unstated_limits(fitted: CellTable, new: CellTable) -> str:
     for side, arg in _LIMIT_ARGS.items():
         kind = LEFT if side == "lower" else RIGHT
         bound = fitted.upper if side == "lower" else fitted.lower
+        fitted_limit = getattr(fitted, f"{side}_limit")
         given = getattr(new, f"{side}_limit")
         for d, column in enumerate(fitted.columns):
             limits = bound[fitted.kind[:, d] == kind, d]
-            fitted_limit = getattr(fitted, f"{side}_limit")
             if fitted_limit is not None:
                 limits = np.r_[limits, fitted_limit[:, d]]
             limits = np.unique(limits[np.isfinite(limits)])

@@ -1015,7 +1015,7 @@ def _choose(
         ok = usable
     skipped = [int(k) for k in usable if k not in ok]
     top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
-    rhat = table.get("max_rhat", pd.Series(np.nan, index=table.index))
+    rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
     clearly = _clearly_better(skipped, best, pointwise)
     # chains in different modes (R-hat far above 1): their elpd is no evidence
     better = [k for k in clearly if rhat.loc[k] <= NEAR_RHAT]
