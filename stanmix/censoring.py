@@ -826,6 +826,38 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     return arr.copy()
 
 
+def _check_marked(mask, values, lower, upper, at, beyond, where) -> None:
+    """Cells marked in ``censored`` must be at or beyond a limit: a marked
+    cell recorded inside its limits would be a measured value taken for a
+    censored one, and one with both limits needs its value to tell which
+    limit it is beyond."""
+    has_lo, has_hi = np.isfinite(lower), np.isfinite(upper)
+    recorded = ~np.isnan(values)
+    past = (at[0] | beyond[0], at[1] | beyond[1])
+    inside = mask & recorded & ~(has_lo & past[0]) & ~(has_hi & past[1])
+    for bad, text in (
+        (inside & has_lo & ~has_hi, "above their lower_limit"),
+        (inside & has_hi & ~has_lo, "below their upper_limit"),
+        (inside & has_lo & has_hi, "between their lower_limit and upper_limit"),
+    ):
+        if bad.any():
+            r, c = np.nonzero(bad)
+            raise StanmixInputError(
+                f"cell(s) marked in `censored` at {where(bad)} lie {text} (the "
+                f"first is {float(values[r[0], c[0]])!r}): a censored value is "
+                "recorded at or beyond the limit it is censored at. Unmark "
+                "measured cells in `censored`, or record the censored ones at "
+                "their limit"
+            )
+    unknown = mask & ~recorded & has_lo & has_hi
+    if unknown.any():
+        raise StanmixInputError(
+            f"cell(s) marked in `censored` at {where(unknown)} have both limits "
+            "and no value to say which one they are beyond: record each at the "
+            "limit it is beyond, or give the cell as an `interval`"
+        )
+
+
 def censoring_given(**censoring) -> dict:
     """The censoring arguments that were given (not None), by name.
 
@@ -969,16 +1001,7 @@ def cell_table(
         _warn_unmatched(values, lower, has_lo, at_lo, columns, "lower_limit")
         _warn_unmatched(values, upper, has_hi, at_hi, columns, "upper_limit")
     else:
-        ambiguous = mask & has_lo & has_hi
-        for bad, msg in (
-            (
-                ambiguous,
-                "is marked censored but has both limits; give it as an "
-                "`interval` instead",
-            ),
-        ):
-            if bad.any():
-                raise StanmixInputError(f"{where(bad)} {msg}")
+        _check_marked(mask, values, lower, upper, (at_lo, at_hi), (below, above), where)
         for bad, side in (
             (~mask & below, "below its lower_limit"),
             (~mask & above, "above its upper_limit"),
@@ -988,8 +1011,9 @@ def cell_table(
                     f"uncensored value {side} at {where(bad)}; mark the cell in "
                     "`censored` or correct the value"
                 )
-        left = mask & has_lo
-        right = mask & has_hi
+        # A cell with both limits is beyond the one its value is at or past.
+        left = mask & has_lo & ~(has_hi & (at_hi | above))
+        right = mask & has_hi & ~(has_lo & (at_lo | below))
     kind[left] = LEFT
     kind[right] = RIGHT
 

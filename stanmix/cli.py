@@ -1142,6 +1142,10 @@ _PYTHON_ONLY = (
         "prior_slope_scale and prior_gate_scale in Python)",
     ),
     ("family_options", "--family-option"),
+    (
+        "guided_prior_scale) bounds them; censored_components_ lists them.",
+        "guided_prior_scale, in Python) bounds them; the report lists them.",
+    ),
 )
 
 

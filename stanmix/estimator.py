@@ -146,8 +146,9 @@ class Mixture:
         Stan engine; "auto" is CmdStan when installed, else stanli.
     standardize : bool
         Fit on (x - mean) / sd per column (one shared sd for spherical
-        covariances); results are reported in the data's units. Priors are
-        on the standardized scale when on.
+        covariances; for a column with censored cells, the mean and sd of a
+        normal fitted with its censoring); results are reported in the
+        data's units. Priors are on the standardized scale when on.
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
         How NUTS draws are relabelled after sampling (see stanmix.relabel).
         ``"auto"``: when the means are ordered and no chain left the

@@ -558,6 +558,20 @@ def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
             )
     else:
         rows.append(("Draws", "one point estimate (no uncertainty in the table)", ""))
+    beyond = getattr(model, "censored_components_", None)
+    if beyond:
+        listed = "; ".join(
+            f"component {j} in {column!r} ({share:.0%} of its rows)"
+            for j, column, share in beyond
+        )
+        rows.append(
+            (
+                "Nearly all censored",
+                f"{listed}: there the data say only that the values lie beyond "
+                "the limit, so that mean and scale rest on the prior",
+                "warn",
+            )
+        )
     body = "".join(
         f"<tr><th>{_e(key)}</th><td{_class(cls)}>{_e(value)}</td></tr>"
         for key, value, cls in rows

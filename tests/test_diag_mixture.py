@@ -299,18 +299,29 @@ def model_rows(cells):
     return pd.DataFrame(np.nan_to_num(cells.values[:3], nan=0.0))
 
 
-def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column():
+def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column(tmp_path):
     """At a 30% detection limit, the bottom blob lies almost wholly below the
-    limit in y: its y location rests on the prior, and the user is told."""
+    limit in y: its y location rests on the prior, and the user is told (on
+    the command line with the flags' words, and in the report)."""
+    from stanmix.cli import _as_flags
+    from stanmix.report import write_report
+
     data = datasets.blobs(1000, seed=1)
     X, limits = datasets.left_censor(data.X, 0.3)
     with pytest.warns(RuntimeWarning, match="column 'y'") as record:
         model = _model().fit(X, method="optimize", seed=1, lower_limit=limits)
-    assert "rest on the prior" in str(record[0].message)
+    message = str(record[0].message)
+    assert "rest on the prior" in message
     ((k, column, fraction),) = model.censored_components_
     assert column == "y" and fraction >= 0.9
     # It is the blob centred lowest in y, as the truth says.
     assert model.means_[k, 1] == model.means_[:, 1].min()
+    assert _as_flags(message).endswith(
+        "guided_prior_scale, in Python) bounds them; the report lists them."
+    )
+    write_report(model, tmp_path / "report.html")
+    html = (tmp_path / "report.html").read_text()
+    assert f"component {k} in &#x27;y&#x27; ({fraction:.0%} of its rows)" in html
     # Uncensored data: nothing to report.
     clean = _model().fit(data.X, method="optimize", seed=1)
     assert clean.censored_components_ == []

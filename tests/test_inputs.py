@@ -1216,6 +1216,47 @@ def test_a_censored_mask_may_mark_interval_cells():
     )
 
 
+def test_cells_marked_censored_must_be_at_or_beyond_a_limit():
+    """An assay with a lower and an upper quantitation limit on every cell:
+    the marked cells' values say which limit each is beyond (a placeholder
+    such as half the limit counts as below it); a marked cell recorded
+    inside its limits is a measured value taken for a censored one, refused."""
+    from stanmix.cells import LEFT, OBSERVED, RIGHT
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, 0.25, 3.0, 9.0, 4.0], "y": [1.0, 2.0, 3.0, 4.0, 5]})
+    limits = {"lower_limit": {"x": 0.5}, "upper_limit": {"x": 9.0}}
+    mask = pd.DataFrame({"x": [True, True, False, True, False], "y": False})
+    table, _ = cell_table(df, censored=mask, **limits)
+    assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, RIGHT, OBSERVED]
+    assert table.upper[:2, 0].tolist() == [0.5, 0.5]
+    assert table.lower[3, 0] == 9.0
+    inside = mask.assign(x=[True, False, True, False, True])
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(df, censored=inside, **limits)
+    assert str(info.value) == (
+        "cell(s) marked in `censored` at row 2, column 'x'; row 4, column 'x' "
+        "lie between their lower_limit and upper_limit (the first is 3.0): a "
+        "censored value is recorded at or beyond the limit it is censored at. "
+        "Unmark measured cells in `censored`, or record the censored ones at "
+        "their limit"
+    )
+    # One limit: a marked value above a lower limit, or below an upper one.
+    with pytest.raises(sm.StanmixInputError, match="above their lower_limit"):
+        cell_table(df, censored=~mask, lower_limit={"x": 0.5})
+    with pytest.raises(sm.StanmixInputError, match="below their upper_limit"):
+        cell_table(df, censored=mask, upper_limit={"x": 9.0})
+    # No value to tell the side.
+    blank = df.assign(x=[np.nan, 0.25, 3.0, 9.0, 4.0])
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(blank, censored=mask, **limits)
+    assert str(info.value) == (
+        "cell(s) marked in `censored` at row 0, column 'x' have both limits and "
+        "no value to say which one they are beyond: record each at the limit it "
+        "is beyond, or give the cell as an `interval`"
+    )
+
+
 def test_a_series_of_limits_inside_the_mapping_gets_the_form_that_works():
     from stanmix.censoring import cell_table
 
