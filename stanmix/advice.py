@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable
+from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable, Standardization
 from stanmix.censoring import at_limit, listing
 from stanmix.families import Family
-from stanmix.families.base import COMPONENT
+from stanmix.families.base import COMPONENT, Priors
 
 if TYPE_CHECKING:
     from stanmix.estimator import Mixture
@@ -301,6 +301,47 @@ def singular_draws(params: dict, method: str) -> str:
             if remedy
             else "Look for values the data repeat, or a scale far from the data's"
         )
+    )
+
+
+def priors_off_scale(units: Standardization, priors: Priors, columns) -> str:
+    """A warning for a fit in the data's own units (``standardize=False``)
+    whose columns lie far outside what the priors allow: a column whose
+    values reach beyond three prior sds of the means' prior, or whose sd is
+    beyond three log-sds of the scales' prior median either way. ``units``
+    are the units standardizing would give (each column's centre and sd).
+    Empty when every column fits the priors.
+
+    Examples
+    --------
+    >>> from stanmix.families.base import Priors
+    >>> units = Standardization(np.array([0.5, 5e4]), np.array([1.0, 1e4]))
+    >>> priors_off_scale(units, Priors(), ("x", "y"))[48:94]
+    "column(s) 'y' (centre 5e+04, sd 1e+04) lie far"
+    >>> in_data_units = Priors(mean_scale=3e4, scale_median=5e3)
+    >>> y = Standardization(np.array([5e4]), np.array([1e4]))
+    >>> priors_off_scale(y, in_data_units, ("y",))
+    ''
+    """
+    reach = 3 * priors.mean_scale
+    widest = priors.scale_median * np.exp(3 * priors.scale_log_sd)
+    narrowest = priors.scale_median * np.exp(-3 * priors.scale_log_sd)
+    off = [
+        f"{name!r} (centre {centre:.3g}, sd {sd:.3g})"
+        for name, centre, sd in zip(columns, units.center, units.scale, strict=True)
+        if abs(centre) + sd > reach or not narrowest <= sd <= widest
+    ]
+    if not off:
+        return ""
+    return (
+        f"standardize=False fits in the data's units, but column(s) "
+        f"{listing(off)} lie far outside the priors, which expect values "
+        f"within about +-{reach:.3g} (prior_mean_scale={priors.mean_scale:g}) "
+        f"and component sds between {narrowest:.3g} and {widest:.3g} "
+        f"(prior_scale_median={priors.scale_median:g}, "
+        f"prior_scale_log_sd={priors.scale_log_sd:g}): the priors, not the "
+        "data, would place the components. Fit with standardize=True (the "
+        "default), or set those priors in the data's units."
     )
 
 

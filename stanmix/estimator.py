@@ -43,6 +43,7 @@ from stanmix.advice import (
     collapsed_components,
     costly_rows,
     piled_values_hint,
+    priors_off_scale,
     singular_draws,
     tied_columns_hint,
     unstated_limits,
@@ -772,7 +773,7 @@ class Mixture:
         if show_progress is None:
             show_progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
-        units, std = self._units(family, cells)
+        units, std = self._units(family, cells, priors)
         layout, starts = self._starts(family, std, k, spawn_seeds(seed, n_starts))
         user = None
         if not isinstance(init, str):
@@ -1045,12 +1046,17 @@ class Mixture:
         return layout, starts
 
     def _units(
-        self, family: Family, cells: CellTable
+        self, family: Family, cells: CellTable, priors: Priors
     ) -> tuple[Standardization, CellTable]:
-        """The units the fit runs in (``standardize``), and the cells in them."""
-        units = Standardization.fit(
-            cells, enabled=bool(self.standardize), shared=family.shared_scale
-        )
+        """The units the fit runs in (``standardize``), and the cells in them;
+        warns when the data's own units lie far outside the priors."""
+        own = Standardization.fit(cells, shared=family.shared_scale)
+        if self.standardize:
+            return own, own.apply(cells)
+        off = priors_off_scale(own, priors, cells.columns)
+        if off:
+            warnings.warn(off, UserWarning, stacklevel=check.caller_level())
+        units = Standardization.fit(cells, enabled=False)
         return units, units.apply(cells)
 
     def stan_input(
@@ -1107,7 +1113,7 @@ class Mixture:
         >>> run.program.name, run.data["K"], run.data["N"]
         ('normal_diag.stan', 2, 200)
         >>> np.round(run.data["stanmix_scale"]).tolist()  # units recorded
-        [30.0]
+        [32.0]
         >>> raw = sm.Mixture(2, standardize=False, prior_mean_scale=100.0,
         ...                  prior_scale_median=10.0)
         >>> run = raw.stan_input(X, lower_limit=-40.0, seed=1)
@@ -1122,7 +1128,7 @@ class Mixture:
         seed = check.seed(seed)
         if seed is None:
             seed = check.fresh_seed()
-        units, std = self._units(family, cells)
+        units, std = self._units(family, cells, priors)
         # fit's first start: the first of the seeds derived from the seed
         layout, (start, *_) = self._starts(family, std, k, spawn_seeds(seed, 1))
         data = family.stan_data(std, k, layout, priors, start, units)

@@ -143,3 +143,36 @@ def test_predictions_on_new_data_warn_of_values_at_a_fitted_limit():
     )
     with pytest.warns(UserWarning, match=r"40 cells of column 'y' equal the "):
         fitted.predict_proba(data.X, y)
+
+
+def test_a_fit_in_the_data_units_outside_the_default_priors_is_warned_of():
+    """Two clusters around 5e4 with sds of 1e4 fitted without standardizing:
+    the default priors (means within about +-9, sds 0.025 to 10) would place
+    the components, not the data. Priors set in the data's units, or the
+    standardized fit, are not warned of; nor is a column the priors suit."""
+    import warnings
+
+    import stanmix as sm
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(
+        {
+            "big": np.r_[rng.normal(4e4, 5e3, 50), rng.normal(6e4, 5e3, 50)],
+            "small": rng.normal(0.0, 1.0, 100),
+        }
+    )
+    with pytest.warns(UserWarning) as record:
+        sm.Mixture(2, standardize=False).stan_input(X, seed=1)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith(
+        "standardize=False fits in the data's units, but column(s) 'big' (centre "
+        "5e+04, sd 1.09e+04) lie far outside the priors, which expect values within "
+        "about +-9 (prior_mean_scale=3) and component sds between 0.0249 and 10 "
+        "(prior_scale_median=0.5, prior_scale_log_sd=1)"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sm.Mixture(2).stan_input(X, seed=1)
+        sm.Mixture(
+            2, standardize=False, prior_mean_scale=3e4, prior_scale_median=5e3
+        ).stan_input(X[["big"]], seed=1)
