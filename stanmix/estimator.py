@@ -40,6 +40,7 @@ from stanmix.advi import (
     pareto_k_message,
 )
 from stanmix.advice import (
+    close_ordered_pairs,
     collapsed_components,
     costly_rows,
     piled_values_hint,
@@ -1292,6 +1293,7 @@ class Mixture:
         self._summarise()
         self.censored_components_ = self._censored_components(map_probs)
         self._warn_collapsed()
+        self._warn_close_order(params)
         self.convergence_ = None
         if result.method == "sample":
             self.convergence_ = self._convergence(current)
@@ -1510,6 +1512,31 @@ class Mixture:
                 RuntimeWarning,
                 stacklevel=check.caller_level(),
             )
+
+    def _warn_close_order(self, params: Params) -> None:
+        """Warn where the ordering barely tells two components apart in
+        draws that keep it (see :func:`close_ordered_pairs`); mixtures of
+        regressions, ordered by a line's value or slope, are not checked."""
+        family = self.family_
+        report = self.relabel_report_
+        if (
+            self.method_ == "optimize"
+            or not self._layout_spec()[0]
+            or not family.joint
+            or family.needs_covariates
+            or params["w"].shape[-1] < 2
+            or (report is not None and report.method != "order")
+        ):
+            return
+        text = close_ordered_pairs(
+            params["mu"],
+            params["w"],
+            self.anchor_,
+            self.cells_.columns,
+            self.cells_.n_obs,
+        )
+        if text:
+            warnings.warn(text, RuntimeWarning, stacklevel=check.caller_level())
 
     def _censored_components(self, map_probs) -> list[tuple[int, str, float]]:
         """Components whose members are nearly all censored in a column.

@@ -424,3 +424,33 @@ def test_advi_draws_outside_the_density_are_warned_of():
     (text,) = [str(w.message) for w in said if "ADVI draws lie" in str(w.message)]
     assert "pareto_k_ leaves them out" in text
     assert "Use method='sample'" in text
+
+
+def test_components_the_ordering_barely_tells_apart_are_warned_of():
+    """Two clusters with nearly the same mean along x, far apart along y.
+    Ordered by x, the posterior has a second mode with the components'
+    other parameters swapped, which chains started at the mode do not
+    visit: the fit says so and names y as the column to order by. Ordered
+    by y, nothing is said."""
+    rng = np.random.default_rng(4)
+    n = 100
+    x = rng.normal(0.0, 1.0, (2, n))
+    x += [[-2.3], [-2.25]] - x.mean(axis=1, keepdims=True)  # sample means
+    X = pd.DataFrame(
+        {"x": x.ravel(), "y": np.r_[rng.normal(-1.5, 1.0, n), rng.normal(5.0, 1.0, n)]}
+    )
+    settings = dict(chains=2, draws=300, seed=1, show_progress=False)
+    with pytest.warns(RuntimeWarning, match="nearly the same mean along 'x'") as rec:
+        _model(2, anchor_dim="x").fit(X, **settings)
+    (message,) = [str(w.message) for w in rec if "nearly the same" in str(w.message)]
+    assert message.startswith("components 0 and 1 (")
+    assert message.endswith(
+        "Along 'y' every pair of components lies further apart: order by it "
+        "with anchor_dim='y'."
+    )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = _model(2, anchor_dim="y").fit(X, **settings)
+    assert model.convergence_.converged

@@ -124,3 +124,41 @@ def test_a_mostly_censored_column_keeps_the_truth_in_its_intervals():
     # The intervals are wide, as nine measured values allow: the mean's
     # 94% HDI from 300 measured values would be about 0.22 wide.
     assert (high - low > 0.5).all()
+
+
+@pytest.mark.parametrize("censor", [False, True])
+def test_a_fit_does_not_depend_on_the_data_units(censor):
+    """The default fit runs in standardized units: the same data in other
+    units (x 1e4 + 5e4, say grams for tens of kilograms) give the same
+    clusters, and parameters in those units. With censoring, the limits are
+    converted with the data."""
+    from stanmix import datasets
+
+    data = datasets.blobs(300, seed=2)
+    X, limits = data.X, {}
+    if censor:
+        X, limits = datasets.left_censor(X, 0.2)
+    fits = []
+    for scale, shift in ((1.0, 0.0), (1e4, 5e4), (1e-3, -2.0)):
+        kwargs = {"lower_limit": {c: v * scale + shift for c, v in limits.items()}}
+        model = sm.DiagonalMixture(5, engine="stanli").fit(
+            X * scale + shift, method="optimize", seed=1, **(kwargs if censor else {})
+        )
+        fits.append((scale, shift, model))
+    # The modes agree to the optimizer's tolerance (L-BFGS stops on relative
+    # changes): within 0.005 in units of the base data, where each mean's
+    # posterior sd is about 0.13 (60 rows of sd 1 per cluster).
+    _, _, base = fits[0]
+    for scale, shift, model in fits[1:]:
+        np.testing.assert_allclose(model.weights_, base.weights_, atol=1e-3)
+        np.testing.assert_allclose(
+            (model.means_ - shift) / scale, base.means_, atol=5e-3
+        )
+        np.testing.assert_allclose(
+            np.sqrt(model.covariances_) / scale,
+            np.sqrt(base.covariances_),
+            atol=5e-3,
+        )
+        np.testing.assert_allclose(
+            model.predict_proba_fitted(), base.predict_proba_fitted(), atol=5e-3
+        )
