@@ -675,10 +675,24 @@ def _index_difference(given: pd.Index, data: pd.Index, shown: int = 5) -> str:
     return " and ".join(parts)
 
 
+#: The infinity that means "no limit" on each side (a lower limit of -inf
+#: censors nothing, nor does an upper one of +inf).
+_OPEN_END = {"lower_limit": -np.inf, "upper_limit": np.inf}
+
+
+def _open(value, what: str) -> bool:
+    """Whether ``value`` is the infinity that is no limit for ``what``."""
+    try:
+        return what in _OPEN_END and float(value) == _OPEN_END[what]
+    except (TypeError, ValueError):
+        return False
+
+
 def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
-    """A (N, D) array of limits (NaN = none) from a scalar, mapping or array."""
+    """A (N, D) array of limits (NaN = none) from a scalar, mapping or array;
+    NaN, or the infinity on the limit's own side, where there is none."""
     out = np.full(shape, np.nan)
-    if spec is None:
+    if spec is None or (np.ndim(spec) == 0 and _open(spec, what)):
         return out
     if isinstance(spec, Mapping):
         for col, value in spec.items():
@@ -694,8 +708,9 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
                     f"{what}=pd.DataFrame({{{str(col)!r}: limits}}), NaN where "
                     "there is no limit"
                 )
-            value = _finite_scalar(value, f"{what}[{col!r}]")
-            out[:, columns.index(str(col))] = value
+            if not _open(value, what):
+                value = _finite_scalar(value, f"{what}[{col!r}]")
+                out[:, columns.index(str(col))] = value
         return out
     if np.ndim(spec) == 0:
         out[:] = _finite_scalar(spec, what)
@@ -747,6 +762,8 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
             f"per-cell limits must match the data (NaN where there is no limit)"
             f"{per_column}"
         )
+    if what in _OPEN_END:
+        arr[arr == _OPEN_END[what]] = np.nan
     if np.isinf(arr).any():
         if what.startswith("interval"):
             raise StanmixInputError(
@@ -755,7 +772,11 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
                 "their limit in lower_limit or upper_limit (NaN where a cell has "
                 "none)"
             )
-        raise StanmixInputError(f"{what} has infinite entries; use NaN for no limit")
+        side = "+" if what == "lower_limit" else "-"
+        raise StanmixInputError(
+            f"{what} has {side}inf entries, which censor every value; use NaN "
+            f"(or {'-' if side == '+' else '+'}inf) for no limit"
+        )
     return arr
 
 
@@ -1024,7 +1045,10 @@ def cell_table(
 
     point = np.zeros(shape, dtype=bool)
     if interval is not None:
-        if not (isinstance(interval, Sequence) and len(interval) == 2):
+        pair = isinstance(interval, Sequence) or (
+            isinstance(interval, np.ndarray) and interval.ndim >= 2
+        )
+        if not (pair and len(interval) == 2):
             raise StanmixInputError(
                 "interval must be a pair (low, high) of per-cell bound arrays"
             )

@@ -1257,6 +1257,51 @@ def test_cells_marked_censored_must_be_at_or_beyond_a_limit():
     )
 
 
+def test_interval_bounds_stacked_in_one_array_are_a_pair():
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [np.nan, 1.0, 3.0], "y": [1.0, 2.0, 9.0]})
+    low = np.array([[0.0, np.nan], [np.nan, np.nan], [np.nan, np.nan]])
+    high = low + 2.0
+    pair, _ = cell_table(df, interval=(low, high))
+    stacked, _ = cell_table(df, interval=np.stack([low, high]))
+    np.testing.assert_array_equal(stacked.kind, pair.kind)
+    assert stacked.kind[0, 0] == 3 and stacked.upper[0, 0] == 2.0
+    with pytest.raises(sm.StanmixInputError, match="must be a pair"):
+        cell_table(df, interval=np.stack([low, high, high]))
+
+
+def test_an_infinite_limit_on_its_own_side_is_no_limit():
+    """upper_limit=+inf and lower_limit=-inf censor nothing, as NaN does;
+    the other infinity would censor every value, and is refused."""
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, 1.0, 3.0], "y": [1.0, 2.0, 9.0]})
+    nan_form, _ = cell_table(
+        df,
+        lower_limit=pd.DataFrame({"x": [0.5, np.nan, 0.5], "y": np.nan}),
+        upper_limit={"y": 9.0},
+    )
+    for lower, upper in (
+        (
+            pd.DataFrame({"x": [0.5, -np.inf, 0.5], "y": -np.inf}),
+            {"y": 9.0, "x": np.inf},
+        ),
+        (np.array([[0.5, -np.inf], [-np.inf, -np.inf], [0.5, -np.inf]]), {"y": 9.0}),
+    ):
+        table, _ = cell_table(df, lower_limit=lower, upper_limit=upper)
+        np.testing.assert_array_equal(table.kind, nan_form.kind)
+        np.testing.assert_array_equal(table.lower_limit, nan_form.lower_limit)
+        np.testing.assert_array_equal(table.upper_limit, nan_form.upper_limit)
+    assert (cell_table(df, upper_limit=np.inf)[0].kind == 0).all()
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(df, lower_limit=np.full((3, 2), np.inf))
+    assert str(info.value) == (
+        "lower_limit has +inf entries, which censor every value; use NaN (or "
+        "-inf) for no limit"
+    )
+
+
 def test_a_series_of_limits_inside_the_mapping_gets_the_form_that_works():
     from stanmix.censoring import cell_table
 
