@@ -341,8 +341,18 @@ def test_clusters_censored_and_missing_cells(censored):
     missing = [c for c in ax.collections if c.get_gid() == "points:missing"]
     assert sorted(len(c.get_offsets()) for c in missing) == [1, 3]
     y_missing = int(np.sum((kind[:, 1] == 4) & (kind[:, 0] != 4)))
-    assert f"y missing: {y_missing}, ticks on the bottom edge" in texts
+    ticks = [t for t in texts if t.startswith("y missing: ")]
+    assert ticks[0].startswith(f"y missing: {y_missing}, ticks on the bottom edge")
     assert any(t.startswith("x missing: ") for t in texts)
+    # A tick whose row is censored in the shown column is counted as such.
+    censored_ticks = int(np.sum((kind[:, 1] == 4) & np.isin(kind[:, 0], (1, 2, 3))))
+    if censored_ticks:
+        assert ticks[0].endswith(f" ({censored_ticks} of them censored in x)")
+    else:
+        assert ticks[0].endswith("bottom edge")
+    new = pd.DataFrame({"x": [limits["x"], 1.0], "y": [np.nan, np.nan]})
+    texts = _legend_texts(plot_clusters(model, new, lower_limit={"x": limits["x"]}))
+    assert "y missing: 2, ticks on the bottom edge (1 of them censored in x)" in texts
 
 
 def test_clusters_censored_in_both_columns_are_counted_and_drawn_on_top():

@@ -423,22 +423,29 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
                 )
             )
 
-    # Cells missing in one of the two plotted columns: ticks on the axis edge.
+    # Cells missing in one of the two plotted columns: ticks on the axis edge
+    # (the label counts those whose other cell is censored).
+    def ticks_label(missing: np.ndarray, shown: str, kinds: np.ndarray, edge: str):
+        gone = cy if shown == cx else cx
+        text = f"{_short(gone)} missing: {int(missing.sum())}, ticks on the {edge} edge"
+        censored = int((missing & (kinds != OBSERVED)).sum())
+        if censored:
+            text += f" ({censored} of them censored in {_short(shown)})"
+        return text
+
     for missing, pos, marker, label, transform in (
         (
             miss_y & ~miss_x,
             px,
             "|",
-            f"{_short(cy)} missing: {int((miss_y & ~miss_x).sum())}, ticks on the "
-            "bottom edge",
+            ticks_label(miss_y & ~miss_x, cx, kx, "bottom"),
             ax.get_xaxis_transform(),
         ),
         (
             miss_x & ~miss_y,
             py,
             "_",
-            f"{_short(cx)} missing: {int((miss_x & ~miss_y).sum())}, ticks on the "
-            "left edge",
+            ticks_label(miss_x & ~miss_y, cy, ky, "left"),
             ax.get_yaxis_transform(),
         ),
     ):
