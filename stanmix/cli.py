@@ -288,23 +288,44 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
         help="covariance structure of each component [diag]",
     )
     _family_option_flag(sub)
+    _limit_flags(sub, "a column", " (repeatable)")
+
+
+#: What LIMIT of --lower-limit/--upper-limit COL=LIMIT may be, for the help.
+_LIMIT_HELP = (
+    "LIMIT is a number, or the name of a column of the file holding each row's "
+    "limit (an empty cell: no limit in that row; that column is not fitted)"
+)
+
+
+def _limit_flags(sub: argparse.ArgumentParser, what: str, more: str) -> None:
+    """--lower-limit, --upper-limit and --censored-text, of ``what`` (the
+    columns they may censor, in words)."""
     sub.add_argument(
         "--lower-limit",
         action="append",
         default=[],
-        metavar="COL=VALUE",
-        help="detection limit of a column: cells recorded at this value are "
-        "left-censored (true value <= limit); a value below it is an error "
-        "(repeatable)",
+        metavar="COL=LIMIT",
+        help=f"detection limit of {what}: cells recorded at their row's limit "
+        "are left-censored (true value <= limit); a value below it is an error. "
+        f"{_LIMIT_HELP}{more}",
     )
     sub.add_argument(
         "--upper-limit",
         action="append",
         default=[],
-        metavar="COL=VALUE",
-        help="upper limit of a column: cells recorded at this value are "
-        "right-censored (true value >= limit); a value above it is an error "
-        "(repeatable)",
+        metavar="COL=LIMIT",
+        help=f"upper limit of {what}: cells recorded at their row's limit are "
+        "right-censored (true value >= limit); a value above it is an error. "
+        f"{_LIMIT_HELP}{more}",
+    )
+    sub.add_argument(
+        "--censored-text",
+        action="store_true",
+        help=f"read cells{'' if what == 'a column' else ' of ' + what} written "
+        "'<0.5' or '<=0.5' as left-censored at 0.5, and '>9' or '>=9' as "
+        "right-censored at 9, each at its own limit (a limit the column is also "
+        "given must agree with them)",
     )
 
 
@@ -518,34 +539,185 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
     return options
 
 
-def _limits(items: list[str], flag: str) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _limits(items: list[str], flag: str) -> dict[str, float | str]:
+    """--lower-limit or --upper-limit ``items``, COLUMN=LIMIT, by column: a
+    limit for every row (a float), or the name of the column of per-row
+    limits (a str; :func:`_limits_of` reads it from the file).
+
+    >>> _limits(["x=0.5", "Cd=ICP=lod"], "--lower-limit")
+    {'x': 0.5, 'Cd=ICP': 'lod'}
+    """
+    out: dict[str, float | str] = {}
     for item in items:
-        # The value never holds "=", a column's name may.
+        # The limit never holds "=", a column's name may.
         col, sep, value = item.rpartition("=")
-        col = col.strip()
+        col, value = col.strip(), value.strip()
         if not sep or not col:
-            raise StanmixInputError(f"{flag} expects COLUMN=VALUE, got {item!r}")
+            raise StanmixInputError(
+                f"{flag} expects COLUMN=LIMIT (a number, or a column of per-row "
+                f"limits), got {item!r}"
+            )
+        if not value:
+            raise StanmixInputError(
+                f"{flag} {item!r} gives no limit: after '=' give a number, or the "
+                "column of the file that holds each row's limit"
+            )
+        if col in out:
+            raise StanmixInputError(f"{flag} gives column {col!r} twice")
         try:
             number = float(value)
         except ValueError:
-            raise StanmixInputError(
-                f"{flag} {item!r}: {value.strip()!r} is not a number"
-            ) from None
+            if value == col:
+                raise StanmixInputError(
+                    f"{flag} {item!r}: a column cannot hold its own limits; give "
+                    f"a number, or another column holding each row's limit of {col}"
+                ) from None
+            out[col] = value  # a column of per-row limits
+            continue
         if not math.isfinite(number):
             raise StanmixInputError(f"{flag} {item!r}: the limit must be finite")
-        if col in out:
-            raise StanmixInputError(f"{flag} gives column {col!r} twice")
         out[col] = number
     return out
 
 
+def _limit_sources(*given: tuple[str, dict[str, float | str]]) -> dict[str, str]:
+    """The columns of per-row limits that (flag, limits) pairs name, each
+    with how they name it (for messages).
+
+    >>> _limit_sources(("--lower-limit", {"x": "lod", "y": 0.1, "z": "lod"}))
+    {'lod': '--lower-limit x=lod and --lower-limit z=lod'}
+    """
+    sources: dict[str, list[str]] = {}
+    for flag, limits in given:
+        for col, limit in limits.items():
+            if isinstance(limit, str):
+                sources.setdefault(limit, []).append(f"{flag} {col}={limit}")
+    return {source: " and ".join(uses) for source, uses in sources.items()}
+
+
+def _check_sources(
+    sources: dict[str, str], named: dict[str, list[str] | None], id_column: str | None
+) -> None:
+    """A column of per-row limits is not fitted: refuse it in the options
+    ``named`` (option -> the columns it names) and as --id."""
+    for source, given in sources.items():
+        for flag, columns in named.items():
+            if columns is not None and source in columns:
+                raise StanmixInputError(
+                    f"column {source!r} holds the per-row limits of {given}, so it "
+                    f"is not fitted; leave it out of {flag}"
+                )
+        if source == id_column:
+            raise StanmixInputError(
+                f"column {source!r} is both the rows' names (--id) and the per-row "
+                f"limits of {given}; leave it out of one"
+            )
+
+
+def _limits_of(
+    table: CsvTable, flag: str, given: dict[str, float | str]
+) -> dict[str, float | pd.Series]:
+    """The limits of ``flag`` by column, as the checks and the fit use them:
+    a float for every row, or a float Series indexed as ``table.frame`` (NaN:
+    no limit in that row), named after the column of the file that holds
+    it; with the limits of the cells written '<v' (or '>v', for
+    --upper-limit) added, which must agree with the limit ``flag`` gives
+    their row (a Series of only those is unnamed)."""
+    import numpy as np
+    import pandas as pd
+
+    from stanmix.censoring import at_limit
+
+    out = {
+        col: limit if isinstance(limit, float) else table.limits[limit]
+        for col, limit in given.items()
+    }
+    side = "<" if flag == "--lower-limit" else ">"
+    for col, written in table.censored_limits(side).items():
+        if col not in out:
+            out[col] = written
+            continue
+        limit = out[col]
+        row = _row_limits(limit, len(table.frame))
+        cell = written.to_numpy(dtype=float)
+        clash = np.flatnonzero(~np.isnan(cell) & ~np.isnan(row) & ~at_limit(cell, row))
+        if clash.size:
+            i = int(clash[0])
+            text = table.censored[col].iloc[i]
+            fix = (
+                f"correct the cell, or give per-row limits ({flag} {col}=COLUMN)"
+                if isinstance(limit, float)
+                else f"correct the cell, or column {limit.name!r} on that line (an "
+                "empty cell there leaves the row the cell's own limit)"
+            )
+            more = f" ({table.where(clash[1:])} too)" if clash.size > 1 else ""
+            raise StanmixInputError(
+                f"line {table.lines[i]} of {table.name} has {text!r} in column "
+                f"{col!r}, but {_spell(flag, col, limit)} gives that row the limit "
+                f"{row[i]:g}{more}; a cell has one limit: {fix}"
+            )
+        if not isinstance(limit, float):
+            filled = np.where(np.isnan(row), cell, row)
+            out[col] = pd.Series(filled, index=limit.index, name=limit.name)
+    return out
+
+
+def _row_limits(limit: float | pd.Series, n: int) -> np.ndarray:
+    """A column's limit in each of its ``n`` rows (NaN: none)."""
+    import numpy as np
+
+    if isinstance(limit, float):
+        return np.full(n, limit)
+    return limit.to_numpy(dtype=float)
+
+
+def _spell(flag: str, col: str, limit: float | pd.Series) -> str:
+    """A column's limit as the user gave it, for messages.
+
+    >>> import pandas as pd
+    >>> _spell("--lower-limit", "x", 0.5), _spell("--lower-limit", "x",
+    ...     pd.Series([0.5], name="lod"))
+    ('--lower-limit x=0.5', '--lower-limit x=lod')
+    >>> _spell("--upper-limit", "x", pd.Series([9.0]))
+    "its cells written '>limit' with --censored-text"
+    """
+    if isinstance(limit, float):
+        return f"{flag} {col}={limit:g}"
+    if limit.name is not None:
+        return f"{flag} {col}={limit.name}"
+    sign = "<" if flag == "--lower-limit" else ">"
+    return f"its cells written '{sign}limit' with --censored-text"
+
+
+def _per_cell(
+    frame: pd.DataFrame, limits: dict[str, float | pd.Series]
+) -> pd.DataFrame | None:
+    """``limits`` as the estimator takes them: ``{column: limit}`` where
+    each limited column of ``frame`` has one, else a DataFrame of per-cell
+    limits of those columns, indexed as ``frame`` (NaN: no limit in that
+    cell); None without any."""
+    import pandas as pd
+
+    given = {c: v for c, v in limits.items() if c in frame.columns}
+    if not given:
+        return None
+    if all(isinstance(limit, float) for limit in given.values()):
+        return given  # one limit per column, as the Python API takes it
+    return pd.DataFrame(
+        {col: _row_limits(limit, len(frame)) for col, limit in given.items()},
+        index=frame.index,
+    )
+
+
 # -- data checks (what would fit the wrong data, or fail in the engine) ---------
 def _check_limits(
-    table: CsvTable, lower: dict[str, float], upper: dict[str, float]
+    table: CsvTable,
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
 ) -> None:
-    """Limits name fitted columns, are consistent, and no value lies beyond one;
-    a limit that no value meets is said (a wrong value, or other units)."""
+    """Limits name fitted columns, are consistent, and no value lies beyond
+    its row's limit; a limit that no value meets is said (a wrong value, or
+    other units)."""
     import warnings
 
     import numpy as np
@@ -553,6 +725,7 @@ def _check_limits(
     from stanmix.censoring import at_limit, limit_rounded_hint, piled_end
 
     df = table.frame
+    n = len(df)
     columns = [str(c) for c in df.columns]
     for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
         for col in limits:
@@ -561,11 +734,27 @@ def _check_limits(
                     f"{flag} names column {col!r}, which is not among the fitted "
                     f"columns ({', '.join(columns)})"
                 )
-    for col in set(lower) & set(upper):
-        if lower[col] >= upper[col]:
+    for col in [c for c in columns if c in lower and c in upper]:
+        low, high = lower[col], upper[col]
+        if isinstance(low, float) and isinstance(high, float):
+            if low >= high:
+                raise StanmixInputError(
+                    f"--lower-limit {col}={low:g} is not below --upper-limit "
+                    f"{col}={high:g}"
+                )
+            continue
+        lo, hi = _row_limits(low, n), _row_limits(high, n)
+        with np.errstate(invalid="ignore"):
+            bad = np.flatnonzero(lo >= hi)
+        if bad.size:
+            i = int(bad[0])
+            first = "the first: " if bad.size > 1 else ""
             raise StanmixInputError(
-                f"--lower-limit {col}={lower[col]:g} is not below --upper-limit "
-                f"{col}={upper[col]:g}"
+                f"the lower limit of column {col!r} "
+                f"({_spell('--lower-limit', col, low)}) is not below its upper "
+                f"limit ({_spell('--upper-limit', col, high)}) on "
+                f"{table.where(bad)} of {table.name} ({first}{lo[i]:g} and "
+                f"{hi[i]:g}); a row's lower limit must lie below its upper limit"
             )
     for flag, limits, beyond, word in (
         ("--lower-limit", lower, np.less, "below"),
@@ -573,35 +762,62 @@ def _check_limits(
     ):
         for col, limit in limits.items():
             values = df[col].to_numpy(dtype=float)
-            at = at_limit(values, limit)
-            bad = np.flatnonzero(beyond(values, limit) & ~at)
+            row = _row_limits(limit, n)
+            at = at_limit(values, row)
+            with np.errstate(invalid="ignore"):
+                bad = np.flatnonzero(beyond(values, row) & ~at)
+            spelled = _spell(flag, col, limit)
             if bad.size:
-                raise StanmixInputError(
-                    f"{flag} {col}={limit:g}: {bad.size} value(s) of column {col!r} "
-                    f"lie {word} the limit ({table.where(bad)} of {table.name}); "
-                    "censored values must be recorded at the limit itself"
-                    + limit_rounded_hint(
-                        values[bad], col, lambda v, f=flag, c=col: f"{f} {c}={v}"
+                if isinstance(limit, float):
+                    where = f"the limit ({table.where(bad)} of {table.name})"
+
+                    def spell(v: str, f: str = flag, c: str = col) -> str:
+                        return f"{f} {c}={v}"
+                else:
+                    i = int(bad[0])
+                    where = (
+                        f"their row's limit ({table.where(bad)} of {table.name}; "
+                        f"the first is {float(values[i])!r}, limit "
+                        f"{float(row[i])!r})"
                     )
+
+                    def spell(v: str, source: str = str(limit.name)) -> str:
+                        return f"{v} in column {source!r} on those lines"
+
+                raise StanmixInputError(
+                    f"{spelled}: {bad.size} value(s) of column {col!r} lie {word} "
+                    f"{where}; censored values must be recorded at the limit itself"
+                    + limit_rounded_hint(values[bad], col, spell)
                 )
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own
             # warning names that value as the likely limit)
-            if not at.any() and seen.size and piled_end(seen, word == "below") is None:
+            if at.any() or not seen.size or piled_end(seen, word == "below"):
+                continue
+            if isinstance(limit, float):
                 nearest = np.nanmin(values) if word == "below" else np.nanmax(values)
                 end = "lowest" if word == "below" else "highest"
-                warnings.warn(
-                    f"{flag} {col}={limit:g} matches no value of column {col!r} "
-                    f"of {table.name} (its {end} is {nearest:g}), so nothing is "
-                    "censored there; check the limit's value and units",
-                    UserWarning,
-                    stacklevel=2,
-                )
+                about = f"its {end} is {nearest:g}"
+                check = "the limit's value"
+            else:
+                about = f"no value lies at its row's limit in column {limit.name!r}"
+                check = "the limits' values"
+            warnings.warn(
+                f"{spelled} matches no value of column {col!r} of {table.name} "
+                f"({about}), so nothing is censored there; check {check} and "
+                "units",
+                UserWarning,
+                stacklevel=2,
+            )
 
 
 def _at_limit(
-    values: np.ndarray, col: str, lower: dict[str, float], upper: dict[str, float]
+    values: np.ndarray,
+    col: str,
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
 ) -> np.ndarray:
+    """Where column ``col``'s ``values`` lie at their row's limit."""
     import numpy as np
 
     from stanmix.censoring import at_limit
@@ -609,14 +825,14 @@ def _at_limit(
     at = np.zeros(values.shape, dtype=bool)
     for limits in (lower, upper):
         if col in limits:
-            at |= at_limit(values, limits[col])
+            at |= at_limit(values, _row_limits(limits[col], len(values)))
     return at
 
 
 def _check_columns(
     table: CsvTable,
-    lower: dict[str, float],
-    upper: dict[str, float],
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
     leave_out: dict[str, str] | None = None,
 ) -> None:
     """Refuse a column that is empty, huge, constant, or censored throughout.
@@ -660,7 +876,7 @@ def _check_columns(
         exact = np.unique(values[present & ~at])
         if exact.size == 0:
             limits = " and ".join(
-                f"{flag} {col}={limits[col]:g}"
+                _spell(flag, str(col), limits[col])
                 for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper))
                 if col in limits
             )
@@ -681,8 +897,8 @@ def _check_columns(
 def _check_components(
     table: CsvTable,
     largest: int,
-    lower: dict[str, float],
-    upper: dict[str, float],
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
     *,
     several: bool = False,
     hint_columns: list[str] | None = None,
@@ -723,19 +939,18 @@ def _check_components(
 
 
 def _cells(
-    frame: pd.DataFrame, lower: dict[str, float], upper: dict[str, float]
+    frame: pd.DataFrame,
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
 ) -> CellTable:
     """The estimator's cell table of ``frame``, censored at the limits of its
     columns."""
     from stanmix.censoring import cell_table
 
-    def limits(given: dict[str, float]) -> dict[str, float] | None:
-        return {c: v for c, v in given.items() if c in frame.columns} or None
-
     cells, _ = cell_table(
         frame,
-        lower_limit=limits(lower),
-        upper_limit=limits(upper),
+        lower_limit=_per_cell(frame, lower),
+        upper_limit=_per_cell(frame, upper),
         allow_empty_rows=True,
     )
     return cells
@@ -973,13 +1188,23 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
 def _read(args: argparse.Namespace):
     """The checked CSV table and its limits (before any fitting)."""
     check_output_folder(args.out, name="--out", inputs=[args.data])
-    lower = _limits(args.lower_limit, "--lower-limit")
-    upper = _limits(args.upper_limit, "--upper-limit")
+    given = _limits(args.lower_limit, "--lower-limit")
+    given_upper = _limits(args.upper_limit, "--upper-limit")
     wanted = _column_list(args.columns, "--columns")
+    sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
+    _check_sources(sources, {"--columns": wanted}, _id_column(args))
     _check_engine(args.engine)
     from stanmix.csv_input import column_listing, read_csv
 
-    table = read_csv(args.data, wanted, id_column=_id_column(args))
+    table = read_csv(
+        args.data,
+        wanted,
+        id_column=_id_column(args),
+        limit_columns=sources,
+        censored_text=args.censored_text,
+    )
+    lower = _limits_of(table, "--lower-limit", given)
+    upper = _limits_of(table, "--upper-limit", given_upper)
     if table.skipped:
         _say(
             "Using the numeric columns "
@@ -1049,8 +1274,8 @@ def _sweep(
         seed=args.seed,
         n_jobs=args.jobs if args.jobs > 1 else None,
         progress=_progress(args) is not False,
-        lower_limit=lower or None,
-        upper_limit=upper or None,
+        lower_limit=_per_cell(frame, lower),
+        upper_limit=_per_cell(frame, upper),
         show_progress=False,
         **data,
         **({} if args.kfold is None else {"kfold": args.kfold}),
@@ -1077,8 +1302,8 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
         table.frame,
         method=args.method,
         seed=args.seed,
-        lower_limit=lower or None,
-        upper_limit=upper or None,
+        lower_limit=_per_cell(table.frame, lower),
+        upper_limit=_per_cell(table.frame, upper),
         show_progress=_progress(args),
         **options,
     )
@@ -1445,22 +1670,7 @@ def _regression_parser(sub, *, select: bool) -> None:
         help="what orders the components: 'intercept' (the lines at the "
         "predictors' means) or a predictor, whose slopes are ordered [intercept]",
     )
-    reg.add_argument(
-        "--lower-limit",
-        action="append",
-        default=[],
-        metavar="COL=VALUE",
-        help="detection limit of the response: values recorded at it are "
-        "left-censored (true value <= limit)",
-    )
-    reg.add_argument(
-        "--upper-limit",
-        action="append",
-        default=[],
-        metavar="COL=VALUE",
-        help="upper limit of the response: values recorded at it are "
-        "right-censored (true value >= limit)",
-    )
+    _limit_flags(reg, "the response", "")
     methods = SELECT_METHODS if select else FIT_METHODS
     if select:
         _selection_flags(reg)
@@ -1556,10 +1766,10 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     """fit-regression, or with ``select`` select-regression."""
     options = _sampling(args)
     check_output_folder(args.out, name="--out", inputs=[args.data])
-    lower = _limits(args.lower_limit, "--lower-limit")
-    upper = _limits(args.upper_limit, "--upper-limit")
+    given = _limits(args.lower_limit, "--lower-limit")
+    given_upper = _limits(args.upper_limit, "--upper-limit")
     response = args.response.strip()
-    for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
+    for flag, limits in (("--lower-limit", given), ("--upper-limit", given_upper)):
         other = [c for c in limits if c != response]
         if other:
             raise StanmixInputError(
@@ -1576,6 +1786,12 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         raise StanmixInputError(
             f"--weights-from names the response {response!r}; leave it out"
         )
+    sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
+    _check_sources(
+        sources,
+        {"--predictors": predictors, "--weights-from": weights},
+        _id_column(args),
+    )
     _check_engine(args.engine)
     from stanmix.csv_input import read_csv
 
@@ -1584,7 +1800,12 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     if named:
         wanted = list(dict.fromkeys([response, *predictors, *weights]))
     table = read_csv(
-        args.data, wanted, choose=_REGRESSION_CHOOSE, id_column=_id_column(args)
+        args.data,
+        wanted,
+        choose=_REGRESSION_CHOOSE,
+        id_column=_id_column(args),
+        limit_columns=sources,
+        censored_text=args.censored_text,
     )
     columns = [str(c) for c in table.frame.columns]
     if response not in columns:
@@ -1621,18 +1842,25 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
             f"({', '.join(predictors)})"
         )
     covariates = list(dict.fromkeys([*predictors, *weights]))
+    leave_out = _regression_leave_out(response, predictors, weights, named)
+    for col, written in table.censored.items():
+        if col != response:
+            i = int(written.notna().to_numpy().argmax())
+            raise StanmixInputError(
+                f"line {table.lines[i]} of {table.name} has {written.iloc[i]!r} in "
+                f"column {col!r}, a covariate of the regression: only the response "
+                f"(--response {response}) can be censored, covariates are exact; "
+                f"give the measured value, or {leave_out[col]}"
+            )
+    lower = _limits_of(table, "--lower-limit", given)
+    upper = _limits_of(table, "--upper-limit", given_upper)
     frame = table.frame[[response, *covariates]]
     from stanmix.csv_input import CsvTable
 
     used = CsvTable(frame, table.lines, table.name, table.header_line)
     _check_limits(used, lower, upper)
     _check_covariates(used, covariates)
-    _check_columns(
-        used,
-        lower,
-        upper,
-        _regression_leave_out(response, predictors, weights, named),
-    )
+    _check_columns(used, lower, upper, leave_out)
     largest = _largest(args.components) if select else args.components
     answered = int(used.frame[response].notna().sum())
     if largest > answered and answered < len(used.frame):
@@ -1679,8 +1907,8 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         response=response,
         method=args.method,
         seed=args.seed,
-        lower_limit=lower or None,
-        upper_limit=upper or None,
+        lower_limit=_per_cell(frame, lower),
+        upper_limit=_per_cell(frame, upper),
         show_progress=_progress(args),
         **options,
     )

@@ -17,6 +17,14 @@ with the wrong number of fields, a comment line taken for the header, and a
 fitted column with no name (a saved row index) or with the name of another
 column. An empty last column with no name (every line ends with a comma) is
 left out, with a warning.
+
+Two things serve censored data (``--lower-limit`` / ``--upper-limit``): a
+column of per-row limits (``limit_columns``), read as numbers (an empty
+cell: no limit in that row) and never fitted; and, with ``censored_text``,
+cells written ``<0.5`` or ``<=0.5`` (left-censored at 0.5) and ``>9`` or
+``>=9`` (right-censored at 9), read as the number at their limit and kept in
+:attr:`CsvTable.censored`. Without ``censored_text`` such a cell is text, and
+the error says how to read it.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +57,11 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 #: A number written with thousands separators: 1,234 or -12,345,678.9.
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _SAVED_INDEX = re.compile(r"Unnamed: \d+")
+#: A cell written as censored at a limit: "<0.5", "<= 0.5", ">9", ">=9".
+_CENSORED_TEXT = re.compile(r"\s*([<>])=?\s*(" + _NUMBER.pattern + r")\s*", re.ASCII)
 
-# Kinds of cell.
-_MISSING, _NUMERIC, _INFINITE_VALUE, _TEXT = range(4)
+# Kinds of cell (_CENSORED: written "<v" or ">v", read with censored_text).
+_MISSING, _NUMERIC, _INFINITE_VALUE, _TEXT, _CENSORED = range(5)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +84,15 @@ class CsvTable:
         The file line of the header.
     skipped : tuple of str
         Columns left out because they hold text (automatic choice only).
+    limits : dict of str to pandas.Series
+        The columns of per-row limits (``limit_columns`` of
+        :func:`read_csv`), not fitted: each a float Series named after its
+        column and indexed as ``frame``, NaN where a row has no limit.
+    censored : dict of str to pandas.Series
+        For each fitted column with cells written as censored (``<0.5``,
+        ``>9``; read with ``censored_text``), those cells' text as written,
+        indexed as ``frame`` (None in the other rows); ``frame`` holds their
+        limits.
     """
 
     frame: pd.DataFrame
@@ -81,10 +100,56 @@ class CsvTable:
     name: str
     header_line: int
     skipped: tuple[str, ...] = ()
+    limits: dict[str, pd.Series] = field(default_factory=dict)
+    censored: dict[str, pd.Series] = field(default_factory=dict)
 
     def where(self, rows: np.ndarray) -> str:
         """``"line 5"`` or ``"lines 5, 8 and 3 more"`` for row positions."""
         return describe_lines(self.lines[np.asarray(rows, dtype=int)])
+
+    def censored_limits(self, side: str) -> dict[str, pd.Series]:
+        """The limits of the cells written censored on ``side`` (``"<"``,
+        left-censored, or ``">"``), by column: a float Series indexed as
+        ``frame``, the limit in those cells' rows and NaN in the others;
+        only columns with such cells.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "d.csv").write_text("x,y\\n<0.5,1\\n2,>=9\\n< 1.2,3\\n")
+        >>> table = read_csv(folder / "d.csv", censored_text=True)
+        >>> table.frame["x"].tolist(), table.censored["x"].tolist()
+        ([0.5, 2.0, 1.2], ['<0.5', None, '< 1.2'])
+        >>> table.censored_limits("<")["x"].tolist(), list(table.censored_limits(">"))
+        ([0.5, nan, 1.2], ['y'])
+        >>> import shutil; shutil.rmtree(folder)
+        """
+        out = {}
+        for col, written in self.censored.items():
+            limit = np.full(len(written), np.nan)
+            for i, text in enumerate(written):
+                cell = None if text is None else censored_cell(text)
+                if cell is not None and cell[0] == side:
+                    limit[i] = cell[1]
+            if not np.isnan(limit).all():
+                out[col] = pd.Series(limit, index=self.frame.index)
+        return out
+
+
+def censored_cell(text: str) -> tuple[str, float] | None:
+    """The side (``"<"`` or ``">"``) and limit of a cell written as censored,
+    or None for any other text.
+
+    Examples
+    --------
+    >>> censored_cell("< 0.5"), censored_cell(">=1e3"), censored_cell("ND")
+    (('<', 0.5), ('>', 1000.0), None)
+    """
+    match = _CENSORED_TEXT.fullmatch(text)
+    if match is None:
+        return None
+    return match[1], float(match[2])
 
 
 def describe_lines(lines: Sequence[int], shown: int = 5) -> str:
@@ -112,6 +177,8 @@ def read_csv(
     *,
     choose: str = "--columns",
     id_column: str | None = None,
+    limit_columns: dict[str, str] | None = None,
+    censored_text: bool = False,
 ) -> CsvTable:
     """Read the measurement columns of a CSV file with a header line.
 
@@ -131,6 +198,18 @@ def read_csv(
         A column of row labels (the command line's ``--id``): it becomes the
         frame's index instead of the file line numbers, and is not fitted.
         Its labels must be unique and not blank.
+    limit_columns : dict of str to str, optional
+        Columns of per-row limits, each mapped to the option that names it
+        (``"--lower-limit x=lod"``, for messages): read as numbers (an
+        empty cell: no limit in that row; text or an infinity is refused)
+        into :attr:`CsvTable.limits`, and never fitted (left out of the
+        automatic choice). A name that is not a column of the file is
+        refused.
+    censored_text : bool, default False
+        Read a fitted cell written ``<v`` or ``<=v`` (spaces allowed) as
+        left-censored at v, and ``>v`` or ``>=v`` as right-censored at v:
+        ``frame`` holds v, and :attr:`CsvTable.censored` the text. Without
+        it such a cell is text (an error that says to pass it).
 
     Returns
     -------
@@ -188,18 +267,32 @@ def read_csv(
     if id_column is not None:
         id_at = _id_position(id_column, columns, header, header_line, name, choose)
         index = _row_names(id_at, header[id_at], rows, lines, name)
+    limit_at = {
+        source: _limit_position(source, given, header, header_line, name)
+        for source, given in (limit_columns or {}).items()
+    }
     if columns is not None:
         chosen = _named_columns(list(columns), header, header_line, name, choose)
     else:
-        chosen = [j for j in range(len(header)) if j != id_at]
+        chosen = [
+            j for j in range(len(header)) if j != id_at and j not in limit_at.values()
+        ]
+    limits = {
+        source: _limit_values(
+            source, (limit_columns or {})[source], j, rows, lines, index, name
+        )
+        for source, j in limit_at.items()
+    }
     values: dict[int, np.ndarray] = {}
     fitted: list[int] = []
     skipped: list[str] = []
+    censored: dict[str, pd.Series] = {}
     for j in chosen:
         cells = [fields[j] for _, fields in rows]
-        number, kind = _parse(cells)
+        number, kind = _parse(cells, censored_text=censored_text)
         has_text = bool((kind == _TEXT).any())
-        if has_text and columns is None and not (kind == _NUMERIC).any():
+        numeric = bool(((kind == _NUMERIC) | (kind == _CENSORED)).any())
+        if has_text and columns is None and not numeric:
             skipped.append(header[j] or f"column {j + 1}")
             continue
         if has_text:
@@ -223,6 +316,12 @@ def read_csv(
             )
         values[j] = number
         fitted.append(j)
+        if (kind == _CENSORED).any():
+            written = [
+                c.strip() if k == _CENSORED else None
+                for c, k in zip(cells, kind, strict=True)
+            ]
+            censored[header[j]] = pd.Series(written, index=index, dtype=object)
     if not fitted:
         raise StanmixInputError(
             f"{name} has no numeric columns; its columns are {column_listing(header)}"
@@ -230,7 +329,60 @@ def read_csv(
     if columns is None:
         _check_names(fitted, header, header_line, name, choose)
     frame = pd.DataFrame({header[j]: values[j] for j in fitted}, index=index)
-    return CsvTable(frame, lines, name, header_line, tuple(skipped))
+    return CsvTable(frame, lines, name, header_line, tuple(skipped), limits, censored)
+
+
+def _limit_position(
+    source: str, given: str, header: list[str], header_line: int, name: str
+) -> int:
+    """Where a column of per-row limits (named by option ``given``) is."""
+    where = [j for j, h in enumerate(header) if h == source]
+    if not where:
+        raise StanmixInputError(
+            f"{given}: {source!r} is neither a number (one limit for every row) "
+            f"nor a column of {name} (columns: {column_listing(header)})"
+        )
+    if len(where) > 1:
+        places = " and ".join(str(j + 1) for j in where)
+        raise StanmixInputError(
+            f"the header of {name} (line {header_line}) names column {source!r} "
+            f"{len(where)} times (columns {places}); rename one, and name the "
+            f"column of limits in {given}"
+        )
+    return where[0]
+
+
+def _limit_values(
+    source: str,
+    given: str,
+    j: int,
+    rows: list[tuple[int, list[str]]],
+    lines: np.ndarray,
+    index: pd.Index,
+    name: str,
+) -> pd.Series:
+    """Column ``j``, of per-row limits, as numbers (NaN: no limit)."""
+    cells = [fields[j] for _, fields in rows]
+    number, kind = _parse(cells)
+    where = f"column {source!r} of {name}, the per-row limits of {given},"
+    for bad_kind, what, fix in (
+        (_TEXT, "text", "write each row's limit as a number"),
+        (_INFINITE_VALUE, "an infinite value", "give a finite limit"),
+    ):
+        bad = np.flatnonzero(kind == bad_kind)
+        if bad.size:
+            i = int(bad[0])
+            raise StanmixInputError(
+                f"{where} holds {what} on line {lines[i]} ({cells[i].strip()!r}"
+                + (f"; {bad.size} such cells" if bad.size > 1 else "")
+                + f"); {fix}, and leave the cell empty where the row has no limit"
+            )
+    if (kind == _MISSING).all():
+        raise StanmixInputError(
+            f"{where} is empty: no row has a limit; fill in the rows' limits, or "
+            "give one number for every row"
+        )
+    return pd.Series(number, index=index, name=source)
 
 
 def _id_position(
@@ -475,8 +627,12 @@ def _duplicate(
     )
 
 
-def _parse(cells: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's number (NaN when not a finite number) and kind."""
+def _parse(
+    cells: list[str], censored_text: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's number (NaN when not a finite number) and kind; with
+    ``censored_text`` a cell written ``<v`` or ``>v`` is v, of kind
+    ``_CENSORED``."""
     number = np.full(len(cells), np.nan)
     kind = np.full(len(cells), _TEXT, dtype=np.int8)
     for i, cell in enumerate(cells):
@@ -492,19 +648,35 @@ def _parse(cells: list[str]) -> tuple[np.ndarray, np.ndarray]:
                 kind[i] = _INFINITE_VALUE
         elif _INFINITE.fullmatch(text):
             kind[i] = _INFINITE_VALUE
+        elif censored_text and (written := censored_cell(text)) is not None:
+            if math.isfinite(written[1]):
+                number[i] = written[1]
+                kind[i] = _CENSORED
+            else:
+                kind[i] = _INFINITE_VALUE
     return number, kind
 
 
 def _not_numeric(
     col: str, cells: list[str], kind: np.ndarray, lines: np.ndarray, name: str
 ) -> str:
-    bad = np.flatnonzero(kind == _TEXT)
-    i = int(bad[0])
+    """The error for a column with text among its numbers, and the fix.
+
+    Cells written as censored (``<0.5``, read with ``--censored-text``) are
+    named only when no other text is there.
+    """
+    text_cells = np.flatnonzero(kind == _TEXT)
+    written = {int(i): censored_cell(cells[i].strip()) for i in text_cells}
+    other = [i for i, cell in written.items() if cell is None]
+    bad = other or list(written)
+    i = bad[0]
     text = cells[i].strip()
     message = (
         f"column {col!r} of {name} is not numeric: line {lines[i]} has {text!r}"
-        + (f" ({bad.size} such entries)" if bad.size > 1 else "")
+        + (f" ({len(bad)} such entries)" if len(bad) > 1 else "")
     )
+    if not other:
+        return message + _censored_text_advice(col, list(written.values()))
     if _THOUSANDS.fullmatch(text) and _DECIMAL_COMMA.fullmatch(text):
         message += (
             "; write decimals with a point (1.5), not a comma, and numbers "
@@ -515,9 +687,54 @@ def _not_numeric(
     elif _DECIMAL_COMMA.fullmatch(text):
         message += "; write decimals with a point (1.5), not a comma"
     return message + (
-        "; give censored values as numbers at their limit with --lower-limit / "
-        "--upper-limit, and missing values as empty cells"
+        "; write a value censored at a detection limit as '<' and its limit "
+        "(e.g. '<0.5', read with --censored-text), or as the limit itself with "
+        f"--lower-limit {col}=LIMIT, where LIMIT is a number or a column of "
+        "per-row limits; and a missing value as an empty cell"
     )
+
+
+def _censored_text_advice(col: str, written: list[tuple[str, float]]) -> str:
+    """How to read cells written as censored (``written``: their sides and
+    limits), when ``--censored-text`` was not given.
+
+    Examples
+    --------
+    >>> print(_censored_text_advice("x", [("<", 0.5), ("<", 0.5)]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    , values censored at a detection limit: read them as censored, each at
+    its own limit, with --censored-text (or write them as 0.5 and give
+    --lower-limit x=0.5)
+    >>> print(_censored_text_advice("x", [("<", 0.5), ("<", 1.2)]))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    , values censored at a detection limit: read them as censored, each at
+    its own limit, with --censored-text (the '<' cells hold 2 different
+    limits: 0.5 and 1.2)
+    """
+    advice = (
+        ", values censored at a detection limit: read them as censored, each "
+        "at its own limit, with --censored-text"
+    )
+    sides = sorted({side for side, _ in written})
+    notes = []
+    for side in sides:
+        limits = sorted({limit for s, limit in written if s == side})
+        if len(limits) > 1:
+            shown = ", ".join(f"{v:g}" for v in limits[:4])
+            if len(limits) > 4:
+                shown += ", ..."
+            else:
+                shown = " and ".join(shown.rsplit(", ", 1))
+            notes.append(
+                f"the {side!r} cells hold {len(limits)} different limits: {shown}"
+            )
+    if notes:
+        return advice + f" ({'; '.join(notes)})"
+    if len(sides) == 1:
+        flag = "--lower-limit" if sides[0] == "<" else "--upper-limit"
+        limit = f"{written[0][1]:g}"
+        return advice + f" (or write them as {limit} and give {flag} {col}={limit})"
+    return advice
 
 
 def column_listing(header: list[str]) -> str:

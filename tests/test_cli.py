@@ -280,9 +280,14 @@ BAD_CSV = "x,y\n1.0,2.0\n3.0,4.0,5.0\n1.5,2.5\n"
         ),
         ("x,y\n1,2\n3,4\n", ["--columns", "x,z"], r"column\(s\) 'z' not in data.csv"),
         ("x,y\n1,2\n3,4\n", ["--columns", ","], "names no column"),
-        ("x,y\n1,2\n3,4\n", ["--lower-limit", "x0.5"], "expects COLUMN=VALUE"),
-        ("x,y\n1,2\n3,4\n", ["--lower-limit", "=0.5"], "expects COLUMN=VALUE"),
-        ("x,y\n1,2\n3,4\n", ["--lower-limit", "x=low"], "'low' is not a number"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "x0.5"], "expects COLUMN=LIMIT"),
+        ("x,y\n1,2\n3,4\n", ["--lower-limit", "=0.5"], "expects COLUMN=LIMIT"),
+        (
+            "x,y\n1,2\n3,4\n",
+            ["--lower-limit", "x=low"],
+            r"--lower-limit x=low: 'low' is neither a number \(one limit for "
+            r"every row\) nor a column of data\.csv \(columns: x, y\)",
+        ),
         ("x,y\n1,2\n3,4\n", ["--upper-limit", "x=inf"], "must be finite"),
         ("x,y\n1,2\n3,4\n", ["--lower-limit", "z=1"], "names column 'z'"),
         (

@@ -1068,3 +1068,418 @@ def test_a_limit_that_meets_no_value_is_said(tmp_path, capsys, no_fit):
         "the limit's value and units"
     ) in err
     assert "--upper-limit y=1e+06 matches no value of column 'y'" in err
+
+
+# -- censored data: a column of per-row limits, and cells written '<v' ---------
+def _batches(n: int = 40) -> pd.DataFrame:
+    """Two clusters measured in two batches whose detection limits of x
+    differ (-0.5 on even rows, 0.3 on odd ones), each value below its row's
+    limit recorded at it; the limits in column lod_x."""
+    df = _clusters(n)
+    lod = np.where(np.arange(n) % 2 == 0, -0.5, 0.3)
+    df["x"] = np.maximum(df["x"], lod)
+    df["lod_x"] = lod
+    return df
+
+
+def _written_censored(df: pd.DataFrame) -> pd.DataFrame:
+    """``_batches`` as an export writes non-detects: '<0.3', '< -0.5' or
+    '<=0.3' in x, and no column of limits."""
+    text = df.drop(columns="lod_x").astype(object)
+    at = np.flatnonzero(df["x"] == df["lod_x"])
+    forms = ("<{}", "< {}", "<={}")
+    for k, i in enumerate(at):
+        text.iloc[i, 0] = forms[k % 3].format(repr(float(df["lod_x"].iloc[i])))
+    return text
+
+
+def test_a_limits_column_and_censored_text_give_the_fit_of_per_cell_limits(
+    tmp_path, capsys
+):
+    """--lower-limit x=lod_x censors each cell at its own row's limit, and
+    the column of limits is not fitted; '<v' cells read with --censored-text
+    give the same fit; both are Python's fit with the per-cell limits."""
+    df = _batches()
+    censored = int((df["x"] == df["lod_x"]).sum())
+    assert censored > 0 and df.loc[df["x"] == df["lod_x"], "lod_x"].nunique() == 2
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    text = tmp_path / "text.csv"
+    _written_censored(df).to_csv(text, index=False)
+    common = ["-k", "2", "--method", "optimize", "--engine", "stanli", "--seed", "3"]
+    common += ["--no-progress"]
+
+    code = cli.main(
+        [
+            "fit",
+            str(data),
+            *common,
+            "--lower-limit",
+            "x=lod_x",
+            "--out",
+            str(tmp_path / "a"),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith(
+        f"Fitting 2 components to 40 rows of data.csv (columns x, y; {censored} "
+        "censored cells) by the posterior mode, seed 3\n"
+    )
+    summary = pd.read_csv(tmp_path / "a" / "summary.csv", index_col=0)
+    assert not [name for name in summary.index if "lod_x" in name]
+
+    code = cli.main(
+        ["fit", str(text), *common, "--censored-text", "--out", str(tmp_path / "b")]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"(columns x, y; {censored} censored cells)" in captured.out
+
+    frame = read_csv(data, ["x", "y"]).frame
+    limits = pd.DataFrame({"x": df["lod_x"].to_numpy()}, index=frame.index)
+    model = sm.Mixture(2, engine="stanli").fit(
+        frame, method="optimize", seed=3, lower_limit=limits, show_progress=False
+    )
+    expected = model.membership()
+    for out in ("a", "b"):
+        membership = pd.read_csv(tmp_path / out / "membership.csv")
+        assert membership["observation"].tolist() == expected["observation"].tolist()
+        np.testing.assert_array_equal(membership["mean"], expected["mean"])
+        idata = az.from_netcdf(str(tmp_path / out / "posterior.nc"))
+        kinds = idata.constant_data["cell_kind"].sel(dim="x").to_numpy()
+        assert int(np.sum(kinds == "left")) == censored
+    assert (tmp_path / "a" / "membership.csv").read_text() == (
+        tmp_path / "b" / "membership.csv"
+    ).read_text()
+
+
+def test_a_censored_text_cell_may_agree_with_a_limit_given_for_its_column(
+    tmp_path, capsys
+):
+    """A '<v' cell in a column with a --lower-limit must agree with its row's
+    limit; a row whose column of limits is empty takes the cell's own."""
+    df = _batches()
+    text = _written_censored(df)
+    text["lod_x"] = df["lod_x"].astype(object)
+    first = int(np.flatnonzero(df["x"] == df["lod_x"])[0])
+    text.iloc[first, text.columns.get_loc("lod_x")] = ""
+    data = tmp_path / "data.csv"
+    text.to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--method", "optimize", "--engine"]
+    args += ["stanli", "--seed", "3", "--censored-text", "--no-progress"]
+    code = cli.main([*args, "--lower-limit", "x=lod_x", "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    censored = int((df["x"] == df["lod_x"]).sum())
+    assert f"(columns x, y; {censored} censored cells)" in captured.out
+
+
+def test_select_takes_a_limits_column(tmp_path, capsys):
+    df = _batches()
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    args = ["select", str(data), "-k", "1-2", "--method", "optimize", "--engine"]
+    args += ["stanli", "--lower-limit", "x=lod_x", "--out", str(tmp_path / "o")]
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Fitting K = 1, 2 to 40 rows of data.csv (normal, diag)" in captured.out
+    idata = az.from_netcdf(str(tmp_path / "o" / "posterior.nc"))
+    kinds = idata.constant_data["cell_kind"].sel(dim="x").to_numpy()
+    assert int(np.sum(kinds == "left")) == int((df["x"] == df["lod_x"]).sum())
+    assert "lod_x" not in idata.observed_data["dim"].values.tolist()
+
+
+def _censored_lines(n: int = 40) -> pd.DataFrame:
+    """Two regression lines of y on x, y measured in two batches whose
+    detection limits (2.0 on even rows, 1.0 on odd ones) are in lod_y."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 10, n)
+    y = np.where(np.arange(n) % 2 == 0, 1 + x, 8 - x) + rng.normal(0, 0.3, n)
+    lod = np.where(np.arange(n) % 2 == 0, 2.0, 1.0)
+    return pd.DataFrame({"x": x, "y": np.maximum(y, lod), "lod_y": lod})
+
+
+def test_regression_takes_a_limits_column_of_its_response(tmp_path, capsys):
+    """The column of limits is not a predictor chosen automatically; the fit
+    is Python's with the per-cell limits; select-regression reads '<v'
+    cells of the response."""
+    df = _censored_lines()
+    censored = int((df["y"] == df["lod_y"]).sum())
+    assert censored > 0 and df.loc[df["y"] == df["lod_y"], "lod_y"].nunique() == 2
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    flags = ["--response", "y", "-k", "2", "--method", "optimize", "--engine"]
+    flags += ["stanli", "--seed", "2", "--lower-limit", "y=lod_y"]
+    code = cli.main(["fit-regression", str(data), *flags, "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert (
+        f"Fitting 2 regression lines of y on x to 40 rows of data.csv (columns y, "
+        f"x; {censored} censored cells)" in captured.out
+    )
+    frame = read_csv(data, ["x", "y"]).frame
+    limits = pd.DataFrame({"y": df["lod_y"].to_numpy()}, index=frame.index)
+    model = sm.RegressionMixture(2, predictors=["x"], engine="stanli").fit(
+        frame,
+        response="y",
+        method="optimize",
+        seed=2,
+        lower_limit=limits,
+        show_progress=False,
+    )
+    membership = pd.read_csv(tmp_path / "o" / "membership.csv")
+    np.testing.assert_array_equal(membership["mean"], model.membership()["mean"])
+
+    text = df.drop(columns="lod_y").astype(object)
+    at = np.flatnonzero(df["y"] == df["lod_y"])
+    text.iloc[at, 1] = [f"<{v}" for v in df["lod_y"].iloc[at]]
+    text.to_csv(data, index=False)
+    flags = ["--response", "y", "-k", "1-2", "--method", "optimize", "--engine"]
+    flags += ["stanli", "--censored-text", "--out", str(tmp_path / "s")]
+    code = cli.main(["select-regression", str(data), *flags])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    idata = az.from_netcdf(str(tmp_path / "s" / "posterior.nc"))
+    kinds = idata.constant_data["cell_kind"].to_numpy()
+    assert int(np.sum(kinds == "left")) == censored
+
+
+LIMITS = "x,y,lod\n0.5,1,0.5\n2,2,1\n1,3,1\n3,5,\n"
+
+REFUSED_LIMITS = {
+    "a limit that is neither a number nor a column": (
+        LIMITS,
+        ["--lower-limit", "x=lod_x"],
+        r"^stanmix: error: --lower-limit x=lod_x: 'lod_x' is neither a number "
+        r"\(one limit for every row\) nor a column of data\.csv \(columns: x, y, "
+        r"lod\)\n$",
+    ),
+    "no limit after '='": (
+        LIMITS,
+        ["--lower-limit", "x="],
+        r"--lower-limit 'x=' gives no limit: after '=' give a number, or the "
+        r"column of the file that holds each row's limit$",
+    ),
+    "a column's own limits": (
+        LIMITS,
+        ["--upper-limit", "x=x"],
+        r"--upper-limit 'x=x': a column cannot hold its own limits; give a "
+        r"number, or another column holding each row's limit of x$",
+    ),
+    "text in the column of limits": (
+        "x,y,lod\n0.5,1,0.5\n2,2,ND\n1,3,n.d.\n3,5,\n",
+        ["--lower-limit", "x=lod"],
+        r"column 'lod' of data\.csv, the per-row limits of --lower-limit x=lod, "
+        r"holds text on line 3 \('ND'; 2 such cells\); write each row's limit as "
+        r"a number, and leave the cell empty where the row has no limit$",
+    ),
+    "an infinity in the column of limits": (
+        "x,y,lod\n0.5,1,0.5\n2,2,1\n1,3,inf\n3,5,\n",
+        ["--lower-limit", "x=lod"],
+        r"column 'lod' of data\.csv, the per-row limits of --lower-limit x=lod, "
+        r"holds an infinite value on line 4 \('inf'\); give a finite limit",
+    ),
+    "an empty column of limits": (
+        "x,y,lod\n0.5,1,\n2,2,NA\n1,3,\n",
+        ["--lower-limit", "x=lod"],
+        r"column 'lod' of data\.csv, the per-row limits of --lower-limit x=lod, "
+        r"is empty: no row has a limit; fill in the rows' limits, or give one "
+        r"number for every row$",
+    ),
+    "the column of limits twice in the header": (
+        "x,y,lod,lod\n0.5,1,0.5,1\n2,2,1,1\n",
+        ["--lower-limit", "x=lod"],
+        r"the header of data\.csv \(line 1\) names column 'lod' 2 times \(columns "
+        r"3 and 4\); rename one, and name the column of limits in --lower-limit "
+        r"x=lod$",
+    ),
+    "the column of limits also fitted": (
+        LIMITS,
+        ["--lower-limit", "x=lod", "--columns", "x,y,lod"],
+        r"^stanmix: error: column 'lod' holds the per-row limits of --lower-limit "
+        r"x=lod, so it is not fitted; leave it out of --columns\n$",
+    ),
+    "the column of limits also the rows' names": (
+        LIMITS,
+        ["--lower-limit", "x=lod", "--id", "lod"],
+        r"column 'lod' is both the rows' names \(--id\) and the per-row limits of "
+        r"--lower-limit x=lod; leave it out of one$",
+    ),
+    "a value below its row's limit": (
+        "x,y,lod\n0.5,1,0.5\n\n0.7,2,1\n1,3,1\n3,5,\n",
+        ["--lower-limit", "x=lod"],
+        r"--lower-limit x=lod: 1 value\(s\) of column 'x' lie below their row's "
+        r"limit \(line 4 of data\.csv; the first is 0\.7, limit 1\.0\); censored "
+        r"values must be recorded at the limit itself$",
+    ),
+    "per-row limits rounded above the values recorded at them": (
+        "x,y,lod\n-5.389023757326167,2,-5.389\n3,3,-5.389\n-5.389023757326167,1,"
+        "-5.389\n4,5,\n",
+        ["--lower-limit", "x=lod"],
+        r"all 2 such values of column 'x' are -5\.389023757326167: if that is the "
+        r"limit, give it as the data hold it \(-5\.389023757326167 in column 'lod' "
+        r"on those lines\)$",
+    ),
+    "a row's lower limit not below its upper limit": (
+        "x,y,lo,hi\n0.5,1,0.5,9\n2,2,1,9\n1,3,1,0.8\n3,5,,\n",
+        ["--lower-limit", "x=lo", "--upper-limit", "x=hi"],
+        r"the lower limit of column 'x' \(--lower-limit x=lo\) is not below its "
+        r"upper limit \(--upper-limit x=hi\) on line 4 of data\.csv \(1 and 0\.8\); "
+        r"a row's lower limit must lie below its upper limit$",
+    ),
+    "a column censored throughout at its rows' limits": (
+        "x,y,lod\n0.5,1,0.5\n1,2,1\n,3,\n1,5,1\n",
+        ["--lower-limit", "x=lod"],
+        r"every value of column 'x' of data\.csv lies at its limit \(--lower-limit "
+        r"x=lod\): the column is censored throughout",
+    ),
+    "a column written censored throughout": (
+        "x,y\n<0.5,1\n<1,2\n,3\n<= 1,5\n",
+        ["--censored-text"],
+        r"every value of column 'x' of data\.csv lies at its limit \(its cells "
+        r"written '<limit' with --censored-text\): the column is censored "
+        "throughout",
+    ),
+    "'<' cells without --censored-text": (
+        "x,y\n0.5,1\n<0.5,2\n1,3\n< 0.5,5\n",
+        ["--columns", "x,y"],
+        r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+        r"'<0\.5' \(2 such entries\), values censored at a detection limit: read "
+        r"them as censored, each at its own limit, with --censored-text \(or write "
+        r"them as 0\.5 and give --lower-limit x=0\.5\)\n$",
+    ),
+    "'<' cells of several limits without --censored-text": (
+        "x,y\n0.5,1\n<0.5,2\n1,3\n<1.2,5\n",
+        ["--columns", "x,y"],
+        r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+        r"'<0\.5' \(2 such entries\), values censored at a detection limit: read "
+        r"them as censored, each at its own limit, with --censored-text \(the '<' "
+        r"cells hold 2 different limits: 0\.5 and 1\.2\)\n$",
+    ),
+    "'>' cells without --censored-text": (
+        "x,y\n0.5,1\n>=9,2\n1,3\n",
+        [],
+        r"line 3 has '>=9', values censored at a detection limit: read them as "
+        r"censored, each at its own limit, with --censored-text \(or write them as "
+        r"9 and give --upper-limit x=9\); or leave the column out with --columns$",
+    ),
+    "other text with --censored-text": (
+        "x,y\n0.5,1\n<0.5,2\nn.d.,3\n1,5\n",
+        ["--censored-text", "--columns", "x,y"],
+        r"^stanmix: error: column 'x' of data\.csv is not numeric: line 4 has "
+        r"'n\.d\.'; write a value censored at a detection limit as '<' and its "
+        r"limit \(e\.g\. '<0\.5', read with --censored-text\), or as the limit "
+        r"itself with --lower-limit x=LIMIT, where LIMIT is a number or a column "
+        r"of per-row limits; and a missing value as an empty cell\n$",
+    ),
+    "a '<' cell that disagrees with the column's limit": (
+        "x,y\n0.5,1\n<0.5,2\n1,3\n<0.8,5\n",
+        ["--censored-text", "--lower-limit", "x=0.5"],
+        r"^stanmix: error: line 5 of data\.csv has '<0\.8' in column 'x', but "
+        r"--lower-limit x=0\.5 gives that row the limit 0\.5; a cell has one "
+        r"limit: correct the cell, or give per-row limits \(--lower-limit "
+        r"x=COLUMN\)\n$",
+    ),
+    "a '<' cell that disagrees with its row's limit": (
+        "x,y,lod\n0.5,1,0.5\n<0.5,2,\n1,3,1\n< 0.8,5,1\n",
+        ["--censored-text", "--lower-limit", "x=lod"],
+        r"^stanmix: error: line 5 of data\.csv has '< 0\.8' in column 'x', but "
+        r"--lower-limit x=lod gives that row the limit 1; a cell has one limit: "
+        r"correct the cell, or column 'lod' on that line \(an empty cell there "
+        r"leaves the row the cell's own limit\)\n$",
+    ),
+    "a '<' cell not below the column's upper limit": (
+        "x,y\n0.5,1\n<9,2\n1,3\n",
+        ["--censored-text", "--upper-limit", "x=8"],
+        r"the lower limit of column 'x' \(its cells written '<limit' with "
+        r"--censored-text\) is not below its upper limit \(--upper-limit x=8\) on "
+        r"line 3 of data\.csv \(9 and 8\)",
+    ),
+    "more components than rows told apart by their own limits": (
+        "x,y,lod\n0.5,1,0.5\n0.5,1,\n3,2,\n3,2,\n4,1,\n",
+        ["--lower-limit", "x=lod", "-k", "5"],
+        r"--components/-k 5 is more than the 4 distinct rows among the 5 of "
+        r"data\.csv",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "pattern"),
+    list(REFUSED_LIMITS.values()),
+    ids=list(REFUSED_LIMITS),
+)
+def test_bad_limits_are_refused_naming_the_flag_and_line(
+    tmp_path, capsys, no_fit, content, extra, pattern
+):
+    code = _fit(tmp_path, content, *extra)
+    _refused(code, capsys.readouterr().err, [pattern])
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "pattern"),
+    [
+        (
+            ["--predictors", "x,lod"],
+            r"column 'lod' holds the per-row limits of --lower-limit y=lod, so it "
+            r"is not fitted; leave it out of --predictors$",
+        ),
+        (
+            ["--weights-from", "lod"],
+            r"leave it out of --weights-from$",
+        ),
+    ],
+)
+def test_regression_refuses_its_column_of_limits_as_a_covariate(
+    tmp_path, capsys, no_fit, extra, pattern
+):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y,lod\n1,2,2\n2,3,2\n3,5,2\n4,4,\n")
+    args = ["fit-regression", str(data), "--response", "y", "-k", "2"]
+    args += ["--lower-limit", "y=lod", "--out", str(tmp_path / "out"), *extra]
+    _refused(cli.main(args), capsys.readouterr().err, [pattern])
+
+
+def test_regression_refuses_a_covariate_written_censored(tmp_path, capsys, no_fit):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n1,2\n<2,3\n3,5\n4,4\n")
+    args = ["fit-regression", str(data), "--response", "y", "-k", "2"]
+    args += ["--censored-text", "--out", str(tmp_path / "out")]
+    _refused(
+        cli.main(args),
+        capsys.readouterr().err,
+        [
+            r"^stanmix: error: line 3 of data\.csv has '<2' in column 'x', a "
+            r"covariate of the regression: only the response \(--response y\) can "
+            r"be censored, covariates are exact; give the measured value, or leave "
+            r"it out by naming the predictors with --predictors\n$"
+        ],
+    )
+
+
+def test_a_limits_column_that_meets_no_value_is_said(tmp_path, capsys, no_fit):
+    data = tmp_path / "data.csv"
+    data.write_text("x,y,lod\n0.5,1,0.1\n2,2,0.1\n1,3,\n3,5,0.2\n")
+    args = ["fit", str(data), "-k", "2", "--lower-limit", "x=lod"]
+    cli.main([*args, "--out", str(tmp_path / "o")])
+    assert (
+        "stanmix: warning: --lower-limit x=lod matches no value of column 'x' of "
+        "data.csv (no value lies at its row's limit in column 'lod'), so nothing "
+        "is censored there; check the limits' values and units\n"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command", ["fit", "select", "fit-regression", "select-regression"]
+)
+def test_every_command_that_reads_a_file_takes_the_censoring_flags(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--lower-limit COL=LIMIT" in text and "--upper-limit COL=LIMIT" in text
+    assert (
+        "LIMIT is a number, or the name of a column of the file holding each " in text
+    )
+    assert "--censored-text read cells" in text
