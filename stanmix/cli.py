@@ -288,6 +288,12 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
         help="covariance structure of each component [diag]",
     )
     _family_option_flag(sub)
+    sub.add_argument(
+        "--anchor",
+        metavar="COL",
+        help="the column along which the components' means are ordered (what "
+        "tells the components apart) [where the clusters separate best]",
+    )
     _limit_flags(sub, "a column", " (repeatable)")
 
 
@@ -984,6 +990,7 @@ def _make_model(args: argparse.Namespace, n_components: int | None = None):
         family_options=_family_options(args)
         if hasattr(args, "family_option")
         else None,
+        anchor_dim=(getattr(args, "anchor", None) or "").strip() or None,
         engine=args.engine,
     )
     model._make_family()
@@ -1205,6 +1212,12 @@ def _read(args: argparse.Namespace):
     )
     lower = _limits_of(table, "--lower-limit", given)
     upper = _limits_of(table, "--upper-limit", given_upper)
+    fitted = list(map(str, table.frame.columns))
+    if args.anchor is not None and args.anchor.strip() not in fitted:
+        raise StanmixInputError(
+            f"--anchor {args.anchor.strip()!r} is not a fitted column of "
+            f"{table.name} (fitted: {column_listing(fitted)})"
+        )
     if table.skipped:
         _say(
             "Using the numeric columns "
@@ -1337,6 +1350,7 @@ _CHOICE = re.compile(
     r"\b(method|engine|family|covariance|errors|algorithm)='([a-z_]+)'"
 )
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
+_ANCHOR = re.compile(r"\banchor_dim='([^']*)'")
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
 #: A message about one K of a sweep (select), and where its figures are.
 _SWEPT = re.compile(r"K=\d+: ")
@@ -1388,6 +1402,8 @@ def _as_flags(text: str) -> str:
     'fit with --method optimize; more starts (n_starts, in Python) help'
     >>> _as_flags("n_components=5 is larger; or use engine='stanli'")
     '--components/-k 5 is larger; or use --engine stanli'
+    >>> _as_flags("order by it with anchor_dim='y'.")
+    'order by it with --anchor y.'
     >>> _as_flags("kfold must be at most 38, got kfold=39: use kfold=38 or fewer")
     '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
     >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
@@ -1410,6 +1426,7 @@ def _as_flags(text: str) -> str:
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
     text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
     text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)
+    text = _ANCHOR.sub(lambda m: f"--anchor {m[1]}", text)
     return _KEYWORD.sub(flag, text)
 
 

@@ -191,6 +191,26 @@ def test_fit_chooses_family_and_covariance(table, tmp_path, capsys):
     assert "--covariance" in capsys.readouterr().err
 
 
+def test_anchor_chooses_the_ordering_column(table, tmp_path, capsys):
+    """--anchor orders the components along the column named (here y, where
+    the default is x); a column not fitted is refused before any fit."""
+    path, _, limit = table
+    out = tmp_path / "results"
+    args = _fit_args(path, out, "--lower-limit", f"x={limit}")
+    assert cli.main([*args, "--anchor", " y"]) == 0, capsys.readouterr().err
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>the means of y (anchor column)</td>" in text
+    assert cli.main(args) == 0, capsys.readouterr().err
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "<td>the means of x (anchor column)</td>" in text
+    assert cli.main([*args, "--anchor", "sample"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith("--anchor 'sample' is not a fitted column of data.csv (fitted: x, y)")
+    )
+
+
 def test_fit_into_existing_folder_replaces_results_and_keeps_other_files(
     table, tmp_path, capsys
 ):
