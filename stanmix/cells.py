@@ -475,14 +475,23 @@ class Standardization:
     covariate_scale: np.ndarray | None = None
 
     @classmethod
-    def fit(cls, cells: CellTable, *, enabled: bool = True, shared: bool = False):
+    def fit(
+        cls,
+        cells: CellTable,
+        *,
+        enabled: bool = True,
+        shared: bool = False,
+        censored_fit: bool = True,
+    ):
         """Centre on the column means and scale by the column sds of the cells'
         point values (:meth:`CellTable.point_values`), and a column with
         censored cells by the mean and sd of one normal fitted to it with its
         censoring (:func:`censored_normal_moments`): its censored cells' point
         values pile at the limit, whose spread can be a fraction of the
         column's, and priors set in such units would pull every mean to the
-        limit and every scale to that fraction; ``shared=True`` uses one
+        limit and every scale to that fraction (``censored_fit=False``: the
+        point values' mean and sd there too, the geometry the k-means starts
+        see, in which clusters observed apart stay apart); ``shared=True`` uses one
         scale (the root mean column variance) for every column, as spherical
         covariances need; ``enabled=False`` is the identity.
 
@@ -501,7 +510,8 @@ class Standardization:
         points = cells.point_values()
         center = points.mean(axis=0)
         scale = column_spread(points)
-        for j in np.flatnonzero(cells.censored.any(axis=0)):
+        censored = cells.censored.any(axis=0) if censored_fit else np.zeros(d, bool)
+        for j in np.flatnonzero(censored):
             column = (cells.values, cells.kind, cells.lower, cells.upper)
             moments = censored_normal_moments(*(a[:, j] for a in column))
             if moments is not None:
@@ -623,10 +633,11 @@ def censored_normal_moments(
 ) -> tuple[float, float] | None:
     """Mean and sd of one normal fitted to a column by maximum likelihood,
     censored cells through their probabilities (a Tobit fit) and missing
-    cells left out; None when the column has fewer than two distinct
-    measured values, without which the likelihood may have no finite
-    maximum (every value censored the same way, or one value whose density
-    grows without end as the sd shrinks).
+    cells left out; None when the likelihood may have no finite maximum:
+    when the measured values and the intervals of interval-censored cells
+    share a point (one value, or intervals that all overlap it), whose
+    density or probabilities grow as the sd shrinks, or when there are none
+    (every cell censored on one side, where the normal can slide away).
 
     The arguments are one column of a :class:`CellTable`'s arrays. Cells are
     grouped by value or bound, so the cost does not grow with the rows.
@@ -645,10 +656,15 @@ def censored_normal_moments(
     from scipy import optimize, special
 
     seen = values[kind == OBSERVED]
-    if np.unique(seen).size < 2:
-        return None
     bounds = (upper[kind == LEFT], lower[kind == RIGHT])
     inside = np.stack([lower[kind == INTERVAL], upper[kind == INTERVAL]], axis=1)
+    # Measured values and finite intervals without a common point bound the
+    # likelihood away from a zero sd, and from an infinite one.
+    finite = np.isfinite(inside).all(axis=1)
+    lows = np.concatenate([seen, inside[finite, 0]])
+    highs = np.concatenate([seen, inside[finite, 1]])
+    if lows.size == 0 or lows.max() <= highs.min():
+        return None
     known = np.concatenate([seen, *bounds, inside.ravel()])
     known = known[np.isfinite(known)]
     # Work in units of the values and bounds themselves: centred, unit spread.

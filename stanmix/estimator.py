@@ -83,7 +83,13 @@ from stanmix.inference.settings import (
     MIN_NUTS_DRAWS,
     check_fit_settings,
 )
-from stanmix.inference.starts import Clustering, choose_anchor, kmeans, user_starts
+from stanmix.inference.starts import (
+    KMEANS_TRIM,
+    Clustering,
+    choose_anchor,
+    kmeans,
+    user_starts,
+)
 from stanmix.inference.threads import (
     check_threads,
     grainsize,
@@ -415,10 +421,10 @@ class Mixture:
         )
         return int(k), priors, relabel
 
-    def _anchor(self, start: Clustering, columns: tuple[str, ...]) -> int:
+    def _anchor(self, starts: list[Clustering], columns: tuple[str, ...]) -> int:
         anchor = self._layout_spec()[1]
         if anchor is None:
-            chosen = choose_anchor(start)
+            chosen = choose_anchor(*starts)
             logger.info("anchor dimension: %s", columns[chosen])
             return chosen
         if isinstance(anchor, str):
@@ -775,7 +781,13 @@ class Mixture:
             show_progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
 
         units, std = self._units(family, cells, priors)
-        layout, starts = self._starts(family, std, k, spawn_seeds(seed, n_starts))
+        layout, starts = self._starts(
+            family,
+            std,
+            k,
+            spawn_seeds(seed, n_starts),
+            self._start_view(family, cells, units),
+        )
         user = None
         if not isinstance(init, str):
             user = user_starts(
@@ -1030,21 +1042,62 @@ class Mixture:
         return cells, index
 
     def _starts(
-        self, family: Family, cells: CellTable, k: int, seeds: list[int]
+        self,
+        family: Family,
+        cells: CellTable,
+        k: int,
+        seeds: list[int],
+        view: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> tuple[Layout, list[Params]]:
-        """The layout (anchor from the first k-means clustering) and one start
+        """The layout (anchor from the k-means clusterings) and one start
         per seed: the family's own starts, or k-means clusterings of
-        ``cells``. Start i's (and its optimizer run's, in best_mode) is the
-        i-th seed derived from the fit's seed."""
+        ``cells``, seen through ``view`` (see :meth:`_start_view`). Start i's
+        (and its optimizer run's, in best_mode) is the i-th seed derived
+        from the fit's seed."""
         points, exact = cells.point_values(), cells.kind == OBSERVED
-        clusterings = [kmeans(points, k, seed=seed, exact=exact) for seed in seeds]
+        factor, shift = view if view is not None else (1.0, 0.0)
+        # Every other start is plain k-means: trimming keeps a few outliers
+        # from taking a component, but takes a small cluster far from the
+        # rest for outliers too, and then no start has it.
+        clusterings = [
+            kmeans(
+                points * factor + shift,
+                k,
+                seed=seed,
+                exact=exact,
+                trim=KMEANS_TRIM if i % 2 == 0 else 0.0,
+            ).affine(1.0 / factor, -shift / factor)
+            for i, seed in enumerate(seeds)
+        ]
         layout = Layout(
-            self._anchor(clusterings[0], cells.columns), self._layout_spec()[0]
+            self._anchor(clusterings, cells.columns), self._layout_spec()[0]
         )
         starts = family.data_starts(cells, k, seeds) or [
             c.start(family) for c in clusterings
         ]
         return layout, starts
+
+    def _start_view(
+        self, family: Family, cells: CellTable, units: Standardization
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """How the k-means starts see the fit's units: (factor, shift) per
+        column, to the units of the cells' point values, where the fit's
+        units differ from them (columns with censored cells, which take
+        their units from a censored normal fit; None where none do). A
+        column mostly at its limit, with a small cluster far above it, has
+        a wide censored normal, in whose units the cluster sits close to
+        the pile; in the point values' units it stays as far from it as the
+        data show, and k-means finds it."""
+        if not self.standardize:
+            return None
+        plain = Standardization.fit(
+            cells, shared=family.shared_scale, censored_fit=False
+        )
+        if np.array_equal(plain.scale, units.scale) and np.array_equal(
+            plain.center, units.center
+        ):
+            return None
+        return units.scale / plain.scale, (units.center - plain.center) / plain.scale
 
     def _units(
         self, family: Family, cells: CellTable, priors: Priors
@@ -1131,7 +1184,9 @@ class Mixture:
             seed = check.fresh_seed()
         units, std = self._units(family, cells, priors)
         # fit's first start: the first of the seeds derived from the seed
-        layout, (start, *_) = self._starts(family, std, k, spawn_seeds(seed, 1))
+        layout, (start, *_) = self._starts(
+            family, std, k, spawn_seeds(seed, 1), self._start_view(family, cells, units)
+        )
         data = family.stan_data(std, k, layout, priors, start, units)
         data.update(compute_log_lik=1, compute_membership=1, **units.stan_entries())
         init = mixing_init(data, family.stan_init(start, std, layout))

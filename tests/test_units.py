@@ -162,3 +162,55 @@ def test_a_fit_does_not_depend_on_the_data_units(censor):
         np.testing.assert_allclose(
             model.predict_proba_fitted(), base.predict_proba_fitted(), atol=5e-3
         )
+
+
+def test_a_column_of_intervals_only_gets_its_fitted_normal():
+    """No measured value, but bins that share no point bound the
+    likelihood: the normal fitted to the bins, not the bins' midpoints (a
+    wide lowest bin would put half the column at its middle, -25)."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(1.0, 1.0, 400)
+    edges = np.r_[-50.0, np.arange(0.5, 4.01, 0.25), 50.0]
+    at = np.searchsorted(edges, x) - 1
+    kind = np.full(x.size, INTERVAL)
+    lower, upper = edges[at], edges[at + 1]
+    m, s = censored_normal_moments(np.full(x.size, np.nan), kind, lower, upper)
+    assert m == pytest.approx(x.mean(), abs=0.1)
+    assert s == pytest.approx(x.std(), rel=0.1)
+    # Intervals that all hold one point: the sd could shrink to nothing.
+    overlapping = np.c_[rng.uniform(-2, 0, 20), rng.uniform(0, 2, 20)]
+    nothing = np.full(20, np.nan)
+    found = censored_normal_moments(
+        nothing, np.full(20, INTERVAL), overlapping[:, 0], overlapping[:, 1]
+    )
+    assert found is None
+
+
+def test_a_small_cluster_far_above_a_limit_gets_a_start_and_its_own_component():
+    """280 rows piled at a detection limit, 20 far above it (a hot spot in
+    data mostly below detection). The column's censored normal is wide, and
+    trimmed k-means takes the 20 rows for outliers; the plain k-means starts
+    give them a component, the mode keeps it, and the components are
+    ordered along the column that separates them."""
+    rng = np.random.default_rng(7)
+    X = pd.DataFrame(
+        {
+            "x": np.r_[
+                np.maximum(rng.normal(0, 0.2, 280), 0.5), rng.normal(100, 1, 20)
+            ],
+            "y": rng.normal(0, 1, 300),
+        }
+    )
+    with pytest.warns(RuntimeWarning, match="nearly every value is censored"):
+        model = sm.Mixture(2, engine="stanli").fit(
+            X, method="optimize", seed=1, lower_limit={"x": 0.5}
+        )
+    assert model.anchor_ == 0
+    hot = int(np.argmax(model.means_[:, 0]))
+    # Within a posterior sd or so of the 20 rows' own mean and sd (about
+    # 0.2 and 0.16 for 20 rows of sd 1).
+    rows = X["x"].to_numpy()[280:]
+    assert model.means_[hot, 0] == pytest.approx(rows.mean(), abs=0.3)
+    assert np.sqrt(model.covariances_[hot, 0]) == pytest.approx(rows.std(), abs=0.3)
+    assert model.weights_[hot] == pytest.approx(20 / 300, abs=0.02)
+    assert (model.labels_ == hot).sum() == 20

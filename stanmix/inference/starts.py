@@ -25,6 +25,23 @@ class Clustering:
     corr: np.ndarray
     weights: np.ndarray
 
+    def affine(self, factor, shift) -> Clustering:
+        """The clustering in units ``x * factor + shift`` (per column).
+
+        >>> one = np.ones((1, 2))
+        >>> c = Clustering(one, one, np.eye(2)[None], np.ones(1))
+        >>> c.affine(np.array([2.0, 1.0]), np.array([0.0, 3.0])).means.tolist()
+        [[2.0, 4.0]]
+        """
+        if np.all(np.equal(factor, 1.0)) and not np.any(shift):
+            return self
+        return Clustering(
+            self.means * factor + shift,
+            self.scales * np.abs(factor),
+            self.corr,
+            self.weights,
+        )
+
     def start(self, family: Family) -> Params:
         """The family's parameters at this clustering."""
         if family.censoring == "latent":
@@ -99,12 +116,17 @@ def _trimmed_lloyd(points, centers, n_keep: int, max_iter: int = 100):
 KMEANS_ROWS = 10_000
 
 
+#: The share of points farthest from their centres that trimmed k-means
+#: keeps from moving them.
+KMEANS_TRIM = 0.05
+
+
 def kmeans(
     points: np.ndarray,
     k: int,
     seed: int,
     n_init: int = 10,
-    trim: float = 0.05,
+    trim: float = KMEANS_TRIM,
     exact: np.ndarray | None = None,
 ) -> Clustering:
     """Trimmed k-means (best of ``n_init`` k-means++ seedings) as mixture
@@ -206,20 +228,32 @@ def _untie(centers: np.ndarray, spread: np.ndarray) -> np.ndarray:
     return out
 
 
-def choose_anchor(clustering: Clustering) -> int:
-    """The dimension along which the cluster centres are best separated.
-
-    Separation along a dimension is the smallest gap between consecutive
-    sorted centres divided by the average within-cluster scale along it;
-    ordering the means along the best-separated dimension identifies the
-    components with the least overlap.
-    """
+def separation(clustering: Clustering) -> np.ndarray:
+    """Per dimension, the smallest gap between consecutive sorted centres
+    divided by the average within-cluster scale along it (zeros for one
+    cluster)."""
     centers, scales = clustering.means, clustering.scales
     if centers.shape[0] == 1:
-        return 0
+        return np.zeros(centers.shape[1])
     gaps = np.diff(np.sort(centers, axis=0), axis=0).min(axis=0)
-    spread = scales.mean(axis=0)
-    return int(np.argmax(gaps / spread))
+    return gaps / scales.mean(axis=0)
+
+
+def choose_anchor(*clusterings: Clustering) -> int:
+    """The dimension along which the cluster centres are best separated, in
+    the clustering that separates them best (:func:`separation`): ordering
+    the means along it identifies the components with the least overlap.
+
+    Examples
+    --------
+    >>> one = np.ones((2, 2))
+    >>> by_y = Clustering(np.array([[0.0, 0.0], [0.1, 1.0]]), one, None, one[0])
+    >>> by_x = Clustering(np.array([[0.0, 0.0], [5.0, 0.1]]), one, None, one[0])
+    >>> choose_anchor(by_y), choose_anchor(by_y, by_x)
+    (1, 0)
+    """
+    scores = np.array([separation(c) for c in clusterings])
+    return int(np.unravel_index(np.argmax(scores), scores.shape)[1])
 
 
 def user_starts(
