@@ -688,6 +688,28 @@ def _open(value, what: str) -> bool:
         return False
 
 
+def _refuse_closed(value, what: str, noun: str = "") -> None:
+    """Refuse the infinity that would censor every value of a limit."""
+    if what in _OPEN_END and _open(value, what) is False and _is_inf(value):
+        side = "+" if what == "lower_limit" else "-"
+        other = "-" if side == "+" else "+"
+        what_is = (
+            f"has {side}inf {noun}, which censor"
+            if noun
+            else f"is {side}inf, which censors"
+        )
+        raise StanmixInputError(
+            f"{what} {what_is} every value; use NaN (or {other}inf) for no limit"
+        )
+
+
+def _is_inf(value) -> bool:
+    try:
+        return bool(np.isinf(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
     """A (N, D) array of limits (NaN = none) from a scalar, mapping or array;
     NaN, or the infinity on the limit's own side, where there is none."""
@@ -709,10 +731,12 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
                     "there is no limit"
                 )
             if not _open(value, what):
+                _refuse_closed(value, what)
                 value = _finite_scalar(value, f"{what}[{col!r}]")
                 out[:, columns.index(str(col))] = value
         return out
     if np.ndim(spec) == 0:
+        _refuse_closed(spec, what)
         out[:] = _finite_scalar(spec, what)
         return out
     spec = _rows_of(spec, what, columns, index)
@@ -772,11 +796,8 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
                 "their limit in lower_limit or upper_limit (NaN where a cell has "
                 "none)"
             )
-        side = "+" if what == "lower_limit" else "-"
-        raise StanmixInputError(
-            f"{what} has {side}inf entries, which censor every value; use NaN "
-            f"(or {'-' if side == '+' else '+'}inf) for no limit"
-        )
+        _refuse_closed(np.inf if what == "lower_limit" else -np.inf, what, "entries")
+        raise StanmixInputError(f"{what} has infinite entries; use NaN for no limit")
     return arr
 
 
@@ -1177,6 +1198,10 @@ def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
     (values from float32), so that nothing is censored."""
     lowest = name == "lower_limit"
     for j, column in enumerate(columns):
+        given = np.unique(limits[has[:, j], j])
+        if given.size > 1:
+            _warn_unmatched_batches(values[:, j], limits[:, j], at[:, j], column, name)
+            continue
         seen = values[:, j][~np.isnan(values[:, j])]
         if not has[:, j].any() or at[:, j].any():
             continue
@@ -1204,6 +1229,32 @@ def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
         warnings.warn(
             f"{name} of column {column!r} matches none of its values, so no cell "
             f"of it is censored, while {advice}",
+            UserWarning,
+            stacklevel=check.caller_level(),
+        )
+
+
+def _warn_unmatched_batches(values, limits, at, column: str, name: str) -> None:
+    """:func:`_warn_unmatched` for a column whose rows have different
+    limits (batches): each group of rows sharing a limit is looked at on
+    its own, since one batch at its limit hides another whose values were
+    recorded at another number."""
+    lowest = name == "lower_limit"
+    for limit in np.unique(limits[~np.isnan(limits)]):
+        rows = limits == limit
+        if at[rows].any():
+            continue
+        seen = values[rows][~np.isnan(values[rows])]
+        found = piled_end(seen, lowest)
+        if found is None:
+            continue
+        end, piled = found
+        warnings.warn(
+            f"{name} of column {column!r} matches none of the values of the "
+            f"{int(rows.sum())} rows whose limit is {limit:g}, so none of them is "
+            f"censored, while {piled} of those values sit at their "
+            f"{'lowest' if lowest else 'highest'}, {end!r}: if {end!r} is those "
+            "rows' limit (rounded otherwise, or in other units), give it to them",
             UserWarning,
             stacklevel=check.caller_level(),
         )

@@ -1350,7 +1350,7 @@ _CHOICE = re.compile(
     r"\b(method|engine|family|covariance|errors|algorithm)='([a-z_]+)'"
 )
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
-_ANCHOR = re.compile(r"\banchor_dim='([^']*)'")
+_ANCHOR = re.compile(r"""\banchor_dim=(?:'([^']*)'|"([^"]*)")""")
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
 #: A message about one K of a sweep (select), and where its figures are.
 _SWEPT = re.compile(r"K=\d+: ")
@@ -1381,11 +1381,26 @@ _PYTHON_ONLY = (
         "prior_slope_scale and prior_gate_scale in Python)",
     ),
     ("family_options", "--family-option"),
+    ("init='random' (chains from", "init='random' (in Python: chains from"),
+    ("lower_limit of column", "--lower-limit of column"),
+    ("upper_limit of column", "--upper-limit of column"),
     (
         "guided_prior_scale) bounds them; censored_components_ lists them.",
         "guided_prior_scale, in Python) bounds them; the report lists them.",
     ),
 )
+
+
+def _anchor_flag(column: str) -> str:
+    """--anchor with a column name as a shell would take it.
+
+    >>> _anchor_flag("y"), _anchor_flag("Cd ppb"), _anchor_flag("-x")
+    ('--anchor y', "--anchor 'Cd ppb'", '--anchor=-x')
+    """
+    import shlex
+
+    quoted = shlex.quote(column)
+    return f"--anchor={quoted}" if column.startswith("-") else f"--anchor {quoted}"
 
 
 def _as_flags(text: str) -> str:
@@ -1426,7 +1441,7 @@ def _as_flags(text: str) -> str:
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
     text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
     text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)
-    text = _ANCHOR.sub(lambda m: f"--anchor {m[1]}", text)
+    text = _ANCHOR.sub(lambda m: _anchor_flag(m[1] if m[1] is not None else m[2]), text)
     return _KEYWORD.sub(flag, text)
 
 

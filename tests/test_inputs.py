@@ -1257,6 +1257,28 @@ def test_cells_marked_censored_must_be_at_or_beyond_a_limit():
     )
 
 
+def test_a_batch_whose_values_miss_its_own_limit_is_warned_of():
+    """Two batches with their own limits: batch b's non-detects were written
+    rounded (0.14 for a limit of 0.135). Batch a meets its limit, which must
+    not hide that batch b meets none of its rows' limit."""
+    from stanmix.censoring import cell_table
+
+    batch_a = [0.75] * 6 + [1.0, 2.0, 3.0, 4.0]
+    batch_b = [0.14] * 6 + [1.5, 2.5, 3.5, 4.5]
+    X = pd.DataFrame({"x": batch_a + batch_b})
+    limits = pd.DataFrame({"x": [0.75] * 10 + [0.135] * 10})
+    with pytest.warns(UserWarning) as record:
+        table, _ = cell_table(X, lower_limit=limits)
+    (message,) = [str(w.message) for w in record]
+    assert message == (
+        "lower_limit of column 'x' matches none of the values of the 10 rows "
+        "whose limit is 0.135, so none of them is censored, while 6 of those "
+        "values sit at their lowest, 0.14: if 0.14 is those rows' limit (rounded "
+        "otherwise, or in other units), give it to them"
+    )
+    assert (table.kind[:6, 0] == 1).all() and (table.kind[10:, 0] == 0).all()
+
+
 def test_interval_bounds_stacked_in_one_array_are_a_pair():
     from stanmix.censoring import cell_table
 
@@ -1300,6 +1322,13 @@ def test_an_infinite_limit_on_its_own_side_is_no_limit():
         "lower_limit has +inf entries, which censor every value; use NaN (or "
         "-inf) for no limit"
     )
+    for given in (-np.inf, {"x": -np.inf}):
+        with pytest.raises(sm.StanmixInputError) as info:
+            cell_table(df, upper_limit=given)
+        assert str(info.value) == (
+            "upper_limit is -inf, which censors every value; use NaN (or +inf) "
+            "for no limit"
+        )
 
 
 def test_a_series_of_limits_inside_the_mapping_gets_the_form_that_works():
