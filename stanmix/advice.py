@@ -137,7 +137,7 @@ def collapsed_components(model: Mixture) -> list[str]:
     >>> with warnings.catch_warnings(record=True):
     ...     model = sm.Mixture(5, engine="stanli").fit(X, method="optimize", seed=1)
     >>> [text.split(" (")[0] for text in collapsed_components(model)]
-    ["column 'x1': component 2"]
+    ["column 'x1': component 4"]
     """
     cells = model.cells_
     k = len(model.weights_)

