@@ -690,7 +690,7 @@ def _open(value, what: str) -> bool:
 
 def _refuse_closed(value, what: str, noun: str = "") -> None:
     """Refuse the infinity that would censor every value of a limit."""
-    if what in _OPEN_END and _open(value, what) is False and _is_inf(value):
+    if what in _OPEN_END and _is_inf(value) and not _open(value, what):
         side = "+" if what == "lower_limit" else "-"
         other = "-" if side == "+" else "+"
         what_is = (
