@@ -359,23 +359,34 @@ SWAP_ROWS = 5.0
 
 
 def close_ordered_pairs(
-    mu: np.ndarray, w: np.ndarray, anchor: int, columns, n_rows: int
+    mu: np.ndarray,
+    w: np.ndarray,
+    anchor: int,
+    columns,
+    n_rows: int,
+    *,
+    option: str = "anchor_dim",
+    quantities=None,
 ) -> str:
     """A warning for ordered draws in which two neighbouring components'
-    means along the anchor are too close for the ordering to tell the
-    components apart; empty when none are.
+    values of the ordered quantity are too close for the ordering to tell
+    the components apart; empty when none are.
 
     ``mu`` (chain, draw, K, D) and ``w`` (chain, draw, K) are draws whose
-    components are ordered along column ``anchor``, of a fit to ``n_rows``
+    components are ordered by ``mu[..., anchor]``, of a fit to ``n_rows``
     rows. Swapping every other parameter of neighbours j and j+1 while
-    keeping the ordered means gives the same clusters under the other
+    keeping the ordered values gives the same clusters under the other
     labels, at a log density lower by about d^2 (1/s_j^2 + 1/s_{j+1}^2) / 2,
-    where d is the gap between their anchor means and s_j, s_{j+1} the
-    means' posterior sds (each cluster's mean moved onto the other's).
+    where d is the gap between their ordered values and s_j, s_{j+1} those
+    values' posterior sds (each cluster's value moved onto the other's).
     Below :data:`SWAP_DROP` that second mode holds a share of the posterior
-    that chains started at one mode may not visit, and each mean's interval
-    is cut at the other's. The warning names a column along which every
-    pair is further apart than that, where there is one.
+    that chains started at one mode may not visit, and each value's
+    interval is cut at the other's. The warning names another quantity by
+    which every pair is further apart, where there is one, as the setting
+    ``option`` takes it: ``columns[c]`` names quantity c (a column along
+    which mixtures are ordered by the components' means, or what orders a
+    mixture of regressions), and ``quantities[c]`` says what it is (by
+    default, "mean along 'column'").
 
     Examples
     --------
@@ -390,6 +401,8 @@ def close_ordered_pairs(
     >>> close_ordered_pairs(mu, w, 0, ("x", "y"), 200)
     ''
     """
+    if quantities is None:
+        quantities = [f"mean along {name!r}" for name in columns]
     k, d = mu.shape[2], mu.shape[3]
     flat = mu.reshape(-1, k, d)
     used = np.flatnonzero(w.reshape(-1, k).mean(axis=0) * n_rows >= SWAP_ROWS)
@@ -397,7 +410,7 @@ def close_ordered_pairs(
 
     def drops(column: int) -> list[tuple[int, int, float]]:
         """(component, next component, log density lost by swapping them)
-        for the used components in order of their means along ``column``."""
+        for the used components in order of their values of ``column``."""
         order = used[np.argsort(centre[used, column], kind="stable")]
         out = []
         for a, b in itertools.pairwise(order):
@@ -409,7 +422,7 @@ def close_ordered_pairs(
     close = [(a, b, drop) for a, b, drop in drops(anchor) if drop < SWAP_DROP]
     if not close:
         return ""
-    name = columns[anchor]
+    what = quantities[anchor]
     pairs = listing(
         [
             f"{a} and {b} ({centre[a, anchor]:.3g} and {centre[b, anchor]:.3g}, "
@@ -420,12 +433,12 @@ def close_ordered_pairs(
     )
     least = min(drop for *_, drop in close)
     text = (
-        f"components {pairs} have nearly the same mean along {name!r}, the "
-        "anchor column by which the components are ordered: with their other "
-        "parameters swapped, the posterior has a second mode (a log density "
-        f"only about {least:.2g} lower), which draws started at one mode may "
-        f"not visit, and each mean's interval along {name!r} is cut at the "
-        "other's. "
+        f"components {pairs} have nearly the same {what}, by which the "
+        f"components are ordered ({option}={columns[anchor]!r}): with their "
+        "other parameters swapped, the posterior has a second mode (a log "
+        f"density only about {least:.3g} lower), which draws started at one "
+        f"mode may not visit, and the interval of each one's {what} is cut "
+        "at the other's. "
     )
     scores = {
         c: min((drop for *_, drop in drops(c)), default=np.inf)
@@ -435,13 +448,13 @@ def close_ordered_pairs(
     best = max(scores, key=scores.get, default=None)
     if best is not None and scores[best] >= SWAP_DROP:
         return text + (
-            f"Along {columns[best]!r} every pair of components lies further "
-            f"apart: order by it with anchor_dim={columns[best]!r}."
+            f"By their {quantities[best]} every pair of components lies "
+            f"further apart: order by it with {option}={columns[best]!r}."
         )
     return text + (
-        "No column separates every pair further; init='random' (chains from "
-        "dispersed starts) shows whether the chains reach both modes, and the "
-        "relabelled draws then cover both."
+        "No other quantity separates every pair further; init='random' "
+        "(chains from dispersed starts) shows whether the chains reach both "
+        "modes, and the relabelled draws then cover both."
     )
 
 

@@ -1570,28 +1570,37 @@ class Mixture:
 
     def _warn_close_order(self, params: Params) -> None:
         """Warn where the ordering barely tells two components apart in
-        draws that keep it (see :func:`close_ordered_pairs`); mixtures of
-        regressions, ordered by a line's value or slope, are not checked."""
+        draws that keep it (see :func:`close_ordered_pairs`)."""
         family = self.family_
         report = self.relabel_report_
         if (
             self.method_ == "optimize"
             or not self._layout_spec()[0]
             or not family.joint
-            or family.needs_covariates
             or params["w"].shape[-1] < 2
             or (report is not None and report.method != "order")
         ):
             return
+        values, anchor, names, quantities, option = self._ordering(params)
         text = close_ordered_pairs(
-            params["mu"],
+            values,
             params["w"],
-            self.anchor_,
-            self.cells_.columns,
+            anchor,
+            names,
             self.cells_.n_obs,
+            option=option,
+            quantities=quantities,
         )
         if text:
             warnings.warn(text, RuntimeWarning, stacklevel=check.caller_level())
+
+    def _ordering(self, params: Params) -> tuple:
+        """What the components could be ordered by, for
+        :func:`close_ordered_pairs`: the draws of those quantities (chain,
+        draw, K, D), which of them orders the components, their names as the
+        option that chooses it takes them, what they are (None: the means
+        along those columns), and that option."""
+        return params["mu"], self.anchor_, self.cells_.columns, None, "anchor_dim"
 
     def _censored_components(self, map_probs) -> list[tuple[int, str, float]]:
         """Components whose members are nearly all censored in a column.

@@ -805,6 +805,23 @@ class RegressionMixture(Mixture):
         if self._named_covariates:
             self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
+    def _ordering(self, params):
+        """The lines are ordered by their value at the predictors' centre
+        (``order_by="intercept"``) or by a predictor's slope."""
+        predictors = list(self.design_.predictors)
+        values = np.concatenate(
+            [np.asarray(params["mu"]), np.asarray(params["beta"])], axis=-1
+        )
+        names = ("intercept", *predictors)
+        quantities = [
+            "line value at the predictors' centre",
+            *(f"slope on {name!r}" for name in predictors),
+        ]
+        anchor = (
+            0 if self.order_by == "intercept" else 1 + predictors.index(self.order_by)
+        )
+        return values, anchor, names, quantities, "order_by"
+
     def _attrs(self, result) -> dict:
         """The fit's attributes: the components are lines, told apart by
         ``order_by`` (a covariance and an anchor column do not apply)."""

@@ -444,9 +444,10 @@ def test_components_the_ordering_barely_tells_apart_are_warned_of():
         _model(2, anchor_dim="x").fit(X, **settings)
     (message,) = [str(w.message) for w in rec if "nearly the same" in str(w.message)]
     assert message.startswith("components 0 and 1 (")
+    assert "ordered (anchor_dim='x')" in message
     assert message.endswith(
-        "Along 'y' every pair of components lies further apart: order by it "
-        "with anchor_dim='y'."
+        "By their mean along 'y' every pair of components lies further apart: "
+        "order by it with anchor_dim='y'."
     )
     import warnings
 

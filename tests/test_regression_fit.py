@@ -365,3 +365,33 @@ def test_a_line_through_as_many_rows_as_it_has_coefficients_is_collapsed():
             pd.DataFrame({"x1": x1, "x2": x2}), y, method="optimize", seed=1
         )
     assert collapsed_components(fine) == []
+
+
+def test_lines_the_ordering_barely_tells_apart_are_warned_of():
+    """Two lines crossing at the predictors' centre, slopes 1 and -1.
+    Ordered by their values there (the default), the posterior has a second
+    mode with the slopes swapped, which chains started at the mode do not
+    visit: the fit says so and names the slope to order by. Ordered by the
+    slope, nothing is said."""
+    rng = np.random.default_rng(6)
+    n = 100
+    x = rng.uniform(-2, 2, 2 * n)
+    x -= x.mean()
+    y = np.r_[x[:n], -x[n:]] + rng.normal(0, 0.5, 2 * n)
+    data = pd.DataFrame({"x": x, "y": y})
+    close = "nearly the same line value at the predictors' centre"
+    with pytest.warns(RuntimeWarning, match=close) as rec:
+        sm.RegressionMixture(2, engine="stanli").fit(data, response="y", **FIT)
+    (message,) = [str(w.message) for w in rec if "nearly the same" in str(w.message)]
+    assert message.startswith("components 0 and 1 (")
+    assert "ordered (order_by='intercept')" in message
+    assert message.endswith(
+        "By their slope on 'x' every pair of components lies further apart: "
+        "order by it with order_by='x'."
+    )
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        model = sm.RegressionMixture(2, order_by="x", engine="stanli")
+        model.fit(data, response="y", **FIT)
+    assert not [w for w in rec if "nearly the same" in str(w.message)]
+    assert np.allclose(model.coef_[:, 0], [-1, 1], atol=3 * 0.05)
