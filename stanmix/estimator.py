@@ -1690,7 +1690,9 @@ class Mixture:
         ``hdi_prob``). For ``method="optimize"`` the table holds the
         posterior mode only, and ``hdi_prob`` is refused.
         Whether the NUTS draws meet the bars for R-hat and ESS is in
-        ``convergence_`` (``print(model.convergence_)``).
+        ``convergence_`` (``print(model.convergence_)``). Entries the model
+        fixes (the log-odds of a gated regression's component 0, which the
+        others are measured against) are left out.
 
         Examples
         --------
@@ -1726,11 +1728,11 @@ class Mixture:
                         for d, i in zip(da.dims, idx, strict=True)
                     ]
                     rows[f"{name}[{', '.join(labels)}]"] = float(da.values[idx])
-            return pd.DataFrame({"mode": pd.Series(rows)})
+            return pd.DataFrame({"mode": pd.Series(rows)}).drop(self._fixed_entries())
         kind = "all" if self.method_ == "sample" else "stats"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return az.summary(
+            table = az.summary(
                 self.idata_,
                 var_names=names,
                 kind=kind,
@@ -1742,6 +1744,11 @@ class Mixture:
                     high=1,
                 ),
             )
+        return table.drop(self._fixed_entries())
+
+    def _fixed_entries(self) -> list[str]:
+        """The summary's rows of entries the model fixes (none here)."""
+        return []
 
     def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per-observation membership probabilities with HDIs.

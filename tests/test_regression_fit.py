@@ -171,7 +171,7 @@ def test_the_relabelling_report_describes_the_stored_gate_coefficients():
     """Chains started apart land in other labellings; after relabelling the
     gates' log-odds are re-expressed against the new component 0, and the
     report's R-hat and ESS are those of the stored draws (gamma0[0], fixed
-    at 0, has neither)."""
+    at 0, has neither, and the summary leaves it out)."""
     import arviz as az
 
     data = sm.datasets.regressions(
@@ -204,6 +204,10 @@ def test_the_relabelling_report_describes_the_stored_gate_coefficients():
     assert report.max_rhat[1] < 1.05
     assert "gamma0[0]" not in str(model.convergence_)
     assert np.isnan(model.convergence_.table.loc["gamma0[0]", "ess_bulk"])
+    # the summary leaves out the fixed reference and keeps the others
+    rows = model.summary().index
+    assert "gamma0[0]" not in rows and "gamma[0, z]" not in rows
+    assert {"gamma0[1]", "gamma[1, z]", "w[0]", "beta[0, x]"} <= set(rows)
 
 
 def test_criteria_count_rows_with_a_response_and_take_new_x_and_y():
