@@ -545,45 +545,175 @@ def _sampling(args: argparse.Namespace) -> dict[str, float]:
     return options
 
 
-def _limits(items: list[str], flag: str) -> dict[str, float | str]:
+def _given_limits(
+    args: argparse.Namespace,
+) -> tuple[dict[str, float | str], dict[str, float | str]]:
+    """--lower-limit and --upper-limit (:func:`_limits`), read against the
+    header of the data file (read only when either is given)."""
+    header: list[str] = []
+    if args.lower_limit or args.upper_limit:
+        from stanmix.csv_input import read_header
+
+        header = read_header(args.data)
+    name = args.data.name
+    return (
+        _limits(args.lower_limit, "--lower-limit", header, name),
+        _limits(args.upper_limit, "--upper-limit", header, name),
+    )
+
+
+def _limits(
+    items: list[str], flag: str, header: list[str], name: str
+) -> dict[str, float | str]:
     """--lower-limit or --upper-limit ``items``, COLUMN=LIMIT, by column: a
     limit for every row (a float), or the name of the column of per-row
     limits (a str; :func:`_limits_of` reads it from the file).
 
-    >>> _limits(["x=0.5", "Cd=ICP=lod"], "--lower-limit")
+    An item is read against ``header``, the column names of the data file
+    ``name``: at any of its '=' (a column's name may hold one), COLUMN must
+    be a column, and LIMIT a finite number or another column. The one
+    reading that works is taken; an item that several readings fit is
+    refused (:func:`_ambiguous`); one that none fits is split at its last
+    '=' (:func:`_unresolved`), for the checks after it to name what is wrong.
+
+    Examples
+    --------
+    >>> header = ["x", "Cd=ICP", "lod", "1"]
+    >>> _limits(["x=0.5", "Cd=ICP=lod"], "--lower-limit", header, "data.csv")
     {'x': 0.5, 'Cd=ICP': 'lod'}
+    >>> _limits(["x=1"], "--lower-limit", header, "data.csv")
+    ... # doctest: +ELLIPSIS, +NORMALIZE_WHITESPACE
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.StanmixInputError: --lower-limit 'x=1' can be read 2
+    ways: ...
     """
     out: dict[str, float | str] = {}
     for item in items:
-        # The limit never holds "=", a column's name may.
-        col, sep, value = item.rpartition("=")
-        col, value = col.strip(), value.strip()
-        if not sep or not col:
-            raise StanmixInputError(
-                f"{flag} expects COLUMN=LIMIT (a number, or a column of per-row "
-                f"limits), got {item!r}"
-            )
-        if not value:
-            raise StanmixInputError(
-                f"{flag} {item!r} gives no limit: after '=' give a number, or the "
-                "column of the file that holds each row's limit"
-            )
+        readings = _readings(item, header)
+        if len(readings) > 1:
+            raise _ambiguous(item, flag, readings, header, name)
+        col, limit = readings[0] if readings else _unresolved(item, flag)
         if col in out:
             raise StanmixInputError(f"{flag} gives column {col!r} twice")
-        try:
-            number = float(value)
-        except ValueError:
-            if value == col:
-                raise StanmixInputError(
-                    f"{flag} {item!r}: a column cannot hold its own limits; give "
-                    f"a number, or another column holding each row's limit of {col}"
-                ) from None
-            out[col] = value  # a column of per-row limits
-            continue
-        if not math.isfinite(number):
-            raise StanmixInputError(f"{flag} {item!r}: the limit must be finite")
-        out[col] = number
+        out[col] = limit
     return out
+
+
+def _finite(text: str) -> float | None:
+    """``text`` as a finite number, or None."""
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _readings(item: str, header: list[str]) -> list[tuple[str, float | str]]:
+    """Every reading of ``item`` as COLUMN=LIMIT against the file's column
+    names ``header``: COLUMN a column, LIMIT a finite number (a float) or
+    another column (a str), split at any '='.
+
+    Examples
+    --------
+    >>> _readings("Cd=ICP=0.5", ["Cd", "Cd=ICP", "ICP=0.5"])
+    [('Cd', 'ICP=0.5'), ('Cd=ICP', 0.5)]
+    >>> _readings("x=lod", ["y", "lod"])
+    []
+    """
+    columns = {h for h in header if h}
+    out: list[tuple[str, float | str]] = []
+    for at in (m.start() for m in re.finditer("=", item)):
+        col, value = item[:at].strip(), item[at + 1 :].strip()
+        if col not in columns:
+            continue
+        number = _finite(value)
+        if number is not None:
+            out.append((col, number))
+        if value in columns and value != col:
+            out.append((col, value))
+    return out
+
+
+def _reading(col: str, limit: float | str) -> str:
+    """One reading of a COLUMN=LIMIT item, in words.
+
+    >>> _reading("x", 1.0)
+    "column 'x' at the limit 1.0 in every row"
+    >>> _reading("x", "lod")
+    "column 'x' at each row's limit in column 'lod'"
+    """
+    if isinstance(limit, float):
+        return f"column {col!r} at the limit {limit!r} in every row"
+    return f"column {col!r} at each row's limit in column {limit!r}"
+
+
+def _ambiguous(
+    item: str,
+    flag: str,
+    readings: list[tuple[str, float | str]],
+    header: list[str],
+    name: str,
+) -> StanmixInputError:
+    """The error for an item that several readings (:func:`_readings`) fit:
+    its LIMIT is both a number and a column of the file (``header``, of file
+    ``name``), or several of its '=' split it into columns; the fix is a new
+    name for a column (or, for the number, another way to write it)."""
+    ways = ", or ".join(_reading(col, limit) for col, limit in readings)
+    if len({col for col, _ in readings}) == 1:  # LIMIT: a number and a column
+        source = next(limit for _, limit in readings if isinstance(limit, str))
+        number = next(limit for _, limit in readings if isinstance(limit, float))
+        fix = (
+            f"to use column {source!r}, rename it in {name} so that its name is "
+            "not a number, and give the new name"
+        )
+        other = [t for t in (repr(number), f"{number:e}") if t not in header]
+        if other:
+            fix += f"; to use the number, write it as {other[0]}"
+    else:
+        named = [text for reading in readings for text in reading]
+        renamed = [
+            text
+            for text in dict.fromkeys(named)
+            if isinstance(text, str) and "=" in text
+        ]
+        fix = (
+            f"rename {' or '.join(map(repr, renamed))} in {name} so that no "
+            "column's name holds '=', and give the new name"
+        )
+    return StanmixInputError(
+        f"{flag} {item!r} can be read {len(readings)} ways: {ways}; {fix}"
+    )
+
+
+def _unresolved(item: str, flag: str) -> tuple[str, float | str]:
+    """An item that no column of the file fits as COLUMN=LIMIT, split at its
+    last '=': refused when malformed, else left for the checks after it (a
+    COLUMN that is not a fitted column, a LIMIT that is not a column)."""
+    col, sep, value = item.rpartition("=")
+    col, value = col.strip(), value.strip()
+    if not sep or not col:
+        raise StanmixInputError(
+            f"{flag} expects COLUMN=LIMIT (a number, or a column of per-row "
+            f"limits), got {item!r}"
+        )
+    if not value:
+        raise StanmixInputError(
+            f"{flag} {item!r} gives no limit: after '=' give a number, or the "
+            "column of the file that holds each row's limit"
+        )
+    try:
+        number = float(value)
+    except ValueError:
+        if value == col:
+            raise StanmixInputError(
+                f"{flag} {item!r}: a column cannot hold its own limits; give "
+                f"a number, or another column holding each row's limit of {col}"
+            ) from None
+        return col, value  # a column of per-row limits; read_csv looks for it
+    if not math.isfinite(number):
+        raise StanmixInputError(f"{flag} {item!r}: the limit must be finite")
+    return col, number
 
 
 def _limit_sources(*given: tuple[str, dict[str, float | str]]) -> dict[str, str]:
@@ -977,6 +1107,26 @@ def _check_rows(table: CsvTable) -> None:
         )
 
 
+def _check_censored_text(table: CsvTable, censored_text: bool) -> None:
+    """Say that --censored-text (``censored_text``) does nothing when no cell
+    of the fitted columns is written as censored: no option is silently
+    ignored."""
+    if not censored_text or table.censored:
+        return
+    import warnings
+
+    from stanmix.csv_input import column_listing
+
+    columns = column_listing(list(map(str, table.frame.columns)))
+    warnings.warn(
+        f"--censored-text: no cell of the fitted columns of {table.name} "
+        f"({columns}) is written as censored ('<v', '<=v', '>v' or '>=v'), so "
+        "the flag changes nothing; leave it out",
+        UserWarning,
+        stacklevel=2,
+    )
+
+
 # -- the run -------------------------------------------------------------------
 def _make_model(args: argparse.Namespace, n_components: int | None = None):
     """The estimator the command fits (the one place that chooses it), its
@@ -1195,8 +1345,7 @@ def _demo(args: argparse.Namespace, guard: InterruptGuard) -> int:
 def _read(args: argparse.Namespace):
     """The checked CSV table and its limits (before any fitting)."""
     check_output_folder(args.out, name="--out", inputs=[args.data])
-    given = _limits(args.lower_limit, "--lower-limit")
-    given_upper = _limits(args.upper_limit, "--upper-limit")
+    given, given_upper = _given_limits(args)
     wanted = _column_list(args.columns, "--columns")
     sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
     _check_sources(sources, {"--columns": wanted}, _id_column(args))
@@ -1210,6 +1359,7 @@ def _read(args: argparse.Namespace):
         limit_columns=sources,
         censored_text=args.censored_text,
     )
+    _check_censored_text(table, args.censored_text)
     lower = _limits_of(table, "--lower-limit", given)
     upper = _limits_of(table, "--upper-limit", given_upper)
     fitted = list(map(str, table.frame.columns))
@@ -1254,11 +1404,9 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     table, lower, upper = _read(args)
     _check_components(table, _largest(args.components), lower, upper, several=True)
     template = _make_model(args, n_components=1)
-    ks = _expand(args.components)
-    _say(
-        f"Fitting K = {', '.join(map(str, ks))} to {len(table.frame)} rows of "
-        f"{table.name} ({args.family}, {args.covariance}), seed {args.seed}"
-    )
+    ks = ", ".join(map(str, _expand(args.components)))
+    fitting = f"K = {ks} components ({args.family}, {args.covariance})"
+    _say(_plan(table, args, options, lower, upper, fitting))
     guard.check()
     title = args.title or f"{table.name}: choosing the number of components"
     return _sweep(args, guard, table.frame, template, (lower, upper), options, title)
@@ -1629,10 +1777,6 @@ def main(argv: list[str] | None = None) -> int:
             return _ended(err, guard, state)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 # -- fit-regression ------------------------------------------------------------
 def _regression_parser(sub, *, select: bool) -> None:
     """fit-regression, or with ``select`` select-regression (a range of
@@ -1798,8 +1942,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     """fit-regression, or with ``select`` select-regression."""
     options = _sampling(args)
     check_output_folder(args.out, name="--out", inputs=[args.data])
-    given = _limits(args.lower_limit, "--lower-limit")
-    given_upper = _limits(args.upper_limit, "--upper-limit")
+    given, given_upper = _given_limits(args)
     response = args.response.strip()
     for flag, limits in (("--lower-limit", given), ("--upper-limit", given_upper)):
         other = [c for c in limits if c != response]
@@ -1839,6 +1982,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         limit_columns=sources,
         censored_text=args.censored_text,
     )
+    _check_censored_text(table, args.censored_text)
     columns = [str(c) for c in table.frame.columns]
     if response not in columns:
         skipped = (
@@ -1952,3 +2096,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     )
     _write(model, args, title, guard)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

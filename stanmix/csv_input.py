@@ -12,11 +12,14 @@ lines come first) and the column, and says what to do.
 Cells are numbers (``1``, ``-2.5``, ``3e-4``), missing (an empty cell or
 one of :data:`MISSING_VALUES`) or text. A column with text is left out when
 the columns are chosen automatically; named with ``--columns`` it is an
-error, as is text among the numbers of a column, an infinite value, a line
-with the wrong number of fields, a comment line taken for the header, and a
-fitted column with no name (a saved row index) or with the name of another
-column. An empty last column with no name (every line ends with a comma) is
-left out, with a warning.
+error, as is text among the numbers of a column (a number written with a
+decimal comma, ``0,5`` or ``<0,5``, is told to be written ``0.5``: the file's
+decimal mark is '.'), an infinite value, a line with the wrong number of
+fields, a comment line taken for the header, and a fitted column with no
+name (a saved row index) or with the name of another column. An empty last
+column with no name (every line ends with a comma) is left out, with a
+warning. :func:`read_header` gives the column names alone, so that the
+command line can read its flags against them before the whole file.
 
 Two things serve censored data (``--lower-limit`` / ``--upper-limit``): a
 column of per-row limits (``limit_columns``), read as numbers (an empty
@@ -34,7 +37,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +60,8 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 #: A number written with thousands separators: 1,234 or -12,345,678.9.
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _SAVED_INDEX = re.compile(r"Unnamed: \d+")
+#: Any cell's text, a sign of censoring ('<', '<=', '>', '>=') apart.
+_SIGN_APART = re.compile(r"([<>]=?)?\s*(.*)", re.DOTALL)
 #: A cell written as censored at a limit: "<0.5", "<= 0.5", ">9", ">=9".
 _CENSORED_TEXT = re.compile(r"\s*([<>])=?\s*(" + _NUMBER.pattern + r")\s*", re.ASCII)
 
@@ -297,7 +302,7 @@ def read_csv(
             continue
         if has_text:
             raise StanmixInputError(
-                _not_numeric(header[j], cells, kind, lines, name)
+                _not_numeric(header[j], cells, kind, lines, name, censored_text)
                 + (
                     f"; or leave the column out with {choose}"
                     if columns is None
@@ -330,6 +335,30 @@ def read_csv(
         _check_names(fitted, header, header_line, name, choose)
     frame = pd.DataFrame({header[j]: values[j] for j in fitted}, index=index)
     return CsvTable(frame, lines, name, header_line, tuple(skipped), limits, censored)
+
+
+def read_header(path) -> list[str]:
+    """The column names of a CSV file, as :func:`read_csv` reads them (its
+    first non-blank line, each name stripped of spaces); empty for an empty
+    file. The rest of the file is not checked: :func:`read_csv` does that.
+
+    Raises
+    ------
+    StanmixInputError
+        The file cannot be read, or its header line cannot be read as CSV.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "d.csv").write_text("\\n x , Cd=ICP,lod\\n1,2\\n")
+    >>> read_header(folder / "d.csv")
+    ['x', 'Cd=ICP', 'lod']
+    >>> import shutil; shutil.rmtree(folder)
+    """
+    path = Path(path)
+    first = next(_each_record(_text(path), path.name), None)
+    return [] if first is None else [cell.strip() for cell in first[1]]
 
 
 def _limit_position(
@@ -372,6 +401,7 @@ def _limit_values(
         bad = np.flatnonzero(kind == bad_kind)
         if bad.size:
             i = int(bad[0])
+            fix = _number_fix(cells[i].strip()) or fix
             raise StanmixInputError(
                 f"{where} holds {what} on line {lines[i]} ({cells[i].strip()!r}"
                 + (f"; {bad.size} such cells" if bad.size > 1 else "")
@@ -460,15 +490,20 @@ def _text(path: Path) -> str:
 
 def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
     """The non-blank records of ``text``, each with the line it starts on."""
+    return list(_each_record(text, name))
+
+
+def _each_record(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank records of ``text`` one by one, each with the line it
+    starts on (a record that cannot be read raises when it is reached)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records = []
     end = 0
     while True:
         start = end + 1
         try:
             fields = next(reader)
         except StopIteration:
-            return records
+            return
         except csv.Error as err:
             raise StanmixInputError(
                 f"line {start} of {name} cannot be read as CSV ({err}); check "
@@ -476,7 +511,7 @@ def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
             ) from None
         end = reader.line_num
         if fields and not (len(fields) == 1 and not fields[0].strip()):
-            records.append((start, fields))
+            yield start, fields
 
 
 def _check_comment_header(
@@ -658,12 +693,20 @@ def _parse(
 
 
 def _not_numeric(
-    col: str, cells: list[str], kind: np.ndarray, lines: np.ndarray, name: str
+    col: str,
+    cells: list[str],
+    kind: np.ndarray,
+    lines: np.ndarray,
+    name: str,
+    censored_text: bool = False,
 ) -> str:
     """The error for a column with text among its numbers, and the fix.
 
     Cells written as censored (``<0.5``, read with ``--censored-text``) are
-    named only when no other text is there.
+    named only when no other text is there. A number written with a decimal
+    comma or thousands separators (``1,5``, ``<0,5``, ``1,234``) gets the fix
+    of its writing; one written as censored also the advice to pass
+    ``--censored-text`` when ``censored_text`` is not given.
     """
     text_cells = np.flatnonzero(kind == _TEXT)
     written = {int(i): censored_cell(cells[i].strip()) for i in text_cells}
@@ -677,21 +720,51 @@ def _not_numeric(
     )
     if not other:
         return message + _censored_text_advice(col, list(written.values()))
-    if _THOUSANDS.fullmatch(text) and _DECIMAL_COMMA.fullmatch(text):
-        message += (
-            "; write decimals with a point (1.5), not a comma, and numbers "
-            "without thousands separators (1234)"
+    fix = _number_fix(text)
+    if fix:
+        sign = _SIGN_APART.fullmatch(text)[1]
+        more = (
+            "; and give --censored-text to read such cells as censored at their limits"
+            if sign and not censored_text
+            else ""
         )
-    elif _THOUSANDS.fullmatch(text):
-        message += "; write numbers without thousands separators (1234.5)"
-    elif _DECIMAL_COMMA.fullmatch(text):
-        message += "; write decimals with a point (1.5), not a comma"
+        return f"{message}; {fix}{more}"
     return message + (
         "; write a value censored at a detection limit as '<' and its limit "
         "(e.g. '<0.5', read with --censored-text), or as the limit itself with "
         f"--lower-limit {col}=LIMIT, where LIMIT is a number or a column of "
         "per-row limits; and a missing value as an empty cell"
     )
+
+
+def _number_fix(text: str) -> str:
+    """How to write a number written with a decimal comma or thousands
+    separators (after any sign of censoring: ``<0,5``), or "" for other text.
+
+    Examples
+    --------
+    >>> print(_number_fix("<= 0,5"))  # doctest: +NORMALIZE_WHITESPACE
+    that is a decimal comma: write decimals with a point ('<= 0.5'), as the
+    file must use '.' as its decimal mark
+    >>> _number_fix("1,234.5"), _number_fix("ND")
+    ('write numbers without thousands separators (1234.5)', '')
+    """
+    number = _SIGN_APART.fullmatch(text)[2]
+    decimal = _DECIMAL_COMMA.fullmatch(number)
+    if _THOUSANDS.fullmatch(number):
+        return (
+            "write decimals with a point (1.5), not a comma, and numbers without "
+            "thousands separators (1234)"
+            if decimal
+            else "write numbers without thousands separators (1234.5)"
+        )
+    if decimal:
+        return (
+            "that is a decimal comma: write decimals with a point "
+            f"({text.replace(',', '.')!r}), as the file must use '.' as its "
+            "decimal mark"
+        )
+    return ""
 
 
 def _censored_text_advice(col: str, written: list[tuple[str, float]]) -> str:

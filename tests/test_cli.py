@@ -677,6 +677,20 @@ def test_installed_command_runs_end_to_end(table, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("module", ["stanmix", "stanmix.cli"])
+def test_the_command_runs_as_a_module(module):
+    """``python -m stanmix`` and ``python -m stanmix.cli`` both run it (the
+    latter once the whole module has been read)."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, "fit", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: stanmix fit")
+
+
 def test_family_options_reach_the_model_and_are_checked_before_fitting(
     table, tmp_path, capsys
 ):

@@ -203,7 +203,12 @@ REFUSED_DATA = {
     "decimal comma": (
         'x,y\n1,2\n"1,5",3\n',
         [],
-        [r"line 3 has '1,5'", r"decimals with a point"],
+        [
+            r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+            r"'1,5'; that is a decimal comma: write decimals with a point "
+            r"\('1\.5'\), as the file must use '\.' as its decimal mark; or leave "
+            r"the column out with --columns\n$"
+        ],
     ),
     "thousands separators": (
         'x,y\n1,2\n"1,234.5",3\n',
@@ -910,9 +915,10 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
     tmp_path, capsys
 ):
     """A header name with a comma is chosen by quoting it in --columns as
-    the header does, and a name with '=' takes a limit (the value is what
-    follows the last '='); an unquoted comma is two names, and the listing
-    of the file's columns quotes the name so it is not read as two."""
+    the header does, and a name with '=' takes a limit (the item is split
+    where a column of the file precedes the '='); an unquoted comma is two
+    names, and the listing of the file's columns quotes the name so it is
+    not read as two."""
     df = _clusters()
     df.columns = ["Pb, ppb", "Cd=ICP"]
     limit = float(df["Cd=ICP"].quantile(0.2))
@@ -935,6 +941,41 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
         code,
         capsys.readouterr().err,
         [r"'Pb', 'ppb' not in data\.csv \(columns: \"Pb, ppb\", Cd=ICP, note\)"],
+    )
+
+
+def test_limit_items_are_read_against_the_header():
+    """COL=LIMIT is split at whichever '=' leaves a column of the file before
+    it and a finite number or another column after it, so a column of limits
+    may hold '='; an item no column fits is split at its last '=', for the
+    checks after it to name what is wrong."""
+    header = ["x", "y", "lod=ICP", "Cd=ICP", "1.5"]
+
+    def read(*items: str) -> dict[str, float | str]:
+        return cli._limits(list(items), "--lower-limit", header, "data.csv")
+
+    assert read("x=0.5", "y=lod=ICP") == {"x": 0.5, "y": "lod=ICP"}
+    assert read("Cd=ICP=-1e-3", " y = 1.5e0 ") == {"Cd=ICP": -0.001, "y": 1.5}
+    assert read("z=0.5", "x=lod_x") == {"z": 0.5, "x": "lod_x"}
+    with pytest.raises(sm.StanmixInputError, match=r"'y=1\.5' can be read 2 ways"):
+        read("y=1.5")
+
+
+def test_a_column_of_limits_may_hold_an_equals_sign(tmp_path, capsys):
+    """--lower-limit x=lod=ICP takes the per-row limits of column 'lod=ICP'
+    (split at its last '=', it named a column 'x=lod' that is not there)."""
+    df = _batches().rename(columns={"lod_x": "lod=ICP"})
+    censored = int((df["x"] == df["lod=ICP"]).sum())
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--method", "optimize", "--engine"]
+    args += ["stanli", "--seed", "3", "--no-progress", "--lower-limit", "x=lod=ICP"]
+    code = cli.main([*args, "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith(
+        f"Fitting 2 components to 40 rows of data.csv (columns x, y; {censored} "
+        "censored cells) by the posterior mode, seed 3\n"
     )
 
 
@@ -1135,6 +1176,7 @@ def test_a_limits_column_and_censored_text_give_the_fit_of_per_cell_limits(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"(columns x, y; {censored} censored cells)" in captured.out
+    assert "--censored-text" not in captured.err
 
     frame = read_csv(data, ["x", "y"]).frame
     limits = pd.DataFrame({"x": df["lod_x"].to_numpy()}, index=frame.index)
@@ -1184,11 +1226,75 @@ def test_select_takes_a_limits_column(tmp_path, capsys):
     code = cli.main(args)
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert "Fitting K = 1, 2 to 40 rows of data.csv (normal, diag)" in captured.out
+    censored = int((df["x"] == df["lod_x"]).sum())
+    assert captured.out.startswith(
+        "Fitting K = 1, 2 components (normal, diag) to 40 rows of data.csv "
+        f"(columns x, y; {censored} censored cells) by the posterior mode, seed 1\n"
+    )
     idata = az.from_netcdf(str(tmp_path / "o" / "posterior.nc"))
     kinds = idata.constant_data["cell_kind"].sel(dim="x").to_numpy()
     assert int(np.sum(kinds == "left")) == int((df["x"] == df["lod_x"]).sum())
     assert "lod_x" not in idata.observed_data["dim"].values.tolist()
+
+
+def test_select_says_what_it_fits_as_fit_does(tmp_path, capsys, monkeypatch, no_fit):
+    """select's line before fitting gives the columns and the count of
+    censored (and missing) cells, and the method, as fit's does."""
+
+    def no_sweep(*args, **kwargs):
+        raise AssertionError("the sweep was run")
+
+    monkeypatch.setattr(sm, "select_components", no_sweep)
+    df = _batches()
+    df.loc[4, "y"] = np.nan
+    censored = int((df["x"] == df["lod_x"]).sum())
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    common = [str(data), "--lower-limit", "x=lod_x", "--method", "optimize"]
+    common += ["--engine", "stanli", "--seed", "3", "--out", str(tmp_path / "o")]
+    said = (
+        f" to 40 rows of data.csv (columns x, y; {censored} censored and 1 missing "
+        "cells) by the posterior mode, seed 3\n"
+    )
+    for command, fitting in (
+        (["fit", "-k", "2"], "2 components"),
+        (["select", "-k", "1-2"], "K = 1, 2 components (normal, diag)"),
+    ):
+        assert cli.main([*command, *common]) == 1
+        assert capsys.readouterr().out == f"Fitting {fitting}{said}"
+
+
+def test_censored_text_with_no_cell_written_censored_is_said(
+    tmp_path, capsys, monkeypatch
+):
+    """--censored-text on a file with no cell written '<v' or '>v' changes
+    nothing: the command says so, and where it looked, and fits; so does
+    fit-regression."""
+    data = tmp_path / "data.csv"
+    _clusters().to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--method", "optimize", "--engine"]
+    args += ["stanli", "--no-progress", "--censored-text"]
+    code = cli.main([*args, "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    said = (
+        "stanmix: warning: --censored-text: no cell of the fitted columns of "
+        "data.csv (x, y) is written as censored ('<v', '<=v', '>v' or '>=v'), so "
+        "the flag changes nothing; leave it out\n"
+    )
+    assert captured.err.count(said) == 1, captured.err
+    assert "Fitting 2 components to 40 rows of data.csv (columns x, y)" in captured.out
+    assert sorted(os.listdir(tmp_path / "o")) == RESULTS
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("the estimator was fitted")
+
+    monkeypatch.setattr(sm.RegressionMixture, "fit", no_fit)
+    _censored_lines().drop(columns="lod_y").to_csv(data, index=False)
+    args = ["fit-regression", str(data), "--response", "y", "-k", "2"]
+    args += ["--censored-text", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 1
+    assert said in capsys.readouterr().err
 
 
 def _censored_lines(n: int = 40) -> pd.DataFrame:
@@ -1396,6 +1502,47 @@ REFUSED_LIMITS = {
         r"the lower limit of column 'x' \(its cells written '<limit' with "
         r"--censored-text\) is not below its upper limit \(--upper-limit x=8\) on "
         r"line 3 of data\.csv \(9 and 8\)",
+    ),
+    "a limit that is both a number and a column": (
+        "x,y,1\n0.5,1,0.5\n2,2,1\n1,3,1\n3,5,\n",
+        ["--lower-limit", "x=1", "--columns", "x,y"],
+        r"^stanmix: error: --lower-limit 'x=1' can be read 2 ways: column 'x' at "
+        r"the limit 1\.0 in every row, or column 'x' at each row's limit in column "
+        r"'1'; to use column '1', rename it in data\.csv so that its name is not a "
+        r"number, and give the new name; to use the number, write it as 1\.0\n$",
+    ),
+    "a limit item that two of its '=' split into columns": (
+        "Cd,Cd=ICP,ICP=0.5,y\n0.5,1,0.5,1\n2,2,1,2\n1,3,1,3\n",
+        ["--lower-limit", "Cd=ICP=0.5"],
+        r"^stanmix: error: --lower-limit 'Cd=ICP=0\.5' can be read 2 ways: column "
+        r"'Cd' at each row's limit in column 'ICP=0\.5', or column 'Cd=ICP' at the "
+        r"limit 0\.5 in every row; rename 'ICP=0\.5' or 'Cd=ICP' in data\.csv so "
+        r"that no column's name holds '=', and give the new name\n$",
+    ),
+    "a decimal comma in a cell written censored": (
+        'x,y\n0.5,1\n"<0,5",2\n1,3\n',
+        ["--censored-text"],
+        r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+        r"'<0,5'; that is a decimal comma: write decimals with a point "
+        r"\('<0\.5'\), as the file must use '\.' as its decimal mark; or leave the "
+        r"column out with --columns\n$",
+    ),
+    "a decimal comma in a cell written censored, without --censored-text": (
+        'x,y\n0.5,1\n"<= 0,5",2\n1,3\n',
+        ["--columns", "x,y"],
+        r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+        r"'<= 0,5'; that is a decimal comma: write decimals with a point "
+        r"\('<= 0\.5'\), as the file must use '\.' as its decimal mark; and give "
+        r"--censored-text to read such cells as censored at their limits\n$",
+    ),
+    "a decimal comma in the column of limits": (
+        'x,y,lod\n0.5,1,"0,5"\n2,2,1\n1,3,1\n',
+        ["--lower-limit", "x=lod"],
+        r"^stanmix: error: column 'lod' of data\.csv, the per-row limits of "
+        r"--lower-limit x=lod, holds text on line 2 \('0,5'\); that is a decimal "
+        r"comma: write decimals with a point \('0\.5'\), as the file must use '\.' "
+        r"as its decimal mark, and leave the cell empty where the row has no "
+        r"limit\n$",
     ),
     "more components than rows told apart by their own limits": (
         "x,y,lod\n0.5,1,0.5\n0.5,1,\n3,2,\n3,2,\n4,1,\n",
