@@ -1070,8 +1070,15 @@ def cell_table(
             isinstance(interval, np.ndarray) and interval.ndim >= 2
         )
         if not (pair and len(interval) == 2):
+            got = ""
+            if isinstance(interval, np.ndarray) and interval.shape[-1:] == (2,):
+                got = (
+                    f"; got an array shaped {interval.shape}, whose last axis "
+                    "looks like (low, high): pass np.moveaxis(interval, -1, 0)"
+                )
             raise StanmixInputError(
-                "interval must be a pair (low, high) of per-cell bound arrays"
+                "interval must be a pair (low, high) of per-cell bound arrays, "
+                f"or one array stacking them on its first axis, shaped (2, N, D){got}"
             )
         ilo = _per_cell(interval[0], "interval low", shape, columns, index)
         ihi = _per_cell(interval[1], "interval high", shape, columns, index)

@@ -1291,6 +1291,11 @@ def test_interval_bounds_stacked_in_one_array_are_a_pair():
     assert stacked.kind[0, 0] == 3 and stacked.upper[0, 0] == 2.0
     with pytest.raises(sm.StanmixInputError, match="must be a pair"):
         cell_table(df, interval=np.stack([low, high, high]))
+    last = np.stack([low, high], axis=-1)  # (N, D, 2): says how to restack
+    with pytest.raises(sm.StanmixInputError, match="shaped \\(3, 2, 2\\), whose last"):
+        cell_table(df, interval=last)
+    restacked, _ = cell_table(df, interval=np.moveaxis(last, -1, 0))
+    np.testing.assert_array_equal(restacked.kind, pair.kind)
 
 
 def test_an_infinite_limit_on_its_own_side_is_no_limit():
