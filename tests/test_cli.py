@@ -20,6 +20,7 @@ import pytest
 
 import stanmix as sm
 from stanmix import cli, output, report
+from stanmix.cli import console, flags
 from stanmix.inference_data import az
 
 pytest.importorskip("stanli")
@@ -610,13 +611,13 @@ def test_select_names_the_bad_number_of_components(
 def test_components_are_kept_as_ranges():
     """select's --components is parsed into ranges, not a list of every K,
     so that a typo such as 1-3000000 costs nothing before it is refused."""
-    assert cli._components("1-3000000") == (range(1, 3000001),)
-    assert cli._components(" 7 ,2-4") == (range(2, 5), range(7, 8))
+    assert flags._components("1-3000000") == (range(1, 3000001),)
+    assert flags._components(" 7 ,2-4") == (range(2, 5), range(7, 8))
     # a downward piece is refused, not dropped from the list
     with pytest.raises(argparse.ArgumentTypeError, match="the range 3-1 names no"):
-        cli._components("3-1,2")
+        flags._components("3-1,2")
     with pytest.raises(argparse.ArgumentTypeError, match="'1-3,3' names a number tw"):
-        cli._components("1-3,3")
+        flags._components("1-3,3")
 
 
 def test_select_refuses_a_huge_range_without_listing_it(table, tmp_path, capsys):
@@ -735,12 +736,11 @@ def test_the_sampling_flags_defaults_are_fits():
     before main); they must stay the same as fit's."""
     from stanmix.inference.settings import FIT_DEFAULTS, METHOD_ARGS, METHODS
 
-    assert cli.SAMPLING_DEFAULTS == {n: FIT_DEFAULTS[n] for n in cli.SAMPLING_DEFAULTS}
-    assert set(cli.SAMPLING_FLAGS) == set(METHODS)
-    for method, flags in cli.SAMPLING_FLAGS.items():
-        assert set(flags) == {
-            n for n in cli.SAMPLING_DEFAULTS if method in METHOD_ARGS[n]
-        }
+    defaults, used = flags.SAMPLING_DEFAULTS, flags.SAMPLING_FLAGS
+    assert defaults == {n: FIT_DEFAULTS[n] for n in defaults}
+    assert set(used) == set(METHODS)
+    for method, names in used.items():
+        assert set(names) == {n for n in defaults if method in METHOD_ARGS[n]}
 
 
 def test_fit_takes_advis_algorithm(table, tmp_path, capsys):
@@ -757,6 +757,6 @@ def test_fit_takes_advis_algorithm(table, tmp_path, capsys):
     assert "by ADVI (fullrank, 100 draws)" in capsys.readouterr().out
     idata = az.from_netcdf(out / "posterior.nc")
     assert idata.posterior.attrs["algorithm"] == "fullrank"
-    assert cli._as_flags("algorithm='fullrank', which keeps") == (
+    assert console._as_flags("algorithm='fullrank', which keeps") == (
         "--algorithm fullrank, which keeps"
     )

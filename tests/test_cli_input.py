@@ -23,6 +23,7 @@ import pytest
 
 import stanmix as sm
 from stanmix import cli
+from stanmix.cli import limits
 from stanmix.csv_input import read_csv
 from stanmix.inference_data import az
 from stanmix.output import RESULT_FILES
@@ -952,7 +953,7 @@ def test_limit_items_are_read_against_the_header():
     header = ["x", "y", "lod=ICP", "Cd=ICP", "1.5"]
 
     def read(*items: str) -> dict[str, float | str]:
-        return cli._limits(list(items), "--lower-limit", header, "data.csv")
+        return limits._limits(list(items), "--lower-limit", header, "data.csv")
 
     assert read("x=0.5", "y=lod=ICP") == {"x": 0.5, "y": "lod=ICP"}
     assert read("Cd=ICP=-1e-3", " y = 1.5e0 ") == {"Cd=ICP": -0.001, "y": 1.5}

@@ -303,7 +303,7 @@ def test_warns_when_a_component_is_censored_almost_everywhere_in_a_column(tmp_pa
     """At a 30% detection limit, the bottom blob lies almost wholly below the
     limit in y: its y location rests on the prior, and the user is told (on
     the command line with the flags' words, and in the report)."""
-    from stanmix.cli import _as_flags
+    from stanmix.cli.console import _as_flags
     from stanmix.report import write_report
 
     data = datasets.blobs(1000, seed=1)
