@@ -1405,7 +1405,8 @@ def test_student_t_cdf_for_very_many_degrees_of_freedom():
 def test_a_value_beyond_every_components_reach_has_log_likelihood_minus_inf():
     """A cell whose probability underflows under every component gives the
     row -inf, not NaN; a Student-t cell at 1e160 keeps its finite log
-    density (mpmath: -1472.4581237884765), with no overflow warning."""
+    density (mpmath: -1472.4581237884765), with no overflow warning, as
+    does a row of a full-covariance t there."""
     import warnings
 
     from stanmix.families import get_family
@@ -1426,6 +1427,28 @@ def test_a_value_beyond_every_components_reach_has_log_likelihood_minus_inf():
         huge = CellTable.from_values([[1e160]])
         value = likelihood.log_likelihood(get_family("student_t"), huge, t)[0, 0]
     assert value == pytest.approx(-1472.4581237884765, rel=1e-12)
+    # and so does a row of a full-covariance t there, whose squared distance
+    # overflows: log density of the standard bivariate t (nu = 3) at
+    # (1e160, 0), log G(5/2) - log G(3/2) - log(3 pi) - 5/2 log(1 + r^2 / 3)
+    t2 = {
+        "w": [[1.0]],
+        "mu": [[[0.0, 0.0]]],
+        "sigma": [[[1.0, 1.0]]],
+        "corr": [[np.eye(2)]],
+        "nu": [[3.0]],
+    }
+    exact = (
+        math.lgamma(2.5)
+        - math.lgamma(1.5)
+        - math.log(3 * math.pi)
+        - 2.5 * (2 * 160 * math.log(10) - math.log(3))
+    )
+    row = CellTable.from_values([[1e160, 0.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        full = get_family("student_t", "full")
+        value = likelihood.log_likelihood(full, row, t2)[0, 0]
+    assert value == pytest.approx(exact, rel=1e-12)
 
 
 @pytest.mark.parametrize("c", [6, 8])

@@ -528,7 +528,7 @@ class FullCovariance(Family):
                         - gammaln(0.5 * nu)
                         - 0.5 * m * np.log(nu * np.pi)
                         - log_det
-                        - 0.5 * (nu + m) * np.log1p(q / nu)
+                        - 0.5 * (nu + m) * log1p_square(_length(z, q), nu)
                     )
                 else:
                     terms += -0.5 * q - log_det - 0.5 * m * _LOG_2PI
@@ -564,6 +564,20 @@ class FullCovariance(Family):
             (nu + m).reshape(-1),
         )
         return out.reshape(n_draws, k, r)
+
+
+def _length(z: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """The length of each vector along the last axis of ``z``, whose squared
+    length ``q`` overflows where a coordinate is beyond about 1e154.
+
+    >>> _length(np.array([[3.0, 4.0], [3e200, 4e200]]), np.array([25.0, np.inf]))
+    array([5.e+000, 5.e+200])
+    """
+    if np.isfinite(q).all():
+        return np.sqrt(q)
+    big = np.abs(z).max(axis=-1, keepdims=True)
+    unit = z / np.where(big > 0, big, 1.0)
+    return big[..., 0] * np.sqrt(np.einsum("...a,...a->...", unit, unit))
 
 
 def latent_cells(
