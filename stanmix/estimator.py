@@ -188,7 +188,11 @@ class Mixture:
     covariances_ : ndarray
         Posterior mean covariance (Student-t: scale) matrices, shaped as in
         scikit-learn: (K, D, D) full, (D, D) tied, (K, D) variances diag,
-        (K,) variances spherical.
+        (K,) variances spherical. A Student-t component's covariance is
+        nu / (nu - 2) times its scale matrix where nu > 2.
+    nu_ : ndarray
+        Student-t components only: the posterior mean degrees of freedom,
+        (K,).
     scales_ : ndarray
         Posterior means of the scales ``sigma``, shaped as the posterior's.
     correlations_ : ndarray
