@@ -118,7 +118,8 @@ def tied_columns(cells: CellTable) -> list[tuple[int, str, int, int]]:
 def collapsed_components(model: Mixture) -> list[str]:
     """The columns in which a fitted component has collapsed: a scale under
     a thousandth of the column's spread, on one value that the column
-    repeats, or on no more rows than the component has location
+    repeats (a column of few values, or a pile of copies of one value in a
+    continuous column), or on no more rows than the component has location
     parameters (one mean, or a line's intercept and slopes), which it then
     fits exactly. One description per column; empty where none has. Such
     a component's density there grows without bound as its scale shrinks,
@@ -155,16 +156,31 @@ def collapsed_components(model: Mixture) -> list[str]:
     if not tied.issuperset(np.flatnonzero(low.any(axis=0))) and model.family_.joint:
         # rows each component holds, in expectation
         held = model.predict_proba_fitted().sum(axis=0)
+    # a component's mean along each column (a line's, for regressions, is
+    # not one value)
+    means = None
+    if not model.family_.needs_covariates:
+        means = np.asarray(model.means_, dtype=float).reshape(k, cells.n_dims)
     found = []
     for j, name in enumerate(cells.columns):
         if j in tied:
             which = np.flatnonzero(low[:, j])
             note = ""
-        elif held is not None:
-            which = np.flatnonzero(low[:, j] & (held < cells.n_covariates + 2))
-            note = f", on about {held[which].max():.0f} rows" if which.size else ""
         else:
-            continue
+            few = np.zeros(k, bool)
+            if held is not None:
+                few = low[:, j] & (held < cells.n_covariates + 2)
+            seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+            repeats = np.zeros(k, int)
+            if means is not None:
+                for c in np.flatnonzero(low[:, j] & ~few):
+                    repeats[c] = repeated_at(seen, means[c, j], scales[c, j])
+            which = np.flatnonzero(few | (repeats > 0))
+            note = ""
+            if few.any():
+                note = f", on about {held[few].max():.0f} rows"
+            if repeats.any():
+                note += f", on a value {repeats.max()} rows repeat"
         if which.size:
             found.append(
                 f"column {name!r}: component{'s' * (which.size > 1)} "
@@ -172,6 +188,19 @@ def collapsed_components(model: Mixture) -> list[str]:
                 f"{scales[which, j].min():.2g}{note})"
             )
     return found
+
+
+def repeated_at(values: np.ndarray, centre: float, scale: float) -> int:
+    """How many of ``values`` a component of mean ``centre`` and (collapsed)
+    scale ``scale`` sits on, where they are two or more copies of one value
+    and no other value lies within three scales of it; else 0.
+
+    >>> values = np.r_[np.linspace(-2, 2, 9), [3.0] * 4]
+    >>> repeated_at(values, 3.0, 1e-5), repeated_at(values, 0.0, 1e-5)
+    (4, 0)
+    """
+    near = values[np.abs(values - centre) <= 3 * scale]
+    return int(near.size) if near.size >= 2 and np.ptp(near) == 0 else 0
 
 
 def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:

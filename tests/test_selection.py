@@ -1046,6 +1046,25 @@ def test_a_k_with_a_collapsed_component_is_not_chosen():
     assert "<NA>" in str(sel) and "4.0" not in str(sel).split("\n")[2]
 
 
+def test_a_component_on_a_pile_of_one_value_in_a_continuous_column_collapses():
+    """100 normal values and 15 copies of 3.0 (say, a limit written as a
+    value): K = 2 puts a component on the copies with a scale near zero,
+    whose unbounded density gives it the better BIC by 300. The column is
+    not one of few values, and the component holds 15 rows, yet it has
+    collapsed: flagged, said, and K = 1 chosen."""
+    rng = np.random.default_rng(1)
+    X = np.r_[rng.normal(0, 1, 100), np.full(15, 3.0)][:, None]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sel = sm.select_components(X, [1, 2], method="optimize", seed=1)
+    table = sel.table_
+    assert table["collapsed"].tolist() == [False, True]
+    assert table.loc[2, "bic"] < table.loc[1, "bic"] - 300
+    assert sel.best_ == 1
+    said = [str(w.message) for w in caught if "collapsed to a scale" in str(w.message)]
+    assert len(said) == 1 and "on a value 15 rows repeat" in said[0]
+
+
 def test_collapsed_ks_are_set_aside_unless_every_k_collapsed():
     table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -300.0, -100.0])
     table["collapsed"] = [False, False, True]
