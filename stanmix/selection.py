@@ -5,8 +5,9 @@ components of a sparse overfitted mixture.
 
 Mixtures often give LOO high Pareto k values (an observation between two
 components, or one alone in a small component, changes the posterior when
-left out). A LOO estimate whose Pareto k diagnostics exceed 0.7 is not
-presented as reliable: the sweep refits that K on folds of the data and
+left out). A LOO estimate whose Pareto k diagnostics exceed their limit
+(:func:`pareto_k_limit`: 0.7 from about 2,200 draws, lower with fewer) is
+not presented as reliable: the sweep refits that K on folds of the data and
 uses the exact K-fold estimate instead, and the table says which estimate
 each row holds.
 """
@@ -47,8 +48,24 @@ __all__ = [
 
 logger = logging.getLogger("stanmix")
 
-#: Pareto k above which a LOO term is unreliable (Vehtari et al. 2017).
+#: Pareto k above which a LOO term is unreliable, however many draws
+#: (Vehtari et al. 2017); fewer draws lower it (:func:`pareto_k_limit`).
 PARETO_K_LIMIT = 0.7
+
+
+def pareto_k_limit(n_draws: int) -> float:
+    """The Pareto k above which a PSIS-LOO term from ``n_draws`` draws in all
+    is unreliable: min(1 - 1 / log10(S), 0.7), the bound of Vehtari et al.
+    (2024), which ArviZ reports as ``good_k``; 0.7 from about 2,200 draws.
+
+    Examples
+    --------
+    >>> round(pareto_k_limit(400), 3), pareto_k_limit(4000)
+    (0.616, 0.7)
+    """
+    return float(min(1.0 - 1.0 / np.log10(n_draws), PARETO_K_LIMIT))
+
+
 #: Folds of the cross-validation of a K whose LOO is unreliable.
 KFOLD = 5
 #: An elpd difference below this is small whatever its standard error ...
@@ -74,26 +91,23 @@ class ComponentSelection:
     Attributes
     ----------
     table_ : pandas.DataFrame
-        One row per number of components K: ``elpd`` (the estimate used)
-        with its ``se``, ``estimate`` ("loo" or "kfold"), ``elpd_diff`` to
-        the best K among those that converged and the ``se_diff`` of that
-        difference, ``elpd_loo``,
-        ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k > 0.7), ``elpd_kfold``
-        and ``se_kfold`` where computed, ``waic`` (on the deviance scale of
-        ``bic``, -2 times ArviZ's ``elpd_waic``: smaller is better) with
-        ``waic_warning``
-        (ArviZ's flag that some row's log predictive density varies by more
-        than 0.4 over the draws, where WAIC is unreliable: prefer the LOO
-        figures), ``bic`` and ``icl`` at the
-        posterior mode (smaller is better), ``n_parameters``,
+        One row per number of components K: ``elpd`` (the estimate used) with
+        its ``se``, ``estimate`` ("loo" or "kfold"), ``elpd_diff`` to the best K
+        among those that converged and the ``se_diff`` of that difference,
+        ``elpd_loo``, ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k above
+        :func:`pareto_k_limit`), ``elpd_kfold`` and ``se_kfold`` where computed,
+        ``waic`` (on the deviance scale of ``bic``, -2 times ArviZ's
+        ``elpd_waic``: smaller is better) with ``waic_warning`` (ArviZ's flag
+        that some row's log predictive density varies by more than 0.4 over the
+        draws, where WAIC is unreliable: prefer the LOO figures), ``bic`` and
+        ``icl`` at the posterior mode (smaller is better), ``n_parameters``,
         ``max_rhat``, ``min_ess_bulk``, ``divergences``, ``converged`` (the
         fit's own verdict, :attr:`Mixture.convergence_`, from more than one
         chain), ``collapsed`` (a component sits on one value that a column
         repeats or on as few rows as it has location parameters,
-        :func:`~stanmix.advice.collapsed_components`: its
-        density there has no useful maximum, so its BIC and elpd do not
-        measure fit, and the K is not chosen unless every K is so) and
-        ``fit_seconds``.
+        :func:`~stanmix.advice.collapsed_components`: its density there has no
+        useful maximum, so its BIC and elpd do not measure fit, and the K is not
+        chosen unless every K is so) and ``fit_seconds``.
         A K whose fit the engine could not complete (an optimizer that
         found no mode, a sampler error) has ``estimate`` "failed", its
         ``error`` and no figures; it is never chosen. A K whose K-fold
@@ -256,7 +270,8 @@ def select_components(
     normal, diagonal; any family and covariance works, and a
     :class:`~stanmix.RegressionMixture` with its response) and judged by its
     expected log predictive density (elpd): PSIS-LOO from the pointwise
-    log-likelihood, or, for a K whose LOO has Pareto k above 0.7, exact
+    log-likelihood, or, for a K whose LOO has Pareto k above its limit
+    (0.7 from about 2,200 draws; :func:`pareto_k_limit`), exact
     K-fold cross-validation (``kfold`` refits on folds of the rows, each
     with its own fixed seed, every held-out row's log predictive density
     averaged over the fold fit's draws). The rule: **the smallest K whose
@@ -722,7 +737,7 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
     rhat = summary["r_hat"].to_numpy(dtype=float) if "r_hat" in summary else []
     max_rhat = float(np.nanmax(rhat)) if np.isfinite(rhat).any() else np.nan
     converged = bool(not sampler.one_chain and sampler.converged)
-    high = int((k_hat > PARETO_K_LIMIT).sum())
+    high = int((k_hat > pareto_k_limit(loo["n_samples"])).sum())
     row.update(
         elpd_loo=float(loo["elpd_loo"]),
         se_loo=float(loo["se"]),
@@ -1087,8 +1102,8 @@ def _choose(
     kfold = [int(k) for k in table.index if table.loc[k, "estimate"] == "kfold"]
     if kfold:
         rule += (
-            f" K = {_ks(kfold)} had Pareto k > {PARETO_K_LIMIT} in LOO and were judged "
-            "by exact K-fold cross-validation."
+            f" K = {_ks(kfold)} had Pareto k above its limit in LOO and were "
+            "judged by exact K-fold cross-validation."
         )
     return best, rule, caution
 

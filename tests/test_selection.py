@@ -1065,6 +1065,34 @@ def test_a_component_on_a_pile_of_one_value_in_a_continuous_column_collapses():
     assert len(said) == 1 and "on a value 15 rows repeat" in said[0]
 
 
+def test_the_pareto_k_limit_falls_with_fewer_draws():
+    """With 2 x 200 draws a Pareto k of 0.67 is already unreliable (ArviZ's
+    good_k, min(1 - 1/log10 400, 0.7) = 0.616): the row says so, and counts
+    the rows ArviZ counts, rather than the 0 that the fixed 0.7 gave."""
+    import arviz as az
+
+    from stanmix.selection import pareto_k_limit
+
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[-3.0, 0.0], [3.0, 0.0]], 1.0, 60, seed=1
+    )
+    settings = dict(chains=2, draws=200, warmup=150, show_progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = sm.select_components(data.X, [2], seed=1, kfold=None, **settings)
+        loo = az.loo(sel.models_[2].idata_, pointwise=True)
+    k_hat = np.asarray(loo.pareto_k)
+    assert (
+        pareto_k_limit(400)
+        == pytest.approx(loo.good_k)
+        == pytest.approx(0.6157, abs=1e-4)
+    )
+    assert 0.616 < k_hat.max() < 0.7
+    row = sel.table_.loc[2]
+    assert row["n_high_pareto_k"] == (k_hat > loo.good_k).sum() > 0
+    assert row["estimate"] == "loo (unreliable)"
+
+
 def test_collapsed_ks_are_set_aside_unless_every_k_collapsed():
     table, pointwise, choose = _sweep_table([True] * 3, [-500.0, -300.0, -100.0])
     table["collapsed"] = [False, False, True]
