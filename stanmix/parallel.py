@@ -508,14 +508,19 @@ def _execute(position: int, call: _Call, portable: bool) -> _Outcome:
 
 
 def _portable(exc: Exception) -> Exception:
-    """The error, with the worker's traceback as a note, as it will arrive."""
+    """The error, with the worker's traceback as a note, as it will arrive
+    (one that does not pickle: its type and message in an Exception, or a
+    RuntimeError where it was one)."""
     note = "Traceback in the worker:\n" + "".join(traceback.format_exc())
     if hasattr(exc, "add_note"):
         exc.add_note(note)
     try:
         return pickle.loads(pickle.dumps(exc))
     except Exception:
-        plain = RuntimeError(f"{type(exc).__name__}: {exc}")
+        # the nearest kind that pickles: a RuntimeError stays one (callers
+        # tell an engine's failure by it), anything else is not made one
+        kind = RuntimeError if isinstance(exc, RuntimeError) else Exception
+        plain = kind(f"{type(exc).__name__}: {exc}")
         if hasattr(plain, "add_note"):
             plain.add_note(note)
         return plain

@@ -846,14 +846,19 @@ def _kfold(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         outcomes = run_tasks(tasks, keys=keys, label="fold", errors="return", **run)
-    out, unavailable = {}, {}
+    out, unavailable, unconverged = {}, {}, {}
     for i, k in enumerate(ks):
         mine = outcomes[i * folds : (i + 1) * folds]
         failed = [(f, o) for f, o in enumerate(mine) if isinstance(o, BaseException)]
         if failed:
             f, err = failed[0]
             if not isinstance(err, (StanmixInputError, RuntimeError)):
-                raise err
+                name = f"fold {f} of K={k}"
+                raise FitFailedError(
+                    f"the K-fold fit of {name} failed: {type(err).__name__}: {err}",
+                    {name: err},
+                    [None if isinstance(o, BaseException) else o for o in mine],
+                ) from err
             unavailable[k] = (
                 f"K-fold cross-validation failed in fold {f} "
                 f"({type(err).__name__}: {err}); the estimate stays PSIS-LOO, "
@@ -861,41 +866,41 @@ def _kfold(
             )
             continue
         elpd = np.empty(counted.size)
-        for f, values in enumerate(mine):
+        for f, (values, _) in enumerate(mine):
             elpd[fold_of == f] = values
         out[k] = elpd
-    said, unconverged = _fold_warnings(caught, folds)
-    return out, unavailable, said, unconverged
+        missed = sum(not converged for _, converged in mine)
+        if missed:
+            unconverged[k] = missed
+    return out, unavailable, _fold_warnings(caught, folds), unconverged
 
 
 #: How the fits run through run_tasks prefix their warnings.
 _FOLD_WARNING = re.compile(r"fold (\d+) of K=(\d+): (.*)", re.DOTALL)
+#: A warning's pointer to the fitted model's attributes, which a fold fit,
+#: not kept, does not have.
+_FOLD_POINTER = re.compile(r" The figures of every parameter are in \w+\.\w+\.$")
 
 
-def _fold_warnings(
-    caught: Sequence, folds: int
-) -> tuple[list[tuple[str, type]], dict[int, int]]:
+def _fold_warnings(caught: Sequence, folds: int) -> list[tuple[str, type]]:
     """The fold fits' warnings, one per K and category: how many of the
     folds warned, and the first fold's message (a K-fold sweep of short
-    chains would otherwise repeat each warning for every fold); other
-    warnings as they were. A fold's warning that the filters in force
-    ignore, as the fit raised it, is left out. Second, per K, how many of
-    its fold fits did not converge (whatever the filters)."""
+    chains would otherwise repeat each warning for every fold), less any
+    pointer to the fold fit's attributes (it is not kept); other warnings
+    as they were. A fold's warning that the filters in force ignore, as the
+    fit raised it, is left out."""
     first: dict[tuple[int, type], tuple[int, str]] = {}
     warned: dict[tuple[int, type], set[int]] = {}
-    unconverged: dict[int, set[int]] = {}
     others = []
     for w in caught:
         match = _FOLD_WARNING.match(str(w.message))
         if match is None:
             others.append((str(w.message), w.category))
             continue
-        if issubclass(w.category, ConvergenceWarning):
-            unconverged.setdefault(int(match[2]), set()).add(int(match[1]))
         if ignored_here(match[3], w.category, w.filename, w.lineno):
             continue  # the caller's filters ignore the fit's own warning
         key = (int(match[2]), w.category)
-        first.setdefault(key, (int(match[1]), match[3]))
+        first.setdefault(key, (int(match[1]), _FOLD_POINTER.sub("", match[3])))
         warned.setdefault(key, set()).add(int(match[1]))
     summary = [
         (
@@ -907,16 +912,20 @@ def _fold_warnings(
             first.items(), key=lambda item: item[0][0]
         )
     ]
-    return summary + others, {k: len(f) for k, f in unconverged.items()}
+    return summary + others
 
 
 def _heldout(cls, params, k, cells, train, test, seed, fit):
-    """Log predictive density of the held-out rows under a fit to the rest."""
+    """Log predictive density of the held-out rows under a fit to the rest,
+    and whether that fit converged (its own verdict, from more than one
+    chain, as a K's row has it)."""
     kwargs = {**fit, "log_likelihood": False}
     model = cls(**{**params, "n_components": k}).fit(
         cells.rows(train), seed=seed, **kwargs
     )
-    return model._log_predictive(cells.rows(test))
+    found = model.convergence_
+    converged = found is None or (not found.one_chain and found.converged)
+    return model._log_predictive(cells.rows(test)), converged
 
 
 def _clearly_better(ks: Sequence[int], best: int, pointwise: Mapping) -> list[int]:

@@ -190,6 +190,28 @@ def test_run_tasks_in_processes_keeps_order_errors_and_warnings():
     assert out[8] != os.getpid()
 
 
+def test_an_error_that_does_not_pickle_keeps_its_kind_of_failure():
+    """An error a worker cannot send back arrives as its type and message;
+    an engine's kind (RuntimeError, which select_components keeps as a
+    failed K) only where it was one, so a bug still stops a sweep."""
+
+    class Odd(Exception):
+        def __init__(self, a, b):  # two arguments: does not unpickle
+            super().__init__(f"{a} and {b}")
+
+    class OddRuntime(RuntimeError):
+        def __init__(self, a, b):
+            super().__init__(f"{a} and {b}")
+
+    def fail(kind):
+        raise kind("this", "that")
+
+    out = run_tasks([(fail, (Odd,)), (fail, (OddRuntime,))], n_jobs=2, errors="return")
+    assert type(out[0]) is Exception and str(out[0]) == "Odd: this and that"
+    assert type(out[1]) is RuntimeError
+    assert str(out[1]) == "OddRuntime: this and that"
+
+
 def test_each_task_shows_a_repeated_warning_once_under_its_name():
     def noisy():
         for _ in range(50):

@@ -233,6 +233,22 @@ def test_kfold_that_cannot_be_made_keeps_loo_and_says_why(monkeypatch, unreliabl
         "stopped); the estimate stays PSIS-LOO, unreliable"
     )
 
+    # any other error in a fold fit is raised, naming the fold and the K
+    def broken(cls, params, k, cells, train, test, seed, fit):
+        folds_fitted.append(k)
+        if k == 2 and len(folds_fitted) == 11:
+            raise ZeroDivisionError("a bug")
+        return real_heldout(cls, params, k, cells, train, test, seed, fit)
+
+    monkeypatch.setattr(selection, "_heldout", broken)
+    with warnings.catch_warnings(), pytest.raises(sm.parallel.FitFailedError) as info:
+        warnings.simplefilter("ignore")
+        sm.select_components(X, [1, 2], seed=1, kfold=3, **TINY)
+    assert str(info.value) == (
+        "the K-fold fit of fold 1 of K=2 failed: ZeroDivisionError: a bug"
+    )
+    assert isinstance(info.value.failures["fold 1 of K=2"], ZeroDivisionError)
+
 
 def test_automatic_kfold_has_at_most_one_fold_per_row(monkeypatch, unreliable_loo):
     """With fewer rows than the 5 automatic folds, each row is a fold: no
@@ -792,14 +808,14 @@ def test_a_regressions_kfold_holds_out_responses_and_matches_a_refit(
         "3 of 3 K-fold fits did not converge (see the warnings): the K-fold "
         "elpd is less certain than its se says"
     )
-    elpd = np.concatenate([out for *_, out in folds])
+    elpd = np.concatenate([out for *_, (out, _) in folds])
     assert t.loc[2, "elpd_kfold"] == pytest.approx(elpd.sum(), rel=1e-12)
     assert t.loc[2, "se_kfold"] == pytest.approx(
         np.sqrt(answered.size * elpd.var()), rel=1e-12
     )
     assert sel.models_[2].idata_.log_likelihood.sizes["obs"] == answered.size
 
-    train, test, seed, out = folds[1]
+    train, test, seed, (out, _) = folds[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         refit = sm.RegressionMixture(2, engine="stanli").fit(
@@ -979,16 +995,19 @@ def test_fold_fits_warnings_are_summed_up_per_k():
         for text, category in [
             ("fold 0 of K=2: not converged (R-hat 1.2)", sm.ConvergenceWarning),
             ("fold 2 of K=2: not converged (R-hat 1.3)", sm.ConvergenceWarning),
-            ("fold 1 of K=1: not converged (R-hat 1.1)", sm.ConvergenceWarning),
+            (
+                "fold 1 of K=1: not converged (R-hat 1.1). The figures of every "
+                "parameter are in convergence_.table.",
+                sm.ConvergenceWarning,
+            ),
             ("fold 2 of K=2: 1 of 4 optimizer starts", RuntimeWarning),
             ("something else", UserWarning),
         ]
     ]
-    summary, unconverged = _fold_warnings(caught, 3)
-    assert unconverged == {1: 1, 2: 2}
-    assert summary == [
+    # a fold fit is not kept: its warning does not point at its attributes
+    assert _fold_warnings(caught, 3) == [
         (
-            "K = 1: 1 of 3 K-fold fits warned; fold 1: not converged (R-hat 1.1)",
+            "K = 1: 1 of 3 K-fold fits warned; fold 1: not converged (R-hat 1.1).",
             sm.ConvergenceWarning,
         ),
         (
@@ -1004,9 +1023,38 @@ def test_fold_fits_warnings_are_summed_up_per_k():
     # The caller's filters apply to each fit's warning as it raised it.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="not converged")
-        summary, unconverged = _fold_warnings(caught, 3)
+        summary = _fold_warnings(caught, 3)
     assert [text[:8] for text, _ in summary] == ["K = 2: 1", "somethin"]
-    assert unconverged == {1: 1, 2: 2}  # counted whatever the filters
+
+
+def test_the_note_counts_fold_fits_that_did_not_converge_not_those_that_warned():
+    """Trees cut at depth 3: each of K = 1's three fold fits warns (tree
+    depth hits), but by their own verdicts only fold 1 did not converge
+    (refitted one by one, as the folds are drawn), and the note says 1 of
+    3, not 3 of 3."""
+    from stanmix.parallel import keyed_seed
+
+    data = sm.datasets.mixture_sample([1.0], [[0.0, 0.0]], 1.0, 80, seed=1)
+    X = data.X.copy()
+    X.iloc[0, :] = [9.0, 9.0]  # an outlier: Pareto k above the limit at K = 1
+    settings = dict(chains=2, draws=300, show_progress=False, max_treedepth=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = sm.select_components(X, [1], seed=1, kfold=3, **settings)
+        fold_of = np.random.default_rng(keyed_seed(1, 0)).permutation(np.arange(80) % 3)
+        verdicts = []
+        for f in range(3):
+            fold = sm.Mixture(1).fit(
+                X.iloc[np.flatnonzero(fold_of != f)],
+                seed=keyed_seed(1, 1, f + 1),
+                log_likelihood=False,
+                **settings,
+            )
+            verdicts.append(fold.convergence_.converged)
+            assert not fold.convergence_.sampler_ok  # each one warned
+    assert sel.table_.loc[1, "estimate"] == "kfold"
+    assert verdicts.count(False) == 1
+    assert sel.table_.loc[1, "note"].startswith("1 of 3 K-fold fits did not converge")
 
 
 def test_a_k_with_a_collapsed_component_is_not_chosen():
