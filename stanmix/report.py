@@ -826,8 +826,9 @@ def _separation_section(model) -> list[str]:
 
 
 def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
-    """The selection's rule, table and plot; ``shown`` is the K of the
-    model the rest of the report is about, said when it is not the K chosen."""
+    """The selection's rule, table (with each K's note or error below it) and
+    plot; ``shown`` is the K of the model the rest of the report is about,
+    said when it is not the K chosen."""
     png = _render(selection.plot)
     cols = [
         "elpd",
@@ -842,10 +843,19 @@ def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
         "min_ess_bulk",
         "divergences",
         "converged",
+        "collapsed",
         "fit_seconds",
     ]
     table = selection.table_[[c for c in cols if c in selection.table_]]
     table = table.dropna(axis=1, how="all")  # posterior modes: no elpd
+    # why a K keeps an unreliable estimate, or failed: too long for a cell
+    said = [
+        f"<li>K = {k}: {_e(wording(str(text)))}</li>"
+        for column in ("error", "note")
+        if column in selection.table_
+        for k, text in selection.table_[column].items()
+        if isinstance(text, str) and text
+    ]
     return [
         "<h2>How many components</h2>",
         f"<p>{_e(wording(selection.rule_))}</p>",
@@ -860,6 +870,7 @@ def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
         '<div class="scroll">',
         _frame_html(table),
         "</div>",
+        *(["<ul>", *said, "</ul>"] if said else []),
         _figure(png, _selection_caption(selection)),
     ]
 

@@ -731,6 +731,15 @@ def test_report_selection_caption_of_an_optimize_sweep():
     )
     assert "one-SE bars" not in text
     assert "not the K the rule chose" not in text
+    assert "<ul>" not in text.split("How many components")[1].split("<figure")[0]
+    # A K's note (why its estimate is unreliable, say) is shown below the
+    # table, and whether it collapsed is a column of it.
+    selection.table_["note"] = ["", "K-fold cross-validation was not run: <why>"]
+    part = render_report(selection.models_[selection.best_], selection=selection)
+    part = part.split("How many components")[1].split("<figure")[0]
+    assert "<th>collapsed</th>" in part
+    assert "<li>K = 2: K-fold cross-validation was not run: &lt;why&gt;</li>" in part
+    assert "<li>K = 1" not in part
     # Another K of the sweep: the page says it is not the one chosen.
     other = 3 - selection.best_
     text = render_report(selection.models_[other], selection=selection)
