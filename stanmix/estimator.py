@@ -464,6 +464,15 @@ class Mixture:
         seed = check_fit_settings(**settings)
         method, adaptation = settings["method"], settings["adaptation"]
         engine = get_engine(self.engine)
+        misplaced = sorted(set(engine_options) & set(self.get_params()))
+        if misplaced:  # a constructor setting passed to fit
+            name = misplaced[0]
+            value = engine_options[name]
+            raise StanmixInputError(
+                f"{name} is a setting of the estimator, not of fit: "
+                f"{type(self).__name__}(..., {name}={value!r}), or "
+                f"model.set_params({name}={value!r}) before fit"
+            )
         check.known_keys(
             f"option(s) for method={method!r} on engine {engine.name!r}:",
             engine_options,
@@ -1462,7 +1471,7 @@ class Mixture:
                 family, self.cells_.rows(rows), _flatten(params)
             ).reshape(c, n_draws, rows.size, k)
         reference = None
-        if self.map_ is not None:
+        if self.map_ is not None and method != "order":
             variables, _, _ = self._posterior_out(
                 *family.to_posterior(self.map_, self.cells_.columns)
             )

@@ -1000,7 +1000,7 @@ def relabel_idata(
         it gives. ``"stephens"`` and ``"ecr"`` find their labelling as usual
         and then apply the one global relabelling whose posterior medians
         best match it. ``"ecr"`` also takes ``{"allocations": (N,)}`` or
-        ``{"membership": (N, K)}`` as its reference allocation. Not used by
+        ``{"membership": (N, K)}`` as its reference allocation. Refused by
         ``"order"``. Default: a pivot draw (the highest ``lp`` in
         ``sample_stats`` when present, see :func:`reference_permutations`),
         with chain 0's most common labelling kept.
@@ -1012,7 +1012,7 @@ def relabel_idata(
         more dim whose entries sum to 1, or log-sum-exp to 0, over components),
         if there is exactly one.
     order_by : str or (str, coordinate), optional
-        For ``"order"``: the variable to sort by and, for a variable with one
+        For ``"order"`` only: the variable to sort by and, for a variable with one
         more dim, the coordinate: an ``int`` is a position along that dim, any
         other value a coordinate label. Default: ``"mu"`` (coordinate 0).
     var_names : sequence of str, optional
@@ -1054,6 +1054,16 @@ def relabel_idata(
     if method not in _METHODS:
         raise StanmixInputError(
             f"unknown method {method!r}; use one of {', '.join(map(repr, _METHODS))}."
+        )
+    if order_by is not None and method != "order":
+        raise StanmixInputError(
+            f"order_by applies to method='order' only, not {method!r}; leave it "
+            "out, or use method='order'"
+        )
+    if reference is not None and method == "order":
+        raise StanmixInputError(
+            "reference is not used by method='order', which sorts every draw by "
+            "order_by; leave it out, or use another method"
         )
     if not hasattr(idata, "groups") or "posterior" not in idata.groups():
         raise StanmixInputError(

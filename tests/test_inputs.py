@@ -247,6 +247,11 @@ def fit_mixture(X, **kwargs):
             "'tune' (here: warmup=), 'target_accept' (here: adapt_delta=)",
         ),
         (
+            lambda: sm.Mixture(2).fit(Y, method="optimize", relabel="order"),
+            "relabel is a setting of the estimator, not of fit: Mixture(..., "
+            "relabel='order'), or model.set_params(relabel='order') before fit",
+        ),
+        (
             lambda: fit_normal(Y, method="optimize", chians=2),
             "method='optimize' on engine 'stanli': 'chians'; valid: iter",
         ),

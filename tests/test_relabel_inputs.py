@@ -509,6 +509,16 @@ CASES = [
         r"pass only its name",
         "idata-order-by-coordinate-for-plain-variable",
     ),
+    bad(
+        lambda: relabel_idata(small_idata(), "reference", order_by="mu"),
+        r"order_by applies to method='order' only, not 'reference'",
+        "idata-order-by-without-order",
+    ),
+    bad(
+        lambda: relabel_idata(small_idata(), "order", reference={"mu": [0, 1]}),
+        r"reference is not used by method='order'",
+        "idata-reference-with-order",
+    ),
 ]
 
 
