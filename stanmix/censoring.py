@@ -1076,9 +1076,15 @@ def cell_table(
                     f"; got an array shaped {interval.shape}, whose last axis "
                     "looks like (low, high): pass np.moveaxis(interval, -1, 0)"
                 )
+            elif pair and len(interval) == shape[0]:
+                got = (
+                    f"; got {len(interval)} entries, one per row: for per-row "
+                    "(low, high) pairs pass tuple(zip(*pairs))"
+                )
             raise StanmixInputError(
-                "interval must be a pair (low, high) of per-cell bound arrays, "
-                f"or one array stacking them on its first axis, shaped (2, N, D){got}"
+                "interval must be a pair (lows, highs): every cell's lower "
+                "bound, then every cell's upper bound, each shaped as the data "
+                f"(or one array stacking them, shaped (2, N, D)){got}"
             )
         ilo = _per_cell(interval[0], "interval low", shape, columns, index)
         ihi = _per_cell(interval[1], "interval high", shape, columns, index)

@@ -704,7 +704,9 @@ class Mixture:
             Censoring, as :func:`stanmix.censoring.cell_table` takes it:
             detection limits (a number, ``{column: limit}`` or per-cell
             array; cells recorded at the limit are censored), a boolean
-            mask of censored cells, or per-cell ``(low, high)`` bounds.
+            mask of censored cells, or interval bounds ``(lows, highs)``:
+            every cell's lower bound, then every cell's upper bound, each
+            shaped as ``X`` (NaN in both where a cell has none).
         **engine_options
             Extra options of the engine for this method, e.g.
             ``max_treedepth`` or ``thin`` for NUTS, ``tol_rel_obj`` for ADVI,

@@ -165,7 +165,7 @@ class RegressionMixture(Mixture):
         predictor.
     ordered : bool
         ``False`` fits the plain, label-switching model; stanmix then
-        relabels the draws.
+        relabels the draws (``order_by`` applies only when ``True``).
     engine, standardize, relabel, hdi_prob
         As for :class:`stanmix.Mixture`. With ``standardize`` (default) the
         response and each covariate are fitted as (value - mean) / sd, and
@@ -318,6 +318,13 @@ class RegressionMixture(Mixture):
             raise StanmixInputError(
                 f"order_by must be 'intercept' or a predictor's name, got "
                 f"{self.order_by!r}"
+            )
+        if not self.ordered and self.order_by != "intercept":
+            raise StanmixInputError(
+                f"order_by={self.order_by!r} orders the lines only with "
+                "ordered=True; with ordered=False the draws are relabelled "
+                "instead (the relabel setting): leave order_by out, or set "
+                "ordered=True"
             )
         options = self.family_options
         if options is not None and not isinstance(options, dict):
@@ -729,8 +736,9 @@ class RegressionMixture(Mixture):
             plus ``"w"``, ``"nu"``, ``"gamma0"``, ``"gamma"`` optionally),
             engine options, and the response's censoring: ``lower_limit``,
             ``upper_limit`` (a number, ``{response: number}`` or one value per
-            row), ``censored`` (a boolean per row) and ``interval`` (per-row
-            ``(low, high)``).
+            row), ``censored`` (a boolean per row) and ``interval``
+            (``(lows, highs)``: every row's lower bound, then every row's
+            upper bound; per-row pairs are ``tuple(zip(*pairs))``).
 
         Returns
         -------
@@ -960,7 +968,9 @@ class RegressionMixture(Mixture):
         """Log posterior predictive density of each (x, y) pair (N,): of the
         response given the predictors, as :meth:`Mixture.score_samples`,
         with ``X``, ``y``, ``response`` and the censoring as in
-        :meth:`predict_proba`."""
+        :meth:`predict_proba`. Unlike a :class:`Mixture`'s row of missing
+        cells, which scores 0, a row without a response is refused: the
+        score is the density of a response."""
         self._check_fitted()
         cells = self.new_cells(X, y, response=response, **censoring)
         missing = np.flatnonzero(cells.kind[:, 0] == MISSING)

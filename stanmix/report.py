@@ -668,8 +668,13 @@ def _membership_section(model, png: str) -> list[str]:
     # By row position: the data's index may repeat a label.
     labels, mean, lower, upper = membership_arrays(model)
     p_max = mean.max(axis=1)
-    n_uncertain = int((p_max < plots.UNCERTAIN_BELOW).sum())
-    order = np.argsort(p_max, kind="stable")[:N_UNCERTAIN_ROWS]
+    # a row with every fitted cell missing (a regression's row without a
+    # response) has the weights for its membership: nothing to be unsure of
+    informed = (model.cells_.kind != MISSING).any(axis=1)
+    n_uncertain = int((informed & (p_max < plots.UNCERTAIN_BELOW)).sum())
+    candidates = np.flatnonzero(informed)
+    order = candidates[np.argsort(p_max[candidates], kind="stable")]
+    order = order[:N_UNCERTAIN_ROWS]
     table = pd.DataFrame(
         {
             "observation": list(labels[order]),
@@ -698,9 +703,15 @@ def _membership_section(model, png: str) -> list[str]:
             f"Membership probabilities with {hdi} HDIs.",
         )
     )
+    blank = len(mean) - candidates.size
+    left_out = (
+        f" ({blank} with no value, whose membership is the weights, left out)"
+        if blank
+        else ""
+    )
     return [
-        f"<p>{n_uncertain} of {len(mean)} observations have a largest "
-        f"membership probability below {plots.UNCERTAIN_BELOW:g}. The "
+        f"<p>{n_uncertain} of {candidates.size} observations{left_out} have a "
+        f"largest membership probability below {plots.UNCERTAIN_BELOW:g}. The "
         f"{len(order)} least certain, with {each}:</p>",
         '<div class="scroll">',
         _frame_html(table, index=False),

@@ -1296,6 +1296,12 @@ def test_interval_bounds_stacked_in_one_array_are_a_pair():
     assert stacked.kind[0, 0] == 3 and stacked.upper[0, 0] == 2.0
     with pytest.raises(sm.StanmixInputError, match="must be a pair"):
         cell_table(df, interval=np.stack([low, high, high]))
+    # per-row (low, high) pairs: said how to turn them around
+    pairs = [(0.0, 2.0), (np.nan, np.nan), (np.nan, np.nan)]
+    with pytest.raises(sm.StanmixInputError, match=r"tuple\(zip\(\*pairs\)\)"):
+        cell_table(df[["x"]], interval=pairs)
+    turned, _ = cell_table(df[["x"]], interval=tuple(zip(*pairs, strict=True)))
+    assert turned.kind[0, 0] == 3 and turned.upper[0, 0] == 2.0
     last = np.stack([low, high], axis=-1)  # (N, D, 2): says how to restack
     with pytest.raises(sm.StanmixInputError, match="shaped \\(3, 2, 2\\), whose last"):
         cell_table(df, interval=last)

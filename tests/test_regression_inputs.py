@@ -182,6 +182,10 @@ def test_bad_data_is_refused_before_any_stan_call(change, call, message):
         ({"predictors": ["x1", "y"]}, "predictors names the response 'y'; leave it"),
         ({"weights_from": ["y"]}, "weights_from names the response 'y'; leave it"),
         ({"order_by": "age"}, "order_by='age' is neither 'intercept' nor a"),
+        (
+            {"order_by": "x1", "ordered": False},
+            "order_by='x1' orders the lines only with ordered=True",
+        ),
         ({"errors": "cauchy"}, "errors"),
         ({"prior_slope_scale": -1.0}, "prior_slope_scale"),
         ({"family_options": {"predictors": (0,)}}, "set by RegressionMixture's own"),

@@ -815,3 +815,19 @@ def test_the_data_line_quotes_a_column_name_holding_a_comma():
     assert _data_line(cells) == (
         '2 observations of 2 columns ("Pb, ppb", Cd); every cell observed.'
     )
+
+
+def test_rows_without_a_response_are_not_listed_as_uncertain():
+    """A regression's row with no response has the weights for its
+    membership: neither counted nor listed among the least certain."""
+    data = sm.datasets.regressions(120, seed=1)
+    index = pd.Index([f"r{i}" for i in range(120)])
+    X, y = data.X.set_axis(index), data.y.set_axis(index)
+    y.iloc[:5] = np.nan
+    model = sm.RegressionMixture(2, engine="stanli")
+    model.fit(X, y, method="optimize", seed=1)
+    part = render_report(model).split("least certain observations")[1]
+    part = part.split("<figure")[0]
+    listed = re.findall(r"<td>(r\d+)</td>", part)
+    assert listed and not {"r0", "r1", "r2", "r3", "r4"} & set(listed)
+    assert "of 115 observations (5 with no value, whose membership is" in part

@@ -39,7 +39,9 @@ _CHOICE = re.compile(
     r"\b(method|engine|family|covariance|errors|algorithm)='([a-z_]+)'"
 )
 _COMPONENTS = re.compile(r"\bn_components=(\d+)")
-_ANCHOR = re.compile(r"""\banchor_dim=(?:'([^']*)'|"([^"]*)")""")
+#: A column named in advice: the anchor, or what orders regression lines.
+_ORDERING = re.compile(r"""\b(anchor_dim|order_by)=(?:'([^']*)'|"([^"]*)")""")
+_ORDERING_FLAG = {"anchor_dim": "--anchor", "order_by": "--order-by"}
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
 #: A message about one K of a sweep (select), and where its figures are.
 _SWEPT = re.compile(r"K=\d+: ")
@@ -80,16 +82,18 @@ _PYTHON_ONLY = (
 )
 
 
-def _anchor_flag(column: str) -> str:
-    """--anchor with a column name as a shell would take it.
+def _column_flag(flag: str, column: str) -> str:
+    """``flag`` with a column name as a shell would take it.
 
-    >>> _anchor_flag("y"), _anchor_flag("Cd ppb"), _anchor_flag("-x")
-    ('--anchor y', "--anchor 'Cd ppb'", '--anchor=-x')
+    >>> _column_flag("--anchor", "y"), _column_flag("--anchor", "Cd ppb")
+    ('--anchor y', "--anchor 'Cd ppb'")
+    >>> _column_flag("--order-by", "-x")
+    '--order-by=-x'
     """
     import shlex
 
     quoted = shlex.quote(column)
-    return f"--anchor={quoted}" if column.startswith("-") else f"--anchor {quoted}"
+    return f"{flag}={quoted}" if column.startswith("-") else f"{flag} {quoted}"
 
 
 def _as_flags(text: str) -> str:
@@ -108,6 +112,8 @@ def _as_flags(text: str) -> str:
     '--components/-k 5 is larger; or use --engine stanli'
     >>> _as_flags("order by it with anchor_dim='y'.")
     'order by it with --anchor y.'
+    >>> _as_flags("ordered (order_by='intercept'): order by it with order_by='x'.")
+    'ordered (--order-by intercept): order by it with --order-by x.'
     >>> _as_flags("kfold must be at most 38, got kfold=39: use kfold=38 or fewer")
     '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
     >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
@@ -130,7 +136,12 @@ def _as_flags(text: str) -> str:
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
     text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
     text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)
-    text = _ANCHOR.sub(lambda m: _anchor_flag(m[1] if m[1] is not None else m[2]), text)
+    text = _ORDERING.sub(
+        lambda m: _column_flag(
+            _ORDERING_FLAG[m[1]], m[2] if m[2] is not None else m[3]
+        ),
+        text,
+    )
     return _KEYWORD.sub(flag, text)
 
 
