@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -232,6 +233,63 @@ def test_cmdstan_penalized_mle_and_all_methods_run():
         y, method="optimize", seed=1, jacobian=False
     )
     assert "penalized" in m.idata_.posterior.attrs["point_estimate"]
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_starts_programs_with_parameters_of_no_size():
+    """A mixture of regressions with constant weights (no gate rows) and a
+    mixture of known scales declare parameters with no entries; their
+    inits, written as JSON's [], lose a dim CmdStan checks, so they are
+    left out. Both fit, and agree with stanli's mode."""
+    data = sm.datasets.regressions(150, seed=1)
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(-2, 1, 100), rng.normal(2, 1, 100)]
+    for make, X, y in (
+        (lambda e: sm.RegressionMixture(2, engine=e), data.X, data.y),
+        (lambda e: sm.NormalMixture(2, sigma=1.0, engine=e), x, None),
+    ):
+        fits = {
+            name: make(name).fit(X, y, method="optimize", seed=1)
+            for name in ("cmdstan", "stanli")
+        }
+        np.testing.assert_allclose(
+            fits["cmdstan"].means_, fits["stanli"].means_, atol=1e-3
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sm.ConvergenceWarning)
+        model = sm.RegressionMixture(2, engine="cmdstan").fit(
+            data.X, data.y, seed=1, chains=2, warmup=100, draws=100
+        )
+    assert model.engine_ == "cmdstan" and model.coef_.shape == (2, 1)
+
+
+@needs_cmdstan
+@pytest.mark.cmdstan
+def test_cmdstan_nuts_from_another_thread_adapts_its_metric_in_warmup():
+    """The Laplace metric takes its curvature from stanli, which runs only
+    on the thread that loaded it; a CmdStan fit on another thread, with
+    the default adaptation, adapts the metric in warmup instead."""
+    import threading
+
+    X = sm.datasets.blobs(150, seed=2).X.iloc[:, :2]
+    settings = dict(seed=1, chains=2, draws=100, show_progress=False)
+    sm.Mixture(2, engine="cmdstan").fit(X, **settings)  # stanli loads here
+    out = {}
+
+    def work():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", sm.ConvergenceWarning)
+                out["model"] = sm.Mixture(2, engine="cmdstan").fit(X, **settings)
+        except Exception as err:  # reported below
+            out["error"] = err
+
+    thread = threading.Thread(target=work, name="worker")
+    thread.start()
+    thread.join()
+    assert "error" not in out, out.get("error")
+    assert out["model"].adaptation_ == "windowed"
 
 
 @needs_cmdstan

@@ -31,8 +31,10 @@ def _ours(module: str) -> bool:
     return module == "stanmix" or module.startswith("stanmix.")
 
 
+#: A Python keyword in advice (not in a CmdStan command a message quotes,
+#: whose arguments read "random seed=...").
 _KEYWORD = re.compile(
-    r"\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
+    r"(?<!random )\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
 )
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
 _CHOICE = re.compile(
@@ -102,6 +104,8 @@ def _as_flags(text: str) -> str:
 
     >>> _as_flags("run chains=2 or more, or more draws (draws=, warmup=)")
     'run --chains 2 or more, or more draws (--draws, --warmup)'
+    >>> _as_flags("CmdStan ran: sample num_chains=2 ... random seed=8")
+    'CmdStan ran: sample num_chains=2 ... random seed=8'
     >>> _as_flags("adapt_delta=0.95 tunes it; init='map' has no flag")
     "--adapt-delta 0.95 tunes it; init='map' has no flag"
     >>> _as_flags("pass lower_limit={'y': 0.8} to censor them")

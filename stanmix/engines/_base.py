@@ -111,6 +111,11 @@ VARIATIONAL_OPTIONS = frozenset(
 )
 
 
+class LaplaceUnavailableError(RuntimeError):
+    """The engine cannot compute the Laplace covariance here; the message
+    says why (NUTS then adapts its metric in warmup instead)."""
+
+
 class Engine(abc.ABC):
     """What stanmix needs from a Stan engine.
 
@@ -197,7 +202,8 @@ class Engine(abc.ABC):
         the covariance is ``inv(-H)`` of the log density, Jacobian included,
         on the unconstrained scale in Stan's parameter order: the inverse
         metric that NUTS would otherwise estimate during warmup. None where
-        ``-H`` is not positive definite.
+        ``-H`` is not positive definite; :class:`LaplaceUnavailableError`
+        where it cannot be computed here.
         """
 
     @abc.abstractmethod

@@ -25,6 +25,7 @@ from stanmix.engines._base import (
     VARIATIONAL_OPTIONS,
     Engine,
     EngineResult,
+    LaplaceUnavailableError,
     sampler_stats,
 )
 from stanmix.engines._columns import unflatten
@@ -284,6 +285,48 @@ def adaptation_settings(
     return settings
 
 
+@contextlib.contextmanager
+def _without_run_files():
+    """CmdStan's own error text, without cmdstanpy's listing of the run's
+    files (removed with their temporary folder by then) and its advice to
+    pass ``show_console``, which is not stanmix's.
+
+    >>> with _without_run_files():  # doctest: +ELLIPSIS
+    ...     raise RuntimeError("Error during sampling:\\nbad init\\n"
+    ...                        "Command and output files:\\nRunSet: ...")
+    Traceback (most recent call last):
+    ...
+    RuntimeError: Error during sampling:
+    bad init
+    """
+    try:
+        yield
+    except RuntimeError as err:
+        text = str(err)
+        cut = text.find("\nCommand and output files:")
+        if cut < 0:
+            raise
+        raise RuntimeError(text[:cut]) from err
+
+
+def init_file_values(init):
+    """Inits as CmdStan reads them: each init's zero-size entries left out.
+    JSON writes an empty array as ``[]``, one dim, which CmdStan refuses
+    for a parameter declared with more (a matrix with no rows), and there
+    is nothing in it to start.
+
+    >>> init_file_values({"mu": np.zeros(2), "gamma_rest": np.empty((0, 0))})
+    {'mu': array([0., 0.])}
+    >>> init_file_values(None) is None
+    True
+    """
+    if init is None:
+        return None
+    if isinstance(init, Mapping):
+        return {name: value for name, value in init.items() if np.size(value)}
+    return [init_file_values(one) for one in init]
+
+
 class CmdStanEngine(Engine):
     """Runs the programs with CmdStan: L-BFGS, ADVI, Pathfinder, NUTS."""
 
@@ -381,11 +424,14 @@ class CmdStanEngine(Engine):
         self._model(stan_file, threads=threads)
 
     def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
-        with tempfile.TemporaryDirectory(prefix="stanmix-optimize-") as out:
+        with (
+            _without_run_files(),
+            tempfile.TemporaryDirectory(prefix="stanmix-optimize-") as out,
+        ):
             fit = self._model(stan_file).optimize(
                 data=dict(data),
                 seed=int(seed),
-                inits=None if init is None else dict(init),
+                inits=init_file_values(init),
                 algorithm="lbfgs",
                 jacobian=bool(jacobian),
                 iter=int(iter),
@@ -429,12 +475,15 @@ class CmdStanEngine(Engine):
             # CmdStan's eta search may override.
             options["adapt_engaged"] = False
         model = self._model(stan_file)
-        with tempfile.TemporaryDirectory(prefix="stanmix-advi-") as out:
+        with (
+            _without_run_files(),
+            tempfile.TemporaryDirectory(prefix="stanmix-advi-") as out,
+        ):
             try:
                 model.variational(
                     data=dict(data),
                     seed=int(seed),
-                    inits=None if init is None else dict(init),
+                    inits=init_file_values(init),
                     algorithm=algorithm,
                     draws=int(draws),
                     require_converged=False,
@@ -497,7 +546,13 @@ class CmdStanEngine(Engine):
         # unconstrained parameters are in the same order.
         from stanmix.engines.registry import get_engine
 
-        return get_engine("stanli").laplace_covariance(stan_file, data, point)
+        try:
+            return get_engine("stanli").laplace_covariance(stan_file, data, point)
+        except EngineUnavailableError as err:
+            raise LaplaceUnavailableError(
+                "the Laplace metric of a CmdStan fit takes its curvature from "
+                f"the embedded engine, which cannot run here ({err})"
+            ) from err
 
     def sample(
         self,
@@ -526,14 +581,14 @@ class CmdStanEngine(Engine):
             warmup=warmup,
             adapt_engaged=adapt_engaged,
         )
-        if isinstance(inits, Mapping):
-            inits = dict(inits)
-        elif inits is not None:
-            inits = [dict(i) for i in inits]
+        inits = init_file_values(inits)
         if options.get("inv_metric") is not None:
             options["inv_metric"] = np.asarray(options["inv_metric"])
         options.setdefault("parallel_chains", min(int(chains), os.cpu_count() or 1))
-        with tempfile.TemporaryDirectory(prefix="stanmix-sample-") as out:
+        with (
+            _without_run_files(),
+            tempfile.TemporaryDirectory(prefix="stanmix-sample-") as out,
+        ):
             if pathfinder_init:
                 pathfinder = model.pathfinder(
                     data=dict(data), seed=int(seed), sig_figs=SIG_FIGS, output_dir=out

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stanmix._validation import float_array
+from stanmix.engines._base import LaplaceUnavailableError
 from stanmix.exceptions import StanmixInputError
 
 METRICS = ("auto", "dense_e", "diag_e", "unit_e")
@@ -338,13 +339,13 @@ def plan_nuts(
     said: list[str] = []
     notes: list[str] = []
     if adaptation == "laplace":
-        covariance = None if laplace is None else laplace()
+        reason = "the log density's curvature at the MAP is not positive definite"
+        try:
+            covariance = None if laplace is None else laplace()
+        except LaplaceUnavailableError as err:
+            covariance, reason = None, str(err)
         if covariance is None:
-            message = (
-                "no posterior mode was found"
-                if laplace is None
-                else "the log density's curvature at the MAP is not positive definite"
-            ) + (
+            message = ("no posterior mode was found" if laplace is None else reason) + (
                 ", so the Laplace approximation gives no metric; Stan's "
                 "windowed adaptation is used instead"
             )
