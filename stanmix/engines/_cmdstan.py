@@ -309,6 +309,88 @@ def _without_run_files():
         raise RuntimeError(text[:cut]) from err
 
 
+def simplex_parameters(program: str) -> list[str]:
+    """The names of the simplexes declared in a program's parameters block.
+
+    >>> simplex_parameters(
+    ...     "data { simplex[3] d; }\\nparameters {\\n  simplex[K] w;\\n"
+    ...     "  real mu;\\n}\\ntransformed parameters { simplex[K] v = w; }")
+    ['w']
+    """
+    block = re.search(r"(?<!transformed )\bparameters\s*\{(.*?)\n\}", program, re.S)
+    if block is None:
+        return []
+    return re.findall(r"^\s*simplex\[[^\]]*\]\s+(\w+)\s*;", block[1], re.M)
+
+
+def stick_breaking(y: np.ndarray) -> np.ndarray:
+    """The simplex of unconstrained values ``y`` (K - 1) under CmdStan
+    2.35's stick-breaking transform: z_k = logistic(y_k - log(K - k)),
+    w_k = z_k (1 - w_1 - ... - w_{k-1}), w_K the rest (so y = 0 is the
+    uniform simplex).
+
+    >>> np.round(stick_breaking(np.array([-np.log(2), np.log(0.6)])), 6).tolist()
+    [0.2, 0.3, 0.5]
+    """
+    k = y.size + 1
+    z = 1 / (1 + np.exp(-(y - np.log(k - np.arange(1, k)))))
+    w = np.empty(k)
+    left = 1.0
+    for i, share in enumerate(z):
+        w[i] = share * left
+        left -= w[i]
+    w[-1] = left
+    return w
+
+
+def stick_breaking_inverse(w: np.ndarray) -> np.ndarray:
+    """CmdStan 2.35's unconstrained values of the simplex ``w`` (the inverse
+    of :func:`stick_breaking`).
+
+    >>> np.round(stick_breaking_inverse(np.array([0.2, 0.3, 0.5])), 4).tolist()
+    [-0.6931, -0.5108]
+    """
+    k = w.size
+    left = 1 - np.concatenate([[0.0], np.cumsum(w[:-2])])
+    z = w[:-1] / left
+    return np.log(z / (1 - z)) + np.log(k - np.arange(1, k))
+
+
+#: Step of the central differences between the two charts of a simplex.
+CHART_STEP = 1e-5
+
+
+def simplex_chart_change(unconstrain, point, simplexes, size) -> np.ndarray:
+    """The Jacobian (size x size) from another engine's unconstrained values
+    to CmdStan 2.35's at ``point``, where the two differ only in the charts
+    of the ``simplexes`` (the embedded engine's isometric log-ratio against
+    CmdStan's stick-breaking); ``unconstrain`` gives the other engine's
+    values of a point. A covariance on the other engine's scale maps to
+    CmdStan's as J C J^T. Identity where there is no simplex of two or more.
+    """
+    chart = np.eye(size)
+    for name in simplexes:
+        w = np.asarray(point[name], dtype=float).ravel()
+        if w.size < 2:
+            continue
+        y = stick_breaking_inverse(w)
+        columns = []
+        for j in range(y.size):
+            step = np.zeros(y.size)
+            step[j] = CHART_STEP
+            ends = [
+                unconstrain({**point, name: stick_breaking(y + sign * step)})
+                for sign in (1, -1)
+            ]
+            columns.append((ends[0] - ends[1]) / (2 * CHART_STEP))
+        other_by_ours = np.stack(columns, axis=1)  # d(other) / d(CmdStan's)
+        rows = np.flatnonzero(np.abs(other_by_ours).max(axis=1) > 0)
+        if rows.size != y.size:
+            raise RuntimeError(f"cannot place simplex {name!r} in the metric")
+        chart[np.ix_(rows, rows)] = np.linalg.inv(other_by_ours[rows])
+    return chart
+
+
 def init_file_values(init):
     """Inits as CmdStan reads them: each init's zero-size entries left out.
     JSON writes an empty array as ``[]``, one dim, which CmdStan refuses
@@ -546,13 +628,23 @@ class CmdStanEngine(Engine):
         # unconstrained parameters are in the same order.
         from stanmix.engines.registry import get_engine
 
+        stanli = get_engine("stanli")
         try:
-            return get_engine("stanli").laplace_covariance(stan_file, data, point)
+            covariance = stanli.laplace_covariance(stan_file, data, point)
+            if covariance is None:
+                return None
+            chart = simplex_chart_change(
+                lambda values: stanli.unconstrain(stan_file, data, values),
+                point,
+                simplex_parameters(Path(stan_file).read_text(encoding="utf-8")),
+                covariance.shape[0],
+            )
         except EngineUnavailableError as err:
             raise LaplaceUnavailableError(
                 "the Laplace metric of a CmdStan fit takes its curvature from "
                 f"the embedded engine, which cannot run here ({err})"
             ) from err
+        return chart @ covariance @ chart.T
 
     def sample(
         self,

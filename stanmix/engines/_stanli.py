@@ -252,9 +252,14 @@ class StanliEngine(Engine):
         )
 
     def laplace_covariance(self, stan_file, data, point):
+        mode = self.unconstrain(stan_file, data, point)
+        return laplace_covariance(self._model(stan_file, data).log_prob_grad, mode)
+
+    def unconstrain(self, stan_file, data, point) -> np.ndarray:
+        """``point``'s constrained parameter values on this engine's
+        unconstrained scale, in the program's parameter order."""
         model = self._model(stan_file, data)
-        mode = np.asarray(model.unconstrain(_jsonable(point)), dtype=float)
-        return laplace_covariance(model.log_prob_grad, mode)
+        return np.asarray(model.unconstrain(_jsonable(point)), dtype=float)
 
     def sample(
         self,
