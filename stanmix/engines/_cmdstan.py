@@ -373,7 +373,10 @@ def simplex_chart_change(unconstrain, point, simplexes, size) -> np.ndarray:
         w = np.asarray(point[name], dtype=float).ravel()
         if w.size < 2:
             continue
-        y = stick_breaking_inverse(w)
+        with np.errstate(divide="ignore"):
+            y = stick_breaking_inverse(w)
+        if not np.isfinite(y).all():
+            continue  # a weight of 0 exactly: no chart there; left as it is
         columns = []
         for j in range(y.size):
             step = np.zeros(y.size)
@@ -625,7 +628,8 @@ class CmdStanEngine(Engine):
     def laplace_covariance(self, stan_file, data, point):
         # CmdStan evaluates gradients only one process call at a time; the
         # curvature of the same program comes from the embedded engine, whose
-        # unconstrained parameters are in the same order.
+        # unconstrained parameters are in the same order, on the same charts
+        # but the simplexes', which are carried over to CmdStan's.
         from stanmix.engines.registry import get_engine
 
         stanli = get_engine("stanli")
