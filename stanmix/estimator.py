@@ -1743,7 +1743,8 @@ class Mixture:
                         for d, i in zip(da.dims, idx, strict=True)
                     ]
                     rows[f"{name}[{', '.join(labels)}]"] = float(da.values[idx])
-            return pd.DataFrame({"mode": pd.Series(rows)}).drop(self._fixed_entries())
+            fixed = self.family_.fixed_entries(self.idata_.posterior)
+            return pd.DataFrame({"mode": pd.Series(rows)}).drop(fixed)
         kind = "all" if self.method_ == "sample" else "stats"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -1759,11 +1760,7 @@ class Mixture:
                     high=1,
                 ),
             )
-        return table.drop(self._fixed_entries())
-
-    def _fixed_entries(self) -> list[str]:
-        """The summary's rows of entries the model fixes (none here)."""
-        return []
+        return table.drop(self.family_.fixed_entries(self.idata_.posterior))
 
     def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:
         """Per-observation membership probabilities with HDIs.

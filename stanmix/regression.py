@@ -813,12 +813,6 @@ class RegressionMixture(Mixture):
         if self._named_covariates:
             self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
-    def _fixed_entries(self) -> list[str]:
-        """Component 0's gate log-odds, fixed at 0 (the reference)."""
-        if not self.design_.weights_from:
-            return []
-        return ["gamma0[0]", *(f"gamma[0, {z}]" for z in self.design_.weights_from)]
-
     def _ordering(self, params):
         """The lines are ordered by their value at the predictors' centre
         (``order_by="intercept"``) or by a predictor's slope."""

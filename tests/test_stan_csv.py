@@ -1066,6 +1066,19 @@ def test_regression_stan_input_is_what_fit_gives_the_engine_and_reads_back(
         assert np.all(np.abs(estimate - np.asarray(truth)) < 4 * sd), name
 
 
+def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
+    """A run of a mixture of regressions whose weights depend on a
+    covariate reads back with the summary fit gives: component 0's gate
+    log-odds, fixed at 0, are not rows of it."""
+    X, y = _two_lines()
+    X["z"] = np.random.default_rng(3).normal(size=len(X))
+    run = sm.RegressionMixture(2, weights_from=["z"]).stan_input(X, y, seed=3)
+    _, model = _run_and_read(run, tmp_path, seed=7)
+    rows = model.summary().index
+    assert "gamma0[0]" not in rows and not any(r.startswith("gamma[0,") for r in rows)
+    assert "gamma0[1]" in rows and any(r.startswith("gamma[1,") for r in rows)
+
+
 def test_stan_input_refuses_what_it_cannot_write(tmp_path):
     X, limit = _detection_limited()
     run = sm.Mixture(2).stan_input(X, lower_limit=limit, seed=1)

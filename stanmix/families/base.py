@@ -156,6 +156,12 @@ class Family(abc.ABC):
     def param_dims(self) -> dict[str, tuple[str, ...]]:
         """Posterior variables and their dims beyond (chain, draw), ``w`` first."""
 
+    def fixed_entries(self, posterior) -> list[str]:
+        """The summary rows (``name[label, ...]``) of posterior entries the
+        model fixes rather than estimates, read from ``posterior``'s
+        coordinates; none by default."""
+        return []
+
     @abc.abstractmethod
     def n_parameters(self, k: int, d: int) -> int:
         """Free parameters of the model (weights included), for BIC."""

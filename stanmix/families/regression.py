@@ -298,6 +298,13 @@ class NormalRegression(Family):
             dims["gamma"] = (COMPONENT, WEIGHT_PREDICTOR)
         return dims
 
+    def fixed_entries(self, posterior) -> list[str]:
+        """Component 0's gate log-odds, fixed at 0 (the others' reference)."""
+        if not self.gated:
+            return []
+        labels = posterior["gamma"].coords[WEIGHT_PREDICTOR].values
+        return ["gamma0[0]", *(f"gamma[0, {label}]" for label in labels)]
+
     def n_parameters(self, k: int, d: int) -> int:
         p, q = len(self.predictors), len(self.weights_from)
         lines = k * (1 + p) + k
