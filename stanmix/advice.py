@@ -152,14 +152,13 @@ def collapsed_components(model: Mixture) -> list[str]:
     if not low.any():
         return []
     tied = {j for j, *_ in tied_columns(cells)}
-    held = None
-    if not tied.issuperset(np.flatnonzero(low.any(axis=0))) and model.family_.joint:
+    untied = not tied.issuperset(np.flatnonzero(low.any(axis=0)))
+    held = means = None
+    if untied and model.family_.joint:
         # rows each component holds, in expectation
         held = model.predict_proba_fitted().sum(axis=0)
-    # a component's mean along each column (a line's, for regressions, is
-    # not one value)
-    means = None
-    if not model.family_.needs_covariates:
+    if untied and not model.family_.needs_covariates:
+        # a component's mean along each column (a line's is not one value)
         means = np.asarray(model.means_, dtype=float).reshape(k, cells.n_dims)
     found = []
     for j, name in enumerate(cells.columns):
