@@ -162,6 +162,8 @@ def collapsed_components(model: Mixture) -> list[str]:
         means = np.asarray(model.means_, dtype=float).reshape(k, cells.n_dims)
     found = []
     for j, name in enumerate(cells.columns):
+        if not low[:, j].any():
+            continue
         if j in tied:
             which = np.flatnonzero(low[:, j])
             note = ""
@@ -169,9 +171,9 @@ def collapsed_components(model: Mixture) -> list[str]:
             few = np.zeros(k, bool)
             if held is not None:
                 few = low[:, j] & (held < cells.n_covariates + 2)
-            seen = cells.values[cells.kind[:, j] == OBSERVED, j]
             repeats = np.zeros(k, int)
             if means is not None:
+                seen = cells.values[cells.kind[:, j] == OBSERVED, j]
                 for c in np.flatnonzero(low[:, j] & ~few):
                     repeats[c] = repeated_at(seen, means[c, j], scales[c, j])
             which = np.flatnonzero(few | (repeats > 0))
