@@ -613,7 +613,36 @@ def _check_field_counts(
             "; every line needs one field per column (leave a field empty for a "
             "missing value: 1,,3)"
         )
+        if count > len(header):
+            message += _split_number_hint(fields)
     raise StanmixInputError(message)
+
+
+def _split_number_hint(fields: list[str]) -> str:
+    """A hint for a line with too many fields where two neighbours read as
+    one number split at a comma (a decimal comma, ``0,5`` or ``<0,5``), or
+    "".
+
+    Examples
+    --------
+    >>> _split_number_hint(["1.2", "<0", "5"])
+    "; '<0,5' (fields 2 and 3) reads like a decimal comma: write it '<0.5'"
+    >>> _split_number_hint(["1", "2", "3"])
+    ''
+    """
+    for j in range(len(fields) - 1):
+        joined = f"{fields[j].strip()},{fields[j + 1].strip()}"
+        if not (_DECIMAL_COMMA.fullmatch(_SIGN_APART.fullmatch(joined)[2])):
+            continue
+        if _NUMBER.fullmatch(fields[j].strip()):
+            # "1,5" is as likely two numbers as one; say so only where the
+            # first half is a censored value, which cannot be a number alone
+            continue
+        return (
+            f"; {joined!r} (fields {j + 1} and {j + 2}) reads like a decimal "
+            f"comma: write it {joined.replace(',', '.')!r}"
+        )
+    return ""
 
 
 def _named_columns(

@@ -79,6 +79,15 @@ REFUSED_DATA = {
         [],
         [r"line 3 of data\.csv has 3 fields but the header \(line 1\) has 2"],
     ),
+    "unquoted decimal comma in a censored cell": (
+        "x,y\n1.2,<0,5\n2.0,3.1\n",
+        ["--censored-text"],
+        [
+            r"line 2 of data\.csv has 3 fields but the header \(line 1\) has 2",
+            r"'<0,5' \(fields 2 and 3\) reads like a decimal comma: write it "
+            r"'<0\.5'",
+        ],
+    ),
     "blank lines count as lines": (
         "\n\nx,y\n1,2\n\n3,4,5\n6,7\n8\n",
         [],
