@@ -81,14 +81,14 @@ transformed data {
   vector[N] n_observed = observed * rep_vector(1, D);
 #include censored_list.standata
   // The joint likelihood is one matrix product of a design (data) and
-  // coefficients (parameters), summed over rows with reduce_sum: on threads
-  // when grainsize > 0, else as one chunk. It needs the censored cells as a
-  // counts matrix; without one they are added cell by cell.
-  int by_design = count_cells && !independent_dims;
-  array[by_design ? N : 0] int row_ids = linspaced_int_array(by_design ? N : 0, 1, N);
+  // coefficients (parameters), with the censored cells either among its
+  // columns (cens_counts) or gathered by slot, summed over rows with
+  // reduce_sum: on threads when grainsize > 0, else as one chunk.
+  array[independent_dims ? 0 : N] int row_ids
+    = linspaced_int_array(independent_dims ? 0 : N, 1, N);
   int masked = min(n_observed) < D;  // some cell unobserved: the design keeps the mask
-  matrix[by_design ? N : 0, 2 * D + 1 + (masked ? D : 0) + n_distinct] design;
-  if (by_design) {
+  matrix[independent_dims ? 0 : N, 2 * D + 1 + (masked ? D : 0) + cols(cens_counts)] design;
+  if (!independent_dims) {
     design = normal_diag_design(y_obs, y_sq, observed, cens_counts, masked);
   }
   real observed_const = -0.5 * log(2 * pi()) * sum(n_observed);  // per observed cell
@@ -135,18 +135,14 @@ model {
     target += sum(per_dimension_log_lik(
       y_obs, observed, cens_row, cens_key, cens_col, cens_kind, cens_lower,
       cens_upper, mu, sigma, log_w));
-  } else if (by_design) {
-    matrix[cols(design), K] coef = normal_diag_coef(
-      masked, mu, sigma, log_w,
-      censored_term_matrix(cens_col, cens_kind, cens_lower, cens_upper,
-                           rep_vector(0, K), mu, sigma));
-    target += reduce_sum(normal_diag_rows, row_ids, grainsize > 0 ? grainsize : N,
-                         design, coef)
-              + observed_const;
   } else {
-    target += sum(rows_log_sum_exp(normal_diag_log_terms(
-      y_obs, y_sq, observed, n_observed, cens_counts, cens_row, cens_key,
-      cens_col, cens_kind, cens_lower, cens_upper, mu, sigma, log_w)));
+    matrix[n_distinct, K] cens_terms = censored_term_matrix(
+      cens_col, cens_kind, cens_lower, cens_upper, rep_vector(0, K), mu, sigma);
+    matrix[cols(design), K] coef = normal_diag_coef(
+      masked, mu, sigma, log_w, count_cells ? cens_terms : rep_matrix(0, 0, K));
+    target += reduce_sum(normal_diag_rows, row_ids, grainsize > 0 ? grainsize : N,
+                         design, coef, cens_slot, with_zero_row(cens_terms))
+              + observed_const;
   }
 }
 
@@ -161,8 +157,8 @@ generated quantities {
         cens_upper, mu, sigma, log_w);
     } else {
       matrix[N, K] lp = normal_diag_log_terms(
-        y_obs, y_sq, observed, n_observed, cens_counts, cens_row, cens_key,
-        cens_col, cens_kind, cens_lower, cens_upper, mu, sigma, log_w);
+        y_obs, y_sq, observed, n_observed, cens_counts, cens_slot, cens_col,
+        cens_kind, cens_lower, cens_upper, mu, sigma, log_w);
       if (compute_log_lik) {
         log_lik = rows_log_sum_exp(lp);
       }

@@ -71,9 +71,8 @@ transformed data {
                                       interval_lower, interval_upper);
 #include censored_list.standata
   // The likelihood is summed over rows with reduce_sum (on threads when
-  // grainsize > 0, else as one chunk), which needs the censored cells as a
-  // counts matrix; without one they are added cell by cell.
-  array[count_cells ? N : 0] int row_ids = linspaced_int_array(count_cells ? N : 0, 1, N);
+  // grainsize > 0, else as one chunk).
+  array[N] int row_ids = linspaced_int_array(N, 1, N);
 }
 
 parameters {
@@ -105,17 +104,12 @@ model {
   nu ~ gamma(nu_shape, nu_rate);
   mixing_weights_lp(w_simplex, log_g, alpha);
   vector[K] log_w = log_mixing_weights(w_simplex, log_g);
-  if (count_cells) {
-    target += reduce_sum(student_t_diag_rows, row_ids, grainsize > 0 ? grainsize : N, y_obs,
-                         observed, cens_counts,
-                         censored_term_matrix(cens_col, cens_kind, cens_lower,
-                                              cens_upper, nu, mu, sigma),
-                         mu, sigma, nu, log_w);
-  } else {
-    target += sum(rows_log_sum_exp(student_t_diag_log_terms(
-      y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
-      cens_lower, cens_upper, mu, sigma, nu, log_w)));
-  }
+  target += reduce_sum(student_t_diag_rows, row_ids, grainsize > 0 ? grainsize : N,
+                       y_obs, observed, cens_counts, cens_slot,
+                       with_zero_row(censored_term_matrix(
+                         cens_col, cens_kind, cens_lower, cens_upper, nu, mu,
+                         sigma)),
+                       mu, sigma, nu, log_w);
 }
 
 generated quantities {
@@ -123,8 +117,8 @@ generated quantities {
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
     matrix[N, K] lp = student_t_diag_log_terms(
-      y_obs, observed, cens_counts, cens_row, cens_key, cens_col, cens_kind,
-      cens_lower, cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g));
+      y_obs, observed, cens_counts, cens_slot, cens_col, cens_kind, cens_lower,
+      cens_upper, mu, sigma, nu, log_mixing_weights(w_simplex, log_g));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }

@@ -297,3 +297,21 @@ def test_the_thread_probes_partial_sums_are_one_log_density():
             lp, grad = model.log_prob_grad(q)
             assert lp == pytest.approx(expected, rel=1e-10), (name, threads)
             np.testing.assert_allclose(grad, expected_grad, rtol=1e-8)
+
+
+def test_the_many_limits_table_has_the_limits_it_names():
+    """bench/many_limits.py: each column's limits are L values, a censored
+    cell holds its limit and lies in the row's column of limits, and the
+    program it times is the one a fit builds (its gradient is finite)."""
+    bench = _bench_module("many_limits")
+    values, bounds = bench.data(600, 20)
+    censored = bounds.notna().to_numpy()
+    assert 0.05 < censored.mean() < 0.3
+    for col in ("x", "y"):
+        assert bounds[col].dropna().nunique() <= 20
+        assert bounds[col].dropna().nunique() > 10
+    np.testing.assert_array_equal(
+        values.to_numpy()[censored], bounds.to_numpy()[censored]
+    )
+    row = bench.run(600, 20, "normal")
+    assert np.isfinite(row["gradient ms"]) and row["MAP fit s"] > 0

@@ -161,28 +161,50 @@ def test_python_log_terms_equal_the_programs_generated_quantities(runs, key, d):
 
 
 @pytest.mark.parametrize("family_name", ["normal", "student_t"])
-@pytest.mark.parametrize("n", [300, 2050])
-def test_censored_cells_reach_their_rows_either_way(family_name, n):
+@pytest.mark.parametrize("limits", [1, None])
+def test_censored_cells_reach_their_rows_either_way(family_name, limits):
     """The diagonal programs add censored terms through a matrix counting
-    each row's cells per distinct limit, or cell by cell when that matrix
-    would pass 4 million entries (here n = 2050 rows, nearly all censored,
-    each at its own limit). Both give the Python log-likelihood."""
+    each row's cells per distinct (column, kind, bounds) entry where there
+    are at most 4 entries per censored column (here 3: one limit for each
+    kind), and otherwise gather each row's terms by slot (here every cell
+    has its own limit). Both give the
+    Python log-likelihood, on rows censored left, right and on intervals in
+    either column, and rows censored in both."""
     rng = np.random.default_rng(5)
-    values = rng.normal(0.0, 2.0, (n, 1))
-    kind = np.where(rng.random((n, 1)) < 0.98, LEFT, OBSERVED).astype(np.int8)
-    upper = np.where(kind == LEFT, values + rng.uniform(0.1, 1.0, (n, 1)), np.nan)
-    limits = np.unique(upper[kind == LEFT]).size
-    assert (n * limits > 4_000_000) == (n > 2000)
-    cells = CellTable(
-        np.where(kind == OBSERVED, values, np.nan), kind, np.full((n, 1), np.nan), upper
-    )
+    n = 300
+    values = rng.normal(0.0, 2.0, (n, 2))
+    kinds = np.array([OBSERVED, LEFT, RIGHT, INTERVAL], np.int8)
+    kind = rng.choice(kinds, (n, 2), p=[0.4, 0.3, 0.2, 0.1])
+    if limits is None:
+        bound = values + rng.uniform(0.1, 1.0, (n, 2))
+    else:
+        bound = rng.choice(np.linspace(-1.0, 1.0, limits), (n, 2))
+    lower = np.where(kind == INTERVAL, bound - 1.0, np.nan)
+    lower = np.where(kind == RIGHT, bound, lower)
+    upper = np.where((kind == LEFT) | (kind == INTERVAL), bound, np.nan)
+    assert ((kind != OBSERVED).all(axis=1)).any()
+    cells = CellTable(np.where(kind == OBSERVED, values, np.nan), kind, lower, upper)
     family = FAMILIES[family_name, "diag"]()
     k = 2
-    start = family.start(np.array([[-1.0], [1.5]]), np.ones((k, 1)), np.full(k, 0.5))
-    _, _, out = _program_point(family, cells, start)
+    start = family.start(
+        np.array([[-1.0, 0.5], [1.5, -0.5]]), np.ones((k, 2)), np.full(k, 0.5)
+    )
+    bridge, unc, out = _program_point(family, cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
     ours = likelihood.log_likelihood(family, cells, params)[0]
+    # generated quantities
     np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10, atol=1e-10)
+    lp = likelihood.log_terms(family, cells, params)[0]
+    np.testing.assert_allclose(
+        out["membership_log_prob"][0, 0], lp - ours[:, None], rtol=1e-9, atol=1e-9
+    )
+    # the model block: against the program on the first row alone (the same
+    # parameters and prior), the log density gains the other rows' terms
+    first_bridge, first_unc, _ = _program_point(family, cells.rows(np.arange(1)), start)
+    np.testing.assert_array_equal(first_unc, unc)
+    gained = bridge.log_density(unc) - first_bridge.log_density(unc)
+    np.testing.assert_allclose(gained, ours[1:].sum(), rtol=1e-10)
+    _assert_gradient_matches_differences(bridge, unc)
 
 
 def _pair_rows(pairs) -> CellTable:
@@ -211,7 +233,7 @@ def _program_point(family, cells: CellTable, start: dict):
     units = Standardization(np.zeros(d), np.ones(d))
     k = len(start["w"])
     data = family.stan_data(cells, k, layout, Priors(), start, units)
-    data.update(compute_log_lik=1)
+    data.update(compute_log_lik=1, compute_membership=int(family.joint))
     payload = {
         key: v.tolist() if isinstance(v, np.ndarray) else v for key, v in data.items()
     }

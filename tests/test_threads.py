@@ -23,7 +23,8 @@ THREADED_PROGRAMS = ("normal_diag", "student_t_diag", "regression", "full_cov")
 @pytest.mark.parametrize(
     ("program", "flags", "on_threads"),
     [(program, {}, True) for program in THREADED_PROGRAMS]
-    + [("regression", {"student_t": 1}, False), ("full_cov", {"student_t": 1}, False)],
+    + [("regression", {"student_t": 1}, False), ("full_cov", {"student_t": 1}, False)]
+    + [(program, {"own_limits": 1}, True) for program in THREADED_PROGRAMS[:2]],
 )
 def test_reduce_sum_over_threads_gives_the_one_chunk_log_density(
     program, flags, on_threads
@@ -34,7 +35,9 @@ def test_reduce_sum_over_threads_gives_the_one_chunk_log_density(
     points up to summation order. The Student-t regression and
     full-covariance blocks evaluate censored cells' t CDFs by an iterative
     continued fraction, which stanli runs only serially (it says so in
-    reduce_sum_fallbacks); their block sums are still checked here."""
+    reduce_sum_fallbacks); their block sums are still checked here. With
+    `own_limits` every censored cell has its own limit, and the diagonal
+    programs gather the censored terms by slot instead of counting them."""
     import stanli
 
     from stanmix.engines._stanli import _jsonable
@@ -42,8 +45,13 @@ def test_reduce_sum_over_threads_gives_the_one_chunk_log_density(
     # 9000 rows where stanli threads the sum; where it runs the blocks
     # serially, 1000 rows (two blocks) check them as well. 20% of rows have
     # a censored cell.
+    flags = dict(flags)
+    own_limits = flags.pop("own_limits", 0)
     data = dict(example_data(program, 45 if on_threads else 5), **flags)
     assert data["N"] == (9000 if on_threads else 1000) and data["n_left"] > 0
+    if own_limits:
+        spread = np.linspace(0, 0.01, data["n_left"])
+        data["left_limit"] = (np.asarray(data["left_limit"]) + spread).tolist()
     mir = get_engine("stanli")._program(program_path(program))
     serial = stanli.Model(mir=mir, data=_jsonable(dict(data, grainsize=0)))
     threaded = stanli.Model(
@@ -258,11 +266,20 @@ def test_threads_per_chain_is_for_nuts_only():
 
 @needs_cmdstan
 @pytest.mark.cmdstan
-@pytest.mark.parametrize("program", THREADED_PROGRAMS)
-def test_cmdstan_threaded_build_gives_the_one_chunk_log_density(program):
+@pytest.mark.parametrize(
+    ("program", "own_limits"),
+    [(program, False) for program in THREADED_PROGRAMS]
+    + [(program, True) for program in THREADED_PROGRAMS[:2]],
+)
+def test_cmdstan_threaded_build_gives_the_one_chunk_log_density(program, own_limits):
     """CmdStan's STAN_THREADS build, reduce_sum in chunks of 50 rows against
-    the one-chunk sum, at the example inits."""
+    the one-chunk sum, at the example inits; with `own_limits` every
+    censored cell has its own limit (the diagonal programs gather the
+    censored terms instead of counting them)."""
     data = json.loads(example_data_path(program).read_text())
+    if own_limits:
+        spread = np.linspace(0, 0.01, data["n_left"])
+        data["left_limit"] = (np.asarray(data["left_limit"]) + spread).tolist()
     init = json.loads(
         (program_path(program).parent / f"{program}.init.json").read_text()
     )
