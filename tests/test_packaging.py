@@ -3,6 +3,7 @@ README's main-job command on a fresh clone."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -69,12 +70,15 @@ print(stan_dir())
 print(np.round(model.means_, 0).tolist())
 print(np.round(full.means_[:, 0], 0).tolist())
 """
+    # a PYTHONPATH naming a checkout would supply stanmix in the wheel's place
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     out = subprocess.run(
         [python, "-c", script],
         cwd=tmp_path,
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     ).stdout.splitlines()
     assert Path(out[0]).resolve().is_relative_to(venv.resolve())
     assert out[1] == "[-3.0, 3.0]"
