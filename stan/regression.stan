@@ -167,10 +167,12 @@ generated quantities {
   vector[compute_log_lik ? N : 0] log_lik;
   matrix[compute_membership ? N : 0, K] membership_log_prob;
   if (compute_log_lik || compute_membership) {
+    // a variable, not an argument expression: regression_log_terms reads
+    // it cell by cell, and stanli evaluates an expression at each read
+    matrix[N, K] loc = rep_matrix(intercept', N) + x * beta';
     matrix[N, K] lp = regression_log_terms(
       y_obs, is_observed, cens_row, all_kind, all_lower, all_upper,
-      rep_matrix(intercept', N) + x * beta', sigma, nu,
-      regression_log_weights(z, w, gamma0, gamma));
+      loc, sigma, nu, regression_log_weights(z, w, gamma0, gamma));
     if (compute_log_lik) {
       log_lik = rows_log_sum_exp(lp);
     }
