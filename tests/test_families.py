@@ -167,27 +167,30 @@ def test_censored_cells_reach_their_rows_either_way(family_name, limits):
     each row's cells per distinct (column, kind, bounds) entry where there
     are at most 4 entries per censored column (here 3: one limit for each
     kind), and otherwise gather each row's terms by slot (here every cell
-    has its own limit). Both give the
-    Python log-likelihood, on rows censored left, right and on intervals in
-    either column, and rows censored in both."""
+    has its own limit). Both give the Python log-likelihood, on rows
+    censored left, right and on intervals in the last two columns, rows
+    censored in both, and a first column only observed or missing."""
     rng = np.random.default_rng(5)
     n = 300
-    values = rng.normal(0.0, 2.0, (n, 2))
+    values = rng.normal(0.0, 2.0, (n, 3))
     kinds = np.array([OBSERVED, LEFT, RIGHT, INTERVAL], np.int8)
-    kind = rng.choice(kinds, (n, 2), p=[0.4, 0.3, 0.2, 0.1])
+    kind = rng.choice(kinds, (n, 3), p=[0.4, 0.3, 0.2, 0.1])
+    kind[:, 0] = np.where(rng.random(n) < 0.1, MISSING, OBSERVED)
     if limits is None:
-        bound = values + rng.uniform(0.1, 1.0, (n, 2))
+        bound = values + rng.uniform(0.1, 1.0, (n, 3))
     else:
-        bound = rng.choice(np.linspace(-1.0, 1.0, limits), (n, 2))
+        bound = rng.choice(np.linspace(-1.0, 1.0, limits), (n, 3))
     lower = np.where(kind == INTERVAL, bound - 1.0, np.nan)
     lower = np.where(kind == RIGHT, bound, lower)
     upper = np.where((kind == LEFT) | (kind == INTERVAL), bound, np.nan)
-    assert ((kind != OBSERVED).all(axis=1)).any()
+    assert ((kind[:, 1:] != OBSERVED).all(axis=1)).any()
     cells = CellTable(np.where(kind == OBSERVED, values, np.nan), kind, lower, upper)
     family = FAMILIES[family_name, "diag"]()
     k = 2
     start = family.start(
-        np.array([[-1.0, 0.5], [1.5, -0.5]]), np.ones((k, 2)), np.full(k, 0.5)
+        np.array([[0.0, -1.0, 0.5], [0.3, 1.5, -0.5]]),
+        np.ones((k, 3)),
+        np.full(k, 0.5),
     )
     bridge, unc, out = _program_point(family, cells, start)
     params = {name: arr[0] for name, arr in family.from_stan(out).items()}
