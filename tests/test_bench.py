@@ -315,3 +315,34 @@ def test_the_many_limits_table_has_the_limits_it_names():
     )
     row = bench.run(600, 20, "normal")
     assert np.isfinite(row["gradient ms"]) and row["MAP fit s"] > 0
+
+
+def test_the_gather_threshold_probe_forces_each_form(tmp_path):
+    """bench/gather_threshold.py finds the programs' rule and forces it both
+    ways; the two forms give the same log density on a table of many
+    limits."""
+    stanli = pytest.importorskip("stanli")
+    bench = _bench_module("gather_threshold")
+    programs = bench.forced_programs(tmp_path)
+    rules = {
+        form: (path.parent / "censored_list.standata").read_text()
+        for form, path in programs.items()
+    }
+    assert "n_distinct <= 1000000000 * size" in rules["counts"]
+    assert "n_distinct <= 0 * size" in rules["gather"]
+    cells = bench.table(300, 2, 12)
+    family = bench.FAMILIES["normal", "diag"]()
+    start = family.start(np.zeros((2, 2)), np.ones((2, 2)), np.full(2, 0.5))
+    units = bench.Standardization(np.zeros(2), np.ones(2))
+    data = family.stan_data(
+        cells, 2, bench.Layout(0, True), bench.Priors(), start, units
+    )
+    payload = {
+        k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in data.items()
+    }
+    point = np.random.default_rng(0).normal(scale=0.3, size=9)
+    lps = []
+    for path in programs.values():
+        mir = stanli.stan_to_mir(path.read_text(), include_paths=[str(path.parent)])
+        lps.append(stanli.Model(mir=mir, data=payload).log_prob_grad(point)[0])
+    assert lps[0] == pytest.approx(lps[1], rel=1e-12)

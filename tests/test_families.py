@@ -165,9 +165,9 @@ def test_python_log_terms_equal_the_programs_generated_quantities(runs, key, d):
 def test_censored_cells_reach_their_rows_either_way(family_name, limits):
     """The diagonal programs add censored terms through a matrix counting
     each row's cells per distinct (column, kind, bounds) entry where there
-    are at most 4 entries per censored column (here 3: one limit for each
-    kind), and otherwise gather each row's terms by slot (here every cell
-    has its own limit). Both give the Python log-likelihood, on rows
+    are at most 8 entries per censored column on average (here 3: one limit
+    for each kind), and otherwise gather each row's terms by slot (here
+    every cell has its own limit). Both give the Python log-likelihood, on rows
     censored left, right and on intervals in the last two columns, rows
     censored in both, and a first column only observed or missing."""
     rng = np.random.default_rng(5)
@@ -208,6 +208,35 @@ def test_censored_cells_reach_their_rows_either_way(family_name, limits):
     gained = bridge.log_density(unc) - first_bridge.log_density(unc)
     np.testing.assert_allclose(gained, ours[1:].sum(), rtol=1e-10)
     _assert_gradient_matches_differences(bridge, unc)
+
+
+def test_censored_keys_find_repeats_in_any_order_and_number_by_first_cell():
+    """censored_keys gives cells one key per distinct (column, kind, lo, hi):
+    with 150 limits per column repeating in random order (beyond the last
+    100 entries a search in row order compares against), equal entries
+    share a key and different ones do not, entries with the same lo + hi
+    (a left limit 1 and a right limit 1) stay apart, an interval (-inf,
+    inf) is keyed, and keys count up in the order of their first cells."""
+    source = (
+        "functions {\n#include mixture.stanfunctions\n#include cells.stanfunctions\n}\n"
+    )
+    keys_of = stanli.Function(
+        "censored_keys", stan_code=source, include_paths=[str(STAN_DIR)]
+    )
+    rng = np.random.default_rng(4)
+    c = 3000
+    col = rng.integers(1, 3, c)
+    kind = rng.integers(1, 4, c)  # 1 left, 2 right, 3 interval
+    limit = rng.integers(0, 150, c) / 10.0
+    lo = np.where(kind == 1, 0.0, limit)
+    hi = np.where(kind == 2, 0.0, np.where(kind == 3, limit + 1.0, limit))
+    lo[:2], hi[:2], kind[:2], col[:2] = (-np.inf, 0.0), (np.inf, 1.0), 3, 1
+    keys = keys_of(col=col, kind=kind, lo=lo, hi=hi)
+    entries = list(zip(col, kind, lo, hi, strict=True))
+    first_seen = list(dict.fromkeys(entries))
+    expected = np.array([first_seen.index(e) + 1 for e in entries])
+    np.testing.assert_array_equal(keys, expected)
+    assert keys.max() == len(first_seen) > 700
 
 
 def _pair_rows(pairs) -> CellTable:
