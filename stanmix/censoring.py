@@ -585,6 +585,20 @@ def _text_fix(
         return where, ""
     limit = float(sign.group(2))
     side = "lower_limit" if sign.group(1) == "<" else "upper_limit"
+    limits = {
+        float(m.group(2))
+        for m in (re.fullmatch(r"\s*([<>])=?\s*(\S+)\s*", w) for w in words)
+        if m is not None and m.group(1) == sign.group(1) and _is_number(m.group(2))
+    }
+    if len(limits) > 1:
+        return (
+            f"{where}, a censored value",
+            f"the column's {sign.group(1)} cells name {len(limits)} different "
+            "limits: record each censored cell as the number at its own limit "
+            f"and pass {side}= a DataFrame shaped as the data holding each "
+            "cell's limit (NaN where a cell has none); the command line reads "
+            "such cells itself (stanmix fit --censored-text)",
+        )
     return (
         f"{where}, a censored value",
         f"record each censored cell as the number at its limit ({limit:g}) and "
@@ -618,6 +632,13 @@ def _rows_of(spec, what: str, columns, index: pd.Index, fill=None):
     """A DataFrame or Series of per-cell entries, matched to the data's rows by
     label and to its columns by name; anything else as given."""
     if isinstance(spec, pd.Series):
+        if len(columns) != 1 and spec.index.equals(index):
+            raise StanmixInputError(
+                f"{what} is a Series with one entry per row, but the data has "
+                f"{len(columns)} columns; name the column it is for: "
+                f"{what}.to_frame({columns[0]!r}) gives a DataFrame for column "
+                f"{columns[0]!r} (other columns have none)"
+            )
         if len(columns) != 1:
             raise StanmixInputError(
                 f"{what} is a Series, but the data has {len(columns)} columns; give "
@@ -1026,8 +1047,8 @@ def cell_table(
                 arg = side.split()[-1]
                 raise StanmixInputError(
                     f"value {side} at {where(bad)} (the first is "
-                    f"{float(values[r[0], c[0]])!r}, limit "
-                    f"{float(limits[r[0], c[0]])!r}); a "
+                    f"{float(values[r[0], c[0]]):.12g}, limit "
+                    f"{float(limits[r[0], c[0]]):.12g}); a "
                     "censored value cannot lie beyond its own limit: "
                     f"{fix} or mark it in `censored`"
                     + limit_rounded_hint(

@@ -1427,7 +1427,7 @@ REFUSED_LIMITS = {
         "x,y,lod\n0.5,1,0.5\n\n0.7,2,1\n1,3,1\n3,5,\n",
         ["--lower-limit", "x=lod"],
         r"--lower-limit x=lod: 1 value\(s\) of column 'x' lie below their row's "
-        r"limit \(line 4 of data\.csv; the first is 0\.7, limit 1\.0\); censored "
+        r"limit \(line 4 of data\.csv; the first is 0\.7, limit 1\); censored "
         r"values must be recorded at the limit itself$",
     ),
     "per-row limits rounded above the values recorded at them": (

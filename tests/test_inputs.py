@@ -555,6 +555,14 @@ def fit_mixture(X, **kwargs):
             "upper_limit={'y': 40}",
         ),
         (
+            lambda: fit_diag(FRAME.assign(y=["<2.5", "<0.5", "3", "<0.5"])),
+            "'y' (text; row 0 holds '<2.5', a censored value); the column's < "
+            "cells name 2 different limits: record each censored cell as the "
+            "number at its own limit and pass lower_limit= a DataFrame shaped as "
+            "the data holding each cell's limit (NaN where a cell has none); the "
+            "command line reads such cells itself (stanmix fit --censored-text)",
+        ),
+        (
             lambda: fit_diag(FRAME.assign(y=["2.5", "nd", "<0.5", "4"])),
             "'y' (text; row 1 holds 'nd'); select the numeric measurement "
             "columns, e.g. X[['x']]",
@@ -590,6 +598,12 @@ def fit_mixture(X, **kwargs):
         (
             lambda: fit_diag(FRAME, lower_limit=pd.Series([0.1, 0.2])),
             "lower_limit is a Series, but the data has 2 columns",
+        ),
+        (
+            lambda: fit_diag(FRAME, lower_limit=pd.Series(0.1, index=FRAME.index)),
+            "lower_limit is a Series with one entry per row, but the data has 2 "
+            "columns; name the column it is for: lower_limit.to_frame('x') gives "
+            "a DataFrame for column 'x' (other columns have none)",
         ),
         (
             lambda: fit_diag(

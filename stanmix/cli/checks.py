@@ -83,8 +83,8 @@ def _check_limits(
                     i = int(bad[0])
                     where = (
                         f"their row's limit ({table.where(bad)} of {table.name}; "
-                        f"the first is {float(values[i])!r}, limit "
-                        f"{float(row[i])!r})"
+                        f"the first is {float(values[i]):.12g}, limit "
+                        f"{float(row[i]):.12g})"
                     )
 
                     def spell(v: str, source: str = str(limit.name)) -> str:
