@@ -606,6 +606,15 @@ def _text_fix(
     )
 
 
+def _text_where(column: pd.Series, index: pd.Index) -> str:
+    """Where a column's first text entry that is not a number is (``row 3
+    holds 'ND'``), or ""."""
+    for label, value in zip(index, column, strict=True):
+        if isinstance(value, str) and not _is_number(value):
+            return f"row {row_label(label)} holds {value!r}"
+    return ""
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -762,7 +771,15 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
         return out
     spec = _rows_of(spec, what, columns, index)
     if isinstance(spec, pd.DataFrame):
-        bad = [f"{c!r} ({_column_kind(spec[c])})" for c in spec if _refused(spec[c])]
+        bad = [
+            f"{c!r} ("
+            + "; ".join(
+                filter(None, [_column_kind(spec[c]), _text_where(spec[c], spec.index)])
+            )
+            + ")"
+            for c in spec
+            if _refused(spec[c])
+        ]
         if bad:
             raise StanmixInputError(
                 f"{what} has non-numeric column(s) {', '.join(bad)}; give numbers, "

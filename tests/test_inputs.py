@@ -1462,6 +1462,7 @@ def test_each_column_meets_its_limit_at_its_own_precision():
     [
         (pd.DataFrame({"x": [True, False, False, False]}), "'x' (booleans)"),
         (pd.DataFrame({"x": ["0.1", "0.5", "1", "2"]}), "'x' (text)"),
+        (pd.DataFrame({"x": [0.1, "ND", 1.0, 2.0]}), "'x' (text; row 1 holds 'ND')"),
         (pd.DataFrame({"x": pd.array([True, False, None, False])}), "'x' (booleans)"),
     ],
 )
