@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from stanmix.cells import LEFT, OBSERVED, CellTable, Standardization
+from stanmix.engines._stanli import _jsonable
 from stanmix.families import FAMILIES, Layout, Priors
 from stanmix.programs import program_path
 
@@ -76,13 +77,10 @@ def gradient_ms(stan_file: Path, cells: CellTable, k: int = 3) -> float:
     start = family.start(rng.normal(size=(k, d)), np.ones((k, d)), np.full(k, 1 / k))
     units = Standardization(np.zeros(d), np.ones(d))
     data = family.stan_data(cells, k, Layout(0, True), Priors(), start, units)
-    payload = {
-        key: v.tolist() if isinstance(v, np.ndarray) else v for key, v in data.items()
-    }
     mir = stanli.stan_to_mir(
         stan_file.read_text(), include_paths=[str(stan_file.parent)]
     )
-    model = stanli.Model(mir=mir, data=payload)
+    model = stanli.Model(mir=mir, data=_jsonable(data))
     point = np.random.default_rng(0).normal(scale=0.3, size=model.n_unconstrained)
     for _ in range(20):
         model.log_prob_grad(point)

@@ -18,7 +18,6 @@ Run from the repository root on an idle machine:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -26,6 +25,7 @@ import pandas as pd
 
 import stanmix as sm
 from stanmix.engines import get_engine
+from stanmix.engines._stanli import _jsonable
 
 
 def data(rows: int, limits: int, seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -50,7 +50,7 @@ def run(rows: int, limits: int, family: str) -> dict:
     stan_input = model.stan_input(values, lower_limit=bounds, seed=1)
     engine = get_engine("stanli")
     mir = engine._program(stan_input.program)
-    payload = json.loads(json.dumps(stan_input.data, default=_plain))
+    payload = _jsonable(stan_input.data)
     start = time.perf_counter()
     built = stanli.Model(mir=mir, data=payload)
     build = time.perf_counter() - start
@@ -69,14 +69,6 @@ def _gradient_ms(built, point) -> float:
     for _ in range(50):
         built.log_prob_grad(point)
     return (time.perf_counter() - start) / 50 * 1000
-
-
-def _plain(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(type(value))
 
 
 def main() -> None:

@@ -559,6 +559,10 @@ def limit_rounded_hint(
     )
 
 
+#: A cell written as censored: its side and its limit (``'<= 0.5'``).
+_CENSORED_WORD = re.compile(r"\s*([<>])=?\s*(\S+)\s*")
+
+
 def _text_fix(
     target: str, label, column: pd.Series, index: pd.Index
 ) -> tuple[str, str]:
@@ -570,24 +574,23 @@ def _text_fix(
     if not text.any():
         return "", ""
     words = [v if isinstance(v, str) else "" for v in column]
-    worded = [i for i in np.flatnonzero(text) if not _is_number(words[i])]
-    if not worded:
+    first = _first_word(column)
+    if first is None:
         first = int(np.flatnonzero(text)[0])
         return (
             f"numbers stored as text, e.g. {words[first]!r} in row "
             f"{row_label(index[first])}",
             f"convert them, e.g. {target} = pd.to_numeric({target})",
         )
-    first = int(worded[0])
-    where = f"row {row_label(index[first])} holds {words[first]!r}"
-    sign = re.fullmatch(r"\s*([<>])=?\s*(\S+)\s*", words[first])
+    where = _text_where(column, index)
+    sign = _CENSORED_WORD.fullmatch(words[first])
     if sign is None or not _is_number(sign.group(2)):
         return where, ""
     limit = float(sign.group(2))
     side = "lower_limit" if sign.group(1) == "<" else "upper_limit"
     limits = {
         float(m.group(2))
-        for m in (re.fullmatch(r"\s*([<>])=?\s*(\S+)\s*", w) for w in words)
+        for m in map(_CENSORED_WORD.fullmatch, words)
         if m is not None and m.group(1) == sign.group(1) and _is_number(m.group(2))
     }
     if len(limits) > 1:
@@ -606,13 +609,21 @@ def _text_fix(
     )
 
 
+def _first_word(column: pd.Series) -> int | None:
+    """The position of a column's first text entry that is not a number."""
+    for i, value in enumerate(column):
+        if isinstance(value, str) and not _is_number(value):
+            return i
+    return None
+
+
 def _text_where(column: pd.Series, index: pd.Index) -> str:
     """Where a column's first text entry that is not a number is (``row 3
     holds 'ND'``), or ""."""
-    for label, value in zip(index, column, strict=True):
-        if isinstance(value, str) and not _is_number(value):
-            return f"row {row_label(label)} holds {value!r}"
-    return ""
+    first = _first_word(column)
+    if first is None:
+        return ""
+    return f"row {row_label(index[first])} holds {column.iloc[first]!r}"
 
 
 def _is_number(text: str) -> bool:
