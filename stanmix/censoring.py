@@ -1086,11 +1086,14 @@ def cell_table(
                             f"{arg}={{{name!r}: {v}}}"
                         ),
                     )
+                    + _rounded_below_hint(
+                        values[bad[:, c[0]], c[0]], limits[bad[:, c[0]], c[0]], arg
+                    )
                 )
         left = at_lo
         right = at_hi
-        _warn_unmatched(values, lower, has_lo, at_lo, columns, "lower_limit")
-        _warn_unmatched(values, upper, has_hi, at_hi, columns, "upper_limit")
+        _warn_unmatched(values, lower, has_lo, at_lo, columns, index, "lower_limit")
+        _warn_unmatched(values, upper, has_hi, at_hi, columns, index, "upper_limit")
     else:
         _check_marked(mask, values, lower, upper, (at_lo, at_hi), (below, above), where)
         for bad, side in (
@@ -1237,7 +1240,9 @@ def cell_table(
 def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
     """The lowest (highest) of a column's recorded values and how many sit
     there, when enough do (at least 5, and 5% of them) to look like cells
-    recorded at a detection limit; None otherwise.
+    recorded at a detection limit; None otherwise. Values written with few
+    digits tie at a narrow cluster's edge as well, but there the next value
+    in holds about as many or more: a pile must hold twice as many.
 
     Examples
     --------
@@ -1245,15 +1250,30 @@ def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
     (0.1, 6)
     >>> piled_end(np.array([0.1, 0.5, 0.7]), lowest=True) is None
     True
+    >>> piled_end(np.array([0.1] * 6 + [0.2] * 4 + [0.3] * 9), lowest=True) is None
+    True
     """
     if seen.size == 0:
         return None
-    end = float(seen.min() if lowest else seen.max())
-    piled = int(np.sum(seen == end))
-    return (end, piled) if piled >= max(5, 0.05 * seen.size) else None
+    ends, counts = np.unique(seen, return_counts=True)
+    if not lowest:
+        ends, counts = ends[::-1], counts[::-1]
+    piled = int(counts[0])
+    enough = piled >= max(5, 0.05 * seen.size)
+    if not enough or (counts.size > 1 and piled < 2 * counts[1]):
+        return None
+    return float(ends[0]), piled
 
 
-def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
+#: The most distinct limits a column may have for :func:`_warn_unmatched`
+#: to look at each group of rows sharing one (a batch) on its own. With
+#: more (a limit per sample), the groups are too small for a pile at their
+#: lowest value to mean anything: values written with one or two digits
+#: tie there by chance.
+_BATCHES_LOOKED_AT = 10
+
+
+def _warn_unmatched(values, limits, has, at, columns, index, name: str) -> None:
     """Warn of a column whose limit matches none of its values while many
     sit on its lowest (for ``lower_limit``; highest for ``upper_limit``)
     value: likely the limit mistyped, in other units or rounded otherwise
@@ -1262,7 +1282,13 @@ def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
     for j, column in enumerate(columns):
         given = np.unique(limits[has[:, j], j])
         if given.size > 1:
-            _warn_unmatched_batches(values[:, j], limits[:, j], at[:, j], column, name)
+            rounded = _warn_rounded_limits(
+                values[:, j], limits[:, j], column, index, name
+            )
+            if not rounded and given.size <= _BATCHES_LOOKED_AT:
+                _warn_unmatched_batches(
+                    values[:, j], limits[:, j], at[:, j], column, name
+                )
             continue
         seen = values[:, j][~np.isnan(values[:, j])]
         if not has[:, j].any() or at[:, j].any():
@@ -1294,6 +1320,113 @@ def _warn_unmatched(values, limits, has, at, columns, name: str) -> None:
             UserWarning,
             stacklevel=check.caller_level(),
         )
+
+
+def written_step(values: np.ndarray) -> np.ndarray:
+    """The unit of the last decimal each value is written with: 0.01 for
+    0.58, 1 for 12, 1e-6 for 3.2e-05 (up to 12 decimals, within float64
+    arithmetic's rounding: 0.1 + 0.2 is written 0.3); 0 for a value with
+    more decimals than that (full float precision) and for NaN.
+
+    Examples
+    --------
+    >>> written_step(np.array([0.58, 12.0, 3.2e-5, 0.1 + 0.2, np.pi, np.nan])).tolist()
+    [0.01, 1.0, 1e-06, 0.1, 0.0, 0.0]
+    """
+    values = np.asarray(values, dtype=float)
+    step = np.zeros(values.shape)
+    left = np.isfinite(values)
+    for decimals in range(13):
+        scaled = values[left] * 10.0**decimals
+        # A value parsed from d decimals is k / 10**d to float64's precision.
+        tolerance = 8 * np.finfo(float).eps * np.maximum(1, np.abs(scaled))
+        whole = np.abs(scaled - np.rint(scaled)) <= tolerance
+        place = np.flatnonzero(left)[whole]
+        step[place] = 10.0**-decimals
+        left[place] = False
+    return step
+
+
+#: How unlikely (one-sided binomial) a pile of values within their last
+#: written digit of their own row's limit must be, against the two digits
+#: beyond, before :func:`_warn_rounded_limits` speaks.
+_ROUNDED_LIMIT_P = 1e-3
+
+
+def _warn_rounded_limits(values, limits, column: str, index, name: str) -> bool:
+    """Warn of a column with per-row limits where many values lie beyond
+    their own row's limit by less than the last digit they are written
+    with: limits written rounded in place of the censored values (0.58 for
+    a limit of 0.577), which would be fitted as measured values. Returns
+    whether it warned.
+
+    Measured values have a smooth density near their limits, so the first
+    written digit beyond a limit holds about a third of the values within
+    three digits of it (fewer where the density rises away from the
+    limit); the warning needs at least three times as many there as in the
+    next two digits together, and a binomial tail below
+    :data:`_ROUNDED_LIMIT_P`.
+    """
+    from scipy.stats import binom
+
+    lower = name == "lower_limit"
+    with np.errstate(invalid="ignore"):
+        gap = values - limits if lower else limits - values
+        ahead = np.isfinite(limits) & (gap > 0)
+    step = np.zeros(values.shape)
+    step[ahead] = written_step(values[ahead])
+    with np.errstate(invalid="ignore"):
+        first = ahead & (gap < step)
+        next_two = ahead & (gap >= step) & (gap < 3 * step)
+    near, further = int(first.sum()), int(next_two.sum())
+    if (
+        near < 3 * further
+        or binom.sf(near - 1, near + further, 1 / 3) >= _ROUNDED_LIMIT_P
+    ):
+        return False
+    rows = np.flatnonzero(first)
+    steps, counts = np.unique(step[rows], return_counts=True)
+    unit = f"{steps[np.argmax(counts)]:g}"
+    r = rows[0]
+    word = getattr(index, "name", None) or "row"
+    side = "above" if lower else "below"
+    warnings.warn(
+        f"{near} values of column {column!r} lie {side} their own row's {name} "
+        f"by less than the last digit they are written with ({word} "
+        f"{row_label(index[r])}: {values[r]:.12g}, limit {limits[r]:.12g}), "
+        f"against {further} within the next two digits: they look like limits "
+        "written rounded in place of censored values, and are fitted as "
+        f"measured values. If they are censored, {_record_at_limits(name, unit)}",
+        UserWarning,
+        stacklevel=check.caller_level(),
+    )
+    return True
+
+
+def _record_at_limits(name: str, unit: str) -> str:
+    """The fix for censored cells written as their limits rounded to
+    ``unit``: every cell within a unit of its own limit, recorded at it."""
+    diff = f"X - {name}" if name == "lower_limit" else f"{name} - X"
+    return f"record them at their limits (with pandas: X.mask({diff} < {unit}, {name}))"
+
+
+def _rounded_below_hint(beyond: np.ndarray, limits: np.ndarray, name: str) -> str:
+    """A hint where values beyond their own limits, at more than one limit
+    (per-row limits), all lie within the last digit they are written with
+    of them: limits rounded to the nearest in place of censored values,
+    some of which came out beyond their limits (and others, as silently,
+    inside). One limit gets :func:`limit_rounded_hint` instead."""
+    step = written_step(beyond)
+    if np.unique(limits).size < 2 or not np.all(np.abs(beyond - limits) < step):
+        return ""
+    steps, counts = np.unique(step, return_counts=True)
+    unit = f"{steps[np.argmax(counts)]:g}"
+    return (
+        "; each of these lies within the last digit it is written with of its "
+        "own limit, as limits written rounded in place of censored values do "
+        "(those rounded the other way would be fitted as measured): "
+        + _record_at_limits(name, unit)
+    )
 
 
 def _warn_unmatched_batches(values, limits, at, column: str, name: str) -> None:

@@ -1298,6 +1298,97 @@ def test_a_batch_whose_values_miss_its_own_limit_is_warned_of():
     assert (table.kind[:6, 0] == 1).all() and (table.kind[10:, 0] == 0).all()
 
 
+_ROUNDED_LIMITS = [0.512, 0.577, 0.634, 0.705] * 5
+_MEASURED = [1.03, 1.21, 1.5, 1.77, 2.04, 2.3, 2.41, 2.69, 2.8, 3.12, 3.3, 3.57]
+
+
+def test_per_row_limits_written_rounded_up_in_place_of_values_are_warned_of():
+    """A lab export that writes each non-detect as its own row's limit
+    rounded up (0.58 for 0.577) leaves every such cell above its limit, so
+    it would be fitted as a measured value: one warning for the column,
+    whose advised fix censors exactly those cells."""
+    from stanmix.censoring import cell_table
+
+    limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
+    X = pd.DataFrame({"x": [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED})
+    with pytest.warns(UserWarning) as record:
+        table, _ = cell_table(X, lower_limit=limits)
+    (message,) = [str(w.message) for w in record]
+    assert message == (
+        "8 values of column 'x' lie above their own row's lower_limit by less "
+        "than the last digit they are written with (row 0: 0.52, limit 0.512), "
+        "against 0 within the next two digits: they look like limits written "
+        "rounded in place of censored values, and are fitted as measured "
+        "values. If they are censored, record them at their limits (with "
+        "pandas: X.mask(X - lower_limit < 0.01, lower_limit))"
+    )
+    assert (table.kind[:, 0] == 0).all()
+    fixed = X.mask(X - limits < 0.01, limits)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table, _ = cell_table(fixed, lower_limit=limits)
+    assert (table.kind[:8, 0] == 1).all() and (table.kind[8:, 0] == 0).all()
+    # The same for upper limits, rounded down.
+    with pytest.warns(UserWarning, match=r"below their own row's upper_limit") as w:
+        cell_table(-X, upper_limit=-limits)
+    assert "X.mask(upper_limit - X < 0.01, upper_limit)" in str(w[0].message)
+
+
+def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
+    """Rounded to the nearest, some non-detects fall below their own limit
+    (refused) and the others above it: the error says they all lie within
+    a written digit of their limits and gives the fix for both."""
+    from stanmix.censoring import cell_table
+
+    limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
+    X = pd.DataFrame({"x": [0.51, 0.58, 0.63, 0.71] * 2 + _MEASURED})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit=limits)
+    assert str(info.value).endswith(
+        "(the first is 0.51, limit 0.512); a censored value cannot lie beyond "
+        "its own limit: record left-censored cells at the limit or mark it in "
+        "`censored`; each of these lies within the last digit it is written "
+        "with of its own limit, as limits written rounded in place of censored "
+        "values do (those rounded the other way would be fitted as measured): "
+        "record them at their limits (with pandas: X.mask(X - lower_limit < "
+        "0.01, lower_limit))"
+    )
+    # One limit for the column: the hint for a single rounded limit instead.
+    single = pd.DataFrame({"x": [0.51] * 4 + _MEASURED})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(single, lower_limit={"x": 0.512})
+    assert "each of these lies" not in str(info.value)
+    assert "give it as the data hold it" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("decimals", "sd", "mean"),
+    [(2, 0.5, 1.0), (2, 0.05, 0.7), (1, 0.2, 0.5), (1, 0.1, 0.6), (None, 0.3, 0.5)],
+)
+def test_measured_values_near_their_own_limits_are_not_taken_for_rounded_limits(
+    decimals, sd, mean
+):
+    """Per-row limits at 3 decimals, measured values written at 1 or 2 (or
+    at full precision), non-detects recorded at their limits: values just
+    above their limits are as common as the density there makes them, and
+    no warning is given. The clusters straddle the limits (a steep density
+    just above them on the narrow ones)."""
+    from stanmix.censoring import cell_table
+
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        x = np.concatenate([rng.normal(mean, sd, 500), rng.normal(2.0, sd, 500)])
+        limits = rng.choice(np.round(rng.uniform(0.4, 1.0, 40), 3), x.size)
+        written = x if decimals is None else np.round(x, decimals)
+        # non-detects, and measured values written below their limit, at it
+        written = np.where((x < limits) | (written < limits), limits, written)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cell_table(
+                pd.DataFrame({"x": written}), lower_limit=pd.DataFrame({"x": limits})
+            )
+
+
 def test_interval_bounds_stacked_in_one_array_are_a_pair():
     from stanmix.censoring import cell_table
 
