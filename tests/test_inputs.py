@@ -1276,6 +1276,15 @@ def test_cells_marked_censored_must_be_at_or_beyond_a_limit():
     )
 
 
+def _one_warning(make_table, *args, **kwargs):
+    """The cell table ``make_table`` returns and the text of the one
+    warning it gives (failing on none or more)."""
+    with pytest.warns(UserWarning) as record:
+        table, _ = make_table(*args, **kwargs)
+    (message,) = [str(w.message) for w in record]
+    return table, message
+
+
 def test_a_batch_whose_values_miss_its_own_limit_is_warned_of():
     """Two batches with their own limits: batch b's non-detects were written
     rounded (0.14 for a limit of 0.135). Batch a meets its limit, which must
@@ -1286,9 +1295,7 @@ def test_a_batch_whose_values_miss_its_own_limit_is_warned_of():
     batch_b = [0.14] * 6 + [1.5, 2.5, 3.5, 4.5]
     X = pd.DataFrame({"x": batch_a + batch_b})
     limits = pd.DataFrame({"x": [0.75] * 10 + [0.135] * 10})
-    with pytest.warns(UserWarning) as record:
-        table, _ = cell_table(X, lower_limit=limits)
-    (message,) = [str(w.message) for w in record]
+    table, message = _one_warning(cell_table, X, lower_limit=limits)
     assert message == (
         "lower_limit of column 'x' matches none of the values of the 10 rows "
         "whose limit is 0.135, so none of them is censored, while 6 of those "
@@ -1311,9 +1318,7 @@ def test_per_row_limits_written_rounded_up_in_place_of_values_are_warned_of():
 
     limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
     X = pd.DataFrame({"x": [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED})
-    with pytest.warns(UserWarning) as record:
-        table, _ = cell_table(X, lower_limit=limits)
-    (message,) = [str(w.message) for w in record]
+    table, message = _one_warning(cell_table, X, lower_limit=limits)
     assert message == (
         "8 values of column 'x' lie above their own row's lower_limit by less "
         "than the last digit they are written with (row 0: 0.52, limit 0.512), "
