@@ -1086,14 +1086,22 @@ def cell_table(
                             f"{arg}={{{name!r}: {v}}}"
                         ),
                     )
-                    + _rounded_below_hint(
-                        values[bad[:, c[0]], c[0]], limits[bad[:, c[0]], c[0]], arg
+                    + rounded_beyond_hint(
+                        values[bad[:, c[0]], c[0]],
+                        limits[bad[:, c[0]], c[0]],
+                        data_precision[c[0]],
+                        _record_at_limits(columns[c[0]], arg),
                     )
                 )
         left = at_lo
         right = at_hi
-        _warn_unmatched(values, lower, has_lo, at_lo, columns, index, "lower_limit")
-        _warn_unmatched(values, upper, has_hi, at_hi, columns, index, "upper_limit")
+        for limits, has, at, name in (
+            (lower, has_lo, at_lo, "lower_limit"),
+            (upper, has_hi, at_hi, "upper_limit"),
+        ):
+            _warn_unmatched(
+                values, limits, has, at, columns, index, data_precision, name
+            )
     else:
         _check_marked(mask, values, lower, upper, (at_lo, at_hi), (below, above), where)
         for bad, side in (
@@ -1240,9 +1248,7 @@ def cell_table(
 def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
     """The lowest (highest) of a column's recorded values and how many sit
     there, when enough do (at least 5, and 5% of them) to look like cells
-    recorded at a detection limit; None otherwise. Values written with few
-    digits tie at a narrow cluster's edge as well, but there the next value
-    in holds about as many or more: a pile must hold twice as many.
+    recorded at a detection limit; None otherwise.
 
     Examples
     --------
@@ -1250,19 +1256,12 @@ def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
     (0.1, 6)
     >>> piled_end(np.array([0.1, 0.5, 0.7]), lowest=True) is None
     True
-    >>> piled_end(np.array([0.1] * 6 + [0.2] * 4 + [0.3] * 9), lowest=True) is None
-    True
     """
     if seen.size == 0:
         return None
-    ends, counts = np.unique(seen, return_counts=True)
-    if not lowest:
-        ends, counts = ends[::-1], counts[::-1]
-    piled = int(counts[0])
-    enough = piled >= max(5, 0.05 * seen.size)
-    if not enough or (counts.size > 1 and piled < 2 * counts[1]):
-        return None
-    return float(ends[0]), piled
+    end = float(seen.min() if lowest else seen.max())
+    piled = int(np.sum(seen == end))
+    return (end, piled) if piled >= max(5, 0.05 * seen.size) else None
 
 
 #: The most distinct limits a column may have for :func:`_warn_unmatched`
@@ -1270,10 +1269,12 @@ def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
 #: more (a limit per sample), the groups are too small for a pile at their
 #: lowest value to mean anything: values written with one or two digits
 #: tie there by chance.
-_BATCHES_LOOKED_AT = 10
+_BATCHES_LOOKED_AT = 20
 
 
-def _warn_unmatched(values, limits, has, at, columns, index, name: str) -> None:
+def _warn_unmatched(
+    values, limits, has, at, columns, index, precisions, name: str
+) -> None:
     """Warn of a column whose limit matches none of its values while many
     sit on its lowest (for ``lower_limit``; highest for ``upper_limit``)
     value: likely the limit mistyped, in other units or rounded otherwise
@@ -1283,7 +1284,7 @@ def _warn_unmatched(values, limits, has, at, columns, index, name: str) -> None:
         given = np.unique(limits[has[:, j], j])
         if given.size > 1:
             rounded = _warn_rounded_limits(
-                values[:, j], limits[:, j], column, index, name
+                values[:, j], limits[:, j], at[:, j], precisions[j], column, index, name
             )
             if not rounded and given.size <= _BATCHES_LOOKED_AT:
                 _warn_unmatched_batches(
@@ -1322,29 +1323,50 @@ def _warn_unmatched(values, limits, has, at, columns, index, name: str) -> None:
         )
 
 
-def written_step(values: np.ndarray) -> np.ndarray:
+def written_step(values, dtype=np.float64) -> np.ndarray:
     """The unit of the last decimal each value is written with: 0.01 for
-    0.58, 1 for 12, 1e-6 for 3.2e-05 (up to 12 decimals, within float64
-    arithmetic's rounding: 0.1 + 0.2 is written 0.3); 0 for a value with
-    more decimals than that (full float precision) and for NaN.
+    0.58, 1 for 12, 1e-6 for 3.2e-05, within float arithmetic's rounding
+    (0.1 + 0.2 is written 0.3) or at the precision of ``dtype`` (float32:
+    ``np.float32(0.58)`` is written 0.58). 0 for a value needing more than
+    12 significant digits (full float precision), for 0 (every unit
+    writes it) and for NaN or infinite values. A value such as 1.00 is
+    written 1 here: it holds no trace of its trailing zeros.
 
     Examples
     --------
-    >>> written_step(np.array([0.58, 12.0, 3.2e-5, 0.1 + 0.2, np.pi, np.nan])).tolist()
-    [0.01, 1.0, 1e-06, 0.1, 0.0, 0.0]
+    >>> written_step([0.58, 12.0, 3.2e-5, 0.1 + 0.2, np.pi, 1e-15, 0.0]).tolist()
+    [0.01, 1.0, 1e-06, 0.1, 0.0, 1e-15, 0.0]
+    >>> written_step([1200.0, 2.5e7, 1e20]).tolist()
+    [100.0, 1000000.0, 1e+20]
+    >>> written_step(np.float32([0.58, 0.1]), np.float32).tolist()
+    [0.01, 0.1]
     """
     values = np.asarray(values, dtype=float)
-    step = np.zeros(values.shape)
-    left = np.isfinite(values)
-    for decimals in range(13):
-        scaled = values[left] * 10.0**decimals
-        # A value parsed from d decimals is k / 10**d to float64's precision.
-        tolerance = 8 * np.finfo(float).eps * np.maximum(1, np.abs(scaled))
-        whole = np.abs(scaled - np.rint(scaled)) <= tolerance
+    flat = values.ravel()
+    step = np.zeros(flat.shape)
+    size = np.abs(flat)
+    left = np.isfinite(flat) & (flat != 0)
+    if not left.any():
+        return step.reshape(values.shape)
+    # From the largest value's leading digit down, a value is written at
+    # the first unit of which it is a whole (nonzero) number, counted with
+    # at most 12 significant digits.
+    for decimals in range(-int(np.floor(np.log10(size[left].max()))), 308):
+        scaled = size[left] * 10.0**decimals
+        if dtype == np.float64:
+            tolerance = 8 * np.finfo(float).eps * scaled
+            whole = np.abs(scaled - np.rint(scaled)) <= tolerance
+        else:
+            rounded = np.rint(scaled) / 10.0**decimals
+            whole = rounded.astype(dtype) == size[left].astype(dtype)
+        whole &= np.rint(scaled) >= 1
         place = np.flatnonzero(left)[whole]
         step[place] = 10.0**-decimals
         left[place] = False
-    return step
+        left[np.flatnonzero(left)[(scaled >= 1e12)[~whole]]] = False
+        if not left.any():
+            break
+    return step.reshape(values.shape)
 
 
 #: How unlikely (one-sided binomial) a pile of values within their last
@@ -1352,8 +1374,16 @@ def written_step(values: np.ndarray) -> np.ndarray:
 #: beyond, before :func:`_warn_rounded_limits` speaks.
 _ROUNDED_LIMIT_P = 1e-3
 
+#: A written unit counts as a digit (and the values within one of their
+#: limits as a pile) only when it is at most this share of the column's
+#: standard deviation: coarser, a density is not smooth over it (counts of
+#: 0, 1 and 2 with limits between 0 and 1).
+_FINE_UNIT = 0.2
 
-def _warn_rounded_limits(values, limits, column: str, index, name: str) -> bool:
+
+def _warn_rounded_limits(
+    values, limits, at, dtype, column: str, index, name: str
+) -> bool:
     """Warn of a column with per-row limits where many values lie beyond
     their own row's limit by less than the last digit they are written
     with: limits written rounded in place of the censored values (0.58 for
@@ -1365,67 +1395,106 @@ def _warn_rounded_limits(values, limits, column: str, index, name: str) -> bool:
     three digits of it (fewer where the density rises away from the
     limit); the warning needs at least three times as many there as in the
     next two digits together, and a binomial tail below
-    :data:`_ROUNDED_LIMIT_P`.
+    :data:`_ROUNDED_LIMIT_P` (so at least 7 such values). Only values
+    written with units at most :data:`_FINE_UNIT` of the column's standard
+    deviation are counted, and values at their limits (censored) are not.
     """
     from scipy.stats import binom
 
     lower = name == "lower_limit"
+    recorded = np.isfinite(values)
+    if recorded.sum() < 2:
+        return False
     with np.errstate(invalid="ignore"):
         gap = values - limits if lower else limits - values
-        ahead = np.isfinite(limits) & (gap > 0)
     step = np.zeros(values.shape)
-    step[ahead] = written_step(values[ahead])
+    step[recorded] = written_step(values[recorded], dtype)
+    fine = (step > 0) & (step <= _FINE_UNIT * np.std(values[recorded]))
+    # A gap of one unit computed in floats may fall short of it by an ulp.
+    edge = step * (1 - 1e-9)
     with np.errstate(invalid="ignore"):
-        first = ahead & (gap < step)
-        next_two = ahead & (gap >= step) & (gap < 3 * step)
+        ahead = fine & np.isfinite(limits) & ~at & (gap > 0)
+        first = ahead & (gap < edge)
+        next_two = ahead & (gap >= edge) & (gap < 3 * edge)
     near, further = int(first.sum()), int(next_two.sum())
     if (
         near < 3 * further
         or binom.sf(near - 1, near + further, 1 / 3) >= _ROUNDED_LIMIT_P
     ):
         return False
-    rows = np.flatnonzero(first)
-    steps, counts = np.unique(step[rows], return_counts=True)
-    unit = f"{steps[np.argmax(counts)]:g}"
-    r = rows[0]
+    r = np.flatnonzero(first)[0]
     word = getattr(index, "name", None) or "row"
     side = "above" if lower else "below"
+    unit = _fix_unit(gap[first], step[first])
     warnings.warn(
         f"{near} values of column {column!r} lie {side} their own row's {name} "
         f"by less than the last digit they are written with ({word} "
         f"{row_label(index[r])}: {values[r]:.12g}, limit {limits[r]:.12g}), "
         f"against {further} within the next two digits: they look like limits "
         "written rounded in place of censored values, and are fitted as "
-        f"measured values. If they are censored, {_record_at_limits(name, unit)}",
+        "measured values. If they are censored, "
+        + _record_at_limits(column, name, unit),
         UserWarning,
         stacklevel=check.caller_level(),
     )
     return True
 
 
-def _record_at_limits(name: str, unit: str) -> str:
-    """The fix for censored cells written as their limits rounded to
-    ``unit``: every cell within a unit of its own limit, recorded at it."""
-    diff = f"X - {name}" if name == "lower_limit" else f"{name} - X"
-    return f"record them at their limits (with pandas: X.mask({diff} < {unit}, {name}))"
+def _fix_unit(gaps: np.ndarray, steps: np.ndarray) -> str:
+    """The distance from their limits within which cells are to be recorded
+    at them: the power of ten just above the largest of ``gaps`` (cells'
+    distances from their limits), at most the largest written unit
+    (``steps``), as text.
+
+    >>> _fix_unit(np.array([0.003, 0.008]), np.array([0.01, 0.1]))
+    '0.01'
+    """
+    power = 10.0 ** (np.floor(np.log10(gaps.max())) + 1)
+    return f"{min(power, steps.max()):g}"
 
 
-def _rounded_below_hint(beyond: np.ndarray, limits: np.ndarray, name: str) -> str:
+def _record_at_limits(column: str, name: str, unit: str = "{unit}") -> str:
+    """The fix for censored cells of ``column`` written as their ``name``
+    limits rounded to ``unit``: every cell within a unit of its own limit,
+    recorded at it."""
+    x, limit = f"X[{column!r}]", f"L[{column!r}]"
+    diff = f"{x} - {limit}" if name == "lower_limit" else f"{limit} - {x}"
+    return (
+        f"record every cell of column {column!r} within {unit} of its own "
+        "limit at that limit (measured values that close, if any, are "
+        f"censored with them; with pandas, L being the {name} DataFrame: "
+        f"{x} = {x}.mask({diff} < {unit}, {limit}))"
+    )
+
+
+def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
     """A hint where values beyond their own limits, at more than one limit
     (per-row limits), all lie within the last digit they are written with
     of them: limits rounded to the nearest in place of censored values,
     some of which came out beyond their limits (and others, as silently,
-    inside). One limit gets :func:`limit_rounded_hint` instead."""
-    step = written_step(beyond)
-    if np.unique(limits).size < 2 or not np.all(np.abs(beyond - limits) < step):
+    inside). One limit gets :func:`limit_rounded_hint` instead. ``fix``
+    says what to do, with ``{unit}`` for the written unit.
+
+    Examples
+    --------
+    >>> print(rounded_beyond_hint(
+    ...     np.array([0.51, 0.63]), np.array([0.512, 0.634]), np.float64,
+    ...     "write each as its limit (within {unit})",
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; each of these lies within the last digit it is written with of its own
+    limit, as limits written rounded in place of censored values do (those
+    rounded the other way would be fitted as measured): write each as its
+    limit (within 0.01)
+    """
+    step = written_step(beyond, dtype)
+    edge = step * (1 - 1e-9)
+    if np.unique(limits).size < 2 or not np.all(np.abs(beyond - limits) < edge):
         return ""
-    steps, counts = np.unique(step, return_counts=True)
-    unit = f"{steps[np.argmax(counts)]:g}"
     return (
         "; each of these lies within the last digit it is written with of its "
         "own limit, as limits written rounded in place of censored values do "
         "(those rounded the other way would be fitted as measured): "
-        + _record_at_limits(name, unit)
+        + fix.replace("{unit}", _fix_unit(np.abs(beyond - limits), step))
     )
 
 

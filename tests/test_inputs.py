@@ -1313,36 +1313,45 @@ def test_per_row_limits_written_rounded_up_in_place_of_values_are_warned_of():
     """A lab export that writes each non-detect as its own row's limit
     rounded up (0.58 for 0.577) leaves every such cell above its limit, so
     it would be fitted as a measured value: one warning for the column,
-    whose advised fix censors exactly those cells."""
+    whose advised fix censors exactly those cells and leaves other columns
+    alone."""
     from stanmix.censoring import cell_table
 
-    limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
-    X = pd.DataFrame({"x": [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED})
+    limits = pd.DataFrame({"Pb": _ROUNDED_LIMITS, "Hg": 0.0005})
+    hg = np.linspace(0.0011, 0.0049, 20).round(4)
+    X = pd.DataFrame({"Pb": [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED, "Hg": hg})
     table, message = _one_warning(cell_table, X, lower_limit=limits)
     assert message == (
-        "8 values of column 'x' lie above their own row's lower_limit by less "
+        "8 values of column 'Pb' lie above their own row's lower_limit by less "
         "than the last digit they are written with (row 0: 0.52, limit 0.512), "
         "against 0 within the next two digits: they look like limits written "
         "rounded in place of censored values, and are fitted as measured "
-        "values. If they are censored, record them at their limits (with "
-        "pandas: X.mask(X - lower_limit < 0.01, lower_limit))"
+        "values. If they are censored, record every cell of column 'Pb' within "
+        "0.01 of its own limit at that limit (measured values that close, if "
+        "any, are censored with them; with pandas, L being the lower_limit "
+        "DataFrame: X['Pb'] = X['Pb'].mask(X['Pb'] - L['Pb'] < 0.01, L['Pb']))"
     )
-    assert (table.kind[:, 0] == 0).all()
-    fixed = X.mask(X - limits < 0.01, limits)
+    assert (table.kind == 0).all()
+    fixed, L = X.copy(), limits
+    fixed["Pb"] = fixed["Pb"].mask(fixed["Pb"] - L["Pb"] < 0.01, L["Pb"])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         table, _ = cell_table(fixed, lower_limit=limits)
     assert (table.kind[:8, 0] == 1).all() and (table.kind[8:, 0] == 0).all()
-    # The same for upper limits, rounded down.
+    assert (table.kind[:, 1] == 0).all()
+    # The same for upper limits, rounded down; and from float32 data.
     with pytest.warns(UserWarning, match=r"below their own row's upper_limit") as w:
-        cell_table(-X, upper_limit=-limits)
-    assert "X.mask(upper_limit - X < 0.01, upper_limit)" in str(w[0].message)
+        cell_table(-X[["Pb"]], upper_limit=-limits[["Pb"]])
+    assert "X['Pb'].mask(L['Pb'] - X['Pb'] < 0.01, L['Pb'])" in str(w[0].message)
+    with pytest.warns(UserWarning, match=r"^8 values of column 'Pb' lie above"):
+        cell_table(X[["Pb"]].astype(np.float32), lower_limit=limits[["Pb"]])
 
 
 def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
     """Rounded to the nearest, some non-detects fall below their own limit
     (refused) and the others above it: the error says they all lie within
-    a written digit of their limits and gives the fix for both."""
+    a written digit of their limits and gives the fix for both, in Python
+    and on the command line."""
     from stanmix.censoring import cell_table
 
     limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
@@ -1355,8 +1364,10 @@ def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
         "`censored`; each of these lies within the last digit it is written "
         "with of its own limit, as limits written rounded in place of censored "
         "values do (those rounded the other way would be fitted as measured): "
-        "record them at their limits (with pandas: X.mask(X - lower_limit < "
-        "0.01, lower_limit))"
+        "record every cell of column 'x' within 0.01 of its own limit at that "
+        "limit (measured values that close, if any, are censored with them; "
+        "with pandas, L being the lower_limit DataFrame: X['x'] = "
+        "X['x'].mask(X['x'] - L['x'] < 0.01, L['x']))"
     )
     # One limit for the column: the hint for a single rounded limit instead.
     single = pd.DataFrame({"x": [0.51] * 4 + _MEASURED})
@@ -1364,6 +1375,25 @@ def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
         cell_table(single, lower_limit={"x": 0.512})
     assert "each of these lies" not in str(info.value)
     assert "give it as the data hold it" in str(info.value)
+
+
+def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, capsys):
+    from stanmix import cli
+
+    data = tmp_path / "lab.csv"
+    pd.DataFrame(
+        {"x": [0.51, 0.58, 0.63, 0.71] * 2 + _MEASURED, "loq": _ROUNDED_LIMITS}
+    ).to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--columns", "x", "--lower-limit", "x=loq"]
+    code = cli.main([*args, "--method", "optimize", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.rstrip().endswith(
+        "(those rounded the other way would be fitted as measured): write every "
+        "cell of column 'x' within 0.01 of its line's limit as that limit (the "
+        "line's value of column 'loq')"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -1392,6 +1422,77 @@ def test_measured_values_near_their_own_limits_are_not_taken_for_rounded_limits(
             cell_table(
                 pd.DataFrame({"x": written}), lower_limit=pd.DataFrame({"x": limits})
             )
+
+
+def _near_round_number(rng):
+    """Values near 1.00 with limits at 2 decimals: 1.00 is read as written
+    to the unit."""
+    limits = np.round(rng.uniform(0.5, 0.9, 200), 2)
+    return np.round(rng.normal(1.0, 0.05, 200), 2), limits
+
+
+def _a_unit_short_by_rounding(rng):
+    """0.5 - 0.4 is 0.0999...: a whole unit above the limit, not less."""
+    x = [0.4] * 12 + [0.5] * 12 + [0.6] * 2 + [0.7, 1.2, 1.5, 1.9, 2.3, 2.8, 3.1]
+    x += [0.6] * 4 + [1.4, 1.8, 2.2, 2.6, 3.0, 3.3]
+    return np.array(x), np.array([0.4] * 33 + [0.6] * 10)
+
+
+def _counts(rng):
+    """Counts with limits between 0 and 1: a unit as wide as the spread."""
+    return rng.poisson(0.7, 300).astype(float), np.round(rng.uniform(0.3, 0.9, 300), 2)
+
+
+def _limits_an_ulp_off(rng):
+    """Non-detects at their limits, values and limits converted by different
+    arithmetic: equal within float rounding, some an ulp above."""
+    limits = np.round(rng.uniform(4, 10, 200), 2)
+    x = np.maximum(np.round(rng.lognormal(np.log(8), 0.5, 200), 2), limits)
+    assert np.sum((x * 0.1 - limits / 10 > 0) & (x == limits)) > 20
+    return x * 0.1, limits / 10
+
+
+@pytest.mark.parametrize(
+    "data", [_near_round_number, _a_unit_short_by_rounding, _counts, _limits_an_ulp_off]
+)
+def test_genuine_values_by_their_limits_are_not_warned_of(data):
+    """Data on which a first version of the rounded-limits warning fired."""
+    from stanmix.censoring import at_limit, cell_table
+
+    for seed in range(5):
+        x, limits = data(np.random.default_rng(seed))
+        x = np.where((x < limits) & ~at_limit(x, limits), limits, x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            cell_table(pd.DataFrame({"x": x}), lower_limit=pd.DataFrame({"x": limits}))
+
+
+def test_batches_and_single_limits_are_still_checked_for_piles():
+    """A pile at a column's lowest value that matches no limit is warned of
+    with one limit (34 values at 0.5 above 21 at 0.6: the limit given as
+    0.05), and per batch with up to 20 batches (here 12 of 60 rows, one
+    batch's limit in other units); not with a limit per sample."""
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(3)
+    x = np.maximum(np.round(rng.lognormal(np.log(0.9), 0.6, 200), 1), 0.5)
+    assert (x == 0.5).sum() == 34 and (x == 0.6).sum() == 21
+    _, message = _one_warning(
+        cell_table, pd.DataFrame({"x": x}), lower_limit={"x": 0.05}
+    )
+    assert "34 of its 200 values sit at its lowest, 0.5" in message
+    limits = np.repeat(np.round(np.linspace(0.5, 0.72, 12), 3), 60)
+    x = np.round(np.random.default_rng(0).lognormal(np.log(0.9), 0.6, 720), 2)
+    x = np.where(x < limits, limits, x)
+    given = limits.copy()
+    given[:60] *= 0.1
+    _, message = _one_warning(
+        cell_table, pd.DataFrame({"x": x}), lower_limit=pd.DataFrame({"x": given})
+    )
+    assert message.startswith(
+        "lower_limit of column 'x' matches none of the values of the 60 rows "
+        "whose limit is 0.05,"
+    )
 
 
 def test_interval_bounds_stacked_in_one_array_are_a_pair():

@@ -28,7 +28,12 @@ def _check_limits(
 
     import numpy as np
 
-    from stanmix.censoring import at_limit, limit_rounded_hint, piled_end
+    from stanmix.censoring import (
+        at_limit,
+        limit_rounded_hint,
+        piled_end,
+        rounded_beyond_hint,
+    )
 
     df = table.frame
     n = len(df)
@@ -90,10 +95,16 @@ def _check_limits(
                     def spell(v: str, source: str = str(limit.name)) -> str:
                         return f"{v} in column {source!r} on those lines"
 
+                fix = (
+                    f"write every cell of column {col!r} within {{unit}} of its "
+                    "line's limit as that limit (the line's value of column "
+                    f"{str(getattr(limit, 'name', ''))!r})"
+                )
                 raise StanmixInputError(
                     f"{spelled}: {bad.size} value(s) of column {col!r} lie {word} "
                     f"{where}; censored values must be recorded at the limit itself"
                     + limit_rounded_hint(values[bad], col, spell)
+                    + rounded_beyond_hint(values[bad], row[bad], np.float64, fix)
                 )
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own
