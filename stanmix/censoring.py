@@ -1073,24 +1073,41 @@ def cell_table(
             if bad.any():
                 r, c = np.nonzero(bad)
                 arg = side.split()[-1]
+                col, name = c[0], columns[c[0]]
+                beyond, own = values[bad[:, col], col], limits[bad[:, col], col]
+                given = limits[:, col][np.isfinite(limits[:, col])]
+                marked = (
+                    f"X[[{name!r}]] < {float(own[0]):.12g}"
+                    if np.unique(given).size == 1
+                    else f"X[[{name!r}]] < L[[{name!r}]], L being the {arg} DataFrame"
+                )
                 raise StanmixInputError(
                     f"value {side} at {where(bad)} (the first is "
-                    f"{float(values[r[0], c[0]]):.12g}, limit "
-                    f"{float(limits[r[0], c[0]]):.12g}); a "
+                    f"{float(values[r[0], col]):.12g}, limit "
+                    f"{float(limits[r[0], col]):.12g}); a "
                     "censored value cannot lie beyond its own limit: "
                     f"{fix} or mark it in `censored`"
                     + limit_rounded_hint(
-                        values[bad[:, c[0]], c[0]],
-                        columns[c[0]],
-                        lambda v, name=columns[c[0]], arg=arg: (
-                            f"{arg}={{{name!r}: {v}}}"
-                        ),
+                        beyond,
+                        name,
+                        lambda v, name=name, arg=arg: f"{arg}={{{name!r}: {v}}}",
                     )
                     + rounded_beyond_hint(
-                        values[bad[:, c[0]], c[0]],
-                        limits[bad[:, c[0]], c[0]],
-                        data_precision[c[0]],
-                        _record_at_limits(columns[c[0]], arg),
+                        beyond,
+                        own,
+                        data_precision[col],
+                        _record_at_limits(name, arg),
+                    )
+                    + (
+                        substituted_hint(
+                            beyond,
+                            own,
+                            data_precision[col],
+                            f"mark them in `censored` (with pandas, censored={marked})"
+                            ", which censors each at its limit",
+                        )
+                        if arg == "lower_limit"
+                        else ""
                     )
                 )
         left = at_lo
@@ -1496,6 +1513,47 @@ def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str)
         "(those rounded the other way would be fitted as measured): "
         + fix.replace("{unit}", _fix_unit(np.abs(beyond - limits), step))
     )
+
+
+#: Values labs write in place of a non-detect, as multiples of its limit,
+#: and their names.
+_SUBSTITUTES = (
+    (0.0, "0", "zero"),
+    (0.5, "half its limit", "LOQ/2"),
+    (0.5**0.5, "its limit over sqrt(2)", "LOQ/sqrt(2)"),
+)
+
+
+def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
+    """A hint where values below their lower limits (at least two) are each
+    the same common substitute for a non-detect: 0, half the limit or the
+    limit over the square root of 2, to the digits they are written with
+    (which must be finer than a twentieth of the limit to tell). ``fix``
+    says what to do.
+
+    Examples
+    --------
+    >>> print(substituted_hint(
+    ...     np.array([0.29, 0.35]), np.array([0.577, 0.7]), np.float64, "mark them"
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; each of these is half its limit (to the digits it is written with), as
+    non-detects written as LOQ/2 are: if they stand for values below their
+    limits, mark them
+    """
+    if beyond.size < 2 or not np.all(limits > 0):
+        return ""
+    step = written_step(beyond, dtype)
+    if np.any(step > 0.05 * limits):
+        return ""
+    for ratio, what, practice in _SUBSTITUTES:
+        off = np.abs(beyond - ratio * limits)
+        if np.all(off <= step * (1 + 1e-9) + 1e-9 * limits):
+            return (
+                f"; each of these is {what} (to the digits it is written with), "
+                f"as non-detects written as {practice} are: if they stand for "
+                f"values below their limits, {fix}"
+            )
+    return ""
 
 
 def _warn_unmatched_batches(values, limits, at, column: str, name: str) -> None:

@@ -1377,6 +1377,54 @@ def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
     assert "give it as the data hold it" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("substitute", "words"),
+    [
+        (lambda L: np.round(L / 2, 2), "half its limit (to the digits it is "
+         "written with), as non-detects written as LOQ/2"),
+        (lambda L: np.round(L / np.sqrt(2), 3), "its limit over sqrt(2) (to the "
+         "digits it is written with), as non-detects written as LOQ/sqrt(2)"),
+        (lambda L: 0 * L, "0 (to the digits it is written with), as non-detects "
+         "written as zero"),
+    ],
+)  # fmt: skip
+def test_non_detects_substituted_by_a_share_of_their_limit_are_named(substitute, words):
+    """Values below their own limits that are each the same common
+    substitute (half the limit, the limit over sqrt 2, zero) are refused
+    with that said, and the advised mask censors exactly them."""
+    from stanmix.censoring import cell_table
+
+    limits = pd.DataFrame({"x": _ROUNDED_LIMITS})
+    X = pd.DataFrame({"x": np.r_[substitute(np.array(_ROUNDED_LIMITS[:8])), _MEASURED]})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit=limits)
+    assert str(info.value).endswith(
+        f"; each of these is {words} are: if they stand for values below their "
+        "limits, mark them in `censored` (with pandas, censored=X[['x']] < "
+        "L[['x']], L being the lower_limit DataFrame), which censors each at its "
+        "limit"
+    )
+    L = limits
+    table, _ = cell_table(X, lower_limit=limits, censored=X[["x"]] < L[["x"]])
+    assert (table.kind[:8, 0] == 1).all() and (table.kind[8:, 0] == 0).all()
+    np.testing.assert_array_equal(table.upper[:8, 0], _ROUNDED_LIMITS[:8])
+    # One limit: the mask with the limit written out.
+    single = pd.DataFrame({"x": [0.35] * 4 + _MEASURED})
+    with pytest.raises(sm.StanmixInputError, match=r"censored=X\[\['x'\]\] < 0\.7\)"):
+        cell_table(single, lower_limit={"x": 0.7})
+
+
+def test_values_below_their_limits_for_other_reasons_are_not_called_substitutes():
+    from stanmix.censoring import substituted_hint
+
+    limits = np.array([0.512, 0.577, 0.634, 0.705])
+    # a mix of substitutes, a unit too coarse to tell, a single value
+    assert substituted_hint(np.array([0.26, 0.41]), limits[:2], np.float64, "") == ""
+    assert substituted_hint(np.array([0.3, 0.3]), limits[:2], np.float64, "") == ""
+    assert substituted_hint(np.array([0.26]), limits[:1], np.float64, "") == ""
+    assert substituted_hint(np.array([0.26, 0.29]), limits[:2], np.float64, "x")
+
+
 def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, capsys):
     from stanmix import cli
 
@@ -1394,6 +1442,20 @@ def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, caps
         "line's value of column 'loq')"
     )
     assert not (tmp_path / "out").exists()
+    # Non-detects written as half of one limit for the column.
+    pd.DataFrame({"x": [0.35] * 4 + _MEASURED}).to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--columns", "x", "--lower-limit", "x=0.7"]
+    code = cli.main([*args, "--method", "optimize", "--out", str(tmp_path / "out")])
+    assert code != 0
+    assert (
+        capsys.readouterr()
+        .err.rstrip()
+        .endswith(
+            "; each of these is half its limit (to the digits it is written with), "
+            "as non-detects written as LOQ/2 are: if they stand for values below "
+            "their limits, write each as 0.7"
+        )
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ def _check_limits(
         limit_rounded_hint,
         piled_end,
         rounded_beyond_hint,
+        substituted_hint,
     )
 
     df = table.frame
@@ -95,16 +96,28 @@ def _check_limits(
                     def spell(v: str, source: str = str(limit.name)) -> str:
                         return f"{v} in column {source!r} on those lines"
 
+                source = (
+                    f"the line's value of column {str(getattr(limit, 'name', ''))!r}"
+                )
                 fix = (
                     f"write every cell of column {col!r} within {{unit}} of its "
-                    "line's limit as that limit (the line's value of column "
-                    f"{str(getattr(limit, 'name', ''))!r})"
+                    f"line's limit as that limit ({source})"
+                )
+                at_own = (
+                    f"write each as {limit:g}"
+                    if isinstance(limit, float)
+                    else f"write each as its line's limit ({source})"
                 )
                 raise StanmixInputError(
                     f"{spelled}: {bad.size} value(s) of column {col!r} lie {word} "
                     f"{where}; censored values must be recorded at the limit itself"
                     + limit_rounded_hint(values[bad], col, spell)
                     + rounded_beyond_hint(values[bad], row[bad], np.float64, fix)
+                    + (
+                        substituted_hint(values[bad], row[bad], np.float64, at_own)
+                        if word == "below"
+                        else ""
+                    )
                 )
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own
