@@ -1415,7 +1415,7 @@ def test_non_detects_substituted_by_a_share_of_their_limit_are_named(substitute,
 
 
 def test_values_below_their_limits_for_other_reasons_are_not_called_substitutes():
-    from stanmix.censoring import substituted_hint
+    from stanmix.limit_checks import substituted_hint
 
     limits = np.array([0.512, 0.577, 0.634, 0.705])
     # a mix of substitutes, a unit too coarse to tell, a single value
@@ -1425,16 +1425,23 @@ def test_values_below_their_limits_for_other_reasons_are_not_called_substitutes(
     assert substituted_hint(np.array([0.26, 0.29]), limits[:2], np.float64, "x")
 
 
-def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, capsys):
+def _run_fit(tmp_path, capsys, table: dict, limit: str) -> tuple[int, str]:
+    """The exit code and standard error of ``stanmix fit`` (the mode) on
+    ``table`` written as a CSV, column x limited by ``--lower-limit x=...``."""
     from stanmix import cli
 
-    data = tmp_path / "lab.csv"
-    pd.DataFrame(
-        {"x": [0.51, 0.58, 0.63, 0.71] * 2 + _MEASURED, "loq": _ROUNDED_LIMITS}
-    ).to_csv(data, index=False)
-    args = ["fit", str(data), "-k", "2", "--columns", "x", "--lower-limit", "x=loq"]
-    code = cli.main([*args, "--method", "optimize", "--out", str(tmp_path / "out")])
-    err = capsys.readouterr().err
+    data, out = tmp_path / "lab.csv", tmp_path / "out"
+    pd.DataFrame(table).to_csv(data, index=False)
+    args = ["fit", str(data), "-k", "2", "--columns", "x", "--lower-limit", limit]
+    code = cli.main([*args, "--method", "optimize", "--out", str(out)])
+    return code, capsys.readouterr().err
+
+
+def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, capsys):
+    nearest = [0.51, 0.58, 0.63, 0.71] * 2 + _MEASURED
+    code, err = _run_fit(
+        tmp_path, capsys, {"x": nearest, "loq": _ROUNDED_LIMITS}, "x=loq"
+    )
     assert code != 0
     assert err.rstrip().endswith(
         "(those rounded the other way would be fitted as measured): write every "
@@ -1442,19 +1449,22 @@ def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, caps
         "line's value of column 'loq')"
     )
     assert not (tmp_path / "out").exists()
-    # Non-detects written as half of one limit for the column.
-    pd.DataFrame({"x": [0.35] * 4 + _MEASURED}).to_csv(data, index=False)
-    args = ["fit", str(data), "-k", "2", "--columns", "x", "--lower-limit", "x=0.7"]
-    code = cli.main([*args, "--method", "optimize", "--out", str(tmp_path / "out")])
-    assert code != 0
+    # Rounded up, the warning gives the fix without Python's code.
+    up = [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED
+    code, err = _run_fit(tmp_path, capsys, {"x": up, "loq": _ROUNDED_LIMITS}, "x=loq")
+    assert code == 0
     assert (
-        capsys.readouterr()
-        .err.rstrip()
-        .endswith(
-            "; each of these is half its limit (to the digits it is written with), "
-            "as non-detects written as LOQ/2 are: if they stand for values below "
-            "their limits, write each as 0.7"
-        )
+        "If they are censored, record every cell of column 'x' within 0.01 of its "
+        "own limit at that limit (measured values that close, if any, are "
+        "censored with them)\n" in err
+    )
+    # Non-detects written as half of one limit for the column.
+    code, err = _run_fit(tmp_path, capsys, {"x": [0.35] * 4 + _MEASURED}, "x=0.7")
+    assert code != 0
+    assert err.rstrip().endswith(
+        "; each of these is half its limit (to the digits it is written with), "
+        "as non-detects written as LOQ/2 are: if they stand for values below "
+        "their limits, write each as 0.7"
     )
 
 
@@ -1510,23 +1520,105 @@ def _limits_an_ulp_off(rng):
     arithmetic: equal within float rounding, some an ulp above."""
     limits = np.round(rng.uniform(4, 10, 200), 2)
     x = np.maximum(np.round(rng.lognormal(np.log(8), 0.5, 200), 2), limits)
-    assert np.sum((x * 0.1 - limits / 10 > 0) & (x == limits)) > 20
+    assert np.sum((x * 0.1 - limits / 10 > 0) & (x == limits)) >= 10
     return x * 0.1, limits / 10
 
 
+def _counts_beside_a_far_cluster(rng):
+    """Counts near 1 and a fifth of the rows near 30: a spread taken from
+    the standard deviation would call a unit of 1 fine."""
+    x = np.r_[rng.poisson(0.7, 250), rng.poisson(30, 50)].astype(float)
+    return x, np.round(rng.uniform(0.3, 0.9, 300), 2)
+
+
+def _narrow_cluster_at_a_round_number(rng):
+    """Values at 2 decimals around 0.50 (sd 0.05), limits 0.45-0.5: the
+    0.5s (0.50 read as written to 0.1) are many, as the density's peak
+    makes them, among the hundredths around them."""
+    x = np.r_[
+        rng.lognormal(np.log(0.5), np.log(1.1), 150),
+        rng.lognormal(np.log(10), np.log(2), 50),
+    ]
+    return np.round(x, 2), np.round(rng.uniform(0.45, 0.5, 200), 3)
+
+
 @pytest.mark.parametrize(
-    "data", [_near_round_number, _a_unit_short_by_rounding, _counts, _limits_an_ulp_off]
+    "data",
+    [
+        _near_round_number,
+        _a_unit_short_by_rounding,
+        _counts,
+        _limits_an_ulp_off,
+        _counts_beside_a_far_cluster,
+        _narrow_cluster_at_a_round_number,
+    ],
 )
 def test_genuine_values_by_their_limits_are_not_warned_of(data):
     """Data on which a first version of the rounded-limits warning fired."""
     from stanmix.censoring import at_limit, cell_table
 
-    for seed in range(5):
+    for seed in range(20):
         x, limits = data(np.random.default_rng(seed))
         x = np.where((x < limits) & ~at_limit(x, limits), limits, x)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             cell_table(pd.DataFrame({"x": x}), lower_limit=pd.DataFrame({"x": limits}))
+
+
+def test_values_at_limits_given_in_other_units_are_warned_of():
+    """Non-detects recorded at their limits in ug/L with the limits given in
+    mg/L: every such value is 1000 times its own row's limit, far more than
+    pairing the values with other rows' limits gives; one warning, with
+    per-sample limits or in 25 batches (too many to look at one by one)."""
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(0)
+    for limits in (
+        np.round(rng.uniform(0.4, 0.8, 500), 3),
+        np.repeat(np.round(rng.uniform(0.4, 0.8, 25), 3), 20),
+    ):
+        nd = rng.random(500) < 0.35
+        x = np.where(nd, limits, np.round(limits + rng.lognormal(0, 0.7, 500), 2))
+        given = pd.DataFrame({"x": limits / 1000})
+        table, message = _one_warning(
+            cell_table, pd.DataFrame({"x": x}), lower_limit=given
+        )
+        count = int(message.split()[0])
+        assert nd.sum() <= count <= nd.sum() + 30
+        assert message[message.index(" values") :].startswith(
+            " values of column 'x' are each 1000 times their own row's lower_limit ("
+        )
+        assert message.endswith(
+            "they look like values recorded at their limits, which were given in "
+            "other units, and are fitted as measured values. If so, give the "
+            "limits 1000 times as large"
+        )
+        assert (table.kind == 0).all()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            table, _ = cell_table(pd.DataFrame({"x": x}), lower_limit=given * 1000)
+        np.testing.assert_array_equal(table.kind[:, 0] == 1, nd)
+
+
+def test_interval_cells_are_not_counted_as_rounded_limits():
+    """Cells given as intervals between their limit and a limit of
+    quantification hold values just above the lower one: they are not
+    measured values, and no warning counts them."""
+    from stanmix.censoring import cell_table
+
+    L = np.array(_ROUNDED_LIMITS)
+    x = np.r_[[0.52, 0.58, 0.64, 0.71] * 2, _MEASURED]
+    inside = np.arange(20) < 8
+    low = pd.DataFrame({"x": np.where(inside, L, np.nan)})
+    high = pd.DataFrame({"x": np.where(inside, L + 0.2, np.nan)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table, _ = cell_table(
+            pd.DataFrame({"x": x}),
+            lower_limit=pd.DataFrame({"x": L}),
+            interval=(low, high),
+        )
+    assert (table.kind[:8, 0] == 3).all() and (table.kind[8:, 0] == 0).all()
 
 
 def test_batches_and_single_limits_are_still_checked_for_piles():

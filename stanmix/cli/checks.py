@@ -28,8 +28,8 @@ def _check_limits(
 
     import numpy as np
 
-    from stanmix.censoring import (
-        at_limit,
+    from stanmix.censoring import at_limit
+    from stanmix.limit_checks import (
         limit_rounded_hint,
         piled_end,
         rounded_beyond_hint,

@@ -45,6 +45,10 @@ _COMPONENTS = re.compile(r"\bn_components=(\d+)")
 _ORDERING = re.compile(r"""\b(anchor_dim|order_by)=(?:'([^']*)'|"([^"]*)")""")
 _ORDERING_FLAG = {"anchor_dim": "--anchor", "order_by": "--order-by"}
 _FAMILY_OPTION = re.compile(r"\bfamily_options\['(\w+)'\]")
+#: The pandas code that records cells at their limits (Python's fix).
+_PANDAS_CODE = re.compile(
+    r"; with pandas, L being the \w+ DataFrame: .*?\.mask\(.*?\)\)"
+)
 #: A message about one K of a sweep (select), and where its figures are.
 _SWEPT = re.compile(r"K=\d+: ")
 _SWEPT_FIGURES = (
@@ -120,6 +124,10 @@ def _as_flags(text: str) -> str:
     'ordered (--order-by intercept): order by it with --order-by x.'
     >>> _as_flags("kfold must be at most 38, got kfold=39: use kfold=38 or fewer")
     '--kfold must be at most 38, got --kfold 39: use --kfold 38 or fewer'
+    >>> _as_flags("at their limits (close ones too; with pandas, L being the "
+    ...           "lower_limit DataFrame: X['a'] = X['a'].mask(X['a'] - L['a'] "
+    ...           "< 0.01, L['a'])). Next")
+    'at their limits (close ones too). Next'
     >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
     '--family-option nu_rate must be a positive number, got -1.0'
     >>> _as_flags("K=2: R-hat 1.1. The figures of every parameter are in "
@@ -137,6 +145,7 @@ def _as_flags(text: str) -> str:
         text = text.replace("are in convergence_.table.", _SWEPT_FIGURES)
     for python, command in _PYTHON_ONLY:
         text = text.replace(python, command)
+    text = _PANDAS_CODE.sub(")", text)
     text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
     text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
     text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)

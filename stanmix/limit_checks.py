@@ -1,0 +1,433 @@
+"""What recorded values say about the detection limits they were given.
+
+A limit that no value meets, non-detects written as their limits rounded
+(0.58 for 0.577), or written as a substitute (half the limit), and limits
+given in other units all leave censored cells looking like measured ones,
+or refused. The checks here look at the values against their limits and
+warn, or word the hint of an error, with the fix; they change nothing.
+:func:`stanmix.censoring.cell_table` and the command line call them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+from stanmix import _validation as check
+
+#: The most distinct limits a column may have for :func:`warn_unmatched`
+#: to look at each group of rows sharing one (a batch) on its own. With
+#: more (a limit per sample), the groups are too small for a pile at their
+#: lowest value to mean anything: values written with one or two digits
+#: tie there by chance.
+_BATCHES_LOOKED_AT = 20
+
+#: How unlikely (one-sided binomial) a pile of values within their last
+#: written digit of their own row's limit must be, against the two digits
+#: beyond, before :func:`_warn_rounded_limits` speaks.
+_ROUNDED_LIMIT_P = 1e-3
+
+#: A written unit counts as a digit (and the values within one of their
+#: limits as a pile) only when it is at most this share of the column's
+#: spread (:func:`_spread`): coarser, a density is not smooth over it
+#: (counts of 0, 1 and 2 with limits between 0 and 1).
+_FINE_UNIT = 0.2
+
+#: Values labs write in place of a non-detect, as multiples of its limit,
+#: and their names.
+_SUBSTITUTES = (
+    (0.0, "0", "zero"),
+    (0.5, "half its limit", "LOQ/2"),
+    (0.5**0.5, "its limit over sqrt(2)", "LOQ/sqrt(2)"),
+)
+
+
+def piled_end(seen: np.ndarray, lowest: bool) -> tuple[float, int] | None:
+    """The lowest (highest) of a column's recorded values and how many sit
+    there, when enough do (at least 5, and 5% of them) to look like cells
+    recorded at a detection limit; None otherwise.
+
+    Examples
+    --------
+    >>> piled_end(np.array([0.1] * 6 + [0.5, 0.7]), lowest=True)
+    (0.1, 6)
+    >>> piled_end(np.array([0.1, 0.5, 0.7]), lowest=True) is None
+    True
+    """
+    if seen.size == 0:
+        return None
+    end = float(seen.min() if lowest else seen.max())
+    piled = int(np.sum(seen == end))
+    return (end, piled) if piled >= max(5, 0.05 * seen.size) else None
+
+
+def limit_rounded_hint(
+    beyond: np.ndarray, column: str, spell: Callable[[str], str]
+) -> str:
+    """A hint where every value beyond a limit is one value (at least two of
+    them): most likely the limit itself, given rounded. ``spell`` writes the
+    limit as it is passed, from its value's text.
+
+    Examples
+    --------
+    >>> print(limit_rounded_hint(
+    ...     np.array([-5.389024, -5.389024]), "Pb", lambda v: f"--lower-limit Pb={v}"
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; all 2 such values of column 'Pb' are -5.389024: if that is the limit,
+    give it as the data hold it (--lower-limit Pb=-5.389024)
+    """
+    if beyond.size < 2 or not np.all(beyond == beyond[0]):
+        return ""
+    exact = repr(float(beyond[0]))
+    return (
+        f"; all {beyond.size} such values of column {column!r} are {exact}: if "
+        f"that is the limit, give it as the data hold it ({spell(exact)})"
+    )
+
+
+def written_step(values, dtype=np.float64) -> np.ndarray:
+    """The unit of the last decimal each value is written with: 0.01 for
+    0.58, 1 for 12, 1e-6 for 3.2e-05, within float arithmetic's rounding
+    (0.1 + 0.2 is written 0.3) or at the precision of ``dtype`` (float32:
+    ``np.float32(0.58)`` is written 0.58). 0 for a value needing more than
+    12 significant digits (full float precision), for 0 (every unit
+    writes it) and for NaN or infinite values. A value such as 1.00 is
+    written 1 here: it holds no trace of its trailing zeros.
+
+    Examples
+    --------
+    >>> written_step([0.58, 12.0, 3.2e-5, 0.1 + 0.2, np.pi, 1e-15, 0.0]).tolist()
+    [0.01, 1.0, 1e-06, 0.1, 0.0, 1e-15, 0.0]
+    >>> written_step([1200.0, 2.5e7, 1e20]).tolist()
+    [100.0, 1000000.0, 1e+20]
+    >>> written_step(np.float32([0.58, 0.1]), np.float32).tolist()
+    [0.01, 0.1]
+    """
+    values = np.asarray(values, dtype=float)
+    flat = values.ravel()
+    step = np.zeros(flat.shape)
+    size = np.abs(flat)
+    left = np.isfinite(flat) & (flat != 0)
+    if not left.any():
+        return step.reshape(values.shape)
+    # From the largest value's leading digit down, a value is written at
+    # the first unit of which it is a whole (nonzero) number, counted with
+    # at most 12 significant digits.
+    for decimals in range(-int(np.floor(np.log10(size[left].max()))), 308):
+        scaled = size[left] * 10.0**decimals
+        if dtype == np.float64:
+            tolerance = 8 * np.finfo(float).eps * scaled
+            whole = np.abs(scaled - np.rint(scaled)) <= tolerance
+        else:
+            rounded = np.rint(scaled) / 10.0**decimals
+            whole = rounded.astype(dtype) == size[left].astype(dtype)
+        whole &= np.rint(scaled) >= 1
+        place = np.flatnonzero(left)[whole]
+        step[place] = 10.0**-decimals
+        left[place] = False
+        left[np.flatnonzero(left)[(scaled >= 1e12)[~whole]]] = False
+        if not left.any():
+            break
+    return step.reshape(values.shape)
+
+
+def warn_unmatched(
+    values, limits, has, at, columns, row_name: Callable[[int], str], precisions, name
+) -> None:
+    """Warn of what a table's values say of the ``name`` limits
+    (``"lower_limit"`` or ``"upper_limit"``) they were given, column by
+    column: a column whose one limit matches none of its values while many
+    sit on its lowest (highest) value (the limit mistyped, in other units,
+    or rounded otherwise: values from float32), so that nothing is
+    censored; and for per-row limits, :func:`_warn_rounded_limits`,
+    :func:`_warn_scaled_limits` and, with at most
+    :data:`_BATCHES_LOOKED_AT` limits, :func:`_warn_unmatched_batches`.
+
+    ``values`` holds NaN where no value is recorded (or the cell is an
+    interval), ``at`` where a value is at its limit, ``row_name(r)`` how a
+    message names row ``r``, ``precisions`` each column's float type.
+    """
+    lowest = name == "lower_limit"
+    for j, column in enumerate(columns):
+        given = np.unique(limits[has[:, j], j])
+        if given.size > 1:
+            column_values = (values[:, j], limits[:, j], at[:, j], precisions[j])
+            said = _warn_rounded_limits(*column_values, column, row_name, name)
+            said = _warn_scaled_limits(*column_values, column, row_name, name) or said
+            if not said and given.size <= _BATCHES_LOOKED_AT:
+                _warn_unmatched_batches(
+                    values[:, j], limits[:, j], at[:, j], column, name
+                )
+            continue
+        seen = values[:, j][~np.isnan(values[:, j])]
+        if not has[:, j].any() or at[:, j].any():
+            continue
+        found = piled_end(seen, lowest)
+        if found is None:
+            continue
+        end, piled = found
+        limit = float(limits[has[:, j], j][0])
+        sit = (
+            f"{piled} of its {seen.size} values sit at "
+            f"{'its lowest' if lowest else 'its highest'}"
+        )
+        if abs(end - limit) <= 1e-6 * abs(limit):
+            advice = (
+                f"{sit}, {end!r}, which differs from the limit {limit!r} by "
+                "rounding (values from float32?): give the limit as they hold "
+                f"it, {name}={{{column!r}: {end!r}}}, or the column as float32"
+            )
+        else:
+            advice = (
+                f"{sit}, {end:g}: if {end:g} is the limit, give "
+                f"{name}={{{column!r}: {end:g}}} (check the limit's value and "
+                "units)"
+            )
+        warnings.warn(
+            f"{name} of column {column!r} matches none of its values, so no cell "
+            f"of it is censored, while {advice}",
+            UserWarning,
+            stacklevel=check.caller_level(),
+        )
+
+
+def _spread(values: np.ndarray) -> float:
+    """A standard deviation from the median absolute deviation, which a
+    cluster far from the rest (up to half the values) does not inflate;
+    the standard deviation where over half the values are one value."""
+    mad = float(np.median(np.abs(values - np.median(values)))) * 1.4826
+    return mad if mad > 0 else float(np.std(values))
+
+
+def _warn_rounded_limits(
+    values, limits, at, dtype, column: str, row_name, name: str
+) -> bool:
+    """Warn of a column with per-row limits where many values lie beyond
+    their own row's limit by less than the last digit they are written
+    with: limits written rounded in place of the censored values (0.58 for
+    a limit of 0.577), which would be fitted as measured values. Returns
+    whether it warned.
+
+    Values are taken in classes by the unit they are written with (0.01
+    for 0.58; 0.1 for 0.6, which may be a 0.60): measured values have a
+    smooth density near their limits, so within a class the first unit
+    beyond a limit holds about a third of the values within three units of
+    it (fewer where the density rises away from the limit). A class piles
+    when it holds at least three times as many there as in the next two
+    units together, with a binomial tail below :data:`_ROUNDED_LIMIT_P`
+    (so at least 7 values). Only units at most :data:`_FINE_UNIT` of the
+    column's spread count, and values at their limits (censored) do not.
+    """
+    from scipy.stats import binom
+
+    lower = name == "lower_limit"
+    recorded = np.isfinite(values)
+    if recorded.sum() < 4:
+        return False
+    with np.errstate(invalid="ignore"):
+        gap = values - limits if lower else limits - values
+    step = np.zeros(values.shape)
+    step[recorded] = written_step(values[recorded], dtype)
+    fine = (step > 0) & (step <= _FINE_UNIT * _spread(values[recorded]))
+    with np.errstate(invalid="ignore"):
+        ahead = fine & np.isfinite(limits) & ~at & (gap > 0)
+    piled = np.zeros(values.shape, dtype=bool)
+    near = further = 0
+    for unit in np.unique(step[ahead]):
+        # A gap of one unit computed in floats may fall short of it by an ulp.
+        edge = unit * (1 - 1e-9)
+        cls = ahead & (step == unit)
+        first = cls & (gap < edge)
+        n_first = int(first.sum())
+        n_next = int((cls & (gap >= edge) & (gap < 3 * edge)).sum())
+        smooth = binom.sf(n_first - 1, n_first + n_next, 1 / 3)
+        if n_first < 3 * n_next or smooth >= _ROUNDED_LIMIT_P:
+            continue
+        piled |= first
+        near, further = near + n_first, further + n_next
+    if not piled.any():
+        return False
+    r = np.flatnonzero(piled)[0]
+    side = "above" if lower else "below"
+    unit = _fix_unit(gap[piled], step[piled])
+    warnings.warn(
+        f"{near} values of column {column!r} lie {side} their own row's {name} "
+        f"by less than the last digit they are written with ({row_name(r)}: "
+        f"{values[r]:.12g}, limit {limits[r]:.12g}), against {further} within "
+        "the next two digits: they look like limits written rounded in place "
+        "of censored values, and are fitted as measured values. If they are "
+        "censored, " + record_at_limits(column, name, unit),
+        UserWarning,
+        stacklevel=check.caller_level(),
+    )
+    return True
+
+
+def _warn_scaled_limits(
+    values, limits, at, dtype, column: str, row_name, name: str
+) -> bool:
+    """Warn of a column with per-row limits where many values are each the
+    same power of ten times their own row's limit (to the digits they are
+    written with): the values recorded at their limits, which were given in
+    other units (mg where the values are in ug), so that none is censored.
+    Chance matches are counted by pairing the values with the limits of
+    other rows (a fixed shuffle); the warning needs at least 5 values, 5%
+    of those recorded, and three times the chance count plus 5. Returns
+    whether it warned.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        usable = np.isfinite(values) & (values > 0) & (limits > 0) & ~at
+        if usable.sum() < 5:
+            return False
+        x, own = values[usable], limits[usable]
+        unit = written_step(x, dtype)
+        power = np.rint(np.log10(x / own))
+        shuffled = own[np.random.default_rng(0).permutation(own.size)]
+
+        def matches(lim: np.ndarray) -> np.ndarray:
+            off = np.abs(x - 10.0**power * lim)
+            return (power != 0) & (off <= unit * (1 + 1e-9) + 1e-9 * x)
+
+        hit, chance = matches(own), matches(shuffled)
+    if not hit.any():
+        return False
+    powers, counts = np.unique(power[hit], return_counts=True)
+    k, count = int(powers[np.argmax(counts)]), int(counts.max())
+    by_chance = int(np.sum(chance & (power == k)))
+    if count < max(5, 0.05 * x.size) or count < 3 * by_chance + 5:
+        return False
+    r = np.flatnonzero(usable)[np.flatnonzero(hit & (power == k))[0]]
+    factor = f"{10.0**k:g}"
+    warnings.warn(
+        f"{count} values of column {column!r} are each {factor} times their own "
+        f"row's {name} ({row_name(r)}: {values[r]:.12g}, limit "
+        f"{limits[r]:.12g}), against {by_chance} with other rows' limits: they "
+        "look like values recorded at their limits, which were given in other "
+        f"units, and are fitted as measured values. If so, give the limits "
+        f"{factor} times as large",
+        UserWarning,
+        stacklevel=check.caller_level(),
+    )
+    return True
+
+
+def _warn_unmatched_batches(values, limits, at, column: str, name: str) -> None:
+    """:func:`warn_unmatched` for a column whose rows have different
+    limits (batches): each group of rows sharing a limit is looked at on
+    its own, since one batch at its limit hides another whose values were
+    recorded at another number."""
+    lowest = name == "lower_limit"
+    for limit in np.unique(limits[~np.isnan(limits)]):
+        rows = limits == limit
+        if at[rows].any():
+            continue
+        seen = values[rows][~np.isnan(values[rows])]
+        found = piled_end(seen, lowest)
+        if found is None:
+            continue
+        end, piled = found
+        warnings.warn(
+            f"{name} of column {column!r} matches none of the values of the "
+            f"{int(rows.sum())} rows whose limit is {limit:g}, so none of them is "
+            f"censored, while {piled} of those values sit at their "
+            f"{'lowest' if lowest else 'highest'}, {end!r}: if {end!r} is those "
+            "rows' limit (rounded otherwise, or in other units), give it to them",
+            UserWarning,
+            stacklevel=check.caller_level(),
+        )
+
+
+def _fix_unit(gaps: np.ndarray, steps: np.ndarray) -> str:
+    """The distance from their limits within which cells are to be recorded
+    at them: the power of ten just above the largest of ``gaps`` (cells'
+    distances from their limits), at most the largest written unit
+    (``steps``), as text.
+
+    >>> _fix_unit(np.array([0.003, 0.008]), np.array([0.01, 0.1]))
+    '0.01'
+    """
+    power = 10.0 ** (np.floor(np.log10(gaps.max())) + 1)
+    return f"{min(power, steps.max()):g}"
+
+
+def record_at_limits(column: str, name: str, unit: str = "{unit}") -> str:
+    """The fix for censored cells of ``column`` written as their ``name``
+    limits rounded to ``unit``: every cell within a unit of its own limit,
+    recorded at it.
+
+    >>> record_at_limits("Pb", "lower_limit", "0.01")[:60]
+    "record every cell of column 'Pb' within 0.01 of its own limi"
+    """
+    x, limit = f"X[{column!r}]", f"L[{column!r}]"
+    diff = f"{x} - {limit}" if name == "lower_limit" else f"{limit} - {x}"
+    return (
+        f"record every cell of column {column!r} within {unit} of its own "
+        "limit at that limit (measured values that close, if any, are "
+        f"censored with them; with pandas, L being the {name} DataFrame: "
+        f"{x} = {x}.mask({diff} < {unit}, {limit}))"
+    )
+
+
+def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
+    """A hint where values beyond their own limits, at more than one limit
+    (per-row limits), all lie within the last digit they are written with
+    of them: limits rounded to the nearest in place of censored values,
+    some of which came out beyond their limits (and others, as silently,
+    inside). One limit gets :func:`limit_rounded_hint` instead. ``fix``
+    says what to do, with ``{unit}`` for the distance (:func:`_fix_unit`).
+
+    Examples
+    --------
+    >>> print(rounded_beyond_hint(
+    ...     np.array([0.51, 0.63]), np.array([0.512, 0.634]), np.float64,
+    ...     "write each as its limit (within {unit})",
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; each of these lies within the last digit it is written with of its own
+    limit, as limits written rounded in place of censored values do (those
+    rounded the other way would be fitted as measured): write each as its
+    limit (within 0.01)
+    """
+    step = written_step(beyond, dtype)
+    edge = step * (1 - 1e-9)
+    if np.unique(limits).size < 2 or not np.all(np.abs(beyond - limits) < edge):
+        return ""
+    return (
+        "; each of these lies within the last digit it is written with of its "
+        "own limit, as limits written rounded in place of censored values do "
+        "(those rounded the other way would be fitted as measured): "
+        + fix.replace("{unit}", _fix_unit(np.abs(beyond - limits), step))
+    )
+
+
+def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
+    """A hint where values below their lower limits (at least two) are each
+    the same common substitute for a non-detect: 0, half the limit or the
+    limit over the square root of 2, to the digits they are written with
+    (which must be finer than a twentieth of the limit to tell). ``fix``
+    says what to do.
+
+    Examples
+    --------
+    >>> print(substituted_hint(
+    ...     np.array([0.29, 0.35]), np.array([0.577, 0.7]), np.float64, "mark them"
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; each of these is half its limit (to the digits it is written with), as
+    non-detects written as LOQ/2 are: if they stand for values below their
+    limits, mark them
+    """
+    if beyond.size < 2 or not np.all(limits > 0):
+        return ""
+    step = written_step(beyond, dtype)
+    if np.any(step > 0.05 * limits):
+        return ""
+    for ratio, what, practice in _SUBSTITUTES:
+        off = np.abs(beyond - ratio * limits)
+        if np.all(off <= step * (1 + 1e-9) + 1e-9 * limits):
+            return (
+                f"; each of these is {what} (to the digits it is written with), "
+                f"as non-detects written as {practice} are: if they stand for "
+                f"values below their limits, {fix}"
+            )
+    return ""
