@@ -30,9 +30,9 @@ _BATCHES_LOOKED_AT = 20
 _ROUNDED_LIMIT_P = 1e-3
 
 #: A written unit counts as a digit (and the values within one of their
-#: limits as a pile) only when it is at most this share of the column's
-#: spread (:func:`_spread`): coarser, a density is not smooth over it
-#: (counts of 0, 1 and 2 with limits between 0 and 1).
+#: limits as a pile) only when it is at most this share of the spread of
+#: the column's values (:func:`_spread`): coarser, a density is not smooth
+#: over it (counts near 10, written 10, 20 and 30, over a unit of 10).
 _FINE_UNIT = 0.2
 
 #: Values labs write in place of a non-detect, as multiples of its limit,
@@ -195,10 +195,14 @@ def warn_unmatched(
 
 def _spread(values: np.ndarray) -> float:
     """A standard deviation from the median absolute deviation, which a
-    cluster far from the rest (up to half the values) does not inflate;
-    the standard deviation where over half the values are one value."""
-    mad = float(np.median(np.abs(values - np.median(values)))) * 1.4826
-    return mad if mad > 0 else float(np.std(values))
+    cluster far from the rest (up to half the values) does not inflate; 0
+    where over half the values are one value.
+
+    >>> round(_spread(np.r_[np.arange(10.0), 1000.0]), 2)
+    4.45
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(np.median(np.abs(values - np.median(values)))) * 1.4826
 
 
 def _warn_rounded_limits(
@@ -211,42 +215,64 @@ def _warn_rounded_limits(
     whether it warned.
 
     Values are taken in classes by the unit they are written with (0.01
-    for 0.58; 0.1 for 0.6, which may be a 0.60): measured values have a
-    smooth density near their limits, so within a class the first unit
-    beyond a limit holds about a third of the values within three units of
-    it (fewer where the density rises away from the limit). A class piles
-    when it holds at least three times as many there as in the next two
-    units together, with a binomial tail below :data:`_ROUNDED_LIMIT_P`
-    (so at least 7 values). Only units at most :data:`_FINE_UNIT` of the
-    column's spread count, and values at their limits (censored) do not.
+    for 0.58; 0.1 for 0.6, which may be a 0.60), and within a class
+    counted by how many units beyond their limits they lie: c1 in the
+    first unit, c2 in the second, c3 in the third. Measured values have a
+    density near their limits that is smooth or falls off steadily, so c1
+    is expected to be about c2 (or c2 times the fall c2 / c3 from the
+    second unit to the third, where that is steeper: counts of 0, 1 and 2
+    with limits between 0 and 1). A class piles when c1 is at least three
+    times that, and at least three times the mean of c2 and c3, with a
+    binomial tail below :data:`_ROUNDED_LIMIT_P` (so at least 7 values).
+    A class coarser than the column's usual unit u0 must also pile against
+    the values of every class within its first unit of their limits, of
+    which values written at u0 that end in zeros make up about u0 / unit
+    (a tenth per digit). Only units at most :data:`_FINE_UNIT` of the
+    spread of the values neither at their limits nor within a unit of them
+    count, and values at their limits (censored) do not.
     """
     from scipy.stats import binom
 
     lower = name == "lower_limit"
     recorded = np.isfinite(values)
-    if recorded.sum() < 4:
-        return False
     with np.errstate(invalid="ignore"):
         gap = values - limits if lower else limits - values
+        beyond = recorded & np.isfinite(limits) & ~at & (gap > 0)
+    if beyond.sum() < 7:
+        return False
     step = np.zeros(values.shape)
     step[recorded] = written_step(values[recorded], dtype)
-    fine = (step > 0) & (step <= _FINE_UNIT * _spread(values[recorded]))
+    # The spread of the values that cannot be piled limits: a pile, most of
+    # a heavily censored column, would make it as narrow as itself.
     with np.errstate(invalid="ignore"):
-        ahead = fine & np.isfinite(limits) & ~at & (gap > 0)
+        pileable = at | ((gap > 0) & (gap < step * (1 - 1e-9)))
+    rest = values[recorded & ~pileable]
+    spread = _spread(rest if rest.size >= 4 else values[recorded])
+    every_class = beyond.copy()
+    beyond &= (step > 0) & (step <= _FINE_UNIT * spread)
+    units, counts = np.unique(step[step > 0], return_counts=True)
+    usual = units[np.argmax(counts)] if units.size else 0.0
     piled = np.zeros(values.shape, dtype=bool)
     near = further = 0
-    for unit in np.unique(step[ahead]):
+    for unit in np.unique(step[beyond]):
         # A gap of one unit computed in floats may fall short of it by an ulp.
         edge = unit * (1 - 1e-9)
-        cls = ahead & (step == unit)
+        cls = beyond & (step == unit)
         first = cls & (gap < edge)
-        n_first = int(first.sum())
-        n_next = int((cls & (gap >= edge) & (gap < 3 * edge)).sum())
-        smooth = binom.sf(n_first - 1, n_first + n_next, 1 / 3)
-        if n_first < 3 * n_next or smooth >= _ROUNDED_LIMIT_P:
+        c1 = int(first.sum())
+        c2 = int((cls & (gap >= edge) & (gap < 2 * edge)).sum())
+        c3 = int((cls & (gap >= 2 * edge) & (gap < 3 * edge)).sum())
+        expected = max((c2 + c3) / 2, c2 * (c2 + 1) / (c3 + 1))
+        share = max(1 / 3, expected / max(expected + c2 + c3, 1))
+        tail = binom.sf(c1 - 1, c1 + c2 + c3, share)
+        if c1 < 3 * expected or tail >= _ROUNDED_LIMIT_P:
             continue
+        if unit > usual:
+            n_all = int((every_class & (gap < edge)).sum())
+            if binom.sf(c1 - 1, n_all, usual / unit) >= _ROUNDED_LIMIT_P:
+                continue
         piled |= first
-        near, further = near + n_first, further + n_next
+        near, further = near + c1, further + c2 + c3
     if not piled.any():
         return False
     r = np.flatnonzero(piled)[0]
@@ -269,34 +295,42 @@ def _warn_scaled_limits(
     values, limits, at, dtype, column: str, row_name, name: str
 ) -> bool:
     """Warn of a column with per-row limits where many values are each the
-    same power of ten times their own row's limit (to the digits they are
-    written with): the values recorded at their limits, which were given in
+    same power of ten (10 to 1e9, or their inverses) times their own row's
+    limit, exactly (to float rounding, or to a written unit under 1e-3 of
+    the value), among values written with at least three significant
+    digits: the values recorded at their limits, which were given in
     other units (mg where the values are in ug), so that none is censored.
-    Chance matches are counted by pairing the values with the limits of
-    other rows (a fixed shuffle); the warning needs at least 5 values, 5%
-    of those recorded, and three times the chance count plus 5. Returns
-    whether it warned.
+    Chance matches are counted by pairing the values with a fixed shuffle
+    of the limits; the warning needs at least 5 values, 1% of those
+    recorded, and three times the chance count plus 5. Returns whether it
+    warned.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         usable = np.isfinite(values) & (values > 0) & (limits > 0) & ~at
         if usable.sum() < 5:
             return False
         x, own = values[usable], limits[usable]
         unit = written_step(x, dtype)
-        power = np.rint(np.log10(x / own))
-        shuffled = own[np.random.default_rng(0).permutation(own.size)]
+        # Values of one or two significant digits equal a round multiple of
+        # many limits by chance; a limit recorded as a value has more.
+        telling = (unit == 0) | (unit <= 0.01 * x)
+        tolerance = np.where(unit <= 1e-3 * x, unit, 0.0) * (1 + 1e-9) + 1e-9 * x
 
-        def matches(lim: np.ndarray) -> np.ndarray:
-            off = np.abs(x - 10.0**power * lim)
-            return (power != 0) & (off <= unit * (1 + 1e-9) + 1e-9 * x)
+        def matches(lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            power = np.rint(np.log10(x / lim))
+            plausible = telling & (np.abs(power) >= 1) & (np.abs(power) <= 9)
+            return plausible & (np.abs(x - 10.0**power * lim) <= tolerance), power
 
-        hit, chance = matches(own), matches(shuffled)
+        hit, power = matches(own)
+        chance, chance_power = matches(
+            own[np.random.default_rng(0).permutation(own.size)]
+        )
     if not hit.any():
         return False
     powers, counts = np.unique(power[hit], return_counts=True)
     k, count = int(powers[np.argmax(counts)]), int(counts.max())
-    by_chance = int(np.sum(chance & (power == k)))
-    if count < max(5, 0.05 * x.size) or count < 3 * by_chance + 5:
+    by_chance = int(np.sum(chance & (chance_power == k)))
+    if count < max(5, 0.01 * x.size) or count < 3 * by_chance + 5:
         return False
     r = np.flatnonzero(usable)[np.flatnonzero(hit & (power == k))[0]]
     factor = f"{10.0**k:g}"
