@@ -193,6 +193,14 @@ def warn_unmatched(
         )
 
 
+def _edge(step: np.ndarray, values: np.ndarray, dtype) -> np.ndarray:
+    """A written unit less the rounding a gap of one unit may lose in
+    floats: 0.5 - 0.4 is 0.0999..., and float32's 0.51 - 0.5 0.00999999."""
+    slack = 4 * np.finfo(dtype).eps * np.abs(values)
+    with np.errstate(invalid="ignore"):
+        return step - np.maximum(step * 1e-9, np.nan_to_num(slack))
+
+
 def _spread(values: np.ndarray) -> float:
     """A standard deviation from the median absolute deviation, which a
     cluster far from the rest (up to half the values) does not inflate; 0
@@ -244,8 +252,9 @@ def _warn_rounded_limits(
     step[recorded] = written_step(values[recorded], dtype)
     # The spread of the values that cannot be piled limits: a pile, most of
     # a heavily censored column, would make it as narrow as itself.
+    edges = _edge(step, values, dtype)
     with np.errstate(invalid="ignore"):
-        pileable = at | ((gap > 0) & (gap < step * (1 - 1e-9)))
+        pileable = at | ((gap > 0) & (gap < edges))
     rest = values[recorded & ~pileable]
     spread = _spread(rest if rest.size >= 4 else values[recorded])
     every_class = beyond.copy()
@@ -255,20 +264,19 @@ def _warn_rounded_limits(
     piled = np.zeros(values.shape, dtype=bool)
     near = further = 0
     for unit in np.unique(step[beyond]):
-        # A gap of one unit computed in floats may fall short of it by an ulp.
-        edge = unit * (1 - 1e-9)
         cls = beyond & (step == unit)
+        edge = np.where(cls, edges, unit)
         first = cls & (gap < edge)
         c1 = int(first.sum())
-        c2 = int((cls & (gap >= edge) & (gap < 2 * edge)).sum())
-        c3 = int((cls & (gap >= 2 * edge) & (gap < 3 * edge)).sum())
+        c2 = int((cls & (gap >= edge) & (gap < edge + unit)).sum())
+        c3 = int((cls & (gap >= edge + unit) & (gap < edge + 2 * unit)).sum())
         expected = max((c2 + c3) / 2, c2 * (c2 + 1) / (c3 + 1))
         share = max(1 / 3, expected / max(expected + c2 + c3, 1))
         tail = binom.sf(c1 - 1, c1 + c2 + c3, share)
         if c1 < 3 * expected or tail >= _ROUNDED_LIMIT_P:
             continue
         if unit > usual:
-            n_all = int((every_class & (gap < edge)).sum())
+            n_all = int((every_class & (gap < unit * (1 - 1e-9))).sum())
             if binom.sf(c1 - 1, n_all, usual / unit) >= _ROUNDED_LIMIT_P:
                 continue
         piled |= first
@@ -277,14 +285,15 @@ def _warn_rounded_limits(
         return False
     r = np.flatnonzero(piled)[0]
     side = "above" if lower else "below"
-    unit = _fix_unit(gap[piled], step[piled])
+    unit = _fix_unit(np.median(gap[piled]), step[piled])
+    moved = int((every_class & (gap < float(unit))).sum())
     warnings.warn(
         f"{near} values of column {column!r} lie {side} their own row's {name} "
         f"by less than the last digit they are written with ({row_name(r)}: "
         f"{values[r]:.12g}, limit {limits[r]:.12g}), against {further} within "
         "the next two digits: they look like limits written rounded in place "
         "of censored values, and are fitted as measured values. If they are "
-        "censored, " + record_at_limits(column, name, unit),
+        "censored, " + record_at_limits(column, name, unit, moved),
         UserWarning,
         stacklevel=check.caller_level(),
     )
@@ -295,11 +304,13 @@ def _warn_scaled_limits(
     values, limits, at, dtype, column: str, row_name, name: str
 ) -> bool:
     """Warn of a column with per-row limits where many values are each the
-    same power of ten (10 to 1e9, or their inverses) times their own row's
-    limit, exactly (to float rounding, or to a written unit under 1e-3 of
-    the value), among values written with at least three significant
-    digits: the values recorded at their limits, which were given in
-    other units (mg where the values are in ug), so that none is censored.
+    same factor between units (1e3, 1e6 or 1e9, or their inverses: mg and
+    ug) times their own row's limit, exactly (to float rounding, or to a
+    written unit under 1e-3 of the value), among values written with at
+    least two significant digits: the values recorded at their limits,
+    which were given in other units, so that none is censored. (A value
+    ten times its limit is common in genuine data, where the limit scales
+    with the values, and a one-digit value equals many round multiples.)
     Chance matches are counted by pairing the values with a fixed shuffle
     of the limits; the warning needs at least 5 values, 1% of those
     recorded, and three times the chance count plus 5. Returns whether it
@@ -313,12 +324,12 @@ def _warn_scaled_limits(
         unit = written_step(x, dtype)
         # Values of one or two significant digits equal a round multiple of
         # many limits by chance; a limit recorded as a value has more.
-        telling = (unit == 0) | (unit <= 0.01 * x)
+        telling = (unit == 0) | (unit <= 0.1 * x)
         tolerance = np.where(unit <= 1e-3 * x, unit, 0.0) * (1 + 1e-9) + 1e-9 * x
 
         def matches(lim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             power = np.rint(np.log10(x / lim))
-            plausible = telling & (np.abs(power) >= 1) & (np.abs(power) <= 9)
+            plausible = telling & np.isin(np.abs(power), (3, 6, 9))
             return plausible & (np.abs(x - 10.0**power * lim) <= tolerance), power
 
         hit, power = matches(own)
@@ -373,33 +384,36 @@ def _warn_unmatched_batches(values, limits, at, column: str, name: str) -> None:
         )
 
 
-def _fix_unit(gaps: np.ndarray, steps: np.ndarray) -> str:
+def _fix_unit(gap: float, steps: np.ndarray) -> str:
     """The distance from their limits within which cells are to be recorded
-    at them: the power of ten just above the largest of ``gaps`` (cells'
-    distances from their limits), at most the largest written unit
-    (``steps``), as text.
+    at them: the power of ten just above ``gap`` (the largest of the cells'
+    distances from their limits, or a typical one), at most the largest
+    written unit (``steps``), as text.
 
-    >>> _fix_unit(np.array([0.003, 0.008]), np.array([0.01, 0.1]))
+    >>> _fix_unit(0.008, np.array([0.01, 0.1]))
     '0.01'
     """
-    power = 10.0 ** (np.floor(np.log10(gaps.max())) + 1)
+    power = 10.0 ** (np.floor(np.log10(gap)) + 1)
     return f"{min(power, steps.max()):g}"
 
 
-def record_at_limits(column: str, name: str, unit: str = "{unit}") -> str:
+def record_at_limits(
+    column: str, name: str, unit: str = "{unit}", cells: int | None = None
+) -> str:
     """The fix for censored cells of ``column`` written as their ``name``
-    limits rounded to ``unit``: every cell within a unit of its own limit,
-    recorded at it.
+    limits rounded to ``unit``: every cell within a unit of its own limit
+    (``cells`` of them, when given), recorded at it.
 
     >>> record_at_limits("Pb", "lower_limit", "0.01")[:60]
     "record every cell of column 'Pb' within 0.01 of its own limi"
     """
     x, limit = f"X[{column!r}]", f"L[{column!r}]"
     diff = f"{x} - {limit}" if name == "lower_limit" else f"{limit} - {x}"
+    counted = "" if cells is None else f"{cells} cells; "
     return (
         f"record every cell of column {column!r} within {unit} of its own "
-        "limit at that limit (measured values that close, if any, are "
-        f"censored with them; with pandas, L being the {name} DataFrame: "
+        f"limit at that limit ({counted}measured values that close, if any, "
+        f"are censored with them; with pandas, L being the {name} DataFrame: "
         f"{x} = {x}.mask({diff} < {unit}, {limit}))"
     )
 
@@ -424,15 +438,26 @@ def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str)
     limit (within 0.01)
     """
     step = written_step(beyond, dtype)
-    edge = step * (1 - 1e-9)
-    if np.unique(limits).size < 2 or not np.all(np.abs(beyond - limits) < edge):
+    off = np.abs(beyond - limits)
+    if np.unique(limits).size < 2:
         return ""
-    return (
-        "; each of these lies within the last digit it is written with of its "
-        "own limit, as limits written rounded in place of censored values do "
-        "(those rounded the other way would be fitted as measured): "
-        + fix.replace("{unit}", _fix_unit(np.abs(beyond - limits), step))
-    )
+    if np.all(off < _edge(step, beyond, dtype)):
+        return (
+            "; each of these lies within the last digit it is written with of "
+            "its own limit, as limits written rounded in place of censored "
+            "values do (those rounded the other way would be fitted as "
+            "measured): " + fix.replace("{unit}", _fix_unit(off.max(), step))
+        )
+    limit_step = written_step(limits)
+    if np.all((limit_step > step) & (off < _edge(limit_step, limits, np.float64))):
+        return (
+            "; each of these lies within the last digit of its limit as the "
+            "limit is written, which has fewer digits than the values: if the "
+            "limits were rounded, give them with the values' digits (values "
+            "recorded at a limit the table rounds are beyond it, or inside it "
+            "and fitted as measured)"
+        )
+    return ""
 
 
 def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:

@@ -346,3 +346,29 @@ def test_the_gather_threshold_probe_forces_each_form(tmp_path):
         mir = stanli.stan_to_mir(path.read_text(), include_paths=[str(path.parent)])
         lps.append(stanli.Model(mir=mir, data=payload).log_prob_grad(point)[0])
     assert lps[0] == pytest.approx(lps[1], rel=1e-12)
+
+
+def test_the_limit_checks_rates_name_every_scenario_and_draw_its_fault():
+    """bench/limit_checks.py: the faulty exports hold cells within a unit
+    beyond their limits (or limits a power of ten off), the genuine tables
+    none beyond their limits, and the script prints a row per scenario."""
+    bench = _bench_module("limit_checks")
+    rng = np.random.default_rng(0)
+    x, limits, _ = bench.FAULTY["rounded up to 2 decimals, 20% non-detects"](rng)
+    rounded = (x > limits) & (x - limits < 0.01)
+    assert 0.1 < rounded.mean() < 0.3
+    x, limits, _ = bench.FAULTY["limits in mg/L, 10% non-detects"](rng)
+    assert 0.05 < np.isclose(x, 1000 * limits).mean() < 0.15
+    for draw in bench.GENUINE.values():
+        x, limits, name = draw(rng)
+        assert name == "lower_limit" and np.all(x >= limits)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "limit_checks.py"), "--seeds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for name in [*bench.GENUINE, *bench.FAULTY]:
+        assert f"  {name} " in proc.stdout

@@ -1327,8 +1327,8 @@ def test_per_row_limits_written_rounded_up_in_place_of_values_are_warned_of():
         "against 0 within the next two digits: they look like limits written "
         "rounded in place of censored values, and are fitted as measured "
         "values. If they are censored, record every cell of column 'Pb' within "
-        "0.01 of its own limit at that limit (measured values that close, if "
-        "any, are censored with them; with pandas, L being the lower_limit "
+        "0.01 of its own limit at that limit (8 cells; measured values that "
+        "close, if any, are censored with them; with pandas, L being the lower_limit "
         "DataFrame: X['Pb'] = X['Pb'].mask(X['Pb'] - L['Pb'] < 0.01, L['Pb']))"
     )
     assert (table.kind == 0).all()
@@ -1364,6 +1364,57 @@ def test_rounded_limits_are_found_in_heavily_censored_columns(censored_share):
         cell_table, frame, lower_limit=pd.DataFrame({"x": limits})
     )
     assert message.startswith(f"{(nd & (x > limits)).sum()} values of column 'x' lie")
+
+
+def test_the_advised_distance_is_that_of_the_rounding_not_of_trailing_zeros():
+    """Limits around 0.1 (0.091-0.111), non-detects rounded up to 0.10 or
+    0.11 and so written 0.1 for many: the class written to 0.1 piles, with
+    genuine values such as 0.2 (limit 0.103) among its first unit. The
+    distance advised is that of the typical piled cell (0.01), and the
+    warning counts the cells the fix moves."""
+    from stanmix.censoring import cell_table
+
+    seen = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        limits = np.array(
+            [float(f"{v:.3g}") for v in 0.05 / rng.uniform(0.45, 0.55, 1000)]
+        )
+        true = rng.lognormal(0, np.log(4), 1000)
+        written = np.round(true, 2)
+        nd = (true < limits) | (written <= limits)
+        x = np.where(nd, np.ceil(np.round(limits * 100, 6)) / 100, written)
+        X, L = pd.DataFrame({"x": x}), pd.DataFrame({"x": limits})
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            cell_table(X, lower_limit=L)
+        if not record:
+            continue
+        (message,) = [str(w.message) for w in record]
+        assert "within 0.01 of its own limit" in message
+        moved = X["x"].mask(X["x"] - L["x"] < 0.01, L["x"]) != X["x"]
+        assert f"({moved.sum()} cells; measured values that close" in message
+        assert (moved & ~nd).sum() <= 0.02 * (~nd).sum()
+        seen += 1
+    assert seen >= 5
+
+
+def test_limits_rounded_more_coarsely_than_the_values_are_named_in_the_error():
+    """Non-detects recorded at limits of three decimals, the table of limits
+    rounded to two: those rounded up are refused, and the error says the
+    limits look rounded."""
+    from stanmix.censoring import cell_table
+
+    lab = np.array([0.517, 0.577, 0.636, 0.708] * 5)
+    X = pd.DataFrame({"x": np.r_[lab[:8], _MEASURED]})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit=pd.DataFrame({"x": np.round(lab, 2)}))
+    assert str(info.value).endswith(
+        "; each of these lies within the last digit of its limit as the limit "
+        "is written, which has fewer digits than the values: if the limits were "
+        "rounded, give them with the values' digits (values recorded at a limit "
+        "the table rounds are beyond it, or inside it and fitted as measured)"
+    )
 
 
 def test_per_row_limits_rounded_to_nearest_get_the_fix_in_the_error():
@@ -1474,8 +1525,8 @@ def test_command_line_gives_the_fix_for_limits_rounded_to_nearest(tmp_path, caps
     assert code == 0
     assert (
         "If they are censored, record every cell of column 'x' within 0.01 of its "
-        "own limit at that limit (measured values that close, if any, are "
-        "censored with them)\n" in err
+        "own limit at that limit (8 cells; measured values that close, if any, "
+        "are censored with them)\n" in err
     )
     # Non-detects written as half of one limit for the column.
     code, err = _run_fit(tmp_path, capsys, {"x": [0.35] * 4 + _MEASURED}, "x=0.7")
