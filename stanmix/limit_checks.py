@@ -153,7 +153,9 @@ def warn_unmatched(
     for j, column in enumerate(columns):
         given = np.unique(limits[has[:, j], j])
         if given.size > 1:
-            column_values = (values[:, j], limits[:, j], at[:, j], precisions[j])
+            # Each value's written unit, read once for both checks.
+            step = written_step(values[:, j], precisions[j])
+            column_values = (values[:, j], limits[:, j], at[:, j], step, precisions[j])
             said = _warn_rounded_limits(*column_values, column, row_name, name)
             said = _warn_scaled_limits(*column_values, column, row_name, name) or said
             if not said and given.size <= _BATCHES_LOOKED_AT:
@@ -214,7 +216,7 @@ def _spread(values: np.ndarray) -> float:
 
 
 def _warn_rounded_limits(
-    values, limits, at, dtype, column: str, row_name, name: str
+    values, limits, at, step, dtype, column: str, row_name, name: str
 ) -> bool:
     """Warn of a column with per-row limits where many values lie beyond
     their own row's limit by less than the last digit they are written
@@ -248,8 +250,6 @@ def _warn_rounded_limits(
         beyond = recorded & np.isfinite(limits) & ~at & (gap > 0)
     if beyond.sum() < 7:
         return False
-    step = np.zeros(values.shape)
-    step[recorded] = written_step(values[recorded], dtype)
     # The spread of the values that cannot be piled limits: a pile, most of
     # a heavily censored column, would make it as narrow as itself.
     edges = _edge(step, values, dtype)
@@ -257,14 +257,13 @@ def _warn_rounded_limits(
         pileable = at | ((gap > 0) & (gap < edges))
     rest = values[recorded & ~pileable]
     spread = _spread(rest if rest.size >= 4 else values[recorded])
-    every_class = beyond.copy()
-    beyond &= (step > 0) & (step <= _FINE_UNIT * spread)
+    judged = beyond & (step > 0) & (step <= _FINE_UNIT * spread)
     units, counts = np.unique(step[step > 0], return_counts=True)
     usual = units[np.argmax(counts)] if units.size else 0.0
     piled = np.zeros(values.shape, dtype=bool)
     near = further = 0
-    for unit in np.unique(step[beyond]):
-        cls = beyond & (step == unit)
+    for unit in np.unique(step[judged]):
+        cls = judged & (step == unit)
         edge = np.where(cls, edges, unit)
         first = cls & (gap < edge)
         c1 = int(first.sum())
@@ -276,7 +275,7 @@ def _warn_rounded_limits(
         if c1 < 3 * expected or tail >= _ROUNDED_LIMIT_P:
             continue
         if unit > usual:
-            n_all = int((every_class & (gap < unit * (1 - 1e-9))).sum())
+            n_all = int((beyond & (gap < unit * (1 - 1e-9))).sum())
             if binom.sf(c1 - 1, n_all, usual / unit) >= _ROUNDED_LIMIT_P:
                 continue
         piled |= first
@@ -286,7 +285,7 @@ def _warn_rounded_limits(
     r = np.flatnonzero(piled)[0]
     side = "above" if lower else "below"
     unit = _fix_unit(np.median(gap[piled]), step[piled])
-    moved = int((every_class & (gap < float(unit))).sum())
+    moved = int((beyond & (gap < float(unit))).sum())
     warnings.warn(
         f"{near} values of column {column!r} lie {side} their own row's {name} "
         f"by less than the last digit they are written with ({row_name(r)}: "
@@ -301,7 +300,7 @@ def _warn_rounded_limits(
 
 
 def _warn_scaled_limits(
-    values, limits, at, dtype, column: str, row_name, name: str
+    values, limits, at, step, dtype, column: str, row_name, name: str
 ) -> bool:
     """Warn of a column with per-row limits where many values are each the
     same factor between units (1e3, 1e6 or 1e9, or their inverses: mg and
@@ -320,8 +319,7 @@ def _warn_scaled_limits(
         usable = np.isfinite(values) & (values > 0) & (limits > 0) & ~at
         if usable.sum() < 5:
             return False
-        x, own = values[usable], limits[usable]
-        unit = written_step(x, dtype)
+        x, own, unit = values[usable], limits[usable], step[usable]
         # Values of one or two significant digits equal a round multiple of
         # many limits by chance; a limit recorded as a value has more.
         telling = (unit == 0) | (unit <= 0.1 * x)
