@@ -952,6 +952,7 @@ def cell_table(
     interval: Sequence | None = None,
     allow_missing: bool = True,
     allow_empty_rows: bool = False,
+    code: bool = True,
 ) -> tuple[CellTable, pd.Index]:
     """Validate the data and its censoring; return the cell table and row index.
 
@@ -960,6 +961,9 @@ def cell_table(
 
     A row whose every cell is missing is refused unless ``allow_empty_rows``
     (a regression's row still has its covariates: a missing response).
+    Messages give a fix as pandas code on ``X`` (and ``L``, a limits
+    DataFrame) only where it runs as written: with ``code``, for a
+    DataFrame ``X`` whose columns are named by strings.
 
     The limits ``lower_limit`` / ``upper_limit`` (a number, one per column,
     per row or per cell) are kept in the table for every cell they were
@@ -1002,6 +1006,16 @@ def cell_table(
         return X, pd.RangeIndex(X.n_obs)
     values, columns, index = as_matrix(X)
     shape = values.shape
+    framed = (
+        code
+        and isinstance(X, pd.DataFrame)
+        and all(isinstance(c, str) for c in X.columns)
+    )
+    # Pandas code on both the data and the limits (L) runs for a DataFrame of them.
+    coded = {
+        "lower_limit": framed and isinstance(lower_limit, pd.DataFrame),
+        "upper_limit": framed and isinstance(upper_limit, pd.DataFrame),
+    }
     lower = _per_cell(lower_limit, "lower_limit", shape, columns, index)
     upper = _per_cell(upper_limit, "upper_limit", shape, columns, index)
     mask = _mask(censored, shape, columns, index)
@@ -1059,10 +1073,14 @@ def cell_table(
                 col, name = c[0], columns[c[0]]
                 beyond, own = values[bad[:, col], col], limits[bad[:, col], col]
                 given = limits[:, col][np.isfinite(limits[:, col])]
+                one = np.unique(given).size == 1
                 marked = (
-                    f"X[[{name!r}]] < {float(own[0]):.12g}"
-                    if np.unique(given).size == 1
-                    else f"X[[{name!r}]] < L[[{name!r}]], L being the {arg} DataFrame"
+                    f" (with pandas, censored=X[[{name!r}]] < {float(own[0]):.12g})"
+                    if one and framed
+                    else f" (with pandas, censored=X[[{name!r}]] < L[[{name!r}]], "
+                    f"L being the {arg} DataFrame)"
+                    if coded[arg]
+                    else ""
                 )
                 raise StanmixInputError(
                     f"value {side} at {where(bad)} (the first is "
@@ -1079,15 +1097,15 @@ def cell_table(
                         beyond,
                         own,
                         data_precision[col],
-                        record_at_limits(name, arg),
+                        record_at_limits(name, arg, code=coded[arg]),
                     )
                     + (
                         substituted_hint(
                             beyond,
                             own,
                             data_precision[col],
-                            f"mark them in `censored` (with pandas, censored={marked})"
-                            ", which censors each at its limit",
+                            f"mark them in `censored`{marked}, which censors each at "
+                            "its limit",
                         )
                         if arg == "lower_limit"
                         else ""
@@ -1213,6 +1231,7 @@ def cell_table(
                 lambda r: f"{word} {row_label(index[r])}",
                 data_precision,
                 name,
+                coded[name],
             )
     if mask is not None:
         unlimited = mask & ~has_lo & ~has_hi & (kind != INTERVAL) & ~point

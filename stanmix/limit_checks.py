@@ -134,7 +134,15 @@ def written_step(values, dtype=np.float64) -> np.ndarray:
 
 
 def warn_unmatched(
-    values, limits, has, at, columns, row_name: Callable[[int], str], precisions, name
+    values,
+    limits,
+    has,
+    at,
+    columns,
+    row_name: Callable[[int], str],
+    precisions,
+    name,
+    code: bool = True,
 ) -> None:
     """Warn of what a table's values say of the ``name`` limits
     (``"lower_limit"`` or ``"upper_limit"``) they were given, column by
@@ -147,7 +155,9 @@ def warn_unmatched(
 
     ``values`` holds NaN where no value is recorded (or the cell is an
     interval), ``at`` where a value is at its limit, ``row_name(r)`` how a
-    message names row ``r``, ``precisions`` each column's float type.
+    message names row ``r``, ``precisions`` each column's float type;
+    ``code`` whether a fix may be given as pandas code on ``X`` and ``L``
+    (the data and limits DataFrames, with columns named by strings).
     """
     lowest = name == "lower_limit"
     for j, column in enumerate(columns):
@@ -156,7 +166,7 @@ def warn_unmatched(
             # Each value's written unit, read once for both checks.
             step = written_step(values[:, j], precisions[j])
             column_values = (values[:, j], limits[:, j], at[:, j], step, precisions[j])
-            said = _warn_rounded_limits(*column_values, column, row_name, name)
+            said = _warn_rounded_limits(*column_values, column, row_name, name, code)
             said = _warn_scaled_limits(*column_values, column, row_name, name) or said
             if not said and given.size <= _BATCHES_LOOKED_AT:
                 _warn_unmatched_batches(
@@ -216,7 +226,7 @@ def _spread(values: np.ndarray) -> float:
 
 
 def _warn_rounded_limits(
-    values, limits, at, step, dtype, column: str, row_name, name: str
+    values, limits, at, step, dtype, column: str, row_name, name: str, code=True
 ) -> bool:
     """Warn of a column with per-row limits where many values lie beyond
     their own row's limit by less than the last digit they are written
@@ -292,7 +302,7 @@ def _warn_rounded_limits(
         f"{values[r]:.12g}, limit {limits[r]:.12g}), against {further} within "
         "the next two digits: they look like limits written rounded in place "
         "of censored values, and are fitted as measured values. If they are "
-        "censored, " + record_at_limits(column, name, unit, moved),
+        "censored, " + record_at_limits(column, name, unit, moved, code),
         UserWarning,
         stacklevel=check.caller_level(),
     )
@@ -396,23 +406,36 @@ def _fix_unit(gap: float, steps: np.ndarray) -> str:
 
 
 def record_at_limits(
-    column: str, name: str, unit: str = "{unit}", cells: int | None = None
+    column: str,
+    name: str,
+    unit: str = "{unit}",
+    cells: int | None = None,
+    code: bool = True,
 ) -> str:
     """The fix for censored cells of ``column`` written as their ``name``
     limits rounded to ``unit``: every cell within a unit of its own limit
-    (``cells`` of them, when given), recorded at it.
+    (``cells`` of them, when given), recorded at it; with ``code``, also as
+    pandas code on the data ``X`` and the limits ``L`` (DataFrames whose
+    columns are named by strings, as ``column``).
 
-    >>> record_at_limits("Pb", "lower_limit", "0.01")[:60]
-    "record every cell of column 'Pb' within 0.01 of its own limi"
+    >>> print(record_at_limits("Pb", "lower_limit", "0.01", code=False))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    record every cell of column 'Pb' within 0.01 of its own limit at that
+    limit (measured values that close, if any, are censored with them)
+    >>> record_at_limits("Pb", "lower_limit", "0.01")[-48:]
+    "X['Pb'].mask(X['Pb'] - L['Pb'] < 0.01, L['Pb']))"
     """
     x, limit = f"X[{column!r}]", f"L[{column!r}]"
     diff = f"{x} - {limit}" if name == "lower_limit" else f"{limit} - {x}"
     counted = "" if cells is None else f"{cells} cells; "
+    pandas = (
+        f"; with pandas, L being the {name} DataFrame: "
+        f"{x} = {x}.mask({diff} < {unit}, {limit})"
+    )
     return (
         f"record every cell of column {column!r} within {unit} of its own "
         f"limit at that limit ({counted}measured values that close, if any, "
-        f"are censored with them; with pandas, L being the {name} DataFrame: "
-        f"{x} = {x}.mask({diff} < {unit}, {limit}))"
+        f"are censored with them{pandas if code else ''})"
     )
 
 

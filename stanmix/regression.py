@@ -655,7 +655,10 @@ class RegressionMixture(Mixture):
                     f"covariate: only the response ({design.response!r}) can be "
                     "censored; covariates are taken as exact"
                 )
-        cells, _ = cell_table(X.response, allow_empty_rows=True, **censoring)
+        # Its response may have come as y, apart from X: no code on X['y'].
+        cells, _ = cell_table(
+            X.response, allow_empty_rows=True, code=False, **censoring
+        )
         return cells.with_covariates(X.covariates, design.covariates), X.index
 
     def _check_fit_data(self, cells: CellTable) -> None:

@@ -1347,6 +1347,40 @@ def test_per_row_limits_written_rounded_up_in_place_of_values_are_warned_of():
         cell_table(X[["Pb"]].astype(np.float32), lower_limit=limits[["Pb"]])
 
 
+def test_the_rounded_limits_fix_is_given_as_code_only_where_it_runs():
+    """The pandas code of the fix indexes the data and the limits by column
+    name: it is given for DataFrames of both with string column names, and
+    left out (the fix said in words) for numpy arrays, integer column
+    labels or limits in an array, where it would not run as written."""
+    from stanmix.censoring import cell_table
+
+    values = [0.52, 0.58, 0.64, 0.71] * 2 + _MEASURED
+    words = (
+        "record every cell of column {} within 0.01 of its own limit at that "
+        "limit (8 cells; measured values that close, if any, are censored "
+        "with them)"
+    )
+    for X, limits, named in (
+        (np.array(values)[:, None], np.array(_ROUNDED_LIMITS)[:, None], "'x0'"),
+        (pd.DataFrame({0: values}), pd.DataFrame({0: _ROUNDED_LIMITS}), "'0'"),
+        (pd.DataFrame({"Pb": values}), np.array(_ROUNDED_LIMITS)[:, None], "'Pb'"),
+    ):
+        _, message = _one_warning(cell_table, X, lower_limit=limits)
+        assert message.endswith(words.format(named)), message
+    # Below their limits, the error's mask advice likewise.
+    low = [0.25, 0.29, 0.32, 0.35] * 2 + _MEASURED
+    with pytest.raises(sm.StanmixInputError) as err:
+        cell_table(
+            pd.DataFrame({0: low}), lower_limit=pd.DataFrame({0: _ROUNDED_LIMITS})
+        )
+    assert "mark them in `censored`, which censors each" in str(err.value)
+    with pytest.raises(sm.StanmixInputError) as err:
+        cell_table(
+            pd.DataFrame({"x": low}), lower_limit=pd.DataFrame({"x": _ROUNDED_LIMITS})
+        )
+    assert "(with pandas, censored=X[['x']] < L[['x']], L being" in str(err.value)
+
+
 @pytest.mark.parametrize("censored_share", [0.2, 0.7, 0.85])
 def test_rounded_limits_are_found_in_heavily_censored_columns(censored_share):
     """Limits spanning less than a tenth, most rows non-detects written as
