@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -70,12 +70,17 @@ class RegressionDesign:
     covariates : tuple of str
         Every covariate column, in the order the cell table holds them: the
         predictors, then the weights' covariates that are not predictors.
+    array_columns : int or None
+        For a fit to a numpy array, its number of columns besides the
+        response (read by position, so new arrays may have no more); None
+        for a DataFrame.
     """
 
     response: str
     predictors: tuple[str, ...]
     weights_from: tuple[str, ...]
     covariates: tuple[str, ...]
+    array_columns: int | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,6 +106,20 @@ def _absent_message(absent: list[str], design: RegressionDesign, array: bool) ->
         f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))} "
         f"(fitted on {names}){fix}"
     )
+
+
+def _refuse_wider_array(width: int, design: RegressionDesign) -> None:
+    """Refuse new data in an array of more columns (``width``, besides the
+    response) than the fitted array's: its columns are read by position, so
+    an extra one (a sample id in front, say) would be read as covariates."""
+    fitted = design.array_columns
+    if fitted is not None and width > fitted:
+        raise StanmixInputError(
+            f"X has {width} columns besides the response, but the model was "
+            f"fitted on an array of {fitted}, whose columns are read by position "
+            f"(x0, x1, ...; fitted on {', '.join(design.covariates)}): give X "
+            "the fit's column layout, without extra columns"
+        )
 
 
 def _new_response(X, y, response) -> dict:
@@ -589,12 +608,17 @@ class RegressionMixture(Mixture):
             _refuse_a_row(X, self.design_)
         X = self._read_columns(X, response, fitting=fitting)
         covariates, resp, index = self._split(X, y, response)
+        width = covariates.shape[1]  # the columns besides the response
         if fitting:
             design = self._resolve(covariates, str(resp.columns[0]))
+            if given_array:
+                design = replace(design, array_columns=width)
             values = self._checked_covariates(covariates, design, index)
             self._design = design
         else:
             design = self.design_
+            if given_array:
+                _refuse_wider_array(width, design)
             absent = [c for c in design.covariates if c not in covariates.columns]
             if absent:
                 raise StanmixInputError(
@@ -991,13 +1015,12 @@ class RegressionMixture(Mixture):
         values, columns, index = as_matrix(X, name="X")
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         design = self.design_
+        array = not isinstance(X, (pd.DataFrame, pd.Series))
+        if array:  # the fitted response may sit at its position, unread
+            _refuse_wider_array(sum(c != design.response for c in columns), design)
         absent = [c for c in design.covariates if c not in frame.columns]
         if absent:
-            raise StanmixInputError(
-                _absent_message(
-                    absent, design, array=not isinstance(X, (pd.DataFrame, pd.Series))
-                )
-            )
+            raise StanmixInputError(_absent_message(absent, design, array=array))
         return self._checked_covariates(frame, design, index)
 
     def predict(

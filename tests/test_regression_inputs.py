@@ -484,6 +484,25 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     )[0, :, 0]
     mixture = from_array[from_array["component"] == "mixture"]
     assert mixture["mean"].iloc[0] == pytest.approx(float(weights @ line), rel=1e-9)
+    # an array with a column more (a sample id in front, say) would be read
+    # by position as other covariates: refused, while the fit's layout with
+    # the response beside it, named by position, is read as given
+    wide = (
+        "X has 3 columns besides the response, but the model was fitted on "
+        "an array of 2"
+    )
+    ids = np.column_stack([np.arange(2.0), new])
+    for call in (
+        lambda: model.predict(ids),
+        lambda: model.predict_proba(ids, [1.0, 2.0]),
+        lambda: model.score(ids, [1.0, 2.0]),
+    ):
+        with pytest.raises(sm.StanmixInputError, match=re.escape(wide)):
+            call()
+    np.testing.assert_array_equal(
+        model.score_samples(np.column_stack([new, [1.0, 2.0]]), response=2),
+        model.score_samples(new, [1.0, 2.0]),
+    )
     # a frame-fitted model does not guess an array's columns (predictors and
     # weights' covariates may have been named in any order): it says how to
     # name them, in predict and predict_proba alike
