@@ -2369,6 +2369,11 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     --------
     >>> reachable(np.array([[0.2, 0.8]]), None)
     array([[0.2, 0.8]])
+    >>> try:  # a list's rows are named by position
+    ...     reachable(np.array([[np.nan, np.nan]]), [[1e300]])
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:38])
+    row 0 lies so far from every component
     >>> try:
     ...     reachable(np.array([[0.2, 0.8], [np.nan, np.nan]]), None)
     ... except StanmixInputError as err:
@@ -2378,7 +2383,8 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     bad = np.flatnonzero(np.isnan(prob).any(axis=1))
     if bad.size == 0:
         return prob
-    index = getattr(X, "index", None)
+    # A pandas row index names the rows; a list's .index is a method.
+    index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     names = [str(r) if index is None else row_label(index[r]) for r in bad[:5]]
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
     rows = "row" if bad.size == 1 else "rows"

@@ -950,6 +950,10 @@ def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # names not given
                 call(new.to_numpy()[:2])
+        with pytest.raises(sm.StanmixInputError, match=r"^row 1 lies so far"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                call(new.to_numpy()[:2].tolist())  # a list's .index is a method
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no overflow warnings on the way
         scores = model.score_samples(new)
