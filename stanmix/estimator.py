@@ -851,6 +851,7 @@ class Mixture:
                     method,
                     jacobian,
                     engine_options if method == "optimize" else {},
+                    template=run.init(starts[0]),
                 )
                 if found is None:
                     init = "kmeans"  # the draws start from the clusterings
@@ -900,6 +901,7 @@ class Mixture:
         method: str,
         jacobian: bool,
         options: Mapping,
+        template: dict | None = None,
     ) -> tuple[EngineResult, Params, np.ndarray | None, _Run] | None:
         """The best of the optimizer's starts: its result, the mode (first
         draw, the fit's units), the membership probabilities there (joint
@@ -921,6 +923,7 @@ class Mixture:
                 jacobian,
                 confirm=method == "optimize",
                 show_progress=run.show_progress,
+                template=template,
                 **options,
             )
         except RuntimeError as err:

@@ -33,6 +33,32 @@ def test_an_optimizer_stopped_by_iter_is_said_to_have_stopped_short():
     assert converged.optimize_lps_.max() > model.optimize_lps_.max()
 
 
+def test_a_random_start_stopped_by_iter_is_restarted_and_said_to_stop_short():
+    """Stan's random inits give no start naming the program's parameters,
+    empty ones (the ordering's unused blocks) among them: the restart
+    fills the family's start from the end point, and warns as from k-means
+    starts (it used to fail on the empty parameter and return in
+    silence)."""
+    model = sm.DiagonalMixture(2, engine="stanli")
+    with pytest.warns(RuntimeWarning, match="stopped before it reached a mode"):
+        model.fit(X, method="optimize", seed=1, init="random", n_starts=1, iter=1)
+    kept = float(model.idata_.sample_stats["lp"].values.ravel()[0])
+    assert kept > model.optimize_lps_.max() + 0.01
+
+
+def test_a_restart_that_fails_says_the_point_is_unchecked():
+    from stanmix.inference.modes import _confirmed
+
+    class _Refusing:
+        def optimize(self, *args, **kwargs):
+            raise ValueError("stanli init: no starting value for parameter tau")
+
+    best = SimpleNamespace(lp=-10.0, variables={"mu": np.zeros((1, 1, 2))})
+    with pytest.warns(RuntimeWarning, match=r"could not be restarted .* no starting"):
+        kept = _confirmed(_Refusing(), None, {}, best, None, 1, True, {})
+    assert kept is best
+
+
 def test_a_converged_optimizer_is_confirmed_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)

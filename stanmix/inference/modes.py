@@ -31,6 +31,7 @@ def best_mode(
     jacobian: bool = True,
     confirm: bool = False,
     show_progress: bool = False,
+    template: dict | None = None,
     **options,
 ) -> tuple[EngineResult, np.ndarray]:
     """Optimize from every init; the result with the highest log density and
@@ -51,6 +52,10 @@ def best_mode(
     ``CONFIRM_GAIN``, or ``CONFIRM_RELATIVE_GAIN`` of its size where that
     is more); otherwise the first run stopped short (at ``iter``,
     say), which is a warning, and the higher of the two points is kept.
+    A start of None (Stan's random inits) restarts from ``template``
+    (program values naming every parameter, empty ones too) filled in
+    from where it stopped. A restart that fails is a warning too: whether
+    the point is a mode is then unchecked.
 
     ``show_progress`` shows a bar that advances as each start (and the
     restart) ends: on a large table each can take minutes.
@@ -96,7 +101,7 @@ def best_mode(
                 stan_file,
                 data,
                 best,
-                started[top],
+                template if started[top] is None else started[top],
                 seeds[-1],
                 jacobian,
                 options,
@@ -158,7 +163,14 @@ def _confirmed(
         again = engine.optimize(
             stan_file, data, seed=seed, jacobian=jacobian, init=point, **options
         )
-    except (RuntimeError, ValueError):
+    except (RuntimeError, ValueError) as err:
+        warnings.warn(
+            "the optimizer could not be restarted where it stopped to check "
+            f"that it reached a mode ({check.one_line(str(err))}); the point is "
+            "kept unchecked",
+            RuntimeWarning,
+            stacklevel=check.caller_level(),
+        )
         return best
     gain = again.lp - best.lp
     if gain <= max(CONFIRM_GAIN, CONFIRM_RELATIVE_GAIN * abs(best.lp)):
