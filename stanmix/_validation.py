@@ -172,13 +172,13 @@ def known_keys(
     valid: Iterable[str],
     hint: str = "",
     *,
-    near: Iterable[str] = (),
+    near: Iterable[str] | Mapping[str, str] = (),
     aliases: Mapping[str, str] | None = None,
 ) -> None:
     """Refuse keys of ``given`` outside ``valid``, naming the valid ones and,
     for a misspelt key, the nearest of ``valid`` and ``near`` (names valid
-    elsewhere), or, for a key in ``aliases`` (other libraries' names), what
-    it is here.
+    elsewhere; a mapping gives each a note of where), or, for a key in
+    ``aliases`` (other libraries' names), what it is here.
 
     Examples
     --------
@@ -187,6 +187,13 @@ def known_keys(
     ... except StanmixInputError as err:
     ...     print(err)
     unknown option(s): 'chians' (did you mean 'chains'?); valid: thin
+    >>> try:
+    ...     known_keys("option(s):", {"chians": 2}, ["iter"],
+    ...                near={"chains": ", which method='sample' takes"})
+    ... except StanmixInputError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    unknown option(s): 'chians' (did you mean 'chains', which method='sample'
+    takes?); valid: iter
     >>> try:
     ...     known_keys("option(s):", {"tune": 5}, ["thin"], aliases={"tune": "warmup="})
     ... except StanmixInputError as err:
@@ -197,14 +204,15 @@ def known_keys(
     unknown = [str(k) for k in given if k not in valid]
     if unknown:
         listed = ", ".join(valid) if valid else "none"
-        names = (*valid, *near)
+        notes = dict(near) if isinstance(near, Mapping) else dict.fromkeys(near, "")
+        notes.update(dict.fromkeys(valid, ""))
         named = []
         for key in unknown:
-            close = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+            close = difflib.get_close_matches(key, list(notes), n=1, cutoff=0.75)
             if aliases and key in aliases:
                 named.append(f"{key!r} (here: {aliases[key]})")
             elif close:
-                named.append(f"{key!r} (did you mean {close[0]!r}?)")
+                named.append(f"{key!r} (did you mean {close[0]!r}{notes[close[0]]}?)")
             else:
                 named.append(repr(key))
         raise StanmixInputError(

@@ -18,7 +18,7 @@ import logging
 import numbers
 import sys
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -478,11 +478,7 @@ class Mixture:
             engine_options,
             sorted(engine.options.get(method, ())),
             " (censoring goes in lower_limit, upper_limit, censored, interval)",
-            near=[
-                name
-                for name in fit_keywords(type(self))
-                if method in METHOD_ARGS.get(name, (method,))
-            ],
+            near=_near_names(type(self), engine, method),
             aliases=FOREIGN_NAMES,
         )
         for name in sorted(WHOLE_OPTIONS & set(engine_options)):
@@ -2302,6 +2298,30 @@ def _refuse_misplaced_y(method: str, y) -> None:
         f"{method} got y={y!r} as its second argument: y is scikit-learn's "
         f"target, which a mixture does not use; {what}: {method}(X, {keyword})"
     )
+
+
+def _near_names(cls: type[Mixture], engine: Engine, method: str) -> dict[str, str]:
+    """Names a misspelt option of ``method`` may have meant: ``cls.fit``'s
+    keywords and the engine's options, each with a note of the method it
+    is for where that is another."""
+    near = {}
+    for name in fit_keywords(cls):
+        takes = METHOD_ARGS.get(name, (method,))
+        near[name] = "" if method in takes else _taken_by(takes)
+    for other, names in engine.options.items():
+        for name in names:
+            if other != method and name not in near:
+                near[name] = _taken_by((other,))
+    return near
+
+
+def _taken_by(methods: Sequence[str]) -> str:
+    """A note naming the methods an option is for.
+
+    >>> _taken_by(("sample", "variational"))
+    ", which method='sample' or 'variational' takes"
+    """
+    return ", which method=" + " or ".join(repr(m) for m in methods) + " takes"
 
 
 def fit_keywords(cls: type[Mixture]) -> list[str]:

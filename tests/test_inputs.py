@@ -253,7 +253,12 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_normal(Y, method="optimize", chians=2),
-            "method='optimize' on engine 'stanli': 'chians'; valid: iter",
+            "method='optimize' on engine 'stanli': 'chians' (did you mean "
+            "'chains', which method='sample' takes?); valid: iter",
+        ),
+        (
+            lambda: fit_normal(Y, method="variational", thn=2),
+            "'thn' (did you mean 'thin', which method='sample' takes?)",
         ),
         (
             lambda: fit_diag(
