@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import issparse
 
 from stanmix.censoring import cell_table
 from stanmix.estimator import Mixture
@@ -101,7 +102,9 @@ class NormalMixture(Mixture):
                 f"({', '.join(map(str, X.columns))}); use Mixture or "
                 "DiagonalMixture for several columns"
             )
-        arr = X if isinstance(X, (pd.DataFrame, pd.Series)) else np.asarray(X)
+        # A sparse matrix goes on as it is, for the error that names it.
+        kept = isinstance(X, (pd.DataFrame, pd.Series)) or issparse(X)
+        arr = X if kept else np.asarray(X)
         if isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.shape[1] != 1:
             raise StanmixInputError(
                 f"NormalMixture needs a 1-D array, got shape {arr.shape}; use "

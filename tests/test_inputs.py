@@ -925,9 +925,14 @@ def test_new_data_in_an_array_are_read_as_the_fitted_data_were():
         with pytest.warns(UserWarning, match=r"named columns \(Pb, Zn\)"):
             named.predict(bad)
     sparse = scipy_sparse.csr_matrix(data)
-    for call in (named.predict, lambda X: sm.Mixture(2).fit(X)):
+    one_column = scipy_sparse.csr_matrix(data[:, :1])
+    for call, X in (
+        (named.predict, sparse),
+        (lambda X: sm.Mixture(2).fit(X), sparse),
+        (lambda X: sm.NormalMixture(2).fit(X), one_column),
+    ):
         with pytest.raises(sm.StanmixInputError) as info:
-            call(sparse)
+            call(X)
         assert str(info.value) == (
             "X is a sparse matrix (csr_matrix); stanmix reads dense measurements, "
             "where a missing cell is NaN rather than an implicit zero: pass "
