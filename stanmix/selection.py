@@ -1045,12 +1045,15 @@ def _choose(
     better = [k for k in clearly if rhat.loc[k] <= NEAR_RHAT]
     astray = [k for k in clearly if k not in better]
     converged_best = best
+    apart = []  # set aside for chains in different modes, even so
     if better:
         # A K set aside as not converged predicts clearly better than every
         # converged one: its chains were most likely too short for the
-        # bars, not wrong, so the rule runs over every usable K and the
+        # bars, not wrong, so the rule runs over every usable K but those
+        # whose chains disagree (their elpd is no evidence), and the
         # choice is provisional.
-        ok, skipped, provisional = usable, [], True
+        apart = [k for k in skipped if rhat.loc[k] > NEAR_RHAT]
+        ok, skipped, provisional = usable.difference(apart), [], True
         top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
     table["elpd_diff"] = 0.0 - pd.Series(diffs, dtype=float).reindex(table.index)
     table["se_diff"] = pd.Series(ses, dtype=float).reindex(table.index)
@@ -1073,6 +1076,12 @@ def _choose(
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {_ks(skipped)}."
+    if apart:
+        figures = ", ".join(f"{rhat.loc[k]:.2f}" for k in apart)
+        rule += (
+            f" Not considered (did not converge, R-hat {figures}: chains most "
+            f"likely in different modes): K = {_ks(apart)}."
+        )
     rule += collapsed_text
     not_finite = [int(k) for k in table.index if k not in finite and k not in failed]
     if not_finite:
@@ -1082,7 +1091,8 @@ def _choose(
         caution = (
             f"Caution: K = {_ks(better)} did not converge but predicts clearly better "
             f"than K = {converged_best}, the choice among the K that converged; "
-            f"so every K was considered, and K = {best} is provisional: run "
+            f"so every K{f' but K = {_ks(apart)}' if apart else ''} was "
+            f"considered, and K = {best} is provisional: run "
             "longer chains (4 chains, more warmup and draws) before trusting it."
         )
     elif astray:

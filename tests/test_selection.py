@@ -946,6 +946,18 @@ def test_converged_is_the_fits_own_verdict_bulk_ess_included():
         "warmup and draws) to see whether K = 2 predicts better."
     )
     assert rule.endswith(caution)
+    # One K near the bar lets the rule run over the K not converged, but
+    # not over one whose chains disagree, though its elpd is the best.
+    table, pointwise, choose = _sweep_table(
+        [True, False, False], [-500.0, -100.0, -103.0], max_rhat=[1.0, 1.3, 1.02]
+    )
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 3 and "The best elpd is at K = 3 (-103.0" in rule
+    assert (
+        "Not considered (did not converge, R-hat 1.30: chains most likely in "
+        "different modes): K = 2." in rule
+    )
+    assert "so every K but K = 2 was considered, and K = 3 is provisional" in caution
     # At the edge of near (1.05) it is let back in; just above, it is not.
     for rhat, chosen in ((1.05, 2), (1.051, 3)):
         table, pointwise, choose = _sweep_table(
