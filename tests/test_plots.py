@@ -342,17 +342,17 @@ def test_clusters_censored_and_missing_cells(censored):
     assert sorted(len(c.get_offsets()) for c in missing) == [1, 3]
     y_missing = int(np.sum((kind[:, 1] == 4) & (kind[:, 0] != 4)))
     ticks = [t for t in texts if t.startswith("y missing: ")]
-    assert ticks[0].startswith(f"y missing: {y_missing}, ticks on the bottom edge")
+    assert ticks[0].startswith(f"y missing: {y_missing},\nticks on the bottom edge")
     assert any(t.startswith("x missing: ") for t in texts)
     # A tick whose row is censored in the shown column is counted as such.
     censored_ticks = int(np.sum((kind[:, 1] == 4) & np.isin(kind[:, 0], (1, 2, 3))))
     if censored_ticks:
-        assert ticks[0].endswith(f" ({censored_ticks} of them censored in x)")
+        assert ticks[0].endswith(f"\n({censored_ticks} of them censored in x)")
     else:
         assert ticks[0].endswith("bottom edge")
     new = pd.DataFrame({"x": [limits["x"], 1.0], "y": [np.nan, np.nan]})
     texts = _legend_texts(plot_clusters(model, new, lower_limit={"x": limits["x"]}))
-    assert "y missing: 2, ticks on the bottom edge (1 of them censored in x)" in texts
+    assert "y missing: 2,\nticks on the bottom edge\n(1 of them censored in x)" in texts
 
 
 def test_clusters_censored_in_both_columns_are_counted_and_drawn_on_top():
@@ -376,6 +376,60 @@ def test_clusters_censored_in_both_columns_are_counted_and_drawn_on_top():
     ]
     assert corner.get_zorder() > max(c.get_zorder() for c in points if c is not corner)
     plt.close(ax.figure)
+
+
+def test_a_row_interval_censored_in_one_column_and_censored_in_the_other():
+    """Such a row is censored in both columns: counted and marked so, not
+    as an interval alone (which left it out of the other column's count),
+    so the legend's counts add up to the rows with a censored cell."""
+    rng = np.random.default_rng(3)
+    z = rng.random(150) < 0.5
+    X = pd.DataFrame(
+        np.where(z[:, None], [-2.0, 0.0], [2.0, 3.0]) + rng.normal(size=(150, 2)),
+        columns=["u", "v"],
+    )
+    X.loc[X["v"] > 4, "v"] = 4.0
+    lo, hi = np.full((150, 2), np.nan), np.full((150, 2), np.nan)
+    rows = rng.choice(150, 30, replace=False)
+    lo[rows, 0] = np.floor(X["u"].to_numpy()[rows])
+    hi[rows, 0] = lo[rows, 0] + 1
+    X.loc[rows, "u"] = np.nan
+    model = _fit(
+        sm.Mixture(2, engine="stanli"),
+        X,
+        method="optimize",
+        upper_limit={"v": 4.0},
+        interval=(lo, hi),
+    )
+    kind = model.cells_.kind  # 2 right-censored, 3 interval
+    right, interval = kind[:, 1] == 2, kind[:, 0] == 3
+    assert (right & interval).sum() == 3
+    texts = _legend_texts(plot_clusters(model))
+    assert f"censored: v ≥ limit ({(right & ~interval).sum()} rows)" in texts
+    assert "censored in both columns (3 rows)" in texts
+    assert (
+        f"interval-censored (drawn at midpoint) ({(interval & ~right).sum()} rows)"
+        in texts
+    )
+    plt.close("all")
+
+
+def test_long_legend_entries_leave_the_plot_most_of_the_figure():
+    """The legend sits beside the axes and takes its width from them: the
+    entry for ticks of missing cells is on lines of its own, so long column
+    names keep the plot at more than half the figure's width and its title
+    inside the figure."""
+    data = sm.datasets.blobs(120, seed=1).X.iloc[:, :2]
+    X = data.set_axis(["lead in soil (mg/kg)", "zinc in soil (mg/kg)"], axis=1)
+    X.iloc[[3, 50, 70], 1] = np.nan
+    model = _fit(sm.Mixture(2, engine="stanli"), X, method="optimize")
+    ax = plot_clusters(model)
+    fig = ax.figure
+    fig.canvas.draw()
+    box, title = ax.get_window_extent(), ax.title.get_window_extent()
+    assert box.width > 0.5 * fig.bbox.width
+    assert title.x0 >= 0 and title.x1 <= fig.bbox.width
+    plt.close(fig)
 
 
 def test_a_component_nearly_all_censored_is_named_so_in_the_legend():

@@ -356,7 +356,7 @@ def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
     cx, cy = _short(cx), _short(cy)
     if kx == OBSERVED and ky == OBSERVED:
         return "o", "observed"
-    if INTERVAL in (kx, ky):
+    if INTERVAL in (kx, ky) and {kx, ky} <= {INTERVAL, OBSERVED}:
         return "D", "interval-censored (drawn at midpoint)"
     if ky == OBSERVED:
         if kx == LEFT:
@@ -427,10 +427,13 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     # (the label counts those whose other cell is censored).
     def ticks_label(missing: np.ndarray, shown: str, kinds: np.ndarray, edge: str):
         gone = cy if shown == cx else cx
-        text = f"{_short(gone)} missing: {int(missing.sum())}, ticks on the {edge} edge"
+        # On lines of their own, as the legend's width is taken from the plot.
+        text = (
+            f"{_short(gone)} missing: {int(missing.sum())},\nticks on the {edge} edge"
+        )
         censored = int((missing & (kinds != OBSERVED)).sum())
         if censored:
-            text += f" ({censored} of them censored in {_short(shown)})"
+            text += f"\n({censored} of them censored in {_short(shown)})"
         return text
 
     for missing, pos, marker, label, transform in (
