@@ -39,6 +39,7 @@ import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -256,6 +257,21 @@ def read_csv(
             f"{name} is empty; it needs a header line naming the columns, then "
             "one line per observation"
         )
+    if _excel_separator(records[0][1]):
+        if records[0][1][0].strip().lower() != "sep=" or len(records[0][1]) != 2:
+            raise StanmixInputError(
+                f"line {records[0][0]} of {name} is a spreadsheet's separator "
+                f"line ({','.join(records[0][1])!r}) for another separator than "
+                "commas; save the file as comma-separated values"
+            )
+        logger.warning(
+            "line %d of %s is a spreadsheet's 'sep=,' line, not the header: left out",
+            records[0][0],
+            name,
+        )
+        records = records[1:]
+        if not records:
+            raise StanmixInputError(f"{name} has no header line after its 'sep=,' line")
     header_line, raw = records[0]
     header = [cell.strip() for cell in raw]
     rows = records[1:]
@@ -319,6 +335,7 @@ def read_csv(
                 + "); give a finite number, an empty cell for a missing value, or "
                 "the limit for a censored one"
             )
+        _check_precision(header[j], cells, number, kind, lines, name)
         values[j] = number
         fitted.append(j)
         if (kind == _CENSORED).any():
@@ -367,9 +384,16 @@ def _limit_position(
     """Where a column of per-row limits (named by option ``given``) is."""
     where = [j for j, h in enumerate(header) if h == source]
     if not where:
+        decimal = _DECIMAL_COMMA.fullmatch(source.strip())
         raise StanmixInputError(
             f"{given}: {source!r} is neither a number (one limit for every row) "
             f"nor a column of {name} (columns: {column_listing(header)})"
+            + (
+                f"; for the number, write its decimals with a point "
+                f"({source.strip().replace(',', '.')})"
+                if decimal
+                else ""
+            )
         )
     if len(where) > 1:
         places = " and ".join(str(j + 1) for j in where)
@@ -478,6 +502,11 @@ def _text(path: Path) -> str:
         raise StanmixInputError(
             f"cannot read {str(path)!r}: {err.strerror or err}"
         ) from None
+    if b"\x00" in raw[:4096]:
+        raise StanmixInputError(
+            f"{path.name} holds NUL bytes, as UTF-16 text (or a binary file such "
+            "as a spreadsheet) does, not UTF-8 text; save the file as UTF-8 CSV"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -512,6 +541,18 @@ def _each_record(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
         end = reader.line_num
         if fields and not (len(fields) == 1 and not fields[0].strip()):
             yield start, fields
+
+
+def _excel_separator(fields: list[str]) -> bool:
+    """Whether a first record is the ``sep=`` line spreadsheets write to
+    name the separator (``sep=,`` reads as the fields ``sep=`` and "").
+
+    >>> _excel_separator(["sep=", ""]), _excel_separator(["x", "y"])
+    (True, False)
+    """
+    return fields[0].strip().lower().startswith("sep=") and all(
+        not f.strip() for f in fields[1:]
+    )
 
 
 def _check_comment_header(
@@ -577,6 +618,14 @@ def _check_header_shape(header: list[str], line: int, name: str) -> None:
                     f"(line {line}) is one column named {header[0]!r}; save it "
                     "as comma-separated values"
                 )
+    if all(_NUMBER.fullmatch(cell) for cell in header) and not all(
+        cell.isdigit() for cell in header
+    ):
+        raise StanmixInputError(
+            f"{name} has no header line: its first line (line {line}) holds "
+            f"numbers ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}), "
+            "not column names; add a first line naming the columns (x,y,...)"
+        )
     if all(_NUMBER.fullmatch(cell) for cell in header):
         logger.warning(
             "the header of %s (line %d) holds only numbers (%s); it is read as "
@@ -596,6 +645,19 @@ def _check_field_counts(
         return
     line, fields = bad[0]
     count = len(fields)
+    if all(len(f) == len(header) + 1 and not f[-1].strip() for _, f in bad):
+        raise StanmixInputError(
+            f"line {line} of {name} ends with a comma that its header (line "
+            f"{header_line}) does not"
+            + (
+                f", as do {describe_lines([n for n, _ in bad[1:]])}"
+                if len(bad) > 1
+                else ""
+            )
+            + ": the lines have an empty last field with no column; remove the "
+            "trailing commas, or end the header line with a comma too (an empty "
+            "last column with no name is left out)"
+        )
     message = (
         f"line {line} of {name} has {count} field{'s' if count != 1 else ''} but "
         f"the header (line {header_line}) has {len(header)}"
@@ -719,6 +781,52 @@ def _parse(
             else:
                 kind[i] = _INFINITE_VALUE
     return number, kind
+
+
+def _check_precision(
+    column: str,
+    cells: list[str],
+    number: np.ndarray,
+    kind: np.ndarray,
+    lines: np.ndarray,
+    name: str,
+) -> None:
+    """Refuse a column whose values differ only beyond the 15-17
+    significant digits a float holds (a large offset with a small spread,
+    such as 1000000000000000.0012): its distinct values would be read as
+    a few numbers. A cell written with more digits than its float holds
+    (0.10000000000000001) is no such case unless many collide.
+
+    Examples
+    --------
+    >>> cells = [f"1000000000000000.00{d}" for d in "1234"]
+    >>> number, kind = _parse(cells)
+    >>> try:
+    ...     _check_precision("x", cells, number, kind, np.arange(2, 6), "a.csv")
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:67])
+    column 'x' of a.csv holds values that differ only beyond the digits
+    """
+    long = [i for i, c in enumerate(cells) if kind[i] == _NUMERIC and len(c) > 16]
+    if len(long) < 2:
+        return
+    exact: dict[float, dict[Decimal, int]] = {}
+    for i in long:
+        exact.setdefault(number[i], {}).setdefault(Decimal(cells[i].strip()), i)
+    written = sum(len(values) for values in exact.values())
+    if written - len(exact) < max(2, 0.1 * written):
+        return
+    first = next(values for values in exact.values() if len(values) > 1)
+    a, b = list(first.values())[:2]
+    raise StanmixInputError(
+        f"column {column!r} of {name} holds values that differ only beyond the "
+        f"digits a float holds (about 16 significant digits): {written} "
+        f"distinct values read as {len(exact)} number{'s' * (len(exact) > 1)} "
+        f"(line {lines[a]}: "
+        f"{cells[a].strip()!r} and line {lines[b]}: {cells[b].strip()!r} are "
+        "one number); subtract a common offset from the column (keep the digits "
+        "that vary) before fitting"
+    )
 
 
 def _not_numeric(

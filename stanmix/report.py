@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from stanmix import _validation as check
 from stanmix import plots
 from stanmix._files import write_text_atomic
 from stanmix._validation import MAX_SEED
@@ -357,11 +358,18 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
+class _NotDrawn(str):
+    """In place of a figure's data URI: why it could not be drawn."""
+
+
 def _render(make) -> str:
     """Draw a figure, return it as a data URI, and close it.
 
     Every figure opened while drawing is closed, also when ``make`` fails
-    before returning its figure.
+    before returning its figure. A figure that fails (an edge case of the
+    data in a plotting library, say) is a warning, and the report says so
+    in its place (:class:`_NotDrawn`): the rest of the report, and the fit,
+    are kept. Bad input (``StanmixInputError``) is raised.
     """
     opened_before = set(plt.get_fignums())
     fig = None
@@ -376,6 +384,17 @@ def _render(make) -> str:
             facecolor="white",
             metadata={"Software": None},
         )
+    except StanmixInputError:
+        raise  # the caller's input (new data, say), not the drawing
+    except Exception as err:  # any plotting failure: said below
+        why = f"{type(err).__name__}: {check.one_line(str(err))}"
+        warnings.warn(
+            f"a figure of the report could not be drawn ({why}); the report "
+            "says so in its place",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return _NotDrawn(why)
     finally:
         if fig is not None:
             plt.close(fig)
@@ -389,6 +408,11 @@ def _class(name: str) -> str:
 
 
 def _figure(src: str, caption: str) -> str:
+    if isinstance(src, _NotDrawn):
+        return (
+            f'<p class="note">This figure could not be drawn ({_e(src)}): '
+            f"{_e(caption)}</p>"
+        )
     return (
         f'<figure><img src="{src}" alt="{_e(caption)}">'
         f"<figcaption>{_e(caption)}</figcaption></figure>"

@@ -303,6 +303,52 @@ REFUSED_DATA = {
         [r"names column 'id' 2 times \(columns 1 and 3\); rename one"],
     ),
     "--id empty": ("id,x,y\na,1,2\nb,3,4\nc,5,1\n", ["--id", " "], ["--id is empty"]),
+    "no header line": (
+        "0.126,-1.259\n1,2\n3,4\n5,1\n",
+        [],
+        [
+            r"data.csv has no header line: its first line \(line 1\) holds numbers "
+            r"\(0.126, -1.259\), not column names; add a first line naming"
+        ],
+    ),
+    "data lines ending with a comma the header lacks": (
+        "x,y\n1,2,\n3,4,\n5,1,\n",
+        [],
+        [
+            r"line 2 of data.csv ends with a comma that its header \(line 1\) does "
+            r"not, as do lines 3 and 4: .*remove the trailing commas"
+        ],
+    ),
+    "UTF-16 without a byte-order mark": (
+        "x,y\n1,2\n3,4\n5,1\n".encode("utf-16-le"),
+        [],
+        [r"data.csv holds NUL bytes, as UTF-16 text .* save the file as UTF-8 CSV"],
+    ),
+    "a separator line for semicolons": (
+        "sep=;\nx;y\n1;2\n",
+        [],
+        [
+            r"line 1 of data.csv is a spreadsheet's separator line \('sep=;'\) for "
+            "another separator"
+        ],
+    ),
+    "values beyond a float's digits": (
+        "x,y\n" + "".join(f"1000000000000000.00{d},{d}\n" for d in range(1, 9)),
+        [],
+        [
+            r"column 'x' of data.csv holds values that differ only beyond the digits "
+            r"a float holds \(about 16 significant digits\): 8 distinct values read "
+            r"as 1 number \(line 2: '1000000000000000.001' and line 3: "
+        ],
+    ),
+    "a decimal comma in a limit flag": (
+        TWO_COLUMNS,
+        ["--lower-limit", "x=0,5"],
+        [
+            r"'0,5' is neither a number .*; for the number, write its decimals with "
+            r"a point \(0.5\)"
+        ],
+    ),
 }
 
 
@@ -510,6 +556,98 @@ def test_trailing_commas_leave_out_an_empty_last_column(tmp_path, caplog):
     assert caplog.messages[0].startswith(
         "every line of data.csv ends with 2 commas: 2 empty columns with no name"
     )
+
+
+def test_a_spreadsheets_separator_line_is_left_out(tmp_path, caplog):
+    """Excel's first line 'sep=,' names the separator, not the columns."""
+    data = tmp_path / "data.csv"
+    data.write_text("sep=,\nx,y\n1,2\n3,4\n")
+    table = read_csv(data)
+    assert list(table.frame.columns) == ["x", "y"] and table.header_line == 2
+    assert caplog.messages == [
+        "line 1 of data.csv is a spreadsheet's 'sep=,' line, not the header: left out"
+    ]
+
+
+def test_a_header_of_whole_numbers_is_read_as_names_with_a_warning(tmp_path, caplog):
+    """Years or plate positions name columns; decimals are an observation."""
+    data = tmp_path / "data.csv"
+    data.write_text("2019,2020\n1.5,2\n3,4\n")
+    assert list(read_csv(data).frame.columns) == ["2019", "2020"]
+    assert caplog.messages[0].startswith("the header of data.csv (line 1) holds only")
+
+
+def test_data_from_a_stream_is_read_once_and_named_so(tmp_path, capsys, monkeypatch):
+    """A pipe or standard input can be read once, while the command reads
+    the header for the limit flags, then the file: the stream is read into
+    a file first, named stdin (or pipe) in messages and the report."""
+    import io
+
+    content = "x,y\n" + "".join(
+        f"{v:.3f},{w:.3f}\n" for v, w in _clusters(30).to_numpy()
+    )
+    monkeypatch.setattr(
+        "sys.stdin", io.TextIOWrapper(io.BytesIO(content.encode()), encoding="utf-8")
+    )
+    lowest = min(float(line.split(",")[0]) for line in content.splitlines()[1:])
+    out = tmp_path / "out"
+    code = cli.main(
+        [
+            "fit",
+            "-",
+            "-k",
+            "2",
+            "--method",
+            "optimize",
+            "--engine",
+            "stanli",
+            "--lower-limit",
+            f"x={lowest:.3f}",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "Fitting 2 components to 30 rows of stdin (columns x, y; 1 censored" in (
+        captured.out
+    )
+    assert "<title>stdin: 2-component mixture" in (out / "report.html").read_text()
+    fifo = tmp_path / "fifo"
+    if not hasattr(os, "mkfifo"):
+        return
+    os.mkfifo(fifo)
+    import threading
+
+    writer = threading.Thread(target=lambda: fifo.write_text(content))
+    writer.start()
+    code = cli.main(
+        [
+            "fit",
+            str(fifo),
+            "-k",
+            "2",
+            "--method",
+            "optimize",
+            "--engine",
+            "stanli",
+            "--lower-limit",
+            f"x={lowest:.3f}",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    writer.join()
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "rows of pipe (columns x, y; 1 censored" in captured.out
+
+
+def test_version_flag(capsys):
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"stanmix {sm.__version__}\n"
 
 
 def test_trailing_comma_with_values_is_still_refused(tmp_path, capsys, no_fit):

@@ -34,8 +34,12 @@ underneath are shown with ``--verbose``.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 from stanmix.cli.commands import (
     _demo,
@@ -74,8 +78,35 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
         "fit-regression": _fit_regression,
         "select-regression": _select_regression,
     }
-    with _console(args.verbose):
+    with _console(args.verbose), _streamed(args):
         return commands[args.command](args, guard)
+
+
+@contextlib.contextmanager
+def _streamed(args) -> Iterator[None]:
+    """Data from a stream (``-`` or /dev/stdin, a pipe, ``<(...)``), read
+    once into a file named ``stdin`` (or ``pipe``) in a temporary folder:
+    the data file is read more than once (its header for the limit flags,
+    then the whole), and a stream only once."""
+    data = getattr(args, "data", None)
+    if data is None:
+        yield
+        return
+    standard = str(data) == "-"
+    if not standard and (not data.exists() or data.is_file() or data.is_dir()):
+        yield
+        return
+    standard = standard or data.resolve() == Path("/dev/stdin").resolve()
+    try:
+        raw = sys.stdin.buffer.read() if str(data) == "-" else data.read_bytes()
+    except OSError as err:
+        raise StanmixInputError(
+            f"cannot read {str(data)!r}: {err.strerror or err}"
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="stanmix-data-") as folder:
+        args.data = Path(folder) / ("stdin" if standard else "pipe")
+        args.data.write_bytes(raw)
+        yield
 
 
 def _forget_interrupt() -> None:

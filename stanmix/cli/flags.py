@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from stanmix._version import __version__
 from stanmix.exceptions import StanmixInputError
 
 TYPE_CHECKING = False  # typing is slow to import; this module loads before main
@@ -227,7 +228,9 @@ def _family_options(args: argparse.Namespace) -> dict[str, float] | None:
 
 def _data_flags(sub: argparse.ArgumentParser) -> None:
     """The data and model flags of fit and select."""
-    sub.add_argument("data", type=Path, help="CSV file with a header line")
+    sub.add_argument(
+        "data", type=Path, help="CSV file with a header line (- for standard input)"
+    )
     sub.add_argument(
         "--columns",
         help="comma-separated columns, a name holding a comma in double quotes "
@@ -307,6 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stanmix", description="Bayesian clustering with finite mixture models."
     )
+    parser.add_argument("--version", action="version", version=f"stanmix {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser(
@@ -528,7 +532,9 @@ def _regression_parser(sub, *, select: bool) -> None:
             description=f"{what} and write posterior.nc, summary.csv, "
             "membership.csv and report.html to --out.",
         )
-    reg.add_argument("data", type=Path, help="CSV file with a header line")
+    reg.add_argument(
+        "data", type=Path, help="CSV file with a header line (- for standard input)"
+    )
     reg.add_argument("--response", required=True, help="the response column")
     _id_flag(reg)
     if select:
