@@ -900,9 +900,15 @@ class RelabelReport:
         rb, ra = self.max_rhat
         eb, ea = self.min_ess
         frac = "  ".join(f"{i}: {f:.2f}" for i, f in enumerate(self.fraction_permuted))
+        rhat = (
+            f"  max R-hat      {rb:8.3f} -> {ra:.3f}"
+            if c > 1
+            else "  max R-hat      (compares chains; this fit ran one)"
+        )
         lines = [
-            f"Relabelling: method {self.method}, {c} chains x {s} draws, K = {k}",
-            f"  max R-hat      {rb:8.3f} -> {ra:.3f}",
+            f"Relabelling: method {self.method}, {_count(c, 'chain')} x {s} draws, "
+            f"K = {k}",
+            rhat,
             f"  min ESS (bulk) {eb:8.0f} -> {ea:.0f}",
             f"  fraction of draws permuted per chain: {frac}",
         ]
@@ -922,6 +928,14 @@ class RelabelReport:
             state = "converged" if self.stephens.converged else "NOT converged"
             lines.append(f"  Stephens: {self.stephens.n_iter} iterations, {state}")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """
+    >>> _count(1, "chain"), _count(4, "chain")
+    ('1 chain', '4 chains')
+    """
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _membership_from_posterior(

@@ -132,6 +132,17 @@ def test_a_one_chain_fit_warns_about_chains_not_draws():
     assert "too few draws" not in text
 
 
+def test_a_one_chain_relabelling_report_says_why_it_has_no_r_hat():
+    x = np.r_[np.random.default_rng(0).normal(-3, 1, 60), np.full(60, 3.0)]
+    x[60:] += np.random.default_rng(1).normal(size=60)
+    model = sm.NormalMixture(2, engine="stanli", relabel="stephens")
+    with pytest.warns(sm.ConvergenceWarning):
+        model.fit(x, chains=1, warmup=150, draws=100, seed=1, show_progress=False)
+    lines = str(model.relabel_report_).splitlines()
+    assert lines[0] == "Relabelling: method stephens, 1 chain x 100 draws, K = 2"
+    assert lines[1] == "  max R-hat      (compares chains; this fit ran one)"
+
+
 def _warned_fit(data, **options):
     """A two-chain NUTS fit of one component to ``u``, and the text of the
     one ConvergenceWarning it gives."""
