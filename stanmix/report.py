@@ -262,8 +262,8 @@ def render_report(
                 caption = (
                     f"Columns {names[0]} and {names[1]} of the {cells.n_dims}: "
                     "those whose component means lie furthest apart for the "
-                    "components' spread (plots.plot_clusters(model, dims=...) "
-                    f"draws any pair). {caption}"
+                    "components' spread (in Python, plots.plot_clusters(model, "
+                    f"dims=...) draws any pair). {caption}"
                 )
             clusters_png = _render(
                 lambda: (

@@ -332,7 +332,7 @@ def fit_mixture(X, **kwargs):
                 covariance="tied",
             ),
             "covariance='tied' handles at most 30 columns, got 31; use "
-            "covariance='diag' or 'spherical' (any number of columns)",
+            "covariance='diag' or covariance='spherical' (any number of columns)",
         ),
         (
             lambda: fit_mixture(

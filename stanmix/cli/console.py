@@ -85,6 +85,13 @@ _PYTHON_ONLY = (
         "guided_prior_scale) bounds them; censored_components_ lists them.",
         "guided_prior_scale, in Python) bounds them; the report lists them.",
     ),
+    ("(4 chains, more warmup and draws)", "(--chains 4, more --warmup and --draws)"),
+    (
+        "pass log_likelihood=True to store it anyway, or log_likelihood=False "
+        "not to (without this warning)",
+        "log_likelihood=True (in Python) stores it anyway",
+    ),
+    ("(pareto_k_ keeps the figure)", "(the report keeps the figure)"),
 )
 
 
@@ -128,6 +135,13 @@ def _as_flags(text: str) -> str:
     ...           "lower_limit DataFrame: X['a'] = X['a'].mask(X['a'] - L['a'] "
     ...           "< 0.01, L['a'])). Next")
     'at their limits (close ones too). Next'
+    >>> _as_flags("use covariance='diag' or covariance='spherical' (any number")
+    'use --covariance diag or --covariance spherical (any number'
+    >>> _as_flags("run longer chains (4 chains, more warmup and draws) first")
+    'run longer chains (--chains 4, more --warmup and --draws) first'
+    >>> _as_flags("budget; pass log_likelihood=True to store it anyway, or "
+    ...           "log_likelihood=False not to (without this warning)")
+    'budget; log_likelihood=True (in Python) stores it anyway'
     >>> _as_flags("family_options['nu_rate'] must be a positive number, got -1.0")
     '--family-option nu_rate must be a positive number, got -1.0'
     >>> _as_flags("K=2: R-hat 1.1. The figures of every parameter are in "

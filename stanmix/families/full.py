@@ -163,8 +163,8 @@ class FullCovariance(Family):
             raise StanmixInputError(
                 f"covariance={'tied' if self.tied else 'full'!r} handles at most "
                 f"{self.max_columns} columns, got {d}; use covariance='diag' or "
-                "'spherical' (any number of columns), or fewer columns (e.g. "
-                "the leading principal components)"
+                "covariance='spherical' (any number of columns), or fewer "
+                "columns (e.g. the leading principal components)"
             )
 
     # -- shapes -----------------------------------------------------------------
