@@ -645,6 +645,28 @@ def test_data_from_a_stream_is_read_once_and_named_so(tmp_path, capsys, monkeypa
     assert "rows of pipe (columns x, y; 1 censored" in captured.out
 
 
+def test_a_column_numbering_the_rows_is_warned_of(tmp_path, capsys, no_fit):
+    """Sample numbers 1001, 1002, ... in a fitted column would be clustered
+    on as a measurement: a warning names --id and --columns (the fit itself
+    is stopped here by no_fit; exit 1)."""
+    df = _clusters(20).round(3)
+    df.insert(0, "sample", np.arange(1001, 1021))
+    assert _fit(tmp_path, df.to_csv(index=False)) == 1
+    assert (
+        "stanmix: warning: column 'sample' of data.csv holds consecutive whole "
+        "numbers (1001, 1002, ..., 1020), as sample numbers or a row index do, and "
+        "is clustered on as a measurement: if it numbers the rows, name the rows "
+        "by it with --id sample, or leave it out with --columns"
+    ) in capsys.readouterr().err
+    # Chosen with --columns, or shuffled measurements: no warning.
+    for extra, frame in (
+        (["--columns", "sample,x"], df),
+        ([], df.assign(sample=np.random.default_rng(0).permutation(df["sample"]))),
+    ):
+        assert _fit(tmp_path, frame.to_csv(index=False), *extra) == 1
+        assert "consecutive" not in capsys.readouterr().err
+
+
 def test_version_flag(capsys):
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out == f"stanmix {sm.__version__}\n"

@@ -286,6 +286,35 @@ def _cells(
     return cells
 
 
+def _warn_row_numbers(table: CsvTable, id_flag: str) -> None:
+    """Warn of a fitted column that counts its rows (consecutive whole
+    numbers, as sample numbers or a saved row index are), which the
+    clustering would take for a measurement. ``id_flag`` names the flag
+    that would make it the rows' names (empty where there is none)."""
+    import warnings
+
+    import numpy as np
+
+    for col in table.frame.columns:
+        values = table.frame[col].to_numpy(dtype=float)
+        if values.size < 10 or np.isnan(values).any():
+            continue
+        steps = np.diff(values)
+        if np.all(values == np.round(values)) and np.all(np.abs(steps) == 1):
+            if np.unique(steps).size > 1:
+                continue
+            fix = f"name the rows by it with {id_flag} {col}, or " if id_flag else ""
+            warnings.warn(
+                f"column {col!r} of {table.name} holds consecutive whole numbers "
+                f"({values[0]:.0f}, {values[1]:.0f}, ..., {values[-1]:.0f}), as "
+                "sample numbers or a row index do, and is clustered on as a "
+                f"measurement: if it numbers the rows, {fix}leave it out with "
+                "--columns",
+                UserWarning,
+                stacklevel=2,
+            )
+
+
 def _check_rows(table: CsvTable) -> None:
     """Refuse lines with no value in any fitted column."""
     import numpy as np

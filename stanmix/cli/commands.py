@@ -17,6 +17,7 @@ from stanmix.cli.checks import (
     _check_covariates,
     _check_limits,
     _check_rows,
+    _warn_row_numbers,
 )
 from stanmix.cli.console import _as_flags
 from stanmix.cli.flags import (
@@ -292,6 +293,8 @@ def _read(args: argparse.Namespace):
     _check_limits(table, lower, upper)
     _check_columns(table, lower, upper)
     _check_rows(table)
+    if wanted is None:
+        _warn_row_numbers(table, "--id")
     return table, lower, upper
 
 
