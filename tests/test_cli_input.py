@@ -1112,6 +1112,35 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
         capsys.readouterr().err,
         [r"'Pb', 'ppb' not in data\.csv \(columns: \"Pb, ppb\", Cd=ICP, note\)"],
     )
+    # Quoted the same way in a limit flag and --anchor; and listed quoted.
+    low = float(df["Pb, ppb"].quantile(0.2))
+    capped = df.assign(**{"Pb, ppb": df["Pb, ppb"].clip(lower=low)})
+    data.write_text(capped.to_csv(index=False))
+    code = cli.main(
+        [
+            *common,
+            "--columns",
+            '"Pb, ppb",Cd=ICP',
+            "--lower-limit",
+            f'"Pb, ppb"={low}',
+            "--anchor",
+            '"Pb, ppb"',
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert '(columns "Pb, ppb", Cd=ICP; 8 censored cells)' in captured.out
+    code = cli.main(
+        [*common, "--columns", '"Pb, ppb"', "--lower-limit", f"Cd=ICP={limit}"]
+    )
+    _refused(
+        code,
+        capsys.readouterr().err,
+        [
+            r"--lower-limit names column 'Cd=ICP', which is not among the fitted "
+            r"columns \(\"Pb, ppb\"\)"
+        ],
+    )
 
 
 def test_limit_items_are_read_against_the_header():

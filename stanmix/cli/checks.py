@@ -42,9 +42,11 @@ def _check_limits(
     for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
         for col in limits:
             if col not in columns:
+                from stanmix.csv_input import column_listing
+
                 raise StanmixInputError(
                     f"{flag} names column {col!r}, which is not among the fitted "
-                    f"columns ({', '.join(columns)})"
+                    f"columns ({column_listing(columns)})"
                 )
     for col in [c for c in columns if c in lower and c in upper]:
         low, high = lower[col], upper[col]

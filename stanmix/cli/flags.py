@@ -253,6 +253,7 @@ def _data_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--anchor",
         metavar="COL",
+        type=_unquoted,
         help="the column along which the components' means are ordered (what "
         "tells the components apart) [where the clusters separate best]",
     )
@@ -304,6 +305,20 @@ def _id_flag(sub: argparse.ArgumentParser) -> None:
         help="a column naming the rows (e.g. sample IDs, each once): "
         "membership.csv, the report and messages name rows by it [file line]",
     )
+
+
+def _unquoted(text: str) -> str:
+    """A column's name as given in a flag: stripped of spaces and, where
+    it is quoted as a CSV header quotes a name holding a comma, of its
+    quotes.
+
+    >>> _unquoted(' "Pb, ppb" '), _unquoted('say ""hi""'), _unquoted("x")
+    ('Pb, ppb', 'say ""hi""', 'x')
+    """
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        return text[1:-1].replace('""', '"')
+    return text
 
 
 def _parser() -> argparse.ArgumentParser:

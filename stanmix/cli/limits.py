@@ -9,6 +9,7 @@ import argparse
 import math
 import re
 
+from stanmix.cli.flags import _unquoted
 from stanmix.exceptions import StanmixInputError
 
 TYPE_CHECKING = False  # typing is slow to import; this module loads before main
@@ -98,7 +99,7 @@ def _readings(item: str, header: list[str]) -> list[tuple[str, float | str]]:
     columns = {h for h in header if h}
     out: list[tuple[str, float | str]] = []
     for at in (m.start() for m in re.finditer("=", item)):
-        col, value = item[:at].strip(), item[at + 1 :].strip()
+        col, value = _unquoted(item[:at]), _unquoted(item[at + 1 :])
         if col not in columns:
             continue
         number = _finite(value)
