@@ -375,6 +375,10 @@ REFUSED_FLAGS = {
         ["--seed", "1.5"],
         [r"argument --seed: expects a whole number, got '1\.5'"],
     ),
+    "empty title": (
+        ["--title", " "],
+        [r"argument --title: is empty; give a title, or leave the flag out"],
+    ),
     "zero chains": (["--chains", "0"], [r"argument --chains: must be at least 1"]),
     "zero draws": (["--draws", "0"], [r"argument --draws: must be at least 1"]),
     "negative warmup": (

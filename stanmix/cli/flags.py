@@ -321,6 +321,19 @@ def _unquoted(text: str) -> str:
     return text
 
 
+def _title(text: str) -> str:
+    """A report's title: not blank (leave the flag out for the default).
+
+    >>> _title(" Plate 3 ")
+    'Plate 3'
+    """
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            "is empty; give a title, or leave the flag out for the default one"
+        )
+    return text.strip()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="stanmix", description="Bayesian clustering with finite mixture models."
@@ -366,7 +379,7 @@ def _parser() -> argparse.ArgumentParser:
         "--method", default="sample", choices=FIT_METHODS, help=FIT_METHOD_HELP
     )
     fit.add_argument("--out", required=True, help="output folder")
-    fit.add_argument("--title", help="title of the HTML report")
+    fit.add_argument("--title", type=_title, help="title of the HTML report")
     _common(fit, None, FIT_METHODS)
     fit.set_defaults(engine="auto")
 
@@ -392,7 +405,7 @@ def _parser() -> argparse.ArgumentParser:
     _data_flags(select)
     _selection_flags(select)
     select.add_argument("--out", required=True, help="output folder")
-    select.add_argument("--title", help="title of the HTML report")
+    select.add_argument("--title", type=_title, help="title of the HTML report")
     _common(select, None, SELECT_METHODS)
     select.set_defaults(engine="auto")
     _regression_parser(sub, select=False)
@@ -602,7 +615,7 @@ def _regression_parser(sub, *, select: bool) -> None:
             "--method", default="sample", choices=FIT_METHODS, help=FIT_METHOD_HELP
         )
     reg.add_argument("--out", required=True, help="output folder")
-    reg.add_argument("--title", help="title of the HTML report")
+    reg.add_argument("--title", type=_title, help="title of the HTML report")
     _common(reg, None, methods)
     reg.set_defaults(engine="auto")
 
