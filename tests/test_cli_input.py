@@ -671,6 +671,24 @@ def test_a_column_numbering_the_rows_is_warned_of(tmp_path, capsys, no_fit):
         assert "consecutive" not in capsys.readouterr().err
 
 
+def test_too_many_columns_for_full_covariance_are_refused_before_the_plan(
+    tmp_path, capsys, no_fit
+):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(8, 35)).round(2)).add_prefix("c")
+    code = _fit(tmp_path, df.to_csv(index=False), "--covariance", "full")
+    captured = capsys.readouterr()
+    _refused(
+        code,
+        captured.err,
+        [
+            r"--covariance full handles at most 30 columns, got 35; use --covariance "
+            r"diag or --covariance spherical"
+        ],
+    )
+    assert "Fitting" not in captured.out
+
+
 def test_version_flag(capsys):
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out == f"stanmix {sm.__version__}\n"

@@ -43,9 +43,15 @@ if TYPE_CHECKING:
     from stanmix.csv_input import CsvTable
 
 
-def _make_model(args: argparse.Namespace, n_components: int | None = None):
+def _make_model(
+    args: argparse.Namespace,
+    n_components: int | None = None,
+    n_columns: int | None = None,
+):
     """The estimator the command fits (the one place that chooses it), its
-    family and options checked; ``n_components`` by default --components."""
+    family and options checked, and with ``n_columns`` its size (full
+    covariance's column limit, say) before the plan is said;
+    ``n_components`` by default --components."""
     import stanmix as sm
 
     model = sm.Mixture(
@@ -58,7 +64,9 @@ def _make_model(args: argparse.Namespace, n_components: int | None = None):
         anchor_dim=(getattr(args, "anchor", None) or "").strip() or None,
         engine=args.engine,
     )
-    model._make_family()
+    family = model._make_family()
+    if n_columns is not None:
+        family.validate(model.n_components, n_columns)
     return model
 
 
@@ -320,7 +328,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     options = _sampling(args)
     table, lower, upper = _read(args)
     _check_components(table, _largest(args.components), lower, upper, several=True)
-    template = _make_model(args, n_components=1)
+    template = _make_model(args, n_components=1, n_columns=table.frame.shape[1])
     ks = ", ".join(map(str, _expand(args.components)))
     fitting = f"K = {ks} components ({args.family}, {args.covariance})"
     _say(_plan(table, args, options, lower, upper, fitting))
@@ -373,7 +381,7 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     options = _sampling(args)
     table, lower, upper = _read(args)
     _check_components(table, args.components, lower, upper)
-    model = _make_model(args)
+    model = _make_model(args, n_columns=table.frame.shape[1])
     _say(_plan(table, args, options, lower, upper))
     guard.check()
     model.fit(
