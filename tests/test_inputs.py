@@ -323,7 +323,11 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(FRAME, covariance="banded"),
             "unknown covariance 'banded'",
         ),
-        (lambda: fit_mixture(FRAME, family="gamma"), "unknown family 'gamma'"),
+        (
+            lambda: fit_mixture(FRAME, family="gamma"),
+            "unknown family 'gamma'; choose one of normal, normal_per_dimension, "
+            "student_t (a mixture of regressions: RegressionMixture)",
+        ),
         (
             lambda: fit_mixture(
                 pd.DataFrame(np.random.default_rng(0).normal(size=(40, 31))),

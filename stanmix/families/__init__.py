@@ -83,7 +83,13 @@ def get_family(
     ('dim',)
     """
     names = sorted({f for f, _ in FAMILIES})
-    one_of("family", family, names)
+    if family not in names:
+        one_of(
+            "family",
+            family,
+            [name for name in names if not name.endswith("_regression")],
+            " (a mixture of regressions: RegressionMixture)",
+        )
     one_of("covariance", covariance, COVARIANCES)
     cls = FAMILIES.get((family, covariance))
     if cls is None:
