@@ -707,7 +707,8 @@ def mostly_censored(
     """(component, column, fraction) where a component's rows are mostly censored.
 
     ``labels`` gives each row's component; components with fewer than five
-    rows are skipped.
+    rows are skipped. Censored means beyond a limit: an interval (both
+    bounds finite) places its value as a measurement does.
 
     Examples
     --------
@@ -717,7 +718,7 @@ def mostly_censored(
     >>> mostly_censored(t, np.array([0] * 5 + [1] * 5), 2)
     [(0, 'y', 1.0)]
     """
-    censored = cells.censored
+    censored = (cells.kind == LEFT) | (cells.kind == RIGHT)
     found = []
     for k in range(int(n_components)):
         members = labels == k

@@ -1328,15 +1328,15 @@ def check_fit_data(cells: CellTable) -> None:
             "clusters or their spread; give at least two rows (an observation "
             "each)"
         )
-    observed = cells.kind == OBSERVED
+    # An interval (both bounds finite) places a value as a measurement does.
+    measured = (cells.kind == OBSERVED) | (cells.kind == INTERVAL)
     point_values = cells.point_values()
     for d, name in enumerate(cells.columns):
-        seen = cells.values[observed[:, d], d]
-        if seen.size == 0:
+        if not measured[:, d].any():
             what = "censored or missing" if cells.censored[:, d].any() else "missing"
             raise StanmixInputError(
                 f"column {name!r} has no observed value (every cell is {what}); "
-                "drop it, or give at least some measured values"
+                "drop it, or give at least some measured values or intervals"
             )
         points = point_values[cells.kind[:, d] != MISSING, d]
         if points.size == 1:

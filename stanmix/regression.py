@@ -19,7 +19,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import MISSING, OBSERVED, CellTable
+from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import (
     CENSORING_ARGS,
@@ -693,13 +693,14 @@ class RegressionMixture(Mixture):
         name = design.response
         kind = cells.kind[:, 0]
         known = kind != MISSING
-        observed = int(np.sum(kind == OBSERVED))
-        if observed == 0:
-            what = "censored or missing" if known.any() else "missing"
+        # An interval (both bounds finite) places a response as a measurement does.
+        measured = int(np.sum((kind == OBSERVED) | (kind == INTERVAL)))
+        if measured == 0:
+            what = "censored at a limit or missing" if known.any() else "missing"
             raise StanmixInputError(
                 f"the response {name!r} has no measured value (every one is "
                 f"{what}): the lines would rest on their priors; give at least "
-                "some measured responses"
+                "some measured responses or intervals"
             )
         rows = int(known.sum())
         if rows == 1:

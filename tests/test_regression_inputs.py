@@ -133,8 +133,8 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         (
             lambda df: df.assign(y=0.5),
             {"response": "y", "lower_limit": 0.5},
-            r"the response 'y' has no measured value \(every one is censored or "
-            r"missing\)",
+            r"the response 'y' has no measured value \(every one is censored at "
+            r"a limit or missing\)",
         ),
     ],
     ids=[
