@@ -659,8 +659,30 @@ def test_a_column_numbering_the_rows_is_warned_of(tmp_path, capsys, no_fit):
     assert (
         "stanmix: warning: column 'sample' of data.csv holds consecutive whole "
         "numbers (1001, 1002, ..., 1020), as sample numbers or a row index do, and "
-        "is clustered on as a measurement: if it numbers the rows, name the rows "
-        "by it with --id sample, or leave it out with --columns"
+        "is fitted as a measurement: if it numbers the rows, name the rows by it "
+        "with --id sample, or leave it out with --columns"
+    ) in capsys.readouterr().err
+    # fit-regression's predictors (every other column by default) likewise.
+    reg = df.rename(columns={"y": "resp"})
+    (tmp_path / "data.csv").write_text(reg.to_csv(index=False))
+    code = cli.main(
+        [
+            "fit-regression",
+            str(tmp_path / "data.csv"),
+            "--response",
+            "resp",
+            "-k",
+            "2",
+            "--method",
+            "optimize",
+            "--out",
+            str(tmp_path / "o2"),
+        ]
+    )
+    assert code == 1  # no_fit
+    assert (
+        "is fitted as a predictor: if it numbers the rows, name the rows by it "
+        "with --id sample, or leave it out with --predictors"
     ) in capsys.readouterr().err
     # Chosen with --columns, or shuffled measurements: no warning.
     for extra, frame in (

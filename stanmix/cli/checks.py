@@ -288,16 +288,18 @@ def _cells(
     return cells
 
 
-def _warn_row_numbers(table: CsvTable, id_flag: str) -> None:
-    """Warn of a fitted column that counts its rows (consecutive whole
-    numbers, as sample numbers or a saved row index are), which the
-    clustering would take for a measurement. ``id_flag`` names the flag
-    that would make it the rows' names (empty where there is none)."""
+def _warn_row_numbers(
+    table: CsvTable, columns: list[str], choose: str = "--columns"
+) -> None:
+    """Warn of a fitted column (of ``columns``) that counts its rows
+    (consecutive whole numbers, as sample numbers or a saved row index
+    are), which the fit would take for a measurement or a predictor;
+    ``choose`` names the flag that chooses the columns."""
     import warnings
 
     import numpy as np
 
-    for col in table.frame.columns:
+    for col in columns:
         values = table.frame[col].to_numpy(dtype=float)
         if values.size < 10 or np.isnan(values).any():
             continue
@@ -305,13 +307,13 @@ def _warn_row_numbers(table: CsvTable, id_flag: str) -> None:
         if np.all(values == np.round(values)) and np.all(np.abs(steps) == 1):
             if np.unique(steps).size > 1:
                 continue
-            fix = f"name the rows by it with {id_flag} {col}, or " if id_flag else ""
+            use = "a predictor" if choose == "--predictors" else "a measurement"
             warnings.warn(
                 f"column {col!r} of {table.name} holds consecutive whole numbers "
                 f"({values[0]:.0f}, {values[1]:.0f}, ..., {values[-1]:.0f}), as "
-                "sample numbers or a row index do, and is clustered on as a "
-                f"measurement: if it numbers the rows, {fix}leave it out with "
-                "--columns",
+                f"sample numbers or a row index do, and is fitted as {use}: if "
+                f"it numbers the rows, name the rows by it with --id {col}, or "
+                f"leave it out with {choose}",
                 UserWarning,
                 stacklevel=2,
             )

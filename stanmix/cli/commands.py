@@ -302,7 +302,7 @@ def _read(args: argparse.Namespace):
     _check_columns(table, lower, upper)
     _check_rows(table)
     if wanted is None:
-        _warn_row_numbers(table, "--id")
+        _warn_row_numbers(table, list(table.frame.columns))
     return table, lower, upper
 
 
@@ -535,6 +535,8 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     _check_limits(used, lower, upper)
     _check_covariates(used, covariates)
     _check_columns(used, lower, upper, leave_out)
+    if not named:
+        _warn_row_numbers(used, predictors, "--predictors")
     largest = _largest(args.components) if select else args.components
     answered = int(used.frame[response].notna().sum())
     if largest > answered and answered < len(used.frame):
