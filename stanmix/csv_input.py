@@ -37,7 +37,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -185,6 +185,8 @@ def read_csv(
     id_column: str | None = None,
     limit_columns: dict[str, str] | None = None,
     censored_text: bool = False,
+    keep: Sequence[str] = (),
+    exact: Mapping[str, str] | None = None,
 ) -> CsvTable:
     """Read the measurement columns of a CSV file with a header line.
 
@@ -216,6 +218,13 @@ def read_csv(
         left-censored at v, and ``>v`` or ``>=v`` as right-censored at v:
         ``frame`` holds v, and :attr:`CsvTable.censored` the text. Without
         it such a cell is text (an error that says to pass it).
+    keep : sequence of str, default ()
+        Columns that cannot be left out (a regression's response): an error
+        about them does not advise ``choose``.
+    exact : dict of str to str, optional
+        Columns that cannot be censored (a regression's covariates), each
+        with the advice for text found in it, in place of the advice on
+        censored values.
 
     Returns
     -------
@@ -317,11 +326,12 @@ def read_csv(
             skipped.append(header[j] or f"column {j + 1}")
             continue
         if has_text:
+            fix = (exact or {}).get(header[j])
             raise StanmixInputError(
-                _not_numeric(header[j], cells, kind, lines, name, censored_text)
+                _not_numeric(header[j], cells, kind, lines, name, censored_text, fix)
                 + (
                     f"; or leave the column out with {choose}"
-                    if columns is None
+                    if columns is None and fix is None and header[j] not in keep
                     else ""
                 )
             )
@@ -836,6 +846,7 @@ def _not_numeric(
     lines: np.ndarray,
     name: str,
     censored_text: bool = False,
+    exact: str | None = None,
 ) -> str:
     """The error for a column with text among its numbers, and the fix.
 
@@ -843,7 +854,8 @@ def _not_numeric(
     named only when no other text is there. A number written with a decimal
     comma or thousands separators (``1,5``, ``<0,5``, ``1,234``) gets the fix
     of its writing; one written as censored also the advice to pass
-    ``--censored-text`` when ``censored_text`` is not given.
+    ``--censored-text`` when ``censored_text`` is not given. A column that
+    cannot be censored gets ``exact`` as its advice instead.
     """
     text_cells = np.flatnonzero(kind == _TEXT)
     written = {int(i): censored_cell(cells[i].strip()) for i in text_cells}
@@ -855,9 +867,11 @@ def _not_numeric(
         f"column {col!r} of {name} is not numeric: line {lines[i]} has {text!r}"
         + (f" ({len(bad)} such entries)" if len(bad) > 1 else "")
     )
+    fix = _number_fix(text)
+    if exact is not None:
+        return f"{message}; {fix or exact}"
     if not other:
         return message + _censored_text_advice(col, list(written.values()))
-    fix = _number_fix(text)
     if fix:
         sign = _SIGN_APART.fullmatch(text)[1]
         more = (

@@ -898,8 +898,28 @@ REFUSED_REGRESSION_DATA = {
         "x,y\n1,2\nabc,3\n3,5\n",
         [],
         [
-            r"column 'x' of data\.csv is not numeric: line 3 has 'abc'",
-            r"leave the column out with --predictors \(and --weights-from\)$",
+            r"column 'x' of data\.csv is not numeric: line 3 has 'abc'; covariates "
+            r"are exact numbers: give the measured value, code a category as 0/1 "
+            r"columns \(one per level but one\), or leave the column out of "
+            r"--predictors \(and --weights-from\)$",
+        ],
+    ),
+    "a category among the named predictors": (
+        "x,site,y\n1,A,2\n2,B,3\n3,A,5\n",
+        ["--predictors", "x,site"],
+        [r"line 2 has 'A' \(3 such entries\); covariates are exact numbers"],
+    ),
+    "a censored value in a predictor": (
+        "x,y\n1,2\n<0.1,3\n3,5\n",
+        ["--predictors", "x"],
+        [r"line 3 has '<0.1'; covariates are exact numbers"],
+    ),
+    "a non-detect in the response": (
+        "x,y\n1,2\n2,ND\n3,5\n",
+        [],
+        [
+            r"column 'y' of data\.csv is not numeric: line 3 has 'ND'; write a value "
+            r"censored at a detection limit .* as an empty cell$"
         ],
     ),
 }

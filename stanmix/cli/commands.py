@@ -472,6 +472,13 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     wanted = None
     if named:
         wanted = list(dict.fromkeys([response, *predictors, *weights]))
+    from stanmix.csv_input import read_header
+
+    exact = (
+        "covariates are exact numbers: give the measured value, code a category "
+        "as 0/1 columns (one per level but one), or leave the column out of "
+        f"{_REGRESSION_CHOOSE}"
+    )
     table = read_csv(
         args.data,
         wanted,
@@ -479,6 +486,8 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         id_column=_id_column(args),
         limit_columns=sources,
         censored_text=args.censored_text,
+        keep=[response],
+        exact={c: exact for c in read_header(args.data) if c != response},
     )
     _check_censored_text(table, args.censored_text)
     columns = [str(c) for c in table.frame.columns]
