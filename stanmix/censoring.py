@@ -354,11 +354,14 @@ def as_matrix(
     *,
     name: str = "X",
     infinite_fix: str = "finite values, NaN (missing) or a censoring limit",
+    text_fix: str | None = None,
 ) -> tuple[np.ndarray, tuple[str, ...], pd.Index]:
     """A float copy of ``X`` with its column names and row index.
 
     ``infinite_fix`` completes the error for infinite values ("replace them
-    with ...").
+    with ..."); ``text_fix``, with ``{columns}`` for the refused columns'
+    names, is the advice for columns of text in place of selecting the
+    numeric ones (a regression's categories are coded, not dropped).
 
     Raises StanmixInputError for columns or arrays that are not real numbers
     (text, booleans, complex numbers, dates, durations), wrong dimensions,
@@ -426,7 +429,9 @@ def as_matrix(
                     f"{name}[{categorical[0]!r}].astype(float)"
                 )
             numeric = [c for c in X.columns if c not in refused]
-            if numeric:
+            if text_fix is not None:
+                fixes.append(text_fix.format(columns=refused))
+            elif numeric:
                 fixes.append(
                     f"select the numeric measurement columns, e.g. {name}[{numeric!r}]"
                 )

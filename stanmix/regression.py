@@ -43,6 +43,14 @@ COVARIATE_FIX = (
 )
 
 
+#: The advice for covariates of text: categories are coded as numbers.
+CATEGORY_FIX = (
+    "a covariate is a number: code categories as 0/1 columns, e.g. "
+    "pd.get_dummies(X, columns={columns!r}, drop_first=True), or leave them out "
+    "of predictors"
+)
+
+
 def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -106,6 +114,24 @@ def _absent_message(absent: list[str], design: RegressionDesign, array: bool) ->
         f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))} "
         f"(fitted on {names}){fix}"
     )
+
+
+def _coded(X, response):
+    """``X`` with its covariate columns of booleans (dummy codes, as
+    pd.get_dummies gives them) as 0.0 and 1.0; the response (a column
+    named ``response``) and anything but a DataFrame as given.
+
+    >>> _coded(pd.DataFrame({"b": [True, False], "y": [1.0, 2.0]}), "y").dtypes.tolist()
+    [dtype('float64'), dtype('float64')]
+    """
+    if not isinstance(X, pd.DataFrame) or X.columns.has_duplicates:
+        return X  # as_matrix names the repeated columns
+    coded = [
+        c
+        for c in X.columns
+        if str(c) != str(response) and pd.api.types.is_bool_dtype(X[c].dtype)
+    ]
+    return X.astype({c: "float64" for c in coded}) if coded else X
 
 
 def _refuse_wider_array(width: int, design: RegressionDesign) -> None:
@@ -437,7 +463,12 @@ class RegressionMixture(Mixture):
 
     def _split(self, X, y, response) -> tuple[pd.DataFrame, pd.DataFrame, pd.Index]:
         """X's covariate columns and the response, as frames on one index."""
-        values, columns, index = as_matrix(X, name="X", infinite_fix=COVARIATE_FIX)
+        values, columns, index = as_matrix(
+            _coded(X, response),
+            name="X",
+            infinite_fix=COVARIATE_FIX,
+            text_fix=CATEGORY_FIX,
+        )
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         if (y is None) == (response is None):
             raise StanmixInputError(
@@ -1013,7 +1044,9 @@ class RegressionMixture(Mixture):
     def _covariates_only(self, X) -> np.ndarray:
         _refuse_a_row(X, self.design_)
         X = self._read_columns(X, None, fitting=False)
-        values, columns, index = as_matrix(X, name="X")
+        values, columns, index = as_matrix(
+            _coded(X, self.design_.response), name="X", text_fix=CATEGORY_FIX
+        )
         frame = pd.DataFrame(values, columns=list(columns), index=index)
         design = self.design_
         array = not isinstance(X, (pd.DataFrame, pd.Series))

@@ -654,3 +654,36 @@ def test_a_response_of_numbers_stored_as_text_names_the_fix():
     ):
         model.fit(data, y, method="optimize", seed=1)
     assert model.engine.calls == {}
+
+
+def test_dummy_coded_categories_are_covariates_and_text_is_advised_so():
+    """pd.get_dummies gives boolean columns: a regression reads them as 0
+    and 1 in fit and predict, as the same columns in floats; a column of
+    categories as text is refused saying to code it, not to drop it."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, 120)
+    site = rng.choice(["A", "B", "C"], 120)
+    y = np.where(rng.random(120) < 0.5, 1 + 2 * x, 15 - x) + rng.normal(0, 0.5, 120)
+    frame = pd.DataFrame({"dose": x, "site": site, "y": y})
+    coded = pd.get_dummies(frame, columns=["site"], drop_first=True)
+    assert coded[["site_B", "site_C"]].dtypes.map(pd.api.types.is_bool_dtype).all()
+    floats = coded.astype({"site_B": float, "site_C": float})
+    fits = [
+        sm.RegressionMixture(2, engine="stanli").fit(
+            X, response="y", method="optimize", seed=1
+        )
+        for X in (coded, floats)
+    ]
+    np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
+    pd.testing.assert_frame_equal(
+        fits[0].predict(coded.iloc[:3]), fits[1].predict(floats.iloc[:3])
+    )
+    with pytest.raises(sm.StanmixInputError) as err:
+        sm.RegressionMixture(2, predictors=["dose", "site"], engine="stanli").fit(
+            frame, response="y", method="optimize"
+        )
+    assert str(err.value).endswith(
+        "a covariate is a number: code categories as 0/1 columns, e.g. "
+        "pd.get_dummies(X, columns=['site'], drop_first=True), or leave them out "
+        "of predictors"
+    )
