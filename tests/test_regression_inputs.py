@@ -687,3 +687,21 @@ def test_dummy_coded_categories_are_covariates_and_text_is_advised_so():
         "pd.get_dummies(X, columns=['site'], drop_first=True), or leave them out "
         "of predictors"
     )
+
+
+def test_a_response_given_twice_to_new_data_is_refused():
+    """New data holding the fitted response's column, and y as well: which
+    is meant cannot be told (y used to win in silence), so both are
+    refused, as fit refuses them."""
+    data = sm.datasets.regressions(150, seed=1)
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X.assign(y=data.y), response="y", method="optimize", seed=1
+    )
+    new = pd.DataFrame({"x": [5.0, 5.0], "y": [3.0, 3.0]})
+    for call in (model.predict_proba, model.score, model.score_samples):
+        with pytest.raises(sm.StanmixInputError, match="give the response once"):
+            call(new, np.array([5.5, 5.5]))
+    assert model.predict_proba(new).shape == (2, 2)
+    assert model.predict_proba(new[["x"]], np.array([3.0, 3.0])).tolist() == (
+        model.predict_proba(new).tolist()
+    )
