@@ -11,6 +11,7 @@ predictors, per component and for the mixture.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -42,6 +43,10 @@ COVARIATE_FIX = (
     "finite values, or drop those rows (only the response may be missing or censored)"
 )
 
+
+#: The variance inflation (1 / (1 - R^2) of a covariate on the others)
+#: above which covariates are warned of as nearly dependent: R^2 > 0.999.
+NEAR_DEPENDENT = 1000.0
 
 #: The advice for covariates of text: categories are coded as numbers.
 CATEGORY_FIX = (
@@ -1175,6 +1180,19 @@ def _check_independent(
     z = (picked - picked.mean(axis=0)) / picked.std(axis=0)
     _, singular, vt = np.linalg.svd(z, full_matrices=False)
     if singular[-1] > 1e-8 * singular[0] * np.sqrt(z.shape[0]):
+        # Near dependence: a variance inflation above NEAR_DEPENDENT.
+        inflation = np.diag(np.linalg.inv(np.corrcoef(z, rowvar=False)))
+        if inflation.max() > NEAR_DEPENDENT:
+            near = [n for n, v in zip(names, inflation, strict=True) if v > 10]
+            warnings.warn(
+                f"the {role} {', '.join(map(repr, near))} are nearly linear "
+                f"functions of each other{partial} (variance inflation up to "
+                f"{inflation.max():.3g}): the data hardly tell their "
+                "coefficients apart, so the prior shares the effect between "
+                "them; drop one, or combine them",
+                UserWarning,
+                stacklevel=check.caller_level(),
+            )
         return
     null = np.abs(vt[-1])
     involved = [n for n, weight in zip(names, null, strict=True) if weight > 1e-6]

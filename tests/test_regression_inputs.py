@@ -4,6 +4,7 @@ argument, column or row and the fix; and reads good input as documented."""
 from __future__ import annotations
 
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -705,3 +706,24 @@ def test_a_response_given_twice_to_new_data_is_refused():
     assert model.predict_proba(new[["x"]], np.array([3.0, 3.0])).tolist() == (
         model.predict_proba(new).tolist()
     )
+
+
+def test_nearly_dependent_predictors_are_warned_of():
+    """A predictor that is another plus noise of 1e-4 of its spread (R^2
+    about 1 - 1e-8): fitted, with a warning naming both; predictors
+    correlated at 0.9 are not warned of."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 10, 150)
+    y = np.where(rng.random(150) < 0.5, 1 + 2 * x, 15 - x) + rng.normal(0, 0.5, 150)
+    near = pd.DataFrame({"x": x, "x_copy": x + 1e-4 * rng.normal(size=150)})
+    with pytest.warns(UserWarning, match=r"the predictors 'x', 'x_copy' are nearly"):
+        with pytest.raises(Stop):  # warned before any Stan call
+            _model().fit(near, y, method="optimize", seed=1)
+    other = x + rng.normal(0, 1.5, 150)  # correlation about 0.9
+    assert 0.85 < np.corrcoef(x, other)[0, 1] < 0.95
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(Stop):
+            _model().fit(
+                pd.DataFrame({"x": x, "other": other}), y, method="optimize", seed=1
+            )
