@@ -30,7 +30,6 @@ from stanmix.censoring import censoring_given
 from stanmix.csv_input import column_listing
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
-from stanmix.families.base import PARAM_DOCS
 from stanmix.plots._common import check_fitted_model, switched_labels_note
 from stanmix.plots.clusters import separating_pair
 from stanmix.plots.membership import membership_arrays
@@ -312,7 +311,7 @@ def render_report(
         "<h2>Parameters</h2>",
         '<p class="note">'
         + "; ".join(
-            f"<code>{_e(name)}</code>: {_e(PARAM_DOCS.get(name, name))}"
+            f"<code>{_e(name)}</code>: {_e(model.family_.param_doc(name))}"
             for name in model.family_.param_dims()
         )
         + ". In the data's units"

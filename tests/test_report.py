@@ -461,6 +461,17 @@ def regression():
     )
 
 
+def test_a_regressions_parameters_are_described_as_lines(regression, optimized):
+    """mu is a line's value at the predictors' centre for a regression, and
+    a component mean for clusters."""
+    lines = render_report(regression)
+    assert (
+        "<code>mu</code>: each line&#x27;s value at the predictors&#x27; centre"
+        in lines
+    )
+    assert "<code>mu</code>: component means (locations)" in render_report(optimized)
+
+
 def test_report_of_a_regression_shows_new_data(regression, tmp_path, monkeypatch):
     seen = []
     original = plots.plot_regression

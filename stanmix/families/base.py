@@ -152,6 +152,10 @@ class Family(abc.ABC):
         return {name: data[name] for name in cls.options if name in data}
 
     # -- shapes and names ---------------------------------------------------
+    def param_doc(self, name: str) -> str:
+        """What parameter ``name`` is, in a few words (the report's list)."""
+        return PARAM_DOCS.get(name, name)
+
     @abc.abstractmethod
     def param_dims(self) -> dict[str, tuple[str, ...]]:
         """Posterior variables and their dims beyond (chain, draw), ``w`` first."""

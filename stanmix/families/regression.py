@@ -283,6 +283,19 @@ class NormalRegression(Family):
             )
 
     # -- shapes and names -----------------------------------------------------
+    def param_doc(self, name: str) -> str:
+        """A line's ``mu`` and, with ``weights_from``, its weight ``w`` are
+        taken at the covariates' centre.
+
+        >>> NormalRegression(None).param_doc("mu")
+        "each line's value at the predictors' centre (their means)"
+        """
+        if name == "mu":
+            return "each line's value at the predictors' centre (their means)"
+        if name == "w" and self.gated:
+            return "mixing weights at the weights' covariates' centre (their means)"
+        return super().param_doc(name)
+
     def param_dims(self) -> dict[str, tuple[str, ...]]:
         dims = {
             "w": (COMPONENT,),
