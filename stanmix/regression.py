@@ -555,6 +555,12 @@ class RegressionMixture(Mixture):
                     "weights' covariates); give at least one predictor column"
                     f"{alone}"
                 )
+        if self.order_by == "intercept" and "intercept" in pred:
+            raise StanmixInputError(
+                "a predictor is named 'intercept', which order_by='intercept' "
+                "(the default: the lines ordered by their values at the "
+                "predictors' centre) would not mean: rename the column"
+            )
         if self.order_by != "intercept" and self.order_by not in pred:
             raise StanmixInputError(
                 f"order_by={self.order_by!r} is neither 'intercept' nor a predictor "
