@@ -595,25 +595,16 @@ def test_data_from_a_stream_is_read_once_and_named_so(tmp_path, capsys, monkeypa
     )
     lowest = min(float(line.split(",")[0]) for line in content.splitlines()[1:])
     out = tmp_path / "out"
-    code = cli.main(
-        [
-            "fit",
-            "-",
-            "-k",
-            "2",
-            "--method",
-            "optimize",
-            "--engine",
-            "stanli",
-            "--lower-limit",
-            f"x={lowest:.3f}",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
+
+    def fit(data: str):
+        flags = ["-k", "2", "--method", "optimize", "--engine", "stanli"]
+        flags += ["--lower-limit", f"x={lowest:.3f}", "--out", str(out)]
+        code = cli.main(["fit", data, *flags, "--no-progress"])
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        return captured
+
+    captured = fit("-")
     assert "Fitting 2 components to 30 rows of stdin (columns x, y; 1 censored" in (
         captured.out
     )
@@ -626,26 +617,8 @@ def test_data_from_a_stream_is_read_once_and_named_so(tmp_path, capsys, monkeypa
 
     writer = threading.Thread(target=lambda: fifo.write_text(content))
     writer.start()
-    code = cli.main(
-        [
-            "fit",
-            str(fifo),
-            "-k",
-            "2",
-            "--method",
-            "optimize",
-            "--engine",
-            "stanli",
-            "--lower-limit",
-            f"x={lowest:.3f}",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
+    captured = fit(str(fifo))
     writer.join()
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
     assert "rows of pipe (columns x, y; 1 censored" in captured.out
 
 

@@ -733,4 +733,3 @@ def test_a_predictor_named_intercept_is_refused_under_the_default_ordering():
     data = sm.datasets.regressions(60, seed=1)
     with pytest.raises(sm.StanmixInputError, match="a predictor is named 'intercept'"):
         _model().fit(data.X.rename(columns={"x": "intercept"}), data.y)
-
