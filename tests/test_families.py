@@ -210,6 +210,56 @@ def test_censored_cells_reach_their_rows_either_way(family_name, limits):
     _assert_gradient_matches_differences(bridge, unc)
 
 
+@pytest.mark.parametrize(("nu", "limit"), [(1000.0, -60.0), (200.0, -1000.0)])
+def test_a_student_t_tail_below_the_smallest_float_is_finite_in_the_program(nu, limit):
+    """A cell censored far below a Student-t component of many degrees of
+    freedom: its probability (about exp(-768) at nu = 1000, z = -60) is
+    below the smallest float, where Stan's student_t_lcdf gives log 0 and
+    the log density NaN; the program's log-space tail gives the Python
+    value, which matches scipy's."""
+    from scipy import stats
+    from scipy.integrate import quad
+
+    cells = CellTable(
+        np.array([[np.nan], [0.5], [-0.3]]),
+        np.array([[LEFT], [OBSERVED], [OBSERVED]], np.int8),
+        np.full((3, 1), np.nan),
+        np.array([[limit], [np.nan], [np.nan]]),
+    )
+    family = FAMILIES["student_t", "diag"]()
+    start = family.start(np.array([[0.0], [3.0]]), np.ones((2, 1)), np.full(2, 0.5))
+    start["nu"] = np.full(2, nu)
+    bridge, unc, out = _program_point(family, cells, start)
+    params = {name: arr[0] for name, arr in family.from_stan(out).items()}
+    ours = likelihood.log_likelihood(family, cells, params)[0]
+    w, mu, sigma = params["w"][0], params["mu"][0, :, 0], params["sigma"][0, :, 0]
+    assert params["nu"][0] == pytest.approx([nu, nu])
+
+    def log_cdf(z: float) -> float:
+        # log of f(z) times the integral of f(z - u) / f(z) over u > 0, the
+        # ratio in logs (scipy's logcdf is -inf here too)
+        ratio = quad(
+            lambda u: np.exp(
+                -(nu + 1) / 2 * np.log1p(((z - u) ** 2 - z**2) / (nu + z**2))
+            ),
+            0,
+            np.inf,
+            epsabs=0,
+            epsrel=1e-12,
+        )[0]
+        return stats.t.logpdf(z, nu) + np.log(ratio)
+
+    z = (limit - mu) / sigma
+    exact = np.logaddexp.reduce(np.log(w) + [log_cdf(v) for v in z])
+    assert ours[0] == pytest.approx(exact, rel=1e-9)
+    assert ours[0] < -740  # below exp(-745): a float's 0
+    np.testing.assert_allclose(out["log_lik"][0, 0], ours, rtol=1e-10)
+    first_bridge, _, _ = _program_point(family, cells.rows(np.arange(1, 3)), start)
+    gained = bridge.log_density(unc) - first_bridge.log_density(unc)
+    assert gained == pytest.approx(ours[0], rel=1e-10)
+    assert np.isfinite(bridge.log_density_gradient(unc)[1]).all()
+
+
 def test_censored_keys_find_repeats_in_any_order_and_number_by_first_cell():
     """censored_keys gives cells one key per distinct (column, kind, lo, hi):
     with 150 limits per column repeating in random order (beyond the last
