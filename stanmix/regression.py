@@ -20,7 +20,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable
+from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable, Standardization
 from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import (
     CENSORING_ARGS,
@@ -726,6 +726,38 @@ class RegressionMixture(Mixture):
             X.response, allow_empty_rows=True, code=False, **censoring
         )
         return cells.with_covariates(X.covariates, design.covariates), X.index
+
+    def _units(self, family, cells: CellTable, priors):
+        """As :meth:`Mixture._units`; with ``standardize=False`` also warns
+        of slopes the prior would hold far below what the data's units
+        make typical (a response sd per predictor sd beyond three prior
+        sds, prior_slope_scale)."""
+        units, in_units = super()._units(family, cells, priors)
+        if not self.standardize and cells.covariate_names:
+            own = Standardization.fit(cells, shared=family.shared_scale)
+            design = self._pending_design()
+            typical = {
+                name: float(own.scale[0] / own.covariate_scale[j])
+                for j, name in enumerate(cells.covariate_names)
+                if name in design.predictors
+            }
+            off = {
+                name: v for name, v in typical.items() if v > 3 * self.prior_slope_scale
+            }
+            if off:
+                listed = ", ".join(f"{v:.3g} for {n!r}" for n, v in off.items())
+                warnings.warn(
+                    "standardize=False fits in the data's units, but one sd of "
+                    f"{design.response!r} per sd of a predictor is a slope of "
+                    f"{listed}, beyond three prior sds of the slopes "
+                    f"(prior_slope_scale={self.prior_slope_scale:g}): the prior, "
+                    "not the data, would set those slopes. Fit with "
+                    "standardize=True (the default), or set prior_slope_scale "
+                    "in the data's units.",
+                    UserWarning,
+                    stacklevel=check.caller_level(),
+                )
+        return units, in_units
 
     def _check_fit_data(self, cells: CellTable) -> None:
         """The response must say something, and the covariates must be told

@@ -733,3 +733,21 @@ def test_a_predictor_named_intercept_is_refused_under_the_default_ordering():
     data = sm.datasets.regressions(60, seed=1)
     with pytest.raises(sm.StanmixInputError, match="a predictor is named 'intercept'"):
         _model().fit(data.X.rename(columns={"x": "intercept"}), data.y)
+
+
+def test_slopes_the_prior_would_hold_in_the_data_units_are_warned_of():
+    """standardize=False keeps the slopes' prior, normal(0, 2.5), in the
+    data's units: a predictor in units a thousand times too large makes
+    its typical slope (a response sd per predictor sd) far beyond it."""
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0, 2e-3, 150)
+    y = np.where(rng.random(150) < 0.5, 1 + 1000 * a, 4 - 500 * a)
+    y = y + rng.normal(0, 0.3, 150)
+    X = pd.DataFrame({"a": a})
+    with pytest.warns(UserWarning, match=r"a slope of \S+ for 'a', beyond three"):
+        with pytest.raises(Stop):
+            _model(standardize=False).fit(X, y, method="optimize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(Stop):
+            _model(standardize=False).fit(X * 1000, y, method="optimize")
