@@ -48,6 +48,10 @@ COVARIATE_FIX = (
 #: above which covariates are warned of as nearly dependent: R^2 > 0.999.
 NEAR_DEPENDENT = 1000.0
 
+#: The share of a line's rows at one value of a predictor that is warned
+#: of: the line's slope on it then rests on the prior and the other rows.
+FLAT_SHARE = 0.9
+
 #: The advice for covariates of text: categories are coded as numbers.
 CATEGORY_FIX = (
     "a covariate is a number: code categories as 0/1 columns, e.g. "
@@ -909,11 +913,56 @@ class RegressionMixture(Mixture):
             # a row without a response has likelihood 1 under every draw: left
             # in, it would be an all-zero column that PSIS-LOO cannot weigh
             self.idata_.isel(obs=known, groups="log_likelihood", inplace=True)
+        if self.fitted_components_ > 1:
+            self._warn_flat_predictors(map_probs)
         # The features are the covariates read from X, not the response.
         self.n_features_in_ = len(self.design_.covariates)
         self.__dict__.pop("feature_names_in_", None)  # set for the response
         if self._named_covariates:
             self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
+
+    def _warn_flat_predictors(self, map_probs) -> None:
+        """Warn of a predictor that is constant (within 1e-3 of its sd) on
+        :data:`FLAT_SHARE` of the rows a line takes (at least five, each
+        row to its most probable line):
+        those rows say nothing of that line's slope on it, which the prior
+        and the rows the line does not take then set (a large slope can
+        push them out), so the line away from that value is no evidence."""
+        probs = (
+            map_probs
+            if map_probs is not None and self.ordered
+            else self.predict_proba_fitted()
+        )
+        known = self.cells_.kind[:, 0] != MISSING
+        labels = probs.argmax(axis=1)
+        names = list(self.design_.predictors)
+        x = self.cells_.covariates[:, [self.design_.covariates.index(n) for n in names]]
+        spread = x[known].std(axis=0)
+        found = []
+        for k in range(self.fitted_components_):
+            rows = known & (labels == k)
+            if rows.sum() < 5:
+                continue
+            for j, name in enumerate(names):
+                centre = float(np.median(x[rows, j]))
+                at = np.abs(x[rows, j] - centre) <= 1e-3 * spread[j]
+                if spread[j] > 0 and at.mean() >= FLAT_SHARE:
+                    found.append((k, name, centre, float(at.mean())))
+        if found:
+            listed = "; ".join(
+                f"{name!r} on line {k}'s rows ({share:.0%} of them at {value:.3g})"
+                for k, name, value, share in found
+            )
+            warnings.warn(
+                f"a predictor is constant on most of the rows a line takes: "
+                f"{listed}. Those rows say little of that line's slope on it, "
+                "which the prior and the other lines' rows set instead (a steep "
+                "slope pushes them out): read beta there, and that line away "
+                "from that value, with care, or leave the predictor out of "
+                "that line's model (fit the rows apart).",
+                UserWarning,
+                stacklevel=check.caller_level(),
+            )
 
     def _ordering(self, params):
         """The lines are ordered by their value at the predictors' centre

@@ -433,3 +433,27 @@ def test_a_response_known_only_to_bins_is_fitted():
             - post[name].mean(("chain", "draw")).values
         )
         assert np.all(np.abs(gap) < 4 * np.hypot(sd, sd)), (name, gap, sd)
+
+
+def test_a_predictor_constant_on_a_lines_rows_is_warned_of():
+    """z is 0 on every row of the line 1 + 2 x: those rows say nothing of
+    that line's slope on z, which comes out steep and confident from the
+    other rows alone; the fit warns, naming z and the line. With z varying
+    on both lines it does not."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 10, 200)
+    first = rng.random(200) < 0.5
+    z = np.where(first, 0.0, rng.normal(0, 1, 200))
+    y = np.where(first, 1 + 2 * x, 15 - x + 0.5 * z) + rng.normal(0, 0.7, 200)
+    frame = pd.DataFrame({"dose": x, "z": z, "y": y})
+    model = sm.RegressionMixture(2, engine="stanli")
+    with pytest.warns(UserWarning, match=r"'z' on line 1's rows \(9\d% of them at 0\)"):
+        model.fit(frame, response="y", method="optimize", seed=1)
+    assert abs(model.coef_[1, 1]) > 5  # the steep, unsupported slope
+    varied = frame.assign(z=rng.normal(0, 1, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # starts at other modes
+        sm.RegressionMixture(2, engine="stanli").fit(
+            varied, response="y", method="optimize", seed=1
+        )
