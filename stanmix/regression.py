@@ -924,10 +924,10 @@ class RegressionMixture(Mixture):
     def _warn_flat_predictors(self, map_probs) -> None:
         """Warn of a predictor that is constant (within 1e-3 of its sd) on
         :data:`FLAT_SHARE` of the rows a line takes (at least five, each
-        row to its most probable line):
-        those rows say nothing of that line's slope on it, which the prior
-        and the rows the line does not take then set (a large slope can
-        push them out), so the line away from that value is no evidence."""
+        row to its most probable line): those rows say little of that
+        line's slope on it, which the prior and the rows the line does not
+        take then set (a steep slope can push them out), so the line away
+        from that value rests on little evidence."""
         probs = (
             map_probs
             if map_probs is not None and self.ordered
