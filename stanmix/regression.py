@@ -48,9 +48,10 @@ COVARIATE_FIX = (
 #: above which covariates are warned of as nearly dependent: R^2 > 0.999.
 NEAR_DEPENDENT = 1000.0
 
-#: The share of a line's rows at one value of a predictor that is warned
-#: of: the line's slope on it then rests on the prior and the other rows.
-FLAT_SHARE = 0.9
+#: A line with fewer of its rows than this off one value of a predictor,
+#: and under half the data's share off it, is warned of: its slope on the
+#: predictor then rests on those few rows, the prior and the other rows.
+FLAT_ROWS = 10
 
 #: The advice for covariates of text: categories are coded as numbers.
 CATEGORY_FIX = (
@@ -922,9 +923,10 @@ class RegressionMixture(Mixture):
             self.feature_names_in_ = np.asarray(self.design_.covariates, dtype=object)
 
     def _warn_flat_predictors(self, map_probs) -> None:
-        """Warn of a predictor that is constant (within 1e-3 of its sd) on
-        :data:`FLAT_SHARE` of the rows a line takes (at least five, each
-        row to its most probable line): those rows say little of that
+        """Warn of a predictor at one value (within 1e-3 of its sd) on all
+        but a few of the rows a line takes (fewer than :data:`FLAT_ROWS`,
+        and under half the data's share; each row to its most probable
+        line, at least five): those rows say little of that
         line's slope on it, which the prior and the rows the line does not
         take then set (a steep slope can push them out), so the line away
         from that value rests on little evidence."""
@@ -944,9 +946,15 @@ class RegressionMixture(Mixture):
             if rows.sum() < 5:
                 continue
             for j, name in enumerate(names):
+                if spread[j] == 0:
+                    continue
                 centre = float(np.median(x[rows, j]))
+                near = np.abs(x[known, j] - centre) <= 1e-3 * spread[j]
                 at = np.abs(x[rows, j] - centre) <= 1e-3 * spread[j]
-                if spread[j] > 0 and at.mean() >= FLAT_SHARE:
+                off = int((~at).sum())
+                # Few rows of the line off the value, far fewer than the
+                # data's share: a rare dummy is at 0 on most of every line.
+                if off < FLAT_ROWS and 1 - at.mean() < 0.5 * (1 - near.mean()):
                     found.append((k, name, centre, float(at.mean())))
         if found:
             listed = "; ".join(
@@ -1276,7 +1284,8 @@ def _check_independent(
                 f"functions of each other{partial} (variance inflation up to "
                 f"{inflation.max():.3g}): the data hardly tell their "
                 "coefficients apart, so the prior shares the effect between "
-                "them; drop one, or combine them",
+                "them; drop one, or combine them (for powers or products of a "
+                "predictor, centre it first)",
                 UserWarning,
                 stacklevel=check.caller_level(),
             )

@@ -450,7 +450,10 @@ def test_a_predictor_constant_on_a_lines_rows_is_warned_of():
     with pytest.warns(UserWarning, match=r"'z' on line 1's rows \(9\d% of them at 0\)"):
         model.fit(frame, response="y", method="optimize", seed=1)
     assert abs(model.coef_[1, 1]) > 5  # the steep, unsupported slope
-    varied = frame.assign(z=rng.normal(0, 1, 200))
+    # z varying on both lines, beside a dummy at 1 on 30% of the rows
+    varied = frame.assign(
+        z=rng.normal(0, 1, 200), site=(rng.random(200) < 0.3).astype(float)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         warnings.simplefilter("ignore", RuntimeWarning)  # starts at other modes
