@@ -266,13 +266,7 @@ def read_csv(
             f"{name} is empty; it needs a header line naming the columns, then "
             "one line per observation"
         )
-    if _excel_separator(records[0][1]):
-        if records[0][1][0].strip().lower() != "sep=" or len(records[0][1]) != 2:
-            raise StanmixInputError(
-                f"line {records[0][0]} of {name} is a spreadsheet's separator "
-                f"line ({','.join(records[0][1])!r}) for another separator than "
-                "commas; save the file as comma-separated values"
-            )
+    if _excel_separator(records[0][1], name):
         logger.warning(
             "line %d of %s is a spreadsheet's 'sep=,' line, not the header: left out",
             records[0][0],
@@ -290,6 +284,7 @@ def read_csv(
         raise StanmixInputError(f"{name} has a header but no data rows")
     _check_field_counts(rows, header, header_line, name)
     header, rows = _drop_trailing_commas(header, rows, name)
+    _check_numeric_header(header, rows, header_line, name)
     lines = np.array([line for line, _ in rows], dtype=int)
 
     index = pd.Index(lines, name="line")
@@ -384,7 +379,10 @@ def read_header(path) -> list[str]:
     >>> import shutil; shutil.rmtree(folder)
     """
     path = Path(path)
-    first = next(_each_record(_text(path), path.name), None)
+    records = _each_record(_text(path), path.name)
+    first = next(records, None)
+    if first is not None and _excel_separator(first[1], path.name):
+        first = next(records, None)
     return [] if first is None else [cell.strip() for cell in first[1]]
 
 
@@ -512,7 +510,7 @@ def _text(path: Path) -> str:
         raise StanmixInputError(
             f"cannot read {str(path)!r}: {err.strerror or err}"
         ) from None
-    if b"\x00" in raw[:4096]:
+    if b"\x00" in raw:
         raise StanmixInputError(
             f"{path.name} holds NUL bytes, as UTF-16 text (or a binary file such "
             "as a spreadsheet) does, not UTF-8 text; save the file as UTF-8 CSV"
@@ -553,16 +551,24 @@ def _each_record(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
             yield start, fields
 
 
-def _excel_separator(fields: list[str]) -> bool:
-    """Whether a first record is the ``sep=`` line spreadsheets write to
-    name the separator (``sep=,`` reads as the fields ``sep=`` and "").
+def _excel_separator(fields: list[str], name: str) -> bool:
+    """Whether a first record is the ``sep=,`` line spreadsheets write to
+    name the separator (read as the fields ``sep=`` and "", or quoted as
+    one); one naming another separator is refused.
 
-    >>> _excel_separator(["sep=", ""]), _excel_separator(["x", "y"])
+    >>> _excel_separator(["sep=", ""], "a.csv"), _excel_separator(["x", "y"], "a.csv")
     (True, False)
     """
-    return fields[0].strip().lower().startswith("sep=") and all(
-        not f.strip() for f in fields[1:]
-    )
+    first = fields[0].strip().lower()
+    if not first.startswith("sep=") or any(f.strip() for f in fields[1:]):
+        return False
+    if (first, len(fields)) not in {("sep=", 2), ("sep=,", 1)}:
+        raise StanmixInputError(
+            f"the first line of {name} is a spreadsheet's separator line "
+            f"({','.join(fields)!r}) for another separator than commas; save "
+            "the file as comma-separated values"
+        )
+    return True
 
 
 def _check_comment_header(
@@ -628,23 +634,37 @@ def _check_header_shape(header: list[str], line: int, name: str) -> None:
                     f"(line {line}) is one column named {header[0]!r}; save it "
                     "as comma-separated values"
                 )
-    if all(_NUMBER.fullmatch(cell) for cell in header) and not all(
-        cell.isdigit() for cell in header
-    ):
+
+
+def _check_numeric_header(
+    header: list[str], rows: list[tuple[int, list[str]]], line: int, name: str
+) -> None:
+    """A header of numbers: an observation, refused, where each lies
+    within the values of its column below; otherwise names (years,
+    wavelengths), read with a warning."""
+    if not all(_NUMBER.fullmatch(cell) for cell in header):
+        return
+    shown = ", ".join(header[:5]) + (", ..." if len(header) > 5 else "")
+    within = True
+    for j, cell in enumerate(header):
+        below = [float(f[j]) for _, f in rows if _NUMBER.fullmatch(f[j].strip())]
+        if len(below) < 2 or not min(below) <= float(cell) <= max(below):
+            within = False
+            break
+    if within:
         raise StanmixInputError(
             f"{name} has no header line: its first line (line {line}) holds "
-            f"numbers ({', '.join(header[:5])}{', ...' if len(header) > 5 else ''}), "
+            f"numbers ({shown}), each within the values of its column below, "
             "not column names; add a first line naming the columns (x,y,...)"
         )
-    if all(_NUMBER.fullmatch(cell) for cell in header):
-        logger.warning(
-            "the header of %s (line %d) holds only numbers (%s); it is read as "
-            "the column names. If that line is an observation, add a header "
-            "line naming the columns",
-            name,
-            line,
-            ", ".join(header[:5]) + (", ..." if len(header) > 5 else ""),
-        )
+    logger.warning(
+        "the header of %s (line %d) holds only numbers (%s); it is read as "
+        "the column names. If that line is an observation, add a header "
+        "line naming the columns",
+        name,
+        line,
+        shown,
+    )
 
 
 def _check_field_counts(
@@ -665,8 +685,13 @@ def _check_field_counts(
                 else ""
             )
             + ": the lines have an empty last field with no column; remove the "
-            "trailing commas, or end the header line with a comma too (an empty "
-            "last column with no name is left out)"
+            "trailing commas"
+            + (
+                ", or end the header line with a comma too (an empty last column "
+                "with no name is left out)"
+                if len(bad) == len(rows)
+                else ""
+            )
         )
     message = (
         f"line {line} of {name} has {count} field{'s' if count != 1 else ''} but "

@@ -24,7 +24,7 @@ import pytest
 import stanmix as sm
 from stanmix import cli
 from stanmix.cli import limits
-from stanmix.csv_input import read_csv
+from stanmix.csv_input import read_csv, read_header
 from stanmix.inference_data import az
 from stanmix.output import RESULT_FILES
 
@@ -304,11 +304,12 @@ REFUSED_DATA = {
     ),
     "--id empty": ("id,x,y\na,1,2\nb,3,4\nc,5,1\n", ["--id", " "], ["--id is empty"]),
     "no header line": (
-        "0.126,-1.259\n1,2\n3,4\n5,1\n",
+        "2.5,-1.25\n1,2\n3,-4\n5,1\n",
         [],
         [
             r"data.csv has no header line: its first line \(line 1\) holds numbers "
-            r"\(0.126, -1.259\), not column names; add a first line naming"
+            r"\(2.5, -1.25\), each within the values of its column below, not "
+            r"column names; add a first line naming"
         ],
     ),
     "data lines ending with a comma the header lacks": (
@@ -328,7 +329,8 @@ REFUSED_DATA = {
         "sep=;\nx;y\n1;2\n",
         [],
         [
-            r"line 1 of data.csv is a spreadsheet's separator line \('sep=;'\) for "
+            r"the first line of data.csv is a spreadsheet's separator line \('sep=;'\) "
+            r"for "
             "another separator"
         ],
     ),
@@ -563,22 +565,31 @@ def test_trailing_commas_leave_out_an_empty_last_column(tmp_path, caplog):
 
 
 def test_a_spreadsheets_separator_line_is_left_out(tmp_path, caplog):
-    """Excel's first line 'sep=,' names the separator, not the columns."""
+    """Excel's first line 'sep=,' (or quoted) names the separator, not the
+    columns: left out by the reader and by the header the limit flags are
+    read against."""
     data = tmp_path / "data.csv"
-    data.write_text("sep=,\nx,y\n1,2\n3,4\n")
-    table = read_csv(data)
-    assert list(table.frame.columns) == ["x", "y"] and table.header_line == 2
-    assert caplog.messages == [
-        "line 1 of data.csv is a spreadsheet's 'sep=,' line, not the header: left out"
-    ]
+    for first in ("sep=,", '"sep=,"'):
+        caplog.clear()
+        data.write_text(f'{first}\nx,"Pb, ppb"\n1,2\n3,4\n')
+        table = read_csv(data)
+        assert list(table.frame.columns) == ["x", "Pb, ppb"] and table.header_line == 2
+        assert caplog.messages == [
+            "line 1 of data.csv is a spreadsheet's 'sep=,' line, not the header: "
+            "left out"
+        ]
+        assert read_header(data) == ["x", "Pb, ppb"]
 
 
-def test_a_header_of_whole_numbers_is_read_as_names_with_a_warning(tmp_path, caplog):
-    """Years or plate positions name columns; decimals are an observation."""
+def test_a_header_of_numbers_beyond_the_values_is_read_as_names(tmp_path, caplog):
+    """Years or wavelengths name columns: beyond the values below them they
+    are read as names, with a warning (within them, an observation)."""
     data = tmp_path / "data.csv"
-    data.write_text("2019,2020\n1.5,2\n3,4\n")
-    assert list(read_csv(data).frame.columns) == ["2019", "2020"]
-    assert caplog.messages[0].startswith("the header of data.csv (line 1) holds only")
+    for header in ("2019,2020", "400.5,-401.0"):
+        caplog.clear()
+        data.write_text(f"{header}\n1.5,2\n3,4\n")
+        assert list(read_csv(data).frame.columns) == header.split(",")
+        assert caplog.messages[0].startswith("the header of data.csv (line 1) holds")
 
 
 def test_data_from_a_stream_is_read_once_and_named_so(tmp_path, capsys, monkeypatch):

@@ -166,7 +166,7 @@ def _unresolved(item: str, flag: str) -> tuple[str, float | str]:
     last '=': refused when malformed, else left for the checks after it (a
     COLUMN that is not a fitted column, a LIMIT that is not a column)."""
     col, sep, value = item.rpartition("=")
-    col, value = col.strip(), value.strip()
+    col, value = _unquoted(col), _unquoted(value)
     if not sep or not col:
         raise StanmixInputError(
             f"{flag} expects COLUMN=LIMIT (a number, or a column of per-row "
