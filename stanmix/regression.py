@@ -1029,11 +1029,19 @@ class RegressionMixture(Mixture):
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
         held = self._fitted_response_in(X) if isinstance(X, pd.DataFrame) else None
         if y is not None and response is None and held is not None:
-            raise StanmixInputError(
-                f"y is given, and X holds a column {held!r} named as the fitted "
-                "response: give the response once, as y (drop the column from "
-                "X) or as that column (leave out y)"
+            column = pd.to_numeric(X[held], errors="coerce").to_numpy(dtype=float)
+            given = pd.to_numeric(
+                np.ravel(np.asarray(y, dtype=object)), errors="coerce"
             )
+            if column.shape != given.shape or not np.array_equal(
+                column, given.astype(float), equal_nan=True
+            ):
+                raise StanmixInputError(
+                    f"y is given, and X holds a column {held!r} named as the "
+                    "fitted response, with other values: give the response "
+                    "once, as y (drop the column from X) or as that column "
+                    "(leave out y)"
+                )
         if y is None and response is None:
             response = self._fitted_response_in(X)
         prepared = self._prepare(X, y, response, fitting=False)

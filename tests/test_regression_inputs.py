@@ -691,9 +691,9 @@ def test_dummy_coded_categories_are_covariates_and_text_is_advised_so():
 
 
 def test_a_response_given_twice_to_new_data_is_refused():
-    """New data holding the fitted response's column, and y as well: which
-    is meant cannot be told (y used to win in silence), so both are
-    refused, as fit refuses them."""
+    """New data holding the fitted response's column, and y with other
+    values: which is meant cannot be told (y used to win in silence), so
+    they are refused; the same values twice are one response."""
     data = sm.datasets.regressions(150, seed=1)
     model = sm.RegressionMixture(2, engine="stanli").fit(
         data.X.assign(y=data.y), response="y", method="optimize", seed=1
@@ -706,6 +706,8 @@ def test_a_response_given_twice_to_new_data_is_refused():
     assert model.predict_proba(new[["x"]], np.array([3.0, 3.0])).tolist() == (
         model.predict_proba(new).tolist()
     )
+    # The same values both ways (score(test, test["y"])) are one response.
+    assert model.score(new, new["y"]) == model.score(new)
 
 
 def test_nearly_dependent_predictors_are_warned_of():
