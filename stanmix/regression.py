@@ -741,10 +741,13 @@ class RegressionMixture(Mixture):
         if not self.standardize and cells.covariate_names:
             own = Standardization.fit(cells, shared=family.shared_scale)
             design = self._pending_design()
+            # Two-valued predictors (dummies) are left out: their sd, small
+            # for a rare level, says nothing of a typical slope.
             typical = {
                 name: float(own.scale[0] / own.covariate_scale[j])
                 for j, name in enumerate(cells.covariate_names)
                 if name in design.predictors
+                and np.unique(cells.covariates[:, j]).size > 2
             }
             off = {
                 name: v for name, v in typical.items() if v > 3 * self.prior_slope_scale
@@ -755,8 +758,8 @@ class RegressionMixture(Mixture):
                     "standardize=False fits in the data's units, but one sd of "
                     f"{design.response!r} per sd of a predictor is a slope of "
                     f"{listed}, beyond three prior sds of the slopes "
-                    f"(prior_slope_scale={self.prior_slope_scale:g}): the prior, "
-                    "not the data, would set those slopes. Fit with "
+                    f"(prior_slope_scale={self.prior_slope_scale:g}): slopes "
+                    "that steep would be shrunk strongly toward 0. Fit with "
                     "standardize=True (the default), or set prior_slope_scale "
                     "in the data's units.",
                     UserWarning,

@@ -646,28 +646,22 @@ def test_a_column_numbering_the_rows_is_warned_of(tmp_path, capsys, no_fit):
         "is fitted as a measurement: if it numbers the rows, name the rows by it "
         "with --id sample, or leave it out with --columns"
     ) in capsys.readouterr().err
-    # fit-regression's predictors (every other column by default) likewise.
-    reg = df.rename(columns={"y": "resp"})
-    (tmp_path / "data.csv").write_text(reg.to_csv(index=False))
-    code = cli.main(
-        [
-            "fit-regression",
-            str(tmp_path / "data.csv"),
-            "--response",
-            "resp",
-            "-k",
-            "2",
-            "--method",
-            "optimize",
-            "--out",
-            str(tmp_path / "o2"),
-        ]
-    )
-    assert code == 1  # no_fit
-    assert (
-        "is fitted as a predictor: if it numbers the rows, name the rows by it "
-        "with --id sample, or leave it out with --predictors"
-    ) in capsys.readouterr().err
+    # fit-regression's predictors (every other column by default) likewise,
+    # from 0 or 1 (a row index); years one per row are a time, not warned of.
+    for start, warned in ((1, True), (1991, False)):
+        reg = df.rename(columns={"y": "resp"}).assign(
+            sample=np.arange(start, start + 20)
+        )
+        (tmp_path / "data.csv").write_text(reg.to_csv(index=False))
+        flags = ["--response", "resp", "-k", "2", "--method", "optimize"]
+        flags += ["--out", str(tmp_path / "o2")]
+        code = cli.main(["fit-regression", str(tmp_path / "data.csv"), *flags])
+        assert code == 1  # no_fit
+        said = (
+            "is fitted as a predictor: if it numbers the rows, name the rows by it "
+            "with --id sample, or leave it out with --predictors"
+        ) in capsys.readouterr().err
+        assert said == warned, start
     # Chosen with --columns, or shuffled measurements: no warning.
     for extra, frame in (
         (["--columns", "sample,x"], df),

@@ -749,7 +749,12 @@ def test_slopes_the_prior_would_hold_in_the_data_units_are_warned_of():
     with pytest.warns(UserWarning, match=r"a slope of \S+ for 'a', beyond three"):
         with pytest.raises(Stop):
             _model(standardize=False).fit(X, y, method="optimize")
+    # In units where the slope is typical, or for a rare dummy (whose small
+    # sd makes no slope typical), nothing is said.
+    rare = (np.arange(150) < 2).astype(float)  # sd 0.11
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(Stop):
-            _model(standardize=False).fit(X * 1000, y, method="optimize")
+            _model(standardize=False).fit(
+                (X * 1000).assign(rare=rare), y, method="optimize"
+            )

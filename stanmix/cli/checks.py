@@ -294,7 +294,9 @@ def _warn_row_numbers(
     """Warn of a fitted column (of ``columns``) that counts its rows
     (consecutive whole numbers, as sample numbers or a saved row index
     are), which the fit would take for a measurement or a predictor;
-    ``choose`` names the flag that chooses the columns."""
+    ``choose`` names the flag that chooses the columns. A predictor
+    (``--predictors``) is warned of only from 0 or 1: years counted one
+    per row are a regression's time."""
     import warnings
 
     import numpy as np
@@ -306,6 +308,8 @@ def _warn_row_numbers(
         steps = np.diff(values)
         if np.all(values == np.round(values)) and np.all(np.abs(steps) == 1):
             if np.unique(steps).size > 1:
+                continue
+            if choose == "--predictors" and values.min() not in (0, 1):
                 continue
             use = "a predictor" if choose == "--predictors" else "a measurement"
             warnings.warn(
