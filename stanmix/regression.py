@@ -57,7 +57,7 @@ FLAT_ROWS = 10
 CATEGORY_FIX = (
     "a covariate is a number: code categories as 0/1 columns, e.g. "
     "pd.get_dummies(X, columns={columns!r}, drop_first=True), or leave them out "
-    "of predictors"
+    "of predictors (a response is a number too)"
 )
 
 

@@ -686,7 +686,7 @@ def test_dummy_coded_categories_are_covariates_and_text_is_advised_so():
     assert str(err.value).endswith(
         "a covariate is a number: code categories as 0/1 columns, e.g. "
         "pd.get_dummies(X, columns=['site'], drop_first=True), or leave them out "
-        "of predictors"
+        "of predictors (a response is a number too)"
     )
 
 
