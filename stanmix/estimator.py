@@ -1121,11 +1121,18 @@ class Mixture:
         own = Standardization.fit(cells, shared=family.shared_scale)
         if self.standardize:
             return own, own.apply(cells)
-        off = priors_off_scale(own, priors, cells.columns)
-        if off:
+        for off in self._off_scale(own, priors, cells):
             warnings.warn(off, UserWarning, stacklevel=check.caller_level())
         units = Standardization.fit(cells, enabled=False)
         return units, units.apply(cells)
+
+    def _off_scale(
+        self, own: Standardization, priors: Priors, cells: CellTable
+    ) -> list[str]:
+        """What a fit in the data's units (``standardize=False``) warns of,
+        given the units standardizing would give (``own``): columns far
+        outside the priors."""
+        return [text for text in [priors_off_scale(own, priors, cells.columns)] if text]
 
     def stan_input(
         self,

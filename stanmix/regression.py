@@ -20,7 +20,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable, Standardization
+from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import (
     CENSORING_ARGS,
@@ -732,40 +732,32 @@ class RegressionMixture(Mixture):
         )
         return cells.with_covariates(X.covariates, design.covariates), X.index
 
-    def _units(self, family, cells: CellTable, priors):
-        """As :meth:`Mixture._units`; with ``standardize=False`` also warns
-        of slopes the prior would hold far below what the data's units
-        make typical (a response sd per predictor sd beyond three prior
-        sds, prior_slope_scale)."""
-        units, in_units = super()._units(family, cells, priors)
-        if not self.standardize and cells.covariate_names:
-            own = Standardization.fit(cells, shared=family.shared_scale)
-            design = self._pending_design()
-            # Two-valued predictors (dummies) are left out: their sd, small
-            # for a rare level, says nothing of a typical slope.
-            typical = {
-                name: float(own.scale[0] / own.covariate_scale[j])
-                for j, name in enumerate(cells.covariate_names)
-                if name in design.predictors
-                and np.unique(cells.covariates[:, j]).size > 2
-            }
-            off = {
-                name: v for name, v in typical.items() if v > 3 * self.prior_slope_scale
-            }
-            if off:
-                listed = ", ".join(f"{v:.3g} for {n!r}" for n, v in off.items())
-                warnings.warn(
-                    "standardize=False fits in the data's units, but one sd of "
-                    f"{design.response!r} per sd of a predictor is a slope of "
-                    f"{listed}, beyond three prior sds of the slopes "
-                    f"(prior_slope_scale={self.prior_slope_scale:g}): slopes "
-                    "that steep would be shrunk strongly toward 0. Fit with "
-                    "standardize=True (the default), or set prior_slope_scale "
-                    "in the data's units.",
-                    UserWarning,
-                    stacklevel=check.caller_level(),
-                )
-        return units, in_units
+    def _off_scale(self, own, priors, cells: CellTable) -> list[str]:
+        """As :meth:`Mixture._off_scale`, and slopes the prior would hold
+        far below what the data's units make typical (a response sd per
+        predictor sd beyond three prior sds, prior_slope_scale)."""
+        said = super()._off_scale(own, priors, cells)
+        design = self._pending_design()
+        # Two-valued predictors (dummies) are left out: their sd, small
+        # for a rare level, says nothing of a typical slope.
+        typical = {
+            name: float(own.scale[0] / own.covariate_scale[j])
+            for j, name in enumerate(cells.covariate_names or ())
+            if name in design.predictors and np.unique(cells.covariates[:, j]).size > 2
+        }
+        off = {n: v for n, v in typical.items() if v > 3 * self.prior_slope_scale}
+        if off:
+            listed = ", ".join(f"{v:.3g} for {n!r}" for n, v in off.items())
+            said.append(
+                "standardize=False fits in the data's units, but one sd of "
+                f"{design.response!r} per sd of a predictor is a slope of "
+                f"{listed}, beyond three prior sds of the slopes "
+                f"(prior_slope_scale={self.prior_slope_scale:g}): slopes that "
+                "steep would be shrunk strongly toward 0. Fit with "
+                "standardize=True (the default), or set prior_slope_scale in "
+                "the data's units."
+            )
+        return said
 
     def _check_fit_data(self, cells: CellTable) -> None:
         """The response must say something, and the covariates must be told

@@ -906,8 +906,8 @@ class RelabelReport:
             else "  max R-hat      (compares chains; this fit ran one)"
         )
         lines = [
-            f"Relabelling: method {self.method}, {_count(c, 'chain')} x {s} draws, "
-            f"K = {k}",
+            f"Relabelling: method {self.method}, {c} chain{'s' * (c != 1)} x {s} "
+            f"draws, K = {k}",
             rhat,
             f"  min ESS (bulk) {eb:8.0f} -> {ea:.0f}",
             f"  fraction of draws permuted per chain: {frac}",
@@ -928,14 +928,6 @@ class RelabelReport:
             state = "converged" if self.stephens.converged else "NOT converged"
             lines.append(f"  Stephens: {self.stephens.n_iter} iterations, {state}")
         return "\n".join(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    """
-    >>> _count(1, "chain"), _count(4, "chain")
-    ('1 chain', '4 chains')
-    """
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _membership_from_posterior(

@@ -92,13 +92,13 @@ def _streamed(args) -> Iterator[None]:
     if data is None:
         yield
         return
-    standard = str(data) == "-"
-    if not standard and (not data.exists() or data.is_file() or data.is_dir()):
+    dash = str(data) == "-"
+    if not dash and (not data.exists() or data.is_file() or data.is_dir()):
         yield
         return
-    standard = standard or data.resolve() == Path("/dev/stdin").resolve()
+    standard = dash or data.resolve() == Path("/dev/stdin").resolve()
     try:
-        raw = sys.stdin.buffer.read() if str(data) == "-" else data.read_bytes()
+        raw = sys.stdin.buffer.read() if dash else data.read_bytes()
     except OSError as err:
         raise StanmixInputError(
             f"cannot read {str(data)!r}: {err.strerror or err}"
