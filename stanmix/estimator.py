@@ -1055,6 +1055,21 @@ class Mixture:
         family.validate(k, cells.n_dims)
         return cells, index
 
+    def _refuse_data(
+        self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
+    ) -> None:
+        """Raise what :meth:`fit` would raise on ``X`` and its censoring,
+        before any start or Stan call, so that a caller (the command line)
+        can refuse the data before it says what it is about to fit. Warnings
+        are left to the fit itself, which gives them again."""
+        k, _, _ = self._checked_settings()
+        family = self._make_family()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._checked_cells(
+                family, k, X, (lower_limit, upper_limit, censored, interval)
+            )
+
     def _starts(
         self,
         family: Family,

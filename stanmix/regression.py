@@ -901,6 +901,19 @@ class RegressionMixture(Mixture):
         finally:
             self._design = fitted
 
+    def _refuse_data(self, X, *, response: str | int | None = None, **censoring):
+        """As :meth:`stanmix.Mixture._refuse_data`, for :meth:`fit`'s ``X``
+        and ``response``; the estimator is not changed."""
+        self._check_settings_of_design()
+        fitted = getattr(self, "_design", None)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                prepared = self._prepare(X, None, response, fitting=True)
+            super()._refuse_data(prepared, **censoring)
+        finally:
+            self._design = fitted
+
     def _finish(self, result, log_likelihood, relabel, map_probs) -> None:
         self.design_ = self._pending_design()
         super()._finish(result, log_likelihood, relabel, map_probs)

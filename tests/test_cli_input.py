@@ -1123,6 +1123,26 @@ def test_components_beyond_the_rows_are_refused_naming_the_flag(
     assert os.listdir(tmp_path) == ["data.csv"]
 
 
+@pytest.mark.parametrize("command", ["fit-regression", "select-regression"])
+def test_data_the_estimator_refuses_is_refused_before_the_plan(
+    tmp_path, capsys, no_fit, command
+):
+    """Predictors that are linear functions of each other are found by the
+    estimator's own checks; the command runs them before it prints what it
+    is about to fit, so the run ends with the refusal alone."""
+    x = np.linspace(0.5, 6.0, 12)
+    frame = pd.DataFrame({"y": np.sin(3 * x) + x, "x": x, "z": 2 * x + 1})
+    data = tmp_path / "data.csv"
+    data.write_text(frame.to_csv(index=False))
+    k = ["-k", "2"] if command == "fit-regression" else ["-k", "1-2"]
+    args = [command, str(data), "--response", "y", *k, "--method", "optimize"]
+    code = cli.main([*args, "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    _refused(code, captured.err, [r"the predictors 'x', 'z' are linearly dependent"])
+    assert captured.out == ""
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
 def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
     tmp_path, capsys
 ):

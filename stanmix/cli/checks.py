@@ -4,7 +4,7 @@ what would fit the wrong data, or fail in the engine.
 
 from __future__ import annotations
 
-from stanmix.cli.limits import _per_cell, _row_limits, _spell
+from stanmix.cli.limits import _limits_per_cell, _row_limits, _spell
 from stanmix.exceptions import StanmixInputError
 
 TYPE_CHECKING = False  # typing is slow to import; this module loads before main
@@ -281,8 +281,7 @@ def _cells(
 
     cells, _ = cell_table(
         frame,
-        lower_limit=_per_cell(frame, lower),
-        upper_limit=_per_cell(frame, upper),
+        **_limits_per_cell(frame, lower, upper),
         allow_empty_rows=True,
     )
     return cells

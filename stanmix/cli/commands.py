@@ -33,7 +33,7 @@ from stanmix.cli.limits import (
     _given_limits,
     _limit_sources,
     _limits_of,
-    _per_cell,
+    _limits_per_cell,
 )
 from stanmix.exceptions import StanmixInputError
 from stanmix.output import InterruptGuard, check_output_folder
@@ -331,6 +331,7 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     template = _make_model(args, n_components=1, n_columns=table.frame.shape[1])
     ks = ", ".join(map(str, _expand(args.components)))
     fitting = f"K = {ks} components ({args.family}, {args.covariance})"
+    template._refuse_data(table.frame, **_limits_per_cell(table.frame, lower, upper))
     _say(_plan(table, args, options, lower, upper, fitting))
     guard.check()
     title = args.title or f"{table.name}: choosing the number of components"
@@ -360,8 +361,7 @@ def _sweep(
         seed=args.seed,
         n_jobs=args.jobs if args.jobs > 1 else None,
         progress=_progress(args) is not False,
-        lower_limit=_per_cell(frame, lower),
-        upper_limit=_per_cell(frame, upper),
+        **_limits_per_cell(frame, lower, upper),
         show_progress=False,
         **data,
         **({} if args.kfold is None else {"kfold": args.kfold}),
@@ -382,14 +382,15 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     table, lower, upper = _read(args)
     _check_components(table, args.components, lower, upper)
     model = _make_model(args, n_columns=table.frame.shape[1])
+    limits = _limits_per_cell(table.frame, lower, upper)
+    model._refuse_data(table.frame, **limits)
     _say(_plan(table, args, options, lower, upper))
     guard.check()
     model.fit(
         table.frame,
         method=args.method,
         seed=args.seed,
-        lower_limit=_per_cell(table.frame, lower),
-        upper_limit=_per_cell(table.frame, upper),
+        **limits,
         show_progress=_progress(args),
         **options,
     )
@@ -577,6 +578,8 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         else _count(args.components, "regression line")
     )
     fitting = f"{lines} of {response} on {', '.join(predictors)}{gates}"
+    limits = _limits_per_cell(frame, lower, upper)
+    model._refuse_data(frame, response=response, **limits)
     _say(_plan(used, args, options, lower, upper, fitting))
     guard.check()
     if select:
@@ -592,8 +595,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         response=response,
         method=args.method,
         seed=args.seed,
-        lower_limit=_per_cell(frame, lower),
-        upper_limit=_per_cell(frame, upper),
+        **limits,
         show_progress=_progress(args),
         **options,
     )

@@ -318,3 +318,16 @@ def _per_cell(
         {col: _row_limits(limit, len(frame)) for col, limit in given.items()},
         index=frame.index,
     )
+
+
+def _limits_per_cell(
+    frame: pd.DataFrame,
+    lower: dict[str, float | pd.Series],
+    upper: dict[str, float | pd.Series],
+) -> dict[str, pd.DataFrame | dict | None]:
+    """The estimator's ``lower_limit`` and ``upper_limit`` for ``frame``
+    (each as :func:`_per_cell` gives it)."""
+    return {
+        "lower_limit": _per_cell(frame, lower),
+        "upper_limit": _per_cell(frame, upper),
+    }
