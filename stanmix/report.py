@@ -305,7 +305,7 @@ def render_report(
         f'<p class="lead">{_e(_data_line(cells))}</p>',
         *selection_part,
         "<h2>Fit</h2>",
-        _diagnostics_table(model, summary, advice_wording or str),
+        _diagnostics_table(model, summary, advice_wording or str, selection),
         "<h2>Clusters</h2>",
         *clusters_part,
         "<h2>Parameters</h2>",
@@ -478,8 +478,17 @@ def _method_text(model) -> str:
     return "sample: NUTS"
 
 
-def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
+def _diagnostics_table(
+    model, summary: pd.DataFrame, wording: Callable, selection=None
+) -> str:
     post = model.idata_.posterior
+    seed = str(getattr(model, "seed_", ""))
+    if selection is not None:
+        # a sweep's fit has its own seed, derived from the one the sweep took
+        seed += (
+            f" (this fit's own, derived from the sweep's seed {selection.seed_}; "
+            "fitting this K alone with it gives this fit again)"
+        )
     rows: list[tuple[str, str, str]] = [
         ("Model", getattr(model, "_fitted_repr", None) or repr(model), ""),
         ("Components", model.family_.description, ""),
@@ -489,7 +498,7 @@ def _diagnostics_table(model, summary: pd.DataFrame, wording: Callable) -> str:
             "",
         ),
         ("Method", _method_text(model), ""),
-        ("Seed", str(getattr(model, "seed_", "")), ""),
+        ("Seed", seed, ""),
     ]
     ordered_by = _ordered_by(model)
     if ordered_by is not None:

@@ -114,7 +114,10 @@ class ComponentSelection:
         estimate could not be made (a fold's training rows fail the data
         checks, a fold's fit failed) keeps "loo (unreliable)" and says why
         in ``note``; one whose fold fits did not all converge says how many
-        did not there.
+        did not there. A sweep of posterior modes (``method="optimize"``)
+        has no predictive density: its table holds ``n_parameters``,
+        ``collapsed``, ``fit_seconds``, ``bic``, ``icl``, ``estimate``
+        ("bic") and ``converged`` (the optimizer reached a mode).
     best_ : int
         The number of components the rule chose.
     rule_ : str
@@ -715,16 +718,15 @@ def _row(model: Mixture, seconds: float, method: str) -> dict:
         "fit_seconds": seconds,
         "bic": np.nan,
         "icl": np.nan,
-        "elpd_kfold": np.nan,
-        "se_kfold": np.nan,
     }
     if model.map_ is not None:
         row["bic"] = model.bic()
         row["icl"] = model.icl() if model.family_.joint else np.nan
     if method != "sample":
-        row.update(estimate="bic", elpd=np.nan, se=np.nan, converged=True)
-        row["_pointwise"] = None
+        # a posterior mode: no predictive density, so no elpd columns
+        row.update(estimate="bic", converged=True, _pointwise=None)
         return row
+    row.update(elpd_kfold=np.nan, se_kfold=np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ArviZ's Pareto k warning: reported below
         loo = az.loo(model.idata_, pointwise=True)
@@ -1020,8 +1022,6 @@ def _choose(
         )
     if method != "sample":
         best = int(table.loc[usable, "bic"].idxmin())
-        table["elpd_diff"] = np.nan
-        table["se_diff"] = np.nan
         rule = (
             f"Chose K = {best}: the smallest BIC at the posterior mode "
             "(method='optimize' gives no predictive density)."

@@ -769,6 +769,32 @@ def test_report_selection_caption_of_an_optimize_sweep():
         render_report(apart, selection=selection)
 
 
+def test_report_of_a_sweep_gives_the_fits_own_seed_and_the_sweeps():
+    """A sweep derives each K's seed from its own; the report's seed is the
+    fit's, said to be derived, and fitting that K alone with it gives the
+    same fit again."""
+    X = sm.datasets.correlated(100, seed=1).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        selection = sm.select_components(
+            X, [1, 2], estimator=sm.Mixture(engine="stanli"), method="optimize", seed=5
+        )
+        swept = selection.models_[2]
+        alone = sm.Mixture(2, engine="stanli").fit(
+            X, method="optimize", seed=swept.seed_
+        )
+    assert swept.seed_ != 5
+    np.testing.assert_array_equal(alone.means_, swept.means_)
+    seed_row = re.search(r"<th>Seed</th><td[^>]*>([^<]*)</td>", render_report(swept))
+    assert seed_row.group(1) == str(swept.seed_)
+    text = render_report(swept, selection=selection)
+    seed_row = re.search(r"<th>Seed</th><td[^>]*>([^<]*)</td>", text)
+    assert html.unescape(seed_row.group(1)) == (
+        f"{swept.seed_} (this fit's own, derived from the sweep's seed 5; "
+        "fitting this K alone with it gives this fit again)"
+    )
+
+
 _RIGHT = "Right: BIC and ICL at the posterior mode (smaller is better)."
 
 

@@ -416,6 +416,16 @@ def test_optimize_sweep_uses_bic():
     assert sel.best_ == 3
     assert sel.table_["bic"].idxmin() == 3
     assert (sel.table_["icl"] >= sel.table_["bic"]).all()
+    # Modes have no predictive density: the table holds no empty elpd columns.
+    assert list(sel.table_.columns) == [
+        "n_parameters",
+        "collapsed",
+        "fit_seconds",
+        "bic",
+        "icl",
+        "estimate",
+        "converged",
+    ]
     fig = sel.plot()
     (ax,) = fig.axes  # no predictive density: BIC and ICL alone
     assert ax.get_title() == "chosen: K = 3, by BIC"
