@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
+import hashlib
 import logging
 import pickle
 import sys
@@ -78,6 +80,15 @@ class FitFailedError(RuntimeError):
         self.failures = failures
         self.results = results
 
+    def __reduce__(self):
+        # whole across processes (a run nested in a worker): the failures,
+        # the results and any notes
+        return (
+            type(self),
+            (str(self), self.failures, self.results),
+            dict(self.__dict__),
+        )
+
 
 # -- seeds ------------------------------------------------------------------
 
@@ -113,6 +124,7 @@ def spawn_seeds(base: int | None, n: int) -> list[int]:
     """
     if base is not None:
         base = _check_seed(base, "base")
+    n = check.integer("n", n, low=0)
     sequence = np.random.SeedSequence(base)
     if base is None:
         logger.info("seeds derived from base entropy %d", sequence.entropy)
@@ -139,6 +151,35 @@ def keyed_seed(base: int, *key: int) -> int:
     """
     base = _check_seed(base, "base")
     return _seed_of(np.random.SeedSequence(base, spawn_key=tuple(int(k) for k in key)))
+
+
+def named_seed(base: int, name: Hashable) -> int:
+    """A reproducible seed for the task called ``name`` (a data set's name),
+    derived from ``base``: it depends on the name (its type and text)
+    alone, not on which other tasks run beside it or in what order. A
+    numpy scalar reads as the Python value it holds (``np.int64(1)`` as
+    ``1``), a tuple as its parts.
+
+    Examples
+    --------
+    >>> named_seed(1, "plate 1") == named_seed(1, "plate 1")
+    True
+    >>> named_seed(1, "plate 1") != named_seed(1, "plate 2")
+    True
+    >>> named_seed(1, np.int64(3)) == named_seed(1, 3)
+    True
+    """
+    digest = hashlib.sha256(_name_text(name).encode("utf-8")).digest()
+    # four words: a key no position (one word) or fold (two) can have
+    return keyed_seed(base, *(int(w) for w in np.frombuffer(digest[:16], "<u4")))
+
+
+def _name_text(name: Hashable) -> str:
+    if isinstance(name, tuple):
+        return "(" + ", ".join(map(_name_text, name)) + ")"
+    if isinstance(name, np.generic):
+        name = name.item()
+    return f"{'' if isinstance(name, str) else type(name).__name__}:{name}"
 
 
 def _check_seed(seed, what: str) -> int:
@@ -214,11 +255,13 @@ def run_tasks(
         Never more processes than tasks. Must be ``None`` with Dask: the
         cluster's workers set the parallelism there.
     backend : {"auto", "serial", "joblib", "dask"}
-        ``"serial"``: in this process. ``"joblib"``: worker processes on
-        this machine (joblib's loky backend, whatever joblib backend is
-        configured around the call: threads would share the engine's
-        process state). ``"dask"``: the Dask distributed cluster of
-        ``client``, or the default client when ``client`` is None.
+        ``"serial"``: in this process. ``"joblib"``: ``n_jobs`` worker
+        processes on this machine (joblib's loky backend, whatever joblib
+        backend is configured around the call: threads would share the
+        engine's process state); with ``n_jobs=1`` (or one core), as in
+        joblib, the tasks run in this process.
+        ``"dask"``: the Dask distributed cluster of ``client``, or the
+        default client when ``client`` is None.
         ``"auto"``: Dask when ``client`` is given, joblib when ``n_jobs``
         asks for more than one worker, serial otherwise; a default Dask
         client alone does not send work to its cluster.
@@ -267,7 +310,10 @@ def run_tasks(
     process, whichever tasks the worker ran before), and raised again here
     after all tasks have finished, in task order, prefixed with the task's
     name ("data set 'b': ..."). Warnings from threads a task starts itself
-    are shown where they occur, as are log records.
+    are shown where they occur, as are log records. A warning that the
+    filters here turn into an error is raised in its place, unless tasks
+    failed and ``errors="raise"``: then :class:`FitFailedError` is raised,
+    with the other results, and notes the warning.
 
     joblib's automatic memory mapping of large arrays is off: a task sees
     the same writeable arrays it would see serially.
@@ -309,12 +355,19 @@ def run_tasks(
     # backend, and a filter that turns one into an error stops no other task.
     results: list = [None] * len(calls)
     failures: dict = {}
+    raised = None  # a warning the filters here turn into an error
     for position, outcome in enumerate(outcomes):
-        _reraise_warnings(outcome.caught, _task_name(label, keys[position]))
+        if raised is None:
+            try:
+                _reraise_warnings(outcome.caught, _task_name(label, keys[position]))
+            except Warning as exc:
+                raised = exc
         if outcome.error is None:
             results[position] = outcome.value
         else:
             failures[position] = outcome.error
+    if raised is not None and not (failures and errors == "raise"):
+        raise raised
     if not failures:
         return results
     failed = sorted(failures)
@@ -328,9 +381,13 @@ def run_tasks(
         for i in failed:
             results[i] = failures[i]
         return results
-    raise FitFailedError(
-        message, {keys[i]: failures[i] for i in failed}, results
-    ) from failures[failed[0]]
+    error = FitFailedError(message, {keys[i]: failures[i] for i in failed}, results)
+    if raised is not None:
+        # the failures, with their results, outrank a warning made an error
+        error.add_note(
+            f"A warning was also raised as an error: {type(raised).__name__}: {raised}"
+        )
+    raise error from failures[failed[0]]
 
 
 def _as_call(task, position: int) -> _Call:
@@ -372,6 +429,7 @@ def _plan(n_tasks: int, n_jobs, backend: str, client) -> _Plan:
             "n_jobs=0 runs nothing; use a positive number of worker processes, "
             "-1 for all cores, or None for one"
         )
+    processes = backend == "joblib"  # asked for by name: worker processes
     if backend == "auto":
         backend = "dask" if client is not None else "joblib"
     if backend == "dask":
@@ -385,6 +443,12 @@ def _plan(n_tasks: int, n_jobs, backend: str, client) -> _Plan:
         raise StanmixInputError(
             f"client is a Dask client, but backend={backend!r}; use "
             "backend='dask' (or 'auto') to run on its cluster, or drop client"
+        )
+    if processes and n_jobs is None:
+        raise StanmixInputError(
+            "backend='joblib' runs the tasks in worker processes: say how many "
+            "with n_jobs (e.g. n_jobs=2, or -1 for all cores), or use "
+            "backend='serial' to run them here"
         )
     workers = _workers(n_jobs, n_tasks)
     if backend == "serial" and n_jobs not in (None, 1):
@@ -675,13 +739,18 @@ def fit_many(
         sequence of data sets, or a mapping with the same keys as a
         mapping of data sets (positions are not matched to names).
         A ``"seed"`` in the shared dict is the base seed (see ``seeds``).
-    seeds : sequence or mapping of int, optional
-        One seed per data set, aligned like per-data-set ``fit_kwargs``.
-        By default each data set gets a distinct seed from
-        :func:`spawn_seeds`, with the shared ``fit_kwargs["seed"]`` as the
-        base (fresh entropy when there is none). So ``fit_kwargs={"seed":
-        1}`` does not fit every data set with seed 1; ``seeds=[1, 1]``
-        does. Each fit stores its seed in ``seed_``.
+    seeds : int, or sequence or mapping of int, optional
+        One seed per data set, aligned like per-data-set ``fit_kwargs``;
+        or one int, the base seed each data set's own seed is derived from
+        (as a shared ``fit_kwargs["seed"]``, which per-data-set dicts
+        cannot hold). By default each data set gets a distinct seed derived
+        from the base (fresh entropy when there is none, logged at INFO
+        level): a named data set's from its name (:func:`named_seed`), so
+        dropping a data set or reordering the mapping leaves the others'
+        fits as they were; a listed one's from its position
+        (:func:`spawn_seeds`). So ``fit_kwargs={"seed": 1}`` does not fit
+        every data set with seed 1; ``seeds=[1, 1]`` does. Each fit stores
+        its seed in ``seed_``.
     n_jobs, backend, client, progress, errors
         Where and how the fits run, and what a failed fit does; see
         :func:`run_tasks`. By default one after another in this process,
@@ -704,7 +773,7 @@ def fit_many(
     ... )
     >>> list(fits), [fit.means_.shape for fit in fits.values()]
     ([1, 2], [(2,), (2,)])
-    >>> [fit.seed_ for fit in fits.values()] == spawn_seeds(7, 2)
+    >>> [fit.seed_ for fit in fits.values()] == [named_seed(7, p) for p in (1, 2)]
     True
     """
     names, data = _datasets(datasets)
@@ -722,13 +791,19 @@ def fit_many(
         )
     shared, per_fit = _fit_kwargs(fit_kwargs, names, len(data))
     base = shared.pop("seed", None)
-    if seeds is None:
-        seed_list = spawn_seeds(base, len(data))
-    elif base is not None:
+    if seeds is not None and base is not None:
         raise StanmixInputError(
             "both seeds and fit_kwargs['seed'] were given; pass the per-data-set "
-            "seeds in seeds, or one base seed in fit_kwargs['seed']"
+            "seeds (or one base seed) in seeds, or one base seed in "
+            "fit_kwargs['seed']"
         )
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        base, seeds = _check_seed(seeds, "seeds"), None
+    if seeds is None:
+        if base is None:
+            base = check.fresh_seed()
+            logger.info("seeds derived from base seed %d", base)
+        seed_list = _derived_seeds(base, names, len(data))
     else:
         seed_list = [
             _check_seed(s, f"seeds[{key!r}]")
@@ -754,6 +829,57 @@ def fit_many(
         progress=progress,
         errors=errors,
     )
+
+
+#: fit_many's own arguments, which fit_kwargs cannot hold.
+FIT_MANY_ARGS = ("n_jobs", "backend", "client", "progress", "errors", "seeds")
+
+
+def refuse_own_arguments(
+    kwargs: Mapping, function: str, own: Sequence[str], what: str
+) -> None:
+    """Refuse a key of ``kwargs`` (keywords passed on to ``fit``) that is,
+    or is a misspelling of, an argument of ``function`` itself; ``what``
+    says where the key was given. fit's own keywords pass.
+
+    Examples
+    --------
+    >>> try:
+    ...     refuse_own_arguments({"n_job": 2}, "select_components", ["n_jobs"],
+    ...                          "select_components got")
+    ... except StanmixInputError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    select_components got 'n_job', not an option of fit: did you mean
+    'n_jobs', an argument of select_components itself?
+    """
+    from stanmix.estimator import Mixture, fit_keywords
+
+    fits = set(fit_keywords(Mixture))
+    for key in kwargs:
+        close = difflib.get_close_matches(str(key), own, n=1, cutoff=0.8)
+        if close and key not in fits:
+            said = (
+                f"it is an argument of {function} itself: pass "
+                f"{function}(..., {key}=...)"
+                if close[0] == key
+                else f"did you mean {close[0]!r}, an argument of {function} itself?"
+            )
+            raise StanmixInputError(f"{what} {key!r}, not an option of fit: {said}")
+
+
+def _derived_seeds(base: int, names: list | None, n: int) -> list[int]:
+    """Each data set's seed from the base: by name for named data sets (so
+    dropping or reordering others leaves it), by position otherwise."""
+    if names is None:
+        return spawn_seeds(base, n)
+    seeds = [named_seed(base, name) for name in names]
+    if len(set(seeds)) < len(seeds):
+        alike = [n for n, s in zip(names, seeds, strict=True) if seeds.count(s) > 1]
+        raise StanmixInputError(
+            f"the data sets {_listing(alike)} have names that read the same, so "
+            "they would get one seed; rename them, or give seeds= one per data set"
+        )
+    return seeds
 
 
 def _check_fit_options(estimator, shared: dict, per_fit: list[dict], names) -> None:
@@ -817,6 +943,17 @@ def _datasets(datasets) -> tuple[list | None, list]:
                 f"datasets[{key!r}] is a {type(X).__name__}, not a data set; each "
                 "data set is an array or a DataFrame (pass one data set as [X])"
             )
+        if (
+            isinstance(X, tuple)
+            and len(X) == 2
+            and isinstance(X[1], (pd.DataFrame, pd.Series))
+        ):
+            raise StanmixInputError(
+                f"datasets[{key!r}] is a (name, DataFrame) pair, as "
+                "list(frame.groupby(...)) gives; pass the groups as a dict name "
+                "-> data set: dict(iter(frame.groupby(...))), with the grouping "
+                "column dropped from each"
+            )
         if isinstance(X, tuple):
             raise StanmixInputError(
                 f"datasets[{key!r}] is a tuple; each data set is one array or "
@@ -839,6 +976,16 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
         and not set(fit_kwargs).isdisjoint(names)
         and all(v is None or isinstance(v, Mapping) for v in fit_kwargs.values())
     )
+    if (
+        names is None
+        and isinstance(fit_kwargs, Mapping)
+        and any(not isinstance(key, str) for key in fit_kwargs)
+        and all(v is None or isinstance(v, Mapping) for v in fit_kwargs.values())
+    ):
+        raise StanmixInputError(
+            "fit_kwargs is a dict of dicts keyed by position, but datasets is a "
+            "list: give a list with one dict (or None) per data set, in order"
+        )
     if isinstance(fit_kwargs, Mapping) and not per_name:
         entries = [
             key
@@ -851,7 +998,8 @@ def _fit_kwargs(fit_kwargs, names, n: int) -> tuple[dict, list[dict]]:
                 f"fit_kwargs mixes per-data-set entries ({_listing(entries)}) with "
                 f"options for every data set ({_listing(shared)}); "
                 "give either one dict of options, or one dict per data set "
-                "(repeating the shared options in each)"
+                "(repeating the shared options in each, and the base seed "
+                "as seeds=<int>)"
             )
         return _check_kwargs(fit_kwargs, "fit_kwargs", shared=True), [
             {} for _ in range(n)
@@ -878,6 +1026,7 @@ def _check_kwargs(kwargs: Mapping, what: str, *, shared: bool) -> dict:
     for key in kwargs:
         if not isinstance(key, str):
             raise StanmixInputError(f"{what} has a key {key!r}; keys are fit's names")
+    refuse_own_arguments(kwargs, "fit_many", FIT_MANY_ARGS, f"{what} has")
     for key in ("X", "y"):
         if key in kwargs:
             raise StanmixInputError(
@@ -888,8 +1037,8 @@ def _check_kwargs(kwargs: Mapping, what: str, *, shared: bool) -> dict:
     if "seed" in kwargs:
         if not shared:
             raise StanmixInputError(
-                f"{what} has 'seed'; give per-data-set seeds in seeds=..., or one "
-                "base seed in a shared fit_kwargs dict"
+                f"{what} has 'seed'; give per-data-set seeds in seeds=..., or "
+                "one base seed as seeds=<int>"
             )
         kwargs["seed"] = _check_seed(kwargs["seed"], "fit_kwargs['seed']")
     return kwargs
@@ -937,4 +1086,11 @@ def _aligned(values, names, n: int, what: str) -> list:
     return values
 
 
-__all__ = ["BACKENDS", "FitFailedError", "fit_many", "run_tasks", "spawn_seeds"]
+__all__ = [
+    "BACKENDS",
+    "FitFailedError",
+    "fit_many",
+    "named_seed",
+    "run_tasks",
+    "spawn_seeds",
+]

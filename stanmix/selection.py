@@ -36,7 +36,13 @@ from stanmix.estimator import (
     check_model,
 )
 from stanmix.exceptions import ConvergenceWarning, StanmixInputError
-from stanmix.parallel import FitFailedError, ignored_here, keyed_seed, run_tasks
+from stanmix.parallel import (
+    FitFailedError,
+    ignored_here,
+    keyed_seed,
+    refuse_own_arguments,
+    run_tasks,
+)
 
 __all__ = [
     "SPARSE_CONCENTRATION",
@@ -568,6 +574,19 @@ def _folds_per_k(
     return dict.fromkeys(ks, _folds_for(kfold, ks[-1], n_rows, auto=False))
 
 
+#: select_components' own arguments, which its fit keywords cannot hold.
+SELECT_ARGS = (
+    "response",
+    "estimator",
+    "kfold",
+    "n_jobs",
+    "backend",
+    "client",
+    "progress",
+    "n_components",
+)
+
+
 def _check_fit_kwargs(
     template: Mixture, method: str, fit_kwargs: Mapping, ks: Sequence[int]
 ) -> None:
@@ -594,6 +613,9 @@ def _check_fit_kwargs(
     for name in ("seed", "method", *CENSORING_ARGS):
         if name in fit_kwargs:
             raise StanmixInputError(f"give {name} to select_components itself")
+    refuse_own_arguments(
+        fit_kwargs, "select_components", SELECT_ARGS, "select_components got"
+    )
     params = template.get_params()
     refused: dict[int, StanmixInputError] = {}
     for k in ks:

@@ -6,6 +6,7 @@ reported by name without losing the others."""
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import threading
 import warnings
@@ -16,7 +17,12 @@ import pytest
 
 import stanmix as sm
 from stanmix.exceptions import StanmixInputError
-from stanmix.parallel import FitFailedError, run_tasks, spawn_seeds
+from stanmix.parallel import (
+    FitFailedError,
+    named_seed,
+    run_tasks,
+    spawn_seeds,
+)
 
 pytest.importorskip("stanli")
 # Small data sets have several modes; the estimator says so, and that is not
@@ -148,8 +154,79 @@ def test_a_shared_dict_stays_shared_when_a_data_set_shares_a_keyword_name():
     datasets = {"method": DATA[0], "b": DATA[1]}
     fits = sm.fit_many(datasets, estimator(), fit_kwargs={**MAP, "seed": 3})
     assert list(fits) == ["method", "b"]
-    assert [f.seed_ for f in fits.values()] == spawn_seeds(3, 2)
+    assert [f.seed_ for f in fits.values()] == [named_seed(3, n) for n in fits]
     assert all(f.method_ == "optimize" for f in fits.values())
+
+
+def test_a_named_data_sets_fit_does_not_depend_on_the_others():
+    """Seeds of named data sets come from their names: dropping one (the
+    failed plate, say) or reordering the mapping leaves the others' fits."""
+    run = {**MAP, "seed": 5}
+    every = sm.fit_many(
+        dict(zip("abc", DATA, strict=True)), estimator(), fit_kwargs=run
+    )
+    fewer = sm.fit_many({"c": DATA[2], "a": DATA[0]}, estimator(), fit_kwargs=run)
+    assert len({f.seed_ for f in every.values()}) == 3
+    assert_identical([fewer["a"], fewer["c"]], [every["a"], every["c"]])
+    # a numpy integer name reads as the integer (groupby keys are such)
+    assert named_seed(5, np.int64(2)) == named_seed(5, 2) != named_seed(5, "2")
+
+
+def test_a_base_seed_beside_per_data_set_options_goes_in_seeds():
+    names = ["a", "b"]
+    per_plate = {n: {**MAP, "n_starts": 2} for n in names}
+    plates = dict(zip(names, DATA[:2], strict=True))
+    first = sm.fit_many(plates, estimator(), fit_kwargs=per_plate, seeds=5)
+    again = sm.fit_many(plates, estimator(), fit_kwargs=per_plate, seeds=5)
+    assert [f.seed_ for f in first.values()] == [named_seed(5, n) for n in names]
+    assert_identical(list(again.values()), list(first.values()))
+    listed = sm.fit_many(DATA[:2], estimator(), fit_kwargs=[MAP, MAP], seeds=5)
+    assert [f.seed_ for f in listed] == spawn_seeds(5, 2)
+
+
+def test_a_failure_report_crosses_processes_whole():
+    err = FitFailedError("1 of 2 data sets failed", {"b": ValueError("x")}, [1, None])
+    err.add_note("a note")
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is FitFailedError and str(back) == str(err)
+    assert back.results == [1, None] and list(back.failures) == ["b"]
+    assert back.__notes__ == ["a note"]
+    # a run nested in a worker process sends its report back as it is
+    nested = run_tasks([(run_tasks, ([(int, ("x",))],))] * 2, n_jobs=2, errors="return")
+    for report in nested:
+        assert type(report) is FitFailedError
+        assert isinstance(report.failures[0], ValueError)
+        assert report.results == [None]
+
+
+def test_a_warning_made_an_error_does_not_hide_the_failures():
+    def warn_then(value):
+        warnings.warn("careful", RuntimeWarning, stacklevel=2)
+        return value
+
+    tasks = [(int, ("x",)), (warn_then, (1,))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(FitFailedError, match="1 of 2 tasks failed") as info:
+            run_tasks(tasks)
+        with pytest.raises(RuntimeWarning, match="task 0: careful"):
+            run_tasks(tasks[1:])  # nothing failed: the warning is the error
+    assert info.value.results == [None, 1]
+    assert info.value.__notes__ == [
+        "A warning was also raised as an error: RuntimeWarning: task 1: careful"
+    ]
+
+
+def test_the_joblib_backend_runs_in_worker_processes_only():
+    with pytest.raises(StanmixInputError, match="say how many with n_jobs"):
+        run_tasks([os.getpid], backend="joblib")
+    assert run_tasks([os.getpid] * 2, backend="joblib", n_jobs=2)[0] != os.getpid()
+    assert run_tasks([os.getpid]) == [os.getpid()]  # auto, one job: here
+
+
+def test_spawn_seeds_takes_a_whole_count():
+    with pytest.raises(StanmixInputError, match=r"n must be an integer, got 2\.7"):
+        spawn_seeds(1, 2.7)
 
 
 def test_a_seed_of_none_in_fit_kwargs_is_fresh_entropy_as_in_fit():
@@ -372,6 +449,33 @@ def bad(match: str, datasets=DATA, model=None, **options):
         bad("n_jobs applies to backend='joblib'", backend="dask", n_jobs=2),
         bad("client is a Dask client", backend="joblib", client=object()),
         bad("unknown errors='ignore'", errors="ignore"),
+        bad(
+            r"fit_kwargs has 'n_jobs', not an option of fit: it is an argument "
+            r"of fit_many itself: pass fit_many\(\.\.\., n_jobs=\.\.\.\)",
+            fit_kwargs={**MAP, "n_jobs": 2},
+        ),
+        bad(
+            r"fit_kwargs\['a'\] has 'progres', not an option of fit: did you mean "
+            r"'progress', an argument of fit_many itself\?",
+            datasets={"a": DATA[0], "b": DATA[1]},
+            fit_kwargs={"a": {"progres": True}, "b": MAP},
+        ),
+        bad(
+            r"datasets\[0\] is a \(name, DataFrame\) pair, as "
+            r"list\(frame.groupby\(...\)\) gives",
+            datasets=list(
+                pd.DataFrame({"g": [0, 0, 1, 1], "x": [1.0, 2, 3, 4]}).groupby("g")
+            ),
+        ),
+        bad(
+            "fit_kwargs is a dict of dicts keyed by position, but datasets is a list",
+            fit_kwargs={0: MAP, 1: MAP, 2: MAP},
+        ),
+        bad("both seeds and fit_kwargs", seeds=1, fit_kwargs={"seed": 1}),
+        bad(
+            r"fit_kwargs\[0\] has 'seed'.*one base seed as seeds=<int>",
+            fit_kwargs=[{"seed": 1}, {}, {}],
+        ),
     ],
 )
 def test_bad_options_are_refused_before_any_fit(

@@ -543,6 +543,11 @@ FORBIDDEN = RecordingEngine(stop=("optimize", "variational", "sample"))
         ({"seed": -3}, "seed must be at least 0"),
         ({"estimator": "normal"}, "estimator must be a stanmix Mixture"),
         ({"chians": 2}, "unknown option(s)"),
+        (
+            {"n_job": 2},
+            "select_components got 'n_job', not an option of fit: did you mean "
+            "'n_jobs', an argument of select_components itself?",
+        ),
         ({"chains": 0}, "chains must be at least 1"),
         (
             {"method": "optimize", "draws": 50},
