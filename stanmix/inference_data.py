@@ -64,8 +64,10 @@ def obs_coord(index) -> np.ndarray:
     stores: a time-zone-aware time index in UTC (NetCDF keeps no zone), and
     a period index, labels of mixed types ("ref", 1, 2) and labels that are
     neither text nor numbers (tuples, say) as text; other labels as they
-    are. (``membership()`` and the other tables keep the data's own
-    labels.)
+    are. Distinct labels stay distinct: where two would read the same as
+    text (``1`` and ``"1"``), each is written as Python shows it
+    (``repr``), and where even that repeats, followed by its row number.
+    (``membership()`` and the other tables keep the data's own labels.)
 
     Examples
     --------
@@ -79,6 +81,8 @@ def obs_coord(index) -> np.ndarray:
     ['ref', '1']
     >>> obs_coord(pd.Index([(1, "a"), (2, "a")], tupleize_cols=False)).tolist()
     ["(1, 'a')", "(2, 'a')"]
+    >>> obs_coord(pd.Index(["1", 1, "ref"], dtype=object)).tolist()
+    ["'1'", '1', "'ref'"]
     """
     if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
         return index.tz_convert("UTC").tz_localize(None).to_numpy()
@@ -89,7 +93,11 @@ def obs_coord(index) -> np.ndarray:
         len({type(v) for v in out}) > 1
         or not all(isinstance(v, (str, bytes, int, float)) for v in out)
     ):
-        return np.array([str(v) for v in out])
+        for text in (str, repr):
+            labels = [text(v) for v in out]
+            if len(set(labels)) == len(labels):
+                return np.array(labels)
+        return np.array([f"{label} (row {i})" for i, label in enumerate(labels)])
     return out
 
 

@@ -123,7 +123,7 @@ def test_an_estimator_given_an_engine_object_pickles_copies_and_fits_in_parallel
     )
 
 
-@pytest.mark.parametrize("kind", ["zoned", "period", "mixed", "tuples"])
+@pytest.mark.parametrize("kind", ["zoned", "period", "mixed", "alike", "tuples"])
 def test_row_labels_survive_netcdf_and_membership(kind, tmp_path):
     """Row labels NetCDF cannot hold as they are (time-zone-aware times,
     periods, mixed types, tuples) are stored in a form it can (UTC times, text);
@@ -138,6 +138,9 @@ def test_row_labels_survive_netcdf_and_membership(kind, tmp_path):
     elif kind == "mixed":
         X.index = pd.Index(["ref", *range(1, 60)], dtype=object)
         expected = [str(v) for v in X.index]
+    elif kind == "alike":  # distinct labels that read the same as text
+        X.index = pd.Index([1, "1", *range(2, 60)], dtype=object)
+        expected = [repr(v) for v in X.index]
     else:
         X.index = pd.Index([(i // 6, i % 6) for i in range(60)], tupleize_cols=False)
         expected = [str(v) for v in X.index]
