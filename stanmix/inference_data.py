@@ -9,8 +9,11 @@ Univariate data (one column) keep ``obs`` only in ``observed_data`` and
 ``posterior_predictive`` replicates, so ``az.plot_ppc(idata)`` pairs them;
 ``constant_data`` holds what describes the cells without being modelled:
 ``cell_kind`` ("observed", "left", "right", "interval" or "missing"),
-``lower`` and ``upper`` and, for a table with covariates, the covariates
-``X`` (obs, covariate).
+``lower`` and ``upper`` (each cell's bounds), ``lower_limit`` and
+``upper_limit`` where detection limits were given (the limit in force for
+each cell, censored or not, NaN where none: what replicates are censored
+at) and, for a table with covariates, the covariates ``X`` (obs,
+covariate).
 """
 
 from __future__ import annotations
@@ -133,13 +136,16 @@ def _observed(cells: CellTable, index: pd.Index) -> xr.Dataset:
 def _constant(cells: CellTable, index: pd.Index) -> xr.Dataset:
     """What describes the cells: ``cell_kind`` (``"observed"``, ``"left"``,
     ``"right"``, ``"interval"`` or ``"missing"``), ``lower`` and ``upper``
-    (each cell's bounds, NaN where none) and the covariates ``X``, if any."""
+    (each cell's bounds, NaN where none), the detection limits in force
+    (``lower_limit``, ``upper_limit``), if given, and the covariates ``X``,
+    if any."""
     kinds = np.asarray(KIND_NAMES, dtype=object)[cells.kind].astype(str)
-    out = _per_obs(
-        {"cell_kind": kinds, "lower": cells.lower, "upper": cells.upper},
-        cells,
-        index,
-    )
+    arrays = {"cell_kind": kinds, "lower": cells.lower, "upper": cells.upper}
+    for name in ("lower_limit", "upper_limit"):
+        limits = getattr(cells, name)
+        if limits is not None and not np.isnan(limits).all():
+            arrays[name] = limits
+    out = _per_obs(arrays, cells, index)
     if cells.covariates is not None:
         out["X"] = xr.DataArray(
             cells.covariates,

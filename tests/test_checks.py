@@ -544,12 +544,20 @@ def test_plot_ppc_of_the_models_inference_data(censored):
     import arviz as az
     import matplotlib.pyplot as plt
 
-    X, _, model, _ = censored
+    X, limits, model, _ = censored
     checks.posterior_predictive(model, draws=20, seed=1)
     idata = model.idata_
     assert list(idata.observed_data.data_vars) == ["y"]
     constant = idata.constant_data
     assert {"cell_kind", "lower", "upper"} <= set(constant.data_vars)
+    # The limit in force for every cell, censored or not, which replicates
+    # are censored at: a saved fit keeps it.
+    np.testing.assert_array_equal(
+        constant["lower_limit"].to_numpy(), model.cells_.lower_limit
+    )
+    assert "upper_limit" not in constant
+    for col in X.columns:
+        assert (constant["lower_limit"].sel(dim=col) == limits[col]).all()
     kinds = constant["cell_kind"].to_numpy()
     assert (kinds == "missing").sum() == X.isna().to_numpy().sum() == 3
     np.testing.assert_array_equal(kinds == "left", model.cells_.kind == LEFT)
