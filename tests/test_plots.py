@@ -1151,3 +1151,40 @@ def test_names_with_dollar_signs_are_shown_as_they_are(tmp_path):
         plt.close(fig)
     write_report(model, tmp_path / "report.html")
     assert "dose $x$ (mg)" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_long_column_names_stay_over_their_own_panels():
+    """Long names are wrapped to their axes: plot_ppc's panel titles and
+    labels do not run into the next panel, and a cluster plot's y label
+    stays within the figure's height."""
+    rng = np.random.default_rng(5)
+    z = rng.integers(0, 2, 150)
+    first = "concentration_of_dissolved_organic_carbon_in_filtered_sample_mg_per_L"
+    second = "total suspended solids after drying at 105 C in mg per L, averaged"
+    X = pd.DataFrame(
+        {
+            first: rng.normal(np.where(z, 3, -1), 1),
+            second: rng.normal(np.where(z, 2, 0), 0.7),
+        }
+    )
+    model = _fit(sm.Mixture(2, engine="stanli"), X, method="optimize")
+    fig = plots.plot_ppc(model, draws=10, seed=1)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    left, right = fig.axes[:2]
+    for ax in (left, right):
+        width = ax.get_window_extent(renderer).width
+        assert ax.title.get_window_extent(renderer).width <= width
+        assert ax.xaxis.label.get_window_extent(renderer).width <= width
+    assert (
+        left.title.get_window_extent(renderer).x1
+        < right.title.get_window_extent(renderer).x0
+    )
+    plt.close(fig)
+    ax = plot_clusters(model)
+    fig = ax.figure
+    fig.canvas.draw()
+    label = ax.yaxis.label.get_window_extent(fig.canvas.get_renderer())
+    assert label.height <= ax.get_window_extent().height
+    assert ax.get_ylabel().replace("\n", " ") == second
+    plt.close(fig)

@@ -4,6 +4,7 @@ colours from membership, and the warning for unrelabelled switched draws."""
 from __future__ import annotations
 
 import contextlib
+import textwrap
 import warnings
 from collections.abc import Iterator
 
@@ -200,6 +201,31 @@ def literal(text: str) -> str:
     """``text`` as matplotlib shows it literally: it reads text between two
     ``$`` as mathematics, which data's names ("dose $ (mg)") are not."""
     return str(text).replace("$", r"\$")
+
+
+def wrapped(text: str, ax: Axes, fontsize: float = 10.0, *, side: str = "x") -> str:
+    """``text`` (a data's name) as :func:`literal` shows it, in lines no
+    longer than the axes are wide (tall for ``side="y"``), so that long
+    column names neither run into the next panel nor stretch the figure.
+
+    Examples
+    --------
+    >>> fig, ax = plt.subplots(figsize=(3, 3))
+    >>> print(wrapped("dissolved_organic_carbon_in_filtered_sample_mg_per_L", ax))
+    dissolved_organic_carbon_in
+    _filtered_sample_mg_per_L
+    >>> print(wrapped("Pb $ (ppb)", ax))
+    Pb \\$ (ppb)
+    >>> plt.close(fig)
+    """
+    box = ax.get_position()
+    inches = box.width * ax.figure.get_figwidth()
+    if side == "y":
+        inches = box.height * ax.figure.get_figheight()
+    # an average character is about 0.6 em wide
+    chars = max(12, int(inches * 72 / (0.6 * fontsize)))
+    lines = textwrap.wrap(str(text), chars, break_on_hyphens=False) or [""]
+    return literal("\n".join(lines))
 
 
 def title_for(model, cells: CellTable) -> str:

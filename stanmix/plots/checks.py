@@ -19,9 +19,9 @@ from stanmix.inference_data import az
 from stanmix.plots._common import (
     check_fitted_model,
     closed_on_error,
-    literal,
     membership_mean,
     new_axes,
+    wrapped,
 )
 
 #: Panels in a row of plot_ppc's figure.
@@ -230,16 +230,13 @@ def plot_ppc(
                     text.set_fontsize(8)
             if window is not None:
                 ax.set_xlim(*window)
-            title = literal(col)
+            name = wrapped(col, ax, 11)
+            title = name if given is None else f"{name}: {which} predictive"
             if note:
                 what = "empirical CDFs" if panel_kind == "cumulative" else "densities"
                 title = f"{title}: {what}\n({note})"
-            if given is not None:
-                title = title.replace(
-                    literal(col), f"{literal(col)}: {which} predictive", 1
-                )
             ax.set_title(title, fontsize=11)
-            ax.set_xlabel(literal(col))
+            ax.set_xlabel(wrapped(col, ax))
     if given is None:
         fig.suptitle(
             f"{which} predictive check"
@@ -433,7 +430,7 @@ def plot_loo_pit(
     ax.set_xlabel("LOO-PIT")
     ax.set_ylabel("ECDF - uniform CDF")
     ax.set_title(
-        f"LOO-PIT of {literal(model.cells_.columns[0])} "
+        f"LOO-PIT of {wrapped(model.cells_.columns[0], ax, 11)} "
         f"({len(pit)} values; band: {prob:g} simultaneous)",
         fontsize=11,
     )

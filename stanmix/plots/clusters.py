@@ -32,6 +32,7 @@ from stanmix.plots._common import (
     place_legend,
     title_for,
     warn_switched,
+    wrapped,
 )
 
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
@@ -568,8 +569,8 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
         frameon=False,
         fontsize=9,
     )
-    ax.set_xlabel(literal(cx))
-    ax.set_ylabel(literal(cy))
+    ax.set_xlabel(wrapped(cx, ax))
+    ax.set_ylabel(wrapped(cy, ax, side="y"))
     ax.set_title(title_for(model, cells))
     ax.grid(True, color="0.92", zorder=0)
     ax.set_axisbelow(True)
@@ -725,7 +726,7 @@ def _plot_clusters_1d(model, cells, ax) -> Axes:
     ax.set_ylim(-0.12 * top, top)
     ax.axhline(0, color="0.6", lw=0.6, zorder=1)
     ax.set_xlim(grid[0], grid[-1])
-    ax.set_xlabel(literal(cells.columns[0]))
+    ax.set_xlabel(wrapped(cells.columns[0], ax))
     ax.set_ylabel("density")
     ax.set_title(title_for(model, cells))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)

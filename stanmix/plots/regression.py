@@ -30,6 +30,7 @@ from stanmix.plots._common import (
     place_legend,
     title_for,
     warn_switched,
+    wrapped,
 )
 
 #: Posterior draws used for the lines' credible bands.
@@ -256,8 +257,8 @@ def _draw_regression(
         if others
         else ""
     )
-    ax.set_xlabel(literal(names[j]))
-    ax.set_ylabel(literal(response))
+    ax.set_xlabel(wrapped(names[j], ax))
+    ax.set_ylabel(wrapped(response, ax, side="y"))
     ax.set_title(title_for(model, cells) + held)
     ax.grid(True, color="0.92", zorder=0)
     ax.set_axisbelow(True)
