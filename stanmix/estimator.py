@@ -1893,6 +1893,9 @@ class Mixture:
             For a row so far from every component (beyond about 1e150 of its
             scale) that its density underflows to 0 under each: its
             membership cannot be computed (``score_samples`` gives it -inf).
+            Likewise where components share their scales and the row lies
+            beyond about 1e14 of them: which component is nearer is lost in
+            rounding.
 
         Examples
         --------
@@ -2408,7 +2411,8 @@ def has_feature_names(X) -> bool:
 
 def reachable(prob: np.ndarray, X) -> np.ndarray:
     """``prob`` (N, K), refusing rows whose membership is NaN: rows whose
-    density underflows to 0 under every component.
+    density underflows to 0 under every component, or so far from all that
+    rounding hides which is nearer.
 
     Examples
     --------
@@ -2435,9 +2439,11 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     rows = "row" if bad.size == 1 else "rows"
     raise StanmixInputError(
         f"{rows} {', '.join(names)}{more} lie{'s' if bad.size == 1 else ''} so "
-        "far from every component that the density underflows to 0 under each "
-        "(a value beyond about 1e150 of a component's scale): the membership "
-        "cannot be computed; check the value (a code standing for a missing "
+        "far from every component that the membership cannot be computed in "
+        "floating point: the density underflows to 0 under each (a value "
+        "beyond about 1e150 of a component's scale), or, where components "
+        "share their scales, which one is nearer is lost in rounding (beyond "
+        "about 1e14 of them); check the value (a code standing for a missing "
         "value? give NaN instead)"
     )
 

@@ -414,13 +414,45 @@ def _sum_over_components(x: np.ndarray) -> np.ndarray:
     return total
 
 
-def _exp_shifted(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """exp(lp - max_k lp) in ``dtype``, the max, and the sum over components.
+#: Log terms below minus this are so large that their rounding (relative
+#: ROUNDING) may exceed 1e-6: a row there has its components told apart only
+#: where the terms differ by more than that rounding.
+FAR_LOG_TERM = 1e-6 / (64 * np.finfo(float).eps)
+
+#: A bound on a log term's relative rounding error: squared differences of
+#: values and means, scaled and summed over dozens of columns.
+ROUNDING = 64 * np.finfo(float).eps
+
+
+def _unresolved(lp: np.ndarray, top: np.ndarray) -> np.ndarray | None:
+    """(rows, S) True where a row lies so far from every component that the
+    rounding of its log terms exceeds the gap between the two largest: which
+    component is nearer is lost in floating point (components that share
+    their scales, with a value beyond about 1e15 of them, where ``y - mu``
+    rounds to ``y`` for every mean). None where no row is that far."""
+    far = (top < -FAR_LOG_TERM) & np.isfinite(top)
+    if lp.shape[1] < 2 or not far.any():
+        return None
+    rows, draws = np.nonzero(far)
+    terms = lp[rows, :, draws]
+    second = np.partition(terms, -2, axis=1)[:, -2]
+    gap = top[rows, draws] - second
+    out = np.zeros(top.shape, dtype=bool)
+    out[rows, draws] = gap <= ROUNDING * np.abs(top[rows, draws])
+    return out
+
+
+def _exp_shifted(
+    lp: np.ndarray, dtype, top: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """exp(lp - max_k lp) in ``dtype``, the max (``top``, if already
+    computed), and the sum over components.
 
     ``lp`` (rows, K, S) float64 is overwritten when ``dtype`` is float64 (and
     the result is ``lp`` itself); otherwise it is left as it was.
     """
-    top = _max_over_components(lp)
+    if top is None:
+        top = _max_over_components(lp)
     shifted = lp if np.dtype(dtype) == np.float64 else np.empty(lp.shape, dtype)
     # A row impossible under every component (all terms -inf, as a cell far
     # beyond every component's reach underflows) keeps its -inf terms: its
@@ -433,10 +465,16 @@ def _exp_shifted(lp: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _probabilities(lp: np.ndarray, dtype) -> np.ndarray:
-    """Membership probabilities (rows, K, S) from joint log terms."""
-    prob, _, total = _exp_shifted(lp, dtype)
+    """Membership probabilities (rows, K, S) from joint log terms: NaN for
+    a row impossible under every component, or so far from all that
+    rounding hides which is nearer (:func:`_unresolved`)."""
+    top = _max_over_components(lp)
+    lost = _unresolved(lp, top)
+    prob, _, total = _exp_shifted(lp, dtype, top)
     with np.errstate(invalid="ignore"):  # a row impossible under all: NaN
         prob /= total[:, None, :]
+    if lost is not None:
+        prob[np.broadcast_to(lost[:, None, :], prob.shape)] = np.nan
     return prob
 
 

@@ -944,6 +944,31 @@ def test_new_data_in_an_array_are_read_as_the_fitted_data_were():
         )
 
 
+@pytest.mark.parametrize("far", [1e12, 1e17, 1e20])
+def test_a_far_row_under_shared_scales_is_placed_exactly_or_refused(far):
+    """Components that share their covariance have log-odds linear in the
+    row, so a far row belongs to the component whose mean lies furthest its
+    way. Where y - mu rounds to y for every mean (beyond about 1e15 of the
+    scale) every log term came out the same and the row got 1/K each,
+    predict the first component: such a row is now refused."""
+    data = sm.datasets.correlated(200, seed=2).X
+    model = sm.Mixture(3, covariance="tied", engine="stanli").fit(
+        data, method="optimize", seed=1
+    )
+    mu, w = model.means_, model.weights_
+    inv = np.linalg.inv(model.covariances_)
+    row = np.array([far, 0.0])
+    odds = np.log(w) + mu @ inv @ row - 0.5 * np.einsum("ka,ab,kb->k", mu, inv, mu)
+    new = pd.DataFrame([row], columns=data.columns)
+    if far < 1e14:
+        exact = np.exp(odds - odds.max()) / np.exp(odds - odds.max()).sum()
+        np.testing.assert_allclose(model.predict_proba(new)[0], exact, atol=1e-12)
+        assert model.predict(new)[0] == odds.argmax()
+    else:
+        with pytest.raises(sm.StanmixInputError, match="lost in rounding"):
+            model.predict(new)
+
+
 def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
     """A cell 1e160 scales out makes the density 0 in floating point under
     every component: its membership is refused naming the row (predict used
@@ -957,8 +982,9 @@ def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
         with pytest.raises(sm.StanmixInputError) as info:
             call(new)
         assert str(info.value).startswith(
-            "rows 'b', 'c' lie so far from every component that the density "
-            "underflows to 0 under each"
+            "rows 'b', 'c' lie so far from every component that the membership "
+            "cannot be computed in floating point: the density underflows to 0 "
+            "under each"
         )
         with pytest.raises(sm.StanmixInputError, match=r"^row 1 lies so far"):
             with warnings.catch_warnings():
