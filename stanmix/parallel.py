@@ -874,7 +874,11 @@ def _derived_seeds(base: int, names: list | None, n: int) -> list[int]:
         return spawn_seeds(base, n)
     seeds = [named_seed(base, name) for name in names]
     if len(set(seeds)) < len(seeds):
-        alike = [n for n, s in zip(names, seeds, strict=True) if seeds.count(s) > 1]
+        alike = [
+            name
+            for name, seed in zip(names, seeds, strict=True)
+            if seeds.count(seed) > 1
+        ]
         raise StanmixInputError(
             f"the data sets {_listing(alike)} have names that read the same, so "
             "they would get one seed; rename them, or give seeds= one per data set"

@@ -172,6 +172,24 @@ def test_a_named_data_sets_fit_does_not_depend_on_the_others():
     assert named_seed(5, np.int64(2)) == named_seed(5, 2) != named_seed(5, "2")
 
 
+def test_names_that_read_the_same_are_refused_rather_than_given_one_seed(no_fit):
+    class Plate:
+        def __str__(self) -> str:
+            return "plate"
+
+    first, second = Plate(), Plate()
+    with pytest.raises(StanmixInputError, match="have names that read the same"):
+        sm.fit_many({first: DATA[0], second: DATA[1]}, estimator(), seeds=1)
+    # one seed each, given: accepted (the fits run, and fail under no_fit)
+    out = sm.fit_many(
+        {first: DATA[0], second: DATA[1]},
+        estimator(),
+        seeds={first: 1, second: 2},
+        errors="return",
+    )
+    assert all(isinstance(err, AssertionError) for err in out.values())
+
+
 def test_a_base_seed_beside_per_data_set_options_goes_in_seeds():
     names = ["a", "b"]
     per_plate = {n: {**MAP, "n_starts": 2} for n in names}
