@@ -645,6 +645,12 @@ def advi(
 #: 2018, "Yes, but did it work?: Evaluating variational inference").
 PARETO_K_MAX = 0.7
 
+#: Fewest draws (with a finite ratio) k-hat is estimated from: ArviZ fits
+#: the Pareto tail to min(S / 5, 3 sqrt(S)) of S draws, which below about
+#: 25 draws cannot be fitted (k-hat comes back infinite) and below 100 is a
+#: score of draws or fewer, too few for the figure to mean much.
+PARETO_K_DRAWS = 100
+
 
 def pareto_k(log_p: np.ndarray, log_q: np.ndarray) -> float:
     """Pareto k-hat of the importance ratios ``p / q`` of an approximation's
@@ -667,7 +673,7 @@ def pareto_k(log_p: np.ndarray, log_q: np.ndarray) -> float:
     -------
     float
         -inf when every ratio is equal (the approximation is the posterior);
-        NaN when fewer than 10 draws have a finite ratio.
+        NaN when fewer than :data:`PARETO_K_DRAWS` draws have a finite ratio.
 
     Examples
     --------
@@ -683,7 +689,7 @@ def pareto_k(log_p: np.ndarray, log_q: np.ndarray) -> float:
 
     ratio = np.ravel(np.asarray(log_p, dtype=float) - np.asarray(log_q, dtype=float))
     ratio = ratio[np.isfinite(ratio)]
-    if ratio.size < 10:
+    if ratio.size < PARETO_K_DRAWS:
         return math.nan
     if np.ptp(ratio) <= 1e-12 * max(1.0, float(np.abs(ratio).max())):
         return -math.inf  # q is p up to a constant: every weight is equal

@@ -435,6 +435,8 @@ def close_ordered_pairs(
         quantities = [f"mean along {name!r}" for name in columns]
     k, d = mu.shape[2], mu.shape[3]
     flat = mu.reshape(-1, k, d)
+    if flat.shape[0] < 2:
+        return ""  # one draw has no spread to judge closeness by
     used = np.flatnonzero(w.reshape(-1, k).mean(axis=0) * n_rows >= SWAP_ROWS)
     centre, sd = flat.mean(axis=0), flat.std(axis=0)
 

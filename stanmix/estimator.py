@@ -36,6 +36,7 @@ from stanmix.advi import (
     PARETO_K_MAX,
     check_callback,
     check_init_scale,
+    PARETO_K_DRAWS,
     pareto_k,
     pareto_k_message,
 )
@@ -226,7 +227,8 @@ class Mixture:
         0.7, when ``fit`` warns, its means may be off and its intervals too
         narrow; Yao et al. 2018). Also in ``idata_.posterior.attrs``; the
         log densities behind it are ``idata_.sample_stats``' ``lp`` and
-        ``log_g``. None for the other methods.
+        ``log_g``. NaN from fewer than 100 draws, where ``fit`` warns that
+        the approximation cannot be judged. None for the other methods.
     threads_per_chain_ : int or None
         For NUTS: the threads each chain's gradient ran on (see the
         ``threads_per_chain`` option of :meth:`fit`). None for the other
@@ -784,7 +786,7 @@ class Mixture:
             check_init_scale(
                 engine_options["init_scale"],
                 self._n_unconstrained(family, k, cells),
-                engine_options.get("algorithm", "meanfield"),
+                algorithm,
             )
         if seed is None:
             seed = check.fresh_seed()
@@ -1393,7 +1395,18 @@ class Mixture:
         if result.method == "variational" and "log_g" in stats:
             self.pareto_k_ = pareto_k(stats["lp"], stats["log_g"])
             self.idata_.posterior.attrs["pareto_k"] = self.pareto_k_
-            if self.pareto_k_ > PARETO_K_MAX:
+            finite = int(np.isfinite(np.asarray(stats["lp"], dtype=float)).sum())
+            if finite < PARETO_K_DRAWS:
+                warnings.warn(
+                    f"the ADVI approximation cannot be judged from {finite} draws: "
+                    f"the Pareto k-hat of its importance ratios needs at least "
+                    f"{PARETO_K_DRAWS} (pareto_k_ is NaN); take more draws "
+                    "(draws=1000, the default) to learn whether it is close to "
+                    "the posterior",
+                    UserWarning,
+                    stacklevel=check.caller_level(),
+                )
+            elif self.pareto_k_ > PARETO_K_MAX:
                 warnings.warn(
                     pareto_k_message(
                         self.pareto_k_, result.info.get("algorithm", "meanfield")

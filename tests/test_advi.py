@@ -641,3 +641,45 @@ def test_a_fit_says_how_far_its_approximation_is_from_the_posterior():
         sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1).pareto_k_
         is None
     )
+
+
+def _two_groups() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.r_[rng.normal(-2, 1, 150), rng.normal(3, 0.7, 100)][:, None]
+
+
+def test_a_fit_takes_fullranks_cholesky_factor_as_init_scale():
+    """fit checked init_scale against meanfield whatever algorithm it was
+    given, refusing fullrank's (dim, dim) factor; 1-D, K = 2: 5 parameters."""
+    model = sm.Mixture(2, engine="stanli")
+    model.fit(
+        _two_groups(),
+        method="variational",
+        algorithm="fullrank",
+        init_scale=0.5 * np.eye(5),
+        draws=200,
+        seed=1,
+    )
+    assert model.idata_.posterior.attrs["algorithm"] == "fullrank"
+    with pytest.raises(StanmixInputError, match=r"meanfield needs \(5,\)"):
+        model.fit(_two_groups(), method="variational", init_scale=np.eye(5), seed=1)
+
+
+@pytest.mark.parametrize("draws", [1, 20])
+def test_too_few_draws_to_judge_the_approximation_say_so(draws):
+    """k-hat from a score of draws came back infinite (a 'far from the
+    posterior' warning on a good approximation) or NaN without a word."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = sm.Mixture(2, engine="stanli").fit(
+            _two_groups(), method="variational", draws=draws, seed=1
+        )
+    assert math.isnan(model.pareto_k_)
+    said = [str(w.message) for w in caught]
+    assert [m for m in said if "Pareto" in m] == [
+        f"the ADVI approximation cannot be judged from {draws} draws: the Pareto "
+        "k-hat of its importance ratios needs at least 100 (pareto_k_ is NaN); "
+        "take more draws (draws=1000, the default) to learn whether it is close "
+        "to the posterior"
+    ]
+    assert not [m for m in said if "divide by zero" in m]
