@@ -33,10 +33,10 @@ from stanmix import likelihood
 from stanmix._version import __version__
 from stanmix.advi import (
     DEFAULT_ITER,
+    PARETO_K_DRAWS,
     PARETO_K_MAX,
     check_callback,
     check_init_scale,
-    PARETO_K_DRAWS,
     pareto_k,
     pareto_k_message,
 )
