@@ -930,9 +930,14 @@ class Mixture:
                 if hint:
                     raise RuntimeError(f"{err}{hint}") from err
                 raise
+            starts = (
+                "ADVI starts from the first k-means clustering"
+                if method == "variational"
+                else "the chains start from the k-means clusterings"
+            )
             warnings.warn(
-                f"no posterior mode was found to start from ({err}); the "
-                f"chains start from the k-means clusterings instead{hint}",
+                f"no posterior mode was found to start from ({err}); {starts} "
+                f"instead{hint}",
                 RuntimeWarning,
                 stacklevel=check.caller_level(),
             )

@@ -271,7 +271,8 @@ def fit_mixture(X, **kwargs):
         ),
         (
             lambda: fit_normal(Y, method="optimize", max_iter=50),
-            "'max_iter' (here: iter= with method='optimize'); valid: iter",
+            "'max_iter' (here: iter= with method='optimize' or 'variational'); "
+            "valid: iter",
         ),
         (
             lambda: fit_normal(
@@ -1038,6 +1039,13 @@ def test_sampling_starts_from_kmeans_when_no_mode_is_found():
         sm.NormalMixture(2, engine=_NoModes()).fit(
             FRAME["x"].to_numpy(), method="optimize", seed=1
         )
+    # ADVI has no chains: the warning says what it starts from
+    engine = _NoModes(stop=("variational",))
+    with pytest.warns(RuntimeWarning, match="ADVI starts from the first k-means"):
+        with pytest.raises(Stop):
+            sm.NormalMixture(2, engine=engine).fit(
+                FRAME["x"].to_numpy(), method="variational", seed=1
+            )
 
 
 @pytest.mark.parametrize("method", ["optimize", "variational"])

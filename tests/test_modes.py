@@ -46,17 +46,52 @@ def test_a_random_start_stopped_by_iter_is_restarted_and_said_to_stop_short():
     assert kept > model.optimize_lps_.max() + 0.01
 
 
+class _RefusingAt:
+    """An engine whose optimizer refuses to start at a mean of 99 (as Stan
+    refuses a start where the program's constraints fail) and elsewhere
+    stays where it starts."""
+
+    def optimize(self, stan_file, data, *, init, **kwargs):
+        if np.any(init["mu"] == 99.0):
+            raise ValueError("stanli init: ordered_free: not a valid ordered vector")
+        return SimpleNamespace(lp=-12.0, variables={"mu": init["mu"][None, None]})
+
+
+def _end(lp: float, mu: float) -> SimpleNamespace:
+    return SimpleNamespace(lp=lp, variables={"mu": np.full((1, 1, 2), mu)})
+
+
 def test_a_restart_that_fails_says_the_point_is_unchecked():
-    from stanmix.inference.modes import _confirmed
+    from stanmix.inference.modes import _confirmed_best
 
-    class _Refusing:
-        def optimize(self, *args, **kwargs):
-            raise ValueError("stanli init: no starting value for parameter tau")
+    only = _end(-10.0, 99.0)
+    with pytest.warns(RuntimeWarning, match=r"could not be restarted .* ordered_free"):
+        kept = _confirmed_best(
+            _RefusingAt(), None, {}, [only], [None], None, 1, True, {}
+        )
+    assert kept is only
 
-    best = SimpleNamespace(lp=-10.0, variables={"mu": np.zeros((1, 1, 2))})
-    with pytest.warns(RuntimeWarning, match=r"could not be restarted .* no starting"):
-        kept = _confirmed(_Refusing(), None, {}, best, None, 1, True, {})
-    assert kept is best
+
+def test_a_best_start_that_cannot_be_restarted_gives_way_to_the_next():
+    """A start whose end point breaks the program's constraints (equal
+    ordered means: an optimizer run off to the edge of the parameter space)
+    is no mode, however high its log density came out."""
+    from stanmix.inference.modes import _confirmed_best
+
+    edge, next_best = _end(-10.0, 99.0), _end(-12.0, 0.0)
+    with pytest.warns(RuntimeWarning, match="the next highest start is kept"):
+        kept = _confirmed_best(
+            _RefusingAt(), None, {}, [next_best, edge], [None, None], None, 1, True, {}
+        )
+    assert kept is next_best
+
+
+def test_a_far_init_that_strands_the_optimizer_is_said_to_be_unchecked():
+    rng = np.random.default_rng(0)
+    data = np.r_[rng.normal(-2, 1, 60), rng.normal(3, 0.7, 40)][:, None]
+    init = {"w": [0.5, 0.5], "mu": [[0.0], [1e8]], "sigma": [[1.0], [1.0]]}
+    with pytest.warns(RuntimeWarning, match="edge of the parameter space"):
+        sm.Mixture(2, engine="stanli").fit(data, method="optimize", init=init, seed=1)
 
 
 def test_a_converged_optimizer_is_confirmed_without_a_warning():
@@ -177,7 +212,19 @@ def test_the_restart_gain_that_warns_grows_with_the_log_density(lp, gain, warns)
     best = SimpleNamespace(lp=lp, variables={"mu": np.zeros((1, 1, 2))})
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        kept = _confirmed(_Restart(lp + gain), None, {}, best, None, 1, True, {})
+        kept, error = _confirmed(_Restart(lp + gain), None, {}, best, None, 1, True, {})
+    assert error is None
     said = [w for w in seen if "stopped before it reached a mode" in str(w.message)]
     assert len(said) == int(warns)
     assert kept.lp == (lp + gain if warns else lp)
+
+
+def test_starts_that_differ_under_a_small_iter_point_at_iter():
+    """Starts cut short by iter end at different log densities though they
+    share one mode: the warning names iter beside more starts."""
+    with pytest.warns(RuntimeWarning, match="reached a different mode") as seen:
+        sm.Mixture(5, engine="stanli").fit(X, method="optimize", seed=1, iter=10)
+    (said,) = [str(w.message) for w in seen if "different mode" in str(w.message)]
+    assert said.endswith(
+        "With iter=10 a start may also have stopped before its mode: raise iter."
+    )

@@ -93,32 +93,81 @@ def best_mode(
                 f"every optimizer start failed; first error: {errors[0]}"
             )
         lps = np.array([r.lp for r in results])
-        top = int(np.argmax(lps))
-        best = results[top]
+        best = results[int(np.argmax(lps))]
         if confirm:
-            best = _confirmed(
-                engine,
-                stan_file,
-                data,
-                best,
-                template if started[top] is None else started[top],
-                seeds[-1],
-                jacobian,
-                options,
-            )
+            best = _confirmed_best(
+                engine, stan_file, data, results, started, template, seeds[-1],
+                jacobian, options,
+            )  # fmt: skip
             bar.update()
     worse = lps < lps.max() - 0.01 * max(1.0, abs(lps.max()) * 1e-3)
     if worse.any():
+        given = options.get("iter")
         warnings.warn(
             f"{int(worse.sum())} of {lps.size} optimizer starts reached a "
             f"different mode (log density lower by up to "
             f"{lps.max() - lps.min():.3g}); the best is kept. Mixtures often "
             "have several modes: more starts (n_starts) make finding the "
-            "best one more likely.",
+            "best one more likely."
+            + (
+                f" With iter={given} a start may also have stopped before its "
+                "mode: raise iter."
+                if given is not None
+                else ""
+            ),
             RuntimeWarning,
             stacklevel=check.caller_level(),
         )
     return best, lps
+
+
+def _confirmed_best(
+    engine: Engine,
+    stan_file: Path,
+    data: dict,
+    results: list[EngineResult],
+    started: list[dict | None],
+    template: dict | None,
+    seed: int,
+    jacobian: bool,
+    options: dict,
+) -> EngineResult:
+    """The highest start confirmed by a restart (:func:`_confirmed`). A start
+    whose end point cannot be restarted from lies where the program's
+    constraints fail (equal ordered means, a scale of 0: an optimizer run
+    off to the edge of the parameter space, from a far init, say), so the
+    next highest is tried; when none can be, the highest is kept with a
+    warning that it is unchecked."""
+    order = np.argsort([-r.lp for r in results], kind="stable")
+    first_error = None
+    for i in order:
+        init = template if started[i] is None else started[i]
+        confirmed, error = _confirmed(
+            engine, stan_file, data, results[i], init, seed, jacobian, options
+        )
+        if error is None:
+            if i != order[0]:
+                warnings.warn(
+                    "the optimizer start with the highest log density ended "
+                    "where it could not be restarted from "
+                    f"({first_error}): it ran off to the edge of the parameter "
+                    "space, where there is no mode, so the next highest start "
+                    "is kept",
+                    RuntimeWarning,
+                    stacklevel=check.caller_level(),
+                )
+            return confirmed
+        first_error = first_error or error
+    warnings.warn(
+        "the optimizer could not be restarted where it stopped to check "
+        f"that it reached a mode ({first_error}); the point is kept unchecked: "
+        "it may lie on the edge of the parameter space, where there is no "
+        "mode (from an init far from the data, or a component collapsing "
+        "onto a few rows)",
+        RuntimeWarning,
+        stacklevel=check.caller_level(),
+    )
+    return results[order[0]]
 
 
 def end_point(
@@ -156,25 +205,19 @@ def _confirmed(
     seed: int,
     jacobian: bool,
     options: dict,
-) -> EngineResult:
-    """``best``, or a restart from it that went higher, warning then."""
+) -> tuple[EngineResult, str | None]:
+    """``best``, or a restart from it that went higher, warning then; and
+    the restart's error, if it failed (then ``best`` unchecked)."""
     point = end_point(best, init)
     try:
         again = engine.optimize(
             stan_file, data, seed=seed, jacobian=jacobian, init=point, **options
         )
     except (RuntimeError, ValueError) as err:
-        warnings.warn(
-            "the optimizer could not be restarted where it stopped to check "
-            f"that it reached a mode ({check.one_line(str(err))}); the point is "
-            "kept unchecked",
-            RuntimeWarning,
-            stacklevel=check.caller_level(),
-        )
-        return best
+        return best, check.one_line(str(err))
     gain = again.lp - best.lp
     if gain <= max(CONFIRM_GAIN, CONFIRM_RELATIVE_GAIN * abs(best.lp)):
-        return best
+        return best, None
     given = options.get("iter")
     warnings.warn(
         "the optimizer stopped before it reached a mode: restarted where it "
@@ -185,4 +228,4 @@ def _confirmed(
         RuntimeWarning,
         stacklevel=check.caller_level(),
     )
-    return again
+    return again, None

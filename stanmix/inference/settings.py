@@ -50,7 +50,7 @@ FOREIGN_NAMES = {
     "initvals": "init=",
     "target_accept": "adapt_delta=",
     "n_init": "n_starts=",
-    "max_iter": "iter= with method='optimize'",
+    "max_iter": "iter= with method='optimize' or 'variational'",
 }
 #: Fewest NUTS draws kept per chain: R-hat, bulk ESS and the check for
 #: label switching need four.
