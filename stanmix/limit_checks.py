@@ -439,13 +439,16 @@ def record_at_limits(
     )
 
 
-def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
-    """A hint where values beyond their own limits, at more than one limit
-    (per-row limits), all lie within the last digit they are written with
-    of them: limits rounded to the nearest in place of censored values,
-    some of which came out beyond their limits (and others, as silently,
-    inside). One limit gets :func:`limit_rounded_hint` instead. ``fix``
-    says what to do, with ``{unit}`` for the distance (:func:`_fix_unit`).
+def rounded_beyond_hint(
+    beyond: np.ndarray, limits: np.ndarray, dtype, fix: str, several: bool | None = None
+) -> str:
+    """A hint where values beyond their own limits, in a column of more than
+    one limit (per-row limits; ``several``, by default whether ``limits``
+    differ), all lie within the last digit they are written with of them:
+    limits rounded to the nearest in place of censored values, some of
+    which came out beyond their limits (and others, as silently, inside).
+    One limit gets :func:`limit_rounded_hint` instead. ``fix`` says what to
+    do, with ``{unit}`` for the distance (:func:`_fix_unit`).
 
     Examples
     --------
@@ -460,7 +463,8 @@ def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str)
     """
     step = written_step(beyond, dtype)
     off = np.abs(beyond - limits)
-    if np.unique(limits).size < 2:
+    distinct = np.unique(limits).size > 1
+    if not (distinct if several is None else several):
         return ""
     if np.all(off < _edge(step, beyond, dtype)):
         return (
@@ -470,7 +474,9 @@ def rounded_beyond_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str)
             "measured): " + fix.replace("{unit}", _fix_unit(off.max(), step))
         )
     limit_step = written_step(limits)
-    if np.all((limit_step > step) & (off < _edge(limit_step, limits, np.float64))):
+    if distinct and np.all(
+        (limit_step > step) & (off < _edge(limit_step, limits, np.float64))
+    ):
         return (
             "; each of these lies within the last digit of its limit as the "
             "limit is written, which has fewer digits than the values: if the "
@@ -485,8 +491,8 @@ def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) ->
     """A hint where values below their lower limits (at least two) are each
     the same common substitute for a non-detect: 0, half the limit or the
     limit over the square root of 2, to the digits they are written with
-    (which must be finer than a twentieth of the limit to tell). ``fix``
-    says what to do.
+    (which must be finer than a twentieth of the limit to tell, unless
+    each value is the substitute exactly). ``fix`` says what to do.
 
     Examples
     --------
@@ -500,11 +506,12 @@ def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) ->
     if beyond.size < 2 or not np.all(limits > 0):
         return ""
     step = written_step(beyond, dtype)
-    if np.any(step > 0.05 * limits):
-        return ""
+    # Digits coarser than that match a substitute by chance, unless every
+    # value is the substitute exactly (0.05 for a limit of 0.1).
+    coarse = np.any(step > 0.05 * limits)
     for ratio, what, practice in _SUBSTITUTES:
         off = np.abs(beyond - ratio * limits)
-        if np.all(off <= step * (1 + 1e-9) + 1e-9 * limits):
+        if np.all(off <= (0 if coarse else step * (1 + 1e-9)) + 1e-9 * limits):
             return (
                 f"; each of these is {what} (to the digits it is written with), "
                 f"as non-detects written as {practice} are: if they stand for "

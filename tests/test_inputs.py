@@ -1570,6 +1570,40 @@ def test_non_detects_substituted_by_a_share_of_their_limit_are_named(substitute,
         cell_table(single, lower_limit={"x": 0.7})
 
 
+def test_a_one_digit_half_of_a_one_digit_limit_is_named_a_substitute():
+    """0.05 for a limit of 0.1 is written with a digit too coarse to tell a
+    substitute by nearness, but every value is half its limit exactly: the
+    error names the substitute and its mask, not the advice to give 0.05
+    as the limit."""
+    from stanmix.censoring import cell_table
+
+    X = pd.DataFrame({"x": [0.05] * 6 + _MEASURED})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit={"x": 0.1})
+    assert str(info.value).endswith(
+        "; each of these is half its limit (to the digits it is written with), as "
+        "non-detects written as LOQ/2 are: if they stand for values below their "
+        "limits, mark them in `censored` (with pandas, censored=X[['x']] < 0.1), "
+        "which censors each at its limit"
+    )
+    assert "give it as the data hold it" not in str(info.value)
+
+
+def test_per_row_limits_rounded_beyond_one_of_them_get_the_fix_not_one_limit():
+    """Two per-row limits, 0.577 and 0.613, written rounded (0.58, inside
+    its limit; 0.61, beyond its): the refused 0.61 cells all share a limit,
+    but the column has two, so the fix is the rounded-limits mask, not the
+    advice to give 0.61 as the column's one limit."""
+    from stanmix.censoring import cell_table
+
+    limits = pd.DataFrame({"x": [0.577, 0.613] * 4 + [np.nan] * len(_MEASURED)})
+    X = pd.DataFrame({"x": [0.58, 0.61] * 4 + _MEASURED})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit=limits)
+    assert "X['x'].mask(X['x'] - L['x'] < 0.01, L['x'])" in str(info.value)
+    assert "give it as the data hold it" not in str(info.value)
+
+
 def test_values_below_their_limits_for_other_reasons_are_not_called_substitutes():
     from stanmix.limit_checks import substituted_hint
 

@@ -114,7 +114,13 @@ def _check_limits(
                     f"{spelled}: {bad.size} value(s) of column {col!r} lie {word} "
                     f"{where}; censored values must be recorded at the limit itself"
                     + limit_rounded_hint(values[bad], col, spell)
-                    + rounded_beyond_hint(values[bad], row[bad], np.float64, fix)
+                    + rounded_beyond_hint(
+                        values[bad],
+                        row[bad],
+                        np.float64,
+                        fix,
+                        several=np.unique(row[np.isfinite(row)]).size > 1,
+                    )
                     + (
                         substituted_hint(values[bad], row[bad], np.float64, at_own)
                         if word == "below"
