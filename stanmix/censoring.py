@@ -64,10 +64,8 @@ from stanmix.cells import (
 )
 from stanmix.exceptions import StanmixInputError
 from stanmix.limit_checks import (
-    limit_rounded_hint,
+    beyond_limit_hints,
     record_at_limits,
-    rounded_beyond_hint,
-    substituted_hint,
     warn_unmatched,
 )
 
@@ -1087,43 +1085,25 @@ def cell_table(
                     if coded[arg]
                     else ""
                 )
-                substitute = (
-                    substituted_hint(
-                        beyond,
-                        own,
-                        data_precision[col],
-                        f"mark them in `censored`{marked}, which censors each at "
-                        "its limit",
-                    )
-                    if arg == "lower_limit"
-                    else ""
-                )
-                # values that are a substitute, or rows with limits of
-                # their own, are no sign of one limit given rounded
-                rounded_limit = (
-                    ""
-                    if substitute or not one
-                    else limit_rounded_hint(
-                        beyond,
-                        name,
-                        lambda v, name=name, arg=arg: f"{arg}={{{name!r}: {v}}}",
-                    )
-                )
                 raise StanmixInputError(
                     f"value {side} at {where(bad)} (the first is "
                     f"{float(values[r[0], col]):.12g}, limit "
                     f"{float(limits[r[0], col]):.12g}); a "
                     "censored value cannot lie beyond its own limit: "
                     f"{fix} or mark it in `censored`"
-                    + rounded_limit
-                    + rounded_beyond_hint(
+                    + beyond_limit_hints(
                         beyond,
                         own,
                         data_precision[col],
-                        record_at_limits(name, arg, code=coded[arg]),
+                        column=name,
+                        spell=lambda v, name=name, arg=arg: f"{arg}={{{name!r}: {v}}}",
+                        rounded_fix=record_at_limits(name, arg, code=coded[arg]),
+                        substitute_fix=f"mark them in `censored`{marked}, which "
+                        "censors each at its limit"
+                        if arg == "lower_limit"
+                        else None,
                         several=not one,
                     )
-                    + substitute
                 )
         left = at_lo
         right = at_hi

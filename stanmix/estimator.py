@@ -1400,7 +1400,9 @@ class Mixture:
         if result.method == "variational" and "log_g" in stats:
             self.pareto_k_ = pareto_k(stats["lp"], stats["log_g"])
             self.idata_.posterior.attrs["pareto_k"] = self.pareto_k_
-            finite = int(np.isfinite(np.asarray(stats["lp"], dtype=float)).sum())
+            # the draws k-hat weighs: those with a finite importance ratio
+            ratio = np.asarray(stats["lp"], float) - np.asarray(stats["log_g"], float)
+            finite = int(np.isfinite(ratio).sum())
             if finite < PARETO_K_DRAWS:
                 warnings.warn(
                     f"the ADVI approximation cannot be judged from {finite} draws: "
@@ -1912,8 +1914,8 @@ class Mixture:
             scale) that its density underflows to 0 under each: its
             membership cannot be computed (``score_samples`` gives it -inf).
             Likewise where components share their scales and the row lies
-            beyond about 1e14 of them: which component is nearer is lost in
-            rounding.
+            beyond about 1e14 scales times the separation of their means in
+            scales: which component is nearer is lost in rounding.
 
         Examples
         --------
@@ -2461,8 +2463,9 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
         "floating point: the density underflows to 0 under each (a value "
         "beyond about 1e150 of a component's scale), or, where components "
         "share their scales, which one is nearer is lost in rounding (beyond "
-        "about 1e14 of them); check the value (a code standing for a missing "
-        "value? give NaN instead)"
+        "about 1e14 scales times the separation of their means in scales); "
+        "check the value (a code standing for a missing value? give NaN "
+        "instead)"
     )
 
 

@@ -414,32 +414,32 @@ def _sum_over_components(x: np.ndarray) -> np.ndarray:
     return total
 
 
-#: Log terms below minus this are so large that their rounding (relative
-#: ROUNDING) may exceed 1e-6: a row there has its components told apart only
-#: where the terms differ by more than that rounding.
-FAR_LOG_TERM = 1e-6 / (64 * np.finfo(float).eps)
-
 #: A bound on a log term's relative rounding error: squared differences of
 #: values and means, scaled and summed over dozens of columns.
 ROUNDING = 64 * np.finfo(float).eps
 
+#: Log terms below minus this are so large that their rounding (relative
+#: ROUNDING) may exceed 0.01 in log-odds: only there can it hide which
+#: component a row is nearer (a row about 1e6 scales out).
+FAR_LOG_TERM = 0.01 / ROUNDING
 
-def _unresolved(lp: np.ndarray, top: np.ndarray) -> np.ndarray | None:
-    """(rows, S) True where a row lies so far from every component that the
-    rounding of its log terms exceeds the gap between the two largest: which
-    component is nearer is lost in floating point (components that share
-    their scales, with a value beyond about 1e15 of them, where ``y - mu``
-    rounds to ``y`` for every mean). None where no row is that far."""
+
+def _unresolved(lp: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, ...] | None:
+    """The (row, draw) positions where a row lies so far from every
+    component that the rounding of its log terms, above 0.01, exceeds the
+    gap between the two largest: which component is nearer is lost in
+    floating point (components that share their scales, a row further out
+    than about 1e14 scales times the separation of their means in scales,
+    where ``y - mu`` rounds alike for every mean). None where no row is
+    that far."""
     far = (top < -FAR_LOG_TERM) & np.isfinite(top)
     if lp.shape[1] < 2 or not far.any():
         return None
     rows, draws = np.nonzero(far)
     terms = lp[rows, :, draws]
     second = np.partition(terms, -2, axis=1)[:, -2]
-    gap = top[rows, draws] - second
-    out = np.zeros(top.shape, dtype=bool)
-    out[rows, draws] = gap <= ROUNDING * np.abs(top[rows, draws])
-    return out
+    lost = top[rows, draws] - second <= ROUNDING * np.abs(top[rows, draws])
+    return rows[lost], draws[lost]
 
 
 def _exp_shifted(
@@ -474,7 +474,8 @@ def _probabilities(lp: np.ndarray, dtype) -> np.ndarray:
     with np.errstate(invalid="ignore"):  # a row impossible under all: NaN
         prob /= total[:, None, :]
     if lost is not None:
-        prob[np.broadcast_to(lost[:, None, :], prob.shape)] = np.nan
+        rows, draws = lost
+        prob[rows, :, draws] = np.nan
     return prob
 
 

@@ -487,6 +487,50 @@ def rounded_beyond_hint(
     return ""
 
 
+def beyond_limit_hints(
+    beyond: np.ndarray,
+    limits: np.ndarray,
+    dtype,
+    *,
+    column: str,
+    spell: Callable[[str], str],
+    rounded_fix: str,
+    substitute_fix: str | None,
+    several: bool,
+) -> str:
+    """The hints for values refused beyond their own limits (``limits``, in
+    a column of ``several`` limits or one), the most specific first: a
+    common substitute for non-detects (lower limits, ``substitute_fix``
+    given; :func:`substituted_hint`), else one limit given rounded (a column
+    of one limit; :func:`limit_rounded_hint`); and per-row limits written
+    rounded (:func:`rounded_beyond_hint`).
+
+    Examples
+    --------
+    >>> print(beyond_limit_hints(
+    ...     np.array([0.05, 0.05]), np.array([0.1, 0.1]), np.float64,
+    ...     column="x", spell=str, rounded_fix="", substitute_fix="mark them",
+    ...     several=False,
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; each of these is half its limit (to the digits it is written with), as
+    non-detects written as LOQ/2 are: if they stand for values below their
+    limits, mark them
+    """
+    substitute = (
+        substituted_hint(beyond, limits, dtype, substitute_fix)
+        if substitute_fix is not None
+        else ""
+    )
+    one_limit = (
+        "" if substitute or several else limit_rounded_hint(beyond, column, spell)
+    )
+    return (
+        one_limit
+        + rounded_beyond_hint(beyond, limits, dtype, rounded_fix, several=several)
+        + substitute
+    )
+
+
 def substituted_hint(beyond: np.ndarray, limits: np.ndarray, dtype, fix: str) -> str:
     """A hint where values below their lower limits (at least two) are each
     the same common substitute for a non-detect: 0, half the limit or the

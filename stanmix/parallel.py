@@ -175,11 +175,13 @@ def named_seed(base: int, name: Hashable) -> int:
 
 
 def _name_text(name: Hashable) -> str:
+    """A name's text for its seed: text quoted (so no text reads as a
+    tuple of others), anything else with its type."""
     if isinstance(name, tuple):
         return "(" + ", ".join(map(_name_text, name)) + ")"
     if isinstance(name, np.generic):
         name = name.item()
-    return f"{'' if isinstance(name, str) else type(name).__name__}:{name}"
+    return repr(name) if isinstance(name, str) else f"{type(name).__name__}:{name}"
 
 
 def _check_seed(seed, what: str) -> int:
@@ -252,8 +254,9 @@ def run_tasks(
         processes pay off mainly for many small or optimize fits, and a
         call nested in other parallel work should not start processes
         unasked. ``-1`` means all cores, ``-2`` all but one, as in joblib.
-        Never more processes than tasks. Must be ``None`` with Dask: the
-        cluster's workers set the parallelism there.
+        Never more processes than tasks. Must be given with
+        ``backend="joblib"`` (which names worker processes), and ``None``
+        with Dask: the cluster's workers set the parallelism there.
     backend : {"auto", "serial", "joblib", "dask"}
         ``"serial"``: in this process. ``"joblib"``: ``n_jobs`` worker
         processes on this machine (joblib's loky backend, whatever joblib
@@ -382,7 +385,7 @@ def run_tasks(
             results[i] = failures[i]
         return results
     error = FitFailedError(message, {keys[i]: failures[i] for i in failed}, results)
-    if raised is not None:
+    if raised is not None and hasattr(error, "add_note"):  # notes: Python 3.11
         # the failures, with their results, outrank a warning made an error
         error.add_note(
             f"A warning was also raised as an error: {type(raised).__name__}: {raised}"
@@ -799,6 +802,13 @@ def fit_many(
         )
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         base, seeds = _check_seed(seeds, "seeds"), None
+    elif (seeds is not None and not hasattr(seeds, "__len__")) or isinstance(
+        seeds, (str, bytes)
+    ):
+        raise StanmixInputError(
+            f"seeds must be one int (the base seed each data set's is derived "
+            f"from) or one seed per data set, got {seeds!r}"
+        )
     if seeds is None:
         if base is None:
             base = check.fresh_seed()
@@ -872,18 +882,20 @@ def _derived_seeds(base: int, names: list | None, n: int) -> list[int]:
     dropping or reordering others leaves it), by position otherwise."""
     if names is None:
         return spawn_seeds(base, n)
-    seeds = [named_seed(base, name) for name in names]
-    if len(set(seeds)) < len(seeds):
+    texts = [_name_text(name) for name in names]
+    if len(set(texts)) < len(texts):
         alike = [
             name
-            for name, seed in zip(names, seeds, strict=True)
-            if seeds.count(seed) > 1
+            for name, text in zip(names, texts, strict=True)
+            if texts.count(text) > 1
         ]
         raise StanmixInputError(
             f"the data sets {_listing(alike)} have names that read the same, so "
             "they would get one seed; rename them, or give seeds= one per data set"
         )
-    return seeds
+    # two names share a seed by a chance of 2^-31 a pair: harmless, as
+    # seeds=[1, 1] is
+    return [named_seed(base, name) for name in names]
 
 
 def _check_fit_options(estimator, shared: dict, per_fit: list[dict], names) -> None:
@@ -950,6 +962,7 @@ def _datasets(datasets) -> tuple[list | None, list]:
         if (
             isinstance(X, tuple)
             and len(X) == 2
+            and np.ndim(X[0]) == 0  # a group's name, not data
             and isinstance(X[1], (pd.DataFrame, pd.Series))
         ):
             raise StanmixInputError(

@@ -970,6 +970,22 @@ def test_a_far_row_under_shared_scales_is_placed_exactly_or_refused(far):
             model.predict(new)
 
 
+def test_a_tie_far_out_stays_a_tie_until_rounding_could_decide_it():
+    """Equal log terms are a true tie where their rounding is small (a row
+    2e4 scales from two identical components: 1/2 each), and unresolved
+    only where the rounding could have made or broken the tie."""
+    from stanmix.likelihood import _probabilities
+
+    for lp, expected in (
+        (-2e8, [0.5, 0.5]),  # rounding about 3e-6 in log-odds
+        (-1e20, [np.nan, np.nan]),  # rounding about 1e6
+    ):
+        terms = np.full((1, 2, 1), lp)
+        np.testing.assert_array_equal(
+            _probabilities(terms, np.float64)[0, :, 0], expected
+        )
+
+
 def test_a_row_beyond_the_reach_of_every_component_is_named_not_given_nan():
     """A cell 1e160 scales out makes the density 0 in floating point under
     every component: its membership is refused naming the row (predict used

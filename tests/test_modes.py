@@ -66,10 +66,10 @@ def test_a_restart_that_fails_says_the_point_is_unchecked():
 
     only = _end(-10.0, 99.0)
     with pytest.warns(RuntimeWarning, match=r"could not be restarted .* ordered_free"):
-        kept = _confirmed_best(
+        kept, stranded = _confirmed_best(
             _RefusingAt(), None, {}, [only], [None], None, 1, True, {}
         )
-    assert kept is only
+    assert kept is only and stranded == []
 
 
 def test_a_best_start_that_cannot_be_restarted_gives_way_to_the_next():
@@ -79,18 +79,66 @@ def test_a_best_start_that_cannot_be_restarted_gives_way_to_the_next():
     from stanmix.inference.modes import _confirmed_best
 
     edge, next_best = _end(-10.0, 99.0), _end(-12.0, 0.0)
-    with pytest.warns(RuntimeWarning, match="the next highest start is kept"):
-        kept = _confirmed_best(
+    with pytest.warns(RuntimeWarning, match="highest start that could be restarted"):
+        kept, stranded = _confirmed_best(
             _RefusingAt(), None, {}, [next_best, edge], [None, None], None, 1, True, {}
         )
-    assert kept is next_best
+    assert kept is next_best and stranded == [1]
+
+
+class _LineSearchFails:
+    """An engine whose restart fails for a reason other than its start."""
+
+    def optimize(self, *args, **kwargs):
+        raise RuntimeError("optimize failed: Line search failed to achieve a decrease")
+
+
+def test_a_restart_failing_otherwise_keeps_the_best_start_unchecked():
+    """Only an engine's refusal of the end point as a start says the point
+    is off the parameter space; a line search that fails at a mode does not,
+    and the highest start is kept, unchecked."""
+    from stanmix.inference.modes import _confirmed_best
+
+    best, other = _end(-10.0, 1.0), _end(-20.0, 0.0)
+    with pytest.warns(RuntimeWarning, match="kept unchecked") as seen:
+        kept, stranded = _confirmed_best(
+            _LineSearchFails(), None, {}, [other, best], [None, None], None, 1, True, {}
+        )
+    assert kept is best and stranded == []
+    assert not [w for w in seen if "could be restarted is kept" in str(w.message)]
+
+
+class _OneStrands:
+    """Three starts: the first ends off the parameter space (a mean of 99,
+    refused as a start) at the highest log density, the others agree."""
+
+    def optimize(self, stan_file, data, *, init, **kwargs):
+        first = float(init["mu"][0])
+        if first == 99.0:
+            raise ValueError("stanli init: ordered_free: not a valid ordered vector")
+        mu, lp = (99.0, -10.0) if first == 1.0 else (first, -12.0)
+        return SimpleNamespace(lp=lp, variables={"mu": np.full((1, 1, 2), mu)})
+
+
+def test_a_stranded_start_is_left_out_of_the_modes_compared():
+    from stanmix.inference.modes import best_mode
+
+    inits = [{"mu": np.full(2, v)} for v in (1.0, 2.0, 2.0)]
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        best, lps = best_mode(_OneStrands(), None, {}, inits, seed=1, confirm=True)
+    said = [str(w.message) for w in seen]
+    assert float(best.variables["mu"][0, 0, 0]) == 2.0
+    np.testing.assert_array_equal(lps, [-12.0, -12.0])
+    assert len([m for m in said if "1 optimizer start(s) with a higher" in m]) == 1
+    assert not [m for m in said if "different mode" in m]
 
 
 def test_a_far_init_that_strands_the_optimizer_is_said_to_be_unchecked():
     rng = np.random.default_rng(0)
     data = np.r_[rng.normal(-2, 1, 60), rng.normal(3, 0.7, 40)][:, None]
     init = {"w": [0.5, 0.5], "mu": [[0.0], [1e8]], "sigma": [[1.0], [1.0]]}
-    with pytest.warns(RuntimeWarning, match="edge of the parameter space"):
+    with pytest.warns(RuntimeWarning, match=r"kept unchecked: it may lie on the edge"):
         sm.Mixture(2, engine="stanli").fit(data, method="optimize", init=init, seed=1)
 
 

@@ -33,6 +33,9 @@ pytestmark = pytest.mark.filterwarnings(
 
 K = 3
 MAP = {"method": "optimize"}
+NOTES = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="exception notes are Python 3.11's"
+)
 NUTS = {
     "method": "sample",
     "chains": 2,
@@ -202,6 +205,7 @@ def test_a_base_seed_beside_per_data_set_options_goes_in_seeds():
     assert [f.seed_ for f in listed] == spawn_seeds(5, 2)
 
 
+@NOTES
 def test_a_failure_report_crosses_processes_whole():
     err = FitFailedError("1 of 2 data sets failed", {"b": ValueError("x")}, [1, None])
     err.add_note("a note")
@@ -217,6 +221,7 @@ def test_a_failure_report_crosses_processes_whole():
         assert report.results == [None]
 
 
+@NOTES
 def test_a_warning_made_an_error_does_not_hide_the_failures():
     def warn_then(value):
         warnings.warn("careful", RuntimeWarning, stacklevel=2)
@@ -490,6 +495,8 @@ def bad(match: str, datasets=DATA, model=None, **options):
             fit_kwargs={0: MAP, 1: MAP, 2: MAP},
         ),
         bad("both seeds and fit_kwargs", seeds=1, fit_kwargs={"seed": 1}),
+        bad(r"seeds must be one int \(the base seed", seeds=True),
+        bad(r"seeds must be one int \(the base seed", seeds=2.5),
         bad(
             r"fit_kwargs\[0\] has 'seed'.*one base seed as seeds=<int>",
             fit_kwargs=[{"seed": 1}, {}, {}],

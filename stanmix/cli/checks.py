@@ -29,12 +29,7 @@ def _check_limits(
     import numpy as np
 
     from stanmix.censoring import at_limit
-    from stanmix.limit_checks import (
-        limit_rounded_hint,
-        piled_end,
-        rounded_beyond_hint,
-        substituted_hint,
-    )
+    from stanmix.limit_checks import beyond_limit_hints, piled_end
 
     df = table.frame
     n = len(df)
@@ -113,18 +108,15 @@ def _check_limits(
                 raise StanmixInputError(
                     f"{spelled}: {bad.size} value(s) of column {col!r} lie {word} "
                     f"{where}; censored values must be recorded at the limit itself"
-                    + limit_rounded_hint(values[bad], col, spell)
-                    + rounded_beyond_hint(
+                    + beyond_limit_hints(
                         values[bad],
                         row[bad],
                         np.float64,
-                        fix,
+                        column=col,
+                        spell=spell,
+                        rounded_fix=fix,
+                        substitute_fix=at_own if word == "below" else None,
                         several=np.unique(row[np.isfinite(row)]).size > 1,
-                    )
-                    + (
-                        substituted_hint(values[bad], row[bad], np.float64, at_own)
-                        if word == "below"
-                        else ""
                     )
                 )
             seen = values[~np.isnan(values)]

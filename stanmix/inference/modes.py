@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,8 +55,12 @@ def best_mode(
     say), which is a warning, and the higher of the two points is kept.
     A start of None (Stan's random inits) restarts from ``template``
     (program values naming every parameter, empty ones too) filled in
-    from where it stopped. A restart that fails is a warning too: whether
-    the point is a mode is then unchecked.
+    from where it stopped. A start whose end point the engine refuses as a
+    start (the program's constraints fail there: it ran off to the edge of
+    the parameter space) is passed over for the next highest, with a
+    warning, and its log density left out of those returned; a restart
+    that fails otherwise, or from every start, is a warning that the
+    highest point is unchecked.
 
     ``show_progress`` shows a bar that advances as each start (and the
     restart) ends: on a large table each can take minutes.
@@ -95,10 +100,13 @@ def best_mode(
         lps = np.array([r.lp for r in results])
         best = results[int(np.argmax(lps))]
         if confirm:
-            best = _confirmed_best(
+            best, stranded = _confirmed_best(
                 engine, stan_file, data, results, started, template, seeds[-1],
                 jacobian, options,
             )  # fmt: skip
+            # a start stranded off the parameter space is no mode: its log
+            # density neither ranks the others nor is reported
+            lps = np.delete(lps, stranded)
             bar.update()
     worse = lps < lps.max() - 0.01 * max(1.0, abs(lps.max()) * 1e-3)
     if worse.any():
@@ -121,6 +129,12 @@ def best_mode(
     return best, lps
 
 
+#: What an engine's error says when the end point it was restarted from
+#: breaks the program's constraints (stanli: "stanli init: ... (starting
+#: value for ...)"; CmdStan: "Rejecting initial value").
+_STRANDED = re.compile(r"init|starting value", re.IGNORECASE)
+
+
 def _confirmed_best(
     engine: Engine,
     stan_file: Path,
@@ -131,43 +145,54 @@ def _confirmed_best(
     seed: int,
     jacobian: bool,
     options: dict,
-) -> EngineResult:
-    """The highest start confirmed by a restart (:func:`_confirmed`). A start
-    whose end point cannot be restarted from lies where the program's
-    constraints fail (equal ordered means, a scale of 0: an optimizer run
-    off to the edge of the parameter space, from a far init, say), so the
-    next highest is tried; when none can be, the highest is kept with a
-    warning that it is unchecked."""
-    order = np.argsort([-r.lp for r in results], kind="stable")
+) -> tuple[EngineResult, list[int]]:
+    """The highest start confirmed by a restart (:func:`_confirmed`), and
+    the positions of the starts passed over. A start whose end point the
+    engine refuses as a start lies where the program's constraints fail
+    (equal ordered means, a scale of 0: an optimizer run off to the edge of
+    the parameter space, from a far init, say), so the next highest is
+    tried. A restart that fails otherwise (a line search, say), or when
+    every start is so stranded, keeps the highest with a warning that it
+    is unchecked."""
+    order = [int(i) for i in np.argsort([-r.lp for r in results], kind="stable")]
+    stranded: list[int] = []
     first_error = None
     for i in order:
         init = template if started[i] is None else started[i]
         confirmed, error = _confirmed(
             engine, stan_file, data, results[i], init, seed, jacobian, options
         )
-        if error is None:
-            if i != order[0]:
-                warnings.warn(
-                    "the optimizer start with the highest log density ended "
-                    "where it could not be restarted from "
-                    f"({first_error}): it ran off to the edge of the parameter "
-                    "space, where there is no mode, so the next highest start "
-                    "is kept",
-                    RuntimeWarning,
-                    stacklevel=check.caller_level(),
-                )
-            return confirmed
-        first_error = first_error or error
+        if error is not None and _STRANDED.search(error):
+            stranded.append(i)
+            first_error = first_error or error
+            continue
+        if stranded:
+            warnings.warn(
+                f"{len(stranded)} optimizer start(s) with a higher log density "
+                "ended where the optimizer could not be restarted from "
+                f"({first_error}): off at the edge of the parameter space, "
+                "where there is no mode, so the highest start that could be "
+                "restarted is kept",
+                RuntimeWarning,
+                stacklevel=check.caller_level(),
+            )
+        if error is not None:  # a failure of another kind: kept unchecked
+            _warn_unchecked(error)
+        return confirmed, stranded
+    _warn_unchecked(first_error)  # every start stranded: the highest, unchecked
+    return results[order[0]], []
+
+
+def _warn_unchecked(error: str) -> None:
     warnings.warn(
         "the optimizer could not be restarted where it stopped to check "
-        f"that it reached a mode ({first_error}); the point is kept unchecked: "
+        f"that it reached a mode ({error}); the point is kept unchecked: "
         "it may lie on the edge of the parameter space, where there is no "
         "mode (from an init far from the data, or a component collapsing "
         "onto a few rows)",
         RuntimeWarning,
         stacklevel=check.caller_level(),
     )
-    return results[order[0]]
 
 
 def end_point(
