@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable, Standardization
+from stanmix.cells import LEFT, MISSING, OBSERVED, RIGHT, CellTable, Standardization
 from stanmix.censoring import at_limit, listing
 from stanmix.families import Family
 from stanmix.families.base import COMPONENT, Priors
@@ -220,6 +220,28 @@ def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
     )
 
 
+def _piles(cells: CellTable) -> list[tuple[int, str, float, int, int, str]]:
+    """Columns (other than :func:`tied_columns`) where one observed value
+    holds at least a tenth of the observed rows (and five): (column,
+    name, value, its count, observed rows, where it lies: "lowest",
+    "highest" or "inside")."""
+    tied = {j for j, *_ in tied_columns(cells)}
+    found = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        if j in tied or seen.size == 0:
+            continue
+        values, counts = np.unique(seen, return_counts=True)
+        top = int(np.argmax(counts))
+        if counts[top] < max(5, 0.1 * seen.size):
+            continue
+        where = (
+            "lowest" if top == 0 else "highest" if top == values.size - 1 else "inside"
+        )
+        found.append((j, name, float(values[top]), int(counts[top]), seen.size, where))
+    return found
+
+
 def piled_values_hint(cells: CellTable) -> str:
     """A sentence naming the columns (other than :func:`tied_columns`) where
     one observed value holds at least a tenth of the observed rows (and five
@@ -237,31 +259,21 @@ def piled_values_hint(cells: CellTable) -> str:
     >>> "pass lower_limit={'y': 0.5} to censor them" in hint
     True
     """
-    tied = {j for j, *_ in tied_columns(cells)}
     found = []
-    for j, name in enumerate(cells.columns):
-        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
-        if j in tied or seen.size == 0:
-            continue
-        values, counts = np.unique(seen, return_counts=True)
-        top = int(np.argmax(counts))
-        if counts[top] < max(5, 0.1 * seen.size):
-            continue
-        value = float(values[top])
+    for _, name, value, count, n, end in _piles(cells):
         shown = f"{value:g}"
         where = (
             f", its lowest: if {shown} stands for values below a detection limit, "
             f"pass lower_limit={{{name!r}: {shown}}} to censor them"
-            if top == 0
+            if end == "lowest"
             else f", its highest: if {shown} stands for values above a limit, "
             f"pass upper_limit={{{name!r}: {shown}}} to censor them"
-            if top == values.size - 1
+            if end == "highest"
             else f": if {shown} is a code rather than a measurement, set those "
             "cells to NaN (missing)"
         )
         found.append(
-            f"Column {name!r} has {counts[top]} of its {seen.size} observed values "
-            f"at {shown}{where}"
+            f"Column {name!r} has {count} of its {n} observed values at {shown}{where}"
         )
     if not found:
         return ""
@@ -271,6 +283,48 @@ def piled_values_hint(cells: CellTable) -> str:
         + " (rows piled on one value let a component's scale shrink toward zero, "
         "where the density of continuous components has no useful maximum)"
     )
+
+
+def unstated_limit_piles(cells: CellTable) -> list[str]:
+    """Warnings for columns given no limit and holding no censored cell,
+    where a tenth of the observed values (and five) sit on the column's
+    lowest (highest) value: what a detection limit recorded in place of
+    non-detects looks like, fitted as measured values unless censored.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from stanmix.censoring import cell_table
+    >>> cells, _ = cell_table(pd.DataFrame({"Cd": [1.0] * 6 + list(range(2, 16))}))
+    >>> print(unstated_limit_piles(cells)[0])  # doctest: +NORMALIZE_WHITESPACE
+    column 'Cd' has 6 of its 20 values at 1, its lowest, and no lower limit:
+    if 1 stands for values below a detection limit (non-detects recorded at
+    it), pass lower_limit={'Cd': 1} to censor them; as given, they are fitted
+    as measured values, on which a component's scale can shrink toward zero
+    """
+    said = []
+    for j, name, value, count, n, end in _piles(cells):
+        if end == "inside":
+            continue
+        side = "lower" if end == "lowest" else "upper"
+        limits = getattr(cells, f"{side}_limit")
+        censored = (cells.kind[:, j] != OBSERVED) & (cells.kind[:, j] != MISSING)
+        if censored.any() or (limits is not None and np.isfinite(limits[:, j]).any()):
+            continue  # the column's censoring is given: the limit checks judge it
+        shown = f"{value:g}"
+        what = (
+            "values below a detection limit (non-detects recorded at it)"
+            if side == "lower"
+            else "values above a limit of measurement (recorded at it)"
+        )
+        said.append(
+            f"column {name!r} has {count} of its {n} values at {shown}, its {end}, "
+            f"and no {side} limit: if {shown} stands for {what}, pass "
+            f"{side}_limit={{{name!r}: {shown}}} to censor them; as given, they are "
+            "fitted as measured values, on which a component's scale can shrink "
+            "toward zero"
+        )
+    return said
 
 
 def singular_draws(params: dict, method: str) -> str:

@@ -48,6 +48,7 @@ from stanmix.advice import (
     priors_off_scale,
     singular_draws,
     tied_columns_hint,
+    unstated_limit_piles,
     unstated_limits,
 )
 from stanmix.cells import (
@@ -385,8 +386,11 @@ class Mixture:
         return cell_table(X, **censoring)
 
     def _check_fit_data(self, cells: CellTable) -> None:
-        """Refuse data that would give a silently wrong fit (before Stan)."""
+        """Refuse data that would give a silently wrong fit (before Stan),
+        and warn of values piled at a column's end with no limit given."""
         check_fit_data(cells)
+        for said in unstated_limit_piles(cells):
+            warnings.warn(said, UserWarning, stacklevel=check.caller_level())
 
     def _posterior_out(self, variables, dims, coords):
         return variables, dims, coords

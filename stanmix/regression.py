@@ -20,6 +20,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
+from stanmix.advice import unstated_limit_piles
 from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import (
@@ -812,6 +813,8 @@ class RegressionMixture(Mixture):
             ("weights' covariates", design.weights_from),
         ):
             _check_independent(values, design.covariates, names, role, partial)
+        for said in unstated_limit_piles(cells):  # the response's
+            warnings.warn(said, UserWarning, stacklevel=check.caller_level())
 
     # -- fitting ------------------------------------------------------------------
     def fit(self, X, y=None, *, response: str | int | None = None, **kwargs):

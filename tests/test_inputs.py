@@ -2230,3 +2230,42 @@ def test_censoring_given_per_column_in_the_wrong_form_says_the_right_one():
         sm.censoring.cell_table(
             frame, censored={"a": [True, False, False]}, lower_limit={"a": 0.3}
         )
+
+
+def test_values_piled_at_a_columns_end_without_a_limit_are_warned_of():
+    """Non-detects recorded at the limit with no limit given are fitted as
+    measured values (a component's scale shrinks onto them): a tenth of a
+    column's values on its lowest one says so before any Stan call, naming
+    the limit to pass; given the limit (or with a spread-out end, or values
+    piled inside the range), nothing is said."""
+    rng = np.random.default_rng(1)
+    cd = np.maximum(rng.normal(2.0, 1.0, 240), 1.0)  # 16% at 1.0
+    X = pd.DataFrame({"Pb": rng.normal(0, 1, 240), "Cd": cd})
+    n_at = int((cd == 1.0).sum())
+    engine = RecordingEngine(stop=("optimize",))
+    with pytest.warns(UserWarning) as seen:
+        with pytest.raises(Stop):
+            sm.Mixture(2, engine=engine).fit(X, method="optimize", seed=1)
+    said = [str(w.message) for w in seen if "and no lower limit" in str(w.message)]
+    assert said == [
+        f"column 'Cd' has {n_at} of its 240 values at 1, its lowest, and no "
+        "lower limit: if 1 stands for values below a detection limit (non-detects "
+        "recorded at it), pass lower_limit={'Cd': 1} to censor them; as given, "
+        "they are fitted as measured values, on which a component's scale can "
+        "shrink toward zero"
+    ]
+    quiet = [
+        dict(lower_limit={"Cd": 1.0}),  # the limit given
+        dict(lower_limit={"Pb": -5.0, "Cd": 1.0}),
+    ]
+    for given in quiet:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(Stop):
+                sm.Mixture(2, engine=engine).fit(X, method="optimize", seed=1, **given)
+        assert not [w for w in seen if "and no lower limit" in str(w.message)]
+    # a regression's response, the same
+    lines = sm.RegressionMixture(2, engine=engine)
+    with pytest.warns(UserWarning, match="column 'Cd' has .* and no lower limit"):
+        with pytest.raises(Stop):
+            lines.fit(X, response="Cd", method="optimize", seed=1)
