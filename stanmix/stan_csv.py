@@ -365,9 +365,14 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             kept = math.ceil((_count(chain.config, "num_samples") or 1000) / thin)
             values = values[-kept:]
         chains.append(values)
-    lengths = {path.name: c.shape[0] for path, c in zip(paths, chains, strict=True)}
-    if len(set(lengths.values())) != 1:
-        listed = ", ".join(f"{name} {n}" for name, n in lengths.items())
+    lengths = [c.shape[0] for c in chains]
+    if len(set(lengths)) != 1:
+        names = [path.name for path in paths]
+        if len(set(names)) < len(names):  # one name in several folders
+            names = [str(path) for path in paths]
+        listed = ", ".join(
+            f"{name} {n}" for name, n in zip(names, lengths, strict=True)
+        )
         raise StanmixInputError(
             f"the chains hold different numbers of draws ({listed}); give the "
             "files of one finished run"

@@ -296,6 +296,17 @@ def test_bad_csv_input_is_refused(example_run, tmp_path):
         sm.StanmixInputError, match=r"different numbers of draws \(unset_\S+ 300, "
     ):
         sm.from_cmdstan_csv(unset, data)
+    # ... also when the files share a name in different folders (a chain per
+    # folder): each is then named by its path
+    same = []
+    for i, path in enumerate(unset):
+        (tmp_path / f"run{i}").mkdir()
+        same.append(tmp_path / f"run{i}" / "out.csv")
+        same[-1].write_text(path.read_text())
+    with pytest.raises(
+        sm.StanmixInputError, match=r"different numbers of draws \(\S+run0/out\.csv 300"
+    ):
+        sm.from_cmdstan_csv(same, data)
     with pytest.raises(sm.StanmixInputError, match="not valid JSON"):
         bad = tmp_path / "bad.json"
         bad.write_text("{")
