@@ -30,7 +30,7 @@ _EXAMPLE = re.compile(
 
 def _examples() -> list[tuple[str, str]]:
     found = [(m["code"], m["out"]) for m in _EXAMPLE.finditer(README.read_text())]
-    assert len(found) >= 2, "the README's worked examples were not found"
+    assert len(found) == 3, "the README's worked examples were not found"
     return found
 
 
@@ -39,7 +39,7 @@ def _lines(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("index", range(2))
+@pytest.mark.parametrize("index", range(3))
 def test_worked_example_prints_what_the_readme_shows(index):
     code, expected = _examples()[index]
     out = io.StringIO()
