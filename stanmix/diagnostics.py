@@ -72,6 +72,9 @@ ESS_LIMIT = 400
 DIVERGENCE_LIMIT = 0.001
 #: Smallest E-BFMI of a chain whose energy is explored well.
 BFMI_LIMIT = 0.3
+#: Largest R-hat of chains that are most likely a little short of the bar
+#: of RHAT_LIMIT rather than in different modes.
+NEAR_RHAT = 1.05
 
 _MAD_TO_SD = 1.4826
 
@@ -749,7 +752,23 @@ class Convergence:
             if self.one_chain
             else not (self.computable and self.rhat_ok and self.ess_ok)
         )
-        if draws_short and not self.all_stuck:
+        mild = (
+            self.computable
+            and np.isfinite(self.max_rhat)
+            and self.max_rhat <= NEAR_RHAT
+            and not self.divergences
+        )
+        if draws_short and not self.all_stuck and mild:
+            # R-hat this near 1 without divergences: short chains, most likely
+            parts.append(
+                f"With R-hat within {NEAR_RHAT:g} and no divergent transitions, "
+                "the chains are most likely just too short for the bars: run "
+                f"more draws ({named['draws']}, {named['warmup']}) first; if that "
+                "does not help, the posterior may be weakly identified "
+                "(components that overlap or are barely used): narrow the priors "
+                f"({named['priors']}) or fit fewer components."
+            )
+        elif draws_short and not self.all_stuck:
             parts.append(
                 "The posterior may be weakly identified (components that "
                 "overlap or are barely used) or the chains too short: run more "

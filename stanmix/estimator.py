@@ -128,10 +128,11 @@ class Mixture:
     ----------
     n_components : int
         Number of components K.
-    family : {"normal", "student_t"}
+    family : {"normal", "student_t", "normal_per_dimension"}
         The component distribution. ``"student_t"`` has one degrees-of-
         freedom parameter ``nu`` per component (heavy tails absorb
-        outliers). ``"normal_per_dimension"`` is the common but wrong model
+        outliers). ``"normal_per_dimension"`` (also
+        ``DiagonalMixture(K, joint=False)``) is the common but wrong model
         in which every column is its own univariate mixture, kept to show
         why joint components matter.
     covariance : {"diag", "spherical", "full", "tied"}

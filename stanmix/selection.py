@@ -29,6 +29,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.advice import collapsed_components, tied_columns_hint
 from stanmix.cells import MISSING, CellTable
+from stanmix.diagnostics import NEAR_RHAT
 from stanmix.estimator import (
     CENSORING_ARGS,
     Mixture,
@@ -80,9 +81,8 @@ SMALL_DIFFERENCE = 4.0
 CLEAR_DIFFERENCE_SE = 2.0
 #: A K that did not converge but predicts clearly better than the converged
 #: choice is let back into the rule (provisionally) when its largest R-hat is
-#: at most this: chains a little short of the bar of 1.01, not chains in
-#: different modes, whose elpd is no evidence.
-NEAR_RHAT = 1.05
+#: at most NEAR_RHAT: chains a little short of the bar of 1.01, not chains
+#: in different modes, whose elpd is no evidence.
 #: Dirichlet concentration of a sparse overfitted mixture (Malsiner-Walli,
 #: Fruhwirth-Schnatter and Grun, 2016, recommend 0.01 for several dozen
 #: observations per component; smaller empties surplus components faster).

@@ -353,3 +353,18 @@ def test_an_r_hat_just_above_the_bar_is_shown_above_it():
     assert "largest R-hat 1.083 (mu[0]; above 1.01)" in clear.figures()
     fine = convergence(xr.Dataset({"mu": ("component", [1.0046, 1.002])}), ess)
     assert "largest R-hat 1.005 (mu[0])" in fine.figures()
+
+
+def test_chains_a_little_short_of_the_bars_are_told_to_run_longer_first():
+    """R-hat just above 1.01 with no divergences: the advice leads with more
+    draws, not with narrower priors or init='map' (already the default);
+    chains far apart keep the wider advice."""
+    ess = xr.Dataset({"mu": ("component", [900.0, 300.0])})
+    mild = convergence(xr.Dataset({"mu": ("component", [1.012, 1.004])}), ess)
+    assert mild.advice().startswith(
+        "With R-hat within 1.05 and no divergent transitions, the chains are most "
+        "likely just too short for the bars: run more draws (draws=, warmup=) first"
+    )
+    assert "init=" not in mild.advice()
+    apart = convergence(xr.Dataset({"mu": ("component", [1.3, 1.004])}), ess)
+    assert apart.advice().startswith("The posterior may be weakly identified")

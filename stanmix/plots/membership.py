@@ -64,7 +64,7 @@ def plot_membership(
 
     Parameters
     ----------
-    model : NormalMixture or DiagonalMixture
+    model : Mixture
         A fitted model.
     observations : sequence, optional
         Observation labels (the index of the fitted data, as in

@@ -44,7 +44,7 @@ def plot_relabelling(
 
     Parameters
     ----------
-    model : NormalMixture or DiagonalMixture
+    model : Mixture
         A model fitted with ``method="sample"`` whose draws were relabelled.
     var_names : str or sequence of str
         Component parameters to show, among ``"w"``, ``"mu"``, ``"sigma"``.
