@@ -35,7 +35,7 @@ from stanmix.families import family_from_stan_data
 from stanmix.families.full import latent_cells
 from stanmix.inference.settings import MIN_NUTS_DRAWS
 from stanmix.programs import PROGRAMS
-from stanmix.stan_data import check_stan_data
+from stanmix.stan_data import check_stan_data, missing_scalars
 
 __all__ = ["from_cmdstan_csv", "read_stan_csv"]
 
@@ -531,8 +531,23 @@ def _check_counts(result: EngineResult, data: Mapping) -> None:
 
 
 def _check_flags(result: EngineResult, data: Mapping, program: str) -> None:
-    """Flags the draws show: the per-dimension model (``independent_dims =
-    1``) writes no memberships, and the program refuses to."""
+    """Flags the draws show: degrees of freedom ``nu`` only where the data
+    ask for Student-t components (``student_t = 1`` of full_cov.stan); the
+    per-dimension model (``independent_dims = 1``) writes no memberships,
+    and the program refuses to."""
+    nu = result.variables.get("nu")
+    if (
+        program == "full_cov"
+        and nu is not None
+        and nu.size
+        and not int(data.get("student_t", 0))
+    ):
+        raise StanmixInputError(
+            "the CSV files hold nu, which full_cov.stan writes only for "
+            "Student-t components (student_t = 1), but the data's student_t = 0: "
+            "the draws would be read as normal components; give the data file "
+            "the run used"
+        )
     if int(data.get("independent_dims", 0)) != 1:
         return
     found = result.variables.get("membership_log_prob")
@@ -834,6 +849,13 @@ def from_cmdstan_csv(
             raise StanmixInputError("the data has no entry 'K' (number of components)")
         _check_counts(result, data)
         check_stan_data(program, data)
+        lacking = missing_scalars(program, data)
+        if lacking:
+            raise StanmixInputError(
+                f"the data has no entry {', '.join(map(repr, lacking))}, which "
+                f"{program}.stan reads (CmdStan refuses such data): these are not "
+                "the data of the run; give the data file the run used"
+            )
         k = check.integer("the data's K", data["K"], low=1)
         if columns is not None:
             names = [str(c) for c in columns]

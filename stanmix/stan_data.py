@@ -19,7 +19,25 @@ from stanmix import _validation as check
 from stanmix.exceptions import StanmixInputError
 from stanmix.programs import program_path, stan_dir
 
-__all__ = ["check_stan_data"]
+__all__ = ["check_stan_data", "missing_scalars"]
+
+
+def missing_scalars(program: str, data: Mapping) -> list[str]:
+    """The single-number entries of the program's data block that ``data``
+    lacks: CmdStan refuses such data, so draws read with it are not the
+    program's run on it (arrays may be left out where they have no entries).
+
+    Examples
+    --------
+    >>> import json
+    >>> from stanmix.programs import example_data_path
+    >>> data = json.loads(example_data_path("normal_diag").read_text())
+    >>> missing_scalars("full_cov", data)[:3]
+    ['tied', 'student_t', 'lkj_eta']
+    """
+    return [
+        d.name for d in _declarations(program) if not d.sizes and d.name not in data
+    ]
 
 
 @dataclass(frozen=True)

@@ -785,6 +785,36 @@ def test_the_per_dimension_flag_must_match_the_draws(short_run):
     )
 
 
+def test_data_without_an_entry_the_program_reads_is_refused(short_run):
+    """CmdStan refuses data lacking a single-number entry of the program;
+    draws read with such data are not that run's (full_cov's draws read
+    with normal_diag's data lacked tied, student_t, ...)."""
+    data, paths = short_run
+    _refused(
+        paths,
+        {k: v for k, v in data.items() if k != "pivot"},
+        "the data has no entry 'pivot', which normal_diag.stan reads",
+    )
+
+
+def test_student_t_draws_read_with_normal_data_are_refused(tmp_path):
+    """full_cov.stan writes nu only for student_t = 1: read with the same
+    data saying student_t = 0, the draws would be taken for normal
+    components and nu dropped."""
+    data = json.loads(example_data_path("full_cov").read_text())
+    result = get_engine("stanli").sample(
+        program_path("full_cov"),
+        {**data, "student_t": 1},
+        chains=1,
+        warmup=30,
+        draws=10,
+        seed=5,
+        inits=None,  # Stan's own: the Student-t rows keep latent values
+    )
+    paths = write_stan_csv(result, tmp_path, "full_cov")
+    _refused(paths, data, "the CSV files hold nu", "the data's student_t = 0")
+
+
 def test_a_fixed_param_run_is_refused(short_run, tmp_path):
     data, paths = short_run
 
