@@ -440,11 +440,11 @@ def record_at_limits(
 
 
 def rounded_beyond_hint(
-    beyond: np.ndarray, limits: np.ndarray, dtype, fix: str, several: bool | None = None
+    beyond: np.ndarray, limits: np.ndarray, dtype, fix: str, several: bool
 ) -> str:
-    """A hint where values beyond their own limits, in a column of more than
-    one limit (per-row limits; ``several``, by default whether ``limits``
-    differ), all lie within the last digit they are written with of them:
+    """A hint where values beyond their own limits, in a column of
+    ``several`` limits (per-row limits), all lie within the last digit
+    they are written with of them:
     limits rounded to the nearest in place of censored values, some of
     which came out beyond their limits (and others, as silently, inside).
     One limit gets :func:`limit_rounded_hint` instead. ``fix`` says what to
@@ -454,7 +454,7 @@ def rounded_beyond_hint(
     --------
     >>> print(rounded_beyond_hint(
     ...     np.array([0.51, 0.63]), np.array([0.512, 0.634]), np.float64,
-    ...     "write each as its limit (within {unit})",
+    ...     "write each as its limit (within {unit})", several=True,
     ... ))  # doctest: +NORMALIZE_WHITESPACE
     ; each of these lies within the last digit it is written with of its own
     limit, as limits written rounded in place of censored values do (those
@@ -463,8 +463,7 @@ def rounded_beyond_hint(
     """
     step = written_step(beyond, dtype)
     off = np.abs(beyond - limits)
-    distinct = np.unique(limits).size > 1
-    if not (distinct if several is None else several):
+    if not several:
         return ""
     if np.all(off < _edge(step, beyond, dtype)):
         return (
@@ -474,7 +473,7 @@ def rounded_beyond_hint(
             "measured): " + fix.replace("{unit}", _fix_unit(off.max(), step))
         )
     limit_step = written_step(limits)
-    if distinct and np.all(
+    if np.unique(limits).size > 1 and np.all(
         (limit_step > step) & (off < _edge(limit_step, limits, np.float64))
     ):
         return (

@@ -793,36 +793,7 @@ def fit_many(
             f"got {type(estimator).__name__}"
         )
     shared, per_fit = _fit_kwargs(fit_kwargs, names, len(data))
-    base = shared.pop("seed", None)
-    if seeds is not None and base is not None:
-        raise StanmixInputError(
-            "both seeds and fit_kwargs['seed'] were given; pass the per-data-set "
-            "seeds (or one base seed) in seeds, or one base seed in "
-            "fit_kwargs['seed']"
-        )
-    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        base, seeds = _check_seed(seeds, "seeds"), None
-    elif (seeds is not None and not hasattr(seeds, "__len__")) or isinstance(
-        seeds, (str, bytes)
-    ):
-        raise StanmixInputError(
-            f"seeds must be one int (the base seed each data set's is derived "
-            f"from) or one seed per data set, got {seeds!r}"
-        )
-    if seeds is None:
-        if base is None:
-            base = check.fresh_seed()
-            logger.info("seeds derived from base seed %d", base)
-        seed_list = _derived_seeds(base, names, len(data))
-    else:
-        seed_list = [
-            _check_seed(s, f"seeds[{key!r}]")
-            for key, s in zip(
-                names or range(len(data)),
-                _aligned(seeds, names, len(data), "seeds"),
-                strict=True,
-            )
-        ]
+    seed_list = _seeds_of(seeds, shared.pop("seed", None), names, len(data))
     _check_fit_options(estimator, shared, per_fit, names)
     cls = type(estimator)
     params = copy.deepcopy(estimator.get_params())
@@ -875,6 +846,38 @@ def refuse_own_arguments(
                 else f"did you mean {close[0]!r}, an argument of {function} itself?"
             )
             raise StanmixInputError(f"{what} {key!r}, not an option of fit: {said}")
+
+
+def _seeds_of(seeds, base: int | None, names: list | None, n: int) -> list[int]:
+    """Each data set's seed: given one by one in ``seeds``, or derived from
+    a base seed (``seeds`` as an int, or the shared ``fit_kwargs["seed"]``
+    as ``base``; fresh entropy without either)."""
+    if seeds is not None and base is not None:
+        raise StanmixInputError(
+            "both seeds and fit_kwargs['seed'] were given; pass the per-data-set "
+            "seeds (or one base seed) in seeds, or one base seed in "
+            "fit_kwargs['seed']"
+        )
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        base, seeds = _check_seed(seeds, "seeds"), None
+    elif (seeds is not None and not hasattr(seeds, "__len__")) or isinstance(
+        seeds, (str, bytes)
+    ):
+        raise StanmixInputError(
+            f"seeds must be one int (the base seed each data set's is derived "
+            f"from) or one seed per data set, got {seeds!r}"
+        )
+    if seeds is None:
+        if base is None:
+            base = check.fresh_seed()
+            logger.info("seeds derived from base seed %d", base)
+        return _derived_seeds(base, names, n)
+    return [
+        _check_seed(s, f"seeds[{key!r}]")
+        for key, s in zip(
+            names or range(n), _aligned(seeds, names, n, "seeds"), strict=True
+        )
+    ]
 
 
 def _derived_seeds(base: int, names: list | None, n: int) -> list[int]:
