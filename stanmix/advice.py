@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stanmix.cells import LEFT, MISSING, OBSERVED, RIGHT, CellTable, Standardization
+from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable, Standardization
 from stanmix.censoring import at_limit, listing
 from stanmix.families import Family
 from stanmix.families.base import COMPONENT, Priors
@@ -308,8 +308,9 @@ def unstated_limit_piles(cells: CellTable) -> list[str]:
             continue
         side = "lower" if end == "lowest" else "upper"
         limits = getattr(cells, f"{side}_limit")
-        censored = (cells.kind[:, j] != OBSERVED) & (cells.kind[:, j] != MISSING)
-        if censored.any() or (limits is not None and np.isfinite(limits[:, j]).any()):
+        if cells.censored[:, j].any() or (
+            limits is not None and np.isfinite(limits[:, j]).any()
+        ):
             continue  # the column's censoring is given: the limit checks judge it
         shown = f"{value:g}"
         what = (

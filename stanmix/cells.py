@@ -248,6 +248,12 @@ class CellTable:
         """Boolean (N, D): left, right or interval censored cells."""
         return np.isin(self.kind, (LEFT, RIGHT, INTERVAL))
 
+    @property
+    def measured(self) -> np.ndarray:
+        """Boolean (N, D): cells that place their value as a measurement
+        does: observed, or known to a finite interval."""
+        return np.isin(self.kind, (OBSERVED, INTERVAL))
+
     def affine(self, center, scale) -> CellTable:
         """The same table in units (x - center) / scale, per column (its
         detection limits too, when known)."""
@@ -718,7 +724,7 @@ def mostly_censored(
     >>> mostly_censored(t, np.array([0] * 5 + [1] * 5), 2)
     [(0, 'y', 1.0)]
     """
-    censored = (cells.kind == LEFT) | (cells.kind == RIGHT)
+    censored = cells.censored & ~cells.measured  # beyond a limit
     found = []
     for k in range(int(n_components)):
         members = labels == k

@@ -1322,8 +1322,7 @@ def check_fit_data(cells: CellTable) -> None:
             "clusters or their spread; give at least two rows (an observation "
             "each)"
         )
-    # An interval (both bounds finite) places a value as a measurement does.
-    measured = (cells.kind == OBSERVED) | (cells.kind == INTERVAL)
+    measured = cells.measured
     point_values = cells.point_values()
     for d, name in enumerate(cells.columns):
         if not measured[:, d].any():

@@ -37,7 +37,7 @@ import io
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -186,7 +186,7 @@ def read_csv(
     limit_columns: dict[str, str] | None = None,
     censored_text: bool = False,
     keep: Sequence[str] = (),
-    exact: Mapping[str, str] | None = None,
+    exact: str | None = None,
 ) -> CsvTable:
     """Read the measurement columns of a CSV file with a header line.
 
@@ -221,10 +221,10 @@ def read_csv(
     keep : sequence of str, default ()
         Columns that cannot be left out (a regression's response): an error
         about them does not advise ``choose``.
-    exact : dict of str to str, optional
-        Columns that cannot be censored (a regression's covariates), each
-        with the advice for text found in it, in place of the advice on
-        censored values.
+    exact : str, optional
+        The advice for text found in a column outside ``keep``, where the
+        columns besides those cannot be censored (a regression's
+        covariates), in place of the advice on censored values.
 
     Returns
     -------
@@ -321,7 +321,7 @@ def read_csv(
             skipped.append(header[j] or f"column {j + 1}")
             continue
         if has_text:
-            fix = (exact or {}).get(header[j])
+            fix = None if header[j] in keep else exact
             raise StanmixInputError(
                 _not_numeric(header[j], cells, kind, lines, name, censored_text, fix)
                 + (

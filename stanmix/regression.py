@@ -21,7 +21,7 @@ import pandas as pd
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.advice import unstated_limit_piles
-from stanmix.cells import INTERVAL, MISSING, OBSERVED, CellTable
+from stanmix.cells import MISSING, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision
 from stanmix.estimator import (
     CENSORING_ARGS,
@@ -768,8 +768,7 @@ class RegressionMixture(Mixture):
         name = design.response
         kind = cells.kind[:, 0]
         known = kind != MISSING
-        # An interval (both bounds finite) places a response as a measurement does.
-        measured = int(np.sum((kind == OBSERVED) | (kind == INTERVAL)))
+        measured = int(cells.measured[:, 0].sum())
         if measured == 0:
             what = "censored at a limit or missing" if known.any() else "missing"
             raise StanmixInputError(
@@ -949,7 +948,7 @@ class RegressionMixture(Mixture):
         known = self.cells_.kind[:, 0] != MISSING
         labels = probs.argmax(axis=1)
         names = list(self.design_.predictors)
-        x = self.cells_.covariates[:, [self.design_.covariates.index(n) for n in names]]
+        x = self.cells_.covariates[:, list(self.family_.predictors)]
         spread = x[known].std(axis=0)
         found = []
         for k in range(self.fitted_components_):

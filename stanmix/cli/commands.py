@@ -473,8 +473,6 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     wanted = None
     if named:
         wanted = list(dict.fromkeys([response, *predictors, *weights]))
-    from stanmix.csv_input import read_header
-
     exact = (
         "covariates are exact numbers: give the measured value, code a category "
         "as 0/1 columns (one per level but one), or leave the column out of "
@@ -488,7 +486,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         limit_columns=sources,
         censored_text=args.censored_text,
         keep=[response],
-        exact={c: exact for c in read_header(args.data) if c != response},
+        exact=exact,
     )
     _check_censored_text(table, args.censored_text)
     columns = [str(c) for c in table.frame.columns]
