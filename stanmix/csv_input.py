@@ -842,7 +842,8 @@ def _check_precision(
     ...     print(str(err)[:67])
     column 'x' of a.csv holds values that differ only beyond the digits
     """
-    long = [i for i, c in enumerate(cells) if kind[i] == _NUMERIC and len(c) > 16]
+    lengths = np.fromiter(map(len, cells), dtype=int, count=len(cells))
+    long = np.flatnonzero((kind == _NUMERIC) & (lengths > 16)).tolist()
     if len(long) < 2:
         return
     exact: dict[float, dict[Decimal, int]] = {}
