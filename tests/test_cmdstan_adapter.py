@@ -23,6 +23,7 @@ import stanmix as sm
 from stanmix.advi import advi, no_elbo_message, not_converged_message
 from stanmix.engines import cmdstan_available, get_engine, registry
 from stanmix.engines._cmdstan import (
+    _in_stanmix_terms,
     CmdStanEngine,
     adaptation_settings,
     cache_dir,
@@ -171,6 +172,53 @@ def test_no_adaptation_setting_reaches_cmdstan_when_adaptation_is_off():
     }
 
 
+# -- pure: what cmdstanpy logs --------------------------------------------------
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.texts = []
+
+    def emit(self, record):
+        self.texts.append(record.getMessage())
+
+
+def test_cmdstanpy_chatter_is_dropped_only_during_stanmix_calls():
+    """Per-chain lines, the diagnostics summary stanmix gives itself, and
+    advice naming cmdstanpy's arguments are dropped during a stanmix call;
+    compilation notes, CmdStan's own messages and logging outside a call
+    pass."""
+    logger = logging.getLogger("cmdstanpy")
+    kept = _Kept()
+    logger.addHandler(kept)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    rejection = "Non-fatal error during sampling:\nException: normal_lpdf: Scale is 0"
+    try:
+        with _in_stanmix_terms():
+            logger.info("Chain [%d] start processing", 1)
+            logger.info("CmdStan start processing")
+            logger.info("compiling stan file a.stan to exe file a")
+            logger.warning(
+                "Some chains may have failed to converge.\n\tChain 1 had 3 "
+                'divergent transitions (0.3%%)\n\tUse the "diagnose()" method '
+                "on the CmdStanMCMC object to see further information."
+            )
+            logger.warning(
+                rejection
+                + "\nConsider re-running with show_console=True if the above "
+                "output is unclear!"
+            )
+        logger.info("Chain [%d] start processing", 2)
+    finally:
+        logger.removeHandler(kept)
+        logger.setLevel(level)
+    assert kept.texts == [
+        "compiling stan file a.stan to exe file a",
+        rejection,
+        "Chain [2] start processing",
+    ]
+
+
 # -- pure: finding CmdStan --------------------------------------------------------
 STANC = "stanc.exe" if os.name == "nt" else "stanc"
 
@@ -284,13 +332,16 @@ def test_a_writable_cache_keeps_the_program_and_its_includes(tmp_path, monkeypat
 
     engine = CmdStanEngine()
     engine._cmdstanpy = types.SimpleNamespace(
-        cmdstan_version=lambda: (2, 35), CmdStanModel=FakeModel
+        cmdstan_version=lambda: (2, 35),
+        cmdstan_path=lambda: str(tmp_path / "cmdstan-2.35.0"),
+        CmdStanModel=FakeModel,
     )
     first = engine._model(program_path("normal_diag"))
     assert engine._model(program_path("normal_diag")) is first
     assert len(built) == 1
     folder = built[0].parent
-    assert folder.parent == root / "cmdstan-2-35"
+    assert folder.parent.parent == root
+    assert folder.parent.name.startswith("cmdstan-2-35-")
     assert folder.name.startswith("normal_diag-")
     assert (folder / "normal_diag.stan").is_file()
     assert (folder / "mixture.stanfunctions").is_file()
@@ -300,6 +351,31 @@ def test_a_writable_cache_keeps_the_program_and_its_includes(tmp_path, monkeypat
     again._model(program_path("normal_diag"))
     assert built[1] == built[0]
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]
+
+
+def test_each_cmdstan_installation_builds_its_own_executables(tmp_path, monkeypatch):
+    """An executable links to the TBB library of the installation that built
+    it: one built against another folder of the same version must not be
+    reused (it fails to start once that folder is gone)."""
+    pytest.importorskip("cmdstanpy")
+    monkeypatch.setenv("STANMIX_CACHE", str(tmp_path / "cache"))
+    built = []
+
+    class FakeModel:
+        def __init__(self, stan_file, stanc_options, cpp_options):
+            built.append(stan_file)
+
+    for name in ("old", "new", "old"):
+        engine = CmdStanEngine()
+        engine._cmdstanpy = types.SimpleNamespace(
+            cmdstan_version=lambda: (2, 35),
+            cmdstan_path=lambda name=name: str(tmp_path / name / "cmdstan-2.35.0"),
+            CmdStanModel=FakeModel,
+        )
+        engine._model(program_path("normal_diag"))
+    assert built[0].parent != built[1].parent
+    assert built[2] == built[0]
+    assert len(list((tmp_path / "cache").iterdir())) == 2
 
 
 def test_a_cmdstan_that_cannot_build_says_what_to_do(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
 import os
 import re
@@ -285,13 +286,44 @@ def adaptation_settings(
     return settings
 
 
-@contextlib.contextmanager
-def _without_run_files():
-    """CmdStan's own error text, without cmdstanpy's listing of the run's
-    files (removed with their temporary folder by then) and its advice to
-    pass ``show_console``, which is not stanmix's.
+class _CmdStanPyChatter(logging.Filter):
+    """Drops, while any stanmix call runs (:func:`_in_stanmix_terms`), what
+    cmdstanpy logs about a run that stanmix says in its own terms: the
+    per-chain start and done lines, its sampler-diagnostics summary (stanmix
+    warns of divergences and tree depth itself, with ``convergence_``), and
+    its advice to pass ``show_console`` or call ``diagnose()``, neither of
+    which is stanmix's. Compilation notes and CmdStan's own messages pass."""
 
-    >>> with _without_run_files():  # doctest: +ELLIPSIS
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = 0
+        self.lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.active:
+            return True
+        text = record.getMessage()
+        if record.levelno < logging.WARNING:
+            return text.startswith("compil")
+        if '"diagnose()"' in text:
+            return False
+        advice = text.find("\nConsider re-running with show_console=True")
+        if advice >= 0:
+            record.msg, record.args = text[:advice], ()
+        return True
+
+
+_CHATTER = _CmdStanPyChatter()
+
+
+@contextlib.contextmanager
+def _in_stanmix_terms():
+    """A cmdstanpy call, speaking stanmix's terms: its log without the
+    chatter :class:`_CmdStanPyChatter` drops, and its errors with CmdStan's
+    own text but without cmdstanpy's listing of the run's files (removed with
+    their temporary folder by then) and its advice to pass ``show_console``.
+
+    >>> with _in_stanmix_terms():  # doctest: +ELLIPSIS
     ...     raise RuntimeError("Error during sampling:\\nbad init\\n"
     ...                        "Command and output files:\\nRunSet: ...")
     Traceback (most recent call last):
@@ -299,6 +331,11 @@ def _without_run_files():
     RuntimeError: Error during sampling:
     bad init
     """
+    logger = logging.getLogger("cmdstanpy")
+    with _CHATTER.lock:
+        if _CHATTER not in logger.filters:
+            logger.addFilter(_CHATTER)
+        _CHATTER.active += 1
     try:
         yield
     except RuntimeError as err:
@@ -307,6 +344,9 @@ def _without_run_files():
         if cut < 0:
             raise
         raise RuntimeError(text[:cut]) from err
+    finally:
+        with _CHATTER.lock:
+            _CHATTER.active -= 1
 
 
 def simplex_parameters(program: str) -> list[str]:
@@ -449,13 +489,28 @@ class CmdStanEngine(Engine):
         short = self._cmdstanpy.cmdstan_version()
         return ".".join(map(str, short)) if short else "unknown"
 
+    def _installation_folder(self) -> str:
+        """The cache folder's name for this CmdStan installation: its version
+        and a hash of its resolved path. An executable links to its own
+        installation's libraries (TBB), so one built against another
+        installation of the same version is not reused: it would fail to start
+        once that installation moves or goes."""
+        version = "-".join(map(str, self._cmdstanpy.cmdstan_version() or ("x",)))
+        try:
+            where = str(Path(self._cmdstanpy.cmdstan_path()).resolve())
+        except (ValueError, OSError):
+            where = ""
+        return f"cmdstan-{version}-{hashlib.sha256(where.encode()).hexdigest()[:8]}"
+
     def _model(self, stan_file: Path, threads: bool = False):
-        """A compiled CmdStanModel, built once per source and CmdStan version
-        (and, with ``threads``, built with STAN_THREADS for reduce_sum).
+        """A compiled CmdStanModel, built once per source and CmdStan
+        installation (and, with ``threads``, built with STAN_THREADS for
+        reduce_sum).
 
         The program and its include files are copied into a cache folder
-        named by their content hash, and compiled there; cmdstanpy reuses the
-        executable on later runs because it is newer than the source.
+        named by their content hash, under one folder per installation
+        (:meth:`_installation_folder`), and compiled there; cmdstanpy reuses
+        the executable on later runs because it is newer than the source.
         """
         stan_file = Path(stan_file)
         includes = [p for p in stan_file.parent.iterdir() if p.suffix in INCLUDES]
@@ -464,10 +519,9 @@ class CmdStanEngine(Engine):
         for src in sources:
             digest.update(src.name.encode())
             digest.update(src.read_bytes())
-        version = "-".join(map(str, self._cmdstanpy.cmdstan_version() or ("x",)))
         target = (
             cache_dir()
-            / f"cmdstan-{version}"
+            / self._installation_folder()
             / (
                 f"{stan_file.stem}-{digest.hexdigest()[:16]}"
                 + ("-threads" if threads else "")
@@ -510,7 +564,7 @@ class CmdStanEngine(Engine):
 
     def optimize(self, stan_file, data, *, init, seed, jacobian=True, iter=2000):
         with (
-            _without_run_files(),
+            _in_stanmix_terms(),
             tempfile.TemporaryDirectory(prefix="stanmix-optimize-") as out,
         ):
             fit = self._model(stan_file).optimize(
@@ -561,7 +615,7 @@ class CmdStanEngine(Engine):
             options["adapt_engaged"] = False
         model = self._model(stan_file)
         with (
-            _without_run_files(),
+            _in_stanmix_terms(),
             tempfile.TemporaryDirectory(prefix="stanmix-advi-") as out,
         ):
             try:
@@ -682,7 +736,7 @@ class CmdStanEngine(Engine):
             options["inv_metric"] = np.asarray(options["inv_metric"])
         options.setdefault("parallel_chains", min(int(chains), os.cpu_count() or 1))
         with (
-            _without_run_files(),
+            _in_stanmix_terms(),
             tempfile.TemporaryDirectory(prefix="stanmix-sample-") as out,
         ):
             if pathfinder_init:
