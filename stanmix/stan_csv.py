@@ -807,10 +807,11 @@ def from_cmdstan_csv(
     columns : sequence of str, optional
         Names of the D dimensions (the ``dim`` coordinate), such as the
         columns of the DataFrame given to ``stan_input`` (the data file
-        holds numbers only); by default ``x0``, ``x1``, ..., and for
-        ``regression.stan`` the response ``y`` (its covariates are ``x0``,
-        ...). Named, they are ``feature_names_in_``, matched against the
-        columns of new data.
+        holds numbers only); by default ``x0``, ``x1``, .... For
+        ``regression.stan``: the response's name (by default ``y``), then
+        optionally each covariate's, in the data's order (by default
+        ``x0``, ``x1``, ..., read by position in new data). Named, they are
+        ``feature_names_in_``, matched against the columns of new data.
     relabel : {"auto", "stephens", "reference", "ecr", "order", None}
         How the draws are relabelled, as for the estimators.
     hdi_prob : float
@@ -819,7 +820,9 @@ def from_cmdstan_csv(
     Returns
     -------
     Mixture
-        Fitted, in the units of the data file (no standardization), with
+        Fitted (a :class:`~stanmix.RegressionMixture` for a run of
+        ``regression.stan``, with its ``predict``), in the units of the data
+        file (no standardization), with
         ``idata_`` (relabelled; raw draws in ``posterior_raw``),
         ``label_switching_``, ``relabel_report_``, ``summary()`` and
         ``membership()``. Censored cells of the full-covariance program are
@@ -865,7 +868,7 @@ def from_cmdstan_csv(
                     f"columns names {', '.join(map(repr, twice))} twice; give each "
                     "dimension its own name"
                 )
-        cells = CellTable.from_stan(data, columns).validate()
+        cells = _cells_of_run(program, data, columns)
         units = Standardization.from_stan_entries(data)
         if units is not None:
             _check_units(units, cells)
@@ -886,17 +889,24 @@ def from_cmdstan_csv(
         ) from None
     _check_columns(result, family, k, cells.n_dims, program)
     _check_generated(result, family, cells, source or "the data")
-    model = Mixture(
-        k,
-        family=family.family,
-        covariance=family.covariance,
-        family_options=family.settings_from_stan_data(data),
-        ordered=bool(ordered),
-        anchor_dim=anchor - 1,
-        standardize=units is not None,
-        relabel=relabel,
-        hdi_prob=hdi_prob,
-    )
+    if program == "regression":
+        named = columns is not None and len(columns) > 1
+        model = _regression_of_run(
+            k, family, data, cells, named, ordered, units, relabel
+        )
+        model.hdi_prob = hdi_prob
+    else:
+        model = Mixture(
+            k,
+            family=family.family,
+            covariance=family.covariance,
+            family_options=family.settings_from_stan_data(data),
+            ordered=bool(ordered),
+            anchor_dim=anchor - 1,
+            standardize=units is not None,
+            relabel=relabel,
+            hdi_prob=hdi_prob,
+        )
     seed = result.info.get("seed")
     return model.fit_result(
         result,
@@ -905,6 +915,66 @@ def from_cmdstan_csv(
         units=units,
         feature_names=columns is not None,
     )
+
+
+def _cells_of_run(program: str, data: Mapping, columns) -> CellTable:
+    """The run's data as a cell table, its columns named by ``columns``:
+    for ``regression.stan`` the response alone, or the response and then
+    each covariate."""
+    names = None if columns is None else [str(c) for c in columns]
+    covariates = None
+    if program == "regression" and names is not None and len(names) > 1:
+        p = int(data.get("P", 0))
+        if len(names) != 1 + p:
+            raise StanmixInputError(
+                f"columns names {len(names)} columns, but a run of "
+                f"regression.stan has the response and P = {p} covariate(s): "
+                f"give {1 + p} names (the response, then the covariates in the "
+                "data's order) or the response's alone"
+            )
+        names, covariates = names[:1], names[1:]
+    return CellTable.from_stan(data, names, covariates).validate()
+
+
+def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
+    """An unfitted :class:`~stanmix.RegressionMixture` with the settings
+    and the column design of a run of ``regression.stan``: its predictors and
+    the weights' covariates by their names in ``cells`` (``named``: given by
+    the user, so new data is matched by name; else ``x0``, ``x1``, ... read
+    by position)."""
+    from stanmix.regression import RegressionDesign, RegressionMixture
+
+    settings = family.settings_from_stan_data(data)
+    covariates = tuple(cells.covariate_names)
+    predictors = tuple(covariates[j] for j in settings.pop("predictors"))
+    weights_from = tuple(covariates[j] for j in settings.pop("weights_from"))
+    order = settings.pop("order_by")
+    model = RegressionMixture(
+        k,
+        predictors=list(predictors),
+        weights_from=list(weights_from) or None,
+        errors="student_t" if family.student_t else "normal",
+        order_by="intercept" if order is None else predictors[order],
+        ordered=bool(ordered),
+        standardize=units is not None,
+        relabel=relabel,
+        family_options=None,
+        **{
+            f"prior_{name}": settings.pop(name)
+            for name in ("slope_scale", "gate_scale")
+            if name in settings
+        },
+    )
+    model.family_options = settings or None
+    model._design = RegressionDesign(
+        response=str(cells.columns[0]),
+        predictors=predictors,
+        weights_from=weights_from,
+        covariates=covariates,
+        array_columns=None if named else len(covariates),
+    )
+    model._named_covariates = named
+    return model
 
 
 def _check_units(units: Standardization, cells: CellTable) -> None:

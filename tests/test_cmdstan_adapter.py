@@ -23,8 +23,8 @@ import stanmix as sm
 from stanmix.advi import advi, no_elbo_message, not_converged_message
 from stanmix.engines import cmdstan_available, get_engine, registry
 from stanmix.engines._cmdstan import (
-    _in_stanmix_terms,
     CmdStanEngine,
+    _in_stanmix_terms,
     adaptation_settings,
     cache_dir,
     parse_advi_transcript,
@@ -204,8 +204,7 @@ def test_cmdstanpy_chatter_is_dropped_only_during_stanmix_calls():
                 "on the CmdStanMCMC object to see further information."
             )
             logger.warning(
-                rejection
-                + "\nConsider re-running with show_console=True if the above "
+                rejection + "\nConsider re-running with show_console=True if the above "
                 "output is unclear!"
             )
         logger.info("Chain [%d] start processing", 2)

@@ -1107,6 +1107,38 @@ def test_regression_stan_input_is_what_fit_gives_the_engine_and_reads_back(
         assert np.all(np.abs(estimate - np.asarray(truth)) < 4 * sd), name
 
 
+def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
+    """A run of regression.stan reads back as a RegressionMixture with the
+    run's design: it predicts the response at new predictors (the lines'
+    posterior means are those of its draws), by position by default, by
+    name when columns names the response and the covariates."""
+    X, y = _two_lines()
+    run = sm.RegressionMixture(2).stan_input(X, y, seed=3)
+    _, model = _run_and_read(run, tmp_path, seed=7)
+    assert isinstance(model, sm.RegressionMixture)
+    params = model.get_params()
+    assert params["predictors"] == ["x0"] and params["order_by"] == "intercept"
+    assert params["errors"] == "normal" and params["weights_from"] is None
+    new = np.array([[0.0], [500.0]])
+    table = model.predict(new)
+    draws = model.param_draws()
+    slopes = draws["beta"][:, None, :, 0]
+    lines = draws["intercept"][:, None, :] + new[None, :, :] * slopes
+    got = table[table["component"] != "mixture"].pivot(
+        index="observation", columns="component", values="mean"
+    )
+    np.testing.assert_allclose(got.to_numpy(), lines.mean(axis=0), rtol=1e-10)
+    paths = sorted(tmp_path.glob("regression_*.csv"))
+    data_file = tmp_path / "regression.data.json"
+    named = sm.from_cmdstan_csv(paths, data_file, columns=["y", "x"])
+    assert list(named.feature_names_in_) == ["x"]
+    pd.testing.assert_frame_equal(named.predict(pd.DataFrame({"x": new[:, 0]})), table)
+    with pytest.raises(sm.StanmixInputError, match="lacks the fitted covariate"):
+        named.predict(pd.DataFrame({"z": new[:, 0]}))
+    with pytest.raises(sm.StanmixInputError, match=r"give 2 names \(the response"):
+        sm.from_cmdstan_csv(paths, data_file, columns=["y", "x", "z"])
+
+
 def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
     """A run of a mixture of regressions whose weights depend on a
     covariate reads back with the summary fit gives: component 0's gate
@@ -1115,6 +1147,7 @@ def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
     X["z"] = np.random.default_rng(3).normal(size=len(X))
     run = sm.RegressionMixture(2, weights_from=["z"]).stan_input(X, y, seed=3)
     _, model = _run_and_read(run, tmp_path, seed=7)
+    assert model.get_params()["weights_from"] == ["x1"]
     rows = model.summary().index
     assert "gamma0[0]" not in rows and not any(r.startswith("gamma[0,") for r in rows)
     assert "gamma0[1]" in rows and any(r.startswith("gamma[1,") for r in rows)
