@@ -1808,7 +1808,16 @@ class Mixture:
             )
         return table.drop(self.family_.fixed_entries(self.idata_.posterior))
 
-    def membership(self, hdi_prob: float | None = None) -> pd.DataFrame:
+    def membership(
+        self,
+        X=None,
+        *,
+        hdi_prob: float | None = None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+    ) -> pd.DataFrame:
         """Per-observation membership probabilities with HDIs.
 
         Returns a tidy table with one row per observation and component:
@@ -1817,6 +1826,12 @@ class Mixture:
         and missing cells integrated out exactly. For ``method="optimize"``
         they are the mode's (the HDI is the point), and ``hdi_prob`` is
         refused.
+
+        Of the fitted rows by default, or of new observations ``X`` with
+        their censoring, as for :meth:`predict_proba` (whose probabilities
+        are this table's means); their ``observation`` is a DataFrame's or
+        Series' index label, else the row's position. A new row whose every
+        cell is missing gets the mixing weights.
 
         Examples
         --------
@@ -1830,9 +1845,30 @@ class Mixture:
              observation  component  mean  hdi_lower  hdi_upper
         400          200          0   0.6        0.2        0.9
         401          200          1   0.4        0.1        0.8
+        >>> model.membership([[0.0]], hdi_prob=0.9).round(1)  # a new point at 0
+           observation  component  mean  hdi_lower  hdi_upper
+        0            0          0   0.6        0.2        0.9
+        1            0          1   0.4        0.1        0.8
         """
+        censoring = {
+            "lower_limit": lower_limit,
+            "upper_limit": upper_limit,
+            "censored": censored,
+            "interval": interval,
+        }
         self._check_fitted()
         self._check_membership()
+        if X is None:
+            refuse_censoring_without_data(censoring)
+            return self._membership_table(self.cells_, None, hdi_prob)
+        refuse_scalar_data(X, "membership")
+        return self._membership_table(
+            self.new_cells(X, allow_empty_rows=True, **censoring), X, hdi_prob
+        )
+
+    def _membership_table(self, cells: CellTable, X, hdi_prob) -> pd.DataFrame:
+        """:meth:`membership`'s table of ``cells``: the fitted rows (``X``
+        None) or new data ``X``'s, named by ``X``'s index where it has one."""
         if hdi_prob is not None and self.method_ == "optimize":
             raise StanmixInputError(
                 "hdi_prob does not apply to a posterior mode (method='optimize'): "
@@ -1840,7 +1876,7 @@ class Mixture:
             )
         summary = likelihood.membership_summary(
             self.family_,
-            self.cells_,
+            cells,
             self.param_draws(),
             hdi_prob=check.number(
                 "hdi_prob",
@@ -1849,9 +1885,17 @@ class Mixture:
                 high=1,
             ),
         )
+        if X is None:
+            index = self.obs_index_
+        else:
+            reachable(summary.mean, X)
+            index = (
+                X.index
+                if isinstance(X, (pd.DataFrame, pd.Series))
+                else pd.RangeIndex(cells.n_obs)
+            )
         return summary.to_frame(
-            obs_index=self.obs_index_,
-            component_names=list(range(self.fitted_components_)),
+            obs_index=index, component_names=list(range(self.fitted_components_))
         )
 
     def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
@@ -2117,6 +2161,8 @@ class Mixture:
         missing (a regression's row whose response is missing adds nothing
         to the criteria, N included)."""
         self._check_fitted()
+        if X is None:
+            refuse_censoring_without_data(censoring)
         cells = self.cells_ if X is None else self.new_cells(X, **censoring)
         held = ~np.all(cells.kind == MISSING, axis=1)
         return cells if held.all() else cells.rows(np.flatnonzero(held))
@@ -2432,6 +2478,36 @@ def has_feature_names(X) -> bool:
     if isinstance(X, pd.Series):
         return isinstance(X.name, str)
     return False
+
+
+def refuse_censoring_without_data(censoring: Mapping) -> None:
+    """Refuse censoring given without the new data it describes.
+
+    >>> refuse_censoring_without_data({"lower_limit": None})
+    >>> try:
+    ...     refuse_censoring_without_data({"lower_limit": 0.5})
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:44])
+    lower_limit describes new data X: pass X too
+    """
+    given = [key for key, value in censoring.items() if value is not None]
+    if given:
+        raise StanmixInputError(
+            f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} new data "
+            "X: pass X too, or leave "
+            f"{'it' if len(given) == 1 else 'them'} out for the fitted data (whose "
+            "censoring is the fit's)"
+        )
+
+
+def refuse_scalar_data(X, method: str) -> None:
+    """Refuse a number given where new data X goes (an HDI probability given
+    by position, say)."""
+    if np.ndim(X) == 0 and not isinstance(X, (pd.DataFrame, pd.Series)):
+        raise StanmixInputError(
+            f"{method}'s first argument is new data X (a table of rows), got "
+            f"{X!r}; give other settings by name, e.g. {method}(hdi_prob=0.9)"
+        )
 
 
 def reachable(prob: np.ndarray, X) -> np.ndarray:

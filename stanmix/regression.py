@@ -28,6 +28,7 @@ from stanmix.estimator import (
     Mixture,
     has_feature_names,
     reachable,
+    refuse_scalar_data,
     warn_unstated_limits,
 )
 from stanmix.exceptions import StanmixInputError
@@ -1114,6 +1115,37 @@ class RegressionMixture(Mixture):
         return reachable(
             likelihood.membership_mean(self.family_, cells, self.param_draws()), X
         )
+
+    def membership(
+        self,
+        X=None,
+        y=None,
+        *,
+        response=None,
+        hdi_prob: float | None = None,
+        lower_limit=None,
+        upper_limit=None,
+        censored=None,
+        interval=None,
+    ) -> pd.DataFrame:
+        """Membership probabilities with HDIs, as :meth:`Mixture.membership`:
+        of the fitted (x, y) pairs by default, or of new ``X`` with its
+        response (``y``, ``response``, censoring as in
+        :meth:`predict_proba`). A new row without a response gets the mixing
+        weights at its x."""
+        censoring = {
+            "lower_limit": lower_limit,
+            "upper_limit": upper_limit,
+            "censored": censored,
+            "interval": interval,
+        }
+        if X is None:
+            _new_response(X, y, response)
+            return super().membership(hdi_prob=hdi_prob, **censoring)
+        self._check_fitted()
+        refuse_scalar_data(X, "membership")
+        cells = self.new_cells(X, y, response=response, **censoring)
+        return self._membership_table(cells, X, hdi_prob)
 
     def bic(self, X=None, y=None, *, response=None, **censoring) -> float:
         """Bayesian information criterion at the posterior mode, as

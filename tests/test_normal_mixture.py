@@ -178,6 +178,63 @@ def test_membership_table(fixed_scale, data):
     np.testing.assert_array_equal(fixed_scale.predict(np.array([-4.0, 4.0])), [0, 1])
 
 
+def test_membership_of_new_data(fixed_scale, data):
+    """New rows' memberships, with HDIs: a fitted row given again has its
+    fitted memberships; a new value's, censored or not, are the draws' own
+    (computed here from the draws with scipy, HDIs with ArviZ); a row with
+    no value has the weights'; rows are named by the data's index."""
+    import arviz as az
+    from scipy import stats
+
+    fitted = fixed_scale.membership(hdi_prob=0.8)
+    again = fixed_scale.membership(data.iloc[[17, 3]], hdi_prob=0.8)
+    assert again["observation"].tolist() == [17, 17, 3, 3]
+    expected = fitted.set_index(["observation", "component"]).loc[
+        again.set_index(["observation", "component"]).index
+    ]
+    np.testing.assert_allclose(
+        again[["mean", "hdi_lower", "hdi_upper"]].to_numpy(),
+        expected.to_numpy(),
+        atol=1e-6,
+    )
+
+    draws = fixed_scale.param_draws()
+    w, mu = draws["w"], draws["mu"][..., 0]  # (S, 2), sigma fixed at 1
+    new = pd.DataFrame({"y": [0.3, -0.5, np.nan]}, index=["a", "b", "c"])
+    with pytest.warns(UserWarning, match="taken as missing, not censored"):
+        table = fixed_scale.membership(new, lower_limit={"y": -0.5}, hdi_prob=0.8)
+    assert table["observation"].tolist() == ["a", "a", "b", "b", "c", "c"]
+    dens = np.stack(
+        [
+            w * stats.norm.pdf(0.3, mu, 1.0),
+            w * stats.norm.cdf(-0.5, mu, 1.0),  # at the limit: y <= -0.5
+            w,
+        ],
+        axis=1,
+    )  # (S, 3, 2)
+    per_draw = dens / dens.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(
+        table["mean"].to_numpy(), per_draw.mean(axis=0).ravel(), atol=1e-6
+    )
+    bounds = az.hdi(per_draw[None], hdi_prob=0.8)  # (3, 2, 2)
+    np.testing.assert_allclose(table["hdi_lower"], bounds[..., 0].ravel(), atol=1e-6)
+    np.testing.assert_allclose(table["hdi_upper"], bounds[..., 1].ravel(), atol=1e-6)
+    with pytest.warns(UserWarning, match="taken as missing, not censored"):
+        proba = fixed_scale.predict_proba(new, lower_limit={"y": -0.5})
+    np.testing.assert_allclose(table["mean"].to_numpy().reshape(3, 2), proba, atol=1e-6)
+    # an array's rows are named by position
+    assert fixed_scale.membership([[0.3]])["observation"].tolist() == [0, 0]
+
+
+def test_membership_and_criteria_refuse_what_they_cannot_use(fixed_scale):
+    with pytest.raises(sm.StanmixInputError, match="lower_limit describes new data"):
+        fixed_scale.membership(lower_limit={"y": 0.0})
+    with pytest.raises(sm.StanmixInputError, match=r"membership\(hdi_prob=0.9\)"):
+        fixed_scale.membership(0.9)
+    with pytest.raises(sm.StanmixInputError, match="censored describes new data"):
+        fixed_scale.bic(censored=[True])
+
+
 def test_summary_hdi_prob_is_checked_and_used(fixed_scale, data):
     """hdi_prob widens the summary's intervals of NUTS draws (of every
     parameter but the fixed scales); a posterior mode has none to widen, and

@@ -128,6 +128,17 @@ def test_membership_and_predictions_of_a_censored_fit(censored_fit):
     X = model.idata_.constant_data["X"].to_pandas()
     proba = model.predict_proba(X.iloc[:5], y.iloc[:5], lower_limit=limit)
     np.testing.assert_allclose(proba, model.predict_proba_fitted()[:5], atol=1e-12)
+    # New pairs' memberships with HDIs: the first five fitted rows given
+    # again (a censored response among them, two missing) are the fitted ones.
+    again = model.membership(X.iloc[:5], y.iloc[:5], lower_limit=limit)
+    assert again["observation"].tolist() == table["observation"].tolist()[:10]
+    columns = ["mean", "hdi_lower", "hdi_upper"]
+    np.testing.assert_allclose(
+        again[columns].to_numpy(), table[columns].to_numpy()[:10], atol=1e-6
+    )
+    assert (y.iloc[:5] == limit).any() and y.iloc[:5].isna().sum() == 2
+    with pytest.raises(sm.StanmixInputError, match="pass X too"):
+        model.membership(y=y)
     pred = model.predict(X.iloc[:2])
     assert list(pred.columns) == [
         "observation",
