@@ -32,13 +32,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger("stanmix")
 
 #: The files :func:`write_results` writes, in order (``selection.csv`` only
-#: for a choice of the number of components). A call replaces the whole set:
-#: those it does not write are removed from the output folder.
+#: for a choice of the number of components, ``model.pkl`` only when asked
+#: for). A call replaces the whole set: those it does not write are removed
+#: from the output folder.
 RESULT_FILES = (
     "selection.csv",
     "posterior.nc",
     "summary.csv",
     "membership.csv",
+    "model.pkl",
     "report.html",
 )
 
@@ -283,9 +285,11 @@ def write_results(
     interrupts: InterruptGuard | None = None,
     selection=None,
     advice_wording: Callable[[str], str] | None = None,
+    save_model: bool = False,
 ) -> list[Path]:
     """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``
-    (and ``selection.csv`` when ``selection`` is given).
+    (and ``selection.csv`` when ``selection`` is given, ``model.pkl`` with
+    ``save_model``).
 
     Everything is first written to a temporary folder beside ``out`` and
     moved into place only when complete. A new ``out`` appears in one
@@ -319,6 +323,10 @@ def write_results(
         shown at the top of the report.
     advice_wording : callable, optional
         Passed to :func:`stanmix.report.write_report`.
+    save_model : bool
+        Also write ``model.pkl``, the fitted model pickled (read it back with
+        :func:`pickle.load` or ``joblib.load``, or give it to ``stanmix
+        membership`` for new data's memberships).
 
     Returns
     -------
@@ -327,25 +335,24 @@ def write_results(
     """
     model.param_draws()  # raises NotFittedError before fit
     out = check_output_folder(out)
+    options = (title, progress, selection, advice_wording, bool(save_model))
     if interrupts is not None:
-        return _write(
-            model, out, title, progress, interrupts, selection, advice_wording
-        )
+        return _write(model, out, interrupts, *options)
     with InterruptGuard() as guard:
-        return guard.call(
-            _write, model, out, title, progress, guard, selection, advice_wording
-        )
+        return guard.call(_write, model, out, guard, *options)
 
 
 def _write(
     model,
     out: Path,
+    guard: InterruptGuard,
     title: str | None,
     progress: bool,
-    guard: InterruptGuard,
-    selection=None,
-    advice_wording: Callable[[str], str] | None = None,
+    selection,
+    advice_wording: Callable[[str], str] | None,
+    save_model: bool,
 ) -> list[Path]:
+    import pickle
     import shutil
     import tempfile
 
@@ -377,6 +384,9 @@ def _write(
         ]
         if selection is not None:
             steps.insert(0, ("selection.csv", lambda p: selection.table_.to_csv(p)))
+        if save_model:
+            pickled = pickle.dumps(model)
+            steps.insert(-1, ("model.pkl", lambda p: p.write_bytes(pickled)))
         with tqdm(
             total=len(steps),
             desc="writing results",

@@ -8,6 +8,9 @@ report to a folder; ``stanmix fit-regression data.csv --response y ...``
 does the same for a mixture of regressions of one column on others.
 ``stanmix select`` and ``stanmix select-regression`` fit a range of
 numbers of components, choose one and write it with ``selection.csv``.
+With ``--save-model`` these also write the fitted model (``model.pkl``),
+which ``stanmix membership`` reads to write the memberships of a new file's
+rows.
 
 Exit codes: 0 success; 2 a bad flag or bad data (``stanmix: error: ...``,
 reported before any fitting); 1 any other failure (``stanmix: failed:
@@ -45,6 +48,7 @@ from stanmix.cli.commands import (
     _demo,
     _fit,
     _fit_regression,
+    _membership,
     _select,
     _select_regression,
 )
@@ -70,13 +74,14 @@ def _run(argv: list[str] | None, guard: InterruptGuard, state: _State) -> int:
             f"{args.command} --help')"
         )
     state.verbose = args.verbose
-    args.out = _out_folder(args.out)
+    args.out = _out_folder(args.out, file=args.command == "membership")
     commands = {
         "demo": _demo,
         "fit": _fit,
         "select": _select,
         "fit-regression": _fit_regression,
         "select-regression": _select_regression,
+        "membership": _membership,
     }
     with _console(args.verbose), _streamed(args):
         return commands[args.command](args, guard)

@@ -1,5 +1,5 @@
-"""The subcommands: demo, fit, select, fit-regression and
-select-regression, from the checked flags and data to the written results.
+"""The subcommands: demo, fit, select, fit-regression, select-regression
+and membership, from the checked flags and data to the written results.
 """
 
 from __future__ import annotations
@@ -209,6 +209,7 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
         interrupts=guard,
         selection=selection,
         advice_wording=_as_flags,
+        save_model=getattr(args, "save_model", False),
     )
     written = {path.name for path in files}
     tables = [n for n in RESULT_FILES if n in written and n != "report.html"]
@@ -604,4 +605,141 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         f"of {response}"
     )
     _write(model, args, title, guard)
+    return 0
+
+
+def _load_model(path):
+    """The fitted model a --save-model run wrote: ``path`` or, for a folder,
+    its ``model.pkl``."""
+    import pickle
+
+    from stanmix.estimator import Mixture
+
+    if path.is_dir():
+        path = path / "model.pkl"
+    if not path.is_file():
+        raise StanmixInputError(
+            f"{str(path)!r} is not a file; give the model.pkl that fit, select, "
+            "fit-regression or select-regression wrote with --save-model (or its "
+            "folder)"
+        )
+    try:
+        with path.open("rb") as fh:
+            model = pickle.load(fh)
+    except (
+        OSError,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        IndexError,
+        TypeError,
+        ValueError,
+    ) as err:
+        raise StanmixInputError(
+            f"{path.name} cannot be read as a saved stanmix model "
+            f"({type(err).__name__}: {err}); give the model.pkl written with "
+            "--save-model"
+        ) from None
+    if not isinstance(model, Mixture) or not hasattr(model, "idata_"):
+        raise StanmixInputError(
+            f"{path.name} holds a {type(model).__name__}, not a fitted stanmix "
+            "model; give the model.pkl written with --save-model"
+        )
+    return model, path
+
+
+def _model_columns(model) -> list[str]:
+    """The columns new data must hold: the fitted ones, for a mixture of
+    regressions its response and covariates."""
+    design = getattr(model, "design_", None)
+    if design is not None:
+        return [design.response, *design.covariates]
+    return [str(c) for c in model.cells_.columns]
+
+
+def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    """stanmix membership: a saved model's memberships of a new file's rows,
+    with their HDIs, written to the --out file."""
+    from stanmix._files import write_text_atomic
+    from stanmix.csv_input import column_listing, read_csv, read_header
+
+    out = args.out
+    if out.is_dir():
+        raise StanmixInputError(
+            f"--out {str(out)!r} is a folder; give the CSV file to write, such as "
+            f"--out {out / 'new-membership.csv'}"
+        )
+    if not out.parent.is_dir():
+        raise StanmixInputError(
+            f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; "
+            "create it first"
+        )
+    model, model_path = _load_model(args.model)
+    for given, what in ((args.data, "the data file"), (model_path, "the model")):
+        if out.exists() and out.resolve() == given.resolve():
+            raise StanmixInputError(
+                f"--out {str(out)!r} is {what}, which it would overwrite; give "
+                "another file"
+            )
+    columns = _model_columns(model)
+    header = [name.strip() for name in read_header(args.data)]
+    absent = [c for c in columns if c not in header]
+    if absent:
+        raise StanmixInputError(
+            f"{args.data.name} has no column {', '.join(map(repr, absent))}; the "
+            f"model was fitted on {column_listing(columns)}, which new data must "
+            "hold under the same names"
+        )
+    given, given_upper = _given_limits(args)
+    sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
+    for source, uses in sources.items():
+        if source in columns:
+            raise StanmixInputError(
+                f"column {source!r} is one of the model's columns, so it cannot "
+                f"hold the per-row limits of {uses}; give them in a column of "
+                "their own, or as a number"
+            )
+    _check_sources(sources, {}, _id_column(args))
+    regression = getattr(model, "design_", None)
+    table = read_csv(
+        args.data,
+        columns,
+        choose="the model's columns",
+        id_column=_id_column(args),
+        limit_columns=sources,
+        censored_text=args.censored_text,
+        keep=columns[:1] if regression is not None else (),
+        exact="covariates are exact numbers" if regression is not None else None,
+    )
+    _check_censored_text(table, args.censored_text)
+    lower = _limits_of(table, "--lower-limit", given)
+    upper = _limits_of(table, "--upper-limit", given_upper)
+    _check_limits(table, lower, upper)
+    if regression is not None:
+        for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
+            other = [c for c in limits if c != regression.response]
+            if other:
+                raise StanmixInputError(
+                    f"{flag} names column {other[0]!r}, but only the response "
+                    f"{regression.response!r} can be censored; covariates are exact"
+                )
+    frame = table.frame
+    guard.check()
+    membership = model.membership(
+        frame,
+        hdi_prob=args.hdi_prob,
+        **_limits_per_cell(frame, lower, upper),
+    )
+    guard.check()
+    write_text_atomic(out, membership.to_csv(index=False))
+    wide = membership.pivot(index="observation", columns="component", values="mean")
+    wide = wide.loc[membership["observation"].unique()]
+    _say(
+        f"Membership probabilities of {_count(len(frame), 'row')} of "
+        f"{args.data.name} under the {model.fitted_components_}-component model "
+        f"{model_path}, first 5:"
+    )
+    _say(wide.head().round(3).to_string())
+    _say(f"\nWritten to {out}")
     return 0

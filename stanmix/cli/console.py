@@ -58,6 +58,12 @@ _SWEPT_FIGURES = (
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
+    ("pass lower_limit= as to fit", "give --lower-limit as for the fit"),
+    ("pass upper_limit= as to fit", "give --upper-limit as for the fit"),
+    (
+        "pass lower_limit= and upper_limit= as to fit",
+        "give --lower-limit and --upper-limit as for the fit",
+    ),
     ("NaN cell(s) where a limit is given", "empty cell(s) in a column with a limit"),
     ("more starts (n_starts)", "more starts (n_starts, in Python)"),
     (

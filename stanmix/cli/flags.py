@@ -307,6 +307,53 @@ def _id_flag(sub: argparse.ArgumentParser) -> None:
     )
 
 
+def _save_model_flag(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--save-model",
+        action="store_true",
+        help="also write model.pkl, the fitted model, which `stanmix membership` "
+        "reads to place the rows of new files in these clusters (and Python's "
+        "pickle.load; load only files you trust)",
+    )
+
+
+def _membership_parser(sub) -> None:
+    """stanmix membership: a saved model's memberships of a new file's rows."""
+    mem = sub.add_parser(
+        "membership",
+        help="membership probabilities of a new CSV file's rows under a saved model",
+        description="Read a model that fit, select, fit-regression or "
+        "select-regression saved with --save-model, and write the membership "
+        "probabilities of the rows of a new CSV file, with their HDIs, to --out "
+        "(a CSV file, laid out as a fit's membership.csv). The file must hold the "
+        "model's columns (for a mixture of regressions, its response and "
+        "covariates), named as in the fitted file; other columns are not read. "
+        "Give the new file's own limits: the fit's are not assumed.",
+    )
+    mem.add_argument(
+        "model",
+        type=Path,
+        help="the model.pkl written with --save-model, or the folder holding it",
+    )
+    mem.add_argument(
+        "data", type=Path, help="CSV file with a header line (- for standard input)"
+    )
+    _id_flag(mem)
+    _limit_flags(mem, "a column", " (repeatable)")
+    mem.add_argument(
+        "--hdi-prob",
+        type=_fraction,
+        help="probability mass of each HDI [the model's, by default 0.94]",
+    )
+    mem.add_argument("--out", required=True, help="the CSV file to write")
+    mem.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="also show the warnings and log of the libraries underneath",
+    )
+
+
 def _unquoted(text: str) -> str:
     """A column's name as given in a flag: stripped of spaces and, where
     it is quoted as a CSV header quotes a name holding a comma, of its
@@ -380,6 +427,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     fit.add_argument("--out", required=True, help="output folder")
     fit.add_argument("--title", type=_title, help="title of the HTML report")
+    _save_model_flag(fit)
     _common(fit, None, FIT_METHODS)
     fit.set_defaults(engine="auto")
 
@@ -406,10 +454,12 @@ def _parser() -> argparse.ArgumentParser:
     _selection_flags(select)
     select.add_argument("--out", required=True, help="output folder")
     select.add_argument("--title", type=_title, help="title of the HTML report")
+    _save_model_flag(select)
     _common(select, None, SELECT_METHODS)
     select.set_defaults(engine="auto")
     _regression_parser(sub, select=False)
     _regression_parser(sub, select=True)
+    _membership_parser(sub)
     return parser
 
 
@@ -491,13 +541,17 @@ def _expand(ranges: tuple[range, ...]) -> list[int]:
     return [k for r in ranges for k in r]
 
 
-def _out_folder(text: str) -> Path:
-    """The --out folder; an empty one (an unset shell variable) is refused,
-    not taken as the current folder."""
+def _out_folder(text: str, *, file: bool = False) -> Path:
+    """The --out folder (with ``file``, the --out file); an empty one (an
+    unset shell variable) is refused, not taken as the current folder."""
     if not text:
+        example = (
+            "a file, such as --out new-membership.csv"
+            if file
+            else ("a folder, such as --out results")
+        )
         raise StanmixInputError(
-            "--out is empty; give a folder, such as --out results (is a shell "
-            "variable in it unset?)"
+            f"--out is empty; give {example} (is a shell variable in it unset?)"
         )
     return Path(text)
 
@@ -616,6 +670,7 @@ def _regression_parser(sub, *, select: bool) -> None:
         )
     reg.add_argument("--out", required=True, help="output folder")
     reg.add_argument("--title", type=_title, help="title of the HTML report")
+    _save_model_flag(reg)
     _common(reg, None, methods)
     reg.set_defaults(engine="auto")
 

@@ -1,0 +1,189 @@
+"""stanmix membership: a model saved by --save-model places a new file's rows."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import stanmix as sm
+from stanmix import cli
+
+pytest.importorskip("stanli")
+
+COLUMNS = ["mean", "hdi_lower", "hdi_upper"]
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """Two 2-D clusters, x left-censored at its 10% quantile, fitted (the
+    mode) by `stanmix fit --save-model`; the folder and the data."""
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 80, seed=7, columns=["x", "y"]
+    )
+    df = data.X.copy()
+    limit = round(float(np.quantile(df["x"], 0.1)), 6)
+    df["x"] = df["x"].clip(lower=limit)
+    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    folder = tmp_path_factory.mktemp("saved")
+    df.to_csv(folder / "data.csv", index=False)
+    out = folder / "results"
+    code = cli.main(
+        [
+            "fit", str(folder / "data.csv"), "-k", "2", "--id", "sample",
+            "--lower-limit", f"x={limit}", "--method", "optimize",
+            "--engine", "stanli", "--out", str(out), "--save-model", "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    return out, df, limit
+
+
+def test_a_saved_model_places_new_rows_as_the_fit_placed_them(saved, tmp_path, capsys):
+    """Rows of the fitted file given again, in a file of other column order
+    with a text column, get the fitted memberships, named by --id; without
+    their limit, the values at it are warned of, naming the flag."""
+    out, df, limit = saved
+    assert (out / "model.pkl").is_file()
+    capsys.readouterr()
+    rows = df.iloc[[3, 0, 11]]
+    assert (rows["x"] == limit).any()
+    new = rows[["y", "sample", "x"]].assign(note=["a", "b", "c"])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    target = tmp_path / "new-membership.csv"
+    args = ["membership", str(out), str(tmp_path / "new.csv"), "--id", "sample"]
+    code = cli.main([*args, "--lower-limit", f"x={limit}", "--out", str(target)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    got = pd.read_csv(target)
+    assert got["observation"].tolist() == ["s3", "s3", "s0", "s0", "s11", "s11"]
+    fitted = pd.read_csv(out / "membership.csv").set_index(["observation", "component"])
+    expected = fitted.loc[list(zip(got["observation"], got["component"], strict=True))]
+    np.testing.assert_allclose(got[COLUMNS], expected[COLUMNS], atol=1e-6)
+    assert "Membership probabilities of 3 rows of new.csv" in captured.out
+    assert f"Written to {target}" in captured.out
+
+    code = cli.main([*args, "--out", str(tmp_path / "unlimited.csv")])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"equals the lower_limit {limit:g} the model was fitted with" in err
+    assert "give --lower-limit as for the fit" in err
+
+
+@pytest.mark.filterwarnings("ignore:the NUTS draws cannot be checked")
+def test_hdi_prob_and_a_regression_reach_the_saved_models_membership(tmp_path, capsys):
+    """A model pickled from Python (NUTS draws; a mixture of regressions) is
+    read as --save-model writes it: the command's table is the model's own
+    membership of the file's rows, with --hdi-prob and the response's limit."""
+    data = sm.datasets.two_components(60, seed=1).X
+    model = sm.NormalMixture(2, engine="stanli").fit(
+        data, chains=1, warmup=150, draws=100, seed=3, show_progress=False
+    )
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(model))
+    data.iloc[:4].to_csv(tmp_path / "new.csv", index_label="line")
+    code = cli.main(
+        [
+            "membership", str(tmp_path / "m.pkl"), str(tmp_path / "new.csv"),
+            "--hdi-prob", "0.5", "--out", str(tmp_path / "out.csv"),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    got = pd.read_csv(tmp_path / "out.csv")
+    want = model.membership(data.iloc[:4], hdi_prob=0.5)
+    np.testing.assert_allclose(got[COLUMNS], want[COLUMNS], atol=1e-6)
+    assert (want["hdi_upper"] - want["hdi_lower"]).max() > 0
+
+    lines = sm.datasets.regressions(80, seed=2)
+    y = lines.y.clip(lower=float(np.quantile(lines.y, 0.2)))
+    limit = float(y.min())
+    regression = sm.RegressionMixture(2, engine="stanli").fit(
+        lines.X, y, lower_limit=limit, method="optimize", seed=1
+    )
+    (tmp_path / "r.pkl").write_bytes(pickle.dumps(regression))
+    frame = lines.X.iloc[:5].assign(y=y.iloc[:5])
+    frame.to_csv(tmp_path / "pairs.csv", index_label="line")
+    code = cli.main(
+        [
+            "membership", str(tmp_path / "r.pkl"), str(tmp_path / "pairs.csv"),
+            "--lower-limit", f"y={limit!r}", "--out", str(tmp_path / "pairs-m.csv"),
+        ]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    got = pd.read_csv(tmp_path / "pairs-m.csv")
+    want = regression.membership(lines.X.iloc[:5], y.iloc[:5], lower_limit=limit)
+    np.testing.assert_allclose(got[COLUMNS], want[COLUMNS], atol=1e-6)
+    code = cli.main(
+        [
+            "membership", str(tmp_path / "r.pkl"), str(tmp_path / "pairs.csv"),
+            "--lower-limit", f"{lines.X.columns[0]}=0",
+            "--out", str(tmp_path / "b.csv"),
+        ]
+    )  # fmt: skip
+    assert code == 2
+    assert "only the response 'y' can be censored" in capsys.readouterr().err
+
+
+def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys):
+    out, df, _ = saved
+    df.iloc[:3].to_csv(tmp_path / "new.csv", index=False)
+    df[["sample", "x"]].iloc[:3].to_csv(tmp_path / "no-y.csv", index=False)
+    (tmp_path / "sub").mkdir()
+    new = str(tmp_path / "new.csv")
+    for args, message in [
+        ([str(out), new, "--out", str(tmp_path / "sub")], "is a folder; give the CSV"),
+        ([str(out), new, "--out", str(tmp_path / "no" / "m.csv")], "does not exist"),
+        ([str(out), new, "--out", new], "is the data file, which it would overwrite"),
+        (
+            [new, new, "--out", str(tmp_path / "m.csv")],
+            "new.csv cannot be read as a saved stanmix model",
+        ),
+        (
+            [str(tmp_path), new, "--out", str(tmp_path / "m.csv")],
+            "is not a file; give the model.pkl",
+        ),
+        (
+            [str(out), str(tmp_path / "no-y.csv"), "--out", str(tmp_path / "m.csv")],
+            "no-y.csv has no column 'y'; the model was fitted on x, y",
+        ),
+        (
+            [str(out), new, "--lower-limit", "x=y", "--out", str(tmp_path / "m.csv")],
+            "column 'y' is one of the model's columns",
+        ),
+        ([str(out), new, "--out", ""], "--out is empty; give a file"),
+    ]:
+        code = cli.main(["membership", *args])
+        err = capsys.readouterr().err
+        assert code == 2, args
+        assert message in err, (args, err)
+    (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
+    code = cli.main(["membership", str(tmp_path / "list.pkl"), new, "--out", "m.csv"])
+    assert code == 2
+    assert "holds a list, not a fitted stanmix model" in capsys.readouterr().err
+    assert not (tmp_path / "m.csv").exists()
+
+
+def test_a_fit_without_save_model_removes_an_earlier_model(saved, tmp_path, capsys):
+    """A model.pkl beside other results must be theirs: a run that does not
+    save one removes an earlier run's."""
+    out, _, _ = saved
+    folder = tmp_path / "results"
+    code = cli.main(
+        [
+            "fit", str(out.parent / "data.csv"), "-k", "1", "--columns", "x,y",
+            "--method", "optimize", "--engine", "stanli", "--out", str(folder),
+            "--save-model", "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0 and (folder / "model.pkl").is_file()
+    code = cli.main(
+        [
+            "fit", str(out.parent / "data.csv"), "-k", "1", "--columns", "x,y",
+            "--method", "optimize", "--engine", "stanli", "--out", str(folder),
+            "--no-progress",
+        ]
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 0 and not (folder / "model.pkl").exists()
+    assert "Removed the earlier run's model.pkl" in printed
