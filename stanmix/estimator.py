@@ -2162,6 +2162,7 @@ class Mixture:
         to the criteria, N included)."""
         self._check_fitted()
         if X is None:
+            check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
             refuse_censoring_without_data(censoring)
         cells = self.cells_ if X is None else self.new_cells(X, **censoring)
         held = ~np.all(cells.kind == MISSING, axis=1)

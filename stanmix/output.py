@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("stanmix")
 
 #: The files :func:`write_results` writes, in order (``selection.csv`` only
-#: for a choice of the number of components, ``model.pkl`` only when asked
+#: for a choice of the number of components, ``stanmix-model.pkl`` only when asked
 #: for). A call replaces the whole set: those it does not write are removed
 #: from the output folder.
 RESULT_FILES = (
@@ -40,7 +40,7 @@ RESULT_FILES = (
     "posterior.nc",
     "summary.csv",
     "membership.csv",
-    "model.pkl",
+    "stanmix-model.pkl",
     "report.html",
 )
 
@@ -288,7 +288,7 @@ def write_results(
     save_model: bool = False,
 ) -> list[Path]:
     """Write ``posterior.nc``, ``summary.csv``, ``membership.csv``, ``report.html``
-    (and ``selection.csv`` when ``selection`` is given, ``model.pkl`` with
+    (and ``selection.csv`` when ``selection`` is given, ``stanmix-model.pkl`` with
     ``save_model``).
 
     Everything is first written to a temporary folder beside ``out`` and
@@ -324,7 +324,7 @@ def write_results(
     advice_wording : callable, optional
         Passed to :func:`stanmix.report.write_report`.
     save_model : bool
-        Also write ``model.pkl``, the fitted model pickled (read it back with
+        Also write ``stanmix-model.pkl``, the fitted model pickled (read it back with
         :func:`pickle.load` or ``joblib.load``, or give it to ``stanmix
         membership`` for new data's memberships).
 
@@ -386,7 +386,7 @@ def _write(
             steps.insert(0, ("selection.csv", lambda p: selection.table_.to_csv(p)))
         if save_model:
             pickled = pickle.dumps(model)
-            steps.insert(-1, ("model.pkl", lambda p: p.write_bytes(pickled)))
+            steps.insert(-1, ("stanmix-model.pkl", lambda p: p.write_bytes(pickled)))
         with tqdm(
             total=len(steps),
             desc="writing results",

@@ -112,8 +112,12 @@ class _Prepared:
     index: pd.Index
 
 
-def _absent_message(absent: list[str], design: RegressionDesign, array: bool) -> str:
-    """The error for new data without some fitted covariate columns."""
+def _absent_message(
+    absent: list[str], design: RegressionDesign, array: bool, unnamed_run: bool = False
+) -> str:
+    """The error for new data without some fitted covariate columns
+    (``unnamed_run``: the model was read from a CmdStan run without the
+    covariates' names)."""
     names = ", ".join(design.covariates)
     fix = (
         "; an array's columns are named x0, x1, ... by position, as in fit: "
@@ -122,6 +126,13 @@ def _absent_message(absent: list[str], design: RegressionDesign, array: bool) ->
         if array
         else ""
     )
+    if unnamed_run and not array:
+        fix = (
+            "; the model was read from a CmdStan run without the covariates' "
+            "names: give from_cmdstan_csv columns=[response, *covariates] to "
+            "match new data by name, or pass X as an array in the data file's "
+            "column order"
+        )
     return (
         f"X lacks the fitted covariate column(s) {', '.join(map(repr, absent))} "
         f"(fitted on {names}){fix}"
@@ -621,9 +632,7 @@ class RegressionMixture(Mixture):
             names = {str(c) for c in X.columns}
             absent = [c for c in wanted if c not in names]
             if absent:
-                raise StanmixInputError(
-                    _absent_message(absent, self.design_, array=False)
-                )
+                raise self._absent_error(absent, array=False)
         if isinstance(response, str):
             wanted.append(response)
         keep = [c for c in X.columns if str(c) in wanted]
@@ -670,9 +679,7 @@ class RegressionMixture(Mixture):
                 _refuse_wider_array(width, design)
             absent = [c for c in design.covariates if c not in covariates.columns]
             if absent:
-                raise StanmixInputError(
-                    _absent_message(absent, design, array=given_array)
-                )
+                raise self._absent_error(absent, array=given_array)
             values = self._checked_covariates(covariates, design, index)
         return _Prepared(resp, values, index)
 
@@ -703,7 +710,7 @@ class RegressionMixture(Mixture):
             design = self.design_
             absent = [c for c in design.covariates if c not in frame.columns]
             if absent:
-                raise StanmixInputError(_absent_message(absent, design, array=False))
+                raise self._absent_error(absent, array=False)
         values = self._checked_covariates(frame, design, index)
         return _Prepared(cells, values, index)
 
@@ -1198,6 +1205,15 @@ class RegressionMixture(Mixture):
         predictors (the mean of :meth:`score_samples`); larger is better."""
         return float(np.mean(self.score_samples(X, y, response=response, **censoring)))
 
+    def _absent_error(self, absent: list[str], *, array: bool) -> StanmixInputError:
+        """The error for new data without some fitted covariate columns."""
+        unnamed_run = getattr(self, "_read_back", False) and not getattr(
+            self, "_named_covariates", True
+        )
+        return StanmixInputError(
+            _absent_message(absent, self.design_, array, unnamed_run)
+        )
+
     def _covariates_only(self, X) -> np.ndarray:
         _refuse_a_row(X, self.design_)
         X = self._read_columns(X, None, fitting=False)
@@ -1211,7 +1227,7 @@ class RegressionMixture(Mixture):
             _refuse_wider_array(sum(c != design.response for c in columns), design)
         absent = [c for c in design.covariates if c not in frame.columns]
         if absent:
-            raise StanmixInputError(_absent_message(absent, design, array=array))
+            raise self._absent_error(absent, array=array)
         return self._checked_covariates(frame, design, index)
 
     def predict(

@@ -900,12 +900,13 @@ def from_cmdstan_csv(
             k,
             family=family.family,
             covariance=family.covariance,
-            family_options=family.settings_from_stan_data(data),
+            family_options=family.settings_from_stan_data(data) or None,
             ordered=bool(ordered),
             anchor_dim=anchor - 1,
             standardize=units is not None,
             relabel=relabel,
             hdi_prob=hdi_prob,
+            **_priors_of_run(data),
         )
     seed = result.info.get("seed")
     return model.fit_result(
@@ -921,6 +922,11 @@ def _cells_of_run(program: str, data: Mapping, columns) -> CellTable:
     """The run's data as a cell table, its columns named by ``columns``:
     for ``regression.stan`` the response alone, or the response and then
     each covariate."""
+    if isinstance(columns, (str, bytes)):
+        raise StanmixInputError(
+            f"columns must be a sequence of names, one per column, got the "
+            f"string {columns!r}; for one column give [{columns!r}]"
+        )
     names = None if columns is None else [str(c) for c in columns]
     covariates = None
     if program == "regression" and names is not None and len(names) > 1:
@@ -949,16 +955,20 @@ def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
     predictors = tuple(covariates[j] for j in settings.pop("predictors"))
     weights_from = tuple(covariates[j] for j in settings.pop("weights_from"))
     order = settings.pop("order_by")
+    priors = _priors_of_run(data)
+    priors.pop("guided_prior_scale", None)  # not a regression's setting
     model = RegressionMixture(
         k,
         predictors=list(predictors),
         weights_from=list(weights_from) or None,
         errors="student_t" if family.student_t else "normal",
-        order_by="intercept" if order is None else predictors[order],
+        # an unordered run's order_by entry is not read by the program
+        order_by="intercept" if order is None or not ordered else predictors[order],
         ordered=bool(ordered),
         standardize=units is not None,
         relabel=relabel,
         family_options=None,
+        **priors,
         **{
             f"prior_{name}": settings.pop(name)
             for name in ("slope_scale", "gate_scale")
@@ -975,6 +985,43 @@ def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
     )
     model._named_covariates = named
     return model
+
+
+def _priors_of_run(data: Mapping) -> dict:
+    """The estimator's prior settings as the run's data entries hold them,
+    each where it is one value throughout (as stanmix writes them): the
+    means' prior sd (``prior_mean_scale``, or ``guided_prior_scale`` where
+    the means' prior is centred on given values), the scales' prior
+    (``prior_scale_median``, ``prior_scale_log_sd``) and the weights'
+    (``prior_concentration``).
+
+    >>> _priors_of_run({"mu_loc": [[0.0], [0.0]], "mu_scale": [[2.0], [2.0]],
+    ...                 "sigma_loc": 0.3, "alpha": [5.0, 5.0]})
+    {'prior_mean_scale': 2.0, 'prior_scale_median': 0.3, 'prior_concentration': 5.0}
+    """
+
+    def one_value(entry: str) -> float | None:
+        if entry not in data:
+            return None
+        values = np.ravel(np.asarray(data[entry], dtype=float))
+        if values.size and np.isfinite(values[0]) and np.all(values == values[0]):
+            return float(values[0])
+        return None
+
+    out = {}
+    scale = one_value("mu_scale")
+    if scale is not None:
+        centred = not np.any(np.asarray(data.get("mu_loc", 0.0), dtype=float))
+        out["prior_mean_scale" if centred else "guided_prior_scale"] = scale
+    for setting, entry in (
+        ("prior_scale_median", "sigma_loc"),
+        ("prior_scale_log_sd", "sigma_scale"),
+        ("prior_concentration", "alpha"),
+    ):
+        value = one_value(entry)
+        if value is not None:
+            out[setting] = value
+    return out
 
 
 def _check_units(units: Standardization, cells: CellTable) -> None:

@@ -46,7 +46,7 @@ def test_a_saved_model_places_new_rows_as_the_fit_placed_them(saved, tmp_path, c
     with a text column, get the fitted memberships, named by --id; without
     their limit, the values at it are warned of, naming the flag."""
     out, df, limit = saved
-    assert (out / "model.pkl").is_file()
+    assert (out / "stanmix-model.pkl").is_file()
     capsys.readouterr()
     rows = df.iloc[[3, 0, 11]]
     assert (rows["x"] == limit).any()
@@ -141,7 +141,7 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
         ),
         (
             [str(tmp_path), new, "--out", str(tmp_path / "m.csv")],
-            "is not a file; give the model.pkl",
+            "is not a file; give the stanmix-model.pkl",
         ),
         (
             [str(out), str(tmp_path / "no-y.csv"), "--out", str(tmp_path / "m.csv")],
@@ -165,7 +165,7 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
 
 
 def test_a_fit_without_save_model_removes_an_earlier_model(saved, tmp_path, capsys):
-    """A model.pkl beside other results must be theirs: a run that does not
+    """A stanmix-model.pkl beside other results must be theirs: a run that does not
     save one removes an earlier run's."""
     out, _, _ = saved
     folder = tmp_path / "results"
@@ -176,7 +176,7 @@ def test_a_fit_without_save_model_removes_an_earlier_model(saved, tmp_path, caps
             "--save-model", "--no-progress",
         ]
     )  # fmt: skip
-    assert code == 0 and (folder / "model.pkl").is_file()
+    assert code == 0 and (folder / "stanmix-model.pkl").is_file()
     code = cli.main(
         [
             "fit", str(out.parent / "data.csv"), "-k", "1", "--columns", "x,y",
@@ -185,5 +185,5 @@ def test_a_fit_without_save_model_removes_an_earlier_model(saved, tmp_path, caps
         ]
     )  # fmt: skip
     printed = capsys.readouterr().out
-    assert code == 0 and not (folder / "model.pkl").exists()
-    assert "Removed the earlier run's model.pkl" in printed
+    assert code == 0 and not (folder / "stanmix-model.pkl").exists()
+    assert "Removed the earlier run's stanmix-model.pkl" in printed

@@ -185,8 +185,8 @@ class _Kept(logging.Handler):
 def test_cmdstanpy_chatter_is_dropped_only_during_stanmix_calls():
     """Per-chain lines, the diagnostics summary stanmix gives itself, and
     advice naming cmdstanpy's arguments are dropped during a stanmix call;
-    compilation notes, CmdStan's own messages and logging outside a call
-    pass."""
+    compilation notes, CmdStan's own messages, the DEBUG transcripts and
+    logging outside a call pass."""
     logger = logging.getLogger("cmdstanpy")
     kept = _Kept()
     logger.addHandler(kept)
@@ -197,7 +197,9 @@ def test_cmdstanpy_chatter_is_dropped_only_during_stanmix_calls():
         with _in_stanmix_terms():
             logger.info("Chain [%d] start processing", 1)
             logger.info("CmdStan start processing")
+            logger.info("CmdStan done processing.")
             logger.info("compiling stan file a.stan to exe file a")
+            logger.debug("Chain 1 console:\nIterations: 100")
             logger.warning(
                 "Some chains may have failed to converge.\n\tChain 1 had 3 "
                 'divergent transitions (0.3%%)\n\tUse the "diagnose()" method '
@@ -213,6 +215,7 @@ def test_cmdstanpy_chatter_is_dropped_only_during_stanmix_calls():
         logger.setLevel(level)
     assert kept.texts == [
         "compiling stan file a.stan to exe file a",
+        "Chain 1 console:\nIterations: 100",
         rejection,
         "Chain [2] start processing",
     ]

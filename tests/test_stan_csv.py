@@ -31,6 +31,7 @@ from stanmix.engines import STAT_NAMES, get_engine
 from stanmix.families import family_from_stan_data
 from stanmix.families.full import latent_cells
 from stanmix.programs import PROGRAMS, example_data_path, program_path, stan_dir
+from stanmix.stan_csv import _cells_of_run, _regression_of_run
 
 # Sampler columns by their ArviZ names, back to Stan CSV names.
 _STATS = {arviz: stan for stan, arviz in STAT_NAMES.items()}
@@ -1034,6 +1035,12 @@ def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(standardize, tmp
     }
     result, model = _run_and_read(run, tmp_path)
     assert model.standardize is standardize
+    # the run's priors, read from its data, are the estimator's
+    assert model.get_params() == {
+        **estimator.get_params(),
+        "anchor_dim": model.anchor_dim,
+        "engine": "auto",
+    }
     np.testing.assert_array_equal(model.cells_.kind, given.kind)
     for part in ("values", "lower", "upper"):
         np.testing.assert_allclose(
@@ -1109,16 +1116,24 @@ def test_regression_stan_input_is_what_fit_gives_the_engine_and_reads_back(
 
 def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
     """A run of regression.stan reads back as a RegressionMixture with the
-    run's design: it predicts the response at new predictors (the lines'
-    posterior means are those of its draws), by position by default, by
-    name when columns names the response and the covariates."""
+    run's design and priors: it predicts the response at new predictors (the
+    lines' posterior means are those of its draws), by position by default,
+    by name when columns names the response and the covariates."""
     X, y = _two_lines()
-    run = sm.RegressionMixture(2).stan_input(X, y, seed=3)
+    priors = {
+        "prior_mean_scale": 2.0,
+        "prior_scale_median": 0.3,
+        "prior_scale_log_sd": 0.8,
+        "prior_concentration": 5.0,
+        "prior_slope_scale": 1.5,
+    }
+    estimator = sm.RegressionMixture(2, **priors)
+    run = estimator.stan_input(X, y, seed=3)
     _, model = _run_and_read(run, tmp_path, seed=7)
     assert isinstance(model, sm.RegressionMixture)
     params = model.get_params()
-    assert params["predictors"] == ["x0"] and params["order_by"] == "intercept"
-    assert params["errors"] == "normal" and params["weights_from"] is None
+    assert params == {**estimator.get_params(), "predictors": ["x0"]}
+    assert params["order_by"] == "intercept" and params["weights_from"] is None
     new = np.array([[0.0], [500.0]])
     table = model.predict(new)
     draws = model.param_draws()
@@ -1137,6 +1152,26 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
         named.predict(pd.DataFrame({"z": new[:, 0]}))
     with pytest.raises(sm.StanmixInputError, match=r"give 2 names \(the response"):
         sm.from_cmdstan_csv(paths, data_file, columns=["y", "x", "z"])
+    with pytest.raises(sm.StanmixInputError, match=r"for one column give \['yx'\]"):
+        sm.from_cmdstan_csv(paths, data_file, columns="yx")
+    # read without names, it says how to match new data by name
+    with pytest.raises(sm.StanmixInputError, match="from_cmdstan_csv columns="):
+        model.predict(pd.DataFrame({"x": new[:, 0]}))
+    # an unordered run's order_by entry, which the program does not read,
+    # is not taken as an ordering (RegressionMixture refuses that pair)
+    data = {**json.loads(data_file.read_text()), "ordered_means": 0, "order_by": 1}
+    unordered = _regression_of_run(
+        2,
+        family_from_stan_data("regression", data),
+        data,
+        _cells_of_run("regression", data, None),
+        False,
+        0,
+        None,
+        "auto",
+    )
+    assert unordered.get_params()["order_by"] == "intercept"
+    assert unordered.get_params()["ordered"] is False
 
 
 def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):

@@ -8,7 +8,7 @@ report to a folder; ``stanmix fit-regression data.csv --response y ...``
 does the same for a mixture of regressions of one column on others.
 ``stanmix select`` and ``stanmix select-regression`` fit a range of
 numbers of components, choose one and write it with ``selection.csv``.
-With ``--save-model`` these also write the fitted model (``model.pkl``),
+With ``--save-model`` these also write the fitted model (``stanmix-model.pkl``),
 which ``stanmix membership`` reads to write the memberships of a new file's
 rows.
 

@@ -610,18 +610,18 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
 
 def _load_model(path):
     """The fitted model a --save-model run wrote: ``path`` or, for a folder,
-    its ``model.pkl``."""
+    its ``stanmix-model.pkl``."""
     import pickle
 
     from stanmix.estimator import Mixture
 
     if path.is_dir():
-        path = path / "model.pkl"
+        path = path / "stanmix-model.pkl"
     if not path.is_file():
         raise StanmixInputError(
-            f"{str(path)!r} is not a file; give the model.pkl that fit, select, "
-            "fit-regression or select-regression wrote with --save-model (or its "
-            "folder)"
+            f"{str(path)!r} is not a file; give the stanmix-model.pkl that fit, "
+            "select, fit-regression or select-regression wrote with --save-model "
+            "(or its folder)"
         )
     try:
         with path.open("rb") as fh:
@@ -638,13 +638,13 @@ def _load_model(path):
     ) as err:
         raise StanmixInputError(
             f"{path.name} cannot be read as a saved stanmix model "
-            f"({type(err).__name__}: {err}); give the model.pkl written with "
+            f"({type(err).__name__}: {err}); give the stanmix-model.pkl written with "
             "--save-model"
         ) from None
     if not isinstance(model, Mixture) or not hasattr(model, "idata_"):
         raise StanmixInputError(
             f"{path.name} holds a {type(model).__name__}, not a fitted stanmix "
-            "model; give the model.pkl written with --save-model"
+            "model; give the stanmix-model.pkl written with --save-model"
         )
     return model, path
 

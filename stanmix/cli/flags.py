@@ -311,9 +311,9 @@ def _save_model_flag(sub: argparse.ArgumentParser) -> None:
     sub.add_argument(
         "--save-model",
         action="store_true",
-        help="also write model.pkl, the fitted model, which `stanmix membership` "
-        "reads to place the rows of new files in these clusters (and Python's "
-        "pickle.load; load only files you trust)",
+        help="also write stanmix-model.pkl, the fitted model, which `stanmix "
+        "membership` reads to place the rows of new files in these clusters (and "
+        "Python's pickle.load; load only files you trust)",
     )
 
 
@@ -333,7 +333,7 @@ def _membership_parser(sub) -> None:
     mem.add_argument(
         "model",
         type=Path,
-        help="the model.pkl written with --save-model, or the folder holding it",
+        help="the stanmix-model.pkl written with --save-model, or its folder",
     )
     mem.add_argument(
         "data", type=Path, help="CSV file with a header line (- for standard input)"

@@ -286,13 +286,18 @@ def adaptation_settings(
     return settings
 
 
+#: cmdstanpy's INFO lines that mark a run's or a chain's start and end.
+_PROGRESS_LINE = re.compile(r"(Chain \[\d+\]|CmdStan) (start|done) processing\.?")
+
+
 class _CmdStanPyChatter(logging.Filter):
     """Drops, while any stanmix call runs (:func:`_in_stanmix_terms`), what
     cmdstanpy logs about a run that stanmix says in its own terms: the
     per-chain start and done lines, its sampler-diagnostics summary (stanmix
     warns of divergences and tree depth itself, with ``convergence_``), and
     its advice to pass ``show_console`` or call ``diagnose()``, neither of
-    which is stanmix's. Compilation notes and CmdStan's own messages pass."""
+    which is stanmix's. Everything else passes: compilation notes, CmdStan's
+    own messages, and the DEBUG records (the console transcripts)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -303,8 +308,10 @@ class _CmdStanPyChatter(logging.Filter):
         if not self.active:
             return True
         text = record.getMessage()
+        if record.levelno == logging.INFO:
+            return not _PROGRESS_LINE.fullmatch(text)
         if record.levelno < logging.WARNING:
-            return text.startswith("compil")
+            return True
         if '"diagnose()"' in text:
             return False
         advice = text.find("\nConsider re-running with show_console=True")
