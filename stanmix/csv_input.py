@@ -181,7 +181,7 @@ def read_csv(
     path,
     columns: Sequence[str] | None = None,
     *,
-    choose: str = "--columns",
+    choose: str | None = "--columns",
     id_column: str | None = None,
     limit_columns: dict[str, str] | None = None,
     censored_text: bool = False,
@@ -198,10 +198,11 @@ def read_csv(
     columns : sequence of str, optional
         The columns to fit, in this order. By default every column without
         text, in file order.
-    choose : str, default "--columns"
+    choose : str or None, default "--columns"
         The command-line option(s) that choose the columns, named in the
         messages' advice (``"--predictors (and --weights-from)"`` for
-        ``stanmix fit-regression``).
+        ``stanmix fit-regression``); None where no option chooses them (a
+        saved model's columns).
     id_column : str, optional
         A column of row labels (the command line's ``--id``): it becomes the
         frame's index instead of the file line numbers, and is not fitted.
@@ -453,7 +454,7 @@ def _id_position(
     header: list[str],
     header_line: int,
     name: str,
-    choose: str,
+    choose: str | None,
 ) -> int:
     """Where the ID column (option ``--id``) is in the header."""
     if id_column not in header:
@@ -472,7 +473,7 @@ def _id_position(
     if columns is not None and id_column in columns:
         raise StanmixInputError(
             f"column {id_column!r} is both the rows' names (--id) and a column to "
-            f"fit ({choose}); leave it out of one"
+            f"fit{f' ({choose})' if choose else ''}; leave it out of one"
         )
     return where[0]
 
@@ -743,7 +744,11 @@ def _split_number_hint(fields: list[str]) -> str:
 
 
 def _named_columns(
-    wanted: list[str], header: list[str], header_line: int, name: str, choose: str
+    wanted: list[str],
+    header: list[str],
+    header_line: int,
+    name: str,
+    choose: str | None,
 ) -> list[int]:
     missing = [c for c in wanted if c not in header]
     if missing:
@@ -759,7 +764,11 @@ def _named_columns(
 
 
 def _check_names(
-    fitted: list[int], header: list[str], header_line: int, name: str, choose: str
+    fitted: list[int],
+    header: list[str],
+    header_line: int,
+    name: str,
+    choose: str | None,
 ):
     for j in fitted:
         if not header[j] or _SAVED_INDEX.fullmatch(header[j]):
@@ -768,7 +777,8 @@ def _check_names(
                 f"column {j + 1} of {name} {label} in the header (line "
                 f"{header_line}): it looks like a saved row index (what pandas' "
                 "to_csv writes by default). Save the file with to_csv(..., "
-                f"index=False), or choose the columns to fit with {choose}"
+                "index=False)"
+                + (f", or choose the columns to fit with {choose}" if choose else "")
             )
         where = [k for k, h in enumerate(header) if h == header[j]]
         if len(where) > 1:
@@ -778,13 +788,14 @@ def _check_names(
 
 
 def _duplicate(
-    col: str, where: list[int], header_line: int, name: str, choose: str
+    col: str, where: list[int], header_line: int, name: str, choose: str | None
 ) -> str:
     places = " and ".join(str(j + 1) for j in where)
     return (
         f"the header of {name} (line {header_line}) names column {col!r} "
         f"{len(where)} times (columns {places}); rename them so that every "
-        f"column has its own name, or choose the columns with {choose}"
+        "column has its own name"
+        + (f", or choose the columns with {choose}" if choose else "")
     )
 
 

@@ -2538,7 +2538,9 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     names = [str(r) if index is None else row_label(index[r]) for r in bad[:5]]
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-    rows = "row" if bad.size == 1 else "rows"
+    # a table read from a file is indexed by its lines (stanmix.csv_input)
+    noun = "line" if index is not None and index.name == "line" else "row"
+    rows = noun if bad.size == 1 else f"{noun}s"
     raise StanmixInputError(
         f"{rows} {', '.join(names)}{more} lie{'s' if bad.size == 1 else ''} so "
         "far from every component that the membership cannot be computed in "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -68,7 +71,7 @@ def test_a_saved_model_places_new_rows_as_the_fit_placed_them(saved, tmp_path, c
     code = cli.main([*args, "--out", str(tmp_path / "unlimited.csv")])
     err = capsys.readouterr().err
     assert code == 0
-    assert f"equals the lower_limit {limit:g} the model was fitted with" in err
+    assert f"equals the --lower-limit {limit:g} the model was fitted with" in err
     assert "give --lower-limit as for the fit" in err
 
 
@@ -145,7 +148,8 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
         ),
         (
             [str(out), str(tmp_path / "no-y.csv"), "--out", str(tmp_path / "m.csv")],
-            "no-y.csv has no column 'y'; the model was fitted on x, y",
+            "no-y.csv has no column 'y' (its columns: sample, x); the model was "
+            "fitted on x, y",
         ),
         (
             [str(out), new, "--lower-limit", "x=y", "--out", str(tmp_path / "m.csv")],
@@ -157,8 +161,48 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
         err = capsys.readouterr().err
         assert code == 2, args
         assert message in err, (args, err)
+    link = tmp_path / "link.csv"
+    link.symlink_to(tmp_path / "target.csv")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out_fails = [
+        (str(link), "is a link, which the results would replace"),
+        (str(fifo), "is not a file, which the results would replace"),
+        ("-", "--out - would be a file named '-'"),
+        (str(out / "membership.csv"), "one of the fit's result files beside the"),
+        ("/proc/m.csv", "cannot write in folder '/proc'"),
+    ]
+    for target, message in out_fails:
+        code = cli.main(["membership", str(out), new, "--out", target])
+        err = capsys.readouterr().err
+        assert code == 2, target
+        assert message in err, (target, err)
+    assert not (tmp_path / "target.csv").exists() and fifo.is_fifo()
+    fitted = pd.read_csv(out / "membership.csv")
+    assert len(fitted) == 2 * len(df)
+    for data, args, message in [
+        (new, ["--id", "x"], "--id 'x' is one of the model's columns"),
+        (  # said before the file is read
+            str(tmp_path / "no-y.csv"),
+            ["--hdi-prob", "0.9"],
+            "--hdi-prob does not apply to a model fitted with --method optimize",
+        ),
+    ]:
+        code = cli.main(
+            ["membership", str(out), data, *args, "--out", str(tmp_path / "m.csv")]
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, (args, err)
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
-    code = cli.main(["membership", str(tmp_path / "list.pkl"), new, "--out", "m.csv"])
+    code = cli.main(
+        [
+            "membership",
+            str(tmp_path / "list.pkl"),
+            new,
+            "--out",
+            str(tmp_path / "m.csv"),
+        ]
+    )
     assert code == 2
     assert "holds a list, not a fitted stanmix model" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
@@ -187,3 +231,90 @@ def test_a_fit_without_save_model_removes_an_earlier_model(saved, tmp_path, caps
     printed = capsys.readouterr().out
     assert code == 0 and not (folder / "stanmix-model.pkl").exists()
     assert "Removed the earlier run's stanmix-model.pkl" in printed
+
+
+def test_membership_does_not_overwrite_the_data_it_reads_from_stdin(saved, tmp_path):
+    out, df, _ = saved
+    data = tmp_path / "new.csv"
+    df.iloc[:3].to_csv(data, index=False)
+    before = data.read_bytes()
+    with data.open("rb") as stdin:
+        run = subprocess.run(
+            [sys.executable, "-m", "stanmix", "membership", str(out), "-",
+             "--id", "sample", "--out", str(data)],
+            stdin=stdin, capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert "is the data read from standard input" in run.stderr
+    assert data.read_bytes() == before
+
+
+def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, capsys):
+    """A value too far out is named by its file line with the fix for a
+    file; a column with no value at all is warned of."""
+    out, df, _ = saved
+    new = df.iloc[:3][["sample", "x", "y"]].copy()
+    new["y"] = [1e300, 0.5, 0.7]
+    new.to_csv(tmp_path / "far.csv", index=False)
+    code = cli.main(
+        [
+            "membership",
+            str(out),
+            str(tmp_path / "far.csv"),
+            "--out",
+            str(tmp_path / "m.csv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "line 2 lies so far from every component" in err
+    assert "leave the cell empty" in err and "NaN" not in err
+    new["y"] = np.nan
+    new.to_csv(tmp_path / "no-y.csv", index=False)
+    code = cli.main(
+        [
+            "membership",
+            str(out),
+            str(tmp_path / "no-y.csv"),
+            "--out",
+            str(tmp_path / "m.csv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "column(s) 'y' of no-y.csv have no value in any row" in err
+
+
+def test_a_regressions_covariates_are_checked_as_fit_regression_checks_them(
+    tmp_path, capsys
+):
+    lines = sm.datasets.regressions(60, seed=2)
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        lines.X, lines.y, method="optimize", seed=1
+    )
+    (tmp_path / "r.pkl").write_bytes(pickle.dumps(model))
+    first = str(lines.X.columns[0])
+    frame = lines.X.iloc[:4].astype(object).assign(y=lines.y.iloc[:4])
+    frame.iloc[1, 0] = np.nan
+    frame.to_csv(tmp_path / "gap.csv", index=False)
+    frame.iloc[1, 0] = "<0.1"
+    frame.to_csv(tmp_path / "text.csv", index=False)
+    base = ["membership", str(tmp_path / "r.pkl")]
+    for args, message in [
+        (
+            [str(tmp_path / "gap.csv")],
+            f"line 3 of gap.csv has no value in column {first!r}, a covariate",
+        ),
+        (
+            [str(tmp_path / "text.csv"), "--censored-text"],
+            f"line 3 of text.csv has '<0.1' in column {first!r}, a covariate",
+        ),
+        (
+            [str(tmp_path / "gap.csv"), "--lower-limit", f"{first}=0"],
+            f"--lower-limit names column {first!r}, but only the response 'y'",
+        ),
+    ]:
+        code = cli.main([*base, *args, "--out", str(tmp_path / "m.csv")])
+        err = capsys.readouterr().err
+        assert code == 2, args
+        assert message in err, (args, err)

@@ -20,10 +20,13 @@ def _check_limits(
     table: CsvTable,
     lower: dict[str, float | pd.Series],
     upper: dict[str, float | pd.Series],
+    *,
+    unmet: bool = True,
 ) -> None:
     """Limits name fitted columns, are consistent, and no value lies beyond
-    its row's limit; a limit that no value meets is said (a wrong value, or
-    other units)."""
+    its row's limit; with ``unmet``, a limit that no value meets is said (a
+    wrong value, or other units: in the data a model is fitted to, some
+    value most likely lies at its limit; among a few new rows, none may)."""
     import warnings
 
     import numpy as np
@@ -122,7 +125,9 @@ def _check_limits(
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own
             # warning names that value as the likely limit)
-            if at.any() or not seen.size or piled_end(seen, word == "below"):
+            if not unmet or at.any() or not seen.size:
+                continue
+            if piled_end(seen, word == "below"):
                 continue
             if isinstance(limit, float):
                 nearest = np.nanmin(values) if word == "below" else np.nanmax(values)

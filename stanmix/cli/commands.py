@@ -658,40 +658,123 @@ def _model_columns(model) -> list[str]:
     return [str(c) for c in model.cells_.columns]
 
 
-def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
-    """stanmix membership: a saved model's memberships of a new file's rows,
-    with their HDIs, written to the --out file."""
-    from stanmix._files import write_text_atomic
-    from stanmix.csv_input import column_listing, read_csv, read_header
+def _membership_out(args: argparse.Namespace, model_path) -> None:
+    """Refuse an --out that is not a new or regular file in a writable
+    folder, or that would replace the data, the model or one of the fit's
+    result files beside the model."""
+    import os
+    import tempfile
+
+    from stanmix.output import RESULT_FILES
 
     out = args.out
+    if str(out) == "-":
+        raise StanmixInputError(
+            "--out - would be a file named '-'; give the CSV file to write, such "
+            "as --out new-membership.csv"
+        )
     if out.is_dir():
         raise StanmixInputError(
             f"--out {str(out)!r} is a folder; give the CSV file to write, such as "
             f"--out {out / 'new-membership.csv'}"
+        )
+    if out.is_symlink() or (out.exists() and not out.is_file()):
+        raise StanmixInputError(
+            f"--out {str(out)!r} is {'a link' if out.is_symlink() else 'not a file'}"
+            ", which the results would replace with a file; give a file's own path"
         )
     if not out.parent.is_dir():
         raise StanmixInputError(
             f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; "
             "create it first"
         )
-    model, model_path = _load_model(args.model)
-    for given, what in ((args.data, "the data file"), (model_path, "the model")):
-        if out.exists() and out.resolve() == given.resolve():
+    if out.exists():
+        stdin = os.fstat(0) if not sys.stdin.closed else None
+        for given, what in ((args.data, "the data file"), (model_path, "the model")):
+            if out.resolve() == given.resolve():
+                raise StanmixInputError(
+                    f"--out {str(out)!r} is {what}, which it would overwrite; give "
+                    "another file"
+                )
+        if stdin is not None and os.path.samestat(os.stat(out), stdin):
             raise StanmixInputError(
-                f"--out {str(out)!r} is {what}, which it would overwrite; give "
-                "another file"
+                f"--out {str(out)!r} is the data read from standard input, which "
+                "it would overwrite; give another file"
             )
+    if out.resolve().parent == model_path.resolve().parent and out.name in RESULT_FILES:
+        raise StanmixInputError(
+            f"--out {str(out)!r} is one of the fit's result files beside the "
+            "model, which it would replace with other rows' memberships; give "
+            "another file, such as --out "
+            f"{out.parent / 'new-membership.csv'}"
+        )
+    try:
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as err:
+        raise StanmixInputError(
+            f"--out {str(out)!r}: cannot write in folder {str(out.parent)!r} "
+            f"({err.strerror or err}); give a file in a writable folder"
+        ) from None
+
+
+def _membership_columns(args: argparse.Namespace, model) -> list[str]:
+    """The model's columns, checked against the data file's header and the
+    flags that name columns, before the file is read."""
+    from stanmix.csv_input import column_listing, read_header
+
     columns = _model_columns(model)
     header = [name.strip() for name in read_header(args.data)]
     absent = [c for c in columns if c not in header]
-    if absent:
-        raise StanmixInputError(
-            f"{args.data.name} has no column {', '.join(map(repr, absent))}; the "
-            f"model was fitted on {column_listing(columns)}, which new data must "
-            "hold under the same names"
+    if header and absent:
+        by_position = all(c == f"x{j}" for j, c in enumerate(columns[-len(absent) :]))
+        hint = (
+            " (the model was fitted on an array, whose columns are named x0, x1, "
+            "... by position: name the file's columns so)"
+            if by_position
+            else ""
         )
+        raise StanmixInputError(
+            f"{args.data.name} has no column {', '.join(map(repr, absent))} "
+            f"(its columns: {column_listing(header)}); the model was fitted on "
+            f"{column_listing(columns)}, which new data must hold under the same "
+            f"names{hint}"
+        )
+    name = _id_column(args)
+    if name is not None and name in columns:
+        raise StanmixInputError(
+            f"--id {name!r} is one of the model's columns, which are read as "
+            "data; name the rows by another column"
+        )
+    return columns
+
+
+def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
+    """stanmix membership: a saved model's memberships of a new file's rows,
+    with their HDIs, written to the --out file."""
+    import warnings
+
+    from stanmix._files import write_text_atomic
+    from stanmix.csv_input import read_csv
+
+    model, model_path = _load_model(args.model)
+    _membership_out(args, model_path)
+    if args.hdi_prob is not None and model.method_ == "optimize":
+        raise StanmixInputError(
+            "--hdi-prob does not apply to a model fitted with --method optimize "
+            "(a posterior mode): its interval is the point itself; leave it out"
+        )
+    columns = _membership_columns(args, model)
+    regression = getattr(model, "design_", None)
     given, given_upper = _given_limits(args)
+    if regression is not None:
+        for flag, limits in (("--lower-limit", given), ("--upper-limit", given_upper)):
+            other = [c for c in limits if c != regression.response]
+            if other:
+                raise StanmixInputError(
+                    f"{flag} names column {other[0]!r}, but only the response "
+                    f"{regression.response!r} can be censored; covariates are exact"
+                )
     sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
     for source, uses in sources.items():
         if source in columns:
@@ -701,30 +784,44 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
                 "their own, or as a number"
             )
     _check_sources(sources, {}, _id_column(args))
-    regression = getattr(model, "design_", None)
     table = read_csv(
         args.data,
         columns,
-        choose="the model's columns",
+        choose=None,
         id_column=_id_column(args),
         limit_columns=sources,
         censored_text=args.censored_text,
-        keep=columns[:1] if regression is not None else (),
-        exact="covariates are exact numbers" if regression is not None else None,
+        keep=columns,
+        exact=(
+            "covariates are exact numbers: give the measured value"
+            if regression is not None
+            else None
+        ),
     )
     _check_censored_text(table, args.censored_text)
+    if regression is not None:
+        for col, written in table.censored.items():
+            if col != regression.response:
+                i = int(written.notna().to_numpy().argmax())
+                raise StanmixInputError(
+                    f"line {table.lines[i]} of {table.name} has {written.iloc[i]!r} "
+                    f"in column {col!r}, a covariate of the regression: only the "
+                    f"response {regression.response!r} can be censored, covariates "
+                    "are exact; give the measured value"
+                )
+        _check_covariates(table, list(regression.covariates))
     lower = _limits_of(table, "--lower-limit", given)
     upper = _limits_of(table, "--upper-limit", given_upper)
-    _check_limits(table, lower, upper)
-    if regression is not None:
-        for flag, limits in (("--lower-limit", lower), ("--upper-limit", upper)):
-            other = [c for c in limits if c != regression.response]
-            if other:
-                raise StanmixInputError(
-                    f"{flag} names column {other[0]!r}, but only the response "
-                    f"{regression.response!r} can be censored; covariates are exact"
-                )
+    _check_limits(table, lower, upper, unmet=False)
     frame = table.frame
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        warnings.warn(
+            f"column(s) {', '.join(map(repr, empty))} of {table.name} have no value "
+            "in any row: the memberships rest on the other columns alone",
+            UserWarning,
+            stacklevel=2,
+        )
     guard.check()
     membership = model.membership(
         frame,
@@ -732,7 +829,7 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
         **_limits_per_cell(frame, lower, upper),
     )
     guard.check()
-    write_text_atomic(out, membership.to_csv(index=False))
+    write_text_atomic(args.out, membership.to_csv(index=False))
     wide = membership.pivot(index="observation", columns="component", values="mean")
     wide = wide.loc[membership["observation"].unique()]
     _say(
@@ -741,5 +838,5 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
         f"{model_path}, first 5:"
     )
     _say(wide.head().round(3).to_string())
-    _say(f"\nWritten to {out}")
+    _say(f"\nWritten to {args.out}")
     return 0

@@ -58,6 +58,11 @@ _SWEPT_FIGURES = (
 #: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
+    ("equals the lower_limit ", "equals the --lower-limit "),
+    ("equal the lower_limit ", "equal the --lower-limit "),
+    ("equals the upper_limit ", "equals the --upper-limit "),
+    ("equal the upper_limit ", "equal the --upper-limit "),
+    ("a missing value? give NaN instead", "a missing value? leave the cell empty"),
     ("pass lower_limit= as to fit", "give --lower-limit as for the fit"),
     ("pass upper_limit= as to fit", "give --upper-limit as for the fit"),
     (
@@ -127,6 +132,9 @@ def _as_flags(text: str) -> str:
     "--adapt-delta 0.95 tunes it; init='map' has no flag"
     >>> _as_flags("pass lower_limit={'y': 0.8} to censor them")
     'pass --lower-limit y=0.8 to censor them'
+    >>> _as_flags("2 cells of column 'x' equal the lower_limit 0.5 the model was "
+    ...           "fitted with")
+    "2 cells of column 'x' equal the --lower-limit 0.5 the model was fitted with"
     >>> _as_flags("fit with method='optimize'; more starts (n_starts) help")
     'fit with --method optimize; more starts (n_starts, in Python) help'
     >>> _as_flags("n_components=5 is larger; or use engine='stanli'")
