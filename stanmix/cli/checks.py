@@ -360,6 +360,28 @@ def _check_censored_text(table: CsvTable, censored_text: bool) -> None:
     )
 
 
+def _check_censored_covariates(
+    table: CsvTable,
+    response: str,
+    spelled: str,
+    leave_out: dict[str, str] | None = None,
+) -> None:
+    """Refuse a cell written as censored (``--censored-text``) outside the
+    regression's ``response`` (named ``spelled`` in the message);
+    ``leave_out`` maps a column to the advice on doing without it."""
+    for col, written in table.censored.items():
+        if col == response:
+            continue
+        i = int(written.notna().to_numpy().argmax())
+        fix = f", or {leave_out[col]}" if leave_out else ""
+        raise StanmixInputError(
+            f"line {table.lines[i]} of {table.name} has {written.iloc[i]!r} in "
+            f"column {col!r}, a covariate of the regression: only the response "
+            f"{spelled} can be censored, covariates are exact; give the "
+            f"measured value{fix}"
+        )
+
+
 def _check_covariates(table: CsvTable, columns: list[str]) -> None:
     """Predictors and the weights' covariates are complete in every line."""
     import numpy as np

@@ -11,6 +11,7 @@ import time
 
 from stanmix.cli.checks import (
     _at_limit,
+    _check_censored_covariates,
     _check_censored_text,
     _check_columns,
     _check_components,
@@ -526,15 +527,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         )
     covariates = list(dict.fromkeys([*predictors, *weights]))
     leave_out = _regression_leave_out(response, predictors, weights, named)
-    for col, written in table.censored.items():
-        if col != response:
-            i = int(written.notna().to_numpy().argmax())
-            raise StanmixInputError(
-                f"line {table.lines[i]} of {table.name} has {written.iloc[i]!r} in "
-                f"column {col!r}, a covariate of the regression: only the response "
-                f"(--response {response}) can be censored, covariates are exact; "
-                f"give the measured value, or {leave_out[col]}"
-            )
+    _check_censored_covariates(table, response, f"(--response {response})", leave_out)
     lower = _limits_of(table, "--lower-limit", given)
     upper = _limits_of(table, "--upper-limit", given_upper)
     frame = table.frame[[response, *covariates]]
@@ -800,15 +793,9 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     )
     _check_censored_text(table, args.censored_text)
     if regression is not None:
-        for col, written in table.censored.items():
-            if col != regression.response:
-                i = int(written.notna().to_numpy().argmax())
-                raise StanmixInputError(
-                    f"line {table.lines[i]} of {table.name} has {written.iloc[i]!r} "
-                    f"in column {col!r}, a covariate of the regression: only the "
-                    f"response {regression.response!r} can be censored, covariates "
-                    "are exact; give the measured value"
-                )
+        _check_censored_covariates(
+            table, regression.response, repr(regression.response)
+        )
         _check_covariates(table, list(regression.covariates))
     lower = _limits_of(table, "--lower-limit", given)
     upper = _limits_of(table, "--upper-limit", given_upper)
