@@ -419,6 +419,25 @@ def test_adapt_delta_reaches_the_fit(table, tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_librarys_warnings_show_only_with_verbose(capsys):
+    """Standard error carries stanmix's own messages; another library's
+    warnings only with --verbose, and marked as that library's."""
+    import types
+
+    lib = types.ModuleType("somelib")
+    exec(
+        "import warnings\ndef noisy():\n    warnings.warn('library noise')\n",
+        lib.__dict__,
+    )
+    with console._console(False):
+        lib.noisy()
+    assert "library noise" not in capsys.readouterr().err
+    with console._console(True):
+        lib.noisy()
+    err = capsys.readouterr().err
+    assert "library noise" in err and "stanmix: warning" not in err
+
+
 def test_messages_name_the_flags_not_the_python_keywords(table, tmp_path, capsys):
     """A warning written for Python users (``run chains=2 or more``) names
     the command's flag when the command shows it."""

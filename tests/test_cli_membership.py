@@ -178,6 +178,36 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
         assert code == 2, target
         assert message in err, (target, err)
     assert not (tmp_path / "target.csv").exists() and fifo.is_fifo()
+    (tmp_path / "keep.csv").write_text("mine\n")
+    for target in (str(tmp_path / "folder") + "/", str(tmp_path / "keep.csv") + "/"):
+        code = cli.main(["membership", str(out), new, "--out", target])
+        assert code == 2
+        assert "names a folder; give the CSV file to write" in capsys.readouterr().err
+    assert (tmp_path / "keep.csv").read_text() == "mine\n"
+    assert not (tmp_path / "folder").exists()
+    # a model copied elsewhere: a membership.csv beside it is not a fit's
+    (tmp_path / "copy").mkdir()
+    copied = tmp_path / "copy" / "mine.pkl"
+    copied.write_bytes((out / "stanmix-model.pkl").read_bytes())
+    target = tmp_path / "copy" / "membership.csv"
+    assert cli.main(["membership", str(copied), new, "--out", str(target)]) == 0
+    assert target.is_file()
+    capsys.readouterr()
+    # a model whose fitted state another version laid out differently
+    stale = pickle.loads((out / "stanmix-model.pkl").read_bytes())
+    del stale.family_
+    (tmp_path / "stale.pkl").write_bytes(pickle.dumps(stale))
+    code = cli.main(
+        [
+            "membership",
+            str(tmp_path / "stale.pkl"),
+            new,
+            "--out",
+            str(tmp_path / "x.csv"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "lacks the fitted state this stanmix reads (family_)" in err
     fitted = pd.read_csv(out / "membership.csv")
     assert len(fitted) == 2 * len(df)
     for data, args, message in [
@@ -247,6 +277,17 @@ def test_membership_does_not_overwrite_the_data_it_reads_from_stdin(saved, tmp_p
     assert run.returncode == 2, run.stderr
     assert "is the data read from standard input" in run.stderr
     assert data.read_bytes() == before
+    # data given by name: a standard input that is --out is not the data
+    previous = tmp_path / "previous.csv"
+    previous.write_text("old\n")
+    with previous.open("rb") as stdin:
+        run = subprocess.run(
+            [sys.executable, "-m", "stanmix", "membership", str(out), str(data),
+             "--id", "sample", "--out", str(previous)],
+            stdin=stdin, capture_output=True, text=True, cwd=tmp_path,
+        )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert previous.read_text().startswith("observation,component,mean")
 
 
 def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, capsys):
@@ -268,8 +309,9 @@ def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 2
     assert "line 2 lies so far from every component" in err
-    assert "leave the cell empty" in err and "NaN" not in err
+    assert "leave the cell empty; a covariate's cannot be" in err and "NaN" not in err
     new["y"] = np.nan
+    new.iloc[2, 1] = np.nan  # line 4: no value at all
     new.to_csv(tmp_path / "no-y.csv", index=False)
     code = cli.main(
         [
@@ -283,6 +325,10 @@ def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 0, err
     assert "column(s) 'y' of no-y.csv have no value in any row" in err
+    assert (
+        "line 4 of no-y.csv has no value in the model's columns: their "
+        "memberships are the mixing weights alone"
+    ) in err
 
 
 def test_a_regressions_covariates_are_checked_as_fit_regression_checks_them(
@@ -313,8 +359,13 @@ def test_a_regressions_covariates_are_checked_as_fit_regression_checks_them(
             [str(tmp_path / "gap.csv"), "--lower-limit", f"{first}=0"],
             f"--lower-limit names column {first!r}, but only the response 'y'",
         ),
+        (  # without --censored-text: the advice is a covariate's
+            [str(tmp_path / "text.csv")],
+            "covariates are exact numbers: give the measured value",
+        ),
     ]:
         code = cli.main([*base, *args, "--out", str(tmp_path / "m.csv")])
         err = capsys.readouterr().err
         assert code == 2, args
         assert message in err, (args, err)
+        assert "--censored-text" not in err or "--censored-text" in args

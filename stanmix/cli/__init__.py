@@ -110,6 +110,7 @@ def _streamed(args) -> Iterator[None]:
         ) from None
     with tempfile.TemporaryDirectory(prefix="stanmix-data-") as folder:
         args.data = Path(folder) / ("stdin" if standard else "pipe")
+        args.from_stdin = standard
         args.data.write_bytes(raw)
         yield
 

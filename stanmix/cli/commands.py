@@ -639,7 +639,18 @@ def _load_model(path):
             f"{path.name} holds a {type(model).__name__}, not a fitted stanmix "
             "model; give the stanmix-model.pkl written with --save-model"
         )
+    lacking = [name for name in _FITTED_STATE if not hasattr(model, name)]
+    if lacking:
+        raise StanmixInputError(
+            f"{path.name} lacks the fitted state this stanmix reads "
+            f"({', '.join(lacking)}): it was saved by another version; refit and "
+            "save it again with --save-model"
+        )
     return model, path
+
+
+#: What :func:`_membership` reads of a saved model.
+_FITTED_STATE = ("family_", "cells_", "method_", "fitted_components_", "units_")
 
 
 def _model_columns(model) -> list[str]:
@@ -682,7 +693,8 @@ def _membership_out(args: argparse.Namespace, model_path) -> None:
             "create it first"
         )
     if out.exists():
-        stdin = os.fstat(0) if not sys.stdin.closed else None
+        from_stdin = getattr(args, "from_stdin", False) and not sys.stdin.closed
+        stdin = os.fstat(0) if from_stdin else None
         for given, what in ((args.data, "the data file"), (model_path, "the model")):
             if out.resolve() == given.resolve():
                 raise StanmixInputError(
@@ -694,7 +706,12 @@ def _membership_out(args: argparse.Namespace, model_path) -> None:
                 f"--out {str(out)!r} is the data read from standard input, which "
                 "it would overwrite; give another file"
             )
-    if out.resolve().parent == model_path.resolve().parent and out.name in RESULT_FILES:
+    beside = out.resolve().parent == model_path.resolve().parent
+    fit_folder = (
+        model_path.name == "stanmix-model.pkl"
+        or (model_path.parent / "posterior.nc").exists()
+    )
+    if beside and fit_folder and out.name in RESULT_FILES:
         raise StanmixInputError(
             f"--out {str(out)!r} is one of the fit's result files beside the "
             "model, which it would replace with other rows' memberships; give "
@@ -742,11 +759,39 @@ def _membership_columns(args: argparse.Namespace, model) -> list[str]:
     return columns
 
 
+def _warn_uninformative(table: CsvTable, regression) -> None:
+    """Warn of new rows with no value to place them by (every model column
+    empty; a regression's response empty), whose memberships are the
+    mixing weights, and of a model column empty in every row."""
+    import warnings
+
+    frame = table.frame
+    told = [regression.response] if regression is not None else list(frame.columns)
+    blank = frame[told].isna().all(axis=1).to_numpy()
+    if blank.any():
+        where = "the response" if regression is not None else "the model's columns"
+        weights = "at their covariates" if regression is not None else "alone"
+        verb = "has" if blank.sum() == 1 else "have"
+        warnings.warn(
+            f"{table.where(blank.nonzero()[0])} of {table.name} {verb} no value in "
+            f"{where}: their memberships are the mixing weights {weights}",
+            UserWarning,
+            stacklevel=2,
+        )
+    if regression is None and not blank.all():
+        empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+        if empty:
+            warnings.warn(
+                f"column(s) {', '.join(map(repr, empty))} of {table.name} have no "
+                "value in any row: the memberships rest on the other columns alone",
+                UserWarning,
+                stacklevel=2,
+            )
+
+
 def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     """stanmix membership: a saved model's memberships of a new file's rows,
     with their HDIs, written to the --out file."""
-    import warnings
-
     from stanmix._files import write_text_atomic
     from stanmix.csv_input import read_csv
 
@@ -784,7 +829,7 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
         id_column=_id_column(args),
         limit_columns=sources,
         censored_text=args.censored_text,
-        keep=columns,
+        keep=[regression.response] if regression is not None else columns,
         exact=(
             "covariates are exact numbers: give the measured value"
             if regression is not None
@@ -801,14 +846,7 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     upper = _limits_of(table, "--upper-limit", given_upper)
     _check_limits(table, lower, upper, unmet=False)
     frame = table.frame
-    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
-    if empty:
-        warnings.warn(
-            f"column(s) {', '.join(map(repr, empty))} of {table.name} have no value "
-            "in any row: the memberships rest on the other columns alone",
-            UserWarning,
-            stacklevel=2,
-        )
+    _warn_uninformative(table, regression)
     guard.check()
     membership = model.membership(
         frame,

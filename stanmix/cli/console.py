@@ -62,7 +62,14 @@ _PYTHON_ONLY = (
     ("equal the lower_limit ", "equal the --lower-limit "),
     ("equals the upper_limit ", "equals the --upper-limit "),
     ("equal the upper_limit ", "equal the --upper-limit "),
-    ("a missing value? give NaN instead", "a missing value? leave the cell empty"),
+    (
+        "a missing value? give NaN instead",
+        "a missing value? leave the cell empty; a covariate's cannot be",
+    ),
+    (
+        "(the draws in idata_ are readable by any ArviZ)",
+        "(the posterior.nc written beside it is readable by any ArviZ)",
+    ),
     ("pass lower_limit= as to fit", "give --lower-limit as for the fit"),
     ("pass upper_limit= as to fit", "give --upper-limit as for the fit"),
     (
@@ -214,7 +221,12 @@ class _ConsoleHandler(logging.Handler):
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Send a warning to the log: stanmix's own as a message for the user."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+    # past the warnings machinery and this module's own wrapper, to the code
+    # that issued the warning
+    while frame is not None and frame.f_globals.get("__name__") in (
+        "warnings",
+        __name__,
+    ):
         frame = frame.f_back
     caller = "" if frame is None else str(frame.f_globals.get("__name__", ""))
     numpy_arithmetic = issubclass(category, RuntimeWarning) and (

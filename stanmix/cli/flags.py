@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -552,6 +553,11 @@ def _out_folder(text: str, *, file: bool = False) -> Path:
         )
         raise StanmixInputError(
             f"--out is empty; give {example} (is a shell variable in it unset?)"
+        )
+    if file and text.endswith(("/", os.sep)):
+        raise StanmixInputError(
+            f"--out {text!r} names a folder; give the CSV file to write, such as "
+            f"--out {text}new-membership.csv"
         )
     return Path(text)
 
