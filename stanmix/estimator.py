@@ -1833,6 +1833,28 @@ class Mixture:
         Series' index label, else the row's position. A new row whose every
         cell is missing gets the mixing weights.
 
+        Parameters
+        ----------
+        X : DataFrame, Series or array-like, optional
+            New observations in the fitted columns; by default the fitted
+            rows.
+        hdi_prob : float, optional
+            Mass of each HDI; by default the estimator's ``hdi_prob``.
+        lower_limit, upper_limit, censored, interval
+            ``X``'s censoring, as for :meth:`fit`; only with ``X``.
+
+        Returns
+        -------
+        DataFrame
+            One row per observation and component.
+
+        Raises
+        ------
+        StanmixInputError
+            Censoring without ``X``; ``hdi_prob`` for a posterior mode; a
+            new row too far from every component, as :meth:`predict_proba`
+            says.
+
         Examples
         --------
         >>> import numpy as np, stanmix as sm
@@ -1858,32 +1880,33 @@ class Mixture:
         }
         self._check_fitted()
         self._check_membership()
+        prob = self._membership_prob(hdi_prob)
         if X is None:
             refuse_censoring_without_data(censoring)
-            return self._membership_table(self.cells_, None, hdi_prob)
+            return self._membership_table(self.cells_, None, prob)
         refuse_scalar_data(X, "membership")
         return self._membership_table(
-            self.new_cells(X, allow_empty_rows=True, **censoring), X, hdi_prob
+            self.new_cells(X, allow_empty_rows=True, **censoring), X, prob
         )
 
-    def _membership_table(self, cells: CellTable, X, hdi_prob) -> pd.DataFrame:
-        """:meth:`membership`'s table of ``cells``: the fitted rows (``X``
-        None) or new data ``X``'s, named by ``X``'s index where it has one."""
+    def _membership_prob(self, hdi_prob: float | None) -> float:
+        """:meth:`membership`'s HDI probability, checked (none is given for a
+        posterior mode, whose interval is the point)."""
         if hdi_prob is not None and self.method_ == "optimize":
             raise StanmixInputError(
                 "hdi_prob does not apply to a posterior mode (method='optimize'): "
                 "its interval is the point itself; leave it out"
             )
+        return check.number(
+            "hdi_prob", self.hdi_prob if hdi_prob is None else hdi_prob, low=0, high=1
+        )
+
+    def _membership_table(self, cells: CellTable, X, prob: float) -> pd.DataFrame:
+        """:meth:`membership`'s table of ``cells`` with HDIs of mass ``prob``:
+        the fitted rows (``X`` None) or new data ``X``'s, named by ``X``'s
+        index where it has one."""
         summary = likelihood.membership_summary(
-            self.family_,
-            cells,
-            self.param_draws(),
-            hdi_prob=check.number(
-                "hdi_prob",
-                self.hdi_prob if hdi_prob is None else hdi_prob,
-                low=0,
-                high=1,
-            ),
+            self.family_, cells, self.param_draws(), hdi_prob=prob
         )
         if X is None:
             index = self.obs_index_
@@ -2538,8 +2561,9 @@ def reachable(prob: np.ndarray, X) -> np.ndarray:
     index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
     names = [str(r) if index is None else row_label(index[r]) for r in bad[:5]]
     more = f" and {bad.size - 5} more" if bad.size > 5 else ""
-    # a table read from a file is indexed by its lines (stanmix.csv_input)
-    noun = "line" if index is not None and index.name == "line" else "row"
+    # a table read from a file is indexed by its line numbers (stanmix.csv_input)
+    lines = index is not None and index.name == "line" and index.dtype.kind in "iu"
+    noun = "line" if lines else "row"
     rows = noun if bad.size == 1 else f"{noun}s"
     raise StanmixInputError(
         f"{rows} {', '.join(names)}{more} lie{'s' if bad.size == 1 else ''} so "

@@ -1150,9 +1150,10 @@ class RegressionMixture(Mixture):
             _new_response(X, y, response)
             return super().membership(hdi_prob=hdi_prob, **censoring)
         self._check_fitted()
+        prob = self._membership_prob(hdi_prob)
         refuse_scalar_data(X, "membership")
         cells = self.new_cells(X, y, response=response, **censoring)
-        return self._membership_table(cells, X, hdi_prob)
+        return self._membership_table(cells, X, prob)
 
     def bic(self, X=None, y=None, *, response=None, **censoring) -> float:
         """Bayesian information criterion at the posterior mode, as

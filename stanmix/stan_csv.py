@@ -860,15 +860,7 @@ def from_cmdstan_csv(
                 "the data of the run; give the data file the run used"
             )
         k = check.integer("the data's K", data["K"], low=1)
-        if columns is not None:
-            names = [str(c) for c in columns]
-            twice = check.repeated(names)
-            if twice:
-                raise StanmixInputError(
-                    f"columns names {', '.join(map(repr, twice))} twice; give each "
-                    "dimension its own name"
-                )
-        cells = _cells_of_run(program, data, columns)
+        cells, named = _cells_of_run(program, data, columns)
         units = Standardization.from_stan_entries(data)
         if units is not None:
             _check_units(units, cells)
@@ -890,11 +882,17 @@ def from_cmdstan_csv(
     _check_columns(result, family, k, cells.n_dims, program)
     _check_generated(result, family, cells, source or "the data")
     if program == "regression":
-        named = columns is not None and len(columns) > 1
         model = _regression_of_run(
-            k, family, data, cells, named, ordered, units, relabel
+            k,
+            family,
+            data,
+            cells,
+            named=named,
+            ordered=bool(ordered),
+            standardize=units is not None,
+            relabel=relabel,
+            hdi_prob=hdi_prob,
         )
-        model.hdi_prob = hdi_prob
     else:
         model = Mixture(
             k,
@@ -914,20 +912,27 @@ def from_cmdstan_csv(
         cells if units is None else units.restore(cells),
         seed=int(seed) if seed is not None and str(seed).isdigit() else 0,
         units=units,
-        feature_names=columns is not None,
+        feature_names=named,
     )
 
 
-def _cells_of_run(program: str, data: Mapping, columns) -> CellTable:
-    """The run's data as a cell table, its columns named by ``columns``:
-    for ``regression.stan`` the response alone, or the response and then
-    each covariate."""
+def _cells_of_run(program: str, data: Mapping, columns) -> tuple[CellTable, bool]:
+    """The run's data as a cell table, its columns named by ``columns``
+    (for ``regression.stan`` the response alone, or the response and then
+    each covariate), and whether they name what new data is matched by (the
+    columns; a regression's covariates)."""
     if isinstance(columns, (str, bytes)):
         raise StanmixInputError(
             f"columns must be a sequence of names, one per column, got the "
             f"string {columns!r}; for one column give [{columns!r}]"
         )
     names = None if columns is None else [str(c) for c in columns]
+    twice = check.repeated(names or [])
+    if twice:
+        raise StanmixInputError(
+            f"columns names {', '.join(map(repr, twice))} twice; give each "
+            "dimension its own name"
+        )
     covariates = None
     if program == "regression" and names is not None and len(names) > 1:
         p = int(data.get("P", 0))
@@ -939,10 +944,14 @@ def _cells_of_run(program: str, data: Mapping, columns) -> CellTable:
                 "data's order) or the response's alone"
             )
         names, covariates = names[:1], names[1:]
-    return CellTable.from_stan(data, names, covariates).validate()
+    cells = CellTable.from_stan(data, names, covariates).validate()
+    named = names is not None and (program != "regression" or covariates is not None)
+    return cells, named
 
 
-def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
+def _regression_of_run(
+    k, family, data, cells, *, named, ordered, standardize, relabel, hdi_prob
+):
     """An unfitted :class:`~stanmix.RegressionMixture` with the settings
     and the column design of a run of ``regression.stan``: its predictors and
     the weights' covariates by their names in ``cells`` (``named``: given by
@@ -957,6 +966,9 @@ def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
     order = settings.pop("order_by")
     priors = _priors_of_run(data)
     priors.pop("guided_prior_scale", None)  # not a regression's setting
+    for name in ("slope_scale", "gate_scale"):
+        if name in settings:
+            priors[f"prior_{name}"] = settings.pop(name)
     model = RegressionMixture(
         k,
         predictors=list(predictors),
@@ -964,18 +976,13 @@ def _regression_of_run(k, family, data, cells, named, ordered, units, relabel):
         errors="student_t" if family.student_t else "normal",
         # an unordered run's order_by entry is not read by the program
         order_by="intercept" if order is None or not ordered else predictors[order],
-        ordered=bool(ordered),
-        standardize=units is not None,
+        ordered=ordered,
+        standardize=standardize,
         relabel=relabel,
-        family_options=None,
+        family_options=settings or None,  # what is left: nu_shape, nu_rate
+        hdi_prob=hdi_prob,
         **priors,
-        **{
-            f"prior_{name}": settings.pop(name)
-            for name in ("slope_scale", "gate_scale")
-            if name in settings
-        },
     )
-    model.family_options = settings or None
     model._design = RegressionDesign(
         response=str(cells.columns[0]),
         predictors=predictors,

@@ -435,7 +435,7 @@ def test_a_librarys_warnings_show_only_with_verbose(capsys):
     with console._console(True):
         lib.noisy()
     err = capsys.readouterr().err
-    assert "library noise" in err and "stanmix: warning" not in err
+    assert "UserWarning: library noise" in err and "stanmix: warning" not in err
 
 
 def test_messages_name_the_flags_not_the_python_keywords(table, tmp_path, capsys):

@@ -254,6 +254,9 @@ def test_summary_hdi_prob_is_checked_and_used(fixed_scale, data):
     assert (table["hdi_lower"] == table["mean"]).all()
     with pytest.raises(sm.StanmixInputError, match="the point itself"):
         mode.membership(hdi_prob=0.9)
+    # said before new data is read (these columns do not fit)
+    with pytest.raises(sm.StanmixInputError, match="the point itself"):
+        mode.membership(pd.DataFrame({"z": [1.0]}), hdi_prob=0.9)
 
 
 def test_optimize_warns_when_starts_disagree():

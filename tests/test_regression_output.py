@@ -139,6 +139,39 @@ def test_membership_and_predictions_of_a_censored_fit(censored_fit):
     assert (y.iloc[:5] == limit).any() and y.iloc[:5].isna().sum() == 2
     with pytest.raises(sm.StanmixInputError, match="pass X too"):
         model.membership(y=y)
+
+
+def test_new_pairs_memberships_are_the_draws_own(censored_fit):
+    """Memberships of new (x, y) pairs, recomputed from the draws with scipy:
+    an observed response, one at the detection limit (below it), a missing
+    one (the weights); their means and 80% HDIs (ArviZ's)."""
+    import arviz as az
+    from scipy import stats
+
+    model, y, limit = censored_fit
+    X = model.idata_.constant_data["X"].to_pandas().iloc[:3].copy()
+    above = float(y[y > limit].iloc[0])  # measured: above the limit
+    new_y = pd.Series([above, limit, np.nan], index=X.index)
+    table = model.membership(X, new_y, lower_limit=limit, hdi_prob=0.8)
+    draws = model.param_draws()
+    w, sigma = draws["w"], draws["sigma"][..., 0]  # (S, K)
+    line = draws["intercept"][:, None, :] + np.einsum(
+        "np,skp->snk", X.to_numpy(), draws["beta"]
+    )  # (S, 3, K)
+    dens = np.stack(
+        [
+            w * stats.norm.pdf(above, line[:, 0], sigma),
+            w * stats.norm.cdf(limit, line[:, 1], sigma),
+            w,
+        ],
+        axis=1,
+    )
+    per_draw = dens / dens.sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(table["mean"], per_draw.mean(axis=0).ravel(), atol=1e-6)
+    bounds = az.hdi(per_draw[None], hdi_prob=0.8)
+    np.testing.assert_allclose(table["hdi_lower"], bounds[..., 0].ravel(), atol=1e-6)
+    np.testing.assert_allclose(table["hdi_upper"], bounds[..., 1].ravel(), atol=1e-6)
+    assert table["observation"].tolist() == np.repeat(X.index, 2).tolist()
     pred = model.predict(X.iloc[:2])
     assert list(pred.columns) == [
         "observation",

@@ -1002,9 +1002,9 @@ def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(standardize, tmp
     X, limit = _detection_limited()
     kept = X.copy()
     engine = _SeenData(stop=("sample",))
-    priors = {} if standardize else {"prior_mean_scale": 100.0}
+    priors = {"prior_scale_log_sd": 0.8, "prior_concentration": 4.0}
     if not standardize:
-        priors["prior_scale_median"] = 10.0
+        priors.update(prior_mean_scale=100.0, prior_scale_median=10.0)
     estimator = sm.Mixture(2, standardize=standardize, engine=engine, **priors)
     run = estimator.stan_input(X, lower_limit=limit, seed=4)
     assert not hasattr(estimator, "idata_")
@@ -1038,7 +1038,7 @@ def test_stan_input_is_what_fit_gives_the_engine_and_reads_back(standardize, tmp
     # the run's priors, read from its data, are the estimator's
     assert model.get_params() == {
         **estimator.get_params(),
-        "anchor_dim": model.anchor_dim,
+        "anchor_dim": run.data["anchor"] - 1,
         "engine": "auto",
     }
     np.testing.assert_array_equal(model.cells_.kind, given.kind)
@@ -1152,8 +1152,11 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
         named.predict(pd.DataFrame({"z": new[:, 0]}))
     with pytest.raises(sm.StanmixInputError, match=r"give 2 names \(the response"):
         sm.from_cmdstan_csv(paths, data_file, columns=["y", "x", "z"])
-    with pytest.raises(sm.StanmixInputError, match=r"for one column give \['yx'\]"):
-        sm.from_cmdstan_csv(paths, data_file, columns="yx")
+    for text in ("yx", "yy"):
+        with pytest.raises(
+            sm.StanmixInputError, match=rf"for one column give \['{text}'\]"
+        ):
+            sm.from_cmdstan_csv(paths, data_file, columns=text)
     # read without names, it says how to match new data by name
     with pytest.raises(sm.StanmixInputError, match="from_cmdstan_csv columns="):
         model.predict(pd.DataFrame({"x": new[:, 0]}))
@@ -1164,14 +1167,16 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
         2,
         family_from_stan_data("regression", data),
         data,
-        _cells_of_run("regression", data, None),
-        False,
-        0,
-        None,
-        "auto",
+        _cells_of_run("regression", data, None)[0],
+        named=False,
+        ordered=False,
+        standardize=True,
+        relabel="auto",
+        hdi_prob=0.8,
     )
     assert unordered.get_params()["order_by"] == "intercept"
     assert unordered.get_params()["ordered"] is False
+    assert unordered.get_params()["hdi_prob"] == 0.8
 
 
 def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
@@ -1180,9 +1185,23 @@ def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
     log-odds, fixed at 0, are not rows of it."""
     X, y = _two_lines()
     X["z"] = np.random.default_rng(3).normal(size=len(X))
-    run = sm.RegressionMixture(2, weights_from=["z"]).stan_input(X, y, seed=3)
+    estimator = sm.RegressionMixture(
+        2,
+        weights_from=["z"],
+        errors="student_t",
+        order_by="x",
+        prior_gate_scale=1.5,
+        family_options={"nu_shape": 3.0, "nu_rate": 0.1},
+    )
+    run = estimator.stan_input(X, y, seed=3)
     _, model = _run_and_read(run, tmp_path, seed=7)
-    assert model.get_params()["weights_from"] == ["x1"]
+    # the run's settings, its covariates named by position
+    assert model.get_params() == {
+        **estimator.get_params(),
+        "predictors": ["x0"],
+        "weights_from": ["x1"],
+        "order_by": "x0",
+    }
     rows = model.summary().index
     assert "gamma0[0]" not in rows and not any(r.startswith("gamma[0,") for r in rows)
     assert "gamma0[1]" in rows and any(r.startswith("gamma[1,") for r in rows)

@@ -125,9 +125,8 @@ def _check_limits(
             seen = values[~np.isnan(values)]
             # (with many values piled at the column's end, the fit's own
             # warning names that value as the likely limit)
-            if not unmet or at.any() or not seen.size:
-                continue
-            if piled_end(seen, word == "below"):
+            piled = seen.size and piled_end(seen, word == "below")
+            if not unmet or at.any() or not seen.size or piled:
                 continue
             if isinstance(limit, float):
                 nearest = np.nanmin(values) if word == "below" else np.nanmax(values)
@@ -358,6 +357,20 @@ def _check_censored_text(table: CsvTable, censored_text: bool) -> None:
         UserWarning,
         stacklevel=2,
     )
+
+
+def _refuse_covariate_limits(
+    given: tuple[dict, dict], response: str, spelled: str
+) -> None:
+    """Refuse --lower-limit or --upper-limit (``given``, by column) on a
+    column other than the regression's ``response`` (named ``spelled``)."""
+    for flag, limits in zip(("--lower-limit", "--upper-limit"), given, strict=True):
+        other = [c for c in limits if c != response]
+        if other:
+            raise StanmixInputError(
+                f"{flag} names column {other[0]!r}, but only the response "
+                f"{spelled} can be censored; covariates are exact"
+            )
 
 
 def _check_censored_covariates(

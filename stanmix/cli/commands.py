@@ -18,6 +18,7 @@ from stanmix.cli.checks import (
     _check_covariates,
     _check_limits,
     _check_rows,
+    _refuse_covariate_limits,
     _warn_row_numbers,
 )
 from stanmix.cli.console import _as_flags
@@ -445,13 +446,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     check_output_folder(args.out, name="--out", inputs=[args.data])
     given, given_upper = _given_limits(args)
     response = args.response.strip()
-    for flag, limits in (("--lower-limit", given), ("--upper-limit", given_upper)):
-        other = [c for c in limits if c != response]
-        if other:
-            raise StanmixInputError(
-                f"{flag} names column {other[0]!r}, but only the response "
-                f"(--response {response}) can be censored; covariates are exact"
-            )
+    _refuse_covariate_limits((given, given_upper), response, f"(--response {response})")
     predictors = _column_list(args.predictors, "--predictors")
     weights = _column_list(args.weights_from, "--weights-from") or []
     if predictors is not None and response in predictors:
@@ -607,6 +602,7 @@ def _load_model(path):
     import pickle
 
     from stanmix.estimator import Mixture
+    from stanmix.regression import RegressionMixture
 
     if path.is_dir():
         path = path / "stanmix-model.pkl"
@@ -639,7 +635,10 @@ def _load_model(path):
             f"{path.name} holds a {type(model).__name__}, not a fitted stanmix "
             "model; give the stanmix-model.pkl written with --save-model"
         )
-    lacking = [name for name in _FITTED_STATE if not hasattr(model, name)]
+    state = _FITTED_STATE
+    if isinstance(model, RegressionMixture):
+        state = (*state, "design_")
+    lacking = [name for name in state if not hasattr(model, name)]
     if lacking:
         raise StanmixInputError(
             f"{path.name} lacks the fitted state this stanmix reads "
@@ -656,10 +655,17 @@ _FITTED_STATE = ("family_", "cells_", "method_", "fitted_components_", "units_")
 def _model_columns(model) -> list[str]:
     """The columns new data must hold: the fitted ones, for a mixture of
     regressions its response and covariates."""
-    design = getattr(model, "design_", None)
+    design = _design_of(model)
     if design is not None:
         return [design.response, *design.covariates]
     return [str(c) for c in model.cells_.columns]
+
+
+def _design_of(model):
+    """A mixture of regressions' column design; None for a clustering model."""
+    from stanmix.regression import RegressionMixture
+
+    return model.design_ if isinstance(model, RegressionMixture) else None
 
 
 def _membership_out(args: argparse.Namespace, model_path) -> None:
@@ -737,7 +743,12 @@ def _membership_columns(args: argparse.Namespace, model) -> list[str]:
     header = [name.strip() for name in read_header(args.data)]
     absent = [c for c in columns if c not in header]
     if header and absent:
-        by_position = all(c == f"x{j}" for j, c in enumerate(columns[-len(absent) :]))
+        design = _design_of(model)
+        by_position = (
+            design.array_columns is not None
+            if design is not None
+            else not hasattr(model, "feature_names_in_")
+        )
         hint = (
             " (the model was fitted on an array, whose columns are named x0, x1, "
             "... by position: name the file's columns so)"
@@ -803,16 +814,12 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
             "(a posterior mode): its interval is the point itself; leave it out"
         )
     columns = _membership_columns(args, model)
-    regression = getattr(model, "design_", None)
+    regression = _design_of(model)
     given, given_upper = _given_limits(args)
     if regression is not None:
-        for flag, limits in (("--lower-limit", given), ("--upper-limit", given_upper)):
-            other = [c for c in limits if c != regression.response]
-            if other:
-                raise StanmixInputError(
-                    f"{flag} names column {other[0]!r}, but only the response "
-                    f"{regression.response!r} can be censored; covariates are exact"
-                )
+        _refuse_covariate_limits(
+            (given, given_upper), regression.response, repr(regression.response)
+        )
     sources = _limit_sources(("--lower-limit", given), ("--upper-limit", given_upper))
     for source, uses in sources.items():
         if source in columns:

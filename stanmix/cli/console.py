@@ -62,13 +62,10 @@ _PYTHON_ONLY = (
     ("equal the lower_limit ", "equal the --lower-limit "),
     ("equals the upper_limit ", "equals the --upper-limit "),
     ("equal the upper_limit ", "equal the --upper-limit "),
-    (
-        "a missing value? give NaN instead",
-        "a missing value? leave the cell empty; a covariate's cannot be",
-    ),
+    ("a missing value? give NaN instead", "a missing value? leave the cell empty"),
     (
         "(the draws in idata_ are readable by any ArviZ)",
-        "(the posterior.nc written beside it is readable by any ArviZ)",
+        "(a fit's posterior.nc is readable by any ArviZ)",
     ),
     ("pass lower_limit= as to fit", "give --lower-limit as for the fit"),
     ("pass upper_limit= as to fit", "give --upper-limit as for the fit"),

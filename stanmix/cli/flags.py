@@ -299,12 +299,14 @@ def _limit_flags(sub: argparse.ArgumentParser, what: str, more: str) -> None:
     )
 
 
-def _id_flag(sub: argparse.ArgumentParser) -> None:
+def _id_flag(
+    sub: argparse.ArgumentParser, named: str = "membership.csv, the report"
+) -> None:
     sub.add_argument(
         "--id",
         metavar="COLUMN",
         help="a column naming the rows (e.g. sample IDs, each once): "
-        "membership.csv, the report and messages name rows by it [file line]",
+        f"{named} and messages name rows by it [file line]",
     )
 
 
@@ -339,8 +341,10 @@ def _membership_parser(sub) -> None:
     mem.add_argument(
         "data", type=Path, help="CSV file with a header line (- for standard input)"
     )
-    _id_flag(mem)
-    _limit_flags(mem, "a column", " (repeatable)")
+    _id_flag(mem, "the --out file")
+    _limit_flags(
+        mem, "a column", " (repeatable; for a mixture of regressions, its response's)"
+    )
     mem.add_argument(
         "--hdi-prob",
         type=_fraction,

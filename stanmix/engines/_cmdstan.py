@@ -292,9 +292,10 @@ _PROGRESS_LINE = re.compile(r"(Chain \[\d+\]|CmdStan) (start|done) processing\.?
 
 class _CmdStanPyChatter(logging.Filter):
     """Drops, while any stanmix call runs (:func:`_in_stanmix_terms`), what
-    cmdstanpy logs about a run that stanmix says in its own terms: the
-    per-chain start and done lines, its sampler-diagnostics summary (stanmix
-    warns of divergences and tree depth itself, with ``convergence_``), and
+    cmdstanpy logs about a run that stanmix says in its own terms: the start
+    and done lines of the run and of each chain, its sampler-diagnostics
+    summary (stanmix warns of divergences and tree depth itself, with
+    ``convergence_``), and
     its advice to pass ``show_console`` or call ``diagnose()``, neither of
     which is stanmix's. Everything else passes: compilation notes, CmdStan's
     own messages, and the DEBUG records (the console transcripts)."""
