@@ -303,12 +303,13 @@ def unstated_limit_piles(cells: CellTable) -> list[str]:
     as measured values, on which a component's scale can shrink toward zero
     """
     said = []
+    censored = cells.censored
     for j, name, value, count, n, end in _piles(cells):
         if end == "inside":
             continue
         side = "lower" if end == "lowest" else "upper"
         limits = getattr(cells, f"{side}_limit")
-        if cells.censored[:, j].any() or (
+        if censored[:, j].any() or (
             limits is not None and np.isfinite(limits[:, j]).any()
         ):
             continue  # the column's censoring is given: the limit checks judge it

@@ -432,8 +432,13 @@ def _unresolved(lp: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, ...] | Non
     than about 1e14 scales times the separation of their means in scales,
     where ``y - mu`` rounds alike for every mean). None where no row is
     that far."""
-    far = (top < -FAR_LOG_TERM) & np.isfinite(top)
-    if lp.shape[1] < 2 or not far.any():
+    if lp.shape[1] < 2:
+        return None
+    far = top < -FAR_LOG_TERM  # nearly always none: one pass to find out
+    if not far.any():
+        return None
+    far &= np.isfinite(top)  # not rows impossible under every component
+    if not far.any():
         return None
     rows, draws = np.nonzero(far)
     terms = lp[rows, :, draws]

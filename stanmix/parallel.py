@@ -886,12 +886,9 @@ def _derived_seeds(base: int, names: list | None, n: int) -> list[int]:
     if names is None:
         return spawn_seeds(base, n)
     texts = [_name_text(name) for name in names]
-    if len(set(texts)) < len(texts):
-        alike = [
-            name
-            for name, text in zip(names, texts, strict=True)
-            if texts.count(text) > 1
-        ]
+    twice = set(check.repeated(texts))
+    if twice:
+        alike = [name for name, text in zip(names, texts, strict=True) if text in twice]
         raise StanmixInputError(
             f"the data sets {_listing(alike)} have names that read the same, so "
             "they would get one seed; rename them, or give seeds= one per data set"

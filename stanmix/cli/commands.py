@@ -184,11 +184,16 @@ def _print_fit(model) -> None:
         _say("\nLabel switching check (raw draws):", model.label_switching_)
     if model.relabel_report_ is not None:
         _say("\n" + str(model.relabel_report_))
-    membership = model.membership()
+    _say("\nMembership probabilities, first 5 observations:")
+    _say(_first_memberships(model.membership()))
+
+
+def _first_memberships(membership) -> str:
+    """The mean memberships of a membership table's first five observations,
+    one row each, in the file's order."""
     wide = membership.pivot(index="observation", columns="component", values="mean")
     wide = wide.loc[membership["observation"].unique()]  # the file's order
-    _say("\nMembership probabilities, first 5 observations:")
-    _say(wide.head().round(3).to_string())
+    return wide.head().round(3).to_string()
 
 
 def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> None:
@@ -740,7 +745,7 @@ def _membership_columns(args: argparse.Namespace, model) -> list[str]:
     from stanmix.csv_input import column_listing, read_header
 
     columns = _model_columns(model)
-    header = [name.strip() for name in read_header(args.data)]
+    header = read_header(args.data)
     absent = [c for c in columns if c not in header]
     if header and absent:
         design = _design_of(model)
@@ -862,13 +867,11 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     )
     guard.check()
     write_text_atomic(args.out, membership.to_csv(index=False))
-    wide = membership.pivot(index="observation", columns="component", values="mean")
-    wide = wide.loc[membership["observation"].unique()]
     _say(
         f"Membership probabilities of {_count(len(frame), 'row')} of "
         f"{args.data.name} under the {model.fitted_components_}-component model "
         f"{model_path}, first 5:"
     )
-    _say(wide.head().round(3).to_string())
+    _say(_first_memberships(membership))
     _say(f"\nWritten to {args.out}")
     return 0
