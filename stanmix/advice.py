@@ -329,6 +329,59 @@ def unstated_limit_piles(cells: CellTable) -> list[str]:
     return said
 
 
+def counts_rows(values) -> bool:
+    """Whether ``values`` number their rows: ten or more whole numbers, each
+    one more than the one before (or each one less), as sample numbers or a
+    saved row index are.
+
+    Examples
+    --------
+    >>> counts_rows(np.arange(1.0, 11.0)), counts_rows(np.arange(10.0, 0.0, -1))
+    (True, True)
+    >>> counts_rows(np.r_[np.arange(1.0, 10.0), 9.0]), counts_rows(np.arange(9.0))
+    (False, False)
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size < 10 or not np.isfinite(values).all():
+        return False
+    if not np.all(values == np.round(values)):
+        return False
+    steps = np.diff(values)
+    return bool(np.all(steps == 1) or np.all(steps == -1))
+
+
+def row_number_columns(cells: CellTable) -> list[str]:
+    """Warnings for columns, measured in every row, that :func:`counts_rows`:
+    a row index or sample numbers left in the data, which a mixture would
+    fit as a measurement (the clusters then follow the rows' order).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from stanmix.censoring import cell_table
+    >>> frame = pd.DataFrame({"sample": range(1, 13), "Cd": [0.5, 2.0] * 6})
+    >>> cells, _ = cell_table(frame)
+    >>> print(row_number_columns(cells)[0])  # doctest: +NORMALIZE_WHITESPACE
+    column 'sample' holds consecutive whole numbers (1, 2, ..., 12), as a row
+    index or sample numbers do, and is fitted as a measurement: if it numbers
+    the rows, leave it out of X (with pandas, make it the index:
+    X.set_index('sample'), or index_col= in read_csv)
+    """
+    said = []
+    for j, name in enumerate(cells.columns):
+        values = cells.values[:, j]
+        if not np.all(cells.kind[:, j] == OBSERVED) or not counts_rows(values):
+            continue
+        said.append(
+            f"column {name!r} holds consecutive whole numbers ({values[0]:.0f}, "
+            f"{values[1]:.0f}, ..., {values[-1]:.0f}), as a row index or sample "
+            "numbers do, and is fitted as a measurement: if it numbers the rows, "
+            "leave it out of X (with pandas, make it the index: "
+            f"X.set_index({name!r}), or index_col= in read_csv)"
+        )
+    return said
+
+
 def singular_draws(params: dict, method: str) -> str:
     """The error for draws (chain x draw leading axes) where a component's
     covariance is singular, a scale of 0 or not finite or a correlation

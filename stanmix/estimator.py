@@ -46,6 +46,7 @@ from stanmix.advice import (
     costly_rows,
     piled_values_hint,
     priors_off_scale,
+    row_number_columns,
     singular_draws,
     tied_columns_hint,
     unstated_limit_piles,
@@ -388,9 +389,10 @@ class Mixture:
 
     def _check_fit_data(self, cells: CellTable) -> None:
         """Refuse data that would give a silently wrong fit (before Stan),
-        and warn of values piled at a column's end with no limit given."""
+        and warn of values piled at a column's end with no limit given and
+        of columns that number the rows."""
         check_fit_data(cells)
-        for said in unstated_limit_piles(cells):
+        for said in [*unstated_limit_piles(cells), *row_number_columns(cells)]:
             warnings.warn(said, UserWarning, stacklevel=check.caller_level())
 
     def _posterior_out(self, variables, dims, coords):

@@ -1891,3 +1891,21 @@ def test_every_command_that_reads_a_file_takes_the_censoring_flags(command, caps
         "LIMIT is a number, or the name of a column of the file holding each " in text
     )
     assert "--censored-text read cells" in text
+
+
+def test_a_chosen_column_numbering_the_rows_is_not_warned_of_by_the_fit(
+    tmp_path, capsys
+):
+    """The fit's own warning of such a column is worded for Python; on the
+    command line the command's check speaks (naming --id), and a column
+    chosen with --columns is the user's choice: the fit that runs says
+    nothing of it either."""
+    df = _clusters(20).round(3)
+    df.insert(0, "sample", np.arange(1001, 1021))
+    code = _fit(tmp_path, df.to_csv(index=False), "--columns", "sample,x")
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "consecutive" not in captured.err
+    assert "Fitting 2 components to 20 rows of data.csv (columns sample, x)" in (
+        captured.out
+    )

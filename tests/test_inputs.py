@@ -2269,3 +2269,41 @@ def test_values_piled_at_a_columns_end_without_a_limit_are_warned_of():
     with pytest.warns(UserWarning, match="column 'Cd' has .* and no lower limit"):
         with pytest.raises(Stop):
             lines.fit(X, response="Cd", method="optimize", seed=1)
+
+
+def test_a_column_numbering_the_rows_is_warned_of_before_the_fit():
+    """A saved row index (DataFrame.reset_index, or a CSV's unnamed first
+    column) or sample numbers in X would be clustered on as a measurement:
+    the fit warns before any Stan call, naming the column and the fix.
+    Shuffled whole numbers, a column with a missing cell, or fewer than ten
+    rows are not warned of."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"Pb": rng.normal(0, 1, 40), "Cd": rng.normal(2, 1, 40)})
+    engine = RecordingEngine(stop=("optimize",))
+
+    def said(data) -> list[str]:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(Stop):
+                sm.Mixture(2, engine=engine).fit(data, method="optimize", seed=1)
+        return [str(w.message) for w in seen if "consecutive" in str(w.message)]
+
+    assert said(X.reset_index()) == [
+        "column 'index' holds consecutive whole numbers (0, 1, ..., 39), as a row "
+        "index or sample numbers do, and is fitted as a measurement: if it numbers "
+        "the rows, leave it out of X (with pandas, make it the index: "
+        "X.set_index('index'), or index_col= in read_csv)"
+    ]
+    descending = X.assign(sample=np.arange(2040, 2000, -1))
+    assert len(said(descending)) == 1
+    assert said(descending.to_numpy())[0].startswith(
+        "column 'x2' holds consecutive whole numbers (2040, 2039, ..., 2001)"
+    )
+    quiet = [
+        X.assign(n=rng.permutation(40)),
+        X.assign(n=np.r_[np.nan, np.arange(1.0, 40.0)]),
+        X.assign(n=np.arange(40) * 2),
+        X.head(9).assign(n=np.arange(9)),
+    ]
+    for data in quiet:
+        assert said(data) == []

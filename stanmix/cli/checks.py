@@ -300,16 +300,11 @@ def _warn_row_numbers(
     per row are a regression's time."""
     import warnings
 
-    import numpy as np
+    from stanmix.advice import counts_rows
 
     for col in columns:
         values = table.frame[col].to_numpy(dtype=float)
-        if values.size < 10 or np.isnan(values).any():
-            continue
-        steps = np.diff(values)
-        if np.all(values == np.round(values)) and np.all(np.abs(steps) == 1):
-            if np.unique(steps).size > 1:
-                continue
+        if counts_rows(values):
             if choose == "--predictors" and values.min() not in (0, 1):
                 continue
             use = "a predictor" if choose == "--predictors" else "a measurement"

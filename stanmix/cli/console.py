@@ -56,6 +56,10 @@ _SWEPT_FIGURES = (
     "R-hat and smallest bulk ESS."
 )
 #: Advice naming what only Python sets, as the command line says it.
+#: The start of the fit's warning of a column numbering the rows, worded
+#: for Python (stanmix.advice.row_number_columns).
+_ROW_NUMBERS_IN_PYTHON = r"column .* as a row index or sample numbers do"
+
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
     ("equals the lower_limit ", "equals the --lower-limit "),
@@ -269,6 +273,9 @@ def _console(verbose: bool) -> Iterator[None]:
     sys.unraisablehook = unraisable
     try:
         with warnings.catch_warnings():
+            # The commands warn of a column numbering the rows themselves,
+            # naming --id, and only in columns the user did not choose.
+            warnings.filterwarnings("ignore", _ROW_NUMBERS_IN_PYTHON, UserWarning)
             shown: set[str] = set()
 
             def once(message, category, *where, **more) -> None:
