@@ -1819,6 +1819,7 @@ class Mixture:
         upper_limit=None,
         censored=None,
         interval=None,
+        show_progress: bool = False,
     ) -> pd.DataFrame:
         """Per-observation membership probabilities with HDIs.
 
@@ -1844,6 +1845,11 @@ class Mixture:
             Mass of each HDI; by default the estimator's ``hdi_prob``.
         lower_limit, upper_limit, censored, interval
             ``X``'s censoring, as for :meth:`fit`; only with ``X``.
+        show_progress : bool, default False
+            A bar on standard error that counts the rows done: worth it
+            for many rows (every draw is evaluated at each; 100,000 rows of
+            two columns under 4,000 draws of five components take tens of
+            seconds on 2 cores).
 
         Returns
         -------
@@ -1883,12 +1889,16 @@ class Mixture:
         self._check_fitted()
         self._check_membership()
         prob = self._membership_prob(hdi_prob)
+        check.flag("show_progress", show_progress)
         if X is None:
             refuse_censoring_without_data(censoring)
-            return self._membership_table(self.cells_, None, prob)
+            return self._membership_table(self.cells_, None, prob, show_progress)
         refuse_scalar_data(X, "membership")
         return self._membership_table(
-            self.new_cells(X, allow_empty_rows=True, **censoring), X, prob
+            self.new_cells(X, allow_empty_rows=True, **censoring),
+            X,
+            prob,
+            show_progress,
         )
 
     def _membership_prob(self, hdi_prob: float | None) -> float:
@@ -1903,13 +1913,28 @@ class Mixture:
             "hdi_prob", self.hdi_prob if hdi_prob is None else hdi_prob, low=0, high=1
         )
 
-    def _membership_table(self, cells: CellTable, X, prob: float) -> pd.DataFrame:
+    def _membership_table(
+        self, cells: CellTable, X, prob: float, show_progress: bool
+    ) -> pd.DataFrame:
         """:meth:`membership`'s table of ``cells`` with HDIs of mass ``prob``:
         the fitted rows (``X`` None) or new data ``X``'s, named by ``X``'s
-        index where it has one."""
-        summary = likelihood.membership_summary(
-            self.family_, cells, self.param_draws(), hdi_prob=prob
-        )
+        index where it has one; a bar over the rows if ``show_progress``."""
+        from tqdm.auto import tqdm
+
+        with tqdm(
+            total=cells.n_obs,
+            desc="memberships",
+            unit="row",
+            disable=not show_progress,
+            file=sys.stderr,
+        ) as bar:
+            summary = likelihood.membership_summary(
+                self.family_,
+                cells,
+                self.param_draws(),
+                hdi_prob=prob,
+                progress=bar.update,
+            )
         if X is None:
             index = self.obs_index_
         else:

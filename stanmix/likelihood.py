@@ -327,6 +327,7 @@ def membership_summary(
     hdi_prob: float = 0.94,
     chunk_size: int | None = None,
     n_threads: int | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> MembershipSummary:
     """Posterior mean and HDI of each membership probability.
 
@@ -338,6 +339,8 @@ def membership_summary(
     1e-7, the mean is accumulated in double precision, and the reported
     bounds are float32 values stored as float64. The HDI is the one of
     :func:`stanmix.hdi.hdi` (the ArviZ unimodal HDI) over the S draws.
+    ``progress``, when given, is called with the number of rows of each
+    block as the blocks are done, in order (a progress bar's ``update``).
 
     Returns
     -------
@@ -360,7 +363,15 @@ def membership_summary(
     """
     prob = check_prob(hdi_prob, "hdi_prob")
     return _run(
-        family, cells, params, "summary", np.float32, prob, chunk_size, n_threads
+        family,
+        cells,
+        params,
+        "summary",
+        np.float32,
+        prob,
+        chunk_size,
+        n_threads,
+        progress,
     )
 
 
@@ -495,7 +506,9 @@ def _log_normaliser(lp: np.ndarray) -> np.ndarray:
 # Driver
 
 
-def _run(family, cells, params, what, dtype, hdi_prob, chunk_size, n_threads):
+def _run(
+    family, cells, params, what, dtype, hdi_prob, chunk_size, n_threads, progress=None
+):
     cells = _checked_cells(cells)
     if not family.joint:
         raise StanmixInputError(
@@ -553,7 +566,7 @@ def _run(family, cells, params, what, dtype, hdi_prob, chunk_size, n_threads):
             lower[start:stop] = lo
             upper[start:stop] = hi
 
-    _map_blocks(work, n_obs, chunk, threads)
+    _map_blocks(work, n_obs, chunk, threads, progress)
     if what == "summary":
         return MembershipSummary(
             mean=mean, lower=lower, upper=upper, hdi_prob=float(hdi_prob)
@@ -562,18 +575,25 @@ def _run(family, cells, params, what, dtype, hdi_prob, chunk_size, n_threads):
 
 
 def _map_blocks(
-    work: Callable[[int, int], None], n_obs: int, chunk: int, threads: int
+    work: Callable[[int, int], None],
+    n_obs: int,
+    chunk: int,
+    threads: int,
+    progress: Callable[[int], object] | None = None,
 ) -> None:
     bounds = [(i, min(i + chunk, n_obs)) for i in range(0, n_obs, chunk)]
+    done = progress or (lambda rows: None)
     if threads == 1 or len(bounds) <= 1:
         for start, stop in bounds:
             work(start, stop)
+            done(stop - start)
         return
     pool = ThreadPoolExecutor(max_workers=min(threads, len(bounds)))
     try:
         futures = [pool.submit(work, start, stop) for start, stop in bounds]
-        for future in futures:
+        for future, (start, stop) in zip(futures, bounds, strict=True):
             future.result()
+            done(stop - start)
     finally:
         # On an error or an interrupt, blocks not yet started are dropped.
         pool.shutdown(wait=True, cancel_futures=True)

@@ -1134,12 +1134,13 @@ class RegressionMixture(Mixture):
         upper_limit=None,
         censored=None,
         interval=None,
+        show_progress: bool = False,
     ) -> pd.DataFrame:
         """Membership probabilities with HDIs, as :meth:`Mixture.membership`:
         of the fitted (x, y) pairs by default, or of new ``X`` with its
         response (``y``, ``response``, censoring as in
         :meth:`predict_proba`). A new row without a response gets the mixing
-        weights at its x."""
+        weights at its x. ``show_progress`` shows a bar over the rows."""
         censoring = {
             "lower_limit": lower_limit,
             "upper_limit": upper_limit,
@@ -1148,12 +1149,15 @@ class RegressionMixture(Mixture):
         }
         if X is None:
             _new_response(X, y, response)
-            return super().membership(hdi_prob=hdi_prob, **censoring)
+            return super().membership(
+                hdi_prob=hdi_prob, show_progress=show_progress, **censoring
+            )
         self._check_fitted()
         prob = self._membership_prob(hdi_prob)
+        check.flag("show_progress", show_progress)
         refuse_scalar_data(X, "membership")
         cells = self.new_cells(X, y, response=response, **censoring)
-        return self._membership_table(cells, X, prob)
+        return self._membership_table(cells, X, prob, show_progress)
 
     def bic(self, X=None, y=None, *, response=None, **censoring) -> float:
         """Bayesian information criterion at the posterior mode, as

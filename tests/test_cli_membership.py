@@ -13,6 +13,7 @@ import pytest
 
 import stanmix as sm
 from stanmix import cli
+from stanmix.exceptions import StanmixInputError
 
 pytest.importorskip("stanli")
 
@@ -374,3 +375,29 @@ def test_a_regressions_covariates_are_checked_as_fit_regression_checks_them(
         assert code == 2, args
         assert message in err, (args, err)
         assert "--censored-text" not in err or "--censored-text" in args
+
+
+def test_membership_shows_a_bar_over_the_rows_on_a_terminal(
+    saved, tmp_path, capsys, monkeypatch
+):
+    """`stanmix membership` counts the new rows done on a terminal's standard
+    error, unless --no-progress; in Python the bar is asked for with
+    show_progress=True (a flag: anything else is refused)."""
+    out, df, limit = saved
+    df.to_csv(tmp_path / "new.csv", index=False)
+    args = ["membership", str(out), str(tmp_path / "new.csv"), "--id", "sample"]
+    args += ["--lower-limit", f"x={limit}"]
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    for extra, shown in (([], True), (["--no-progress"], False)):
+        target = tmp_path / f"m{len(extra)}.csv"
+        assert cli.main([*args, *extra, "--out", str(target)]) == 0
+        err = capsys.readouterr().err
+        assert ("memberships: 100%" in err and "80/80" in err) == shown, err
+    with open(out / "stanmix-model.pkl", "rb") as file:
+        model = pickle.load(file)
+    frame = df.set_index("sample")
+    model.membership(frame, lower_limit={"x": limit}, show_progress=True)
+    assert "80/80" in capsys.readouterr().err
+    with pytest.raises(StanmixInputError, match="show_progress must be True or False"):
+        model.membership(show_progress="yes")

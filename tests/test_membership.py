@@ -221,6 +221,23 @@ def test_blocks_give_identical_results(larger_problem, chunk_size):
         np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_progress_counts_each_blocks_rows_in_order(larger_problem, n_threads):
+    """The progress callback hears of every block once, in order, with its
+    row count, and the summary is the one computed without it."""
+    cells, weights, means, scales = larger_problem
+    heard: list[int] = []
+    options = {"chunk_size": 7, "n_threads": n_threads}
+    got = membership_summary(
+        cells, weights, means, scales, progress=heard.append, **options
+    )
+    full, rest = divmod(cells.n_obs, 7)
+    assert heard == [7] * full + [rest] * bool(rest)
+    plain = membership_summary(cells, weights, means, scales, **options)
+    for field in ("mean", "lower", "upper"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(plain, field))
+
+
 def test_joint_log_terms_of_row_subsets(larger_problem):
     cells, weights, means, scales = larger_problem
     whole = joint_log_terms(cells, weights, means, scales)

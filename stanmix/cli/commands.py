@@ -83,6 +83,12 @@ def _progress(args: argparse.Namespace) -> bool | None:
     return False if args.no_progress else None
 
 
+def _bars(args: argparse.Namespace) -> bool:
+    """Whether to show the command's own progress bars: on a terminal,
+    unless --no-progress."""
+    return not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 def _plan(
     table: CsvTable,
     args,
@@ -201,7 +207,6 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
     which result files of an earlier run were removed."""
     from stanmix.output import RESULT_FILES, write_results
 
-    show = not args.no_progress and bool(getattr(sys.stderr, "isatty", lambda: False)())
     _say(f"\nWriting the results and the report to {args.out}/")
     before = [
         name
@@ -212,7 +217,7 @@ def _write(model, args, title: str, guard: InterruptGuard, selection=None) -> No
         model,
         args.out,
         title=title,
-        progress=show,
+        progress=_bars(args),
         interrupts=guard,
         selection=selection,
         advice_wording=_as_flags,
@@ -863,6 +868,7 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     membership = model.membership(
         frame,
         hdi_prob=args.hdi_prob,
+        show_progress=_bars(args),
         **_limits_per_cell(frame, lower, upper),
     )
     guard.check()

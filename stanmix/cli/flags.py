@@ -351,6 +351,7 @@ def _membership_parser(sub) -> None:
         help="probability mass of each HDI [the model's, by default 0.94]",
     )
     mem.add_argument("--out", required=True, help="the CSV file to write")
+    mem.add_argument("--no-progress", action="store_true", help="no progress bar")
     mem.add_argument(
         "--verbose",
         "-v",
