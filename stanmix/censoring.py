@@ -407,6 +407,14 @@ def as_matrix(
                 f"give each column its own name (set {name}.columns) or keep one of "
                 f"each, e.g. {name}.loc[:, ~{name}.columns.duplicated()]"
             )
+        same = list(X.columns[X.columns.duplicated(keep=False)])
+        if same:  # distinct as text, one key to pandas (1 and 1.0, True and 1)
+            raise StanmixInputError(
+                f"{name} has column labels that pandas takes for one key: "
+                f"{', '.join(map(repr, same))} (equal as Python values), so no "
+                f"column can be read by its label; give each column its own "
+                f"name, e.g. {name}.columns = {list(columns)!r}"
+            )
         refused = [c for c in X.columns if _refused(X[c])]
         if refused:
             text = {

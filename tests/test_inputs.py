@@ -492,6 +492,16 @@ def fit_mixture(X, **kwargs):
             "X has duplicate column names: 'x'",
         ),
         (
+            lambda: fit_diag(FRAME.set_axis(pd.Index([1.0, 1], dtype=object), axis=1)),
+            "X has column labels that pandas takes for one key: 1.0, 1 (equal as "
+            "Python values), so no column can be read by its label; give each "
+            "column its own name, e.g. X.columns = ['1.0', '1']",
+        ),
+        (
+            lambda: fit_mixture(FRAME.set_axis([True, 1], axis=1)),
+            "X has column labels that pandas takes for one key: True, 1",
+        ),
+        (
             lambda: fit_diag(FRAME.set_axis(["", "y"], axis=1)),
             "X has column(s) without a name at position(s) 0 (names: '', 'y'); "
             "stanmix names parameters, limits and plots by column: name every "

@@ -68,6 +68,11 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
             "X has duplicate column names: 'x1'",
         ),
         (
+            lambda df: df.set_axis([1, 1.0, "z", "y"], axis=1),
+            {"response": "y"},
+            "X has column labels that pandas takes for one key: 1, 1.0",
+        ),
+        (
             lambda df: df[["y"]],
             {"response": "y"},
             "X has no predictor columns .* fit stanmix.NormalMixture to the response",
@@ -151,6 +156,7 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
         "text-predictor",
         "duplicate-columns",
         "duplicate-columns-with-y",
+        "labels-equal-as-keys",
         "only-the-response",
         "infinite-predictor",
         "int-response-among-int-labels",
