@@ -32,7 +32,7 @@ from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import check_fitted_model, switched_labels_note
 from stanmix.plots.clusters import separating_pair
-from stanmix.plots.membership import membership_arrays
+from stanmix.plots.membership import least_certain, membership_arrays
 from stanmix.selection import ComponentSelection
 
 __all__ = ["render_report", "write_report"]
@@ -273,7 +273,9 @@ def render_report(
             if switched is not None:
                 caption = f"Read with care: {switched}. {caption}"
             clusters_part = [_figure(clusters_png, caption)]
-            membership_png = _render(lambda: plots.plot_membership(model).figure)
+            membership_png = _render(
+                lambda: plots.plot_membership(model, max_obs=N_UNCERTAIN_ROWS).figure
+            )
             membership_part = [
                 "<h2>Membership of the least certain observations</h2>",
                 *_membership_section(model, membership_png),
@@ -704,9 +706,7 @@ def _membership_section(model, png: str) -> list[str]:
     # response) has the weights for its membership: nothing to be unsure of
     informed = (model.cells_.kind != MISSING).any(axis=1)
     n_uncertain = int((informed & (p_max < plots.UNCERTAIN_BELOW)).sum())
-    candidates = np.flatnonzero(informed)
-    order = candidates[np.argsort(p_max[candidates], kind="stable")]
-    order = order[:N_UNCERTAIN_ROWS]
+    order = least_certain(model, mean, N_UNCERTAIN_ROWS)  # the figure's rows
     table = pd.DataFrame(
         {
             "observation": list(labels[order]),
@@ -735,14 +735,14 @@ def _membership_section(model, png: str) -> list[str]:
             f"Membership probabilities with {hdi} HDIs.",
         )
     )
-    blank = len(mean) - candidates.size
+    blank = len(mean) - int(informed.sum())
     left_out = (
         f" ({blank} with no value, whose membership is the weights, left out)"
         if blank
         else ""
     )
     return [
-        f"<p>{n_uncertain} of {candidates.size} observations{left_out} have a "
+        f"<p>{n_uncertain} of {int(informed.sum())} observations{left_out} have a "
         f"largest membership probability below {plots.UNCERTAIN_BELOW:g}. The "
         f"{len(order)} least certain, with {each}:</p>",
         '<div class="scroll">',

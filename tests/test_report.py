@@ -857,17 +857,29 @@ def test_the_data_line_quotes_a_column_name_holding_a_comma():
     )
 
 
-def test_rows_without_a_response_are_not_listed_as_uncertain():
+def test_rows_without_a_response_are_not_listed_as_uncertain(monkeypatch):
     """A regression's row with no response has the weights for its
-    membership: neither counted nor listed among the least certain."""
+    membership: neither counted nor listed among the least certain, in the
+    table or in the figure beneath it, which shows the table's rows."""
     data = sm.datasets.regressions(120, seed=1)
     index = pd.Index([f"r{i}" for i in range(120)])
     X, y = data.X.set_axis(index), data.y.set_axis(index)
     y.iloc[:5] = np.nan
     model = sm.RegressionMixture(2, engine="stanli")
     model.fit(X, y, method="optimize", seed=1)
+    drawn = []
+    plot = report.plots.plot_membership
+
+    def spied(*args, **kwargs):
+        ax = plot(*args, **kwargs)
+        drawn.append([t.get_text() for t in ax.get_yticklabels()])
+        return ax
+
+    monkeypatch.setattr(report.plots, "plot_membership", spied)
     part = render_report(model).split("least certain observations")[1]
     part = part.split("<figure")[0]
     listed = re.findall(r"<td>(r\d+)</td>", part)
-    assert listed and not {"r0", "r1", "r2", "r3", "r4"} & set(listed)
+    assert len(listed) == report.N_UNCERTAIN_ROWS
+    assert not {"r0", "r1", "r2", "r3", "r4"} & set(listed)
+    assert drawn == [listed]
     assert "of 115 observations (5 with no value, whose membership is" in part

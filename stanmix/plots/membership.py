@@ -8,6 +8,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from stanmix import _validation as check
+from stanmix.cells import MISSING
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import (
     NEGLIGIBLE,
@@ -45,6 +46,17 @@ def membership_arrays(model) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarr
     return labels, wide("mean"), wide("hdi_lower"), wide("hdi_upper")
 
 
+def least_certain(model, mean: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` fitted rows whose most probable component is
+    least certain (of the mean probabilities ``mean``, (N, K)), least
+    certain first, ties in the data's order. A row with every cell missing
+    (a regression's row without a response) is left out: its membership is
+    the mixing weights, nothing the data are unsure of."""
+    informed = np.flatnonzero((model.cells_.kind != MISSING).any(axis=1))
+    order = np.argsort(mean[informed].max(axis=1), kind="stable")
+    return informed[order[:n]]
+
+
 def plot_membership(
     model,
     observations=None,
@@ -70,7 +82,9 @@ def plot_membership(
         Observation labels (the index of the fitted data, as in
         ``model.membership()["observation"]``); a label the index repeats
         shows every row that carries it. By default the ``max_obs``
-        observations whose most probable component is least certain.
+        observations whose most probable component is least certain
+        (rows with every cell missing, which have the mixing weights for
+        their membership, are not among them).
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
     max_obs : int
@@ -108,8 +122,7 @@ def plot_membership(
         raise StanmixInputError(f"max_obs must be a positive integer, got {max_obs!r}")
     labels, mean, lower, upper = membership_arrays(model)
     if observations is None:
-        certainty = mean.max(axis=1)
-        picked = np.argsort(certainty, kind="stable")[:max_obs]
+        picked = least_certain(model, mean, max_obs)
         what = (
             f"the {picked.size} least certain observations"
             if picked.size != 1
