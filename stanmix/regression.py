@@ -22,7 +22,7 @@ from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.advice import unstated_limit_piles
 from stanmix.cells import MISSING, CellTable
-from stanmix.censoring import as_matrix, cell_table, least_precision
+from stanmix.censoring import as_matrix, cell_table, least_precision, row_label
 from stanmix.estimator import (
     CENSORING_ARGS,
     Mixture,
@@ -595,7 +595,7 @@ class RegressionMixture(Mixture):
         if missing.any():
             rows, cols = np.nonzero(missing)
             shown = ", ".join(
-                f"row {index[r]!r} ({design.covariates[c]!r})"
+                f"row {row_label(index[r])} ({design.covariates[c]!r})"
                 for r, c in zip(rows[:5], cols[:5], strict=True)
             )
             more = f" and {rows.size - 5} more" if rows.size > 5 else ""

@@ -35,6 +35,13 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
             {"response": "y"},
             r"missing covariate values at row 7 \('x2'\)",
         ),
+        (
+            lambda df: df.set_axis(np.arange(len(df)) * 3).pipe(
+                lambda d: d.assign(x2=d["x2"].where(d.index != 6))
+            ),
+            {"response": "y"},
+            r"missing covariate values at row 6 \('x2'\)",
+        ),
         (lambda df: df, {"y": np.zeros(39)}, "y has 39 values but X has 40 rows"),
         (lambda df: df.assign(x2=2.0), {"response": "y"}, "covariate 'x2' is constant"),
         (lambda df: df.iloc[:4], {"response": "y"}, "n_components=5 is larger"),
@@ -145,6 +152,7 @@ def _model(k: int = 2, **kwargs) -> sm.RegressionMixture:
     ],
     ids=[
         "nan-predictor",
+        "nan-predictor-in-an-integer-index",
         "wrong-length-y",
         "constant-predictor",
         "more-components-than-rows",
