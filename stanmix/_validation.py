@@ -220,6 +220,60 @@ def known_keys(
         )
 
 
+def column_position(name: str, value: Any, columns: tuple[str, ...]) -> int:
+    """The position among ``columns`` (the model's column names, as text)
+    of the column that ``value`` of the argument ``name`` picks: a name, or
+    a position. An integer that is also a column's name (X's columns were
+    labelled by integers) picks that column where it is the same one as
+    at that position, or where no column is at that position; where it
+    picks two different columns, it is refused.
+
+    Examples
+    --------
+    >>> column_position("dims", "b", ("a", "b")), column_position("dims", 1, ("a", "b"))
+    (1, 1)
+    >>> column_position("anchor_dim", 20, ("10", "20"))
+    1
+    >>> try:
+    ...     column_position("anchor_dim", 0, ("1", "0"))
+    ... except StanmixInputError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    anchor_dim=0 picks two columns: the one named 0 (at position 1) and the
+    one at position 0 (named '1'); give the one you mean by its name as
+    text: '0' or '1'
+    """
+    if isinstance(value, str):
+        if value not in columns:
+            raise StanmixInputError(
+                f"{name}={value!r} is not a column of the model "
+                f"(columns: {', '.join(columns)})"
+            )
+        return columns.index(value)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise StanmixInputError(
+            f"{name} must be a column name or a position, got {value!r}"
+        )
+    value = int(value)
+    text = str(value)
+    inside = 0 <= value < len(columns)
+    if text in columns:
+        at = columns.index(text)
+        if inside and at != value:
+            raise StanmixInputError(
+                f"{name}={value} picks two columns: the one named {value} (at "
+                f"position {at}) and the one at position {value} (named "
+                f"{columns[value]!r}); give the one you mean by its name as "
+                f"text: {text!r} or {columns[value]!r}"
+            )
+        return at
+    if not inside:
+        raise StanmixInputError(
+            f"{name}={value} is neither a position (0..{len(columns) - 1}) nor a "
+            f"column's name (columns: {', '.join(columns)})"
+        )
+    return value
+
+
 def repeated(names: Iterable[str]) -> list[str]:
     """The names that occur more than once, sorted.
 

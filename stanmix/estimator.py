@@ -151,9 +151,11 @@ class Mixture:
         the components). ``False`` fits the plain, label-switching model;
         stanmix then relabels the draws.
     anchor_dim : int or str, optional
-        The column (index or name) whose means are ordered. By default, the
-        one along which k-means centres are best separated relative to their
-        spread; the choice is stored in ``anchor_``.
+        The column (position or name; an integer that is the name of one
+        column and the position of another is refused) whose means are
+        ordered. By default, the one along which k-means centres are best
+        separated relative to their spread; the choice is stored in
+        ``anchor_``.
     engine : {"auto", "cmdstan", "stanli"} or Engine
         Stan engine; "auto" is CmdStan when installed, else stanli.
     standardize : bool
@@ -440,22 +442,7 @@ class Mixture:
             chosen = choose_anchor(*starts)
             logger.info("anchor dimension: %s", columns[chosen])
             return chosen
-        if isinstance(anchor, str):
-            if anchor not in columns:
-                raise StanmixInputError(
-                    f"anchor_dim {anchor!r} is not a column of X ({', '.join(columns)})"
-                )
-            return columns.index(anchor)
-        if (
-            isinstance(anchor, bool)
-            or not isinstance(anchor, (int, np.integer))
-            or not (0 <= anchor < len(columns))
-        ):
-            raise StanmixInputError(
-                "anchor_dim must be a column name or an index in "
-                f"0..{len(columns) - 1}, got {anchor!r}"
-            )
-        return int(anchor)
+        return check.column_position("anchor_dim", anchor, columns)
 
     # -- fitting ----------------------------------------------------------------
     def _check_fit_options(

@@ -148,7 +148,9 @@ class DiagonalMixture(Mixture):
     n_components : int
         Number of components K.
     anchor_dim : int or str, optional
-        The dimension (index or column name) whose means are ordered. By
+        The dimension (position or column name; an integer that is the name
+        of one column and the position of another is refused) whose means
+        are ordered. By
         default, the one along which k-means centres are best separated
         relative to their spread; the choice is stored in ``anchor_``.
     joint : bool

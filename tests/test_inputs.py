@@ -515,14 +515,23 @@ def fit_mixture(X, **kwargs):
             lambda: fit_diag(FRAME.set_axis([None, " "], axis=1)),
             "without a name at position(s) 0, 1",
         ),
-        (lambda: fit_diag(FRAME, anchor_dim="z"), "anchor_dim 'z' is not a column"),
+        (
+            lambda: fit_diag(FRAME, anchor_dim="z"),
+            "anchor_dim='z' is not a column of the model (columns: x, y)",
+        ),
         (
             lambda: fit_diag(FRAME, joint=False, relabel="stephens"),
             "which the per-dimension model (joint=False) does not have",
         ),
         (
             lambda: fit_diag(FRAME, anchor_dim=5),
-            "anchor_dim must be a column name or an index",
+            "anchor_dim=5 is neither a position (0..1) nor a column's name",
+        ),
+        (
+            lambda: fit_diag(FRAME.set_axis([1, 0], axis=1), anchor_dim=0),
+            "anchor_dim=0 picks two columns: the one named 0 (at position 1) and "
+            "the one at position 0 (named '1'); give the one you mean by its name "
+            "as text: '0' or '1'",
         ),
         (
             lambda: fit_diag(FRAME, lower_limit=1.0, upper_limit=0.5),
@@ -2317,3 +2326,19 @@ def test_a_column_numbering_the_rows_is_warned_of_before_the_fit():
     ]
     for data in quiet:
         assert said(data) == []
+
+
+def test_an_integer_anchor_dim_may_name_an_integer_labelled_column():
+    """With X's columns labelled 10 and 20, anchor_dim=20 names the second
+    (there is no position 20) and anchor_dim=0 is the first position; the
+    Stan data's anchor (1-based) says which column the means are ordered
+    along."""
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame(rng.normal(size=(40, 2)), columns=[10, 20])
+    for anchor, expected in ((20, 2), (0, 1), ("10", 1)):
+        engine = _DataEngine(stop=("optimize",))
+        with pytest.raises(Stop):
+            sm.Mixture(2, anchor_dim=anchor, engine=engine).fit(
+                X, method="optimize", seed=1
+            )
+        assert engine.data["anchor"] == expected, anchor

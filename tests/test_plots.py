@@ -626,7 +626,12 @@ def test_legends_go_inside_the_callers_axes_of_a_grid(overlapping):
     [
         ({"dims": ("x", "x")}, "two different columns"),
         ({"dims": ("x", "z")}, "'z' is not a column"),
-        ({"dims": (0, 5)}, "out of range"),
+        (
+            {"dims": (0, 5)},
+            r"dims=5 is neither a position \(0..1\) nor a column's name "
+            r"\(columns: x, y\)",
+        ),
+        ({"dims": (0, 1.0)}, "dims must be a column name or a position, got 1.0"),
         ({"dims": ("x",)}, "must name two columns"),
         ({"dims": "x"}, "must name two columns"),
         ({"ellipses": (1.0, -2.0)}, "positive numbers"),

@@ -144,7 +144,8 @@ def plot_clusters(
         array with the model's number of columns takes the model's column
         names (for ``dims``, the censoring arguments and the axis labels).
     dims : pair of int or str, optional
-        The two columns to plot (index or name). By default the two where
+        The two columns to plot (positions or names, as ``anchor_dim`` of
+        :class:`~stanmix.Mixture`). By default the two where
         the component means lie furthest apart for the components' spread
         (the ratio of the weighted variance of the means to the weighted
         mean of the component variances, at the posterior mean); the two
@@ -319,25 +320,7 @@ def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
             f"dims must name two columns, e.g. dims=({columns[0]!r}, "
             f"{columns[1]!r}); got {dims!r}"
         )
-    out = []
-    for d in dims:
-        if isinstance(d, str):
-            if d not in columns:
-                raise StanmixInputError(
-                    f"dims: {d!r} is not a column of the model "
-                    f"(columns: {', '.join(columns)})"
-                )
-            out.append(columns.index(d))
-        elif isinstance(d, (int, np.integer)) and not isinstance(d, bool):
-            if not 0 <= d < len(columns):
-                raise StanmixInputError(
-                    f"dims: index {d} is out of range for {len(columns)} columns"
-                )
-            out.append(int(d))
-        else:
-            raise StanmixInputError(
-                f"dims entries must be column names or indices, got {d!r}"
-            )
+    out = [check.column_position("dims", d, columns) for d in dims]
     if out[0] == out[1]:
         raise StanmixInputError(f"dims must be two different columns, got {dims!r}")
     return out[0], out[1]
