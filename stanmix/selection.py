@@ -285,7 +285,9 @@ def select_components(
     with its own fixed seed, every held-out row's log predictive density
     averaged over the fold fit's draws). The rule: **the smallest K whose
     elpd is not clearly below the best: its difference from the best is
-    under 4, or under two standard errors of the difference**, among the
+    under 4, or under two standard errors of the difference** (and its
+    elpd no lower than that of a K clearly below the best: a difference
+    merely noisier than a clearly worse K's is passed over), among the
     fits that converged (as the fit itself judges it,
     :attr:`Mixture.convergence_`: max R-hat <= 1.01, min bulk ESS >= 400,
     at most 0.1% divergent draws, more than one chain);
@@ -980,8 +982,11 @@ def _finite_index(table: pd.DataFrame, column: str) -> pd.Index:
 
 def _elpd_rule(table: pd.DataFrame, pointwise: Mapping, considered, finite):
     """The best elpd among ``considered`` (top), each finite K's difference
-    from it and its standard error, and the smallest considered K not
-    clearly below it (best)."""
+    from it and its standard error, the smallest considered K not clearly
+    below it (best), and the considered K passed over although not clearly
+    below it, as each lies below a K that is (a K whose difference is only
+    noisier than a clearly worse K's is no better than it), each with the
+    clearly worse K it lies below."""
     top = int(table.loc[considered, "elpd"].idxmax())
     diffs, ses = {}, {}
     for k in finite:
@@ -993,7 +998,13 @@ def _elpd_rule(table: pd.DataFrame, pointwise: Mapping, considered, finite):
         for k in considered
         if diffs[k] < SMALL_DIFFERENCE or diffs[k] < CLEAR_DIFFERENCE_SE * ses[k]
     ]
-    return top, diffs, ses, int(min(close))
+    clear = [k for k in considered if k not in close]
+    bar = min(clear, key=diffs.__getitem__) if clear else None
+    passed = {
+        int(k): int(bar) for k in close if bar is not None and diffs[k] > diffs[bar]
+    }
+    best = int(min(k for k in close if k not in passed))
+    return top, diffs, ses, best, passed
 
 
 def _ks(ks) -> str:
@@ -1060,7 +1071,7 @@ def _choose(
         # choice says it is provisional (the sweep is kept)
         ok = usable
     skipped = [int(k) for k in usable if k not in ok]
-    top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
+    top, diffs, ses, best, passed = _elpd_rule(table, pointwise, ok, finite)
     rhat = table.get("max_rhat", pd.Series(0.0, index=table.index))
     clearly = _clearly_better(skipped, best, pointwise)
     # chains in different modes (R-hat far above 1): their elpd is no evidence
@@ -1076,7 +1087,7 @@ def _choose(
         # choice is provisional.
         apart = [k for k in skipped if rhat.loc[k] > NEAR_RHAT]
         ok, skipped, provisional = usable.difference(apart), [], True
-        top, diffs, ses, best = _elpd_rule(table, pointwise, ok, finite)
+        top, diffs, ses, best, passed = _elpd_rule(table, pointwise, ok, finite)
     table["elpd_diff"] = 0.0 - pd.Series(diffs, dtype=float).reindex(table.index)
     table["se_diff"] = pd.Series(ses, dtype=float).reindex(table.index)
     rule = (
@@ -1090,11 +1101,22 @@ def _choose(
     if best == top and best == min(ok):
         rule += f"no K considered is smaller, so K = {best}."
     elif best == top:
-        rule += f"every smaller K is clearly below it, so K = {best}."
+        lower = ", or below one that is" if passed else ""
+        rule += f"every smaller K is clearly below it{lower}, so K = {best}."
     else:
         rule += (
             f"K = {best} is {diffs[best]:.1f} below it with a standard error "
             f"of {ses[best]:.1f}, so K = {best}."
+        )
+    if passed:
+        worst_clear = next(iter(passed.values()))
+        one = len(passed) == 1
+        rule += (
+            f" K = {_ks(passed)} {'is' if one else 'are'} not clearly below the "
+            f"best by {'its' if one else 'their'} own standard error "
+            f"({', '.join(f'{ses[k]:.1f}' for k in passed)}), but below K = "
+            f"{worst_clear}, which is: a noisier difference is no better than "
+            f"a clear one, so {'it is' if one else 'they are'} passed over."
         )
     if skipped:
         rule += f" Not considered (did not converge): K = {_ks(skipped)}."

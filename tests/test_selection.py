@@ -376,6 +376,35 @@ def test_no_converged_k_still_chooses_provisionally_and_keeps_the_table():
     plt.close(fig)
 
 
+def test_a_k_below_a_clearly_worse_k_is_not_chosen_for_its_noise():
+    """K = 1 is clearly below the best (K = 3); K = 2 lies lower still, but
+    one wild row makes its difference so noisy that it is within two
+    standard errors of the best. It is passed over for its noise, and the
+    rule says so; K = 3 is chosen."""
+    table, pointwise, choose = _sweep_table(
+        [True, True, True], [-175.3, -189.2, -139.5]
+    )
+    noise = np.random.default_rng(1).normal(scale=4.0, size=100)
+    pointwise[2] = -189.2 / 100 + noise - noise.mean()
+    d = pointwise[3] - pointwise[2]
+    se_2 = float(np.sqrt(d.size * d.var()))
+    assert 49.7 < 2 * se_2  # within two standard errors of the best
+    best, rule, caution = choose(table, pointwise, "sample")
+    assert best == 3 and caution == ""
+    assert rule.endswith(
+        "every smaller K is clearly below it, or below one that is, so K = 3. "
+        "K = 2 is not clearly "
+        f"below the best by its own standard error ({se_2:.1f}), but below K = 1, "
+        "which is: a noisier difference is no better than a clear one, so it is "
+        "passed over."
+    )
+    # Above the clearly worse K, the same noise leaves K = 2 the choice.
+    pointwise[2] = -160.0 / 100 + noise - noise.mean()
+    table.loc[2, "elpd_loo"] = -160.0
+    best, rule, _ = choose(table, pointwise, "sample")
+    assert best == 2 and "passed over" not in rule
+
+
 def test_a_k_whose_elpd_is_not_finite_is_set_aside_and_named():
     table, pointwise, choose = _sweep_table(
         [True, True, True], [-500.0, np.nan, -420.0]
