@@ -14,7 +14,9 @@ def write_text_atomic(path: Path, text: str) -> Path:
     same folder, renamed over ``path`` once complete: a reader sees the old
     file or the new one, never part of one, and an error leaves no
     temporary file. The new file keeps the permissions of the one it
-    replaces, or gets those ``open`` would give.
+    replaces, or gets those ``open`` would give. A symbolic link at
+    ``path`` is written through, as ``open(path, "w")`` writes: the link
+    stays, and the file it points to (in its own folder) is replaced.
 
     Examples
     --------
@@ -23,7 +25,8 @@ def write_text_atomic(path: Path, text: str) -> Path:
     >>> write_text_atomic(path, "one\\n").read_text()
     'one\\n'
     """
-    path = Path(path)
+    given = Path(path)
+    path = Path(os.path.realpath(given)) if given.is_symlink() else given
     mode = _file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -37,7 +40,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return path
+    return given
 
 
 def _file_mode(path: Path) -> int:

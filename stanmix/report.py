@@ -12,6 +12,7 @@ import base64
 import datetime as _dt
 import html
 import io
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -106,7 +107,8 @@ def write_report(
     target folder, which then replaces ``path`` in one step: a failure
     leaves no file (and an existing ``path`` untouched). The file gets the
     permissions of the file it replaces, or, when ``path`` is new, those a
-    plain ``open(path, "w")`` would give it (``0o666`` less the umask).
+    plain ``open(path, "w")`` would give it (``0o666`` less the umask). A
+    symbolic link at ``path`` stays, and the file it points to is replaced.
 
     Parameters
     ----------
@@ -164,9 +166,11 @@ def write_report(
     path = Path(path)
     if path.is_dir():
         raise StanmixInputError(f"{str(path)!r} is a folder; give a file name")
-    if not path.parent.is_dir():
+    # a link is written through: its target's folder must exist
+    folder = Path(os.path.realpath(path)).parent if path.is_symlink() else path.parent
+    if not folder.is_dir():
         raise StanmixInputError(
-            f"folder {str(path.parent)!r} does not exist; create it first"
+            f"folder {str(folder)!r} does not exist; create it first"
         )
     page = render_report(
         model,

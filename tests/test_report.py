@@ -507,6 +507,34 @@ def _with_umask(mask, action):
         os.umask(old)
 
 
+def test_a_link_at_the_reports_path_is_written_through(optimized, tmp_path):
+    """As open(path, "w") would: the link stays a link, the file it points
+    to (in another folder) holds the report and keeps its permissions, and
+    that folder is left without temporary files. A dangling link makes its
+    target."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = elsewhere / "target.html"
+    target.write_text("old")
+    os.chmod(target, 0o640)
+    link = tmp_path / "link.html"
+    link.symlink_to(target)
+    assert write_report(optimized, link) == link
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith("<!DOCTYPE html>")
+    assert os.stat(target).st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["target.html"]
+    dangling = tmp_path / "dangling.html"
+    dangling.symlink_to(elsewhere / "new.html")
+    write_report(optimized, dangling)
+    assert dangling.is_symlink()
+    assert (elsewhere / "new.html").read_text().startswith("<!DOCTYPE html>")
+    nowhere = tmp_path / "nowhere.html"
+    nowhere.symlink_to(tmp_path / "no-such-folder" / "r.html")
+    with pytest.raises(sm.StanmixInputError, match="no-such-folder' does not exist"):
+        write_report(optimized, nowhere)
+
+
 def test_report_file_mode_follows_the_umask_or_the_replaced_file(optimized, tmp_path):
     def mode(path):
         return os.stat(path).st_mode & 0o777
