@@ -171,10 +171,11 @@ class ComponentSelection:
         """The elpd per K with one-SE bars (its estimate marked: PSIS-LOO,
         PSIS-LOO whose diagnostics call it unreliable, or K-fold
         cross-validation), and BIC and ICL beside it; the chosen K marked
-        on both. A sweep of posterior modes has no elpd: one panel, BIC and
-        ICL (``ax`` may then be one Axes). ``figsize`` (width, height in
-        inches) sizes the figure it makes, without ``ax``. Returns the
-        matplotlib Figure."""
+        on both, and a K whose fit failed by a red cross at the bottom. A
+        sweep of posterior modes has no elpd: one panel, BIC and ICL
+        (``ax`` may then be one Axes). ``figsize`` (width, height in inches)
+        sizes the figure it makes, without ``ax``. Returns the matplotlib
+        Figure."""
         import matplotlib.pyplot as plt
 
         figsize = check.figsize(figsize, ax)
@@ -209,6 +210,7 @@ class ComponentSelection:
         for name in ("bic", "icl"):
             if t[name].notna().any():
                 ax[1].plot(k, t[name], marker="o", label=name.upper())
+        self._mark_failed(ax[1], k)
         ax[1].axvline(self.best_, color="0.6", ls="--", lw=1)
         ax[1].set_xlabel("number of components K")
         ax[1].set_ylabel("at the posterior mode (smaller is better)")
@@ -217,6 +219,22 @@ class ComponentSelection:
         if not has_elpd:
             ax[1].set_title(f"{title}, by BIC")
         return fig
+
+    def _mark_failed(self, ax, k: np.ndarray) -> None:
+        """A red cross along the bottom of ``ax`` at each K whose fit
+        failed, which has no value to draw."""
+        failed = (self.table_["estimate"] == "failed").to_numpy()
+        if failed.any():
+            ax.scatter(
+                k[failed],
+                np.full(failed.sum(), 0.04),
+                transform=ax.get_xaxis_transform(),
+                marker="x",
+                color="red",
+                label="fit failed",
+            )
+            # the crosses do not count toward the data limits
+            ax.set_xlim(k.min() - 0.4, k.max() + 0.4)
 
     def _draw_elpd(self, ax, k: np.ndarray, title: str) -> None:
         t = self.table_
@@ -245,6 +263,7 @@ class ComponentSelection:
                 edgecolors="red",
                 label="not converged",
             )
+        self._mark_failed(ax, k)
         ax.axvline(self.best_, color="0.6", ls="--", lw=1)
         ax.set_xlabel("number of components K")
         ax.set_ylabel("expected log predictive density")

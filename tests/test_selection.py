@@ -508,7 +508,13 @@ def test_a_k_whose_fit_fails_is_reported_and_the_rest_still_choose(failing_k, me
         "Not considered (the fit failed, see the error column): K = 3."
     )
     assert "\nK = 3 failed: RuntimeError: every optimizer start failed\n" in str(sel)
-    assert len(sel.plot().axes) == (2 if method == "sample" else 1)
+    fig = sel.plot()
+    assert len(fig.axes) == (2 if method == "sample" else 1)
+    for ax in fig.axes:  # the failed K is marked on each panel, and named
+        (crosses,) = [c for c in ax.collections if c.get_label() == "fit failed"]
+        assert crosses.get_offsets()[:, 0].tolist() == [3]
+        assert "fit failed" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
 
 
 def test_a_failure_that_is_not_the_engines_or_of_every_k_is_raised(failing_k):
