@@ -88,8 +88,9 @@ class RegressionDesign:
         The covariates of the mixing weights (the ``weight_predictor`` dim);
         empty for constant weights.
     covariates : tuple of str
-        Every covariate column, in the order the cell table holds them: the
-        predictors, then the weights' covariates that are not predictors.
+        Every covariate column (the predictors and the weights'
+        covariates), in X's order, as the cell table and a Stan data file's
+        ``X`` hold them.
     array_columns : int or None
         For a fit to a numpy array, its number of columns besides the
         response (read by position, so new arrays may have no more); None
@@ -584,7 +585,9 @@ class RegressionMixture(Mixture):
                 f"order_by={self.order_by!r} is neither 'intercept' nor a predictor "
                 f"({', '.join(pred) or 'none'})"
             )
-        used = pred + tuple(c for c in gate if c not in pred)
+        # in X's order: a Stan data file's X holds them so, and its CSV reads
+        # back by names given in the data's order
+        used = tuple(c for c in columns if c in pred or c in gate)
         return RegressionDesign(response, pred, gate, used)
 
     def _checked_covariates(

@@ -821,8 +821,11 @@ def from_cmdstan_csv(
     -------
     Mixture
         Fitted (a :class:`~stanmix.RegressionMixture` for a run of
-        ``regression.stan``, with its ``predict``), in the units of the data
-        file (no standardization), with
+        ``regression.stan``, with its ``predict``), in the data's own units:
+        a data file from ``stan_input`` of a standardized fit records its
+        units (``stanmix_center``, ``stanmix_scale``), and the draws are
+        moved back to the data's units (the model then has
+        ``standardize=True``); without them, in the data file's units, with
         ``idata_`` (relabelled; raw draws in ``posterior_raw``),
         ``label_switching_``, ``relabel_report_``, ``summary()`` and
         ``membership()``. Censored cells of the full-covariance program are

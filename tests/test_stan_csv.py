@@ -1207,6 +1207,44 @@ def test_a_gated_regression_read_back_leaves_its_fixed_gate_rows_out(tmp_path):
     assert "gamma0[1]" in rows and any(r.startswith("gamma[1,") for r in rows)
 
 
+def test_a_regressions_covariates_read_back_by_names_in_the_datas_order(tmp_path):
+    """The data file's X holds the covariates in the DataFrame's order, a
+    weights' covariate before the predictor included, so names given in
+    that order (as from_cmdstan_csv documents) label each coefficient by
+    its own column: the slope on x (truth 0.02 and -0.01 per unit) is
+    beta[., x], not the gate's."""
+    X, y = _two_lines()
+    frame = pd.DataFrame(
+        {"g": np.random.default_rng(3).normal(size=len(X)), "x": X["x"], "y": y}
+    )
+    estimator = sm.RegressionMixture(2, predictors=["x"], weights_from=["g"])
+    run = estimator.stan_input(frame, response="y", seed=3)
+    assert list(run.data["gate_col"]) == [1]
+    assert list(run.data["pred_col"]) == [2]
+    np.testing.assert_allclose(
+        run.data["stanmix_covariate_center"], frame[["g", "x"]].mean(), rtol=1e-12
+    )
+    data_file, _ = run.write(tmp_path)
+    result = get_engine("stanli").sample(
+        run.program,
+        json.loads(data_file.read_text()),
+        chains=2,
+        warmup=300,
+        draws=300,
+        seed=7,
+        inits=[run.init, run.init],
+    )
+    paths = write_stan_csv(result, tmp_path, run.program.stem, digits=17)
+    model = sm.from_cmdstan_csv(paths, data_file, columns=["y", "g", "x"])
+    assert model.design_.predictors == ("x",) and model.design_.weights_from == ("g",)
+    table = model.summary()
+    assert {"beta[0, x]", "beta[1, x]", "gamma[1, g]"} <= set(table.index)
+    slopes = table.loc[["beta[0, x]", "beta[1, x]"]]
+    np.testing.assert_array_less(
+        np.abs(slopes["mean"].to_numpy() - [0.02, -0.01]), 4 * slopes["sd"].to_numpy()
+    )
+
+
 def test_stan_input_refuses_what_it_cannot_write(tmp_path):
     X, limit = _detection_limited()
     run = sm.Mixture(2).stan_input(X, lower_limit=limit, seed=1)
