@@ -1245,6 +1245,29 @@ def test_a_regressions_covariates_read_back_by_names_in_the_datas_order(tmp_path
     )
 
 
+@pytest.mark.parametrize(
+    ("covariance", "scale"),
+    [("diag", [[10.0, 5.0], [9.0, 6.0]]), ("spherical", [8.0, 7.0])],
+)
+def test_known_scales_read_back_in_the_datas_units(covariance, scale, tmp_path):
+    """A standardized run's data file holds known scales divided by the
+    columns' units; read back, the estimator's setting is the one given
+    (so a refit or a clone fixes the same scales), and so are the draws."""
+    X, limit = _detection_limited()
+    estimator = sm.Mixture(2, covariance=covariance, family_options={"scale": scale})
+    run = estimator.stan_input(X, lower_limit=limit, seed=4)
+    assert not np.allclose(np.ravel(run.data["sigma_value"])[:2], np.ravel(scale)[:2])
+    _, model = _run_and_read(run, tmp_path)
+    np.testing.assert_allclose(
+        model.get_params()["family_options"]["scale"], scale, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        model.param_draws()["sigma"][0],
+        np.broadcast_to(np.reshape(scale, (2, -1)), (2, 2)),
+        rtol=1e-12,
+    )
+
+
 def test_stan_input_refuses_what_it_cannot_write(tmp_path):
     X, limit = _detection_limited()
     run = sm.Mixture(2).stan_input(X, lower_limit=limit, seed=1)

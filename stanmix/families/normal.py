@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import log_ndtr
 from scipy.stats import norm
 
-from stanmix.cells import OBSERVED, CellTable
+from stanmix.cells import OBSERVED, CellTable, Standardization
 from stanmix.exceptions import StanmixInputError
 from stanmix.families._diagonal import (
     HALF_LOG_2PI,
@@ -119,9 +119,16 @@ class NormalDiag(DiagonalFamily):
 
     @classmethod
     def settings_from_stan_data(cls, data):
+        """The run's known scales in the data's units: a stanmix data file
+        records the units it divided them by (one scale per component for
+        spherical components)."""
         if not int(data.get("sigma_known", 0)):
             return {}
-        return {"scale": np.asarray(data["sigma_value"], dtype=float)}
+        value = np.asarray(data["sigma_value"], dtype=float)
+        units = Standardization.from_stan_entries(data)
+        if units is not None and np.shape(units.scale) == value.shape[1:]:
+            value = value * units.scale
+        return {"scale": value[:, 0] if cls.spherical and value.ndim == 2 else value}
 
     def validate(self, k: int, d: int) -> None:
         known = self.settings.get("scale")
