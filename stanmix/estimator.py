@@ -1173,9 +1173,11 @@ class Mixture:
         ``standardize=False`` they are in the data's units, and the priors
         must suit them (``prior_mean_scale``, ``prior_scale_median``). The
         start is the k-means clustering of :meth:`fit`'s first start
-        (``seed``), or the family's own start. Both generated-quantity
-        switches are on (``compute_log_lik``, ``compute_membership``). The
-        estimator is not changed.
+        (``seed``), or the family's own start. The generated quantities
+        are switched on: ``compute_log_lik``, and ``compute_membership``
+        but for the per-dimension model, whose rows have no single
+        component (the program refuses it there). The estimator is not
+        changed.
 
         Parameters
         ----------
@@ -1225,7 +1227,11 @@ class Mixture:
             family, std, k, spawn_seeds(seed, 1), self._start_view(family, cells, units)
         )
         data = family.stan_data(std, k, layout, priors, start, units)
-        data.update(compute_log_lik=1, compute_membership=1, **units.stan_entries())
+        data.update(
+            compute_log_lik=1,
+            compute_membership=int(family.joint),
+            **units.stan_entries(),
+        )
         init = mixing_init(data, family.stan_init(start, std, layout))
         return StanInput(
             program_path(family.program), _json_ready(data), _json_ready(init)

@@ -1268,6 +1268,20 @@ def test_known_scales_read_back_in_the_datas_units(covariance, scale, tmp_path):
     )
 
 
+def test_the_per_dimension_models_input_runs_and_reads_back(tmp_path):
+    """The per-dimension model's rows have no single component, and its
+    program refuses compute_membership = 1: stan_input leaves it off, and
+    the run reads back as that model."""
+    X, limit = _detection_limited()
+    run = sm.Mixture(2, family="normal_per_dimension").stan_input(
+        X, lower_limit=limit, seed=4
+    )
+    assert (run.data["compute_membership"], run.data["compute_log_lik"]) == (0, 1)
+    _, model = _run_and_read(run, tmp_path)
+    assert model.get_params()["family"] == "normal_per_dimension"
+    assert "log_likelihood" in model.idata_.groups()
+
+
 def test_stan_input_refuses_what_it_cannot_write(tmp_path):
     X, limit = _detection_limited()
     run = sm.Mixture(2).stan_input(X, lower_limit=limit, seed=1)
