@@ -335,6 +335,11 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             "counted twice would make R-hat and ESS look better than they are; "
             "give each chain's file once"
         )
+    # a name shared by files of several folders: the files by their paths
+    names = [path.name for path in paths]
+    if len(set(names)) < len(names):
+        names = [str(path) for path in paths]
+    shown = dict(zip(paths, names, strict=True))
     chains: list[np.ndarray] = []
     first: _Chain | None = None
     named: tuple[Path, str] | None = None
@@ -350,13 +355,13 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
             and _file_name(chain.data_file) != (_file_name(named[1]))
         ):
             raise StanmixInputError(
-                f"{path.name} was run on the data file {chain.data_file!r} but "
-                f"{named[0].name} on {named[1]!r}: chains on other data are not "
+                f"{shown[path]} was run on the data file {chain.data_file!r} but "
+                f"{shown[named[0]]} on {named[1]!r}: chains on other data are not "
                 "draws of one posterior; give the files of one run"
             )
         if chain.names != first.names:
             raise StanmixInputError(
-                f"{path.name} has other columns than {paths[0].name}; give the "
+                f"{shown[path]} has other columns than {shown[paths[0]]}; give the "
                 "files of one run"
             )
         values = chain.values
@@ -367,9 +372,6 @@ def read_stan_csv(csv_files: str | Path | Sequence[str | Path]) -> EngineResult:
         chains.append(values)
     lengths = [c.shape[0] for c in chains]
     if len(set(lengths)) != 1:
-        names = [path.name for path in paths]
-        if len(set(names)) < len(names):  # one name in several folders
-            names = [str(path) for path in paths]
         listed = ", ".join(
             f"{name} {n}" for name, n in zip(names, lengths, strict=True)
         )

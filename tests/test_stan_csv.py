@@ -685,6 +685,25 @@ def test_chains_run_on_different_data_are_refused(short_run, tmp_path):
         "'one.data.json'",
         "give the files of one run",
     )
+    # files of one name in two folders are named by their paths
+    (tmp_path / "r1").mkdir()
+    (tmp_path / "r2").mkdir()
+    one = _edited(paths[0], tmp_path / "r1", "out_1.csv", run_on("one.data.json"))
+    two = _edited(paths[1], tmp_path / "r2", "out_1.csv", run_on("two.data.json"))
+    _refused(
+        [one, two],
+        data,
+        f"{two} was run on the data file 'two.data.json' but {one} on 'one.data.json'",
+    )
+    header = _layout(paths[1])[0]
+
+    def renamed(lines):
+        out = list(lines)
+        out[header - 1] = out[header - 1].replace("accept_stat__", "accept__", 1)
+        return out
+
+    three = _edited(paths[1], tmp_path / "r2", "out_1.csv", renamed)
+    _refused([one, three], data, f"{three} has other columns than {one}")
     same = _edited(paths[1], tmp_path, "b_2.csv", run_on("one.data.json"))
     with pytest.warns(sm.ConvergenceWarning):
         sm.from_cmdstan_csv([first, same], data)
