@@ -199,6 +199,13 @@ def known_keys(
     ... except StanmixInputError as err:
     ...     print(err)
     unknown option(s): 'tune' (here: warmup=); valid: thin
+    >>> try:
+    ...     known_keys("option(s):", {"chains": 2}, ["iter"],
+    ...                near={"chains": ", which method='sample' takes"})
+    ... except StanmixInputError as err:
+    ...     print(err)  # doctest: +NORMALIZE_WHITESPACE
+    unknown option(s): 'chains' (an option that method='sample' takes, not
+    this one); valid: iter
     """
     valid = tuple(valid)
     unknown = [str(k) for k in given if k not in valid]
@@ -211,6 +218,9 @@ def known_keys(
             close = difflib.get_close_matches(key, list(notes), n=1, cutoff=0.75)
             if aliases and key in aliases:
                 named.append(f"{key!r} (here: {aliases[key]})")
+            elif notes.get(key):  # spelt right, for another use
+                taken = notes[key].replace(", which", " that", 1)
+                named.append(f"{key!r} (an option{taken}, not this one)")
             elif close:
                 named.append(f"{key!r} (did you mean {close[0]!r}{notes[close[0]]}?)")
             else:

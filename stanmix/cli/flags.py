@@ -482,7 +482,7 @@ def _selection_flags(parser) -> None:
         type=_whole(2),
         default=None,
         help="folds of the cross-validation of a K whose LOO is unreliable "
-        "(--method sample) [5]",
+        "(--method sample) [5, or more where a K's fits need more rows]",
     )
     parser.add_argument(
         "--jobs",
