@@ -983,6 +983,37 @@ def cell_table(
     which cells are censored, so that replicated data are censored where
     the data would have been (:mod:`stanmix.checks`).
 
+    Parameters
+    ----------
+    X : array-like, DataFrame, Series or CellTable
+        The observations, one row each; NaN cells are missing.
+    lower_limit, upper_limit : number, dict, Series, DataFrame or array, optional
+        Detection limits: one number for every cell, ``{column: limit}``,
+        one per column, or one per row or per cell (NaN: no limit there).
+        A cell recorded at its limit is censored there (left at
+        ``lower_limit``, right at ``upper_limit``); one recorded beyond it
+        is refused unless ``censored`` marks it.
+    censored : bool array or DataFrame, optional
+        Which cells are censored, shaped as ``X``, where the recorded
+        values do not say it (a censored cell then needs a limit).
+    interval : (lows, highs), optional
+        Interval-censored cells: every cell's lower bound, then every
+        cell's upper bound, each shaped as ``X`` (NaN in both where a cell
+        has none; the cell's value is then unused).
+    allow_missing : bool, default True
+        False refuses missing cells (a model that needs complete data).
+    allow_empty_rows : bool, default False
+        True accepts rows with every cell missing.
+    code : bool, default True
+        Whether messages may give their fix as pandas code (see above).
+
+    Returns
+    -------
+    cells : CellTable
+        The values, each cell's kind and its bounds.
+    index : pandas.Index
+        The rows' labels: ``X``'s index, else a RangeIndex.
+
     Examples
     --------
     >>> import pandas as pd

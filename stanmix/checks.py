@@ -452,6 +452,14 @@ def ppc_pvalues(
     too). Its ``p`` is then NaN, not a verdict; replicates whose statistic
     is NaN are left out of ``p`` and of the replicated mean and quantiles.
 
+    Which replicates are used: with neither ``draws`` nor ``seed`` given,
+    the model's own (those :func:`posterior_predictive` attached to
+    ``model.idata_``), or, when it has none, :data:`PPC_DRAWS` new ones
+    (fewer where they would hold more than :data:`PPC_BUDGET` values: see
+    :func:`affordable_draws`). Given ``draws`` or ``seed``, always new ones
+    drawn for them (any attached ones are left alone and not used). New
+    replicates are not attached to the model.
+
     Parameters
     ----------
     model : Mixture
@@ -462,15 +470,6 @@ def ppc_pvalues(
         Number of replicates to draw.
     seed : int, optional
         Seed of the replicates.
-
-    Which replicates are used: with neither ``draws`` nor ``seed`` given,
-    the model's own (those :func:`posterior_predictive` attached to
-    ``model.idata_``), or, when it has none, :data:`PPC_DRAWS` new ones
-    (fewer where they would hold more than :data:`PPC_BUDGET` values: see
-    :func:`affordable_draws`).
-    Given ``draws`` or ``seed``, always new ones drawn for them (any
-    attached ones are left alone and not used). New replicates are not
-    attached to the model.
 
     Returns
     -------
@@ -639,6 +638,13 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     (whose components are lines: look at ``plots.plot_regression``,
     ``coef_``, ``intercept_`` and ``membership()`` instead) are refused
     with a :class:`~stanmix.StanmixInputError`.
+
+    Parameters
+    ----------
+    model : Mixture
+        A model fitted by NUTS or ADVI.
+    hdi_prob : float, optional
+        Mass of the means' HDIs; by default the model's ``hdi_prob``.
 
     Returns
     -------

@@ -228,13 +228,15 @@ def _draw_diagonal(
 
 
 def two_components(n: int = 100, seed: int | None = 1) -> Synthetic:
-    """The classic case: 0.5 N(-1, 1) + 0.5 N(1, 1) (column ``y``)."""
+    """The classic case: 0.5 N(-1, 1) + 0.5 N(1, 1) (column ``y``), ``n``
+    points drawn with ``seed`` (None: a fresh draw each call)."""
     return mixture_sample([0.5, 0.5], [[-1.0], [1.0]], [[1.0], [1.0]], n, seed)
 
 
 def blobs(n: int = 1000, seed: int | None = 1, scale: float = 1.0) -> Synthetic:
     """Five well-separated 2-D blobs with equal weights (columns ``x``, ``y``).
 
+    ``n`` points are drawn with ``seed`` (None: a fresh draw each call).
     ``scale`` is the blobs' standard deviation: a number above zero, or one
     per column or per blob and column (broadcastable to (5, 2)).
     """
@@ -443,7 +445,8 @@ def gaussian_sample(
 def correlated(n: int = 600, seed: int | None = 1, dims: int = 2) -> Synthetic:
     """Three equally weighted clusters with correlations of +0.8, -0.8 and
     +0.8 in different orientations (columns ``x``, ``y`` and, for
-    ``dims=3``, ``z``): the case diagonal covariances get wrong.
+    ``dims=3``, ``z``): the case diagonal covariances get wrong. ``n``
+    points are drawn with ``seed`` (None: a fresh draw each call).
 
     Examples
     --------

@@ -2035,7 +2035,10 @@ class Mixture:
     def predict(
         self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None
     ) -> np.ndarray:
-        """The most probable component of each new observation.
+        """The most probable component of each new observation: the
+        argmax of :meth:`predict_proba`, with ``X``'s censoring
+        (``lower_limit``, ``upper_limit``, ``censored``, ``interval``) given
+        as to :meth:`fit`.
 
         Examples
         --------
@@ -2105,7 +2108,9 @@ class Mixture:
         probability of its region, so such a row's score is a log density
         in its observed cells times a log probability in the others. A row
         whose every cell is missing says nothing, and scores 0 (as
-        :meth:`predict_proba` gives it the mixing weights).
+        :meth:`predict_proba` gives it the mixing weights). The censoring
+        keywords are ``lower_limit``, ``upper_limit``, ``censored`` and
+        ``interval``.
 
         Examples
         --------
@@ -2126,7 +2131,9 @@ class Mixture:
         mean of :meth:`score_samples`): larger is better, as scikit-learn's
         model selection expects (``GridSearchCV`` over ``n_components``
         scores held-out rows with it). ``y`` is ignored, as by
-        scikit-learn's mixtures.
+        scikit-learn's mixtures; ``X``'s censoring (``lower_limit``,
+        ``upper_limit``, ``censored``, ``interval``) is given as to
+        :meth:`fit`.
 
         Examples
         --------
@@ -2179,7 +2186,8 @@ class Mixture:
     def aic(self, X=None, **censoring) -> float:
         """Akaike information criterion at the posterior mode:
         ``-2 log p(data | mode) + 2 n_parameters``, smaller is better; the
-        data and the mode as for :meth:`bic`.
+        data (the fitted rows, or ``X`` with its censoring keywords) and
+        the mode as for :meth:`bic`.
 
         Examples
         --------
@@ -2214,7 +2222,9 @@ class Mixture:
     def icl(self, X=None, **censoring) -> float:
         """Integrated completed likelihood at the posterior mode: the BIC plus
         twice the entropy of the memberships there (Biernacki, Celeux and
-        Govaert, 2000), which penalises components that overlap.
+        Govaert, 2000), which penalises components that overlap; of the
+        fitted rows, or of ``X`` with its censoring keywords, as for
+        :meth:`bic`.
 
         Examples
         --------

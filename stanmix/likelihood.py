@@ -20,6 +20,14 @@ Everything is computed in blocks of observations, so memory stays bounded
 for any number of rows, and the blocks run on a small thread pool (numpy and
 scipy release the GIL in the heavy loops). Reductions over the components
 are explicit loops, so blocked results equal unblocked ones bit for bit.
+
+The public functions share their arguments: ``family`` (a
+:class:`~stanmix.families.Family`, as :func:`stanmix.families.get_family`
+gives; its kernel defines the likelihood), ``cells`` (a
+:class:`~stanmix.cells.CellTable` of the rows), ``params`` (the draws, as
+above), ``chunk_size`` (rows per block; by default sized so that a block's
+(S, rows, K) terms take about 4 MB) and ``n_threads`` (threads over the
+blocks; by default the cores, at most four).
 """
 
 from __future__ import annotations
@@ -329,7 +337,8 @@ def membership_summary(
     n_threads: int | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> MembershipSummary:
-    """Posterior mean and HDI of each membership probability.
+    """Posterior mean and HDI (of mass ``hdi_prob``) of each membership
+    probability.
 
     Never holds the (S, N, K) probabilities at once: blocks of observations
     are evaluated, summarised and discarded. Inside a block the joint log

@@ -1143,7 +1143,8 @@ class RegressionMixture(Mixture):
         of the fitted (x, y) pairs by default, or of new ``X`` with its
         response (``y``, ``response``, censoring as in
         :meth:`predict_proba`). A new row without a response gets the mixing
-        weights at its x. ``show_progress`` shows a bar over the rows."""
+        weights at its x. ``hdi_prob`` sets the intervals' mass (by default
+        the estimator's), and ``show_progress`` shows a bar over the rows."""
         censoring = {
             "lower_limit": lower_limit,
             "upper_limit": upper_limit,
