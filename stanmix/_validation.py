@@ -230,13 +230,16 @@ def known_keys(
         )
 
 
-def column_position(name: str, value: Any, columns: tuple[str, ...]) -> int:
-    """The position among ``columns`` (the model's column names, as text)
-    of the column that ``value`` of the argument ``name`` picks: a name, or
-    a position. An integer that is also a column's name (X's columns were
-    labelled by integers) picks that column where it is the same one as
-    at that position, or where no column is at that position; where it
-    picks two different columns, it is refused.
+def column_position(
+    name: str, value: Any, columns: tuple[str, ...], what: str = "column"
+) -> int:
+    """The position among ``columns`` (the model's column names, as text;
+    or its other named things, ``what`` they are) of the column that
+    ``value`` of the argument ``name`` picks: a name, or a position. An
+    integer that is also a column's name (X's columns were labelled by
+    integers) picks that column where it is the same one as at that
+    position, or where no column is at that position; where it picks two
+    different columns, it is refused.
 
     Examples
     --------
@@ -255,13 +258,13 @@ def column_position(name: str, value: Any, columns: tuple[str, ...]) -> int:
     if isinstance(value, str):
         if value not in columns:
             raise StanmixInputError(
-                f"{name}={value!r} is not a column of the model "
-                f"(columns: {', '.join(columns)})"
+                f"{name}={value!r} is not a {what} of the model "
+                f"({what}s: {', '.join(columns)})"
             )
         return columns.index(value)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise StanmixInputError(
-            f"{name} must be a column name or a position, got {value!r}"
+            f"{name} must be a {what}'s name or position, got {value!r}"
         )
     value = int(value)
     text = str(value)
@@ -270,7 +273,7 @@ def column_position(name: str, value: Any, columns: tuple[str, ...]) -> int:
         at = columns.index(text)
         if inside and at != value:
             raise StanmixInputError(
-                f"{name}={value} picks two columns: the one named {value} (at "
+                f"{name}={value} picks two {what}s: the one named {value} (at "
                 f"position {at}) and the one at position {value} (named "
                 f"{columns[value]!r}); give the one you mean by its name as "
                 f"text: {text!r} or {columns[value]!r}"
@@ -279,7 +282,7 @@ def column_position(name: str, value: Any, columns: tuple[str, ...]) -> int:
     if not inside:
         raise StanmixInputError(
             f"{name}={value} is neither a position (0..{len(columns) - 1}) nor a "
-            f"column's name (columns: {', '.join(columns)})"
+            f"{what}'s name ({what}s: {', '.join(columns)})"
         )
     return value
 

@@ -631,7 +631,7 @@ def test_legends_go_inside_the_callers_axes_of_a_grid(overlapping):
             r"dims=5 is neither a position \(0..1\) nor a column's name "
             r"\(columns: x, y\)",
         ),
-        ({"dims": (0, 1.0)}, "dims must be a column name or a position, got 1.0"),
+        ({"dims": (0, 1.0)}, "dims must be a column's name or position, got 1.0"),
         ({"dims": ("x",)}, "must name two columns"),
         ({"dims": "x"}, "must name two columns"),
         ({"ellipses": (1.0, -2.0)}, "positive numbers"),

@@ -81,7 +81,10 @@ def test_plot_regression_refuses_other_models_and_bad_arguments(censored_fit):
     model, _, _ = censored_fit
     with pytest.raises(sm.StanmixInputError, match="'z' is not a predictor"):
         plot_regression(model, predictor="z")
-    with pytest.raises(sm.StanmixInputError, match="out of range"):
+    with pytest.raises(
+        sm.StanmixInputError,
+        match=r"predictor=3 is neither a position \(0..2\) nor a predictor's name",
+    ):
         plot_regression(model, predictor=3)
     blobs = sm.datasets.blobs(60, seed=1).X
     other = sm.DiagonalMixture(2, engine="stanli").fit(blobs, method="optimize", seed=1)

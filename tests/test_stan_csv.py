@@ -995,9 +995,10 @@ def _assert_fits_own(run, engine) -> None:
             np.testing.assert_array_equal(value, start, err_msg=key)
 
 
-def _run_and_read(run, folder: Path, seed: int = 5):
+def _run_and_read(run, folder: Path, seed: int = 5, columns=None):
     """Sample ``run``'s files with stanli (2 x 300), write the draws as
-    CmdStan would and read them back; the engine's result and the model."""
+    CmdStan would and read them back (its dimensions named by ``columns``);
+    the engine's result and the model."""
     data_file, _ = run.write(folder)
     result = get_engine("stanli").sample(
         run.program,
@@ -1010,7 +1011,7 @@ def _run_and_read(run, folder: Path, seed: int = 5):
     )
     # 17 significant digits: the values read back are the engine's
     paths = write_stan_csv(result, folder, run.program.stem, digits=17)
-    return result, sm.from_cmdstan_csv(paths, data_file)
+    return result, sm.from_cmdstan_csv(paths, data_file, columns=columns)
 
 
 @pytest.mark.parametrize("standardize", [False, True])
@@ -1243,18 +1244,7 @@ def test_a_regressions_covariates_read_back_by_names_in_the_datas_order(tmp_path
     np.testing.assert_allclose(
         run.data["stanmix_covariate_center"], frame[["g", "x"]].mean(), rtol=1e-12
     )
-    data_file, _ = run.write(tmp_path)
-    result = get_engine("stanli").sample(
-        run.program,
-        json.loads(data_file.read_text()),
-        chains=2,
-        warmup=300,
-        draws=300,
-        seed=7,
-        inits=[run.init, run.init],
-    )
-    paths = write_stan_csv(result, tmp_path, run.program.stem, digits=17)
-    model = sm.from_cmdstan_csv(paths, data_file, columns=["y", "g", "x"])
+    _, model = _run_and_read(run, tmp_path, seed=7, columns=["y", "g", "x"])
     assert model.design_.predictors == ("x",) and model.design_.weights_from == ("g",)
     table = model.summary()
     assert {"beta[0, x]", "beta[1, x]", "gamma[1, g]"} <= set(table.index)

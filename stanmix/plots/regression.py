@@ -303,19 +303,4 @@ def _regression_cells(model, X, y, response, censoring: dict) -> CellTable:
 def _predictor_position(predictor, names: list[str]) -> int:
     if predictor is None:
         return 0
-    if isinstance(predictor, str):
-        if predictor not in names:
-            raise StanmixInputError(
-                f"predictor {predictor!r} is not a predictor of the model "
-                f"({', '.join(names)})"
-            )
-        return names.index(predictor)
-    if isinstance(predictor, (int, np.integer)) and not isinstance(predictor, bool):
-        if not 0 <= predictor < len(names):
-            raise StanmixInputError(
-                f"predictor {predictor} is out of range for {len(names)} predictor(s)"
-            )
-        return int(predictor)
-    raise StanmixInputError(
-        f"predictor must be a predictor's name or position, got {predictor!r}"
-    )
+    return check.column_position("predictor", predictor, tuple(names), "predictor")
