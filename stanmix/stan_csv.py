@@ -905,7 +905,9 @@ def from_cmdstan_csv(
             covariance=family.covariance,
             family_options=family.settings_from_stan_data(data) or None,
             ordered=bool(ordered),
-            anchor_dim=anchor - 1,
+            # by name where the columns are named: an integer may be the
+            # name of another column ("1", "2", ...)
+            anchor_dim=str(cells.columns[anchor - 1]) if named else anchor - 1,
             standardize=units is not None,
             relabel=relabel,
             hdi_prob=hdi_prob,

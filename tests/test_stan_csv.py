@@ -1277,6 +1277,20 @@ def test_known_scales_read_back_in_the_datas_units(covariance, scale, tmp_path):
     )
 
 
+def test_a_named_run_reads_back_its_anchor_by_name_and_refits(tmp_path):
+    """Columns named "1" and "2", ordered along "2": the read-back's
+    anchor_dim is the name, so a clone refits (the position 1 would also
+    be the name of the other column, which the estimator refuses)."""
+    X, limit = _detection_limited()
+    X.columns = ["1", "2"]
+    run = sm.Mixture(2, anchor_dim="2").stan_input(X, lower_limit={"1": -40.0}, seed=4)
+    _, model = _run_and_read(run, tmp_path, columns=["1", "2"])
+    assert model.get_params()["anchor_dim"] == "2"
+    refit = sm.Mixture(**{**model.get_params(), "engine": "stanli"})
+    refit.fit(X, lower_limit={"1": -40.0}, method="optimize", seed=1)
+    assert refit.anchor_ == 1
+
+
 def test_the_per_dimension_models_input_runs_and_reads_back(tmp_path):
     """The per-dimension model's rows have no single component, and its
     program refuses compute_membership = 1: stan_input leaves it off, and
