@@ -247,6 +247,8 @@ def column_position(
     (1, 1)
     >>> column_position("anchor_dim", 20, ("10", "20"))
     1
+    >>> column_position("anchor_dim", 20, ("10.0", "20.0"))
+    1
     >>> try:
     ...     column_position("anchor_dim", 0, ("1", "0"))
     ... except StanmixInputError as err:
@@ -267,16 +269,17 @@ def column_position(
             f"{name} must be a {what}'s name or position, got {value!r}"
         )
     value = int(value)
-    text = str(value)
     inside = 0 <= value < len(columns)
-    if text in columns:
-        at = columns.index(text)
+    # the name X's label had as an integer or a float (1 or 1.0)
+    names = [c for c in (str(value), str(float(value))) if c in columns]
+    if names:
+        at = columns.index(names[0])
         if inside and at != value:
             raise StanmixInputError(
-                f"{name}={value} picks two {what}s: the one named {value} (at "
+                f"{name}={value} picks two {what}s: the one named {names[0]} (at "
                 f"position {at}) and the one at position {value} (named "
                 f"{columns[value]!r}); give the one you mean by its name as "
-                f"text: {text!r} or {columns[value]!r}"
+                f"text: {names[0]!r} or {columns[value]!r}"
             )
         return at
     if not inside:

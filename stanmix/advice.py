@@ -367,19 +367,46 @@ def row_number_columns(cells: CellTable) -> list[str]:
     the rows, leave it out of X (with pandas, make it the index:
     X.set_index('sample'), or index_col= in read_csv)
     """
-    said = []
-    for j, name in enumerate(cells.columns):
-        values = cells.values[:, j]
-        if not np.all(cells.kind[:, j] == OBSERVED) or not counts_rows(values):
-            continue
-        said.append(
-            f"column {name!r} holds consecutive whole numbers ({values[0]:.0f}, "
-            f"{values[1]:.0f}, ..., {values[-1]:.0f}), as a row index or sample "
-            "numbers do, and is fitted as a measurement: if it numbers the rows, "
-            "leave it out of X (with pandas, make it the index: "
-            f"X.set_index({name!r}), or index_col= in read_csv)"
-        )
-    return said
+    return [
+        _numbering(name, cells.values[:, j], "a measurement", "X")
+        for j, name in enumerate(cells.columns)
+        if np.all(cells.kind[:, j] == OBSERVED) and counts_rows(cells.values[:, j])
+    ]
+
+
+def row_number_predictors(cells: CellTable, predictors) -> list[str]:
+    """Warnings for a regression's ``predictors`` (covariates of ``cells``)
+    that :func:`counts_rows` from 0 or 1: a row index left in X, fitted as
+    a predictor. Numbers counted from elsewhere (years, one per row) are
+    a regression's time, and not warned of.
+
+    Examples
+    --------
+    >>> from stanmix.cells import CellTable
+    >>> cells = CellTable.from_values(np.zeros((12, 1))).with_covariates(
+    ...     np.c_[np.arange(12.0), np.arange(1990.0, 2002.0)], ["index", "year"])
+    >>> [said[:32] for said in row_number_predictors(cells, ["index", "year"])]
+    ["column 'index' holds consecutive"]
+    """
+    names = list(cells.covariate_names)
+    found = []
+    for name in predictors:
+        values = cells.covariates[:, names.index(name)]
+        if counts_rows(values) and values.min() in (0, 1):
+            found.append(_numbering(name, values, "a predictor", "X or predictors"))
+    return found
+
+
+def _numbering(name: str, values: np.ndarray, use: str, where: str) -> str:
+    """The warning of column ``name`` whose ``values`` number the rows,
+    fitted as ``use``; the fix leaves it out of ``where``."""
+    return (
+        f"column {name!r} holds consecutive whole numbers ({values[0]:.0f}, "
+        f"{values[1]:.0f}, ..., {values[-1]:.0f}), as a row index or sample "
+        f"numbers do, and is fitted as {use}: if it numbers the rows, leave it "
+        f"out of {where} (with pandas, make it the index: X.set_index({name!r}), "
+        "or index_col= in read_csv)"
+    )
 
 
 def singular_draws(params: dict, method: str) -> str:

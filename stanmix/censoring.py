@@ -411,7 +411,8 @@ def as_matrix(
         if same:  # distinct as text, one key to pandas (1 and 1.0, True and 1)
             raise StanmixInputError(
                 f"{name} has column labels that pandas takes for one key: "
-                f"{', '.join(map(repr, same))} (equal as Python values), so no "
+                f"{', '.join(map(row_label, same))} (equal as Python values), "
+                "so no "
                 f"column can be read by its label; give each column its own "
                 f"name, e.g. {name}.columns = {list(columns)!r}"
             )

@@ -2458,10 +2458,13 @@ def _near_names(cls: type[Mixture], engine: Engine, method: str) -> dict[str, st
     for name in fit_keywords(cls):
         takes = METHOD_ARGS.get(name, (method,))
         near[name] = "" if method in takes else _taken_by(takes)
+    takers: dict[str, list[str]] = {}
     for other, names in engine.options.items():
         for name in names:
-            if other != method and name not in near:
-                near[name] = _taken_by((other,))
+            takers.setdefault(name, []).append(other)
+    for name, methods in takers.items():
+        if name not in near:
+            near[name] = "" if method in methods else _taken_by(methods)
     return near
 
 

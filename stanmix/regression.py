@@ -20,7 +20,7 @@ import pandas as pd
 
 from stanmix import _validation as check
 from stanmix import likelihood
-from stanmix.advice import unstated_limit_piles
+from stanmix.advice import row_number_predictors, unstated_limit_piles
 from stanmix.cells import MISSING, CellTable
 from stanmix.censoring import as_matrix, cell_table, least_precision, row_label
 from stanmix.estimator import (
@@ -823,7 +823,10 @@ class RegressionMixture(Mixture):
             ("weights' covariates", design.weights_from),
         ):
             _check_independent(values, design.covariates, names, role, partial)
-        for said in unstated_limit_piles(cells):  # the response's
+        for said in [  # the response's piles, the predictors' row numbers
+            *unstated_limit_piles(cells),
+            *row_number_predictors(cells, design.predictors),
+        ]:
             warnings.warn(said, UserWarning, stacklevel=check.caller_level())
 
     # -- fitting ------------------------------------------------------------------

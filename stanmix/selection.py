@@ -1112,7 +1112,8 @@ def _choose(
     rule = (
         "Rule: the smallest K whose elpd is not clearly below the best (a "
         f"difference under {SMALL_DIFFERENCE:g}, or under "
-        f"{CLEAR_DIFFERENCE_SE:g} standard errors of the difference). The best "
+        f"{CLEAR_DIFFERENCE_SE:g} standard errors of the difference), nor below "
+        "a K that is. The best "
         f"elpd{' among the converged K' if skipped else ''} is at K = {top} "
         f"({table.loc[top, 'elpd']:.1f}, "
         f"{table.loc[top, 'estimate']}); "

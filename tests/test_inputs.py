@@ -534,6 +534,10 @@ def fit_mixture(X, **kwargs):
             "as text: '0' or '1'",
         ),
         (
+            lambda: fit_diag(FRAME.set_axis([1.0, 0.0], axis=1), anchor_dim=0),
+            "anchor_dim=0 picks two columns: the one named 0.0 (at position 1)",
+        ),
+        (
             lambda: fit_diag(FRAME, lower_limit=1.0, upper_limit=0.5),
             "lower_limit is not below upper_limit",
         ),
@@ -2326,6 +2330,31 @@ def test_a_column_numbering_the_rows_is_warned_of_before_the_fit():
     ]
     for data in quiet:
         assert said(data) == []
+    # a regression's predictor counting the rows from 0 or 1 likewise; years
+    # counted one per row are its time, and not warned of
+    lines = X.assign(y=rng.normal(size=40))
+    for start, warned in ((0, True), (1, True), (1991, False)):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with pytest.raises(Stop):
+                sm.RegressionMixture(2, engine=engine).fit(
+                    lines.assign(n=np.arange(start, start + 40)),
+                    response="y",
+                    method="optimize",
+                    seed=1,
+                )
+        found = [str(w.message) for w in seen if "consecutive" in str(w.message)]
+        assert found == (
+            [
+                f"column 'n' holds consecutive whole numbers ({start}, {start + 1}, "
+                f"..., {start + 39}), as a row index or sample numbers do, and is "
+                "fitted as a predictor: if it numbers the rows, leave it out of X or "
+                "predictors (with pandas, make it the index: X.set_index('n'), or "
+                "index_col= in read_csv)"
+            ]
+            if warned
+            else []
+        ), start
 
 
 def test_an_integer_anchor_dim_may_name_an_integer_labelled_column():

@@ -1281,7 +1281,7 @@ def test_a_named_run_reads_back_its_anchor_by_name_and_refits(tmp_path):
     """Columns named "1" and "2", ordered along "2": the read-back's
     anchor_dim is the name, so a clone refits (the position 1 would also
     be the name of the other column, which the estimator refuses)."""
-    X, limit = _detection_limited()
+    X, _ = _detection_limited()
     X.columns = ["1", "2"]
     run = sm.Mixture(2, anchor_dim="2").stan_input(X, lower_limit={"1": -40.0}, seed=4)
     _, model = _run_and_read(run, tmp_path, columns=["1", "2"])

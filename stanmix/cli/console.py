@@ -55,11 +55,10 @@ _SWEPT_FIGURES = (
     "are in summary.csv if this K is chosen; selection.csv has every K's largest "
     "R-hat and smallest bulk ESS."
 )
-#: Advice naming what only Python sets, as the command line says it.
 #: The start of the fit's warning of a column numbering the rows, worded
 #: for Python (stanmix.advice.row_number_columns).
 _ROW_NUMBERS_IN_PYTHON = r"column .* as a row index or sample numbers do"
-
+#: Advice naming what only Python sets, as the command line says it.
 _PYTHON_ONLY = (
     (" or mark them in `censored`", ""),
     ("equals the lower_limit ", "equals the --lower-limit "),

@@ -444,7 +444,8 @@ def _parser() -> argparse.ArgumentParser:
         "by expected log predictive density (PSIS-LOO, or exact K-fold "
         "cross-validation where LOO is unreliable; the smallest converged K "
         "whose elpd is less than 4, or less than two standard errors of the "
-        "difference, below the best), and write selection.csv with the chosen "
+        "difference, below the best, and not below a K that is clearly below "
+        "it), and write selection.csv with the chosen "
         "model's posterior.nc, summary.csv, membership.csv and report.html to "
         "--out.",
     )

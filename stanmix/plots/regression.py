@@ -86,7 +86,8 @@ def plot_regression(
         The column of ``X`` that holds the response, instead of ``y``.
     predictor : int or str, optional
         The predictor on the horizontal axis (name, or position among the
-        predictors); the first by default.
+        predictors; an integer that names one predictor and places another
+        is refused); the first by default.
     ax : matplotlib Axes, optional
         Where to draw; a new figure is made when omitted.
     n_grid : int
