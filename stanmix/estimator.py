@@ -607,8 +607,10 @@ class Mixture:
             0 .. 2**31 - 1. Makes the fit reproducible; drawn at random
             (and stored in ``seed_``) when omitted.
         chains, warmup, draws : int
-            NUTS chains, warmup iterations and kept draws per chain (for
-            variational, ``draws`` is the number of approximate draws).
+            NUTS chains, warmup iterations and sampling iterations per
+            chain, each kept as a draw (with the engine option ``thin=n``,
+            every n-th; for variational, ``draws`` is the number of
+            approximate draws).
             ``warmup`` defaults to 1000 with Stan's windowed adaptation and
             to 100 with the Laplace metric (see ``adaptation``); the windowed
             adaptation estimates no metric from fewer than 150 warmup

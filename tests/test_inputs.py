@@ -124,7 +124,34 @@ def fit_mixture(X, **kwargs):
             lambda: fit_normal(
                 Y, init={"w": [0.5, 0.5], "mu": [0, 1, 2], "sigma": [1, 1]}
             ),
-            "'w' needs 2 values",
+            "init: 'mu' needs shape (2, 1) or (2,), got (3,)",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                init={"w": [0.5, 0.5], "mu": [[0, 1], [2, 3]], "sigma": [1, 2]},
+            ),
+            "init: 'sigma' needs shape (2, 2), got (2,); 2 values could be one per "
+            "component or one per column",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME.assign(z=0.5 * FRAME["x"] + FRAME["y"]),
+                init={"w": [0.5, 0.5], "mu": [[0, 1], [2, 3], [4, 5]], "sigma": [1, 2]},
+            ),
+            "init: 'mu' needs shape (2, 3), got (3, 2)",
+        ),
+        (
+            lambda: fit_diag(
+                FRAME,
+                init={
+                    "w": [0.5, 0.5],
+                    "mu": pd.DataFrame([[2, 0], [3, 1]], columns=["y", "x"]),
+                    "sigma": [[1, 1], [1, 1]],
+                },
+            ),
+            "init: 'mu' is a DataFrame, whose columns a start is not matched by; "
+            "give an array, its columns in X's order",
         ),
         (
             lambda: fit_normal(

@@ -407,6 +407,10 @@ GOOD_START = {"intercept": [1.0, -1.0], "beta": [[2.0, 0.0, 0.0], [-1.0, 0.0, 0.
             {**GOOD_START, "beta": [1.0, 2.0, 3.0], "sigma": [0.3, 0.3]},
             r"init: 'beta' needs shape \(2, 3\)",
         ),
+        (
+            {**GOOD_START, "beta": [[1.0, -1.0], [2, 0], [0, 0]], "sigma": [0.3, 0.3]},
+            r"init: 'beta' needs shape \(2, 3\), got \(3, 2\)",
+        ),
         ({**GOOD_START, "sigma": [0.3, np.inf]}, "init: 'sigma' must be finite"),
         ({**GOOD_START, "sigma": [0.3, 0.0]}, "init: 'sigma' must be positive"),
         (

@@ -295,18 +295,23 @@ class Family(abc.ABC):
                 f"{where} must be a dict with keys 'w', 'mu' and 'sigma'"
             )
         known_keys(f"keys in {where}:", values, need)
-        try:
-            w = np.asarray(values["w"], dtype=float).reshape(k)
-            mu = np.asarray(values["mu"], dtype=float).reshape(k, d)
-            sigma = np.asarray(values["sigma"], dtype=float)
-            sigma = np.broadcast_to(
-                sigma.reshape(k, -1) if sigma.size == k else sigma.reshape(k, d),
-                (k, d),
-            ).copy()
-        except (TypeError, ValueError):
-            raise StanmixInputError(
-                f"{where}: 'w' needs {k} values and 'mu' and 'sigma' {k} x {d}"
-            ) from None
+        one_column = [(k,)] if d == 1 else []
+        # K scales are one per component; where K = D they could as well be
+        # one per column, so there only the K x D matrix is taken
+        per_component = d == 1 or k != d or getattr(self, "spherical", False)
+        w = start_array(values["w"], "w", [(k,)], where)
+        mu = start_array(values["mu"], "mu", [(k, d), *one_column], where)
+        sigma = start_array(
+            values["sigma"],
+            "sigma",
+            [(k, d), *([(k,)] if per_component else [])],
+            where,
+            ""
+            if per_component
+            else f"; {k} values could be one per component or one per column",
+        )
+        mu = mu.reshape(k, d)
+        sigma = np.broadcast_to(sigma.reshape(k, -1), (k, d)).copy()
         finite = np.all(np.isfinite(mu)) and np.all(np.isfinite(w))
         if not (finite and np.all(np.isfinite(sigma))):
             raise StanmixInputError(f"{where}: every value must be finite")
@@ -556,3 +561,37 @@ def order_components(params: Params, layout: Layout) -> Params:
     for name, arr in params.items():
         out[name] = arr[order] if arr.ndim and arr.shape[0] == k else arr
     return out
+
+
+def start_array(
+    value, name: str, shapes: Sequence[tuple[int, ...]], where: str, note: str = ""
+) -> np.ndarray:
+    """Entry ``name`` of a user's start dict (``where``) as a float array of
+    one of ``shapes``: a flat or transposed array is refused, not
+    reshaped, and so is a DataFrame, whose column labels a start would
+    not be matched by. ``note`` is added to the shape error.
+
+    Examples
+    --------
+    >>> start_array([[1.0, 2.0]], "mu", [(1, 2)], "init").shape
+    (1, 2)
+    >>> try:
+    ...     start_array([[1.0], [2.0]], "mu", [(1, 2)], "init")
+    ... except StanmixInputError as err:
+    ...     print(err)
+    init: 'mu' needs shape (1, 2), got (2, 1)
+    """
+    if hasattr(value, "columns") and hasattr(value, "to_numpy"):
+        raise StanmixInputError(
+            f"{where}: {name!r} is a DataFrame, whose columns a start is not "
+            "matched by; give an array, its columns in X's order"
+        )
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.shape not in [tuple(s) for s in shapes]:
+        wanted = " or ".join(str(tuple(s)) for s in shapes)
+        got = "" if array is None else f", got {array.shape}"
+        raise StanmixInputError(f"{where}: {name!r} needs shape {wanted}{got}{note}")
+    return array

@@ -93,6 +93,7 @@ from stanmix.families.base import (
     component_data,
     ordered_parts,
     positive_option,
+    start_array,
 )
 from stanmix.families.student_t import NU_PRIOR, log1p_square, t_log_cdf
 
@@ -580,12 +581,10 @@ class NormalRegression(Family):
         }
         out: Params = {}
         for name, value in values.items():
-            try:
-                out[name] = np.asarray(value, dtype=float).reshape(shapes[name])
-            except (TypeError, ValueError):
-                raise StanmixInputError(
-                    f"{where}: {name!r} needs shape {shapes[name]}"
-                ) from None
+            shape = shapes[name]
+            # one predictor (covariate): its K coefficients may come flat
+            flat = [(k,)] if len(shape) == 2 and shape[1] == 1 else []
+            out[name] = start_array(value, name, [shape, *flat], where).reshape(shape)
             if not np.all(np.isfinite(out[name])):
                 raise StanmixInputError(f"{where}: {name!r} must be finite")
         if np.any(out["sigma"] <= 0):

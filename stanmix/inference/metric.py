@@ -321,6 +321,10 @@ def plan_nuts(
     ...                  **dict(common, warmup=100))
     >>> plan.adaptation, plan.metric, len(plan.warnings)
     ('none', 'unit_e', 1)
+    >>> plan = plan_nuts(adaptation="windowed", laplace=None, **dict(
+    ...     common, metric="unit_e", warmup=150, adapt_engaged=False))
+    >>> plan.adaptation, plan.metric, plan.warnings
+    ('none', 'unit_e', ())
     """
     min_warmup = windowed_min_warmup(engine)
     given = inv_metric is not None
@@ -371,6 +375,8 @@ def plan_nuts(
         inv_metric = covariance if metric == "dense_e" else np.diag(covariance).copy()
     if warmup is None:
         warmup = LAPLACE_WARMUP if covariance is not None else WINDOWED_WARMUP
+    if covariance is None and not adapt_engaged:
+        adaptation = "none"  # nothing is tuned, the unit metric's step size neither
     if (
         covariance is None
         and metric != "unit_e"
