@@ -131,8 +131,9 @@ def write_report(
         report.
     lower_limit, upper_limit, censored, interval : optional
         The censoring of ``X``'s cells, as ``fit`` and
-        ``plots.plot_clusters`` take them; only with ``X``, and not for a
-        mixture of regressions.
+        ``plots.plot_clusters`` take them (for a mixture of regressions,
+        the response's, as ``plots.plot_regression`` takes them); only with
+        ``X``.
     advice_wording : callable, optional
         Rewrites the advice for draws that have not converged, which names
         ``fit``'s keywords (``draws=``), for readers who set them some other
@@ -230,12 +231,6 @@ def render_report(
             f"{', '.join(censoring)} describe{'s' if len(censoring) == 1 else ''} "
             "the cells of new data; pass the data as X too (the fitted data's "
             "censoring is already in the model)"
-        )
-    if censoring and model.family_.cluster_plot != "plot_clusters":
-        raise StanmixInputError(
-            f"{', '.join(censoring)} apply to the cluster plot of joint "
-            f"components; {type(model).__name__}'s report plots X without "
-            "censoring arguments; leave them out"
         )
     joint = model.family_.joint
     if X is not None and not joint:

@@ -322,22 +322,43 @@ def test_report_takes_the_censoring_of_new_data(optimized, tmp_path, monkeypatch
     np.testing.assert_array_equal(new, kept)
 
 
-def test_report_censoring_without_new_data_or_for_regressions_is_refused(
-    optimized, regression, tmp_path
-):
+def test_report_censoring_without_new_data_is_refused(optimized, tmp_path):
     with pytest.raises(
         sm.StanmixInputError,
         match="lower_limit describes the cells of new data; pass the data as X",
     ):
         write_report(optimized, tmp_path / "r.html", lower_limit=0.0)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_regressions_report_takes_the_censoring_of_its_new_response(
+    tmp_path, monkeypatch
+):
+    """A regression fitted with a detection limit, and new pairs recorded at
+    it: without the limit the report warns, advising to pass it; passed,
+    it reaches plot_regression (which draws such pairs as censored) and
+    nothing is said."""
+    data = sm.datasets.regressions(150, seed=1)
+    limit = float(np.quantile(data.y, 0.1))
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, np.maximum(data.y, limit), lower_limit=limit, method="optimize", seed=1
+    )
+    seen = []
+    original = plots.plot_regression
+
+    def spy(model, X=None, **kwargs):
+        seen.append(kwargs)
+        return original(model, X, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_regression", spy)
     new = sm.datasets.regressions(60, seed=3)
-    X = new.X.assign(**{regression.design_.response: new.y})
-    with pytest.raises(
-        sm.StanmixInputError, match="RegressionMixture's report plots X without"
-    ):
-        write_report(regression, tmp_path / "s.html", X=X, censored=np.zeros(60, bool))
-    assert not (tmp_path / "s.html").exists()
+    X = new.X.assign(**{model.design_.response: np.maximum(new.y, limit)})
+    with pytest.warns(UserWarning, match="pass lower_limit= as to fit"):
+        write_report(model, tmp_path / "r.html", X=X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        write_report(model, tmp_path / "s.html", X=X, lower_limit=limit)
+    assert seen == [{}, {"lower_limit": limit}]
 
 
 def test_failure_while_rendering_leaves_no_file(optimized, tmp_path, monkeypatch):
