@@ -412,9 +412,8 @@ def as_matrix(
             raise StanmixInputError(
                 f"{name} has column labels that pandas takes for one key: "
                 f"{', '.join(map(row_label, same))} (equal as Python values), "
-                "so no "
-                f"column can be read by its label; give each column its own "
-                f"name, e.g. {name}.columns = {list(columns)!r}"
+                "so no column can be read by its label; give each column its "
+                f"own name, e.g. {name}.columns = {list(columns)!r}"
             )
         refused = [c for c in X.columns if _refused(X[c])]
         if refused:
