@@ -150,9 +150,9 @@ class DiagonalMixture(Mixture):
     anchor_dim : int or str, optional
         The dimension (position or column name; an integer that is the name
         of one column and the position of another is refused) whose means
-        are ordered. By
-        default, the one along which k-means centres are best separated
-        relative to their spread; the choice is stored in ``anchor_``.
+        are ordered. By default, the one along which k-means centres are
+        best separated relative to their spread; the choice is stored in
+        ``anchor_``.
     joint : bool
         ``True`` (default) fits joint components. ``False`` fits the common
         but wrong per-dimension model, where each column is its own
