@@ -257,18 +257,25 @@ def test_report_for_a_point_estimate(optimized, tmp_path):
     assert "<title>DiagonalMixture with 5 components</title>" in text
 
 
-def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeypatch):
+def _spy(monkeypatch, name: str) -> list[tuple]:
+    """The (X, keyword arguments) of each call of ``plots.<name>`` from now
+    on, which still draws."""
     seen = []
-    original = plots.plot_clusters
+    original = getattr(plots, name)
 
     def spy(model, X=None, **kwargs):
-        seen.append(X)
+        seen.append((X, kwargs))
         return original(model, X, **kwargs)
 
-    monkeypatch.setattr(plots, "plot_clusters", spy)
+    monkeypatch.setattr(plots, name, spy)
+    return seen
+
+
+def test_report_passes_new_data_to_the_cluster_plot(optimized, tmp_path, monkeypatch):
+    seen = _spy(monkeypatch, "plot_clusters")
     new = sm.datasets.blobs(20, seed=9).X
     write_report(optimized, tmp_path / "r.html", X=new)
-    assert len(seen) == 1 and seen[0] is new
+    assert len(seen) == 1 and seen[0][0] is new
 
 
 def test_report_shows_the_two_columns_that_separate_the_clusters(monkeypatch):
@@ -304,21 +311,14 @@ def test_report_shows_the_two_columns_that_separate_the_clusters(monkeypatch):
 
 
 def test_report_takes_the_censoring_of_new_data(optimized, tmp_path, monkeypatch):
-    seen = []
-    original = plots.plot_clusters
-
-    def spy(model, X=None, **kwargs):
-        seen.append(kwargs)
-        return original(model, X, **kwargs)
-
-    monkeypatch.setattr(plots, "plot_clusters", spy)
+    seen = _spy(monkeypatch, "plot_clusters")
     new, limits = sm.datasets.left_censor(sm.datasets.blobs(30, seed=9).X, 0.2)
     kept = new.copy()
     text = write_report(
         optimized, tmp_path / "r.html", X=new, lower_limit=limits
     ).read_text()
     assert text.count("data:image/png;base64,") >= 2
-    assert len(seen) == 1 and seen[0] == {"lower_limit": limits}
+    assert len(seen) == 1 and seen[0][1] == {"lower_limit": limits}
     np.testing.assert_array_equal(new, kept)
 
 
@@ -343,14 +343,7 @@ def test_a_regressions_report_takes_the_censoring_of_its_new_response(
     model = sm.RegressionMixture(2, engine="stanli").fit(
         data.X, np.maximum(data.y, limit), lower_limit=limit, method="optimize", seed=1
     )
-    seen = []
-    original = plots.plot_regression
-
-    def spy(model, X=None, **kwargs):
-        seen.append(kwargs)
-        return original(model, X, **kwargs)
-
-    monkeypatch.setattr(plots, "plot_regression", spy)
+    seen = _spy(monkeypatch, "plot_regression")
     new = sm.datasets.regressions(60, seed=3)
     X = new.X.assign(**{model.design_.response: np.maximum(new.y, limit)})
     with pytest.warns(UserWarning, match="pass lower_limit= as to fit"):
@@ -358,7 +351,7 @@ def test_a_regressions_report_takes_the_censoring_of_its_new_response(
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         write_report(model, tmp_path / "s.html", X=X, lower_limit=limit)
-    assert seen == [{}, {"lower_limit": limit}]
+    assert [kwargs for _, kwargs in seen] == [{}, {"lower_limit": limit}]
 
 
 def test_failure_while_rendering_leaves_no_file(optimized, tmp_path, monkeypatch):
