@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from stanmix import DiagonalMixture, datasets
@@ -79,6 +80,20 @@ def two_normal_fit():
         return cache[ordered]
 
     return run
+
+
+def censored_pairs() -> tuple[pd.DataFrame, float]:
+    """Two 2-D clusters (80 rows, columns x and y) with x recorded at its
+    10% quantile below it, and a first column of sample IDs; the frame and
+    the limit."""
+    data = datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 80, seed=7, columns=["x", "y"]
+    )
+    df = data.X.copy()
+    limit = round(float(np.quantile(df["x"], 0.1)), 6)
+    df["x"] = df["x"].clip(lower=limit)
+    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    return df, limit
 
 
 class Stop(Exception):

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import censored_pairs
 
 import stanmix as sm
 from stanmix import cli, output, report
@@ -31,13 +32,7 @@ RESULTS = ["membership.csv", "posterior.nc", "report.html", "summary.csv"]
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     """Two 2-D clusters with x left-censored at its 10% quantile, and a label."""
-    data = sm.datasets.mixture_sample(
-        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 80, seed=7, columns=["x", "y"]
-    )
-    df = data.X.copy()
-    limit = round(float(np.quantile(df["x"], 0.1)), 6)
-    df["x"] = df["x"].clip(lower=limit)
-    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    df, limit = censored_pairs()
     path = tmp_path_factory.mktemp("data") / "data.csv"
     df.to_csv(path, index=False)
     return path, df, limit

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import censored_pairs
 
 import stanmix as sm
 from stanmix import cli
@@ -20,17 +21,16 @@ pytest.importorskip("stanli")
 COLUMNS = ["mean", "hdi_lower", "hdi_upper"]
 
 
+def _membership(model, data, out, *flags: str) -> int:
+    """``stanmix membership MODEL DATA [flags] --out OUT``'s exit code."""
+    return cli.main(["membership", str(model), str(data), *flags, "--out", str(out)])
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """Two 2-D clusters, x left-censored at its 10% quantile, fitted (the
     mode) by `stanmix fit --save-model`; the folder and the data."""
-    data = sm.datasets.mixture_sample(
-        [0.5, 0.5], [[0.0, 0.0], [4.0, 3.0]], 1.0, 80, seed=7, columns=["x", "y"]
-    )
-    df = data.X.copy()
-    limit = round(float(np.quantile(df["x"], 0.1)), 6)
-    df["x"] = df["x"].clip(lower=limit)
-    df.insert(0, "sample", [f"s{i}" for i in range(len(df))])
+    df, limit = censored_pairs()
     folder = tmp_path_factory.mktemp("saved")
     df.to_csv(folder / "data.csv", index=False)
     out = folder / "results"
@@ -203,15 +203,7 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
     stale = pickle.loads((out / "stanmix-model.pkl").read_bytes())
     del stale.family_
     (tmp_path / "stale.pkl").write_bytes(pickle.dumps(stale))
-    code = cli.main(
-        [
-            "membership",
-            str(tmp_path / "stale.pkl"),
-            new,
-            "--out",
-            str(tmp_path / "x.csv"),
-        ]
-    )
+    code = _membership(str(tmp_path / "stale.pkl"), new, str(tmp_path / "x.csv"))
     err = capsys.readouterr().err
     assert code == 2 and "lacks the fitted state this stanmix reads (family_)" in err
     fitted = pd.read_csv(out / "membership.csv")
@@ -224,21 +216,11 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
             "--hdi-prob does not apply to a model fitted with --method optimize",
         ),
     ]:
-        code = cli.main(
-            ["membership", str(out), data, *args, "--out", str(tmp_path / "m.csv")]
-        )
+        code = _membership(out, data, tmp_path / "m.csv", *args)
         err = capsys.readouterr().err
         assert code == 2 and message in err, (args, err)
     (tmp_path / "list.pkl").write_bytes(pickle.dumps([1, 2]))
-    code = cli.main(
-        [
-            "membership",
-            str(tmp_path / "list.pkl"),
-            new,
-            "--out",
-            str(tmp_path / "m.csv"),
-        ]
-    )
+    code = _membership(str(tmp_path / "list.pkl"), new, str(tmp_path / "m.csv"))
     assert code == 2
     assert "holds a list, not a fitted stanmix model" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
@@ -303,15 +285,7 @@ def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, cap
     new = df.iloc[:3][["sample", "x", "y"]].copy()
     new["y"] = [1e300, 0.5, 0.7]
     new.to_csv(tmp_path / "far.csv", index=False)
-    code = cli.main(
-        [
-            "membership",
-            str(out),
-            str(tmp_path / "far.csv"),
-            "--out",
-            str(tmp_path / "m.csv"),
-        ]
-    )
+    code = _membership(str(out), str(tmp_path / "far.csv"), str(tmp_path / "m.csv"))
     err = capsys.readouterr().err
     assert code == 2
     assert "line 2 lies so far from every component" in err
@@ -319,15 +293,7 @@ def test_membership_of_a_file_speaks_of_its_lines_and_flags(saved, tmp_path, cap
     new["y"] = np.nan
     new.iloc[2, 1] = np.nan  # line 4: no value at all
     new.to_csv(tmp_path / "no-y.csv", index=False)
-    code = cli.main(
-        [
-            "membership",
-            str(out),
-            str(tmp_path / "no-y.csv"),
-            "--out",
-            str(tmp_path / "m.csv"),
-        ]
-    )
+    code = _membership(str(out), str(tmp_path / "no-y.csv"), str(tmp_path / "m.csv"))
     err = capsys.readouterr().err
     assert code == 0, err
     assert "column(s) 'y' of no-y.csv have no value in any row" in err

@@ -179,6 +179,11 @@ def _common(
             default=defaults["algorithm"],
             help=f"{_sampling_help('algorithm', methods)} [{shown['algorithm']}]",
         )
+    _console_flags(sub)
+
+
+def _console_flags(sub: argparse.ArgumentParser) -> None:
+    """--no-progress and --verbose: what a command shows on the console."""
     sub.add_argument("--no-progress", action="store_true", help="no progress bars")
     sub.add_argument(
         "--verbose",
@@ -351,13 +356,7 @@ def _membership_parser(sub) -> None:
         help="probability mass of each HDI [the model's, by default 0.94]",
     )
     mem.add_argument("--out", required=True, help="the CSV file to write")
-    mem.add_argument("--no-progress", action="store_true", help="no progress bar")
-    mem.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="also show the warnings and log of the libraries underneath",
-    )
+    _console_flags(mem)
 
 
 def _unquoted(text: str) -> str:
