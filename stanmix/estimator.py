@@ -1986,7 +1986,19 @@ class Mixture:
         return self.predict_proba_fitted().argmax(axis=1)
 
     def predict_proba_fitted(self) -> np.ndarray:
-        """Posterior mean membership probabilities of the fitted rows (N, K)."""
+        """Posterior mean membership probabilities of the fitted rows (N, K).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> model.predict_proba_fitted()[[0, 150, 200]].round(2)  # the last at 0
+        array([[1.  , 0.  ],
+               [0.  , 1.  ],
+               [0.56, 0.44]])
+        """
         self._check_fitted()
         self._check_membership()
         return likelihood.membership_mean(self.family_, self.cells_, self.param_draws())
@@ -2268,6 +2280,19 @@ class Mixture:
         columns as they did for ``fit``; a named Series is a column of that
         name, checked as a DataFrame's are. Rows whose every cell is missing
         are refused unless ``allow_empty_rows``.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> X = np.r_[rng.normal(-3, 1, 100), rng.normal(3, 1, 100), [0.0]][:, None]
+        >>> model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+        >>> cells = model.new_cells([[1.0], [-5.0]], lower_limit=-5.0)
+        >>> cells.columns, cells.censored[:, 0].tolist()  # the second: -5 or less
+        (('x0',), [False, True])
+        >>> model.predict_proba(cells).round(2)
+        array([[0., 1.],
+               [1., 0.]])
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)

@@ -861,6 +861,20 @@ class RegressionMixture(Mixture):
         Returns
         -------
         self
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> np.round(model.coef_[:, 0], 1).tolist()  # ordered at the mean x
+        [2.0, -1.0]
+        >>> np.round(model.intercept_, 1).tolist()
+        [1.0, 20.1]
         """
         self._check_settings_of_design()
         self._named_covariates = has_feature_names(X)
@@ -1048,6 +1062,22 @@ class RegressionMixture(Mixture):
         neither given, ``X``'s column of the fitted response's name (as
         scikit-learn's model selection passes held-out rows of a fit by
         ``response=``).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> cells = model.new_cells([[5.0], [5.0]], [11.0, 12.0], upper_limit=12.0)
+        >>> cells.censored[:, 0].tolist()  # the second response: 12 or more
+        [False, True]
+        >>> model.predict_proba(cells).round(2)
+        array([[1.  , 0.  ],
+               [0.03, 0.97]])
         """
         self._check_fitted()
         check.known_keys("censoring argument(s):", censoring, CENSORING_ARGS)
@@ -1114,6 +1144,19 @@ class RegressionMixture(Mixture):
         response is ``y`` or the column ``response`` of ``X`` (by default
         the fitted response's column, where ``X`` has it), censored as in
         :meth:`fit`. A missing response gives the mixing weights at x.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> model.predict_proba([[5.0], [5.0]], [11.0, 15.0]).round(2)  # on each line
+        array([[1., 0.],
+               [0., 1.]])
         """
         self._check_fitted()
         cells = self.new_cells(
@@ -1147,7 +1190,22 @@ class RegressionMixture(Mixture):
         response (``y``, ``response``, censoring as in
         :meth:`predict_proba`). A new row without a response gets the mixing
         weights at its x. ``hdi_prob`` sets the intervals' mass (by default
-        the estimator's), and ``show_progress`` shows a bar over the rows."""
+        the estimator's), and ``show_progress`` shows a bar over the rows.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> model.membership([[5.0]], [12.9]).round(2)  # nearer line 0 (11 at x = 5)
+           observation  component  mean  hdi_lower  hdi_upper
+        0            0          0  0.97       0.97       0.97
+        1            0          1  0.03       0.03       0.03
+        """
         censoring = {
             "lower_limit": lower_limit,
             "upper_limit": upper_limit,
@@ -1170,7 +1228,23 @@ class RegressionMixture(Mixture):
         """Bayesian information criterion at the posterior mode, as
         :meth:`Mixture.bic`: of the fitted data, or of new ``X`` with its
         response (``y``, ``response``, censoring as in :meth:`predict_proba`).
-        Rows whose response is missing count for nothing, N included."""
+        Rows whose response is missing count for nothing, N included.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> two = model.bic()
+        >>> one = sm.RegressionMixture(1, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1).bic()
+        >>> bool(two < one)  # two lines explain these data better than one
+        True
+        """
         return super().bic(X, **_new_response(X, y, response), **censoring)
 
     def aic(self, X=None, y=None, *, response=None, **censoring) -> float:
@@ -1199,7 +1273,20 @@ class RegressionMixture(Mixture):
         with ``X``, ``y``, ``response`` and the censoring as in
         :meth:`predict_proba`. Unlike a :class:`Mixture`'s row of missing
         cells, which scores 0, a row without a response is refused: the
-        score is the density of a response."""
+        score is the density of a response.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> model.score_samples([[5.0], [5.0]], [11.0, 13.0]).round(2)  # on, off a line
+        array([-1.06, -7.74])
+        """
         self._check_fitted()
         cells = self.new_cells(X, y, response=response, **censoring)
         missing = np.flatnonzero(cells.kind[:, 0] == MISSING)
@@ -1214,7 +1301,20 @@ class RegressionMixture(Mixture):
 
     def score(self, X, y=None, *, response=None, **censoring) -> float:
         """Mean log posterior predictive density of the responses given the
-        predictors (the mean of :meth:`score_samples`); larger is better."""
+        predictors (the mean of :meth:`score_samples`); larger is better.
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> bool(model.score(x[:, None], y) > model.score(x[:, None], y + 3))
+        True
+        """
         return float(np.mean(self.score_samples(X, y, response=response, **censoring)))
 
     def _absent_error(self, absent: list[str], *, array: bool) -> StanmixInputError:
@@ -1276,6 +1376,22 @@ class RegressionMixture(Mixture):
             Draws are thinned to at most 4000, evenly; the predictive
             interval uses at least 1000 new responses (each draw repeated,
             e.g. for a posterior mode).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> table = model.predict([[5.0]])  # the true lines give 11 and 15 there
+        >>> table[["component", "weight", "mean", "lower", "upper"]].round(1)
+          component  weight  mean  lower  upper
+        0         0     0.5  10.9    9.9   12.0
+        1         1     0.5  15.0   14.1   15.9
+        2   mixture     1.0  13.0   10.1   15.8
         """
         self._check_fitted()
         prob = check.number(
