@@ -178,7 +178,7 @@ def posterior_predictive(
 
     A point estimate (``method="optimize"``) has no posterior draws: its
     replicates are ``draws`` data sets drawn at the mode (one chain), a
-    plug-in predictive, as :meth:`stanmix.RegressionMixture.predict` uses.
+    plug-in predictive, as :meth:`stanmix.RegressionMixture.predict_response` uses.
     It ignores the uncertainty of the parameters, so its replicates vary
     less than a posterior predictive's would and p-values computed from
     them are further from 0.5: treat them as a rough check. The group's

@@ -302,7 +302,8 @@ class RegressionMixture(Mixture):
     [-1.0, 2.0]
     >>> np.round(model.intercept_, 1).tolist()
     [15.3, 0.9]
-    >>> model.predict(pd.DataFrame({"dose": [5.0]}))["mean"].round(1).tolist()
+    >>> new = pd.DataFrame({"dose": [5.0]})
+    >>> model.predict_response(new)["mean"].round(1).tolist()
     [10.2, 11.0, 10.6]
     """
 
@@ -1259,12 +1260,12 @@ class RegressionMixture(Mixture):
 
     def sample(self, n_samples: int = 1, *, seed: int | None = None):
         """Not defined for a mixture of regressions, whose responses are
-        drawn at given predictors: :meth:`predict` gives their posterior
+        drawn at given predictors: :meth:`predict_response` gives their posterior
         predictive intervals at new ``X``."""
         raise StanmixInputError(
             "RegressionMixture draws responses at given predictors, which "
-            "sample(n) has not: predict(X) gives the posterior predictive of the "
-            "response at new predictors X"
+            "sample(n) has not: predict_response(X) gives the posterior "
+            "predictive of the response at new predictors X"
         )
 
     def score_samples(self, X, y=None, *, response=None, **censoring) -> np.ndarray:
@@ -1342,7 +1343,47 @@ class RegressionMixture(Mixture):
             raise self._absent_error(absent, array=array)
         return self._checked_covariates(frame, design, index)
 
-    def predict(
+    def predict(self, X, y=None, *, response=None, **censoring) -> np.ndarray:
+        """The most probable line of each new (x, y) pair, (N,): the argmax
+        of :meth:`predict_proba`, with ``X``, ``y``, ``response`` and the
+        censoring as there (so ``fit_predict(X, y)`` labels the fitted pairs
+        as ``predict(X, y)`` labels new ones).
+
+        A pair's line is told by its response, so the response is needed:
+        a row whose response is missing gets the line most probable at its
+        x before the response is seen, by the mixing weights there, and new
+        data without any response are refused (:meth:`predict_response`
+        predicts the response at new predictors).
+
+        Examples
+        --------
+        >>> import numpy as np, stanmix as sm
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.uniform(0, 10, 200)
+        >>> y = np.where(np.arange(200) < 100, 1 + 2 * x, 20 - x)
+        >>> y = y + rng.normal(0, 0.5, 200)
+        >>> model = sm.RegressionMixture(2, engine="stanli").fit(
+        ...     x[:, None], y, method="optimize", seed=1)
+        >>> model.predict([[5.0], [5.0]], [11.2, 14.8]).tolist()  # 11 and 15 at 5
+        [0, 1]
+        """
+        self._check_fitted()
+        no_response = StanmixInputError(
+            "predict gives each (x, y) pair's most probable line, which "
+            "its response tells, and no row of X has one: pass the "
+            f"responses as y, or as X's column {self.design_.response!r} "
+            "(or the column response= names); predict_response(X) gives "
+            "the posterior predictive of the response at new predictors"
+        )
+        absent = y is None and response is None and not isinstance(X, CellTable)
+        if absent and self._fitted_response_in(X) is None:
+            raise no_response
+        cells = self.new_cells(X, y, response=response, **censoring)
+        if cells.n_obs and (cells.kind[:, 0] == MISSING).all():
+            raise no_response
+        return np.argmax(self.predict_proba(cells), axis=1)
+
+    def predict_response(
         self, X, *, hdi_prob: float | None = None, seed: int | None = None
     ) -> pd.DataFrame:
         """The posterior predictive of the response at new predictors.
@@ -1386,7 +1427,7 @@ class RegressionMixture(Mixture):
         >>> y = y + rng.normal(0, 0.5, 200)
         >>> model = sm.RegressionMixture(2, engine="stanli").fit(
         ...     x[:, None], y, method="optimize", seed=1)
-        >>> table = model.predict([[5.0]])  # the true lines give 11 and 15 there
+        >>> table = model.predict_response([[5.0]])  # true lines: 11 and 15 there
         >>> table[["component", "weight", "mean", "lower", "upper"]].round(1)
           component  weight  mean  lower  upper
         0         0     0.5  10.9    9.9   12.0

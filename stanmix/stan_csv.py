@@ -823,7 +823,7 @@ def from_cmdstan_csv(
     -------
     Mixture
         Fitted (a :class:`~stanmix.RegressionMixture` for a run of
-        ``regression.stan``, with its ``predict``), in the data's own units:
+        ``regression.stan``, with its ``predict_response``), in the data's own units:
         a data file from ``stan_input`` of a standardized fit records its
         units (``stanmix_center``, ``stanmix_scale``), and the draws are
         moved back to the data's units (the model then has

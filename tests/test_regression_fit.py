@@ -141,7 +141,7 @@ def test_covariate_dependent_weights_are_recovered():
     # Membership of rows near the lines' crossing follows z.
     proba = model.predict_proba(data.X.assign(z=[-2.0] * 400), data.y)
     assert proba.shape == (400, 2)
-    table = model.predict(data.X.iloc[:3])
+    table = model.predict_response(data.X.iloc[:3])
     assert list(table["component"][:3]) == [0, 1, "mixture"]
     weights = table[table["component"] != "mixture"].groupby("observation")["weight"]
     np.testing.assert_allclose(weights.sum(), 1.0)

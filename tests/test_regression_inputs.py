@@ -462,7 +462,9 @@ def test_columns_the_model_does_not_read_are_ignored_even_text():
     plain = sm.RegressionMixture(2, predictors=["x"], engine="stanli")
     plain.fit(frame[["x", "y"]], response="y", method="optimize", seed=1)
     np.testing.assert_array_equal(model.coef_, plain.coef_)
-    pd.testing.assert_frame_equal(model.predict(frame), plain.predict(frame[["x"]]))
+    pd.testing.assert_frame_equal(
+        model.predict_response(frame), plain.predict_response(frame[["x"]])
+    )
     np.testing.assert_array_equal(
         model.predict_proba(frame, response="y"),
         plain.predict_proba(frame[["x", "y"]], response="y"),
@@ -472,7 +474,7 @@ def test_columns_the_model_does_not_read_are_ignored_even_text():
         sm.RegressionMixture(2, engine="stanli").fit(frame, response="y", seed=1)
     # A fitted column that is absent is named.
     with pytest.raises(sm.StanmixInputError, match="lacks the fitted covariate"):
-        model.predict(frame[["site"]])
+        model.predict_response(frame[["site"]])
 
 
 def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
@@ -490,8 +492,8 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
         2, predictors=["x1"], weights_from=["x0"], engine="stanli"
     ).fit(pd.DataFrame(A, columns=["x0", "x1"]), data.y, method="optimize", seed=1)
     new = np.array([[2.0, 1.0], [-1.0, 3.0]])
-    from_array = model.predict(new)
-    from_frame = framed.predict(pd.DataFrame(new, columns=["x0", "x1"]))
+    from_array = model.predict_response(new)
+    from_frame = framed.predict_response(pd.DataFrame(new, columns=["x0", "x1"]))
     pd.testing.assert_frame_equal(from_array, from_frame)
     # the mixture's mean at (z=2, x=1) by hand from the mode
     mode = {k: np.asarray(v)[0] for k, v in model.param_draws().items()}
@@ -512,7 +514,7 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     )
     ids = np.column_stack([np.arange(2.0), new])
     for call in (
-        lambda: model.predict(ids),
+        lambda: model.predict_response(ids),
         lambda: model.predict_proba(ids, [1.0, 2.0]),
         lambda: model.score(ids, [1.0, 2.0]),
     ):
@@ -533,13 +535,13 @@ def test_an_array_means_the_same_columns_in_fit_predict_and_predict_proba():
     assert list(framed.feature_names_in_) == ["x", "z"]
     fix = re.escape("name its columns, e.g. pd.DataFrame(X, columns=['x', 'z'])")
     with pytest.raises(sm.StanmixInputError, match="array's columns are named x0"):
-        framed.predict(new)
+        framed.predict_response(new)
     with pytest.raises(sm.StanmixInputError, match=fix):
         framed.predict_proba(new, [1.0, 2.0])
     # one row given as a Series is read as a column; the message says so
     for call in (
         lambda: framed.predict_proba(data.X.iloc[0], data.y.iloc[:1]),
-        lambda: framed.predict(data.X.iloc[0]),
+        lambda: framed.predict_response(data.X.iloc[0]),
     ):
         with pytest.raises(sm.StanmixInputError, match=re.escape("X.iloc[[i]]")):
             call()
@@ -695,7 +697,8 @@ def test_dummy_coded_categories_are_covariates_and_text_is_advised_so():
     ]
     np.testing.assert_array_equal(fits[0].coef_, fits[1].coef_)
     pd.testing.assert_frame_equal(
-        fits[0].predict(coded.iloc[:3]), fits[1].predict(floats.iloc[:3])
+        fits[0].predict_response(coded.iloc[:3]),
+        fits[1].predict_response(floats.iloc[:3]),
     )
     with pytest.raises(sm.StanmixInputError) as err:
         sm.RegressionMixture(2, predictors=["dose", "site"], engine="stanli").fit(

@@ -144,6 +144,34 @@ def test_membership_and_predictions_of_a_censored_fit(censored_fit):
         model.membership(y=y)
 
 
+def test_predict_labels_pairs_as_fit_predict_does(censored_fit):
+    """predict(X, y) is the argmax of predict_proba(X, y), a label per row,
+    and the fitted pairs given again get the fitted labels; X without any
+    response is refused (not labelled by the weights alone), so
+    scikit-learn's cross_val_predict, which passes no response, stops
+    instead of returning a table's rows."""
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    model, y, limit = censored_fit
+    X = model.idata_.constant_data["X"].to_pandas()
+    labels = model.predict(X, y, lower_limit=limit)
+    assert labels.shape == (len(X),) and set(labels) == {0, 1}
+    np.testing.assert_array_equal(labels, model.labels_)
+    proba = model.predict_proba(X.iloc[:5], y.iloc[:5], lower_limit=limit)
+    np.testing.assert_array_equal(labels[:5], proba.argmax(axis=1))
+    with pytest.raises(sm.StanmixInputError, match="no row of X has one"):
+        model.predict(X)
+    estimator = sm.RegressionMixture(2, engine="stanli")
+    with pytest.raises(sm.StanmixInputError, match="predict_response"):
+        cross_val_predict(
+            estimator,
+            X.iloc[:60],
+            y.iloc[:60].fillna(limit),
+            cv=KFold(2),
+            params={"method": "optimize", "seed": 1, "lower_limit": limit},
+        )
+
+
 def test_new_pairs_memberships_are_the_draws_own(censored_fit):
     """Memberships of new (x, y) pairs, recomputed from the draws with scipy:
     an observed response, one at the detection limit (below it), a missing
@@ -175,7 +203,7 @@ def test_new_pairs_memberships_are_the_draws_own(censored_fit):
     np.testing.assert_allclose(table["hdi_lower"], bounds[..., 0].ravel(), atol=1e-6)
     np.testing.assert_allclose(table["hdi_upper"], bounds[..., 1].ravel(), atol=1e-6)
     assert table["observation"].tolist() == np.repeat(X.index, 2).tolist()
-    pred = model.predict(X.iloc[:2])
+    pred = model.predict_response(X.iloc[:2])
     assert list(pred.columns) == [
         "observation",
         "component",

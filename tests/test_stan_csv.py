@@ -1155,7 +1155,7 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
     assert params == {**estimator.get_params(), "predictors": ["x0"]}
     assert params["order_by"] == "intercept" and params["weights_from"] is None
     new = np.array([[0.0], [500.0]])
-    table = model.predict(new)
+    table = model.predict_response(new)
     draws = model.param_draws()
     slopes = draws["beta"][:, None, :, 0]
     lines = draws["intercept"][:, None, :] + new[None, :, :] * slopes
@@ -1167,9 +1167,11 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
     data_file = tmp_path / "regression.data.json"
     named = sm.from_cmdstan_csv(paths, data_file, columns=["y", "x"])
     assert list(named.feature_names_in_) == ["x"]
-    pd.testing.assert_frame_equal(named.predict(pd.DataFrame({"x": new[:, 0]})), table)
+    pd.testing.assert_frame_equal(
+        named.predict_response(pd.DataFrame({"x": new[:, 0]})), table
+    )
     with pytest.raises(sm.StanmixInputError, match="lacks the fitted covariate"):
-        named.predict(pd.DataFrame({"z": new[:, 0]}))
+        named.predict_response(pd.DataFrame({"z": new[:, 0]}))
     with pytest.raises(sm.StanmixInputError, match=r"give 2 names \(the response"):
         sm.from_cmdstan_csv(paths, data_file, columns=["y", "x", "z"])
     for text in ("yx", "yy"):
@@ -1179,7 +1181,7 @@ def test_a_regression_run_reads_back_as_a_regression_mixture(tmp_path):
             sm.from_cmdstan_csv(paths, data_file, columns=text)
     # read without names, it says how to match new data by name
     with pytest.raises(sm.StanmixInputError, match="from_cmdstan_csv columns="):
-        model.predict(pd.DataFrame({"x": new[:, 0]}))
+        model.predict_response(pd.DataFrame({"x": new[:, 0]}))
     # an unordered run's order_by entry, which the program does not read,
     # is not taken as an ordering (RegressionMixture refuses that pair)
     data = {**json.loads(data_file.read_text()), "ordered_means": 0, "order_by": 1}
