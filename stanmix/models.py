@@ -29,6 +29,13 @@ class NormalMixture(Mixture):
     engine, standardize, relabel, prior_*, guided_prior_scale, hdi_prob
         As for :class:`Mixture`.
 
+    Attributes
+    ----------
+    weights_, means_, scales_, covariances_ : ndarray
+        Posterior means of the weights, means, scales and variances, each
+        (K,) (:class:`Mixture` on one column gives the last three (K, 1)).
+        The other fitted attributes are as for :class:`Mixture`.
+
     Examples
     --------
     >>> import numpy as np, stanmix as sm
@@ -37,6 +44,8 @@ class NormalMixture(Mixture):
     >>> model = sm.NormalMixture(2, engine="stanli").fit(y, method="optimize", seed=1)
     >>> np.round(model.means_, 1)
     array([-2. ,  1.9])
+    >>> np.round(model.means_ - 2 * np.sqrt(model.covariances_), 1)  # two sds below
+    array([-3.8,  0.3])
     >>> model.predict(np.array([-4.0, 4.0]))
     array([0, 1])
     """
@@ -126,6 +135,12 @@ class NormalMixture(Mixture):
         }
         new_dims = {n: [d for d in v if d != "dim"] for n, v in dims.items()}
         return squeezed, new_dims, {k: v for k, v in coords.items() if k != "dim"}
+
+    def _summarise(self) -> None:
+        """As :class:`Mixture`'s, with ``covariances_`` indexed by
+        component only, as ``means_`` and ``scales_`` are: (K,)."""
+        super()._summarise()
+        self.covariances_ = self.covariances_[:, 0]
 
     def _posterior_in(self, posterior):
         return posterior.assign(

@@ -292,6 +292,11 @@ def test_sklearn_conventions():
         )
     with pytest.raises(sm.StanmixInputError, match=r"lacks the fitted column\(s\) 'y'"):
         fitted.predict(new.rename("other"))
+    # One index, component, on every point summary: mean +- 2 sd stays (K,).
+    assert fitted.means_.shape == fitted.scales_.shape == fitted.covariances_.shape
+    assert fitted.covariances_.shape == (2,)
+    draws = fitted.idata_.posterior["sigma"].to_numpy().reshape(-1, 2)
+    np.testing.assert_allclose(fitted.covariances_, (draws**2).mean(axis=0))
 
 
 class ModeMixture(sm.DiagonalMixture):
