@@ -2305,6 +2305,14 @@ class Mixture:
             )
         if isinstance(X, pd.Series) and self.cells_.n_dims == 1:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
+        elif (
+            isinstance(X, pd.DataFrame)
+            and not hasattr(self, "feature_names_in_")
+            and list(X.columns) == list(range(self.cells_.n_dims))
+        ):
+            # pd.DataFrame(array) of a model fitted on an array: its columns
+            # are positions, as scikit-learn reads them, not names
+            X = X.set_axis(list(self.cells_.columns), axis=1)
         elif not isinstance(X, (pd.DataFrame, pd.Series)) and not issparse(X):
             try:
                 # a masked array keeps its mask: its masked cells are missing

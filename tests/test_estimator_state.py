@@ -268,3 +268,19 @@ def test_feature_names_are_kept_only_when_the_data_name_their_columns():
     assert not hasattr(lines, "feature_names_in_") and lines.n_features_in_ == 1
     lines.fit(data.X, data.y, method="optimize", seed=1)
     assert list(lines.feature_names_in_) == list(data.X.columns)
+
+
+def test_a_numbered_frame_is_read_by_position_where_an_array_was_fitted():
+    """pd.DataFrame(array) has columns 0, 1, ...: positions, not names, as
+    scikit-learn reads them. A model fitted on an array takes such a frame
+    as it takes the array (its index naming the rows); columns numbered in
+    another order are refused, not silently read by position."""
+    import pandas as pd
+
+    values = X.to_numpy()
+    model = sm.Mixture(2, engine="stanli").fit(values, method="optimize", seed=1)
+    frame = pd.DataFrame(values[:6], index=list("abcdef"))
+    np.testing.assert_array_equal(model.predict(frame), model.predict(values[:6]))
+    assert model.membership(frame)["observation"].unique().tolist() == list("abcdef")
+    with pytest.raises(sm.StanmixInputError, match="the fitted data were an array"):
+        model.predict(frame[[1, 0]])
