@@ -280,7 +280,7 @@ def read_csv(
     header = [cell.strip() for cell in raw]
     rows = records[1:]
     _check_comment_header(header, rows, header_line, name)
-    _check_header_shape(header, header_line, name)
+    _check_header_shape(header, rows, header_line, name)
     if not rows:
         raise StanmixInputError(f"{name} has a header but no data rows")
     _check_field_counts(rows, header, header_line, name)
@@ -483,11 +483,19 @@ def _row_names(
 ) -> pd.Index:
     """The rows' names from column ``j``: filled in, and each once."""
     ids = [fields[j].strip() for _, fields in rows]
-    empty = [i for i, v in enumerate(ids) if not v]
+    empty = [i for i, v in enumerate(ids) if v in MISSING_VALUES]
     if empty:
+        said = sorted({ids[i] for i in empty} - {""})
         raise StanmixInputError(
             f"column {column!r} (--id) of {name} is empty on "
-            f"{describe_lines(lines[empty])}; give every row a name"
+            f"{describe_lines(lines[empty])}"
+            + (
+                f" (it reads {', '.join(map(repr, said))}, which CSV readers, "
+                "pandas' among them, take as a missing value)"
+                if said
+                else ""
+            )
+            + "; give every row a name"
         )
     first: dict[str, int] = {}
     for i, v in enumerate(ids):
@@ -626,15 +634,41 @@ def _drop_trailing_commas(
     return header, rows
 
 
-def _check_header_shape(header: list[str], line: int, name: str) -> None:
+_SEPARATORS = ((";", "semicolons"), ("\t", "tabs"), ("|", "bars"))
+
+
+def _check_header_shape(
+    header: list[str], rows: list[tuple[int, list[str]]], line: int, name: str
+) -> None:
+    """Refuse a file separated by semicolons, tabs or bars: its header is
+    one column holding one, or, where commas split it too (a decimal comma
+    in the values, ``Pb, ppb`` in the names), the header and the first rows
+    each split at that separator into the same number of fields (above
+    one), which commas alone would read as other columns."""
     if len(header) == 1:
-        for sep, word in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        for sep, word in _SEPARATORS:
             if sep in header[0]:
                 raise StanmixInputError(
                     f"{name} looks separated by {word}, not commas: its header "
                     f"(line {line}) is one column named {header[0]!r}; save it "
                     "as comma-separated values"
                 )
+        return
+    for sep, word in _SEPARATORS:
+        count = len(",".join(header).split(sep))
+        first = rows[:5]
+        if (
+            count > 1
+            and first
+            and all(len(",".join(fields).split(sep)) == count for _, fields in first)
+        ):
+            raise StanmixInputError(
+                f"{name} looks separated by {word}, not commas: its header "
+                f"(line {line}) and the lines below it split at {word} into "
+                f"{count} fields each (the header's first is "
+                f"{','.join(header).split(sep)[0]!r}); save it as "
+                "comma-separated values, with a point as the decimal mark"
+            )
 
 
 def _check_numeric_header(
@@ -713,6 +747,13 @@ def _check_field_counts(
         )
         if count > len(header):
             message += _split_number_hint(fields)
+        for sep, word in _SEPARATORS:
+            if sep in ",".join(fields):
+                message += (
+                    f"; the line holds {word}: if the file is separated by "
+                    "them, save it as comma-separated values"
+                )
+                break
     raise StanmixInputError(message)
 
 

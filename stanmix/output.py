@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -90,6 +91,11 @@ class InterruptGuard:
     handler_after : callable or signal.Handlers, optional
         The SIGINT handler to leave in place on exit, instead of the
         previous one (``signal.SIG_IGN`` for a program about to end).
+    terminate : bool
+        Take SIGTERM (what ``kill``, ``timeout``, batch schedulers and
+        container stops send) as SIGINT too, where it would otherwise end
+        the process at once and leave a half-written staging folder; for a
+        program, not a library call.
 
     Examples
     --------
@@ -102,9 +108,15 @@ class InterruptGuard:
     """
 
     def __init__(
-        self, *, redeliver_late: bool = True, handler_after: Any = None
+        self,
+        *,
+        redeliver_late: bool = True,
+        handler_after: Any = None,
+        terminate: bool = False,
     ) -> None:
         self.interrupted = False
+        self._terminate = terminate
+        self._previous_term: Any = None
         self.late = False
         self._redeliver_late = redeliver_late
         self._handler_after = handler_after
@@ -124,6 +136,10 @@ class InterruptGuard:
                 signal.signal(signal.SIGINT, self._handle)
                 sys.unraisablehook = self._unraisable
                 self._installed = True
+                term = signal.getsignal(signal.SIGTERM)
+                if self._terminate and term == signal.SIG_DFL:
+                    self._previous_term = term
+                    signal.signal(signal.SIGTERM, self._handle)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -132,6 +148,9 @@ class InterruptGuard:
         self._installed = False
         after = self._handler_after
         signal.signal(signal.SIGINT, self._previous if after is None else after)
+        if self._previous_term is not None:
+            signal.signal(signal.SIGTERM, self._previous_term)
+            self._previous_term = None
         sys.unraisablehook = self._previous_hook
         if self.late and self._redeliver_late:
             self.late = False
@@ -251,12 +270,15 @@ def check_output_folder(
                 f"another {name}"
             )
     # Results are staged beside the folder, then moved into it.
+    # A probe, not os.access: a read-only mount or /proc passes that for root.
     for folder in {existing, existing.parent} if existing == out else {existing}:
-        if not os.access(folder, os.W_OK | os.X_OK):
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix=".stanmix-probe-", dir=folder))
+        except OSError as err:
             raise StanmixInputError(
-                f"{what}: cannot create files in {str(folder)!r} (permission "
-                "denied); choose another path"
-            )
+                f"{what}: cannot create files in {str(folder)!r} "
+                f"({err.strerror or err}); choose another path"
+            ) from None
     return out
 
 

@@ -210,6 +210,21 @@ REFUSED_DATA = {
         [],
         ["looks separated by semicolons"],
     ),
+    "semicolons and decimal commas, a comma in a name": (
+        "id;Pb, ppb;Cd, ppb\nS0;10,126;5,788\nS1;9,868;5,844\n",
+        [],
+        [r"looks separated by semicolons, not commas: its header \(line 1\) and "],
+    ),
+    "tabs and decimal commas, a comma in a name": (
+        "id\tPb, ppb\tCd, ppb\nS0\t10,126\t5,788\nS1\t9,868\t5,844\n",
+        [],
+        ["looks separated by tabs, not commas"],
+    ),
+    "a semicolon line among comma lines": (
+        "x,y\n1,2\n3;4\n",
+        [],
+        [r"line 3 of data\.csv has 1 field but .*; the line holds semicolons"],
+    ),
     "decimal comma": (
         'x,y\n1,2\n"1,5",3\n',
         [],
@@ -291,6 +306,15 @@ REFUSED_DATA = {
         "id,x,y\na,1,2\n\n ,3,4\nc,5,1\n",
         ["--id", "id"],
         [r"column 'id' \(--id\) of data\.csv is empty on line 4; give every row"],
+    ),
+    "--id cell NA": (
+        "id,x,y\na,1,2\nNA,3,4\nc,5,1\nnull,2,2\n",
+        ["--id", "id"],
+        [
+            r"column 'id' \(--id\) of data\.csv is empty on lines 3 and 5 \(it "
+            r"reads 'NA', 'null', which CSV readers, pandas' among them, take as a "
+            r"missing value\); give every row"
+        ],
     ),
     "--id name twice": (
         "id,x,y\na,1,2\nb,3,4\na ,5,1\n",
@@ -527,10 +551,22 @@ def test_unwritable_out_is_refused(tmp_path, capsys, no_fit):
     locked.chmod(0o500)
     try:
         code = cli.main(["fit", str(data), "-k", "2", "--out", str(locked / "results")])
-        _refused(code, capsys.readouterr().err, [r"permission denied"])
+        _refused(code, capsys.readouterr().err, [r"\(Permission denied\)"])
         assert os.listdir(locked) == []
     finally:
         locked.chmod(0o700)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+def test_out_where_no_file_can_be_made_is_refused_before_the_fit(
+    tmp_path, capsys, no_fit
+):
+    """/proc lets no one create files, root included, though os.access says
+    root may: the folder is probed by making one, before any fit."""
+    data = tmp_path / "data.csv"
+    data.write_text(TWO_COLUMNS)
+    code = cli.main(["fit", str(data), "-k", "2", "--out", "/proc/stanmix-results"])
+    _refused(code, capsys.readouterr().err, [r"--out '/proc/stanmix-results': cannot "])
 
 
 def test_a_column_named_with_a_hash_is_not_a_comment(tmp_path):

@@ -227,8 +227,10 @@ def _wait_until(
         time.sleep(0.002)
 
 
-def _interrupt(proc: subprocess.Popen) -> tuple[int, str, str]:
-    proc.send_signal(signal.SIGINT)
+def _interrupt(
+    proc: subprocess.Popen, signum: int = signal.SIGINT
+) -> tuple[int, str, str]:
+    proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=300)
     return proc.returncode, stdout, stderr
 
@@ -323,3 +325,17 @@ def test_interrupt_while_writing(data_file, tmp_path):
             assert sorted(os.listdir(out)) == sorted([*RESULTS, "notes.txt"])
             assert "Results written to" in stdout
             assert os.listdir(folder) == ["out"]
+
+
+@pytest.mark.slow
+def test_sigterm_while_writing_keeps_no_partial_output(data_file, tmp_path):
+    """SIGTERM (kill, timeout, a batch scheduler) as the staging folder
+    appears: the run stops as for Ctrl-C, the staging folder is removed and
+    the earlier results stay."""
+    out = _previous_results(tmp_path)
+    proc = _start(_args(data_file, out), tmp_path)
+    _wait_until(proc, lambda: any(tmp_path.glob(".out-*")))
+    code, _, stderr = _interrupt(proc, signal.SIGTERM)
+    _assert_interrupted(code, stderr)
+    _assert_as_before(out)
+    assert not list(tmp_path.glob(".out-*"))

@@ -159,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     ----------
     argv : list of str, optional
         The arguments. Without them (as the ``stanmix`` program) the
-        arguments come from ``sys.argv``, and SIGINT is left ignored on
-        return, so that the process ends with the returned code even when
-        Ctrl-C comes while the interpreter shuts down.
+        arguments come from ``sys.argv``, SIGTERM is taken as Ctrl-C (the
+        run stops and keeps no partial output), and SIGINT is left ignored
+        on return, so that the process ends with the returned code even
+        when Ctrl-C comes while the interpreter shuts down.
 
     Returns
     -------
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     guard = InterruptGuard(
         redeliver_late=False,
         handler_after=signal.SIG_IGN if argv is None else None,
+        terminate=argv is None,
     )
     state = _State()
     with guard:
