@@ -138,9 +138,19 @@ def test_covariate_dependent_weights_are_recovered():
     post = model.idata_.posterior
     assert post["gamma"].dims[2:] == ("component", "weight_predictor")
     np.testing.assert_array_equal(post["gamma"].isel(component=0), 0.0)
-    # Membership of rows near the lines' crossing follows z.
-    proba = model.predict_proba(data.X.assign(z=[-2.0] * 400), data.y)
-    assert proba.shape == (400, 2)
+    # Membership follows z: the same (x, y) pairs at z = -2 and z = +2. The
+    # component whose log-odds rise with z gains every row, and rows that
+    # the lines leave open (near their crossing) change sides.
+    low, high = (
+        model.predict_proba(data.X.assign(z=[value] * 400), data.y)
+        for value in (-2.0, 2.0)
+    )
+    assert low.shape == high.shape == (400, 2)
+    rising = int(np.argmax(model.weight_coef_[:, 0]))
+    assert model.weight_coef_[rising, 0] > 0
+    assert (high[:, rising] >= low[:, rising] - 1e-12).all()
+    open_rows = (low[:, rising] < 0.3) & (high[:, rising] > 0.7)
+    assert open_rows.sum() >= 10, open_rows.sum()
     table = model.predict_response(data.X.iloc[:3])
     assert list(table["component"][:3]) == [0, 1, "mixture"]
     weights = table[table["component"] != "mixture"].groupby("observation")["weight"]
