@@ -520,9 +520,18 @@ def _text(path: Path) -> str:
             f"cannot read {str(path)!r}: {err.strerror or err}"
         ) from None
     if b"\x00" in raw:
+        nul = raw.index(b"\x00")
+        line = raw.count(b"\n", 0, nul) + 1
+        if raw.count(b"\x00") * 10 < len(raw):  # a stray byte, not a format
+            raise StanmixInputError(
+                f"line {line} of {path.name} holds a NUL byte (0x00), which no "
+                "text has: the file is damaged there; delete the byte, or "
+                "export the file again"
+            )
         raise StanmixInputError(
-            f"{path.name} holds NUL bytes, as UTF-16 text (or a binary file such "
-            "as a spreadsheet) does, not UTF-8 text; save the file as UTF-8 CSV"
+            f"{path.name} holds NUL bytes (the first on line {line}), as UTF-16 "
+            "text (or a binary file such as a spreadsheet) does, not UTF-8 text; "
+            "save the file as UTF-8 CSV"
         )
     try:
         return raw.decode("utf-8-sig")
@@ -958,11 +967,21 @@ def _not_numeric(
             else ""
         )
         return f"{message}; {fix}{more}"
+    sign = {"\u2264": "<=", "\u2265": ">="}.get(text[:1])
+    if sign is not None:
+        return f"{message}; write {text[0]!r} as {sign!r}" + (
+            "" if censored_text else ", and give --censored-text to read it"
+        )
     return message + (
         "; write a value censored at a detection limit as '<' and its limit "
-        "(e.g. '<0.5', read with --censored-text), or as the limit itself with "
-        f"--lower-limit {col}=LIMIT, where LIMIT is a number or a column of "
-        "per-row limits; and a missing value as an empty cell"
+        + (
+            "(e.g. '<0.5')"
+            if censored_text
+            else "(e.g. '<0.5', read with --censored-text)"
+        )
+        + f", or as the limit itself with --lower-limit {col}=LIMIT, where LIMIT "
+        "is a number or a column of per-row limits; and a missing value as an "
+        "empty cell"
     )
 
 

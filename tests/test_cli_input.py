@@ -220,6 +220,24 @@ REFUSED_DATA = {
         [],
         ["looks separated by tabs, not commas"],
     ),
+    "a less-or-equal sign": (
+        "x,y\n1,2\n3,\u22645\n5,6\n",
+        [],
+        [r"line 3 has '\u22645'; write '\u2264' as '<=', and give --censored-text"],
+    ),
+    "a less-or-equal sign with --censored-text": (
+        "x,y\n1,2\n3,\u22645\n5,6\n",
+        ["--censored-text"],
+        [r"line 3 has '\u22645'; write '\u2264' as '<='; or leave the column out"],
+    ),
+    "a non-detect word with --censored-text": (
+        "x,y\n1,2\n3,ND\n5,6\n",
+        ["--censored-text"],
+        [
+            r"line 3 has 'ND'; write a value censored .* as '<' and its limit "
+            r"\(e\.g\. '<0\.5'\), or as the limit itself"
+        ],
+    ),
     "a semicolon line among comma lines": (
         "x,y\n1,2\n3;4\n",
         [],
@@ -347,7 +365,15 @@ REFUSED_DATA = {
     "UTF-16 without a byte-order mark": (
         "x,y\n1,2\n3,4\n5,1\n".encode("utf-16-le"),
         [],
-        [r"data.csv holds NUL bytes, as UTF-16 text .* save the file as UTF-8 CSV"],
+        [
+            r"data.csv holds NUL bytes \(the first on line 1\), as UTF-16 text .* "
+            r"save the file as UTF-8 CSV"
+        ],
+    ),
+    "a stray NUL byte": (
+        b"x,y\n" + b"1,2\n" * 20 + b"3,\x004\n5,1\n",
+        [],
+        [r"line 22 of data.csv holds a NUL byte \(0x00\), which no text has"],
     ),
     "a separator line for semicolons": (
         "sep=;\nx;y\n1;2\n",
