@@ -45,6 +45,11 @@ RESULT_FILES = (
     "report.html",
 )
 
+#: How membership.csv writes its probabilities: to the seven significant
+#: digits that the HDI bounds, draws kept in single precision, hold (more
+#: digits would print the rounding of the float32 as if it were data).
+MEMBERSHIP_FLOAT_FORMAT = "%.7g"
+
 
 def _in_scope(function: Callable, args: tuple, kwargs: dict) -> Any:
     # While a frame of this function is on the main thread's stack, an
@@ -392,7 +397,12 @@ def _write(
         steps = [
             ("posterior.nc", lambda p: model.idata_.to_netcdf(str(p))),
             ("summary.csv", lambda p: model.summary().to_csv(p)),
-            ("membership.csv", lambda p: model.membership().to_csv(p, index=False)),
+            (
+                "membership.csv",
+                lambda p: model.membership().to_csv(
+                    p, index=False, float_format=MEMBERSHIP_FLOAT_FORMAT
+                ),
+            ),
             (
                 "report.html",
                 lambda p: write_report(

@@ -38,7 +38,11 @@ from stanmix.cli.limits import (
     _limits_per_cell,
 )
 from stanmix.exceptions import StanmixInputError
-from stanmix.output import InterruptGuard, check_output_folder
+from stanmix.output import (
+    MEMBERSHIP_FLOAT_FORMAT,
+    InterruptGuard,
+    check_output_folder,
+)
 
 TYPE_CHECKING = False  # typing is slow to import; this module loads before main
 if TYPE_CHECKING:
@@ -872,7 +876,8 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
         **_limits_per_cell(frame, lower, upper),
     )
     guard.check()
-    write_text_atomic(args.out, membership.to_csv(index=False))
+    text = membership.to_csv(index=False, float_format=MEMBERSHIP_FLOAT_FORMAT)
+    write_text_atomic(args.out, text)
     _say(
         f"Membership probabilities of {_count(len(frame), 'row')} of "
         f"{args.data.name} under the {model.fitted_components_}-component model "
