@@ -204,6 +204,42 @@ def repeated_at(values: np.ndarray, centre: float, scale: float) -> int:
     return int(near.size) if near.size >= 2 and np.ptp(near) == 0 else 0
 
 
+def few_value_columns(cells: CellTable) -> list[str]:
+    """Warnings for columns of at most three distinct observed values over
+    ten or more rows: a code, a batch or a column of limits rather than a
+    measurement, on one of whose values a component can sit with a scale
+    near zero.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from stanmix.censoring import cell_table
+    >>> cells, _ = cell_table(pd.DataFrame({"x": range(12), "lod": [5.0, 6.0] * 6}))
+    >>> print(few_value_columns(cells)[0])  # doctest: +NORMALIZE_WHITESPACE
+    column 'lod' takes only 2 values (5, 6) in its 12 rows: a code, a batch or
+    a column of limits rather than a measurement, and a component can sit on
+    one of its values with a scale near zero; if it holds each row's limit of
+    another column, give it as that column's limit; otherwise leave it out of
+    the fitted columns
+    """
+    said = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        values = np.unique(seen)
+        if seen.size >= 10 and values.size <= 3:
+            shown = ", ".join(f"{v:g}" for v in values)
+            said.append(
+                f"column {name!r} takes only {values.size} value"
+                f"{'s' if values.size > 1 else ''} ({shown}) in its {seen.size} "
+                "rows: a code, a batch or a column of limits rather than a "
+                "measurement, and a component can sit on one of its values with "
+                "a scale near zero; if it holds each row's limit of another "
+                "column, give it as that column's limit; otherwise leave it out "
+                "of the fitted columns"
+            )
+    return said
+
+
 def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
     """A sentence naming :func:`tied_columns` (``tied``, when found already)
     and what they do, or ""."""
@@ -285,6 +321,27 @@ def piled_values_hint(cells: CellTable) -> str:
     )
 
 
+def _limit_column_hint(cells: CellTable, j: int, value: float, side: str) -> str:
+    """Where another fitted column equals column ``j``'s piled ``value`` on
+    every row piled there, yet varies between rows, as a column of per-row
+    detection limits does: a sentence naming it as the limit, or ""."""
+    piled = (cells.kind[:, j] == OBSERVED) & (cells.values[:, j] == value)
+    for c, other in enumerate(cells.columns):
+        column = cells.values[:, c]
+        if c == j or not (cells.kind[piled, c] == OBSERVED).all():
+            continue
+        known = column[cells.kind[:, c] == OBSERVED]
+        if (column[piled] == value).all() and np.unique(known).size > 1:
+            name = cells.columns[j]
+            return (
+                f"; column {other!r} equals {value:g} on each of those rows and "
+                "varies between rows, as a column of each row's limit does: if "
+                f"it is one, pass {side}_limit={{{name!r}: X[{other!r}]}} and "
+                f"leave {other!r} out of the fitted columns"
+            )
+    return ""
+
+
 def unstated_limit_piles(cells: CellTable) -> list[str]:
     """Warnings for columns given no limit and holding no censored cell,
     where a tenth of the observed values (and five) sit on the column's
@@ -324,7 +381,7 @@ def unstated_limit_piles(cells: CellTable) -> list[str]:
             f"and no {side} limit: if {shown} stands for {what}, pass "
             f"{side}_limit={{{name!r}: {shown}}} to censor them; as given, they are "
             "fitted as measured values, on which a component's scale can shrink "
-            "toward zero"
+            "toward zero" + _limit_column_hint(cells, j, value, side)
         )
     return said
 

@@ -44,6 +44,7 @@ from stanmix.advice import (
     close_ordered_pairs,
     collapsed_components,
     costly_rows,
+    few_value_columns,
     piled_values_hint,
     priors_off_scale,
     row_number_columns,
@@ -394,7 +395,11 @@ class Mixture:
         and warn of values piled at a column's end with no limit given and
         of columns that number the rows."""
         check_fit_data(cells)
-        for said in [*unstated_limit_piles(cells), *row_number_columns(cells)]:
+        for said in [
+            *few_value_columns(cells),
+            *unstated_limit_piles(cells),
+            *row_number_columns(cells),
+        ]:
             warnings.warn(said, UserWarning, stacklevel=check.caller_level())
 
     def _posterior_out(self, variables, dims, coords):

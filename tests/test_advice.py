@@ -176,3 +176,62 @@ def test_a_fit_in_the_data_units_outside_the_default_priors_is_warned_of():
         sm.Mixture(
             2, standardize=False, prior_mean_scale=3e4, prior_scale_median=5e3
         ).stan_input(X[["big"]], seed=1)
+
+
+def _lab_table() -> pd.DataFrame:
+    """Two batches with their own detection limit of Cd (5 and 6), kept in
+    a column lod_Cd; Cd's non-detects recorded at their row's limit."""
+    rng = np.random.default_rng(0)
+    lod = np.repeat([5.0, 6.0], 30)
+    cd = np.maximum(np.r_[rng.normal(5, 1.5, 30), rng.normal(8, 1.5, 30)], lod)
+    return pd.DataFrame({"Pb": rng.normal(10, 1, 60), "Cd": cd, "lod_Cd": lod})
+
+
+def test_a_column_of_limits_among_the_fitted_is_named_with_its_use():
+    """A column of two values is warned of before any fit, and the pile at
+    Cd's lowest value points at the column that equals it there (each
+    row's limit) rather than at the one number; a column that varies on
+    the piled rows is not named, nor is a column of many values warned."""
+    from stanmix.advice import few_value_columns, unstated_limit_piles
+    from stanmix.censoring import cell_table
+
+    table = _lab_table()
+    cells, _ = cell_table(table)
+    (few,) = few_value_columns(cells)
+    assert few.startswith("column 'lod_Cd' takes only 2 values (5, 6) in its 60 rows")
+    (pile,) = unstated_limit_piles(cells)
+    assert pile.startswith("column 'Cd' has ")
+    assert "values at 5, its lowest" in pile
+    assert pile.endswith(
+        "; column 'lod_Cd' equals 5 on each of those rows and varies between "
+        "rows, as a column of each row's limit does: if it is one, pass "
+        "lower_limit={'Cd': X['lod_Cd']} and leave 'lod_Cd' out of the fitted "
+        "columns"
+    )
+    other, _ = cell_table(table.assign(lod_Cd=np.arange(60.0)))
+    assert few_value_columns(other) == []
+    assert "lod_Cd" not in unstated_limit_piles(other)[0]
+
+
+def test_the_command_line_names_the_limit_column_as_its_flag(tmp_path, capsys):
+    from stanmix import cli
+
+    data = tmp_path / "lab.csv"
+    _lab_table().to_csv(data, index=False)
+    code = cli.main(
+        [
+            "fit",
+            str(data),
+            "-k",
+            "2",
+            "--method",
+            "optimize",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert "pass --lower-limit Cd=lod_Cd and leave 'lod_Cd' out of --columns" in err
+    assert "takes only 2 values (5, 6) in its 60 rows" in err
+    assert "otherwise leave it out of --columns" in err
+    assert code in (0, 1)  # the fit itself may fail on the two-valued column

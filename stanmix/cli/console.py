@@ -37,6 +37,8 @@ _KEYWORD = re.compile(
     r"(?<!random )\b(chains|warmup|draws|adapt_delta|seed|kfold)=(\d+(?:\.\d+)?)?"
 )
 _LIMIT = re.compile(r"\b(lower|upper)_limit=\{'([^']*)': ([^}]*)\}")
+#: A column of the data frame, X['lod'], as a limit: the column's name.
+_FRAME_COLUMN = re.compile(r"X\['([^']*)'\]")
 _CHOICE = re.compile(
     r"\b(method|engine|family|covariance|errors|algorithm)='([a-z_]+)'"
 )
@@ -181,7 +183,10 @@ def _as_flags(text: str) -> str:
     for python, command in _PYTHON_ONLY:
         text = text.replace(python, command)
     text = _PANDAS_CODE.sub(")", text)
-    text = _LIMIT.sub(lambda m: f"--{m[1]}-limit {m[2]}={m[3]}", text)
+    text = _LIMIT.sub(
+        lambda m: f"--{m[1]}-limit {m[2]}=" + _FRAME_COLUMN.sub(r"\1", m[3]), text
+    )
+    text = text.replace("out of the fitted columns", "out of --columns")
     text = _CHOICE.sub(lambda m: f"--{m[1]} {m[2]}", text)
     text = _COMPONENTS.sub(lambda m: f"--components/-k {m[1]}", text)
     text = _ORDERING.sub(
