@@ -1012,11 +1012,46 @@ def _singular_counts(res: ProgramResult) -> tuple[int, int, int]:
     return degenerate, stuck, divergent
 
 
+#: Said of a program left out of the run without a reason of its own.
+NOT_IN_THIS_RUN = "not in this run"
+
+#: The last full run of each program, for one left out of this run: its
+#: replications, commit and verdict, and the page that reported them.
+EARLIER_RUNS = {
+    **dict.fromkeys(
+        (
+            "normal_1d",
+            "normal_diag",
+            "student_t_diag",
+            "normal_full",
+            "student_t_full",
+            "regression",
+        ),
+        "200 replications at commit 6e93e91",
+    ),
+    "normal_tied_censored": "200 replications at commit e517f22",
+    "regression_student_t_censored": "79 replications (its commit not recorded)",
+}
+EARLIER_PAGE = "git show 1c49c56:docs/validation.md"
+
+
+def _not_run_why(name: str) -> str:
+    """Why a program is not in this run, and where its last run is."""
+    if name in NOT_RUN_WHY:
+        return NOT_RUN_WHY[name]
+    if name in EARLIER_RUNS:
+        return (
+            f"not re-run here; its last run, {EARLIER_RUNS[name]}, found its "
+            f"ranks uniform (`{EARLIER_PAGE}`)"
+        )
+    return NOT_IN_THIS_RUN
+
+
 def not_run_text(results: list[ProgramResult]) -> list[str]:
     """What the runs cover and which configurations they leave out."""
     ran = {r.program.name for r in results}
     left = [
-        f"- {p.title} (`{name}`): {NOT_RUN_WHY.get(name, 'not in this run')}."
+        f"- {p.title} (`{name}`): {_not_run_why(name)}."
         for name, p in PROGRAMS.items()
         if name not in ran
     ]
