@@ -392,8 +392,9 @@ class Mixture:
 
     def _check_fit_data(self, cells: CellTable) -> None:
         """Refuse data that would give a silently wrong fit (before Stan),
-        and warn of values piled at a column's end with no limit given and
-        of columns that number the rows."""
+        and warn of columns of three values or fewer, of values piled at a
+        column's end with no limit given and of columns that number the
+        rows."""
         check_fit_data(cells)
         for said in [
             *few_value_columns(cells),
