@@ -1381,7 +1381,8 @@ class RegressionMixture(Mixture):
         cells = self.new_cells(X, y, response=response, **censoring)
         if cells.n_obs and (cells.kind[:, 0] == MISSING).all():
             raise no_response
-        return np.argmax(self.predict_proba(cells), axis=1)
+        prob = likelihood.membership_mean(self.family_, cells, self.param_draws())
+        return np.argmax(reachable(prob, X), axis=1)
 
     def predict_response(
         self, X, *, hdi_prob: float | None = None, seed: int | None = None
