@@ -109,7 +109,7 @@ def test_a_sparse_overfitted_mixture_empties_the_surplus_components(true_k):
         columns=["x", "y"],
     )
     model = sm.Mixture(k, prior_concentration=SPARSE_CONCENTRATION, ordered=False).fit(
-        data.X, seed=1, **SHORT
+        data.X, seed=1, **{**SHORT, "warmup": 200, "draws": 200}
     )
     filled = sm.filled_components(model, seed=1)
     assert filled.mode == true_k, filled.distribution
