@@ -534,6 +534,36 @@ def select_components(
     )
 
 
+def _refuse_sweep(
+    template: Mixture,
+    X,
+    n_components,
+    kfold: int | None = None,
+    *,
+    y=None,
+    response=None,
+    **censoring,
+) -> None:
+    """Raise what :func:`select_components` would raise on the data, its K
+    and a given ``kfold`` before any fit, so that a caller (the command
+    line) can refuse them before it says what it is about to fit.
+
+    Examples
+    --------
+    >>> import numpy as np, stanmix as sm
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> _refuse_sweep(sm.Mixture(), X, range(1, 3), kfold=8)
+    Traceback (most recent call last):
+    ...
+    stanmix.exceptions.StanmixInputError: kfold must be at most the number of rows ...
+    """
+    ks = _check_ks(n_components)
+    given = {name: value for name, value in censoring.items() if value is not None}
+    _, cells, _ = _read_data(template, X, y, response, given)
+    rows_text = "rows with a response" if template._family_from_data else "rows"
+    _folds_per_k(ks, cells, kfold, False, rows_text)
+
+
 def _read_data(
     template: Mixture, X, y, response, censoring: Mapping
 ) -> tuple[Mixture, CellTable, list]:

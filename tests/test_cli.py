@@ -151,11 +151,12 @@ def test_select_names_kfold_as_the_flag(table, tmp_path, capsys):
     out = tmp_path / "results"
     args = ["select", str(path), "-k", "1-2", "--columns", "x,y", "--kfold", "100"]
     assert cli.main([*args, "--engine", "stanli", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
     assert (
         "--kfold must be at most the number of rows (80), got --kfold 100: each "
         "fold holds out at least one row; use --kfold 80 or fewer"
-    ) in err
+    ) in printed.err
+    assert printed.out == ""  # refused before the line saying what it fits
     assert not out.exists()
 
 

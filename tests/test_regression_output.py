@@ -324,6 +324,31 @@ def test_select_regression_refuses_kfold_without_sampling(csv_file, tmp_path, ca
     assert not out.exists()
 
 
+def test_select_regression_counts_kfold_against_the_rows_with_a_response(
+    tmp_path, capsys
+):
+    """Rows without a response train every fold and are not held out: a
+    --kfold above their count is refused before anything is announced."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=20)
+    y = np.where(np.arange(20) < 12, 1 + x + rng.normal(0, 0.3, 20), np.nan)
+    path = tmp_path / "d.csv"
+    pd.DataFrame({"x": x, "y": y}).to_csv(path, index=False)
+    out = tmp_path / "out"
+    args = _args(path, out, "--kfold", "15")
+    args[0] = "select-regression"
+    args[args.index("--components") + 1] = "1-2"
+    args[args.index("--method") + 1] = "sample"
+    assert cli.main(args) == 2
+    printed = capsys.readouterr()
+    assert (
+        "--kfold must be at most the number of rows with a response (12), got "
+        "--kfold 15: each fold holds out at least one row; use --kfold 12 or fewer"
+    ) in printed.err
+    assert printed.out == ""
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("change", "extra", "message"),
     [

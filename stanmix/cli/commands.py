@@ -348,7 +348,15 @@ def _select(args: argparse.Namespace, guard: InterruptGuard) -> int:
     template = _make_model(args, n_components=1, n_columns=table.frame.shape[1])
     ks = ", ".join(map(str, _expand(args.components)))
     fitting = f"K = {ks} components ({args.family}, {args.covariance})"
-    template._refuse_data(table.frame, **_limits_per_cell(table.frame, lower, upper))
+    from stanmix.selection import _refuse_sweep
+
+    _refuse_sweep(
+        template,
+        table.frame,
+        _expand(args.components),
+        args.kfold,
+        **_limits_per_cell(table.frame, lower, upper),
+    )
     _say(_plan(table, args, options, lower, upper, fitting))
     guard.check()
     title = args.title or f"{table.name}: choosing the number of components"
@@ -580,7 +588,13 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     )
     fitting = f"{lines} of {response} on {', '.join(predictors)}{gates}"
     limits = _limits_per_cell(frame, lower, upper)
-    model._refuse_data(frame, response=response, **limits)
+    if select:
+        from stanmix.selection import _refuse_sweep
+
+        ks = _expand(args.components)
+        _refuse_sweep(model, frame, ks, args.kfold, response=response, **limits)
+    else:
+        model._refuse_data(frame, response=response, **limits)
     _say(_plan(used, args, options, lower, upper, fitting))
     guard.check()
     if select:
