@@ -23,6 +23,7 @@ import pytest
 
 import stanmix as sm
 from stanmix import checks, plots, report
+from stanmix._files import write_text_atomic
 from stanmix.report import render_report, write_report
 from stanmix.selection import ComponentSelection
 
@@ -549,6 +550,28 @@ def test_a_link_at_the_reports_path_is_written_through(optimized, tmp_path):
         write_report(optimized, nowhere)
 
 
+def test_a_written_file_mode_follows_the_umask_or_the_replaced_file(tmp_path):
+    """write_text_atomic, which writes the report (below) and the command's
+    text outputs: a new file takes the umask's mode, a replaced one keeps
+    its own, and no staging file is left beside them."""
+
+    def mode(path):
+        return os.stat(path).st_mode & 0o777
+
+    fresh = tmp_path / "new.html"
+    for umask, expected in ((0o077, 0o600), (0o022, 0o644), (0o002, 0o664)):
+        _with_umask(umask, lambda: write_text_atomic(fresh, "page"))
+        assert mode(fresh) == expected, oct(umask)
+        fresh.unlink()
+    kept = tmp_path / "kept.html"
+    kept.write_text("old")
+    for file_mode, umask in ((0o600, 0o022), (0o640, 0o077)):
+        os.chmod(kept, file_mode)
+        _with_umask(umask, lambda: write_text_atomic(kept, "new"))
+        assert mode(kept) == file_mode and kept.read_text() == "new"
+    assert os.listdir(tmp_path) == ["kept.html"]
+
+
 def test_report_file_mode_follows_the_umask_or_the_replaced_file(optimized, tmp_path):
     def mode(path):
         return os.stat(path).st_mode & 0o777
@@ -556,22 +579,12 @@ def test_report_file_mode_follows_the_umask_or_the_replaced_file(optimized, tmp_
     fresh = tmp_path / "new.html"
     _with_umask(0o077, lambda: write_report(optimized, fresh))
     assert mode(fresh) == 0o600
-    fresh.unlink()
-    _with_umask(0o022, lambda: write_report(optimized, fresh))
-    assert mode(fresh) == 0o644
-    fresh.unlink()
-    _with_umask(0o002, lambda: write_report(optimized, fresh))
-    assert mode(fresh) == 0o664
-
     # A private report stays private when rewritten, whatever the umask.
     kept = tmp_path / "kept.html"
     kept.write_text("old")
     os.chmod(kept, 0o600)
     _with_umask(0o022, lambda: write_report(optimized, kept))
     assert mode(kept) == 0o600 and kept.read_text().startswith("<!DOCTYPE html>")
-    os.chmod(kept, 0o640)
-    _with_umask(0o077, lambda: write_report(optimized, kept))
-    assert mode(kept) == 0o640
     assert sorted(os.listdir(tmp_path)) == ["kept.html", "new.html"]
 
 
