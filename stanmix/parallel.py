@@ -30,7 +30,9 @@ import copy
 import difflib
 import hashlib
 import logging
+import os
 import pickle
+import socket
 import sys
 import threading
 import traceback
@@ -236,6 +238,7 @@ def run_tasks(
     errors: str = "raise",
     keys: Sequence[Hashable] | None = None,
     label: str = "task",
+    one_thread_workers: bool = False,
 ) -> list:
     """Run independent tasks, serially or in parallel; results in task order.
 
@@ -287,6 +290,15 @@ def run_tasks(
         (default: positions).
     label : str
         What a task is called in messages ("data set 'b' failed: ...").
+    one_thread_workers : bool
+        Refuse, before any task starts, a Dask cluster that would run two
+        tasks on threads of one process: a worker with more than one
+        thread, or a worker in this process (``LocalCluster(
+        processes=False)``). Stanmix fits need it (:func:`fit_many` and
+        :func:`stanmix.select_components` set it): stanli runs only on the
+        thread that loaded it, so there a fit on a second thread fails,
+        and a fit on a worker thread of this process ties stanli to that
+        thread, after which this process can fit no more.
 
     Returns
     -------
@@ -337,7 +349,10 @@ def run_tasks(
             f"unknown errors={errors!r}; choose 'raise' or 'return'"
         )
     check.flag("progress", progress)
+    check.flag("one_thread_workers", one_thread_workers)
     plan = _plan(len(calls), n_jobs, backend, client)
+    if plan.backend == "dask" and calls and one_thread_workers:
+        _refuse_shared_processes(plan.client)
     if not calls:
         return []
     where = {
@@ -503,6 +518,45 @@ def _dask_client(client):
             f"{client.status!r}); connect it or pass a running client"
         )
     return client
+
+
+def _refuse_shared_processes(client) -> None:
+    """Refuse a Dask cluster whose workers would run fits side by side on
+    threads of one process: workers with several threads, or workers in
+    this process (whose threads would tie stanli to one of them)."""
+    threads = client.nthreads()
+    if not threads:
+        return  # no workers yet: nothing to check (run_tasks logs it)
+    here = _whereabouts()
+    inside = sorted(
+        address for address, where in client.run(_whereabouts).items() if where == here
+    )
+    if inside:
+        raise StanmixInputError(
+            f"the Dask worker{'s' if len(inside) > 1 else ''} {_listing(inside)} "
+            f"{'run' if len(inside) > 1 else 'runs'} in this process (a "
+            "LocalCluster(processes=False)): stanli runs "
+            "only on the thread that loaded it, so fits on a worker thread here "
+            "would fail, or tie stanli to that thread so that this process could "
+            "fit no more; use LocalCluster(processes=True, threads_per_worker=1), "
+            "or n_jobs= for joblib worker processes"
+        )
+    several = sorted(address for address, n in threads.items() if n > 1)
+    if several:
+        raise StanmixInputError(
+            f"the Dask worker{'s' if len(several) > 1 else ''} {_listing(several)} "
+            f"{'have' if len(several) > 1 else 'has'} several threads (up to "
+            f"{max(threads[a] for a in several)}): stanli runs only on the thread "
+            "that loaded it, so of two fits running at once in one worker, "
+            "one would fail; start the workers with one thread each "
+            "(LocalCluster(processes=True, threads_per_worker=1), or "
+            "`dask worker --nthreads 1`)"
+        )
+
+
+def _whereabouts() -> tuple[str, int]:
+    """The machine and process this runs in."""
+    return socket.gethostname(), os.getpid()
 
 
 def _bar(total: int, desc: str, show: bool):
@@ -922,7 +976,9 @@ def _fit_one(cls, params: dict, X, seed: int, fit_kwargs: dict):
 
 def _run_keyed(tasks, names, **options):
     try:
-        results = run_tasks(tasks, keys=names, label="data set", **options)
+        results = run_tasks(
+            tasks, keys=names, label="data set", one_thread_workers=True, **options
+        )
     except FitFailedError as err:
         if names is not None:
             err.results = dict(zip(names, err.results, strict=True))

@@ -476,6 +476,7 @@ def select_components(
             keys=[f"K={k}" for k in ks],
             label="K",
             errors="return",
+            one_thread_workers=True,
         )
     failed = _failed_ks(ks, outcomes)
     models = {
@@ -920,7 +921,14 @@ def _kfold(
     logger.info("K-fold cross-validation for K in %s (%d fits)", ks, len(tasks))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        outcomes = run_tasks(tasks, keys=keys, label="fold", errors="return", **run)
+        outcomes = run_tasks(
+            tasks,
+            keys=keys,
+            label="fold",
+            errors="return",
+            one_thread_workers=True,
+            **run,
+        )
     out, unavailable, unconverged = {}, {}, {}
     for i, k in enumerate(ks):
         mine = outcomes[i * folds : (i + 1) * folds]

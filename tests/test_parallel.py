@@ -118,6 +118,41 @@ def test_dask_cluster_gives_bit_identical_fits(serial_fits):
         sm.fit_many(DATA, estimator(), fit_kwargs=MAP, client=client)
 
 
+@pytest.mark.parametrize(
+    ("cluster", "match"),
+    [
+        pytest.param(
+            {"processes": False, "threads_per_worker": 1},
+            r"runs in this process \(a LocalCluster\(processes=False\)\)",
+            id="in-process",
+        ),
+        pytest.param(
+            {"processes": True, "threads_per_worker": 2},
+            r"has several threads \(up to 2\).*threads_per_worker=1",
+            id="two-threads",
+        ),
+    ],
+)
+def test_dask_workers_that_share_a_process_are_refused_before_any_fit(
+    no_fit, cluster, match
+):
+    """On threads of one process stanli fits fail, or (in this process) tie
+    stanli to a worker thread, after which this process can fit no more."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=1, dashboard_address=None, **cluster) as c,
+        distributed.Client(c) as client,
+    ):
+        with pytest.raises(StanmixInputError, match=match):
+            sm.fit_many(DATA, estimator(), fit_kwargs=MAP, seeds=SEEDS, client=client)
+        with pytest.raises(StanmixInputError, match=match):
+            sm.select_components(
+                DATA[0], [1, 2], estimator=estimator(), method="optimize", client=client
+            )
+        # any task may still run there
+        assert run_tasks([(pow, (2, 3))], client=client) == [8]
+
+
 def test_mapping_keeps_names_order_per_data_set_kwargs_and_input_estimator():
     plates = {}
     for name, seed in (("plate-b", 1), ("plate-a", 2)):  # not in sorted order
