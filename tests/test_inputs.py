@@ -1255,6 +1255,32 @@ def test_an_object_column_of_numbers_is_read_as_numbers():
     pd.testing.assert_frame_equal(with_na, kept)
 
 
+def test_a_column_of_decimals_is_read_as_numbers():
+    """pd.read_sql gives a database's NUMERIC columns as Decimal objects:
+    they are real numbers, read as the floats they stand for (a limit given
+    as a Decimal too), not refused as objects that are not numbers."""
+    from decimal import Decimal
+
+    X = sm.datasets.blobs(120, seed=2).X.round(2)
+    X["x"] = X["x"].clip(lower=-4.0)
+    as_decimals = X.map(lambda v: Decimal(repr(v)))
+    as_decimals.iloc[3, 1] = None
+    kept = as_decimals.copy()
+    fitted = sm.DiagonalMixture(3, engine="stanli").fit(
+        as_decimals, lower_limit={"x": Decimal("-4.0")}, method="optimize", seed=1
+    )
+    X.iloc[3, 1] = np.nan
+    plain = sm.DiagonalMixture(3, engine="stanli").fit(
+        X, lower_limit={"x": -4.0}, method="optimize", seed=1
+    )
+    np.testing.assert_array_equal(fitted.cells_.kind, plain.cells_.kind)
+    np.testing.assert_array_equal(fitted.means_, plain.means_)
+    pd.testing.assert_frame_equal(as_decimals, kept)
+    as_decimals.iloc[5, 0] = Decimal("1e400")
+    with pytest.raises(sm.StanmixInputError, match="too large for a float"):
+        plain.predict(as_decimals)
+
+
 def test_a_nan_cell_where_a_limit_is_given_is_missing_and_said_so():
     """A lab's blank for "below the limit" is not a censored cell unless it is
     recorded at the limit or marked; the user is told which reading was
