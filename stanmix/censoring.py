@@ -897,11 +897,39 @@ def _nullable_bool(spec) -> bool:
     return bool(dtypes) and all(pd.api.types.is_bool_dtype(d) for d in dtypes)
 
 
+def _object_flags(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An object array of True/False (Python or numpy booleans, as a
+    DataFrame built from lists holds them, before and after ``fillna``) as
+    booleans, and where it is missing (None, NA or NaN); any other entry
+    leaves it as it was, to be refused as not a mask.
+
+    Examples
+    --------
+    >>> flags, missing = _object_flags(np.array([True, None, np.False_], object))
+    >>> flags.tolist(), missing.tolist()
+    ([True, False, False], [False, True, False])
+    >>> _object_flags(np.array([1, 0], object))[0].dtype
+    dtype('O')
+    """
+    missing = np.zeros(arr.shape, dtype=bool)
+    for pos, value in np.ndenumerate(arr):
+        if (
+            value is None
+            or value is pd.NA
+            or (isinstance(value, float) and value != value)
+        ):
+            missing[pos] = True
+        elif not isinstance(value, (bool, np.bool_)):
+            return arr, np.zeros(arr.shape, dtype=bool)
+    return np.where(missing, False, arr).astype(bool), missing
+
+
 def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     """The (N, D) boolean array of censored cells from a numpy or pandas mask.
 
-    Pandas' nullable booleans are taken as booleans; a mask with a missing
-    (NA) or masked (numpy.ma) entry is refused, naming the cells.
+    Pandas' nullable booleans, and True/False held as objects, are taken as
+    booleans; a mask with a missing (NA) or masked (numpy.ma) entry is
+    refused, naming the cells.
     """
     if spec is None:
         return None
@@ -923,6 +951,8 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     else:
         arr = np.asarray(given)
         missing = np.zeros(arr.shape, dtype=bool)
+        if arr.dtype == object:  # True/False as objects: fillna(False) keeps them
+            arr, missing = _object_flags(arr)
     if arr.ndim == 1 and shape[1] == 1:
         arr, missing = arr[:, None], missing[:, None]
     if arr.shape != tuple(shape):

@@ -927,6 +927,32 @@ def test_nullable_boolean_masks_are_taken_as_boolean_masks():
     assert _censored_cells(engine.data, "left") == [(0, 0), (1, 0)]
 
 
+def test_true_and_false_held_as_objects_are_a_boolean_mask():
+    """A mask built from lists with a blank, then fillna(False), holds True
+    and False as objects (pandas keeps the object dtype): it marks the same
+    cells as a boolean one, a blank left in it is named as missing, and
+    numbers held as objects are still refused."""
+    from stanmix.cells import LEFT, OBSERVED
+
+    data = FRAME.set_axis(list("abcd"))
+    blank = pd.DataFrame(
+        {"x": [True, True, False, None], "y": False}, index=data.index
+    ).astype(object)
+    filled = blank.fillna(False)
+    assert filled["x"].dtype == object
+    for given in (filled, filled.to_numpy(), filled.to_numpy().tolist()):
+        table, _ = sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=given)
+        assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED]
+    with pytest.raises(
+        sm.StanmixInputError, match="missing \\(NA\\) entries at row 'd', column 'x'"
+    ):
+        sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=blank)
+    with pytest.raises(sm.StanmixInputError, match="must be a boolean mask"):
+        sm.censoring.cell_table(
+            data, lower_limit={"x": 1.0}, censored=filled.replace({False: 0})
+        )
+
+
 def test_numpy_scalars_are_taken_as_numbers():
     """np.float32 options and limits are accepted, and float32 limits or data
     meet at the precision they were given in."""
