@@ -415,6 +415,11 @@ def as_matrix(
             f"dense measurements, where a missing cell is NaN rather than an "
             f"implicit zero: pass {name}.toarray()"
         )
+    if isinstance(X, Mapping):
+        raise StanmixInputError(
+            f"{name} is a {type(X).__name__} ({name}[key] -> values); pass its "
+            f"columns as a DataFrame, pd.DataFrame({name}), whose names they keep"
+        )
     series = isinstance(X, pd.Series)
     if series:
         X = X.to_frame()

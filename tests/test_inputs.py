@@ -587,6 +587,11 @@ def fit_mixture(X, **kwargs):
             "holds booleans (dtype object)",
         ),
         (
+            lambda: fit_diag({"x": [0.1, 0.5, 2.0], "y": [1.0, 2.0, 3.0]}),
+            "X is a dict (X[key] -> values); pass its columns as a DataFrame, "
+            "pd.DataFrame(X)",
+        ),
+        (
             lambda: fit_diag(FRAME.assign(y=FRAME["y"] + 1j)),
             "non-numeric column(s) 'y' (complex numbers)",
         ),
