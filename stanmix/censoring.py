@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import decimal
 import numbers
 import re
 import warnings
@@ -148,8 +149,15 @@ def _not_real(arr: np.ndarray) -> str | None:
     """The dtype kind of what ``arr`` holds when it is not real numbers.
 
     Object arrays are looked into: None, pandas' NA or a real number (not a
-    bool) is fine in any cell; any other object (a list, a dict) makes the
-    array ``"O"``.
+    bool; a ``Decimal`` too, as databases return exact numeric columns) is
+    fine in any cell; any other object (a list, a dict) makes the array
+    ``"O"``.
+
+    Examples
+    --------
+    >>> _not_real(np.array([1.5, decimal.Decimal("0.25"), None], dtype=object))
+    >>> _not_real(np.array([1.5, [2.0]], dtype=object))
+    'O'
     """
     if arr.dtype.kind in _NOT_REAL:
         return arr.dtype.kind
@@ -158,7 +166,7 @@ def _not_real(arr: np.ndarray) -> str | None:
     for value in arr.ravel():
         if isinstance(value, (bool, np.bool_)):
             return "b"
-        if value is None or value is pd.NA or isinstance(value, numbers.Real):
+        if value is None or value is pd.NA or _real(value):
             continue
         if isinstance(value, (complex, np.complexfloating)):
             return "c"
@@ -172,6 +180,13 @@ def _not_real(arr: np.ndarray) -> str | None:
     return None
 
 
+def _real(value) -> bool:
+    """Whether ``value`` is a real number: a ``numbers.Real`` (bools are
+    told apart before) or a ``decimal.Decimal``, which is not registered as
+    one, as ``pd.read_sql`` gives a database's NUMERIC columns."""
+    return isinstance(value, (numbers.Real, decimal.Decimal))
+
+
 def _kind_words(kind: str) -> tuple[str, str]:
     """What an array of dtype kind ``kind`` (from :func:`_not_real`) holds,
     and the fix, in words."""
@@ -180,12 +195,29 @@ def _kind_words(kind: str) -> tuple[str, str]:
 
 def _object_floats(arr: np.ndarray) -> tuple[np.ndarray, tuple | None]:
     """An object array of real numbers, None and NA as floats (NaN for the
-    missing), and the position of the first value too large for a float
-    (None when there is none)."""
+    missing, a ``Decimal`` NaN too), and the position of the first value too
+    large for a float (None when there is none).
+
+    Examples
+    --------
+    >>> values = np.array([decimal.Decimal("0.1"), None, 2], dtype=object)
+    >>> _object_floats(values)[0].tolist()
+    [0.1, nan, 2.0]
+    >>> _object_floats(np.array([decimal.Decimal("1e400")], dtype=object))[1]
+    (0,)
+    """
     out = np.empty(arr.shape, dtype=float)
     for pos, value in np.ndenumerate(arr):
         if value is None or value is pd.NA:
             out[pos] = np.nan
+            continue
+        if isinstance(value, decimal.Decimal):
+            if value.is_nan():  # float() refuses a signalling NaN
+                out[pos] = np.nan
+                continue
+            out[pos] = float(value)  # beyond float range: inf, not an error
+            if np.isinf(out[pos]) and value.is_finite():
+                return out, pos
             continue
         try:
             out[pos] = float(value)
@@ -382,6 +414,11 @@ def as_matrix(
             f"{name} is a sparse matrix ({type(X).__name__}); stanmix reads "
             f"dense measurements, where a missing cell is NaN rather than an "
             f"implicit zero: pass {name}.toarray()"
+        )
+    if isinstance(X, Mapping):
+        raise StanmixInputError(
+            f"{name} is a {type(X).__name__} ({name}[key] -> values); pass its "
+            f"columns as a DataFrame, pd.DataFrame({name}), whose names they keep"
         )
     series = isinstance(X, pd.Series)
     if series:
@@ -847,6 +884,9 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
 def _finite_scalar(value, what: str) -> float:
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
+    if isinstance(value, decimal.Decimal):  # a database's exact decimal
+        with contextlib.suppress(ValueError):  # a signalling NaN
+            value = float(value)
     return check.number(what, value)
 
 
@@ -862,11 +902,39 @@ def _nullable_bool(spec) -> bool:
     return bool(dtypes) and all(pd.api.types.is_bool_dtype(d) for d in dtypes)
 
 
+def _object_flags(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An object array of True/False (Python or numpy booleans, as a
+    DataFrame built from lists holds them, before and after ``fillna``) as
+    booleans, and where it is missing (None, NA or NaN); any other entry
+    leaves it as it was, to be refused as not a mask.
+
+    Examples
+    --------
+    >>> flags, missing = _object_flags(np.array([True, None, np.False_], object))
+    >>> flags.tolist(), missing.tolist()
+    ([True, False, False], [False, True, False])
+    >>> _object_flags(np.array([1, 0], object))[0].dtype
+    dtype('O')
+    """
+    missing = np.zeros(arr.shape, dtype=bool)
+    for pos, value in np.ndenumerate(arr):
+        if (
+            value is None
+            or value is pd.NA
+            or (isinstance(value, float) and value != value)
+        ):
+            missing[pos] = True
+        elif not isinstance(value, (bool, np.bool_)):
+            return arr, np.zeros(arr.shape, dtype=bool)
+    return np.where(missing, False, arr).astype(bool), missing
+
+
 def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     """The (N, D) boolean array of censored cells from a numpy or pandas mask.
 
-    Pandas' nullable booleans are taken as booleans; a mask with a missing
-    (NA) or masked (numpy.ma) entry is refused, naming the cells.
+    Pandas' nullable booleans, and True/False held as objects, are taken as
+    booleans; a mask with a missing (NA) or masked (numpy.ma) entry is
+    refused, naming the cells.
     """
     if spec is None:
         return None
@@ -888,6 +956,8 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     else:
         arr = np.asarray(given)
         missing = np.zeros(arr.shape, dtype=bool)
+        if arr.dtype == object:  # True/False as objects: fillna(False) keeps them
+            arr, missing = _object_flags(arr)
     if arr.ndim == 1 and shape[1] == 1:
         arr, missing = arr[:, None], missing[:, None]
     if arr.shape != tuple(shape):

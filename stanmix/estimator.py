@@ -1702,6 +1702,15 @@ class Mixture:
                 f"this {type(self).__name__} is not fitted yet; call fit(X) first"
             )
 
+    def _fitted_on_array(self) -> bool:
+        """Whether the fitted data were an array (or a run read without
+        column names): columns named ``x0``, ``x1``, ... by position, not a
+        DataFrame's labels (strings, or integers as ``pd.read_csv(...,
+        header=None)`` gives them, which name the columns)."""
+        positions = tuple(f"x{d}" for d in range(self.cells_.n_dims))
+        named = hasattr(self, "feature_names_in_")
+        return not named and self.cells_.columns == positions
+
     @property
     def fitted_components_(self) -> int:
         """The number of components of the fit (``n_components`` may have
@@ -2313,11 +2322,12 @@ class Mixture:
             X = X.to_frame(self.cells_.columns[0] if X.name is None else X.name)
         elif (
             isinstance(X, pd.DataFrame)
-            and not hasattr(self, "feature_names_in_")
+            and self._fitted_on_array()
             and list(X.columns) == list(range(self.cells_.n_dims))
         ):
             # pd.DataFrame(array) of a model fitted on an array: its columns
-            # are positions, as scikit-learn reads them, not names
+            # are positions, as scikit-learn reads them, not names (a model
+            # fitted on columns labelled by integers matches them by label)
             X = X.set_axis(list(self.cells_.columns), axis=1)
         elif not isinstance(X, (pd.DataFrame, pd.Series)) and not issparse(X):
             try:

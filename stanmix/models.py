@@ -85,7 +85,8 @@ class NormalMixture(Mixture):
         return "normal", "diag", {"scale": self._checked_sigma()}
 
     def _checked_sigma(self):
-        """``sigma`` as given, once it is None, a positive number or K of them."""
+        """``sigma`` as an array, once it is None, a positive number or K of
+        them."""
         sigma, k = self.sigma, self.n_components
         if sigma is None:
             return None
@@ -99,7 +100,7 @@ class NormalMixture(Mixture):
             raise StanmixInputError(f"{what}, got {sigma!r}")
         if not np.all(np.isfinite(arr) & (arr > 0)):
             raise StanmixInputError(f"sigma must be positive and finite, got {sigma!r}")
-        return sigma
+        return arr  # a Series of K scales: one column, nothing to match by label
 
     def _layout_spec(self):
         return bool(self.ordered), 0

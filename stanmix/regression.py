@@ -114,11 +114,16 @@ class _Prepared:
 
 
 def _absent_message(
-    absent: list[str], design: RegressionDesign, array: bool, unnamed_run: bool = False
+    absent: list[str],
+    design: RegressionDesign,
+    array: bool,
+    unnamed_run: bool = False,
+    on_array: bool = False,
 ) -> str:
     """The error for new data without some fitted covariate columns
     (``unnamed_run``: the model was read from a CmdStan run without the
-    covariates' names)."""
+    covariates' names; ``on_array``: it was fitted on an array, whose
+    columns are named by position)."""
     names = ", ".join(design.covariates)
     fix = (
         "; an array's columns are named x0, x1, ... by position, as in fit: "
@@ -127,6 +132,12 @@ def _absent_message(
         if array
         else ""
     )
+    if on_array and not array:
+        fix = (
+            "; the fitted data were an array, whose columns are named x0, x1, "
+            "... by position: pass X.to_numpy() with the fit's column layout, "
+            "or name X's columns as those"
+        )
     if unnamed_run and not array:
         fix = (
             "; the model was read from a CmdStan run without the covariates' "
@@ -1323,8 +1334,13 @@ class RegressionMixture(Mixture):
         unnamed_run = getattr(self, "_read_back", False) and not getattr(
             self, "_named_covariates", True
         )
+        on_array = (
+            not unnamed_run
+            and not getattr(self, "_named_covariates", True)
+            and all(re.fullmatch(r"x\d+", c) for c in self.design_.covariates)
+        )
         return StanmixInputError(
-            _absent_message(absent, self.design_, array, unnamed_run)
+            _absent_message(absent, self.design_, array, unnamed_run, on_array)
         )
 
     def _covariates_only(self, X) -> np.ndarray:

@@ -284,3 +284,18 @@ def test_a_numbered_frame_is_read_by_position_where_an_array_was_fitted():
     assert model.membership(frame)["observation"].unique().tolist() == list("abcdef")
     with pytest.raises(sm.StanmixInputError, match="the fitted data were an array"):
         model.predict(frame[[1, 0]])
+
+
+def test_columns_labelled_by_integers_are_matched_by_label_not_position():
+    """A DataFrame fitted on columns labelled by integers (as read with
+    header=None) named its columns: new data whose integer labels stand in
+    another order are refused, not read by position as an array's are."""
+    import pandas as pd
+
+    numbered = X.set_axis([0, 1], axis=1)[[1, 0]]
+    model = sm.Mixture(2, engine="stanli").fit(numbered, method="optimize", seed=1)
+    np.testing.assert_array_equal(
+        model.predict(numbered.iloc[:6]), model.predict(numbered.iloc[:6].to_numpy())
+    )
+    with pytest.raises(sm.StanmixInputError, match="another order"):
+        model.predict(pd.DataFrame(numbered.iloc[:6][[0, 1]]))

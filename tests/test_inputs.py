@@ -587,6 +587,11 @@ def fit_mixture(X, **kwargs):
             "holds booleans (dtype object)",
         ),
         (
+            lambda: fit_diag({"x": [0.1, 0.5, 2.0], "y": [1.0, 2.0, 3.0]}),
+            "X is a dict (X[key] -> values); pass its columns as a DataFrame, "
+            "pd.DataFrame(X)",
+        ),
+        (
             lambda: fit_diag(FRAME.assign(y=FRAME["y"] + 1j)),
             "non-numeric column(s) 'y' (complex numbers)",
         ),
@@ -927,6 +932,32 @@ def test_nullable_boolean_masks_are_taken_as_boolean_masks():
     assert _censored_cells(engine.data, "left") == [(0, 0), (1, 0)]
 
 
+def test_true_and_false_held_as_objects_are_a_boolean_mask():
+    """A mask built from lists with a blank, then fillna(False), holds True
+    and False as objects (pandas keeps the object dtype): it marks the same
+    cells as a boolean one, a blank left in it is named as missing, and
+    numbers held as objects are still refused."""
+    from stanmix.cells import LEFT, OBSERVED
+
+    data = FRAME.set_axis(list("abcd"))
+    blank = pd.DataFrame(
+        {"x": [True, True, False, None], "y": False}, index=data.index
+    ).astype(object)
+    filled = blank.fillna(False)
+    assert filled["x"].dtype == object
+    for given in (filled, filled.to_numpy(), filled.to_numpy().tolist()):
+        table, _ = sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=given)
+        assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED]
+    with pytest.raises(
+        sm.StanmixInputError, match="missing \\(NA\\) entries at row 'd', column 'x'"
+    ):
+        sm.censoring.cell_table(data, lower_limit={"x": 1.0}, censored=blank)
+    with pytest.raises(sm.StanmixInputError, match="must be a boolean mask"):
+        sm.censoring.cell_table(
+            data, lower_limit={"x": 1.0}, censored=filled.replace({False: 0})
+        )
+
+
 def test_numpy_scalars_are_taken_as_numbers():
     """np.float32 options and limits are accepted, and float32 limits or data
     meet at the precision they were given in."""
@@ -1253,6 +1284,32 @@ def test_an_object_column_of_numbers_is_read_as_numbers():
         plain.predict_proba(with_na.iloc[:10]), plain.predict_proba(X.iloc[:10])
     )
     pd.testing.assert_frame_equal(with_na, kept)
+
+
+def test_a_column_of_decimals_is_read_as_numbers():
+    """pd.read_sql gives a database's NUMERIC columns as Decimal objects:
+    they are real numbers, read as the floats they stand for (a limit given
+    as a Decimal too), not refused as objects that are not numbers."""
+    from decimal import Decimal
+
+    X = sm.datasets.blobs(120, seed=2).X.round(2)
+    X["x"] = X["x"].clip(lower=-4.0)
+    as_decimals = X.map(lambda v: Decimal(repr(v)))
+    as_decimals.iloc[3, 1] = None
+    kept = as_decimals.copy()
+    fitted = sm.DiagonalMixture(3, engine="stanli").fit(
+        as_decimals, lower_limit={"x": Decimal("-4.0")}, method="optimize", seed=1
+    )
+    X.iloc[3, 1] = np.nan
+    plain = sm.DiagonalMixture(3, engine="stanli").fit(
+        X, lower_limit={"x": -4.0}, method="optimize", seed=1
+    )
+    np.testing.assert_array_equal(fitted.cells_.kind, plain.cells_.kind)
+    np.testing.assert_array_equal(fitted.means_, plain.means_)
+    pd.testing.assert_frame_equal(as_decimals, kept)
+    as_decimals.iloc[5, 0] = Decimal("1e400")
+    with pytest.raises(sm.StanmixInputError, match="too large for a float"):
+        plain.predict(as_decimals)
 
 
 def test_a_nan_cell_where_a_limit_is_given_is_missing_and_said_so():

@@ -638,3 +638,28 @@ def test_a_column_known_only_to_bins_is_fitted():
     mu = model.idata_.posterior["mu"]
     gap = np.abs(mu.mean(("chain", "draw")).values - [-3.0, 3.0])
     assert np.all(gap < 4 * mu.std(("chain", "draw")).values), gap
+
+
+def test_known_diagonal_scales_are_not_read_by_position_as_something_else():
+    """K numbers are one scale per component; D numbers (one per column)
+    were read per column when K differed from D and per component when
+    K = D, so the same scales meant two things: another count than K is
+    refused, as is a pandas object, whose labels would be dropped."""
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(40, 2)), columns=["a", "b"])
+    X.iloc[20:] += 8.0
+
+    def fit(k, scale):
+        model = sm.Mixture(k, family_options={"scale": scale}, engine="stanli")
+        return model.fit(X, method="optimize", seed=1)
+
+    for k in (2, 3):
+        tiled = fit(k, np.tile([2.0, 6.0], (k, 1)))
+        np.testing.assert_array_equal(tiled.scales_, np.tile([2.0, 6.0], (k, 1)))
+    with pytest.raises(sm.StanmixInputError, match=r"np\.tile\(scales, \(3, 1\)\)"):
+        fit(3, [2.0, 6.0])
+    with pytest.raises(sm.StanmixInputError, match="pandas Series"):
+        fit(2, pd.Series({"b": 6.0, "a": 2.0}))
+    # one column: a Series of one sigma per component has nothing to mislabel
+    model = sm.NormalMixture(2, sigma=pd.Series([1.0, 2.0]), engine="stanli")
+    model.fit(X["a"], method="optimize", seed=1)
+    np.testing.assert_array_equal(model.scales_, [1.0, 2.0])

@@ -779,3 +779,22 @@ def test_slopes_the_prior_would_hold_in_the_data_units_are_warned_of():
             _model(standardize=False).fit(
                 (X * 1000).assign(rare=rare), y, method="optimize"
             )
+
+
+def test_a_numbered_frame_for_an_array_fit_is_told_how_to_pass_it():
+    """pd.DataFrame(array) has columns 0, 1, ...; a regression fitted on an
+    array named them x0, x1, ... The refusal says so and how to pass the
+    data; a model fitted on integer labels has no such advice."""
+    data = sm.datasets.regressions(80, seed=1)
+    on_array = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X.to_numpy(), data.y.to_numpy(), method="optimize", seed=1
+    )
+    numbered = pd.DataFrame(data.X.to_numpy()[:3])
+    with pytest.raises(sm.StanmixInputError, match=re.escape("pass X.to_numpy()")):
+        on_array.predict_proba(numbered, data.y.to_numpy()[:3])
+    labelled = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X.set_axis([7], axis=1), data.y, method="optimize", seed=1
+    )
+    with pytest.raises(sm.StanmixInputError) as info:
+        labelled.predict_response(numbered)
+    assert "to_numpy" not in str(info.value)

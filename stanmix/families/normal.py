@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 from scipy.special import log_ndtr
 from scipy.stats import norm
 
@@ -39,8 +40,25 @@ from stanmix.families.base import Option
 
 
 def _known_scale(name: str, value) -> np.ndarray | None:
+    """Known scales as an array (``None``: estimated). A pandas Series or
+    DataFrame is refused: its labels (column names, say) would be dropped
+    and its entries read by position, as components.
+
+    Examples
+    --------
+    >>> _known_scale("scale", [1.0, 2.0]).tolist()
+    [1.0, 2.0]
+    """
     if value is None:
         return None
+    if isinstance(value, (pd.Series, pd.DataFrame)):
+        raise StanmixInputError(
+            f"family_options[{name!r}] is a pandas {type(value).__name__}, whose "
+            "labels a scale is not matched by: give an array, a number, K numbers "
+            "(one per component) or K x D (rows components, columns in X's "
+            "order); for one scale per column, np.tile(scales[X.columns]"
+            ".to_numpy(), (K, 1))"
+        )
     try:
         arr = np.array(value, dtype=float)
     except (TypeError, ValueError):
@@ -144,6 +162,14 @@ class NormalDiag(DiagonalFamily):
                 f"number or {k} numbers (one scale per component, shared by "
                 f"every column), got shape {known.shape}; covariance='diag' "
                 "takes a scale per column"
+            )
+        if not self.spherical and known.ndim == 1 and known.size not in (1, k):
+            raise StanmixInputError(
+                f"family_options['scale'] holds {known.size} numbers, but "
+                f"{k} numbers are one per component (each shared by every "
+                f"column): give a number, {k} numbers or {k} x {d}; for one "
+                f"scale per column, shared by the components, give "
+                f"np.tile(scales, ({k}, 1)), which reads the same whatever K is"
             )
         try:
             self._known_matrix(k, d)
