@@ -753,11 +753,22 @@ _OPEN_END = {"lower_limit": -np.inf, "upper_limit": np.inf}
 
 
 def _open(value, what: str) -> bool:
-    """Whether ``value`` is the infinity that is no limit for ``what``."""
+    """Whether ``value`` is no limit for ``what``: NaN (as in a table of
+    per-cell limits, or a mapping built from one with ``to_dict()``), or
+    the infinity on the limit's own side.
+
+    Examples
+    --------
+    >>> _open(float("nan"), "lower_limit"), _open(-np.inf, "lower_limit")
+    (True, True)
+    >>> _open(np.inf, "lower_limit"), _open(0.5, "upper_limit")
+    (False, False)
+    """
     try:
-        return what in _OPEN_END and float(value) == _OPEN_END[what]
+        number = float(value)
     except (TypeError, ValueError):
         return False
+    return what in _OPEN_END and (number != number or number == _OPEN_END[what])
 
 
 def _refuse_closed(value, what: str, noun: str = "") -> None:
@@ -967,11 +978,17 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
     if missing.any():
         rows, cols = np.nonzero(missing)
         masked = np.ma.isMaskedArray(given)
+        if masked:
+            fix = "e.g. censored.filled(False)"
+        elif isinstance(given, (pd.DataFrame, pd.Series)):
+            fix = "e.g. censored.fillna(False)"
+        else:
+            fix = "False in place of each None or NaN"
         raise StanmixInputError(
             f"censored has {'masked' if masked else 'missing (NA)'} entries at "
             f"{_where(rows, cols, columns, index)}; a mask cannot have missing "
             "entries: mark each cell True (censored) or False (not censored), "
-            f"e.g. censored.{'filled' if masked else 'fillna'}(False)"
+            f"{fix}"
         )
     if arr.dtype != bool:
         raise StanmixInputError(

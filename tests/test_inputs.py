@@ -2455,3 +2455,37 @@ def test_an_integer_anchor_dim_may_name_an_integer_labelled_column():
                 X, method="optimize", seed=1
             )
         assert engine.data["anchor"] == expected, anchor
+
+
+def test_nan_for_a_columns_limit_is_no_limit_as_in_a_table_of_limits():
+    """A mapping built from a row of limits (``L.iloc[0].to_dict()``) holds
+    NaN for a column without one: no limit there, as NaN is in a per-cell
+    table and as the infinity on the limit's own side is; a NaN number is
+    no limit anywhere."""
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, 1.0, 3.0], "y": [1.0, 2.0, 9.0]})
+    limits = pd.DataFrame({"x": [0.5], "y": [np.nan]})
+    expected, _ = cell_table(df, lower_limit={"x": 0.5})
+    for given in (limits.iloc[0].to_dict(), {"x": 0.5, "y": -np.inf}):
+        table, _ = cell_table(df, lower_limit=given)
+        np.testing.assert_array_equal(table.kind, expected.kind)
+        np.testing.assert_array_equal(table.lower_limit, expected.lower_limit)
+    assert expected.kind[0, 0] != 0 and (expected.kind[:, 1] == 0).all()
+    table, _ = cell_table(df, upper_limit=np.nan)
+    assert (table.kind == 0).all() and np.isnan(table.upper_limit).all()
+
+
+def test_a_list_mask_with_a_blank_is_told_to_hold_false_not_to_fillna():
+    from stanmix.censoring import cell_table
+
+    df = pd.DataFrame({"x": [0.5, 1.0, 3.0]})
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(df, lower_limit=0.5, censored=[True, None, False])
+    message = str(info.value)
+    assert "missing (NA) entries at row 1" in message
+    assert message.endswith("False in place of each None or NaN")
+    with pytest.raises(sm.StanmixInputError, match=r"censored\.fillna\(False\)$"):
+        cell_table(
+            df, lower_limit=0.5, censored=pd.Series([True, None, False], dtype=object)
+        )
