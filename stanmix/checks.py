@@ -41,6 +41,7 @@ import xarray as xr
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
+from stanmix.diagnostics import quiet_chain_count
 from stanmix.estimator import Mixture, check_model
 from stanmix.exceptions import StanmixInputError
 from stanmix.inference_data import az, obs_coord
@@ -373,7 +374,8 @@ def loo_pit(model: Mixture, *, seed: int | None = None) -> pd.Series:
     replicated = replicated.transpose("obs", ...)
     # ArviZ's relative efficiency; a subset of the draws has at most as
     # many effective draws as draws
-    ess = az.ess(post, method="mean")
+    with quiet_chain_count():
+        ess = az.ess(post, method="mean")
     mean_ess = float(np.mean(np.hstack([ess[v].values.ravel() for v in ess.data_vars])))
     n_paired = log_lik.sizes["sample"]
     if n_paired < n_chains * n_draws:

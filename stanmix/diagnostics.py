@@ -31,7 +31,9 @@ with it after relabelling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -831,6 +833,42 @@ class Convergence:
         return f"Convergence {state}: {self.figures()}"
 
 
+class _NotShapeMessages(logging.Filter):
+    """Drops ArviZ's "Shape validation failed" records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Shape validation failed")
+
+
+@contextlib.contextmanager
+def quiet_chain_count() -> Iterator[None]:
+    """Within the block, ArviZ does not log that a one-chain posterior is
+    below its minimum shape (``arviz - WARNING - Shape validation failed:
+    input_shape: (1, 100), ...``): stanmix's own convergence warning says
+    what one chain cannot show, in words. ArviZ's other messages, and its
+    logging outside the block, are left alone.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az
+    >>> one_chain = az.from_dict(posterior={"x": np.zeros((1, 100))}).posterior
+    >>> with quiet_chain_count():
+    ...     _ = az.rhat(one_chain)
+    """
+    import arviz as az
+
+    log = getattr(az, "_log", None)
+    if not isinstance(log, logging.Logger):
+        yield
+        return
+    quiet = _NotShapeMessages()
+    log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        log.removeFilter(quiet)
+
+
 def rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
     """R-hat and bulk ESS of each element of ``posterior``'s variables, NaN
     for both where its draws are constant (a known scale, a log-odds fixed
@@ -850,7 +888,7 @@ def rhat_and_ess(posterior: xr.Dataset) -> tuple[xr.Dataset, xr.Dataset]:
     """
     import arviz as az
 
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), quiet_chain_count():
         rhat = az.rhat(posterior)
         ess = az.ess(posterior, method="bulk")
     for name, values in posterior.data_vars.items():

@@ -67,6 +67,7 @@ from stanmix.diagnostics import (
     Convergence,
     convergence,
     detect_label_switching,
+    quiet_chain_count,
     rhat_and_ess,
 )
 from stanmix.engines import Engine, EngineResult, get_engine
@@ -1804,7 +1805,7 @@ class Mixture:
             fixed = self.family_.fixed_entries(self.idata_.posterior)
             return pd.DataFrame({"mode": pd.Series(rows)}).drop(fixed)
         kind = "all" if self.method_ == "sample" else "stats"
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), quiet_chain_count():
             warnings.simplefilter("ignore", RuntimeWarning)
             table = az.summary(
                 self.idata_,

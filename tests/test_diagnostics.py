@@ -231,3 +231,34 @@ def test_a_supported_component_taking_an_empty_ones_label_is_a_switch():
     report = detect_label_switching({"w": w, "mu": mu})
     assert report.switch_runs[0] == [(50, 70)]
     assert report.within_chain_switches == {0: 1, 1: 0}
+
+
+def test_arviz_shape_message_of_one_chain_is_quiet_only_in_stanmixs_calls():
+    """One chain is below ArviZ's minimum shape, which it logs as "Shape
+    validation failed: input_shape: (1, 100), ..." on every summary;
+    stanmix's own warning says what one chain cannot show. The message is
+    dropped inside stanmix's calls, not from the user's own."""
+    import logging
+
+    from stanmix.diagnostics import rhat_and_ess
+
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            said.append(record.getMessage())
+
+    rng = np.random.default_rng(0)
+    one_chain = az.from_dict(posterior={"x": rng.normal(size=(1, 100))}).posterior
+    keep = Keep()
+    az._log.addHandler(keep)
+    try:
+        az._log.cache.clear()  # ArviZ logs each message once per process
+        rhat, _ = rhat_and_ess(one_chain)
+        assert np.isnan(float(rhat["x"]))
+        assert not [m for m in said if m.startswith("Shape validation failed")]
+        az._log.cache.clear()
+        az.rhat(one_chain)
+        assert [m for m in said if m.startswith("Shape validation failed")]
+    finally:
+        az._log.removeHandler(keep)
