@@ -154,6 +154,19 @@ def fit_mixture(X, **kwargs):
             "give an array, its columns in X's order",
         ),
         (
+            lambda: fit_diag(
+                FRAME,
+                init={
+                    "w": pd.Series([0.3, 0.7], index=[1, 0]),
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [[1, 1], [1, 1]],
+                },
+            ),
+            "init: 'w' is a Series labelled [1, 0], whose labels a start is not "
+            "matched by (entries are taken by position); give its .to_numpy(), in "
+            "the order you mean",
+        ),
+        (
             lambda: fit_normal(
                 Y, init={"w": [0.5, 0.5], "mu": [1, 1], "sigma": [1, 1]}
             ),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from stanmix._validation import known_keys, number
@@ -580,11 +581,24 @@ def start_array(
     ... except StanmixInputError as err:
     ...     print(err)
     init: 'mu' needs shape (1, 2), got (2, 1)
+    >>> try:
+    ...     start_array(pd.Series([0.3, 0.7], index=[1, 0]), "w", [(2,)], "init")
+    ... except StanmixInputError as err:
+    ...     print(str(err)[:44])
+    init: 'w' is a Series labelled [1, 0], whose
     """
     if hasattr(value, "columns") and hasattr(value, "to_numpy"):
         raise StanmixInputError(
             f"{where}: {name!r} is a DataFrame, whose columns a start is not "
             "matched by; give an array, its columns in X's order"
+        )
+    if isinstance(value, pd.Series) and not value.index.equals(
+        pd.RangeIndex(len(value))
+    ):
+        raise StanmixInputError(
+            f"{where}: {name!r} is a Series labelled {list(value.index)[:6]}, "
+            "whose labels a start is not matched by (entries are taken by "
+            "position); give its .to_numpy(), in the order you mean"
         )
     try:
         array = np.asarray(value, dtype=float)
