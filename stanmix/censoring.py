@@ -701,9 +701,17 @@ def _rows_of(spec, what: str, columns, index: pd.Index, fill=None):
         return spec
     unknown = [str(c) for c in spec.columns if str(c) not in columns]
     if unknown:
+        positions = [f"x{d}" for d in range(len(columns))]
+        numbered = list(columns) == positions and all(c.isdigit() for c in unknown)
+        hint = (
+            f"; the data are an array, whose columns are named {positions[0]}, "
+            f"... by position: give {what}.to_numpy(), or name its columns so"
+            if numbered
+            else ""
+        )
         raise StanmixInputError(
             f"{what} has column(s) {', '.join(map(repr, unknown))} that are "
-            f"not in the data (columns: {', '.join(columns)})"
+            f"not in the data (columns: {', '.join(columns)}){hint}"
         )
     names = [str(c) for c in spec.columns]
     if len(set(names)) != len(names):

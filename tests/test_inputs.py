@@ -2502,3 +2502,22 @@ def test_a_list_mask_with_a_blank_is_told_to_hold_false_not_to_fillna():
         cell_table(
             df, lower_limit=0.5, censored=pd.Series([True, None, False], dtype=object)
         )
+
+
+def test_limits_as_a_numbered_frame_of_an_array_are_told_to_be_an_array():
+    """An array's columns are x0, x1, ... by position; limits passed as
+    pd.DataFrame(array) are numbered 0, 1, ...: the error says so and how
+    to pass them."""
+    from stanmix.censoring import cell_table
+
+    X = np.array([[0.5, 1.0], [2.0, 3.0], [0.5, 4.0]])
+    limits = pd.DataFrame(np.full(X.shape, 0.5))
+    with pytest.raises(sm.StanmixInputError) as info:
+        cell_table(X, lower_limit=limits)
+    assert str(info.value) == (
+        "lower_limit has column(s) '0', '1' that are not in the data (columns: "
+        "x0, x1); the data are an array, whose columns are named x0, ... by "
+        "position: give lower_limit.to_numpy(), or name its columns so"
+    )
+    table, _ = cell_table(X, lower_limit=limits.to_numpy())
+    assert (table.kind[:, 0] != 0).tolist() == [True, False, True]
