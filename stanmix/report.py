@@ -917,6 +917,33 @@ def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
     ]
 
 
+def _estimates_text(estimates: set[str]) -> str:
+    """The estimates of the elpd the selection plot draws, as its caption
+    names them: PSIS-LOO, K-fold cross-validation where LOO was unreliable,
+    and PSIS-LOO kept although unreliable (no K-fold was run, or it failed).
+
+    Examples
+    --------
+    >>> _estimates_text({"loo", "kfold"})
+    'PSIS-LOO, or K-fold cross-validation where LOO was unreliable'
+    >>> _estimates_text({"loo", "loo (unreliable)"})
+    'PSIS-LOO, marked unreliable where its Pareto k were high'
+    """
+    if estimates == {"kfold"}:
+        return "K-fold cross-validation"
+    unreliable = "loo (unreliable)" in estimates
+    if "kfold" not in estimates:
+        return (
+            "PSIS-LOO, marked unreliable where its Pareto k were high"
+            if unreliable
+            else "PSIS-LOO"
+        )
+    text = "PSIS-LOO, or K-fold cross-validation where LOO was unreliable"
+    if unreliable:
+        text += "; PSIS-LOO marked unreliable where K-fold could not be made"
+    return text
+
+
 def _selection_caption(selection: ComponentSelection) -> str:
     """The caption of ``selection.plot()``: what its panels show for
     this sweep (predictive densities only from NUTS fits; BIC and ICL only
@@ -955,14 +982,7 @@ def _selection_caption(selection: ComponentSelection) -> str:
             else "No BIC or ICL (no fit has a posterior mode)"
         )
         return f"{shown}; no expected log predictive density: {why}. {marked}"
-    estimates = set(column("estimate")[elpd.notna()])
-    how = {
-        frozenset({"loo"}): "PSIS-LOO",
-        frozenset({"kfold"}): "K-fold cross-validation",
-    }.get(
-        frozenset(estimates),
-        "PSIS-LOO, or K-fold cross-validation where LOO was unreliable",
-    )
+    how = _estimates_text(set(column("estimate")[elpd.notna()]))
     left = f"Left: expected log predictive density per K ({how}) with one-SE bars"
     if not column("converged").fillna(True).astype(bool).all():
         left += "; red circles mark fits that did not converge"

@@ -871,6 +871,23 @@ _RIGHT = "Right: BIC and ICL at the posterior mode (smaller is better)."
             "cross-validation where LOO was unreliable) with one-SE bars; red "
             f"circles mark fits that did not converge. {_RIGHT}",
         ),
+        (  # kfold=None: the unreliable LOO stays, and no K-fold was run
+            ["loo", "loo (unreliable)"],
+            [True, True],
+            [300.0, 290.0],
+            "Left: expected log predictive density per K (PSIS-LOO, marked "
+            "unreliable where its Pareto k were high) with one-SE bars. "
+            f"{_RIGHT}",
+        ),
+        (  # one K's K-fold could not be made: it keeps its unreliable LOO
+            ["kfold", "loo (unreliable)"],
+            [True, True],
+            [300.0, 290.0],
+            "Left: expected log predictive density per K (PSIS-LOO, or K-fold "
+            "cross-validation where LOO was unreliable; PSIS-LOO marked "
+            "unreliable where K-fold could not be made) with one-SE bars. "
+            f"{_RIGHT}",
+        ),
         (
             ["kfold", "kfold"],
             [True, True],
