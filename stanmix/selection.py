@@ -1266,6 +1266,8 @@ def filled_components(
     non-empty components estimates the number of clusters. For each draw,
     every observation is allocated to a component drawn from its membership
     probabilities under that draw, and the filled components are counted.
+    Rows that add nothing to the likelihood (a regression's rows without a
+    response) are not observations, and fill nothing.
 
     The emptying needs posterior draws (ADVI's mean-field approximation
     keeps every component filled). With a concentration below 1 the programs
@@ -1313,14 +1315,17 @@ def filled_components(
             keep = np.unique(np.linspace(0, n_total - 1, draws).round().astype(int))
     rng = np.random.default_rng(check.seed(seed))
     k = params["w"].shape[1]
-    n = model.cells_.n_obs
+    # a row without a response (a regression's) is no observation: it would
+    # fill components from the weights alone
+    cells = model.cells_.rows(_counted_rows(model.cells_))
+    n = cells.n_obs
     counts = np.empty(keep.size, dtype=int)
     sizes = np.zeros((keep.size, k))
     step = max(1, 2**22 // max(1, n * k))
     for start in range(0, keep.size, step):
         part = keep[start : start + step]
         sub = {name: arr[part] for name, arr in params.items()}
-        prob = likelihood.membership_draws(model.family_, model.cells_, sub)
+        prob = likelihood.membership_draws(model.family_, cells, sub)
         u = rng.random(prob.shape[:2])[..., None]
         z = np.minimum((np.cumsum(prob, axis=-1) < u).sum(axis=-1), k - 1)
         block = np.stack([np.bincount(row, minlength=k) for row in z])

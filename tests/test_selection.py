@@ -782,6 +782,18 @@ def _lines(n: int = 160, seed: int = 3) -> pd.DataFrame:
     return pd.DataFrame({"dose": x, "resp": y})
 
 
+def test_filled_components_allocate_only_rows_with_a_response():
+    """A regression's rows without a response are no observations: their
+    memberships are the weights alone, and they fill no component."""
+    df = _lines(n=60)
+    model = sm.RegressionMixture(3, engine="stanli").fit(
+        df, response="resp", method="variational", seed=1, draws=100
+    )
+    filled = sm.filled_components(model, seed=1)
+    answered = int(df["resp"].notna().sum())
+    assert filled.occupancy["mean size"].sum() == pytest.approx(answered)
+
+
 def test_a_regression_sweep_chooses_the_number_of_lines():
     """BIC at each K's mode finds the two lines, with the response's
     censoring and missing values read as the fit reads them."""
