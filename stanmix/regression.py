@@ -242,7 +242,7 @@ class RegressionMixture(Mixture):
         What identifies the components: ``"intercept"`` (default) orders the
         lines' values at the predictors' centre (their means over the fitted
         rows), ``mu``; a predictor's name orders the slopes of that
-        predictor.
+        predictor (an integer label names it as in ``predictors``).
     ordered : bool
         ``False`` fits the plain, label-switching model; stanmix then
         relabels the draws (``order_by`` applies only when ``True``).
@@ -366,8 +366,8 @@ class RegressionMixture(Mixture):
         design = self._pending_design()
         covariates = design.covariates
         order = None
-        if self.order_by != "intercept":
-            order = design.predictors.index(self.order_by)
+        if self._order_name() != "intercept":
+            order = design.predictors.index(self._order_name())
         options = {
             "predictors": tuple(covariates.index(c) for c in design.predictors),
             "weights_from": tuple(covariates.index(c) for c in design.weights_from),
@@ -393,14 +393,20 @@ class RegressionMixture(Mixture):
         return design
 
     # -- reading the data -------------------------------------------------------
+    def _order_name(self) -> str:
+        """``order_by`` as a column name: an integer label (of a DataFrame
+        whose columns are labelled by integers) names its column as it does
+        in ``predictors``, which are matched to X's columns as strings."""
+        return str(self.order_by) if _is_int(self.order_by) else self.order_by
+
     def _check_settings_of_design(self) -> None:
         check.one_of("errors", self.errors, ERRORS)
-        if not isinstance(self.order_by, str):
+        if not isinstance(self._order_name(), str):
             raise StanmixInputError(
                 f"order_by must be 'intercept' or a predictor's name, got "
                 f"{self.order_by!r}"
             )
-        if not self.ordered and self.order_by != "intercept":
+        if not self.ordered and self._order_name() != "intercept":
             raise StanmixInputError(
                 f"order_by={self.order_by!r} orders the lines only with "
                 "ordered=True; with ordered=False the draws are relabelled "
@@ -586,13 +592,14 @@ class RegressionMixture(Mixture):
                     "weights' covariates); give at least one predictor column"
                     f"{alone}"
                 )
-        if self.order_by == "intercept" and "intercept" in pred:
+        order_by = self._order_name()
+        if order_by == "intercept" and "intercept" in pred:
             raise StanmixInputError(
                 "a predictor is named 'intercept', which order_by='intercept' "
                 "(the default: the lines ordered by their values at the "
                 "predictors' centre) would not mean: rename the column"
             )
-        if self.order_by != "intercept" and self.order_by not in pred:
+        if order_by != "intercept" and order_by not in pred:
             raise StanmixInputError(
                 f"order_by={self.order_by!r} is neither 'intercept' nor a predictor "
                 f"({', '.join(pred) or 'none'})"
@@ -1034,9 +1041,8 @@ class RegressionMixture(Mixture):
             "line value at the predictors' centre",
             *(f"slope on {name!r}" for name in predictors),
         ]
-        anchor = (
-            0 if self.order_by == "intercept" else 1 + predictors.index(self.order_by)
-        )
+        order_by = self._order_name()
+        anchor = 0 if order_by == "intercept" else 1 + predictors.index(order_by)
         return values, anchor, names, quantities, "order_by"
 
     def _attrs(self, result) -> dict:
@@ -1045,7 +1051,7 @@ class RegressionMixture(Mixture):
         attrs = super()._attrs(result)
         del attrs["covariance"], attrs["anchor"]
         attrs["response"] = self.cells_.columns[0]
-        attrs["order_by"] = self.order_by if self.ordered else "none"
+        attrs["order_by"] = self._order_name() if self.ordered else "none"
         return attrs
 
     def _posterior_out(self, variables, dims, coords):

@@ -603,6 +603,20 @@ def test_an_int_response_names_a_label_where_the_columns_are_ints():
     assert model.design_.predictors == ("1",)
 
 
+def test_an_int_order_by_names_a_label_as_the_predictors_do():
+    """Where the columns are labelled by integers, predictors=[5, 2] names
+    them, and so does order_by=2: the slopes of the column labelled 2 are
+    ordered (the program's second predictor)."""
+    data = _data()
+    frame = pd.DataFrame({5: data["x1"], 2: data["x2"], 0: data["y"]}, index=data.index)
+    engine = _DataEngine(stop=("optimize", "variational", "sample"))
+    model = sm.RegressionMixture(2, engine=engine, predictors=[5, 2], order_by=2)
+    with pytest.raises(Stop):
+        model.fit(frame, response=0, seed=1)
+    assert engine.data["order_by"] == 2
+    assert model.get_params()["order_by"] == 2  # the setting as given
+
+
 def test_a_refused_refit_leaves_the_last_fit_whole():
     data = sm.datasets.regressions(120, seed=1)
     model = sm.RegressionMixture(2, engine="stanli").fit(
