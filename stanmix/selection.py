@@ -99,7 +99,9 @@ class ComponentSelection:
     table_ : pandas.DataFrame
         One row per number of components K: ``elpd`` (the estimate used) with
         its ``se``, ``estimate`` ("loo" or "kfold"), ``elpd_diff`` to the best K
-        among those that converged and the ``se_diff`` of that difference,
+        among those the rule compares (those that converged; when the choice
+        is provisional, as ``rule_`` says, the other usable K it lets in too)
+        and the ``se_diff`` of that difference,
         ``elpd_loo``, ``se_loo``, ``p_loo``, ``n_high_pareto_k`` (k above
         :func:`pareto_k_limit`), ``elpd_kfold`` and ``se_kfold`` where computed,
         ``waic`` (on the deviance scale of ``bic``, -2 times ArviZ's
