@@ -208,21 +208,17 @@ def _object_floats(arr: np.ndarray) -> tuple[np.ndarray, tuple | None]:
     """
     out = np.empty(arr.shape, dtype=float)
     for pos, value in np.ndenumerate(arr):
-        if value is None or value is pd.NA:
+        exact = isinstance(value, decimal.Decimal)
+        # float() refuses a signalling Decimal NaN
+        if value is None or value is pd.NA or (exact and value.is_nan()):
             out[pos] = np.nan
-            continue
-        if isinstance(value, decimal.Decimal):
-            if value.is_nan():  # float() refuses a signalling NaN
-                out[pos] = np.nan
-                continue
-            out[pos] = float(value)  # beyond float range: inf, not an error
-            if np.isinf(out[pos]) and value.is_finite():
-                return out, pos
             continue
         try:
             out[pos] = float(value)
         except OverflowError:
             return out, pos
+        if exact and np.isinf(out[pos]) and value.is_finite():
+            return out, pos  # a Decimal beyond float range gives inf, not an error
     return out, None
 
 
