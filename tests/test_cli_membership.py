@@ -47,7 +47,8 @@ def saved(tmp_path_factory):
 
 def test_a_saved_model_places_new_rows_as_the_fit_placed_them(saved, tmp_path, capsys):
     """Rows of the fitted file given again, in a file of other column order
-    with a text column, get the fitted memberships, named by --id; without
+    with a text column, get the fitted memberships, named by --id, in a
+    folder --out creates; without
     their limit, the values at it are warned of, naming the flag."""
     out, df, limit = saved
     assert (out / "stanmix-model.pkl").is_file()
@@ -56,7 +57,7 @@ def test_a_saved_model_places_new_rows_as_the_fit_placed_them(saved, tmp_path, c
     assert (rows["x"] == limit).any()
     new = rows[["y", "sample", "x"]].assign(note=["a", "b", "c"])
     new.to_csv(tmp_path / "new.csv", index=False)
-    target = tmp_path / "new-membership.csv"
+    target = tmp_path / "placed" / "new-membership.csv"  # created, as fit's --out
     args = ["membership", str(out), str(tmp_path / "new.csv"), "--id", "sample"]
     code = cli.main([*args, "--lower-limit", f"x={limit}", "--out", str(target)])
     captured = capsys.readouterr()
@@ -142,7 +143,10 @@ def test_membership_refuses_bad_input_before_reading_it(saved, tmp_path, capsys)
     new = str(tmp_path / "new.csv")
     for args, message in [
         ([str(out), new, "--out", str(tmp_path / "sub")], "is a folder; give the CSV"),
-        ([str(out), new, "--out", str(tmp_path / "no" / "m.csv")], "does not exist"),
+        (
+            [str(out), new, "--out", str(tmp_path / "new.csv" / "m.csv")],
+            "new.csv' is a file, not a folder",
+        ),
         ([str(out), new, "--out", new], "is the data file, which it would overwrite"),
         (
             [new, new, "--out", str(tmp_path / "m.csv")],

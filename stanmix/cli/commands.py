@@ -721,10 +721,12 @@ def _membership_out(args: argparse.Namespace, model_path) -> None:
             f"--out {str(out)!r} is {'a link' if out.is_symlink() else 'not a file'}"
             ", which the results would replace with a file; give a file's own path"
         )
-    if not out.parent.is_dir():
+    # A missing folder is created when the file is written, as fit's --out is.
+    existing = next(p for p in out.parents if p.exists())
+    if not existing.is_dir():
         raise StanmixInputError(
-            f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist; "
-            "create it first"
+            f"--out {str(out)!r}: {str(existing)!r} is a file, not a folder; give "
+            "a file in a folder"
         )
     if out.exists():
         from_stdin = getattr(args, "from_stdin", False) and not sys.stdin.closed
@@ -753,11 +755,11 @@ def _membership_out(args: argparse.Namespace, model_path) -> None:
             f"{out.parent / 'new-membership.csv'}"
         )
     try:
-        with tempfile.TemporaryFile(dir=out.parent):
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as err:
         raise StanmixInputError(
-            f"--out {str(out)!r}: cannot write in folder {str(out.parent)!r} "
+            f"--out {str(out)!r}: cannot write in folder {str(existing)!r} "
             f"({err.strerror or err}); give a file in a writable folder"
         ) from None
 
@@ -891,6 +893,7 @@ def _membership(args: argparse.Namespace, guard: InterruptGuard) -> int:
     )
     guard.check()
     text = membership.to_csv(index=False, float_format=MEMBERSHIP_FLOAT_FORMAT)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(args.out, text)
     _say(
         f"Membership probabilities of {_count(len(frame), 'row')} of "

@@ -355,7 +355,9 @@ def _membership_parser(sub) -> None:
         type=_fraction,
         help="probability mass of each HDI [the model's, by default 0.94]",
     )
-    mem.add_argument("--out", required=True, help="the CSV file to write")
+    mem.add_argument(
+        "--out", required=True, help="the CSV file to write (its folder is created)"
+    )
     _console_flags(mem)
 
 
