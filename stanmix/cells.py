@@ -275,6 +275,19 @@ class CellTable:
             move(self.upper_limit),
         )
 
+    def counted_rows(self) -> np.ndarray:
+        """The positions of the rows that enter the likelihood: all but those
+        whose every cell is missing (a regression's rows without a
+        response).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> CellTable.from_values(np.array([[1.0], [np.nan], [2.0]])).counted_rows()
+        array([0, 2])
+        """
+        return np.flatnonzero(~np.all(self.kind == MISSING, axis=1))
+
     def rows(self, index) -> CellTable:
         """A table holding only the given rows (with their covariates and
         detection limits)."""

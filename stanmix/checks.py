@@ -568,7 +568,8 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     posterior draws. The diagonal is 1: an observation is always in its
     own component (``sum_k p_ik^2`` would be the chance that two independent
     draws of its allocation agree, which is not the question). Rows and
-    columns are labelled by the data's index.
+    columns are labelled by the data's index. A regression's rows without a
+    response are left out: nothing places them but the weights.
 
     Examples
     --------
@@ -587,18 +588,20 @@ def co_clustering(model: Mixture, *, draws: int = 200) -> pd.DataFrame:
     keep = np.unique(
         np.linspace(0, n_total - 1, min(draws, n_total)).round().astype(int)
     )
-    n = model.cells_.n_obs
+    counted = model.cells_.counted_rows()
+    cells = model.cells_.rows(counted)
+    n = counted.size
     out = np.zeros((n, n))
     step = max(1, 2**24 // max(1, n * n))
     for start in range(0, keep.size, step):
         part = keep[start : start + step]
         prob = likelihood.membership_draws(
-            model.family_, model.cells_, {k: v[part] for k, v in params.items()}
+            model.family_, cells, {k: v[part] for k, v in params.items()}
         )
         out += np.einsum("snk,smk->nm", prob, prob)
     out /= keep.size
     np.fill_diagonal(out, 1.0)
-    index = pd.Index(model.obs_index_)
+    index = pd.Index(model.obs_index_)[counted]
     return pd.DataFrame(out, index=index, columns=index.copy())
 
 

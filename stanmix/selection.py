@@ -28,7 +28,7 @@ import pandas as pd
 from stanmix import _validation as check
 from stanmix import likelihood
 from stanmix.advice import collapsed_components, tied_columns_hint
-from stanmix.cells import MISSING, CellTable
+from stanmix.cells import CellTable
 from stanmix.diagnostics import NEAR_RHAT
 from stanmix.estimator import (
     CENSORING_ARGS,
@@ -457,7 +457,7 @@ def select_components(
         warnings.warn(said.message, stacklevel=2)
     rows_text = "rows with a response" if regression else "rows"
     folds_of = _folds_per_k(ks, cells, kfold, auto_kfold, rows_text)
-    n_rows = _counted_rows(cells).size
+    n_rows = cells.counted_rows().size
     # Seeds by what they are for, not by position: K's fit, the folds'
     # assignment (key 0) and K's fold f (key (K, f + 1)), so that a K's row
     # is the same whichever other K are swept.
@@ -598,7 +598,7 @@ def _folds_per_k(
     ``kfold`` beyond the rows; return each K's folds (none when ``kfold``
     is None): under ``"auto"`` each K's own, so that its row does not
     depend on the other K swept (None for a K no split can fit)."""
-    counted = _counted_rows(cells)
+    counted = cells.counted_rows()
     n_rows = counted.size
     if kfold is not None and kfold > n_rows:
         if auto:
@@ -779,12 +779,6 @@ def _fit_k(cls, params, k, X, data, seed, fit):
     return model, time.perf_counter() - start
 
 
-def _counted_rows(cells: CellTable) -> np.ndarray:
-    """The rows that enter the likelihood: all but those whose every cell is
-    missing (a regression's rows without a response)."""
-    return np.flatnonzero(~np.all(cells.kind == MISSING, axis=1))
-
-
 def _row(model: Mixture, seconds: float, method: str) -> dict:
     from stanmix.inference_data import az
 
@@ -886,7 +880,7 @@ def _kfold_where_loo_fails(
 def _kfold(
     cls, params, ks, cells: CellTable, check_data, folds, base, fit, **run
 ) -> tuple[dict, dict, list, dict]:
-    """Exact K-fold elpd per counted row (:func:`_counted_rows`) for each K
+    """Exact K-fold elpd per counted row (:meth:`CellTable.counted_rows`) for each K
     in ``ks``, the folds' assignment and their fits seeded from ``base``
     (see ``select_components``); and, for the K it could not estimate, why:
     a fold whose training rows fail ``check_data`` (the split can leave a
@@ -895,7 +889,7 @@ def _kfold(
     fourth, the fold fits' warnings, one per K and kind, and per K the
     number of fold fits that did not converge (:func:`_fold_warnings`)."""
     rng = np.random.default_rng(keyed_seed(base, 0))
-    counted = _counted_rows(cells)
+    counted = cells.counted_rows()
     fold_of = rng.permutation(np.arange(counted.size) % folds)
     others = np.setdiff1d(np.arange(cells.n_obs), counted)
 
@@ -1319,7 +1313,7 @@ def filled_components(
     k = params["w"].shape[1]
     # a row without a response (a regression's) is no observation: it would
     # fill components from the weights alone
-    cells = model.cells_.rows(_counted_rows(model.cells_))
+    cells = model.cells_.rows(model.cells_.counted_rows())
     n = cells.n_obs
     counts = np.empty(keep.size, dtype=int)
     sizes = np.zeros((keep.size, k))

@@ -393,3 +393,29 @@ def test_fit_regression_bad_input_exits_2(
     assert code == 2
     assert re.search(message, err), err
     assert not out.exists()
+
+
+def test_co_clustering_leaves_out_rows_without_a_response(censored_fit):
+    """Rows 3 and 4 have no response: only the weights would place them, so
+    the matrix and its plot hold the other 158 rows, whose pairs are
+    sum_k p_ik p_jk averaged over the draws."""
+    from stanmix import checks, likelihood
+    from stanmix.plots import plot_co_clustering
+
+    model, y, _ = censored_fit
+    table = checks.co_clustering(model, draws=50)
+    answered = y.index[y.notna()]
+    assert list(table.index) == list(table.columns) == list(answered)
+    params = model.param_draws()
+    keep = np.unique(np.linspace(0, params["w"].shape[0] - 1, 50).round().astype(int))
+    prob = likelihood.membership_draws(
+        model.family_,
+        model.cells_.rows(np.flatnonzero(y.notna().to_numpy())),
+        {k: v[keep] for k, v in params.items()},
+    )
+    expected = np.einsum("snk,smk->nm", prob, prob) / keep.size
+    off = ~np.eye(len(answered), dtype=bool)
+    np.testing.assert_allclose(table.to_numpy()[off], expected[off], rtol=1e-12)
+    ax = plot_co_clustering(model, draws=50)
+    assert ax.images[0].get_array().shape == (158, 158)
+    plt.close("all")

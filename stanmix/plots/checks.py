@@ -331,7 +331,8 @@ def plot_co_clustering(
     check_fitted_model(model, "plot_co_clustering")
     figsize = check.figsize(figsize, ax)
     matrix = co_clustering(model, draws=draws).to_numpy()
-    proba = membership_mean(model, model.cells_)
+    cells = model.cells_
+    proba = membership_mean(model, cells.rows(cells.counted_rows()))
     order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
     made = ax is None
     ax = new_axes(ax, (5.5, 4.8), figsize)
