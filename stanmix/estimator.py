@@ -352,7 +352,8 @@ class Mixture:
     # -- persistence ----------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Pickle with the stanmix version that made the state."""
-        return {**self.__dict__, "_stanmix_version": __version__}
+        state = {k: v for k, v in self.__dict__.items() if k != "_fitted_proba"}
+        return {**state, "_stanmix_version": __version__}
 
     def __setstate__(self, state: Mapping[str, Any]) -> None:
         """Restore a pickled estimator, warning when another stanmix version
@@ -1983,7 +1984,7 @@ class Mixture:
     def labels_(self) -> np.ndarray:
         """The most probable component of each fitted row (N,), as
         scikit-learn's clusterers keep it: ``predict_proba_fitted()``'s
-        argmax, computed from the draws when read. The per-dimension model
+        argmax, computed from the draws once per fit. The per-dimension model
         (``joint=False``) has none (an AttributeError, so ``hasattr`` is
         False).
 
@@ -2017,7 +2018,14 @@ class Mixture:
         """
         self._check_fitted()
         self._check_membership()
-        return likelihood.membership_mean(self.family_, self.cells_, self.param_draws())
+        # computed once per fit (labels_ reads it too), and handed out as a copy
+        cached = self.__dict__.get("_fitted_proba")
+        if cached is None or cached[0] is not self.idata_:
+            proba = likelihood.membership_mean(
+                self.family_, self.cells_, self.param_draws()
+            )
+            cached = self._fitted_proba = (self.idata_, proba)
+        return cached[1].copy()
 
     def predict_proba(
         self, X, *, lower_limit=None, upper_limit=None, censored=None, interval=None

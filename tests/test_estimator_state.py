@@ -299,3 +299,33 @@ def test_columns_labelled_by_integers_are_matched_by_label_not_position():
     )
     with pytest.raises(sm.StanmixInputError, match="another order"):
         model.predict(pd.DataFrame(numbered.iloc[:6][[0, 1]]))
+
+
+def test_fitted_memberships_are_computed_once_per_fit(monkeypatch):
+    """labels_ and predict_proba_fitted() average over the draws once per
+    fit, not on every read; what they hand out is the caller's to change;
+    a refit computes them anew; a pickle does not carry them."""
+    from stanmix import likelihood
+
+    calls = []
+    real = likelihood.membership_mean
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(likelihood, "membership_mean", counted)
+    model = sm.Mixture(2, engine="stanli").fit(X, method="optimize", seed=1)
+    calls.clear()
+    labels = model.labels_
+    proba = model.predict_proba_fitted()
+    for _ in range(3):
+        np.testing.assert_array_equal(model.labels_, labels)
+    assert len(calls) == 1
+    proba[:] = 0.0  # the caller's copy
+    assert model.predict_proba_fitted().sum(axis=1) == pytest.approx(1.0)
+    assert "_fitted_proba" not in pickle.loads(pickle.dumps(model)).__dict__
+    model.fit(X[:60], method="optimize", seed=1)
+    calls.clear()
+    assert model.labels_.shape == model.labels_.shape == (60,)
+    assert len(calls) == 1
