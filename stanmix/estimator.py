@@ -190,7 +190,10 @@ class Mixture:
     idata_ : arviz.InferenceData
         The fit: ``posterior`` (relabelled, data units), ``posterior_raw``
         (as sampled), ``sample_stats``, ``observed_data``,
-        ``log_likelihood`` (draws only, not a posterior mode).
+        ``constant_data`` (each cell's kind, bounds and limits; a
+        regression's covariates), ``log_likelihood`` (draws only, not a
+        posterior mode), and ``posterior_predictive`` once
+        :func:`stanmix.checks.posterior_predictive` attaches replicates.
     weights_, means_ : ndarray
         Posterior means of the weights (K,) and component means (K, D).
     covariances_ : ndarray

@@ -66,10 +66,11 @@ def obs_coord(index) -> np.ndarray:
     """The ``obs`` coordinate of the data's row labels, in a form NetCDF
     stores: a time-zone-aware time index in UTC (NetCDF keeps no zone), and
     a period index, labels of mixed types ("ref", 1, 2) and labels that are
-    neither text nor numbers (tuples, say) as text; other labels as they
-    are. Distinct labels stay distinct: where two would read the same as
-    text (``1`` and ``"1"``), each is written as Python shows it
-    (``repr``), and where even that repeats, followed by its row number.
+    neither text nor numbers (tuples, say) as text; NumPy numbers held as
+    objects as numbers; other labels as they are. Distinct labels stay
+    distinct: where two would read the same as text (``1`` and ``"1"``),
+    each is written as Python shows it (``repr``), and where even that
+    repeats, followed by its row number.
     (``membership()`` and the other tables keep the data's own labels.)
 
     Examples
@@ -86,12 +87,17 @@ def obs_coord(index) -> np.ndarray:
     ["(1, 'a')", "(2, 'a')"]
     >>> obs_coord(pd.Index(["1", 1, "ref"], dtype=object)).tolist()
     ["'1'", '1', "'ref'"]
+    >>> obs_coord(pd.Index([np.int64(3), np.int64(4)], dtype=object)).tolist()
+    [3, 4]
     """
     if isinstance(index, pd.DatetimeIndex) and index.tz is not None:
         return index.tz_convert("UTC").tz_localize(None).to_numpy()
     if isinstance(index, pd.PeriodIndex):
         return index.astype(str).to_numpy()
     out = np.asarray(index)
+    for kind in (np.integer, np.floating):  # NumPy numbers held as objects
+        if out.dtype == object and out.size and all(isinstance(v, kind) for v in out):
+            out = np.array([v.item() for v in out])
     if out.dtype == object and (
         len({type(v) for v in out}) > 1
         or not all(isinstance(v, (str, bytes, int, float)) for v in out)
