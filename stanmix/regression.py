@@ -554,7 +554,8 @@ class RegressionMixture(Mixture):
                 f"y has {y_values.shape[0]} values but X has {len(index)} rows; "
                 "give one response per row of X"
             )
-        if isinstance(y, (pd.Series, pd.DataFrame)) and isinstance(X, pd.DataFrame):
+        pandas = (pd.Series, pd.DataFrame)
+        if isinstance(y, pandas) and isinstance(X, pandas):
             if not y_index.equals(index):
                 raise StanmixInputError(
                     "y's index does not match X's index, so their rows would be "
