@@ -1436,7 +1436,8 @@ class RegressionMixture(Mixture):
         -------
         pandas.DataFrame
             One row per observation and component (``component`` 0 .. K-1,
-            then ``"mixture"``): ``observation``, ``component``, ``weight``,
+            then ``"mixture"``): ``observation`` (a DataFrame's or Series'
+            index label, else the row's position), ``component``, ``weight``,
             ``mean``, ``line_lower``, ``line_upper``, ``lower``, ``upper``.
             Draws are thinned to at most 4000, evenly; the predictive
             interval uses at least 1000 new responses (each draw repeated,
@@ -1465,7 +1466,9 @@ class RegressionMixture(Mixture):
         rng = np.random.default_rng(self.seed_ if seed is None else check.seed(seed))
         covariates = self._covariates_only(X)
         index = (
-            X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(covariates))
+            X.index
+            if isinstance(X, (pd.DataFrame, pd.Series))
+            else pd.RangeIndex(len(covariates))
         )
         family = self.family_
         params = self.param_draws()
