@@ -1310,11 +1310,15 @@ class RegressionMixture(Mixture):
         cells = self.new_cells(X, y, response=response, **censoring)
         missing = np.flatnonzero(cells.kind[:, 0] == MISSING)
         if missing.size:
+            # a pandas X names its rows by index label, as the user counts them
+            index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+            rows = [
+                str(r) if index is None else row_label(index[r]) for r in missing[:5]
+            ]
             raise StanmixInputError(
-                f"the response is missing in {missing.size} row(s) (at position(s) "
-                f"{', '.join(map(str, missing[:5].tolist()))}"
-                f"{', ...' if missing.size > 5 else ''}); a score is the "
-                "density of a response: score the rows that have one"
+                f"the response is missing in {missing.size} row(s) "
+                f"({', '.join(rows)}{', ...' if missing.size > 5 else ''}); a "
+                "score is the density of a response: score the rows that have one"
             )
         return self._log_predictive(cells)
 
