@@ -554,7 +554,8 @@ class RegressionMixture(Mixture):
                 f"y has {y_values.shape[0]} values but X has {len(index)} rows; "
                 "give one response per row of X"
             )
-        if isinstance(y, (pd.Series, pd.DataFrame)) and isinstance(X, pd.DataFrame):
+        pandas = (pd.Series, pd.DataFrame)
+        if isinstance(y, pandas) and isinstance(X, pandas):
             if not y_index.equals(index):
                 raise StanmixInputError(
                     "y's index does not match X's index, so their rows would be "
@@ -1309,11 +1310,15 @@ class RegressionMixture(Mixture):
         cells = self.new_cells(X, y, response=response, **censoring)
         missing = np.flatnonzero(cells.kind[:, 0] == MISSING)
         if missing.size:
+            # a pandas X names its rows by index label, as the user counts them
+            index = X.index if isinstance(X, (pd.DataFrame, pd.Series)) else None
+            rows = [
+                str(r) if index is None else row_label(index[r]) for r in missing[:5]
+            ]
             raise StanmixInputError(
-                f"the response is missing in {missing.size} row(s) (at position(s) "
-                f"{', '.join(map(str, missing[:5].tolist()))}"
-                f"{', ...' if missing.size > 5 else ''}); a score is the "
-                "density of a response: score the rows that have one"
+                f"the response is missing in {missing.size} row(s) "
+                f"({', '.join(rows)}{', ...' if missing.size > 5 else ''}); a "
+                "score is the density of a response: score the rows that have one"
             )
         return self._log_predictive(cells)
 
@@ -1435,7 +1440,8 @@ class RegressionMixture(Mixture):
         -------
         pandas.DataFrame
             One row per observation and component (``component`` 0 .. K-1,
-            then ``"mixture"``): ``observation``, ``component``, ``weight``,
+            then ``"mixture"``): ``observation`` (a DataFrame's or Series'
+            index label, else the row's position), ``component``, ``weight``,
             ``mean``, ``line_lower``, ``line_upper``, ``lower``, ``upper``.
             Draws are thinned to at most 4000, evenly; the predictive
             interval uses at least 1000 new responses (each draw repeated,
@@ -1464,7 +1470,9 @@ class RegressionMixture(Mixture):
         rng = np.random.default_rng(self.seed_ if seed is None else check.seed(seed))
         covariates = self._covariates_only(X)
         index = (
-            X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(covariates))
+            X.index
+            if isinstance(X, (pd.DataFrame, pd.Series))
+            else pd.RangeIndex(len(covariates))
         )
         family = self.family_
         params = self.param_draws()

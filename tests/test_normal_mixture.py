@@ -565,6 +565,10 @@ def test_a_regressions_score_is_the_density_of_its_responses():
     assert model.score(x, y) == pytest.approx(expected.mean())
     with pytest.raises(sm.StanmixInputError, match="response is missing in 1 row"):
         model.score_samples(x, np.r_[y[:3], np.nan])
+    # the row is named as the user's index names it, not by its position
+    labelled = x.set_axis(["s1", "s2", "s3", "s4"])
+    with pytest.raises(sm.StanmixInputError, match=r"in 1 row\(s\) \('s4'\);"):
+        model.score_samples(labelled, np.r_[y[:3], np.nan])
 
 
 def _mode_log_likelihood(model, X, limit):

@@ -470,3 +470,17 @@ def test_a_predictor_constant_on_a_lines_rows_is_warned_of():
         sm.RegressionMixture(2, engine="stanli").fit(
             varied, response="y", method="optimize", seed=1
         )
+
+
+def test_predict_response_names_its_rows_by_a_series_index():
+    """A one-predictor X given as a Series keeps its row labels in
+    ``observation``, as a DataFrame's do (and as ``membership`` keeps them)."""
+    data = sm.datasets.regressions(120, seed=3)
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        data.X, data.y, method="optimize", seed=1
+    )
+    (name,) = data.X.columns
+    x = pd.Series([-1.0, 0.5], index=["s7", "s3"], name=name)
+    table = model.predict_response(x, seed=2)
+    assert table["observation"].tolist() == ["s7"] * 3 + ["s3"] * 3
+    pd.testing.assert_frame_equal(table, model.predict_response(x.to_frame(), seed=2))

@@ -301,6 +301,18 @@ def test_a_series_with_another_index_is_not_paired_by_position():
         _model().fit(data[["x1"]], y, method="optimize")
 
 
+def test_a_series_of_predictors_is_paired_with_y_by_label_too():
+    """A one-predictor X given as a Series is a pandas object like a
+    DataFrame: a y holding the same labels in another order is refused, not
+    paired with it row by row."""
+    data = _data()
+    y = data["y"].iloc[::-1]
+    model = _model()
+    with pytest.raises(sm.StanmixInputError, match="y's index does not match"):
+        model.fit(data["x1"], y, method="optimize")
+    assert model.engine.calls == {}
+
+
 class _DataEngine(RecordingEngine):
     """A RecordingEngine that also keeps the Stan data of the stopped call
     (a fit that fails keeps none of its state, so the data show what it read)."""
