@@ -104,6 +104,24 @@ class RegressionDesign:
     array_columns: int | None = None
 
 
+def _response_renamed(spec, fitted: str, named: str):
+    """A censoring argument keyed by the fitted response's name, keyed by
+    the name the new response goes by (``"y"`` for an array) where it does
+    not name that already: new data's limits may name the response either
+    way."""
+    if fitted == named:
+        return spec
+    if isinstance(spec, Mapping):
+        keys = [str(k) for k in spec]
+        if fitted in keys and named not in keys:
+            return {named if str(k) == fitted else k: v for k, v in spec.items()}
+    if isinstance(spec, pd.DataFrame):
+        labels = [str(c) for c in spec.columns]
+        if fitted in labels and named not in labels:
+            return spec.rename(columns=lambda c: named if str(c) == fitted else c)
+    return spec
+
+
 @dataclass(frozen=True, eq=False)
 class _Prepared:
     """Response and covariates of one data set, checked."""
@@ -1118,9 +1136,14 @@ class RegressionMixture(Mixture):
         if y is None and response is None:
             response = self._fitted_response_in(X)
         prepared = self._prepare(X, y, response, fitting=False)
-        cells, _ = self._read(
-            prepared, {key: v for key, v in censoring.items() if v is not None}
-        )
+        given = {key: v for key, v in censoring.items() if v is not None}
+        if isinstance(prepared.response, pd.DataFrame):
+            named = str(prepared.response.columns[0])
+            given = {
+                key: _response_renamed(v, self.design_.response, named)
+                for key, v in given.items()
+            }
+        cells, _ = self._read(prepared, given)
         warn_unstated_limits(self.cells_, cells, censoring)
         return cells
 

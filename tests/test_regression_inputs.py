@@ -824,3 +824,24 @@ def test_a_numbered_frame_for_an_array_fit_is_told_how_to_pass_it():
     with pytest.raises(sm.StanmixInputError) as info:
         labelled.predict_response(numbered)
     assert "to_numpy" not in str(info.value)
+
+
+def test_new_limits_may_name_the_response_as_fitted_when_y_is_an_array():
+    """Fitted with response="resp", new rows' y given as an array goes by
+    "y"; limits naming "resp" (in a dict or a frame) censor it all the same,
+    and "y" still works. Here the upper limit 1.5 censors the second row."""
+    df = _data(60).rename(columns={"y": "resp"})
+    model = sm.RegressionMixture(2, engine="stanli").fit(
+        df[["x1", "resp"]], response="resp", method="optimize", seed=1
+    )
+    new_x = df[["x1"]].iloc[:2]
+    new_y = np.array([0.0, 1.5])
+    by_y = model.new_cells(new_x, new_y, upper_limit={"y": 1.5})
+    assert by_y.censored[:, 0].tolist() == [False, True]
+    for limits in ({"resp": 1.5}, pd.DataFrame({"resp": [np.nan, 1.5]}, new_x.index)):
+        cells = model.new_cells(new_x, new_y, upper_limit=limits)
+        assert cells.censored[:, 0].tolist() == [False, True]
+        np.testing.assert_array_equal(
+            model.predict_proba(new_x, new_y, upper_limit=limits),
+            model.predict_proba(new_x, new_y, upper_limit={"y": 1.5}),
+        )
