@@ -1502,6 +1502,16 @@ class Mixture:
                 )
             return idata, ()
         if relabel == "none":
+            if self.label_switching_.label_switching:
+                # memberships, summaries and plots would mix the clusters
+                warnings.warn(
+                    f"{self.label_switching_.message} relabel='none' kept the "
+                    "draws as sampled, so the posterior means, summary() and "
+                    "the membership probabilities mix the components; "
+                    "relabel='auto' (the default) relabels them.",
+                    RuntimeWarning,
+                    stacklevel=check.caller_level(),
+                )
             return idata, ()
         method = relabel
         if (
