@@ -420,11 +420,20 @@ def _figure(src: str, caption: str) -> str:
 
 
 def _number(v: float) -> str:
+    """A table's number with three decimals, and at least three significant
+    digits below 0.1 (data in small units: 0.00781, not 0.008).
+
+    Examples
+    --------
+    >>> [_number(v) for v in (1234.5678, 0.5, 0.0123456, 0.00781234, 0.000123)]
+    ['1234.568', '0.500', '0.0123', '0.00781', '1.23e-04']
+    """
     if not np.isfinite(v):
         return ""
     if v != 0 and abs(v) < 1e-3:
         return f"{v:.2e}"
-    return f"{v:.3f}"
+    decimals = 3 if v == 0 else max(3, 2 - int(np.floor(np.log10(abs(v)))))
+    return f"{v:.{decimals}f}"
 
 
 def _frame_html(df: pd.DataFrame, index: bool = True) -> str:

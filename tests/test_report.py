@@ -955,3 +955,24 @@ def test_rows_without_a_response_are_not_listed_as_uncertain(monkeypatch):
     assert not {"r0", "r1", "r2", "r3", "r4"} & set(listed)
     assert drawn == [listed]
     assert "of 115 observations (5 with no value, whose membership is" in part
+
+
+def test_parameters_of_data_in_small_units_keep_three_significant_digits():
+    """Means of a few thousandths were shown to three decimals, one or two
+    significant digits (0.008 for 0.00781): the page's numbers must match
+    the summary's to three significant digits whatever the data's units."""
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [3.0, 2.0]], 1.0, 80, seed=5, columns=["u", "v"]
+    )
+    model = _fit(
+        sm.DiagonalMixture(2, engine="stanli"),
+        data.X * 1e-3 + 0.004,
+        method="optimize",
+    )
+    summary = model.summary()
+    table = next(t for t in _parse(render_report(model)).tables if t and "mode" in t[0])
+    shown = {row[0]: float(row[1]) for row in table[1:]}
+    assert list(shown) == list(summary.index)
+    for name, value in summary["mode"].items():
+        digit = 10.0 ** (np.floor(np.log10(abs(value))) - 2)  # the third one
+        assert abs(shown[name] - value) <= 0.5 * digit * (1 + 1e-9), name
