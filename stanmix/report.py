@@ -255,6 +255,8 @@ def render_report(
         if joint:
             draw = getattr(plots, model.family_.cluster_plot)
             caption = _CLUSTERS_CAPTION
+            if draw is plots.plot_clusters and cells.n_dims == 1:
+                caption = _CLUSTERS_CAPTION_1D
             if draw is plots.plot_clusters and cells.n_dims > 2:
                 names = [cells.columns[d] for d in separating_pair(model)]
                 caption = (
@@ -340,6 +342,15 @@ _CLUSTERS_CAPTION = (
     "Points coloured by their most probable component; fainter points are "
     "less certain and points outlined in black have a largest membership "
     f"probability below {plots.UNCERTAIN_BELOW:g}."
+)
+
+
+#: One column: a histogram and a rug, whose ticks have no outline.
+_CLUSTERS_CAPTION_1D = (
+    "A histogram of the observed values with each component's weighted "
+    "density and their sum; under it a rug of the observations coloured by "
+    "their most probable component, fainter where less certain, censored "
+    "values marked at their limits."
 )
 
 

@@ -411,6 +411,10 @@ def test_report_for_a_univariate_model(tmp_path):
     assert "80 observations of 1 column (y); every cell observed." in text
     table = next(t for t in page.tables if t and t[0][1:] == ["mode"])
     assert [row[0] for row in table[1:]] == list(model.summary().index)
+    # one column: a histogram and a rug, whose ticks have no outline
+    caption = re.search(r"<h2>Clusters</h2>\s*<figure>.*?<figcaption>(.*?)<", text)
+    assert caption.group(1).startswith("A histogram of the observed values")
+    assert "outlined" not in caption.group(1)
 
 
 @pytest.mark.parametrize("method", ["sample", "variational"])
