@@ -661,6 +661,13 @@ def test_clusters_rejects_misuse(overlapping):
     )
     with pytest.raises(sm.StanmixInputError, match="one column"):
         plot_clusters(uni, dims=(0, 1))
+    # a one-column plot has no ellipses: their radii were ignored
+    for radii in ((1.0, 3.0), ()):
+        with pytest.raises(sm.StanmixInputError, match="leave ellipses out"):
+            plot_clusters(uni, ellipses=radii)
+    assert plt.get_fignums() == []
+    plot_clusters(uni, ellipses=(1, 2))  # the default, spelled out
+    plt.close("all")
 
 
 def test_clusters_refuses_regressions_and_per_dimension_models_without_a_figure(

@@ -38,6 +38,10 @@ from stanmix.plots._common import (
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
 
 
+#: The radii plot_clusters draws by default.
+_DEFAULT_ELLIPSES = (1.0, 2.0)
+
+
 _MAX_DENSITY_DRAWS = 200
 
 
@@ -103,7 +107,7 @@ def plot_clusters(
     *,
     dims: Sequence[int | str] | None = None,
     ax: Axes | None = None,
-    ellipses: Sequence[float] = (1.0, 2.0),
+    ellipses: Sequence[float] = _DEFAULT_ELLIPSES,
     lower_limit=None,
     upper_limit=None,
     censored=None,
@@ -155,7 +159,8 @@ def plot_clusters(
         Where to draw; a new figure is made when omitted.
     ellipses : sequence of float
         Radii, in standard deviations, of the ellipses drawn per component
-        (default 1 and 2). An empty sequence draws none.
+        (default 1 and 2). An empty sequence draws none. Only for models
+        with two or more columns.
     lower_limit, upper_limit, censored, interval : optional
         The censoring of ``X``, given as to ``fit`` (and ``predict_proba``):
         censored cells are drawn at their limit and coloured by memberships
@@ -212,6 +217,11 @@ def plot_clusters(
         if dims is not None:
             raise StanmixInputError(
                 "dims chooses two columns to plot; this model has one column"
+            )
+        if radii != _DEFAULT_ELLIPSES:
+            raise StanmixInputError(
+                "ellipses sets the radii of the ellipses drawn in two columns; "
+                "this model has one column, drawn as densities: leave ellipses out"
             )
         made = ax is None
         ax = new_axes(ax, (7.5, 4.5), figsize)
