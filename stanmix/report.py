@@ -31,7 +31,11 @@ from stanmix.censoring import censoring_given
 from stanmix.csv_input import column_listing
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
-from stanmix.plots._common import check_fitted_model, switched_labels_note
+from stanmix.plots._common import (
+    check_fitted_model,
+    percent,
+    switched_labels_note,
+)
 from stanmix.plots.clusters import separating_pair
 from stanmix.plots.membership import least_certain, membership_arrays
 from stanmix.selection import ComponentSelection
@@ -741,7 +745,7 @@ def _membership_section(model, png: str) -> list[str]:
             else f"{mean[i, j]:.3f} [{lower[i, j]:.3f}, {upper[i, j]:.3f}]"
             for i in order
         ]
-    hdi = f"{model.hdi_prob:.0%}"
+    hdi = percent(model.hdi_prob)
     each, caption = (
         (
             "the probability of each component at the posterior mode (a point "
@@ -873,8 +877,9 @@ def _separation_section(model) -> list[str]:
     lonely = [f"{a} and {b}" for (a, b), ok in sep["separated"].items() if not ok]
     return [
         head,
-        f"<p>For each pair of components, the gap between the {model.hdi_prob:.0%} "
-        "HDIs of their means in each column (negative: they overlap). "
+        "<p>For each pair of components, the gap between the "
+        f"{percent(model.hdi_prob)} HDIs of their means in each column "
+        "(negative: they overlap). "
         + (
             f"Not separated in any column: components {_e('; '.join(lonely))}."
             if lonely

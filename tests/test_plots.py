@@ -806,6 +806,17 @@ def test_membership_bars_are_the_hdis_where_the_mean_lies_outside(sampled):
     plt.close(ax.figure)
 
 
+def test_membership_names_an_hdi_probability_that_is_not_a_whole_percent(sampled):
+    """hdi_prob=0.975 was labelled a 98% HDI (rounded to a whole percent)."""
+    _, model = sampled
+    wide = copy.copy(model).set_params(hdi_prob=0.975)
+    ax = plot_membership(wide, max_obs=3)
+    assert ax.get_xlabel().startswith(
+        "membership probability: mean and 97.5% HDI over draws\n"
+    )
+    plt.close(ax.figure)
+
+
 def test_membership_of_a_posterior_mode_claims_no_interval():
     data = sm.datasets.two_components(60, seed=2)
     model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")

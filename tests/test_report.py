@@ -980,3 +980,11 @@ def test_parameters_of_data_in_small_units_keep_three_significant_digits():
     for name, value in summary["mode"].items():
         digit = 10.0 ** (np.floor(np.log10(abs(value))) - 2)  # the third one
         assert abs(shown[name] - value) <= 0.5 * digit * (1 + 1e-9), name
+
+
+def test_report_names_an_hdi_probability_that_is_not_a_whole_percent(sampled):
+    """hdi_prob=0.975 was called a 98% HDI (rounded to a whole percent) in
+    the membership and separation sections."""
+    page = render_report(copy.copy(sampled).set_params(hdi_prob=0.975))
+    assert "97.5% HDI" in page and "the 97.5% HDIs of their means" in page
+    assert "98%" not in page

@@ -27,6 +27,7 @@ from stanmix.plots._common import (
     literal,
     membership_mean,
     new_axes,
+    percent,
     place_legend,
     title_for,
     warn_switched,
@@ -221,7 +222,7 @@ def _draw_regression(
     handles = ax.get_legend_handles_labels()[0]
     if lines.shape[0] > 1:
         handles.append(
-            Line2D([], [], color="0.6", lw=6, alpha=0.5, label=f"{prob:.0%} band")
+            Line2D([], [], color="0.6", lw=6, alpha=0.5, label=f"{percent(prob)} band")
         )
     if np.any(p_max < UNCERTAIN_BELOW):
         handles.append(
