@@ -186,6 +186,40 @@ def test_clusters_ellipses_at_component_means_and_scales(overlapping):
     assert [p for p in plot_clusters(model, ellipses=()).patches] == []
 
 
+def test_clusters_leave_out_the_ellipses_of_emptied_components():
+    """A sparse mixture's surplus components follow their prior: their
+    posterior mean ellipses were drawn, wide, over the clusters and
+    stretched the axes far beyond the data."""
+    from stanmix.selection import SPARSE_CONCENTRATION
+
+    data = sm.datasets.mixture_sample(
+        [0.3, 0.3, 0.4], [[-4.0, 0.0], [4.0, 0.0], [0.0, 5.0]], 1.0, 90, seed=3
+    )
+    model = _fit(
+        sm.Mixture(4, prior_concentration=SPARSE_CONCENTRATION, ordered=False),
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=150,
+        draws=100,
+    )
+    empty = np.flatnonzero(model.weights_ < 0.01)
+    assert empty.size  # the case this test is about occurs here
+    ax = plot_clusters(model)
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(ellipses) == 2 * (model.n_components - empty.size)
+    colors = component_colors(model.n_components)
+    for j in empty:
+        assert not [e for e in ellipses if np.allclose(e.get_edgecolor(), colors[j])]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all("not drawn" in labels[j] for j in empty)
+    # the axes span the data, not the emptied components' prior
+    low, high = data.X.min().to_numpy(), data.X.max().to_numpy()
+    for (lo, hi), a, b in zip((ax.get_xlim(), ax.get_ylim()), low, high, strict=True):
+        assert lo > a - 0.5 * (b - a) and hi < b + 0.5 * (b - a)
+    plt.close(ax.figure)
+
+
 def test_full_covariance_ellipses_are_rotated_to_the_covariance():
     """The 1-SD ellipse of a full covariance has the covariance's eigenvalues
     as its squared half-axes and its major eigenvector's angle."""

@@ -126,7 +126,9 @@ def plot_clusters(
     ``ellipses`` standard deviations (scales) around its mean: rotated for
     full and tied covariances, axis-aligned for diagonal ones, circles for
     spherical ones (when both columns share a scale). Its number sits at
-    the centre. Censored cells are drawn at their limit
+    the centre. A component whose posterior mean weight is below 1% (an
+    emptied component of a sparse mixture, which follows its prior) is
+    listed in the legend but not drawn. Censored cells are drawn at their limit
     (intervals at their midpoint) with a marker pointing to where the true
     value lies; a point with one of the two cells missing is drawn as a tick
     on the edge of the axis of its observed cell.
@@ -483,7 +485,10 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     weights = np.asarray(model.weights_, dtype=float)
     means = np.asarray(model.means_, dtype=float).reshape(k, -1)
     cov = model.family_.covariances(model.param_draws()).mean(axis=0)
-    for j in range(k):
+    # An emptied component (a sparse mixture's surplus) follows its prior:
+    # its wide ellipses would cover the clusters and stretch the axes.
+    empty = weights < NEGLIGIBLE
+    for j in np.flatnonzero(~empty):
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
         for r, radius in enumerate(radii):
@@ -527,7 +532,8 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             linestyle="",
             color=colors[j],
             markersize=7,
-            label=_component_label(model, j, weights[j], (cx, cy)),
+            label=_component_label(model, j, weights[j], (cx, cy))
+            + (f"\n  weight below {NEGLIGIBLE:g}: not drawn" if empty[j] else ""),
         )
         for j in range(k)
     ]
