@@ -1091,6 +1091,35 @@ def regression():
     return model
 
 
+def test_regression_leaves_out_the_line_of_an_emptied_component():
+    """A sparse mixture's surplus line follows its prior: its band was drawn
+    over the data and stretched the axes to several times their range."""
+    from stanmix.selection import SPARSE_CONCENTRATION
+
+    data = sm.datasets.regressions(100, seed=1)
+    model = _fit(
+        sm.RegressionMixture(3, prior_concentration=SPARSE_CONCENTRATION),
+        data.X,
+        y=data.y,
+        method="sample",
+        chains=2,
+        warmup=150,
+        draws=100,
+    )
+    held = model.membership().groupby("component")["mean"].mean().to_numpy()
+    empty = np.flatnonzero(held < 0.01)
+    assert empty.size  # the case this test is about occurs here
+    ax = plot_regression(model)
+    drawn = sorted(line.get_gid() for line in ax.lines)
+    assert drawn == [f"line:{c}" for c in range(3) if c not in empty]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all("not drawn" in labels[c] for c in empty)
+    lo, hi = float(np.min(data.y)), float(np.max(data.y))
+    assert ax.get_ylim()[0] > lo - 0.5 * (hi - lo)
+    assert ax.get_ylim()[1] < hi + 0.5 * (hi - lo)
+    plt.close(ax.figure)
+
+
 def test_regression_title_with_many_predictors_stays_in_the_figure():
     rng = np.random.default_rng(3)
     names = [f"concentration_of_compound_{i}" for i in range(8)]
