@@ -466,6 +466,26 @@ def test_long_legend_entries_leave_the_plot_most_of_the_figure():
     plt.close(fig)
 
 
+def test_legend_tells_apart_long_column_names_that_share_a_start():
+    """Legend entries cut a long column name to its first characters, so
+    two names sharing their start named one column twice."""
+    data = sm.datasets.blobs(120, seed=1).X.iloc[:, :2]
+    names = ["concentration_of_lead_in_water_ppb", "concentration_of_lead_in_soil_ppb"]
+    X = data.set_axis(names, axis=1)
+    limits = dict(zip(names, X.quantile(0.1), strict=True))
+    X = X.clip(lower=pd.Series(limits), axis=1)
+    model = _fit(
+        sm.Mixture(2, engine="stanli"), X, method="optimize", lower_limit=limits
+    )
+    ax = plot_clusters(model)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    censored = [t for t in texts if t.startswith("censored: ")]
+    assert len(censored) == 2
+    assert "water" in censored[0] or "water" in censored[1]
+    assert "soil" in censored[0] or "soil" in censored[1]
+    plt.close(ax.figure)
+
+
 def test_a_component_nearly_all_censored_is_named_so_in_the_legend():
     """A cluster wholly below y's limit: its place in y rests on the prior
     (censored_components_), and the legend says so beside it, in 2-D and

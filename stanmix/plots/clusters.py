@@ -340,8 +340,20 @@ def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
 
 def _short(name: str, width: int = 24) -> str:
     """A column name cut to ``width`` characters for a legend label, shown
-    literally."""
-    return literal(name if len(name) <= width else name[: width - 1] + "…")
+    literally: its start and its end, where names that share a prefix
+    (``concentration_of_lead_in_water``, ``..._in_soil``) differ.
+
+    Examples
+    --------
+    >>> _short("concentration_of_lead_in_water_ppb")
+    'concentratio…n_water_ppb'
+    >>> _short("concentration_of_lead_in_soil_ppb")
+    'concentratio…in_soil_ppb'
+    """
+    if len(name) <= width:
+        return literal(name)
+    tail = (width - 1) // 2
+    return literal(name[: width - 1 - tail] + "…" + name[-tail:])
 
 
 def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
