@@ -31,7 +31,11 @@ from stanmix.censoring import censoring_given
 from stanmix.csv_input import column_listing
 from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
-from stanmix.plots._common import check_fitted_model, switched_labels_note
+from stanmix.plots._common import (
+    check_fitted_model,
+    percent,
+    switched_labels_note,
+)
 from stanmix.plots.clusters import separating_pair
 from stanmix.plots.membership import least_certain, membership_arrays
 from stanmix.selection import ComponentSelection
@@ -255,6 +259,8 @@ def render_report(
         if joint:
             draw = getattr(plots, model.family_.cluster_plot)
             caption = _CLUSTERS_CAPTION
+            if draw is plots.plot_clusters and cells.n_dims == 1:
+                caption = _CLUSTERS_CAPTION_1D
             if draw is plots.plot_clusters and cells.n_dims > 2:
                 names = [cells.columns[d] for d in separating_pair(model)]
                 caption = (
@@ -343,6 +349,15 @@ _CLUSTERS_CAPTION = (
 )
 
 
+#: One column: a histogram and a rug, whose ticks have no outline.
+_CLUSTERS_CAPTION_1D = (
+    "A histogram of the observed values with each component's weighted "
+    "density and their sum; under it a rug of the observations coloured by "
+    "their most probable component, fainter where less certain, censored "
+    "values marked at their limits."
+)
+
+
 _PER_DIMENSION_NOTE = (
     '<p class="note">No cluster plot, membership table or co-clustering '
     "matrix: the per-dimension model (<code>joint=False</code>) draws each "
@@ -420,11 +435,20 @@ def _figure(src: str, caption: str) -> str:
 
 
 def _number(v: float) -> str:
+    """A table's number with three decimals, and at least three significant
+    digits below 0.1 (data in small units: 0.00781, not 0.008).
+
+    Examples
+    --------
+    >>> [_number(v) for v in (1234.5678, 0.5, 0.0123456, 0.00781234, 0.000123)]
+    ['1234.568', '0.500', '0.0123', '0.00781', '1.23e-04']
+    """
     if not np.isfinite(v):
         return ""
     if v != 0 and abs(v) < 1e-3:
         return f"{v:.2e}"
-    return f"{v:.3f}"
+    decimals = 3 if v == 0 else max(3, 2 - int(np.floor(np.log10(abs(v)))))
+    return f"{v:.{decimals}f}"
 
 
 def _frame_html(df: pd.DataFrame, index: bool = True) -> str:
@@ -721,7 +745,7 @@ def _membership_section(model, png: str) -> list[str]:
             else f"{mean[i, j]:.3f} [{lower[i, j]:.3f}, {upper[i, j]:.3f}]"
             for i in order
         ]
-    hdi = f"{model.hdi_prob:.0%}"
+    hdi = percent(model.hdi_prob)
     each, caption = (
         (
             "the probability of each component at the posterior mode (a point "
@@ -853,8 +877,9 @@ def _separation_section(model) -> list[str]:
     lonely = [f"{a} and {b}" for (a, b), ok in sep["separated"].items() if not ok]
     return [
         head,
-        f"<p>For each pair of components, the gap between the {model.hdi_prob:.0%} "
-        "HDIs of their means in each column (negative: they overlap). "
+        "<p>For each pair of components, the gap between the "
+        f"{percent(model.hdi_prob)} HDIs of their means in each column "
+        "(negative: they overlap). "
         + (
             f"Not separated in any column: components {_e('; '.join(lonely))}."
             if lonely

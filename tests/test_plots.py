@@ -186,6 +186,40 @@ def test_clusters_ellipses_at_component_means_and_scales(overlapping):
     assert [p for p in plot_clusters(model, ellipses=()).patches] == []
 
 
+def test_clusters_leave_out_the_ellipses_of_emptied_components():
+    """A sparse mixture's surplus components follow their prior: their
+    posterior mean ellipses were drawn, wide, over the clusters and
+    stretched the axes far beyond the data."""
+    from stanmix.selection import SPARSE_CONCENTRATION
+
+    data = sm.datasets.mixture_sample(
+        [0.3, 0.3, 0.4], [[-4.0, 0.0], [4.0, 0.0], [0.0, 5.0]], 1.0, 90, seed=3
+    )
+    model = _fit(
+        sm.Mixture(4, prior_concentration=SPARSE_CONCENTRATION, ordered=False),
+        data.X,
+        method="sample",
+        chains=2,
+        warmup=150,
+        draws=100,
+    )
+    empty = np.flatnonzero(model.weights_ < 0.01)
+    assert empty.size  # the case this test is about occurs here
+    ax = plot_clusters(model)
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(ellipses) == 2 * (model.n_components - empty.size)
+    colors = component_colors(model.n_components)
+    for j in empty:
+        assert not [e for e in ellipses if np.allclose(e.get_edgecolor(), colors[j])]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all("not drawn" in labels[j] for j in empty)
+    # the axes span the data, not the emptied components' prior
+    low, high = data.X.min().to_numpy(), data.X.max().to_numpy()
+    for (lo, hi), a, b in zip((ax.get_xlim(), ax.get_ylim()), low, high, strict=True):
+        assert lo > a - 0.5 * (b - a) and hi < b + 0.5 * (b - a)
+    plt.close(ax.figure)
+
+
 def test_full_covariance_ellipses_are_rotated_to_the_covariance():
     """The 1-SD ellipse of a full covariance has the covariance's eigenvalues
     as its squared half-axes and its major eigenvector's angle."""
@@ -432,6 +466,26 @@ def test_long_legend_entries_leave_the_plot_most_of_the_figure():
     plt.close(fig)
 
 
+def test_legend_tells_apart_long_column_names_that_share_a_start():
+    """Legend entries cut a long column name to its first characters, so
+    two names sharing their start named one column twice."""
+    data = sm.datasets.blobs(120, seed=1).X.iloc[:, :2]
+    names = ["concentration_of_lead_in_water_ppb", "concentration_of_lead_in_soil_ppb"]
+    X = data.set_axis(names, axis=1)
+    limits = dict(zip(names, X.quantile(0.1), strict=True))
+    X = X.clip(lower=pd.Series(limits), axis=1)
+    model = _fit(
+        sm.Mixture(2, engine="stanli"), X, method="optimize", lower_limit=limits
+    )
+    ax = plot_clusters(model)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    censored = [t for t in texts if t.startswith("censored: ")]
+    assert len(censored) == 2
+    assert "water" in censored[0] or "water" in censored[1]
+    assert "soil" in censored[0] or "soil" in censored[1]
+    plt.close(ax.figure)
+
+
 def test_a_component_nearly_all_censored_is_named_so_in_the_legend():
     """A cluster wholly below y's limit: its place in y rests on the prior
     (censored_components_), and the legend says so beside it, in 2-D and
@@ -661,6 +715,13 @@ def test_clusters_rejects_misuse(overlapping):
     )
     with pytest.raises(sm.StanmixInputError, match="one column"):
         plot_clusters(uni, dims=(0, 1))
+    # a one-column plot has no ellipses: their radii were ignored
+    for radii in ((1.0, 3.0), ()):
+        with pytest.raises(sm.StanmixInputError, match="leave ellipses out"):
+            plot_clusters(uni, ellipses=radii)
+    assert plt.get_fignums() == []
+    plot_clusters(uni, ellipses=(1, 2))  # the default, spelled out
+    plt.close("all")
 
 
 def test_clusters_refuses_regressions_and_per_dimension_models_without_a_figure(
@@ -796,6 +857,17 @@ def test_membership_bars_are_the_hdis_where_the_mean_lies_outside(sampled):
         m = mean.loc[obs, j].to_numpy()
         outside += int(((m < lo) | (m > hi)).sum())
     assert outside > 0  # the case this test is about occurs here
+    plt.close(ax.figure)
+
+
+def test_membership_names_an_hdi_probability_that_is_not_a_whole_percent(sampled):
+    """hdi_prob=0.975 was labelled a 98% HDI (rounded to a whole percent)."""
+    _, model = sampled
+    wide = copy.copy(model).set_params(hdi_prob=0.975)
+    ax = plot_membership(wide, max_obs=3)
+    assert ax.get_xlabel().startswith(
+        "membership probability: mean and 97.5% HDI over draws\n"
+    )
     plt.close(ax.figure)
 
 
@@ -1037,6 +1109,35 @@ def regression():
         sm.RegressionMixture(2, engine="stanli"), data.X, y=data.y, method="optimize"
     )
     return model
+
+
+def test_regression_leaves_out_the_line_of_an_emptied_component():
+    """A sparse mixture's surplus line follows its prior: its band was drawn
+    over the data and stretched the axes to several times their range."""
+    from stanmix.selection import SPARSE_CONCENTRATION
+
+    data = sm.datasets.regressions(100, seed=1)
+    model = _fit(
+        sm.RegressionMixture(3, prior_concentration=SPARSE_CONCENTRATION),
+        data.X,
+        y=data.y,
+        method="sample",
+        chains=2,
+        warmup=150,
+        draws=100,
+    )
+    held = model.membership().groupby("component")["mean"].mean().to_numpy()
+    empty = np.flatnonzero(held < 0.01)
+    assert empty.size  # the case this test is about occurs here
+    ax = plot_regression(model)
+    drawn = sorted(line.get_gid() for line in ax.lines)
+    assert drawn == [f"line:{c}" for c in range(3) if c not in empty]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert all("not drawn" in labels[c] for c in empty)
+    lo, hi = float(np.min(data.y)), float(np.max(data.y))
+    assert ax.get_ylim()[0] > lo - 0.5 * (hi - lo)
+    assert ax.get_ylim()[1] < hi + 0.5 * (hi - lo)
+    plt.close(ax.figure)
 
 
 def test_regression_title_with_many_predictors_stays_in_the_figure():

@@ -411,6 +411,10 @@ def test_report_for_a_univariate_model(tmp_path):
     assert "80 observations of 1 column (y); every cell observed." in text
     table = next(t for t in page.tables if t and t[0][1:] == ["mode"])
     assert [row[0] for row in table[1:]] == list(model.summary().index)
+    # one column: a histogram and a rug, whose ticks have no outline
+    caption = re.search(r"<h2>Clusters</h2>\s*<figure>.*?<figcaption>(.*?)<", text)
+    assert caption.group(1).startswith("A histogram of the observed values")
+    assert "outlined" not in caption.group(1)
 
 
 @pytest.mark.parametrize("method", ["sample", "variational"])
@@ -955,3 +959,32 @@ def test_rows_without_a_response_are_not_listed_as_uncertain(monkeypatch):
     assert not {"r0", "r1", "r2", "r3", "r4"} & set(listed)
     assert drawn == [listed]
     assert "of 115 observations (5 with no value, whose membership is" in part
+
+
+def test_parameters_of_data_in_small_units_keep_three_significant_digits():
+    """Means of a few thousandths were shown to three decimals, one or two
+    significant digits (0.008 for 0.00781): the page's numbers must match
+    the summary's to three significant digits whatever the data's units."""
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[0.0, 0.0], [3.0, 2.0]], 1.0, 80, seed=5, columns=["u", "v"]
+    )
+    model = _fit(
+        sm.DiagonalMixture(2, engine="stanli"),
+        data.X * 1e-3 + 0.004,
+        method="optimize",
+    )
+    summary = model.summary()
+    table = next(t for t in _parse(render_report(model)).tables if t and "mode" in t[0])
+    shown = {row[0]: float(row[1]) for row in table[1:]}
+    assert list(shown) == list(summary.index)
+    for name, value in summary["mode"].items():
+        digit = 10.0 ** (np.floor(np.log10(abs(value))) - 2)  # the third one
+        assert abs(shown[name] - value) <= 0.5 * digit * (1 + 1e-9), name
+
+
+def test_report_names_an_hdi_probability_that_is_not_a_whole_percent(sampled):
+    """hdi_prob=0.975 was called a 98% HDI (rounded to a whole percent) in
+    the membership and separation sections."""
+    page = render_report(copy.copy(sampled).set_params(hdi_prob=0.975))
+    assert "97.5% HDI" in page and "the 97.5% HDIs of their means" in page
+    assert "98%" not in page

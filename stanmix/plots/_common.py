@@ -56,6 +56,18 @@ def component_colors(n_components: int) -> list[tuple[float, float, float, float
     return [tuple(cmap(x)) for x in np.linspace(0.05, 0.95, k)]
 
 
+def percent(prob: float) -> str:
+    """A probability as the percentage a label shows, without rounding it
+    to a whole number (a 97.5% interval is not a 98% one).
+
+    Examples
+    --------
+    >>> [percent(p) for p in (0.94, 0.975, 0.9995, 0.5)]
+    ['94%', '97.5%', '99.95%', '50%']
+    """
+    return f"{round(100 * float(prob), 6):g}%"
+
+
 def check_fitted_model(model, what: str) -> None:
     check_model(model, what)
     model.param_draws()  # raises NotFittedError before fit

@@ -38,6 +38,10 @@ from stanmix.plots._common import (
 _ELLIPSE_STYLES = ("-", "--", ":", "-.")
 
 
+#: The radii plot_clusters draws by default.
+_DEFAULT_ELLIPSES = (1.0, 2.0)
+
+
 _MAX_DENSITY_DRAWS = 200
 
 
@@ -103,7 +107,7 @@ def plot_clusters(
     *,
     dims: Sequence[int | str] | None = None,
     ax: Axes | None = None,
-    ellipses: Sequence[float] = (1.0, 2.0),
+    ellipses: Sequence[float] = _DEFAULT_ELLIPSES,
     lower_limit=None,
     upper_limit=None,
     censored=None,
@@ -122,7 +126,9 @@ def plot_clusters(
     ``ellipses`` standard deviations (scales) around its mean: rotated for
     full and tied covariances, axis-aligned for diagonal ones, circles for
     spherical ones (when both columns share a scale). Its number sits at
-    the centre. Censored cells are drawn at their limit
+    the centre. A component whose posterior mean weight is below 1% (an
+    emptied component of a sparse mixture, which follows its prior) is
+    listed in the legend but not drawn. Censored cells are drawn at their limit
     (intervals at their midpoint) with a marker pointing to where the true
     value lies; a point with one of the two cells missing is drawn as a tick
     on the edge of the axis of its observed cell.
@@ -155,7 +161,8 @@ def plot_clusters(
         Where to draw; a new figure is made when omitted.
     ellipses : sequence of float
         Radii, in standard deviations, of the ellipses drawn per component
-        (default 1 and 2). An empty sequence draws none.
+        (default 1 and 2). An empty sequence draws none. Only for models
+        with two or more columns.
     lower_limit, upper_limit, censored, interval : optional
         The censoring of ``X``, given as to ``fit`` (and ``predict_proba``):
         censored cells are drawn at their limit and coloured by memberships
@@ -212,6 +219,11 @@ def plot_clusters(
         if dims is not None:
             raise StanmixInputError(
                 "dims chooses two columns to plot; this model has one column"
+            )
+        if radii != _DEFAULT_ELLIPSES:
+            raise StanmixInputError(
+                "ellipses sets the radii of the ellipses drawn in two columns; "
+                "this model has one column, drawn as densities: leave ellipses out"
             )
         made = ax is None
         ax = new_axes(ax, (7.5, 4.5), figsize)
@@ -328,8 +340,20 @@ def _check_dims(dims, columns: tuple[str, ...]) -> tuple[int, int]:
 
 def _short(name: str, width: int = 24) -> str:
     """A column name cut to ``width`` characters for a legend label, shown
-    literally."""
-    return literal(name if len(name) <= width else name[: width - 1] + "…")
+    literally: its start and its end, where names that share a prefix
+    (``concentration_of_lead_in_water``, ``..._in_soil``) differ.
+
+    Examples
+    --------
+    >>> _short("concentration_of_lead_in_water_ppb")
+    'concentratio…n_water_ppb'
+    >>> _short("concentration_of_lead_in_soil_ppb")
+    'concentratio…in_soil_ppb'
+    """
+    if len(name) <= width:
+        return literal(name)
+    tail = (width - 1) // 2
+    return literal(name[: width - 1 - tail] + "…" + name[-tail:])
 
 
 def _marker_for(kx: int, ky: int, cx: str, cy: str) -> tuple[str, str]:
@@ -473,7 +497,10 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     weights = np.asarray(model.weights_, dtype=float)
     means = np.asarray(model.means_, dtype=float).reshape(k, -1)
     cov = model.family_.covariances(model.param_draws()).mean(axis=0)
-    for j in range(k):
+    # An emptied component (a sparse mixture's surplus) follows its prior:
+    # its wide ellipses would cover the clusters and stretch the axes.
+    empty = weights < NEGLIGIBLE
+    for j in np.flatnonzero(~empty):
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
         for r, radius in enumerate(radii):
@@ -517,7 +544,8 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             linestyle="",
             color=colors[j],
             markersize=7,
-            label=_component_label(model, j, weights[j], (cx, cy)),
+            label=_component_label(model, j, weights[j], (cx, cy))
+            + (f"\n  weight below {NEGLIGIBLE:g}: not drawn" if empty[j] else ""),
         )
         for j in range(k)
     ]

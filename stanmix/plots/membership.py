@@ -18,6 +18,7 @@ from stanmix.plots._common import (
     component_colors,
     literal,
     new_axes,
+    percent,
     place_legend,
     warn_switched,
 )
@@ -217,7 +218,7 @@ def _draw_membership(
         ax.axhspan(y - 0.5, y + 0.5, color="0.92", lw=0, zorder=0)
     ax.axvline(0.5, color="0.75", lw=0.8, ls=":", zorder=0)
     shown_as = (
-        f"mean and {hdi_prob:.0%} HDI over draws"
+        f"mean and {percent(hdi_prob)} HDI over draws"
         if hdi_prob is not None
         else "at the posterior mode (a point estimate: no interval)"
     )

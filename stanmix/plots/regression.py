@@ -15,6 +15,7 @@ from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.censoring import censoring_given
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import (
+    NEGLIGIBLE,
     UNCERTAIN_BELOW,
     cell_positions,
     check_fitted_model,
@@ -27,6 +28,7 @@ from stanmix.plots._common import (
     literal,
     membership_mean,
     new_axes,
+    percent,
     place_legend,
     title_for,
     warn_switched,
@@ -63,7 +65,10 @@ def plot_regression(
     fitted rows) for the lines, while the points show the responses as
     observed. Censored responses are drawn at their limit with a marker
     pointing to where the true value lies (intervals at their midpoint);
-    missing responses are counted in the legend. The legend's ``w`` is each
+    missing responses are counted in the legend. A component holding under
+    1% of the fitted rows (an emptied component of a sparse mixture, which
+    follows its prior) is listed in the legend but not drawn. The legend's
+    ``w`` is each
     component's ``model.weights_``: with ``weights_from``, its weight at the
     covariates' centre (the weights then vary along the axis).
 
@@ -204,7 +209,29 @@ def _draw_regression(
     lower, upper = np.quantile(lines, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     mean = lines.mean(axis=0)
     weights = np.asarray(model.weights_, dtype=float)
+    # An emptied component (a sparse mixture's surplus) holds almost none of
+    # the fitted rows and follows its prior: its wide band would cover the
+    # lines and stretch the axes.
+    fitted_proba = proba if cells is model.cells_ else None
+    if fitted_proba is None:
+        fitted_proba = membership_mean(model, model.cells_)
+    informed = (model.cells_.kind != MISSING).any(axis=1)
+    held = fitted_proba[informed].mean(axis=0) if informed.any() else weights
+    empty = held < NEGLIGIBLE
+    handles: list = []
     for c in range(k):
+        if empty[c]:
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color=colors[c],
+                    lw=2.0,
+                    label=f"component {c}  (w = {weights[c]:.2f})\n"
+                    f"  holds under {NEGLIGIBLE:.0%} of the rows: not drawn",
+                )
+            )
+            continue
         if lines.shape[0] > 1:
             ax.fill_between(
                 grid, lower[c], upper[c], color=colors[c], alpha=0.22, lw=0, zorder=3
@@ -218,10 +245,10 @@ def _draw_regression(
             label=f"component {c}  (w = {weights[c]:.2f})",
         )
         line.set_gid(f"line:{c}")
-    handles = ax.get_legend_handles_labels()[0]
+        handles.append(line)
     if lines.shape[0] > 1:
         handles.append(
-            Line2D([], [], color="0.6", lw=6, alpha=0.5, label=f"{prob:.0%} band")
+            Line2D([], [], color="0.6", lw=6, alpha=0.5, label=f"{percent(prob)} band")
         )
     if np.any(p_max < UNCERTAIN_BELOW):
         handles.append(
