@@ -203,7 +203,7 @@ def test_clusters_leave_out_the_ellipses_of_emptied_components():
         warmup=150,
         draws=100,
     )
-    empty = np.flatnonzero(model.weights_ < 0.01)
+    empty = np.flatnonzero(model.weights_ * len(data.X) < 1)
     assert empty.size  # the case this test is about occurs here
     ax = plot_clusters(model)
     ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
@@ -217,6 +217,23 @@ def test_clusters_leave_out_the_ellipses_of_emptied_components():
     low, high = data.X.min().to_numpy(), data.X.max().to_numpy()
     for (lo, hi), a, b in zip((ax.get_xlim(), ax.get_ylim()), low, high, strict=True):
         assert lo > a - 0.5 * (b - a) and hi < b + 0.5 * (b - a)
+    plt.close(ax.figure)
+
+
+def test_clusters_draw_a_rare_component_that_holds_rows():
+    """A real cluster of 3 rows in 700 has a weight under 1%, and its
+    ellipses are drawn: only a component holding less than one row is left
+    out."""
+    rng = np.random.default_rng(4)
+    X = np.r_[rng.normal(0.0, 1.0, (697, 2)), rng.normal(12.0, 0.3, (3, 2))]
+    model = _fit(sm.Mixture(2, engine="stanli"), X, method="optimize")
+    rare = int(np.argmin(model.weights_))
+    assert model.weights_[rare] < 0.01 and model.weights_[rare] * len(X) > 1
+    ax = plot_clusters(model)
+    ellipses = [p for p in ax.patches if isinstance(p, Ellipse)]
+    assert len(ellipses) == 4
+    colors = component_colors(2)
+    assert [e for e in ellipses if np.allclose(e.get_edgecolor(), colors[rare])]
     plt.close(ax.figure)
 
 
@@ -1126,8 +1143,8 @@ def test_regression_leaves_out_the_line_of_an_emptied_component():
         warmup=150,
         draws=100,
     )
-    held = model.membership().groupby("component")["mean"].mean().to_numpy()
-    empty = np.flatnonzero(held < 0.01)
+    held = model.membership().groupby("component")["mean"].sum().to_numpy()
+    empty = np.flatnonzero(held < 1)
     assert empty.size  # the case this test is about occurs here
     ax = plot_regression(model)
     drawn = sorted(line.get_gid() for line in ax.lines)

@@ -126,12 +126,13 @@ def plot_clusters(
     ``ellipses`` standard deviations (scales) around its mean: rotated for
     full and tied covariances, axis-aligned for diagonal ones, circles for
     spherical ones (when both columns share a scale). Its number sits at
-    the centre. A component whose posterior mean weight is below 1% (an
-    emptied component of a sparse mixture, which follows its prior) is
-    listed in the legend but not drawn. Censored cells are drawn at their limit
-    (intervals at their midpoint) with a marker pointing to where the true
-    value lies; a point with one of the two cells missing is drawn as a tick
-    on the edge of the axis of its observed cell.
+    the centre. A component whose posterior mean weight holds less than
+    one fitted row (an emptied component of a sparse mixture, which follows
+    its prior) is listed in the legend but not drawn. Censored cells are
+    drawn at their limit (intervals at their midpoint) with a marker
+    pointing to where the true value lies; a point with one of the two
+    cells missing is drawn as a tick on the edge of the axis of its
+    observed cell.
 
     For one column (``NormalMixture``): a histogram of the data with the
     weighted component densities and their sum (averaged over the posterior
@@ -497,9 +498,10 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     weights = np.asarray(model.weights_, dtype=float)
     means = np.asarray(model.means_, dtype=float).reshape(k, -1)
     cov = model.family_.covariances(model.param_draws()).mean(axis=0)
-    # An emptied component (a sparse mixture's surplus) follows its prior:
-    # its wide ellipses would cover the clusters and stretch the axes.
-    empty = weights < NEGLIGIBLE
+    # An emptied component (a sparse mixture's surplus) holds less than one
+    # fitted row and follows its prior: its wide ellipses would cover the
+    # clusters and stretch the axes. A rare one that holds a row is drawn.
+    empty = weights * model.cells_.n_obs < 1.0
     for j in np.flatnonzero(~empty):
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])
@@ -545,7 +547,7 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
             color=colors[j],
             markersize=7,
             label=_component_label(model, j, weights[j], (cx, cy))
-            + (f"\n  weight below {NEGLIGIBLE:g}: not drawn" if empty[j] else ""),
+            + ("\n  holds under one row: not drawn" if empty[j] else ""),
         )
         for j in range(k)
     ]

@@ -15,7 +15,6 @@ from stanmix.cells import INTERVAL, LEFT, MISSING, OBSERVED, RIGHT, CellTable
 from stanmix.censoring import censoring_given
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import (
-    NEGLIGIBLE,
     UNCERTAIN_BELOW,
     cell_positions,
     check_fitted_model,
@@ -65,9 +64,10 @@ def plot_regression(
     fitted rows) for the lines, while the points show the responses as
     observed. Censored responses are drawn at their limit with a marker
     pointing to where the true value lies (intervals at their midpoint);
-    missing responses are counted in the legend. A component holding under
-    1% of the fitted rows (an emptied component of a sparse mixture, which
-    follows its prior) is listed in the legend but not drawn. The legend's
+    missing responses are counted in the legend. A component holding less
+    than one fitted row (their membership probabilities' sum; an emptied
+    component of a sparse mixture, which follows its prior) is listed in
+    the legend but not drawn. The legend's
     ``w`` is each
     component's ``model.weights_``: with ``weights_from``, its weight at the
     covariates' centre (the weights then vary along the axis).
@@ -209,15 +209,11 @@ def _draw_regression(
     lower, upper = np.quantile(lines, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     mean = lines.mean(axis=0)
     weights = np.asarray(model.weights_, dtype=float)
-    # An emptied component (a sparse mixture's surplus) holds almost none of
-    # the fitted rows and follows its prior: its wide band would cover the
-    # lines and stretch the axes.
-    fitted_proba = proba if cells is model.cells_ else None
-    if fitted_proba is None:
-        fitted_proba = membership_mean(model, model.cells_)
-    informed = (model.cells_.kind != MISSING).any(axis=1)
-    held = fitted_proba[informed].mean(axis=0) if informed.any() else weights
-    empty = held < NEGLIGIBLE
+    # An emptied component (a sparse mixture's surplus) holds less than one
+    # of the fitted rows and follows its prior: its wide band would cover
+    # the lines and stretch the axes. A rare one that holds a row is drawn.
+    fitted = model.cells_.rows(model.cells_.counted_rows())
+    empty = membership_mean(model, fitted).sum(axis=0) < 1.0
     handles: list = []
     for c in range(k):
         if empty[c]:
@@ -228,7 +224,7 @@ def _draw_regression(
                     color=colors[c],
                     lw=2.0,
                     label=f"component {c}  (w = {weights[c]:.2f})\n"
-                    f"  holds under {NEGLIGIBLE:.0%} of the rows: not drawn",
+                    "  holds under one row: not drawn",
                 )
             )
             continue
