@@ -119,7 +119,8 @@ def write_report(
     model : Mixture
         A fitted model.
     path : str or Path
-        The HTML file to write; its folder must exist.
+        The HTML file to write (``~`` is the home folder); its folder must
+        exist.
     title : str, optional
         Page title; by default the model class and number of components.
     X : array-like or DataFrame, optional
@@ -146,7 +147,7 @@ def write_report(
     Returns
     -------
     Path
-        ``path``.
+        ``path`` (with ``~`` expanded).
 
     Raises
     ------
@@ -168,7 +169,7 @@ def write_report(
     >>> out.read_text().count("data:image/png;base64,")
     4
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         raise StanmixInputError(f"{str(path)!r} is a folder; give a file name")
     # a link is written through: its target's folder must exist

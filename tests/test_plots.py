@@ -897,6 +897,7 @@ def test_membership_of_a_posterior_mode_claims_no_interval():
     )
     assert "HDI" not in ax.get_xlabel()
     assert ax.get_title() == "Membership of the 5 least certain observations"
+    assert not ax.containers and not ax.collections  # no bars, no caps
     plt.close(ax.figure)
     ax = plot_membership(model, max_obs=1)
     assert ax.get_title() == "Membership of the least certain observation"

@@ -401,6 +401,12 @@ def test_report_rejects_bad_paths_and_models(optimized, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_report_path_may_start_at_the_home_folder(optimized, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert write_report(optimized, "~/r.html") == tmp_path / "r.html"
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+
+
 def test_report_for_a_univariate_model(tmp_path):
     data = sm.datasets.two_components(80, seed=2)
     model = _fit(sm.NormalMixture(2, engine="stanli"), data.X, method="optimize")

@@ -196,16 +196,18 @@ def _draw_membership(
         y = rows[sel] + offsets[sel, j]
         # The HDI as it is, the mean apart: a skewed posterior's mean may lie
         # outside its HDI, and a bar stretched to reach it would misstate it.
-        ax.errorbar(
-            (lo[sel, j] + hi[sel, j]) / 2,
-            y,
-            xerr=(hi[sel, j] - lo[sel, j]) / 2,
-            fmt="none",
-            ecolor=colors[j],
-            elinewidth=2.0,
-            capsize=2,
-            label=f"_HDI of component {j}",
-        )
+        # A point estimate has no interval, so no bar (nor its caps).
+        if hdi_prob is not None:
+            ax.errorbar(
+                (lo[sel, j] + hi[sel, j]) / 2,
+                y,
+                xerr=(hi[sel, j] - lo[sel, j]) / 2,
+                fmt="none",
+                ecolor=colors[j],
+                elinewidth=2.0,
+                capsize=2,
+                label=f"_HDI of component {j}",
+            )
         ax.plot(m[sel, j], y, "o", color=colors[j], ms=5, label=f"component {j}")
     ax.set_yticks(rows, [literal(o) for o in chosen])
     if len(chosen) > _MEMBERSHIP_ROWS:  # the figure's height stops growing

@@ -47,7 +47,9 @@ def plot_relabelling(
     model : Mixture
         A model fitted with ``method="sample"`` whose draws were relabelled.
     var_names : str or sequence of str
-        Component parameters to show, among ``"w"``, ``"mu"``, ``"sigma"``.
+        Posterior variables to show: ``"w"``, ``"mu"``, ``"sigma"``, or
+        any other the family has (``"nu"``, ``"corr"``, a regression's
+        ``"intercept"`` and ``"beta"``).
     kind : {"trace", "rank"}
         Trace and density plots, or rank plots.
     figsize : (float, float), optional
