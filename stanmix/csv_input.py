@@ -550,8 +550,14 @@ def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
 
 def _each_record(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
     """The non-blank records of ``text`` one by one, each with the line it
-    starts on (a record that cannot be read raises when it is reached)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    starts on (a record that cannot be read raises when it is reached).
+
+    Spaces after a comma are skipped, so that a field quoted after them
+    (``1, "2"``, ``x, "Pb, ppb"``) is read as quoted, as the flags read a
+    quoted name; every field is stripped of spaces anyway."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), strict=True, skipinitialspace=True
+    )
     end = 0
     while True:
         start = end + 1

@@ -605,6 +605,18 @@ def test_a_column_named_with_a_hash_is_not_a_comment(tmp_path):
     assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
+def test_a_field_quoted_after_a_space_is_read_as_quoted(tmp_path):
+    """A file written with ", " between fields: a quoted field after the
+    space (a name holding a comma, a quoted number) is one quoted field, not
+    text holding quotes or two fields split at its comma."""
+    data = tmp_path / "data.csv"
+    data.write_text('id, x, "Pb, ppb"\na, 1, "2"\n b , 3 ,4\n"c", 5, 1\n')
+    table = read_csv(data, id_column="id")
+    assert list(table.frame.columns) == ["x", "Pb, ppb"]
+    assert table.frame.index.tolist() == ["a", "b", "c"]
+    assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 1.0]]
+
+
 def test_trailing_commas_leave_out_an_empty_last_column(tmp_path, caplog):
     """Every line ending with a comma gives an empty last column with no
     name: it is left out with a warning, not taken for a saved row index."""
