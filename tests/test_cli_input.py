@@ -1279,6 +1279,47 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
     )
 
 
+def test_one_column_flags_take_a_name_quoted_as_the_header_quotes_it(tmp_path, capsys):
+    """--id, --response and --order-by, like --anchor and --columns, take a
+    name holding a comma in the double quotes the listing of the file's
+    columns shows it in."""
+    df = _clusters()
+    df.columns = ["dose, mg", "y"]
+    df.insert(0, "Sample, ID", [f"s{i}" for i in range(len(df))])
+    data = tmp_path / "data.csv"
+    data.write_text(df.to_csv(index=False))
+    out = tmp_path / "out"
+    common = ["-k", "2", "--method", "optimize", "--engine", "stanli"]
+    common += ["--id", '"Sample, ID"', "--out", str(out)]
+    code = cli.main(["fit", str(data), *common])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    membership = pd.read_csv(out / "membership.csv")
+    assert membership["observation"].iloc[0] == "s0"
+    code = cli.main(
+        [
+            *("fit-regression", str(data), "--response", '"y"'),
+            *("--predictors", '"dose, mg"', "--order-by", '"dose, mg"', *common),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    slopes = summary.loc[["beta[0, dose, mg]", "beta[1, dose, mg]"]].iloc[:, 0]
+    assert slopes.is_monotonic_increasing
+    code = cli.main(
+        [
+            *("fit-regression", str(data), "--response", "y"),
+            *("--predictors", '"dose, mg"', "--order-by", "dose", *common),
+        ]
+    )
+    _refused(
+        code,
+        capsys.readouterr().err,
+        [r"--order-by 'dose' is neither 'intercept' nor a predictor \(\"dose, mg\"\)"],
+    )
+
+
 def test_limit_items_are_read_against_the_header():
     """COL=LIMIT is split at whichever '=' leaves a column of the file before
     it and a finite number or another column after it, so a column of limits

@@ -486,7 +486,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         _id_column(args),
     )
     _check_engine(args.engine)
-    from stanmix.csv_input import read_csv
+    from stanmix.csv_input import column_listing, read_csv
 
     named = predictors is not None
     wanted = None
@@ -540,7 +540,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     if order_by != "intercept" and order_by not in predictors:
         raise StanmixInputError(
             f"--order-by {order_by!r} is neither 'intercept' nor a predictor "
-            f"({', '.join(predictors)})"
+            f"({column_listing(predictors)})"
         )
     covariates = list(dict.fromkeys([*predictors, *weights]))
     leave_out = _regression_leave_out(response, predictors, weights, named)
