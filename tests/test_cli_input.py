@@ -253,6 +253,16 @@ REFUSED_DATA = {
             r"the column out with --columns\n$"
         ],
     ),
+    "typographic minus sign": (
+        "x,y\n1,2\n\u22121.5,3\n4,\u20132\n",
+        [],
+        [
+            r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+            r"'\u22121\.5'; its minus sign is not '-' but a typographic one \(as a "
+            r"word processor or a PDF writes it\): write it '-1\.5'; or leave the "
+            r"column out with --columns\n$"
+        ],
+    ),
     "thousands separators": (
         'x,y\n1,2\n"1,234.5",3\n',
         [],
