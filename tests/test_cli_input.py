@@ -1684,6 +1684,45 @@ def test_censored_text_with_no_cell_written_censored_is_said(
     assert said in capsys.readouterr().err
 
 
+def test_flags_that_tell_components_apart_are_said_to_do_nothing_for_one(
+    tmp_path, capsys, monkeypatch
+):
+    """With --components/-k 1, --anchor (fit), --weights-from and --order-by
+    (fit-regression) change nothing: the command says so, once each, before
+    fitting; with two components it does not."""
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("the estimator was fitted")
+
+    monkeypatch.setattr(sm.Mixture, "fit", no_fit)
+    data = tmp_path / "data.csv"
+    _clusters().to_csv(data, index=False)
+    args = ["fit", str(data), "--method", "optimize", "--engine", "stanli"]
+    args += ["--anchor", "y", "--out", str(tmp_path / "o")]
+    assert cli.main([*args, "-k", "1"]) == 1
+    err = capsys.readouterr().err
+    said = (
+        "stanmix: warning: --anchor orders the components, and with "
+        "--components/-k 1 there is one component (its weight is 1), so the flag "
+        "changes nothing; leave it out\n"
+    )
+    assert err.count(said) == 1, err
+    assert cli.main([*args, "-k", "2"]) == 1
+    assert "changes nothing" not in capsys.readouterr().err
+    frame = _censored_lines().drop(columns="lod_y")
+    frame["age"] = np.linspace(20.0, 60.0, len(frame)) ** 1.5
+    frame.to_csv(data, index=False)
+    args = ["fit-regression", str(data), "--response", "y", "-k", "1"]
+    args += ["--weights-from", "age", "--order-by", "x", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    for flag, does in (
+        ("--weights-from", "makes the components' weights depend on covariates"),
+        ("--order-by", "orders the components"),
+    ):
+        assert err.count(f"stanmix: warning: {flag} {does}, and with ") == 1, err
+
+
 def _censored_lines(n: int = 40) -> pd.DataFrame:
     """Two regression lines of y on x, y measured in two batches whose
     detection limits (2.0 on even rows, 1.0 on odd ones) are in lod_y."""
