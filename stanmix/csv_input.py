@@ -61,6 +61,11 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 #: A number written with thousands separators: 1,234 or -12,345,678.9.
 _THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 _SAVED_INDEX = re.compile(r"Unnamed: \d+")
+#: Dashes and minus signs that are not '-' (U+2212 minus, the en dash, ...),
+#: each as '-'.
+_AS_MINUS = str.maketrans(
+    dict.fromkeys("\u2212\u2010\u2011\u2012\u2013\ufe63\uff0d", "-")
+)
 #: Any cell's text, a sign of censoring ('<', '<=', '>', '>=') apart.
 _SIGN_APART = re.compile(r"([<>]=?)?\s*(.*)", re.DOTALL)
 #: A cell written as censored at a limit: "<0.5", "<= 0.5", ">9", ">=9".
@@ -550,8 +555,14 @@ def _records(text: str, name: str) -> list[tuple[int, list[str]]]:
 
 def _each_record(text: str, name: str) -> Iterator[tuple[int, list[str]]]:
     """The non-blank records of ``text`` one by one, each with the line it
-    starts on (a record that cannot be read raises when it is reached)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    starts on (a record that cannot be read raises when it is reached).
+
+    Spaces after a comma are skipped, so that a field quoted after them
+    (``1, "2"``, ``x, "Pb, ppb"``) is read as quoted, as the flags read a
+    quoted name; every field is stripped of spaces anyway."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), strict=True, skipinitialspace=True
+    )
     end = 0
     while True:
         start = end + 1
@@ -996,7 +1007,16 @@ def _number_fix(text: str) -> str:
     file must use '.' as its decimal mark
     >>> _number_fix("1,234.5"), _number_fix("ND")
     ('write numbers without thousands separators (1234.5)', '')
+    >>> print(_number_fix("\u22121.5"))  # doctest: +NORMALIZE_WHITESPACE
+    its minus sign is not '-' but a typographic one (as a word processor or a
+    PDF writes it): write it '-1.5'
     """
+    plain = text.translate(_AS_MINUS)
+    if plain != text and _NUMBER.fullmatch(_SIGN_APART.fullmatch(plain)[2]):
+        return (
+            "its minus sign is not '-' but a typographic one (as a word processor "
+            f"or a PDF writes it): write it {plain!r}"
+        )
     number = _SIGN_APART.fullmatch(text)[2]
     decimal = _DECIMAL_COMMA.fullmatch(number)
     if _THOUSANDS.fullmatch(number):

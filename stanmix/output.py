@@ -328,7 +328,9 @@ def write_results(
     step, and put back with the others. A failed or interrupted call
     therefore leaves no partial file in ``out``, an existing folder's
     earlier contents intact, and no parent folder it created; other files
-    in ``out`` are never touched.
+    in ``out`` are never touched. A new file takes the mode ``open`` would
+    give it (the umask's), a replaced one keeps its own; a new ``out``, the
+    mode ``mkdir`` would give it.
 
     Parameters
     ----------
@@ -456,9 +458,14 @@ def _make_folders(folder: Path, created: list[Path]) -> None:
 
 
 def _commit(staging: Path, out: Path, guard: InterruptGuard) -> list[Path]:
+    from stanmix._files import _file_mode
+
     names = sorted(p.name for p in staging.iterdir())
     for name in names:
-        os.chmod(staging / name, 0o644)
+        # As open() would give them (mkstemp/mkdtemp make them private): a
+        # file keeps the mode of the one it replaces, a new one follows the
+        # umask, so that results of private data stay private.
+        os.chmod(staging / name, _file_mode(out / name))
     with guard.holding():
         guard.check()
         undo, discard_backup = _place(staging, out, names)
@@ -480,7 +487,9 @@ def _place(
     import tempfile
 
     if not out.exists():
-        os.chmod(staging, 0o755)
+        from stanmix._files import _umask
+
+        os.chmod(staging, 0o777 & ~_umask())  # as mkdir() would make it
         try:
             os.rename(staging, out)
             return (lambda: os.rename(out, staging)), (lambda: None)

@@ -256,6 +256,36 @@ def test_fit_removes_the_result_files_of_an_earlier_run_it_does_not_write(
     assert _hidden(tmp_path) == []
 
 
+def test_result_files_modes_follow_the_umask_or_the_files_they_replace(
+    table, tmp_path, capsys
+):
+    """Results are written as open() and mkdir() would write them: under a
+    private umask a new folder and its files are private, and a rerun keeps
+    the mode of each file it replaces."""
+    path, _, _ = table
+
+    def mode(p: Path) -> int:
+        return os.stat(p).st_mode & 0o777
+
+    out = tmp_path / "results"
+    old = os.umask(0o077)
+    try:
+        assert cli.main(_fit_args(path, out, "--no-progress")) == 0
+    finally:
+        os.umask(old)
+    assert mode(out) == 0o700
+    assert {name: mode(out / name) for name in RESULTS} == dict.fromkeys(RESULTS, 0o600)
+    os.chmod(out / "summary.csv", 0o640)
+    old = os.umask(0o022)
+    try:
+        assert cli.main(_fit_args(path, out, "--no-progress")) == 0
+    finally:
+        os.umask(old)
+    assert mode(out / "summary.csv") == 0o640
+    assert mode(out / "membership.csv") == 0o600
+    capsys.readouterr()
+
+
 def test_failed_write_restores_the_result_files_it_would_remove(
     table, tmp_path, monkeypatch, capsys
 ):

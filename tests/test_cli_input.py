@@ -253,6 +253,16 @@ REFUSED_DATA = {
             r"the column out with --columns\n$"
         ],
     ),
+    "typographic minus sign": (
+        "x,y\n1,2\n\u22121.5,3\n4,\u20132\n",
+        [],
+        [
+            r"^stanmix: error: column 'x' of data\.csv is not numeric: line 3 has "
+            r"'\u22121\.5'; its minus sign is not '-' but a typographic one \(as a "
+            r"word processor or a PDF writes it\): write it '-1\.5'; or leave the "
+            r"column out with --columns\n$"
+        ],
+    ),
     "thousands separators": (
         'x,y\n1,2\n"1,234.5",3\n',
         [],
@@ -603,6 +613,18 @@ def test_a_column_named_with_a_hash_is_not_a_comment(tmp_path):
     table = read_csv(data)
     assert list(table.frame.columns) == ["#n", "x"]
     assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
+def test_a_field_quoted_after_a_space_is_read_as_quoted(tmp_path):
+    """A file written with ", " between fields: a quoted field after the
+    space (a name holding a comma, a quoted number) is one quoted field, not
+    text holding quotes or two fields split at its comma."""
+    data = tmp_path / "data.csv"
+    data.write_text('id, x, "Pb, ppb"\na, 1, "2"\n b , 3 ,4\n"c", 5, 1\n')
+    table = read_csv(data, id_column="id")
+    assert list(table.frame.columns) == ["x", "Pb, ppb"]
+    assert table.frame.index.tolist() == ["a", "b", "c"]
+    assert table.frame.to_numpy().tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 1.0]]
 
 
 def test_trailing_commas_leave_out_an_empty_last_column(tmp_path, caplog):
@@ -1267,6 +1289,47 @@ def test_names_holding_commas_and_equals_signs_reach_columns_and_limits(
     )
 
 
+def test_one_column_flags_take_a_name_quoted_as_the_header_quotes_it(tmp_path, capsys):
+    """--id, --response and --order-by, like --anchor and --columns, take a
+    name holding a comma in the double quotes the listing of the file's
+    columns shows it in."""
+    df = _clusters()
+    df.columns = ["dose, mg", "y"]
+    df.insert(0, "Sample, ID", [f"s{i}" for i in range(len(df))])
+    data = tmp_path / "data.csv"
+    data.write_text(df.to_csv(index=False))
+    out = tmp_path / "out"
+    common = ["-k", "2", "--method", "optimize", "--engine", "stanli"]
+    common += ["--id", '"Sample, ID"', "--out", str(out)]
+    code = cli.main(["fit", str(data), *common])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    membership = pd.read_csv(out / "membership.csv")
+    assert membership["observation"].iloc[0] == "s0"
+    code = cli.main(
+        [
+            *("fit-regression", str(data), "--response", '"y"'),
+            *("--predictors", '"dose, mg"', "--order-by", '"dose, mg"', *common),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    summary = pd.read_csv(out / "summary.csv", index_col=0)
+    slopes = summary.loc[["beta[0, dose, mg]", "beta[1, dose, mg]"]].iloc[:, 0]
+    assert slopes.is_monotonic_increasing
+    code = cli.main(
+        [
+            *("fit-regression", str(data), "--response", "y"),
+            *("--predictors", '"dose, mg"', "--order-by", "dose", *common),
+        ]
+    )
+    _refused(
+        code,
+        capsys.readouterr().err,
+        [r"--order-by 'dose' is neither 'intercept' nor a predictor \(\"dose, mg\"\)"],
+    )
+
+
 def test_limit_items_are_read_against_the_header():
     """COL=LIMIT is split at whichever '=' leaves a column of the file before
     it and a finite number or another column after it, so a column of limits
@@ -1619,6 +1682,45 @@ def test_censored_text_with_no_cell_written_censored_is_said(
     args += ["--censored-text", "--out", str(tmp_path / "r")]
     assert cli.main(args) == 1
     assert said in capsys.readouterr().err
+
+
+def test_flags_that_tell_components_apart_are_said_to_do_nothing_for_one(
+    tmp_path, capsys, monkeypatch
+):
+    """With --components/-k 1, --anchor (fit), --weights-from and --order-by
+    (fit-regression) change nothing: the command says so, once each, before
+    fitting; with two components it does not."""
+
+    def no_fit(self, *args, **kwargs):
+        raise AssertionError("the estimator was fitted")
+
+    monkeypatch.setattr(sm.Mixture, "fit", no_fit)
+    data = tmp_path / "data.csv"
+    _clusters().to_csv(data, index=False)
+    args = ["fit", str(data), "--method", "optimize", "--engine", "stanli"]
+    args += ["--anchor", "y", "--out", str(tmp_path / "o")]
+    assert cli.main([*args, "-k", "1"]) == 1
+    err = capsys.readouterr().err
+    said = (
+        "stanmix: warning: --anchor orders the components, and with "
+        "--components/-k 1 there is one component (its weight is 1), so the flag "
+        "changes nothing; leave it out\n"
+    )
+    assert err.count(said) == 1, err
+    assert cli.main([*args, "-k", "2"]) == 1
+    assert "changes nothing" not in capsys.readouterr().err
+    frame = _censored_lines().drop(columns="lod_y")
+    frame["age"] = np.linspace(20.0, 60.0, len(frame)) ** 1.5
+    frame.to_csv(data, index=False)
+    args = ["fit-regression", str(data), "--response", "y", "-k", "1"]
+    args += ["--weights-from", "age", "--order-by", "x", "--out", str(tmp_path / "r")]
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    for flag, does in (
+        ("--weights-from", "makes the components' weights depend on covariates"),
+        ("--order-by", "orders the components"),
+    ):
+        assert err.count(f"stanmix: warning: {flag} {does}, and with ") == 1, err
 
 
 def _censored_lines(n: int = 40) -> pd.DataFrame:

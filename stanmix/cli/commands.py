@@ -409,6 +409,9 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     model = _make_model(args, n_columns=table.frame.shape[1])
     limits = _limits_per_cell(table.frame, lower, upper)
     model._refuse_data(table.frame, **limits)
+    _warn_one_component(
+        args, {"--anchor": "orders the components" if args.anchor else ""}
+    )
     _say(_plan(table, args, options, lower, upper))
     guard.check()
     model.fit(
@@ -424,6 +427,25 @@ def _fit(args: argparse.Namespace, guard: InterruptGuard) -> int:
     title = args.title or f"{args.data.name}: {args.components}-component mixture"
     _write(model, args, title, guard)
     return 0
+
+
+def _warn_one_component(args: argparse.Namespace, given: dict[str, str]) -> None:
+    """Say that a flag that tells components apart (``given``: flag -> what
+    it does, empty where the flag is not given) changes nothing in a fit of
+    one component: no option is silently ignored."""
+    import warnings
+
+    if args.components != 1:
+        return
+    for flag, does in given.items():
+        if does:
+            warnings.warn(
+                f"{flag} {does}, and with --components/-k 1 there is one "
+                "component (its weight is 1), so the flag changes nothing; leave "
+                "it out",
+                UserWarning,
+                stacklevel=2,
+            )
 
 
 #: The options of fit-regression that choose its columns, for messages.
@@ -486,7 +508,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         _id_column(args),
     )
     _check_engine(args.engine)
-    from stanmix.csv_input import read_csv
+    from stanmix.csv_input import column_listing, read_csv
 
     named = predictors is not None
     wanted = None
@@ -540,7 +562,7 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
     if order_by != "intercept" and order_by not in predictors:
         raise StanmixInputError(
             f"--order-by {order_by!r} is neither 'intercept' nor a predictor "
-            f"({', '.join(predictors)})"
+            f"({column_listing(predictors)})"
         )
     covariates = list(dict.fromkeys([*predictors, *weights]))
     leave_out = _regression_leave_out(response, predictors, weights, named)
@@ -595,6 +617,18 @@ def _regression(args: argparse.Namespace, guard: InterruptGuard, select: bool) -
         _refuse_sweep(model, frame, ks, args.kfold, response=response, **limits)
     else:
         model._refuse_data(frame, response=response, **limits)
+    if not select:
+        _warn_one_component(
+            args,
+            {
+                "--weights-from": "makes the components' weights depend on covariates"
+                if weights
+                else "",
+                "--order-by": "orders the components"
+                if order_by != "intercept"
+                else "",
+            },
+        )
     _say(_plan(used, args, options, lower, upper, fitting))
     guard.check()
     if select:

@@ -310,6 +310,7 @@ def _id_flag(
     sub.add_argument(
         "--id",
         metavar="COLUMN",
+        type=_unquoted,
         help="a column naming the rows (e.g. sample IDs, each once): "
         f"{named} and messages name rows by it [file line]",
     )
@@ -630,7 +631,9 @@ def _regression_parser(sub, *, select: bool) -> None:
     reg.add_argument(
         "data", type=Path, help="CSV file with a header line (- for standard input)"
     )
-    reg.add_argument("--response", required=True, help="the response column")
+    reg.add_argument(
+        "--response", required=True, type=_unquoted, help="the response column"
+    )
     _id_flag(reg)
     if select:
         reg.add_argument(
@@ -670,6 +673,7 @@ def _regression_parser(sub, *, select: bool) -> None:
         "--order-by",
         default="intercept",
         metavar="NAME",
+        type=_unquoted,
         help="what orders the components: 'intercept' (the lines at the "
         "predictors' means) or a predictor, whose slopes are ordered [intercept]",
     )
