@@ -27,7 +27,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     """
     given = Path(path)
     path = Path(os.path.realpath(given)) if given.is_symlink() else given
-    mode = _file_mode(path)
+    mode = file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -43,7 +43,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return given
 
 
-def _file_mode(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The permission bits ``path`` should get: those of the file it
     replaces, or ``0o666`` less the umask for a new file (what ``open``
     gives; ``mkstemp`` makes its file ``0o600`` whatever the umask)."""
@@ -51,10 +51,10 @@ def _file_mode(path: Path) -> int:
         return stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         pass
-    return 0o666 & ~_umask()
+    return 0o666 & ~umask()
 
 
-def _umask() -> int:
+def umask() -> int:
     """The process's umask: from ``/proc`` where Linux shows it (no change
     to the process), else by setting it and setting it back."""
     with contextlib.suppress(OSError, ValueError):
@@ -62,6 +62,6 @@ def _umask() -> int:
             for line in fh:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return umask
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

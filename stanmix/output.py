@@ -458,14 +458,14 @@ def _make_folders(folder: Path, created: list[Path]) -> None:
 
 
 def _commit(staging: Path, out: Path, guard: InterruptGuard) -> list[Path]:
-    from stanmix._files import _file_mode
+    from stanmix._files import file_mode
 
     names = sorted(p.name for p in staging.iterdir())
     for name in names:
         # As open() would give them (mkstemp/mkdtemp make them private): a
         # file keeps the mode of the one it replaces, a new one follows the
         # umask, so that results of private data stay private.
-        os.chmod(staging / name, _file_mode(out / name))
+        os.chmod(staging / name, file_mode(out / name))
     with guard.holding():
         guard.check()
         undo, discard_backup = _place(staging, out, names)
@@ -487,9 +487,9 @@ def _place(
     import tempfile
 
     if not out.exists():
-        from stanmix._files import _umask
+        from stanmix._files import umask
 
-        os.chmod(staging, 0o777 & ~_umask())  # as mkdir() would make it
+        os.chmod(staging, 0o777 & ~umask())  # as mkdir() would make it
         try:
             os.rename(staging, out)
             return (lambda: os.rename(out, staging)), (lambda: None)
