@@ -188,7 +188,15 @@ REFUSED_DATA = {
     "line with every cell missing": (
         "x,y\n1,2\n\n,\n3,4\n5,1\n",
         [],
-        [r"line 4 of data\.csv has every cell missing in the fitted columns \(x, y\)"],
+        [
+            r"line 4 of data\.csv has every cell missing in the fitted columns "
+            r"\(x, y\); such a line says nothing about the clusters: delete it$"
+        ],
+    ),
+    "lines with every cell missing": (
+        "x,y\n1,2\n,\n,\n3,4\n5,1\n",
+        [],
+        [r"lines 3 and 4 of data\.csv have every cell .*; such lines .*: delete them"],
     ),
     "byte order mark is not part of the first name": (
         "\ufeffx,y\n1,2\nfoo,3\n",

@@ -329,8 +329,12 @@ def _check_rows(table: CsvTable) -> None:
         columns = ", ".join(map(str, table.frame.columns))
         raise StanmixInputError(
             f"{table.where(empty)} of {table.name} {verb} every cell missing in the "
-            f"fitted columns ({columns}); such a line says nothing about the "
-            "clusters: delete it"
+            f"fitted columns ({columns}); "
+            + (
+                "such a line says nothing about the clusters: delete it"
+                if empty.size == 1
+                else "such lines say nothing about the clusters: delete them"
+            )
         )
 
 
