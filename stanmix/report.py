@@ -875,7 +875,29 @@ def _separation_section(model) -> list[str]:
             "to tell apart.</p>",
         ]
     sep = checks.separation(model)
-    lonely = [f"{a} and {b}" for (a, b), ok in sep["separated"].items() if not ok]
+    # an emptied component (a sparse mixture's surplus one: under one row on
+    # average) has a mean on its prior, whose wide HDI overlaps every other:
+    # "not separated" would read as a cluster split in two
+    n_rows = model.cells_.counted_rows().size
+    empty = [int(k) for k in np.flatnonzero(model.weights_ * n_rows < 1)]
+    lonely = [
+        f"{a} and {b}"
+        for (a, b), ok in sep["separated"].items()
+        if not ok and a not in empty and b not in empty
+    ]
+    emptied = ""
+    if empty:
+        one = len(empty) == 1
+        its, it, mean = (
+            ("its", "it", "mean rests") if one else ("their", "them", "means rest")
+        )
+        emptied = (
+            f" Component{'' if one else 's'} {', '.join(map(str, empty))} "
+            f"{'holds' if one else 'hold'} under one row on average (posterior "
+            f"mean weight times the {n_rows} rows): emptied, {its} {mean} "
+            f"on {its} prior, and the pairs with {it} are left out of this "
+            "sentence (not of the table)."
+        )
     return [
         head,
         "<p>For each pair of components, the gap between the "
@@ -884,8 +906,11 @@ def _separation_section(model) -> list[str]:
         + (
             f"Not separated in any column: components {_e('; '.join(lonely))}."
             if lonely
+            else "Every pair of filled components is separated in at least one column."
+            if empty
             else "Every pair is separated in at least one column."
         )
+        + _e(emptied)
         + "</p>",
         '<div class="scroll">',
         _frame_html(sep),

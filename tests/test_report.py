@@ -478,6 +478,36 @@ def test_report_separation_table_for_two_components(sampled, sampled_report):
     assert table[2][2] == f"{sep.iloc[0, 0]:.3f}"
 
 
+def test_report_separation_sentence_leaves_out_emptied_components():
+    """A sparse mixture's emptied component has its mean on the prior, whose
+    HDI overlaps every other: the sentence leaves its pairs out and says so,
+    the table keeps them."""
+    from stanmix.selection import SPARSE_CONCENTRATION
+
+    data = sm.datasets.mixture_sample(
+        [0.5, 0.5], [[-4.0, 0.0], [4.0, 0.0]], 1.0, 100, seed=3
+    )
+    model = sm.Mixture(3, prior_concentration=SPARSE_CONCENTRATION, ordered=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _fit(model, data.X, chains=2, warmup=150, draws=150, show_progress=False)
+    empty = np.flatnonzero(model.weights_ * 100 < 1).tolist()
+    assert len(empty) == 1  # the fit emptied the surplus component
+    sep = sm.checks.separation(model)
+    # the table is whole: the emptied component's pairs overlap everywhere
+    assert (
+        len(sep) == 3
+        and not sep.loc[[p for p in sep.index if empty[0] in p], "separated"].any()
+    )
+    page = _parse(render_report(model))
+    text = next(p for p in page.text if "HDIs of their means" in p)
+    assert "Not separated" not in text
+    assert "Every pair of filled components is separated" in text
+    assert f"Component {empty[0]} holds under one row on average" in text
+    table = next(t for t in page.tables if t and "separated" in t[0])
+    assert len(table) - 2 == 3
+
+
 @pytest.fixture(scope="module")
 def regression():
     data = sm.datasets.regressions(150, seed=1)
