@@ -941,6 +941,12 @@ def _selection_section(selection, wording: Callable, shown: int) -> list[str]:
     ]
     table = selection.table_[[c for c in cols if c in selection.table_]]
     table = table.dropna(axis=1, how="all")  # posterior modes: no elpd
+    if "max_rhat" in table:  # 1.0104 is above the bar, 1.010 would not say so
+        table = table.assign(
+            max_rhat=table["max_rhat"].map(
+                lambda v: f"{v:.4f}" if np.isfinite(v) else ""
+            )
+        )
     # why a K keeps an unreliable estimate, or failed: too long for a cell
     said = [
         f"<li>K = {k}: {_e(wording(str(text)))}</li>"

@@ -864,6 +864,24 @@ def test_report_selection_caption_of_an_optimize_sweep():
         render_report(apart, selection=selection)
 
 
+def test_report_selection_table_shows_rhat_to_four_decimals():
+    """A K whose largest R-hat is 1.0104 did not converge (the bar is 1.01):
+    three decimals would print 1.010 beside converged False."""
+    X = sm.datasets.correlated(100, seed=1).X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        selection = sm.select_components(
+            X, [1, 2], estimator=sm.Mixture(engine="stanli"), method="optimize", seed=1
+        )
+    selection.table_["max_rhat"] = [1.0104, np.nan]
+    text = render_report(selection.models_[selection.best_], selection=selection)
+    table = next(
+        t for t in _parse(text).tables if t and "max_rhat" in t[0] and "bic" in t[0]
+    )
+    column = table[0].index("max_rhat")
+    assert [row[column] for row in table[2:]] == ["1.0104", ""]
+
+
 def test_report_of_a_sweep_gives_the_fits_own_seed_and_the_sweeps():
     """A sweep derives each K's seed from its own; the report's seed is the
     fit's, said to be derived, and fitting that K alone with it gives the
