@@ -636,7 +636,12 @@ def separation(model: Mixture, *, hdi_prob: float | None = None) -> pd.DataFrame
     For every pair of components and every column, whether the HDIs of the
     two components' means overlap there. A pair whose HDIs overlap in every
     column is not separated by location: the two may be one cluster split
-    in two (or differ only in spread).
+    in two (or differ only in spread). An emptied component (a sparse
+    mixture's surplus one, holding under one row on average: its weight in
+    ``model.weights_`` times the number of rows below 1) has its mean on the
+    prior, whose wide HDI overlaps every other: its pairs read as not
+    separated whatever the filled components do, so judge the pairs of
+    filled components (the HTML report's sentence leaves such pairs out).
 
     It needs posterior draws, and components located by their means: a
     point estimate (``method="optimize"``) and a mixture of regressions
