@@ -906,6 +906,8 @@ def _separation_section(model) -> list[str]:
         + (
             f"Not separated in any column: components {_e('; '.join(lonely))}."
             if lonely
+            else "No two components are filled, so there is no pair to tell apart."
+            if len(empty) >= model.fitted_components_ - 1
             else "Every pair of filled components is separated in at least one column."
             if empty
             else "Every pair is separated in at least one column."

@@ -506,6 +506,14 @@ def test_report_separation_sentence_leaves_out_emptied_components():
     assert f"Component {empty[0]} holds under one row on average" in text
     table = next(t for t in page.tables if t and "separated" in t[0])
     assert len(table) - 2 == 3
+    # with one component left filled there is no pair to judge
+    alone = copy.copy(model)
+    alone.weights_ = np.where(np.arange(3) == 1, 1.0, 0.0)
+    text = next(
+        p for p in _parse(render_report(alone)).text if "HDIs of their means" in p
+    )
+    assert "No two components are filled, so there is no pair to tell apart." in text
+    assert "Every pair" not in text and "Components 0, 2 hold under one row" in text
 
 
 @pytest.fixture(scope="module")
