@@ -484,7 +484,8 @@ class Mixture:
             f"option(s) for method={method!r} on engine {engine.name!r}:",
             engine_options,
             sorted(engine.options.get(method, ())),
-            " (censoring goes in lower_limit, upper_limit, censored, interval)",
+            f" (the engine's, beside the keywords of {type(self).__name__}.fit; "
+            "censoring goes in lower_limit, upper_limit, censored, interval)",
             near=_near_names(type(self), engine, method),
             aliases=FOREIGN_NAMES,
         )
@@ -2576,8 +2577,8 @@ def check_fit_options(estimator: Mixture, options: Mapping) -> None:
     ... except sm.StanmixInputError as err:
     ...     print(textwrap.fill(str(err), 76))
     unknown option(s) for method='optimize' on engine 'stanli': 'n_start' (did
-    you mean 'n_starts'?); valid: iter (censoring goes in lower_limit,
-    upper_limit, censored, interval)
+    you mean 'n_starts'?); valid: iter (the engine's, beside the keywords of
+    Mixture.fit; censoring goes in lower_limit, upper_limit, censored, interval)
     """
     known = fit_keywords(type(estimator))
     defaults = inspect.signature(Mixture.fit).parameters
