@@ -757,17 +757,22 @@ _OPEN_END = {"lower_limit": -np.inf, "upper_limit": np.inf}
 
 
 def _open(value, what: str) -> bool:
-    """Whether ``value`` is no limit for ``what``: NaN (as in a table of
-    per-cell limits, or a mapping built from one with ``to_dict()``), or
-    the infinity on the limit's own side.
+    """Whether ``value`` is no limit for ``what``: NaN, or pandas' NA or None
+    (as in a table of per-cell limits, or a mapping built from one with
+    ``to_dict()``, whose nullable columns hold NA), or the infinity on the
+    limit's own side.
 
     Examples
     --------
     >>> _open(float("nan"), "lower_limit"), _open(-np.inf, "lower_limit")
     (True, True)
+    >>> _open(pd.NA, "lower_limit"), _open(None, "upper_limit")
+    (True, True)
     >>> _open(np.inf, "lower_limit"), _open(0.5, "upper_limit")
     (False, False)
     """
+    if value is None or value is pd.NA:
+        return what in _OPEN_END
     try:
         number = float(value)
     except (TypeError, ValueError):

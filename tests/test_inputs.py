@@ -945,6 +945,23 @@ def test_limits_given_on_the_wrong_side_and_non_boolean_masks_say_the_fix():
     assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED, OBSERVED]
 
 
+def test_a_limits_mapping_from_a_nullable_table_takes_na_as_no_limit():
+    """{column: limit} built with to_dict() from a nullable (Float64) row of
+    limits holds None (or pd.NA) where a column has none: that column is
+    uncensored, as with NaN, and the others censored at their limits."""
+    from stanmix.cells import LEFT, OBSERVED
+    from stanmix.censoring import cell_table
+
+    frame = pd.DataFrame({"x": [0.1, 0.5, 2.0, 2.2], "y": [1.0, 2.0, 3.0, 4.0]})
+    limits = pd.Series({"x": 0.1, "y": pd.NA}, dtype="Float64").to_dict()
+    assert limits["y"] is None or limits["y"] is pd.NA
+    for given in (limits, {"x": 0.1, "y": pd.NA}):
+        table, _ = cell_table(frame, lower_limit=given)
+        assert table.kind[:, 0].tolist() == [LEFT, OBSERVED, OBSERVED, OBSERVED]
+        assert (table.kind[:, 1] == OBSERVED).all()
+        assert np.isnan(table.lower_limit[:, 1]).all()
+
+
 def test_nullable_boolean_masks_are_taken_as_boolean_masks():
     """A censored mask of pandas' nullable booleans without NA marks the same
     cells as a numpy one, and reaches the fit."""
