@@ -879,6 +879,10 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
             f"; for one limit per column give {{column: limit}}, e.g. "
             f"{what}={{{columns[0]!r}: {arr[0]:g}}}"
             if arr.ndim == 1 and arr.shape[0] == shape[1] > 1
+            else f"; for one limit per row of one column give a DataFrame naming "
+            f"it, e.g. {what}=pd.DataFrame({{{columns[0]!r}: limits}}, "
+            "index=X.index) (other columns have none)"
+            if arr.ndim == 1 and arr.shape[0] == shape[0] and shape[1] > 1
             else ""
         )
         raise StanmixInputError(

@@ -912,8 +912,9 @@ def _censored_cells(data: dict, side: str) -> list[tuple[int, int]]:
 
 def test_limits_given_on_the_wrong_side_and_non_boolean_masks_say_the_fix():
     """Non-detects recorded at 0.5, the column's lowest value, given as an
-    upper limit, limits swapped, a 0/1 mask and a mask of the wrong shape:
-    each is refused before any Stan call with the fix that applies."""
+    upper limit, limits swapped, a 0/1 mask, a mask of the wrong shape and
+    one limit per row for two columns: each is refused before any Stan call
+    with the fix that applies."""
     from stanmix.cells import LEFT, OBSERVED
     from stanmix.censoring import cell_table
 
@@ -940,6 +941,13 @@ def test_limits_given_on_the_wrong_side_and_non_boolean_masks_say_the_fix():
     with pytest.raises(sm.StanmixInputError) as err:
         fit_diag(frame, lower_limit={"x": 0.5}, censored=np.zeros((5, 1), bool))
     assert "give one True (censored) or False per cell" in str(err.value)
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, lower_limit=np.full(5, 0.5))
+    assert str(err.value).endswith(
+        "; for one limit per row of one column give a DataFrame naming it, e.g. "
+        "lower_limit=pd.DataFrame({'x': limits}, index=X.index) (other columns "
+        "have none)"
+    )
     # the fix given is accepted: x's first two cells are left-censored
     table, _ = cell_table(frame, lower_limit={"x": 0.5}, censored=flags.astype(bool))
     assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED, OBSERVED]
