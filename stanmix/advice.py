@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stanmix.cells import LEFT, OBSERVED, RIGHT, CellTable, Standardization
+from stanmix.cells import INTERVAL, LEFT, OBSERVED, RIGHT, CellTable, Standardization
 from stanmix.censoring import at_limit, listing
 from stanmix.families import Family
 from stanmix.families.base import COMPONENT, Priors
@@ -278,6 +278,25 @@ def _piles(cells: CellTable) -> list[tuple[int, str, float, int, int, str]]:
     return found
 
 
+def _end_piles(cells: CellTable) -> list[tuple[int, str, float, int, int, str]]:
+    """Columns (other than :func:`tied_columns`) whose lowest or highest
+    observed value holds at least a tenth of the observed rows (and five),
+    each end on its own, so that a column piled at both ends (non-detects
+    and a saturated instrument) gives both: (column, name, value, its
+    count, observed rows, "lowest" or "highest")."""
+    tied = {j for j, *_ in tied_columns(cells)}
+    found = []
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        if j in tied or seen.size == 0:
+            continue
+        for end, value in (("lowest", seen.min()), ("highest", seen.max())):
+            count = int(np.sum(seen == value))
+            if count >= max(5, 0.1 * seen.size):
+                found.append((j, name, float(value), count, seen.size, end))
+    return found
+
+
 def piled_values_hint(cells: CellTable) -> str:
     """A sentence naming the columns (other than :func:`tied_columns`) where
     one observed value holds at least a tenth of the observed rows (and five
@@ -343,10 +362,12 @@ def _limit_column_hint(cells: CellTable, j: int, value: float, side: str) -> str
 
 
 def unstated_limit_piles(cells: CellTable) -> list[str]:
-    """Warnings for columns given no limit and holding no censored cell,
-    where a tenth of the observed values (and five) sit on the column's
-    lowest (highest) value: what a detection limit recorded in place of
-    non-detects looks like, fitted as measured values unless censored.
+    """Warnings for columns where a tenth of the observed values (and five)
+    sit on the column's lowest (highest) value and the column is given no
+    censoring on that side (no lower (upper) limit, no cell censored there,
+    no interval): what a detection limit recorded in place of non-detects
+    looks like, fitted as measured values unless censored. Each end is
+    judged on its own: a lower limit says nothing of a pile at the top.
 
     Examples
     --------
@@ -360,16 +381,18 @@ def unstated_limit_piles(cells: CellTable) -> list[str]:
     as measured values, on which a component's scale can shrink toward zero
     """
     said = []
-    censored = cells.censored
-    for j, name, value, count, n, end in _piles(cells):
-        if end == "inside":
-            continue
+    for j, name, value, count, n, end in _end_piles(cells):
         side = "lower" if end == "lowest" else "upper"
         limits = getattr(cells, f"{side}_limit")
-        if censored[:, j].any() or (
-            limits is not None and np.isfinite(limits[:, j]).any()
+        kind = cells.kind[:, j]
+        if (
+            (kind == (LEFT if side == "lower" else RIGHT)).any()
+            or (kind == INTERVAL).any()
+            or (limits is not None and np.isfinite(limits[:, j]).any())
         ):
-            continue  # the column's censoring is given: the limit checks judge it
+            # this side's censoring is given: the limit checks judge it (a
+            # limit on the other side says nothing of this one)
+            continue
         shown = f"{value:g}"
         what = (
             "values below a detection limit (non-detects recorded at it)"

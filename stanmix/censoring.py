@@ -757,17 +757,22 @@ _OPEN_END = {"lower_limit": -np.inf, "upper_limit": np.inf}
 
 
 def _open(value, what: str) -> bool:
-    """Whether ``value`` is no limit for ``what``: NaN (as in a table of
-    per-cell limits, or a mapping built from one with ``to_dict()``), or
-    the infinity on the limit's own side.
+    """Whether ``value`` is no limit for ``what``: NaN, or pandas' NA or None
+    (as in a table of per-cell limits, or a mapping built from one with
+    ``to_dict()``, whose nullable columns hold NA), or the infinity on the
+    limit's own side.
 
     Examples
     --------
     >>> _open(float("nan"), "lower_limit"), _open(-np.inf, "lower_limit")
     (True, True)
+    >>> _open(pd.NA, "lower_limit"), _open(None, "upper_limit")
+    (True, True)
     >>> _open(np.inf, "lower_limit"), _open(0.5, "upper_limit")
     (False, False)
     """
+    if value is None or value is pd.NA:
+        return what in _OPEN_END
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -874,6 +879,10 @@ def _per_cell(spec, what: str, shape, columns, index: pd.Index) -> np.ndarray:
             f"; for one limit per column give {{column: limit}}, e.g. "
             f"{what}={{{columns[0]!r}: {arr[0]:g}}}"
             if arr.ndim == 1 and arr.shape[0] == shape[1] > 1
+            else f"; for one limit per row of one column give a DataFrame naming "
+            f"it, e.g. {what}=pd.DataFrame({{{columns[0]!r}: limits}}, "
+            "index=X.index) (other columns have none)"
+            if arr.ndim == 1 and arr.shape[0] == shape[0] and shape[1] > 1
             else ""
         )
         raise StanmixInputError(
@@ -977,7 +986,11 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
         arr, missing = arr[:, None], missing[:, None]
     if arr.shape != tuple(shape):
         raise StanmixInputError(
-            f"censored has shape {arr.shape} but the data has shape {tuple(shape)}"
+            f"censored has shape {arr.shape} but the data has shape "
+            f"{tuple(shape)}; give one True (censored) or False per cell: an "
+            "(N, D) array, or a DataFrame of some of the data's columns with "
+            "its index (the others not censored), e.g. censored=X[[column]] == "
+            "limit"
         )
     if missing.any():
         rows, cols = np.nonzero(missing)
@@ -995,11 +1008,59 @@ def _mask(spec, shape, columns, index: pd.Index) -> np.ndarray | None:
             f"{fix}"
         )
     if arr.dtype != bool:
+        binary = arr.dtype.kind in "iuf" and bool(np.isin(arr, (0, 1)).all())
         raise StanmixInputError(
             "censored must be a boolean mask (True = censored cell), got dtype "
-            f"{arr.dtype}"
+            f"{arr.dtype}; "
+            + (
+                "its entries are all 0 and 1: pass censored.astype(bool)"
+                if binary
+                else "give True or False for each cell, e.g. censored=X == limit"
+            )
         )
     return arr.copy()
+
+
+def _other_side_hint(
+    values: np.ndarray, limits: np.ndarray, arg: str, name: str, one: bool
+) -> str:
+    """Where no value of a column lies on the censored side of its own
+    ``arg`` limit (none below an upper limit, none above a lower one) and
+    some sit at it, the limit bounds the values from the other side: a hint
+    that it is the other kind of limit, or "".
+
+    Examples
+    --------
+    >>> print(_other_side_hint(
+    ...     np.array([1.5, 1.5, 2.0, 3.1]), np.full(4, 1.5), "upper_limit", "a", True
+    ... ))  # doctest: +NORMALIZE_WHITESPACE
+    ; no value of column 'a' lies below its upper_limit and 2 sit at it: values
+    recorded at a limit from above are non-detects below a detection limit,
+    which is a lower_limit: pass lower_limit={'a': 1.5} instead
+    """
+    upper = arg == "upper_limit"
+    given = np.isfinite(values) & np.isfinite(limits)
+    at = given & at_limit(values, limits)
+    with np.errstate(invalid="ignore"):
+        inside = given & ~at & ((values < limits) if upper else (values > limits))
+    if inside.any() or not at.any():
+        return ""
+    other = "lower_limit" if upper else "upper_limit"
+    spelt = (
+        f"{other}={{{name!r}: {float(limits[given][0]):.12g}}}"
+        if one
+        else f"the same limits as {other}"
+    )
+    what = (
+        "from above are non-detects below a detection limit"
+        if upper
+        else "from below are values above a limit of measurement"
+    )
+    return (
+        f"; no value of column {name!r} lies {'below' if upper else 'above'} its "
+        f"{arg} and {int(at.sum())} sit at it: values recorded at a limit {what}, "
+        f"which is a {other}: pass {spelt} instead"
+    )
 
 
 def _check_marked(mask, values, lower, upper, at, beyond, where) -> None:
@@ -1161,7 +1222,9 @@ def cell_table(
     if both.any():
         raise StanmixInputError(
             f"lower_limit is not below upper_limit at {where(both)}; the "
-            "detection range must be non-empty"
+            "detection range must be non-empty: lower_limit censors the values "
+            "at or below it (non-detects), upper_limit those at or above it "
+            "(saturation); if the two were given the other way round, swap them"
         )
 
     kind = np.where(np.isnan(values), MISSING, OBSERVED).astype(np.int8)
@@ -1221,6 +1284,7 @@ def cell_table(
                     f"{float(limits[r[0], col]):.12g}); a "
                     "censored value cannot lie beyond its own limit: "
                     f"{fix} or mark it in `censored`"
+                    + _other_side_hint(values[:, col], limits[:, col], arg, name, one)
                     + beyond_limit_hints(
                         beyond,
                         own,

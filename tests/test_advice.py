@@ -213,6 +213,33 @@ def test_a_column_of_limits_among_the_fitted_is_named_with_its_use():
     assert "lod_Cd" not in unstated_limit_piles(other)[0]
 
 
+def test_a_pile_at_each_end_of_a_column_is_warned_of_until_that_side_is_censored():
+    """Non-detects recorded at 1.5 and a saturated instrument's 7.0 in one
+    column: each end's pile is warned of on its own, and giving the lower
+    limit (as the first warning says) leaves the pile at the top warned of,
+    not fitted silently as measured values; with both limits, neither."""
+    from stanmix.advice import unstated_limit_piles
+    from stanmix.censoring import cell_table
+
+    rng = np.random.default_rng(4)
+    a = np.r_[rng.normal(2, 1, 75), rng.normal(6, 1.5, 75)].round(2).clip(1.5, 7.0)
+    table = pd.DataFrame({"a": a, "b": rng.normal(0, 1, 150)})
+    assert (a == 1.5).sum() == 26 and (a == 7.0).sum() == 21
+
+    def said(**limits):
+        return unstated_limit_piles(cell_table(table, **limits)[0])
+
+    low, high = said()
+    assert low.startswith("column 'a' has 26 of its 150 values at 1.5, its lowest")
+    assert high.startswith("column 'a' has 21 of its 150 values at 7, its highest")
+    (top,) = said(lower_limit={"a": 1.5})
+    assert top.startswith("column 'a' has 21 of its 124 values at 7, its highest")
+    assert "pass upper_limit={'a': 7} to censor them" in top
+    (bottom,) = said(upper_limit={"a": 7.0})
+    assert "pass lower_limit={'a': 1.5} to censor them" in bottom
+    assert said(lower_limit={"a": 1.5}, upper_limit={"a": 7.0}) == []
+
+
 def test_the_command_line_names_the_limit_column_as_its_flag(tmp_path, capsys):
     from stanmix import cli
 

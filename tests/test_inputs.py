@@ -910,6 +910,66 @@ def _censored_cells(data: dict, side: str) -> list[tuple[int, int]]:
     return [(int(r) - 1, int(c) - 1) for r, c in zip(rows, cols, strict=True)]
 
 
+def test_limits_given_on_the_wrong_side_and_non_boolean_masks_say_the_fix():
+    """Non-detects recorded at 0.5, the column's lowest value, given as an
+    upper limit, limits swapped, a 0/1 mask, a mask of the wrong shape and
+    one limit per row for two columns: each is refused before any Stan call
+    with the fix that applies."""
+    from stanmix.cells import LEFT, OBSERVED
+    from stanmix.censoring import cell_table
+
+    frame = pd.DataFrame({"x": [0.5, 0.5, 2.0, 2.2, 3.1], "y": [1.0, 2, 3, 4, 5]})
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, upper_limit={"x": 0.5})
+    assert str(err.value).endswith(
+        "; no value of column 'x' lies below its upper_limit and 2 sit at it: "
+        "values recorded at a limit from above are non-detects below a detection "
+        "limit, which is a lower_limit: pass lower_limit={'x': 0.5} instead"
+    )
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, lower_limit={"x": 3.1}, upper_limit={"x": 0.5})
+    assert str(err.value).endswith(
+        "if the two were given the other way round, swap them"
+    )
+    flags = (frame == 0.5).astype(int)
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, lower_limit={"x": 0.5}, censored=flags)
+    assert str(err.value) == (
+        "censored must be a boolean mask (True = censored cell), got dtype int64; "
+        "its entries are all 0 and 1: pass censored.astype(bool)"
+    )
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, lower_limit={"x": 0.5}, censored=np.zeros((5, 1), bool))
+    assert "give one True (censored) or False per cell" in str(err.value)
+    with pytest.raises(sm.StanmixInputError) as err:
+        fit_diag(frame, lower_limit=np.full(5, 0.5))
+    assert str(err.value).endswith(
+        "; for one limit per row of one column give a DataFrame naming it, e.g. "
+        "lower_limit=pd.DataFrame({'x': limits}, index=X.index) (other columns "
+        "have none)"
+    )
+    # the fix given is accepted: x's first two cells are left-censored
+    table, _ = cell_table(frame, lower_limit={"x": 0.5}, censored=flags.astype(bool))
+    assert table.kind[:, 0].tolist() == [LEFT, LEFT, OBSERVED, OBSERVED, OBSERVED]
+
+
+def test_a_limits_mapping_from_a_nullable_table_takes_na_as_no_limit():
+    """{column: limit} built with to_dict() from a nullable (Float64) row of
+    limits holds None (or pd.NA) where a column has none: that column is
+    uncensored, as with NaN, and the others censored at their limits."""
+    from stanmix.cells import LEFT, OBSERVED
+    from stanmix.censoring import cell_table
+
+    frame = pd.DataFrame({"x": [0.1, 0.5, 2.0, 2.2], "y": [1.0, 2.0, 3.0, 4.0]})
+    limits = pd.Series({"x": 0.1, "y": pd.NA}, dtype="Float64").to_dict()
+    assert limits["y"] is None or limits["y"] is pd.NA
+    for given in (limits, {"x": 0.1, "y": pd.NA}):
+        table, _ = cell_table(frame, lower_limit=given)
+        assert table.kind[:, 0].tolist() == [LEFT, OBSERVED, OBSERVED, OBSERVED]
+        assert (table.kind[:, 1] == OBSERVED).all()
+        assert np.isnan(table.lower_limit[:, 1]).all()
+
+
 def test_nullable_boolean_masks_are_taken_as_boolean_masks():
     """A censored mask of pandas' nullable booleans without NA marks the same
     cells as a numpy one, and reaches the fit."""
