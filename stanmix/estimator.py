@@ -640,7 +640,8 @@ class Mixture:
             usually begin. With ``method="optimize"``, ``"map"`` and
             ``"kmeans"`` both start the optimizer from the k-means
             clusterings. Or parameter values in the data's units, ``{"w": (K,),
-            "mu": (K, D), "sigma": (K, D)}`` (plus ``"nu"`` (K,) for
+            "mu": (K, D), "sigma": (K, D)}`` (tied covariance: ``"sigma"``
+            (D,), one scale per column) (plus ``"nu"`` (K,) for
             Student-t and ``"corr"`` for full and tied covariances,
             optional): one dict for every chain, or a list with one per
             chain (with ``method="optimize"``, one optimizer start per
