@@ -145,7 +145,9 @@ class Mixture:
         correlations) or one full covariance shared by all (``"tied"``).
     family_options : dict, optional
         Settings of the family: ``{"scale": ...}`` (known scales, normal
-        diag/spherical), ``{"lkj_eta": 2.0}`` (full, tied),
+        diag/spherical; ``prior_scale_median`` and ``prior_scale_log_sd``,
+        which they leave nothing to act on, are then refused other than
+        at their defaults), ``{"lkj_eta": 2.0}`` (full, tied),
         ``{"nu_shape": 2.0, "nu_rate": 0.05}`` (Student-t: gamma prior on
         each nu); the values shown are the defaults. Unknown keys are refused.
     ordered : bool
@@ -551,6 +553,16 @@ class Mixture:
                 f"engine='cmdstan'; engine {engine.name!r} computes the posterior "
                 "mode"
             )
+        if family is not None:
+            defaults = inspect.signature(type(self).__init__).parameters
+            for field, why in family.unused_priors().items():
+                name = f"prior_{field}"
+                value = getattr(self, name)
+                if name in defaults and not _same(value, defaults[name].default):
+                    raise StanmixInputError(
+                        f"{name}={value!r} sets the prior of estimated scales, "
+                        f"but {why}, so it would change nothing; leave it out"
+                    )
         if (
             relabel not in ("auto", "none")
             and family is not None
@@ -641,7 +653,8 @@ class Mixture:
             usually begin. With ``method="optimize"``, ``"map"`` and
             ``"kmeans"`` both start the optimizer from the k-means
             clusterings. Or parameter values in the data's units, ``{"w": (K,),
-            "mu": (K, D), "sigma": (K, D)}`` (plus ``"nu"`` (K,) for
+            "mu": (K, D), "sigma": (K, D)}`` (tied covariance: ``"sigma"``
+            (D,), one scale per column) (plus ``"nu"`` (K,) for
             Student-t and ``"corr"`` for full and tied covariances,
             optional): one dict for every chain, or a list with one per
             chain (with ``method="optimize"``, one optimizer start per

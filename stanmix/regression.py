@@ -10,6 +10,7 @@ predictors, per component and for the mixture.
 
 from __future__ import annotations
 
+import inspect
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -282,11 +283,12 @@ class RegressionMixture(Mixture):
         Lognormal prior on each error scale: median and sd of its log
         (standardized units) [0.5, 1].
     prior_concentration : float
-        Dirichlet concentration of constant weights [3].
+        Dirichlet concentration of constant weights [3]; refused other
+        than at its default with ``weights_from``, which it does not act on.
     prior_gate_scale : float
         Prior sd (normal, centred at 0) of the weights' log-odds at the
         covariates' centre and of their coefficients (per covariate sd)
-        [2.5].
+        [2.5]; refused other than at its default without ``weights_from``.
     family_options : dict, optional
         ``{"nu_shape": ..., "nu_rate": ...}`` for Student-t errors; the only
         keys it accepts (none with normal errors). The regression's other
@@ -445,8 +447,30 @@ class RegressionMixture(Mixture):
                 "prior_gate_scale); give them there"
             )
         self._check_family_option_keys(options or {})
-        for name in ("prior_slope_scale", "prior_gate_scale"):
+        for name in ("prior_slope_scale", "prior_gate_scale", "prior_concentration"):
             check.number(name, getattr(self, name), positive=True)
+        # Each kind of weights reads one prior; the other's would change nothing.
+        given = self.weights_from
+        if given is not None and np.size(np.asarray(given, dtype=object)):
+            unused = "prior_concentration"
+            why = (
+                "the Dirichlet prior of constant weights, but weights_from makes "
+                "them a multinomial logit of covariates, whose prior is "
+                "prior_gate_scale"
+            )
+        else:
+            unused = "prior_gate_scale"
+            why = (
+                "the prior of the weights' log-odds on covariates, which only "
+                "weights_from gives (constant weights have a Dirichlet prior, "
+                "prior_concentration)"
+            )
+        default = inspect.signature(type(self).__init__).parameters[unused].default
+        value = getattr(self, unused)
+        if value != default:
+            raise StanmixInputError(
+                f"{unused}={value!r} is {why}, so it would change nothing; leave it out"
+            )
 
     def _check_family_option_keys(self, options: dict) -> None:
         """Refuse ``family_options`` keys that the family for ``errors``

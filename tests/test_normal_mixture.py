@@ -669,3 +669,33 @@ def test_known_diagonal_scales_are_not_read_by_position_as_something_else():
     model = sm.NormalMixture(2, sigma=pd.Series([1.0, 2.0]), engine="stanli")
     model.fit(X["a"], method="optimize", seed=1)
     np.testing.assert_array_equal(model.scales_, [1.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("model", "data"),
+    [
+        (
+            sm.Mixture(2, family_options={"scale": 1.0}, prior_scale_median=2.0),
+            np.c_[np.r_[np.zeros(5), np.ones(5) * 4], np.arange(10.0)],
+        ),
+        (
+            sm.NormalMixture(2, sigma=[1.0, 2.0], prior_scale_log_sd=0.3),
+            np.r_[np.zeros(5), np.ones(5) * 4] + np.arange(10.0) / 10,
+        ),
+    ],
+)
+def test_a_scale_prior_with_known_scales_is_refused_before_any_stan_call(model, data):
+    """Known scales leave the scales' lognormal prior nothing to act on: a
+    prior_scale_median or prior_scale_log_sd given with them changed
+    nothing, without a word; it is refused, naming the setting, before any
+    Stan call. At their defaults they pass."""
+    from conftest import RecordingEngine, Stop
+
+    engine = RecordingEngine(stop=("optimize",))
+    model.set_params(engine=engine)
+    with pytest.raises(sm.StanmixInputError, match=r"prior_scale_\w+=.* known"):
+        model.fit(data, method="optimize", seed=1)
+    assert engine.calls == {}
+    model.set_params(prior_scale_median=0.5, prior_scale_log_sd=1.0)
+    with pytest.raises(Stop):
+        model.fit(data, method="optimize", seed=1)

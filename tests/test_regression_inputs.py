@@ -845,3 +845,30 @@ def test_new_limits_may_name_the_response_as_fitted_when_y_is_an_array():
             model.predict_proba(new_x, new_y, upper_limit=limits),
             model.predict_proba(new_x, new_y, upper_limit={"y": 1.5}),
         )
+
+
+@pytest.mark.parametrize(
+    ("settings", "unused"),
+    [
+        ({"prior_gate_scale": 1.0}, "prior_gate_scale"),
+        ({"weights_from": ["z"], "prior_concentration": 10.0}, "prior_concentration"),
+    ],
+)
+def test_the_prior_of_the_other_kind_of_weights_is_refused(settings, unused):
+    """Constant weights read the Dirichlet prior (prior_concentration) and
+    weights of covariates (weights_from) the log-odds' prior
+    (prior_gate_scale); the other one, given, changed nothing without a
+    word. It is refused before any Stan call, naming it; at its default it
+    passes."""
+    data = sm.datasets.regressions(60, seed=1)
+    X = data.X.assign(z=np.random.default_rng(0).normal(size=60))
+    engine = RecordingEngine(stop=("optimize",))
+    model = sm.RegressionMixture(2, engine=engine, **settings)
+    with pytest.raises(sm.StanmixInputError, match=f"^{unused}=.*change nothing"):
+        model.fit(X, data.y, method="optimize", seed=1)
+    with pytest.raises(sm.StanmixInputError, match=f"^{unused}="):
+        model.stan_input(X, data.y, seed=1)
+    assert engine.calls == {}
+    model.set_params(prior_gate_scale=2.5, prior_concentration=3.0)
+    with pytest.raises(Stop):
+        model.fit(X, data.y, method="optimize", seed=1)

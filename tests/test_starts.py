@@ -284,3 +284,36 @@ def test_kmeans_seeds_on_a_subset_of_many_rows_and_finishes_on_all(monkeypatch):
     # each true cluster is one found cluster, up to relabelling
     assert all(np.unique(labels[truth == j]).size == 1 for j in range(3))
     assert np.unique(labels).size == 3
+
+
+def test_tied_covariance_init_takes_one_scale_per_column():
+    """Tied components share one scale per column: K per-component scales
+    (which crashed in a reshape, or with K a multiple of D were read as
+    rows of column scales) and K rows that differ (of which the first was
+    kept without a word) are refused before any Stan call; D values reach
+    the sampler in the fit's units."""
+    from conftest import RecordingEngine, Stop
+
+    rng = np.random.default_rng(2)
+    X = np.r_[
+        rng.normal([0.0, 0.0], 1.0, (30, 2)),
+        rng.normal([6.0, 3.0], 1.0, (30, 2)),
+        rng.normal([12.0, 0.0], 1.0, (30, 2)),
+    ]
+    given = {"w": [0.3, 0.3, 0.4], "mu": [[0.0, 0.0], [6.0, 3.0], [12.0, 0.0]]}
+    refused = {
+        "per component": ([1.0, 2.0, 3.0], "one scale per column"),
+        "rows that differ": ([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]], "rows differ"),
+    }
+    for sigma, match in refused.values():
+        engine = RecordingEngine(stop=("optimize", "sample"))
+        model = sm.Mixture(3, covariance="tied", engine=engine)
+        with pytest.raises(sm.StanmixInputError, match=match):
+            model.fit(X, seed=1, chains=2, draws=10, init={**given, "sigma": sigma})
+        assert engine.calls == {}
+    engine = RecordingEngine(stop=("sample",))
+    model = sm.Mixture(3, covariance="tied", engine=engine)
+    with pytest.raises(Stop):
+        model.fit(X, seed=1, chains=2, draws=10, init={**given, "sigma": [1.0, 2.0]})
+    for start in engine.calls["sample"]["inits"]:
+        np.testing.assert_allclose(start["sigma"], [[1.0, 2.0] / X.std(axis=0)])

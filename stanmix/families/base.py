@@ -365,6 +365,12 @@ class Family(abc.ABC):
         components apart, such as known scales that differ between them."""
         return True
 
+    def unused_priors(self) -> dict[str, str]:
+        """Fields of :class:`Priors` that this family's settings leave
+        without a parameter to act on, each with the setting that does so
+        (none by default): a prior given for them would change nothing."""
+        return {}
+
     def after_relabel(self, posterior: xr.Dataset) -> dict[str, xr.DataArray]:
         """Variables to replace in a relabelled posterior, where relabelling
         broke a constraint of the family's parameterisation (by default

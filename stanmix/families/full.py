@@ -53,6 +53,7 @@ from stanmix.families.base import (
     order_components,
     positive_option,
     split_means,
+    start_array,
 )
 from stanmix.families.student_t import NU_PRIOR, log1p_square
 
@@ -286,11 +287,27 @@ class FullCovariance(Family):
         rest = {key: v for key, v in values.items() if key not in extra}
         j = self._n_cov(k)
         sigma = rest.get("sigma")
-        if self.tied and sigma is not None and np.size(sigma) == d:
-            rest["sigma"] = np.broadcast_to(np.asarray(sigma, float), (k, d))
+        if self.tied and sigma is not None:
+            # one scale per column, shared by every component: D values (or
+            # K rows that agree); K per-component values have no meaning here
+            shared = start_array(
+                sigma,
+                "sigma",
+                [(d,), (1, d), (k, d)],
+                where,
+                f"; tied components share one scale per column: give {d} values",
+            ).reshape(-1, d)
+            first = np.broadcast_to(shared[:1], shared.shape)
+            if not np.array_equal(shared, first, equal_nan=True):
+                raise StanmixInputError(
+                    f"{where}: 'sigma' of tied components is one scale per "
+                    f"column, shared by every component, but its {k} rows "
+                    f"differ; give {d} values"
+                )
+            rest["sigma"] = np.broadcast_to(shared[:1], (k, d))
         out = super().check_start(rest, k, d, where)
         if self.tied:
-            out["sigma"] = np.asarray(values["sigma"], dtype=float).reshape(-1, d)[:1]
+            out["sigma"] = np.array(rest["sigma"][:1])
         if "corr" in extra:
             try:
                 corr = np.asarray(extra["corr"], dtype=float).reshape(j, d, d)

@@ -188,6 +188,15 @@ class NormalDiag(DiagonalFamily):
             return True  # one scale per column, shared by the components
         return bool(np.all(rows == rows[0]))
 
+    def unused_priors(self) -> dict[str, str]:
+        if self.settings.get("scale") is None:
+            return {}
+        why = (
+            "the scales are known (sigma= of NormalMixture, "
+            "family_options['scale'] otherwise)"
+        )
+        return {"scale_median": why, "scale_log_sd": why}
+
     def _known_matrix(self, k: int, d: int) -> np.ndarray:
         known = self.settings.get("scale")
         if known.ndim == 1 and known.size == k:
