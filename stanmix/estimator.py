@@ -554,15 +554,7 @@ class Mixture:
                 "mode"
             )
         if family is not None:
-            defaults = inspect.signature(type(self).__init__).parameters
-            for field, why in family.unused_priors().items():
-                name = f"prior_{field}"
-                value = getattr(self, name)
-                if name in defaults and not _same(value, defaults[name].default):
-                    raise StanmixInputError(
-                        f"{name}={value!r} sets the prior of estimated scales, "
-                        f"but {why}, so it would change nothing; leave it out"
-                    )
+            self._refuse_unused_priors(family)
         if (
             relabel not in ("auto", "none")
             and family is not None
@@ -1242,6 +1234,7 @@ class Mixture:
         """
         k, priors, _ = self._checked_settings()
         family = self._make_family()
+        self._refuse_unused_priors(family)
         cells, _ = self._checked_cells(
             family, k, X, (lower_limit, upper_limit, censored, interval)
         )
@@ -1263,6 +1256,19 @@ class Mixture:
         return StanInput(
             program_path(family.program), _json_ready(data), _json_ready(init)
         )
+
+    def _refuse_unused_priors(self, family: Family) -> None:
+        """Refuse a prior set away from its default that the family's
+        settings leave nothing to act on (:meth:`Family.unused_priors`)."""
+        defaults = inspect.signature(type(self).__init__).parameters
+        for field, why in family.unused_priors().items():
+            name = f"prior_{field}"
+            value = getattr(self, name)
+            if name in defaults and not _same(value, defaults[name].default):
+                raise StanmixInputError(
+                    f"{name}={value!r} sets the prior of estimated scales, "
+                    f"but {why}, so it would change nothing; leave it out"
+                )
 
     @staticmethod
     def _n_unconstrained(family: Family, k: int, cells: CellTable) -> int:

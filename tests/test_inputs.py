@@ -459,6 +459,32 @@ def fit_mixture(X, **kwargs):
             ),
             "init: 'nu' needs 2 values above 1",
         ),
+        (  # a flat array is refused, not reshaped into matrices
+            lambda: fit_mixture(
+                FRAME,
+                covariance="tied",
+                init={
+                    "w": [0.5, 0.5],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [1, 1],
+                    "corr": [1, 0.5, 0.5, 1],
+                },
+            ),
+            "init: 'corr' needs shape (1, 2, 2) or (2, 2), got (4,); 1 correlation",
+        ),
+        (
+            lambda: fit_mixture(
+                FRAME,
+                family="student_t",
+                init={
+                    "w": [0.5, 0.5],
+                    "mu": [[0, 0], [1, 1]],
+                    "sigma": [[1, 1], [1, 1]],
+                    "nu": [[3], [4]],
+                },
+            ),
+            "init: 'nu' needs shape (2,), got (2, 1)",
+        ),
         (
             lambda: fit_diag(pd.DataFrame({"x": [1.0, 2.0], "s": ["a", "b"]})),
             "non-numeric column(s) 's'",

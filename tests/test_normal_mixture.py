@@ -696,6 +696,8 @@ def test_a_scale_prior_with_known_scales_is_refused_before_any_stan_call(model, 
     with pytest.raises(sm.StanmixInputError, match=r"prior_scale_\w+=.* known"):
         model.fit(data, method="optimize", seed=1)
     assert engine.calls == {}
+    with pytest.raises(sm.StanmixInputError, match=r"prior_scale_\w+=.* known"):
+        model.stan_input(data, seed=1)  # no data file that fit would refuse
     model.set_params(prior_scale_median=0.5, prior_scale_log_sd=1.0)
     with pytest.raises(Stop):
         model.fit(data, method="optimize", seed=1)

@@ -309,8 +309,14 @@ class FullCovariance(Family):
         if self.tied:
             out["sigma"] = np.array(rest["sigma"][:1])
         if "corr" in extra:
+            corr = start_array(
+                extra["corr"],
+                "corr",
+                [(j, d, d), *([(d, d)] if j == 1 else [])],
+                where,
+                f"; {j} correlation matrices of {d} x {d}",
+            ).reshape(j, d, d)
             try:
-                corr = np.asarray(extra["corr"], dtype=float).reshape(j, d, d)
                 np.linalg.cholesky(corr)
             except (TypeError, ValueError, np.linalg.LinAlgError):
                 raise StanmixInputError(
@@ -325,8 +331,8 @@ class FullCovariance(Family):
                 )
             out["corr"] = corr
         if "nu" in extra:
-            nu = np.asarray(extra["nu"], dtype=float).reshape(-1)
-            if nu.size != k or not np.all(np.isfinite(nu) & (nu > 1)):
+            nu = start_array(extra["nu"], "nu", [(k,)], where)
+            if not np.all(np.isfinite(nu) & (nu > 1)):
                 raise StanmixInputError(f"{where}: 'nu' needs {k} values above 1")
             out["nu"] = nu
         return out

@@ -26,7 +26,7 @@ from stanmix.families._diagonal import (
     add_censored,
     censored_terms,
 )
-from stanmix.families.base import COMPONENT, Option, positive_option
+from stanmix.families.base import COMPONENT, Option, positive_option, start_array
 
 _LOG_HALF = math.log(0.5)
 
@@ -198,10 +198,7 @@ class StudentTDiag(DiagonalFamily):
         rest = {key: v for key, v in values.items() if key not in extra}
         out = super().check_start(rest, k, d, where)
         if "nu" in extra:
-            try:
-                nu = np.asarray(extra["nu"], dtype=float).reshape(k)
-            except (TypeError, ValueError):
-                raise StanmixInputError(f"{where}: 'nu' needs {k} values") from None
+            nu = start_array(extra["nu"], "nu", [(k,)], where)
             if not np.all(np.isfinite(nu) & (nu > 1)):
                 raise StanmixInputError(f"{where}: 'nu' must be above 1")
             out["nu"] = nu
