@@ -7,6 +7,7 @@ the estimator turns their sentences into errors and warnings."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -256,17 +257,23 @@ def tied_columns_hint(cells: CellTable, tied: list | None = None) -> str:
     )
 
 
+def _observed_columns(cells: CellTable) -> Iterator[tuple[int, str, np.ndarray]]:
+    """Each column other than :func:`tied_columns` that has observed cells:
+    (column, name, its observed values)."""
+    tied = {j for j, *_ in tied_columns(cells)}
+    for j, name in enumerate(cells.columns):
+        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
+        if j not in tied and seen.size:
+            yield j, name, seen
+
+
 def _piles(cells: CellTable) -> list[tuple[int, str, float, int, int, str]]:
     """Columns (other than :func:`tied_columns`) where one observed value
     holds at least a tenth of the observed rows (and five): (column,
     name, value, its count, observed rows, where it lies: "lowest",
     "highest" or "inside")."""
-    tied = {j for j, *_ in tied_columns(cells)}
     found = []
-    for j, name in enumerate(cells.columns):
-        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
-        if j in tied or seen.size == 0:
-            continue
+    for j, name, seen in _observed_columns(cells):
         values, counts = np.unique(seen, return_counts=True)
         top = int(np.argmax(counts))
         if counts[top] < max(5, 0.1 * seen.size):
@@ -284,12 +291,8 @@ def _end_piles(cells: CellTable) -> list[tuple[int, str, float, int, int, str]]:
     each end on its own, so that a column piled at both ends (non-detects
     and a saturated instrument) gives both: (column, name, value, its
     count, observed rows, "lowest" or "highest")."""
-    tied = {j for j, *_ in tied_columns(cells)}
     found = []
-    for j, name in enumerate(cells.columns):
-        seen = cells.values[cells.kind[:, j] == OBSERVED, j]
-        if j in tied or seen.size == 0:
-            continue
+    for j, name, seen in _observed_columns(cells):
         for end, value in (("lowest", seen.min()), ("highest", seen.max())):
             count = int(np.sum(seen == value))
             if count >= max(5, 0.1 * seen.size):

@@ -52,6 +52,17 @@ def fit_mixture(X, **kwargs):
     return sm.Mixture(engine=FORBIDDEN, **params).fit(X, **kwargs)
 
 
+def two_starts(**entries) -> dict:
+    """A start of two components in two columns, with ``entries`` added or
+    replaced."""
+    return {
+        "w": [0.5, 0.5],
+        "mu": [[0, 0], [1, 1]],
+        "sigma": [[1, 1], [1, 1]],
+        **entries,
+    }
+
+
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
@@ -410,12 +421,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME,
                 family="student_t",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [[1, 1], [1, 1]],
-                    "nu": [0.5, 3],
-                },
+                init=two_starts(nu=[0.5, 3]),
             ),
             "'nu' must be above 1",
         ),
@@ -423,12 +429,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME,
                 covariance="full",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [[1, 1], [1, 1]],
-                    "corr": [[[1, 2], [2, 1]], [[1, 0], [0, 1]]],
-                },
+                init=two_starts(corr=[[[1, 2], [2, 1]], [[1, 0], [0, 1]]]),
             ),
             "init: 'corr' must be 2 positive-definite 2 x 2 correlation matrices",
         ),
@@ -436,12 +437,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME,
                 covariance="tied",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [1, 1],
-                    "corr": [[2, 0.5], [0.5, 2]],
-                },
+                init=two_starts(sigma=[1, 1], corr=[[2, 0.5], [0.5, 2]]),
             ),
             "init: 'corr' must have a unit diagonal",
         ),
@@ -450,12 +446,7 @@ def fit_mixture(X, **kwargs):
                 FRAME,
                 family="student_t",
                 covariance="full",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [[1, 1], [1, 1]],
-                    "nu": [3, 1],
-                },
+                init=two_starts(nu=[3, 1]),
             ),
             "init: 'nu' needs 2 values above 1",
         ),
@@ -463,12 +454,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME,
                 covariance="tied",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [1, 1],
-                    "corr": [1, 0.5, 0.5, 1],
-                },
+                init=two_starts(sigma=[1, 1], corr=[1, 0.5, 0.5, 1]),
             ),
             "init: 'corr' needs shape (1, 2, 2) or (2, 2), got (4,); 1 correlation",
         ),
@@ -476,12 +462,7 @@ def fit_mixture(X, **kwargs):
             lambda: fit_mixture(
                 FRAME,
                 family="student_t",
-                init={
-                    "w": [0.5, 0.5],
-                    "mu": [[0, 0], [1, 1]],
-                    "sigma": [[1, 1], [1, 1]],
-                    "nu": [[3], [4]],
-                },
+                init=two_starts(nu=[[3], [4]]),
             ),
             "init: 'nu' needs shape (2,), got (2, 1)",
         ),
