@@ -33,6 +33,7 @@ from stanmix.diagnostics import BFMI_LIMIT, ESS_LIMIT, RHAT_LIMIT
 from stanmix.exceptions import StanmixInputError
 from stanmix.plots._common import (
     check_fitted_model,
+    emptied_components,
     percent,
     switched_labels_note,
 )
@@ -879,7 +880,7 @@ def _separation_section(model) -> list[str]:
     # average) has a mean on its prior, whose wide HDI overlaps every other:
     # "not separated" would read as a cluster split in two
     n_rows = model.cells_.counted_rows().size
-    empty = [int(k) for k in np.flatnonzero(model.weights_ * n_rows < 1)]
+    empty = [int(k) for k in np.flatnonzero(emptied_components(model))]
     lonely = [
         f"{a} and {b}"
         for (a, b), ok in sep["separated"].items()

@@ -171,6 +171,15 @@ def membership_mean(model, cells: CellTable) -> np.ndarray:
     return likelihood.membership_mean(model.family_, cells, model.param_draws())
 
 
+def emptied_components(model) -> np.ndarray:
+    """Which components hold less than one of the fitted rows on average
+    (posterior mean weight times the rows that enter the likelihood), (K,)
+    booleans: a sparse mixture's emptied ones, whose parameters rest on
+    their prior, so that their ellipses or intervals span it."""
+    rows = model.cells_.counted_rows().size
+    return np.asarray(model.weights_, dtype=float) * rows < 1.0
+
+
 def point_alpha(p_max: np.ndarray, k: int) -> np.ndarray:
     """Opacity from the largest membership probability: 1/K -> 0.25, 1 -> 1."""
     if k == 1:

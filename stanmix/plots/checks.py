@@ -19,7 +19,6 @@ from stanmix.inference_data import az
 from stanmix.plots._common import (
     check_fitted_model,
     closed_on_error,
-    membership_mean,
     new_axes,
     wrapped,
 )
@@ -331,8 +330,7 @@ def plot_co_clustering(
     check_fitted_model(model, "plot_co_clustering")
     figsize = check.figsize(figsize, ax)
     matrix = co_clustering(model, draws=draws).to_numpy()
-    cells = model.cells_
-    proba = membership_mean(model, cells.rows(cells.counted_rows()))
+    proba = model.predict_proba_fitted()[model.cells_.counted_rows()]
     order = np.lexsort((-proba.max(axis=1), proba.argmax(axis=1)))
     made = ax is None
     ax = new_axes(ax, (5.5, 4.8), figsize)

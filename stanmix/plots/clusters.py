@@ -25,6 +25,7 @@ from stanmix.plots._common import (
     component_colors,
     draw_indices,
     edge_colors,
+    emptied_components,
     face_colors,
     literal,
     membership_mean,
@@ -498,10 +499,9 @@ def _plot_clusters_2d(model, cells, dx, dy, radii, ax) -> Axes:
     weights = np.asarray(model.weights_, dtype=float)
     means = np.asarray(model.means_, dtype=float).reshape(k, -1)
     cov = model.family_.covariances(model.param_draws()).mean(axis=0)
-    # An emptied component (a sparse mixture's surplus) holds less than one
-    # fitted row and follows its prior: its wide ellipses would cover the
-    # clusters and stretch the axes. A rare one that holds a row is drawn.
-    empty = weights * model.cells_.n_obs < 1.0
+    # An emptied component follows its prior: its wide ellipses would cover
+    # the clusters and stretch the axes. A rare one that holds a row is drawn.
+    empty = emptied_components(model)
     for j in np.flatnonzero(~empty):
         centre = (means[j, dx], means[j, dy])
         width, height, angle = _ellipse(cov[j][np.ix_([dx, dy], [dx, dy])])

@@ -212,8 +212,8 @@ def _draw_regression(
     # An emptied component (a sparse mixture's surplus) holds less than one
     # of the fitted rows and follows its prior: its wide band would cover
     # the lines and stretch the axes. A rare one that holds a row is drawn.
-    fitted = model.cells_.rows(model.cells_.counted_rows())
-    empty = membership_mean(model, fitted).sum(axis=0) < 1.0
+    counted = model.cells_.counted_rows()
+    empty = model.predict_proba_fitted()[counted].sum(axis=0) < 1.0
     handles: list = []
     for c in range(k):
         if empty[c]:
